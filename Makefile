@@ -1,0 +1,43 @@
+# Thin wrapper around CMake and the scripts: `make` builds, `make run` runs the stack, `make test` tests.
+BUILD ?= build
+BUILD_SAN ?= build-san
+JOBS ?= $(shell nproc)
+
+.PHONY: all deps build build-san run test test-unit test-san stop clean format
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+$(BUILD_SAN)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD_SAN) -DCMAKE_BUILD_TYPE=Debug -DMOHSTATS_SANITIZE=ON
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+build-san: deps $(BUILD_SAN)/CMakeCache.txt
+	cmake --build $(BUILD_SAN) -j $(JOBS)
+
+# The whole system on ./var, logs followed until Ctrl-C, which stops what it started.
+run: build
+	scripts/run.sh $(BUILD) var
+
+stop:
+	scripts/stack.sh down var
+
+# Every test, in the normal build and again under AddressSanitizer + UBSan.
+test: build build-san
+	scripts/test.sh $(BUILD) $(BUILD_SAN)
+
+test-unit: build
+	cd $(BUILD) && ctest --output-on-failure -L unit
+
+clean:
+	rm -rf $(BUILD) $(BUILD_SAN)
+
+format:
+	clang-format -i common/*.[ch] ingestd/*.[ch] queryd/*.[ch] authd/*.[ch] achievd/*.[ch] tests/*/*.c

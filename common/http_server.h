@@ -1,0 +1,97 @@
+/* HTTP/1.1 server on libuv + llhttp: keep-alive, pipelining, Expect: 100-continue, size limits,
+ * idle and slow-client timeouts, routing with path parameters, query strings, JSON replies.
+ *
+ * Handlers are asynchronous: a handler may answer at once or keep the request and answer later
+ * (after a database replies). A request stays valid until http_respond*() is called on it, even
+ * if the client went away meanwhile (the answer is then dropped). Pipelined requests on one
+ * connection are answered strictly in order: the next one is not parsed until the previous one
+ * has been answered. */
+#ifndef MOHSTATS_HTTP_SERVER_H
+#define MOHSTATS_HTTP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct cJSON cJSON;
+typedef struct http_server http_server;
+typedef struct http_request http_request;
+
+typedef void (*http_handler_fn)(http_request *req, void *arg);
+
+typedef struct {
+    size_t max_header_bytes;    /* request line + headers; over it: 431. Default 16 KiB */
+    size_t max_body_bytes;      /* over it: 413 {"error":"Request body too large"}. Default 1 MiB */
+    uint64_t idle_timeout_ms;   /* keep-alive connection with no request in progress. Default 60 s */
+    uint64_t request_timeout_ms;/* a started request must be fully received within it (slow clients):
+                                   408 then close. Default 30 s */
+    unsigned max_connections;   /* over it new connections are closed at once. Default 4096 */
+    const char *server_name;    /* for logs; may be NULL */
+} http_server_config;
+
+/* Fill cfg with defaults. */
+void http_server_config_init(http_server_config *cfg);
+
+http_server *http_server_new(uv_loop_t *loop, const http_server_config *cfg);
+
+/* Register a route. pattern segments are literal or "{name}" (one segment, matched non-empty);
+ * a final "{name*}" matches the rest of the path. Literal segments win over parameters.
+ * method is "GET", "POST", ... or "*" for any. A path that matches no route gets 404, a path that
+ * matches with another method 405. Returns 0 or -ENOMEM. */
+int http_server_route(http_server *s, const char *method, const char *pattern, http_handler_fn fn, void *arg);
+
+/* Listen on host:port (host may be an IPv4 or IPv6 literal). May be called several times.
+ * Returns 0 or a negative libuv error. */
+int http_server_listen(http_server *s, const char *host, int port);
+
+/* Graceful stop: stop accepting, close idle connections, let in-flight requests be answered,
+ * then close everything and call done(arg). Connections still busy after grace_ms are closed. */
+void http_server_shutdown(http_server *s, uint64_t grace_ms, void (*done)(void *arg), void *arg);
+/* Free after shutdown completed. */
+void http_server_free(http_server *s);
+
+/* Count of requests received but not answered yet. */
+unsigned http_server_inflight(const http_server *s);
+
+/* ---- request accessors (valid until the request is answered) ---- */
+const char *http_request_method(const http_request *req);
+/* Path without the query string, percent-decoded. */
+const char *http_request_path(const http_request *req);
+/* Raw query string without '?', "" if none. */
+const char *http_request_query_string(const http_request *req);
+/* Case-insensitive header lookup; NULL if absent. */
+const char *http_request_header(const http_request *req, const char *name);
+/* Path parameter captured by "{name}", percent-decoded; NULL if absent. */
+const char *http_request_param(const http_request *req, const char *name);
+/* Query parameter, '+' and percent-decoded; the last one wins; NULL if absent. */
+const char *http_request_query(const http_request *req, const char *name);
+/* Request body (may contain NUL bytes); *len gets its length. Never NULL (empty string). */
+const char *http_request_body(const http_request *req, size_t *len);
+/* Address of the peer ("127.0.0.1", "::1"). */
+const char *http_request_peer(const http_request *req);
+/* Monotonic time (uv_hrtime, ns) at which the request's headers arrived. */
+uint64_t http_request_start_ns(const http_request *req);
+/* Per-request user pointer for handlers that answer later. */
+void http_request_set_data(http_request *req, void *data);
+void *http_request_data(const http_request *req);
+/* True once the client's connection closed; the answer will be discarded. */
+bool http_request_aborted(const http_request *req);
+
+/* ---- answering (exactly once per request; frees the request) ---- */
+/* Add a response header before answering (copied). */
+void http_response_header(http_request *req, const char *name, const char *value);
+void http_respond(http_request *req, int status, const char *content_type, const char *body, size_t len);
+/* Serialize json (unformatted), answer with application/json, and cJSON_Delete it. */
+void http_respond_json(http_request *req, int status, cJSON *json);
+/* {"error":"<message>"} with the given status. */
+void http_respond_error(http_request *req, int status, const char *message);
+
+/* Standard reason phrase, e.g. 404 -> "Not Found". */
+const char *http_status_text(int status);
+
+/* Percent-decode in place ('+' becomes ' ' when plus_is_space). Returns the new length, or -1 on a
+ * malformed escape. Exposed for tests and the legacy form parser. */
+long http_percent_decode(char *s, size_t len, bool plus_is_space);
+
+#endif

@@ -1,0 +1,46 @@
+/* MariaDB helper: a small pool of libmariadb connections whose blocking calls run on libuv's thread
+ * pool. Placeholders "?" in the SQL are replaced by the parameters, escaped with
+ * mysql_real_escape_string and quoted; nothing else is ever interpolated. */
+#ifndef MOHSTATS_MARIADB_H
+#define MOHSTATS_MARIADB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct mdb_pool mdb_pool;
+
+/* A result set copied out of the client library: rows x cols cells, NULL for SQL NULL. */
+typedef struct {
+    unsigned ncols;
+    unsigned long long nrows;
+    char **colnames;           /* ncols */
+    char **cells;              /* nrows * ncols, row-major */
+    unsigned long long affected_rows;
+    unsigned long long insert_id;
+} mdb_result;
+
+static inline const char *mdb_cell(const mdb_result *r, unsigned long long row, unsigned col)
+{
+    return r->cells[row * r->ncols + col];
+}
+/* Column index by name, or -1. */
+int mdb_col(const mdb_result *r, const char *name);
+
+/* res is NULL on failure (err says why). res is freed after the callback returns. */
+typedef void (*mdb_result_fn)(mdb_result *res, const char *err, void *arg);
+
+/* url: mysql://user:password@host:port/db or mariadb://... */
+mdb_pool *mdb_pool_new(uv_loop_t *loop, const char *url, int size);
+void mdb_pool_free(mdb_pool *p);
+
+/* Queue a query with "?" placeholders (NULL params are SQL NULL). Returns 0 or -ENOMEM. */
+int mdb_query(mdb_pool *p, const char *sql, int nparams, const char *const *params, mdb_result_fn cb, void *arg);
+
+void mdb_result_free(mdb_result *r);
+
+/* Blocking query for tools and tests; returns NULL + err on failure. */
+mdb_result *mdb_query_sync(const char *url, const char *sql, int nparams, const char *const *params, char *err,
+                           size_t errlen);
+
+#endif
