@@ -37,4 +37,15 @@ void daemon_add_stop_hook(daemon_ctx *d, daemon_stop_fn fn, void *arg);
 int daemon_run(daemon_ctx *d);
 void daemon_free(daemon_ctx *d);
 
+/* ---- shared database clients: each call creates the client from its URL variable, registers its
+ * /ready probe and a stop hook that closes it after in-flight work. ---- */
+struct ch_client;
+struct redis_client;
+struct pg_pool;
+struct mdb_pool;
+struct ch_client *daemon_clickhouse(daemon_ctx *d);
+struct redis_client *daemon_redis(daemon_ctx *d);
+struct pg_pool *daemon_postgres(daemon_ctx *d, int connections);
+struct mdb_pool *daemon_mariadb(daemon_ctx *d, int connections);
+
 #endif

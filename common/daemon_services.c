@@ -1,0 +1,101 @@
+/* The database clients a daemon uses, each wired to /ready and to clean shutdown. */
+#include <stdlib.h>
+
+#include "clickhouse.h"
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+#include "mariadb.h"
+#include "pg.h"
+#include "redis_client.h"
+
+/* Stop hook: free the ClickHouse client once the HTTP server drained (in-flight requests answered). */
+static void stop_clickhouse(void *arg, void *token, void (*done)(void *token))
+{
+    ch_client_free(arg);
+    done(token);
+}
+
+/* Stop hook: close the Redis connection; done when hiredis has let go of its handles. */
+static void stop_redis(void *arg, void *token, void (*done)(void *token))
+{
+    redis_client_close(arg, done, token);
+}
+
+/* Stop hook: close the PostgreSQL pool. */
+static void stop_postgres(void *arg, void *token, void (*done)(void *token))
+{
+    pg_pool_free(arg);
+    done(token);
+}
+
+/* Stop hook: close the MariaDB pool. */
+static void stop_mariadb(void *arg, void *token, void (*done)(void *token))
+{
+    mdb_pool_free(arg);
+    done(token);
+}
+
+/* Log which server a client talks to, without its password. */
+static void log_target(const char *what, const char *url)
+{
+    char shown[512];
+    config_redact_url(url, shown, sizeof shown);
+    log_info("%s: %s", what, shown);
+}
+
+struct ch_client *daemon_clickhouse(daemon_ctx *d)
+{
+    const char *url = config_get("CLICKHOUSE_URL");
+    ch_client *c = ch_client_new(daemon_loop(d), url, config_get_int("CLICKHOUSE_TIMEOUT_MS", 30000));
+    if (!c) {
+        log_error("CLICKHOUSE_URL is not a usable URL");
+        exit(2);
+    }
+    log_target("clickhouse", url);
+    daemon_add_ready_check(d, "clickhouse", ch_probe, c);
+    daemon_add_stop_hook(d, stop_clickhouse, c);
+    return c;
+}
+
+struct redis_client *daemon_redis(daemon_ctx *d)
+{
+    const char *url = config_get("REDIS_URL");
+    redis_client *c = redis_client_new(daemon_loop(d), url);
+    if (!c) {
+        log_error("REDIS_URL is not a usable URL");
+        exit(2);
+    }
+    log_target("redis", url);
+    daemon_add_ready_check(d, "redis", redis_probe, c);
+    daemon_add_stop_hook(d, stop_redis, c);
+    return c;
+}
+
+struct pg_pool *daemon_postgres(daemon_ctx *d, int connections)
+{
+    const char *url = config_get("POSTGRES_URL");
+    pg_pool *p = pg_pool_new(daemon_loop(d), url, connections);
+    if (!p) {
+        log_error("POSTGRES_URL is not usable");
+        exit(2);
+    }
+    log_target("postgres", url);
+    daemon_add_ready_check(d, "postgres", pg_probe, p);
+    daemon_add_stop_hook(d, stop_postgres, p);
+    return p;
+}
+
+struct mdb_pool *daemon_mariadb(daemon_ctx *d, int connections)
+{
+    const char *url = config_get("MARIADB_URL");
+    mdb_pool *p = mdb_pool_new(daemon_loop(d), url, connections);
+    if (!p) {
+        log_error("MARIADB_URL is not a usable URL");
+        exit(2);
+    }
+    log_target("mariadb", url);
+    daemon_add_ready_check(d, "mariadb", mdb_probe, p);
+    daemon_add_stop_hook(d, stop_mariadb, p);
+    return p;
+}
