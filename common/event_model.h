@@ -1,0 +1,109 @@
+/* The event vocabulary in one place: canonical event types, their aliases, and how each wire field
+ * maps onto a raw_events column. Data, not code: see the tables in event_model.c. */
+#ifndef MOHSTATS_EVENT_MODEL_H
+#define MOHSTATS_EVENT_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef enum {
+    EVCAT_GAMEFLOW,
+    EVCAT_COMBAT,
+    EVCAT_SPECIAL_KILL,
+    EVCAT_WEAPON,
+    EVCAT_GRENADE,
+    EVCAT_MOVEMENT,
+    EVCAT_INTERACTION,
+    EVCAT_ITEM,
+    EVCAT_VEHICLE,
+    EVCAT_SERVER,
+    EVCAT_MAP,
+    EVCAT_TEAM_VOTE,
+    EVCAT_CLIENT,
+    EVCAT_WORLD,
+    EVCAT_BOT,
+    EVCAT_OBJECTIVE,
+    EVCAT_SCORE,
+    EVCAT_AUTH,
+    EVCAT_INTERNAL,
+} event_category;
+
+typedef struct {
+    const char *name; /* canonical wire name, e.g. "player_kill" */
+    event_category category;
+} event_type_def;
+
+/* The canonical types (go-api.md §3.1: 98 of them, every type the tracker scripts can send). */
+extern const event_type_def event_types[];
+extern const size_t event_types_count;
+
+/* Resolve a type as sent (canonical or alias) to its canonical definition; NULL if unknown.
+ * door_state_change depends on the door's state, given as open_hint (true = opened). */
+const event_type_def *event_type_resolve(const char *sent, size_t len, bool open_hint);
+const char *event_category_name(event_category c);
+
+/* Which raw_events column a wire field feeds. Player blocks (player_/attacker_/victim_/target_/
+ * killer_ + name, guid, smf_id, team, x, y, z, pitch, yaw, stance) are handled by event_block_field. */
+typedef enum {
+    FIELD_UNKNOWN = 0, /* not in the vocabulary: kept in raw, listed in unknown_fields */
+    FIELD_RAW_ONLY,    /* known, no column of its own: kept in raw */
+    FIELD_SECRET,      /* credentials a client put in the body: never stored */
+    FIELD_IGNORED,     /* known and deliberately not trusted (server_id comes from the token) */
+    FIELD_TYPE,
+    FIELD_MATCH_ID,
+    FIELD_SESSION_ID,
+    FIELD_GAME_TIME,
+    FIELD_MAP,
+    FIELD_WEAPON,
+    FIELD_OLD_WEAPON,
+    FIELD_MEANS_OF_DEATH,
+    FIELD_HITLOC,
+    FIELD_DAMAGE,
+    FIELD_DISTANCE,
+    FIELD_TOTAL_DISTANCE,
+    FIELD_AMOUNT,
+    FIELD_MESSAGE,
+    FIELD_ITEM,
+    FIELD_TEAM,
+    FIELD_GAMETYPE,
+    FIELD_ROUND,
+    FIELD_ALLIES_SCORE,
+    FIELD_AXIS_SCORE,
+    FIELD_PLAYER_COUNT,
+    FIELD_DOOR_STATE,
+    FIELD__COUNT
+} event_field;
+
+typedef struct {
+    event_field field;
+    int priority; /* several aliases feed one column: the lowest priority present wins */
+} event_field_map;
+
+/* Look up a top-level wire key. Never NULL: unknown keys map to FIELD_UNKNOWN. */
+event_field_map event_field_lookup(const char *key, size_t len);
+
+/* Player blocks. */
+typedef enum { BLOCK_NONE = -1, BLOCK_PLAYER, BLOCK_ATTACKER, BLOCK_KILLER, BLOCK_VICTIM, BLOCK_TARGET, BLOCK__COUNT } event_block;
+typedef enum {
+    BF_NAME,
+    BF_GUID,
+    BF_SMF_ID,
+    BF_TEAM,
+    BF_X,
+    BF_Y,
+    BF_Z,
+    BF_PITCH,
+    BF_YAW,
+    BF_STANCE,
+    BF__COUNT
+} event_block_field;
+
+/* Split "attacker_yaw" into (BLOCK_ATTACKER, BF_YAW). Also maps the old fixtures' pos_x/pos_y/pos_z
+ * and aim_pitch/aim_yaw onto the player block. Returns false if the key is not a block field. */
+bool event_block_key(const char *key, size_t len, event_block *block, event_block_field *field);
+
+/* Which block is the actor and which the target: the first present in these orders. */
+extern const event_block event_actor_blocks[];
+extern const event_block event_target_blocks[];
+
+#endif

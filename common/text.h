@@ -1,0 +1,20 @@
+/* Text helpers: UTF-8 validation and the CP1252 fallback for player names typed on Windows clients. */
+#ifndef MOHSTATS_TEXT_H
+#define MOHSTATS_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* True if s[0..n) is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
+bool utf8_valid(const char *s, size_t n);
+
+/* Write a faithful UTF-8 version of s into out (capacity >= 3 * n, always enough): valid UTF-8 is
+ * copied as is; otherwise the bytes are read as Windows-1252, the code page of the game's Western
+ * clients (undefined bytes 0x81, 0x8D, 0x8F, 0x90, 0x9D become the C1 controls U+0081.., as WHATWG's
+ * decoder does). Returns the output length. */
+size_t text_to_utf8(const char *s, size_t n, char *out);
+
+/* Remove Quake colour codes (^0 .. ^9) in place; returns the new length. */
+size_t text_strip_colors(char *s, size_t n);
+
+#endif
