@@ -1,0 +1,754 @@
+#!/usr/bin/env bash
+# Run the whole mohstats system locally on real servers: ClickHouse, Redis, PostgreSQL, MariaDB, the four
+# daemons and nginx, every one a background process on 127.0.0.1 with all its data, config, logs and pid files
+# under one directory.
+#
+# Usage: scripts/stack.sh up     DIR [--db-only] [--port N]
+#        scripts/stack.sh down   DIR
+#        scripts/stack.sh status DIR
+#
+# up      Starts what is not running yet (a second `up` keeps the data and the ports; a crashed server or daemon
+#         comes back), applies the migrations (scripts/migrate.sh), then, unless --db-only, starts the daemons
+#         and nginx. Writes DIR/stack.env: the sourceable KEY=value settings the daemons and tests read.
+#         --port N   nginx's port (the front door); default $MOHSTATS_PORT, else the port this DIR used last,
+#                    else 8080. 0 picks a free port (tests).
+# down    Stops exactly the processes `up` started in DIR (from their pid files): daemons, nginx, databases.
+# status  One line per component; exit status 0 only if every expected component runs and answers.
+#
+# Environment: MOHSTATS_BIN_DIR  where the daemon binaries are (default: <repo>/build)
+#              MOHSTATS_PORT     nginx's port, as --port
+#              MOHSTATS_STACK_TIMEOUT  seconds to wait for each component to answer (default 60)
+#
+# Ports: every server and daemon gets a free loopback port chosen at the first `up` and kept in DIR/state.env,
+# so a stack can run next to another one (tests start several) and next to system services.
+#
+# As root: PostgreSQL refuses to run as root, so it runs as the `postgres` system user with its data directory
+# owned by that user (DIR gets o+x so that user can reach it); mariadbd runs with --user=root; nginx's workers
+# run as root (`user root;`), which is fine for a loopback-only development stack. As any other user everything
+# runs as that user.
+#
+# Durability: Redis has AOF on with `appendfsync always`, because ingestd acknowledges a batch only once it is
+# in the stream, and an acknowledged batch must survive a crash; no eviction policy (noeviction), because stream
+# entries and counters must never silently disappear.
+set -euo pipefail
+
+SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PG_BIN=${MOHSTATS_PG_BIN:-/usr/lib/postgresql/15/bin}
+TIMEOUT=${MOHSTATS_STACK_TIMEOUT:-60}
+DAEMONS=(ingestd queryd authd achievd)
+DATABASES=(clickhouse redis postgres mariadb)
+
+log() { printf 'stack: %s\n' "$*" >&2; }
+die() {
+  printf 'stack: error: %s\n' "$*" >&2
+  exit 1
+}
+
+usage() {
+  sed -n '7,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+IS_ROOT=false
+[ "$(id -u)" -eq 0 ] && IS_ROOT=true
+
+# --- small helpers ---------------------------------------------------------------------------------------------
+
+# Print the last lines of a log file, indented, so a failure message carries its cause.
+show_log_tail() {
+  local file=$1
+  [ -f "$file" ] || return 0
+  printf 'stack: --- last lines of %s ---\n' "$file" >&2
+  tail -n 25 "$file" | sed 's/^/  | /' >&2
+}
+
+# Succeeds if something accepts TCP connections on 127.0.0.1:PORT.
+port_answers() {
+  timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
+}
+
+# A random port in 20000-32767: below Linux's ephemeral range (32768+), so outgoing connections never take it
+# between our choice and the server's bind, and not listening now nor taken by another component of this stack.
+pick_port() {
+  local taken=" $* " listening port tries
+  listening=" $(ss -Hltn 2>/dev/null | awk '{ n = split($4, a, ":"); printf "%s ", a[n] }') "
+  for tries in $(seq 1 200); do
+    port=$((20000 + (RANDOM * 32768 + RANDOM) % 12768))
+    if [[ $taken != *" $port "* && $listening != *" $port "* ]] && ! port_answers "$port"; then
+      echo "$port"
+      return 0
+    fi
+  done
+  die "found no free port after $tries tries"
+}
+
+# 24 random alphanumeric characters: safe unquoted in URLs, shell and SQL.
+random_password() {
+  local pw
+  pw=$(LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom | head -c 24) || true
+  [ ${#pw} -eq 24 ] || die "could not read /dev/urandom"
+  echo "$pw"
+}
+
+# Run a command as the PostgreSQL user (root) or as ourselves, from / so it never trips over a cwd it cannot read.
+as_pg() {
+  if $IS_ROOT; then
+    (cd / && runuser -u postgres -- "$@")
+  else
+    (cd / && "$@")
+  fi
+}
+
+# --- components: pid files, ports, liveness --------------------------------------------------------------------
+
+pid_file() {
+  case $1 in
+    postgres) echo "$DIR/postgres/postmaster.pid" ;;
+    *) echo "$DIR/run/$1.pid" ;;
+  esac
+}
+
+port_of() {
+  case $1 in
+    clickhouse) echo "$CLICKHOUSE_HTTP_PORT" ;;
+    redis) echo "$REDIS_PORT" ;;
+    postgres) echo "$POSTGRES_PORT" ;;
+    mariadb) echo "$MARIADB_PORT" ;;
+    ingestd) echo "$INGESTD_PORT" ;;
+    queryd) echo "$QUERYD_PORT" ;;
+    authd) echo "$AUTHD_PORT" ;;
+    achievd) echo "$ACHIEVD_PORT" ;;
+    nginx) echo "$NGINX_PORT" ;;
+  esac
+}
+
+log_file() {
+  case $1 in
+    clickhouse) echo "$DIR/logs/clickhouse.err.log" ;;
+    nginx) echo "$DIR/logs/nginx-error.log" ;;
+    *) echo "$DIR/logs/$1.log" ;;
+  esac
+}
+
+# The pid recorded for a component (empty if none).
+recorded_pid() {
+  local f
+  f=$(pid_file "$1")
+  [ -s "$f" ] && head -n 1 "$f" | tr -dc '0-9'
+  return 0
+}
+
+# Succeeds if PID is a process of this stack: its command line names DIR (servers are started with config
+# paths under DIR), or its working directory is under DIR (Redis rewrites its command line but chdirs to its
+# data directory), or it carries MOHSTATS_STACK_DIR=DIR in its environment (the daemons). A pid file left by
+# a crash may name a pid that an unrelated process got since; this check keeps us from signalling it.
+pid_is_ours() {
+  local pid=$1 cmdline cwd
+  [ -n "$pid" ] && pid_alive "$pid" || return 1
+  cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+  [[ $cmdline == *"$DIR/"* ]] && return 0
+  cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null) || true
+  [[ $cwd == "$DIR" || $cwd == "$DIR/"* ]] && return 0
+  tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qxF "MOHSTATS_STACK_DIR=$DIR"
+}
+
+# The pid of a running component of this stack, or nothing.
+running_pid() {
+  local pid
+  pid=$(recorded_pid "$1")
+  if pid_is_ours "$pid"; then echo "$pid"; fi
+  return 0
+}
+
+# Wait until CHECK (a command) succeeds, at most TIMEOUT seconds; fail early if the component's process died.
+# On failure, say so and show the end of its log.
+wait_until() {
+  local name=$1 what=$2
+  shift 2
+  local deadline=$((SECONDS + TIMEOUT))
+  while ! "$@" >/dev/null 2>&1; do
+    if [ $SECONDS -ge $deadline ]; then
+      log "$name does not answer ($what) after ${TIMEOUT}s"
+      show_log_tail "$(log_file "$name")"
+      return 1
+    fi
+    if [ -z "$(running_pid "$name")" ] && [ $((SECONDS + TIMEOUT - deadline)) -ge 2 ]; then
+      # Given two seconds to write its pid file, the process is gone: it will not answer.
+      log "$name exited during start-up"
+      show_log_tail "$(log_file "$name")"
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+
+# Succeeds if PID exists and has not exited. An exited process stays a zombie until its parent (init, for
+# our detached servers) reaps it, and init may take a while: kill -0 alone would count the zombie as alive.
+pid_alive() {
+  local stat
+  kill -0 "$1" 2>/dev/null || return 1
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [ "${stat%% *}" != Z ]
+}
+
+# Stop one process: SIGTERM, up to 15 s for a clean exit, then SIGKILL.
+stop_pid() {
+  local name=$1 pid=$2 i
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for i in $(seq 1 150); do
+    pid_alive "$pid" || {
+      log "stopped $name (pid $pid)"
+      return 0
+    }
+    sleep 0.1
+  done
+  log "$name (pid $pid) ignored SIGTERM for 15 s; killing it"
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+# --- state: ports and passwords, chosen once per DIR -----------------------------------------------------------
+
+PORT_VARS=(CLICKHOUSE_HTTP_PORT CLICKHOUSE_TCP_PORT CLICKHOUSE_INTERSERVER_PORT REDIS_PORT POSTGRES_PORT
+  MARIADB_PORT INGESTD_PORT QUERYD_PORT AUTHD_PORT ACHIEVD_PORT)
+
+load_state() {
+  # shellcheck disable=SC1091
+  [ -f "$DIR/state.env" ] && . "$DIR/state.env"
+  return 0
+}
+
+# Choose whatever DIR does not have yet (ports, passwords, nginx's port) and write DIR/state.env.
+ensure_state() {
+  local v taken=""
+  for v in "${PORT_VARS[@]}" NGINX_PORT; do taken+=" ${!v:-}"; done
+  for v in "${PORT_VARS[@]}"; do
+    if [ -z "${!v:-}" ]; then
+      printf -v "$v" '%s' "$(pick_port "$taken")"
+      taken+=" ${!v}"
+    fi
+  done
+  # nginx: an explicit port wins; 0 means "any free one", and a DIR keeps the one it had.
+  local want=${OPT_PORT:-${MOHSTATS_PORT:-}}
+  if [ -n "$want" ] && [ "$want" != 0 ]; then
+    if ! [[ $want =~ ^[0-9]+$ ]] || [ "$want" -gt 65535 ]; then die "--port must be a port number, not '$want'"; fi
+    NGINX_PORT=$want
+  elif [ -z "${NGINX_PORT:-}" ]; then
+    if [ "$want" = 0 ]; then NGINX_PORT=$(pick_port "$taken"); else NGINX_PORT=8080; fi
+  fi
+  POSTGRES_PASSWORD=${POSTGRES_PASSWORD:-$(random_password)}
+  MARIADB_PASSWORD=${MARIADB_PASSWORD:-$(random_password)}
+  # What `status` expects to run: the mode of the last `up`.
+  if $OPT_DB_ONLY; then MODE=db-only; else MODE=full; fi
+  (
+    umask 077
+    {
+      echo "# Chosen by scripts/stack.sh at the first 'up' of this directory and kept: ports, passwords, mode."
+      for v in "${PORT_VARS[@]}" NGINX_PORT POSTGRES_PASSWORD MARIADB_PASSWORD MODE; do
+        printf '%s=%s\n' "$v" "${!v}"
+      done
+    } >"$DIR/state.env.tmp"
+    mv "$DIR/state.env.tmp" "$DIR/state.env"
+  )
+}
+
+# DIR/stack.env: what the daemons and tests read. Values are plain (no quotes needed) by construction.
+write_stack_env() {
+  (
+    umask 077
+    cat >"$DIR/stack.env.tmp" <<EOF
+# mohstats stack in $DIR, written by scripts/stack.sh. Source it with: set -a; . $DIR/stack.env; set +a
+MOHSTATS_STACK_DIR=$DIR
+MOHSTATS_URL=http://127.0.0.1:$NGINX_PORT
+CLICKHOUSE_URL=http://default@127.0.0.1:$CLICKHOUSE_HTTP_PORT/?database=mohstats
+REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0
+POSTGRES_URL=postgresql://mohstats:$POSTGRES_PASSWORD@127.0.0.1:$POSTGRES_PORT/mohstats
+MARIADB_URL=mysql://mohstats:$MARIADB_PASSWORD@127.0.0.1:$MARIADB_PORT/smf
+INGESTD_URL=http://127.0.0.1:$INGESTD_PORT
+QUERYD_URL=http://127.0.0.1:$QUERYD_PORT
+AUTHD_URL=http://127.0.0.1:$AUTHD_PORT
+ACHIEVD_URL=http://127.0.0.1:$ACHIEVD_PORT
+LOG_LEVEL=info
+EOF
+    mv "$DIR/stack.env.tmp" "$DIR/stack.env"
+  )
+}
+
+# --- ClickHouse ------------------------------------------------------------------------------------------------
+
+write_clickhouse_config() {
+  mkdir -p "$DIR/clickhouse/tmp" "$DIR/clickhouse/user_files" "$DIR/clickhouse/format_schemas"
+  cat >"$DIR/etc/clickhouse.xml" <<EOF
+<?xml version="1.0"?>
+<!-- Generated by scripts/stack.sh: a single loopback ClickHouse for development and tests. -->
+<yandex>
+  <logger>
+    <level>information</level>
+    <log>$DIR/logs/clickhouse.log</log>
+    <errorlog>$DIR/logs/clickhouse.err.log</errorlog>
+    <size>20M</size>
+    <count>2</count>
+  </logger>
+  <http_port>$CLICKHOUSE_HTTP_PORT</http_port>
+  <tcp_port>$CLICKHOUSE_TCP_PORT</tcp_port>
+  <interserver_http_port>$CLICKHOUSE_INTERSERVER_PORT</interserver_http_port>
+  <listen_host>127.0.0.1</listen_host>
+  <path>$DIR/clickhouse/</path>
+  <tmp_path>$DIR/clickhouse/tmp/</tmp_path>
+  <user_files_path>$DIR/clickhouse/user_files/</user_files_path>
+  <format_schema_path>$DIR/clickhouse/format_schemas/</format_schema_path>
+  <users_config>$DIR/etc/clickhouse-users.xml</users_config>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+  <!-- Stored DateTime values are rendered in UTC, as in the docker image. -->
+  <timezone>UTC</timezone>
+  <!-- Modest memory: the stock config reserves 5 GiB of mark cache and 8 GiB of uncompressed cache. -->
+  <mark_cache_size>268435456</mark_cache_size>
+  <uncompressed_cache_size>268435456</uncompressed_cache_size>
+  <!-- Honoured by releases from 20.x on; 18.16 ignores it (the per-query limit in the users file applies). -->
+  <max_server_memory_usage>2147483648</max_server_memory_usage>
+  <max_concurrent_queries>64</max_concurrent_queries>
+  <mlock_executable>false</mlock_executable>
+</yandex>
+EOF
+  cat >"$DIR/etc/clickhouse-users.xml" <<'EOF'
+<?xml version="1.0"?>
+<!-- Generated by scripts/stack.sh: user `default` without password, reachable from 127.0.0.1 only. -->
+<yandex>
+  <profiles>
+    <default>
+      <max_memory_usage>1073741824</max_memory_usage>
+      <use_uncompressed_cache>0</use_uncompressed_cache>
+    </default>
+  </profiles>
+  <users>
+    <default>
+      <password></password>
+      <networks><ip>127.0.0.1</ip></networks>
+      <profile>default</profile>
+      <quota>default</quota>
+    </default>
+  </users>
+  <quotas>
+    <default>
+      <interval>
+        <duration>3600</duration>
+        <queries>0</queries>
+        <errors>0</errors>
+        <result_rows>0</result_rows>
+        <read_rows>0</read_rows>
+        <execution_time>0</execution_time>
+      </interval>
+    </default>
+  </quotas>
+</yandex>
+EOF
+}
+
+clickhouse_answers() {
+  [ "$(curl -s --max-time 2 "http://127.0.0.1:$CLICKHOUSE_HTTP_PORT/ping")" = "Ok." ]
+}
+
+start_clickhouse() {
+  write_clickhouse_config
+  if [ -z "$(running_pid clickhouse)" ]; then
+    rm -f "$(pid_file clickhouse)"
+    # --daemon forks and writes the pid file itself; its own stdout/stderr go to files in the log directory.
+    clickhouse-server --config-file="$DIR/etc/clickhouse.xml" --pid-file="$(pid_file clickhouse)" --daemon \
+      </dev/null >>"$DIR/logs/clickhouse.start.log" 2>&1 || {
+      show_log_tail "$DIR/logs/clickhouse.start.log"
+      die "clickhouse-server did not start"
+    }
+    log "started clickhouse (http port $CLICKHOUSE_HTTP_PORT)"
+  fi
+  wait_until clickhouse "GET /ping on port $CLICKHOUSE_HTTP_PORT" clickhouse_answers
+}
+
+# --- Redis -----------------------------------------------------------------------------------------------------
+
+redis_answers() {
+  [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]
+}
+
+start_redis() {
+  mkdir -p "$DIR/redis"
+  cat >"$DIR/etc/redis.conf" <<EOF
+# Generated by scripts/stack.sh.
+bind 127.0.0.1
+port $REDIS_PORT
+protected-mode yes
+daemonize yes
+pidfile $(pid_file redis)
+logfile $DIR/logs/redis.log
+dir $DIR/redis
+# An acknowledged ingest batch must survive a crash: every write is fsynced before Redis replies.
+appendonly yes
+appendfsync always
+# The append-only file is the only persistence; no background RDB snapshots.
+save ""
+# Stream entries and counters must never be dropped to make room: fail writes instead.
+maxmemory-policy noeviction
+EOF
+  if [ -z "$(running_pid redis)" ]; then
+    rm -f "$(pid_file redis)"
+    (cd "$DIR/redis" && redis-server "$DIR/etc/redis.conf") </dev/null >>"$DIR/logs/redis.log" 2>&1 || {
+      show_log_tail "$DIR/logs/redis.log"
+      die "redis-server did not start"
+    }
+    log "started redis (port $REDIS_PORT)"
+  fi
+  wait_until redis "PING on port $REDIS_PORT" redis_answers
+}
+
+# --- PostgreSQL ------------------------------------------------------------------------------------------------
+
+pg_admin() {
+  psql -X -q -v ON_ERROR_STOP=1 -h "$DIR/pg-socket" -p "$POSTGRES_PORT" -U postgres -d postgres "$@"
+}
+
+postgres_answers() {
+  "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$POSTGRES_PORT" -t 1
+}
+
+start_postgres() {
+  local data=$DIR/postgres
+  # A directory without the marker is an initdb that did not finish: it holds no data, start it over.
+  if [ ! -f "$DIR/state/postgres.initialized" ]; then
+    rm -rf "$data"
+    mkdir -p "$data" "$DIR/pg-socket"
+    touch "$DIR/logs/postgres.log"
+    if $IS_ROOT; then chown postgres: "$data" "$DIR/pg-socket" "$DIR/logs/postgres.log"; fi
+    chmod 700 "$data"
+    # Local (socket) connections are trusted, for the bootstrap below; TCP needs the password, so the
+    # daemons' POSTGRES_URL is exercised for real. --no-sync: a fresh cluster has nothing to lose.
+    as_pg "$PG_BIN/initdb" -D "$data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+      -E UTF8 --locale=C.UTF-8 --no-sync --no-instructions >"$DIR/logs/postgres-initdb.log" 2>&1 || {
+      show_log_tail "$DIR/logs/postgres-initdb.log"
+      die "initdb failed"
+    }
+    cat >>"$data/postgresql.conf" <<'EOF'
+
+# Added by scripts/stack.sh (port, addresses and socket directory are passed on the command line).
+shared_buffers = 64MB
+max_connections = 100
+log_line_prefix = '%m [%p] %q%u@%d '
+EOF
+    touch "$DIR/state/postgres.initialized"
+  fi
+  if [ -z "$(running_pid postgres)" ]; then
+    as_pg "$PG_BIN/pg_ctl" start -D "$data" -l "$DIR/logs/postgres.log" -W -s \
+      -o "-p $POSTGRES_PORT -k $DIR/pg-socket -c listen_addresses=127.0.0.1" || {
+      show_log_tail "$DIR/logs/postgres.log"
+      die "pg_ctl start failed"
+    }
+    log "started postgres (port $POSTGRES_PORT)"
+  fi
+  wait_until postgres "pg_isready on port $POSTGRES_PORT" postgres_answers || return 1
+  # Role and database, idempotently; the password is set every time so it always matches state.env.
+  pg_admin -v pw="$POSTGRES_PASSWORD" >/dev/null <<'EOF' || die "could not create the mohstats role and database in PostgreSQL"
+SELECT 'CREATE ROLE mohstats LOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'mohstats') \gexec
+ALTER ROLE mohstats LOGIN PASSWORD :'pw';
+SELECT 'CREATE DATABASE mohstats OWNER mohstats' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'mohstats') \gexec
+EOF
+}
+
+# --- MariaDB ---------------------------------------------------------------------------------------------------
+
+mdb_admin() {
+  mariadb --no-defaults --protocol=socket -S "$DIR/run/mariadb.sock" -u root
+}
+
+mariadb_answers() {
+  mariadb-admin --no-defaults --protocol=socket -S "$DIR/run/mariadb.sock" -u root --connect-timeout=1 ping
+}
+
+start_mariadb() {
+  cat >"$DIR/etc/mariadb.cnf" <<EOF
+# Generated by scripts/stack.sh.
+[mysqld]
+datadir = $DIR/mariadb
+socket = $DIR/run/mariadb.sock
+pid-file = $(pid_file mariadb)
+port = $MARIADB_PORT
+bind-address = 127.0.0.1
+skip-name-resolve
+log-error = $DIR/logs/mariadb.log
+character-set-server = utf8mb4
+collation-server = utf8mb4_unicode_ci
+# Small footprint: the defaults create a 96 MiB redo log per instance.
+innodb_buffer_pool_size = 64M
+innodb_log_file_size = 16M
+EOF
+  local user_opt=()
+  $IS_ROOT && user_opt=(--user=root)
+  if [ ! -f "$DIR/state/mariadb.initialized" ]; then
+    rm -rf "$DIR/mariadb"
+    # root@localhost without password (normal auth, reachable through the socket under DIR only in practice):
+    # the bootstrap below needs it, and nothing else uses it.
+    mariadb-install-db --defaults-file="$DIR/etc/mariadb.cnf" "${user_opt[@]}" --skip-test-db \
+      --auth-root-authentication-method=normal >"$DIR/logs/mariadb-install.log" 2>&1 || {
+      show_log_tail "$DIR/logs/mariadb-install.log"
+      die "mariadb-install-db failed"
+    }
+    touch "$DIR/state/mariadb.initialized"
+  fi
+  if [ -z "$(running_pid mariadb)" ]; then
+    rm -f "$(pid_file mariadb)"
+    # mariadbd does not daemonize itself; setsid detaches it from our terminal and process group.
+    setsid mariadbd --defaults-file="$DIR/etc/mariadb.cnf" "${user_opt[@]}" </dev/null >>"$DIR/logs/mariadb.log" 2>&1 &
+    log "started mariadb (port $MARIADB_PORT)"
+  fi
+  wait_until mariadb "ping on $DIR/run/mariadb.sock" mariadb_answers || return 1
+  # The forum database and our user; idempotent, the password always matches state.env. Two host entries:
+  # with skip-name-resolve, TCP clients match 127.0.0.1 and socket clients match localhost.
+  mdb_admin <<EOF || die "could not create the smf database and mohstats user in MariaDB"
+CREATE DATABASE IF NOT EXISTS smf CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+CREATE USER IF NOT EXISTS 'mohstats'@'127.0.0.1' IDENTIFIED BY '$MARIADB_PASSWORD';
+CREATE USER IF NOT EXISTS 'mohstats'@'localhost' IDENTIFIED BY '$MARIADB_PASSWORD';
+ALTER USER 'mohstats'@'127.0.0.1' IDENTIFIED BY '$MARIADB_PASSWORD';
+ALTER USER 'mohstats'@'localhost' IDENTIFIED BY '$MARIADB_PASSWORD';
+GRANT ALL PRIVILEGES ON smf.* TO 'mohstats'@'127.0.0.1';
+GRANT ALL PRIVILEGES ON smf.* TO 'mohstats'@'localhost';
+EOF
+}
+
+# --- daemons ---------------------------------------------------------------------------------------------------
+
+daemon_answers() {
+  curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$1/health"
+}
+
+start_daemon() {
+  local name=$1 bin=$BIN_DIR/$1 port
+  port=$(port_of "$name")
+  if [ -z "$(running_pid "$name")" ]; then
+    # The environment is exactly stack.env on top of ours; the daemon reads nothing else. Started from a
+    # subshell that execs setsid, which execs the daemon: $! is the daemon's own pid.
+    (
+      set -a
+      # shellcheck disable=SC1091
+      . "$DIR/stack.env"
+      set +a
+      cd "$DIR"
+      exec setsid "$bin"
+    ) </dev/null >>"$DIR/logs/$name.log" 2>&1 &
+    echo $! >"$(pid_file "$name")"
+    log "started $name (port $port)"
+  fi
+  wait_until "$name" "GET /health on port $port" daemon_answers "$port"
+}
+
+# --- nginx -----------------------------------------------------------------------------------------------------
+
+write_nginx_config() {
+  mkdir -p "$DIR/nginx/tmp"
+  local rendered
+  rendered=$(NGINX_LISTEN=127.0.0.1:$NGINX_PORT INGESTD_UPSTREAM=127.0.0.1:$INGESTD_PORT \
+    QUERYD_UPSTREAM=127.0.0.1:$QUERYD_PORT AUTHD_UPSTREAM=127.0.0.1:$AUTHD_PORT \
+    ACHIEVD_UPSTREAM=127.0.0.1:$ACHIEVD_PORT \
+    envsubst "\${NGINX_LISTEN} \${INGESTD_UPSTREAM} \${QUERYD_UPSTREAM} \${AUTHD_UPSTREAM} \${ACHIEVD_UPSTREAM}" \
+    <"$SRC_DIR/deploy/nginx/mohstats.conf.template")
+  NGINX_CHANGED=false
+  if [ ! -f "$DIR/nginx/mohstats.conf" ] || [ "$rendered" != "$(cat "$DIR/nginx/mohstats.conf")" ]; then
+    printf '%s\n' "$rendered" >"$DIR/nginx/mohstats.conf"
+    NGINX_CHANGED=true
+  fi
+  local user_line=""
+  $IS_ROOT && user_line="user root;"
+  cat >"$DIR/nginx/nginx.conf" <<EOF
+# Generated by scripts/stack.sh: the main config around deploy/nginx/mohstats.conf.template.
+$user_line
+daemon on;
+worker_processes 2;
+pid $(pid_file nginx);
+error_log $DIR/logs/nginx-error.log warn;
+
+events {
+    worker_connections 1024;
+}
+
+http {
+    default_type application/octet-stream;
+    access_log $DIR/logs/nginx-access.log;
+    client_body_temp_path $DIR/nginx/tmp/client_body;
+    proxy_temp_path $DIR/nginx/tmp/proxy;
+    fastcgi_temp_path $DIR/nginx/tmp/fastcgi;
+    uwsgi_temp_path $DIR/nginx/tmp/uwsgi;
+    scgi_temp_path $DIR/nginx/tmp/scgi;
+    keepalive_timeout 65s;
+    include $DIR/nginx/mohstats.conf;
+}
+EOF
+}
+
+start_nginx() {
+  write_nginx_config
+  local nginx=(nginx -p "$DIR/nginx/" -c "$DIR/nginx/nginx.conf" -e "$DIR/logs/nginx-error.log")
+  if [ -z "$(running_pid nginx)" ]; then
+    rm -f "$(pid_file nginx)"
+    "${nginx[@]}" </dev/null >>"$DIR/logs/nginx-error.log" 2>&1 || {
+      show_log_tail "$DIR/logs/nginx-error.log"
+      die "nginx did not start"
+    }
+    log "started nginx (port $NGINX_PORT)"
+  elif $NGINX_CHANGED; then
+    "${nginx[@]}" -s reload || die "nginx rejected its new configuration (see $DIR/logs/nginx-error.log)"
+    log "reloaded nginx (port $NGINX_PORT)"
+  fi
+  wait_until nginx "TCP connect to port $NGINX_PORT" port_answers "$NGINX_PORT"
+}
+
+# --- commands --------------------------------------------------------------------------------------------------
+
+# Start each named component in parallel (start_<name>, or start_daemon <name>); fail if any failed (each
+# prints its own reason).
+start_parallel() {
+  local name pids=() failed=()
+  for name in "$@"; do
+    if declare -F "start_$name" >/dev/null; then "start_$name" & else start_daemon "$name" & fi
+    pids+=($!)
+  done
+  local i
+  for i in "${!pids[@]}"; do
+    wait "${pids[$i]}" || failed+=("${@:i+1:1}")
+  done
+  [ ${#failed[@]} -eq 0 ] || die "could not start: ${failed[*]} (logs in $DIR/logs)"
+}
+
+cmd_up() {
+  mkdir -p "$DIR"
+  DIR=$(cd "$DIR" && pwd)
+  mkdir -p "$DIR/etc" "$DIR/run" "$DIR/logs" "$DIR/state"
+  for tool in clickhouse-server redis-server redis-cli "$PG_BIN/initdb" psql mariadbd mariadb-install-db mariadb \
+    nginx envsubst curl ss; do
+    command -v "$tool" >/dev/null || die "$tool not found; run scripts/deps.sh"
+  done
+  if $IS_ROOT; then
+    # PostgreSQL runs as `postgres`, which must be able to reach its data directory under DIR.
+    chmod o+x "$DIR"
+    runuser -u postgres -- test -x "$DIR" ||
+      die "user postgres cannot reach $DIR (a parent directory is not searchable); use a directory under /tmp"
+  fi
+  if ! $OPT_DB_ONLY; then
+    BIN_DIR=$(cd "${MOHSTATS_BIN_DIR:-$SRC_DIR/build}" 2>/dev/null && pwd) ||
+      die "no build directory at ${MOHSTATS_BIN_DIR:-$SRC_DIR/build}; run make, or set MOHSTATS_BIN_DIR"
+    local d
+    for d in "${DAEMONS[@]}"; do
+      [ -x "$BIN_DIR/$d" ] || die "$BIN_DIR/$d is missing; build it (make) or set MOHSTATS_BIN_DIR, or use --db-only"
+    done
+  fi
+
+  load_state
+  ensure_state
+  write_stack_env
+
+  start_parallel "${DATABASES[@]}"
+  (
+    set -a
+    # shellcheck disable=SC1091
+    . "$DIR/stack.env"
+    set +a
+    "$SRC_DIR/scripts/migrate.sh"
+  ) >>"$DIR/logs/migrate.log" 2>&1 || {
+    show_log_tail "$DIR/logs/migrate.log"
+    die "migrations failed"
+  }
+  if ! $OPT_DB_ONLY; then
+    start_parallel "${DAEMONS[@]}"
+    start_nginx
+  fi
+  log "up in $DIR: front door $( $OPT_DB_ONLY && echo "not started (--db-only)" || echo "http://127.0.0.1:$NGINX_PORT"); settings in $DIR/stack.env"
+}
+
+stop_component() {
+  local name=$1 pid
+  pid=$(running_pid "$name")
+  if [ -n "$pid" ]; then
+    if [ "$name" = postgres ]; then
+      as_pg "$PG_BIN/pg_ctl" stop -D "$DIR/postgres" -m fast -w -t 15 -s ||
+        { log "pg_ctl stop failed; killing postgres (pid $pid)" && kill -KILL "$pid" 2>/dev/null; } || true
+      log "stopped postgres (pid $pid)"
+    else
+      stop_pid "$name" "$pid"
+    fi
+  fi
+  # Daemon pid files are ours to remove; the servers remove their own on a clean exit, and a stale one is
+  # harmless (pid_is_ours).
+  case " ${DAEMONS[*]} " in *" $name "*) rm -f "$(pid_file "$name")" ;; esac
+  return 0
+}
+
+stop_parallel() {
+  local name pids=()
+  for name in "$@"; do
+    stop_component "$name" &
+    pids+=($!)
+  done
+  local pid
+  for pid in "${pids[@]}"; do wait "$pid" || true; done
+}
+
+cmd_down() {
+  [ -d "$DIR" ] || {
+    log "nothing to stop: $DIR does not exist"
+    return 0
+  }
+  DIR=$(cd "$DIR" && pwd)
+  stop_parallel "${DAEMONS[@]}"
+  stop_parallel nginx
+  stop_parallel "${DATABASES[@]}"
+}
+
+cmd_status() {
+  [ -d "$DIR" ] || die "$DIR does not exist"
+  DIR=$(cd "$DIR" && pwd)
+  load_state
+  [ -n "${MODE:-}" ] || die "$DIR holds no stack (no state.env); run: scripts/stack.sh up $DIR"
+  local name pid port state all=0
+  for name in "${DATABASES[@]}" "${DAEMONS[@]}" nginx; do
+    pid=$(running_pid "$name")
+    port=$(port_of "$name")
+    if [ -n "$pid" ] && port_answers "$port"; then
+      state=running
+    elif [ -n "$pid" ]; then
+      state="not answering"
+    else
+      state=stopped
+    fi
+    if [ "$MODE" = db-only ] && [ "$name" != clickhouse ] && [ "$name" != redis ] && [ "$name" != postgres ] &&
+      [ "$name" != mariadb ]; then
+      [ "$state" = running ] || state="$state (not expected: --db-only)"
+    elif [ "$state" != running ]; then
+      all=1
+    fi
+    printf '%-10s %-8s %-6s %s\n' "$name" "${pid:--}" "$port" "$state"
+  done
+  return $all
+}
+
+[ $# -ge 2 ] || usage
+CMD=$1
+DIR=$2
+shift 2
+OPT_DB_ONLY=false
+OPT_PORT=""
+while [ $# -gt 0 ]; do
+  case $1 in
+    --db-only) OPT_DB_ONLY=true ;;
+    --port)
+      [ $# -ge 2 ] || usage
+      OPT_PORT=$2
+      shift
+      ;;
+    --port=*) OPT_PORT=${1#--port=} ;;
+    *) usage ;;
+  esac
+  shift
+done
+
+case $CMD in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  *) usage ;;
+esac
