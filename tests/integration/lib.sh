@@ -1,0 +1,189 @@
+# shellcheck shell=bash
+# Helpers for integration tests: a throwaway stack of real servers, pass/fail bookkeeping, HTTP and database
+# queries. Source it from a test (`. "$(dirname "$0")/lib.sh"`), call stack_up, check things with pass/fail
+# (or check/check_eq), and end with finish.
+#
+# Environment: MOHSTATS_BIN_DIR  the CMake build directory (the daemons at its top level); set by ctest
+#              MOHSTATS_SRC_DIR  the source tree; set by ctest, defaults to this file's ../..
+#              KEEP_STACK=1      leave the stack running and its directory in place after the test (it says where)
+#
+# The summary line `N passed, M failed` is always the last line printed, also when the test stops early; the
+# exit status is 0 only if nothing failed and the test reached finish.
+
+MOHSTATS_SRC_DIR=${MOHSTATS_SRC_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+MOHSTATS_BIN_DIR=${MOHSTATS_BIN_DIR:-$MOHSTATS_SRC_DIR/build}
+export MOHSTATS_SRC_DIR MOHSTATS_BIN_DIR
+STACK_SH=$MOHSTATS_SRC_DIR/scripts/stack.sh
+STACK_DIR=""
+TESTS_PASSED=0
+TESTS_FAILED=0
+_LIB_FINISHED=false
+
+pass() {
+  TESTS_PASSED=$((TESTS_PASSED + 1))
+  printf 'ok   - %s\n' "$*"
+}
+
+fail() {
+  TESTS_FAILED=$((TESTS_FAILED + 1))
+  printf 'FAIL - %s\n' "$*"
+}
+
+# check DESCRIPTION COMMAND...: pass if the command succeeds.
+check() {
+  local desc=$1
+  shift
+  if "$@"; then pass "$desc"; else fail "$desc"; fi
+}
+
+# check_eq DESCRIPTION EXPECTED ACTUAL
+check_eq() {
+  if [ "$2" = "$3" ]; then
+    pass "$1"
+  else
+    fail "$1: expected '$2', got '$3'"
+  fi
+}
+
+# retry SECONDS COMMAND...: run the command until it succeeds, at most SECONDS (for things that settle).
+retry() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@"; do
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 0.2
+  done
+}
+
+# Print the end of every log of the stack (on failure, so the cause is in the test's output).
+stack_logs() {
+  local f
+  [ -n "$STACK_DIR" ] && [ -d "$STACK_DIR/logs" ] || return 0
+  for f in "$STACK_DIR"/logs/*.log; do
+    # clickhouse.log repeats every query at information level; its errors are in clickhouse.err.log.
+    if [ ! -s "$f" ] || [ "${f##*/}" = clickhouse.log ]; then continue; fi
+    printf '\n--- %s (last 20 lines) ---\n' "$f"
+    tail -n 20 "$f"
+  done
+}
+
+# The EXIT trap: stop and remove the stack (unless KEEP_STACK=1), then print the summary as the last line.
+_lib_on_exit() {
+  local rc=$?
+  trap - EXIT
+  set +e
+  if ! $_LIB_FINISHED; then
+    fail "the test stopped early (exit status $rc) at: ${BASH_COMMAND:-?}"
+  fi
+  if [ -n "$STACK_DIR" ]; then
+    [ "$TESTS_FAILED" -eq 0 ] || stack_logs
+    if [ "${KEEP_STACK:-0}" = 1 ]; then
+      echo "KEEP_STACK=1: the stack keeps running in $STACK_DIR (stop it: $STACK_SH down $STACK_DIR)"
+    else
+      "$STACK_SH" down "$STACK_DIR" >/dev/null 2>&1 || echo "warning: stack.sh down $STACK_DIR failed"
+      rm -rf "$STACK_DIR"
+    fi
+  fi
+  echo "$TESTS_PASSED passed, $TESTS_FAILED failed"
+  if [ "$TESTS_FAILED" -eq 0 ] && $_LIB_FINISHED; then exit 0; fi
+  exit 1
+}
+
+# End the test: the EXIT trap prints the summary and sets the exit status.
+finish() {
+  _LIB_FINISHED=true
+  exit 0
+}
+
+trap _lib_on_exit EXIT
+# One stream, so the servers' and scripts' messages appear in order with the results, and the summary is last.
+exec 2>&1
+trap 'exit 130' INT TERM
+
+# stack_up [--db-only] [stack.sh options...]: a fresh stack in a new directory under /tmp, nginx on a free
+# port; its settings (stack.env) exported into this shell.
+stack_up() {
+  STACK_DIR=$(mktemp -d /tmp/mohstats-test.XXXXXX)
+  if ! "$STACK_SH" up "$STACK_DIR" --port 0 "$@"; then
+    fail "stack.sh up $STACK_DIR $*"
+    return 1
+  fi
+  stack_env
+}
+
+# (Re)load the stack's settings into the environment.
+stack_env() {
+  set -a
+  # shellcheck disable=SC1091
+  . "$STACK_DIR/stack.env"
+  set +a
+}
+
+# http_get URL: print the body; fails on a connection error or an HTTP status >= 400.
+http_get() {
+  curl -sS --max-time 10 --fail-with-body "$1"
+}
+
+# http_status URL [curl options...]: print only the HTTP status code (000 if nothing answered).
+http_status() {
+  local url=$1
+  shift
+  curl -s --max-time 10 -o /dev/null -w '%{http_code}' "$@" "$url" || true
+}
+
+# json_get URL JQ_FILTER: GET a JSON document and print the filter's result (raw strings).
+json_get() {
+  local body
+  body=$(http_get "$1") || return 1
+  jq -r "$2" <<<"$body"
+}
+
+# ch_query SQL: run SQL on ClickHouse (CLICKHOUSE_URL) and print the result as TabSeparated.
+ch_query() {
+  curl -sS --max-time 30 --fail-with-body --data-binary "$1" "$CLICKHOUSE_URL"
+}
+
+# pg_query SQL: run SQL on PostgreSQL (POSTGRES_URL) and print the rows unaligned, '|'-separated.
+pg_query() {
+  PGOPTIONS='-c client_min_messages=warning' psql "$POSTGRES_URL" -X -q -At -v ON_ERROR_STOP=1 -c "$1"
+}
+
+# mdb_query SQL: run SQL on MariaDB (MARIADB_URL) and print the rows tab-separated, without a header.
+mdb_query() {
+  local cnf=${STACK_DIR:-/tmp}/.mdb_query.$$.cnf
+  if [ ! -f "$cnf" ]; then
+    local re='^mysql://([^:@/]*):?([^@/]*)@([^:/]+):([0-9]+)/([^?]+)'
+    [[ $MARIADB_URL =~ $re ]] || {
+      echo "mdb_query: cannot parse MARIADB_URL" >&2
+      return 1
+    }
+    (
+      umask 077
+      printf '[client]\nuser=%s\npassword=%s\nhost=%s\nport=%s\ndatabase=%s\nprotocol=TCP\n' \
+        "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" "${BASH_REMATCH[3]}" "${BASH_REMATCH[4]}" "${BASH_REMATCH[5]}" >"$cnf"
+    )
+  fi
+  mariadb --defaults-file="$cnf" --batch -N -e "$1"
+}
+
+# redis_cmd ARGS...: run one Redis command (REDIS_URL).
+redis_cmd() {
+  redis-cli -u "$REDIS_URL" "$@" 2>/dev/null
+}
+
+# The pids recorded in the stack's pid files, one per line (databases, daemons, nginx).
+stack_pids() {
+  local f
+  for f in "$STACK_DIR"/run/*.pid "$STACK_DIR"/postgres/postmaster.pid; do
+    [ -s "$f" ] && head -n 1 "$f"
+  done
+  return 0
+}
+
+# Succeeds if PID runs and is not a zombie waiting to be reaped.
+pid_running() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [ "${stat%% *}" != Z ]
+}

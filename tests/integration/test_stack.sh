@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# The local stack end to end: every database answers with every schema object in place, migrations are
+# idempotent and never touch data, every daemon answers through nginx, a crashed daemon and a crashed database
+# come back with their data on the next `up`, and `down` leaves no process behind.
+set -euo pipefail
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+DAEMONS=(ingestd queryd authd achievd)
+SCHEMAS=$MOHSTATS_SRC_DIR/schemas
+
+# shellcheck disable=SC2119
+stack_up
+
+# --- databases and schema objects ------------------------------------------------------------------------------
+
+check_eq "clickhouse answers" 1 "$(ch_query 'SELECT 1')"
+check_eq "redis answers" PONG "$(redis_cmd PING)"
+check_eq "postgres answers as mohstats with its password" mohstats "$(pg_query 'SELECT current_user')"
+check_eq "mariadb answers as mohstats in database smf" smf "$(mdb_query 'SELECT DATABASE()')"
+
+# raw_events must have exactly the columns its DDL declares, in order (the column lines of the file are
+# indented "name Type" lines), with the types 18.16 might have balked at.
+expected_cols=$(sed -nE 's/^    ([a-z_0-9]+) [A-Z].*/\1/p' "$SCHEMAS/clickhouse/0001_raw_events.sql" | paste -sd' ')
+actual_cols=$(ch_query "SELECT name FROM system.columns WHERE database = 'mohstats' AND table = 'raw_events'" | paste -sd' ')
+check_eq "clickhouse raw_events has the columns of its DDL" "$expected_cols" "$actual_cols"
+check_eq "clickhouse raw_events column types" "Nullable(Float32) UUID Nullable(Float64) DateTime" \
+  "$(ch_query "SELECT type FROM system.columns WHERE database = 'mohstats' AND table = 'raw_events'
+    AND name IN ('event_id', 'actor_x', 'received_at', 'game_time') ORDER BY name" | paste -sd' ')"
+
+for t in servers login_tokens login_token_history trusted_ips pending_ip_approvals smf_user_mappings schema_migrations; do
+  check_eq "postgres table $t exists" t "$(pg_query "SELECT to_regclass('public.$t') IS NOT NULL")"
+done
+if pg_query "INSERT INTO servers (id, name, ip_address, port, token_hash) VALUES ('x', 'x', '10.0.0.1', 1, 'plain')" \
+  >/dev/null 2>&1; then
+  fail "postgres servers.token_hash accepted a plaintext token"
+else
+  pass "postgres servers.token_hash accepts only SHA-256 hex"
+fi
+
+mdb_tables=" $(mdb_query 'SHOW TABLES' | paste -sd' ') "
+for t in smf_members smf_mohaa_identities smf_mohaa_achievement_defs smf_mohaa_player_achievements \
+  smf_mohaa_achievement_progress smf_mohaa_teams smf_mohaa_team_members smf_mohaa_team_invites smf_mohaa_team_matches \
+  smf_mohaa_tournaments smf_mohaa_tournament_registrations smf_mohaa_tournament_matches smf_mohaa_tournament_admins \
+  mohstats_schema_migrations; do
+  if [[ $mdb_tables == *" $t "* ]]; then pass "mariadb table $t exists"; else fail "mariadb table $t is missing"; fi
+done
+check_eq "mariadb smf_mohaa_identities has the forum's columns" \
+  "id_identity id_member player_guid player_name linked_at verified" \
+  "$(mdb_query "SELECT column_name FROM information_schema.columns WHERE table_schema = 'smf'
+    AND table_name = 'smf_mohaa_identities' ORDER BY ordinal_position" | paste -sd' ')"
+check_eq "mariadb player_achievements has the columns achievd writes" \
+  "id_unlock id_member player_guid id_achievement unlocked_date match_id progress" \
+  "$(mdb_query "SELECT column_name FROM information_schema.columns WHERE table_schema = 'smf'
+    AND table_name = 'smf_mohaa_player_achievements' ORDER BY ordinal_position" | paste -sd' ')"
+
+n_files() { find "$SCHEMAS/$1" -name '*.sql' | wc -l | tr -d ' '; }
+check_eq "clickhouse records each migration once" "$(n_files clickhouse)" "$(ch_query 'SELECT count() FROM schema_migrations')"
+check_eq "postgres records each migration once" "$(n_files postgres)" "$(pg_query 'SELECT count(*) FROM schema_migrations')"
+check_eq "mariadb records each migration once" "$(n_files mariadb)" "$(mdb_query 'SELECT COUNT(*) FROM mohstats_schema_migrations')"
+
+# --- migrations are idempotent and never touch data ------------------------------------------------------------
+
+ch_query "INSERT INTO raw_events (event_id, batch_id, server_id, event_type)
+  VALUES ('00000000-0000-4000-8000-000000000001', '00000000-0000-4000-8000-000000000002', 'probe', 'probe')" >/dev/null
+pg_query "INSERT INTO smf_user_mappings (smf_member_id, smf_username, primary_guid) VALUES (42, 'probe', 'guid42')"
+mdb_query "INSERT INTO smf_mohaa_identities (id_member, player_guid, player_name, linked_at) VALUES (42, 'guid42', 'probe', 1)"
+
+# Row counts of every table of every database, as one string to compare.
+snapshot() {
+  ch_query "SELECT count() FROM raw_events"
+  ch_query "SELECT version, checksum FROM schema_migrations ORDER BY version"
+  pg_query "SELECT 'servers', count(*) FROM servers UNION ALL SELECT 'smf_user_mappings', count(*) FROM smf_user_mappings
+    UNION ALL SELECT 'schema_migrations', count(*) FROM schema_migrations"
+  mdb_query "SELECT table_name FROM information_schema.tables WHERE table_schema = 'smf' ORDER BY table_name" |
+    while read -r t; do printf '%s %s\n' "$t" "$(mdb_query "SELECT COUNT(*) FROM \`$t\`")"; done
+  pg_query "SELECT string_agg(version || ':' || checksum, ',' ORDER BY version) FROM schema_migrations"
+}
+before=$(snapshot)
+check "migrate.sh runs again" "$MOHSTATS_SRC_DIR/scripts/migrate.sh"
+check "migrate.sh runs a third time" "$MOHSTATS_SRC_DIR/scripts/migrate.sh"
+check_eq "re-running migrations changes no table and no migration record" "$before" "$(snapshot)"
+check_eq "the probe rows survive" "1 1 1" "$(ch_query "SELECT count() FROM raw_events WHERE server_id = 'probe'") $(
+  pg_query "SELECT count(*) FROM smf_user_mappings WHERE smf_member_id = 42") $(
+  mdb_query "SELECT COUNT(*) FROM smf_mohaa_identities WHERE player_guid = 'guid42'")"
+
+# A changed, already applied file is reported and not re-applied; a new file is applied once; a file that drops
+# a table is refused. Done on a copy of schemas/, never on the tree.
+alt=$STACK_DIR/schemas-copy
+cp -r "$SCHEMAS" "$alt"
+echo "-- edited after it was applied" >>"$alt/postgres/0001_auth.sql"
+echo "CREATE TABLE IF NOT EXISTS migrate_probe (id integer PRIMARY KEY);" >"$alt/postgres/9990_probe.sql"
+out=$(MOHSTATS_SCHEMA_DIR=$alt "$MOHSTATS_SRC_DIR/scripts/migrate.sh" 2>&1) && rc=0 || rc=$?
+check_eq "migrate.sh with a changed and a new file succeeds" 0 "$rc"
+check "a changed migration is reported" grep -q "0001_auth.sql changed since it was applied" <<<"$out"
+check_eq "a new migration is applied and recorded" "t 1" "$(pg_query "SELECT to_regclass('migrate_probe') IS NOT NULL") $(
+  pg_query "SELECT count(*) FROM schema_migrations WHERE version = '9990_probe.sql'")"
+echo "DROP TABLE servers;" >"$alt/postgres/9991_drop.sql"
+out=$(MOHSTATS_SCHEMA_DIR=$alt "$MOHSTATS_SRC_DIR/scripts/migrate.sh" 2>&1) && rc=0 || rc=$?
+check "a migration that drops a table is refused" test "$rc" -ne 0
+check_eq "and nothing was dropped" t "$(pg_query "SELECT to_regclass('public.servers') IS NOT NULL")"
+
+# --- daemons through the front door ----------------------------------------------------------------------------
+
+for d in "${DAEMONS[@]}"; do
+  check_eq "$d /health through nginx (/ops/$d/health)" "$d" "$(json_get "$MOHSTATS_URL/ops/$d/health" .service)"
+  # /ready waits for the daemon's dependencies; give it a few seconds to connect.
+  check "$d /ready through nginx answers 200" retry 15 test "$(http_status "$MOHSTATS_URL/ops/$d/ready")" = 200
+  check_eq "$d /metrics through nginx answers 200" 200 "$(http_status "$MOHSTATS_URL/ops/$d/metrics")"
+done
+check_eq "plain /health goes to queryd" queryd "$(json_get "$MOHSTATS_URL/health" .service)"
+
+check "stack.sh status: everything runs" "$STACK_SH" status "$STACK_DIR"
+check_eq "stack.sh status lists 9 running components" 9 "$("$STACK_SH" status "$STACK_DIR" | grep -c ' running$')"
+
+# --- crash and recovery ----------------------------------------------------------------------------------------
+
+redis_cmd SET mohstats:test:durable kept >/dev/null
+queryd_pid=$(cat "$STACK_DIR/run/queryd.pid")
+redis_pid=$(cat "$STACK_DIR/run/redis.pid")
+kill -KILL "$queryd_pid" "$redis_pid"
+check "killed queryd and redis are gone" retry 5 eval "! pid_running $queryd_pid && ! pid_running $redis_pid"
+if "$STACK_SH" status "$STACK_DIR" >/dev/null; then fail "status notices the crash"; else pass "status notices the crash"; fi
+check "stack.sh up brings them back" "$STACK_SH" up "$STACK_DIR"
+check "stack.sh status: everything runs again" "$STACK_SH" status "$STACK_DIR"
+check_eq "redis kept the key written before the crash (AOF)" kept "$(redis_cmd GET mohstats:test:durable)"
+check_eq "queryd answers again through nginx" queryd "$(json_get "$MOHSTATS_URL/ops/queryd/health" .service)"
+check_eq "the other daemons were left alone" 1 "$(pid_running "$(cat "$STACK_DIR/run/ingestd.pid")" && echo 1)"
+check_eq "postgres data survived" 1 "$(pg_query "SELECT count(*) FROM smf_user_mappings WHERE smf_member_id = 42")"
+
+# --- down ------------------------------------------------------------------------------------------------------
+
+pids=$(stack_pids)
+check "stack.sh down" "$STACK_SH" down "$STACK_DIR"
+left=""
+for p in $pids; do pid_running "$p" && left+=" $p"; done
+check_eq "no process of the stack is left after down" "" "$left"
+if "$STACK_SH" status "$STACK_DIR" >/dev/null; then fail "status says stopped after down"; else pass "status says stopped after down"; fi
+check "stack.sh down again is harmless" "$STACK_SH" down "$STACK_DIR"
+
+finish
