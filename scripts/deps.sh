@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake pkg-config git
   libuv1-dev libhiredis-dev libpq-dev libmariadb-dev libcjson-dev libcurl4-openssl-dev libcmocka-dev node-llhttp
   # servers started by scripts/stack.sh
-  clickhouse-server clickhouse-client redis-server postgresql-15 postgresql-client-15 mariadb-server mariadb-client
+  clickhouse-server clickhouse-client redis-server redis-tools postgresql-15 postgresql-client-15 mariadb-server mariadb-client
   nginx-light
   # scripts and tests
   curl jq procps iproute2 gettext-base ca-certificates

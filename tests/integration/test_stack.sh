@@ -113,6 +113,24 @@ check_eq "plain /health goes to queryd" queryd "$(json_get "$MOHSTATS_URL/health
 check "stack.sh status: everything runs" "$STACK_SH" status "$STACK_DIR"
 check_eq "stack.sh status lists 9 running components" 9 "$("$STACK_SH" status "$STACK_DIR" | grep -c ' running$')"
 
+# --- docker-compose.yml stays consistent with the local stack (it cannot run here) ------------------------------
+
+compose=$MOHSTATS_SRC_DIR/docker-compose.yml
+missing=""
+while IFS= read -r key; do
+  [ "$key" = MOHSTATS_STACK_DIR ] && continue
+  grep -qE "^ +$key:" "$compose" || missing+=" $key"
+done < <(sed -nE 's/^([A-Z_]+)=.*/\1/p' "$STACK_DIR/stack.env")
+check_eq "docker-compose.yml sets every variable of stack.env" "" "$missing"
+missing=""
+for var in $(grep -oE '\$\{[A-Z_]+\}' "$MOHSTATS_SRC_DIR/deploy/nginx/mohstats.conf.template" | tr -d '{}$' | sort -u); do
+  if ! grep -qE "^ +$var:" "$compose" || ! grep -q "NGINX_ENVSUBST_FILTER:.*$var" "$compose" ||
+    ! grep -qF "\\\${$var}" "$STACK_SH"; then
+    missing+=" $var"
+  fi
+done
+check_eq "the nginx template's variables are set and listed in compose and stack.sh" "" "$missing"
+
 # --- crash and recovery ----------------------------------------------------------------------------------------
 
 redis_cmd SET mohstats:test:durable kept >/dev/null

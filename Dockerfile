@@ -1,0 +1,38 @@
+# One image for all of mohstats: the four daemons and the migration step. docker-compose.yml runs one service
+# per daemon from it and chooses the binary with `command:`.
+
+# --- build: the Debian 12 toolchain and -dev packages of scripts/deps.sh, then the daemons only -----------------
+FROM debian:12 AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      build-essential cmake pkg-config \
+      libuv1-dev libhiredis-dev libpq-dev libmariadb-dev libcjson-dev libcurl4-openssl-dev libcmocka-dev \
+      node-llhttp \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY CMakeLists.txt ./
+COPY common/ common/
+COPY ingestd/ ingestd/
+COPY queryd/ queryd/
+COPY authd/ authd/
+COPY achievd/ achievd/
+# The top-level CMakeLists.txt configures tests/ too (it needs the directory to exist); only the daemons are built.
+COPY tests/ tests/
+RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+ && cmake --build build -j"$(nproc)" --target ingestd queryd authd achievd
+
+# --- runtime: shared libraries, curl for health checks, psql and mariadb clients for scripts/migrate.sh -------
+FROM debian:12-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      libuv1 libhiredis0.14 libpq5 libmariadb3 libcjson1 libcurl4 \
+      ca-certificates curl postgresql-client-15 mariadb-client \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin mohstats
+COPY --from=build /src/build/ingestd /src/build/queryd /src/build/authd /src/build/achievd /usr/local/bin/
+COPY scripts/migrate.sh /app/scripts/migrate.sh
+COPY schemas/ /app/schemas/
+WORKDIR /app
+# Nothing in the image needs root; the daemons only listen on unprivileged ports.
+USER mohstats
+CMD ["queryd", "--help"]
