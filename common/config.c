@@ -26,6 +26,7 @@ const config_var config_common_vars[] = {
     {"QUERYD_LISTEN", "", "host:port queryd binds (default: from QUERYD_URL)"},
     {"AUTHD_LISTEN", "", "host:port authd binds (default: from AUTHD_URL)"},
     {"ACHIEVD_LISTEN", "", "host:port achievd binds (default: from ACHIEVD_URL)"},
+    {"TRUSTED_PROXIES", "127.0.0.1,::1", "peers whose X-Real-IP header is believed (the nginx front door)"},
     {"HTTP_IDLE_TIMEOUT_MS", "60000", "close keep-alive connections idle this long"},
     {"HTTP_REQUEST_TIMEOUT_MS", "30000", "a request must arrive completely within this time (slow clients get 408)"},
     {"HTTP_MAX_CONNECTIONS", "4096", "connections over this number are refused"},

@@ -84,3 +84,23 @@ void uuid_format(const uint8_t id[16], char out[37])
     }
     out[o] = '\0';
 }
+
+void base32_encode(const void *data, size_t n, char *out)
+{
+    static const char alphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
+    const unsigned char *p = data;
+    size_t o = 0;
+    unsigned buffer = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        buffer = (buffer << 8) | p[i];
+        bits += 8;
+        while (bits >= 5) {
+            out[o++] = alphabet[(buffer >> (bits - 5)) & 31];
+            bits -= 5;
+        }
+    }
+    if (bits > 0)
+        out[o++] = alphabet[(buffer << (5 - bits)) & 31];
+    out[o] = '\0';
+}

@@ -20,4 +20,10 @@ void uuid_format(const uint8_t id[16], char out[37]);
 /* Lowercase hex of n bytes into out (2n + 1 bytes). */
 void hex_encode(const void *data, size_t n, char *out);
 
+
+
+/* Crockford-style lowercase base32 (no padding) of n bytes into out (8n/5 + 2 bytes). Survives YAML
+ * parsing when prefixed with letters, is case-insensitive and has no look-alike characters. */
+void base32_encode(const void *data, size_t n, char *out);
+
 #endif

@@ -1,0 +1,17 @@
+/* Per-key rate limiting (token buckets), for endpoints where guessing or flooding is possible. */
+#ifndef MOHSTATS_RATE_LIMIT_H
+#define MOHSTATS_RATE_LIMIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct rate_limit rate_limit;
+
+/* Each key may do `burst` actions at once, refilled at `per_minute` a minute. */
+rate_limit *rate_limit_new(double per_minute, double burst);
+void rate_limit_free(rate_limit *r);
+
+/* Take one action for key at time now_ms; false if the key is over its limit. */
+bool rate_limit_take(rate_limit *r, const char *key, uint64_t now_ms);
+
+#endif
