@@ -355,7 +355,7 @@ start_clickhouse() {
     rm -f "$(pid_file clickhouse)"
     # --daemon forks and writes the pid file itself; its own stdout/stderr go to files in the log directory.
     clickhouse-server --config-file="$DIR/etc/clickhouse.xml" --pid-file="$(pid_file clickhouse)" --daemon \
-      </dev/null >>"$DIR/logs/clickhouse.start.log" 2>&1 || {
+      </dev/null 8>&- 9>&- >>"$DIR/logs/clickhouse.start.log" 2>&1 || {
       show_log_tail "$DIR/logs/clickhouse.start.log"
       die "clickhouse-server did not start"
     }
@@ -391,7 +391,7 @@ maxmemory-policy noeviction
 EOF
   if [ -z "$(running_pid redis)" ]; then
     rm -f "$(pid_file redis)"
-    (cd "$DIR/redis" && redis-server "$DIR/etc/redis.conf") </dev/null >>"$DIR/logs/redis.log" 2>&1 || {
+    (cd "$DIR/redis" && redis-server "$DIR/etc/redis.conf") </dev/null 8>&- 9>&- >>"$DIR/logs/redis.log" 2>&1 || {
       show_log_tail "$DIR/logs/redis.log"
       die "redis-server did not start"
     }
@@ -437,7 +437,7 @@ EOF
   fi
   if [ -z "$(running_pid postgres)" ]; then
     as_pg "$PG_BIN/pg_ctl" start -D "$data" -l "$DIR/logs/postgres.log" -W -s \
-      -o "-p $POSTGRES_PORT -k $DIR/pg-socket -c listen_addresses=127.0.0.1" || {
+      -o "-p $POSTGRES_PORT -k $DIR/pg-socket -c listen_addresses=127.0.0.1" </dev/null 8>&- 9>&- || {
       show_log_tail "$DIR/logs/postgres.log"
       die "pg_ctl start failed"
     }
@@ -495,7 +495,11 @@ EOF
   if [ -z "$(running_pid mariadb)" ]; then
     rm -f "$(pid_file mariadb)"
     # mariadbd does not daemonize itself; setsid detaches it from our terminal and process group.
-    setsid mariadbd --defaults-file="$DIR/etc/mariadb.cnf" "${user_opt[@]}" </dev/null >>"$DIR/logs/mariadb.log" 2>&1 &
+    setsid mariadbd --defaults-file="$DIR/etc/mariadb.cnf" "${user_opt[@]}" \
+      </dev/null 8>&- 9>&- >>"$DIR/logs/mariadb.log" 2>&1 &
+    # mariadbd writes this file itself only after InnoDB is up, which can take a while after a crash; written
+    # now (same pid: setsid execs), the wait below can tell "still starting" from "died".
+    echo $! >"$(pid_file mariadb)"
     log "started mariadb (port $MARIADB_PORT)"
   fi
   wait_until mariadb "ping on $DIR/run/mariadb.sock" mariadb_answers || return 1
@@ -531,7 +535,7 @@ start_daemon() {
       set +a
       cd "$DIR"
       exec setsid "$bin"
-    ) </dev/null >>"$DIR/logs/$name.log" 2>&1 &
+    ) </dev/null 8>&- 9>&- >>"$DIR/logs/$name.log" 2>&1 &
     echo $! >"$(pid_file "$name")"
     log "started $name (port $port)"
   fi
@@ -586,7 +590,7 @@ start_nginx() {
   local nginx=(nginx -p "$DIR/nginx/" -c "$DIR/nginx/nginx.conf" -e "$DIR/logs/nginx-error.log")
   if [ -z "$(running_pid nginx)" ]; then
     rm -f "$(pid_file nginx)"
-    "${nginx[@]}" </dev/null >>"$DIR/logs/nginx-error.log" 2>&1 || {
+    "${nginx[@]}" </dev/null 8>&- 9>&- >>"$DIR/logs/nginx-error.log" 2>&1 || {
       show_log_tail "$DIR/logs/nginx-error.log"
       die "nginx did not start"
     }
@@ -620,7 +624,7 @@ cmd_up() {
   DIR=$(cd "$DIR" && pwd)
   mkdir -p "$DIR/etc" "$DIR/run" "$DIR/logs" "$DIR/state"
   for tool in clickhouse-server redis-server redis-cli "$PG_BIN/initdb" psql mariadbd mariadb-install-db mariadb \
-    nginx envsubst curl ss; do
+    nginx envsubst curl ss flock runuser setsid; do
     command -v "$tool" >/dev/null || die "$tool not found; run scripts/deps.sh"
   done
   if $IS_ROOT; then
@@ -637,6 +641,15 @@ cmd_up() {
       [ -x "$BIN_DIR/$d" ] || die "$BIN_DIR/$d is missing; build it (make) or set MOHSTATS_BIN_DIR, or use --db-only"
     done
   fi
+
+  # One `up` or `down` at a time per DIR; and one `up` at a time per user while ports are chosen and bound,
+  # so two stacks started at once (parallel tests) cannot pick the same free port.
+  exec 9>"$DIR/state/lock"
+  flock -w 300 9 || die "another stack.sh holds $DIR/state/lock"
+  exec 8>"${TMPDIR:-/tmp}/mohstats-stack-up.$(id -u).lock"
+  flock -w 300 8 || die "another stack.sh up has been starting a stack for 5 minutes"
+  # Every process started below gets `8>&- 9>&-`: an inherited lock descriptor would hold the lock for as long as
+  # that server runs.
 
   load_state
   ensure_state
@@ -694,6 +707,10 @@ cmd_down() {
     return 0
   }
   DIR=$(cd "$DIR" && pwd)
+  if [ -d "$DIR/state" ]; then
+    exec 9>"$DIR/state/lock"
+    flock -w 300 9 || die "another stack.sh holds $DIR/state/lock"
+  fi
   stop_parallel "${DAEMONS[@]}"
   stop_parallel nginx
   stop_parallel "${DATABASES[@]}"
