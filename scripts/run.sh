@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# `make run`: start the whole stack on DIR with the binaries of BUILD, print the URLs, follow the daemons'
+# logs, and stop everything this run started on Ctrl-C.
+# Usage: scripts/run.sh BUILD DIR
+set -euo pipefail
+SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=$(cd "${1:-build}" && pwd)
+DIR=${2:-var}
+mkdir -p "$DIR"
+DIR=$(cd "$DIR" && pwd)
+export MOHSTATS_BIN_DIR=$BUILD
+
+stop() {
+  trap - INT TERM EXIT
+  echo
+  echo "run: stopping the stack in $DIR" >&2
+  "$SRC_DIR/scripts/stack.sh" down "$DIR" || true
+  exit 0
+}
+trap stop INT TERM EXIT
+
+"$SRC_DIR/scripts/stack.sh" up "$DIR" ${MOHSTATS_PORT:+--port "$MOHSTATS_PORT"}
+set -a
+# shellcheck disable=SC1091
+. "$DIR/stack.env"
+set +a
+cat <<MSG
+
+mohstats is running (data in $DIR, settings in $DIR/stack.env):
+  front door      $MOHSTATS_URL      (game servers and the forum point here)
+  ingestd         $INGESTD_URL
+  queryd          $QUERYD_URL
+  authd           $AUTHD_URL
+  achievd         $ACHIEVD_URL
+  ClickHouse      $CLICKHOUSE_URL
+  Redis           $REDIS_URL
+  PostgreSQL      ${POSTGRES_URL/:*@/:***@}
+  MariaDB         ${MARIADB_URL/:*@/:***@}
+Following the daemons' logs; Ctrl-C stops everything.
+
+MSG
+tail -n 0 -F "$DIR"/logs/ingestd.log "$DIR"/logs/queryd.log "$DIR"/logs/authd.log "$DIR"/logs/achievd.log &
+wait $!
