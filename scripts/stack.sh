@@ -44,8 +44,9 @@ die() {
   exit 1
 }
 
+# Print the usage part of the header comment.
 usage() {
-  sed -n '7,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '/^# Usage:/,/^#$/p' "${BASH_SOURCE[0]}" | sed -e 's/^# \{0,1\}//' >&2
   exit 2
 }
 

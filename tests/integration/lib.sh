@@ -78,6 +78,7 @@ _lib_on_exit() {
   if [ -n "$STACK_DIR" ]; then
     [ "$TESTS_FAILED" -eq 0 ] || stack_logs
     if [ "${KEEP_STACK:-0}" = 1 ]; then
+      rm -f "$STACK_DIR/owner.pid"
       echo "KEEP_STACK=1: the stack keeps running in $STACK_DIR (stop it: $STACK_SH down $STACK_DIR)"
     else
       "$STACK_SH" down "$STACK_DIR" >/dev/null 2>&1 || echo "warning: stack.sh down $STACK_DIR failed"
@@ -100,10 +101,27 @@ trap _lib_on_exit EXIT
 exec 2>&1
 trap 'exit 130' INT TERM
 
+# Stop and remove the stacks of earlier tests that were killed before their EXIT trap could run (a ctest
+# timeout, say): their owner process is gone. Stacks kept on purpose (KEEP_STACK=1) have no owner file.
+_sweep_orphan_stacks() {
+  local d owner
+  for d in /tmp/mohstats-test.*; do
+    [ -f "$d/owner.pid" ] || continue
+    owner=$(cat "$d/owner.pid" 2>/dev/null) || continue
+    if [ -n "$owner" ] && ! kill -0 "$owner" 2>/dev/null; then
+      echo "removing the orphaned stack $d (its test, pid $owner, is gone)"
+      "$STACK_SH" down "$d" >/dev/null 2>&1 || true
+      rm -rf "$d"
+    fi
+  done
+}
+
 # stack_up [--db-only] [stack.sh options...]: a fresh stack in a new directory under /tmp, nginx on a free
 # port; its settings (stack.env) exported into this shell.
 stack_up() {
+  _sweep_orphan_stacks
   STACK_DIR=$(mktemp -d /tmp/mohstats-test.XXXXXX)
+  echo $$ >"$STACK_DIR/owner.pid"
   if ! "$STACK_SH" up "$STACK_DIR" --port 0 "$@"; then
     fail "stack.sh up $STACK_DIR $*"
     return 1
