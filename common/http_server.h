@@ -44,6 +44,8 @@ int http_server_route(http_server *s, const char *method, const char *pattern, h
 /* Listen on host:port (host may be an IPv4 or IPv6 literal). May be called several times.
  * Returns 0 or a negative libuv error. */
 int http_server_listen(http_server *s, const char *host, int port);
+/* Port of the first listener (useful after listening on port 0), or -1. */
+int http_server_port(const http_server *s);
 
 /* Graceful stop: stop accepting, close idle connections, let in-flight requests be answered,
  * then close everything and call done(arg). Connections still busy after grace_ms are closed. */

@@ -39,6 +39,14 @@ int mdb_query(mdb_pool *p, const char *sql, int nparams, const char *const *para
 
 void mdb_result_free(mdb_result *r);
 
+/* Exposed for tests: sql with each "?" outside quotes and comments replaced by the next parameter, escaped
+ * and quoted, or NULL for a NULL parameter. m is the connection whose character set and SQL mode govern
+ * escaping; NULL escapes without one (right for utf8mb4). Returns a malloc'd string (its length in *outlen
+ * if not NULL), or NULL with the reason in err (placeholder count mismatch, out of memory). */
+struct st_mysql;
+char *mdb_expand_params(struct st_mysql *m, const char *sql, int nparams, const char *const *params, size_t *outlen,
+                        char *err, size_t errlen);
+
 /* Blocking query for tools and tests; returns NULL + err on failure. */
 mdb_result *mdb_query_sync(const char *url, const char *sql, int nparams, const char *const *params, char *err,
                            size_t errlen);

@@ -24,6 +24,8 @@ set -a
 # shellcheck disable=SC1091
 . "$DIR/stack.env"
 set +a
+# Passwords stay out of the terminal: user:***@host.
+redact() { sed 's#://\([^:/@]*\):[^@]*@#://\1:***@#' <<<"$1"; }
 cat <<MSG
 
 mohstats is running (data in $DIR, settings in $DIR/stack.env):
@@ -34,8 +36,8 @@ mohstats is running (data in $DIR, settings in $DIR/stack.env):
   achievd         $ACHIEVD_URL
   ClickHouse      $CLICKHOUSE_URL
   Redis           $REDIS_URL
-  PostgreSQL      ${POSTGRES_URL/:*@/:***@}
-  MariaDB         ${MARIADB_URL/:*@/:***@}
+  PostgreSQL      $(redact "$POSTGRES_URL")
+  MariaDB         $(redact "$MARIADB_URL")
 Following the daemons' logs; Ctrl-C stops everything.
 
 MSG
