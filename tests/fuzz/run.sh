@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing with clang's libFuzzer (+ ASan/UBSan) of every tests/fuzz/fuzz_*.c target.
+# Usage: tests/fuzz/run.sh [SECONDS per target, default 60] [target name ...]
+# New interesting inputs are written to tests/fuzz/corpus/<x>/ (review before committing); crashes to
+# build-fuzz/crash-*.
+set -euo pipefail
+SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+SECONDS_PER=${1:-60}
+shift || true
+OUT=$SRC_DIR/build-fuzz
+mkdir -p "$OUT"
+cflags=(-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -I"$SRC_DIR/common"
+        -I"$SRC_DIR/ingestd" -I"$SRC_DIR/queryd" -I"$SRC_DIR/authd" -I/usr/share/include/llhttp)
+libs=$(pkg-config --libs libuv hiredis libpq libmariadb libcjson libcurl)
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+  for f in "$SRC_DIR"/tests/fuzz/fuzz_*.c; do targets+=("$(basename "$f" .c)"); done
+fi
+for t in "${targets[@]}"; do
+  mapfile -t extra < <(grep -v '^#' "$SRC_DIR/tests/fuzz/$t.sources" | sed "s#^#$SRC_DIR/#")
+  # shellcheck disable=SC2086
+  clang "${cflags[@]}" "$SRC_DIR/tests/fuzz/$t.c" "${extra[@]}" "$SRC_DIR"/common/*.c \
+    /usr/share/llhttp/*.c $libs -lm -lpthread -o "$OUT/$t"
+  corpus=$SRC_DIR/tests/fuzz/corpus/${t#fuzz_}
+  (cd "$OUT" && "./$t" -max_total_time="$SECONDS_PER" -max_len=65536 "$corpus")
+done
