@@ -21,13 +21,13 @@ typedef struct http_request http_request;
 typedef void (*http_handler_fn)(http_request *req, void *arg);
 
 typedef struct {
-    size_t max_header_bytes;    /* request line + headers; over it: 431. Default 16 KiB */
-    size_t max_body_bytes;      /* over it: 413 {"error":"Request body too large"}. Default 1 MiB */
-    uint64_t idle_timeout_ms;   /* keep-alive connection with no request in progress. Default 60 s */
-    uint64_t request_timeout_ms;/* a started request must be fully received within it (slow clients):
-                                   408 then close. Default 30 s */
-    unsigned max_connections;   /* over it new connections are closed at once. Default 4096 */
-    const char *server_name;    /* for logs; may be NULL */
+    size_t max_header_bytes;     /* request line + headers; over it: 431. Default 16 KiB */
+    size_t max_body_bytes;       /* over it: 413 {"error":"Request body too large"}. Default 1 MiB */
+    uint64_t idle_timeout_ms;    /* keep-alive connection with no request in progress. Default 60 s */
+    uint64_t request_timeout_ms; /* a started request must be fully received within it (slow clients):
+                                    408 then close. Default 30 s */
+    unsigned max_connections;    /* over it new connections are closed at once. Default 4096 */
+    const char *server_name;     /* for logs; may be NULL */
 } http_server_config;
 
 /* Fill cfg with defaults. */
