@@ -16,7 +16,9 @@ typedef void (*ch_result_fn)(ch_client *c, int err, long http_status, const char
 /* url: http://[user[:password]@]host:port/?database=name (database defaults to "default").
  * timeout_ms bounds each request (0 = 30 s). */
 ch_client *ch_client_new(uv_loop_t *loop, const char *url, long timeout_ms);
-/* Abort requests in flight (their callbacks get -ECANCELED), then free. */
+/* Abort requests in flight (their callbacks get -ECANCELED), then free. Safe inside a ch_result_fn. The
+ * memory goes when the uv handles have closed: keep running the loop. Requests made after this (from a
+ * cancelled callback) return -ECANCELED. */
 void ch_client_free(ch_client *c);
 
 /* Run a query (sent as the POST body). Returns 0 or -ENOMEM. */

@@ -32,9 +32,12 @@ typedef void (*mdb_result_fn)(mdb_result *res, const char *err, void *arg);
 
 /* url: mysql://user:password@host:port/db or mariadb://... */
 mdb_pool *mdb_pool_new(uv_loop_t *loop, const char *url, int size);
+/* Never blocks: with nothing in flight the pool is freed at once; otherwise queued queries still run, their
+ * callbacks are called, and the pool frees itself after the last one (the loop must keep running). */
 void mdb_pool_free(mdb_pool *p);
 
-/* Queue a query with "?" placeholders (NULL params are SQL NULL). Returns 0 or -ENOMEM. */
+/* Queue a query with "?" placeholders (NULL params are SQL NULL). Returns 0, -ENOMEM, or -ECANCELED once
+ * mdb_pool_free was called. */
 int mdb_query(mdb_pool *p, const char *sql, int nparams, const char *const *params, mdb_result_fn cb, void *arg);
 
 void mdb_result_free(mdb_result *r);

@@ -17,7 +17,8 @@ typedef void (*redis_reply_fn)(redis_client *c, struct redisReply *reply, const 
 /* url: redis://[:password@]host:port[/db]. Connects in the background and keeps reconnecting
  * (backoff 100 ms .. 2 s) whenever the connection drops. */
 redis_client *redis_client_new(uv_loop_t *loop, const char *url);
-/* Disconnect; pending callbacks are called with reply NULL. done may be NULL. */
+/* Disconnect; pending callbacks are called with reply NULL. done may be NULL; it runs from the loop once
+ * every uv handle of the client is closed, and c is freed right after it. */
 void redis_client_close(redis_client *c, void (*done)(void *arg), void *arg);
 
 bool redis_client_connected(const redis_client *c);

@@ -1,0 +1,691 @@
+/* MariaDB pool: libmariadb's blocking calls run on libuv's thread pool; results are copied out for the loop thread. */
+#include "mariadb.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <errmsg.h>
+#include <mysql.h>
+
+#include "config.h"
+#include "log.h"
+#include "probe.h"
+
+#define MDB_CONNECT_TIMEOUT_S 5
+/* Long enough for the heaviest achievement query, short enough that a hung server frees the thread. */
+#define MDB_RW_TIMEOUT_S 30
+#define MDB_PROBE_TIMEOUT_MS 2000
+
+typedef struct mdb_job mdb_job;
+
+/* Where to connect, from the URL (user and password percent-decoded). */
+typedef struct {
+    char host[256];
+    int port;
+    char user[128];
+    char password[256];
+    char db[256];
+} mdb_target;
+
+/* One connection slot: my is touched by the worker running a job on it (busy) or by the loop thread
+ * while idle; uv_queue_work's hand-offs order the two. */
+typedef struct {
+    MYSQL *my;
+    bool busy;
+} mdb_conn;
+
+/* One query: the copied SQL and parameters live in the same allocation. */
+struct mdb_job {
+    uv_work_t work;
+    mdb_pool *pool;
+    mdb_conn *conn;
+    const char *sql;
+    int nparams;
+    const char **params;
+    mdb_result_fn cb;
+    void *arg;
+    mdb_result *res;
+    char err[512];
+    mdb_job *next;
+};
+
+struct mdb_pool {
+    uv_loop_t *loop;
+    mdb_target target;
+    int size;
+    mdb_conn *conns;
+    mdb_job *queue_head, *queue_tail;
+    unsigned running;
+    bool freeing;
+    bool delivering; /* inside a user callback: mdb_pool_free must not destroy the pool under us */
+};
+
+static uv_once_t library_once = UV_ONCE_INIT;
+
+/* mysql_library_init is not thread-safe: run it once on the loop thread before any worker connects. */
+static void library_init(void)
+{
+    mysql_library_init(0, NULL, NULL);
+}
+
+/* Decode %XX escapes in place (URL userinfo). */
+static void percent_decode(char *s)
+{
+    char *o = s;
+    for (char *p = s; *p; p++) {
+        if (p[0] == '%' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2])) {
+            char hex[3] = {p[1], p[2], 0};
+            *o++ = (char)strtol(hex, NULL, 16);
+            p += 2;
+        } else {
+            *o++ = *p;
+        }
+    }
+    *o = '\0';
+}
+
+/* Parse mysql://user:password@host:port/db (or mariadb://). */
+static int parse_target(const char *url, mdb_target *t)
+{
+    url_parts u;
+    if (url_parse(url, 3306, &u) || (strcmp(u.scheme, "mysql") != 0 && strcmp(u.scheme, "mariadb") != 0))
+        return -EINVAL;
+    memset(t, 0, sizeof *t);
+    snprintf(t->host, sizeof t->host, "%s", u.host);
+    t->port = u.port;
+    snprintf(t->user, sizeof t->user, "%s", u.user);
+    snprintf(t->password, sizeof t->password, "%s", u.password);
+    snprintf(t->db, sizeof t->db, "%s", u.path);
+    percent_decode(t->user);
+    percent_decode(t->password);
+    percent_decode(t->db);
+    return 0;
+}
+
+/* Copy msg into err. */
+static void set_err(char *err, size_t errlen, const char *msg)
+{
+    snprintf(err, errlen, "%s", msg && *msg ? msg : "unknown error");
+}
+
+/* Describe a failed connect: "cannot connect to 127.0.0.1:3306: connection refused". libmariadb puts the
+ * errno in parentheses, but for a refused TCP connect that is 115 (EINPROGRESS, from its non-blocking
+ * connect) rather than ECONNREFUSED: how long the attempt took tells refused from timed out. */
+static void connect_error(MYSQL *my, const mdb_target *t, uint64_t elapsed_ms, char *err, size_t errlen)
+{
+    unsigned code = mysql_errno(my);
+    const char *msg = mysql_error(my), *open = strrchr(msg, '(');
+    long os = open ? strtol(open + 1, NULL, 10) : 0;
+    if ((code != CR_CONNECTION_ERROR && code != CR_CONN_HOST_ERROR) || os <= 0) {
+        set_err(err, errlen, msg); /* access denied, unknown database... */
+        return;
+    }
+    char why[128];
+    if (os == EINPROGRESS)
+        snprintf(why, sizeof why, "%s",
+                 elapsed_ms + 500 < MDB_CONNECT_TIMEOUT_S * 1000 ? "connection refused" : "timeout");
+    else
+        snprintf(why, sizeof why, "%s", os == ETIMEDOUT ? "timeout" : strerror((int)os));
+    why[0] = (char)tolower((unsigned char)why[0]);
+    snprintf(err, errlen, "cannot connect to %s:%d: %s", t->host, t->port, why);
+}
+
+/* Open a connection with our timeouts and utf8mb4; NULL with err set on failure. */
+static MYSQL *mdb_connect(const mdb_target *t, char *err, size_t errlen)
+{
+    MYSQL *my = mysql_init(NULL);
+    if (!my) {
+        set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    unsigned int connect_timeout = MDB_CONNECT_TIMEOUT_S, rw_timeout = MDB_RW_TIMEOUT_S;
+    /* "localhost" would silently mean the Unix socket: the URL names a TCP port, so use TCP. */
+    unsigned int protocol = MYSQL_PROTOCOL_TCP;
+    mysql_options(my, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
+    mysql_options(my, MYSQL_OPT_READ_TIMEOUT, &rw_timeout);
+    mysql_options(my, MYSQL_OPT_WRITE_TIMEOUT, &rw_timeout);
+    mysql_options(my, MYSQL_OPT_PROTOCOL, &protocol);
+    mysql_options(my, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    uint64_t start = uv_hrtime();
+    if (!mysql_real_connect(my, t->host, t->user, t->password, t->db[0] ? t->db : NULL, (unsigned)t->port, NULL,
+                            CLIENT_MULTI_RESULTS)) {
+        connect_error(my, t, (uv_hrtime() - start) / 1000000, err, errlen);
+        mysql_close(my);
+        return NULL;
+    }
+    return my;
+}
+
+/* Where a placeholder scan is: plain SQL, inside a quoted string or identifier, or a comment. */
+enum scan_state { SQL_PLAIN, SQL_QUOTED, SQL_LINE_COMMENT, SQL_BLOCK_COMMENT };
+
+/* Call visit for each "?" placeholder of sql, in order; returns how many there are. */
+static int scan_placeholders(const char *sql, void (*visit)(size_t pos, void *ctx), void *ctx)
+{
+    enum scan_state st = SQL_PLAIN;
+    char quote = 0;
+    int count = 0;
+    for (size_t i = 0; sql[i]; i++) {
+        char ch = sql[i];
+        switch (st) {
+        case SQL_PLAIN:
+            if (ch == '\'' || ch == '"' || ch == '`') {
+                st = SQL_QUOTED;
+                quote = ch;
+            } else if (ch == '#' || (ch == '-' && sql[i + 1] == '-' && isspace((unsigned char)sql[i + 2]))) {
+                st = SQL_LINE_COMMENT;
+            } else if (ch == '/' && sql[i + 1] == '*') {
+                st = SQL_BLOCK_COMMENT;
+                i++;
+            } else if (ch == '?') {
+                if (visit)
+                    visit(i, ctx);
+                count++;
+            }
+            break;
+        case SQL_QUOTED:
+            if (ch == '\\' && quote != '`' && sql[i + 1])
+                i++; /* an escaped character, maybe the quote itself; '' needs nothing: it reopens */
+            else if (ch == quote)
+                st = SQL_PLAIN;
+            break;
+        case SQL_LINE_COMMENT:
+            if (ch == '\n')
+                st = SQL_PLAIN;
+            break;
+        case SQL_BLOCK_COMMENT:
+            if (ch == '*' && sql[i + 1] == '/') {
+                st = SQL_PLAIN;
+                i++;
+            }
+            break;
+        }
+    }
+    return count;
+}
+
+typedef struct {
+    size_t *pos;
+    int n;
+} placeholder_list;
+
+/* What mysql_real_escape_string does for utf8mb4 (whose multi-byte sequences never contain ASCII bytes),
+ * for use without a connection: libmariadb's own mysql_escape_string crashes before mysql_library_init. */
+static unsigned long escape_plain(char *to, const char *from, unsigned long len)
+{
+    char *o = to;
+    for (unsigned long i = 0; i < len; i++) {
+        char esc = 0;
+        switch (from[i]) {
+        case '\0':
+            esc = '0';
+            break;
+        case '\n':
+            esc = 'n';
+            break;
+        case '\r':
+            esc = 'r';
+            break;
+        case '\032':
+            esc = 'Z';
+            break;
+        case '\\':
+        case '\'':
+        case '"':
+            esc = from[i];
+            break;
+        }
+        if (esc) {
+            *o++ = '\\';
+            *o++ = esc;
+        } else {
+            *o++ = from[i];
+        }
+    }
+    *o = '\0';
+    return (unsigned long)(o - to);
+}
+
+/* scan_placeholders visitor: record a placeholder's offset. */
+static void record_placeholder(size_t pos, void *ctx)
+{
+    placeholder_list *l = ctx;
+    l->pos[l->n++] = pos;
+}
+
+char *mdb_expand_params(struct st_mysql *m, const char *sql, int nparams, const char *const *params, size_t *outlen,
+                        char *err, size_t errlen)
+{
+    int count = scan_placeholders(sql, NULL, NULL);
+    if (count != nparams) {
+        snprintf(err, errlen, "the query has %d placeholders but %d parameters were given", count, nparams);
+        return NULL;
+    }
+    size_t sqllen = strlen(sql), size = sqllen + 1;
+    for (int i = 0; i < nparams; i++)
+        size += params[i] ? strlen(params[i]) * 2 + 2 : 4; /* escaping at most doubles; quotes */
+    placeholder_list l = {.pos = malloc(((size_t)nparams + 1) * sizeof(size_t)), .n = 0};
+    char *out = malloc(size);
+    if (!l.pos || !out) {
+        free(l.pos);
+        free(out);
+        set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    scan_placeholders(sql, record_placeholder, &l);
+    char *o = out;
+    size_t from = 0;
+    for (int i = 0; i < nparams; i++) {
+        memcpy(o, sql + from, l.pos[i] - from);
+        o += l.pos[i] - from;
+        from = l.pos[i] + 1;
+        if (!params[i]) {
+            memcpy(o, "NULL", 4);
+            o += 4;
+            continue;
+        }
+        unsigned long plen = (unsigned long)strlen(params[i]), n;
+        *o++ = '\'';
+        /* With a connection the escaping follows its character set and NO_BACKSLASH_ESCAPES mode. */
+        n = m ? mysql_real_escape_string(m, o, params[i], plen) : escape_plain(o, params[i], plen);
+        if (n == (unsigned long)-1) {
+            free(l.pos);
+            free(out);
+            set_err(err, errlen, "cannot escape a parameter in the connection's character set");
+            return NULL;
+        }
+        o += n;
+        *o++ = '\'';
+    }
+    memcpy(o, sql + from, sqllen - from);
+    o += sqllen - from;
+    *o = '\0';
+    free(l.pos);
+    if (outlen)
+        *outlen = (size_t)(o - out);
+    return out;
+}
+
+/* Copy len bytes into a new NUL-terminated string. */
+static char *memdup_str(const char *s, size_t len)
+{
+    char *p = malloc(len + 1);
+    if (p) {
+        memcpy(p, s, len);
+        p[len] = '\0';
+    }
+    return p;
+}
+
+void mdb_result_free(mdb_result *r)
+{
+    if (!r)
+        return;
+    if (r->cells)
+        for (unsigned long long i = 0; i < r->nrows * r->ncols; i++)
+            free(r->cells[i]);
+    if (r->colnames)
+        for (unsigned i = 0; i < r->ncols; i++)
+            free(r->colnames[i]);
+    free(r->cells);
+    free(r->colnames);
+    free(r);
+}
+
+int mdb_col(const mdb_result *r, const char *name)
+{
+    for (unsigned i = 0; i < r->ncols; i++)
+        if (strcasecmp(r->colnames[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Copy a stored result set into an mdb_result; NULL on out of memory. */
+static mdb_result *copy_result(MYSQL *my, MYSQL_RES *rs)
+{
+    mdb_result *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->affected_rows = mysql_affected_rows(my);
+    r->insert_id = mysql_insert_id(my);
+    if (!rs)
+        return r;
+    r->ncols = mysql_num_fields(rs);
+    r->nrows = mysql_num_rows(rs);
+    r->colnames = calloc(r->ncols ? r->ncols : 1, sizeof(char *));
+    unsigned long long ncells = r->nrows * r->ncols;
+    r->cells = calloc(ncells ? ncells : 1, sizeof(char *));
+    if (!r->colnames || !r->cells)
+        goto oom;
+    MYSQL_FIELD *fields = mysql_fetch_fields(rs);
+    for (unsigned i = 0; i < r->ncols; i++)
+        if (!(r->colnames[i] = memdup_str(fields[i].name, fields[i].name_length)))
+            goto oom;
+    MYSQL_ROW row;
+    for (unsigned long long n = 0; n < r->nrows && (row = mysql_fetch_row(rs)); n++) {
+        unsigned long *lengths = mysql_fetch_lengths(rs);
+        for (unsigned i = 0; i < r->ncols; i++)
+            if (row[i] && !(r->cells[n * r->ncols + i] = memdup_str(row[i], lengths[i])))
+                goto oom;
+    }
+    return r;
+oom:
+    mdb_result_free(r);
+    return NULL;
+}
+
+/* Run one query on an open connection: expand placeholders, execute, copy the result. */
+static mdb_result *run(MYSQL *my, const char *sql, int nparams, const char *const *params, char *err, size_t errlen)
+{
+    size_t len;
+    char *q = mdb_expand_params(my, sql, nparams, params, &len, err, errlen);
+    if (!q)
+        return NULL;
+    int rc = mysql_real_query(my, q, (unsigned long)len);
+    free(q);
+    if (rc) {
+        set_err(err, errlen, mysql_error(my));
+        return NULL;
+    }
+    MYSQL_RES *rs = mysql_store_result(my);
+    if (!rs && mysql_field_count(my) != 0) {
+        set_err(err, errlen, mysql_error(my));
+        return NULL;
+    }
+    mdb_result *r = copy_result(my, rs);
+    mysql_free_result(rs);
+    /* A CALL returns extra result sets; read them so the connection is ready for the next query. */
+    while (mysql_more_results(my) && mysql_next_result(my) == 0)
+        mysql_free_result(mysql_store_result(my));
+    if (!r)
+        set_err(err, errlen, "out of memory");
+    return r;
+}
+
+/* An idle connection has nothing to read: if its socket is readable, the server closed it (restart,
+ * wait_timeout) and the next query would fail. */
+static bool idle_conn_dead(MYSQL *my)
+{
+    struct pollfd pfd = {.fd = (int)mysql_get_socket(my), .events = POLLIN};
+    return poll(&pfd, 1, 0) != 0;
+}
+
+/* Thread pool: (re)connect if needed and run the job's query. */
+static void work_cb(uv_work_t *w)
+{
+    mdb_job *j = w->data;
+    mdb_conn *mc = j->conn;
+    /* A no-op in Connector/C 3, required by older client libraries on every thread that uses them. */
+    mysql_thread_init();
+    if (mc->my && idle_conn_dead(mc->my)) {
+        mysql_close(mc->my);
+        mc->my = NULL;
+    }
+    if (!mc->my)
+        mc->my = mdb_connect(&j->pool->target, j->err, sizeof j->err);
+    if (mc->my) {
+        j->res = run(mc->my, j->sql, j->nparams, j->params, j->err, sizeof j->err);
+        /* Client errors (2000-2999: server gone, lost, timeout) leave the connection unusable. */
+        unsigned e = mysql_errno(mc->my);
+        if (!j->res && e >= 2000 && e < 3000) {
+            mysql_close(mc->my);
+            mc->my = NULL;
+        }
+    }
+    mysql_thread_end();
+}
+
+static void dispatch(mdb_pool *p);
+
+/* Close the connections and free the pool (nothing is running or queued). */
+static void pool_destroy(mdb_pool *p)
+{
+    for (int i = 0; i < p->size; i++)
+        if (p->conns[i].my)
+            mysql_close(p->conns[i].my);
+    free(p->conns);
+    memset(&p->target, 0, sizeof p->target);
+    free(p);
+}
+
+/* Loop thread: deliver the result, free it and the job, hand the connection to the next queued job. */
+static void after_work_cb(uv_work_t *w, int status)
+{
+    mdb_job *j = w->data;
+    mdb_pool *p = j->pool;
+    j->conn->busy = false;
+    p->running--;
+    p->delivering = true;
+    if (j->cb)
+        j->cb(j->res, j->res ? NULL : j->err, j->arg);
+    p->delivering = false;
+    mdb_result_free(j->res);
+    free(j);
+    dispatch(p);
+    if (p->freeing && p->running == 0 && !p->queue_head)
+        pool_destroy(p);
+}
+
+/* A free connection, preferring one already open; NULL if all are busy. */
+static mdb_conn *free_conn(mdb_pool *p)
+{
+    mdb_conn *unopened = NULL;
+    for (int i = 0; i < p->size; i++) {
+        if (p->conns[i].busy)
+            continue;
+        if (p->conns[i].my)
+            return &p->conns[i];
+        if (!unopened)
+            unopened = &p->conns[i];
+    }
+    return unopened;
+}
+
+/* Start queued jobs on free connections. */
+static void dispatch(mdb_pool *p)
+{
+    mdb_conn *mc;
+    while (p->queue_head && (mc = free_conn(p))) {
+        mdb_job *j = p->queue_head;
+        p->queue_head = j->next;
+        if (!p->queue_head)
+            p->queue_tail = NULL;
+        j->conn = mc;
+        mc->busy = true;
+        p->running++;
+        j->work.data = j;
+        /* uv_queue_work fails only for a NULL work callback. */
+        uv_queue_work(p->loop, &j->work, work_cb, after_work_cb);
+    }
+}
+
+mdb_pool *mdb_pool_new(uv_loop_t *loop, const char *url, int size)
+{
+    uv_once(&library_once, library_init);
+    if (size <= 0)
+        return NULL;
+    mdb_pool *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    if (parse_target(url, &p->target) || !(p->conns = calloc((size_t)size, sizeof *p->conns))) {
+        free(p);
+        return NULL;
+    }
+    p->loop = loop;
+    p->size = size;
+    return p;
+}
+
+/* Safe at any time: with queries running or queued, the pool lets them finish (their callbacks run as
+ * usual) and frees itself after the last one, so the caller must keep running the loop. */
+void mdb_pool_free(mdb_pool *p)
+{
+    if (!p || p->freeing)
+        return;
+    p->freeing = true;
+    if (!p->delivering && p->running == 0 && !p->queue_head)
+        pool_destroy(p);
+}
+
+/* Copy sql and params into a new job. */
+static mdb_job *job_new(const char *sql, int nparams, const char *const *params)
+{
+    size_t size = sizeof(mdb_job) + (size_t)nparams * sizeof(char *) + strlen(sql) + 1;
+    for (int i = 0; i < nparams; i++)
+        if (params[i])
+            size += strlen(params[i]) + 1;
+    mdb_job *j = calloc(1, size);
+    if (!j)
+        return NULL;
+    const char **ptrs = (const char **)(j + 1);
+    char *s = (char *)(ptrs + nparams);
+    for (int i = 0; i < nparams; i++) {
+        if (!params[i]) {
+            ptrs[i] = NULL;
+            continue;
+        }
+        size_t n = strlen(params[i]) + 1;
+        memcpy(s, params[i], n);
+        ptrs[i] = s;
+        s += n;
+    }
+    memcpy(s, sql, strlen(sql) + 1);
+    j->sql = s;
+    j->nparams = nparams;
+    j->params = ptrs;
+    return j;
+}
+
+int mdb_query(mdb_pool *p, const char *sql, int nparams, const char *const *params, mdb_result_fn cb, void *arg)
+{
+    if (p->freeing)
+        return -ECANCELED;
+    mdb_job *j = job_new(sql, nparams, params);
+    if (!j)
+        return -ENOMEM;
+    j->pool = p;
+    j->cb = cb;
+    j->arg = arg;
+    if (p->queue_tail)
+        p->queue_tail->next = j;
+    else
+        p->queue_head = j;
+    p->queue_tail = j;
+    dispatch(p);
+    return 0;
+}
+
+mdb_result *mdb_query_sync(const char *url, const char *sql, int nparams, const char *const *params, char *err,
+                           size_t errlen)
+{
+    char dummy[1];
+    if (!err || !errlen) {
+        err = dummy;
+        errlen = sizeof dummy;
+    }
+    err[0] = '\0';
+    uv_once(&library_once, library_init);
+    mdb_target t;
+    if (parse_target(url, &t)) {
+        set_err(err, errlen, "not a mysql:// or mariadb:// URL");
+        return NULL;
+    }
+    MYSQL *my = mdb_connect(&t, err, errlen);
+    memset(&t, 0, sizeof t);
+    if (!my)
+        return NULL;
+    mdb_result *r = run(my, sql, nparams, params, err, errlen);
+    mysql_close(my);
+    return r;
+}
+
+/* ---- readiness probe ---- */
+
+typedef struct {
+    uv_timer_t timer;
+    void *token;
+    probe_done_fn done;
+    bool answered;
+    int refs; /* the timer's close callback and the query callback each hold one */
+} mdb_probe_req;
+
+/* Drop one reference to a probe; free it with the last. */
+static void probe_release(mdb_probe_req *pr)
+{
+    if (--pr->refs == 0)
+        free(pr);
+}
+
+/* Close callback of the probe's deadline timer. */
+static void on_probe_timer_closed(uv_handle_t *h)
+{
+    probe_release(h->data);
+}
+
+/* Report the probe's outcome once, whichever of answer and deadline comes first. */
+static void probe_finish(mdb_probe_req *pr, bool ok, const char *detail)
+{
+    if (pr->answered)
+        return;
+    pr->answered = true;
+    pr->done(pr->token, ok, detail);
+    uv_timer_stop(&pr->timer);
+    uv_close((uv_handle_t *)&pr->timer, on_probe_timer_closed);
+}
+
+/* The probe's deadline passed (server slow, or every connection busy). */
+static void on_probe_timeout(uv_timer_t *t)
+{
+    probe_finish(t->data, false, "timeout");
+}
+
+/* Shorten an error for /ready: "cannot connect to h:p: connection refused" becomes "connection refused". */
+static void short_reason(const char *msg, char *out, size_t outlen)
+{
+    const char *colon = strrchr(msg, ':');
+    if (strncmp(msg, "cannot connect to ", 18) == 0 && colon && colon[1] == ' ')
+        msg = colon + 2;
+    snprintf(out, outlen, "%s", msg);
+}
+
+/* The answer to the probe's SELECT 1. */
+static void on_probe_result(mdb_result *res, const char *err, void *arg)
+{
+    mdb_probe_req *pr = arg;
+    if (!res) {
+        char reason[256];
+        short_reason(err, reason, sizeof reason);
+        probe_finish(pr, false, reason);
+    } else {
+        probe_finish(pr, true, NULL);
+    }
+    probe_release(pr);
+}
+
+void mdb_probe(void *pool, void *token, probe_done_fn done)
+{
+    mdb_pool *p = pool;
+    mdb_probe_req *pr = calloc(1, sizeof *pr);
+    if (!pr) {
+        done(token, false, "out of memory");
+        return;
+    }
+    pr->token = token;
+    pr->done = done;
+    pr->refs = 2;
+    uv_timer_init(p->loop, &pr->timer);
+    pr->timer.data = pr;
+    int rc = mdb_query(p, "SELECT 1", 0, NULL, on_probe_result, pr);
+    if (rc) {
+        pr->refs = 1;
+        probe_finish(pr, false, rc == -ECANCELED ? "shutting down" : "out of memory");
+        return;
+    }
+    uv_timer_start(&pr->timer, on_probe_timeout, MDB_PROBE_TIMEOUT_MS, 0);
+}

@@ -1,0 +1,107 @@
+/* Unit tests: ClickHouse string literal and TabSeparated escaping in ch_buf. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "clickhouse.h"
+
+/* Escape s (len bytes) as a quoted literal and compare with want. */
+static void check_quoted(const char *s, size_t len, const char *want)
+{
+    ch_buf b = {0};
+    assert_int_equal(ch_buf_append_quoted(&b, s, len), 0);
+    assert_int_equal(b.len, strlen(want));
+    assert_memory_equal(b.data, want, b.len);
+    assert_int_equal(b.data[b.len], '\0');
+    ch_buf_free(&b);
+}
+
+/* Escape s (len bytes) as a TSV field and compare with want. */
+static void check_tsv(const char *s, size_t len, const char *want)
+{
+    ch_buf b = {0};
+    assert_int_equal(ch_buf_append_tsv(&b, s, len), 0);
+    assert_int_equal(b.len, strlen(want));
+    assert_memory_equal(b.data, want, b.len);
+    ch_buf_free(&b);
+}
+
+static void test_quoted_plain(void **state)
+{
+    check_quoted("", 0, "''");
+    check_quoted("hello world", 11, "'hello world'");
+}
+
+static void test_quoted_quotes_and_backslashes(void **state)
+{
+    check_quoted("it's", 4, "'it\\'s'");
+    check_quoted("a\\b", 3, "'a\\\\b'");
+    check_quoted("\\'", 2, "'\\\\\\''");
+    /* A trailing backslash must not escape the closing quote. */
+    check_quoted("x\\", 2, "'x\\\\'");
+    check_quoted("\"double\"", 8, "'\"double\"'");
+}
+
+static void test_quoted_control_bytes(void **state)
+{
+    check_quoted("a\nb\tc\rd", 7, "'a\\nb\\tc\\rd'");
+    check_quoted("\b\f", 2, "'\\b\\f'");
+    check_quoted("a\0b", 3, "'a\\0b'");
+    check_quoted("\x01\x1f\x7f", 3, "'\\x01\\x1F\\x7F'");
+}
+
+static void test_quoted_high_bit_bytes(void **state)
+{
+    /* UTF-8 and invalid UTF-8 alike pass through: ClickHouse strings are bytes. */
+    check_quoted("caf\xc3\xa9", 5, "'caf\xc3\xa9'");
+    check_quoted("\xff\xfe\x80", 3, "'\xff\xfe\x80'");
+    check_quoted("^1Col\xe9", 6, "'^1Col\xe9'");
+}
+
+static void test_tsv(void **state)
+{
+    check_tsv("plain", 5, "plain");
+    check_tsv("a\tb\nc", 5, "a\\tb\\nc");
+    check_tsv("back\\slash", 10, "back\\\\slash");
+    check_tsv("\r\b\f", 3, "\\r\\b\\f");
+    check_tsv("a\0b", 3, "a\\0b");
+    /* Quotes need no escaping in TSV; high-bit bytes pass through. */
+    check_tsv("it's \xc3\xa9\xff", 8, "it's \xc3\xa9\xff");
+}
+
+static void test_append_and_appendf(void **state)
+{
+    ch_buf b = {0};
+    assert_int_equal(ch_buf_appendf(&b, "INSERT INTO %s VALUES (", "t"), 0);
+    assert_int_equal(ch_buf_append_quoted(&b, "o'k", 3), 0);
+    assert_int_equal(ch_buf_appendf(&b, ", %d)", 42), 0);
+    assert_string_equal(b.data, "INSERT INTO t VALUES ('o\\'k', 42)");
+    /* Growth past the first allocation keeps earlier content. */
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(ch_buf_append(&b, "0123456789", 10), 0);
+    assert_int_equal(b.len, strlen("INSERT INTO t VALUES ('o\\'k', 42)") + 10000);
+    assert_memory_equal(b.data, "INSERT INTO t", 13);
+    assert_int_equal(b.data[b.len], '\0');
+    ch_buf_free(&b);
+    assert_null(b.data);
+    assert_int_equal(b.len, 0);
+    ch_buf_free(&b); /* twice is harmless */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_quoted_plain),
+        cmocka_unit_test(test_quoted_quotes_and_backslashes),
+        cmocka_unit_test(test_quoted_control_bytes),
+        cmocka_unit_test(test_quoted_high_bit_bytes),
+        cmocka_unit_test(test_tsv),
+        cmocka_unit_test(test_append_and_appendf),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
