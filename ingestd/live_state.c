@@ -1,0 +1,405 @@
+/* Live state per server, published to Redis `live_matches`; session -> map memory. */
+#include "live_state.h"
+
+#include <cjson/cJSON.h>
+#include <hiredis/hiredis.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "hashmap.h"
+#include "log.h"
+#include "text.h"
+
+#define LIVE_KEY "live_matches"
+#define MAX_SESSIONS_PER_SERVER 16
+#define MAX_PLAYERS_PER_SERVER 256
+
+typedef struct {
+    char *name, *team;
+    uint64_t kills, deaths;
+    uint64_t last_seen_ms;
+} live_player;
+
+struct live_server {
+    live_state *ls;
+    char *id;
+    char *session, *map, *match_key;
+    uint64_t started_ms, last_event_ms;
+    hashmap *players;  /* guid -> live_player */
+    hashmap *sessions; /* session id -> map name (char *) */
+    int dirty;
+};
+
+struct live_state {
+    uv_loop_t *loop;
+    redis_client *redis;
+    hashmap *servers; /* server id -> live_server */
+    uv_timer_t timer;
+    uint64_t ttl_ms, player_ttl_ms;
+    int seeded, seed_inflight, closed;
+    void (*close_done)(void *);
+    void *close_arg;
+};
+
+/* Duplicate a slice as a NUL-terminated UTF-8 string (names may arrive as CP1252). */
+static char *slice_dup_utf8(slice s)
+{
+    char *out = malloc(s.n * 3 + 1);
+    if (!out)
+        return NULL;
+    size_t n = text_to_utf8(s.p, s.n, out);
+    n = text_strip_colors(out, n);
+    out[n] = '\0';
+    return out;
+}
+
+/* Replace *dst with a copy of s if they differ. */
+static void set_str(char **dst, slice s)
+{
+    if (*dst && strlen(*dst) == s.n && memcmp(*dst, s.p, s.n) == 0)
+        return;
+    char *n = slice_dup_utf8(s);
+    if (!n)
+        return;
+    free(*dst);
+    *dst = n;
+}
+
+static void player_free(void *p)
+{
+    live_player *pl = p;
+    free(pl->name);
+    free(pl->team);
+    free(pl);
+}
+
+static void server_free(void *p)
+{
+    live_server *s = p;
+    free(s->id);
+    free(s->session);
+    free(s->map);
+    free(s->match_key);
+    hashmap_free(s->players, player_free);
+    hashmap_free(s->sessions, free);
+    free(s);
+}
+
+live_server *live_state_server(live_state *ls, const char *server_id)
+{
+    live_server *s = hashmap_get(ls->servers, server_id, strlen(server_id));
+    if (s)
+        return s;
+    s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->ls = ls;
+    s->id = strdup(server_id);
+    s->players = hashmap_new();
+    s->sessions = hashmap_new();
+    if (!s->id || !s->players || !s->sessions || hashmap_put(ls->servers, server_id, strlen(server_id), s, NULL)) {
+        server_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* session_maps.get: the map a session named last. */
+static const char *session_map_get(void *arg, const char *session, size_t slen, size_t *len)
+{
+    live_server *s = arg;
+    const char *m = hashmap_get(s->sessions, session, slen);
+    if (m)
+        *len = strlen(m);
+    return m;
+}
+
+/* session_maps.set: remember a session's map (a bounded number of sessions per server). */
+static void session_map_set(void *arg, const char *session, size_t slen, const char *map, size_t mlen)
+{
+    live_server *s = arg;
+    const char *cur = hashmap_get(s->sessions, session, slen);
+    if (cur && strlen(cur) == mlen && memcmp(cur, map, mlen) == 0)
+        return;
+    if (!cur && hashmap_size(s->sessions) >= MAX_SESSIONS_PER_SERVER) {
+        /* Old sessions are long over (a session is one map load): forget them all. */
+        hashmap_free(s->sessions, free);
+        s->sessions = hashmap_new();
+        if (!s->sessions)
+            abort();
+    }
+    char *copy = malloc(mlen + 1);
+    if (!copy)
+        return;
+    memcpy(copy, map, mlen);
+    copy[mlen] = '\0';
+    void *old = NULL;
+    if (hashmap_put(s->sessions, session, slen, copy, &old)) {
+        free(copy);
+        return;
+    }
+    free(old);
+}
+
+session_maps live_server_session_maps(live_server *s)
+{
+    return (session_maps){session_map_get, session_map_set, s};
+}
+
+/* The player entry for guid (created on first sight); NULL if guid is empty. */
+static live_player *player_get(live_server *s, slice guid)
+{
+    if (!guid.n)
+        return NULL;
+    live_player *p = hashmap_get(s->players, guid.p, guid.n);
+    if (p)
+        return p;
+    if (hashmap_size(s->players) >= MAX_PLAYERS_PER_SERVER)
+        return NULL;
+    p = calloc(1, sizeof *p);
+    if (!p || hashmap_put(s->players, guid.p, guid.n, p, NULL)) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* Update a player from an event block. */
+static void player_seen(live_player *p, slice name, slice team, uint64_t ms)
+{
+    if (!p)
+        return;
+    if (name.n)
+        set_str(&p->name, name);
+    if (team.n)
+        set_str(&p->team, team);
+    p->last_seen_ms = ms;
+}
+
+void live_server_observe(live_server *s, const event_summary *ev, uint64_t received_ms)
+{
+    s->last_event_ms = received_ms;
+    s->dirty = 1;
+    /* A new session is a new map load: scores start again. */
+    if (ev->session.n && (!s->session || strlen(s->session) != ev->session.n ||
+                          memcmp(s->session, ev->session.p, ev->session.n) != 0)) {
+        set_str(&s->session, ev->session);
+        s->started_ms = received_ms;
+        size_t pos = 0, klen;
+        const char *k;
+        void *v;
+        while (hashmap_next(s->players, &pos, &k, &klen, &v)) {
+            live_player *p = v;
+            p->kills = p->deaths = 0;
+        }
+    }
+    if (!s->match_key || strcmp(s->match_key, ev->match_key) != 0) {
+        free(s->match_key);
+        s->match_key = strdup(ev->match_key);
+    }
+    if (ev->map.n)
+        set_str(&s->map, ev->map);
+    live_player *actor = player_get(s, ev->actor_guid);
+    live_player *target = player_get(s, ev->target_guid);
+    player_seen(actor, ev->actor_name, ev->actor_team, received_ms);
+    player_seen(target, ev->target_name, ev->target_team, received_ms);
+    if (ev->type && strcmp(ev->type->name, "player_kill") == 0) {
+        if (target)
+            target->deaths++;
+        if (actor && actor != target)
+            actor->kills++;
+    } else if (ev->type && strcmp(ev->type->name, "disconnect") == 0 && ev->actor_guid.n) {
+        player_free(hashmap_remove(s->players, ev->actor_guid.p, ev->actor_guid.n));
+    }
+}
+
+/* The JSON published for one server. */
+static char *server_json(live_server *s, uint64_t now_ms, uint64_t player_ttl_ms)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "server_id", s->id);
+    cJSON_AddStringToObject(o, "session_id", s->session ? s->session : "");
+    cJSON_AddStringToObject(o, "match_id", s->match_key ? s->match_key : "");
+    cJSON_AddStringToObject(o, "map_name", s->map ? s->map : "");
+    cJSON_AddNumberToObject(o, "started_at_ms", (double)s->started_ms);
+    cJSON_AddNumberToObject(o, "last_event_ms", (double)s->last_event_ms);
+    cJSON *players = cJSON_AddArrayToObject(o, "players");
+    size_t pos = 0, klen;
+    const char *k;
+    void *v;
+    while (hashmap_next(s->players, &pos, &k, &klen, &v)) {
+        live_player *p = v;
+        if (p->last_seen_ms + player_ttl_ms < now_ms)
+            continue;
+        cJSON *jp = cJSON_CreateObject();
+        cJSON_AddStringToObject(jp, "guid", k);
+        cJSON_AddStringToObject(jp, "name", p->name ? p->name : "");
+        cJSON_AddStringToObject(jp, "team", p->team ? p->team : "");
+        cJSON_AddNumberToObject(jp, "kills", (double)p->kills);
+        cJSON_AddNumberToObject(jp, "deaths", (double)p->deaths);
+        cJSON_AddNumberToObject(jp, "last_seen_ms", (double)p->last_seen_ms);
+        cJSON_AddItemToArray(players, jp);
+    }
+    cJSON_AddNumberToObject(o, "player_count", cJSON_GetArraySize(players));
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}
+
+/* Wall-clock milliseconds (live state is compared with receive times). */
+static uint64_t wall_ms(void)
+{
+    uv_timeval64_t tv;
+    uv_gettimeofday(&tv);
+    return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+}
+
+/* Restore live state after a restart from what was last published. */
+static void on_seed(redis_client *c, struct redisReply *reply, const char *err, void *arg);
+
+/* Every second: publish changed servers; drop servers that went quiet. */
+static void on_tick(uv_timer_t *t)
+{
+    live_state *ls = t->data;
+    if (!redis_client_connected(ls->redis))
+        return;
+    if (!ls->seeded) {
+        ls->seeded = 1;
+        if (redis_command(ls->redis, on_seed, ls, "HGETALL %s", LIVE_KEY) == 0)
+            ls->seed_inflight = 1;
+        else
+            ls->seeded = 0;
+    }
+    uint64_t now = wall_ms();
+    size_t pos = 0, klen;
+    const char *k;
+    void *v;
+    char *expired[64];
+    int nexpired = 0;
+    while (hashmap_next(ls->servers, &pos, &k, &klen, &v)) {
+        live_server *s = v;
+        if (s->last_event_ms + ls->ttl_ms < now) {
+            if (nexpired < 64)
+                expired[nexpired++] = strdup(k);
+            continue;
+        }
+        if (!s->dirty)
+            continue;
+        char *json = server_json(s, now, ls->player_ttl_ms);
+        if (json && redis_command(ls->redis, NULL, NULL, "HSET %s %s %s", LIVE_KEY, s->id, json) == 0)
+            s->dirty = 0;
+        free(json);
+    }
+    for (int i = 0; i < nexpired; i++) {
+        if (!expired[i])
+            continue;
+        redis_command(ls->redis, NULL, NULL, "HDEL %s %s", LIVE_KEY, expired[i]);
+        server_free(hashmap_remove(ls->servers, expired[i], strlen(expired[i])));
+        free(expired[i]);
+    }
+}
+
+static void live_state_destroy(live_state *ls);
+
+static void on_seed(redis_client *c, struct redisReply *reply, const char *err, void *arg)
+{
+    live_state *ls = arg;
+    ls->seed_inflight = 0;
+    if (ls->closed) {
+        live_state_destroy(ls);
+        return;
+    }
+    if (!reply || reply->type != REDIS_REPLY_ARRAY) {
+        ls->seeded = 0; /* try again next tick */
+        return;
+    }
+    uint64_t now = wall_ms();
+    for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+        cJSON *o = cJSON_ParseWithLength(reply->element[i + 1]->str, reply->element[i + 1]->len);
+        const cJSON *last = cJSON_GetObjectItem(o, "last_event_ms");
+        const char *id = reply->element[i]->str;
+        if (!o || !cJSON_IsNumber(last) || (uint64_t)last->valuedouble + ls->ttl_ms < now ||
+            hashmap_get(ls->servers, id, strlen(id))) {
+            cJSON_Delete(o);
+            continue;
+        }
+        live_server *s = live_state_server(ls, id);
+        const char *session = cJSON_GetStringValue(cJSON_GetObjectItem(o, "session_id"));
+        const char *map = cJSON_GetStringValue(cJSON_GetObjectItem(o, "map_name"));
+        if (s && session && map && *map)
+            session_map_set(s, session, strlen(session), map, strlen(map));
+        if (s) {
+            s->session = session ? strdup(session) : NULL;
+            s->map = map ? strdup(map) : NULL;
+            const char *mk = cJSON_GetStringValue(cJSON_GetObjectItem(o, "match_id"));
+            s->match_key = mk ? strdup(mk) : NULL;
+            s->last_event_ms = (uint64_t)last->valuedouble;
+            const cJSON *players = cJSON_GetObjectItem(o, "players"), *jp;
+            cJSON_ArrayForEach(jp, players)
+            {
+                const char *guid = cJSON_GetStringValue(cJSON_GetObjectItem(jp, "guid"));
+                if (!guid)
+                    continue;
+                live_player *p = player_get(s, (slice){guid, strlen(guid)});
+                if (!p)
+                    continue;
+                const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(jp, "name"));
+                const char *team = cJSON_GetStringValue(cJSON_GetObjectItem(jp, "team"));
+                player_seen(p, (slice){name ? name : "", name ? strlen(name) : 0},
+                            (slice){team ? team : "", team ? strlen(team) : 0},
+                            (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(jp, "last_seen_ms")));
+                p->kills = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(jp, "kills"));
+                p->deaths = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(jp, "deaths"));
+            }
+        }
+        cJSON_Delete(o);
+    }
+}
+
+live_state *live_state_new(uv_loop_t *loop, redis_client *redis)
+{
+    live_state *ls = calloc(1, sizeof *ls);
+    if (!ls || !(ls->servers = hashmap_new())) {
+        free(ls);
+        return NULL;
+    }
+    ls->loop = loop;
+    ls->redis = redis;
+    ls->ttl_ms = (uint64_t)config_get_int("LIVE_TTL_MS", 120000);
+    ls->player_ttl_ms = 300000;
+    uv_timer_init(loop, &ls->timer);
+    ls->timer.data = ls;
+    uv_timer_start(&ls->timer, on_tick, 1000, 1000);
+    return ls;
+}
+
+/* Free everything and report the close as done. */
+static void live_state_destroy(live_state *ls)
+{
+    void (*done)(void *) = ls->close_done;
+    void *arg = ls->close_arg;
+    hashmap_free(ls->servers, server_free);
+    free(ls);
+    if (done)
+        done(arg);
+}
+
+/* The timer handle closed: free, unless the seeding reply is still to come (it frees then). */
+static void on_timer_closed(uv_handle_t *h)
+{
+    live_state *ls = h->data;
+    ls->closed = 1;
+    if (!ls->seed_inflight)
+        live_state_destroy(ls);
+}
+
+void live_state_close(live_state *ls, void (*done)(void *arg), void *arg)
+{
+    /* Publish what changed since the last tick so a restart picks up from here. */
+    on_tick(&ls->timer);
+    ls->close_done = done;
+    ls->close_arg = arg;
+    uv_timer_stop(&ls->timer);
+    uv_close((uv_handle_t *)&ls->timer, on_timer_closed);
+}

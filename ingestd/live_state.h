@@ -1,0 +1,29 @@
+/* Live state per game server, kept from the events ingestd accepts: current map, session and match,
+ * players seen recently with team, kills and deaths, last event time. Published to the Redis hash
+ * `live_matches` (field = server id, value = JSON) at most once a second per server, and dropped
+ * when a server has been quiet for LIVE_TTL_MS. Also remembers each session's map, so events that
+ * carry none are stored with their session's map. */
+#ifndef MOHSTATS_LIVE_STATE_H
+#define MOHSTATS_LIVE_STATE_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "event_row.h"
+#include "redis_client.h"
+
+typedef struct live_state live_state;
+typedef struct live_server live_server;
+
+live_state *live_state_new(uv_loop_t *loop, redis_client *redis);
+/* Stop timers and free (state lives on in Redis until it expires). done may be NULL. */
+void live_state_close(live_state *ls, void (*done)(void *arg), void *arg);
+
+/* The state of one server (created on first use); NULL only when out of memory. */
+live_server *live_state_server(live_state *ls, const char *server_id);
+/* The session->map memory of one server, for event_row_render. */
+session_maps live_server_session_maps(live_server *s);
+/* Account an accepted (durably stored) event. */
+void live_server_observe(live_server *s, const event_summary *ev, uint64_t received_ms);
+
+#endif

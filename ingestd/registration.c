@@ -1,0 +1,192 @@
+/* Game server registration: identity by source address and port, tokens stored hashed. */
+#include "registration.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_ip.h"
+#include "config.h"
+#include "log.h"
+#include "metrics.h"
+#include "random.h"
+#include "rate_limit.h"
+#include "sha256.h"
+
+struct registration {
+    pg_pool *pg;
+    server_auth *auth;
+    rate_limit *limit;
+    int closed;
+    metric *ok, *refused;
+};
+
+/* One registration waiting for PostgreSQL. */
+typedef struct {
+    registration *r;
+    http_request *req;
+    char token[64], hash[65], ip[64], name[128];
+    int port;
+} reg_job;
+
+void registration_new_token(char token[64], char hash[65])
+{
+    uint8_t raw[33];
+    if (random_secure(raw, sizeof raw) != 0)
+        abort(); /* no kernel randomness: issuing a guessable token would be worse than stopping */
+    memcpy(token, "mst_", 4);
+    base32_encode(raw, sizeof raw, token + 4);
+    sha256_hex(token, strlen(token), hash);
+}
+
+/* PostgreSQL answered the upsert. */
+static void on_registered(PGresult *res, const char *err, void *arg)
+{
+    reg_job *j = arg;
+    registration *r = j->r;
+    if (!res) {
+        log_error("registration of %s port %d failed: %s", j->ip, j->port, err ? err : "database unavailable");
+        metric_inc(r->refused);
+        http_respond_error(j->req, 503, "Server registry unavailable; try again shortly");
+    } else if (PQntuples(res) != 1) {
+        metric_inc(r->refused);
+        if (r->closed) {
+            log_warn("registration refused for %s port %d: registration is closed and no such server exists", j->ip,
+                     j->port);
+            http_respond_error(j->req, 403,
+                               "Registration is closed: ask the operator to create this server (ingestd servers "
+                               "create)");
+        } else {
+            log_warn("registration refused for %s port %d: the server was revoked", j->ip, j->port);
+            http_respond_error(j->req, 403, "This server was revoked by the operator");
+        }
+    } else {
+        const char *id = PQgetvalue(res, 0, 0);
+        server_auth_remember(r->auth, j->hash, id);
+        metric_inc(r->ok);
+        log_info("server %s registered from %s port %d (\"%s\")", id, j->ip, j->port, j->name);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "server_id", id);
+        cJSON_AddStringToObject(o, "token", j->token);
+        http_respond_json(j->req, 200, o);
+    }
+    memset(j->token, 0, sizeof j->token);
+    free(j);
+}
+
+/* The port as a number or a numeric string; 0 if invalid. */
+static int parse_port(const cJSON *p)
+{
+    double v;
+    if (cJSON_IsNumber(p)) {
+        v = p->valuedouble;
+    } else if (cJSON_IsString(p)) {
+        char *end;
+        v = strtod(p->valuestring, &end);
+        if (end == p->valuestring || *end)
+            return 0;
+    } else {
+        return 0;
+    }
+    return v >= 1 && v <= 65535 && v == (int)v ? (int)v : 0;
+}
+
+/* POST /api/v1/servers/register {"name", "ip_address", "port"}. */
+static void register_handler(http_request *req, void *arg)
+{
+    registration *r = arg;
+    const char *ip = client_ip(req);
+    if (!rate_limit_take(r->limit, ip, uv_hrtime() / 1000000)) {
+        metric_inc(r->refused);
+        log_warn("registration refused for %s: too many registrations from this address", ip);
+        http_respond_error(req, 429, "Too many registrations from this address; wait a minute");
+        return;
+    }
+    size_t len;
+    const char *body = http_request_body(req, &len);
+    cJSON *o = cJSON_ParseWithLength(body, len);
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
+    int port = parse_port(cJSON_GetObjectItemCaseSensitive(o, "port"));
+    if (!cJSON_IsObject(o) || port == 0 || (name && !cJSON_IsString(name))) {
+        cJSON_Delete(o);
+        metric_inc(r->refused);
+        log_warn("registration refused for %s: malformed body", ip);
+        http_respond_error(req, 400,
+                           "Expected a JSON object {\"name\": string, \"ip_address\": string, \"port\": 1-65535}");
+        return;
+    }
+    reg_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        cJSON_Delete(o);
+        http_respond_error(req, 503, "Out of memory");
+        return;
+    }
+    j->r = r;
+    j->req = req;
+    j->port = port;
+    snprintf(j->ip, sizeof j->ip, "%s", ip);
+    snprintf(j->name, sizeof j->name, "%s",
+             name && name->valuestring[0] ? name->valuestring : "OpenMOHAA Server");
+    cJSON_Delete(o);
+    registration_new_token(j->token, j->hash);
+
+    char id[37], port_s[8], prefix[12];
+    uint8_t raw[16];
+    uuid_v4(raw);
+    uuid_format(raw, id);
+    snprintf(port_s, sizeof port_s, "%d", port);
+    snprintf(prefix, sizeof prefix, "%.8s", j->token);
+    int rc;
+    if (r->closed) {
+        const char *params[5] = {j->hash, prefix, j->name, j->ip, port_s};
+        rc = pg_query(r->pg,
+                      "UPDATE servers SET token_hash = $1, token_prefix = $2, name = $3, updated_at = now()\n"
+                      " WHERE ip_address = $4::inet AND port = $5::int AND is_active\n"
+                      " RETURNING id",
+                      5, params, on_registered, j);
+    } else {
+        /* One statement, so two registrations racing for one identity cannot both create it. */
+        const char *params[6] = {id, j->name, j->ip, port_s, j->hash, prefix};
+        rc = pg_query(r->pg,
+                      "INSERT INTO servers (id, name, ip_address, port, token_hash, token_prefix, registered_from_ip)\n"
+                      "VALUES ($1, $2, $3::inet, $4::int, $5, $6, $3::inet)\n"
+                      "ON CONFLICT (ip_address, port) DO UPDATE\n"
+                      "   SET token_hash = EXCLUDED.token_hash, token_prefix = EXCLUDED.token_prefix,\n"
+                      "       name = EXCLUDED.name, updated_at = now()\n"
+                      " WHERE servers.is_active\n"
+                      "RETURNING id",
+                      6, params, on_registered, j);
+    }
+    if (rc)
+        on_registered(NULL, "out of memory", j);
+}
+
+registration *registration_new(http_server *http, pg_pool *pg, server_auth *auth)
+{
+    registration *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->pg = pg;
+    r->auth = auth;
+    const char *mode = config_get("REGISTRATION_MODE");
+    r->closed = mode && strcmp(mode, "closed") == 0;
+    r->limit = rate_limit_new((double)config_get_int("REGISTRATION_PER_MINUTE", 10), 10);
+    r->ok = metrics_counter("mohstats_registrations_total", "Server registrations by outcome", "outcome=\"ok\"");
+    r->refused =
+        metrics_counter("mohstats_registrations_total", "Server registrations by outcome", "outcome=\"refused\"");
+    if (!r->limit) {
+        free(r);
+        return NULL;
+    }
+    http_server_route(http, "POST", "/api/v1/servers/register", register_handler, r);
+    return r;
+}
+
+void registration_free(registration *r)
+{
+    if (!r)
+        return;
+    rate_limit_free(r->limit);
+    free(r);
+}

@@ -1,0 +1,36 @@
+/* Game server authentication: the server token of a request -> the server's id, cached.
+ * Tokens are looked up by their SHA-256 only. A database outage never turns into 401: known tokens
+ * keep working from the cache, unknown ones get 503 (retry), never "Invalid server token". */
+#ifndef MOHSTATS_SERVER_AUTH_H
+#define MOHSTATS_SERVER_AUTH_H
+
+#include <uv.h>
+
+#include "http_server.h"
+#include "pg.h"
+
+typedef struct server_auth server_auth;
+
+typedef enum {
+    SERVER_AUTH_OK,
+    SERVER_AUTH_MISSING,     /* 401 Missing server token */
+    SERVER_AUTH_INVALID,     /* 401 Invalid server token (unknown or revoked) */
+    SERVER_AUTH_UNAVAILABLE, /* 503: the registry could not be asked and the token is not cached */
+} server_auth_result;
+
+/* server_id is valid during the call. */
+typedef void (*server_auth_fn)(server_auth_result result, const char *server_id, void *arg);
+
+server_auth *server_auth_new(pg_pool *pg);
+void server_auth_free(server_auth *a);
+
+/* The token of a request: X-Server-Token, else Authorization: Bearer, else ?server_token=. */
+const char *server_auth_token(const http_request *req);
+
+/* Resolve token (NULL or empty = missing). cb may run before this returns (cache hit). */
+void server_auth_check(server_auth *a, const char *token, server_auth_fn cb, void *arg);
+
+/* Put a freshly issued token in the cache (registration), or drop a server's tokens (revocation). */
+void server_auth_remember(server_auth *a, const char *token_hash, const char *server_id);
+
+#endif
