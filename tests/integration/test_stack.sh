@@ -138,6 +138,12 @@ queryd_pid=$(cat "$STACK_DIR/run/queryd.pid")
 redis_pid=$(cat "$STACK_DIR/run/redis.pid")
 kill -KILL "$queryd_pid" "$redis_pid"
 check "killed queryd and redis are gone" retry 5 eval "! pid_running $queryd_pid && ! pid_running $redis_pid"
+# /ready of a daemon that uses Redis now says 503 and names it.
+for d in ingestd achievd; do
+  check_eq "$d /ready is 503 while redis is down" 503 "$(http_status "$MOHSTATS_URL/ops/$d/ready")"
+  check "$d /ready names redis" retry 3 eval "curl -s '$MOHSTATS_URL/ops/$d/ready' | jq -e '.error | test(\"redis\")' >/dev/null"
+done
+check_eq "authd (no redis) stays ready" 200 "$(http_status "$MOHSTATS_URL/ops/authd/ready")"
 if "$STACK_SH" status "$STACK_DIR" >/dev/null; then fail "status notices the crash"; else pass "status notices the crash"; fi
 check "stack.sh up brings them back" "$STACK_SH" up "$STACK_DIR"
 check "stack.sh status: everything runs again" "$STACK_SH" status "$STACK_DIR"
@@ -145,6 +151,21 @@ check_eq "redis kept the key written before the crash (AOF)" kept "$(redis_cmd G
 check_eq "queryd answers again through nginx" queryd "$(json_get "$MOHSTATS_URL/ops/queryd/health" .service)"
 check_eq "the other daemons were left alone" 1 "$(pid_running "$(cat "$STACK_DIR/run/ingestd.pid")" && echo 1)"
 check_eq "postgres data survived" 1 "$(pg_query "SELECT count(*) FROM smf_user_mappings WHERE smf_member_id = 42")"
+
+# --- each daemon: --help, and a clean exit on SIGTERM ---------------------------------------------------------
+
+for d in "${DAEMONS[@]}"; do
+  upper=$(tr a-z A-Z <<<"$d")
+  check "$d --help exits 0 and documents ${upper}_URL" eval "'$MOHSTATS_BIN_DIR/$d' --help | grep -q ${upper}_URL"
+  check_eq "$d rejects an unknown argument with exit 2" 2 "$("$MOHSTATS_BIN_DIR/$d" --bogus >/dev/null 2>&1; echo $?)"
+done
+for d in "${DAEMONS[@]}"; do
+  pid=$(cat "$STACK_DIR/run/$d.pid")
+  kill -TERM "$pid"
+  check "$d exits on SIGTERM" retry 10 eval "! pid_running $pid"
+  check "$d logged a clean stop" grep -q " INFO stopped" "$STACK_DIR/logs/$d.log"
+done
+check "stack.sh up restarts the stopped daemons" "$STACK_SH" up "$STACK_DIR"
 
 # --- down ------------------------------------------------------------------------------------------------------
 
