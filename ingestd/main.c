@@ -1,23 +1,144 @@
-/* ingestd: game servers in. Accepts event batches, stores them durably in a Redis stream, and
- * moves them from the stream into ClickHouse. */
+/* ingestd: game servers in. Accepts event batches and registrations, stores batches durably in a Redis
+ * stream (or a local spool while Redis is away), and moves the stream into ClickHouse. */
 #include <stdlib.h>
+#include <string.h>
 
+#include "config.h"
 #include "daemon.h"
+#include "ingest_api.h"
+#include "live_state.h"
+#include "log.h"
+#include "registration.h"
+#include "server_auth.h"
+#include "servers_cli.h"
+#include "spool.h"
+
+static const config_var ingestd_vars[] = {
+    {"INGESTD_ROLE", "all", "all: accept batches and write them to ClickHouse; api: only accept; writer: only write"},
+    {"INGEST_STREAM", "mohstats:events", "the Redis stream of accepted batches"},
+    {"REGISTRATION_MODE", "open", "open, or closed: only servers created with `ingestd servers create` register"},
+    {"REGISTRATION_PER_MINUTE", "10", "registrations allowed per source address and minute"},
+    {"SERVER_TOKEN_CACHE_MS", "60000", "how long a token lookup is trusted (and a revoked token may still work)"},
+    {"LIVE_TTL_MS", "120000", "a server quiet this long leaves the live state"},
+    {NULL, NULL, NULL},
+};
+
+/* Everything ingestd runs, for the stop hook. */
+typedef struct {
+    redis_client *redis;
+    const char *stream_key;
+    server_auth *auth;
+    live_state *live;
+    spool *spool;
+    ingest_api *api;
+    registration *reg;
+    uv_timer_t drain_timer;
+    void *stop_token;
+    void (*stop_done)(void *);
+} ingestd;
+
+/* Replay the spool whenever Redis is reachable again. */
+static void drain_spool(ingestd *g)
+{
+    if (g->spool && redis_client_connected(g->redis))
+        spool_drain(g->spool, g->redis, g->stream_key);
+}
+
+static void on_redis_connect(redis_client *c, void *arg)
+{
+    drain_spool(arg);
+}
+
+static void on_drain_timer(uv_timer_t *t)
+{
+    drain_spool(t->data);
+}
+
+static void stop_step(void *arg);
+
+/* Shutdown, after the HTTP server drained: writer flush, live state, spool, then the rest. Each step
+ * finishes before the next starts; the database clients close after this hook. */
+static void stop_ingestd(void *arg, void *token, void (*done)(void *token))
+{
+    ingestd *g = arg;
+    g->stop_token = token;
+    g->stop_done = done;
+    uv_timer_stop(&g->drain_timer);
+    uv_close((uv_handle_t *)&g->drain_timer, NULL);
+    stop_step(g);
+}
+
+/* One shutdown step at a time; called again when a step completes. */
+static void stop_step(void *arg)
+{
+    ingestd *g = arg;
+    if (g->live) {
+        live_state *ls = g->live;
+        g->live = NULL;
+        live_state_close(ls, stop_step, g);
+        return;
+    }
+    if (g->spool) {
+        spool *sp = g->spool;
+        g->spool = NULL;
+        spool_close(sp, stop_step, g);
+        return;
+    }
+    ingest_api_free(g->api);
+    registration_free(g->reg);
+    server_auth_free(g->auth);
+    g->stop_done(g->stop_token);
+}
 
 int main(int argc, char **argv)
 {
     static const daemon_info info = {
         .name = "ingestd",
-        .summary = "Accepts game server event batches (/api/v1/ingest/events) and server registrations.",
+        .summary = "Accepts game server event batches (POST /api/v1/ingest/events) and registrations\n"
+                   "(POST /api/v1/servers/register), and writes accepted batches to ClickHouse.\n"
+                   "Operator commands: ingestd servers list|create|revoke (see ingestd servers --help).",
         .listen_var = "INGESTD_URL",
     };
+    config_register(ingestd_vars);
+    config_register(spool_config_vars);
+    if (argc > 1 && strcmp(argv[1], "servers") == 0) {
+        log_init("ingestd", -1);
+        return servers_cli(argc - 1, argv + 1);
+    }
     int code;
     daemon_ctx *d = daemon_new(&info, argc, argv, &code);
     if (!d)
         return code;
-    daemon_clickhouse(d);
-    daemon_redis(d);
-    daemon_postgres(d, 4);
+    const char *role = config_get("INGESTD_ROLE");
+    int api = strcmp(role, "writer") != 0, writer = strcmp(role, "api") != 0;
+    static ingestd g;
+    g.stream_key = config_get("INGEST_STREAM");
+    ch_client *ch = writer ? daemon_clickhouse(d) : NULL;
+    g.redis = daemon_redis(d);
+    if (api) {
+        pg_pool *pg = daemon_postgres(d, 4);
+        int err = 0;
+        g.spool = spool_open(daemon_loop(d), config_get("SPOOL_DIR"), &err);
+        if (!g.spool) {
+            log_error("cannot open the spool in SPOOL_DIR=%s: %s", config_get("SPOOL_DIR"), uv_strerror(err));
+            return 1;
+        }
+        g.auth = server_auth_new(pg);
+        g.live = live_state_new(daemon_loop(d), g.redis);
+        g.api = ingest_api_new(daemon_http(d), g.auth, g.redis, g.spool, g.live, g.stream_key);
+        g.reg = registration_new(daemon_http(d), pg, g.auth);
+        if (!g.auth || !g.live || !g.api || !g.reg) {
+            log_error("out of memory at start-up");
+            return 1;
+        }
+        redis_client_on_connect(g.redis, on_redis_connect, &g);
+    }
+    uv_timer_init(daemon_loop(d), &g.drain_timer);
+    g.drain_timer.data = &g;
+    if (api)
+        uv_timer_start(&g.drain_timer, on_drain_timer, 1000, 1000);
+    (void)ch;
+    daemon_add_stop_hook(d, stop_ingestd, &g);
     code = daemon_run(d);
     daemon_free(d);
     return code;

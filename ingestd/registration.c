@@ -63,6 +63,7 @@ static void on_registered(PGresult *res, const char *err, void *arg)
         }
     } else {
         const char *id = PQgetvalue(res, 0, 0);
+        server_auth_forget_server(r->auth, id);
         server_auth_remember(r->auth, j->hash, id);
         metric_inc(r->ok);
         log_info("server %s registered from %s port %d (\"%s\")", id, j->ip, j->port, j->name);

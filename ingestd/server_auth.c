@@ -205,3 +205,21 @@ void server_auth_remember(server_auth *a, const char *token_hash, const char *se
     e->valid = 1;
     e->expires_ms = now_ms() + a->ttl_ms;
 }
+
+void server_auth_forget_server(server_auth *a, const char *server_id)
+{
+    char *stale[16];
+    int n = 0;
+    size_t pos = 0, len;
+    const char *key;
+    void *v;
+    while (n < 16 && hashmap_next(a->cache, &pos, &key, &len, &v)) {
+        cache_entry *e = v;
+        if (e->valid && !e->querying && strcmp(e->server_id, server_id) == 0 && (stale[n] = strdup(key)))
+            n++;
+    }
+    for (int i = 0; i < n; i++) {
+        free(hashmap_remove(a->cache, stale[i], 64));
+        free(stale[i]);
+    }
+}

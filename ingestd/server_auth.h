@@ -30,7 +30,9 @@ const char *server_auth_token(const http_request *req);
 /* Resolve token (NULL or empty = missing). cb may run before this returns (cache hit). */
 void server_auth_check(server_auth *a, const char *token, server_auth_fn cb, void *arg);
 
-/* Put a freshly issued token in the cache (registration), or drop a server's tokens (revocation). */
+/* Put a freshly issued token in the cache (registration). */
 void server_auth_remember(server_auth *a, const char *token_hash, const char *server_id);
+/* Forget every cached token of a server (its token was replaced), so the old one stops working at once. */
+void server_auth_forget_server(server_auth *a, const char *server_id);
 
 #endif

@@ -1,0 +1,229 @@
+/* The ingest endpoint: token -> server, body -> rows, rows -> stream (or spool) -> 202. */
+#include "ingest_api.h"
+
+#include <cjson/cJSON.h>
+#include <hiredis/hiredis.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch_parse.h"
+#include "client_ip.h"
+#include "event_row.h"
+#include "log.h"
+#include "metrics.h"
+#include "random.h"
+#include "stream.h"
+
+struct ingest_api {
+    server_auth *auth;
+    redis_client *redis;
+    spool *spool;
+    live_state *live;
+    char *stream_key;
+    metric *events_accepted, *batches_accepted, *batches_spooled, *latency;
+    metric *rej_missing_token, *rej_invalid_token, *rej_registry, *rej_bad_body, *rej_storage;
+};
+
+/* One request between its arrival and its answer. */
+typedef struct {
+    ingest_api *api;
+    http_request *req;
+    char server_id[64];
+    batch parsed;
+    event_summary *summaries;
+    ch_buf rows;
+    stream_batch sb;
+    uint64_t received_ms;
+} ingest_job;
+
+/* Wall-clock time in milliseconds: the receive time stored with every event. */
+static uint64_t wall_ms(void)
+{
+    uv_timeval64_t tv;
+    uv_gettimeofday(&tv);
+    return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+}
+
+static void job_free(ingest_job *j)
+{
+    batch_free(&j->parsed);
+    free(j->summaries);
+    ch_buf_free(&j->rows);
+    free(j);
+}
+
+/* Answer a rejected request, count it by reason, and say why in the log (never the token). */
+static void reject(ingest_job *j, metric *reason, int status, const char *message)
+{
+    metric_inc(reason);
+    log_warn("rejected batch from %s%s%s: %d %s", client_ip(j->req), j->server_id[0] ? " server " : "",
+             j->server_id, status, message);
+    http_respond_error(j->req, status, message);
+    job_free(j);
+}
+
+/* The batch is durable: account it in the live state and answer 202. */
+static void accepted(ingest_job *j, bool spooled)
+{
+    ingest_api *api = j->api;
+    live_server *s = live_state_server(api->live, j->server_id);
+    if (s)
+        for (size_t i = 0; i < j->sb.nevents; i++)
+            live_server_observe(s, &j->summaries[i], j->received_ms);
+    metric_add(api->events_accepted, j->sb.nevents);
+    metric_inc(spooled ? api->batches_spooled : api->batches_accepted);
+    metric_observe(api->latency, (double)(uv_hrtime() - http_request_start_ns(j->req)) / 1e9);
+    char body[64];
+    int n = snprintf(body, sizeof body, "{\"status\":\"accepted\",\"processed\":%u}", j->sb.nevents);
+    http_respond(j->req, 202, "application/json", body, (size_t)n);
+    job_free(j);
+}
+
+/* The spool fsync'd the batch (or failed). */
+static void on_spooled(int err, void *arg)
+{
+    ingest_job *j = arg;
+    if (err) {
+        log_error("batch %s could not be stored in Redis nor in the spool: %s", j->sb.batch_id, uv_strerror(err));
+        reject(j, j->api->rej_storage, 503, "Could not store the batch; try again");
+        return;
+    }
+    accepted(j, true);
+}
+
+/* Redis is unreachable or failed: keep the batch in the local spool instead. */
+static void spool_batch(ingest_job *j)
+{
+    if (spool_append(j->api->spool, &j->sb, on_spooled, j) != 0)
+        on_spooled(-ENOMEM, j);
+}
+
+/* Redis answered the XADD. Only a stream entry id means the batch is stored (AOF, fsync always). */
+static void on_xadd(redis_client *c, struct redisReply *reply, const char *err, void *arg)
+{
+    ingest_job *j = arg;
+    if (reply && reply->type == REDIS_REPLY_STRING) {
+        accepted(j, false);
+        return;
+    }
+    /* With no reply the outcome is unknown (the entry may have landed): spooled batches are
+     * replayed flagged as possible duplicates, and the writer checks ClickHouse for them. */
+    log_warn("stream append failed for batch %s (%s); spooling it", j->sb.batch_id,
+             reply && reply->type == REDIS_REPLY_ERROR ? reply->str : (err ? err : "no reply"));
+    spool_batch(j);
+}
+
+/* Parse, enrich and render the batch of an authenticated server, then store it. */
+static void ingest_batch(ingest_job *j)
+{
+    ingest_api *api = j->api;
+    size_t len;
+    const char *body = http_request_body(j->req, &len);
+    int rc = batch_parse(body, len, &j->parsed);
+    if (rc) {
+        reject(j, api->rej_bad_body, rc == -ENOMEM ? 503 : 400, j->parsed.error);
+        return;
+    }
+    if (j->parsed.nevents == 0) {
+        http_respond(j->req, 202, "application/json", "{\"status\":\"accepted\",\"processed\":0}", 36);
+        job_free(j);
+        return;
+    }
+    live_server *s = live_state_server(api->live, j->server_id);
+    event_context ctx = {.server_id = j->server_id, .received_ms = j->received_ms};
+    if (s)
+        ctx.maps = live_server_session_maps(s);
+    uuid_v4(ctx.batch_id);
+    uuid_format(ctx.batch_id, j->sb.batch_id);
+    j->summaries = calloc(j->parsed.nevents, sizeof *j->summaries);
+    if (!j->summaries) {
+        reject(j, api->rej_storage, 503, "Out of memory; try again");
+        return;
+    }
+    for (size_t i = 0; i < j->parsed.nevents; i++)
+        if (event_row_render(&j->parsed, &j->parsed.events[i], &ctx, &j->rows, &j->summaries[i])) {
+            reject(j, api->rej_storage, 503, "Out of memory; try again");
+            return;
+        }
+    j->sb.server_id = j->server_id;
+    j->sb.nevents = (uint32_t)j->parsed.nevents;
+    j->sb.rows = j->rows.data;
+    j->sb.rows_len = j->rows.len;
+    if (!redis_client_connected(api->redis) || stream_append(api->redis, api->stream_key, &j->sb, on_xadd, j) != 0)
+        spool_batch(j);
+}
+
+/* The token was resolved. */
+static void on_auth(server_auth_result result, const char *server_id, void *arg)
+{
+    ingest_job *j = arg;
+    switch (result) {
+    case SERVER_AUTH_OK:
+        snprintf(j->server_id, sizeof j->server_id, "%s", server_id);
+        ingest_batch(j);
+        return;
+    case SERVER_AUTH_MISSING:
+        reject(j, j->api->rej_missing_token, 401, "Missing server token");
+        return;
+    case SERVER_AUTH_INVALID:
+        reject(j, j->api->rej_invalid_token, 401, "Invalid server token");
+        return;
+    default:
+        reject(j, j->api->rej_registry, 503, "Server registry unavailable; try again shortly");
+        return;
+    }
+}
+
+/* POST /api/v1/ingest/events */
+static void ingest_handler(http_request *req, void *arg)
+{
+    ingest_api *api = arg;
+    ingest_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        http_respond_error(req, 503, "Out of memory; try again");
+        return;
+    }
+    j->api = api;
+    j->req = req;
+    j->received_ms = wall_ms();
+    server_auth_check(api->auth, server_auth_token(req), on_auth, j);
+}
+
+ingest_api *ingest_api_new(http_server *http, server_auth *auth, redis_client *redis, spool *sp, live_state *live,
+                           const char *stream_key)
+{
+    ingest_api *api = calloc(1, sizeof *api);
+    if (!api || !(api->stream_key = strdup(stream_key))) {
+        free(api);
+        return NULL;
+    }
+    api->auth = auth;
+    api->redis = redis;
+    api->spool = sp;
+    api->live = live;
+    const char *rej = "Ingest requests rejected, by reason";
+    api->rej_missing_token = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"missing_token\"");
+    api->rej_invalid_token = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"invalid_token\"");
+    api->rej_registry = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"registry_unavailable\"");
+    api->rej_bad_body = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"malformed_body\"");
+    api->rej_storage = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"storage_unavailable\"");
+    api->events_accepted = metrics_counter("mohstats_ingest_events_accepted_total", "Events accepted", NULL);
+    api->batches_accepted = metrics_counter("mohstats_ingest_batches_accepted_total",
+                                            "Batches accepted, by where they were stored", "store=\"stream\"");
+    api->batches_spooled = metrics_counter("mohstats_ingest_batches_accepted_total",
+                                           "Batches accepted, by where they were stored", "store=\"spool\"");
+    api->latency = metrics_histogram("mohstats_ingest_request_seconds", "Time from request to 202", NULL,
+                                     metrics_latency_buckets, metrics_latency_nbuckets);
+    http_server_route(http, "POST", "/api/v1/ingest/events", ingest_handler, api);
+    return api;
+}
+
+void ingest_api_free(ingest_api *api)
+{
+    if (!api)
+        return;
+    free(api->stream_key);
+    free(api);
+}
