@@ -15,6 +15,7 @@ if [ -f "$(dirname "${BASH_SOURCE[0]}")/lib.sh" ]; then
   else
     fail "dbclients_check: see the FAIL lines above"
   fi
+  check "the PostgreSQL and MariaDB pool cmocka tests against the real servers" "$MOHSTATS_BIN_DIR/tests/test_pg_mariadb"
   finish
 fi
 
