@@ -1,0 +1,1002 @@
+/* The local spool: group-committed, fsync'd appends of batches Redis could not take, and their replay into the
+ * stream once Redis is back. File I/O runs on libuv's thread pool; the loop only schedules it. */
+#include "spool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+
+#include "log.h"
+#include "metrics.h"
+
+const config_var spool_config_vars[] = {
+    {"SPOOL_DIR", "./spool",
+     "where ingestd keeps accepted batches (fsync'd) while Redis is unreachable; a local, persistent directory "
+     "used by one ingestd only"},
+    {NULL, NULL, NULL},
+};
+
+#define MAGIC "MSP1"
+#define PAYLOAD_VERSION 1
+/* version, flags, spooled-at, batch_id, nevents, server_id length */
+#define PAYLOAD_FIXED (1 + 1 + 8 + 36 + 4 + 2)
+/* XADDs in flight during a replay: enough to hide the round trip, few enough not to flood Redis's input
+ * buffer with a 64 MiB file at once. */
+#define REPLAY_WINDOW 32
+
+typedef struct {
+    void (*done)(int err, void *arg);
+    void *arg;
+} append_cb;
+
+typedef enum { JOB_WRITE, JOB_READ, JOB_REMOVE, JOB_CLOSE } job_op;
+
+/* One good record of the file being replayed; b points into the file's contents. */
+typedef struct {
+    stream_batch b;
+    size_t end;
+} replay_rec;
+
+/* One piece of file work for the thread pool. The worker touches nothing but the job. */
+typedef struct {
+    uv_work_t req;
+    spool *s;
+    job_op op;
+    int fd;       /* WRITE: the active file, or -1 to create path; CLOSE: the descriptor to close */
+    char *path;   /* WRITE (create), READ, REMOVE */
+    char *dir;    /* WRITE (create): fsync'd so the new file's name is durable */
+    bool corrupt; /* REMOVE: keep the file, renamed *.corrupt, for a person to look at */
+    ch_buf data;  /* WRITE: the records; READ: the file's contents */
+    uint64_t start_size;
+    append_cb *cbs;
+    size_t ncbs;
+    size_t skip_until; /* READ: records ending at or before this offset are already in Redis */
+    replay_rec *recs;  /* READ: the good records after skip_until */
+    size_t nrecs;
+    spool_scan_result scan; /* READ */
+    int err;
+} job;
+
+struct spool {
+    uv_loop_t *loop;
+    char *dir;
+    int lock_fd;
+
+    /* Sealed files waiting for replay, oldest first (by sequence number). */
+    uint64_t *sealed;
+    size_t nsealed, capsealed;
+
+    /* The file appends go to. Its sequence number is above every sealed file's. */
+    uint64_t active_seq;
+    int active_fd; /* -1 until the first append creates the file */
+    uint64_t active_size;
+
+    /* Group commit: appends that arrive while a write is in flight wait here and go out together. */
+    ch_buf queued;
+    append_cb *queued_cbs;
+    size_t nqueued, capqueued;
+    bool writing;
+    unsigned jobs; /* jobs in the thread pool; s is freed only when none is left */
+
+    /* Replay. */
+    bool drain_wanted;
+    redis_client *redis;
+    char *stream_key;
+    bool draining;     /* a sealed file is being read, replayed or removed */
+    ch_buf file;       /* contents of sealed[0] */
+    replay_rec *recs;  /* its good records */
+    size_t nrecs;      /* ... how many */
+    size_t next_send;  /* next record to XADD */
+    size_t replies;    /* XADD replies received (they come back in order on one connection) */
+    size_t acked;      /* leading records acknowledged */
+    unsigned inflight; /* XADDs sent and not answered */
+    bool replay_failed;
+    bool file_corrupt;
+    uint64_t resume_seq; /* a replay that failed part-way: skip what Redis already has on the next try */
+    size_t resume_offset;
+
+    uint64_t bytes;
+    bool closing;
+    void (*close_done)(void *arg);
+    void *close_arg;
+
+    metric *m_bytes, *m_spooled, *m_replayed, *m_torn, *m_errors;
+};
+
+static void drain_kick(spool *s);
+static void write_start(spool *s);
+static void close_maybe_finish(spool *s);
+
+/* ---- framing ---- */
+
+static uint32_t crc_table[256];
+
+/* Build the CRC-32 table once (first use is on the loop thread, or in a test). */
+static void crc_init(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        crc_table[i] = c;
+    }
+}
+
+uint32_t spool_crc32(const void *data, size_t len)
+{
+    if (!crc_table[1])
+        crc_init();
+    const unsigned char *p = data;
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < len; i++)
+        c = crc_table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+}
+
+/* Store v little-endian in n bytes. */
+static void put_le(unsigned char *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* Read an n-byte little-endian number. */
+static uint64_t get_le(const char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = v << 8 | (unsigned char)p[i];
+    return v;
+}
+
+/* Append b's record to out; with_crc false leaves the CRC for records_fill_crc. */
+static int record_encode(const stream_batch *b, uint64_t spooled_at_ms, ch_buf *out, bool with_crc)
+{
+    size_t sid_len = strlen(b->server_id);
+    if (strlen(b->batch_id) != 36)
+        return -EINVAL;
+    if (sid_len > UINT16_MAX || b->rows_len > UINT32_MAX - PAYLOAD_FIXED - sid_len - 1)
+        return -E2BIG;
+    size_t plen = PAYLOAD_FIXED + sid_len + 1 + b->rows_len;
+    unsigned char head[SPOOL_RECORD_HEADER + PAYLOAD_FIXED];
+    memcpy(head, MAGIC, 4);
+    put_le(head + 4, plen, 4);
+    put_le(head + 8, 0, 4); /* the CRC, patched below */
+    unsigned char *p = head + SPOOL_RECORD_HEADER;
+    p[0] = PAYLOAD_VERSION;
+    p[1] = b->maybe_duplicate ? 1 : 0;
+    put_le(p + 2, spooled_at_ms, 8);
+    memcpy(p + 10, b->batch_id, 36);
+    put_le(p + 46, b->nevents, 4);
+    put_le(p + 50, sid_len, 2);
+    size_t start = out->len;
+    if (ch_buf_append(out, (const char *)head, sizeof head) || ch_buf_append(out, b->server_id, sid_len + 1) ||
+        ch_buf_append(out, b->rows ? b->rows : "", b->rows_len)) {
+        out->len = start;
+        return -ENOMEM;
+    }
+    if (with_crc) {
+        unsigned char crc[4];
+        put_le(crc, spool_crc32(out->data + start + SPOOL_RECORD_HEADER, plen), 4);
+        memcpy(out->data + start + 8, crc, 4);
+    }
+    return 0;
+}
+
+int spool_record_encode(const stream_batch *b, uint64_t spooled_at_ms, ch_buf *out)
+{
+    return record_encode(b, spooled_at_ms, out, /* with_crc= */ true);
+}
+
+/* Fill in the CRC of every record in data (records encoded without one, back to back). */
+static void records_fill_crc(char *data, size_t len)
+{
+    size_t off = 0;
+    while (off + SPOOL_RECORD_HEADER <= len) {
+        size_t plen = get_le(data + off + 4, 4);
+        unsigned char crc[4];
+        put_le(crc, spool_crc32(data + off + SPOOL_RECORD_HEADER, plen), 4);
+        memcpy(data + off + 8, crc, 4);
+        off += SPOOL_RECORD_HEADER + plen;
+    }
+}
+
+/* Decode the record at the start of data: 0 and *rec_len if it is good, 1 if data ends inside it, -EBADMSG
+ * if it is not a record. */
+static int record_decode(const char *data, size_t len, stream_batch *b, uint64_t *at, size_t *rec_len)
+{
+    if (len < SPOOL_RECORD_HEADER)
+        return memcmp(data, MAGIC, len < 4 ? len : 4) == 0 ? 1 : -EBADMSG;
+    if (memcmp(data, MAGIC, 4) != 0)
+        return -EBADMSG;
+    uint64_t plen = get_le(data + 4, 4);
+    if (plen < PAYLOAD_FIXED + 1)
+        return -EBADMSG;
+    if (plen > len - SPOOL_RECORD_HEADER)
+        return 1;
+    const char *p = data + SPOOL_RECORD_HEADER;
+    if (spool_crc32(p, plen) != (uint32_t)get_le(data + 8, 4) || p[0] != PAYLOAD_VERSION)
+        return -EBADMSG;
+    size_t sid_len = get_le(p + 50, 2);
+    if (PAYLOAD_FIXED + sid_len + 1 > plen || p[PAYLOAD_FIXED + sid_len] != '\0')
+        return -EBADMSG;
+    memset(b, 0, sizeof *b);
+    b->maybe_duplicate = p[1] & 1;
+    *at = get_le(p + 2, 8);
+    memcpy(b->batch_id, p + 10, 36);
+    b->batch_id[36] = '\0';
+    b->nevents = (uint32_t)get_le(p + 46, 4);
+    b->server_id = p + PAYLOAD_FIXED;
+    b->rows = p + PAYLOAD_FIXED + sid_len + 1;
+    b->rows_len = plen - (PAYLOAD_FIXED + sid_len + 1);
+    *rec_len = SPOOL_RECORD_HEADER + plen;
+    return 0;
+}
+
+int spool_scan(const char *data, size_t len, spool_record_fn fn, void *arg, spool_scan_result *res)
+{
+    memset(res, 0, sizeof *res);
+    size_t off = 0, bad_start = SIZE_MAX;
+    while (off < len) {
+        stream_batch b;
+        uint64_t at;
+        size_t rec_len;
+        if (record_decode(data + off, len - off, &b, &at, &rec_len) == 0) {
+            if (bad_start != SIZE_MAX) {
+                res->corrupt_bytes += off - bad_start;
+                bad_start = SIZE_MAX;
+            }
+            res->records++;
+            off += rec_len;
+            int rc = fn ? fn(&b, at, off, arg) : 0;
+            if (rc)
+                return rc;
+            continue;
+        }
+        /* Resynchronise on the next magic. Rows are TSV-escaped text, so a record's length and CRC bytes
+         * cannot hide inside another record's payload; a stray "MSP1" in text fails its CRC check. */
+        if (bad_start == SIZE_MAX)
+            bad_start = off;
+        const char *next = off + 1 < len ? memmem(data + off + 1, len - off - 1, MAGIC, 4) : NULL;
+        if (!next) {
+            /* Keep a trailing partial magic ("MS") in the torn tail rather than looking for more. */
+            break;
+        }
+        off = (size_t)(next - data);
+    }
+    if (bad_start != SIZE_MAX)
+        res->torn_bytes = len - bad_start;
+    return 0;
+}
+
+/* ---- files ---- */
+
+/* The path of spool file seq, malloc'd. */
+static char *file_path(const spool *s, uint64_t seq, const char *suffix)
+{
+    size_t n = strlen(s->dir) + 64;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/spool-%020" PRIu64 ".log%s", s->dir, seq, suffix);
+    return p;
+}
+
+/* The sequence number in a spool file name, or false if name is not one. */
+static bool parse_file_name(const char *name, uint64_t *seq)
+{
+    if (strlen(name) != 30 || strncmp(name, "spool-", 6) != 0 || strcmp(name + 26, ".log") != 0)
+        return false;
+    uint64_t v = 0;
+    for (int i = 6; i < 26; i++) {
+        if (name[i] < '0' || name[i] > '9')
+            return false;
+        v = v * 10 + (uint64_t)(name[i] - '0');
+    }
+    *seq = v;
+    return true;
+}
+
+/* Add seq to the sealed list, keeping it sorted. */
+static int sealed_add(spool *s, uint64_t seq)
+{
+    if (s->nsealed == s->capsealed) {
+        size_t cap = s->capsealed ? s->capsealed * 2 : 16;
+        uint64_t *n = realloc(s->sealed, cap * sizeof *n);
+        if (!n)
+            return -ENOMEM;
+        s->sealed = n;
+        s->capsealed = cap;
+    }
+    size_t i = s->nsealed;
+    while (i > 0 && s->sealed[i - 1] > seq) {
+        s->sealed[i] = s->sealed[i - 1];
+        i--;
+    }
+    s->sealed[i] = seq;
+    s->nsealed++;
+    return 0;
+}
+
+/* Drop the oldest sealed file from the list (it was replayed and removed). */
+static void sealed_pop(spool *s)
+{
+    memmove(s->sealed, s->sealed + 1, (s->nsealed - 1) * sizeof *s->sealed);
+    s->nsealed--;
+}
+
+/* Update the byte count and its gauge. */
+static void bytes_add(spool *s, int64_t delta)
+{
+    s->bytes = (uint64_t)((int64_t)s->bytes + delta);
+    metric_set(s->m_bytes, (double)s->bytes);
+}
+
+/* fsync a directory so that a file created in it survives a crash. */
+static int fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int rc = fsync(fd) ? -errno : 0;
+    close(fd);
+    return rc;
+}
+
+/* ---- the thread pool side ---- */
+
+/* Worker: create the file if needed, write the group, fdatasync; on failure cut the file back. */
+static void work_write(job *j)
+{
+    records_fill_crc(j->data.data, j->data.len);
+    if (j->fd < 0) {
+        j->fd = open(j->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (j->fd < 0) {
+            j->err = -errno;
+            return;
+        }
+        if ((j->err = fsync_dir(j->dir)) != 0)
+            return;
+    }
+    size_t off = 0;
+    while (off < j->data.len) {
+        ssize_t n = write(j->fd, j->data.data + off, j->data.len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            j->err = n < 0 ? -errno : -EIO;
+            break;
+        }
+        off += (size_t)n;
+    }
+    if (!j->err && fdatasync(j->fd) != 0)
+        j->err = -errno;
+    if (j->err) {
+        /* A partial record would end the file for the reader; the file is sealed after this anyway, but its
+         * earlier records must stay readable and the failed ones must not be replayed: their clients were told
+         * the batch was not stored. Best effort: the disk is failing. */
+        if (ftruncate(j->fd, (off_t)j->start_size) == 0)
+            (void)fdatasync(j->fd);
+    }
+}
+
+/* spool_scan callback (worker): collect the records after the part Redis already acknowledged. */
+static int collect_record(const stream_batch *b, uint64_t at, size_t end, void *arg)
+{
+    job *j = arg;
+    if (end <= j->skip_until)
+        return 0;
+    if ((j->nrecs & (j->nrecs - 1)) == 0) { /* grow at powers of two */
+        replay_rec *n = realloc(j->recs, (j->nrecs ? j->nrecs * 2 : 1) * sizeof *n);
+        if (!n)
+            return -ENOMEM;
+        j->recs = n;
+    }
+    j->recs[j->nrecs++] = (replay_rec){*b, end};
+    return 0;
+}
+
+/* Worker: read a whole sealed file and find its records (CRC checks of up to 64 MiB stay off the loop). */
+static void work_read(job *j)
+{
+    int fd = open(j->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        j->err = -errno;
+        return;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        j->err = -errno;
+    } else if (st.st_size > 0) {
+        size_t size = (size_t)st.st_size;
+        j->data.data = malloc(size + 1);
+        if (!j->data.data) {
+            j->err = -ENOMEM;
+        } else {
+            j->data.cap = size + 1;
+            while (j->data.len < size) {
+                ssize_t n = read(fd, j->data.data + j->data.len, size - j->data.len);
+                if (n < 0 && errno == EINTR)
+                    continue;
+                if (n < 0) {
+                    j->err = -errno;
+                    break;
+                }
+                if (n == 0)
+                    break; /* shorter than fstat said: scan what is there */
+                j->data.len += (size_t)n;
+            }
+        }
+    }
+    close(fd);
+    if (!j->err && spool_scan(j->data.data, j->data.len, collect_record, j, &j->scan) != 0)
+        j->err = -ENOMEM;
+}
+
+/* Worker: delete a replayed file, or set a damaged one aside. */
+static void work_remove(job *j)
+{
+    if (j->corrupt) {
+        size_t n = strlen(j->path) + 16;
+        char *to = malloc(n);
+        if (!to) {
+            j->err = -ENOMEM;
+            return;
+        }
+        snprintf(to, n, "%s.corrupt", j->path);
+        if (rename(j->path, to) != 0)
+            j->err = -errno;
+        free(to);
+    } else if (unlink(j->path) != 0 && errno != ENOENT) {
+        j->err = -errno;
+    }
+}
+
+/* uv_work_cb: run the job's blocking part. */
+static void job_work(uv_work_t *req)
+{
+    job *j = req->data;
+    switch (j->op) {
+    case JOB_WRITE:
+        work_write(j);
+        break;
+    case JOB_READ:
+        work_read(j);
+        break;
+    case JOB_REMOVE:
+        work_remove(j);
+        break;
+    case JOB_CLOSE:
+        if (close(j->fd) != 0)
+            j->err = -errno;
+        break;
+    }
+}
+
+static void job_done(uv_work_t *req, int status);
+
+/* Queue a job on the thread pool (counted in s->jobs until its after-work callback ends). */
+static int job_submit(spool *s, job *j)
+{
+    j->s = s;
+    j->req.data = j;
+    int rc = uv_queue_work(s->loop, &j->req, job_work, job_done);
+    if (rc == 0)
+        s->jobs++;
+    return rc;
+}
+
+/* A new job, or NULL. */
+static job *job_new(job_op op)
+{
+    job *j = calloc(1, sizeof *j);
+    if (j) {
+        j->op = op;
+        j->fd = -1;
+    }
+    return j;
+}
+
+static void job_free(job *j)
+{
+    free(j->path);
+    free(j->dir);
+    ch_buf_free(&j->data);
+    free(j->cbs);
+    free(j->recs);
+    free(j);
+}
+
+/* ---- appends ---- */
+
+/* Seal the active file: no more appends go to it; it waits for replay with the older ones. */
+static void seal_active(spool *s)
+{
+    if (s->active_fd >= 0) {
+        job *j = job_new(JOB_CLOSE);
+        if (j) {
+            j->fd = s->active_fd;
+            if (job_submit(s, j) != 0) {
+                close(j->fd); /* cannot happen with a live loop; do not leak the descriptor */
+                job_free(j);
+            }
+        } else {
+            close(s->active_fd);
+        }
+        if (sealed_add(s, s->active_seq) != 0)
+            log_error("spool: out of memory: spool-%020" PRIu64 ".log will be replayed after a restart", s->active_seq);
+    }
+    s->active_fd = -1;
+    s->active_seq++;
+    s->active_size = 0;
+}
+
+/* A group write finished: tell its appenders, then start the next group. */
+static void write_done(spool *s, job *j)
+{
+    s->writing = false;
+    if (j->fd >= 0)
+        s->active_fd = j->fd;
+    if (j->err) {
+        metric_inc(s->m_errors);
+        log_error("spool: cannot write %zu batches to %s/spool-%020" PRIu64 ".log: %s; they were refused", j->ncbs,
+                  s->dir, s->active_seq, strerror(-j->err));
+        /* After a failed write or fsync the file's state is uncertain: start a fresh one. */
+        seal_active(s);
+    } else {
+        s->active_size += j->data.len;
+        bytes_add(s, (int64_t)j->data.len);
+        metric_add(s->m_spooled, (double)j->ncbs);
+        if (s->active_size >= SPOOL_FILE_MAX_BYTES)
+            seal_active(s);
+    }
+    for (size_t i = 0; i < j->ncbs; i++)
+        j->cbs[i].done(j->err, j->cbs[i].arg);
+    if (s->drain_wanted)
+        drain_kick(s);
+    if (s->nqueued)
+        write_start(s);
+}
+
+/* Hand the queued records to the thread pool as one write + fdatasync. */
+static void write_start(spool *s)
+{
+    if (s->writing || !s->nqueued)
+        return;
+    job *j = job_new(JOB_WRITE);
+    if (j && s->active_fd < 0) {
+        j->path = file_path(s, s->active_seq, "");
+        j->dir = strdup(s->dir);
+        if (!j->path || !j->dir) {
+            job_free(j);
+            j = NULL;
+        }
+    }
+    int rc = -ENOMEM;
+    if (j) {
+        j->fd = s->active_fd;
+        j->start_size = s->active_size;
+        j->data = s->queued;
+        j->cbs = s->queued_cbs;
+        j->ncbs = s->nqueued;
+        rc = job_submit(s, j);
+    }
+    if (rc != 0) {
+        /* Leave the queue as it was and fail it as a whole. */
+        if (j) {
+            j->data = (ch_buf){0};
+            j->cbs = NULL;
+            job_free(j);
+        }
+        append_cb *cbs = s->queued_cbs;
+        size_t n = s->nqueued;
+        ch_buf_free(&s->queued);
+        s->queued_cbs = NULL;
+        s->nqueued = s->capqueued = 0;
+        log_error("spool: cannot start a write: %s", rc == -ENOMEM ? "out of memory" : uv_strerror(rc));
+        for (size_t i = 0; i < n; i++)
+            cbs[i].done(rc == -ENOMEM ? -ENOMEM : -EIO, cbs[i].arg);
+        free(cbs);
+        return;
+    }
+    s->writing = true;
+    s->queued = (ch_buf){0};
+    s->queued_cbs = NULL;
+    s->nqueued = s->capqueued = 0;
+}
+
+int spool_append(spool *s, const stream_batch *b, void (*done)(int err, void *arg), void *arg)
+{
+    if (s->closing)
+        return -ECANCELED;
+    if (s->nqueued == s->capqueued) {
+        size_t cap = s->capqueued ? s->capqueued * 2 : 16;
+        append_cb *n = realloc(s->queued_cbs, cap * sizeof *n);
+        if (!n)
+            return -ENOMEM;
+        s->queued_cbs = n;
+        s->capqueued = cap;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    uint64_t now_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+    /* The CRC is computed by the writing thread (records_fill_crc): a 1 MiB batch costs milliseconds. */
+    int rc = record_encode(b, now_ms, &s->queued, /* with_crc= */ false);
+    if (rc)
+        return rc;
+    s->queued_cbs[s->nqueued++] = (append_cb){done, arg};
+    write_start(s);
+    return 0;
+}
+
+/* ---- replay ---- */
+
+/* Forget the file being replayed. */
+static void replay_reset(spool *s)
+{
+    ch_buf_free(&s->file);
+    free(s->recs);
+    s->recs = NULL;
+    s->nrecs = s->next_send = s->replies = s->acked = 0;
+    s->replay_failed = s->file_corrupt = false;
+    s->draining = false;
+}
+
+/* The replay stopped at a failure: remember how far Redis got; the next spool_drain goes on from there. */
+static void replay_abort(spool *s)
+{
+    if (s->acked > 0) {
+        s->resume_seq = s->sealed[0];
+        s->resume_offset = s->recs[s->acked - 1].end;
+    }
+    replay_reset(s);
+    s->drain_wanted = false;
+}
+
+/* Every record of sealed[0] is in Redis: delete the file. */
+static void replay_remove(spool *s)
+{
+    job *j = job_new(JOB_REMOVE);
+    if (j && (j->path = file_path(s, s->sealed[0], "")) != NULL) {
+        j->corrupt = s->file_corrupt;
+        j->start_size = s->file.len;
+        if (job_submit(s, j) == 0)
+            return;
+    }
+    if (j)
+        job_free(j);
+    log_error("spool: cannot remove replayed spool-%020" PRIu64 ".log (out of memory); retrying later", s->sealed[0]);
+    replay_abort(s);
+}
+
+static void on_replayed(redis_client *c, redisReply *reply, const char *err, void *arg);
+
+/* Keep up to REPLAY_WINDOW XADDs in flight; when all records are acknowledged, remove the file. */
+static void replay_pump(spool *s)
+{
+    while (!s->replay_failed && !s->closing && s->next_send < s->nrecs && s->inflight < REPLAY_WINDOW) {
+        replay_rec *r = &s->recs[s->next_send];
+        /* Whether or not the first XADD landed, this copy may duplicate it: the writer checks ClickHouse. */
+        r->b.maybe_duplicate = true;
+        if (stream_append(s->redis, s->stream_key, &r->b, on_replayed, s) != 0) {
+            s->replay_failed = true;
+            break;
+        }
+        s->next_send++;
+        s->inflight++;
+    }
+    if (s->inflight)
+        return;
+    if (s->closing || s->replay_failed) {
+        if (s->replay_failed)
+            log_warn("spool: replay of spool-%020" PRIu64 ".log interrupted after %zu of %zu batches; "
+                     "it resumes when Redis is reachable again",
+                     s->sealed[0], s->acked, s->nrecs);
+        replay_abort(s);
+        return;
+    }
+    replay_remove(s);
+}
+
+/* Redis answered one replayed XADD. */
+static void on_replayed(redis_client *c, redisReply *reply, const char *err, void *arg)
+{
+    spool *s = arg;
+    s->replies++;
+    if (reply && reply->type == REDIS_REPLY_STRING) {
+        metric_inc(s->m_replayed);
+        if (!s->replay_failed)
+            s->acked = s->replies;
+    } else {
+        if (!s->replay_failed)
+            log_warn("spool: replaying a batch into the stream failed: %s", reply && reply->type == REDIS_REPLY_ERROR
+                                                                                ? reply->str
+                                                                            : err ? err
+                                                                                  : "unexpected reply");
+        s->replay_failed = true;
+    }
+    s->inflight--;
+    replay_pump(s);
+    close_maybe_finish(s);
+}
+
+/* The file to replay was read: find its records and start sending them. */
+static void read_done(spool *s, job *j)
+{
+    uint64_t seq = s->sealed[0];
+    if (j->err == -ENOENT) {
+        log_warn("spool: spool-%020" PRIu64 ".log disappeared before it was replayed", seq);
+        sealed_pop(s);
+        s->draining = false;
+        drain_kick(s);
+        return;
+    }
+    if (j->err || s->closing) {
+        if (j->err)
+            log_error("spool: cannot read %s: %s; retrying later", j->path,
+                      j->err == -ENOMEM ? "out of memory" : strerror(-j->err));
+        replay_abort(s);
+        return;
+    }
+    s->file = j->data;
+    j->data = (ch_buf){0};
+    s->recs = j->recs;
+    s->nrecs = j->nrecs;
+    j->recs = NULL;
+    spool_scan_result res = j->scan;
+    if (res.torn_bytes) {
+        metric_inc(s->m_torn);
+        log_warn("spool: %s ends with %zu bytes of an incomplete record (cut short by a crash or a failed write, "
+                 "never acknowledged to its client); ignoring them",
+                 j->path, res.torn_bytes);
+    }
+    if (res.corrupt_bytes) {
+        s->file_corrupt = true;
+        log_error("spool: %s has %zu damaged bytes between good records (disk corruption?); the good records "
+                  "are replayed and the file is kept as %s.corrupt",
+                  j->path, res.corrupt_bytes, j->path);
+    }
+    log_info("spool: replaying %zu batches from %s into %s", s->nrecs, j->path, s->stream_key);
+    replay_pump(s);
+}
+
+/* A replayed file is gone: account for it and go on with the next one. */
+static void remove_done(spool *s, job *j)
+{
+    if (j->err) {
+        log_error("spool: cannot remove replayed %s: %s; its batches will be replayed again (flagged as possible "
+                  "duplicates)",
+                  j->path, strerror(-j->err));
+        replay_abort(s);
+        return;
+    }
+    bytes_add(s, -(int64_t)j->start_size);
+    if (s->resume_seq == s->sealed[0])
+        s->resume_seq = 0, s->resume_offset = 0;
+    sealed_pop(s);
+    replay_reset(s);
+    drain_kick(s);
+}
+
+/* Start replaying the oldest sealed file if a replay is wanted and possible. */
+static void drain_kick(spool *s)
+{
+    if (s->closing || s->draining || !s->drain_wanted)
+        return;
+    if (!s->redis || !redis_client_connected(s->redis)) {
+        s->drain_wanted = false;
+        return;
+    }
+    /* The active file is sealed only between writes: a record being written must not be read half-done. */
+    if (!s->writing && s->active_fd >= 0)
+        seal_active(s);
+    if (s->nsealed == 0) {
+        /* Nothing sealed; a write in flight calls us again when it ends. */
+        if (!s->writing)
+            s->drain_wanted = false;
+        return;
+    }
+    job *j = job_new(JOB_READ);
+    if (j)
+        j->skip_until = s->resume_seq == s->sealed[0] ? s->resume_offset : 0;
+    if (!j || !(j->path = file_path(s, s->sealed[0], "")) || job_submit(s, j) != 0) {
+        if (j)
+            job_free(j);
+        log_error("spool: cannot start reading spool-%020" PRIu64 ".log; retrying later", s->sealed[0]);
+        s->drain_wanted = false;
+        return;
+    }
+    s->draining = true;
+}
+
+int spool_drain(spool *s, redis_client *r, const char *stream_key)
+{
+    if (s->closing)
+        return -ECANCELED;
+    if (!redis_client_connected(r))
+        return -ENOTCONN;
+    if (!s->draining) {
+        if (!s->stream_key || strcmp(s->stream_key, stream_key) != 0) {
+            char *k = strdup(stream_key);
+            if (!k)
+                return -ENOMEM;
+            free(s->stream_key);
+            s->stream_key = k;
+        }
+        s->redis = r;
+    }
+    s->drain_wanted = true;
+    drain_kick(s);
+    return s->draining || s->drain_wanted ? 0 : 1;
+}
+
+/* uv_after_work_cb: back on the loop with a job's outcome. */
+static void job_done(uv_work_t *req, int status)
+{
+    job *j = req->data;
+    spool *s = j->s;
+    switch (j->op) {
+    case JOB_WRITE:
+        write_done(s, j);
+        break;
+    case JOB_READ:
+        read_done(s, j);
+        break;
+    case JOB_REMOVE:
+        remove_done(s, j);
+        break;
+    case JOB_CLOSE:
+        if (j->err)
+            log_warn("spool: closing a spool file failed: %s", strerror(-j->err));
+        break;
+    }
+    job_free(j);
+    /* Counted until here: callbacks above may call spool_close, which must not free s under us. */
+    s->jobs--;
+    close_maybe_finish(s);
+}
+
+/* ---- lifetime ---- */
+
+spool *spool_open(uv_loop_t *loop, const char *dir, int *err)
+{
+    *err = 0;
+    spool *s = calloc(1, sizeof *s);
+    if (!s || !(s->dir = strdup(dir))) {
+        free(s);
+        *err = -ENOMEM;
+        return NULL;
+    }
+    s->loop = loop;
+    s->active_fd = -1;
+    spool_crc32("", 0); /* builds the table here, before any worker thread could race to it */
+    s->lock_fd = -1;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        *err = -errno;
+        log_error("spool: cannot create SPOOL_DIR %s: %s", dir, strerror(errno));
+        goto fail;
+    }
+    char lock_path[4096];
+    snprintf(lock_path, sizeof lock_path, "%s/lock", dir);
+    s->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (s->lock_fd < 0) {
+        *err = -errno;
+        log_error("spool: cannot open %s: %s", lock_path, strerror(errno));
+        goto fail;
+    }
+    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        *err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+        log_error("spool: SPOOL_DIR %s is in use by another process; give each ingestd its own", dir);
+        goto fail;
+    }
+    DIR *d = opendir(dir);
+    if (!d) {
+        *err = -errno;
+        log_error("spool: cannot read SPOOL_DIR %s: %s", dir, strerror(errno));
+        goto fail;
+    }
+    struct dirent *de;
+    uint64_t max_seq = 0;
+    while ((de = readdir(d))) {
+        uint64_t seq;
+        if (!parse_file_name(de->d_name, &seq))
+            continue;
+        struct stat st;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (stat(path, &st) != 0)
+            continue;
+        if (sealed_add(s, seq) != 0) {
+            closedir(d);
+            *err = -ENOMEM;
+            goto fail;
+        }
+        s->bytes += (uint64_t)st.st_size;
+        if (seq > max_seq)
+            max_seq = seq;
+    }
+    closedir(d);
+    /* Never append to a file a previous run left: it may end in a torn record. */
+    s->active_seq = max_seq + 1;
+    s->m_bytes = metrics_gauge("mohstats_spool_bytes", "Bytes of batches in the local spool, not yet replayed", NULL);
+    s->m_spooled = metrics_counter("mohstats_spool_batches_total", "Batches written to the local spool", NULL);
+    s->m_replayed =
+        metrics_counter("mohstats_spool_replayed_total", "Spooled batches replayed into the Redis stream", NULL);
+    s->m_torn = metrics_counter("mohstats_spool_torn_records_total",
+                                "Spool files that ended in an incomplete record (crash during a write)", NULL);
+    s->m_errors = metrics_counter("mohstats_spool_write_errors_total", "Spool writes that failed", NULL);
+    metric_set(s->m_bytes, (double)s->bytes);
+    if (s->nsealed)
+        log_warn("spool: %zu spool files (%" PRIu64 " bytes) from an earlier run in %s; they are replayed once "
+                 "Redis is reachable",
+                 s->nsealed, s->bytes, dir);
+    return s;
+fail:
+    if (s->lock_fd >= 0)
+        close(s->lock_fd);
+    free(s->sealed);
+    free(s->dir);
+    free(s);
+    return NULL;
+}
+
+/* The last step of spool_close: once nothing is in flight, close the active file, then free. */
+static void close_maybe_finish(spool *s)
+{
+    if (!s->closing || s->writing || s->nqueued || s->jobs || s->inflight)
+        return;
+    if (s->active_fd >= 0) {
+        int fd = s->active_fd;
+        s->active_fd = -1;
+        job *j = job_new(JOB_CLOSE);
+        if (j) {
+            j->fd = fd;
+            if (job_submit(s, j) == 0)
+                return; /* back here from job_done */
+            job_free(j);
+        }
+        close(fd);
+    }
+    void (*done)(void *) = s->close_done;
+    void *arg = s->close_arg;
+    close(s->lock_fd);
+    replay_reset(s);
+    ch_buf_free(&s->queued);
+    free(s->queued_cbs);
+    free(s->sealed);
+    free(s->stream_key);
+    free(s->dir);
+    free(s);
+    if (done)
+        done(arg);
+}
+
+void spool_close(spool *s, void (*done)(void *arg), void *arg)
+{
+    if (s->closing)
+        return;
+    s->closing = true;
+    s->close_done = done;
+    s->close_arg = arg;
+    s->drain_wanted = false;
+    close_maybe_finish(s);
+}
+
+uint64_t spool_bytes(const spool *s)
+{
+    return s->bytes;
+}
+
+bool spool_draining(const spool *s)
+{
+    return s->draining;
+}
