@@ -1,0 +1,2361 @@
+/* The stream writer: reads the ingest stream as one consumer of a group, inserts batches into ClickHouse with
+ * exactly-once effect, ACKs them, takes over the entries of writers that died, trims the stream and samples its
+ * metrics.
+ *
+ * How "exactly once" holds, with several writers, crashes (SIGKILL included), timeouts and restarts. Each of
+ * these invariants is relied upon where the comment names it:
+ *
+ * I1 (ack after durable). An entry is XACKed only once its batch is known to be complete in raw_events: our
+ *    insert of it succeeded, or the presence check found all its rows, or it went to the dead-letter stream.
+ *    So an entry that is not acknowledged is never lost: it stays in the group's pending list (PEL).
+ *
+ * I2 (batch atomic). A batch is in raw_events entirely or not at all. One insert is one block (at most
+ *    WRITER_BATCH_EVENTS <= 1,000,000 rows, and max_insert_block_size / min_insert_block_size_* are pinned in
+ *    the insert's URL so a server profile cannot split it), a batch's rows share received_at and so one
+ *    partition, and ClickHouse commits each partition of a block as one part. An insert spanning two months may
+ *    commit one partition and not the other: the per-batch presence check (I4) handles that. The check also
+ *    counts rows per batch, and a batch found partly present (which I2 says cannot happen) is repaired by
+ *    inserting only its missing event_ids.
+ *
+ * I3 (single holder). At any time one consumer holds an entry (the PEL owner). Before each insert the writer
+ *    runs a Lua script that, atomically in Redis, keeps only the entries it still owns and resets their idle
+ *    time (XCLAIM JUSTID). Another writer can take them over only once they are idle WRITER_CLAIM_IDLE_MS, and
+ *    every ClickHouse request of ours times out after a third of that, so our insert has ended (client side)
+ *    before anyone else can own its entries.
+ *
+ * I4 (check what may already be there). Before inserting an uncertain entry the writer checks ClickHouse for
+ *    its batch_id and leaves out batches already present (and XACKs them). An entry is uncertain when
+ *    (a) it was taken over: claimed with XAUTOCLAIM from a writer idle too long (killed, stuck), or re-read from
+ *        our own PEL after a Redis reconnect (a lost reply may hide a claim);
+ *    (b) it was in an insert attempt of ours whose outcome is unknown (error, timeout);
+ *    (c) ingestd flagged it dup=1 (replayed from the spool, or an XADD whose reply was lost).
+ *    For (a) and (b) an insert holding the entry may still be running in ClickHouse after its client gave up:
+ *    the check first counts writer inserts in system.processes whose query_id range overlaps the entries and
+ *    which started before the entries became uncertain to us; while there is one, it waits. Each insert's
+ *    query_id is derived from its entry range (deterministic), so a retry of an insert ClickHouse still runs is
+ *    refused ("already running") rather than run twice.
+ *    For (c) the earlier copy of the batch is an older entry. Before checking ClickHouse the writer makes sure
+ *    no other consumer holds an entry older than the dup one (XPENDING): every older entry is then either
+ *    acknowledged (so inserted, I1) or ours, and entries of ours with the same batch_id are coalesced: one of
+ *    them is inserted, the others are acknowledged with it.
+ *
+ * I5 (one copy per insert). Within one insert, batch_ids are unique (coalesced as in I4).
+ *
+ * The check relies on system.processes of a single ClickHouse server (not a cluster behind a load balancer).
+ */
+#include "stream_writer.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <hiredis/hiredis.h>
+
+#include "event_row.h"
+#include "hashmap.h"
+#include "log.h"
+#include "metrics.h"
+#include "redis_client.h"
+#include "stream.h"
+
+const config_var stream_writer_config_vars[] = {
+    {"INGEST_STREAM", "mohstats:events", "Redis stream that accepted batches are appended to and read from"},
+    {"WRITER_GROUP", "clickhouse", "consumer group of the writers that move the stream into ClickHouse"},
+    {"WRITER_BATCH_EVENTS", "20000", "events per ClickHouse insert, at most (1 to 1000000)"},
+    {"WRITER_FLUSH_MS", "200", "insert what is buffered at the latest this long after the oldest buffered entry came"},
+    {"WRITER_CLAIM_IDLE_MS", "30000",
+     "entries pending this long with another writer (crashed or stuck) are taken over; ClickHouse requests of "
+     "the writer time out after a third of it"},
+    {"STREAM_GROUPS", "clickhouse,achievd",
+     "consumer groups whose unread and pending entries are kept when the stream is trimmed (missing ones are "
+     "ignored)"},
+    {"STREAM_MAX_BACKLOG", "2000000",
+     "entries a group other than WRITER_GROUP may hold back; beyond it trimming ignores that group (warning)"},
+    {NULL, NULL, NULL},
+};
+
+#define READ_COUNT 500      /* entries per XREADGROUP */
+#define READ_BLOCK_MS 1000  /* XREADGROUP BLOCK; the connection is ours alone */
+#define READ_RETRY_MS 1000  /* after an unexpected XREADGROUP error */
+#define BACKOFF_MIN_MS 100  /* failed insert: retry after this, doubling ... */
+#define BACKOFF_MAX_MS 5000 /* ... up to this */
+#define BUSY_RETRY_MS 100   /* an older insert may still run, or an older copy is held elsewhere: look again */
+#define CHECK_CHUNK 1000    /* batch ids per presence query: ~50 KB of SQL, far below max_query_size */
+#define TICK_MS 1000        /* maintenance, trimming and metrics period */
+#define CLAIM_COUNT 500     /* entries per XAUTOCLAIM */
+#define MAX_BATCH_EVENTS 1000000
+#define CONSUMER_SWEEP_MS 60000
+#define CONSUMER_IDLE_DELETE_MS (3600 * 1000) /* consumers with nothing pending and idle this long are deleted */
+#define QID_ID_LEN 41                         /* "%020llu-%020llu" */
+
+/* The insert's URL settings behind I2: one block per insert, whatever the server profile says. */
+#define INSERT_URL_SETTINGS                                                                                            \
+    "max_insert_block_size=1048576&min_insert_block_size_rows=1048576&min_insert_block_size_bytes=268435456"
+
+/* I3: keep the entries (ARGV[5..]) still pending with this consumer and reset their idle time; return them.
+ * ARGV: group, consumer, lowest id, highest id, ids... XPENDING with a consumer walks that consumer's own
+ * pending list. */
+static const char lease_script[] =
+    "local key, group, me = KEYS[1], ARGV[1], ARGV[2]\n"
+    "local mine = {}\n"
+    "for _, p in ipairs(redis.call('XPENDING', key, group, ARGV[3], ARGV[4], 100000000, me)) do\n"
+    "  mine[p[1]] = true\n"
+    "end\n"
+    "local owned, args = {}, nil\n"
+    "for i = 5, #ARGV do\n"
+    "  local id = ARGV[i]\n"
+    "  if mine[id] then\n"
+    "    owned[#owned + 1] = id\n"
+    "    if not args then args = {'XCLAIM', key, group, me, 0} end\n"
+    "    args[#args + 1] = id\n"
+    "    if #args >= 505 then\n"
+    "      args[#args + 1] = 'JUSTID'\n"
+    "      redis.call(unpack(args))\n"
+    "      args = nil\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "if args then\n"
+    "  args[#args + 1] = 'JUSTID'\n"
+    "  redis.call(unpack(args))\n"
+    "end\n"
+    "return owned\n";
+
+typedef enum { E_NEW, E_SET, E_ACK } entry_state;
+
+typedef struct wentry wentry;
+
+/* One stream entry (one accepted batch) held by this writer. */
+struct wentry {
+    wentry *prev, *next; /* the buffer, in arrival order */
+    wentry *same_batch;  /* next buffered entry with the same batch_id (I4 c, I5) */
+    stream_id id;
+    char id_text[44];
+    char batch_id[37];
+    uint32_t nevents;      /* rows to insert (fewer than total_events after a repair) */
+    uint32_t total_events; /* rows of the batch */
+    uint32_t received_s;
+    entry_state state;
+    bool dup;            /* ingestd flagged it: an earlier copy of the batch may exist (I4 c) */
+    bool taken_over;     /* I4 a/b: an insert holding it may still run in ClickHouse */
+    bool skip;           /* in the set but not inserted: present already, or another entry carries the batch */
+    bool dead;           /* goes to the dead-letter stream instead (malformed, or refused by ClickHouse alone) */
+    bool dead_stored;    /* ... and is there now */
+    bool owned_mark;     /* scratch for the lease */
+    uint64_t since_ms;   /* loop time it became taken_over */
+    uint64_t arrived_ms; /* loop time it entered the buffer */
+    char *dead_reason;
+    char *rows;
+    size_t rows_len;
+    bool rows_owned; /* rows is a repaired subset, malloc'd on its own */
+};
+
+typedef enum {
+    P_IDLE,
+    P_OWNERS,  /* XPENDING: does another consumer hold entries older than our dup ones? */
+    P_RUNNING, /* system.processes: may an older insert of these entries still run? */
+    P_PRESENT, /* raw_events: which uncertain batches are there already? */
+    P_REPAIR,  /* raw_events: event_ids of a partly present batch */
+    P_LEASE,   /* Redis: keep only what we still own, reset idle */
+    P_INSERT,
+    P_ACK,   /* dead-letter XADDs, then one XACK */
+    P_MAINT, /* lease refresh of the buffer, XAUTOCLAIM */
+} phase;
+
+typedef enum { END_OK, END_FAIL, END_BUSY } attempt_end_kind;
+
+/* What the trimmer collects in one run. */
+typedef struct {
+    bool busy;
+    bool failed;
+    uint64_t xlen;
+    stream_group_state *groups;
+    bool *awaiting; /* an XPENDING summary was asked for this group */
+    char **names;
+    size_t ngroups;
+    size_t xpending_wait;
+} trim_run;
+
+struct stream_writer {
+    uv_loop_t *loop;
+    /* settings (owned copies) */
+    char *redis_url, *clickhouse_url, *stream_key, *group, *consumer, *stream_groups, *table, *dead_key;
+    long batch_events, flush_ms, claim_idle_ms, shutdown_grace_ms, op_timeout_ms;
+    uint64_t max_backlog, max_buffer_events;
+    char *insert_sql;
+
+    redis_client *rd;  /* XREADGROUP BLOCK only */
+    redis_client *ctl; /* everything else */
+    ch_client *ch;     /* presence and running checks */
+    ch_client *ins;    /* the insert in flight (its URL carries the query_id) */
+    bool started;
+
+    /* the buffer */
+    wentry *head, *tail;
+    hashmap *by_id;    /* id text -> entry */
+    hashmap *by_batch; /* batch_id -> first entry of its same_batch chain */
+    size_t nentries;
+    uint64_t new_events; /* events of entries in state E_NEW */
+
+    /* reading */
+    bool reading;
+    bool history; /* re-reading our own PEL after a (re)connect */
+    char history_cursor[44];
+    uv_timer_t read_timer;
+
+    /* the current attempt */
+    phase ph;
+    bool set_retry; /* the set failed: retry with the same entries (same query_id when nothing changed) */
+    uint64_t set_events;
+    size_t set_entries;
+    wentry **work; /* scratch list for the current phase */
+    size_t nwork, capwork, work_next;
+    uint64_t insert_start_ns;
+    uint64_t lease_sent_ms;
+    wentry *body_pos; /* insert body cursor */
+    size_t body_off;
+    unsigned backoff_ms;
+    unsigned pending_replies; /* dead-letter XADDs in flight */
+    bool dead_failed;
+    size_t max_set_entries; /* isolating an entry ClickHouse refuses: sets are halved */
+    size_t isolate_left;
+    uv_timer_t flush_timer, retry_timer, tick_timer, grace_timer;
+    bool retry_wait;
+    bool maint_due;
+    uint64_t last_refresh_ms;
+    char claim_cursor[44];
+    uint64_t last_sweep_ms;
+
+    trim_run trim;
+
+    /* stop */
+    bool stopping, stop_failed, finishing;
+    unsigned closing;
+    void (*stop_done)(void *arg);
+    void *stop_arg;
+
+    uint64_t events_written;
+    metric *m_events, *m_latency, *m_size, *m_dups, *m_claimed, *m_dead, *m_waits, *m_trimmed, *m_xlen, *m_buffered;
+};
+
+static void flush_maybe(stream_writer *w);
+static void attempt_end(stream_writer *w, attempt_end_kind kind);
+static void phase_next(stream_writer *w);
+static void read_more(stream_writer *w);
+static void finish(stream_writer *w);
+
+/* ---- pure helpers ---- */
+
+int stream_id_parse(const char *s, size_t len, stream_id *out)
+{
+    uint64_t v[2] = {0, 0};
+    int part = 0;
+    size_t digits = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c == '-' && part == 0 && digits) {
+            part = 1;
+            digits = 0;
+        } else if (c >= '0' && c <= '9' && digits < 20) {
+            uint64_t d = (uint64_t)(c - '0');
+            if (v[part] > (UINT64_MAX - d) / 10)
+                return -EINVAL;
+            v[part] = v[part] * 10 + d;
+            digits++;
+        } else {
+            return -EINVAL;
+        }
+    }
+    if (!digits)
+        return -EINVAL;
+    out->ms = v[0];
+    out->seq = v[1];
+    return 0;
+}
+
+int stream_id_cmp(stream_id a, stream_id b)
+{
+    if (a.ms != b.ms)
+        return a.ms < b.ms ? -1 : 1;
+    if (a.seq != b.seq)
+        return a.seq < b.seq ? -1 : 1;
+    return 0;
+}
+
+void stream_id_format(stream_id id, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%" PRIu64 "-%" PRIu64, id.ms, id.seq);
+}
+
+/* The fixed-width form of an id used inside query_ids: compares as a string like the id as a number. */
+static void qid_part(stream_id id, char out[QID_ID_LEN + 1])
+{
+    snprintf(out, QID_ID_LEN + 1, "%020" PRIu64 "-%020" PRIu64, id.ms, id.seq);
+}
+
+void stream_writer_query_id(stream_id lo, stream_id hi, char out[WRITER_QUERY_ID_SIZE])
+{
+    char a[QID_ID_LEN + 1], b[QID_ID_LEN + 1];
+    qid_part(lo, a);
+    qid_part(hi, b);
+    snprintf(out, WRITER_QUERY_ID_SIZE, WRITER_QUERY_ID_PREFIX "%s-%s", a, b);
+}
+
+uint32_t stream_rows_received_at(const char *rows, size_t len)
+{
+    /* Columns event_id, batch_id, server_id, received_at (event_row_columns); TSV fields hold no raw tab. */
+    size_t i = 0;
+    for (int tabs = 0; tabs < 3; i++) {
+        if (i >= len || rows[i] == '\n')
+            return 0;
+        if (rows[i] == '\t')
+            tabs++;
+    }
+    uint64_t v = 0;
+    size_t start = i;
+    while (i < len && rows[i] >= '0' && rows[i] <= '9' && i - start < 10)
+        v = v * 10 + (uint64_t)(rows[i++] - '0');
+    if (i == start || i >= len || rows[i] != '\t' || v > UINT32_MAX)
+        return 0;
+    return (uint32_t)v;
+}
+
+/* Whether s is a UUID in text form (36 characters, hex digits and dashes in their places). */
+static bool is_uuid(const char *s)
+{
+    for (int i = 0; i < 36; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+            return false;
+    }
+    return s[36] == '\0';
+}
+
+int stream_writer_present_sql(const char *table, const char *const *batch_ids, size_t n, uint32_t min_received,
+                              uint32_t max_received, ch_buf *out)
+{
+    /* An hour of margin either side: received_at is the same value in the rows and in the entry, the margin
+     * only guards against a clock step between rendering and this check. Only the partitions (months) and parts
+     * whose received_at range meets the window are read. */
+    int64_t lo = (int64_t)min_received - 3600, hi = (int64_t)max_received + 3600;
+    if (lo < 0)
+        lo = 0;
+    if (hi > UINT32_MAX)
+        hi = UINT32_MAX;
+    int rc = ch_buf_appendf(out,
+                            "SELECT toString(batch_id), count()\n"
+                            "FROM %s\n"
+                            "WHERE received_at >= toDateTime(%" PRId64 ") AND received_at <= toDateTime(%" PRId64 ")\n"
+                            "  AND batch_id IN (",
+                            table, lo, hi);
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (!is_uuid(batch_ids[i]))
+            return -EINVAL;
+        rc = ch_buf_appendf(out, "%stoUUID('%s')", i ? ", " : "", batch_ids[i]);
+    }
+    if (!rc)
+        rc = ch_buf_appendf(out, ")\nGROUP BY batch_id\nFORMAT TabSeparated");
+    return rc ? -ENOMEM : 0;
+}
+
+int stream_writer_running_sql(stream_id lo, stream_id hi, double min_elapsed_s, ch_buf *out)
+{
+    char a[QID_ID_LEN + 1], b[QID_ID_LEN + 1];
+    qid_part(lo, a);
+    qid_part(hi, b);
+    if (min_elapsed_s < 0)
+        min_elapsed_s = 0;
+    /* query_id = prefix (13 bytes) + first id (41) + "-" + last id (41): the first id starts at position 14,
+     * the last at 56 (1-based). Two ranges overlap when each starts before the other ends. */
+    int rc = ch_buf_appendf(out,
+                            "SELECT count()\n"
+                            "FROM system.processes\n"
+                            "WHERE query_id LIKE '" WRITER_QUERY_ID_PREFIX "%%'\n"
+                            "  AND substring(query_id, 14, 41) <= '%s'\n"
+                            "  AND substring(query_id, 56, 41) >= '%s'\n"
+                            "  AND elapsed >= %.3f\n"
+                            "FORMAT TabSeparated",
+                            b, a, min_elapsed_s);
+    return rc ? -ENOMEM : 0;
+}
+
+/* Whether name is in the comma-separated list (spaces around names are ignored). */
+static bool list_has(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    const char *p = list;
+    while (p && *p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *end = p + strcspn(p, ",");
+        const char *e = end;
+        while (e > p && e[-1] == ' ')
+            e--;
+        if ((size_t)(e - p) == n && n && memcmp(p, name, n) == 0)
+            return true;
+        p = end;
+    }
+    return false;
+}
+
+int stream_trim_point(const stream_group_state *groups, size_t n, const char *hold_groups, const char *writer_group,
+                      uint64_t max_backlog, uint64_t stream_len, stream_id *minid, char *released, size_t released_len)
+{
+    bool found = false;
+    stream_id best = {UINT64_MAX, UINT64_MAX};
+    if (released_len)
+        released[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        const stream_group_state *g = &groups[i];
+        bool is_writer = strcmp(g->name, writer_group) == 0;
+        if (!is_writer && !list_has(hold_groups, g->name))
+            continue;
+        uint64_t backlog = g->pending + (g->lag_known ? g->lag : stream_len);
+        if (!is_writer && backlog > max_backlog) {
+            size_t used = strlen(released);
+            if (used + 1 < released_len)
+                snprintf(released + used, released_len - used, "%s%s", used ? "," : "", g->name);
+            continue;
+        }
+        /* The oldest pending entry is still needed; with nothing pending, everything after last-delivered is.
+         * Both only grow (acks remove the oldest, deliveries go forward), so a value read a moment ago is safe
+         * to trim to now. */
+        stream_id need = g->oldest_pending;
+        if (g->pending == 0) {
+            need = g->last_delivered;
+            if (need.seq == UINT64_MAX)
+                need.ms++, need.seq = 0;
+            else
+                need.seq++;
+        }
+        if (!found || stream_id_cmp(need, best) < 0)
+            best = need;
+        found = true;
+    }
+    if (!found)
+        return -ENOENT;
+    *minid = best;
+    return 0;
+}
+
+/* ---- small utilities ---- */
+
+/* The loop's time in milliseconds. */
+static uint64_t now_ms(stream_writer *w)
+{
+    return uv_now(w->loop);
+}
+
+/* A copy of s, or NULL (also for NULL). */
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+/* base with extra query parameters appended (e.g. "query_id=...&x=1"), malloc'd. */
+static char *url_with_params(const char *base, const char *params)
+{
+    char *res = NULL, *out = NULL;
+    CURLU *u = curl_url();
+    if (u && curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
+        curl_url_set(u, CURLUPART_QUERY, params, CURLU_APPENDQUERY) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_URL, &out, 0) == CURLUE_OK)
+        res = strdup(out);
+    curl_free(out);
+    curl_url_cleanup(u);
+    return res;
+}
+
+/* The "Code: N" of a ClickHouse error text, or 0. */
+static int ch_error_code(const char *body)
+{
+    const char *p = body ? strstr(body, "Code: ") : NULL;
+    return p ? atoi(p + 6) : 0;
+}
+
+/* ClickHouse errors that come from the data itself: retrying the same rows fails the same way. */
+static bool ch_data_error(int code)
+{
+    static const int codes[] = {6, 26, 27, 38, 41, 70, 72, 117};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        if (codes[i] == code)
+            return true;
+    return false;
+}
+
+/* A label value safe to put between quotes. */
+static void label_value(const char *s, char *out, size_t outlen)
+{
+    size_t i = 0;
+    for (; s[i] && i + 1 < outlen; i++)
+        out[i] = isalnum((unsigned char)s[i]) || strchr("_-:.", s[i]) ? s[i] : '_';
+    out[i] = '\0';
+}
+
+/* Count one insert error by reason. */
+static void count_error(const char *reason)
+{
+    char labels[64];
+    snprintf(labels, sizeof labels, "reason=\"%s\"", reason);
+    metric_inc(metrics_counter("mohstats_writer_insert_errors_total",
+                               "Failed ClickHouse inserts of the stream writer, by reason (all retried)", labels));
+}
+
+/* First element of a reply that is an array with at least n elements, or NULL. */
+static const redisReply *arr(const redisReply *r, size_t n)
+{
+    return r && r->type == REDIS_REPLY_ARRAY && r->elements >= n ? r : NULL;
+}
+
+/* A reply that is a string (bulk or status) as id, or false. */
+static bool reply_id(const redisReply *r, stream_id *id)
+{
+    return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) &&
+           stream_id_parse(r->str, r->len, id) == 0;
+}
+
+/* A reply's integer value (integers, or numbers sent as strings). */
+static uint64_t reply_u64(const redisReply *r)
+{
+    if (!r)
+        return 0;
+    if (r->type == REDIS_REPLY_INTEGER)
+        return r->integer > 0 ? (uint64_t)r->integer : 0;
+    if (r->type == REDIS_REPLY_STRING)
+        return strtoull(r->str, NULL, 10);
+    return 0;
+}
+
+/* Why a Redis command failed, for the log. */
+static const char *redis_why(const redisReply *r, const char *err)
+{
+    if (r && r->type == REDIS_REPLY_ERROR)
+        return r->str;
+    return err ? err : "unexpected reply";
+}
+
+/* ---- the buffer ---- */
+
+/* Free one entry's memory (it must be unlinked already). */
+static void entry_free(wentry *e)
+{
+    if (e->rows_owned)
+        free(e->rows);
+    free(e->dead_reason);
+    free(e);
+}
+
+/* Unlink e from the buffer and its indexes, and free it. */
+static void entry_drop(stream_writer *w, wentry *e)
+{
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        w->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        w->tail = e->prev;
+    hashmap_remove(w->by_id, e->id_text, strlen(e->id_text));
+    wentry *first = e->batch_id[0] ? hashmap_get(w->by_batch, e->batch_id, 36) : NULL;
+    if (first == e) {
+        if (e->same_batch)
+            hashmap_put(w->by_batch, e->batch_id, 36, e->same_batch, NULL);
+        else
+            hashmap_remove(w->by_batch, e->batch_id, 36);
+    } else {
+        for (wentry *p = first; p; p = p->same_batch)
+            if (p->same_batch == e) {
+                p->same_batch = e->same_batch;
+                break;
+            }
+    }
+    if (e->state == E_NEW)
+        w->new_events -= e->nevents;
+    w->nentries--;
+    entry_free(e);
+}
+
+/* The value of field name in an entry's flat [field, value, ...] array, or NULL. */
+static const redisReply *entry_field(const redisReply *fields, const char *name)
+{
+    for (size_t i = 0; i + 1 < fields->elements; i += 2) {
+        const redisReply *k = fields->element[i];
+        if (k->type == REDIS_REPLY_STRING && k->len == strlen(name) && memcmp(k->str, name, k->len) == 0)
+            return fields->element[i + 1]->type == REDIS_REPLY_STRING ? fields->element[i + 1] : NULL;
+    }
+    return NULL;
+}
+
+/* Add one [id, [fields]] entry from XREADGROUP or XAUTOCLAIM to the buffer; taken_over per I4 a. */
+static void entry_add(stream_writer *w, const redisReply *r, bool taken_over)
+{
+    stream_id id;
+    if (!arr(r, 2) || !reply_id(r->element[0], &id))
+        return;
+    char id_text[44];
+    stream_id_format(id, id_text, sizeof id_text);
+    if (hashmap_get(w->by_id, id_text, strlen(id_text)))
+        return; /* ours already (a re-read of our PEL, or a claim of our own stale entry) */
+    const redisReply *fields = r->element[1];
+    if (!fields || fields->type != REDIS_REPLY_ARRAY) {
+        /* Trimming never removes pending entries (the trim point keeps the oldest pending one), so this means
+         * someone deleted it by hand; there is nothing left to insert. */
+        log_error("writer: stream entry %s of %s is pending but its data is gone (deleted by XDEL/XTRIM?); "
+                  "acknowledging it",
+                  id_text, w->stream_key);
+    }
+    const redisReply *bid = fields && fields->type == REDIS_REPLY_ARRAY ? entry_field(fields, STREAM_F_BATCH) : NULL;
+    const redisReply *cnt = fields && fields->type == REDIS_REPLY_ARRAY ? entry_field(fields, STREAM_F_COUNT) : NULL;
+    const redisReply *rows = fields && fields->type == REDIS_REPLY_ARRAY ? entry_field(fields, STREAM_F_ROWS) : NULL;
+    const redisReply *dup = fields && fields->type == REDIS_REPLY_ARRAY ? entry_field(fields, STREAM_F_DUP) : NULL;
+    size_t rows_len = rows ? rows->len : 0;
+    wentry *e = calloc(1, sizeof *e + rows_len + 1);
+    if (!e) {
+        /* Not lost: it stays pending with us and is taken over (by us or another writer) after claim idle. */
+        log_error("writer: out of memory buffering stream entry %s", id_text);
+        return;
+    }
+    e->id = id;
+    memcpy(e->id_text, id_text, sizeof id_text);
+    e->rows = (char *)(e + 1);
+    if (rows)
+        memcpy(e->rows, rows->str, rows_len);
+    e->rows_len = rows_len;
+    e->arrived_ms = now_ms(w);
+    e->dup = dup && dup->len == 1 && dup->str[0] == '1';
+    e->taken_over = taken_over;
+    e->since_ms = e->arrived_ms;
+    char *endp = NULL;
+    unsigned long n = cnt && cnt->len < 11 ? strtoul(cnt->str, &endp, 10) : 0;
+    bool ok = bid && bid->len == 36 && cnt && endp && *endp == '\0' && rows && n <= UINT32_MAX;
+    if (ok) {
+        memcpy(e->batch_id, bid->str, 36);
+        ok = is_uuid(e->batch_id);
+    }
+    /* The row count must match the rows: a miscount would break the partial-batch repair (I2). */
+    size_t lines = 0;
+    for (size_t i = 0; ok && i < rows_len; i++)
+        lines += e->rows[i] == '\n';
+    if (ok && (lines != n || (rows_len && e->rows[rows_len - 1] != '\n')))
+        ok = false;
+    e->nevents = e->total_events = ok ? (uint32_t)n : 0;
+    if (!ok) {
+        /* No batch key: the entry is never coalesced with a real batch, nor indexed. */
+        e->batch_id[0] = '\0';
+        e->dead = true;
+        e->state = E_ACK;
+        e->dead_reason =
+            strdup(fields ? "malformed stream entry (missing or invalid bid, n or rows)" : "stream entry data deleted");
+        if (fields)
+            log_error("writer: stream entry %s is malformed (missing or invalid bid, n or rows); moving it to %s",
+                      id_text, w->dead_key);
+    } else {
+        e->received_s = stream_rows_received_at(e->rows, rows_len);
+        if (!e->received_s)
+            e->received_s = (uint32_t)(id.ms / 1000); /* the XADD time: close to the receive time */
+        e->state = E_NEW;
+        w->new_events += e->nevents;
+    }
+    if (hashmap_put(w->by_id, e->id_text, strlen(e->id_text), e, NULL) != 0) {
+        if (e->state == E_NEW)
+            w->new_events -= e->nevents;
+        entry_free(e);
+        log_error("writer: out of memory buffering stream entry %s", id_text);
+        return;
+    }
+    wentry *first = e->batch_id[0] ? hashmap_get(w->by_batch, e->batch_id, 36) : NULL;
+    if (!e->batch_id[0]) {
+        /* not indexed */
+    } else if (first) {
+        e->same_batch = first->same_batch;
+        first->same_batch = e;
+    } else if (hashmap_put(w->by_batch, e->batch_id, 36, e, NULL) != 0) {
+        /* Without the index the entry could not be coalesced (I5): treat it as possibly duplicate. */
+        e->dup = true;
+    }
+    e->prev = w->tail;
+    if (w->tail)
+        w->tail->next = e;
+    else
+        w->head = e;
+    w->tail = e;
+    w->nentries++;
+    if (taken_over)
+        metric_inc(w->m_claimed);
+}
+
+/* The loop time the oldest E_NEW entry arrived, or 0 if there is none. */
+static uint64_t oldest_new_ms(stream_writer *w)
+{
+    for (wentry *e = w->head; e; e = e->next)
+        if (e->state == E_NEW)
+            return e->arrived_ms;
+    return 0;
+}
+
+/* Reset the scratch list. */
+static void work_clear(stream_writer *w)
+{
+    w->nwork = w->work_next = 0;
+}
+
+/* Append e to the scratch list. */
+static int work_push(stream_writer *w, wentry *e)
+{
+    if (w->nwork == w->capwork) {
+        size_t cap = w->capwork ? w->capwork * 2 : 256;
+        wentry **n = realloc(w->work, cap * sizeof *n);
+        if (!n)
+            return -ENOMEM;
+        w->work = n;
+        w->capwork = cap;
+    }
+    w->work[w->nwork++] = e;
+    return 0;
+}
+
+/* Whether an entry of the set has rows to insert. */
+static bool set_inserts(const wentry *e)
+{
+    return e->state == E_SET && !e->skip && !e->dead;
+}
+
+/* ---- reading ---- */
+
+static void on_read(redis_client *c, redisReply *reply, const char *err, void *arg);
+
+/* (Re)create the group at id 0: a first start must not skip entries already in the stream. */
+static void group_create(stream_writer *w)
+{
+    const char *argv[] = {"XGROUP", "CREATE", w->stream_key, w->group, "0", "MKSTREAM"};
+    redis_command_argv(w->rd, NULL, NULL, 6, argv, NULL);
+}
+
+/* Issue the next XREADGROUP if there is room in the buffer. */
+static void read_more(stream_writer *w)
+{
+    if (w->stopping || w->reading || !redis_client_connected(w->rd) || uv_is_active((uv_handle_t *)&w->read_timer))
+        return;
+    uint64_t buffered = w->new_events + w->set_events;
+    if (buffered >= w->max_buffer_events)
+        return; /* resumed after the next insert; meanwhile other writers take the new entries */
+    char count[16], block[16];
+    snprintf(count, sizeof count, "%d", READ_COUNT);
+    snprintf(block, sizeof block, "%d", READ_BLOCK_MS);
+    const char *argv[12] = {"XREADGROUP", "GROUP", w->group, w->consumer, "COUNT", count};
+    int argc = 6;
+    if (!w->history) {
+        argv[argc++] = "BLOCK";
+        argv[argc++] = block;
+    }
+    argv[argc++] = "STREAMS";
+    argv[argc++] = w->stream_key;
+    argv[argc++] = w->history ? w->history_cursor : ">";
+    if (redis_command_argv(w->rd, on_read, w, argc, argv, NULL) == 0)
+        w->reading = true;
+}
+
+/* READ_RETRY_MS passed after an unexpected error. */
+static void on_read_timer(uv_timer_t *t)
+{
+    read_more(t->data);
+}
+
+/* XREADGROUP answered: buffer the entries and read on. */
+static void on_read(redis_client *c, redisReply *reply, const char *err, void *arg)
+{
+    stream_writer *w = arg;
+    w->reading = false;
+    if (w->finishing || !reply)
+        return; /* disconnected: the connect hook starts over with our PEL */
+    if (reply->type == REDIS_REPLY_ERROR) {
+        if (strncmp(reply->str, "NOGROUP", 7) == 0) {
+            log_warn("writer: consumer group %s of %s is gone (stream deleted?); creating it again", w->group,
+                     w->stream_key);
+            group_create(w);
+            read_more(w);
+            return;
+        }
+        log_error("writer: XREADGROUP on %s failed: %s; retrying in %d ms", w->stream_key, reply->str, READ_RETRY_MS);
+        uv_timer_start(&w->read_timer, on_read_timer, READ_RETRY_MS, 0);
+        return;
+    }
+    size_t n = 0;
+    const redisReply *streams = arr(reply, 1);
+    const redisReply *entries = streams && arr(streams->element[0], 2) ? streams->element[0]->element[1] : NULL;
+    if (entries && entries->type == REDIS_REPLY_ARRAY) {
+        n = entries->elements;
+        for (size_t i = 0; i < n; i++)
+            entry_add(w, entries->element[i], /* taken_over= */ w->history);
+    }
+    if (w->history) {
+        if (n == 0) {
+            w->history = false;
+        } else {
+            stream_id last;
+            const redisReply *e = entries->element[n - 1];
+            if (arr(e, 1) && reply_id(e->element[0], &last))
+                stream_id_format(last, w->history_cursor, sizeof w->history_cursor);
+        }
+    }
+    metric_set(w->m_buffered, (double)(w->new_events + w->set_events));
+    read_more(w);
+    flush_maybe(w);
+}
+
+/* The reading connection is (re)established: make sure the group exists, then re-read our own PEL first. */
+static void on_rd_connect(redis_client *c, void *arg)
+{
+    stream_writer *w = arg;
+    if (w->stopping)
+        return;
+    group_create(w);
+    w->history = true;
+    snprintf(w->history_cursor, sizeof w->history_cursor, "0");
+    w->reading = false;
+    read_more(w);
+}
+
+/* ---- one insert attempt: set, checks, lease, insert, ack ---- */
+
+/* Put the set together: the oldest new entries up to batch_events, coalesced by batch_id (I5, I4 c). */
+static void set_build(stream_writer *w)
+{
+    if (w->set_retry) {
+        /* Derived again: a batch found present before is found again (its entry is still uncertain). */
+        for (wentry *e = w->head; e; e = e->next)
+            if (e->state == E_SET && !e->dead)
+                e->skip = false;
+    } else {
+        size_t count = 0;
+        uint64_t events = 0;
+        for (wentry *e = w->head; e; e = e->next) {
+            if (e->state != E_NEW)
+                continue;
+            if (count && (events + e->nevents > (uint64_t)w->batch_events ||
+                          (w->max_set_entries && count >= w->max_set_entries)))
+                break;
+            e->state = E_SET;
+            e->skip = false;
+            w->new_events -= e->nevents;
+            events += e->nevents;
+            count++;
+        }
+    }
+    /* Coalesce: per batch_id, the first entry of the set carries the rows; other entries of the same batch in
+     * the buffer ride along and are acknowledged with it. If one of them is already inserted (waiting for its
+     * XACK), the batch is in ClickHouse and nothing of it is inserted again. */
+    for (wentry *e = w->head; e; e = e->next) {
+        if (!set_inserts(e))
+            continue;
+        wentry *carrier = NULL;
+        bool inserted = false;
+        for (wentry *o = hashmap_get(w->by_batch, e->batch_id, 36); o; o = o->same_batch) {
+            if (o->state == E_ACK && !o->dead)
+                inserted = true;
+            else if (!carrier && set_inserts(o))
+                carrier = o;
+        }
+        if (inserted || (carrier && carrier != e)) {
+            e->skip = true;
+            continue;
+        }
+        for (wentry *o = hashmap_get(w->by_batch, e->batch_id, 36); o; o = o->same_batch)
+            if (o->state == E_NEW) {
+                o->state = E_SET;
+                o->skip = true;
+                w->new_events -= o->nevents;
+            }
+    }
+    w->set_events = 0;
+    w->set_entries = 0;
+    for (wentry *e = w->head; e; e = e->next)
+        if (e->state == E_SET) {
+            w->set_entries++;
+            if (set_inserts(e))
+                w->set_events += e->nevents;
+        }
+}
+
+/* Start an attempt with the set (new, or the failed one again). */
+static void attempt_begin(stream_writer *w)
+{
+    set_build(w);
+    if (w->set_entries == 0) {
+        w->set_retry = false;
+        return;
+    }
+    w->ph = P_IDLE;
+    phase_next(w);
+}
+
+static void owners_start(stream_writer *w);
+static void running_start(stream_writer *w);
+static void present_start(stream_writer *w);
+static void lease_start(stream_writer *w);
+static void insert_start(stream_writer *w);
+static void ack_start(stream_writer *w);
+
+/* Move the attempt to its next phase; phases with nothing to do are passed over. */
+static void phase_next(stream_writer *w)
+{
+    bool dup = false, taken = false;
+    for (wentry *e = w->head; e; e = e->next)
+        if (set_inserts(e)) {
+            dup |= e->dup;
+            taken |= e->taken_over;
+        }
+    switch (w->ph) {
+    case P_IDLE:
+        if (dup) {
+            owners_start(w);
+            return;
+        }
+        /* fall through */
+    case P_OWNERS:
+        if (taken) {
+            running_start(w);
+            return;
+        }
+        /* fall through */
+    case P_RUNNING:
+        if (dup || taken) {
+            present_start(w);
+            return;
+        }
+        /* fall through */
+    case P_PRESENT:
+    case P_REPAIR:
+        if (w->set_events) {
+            lease_start(w);
+            return;
+        }
+        /* fall through */
+    case P_LEASE:
+        if (w->set_events) {
+            insert_start(w);
+            return;
+        }
+        /* fall through */
+    case P_INSERT:
+        /* Done with the set: inserted, present, carried by another entry, or dead (I1). */
+        for (wentry *e = w->head; e; e = e->next)
+            if (e->state == E_SET)
+                e->state = E_ACK;
+        w->set_retry = false;
+        w->set_events = 0;
+        w->set_entries = 0;
+        ack_start(w);
+        return;
+    default:
+        attempt_end(w, END_FAIL);
+    }
+}
+
+/* -- P_OWNERS (I4 c) -- */
+
+static void on_owners(redis_client *c, redisReply *reply, const char *err, void *arg);
+
+/* Ask Redis who holds the group's pending entries up to our newest dup entry. */
+static void owners_start(stream_writer *w)
+{
+    stream_id hi = {0, 0};
+    for (wentry *e = w->head; e; e = e->next)
+        if (set_inserts(e) && e->dup && stream_id_cmp(e->id, hi) > 0)
+            hi = e->id;
+    char hi_text[44];
+    stream_id_format(hi, hi_text, sizeof hi_text);
+    const char *argv[] = {"XPENDING", w->stream_key, w->group, "-", hi_text, "1000000"};
+    w->ph = P_OWNERS;
+    if (redis_command_argv(w->ctl, on_owners, w, 6, argv, NULL) != 0) {
+        count_error("redis");
+        attempt_end(w, END_FAIL);
+    }
+}
+
+/* XPENDING answered: go on only if every older pending entry is ours. */
+static void on_owners(redis_client *c, redisReply *reply, const char *err, void *arg)
+{
+    stream_writer *w = arg;
+    if (w->finishing)
+        return;
+    if (!reply || reply->type != REDIS_REPLY_ARRAY) {
+        log_warn("writer: XPENDING on %s failed: %s", w->stream_key, redis_why(reply, err));
+        count_error("redis");
+        attempt_end(w, END_FAIL);
+        return;
+    }
+    size_t len = strlen(w->consumer);
+    for (size_t i = 0; i < reply->elements; i++) {
+        const redisReply *p = arr(reply->element[i], 2);
+        const redisReply *who = p ? p->element[1] : NULL;
+        if (who && who->type == REDIS_REPLY_STRING && (who->len != len || memcmp(who->str, w->consumer, len))) {
+            /* An older copy of a dup batch may be with that consumer and not inserted yet. */
+            metric_inc(w->m_waits);
+            log_debug("writer: an older entry is pending with %.*s; waiting before checking dup batches", (int)who->len,
+                      who->str);
+            attempt_end(w, END_BUSY);
+            return;
+        }
+    }
+    phase_next(w);
+}
+
+/* -- P_RUNNING (I4 a, b) -- */
+
+static void on_running(ch_client *c, int err, long status, const char *body, size_t len, void *arg);
+
+/* Ask ClickHouse whether an older writer insert that may hold our taken-over entries still runs. */
+static void running_start(stream_writer *w)
+{
+    stream_id lo = {UINT64_MAX, UINT64_MAX}, hi = {0, 0};
+    uint64_t since = UINT64_MAX;
+    for (wentry *e = w->head; e; e = e->next)
+        if (set_inserts(e) && e->taken_over) {
+            if (stream_id_cmp(e->id, lo) < 0)
+                lo = e->id;
+            if (stream_id_cmp(e->id, hi) > 0)
+                hi = e->id;
+            if (e->since_ms < since)
+                since = e->since_ms;
+        }
+    /* An insert that may hold them started before they became ours; one second of slack for the network. */
+    double age = (double)(now_ms(w) - since) / 1000.0 - 1.0;
+    ch_buf sql = {0};
+    w->ph = P_RUNNING;
+    int rc = stream_writer_running_sql(lo, hi, age, &sql);
+    if (!rc)
+        rc = ch_query(w->ch, sql.data, on_running, w);
+    ch_buf_free(&sql);
+    if (rc) {
+        count_error("clickhouse_check");
+        attempt_end(w, END_FAIL);
+    }
+}
+
+/* system.processes answered. */
+static void on_running(ch_client *c, int err, long status, const char *body, size_t len, void *arg)
+{
+    stream_writer *w = arg;
+    if (w->finishing)
+        return;
+    if (err) {
+        log_warn("writer: checking ClickHouse for running inserts failed: %.*s", (int)len, body);
+        count_error(err == -ETIMEDOUT ? "timeout" : err == -EPROTO ? "clickhouse_check" : "connection");
+        attempt_end(w, END_FAIL);
+        return;
+    }
+    if (atol(body) > 0) {
+        metric_inc(w->m_waits);
+        log_debug("writer: an earlier insert of taken-over entries still runs in ClickHouse; waiting for it");
+        attempt_end(w, END_BUSY);
+        return;
+    }
+    phase_next(w);
+}
+
+/* -- P_PRESENT and P_REPAIR (I4) -- */
+
+static void on_present(ch_client *c, int err, long status, const char *body, size_t len, void *arg);
+static void repair_next(stream_writer *w);
+
+/* Send the next presence query (CHECK_CHUNK batches), or go on when all were asked. */
+static void present_next(stream_writer *w)
+{
+    if (w->work_next >= w->nwork) {
+        repair_next(w);
+        return;
+    }
+    size_t n = w->nwork - w->work_next;
+    if (n > CHECK_CHUNK)
+        n = CHECK_CHUNK;
+    const char *ids[CHECK_CHUNK];
+    uint32_t lo = UINT32_MAX, hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        wentry *e = w->work[w->work_next + i];
+        ids[i] = e->batch_id;
+        if (e->received_s < lo)
+            lo = e->received_s;
+        if (e->received_s > hi)
+            hi = e->received_s;
+    }
+    ch_buf sql = {0};
+    int rc = stream_writer_present_sql(w->table, ids, n, lo, hi, &sql);
+    if (!rc)
+        rc = ch_query(w->ch, sql.data, on_present, w);
+    ch_buf_free(&sql);
+    if (rc) {
+        count_error("clickhouse_check");
+        attempt_end(w, END_FAIL);
+    }
+}
+
+/* Check the uncertain entries of the set. */
+static void present_start(stream_writer *w)
+{
+    w->ph = P_PRESENT;
+    work_clear(w);
+    for (wentry *e = w->head; e; e = e->next)
+        if (set_inserts(e) && (e->dup || e->taken_over) && work_push(w, e) != 0) {
+            attempt_end(w, END_FAIL);
+            return;
+        }
+    present_next(w);
+}
+
+/* One presence query answered: "batch_id<TAB>rows" lines. */
+static void on_present(ch_client *c, int err, long status, const char *body, size_t len, void *arg)
+{
+    stream_writer *w = arg;
+    if (w->finishing)
+        return;
+    if (err) {
+        log_warn("writer: checking ClickHouse for already inserted batches failed: %.*s", (int)len, body);
+        count_error(err == -ETIMEDOUT ? "timeout" : err == -EPROTO ? "clickhouse_check" : "connection");
+        attempt_end(w, END_FAIL);
+        return;
+    }
+    size_t n = w->nwork - w->work_next;
+    if (n > CHECK_CHUNK)
+        n = CHECK_CHUNK;
+    const char *p = body, *end = body + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *line_end = nl ? nl : end;
+        const char *tab = memchr(p, '\t', (size_t)(line_end - p));
+        if (tab && tab - p == 36) {
+            uint64_t rows = strtoull(tab + 1, NULL, 10);
+            for (size_t i = 0; i < n; i++) {
+                wentry *e = w->work[w->work_next + i];
+                if (e->skip || memcmp(e->batch_id, p, 36) != 0)
+                    continue;
+                if (rows >= e->total_events) {
+                    if (rows > e->total_events)
+                        log_error("writer: batch %s has %" PRIu64 " rows in ClickHouse but %u events (inserted "
+                                  "twice before?)",
+                                  e->batch_id, rows, e->total_events);
+                    e->skip = true;
+                    metric_inc(w->m_dups);
+                    w->set_events -= e->nevents;
+                    log_info("writer: batch %s (stream entry %s) is in ClickHouse already; acknowledging it",
+                             e->batch_id, e->id_text);
+                } else {
+                    /* Against I2; repaired rather than trusted (see repair_next). */
+                    e->owned_mark = true;
+                    log_error("writer: batch %s is only partly in ClickHouse (%" PRIu64
+                              " of %u rows); inserting the missing rows",
+                              e->batch_id, rows, e->total_events);
+                }
+            }
+        }
+        p = line_end + 1;
+    }
+    w->work_next += n;
+    present_next(w);
+}
+
+static void on_repair(ch_client *c, int err, long status, const char *body, size_t len, void *arg);
+
+/* Ask for the event_ids of the next partly present batch (marked owned_mark by on_present), or go on. */
+static void repair_next(stream_writer *w)
+{
+    w->ph = P_REPAIR;
+    wentry *e = NULL;
+    for (size_t i = 0; i < w->nwork && !e; i++)
+        if (w->work[i]->owned_mark && !w->work[i]->skip)
+            e = w->work[i];
+    if (!e) {
+        phase_next(w);
+        return;
+    }
+    int64_t lo = (int64_t)e->received_s - 3600, hi = (int64_t)e->received_s + 3600;
+    ch_buf sql = {0};
+    int rc = ch_buf_appendf(&sql,
+                            "SELECT toString(event_id)\n"
+                            "FROM %s\n"
+                            "WHERE received_at >= toDateTime(%" PRId64 ") AND received_at <= toDateTime(%" PRId64 ")\n"
+                            "  AND batch_id = toUUID('%s')\n"
+                            "FORMAT TabSeparated",
+                            w->table, lo < 0 ? 0 : lo, hi, e->batch_id);
+    if (!rc)
+        rc = ch_query(w->ch, sql.data, on_repair, w);
+    ch_buf_free(&sql);
+    if (rc) {
+        count_error("clickhouse_check");
+        attempt_end(w, END_FAIL);
+    }
+}
+
+/* The event_ids of a partly present batch: keep only the rows whose event_id is missing. */
+static void on_repair(ch_client *c, int err, long status, const char *body, size_t len, void *arg)
+{
+    stream_writer *w = arg;
+    if (w->finishing)
+        return;
+    wentry *e = NULL;
+    for (size_t i = 0; i < w->nwork && !e; i++)
+        if (w->work[i]->owned_mark && !w->work[i]->skip)
+            e = w->work[i];
+    if (err || !e) {
+        count_error("clickhouse_check");
+        attempt_end(w, END_FAIL);
+        return;
+    }
+    hashmap *present = hashmap_new();
+    char *rows = malloc(e->rows_len + 1);
+    if (!present || !rows) {
+        hashmap_free(present, NULL);
+        free(rows);
+        attempt_end(w, END_FAIL);
+        return;
+    }
+    for (const char *p = body, *end = body + len; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *line_end = nl ? nl : end;
+        if (line_end - p == 36)
+            hashmap_put(present, p, 36, (void *)p, NULL);
+        p = line_end + 1;
+    }
+    size_t out = 0;
+    uint32_t kept = 0;
+    for (const char *p = e->rows, *end = e->rows + e->rows_len; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = (size_t)((nl ? nl + 1 : end) - p);
+        if (n < 37 || !hashmap_get(present, p, 36)) { /* event_id is the first column */
+            memcpy(rows + out, p, n);
+            out += n;
+            kept++;
+        }
+        p += n;
+    }
+    hashmap_free(present, NULL);
+    if (e->rows_owned)
+        free(e->rows);
+    w->set_events -= e->nevents - kept;
+    e->rows = rows;
+    e->rows_len = out;
+    e->rows_owned = true;
+    e->nevents = kept;
+    e->owned_mark = false;
+    if (kept == 0)
+        e->skip = true;
+    repair_next(w);
+}
+
+/* -- P_LEASE (I3) -- */
+
+static void on_lease(redis_client *c, redisReply *reply, const char *err, void *arg);
+
+/* Run the lease script over the entries in the scratch list. Returns 0 or -ENOTCONN/-ENOMEM. */
+static int lease_send(stream_writer *w, redis_reply_fn cb)
+{
+    stream_id lo = {UINT64_MAX, UINT64_MAX}, hi = {0, 0};
+    for (size_t i = 0; i < w->nwork; i++) {
+        if (stream_id_cmp(w->work[i]->id, lo) < 0)
+            lo = w->work[i]->id;
+        if (stream_id_cmp(w->work[i]->id, hi) > 0)
+            hi = w->work[i]->id;
+        w->work[i]->owned_mark = false;
+    }
+    size_t argc = 8 + w->nwork;
+    const char **argv = malloc(argc * sizeof *argv);
+    if (!argv)
+        return -ENOMEM;
+    char lo_text[44], hi_text[44];
+    stream_id_format(lo, lo_text, sizeof lo_text);
+    stream_id_format(hi, hi_text, sizeof hi_text);
+    argv[0] = "EVAL";
+    argv[1] = lease_script;
+    argv[2] = "1";
+    argv[3] = w->stream_key;
+    argv[4] = w->group;
+    argv[5] = w->consumer;
+    argv[6] = lo_text;
+    argv[7] = hi_text;
+    for (size_t i = 0; i < w->nwork; i++)
+        argv[8 + i] = w->work[i]->id_text;
+    w->lease_sent_ms = now_ms(w);
+    int rc = redis_command_argv(w->ctl, cb, w, (int)argc, argv, NULL);
+    free(argv);
+    return rc;
+}
+
+/* Confirm we still own the entries to insert, right before inserting them. */
+static void lease_start(stream_writer *w)
+{
+    w->ph = P_LEASE;
+    work_clear(w);
+    for (wentry *e = w->head; e; e = e->next)
+        if (e->state == E_SET && work_push(w, e) != 0) {
+            attempt_end(w, END_FAIL);
+            return;
+        }
+    if (lease_send(w, on_lease) != 0) {
+        count_error("redis");
+        attempt_end(w, END_FAIL);
+    }
+}
+
+/* Drop the scratch-list entries the lease did not confirm: another consumer has them now (or they were
+ * acknowledged), so they are that consumer's to insert. */
+static size_t lease_apply(stream_writer *w, const redisReply *reply)
+{
+    for (size_t i = 0; i < reply->elements; i++) {
+        const redisReply *r = reply->element[i];
+        if (r->type != REDIS_REPLY_STRING)
+            continue;
+        wentry *e = hashmap_get(w->by_id, r->str, r->len);
+        if (e)
+            e->owned_mark = true;
+    }
+    size_t lost = 0;
+    for (size_t i = 0; i < w->nwork; i++) {
+        wentry *e = w->work[i];
+        if (e->owned_mark) {
+            e->owned_mark = false;
+            continue;
+        }
+        if (e->state == E_SET && !e->skip && !e->dead)
+            w->set_events -= e->nevents;
+        if (e->state == E_SET)
+            w->set_entries--;
+        entry_drop(w, e);
+        lost++;
+    }
+    work_clear(w);
+    return lost;
+}
+
+/* The lease script answered. */
+static void on_lease(redis_client *c, redisReply *reply, const char *err, void *arg)
+{
+    stream_writer *w = arg;
+    if (w->finishing)
+        return;
+    if (!reply || reply->type != REDIS_REPLY_ARRAY) {
+        log_warn("writer: confirming ownership of stream entries failed: %s", redis_why(reply, err));
+        count_error("redis");
+        attempt_end(w, END_FAIL);
+        return;
+    }
+    size_t lost = lease_apply(w, reply);
+    if (lost)
+        log_warn("writer: %zu stream entries were taken over by another writer while we held them (we were slow); "
+                 "leaving them to it",
+                 lost);
+    /* I3 needs the lease and our insert to end within claim_idle: a very slow answer leaves too little. */
+    if (now_ms(w) - w->lease_sent_ms > (uint64_t)w->op_timeout_ms) {
+        log_warn("writer: Redis took %" PRIu64 " ms to confirm ownership; trying again", now_ms(w) - w->lease_sent_ms);
+        count_error("redis");
+        attempt_end(w, END_FAIL);
+        return;
+    }
+    if (w->set_entries == 0) {
+        w->set_retry = false;
+        attempt_end(w, END_OK);
+        return;
+    }
+    phase_next(w);
+}
+
+/* -- P_INSERT -- */
+
+/* ch_read_fn: the rows of the set, entry after entry, without copying them into one buffer first. */
+static size_t body_read(char *buf, size_t size, void *arg)
+{
+    stream_writer *w = arg;
+    size_t out = 0;
+    while (out < size && w->body_pos) {
+        wentry *e = w->body_pos;
+        if (!set_inserts(e) || w->body_off >= e->rows_len) {
+            w->body_pos = e->next;
+            w->body_off = 0;
+            continue;
+        }
+        size_t n = e->rows_len - w->body_off;
+        if (n > size - out)
+            n = size - out;
+        memcpy(buf + out, e->rows + w->body_off, n);
+        out += n;
+        w->body_off += n;
+    }
+    return out;
+}
+
+static void on_inserted(ch_client *c, int err, long status, const char *body, size_t len, void *arg);
+
+/* Insert the set's rows with one INSERT, under a query_id derived from the set's entry range. */
+static void insert_start(stream_writer *w)
+{
+    w->ph = P_INSERT;
+    stream_id lo = {UINT64_MAX, UINT64_MAX}, hi = {0, 0};
+    for (wentry *e = w->head; e; e = e->next)
+        if (e->state == E_SET) {
+            if (stream_id_cmp(e->id, lo) < 0)
+                lo = e->id;
+            if (stream_id_cmp(e->id, hi) > 0)
+                hi = e->id;
+        }
+    char qid[WRITER_QUERY_ID_SIZE], params[WRITER_QUERY_ID_SIZE + 160];
+    stream_writer_query_id(lo, hi, qid);
+    snprintf(params, sizeof params, "query_id=%s&" INSERT_URL_SETTINGS, qid);
+    char *url = url_with_params(w->clickhouse_url, params);
+    w->ins = url ? ch_client_new(w->loop, url, w->op_timeout_ms) : NULL;
+    free(url);
+    w->body_pos = w->head;
+    w->body_off = 0;
+    w->insert_start_ns = uv_hrtime();
+    if (!w->ins || ch_insert_stream(w->ins, w->insert_sql, body_read, w, on_inserted, w) != 0) {
+        if (w->ins)
+            ch_client_free(w->ins);
+        w->ins = NULL;
+        count_error("out_of_memory");
+        attempt_end(w, END_FAIL);
+        return;
+    }
+    log_debug("writer: inserting %" PRIu64 " events of %zu stream entries as %s", w->set_events, w->set_entries, qid);
+}
+
+/* ClickHouse refused rows of the set on their own merits: halve the set until the entry is isolated, then
+ * move that entry to the dead-letter stream (never dropped, never blocking the rest). */
+static void isolate_bad_rows(stream_writer *w, const char *body, size_t len)
+{
+    size_t n = 0;
+    for (wentry *e = w->head; e; e = e->next)
+        n += set_inserts(e);
+    if (n <= 1) {
+        for (wentry *e = w->head; e; e = e->next)
+            if (set_inserts(e)) {
+                e->dead = true;
+                free(e->dead_reason);
+                e->dead_reason = strndup(body, len > 1000 ? 1000 : len);
+                w->set_events -= e->nevents;
+                log_error("writer: ClickHouse refuses batch %s (stream entry %s): %.*s; moving it to %s", e->batch_id,
+                          e->id_text, (int)(len > 300 ? 300 : len), body, w->dead_key);
+            }
+        if (w->isolate_left)
+            w->isolate_left--;
+        if (!w->isolate_left)
+            w->max_set_entries = 0;
+        return;
+    }
+    if (!w->max_set_entries)
+        w->isolate_left = n;
+    w->max_set_entries = (n + 1) / 2;
+    size_t kept = 0;
+    for (wentry *e = w->head; e; e = e->next) {
+        if (e->state != E_SET || e->dead)
+            continue;
+        if (!e->skip && ++kept <= w->max_set_entries)
+            continue;
+        if (kept <= w->max_set_entries)
+            continue; /* a rider of a carrier that stays */
+        if (!e->skip)
+            w->set_events -= e->nevents;
+        e->state = E_NEW;
+        e->skip = false;
+        w->new_events += e->nevents;
+    }
+    log_warn("writer: ClickHouse refuses the rows of one of %zu stream entries; retrying in halves to find it", n);
+}
+
+/* The INSERT finished. */
+static void on_inserted(ch_client *c, int err, long status, const char *body, size_t len, void *arg)
+{
+    stream_writer *w = arg;
+    w->ins = NULL;
+    ch_client_free(c); /* allowed from its own callback; a fresh client (and query_id) per attempt */
+    if (w->finishing)
+        return;
+    double secs = (double)(uv_hrtime() - w->insert_start_ns) / 1e9;
+    if (err == 0) {
+        w->events_written += w->set_events;
+        metric_add(w->m_events, (double)w->set_events);
+        metric_observe(w->m_latency, secs);
+        metric_observe(w->m_size, (double)w->set_events);
+        w->backoff_ms = 0;
+        if (w->isolate_left) {
+            w->isolate_left = w->isolate_left > w->set_entries ? w->isolate_left - w->set_entries : 0;
+            if (!w->isolate_left)
+                w->max_set_entries = 0;
+        }
+        phase_next(w);
+        return;
+    }
+    /* Outcome unknown (timeout, lost connection) or refused: the entries may be in ClickHouse now, or later
+     * if the insert still runs there (I4 b). Retry the same set, checked first. */
+    int code = err == -EPROTO ? ch_error_code(body) : 0;
+    for (wentry *e = w->head; e; e = e->next)
+        if (set_inserts(e)) {
+            e->taken_over = true;
+            e->since_ms = now_ms(w);
+        }
+    const char *reason = err == -ETIMEDOUT   ? "timeout"
+                         : err == -EPROTO    ? (code == 216           ? "already_running"
+                                                : ch_data_error(code) ? "bad_data"
+                                                                      : "clickhouse")
+                         : err == -ECANCELED ? "cancelled"
+                                             : "connection";
+    count_error(reason);
+    if (code == 216) {
+        /* Our earlier attempt with this query_id still runs: it may well succeed; look again shortly. */
+        log_info("writer: the previous insert of these entries still runs in ClickHouse; checking again soon");
+        attempt_end(w, END_BUSY);
+        return;
+    }
+    log_warn("writer: inserting %" PRIu64 " events into ClickHouse failed after %.1f s (%s): %.*s", w->set_events, secs,
+             reason, (int)(len > 300 ? 300 : len), body);
+    if (ch_data_error(code)) {
+        isolate_bad_rows(w, body, len);
+        if (w->set_events == 0) {
+            /* Only dead entries left in the set: store them aside and acknowledge. */
+            w->ph = P_INSERT;
+            phase_next(w);
+            return;
+        }
+        w->backoff_ms = 0;
+    }
+    attempt_end(w, END_FAIL);
+}
+
+/* -- P_ACK (I1) -- */
+
+static void on_dead_stored(redis_client *c, redisReply *reply, const char *err, void *arg);
+static void on_acked(redis_client *c, redisReply *reply, const char *err, void *arg);
+
+/* XACK every entry done with (dead ones once they are in the dead-letter stream). */
+static void ack_send(stream_writer *w)
+{
+    work_clear(w);
+    for (wentry *e = w->head; e; e = e->next)
+        if (e->state == E_ACK && (!e->dead || e->dead_stored) && work_push(w, e) != 0)
+            break;
+    if (w->nwork == 0) {
+        attempt_end(w, w->dead_failed ? END_FAIL : END_OK);
+        return;
+    }
+    const char **argv = malloc((w->nwork + 3) * sizeof *argv);
+    int rc = -ENOMEM;
+    if (argv) {
+        argv[0] = "XACK";
+        argv[1] = w->stream_key;
+        argv[2] = w->group;
+        for (size_t i = 0; i < w->nwork; i++)
+            argv[3 + i] = w->work[i]->id_text;
+        rc = redis_command_argv(w->ctl, on_acked, w, (int)(w->nwork + 3), argv, NULL);
+        free(argv);
+    }
+    if (rc) {
+        count_error("redis");
+        attempt_end(w, END_FAIL);
+    }
+}
+
+/* Copy dead entries to the dead-letter stream (replies come back in order, matched through the scratch list),
+ * then acknowledge. */
+static void ack_start(stream_writer *w)
+{
+    w->ph = P_ACK;
+    w->dead_failed = false;
+    work_clear(w);
+    for (wentry *e = w->head; e; e = e->next) {
+        if (e->state != E_ACK || !e->dead || e->dead_stored)
+            continue;
+        char count[16];
+        snprintf(count, sizeof count, "%u", e->total_events);
+        const char *reason = e->dead_reason ? e->dead_reason : "refused";
+        const char *argv[] = {"XADD",      w->dead_key,    "*",   "src",         e->id_text, STREAM_F_BATCH,
+                              e->batch_id, STREAM_F_COUNT, count, STREAM_F_ROWS, e->rows,    "err",
+                              reason};
+        size_t lens[] = {4,
+                         strlen(w->dead_key),
+                         1,
+                         3,
+                         strlen(e->id_text),
+                         strlen(STREAM_F_BATCH),
+                         strlen(e->batch_id),
+                         strlen(STREAM_F_COUNT),
+                         strlen(count),
+                         strlen(STREAM_F_ROWS),
+                         e->rows_len,
+                         3,
+                         strlen(reason)};
+        if (work_push(w, e) != 0 || redis_command_argv(w->ctl, on_dead_stored, w, 13, argv, lens) != 0) {
+            if (w->nwork && w->work[w->nwork - 1] == e)
+                w->nwork--;
+            w->dead_failed = true;
+            break;
+        }
+        w->pending_replies++;
+    }
+    if (!w->pending_replies)
+        ack_send(w);
+}
+
+/* A dead entry's copy reached the dead-letter stream (or not). */
+static void on_dead_stored(redis_client *c, redisReply *reply, const char *err, void *arg)
+{
+    stream_writer *w = arg;
+    wentry *e = w->work_next < w->nwork ? w->work[w->work_next++] : NULL;
+    w->pending_replies--;
+    if (e && reply && reply->type == REDIS_REPLY_STRING) {
+        e->dead_stored = true;
+        metric_inc(w->m_dead);
+    } else {
+        log_warn("writer: storing a refused batch in %s failed: %s", w->dead_key, redis_why(reply, err));
+        w->dead_failed = true;
+    }
+    if (w->pending_replies || w->finishing)
+        return;
+    ack_send(w);
+}
+
+/* XACK answered: the entries are done. */
+static void on_acked(redis_client *c, redisReply *reply, const char *err, void *arg)
+{
+    stream_writer *w = arg;
+    if (w->finishing)
+        return;
+    if (!reply || reply->type != REDIS_REPLY_INTEGER) {
+        log_warn("writer: XACK on %s failed: %s; the entries stay pending until it succeeds", w->stream_key,
+                 redis_why(reply, err));
+        count_error("redis");
+        attempt_end(w, END_FAIL);
+        return;
+    }
+    for (size_t i = 0; i < w->nwork; i++)
+        entry_drop(w, w->work[i]);
+    work_clear(w);
+    attempt_end(w, END_OK);
+}
+
+/* End of an attempt (or of a phase that failed): back to idle, and decide when to go on. */
+static void on_retry_timer(uv_timer_t *t);
+
+static void attempt_end(stream_writer *w, attempt_end_kind kind)
+{
+    w->ph = P_IDLE;
+    work_clear(w);
+    if (kind == END_OK) {
+        w->backoff_ms = 0;
+    } else {
+        /* The set stays together for the retry (same entries, so the same query_id when nothing changed). */
+        bool any_set = false;
+        for (wentry *e = w->head; e; e = e->next)
+            any_set |= e->state == E_SET;
+        w->set_retry = any_set;
+        unsigned delay;
+        if (kind == END_BUSY) {
+            delay = BUSY_RETRY_MS;
+        } else {
+            w->backoff_ms = w->backoff_ms ? w->backoff_ms * 2 : BACKOFF_MIN_MS;
+            if (w->backoff_ms > BACKOFF_MAX_MS)
+                w->backoff_ms = BACKOFF_MAX_MS;
+            delay = w->backoff_ms;
+            if (w->stopping)
+                w->stop_failed = true;
+        }
+        if (!w->stop_failed) {
+            w->retry_wait = true;
+            uv_timer_start(&w->retry_timer, on_retry_timer, delay, 0);
+        }
+    }
+    metric_set(w->m_buffered, (double)(w->new_events + w->set_events));
+    read_more(w);
+    flush_maybe(w);
+}
+
+/* The retry delay passed. */
+static void on_retry_timer(uv_timer_t *t)
+{
+    stream_writer *w = t->data;
+    w->retry_wait = false;
+    flush_maybe(w);
+}
+
+/* ---- maintenance: lease refresh of the buffer, taking over idle entries ---- */
+
+static void on_claimed(redis_client *c, redisReply *reply, const char *err, void *arg);
+
+/* XAUTOCLAIM entries idle for claim_idle_ms from any consumer of the group (dead writers, lost replies). */
+static void claim_start(stream_writer *w)
+{
+    if (w->new_events >= w->max_buffer_events || w->stopping) {
+        w->ph = P_IDLE;
+        flush_maybe(w);
+        return;
+    }
+    char idle[24], count[16];
+    snprintf(idle, sizeof idle, "%ld", w->claim_idle_ms);
+    snprintf(count, sizeof count, "%d", CLAIM_COUNT);
+    const char *argv[] = {"XAUTOCLAIM", w->stream_key, w->group, w->consumer, idle, w->claim_cursor, "COUNT", count};
+    if (redis_command_argv(w->ctl, on_claimed, w, 8, argv, NULL) != 0) {
+        w->ph = P_IDLE;
+        flush_maybe(w);
+    }
+}
+
+/* XAUTOCLAIM answered: buffer what we took over (I4 a). */
+static void on_claimed(redis_client *c, redisReply *reply, const char *err, void *arg)
+{
+    stream_writer *w = arg;
+    if (w->finishing)
+        return;
+    w->ph = P_IDLE;
+    const redisReply *r = arr((redisReply *)reply, 2);
+    if (!r) {
+        if (reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOGROUP", 7) != 0)
+            log_warn("writer: XAUTOCLAIM on %s failed: %s", w->stream_key, reply->str);
+        flush_maybe(w);
+        return;
+    }
+    stream_id next;
+    if (reply_id(r->element[0], &next))
+        stream_id_format(next, w->claim_cursor, sizeof w->claim_cursor);
+    size_t n = 0;
+    if (r->element[1]->type == REDIS_REPLY_ARRAY) {
+        n = r->element[1]->elements;
+        for (size_t i = 0; i < n; i++)
+            entry_add(w, r->element[1]->element[i], /* taken_over= */ true);
+    }
+    if (r->elements >= 3 && r->element[2]->type == REDIS_REPLY_ARRAY && r->element[2]->elements)
+        log_error("writer: %zu pending entries of %s had been deleted from the stream (by XDEL or a trim outside "
+                  "mohstats); Redis dropped them from the pending list",
+                  r->element[2]->elements, w->stream_key);
+    if (n)
+        log_info("writer: took over %zu stream entries idle for more than %ld ms (a writer died or stalled)", n,
+                 w->claim_idle_ms);
+    metric_set(w->m_buffered, (double)(w->new_events + w->set_events));
+    /* More to take while the scan goes on and there is room. */
+    if (n && strcmp(w->claim_cursor, "0-0") != 0 && w->new_events < w->max_buffer_events) {
+        w->ph = P_MAINT;
+        claim_start(w);
+        return;
+    }
+    flush_maybe(w);
+}
+
+static void on_refreshed(redis_client *c, redisReply *reply, const char *err, void *arg);
+
+/* Refresh the lease (I3) of every buffered new entry, so they never look idle to other writers while we hold
+ * them (e.g. while ClickHouse is down); then claim. */
+static void maint_start(stream_writer *w)
+{
+    w->maint_due = false;
+    w->ph = P_MAINT;
+    work_clear(w);
+    if (now_ms(w) - w->last_refresh_ms >= (uint64_t)w->claim_idle_ms / 3) {
+        for (wentry *e = w->head; e; e = e->next)
+            if (e->state == E_NEW && work_push(w, e) != 0)
+                break;
+    }
+    if (w->nwork == 0 || lease_send(w, on_refreshed) != 0) {
+        work_clear(w);
+        claim_start(w);
+        return;
+    }
+    w->last_refresh_ms = now_ms(w);
+}
+
+/* The buffer's lease refresh answered: forget what another writer took meanwhile, then claim. */
+static void on_refreshed(redis_client *c, redisReply *reply, const char *err, void *arg)
+{
+    stream_writer *w = arg;
+    if (w->finishing)
+        return;
+    if (reply && reply->type == REDIS_REPLY_ARRAY) {
+        size_t lost = lease_apply(w, reply);
+        if (lost)
+            log_warn("writer: %zu buffered stream entries were taken over by another writer; leaving them to it", lost);
+    } else {
+        work_clear(w);
+    }
+    claim_start(w);
+}
+
+/* ---- scheduling ---- */
+
+/* The flush deadline passed. */
+static void on_flush_timer(uv_timer_t *t)
+{
+    flush_maybe(t->data);
+}
+
+/* Decide what to do next when idle: acknowledge, insert, maintain, or wait. */
+static void flush_maybe(stream_writer *w)
+{
+    if (w->finishing || w->ph != P_IDLE || w->retry_wait)
+        return;
+    if (w->stopping) {
+        /* One last attempt for what is buffered, then close. Failures are not retried (stop_failed). */
+        bool acks = false, news = false;
+        for (wentry *e = w->head; e; e = e->next) {
+            acks |= e->state == E_ACK;
+            news |= e->state == E_NEW || e->state == E_SET;
+        }
+        if (!w->stop_failed && acks) {
+            ack_start(w);
+            return;
+        }
+        if (!w->stop_failed && news) {
+            attempt_begin(w);
+            if (w->ph != P_IDLE || w->retry_wait || w->finishing)
+                return;
+        }
+        finish(w);
+        return;
+    }
+    if (w->maint_due) {
+        maint_start(w);
+        return;
+    }
+    for (wentry *e = w->head; e; e = e->next)
+        if (e->state == E_ACK) {
+            ack_start(w);
+            return;
+        }
+    if (w->set_retry) {
+        attempt_begin(w);
+        return;
+    }
+    if (w->new_events == 0 && !w->head) {
+        uv_timer_stop(&w->flush_timer);
+        return;
+    }
+    uint64_t oldest = oldest_new_ms(w);
+    if (!oldest)
+        return;
+    uint64_t due = oldest + (uint64_t)w->flush_ms, now = now_ms(w);
+    if (w->new_events >= (uint64_t)w->batch_events || now >= due) {
+        uv_timer_stop(&w->flush_timer);
+        attempt_begin(w);
+        return;
+    }
+    uv_timer_start(&w->flush_timer, on_flush_timer, due - now, 0);
+}
+
+/* ---- trimming and stream metrics ---- */
+
+static void trim_done(stream_writer *w);
+
+/* Free what one trim run collected. */
+static void trim_reset(trim_run *t)
+{
+    for (size_t i = 0; i < t->ngroups; i++)
+        free(t->names[i]);
+    free(t->names);
+    free(t->groups);
+    free(t->awaiting);
+    memset(t, 0, sizeof *t);
+}
+
+/* Set a per-group gauge. */
+static void group_gauge(const char *name, const char *help, const char *group, double v)
+{
+    char lv[128], labels[160];
+    label_value(group, lv, sizeof lv);
+    snprintf(labels, sizeof labels, "group=\"%s\"", lv);
+    metric_set(metrics_gauge(name, help, labels), v);
+}
+
+/* XTRIM answered. */
+static void on_trimmed(redis_client *c, redisReply *reply, const char *err, void *arg)
+{
+    stream_writer *w = arg;
+    if (reply && reply->type == REDIS_REPLY_INTEGER)
+        metric_add(w->m_trimmed, (double)reply->integer);
+    else if (reply && reply->type == REDIS_REPLY_ERROR)
+        log_warn("writer: XTRIM on %s failed: %s", w->stream_key, reply->str);
+    trim_reset(&w->trim);
+}
+
+/* Everything is known: trim to the oldest entry a holding group still needs. */
+static void trim_done(stream_writer *w)
+{
+    trim_run *t = &w->trim;
+    stream_id minid;
+    char released[256];
+    if (w->finishing || stream_trim_point(t->groups, t->ngroups, w->stream_groups, w->group, w->max_backlog, t->xlen,
+                                          &minid, released, sizeof released) != 0) {
+        trim_reset(t);
+        return;
+    }
+    if (released[0])
+        log_warn("writer: consumer group(s) %s of %s are more than STREAM_MAX_BACKLOG=%" PRIu64
+                 " entries behind; trimming the stream without waiting for them (they miss those entries)",
+                 released, w->stream_key, w->max_backlog);
+    char id[44];
+    stream_id_format(minid, id, sizeof id);
+    const char *argv[] = {"XTRIM", w->stream_key, "MINID", id};
+    if (redis_command_argv(w->ctl, on_trimmed, w, 4, argv, NULL) != 0)
+        trim_reset(t);
+}
+
+/* XPENDING summary of one holding group: its oldest pending entry. */
+static void on_group_pending(redis_client *c, redisReply *reply, const char *err, void *arg)
+{
+    stream_writer *w = arg;
+    trim_run *t = &w->trim;
+    const redisReply *r = arr(reply, 4);
+    /* Replies come back in the order the summaries were asked for. */
+    for (size_t i = 0; i < t->ngroups; i++) {
+        if (!t->awaiting[i])
+            continue;
+        t->awaiting[i] = false;
+        stream_group_state *g = &t->groups[i];
+        stream_id oldest;
+        if (r && reply_id(r->element[1], &oldest))
+            g->oldest_pending = oldest;
+        else if (r && reply_u64(r->element[0]) == 0)
+            g->pending = 0; /* all acknowledged meanwhile: last-delivered applies */
+        else
+            t->failed = true;
+        break;
+    }
+    if (--t->xpending_wait > 0)
+        return;
+    if (t->failed)
+        trim_reset(t);
+    else
+        trim_done(w);
+}
+
+/* XINFO GROUPS answered: metrics for every group, then the oldest pending entry of each holding group. */
+static void on_groups(redis_client *c, redisReply *reply, const char *err, void *arg)
+{
+    stream_writer *w = arg;
+    trim_run *t = &w->trim;
+    if (!reply || reply->type != REDIS_REPLY_ARRAY) {
+        if (reply && reply->type == REDIS_REPLY_ERROR && !strstr(reply->str, "no such key"))
+            log_warn("writer: XINFO GROUPS on %s failed: %s", w->stream_key, reply->str);
+        trim_reset(t);
+        return;
+    }
+    t->groups = calloc(reply->elements ? reply->elements : 1, sizeof *t->groups);
+    t->names = calloc(reply->elements ? reply->elements : 1, sizeof *t->names);
+    t->awaiting = calloc(reply->elements ? reply->elements : 1, sizeof *t->awaiting);
+    if (!t->groups || !t->names || !t->awaiting) {
+        trim_reset(t);
+        return;
+    }
+    for (size_t i = 0; i < reply->elements; i++) {
+        const redisReply *g = reply->element[i];
+        if (!g || g->type != REDIS_REPLY_ARRAY)
+            continue;
+        stream_group_state s = {.pending = 0};
+        char *name = NULL;
+        for (size_t k = 0; k + 1 < g->elements; k += 2) {
+            const redisReply *key = g->element[k], *v = g->element[k + 1];
+            if (key->type != REDIS_REPLY_STRING && key->type != REDIS_REPLY_STATUS)
+                continue;
+            if (strcmp(key->str, "name") == 0 && v->type == REDIS_REPLY_STRING)
+                name = strndup(v->str, v->len);
+            else if (strcmp(key->str, "pending") == 0)
+                s.pending = reply_u64(v);
+            else if (strcmp(key->str, "last-delivered-id") == 0)
+                reply_id(v, &s.last_delivered);
+            else if (strcmp(key->str, "lag") == 0 && v->type == REDIS_REPLY_INTEGER) {
+                s.lag_known = true;
+                s.lag = reply_u64(v);
+            }
+        }
+        if (!name)
+            continue;
+        group_gauge("mohstats_stream_group_pending", "Entries delivered to a consumer group and not acknowledged yet",
+                    name, (double)s.pending);
+        if (s.lag_known)
+            group_gauge("mohstats_stream_group_lag", "Entries of the stream not yet delivered to a consumer group",
+                        name, (double)s.lag);
+        s.name = name;
+        t->names[t->ngroups] = name;
+        t->groups[t->ngroups++] = s;
+    }
+    /* The oldest pending entry of each group that holds back trimming. */
+    for (size_t i = 0; i < t->ngroups; i++) {
+        stream_group_state *g = &t->groups[i];
+        bool holds = strcmp(g->name, w->group) == 0 || list_has(w->stream_groups, g->name);
+        if (!holds || g->pending == 0)
+            continue;
+        const char *argv[] = {"XPENDING", w->stream_key, g->name};
+        if (redis_command_argv(w->ctl, on_group_pending, w, 3, argv, NULL) != 0) {
+            /* Nothing was sent for this one; replies of those sent still come and count down. */
+            t->failed = true;
+            break;
+        }
+        t->awaiting[i] = true;
+        t->xpending_wait++;
+    }
+    if (t->xpending_wait == 0) {
+        if (t->failed)
+            trim_reset(t);
+        else
+            trim_done(w);
+    }
+}
+
+/* XLEN answered: the stream length gauge, then the groups. */
+static void on_xlen(redis_client *c, redisReply *reply, const char *err, void *arg)
+{
+    stream_writer *w = arg;
+    if (!reply || reply->type != REDIS_REPLY_INTEGER || w->finishing) {
+        trim_reset(&w->trim);
+        return;
+    }
+    w->trim.xlen = reply_u64(reply);
+    metric_set(w->m_xlen, (double)w->trim.xlen);
+    const char *argv[] = {"XINFO", "GROUPS", w->stream_key};
+    if (redis_command_argv(w->ctl, on_groups, w, 3, argv, NULL) != 0)
+        trim_reset(&w->trim);
+}
+
+/* Start one trim + metrics run (skipped if the previous one is still going). */
+static void trim_start(stream_writer *w)
+{
+    if (w->trim.busy || !redis_client_connected(w->ctl))
+        return;
+    const char *argv[] = {"XLEN", w->stream_key};
+    if (redis_command_argv(w->ctl, on_xlen, w, 2, argv, NULL) == 0)
+        w->trim.busy = true;
+}
+
+/* ---- consumer sweep: writers that died leave their consumer behind ---- */
+
+/* XINFO CONSUMERS answered: delete consumers with nothing pending that have not been seen for an hour. */
+static void on_consumers(redis_client *c, redisReply *reply, const char *err, void *arg)
+{
+    stream_writer *w = arg;
+    if (w->finishing || !reply || reply->type != REDIS_REPLY_ARRAY)
+        return;
+    for (size_t i = 0; i < reply->elements; i++) {
+        const redisReply *cr = reply->element[i];
+        if (!cr || cr->type != REDIS_REPLY_ARRAY)
+            continue;
+        const char *name = NULL;
+        uint64_t pending = 1, idle = 0;
+        for (size_t k = 0; k + 1 < cr->elements; k += 2) {
+            const redisReply *key = cr->element[k], *v = cr->element[k + 1];
+            if (key->type != REDIS_REPLY_STRING && key->type != REDIS_REPLY_STATUS)
+                continue;
+            if (strcmp(key->str, "name") == 0 && v->type == REDIS_REPLY_STRING)
+                name = v->str;
+            else if (strcmp(key->str, "pending") == 0)
+                pending = reply_u64(v);
+            else if (strcmp(key->str, "idle") == 0)
+                idle = reply_u64(v);
+        }
+        /* Nothing pending means nothing to lose: a live consumer deleted by mistake is re-created on its next
+         * read. */
+        if (name && pending == 0 && idle > CONSUMER_IDLE_DELETE_MS && strcmp(name, w->consumer) != 0) {
+            const char *argv[] = {"XGROUP", "DELCONSUMER", w->stream_key, w->group, name};
+            redis_command_argv(w->ctl, NULL, NULL, 5, argv, NULL);
+            log_info("writer: removed consumer %s of group %s (idle for %" PRIu64 " s, nothing pending)", name,
+                     w->group, idle / 1000);
+        }
+    }
+}
+
+/* The periodic tick: maintenance when idle, trimming and metrics, the consumer sweep, reading. */
+static void on_tick(uv_timer_t *t)
+{
+    stream_writer *w = t->data;
+    if (w->stopping)
+        return;
+    w->maint_due = true;
+    trim_start(w);
+    if (now_ms(w) - w->last_sweep_ms >= CONSUMER_SWEEP_MS && redis_client_connected(w->ctl)) {
+        w->last_sweep_ms = now_ms(w);
+        const char *argv[] = {"XINFO", "CONSUMERS", w->stream_key, w->group};
+        redis_command_argv(w->ctl, on_consumers, w, 4, argv, NULL);
+    }
+    read_more(w);
+    flush_maybe(w);
+}
+
+/* ---- lifetime ---- */
+
+void stream_writer_config_from_env(stream_writer_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->redis_url = config_get("REDIS_URL");
+    cfg->clickhouse_url = config_get("CLICKHOUSE_URL");
+    cfg->clickhouse_timeout_ms = (long)config_get_int("CLICKHOUSE_TIMEOUT_MS", 30000);
+    cfg->stream_key = config_get("INGEST_STREAM");
+    cfg->group = config_get("WRITER_GROUP");
+    cfg->batch_events = (long)config_get_int("WRITER_BATCH_EVENTS", 20000);
+    cfg->flush_ms = (long)config_get_int("WRITER_FLUSH_MS", 200);
+    cfg->claim_idle_ms = (long)config_get_int("WRITER_CLAIM_IDLE_MS", 30000);
+    cfg->stream_groups = config_get("STREAM_GROUPS");
+    cfg->max_backlog = config_get_int("STREAM_MAX_BACKLOG", 2000000);
+    cfg->shutdown_grace_ms = (long)config_get_int("SHUTDOWN_GRACE_MS", 10000);
+}
+
+/* Init a timer owned by w. */
+static void timer_init(stream_writer *w, uv_timer_t *t)
+{
+    uv_timer_init(w->loop, t);
+    t->data = w;
+}
+
+stream_writer *stream_writer_new(uv_loop_t *loop, const stream_writer_config *cfg, int *err)
+{
+    *err = -EINVAL;
+    const char *bad = NULL;
+    if (!cfg->redis_url || !*cfg->redis_url)
+        bad = "REDIS_URL is empty";
+    else if (!cfg->clickhouse_url || !*cfg->clickhouse_url)
+        bad = "CLICKHOUSE_URL is empty";
+    else if (!cfg->stream_key || !*cfg->stream_key)
+        bad = "INGEST_STREAM is empty";
+    else if (!cfg->group || !*cfg->group)
+        bad = "WRITER_GROUP is empty";
+    else if (cfg->batch_events < 1 || cfg->batch_events > MAX_BATCH_EVENTS)
+        bad = "WRITER_BATCH_EVENTS must be between 1 and 1000000 (one insert must stay one block)";
+    else if (cfg->flush_ms < 1)
+        bad = "WRITER_FLUSH_MS must be at least 1";
+    else if (cfg->claim_idle_ms < 300)
+        bad = "WRITER_CLAIM_IDLE_MS must be at least 300";
+    else if (cfg->max_backlog < 1)
+        bad = "STREAM_MAX_BACKLOG must be at least 1";
+    if (bad) {
+        log_error("writer: %s", bad);
+        return NULL;
+    }
+    *err = -ENOMEM;
+    stream_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->loop = loop;
+    char consumer[300];
+    if (cfg->consumer) {
+        snprintf(consumer, sizeof consumer, "%s", cfg->consumer);
+    } else {
+        char host[256] = "host";
+        gethostname(host, sizeof host - 1);
+        host[sizeof host - 1] = '\0';
+        snprintf(consumer, sizeof consumer, "%s-%ld", host, (long)getpid());
+    }
+    w->redis_url = dup_or_null(cfg->redis_url);
+    w->clickhouse_url = dup_or_null(cfg->clickhouse_url);
+    w->stream_key = dup_or_null(cfg->stream_key);
+    w->group = dup_or_null(cfg->group);
+    w->consumer = strdup(consumer);
+    w->stream_groups = strdup(cfg->stream_groups ? cfg->stream_groups : "");
+    w->table = strdup(cfg->table ? cfg->table : "raw_events");
+    size_t dl = strlen(cfg->stream_key) + 8;
+    w->dead_key = malloc(dl);
+    if (w->dead_key)
+        snprintf(w->dead_key, dl, "%s:dead", cfg->stream_key);
+    w->batch_events = cfg->batch_events;
+    w->flush_ms = cfg->flush_ms;
+    w->claim_idle_ms = cfg->claim_idle_ms;
+    w->max_backlog = (uint64_t)cfg->max_backlog;
+    w->shutdown_grace_ms = cfg->shutdown_grace_ms > 0 ? cfg->shutdown_grace_ms : 10000;
+    /* I3: every ClickHouse request ends within a third of the claim idle time. */
+    long timeout = cfg->clickhouse_timeout_ms > 0 ? cfg->clickhouse_timeout_ms : 30000;
+    w->op_timeout_ms = timeout < cfg->claim_idle_ms / 3 ? timeout : cfg->claim_idle_ms / 3;
+    w->max_buffer_events = 2 * (uint64_t)cfg->batch_events;
+    ch_buf sql = {0};
+    if (ch_buf_appendf(&sql, "INSERT INTO %s (%s) FORMAT TabSeparated", w->table, event_row_columns) == 0)
+        w->insert_sql = sql.data;
+    w->by_id = hashmap_new();
+    w->by_batch = hashmap_new();
+    snprintf(w->claim_cursor, sizeof w->claim_cursor, "0-0");
+    if (!w->redis_url || !w->clickhouse_url || !w->stream_key || !w->group || !w->consumer || !w->stream_groups ||
+        !w->table || !w->dead_key || !w->insert_sql || !w->by_id || !w->by_batch)
+        goto fail;
+    w->rd = redis_client_new(loop, w->redis_url);
+    w->ctl = w->rd ? redis_client_new(loop, w->redis_url) : NULL;
+    w->ch = w->ctl ? ch_client_new(loop, w->clickhouse_url, w->op_timeout_ms) : NULL;
+    if (!w->rd || !w->ctl || !w->ch) {
+        log_error("writer: REDIS_URL or CLICKHOUSE_URL is not a usable URL");
+        *err = -EINVAL;
+        if (w->ch)
+            ch_client_free(w->ch);
+        if (w->ctl)
+            redis_client_close(w->ctl, NULL, NULL);
+        if (w->rd)
+            redis_client_close(w->rd, NULL, NULL);
+        w->rd = w->ctl = NULL;
+        w->ch = NULL;
+        goto fail;
+    }
+    timer_init(w, &w->read_timer);
+    timer_init(w, &w->flush_timer);
+    timer_init(w, &w->retry_timer);
+    timer_init(w, &w->tick_timer);
+    timer_init(w, &w->grace_timer);
+    w->m_events =
+        metrics_counter("mohstats_writer_events_total", "Events inserted into ClickHouse by the writer", NULL);
+    w->m_latency = metrics_histogram("mohstats_writer_insert_seconds", "Duration of the writer's ClickHouse inserts",
+                                     NULL, metrics_latency_buckets, metrics_latency_nbuckets);
+    static const double size_buckets[] = {1, 10, 100, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000};
+    w->m_size = metrics_histogram("mohstats_writer_insert_events", "Events per ClickHouse insert of the writer", NULL,
+                                  size_buckets, sizeof size_buckets / sizeof size_buckets[0]);
+    w->m_dups = metrics_counter("mohstats_writer_duplicates_skipped_total",
+                                "Batches not inserted because they were in ClickHouse already", NULL);
+    w->m_claimed = metrics_counter("mohstats_writer_entries_taken_over_total",
+                                   "Stream entries taken over from other writers or re-read after a reconnect", NULL);
+    w->m_dead =
+        metrics_counter("mohstats_writer_dead_lettered_total",
+                        "Stream entries moved to the dead-letter stream (malformed or refused by ClickHouse)", NULL);
+    w->m_waits =
+        metrics_counter("mohstats_writer_check_waits_total",
+                        "Inserts postponed because an older insert or copy of the same entries was in flight", NULL);
+    w->m_trimmed = metrics_counter("mohstats_stream_trimmed_total", "Stream entries removed by trimming", NULL);
+    w->m_xlen = metrics_gauge("mohstats_stream_length", "Entries in the ingest stream (XLEN)", NULL);
+    w->m_buffered =
+        metrics_gauge("mohstats_writer_buffered_events", "Events read from the stream, not inserted yet", NULL);
+    *err = 0;
+    return w;
+fail:
+    stream_writer_free(w);
+    return NULL;
+}
+
+int stream_writer_start(stream_writer *w)
+{
+    if (w->started)
+        return 0;
+    w->started = true;
+    redis_client_on_connect(w->rd, on_rd_connect, w);
+    if (redis_client_connected(w->rd))
+        on_rd_connect(w->rd, w);
+    uv_timer_start(&w->tick_timer, on_tick, TICK_MS, TICK_MS);
+    log_info("writer: consumer %s of group %s on %s; up to %ld events per insert, flushed within %ld ms", w->consumer,
+             w->group, w->stream_key, w->batch_events, w->flush_ms);
+    return 0;
+}
+
+uint64_t stream_writer_events_written(const stream_writer *w)
+{
+    return w->events_written;
+}
+
+/* A handle or client of ours finished closing; the last one ends the stop. */
+static void closed_one(stream_writer *w)
+{
+    if (--w->closing > 0)
+        return;
+    size_t left = 0;
+    uint64_t events = 0;
+    for (wentry *e = w->head; e; e = e->next) {
+        left++;
+        events += e->nevents;
+    }
+    if (left)
+        log_info("writer: stopped; %zu stream entries (%" PRIu64 " events) were not inserted and stay pending in "
+                 "Redis for the next writer",
+                 left, events);
+    else
+        log_info("writer: stopped; nothing left buffered");
+    if (w->stop_done)
+        w->stop_done(w->stop_arg);
+}
+
+/* uv_close callback of our timers. */
+static void on_timer_closed(uv_handle_t *h)
+{
+    closed_one(h->data);
+}
+
+/* redis_client_close callback. */
+static void on_client_closed(void *arg)
+{
+    closed_one(arg);
+}
+
+/* Close everything; entries not acknowledged stay pending in Redis (I1). */
+static void finish(stream_writer *w)
+{
+    if (w->finishing)
+        return;
+    w->finishing = true;
+    w->closing = 1; /* held until the end of this function */
+    uv_timer_t *timers[] = {&w->read_timer, &w->flush_timer, &w->retry_timer, &w->tick_timer, &w->grace_timer};
+    for (size_t i = 0; i < sizeof timers / sizeof timers[0]; i++) {
+        w->closing++;
+        uv_close((uv_handle_t *)timers[i], on_timer_closed);
+    }
+    if (w->ins) {
+        ch_client *ins = w->ins;
+        w->ins = NULL;
+        ch_client_free(ins);
+    }
+    if (w->ch) {
+        ch_client_free(w->ch);
+        w->ch = NULL;
+    }
+    if (w->rd) {
+        w->closing++;
+        redis_client_close(w->rd, on_client_closed, w);
+    }
+    if (w->ctl) {
+        w->closing++;
+        redis_client_close(w->ctl, on_client_closed, w);
+    }
+    closed_one(w);
+}
+
+/* The grace time is over: give up on what is in flight (it stays pending in Redis). */
+static void on_grace_timer(uv_timer_t *t)
+{
+    stream_writer *w = t->data;
+    log_warn("writer: the last flush did not finish within SHUTDOWN_GRACE_MS=%ld; leaving the rest pending in "
+             "Redis",
+             w->shutdown_grace_ms);
+    w->stop_failed = true;
+    finish(w);
+}
+
+void stream_writer_stop(stream_writer *w, void (*done)(void *arg), void *arg)
+{
+    if (w->stopping) {
+        return;
+    }
+    w->stopping = true;
+    w->stop_done = done;
+    w->stop_arg = arg;
+    uv_timer_stop(&w->tick_timer);
+    uv_timer_stop(&w->flush_timer);
+    uv_timer_stop(&w->read_timer);
+    if (!w->started) {
+        finish(w);
+        return;
+    }
+    uv_timer_start(&w->grace_timer, on_grace_timer, (uint64_t)w->shutdown_grace_ms, 0);
+    /* A retry wait is cut short: one attempt now. */
+    if (w->retry_wait) {
+        uv_timer_stop(&w->retry_timer);
+        w->retry_wait = false;
+    }
+    flush_maybe(w);
+}
+
+void stream_writer_free(stream_writer *w)
+{
+    if (!w)
+        return;
+    while (w->head)
+        entry_drop(w, w->head);
+    hashmap_free(w->by_id, NULL);
+    hashmap_free(w->by_batch, NULL);
+    trim_reset(&w->trim);
+    free(w->work);
+    free(w->insert_sql);
+    free(w->redis_url);
+    free(w->clickhouse_url);
+    free(w->stream_key);
+    free(w->group);
+    free(w->consumer);
+    free(w->stream_groups);
+    free(w->table);
+    free(w->dead_key);
+    free(w);
+}

@@ -1,0 +1,459 @@
+/* Unit tests: spool record framing (CRC, torn tails, corruption), spool appends on a real loop and temp
+ * directory, and the stream writer's pure logic (ids, query_id, dedupe and running-insert SQL, trim point). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "metrics.h"
+#include "spool.h"
+#include "stream_writer.h"
+
+/* ---- framing ---- */
+
+static void test_crc32(void **state)
+{
+    assert_int_equal(spool_crc32("123456789", 9), 0xCBF43926u);
+    assert_int_equal(spool_crc32("", 0), 0);
+}
+
+/* A batch with rows "row <i>\n" x n. */
+static stream_batch make_batch(int i, char *rows_buf, size_t cap)
+{
+    stream_batch b = {.server_id = "srv-1", .nevents = 2, .maybe_duplicate = (i % 2) != 0};
+    snprintf(b.batch_id, sizeof b.batch_id, "00000000-0000-4000-8000-%012d", i);
+    int n = snprintf(rows_buf, cap, "a\t%d\n\tb\\t\x01\n", i);
+    b.rows = rows_buf;
+    b.rows_len = (size_t)n;
+    return b;
+}
+
+typedef struct {
+    stream_batch got[16];
+    size_t ends[16];
+    uint64_t at[16];
+    size_t n;
+} collected;
+
+static int collect(const stream_batch *b, uint64_t at, size_t end, void *arg)
+{
+    collected *c = arg;
+    c->got[c->n] = *b;
+    c->ends[c->n] = end;
+    c->at[c->n] = at;
+    c->n++;
+    return 0;
+}
+
+/* Three records back to back; their offsets in *ends. */
+static ch_buf three_records(size_t ends[3])
+{
+    ch_buf out = {0};
+    char rows[64];
+    for (int i = 0; i < 3; i++) {
+        stream_batch b = make_batch(i, rows, sizeof rows);
+        assert_int_equal(spool_record_encode(&b, 1700000000000ull + (uint64_t)i, &out), 0);
+        ends[i] = out.len;
+    }
+    return out;
+}
+
+static void test_roundtrip(void **state)
+{
+    size_t ends[3];
+    ch_buf buf = three_records(ends);
+    collected c = {0};
+    spool_scan_result res;
+    assert_int_equal(spool_scan(buf.data, buf.len, collect, &c, &res), 0);
+    assert_int_equal(res.records, 3);
+    assert_int_equal(res.torn_bytes, 0);
+    assert_int_equal(res.corrupt_bytes, 0);
+    assert_int_equal(c.n, 3);
+    for (int i = 0; i < 3; i++) {
+        char rows[64];
+        stream_batch want = make_batch(i, rows, sizeof rows);
+        assert_string_equal(c.got[i].batch_id, want.batch_id);
+        assert_string_equal(c.got[i].server_id, "srv-1");
+        assert_int_equal(c.got[i].nevents, 2);
+        assert_int_equal(c.got[i].maybe_duplicate, want.maybe_duplicate);
+        assert_int_equal(c.got[i].rows_len, want.rows_len);
+        assert_memory_equal(c.got[i].rows, want.rows, want.rows_len);
+        assert_int_equal(c.ends[i], ends[i]);
+        assert_int_equal(c.at[i], 1700000000000ull + (uint64_t)i);
+    }
+    ch_buf_free(&buf);
+}
+
+static void test_encode_limits(void **state)
+{
+    ch_buf out = {0};
+    stream_batch b = {.server_id = "s", .rows = "", .rows_len = 0};
+    snprintf(b.batch_id, sizeof b.batch_id, "short");
+    assert_int_equal(spool_record_encode(&b, 0, &out), -EINVAL);
+    char *big = malloc(70000);
+    memset(big, 'x', 69999);
+    big[69999] = '\0';
+    snprintf(b.batch_id, sizeof b.batch_id, "00000000-0000-4000-8000-000000000000");
+    b.server_id = big;
+    assert_int_equal(spool_record_encode(&b, 0, &out), -E2BIG);
+    assert_int_equal(out.len, 0);
+    free(big);
+}
+
+static void test_torn_tail(void **state)
+{
+    size_t ends[3];
+    ch_buf buf = three_records(ends);
+    /* Every cut inside the last record leaves two good records and a torn tail. */
+    for (size_t cut = ends[1] + 1; cut < ends[2]; cut++) {
+        collected c = {0};
+        spool_scan_result res;
+        assert_int_equal(spool_scan(buf.data, cut, collect, &c, &res), 0);
+        assert_int_equal(res.records, 2);
+        assert_int_equal(res.torn_bytes, cut - ends[1]);
+        assert_int_equal(res.corrupt_bytes, 0);
+    }
+    /* A full-length last record whose bytes never reached the disk (zeros) is torn too. */
+    memset(buf.data + ends[1] + 12, 0, ends[2] - ends[1] - 12);
+    collected c = {0};
+    spool_scan_result res;
+    assert_int_equal(spool_scan(buf.data, buf.len, collect, &c, &res), 0);
+    assert_int_equal(res.records, 2);
+    assert_int_equal(res.torn_bytes, ends[2] - ends[1]);
+    ch_buf_free(&buf);
+}
+
+static void test_corrupt_middle(void **state)
+{
+    size_t ends[3];
+    ch_buf buf = three_records(ends);
+    buf.data[ends[0] + 30] ^= 0x40; /* a bit flip inside the second record's payload */
+    collected c = {0};
+    spool_scan_result res;
+    assert_int_equal(spool_scan(buf.data, buf.len, collect, &c, &res), 0);
+    assert_int_equal(res.records, 2);
+    assert_int_equal(res.corrupt_bytes, ends[1] - ends[0]);
+    assert_int_equal(res.torn_bytes, 0);
+    assert_string_equal(c.got[1].batch_id, "00000000-0000-4000-8000-000000000002");
+    /* Garbage before the first record is skipped as well. */
+    ch_buf g = {0};
+    ch_buf_append(&g, "garbageMSP", 10);
+    ch_buf_append(&g, buf.data + ends[1], ends[2] - ends[1]);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(spool_scan(g.data, g.len, collect, &c, &res), 0);
+    assert_int_equal(res.records, 1);
+    assert_int_equal(res.corrupt_bytes, 10);
+    ch_buf_free(&g);
+    ch_buf_free(&buf);
+}
+
+/* ---- spool on a real loop ---- */
+
+typedef struct {
+    int calls;
+    int err;
+} append_result;
+
+static void on_appended(int err, void *arg)
+{
+    append_result *r = arg;
+    r->calls++;
+    if (err)
+        r->err = err;
+}
+
+static void on_closed(void *arg)
+{
+    (*(int *)arg)++;
+}
+
+/* A fresh temporary directory. */
+static char *temp_dir(void)
+{
+    char *d = strdup("/tmp/mohstats-spool-test.XXXXXX");
+    assert_non_null(mkdtemp(d));
+    return d;
+}
+
+/* Remove the directory's files and the directory. */
+static void remove_dir(const char *d)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* The size of dir/name, or -1. */
+static long file_size(const char *dir, const char *name)
+{
+    char p[512];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return stat(p, &st) == 0 ? (long)st.st_size : -1;
+}
+
+static void test_spool_append_and_reopen(void **state)
+{
+    char *dir = temp_dir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    int err;
+    spool *s = spool_open(&loop, dir, &err);
+    assert_non_null(s);
+    assert_int_equal(spool_bytes(s), 0);
+
+    /* A second spool on the same directory is refused. */
+    spool *other = spool_open(&loop, dir, &err);
+    assert_null(other);
+    assert_int_equal(err, -EBUSY);
+
+    append_result r = {0};
+    char rows[64];
+    for (int i = 0; i < 5; i++) {
+        stream_batch b = make_batch(i, rows, sizeof rows);
+        assert_int_equal(spool_append(s, &b, on_appended, &r), 0);
+    }
+    assert_int_equal(r.calls, 0); /* never before the fsync */
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(r.calls, 5);
+    assert_int_equal(r.err, 0);
+    uint64_t bytes = spool_bytes(s);
+    assert_true(bytes > 0);
+    assert_int_equal(file_size(dir, "spool-00000000000000000001.log"), (long)bytes);
+
+    int closed = 0;
+    spool_close(s, on_closed, &closed);
+    stream_batch b = make_batch(9, rows, sizeof rows);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(closed, 1);
+
+    /* Reopened: the old file is waiting for replay and appends go to a new one. */
+    s = spool_open(&loop, dir, &err);
+    assert_non_null(s);
+    assert_int_equal(spool_bytes(s), bytes);
+    assert_int_equal(spool_append(s, &b, on_appended, &r), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(r.calls, 6);
+    assert_true(file_size(dir, "spool-00000000000000000002.log") > 0);
+    closed = 0;
+    spool_close(s, on_closed, &closed);
+    assert_int_equal(spool_append(s, &b, on_appended, &r), -ECANCELED);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(closed, 1);
+
+    assert_int_equal(uv_loop_close(&loop), 0);
+    remove_dir(dir);
+    free(dir);
+}
+
+static void test_spool_close_flushes(void **state)
+{
+    char *dir = temp_dir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    int err, closed = 0;
+    spool *s = spool_open(&loop, dir, &err);
+    assert_non_null(s);
+    append_result r = {0};
+    char rows[64];
+    for (int i = 0; i < 3; i++) {
+        stream_batch b = make_batch(i, rows, sizeof rows);
+        assert_int_equal(spool_append(s, &b, on_appended, &r), 0);
+    }
+    /* Closed at once: the accepted appends are still written and acknowledged. */
+    spool_close(s, on_closed, &closed);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(r.calls, 3);
+    assert_int_equal(r.err, 0);
+    assert_int_equal(closed, 1);
+    assert_true(file_size(dir, "spool-00000000000000000001.log") > 0);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    remove_dir(dir);
+    free(dir);
+}
+
+static void test_spool_bad_dir(void **state)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    int err;
+    assert_null(spool_open(&loop, "/nonexistent/mohstats/spool", &err));
+    assert_int_equal(err, -ENOENT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* ---- writer logic ---- */
+
+static void test_stream_ids(void **state)
+{
+    stream_id id;
+    assert_int_equal(stream_id_parse("1700000000000-5", 15, &id), 0);
+    assert_int_equal(id.ms, 1700000000000ull);
+    assert_int_equal(id.seq, 5);
+    assert_int_equal(stream_id_parse("42", 2, &id), 0);
+    assert_int_equal(id.ms, 42);
+    assert_int_equal(id.seq, 0);
+    assert_int_equal(stream_id_parse("", 0, &id), -EINVAL);
+    assert_int_equal(stream_id_parse("-1", 2, &id), -EINVAL);
+    assert_int_equal(stream_id_parse("1-", 2, &id), -EINVAL);
+    assert_int_equal(stream_id_parse("1-2-3", 5, &id), -EINVAL);
+    assert_int_equal(stream_id_parse("99999999999999999999999", 23, &id), -EINVAL);
+    assert_int_equal(stream_id_parse("18446744073709551615-18446744073709551615", 41, &id), 0);
+    assert_int_equal(id.seq, UINT64_MAX);
+    stream_id a = {5, 1}, b = {5, 2}, c = {6, 0};
+    assert_true(stream_id_cmp(a, b) < 0);
+    assert_true(stream_id_cmp(c, b) > 0);
+    assert_int_equal(stream_id_cmp(a, a), 0);
+    char text[44];
+    stream_id_format(b, text, sizeof text);
+    assert_string_equal(text, "5-2");
+}
+
+static void test_query_id(void **state)
+{
+    char q[WRITER_QUERY_ID_SIZE], q2[WRITER_QUERY_ID_SIZE];
+    stream_id lo = {1700000000000ull, 3}, hi = {1700000000999ull, 0};
+    stream_writer_query_id(lo, hi, q);
+    assert_string_equal(q, "mohstats-ins-00000001700000000000-00000000000000000003-"
+                           "00000001700000000999-00000000000000000000");
+    /* Deterministic, and positions match the running-insert SQL (first id at 14, last at 56, 41 long). */
+    stream_writer_query_id(lo, hi, q2);
+    assert_string_equal(q, q2);
+    assert_int_equal(strlen(q), 13 + 41 + 1 + 41);
+    assert_memory_equal(q + 13, "00000001700000000000-00000000000000000003", 41);
+    assert_memory_equal(q + 55, "00000001700000000999-00000000000000000000", 41);
+    /* Fixed width: string order is id order. */
+    char a[WRITER_QUERY_ID_SIZE], b[WRITER_QUERY_ID_SIZE];
+    stream_writer_query_id((stream_id){9, 10}, (stream_id){9, 10}, a);
+    stream_writer_query_id((stream_id){10, 9}, (stream_id){10, 9}, b);
+    assert_true(strcmp(a, b) < 0);
+}
+
+static void test_received_at(void **state)
+{
+    const char rows[] = "e1\tb1\tsrv\\tx\t1700000123\t45\t\\N\n";
+    assert_int_equal(stream_rows_received_at(rows, strlen(rows)), 1700000123u);
+    assert_int_equal(stream_rows_received_at("a\tb\n", 4), 0);
+    assert_int_equal(stream_rows_received_at("a\tb\tc\tx1\t", 9), 0);
+    assert_int_equal(stream_rows_received_at("", 0), 0);
+}
+
+static void test_present_sql(void **state)
+{
+    const char *ids[] = {"0e5c7a52-5bd5-4d43-9d69-2d7b3e8a1f00", "1e5c7a52-5bd5-4d43-9d69-2d7b3e8a1f01"};
+    ch_buf sql = {0};
+    assert_int_equal(stream_writer_present_sql("raw_events", ids, 2, 1700000000, 1700000100, &sql), 0);
+    assert_string_equal(sql.data, "SELECT toString(batch_id), count()\n"
+                                  "FROM raw_events\n"
+                                  "WHERE received_at >= toDateTime(1699996400) AND received_at <= "
+                                  "toDateTime(1700003700)\n"
+                                  "  AND batch_id IN (toUUID('0e5c7a52-5bd5-4d43-9d69-2d7b3e8a1f00'), "
+                                  "toUUID('1e5c7a52-5bd5-4d43-9d69-2d7b3e8a1f01'))\n"
+                                  "GROUP BY batch_id\n"
+                                  "FORMAT TabSeparated");
+    ch_buf_free(&sql);
+    /* Anything but a UUID never reaches the SQL. */
+    const char *bad[] = {"0e5c7a52-5bd5-4d43-9d69-2d7b3e8a1f00", "x'); DROP TABLE raw_events; --   xxxxx"};
+    assert_int_equal(stream_writer_present_sql("raw_events", bad, 2, 1, 2, &sql), -EINVAL);
+    ch_buf_free(&sql);
+    /* The window never goes below the epoch. */
+    assert_int_equal(stream_writer_present_sql("raw_events", ids, 1, 10, 20, &sql), 0);
+    assert_non_null(strstr(sql.data, "toDateTime(0) AND received_at <= toDateTime(3620)"));
+    ch_buf_free(&sql);
+}
+
+static void test_running_sql(void **state)
+{
+    ch_buf sql = {0};
+    assert_int_equal(stream_writer_running_sql((stream_id){100, 1}, (stream_id){200, 0}, 2.5, &sql), 0);
+    assert_string_equal(sql.data, "SELECT count()\n"
+                                  "FROM system.processes\n"
+                                  "WHERE query_id LIKE 'mohstats-ins-%'\n"
+                                  "  AND substring(query_id, 14, 41) <= "
+                                  "'00000000000000000200-00000000000000000000'\n"
+                                  "  AND substring(query_id, 56, 41) >= "
+                                  "'00000000000000000100-00000000000000000001'\n"
+                                  "  AND elapsed >= 2.500\n"
+                                  "FORMAT TabSeparated");
+    ch_buf_free(&sql);
+    assert_int_equal(stream_writer_running_sql((stream_id){1, 0}, (stream_id){1, 0}, -3, &sql), 0);
+    assert_non_null(strstr(sql.data, "elapsed >= 0.000"));
+    ch_buf_free(&sql);
+}
+
+static void test_trim_point(void **state)
+{
+    stream_group_state g[] = {
+        {.name = "clickhouse",
+         .pending = 2,
+         .oldest_pending = {100, 3},
+         .last_delivered = {150, 0},
+         .lag_known = true,
+         .lag = 10},
+        {.name = "achievd", .pending = 0, .last_delivered = {90, 7}, .lag_known = true, .lag = 60},
+        {.name = "other", .pending = 0, .last_delivered = {1, 0}, .lag_known = true, .lag = 1000},
+    };
+    stream_id id;
+    char released[64];
+    /* achievd (nothing pending, delivered up to 90-7) needs everything after 90-7; "other" does not hold. */
+    assert_int_equal(
+        stream_trim_point(g, 3, "clickhouse,achievd", "clickhouse", 1000, 200, &id, released, sizeof released), 0);
+    assert_int_equal(id.ms, 90);
+    assert_int_equal(id.seq, 8);
+    assert_string_equal(released, "");
+    /* Without achievd in the list, the writer's oldest pending entry is the limit. */
+    assert_int_equal(stream_trim_point(g, 3, " clickhouse ", "clickhouse", 1000, 200, &id, released, sizeof released),
+                     0);
+    assert_int_equal(id.ms, 100);
+    assert_int_equal(id.seq, 3);
+    /* achievd over the backlog cap stops holding back; the writer group never does. */
+    g[0].lag = 5000;
+    assert_int_equal(
+        stream_trim_point(g, 3, "clickhouse,achievd", "clickhouse", 50, 200, &id, released, sizeof released), 0);
+    assert_int_equal(id.ms, 100);
+    assert_string_equal(released, "achievd");
+    /* Unknown lag counts as the whole stream. */
+    g[1].lag_known = false;
+    assert_int_equal(stream_trim_point(g, 3, "achievd", "clickhouse", 150, 200, &id, released, sizeof released), 0);
+    assert_string_equal(released, "achievd");
+    /* No holding group: no trim. A group name is matched whole, not as a prefix. */
+    assert_int_equal(
+        stream_trim_point(g + 1, 2, "achiev,xother", "clickhouse", 1000, 200, &id, released, sizeof released), -ENOENT);
+    /* A group created at 0 with nothing read keeps everything. */
+    stream_group_state fresh = {.name = "clickhouse", .last_delivered = {0, 0}};
+    assert_int_equal(stream_trim_point(&fresh, 1, "", "clickhouse", 10, 5, &id, released, sizeof released), 0);
+    assert_int_equal(id.ms, 0);
+    assert_int_equal(id.seq, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_crc32),
+        cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_encode_limits),
+        cmocka_unit_test(test_torn_tail),
+        cmocka_unit_test(test_corrupt_middle),
+        cmocka_unit_test(test_spool_append_and_reopen),
+        cmocka_unit_test(test_spool_close_flushes),
+        cmocka_unit_test(test_spool_bad_dir),
+        cmocka_unit_test(test_stream_ids),
+        cmocka_unit_test(test_query_id),
+        cmocka_unit_test(test_received_at),
+        cmocka_unit_test(test_present_sql),
+        cmocka_unit_test(test_running_sql),
+        cmocka_unit_test(test_trim_point),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    metrics_reset();
+    return rc;
+}
