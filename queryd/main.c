@@ -1,7 +1,9 @@
 /* queryd: statistics out, for the forum and web clients, from ClickHouse with a Redis cache. */
 #include <stdlib.h>
 
+#include "cache.h"
 #include "daemon.h"
+#include "queryd.h"
 
 int main(int argc, char **argv)
 {
@@ -10,14 +12,41 @@ int main(int argc, char **argv)
         .summary = "Serves the /api/v1/stats, /api/v1/servers and /api/v1/achievements read API.",
         .listen_var = "QUERYD_URL",
     };
+    config_register(queryd_config_vars);
     int code;
     daemon_ctx *d = daemon_new(&info, argc, argv, &code);
     if (!d)
         return code;
-    daemon_clickhouse(d);
-    daemon_redis(d);
-    daemon_mariadb(d, 2);
+    static queryd q;
+    q.loop = daemon_loop(d);
+    if (queryd_settings_load(&q) != 0) {
+        daemon_free(d);
+        return 2;
+    }
+    q.ch = daemon_clickhouse(d);
+    q.redis = daemon_redis(d);
+    q.mdb = daemon_mariadb(d, 2);
+    q.pg = daemon_postgres(d, 2);
+    q.cache = qcache_new(&q);
+    if (!q.cache) {
+        daemon_free(d);
+        return 1;
+    }
+
+    http_server *s = daemon_http(d);
+    global_routes(&q, s);
+    leaderboard_routes(&q, s);
+    player_routes(&q, s);
+    match_routes(&q, s);
+    map_routes(&q, s);
+    weapon_routes(&q, s);
+    gametype_routes(&q, s);
+    server_routes(&q, s);
+    heatmap_routes(&q, s);
+    achievement_routes(&q, s);
+
     code = daemon_run(d);
+    qcache_free(q.cache);
     daemon_free(d);
     return code;
 }

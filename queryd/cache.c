@@ -1,0 +1,295 @@
+/* Answer cache in Redis with single flight and stale answers on database failure. */
+#include "cache.h"
+
+#include <cjson/cJSON.h>
+#include <hiredis/hiredis.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hashmap.h"
+#include "log.h"
+#include "metrics.h"
+#include "random.h"
+#include "redis_client.h"
+#include "sha256.h"
+
+/* While another process holds the lock, look for its answer this often. */
+#define POLL_MS 15
+
+struct qcache {
+    queryd *q;
+    hashmap *inflight; /* key -> flight */
+    metric *hits, *misses, *stale, *coalesced, *errors;
+};
+
+/* One answer being fetched or computed, and the requests waiting for it. */
+typedef struct {
+    qcache *c;
+    char key[201];
+    int ttl_s;
+    http_request **waiters;
+    size_t nwaiters, cap;
+    qjob_fn start;
+    void *args;
+    void (*args_free)(void *);
+    char nonce[17];
+    bool locked; /* we hold ql:<key> */
+    int polls;
+    uv_timer_t timer;
+    /* The computed answer while the stale copy is looked up. */
+    int status;
+    char *body;
+    size_t len;
+} flight;
+
+qcache *qcache_new(queryd *q)
+{
+    qcache *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->q = q;
+    c->inflight = hashmap_new();
+    c->hits = metrics_counter("queryd_cache_total", "Answers by cache outcome", "result=\"hit\"");
+    c->misses = metrics_counter("queryd_cache_total", "Answers by cache outcome", "result=\"miss\"");
+    c->stale = metrics_counter("queryd_cache_total", "Answers by cache outcome", "result=\"stale\"");
+    c->coalesced = metrics_counter("queryd_cache_total", "Answers by cache outcome", "result=\"coalesced\"");
+    c->errors = metrics_counter("queryd_cache_total", "Answers by cache outcome", "result=\"error\"");
+    if (!c->inflight) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void qcache_free(qcache *c)
+{
+    if (!c)
+        return;
+    hashmap_free(c->inflight, NULL);
+    free(c);
+}
+
+void qcache_key(const char *key, char out[201])
+{
+    size_t n = strlen(key);
+    bool plain = n <= 200;
+    for (size_t i = 0; plain && i < n; i++)
+        plain = (unsigned char)key[i] > 0x20 && (unsigned char)key[i] < 0x7f;
+    if (plain) {
+        memcpy(out, key, n + 1);
+        return;
+    }
+    char hex[65];
+    sha256_hex(key, n, hex);
+    snprintf(out, 201, "h:%s", hex);
+}
+
+/* The flight's timer closed: free the flight. */
+static void flight_closed(uv_handle_t *h)
+{
+    flight *f = h->data;
+    free(f->waiters);
+    free(f->body);
+    free(f);
+}
+
+/* Send one answer to every waiting request and retire the flight. */
+static void flight_answer(flight *f, int status, const char *body, size_t len, const char *cache_state)
+{
+    hashmap_remove(f->c->inflight, f->key, strlen(f->key));
+    for (size_t i = 0; i < f->nwaiters; i++) {
+        http_response_header(f->waiters[i], "X-Cache", cache_state);
+        http_respond(f->waiters[i], status, "application/json", body, len);
+    }
+    f->nwaiters = 0;
+    if (f->args_free && f->args)
+        f->args_free(f->args);
+    f->args = NULL;
+    uv_close((uv_handle_t *)&f->timer, flight_closed);
+}
+
+/* Parse a cached value: 3-digit status then the body. */
+static bool cached_value(const redisReply *r, int *status, const char **body, size_t *len)
+{
+    if (!r || r->type != REDIS_REPLY_STRING || r->len < 3)
+        return false;
+    int s = (r->str[0] - '0') * 100 + (r->str[1] - '0') * 10 + (r->str[2] - '0');
+    if (s < 100 || s > 599)
+        return false;
+    *status = s;
+    *body = r->str + 3;
+    *len = r->len - 3;
+    return true;
+}
+
+static void flight_compute(flight *f);
+static void flight_try_lock(flight *f);
+
+/* Reply to GET q:<key>. */
+static void on_fresh(redis_client *rc, redisReply *r, const char *err, void *arg)
+{
+    (void)rc;
+    (void)err;
+    flight *f = arg;
+    int status;
+    const char *body;
+    size_t len;
+    if (cached_value(r, &status, &body, &len)) {
+        metric_inc(f->c->hits);
+        flight_answer(f, status, body, len, "hit");
+        return;
+    }
+    /* Not cached (or, while polling, not yet): take the lock, or keep waiting for whoever holds it. */
+    flight_try_lock(f);
+}
+
+/* Poll timer: look for the other process's answer again. */
+static void on_poll(uv_timer_t *t)
+{
+    flight *f = t->data;
+    if (redis_command(f->c->q->redis, on_fresh, f, "GET q:%s", f->key) != 0)
+        flight_compute(f);
+}
+
+/* Reply to SET ql:<key> NX PX. */
+static void on_lock(redis_client *rc, redisReply *r, const char *err, void *arg)
+{
+    (void)rc;
+    (void)err;
+    flight *f = arg;
+    if (r && r->type == REDIS_REPLY_NIL && (f->polls + 1) * POLL_MS < f->c->q->lock_ms) {
+        /* Another queryd computes this answer right now: wait for it instead of asking ClickHouse again. */
+        f->polls++;
+        uv_timer_start(&f->timer, on_poll, POLL_MS, 0);
+        return;
+    }
+    f->locked = r && r->type == REDIS_REPLY_STATUS;
+    flight_compute(f);
+}
+
+static void flight_try_lock(flight *f)
+{
+    if (f->polls > 0 && (f->polls + 1) * POLL_MS >= f->c->q->lock_ms) {
+        flight_compute(f);
+        return;
+    }
+    if (redis_command(f->c->q->redis, on_lock, f, "SET ql:%s %s NX PX %d", f->key, f->nonce, f->c->q->lock_ms) != 0)
+        flight_compute(f);
+}
+
+/* Reply to GET qs:<key> after the computation failed. */
+static void on_stale(redis_client *rc, redisReply *r, const char *err, void *arg)
+{
+    (void)rc;
+    (void)err;
+    flight *f = arg;
+    int status;
+    const char *body;
+    size_t len;
+    if (cached_value(r, &status, &body, &len)) {
+        metric_inc(f->c->stale);
+        log_info("serving a stale answer for %s: the databases failed", f->key);
+        flight_answer(f, status, body, len, "stale");
+        return;
+    }
+    metric_inc(f->c->errors);
+    flight_answer(f, f->status, f->body ? f->body : "", f->len, "miss");
+}
+
+/* A job finished: store and send its answer, or fall back to the stale copy. */
+static void on_job_done(qjob *j, int status, char *body, size_t len, bool transient)
+{
+    flight *f = j->finish_arg;
+    j->args = NULL; /* the flight owns them */
+    job_free(j);
+    redis_client *rc = f->c->q->redis;
+    if (f->locked)
+        redis_command(rc, NULL, NULL, "DEL ql:%s", f->key);
+    if (transient) {
+        f->status = status;
+        f->body = body;
+        f->len = len;
+        if (redis_command(rc, on_stale, f, "GET qs:%s", f->key) != 0) {
+            metric_inc(f->c->errors);
+            flight_answer(f, status, body ? body : "", len, "miss");
+        }
+        return;
+    }
+    metric_inc(f->c->misses);
+    char *value = malloc(len + 4);
+    if (value) {
+        snprintf(value, 4, "%03d", status);
+        memcpy(value + 3, body, len);
+        redis_command(rc, NULL, NULL, "SET q:%s %b EX %d", f->key, value, len + 3, f->ttl_s);
+        if (status == 200)
+            redis_command(rc, NULL, NULL, "SET qs:%s %b EX %d", f->key, value, len + 3, f->c->q->stale_ttl_s);
+        free(value);
+    }
+    flight_answer(f, status, body ? body : "", len, "miss");
+    free(body);
+}
+
+/* Compute the answer here. */
+static void flight_compute(flight *f)
+{
+    qjob *j = job_new(f->c->q, f->args, NULL);
+    if (!j) {
+        flight_answer(f, 500, "{\"error\":\"Out of memory.\"}", 25, "miss");
+        return;
+    }
+    j->finish = on_job_done;
+    j->finish_arg = f;
+    f->start(j);
+}
+
+void qcache_serve(qcache *c, http_request *req, const char *key, int ttl_s, qjob_fn start, void *args,
+                  void (*args_free)(void *))
+{
+    char k[201];
+    qcache_key(key, k);
+    flight *f = hashmap_get(c->inflight, k, strlen(k));
+    if (f) {
+        metric_inc(c->coalesced);
+        if (args_free && args)
+            args_free(args);
+        if (f->nwaiters == f->cap) {
+            size_t cap = f->cap ? f->cap * 2 : 4;
+            http_request **w = realloc(f->waiters, cap * sizeof *w);
+            if (!w) {
+                http_respond_error(req, 500, "Out of memory.");
+                return;
+            }
+            f->waiters = w;
+            f->cap = cap;
+        }
+        f->waiters[f->nwaiters++] = req;
+        return;
+    }
+    f = calloc(1, sizeof *f);
+    http_request **w = malloc(4 * sizeof *w);
+    if (!f || !w || hashmap_put(c->inflight, k, strlen(k), f, NULL) != 0) {
+        free(f);
+        free(w);
+        if (args_free && args)
+            args_free(args);
+        http_respond_error(req, 500, "Out of memory.");
+        return;
+    }
+    f->c = c;
+    memcpy(f->key, k, sizeof k);
+    f->ttl_s = ttl_s;
+    f->waiters = w;
+    f->cap = 4;
+    f->waiters[f->nwaiters++] = req;
+    f->start = start;
+    f->args = args;
+    f->args_free = args_free;
+    uint64_t r = random_u64();
+    snprintf(f->nonce, sizeof f->nonce, "%016llx", (unsigned long long)r);
+    uv_timer_init(c->q->loop, &f->timer);
+    f->timer.data = f;
+    if (!redis_client_connected(c->q->redis) || redis_command(c->q->redis, on_fresh, f, "GET q:%s", f->key) != 0)
+        flight_compute(f);
+}

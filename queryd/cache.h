@@ -1,0 +1,27 @@
+/* The answer cache: answers live in Redis with a TTL; identical requests arriving while an answer is being
+ * computed wait for that one computation (in-process single flight), and a short Redis lock keeps other
+ * queryd processes from computing the same answer at the same moment. A copy of every good answer is kept
+ * longer, and served when the databases fail ("stale"), so pages keep working through an outage.
+ *
+ * Redis keys: q:<key> the fresh answer, qs:<key> the stale copy, ql:<key> the lock; values are the HTTP
+ * status (3 digits) followed by the JSON body. Keys longer than 200 bytes are replaced by their SHA-256. */
+#ifndef MOHSTATS_CACHE_H
+#define MOHSTATS_CACHE_H
+
+#include <stddef.h>
+
+#include "job.h"
+
+qcache *qcache_new(queryd *q);
+void qcache_free(qcache *c);
+
+/* Answer req for key: from Redis, else by a job that start() begins (args are handed to the job; freed
+ * with args_free, also when no job is needed). ttl_s: seconds the answer stays fresh. */
+void qcache_serve(qcache *c, http_request *req, const char *key, int ttl_s, qjob_fn start, void *args,
+                  void (*args_free)(void *));
+
+/* The Redis key suffix for a cache key (the key itself, or its SHA-256 hex when too long or not printable).
+ * Exposed for tests. out must hold 201 bytes. */
+void qcache_key(const char *key, char out[201]);
+
+#endif

@@ -1,0 +1,385 @@
+/* Jobs: steps of parallel queries whose results become cJSON rows, ending in one JSON answer. */
+#include "job.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clickhouse.h"
+#include "log.h"
+#include "mariadb.h"
+#include "metrics.h"
+#include "pg.h"
+
+/* One query in flight: which job and slot it answers, and what to convert. */
+typedef struct {
+    qjob *j;
+    int slot;
+    char numeric[256];
+    char boolean[128];
+    uint64_t start_ns;
+} qcall;
+
+static metric *m_ch_seconds, *m_ch_errors, *m_db_errors;
+
+/* Register the metrics once. */
+static void job_metrics_init(void)
+{
+    if (m_ch_seconds)
+        return;
+    m_ch_seconds = metrics_histogram("queryd_clickhouse_query_seconds", "ClickHouse query latency seen by queryd", NULL,
+                                     metrics_latency_buckets, metrics_latency_nbuckets);
+    m_ch_errors = metrics_counter("queryd_clickhouse_errors_total", "ClickHouse queries that failed", NULL);
+    m_db_errors = metrics_counter("queryd_sql_errors_total", "MariaDB or PostgreSQL queries that failed", NULL);
+}
+
+qjob *job_new(queryd *q, void *args, void (*args_free)(void *))
+{
+    job_metrics_init();
+    qjob *j = calloc(1, sizeof *j);
+    if (!j) {
+        if (args_free && args)
+            args_free(args);
+        return NULL;
+    }
+    j->q = q;
+    j->args = args;
+    j->args_free = args_free;
+    return j;
+}
+
+void job_free(qjob *j)
+{
+    if (!j)
+        return;
+    for (int i = 0; i < QJOB_SLOTS; i++)
+        cJSON_Delete(j->rows[i]);
+    if (j->args_free && j->args)
+        j->args_free(j->args);
+    if (j->state_free && j->state)
+        j->state_free(j->state);
+    free(j);
+}
+
+/* Whether name appears in the comma-separated list. */
+static bool in_list(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; p && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == n && memcmp(p, name, n) == 0)
+            return true;
+        p = comma ? comma + 1 : NULL;
+    }
+    return false;
+}
+
+/* A row cell as JSON: a number for numeric columns, a bool for boolean ones, NULL as null. */
+static cJSON *cell_json(const char *v, const char *col, const char *numeric, const char *boolean)
+{
+    if (!v)
+        return cJSON_CreateNull();
+    if (in_list(numeric, col))
+        return cJSON_CreateNumber(strtod(v, NULL));
+    if (in_list(boolean, col))
+        return cJSON_CreateBool(v[0] == 't' || v[0] == '1');
+    return cJSON_CreateString(v);
+}
+
+/* Answer a step's query: store rows or note the failure, then run the next step when all answered. */
+static void call_done(qcall *c, cJSON *rows, int fail_status)
+{
+    qjob *j = c->j;
+    if (fail_status && !j->fail_status)
+        j->fail_status = fail_status;
+    cJSON_Delete(j->rows[c->slot]);
+    j->rows[c->slot] = rows;
+    free(c);
+    if (--j->pending == 0 && j->next) {
+        qjob_fn next = j->next;
+        j->next = NULL;
+        if (j->fail_status)
+            job_error(j, j->fail_status,
+                      j->fail_status == 503 ? "The statistics database is unreachable; try again in a minute."
+                                            : "The statistics query failed; the error is in queryd's log.");
+        else
+            next(j);
+    }
+}
+
+cJSON *chjson_rows(const char *body, size_t len)
+{
+    cJSON *doc = cJSON_ParseWithLength(body, len);
+    if (!doc)
+        return NULL;
+    cJSON *data = cJSON_DetachItemFromObject(doc, "data");
+    const cJSON *meta = cJSON_GetObjectItem(doc, "meta");
+    if (!cJSON_IsArray(data)) {
+        cJSON_Delete(data);
+        cJSON_Delete(doc);
+        return NULL;
+    }
+    /* ClickHouse quotes 64-bit integers in JSON output (output_format_json_quote_64bit_integers); the
+     * columns' types in "meta" say which strings are really numbers. */
+    const cJSON *col;
+    cJSON_ArrayForEach(col, meta)
+    {
+        const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(col, "type"));
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(col, "name"));
+        if (!type || !name || !strstr(type, "Int64"))
+            continue;
+        bool nullable = strncmp(type, "Nullable(", 9) == 0;
+        if (strchr(type, '(') && !nullable)
+            continue; /* Array(UInt64) and friends: left as they are */
+        cJSON *row;
+        cJSON_ArrayForEach(row, data)
+        {
+            cJSON *v = cJSON_GetObjectItem(row, name);
+            if (cJSON_IsString(v))
+                cJSON_ReplaceItemInObject(row, name, cJSON_CreateNumber(strtod(v->valuestring, NULL)));
+        }
+    }
+    cJSON_Delete(doc);
+    return data;
+}
+
+/* ClickHouse answered one query. */
+static void ch_done(ch_client *c, int err, long http_status, const char *body, size_t len, void *arg)
+{
+    (void)c;
+    qcall *call = arg;
+    metric_observe(m_ch_seconds, (double)(uv_hrtime() - call->start_ns) / 1e9);
+    if (err) {
+        metric_inc(m_ch_errors);
+        /* A status means ClickHouse answered and rejected the query: a bug here, not an outage. */
+        int status = (err == -EPROTO || (http_status >= 400 && http_status < 500)) ? 500 : 503;
+        log_warn("clickhouse query failed (%s, HTTP %ld): %.*s", status == 500 ? "rejected" : "unreachable",
+                 http_status, (int)(len > 400 ? 400 : len), body ? body : "");
+        call_done(call, NULL, status);
+        return;
+    }
+    cJSON *rows = chjson_rows(body, len);
+    if (!rows) {
+        log_warn("clickhouse answer is not the JSON expected: %.*s", (int)(len > 200 ? 200 : len), body);
+        call_done(call, NULL, 500);
+        return;
+    }
+    call_done(call, rows, 0);
+}
+
+void job_ch(qjob *j, int slot, const char *tmpl, const sqlv *vals, size_t nvals)
+{
+    char *sql = sqlt_render(tmpl, vals, nvals);
+    size_t n = sql ? strlen(sql) : 0;
+    char *full = sql ? malloc(n + 16) : NULL;
+    if (full)
+        snprintf(full, n + 16, "%s\nFORMAT JSON", sql);
+    free(sql);
+    qcall *c = full ? calloc(1, sizeof *c) : NULL;
+    if (!c) {
+        free(full);
+        if (!j->fail_status)
+            j->fail_status = 500;
+        return;
+    }
+    c->j = j;
+    c->slot = slot;
+    c->start_ns = uv_hrtime();
+    j->pending++;
+    log_debug("clickhouse: %s", full);
+    if (ch_query(j->q->ch, full, ch_done, c) != 0)
+        call_done(c, NULL, 503);
+    free(full);
+}
+
+/* MariaDB answered one query. */
+static void mdb_done(mdb_result *res, const char *err, void *arg)
+{
+    qcall *c = arg;
+    if (!res) {
+        metric_inc(m_db_errors);
+        log_warn("mariadb query failed: %s", err ? err : "?");
+        call_done(c, NULL, 503);
+        return;
+    }
+    cJSON *rows = cJSON_CreateArray();
+    for (unsigned long long r = 0; r < res->nrows; r++) {
+        cJSON *o = cJSON_CreateObject();
+        for (unsigned k = 0; k < res->ncols; k++)
+            cJSON_AddItemToObject(o, res->colnames[k],
+                                  cell_json(mdb_cell(res, r, k), res->colnames[k], c->numeric, c->boolean));
+        cJSON_AddItemToArray(rows, o);
+    }
+    call_done(c, rows, 0);
+}
+
+void job_mdb(qjob *j, int slot, const char *sql, int nparams, const char *const *params, const char *numeric)
+{
+    qcall *c = calloc(1, sizeof *c);
+    if (!c) {
+        if (!j->fail_status)
+            j->fail_status = 500;
+        return;
+    }
+    j->pending++;
+    c->j = j;
+    c->slot = slot;
+    snprintf(c->numeric, sizeof c->numeric, "%s", numeric ? numeric : "");
+    if (!j->q->mdb || mdb_query(j->q->mdb, sql, nparams, params, mdb_done, c) != 0)
+        call_done(c, NULL, 503);
+}
+
+/* PostgreSQL answered one query. */
+static void pg_done(PGresult *res, const char *err, void *arg)
+{
+    qcall *c = arg;
+    if (!res || err) {
+        metric_inc(m_db_errors);
+        log_warn("postgres query failed: %s", err ? err : "?");
+        call_done(c, NULL, 503);
+        return;
+    }
+    cJSON *rows = cJSON_CreateArray();
+    int nf = PQnfields(res);
+    for (int r = 0; r < PQntuples(res); r++) {
+        cJSON *o = cJSON_CreateObject();
+        for (int k = 0; k < nf; k++) {
+            const char *v = PQgetisnull(res, r, k) ? NULL : PQgetvalue(res, r, k);
+            cJSON_AddItemToObject(o, PQfname(res, k), cell_json(v, PQfname(res, k), c->numeric, c->boolean));
+        }
+        cJSON_AddItemToArray(rows, o);
+    }
+    call_done(c, rows, 0);
+}
+
+void job_pg(qjob *j, int slot, const char *sql, int nparams, const char *const *params, const char *numeric,
+            const char *boolean)
+{
+    qcall *c = calloc(1, sizeof *c);
+    if (!c) {
+        if (!j->fail_status)
+            j->fail_status = 500;
+        return;
+    }
+    j->pending++;
+    c->j = j;
+    c->slot = slot;
+    snprintf(c->numeric, sizeof c->numeric, "%s", numeric ? numeric : "");
+    snprintf(c->boolean, sizeof c->boolean, "%s", boolean ? boolean : "");
+    if (!j->q->pg || pg_query(j->q->pg, sql, nparams, params, pg_done, c) != 0)
+        call_done(c, NULL, 503);
+}
+
+void job_then(qjob *j, qjob_fn next)
+{
+    if (j->pending > 0) {
+        j->next = next;
+        return;
+    }
+    if (j->fail_status)
+        job_error(j, j->fail_status, "The statistics query failed; the error is in queryd's log.");
+    else
+        next(j);
+}
+
+void job_answer(qjob *j, int status, cJSON *body)
+{
+    if (j->done) {
+        cJSON_Delete(body);
+        return;
+    }
+    j->done = true;
+    char *text = body ? cJSON_PrintUnformatted(body) : NULL;
+    cJSON_Delete(body);
+    if (!text) {
+        status = 500;
+        text = strdup("{\"error\":\"Out of memory while building the answer.\"}");
+    }
+    j->finish(j, status, text, text ? strlen(text) : 0, false);
+}
+
+void job_error(qjob *j, int status, const char *message)
+{
+    if (j->done)
+        return;
+    j->done = true;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "error", message);
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    /* 5xx from a database is transient: the cache may serve a stale answer instead. */
+    j->finish(j, status, text, text ? strlen(text) : 0, status >= 500);
+}
+
+cJSON *job_rows(qjob *j, int slot)
+{
+    if (!j->rows[slot])
+        j->rows[slot] = cJSON_CreateArray();
+    return j->rows[slot];
+}
+
+cJSON *job_row(qjob *j, int slot)
+{
+    return cJSON_GetArrayItem(job_rows(j, slot), 0);
+}
+
+cJSON *job_take(qjob *j, int slot)
+{
+    cJSON *r = job_rows(j, slot);
+    j->rows[slot] = NULL;
+    return r;
+}
+
+double row_num(const cJSON *row, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItem(row, key);
+    if (cJSON_IsNumber(v))
+        return v->valuedouble;
+    if (cJSON_IsString(v))
+        return strtod(v->valuestring, NULL);
+    if (cJSON_IsBool(v))
+        return cJSON_IsTrue(v) ? 1 : 0;
+    return 0;
+}
+
+const char *row_str(const cJSON *row, const char *key)
+{
+    const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(row, key));
+    return s ? s : "";
+}
+
+void json_add_round(cJSON *o, const char *key, double v, int decimals)
+{
+    double scale = pow(10, decimals);
+    double r = isfinite(v) ? round(v * scale) / scale : 0;
+    cJSON_AddNumberToObject(o, key, r == 0 ? 0 : r); /* never -0 */
+}
+
+void json_copy(cJSON *o, const cJSON *row, const char *key, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItem(row, key);
+    cJSON_AddItemToObject(o, name ? name : key, v ? cJSON_Duplicate(v, true) : cJSON_CreateNull());
+}
+
+void json_merge(cJSON *o, const cJSON *row)
+{
+    const cJSON *v;
+    cJSON_ArrayForEach(v, row)
+    {
+        cJSON_DeleteItemFromObject(o, v->string);
+        cJSON_AddItemToObject(o, v->string, cJSON_Duplicate(v, true));
+    }
+}
+
+void iso_time(uint64_t ms, char out[32])
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}

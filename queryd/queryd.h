@@ -1,0 +1,51 @@
+/* queryd's shared state and the route tables of its API areas (one file per area). */
+#ifndef MOHSTATS_QUERYD_H
+#define MOHSTATS_QUERYD_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "config.h"
+#include "http_server.h"
+
+struct ch_client;
+struct redis_client;
+struct mdb_pool;
+struct pg_pool;
+typedef struct qcache qcache;
+
+typedef struct {
+    uv_loop_t *loop;
+    struct ch_client *ch;
+    struct redis_client *redis;
+    struct mdb_pool *mdb;
+    struct pg_pool *pg;
+    qcache *cache;
+    int max_limit;       /* QUERY_MAX_LIMIT: the most rows one page may ask for */
+    int max_offset;      /* QUERY_MAX_OFFSET: the deepest page */
+    int cache_ttl_s;     /* QUERY_CACHE_TTL_S */
+    int live_ttl_s;      /* QUERY_LIVE_TTL_S: live state (Redis live_matches) */
+    int stale_ttl_s;     /* QUERY_STALE_TTL_S: how long an answer may be served while ClickHouse is down */
+    int lock_ms;         /* QUERY_LOCK_MS: cross-process single-flight lock */
+    char smf_prefix[32]; /* SMF_DB_PREFIX, checked to be [a-z0-9_] */
+} queryd;
+
+/* queryd's settings (registered before the daemon parses its command line). */
+extern const config_var queryd_config_vars[];
+
+/* Read the settings into q (loop and clients are set by the caller). Returns 0 or -EINVAL. */
+int queryd_settings_load(queryd *q);
+
+/* Route tables, one per API area. Every route is under /api/v1. */
+void global_routes(queryd *q, http_server *s);
+void leaderboard_routes(queryd *q, http_server *s);
+void player_routes(queryd *q, http_server *s);
+void match_routes(queryd *q, http_server *s);
+void map_routes(queryd *q, http_server *s);
+void weapon_routes(queryd *q, http_server *s);
+void gametype_routes(queryd *q, http_server *s);
+void server_routes(queryd *q, http_server *s);
+void heatmap_routes(queryd *q, http_server *s);
+void achievement_routes(queryd *q, http_server *s);
+
+#endif

@@ -1,0 +1,108 @@
+/* Shared pieces of the API areas: route registration, SQL conditions over lists, row lookups, and
+ * queryd's settings. */
+#include "area.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "clickhouse.h"
+#include "log.h"
+
+const config_var queryd_config_vars[] = {
+    {"QUERY_CACHE_TTL_S", "60", "seconds a computed answer is served from the Redis cache"},
+    {"QUERY_LIVE_TTL_S", "10", "seconds live answers (servers online, live matches) are cached"},
+    {"QUERY_STALE_TTL_S", "86400", "seconds an old answer may still be served while ClickHouse is down"},
+    {"QUERY_LOCK_MS", "3000", "lock that lets one queryd compute an answer while others wait for it"},
+    {"QUERY_MAX_LIMIT", "100", "the most rows one page of a list may ask for (limit)"},
+    {"QUERY_MAX_OFFSET", "100000", "the deepest row a page may start at (offset)"},
+    {NULL, NULL, NULL},
+};
+
+int queryd_settings_load(queryd *q)
+{
+    q->cache_ttl_s = (int)config_get_int("QUERY_CACHE_TTL_S", 60);
+    q->live_ttl_s = (int)config_get_int("QUERY_LIVE_TTL_S", 10);
+    q->stale_ttl_s = (int)config_get_int("QUERY_STALE_TTL_S", 86400);
+    q->lock_ms = (int)config_get_int("QUERY_LOCK_MS", 3000);
+    q->max_limit = (int)config_get_int("QUERY_MAX_LIMIT", 100);
+    q->max_offset = (int)config_get_int("QUERY_MAX_OFFSET", 100000);
+    if (q->cache_ttl_s < 1 || q->live_ttl_s < 1 || q->stale_ttl_s < 1 || q->lock_ms < 50 || q->max_limit < 1 ||
+        q->max_offset < 0) {
+        log_error("QUERY_* settings must be positive (QUERY_LOCK_MS at least 50)");
+        return -EINVAL;
+    }
+    const char *prefix = config_get("SMF_DB_PREFIX");
+    size_t n = prefix ? strlen(prefix) : 0;
+    if (n >= sizeof q->smf_prefix || strspn(prefix ? prefix : "", "abcdefghijklmnopqrstuvwxyz0123456789_") != n) {
+        /* It is pasted into table names, so it must be a plain identifier. */
+        log_error("SMF_DB_PREFIX must be lowercase letters, digits and '_', at most %zu characters",
+                  sizeof q->smf_prefix - 1);
+        return -EINVAL;
+    }
+    memcpy(q->smf_prefix, prefix ? prefix : "", n + 1);
+    return 0;
+}
+
+void routes_add(http_server *s, queryd *q, const route *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "/api/v1%s", r[i].path);
+        if (http_server_route(s, "GET", path, r[i].fn, q) != 0)
+            log_error("cannot register route %s", path);
+    }
+}
+
+char *sql_in(const char *col, const char *const *vals, size_t n)
+{
+    if (n == 0)
+        return strdup("0");
+    ch_buf b = {0};
+    int rc = ch_buf_appendf(&b, "%s IN (", col);
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (i)
+            rc = ch_buf_append(&b, ", ", 2);
+        if (!rc)
+            rc = ch_buf_append_quoted(&b, vals[i], strlen(vals[i]));
+    }
+    if (!rc)
+        rc = ch_buf_append(&b, ")", 1);
+    if (rc) {
+        ch_buf_free(&b);
+        return NULL;
+    }
+    return b.data;
+}
+
+size_t rows_strings(const cJSON *rows, const char *key, const char **out, size_t max)
+{
+    size_t n = 0;
+    const cJSON *row;
+    cJSON_ArrayForEach(row, rows)
+    {
+        const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(row, key));
+        if (s && n < max)
+            out[n++] = s;
+    }
+    return n;
+}
+
+const cJSON *rows_find(const cJSON *rows, const char *key, const char *val)
+{
+    const cJSON *row;
+    cJSON_ArrayForEach(row, rows)
+    {
+        const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(row, key));
+        if (s && strcmp(s, val) == 0)
+            return row;
+    }
+    return NULL;
+}
+
+void respond_bad_param(http_request *req, const char *name, const char *why)
+{
+    char msg[256];
+    snprintf(msg, sizeof msg, "Parameter '%s' %s.", name, why);
+    http_respond_error(req, 400, msg);
+}

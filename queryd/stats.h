@@ -1,0 +1,79 @@
+/* The stat vocabulary (docs/definitions.md) as data: every leaderboard stat with the SQL that computes it,
+ * the SQL fragments several areas share (player totals, per-match facts with wins and losses, game type of
+ * a match), and the builder of the common "player stats" JSON object. */
+#ifndef MOHSTATS_STATS_H
+#define MOHSTATS_STATS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct cJSON cJSON;
+
+/* Where a stat is computed from: daily per-player counters, or per-match facts (wins, playtime...). */
+typedef enum { STAT_DAILY, STAT_MATCH } stat_source;
+
+typedef struct {
+    const char *name; /* as the forum asks for it */
+    stat_source source;
+    const char *value_sql; /* an expression over a player_totals_sql or a match_totals_sql row */
+    int decimals;          /* of the served value */
+} lb_stat;
+
+/* The leaderboard stats: the forum's 38 and a few more. */
+extern const lb_stat lb_stats[];
+extern const size_t lb_stats_count;
+
+/* The stat a name (or an alias such as kd, objectives_done, games_finished) stands for; NULL if unknown. */
+const lb_stat *lb_stat_find(const char *name);
+
+/* 1 game unit = 1 inch (docs/definitions.md): game units to kilometres / metres. */
+#define UNITS_TO_KM 0.0000254
+#define UNITS_TO_M 0.0254
+
+/* SQL: the game type id of a match from its gameflow gametype ({gt}) and map name ({map}). Columns, not
+ * values: the placeholders are replaced by column expressions chosen in code. */
+#define GAMETYPE_SQL(gt, map)                                                                                          \
+    "multiIf(lower(" gt ") IN ('1', 'dm', 'ffa', 'freeforall', 'free-for-all', 'deathmatch'), 'dm', "                  \
+    "lower(" gt ") IN ('2', 'tdm', 'team', 'teamdeathmatch', 'team-deathmatch'), 'tdm', "                              \
+    "lower(" gt ") IN ('3', 'rb', 'round', 'roundbased', 'round-based'), 'rb', "                                       \
+    "lower(" gt ") IN ('4', 'obj', 'objective'), 'obj', "                                                              \
+    "lower(" gt ") IN ('5', 'tow', 'tug-of-war'), 'tow', "                                                             \
+    "lower(" gt ") IN ('6', 'lib', 'liberation'), 'lib', "                                                             \
+    "lower(" gt ") = 'ctf', 'ctf', " gt " != '', 'other', "                                                            \
+    "extract(lower(" map "), '^([a-z]+)[/_]') IN ('dm', 'tdm', 'obj', 'lib', 'tow', 'ctf'), "                          \
+    "extract(lower(" map "), '^([a-z]+)[/_]'), 'other')"
+
+/* SQL: a map's display name: the part after the last '/', without a dm_/obj_/lib_/mp_ prefix, capitalised. */
+#define MAP_DISPLAY_SQL(map)                                                                                           \
+    "if(" map " = '', 'Unknown', concat(upper(substring(replaceRegexpOne(replaceRegexpOne(" map                        \
+    ", '^.*/', ''), '^(dm|obj|lib|mp|tow)_', ''), 1, 1)), substring(replaceRegexpOne(replaceRegexpOne(" map            \
+    ", '^.*/', ''), '^(dm|obj|lib|mp|tow)_', ''), 2)))"
+
+/* SQL: a map name as served ('' is unknown). */
+#define MAP_NAME_SQL(map) "if(" map " = '', 'unknown', " map ")"
+
+/* SQL template: every player_daily counter summed per guid, for the rows {where} selects (a condition
+ * rendered by code) from the day {day_from} on. */
+extern const char player_totals_sql[];
+
+/* SQL template: one row per (player, match) with the match's result for that player: guid, match_key,
+ * team, first_ms, last_ms, kills, deaths, headshots, suicides, teamkills, map, server_id, name, winner,
+ * gametype, ends, rounds, top_kills, team_win, team_loss, ffa_win, ffa_loss. {pm_where} selects the
+ * player_match rows (a condition rendered by code), {bound_ms} the first match start. */
+extern const char match_facts_sql[];
+
+/* SQL template: per guid, the match-based stats (games, wins, team_wins, ffa_wins, losses, rounds,
+ * playtime_ms) over match_facts_sql. Needs the same placeholders. */
+extern const char match_totals_sql[];
+
+/* A match that is not yet over: the cache keeps answers about it shorter. Also used for "is_online". */
+#define LIVE_WINDOW_MS 120000
+
+/* The common player stats object: every stat key the forum reads, from a player_totals_sql row and a
+ * match_totals_sql row (either may be NULL: zeros). */
+cJSON *player_stats_json(const cJSON *daily, const cJSON *matches);
+
+/* A name that is not a person but a slot: unauth_<n> (docs/definitions.md, Players). */
+#define NOT_UNAUTH_SQL(col) "NOT startsWith(" col ", 'unauth_')"
+
+#endif

@@ -1,0 +1,8 @@
+/* placeholder */
+#include "area.h"
+
+void weapon_routes(queryd *q, http_server *s)
+{
+    (void)q;
+    (void)s;
+}
