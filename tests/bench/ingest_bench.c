@@ -97,7 +97,7 @@ static void parse_options(int argc, char **argv, options *o)
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (ch) {
         case 'u':
-            o->url = optarg;
+            o->url = *optarg ? optarg : NULL; /* --url "" overrides an earlier one: raw phase only */
             break;
         case 's':
             o->servers_file = optarg;

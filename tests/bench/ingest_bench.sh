@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# Ingest benchmark (issue #3, item 8): a throwaway stack of real servers, BENCH_SERVERS simulated game servers
+# created with `ingestd servers create`, then tests/bench/ingest_bench runs
+#   (a) maximum load, keep-alive connections,
+#   (b) maximum load, one request per connection (the engine's libcurl easy handles),
+#   (d) latency at half of (b)'s maximum rate (one request per connection) and at half of (a)'s (keep-alive),
+#   (c) the rows of (a) (same seed, same events) bulk-inserted straight into ClickHouse: 100k-row INSERTs into
+#       a bare copy of raw_events and into raw_events itself with its materialized views. Last, so that its
+#       background merges do not disturb the latency runs.
+# Every phase prints one JSON line, each run a {"phase":"cpu"} line (CPU seconds per component of the stack
+# during the run, to see where the time goes), and a last {"phase":"summary"} line has the machine, the ratios
+# and the goals (end to end >= 0.6 x ClickHouse's raw rate into raw_events; p99 <= 10 ms at half of the
+# maximum load). The stack is stopped and removed at the end, also on failure or Ctrl-C; the whole run is
+# bounded by BENCH_TIME_LIMIT.
+#
+# Usage: tests/bench/ingest_bench.sh
+# Environment: MOHSTATS_BIN_DIR  CMake build directory with the daemons and tests/ingest_bench (default build);
+#                                use a Release/RelWithDebInfo build, never the sanitizer build. Builds nothing.
+#              BENCH_SERVERS     simulated game servers, one connection each (default 64)
+#              BENCH_EVENTS      events per maximum-load run (default 300000)
+#              BENCH_LATENCY_S   seconds of each half-load run (default 15)
+#              BENCH_TARGET      front (nginx, what game servers use; default) or ingestd (bypass nginx)
+#              BENCH_TIME_LIMIT  seconds for everything (default 300)
+#              KEEP_STACK=1      leave the stack running (it says where)
+set -euo pipefail
+
+SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BIN_DIR=${MOHSTATS_BIN_DIR:-build}
+[[ $BIN_DIR = /* ]] || BIN_DIR=$SRC_DIR/$BIN_DIR
+SERVERS=${BENCH_SERVERS:-64}
+EVENTS=${BENCH_EVENTS:-300000}
+LATENCY_S=${BENCH_LATENCY_S:-15}
+TARGET=${BENCH_TARGET:-front}
+LIMIT=${BENCH_TIME_LIMIT:-300}
+BENCH=$BIN_DIR/tests/ingest_bench
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+die() {
+  printf 'bench: error: %s\n' "$*" >&2
+  exit 1
+}
+
+if [ ! -x "$BIN_DIR/ingestd" ] || [ ! -x "$BENCH" ]; then
+  die "no $BIN_DIR/ingestd or $BENCH: build first (cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build build -j2)"
+fi
+if grep -q '^MOHSTATS_SANITIZE:BOOL=ON' "$BIN_DIR/CMakeCache.txt" 2>/dev/null; then
+  die "$BIN_DIR is a sanitizer build: benchmark a Release or RelWithDebInfo build"
+fi
+BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BIN_DIR/CMakeCache.txt" 2>/dev/null || true)
+case $BUILD_TYPE in
+  Release | RelWithDebInfo) ;;
+  *) log "warning: $BIN_DIR is a '${BUILD_TYPE:-no type}' build, not Release/RelWithDebInfo: figures will be low" ;;
+esac
+command -v jq >/dev/null || die "jq is needed to read the figures"
+
+# The stack lives in a /tmp/mohstats-test.* directory with an owner file, so that tests/integration/lib.sh sweeps
+# it away if this script is killed before its EXIT trap runs.
+STACK_DIR=$(mktemp -d /tmp/mohstats-test.XXXXXX)
+echo $$ >"$STACK_DIR/owner.pid"
+RESULTS=$STACK_DIR/results.jsonl
+
+cleanup() {
+  local rc=$?
+  trap - EXIT
+  set +e
+  if [ "${KEEP_STACK:-0}" = 1 ]; then
+    rm -f "$STACK_DIR/owner.pid"
+    log "KEEP_STACK=1: the stack keeps running in $STACK_DIR (stop it: scripts/stack.sh down $STACK_DIR)"
+  else
+    MOHSTATS_BIN_DIR=$BIN_DIR "$SRC_DIR/scripts/stack.sh" down "$STACK_DIR" >/dev/null 2>&1 ||
+      log "warning: stack.sh down $STACK_DIR failed"
+    rm -rf "$STACK_DIR"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Seconds left of BENCH_TIME_LIMIT; dies when nothing is left.
+remaining() {
+  local left=$((LIMIT - SECONDS))
+  [ "$left" -gt 5 ] || die "BENCH_TIME_LIMIT (${LIMIT}s) reached"
+  echo "$left"
+}
+
+# CPU time used so far by each component of the stack, its child processes included (nginx's workers,
+# PostgreSQL's backends): "name ticks" lines.
+cpu_snapshot() {
+  local f name pid
+  for f in "$STACK_DIR"/run/*.pid "$STACK_DIR"/postgres/postmaster.pid; do
+    [ -s "$f" ] || continue
+    name=$(basename "$f" .pid)
+    if [ "$name" = postmaster ]; then name=postgres; fi
+    pid=$(head -n 1 "$f")
+    # utime + stime are the 14th and 15th fields of /proc/PID/stat, counted after the ")" closing the name.
+    { echo "$pid"; ps -o pid= --ppid "$pid" || true; } | while read -r p; do cat "/proc/$p/stat" 2>/dev/null || true; done |
+      awk -v n="$name" '{ sub(/^.*\) /, ""); t += $12 + $13 } END { print n, t + 0 }'
+  done
+}
+
+# run_bench LABEL ARGS...: one ingest_bench run, bounded by the time left; its JSON lines go to stdout and
+# RESULTS, followed by a {"phase":"cpu"} line: CPU seconds per component during the run. A failed run (errors,
+# events missing in ClickHouse) is reported and the benchmark goes on.
+run_bench() {
+  local label=$1 left before t0
+  shift
+  left=$(remaining)
+  log "--- $label"
+  local max_s=$((left > 70 ? 60 : left - 10))
+  before=$(cpu_snapshot)
+  t0=$(date +%s.%N)
+  timeout --kill-after=5 "$left" "$BENCH" --url "$URL" --servers "$STACK_DIR/servers.txt" \
+    --clickhouse "$CLICKHOUSE_URL" --max-seconds "$max_s" --e2e-timeout "$max_s" --label "$label" "$@" |
+    tee -a "$RESULTS" || log "warning: $label did not complete cleanly (see above)"
+  { echo "$before"; echo ---; cpu_snapshot; } | awk -v l="$label" -v hz="$(getconf CLK_TCK)" \
+    -v wall="$(echo "$(date +%s.%N) - $t0" | bc)" '
+      $1 == "---" { after = 1; next }
+      !after { b[$1] = $2; next }
+      { d[$1] = ($2 - b[$1]) / hz; names[++n] = $1 }
+      END {
+        printf "{\"phase\":\"cpu\",\"label\":\"%s\",\"wall_s\":%.2f,\"cpu_s\":{", l, wall
+        for (i = 1; i <= n; i++) printf "%s\"%s\":%.2f", (i > 1 ? "," : ""), names[i], d[names[i]]
+        printf "}}\n"
+      }' | tee -a "$RESULTS"
+}
+
+# field LABEL PHASE JQ_PATH: a figure from RESULTS (null if absent).
+field() {
+  jq -s -r --arg l "$1" --arg p "$2" "[.[] | select(.label == \$l and .phase == \$p)] | last | try ($3) catch null" "$RESULTS"
+}
+
+log "starting a stack in $STACK_DIR (binaries from $BIN_DIR)"
+MOHSTATS_BIN_DIR=$BIN_DIR timeout "$(remaining)" "$SRC_DIR/scripts/stack.sh" up "$STACK_DIR" --port 0 >&2
+set -a
+# shellcheck disable=SC1091
+. "$STACK_DIR/stack.env"
+set +a
+case $TARGET in
+  front) URL=$MOHSTATS_URL ;;
+  ingestd) URL=$INGESTD_URL ;;
+  *) die "BENCH_TARGET must be front or ingestd" ;;
+esac
+
+log "creating $SERVERS game servers"
+for k in $(seq 1 "$SERVERS"); do
+  out=$("$BIN_DIR/ingestd" servers create --name "bench-$k" --ip 127.0.0.1 --port $((20000 + k)) 2>&1)
+  id=$(sed -n 's/^server_id: *//p' <<<"$out")
+  token=$(sed -n 's/^token: *//p' <<<"$out")
+  if [ -z "$id" ] || [ -z "$token" ]; then
+    die "ingestd servers create printed no server_id/token: $out"
+  fi
+  echo "$id $token"
+done >"$STACK_DIR/servers.txt"
+
+# Warm-up: token caches, connection pools, ClickHouse's first parts; not reported.
+timeout "$(remaining)" "$BENCH" --url "$URL" --servers "$STACK_DIR/servers.txt" --clickhouse "$CLICKHOUSE_URL" \
+  --events 5000 --seed 99 --e2e-timeout 30 >/dev/null 2>&1 || log "warning: the warm-up run failed"
+
+run_bench max-keepalive --mode keepalive --events "$EVENTS" --seed 1
+run_bench max-close --mode close --events "$EVENTS" --seed 2
+
+half_close=$(field max-close ingest '.events_per_s / 2 | floor')
+half_keep=$(field max-keepalive ingest '.events_per_s / 2 | floor')
+if [ "$half_close" != null ] && [ "$half_close" -gt 0 ]; then
+  run_bench half-close --mode close --rate "$half_close" --events $((half_close * LATENCY_S)) --seed 3
+fi
+if [ "$half_keep" != null ] && [ "$half_keep" -gt 0 ]; then
+  run_bench half-keepalive --mode keepalive --rate "$half_keep" --events $((half_keep * LATENCY_S)) --seed 4
+fi
+
+# (c): no --url, so only the raw phase, on the rows of (a): same servers, seed and event count.
+run_bench raw --events "$EVENTS" --seed 1 --raw --url ""
+
+raw=$(field raw raw '.rows_per_s')
+raw_bare=$(field raw raw '.bare_table.rows_per_s')
+ratio() { jq -n --argjson a "$1" --argjson b "$2" 'if $a == null or $b == null or $b == 0 then null else ($a / $b * 1000 | round / 1000) end'; }
+e2e_keep=$(field max-keepalive ingest '.e2e.events_per_s')
+e2e_close=$(field max-close ingest '.e2e.events_per_s')
+p99_close=$(field half-close ingest '.latency_us.p99')
+p99_keep=$(field half-keepalive ingest '.latency_us.p99')
+ratio_keep=$(ratio "$e2e_keep" "$raw")
+ratio_close=$(ratio "$e2e_close" "$raw")
+ram_gb=$(awk '/^MemTotal/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+ch_version=$(curl -sS --max-time 5 --data-binary 'SELECT version()' "$CLICKHOUSE_URL" || echo unknown)
+jq -c -n --arg cpu "$cpu" --argjson nproc "$(nproc)" --argjson ram "$ram_gb" --arg ch "$ch_version" \
+  --arg rev "$(git -C "$SRC_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)" --arg build "$BUILD_TYPE" \
+  --arg target "$TARGET" --argjson servers "$SERVERS" --argjson raw "$raw" --argjson raw_bare "$raw_bare" \
+  --argjson e2e_keep "$e2e_keep" --argjson e2e_close "$e2e_close" \
+  --argjson ratio_keep "$ratio_keep" --argjson ratio_close "$ratio_close" \
+  --argjson p99_close "$p99_close" --argjson p99_keep "$p99_keep" --argjson seconds "$SECONDS" '{
+    phase: "summary", revision: $rev, build: $build, target: $target, servers: $servers, seconds: $seconds,
+    machine: {nproc: $nproc, cpu: $cpu, ram_gb: $ram, clickhouse: $ch},
+    raw_rows_per_s: $raw, raw_bare_table_rows_per_s: $raw_bare,
+    e2e_events_per_s: {keepalive: $e2e_keep, close: $e2e_close},
+    e2e_ratio: {keepalive: $ratio_keep, close: $ratio_close},
+    p99_ms_at_half_load: {close: (if $p99_close == null then null else $p99_close / 1000 end),
+                          keepalive: (if $p99_keep == null then null else $p99_keep / 1000 end)},
+    goals: {e2e_ratio_ge_0_6: (if $ratio_keep == null or $ratio_close == null then false
+                               else ($ratio_keep >= 0.6 and $ratio_close >= 0.6) end),
+            p99_le_10ms_at_half_load: (if $p99_close == null or $p99_keep == null then false
+                                       else ($p99_close <= 10000 and $p99_keep <= 10000) end)}
+  }' | tee -a "$RESULTS"
+log "done in ${SECONDS}s"
