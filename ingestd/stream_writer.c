@@ -30,10 +30,16 @@
  *    (b) it was in an insert attempt of ours whose outcome is unknown (error, timeout);
  *    (c) ingestd flagged it dup=1 (replayed from the spool, or an XADD whose reply was lost).
  *    For (a) and (b) an insert holding the entry may still be running in ClickHouse after its client gave up:
- *    the check first counts writer inserts in system.processes whose query_id range overlaps the entries and
- *    which started before the entries became uncertain to us; while there is one, it waits. Each insert's
- *    query_id is derived from its entry range (deterministic), so a retry of an insert ClickHouse still runs is
- *    refused ("already running") rather than run twice.
+ *    the check first counts writer inserts in system.processes whose query_id range overlaps the entries;
+ *    while there is one, it waits. Each insert's query_id is derived from its entry range (deterministic) and a
+ *    failed set is retried as it was, so a retry of an insert ClickHouse still runs is refused ("already
+ *    running") rather than run twice.
+ *    Residual window: a request that a frozen server had not even read when our client gave up (it sits in the
+ *    server's socket buffer; the client's close sends FIN, not RST) is executed whenever the server reads it.
+ *    If that happens after our running check and it also finishes before our retry registers its (identical)
+ *    query_id, the batch is inserted twice. That takes a server stalled for longer than the request timeout
+ *    and then a gap of milliseconds; closing timed-out connections with RST (SO_LINGER 0) in clickhouse.c
+ *    would remove it.
  *    For (c) the earlier copy of the batch is an older entry. Before checking ClickHouse the writer makes sure
  *    no other consumer holds an entry older than the dup one (XPENDING): every older entry is then either
  *    acknowledged (so inserted, I1) or ours, and entries of ours with the same batch_id are coalesced: one of
@@ -148,7 +154,6 @@ struct wentry {
     bool dead;           /* goes to the dead-letter stream instead (malformed, or refused by ClickHouse alone) */
     bool dead_stored;    /* ... and is there now */
     bool owned_mark;     /* scratch for the lease */
-    uint64_t since_ms;   /* loop time it became taken_over */
     uint64_t arrived_ms; /* loop time it entered the buffer */
     char *dead_reason;
     char *rows;
@@ -364,13 +369,13 @@ int stream_writer_present_sql(const char *table, const char *const *batch_ids, s
     return rc ? -ENOMEM : 0;
 }
 
-int stream_writer_running_sql(stream_id lo, stream_id hi, double min_elapsed_s, ch_buf *out)
+int stream_writer_running_sql(stream_id lo, stream_id hi, ch_buf *out)
 {
     char a[QID_ID_LEN + 1], b[QID_ID_LEN + 1];
     qid_part(lo, a);
     qid_part(hi, b);
-    if (min_elapsed_s < 0)
-        min_elapsed_s = 0;
+    /* No filter on elapsed (when the query started): a request a stalled server (frozen, overloaded) had not
+     * read yet when its client gave up is registered only once the server reads it, possibly long after. */
     /* query_id = prefix (13 bytes) + first id (41) + "-" + last id (41): the first id starts at position 14,
      * the last at 56 (1-based). Two ranges overlap when each starts before the other ends. */
     int rc = ch_buf_appendf(out,
@@ -379,9 +384,8 @@ int stream_writer_running_sql(stream_id lo, stream_id hi, double min_elapsed_s, 
                             "WHERE query_id LIKE '" WRITER_QUERY_ID_PREFIX "%%'\n"
                             "  AND substring(query_id, 14, 41) <= '%s'\n"
                             "  AND substring(query_id, 56, 41) >= '%s'\n"
-                            "  AND elapsed >= %.3f\n"
                             "FORMAT TabSeparated",
-                            b, a, min_elapsed_s);
+                            b, a);
     return rc ? -ENOMEM : 0;
 }
 
@@ -631,7 +635,6 @@ static void entry_add(stream_writer *w, const redisReply *r, bool taken_over)
     e->arrived_ms = now_ms(w);
     e->dup = dup && dup->len == 1 && dup->str[0] == '1';
     e->taken_over = taken_over;
-    e->since_ms = e->arrived_ms;
     char *endp = NULL;
     unsigned long n = cnt && cnt->len < 11 ? strtoul(cnt->str, &endp, 10) : 0;
     bool ok = bid && bid->len == 36 && cnt && endp && *endp == '\0' && rows && n <= UINT32_MAX;
@@ -1016,21 +1019,16 @@ static void on_running(ch_client *c, int err, long status, const char *body, siz
 static void running_start(stream_writer *w)
 {
     stream_id lo = {UINT64_MAX, UINT64_MAX}, hi = {0, 0};
-    uint64_t since = UINT64_MAX;
     for (wentry *e = w->head; e; e = e->next)
         if (set_inserts(e) && e->taken_over) {
             if (stream_id_cmp(e->id, lo) < 0)
                 lo = e->id;
             if (stream_id_cmp(e->id, hi) > 0)
                 hi = e->id;
-            if (e->since_ms < since)
-                since = e->since_ms;
         }
-    /* An insert that may hold them started before they became ours; one second of slack for the network. */
-    double age = (double)(now_ms(w) - since) / 1000.0 - 1.0;
     ch_buf sql = {0};
     w->ph = P_RUNNING;
-    int rc = stream_writer_running_sql(lo, hi, age, &sql);
+    int rc = stream_writer_running_sql(lo, hi, &sql);
     if (!rc)
         rc = ch_query(w->ch, sql.data, on_running, w);
     ch_buf_free(&sql);
@@ -1493,10 +1491,8 @@ static void on_inserted(ch_client *c, int err, long status, const char *body, si
      * if the insert still runs there (I4 b). Retry the same set, checked first. */
     int code = err == -EPROTO ? ch_error_code(body) : 0;
     for (wentry *e = w->head; e; e = e->next)
-        if (set_inserts(e)) {
+        if (set_inserts(e))
             e->taken_over = true;
-            e->since_ms = now_ms(w);
-        }
     const char *reason = err == -ETIMEDOUT   ? "timeout"
                          : err == -EPROTO    ? (code == 216           ? "already_running"
                                                 : ch_data_error(code) ? "bad_data"

@@ -98,9 +98,8 @@ int stream_writer_present_sql(const char *table, const char *const *batch_ids, s
                               uint32_t max_received, ch_buf *out);
 
 /* SQL counting the writer inserts still running in ClickHouse that may hold entries we are about to check:
- * their id range overlaps [lo, hi] and they run for at least min_elapsed_s (they started before the entries
- * became ours). */
-int stream_writer_running_sql(stream_id lo, stream_id hi, double min_elapsed_s, ch_buf *out);
+ * those whose query_id range overlaps [lo, hi]. */
+int stream_writer_running_sql(stream_id lo, stream_id hi, ch_buf *out);
 
 /* What the trimmer knows of one consumer group. */
 typedef struct {
