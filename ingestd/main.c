@@ -12,10 +12,10 @@
 #include "server_auth.h"
 #include "servers_cli.h"
 #include "spool.h"
+#include "stream_writer.h"
 
 static const config_var ingestd_vars[] = {
     {"INGESTD_ROLE", "all", "all: accept batches and write them to ClickHouse; api: only accept; writer: only write"},
-    {"INGEST_STREAM", "mohstats:events", "the Redis stream of accepted batches"},
     {"REGISTRATION_MODE", "open", "open, or closed: only servers created with `ingestd servers create` register"},
     {"REGISTRATION_PER_MINUTE", "10", "registrations allowed per source address and minute"},
     {"SERVER_TOKEN_CACHE_MS", "60000", "how long a token lookup is trusted (and a revoked token may still work)"},
@@ -32,6 +32,7 @@ typedef struct {
     spool *spool;
     ingest_api *api;
     registration *reg;
+    stream_writer *writer, *stopping_writer;
     uv_timer_t drain_timer;
     void *stop_token;
     void (*stop_done)(void *);
@@ -72,6 +73,14 @@ static void stop_ingestd(void *arg, void *token, void (*done)(void *token))
 static void stop_step(void *arg)
 {
     ingestd *g = arg;
+    if (g->writer) {
+        g->stopping_writer = g->writer;
+        g->writer = NULL;
+        stream_writer_stop(g->stopping_writer, stop_step, g);
+        return;
+    }
+    stream_writer_free(g->stopping_writer);
+    g->stopping_writer = NULL;
     if (g->live) {
         live_state *ls = g->live;
         g->live = NULL;
@@ -101,6 +110,7 @@ int main(int argc, char **argv)
     };
     config_register(ingestd_vars);
     config_register(spool_config_vars);
+    config_register(stream_writer_config_vars);
     if (argc > 1 && strcmp(argv[1], "servers") == 0) {
         log_init("ingestd", -1);
         return servers_cli(argc - 1, argv + 1);
@@ -113,7 +123,8 @@ int main(int argc, char **argv)
     int api = strcmp(role, "writer") != 0, writer = strcmp(role, "api") != 0;
     static ingestd g;
     g.stream_key = config_get("INGEST_STREAM");
-    ch_client *ch = writer ? daemon_clickhouse(d) : NULL;
+    if (writer)
+        daemon_clickhouse(d); /* for /ready: the writer has clients of its own */
     g.redis = daemon_redis(d);
     if (api) {
         pg_pool *pg = daemon_postgres(d, 4);
@@ -137,7 +148,17 @@ int main(int argc, char **argv)
     g.drain_timer.data = &g;
     if (api)
         uv_timer_start(&g.drain_timer, on_drain_timer, 1000, 1000);
-    (void)ch;
+    if (writer) {
+        stream_writer_config cfg;
+        stream_writer_config_from_env(&cfg);
+        int err = 0;
+        g.writer = stream_writer_new(daemon_loop(d), &cfg, &err);
+        if (!g.writer) {
+            log_error("cannot start the stream writer: %s", uv_strerror(err));
+            return 1;
+        }
+        stream_writer_start(g.writer);
+    }
     daemon_add_stop_hook(d, stop_ingestd, &g);
     code = daemon_run(d);
     daemon_free(d);
