@@ -31,6 +31,10 @@ size_t rows_strings(const cJSON *rows, const char *key, const char **out, size_t
 /* The first row whose key equals val, or NULL. */
 const cJSON *rows_find(const cJSON *rows, const char *key, const char *val);
 
+/* A MariaDB statement for the forum's tables: every "{p}" in tmpl becomes SMF_DB_PREFIX (checked to be a plain
+ * identifier at start-up). malloc'd. */
+char *smf_sql(const queryd *q, const char *tmpl);
+
 /* 400 {"error": ...} for a malformed parameter, naming it. */
 void respond_bad_param(http_request *req, const char *name, const char *why);
 

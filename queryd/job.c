@@ -95,7 +95,7 @@ static cJSON *cell_json(const char *v, const char *col, const char *numeric, con
 static void call_done(qcall *c, cJSON *rows, int fail_status)
 {
     qjob *j = c->j;
-    if (fail_status && !j->fail_status)
+    if (fail_status && !j->fail_status && !(j->optional & (1u << c->slot)))
         j->fail_status = fail_status;
     cJSON_Delete(j->rows[c->slot]);
     j->rows[c->slot] = rows;

@@ -29,7 +29,8 @@ struct qjob {
     void (*state_free)(void *);
     cJSON *rows[QJOB_SLOTS]; /* the current step's results */
     int pending;
-    int fail_status; /* 0, or the status the job ends with */
+    int fail_status;   /* 0, or the status the job ends with */
+    unsigned optional; /* slots (bit per slot) whose failure leaves an empty result instead of failing */
     qjob_fn next;
     bool done;
     /* Set by whoever started the job: receives the answer (status, malloc'd JSON body). */

@@ -106,3 +106,25 @@ void respond_bad_param(http_request *req, const char *name, const char *why)
     snprintf(msg, sizeof msg, "Parameter '%s' %s.", name, why);
     http_respond_error(req, 400, msg);
 }
+
+char *smf_sql(const queryd *q, const char *tmpl)
+{
+    size_t plen = strlen(q->smf_prefix), n = 0;
+    for (const char *p = tmpl; (p = strstr(p, "{p}")); p += 3)
+        n++;
+    char *out = malloc(strlen(tmpl) + n * plen + 1);
+    if (!out)
+        return NULL;
+    char *o = out;
+    for (const char *p = tmpl; *p;) {
+        if (strncmp(p, "{p}", 3) == 0) {
+            memcpy(o, q->smf_prefix, plen);
+            o += plen;
+            p += 3;
+        } else {
+            *o++ = *p++;
+        }
+    }
+    *o = '\0';
+    return out;
+}

@@ -11,7 +11,7 @@
 const lb_stat lb_stats[] = {
     {"kills", STAT_DAILY, "kills", 0},
     {"deaths", STAT_DAILY, "deaths", 0},
-    {"kd_ratio", STAT_DAILY, "if(deaths = 0, kills, kills / deaths)", 2},
+    {"kd_ratio", STAT_DAILY, "if(deaths = 0, toFloat64(kills), kills / deaths)", 2},
     {"headshots", STAT_DAILY, "headshots", 0},
     {"accuracy", STAT_DAILY, "if(shots_fired = 0, 0, shots_hit * 100 / shots_fired)", 1},
     {"shots_fired", STAT_DAILY, "shots_fired", 0},

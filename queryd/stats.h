@@ -43,6 +43,17 @@ const lb_stat *lb_stat_find(const char *name);
     "extract(lower(" map "), '^([a-z]+)[/_]') IN ('dm', 'tdm', 'obj', 'lib', 'tow', 'ctf'), "                          \
     "extract(lower(" map "), '^([a-z]+)[/_]'), 'other')"
 
+/* SQL: the class of a weapon from its name (sniper before rifle: "KAR98 Sniper" is a sniper rifle). */
+#define WEAPON_CLASS_SQL(w)                                                                                            \
+    "multiIf(match(lower(" w "), 'sniper|springfield|scope'), 'sniper', "                                              \
+    "match(lower(" w "), 'grenade|granate|bazooka|panzer|rocket|explos|mine|tnt'), 'explosive', "                      \
+    "match(lower(" w "), 'shotgun|trench'), 'shotgun', "                                                               \
+    "match(lower(" w "), 'thompson|mp40|sten|ppsh|smg'), 'smg', "                                                      \
+    "match(lower(" w "), 'bar|stg|mp44|fg42|mg42|machine'), 'assault', "                                               \
+    "match(lower(" w "), 'kar98|garand|enfield|mosin|svt|gewehr|g43|carbine|rifle'), 'rifle', "                        \
+    "match(lower(" w "), 'colt|p38|pistol|webley|tt33|luger|walther|revolver|silenced'), 'pistol', "                   \
+    "match(lower(" w "), 'bash|knife|melee'), 'melee', 'other')"
+
 /* SQL: a map's display name: the part after the last '/', without a dm_/obj_/lib_/mp_ prefix, capitalised. */
 #define MAP_DISPLAY_SQL(map)                                                                                           \
     "if(" map " = '', 'Unknown', concat(upper(substring(replaceRegexpOne(replaceRegexpOne(" map                        \

@@ -531,14 +531,16 @@ CREATE TABLE IF NOT EXISTS player_fights
     hitloc String,
     stance String,
     dist Float32,
-    headshot UInt8
+    headshot UInt8,
+    team_kill UInt8
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMM(toDateTime(intDiv(ts_ms, 1000)))
 ORDER BY (guid, ts_ms);
 
 -- kind: 1 = kill, 2 = death (any), 3 = team kill (the killer's row), 4 = bot kill (the killer's row).
--- A suicide is the victim's row (kind 2) with other_guid '' or equal to guid. t orders events inside a match:
+-- A suicide is the victim's row (kind 2) with other_guid '' or equal to guid; team_kill marks both rows of a
+-- team kill. dist is the kill distance in game units, -1 when a position is missing. t orders events inside a match:
 -- the tracker's game time (seconds since the map started) when sent, else the receive time in seconds.
 CREATE MATERIALIZED VIEW IF NOT EXISTS player_fights_mv TO player_fights AS
 WITH
@@ -548,7 +550,7 @@ WITH
     transform(lower(target_team), ['american', 'allies', 'allied', 'german', 'axis'],
               ['allies', 'allies', 'allies', 'axis', 'axis'], lower(target_team)) AS tt,
     (event_type = 'player_kill' AND actor_guid != '' AND target_guid != '' AND actor_guid != target_guid) AS pvp,
-    (pvp AND at IN ('allies', 'axis') AND at = tt) AS team_kill,
+    (pvp AND at IN ('allies', 'axis') AND at = tt) AS tk,
     (isNotNull(actor_x) AND isNotNull(actor_y) AND isNotNull(actor_z)
         AND isNotNull(target_x) AND isNotNull(target_y) AND isNotNull(target_z)) AS has_dist
 SELECT
@@ -556,7 +558,7 @@ SELECT
     ts AS ts_ms,
     ifNull(game_time, toFloat64(ts) / 1000) AS t,
     side AS role,
-    toUInt8(multiIf(side = 2, 2, event_type != 'player_kill', 4, team_kill, 3, 1)) AS kind,
+    toUInt8(multiIf(side = 2, 2, event_type != 'player_kill', 4, tk, 3, 1)) AS kind,
     match_key,
     server_id,
     map_name,
@@ -568,7 +570,8 @@ SELECT
     lower(if(side = 1, actor_stance, target_stance)) AS stance,
     toFloat32(if(has_dist, ifNull(sqrt(pow(actor_x - target_x, 2) + pow(actor_y - target_y, 2)
         + pow(actor_z - target_z, 2)), -1), -1)) AS dist,
-    toUInt8(side = 1 AND pvp AND NOT team_kill AND lower(hitloc) IN ('head', 'helmet', 'neck')) AS headshot
+    toUInt8(side = 1 AND pvp AND NOT tk AND lower(hitloc) IN ('head', 'helmet', 'neck')) AS headshot,
+    toUInt8(tk) AS team_kill
 FROM raw_events
 ARRAY JOIN arrayFilter(r -> (r = 1 AND actor_guid != '' AND actor_guid != target_guid)
                          OR (r = 2 AND target_guid != '' AND event_type = 'player_kill'), [1, 2]) AS side
