@@ -550,8 +550,8 @@ write_nginx_config() {
   local rendered
   rendered=$(NGINX_LISTEN=127.0.0.1:$NGINX_PORT INGESTD_UPSTREAM=127.0.0.1:$INGESTD_PORT \
     QUERYD_UPSTREAM=127.0.0.1:$QUERYD_PORT AUTHD_UPSTREAM=127.0.0.1:$AUTHD_PORT \
-    ACHIEVD_UPSTREAM=127.0.0.1:$ACHIEVD_PORT \
-    envsubst "\${NGINX_LISTEN} \${INGESTD_UPSTREAM} \${QUERYD_UPSTREAM} \${AUTHD_UPSTREAM} \${ACHIEVD_UPSTREAM}" \
+    ACHIEVD_UPSTREAM=127.0.0.1:$ACHIEVD_PORT NGINX_ACCESS_LOG=$DIR/logs/nginx-access.log \
+    envsubst "\${NGINX_LISTEN} \${INGESTD_UPSTREAM} \${QUERYD_UPSTREAM} \${AUTHD_UPSTREAM} \${ACHIEVD_UPSTREAM} \${NGINX_ACCESS_LOG}" \
     <"$SRC_DIR/deploy/nginx/mohstats.conf.template")
   NGINX_CHANGED=false
   if [ ! -f "$DIR/nginx/mohstats.conf" ] || [ "$rendered" != "$(cat "$DIR/nginx/mohstats.conf")" ]; then
@@ -574,7 +574,6 @@ events {
 
 http {
     default_type application/octet-stream;
-    access_log $DIR/logs/nginx-access.log;
     client_body_temp_path $DIR/nginx/tmp/client_body;
     proxy_temp_path $DIR/nginx/tmp/proxy;
     fastcgi_temp_path $DIR/nginx/tmp/fastcgi;

@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# ingestd against real servers: registration rules, every error status, the tracker-wire.md §4 examples and
+# quirks replayed byte for byte and checked column by column in ClickHouse, enrichment and live state.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+export LC_ALL=C
+DATA=$(dirname "$0")/data
+
+# Revocations must show within the test's patience: ingestd trusts a token lookup this long.
+export SERVER_TOKEN_CACHE_MS=1000
+stack_up || exit 1
+
+# post_events TOKEN BODY_FILE [curl args...]: POST a body as the tracker does; prints "STATUS BODY".
+post_events() {
+  local token=$1 file=$2
+  shift 2
+  curl -s --max-time 10 -o /tmp/ingest_resp.$$ -w '%{http_code}' -X POST "$MOHSTATS_URL/api/v1/ingest/events" \
+    -H 'Content-Type: application/json' ${token:+-H "X-Server-Token: $token"} --data-binary @"$file" "$@"
+  printf ' %s' "$(cat /tmp/ingest_resp.$$)"
+  rm -f /tmp/ingest_resp.$$
+}
+
+# register URL BODY [curl args...]: POST a registration; prints "STATUS BODY".
+register() {
+  local url=$1 body=$2
+  shift 2
+  curl -s --max-time 10 -o /tmp/reg_resp.$$ -w '%{http_code}' -X POST "$url/api/v1/servers/register" \
+    -H 'Content-Type: application/json' -d "$body" "$@"
+  printf ' %s' "$(cat /tmp/reg_resp.$$)"
+  rm -f /tmp/reg_resp.$$
+}
+
+# ch_wait SQL EXPECTED: wait (up to 20 s) until the query prints EXPECTED.
+ch_wait() {
+  retry 20 eval "[ \"\$(ch_query \"$1\")\" = \"$2\" ]"
+}
+
+# --- registration ----------------------------------------------------------------------------------------------
+
+out=$(register "$MOHSTATS_URL" '{"name": "Test Server", "ip_address": "localhost", "port": "12203"}')
+check_eq "register answers exactly 200" 200 "${out%% *}"
+reg=${out#* }
+check_eq "register answers exactly {server_id, token}" '["server_id","token"]' "$(jq -c 'keys' <<<"$reg")"
+SERVER=$(jq -r .server_id <<<"$reg")
+TOKEN=$(jq -r .token <<<"$reg")
+check "server_id is a UUID (survives YAML unchanged)" grep -qE '^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$' <<<"$SERVER"
+check "the token starts with letters (YAML reads it as a string) and is long" grep -qE '^mst_[0-9a-z]{50,}$' <<<"$TOKEN"
+check_eq "only the token's hash is stored" "1 0" "$(pg_query "SELECT count(*) FROM servers WHERE token_hash = encode(sha256('$TOKEN'::bytea), 'hex')") $(
+  pg_query "SELECT count(*) FROM servers WHERE token_hash = '$TOKEN' OR token_prefix = '$TOKEN'")"
+
+out=$(register "$MOHSTATS_URL" '{"name": "Test Server", "ip_address": "127.0.0.1", "port": 12203}')
+check_eq "re-registering from the same address and port (port as a number) keeps the server id" "200 $SERVER" \
+  "${out%% *} $(jq -r .server_id <<<"${out#* }")"
+OLD_TOKEN=$TOKEN
+TOKEN=$(jq -r .token <<<"${out#* }")
+check "re-registering issues a new token" test "$TOKEN" != "$OLD_TOKEN"
+check_eq "the replaced token is refused with 401" "401 {\"error\":\"Invalid server token\"}" "$(post_events "$OLD_TOKEN" "$DATA/wire_4_3_match_end.json")"
+
+# Another address claiming the same ip:port gets its own identity; the real server keeps working. ingestd trusts
+# X-Real-IP only from the front door's address, which a direct call from 127.0.0.1 also is, so this simulates
+# a registration arriving through nginx from 198.51.100.7.
+out=$(register "$INGESTD_URL" '{"name": "Impostor", "ip_address": "127.0.0.1", "port": "12203"}' -H 'X-Real-IP: 198.51.100.7')
+check_eq "a registration from another address gets 200" 200 "${out%% *}"
+check "...but another server id: nobody elsewhere takes over an identity" test "$(jq -r .server_id <<<"${out#* }")" != "$SERVER"
+check_eq "the real server's token still works after that" 202 "$(post_events "$TOKEN" "$DATA/wire_4_3_match_end.json" | cut -d' ' -f1)"
+out=$(register "$MOHSTATS_URL" '{"name": "Spoofer", "ip_address": "127.0.0.1", "port": "12203"}' -H 'X-Real-IP: 198.51.100.7')
+check_eq "X-Real-IP sent by a client through the front door is ignored" "$SERVER" "$(jq -r .server_id <<<"${out#* }")"
+TOKEN=$(jq -r .token <<<"${out#* }")
+check_eq "a malformed registration is 400" 400 "$(register "$MOHSTATS_URL" '{"name": "x", "port": "http"}' | cut -d' ' -f1)"
+check_eq "a registration without a port is 400" 400 "$(register "$MOHSTATS_URL" '{"name": "x"}' | cut -d' ' -f1)"
+
+# Revocation with the operator CLI: the token stops working and the server cannot register again.
+out=$(register "$MOHSTATS_URL" '{"name": "Doomed", "ip_address": "127.0.0.1", "port": 27960}')
+DOOMED_ID=$(jq -r .server_id <<<"${out#* }")
+DOOMED_TOKEN=$(jq -r .token <<<"${out#* }")
+check "ingestd servers list shows it" eval "'$MOHSTATS_BIN_DIR/ingestd' servers list | grep -q '$DOOMED_ID'"
+check "ingestd servers revoke" "$MOHSTATS_BIN_DIR/ingestd" servers revoke "$DOOMED_ID"
+check "a revoked server's token is refused (401)" retry 5 eval \
+  "[ \"\$(post_events '$DOOMED_TOKEN' '$DATA/wire_4_3_match_end.json' | cut -d' ' -f1)\" = 401 ]"
+check_eq "a revoked server cannot register again (403)" 403 "$(register "$MOHSTATS_URL" '{"name": "Doomed", "ip_address": "127.0.0.1", "port": 27960}' | cut -d' ' -f1)"
+out=$("$MOHSTATS_BIN_DIR/ingestd" servers create --name "Operator Made" --ip 203.0.113.9 --port 12300)
+check "ingestd servers create prints an id and a token" grep -qE '^token: mst_' <<<"$out"
+CREATED_TOKEN=$(sed -n 's/^token: //p' <<<"$out")
+check_eq "a created server's token works" 202 "$(post_events "$CREATED_TOKEN" "$DATA/wire_4_3_match_end.json" | cut -d' ' -f1)"
+
+# Registrations are rate limited per address.
+codes=""
+for i in $(seq 1 12); do codes+=" $(register "$INGESTD_URL" "{\"name\": \"r$i\", \"port\": $((30000 + i))}" -H 'X-Real-IP: 192.0.2.55' | cut -d' ' -f1)"; done
+check "a flood of registrations from one address gets 429" grep -q 429 <<<"$codes"
+
+# --- error statuses ----------------------------------------------------------------------------------------------
+
+check_eq "no token: 401 Missing server token" '401 {"error":"Missing server token"}' "$(post_events "" "$DATA/wire_4_1_kill.json")"
+check_eq "unknown token: 401 Invalid server token" '401 {"error":"Invalid server token"}' "$(post_events "mst_nope" "$DATA/wire_4_1_kill.json")"
+printf '[{"type": "player_kill", "damage" "100.000"}]' >/tmp/bad.$$
+out=$(post_events "$TOKEN" /tmp/bad.$$)
+check_eq "malformed JSON: 400" 400 "${out%% *}"
+check "...with a message that says where" grep -qF "expected ':' after a key, found '\\\"' at byte 34 (line 1, column 35) in event 1" <<<"$out"
+head -c $((1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >/tmp/big.$$
+check_eq "a body over 1 MiB: 413" 413 "$(post_events "$TOKEN" /tmp/big.$$ | cut -d' ' -f1)"
+check_eq "...also when announced with Expect: 100-continue" 413 "$(post_events "$TOKEN" /tmp/big.$$ -H 'Expect: 100-continue' | cut -d' ' -f1)"
+rm -f /tmp/bad.$$ /tmp/big.$$
+
+# --- token sources, connection styles ------------------------------------------------------------------------------
+
+check_eq "Authorization: Bearer" 202 "$(post_events "" "$DATA/wire_4_3_match_end.json" -H "Authorization: Bearer $TOKEN" | cut -d' ' -f1)"
+check_eq "?server_token=" 202 "$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$DATA/wire_4_3_match_end.json" "$MOHSTATS_URL/api/v1/ingest/events?server_token=$TOKEN")"
+check_eq "Expect: 100-continue with a normal body" 202 "$(post_events "$TOKEN" "$DATA/wire_4_1_kill.json" -H 'Expect: 100-continue' | cut -d' ' -f1)"
+check_eq "one request per connection (Connection: close), directly to ingestd" 202 "$(curl -s -o /dev/null -w '%{http_code}' -H 'Connection: close' -H "X-Server-Token: $TOKEN" --data-binary @"$DATA/wire_4_3_match_end.json" "$INGESTD_URL/api/v1/ingest/events")"
+codes=$(curl -s -o /dev/null -o /dev/null -o /dev/null -w '%{http_code} %{num_connects}\n' -H "X-Server-Token: $TOKEN" --data-binary @"$DATA/wire_4_3_match_end.json" \
+  "$INGESTD_URL/api/v1/ingest/events" "$INGESTD_URL/api/v1/ingest/events" "$INGESTD_URL/api/v1/ingest/events" | tr '\n' ' ')
+check_eq "keep-alive: three requests on one connection" "202 1 202 0 202 0 " "$codes"
+check_eq "an empty array: 202 processed 0" '202 {"status":"accepted","processed":0}' "$(printf '[]' >/tmp/e.$$ && post_events "$TOKEN" /tmp/e.$$)"
+rm -f /tmp/e.$$
+
+# --- the wire examples, byte for byte, column by column ------------------------------------------------------------
+
+# A fresh server so that its rows are exactly the ones below.
+out=$(register "$MOHSTATS_URL" '{"name": "Wire", "ip_address": "127.0.0.1", "port": 12204}')
+WIRE=$(jq -r .server_id <<<"${out#* }")
+WTOKEN=$(jq -r .token <<<"${out#* }")
+check_eq "§4.1 kill batch: 202 processed 2" '202 {"status":"accepted","processed":2}' "$(post_events "$WTOKEN" "$DATA/wire_4_1_kill.json")"
+live() { redis_cmd HGET live_matches "$1"; }
+check "live_matches has the server's state (published within a second)" retry 5 eval "[ \"\$(live '$WIRE' | jq '.players | length')\" = 2 ]"
+check_eq "live state: kills and deaths, teams" "unauth_3 american 1 0 42 german 0 1" \
+  "$(live "$WIRE" | jq -r '[.players[] | select(.guid == "unauth_3" or .guid == "42")] | sort_by(.guid) | reverse | map("\(.guid) \(.team) \(.kills) \(.deaths)") | join(" ")')"
+check_eq "§4.2 chat with CP1252 bytes: 202 processed 1" '202 {"status":"accepted","processed":1}' "$(post_events "$WTOKEN" "$DATA/wire_4_2_chat.json")"
+check_eq "§4.3 match end: 202 processed 1" '202 {"status":"accepted","processed":1}' "$(post_events "$WTOKEN" "$DATA/wire_4_3_match_end.json")"
+check "all four events reach ClickHouse" ch_wait "SELECT count() FROM raw_events WHERE server_id = '$WIRE'" 4
+
+row() { ch_query "SELECT $1 FROM raw_events WHERE server_id = '$WIRE' AND event_type = '$2' FORMAT TSV"; }
+check_eq "kill: type, game time, session" "player_kill	734.25	sess_f88106789e6e168b" "$(row "event_type, game_time, session_id" player_kill)"
+check_eq "kill: attacker block" "unauth_3	Pvt. Ryan	american	0	-1523.125	1504.86	384.125	0	87.363	stand" \
+  "$(row "actor_guid, actor_name, actor_team, actor_smf_id, actor_x, actor_y, actor_z, actor_pitch, actor_yaw, actor_stance" player_kill)"
+check_eq "kill: victim block (logged-in victim: guid = forum id)" "42	Hans	german	42	-901.5	1710	392.125	0	253.74	crouch" \
+  "$(row "target_guid, target_name, target_team, target_smf_id, target_x, target_y, target_z, target_pitch, target_yaw, target_stance" player_kill)"
+check_eq "kill: weapon, means of death, hit location, damage" "Kar98	bullet	head	100" "$(row "weapon, means_of_death, hitloc, damage" player_kill)"
+check_eq "distance: step and running total from the bare numbers" "100.412	1843.27	unauth_3	stand" "$(row "distance, total_distance, actor_guid, actor_stance" distance)"
+check_eq "no match_id: match key derived from server + session, same for both events" 1 "$(ch_query "SELECT uniqExact(match_key) FROM raw_events WHERE server_id = '$WIRE' AND session_id = 'sess_f88106789e6e168b'")"
+check_eq "chat: name as UTF-8 (CP1252 decoded), message unescaped" "[FR]Jérôme&Co	gg \"ez\" C:\\\\temp 100% \\t<3	crouch	german" \
+  "$(row "actor_name, message, actor_stance, actor_team" chat)"
+check_eq "chat: is_team (no column of its own) kept in raw" 0 "$(row "visitParamExtractInt(raw, 'is_team')" chat)"
+check_eq "match_end: map from the event, team, game type as sent (a bare number)" "obj/obj_team2	allies	4" "$(row "map_name, team, gametype" match_end)"
+check_eq "receive time is stamped with ms precision, game time kept apart" 1 "$(row "received_at > now() - 600 AND received_ms < 1000 AND game_time = 1201.35" match_end)"
+check_eq "every event has a unique id" 4 "$(ch_query "SELECT uniqExact(event_id) FROM raw_events WHERE server_id = '$WIRE'")"
+
+# raw: the original object, byte for byte (compared as hex; the chat object holds raw 0xE9 0xF4 bytes).
+hexof() { od -An -tx1 | tr -d ' \n'; }
+body=$(cat "$DATA/wire_4_1_kill.json")
+distance_obj=${body#[}
+distance_obj=${distance_obj%%\},\{*}\}
+kill_obj=\{${body#*\},\{}
+kill_obj=${kill_obj%]}
+check_eq "raw of the distance event is its object byte for byte" "$(printf '%s' "$distance_obj" | hexof)" "$(row "lower(hex(raw))" distance)"
+check_eq "raw of the kill event is its object byte for byte" "$(printf '%s' "$kill_obj" | hexof)" "$(row "lower(hex(raw))" player_kill)"
+chat=$(cat "$DATA/wire_4_2_chat.json")
+chat=${chat#[}
+chat=${chat%]}
+check_eq "raw of the chat keeps the CP1252 bytes" "$(printf '%s' "$chat" | hexof)" "$(row "lower(hex(raw))" chat)"
+
+# --- quirks (tracker-wire.md §4.4) ---------------------------------------------------------------------------------
+
+out=$(register "$MOHSTATS_URL" '{"name": "Quirks", "ip_address": "127.0.0.1", "port": 12205}')
+QUIRK=$(jq -r .server_id <<<"${out#* }")
+QTOKEN=$(jq -r .token <<<"${out#* }")
+q() { ch_query "SELECT $1 FROM raw_events WHERE server_id = '$QUIRK' AND $2 FORMAT TSV"; }
+printf '%s' '[{"type": "match_start", "session_id": "sess_q1", "map_name": "dm/mohdm6", "gametype": "1", "match_id": "no_match", "timestamp": "0.050"},'\
+'{"type": "explosion", "damage": 56, "attacker_guid": "9", "attacker_name": "Bomber", "session_id": "sess_q1", "timestamp": 12},'\
+'{"type": "jump", "jump_height": nan, "player_x": -inf, "player_y": 1.23457e+06, "player_guid": "unauth_1", "session_id": "sess_q1", "timestamp": "13.000"},'\
+'{"timestamp": "14.000", "victim_guid": "unauth_2", "victim_name": "Fell", "type": "player_kill", "mod": "falling", "weapon": "world", "session_id": "sess_q1", "team": null, "hitloc": "general"},'\
+'{"type": "weapon_change", "player_guid": "unauth_1", "old_weapon": "none", "new_weapon": "MP40", "session_id": "sess_q1", "type": "weapon_change", "player_guid": "unauth_5"},'\
+'{"type": "player_say", "player_guid": "unauth_1", "message": "hi", "server_id": "spoofed-server", "server_token": "secret123", "weird_field": {"nested": [1, 2]}, "session_id": "sess_q1"},'\
+'{"type": "bot_death", "killer_guid": "unauth_1", "means_of_death": "MOD_RIFLE", "allied_score": "3", "axis_score": 2, "players": "12", "winner": "axis", "game_type": "obj", "session_id": "sess_q1"},'\
+'{"type": "door_state_change", "state": "open", "player_guid": "unauth_1", "session_id": "sess_q1"},'\
+'{"type": "brand_new_type", "player_guid": "unauth_1", "session_id": "sess_q1", "damage": "1e999"}]' >/tmp/q.$$
+check_eq "a batch of quirks is accepted whole" '202 {"status":"accepted","processed":9}' "$(post_events "$QTOKEN" /tmp/q.$$)"
+printf '\0 \n {"type":"kill","attacker_guid":"unauth_1","victim_guid":"unauth_3","session_id":"sess_q2"}\n'\
+'type=chat&player_name=Tom&Jerry&message=100%% sure & done&session_id=sess_q2&server_token=sekrit\n'\
+'type=connect&player_name=Bob%%20Smith&player_guid=unauth_8&session_id=sess_q2\n  \0' >/tmp/q2.$$
+check_eq "NDJSON and legacy form lines (NUL bytes, whitespace) in one body" '202 {"status":"accepted","processed":3}' "$(post_events "$QTOKEN" /tmp/q2.$$)"
+rm -f /tmp/q.$$ /tmp/q2.$$
+check "all quirk events reach ClickHouse" ch_wait "SELECT count() FROM raw_events WHERE server_id = '$QUIRK'" 12
+check_eq "events without a map get their session's map" "dm/mohdm6 dm/mohdm6" "$(q "map_name" "event_type = 'jump'") $(q "map_name" "event_type = 'explosion'")"
+check_eq "numbers as strings and bare numbers" "56	9	12" "$(q "damage, actor_guid, game_time" "event_type = 'explosion'")"
+check_eq "nan/inf store no value; %g exponents parse" "\\N	\\N	1234570" "$(q "amount, actor_x, actor_y" "event_type = 'jump'")"
+check_eq "world kill: no attacker, victim kept, null ignored" "		unauth_2	falling	world" "$(q "actor_guid, actor_name, target_guid, means_of_death, weapon" "event_type = 'player_kill' AND session_id = 'sess_q1'")"
+check_eq "duplicate keys: the last one wins" "unauth_5	MP40	none" "$(q "actor_guid, weapon, old_weapon" "event_type = 'weapon_change'")"
+check_eq "player_say is chat; a server_id in the payload never overrides the token's" "chat	player_say	$QUIRK" "$(q "event_type, type_sent, server_id" "type_sent = 'player_say'")"
+check_eq "unknown fields are kept and flagged; secrets are not stored" "weird_field	1	0" \
+  "$(q "unknown_fields, position(raw, '\"nested\": [1, 2]') > 0, position(raw, 'secret123')" "event_type = 'chat' AND session_id = 'sess_q1'")"
+check_eq "field aliases merge into their columns" "bot_killed	unauth_1	MOD_RIFLE	3	2	12	axis	obj" \
+  "$(q "event_type, actor_guid, means_of_death, allies_score, axis_score, player_count, team, gametype" "type_sent = 'bot_death'")"
+check_eq "door_state_change becomes door_open" door_open "$(q "event_type" "type_sent = 'door_state_change'")"
+check_eq "unknown types are kept, flagged, never dropped; huge numbers store no value" "brand_new_type	0	\\N" "$(q "event_type, known_type, damage" "type_sent = 'brand_new_type'")"
+check_eq "kill alias from NDJSON" "player_kill	unauth_1	unauth_3" "$(q "event_type, actor_guid, target_guid" "session_id = 'sess_q2' AND type_sent = 'kill'")"
+check_eq "legacy form line: unencoded & and % kept, no secret stored" "Tom&Jerry	100% sure & done	0" \
+  "$(q "actor_name, message, position(raw, 'sekrit')" "session_id = 'sess_q2' AND event_type = 'chat'")"
+check_eq "legacy form line: percent-encoded value decoded" "Bob Smith" "$(q "actor_name" "session_id = 'sess_q2' AND event_type = 'connect'")"
+check_eq "different sessions are different matches" 2 "$(ch_query "SELECT uniqExact(match_key) FROM raw_events WHERE server_id = '$QUIRK'")"
+
+# --- live state ------------------------------------------------------------------------------------------------------
+
+check "live state: a new session (map load) starts scores again" retry 5 eval \
+  "[ \"\$(live '$WIRE' | jq '[.players[] | .kills] | add')\" = 0 ]"
+check_eq "live state: current map and session" "obj/obj_team2 sess_9d2e4b7a10c3f655" "$(live "$WIRE" | jq -r '"\(.map_name) \(.session_id)"')"
+
+# --- metrics -------------------------------------------------------------------------------------------------------
+
+metrics=$(curl -s "$INGESTD_URL/metrics")
+check "metrics: accepted events counted" grep -qE '^mohstats_ingest_events_accepted_total [1-9]' <<<"$metrics"
+check "metrics: rejections by reason" grep -qE '^mohstats_ingest_rejected_total\{reason="malformed_body"\} [1-9]' <<<"$metrics"
+check "no token ever appears in the logs" eval "! grep -rqF -e '$TOKEN' -e '$OLD_TOKEN' -e secret123 -e sekrit '$STACK_DIR/logs'"
+
+finish
