@@ -55,14 +55,15 @@ static void usage(void)
             "  --e2e-timeout S       give up waiting for ClickHouse after S seconds (default 120)\n"
             "  --max-seconds S       stop sending after S seconds (default 300)\n"
             "  --seed N              generator seed (default 1)\n"
-            "  --label TEXT          copied into the JSON lines\n");
+            "  --label TEXT          copied into the JSON lines\n"
+            "  --latency-log FILE    one line per request: start (us since the first), latency (us), HTTP status\n");
     exit(2);
 }
 
 /* ---- options ---------------------------------------------------------------------------------------------- */
 
 typedef struct {
-    const char *url, *servers_file, *clickhouse, *label;
+    const char *url, *servers_file, *clickhouse, *label, *latency_log;
     uint64_t events;
     unsigned connections;
     bool close_mode, raw, raw_copy_only;
@@ -89,6 +90,7 @@ static void parse_options(int argc, char **argv, options *o)
         {"seed", required_argument, NULL, 'S'},
         {"label", required_argument, NULL, 'l'},
         {"raw-copy-only", no_argument, NULL, 'O'},
+        {"latency-log", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -139,6 +141,9 @@ static void parse_options(int argc, char **argv, options *o)
             break;
         case 'l':
             o->label = optarg;
+            break;
+        case 'L':
+            o->latency_log = optarg;
             break;
         default:
             usage();
@@ -398,7 +403,9 @@ static void server_new_map(sim_server *s)
 /* A server with 8-32 players on random slots; about a third logged in (guid = SMF id). */
 static void server_init(sim_server *s, unsigned index, uint64_t seed)
 {
-    s->rng.s = seed * 0x100000001b3ULL + index * 0x9e3779b97f4a7c15ULL;
+    /* The roster depends on the server only, so that successive runs see the same players on a server (as a
+     * real one keeps them for a while); the events depend on the seed too. */
+    s->rng.s = (index + 1) * 0x9e3779b97f4a7c15ULL;
     s->nplayers = 8 + rng_below(&s->rng, MAX_PLAYERS - 8 + 1);
     bool slot_used[64] = {false};
     for (unsigned i = 0; i < s->nplayers; i++) {
@@ -423,6 +430,7 @@ static void server_init(sim_server *s, unsigned index, uint64_t seed)
         p->yaw = rng_range(&s->rng, 0, 360);
         p->weapon = rng_below(&s->rng, NWEAPONS);
     }
+    s->rng.s ^= seed * 0x100000001b3ULL;
     server_new_map(s);
 }
 
@@ -656,12 +664,20 @@ typedef struct {
     size_t n, cap;
 } u32_vec;
 
+/* Per request, for --latency-log: when it started (us after the first) and what it got. */
+typedef struct {
+    uint64_t start_us;
+    uint32_t latency_us, status;
+} request_log;
+
 typedef struct {
     uint64_t requests, ok, non2xx, transport_errors, events_ok, events_processed, processed_mismatch;
     uint64_t bytes_sent, body_bytes_sent;
     unsigned status_count[600];
     u32_vec lat_us, lag_us;
     uint64_t t_first, t_last;
+    request_log *log;
+    size_t nlog, log_cap;
 } load_stats;
 
 struct bench {
@@ -753,6 +769,16 @@ static void request_done(worker *w)
     st->requests++;
     st->t_last = now;
     push_u32(&st->lat_us, (now - w->t_start) / 1000);
+    if (b->o->latency_log) {
+        if (st->nlog == st->log_cap) {
+            st->log_cap = st->log_cap ? st->log_cap * 2 : 4096;
+            st->log = realloc(st->log, st->log_cap * sizeof *st->log);
+            if (!st->log)
+                abort();
+        }
+        st->log[st->nlog++] = (request_log){(w->t_start - st->t_first) / 1000, (uint32_t)((now - w->t_start) / 1000),
+                                            w->answered ? w->parser.status_code : 0};
+    }
     bool keep = false;
     if (w->answered) {
         unsigned status = w->parser.status_code;
@@ -1112,6 +1138,20 @@ typedef struct {
     double events_per_s;
 } e2e_result;
 
+/* --latency-log: the requests in the order they ended. */
+static void write_latency_log(const char *path, const load_stats *st)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "ingest_bench: cannot write %s: %s\n", path, strerror(errno));
+        return;
+    }
+    fprintf(f, "# start_us latency_us status\n");
+    for (size_t i = 0; i < st->nlog; i++)
+        fprintf(f, "%" PRIu64 " %u %u\n", st->log[i].start_us, st->log[i].latency_us, st->log[i].status);
+    fclose(f);
+}
+
 /* The load phase: send everything, then wait for it in ClickHouse; prints the "ingest" line. */
 static e2e_result ingest_phase(bench *b)
 {
@@ -1123,6 +1163,8 @@ static e2e_result ingest_phase(bench *b)
     run_load(b);
     double cpu_load = cpu_seconds() - cpu0;
     load_stats *st = &b->st;
+    if (o->latency_log)
+        write_latency_log(o->latency_log, st);
 
     /* End to end: from the first request sent until every accepted event is in raw_events. Polled, so the
      * figure is late by at most one poll interval. */
@@ -1378,5 +1420,6 @@ int main(int argc, char **argv)
     free(b.idle);
     free(b.st.lat_us.v);
     free(b.st.lag_us.v);
+    free(b.st.log);
     return b.st.non2xx || b.st.transport_errors || (e2e.ran && !e2e.complete) ? 1 : 0;
 }
