@@ -182,6 +182,12 @@ const char match_totals_sql[] = "SELECT\n"
                                 "FROM ({facts})\n"
                                 "GROUP BY guid";
 
+const char servers_pg_sql[] = "SELECT id, name, host(ip_address) AS address, port, is_active,\n"
+                              "       extract(epoch FROM created_at)::bigint AS created_s,\n"
+                              "       coalesce(extract(epoch FROM last_seen_at)::bigint, 0) AS last_seen_s\n"
+                              "FROM servers\n"
+                              "ORDER BY name, id";
+
 /* Add a whole number. */
 static void add_n(cJSON *o, const char *key, double v)
 {
