@@ -204,6 +204,16 @@ check "live state: a new session (map load) starts scores again" retry 5 eval \
   "[ \"\$(live '$WIRE' | jq '[.players[] | .kills] | add')\" = 0 ]"
 check_eq "live state: current map and session" "obj/obj_team2 sess_9d2e4b7a10c3f655" "$(live "$WIRE" | jq -r '"\(.map_name) \(.session_id)"')"
 
+# --- a database outage never turns into 401 ---------------------------------------------------------------------------
+
+kill -INT "$(head -n 1 "$STACK_DIR/postgres/postmaster.pid")" # fast shutdown: clients are cut off
+check "postgres is down" retry 10 eval "! pg_query 'SELECT 1' >/dev/null 2>&1"
+sleep 1.2 # past SERVER_TOKEN_CACHE_MS: the next lookup asks the registry, which does not answer
+check_eq "a known token keeps working while the registry is down" 202 "$(post_events "$TOKEN" "$DATA/wire_4_3_match_end.json" | cut -d' ' -f1)"
+check_eq "an unknown token gets 503, not 401 (the tracker would wipe its credentials)" 503 "$(post_events "mst_unknown" "$DATA/wire_4_3_match_end.json" | cut -d' ' -f1)"
+check "stack.sh up brings postgres back" "$STACK_SH" up "$STACK_DIR"
+check_eq "and an unknown token is 401 again" 401 "$(post_events "mst_unknown" "$DATA/wire_4_3_match_end.json" | cut -d' ' -f1)"
+
 # --- metrics -------------------------------------------------------------------------------------------------------
 
 metrics=$(curl -s "$INGESTD_URL/metrics")
