@@ -14,6 +14,9 @@
 #include "mariadb.h"
 #include "metrics.h"
 #include "pg.h"
+#include "redis_client.h"
+
+#include <hiredis/hiredis.h>
 
 /* One query in flight: which job and slot it answers, and what to convert. */
 typedef struct {
@@ -272,6 +275,65 @@ void job_pg(qjob *j, int slot, const char *sql, int nparams, const char *const *
     snprintf(c->numeric, sizeof c->numeric, "%s", numeric ? numeric : "");
     snprintf(c->boolean, sizeof c->boolean, "%s", boolean ? boolean : "");
     if (!j->q->pg || pg_query(j->q->pg, sql, nparams, params, pg_done, c) != 0)
+        call_done(c, NULL, 503);
+}
+
+/* A field/value pair of a Redis hash as a row. */
+static cJSON *hash_row(const char *field, size_t flen, const char *value, size_t vlen)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *f = strndup(field, flen);
+    cJSON_AddStringToObject(o, "field", f ? f : "");
+    free(f);
+    cJSON *v = cJSON_ParseWithLength(value, vlen);
+    if (!v) {
+        char *t = strndup(value, vlen);
+        v = cJSON_CreateString(t ? t : "");
+        free(t);
+    }
+    cJSON_AddItemToObject(o, "value", v);
+    return o;
+}
+
+/* Redis answered HGETALL or HGET. */
+static void redis_done(redis_client *rc, redisReply *r, const char *err, void *arg)
+{
+    (void)rc;
+    qcall *c = arg;
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        metric_inc(m_db_errors);
+        log_warn("redis command failed: %s", err ? err : r ? r->str : "?");
+        call_done(c, NULL, 503);
+        return;
+    }
+    cJSON *rows = cJSON_CreateArray();
+    if (r->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i + 1 < r->elements; i += 2)
+            if (r->element[i]->type == REDIS_REPLY_STRING && r->element[i + 1]->type == REDIS_REPLY_STRING)
+                cJSON_AddItemToArray(rows, hash_row(r->element[i]->str, r->element[i]->len, r->element[i + 1]->str,
+                                                    r->element[i + 1]->len));
+    } else if (r->type == REDIS_REPLY_STRING) {
+        cJSON_AddItemToArray(rows, hash_row(c->numeric, strlen(c->numeric), r->str, r->len));
+    }
+    call_done(c, rows, 0);
+}
+
+void job_redis_hash(qjob *j, int slot, const char *key, const char *field)
+{
+    qcall *c = calloc(1, sizeof *c);
+    if (!c) {
+        if (!j->fail_status)
+            j->fail_status = 500;
+        return;
+    }
+    j->pending++;
+    c->j = j;
+    c->slot = slot;
+    /* numeric holds the field name for the single-field case */
+    snprintf(c->numeric, sizeof c->numeric, "%s", field ? field : "");
+    int rc = field ? redis_command(j->q->redis, redis_done, c, "HGET %s %s", key, field)
+                   : redis_command(j->q->redis, redis_done, c, "HGETALL %s", key);
+    if (rc != 0)
         call_done(c, NULL, 503);
 }
 

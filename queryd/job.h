@@ -48,6 +48,9 @@ void job_mdb(qjob *j, int slot, const char *sql, int nparams, const char *const 
 /* Queue a PostgreSQL query ($1 placeholders); numeric and boolean columns as for job_mdb. */
 void job_pg(qjob *j, int slot, const char *sql, int nparams, const char *const *params, const char *numeric,
             const char *boolean);
+/* Queue a Redis HGETALL (or HGET when field is not NULL); rows become [{field, value}] with each value parsed
+ * as JSON (a string when it is not JSON). */
+void job_redis_hash(qjob *j, int slot, const char *key, const char *field);
 /* Run next when every queued query answered (at once if none is pending). */
 void job_then(qjob *j, qjob_fn next);
 

@@ -33,18 +33,18 @@ static const char match_list_sql[] =
     "       " GAMETYPE_SQL(
         "argMaxMerge(gt)",
         "map_name") " AS gametype,\n"
-                            "       minMerge(first_ms) AS first_ms, maxMerge(last_ms) AS last_ms,\n"
-                            "       sumMerge(kills) AS kills, sumMerge(deaths) AS deaths,\n"
-                            "       sumMerge(headshots) AS headshots, uniqExactArrayMerge(players) AS player_count,\n"
-                            "       maxMerge(max_players) AS max_players, argMaxMerge(winner) AS winner,\n"
-                            "       argMaxMerge(allies_score) AS allies_score, argMaxMerge(axis_score) AS axis_score,\n"
-                            "       sumMerge(ends) AS ends, sumMerge(rounds) AS rounds\n"
-                            "FROM match_summary\n"
-                            "WHERE {where}\n"
-                            "GROUP BY match_key\n"
-                            "HAVING {having}\n"
-                            "ORDER BY first_ms DESC, match_key ASC\n"
-                            "LIMIT {limit} OFFSET {offset}";
+                    "       minMerge(first_ms) AS first_ms, maxMerge(last_ms) AS last_ms,\n"
+                    "       sumMerge(kills) AS kills, sumMerge(deaths) AS deaths,\n"
+                    "       sumMerge(headshots) AS headshots, uniqExactArrayMerge(players) AS player_count,\n"
+                    "       maxMerge(max_players) AS max_players, argMaxMerge(winner) AS winner,\n"
+                    "       argMaxMerge(allies_score) AS allies_score, argMaxMerge(axis_score) AS axis_score,\n"
+                    "       sumMerge(ends) AS ends, sumMerge(rounds) AS rounds\n"
+                    "FROM match_summary\n"
+                    "WHERE {where}\n"
+                    "GROUP BY match_key\n"
+                    "HAVING {having}\n"
+                    "ORDER BY first_ms DESC, match_key ASC\n"
+                    "LIMIT {limit} OFFSET {offset}";
 
 static const char match_count_sql[] = "SELECT count() AS total\n"
                                       "FROM (SELECT match_key, anyMerge(server_id) AS server_id FROM match_summary\n"
