@@ -56,14 +56,16 @@ static void usage(void)
             "  --max-seconds S       stop sending after S seconds (default 300)\n"
             "  --seed N              generator seed (default 1)\n"
             "  --label TEXT          copied into the JSON lines\n"
-            "  --latency-log FILE    one line per request: start (us since the first), latency (us), HTTP status\n");
+            "  --latency-log FILE    one line per request: start (us since the first), latency (us), HTTP status\n"
+            "  --dump FILE           write the generated batches, one body per line, SERVER_INDEX TAB BODY (to\n"
+            "                        replay them with other tools or profile the parser)\n");
     exit(2);
 }
 
 /* ---- options ---------------------------------------------------------------------------------------------- */
 
 typedef struct {
-    const char *url, *servers_file, *clickhouse, *label, *latency_log;
+    const char *url, *servers_file, *clickhouse, *label, *latency_log, *dump;
     uint64_t events;
     unsigned connections;
     bool close_mode, raw, raw_copy_only;
@@ -91,6 +93,7 @@ static void parse_options(int argc, char **argv, options *o)
         {"label", required_argument, NULL, 'l'},
         {"raw-copy-only", no_argument, NULL, 'O'},
         {"latency-log", required_argument, NULL, 'L'},
+        {"dump", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -145,6 +148,9 @@ static void parse_options(int argc, char **argv, options *o)
         case 'L':
             o->latency_log = optarg;
             break;
+        case 'D':
+            o->dump = optarg;
+            break;
         default:
             usage();
         }
@@ -155,8 +161,8 @@ static void parse_options(int argc, char **argv, options *o)
         fprintf(stderr, "ingest_bench: --raw needs --clickhouse\n");
         exit(2);
     }
-    if (!o->url && !o->raw) {
-        fprintf(stderr, "ingest_bench: nothing to do: give --url, --raw, or both\n");
+    if (!o->url && !o->raw && !o->dump) {
+        fprintf(stderr, "ingest_bench: nothing to do: give --url, --raw, --dump, or several\n");
         exit(2);
     }
 }
@@ -1389,6 +1395,26 @@ static void raw_phase(bench *b, e2e_result e2e)
     free(chunk_end);
 }
 
+/* --dump: every generated body on its own line (bodies hold no newline: the engine escapes them). */
+static void dump_batches(const char *path, const bench *b)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "ingest_bench: cannot write %s: %s\n", path, strerror(errno));
+        exit(1);
+    }
+    for (size_t k = 0; k < b->nbatches; k++) {
+        const bench_batch *bb = &b->batches[k];
+        fprintf(f, "%u\t", bb->server);
+        fwrite(bb->req + bb->body_off, 1, bb->req_len - bb->body_off, f);
+        fputc('\n', f);
+    }
+    if (fclose(f)) {
+        fprintf(stderr, "ingest_bench: cannot write %s: %s\n", path, strerror(errno));
+        exit(1);
+    }
+}
+
 int main(int argc, char **argv)
 {
     options o;
@@ -1401,6 +1427,8 @@ int main(int argc, char **argv)
         snprintf(b.tgt.path, sizeof b.tgt.path, INGEST_PATH);
     b.batches = generate(b.servers, b.nservers, &o, &b.tgt, &b.nbatches);
 
+    if (o.dump)
+        dump_batches(o.dump, &b);
     e2e_result e2e = {0};
     if (o.url)
         e2e = ingest_phase(&b);
