@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <curl/curl.h>
 
@@ -607,6 +608,18 @@ unsigned ch_client_inflight(const ch_client *c)
     return c->inflight;
 }
 
+/* CURLOPT_SOCKOPTFUNCTION: close every connection to ClickHouse abortively (RST). When a request times out,
+ * its bytes may still sit unread in the server's socket buffer; an orderly close (FIN) would let a stalled
+ * server read and run them later, after the caller has already retried. A reset discards them, which is what
+ * lets the stream writer's retries stay exactly-once. Keep-alive reuse is unaffected. */
+static int on_sockopt(void *arg, curl_socket_t fd, curlsocktype purpose)
+{
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    if (purpose == CURLSOCKTYPE_IPCXN)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    return CURL_SOCKOPT_OK;
+}
+
 /* Create a request for url with the common options; the caller sets the body. */
 static ch_request *request_new(ch_client *c, const char *url, long timeout_ms)
 {
@@ -630,6 +643,7 @@ static ch_request *request_new(ch_client *c, const char *url, long timeout_ms)
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, (long)CH_MAX_IDLE_S);
     curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
     /* Linked now so request_free can unlink it on any path. */
     r->next = c->requests;
     if (c->requests)
