@@ -1,8 +1,297 @@
-/* placeholder */
+/* Game types: totals per type, one type's maps, its leaderboard.
+ *
+ * | route                                   | params     | answer |
+ * |-----------------------------------------|------------|--------|
+ * | GET /stats/gametypes                    | -          | [{id, name, description, icon, map_count, total_kills,
+ * total_matches, unique_players, total_deaths}] | | GET /stats/gametypes/list               | -          |
+ * {gametypes:[{id, name, display_name}]} | | GET /stats/gametype/{gt}                | -          | one
+ * /stats/gametypes item plus maps[{name, display_name, kills, matches}] | | GET /stats/leaderboard/gametype/{gt}    |
+ * limit (25) | {leaderboard:[{rank, id, player_id, name, player_name, kills, deaths, kd_ratio}], game_type} |
+ *
+ * A match's game type is decided by GAMETYPE_SQL (stats.h, docs/definitions.md): gameflow events first, then
+ * the map name's prefix. Every known type is listed, with zeros when it was never played; "other" only when
+ * some match is of no known type. An unknown type id is 404 (ffa is read as dm). */
 #include "area.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    char id[16];
+    long limit;
+} gt_args;
+
+static const struct {
+    const char *id, *name, *description, *icon;
+} gametypes[] = {
+    {"dm", "Deathmatch", "Free-for-all: every player for themselves", "skull"},
+    {"tdm", "Team Deathmatch", "Allies against Axis, most kills wins", "users"},
+    {"rb", "Round-Based", "Team rounds without respawn", "refresh"},
+    {"obj", "Objective", "Mission objectives: plant, defend, destroy", "target"},
+    {"tow", "Tug of War", "Teams push a line of objectives", "flag"},
+    {"lib", "Liberation", "Capture the enemy to free your own", "unlock"},
+    {"ctf", "Capture the Flag", "Bring the enemy flag home", "flag"},
+    {"other", "Other", "Matches of no known game type (no gameflow events, no map name)", "question"},
+};
+
+/* Per match: its type, map, kills, deaths. */
+#define MATCHES_SQL                                                                                                    \
+    "    SELECT match_key, argMaxMerge(map) AS map_name,\n"                                                            \
+    "           " GAMETYPE_SQL("argMaxMerge(gt)",                                                                      \
+                               "map_name") " AS gametype,\n"                                                           \
+                                           "           sumMerge(kills) AS k, sumMerge(deaths) AS d\n"                  \
+                                           "    FROM match_summary\n"                                                  \
+                                           "    GROUP BY match_key\n"
+
+static const char types_sql[] = "SELECT gametype, count() AS matches, sum(k) AS kills, sum(d) AS deaths,\n"
+                                "       uniqExact(map_name) AS map_count\n"
+                                "FROM\n"
+                                "(\n" MATCHES_SQL ")\n"
+                                "GROUP BY gametype";
+
+/* Distinct players (not unauth_ slots) per game type: the players' matches joined to the matches' types. */
+static const char type_players_sql[] = "SELECT gametype, uniqExact(guid) AS unique_players\n"
+                                       "FROM\n"
+                                       "(\n"
+                                       "    SELECT guid, match_key FROM player_match\n"
+                                       "    WHERE " NOT_UNAUTH_SQL("guid") "\n"
+                                                                           "    GROUP BY guid, match_key\n"
+                                                                           ")\n"
+                                                                           "ANY INNER JOIN\n"
+                                                                           "(\n" MATCHES_SQL ") USING match_key\n"
+                                                                           "GROUP BY gametype";
+
+static const char type_maps_sql[] =
+    "SELECT map_name, count() AS matches, sum(k) AS kills,\n"
+    "       " MAP_DISPLAY_SQL("map_name") " AS display_name\n"
+                                          "FROM\n"
+                                          "(\n" MATCHES_SQL ")\n"
+                                          "WHERE gametype = {gt}\n"
+                                          "GROUP BY map_name\n"
+                                          "ORDER BY matches DESC, kills DESC, map_name ASC";
+
+static const char board_sql[] = "SELECT guid, sum(kills) AS kills, sum(deaths) AS deaths\n"
+                                "FROM ({facts})\n"
+                                "WHERE gametype = {gt}\n"
+                                "GROUP BY guid\n"
+                                "HAVING kills > 0\n"
+                                "ORDER BY kills DESC, deaths ASC, guid ASC\n"
+                                "LIMIT {limit}";
+
+static const char names_sql[] = "SELECT guid, argMax(name, last_ms) AS name\n"
+                                "FROM player_names\n"
+                                "WHERE guid IN {guids}\n"
+                                "GROUP BY guid";
+
+/* One game type as served, with its totals from the rows (or zeros). */
+static cJSON *type_json(size_t i, const cJSON *totals, const cJSON *players)
+{
+    const cJSON *t = rows_find(totals, "gametype", gametypes[i].id);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", gametypes[i].id);
+    cJSON_AddStringToObject(o, "name", gametypes[i].name);
+    cJSON_AddStringToObject(o, "display_name", gametypes[i].name);
+    cJSON_AddStringToObject(o, "description", gametypes[i].description);
+    cJSON_AddStringToObject(o, "icon", gametypes[i].icon);
+    cJSON_AddNumberToObject(o, "map_count", row_num(t, "map_count"));
+    cJSON_AddNumberToObject(o, "total_kills", row_num(t, "kills"));
+    cJSON_AddNumberToObject(o, "total_deaths", row_num(t, "deaths"));
+    cJSON_AddNumberToObject(o, "total_matches", row_num(t, "matches"));
+    cJSON_AddNumberToObject(o, "unique_players",
+                            row_num(rows_find(players, "gametype", gametypes[i].id), "unique_players"));
+    return o;
+}
+
+/* Index of a game type id, or -1. */
+static int type_index(const char *id)
+{
+    if (strcmp(id, "ffa") == 0)
+        id = "dm";
+    for (size_t i = 0; i < sizeof gametypes / sizeof gametypes[0]; i++)
+        if (strcmp(id, gametypes[i].id) == 0)
+            return (int)i;
+    return -1;
+}
+
+static void list_build(qjob *j)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; i < sizeof gametypes / sizeof gametypes[0]; i++) {
+        bool other = strcmp(gametypes[i].id, "other") == 0;
+        if (other && !rows_find(job_rows(j, 0), "gametype", "other"))
+            continue;
+        cJSON_AddItemToArray(arr, type_json(i, job_rows(j, 0), job_rows(j, 1)));
+    }
+    job_answer(j, 200, arr);
+}
+
+static void list_start(qjob *j)
+{
+    job_ch(j, 0, types_sql, NULL, 0);
+    job_ch(j, 1, type_players_sql, NULL, 0);
+    job_then(j, list_build);
+}
+
+static void gametypes_list(http_request *req, void *arg)
+{
+    queryd *q = arg;
+    qcache_serve(q->cache, req, "gametypes", q->cache_ttl_s, list_start, NULL, NULL);
+}
+
+/* GET /stats/gametypes/list: the ids and names only, no query. */
+static void gametypes_names(http_request *req, void *arg)
+{
+    (void)arg;
+    cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "gametypes");
+    for (size_t i = 0; i < sizeof gametypes / sizeof gametypes[0]; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "id", gametypes[i].id);
+        cJSON_AddStringToObject(e, "name", gametypes[i].name);
+        cJSON_AddStringToObject(e, "display_name", gametypes[i].name);
+        cJSON_AddItemToArray(arr, e);
+    }
+    http_respond_json(req, 200, o);
+}
+
+static void detail_build(qjob *j)
+{
+    gt_args *a = j->args;
+    cJSON *o = type_json((size_t)type_index(a->id), job_rows(j, 0), job_rows(j, 1));
+    cJSON *maps = cJSON_AddArrayToObject(o, "maps");
+    const cJSON *r;
+    cJSON_ArrayForEach(r, job_rows(j, 2))
+    {
+        const char *m = row_str(r, "map_name");
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "name", *m ? m : "unknown");
+        cJSON_AddStringToObject(e, "display_name", row_str(r, "display_name"));
+        cJSON_AddNumberToObject(e, "kills", row_num(r, "kills"));
+        cJSON_AddNumberToObject(e, "matches", row_num(r, "matches"));
+        cJSON_AddItemToArray(maps, e);
+    }
+    job_answer(j, 200, o);
+}
+
+static void detail_start(qjob *j)
+{
+    gt_args *a = j->args;
+    sqlv v[] = {SQL_STR("gt", a->id)};
+    job_ch(j, 0, types_sql, NULL, 0);
+    job_ch(j, 1, type_players_sql, NULL, 0);
+    job_ch(j, 2, type_maps_sql, v, 1);
+    job_then(j, detail_build);
+}
+
+static void board_names(qjob *j);
+
+static void board_build(qjob *j)
+{
+    gt_args *a = j->args;
+    cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "leaderboard");
+    const cJSON *r;
+    int rank = 0;
+    cJSON_ArrayForEach(r, job_rows(j, 0))
+    {
+        double k = row_num(r, "kills"), d = row_num(r, "deaths");
+        const char *guid = row_str(r, "guid"), *name = row_str(rows_find(job_rows(j, 1), "guid", guid), "name");
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "rank", ++rank);
+        cJSON_AddStringToObject(e, "id", guid);
+        cJSON_AddStringToObject(e, "player_id", guid);
+        cJSON_AddStringToObject(e, "name", name);
+        cJSON_AddStringToObject(e, "player_name", name);
+        cJSON_AddNumberToObject(e, "kills", k);
+        cJSON_AddNumberToObject(e, "deaths", d);
+        json_add_round(e, "kd_ratio", d > 0 ? k / d : k, 2);
+        cJSON_AddItemToArray(arr, e);
+    }
+    cJSON_AddStringToObject(o, "game_type", gametypes[type_index(a->id)].id);
+    job_answer(j, 200, o);
+}
+
+static void board_names(qjob *j)
+{
+    const char *guids[128];
+    size_t n = rows_strings(job_rows(j, 0), "guid", guids, 128);
+    sqlv v[] = {SQL_LIST("guids", guids, n)};
+    job_ch(j, 1, names_sql, v, 1);
+    job_then(j, board_build);
+}
+
+static void board_start(qjob *j)
+{
+    gt_args *a = j->args;
+    sqlv fv[] = {SQL_RAW("pm_where", NOT_UNAUTH_SQL("guid")), SQL_INT("bound_ms", 0)};
+    char *facts = sqlt_render(match_facts_sql, fv, 2);
+    if (!facts) {
+        job_error(j, 500, "Out of memory.");
+        return;
+    }
+    sqlv v[] = {SQL_RAW("facts", facts), SQL_STR("gt", gametypes[type_index(a->id)].id), SQL_INT("limit", a->limit)};
+    job_ch(j, 0, board_sql, v, 3);
+    free(facts);
+    job_then(j, board_names);
+}
+
+/* Parse {gt}, or answer 404 for an unknown type (400 for a malformed one). */
+static gt_args *gt_args_for(http_request *req)
+{
+    const char *gt = http_request_param(req, "gt");
+    if (!ident_ok(gt, 15)) {
+        respond_bad_param(req, "gametype", "must be a game type id such as dm, tdm or obj");
+        return NULL;
+    }
+    char lower[16];
+    size_t i = 0;
+    for (; gt[i] && i < sizeof lower - 1; i++)
+        lower[i] = (char)(gt[i] >= 'A' && gt[i] <= 'Z' ? gt[i] + 32 : gt[i]);
+    lower[i] = '\0';
+    if (type_index(lower) < 0) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "Game type not found: '%s' (known: dm, tdm, rb, obj, tow, lib, ctf).", lower);
+        http_respond_error(req, 404, msg);
+        return NULL;
+    }
+    gt_args *a = ARGS_NEW(gt_args);
+    if (!a) {
+        http_respond_error(req, 500, "Out of memory.");
+        return NULL;
+    }
+    snprintf(a->id, sizeof a->id, "%s", gametypes[type_index(lower)].id);
+    return a;
+}
+
+static void gametype_detail(http_request *req, void *arg)
+{
+    queryd *q = arg;
+    gt_args *a = gt_args_for(req);
+    if (!a)
+        return;
+    char key[48];
+    snprintf(key, sizeof key, "gametype:%s", a->id);
+    qcache_serve(q->cache, req, key, q->cache_ttl_s, detail_start, a, free);
+}
+
+static void gametype_board(http_request *req, void *arg)
+{
+    queryd *q = arg;
+    gt_args *a = gt_args_for(req);
+    if (!a)
+        return;
+    a->limit = param_long(req, "limit", 25, 1, q->max_limit);
+    char key[64];
+    snprintf(key, sizeof key, "gtboard:%s:%ld", a->id, a->limit);
+    qcache_serve(q->cache, req, key, q->cache_ttl_s, board_start, a, free);
+}
+
+static const route gametype_table[] = {
+    {"/stats/gametypes", gametypes_list},
+    {"/stats/gametypes/list", gametypes_names},
+    {"/stats/gametype/{gt}", gametype_detail},
+    {"/stats/leaderboard/gametype/{gt}", gametype_board},
+};
 
 void gametype_routes(queryd *q, http_server *s)
 {
-    (void)q;
-    (void)s;
+    routes_add(s, q, gametype_table, sizeof gametype_table / sizeof gametype_table[0]);
 }

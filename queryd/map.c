@@ -1,8 +1,338 @@
-/* placeholder */
+/* Maps: the list with totals, popularity, one map's detail and its leaderboard.
+ *
+ * | route                                          | params     | answer |
+ * |------------------------------------------------|------------|--------|
+ * | GET /stats/maps                                | -          | [{name, map_name, display_name, total_kills,
+ * total_matches, matches_played, unique_players, avg_playtime, ...}] | | GET /stats/maps/list | -          | same | |
+ * GET /stats/maps/popularity                     | -          | [{map_name, matches_played, kills}] | | GET
+ * /stats/server/maps                         | -          | same as popularity, top 10 | | GET /stats/map/{map} | - |
+ * {name, map_name, display_name, total_kills, total_matches, total_playtime, unique_players, top_players,
+ * heatmap_data{kills, deaths}} | | GET /stats/leaderboard/map/{map}               | limit (25) | {leaderboard:[{rank,
+ * player_id, player_name, kills, deaths, kd_ratio, headshots}], map} | | GET /stats/map/{map}/leaderboard | limit (25)
+ * | same |
+ *
+ * A map's numbers are its matches' (match_summary: a match's map is the last one its events named); "unknown"
+ * stands for the matches of trackers that send no map. An unknown map is 404. */
 #include "area.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    char map[IDENT_MAX + 1];
+    long limit;
+    bool popularity;
+} map_args;
+
+/* Per map: matches, kills, durations. {having} selects maps (by map_name, '' for unknown). */
+static const char maps_sql[] =
+    "SELECT map_name, count() AS matches, sum(k) AS kills, sum(d) AS deaths, sum(h) AS headshots,\n"
+    "       sum(dur) AS total_ms, avg(dur) AS avg_ms, max(last) AS last_ms,\n"
+    "       " MAP_DISPLAY_SQL(
+        "map_name") " AS display_name\n"
+                    "FROM\n"
+                    "(\n"
+                    "    SELECT argMaxMerge(map) AS map_name, sumMerge(kills) AS k, sumMerge(deaths) AS d,\n"
+                    "           sumMerge(headshots) AS h, maxMerge(last_ms) AS last,\n"
+                    "           maxMerge(last_ms) - minMerge(first_ms) AS dur\n"
+                    "    FROM match_summary\n"
+                    "    GROUP BY match_key\n"
+                    ")\n"
+                    "WHERE {where}\n"
+                    "GROUP BY map_name\n"
+                    "ORDER BY matches DESC, kills DESC, map_name ASC\n"
+                    "LIMIT {limit}";
+
+/* Distinct players (not unauth_ slots) per map, from the players' matches. */
+static const char map_players_sql[] = "SELECT map_name, uniqExact(guid) AS unique_players\n"
+                                      "FROM\n"
+                                      "(\n"
+                                      "    SELECT guid, argMaxMerge(map) AS map_name\n"
+                                      "    FROM player_match\n"
+                                      "    WHERE " NOT_UNAUTH_SQL("guid") "\n"
+                                                                          "    GROUP BY guid, match_key\n"
+                                                                          ")\n"
+                                                                          "WHERE {where}\n"
+                                                                          "GROUP BY map_name";
+
+static const char map_board_sql[] =
+    "SELECT guid, sum(kills) AS kills, sum(deaths) AS deaths, sum(headshots) AS headshots\n"
+    "FROM player_map\n"
+    "WHERE map_name = {map} AND " NOT_UNAUTH_SQL("guid") "\n"
+                                                         "GROUP BY guid\n"
+                                                         "HAVING kills > 0\n"
+                                                         "ORDER BY kills DESC, deaths ASC, guid ASC\n"
+                                                         "LIMIT {limit}";
+
+static const char names_sql[] = "SELECT guid, argMax(name, last_ms) AS name\n"
+                                "FROM player_names\n"
+                                "WHERE guid IN (SELECT guid FROM player_map WHERE map_name = {map})\n"
+                                "GROUP BY guid";
+
+/* The stored map name for a URL's map: "unknown" is the matches without a map. */
+static const char *stored(const char *map)
+{
+    return strcmp(map, "unknown") == 0 ? "" : map;
+}
+
+/* One maps_sql row (with its player count) as served. */
+static cJSON *map_json(const cJSON *r, const cJSON *players)
+{
+    const char *m = row_str(r, "map_name");
+    const char *name = *m ? m : "unknown";
+    double matches = row_num(r, "matches");
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", name);
+    cJSON_AddStringToObject(o, "name", name);
+    cJSON_AddStringToObject(o, "map_name", name);
+    cJSON_AddStringToObject(o, "display_name", row_str(r, "display_name"));
+    cJSON_AddNumberToObject(o, "total_kills", row_num(r, "kills"));
+    cJSON_AddNumberToObject(o, "kills", row_num(r, "kills"));
+    cJSON_AddNumberToObject(o, "total_deaths", row_num(r, "deaths"));
+    cJSON_AddNumberToObject(o, "total_headshots", row_num(r, "headshots"));
+    cJSON_AddNumberToObject(o, "total_matches", matches);
+    cJSON_AddNumberToObject(o, "matches_played", matches);
+    cJSON_AddNumberToObject(o, "unique_players", row_num(rows_find(players, "map_name", m), "unique_players"));
+    json_add_round(o, "avg_playtime", row_num(r, "avg_ms") / 1000, 0);
+    json_add_round(o, "avg_duration", row_num(r, "avg_ms") / 1000, 0);
+    json_add_round(o, "total_playtime", row_num(r, "total_ms") / 1000, 0);
+    cJSON_AddNumberToObject(o, "last_played", floor(row_num(r, "last_ms") / 1000));
+    return o;
+}
+
+static void maps_build(qjob *j)
+{
+    map_args *a = j->args;
+    cJSON *arr = cJSON_CreateArray();
+    const cJSON *r;
+    cJSON_ArrayForEach(r, job_rows(j, 0))
+    {
+        if (a->popularity) {
+            const char *m = row_str(r, "map_name");
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "map_name", *m ? m : "unknown");
+            cJSON_AddNumberToObject(e, "matches_played", row_num(r, "matches"));
+            cJSON_AddNumberToObject(e, "kills", row_num(r, "kills"));
+            cJSON_AddItemToArray(arr, e);
+        } else {
+            cJSON_AddItemToArray(arr, map_json(r, job_rows(j, 1)));
+        }
+    }
+    job_answer(j, 200, arr);
+}
+
+static void maps_start(qjob *j)
+{
+    map_args *a = j->args;
+    sqlv v[] = {SQL_RAW("where", "1"), SQL_INT("limit", a->limit)};
+    job_ch(j, 0, maps_sql, v, 2);
+    if (!a->popularity)
+        job_ch(j, 1, map_players_sql, v, 1);
+    job_then(j, maps_build);
+}
+
+static void serve_maps(http_request *req, queryd *q, bool popularity, long limit)
+{
+    map_args *a = ARGS_NEW(map_args);
+    if (!a) {
+        http_respond_error(req, 500, "Out of memory.");
+        return;
+    }
+    a->popularity = popularity;
+    a->limit = limit;
+    char key[48];
+    snprintf(key, sizeof key, "maps:%d:%ld", popularity, limit);
+    qcache_serve(q->cache, req, key, q->cache_ttl_s, maps_start, a, free);
+}
+
+static void maps_list(http_request *req, void *arg)
+{
+    serve_maps(req, arg, false, 1000);
+}
+
+static void maps_popularity(http_request *req, void *arg)
+{
+    serve_maps(req, arg, true, 1000);
+}
+
+static void server_maps(http_request *req, void *arg)
+{
+    serve_maps(req, arg, true, 10);
+}
+
+/* ---- one map ---- */
+
+static const char heat_sql[] = "SELECT kind, cx, cy, sum(n) AS n\n"
+                               "FROM heat_cells\n"
+                               "WHERE map_name = {map}\n"
+                               "GROUP BY kind, cx, cy\n"
+                               "ORDER BY n DESC, cx ASC, cy ASC\n"
+                               "LIMIT 3000";
+
+/* Heat cells of one kind as {x, y, count} in game units (cell centres). */
+static cJSON *cells_json(const cJSON *rows, const char *kind)
+{
+    cJSON *arr = cJSON_CreateArray();
+    const cJSON *r;
+    cJSON_ArrayForEach(r, rows)
+    {
+        if (strcmp(row_str(r, "kind"), kind) != 0)
+            continue;
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "x", row_num(r, "cx") * 64 + 32);
+        cJSON_AddNumberToObject(e, "y", row_num(r, "cy") * 64 + 32);
+        cJSON_AddNumberToObject(e, "count", row_num(r, "n"));
+        cJSON_AddItemToArray(arr, e);
+    }
+    return arr;
+}
+
+static void detail_build(qjob *j)
+{
+    map_args *a = j->args;
+    const cJSON *r = job_row(j, 0);
+    if (!r) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "Map not found: no match was played on '%.64s'.", a->map);
+        job_error(j, 404, msg);
+        return;
+    }
+    cJSON *o = map_json(r, job_rows(j, 1));
+    cJSON *top = cJSON_AddArrayToObject(o, "top_players");
+    const cJSON *p;
+    int rank = 0;
+    cJSON_ArrayForEach(p, job_rows(j, 2))
+    {
+        if (rank >= 10)
+            break;
+        const char *guid = row_str(p, "guid");
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "rank", ++rank);
+        cJSON_AddStringToObject(e, "player_id", guid);
+        cJSON_AddStringToObject(e, "player_name", row_str(rows_find(job_rows(j, 3), "guid", guid), "name"));
+        cJSON_AddNumberToObject(e, "kills", row_num(p, "kills"));
+        cJSON_AddNumberToObject(e, "deaths", row_num(p, "deaths"));
+        cJSON_AddItemToArray(top, e);
+    }
+    cJSON *heat = cJSON_AddObjectToObject(o, "heatmap_data");
+    cJSON_AddItemToObject(heat, "kills", cells_json(job_rows(j, 4), "kill"));
+    cJSON_AddItemToObject(heat, "deaths", cells_json(job_rows(j, 4), "death"));
+    job_answer(j, 200, o);
+}
+
+static void detail_start(qjob *j)
+{
+    map_args *a = j->args;
+    sqlv w[] = {SQL_STR("m", stored(a->map))};
+    char *where = sqlt_render("map_name = {m}", w, 1);
+    if (!where) {
+        job_error(j, 500, "Out of memory.");
+        return;
+    }
+    sqlv v[] = {SQL_RAW("where", where), SQL_INT("limit", 1), SQL_STR("map", stored(a->map))};
+    job_ch(j, 0, maps_sql, v, 2);
+    job_ch(j, 1, map_players_sql, v, 1);
+    sqlv b[] = {SQL_STR("map", stored(a->map)), SQL_INT("limit", 10)};
+    job_ch(j, 2, map_board_sql, b, 2);
+    job_ch(j, 3, names_sql, b, 1);
+    job_ch(j, 4, heat_sql, b, 1);
+    free(where);
+    job_then(j, detail_build);
+}
+
+/* ---- map leaderboard ---- */
+
+static void board_build(qjob *j)
+{
+    map_args *a = j->args;
+    cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "leaderboard");
+    const cJSON *r;
+    int rank = 0;
+    cJSON_ArrayForEach(r, job_rows(j, 0))
+    {
+        double k = row_num(r, "kills"), d = row_num(r, "deaths");
+        const char *guid = row_str(r, "guid"), *name = row_str(rows_find(job_rows(j, 1), "guid", guid), "name");
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "rank", ++rank);
+        cJSON_AddStringToObject(e, "player_id", guid);
+        cJSON_AddStringToObject(e, "guid", guid);
+        cJSON_AddStringToObject(e, "player_name", name);
+        cJSON_AddStringToObject(e, "name", name);
+        cJSON_AddNumberToObject(e, "kills", k);
+        cJSON_AddNumberToObject(e, "deaths", d);
+        json_add_round(e, "kd_ratio", d > 0 ? k / d : k, 2);
+        cJSON_AddNumberToObject(e, "headshots", row_num(r, "headshots"));
+        cJSON_AddNumberToObject(e, "value", k);
+        cJSON_AddItemToArray(arr, e);
+    }
+    cJSON_AddStringToObject(o, "map", a->map);
+    job_answer(j, 200, o);
+}
+
+static void board_start(qjob *j)
+{
+    map_args *a = j->args;
+    sqlv v[] = {SQL_STR("map", stored(a->map)), SQL_INT("limit", a->limit)};
+    job_ch(j, 0, map_board_sql, v, 2);
+    job_ch(j, 1, names_sql, v, 1);
+    job_then(j, board_build);
+}
+
+/* Parse {map} ('+' read as a space: PHP's urlencode writes spaces so), or answer 400. */
+static map_args *map_args_for(http_request *req)
+{
+    const char *m = http_request_param(req, "map");
+    if (!ident_ok(m, IDENT_MAX)) {
+        respond_bad_param(req, "map", "must be a map name of 1 to 64 printable bytes");
+        return NULL;
+    }
+    map_args *a = ARGS_NEW(map_args);
+    if (!a) {
+        http_respond_error(req, 500, "Out of memory.");
+        return NULL;
+    }
+    snprintf(a->map, sizeof a->map, "%s", m);
+    for (char *p = a->map; *p; p++)
+        if (*p == '+')
+            *p = ' ';
+    return a;
+}
+
+static void map_detail(http_request *req, void *arg)
+{
+    queryd *q = arg;
+    map_args *a = map_args_for(req);
+    if (!a)
+        return;
+    char key[96];
+    snprintf(key, sizeof key, "map:%s", a->map);
+    qcache_serve(q->cache, req, key, q->cache_ttl_s, detail_start, a, free);
+}
+
+static void map_board(http_request *req, void *arg)
+{
+    queryd *q = arg;
+    map_args *a = map_args_for(req);
+    if (!a)
+        return;
+    a->limit = param_long(req, "limit", 25, 1, q->max_limit);
+    char key[112];
+    snprintf(key, sizeof key, "mapboard:%s:%ld", a->map, a->limit);
+    qcache_serve(q->cache, req, key, q->cache_ttl_s, board_start, a, free);
+}
+
+static const route map_table[] = {
+    {"/stats/maps", maps_list},
+    {"/stats/maps/list", maps_list},
+    {"/stats/maps/popularity", maps_popularity},
+    {"/stats/server/maps", server_maps},
+    {"/stats/map/{map}", map_detail},
+    {"/stats/leaderboard/map/{map}", map_board},
+    {"/stats/map/{map}/leaderboard", map_board},
+};
 
 void map_routes(queryd *q, http_server *s)
 {
-    (void)q;
-    (void)s;
+    routes_add(s, q, map_table, sizeof map_table / sizeof map_table[0]);
 }

@@ -232,10 +232,11 @@ static void list_build(qjob *j)
     job_answer(j, 200, sorted);
 }
 
-static const char today_sql[] = "SELECT sumMergeIf(kills, hour >= toStartOfDay(now(), 'UTC')) AS kills_today,\n"
-                                "       uniqExactMergeIf(matches, hour >= toStartOfDay(now(), 'UTC')) AS matches_today,\n"
-                                "       sumMerge(kills) AS all_kills\n"
-                                "FROM server_hourly";
+static const char today_sql[] =
+    "SELECT sumMergeIf(kills, hour >= toStartOfDay(now(), 'UTC')) AS kills_today,\n"
+    "       uniqExactMergeIf(matches, hour >= toStartOfDay(now(), 'UTC')) AS matches_today,\n"
+    "       sumMerge(kills) AS all_kills\n"
+    "FROM server_hourly";
 
 static const char peak_today_sql[] = "SELECT max(p) AS peak\n"
                                      "FROM\n"
