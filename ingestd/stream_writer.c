@@ -420,7 +420,9 @@ int stream_trim_point(const stream_group_state *groups, size_t n, const char *ho
         bool is_writer = strcmp(g->name, writer_group) == 0;
         if (!is_writer && !list_has(hold_groups, g->name))
             continue;
-        uint64_t backlog = g->pending + (g->lag_known ? g->lag : stream_len);
+        /* Everything the group still needs is in the stream, so its backlog is at most the stream's length;
+         * Redis 7.0's lag can be far too high after a restart (entries-read lags behind), never trust it alone. */
+        uint64_t backlog = g->lag_known && g->pending + g->lag < stream_len ? g->pending + g->lag : stream_len;
         if (!is_writer && backlog > max_backlog) {
             size_t used = strlen(released);
             if (used + 1 < released_len)
@@ -983,7 +985,25 @@ static void owners_start(stream_writer *w)
     }
 }
 
-/* XPENDING answered: go on only if every older pending entry is ours. */
+/* Take e and the other set entries of its batch out of the set, back to new (postponed). */
+static void set_release_batch(stream_writer *w, wentry *e)
+{
+    for (wentry *o = hashmap_get(w->by_batch, e->batch_id, 36); o; o = o->same_batch) {
+        if (o->state != E_SET)
+            continue;
+        if (set_inserts(o))
+            w->set_events -= o->nevents;
+        o->state = E_NEW;
+        o->skip = false;
+        w->new_events += o->nevents;
+        w->set_entries--;
+    }
+}
+
+/* XPENDING answered: a dup entry goes on only if no other consumer holds an older entry (which may be the first
+ * copy of its batch, not inserted yet). Blocked dup entries are postponed rather than holding up the set: two
+ * writers each waiting for the other's older entries would otherwise wait forever. The oldest dup entry of all
+ * always passes, and non-dup entries always make progress, so every dup entry passes eventually. */
 static void on_owners(redis_client *c, redisReply *reply, const char *err, void *arg)
 {
     stream_writer *w = arg;
@@ -996,14 +1016,27 @@ static void on_owners(redis_client *c, redisReply *reply, const char *err, void 
         return;
     }
     size_t len = strlen(w->consumer);
+    stream_id oldest_other = {UINT64_MAX, UINT64_MAX};
     for (size_t i = 0; i < reply->elements; i++) {
         const redisReply *p = arr(reply->element[i], 2);
         const redisReply *who = p ? p->element[1] : NULL;
-        if (who && who->type == REDIS_REPLY_STRING && (who->len != len || memcmp(who->str, w->consumer, len))) {
-            /* An older copy of a dup batch may be with that consumer and not inserted yet. */
-            metric_inc(w->m_waits);
-            log_debug("writer: an older entry is pending with %.*s; waiting before checking dup batches", (int)who->len,
-                      who->str);
+        stream_id id;
+        if (who && who->type == REDIS_REPLY_STRING && (who->len != len || memcmp(who->str, w->consumer, len)) &&
+            reply_id(p->element[0], &id)) {
+            oldest_other = id; /* XPENDING lists in id order: the first one is the oldest */
+            break;
+        }
+    }
+    size_t blocked = 0;
+    for (wentry *e = w->head; e; e = e->next)
+        if (set_inserts(e) && e->dup && stream_id_cmp(e->id, oldest_other) > 0) {
+            set_release_batch(w, e);
+            blocked++;
+        }
+    if (blocked) {
+        metric_inc(w->m_waits);
+        log_debug("writer: %zu dup batches wait until older entries pending with other writers are done", blocked);
+        if (w->set_events == 0) {
             attempt_end(w, END_BUSY);
             return;
         }
@@ -1120,7 +1153,7 @@ static void on_present(ch_client *c, int err, long status, const char *body, siz
         attempt_end(w, END_FAIL);
         return;
     }
-    size_t n = w->nwork - w->work_next;
+    size_t n = w->nwork - w->work_next, present = 0;
     if (n > CHECK_CHUNK)
         n = CHECK_CHUNK;
     const char *p = body, *end = body + len;
@@ -1142,8 +1175,8 @@ static void on_present(ch_client *c, int err, long status, const char *body, siz
                     e->skip = true;
                     metric_inc(w->m_dups);
                     w->set_events -= e->nevents;
-                    log_info("writer: batch %s (stream entry %s) is in ClickHouse already; acknowledging it",
-                             e->batch_id, e->id_text);
+                    present++;
+                    log_debug("writer: batch %s (stream entry %s) is in ClickHouse already", e->batch_id, e->id_text);
                 } else {
                     /* Against I2; repaired rather than trusted (see repair_next). */
                     e->owned_mark = true;
@@ -1155,6 +1188,10 @@ static void on_present(ch_client *c, int err, long status, const char *body, siz
         }
         p = line_end + 1;
     }
+    if (present)
+        log_info("writer: %zu of %zu uncertain batches are in ClickHouse already; acknowledging them without "
+                 "inserting",
+                 present, n);
     w->work_next += n;
     present_next(w);
 }
@@ -1740,8 +1777,8 @@ static void on_claimed(redis_client *c, redisReply *reply, const char *err, void
 
 static void on_refreshed(redis_client *c, redisReply *reply, const char *err, void *arg);
 
-/* Refresh the lease (I3) of every buffered new entry, so they never look idle to other writers while we hold
- * them (e.g. while ClickHouse is down); then claim. */
+/* Refresh the lease (I3) of every buffered entry not inserted yet (new, or in a set waiting for its retry), so
+ * they never look idle to other writers while we hold them (e.g. while ClickHouse is down); then claim. */
 static void maint_start(stream_writer *w)
 {
     w->maint_due = false;
@@ -1749,7 +1786,7 @@ static void maint_start(stream_writer *w)
     work_clear(w);
     if (now_ms(w) - w->last_refresh_ms >= (uint64_t)w->claim_idle_ms / 3) {
         for (wentry *e = w->head; e; e = e->next)
-            if (e->state == E_NEW && work_push(w, e) != 0)
+            if ((e->state == E_NEW || e->state == E_SET) && work_push(w, e) != 0)
                 break;
     }
     if (w->nwork == 0 || lease_send(w, on_refreshed) != 0) {

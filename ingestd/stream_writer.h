@@ -112,8 +112,8 @@ typedef struct {
 } stream_group_state;
 
 /* The id below which no group in hold_groups (comma-separated) needs entries: XTRIM MINID target. Groups not
- * in hold_groups are ignored; a group other than writer_group whose backlog (pending + lag, or the stream
- * length when lag is unknown) is over max_backlog is ignored too and its name appended to released
+ * in hold_groups are ignored; a group other than writer_group whose backlog (pending + lag, at most the stream
+ * length; the stream length when lag is unknown) is over max_backlog is ignored too and its name appended to released
  * (comma-separated, for the warning). Returns 0, or -ENOENT when no group holds anything back (do not trim). */
 int stream_trim_point(const stream_group_state *groups, size_t n, const char *hold_groups, const char *writer_group,
                       uint64_t max_backlog, uint64_t stream_len, stream_id *minid, char *released, size_t released_len);

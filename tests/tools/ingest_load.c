@@ -6,10 +6,10 @@
  *
  * Every event carries "seq": a number unique within the run (from --start). A batch answered 2xx is
  * acknowledged: its seqs go to --acked, one per line. A batch whose request may have reached ingestd but got no
- * answer (timeout, connection lost after sending) has an unknown outcome: its seqs go to --unknown. Refused
- * batches (4xx/5xx, connection refused) are neither. So ClickHouse must hold every acked seq, no seq twice,
- * and nothing outside acked + unknown. SIGINT/SIGTERM stop it cleanly (files complete). The last line is
- * "sent N batches (E events): acked A events, unknown U, refused R; X events/s". */
+ * answer (any transport error: timeout, connection lost or refused, since curl may have sent it once before) has
+ * an unknown outcome: its seqs go to --unknown. Batches answered 4xx/5xx are refused: neither. So ClickHouse must hold
+ * every acked seq, no seq twice, and nothing outside acked + unknown. SIGINT/SIGTERM stop it cleanly (files complete).
+ * The last line is "sent N batches (E events): acked A events, unknown U, refused R; X events/s". */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -228,19 +228,17 @@ int main(int argc, char **argv)
             CURLcode code = m->data.result;
             long status = 0;
             curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
-            curl_off_t uploaded = 0;
-            curl_easy_getinfo(s->easy, CURLINFO_SIZE_UPLOAD_T, &uploaded);
             curl_multi_remove_handle(multi, s->easy);
             if (code == CURLE_OK && status >= 200 && status < 300) {
                 write_seqs(acked, s->first_seq, s->nevents);
                 acked_events += s->nevents;
-            } else if (code == CURLE_OK || code == CURLE_COULDNT_CONNECT ||
-                       (code != CURLE_OPERATION_TIMEDOUT && uploaded == 0)) {
-                /* Answered with an error, or never sent: ingestd did not take it. */
+            } else if (code == CURLE_OK) {
+                /* Answered with an error status: ingestd did not take it. */
                 refused_events += s->nevents;
-                if (code != CURLE_OK)
-                    snprintf(last_error, sizeof last_error, "%s", curl_easy_strerror(code));
             } else {
+                /* Any transport error may hide a delivered request: curl transparently resends a request whose
+                 * reused connection died, and reports the resend's failure ("couldn't connect") even though the
+                 * first copy may have been stored. */
                 write_seqs(unknown, s->first_seq, s->nevents);
                 unknown_events += s->nevents;
                 snprintf(last_error, sizeof last_error, "%s", curl_easy_strerror(code));

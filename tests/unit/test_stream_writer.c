@@ -417,6 +417,11 @@ static void test_trim_point(void **state)
         stream_trim_point(g, 3, "clickhouse,achievd", "clickhouse", 50, 200, &id, released, sizeof released), 0);
     assert_int_equal(id.ms, 100);
     assert_string_equal(released, "achievd");
+    /* A lag beyond the stream's length (Redis 7.0 after a restart) is capped by it. */
+    g[1].lag = 1000000;
+    assert_int_equal(stream_trim_point(g, 3, "achievd", "clickhouse", 250, 200, &id, released, sizeof released), 0);
+    assert_string_equal(released, "");
+    assert_int_equal(id.ms, 90);
     /* Unknown lag counts as the whole stream. */
     g[1].lag_known = false;
     assert_int_equal(stream_trim_point(g, 3, "achievd", "clickhouse", 150, 200, &id, released, sizeof released), 0);

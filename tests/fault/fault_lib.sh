@@ -1,0 +1,257 @@
+# shellcheck shell=bash
+# Helpers for fault tests: ingestd processes started by the test itself (so it can kill and restart them at will),
+# load through the real ingest API with tests/ingest_load, stopping and restarting the stack's servers, and the
+# end-to-end check that every acknowledged event is in ClickHouse exactly once.
+#
+# Source it from a test (`. "$(dirname "$0")/fault_lib.sh"`); it sources ../integration/lib.sh (stack_up, check,
+# finish, ...). The stack runs --db-only: the test's own ingestd processes replace the stack's daemons.
+
+. "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
+export LC_ALL=C
+
+LOAD_BIN=$MOHSTATS_BIN_DIR/tests/ingest_load
+INGESTD_BIN=$MOHSTATS_BIN_DIR/ingestd
+declare -A INGESTD_PIDS=() INGESTD_PORTS=() INGESTD_ENVS=()
+LOAD_PIDS=()
+LOAD_RUNS=0
+LOAD_SHOWN=0
+STREAM=${INGEST_STREAM:-mohstats:events}
+
+# Stop what this file started, then let lib.sh stop the stack and print the summary.
+_fault_on_exit() {
+  local rc=$?
+  local name pid
+  [ ${#LOAD_PIDS[@]} -gt 0 ] && kill -TERM "${LOAD_PIDS[@]}" 2>/dev/null
+  for name in "${!INGESTD_PIDS[@]}"; do
+    pid=${INGESTD_PIDS[$name]}
+    [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+  done
+  wait 2>/dev/null
+  sleep 0.2
+  (exit "$rc")
+  _lib_on_exit
+}
+trap _fault_on_exit EXIT
+
+# A free loopback port (20000-32767, nothing listening).
+free_port() {
+  local port listening
+  listening=" $(ss -Hltn 2>/dev/null | awk '{ n = split($4, a, ":"); printf "%s ", a[n] }') "
+  while :; do
+    port=$((20000 + (RANDOM * 32768 + RANDOM) % 12768))
+    if [[ $listening != *" $port "* ]] && [[ " ${INGESTD_PORTS[*]} " != *" $port "* ]]; then
+      echo "$port"
+      return
+    fi
+  done
+}
+
+# ingestd_start NAME [VAR=value...]: start ingestd NAME with the stack's settings plus the given ones (kept for
+# restarts), on its own port, with its own spool directory; wait until /health answers. Log: logs/NAME.log.
+ingestd_start() {
+  local name=$1
+  shift
+  [ $# -gt 0 ] && INGESTD_ENVS[$name]="$*"
+  [ -n "${INGESTD_PORTS[$name]:-}" ] || INGESTD_PORTS[$name]=$(free_port)
+  local port=${INGESTD_PORTS[$name]}
+  # Started from a subshell, so it is not a job of ours: bash would report every SIGKILL of a job as noise.
+  # shellcheck disable=SC2086
+  (
+    (
+      set -a
+      . "$STACK_DIR/stack.env"
+      set +a
+      export INGESTD_URL=http://127.0.0.1:$port SPOOL_DIR=$STACK_DIR/spool-$name ${INGESTD_ENVS[$name]:-}
+      cd "$STACK_DIR" && exec "$INGESTD_BIN"
+    ) </dev/null >>"$STACK_DIR/logs/$name.log" 2>&1 &
+    echo $! >"$STACK_DIR/run/test-$name.pid"
+  )
+  INGESTD_PIDS[$name]=$(cat "$STACK_DIR/run/test-$name.pid")
+  if ! retry 20 curl -fs -o /dev/null --max-time 1 "http://127.0.0.1:$port/health"; then
+    fail "ingestd $name did not start (see logs/$name.log)"
+    tail -n 20 "$STACK_DIR/logs/$name.log"
+    return 1
+  fi
+}
+
+# ingestd_url NAME: the base URL of ingestd NAME.
+ingestd_url() {
+  echo "http://127.0.0.1:${INGESTD_PORTS[$1]}"
+}
+
+# ingestd_signal NAME SIGNAL: signal ingestd NAME and wait until it is gone (SIGTERM: clean shutdown).
+ingestd_signal() {
+  local pid=${INGESTD_PIDS[$1]}
+  kill -"$2" "$pid" 2>/dev/null || return 0
+  local i
+  for i in $(seq 1 300); do
+    pid_running "$pid" || break
+    sleep 0.1
+  done
+  INGESTD_PIDS[$1]=""
+}
+
+# register_server NAME: register a game server through ingestd NAME; sets TOKEN.
+register_server() {
+  local out
+  out=$(curl -fsS --max-time 10 -X POST "$(ingestd_url "$1")/api/v1/servers/register" \
+    -H 'Content-Type: application/json' -d '{"name": "Fault test", "ip_address": "127.0.0.1", "port": 12203}')
+  TOKEN=$(jq -r .token <<<"$out")
+  [ -n "$TOKEN" ] && [ "$TOKEN" != null ]
+}
+
+# load_start NAME [ingest_load options...]: post numbered events to ingestd NAME in the background. Each run
+# numbers its events from its own range and writes acked.N / unknown.N in the stack directory. Several runs may
+# go at once.
+load_start() {
+  local name=$1
+  shift
+  LOAD_RUNS=$((LOAD_RUNS + 1))
+  "$LOAD_BIN" --url "$(ingestd_url "$name")" --token "$TOKEN" --start $((LOAD_RUNS * 1000000000)) \
+    --acked "$STACK_DIR/acked.$LOAD_RUNS" --unknown "$STACK_DIR/unknown.$LOAD_RUNS" "$@" \
+    >"$STACK_DIR/load.$LOAD_RUNS.out" 2>&1 &
+  LOAD_PIDS+=($!)
+}
+
+# load_stop: end the load runs now (they finish cleanly: their files are complete).
+load_stop() {
+  [ ${#LOAD_PIDS[@]} -gt 0 ] && kill -TERM "${LOAD_PIDS[@]}" 2>/dev/null
+  load_wait
+}
+
+# load_wait: wait for the load runs to end and show their summaries.
+load_wait() {
+  [ ${#LOAD_PIDS[@]} -gt 0 ] && wait "${LOAD_PIDS[@]}"
+  LOAD_PIDS=()
+  while [ "$LOAD_SHOWN" -lt "$LOAD_RUNS" ]; do
+    LOAD_SHOWN=$((LOAD_SHOWN + 1))
+    sed 's/^/  load: /' "$STACK_DIR/load.$LOAD_SHOWN.out"
+  done
+}
+
+# server_pid NAME: the pid of the stack's server NAME (clickhouse, redis).
+server_pid() {
+  head -n 1 "$STACK_DIR/run/$1.pid" 2>/dev/null | tr -dc '0-9'
+}
+
+# server_stop NAME: stop the stack's server NAME (SIGTERM, clean) and wait until it is gone.
+server_stop() {
+  local pid i
+  pid=$(server_pid "$1")
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for i in $(seq 1 600); do
+    pid_running "$pid" || return 0
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null
+}
+
+# server_kill NAME: SIGKILL the stack's server NAME (a crash) and wait until it is gone.
+server_kill() {
+  local pid i
+  pid=$(server_pid "$1")
+  kill -KILL "$pid" 2>/dev/null || return 0
+  for i in $(seq 1 100); do
+    pid_running "$pid" || return 0
+    sleep 0.1
+  done
+}
+
+# servers_up: start whatever server of the stack is not running (after server_stop / server_kill).
+servers_up() {
+  "$STACK_SH" up "$STACK_DIR" --db-only >/dev/null 2>&1 || "$STACK_SH" up "$STACK_DIR" --db-only
+}
+
+# stream_group_field FIELD: a field of the writer group in XINFO GROUPS (pending, lag, last-delivered-id ...).
+stream_group_field() {
+  redis_cmd XINFO GROUPS "$STREAM" | awk -v f="$1" '
+    prev == "name" { in_group = ($0 == "clickhouse") }
+    in_group && prev == f { print; exit }
+    { prev = $0 }'
+}
+
+# stream_field FIELD: a field of XINFO STREAM (length, last-generated-id, ...).
+stream_field() {
+  redis_cmd XINFO STREAM "$STREAM" | awk -v f="$1" 'prev == f { print; exit } { prev = $0 }'
+}
+
+# caught_up: the writers have everything: every entry delivered (Redis 7.0's "lag" is not reliable after a
+# restart, so compare ids) and none pending, spools empty.
+caught_up() {
+  local last
+  last=$(stream_field last-generated-id)
+  [ -n "$last" ] && [ "$(stream_group_field last-delivered-id)" = "$last" ] || return 1
+  [ "$(stream_group_field pending)" = 0 ] || return 1
+  ! compgen -G "$STACK_DIR/spool-*/spool-*.log" >/dev/null
+}
+
+# wait_caught_up SECONDS: wait until caught_up; prints how long it took.
+wait_caught_up() {
+  local t0=$SECONDS
+  if retry "$1" caught_up; then
+    echo "  caught up after $((SECONDS - t0)) s"
+    return 0
+  fi
+  echo "  not caught up after $1 s: XLEN $(redis_cmd XLEN "$STREAM"), pending $(stream_group_field pending)," \
+    "delivered up to $(stream_group_field last-delivered-id) of $(stream_field last-generated-id)," \
+    "spool files: $(ls "$STACK_DIR"/spool-*/spool-* 2>/dev/null | tr '\n' ' ')"
+  return 1
+}
+
+# insert_running: a writer insert is running in ClickHouse right now.
+insert_running() {
+  [ "$(curl -s --max-time 2 --data-binary \
+    "SELECT count() FROM system.processes WHERE query_id LIKE 'mohstats-ins-%' AND query NOT LIKE '%system.processes%'" \
+    "$CLICKHOUSE_URL")" -gt 0 ] 2>/dev/null
+}
+
+# wait_insert_running SECONDS: poll closely until a writer insert runs.
+wait_insert_running() {
+  local deadline=$((SECONDS + $1))
+  while [ $SECONDS -lt $deadline ]; do
+    insert_running && return 0
+    sleep 0.02
+  done
+  return 1
+}
+
+# metric_sum NAME: the sum of a metric's series over every ingestd of the test that is running.
+metric_sum() {
+  local name total=0 v
+  for name in "${!INGESTD_PIDS[@]}"; do
+    [ -n "${INGESTD_PIDS[$name]}" ] || continue
+    v=$(curl -s --max-time 2 "$(ingestd_url "$name")/metrics" | awk -v m="$1" '$1 == m || index($1, m "{") == 1 { s += $2 } END { print s + 0 }')
+    total=$(awk -v a="$total" -v b="$v" 'BEGIN { print a + b }')
+  done
+  echo "$total"
+}
+
+# verify_exactly_once: every acknowledged event is in raw_events, none twice, nothing that was not sent.
+verify_exactly_once() {
+  local d=$STACK_DIR
+  cat "$d"/acked.* | sort >"$d/acked.all"
+  cat "$d"/acked.* "$d"/unknown.* | sort >"$d/sent.all"
+  if ! ch_query "SELECT visitParamExtractUInt(raw, 'seq') FROM raw_events" | sort >"$d/stored.all"; then
+    fail "could not read the events back from ClickHouse"
+    return
+  fi
+  uniq "$d/stored.all" >"$d/stored.uniq"
+  local acked stored dups missing extra
+  acked=$(wc -l <"$d/acked.all")
+  stored=$(wc -l <"$d/stored.all")
+  dups=$((stored - $(wc -l <"$d/stored.uniq")))
+  missing=$(comm -23 "$d/acked.all" "$d/stored.uniq" | wc -l)
+  extra=$(comm -13 "$d/sent.all" "$d/stored.uniq" | wc -l)
+  echo "  acknowledged $acked events, unknown outcome $(cat "$d"/unknown.* | wc -l), stored $stored rows"
+  check "there was load ($acked events acknowledged)" test "$acked" -gt 0
+  check_eq "every acknowledged event is in ClickHouse (missing)" 0 "$missing"
+  check_eq "no event is in ClickHouse twice (duplicated)" 0 "$dups"
+  check_eq "ClickHouse holds nothing that was not sent" 0 "$extra"
+  if [ "$missing" -gt 0 ]; then
+    echo "  first missing: $(comm -23 "$d/acked.all" "$d/stored.uniq" | head -5 | tr '\n' ' ')"
+  fi
+  if [ "$dups" -gt 0 ]; then
+    echo "  first duplicated: $(uniq -d "$d/stored.all" | head -5 | tr '\n' ' ')"
+    ch_query "SELECT toString(batch_id), count(), uniqExact(event_id) FROM raw_events GROUP BY batch_id HAVING count() > uniqExact(event_id) LIMIT 5"
+  fi
+}
