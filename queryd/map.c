@@ -28,14 +28,14 @@ typedef struct {
 /* Per map: matches, kills, durations. {having} selects maps (by map_name, '' for unknown). */
 static const char maps_sql[] =
     "SELECT map_name, count() AS matches, sum(k) AS kills, sum(d) AS deaths, sum(h) AS headshots,\n"
-    "       sum(dur) AS total_ms, avg(dur) AS avg_ms, max(last) AS last_ms,\n"
+    "       sum(dur) AS total_s, avg(dur) AS avg_s, max(last) AS last_ms,\n"
     "       " MAP_DISPLAY_SQL(
         "map_name") " AS display_name\n"
                     "FROM\n"
                     "(\n"
                     "    SELECT argMaxMerge(map) AS map_name, sumMerge(kills) AS k, sumMerge(deaths) AS d,\n"
                     "           sumMerge(headshots) AS h, maxMerge(last_ms) AS last,\n"
-                    "           maxMerge(last_ms) - minMerge(first_ms) AS dur\n"
+                    "           maxMerge(last_t) - minMerge(first_t) AS dur\n"
                     "    FROM match_summary\n"
                     "    GROUP BY match_key\n"
                     ")\n"
@@ -94,9 +94,9 @@ static cJSON *map_json(const cJSON *r, const cJSON *players)
     cJSON_AddNumberToObject(o, "total_matches", matches);
     cJSON_AddNumberToObject(o, "matches_played", matches);
     cJSON_AddNumberToObject(o, "unique_players", row_num(rows_find(players, "map_name", m), "unique_players"));
-    json_add_round(o, "avg_playtime", row_num(r, "avg_ms") / 1000, 0);
-    json_add_round(o, "avg_duration", row_num(r, "avg_ms") / 1000, 0);
-    json_add_round(o, "total_playtime", row_num(r, "total_ms") / 1000, 0);
+    json_add_round(o, "avg_playtime", row_num(r, "avg_s"), 0);
+    json_add_round(o, "avg_duration", row_num(r, "avg_s"), 0);
+    json_add_round(o, "total_playtime", row_num(r, "total_s"), 0);
     cJSON_AddNumberToObject(o, "last_played", floor(row_num(r, "last_ms") / 1000));
     return o;
 }

@@ -34,6 +34,7 @@ static const char match_list_sql[] =
         "argMaxMerge(gt)",
         "map_name") " AS gametype,\n"
                     "       minMerge(first_ms) AS first_ms, maxMerge(last_ms) AS last_ms,\n"
+                    "       minMerge(first_t) AS first_t, maxMerge(last_t) AS last_t,\n"
                     "       sumMerge(kills) AS kills, sumMerge(deaths) AS deaths,\n"
                     "       sumMerge(headshots) AS headshots, uniqExactArrayMerge(players) AS player_count,\n"
                     "       maxMerge(max_players) AS max_players, argMaxMerge(winner) AS winner,\n"
@@ -50,15 +51,16 @@ static const char match_count_sql[] = "SELECT count() AS total\n"
                                       "FROM (SELECT match_key, anyMerge(server_id) AS server_id FROM match_summary\n"
                                       "      GROUP BY match_key HAVING {having})";
 
-static const char match_players_sql[] = "SELECT guid, argMaxMerge(name) AS name, argMaxMerge(team) AS team,\n"
-                                        "       sumMerge(kills) AS kills, sumMerge(deaths) AS deaths,\n"
-                                        "       sumMerge(headshots) AS headshots, sumMerge(suicides) AS suicides,\n"
-                                        "       sumMerge(teamkills) AS teamkills, minMerge(first_ms) AS first_ms,\n"
-                                        "       maxMerge(last_ms) AS last_ms\n"
-                                        "FROM match_players\n"
-                                        "WHERE match_key = {id}\n"
-                                        "GROUP BY guid\n"
-                                        "ORDER BY kills - suicides - teamkills DESC, kills DESC, deaths ASC, guid ASC";
+static const char match_players_sql[] =
+    "SELECT guid, argMaxMerge(name) AS name, argMaxMerge(team) AS team,\n"
+    "       sumMerge(kills) AS kills, sumMerge(deaths) AS deaths,\n"
+    "       sumMerge(headshots) AS headshots, sumMerge(suicides) AS suicides,\n"
+    "       sumMerge(teamkills) AS teamkills, minMerge(first_ms) AS first_ms,\n"
+    "       maxMerge(last_ms) AS last_ms, minMerge(first_t) AS first_t, maxMerge(last_t) AS last_t\n"
+    "FROM match_players\n"
+    "WHERE match_key = {id}\n"
+    "GROUP BY guid\n"
+    "ORDER BY kills - suicides - teamkills DESC, kills DESC, deaths ASC, guid ASC";
 
 static const char top_weapons_sql[] =
     "SELECT weapon AS name, count() AS kills, countIf(" HEADSHOT_SQL ") AS headshots\n"
@@ -130,8 +132,9 @@ static cJSON *match_json(const cJSON *r, const cJSON *servers, bool iso_times)
         cJSON_AddNumberToObject(o, "end_time", floor(last / 1000));
         cJSON_AddNumberToObject(o, "ended_at", floor(last / 1000));
     }
-    cJSON_AddNumberToObject(o, "duration", floor((last - first) / 1000));
-    cJSON_AddNumberToObject(o, "duration_mins", floor((last - first) / 60000));
+    double secs = row_num(r, "last_t") - row_num(r, "first_t");
+    json_add_round(o, "duration", secs, 0);
+    cJSON_AddNumberToObject(o, "duration_mins", floor(secs / 60));
     cJSON_AddNumberToObject(o, "kills", row_num(r, "kills"));
     cJSON_AddNumberToObject(o, "total_kills", row_num(r, "kills"));
     cJSON_AddNumberToObject(o, "deaths", row_num(r, "deaths"));
@@ -281,7 +284,7 @@ static void detail_build(qjob *j)
         cJSON_AddNumberToObject(p, "suicides", row_num(r, "suicides"));
         cJSON_AddNumberToObject(p, "teamkills", row_num(r, "teamkills"));
         cJSON_AddNumberToObject(p, "score", kills - row_num(r, "suicides") - row_num(r, "teamkills"));
-        cJSON_AddNumberToObject(p, "time_played", floor((row_num(r, "last_ms") - row_num(r, "first_ms")) / 1000));
+        cJSON_AddNumberToObject(p, "time_played", round(row_num(r, "last_t") - row_num(r, "first_t")));
         cJSON_AddItemToArray(board, cJSON_Duplicate(p, true));
         cJSON_AddItemToObject(players, guid, p);
     }

@@ -234,6 +234,8 @@ static const char achievements_sql[] =
     "ORDER BY pa.unlocked_date DESC, d.id_achievement ASC\n"
     "LIMIT 100";
 
+static const char identity_sql[] = "SELECT id_member FROM {p}mohaa_identities WHERE player_guid = ? LIMIT 1";
+
 static const char member_guid_sql[] = "SELECT player_guid FROM {p}mohaa_identities\n"
                                       "WHERE id_member = ? AND player_guid != ''\n"
                                       "ORDER BY linked_at DESC, id_identity DESC\n"
@@ -349,6 +351,7 @@ static cJSON *match_item_json(const cJSON *r)
     const char *map = row_str(r, "map");
     double kills = row_num(r, "kills"), deaths = row_num(r, "deaths");
     double first = row_num(r, "first_ms"), last = row_num(r, "last_ms");
+    double secs = row_num(r, "last_t") - row_num(r, "first_t");
     bool win = row_num(r, "team_win") + row_num(r, "ffa_win") > 0;
     bool loss = row_num(r, "team_loss") + row_num(r, "ffa_loss") > 0;
     char iso[32];
@@ -374,7 +377,7 @@ static cJSON *match_item_json(const cJSON *r)
     cJSON_AddNumberToObject(o, "played_at", floor(first / 1000));
     cJSON_AddNumberToObject(o, "ended_at", floor(last / 1000));
     cJSON_AddStringToObject(o, "date", iso);
-    cJSON_AddNumberToObject(o, "duration", floor((last - first) / 1000));
+    json_add_round(o, "duration", secs, 0);
     return o;
 }
 
@@ -430,6 +433,8 @@ static void profile_build(qjob *j)
     cJSON_AddNumberToObject(p, "total_headshots", row_num(p, "headshots"));
     cJSON_AddNumberToObject(p, "last_seen", floor(row_num(name_row, "seen_ms") / 1000));
     double smf = row_num(name_row, "smf_id");
+    if (smf <= 0)
+        smf = row_num(job_row(j, 7), "id_member");
     if (a->member_id > 0)
         smf = (double)a->member_id;
     if (smf > 0)
@@ -489,6 +494,13 @@ static void profile_start(qjob *j)
         /* The forum's database is not needed for the stats: without it the list is just empty. */
         j->optional |= 1u << 6;
         job_mdb(j, 6, sql, 1, params, "id_achievement,tier,points,unlocked_date,id_member");
+        free(sql);
+    }
+    sql = smf_sql(j->q, identity_sql);
+    if (sql) {
+        const char *params[] = {a->guid};
+        j->optional |= 1u << 7;
+        job_mdb(j, 7, sql, 1, params, "id_member");
         free(sql);
     }
     job_then(j, profile_build);
@@ -716,7 +728,7 @@ static void deep_build(qjob *j)
     cJSON_AddItemToObject(o, "accuracy", acc);
 
     cJSON *ses = cJSON_CreateObject();
-    double games = row_num(m, "games"), wins = row_num(m, "wins"), pt = row_num(m, "playtime_ms") / 1000;
+    double games = row_num(m, "games"), wins = row_num(m, "wins"), pt = row_num(m, "playtime_s");
     cJSON_AddNumberToObject(ses, "matches_played", games);
     cJSON_AddNumberToObject(ses, "wins", wins);
     cJSON_AddNumberToObject(ses, "matches_won", wins);
@@ -873,7 +885,7 @@ static void performance_build(qjob *j)
     cJSON *labels = cJSON_CreateArray(), *kills = cJSON_CreateArray(), *deaths = cJSON_CreateArray();
     cJSON *kd = cJSON_CreateArray(), *matches = cJSON_CreateArray();
     int n = cJSON_GetArraySize(job_rows(j, 0));
-    double tk = 0, td = 0, score = 0, ms = 0, rounds = 0, wins = 0, losses = 0;
+    double tk = 0, td = 0, score = 0, secs = 0, rounds = 0, wins = 0, losses = 0;
     for (int i = n - 1; i >= 0; i--) {
         const cJSON *r = cJSON_GetArrayItem(job_rows(j, 0), i);
         cJSON *m = match_item_json(r);
@@ -887,13 +899,13 @@ static void performance_build(qjob *j)
         tk += row_num(r, "kills");
         td += row_num(r, "deaths");
         score += row_num(m, "score");
-        ms += row_num(r, "last_ms") - row_num(r, "first_ms");
+        secs += row_num(r, "last_t") - row_num(r, "first_t");
         rounds += row_num(r, "rounds");
         wins += row_num(r, "team_win") + row_num(r, "ffa_win");
         losses += row_num(r, "team_loss") + row_num(r, "ffa_loss");
         cJSON_AddItemToArray(matches, m);
     }
-    double minutes = ms / 60000;
+    double minutes = secs / 60;
     cJSON_AddItemToObject(o, "labels", labels);
     cJSON_AddItemToObject(o, "kills", kills);
     cJSON_AddItemToObject(o, "deaths", deaths);
@@ -1425,9 +1437,9 @@ static const struct {
     {"time_of_day", "toString(toHour(toDateTime(intDiv(ts_ms, 1000)), 'UTC'))"},
     {"day", "toString(toDayOfWeek(toDateTime(intDiv(ts_ms, 1000)), 'UTC'))"},
     {"day_of_week", "toString(toDayOfWeek(toDateTime(intDiv(ts_ms, 1000)), 'UTC'))"},
-    {"victim", "other_name"},
-    {"killer", "other_name"},
-    {"opponent", "other_name"},
+    {"victim", "if(other_name = '', 'world', other_name)"},
+    {"killer", "if(other_name = '', 'world', other_name)"},
+    {"opponent", "if(other_name = '', 'world', other_name)"},
     {"hitloc", "if(hitloc = '', 'unknown', hitloc)"},
     {"stance", "if(stance = '', 'unknown', stance)"},
     {"range", "multiIf(dist < 0, 'unknown', dist * 0.0254 < 10, 'close', dist * 0.0254 < 30, 'medium', 'long')"},

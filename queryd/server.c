@@ -311,10 +311,10 @@ static void unknown_server(qjob *j)
     job_error(j, 404, msg);
 }
 
-static const char playtime_sql[] = "SELECT sum(last - first) AS playtime_ms\n"
+static const char playtime_sql[] = "SELECT sum(last - first) AS playtime_s\n"
                                    "FROM\n"
                                    "(\n"
-                                   "    SELECT minMerge(first_ms) AS first, maxMerge(last_ms) AS last,\n"
+                                   "    SELECT minMerge(first_t) AS first, maxMerge(last_t) AS last,\n"
                                    "           anyMerge(server_id) AS server_id\n"
                                    "    FROM player_match\n"
                                    "    GROUP BY guid, match_key\n"
@@ -350,7 +350,7 @@ static void detail_build(qjob *j)
     cJSON_AddNumberToObject(st, "total_headshots", row_num(ar, "total_headshots"));
     cJSON_AddNumberToObject(st, "total_matches", row_num(ar, "total_matches"));
     cJSON_AddNumberToObject(st, "unique_players", row_num(ar, "unique_players"));
-    json_add_round(st, "total_playtime_hours", row_num(job_row(j, 4), "playtime_ms") / 3600000, 1);
+    json_add_round(st, "total_playtime_hours", row_num(job_row(j, 4), "playtime_s") / 3600, 1);
     cJSON_AddNumberToObject(st, "first_seen", row_num(s, "created_s"));
     cJSON *d = cJSON_AddObjectToObject(o, "stats_24h");
     cJSON_AddNumberToObject(d, "kills", row_num(ar, "kills_24h"));
@@ -541,7 +541,7 @@ static const char maps_sql[] =
     "FROM\n"
     "(\n"
     "    SELECT argMaxMerge(map) AS map_name, sumMerge(kills) AS k, anyMerge(server_id) AS s,\n"
-    "           maxMerge(last_ms) - minMerge(first_ms) AS dur, maxMerge(last_ms) AS last,\n"
+    "           maxMerge(last_t) - minMerge(first_t) AS dur, maxMerge(last_ms) AS last,\n"
     "           uniqExactArrayMerge(players) AS p\n"
     "    FROM match_summary\n"
     "    GROUP BY match_key\n"
@@ -575,6 +575,7 @@ static const char history_sql[] = "SELECT toUInt32(hour) AS ts, uniqExactArrayMe
 
 static const char server_matches_sql[] =
     "SELECT match_key, argMaxMerge(map) AS map_name, minMerge(first_ms) AS first_ms, maxMerge(last_ms) AS last_ms,\n"
+    "       minMerge(first_t) AS first_t, maxMerge(last_t) AS last_t,\n"
     "       sumMerge(kills) AS kills, uniqExactArrayMerge(players) AS players, argMaxMerge(winner) AS winner,\n"
     "       " GAMETYPE_SQL("argMaxMerge(gt)", "map_name") " AS gametype, anyMerge(server_id) AS s\n"
                                                           "FROM match_summary\n"
@@ -633,7 +634,7 @@ static void part_build(qjob *j)
             cJSON_AddNumberToObject(e, "kills", row_num(r, "kills"));
             json_add_round(e, "popularity", total > 0 ? row_num(r, "matches") * 100 / total : 0, 1);
             json_add_round(e, "popularity_pct", total > 0 ? row_num(r, "matches") * 100 / total : 0, 1);
-            json_add_round(e, "avg_duration_mins", row_num(r, "avg_dur") / 60000, 1);
+            json_add_round(e, "avg_duration_mins", row_num(r, "avg_dur") / 60, 1);
             json_add_round(e, "avg_players", row_num(r, "avg_players"), 1);
             cJSON_AddNumberToObject(e, "last_played", floor(row_num(r, "last_played") / 1000));
             cJSON_AddItemToArray(arr, e);
@@ -726,7 +727,7 @@ static void part_build(qjob *j)
             cJSON_AddStringToObject(e, "map_name", *m ? m : "unknown");
             cJSON_AddStringToObject(e, "gametype", row_str(r, "gametype"));
             cJSON_AddNumberToObject(e, "player_count", row_num(r, "players"));
-            cJSON_AddNumberToObject(e, "duration_mins", floor((last - first) / 60000));
+            cJSON_AddNumberToObject(e, "duration_mins", floor((row_num(r, "last_t") - row_num(r, "first_t")) / 60));
             cJSON_AddNumberToObject(e, "total_kills", row_num(r, "kills"));
             if (strcmp(w, "allies") == 0 || strcmp(w, "axis") == 0)
                 cJSON_AddStringToObject(e, "winner", w);

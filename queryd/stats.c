@@ -45,7 +45,7 @@ const lb_stat lb_stats[] = {
     {"losses", STAT_MATCH, "losses", 0},
     {"objectives", STAT_DAILY, "objectives", 0},
     {"rounds", STAT_MATCH, "rounds", 0},
-    {"playtime", STAT_MATCH, "intDiv(playtime_ms, 1000)", 0},
+    {"playtime", STAT_MATCH, "playtime_s", 0},
     {"games", STAT_MATCH, "games", 0},
     /* Beyond the forum's 38: used by the cards page and the Go API's clients. */
     {"bot_kills", STAT_DAILY, "bot_kills", 0},
@@ -128,7 +128,8 @@ const char player_totals_sql[] = "SELECT\n"
  * parts are restricted to the selected players' matches, so a player page reads only its own matches. */
 const char match_facts_sql[] =
     "SELECT\n"
-    "    guid, match_key, team, first_ms, last_ms, kills, deaths, headshots, suicides, teamkills, map,\n"
+    "    guid, match_key, team, first_ms, last_ms, first_t, last_t, kills, deaths, headshots, suicides,\n"
+    "    teamkills, map,\n"
     "    server_id, name, winner, gametype, ends, rounds, top_kills,\n"
     "    toUInt64(winner IN ('allies', 'axis') AND team = winner) AS team_win,\n"
     "    toUInt64(winner IN ('allies', 'axis') AND team IN ('allies', 'axis') AND team != winner) AS team_loss,\n"
@@ -143,7 +144,8 @@ const char match_facts_sql[] =
     "               maxMerge(last_ms) AS last_ms, sumMerge(kills) AS kills, sumMerge(deaths) AS deaths,\n"
     "               sumMerge(headshots) AS headshots, sumMerge(suicides) AS suicides,\n"
     "               sumMerge(teamkills) AS teamkills, argMaxMerge(map) AS map,\n"
-    "               anyMerge(server_id) AS server_id, argMaxMerge(name) AS name\n"
+    "               anyMerge(server_id) AS server_id, argMaxMerge(name) AS name,\n"
+    "               minMerge(first_t) AS first_t, maxMerge(last_t) AS last_t\n"
     "        FROM player_match\n"
     "        WHERE {pm_where}\n"
     "        GROUP BY guid, match_key\n"
@@ -178,7 +180,7 @@ const char match_totals_sql[] = "SELECT\n"
                                 "    guid, count() AS games, sum(team_win) + sum(ffa_win) AS wins,\n"
                                 "    sum(team_win) AS team_wins, sum(ffa_win) AS ffa_wins,\n"
                                 "    sum(team_loss) + sum(ffa_loss) AS losses, sum(rounds) AS rounds,\n"
-                                "    sum(last_ms - first_ms) AS playtime_ms\n"
+                                "    sum(last_t - first_t) AS playtime_s\n"
                                 "FROM ({facts})\n"
                                 "GROUP BY guid";
 
@@ -202,7 +204,7 @@ cJSON *player_stats_json(const cJSON *d, const cJSON *m)
     double kd = deaths > 0 ? kills / deaths : kills;
     double acc = fired > 0 ? hit * 100 / fired : 0;
     double games = row_num(m, "games"), wins = row_num(m, "wins"), losses = row_num(m, "losses");
-    double playtime = row_num(m, "playtime_ms") / 1000;
+    double playtime = row_num(m, "playtime_s");
     double dist_km = row_num(d, "distance_units") * UNITS_TO_KM;
     add_n(o, "kills", kills);
     add_n(o, "deaths", deaths);

@@ -28,6 +28,7 @@ static const char weapons_sql[] =
     "FROM weapon_daily\n"
     "WHERE {where}\n"
     "GROUP BY weapon\n"
+    "HAVING kills + shots > 0\n"
     "ORDER BY kills DESC, shots DESC, weapon ASC\n"
     "LIMIT 500";
 

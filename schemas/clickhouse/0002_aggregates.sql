@@ -11,6 +11,8 @@
 --   * argMax "latest non-empty value": argMax(value, if(value != '', ts, 0)), so an empty value never wins
 --     over a real one, whatever the order of the insert blocks.
 --   * Days and hours are UTC.
+--   * Fields kept only in raw (the tracker's JSON) are read with visitParamExtractRaw, which keeps the
+--     whitespace after the colon and the quotes of string values: both are stripped before converting.
 -- The views see only rows inserted after they exist; to fill them from older raw_events, run each view's
 -- SELECT as INSERT INTO <table> SELECT ... FROM raw_events WHERE <time range> once.
 --
@@ -135,16 +137,16 @@ SELECT
     sum(pickup AND (event_type = 'ammo_pickup' OR (event_type = 'item_pickup' AND match(it, 'ammo')))) AS ammo_picked,
     sum(pickup AND (event_type = 'armor_pickup' OR (event_type = 'item_pickup' AND match(it, 'armor|armour')))) AS armor_picked,
     sumIf(ifNull(distance, 0), moved) AS distance_units,
-    sumIf(toFloat64OrZero(replaceAll(visitParamExtractRaw(raw, 'sprinted'), '"', '')), moved) AS sprinted_units,
-    sumIf(toFloat64OrZero(replaceAll(visitParamExtractRaw(raw, 'swam'), '"', '')), moved) AS swam_units,
-    sumIf(toFloat64OrZero(replaceAll(visitParamExtractRaw(raw, 'driven'), '"', '')), moved) AS driven_units,
+    sumIf(toFloat64OrZero(replaceRegexpAll(visitParamExtractRaw(raw, 'sprinted'), '[" ]', '')), moved) AS sprinted_units,
+    sumIf(toFloat64OrZero(replaceRegexpAll(visitParamExtractRaw(raw, 'swam'), '[" ]', '')), moved) AS swam_units,
+    sumIf(toFloat64OrZero(replaceRegexpAll(visitParamExtractRaw(raw, 'driven'), '[" ]', '')), moved) AS driven_units,
     sum(role = 1 AND event_type = 'jump') AS jumps,
     sum(role = 1 AND event_type = 'crouch') AS crouches,
     sum(role = 1 AND event_type = 'prone') AS prones,
     sum(role = 1 AND event_type = 'ladder_mount') AS ladders,
     sum(role = 1 AND event_type = 'objective_capture') AS objectives,
     sum(role = 1 AND event_type = 'chat') AS chat_messages,
-    sum(role = 1 AND event_type = 'chat' AND replaceAll(visitParamExtractRaw(raw, 'is_team'), '"', '') = '1') AS team_messages,
+    sum(role = 1 AND event_type = 'chat' AND replaceRegexpAll(visitParamExtractRaw(raw, 'is_team'), '[" ]', '') = '1') AS team_messages,
     sum(role = 1 AND event_type = 'player_spawn') AS spawns,
     sum(role = 1 AND event_type = 'grenade_throw') AS grenades_thrown,
     sum(role = 1 AND event_type = 'vehicle_enter') AS vehicle_enters,
@@ -156,7 +158,9 @@ ARRAY JOIN arrayFilter(r -> (r = 1 AND actor_guid != '') OR (r = 2 AND target_gu
 GROUP BY guid, day, server_id;
 
 -- Per player and match: when they played it, on which team, and their kill counts in it (matches played,
--- playtime, wins and losses, recent matches, per-map and per-game-type breakdowns).
+-- playtime, wins and losses, recent matches, per-map and per-game-type breakdowns). first_ms/last_ms are
+-- receive times (when), first_t/last_t the event order time t (how long: the tracker's game time when sent,
+-- exact to the frame; batching makes receive times coarse).
 CREATE TABLE IF NOT EXISTS player_match
 (
     guid String,
@@ -171,7 +175,9 @@ CREATE TABLE IF NOT EXISTS player_match
     deaths AggregateFunction(sum, UInt64),
     suicides AggregateFunction(sum, UInt64),
     teamkills AggregateFunction(sum, UInt64),
-    headshots AggregateFunction(sum, UInt64)
+    headshots AggregateFunction(sum, UInt64),
+    first_t AggregateFunction(min, Float64),
+    last_t AggregateFunction(max, Float64)
 )
 ENGINE = AggregatingMergeTree
 ORDER BY (guid, match_key);
@@ -179,6 +185,7 @@ ORDER BY (guid, match_key);
 CREATE MATERIALIZED VIEW IF NOT EXISTS player_match_mv TO player_match AS
 WITH
     toUInt64(received_at) * 1000 + received_ms AS ts,
+    ifNull(game_time, toFloat64(ts) / 1000) AS t,
     if(role = 1, actor_team, target_team) AS raw_team,
     transform(lower(raw_team), ['american', 'allies', 'allied', 'german', 'axis'],
               ['allies', 'allies', 'allies', 'axis', 'axis'], lower(raw_team)) AS tm,
@@ -204,7 +211,9 @@ SELECT
     sumState(toUInt64(death)) AS deaths,
     sumState(toUInt64(death AND (actor_guid = '' OR actor_guid = target_guid))) AS suicides,
     sumState(toUInt64(role = 1 AND team_kill)) AS teamkills,
-    sumState(toUInt64(is_kill AND lower(hitloc) IN ('head', 'helmet', 'neck'))) AS headshots
+    sumState(toUInt64(is_kill AND lower(hitloc) IN ('head', 'helmet', 'neck'))) AS headshots,
+    minState(t) AS first_t,
+    maxState(t) AS last_t
 FROM raw_events
 ARRAY JOIN arrayFilter(r -> (r = 1 AND actor_guid != '') OR (r = 2 AND target_guid != ''), [1, 2]) AS role
 GROUP BY guid, match_key;
@@ -319,7 +328,9 @@ CREATE TABLE IF NOT EXISTS match_summary
     ends AggregateFunction(sum, UInt64),
     rounds AggregateFunction(sum, UInt64),
     max_players AggregateFunction(max, UInt32),
-    players AggregateFunction(uniqExactArray, Array(String))
+    players AggregateFunction(uniqExactArray, Array(String)),
+    first_t AggregateFunction(min, Float64),
+    last_t AggregateFunction(max, Float64)
 )
 ENGINE = AggregatingMergeTree
 ORDER BY match_key;
@@ -327,6 +338,7 @@ ORDER BY match_key;
 CREATE MATERIALIZED VIEW IF NOT EXISTS match_summary_mv TO match_summary AS
 WITH
     toUInt64(received_at) * 1000 + received_ms AS ts,
+    ifNull(game_time, toFloat64(ts) / 1000) AS t,
     transform(lower(actor_team), ['american', 'allies', 'allied', 'german', 'axis'],
               ['allies', 'allies', 'allies', 'axis', 'axis'], lower(actor_team)) AS at,
     transform(lower(target_team), ['american', 'allies', 'allied', 'german', 'axis'],
@@ -358,8 +370,10 @@ SELECT
     sumState(toUInt64(event_type = 'match_end')) AS ends,
     sumState(toUInt64(event_type = 'round_end')) AS rounds,
     maxState(toUInt32(greatest(ifNull(player_count, 0),
-        toInt64OrZero(replaceAll(visitParamExtractRaw(raw, 'maxclients'), '"', ''))))) AS max_players,
-    uniqExactArrayState(arrayFilter(g -> g != '', [actor_guid, target_guid])) AS players
+        toInt64OrZero(replaceRegexpAll(visitParamExtractRaw(raw, 'maxclients'), '[" ]', ''))))) AS max_players,
+    uniqExactArrayState(arrayFilter(g -> g != '', [actor_guid, target_guid])) AS players,
+    minState(t) AS first_t,
+    maxState(t) AS last_t
 FROM raw_events
 GROUP BY match_key;
 

@@ -14,7 +14,9 @@ CREATE TABLE IF NOT EXISTS match_players
     deaths AggregateFunction(sum, UInt64),
     suicides AggregateFunction(sum, UInt64),
     teamkills AggregateFunction(sum, UInt64),
-    headshots AggregateFunction(sum, UInt64)
+    headshots AggregateFunction(sum, UInt64),
+    first_t AggregateFunction(min, Float64),
+    last_t AggregateFunction(max, Float64)
 )
 ENGINE = AggregatingMergeTree
 ORDER BY (match_key, guid);
@@ -22,6 +24,7 @@ ORDER BY (match_key, guid);
 CREATE MATERIALIZED VIEW IF NOT EXISTS match_players_mv TO match_players AS
 WITH
     toUInt64(received_at) * 1000 + received_ms AS ts,
+    ifNull(game_time, toFloat64(ts) / 1000) AS t,
     if(role = 1, actor_team, target_team) AS raw_team,
     transform(lower(raw_team), ['american', 'allies', 'allied', 'german', 'axis'],
               ['allies', 'allies', 'allies', 'axis', 'axis'], lower(raw_team)) AS tm,
@@ -47,7 +50,9 @@ SELECT
     sumState(toUInt64(death)) AS deaths,
     sumState(toUInt64(death AND (actor_guid = '' OR actor_guid = target_guid))) AS suicides,
     sumState(toUInt64(role = 1 AND team_kill)) AS teamkills,
-    sumState(toUInt64(is_kill AND lower(hitloc) IN ('head', 'helmet', 'neck'))) AS headshots
+    sumState(toUInt64(is_kill AND lower(hitloc) IN ('head', 'helmet', 'neck'))) AS headshots,
+    minState(t) AS first_t,
+    maxState(t) AS last_t
 FROM raw_events
 ARRAY JOIN arrayFilter(r -> (r = 1 AND actor_guid != '') OR (r = 2 AND target_guid != ''), [1, 2]) AS role
 GROUP BY match_key, guid;

@@ -1,0 +1,520 @@
+#!/usr/bin/env bash
+# queryd against real servers: a deterministic data set (three game servers, three matches of three kinds,
+# six players, six weapons, four maps) goes through ingestd's HTTP API exactly as trackers send it; a few old
+# events (10, 40 and 400 days back, which the API cannot backdate) go into raw_events directly; forum
+# fixtures go into MariaDB. Then every endpoint's answer is checked against totals known by construction
+# (docs/definitions.md), plus the contract details, safety rules, the cache and the outage behaviour.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+export LC_ALL=C
+
+stack_up || exit 1
+API=$MOHSTATS_URL/api/v1
+
+# ---- the data set ------------------------------------------------------------------------------------------
+# Players: GUIDs are forum member ids, as trackers send them once a player logged in; unauth_7 is a slot.
+declare -A NAME TEAM
+NAME[101]=Alice NAME[102]=Bob NAME[103]=Carl NAME[104]=Dora NAME[105]=$'\xc9mile' NAME[unauth_7]=Guest
+MATCH="" SESSION="" T=0 EVENTS=() SENT=0
+
+# ev TYPE KEY=VALUE...: queue one event as the tracker writes it: strings everywhere, "#n" a bare number.
+ev() {
+  local out="{\"type\": \"$1\", \"match_id\": \"$MATCH\", \"session_id\": \"$SESSION\", \"timestamp\": \"$T\"" kv
+  shift
+  for kv in "$@"; do
+    if [[ ${kv#*=} == '#'* ]]; then
+      out+=", \"${kv%%=*}\": ${kv#*=#}"
+    else
+      out+=", \"${kv%%=*}\": \"${kv#*=}\""
+    fi
+  done
+  EVENTS+=("$out}")
+}
+
+# blk PREFIX GUID [X Y [STANCE]]: a player block (name, guid, team, position, stance) as KEY=VALUE words.
+blk() {
+  local p=$1 g=$2
+  printf '%s\n' "${p}_name=${NAME[$g]}" "${p}_guid=$g"
+  [ -n "${TEAM[$g]:-}" ] && printf '%s\n' "${p}_team=${TEAM[$g]}"
+  [ $# -ge 4 ] && printf '%s\n' "${p}_x=$3.000" "${p}_y=$4.000" "${p}_z=0.000"
+  printf '%s\n' "${p}_stance=${5:-stand}"
+}
+
+# kill T ATTACKER VICTIM WEAPON HITLOC MOD AX AY VX VY [STANCE]: ATTACKER "-" is the world.
+kill_ev() {
+  T=$1
+  local args=() line
+  if [ "$2" != - ]; then
+    while IFS= read -r line; do args+=("$line"); done < <(blk attacker "$2" "$7" "$8" "${11:-stand}")
+  fi
+  while IFS= read -r line; do args+=("$line"); done < <(blk victim "$3" "$9" "${10}")
+  ev player_kill "${args[@]}" "weapon=$4" "hitloc=$5" "mod=$6" "damage=100.000"
+}
+
+# player_ev TYPE GUID KEY=VALUE...: an event of one player.
+player_ev() {
+  local type=$1 g=$2 args=() line
+  shift 2
+  while IFS= read -r line; do args+=("$line"); done < <(blk player "$g")
+  ev "$type" "${args[@]}" "$@"
+}
+
+# send TOKEN: post the queued events in batches of 20 (the tracker's batch size), each must be accepted.
+send() {
+  local token=$1 i batch status
+  for ((i = 0; i < ${#EVENTS[@]}; i += 20)); do
+    batch=$(IFS=,; echo "[${EVENTS[*]:i:20}]")
+    status=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$API/ingest/events" -H 'Content-Type: application/json' \
+      -H "X-Server-Token: $token" --data-binary "$batch")
+    [ "$status" = 202 ] || fail "batch $i of $SESSION accepted (got HTTP $status)"
+  done
+  SENT=$((SENT + ${#EVENTS[@]}))
+  EVENTS=()
+}
+
+register() {
+  curl -s -X POST "$API/servers/register" -H 'Content-Type: application/json' \
+    -d "{\"name\": \"$1\", \"ip_address\": \"127.0.0.1\", \"port\": \"$2\"}"
+}
+
+reg=$(register Alpha 12203) && S1=$(jq -r .server_id <<<"$reg") && TOK1=$(jq -r .token <<<"$reg")
+reg=$(register Bravo 12204) && S2=$(jq -r .server_id <<<"$reg") && TOK2=$(jq -r .token <<<"$reg")
+reg=$(register Charlie 12205) && S3=$(jq -r .server_id <<<"$reg") && TOK3=$(jq -r .token <<<"$reg")
+check "three game servers registered" test -n "$TOK1" -a -n "$TOK2" -a -n "$TOK3"
+
+# M1 on Alpha: objective, teams, every gameflow event; the allies win 5:3 over two rounds.
+MATCH=match_00000000000000a1 SESSION=sess_00000000000000a1
+TEAM[101]=american TEAM[102]=german TEAM[103]=american TEAM[104]=german
+T=1 && ev match_start map_name=obj/obj_team2 gametype=4 'maxclients=#20'
+T=2 && for g in 101 102 103 104; do player_ev player_spawn $g; done
+T=3 && player_ev distance 101 'walked=#1000' 'distance=#1000' && player_ev distance 102 'walked=#250' 'distance=#250'
+player_ev crouch 103 && player_ev ladder_mount 104
+T=4 && player_ev distance 101 'walked=#500' 'distance=#1500' && player_ev crouch 103
+T=5 && player_ev jump 101 'jump_height=#56' && player_ev jump 102 'jump_height=#56'
+T=6 && player_ev jump 101 'jump_height=#56'
+T=7 && player_ev jump 101 'jump_height=#56'
+T=8 && player_ev weapon_change 101 old_weapon=none new_weapon=Thompson
+T=9 && player_ev weapon_change 101 old_weapon=Colt new_weapon=Thompson
+T=9.5 && for i in 1 2 3 4 5 6 7 8 9 10; do player_ev weapon_fire 101 weapon=Thompson; done
+T=9.6 && for i in 1 2 3 4; do player_ev weapon_hit 101 weapon=Thompson target_guid=102 target_name=Bob; done
+T=9.7 && for i in 1 2; do
+  ev damage attacker_name=Alice attacker_guid=101 attacker_team=american victim_name=Bob victim_guid=102 \
+    victim_team=german weapon=Thompson damage=50.000 hitloc=torso_upper mod=MOD_BULLET
+done
+T=9.8 && player_ev chat 101 message=gg 'is_team=#1' && player_ev chat 102 message=hi 'is_team=#0'
+T=9.9 && player_ev item_pickup 101 'item_name=Health Kit' 'count=#1' && player_ev ammo_pickup 102 item_name=ammo 'count=#1'
+kill_ev 10 101 102 Thompson head MOD_BULLET 100 200 300 200
+kill_ev 11.5 101 104 Thompson torso_upper MOD_BULLET 100 200 100 500 crouch
+kill_ev 13 101 102 Thompson head MOD_BULLET 100 200 400 200
+kill_ev 20 102 101 MP40 l_leg_lower MOD_BULLET 640 640 100 200
+kill_ev 25 103 104 Kar98k head MOD_BULLET 0 0 0 1000
+kill_ev 30 104 103 Stielhandgranate general MOD_GRENADE 500 500 0 0
+kill_ev 35 102 104 MP40 torso_mid MOD_BULLET 640 640 700 640
+kill_ev 40 103 103 'Frag Grenade' general MOD_GRENADE 50 50 50 50
+kill_ev 45 - 101 world general MOD_FALLING 0 0 100 200
+kill_ev 50 101 102 Thompson neck MOD_BULLET 100 200 100 264
+T=55 && ev round_end 'round_number=#1'
+T=60 && player_ev objective_capture 103 objective_name=bridge
+T=90 && ev round_end 'round_number=#2'
+T=95 && ev team_win teamnum=allies
+T=96 && ev match_end map=obj/obj_team2 winning_team=allies allies_score=5 axis_score=3
+send "$TOK1"
+sleep 0.1
+
+# M2 on Bravo: free-for-all deathmatch with a match_end; Emile has the most kills.
+MATCH=match_00000000000000b2 SESSION=sess_00000000000000b2
+TEAM=()
+T=1 && ev match_start map_name=dm/mohdm1 gametype=1 'maxclients=#16'
+T=2 && for g in 101 105 unauth_7; do player_ev player_spawn $g; done
+kill_ev 5 105 101 Kar98k head MOD_BULLET 0 0 1000 0
+kill_ev 6 105 unauth_7 Kar98k torso_mid MOD_BULLET 0 0 0 500
+kill_ev 7 101 105 'Colt 45' r_arm_upper MOD_BULLET 1000 0 0 0
+kill_ev 60 unauth_7 101 MP40 head MOD_BULLET 0 500 1000 0
+kill_ev 61 105 101 Kar98k pelvis MOD_BULLET 0 0 1000 0
+T=70 && ev match_end map=dm/mohdm1 winning_team=freeforall
+send "$TOK2"
+sleep 0.1
+
+# M3 on Charlie: a tracker at HEAD: no match id, no map, no gameflow events.
+MATCH=no_match SESSION=sess_00000000000000c3
+TEAM[102]=german TEAM[103]=american
+kill_ev 100 102 103 Kar98k head MOD_BULLET 0 0 0 128
+kill_ev 110 103 102 Thompson torso_lower MOD_BULLET 0 128 0 0
+T=120 && player_ev distance 103 'walked=#2000' 'distance=#2000'
+send "$TOK3"
+
+check "ingestd stored every event in ClickHouse" retry 60 eval \
+  "[ \"\$(ch_query 'SELECT count() FROM raw_events')\" = $SENT ]"
+
+# Old events: Dora kills Bob 10 and 40 days ago, Carl 400 days ago, on Alpha's dm/mohdm6, each a match of its own.
+old_kill() {
+  ch_query "INSERT INTO raw_events (event_id, batch_id, server_id, received_at, received_ms, session_id, match_key,
+    map_name, event_type, type_sent, known_type, actor_guid, actor_name, actor_team, target_guid, target_name,
+    target_team, weapon, means_of_death, hitloc, raw)
+    SELECT generateUUIDv4(), generateUUIDv4(), '$S1', now() - $1 * 86400, 0, 'sess_old', 'm_old_$1', 'dm/mohdm6',
+      'player_kill', 'player_kill', 1, '104', 'Dora', 'german', '$2', '$3', 'american', '$4', 'MOD_BULLET',
+      'torso_mid', '{}'"
+}
+old_kill 10 102 Bob MP40 && old_kill 40 102 Bob MP40 && old_kill 400 103 Carl Springfield
+
+# Forum fixtures: members, GUID links, three achievements (one hidden), unlocks and progress.
+mdb_query "INSERT INTO smf_members (id_member, member_name, real_name) VALUES (101, 'alice_forum', 'Alice F'),
+  (105, 'emile_forum', 'Emile F');
+  INSERT INTO smf_mohaa_identities (id_member, player_guid, player_name, linked_at, verified) VALUES
+  (101, '101', 'Alice', 1700000000, 1), (105, '105', 'Emile', 1700000000, 1);
+  INSERT INTO smf_mohaa_achievement_defs (id_achievement, code, name, description, category, tier, icon,
+  requirement_type, requirement_value, points, is_hidden, sort_order) VALUES
+  (1, 'first_blood', 'First Blood', 'Get a kill', 'basic', 1, 'blood', 'kills', 1, 10, 0, 1),
+  (2, 'sharpshooter', 'Sharpshooter', '100 headshots', 'weapon', 2, 'scope', 'headshots', 100, 50, 0, 2),
+  (3, 'secret_x', 'Secret', 'Hidden', 'secret', 3, 'mask', 'secret', 1, 5, 1, 3);
+  INSERT INTO smf_mohaa_player_achievements (id_member, player_guid, id_achievement, unlocked_date) VALUES
+  (101, '101', 1, 1700000000), (101, '101', 3, 1700000100), (105, '105', 1, 1700000200);
+  INSERT INTO smf_mohaa_achievement_progress (id_member, id_achievement, current_progress, last_updated) VALUES
+  (101, 2, 40, 1700000000);" || fail "MariaDB fixtures"
+
+# ---- helpers -----------------------------------------------------------------------------------------------
+# q PATH JQ: GET $API/PATH and print the filter's result (compact).
+q() {
+  local body
+  body=$(curl -sS --max-time 10 "$API/$1") || return 1
+  jq -c -r "$2" <<<"$body"
+}
+# expect DESC PATH JQ EXPECTED
+expect() {
+  check_eq "$1" "$4" "$(q "$2" "$3" 2>&1)"
+}
+# status PATH: the HTTP status of GET $API/PATH
+status() {
+  http_status "$API/$1"
+}
+ranks='[.players[] | "\(.player_id):\(.value)"] | join(",")'
+
+# ---- leaderboards ------------------------------------------------------------------------------------------
+expect "kills, all time (unauth_ slots never ranked)" "stats/leaderboard/global?stat=kills" "$ranks" \
+  "101:5,104:4,105:3,102:2,103:2"
+expect "rank numbers and names" "stats/leaderboard/global?stat=kills" \
+  '[.players[] | "\(.rank):\(.player_name)"] | join(",")' "1:Alice,2:Dora,3:$(printf '\xc3\x89')mile,4:Bob,5:Carl"
+expect "total and page" "stats/leaderboard/global?stat=kills" '"\(.total) \(.page) \(.stat) \(.period)"' "5 1 kills all"
+expect "period=day" "stats/leaderboard/global?stat=kills&period=day" "$ranks" "101:5,105:3,102:2,103:2,104:1"
+expect "period=week (10 days ago is out)" "stats/leaderboard/global?stat=kills&period=week" "$ranks" \
+  "101:5,105:3,102:2,103:2,104:1"
+expect "period=month (10 days ago is in)" "stats/leaderboard/global?stat=kills&period=month" "$ranks" \
+  "101:5,105:3,102:2,103:2,104:2"
+expect "period=year (40 days ago is in)" "stats/leaderboard/global?stat=kills&period=year" "$ranks" \
+  "101:5,104:3,105:3,102:2,103:2"
+expect "count_only" "stats/leaderboard/global?stat=kills&period=all&count_only=1" . '{"total":5}'
+expect "offset paging keeps ranks" "stats/leaderboard/global?stat=kills&limit=2&offset=1" \
+  '[.players[] | "\(.rank):\(.player_id)"] | join(",")' "2:104,3:105"
+expect "page paging" "stats/leaderboard/global?stat=kills&limit=2&page=2" \
+  '[.players[] | "\(.rank):\(.player_id)"] | join(",")' "3:105,4:102"
+expect "limit is capped" "stats/leaderboard/global?stat=kills&limit=100000" .limit 100
+expect "the stat in the path (/stats/leaderboard/{stat})" "stats/leaderboard/deaths" "$ranks" \
+  "102:6,101:5,103:4,104:3,105:1"
+expect "row[stat] is the ranked value" "stats/leaderboard/global?stat=deaths&limit=1" '.players[0].deaths' 6
+expect "kd_ratio" "stats/leaderboard/global?stat=kd_ratio" "$ranks" "105:3,104:1.33,101:1,103:0.5,102:0.33"
+expect "headshots (head, helmet, neck)" "stats/leaderboard/global?stat=headshots" "$ranks" "101:3,102:1,103:1,105:1"
+expect "accuracy" "stats/leaderboard/global?stat=accuracy" "$ranks" "101:40"
+expect "shots_fired" "stats/leaderboard/global?stat=shots_fired" "$ranks" "101:10"
+expect "damage (damage events only)" "stats/leaderboard/global?stat=damage" "$ranks" "101:100"
+expect "grenade_kills" "stats/leaderboard/global?stat=grenade_kills" "$ranks" "104:1"
+expect "bash_kills: nobody, an empty list" "stats/leaderboard/global?stat=bash_kills" '"\(.players) \(.total)"' "[] 0"
+expect "teamkills" "stats/leaderboard/global?stat=teamkills" "$ranks" "102:1"
+expect "suicides (self and world)" "stats/leaderboard/global?stat=suicides" "$ranks" "101:1,103:1"
+expect "distance in km of inches" "stats/leaderboard/global?stat=distance" "$ranks" "103:0.05,101:0.04,102:0.01"
+expect "jumps" "stats/leaderboard/global?stat=jumps" "$ranks" "101:3,102:1"
+expect "crouch_time (crouch events)" "stats/leaderboard/global?stat=crouch_time" "$ranks" "103:2"
+expect "ladders" "stats/leaderboard/global?stat=ladders" "$ranks" "104:1"
+expect "weapon_swaps" "stats/leaderboard/global?stat=weapon_swaps" "$ranks" "101:2"
+expect "looter" "stats/leaderboard/global?stat=looter" "$ranks" "101:1,102:1"
+expect "health_picked" "stats/leaderboard/global?stat=health_picked" "$ranks" "101:1"
+expect "ammo_picked" "stats/leaderboard/global?stat=ammo_picked" "$ranks" "102:1"
+expect "objectives" "stats/leaderboard/global?stat=objectives" "$ranks" "103:1"
+expect "wins (team and FFA)" "stats/leaderboard/global?stat=wins" "$ranks" "101:1,103:1,105:1"
+expect "team_wins" "stats/leaderboard/global?stat=team_wins" "$ranks" "101:1,103:1"
+expect "ffa_wins (most kills of a finished dm match)" "stats/leaderboard/global?stat=ffa_wins" "$ranks" "105:1"
+expect "losses" "stats/leaderboard/global?stat=losses" "$ranks" "101:1,102:1,104:1"
+expect "games (a match without gameflow events counts)" "stats/leaderboard/global?stat=games" "$ranks" \
+  "102:4,104:4,103:3,101:2,105:1"
+expect "rounds" "stats/leaderboard/global?stat=rounds" "$ranks" "101:2,102:2,103:2,104:2"
+expect "playtime (game time, seconds)" "stats/leaderboard/global?stat=playtime" "$ranks" \
+  "101:107,103:78,105:59,102:58,104:33"
+expect "a daily-stat row also has the match stats" "stats/leaderboard/global?stat=kills&limit=1" \
+  '"\(.players[0].wins) \(.players[0].games) \(.players[0].playtime_seconds) \(.players[0].kd_ratio)"' "1 2 107 1"
+for s in kills deaths kd_ratio headshots accuracy shots_fired damage bash_kills grenade_kills roadkills telefrags \
+  crushed teamkills suicides reloads weapon_swaps no_ammo looter distance sprinted swam driven jumps crouch_time \
+  prone_time ladders health_picked ammo_picked armor_picked items_picked wins team_wins ffa_wins losses objectives \
+  rounds playtime games; do
+  for p in day week month year all; do
+    out=$(curl -s -w ' %{http_code}' "$API/stats/leaderboard/global?stat=$s&period=$p&limit=5")
+    [ "${out##* }" = 200 ] && jq -e '.players | type == "array"' >/dev/null <<<"${out% *}" || {
+      fail "leaderboard stat=$s period=$p answers 200 with a players array (got ${out: -200})"
+      continue 2
+    }
+  done
+done
+pass "all 38 forum stats x 5 periods answer 200 with a players array"
+expect "cards: top 3 per metric" "stats/leaderboard/cards" '"\([.kills[].player_id] | join(",")) \(.kd[0].value)"' \
+  "101,104,105 3"
+expect "cards: match metrics" "stats/leaderboard/cards" '[.games_finished[].player_id] | join(",")' "102,104,103"
+check_eq "unknown stat is 400" 400 "$(status 'stats/leaderboard/global?stat=kills;DROP')"
+check_eq "unknown period is 400" 400 "$(status 'stats/leaderboard/global?stat=kills&period=decade')"
+
+# ---- players -----------------------------------------------------------------------------------------------
+P=stats/player/101
+expect "profile: wrapped and flat" "$P" '"\(.player.kills) \(.kills) \(.player.name) \(.name)"' "5 5 Alice Alice"
+expect "profile core numbers" "$P" \
+  '"\(.kills) \(.deaths) \(.kd_ratio) \(.headshots) \(.suicides) \(.accuracy) \(.damage_dealt) \(.damage_taken)"' \
+  "5 5 1 3 1 40 100 0"
+expect "profile matches and time" "$P" \
+  '"\(.matches_played) \(.matches_won) \(.win_rate) \(.playtime_seconds) \(.distance_km) \(.jumps)"' \
+  "2 1 50 107 0.04 3"
+expect "profile body parts and stances" "$P" \
+  '"\(.torso_kills) \(.limb_kills) \(.standing_kills) \(.crouching_kills) \(.total_deaths)"' "1 1 4 1 5"
+expect "profile lists" "$P" \
+  '"\([.weapons[].weapon_name] | join(",")) \([.maps[].map_name] | join(",")) \(.recent_matches | length) \(.performance | length)"' \
+  "Thompson,Colt 45,Kar98k,MP40,world obj/obj_team2,dm/mohdm1 2 2"
+expect "profile achievements from the forum" "$P" '[.achievements[].code] | join(",")' "secret_x,first_blood"
+expect "profile member id" "$P" .member_id 101
+check_eq "an unknown GUID is 404" 404 "$(status stats/player/nobody)"
+check_eq "an injection attempt is just an unknown GUID" 404 "$(status "stats/player/x'%20OR%201=1%20--")"
+check_eq "reads accept (and ignore) X-Server-Token" 200 "$(http_status "$API/$P" -H "X-Server-Token: $TOK1")"
+
+expect "by name" "stats/player/name/Alice" .guid 101
+expect "by name, case-insensitive" "stats/player/name/alice" .guid 101
+check_eq "by raw CP1252 name, as the game sends it" 105 \
+  "$(curl -s "$MOHSTATS_URL/api/v1/stats/player/name/$(printf '\xc9mile')" | jq -r .guid)"
+expect "by UTF-8 name, percent-encoded" "stats/player/name/%C3%89mile" .guid 105
+check_eq "a slot name is not a player" 404 "$(status stats/player/name/Guest)"
+check_eq "an unknown name is 404" 404 "$(status stats/player/name/Nobody)"
+expect "by forum member" "stats/member/101" '"\(.guid) \(.kills) \(.member_id)"' "101 5 101"
+check_eq "an unlinked member is 404" 404 "$(status stats/member/999)"
+check_eq "a malformed member id is 400" 400 "$(status stats/member/abc)"
+
+expect "deep: combat" "$P/deep" \
+  '.combat | "\(.kills) \(.deaths) \(.highest_streak) \(.triple_kills) \(.double_kills) \(.multi_kill_rate) \(.headshot_percent)"' \
+  "5 5 3 1 0 60 60"
+expect "deep: rivals" "$P/deep" \
+  '.rivals | "\(.nemesis_guid) \(.nemesis_kills) \(.victim_guid) \(.victim_kills)"' "105 2 102 3"
+expect "deep: accuracy, movement, session" "$P/deep" \
+  '"\(.accuracy.overall) \(.accuracy.avg_distance) \(.movement.total_distance_km) \(.movement.jump_count) \(.session.matches_played) \(.session.playtime_seconds)"' \
+  "40 9.5 0.04 3 2 107"
+expect "deep: stance and interaction" "$P/deep" \
+  '"\(.stance.standing_kills) \(.stance.crouch_kills) \(.interaction.chat_messages) \(.interaction.team_messages) \(.interaction.pickups[0].count)"' \
+  "4 1 1 1 1"
+expect "deep: Emile's streak and double kill" "stats/player/105/deep" \
+  '.combat | "\(.best_killstreak) \(.double_kills) \(.multi_kill_rate)"' "2 1 66.7"
+expect "combat part" "$P/combat" '"\(.kills) \(.best_killstreak)"' "5 3"
+expect "movement part" "$P/movement" .jump_count 3
+expect "stance part" "$P/stance" '"\(.standing_kills) \(.crouch_kills)"' "4 1"
+check_eq "deep of an unknown GUID is 404" 404 "$(status stats/player/nobody/deep)"
+
+expect "weapons" "$P/weapons" \
+  '[.[] | "\(.weapon_name):\(.kills):\(.deaths):\(.headshots):\(.accuracy)"] | join(",")' \
+  "Thompson:4:0:3:40,Colt 45:1:0:0:0,Kar98k:0:2:0:0,MP40:0:2:0:0,world:0:1:0:0"
+expect "matches: newest first, both keys, total" "$P/matches" \
+  '"\([.list[].map_name] | join(",")) \([.matches[].result] | join(",")) \(.total)"' "dm/mohdm1,obj/obj_team2 loss,win 2"
+expect "matches: paged" "$P/matches?limit=1&offset=1" \
+  '"\(.list | length) \(.list[0].map_name) \(.list[0].score) \(.list[0].kills) \(.list[0].duration)"' \
+  "1 obj/obj_team2 3 4 48"
+expect "maps" "$P/maps" '[.[] | "\(.map_name):\(.matches_played):\(.matches_won):\(.kills)"] | join(",")' \
+  "obj/obj_team2:1:1:4,dm/mohdm1:1:0:1"
+expect "game types" "$P/gametypes" '[.[] | "\(.gametype):\(.matches_played):\(.matches_won):\(.matches_lost)"] | join(",")' \
+  "dm:1:0:1,obj:1:1:0"
+expect "performance (oldest first)" "$P/performance" '"\(.kills | join(",")) \(.deaths | join(",")) \(.kd_ratio)"' \
+  "4,1 2,3 1"
+expect "peak performance" "$P/peak-performance" \
+  '"\(.best_map.map_name) \(.best_weapon.weapon_name) \(.best_weapon.kills) \(.hourly_breakdown | length) \(.streaks.best_kill_streak)"' \
+  "obj/obj_team2 Thompson 4 1 3"
+expect "combos: patterns and distances" "$P/combos" \
+  '"\(.victim_patterns[0].victim_guid):\(.victim_patterns[0].kills) \(.killer_patterns[0].killer_guid):\(.killer_patterns[0].deaths_to) \(.distance_by_weapon[0].weapon_name):\(.distance_by_weapon[0].avg_distance)"' \
+  "102:3 105:2 Thompson:5.5"
+expect "combos: rates" "$P/combos" '"\(.multi_kill_rate) \(.first_blood_rate) \(.first_bloods)"' "60 50 1"
+expect "playstyle: too few kills" "$P/playstyle" '"\(.style) \(.confidence)"' "Rookie 0"
+expect "predictions" "$P/predictions" '"\(.expected_kd) \(.predicted_kills) \(.confidence) \(.rival_analysis | length)"' \
+  "1 2.5 0.2 4"
+expect "predictions, the path without /stats" "player/101/predictions" .expected_kd 1
+expect "vehicles" "$P/vehicles" '"\(.vehicle_kills) \(.by_vehicle_type)"' "0 []"
+expect "game flow" "$P/game-flow" '"\(.matches_played) \(.matches_won) \(.rounds_played) \(.team_stats.allies_wins)"' "2 1 2 1"
+expect "world" "$P/world" '"\(.fall_deaths) \(.chat_messages) \(.item_pickups[0].count)"' "1 1 1"
+expect "bots" "$P/bots" '"\(.bot_kills) \(.top_bot_victims)"' "0 []"
+expect "drilldown kills by weapon" "$P/drilldown?stat=kills&dimension=weapon" \
+  '[.breakdown[] | "\(.label):\(.value):\(.percentage)"] | join(",")' "Thompson:4:80,Colt 45:1:20"
+expect "drilldown deaths by opponent" "$P/drilldown?stat=deaths&dimension=killer" \
+  '[.breakdown[] | "\(.label):\(.value)"] | join(",")' "$(printf '\xc3\x89')mile:2,Bob:1,Guest:1,world:1"
+check_eq "drilldown with an unknown dimension is 400" 400 "$(status "$P/drilldown?dimension=nope")"
+
+# ---- matches -----------------------------------------------------------------------------------------------
+maps_of='[.[] | .map_name] | join(",")'
+expect "match list with offset: a bare array, newest first" "stats/matches?limit=10&offset=0" "$maps_of" \
+  "unknown,dm/mohdm1,obj/obj_team2,dm/mohdm6,dm/mohdm6,dm/mohdm6"
+expect "match list without offset: members 0.. and list, total" "stats/matches?limit=10" \
+  '"\(.["0"].map_name) \(.["5"].map_name) \(.list | length) \(.total) \(.list[0].ended_at | type) \(.["0"].ended_at | type)"' \
+  "unknown dm/mohdm6 6 6 string number"
+expect "match list count_only" "stats/matches?count_only=1" . '{"total":6}'
+expect "match list by server" "stats/matches?server_id=$S2&offset=0" \
+  '[.[] | "\(.map_name):\(.kills):\(.player_count):\(.max_players):\(.duration):\(.game_mode)"] | join(",")' \
+  "dm/mohdm1:5:3:16:69:dm"
+M1=$(q "stats/matches?server_id=$S1&offset=0&limit=1" '.[0].match_id')
+M2=$(q "stats/matches?server_id=$S2&offset=0&limit=1" '.[0].match_id')
+M3=$(q "stats/matches?server_id=$S3&offset=0&limit=1" '.[0].match_id')
+expect "match detail: result" "stats/match/$M1" \
+  '"\(.map_name) \(.game_mode) \(.duration) \(.winning_team) \(.allies_score):\(.axis_score) \(.team_match) \(.info.map_name)"' \
+  "obj/obj_team2 obj 95 allies 5:3 true obj/obj_team2"
+expect "match detail: scoreboard" "stats/match/$M1" '[.scoreboard[] | "\(.player_id):\(.score):\(.kills):\(.deaths)"] | join(",")' \
+  "101:3:4:2,104:1:1:3,103:0:1:2,102:0:1:3"
+expect "match detail: players keyed by GUID" "stats/match/$M1" '"\(.players["101"].team) \(.players["102"].kd)"' "allies 0.33"
+expect "match detail: top weapons" "stats/match/$M1" '[.top_weapons[] | "\(.name):\(.kills):\(.headshots)"] | join(",")' \
+  "Thompson:4:3,Kar98k:1:1,MP40:1:0,Stielhandgranate:1:0"
+expect "match detail: versus" "stats/match/$M1" '[.versus.Alice[] | "\(.opponent_name):\(.kills):\(.deaths)"] | join(",")' \
+  "Bob:3:1,Dora:1:0"
+expect "match detail: timeline" "stats/match/$M1" '"\(.timeline | length) \(.timeline[0].type) \(.timeline[1].type)"' \
+  "16 match_start headshot"
+expect "match detail: summary" "stats/match/$M1/advanced" '"\(.summary.total_kills) \(.summary.unique_players)"' "7 4"
+expect "match without gameflow events: no winner, type other" "stats/match/$M3" \
+  '"\(.map_name) \(.game_mode) \(.winning_team) \(.duration)"' "unknown other null 20"
+expect "match timeline" "stats/match/$M1/timeline" '"\(length) \(.[1].actor_name) \(.[1].weapon)"' "16 Alice Thompson"
+check_eq "an unknown match is 404" 404 "$(status stats/match/nope)"
+
+# ---- heat maps ---------------------------------------------------------------------------------------------
+expect "match heat map: kills at the killer, normalised" "stats/match/$M1/heatmap?type=kills" \
+  '"\(length) \(.[0].x) \(.[0].y) \(.[0].count) \(.[0].world_x) \(.[0].world_y)"' "4 0.1 0.7 4 96 224"
+expect "match heat map: deaths" "stats/match/$M1/heatmap?type=deaths" '"\(length) \(.[0].count) \(.[0].world_x)"' "8 2 32"
+expect "map heat map" "stats/map/dm%2Fmohdm1/heatmap" '[.[] | .count] | join(",")' "3,1,1"
+expect "player heat map on a map" "stats/player/101/heatmap/obj%2Fobj_team2" '"\(.type) \(.points | length) \(.points[0].count)"' \
+  "kills 1 4"
+expect "player death positions" "stats/player/101/deaths/obj%2Fobj_team2" '"\(.type) \([.points[].count] | add)"' "deaths 2"
+expect "where a player gets hit" "stats/player/101/heatmap/body" '"\(.head) \(.l_leg_lower) \(.pelvis) \(.general)"' "2 1 1 1"
+check_eq "heat map of an unknown match is 404" 404 "$(status stats/match/nope/heatmap)"
+check_eq "heat map type must be kills or deaths" 400 "$(status "stats/match/$M1/heatmap?type=hits")"
+
+# ---- maps, weapons, game types -----------------------------------------------------------------------------
+expect "maps: matches first" "stats/maps" '[.[] | "\(.name):\(.total_matches):\(.total_kills):\(.unique_players)"] | join(",")' \
+  "dm/mohdm6:3:3:3,obj/obj_team2:1:7:4,dm/mohdm1:1:5:2,unknown:1:2:2"
+expect "maps: durations and display names" "stats/maps" '"\(.[1].avg_playtime) \(.[1].display_name) \(.[2].display_name)"' \
+  "95 Team2 Mohdm1"
+expect "maps/list is the same array" "stats/maps/list" 'length' 4
+expect "map popularity" "stats/maps/popularity" '[.[] | "\(.map_name):\(.matches_played)"] | join(",")' \
+  "dm/mohdm6:3,obj/obj_team2:1,dm/mohdm1:1,unknown:1"
+expect "map detail" "stats/map/obj%2Fobj_team2" \
+  '"\(.total_matches) \(.total_kills) \(.total_playtime) \([.top_players[].player_id] | join(",")) \(.heatmap_data.kills | length)"' \
+  "1 7 95 101,103,102,104 4"
+expect "map detail of matches without a map" "stats/map/unknown" .total_kills 2
+expect "map leaderboard (smf path)" "stats/leaderboard/map/dm%2Fmohdm1" \
+  '[.leaderboard[] | "\(.player_id):\(.kills):\(.deaths)"] | join(",")' "105:3:1,101:1:3"
+expect "map leaderboard (plugin path)" "stats/map/dm%2Fmohdm1/leaderboard?limit=1" '.leaderboard | length' 1
+check_eq "an unknown map is 404" 404 "$(status stats/map/nope)"
+
+expect "weapons: a bare array, items and the world left out" "stats/weapons" \
+  '[.[] | "\(.name):\(.kills)"] | join(",")' \
+  "Thompson:5,Kar98k:5,MP40:4,Colt 45:1,Springfield:1,Stielhandgranate:1"
+expect "weapon numbers" "stats/weapons" '"\(.[0].headshots) \(.[0].shots) \(.[0].hits) \(.[0].accuracy) \(.[0].damage)"' \
+  "3 10 4 40 100"
+expect "weapon detail" "stats/weapon/Thompson" \
+  '"\(.weapon) \(.total_kills) \(.total_headshots) \(.avg_accuracy) \(.unique_users) \([.top_players[].player_id] | join(","))"' \
+  "Thompson 5 3 40 2 101,103"
+expect "weapon name with a space, as PHP's urlencode writes it" "stats/weapon/Colt+45" .kills 1
+expect "weapon leaderboard: a bare array (smf path)" "stats/leaderboard/weapon/Kar98k" \
+  '[.[] | "\(.player_id):\(.kills):\(.headshots)"] | join(",")' "105:3:1,102:1:1,103:1:1"
+expect "weapon leaderboard (plugin path)" "stats/weapon/Kar98k/leaderboard?limit=2" 'length' 2
+check_eq "an unknown weapon is 404" 404 "$(status stats/weapon/Nope)"
+
+expect "game types" "stats/gametypes" \
+  '[.[] | select(.total_matches > 0) | "\(.id):\(.total_matches):\(.total_kills):\(.map_count):\(.unique_players)"] | join(",")' \
+  "dm:4:8:2:5,obj:1:7:1:4,other:1:2:1:2"
+expect "game type detail" "stats/gametype/obj" '"\(.name) \([.maps[] | "\(.name):\(.matches):\(.kills)"] | join(","))"' \
+  "Objective obj/obj_team2:1:7"
+expect "game type leaderboard" "stats/leaderboard/gametype/dm" '[.leaderboard[] | "\(.player_id):\(.kills)"] | join(",")' \
+  "104:3,105:3,101:1"
+expect "ffa reads as dm" "stats/gametype/ffa" .id dm
+check_eq "an unknown game type is 404" 404 "$(status stats/gametype/zz)"
+
+# ---- servers -----------------------------------------------------------------------------------------------
+expect "servers: by rank, online, live map" "servers" \
+  '[.[] | "\(.name):\(.rank):\(.is_online):\(.current_map):\(.peak_players_24h)"] | join(",")' \
+  "Alpha:1:true:obj/obj_team2:4,Bravo:2:true:dm/mohdm1:3,Charlie:3:true:unknown:2"
+expect "server rankings" "servers/rankings" '[.[] | "\(.name):\(.score):\(.kills_24h)"] | join(",")' \
+  "Alpha:52:7,Bravo:40:5,Charlie:27:2"
+expect "server stats" "servers/stats" \
+  '"\(.total_servers) \(.online_servers) \(.total_kills_today) \(.total_matches_today)"' "3 3 14 3"
+expect "server detail" "servers/$S1" \
+  '"\(.name) \(.stats.total_kills) \(.stats.total_matches) \(.stats.unique_players) \(.stats_24h.kills) \(.stats.total_playtime_hours)"' \
+  "Alpha 10 4 4 7 0.1"
+expect "server live" "servers/$S1/live" '"\(.is_online) \(.player_count) \(.current_map)"' "true 4 obj/obj_team2"
+expect "server top players" "servers/$S1/top-players" '[.[] | "\(.guid):\(.kills):\(.deaths)"] | join(",")' \
+  "101:4:2,104:4:3,103:1:3,102:1:5"
+expect "server maps" "servers/$S1/maps" '[.[] | "\(.map_name):\(.matches):\(.popularity)"] | join(",")' \
+  "dm/mohdm6:3:75,obj/obj_team2:1:25"
+expect "server weapons" "servers/$S1/weapons" '[.[] | "\(.weapon_name):\(.kills)"] | join(",")' \
+  "Thompson:4,MP40:3,Kar98k:1,Springfield:1,Stielhandgranate:1"
+expect "server matches" "servers/$S2/matches" '[.[] | "\(.map_name):\(.total_kills):\(.duration_mins)"] | join(",")' \
+  "dm/mohdm1:5:1"
+expect "server player history (the hour of the ingest is among the last two)" "servers/$S1/player-history?hours=2" \
+  '"\(length) \([.[].players] | max)"' "2 4"
+expect "server activity" "servers/$S1/activity-timeline?days=1" '"\(length) \([.[].kills] | add)"' "24 7"
+expect "server peak hours" "servers/$S1/peak-hours" '"\(.data | length) \(.data[0] | length) \(.peak.players)"' "7 24 4"
+check_eq "an unknown server is 404" 404 "$(status ../../servers/nope)"
+check_eq "live state of an unknown server is 404" 404 "$(status ../../servers/nope/live)"
+expect "live matches" "stats/live/matches" '[.[] | .server_name] | sort | join(",")' "Alpha,Bravo,Charlie"
+
+# ---- global ------------------------------------------------------------------------------------------------
+expect "global totals" "stats/global" \
+  '"\(.total_kills) \(.total_deaths) \(.total_headshots) \(.total_matches) \(.total_players) \(.active_today)"' \
+  "17 20 7 6 5 5"
+expect "global averages, forum and servers" "stats/global" \
+  '"\(.server_avg_kd) \(.server_avg_accuracy) \(.total_achievements_unlocked) \(.server_count)"' "0.85 40 3 3"
+expect "activity by weekday and hour" "stats/global/activity?days=30" '[.[].value] | add' "$((SENT + 1))"
+expect "teams" "stats/teams/performance" '"\(.allies.wins) \(.axis.losses) \(.allies.kills) \(.axis.kills)"' "1 1 6 4"
+expect "health under /api/v1" health .status ok
+
+# ---- achievements ------------------------------------------------------------------------------------------
+expect "definitions" "achievements/" '[.[].code] | join(",")' "first_blood,sharpshooter,secret_x"
+expect "recent unlocks with member names" "achievements/recent" \
+  '[.[] | "\(.id_member):\(.code):\(.member_name)"] | join(",")' "105:first_blood:emile_forum,101:secret_x:alice_forum,101:first_blood:alice_forum"
+expect "leaderboard by points" "achievements/leaderboard" \
+  '[.[] | "\(.rank):\(.member_name):\(.achievement_count):\(.total_points)"] | join(",")' "1:alice_forum:2:15,2:emile_forum:1:10"
+expect "one definition by id" "achievements/1" '"\(.code) \(.unlock_count)"' "first_blood 2"
+expect "one definition by code" "achievements/sharpshooter" .id_achievement 2
+check_eq "an unknown achievement is 404" 404 "$(status achievements/999)"
+expect "a player's achievements" "achievements/player/101" \
+  '"\(.member_id) \(.unlocked_count) \(.total_points) \(.total_count) \([.unlocked[].code] | join(",")) \(.progress[0].current_progress)"' \
+  "101 2 15 3 first_blood,secret_x 40"
+expect "progress percent" "achievements/player/101" '[.achievements[] | select(.code == "sharpshooter") | .progress_percent][0]' 40
+expect "an unlinked player: everything locked, hidden ones hidden" "achievements/player/102" \
+  '"\(.member_id) \(.total_count) \(.unlocked)"' "null 2 []"
+
+# ---- contract and safety -----------------------------------------------------------------------------------
+check_eq "an unknown route is 404" 404 "$(status stats/nothing/here)"
+check "errors are JSON" eval "curl -s '$API/stats/player/nobody' | jq -e '.error | length > 0' >/dev/null"
+check "empty lists are [] (a player without bot kills)" eval "[ \"\$(q stats/player/102/bots .top_bot_victims)\" = '[]' ]"
+
+# Single flight: 40 identical requests for an answer nobody asked for yet make one computation.
+metric() {
+  curl -s "$QUERYD_URL/metrics" | awk -v k="queryd_cache_total{result=\"$1\"}" '$1 == k { print $2 + 0 }'
+}
+misses=$(metric miss)
+url="$API/stats/leaderboard/global?stat=jumps&period=week&limit=7"
+for i in $(seq 40); do curl -s -o "$STACK_DIR/sf.$i" "$url" & done
+wait
+check_eq "40 identical requests, one computation" "$((misses + 1))" "$(metric miss)"
+check "...and 40 identical answers" eval "[ \$(cat '$STACK_DIR'/sf.* | sort -u | wc -l) = 1 ]"
+check_eq "a second request is a cache hit" hit \
+  "$(curl -s -D - -o /dev/null "$url" | tr -d '\r' | awk -F': ' 'tolower($1) == "x-cache" { print $2 }')"
+
+# ClickHouse down: a second queryd whose ClickHouse does not answer, on the same Redis. An answer in the cache
+# is served (stale when its fresh copy expired), one never computed is 503 with a JSON error.
+port=$((40000 + RANDOM % 20000))
+CLICKHOUSE_URL="http://default@127.0.0.1:1/?database=mohstats" QUERYD_URL="http://127.0.0.1:$port" \
+  "$MOHSTATS_BIN_DIR/queryd" >"$STACK_DIR/logs/queryd-noch.log" 2>&1 &
+NOCH=$!
+retry 10 eval "curl -s -o /dev/null http://127.0.0.1:$port/health"
+redis_cmd DEL q:global >/dev/null
+out=$(curl -s -D "$STACK_DIR/noch.h" "http://127.0.0.1:$port/api/v1/stats/global")
+check_eq "ClickHouse down: a cached answer is still served (stale)" "17 stale" \
+  "$(jq -r .total_kills <<<"$out") $(tr -d '\r' <"$STACK_DIR/noch.h" | awk -F': ' 'tolower($1) == "x-cache" { print $2 }')"
+check_eq "ClickHouse down: an answer never computed is 503" 503 \
+  "$(http_status "http://127.0.0.1:$port/api/v1/stats/leaderboard/global?stat=jumps&period=year&limit=3")"
+check "...with a JSON error" eval "curl -s 'http://127.0.0.1:$port/api/v1/stats/leaderboard/global?stat=jumps&period=year&limit=3' | jq -e .error >/dev/null"
+kill "$NOCH" 2>/dev/null
+wait "$NOCH" 2>/dev/null
+
+finish
