@@ -241,6 +241,7 @@ static void flight_compute(flight *f)
     }
     j->finish = on_job_done;
     j->finish_arg = f;
+    job_set_tag(j, f->key);
     f->start(j);
 }
 

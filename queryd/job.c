@@ -55,6 +55,15 @@ qjob *job_new(queryd *q, void *args, void (*args_free)(void *))
     return j;
 }
 
+void job_set_tag(qjob *j, const char *tag)
+{
+    /* Inside a SQL comment: nothing in it may close the comment. */
+    size_t i = 0;
+    for (; tag[i] && i < sizeof j->tag - 1; i++)
+        j->tag[i] = tag[i] == '*' || tag[i] == '/' || (unsigned char)tag[i] < 0x20 ? '_' : tag[i];
+    j->tag[i] = '\0';
+}
+
 void job_free(qjob *j)
 {
     if (!j)
@@ -106,6 +115,7 @@ static void call_done(qcall *c, cJSON *rows, int fail_status)
     if (--j->pending == 0 && j->next) {
         qjob_fn next = j->next;
         j->next = NULL;
+        j->step++;
         if (j->fail_status)
             job_error(j, j->fail_status,
                       j->fail_status == 503 ? "The statistics database is unreachable; try again in a minute."
@@ -178,10 +188,10 @@ static void ch_done(ch_client *c, int err, long http_status, const char *body, s
 void job_ch(qjob *j, int slot, const char *tmpl, const sqlv *vals, size_t nvals)
 {
     char *sql = sqlt_render(tmpl, vals, nvals);
-    size_t n = sql ? strlen(sql) : 0;
-    char *full = sql ? malloc(n + 16) : NULL;
+    size_t n = sql ? strlen(sql) + sizeof j->tag + 48 : 0;
+    char *full = sql ? malloc(n) : NULL;
     if (full)
-        snprintf(full, n + 16, "%s\nFORMAT JSON", sql);
+        snprintf(full, n, "/* queryd %s #%d */\n%s\nFORMAT JSON", *j->tag ? j->tag : "-", j->step, sql);
     free(sql);
     qcall *c = full ? calloc(1, sizeof *c) : NULL;
     if (!c) {
@@ -343,6 +353,7 @@ void job_then(qjob *j, qjob_fn next)
         j->next = next;
         return;
     }
+    j->step++;
     if (j->fail_status)
         job_error(j, j->fail_status, "The statistics query failed; the error is in queryd's log.");
     else

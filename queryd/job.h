@@ -33,6 +33,10 @@ struct qjob {
     unsigned optional; /* slots (bit per slot) whose failure leaves an empty result instead of failing */
     qjob_fn next;
     bool done;
+    /* Written into every ClickHouse query as a leading comment "queryd <tag> #<step>", so system.query_log
+     * shows which answer (cache key) and which step of it a query served. */
+    char tag[72];
+    int step;
     /* Set by whoever started the job: receives the answer (status, malloc'd JSON body). */
     void (*finish)(qjob *j, int status, char *body, size_t len, bool transient);
     void *finish_arg;
@@ -40,6 +44,8 @@ struct qjob {
 
 qjob *job_new(queryd *q, void *args, void (*args_free)(void *));
 void job_free(qjob *j);
+/* Set the tag written into the job's ClickHouse queries (sanitised for a SQL comment). */
+void job_set_tag(qjob *j, const char *tag);
 
 /* Queue a ClickHouse query built from a template; its rows land in rows[slot]. FORMAT JSON is appended. */
 void job_ch(qjob *j, int slot, const char *tmpl, const sqlv *vals, size_t nvals);

@@ -85,15 +85,16 @@ extern const char match_totals_sql[];
 cJSON *player_stats_json(const cJSON *daily, const cJSON *matches);
 
 /* SQL: a team as normalised by the definitions (american -> allies, german -> axis). */
-#define TEAM_NORM_SQL(col)                                                                                          \
-    "transform(lower(" col "), ['american', 'allies', 'allied', 'german', 'axis'], "                                \
+#define TEAM_NORM_SQL(col)                                                                                             \
+    "transform(lower(" col "), ['american', 'allies', 'allied', 'german', 'axis'], "                                   \
     "['allies', 'allies', 'allies', 'axis', 'axis'], lower(" col "))"
 
 /* SQL over raw_events rows of player_kill: the kill is a kill by the definitions (another player, not a
  * team mate). */
-#define ENEMY_KILL_SQL                                                                                              \
-    "(actor_guid != '' AND target_guid != '' AND actor_guid != target_guid AND NOT (" TEAM_NORM_SQL("actor_team")   \
-    " IN ('allies', 'axis') AND " TEAM_NORM_SQL("actor_team") " = " TEAM_NORM_SQL("target_team") "))"
+#define ENEMY_KILL_SQL                                                                                                 \
+    "(actor_guid != '' AND target_guid != '' AND actor_guid != target_guid AND NOT (" TEAM_NORM_SQL(                   \
+        "actor_team") " IN ('allies', 'axis') AND " TEAM_NORM_SQL("actor_team") " = " TEAM_NORM_SQL("target_team") ")" \
+                                                                                                                   ")"
 
 /* SQL over raw_events: a headshot location. */
 #define HEADSHOT_SQL "lower(hitloc) IN ('head', 'helmet', 'neck')"

@@ -112,7 +112,7 @@ static void test_player_stats_json(void **state)
 {
     cJSON *d = cJSON_Parse("{\"kills\": 10, \"deaths\": 4, \"headshots\": 3, \"shots_fired\": 200, "
                            "\"shots_hit\": 50, \"distance_units\": 39370.0787, \"teamkills\": 1}");
-    cJSON *m = cJSON_Parse("{\"games\": 4, \"wins\": 1, \"losses\": 2, \"playtime_ms\": 3600000}");
+    cJSON *m = cJSON_Parse("{\"games\": 4, \"wins\": 1, \"losses\": 2, \"playtime_s\": 3600}");
     cJSON *o = player_stats_json(d, m);
     assert_int_equal((int)row_num(o, "kills"), 10);
     assert_true(row_num(o, "kd_ratio") == 2.5);
