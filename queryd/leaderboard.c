@@ -25,19 +25,13 @@ typedef struct {
     bool count_only;
 } lb_args;
 
-/* Ranking by a daily stat: the page's rows carry every daily counter already. */
-static const char lb_daily_rank_sql[] = "SELECT *, {value} AS value\n"
-                                        "FROM ({totals})\n"
-                                        "WHERE value > 0\n"
-                                        "ORDER BY value DESC, guid ASC\n"
-                                        "LIMIT {limit} OFFSET {offset}";
-
-/* Ranking by a match stat. */
-static const char lb_match_rank_sql[] = "SELECT guid, {value} AS value\n"
-                                        "FROM ({totals})\n"
-                                        "WHERE value > 0\n"
-                                        "ORDER BY value DESC, guid ASC\n"
-                                        "LIMIT {limit} OFFSET {offset}";
+/* Ranking: only the player and the value, so ClickHouse reads just the columns the stat needs (the
+ * totals subquery's other sums are pruned); the page's rows get their other stats by key afterwards. */
+static const char lb_rank_sql[] = "SELECT guid, {value} AS value\n"
+                                  "FROM ({totals})\n"
+                                  "WHERE value > 0\n"
+                                  "ORDER BY value DESC, guid ASC\n"
+                                  "LIMIT {limit} OFFSET {offset}";
 
 static const char lb_count_sql[] = "SELECT count() AS total\n"
                                    "FROM (SELECT {value} AS value FROM ({totals}))\n"
@@ -76,7 +70,7 @@ static char *totals_sql(stat_source src, const char *where, period p)
 
 static void lb_build(qjob *j);
 
-/* Step 2: the page's other stats (match or daily) and names, by key. */
+/* Step 2: the page's stats (daily and match) and names, by key. */
 static void lb_details(qjob *j)
 {
     lb_args *a = j->args;
@@ -87,17 +81,20 @@ static void lb_details(qjob *j)
         return;
     }
     char *where = sql_in("guid", guids, n);
-    char *other = where ? totals_sql(a->stat->source == STAT_DAILY ? STAT_MATCH : STAT_DAILY, where, a->p) : NULL;
-    if (!other) {
-        free(where);
+    char *daily = where ? totals_sql(STAT_DAILY, where, a->p) : NULL;
+    char *match = where ? totals_sql(STAT_MATCH, where, a->p) : NULL;
+    if (daily && match) {
+        sqlv dv[] = {SQL_RAW("sql", daily)};
+        job_ch(j, 2, "{sql}", dv, 1);
+        sqlv mv[] = {SQL_RAW("sql", match)};
+        job_ch(j, 4, "{sql}", mv, 1);
+        sqlv nv[] = {SQL_LIST("guids", guids, n)};
+        job_ch(j, 3, lb_names_sql, nv, 1);
+    } else {
         job_error(j, 500, "Out of memory.");
-        return;
     }
-    sqlv ov[] = {SQL_RAW("sql", other)};
-    job_ch(j, 2, "{sql}", ov, 1);
-    sqlv nv[] = {SQL_LIST("guids", guids, n)};
-    job_ch(j, 3, lb_names_sql, nv, 1);
-    free(other);
+    free(daily);
+    free(match);
     free(where);
     job_then(j, lb_build);
 }
@@ -113,9 +110,8 @@ static void lb_build(qjob *j)
     cJSON_ArrayForEach(row, job_rows(j, 0))
     {
         const char *guid = row_str(row, "guid");
-        const cJSON *other = rows_find(job_rows(j, 2), "guid", guid);
-        const cJSON *daily = a->stat->source == STAT_DAILY ? row : other;
-        const cJSON *match = a->stat->source == STAT_DAILY ? other : row;
+        const cJSON *daily = rows_find(job_rows(j, 2), "guid", guid);
+        const cJSON *match = rows_find(job_rows(j, 4), "guid", guid);
         const char *name = row_str(rows_find(job_rows(j, 3), "guid", guid), "name");
         cJSON *p = player_stats_json(daily, match);
         cJSON_AddNumberToObject(p, "rank", (double)++rank);
@@ -166,7 +162,7 @@ static void lb_start(qjob *j)
         job_then(j, lb_count_answer);
         return;
     }
-    job_ch(j, 0, a->stat->source == STAT_DAILY ? lb_daily_rank_sql : lb_match_rank_sql, v, 4);
+    job_ch(j, 0, lb_rank_sql, v, 4);
     free(totals);
     job_then(j, lb_details);
 }

@@ -125,12 +125,13 @@ const char player_totals_sql[] = "SELECT\n"
                                  "GROUP BY guid";
 
 /* Joins nest because ClickHouse 18.16 allows one JOIN per SELECT. The match_summary and match_players
- * parts are restricted to the selected players' matches, so a player page reads only its own matches. */
+ * parts are restricted to the selected players' matches, so a player page reads only its own matches; the
+ * top kill count (free-for-all wins) is only looked up for finished dm matches, the only ones it decides. */
+// clang-format off
 const char match_facts_sql[] =
     "SELECT\n"
     "    guid, match_key, team, first_ms, last_ms, first_t, last_t, kills, deaths, headshots, suicides,\n"
-    "    teamkills, map,\n"
-    "    server_id, name, winner, gametype, ends, rounds, top_kills,\n"
+    "    teamkills, map, server_id, name, winner, gametype, ends, rounds, top_kills,\n"
     "    toUInt64(winner IN ('allies', 'axis') AND team = winner) AS team_win,\n"
     "    toUInt64(winner IN ('allies', 'axis') AND team IN ('allies', 'axis') AND team != winner) AS team_loss,\n"
     "    toUInt64(gametype = 'dm' AND ends > 0 AND kills > 0 AND kills = top_kills) AS ffa_win,\n"
@@ -154,27 +155,33 @@ const char match_facts_sql[] =
     "    ANY LEFT JOIN\n"
     "    (\n"
     "        SELECT match_key, argMaxMerge(winner) AS winner,\n"
-    "               " GAMETYPE_SQL(
-        "argMaxMerge(gt)",
-        "argMaxMerge(map)") " AS gametype,\n"
-                            "               sumMerge(ends) AS ends, sumMerge(rounds) AS rounds\n"
-                            "        FROM match_summary\n"
-                            "        WHERE match_key IN (SELECT match_key FROM player_match WHERE {pm_where})\n"
-                            "        GROUP BY match_key\n"
-                            "    ) USING match_key\n"
-                            ")\n"
-                            "ANY LEFT JOIN\n"
-                            "(\n"
-                            "    SELECT match_key, max(k) AS top_kills\n"
-                            "    FROM\n"
-                            "    (\n"
-                            "        SELECT match_key, guid, sumMerge(kills) AS k\n"
-                            "        FROM match_players\n"
-                            "        WHERE match_key IN (SELECT match_key FROM player_match WHERE {pm_where})\n"
-                            "        GROUP BY match_key, guid\n"
-                            "    )\n"
-                            "    GROUP BY match_key\n"
-                            ") USING match_key";
+    "               " GAMETYPE_SQL("argMaxMerge(gt)", "argMaxMerge(map)") " AS gametype,\n"
+    "               sumMerge(ends) AS ends, sumMerge(rounds) AS rounds\n"
+    "        FROM match_summary\n"
+    "        WHERE match_key IN (SELECT match_key FROM player_match WHERE {pm_where})\n"
+    "        GROUP BY match_key\n"
+    "    ) USING match_key\n"
+    ")\n"
+    "ANY LEFT JOIN\n"
+    "(\n"
+    "    SELECT match_key, max(k) AS top_kills\n"
+    "    FROM\n"
+    "    (\n"
+    "        SELECT match_key, guid, sumMerge(kills) AS k\n"
+    "        FROM match_players\n"
+    "        WHERE match_key IN\n"
+    "        (\n"
+    "            SELECT match_key FROM match_summary\n"
+    "            WHERE match_key IN (SELECT match_key FROM player_match WHERE {pm_where})\n"
+    "            GROUP BY match_key\n"
+    "            HAVING sumMerge(ends) > 0\n"
+    "               AND " GAMETYPE_SQL("argMaxMerge(gt)", "argMaxMerge(map)") " = 'dm'\n"
+    "        )\n"
+    "        GROUP BY match_key, guid\n"
+    "    )\n"
+    "    GROUP BY match_key\n"
+    ") USING match_key";
+// clang-format on
 
 const char match_totals_sql[] = "SELECT\n"
                                 "    guid, count() AS games, sum(team_win) + sum(ffa_win) AS wins,\n"

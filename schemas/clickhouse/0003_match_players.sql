@@ -19,7 +19,8 @@ CREATE TABLE IF NOT EXISTS match_players
     last_t AggregateFunction(max, Float64)
 )
 ENGINE = AggregatingMergeTree
-ORDER BY (match_key, guid);
+ORDER BY (match_key, guid)
+SETTINGS index_granularity = 256;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS match_players_mv TO match_players AS
 WITH
