@@ -55,6 +55,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,7 @@ const config_var stream_writer_config_vars[] = {
 #define BACKOFF_MIN_MS 100  /* failed insert: retry after this, doubling ... */
 #define BACKOFF_MAX_MS 5000 /* ... up to this */
 #define BUSY_RETRY_MS 100   /* an older insert may still run, or an older copy is held elsewhere: look again */
+#define POSTPONE_MS 300     /* a dup entry whose older copy may be held by another writer waits this long */
 #define CHECK_CHUNK 1000    /* batch ids per presence query: ~50 KB of SQL, far below max_query_size */
 #define TICK_MS 1000        /* maintenance, trimming and metrics period */
 #define CLAIM_COUNT 500     /* entries per XAUTOCLAIM */
@@ -133,6 +135,30 @@ static const char lease_script[] =
     "end\n"
     "return owned\n";
 
+/* I4 c: the oldest entry (up to ARGV[3]) pending with a consumer other than ARGV[2], or nil. One ranged XPENDING
+ * per consumer that has pending entries (each walks only that consumer's list), instead of listing the whole
+ * group's pending entries. */
+static const char owners_script[] =
+    "local key, group, me, hi = KEYS[1], ARGV[1], ARGV[2], ARGV[3]\n"
+    "local summary = redis.call('XPENDING', key, group)\n"
+    "local best, best_ms, best_seq = false, 0, 0\n"
+    "if type(summary[4]) == 'table' then\n"
+    "  for _, c in ipairs(summary[4]) do\n"
+    "    if c[1] ~= me then\n"
+    "      local p = redis.call('XPENDING', key, group, '-', hi, 1, c[1])\n"
+    "      if p[1] then\n"
+    "        local id = p[1][1]\n"
+    "        local dash = string.find(id, '-', 1, true)\n"
+    "        local ms, seq = tonumber(string.sub(id, 1, dash - 1)), tonumber(string.sub(id, dash + 1))\n"
+    "        if not best or ms < best_ms or (ms == best_ms and seq < best_seq) then\n"
+    "          best, best_ms, best_seq = id, ms, seq\n"
+    "        end\n"
+    "      end\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return best\n";
+
 typedef enum { E_NEW, E_SET, E_ACK } entry_state;
 
 typedef struct wentry wentry;
@@ -154,7 +180,9 @@ struct wentry {
     bool dead;           /* goes to the dead-letter stream instead (malformed, or refused by ClickHouse alone) */
     bool dead_stored;    /* ... and is there now */
     bool owned_mark;     /* scratch for the lease */
+    bool blocked;        /* dup entry waiting for older entries held by other consumers (I4 c) */
     uint64_t arrived_ms; /* loop time it entered the buffer */
+    uint64_t not_before; /* loop time before which it is not put in a set (a postponed dup entry) */
     char *dead_reason;
     char *rows;
     size_t rows_len;
@@ -226,6 +254,7 @@ struct stream_writer {
     wentry *body_pos; /* insert body cursor */
     size_t body_off;
     unsigned backoff_ms;
+    unsigned failures;        /* attempts failed in a row (one warning per outage) */
     unsigned pending_replies; /* dead-letter XADDs in flight */
     bool dead_failed;
     size_t max_set_entries; /* isolating an entry ClickHouse refuses: sets are halved */
@@ -250,6 +279,7 @@ struct stream_writer {
 };
 
 static void flush_maybe(stream_writer *w);
+static void on_flush_timer(uv_timer_t *t);
 static void attempt_end(stream_writer *w, attempt_end_kind kind);
 static void phase_next(stream_writer *w);
 static void read_more(stream_writer *w);
@@ -546,6 +576,22 @@ static const char *redis_why(const redisReply *r, const char *err)
     return err ? err : "unexpected reply";
 }
 
+/* Log why an attempt failed: a warning for the first failure of an outage (attempts are retried with backoff up to
+ * BACKOFF_MAX_MS, and the first warning says so), the debug log for the retries of the same outage. */
+static void attempt_warn(stream_writer *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void attempt_warn(stream_writer *w, const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (w->failures++ == 0)
+        log_warn("writer: %s; retrying with backoff (up to %d ms), nothing is dropped", msg, BACKOFF_MAX_MS);
+    else
+        log_debug("writer: %s (failure %u in a row)", msg, w->failures);
+}
+
 /* ---- the buffer ---- */
 
 /* Free one entry's memory (it must be unlinked already). */
@@ -696,13 +742,23 @@ static void entry_add(stream_writer *w, const redisReply *r, bool taken_over)
         metric_inc(w->m_claimed);
 }
 
-/* The loop time the oldest E_NEW entry arrived, or 0 if there is none. */
-static uint64_t oldest_new_ms(stream_writer *w)
+/* When the next insert is due: the oldest new entry's arrival plus flush_ms, or later for postponed entries;
+ * 0 if there is no new entry. */
+static uint64_t next_due_ms(stream_writer *w)
 {
-    for (wentry *e = w->head; e; e = e->next)
-        if (e->state == E_NEW)
-            return e->arrived_ms;
-    return 0;
+    uint64_t due = 0;
+    for (wentry *e = w->head; e; e = e->next) {
+        if (e->state != E_NEW)
+            continue;
+        uint64_t t = e->arrived_ms + (uint64_t)w->flush_ms;
+        if (e->not_before > t)
+            t = e->not_before;
+        if (!due || t < due)
+            due = t;
+        if (!e->not_before)
+            break; /* arrivals only grow along the buffer, except for postponed entries */
+    }
+    return due;
 }
 
 /* Reset the scratch list. */
@@ -841,8 +897,9 @@ static void set_build(stream_writer *w)
     } else {
         size_t count = 0;
         uint64_t events = 0;
+        uint64_t now = now_ms(w);
         for (wentry *e = w->head; e; e = e->next) {
-            if (e->state != E_NEW)
+            if (e->state != E_NEW || e->not_before > now)
                 continue;
             if (count && (events + e->nevents > (uint64_t)w->batch_events ||
                           (w->max_set_entries && count >= w->max_set_entries)))
@@ -895,6 +952,9 @@ static void attempt_begin(stream_writer *w)
     set_build(w);
     if (w->set_entries == 0) {
         w->set_retry = false;
+        /* Only postponed entries are buffered: look again when the first one may go. */
+        if (w->new_events)
+            uv_timer_start(&w->flush_timer, on_flush_timer, POSTPONE_MS, 0);
         return;
     }
     w->ph = P_IDLE;
@@ -977,15 +1037,15 @@ static void owners_start(stream_writer *w)
             hi = e->id;
     char hi_text[44];
     stream_id_format(hi, hi_text, sizeof hi_text);
-    const char *argv[] = {"XPENDING", w->stream_key, w->group, "-", hi_text, "1000000"};
+    const char *argv[] = {"EVAL", owners_script, "1", w->stream_key, w->group, w->consumer, hi_text};
     w->ph = P_OWNERS;
-    if (redis_command_argv(w->ctl, on_owners, w, 6, argv, NULL) != 0) {
+    if (redis_command_argv(w->ctl, on_owners, w, 7, argv, NULL) != 0) {
         count_error("redis");
         attempt_end(w, END_FAIL);
     }
 }
 
-/* Take e and the other set entries of its batch out of the set, back to new (postponed). */
+/* Take e and the other set entries of its batch out of the set, back to new, postponed for POSTPONE_MS. */
 static void set_release_batch(stream_writer *w, wentry *e)
 {
     for (wentry *o = hashmap_get(w->by_batch, e->batch_id, 36); o; o = o->same_batch) {
@@ -995,6 +1055,8 @@ static void set_release_batch(stream_writer *w, wentry *e)
             w->set_events -= o->nevents;
         o->state = E_NEW;
         o->skip = false;
+        o->not_before = now_ms(w) + POSTPONE_MS;
+        o->blocked = true;
         w->new_events += o->nevents;
         w->set_entries--;
     }
@@ -1009,30 +1071,24 @@ static void on_owners(redis_client *c, redisReply *reply, const char *err, void 
     stream_writer *w = arg;
     if (w->finishing)
         return;
-    if (!reply || reply->type != REDIS_REPLY_ARRAY) {
-        log_warn("writer: XPENDING on %s failed: %s", w->stream_key, redis_why(reply, err));
+    stream_id oldest_other = {UINT64_MAX, UINT64_MAX};
+    if (!reply || (reply->type != REDIS_REPLY_NIL && !reply_id(reply, &oldest_other))) {
+        attempt_warn(w, "checking who holds older stream entries failed: %s", redis_why(reply, err));
         count_error("redis");
         attempt_end(w, END_FAIL);
         return;
     }
-    size_t len = strlen(w->consumer);
-    stream_id oldest_other = {UINT64_MAX, UINT64_MAX};
-    for (size_t i = 0; i < reply->elements; i++) {
-        const redisReply *p = arr(reply->element[i], 2);
-        const redisReply *who = p ? p->element[1] : NULL;
-        stream_id id;
-        if (who && who->type == REDIS_REPLY_STRING && (who->len != len || memcmp(who->str, w->consumer, len)) &&
-            reply_id(p->element[0], &id)) {
-            oldest_other = id; /* XPENDING lists in id order: the first one is the oldest */
-            break;
-        }
-    }
     size_t blocked = 0;
-    for (wentry *e = w->head; e; e = e->next)
-        if (set_inserts(e) && e->dup && stream_id_cmp(e->id, oldest_other) > 0) {
+    for (wentry *e = w->head; e; e = e->next) {
+        if (!set_inserts(e) || !e->dup)
+            continue;
+        if (stream_id_cmp(e->id, oldest_other) > 0) {
             set_release_batch(w, e);
             blocked++;
+        } else {
+            e->blocked = false;
         }
+    }
     if (blocked) {
         metric_inc(w->m_waits);
         log_debug("writer: %zu dup batches wait until older entries pending with other writers are done", blocked);
@@ -1078,7 +1134,7 @@ static void on_running(ch_client *c, int err, long status, const char *body, siz
     if (w->finishing)
         return;
     if (err) {
-        log_warn("writer: checking ClickHouse for running inserts failed: %.*s", (int)len, body);
+        attempt_warn(w, "checking ClickHouse for running inserts failed: %.*s", (int)len, body);
         count_error(err == -ETIMEDOUT ? "timeout" : err == -EPROTO ? "clickhouse_check" : "connection");
         attempt_end(w, END_FAIL);
         return;
@@ -1148,7 +1204,7 @@ static void on_present(ch_client *c, int err, long status, const char *body, siz
     if (w->finishing)
         return;
     if (err) {
-        log_warn("writer: checking ClickHouse for already inserted batches failed: %.*s", (int)len, body);
+        attempt_warn(w, "checking ClickHouse for already inserted batches failed: %.*s", (int)len, body);
         count_error(err == -ETIMEDOUT ? "timeout" : err == -EPROTO ? "clickhouse_check" : "connection");
         attempt_end(w, END_FAIL);
         return;
@@ -1375,7 +1431,7 @@ static void on_lease(redis_client *c, redisReply *reply, const char *err, void *
     if (w->finishing)
         return;
     if (!reply || reply->type != REDIS_REPLY_ARRAY) {
-        log_warn("writer: confirming ownership of stream entries failed: %s", redis_why(reply, err));
+        attempt_warn(w, "confirming ownership of stream entries failed: %s", redis_why(reply, err));
         count_error("redis");
         attempt_end(w, END_FAIL);
         return;
@@ -1543,8 +1599,8 @@ static void on_inserted(ch_client *c, int err, long status, const char *body, si
         attempt_end(w, END_BUSY);
         return;
     }
-    log_warn("writer: inserting %" PRIu64 " events into ClickHouse failed after %.1f s (%s): %.*s", w->set_events, secs,
-             reason, (int)(len > 300 ? 300 : len), body);
+    attempt_warn(w, "inserting %" PRIu64 " events into ClickHouse failed after %.1f s (%s): %.*s", w->set_events, secs,
+                 reason, (int)(len > 300 ? 300 : len), body);
     if (ch_data_error(code)) {
         isolate_bad_rows(w, body, len);
         if (w->set_events == 0) {
@@ -1657,8 +1713,8 @@ static void on_acked(redis_client *c, redisReply *reply, const char *err, void *
     if (w->finishing)
         return;
     if (!reply || reply->type != REDIS_REPLY_INTEGER) {
-        log_warn("writer: XACK on %s failed: %s; the entries stay pending until it succeeds", w->stream_key,
-                 redis_why(reply, err));
+        attempt_warn(w, "XACK on %s failed: %s; the entries stay pending until it succeeds", w->stream_key,
+                     redis_why(reply, err));
         count_error("redis");
         attempt_end(w, END_FAIL);
         return;
@@ -1666,7 +1722,8 @@ static void on_acked(redis_client *c, redisReply *reply, const char *err, void *
     for (size_t i = 0; i < w->nwork; i++)
         entry_drop(w, w->work[i]);
     work_clear(w);
-    attempt_end(w, END_OK);
+    /* Dead entries that could not be stored aside are acknowledged later, after a backoff. */
+    attempt_end(w, w->dead_failed ? END_FAIL : END_OK);
 }
 
 /* End of an attempt (or of a phase that failed): back to idle, and decide when to go on. */
@@ -1677,6 +1734,9 @@ static void attempt_end(stream_writer *w, attempt_end_kind kind)
     w->ph = P_IDLE;
     work_clear(w);
     if (kind == END_OK) {
+        if (w->failures)
+            log_info("writer: inserting works again after %u failed attempts", w->failures);
+        w->failures = 0;
         w->backoff_ms = 0;
     } else {
         /* The set stays together for the retry (same entries, so the same query_id when nothing changed). */
@@ -1717,10 +1777,21 @@ static void on_retry_timer(uv_timer_t *t)
 
 static void on_claimed(redis_client *c, redisReply *reply, const char *err, void *arg);
 
+/* Events buffered and not inserted yet that can make progress: blocked dup entries do not count, since what
+ * unblocks them may be exactly the entries of a dead writer that only a claim brings in. */
+static uint64_t unblocked_events(stream_writer *w)
+{
+    uint64_t n = 0;
+    for (wentry *e = w->head; e; e = e->next)
+        if (e->state != E_ACK && !e->blocked)
+            n += e->nevents;
+    return n;
+}
+
 /* XAUTOCLAIM entries idle for claim_idle_ms from any consumer of the group (dead writers, lost replies). */
 static void claim_start(stream_writer *w)
 {
-    if (w->new_events >= w->max_buffer_events || w->stopping) {
+    if (unblocked_events(w) >= w->max_buffer_events || w->stopping) {
         w->ph = P_IDLE;
         flush_maybe(w);
         return;
@@ -1767,7 +1838,7 @@ static void on_claimed(redis_client *c, redisReply *reply, const char *err, void
                  w->claim_idle_ms);
     metric_set(w->m_buffered, (double)(w->new_events + w->set_events));
     /* More to take while the scan goes on and there is room. */
-    if (n && strcmp(w->claim_cursor, "0-0") != 0 && w->new_events < w->max_buffer_events) {
+    if (n && strcmp(w->claim_cursor, "0-0") != 0 && unblocked_events(w) < w->max_buffer_events) {
         w->ph = P_MAINT;
         claim_start(w);
         return;
@@ -1777,8 +1848,9 @@ static void on_claimed(redis_client *c, redisReply *reply, const char *err, void
 
 static void on_refreshed(redis_client *c, redisReply *reply, const char *err, void *arg);
 
-/* Refresh the lease (I3) of every buffered entry not inserted yet (new, or in a set waiting for its retry), so
- * they never look idle to other writers while we hold them (e.g. while ClickHouse is down); then claim. */
+/* Refresh the lease (I3) of every buffered entry not acknowledged yet (new, in a set waiting for its retry, or
+ * inserted and waiting for its XACK), so that other writers do not take them over needlessly while we hold them
+ * (e.g. while ClickHouse or Redis is down); then claim. */
 static void maint_start(stream_writer *w)
 {
     w->maint_due = false;
@@ -1786,7 +1858,7 @@ static void maint_start(stream_writer *w)
     work_clear(w);
     if (now_ms(w) - w->last_refresh_ms >= (uint64_t)w->claim_idle_ms / 3) {
         for (wentry *e = w->head; e; e = e->next)
-            if ((e->state == E_NEW || e->state == E_SET) && work_push(w, e) != 0)
+            if (work_push(w, e) != 0)
                 break;
     }
     if (w->nwork == 0 || lease_send(w, on_refreshed) != 0) {
@@ -1862,10 +1934,9 @@ static void flush_maybe(stream_writer *w)
         uv_timer_stop(&w->flush_timer);
         return;
     }
-    uint64_t oldest = oldest_new_ms(w);
-    if (!oldest)
+    uint64_t due = next_due_ms(w), now = now_ms(w);
+    if (!due)
         return;
-    uint64_t due = oldest + (uint64_t)w->flush_ms, now = now_ms(w);
     if (w->new_events >= (uint64_t)w->batch_events || now >= due) {
         uv_timer_stop(&w->flush_timer);
         attempt_begin(w);

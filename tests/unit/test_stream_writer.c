@@ -9,9 +9,15 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "metrics.h"
@@ -291,6 +297,157 @@ static void test_spool_bad_dir(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* ---- spool replay into a private redis-server ---- */
+
+/* A free TCP port on loopback. */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bind(fd, (struct sockaddr *)&a, sizeof a);
+    socklen_t len = sizeof a;
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* Start redis-server (no persistence) on port; returns its pid once it accepts connections. */
+static pid_t redis_start(int port, const char *dir)
+{
+    char p[16];
+    snprintf(p, sizeof p, "%d", port);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (!freopen("/dev/null", "w", stdout))
+            _exit(127);
+        execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+               "--dir", dir, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 200; i++) {
+        redisContext *c = redisConnect("127.0.0.1", port);
+        int ok = c && !c->err;
+        redisFree(c);
+        if (ok)
+            return pid;
+        usleep(25000);
+    }
+    fail_msg("redis-server did not start (is it installed? scripts/deps.sh installs it)");
+    return -1;
+}
+
+typedef struct {
+    spool *s;
+    int connects;
+} drain_state;
+
+/* Replay whenever Redis is (re)connected, as ingestd does. */
+static void drain_on_connect(redis_client *c, void *arg)
+{
+    drain_state *d = arg;
+    d->connects++;
+    spool_drain(d->s, c, "test:events");
+}
+
+/* Run the loop until cond(arg) holds, at most 5 s. */
+static bool run_until(uv_loop_t *loop, bool (*cond)(void *), void *arg)
+{
+    for (int i = 0; i < 500 && !cond(arg); i++) {
+        uv_run(loop, UV_RUN_NOWAIT);
+        usleep(10000);
+    }
+    return cond(arg);
+}
+
+static bool drained(void *arg)
+{
+    spool *s = arg;
+    return spool_bytes(s) == 0 && !spool_draining(s);
+}
+
+static void on_redis_closed(void *arg)
+{
+    (*(int *)arg)++;
+}
+
+static void test_spool_drain(void **state)
+{
+    char *dir = temp_dir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    int err, closed = 0;
+
+    /* A previous run: four batches spooled, then a crash that left a torn record behind. */
+    spool *s = spool_open(&loop, dir, &err);
+    assert_non_null(s);
+    append_result r = {0};
+    char rows[64];
+    for (int i = 0; i < 4; i++) {
+        stream_batch b = make_batch(i, rows, sizeof rows);
+        assert_int_equal(spool_append(s, &b, on_appended, &r), 0);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(r.calls, 4);
+    spool_close(s, on_closed, &closed);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    char path[512];
+    snprintf(path, sizeof path, "%s/spool-00000000000000000001.log", dir);
+    FILE *f = fopen(path, "ab");
+    fwrite("MSP1\x40\x00\x00\x00torn", 1, 12, f);
+    fclose(f);
+
+    /* This run: one more batch, then Redis comes up and the spool is replayed. */
+    s = spool_open(&loop, dir, &err);
+    assert_non_null(s);
+    stream_batch b = make_batch(4, rows, sizeof rows);
+    assert_int_equal(spool_append(s, &b, on_appended, &r), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(r.calls, 5);
+
+    int port = free_port();
+    pid_t redis = redis_start(port, dir);
+    char url[64];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d/0", port);
+    redis_client *rc = redis_client_new(&loop, url);
+    drain_state d = {.s = s};
+    redis_client_on_connect(rc, drain_on_connect, &d);
+    assert_true(run_until(&loop, drained, s));
+    assert_int_equal(d.connects, 1);
+    assert_int_equal(file_size(dir, "spool-00000000000000000001.log"), -1);
+    assert_int_equal(file_size(dir, "spool-00000000000000000002.log"), -1);
+
+    /* Five entries, in spool order, every one flagged as a possible duplicate; the torn record is not one. */
+    redisContext *c = redisConnect("127.0.0.1", port);
+    redisReply *x = redisCommand(c, "XRANGE test:events - +");
+    assert_non_null(x);
+    assert_int_equal(x->elements, 5);
+    for (size_t i = 0; i < 5; i++) {
+        redisReply *fields = x->element[i]->element[1];
+        stream_batch want = make_batch((int)i, rows, sizeof rows);
+        assert_int_equal(fields->elements, 10);
+        assert_string_equal(fields->element[1]->str, want.batch_id);
+        assert_string_equal(fields->element[3]->str, "srv-1");
+        assert_string_equal(fields->element[5]->str, "2");
+        assert_int_equal(fields->element[7]->len, want.rows_len);
+        assert_memory_equal(fields->element[7]->str, want.rows, want.rows_len);
+        assert_string_equal(fields->element[8]->str, "dup");
+        assert_string_equal(fields->element[9]->str, "1");
+    }
+    freeReplyObject(x);
+    redisFree(c);
+
+    closed = 0;
+    spool_close(s, on_closed, &closed);
+    redis_client_close(rc, on_redis_closed, &closed);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(closed, 2);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    kill(redis, SIGKILL);
+    waitpid(redis, NULL, 0);
+    remove_dir(dir);
+    free(dir);
+}
+
 /* ---- writer logic ---- */
 
 static void test_stream_ids(void **state)
@@ -447,6 +604,7 @@ int main(void)
         cmocka_unit_test(test_spool_append_and_reopen),
         cmocka_unit_test(test_spool_close_flushes),
         cmocka_unit_test(test_spool_bad_dir),
+        cmocka_unit_test(test_spool_drain),
         cmocka_unit_test(test_stream_ids),
         cmocka_unit_test(test_query_id),
         cmocka_unit_test(test_received_at),
