@@ -506,6 +506,7 @@ static job *job_new(job_op op)
     return j;
 }
 
+/* Free a job and what it owns (not its descriptor). */
 static void job_free(job *j)
 {
     free(j->path);

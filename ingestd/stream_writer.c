@@ -1726,9 +1726,9 @@ static void on_acked(redis_client *c, redisReply *reply, const char *err, void *
     attempt_end(w, w->dead_failed ? END_FAIL : END_OK);
 }
 
-/* End of an attempt (or of a phase that failed): back to idle, and decide when to go on. */
 static void on_retry_timer(uv_timer_t *t);
 
+/* End of an attempt (or of a phase that failed): back to idle, and decide when to go on. */
 static void attempt_end(stream_writer *w, attempt_end_kind kind)
 {
     w->ph = P_IDLE;

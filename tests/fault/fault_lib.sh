@@ -226,6 +226,20 @@ metric_sum() {
   echo "$total"
 }
 
+# stop_all_cleanly: SIGTERM every ingestd of the test; each must exit 0 within its grace time, and no log may hold
+# a sanitizer report (the sanitizer build reports leaks at exit).
+stop_all_cleanly() {
+  local name pid rc
+  for name in "${!INGESTD_PIDS[@]}"; do
+    pid=${INGESTD_PIDS[$name]}
+    [ -n "$pid" ] || continue
+    ingestd_signal "$name" TERM
+    check "ingestd $name stopped cleanly on SIGTERM" grep -q "INFO stopped" <(tail -n 5 "$STACK_DIR/logs/$name.log")
+  done
+  check_eq "no sanitizer reports in the ingestd logs" "" \
+    "$(grep -l -E 'AddressSanitizer|LeakSanitizer|runtime error:' "$STACK_DIR"/logs/{api,a,b,w1,w2}.log 2>/dev/null)"
+}
+
 # verify_exactly_once: every acknowledged event is in raw_events, none twice, nothing that was not sent.
 verify_exactly_once() {
   local d=$STACK_DIR
@@ -254,4 +268,5 @@ verify_exactly_once() {
     echo "  first duplicated: $(uniq -d "$d/stored.all" | head -5 | tr '\n' ' ')"
     ch_query "SELECT toString(batch_id), count(), uniqExact(event_id) FROM raw_events GROUP BY batch_id HAVING count() > uniqExact(event_id) LIMIT 5"
   fi
+  stop_all_cleanly
 }

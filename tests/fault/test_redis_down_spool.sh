@@ -7,11 +7,23 @@ set -uo pipefail
 
 DOWN_S=${FAULT_DOWN_S:-20}
 
+# The default: a dead writer's entries are taken over after 30 s, so they are still held by the dead consumer
+# when Redis comes back and the spool is replayed.
+export WRITER_CLAIM_IDLE_MS=30000
+
 stack_up --db-only || exit 1
 ingestd_start a INGESTD_ROLE=all || exit 1
 check "a game server registers" register_server a
-load_start a --seconds $((DOWN_S + 30)) --concurrency 4 --batch 20 --rate 150
+load_start a --seconds $((DOWN_S + 40)) --concurrency 4 --batch 20 --rate 150
 sleep 5
+
+# A crash in the middle of an insert: the dead writer's entries stay pending with its consumer. Batches replayed
+# from the spool later are newer copies flagged dup=1; the writer must not wait for those older entries forever
+# (it takes them over after WRITER_CLAIM_IDLE_MS) nor insert anything twice.
+wait_insert_running 10
+ingestd_signal a KILL
+ingestd_start a || exit 1
+check "the dead writer left entries pending" test "$(stream_group_field pending)" -gt 0
 
 echo "  Redis stopped for about $DOWN_S s"
 server_stop redis
@@ -35,6 +47,8 @@ check "the spool is replayed and emptied once Redis is back" retry 60 eval \
 check "the torn record was noticed and skipped" grep -q "incomplete record" "$STACK_DIR/logs/a.log"
 echo "  replayed batches: $(metric_sum mohstats_spool_replayed_total)"
 load_wait
-check "the writer catches up" wait_caught_up 120
+check "the writer catches up (taking over the dead writer's entries)" wait_caught_up 120
+echo "  entries taken over: $(metric_sum mohstats_writer_entries_taken_over_total)," \
+  "batches found already inserted: $(metric_sum mohstats_writer_duplicates_skipped_total)"
 verify_exactly_once
 finish

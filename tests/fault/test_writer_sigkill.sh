@@ -35,6 +35,12 @@ for round in $(seq 1 "$ROUNDS"); do
   ingestd_start w2 || break
 done
 check_eq "every round killed the writers while an insert ran ($kills kills)" "$ROUNDS" "$mid_insert"
+
+# A clean stop under load: the writer flushes what it holds (or leaves it pending) and exits.
+wait_insert_running 10
+ingestd_signal w1 TERM
+check "a writer stopped with SIGTERM under load says what it left" grep -q "writer: stopped" "$STACK_DIR/logs/w1.log"
+ingestd_start w1
 sleep 3
 load_stop
 
