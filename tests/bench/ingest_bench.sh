@@ -208,6 +208,13 @@ jq -s -c --arg cpu "$cpu" --argjson nproc "$(nproc)" --argjson ram "$ram_gb" --a
     e2e_ratio: {keepalive: ratio($ek; $raw), close: ratio($ec; $raw)},
     p99_ms_at_half_load: {close: (if $pc == null then null else $pc / 1000 end),
                           keepalive: (if $pk == null then null else $pk / 1000 end)},
+    # CPU microseconds per event by component at maximum load (less sensitive to a busy machine than rates).
+    cpu_us_per_event: ([("max-keepalive", "max-close", "half-close", "half-keepalive") as $l |
+                        ($all | pick($l; "cpu")) as $c | ($all | pick($l; "ingest")) as $i |
+                        select($c != null and $i != null and $i.events_accepted > 0) |
+                        {($l): ($c.cpu_s + {client: $i.client_cpu_s, total: ($c.stack_cpu_s + $i.client_cpu_s)}
+                                | with_entries(select(.value > 0) | .value = (.value / $i.events_accepted * 1e6
+                                                                              * 10 | round / 10)))}] | add),
     # CPU used outside the stack and this client, in cores, at worst over the runs: > 0.15 = not quiet.
     other_cpu_cores_max: ([$all[] | select(.phase == "cpu") | .label as $l |
                            (.machine_busy_s - .stack_cpu_s - ((($all | pick($l; "ingest")) // {}).client_cpu_s // 0)) / .wall_s]
