@@ -28,7 +28,8 @@ RUN apt-get update \
       libuv1 libhiredis0.14 libpq5 libmariadb3 libcjson1 libcurl4 \
       ca-certificates curl postgresql-client-15 mariadb-client \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin mohstats
+ && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin mohstats \
+ && install -d -o mohstats -g mohstats /var/lib/mohstats/spool
 COPY --from=build /src/build/ingestd /src/build/queryd /src/build/authd /src/build/achievd /usr/local/bin/
 COPY scripts/migrate.sh /app/scripts/migrate.sh
 COPY schemas/ /app/schemas/

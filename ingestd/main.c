@@ -2,6 +2,7 @@
  * stream (or a local spool while Redis is away), and moves the stream into ClickHouse. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "daemon.h"
@@ -37,6 +38,18 @@ typedef struct {
     void *stop_token;
     void (*stop_done)(void *);
 } ingestd;
+
+/* SPOOL_DIR with "{host}" replaced by the host name: one spool per replica when replicas share a volume. */
+static void spool_dir_for_host(const char *setting, char *out, size_t outlen)
+{
+    char host[256] = "localhost";
+    gethostname(host, sizeof host - 1);
+    const char *at = strstr(setting, "{host}");
+    if (at)
+        snprintf(out, outlen, "%.*s%s%s", (int)(at - setting), setting, host, at + 6);
+    else
+        snprintf(out, outlen, "%s", setting);
+}
 
 /* Replay the spool whenever Redis is reachable again. */
 static void drain_spool(ingestd *g)
@@ -129,9 +142,11 @@ int main(int argc, char **argv)
     if (api) {
         pg_pool *pg = daemon_postgres(d, 4);
         int err = 0;
-        g.spool = spool_open(daemon_loop(d), config_get("SPOOL_DIR"), &err);
+        char dir[1024];
+        spool_dir_for_host(config_get("SPOOL_DIR"), dir, sizeof dir);
+        g.spool = spool_open(daemon_loop(d), dir, &err);
         if (!g.spool) {
-            log_error("cannot open the spool in SPOOL_DIR=%s: %s", config_get("SPOOL_DIR"), uv_strerror(err));
+            log_error("cannot open the spool in %s: %s", dir, uv_strerror(err));
             return 1;
         }
         g.auth = server_auth_new(pg);
