@@ -1228,10 +1228,18 @@ static void on_present(ch_client *c, int err, long status, const char *body, siz
                         log_error("writer: batch %s has %" PRIu64 " rows in ClickHouse but %u events (inserted "
                                   "twice before?)",
                                   e->batch_id, rows, e->total_events);
+                    /* Done with (I1): out of the set at once, with the entries carrying the same batch, so that a
+                     * retry of the set does not look for it again. */
                     e->skip = true;
                     metric_inc(w->m_dups);
-                    w->set_events -= e->nevents;
                     present++;
+                    for (wentry *o = hashmap_get(w->by_batch, e->batch_id, 36); o; o = o->same_batch)
+                        if (o->state == E_SET) {
+                            if (set_inserts(o) || o == e)
+                                w->set_events -= o->nevents;
+                            o->state = E_ACK;
+                            w->set_entries--;
+                        }
                     log_debug("writer: batch %s (stream entry %s) is in ClickHouse already", e->batch_id, e->id_text);
                 } else {
                     /* Against I2; repaired rather than trusted (see repair_next). */
