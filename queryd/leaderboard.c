@@ -58,14 +58,7 @@ static char *totals_sql(stat_source src, const char *where, period p)
         sqlv v[] = {SQL_RAW("where", where), SQL_STR("day_from", day)};
         return sqlt_render(player_totals_sql, v, 2);
     }
-    sqlv fv[] = {SQL_RAW("pm_where", where), SQL_INT("bound_ms", ms)};
-    char *facts = sqlt_render(match_facts_sql, fv, 2);
-    if (!facts)
-        return NULL;
-    sqlv tv[] = {SQL_RAW("facts", facts)};
-    char *sql = sqlt_render(match_totals_sql, tv, 1);
-    free(facts);
-    return sql;
+    return match_totals_render(where, ms);
 }
 
 static void lb_build(qjob *j);

@@ -284,17 +284,17 @@ static void job_totals(qjob *j, int slot)
     player_args *a = j->args;
     sqlv w[] = {SQL_STR("g", a->guid)};
     char *where = sqlt_render("guid = {g}", w, 1);
-    char *facts = facts_for(a->guid);
-    if (where && facts) {
+    char *totals = where ? match_totals_render(where, 0) : NULL;
+    if (where && totals) {
         sqlv tv[] = {SQL_RAW("where", where), SQL_STR("day_from", "1970-01-01")};
         job_ch(j, slot, player_totals_sql, tv, 2);
-        sqlv mv[] = {SQL_RAW("facts", facts)};
-        job_ch(j, slot + 1, match_totals_sql, mv, 1);
+        sqlv mv[] = {SQL_RAW("sql", totals)};
+        job_ch(j, slot + 1, "{sql}", mv, 1);
     } else {
         job_error(j, 500, "Out of memory.");
     }
     free(where);
-    free(facts);
+    free(totals);
 }
 
 /* Whether the player exists: a name was seen, or any event was counted. */

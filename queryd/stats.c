@@ -2,12 +2,15 @@
 #include "stats.h"
 
 #include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "job.h"
+#include "sqlt.h"
 
 /* A stat's SQL is an expression over the columns of one player_totals_sql row (daily stats) or one
- * match_totals_sql row (match stats). A player is on a board when the value is > 0 (docs/definitions.md). */
+ * match_totals_render row (match stats). A player is on a board when the value is > 0 (docs/definitions.md). */
 const lb_stat lb_stats[] = {
     {"kills", STAT_DAILY, "kills", 0},
     {"deaths", STAT_DAILY, "deaths", 0},
@@ -183,13 +186,60 @@ const char match_facts_sql[] =
     ") USING match_key";
 // clang-format on
 
-const char match_totals_sql[] = "SELECT\n"
-                                "    guid, count() AS games, sum(team_win) + sum(ffa_win) AS wins,\n"
-                                "    sum(team_win) AS team_wins, sum(ffa_win) AS ffa_wins,\n"
-                                "    sum(team_loss) + sum(ffa_loss) AS losses, sum(rounds) AS rounds,\n"
-                                "    sum(last_t - first_t) AS playtime_s\n"
-                                "FROM ({facts})\n"
-                                "GROUP BY guid";
+/* Matches played, playtime and rounds need no result: they read the player's matches directly (and the
+ * matches that had rounds). Wins and losses need the full facts, but only of the matches that have a result
+ * (a winner, or a finished free-for-all), which trackers without gameflow events never produce. */
+// clang-format off
+static const char match_totals_tmpl[] =
+    "SELECT guid, games, playtime_s, rounds, wins, team_wins, ffa_wins, losses\n"
+    "FROM\n"
+    "(\n"
+    "    SELECT guid, count() AS games, sum(l - f) AS playtime_s, sum(r) AS rounds\n"
+    "    FROM\n"
+    "    (\n"
+    "        SELECT guid, match_key, minMerge(first_t) AS f, maxMerge(last_t) AS l\n"
+    "        FROM player_match\n"
+    "        WHERE {pm_where}\n"
+    "        GROUP BY guid, match_key\n"
+    "        HAVING minMerge(first_ms) >= {bound_ms}\n"
+    "    )\n"
+    "    ANY LEFT JOIN\n"
+    "    (\n"
+    "        SELECT match_key, sumMerge(rounds) AS r FROM match_summary GROUP BY match_key HAVING r > 0\n"
+    "    ) USING match_key\n"
+    "    GROUP BY guid\n"
+    ")\n"
+    "ANY LEFT JOIN\n"
+    "(\n"
+    "    SELECT guid, sum(team_win) + sum(ffa_win) AS wins, sum(team_win) AS team_wins,\n"
+    "           sum(ffa_win) AS ffa_wins, sum(team_loss) + sum(ffa_loss) AS losses\n"
+    "    FROM ({facts})\n"
+    "    GROUP BY guid\n"
+    ") USING guid";
+
+/* The matches with a result (see above), as a condition on match_key. */
+static const char result_matches_sql[] =
+    "match_key IN (SELECT match_key FROM match_summary GROUP BY match_key\n"
+    "              HAVING argMaxMerge(winner) IN ('allies', 'axis') OR sumMerge(ends) > 0)";
+// clang-format on
+
+char *match_totals_render(const char *pm_where, uint64_t bound_ms)
+{
+    size_t n = strlen(pm_where) + sizeof result_matches_sql + 16;
+    char *restricted = malloc(n);
+    if (!restricted)
+        return NULL;
+    snprintf(restricted, n, "(%s) AND %s", pm_where, result_matches_sql);
+    sqlv fv[] = {SQL_RAW("pm_where", restricted), SQL_INT("bound_ms", (long long)bound_ms)};
+    char *facts = sqlt_render(match_facts_sql, fv, 2);
+    free(restricted);
+    if (!facts)
+        return NULL;
+    sqlv tv[] = {SQL_RAW("pm_where", pm_where), SQL_INT("bound_ms", (long long)bound_ms), SQL_RAW("facts", facts)};
+    char *sql = sqlt_render(match_totals_tmpl, tv, 3);
+    free(facts);
+    return sql;
+}
 
 const char servers_pg_sql[] = "SELECT id, name, host(ip_address) AS address, port, is_active,\n"
                               "       extract(epoch FROM created_at)::bigint AS created_s,\n"

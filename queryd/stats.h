@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct cJSON cJSON;
 
@@ -15,7 +16,7 @@ typedef enum { STAT_DAILY, STAT_MATCH } stat_source;
 typedef struct {
     const char *name; /* as the forum asks for it */
     stat_source source;
-    const char *value_sql; /* an expression over a player_totals_sql or a match_totals_sql row */
+    const char *value_sql; /* an expression over a player_totals_sql or a match_totals_render row */
     int decimals;          /* of the served value */
 } lb_stat;
 
@@ -73,15 +74,15 @@ extern const char player_totals_sql[];
  * player_match rows (a condition rendered by code), {bound_ms} the first match start. */
 extern const char match_facts_sql[];
 
-/* SQL template: per guid, the match-based stats (games, wins, team_wins, ffa_wins, losses, rounds,
- * playtime_ms) over match_facts_sql. Needs the same placeholders. */
-extern const char match_totals_sql[];
+/* SQL: per guid, the match-based stats (games, wins, team_wins, ffa_wins, losses, rounds, playtime_s) of the
+ * player_match rows pm_where selects (a condition rendered by code), matches from bound_ms on. malloc'd. */
+char *match_totals_render(const char *pm_where, uint64_t bound_ms);
 
 /* A match that is not yet over: the cache keeps answers about it shorter. Also used for "is_online". */
 #define LIVE_WINDOW_MS 120000
 
 /* The common player stats object: every stat key the forum reads, from a player_totals_sql row and a
- * match_totals_sql row (either may be NULL: zeros). */
+ * match_totals_render row (either may be NULL: zeros). */
 cJSON *player_stats_json(const cJSON *daily, const cJSON *matches);
 
 /* SQL: a team as normalised by the definitions (american -> allies, german -> axis). */
