@@ -48,8 +48,9 @@ static void bounds(period p, char day[11], uint64_t *ms)
     period_bound(p, (int64_t)time(NULL), day, ms);
 }
 
-/* The totals query (daily or match) for the players `where` selects, rendered (malloc'd). */
-static char *totals_sql(stat_source src, const char *where, period p)
+/* The totals query (daily or match: the parts of match_totals_render) for the players `where` selects,
+ * rendered (malloc'd). */
+static char *totals_sql(stat_source src, const char *where, period p, int parts)
 {
     char day[11];
     uint64_t ms;
@@ -58,7 +59,7 @@ static char *totals_sql(stat_source src, const char *where, period p)
         sqlv v[] = {SQL_RAW("where", where), SQL_STR("day_from", day)};
         return sqlt_render(player_totals_sql, v, 2);
     }
-    return match_totals_render(where, ms);
+    return match_totals_render(where, ms, parts);
 }
 
 static void lb_build(qjob *j);
@@ -74,8 +75,8 @@ static void lb_details(qjob *j)
         return;
     }
     char *where = sql_in("guid", guids, n);
-    char *daily = where ? totals_sql(STAT_DAILY, where, a->p) : NULL;
-    char *match = where ? totals_sql(STAT_MATCH, where, a->p) : NULL;
+    char *daily = where ? totals_sql(STAT_DAILY, where, a->p, 0) : NULL;
+    char *match = where ? totals_sql(STAT_MATCH, where, a->p, MATCH_ALL) : NULL;
     if (daily && match) {
         sqlv dv[] = {SQL_RAW("sql", daily)};
         job_ch(j, 2, "{sql}", dv, 1);
@@ -142,7 +143,7 @@ static void lb_count_answer(qjob *j)
 static void lb_start(qjob *j)
 {
     lb_args *a = j->args;
-    char *totals = totals_sql(a->stat->source, NOT_UNAUTH_SQL("guid"), a->p);
+    char *totals = totals_sql(a->stat->source, NOT_UNAUTH_SQL("guid"), a->p, a->stat->match_parts);
     if (!totals) {
         job_error(j, 500, "Out of memory.");
         return;
@@ -334,7 +335,7 @@ static void cards_start(qjob *j)
 {
     for (int src = STAT_DAILY; src <= STAT_MATCH; src++) {
         char *metrics = cards_metrics_sql((stat_source)src);
-        char *totals = totals_sql((stat_source)src, NOT_UNAUTH_SQL("guid"), PERIOD_ALL);
+        char *totals = totals_sql((stat_source)src, NOT_UNAUTH_SQL("guid"), PERIOD_ALL, MATCH_ALL);
         if (metrics && totals) {
             sqlv v[] = {SQL_RAW("metrics", metrics), SQL_RAW("totals", totals)};
             job_ch(j, src == STAT_DAILY ? 0 : 1, cards_sql, v, 2);

@@ -284,7 +284,7 @@ static void job_totals(qjob *j, int slot)
     player_args *a = j->args;
     sqlv w[] = {SQL_STR("g", a->guid)};
     char *where = sqlt_render("guid = {g}", w, 1);
-    char *totals = where ? match_totals_render(where, 0) : NULL;
+    char *totals = where ? match_totals_render(where, 0, MATCH_ALL) : NULL;
     if (where && totals) {
         sqlv tv[] = {SQL_RAW("where", where), SQL_STR("day_from", "1970-01-01")};
         job_ch(j, slot, player_totals_sql, tv, 2);

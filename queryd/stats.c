@@ -12,53 +12,53 @@
 /* A stat's SQL is an expression over the columns of one player_totals_sql row (daily stats) or one
  * match_totals_render row (match stats). A player is on a board when the value is > 0 (docs/definitions.md). */
 const lb_stat lb_stats[] = {
-    {"kills", STAT_DAILY, "kills", 0},
-    {"deaths", STAT_DAILY, "deaths", 0},
-    {"kd_ratio", STAT_DAILY, "if(deaths = 0, toFloat64(kills), kills / deaths)", 2},
-    {"headshots", STAT_DAILY, "headshots", 0},
-    {"accuracy", STAT_DAILY, "if(shots_fired = 0, 0, shots_hit * 100 / shots_fired)", 1},
-    {"shots_fired", STAT_DAILY, "shots_fired", 0},
-    {"damage", STAT_DAILY, "damage_dealt", 0},
-    {"bash_kills", STAT_DAILY, "bash_kills", 0},
-    {"grenade_kills", STAT_DAILY, "grenade_kills", 0},
-    {"roadkills", STAT_DAILY, "roadkills", 0},
-    {"telefrags", STAT_DAILY, "telefrags", 0},
-    {"crushed", STAT_DAILY, "crushed", 0},
-    {"teamkills", STAT_DAILY, "teamkills", 0},
-    {"suicides", STAT_DAILY, "suicides", 0},
-    {"reloads", STAT_DAILY, "reloads", 0},
-    {"weapon_swaps", STAT_DAILY, "weapon_swaps", 0},
-    {"no_ammo", STAT_DAILY, "no_ammo", 0},
-    {"looter", STAT_DAILY, "items_picked", 0},
-    {"distance", STAT_DAILY, "distance_units * 0.0000254", 2},
-    {"sprinted", STAT_DAILY, "sprinted_units * 0.0000254", 2},
-    {"swam", STAT_DAILY, "swam_units * 0.0000254", 2},
-    {"driven", STAT_DAILY, "driven_units * 0.0000254", 2},
-    {"jumps", STAT_DAILY, "jumps", 0},
-    {"crouch_time", STAT_DAILY, "crouches", 0},
-    {"prone_time", STAT_DAILY, "prones", 0},
-    {"ladders", STAT_DAILY, "ladders", 0},
-    {"health_picked", STAT_DAILY, "health_picked", 0},
-    {"ammo_picked", STAT_DAILY, "ammo_picked", 0},
-    {"armor_picked", STAT_DAILY, "armor_picked", 0},
-    {"items_picked", STAT_DAILY, "items_picked", 0},
-    {"wins", STAT_MATCH, "wins", 0},
-    {"team_wins", STAT_MATCH, "team_wins", 0},
-    {"ffa_wins", STAT_MATCH, "ffa_wins", 0},
-    {"losses", STAT_MATCH, "losses", 0},
-    {"objectives", STAT_DAILY, "objectives", 0},
-    {"rounds", STAT_MATCH, "rounds", 0},
-    {"playtime", STAT_MATCH, "playtime_s", 0},
-    {"games", STAT_MATCH, "games", 0},
+    {"kills", STAT_DAILY, "kills", 0, 0},
+    {"deaths", STAT_DAILY, "deaths", 0, 0},
+    {"kd_ratio", STAT_DAILY, "if(deaths = 0, toFloat64(kills), kills / deaths)", 2, 0},
+    {"headshots", STAT_DAILY, "headshots", 0, 0},
+    {"accuracy", STAT_DAILY, "if(shots_fired = 0, 0, shots_hit * 100 / shots_fired)", 1, 0},
+    {"shots_fired", STAT_DAILY, "shots_fired", 0, 0},
+    {"damage", STAT_DAILY, "damage_dealt", 0, 0},
+    {"bash_kills", STAT_DAILY, "bash_kills", 0, 0},
+    {"grenade_kills", STAT_DAILY, "grenade_kills", 0, 0},
+    {"roadkills", STAT_DAILY, "roadkills", 0, 0},
+    {"telefrags", STAT_DAILY, "telefrags", 0, 0},
+    {"crushed", STAT_DAILY, "crushed", 0, 0},
+    {"teamkills", STAT_DAILY, "teamkills", 0, 0},
+    {"suicides", STAT_DAILY, "suicides", 0, 0},
+    {"reloads", STAT_DAILY, "reloads", 0, 0},
+    {"weapon_swaps", STAT_DAILY, "weapon_swaps", 0, 0},
+    {"no_ammo", STAT_DAILY, "no_ammo", 0, 0},
+    {"looter", STAT_DAILY, "items_picked", 0, 0},
+    {"distance", STAT_DAILY, "distance_units * 0.0000254", 2, 0},
+    {"sprinted", STAT_DAILY, "sprinted_units * 0.0000254", 2, 0},
+    {"swam", STAT_DAILY, "swam_units * 0.0000254", 2, 0},
+    {"driven", STAT_DAILY, "driven_units * 0.0000254", 2, 0},
+    {"jumps", STAT_DAILY, "jumps", 0, 0},
+    {"crouch_time", STAT_DAILY, "crouches", 0, 0},
+    {"prone_time", STAT_DAILY, "prones", 0, 0},
+    {"ladders", STAT_DAILY, "ladders", 0, 0},
+    {"health_picked", STAT_DAILY, "health_picked", 0, 0},
+    {"ammo_picked", STAT_DAILY, "ammo_picked", 0, 0},
+    {"armor_picked", STAT_DAILY, "armor_picked", 0, 0},
+    {"items_picked", STAT_DAILY, "items_picked", 0, 0},
+    {"wins", STAT_MATCH, "wins", 0, MATCH_RESULTS},
+    {"team_wins", STAT_MATCH, "team_wins", 0, MATCH_RESULTS},
+    {"ffa_wins", STAT_MATCH, "ffa_wins", 0, MATCH_RESULTS},
+    {"losses", STAT_MATCH, "losses", 0, MATCH_RESULTS},
+    {"objectives", STAT_DAILY, "objectives", 0, 0},
+    {"rounds", STAT_MATCH, "rounds", 0, MATCH_BASE},
+    {"playtime", STAT_MATCH, "playtime_s", 0, MATCH_BASE},
+    {"games", STAT_MATCH, "games", 0, MATCH_BASE},
     /* Beyond the forum's 38: used by the cards page and the Go API's clients. */
-    {"bot_kills", STAT_DAILY, "bot_kills", 0},
-    {"total_kills", STAT_DAILY, "kills + bot_kills", 0},
-    {"chat_msgs", STAT_DAILY, "chat_messages", 0},
-    {"vehicle_enter", STAT_DAILY, "vehicle_enters", 0},
-    {"turret_enter", STAT_DAILY, "turret_enters", 0},
-    {"doors_opened", STAT_DAILY, "doors_opened", 0},
-    {"spectating", STAT_DAILY, "spectates", 0},
-    {"headshot_ratio", STAT_DAILY, "if(kills = 0, 0, headshots * 100 / kills)", 1},
+    {"bot_kills", STAT_DAILY, "bot_kills", 0, 0},
+    {"total_kills", STAT_DAILY, "kills + bot_kills", 0, 0},
+    {"chat_msgs", STAT_DAILY, "chat_messages", 0, 0},
+    {"vehicle_enter", STAT_DAILY, "vehicle_enters", 0, 0},
+    {"turret_enter", STAT_DAILY, "turret_enters", 0, 0},
+    {"doors_opened", STAT_DAILY, "doors_opened", 0, 0},
+    {"spectating", STAT_DAILY, "spectates", 0, 0},
+    {"headshot_ratio", STAT_DAILY, "if(kills = 0, 0, headshots * 100 / kills)", 1, 0},
 };
 const size_t lb_stats_count = sizeof lb_stats / sizeof lb_stats[0];
 
@@ -186,36 +186,36 @@ const char match_facts_sql[] =
     ") USING match_key";
 // clang-format on
 
-/* Matches played, playtime and rounds need no result: they read the player's matches directly (and the
- * matches that had rounds). Wins and losses need the full facts, but only of the matches that have a result
- * (a winner, or a finished free-for-all), which trackers without gameflow events never produce. */
+/* Matches played, playtime and rounds (MATCH_BASE) need no result: they read the player's matches directly
+ * (and the matches that had rounds). Wins and losses (MATCH_RESULTS) need the full facts, but only of the
+ * matches that have a result (a winner, or a finished free-for-all), which trackers without gameflow events
+ * never produce. */
 // clang-format off
-static const char match_totals_tmpl[] =
-    "SELECT guid, games, playtime_s, rounds, wins, team_wins, ffa_wins, losses\n"
+static const char match_base_tmpl[] =
+    "SELECT guid, count() AS games, sum(l - f) AS playtime_s, sum(r) AS rounds\n"
     "FROM\n"
     "(\n"
-    "    SELECT guid, count() AS games, sum(l - f) AS playtime_s, sum(r) AS rounds\n"
-    "    FROM\n"
-    "    (\n"
-    "        SELECT guid, match_key, minMerge(first_t) AS f, maxMerge(last_t) AS l\n"
-    "        FROM player_match\n"
-    "        WHERE {pm_where}\n"
-    "        GROUP BY guid, match_key\n"
-    "        HAVING minMerge(first_ms) >= {bound_ms}\n"
-    "    )\n"
-    "    ANY LEFT JOIN\n"
-    "    (\n"
-    "        SELECT match_key, sumMerge(rounds) AS r FROM match_summary GROUP BY match_key HAVING r > 0\n"
-    "    ) USING match_key\n"
-    "    GROUP BY guid\n"
+    "    SELECT guid, match_key, minMerge(first_t) AS f, maxMerge(last_t) AS l\n"
+    "    FROM player_match\n"
+    "    WHERE {pm_where}\n"
+    "    GROUP BY guid, match_key\n"
+    "    HAVING minMerge(first_ms) >= {bound_ms}\n"
     ")\n"
     "ANY LEFT JOIN\n"
     "(\n"
-    "    SELECT guid, sum(team_win) + sum(ffa_win) AS wins, sum(team_win) AS team_wins,\n"
-    "           sum(ffa_win) AS ffa_wins, sum(team_loss) + sum(ffa_loss) AS losses\n"
-    "    FROM ({facts})\n"
-    "    GROUP BY guid\n"
-    ") USING guid";
+    "    SELECT match_key, sumMerge(rounds) AS r FROM match_summary GROUP BY match_key HAVING r > 0\n"
+    ") USING match_key\n"
+    "GROUP BY guid";
+
+static const char match_results_tmpl[] =
+    "SELECT guid, sum(team_win) + sum(ffa_win) AS wins, sum(team_win) AS team_wins,\n"
+    "       sum(ffa_win) AS ffa_wins, sum(team_loss) + sum(ffa_loss) AS losses\n"
+    "FROM ({facts})\n"
+    "GROUP BY guid";
+
+static const char match_totals_tmpl[] = "SELECT guid, games, playtime_s, rounds, wins, team_wins, ffa_wins, losses\n"
+                                        "FROM ({base})\n"
+                                        "ANY LEFT JOIN ({results}) USING guid";
 
 /* The matches with a result (see above), as a condition on match_key. */
 static const char result_matches_sql[] =
@@ -223,22 +223,42 @@ static const char result_matches_sql[] =
     "              HAVING argMaxMerge(winner) IN ('allies', 'axis') OR sumMerge(ends) > 0)";
 // clang-format on
 
-char *match_totals_render(const char *pm_where, uint64_t bound_ms)
+char *match_totals_render(const char *pm_where, uint64_t bound_ms, int parts)
 {
-    size_t n = strlen(pm_where) + sizeof result_matches_sql + 16;
-    char *restricted = malloc(n);
-    if (!restricted)
-        return NULL;
-    snprintf(restricted, n, "(%s) AND %s", pm_where, result_matches_sql);
-    sqlv fv[] = {SQL_RAW("pm_where", restricted), SQL_INT("bound_ms", (long long)bound_ms)};
-    char *facts = sqlt_render(match_facts_sql, fv, 2);
-    free(restricted);
-    if (!facts)
-        return NULL;
-    sqlv tv[] = {SQL_RAW("pm_where", pm_where), SQL_INT("bound_ms", (long long)bound_ms), SQL_RAW("facts", facts)};
-    char *sql = sqlt_render(match_totals_tmpl, tv, 3);
-    free(facts);
-    return sql;
+    char *base = NULL, *results = NULL, *out = NULL;
+    if (parts & MATCH_BASE) {
+        sqlv bv[] = {SQL_RAW("pm_where", pm_where), SQL_INT("bound_ms", (long long)bound_ms)};
+        if (!(base = sqlt_render(match_base_tmpl, bv, 2)))
+            goto done;
+    }
+    if (parts & MATCH_RESULTS) {
+        size_t n = strlen(pm_where) + sizeof result_matches_sql + 16;
+        char *restricted = malloc(n);
+        if (!restricted)
+            goto done;
+        snprintf(restricted, n, "(%s) AND %s", pm_where, result_matches_sql);
+        sqlv fv[] = {SQL_RAW("pm_where", restricted), SQL_INT("bound_ms", (long long)bound_ms)};
+        char *facts = sqlt_render(match_facts_sql, fv, 2);
+        free(restricted);
+        if (!facts)
+            goto done;
+        sqlv rv[] = {SQL_RAW("facts", facts)};
+        results = sqlt_render(match_results_tmpl, rv, 1);
+        free(facts);
+        if (!results)
+            goto done;
+    }
+    if (base && results) {
+        sqlv tv[] = {SQL_RAW("base", base), SQL_RAW("results", results)};
+        out = sqlt_render(match_totals_tmpl, tv, 2);
+    } else {
+        out = base ? base : results;
+        base = results = NULL;
+    }
+done:
+    free(base);
+    free(results);
+    return out;
 }
 
 const char servers_pg_sql[] = "SELECT id, name, host(ip_address) AS address, port, is_active,\n"

@@ -18,6 +18,7 @@ typedef struct {
     stat_source source;
     const char *value_sql; /* an expression over a player_totals_sql or a match_totals_render row */
     int decimals;          /* of the served value */
+    int match_parts;       /* match stats: which part of match_totals_render computes it */
 } lb_stat;
 
 /* The leaderboard stats: the forum's 38 and a few more. */
@@ -74,9 +75,11 @@ extern const char player_totals_sql[];
  * player_match rows (a condition rendered by code), {bound_ms} the first match start. */
 extern const char match_facts_sql[];
 
-/* SQL: per guid, the match-based stats (games, wins, team_wins, ffa_wins, losses, rounds, playtime_s) of the
- * player_match rows pm_where selects (a condition rendered by code), matches from bound_ms on. malloc'd. */
-char *match_totals_render(const char *pm_where, uint64_t bound_ms);
+/* SQL: per guid, the match-based stats of the player_match rows pm_where selects (a condition rendered by
+ * code), matches from bound_ms on: MATCH_BASE games, playtime_s, rounds; MATCH_RESULTS wins, team_wins,
+ * ffa_wins, losses; both for MATCH_ALL. malloc'd. */
+enum { MATCH_BASE = 1, MATCH_RESULTS = 2, MATCH_ALL = 3 };
+char *match_totals_render(const char *pm_where, uint64_t bound_ms, int parts);
 
 /* A match that is not yet over: the cache keeps answers about it shorter. Also used for "is_online". */
 #define LIVE_WINDOW_MS 120000
