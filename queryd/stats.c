@@ -203,7 +203,10 @@ static const char match_base_tmpl[] =
     ")\n"
     "ANY LEFT JOIN\n"
     "(\n"
-    "    SELECT match_key, sumMerge(rounds) AS r FROM match_summary GROUP BY match_key HAVING r > 0\n"
+    "    SELECT match_key, sumMerge(rounds) AS r FROM match_summary\n"
+    "    WHERE match_key IN (SELECT match_key FROM player_match WHERE {pm_where})\n"
+    "    GROUP BY match_key\n"
+    "    HAVING r > 0\n"
     ") USING match_key\n"
     "GROUP BY guid";
 
@@ -219,7 +222,9 @@ static const char match_totals_tmpl[] = "SELECT guid, games, playtime_s, rounds,
 
 /* The matches with a result (see above), as a condition on match_key. */
 static const char result_matches_sql[] =
-    "match_key IN (SELECT match_key FROM match_summary GROUP BY match_key\n"
+    "match_key IN (SELECT match_key FROM match_summary\n"
+    "              WHERE match_key IN (SELECT match_key FROM player_match WHERE {pm_where})\n"
+    "              GROUP BY match_key\n"
     "              HAVING argMaxMerge(winner) IN ('allies', 'axis') OR sumMerge(ends) > 0)";
 // clang-format on
 
@@ -232,11 +237,15 @@ char *match_totals_render(const char *pm_where, uint64_t bound_ms, int parts)
             goto done;
     }
     if (parts & MATCH_RESULTS) {
-        size_t n = strlen(pm_where) + sizeof result_matches_sql + 16;
-        char *restricted = malloc(n);
+        sqlv pv[] = {SQL_RAW("pm_where", pm_where)};
+        char *results_of = sqlt_render(result_matches_sql, pv, 1);
+        size_t n = strlen(pm_where) + (results_of ? strlen(results_of) : 0) + 16;
+        char *restricted = results_of ? malloc(n) : NULL;
+        if (restricted)
+            snprintf(restricted, n, "(%s) AND %s", pm_where, results_of);
+        free(results_of);
         if (!restricted)
             goto done;
-        snprintf(restricted, n, "(%s) AND %s", pm_where, result_matches_sql);
         sqlv fv[] = {SQL_RAW("pm_where", restricted), SQL_INT("bound_ms", (long long)bound_ms)};
         char *facts = sqlt_render(match_facts_sql, fv, 2);
         free(restricted);
