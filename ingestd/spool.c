@@ -19,6 +19,8 @@
 #include "log.h"
 #include "metrics.h"
 
+unsigned spool_lock_wait_ms = 5000;
+
 const config_var spool_config_vars[] = {
     {"SPOOL_DIR", "./spool",
      "where ingestd keeps accepted batches (fsync'd) while Redis is unreachable; a local, persistent directory "
@@ -894,7 +896,14 @@ spool *spool_open(uv_loop_t *loop, const char *dir, int *err)
         log_error("spool: cannot open %s: %s", lock_path, strerror(errno));
         goto fail;
     }
-    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    /* A previous ingestd that just died may hold the lock for a moment more (its threads exit after the pid is
+     * reaped or shows as a zombie): wait up to spool_lock_wait_ms before concluding someone else uses it. */
+    int rc;
+    for (int waited = 0; (rc = flock(s->lock_fd, LOCK_EX | LOCK_NB)) != 0 && errno == EWOULDBLOCK &&
+                         (unsigned)waited < spool_lock_wait_ms;
+         waited += 100)
+        usleep(100 * 1000);
+    if (rc != 0) {
         *err = errno == EWOULDBLOCK ? -EBUSY : -errno;
         log_error("spool: SPOOL_DIR %s is in use by another process; give each ingestd its own", dir);
         goto fail;

@@ -57,6 +57,10 @@ int spool_drain(spool *s, redis_client *r, const char *stream_key);
  * when everything is released. Records not yet replayed stay on disk for the next run. */
 void spool_close(spool *s, void (*done)(void *arg), void *arg);
 
+/* How long spool_open waits for another process to release the directory (a crashed ingestd whose threads are
+ * still exiting) before it gives up with -EBUSY. 5000 ms; tests lower it. */
+extern unsigned spool_lock_wait_ms;
+
 /* Bytes in spool files that were not replayed yet (also the mohstats_spool_bytes gauge). */
 uint64_t spool_bytes(const spool *s);
 /* Whether a replay is in progress. */

@@ -7,9 +7,9 @@
  *   stream_writer_config_from_env(&cfg);                  REDIS_URL, CLICKHOUSE_URL, INGEST_STREAM, WRITER_* ...
  *   stream_writer *w = stream_writer_new(loop, &cfg, &err);
  *   stream_writer_start(w);
- *   stop hook: stream_writer_stop(w, done, token)         flushes what is buffered (one attempt, bounded by
- *                                                         SHUTDOWN_GRACE_MS); anything not inserted stays
- *                                                         pending in Redis for the next writer
+ *   stop hook: stream_writer_stop(w, done, token)         flushes what is buffered (until an attempt fails,
+ *                                                         bounded by SHUTDOWN_GRACE_MS); anything not inserted
+ *                                                         stays pending in Redis for the next writer
  *   after done: stream_writer_free(w)
  * The writer opens its own Redis connections (its XREADGROUP BLOCK would stall other commands on a shared
  * one) and its own ClickHouse clients (each insert attempt carries its query_id in the URL).
@@ -52,15 +52,15 @@ typedef struct {
 /* Fill cfg from the settings (environment or defaults). The strings belong to the environment. */
 void stream_writer_config_from_env(stream_writer_config *cfg);
 
-/* Validate cfg (copied) and create the clients; nothing is sent before stream_writer_start. NULL and *err
- * (-EINVAL for a bad setting, which is logged, or -ENOMEM) on failure. */
+/* Validate cfg (copied) and create the clients (they connect; no command is sent before stream_writer_start).
+ * NULL and *err (-EINVAL for a bad setting, which is logged, or -ENOMEM) on failure. */
 stream_writer *stream_writer_new(uv_loop_t *loop, const stream_writer_config *cfg, int *err);
 /* Start reading (as soon as Redis is reachable), inserting, claiming, trimming. Returns 0. */
 int stream_writer_start(stream_writer *w);
-/* Stop reading, make one last insert of what is buffered (bounded by shutdown_grace_ms) and ACK it, close the
- * clients; done(arg) runs last, after which w may be freed. */
+/* Stop reading, insert and ACK what is buffered (no retries after a failure; bounded by shutdown_grace_ms), close
+ * the clients; done(arg) runs last. Also for a writer that was never started. */
 void stream_writer_stop(stream_writer *w, void (*done)(void *arg), void *arg);
-/* Free a writer that was stopped (after done) or never started. */
+/* Free a writer once stream_writer_stop's done ran. */
 void stream_writer_free(stream_writer *w);
 
 /* Events inserted since start (also mohstats_writer_events_total). */

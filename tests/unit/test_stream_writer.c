@@ -217,7 +217,8 @@ static void test_spool_append_and_reopen(void **state)
     assert_non_null(s);
     assert_int_equal(spool_bytes(s), 0);
 
-    /* A second spool on the same directory is refused. */
+    /* A second spool on the same directory is refused (after a short wait for a dying predecessor). */
+    spool_lock_wait_ms = 200;
     spool *other = spool_open(&loop, dir, &err);
     assert_null(other);
     assert_int_equal(err, -EBUSY);
