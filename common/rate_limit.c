@@ -92,3 +92,12 @@ bool rate_limit_take(rate_limit *r, const char *key, uint64_t now_ms)
     b->tokens -= 1.0;
     return true;
 }
+
+bool rate_limit_allows(rate_limit *r, const char *key, uint64_t now_ms)
+{
+    bucket *b = hashmap_get(r->buckets, key, strlen(key));
+    if (!b)
+        return true;
+    refill(r, b, now_ms);
+    return b->tokens >= 1.0;
+}

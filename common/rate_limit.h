@@ -13,5 +13,7 @@ void rate_limit_free(rate_limit *r);
 
 /* Take one action for key at time now_ms; false if the key is over its limit. */
 bool rate_limit_take(rate_limit *r, const char *key, uint64_t now_ms);
+/* Whether key could take an action now, without taking it (for limits counted on failures only). */
+bool rate_limit_allows(rate_limit *r, const char *key, uint64_t now_ms);
 
 #endif

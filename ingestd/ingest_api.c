@@ -14,6 +14,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "random.h"
+#include "rate_limit.h"
 #include "stream.h"
 
 struct ingest_api {
@@ -22,8 +23,9 @@ struct ingest_api {
     spool *spool;
     live_state *live;
     char *stream_key;
+    rate_limit *bad_tokens; /* per address: guessing tokens is slowed down before it reaches PostgreSQL */
     metric *events_accepted, *batches_accepted, *batches_spooled, *latency;
-    metric *rej_missing_token, *rej_invalid_token, *rej_registry, *rej_bad_body, *rej_storage;
+    metric *rej_missing_token, *rej_invalid_token, *rej_registry, *rej_bad_body, *rej_storage, *rej_guessing;
 };
 
 /* One request between its arrival and its answer. */
@@ -168,6 +170,7 @@ static void on_auth(server_auth_result result, const char *server_id, void *arg)
         reject(j, j->api->rej_missing_token, 401, "Missing server token");
         return;
     case SERVER_AUTH_INVALID:
+        rate_limit_take(j->api->bad_tokens, client_ip(j->req), uv_hrtime() / 1000000);
         reject(j, j->api->rej_invalid_token, 401, "Invalid server token");
         return;
     default:
@@ -188,6 +191,10 @@ static void ingest_handler(http_request *req, void *arg)
     j->api = api;
     j->req = req;
     j->received_ms = wall_ms();
+    if (!rate_limit_allows(api->bad_tokens, client_ip(req), uv_hrtime() / 1000000)) {
+        reject(j, api->rej_guessing, 429, "Too many invalid server tokens from this address; wait a minute");
+        return;
+    }
     server_auth_check(api->auth, server_auth_token(req), on_auth, j);
 }
 
@@ -209,6 +216,15 @@ ingest_api *ingest_api_new(http_server *http, server_auth *auth, redis_client *r
     api->rej_registry = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"registry_unavailable\"");
     api->rej_bad_body = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"malformed_body\"");
     api->rej_storage = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"storage_unavailable\"");
+    api->rej_guessing = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"too_many_invalid_tokens\"");
+    /* A game server whose token was replaced fails a few times before it re-registers; guessing fails
+     * thousands of times. */
+    api->bad_tokens = rate_limit_new(30, 30);
+    if (!api->bad_tokens) {
+        free(api->stream_key);
+        free(api);
+        return NULL;
+    }
     api->events_accepted = metrics_counter("mohstats_ingest_events_accepted_total", "Events accepted", NULL);
     api->batches_accepted = metrics_counter("mohstats_ingest_batches_accepted_total",
                                             "Batches accepted, by where they were stored", "store=\"stream\"");
@@ -224,6 +240,7 @@ void ingest_api_free(ingest_api *api)
 {
     if (!api)
         return;
+    rate_limit_free(api->bad_tokens);
     free(api->stream_key);
     free(api);
 }

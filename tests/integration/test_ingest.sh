@@ -10,11 +10,12 @@ DATA=$(dirname "$0")/data
 export SERVER_TOKEN_CACHE_MS=1000
 stack_up || exit 1
 
-# post_events TOKEN BODY_FILE [curl args...]: POST a body as the tracker does; prints "STATUS BODY".
+# post_events TOKEN BODY_FILE [curl args...]: POST a body as the tracker does (to $POST_URL, default the front
+# door); prints "STATUS BODY".
 post_events() {
   local token=$1 file=$2
   shift 2
-  curl -s --max-time 10 -o /tmp/ingest_resp.$$ -w '%{http_code}' -X POST "$MOHSTATS_URL/api/v1/ingest/events" \
+  curl -s --max-time 10 -o /tmp/ingest_resp.$$ -w '%{http_code}' -X POST "${POST_URL:-$MOHSTATS_URL}/api/v1/ingest/events" \
     -H 'Content-Type: application/json' ${token:+-H "X-Server-Token: $token"} --data-binary @"$file" "$@"
   printf ' %s' "$(cat /tmp/ingest_resp.$$)"
   rm -f /tmp/ingest_resp.$$
@@ -100,6 +101,12 @@ head -c $((1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >/tmp/big.$$
 check_eq "a body over 1 MiB: 413" 413 "$(post_events "$TOKEN" /tmp/big.$$ | cut -d' ' -f1)"
 check_eq "...also when announced with Expect: 100-continue" 413 "$(post_events "$TOKEN" /tmp/big.$$ -H 'Expect: 100-continue' | cut -d' ' -f1)"
 rm -f /tmp/bad.$$ /tmp/big.$$
+codes=""
+for i in $(seq 1 40); do
+  codes+=" $(POST_URL=$INGESTD_URL post_events "mst_guess$i" "$DATA/wire_4_3_match_end.json" -H 'X-Real-IP: 192.0.2.77' | cut -d' ' -f1)"
+done
+check "guessing tokens from one address is cut off with 429" grep -q 429 <<<"$codes"
+check_eq "...while other addresses are not affected" 202 "$(post_events "$TOKEN" "$DATA/wire_4_3_match_end.json" | cut -d' ' -f1)"
 
 # --- token sources, connection styles ------------------------------------------------------------------------------
 

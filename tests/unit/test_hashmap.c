@@ -53,6 +53,12 @@ static void test_rate_limit(void **state)
     assert_false(rate_limit_take(r, "1.2.3.4", 1500));
     assert_true(rate_limit_take(r, "1.2.3.4", 2000)); /* refilled one */
     assert_true(rate_limit_take(r, "1.2.3.4", 200000)); /* sweep path, full again */
+    assert_true(rate_limit_allows(r, "9.9.9.9", 200000));
+    assert_true(rate_limit_take(r, "9.9.9.9", 200000));
+    assert_true(rate_limit_take(r, "9.9.9.9", 200000));
+    assert_true(rate_limit_allows(r, "9.9.9.9", 200000)); /* one left: allows does not take it */
+    assert_true(rate_limit_take(r, "9.9.9.9", 200000));
+    assert_false(rate_limit_allows(r, "9.9.9.9", 200000));
     rate_limit_free(r);
 }
 
