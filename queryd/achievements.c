@@ -31,27 +31,37 @@ typedef struct {
     "d.requirement_value, d.points, d.is_hidden, d.sort_order"
 #define DEF_NUMERIC "id_achievement,tier,requirement_value,points,is_hidden,sort_order"
 
-static const char defs_sql[] = "SELECT " DEF_COLUMNS "\n"
-                               "FROM {p}mohaa_achievement_defs AS d\n"
-                               "ORDER BY d.sort_order, d.id_achievement";
+// clang-format off
+static const char defs_sql[] =
+    "SELECT " DEF_COLUMNS "\n"
+    "FROM {p}mohaa_achievement_defs AS d\n"
+    "ORDER BY d.sort_order, d.id_achievement";
+// clang-format on
 
-static const char recent_sql[] = "SELECT pa.id_achievement, pa.id_member, m.member_name, m.real_name, d.code, d.name,\n"
-                                 "       d.description, d.icon, d.tier, d.points, d.category, pa.unlocked_date\n"
-                                 "FROM {p}mohaa_player_achievements AS pa\n"
-                                 "JOIN {p}mohaa_achievement_defs AS d ON d.id_achievement = pa.id_achievement\n"
-                                 "LEFT JOIN {p}members AS m ON m.id_member = pa.id_member\n"
-                                 "ORDER BY pa.unlocked_date DESC, pa.id_unlock DESC\n"
-                                 "LIMIT %ld";
+// clang-format off
+static const char recent_sql[] =
+    "SELECT pa.id_achievement, pa.id_member, m.member_name, m.real_name, d.code, d.name,\n"
+    "       d.description, d.icon, d.tier, d.points, d.category, pa.unlocked_date\n"
+    "FROM {p}mohaa_player_achievements AS pa\n"
+    "JOIN {p}mohaa_achievement_defs AS d ON d.id_achievement = pa.id_achievement\n"
+    "LEFT JOIN {p}members AS m ON m.id_member = pa.id_member\n"
+    "ORDER BY pa.unlocked_date DESC, pa.id_unlock DESC\n"
+    "LIMIT %ld";
+// clang-format on
 
-static const char board_sql[] = "SELECT pa.id_member, m.member_name, m.real_name, COUNT(*) AS achievement_count,\n"
-                                "       SUM(d.points) AS total_points\n"
-                                "FROM {p}mohaa_player_achievements AS pa\n"
-                                "JOIN {p}mohaa_achievement_defs AS d ON d.id_achievement = pa.id_achievement\n"
-                                "LEFT JOIN {p}members AS m ON m.id_member = pa.id_member\n"
-                                "GROUP BY pa.id_member, m.member_name, m.real_name\n"
-                                "ORDER BY %s, pa.id_member\n"
-                                "LIMIT %ld";
+// clang-format off
+static const char board_sql[] =
+    "SELECT pa.id_member, m.member_name, m.real_name, COUNT(*) AS achievement_count,\n"
+    "       SUM(d.points) AS total_points\n"
+    "FROM {p}mohaa_player_achievements AS pa\n"
+    "JOIN {p}mohaa_achievement_defs AS d ON d.id_achievement = pa.id_achievement\n"
+    "LEFT JOIN {p}members AS m ON m.id_member = pa.id_member\n"
+    "GROUP BY pa.id_member, m.member_name, m.real_name\n"
+    "ORDER BY %s, pa.id_member\n"
+    "LIMIT %ld";
+// clang-format on
 
+// clang-format off
 static const char rarest_sql[] =
     "SELECT " DEF_COLUMNS ", COUNT(pa.id_unlock) AS unlock_count\n"
     "FROM {p}mohaa_achievement_defs AS d\n"
@@ -60,35 +70,51 @@ static const char rarest_sql[] =
     "GROUP BY d.id_achievement\n"
     "ORDER BY unlock_count ASC, d.id_achievement\n"
     "LIMIT %ld";
+// clang-format on
 
-static const char one_sql[] = "SELECT " DEF_COLUMNS "\n"
-                              "FROM {p}mohaa_achievement_defs AS d\n"
-                              "WHERE d.code = ? OR CAST(d.id_achievement AS CHAR) = ?\n"
-                              "LIMIT 1";
+// clang-format off
+static const char one_sql[] =
+    "SELECT " DEF_COLUMNS "\n"
+    "FROM {p}mohaa_achievement_defs AS d\n"
+    "WHERE d.code = ? OR CAST(d.id_achievement AS CHAR) = ?\n"
+    "LIMIT 1";
+// clang-format on
 
-static const char unlockers_sql[] = "SELECT pa.id_member, m.member_name, m.real_name, pa.unlocked_date\n"
-                                    "FROM {p}mohaa_player_achievements AS pa\n"
-                                    "JOIN {p}mohaa_achievement_defs AS d ON d.id_achievement = pa.id_achievement\n"
-                                    "LEFT JOIN {p}members AS m ON m.id_member = pa.id_member\n"
-                                    "WHERE d.code = ? OR CAST(d.id_achievement AS CHAR) = ?\n"
-                                    "ORDER BY pa.unlocked_date, pa.id_member\n"
-                                    "LIMIT 100";
+// clang-format off
+static const char unlockers_sql[] =
+    "SELECT pa.id_member, m.member_name, m.real_name, pa.unlocked_date\n"
+    "FROM {p}mohaa_player_achievements AS pa\n"
+    "JOIN {p}mohaa_achievement_defs AS d ON d.id_achievement = pa.id_achievement\n"
+    "LEFT JOIN {p}members AS m ON m.id_member = pa.id_member\n"
+    "WHERE d.code = ? OR CAST(d.id_achievement AS CHAR) = ?\n"
+    "ORDER BY pa.unlocked_date, pa.id_member\n"
+    "LIMIT 100";
+// clang-format on
 
-static const char player_unlocks_sql[] = "SELECT pa.id_achievement, pa.unlocked_date\n"
-                                         "FROM {p}mohaa_identities AS i\n"
-                                         "JOIN {p}mohaa_player_achievements AS pa ON pa.id_member = i.id_member\n"
-                                         "WHERE i.player_guid = ?";
+// clang-format off
+static const char player_unlocks_sql[] =
+    "SELECT pa.id_achievement, pa.unlocked_date\n"
+    "FROM {p}mohaa_identities AS i\n"
+    "JOIN {p}mohaa_player_achievements AS pa ON pa.id_member = i.id_member\n"
+    "WHERE i.player_guid = ?";
+// clang-format on
 
-static const char player_progress_sql[] = "SELECT pr.id_achievement, pr.current_progress\n"
-                                          "FROM {p}mohaa_identities AS i\n"
-                                          "JOIN {p}mohaa_achievement_progress AS pr ON pr.id_member = i.id_member\n"
-                                          "WHERE i.player_guid = ?";
+// clang-format off
+static const char player_progress_sql[] =
+    "SELECT pr.id_achievement, pr.current_progress\n"
+    "FROM {p}mohaa_identities AS i\n"
+    "JOIN {p}mohaa_achievement_progress AS pr ON pr.id_member = i.id_member\n"
+    "WHERE i.player_guid = ?";
+// clang-format on
 
-static const char player_member_sql[] = "SELECT i.id_member, m.member_name, m.real_name\n"
-                                        "FROM {p}mohaa_identities AS i\n"
-                                        "LEFT JOIN {p}members AS m ON m.id_member = i.id_member\n"
-                                        "WHERE i.player_guid = ?\n"
-                                        "LIMIT 1";
+// clang-format off
+static const char player_member_sql[] =
+    "SELECT i.id_member, m.member_name, m.real_name\n"
+    "FROM {p}mohaa_identities AS i\n"
+    "LEFT JOIN {p}members AS m ON m.id_member = i.id_member\n"
+    "WHERE i.player_guid = ?\n"
+    "LIMIT 1";
+// clang-format on
 
 /* Queue a MariaDB query: the {p} prefix and an optional %s / %ld filled in (code-chosen text or a number). */
 static void queue(qjob *j, int slot, const char *tmpl, const char *order, long limit, int n, const char *const *params,

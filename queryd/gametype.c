@@ -35,53 +35,62 @@ static const struct {
 };
 
 /* Per match: its type, map, kills, deaths. */
-#define MATCHES_SQL                                                                                                    \
-    "    SELECT match_key, argMaxMerge(map) AS map_name,\n"                                                            \
-    "           " GAMETYPE_SQL("argMaxMerge(gt)",                                                                      \
-                               "map_name") " AS gametype,\n"                                                           \
-                                           "           sumMerge(kills) AS k, sumMerge(deaths) AS d\n"                  \
-                                           "    FROM match_summary\n"                                                  \
-                                           "    GROUP BY match_key\n"
+// clang-format off
+#define MATCHES_SQL                                                                                                 \
+    "    SELECT match_key, argMaxMerge(map) AS map_name,\n"                                                         \
+    "           " GAMETYPE_SQL("argMaxMerge(gt)", "map_name") " AS gametype,\n"                                     \
+    "           sumMerge(kills) AS k, sumMerge(deaths) AS d\n"                                                      \
+    "    FROM match_summary\n"                                                                                      \
+    "    GROUP BY match_key\n"
 
-static const char types_sql[] = "SELECT gametype, count() AS matches, sum(k) AS kills, sum(d) AS deaths,\n"
-                                "       uniqExact(map_name) AS map_count\n"
-                                "FROM\n"
-                                "(\n" MATCHES_SQL ")\n"
-                                "GROUP BY gametype";
+static const char types_sql[] =
+    "SELECT gametype, count() AS matches, sum(k) AS kills, sum(d) AS deaths,\n"
+    "       uniqExact(map_name) AS map_count\n"
+    "FROM\n"
+    "(\n" MATCHES_SQL ")\n"
+    "GROUP BY gametype";
 
 /* Distinct players (not unauth_ slots) per game type: the players' matches joined to the matches' types. */
-static const char type_players_sql[] = "SELECT gametype, uniqExact(guid) AS unique_players\n"
-                                       "FROM\n"
-                                       "(\n"
-                                       "    SELECT guid, match_key FROM player_match\n"
-                                       "    WHERE " NOT_UNAUTH_SQL("guid") "\n"
-                                                                           "    GROUP BY guid, match_key\n"
-                                                                           ")\n"
-                                                                           "ANY INNER JOIN\n"
-                                                                           "(\n" MATCHES_SQL ") USING match_key\n"
-                                                                           "GROUP BY gametype";
+static const char type_players_sql[] =
+    "SELECT gametype, uniqExact(guid) AS unique_players\n"
+    "FROM\n"
+    "(\n"
+    "    SELECT guid, match_key FROM player_match\n"
+    "    WHERE " NOT_UNAUTH_SQL("guid") "\n"
+    "    GROUP BY guid, match_key\n"
+    ")\n"
+    "ANY INNER JOIN\n"
+    "(\n" MATCHES_SQL ") USING match_key\n"
+    "GROUP BY gametype";
 
 static const char type_maps_sql[] =
     "SELECT map_name, count() AS matches, sum(k) AS kills,\n"
     "       " MAP_DISPLAY_SQL("map_name") " AS display_name\n"
-                                          "FROM\n"
-                                          "(\n" MATCHES_SQL ")\n"
-                                          "WHERE gametype = {gt}\n"
-                                          "GROUP BY map_name\n"
-                                          "ORDER BY matches DESC, kills DESC, map_name ASC";
+    "FROM\n"
+    "(\n" MATCHES_SQL ")\n"
+    "WHERE gametype = {gt}\n"
+    "GROUP BY map_name\n"
+    "ORDER BY matches DESC, kills DESC, map_name ASC";
+// clang-format on
 
-static const char board_sql[] = "SELECT guid, sum(kills) AS kills, sum(deaths) AS deaths\n"
-                                "FROM ({facts})\n"
-                                "WHERE gametype = {gt}\n"
-                                "GROUP BY guid\n"
-                                "HAVING kills > 0\n"
-                                "ORDER BY kills DESC, deaths ASC, guid ASC\n"
-                                "LIMIT {limit}";
+// clang-format off
+static const char board_sql[] =
+    "SELECT guid, sum(kills) AS kills, sum(deaths) AS deaths\n"
+    "FROM ({facts})\n"
+    "WHERE gametype = {gt}\n"
+    "GROUP BY guid\n"
+    "HAVING kills > 0\n"
+    "ORDER BY kills DESC, deaths ASC, guid ASC\n"
+    "LIMIT {limit}";
+// clang-format on
 
-static const char names_sql[] = "SELECT guid, argMax(name, last_ms) AS name\n"
-                                "FROM player_names\n"
-                                "WHERE guid IN {guids}\n"
-                                "GROUP BY guid";
+// clang-format off
+static const char names_sql[] =
+    "SELECT guid, argMax(name, last_ms) AS name\n"
+    "FROM player_names\n"
+    "WHERE guid IN {guids}\n"
+    "GROUP BY guid";
+// clang-format on
 
 /* One game type as served, with its totals from the rows (or zeros). */
 static cJSON *type_json(size_t i, const cJSON *totals, const cJSON *players)

@@ -21,36 +21,51 @@ typedef struct {
     long days;
 } global_args;
 
+// clang-format off
 static const char totals_sql[] =
     "SELECT sumMerge(kills) AS total_kills, sumMerge(deaths) AS total_deaths,\n"
     "       sumMerge(headshots) AS total_headshots, uniqExactMerge(matches) AS total_matches,\n"
     "       countMerge(events) AS total_events\n"
     "FROM server_hourly";
+// clang-format on
 
-static const char players_sql[] = "SELECT uniqExact(guid) AS total_players\n"
-                                  "FROM player_names\n"
-                                  "WHERE " NOT_UNAUTH_SQL("guid");
+// clang-format off
+static const char players_sql[] =
+    "SELECT uniqExact(guid) AS total_players\n"
+    "FROM player_names\n"
+    "WHERE " NOT_UNAUTH_SQL("guid");
+// clang-format on
 
-static const char daily_sql[] = "SELECT uniqExactIf(guid, day = toDate(now(), 'UTC') AND " NOT_UNAUTH_SQL(
-    "guid") ")\n"
-            "           AS active_today,\n"
-            "       sum(shots_fired) AS fired, sum(shots_hit) AS hit, sum(kills) AS kills,\n"
-            "       sum(deaths) AS deaths\n"
-            "FROM player_daily";
+// clang-format off
+static const char daily_sql[] =
+    "SELECT uniqExactIf(guid, day = toDate(now(), 'UTC') AND " NOT_UNAUTH_SQL( "guid") ")\n"
+    "           AS active_today,\n"
+    "       sum(shots_fired) AS fired, sum(shots_hit) AS hit, sum(kills) AS kills,\n"
+    "       sum(deaths) AS deaths\n"
+    "FROM player_daily";
+// clang-format on
 
+// clang-format off
 static const char active_24h_sql[] =
     "SELECT count() AS active_24h\n"
     "FROM\n"
     "(\n"
     "    SELECT guid FROM player_match\n"
     "    WHERE " NOT_UNAUTH_SQL("guid") "\n"
-                                        "    GROUP BY guid\n"
-                                        "    HAVING maxMerge(last_ms) >= (toUInt64(now()) - 86400) * 1000\n"
-                                        ")";
+    "    GROUP BY guid\n"
+    "    HAVING maxMerge(last_ms) >= (toUInt64(now()) - 86400) * 1000\n"
+    ")";
+// clang-format on
 
-static const char unlocked_sql[] = "SELECT COUNT(*) AS n FROM {p}mohaa_player_achievements";
+// clang-format off
+static const char unlocked_sql[] =
+    "SELECT COUNT(*) AS n FROM {p}mohaa_player_achievements";
+// clang-format on
 
-static const char servers_count_sql[] = "SELECT count(*) AS n FROM servers WHERE is_active";
+// clang-format off
+static const char servers_count_sql[] =
+    "SELECT count(*) AS n FROM servers WHERE is_active";
+// clang-format on
 
 static void global_build(qjob *j)
 {
@@ -98,12 +113,15 @@ static void global_stats(http_request *req, void *arg)
 
 /* ---- activity ---- */
 
-static const char activity_sql[] = "SELECT toDayOfWeek(hour, 'UTC') AS day, toHour(hour, 'UTC') AS h,\n"
-                                   "       countMerge(events) AS value\n"
-                                   "FROM server_hourly\n"
-                                   "WHERE hour >= now() - {days} * 86400\n"
-                                   "GROUP BY day, h\n"
-                                   "ORDER BY day, h";
+// clang-format off
+static const char activity_sql[] =
+    "SELECT toDayOfWeek(hour, 'UTC') AS day, toHour(hour, 'UTC') AS h,\n"
+    "       countMerge(events) AS value\n"
+    "FROM server_hourly\n"
+    "WHERE hour >= now() - {days} * 86400\n"
+    "GROUP BY day, h\n"
+    "ORDER BY day, h";
+// clang-format on
 
 static void activity_build(qjob *j)
 {
@@ -144,26 +162,35 @@ static void global_activity(http_request *req, void *arg)
 
 /* ---- pulse ---- */
 
-static const char pulse_sql[] = "SELECT sumMerge(kills) AS kills, uniqExactArrayMerge(players) AS players\n"
-                                "FROM server_hourly\n"
-                                "WHERE hour >= toStartOfHour(now() - 86400)";
+// clang-format off
+static const char pulse_sql[] =
+    "SELECT sumMerge(kills) AS kills, uniqExactArrayMerge(players) AS players\n"
+    "FROM server_hourly\n"
+    "WHERE hour >= toStartOfHour(now() - 86400)";
+// clang-format on
 
-static const char pulse_map_sql[] = "SELECT map_name, sum(k) AS kills\n"
-                                    "FROM\n"
-                                    "(\n"
-                                    "    SELECT argMaxMerge(map) AS map_name, sumMerge(kills) AS k,\n"
-                                    "           maxMerge(last_ms) AS last_ms\n"
-                                    "    FROM match_summary\n"
-                                    "    GROUP BY match_key\n"
-                                    "    HAVING last_ms >= (toUInt64(now()) - 86400) * 1000\n"
-                                    ")\n"
-                                    "GROUP BY map_name\n"
-                                    "ORDER BY kills DESC, map_name ASC\n"
-                                    "LIMIT 1";
+// clang-format off
+static const char pulse_map_sql[] =
+    "SELECT map_name, sum(k) AS kills\n"
+    "FROM\n"
+    "(\n"
+    "    SELECT argMaxMerge(map) AS map_name, sumMerge(kills) AS k,\n"
+    "           maxMerge(last_ms) AS last_ms\n"
+    "    FROM match_summary\n"
+    "    GROUP BY match_key\n"
+    "    HAVING last_ms >= (toUInt64(now()) - 86400) * 1000\n"
+    ")\n"
+    "GROUP BY map_name\n"
+    "ORDER BY kills DESC, map_name ASC\n"
+    "LIMIT 1";
+// clang-format on
 
-static const char pulse_shots_sql[] = "SELECT sum(shots_fired) AS fired, sum(shots_hit) AS hit\n"
-                                      "FROM player_daily\n"
-                                      "WHERE day >= toDate(now() - 86400, 'UTC')";
+// clang-format off
+static const char pulse_shots_sql[] =
+    "SELECT sum(shots_fired) AS fired, sum(shots_hit) AS hit\n"
+    "FROM player_daily\n"
+    "WHERE day >= toDate(now() - 86400, 'UTC')";
+// clang-format on
 
 static void pulse_build(qjob *j)
 {
@@ -198,28 +225,34 @@ static void server_pulse(http_request *req, void *arg)
 
 /* ---- Axis against Allies ---- */
 
-static const char sides_sql[] = "SELECT team, sum(k) AS kills, sum(d) AS deaths, uniqExact(match_key) AS matches\n"
-                                "FROM\n"
-                                "(\n"
-                                "    SELECT match_key, guid, argMaxMerge(team) AS team, sumMerge(kills) AS k,\n"
-                                "           sumMerge(deaths) AS d, minMerge(first_ms) AS f\n"
-                                "    FROM match_players\n"
-                                "    GROUP BY match_key, guid\n"
-                                "    HAVING f >= (toUInt64(now()) - {days} * 86400) * 1000\n"
-                                ")\n"
-                                "WHERE team IN ('allies', 'axis')\n"
-                                "GROUP BY team";
+// clang-format off
+static const char sides_sql[] =
+    "SELECT team, sum(k) AS kills, sum(d) AS deaths, uniqExact(match_key) AS matches\n"
+    "FROM\n"
+    "(\n"
+    "    SELECT match_key, guid, argMaxMerge(team) AS team, sumMerge(kills) AS k,\n"
+    "           sumMerge(deaths) AS d, minMerge(first_ms) AS f\n"
+    "    FROM match_players\n"
+    "    GROUP BY match_key, guid\n"
+    "    HAVING f >= (toUInt64(now()) - {days} * 86400) * 1000\n"
+    ")\n"
+    "WHERE team IN ('allies', 'axis')\n"
+    "GROUP BY team";
+// clang-format on
 
-static const char winners_sql[] = "SELECT winner, count() AS n\n"
-                                  "FROM\n"
-                                  "(\n"
-                                  "    SELECT argMaxMerge(winner) AS winner, minMerge(first_ms) AS f\n"
-                                  "    FROM match_summary\n"
-                                  "    GROUP BY match_key\n"
-                                  "    HAVING f >= (toUInt64(now()) - {days} * 86400) * 1000\n"
-                                  ")\n"
-                                  "WHERE winner IN ('allies', 'axis')\n"
-                                  "GROUP BY winner";
+// clang-format off
+static const char winners_sql[] =
+    "SELECT winner, count() AS n\n"
+    "FROM\n"
+    "(\n"
+    "    SELECT argMaxMerge(winner) AS winner, minMerge(first_ms) AS f\n"
+    "    FROM match_summary\n"
+    "    GROUP BY match_key\n"
+    "    HAVING f >= (toUInt64(now()) - {days} * 86400) * 1000\n"
+    ")\n"
+    "WHERE winner IN ('allies', 'axis')\n"
+    "GROUP BY winner";
+// clang-format on
 
 static void teams_build(qjob *j)
 {

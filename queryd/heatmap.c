@@ -27,39 +27,60 @@ typedef struct {
     enum { HEAT_MAP, HEAT_MATCH, HEAT_PLAYER, HEAT_BODY } what;
 } heat_args;
 
-static const char map_cells_sql[] = "SELECT cx, cy, sum(n) AS n\n"
-                                    "FROM heat_cells\n"
-                                    "WHERE map_name = {key} AND kind = {kind}\n"
-                                    "GROUP BY cx, cy\n"
-                                    "ORDER BY n DESC, cx ASC, cy ASC\n"
-                                    "LIMIT {max}";
+// clang-format off
+static const char map_cells_sql[] =
+    "SELECT cx, cy, sum(n) AS n\n"
+    "FROM heat_cells\n"
+    "WHERE map_name = {key} AND kind = {kind}\n"
+    "GROUP BY cx, cy\n"
+    "ORDER BY n DESC, cx ASC, cy ASC\n"
+    "LIMIT {max}";
+// clang-format on
 
-static const char player_cells_sql[] = "SELECT cx, cy, sum(n) AS n\n"
-                                       "FROM heat_cells\n"
-                                       "WHERE map_name = {key} AND kind = {kind} AND guid = {guid}\n"
-                                       "GROUP BY cx, cy\n"
-                                       "ORDER BY n DESC, cx ASC, cy ASC\n"
-                                       "LIMIT {max}";
+// clang-format off
+static const char player_cells_sql[] =
+    "SELECT cx, cy, sum(n) AS n\n"
+    "FROM heat_cells\n"
+    "WHERE map_name = {key} AND kind = {kind} AND guid = {guid}\n"
+    "GROUP BY cx, cy\n"
+    "ORDER BY n DESC, cx ASC, cy ASC\n"
+    "LIMIT {max}";
+// clang-format on
 
-static const char match_cells_sql[] = "SELECT cx, cy, sum(n) AS n\n"
-                                      "FROM heat_match_cells\n"
-                                      "WHERE match_key = {key} AND kind = {kind}\n"
-                                      "GROUP BY cx, cy\n"
-                                      "ORDER BY n DESC, cx ASC, cy ASC\n"
-                                      "LIMIT {max}";
+// clang-format off
+static const char match_cells_sql[] =
+    "SELECT cx, cy, sum(n) AS n\n"
+    "FROM heat_match_cells\n"
+    "WHERE match_key = {key} AND kind = {kind}\n"
+    "GROUP BY cx, cy\n"
+    "ORDER BY n DESC, cx ASC, cy ASC\n"
+    "LIMIT {max}";
+// clang-format on
 
 /* Whether the map / match exists at all (an existing one without positions answers []). */
-static const char map_exists_sql[] = "SELECT count() AS n\n"
-                                     "FROM (SELECT argMaxMerge(map) AS m FROM match_summary GROUP BY match_key)\n"
-                                     "WHERE m = {key}";
-static const char match_exists_sql[] = "SELECT count() AS n FROM match_summary WHERE match_key = {key}";
-static const char player_exists_sql[] = "SELECT count() AS n FROM player_names WHERE guid = {guid}";
+// clang-format off
+static const char map_exists_sql[] =
+    "SELECT count() AS n\n"
+    "FROM (SELECT argMaxMerge(map) AS m FROM match_summary GROUP BY match_key)\n"
+    "WHERE m = {key}";
+// clang-format on
+// clang-format off
+static const char match_exists_sql[] =
+    "SELECT count() AS n FROM match_summary WHERE match_key = {key}";
+// clang-format on
+// clang-format off
+static const char player_exists_sql[] =
+    "SELECT count() AS n FROM player_names WHERE guid = {guid}";
+// clang-format on
 
-static const char body_sql[] = "SELECT if(hitloc = '', 'unknown', hitloc) AS loc, count() AS n\n"
-                               "FROM player_fights\n"
-                               "WHERE guid = {guid} AND role = 2\n"
-                               "GROUP BY loc\n"
-                               "ORDER BY n DESC, loc ASC";
+// clang-format off
+static const char body_sql[] =
+    "SELECT if(hitloc = '', 'unknown', hitloc) AS loc, count() AS n\n"
+    "FROM player_fights\n"
+    "WHERE guid = {guid} AND role = 2\n"
+    "GROUP BY loc\n"
+    "ORDER BY n DESC, loc ASC";
+// clang-format on
 
 /* Cells as served: normalised x/y over the returned cells, the cell centre in game units, the count. */
 static cJSON *points_json(const cJSON *rows)

@@ -27,20 +27,29 @@ typedef struct {
 
 /* Ranking: only the player and the value, so ClickHouse reads just the columns the stat needs (the
  * totals subquery's other sums are pruned); the page's rows get their other stats by key afterwards. */
-static const char lb_rank_sql[] = "SELECT guid, {value} AS value\n"
-                                  "FROM ({totals})\n"
-                                  "WHERE value > 0\n"
-                                  "ORDER BY value DESC, guid ASC\n"
-                                  "LIMIT {limit} OFFSET {offset}";
+// clang-format off
+static const char lb_rank_sql[] =
+    "SELECT guid, {value} AS value\n"
+    "FROM ({totals})\n"
+    "WHERE value > 0\n"
+    "ORDER BY value DESC, guid ASC\n"
+    "LIMIT {limit} OFFSET {offset}";
+// clang-format on
 
-static const char lb_count_sql[] = "SELECT count() AS total\n"
-                                   "FROM (SELECT {value} AS value FROM ({totals}))\n"
-                                   "WHERE value > 0";
+// clang-format off
+static const char lb_count_sql[] =
+    "SELECT count() AS total\n"
+    "FROM (SELECT {value} AS value FROM ({totals}))\n"
+    "WHERE value > 0";
+// clang-format on
 
-static const char lb_names_sql[] = "SELECT guid, argMax(name, last_ms) AS name\n"
-                                   "FROM player_names\n"
-                                   "WHERE guid IN {guids}\n"
-                                   "GROUP BY guid";
+// clang-format off
+static const char lb_names_sql[] =
+    "SELECT guid, argMax(name, last_ms) AS name\n"
+    "FROM player_names\n"
+    "WHERE guid IN {guids}\n"
+    "GROUP BY guid";
+// clang-format on
 
 /* The day and millisecond bounds of the job's period. */
 static void bounds(period p, char day[11], uint64_t *ms)
@@ -254,16 +263,19 @@ static const struct {
 };
 
 /* Top 3 per metric in one pass: each player's values become (metric, value) rows, LIMIT 3 BY metric. */
-static const char cards_sql[] = "SELECT p.1 AS metric, guid, p.2 AS value\n"
-                                "FROM\n"
-                                "(\n"
-                                "    SELECT guid, {metrics} AS pairs\n"
-                                "    FROM ({totals})\n"
-                                ")\n"
-                                "ARRAY JOIN pairs AS p\n"
-                                "WHERE value > 0\n"
-                                "ORDER BY metric ASC, value DESC, guid ASC\n"
-                                "LIMIT 3 BY metric";
+// clang-format off
+static const char cards_sql[] =
+    "SELECT p.1 AS metric, guid, p.2 AS value\n"
+    "FROM\n"
+    "(\n"
+    "    SELECT guid, {metrics} AS pairs\n"
+    "    FROM ({totals})\n"
+    ")\n"
+    "ARRAY JOIN pairs AS p\n"
+    "WHERE value > 0\n"
+    "ORDER BY metric ASC, value DESC, guid ASC\n"
+    "LIMIT 3 BY metric";
+// clang-format on
 
 /* The array literal [('kills', toFloat64(kills)), ...] of the metrics of one source. */
 static char *cards_metrics_sql(stat_source src)

@@ -26,49 +26,58 @@ typedef struct {
 } map_args;
 
 /* Per map: matches, kills, durations. {having} selects maps (by map_name, '' for unknown). */
+// clang-format off
 static const char maps_sql[] =
     "SELECT map_name, count() AS matches, sum(k) AS kills, sum(d) AS deaths, sum(h) AS headshots,\n"
     "       sum(dur) AS total_s, avg(dur) AS avg_s, max(last) AS last_ms,\n"
-    "       " MAP_DISPLAY_SQL(
-        "map_name") " AS display_name\n"
-                    "FROM\n"
-                    "(\n"
-                    "    SELECT argMaxMerge(map) AS map_name, sumMerge(kills) AS k, sumMerge(deaths) AS d,\n"
-                    "           sumMerge(headshots) AS h, maxMerge(last_ms) AS last,\n"
-                    "           maxMerge(last_t) - minMerge(first_t) AS dur\n"
-                    "    FROM match_summary\n"
-                    "    GROUP BY match_key\n"
-                    ")\n"
-                    "WHERE {where}\n"
-                    "GROUP BY map_name\n"
-                    "ORDER BY matches DESC, kills DESC, map_name ASC\n"
-                    "LIMIT {limit}";
+    "       " MAP_DISPLAY_SQL("map_name") " AS display_name\n"
+    "FROM\n"
+    "(\n"
+    "    SELECT argMaxMerge(map) AS map_name, sumMerge(kills) AS k, sumMerge(deaths) AS d,\n"
+    "           sumMerge(headshots) AS h, maxMerge(last_ms) AS last,\n"
+    "           maxMerge(last_t) - minMerge(first_t) AS dur\n"
+    "    FROM match_summary\n"
+    "    GROUP BY match_key\n"
+    ")\n"
+    "WHERE {where}\n"
+    "GROUP BY map_name\n"
+    "ORDER BY matches DESC, kills DESC, map_name ASC\n"
+    "LIMIT {limit}";
+// clang-format on
 
 /* Distinct players (not unauth_ slots) per map, from the players' matches. */
-static const char map_players_sql[] = "SELECT map_name, uniqExact(guid) AS unique_players\n"
-                                      "FROM\n"
-                                      "(\n"
-                                      "    SELECT guid, argMaxMerge(map) AS map_name\n"
-                                      "    FROM player_match\n"
-                                      "    WHERE " NOT_UNAUTH_SQL("guid") "\n"
-                                                                          "    GROUP BY guid, match_key\n"
-                                                                          ")\n"
-                                                                          "WHERE {where}\n"
-                                                                          "GROUP BY map_name";
+// clang-format off
+static const char map_players_sql[] =
+    "SELECT map_name, uniqExact(guid) AS unique_players\n"
+    "FROM\n"
+    "(\n"
+    "    SELECT guid, argMaxMerge(map) AS map_name\n"
+    "    FROM player_match\n"
+    "    WHERE " NOT_UNAUTH_SQL("guid") "\n"
+    "    GROUP BY guid, match_key\n"
+    ")\n"
+    "WHERE {where}\n"
+    "GROUP BY map_name";
+// clang-format on
 
+// clang-format off
 static const char map_board_sql[] =
     "SELECT guid, sum(kills) AS kills, sum(deaths) AS deaths, sum(headshots) AS headshots\n"
     "FROM player_map\n"
     "WHERE map_name = {map} AND " NOT_UNAUTH_SQL("guid") "\n"
-                                                         "GROUP BY guid\n"
-                                                         "HAVING kills > 0\n"
-                                                         "ORDER BY kills DESC, deaths ASC, guid ASC\n"
-                                                         "LIMIT {limit}";
+    "GROUP BY guid\n"
+    "HAVING kills > 0\n"
+    "ORDER BY kills DESC, deaths ASC, guid ASC\n"
+    "LIMIT {limit}";
+// clang-format on
 
-static const char names_sql[] = "SELECT guid, argMax(name, last_ms) AS name\n"
-                                "FROM player_names\n"
-                                "WHERE guid IN (SELECT guid FROM player_map WHERE map_name = {map})\n"
-                                "GROUP BY guid";
+// clang-format off
+static const char names_sql[] =
+    "SELECT guid, argMax(name, last_ms) AS name\n"
+    "FROM player_names\n"
+    "WHERE guid IN (SELECT guid FROM player_map WHERE map_name = {map})\n"
+    "GROUP BY guid";
+// clang-format on
 
 /* The stored map name for a URL's map: "unknown" is the matches without a map. */
 static const char *stored(const char *map)
@@ -163,12 +172,15 @@ static void server_maps(http_request *req, void *arg)
 
 /* ---- one map ---- */
 
-static const char heat_sql[] = "SELECT kind, cx, cy, sum(n) AS n\n"
-                               "FROM heat_cells\n"
-                               "WHERE map_name = {map}\n"
-                               "GROUP BY kind, cx, cy\n"
-                               "ORDER BY n DESC, cx ASC, cy ASC\n"
-                               "LIMIT 3000";
+// clang-format off
+static const char heat_sql[] =
+    "SELECT kind, cx, cy, sum(n) AS n\n"
+    "FROM heat_cells\n"
+    "WHERE map_name = {map}\n"
+    "GROUP BY kind, cx, cy\n"
+    "ORDER BY n DESC, cx ASC, cy ASC\n"
+    "LIMIT 3000";
+// clang-format on
 
 /* Heat cells of one kind as {x, y, count} in game units (cell centres). */
 static cJSON *cells_json(const cJSON *rows, const char *kind)

@@ -28,29 +28,33 @@ typedef struct {
 } match_args;
 
 /* One row per match: the columns every match list serves. {where} restricts match_summary rows. */
+// clang-format off
 static const char match_list_sql[] =
     "SELECT match_key, anyMerge(server_id) AS server_id, argMaxMerge(map) AS map_name,\n"
-    "       " GAMETYPE_SQL(
-        "argMaxMerge(gt)",
-        "map_name") " AS gametype,\n"
-                    "       minMerge(first_ms) AS first_ms, maxMerge(last_ms) AS last_ms,\n"
-                    "       minMerge(first_t) AS first_t, maxMerge(last_t) AS last_t,\n"
-                    "       sumMerge(kills) AS kills, sumMerge(deaths) AS deaths,\n"
-                    "       sumMerge(headshots) AS headshots, uniqExactArrayMerge(players) AS player_count,\n"
-                    "       maxMerge(max_players) AS max_players, argMaxMerge(winner) AS winner,\n"
-                    "       argMaxMerge(allies_score) AS allies_score, argMaxMerge(axis_score) AS axis_score,\n"
-                    "       sumMerge(ends) AS ends, sumMerge(rounds) AS rounds\n"
-                    "FROM match_summary\n"
-                    "WHERE {where}\n"
-                    "GROUP BY match_key\n"
-                    "HAVING {having}\n"
-                    "ORDER BY first_ms DESC, match_key ASC\n"
-                    "LIMIT {limit} OFFSET {offset}";
+    "       " GAMETYPE_SQL("argMaxMerge(gt)", "map_name") " AS gametype,\n"
+    "       minMerge(first_ms) AS first_ms, maxMerge(last_ms) AS last_ms,\n"
+    "       minMerge(first_t) AS first_t, maxMerge(last_t) AS last_t,\n"
+    "       sumMerge(kills) AS kills, sumMerge(deaths) AS deaths,\n"
+    "       sumMerge(headshots) AS headshots, uniqExactArrayMerge(players) AS player_count,\n"
+    "       maxMerge(max_players) AS max_players, argMaxMerge(winner) AS winner,\n"
+    "       argMaxMerge(allies_score) AS allies_score, argMaxMerge(axis_score) AS axis_score,\n"
+    "       sumMerge(ends) AS ends, sumMerge(rounds) AS rounds\n"
+    "FROM match_summary\n"
+    "WHERE {where}\n"
+    "GROUP BY match_key\n"
+    "HAVING {having}\n"
+    "ORDER BY first_ms DESC, match_key ASC\n"
+    "LIMIT {limit} OFFSET {offset}";
+// clang-format on
 
-static const char match_count_sql[] = "SELECT count() AS total\n"
-                                      "FROM (SELECT match_key, anyMerge(server_id) AS server_id FROM match_summary\n"
-                                      "      GROUP BY match_key HAVING {having})";
+// clang-format off
+static const char match_count_sql[] =
+    "SELECT count() AS total\n"
+    "FROM (SELECT match_key, anyMerge(server_id) AS server_id FROM match_summary\n"
+    "      GROUP BY match_key HAVING {having})";
+// clang-format on
 
+// clang-format off
 static const char match_players_sql[] =
     "SELECT guid, argMaxMerge(name) AS name, argMaxMerge(team) AS team,\n"
     "       sumMerge(kills) AS kills, sumMerge(deaths) AS deaths,\n"
@@ -61,7 +65,9 @@ static const char match_players_sql[] =
     "WHERE match_key = {id}\n"
     "GROUP BY guid\n"
     "ORDER BY kills - suicides - teamkills DESC, kills DESC, deaths ASC, guid ASC";
+// clang-format on
 
+// clang-format off
 static const char top_weapons_sql[] =
     "SELECT weapon AS name, count() AS kills, countIf(" HEADSHOT_SQL ") AS headshots\n"
     "FROM raw_events\n"
@@ -70,7 +76,9 @@ static const char top_weapons_sql[] =
     "GROUP BY weapon\n"
     "ORDER BY kills DESC, name ASC\n"
     "LIMIT 10";
+// clang-format on
 
+// clang-format off
 static const char versus_sql[] =
     "SELECT actor_guid AS killer_guid, any(actor_name) AS killer, target_guid AS victim_guid,\n"
     "       any(target_name) AS victim, count() AS kills\n"
@@ -79,8 +87,10 @@ static const char versus_sql[] =
     "  AND " ENEMY_KILL_SQL "\n"
     "GROUP BY killer_guid, victim_guid\n"
     "ORDER BY kills DESC, killer_guid ASC, victim_guid ASC";
+// clang-format on
 
 /* The events a timeline shows, in game order (the tracker's game time, then arrival). */
+// clang-format off
 static const char timeline_sql[] =
     "SELECT event_type, actor_guid, actor_name, target_guid, target_name, weapon, hitloc, team, map_name,\n"
     "       toUInt64(received_at) * 1000 + received_ms AS ts_ms, game_time,\n"
@@ -91,6 +101,7 @@ static const char timeline_sql[] =
     "  AND server_id = {server} AND match_key = {id}\n"
     "ORDER BY ifNull(game_time, 0), ts_ms, event_type\n"
     "LIMIT 1000";
+// clang-format on
 
 /* The server name of server_id from the servers rows (PostgreSQL), or "". */
 static const char *server_name(const cJSON *servers, const char *id)

@@ -42,10 +42,14 @@ typedef struct {
 
 /* ---- SQL ---- */
 
-static const char name_sql[] = "SELECT argMax(name, last_ms) AS name, max(last_ms) AS seen_ms, max(smf_id) AS smf_id\n"
-                               "FROM player_names\n"
-                               "WHERE guid = {guid}";
+// clang-format off
+static const char name_sql[] =
+    "SELECT argMax(name, last_ms) AS name, max(last_ms) AS seen_ms, max(smf_id) AS smf_id\n"
+    "FROM player_names\n"
+    "WHERE guid = {guid}";
+// clang-format on
 
+// clang-format off
 static const char weapons_sql[] =
     "SELECT weapon, sum(kills) AS kills, sum(deaths) AS deaths, sum(headshots) AS headshots,\n"
     "       sum(shots_fired) AS shots_fired, sum(shots_hit) AS shots_hit,\n"
@@ -57,24 +61,34 @@ static const char weapons_sql[] =
     "GROUP BY weapon\n"
     "ORDER BY kills DESC, deaths DESC, weapon ASC\n"
     "LIMIT {limit}";
+// clang-format on
 
-static const char recent_sql[] = "SELECT *\n"
-                                 "FROM ({facts})\n"
-                                 "ORDER BY first_ms DESC, match_key ASC\n"
-                                 "LIMIT {limit} OFFSET {offset}";
+// clang-format off
+static const char recent_sql[] =
+    "SELECT *\n"
+    "FROM ({facts})\n"
+    "ORDER BY first_ms DESC, match_key ASC\n"
+    "LIMIT {limit} OFFSET {offset}";
+// clang-format on
 
+// clang-format off
 static const char facts_count_sql[] =
     "SELECT count() AS total\n"
     "FROM (SELECT match_key FROM player_match WHERE guid = {guid} GROUP BY match_key)";
+// clang-format on
 
-static const char by_map_sql[] = "SELECT map, count() AS matches_played, sum(team_win + ffa_win) AS matches_won,\n"
-                                 "       sum(team_loss + ffa_loss) AS matches_lost, sum(kills) AS kills,\n"
-                                 "       sum(deaths) AS deaths, sum(headshots) AS headshots\n"
-                                 "FROM ({facts})\n"
-                                 "GROUP BY map\n"
-                                 "ORDER BY matches_played DESC, kills DESC, map ASC\n"
-                                 "LIMIT {limit}";
+// clang-format off
+static const char by_map_sql[] =
+    "SELECT map, count() AS matches_played, sum(team_win + ffa_win) AS matches_won,\n"
+    "       sum(team_loss + ffa_loss) AS matches_lost, sum(kills) AS kills,\n"
+    "       sum(deaths) AS deaths, sum(headshots) AS headshots\n"
+    "FROM ({facts})\n"
+    "GROUP BY map\n"
+    "ORDER BY matches_played DESC, kills DESC, map ASC\n"
+    "LIMIT {limit}";
+// clang-format on
 
+// clang-format off
 static const char by_gametype_sql[] =
     "SELECT gametype, count() AS matches_played, sum(team_win + ffa_win) AS matches_won,\n"
     "       sum(team_loss + ffa_loss) AS matches_lost, sum(kills) AS kills,\n"
@@ -82,9 +96,11 @@ static const char by_gametype_sql[] =
     "FROM ({facts})\n"
     "GROUP BY gametype\n"
     "ORDER BY matches_played DESC, gametype ASC";
+// clang-format on
 
 /* Kill streaks per life: each match's kills (kind 1) and deaths (kind 2) in event order (a kill before a
  * death at the same instant), lives numbered by the deaths before them, kills counted per life. */
+// clang-format off
 static const char streaks_sql[] =
     "SELECT max(streak) AS best_streak, countIf(streak >= 5) AS streaks_5, countIf(streak >= 10) AS streaks_10,\n"
     "       countIf(streak >= 15) AS streaks_15, countIf(streak >= 20) AS streaks_20,\n"
@@ -105,8 +121,10 @@ static const char streaks_sql[] =
     "    WHERE k = 1\n"
     "    GROUP BY match_key, life\n"
     ")";
+// clang-format on
 
 /* Multi-kills: a match's kills in order; a gap of more than 3 s starts a new chain. */
+// clang-format off
 static const char multikills_sql[] =
     "SELECT countIf(n = 2) AS double_kills, countIf(n = 3) AS triple_kills, countIf(n = 4) AS quad_kills,\n"
     "       countIf(n >= 5) AS multi_kills, sumIf(n, n >= 2) AS chained_kills\n"
@@ -124,8 +142,10 @@ static const char multikills_sql[] =
     "    ARRAY JOIN chains AS chain\n"
     "    GROUP BY match_key, chain\n"
     ")";
+// clang-format on
 
 /* Opponents: per other player, kills on them and deaths by them (team kills and suicides excluded). */
+// clang-format off
 static const char opponents_sql[] =
     "SELECT other_guid, argMax(other_name, ts_ms) AS other_name,\n"
     "       countIf(role = 1 AND kind = 1) AS kills, countIf(role = 2 AND team_kill = 0) AS deaths_to,\n"
@@ -136,34 +156,48 @@ static const char opponents_sql[] =
     "HAVING {order} > 0\n"
     "ORDER BY {order} DESC, other_guid ASC\n"
     "LIMIT {limit}";
+// clang-format on
 
-static const char hourly_sql[] = "SELECT toHour(toDateTime(intDiv(ts_ms, 1000)), 'UTC') AS h,\n"
-                                 "       countIf(role = 1 AND kind = 1) AS kills, countIf(role = 2) AS deaths\n"
-                                 "FROM player_fights\n"
-                                 "WHERE guid = {guid}\n"
-                                 "GROUP BY h\n"
-                                 "ORDER BY h";
+// clang-format off
+static const char hourly_sql[] =
+    "SELECT toHour(toDateTime(intDiv(ts_ms, 1000)), 'UTC') AS h,\n"
+    "       countIf(role = 1 AND kind = 1) AS kills, countIf(role = 2) AS deaths\n"
+    "FROM player_fights\n"
+    "WHERE guid = {guid}\n"
+    "GROUP BY h\n"
+    "ORDER BY h";
+// clang-format on
 
-static const char daily_sql[] = "SELECT toDayOfWeek(toDateTime(intDiv(ts_ms, 1000)), 'UTC') AS d,\n"
-                                "       countIf(role = 1 AND kind = 1) AS kills, countIf(role = 2) AS deaths\n"
-                                "FROM player_fights\n"
-                                "WHERE guid = {guid}\n"
-                                "GROUP BY d\n"
-                                "ORDER BY d";
+// clang-format off
+static const char daily_sql[] =
+    "SELECT toDayOfWeek(toDateTime(intDiv(ts_ms, 1000)), 'UTC') AS d,\n"
+    "       countIf(role = 1 AND kind = 1) AS kills, countIf(role = 2) AS deaths\n"
+    "FROM player_fights\n"
+    "WHERE guid = {guid}\n"
+    "GROUP BY d\n"
+    "ORDER BY d";
+// clang-format on
 
-static const char result_hours_sql[] = "SELECT toHour(toDateTime(intDiv(last_ms, 1000)), 'UTC') AS h,\n"
-                                       "       sum(team_win + ffa_win) AS wins, sum(team_loss + ffa_loss) AS losses\n"
-                                       "FROM ({facts})\n"
-                                       "GROUP BY h";
+// clang-format off
+static const char result_hours_sql[] =
+    "SELECT toHour(toDateTime(intDiv(last_ms, 1000)), 'UTC') AS h,\n"
+    "       sum(team_win + ffa_win) AS wins, sum(team_loss + ffa_loss) AS losses\n"
+    "FROM ({facts})\n"
+    "GROUP BY h";
+// clang-format on
 
-static const char weapon_on_map_sql[] = "SELECT map_name, weapon, count() AS kills\n"
-                                        "FROM player_fights\n"
-                                        "WHERE guid = {guid} AND role = 1 AND kind = 1\n"
-                                        "GROUP BY map_name, weapon\n"
-                                        "ORDER BY kills DESC, map_name ASC, weapon ASC\n"
-                                        "LIMIT 1 BY map_name\n"
-                                        "LIMIT 20";
+// clang-format off
+static const char weapon_on_map_sql[] =
+    "SELECT map_name, weapon, count() AS kills\n"
+    "FROM player_fights\n"
+    "WHERE guid = {guid} AND role = 1 AND kind = 1\n"
+    "GROUP BY map_name, weapon\n"
+    "ORDER BY kills DESC, map_name ASC, weapon ASC\n"
+    "LIMIT 1 BY map_name\n"
+    "LIMIT 20";
+// clang-format on
 
+// clang-format off
 static const char weapon_kills_sql[] =
     "SELECT weapon, count() AS kills, avgIf(dist, dist >= 0) AS avg_dist, maxIf(dist, dist >= 0) AS max_dist,\n"
     "       minIf(dist, dist >= 0) AS min_dist, countIf(dist >= 0) AS dist_n,\n"
@@ -175,9 +209,11 @@ static const char weapon_kills_sql[] =
     "GROUP BY weapon\n"
     "ORDER BY kills DESC, weapon ASC\n"
     "LIMIT 20";
+// clang-format on
 
 /* First bloods: the matches the player played, and in each the first enemy kill by anyone (raw_events read
  * by its key: event type, server, match). */
+// clang-format off
 static const char first_blood_sql[] =
     "SELECT countIf(first_killer = {guid}) AS first_bloods, count() AS matches\n"
     "FROM\n"
@@ -198,32 +234,44 @@ static const char first_blood_sql[] =
     "      AND NOT (at IN ('allies', 'axis') AND at = tt)\n"
     "    GROUP BY match_key\n"
     ")";
+// clang-format on
 
+// clang-format off
 static const char class_sql[] =
     "SELECT " WEAPON_CLASS_SQL("weapon") " AS class, sum(kills) AS kills,\n"
-                                         "       sum(kill_dist_sum) AS dist_sum, sum(kill_dist_n) AS dist_n\n"
-                                         "FROM player_weapon\n"
-                                         "WHERE guid = {guid}\n"
-                                         "GROUP BY class\n"
-                                         "ORDER BY kills DESC, class ASC";
+    "       sum(kill_dist_sum) AS dist_sum, sum(kill_dist_n) AS dist_n\n"
+    "FROM player_weapon\n"
+    "WHERE guid = {guid}\n"
+    "GROUP BY class\n"
+    "ORDER BY kills DESC, class ASC";
+// clang-format on
 
-static const char bots_sql[] = "SELECT other_name AS name, count() AS kills\n"
-                               "FROM player_fights\n"
-                               "WHERE guid = {guid} AND role = 1 AND kind = 4\n"
-                               "GROUP BY other_name\n"
-                               "ORDER BY kills DESC, name ASC\n"
-                               "LIMIT 10";
+// clang-format off
+static const char bots_sql[] =
+    "SELECT other_name AS name, count() AS kills\n"
+    "FROM player_fights\n"
+    "WHERE guid = {guid} AND role = 1 AND kind = 4\n"
+    "GROUP BY other_name\n"
+    "ORDER BY kills DESC, name ASC\n"
+    "LIMIT 10";
+// clang-format on
 
-static const char vehicle_deaths_sql[] = "SELECT countIf(role = 2 AND mod = 'vehicle') AS vehicle_deaths\n"
-                                         "FROM player_fights\n"
-                                         "WHERE guid = {guid}";
+// clang-format off
+static const char vehicle_deaths_sql[] =
+    "SELECT countIf(role = 2 AND mod = 'vehicle') AS vehicle_deaths\n"
+    "FROM player_fights\n"
+    "WHERE guid = {guid}";
+// clang-format on
 
+// clang-format off
 static const char team_sides_sql[] =
     "SELECT team, count() AS matches, sum(team_win) AS wins, sum(team_loss) AS losses\n"
     "FROM ({facts})\n"
     "WHERE team IN ('allies', 'axis')\n"
     "GROUP BY team";
+// clang-format on
 
+// clang-format off
 static const char achievements_sql[] =
     "SELECT d.id_achievement, d.code, d.name, d.description, d.category, d.tier, d.icon, d.points,\n"
     "       pa.unlocked_date, i.id_member\n"
@@ -233,13 +281,20 @@ static const char achievements_sql[] =
     "WHERE i.player_guid = ?\n"
     "ORDER BY pa.unlocked_date DESC, d.id_achievement ASC\n"
     "LIMIT 100";
+// clang-format on
 
-static const char identity_sql[] = "SELECT id_member FROM {p}mohaa_identities WHERE player_guid = ? LIMIT 1";
+// clang-format off
+static const char identity_sql[] =
+    "SELECT id_member FROM {p}mohaa_identities WHERE player_guid = ? LIMIT 1";
+// clang-format on
 
-static const char member_guid_sql[] = "SELECT player_guid FROM {p}mohaa_identities\n"
-                                      "WHERE id_member = ? AND player_guid != ''\n"
-                                      "ORDER BY linked_at DESC, id_identity DESC\n"
-                                      "LIMIT 1";
+// clang-format off
+static const char member_guid_sql[] =
+    "SELECT player_guid FROM {p}mohaa_identities\n"
+    "WHERE id_member = ? AND player_guid != ''\n"
+    "ORDER BY linked_at DESC, id_identity DESC\n"
+    "LIMIT 1";
+// clang-format on
 
 /* ---- helpers ---- */
 
@@ -539,13 +594,15 @@ static void member_start(qjob *j)
 
 /* ---- GET /stats/player/name/{name} ---- */
 
-static const char by_name_sql[] = "SELECT guid, name, max(last_ms) AS last\n"
-                                  "FROM player_names\n"
-                                  "WHERE lowerUTF8(name) = lowerUTF8({name}) AND " NOT_UNAUTH_SQL(
-                                      "guid") "\n"
-                                              "GROUP BY guid, name\n"
-                                              "ORDER BY name = {name} DESC, last DESC, guid ASC\n"
-                                              "LIMIT 1";
+// clang-format off
+static const char by_name_sql[] =
+    "SELECT guid, name, max(last_ms) AS last\n"
+    "FROM player_names\n"
+    "WHERE lowerUTF8(name) = lowerUTF8({name}) AND " NOT_UNAUTH_SQL( "guid") "\n"
+    "GROUP BY guid, name\n"
+    "ORDER BY name = {name} DESC, last DESC, guid ASC\n"
+    "LIMIT 1";
+// clang-format on
 
 typedef struct {
     char name[NAME_MAX_BYTES * 3 + 1];
@@ -788,6 +845,7 @@ static void deep_build(qjob *j)
     job_answer(j, 200, o);
 }
 
+// clang-format off
 static const char rivals_sql[] =
     "SELECT 'nemesis' AS side, other_guid, argMax(other_name, ts_ms) AS other_name, count() AS n\n"
     "FROM player_fights\n"
@@ -803,6 +861,7 @@ static const char rivals_sql[] =
     "GROUP BY other_guid\n"
     "ORDER BY n DESC, other_guid ASC\n"
     "LIMIT 1";
+// clang-format on
 
 static void deep_start(qjob *j)
 {
@@ -1046,13 +1105,16 @@ static void peak_build(qjob *j)
     job_answer(j, 200, o);
 }
 
-static const char best_map_sql[] = "SELECT map_name AS map, sum(kills) AS kills, sum(deaths) AS deaths\n"
-                                   "FROM player_map\n"
-                                   "WHERE guid = {guid}\n"
-                                   "GROUP BY map\n"
-                                   "HAVING kills > 0\n"
-                                   "ORDER BY kills DESC, map ASC\n"
-                                   "LIMIT 1";
+// clang-format off
+static const char best_map_sql[] =
+    "SELECT map_name AS map, sum(kills) AS kills, sum(deaths) AS deaths\n"
+    "FROM player_map\n"
+    "WHERE guid = {guid}\n"
+    "GROUP BY map\n"
+    "HAVING kills > 0\n"
+    "ORDER BY kills DESC, map ASC\n"
+    "LIMIT 1";
+// clang-format on
 
 static void peak_start(qjob *j)
 {
@@ -1445,12 +1507,15 @@ static const struct {
     {"range", "multiIf(dist < 0, 'unknown', dist * 0.0254 < 10, 'close', dist * 0.0254 < 30, 'medium', 'long')"},
 };
 
-static const char drill_sql[] = "SELECT {dim} AS label, countIf(role = 1 AND kind = 1) AS kills,\n"
-                                "       countIf(role = 2) AS deaths, countIf(headshot = 1) AS headshots,\n"
-                                "       countIf(kind = 3) AS teamkills\n"
-                                "FROM player_fights\n"
-                                "WHERE guid = {guid}\n"
-                                "GROUP BY label";
+// clang-format off
+static const char drill_sql[] =
+    "SELECT {dim} AS label, countIf(role = 1 AND kind = 1) AS kills,\n"
+    "       countIf(role = 2) AS deaths, countIf(headshot = 1) AS headshots,\n"
+    "       countIf(kind = 3) AS teamkills\n"
+    "FROM player_fights\n"
+    "WHERE guid = {guid}\n"
+    "GROUP BY label";
+// clang-format on
 
 static void drill_build(qjob *j)
 {

@@ -38,6 +38,7 @@ typedef struct {
 } server_args;
 
 /* Per server: last 24 h and the 24 h before, and all time. */
+// clang-format off
 static const char activity_sql[] =
     "SELECT server_id,\n"
     "       sumMergeIf(kills, hour >= toStartOfHour(now() - 86400)) AS kills_24h,\n"
@@ -51,12 +52,16 @@ static const char activity_sql[] =
     "FROM server_hourly\n"
     "WHERE {where}\n"
     "GROUP BY server_id";
+// clang-format on
 
 /* Per server and hour of the last 24 (and 7 / 30 days for uptime). */
-static const char hourly_sql[] = "SELECT server_id, hour, uniqExactArrayMerge(players) AS players\n"
-                                 "FROM server_hourly\n"
-                                 "WHERE {where} AND hour >= toStartOfHour(now() - {span} * 3600)\n"
-                                 "GROUP BY server_id, hour";
+// clang-format off
+static const char hourly_sql[] =
+    "SELECT server_id, hour, uniqExactArrayMerge(players) AS players\n"
+    "FROM server_hourly\n"
+    "WHERE {where} AND hour >= toStartOfHour(now() - {span} * 3600)\n"
+    "GROUP BY server_id, hour";
+// clang-format on
 
 /* The live entry of a server, when fresh. */
 static const cJSON *live_entry(const cJSON *live_rows, const char *id)
@@ -232,20 +237,25 @@ static void list_build(qjob *j)
     job_answer(j, 200, sorted);
 }
 
+// clang-format off
 static const char today_sql[] =
     "SELECT sumMergeIf(kills, hour >= toStartOfDay(now(), 'UTC')) AS kills_today,\n"
     "       uniqExactMergeIf(matches, hour >= toStartOfDay(now(), 'UTC')) AS matches_today,\n"
     "       sumMerge(kills) AS all_kills\n"
     "FROM server_hourly";
+// clang-format on
 
-static const char peak_today_sql[] = "SELECT max(p) AS peak\n"
-                                     "FROM\n"
-                                     "(\n"
-                                     "    SELECT hour, uniqExactArrayMerge(players) AS p\n"
-                                     "    FROM server_hourly\n"
-                                     "    WHERE hour >= toStartOfDay(now(), 'UTC')\n"
-                                     "    GROUP BY hour\n"
-                                     ")";
+// clang-format off
+static const char peak_today_sql[] =
+    "SELECT max(p) AS peak\n"
+    "FROM\n"
+    "(\n"
+    "    SELECT hour, uniqExactArrayMerge(players) AS p\n"
+    "    FROM server_hourly\n"
+    "    WHERE hour >= toStartOfDay(now(), 'UTC')\n"
+    "    GROUP BY hour\n"
+    ")";
+// clang-format on
 
 static void list_start(qjob *j)
 {
@@ -311,22 +321,27 @@ static void unknown_server(qjob *j)
     job_error(j, 404, msg);
 }
 
-static const char playtime_sql[] = "SELECT sum(last - first) AS playtime_s\n"
-                                   "FROM\n"
-                                   "(\n"
-                                   "    SELECT minMerge(first_t) AS first, maxMerge(last_t) AS last,\n"
-                                   "           anyMerge(server_id) AS server_id\n"
-                                   "    FROM player_match\n"
-                                   "    GROUP BY guid, match_key\n"
-                                   "    HAVING server_id = {id}\n"
-                                   ")";
+// clang-format off
+static const char playtime_sql[] =
+    "SELECT sum(last - first) AS playtime_s\n"
+    "FROM\n"
+    "(\n"
+    "    SELECT minMerge(first_t) AS first, maxMerge(last_t) AS last,\n"
+    "           anyMerge(server_id) AS server_id\n"
+    "    FROM player_match\n"
+    "    GROUP BY guid, match_key\n"
+    "    HAVING server_id = {id}\n"
+    ")";
+// clang-format on
 
+// clang-format off
 static const char uptime_sql[] =
     "SELECT countIf(hour >= toStartOfHour(now() - 86400)) AS hours_24h,\n"
     "       countIf(hour >= toStartOfHour(now() - 7 * 86400)) AS hours_7d,\n"
     "       countIf(hour >= toStartOfHour(now() - 30 * 86400)) AS hours_30d, max(hour) AS last_hour\n"
     "FROM (SELECT hour FROM server_hourly WHERE server_id = {id} AND hour >= toStartOfHour(now() - 30 * 86400)\n"
     "      GROUP BY hour)";
+// clang-format on
 
 static void detail_build(qjob *j)
 {
@@ -520,21 +535,27 @@ static void live_matches(http_request *req, void *arg)
 
 /* ---- breakdowns of one server ---- */
 
+// clang-format off
 static const char top_players_sql[] =
     "SELECT guid, sum(kills) AS kills, sum(deaths) AS deaths, sum(headshots) AS headshots,\n"
     "       max(day) AS last_day, count() AS days\n"
     "FROM player_daily\n"
     "WHERE server_id = {id} AND " NOT_UNAUTH_SQL("guid") "\n"
-                                                         "GROUP BY guid\n"
-                                                         "HAVING kills + deaths > 0\n"
-                                                         "ORDER BY kills DESC, deaths ASC, guid ASC\n"
-                                                         "LIMIT {limit}";
+    "GROUP BY guid\n"
+    "HAVING kills + deaths > 0\n"
+    "ORDER BY kills DESC, deaths ASC, guid ASC\n"
+    "LIMIT {limit}";
+// clang-format on
 
-static const char names_sql[] = "SELECT guid, argMax(name, last_ms) AS name\n"
-                                "FROM player_names\n"
-                                "WHERE guid IN (SELECT guid FROM player_daily WHERE server_id = {id})\n"
-                                "GROUP BY guid";
+// clang-format off
+static const char names_sql[] =
+    "SELECT guid, argMax(name, last_ms) AS name\n"
+    "FROM player_names\n"
+    "WHERE guid IN (SELECT guid FROM player_daily WHERE server_id = {id})\n"
+    "GROUP BY guid";
+// clang-format on
 
+// clang-format off
 static const char maps_sql[] =
     "SELECT map_name, count() AS matches, sum(k) AS kills, avg(dur) AS avg_dur,\n"
     "       max(last) AS last_played, avg(p) AS avg_players\n"
@@ -549,40 +570,52 @@ static const char maps_sql[] =
     ")\n"
     "GROUP BY map_name\n"
     "ORDER BY matches DESC, kills DESC, map_name ASC";
+// clang-format on
 
-static const char weapons_sql[] = "SELECT weapon, sum(kills) AS kills, sum(headshots) AS headshots,\n"
-                                  "       sum(kill_dist_sum) AS dist_sum, sum(kill_dist_n) AS dist_n\n"
-                                  "FROM weapon_daily\n"
-                                  "WHERE server_id = {id}\n"
-                                  "GROUP BY weapon\n"
-                                  "HAVING kills > 0\n"
-                                  "ORDER BY kills DESC, weapon ASC\n"
-                                  "LIMIT 20";
+// clang-format off
+static const char weapons_sql[] =
+    "SELECT weapon, sum(kills) AS kills, sum(headshots) AS headshots,\n"
+    "       sum(kill_dist_sum) AS dist_sum, sum(kill_dist_n) AS dist_n\n"
+    "FROM weapon_daily\n"
+    "WHERE server_id = {id}\n"
+    "GROUP BY weapon\n"
+    "HAVING kills > 0\n"
+    "ORDER BY kills DESC, weapon ASC\n"
+    "LIMIT 20";
+// clang-format on
 
-static const char peak_sql[] = "SELECT toDayOfWeek(hour, 'UTC') AS d, toHour(hour, 'UTC') AS h,\n"
-                               "       uniqExactArrayMerge(players) AS players\n"
-                               "FROM server_hourly\n"
-                               "WHERE server_id = {id} AND hour >= toStartOfHour(now() - {days} * 86400)\n"
-                               "GROUP BY d, h";
+// clang-format off
+static const char peak_sql[] =
+    "SELECT toDayOfWeek(hour, 'UTC') AS d, toHour(hour, 'UTC') AS h,\n"
+    "       uniqExactArrayMerge(players) AS players\n"
+    "FROM server_hourly\n"
+    "WHERE server_id = {id} AND hour >= toStartOfHour(now() - {days} * 86400)\n"
+    "GROUP BY d, h";
+// clang-format on
 
-static const char history_sql[] = "SELECT toUInt32(hour) AS ts, uniqExactArrayMerge(players) AS players,\n"
-                                  "       sumMerge(kills) AS kills, sumMerge(deaths) AS deaths,\n"
-                                  "       sumMerge(match_starts) AS match_starts, countMerge(events) AS events\n"
-                                  "FROM server_hourly\n"
-                                  "WHERE server_id = {id} AND hour >= toStartOfHour(now() - {hours} * 3600)\n"
-                                  "GROUP BY hour\n"
-                                  "ORDER BY hour";
+// clang-format off
+static const char history_sql[] =
+    "SELECT toUInt32(hour) AS ts, uniqExactArrayMerge(players) AS players,\n"
+    "       sumMerge(kills) AS kills, sumMerge(deaths) AS deaths,\n"
+    "       sumMerge(match_starts) AS match_starts, countMerge(events) AS events\n"
+    "FROM server_hourly\n"
+    "WHERE server_id = {id} AND hour >= toStartOfHour(now() - {hours} * 3600)\n"
+    "GROUP BY hour\n"
+    "ORDER BY hour";
+// clang-format on
 
+// clang-format off
 static const char server_matches_sql[] =
     "SELECT match_key, argMaxMerge(map) AS map_name, minMerge(first_ms) AS first_ms, maxMerge(last_ms) AS last_ms,\n"
     "       minMerge(first_t) AS first_t, maxMerge(last_t) AS last_t,\n"
     "       sumMerge(kills) AS kills, uniqExactArrayMerge(players) AS players, argMaxMerge(winner) AS winner,\n"
     "       " GAMETYPE_SQL("argMaxMerge(gt)", "map_name") " AS gametype, anyMerge(server_id) AS s\n"
-                                                          "FROM match_summary\n"
-                                                          "GROUP BY match_key\n"
-                                                          "HAVING s = {id}\n"
-                                                          "ORDER BY first_ms DESC, match_key ASC\n"
-                                                          "LIMIT {limit}";
+    "FROM match_summary\n"
+    "GROUP BY match_key\n"
+    "HAVING s = {id}\n"
+    "ORDER BY first_ms DESC, match_key ASC\n"
+    "LIMIT {limit}";
+// clang-format on
 
 typedef enum { PART_TOP, PART_MAPS, PART_WEAPONS, PART_PEAK, PART_HISTORY, PART_MATCHES, PART_ACTIVITY } part;
 

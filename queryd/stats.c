@@ -96,36 +96,39 @@ const lb_stat *lb_stat_find(const char *name)
     return NULL;
 }
 
-const char player_totals_sql[] = "SELECT\n"
-                                 "    guid,\n"
-                                 "    sum(events) AS events, sum(kills) AS kills, sum(deaths) AS deaths,\n"
-                                 "    sum(suicides) AS suicides, sum(teamkills) AS teamkills,\n"
-                                 "    sum(teamkilled) AS teamkilled, sum(headshots) AS headshots,\n"
-                                 "    sum(bot_kills) AS bot_kills, sum(torso_kills) AS torso_kills,\n"
-                                 "    sum(limb_kills) AS limb_kills, sum(nutshots) AS nutshots,\n"
-                                 "    sum(bash_kills) AS bash_kills, sum(grenade_kills) AS grenade_kills,\n"
-                                 "    sum(roadkills) AS roadkills, sum(telefrags) AS telefrags,\n"
-                                 "    sum(crushed) AS crushed, sum(fall_deaths) AS fall_deaths,\n"
-                                 "    sum(standing_kills) AS standing_kills, sum(crouch_kills) AS crouch_kills,\n"
-                                 "    sum(prone_kills) AS prone_kills,\n"
-                                 "    sum(kill_dist_sum) AS kill_dist_sum, sum(kill_dist_n) AS kill_dist_n,\n"
-                                 "    sum(shots_fired) AS shots_fired, sum(shots_hit) AS shots_hit,\n"
-                                 "    sum(damage_dealt) AS damage_dealt, sum(damage_taken) AS damage_taken,\n"
-                                 "    sum(reloads) AS reloads, sum(weapon_swaps) AS weapon_swaps,\n"
-                                 "    sum(no_ammo) AS no_ammo, sum(items_picked) AS items_picked,\n"
-                                 "    sum(health_picked) AS health_picked, sum(ammo_picked) AS ammo_picked,\n"
-                                 "    sum(armor_picked) AS armor_picked,\n"
-                                 "    sum(distance_units) AS distance_units, sum(sprinted_units) AS sprinted_units,\n"
-                                 "    sum(swam_units) AS swam_units, sum(driven_units) AS driven_units,\n"
-                                 "    sum(jumps) AS jumps, sum(crouches) AS crouches, sum(prones) AS prones,\n"
-                                 "    sum(ladders) AS ladders, sum(objectives) AS objectives,\n"
-                                 "    sum(chat_messages) AS chat_messages, sum(team_messages) AS team_messages,\n"
-                                 "    sum(spawns) AS spawns, sum(grenades_thrown) AS grenades_thrown,\n"
-                                 "    sum(vehicle_enters) AS vehicle_enters, sum(turret_enters) AS turret_enters,\n"
-                                 "    sum(doors_opened) AS doors_opened, sum(spectates) AS spectates\n"
-                                 "FROM player_daily\n"
-                                 "WHERE {where} AND day >= toDate({day_from})\n"
-                                 "GROUP BY guid";
+// clang-format off
+const char player_totals_sql[] =
+    "SELECT\n"
+    "    guid,\n"
+    "    sum(events) AS events, sum(kills) AS kills, sum(deaths) AS deaths,\n"
+    "    sum(suicides) AS suicides, sum(teamkills) AS teamkills,\n"
+    "    sum(teamkilled) AS teamkilled, sum(headshots) AS headshots,\n"
+    "    sum(bot_kills) AS bot_kills, sum(torso_kills) AS torso_kills,\n"
+    "    sum(limb_kills) AS limb_kills, sum(nutshots) AS nutshots,\n"
+    "    sum(bash_kills) AS bash_kills, sum(grenade_kills) AS grenade_kills,\n"
+    "    sum(roadkills) AS roadkills, sum(telefrags) AS telefrags,\n"
+    "    sum(crushed) AS crushed, sum(fall_deaths) AS fall_deaths,\n"
+    "    sum(standing_kills) AS standing_kills, sum(crouch_kills) AS crouch_kills,\n"
+    "    sum(prone_kills) AS prone_kills,\n"
+    "    sum(kill_dist_sum) AS kill_dist_sum, sum(kill_dist_n) AS kill_dist_n,\n"
+    "    sum(shots_fired) AS shots_fired, sum(shots_hit) AS shots_hit,\n"
+    "    sum(damage_dealt) AS damage_dealt, sum(damage_taken) AS damage_taken,\n"
+    "    sum(reloads) AS reloads, sum(weapon_swaps) AS weapon_swaps,\n"
+    "    sum(no_ammo) AS no_ammo, sum(items_picked) AS items_picked,\n"
+    "    sum(health_picked) AS health_picked, sum(ammo_picked) AS ammo_picked,\n"
+    "    sum(armor_picked) AS armor_picked,\n"
+    "    sum(distance_units) AS distance_units, sum(sprinted_units) AS sprinted_units,\n"
+    "    sum(swam_units) AS swam_units, sum(driven_units) AS driven_units,\n"
+    "    sum(jumps) AS jumps, sum(crouches) AS crouches, sum(prones) AS prones,\n"
+    "    sum(ladders) AS ladders, sum(objectives) AS objectives,\n"
+    "    sum(chat_messages) AS chat_messages, sum(team_messages) AS team_messages,\n"
+    "    sum(spawns) AS spawns, sum(grenades_thrown) AS grenades_thrown,\n"
+    "    sum(vehicle_enters) AS vehicle_enters, sum(turret_enters) AS turret_enters,\n"
+    "    sum(doors_opened) AS doors_opened, sum(spectates) AS spectates\n"
+    "FROM player_daily\n"
+    "WHERE {where} AND day >= toDate({day_from})\n"
+    "GROUP BY guid";
+// clang-format on
 
 /* Joins nest because ClickHouse 18.16 allows one JOIN per SELECT. The match_summary and match_players
  * parts are restricted to the selected players' matches, so a player page reads only its own matches; the
@@ -270,11 +273,14 @@ done:
     return out;
 }
 
-const char servers_pg_sql[] = "SELECT id, name, host(ip_address) AS address, port, is_active,\n"
-                              "       extract(epoch FROM created_at)::bigint AS created_s,\n"
-                              "       coalesce(extract(epoch FROM last_seen_at)::bigint, 0) AS last_seen_s\n"
-                              "FROM servers\n"
-                              "ORDER BY name, id";
+// clang-format off
+const char servers_pg_sql[] =
+    "SELECT id, name, host(ip_address) AS address, port, is_active,\n"
+    "       extract(epoch FROM created_at)::bigint AS created_s,\n"
+    "       coalesce(extract(epoch FROM last_seen_at)::bigint, 0) AS last_seen_s\n"
+    "FROM servers\n"
+    "ORDER BY name, id";
+// clang-format on
 
 /* Add a whole number. */
 static void add_n(cJSON *o, const char *key, double v)

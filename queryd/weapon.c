@@ -21,6 +21,7 @@ typedef struct {
     long limit;
 } weapon_args;
 
+// clang-format off
 static const char weapons_sql[] =
     "SELECT weapon, sum(kills) AS kills, sum(headshots) AS headshots,\n"
     "       sum(shots_fired) AS shots, sum(shots_hit) AS hits, sum(damage_dealt) AS damage,\n"
@@ -31,25 +32,34 @@ static const char weapons_sql[] =
     "HAVING kills + shots > 0\n"
     "ORDER BY kills DESC, shots DESC, weapon ASC\n"
     "LIMIT 500";
+// clang-format on
 
-static const char users_sql[] = "SELECT uniqExactIf(guid, kills + shots_fired > 0) AS unique_users\n"
-                                "FROM player_weapon\n"
-                                "WHERE weapon = {weapon} AND " NOT_UNAUTH_SQL("guid");
+// clang-format off
+static const char users_sql[] =
+    "SELECT uniqExactIf(guid, kills + shots_fired > 0) AS unique_users\n"
+    "FROM player_weapon\n"
+    "WHERE weapon = {weapon} AND " NOT_UNAUTH_SQL("guid");
+// clang-format on
 
+// clang-format off
 static const char board_sql[] =
     "SELECT guid, sum(kills) AS kills, sum(headshots) AS headshots,\n"
     "       sum(shots_fired) AS shots_fired, sum(shots_hit) AS shots_hit\n"
     "FROM player_weapon\n"
     "WHERE weapon = {weapon} AND " NOT_UNAUTH_SQL("guid") "\n"
-                                                          "GROUP BY guid\n"
-                                                          "HAVING kills > 0\n"
-                                                          "ORDER BY kills DESC, headshots DESC, guid ASC\n"
-                                                          "LIMIT {limit}";
+    "GROUP BY guid\n"
+    "HAVING kills > 0\n"
+    "ORDER BY kills DESC, headshots DESC, guid ASC\n"
+    "LIMIT {limit}";
+// clang-format on
 
-static const char names_sql[] = "SELECT guid, argMax(name, last_ms) AS name\n"
-                                "FROM player_names\n"
-                                "WHERE guid IN (SELECT guid FROM player_weapon WHERE weapon = {weapon} AND kills > 0)\n"
-                                "GROUP BY guid";
+// clang-format off
+static const char names_sql[] =
+    "SELECT guid, argMax(name, last_ms) AS name\n"
+    "FROM player_names\n"
+    "WHERE guid IN (SELECT guid FROM player_weapon WHERE weapon = {weapon} AND kills > 0)\n"
+    "GROUP BY guid";
+// clang-format on
 
 /* One weapons_sql row as served. */
 static cJSON *weapon_json(const cJSON *r)
