@@ -17,12 +17,67 @@
 
 /* While another process holds the lock, look for its answer this often. */
 #define POLL_MS 15
+/* Answers also stay this long in this process's memory, so a burst of identical requests (a forum page
+ * fanning out, a busy widget) is answered without even the Redis round trip. Short, so that every queryd
+ * process still converges on what Redis holds. */
+#define LOCAL_TTL_MS 1000
+#define LOCAL_MAX 20000
 
 struct qcache {
     queryd *q;
     hashmap *inflight; /* key -> flight */
-    metric *hits, *misses, *stale, *coalesced, *errors;
+    hashmap *local;    /* key -> local_answer */
+    metric *hits, *misses, *stale, *coalesced, *errors, *local_hits;
 };
+
+/* An answer kept in memory until expires_ns (uv_hrtime). */
+typedef struct {
+    int status;
+    uint64_t expires_ns;
+    size_t len;
+    char body[];
+} local_answer;
+
+/* Keep an answer in memory; when the map is full, expired entries go first, else all of them. */
+static void local_put(qcache *c, const char *key, int status, const char *body, size_t len, int ttl_s)
+{
+    uint64_t now = uv_hrtime();
+    if (!c->local)
+        return;
+    if (hashmap_size(c->local) >= LOCAL_MAX) {
+        /* Keys are copied before any removal: removing may move the map's entries. */
+        static char dead[64][201];
+        size_t n = 0, pos = 0, klen;
+        const char *k;
+        void *v;
+        while (n < 64 && hashmap_next(c->local, &pos, &k, &klen, &v))
+            if (((local_answer *)v)->expires_ns <= now && klen < sizeof dead[0]) {
+                memcpy(dead[n], k, klen);
+                dead[n++][klen] = '\0';
+            }
+        for (size_t i = 0; i < n; i++)
+            free(hashmap_remove(c->local, dead[i], strlen(dead[i])));
+        if (n == 0) {
+            hashmap_free(c->local, free);
+            c->local = hashmap_new();
+            if (!c->local)
+                return;
+        }
+    }
+    local_answer *a = malloc(sizeof *a + len + 1);
+    if (!a)
+        return;
+    uint64_t ttl_ms = (uint64_t)ttl_s * 1000 < LOCAL_TTL_MS ? (uint64_t)ttl_s * 1000 : LOCAL_TTL_MS;
+    a->status = status;
+    a->expires_ns = now + ttl_ms * 1000000;
+    a->len = len;
+    memcpy(a->body, body, len);
+    a->body[len] = '\0';
+    void *old = NULL;
+    if (hashmap_put(c->local, key, strlen(key), a, &old) != 0)
+        free(a);
+    free(old);
+}
 
 /* One answer being fetched or computed, and the requests waiting for it. */
 typedef struct {
@@ -56,7 +111,9 @@ qcache *qcache_new(queryd *q)
     c->stale = metrics_counter("queryd_cache_total", "Answers by cache outcome", "result=\"stale\"");
     c->coalesced = metrics_counter("queryd_cache_total", "Answers by cache outcome", "result=\"coalesced\"");
     c->errors = metrics_counter("queryd_cache_total", "Answers by cache outcome", "result=\"error\"");
-    if (!c->inflight) {
+    c->local_hits = metrics_counter("queryd_cache_total", "Answers by cache outcome", "result=\"local\"");
+    c->local = hashmap_new();
+    if (!c->inflight || !c->local) {
         free(c);
         return NULL;
     }
@@ -68,6 +125,8 @@ void qcache_free(qcache *c)
     if (!c)
         return;
     hashmap_free(c->inflight, NULL);
+    if (c->local)
+        hashmap_free(c->local, free);
     free(c);
 }
 
@@ -99,6 +158,8 @@ static void flight_closed(uv_handle_t *h)
 static void flight_answer(flight *f, int status, const char *body, size_t len, const char *cache_state)
 {
     hashmap_remove(f->c->inflight, f->key, strlen(f->key));
+    if (strcmp(cache_state, "stale") != 0 && status < 500)
+        local_put(f->c, f->key, status, body, len, f->ttl_s);
     for (size_t i = 0; i < f->nwaiters; i++) {
         http_response_header(f->waiters[i], "X-Cache", cache_state);
         http_respond(f->waiters[i], status, "application/json", body, len);
@@ -250,6 +311,15 @@ void qcache_serve(qcache *c, http_request *req, const char *key, int ttl_s, qjob
 {
     char k[201];
     qcache_key(key, k);
+    local_answer *la = c->local ? hashmap_get(c->local, k, strlen(k)) : NULL;
+    if (la && la->expires_ns > uv_hrtime()) {
+        metric_inc(c->local_hits);
+        if (args_free && args)
+            args_free(args);
+        http_response_header(req, "X-Cache", "hit");
+        http_respond(req, la->status, "application/json", la->body, la->len);
+        return;
+    }
     flight *f = hashmap_get(c->inflight, k, strlen(k));
     if (f) {
         metric_inc(c->coalesced);
