@@ -23,6 +23,7 @@ struct ingest_api {
     spool *spool;
     live_state *live;
     char *stream_key;
+    uint64_t append_failures, append_failure_logged_ms;
     rate_limit *bad_tokens; /* per address: guessing tokens is slowed down before it reaches PostgreSQL */
     metric *events_accepted, *batches_accepted, *batches_spooled, *latency;
     metric *rej_missing_token, *rej_invalid_token, *rej_registry, *rej_bad_body, *rej_storage, *rej_guessing;
@@ -111,9 +112,17 @@ static void on_xadd(redis_client *c, struct redisReply *reply, const char *err, 
         return;
     }
     /* With no reply the outcome is unknown (the entry may have landed): spooled batches are
-     * replayed flagged as possible duplicates, and the writer checks ClickHouse for them. */
-    log_warn("stream append failed for batch %s (%s); spooling it", j->sb.batch_id,
-             reply && reply->type == REDIS_REPLY_ERROR ? reply->str : (err ? err : "no reply"));
+     * replayed flagged as possible duplicates, and the writer checks ClickHouse for them. During an
+     * outage every batch lands here: one log line per second at most, with the count. */
+    ingest_api *api = j->api;
+    api->append_failures++;
+    uint64_t now = uv_hrtime() / 1000000;
+    if (now - api->append_failure_logged_ms >= 1000) {
+        log_warn("stream append failed (%s); spooling: %llu batches so far",
+                 reply && reply->type == REDIS_REPLY_ERROR ? reply->str : (err ? err : "no reply"),
+                 (unsigned long long)api->append_failures);
+        api->append_failure_logged_ms = now;
+    }
     spool_batch(j);
 }
 

@@ -34,12 +34,9 @@
  *    while there is one, it waits. Each insert's query_id is derived from its entry range (deterministic) and a
  *    failed set is retried as it was, so a retry of an insert ClickHouse still runs is refused ("already
  *    running") rather than run twice.
- *    Residual window: a request that a frozen server had not even read when our client gave up (it sits in the
- *    server's socket buffer; the client's close sends FIN, not RST) is executed whenever the server reads it.
- *    If that happens after our running check and it also finishes before our retry registers its (identical)
- *    query_id, the batch is inserted twice. That takes a server stalled for longer than the request timeout
- *    and then a gap of milliseconds; closing timed-out connections with RST (SO_LINGER 0) in clickhouse.c
- *    would remove it.
+ *    A request that a frozen server had not even read when our client gave up cannot run later: the
+ *    ClickHouse client closes its connections with RST (SO_LINGER 0, common/clickhouse.c), which discards
+ *    the unread bytes in the server's socket buffer instead of leaving them to be read after our retry.
  *    For (c) the earlier copy of the batch is an older entry. Before checking ClickHouse the writer makes sure
  *    no other consumer holds an entry older than the dup one (XPENDING): every older entry is then either
  *    acknowledged (so inserted, I1) or ours, and entries of ours with the same batch_id are coalesced: one of
