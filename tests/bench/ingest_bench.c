@@ -130,6 +130,9 @@ static void parse_options(int argc, char **argv, options *o)
         case 'R':
             o->raw = true;
             break;
+        case 'O':
+            o->raw = o->raw_copy_only = true;
+            break;
         case 'w':
             o->raw_rows = (unsigned)strtoul(optarg, NULL, 10);
             break;
