@@ -2201,8 +2201,8 @@ void stream_writer_config_from_env(stream_writer_config *cfg)
     cfg->clickhouse_timeout_ms = (long)config_get_int("CLICKHOUSE_TIMEOUT_MS", 30000);
     cfg->stream_key = config_get("INGEST_STREAM");
     cfg->group = config_get("WRITER_GROUP");
-    cfg->batch_events = (long)config_get_int("WRITER_BATCH_EVENTS", 20000);
-    cfg->flush_ms = (long)config_get_int("WRITER_FLUSH_MS", 200);
+    cfg->batch_events = (long)config_get_int("WRITER_BATCH_EVENTS", 100000);
+    cfg->flush_ms = (long)config_get_int("WRITER_FLUSH_MS", 1000);
     cfg->claim_idle_ms = (long)config_get_int("WRITER_CLAIM_IDLE_MS", 30000);
     cfg->stream_groups = config_get("STREAM_GROUPS");
     cfg->max_backlog = config_get_int("STREAM_MAX_BACKLOG", 2000000);
