@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <float.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,8 @@ typedef struct {
     bool has_block[BLOCK__COUNT];
     bool has_secret;
     const event_type_def *type;
+    event_field_map map[BATCH_MAX_FIELDS_PER_EVENT]; /* each field's vocabulary entry, looked up once */
+    bool unknown[BATCH_MAX_FIELDS_PER_EVENT];        /* neither in the vocabulary nor a player-block field */
 } resolved;
 
 /* A field value as text: strings as decoded, numbers/bools as written, null/nan as empty. */
@@ -56,11 +59,12 @@ static bool door_is_open(const batch_field *f)
 /* Resolve every wire field of e to its column or block slot; duplicates: the last one wins. */
 static void resolve_fields(const batch *b, const batch_event *e, resolved *r)
 {
-    memset(r, 0, sizeof *r);
+    memset(r, 0, offsetof(resolved, map));
     const batch_field *type_f = NULL, *door_f = NULL;
     for (size_t i = 0; i < e->nfields; i++) {
         const batch_field *f = &b->fields[e->first_field + i];
-        event_field_map m = event_field_lookup(f->key, f->key_len);
+        event_field_map m = r->map[i] = event_field_lookup(f->key, f->key_len);
+        r->unknown[i] = false;
         if (m.field == FIELD_TYPE && (!type_f || m.priority <= 0))
             type_f = f;
         if (m.field == FIELD_DOOR_STATE)
@@ -72,7 +76,7 @@ static void resolve_fields(const batch *b, const batch_event *e, resolved *r)
 
     for (size_t i = 0; i < e->nfields; i++) {
         const batch_field *f = &b->fields[e->first_field + i];
-        event_field_map m = event_field_lookup(f->key, f->key_len);
+        event_field_map m = r->map[i];
         /* On `distance` events the tracker's "distance" key is the running total; the step
          * travelled is "walked" (tracker-wire.md §2.3). */
         if (is_distance && m.field == FIELD_DISTANCE && f->key_len == 8 && memcmp(f->key, "distance", 8) == 0)
@@ -96,18 +100,10 @@ static void resolve_fields(const batch *b, const batch_event *e, resolved *r)
             r->blk[blk][bf] = f;
             if (f->kind != VAL_NULL)
                 r->has_block[blk] = true;
+        } else {
+            r->unknown[i] = true;
         }
     }
-}
-
-/* Whether a key is neither in the vocabulary nor a player-block field. */
-static bool key_unknown(const batch_field *f)
-{
-    if (event_field_lookup(f->key, f->key_len).field != FIELD_UNKNOWN)
-        return false;
-    event_block blk;
-    event_block_field bf;
-    return !event_block_key(f->key, f->key_len, &blk, &bf);
 }
 
 /* The first present block in order, or BLOCK_NONE. */
@@ -251,9 +247,9 @@ static int put_block(ch_buf *out, const resolved *r, event_block blk)
 
 /* The raw object as stored: byte for byte, except that credentials a client put into the body
  * (server_token, auth_token...) are cut out so that no secret is kept in the warehouse. */
-static int put_raw(ch_buf *out, const batch *b, const batch_event *e, bool has_secret)
+static int put_raw(ch_buf *out, const batch *b, const batch_event *e, const resolved *r)
 {
-    if (!has_secret)
+    if (!r->has_secret)
         return put_bytes(out, e->raw, e->raw_len);
     ch_buf tmp = {0};
     int rc = 0;
@@ -262,7 +258,7 @@ static int put_raw(ch_buf *out, const batch *b, const batch_event *e, bool has_s
         rc |= ch_buf_append(&tmp, "{", 1);
     for (size_t i = 0; i < e->nfields; i++) {
         const batch_field *f = &b->fields[e->first_field + i];
-        if (event_field_lookup(f->key, f->key_len).field == FIELD_SECRET)
+        if (r->map[i].field == FIELD_SECRET)
             continue;
         if (!first)
             rc |= e->format == EVENT_JSON ? ch_buf_append(&tmp, ", ", 2) : ch_buf_append(&tmp, "&", 1);
@@ -394,7 +390,7 @@ int event_row_render(const batch *b, const batch_event *e, const event_context *
     bool first = true;
     for (size_t i = 0; i < e->nfields; i++) {
         const batch_field *f = &b->fields[e->first_field + i];
-        if (!key_unknown(f))
+        if (!r.unknown[i])
             continue;
         if (!first)
             rc |= ch_buf_append(out, ",", 1);
@@ -402,7 +398,7 @@ int event_row_render(const batch *b, const batch_event *e, const event_context *
         first = false;
     }
     rc |= put_sep(out, '\t');
-    rc |= put_raw(out, b, e, r.has_secret);
+    rc |= put_raw(out, b, e, &r);
     rc |= put_sep(out, '\n');
     return rc ? -ENOMEM : 0;
 }
