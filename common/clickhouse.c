@@ -178,23 +178,29 @@ int ch_buf_append_quoted(ch_buf *b, const char *s, size_t len)
     return 0;
 }
 
+/* For each byte, the letter that follows the backslash in its TSV escape, or 0 when it passes as is. */
+static const char tsv_escape[256] = {
+    ['\0'] = '0', ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't', ['\\'] = '\\',
+};
+
 int ch_buf_append_tsv(ch_buf *b, const char *s, size_t len)
 {
     if (len > (SIZE_MAX - 1) / 2 || buf_reserve(b, len * 2))
         return -ENOMEM;
+    /* Rows are mostly text with nothing to escape: copy the runs between escapes whole. */
     char *o = b->data + b->len;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        char letter = escape_letter(ch);
-        if (ch == '\\') {
-            *o++ = '\\';
-            *o++ = '\\';
-        } else if (letter) {
-            *o++ = '\\';
-            *o++ = letter;
-        } else {
-            *o++ = (char)ch;
-        }
+    size_t i = 0;
+    while (i < len) {
+        size_t run = i;
+        while (run < len && !tsv_escape[(unsigned char)s[run]])
+            run++;
+        memcpy(o, s + i, run - i);
+        o += run - i;
+        if (run == len)
+            break;
+        *o++ = '\\';
+        *o++ = tsv_escape[(unsigned char)s[run]];
+        i = run + 1;
     }
     b->len = (size_t)(o - b->data);
     b->data[b->len] = '\0';

@@ -74,6 +74,86 @@ static void test_tsv(void **state)
     check_tsv("it's \xc3\xa9\xff", 8, "it's \xc3\xa9\xff");
 }
 
+/* TSV escaping one byte at a time, as ch_buf_append_tsv did before it copied runs: the reference. */
+static size_t ref_tsv(const char *s, size_t len, char *o)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        char letter = 0;
+        switch (ch) {
+        case '\\':
+            letter = '\\';
+            break;
+        case '\0':
+            letter = '0';
+            break;
+        case '\b':
+            letter = 'b';
+            break;
+        case '\f':
+            letter = 'f';
+            break;
+        case '\n':
+            letter = 'n';
+            break;
+        case '\r':
+            letter = 'r';
+            break;
+        case '\t':
+            letter = 't';
+            break;
+        }
+        if (letter) {
+            o[n++] = '\\';
+            o[n++] = letter;
+        } else {
+            o[n++] = (char)ch;
+        }
+    }
+    return n;
+}
+
+/* Escaping by runs gives the reference's bytes on any input: every byte value, escapes at the ends and side
+ * by side, long runs, appended after earlier content. */
+static void test_tsv_matches_bytewise(void **state)
+{
+    uint64_t rng = 0x9E3779B97F4A7C15ULL;
+    char in[600], want[1300];
+    for (int round = 0; round < 20000; round++) {
+        size_t len = 0, max = round % 7 == 0 ? 600 : 40;
+        for (; len < max; len++) {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            if (len && rng % (max == 600 ? 200 : 5) == 0)
+                break;
+            /* Half the bytes from the escaped set, the rest any value. */
+            static const char special[] = {'\\', '\0', '\b', '\f', '\n', '\r', '\t', 'a', '\x7f', '\''};
+            in[len] = (rng >> 8) % 2 ? special[(rng >> 16) % sizeof special] : (char)(rng >> 24);
+        }
+        if (round % 3 == 0)
+            len = (rng >> 40) % (len + 1); /* now and then shorter, down to empty */
+        ch_buf b = {0};
+        assert_int_equal(ch_buf_append(&b, "x\t", 2), 0);
+        assert_int_equal(ch_buf_append_tsv(&b, in, len), 0);
+        size_t n = ref_tsv(in, len, want);
+        assert_int_equal(b.len, 2 + n);
+        assert_memory_equal(b.data + 2, want, n);
+        assert_int_equal(b.data[b.len], '\0');
+        ch_buf_free(&b);
+    }
+    char all[256], out[512];
+    for (int i = 0; i < 256; i++)
+        all[i] = (char)i;
+    ch_buf b = {0};
+    assert_int_equal(ch_buf_append_tsv(&b, all, 256), 0);
+    size_t n = ref_tsv(all, 256, out);
+    assert_int_equal(b.len, n);
+    assert_memory_equal(b.data, out, n);
+    ch_buf_free(&b);
+}
+
 static void test_append_and_appendf(void **state)
 {
     ch_buf b = {0};
@@ -101,6 +181,7 @@ int main(void)
         cmocka_unit_test(test_quoted_control_bytes),
         cmocka_unit_test(test_quoted_high_bit_bytes),
         cmocka_unit_test(test_tsv),
+        cmocka_unit_test(test_tsv_matches_bytewise),
         cmocka_unit_test(test_append_and_appendf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
