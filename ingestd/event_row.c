@@ -188,20 +188,90 @@ static bool plain_number(const char *s, size_t n)
     return digits && i == n;
 }
 
-/* Append a Nullable(Float) value: the number as sent when it is plain, else reformatted, else \N. */
-static int put_float(ch_buf *out, const batch_field *f, double max_abs)
+/* Whether text is a plain decimal number (as plain_number) whose magnitude is below 10^max_exp10, told from
+ * its digits alone. Such a number is what put_float would have stored as sent after strtod found it finite
+ * and in range, so it can be stored as sent without the strtod. */
+static bool plain_number_below(const char *s, size_t n, int max_exp10)
 {
+    size_t i = 0;
+    if (i < n && s[i] == '-')
+        i++;
+    size_t digits = 0;
+    long mag = 0; /* the value is below 10^mag: digits before the point, less zeros after it */
+    bool nonzero = false;
+    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++, digits++)
+        if (nonzero || s[i] != '0') {
+            nonzero = true;
+            mag++;
+        }
+    if (i < n && s[i] == '.')
+        for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++, digits++)
+            if (!nonzero) {
+                if (s[i] == '0')
+                    mag--;
+                else
+                    nonzero = true;
+            }
+    if (digits && i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        bool negative = i < n && s[i] == '-';
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        size_t ed = 0;
+        long exp10 = 0;
+        for (; i < n && s[i] >= '0' && s[i] <= '9'; i++, ed++)
+            if (exp10 < 100000) /* far beyond any double: only the side it falls on matters */
+                exp10 = exp10 * 10 + (s[i] - '0');
+        if (!ed)
+            return false;
+        mag += negative ? -exp10 : exp10;
+    }
+    return digits && i == n && (!nonzero || mag <= max_exp10);
+}
+
+/* A float column: the largest value it stores, and a power of ten below that. strtod rounds a number below
+ * 10^38 (10^308) to a double that is still below FLT_MAX (DBL_MAX), so plain_number_below can vouch for it. */
+typedef struct {
+    double max_abs;
+    int max_exp10;
+} float_range;
+
+static const float_range float32_range = {FLT_MAX, 38};
+static const float_range float64_range = {DBL_MAX, 308};
+
+/* Append a Nullable(Float) value: the number as sent when it is plain, else reformatted, else \N. */
+static int put_float(ch_buf *out, const batch_field *f, float_range range)
+{
+    /* The common case, decimal text well inside the range, needs no parsing: the result is the same. */
+    if (f && (f->kind == VAL_NUMBER || f->kind == VAL_STRING) && f->val_len <= 64 &&
+        plain_number_below(f->val, f->val_len, range.max_exp10))
+        return ch_buf_append(out, f->val, f->val_len);
     double v;
-    if (!field_number(f, max_abs, &v))
+    if (!field_number(f, range.max_abs, &v))
         return ch_buf_append(out, "\\N", 2);
     if (plain_number(f->val, f->val_len))
         return ch_buf_append(out, f->val, f->val_len);
     return ch_buf_appendf(out, "%.17g", v);
 }
 
+/* Whether text is an integer that "%d" prints back unchanged: no sign but '-', no leading zero, no "-0",
+ * at most 9 digits (so within Int32). */
+static bool canonical_int32(const char *s, size_t n)
+{
+    size_t i = s[0] == '-' ? 1 : 0;
+    if (n <= i || n - i > 9 || (s[i] == '0' && (n - i > 1 || i)))
+        return false;
+    for (; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
 /* Append a Nullable(Int32) value (fractions truncated, as the old API did). */
 static int put_int32(ch_buf *out, const batch_field *f)
 {
+    if (f && (f->kind == VAL_NUMBER || f->kind == VAL_STRING) && f->val_len && canonical_int32(f->val, f->val_len))
+        return ch_buf_append(out, f->val, f->val_len);
     double v;
     if (!field_number(f, 2147483647.0, &v))
         return ch_buf_append(out, "\\N", 2);
@@ -238,7 +308,7 @@ static int put_block(ch_buf *out, const resolved *r, event_block blk)
     static const event_block_field coords[] = {BF_X, BF_Y, BF_Z, BF_PITCH, BF_YAW};
     for (size_t i = 0; i < 5; i++) {
         rc |= put_sep(out, '\t');
-        rc |= put_float(out, f[coords[i]], FLT_MAX);
+        rc |= put_float(out, f[coords[i]], float32_range);
     }
     rc |= put_sep(out, '\t');
     rc |= put_text(out, field_text(f[BF_STANCE]), false);
@@ -349,7 +419,7 @@ int event_row_render(const batch *b, const batch_event *e, const event_context *
     rc |= put_bytes(out, ctx->server_id, strlen(ctx->server_id));
     rc |= ch_buf_appendf(out, "\t%llu\t%u\t", (unsigned long long)(ctx->received_ms / 1000),
                          (unsigned)(ctx->received_ms % 1000));
-    rc |= put_float(out, r.col[FIELD_GAME_TIME], DBL_MAX);
+    rc |= put_float(out, r.col[FIELD_GAME_TIME], float64_range);
     rc |= put_sep(out, '\t');
     rc |= put_text(out, sum->session, false);
     rc |= ch_buf_appendf(out, "\t%s\t", sum->match_key);
@@ -380,8 +450,8 @@ int event_row_render(const batch *b, const batch_event *e, const event_context *
         rc |= put_sep(out, '\t');
         switch (cols[i].kind) {
         case 't': rc |= put_text(out, field_text(f), false); break;
-        case 'f': rc |= put_float(out, f, FLT_MAX); break;
-        case 'd': rc |= put_float(out, f, DBL_MAX); break;
+        case 'f': rc |= put_float(out, f, float32_range); break;
+        case 'd': rc |= put_float(out, f, float64_range); break;
         default: rc |= put_int32(out, f); break;
         }
     }

@@ -1,0 +1,374 @@
+/* Unit tests: the number columns of raw_events rows. Numbers in canonical decimal text are copied into the row
+ * without parsing; these tests check that every column gets exactly what the parse-and-print path gives, on
+ * hand-picked edge cases and on many generated inputs. */
+#include <float.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "batch_parse.h"
+#include "event_row.h"
+
+/* ---- the reference: how event_row.c rendered numbers before the fast paths (02fbf63) ---- */
+
+static bool ref_field_number(const batch_field *f, double max_abs, double *v)
+{
+    if (!f || (f->kind != VAL_NUMBER && f->kind != VAL_STRING) || f->val_len == 0 || f->val_len > 64)
+        return false;
+    char buf[65];
+    memcpy(buf, f->val, f->val_len);
+    buf[f->val_len] = '\0';
+    char *end;
+    double d = strtod(buf, &end);
+    while (*end == ' ')
+        end++;
+    if (end == buf || *end || !isfinite(d) || fabs(d) > max_abs)
+        return false;
+    *v = d;
+    return true;
+}
+
+static bool ref_plain_number(const char *s, size_t n)
+{
+    size_t i = 0;
+    if (i < n && s[i] == '-')
+        i++;
+    size_t digits = 0;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+        i++, digits++;
+    if (i < n && s[i] == '.')
+        for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+            digits++;
+    if (digits && i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        size_t ed = 0;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++, ed++;
+        if (!ed)
+            return false;
+    }
+    return digits && i == n;
+}
+
+/* The text a Nullable(Float) column got for f. */
+static void ref_float(const batch_field *f, double max_abs, char *out, size_t size)
+{
+    double v;
+    if (!ref_field_number(f, max_abs, &v))
+        snprintf(out, size, "\\N");
+    else if (ref_plain_number(f->val, f->val_len))
+        snprintf(out, size, "%.*s", (int)f->val_len, f->val);
+    else
+        snprintf(out, size, "%.17g", v);
+}
+
+/* The text a Nullable(Int32) column got for f. */
+static void ref_int32(const batch_field *f, char *out, size_t size)
+{
+    double v;
+    if (!ref_field_number(f, 2147483647.0, &v))
+        snprintf(out, size, "\\N");
+    else
+        snprintf(out, size, "%d", (int)v);
+}
+
+/* ---- rendering ---- */
+
+/* The wire keys set to the value under test, the column each lands in, and the column's type. */
+static const struct {
+    const char *key, *column;
+    char kind; /* f Float32, d Float64, i Int32 */
+} number_keys[] = {
+    {"timestamp", "game_time", 'd'}, {"player_x", "actor_x", 'f'},          {"damage", "damage", 'f'},
+    {"walked", "distance", 'd'},     {"round_number", "round_number", 'i'},
+};
+
+/* Column index by name in event_row_columns. */
+static int colno(const char *name)
+{
+    const char *s = event_row_columns;
+    int i = 0;
+    size_t n = strlen(name);
+    while (*s) {
+        size_t len = strcspn(s, ",");
+        if (len == n && memcmp(s, name, n) == 0)
+            return i;
+        s += len;
+        while (*s == ',' || *s == ' ')
+            s++;
+        i++;
+    }
+    fail_msg("no column %s", name);
+    return -1;
+}
+
+/* The nth TSV column of a row, copied into out. */
+static void column(const char *row, int n, char *out, size_t size)
+{
+    for (; n > 0; n--)
+        row = strchr(row, '\t') + 1;
+    size_t len = strcspn(row, "\t\n");
+    assert_true(len < size);
+    memcpy(out, row, len);
+    out[len] = '\0';
+}
+
+static unsigned long checked;
+
+/* Render one event whose number keys all carry text (as a JSON string when quoted, else bare) and compare
+ * each number column with the reference. Bare text that is not JSON is skipped. */
+static void check_number(const char *text, bool quoted)
+{
+    char body[512];
+    int len = snprintf(body, sizeof body, "[{\"type\": \"player_kill\", \"player_guid\": \"g1\"");
+    for (size_t k = 0; k < sizeof number_keys / sizeof number_keys[0]; k++)
+        len += snprintf(body + len, sizeof body - (size_t)len, quoted ? ", \"%s\": \"%s\"" : ", \"%s\": %s",
+                        number_keys[k].key, text);
+    len += snprintf(body + len, sizeof body - (size_t)len, "}]");
+    assert_true((size_t)len < sizeof body);
+
+    batch b;
+    if (batch_parse(body, (size_t)len, &b)) {
+        assert_false(quoted);
+        batch_free(&b);
+        return;
+    }
+    assert_int_equal(b.nevents, 1);
+    event_context ctx = {.server_id = "srv-1", .received_ms = 1764000000123ULL};
+    ch_buf row = {0};
+    event_summary sum;
+    assert_int_equal(event_row_render(&b, &b.events[0], &ctx, &row, &sum), 0);
+    for (size_t k = 0; k < sizeof number_keys / sizeof number_keys[0]; k++) {
+        const batch_field *f = NULL;
+        for (size_t i = 0; i < b.nfields; i++)
+            if (b.fields[i].key_len == strlen(number_keys[k].key) &&
+                memcmp(b.fields[i].key, number_keys[k].key, b.fields[i].key_len) == 0)
+                f = &b.fields[i];
+        assert_non_null(f);
+        char want[128], got[128];
+        switch (number_keys[k].kind) {
+        case 'f':
+            ref_float(f, FLT_MAX, want, sizeof want);
+            break;
+        case 'd':
+            ref_float(f, DBL_MAX, want, sizeof want);
+            break;
+        default:
+            ref_int32(f, want, sizeof want);
+            break;
+        }
+        column(row.data, colno(number_keys[k].column), got, sizeof got);
+        if (strcmp(want, got) != 0)
+            fail_msg("%s = %s%s%s: got \"%s\", want \"%s\"", number_keys[k].key, quoted ? "\"" : "", text,
+                     quoted ? "\"" : "", got, want);
+        checked++;
+    }
+    ch_buf_free(&row);
+    batch_free(&b);
+}
+
+static void check_both(const char *text)
+{
+    check_number(text, true);
+    check_number(text, false);
+}
+
+static void test_number_edge_cases(void **state)
+{
+    static const char *const cases[] = {
+        /* what trackers send */
+        "734.250",
+        "42",
+        "1843.27",
+        "-1523.125",
+        "100.000",
+        "0",
+        "0.0",
+        "1.23457e+06",
+        "1.23457E-06",
+        "-4.5e-05",
+        /* not plain: reformatted or no value */
+        "nan",
+        "-nan",
+        "inf",
+        "-inf",
+        "infinity",
+        "+5",
+        " 5",
+        "5 ",
+        "5  ",
+        "0x10",
+        "1e",
+        "1e+",
+        "e5",
+        ".",
+        "-",
+        "",
+        "1.5.5",
+        "1,5",
+        "--1",
+        "true",
+        "null",
+        /* leading zeros, signs, bare points */
+        "007",
+        "-007",
+        "00.5",
+        "-0",
+        "-0.0",
+        "0e0",
+        "-0e-0",
+        ".5",
+        "5.",
+        "-.5",
+        "-5.",
+        "0.000",
+        "000",
+        /* Int32 edges */
+        "2147483647",
+        "2147483648",
+        "-2147483647",
+        "-2147483648",
+        "-2147483649",
+        "999999999",
+        "-999999999",
+        "1000000000",
+        "3.7",
+        "-3.7",
+        "-0.5",
+        "1e3",
+        "12.0",
+        /* Float32 edges: FLT_MAX is 3.40282347e38 */
+        "1e38",
+        "9.99e37",
+        "1e39",
+        "3.4028234e38",
+        "3.40282347e38",
+        "3.4028235e38",
+        "3.5e38",
+        "-3.5e38",
+        "99999999999999999999999999999999999999",
+        "100000000000000000000000000000000000000",
+        "340282346638528859811704183484516925440",
+        "340282356779733661637539395458142568448",
+        "0.0000000000000000000000000000000000001e76",
+        "100e36",
+        "10e37",
+        "0.1e39",
+        "0.01e39",
+        /* Float64 edges: DBL_MAX is 1.7976931348623157e308 */
+        "1e308",
+        "9.999e307",
+        "1.7976931348623157e308",
+        "1.7976931348623158e308",
+        "1.8e308",
+        "1e309",
+        "1e999",
+        "-1e999",
+        "1e-400",
+        "1e-324",
+        "4.9e-324",
+        "0e999999999999",
+        "1e99999999999999999999",
+        "1e-99999999999999",
+        /* length limit */
+        "1234567890123456789012345678901234567890123456789012345678901234",
+        "12345678901234567890123456789012345678901234567890123456789012345",
+        "0.00000000000000000000000000000000000000000000000000000000000001",
+        "0.000000000000000000000000000000000000000000000000000000000000001",
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_both(cases[i]);
+}
+
+/* A small deterministic generator (xorshift), so a failure can be replayed. */
+static uint64_t rng = 88172645463325252ULL;
+static unsigned rnd(unsigned n)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (unsigned)(rng % n);
+}
+
+/* Append n random digits. */
+static size_t put_digits(char *s, size_t at, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        s[at++] = (char)('0' + rnd(10));
+    return at;
+}
+
+/* A number-like text near the interesting boundaries: long and short digit runs, leading zeros, exponents
+ * around the Float32, Float64 and Int32 limits, and now and then a stray character. */
+static void gen_number(char *s)
+{
+    size_t n = 0;
+    if (rnd(3) == 0)
+        s[n++] = rnd(8) ? '-' : '+';
+    if (rnd(4) == 0)
+        s[n++] = '0'; /* a leading zero */
+    static const unsigned int_lens[] = {0, 1, 2, 3, 4, 9, 10, 11, 36, 37, 38, 39, 40};
+    n = put_digits(s, n, int_lens[rnd(sizeof int_lens / sizeof int_lens[0])]);
+    if (rnd(2)) {
+        s[n++] = '.';
+        n = put_digits(s, n, rnd(12));
+    }
+    if (rnd(3) == 0) {
+        s[n++] = rnd(2) ? 'e' : 'E';
+        unsigned sign = rnd(3);
+        if (sign)
+            s[n++] = sign == 1 ? '-' : '+';
+        static const int exps[] = {0, 1, 5, 6, 36, 37, 38, 39, 40, 305, 306, 307, 308, 309, 310, 320, 330, 400};
+        n += (size_t)sprintf(s + n, "%d", exps[rnd(sizeof exps / sizeof exps[0])]);
+    }
+    if (rnd(20) == 0) {
+        static const char stray[] = " .e-+x";
+        size_t at = n ? rnd((unsigned)n + 1) : 0;
+        memmove(s + at + 1, s + at, n - at);
+        s[at] = stray[rnd(sizeof stray - 1)];
+        n++;
+    }
+    s[n] = '\0';
+}
+
+/* Any short text over the characters numbers are made of. */
+static void gen_text(char *s)
+{
+    static const char chars[] = "0123456789000-+.eE ";
+    size_t n = rnd(20);
+    for (size_t i = 0; i < n; i++)
+        s[i] = chars[rnd(sizeof chars - 1)];
+    s[n] = '\0';
+}
+
+static void test_number_generated(void **state)
+{
+    char s[128];
+    checked = 0;
+    for (int i = 0; i < 20000; i++) {
+        gen_number(s);
+        check_both(s);
+        gen_text(s);
+        check_both(s);
+    }
+    assert_true(checked > 100000);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_number_edge_cases),
+        cmocka_unit_test(test_number_generated),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
