@@ -278,6 +278,17 @@ static int put_int32(ch_buf *out, const batch_field *f)
     return ch_buf_appendf(out, "%d", (int)v);
 }
 
+/* Append an unsigned decimal number. */
+static int put_uint(ch_buf *out, uint64_t v)
+{
+    char buf[20];
+    size_t i = sizeof buf;
+    do
+        buf[--i] = (char)('0' + v % 10);
+    while (v /= 10);
+    return ch_buf_append(out, buf + i, sizeof buf - i);
+}
+
 /* Append a UInt64 forum member id: digits only, else 0. */
 static int put_member_id(ch_buf *out, const batch_field *f)
 {
@@ -415,14 +426,21 @@ int event_row_render(const batch *b, const batch_event *e, const event_context *
     uuid_format(event_id, ev);
     uuid_format(ctx->batch_id, bid);
     int rc = 0;
-    rc |= ch_buf_appendf(out, "%s\t%s\t", ev, bid);
+    ev[36] = bid[36] = '\t'; /* uuid_format's NUL becomes the column separator */
+    rc |= ch_buf_append(out, ev, 37);
+    rc |= ch_buf_append(out, bid, 37);
     rc |= put_bytes(out, ctx->server_id, strlen(ctx->server_id));
-    rc |= ch_buf_appendf(out, "\t%llu\t%u\t", (unsigned long long)(ctx->received_ms / 1000),
-                         (unsigned)(ctx->received_ms % 1000));
+    rc |= put_sep(out, '\t');
+    rc |= put_uint(out, ctx->received_ms / 1000);
+    rc |= put_sep(out, '\t');
+    rc |= put_uint(out, ctx->received_ms % 1000);
+    rc |= put_sep(out, '\t');
     rc |= put_float(out, r.col[FIELD_GAME_TIME], float64_range);
     rc |= put_sep(out, '\t');
     rc |= put_text(out, sum->session, false);
-    rc |= ch_buf_appendf(out, "\t%s\t", sum->match_key);
+    rc |= put_sep(out, '\t');
+    rc |= ch_buf_append(out, sum->match_key, strlen(sum->match_key));
+    rc |= put_sep(out, '\t');
     rc |= put_text(out, sum->map, false);
     rc |= put_sep(out, '\t');
     if (r.type)
@@ -431,7 +449,7 @@ int event_row_render(const batch *b, const batch_event *e, const event_context *
         rc |= put_text(out, sum->type_sent, false);
     rc |= put_sep(out, '\t');
     rc |= put_text(out, sum->type_sent, false);
-    rc |= ch_buf_appendf(out, "\t%d\t", r.type ? 1 : 0);
+    rc |= r.type ? ch_buf_append(out, "\t1\t", 3) : ch_buf_append(out, "\t0\t", 3);
     rc |= put_block(out, &r, actor);
     rc |= put_sep(out, '\t');
     rc |= put_block(out, &r, target);

@@ -364,11 +364,61 @@ static void test_number_generated(void **state)
     assert_true(checked > 100000);
 }
 
+/* The enrichment columns, written without printf: ids, receive time, match key, known_type. */
+static void test_enrichment_columns(void **state)
+{
+    static const struct {
+        uint64_t ms;
+        const char *at, *msec;
+    } times[] = {{1764000000123ULL, "1764000000", "123"},
+                 {1764000000005ULL, "1764000000", "5"},
+                 {1764000000000ULL, "1764000000", "0"},
+                 {999ULL, "0", "999"},
+                 {18446744073709551615ULL, "18446744073709551", "615"}};
+    const char body[] = "[{\"type\": \"jump\", \"session_id\": \"s1\"}, {\"type\": \"mystery\"}]";
+    for (size_t t = 0; t < sizeof times / sizeof times[0]; t++) {
+        batch b;
+        assert_int_equal(batch_parse(body, sizeof body - 1, &b), 0);
+        event_context ctx = {.server_id = "srv-1", .received_ms = times[t].ms};
+        memset(ctx.batch_id, 0xab, sizeof ctx.batch_id);
+        ch_buf row = {0};
+        event_summary sum;
+        assert_int_equal(event_row_render(&b, &b.events[0], &ctx, &row, &sum), 0);
+        assert_int_equal(event_row_render(&b, &b.events[1], &ctx, &row, &sum), 0);
+        char *second = strchr(row.data, '\n') + 1;
+        char got[128];
+        column(row.data, colno("received_at"), got, sizeof got);
+        assert_string_equal(got, times[t].at);
+        column(row.data, colno("received_ms"), got, sizeof got);
+        assert_string_equal(got, times[t].msec);
+        column(row.data, colno("batch_id"), got, sizeof got);
+        assert_string_equal(got, "abababab-abab-abab-abab-abababababab");
+        column(row.data, colno("event_id"), got, sizeof got);
+        assert_int_equal(strlen(got), 36);
+        assert_true(got[8] == '-' && got[14] == '4');
+        column(row.data, colno("server_id"), got, sizeof got);
+        assert_string_equal(got, "srv-1");
+        column(row.data, colno("match_key"), got, sizeof got);
+        char want[24];
+        event_match_key("srv-1", "", 0, "s1", 2, want);
+        assert_string_equal(got, want);
+        column(row.data, colno("known_type"), got, sizeof got);
+        assert_string_equal(got, "1");
+        column(second, colno("known_type"), got, sizeof got);
+        assert_string_equal(got, "0");
+        column(second, colno("event_type"), got, sizeof got);
+        assert_string_equal(got, "mystery");
+        ch_buf_free(&row);
+        batch_free(&b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_number_edge_cases),
         cmocka_unit_test(test_number_generated),
+        cmocka_unit_test(test_enrichment_columns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
