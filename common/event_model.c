@@ -2,6 +2,8 @@
 #include "event_model.h"
 
 #include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -299,50 +301,108 @@ static const struct {
     {"ammo_amount", FIELD_RAW_ONLY, 0},
 };
 
-typedef struct {
+/* Player block keys: a prefix naming the block and a suffix naming the field ("attacker_yaw"). */
+static const struct {
+    const char *prefix;
+    event_block block;
+} block_prefixes[] = {
+    {"player_", BLOCK_PLAYER}, {"attacker_", BLOCK_ATTACKER}, {"killer_", BLOCK_KILLER},
+    {"victim_", BLOCK_VICTIM}, {"target_", BLOCK_TARGET},
+};
+static const struct {
+    const char *suffix;
+    event_block_field field;
+} block_suffixes[] = {
+    {"name", BF_NAME}, {"guid", BF_GUID}, {"smf_id", BF_SMF_ID}, {"team", BF_TEAM}, {"x", BF_X},
+    {"y", BF_Y},       {"z", BF_Z},       {"pitch", BF_PITCH},   {"yaw", BF_YAW},   {"stance", BF_STANCE},
+};
+/* Fields of the old Go fixtures that describe the acting player. */
+static const struct {
     const char *key;
-    size_t len;
-    int index;
-} sorted_key;
+    event_block_field field;
+} block_loose[] = {{"pos_x", BF_X}, {"pos_y", BF_Y}, {"pos_z", BF_Z}, {"aim_pitch", BF_PITCH}, {"aim_yaw", BF_YAW}};
 
-static sorted_key sorted_fields[sizeof field_table / sizeof field_table[0]];
-static sorted_key sorted_types[sizeof event_types / sizeof event_types[0] + sizeof type_aliases / sizeof type_aliases[0]];
-static size_t nsorted_types;
+#define NFIELDS (sizeof field_table / sizeof field_table[0])
+#define NTYPE_KEYS (sizeof event_types / sizeof event_types[0] + sizeof type_aliases / sizeof type_aliases[0])
+#define NBLOCK_KEYS                                                                                                    \
+    (sizeof block_prefixes / sizeof block_prefixes[0] * (sizeof block_suffixes / sizeof block_suffixes[0]) +           \
+     sizeof block_loose / sizeof block_loose[0])
+
+/* A hash index over the keys of a table, built once: every wire field of every event is looked up, so
+ * this is one hash and (nearly always) one comparison instead of a binary search. Open addressing with
+ * linear probing; the sizes keep each index at most half full, so probes stay short and end on an
+ * empty slot. */
+typedef struct {
+    const char *key; /* NULL: empty slot */
+    size_t len;
+    int value;
+} key_slot;
+
+#define FIELD_SLOTS 512
+#define TYPE_SLOTS 256
+#define BLOCK_SLOTS 128
+_Static_assert(NFIELDS * 2 <= FIELD_SLOTS && NTYPE_KEYS * 2 <= TYPE_SLOTS && NBLOCK_KEYS * 2 <= BLOCK_SLOTS,
+               "a key index more than half full: double its slots");
+
+static key_slot field_index[FIELD_SLOTS]; /* wire key -> field_table entry */
+static key_slot type_index[TYPE_SLOTS];   /* type name or alias -> event_types entry */
+static key_slot block_index[BLOCK_SLOTS]; /* block key -> block * BF__COUNT + field */
+static char block_keys[NBLOCK_KEYS][24];  /* the composed block keys the index points to */
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
-/* Order keys by length then bytes: cheap to compare against a (ptr, len) probe. */
-static int sorted_key_cmp(const void *a, const void *b)
+/* FNV-1a over the key's bytes. */
+static size_t key_hash(const char *key, size_t len)
 {
-    const sorted_key *x = a, *y = b;
-    if (x->len != y->len)
-        return x->len < y->len ? -1 : 1;
-    return memcmp(x->key, y->key, x->len);
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)key[i];
+        h *= 16777619u;
+    }
+    return h;
 }
 
-/* Build the sorted lookup indexes once. */
+/* Add key -> value to an index of nslots (a power of two). Keys are unique in every table. */
+static void index_put(key_slot *slots, size_t nslots, const char *key, int value)
+{
+    size_t len = strlen(key);
+    size_t i = key_hash(key, len) & (nslots - 1);
+    while (slots[i].key)
+        i = (i + 1) & (nslots - 1);
+    slots[i] = (key_slot){key, len, value};
+}
+
+/* The value of (key, len) in an index; -1 if absent. */
+static int index_find(const key_slot *slots, size_t nslots, const char *key, size_t len)
+{
+    for (size_t i = key_hash(key, len) & (nslots - 1); slots[i].key; i = (i + 1) & (nslots - 1))
+        if (slots[i].len == len && memcmp(slots[i].key, key, len) == 0)
+            return slots[i].value;
+    return -1;
+}
+
+/* Build the lookup indexes once. */
 static void tables_init(void)
 {
-    for (size_t i = 0; i < sizeof field_table / sizeof field_table[0]; i++)
-        sorted_fields[i] = (sorted_key){field_table[i].key, strlen(field_table[i].key), (int)i};
-    qsort(sorted_fields, sizeof field_table / sizeof field_table[0], sizeof(sorted_key), sorted_key_cmp);
+    for (size_t i = 0; i < NFIELDS; i++)
+        index_put(field_index, FIELD_SLOTS, field_table[i].key, (int)i);
     for (size_t i = 0; i < event_types_count; i++)
-        sorted_types[nsorted_types++] = (sorted_key){event_types[i].name, strlen(event_types[i].name), (int)i};
+        index_put(type_index, TYPE_SLOTS, event_types[i].name, (int)i);
     for (size_t i = 0; i < sizeof type_aliases / sizeof type_aliases[0]; i++) {
         const char *canon = type_aliases[i].canonical;
         for (size_t t = 0; t < event_types_count; t++)
             if (strcmp(event_types[t].name, canon) == 0)
-                sorted_types[nsorted_types++] =
-                    (sorted_key){type_aliases[i].alias, strlen(type_aliases[i].alias), (int)t};
+                index_put(type_index, TYPE_SLOTS, type_aliases[i].alias, (int)t);
     }
-    qsort(sorted_types, nsorted_types, sizeof(sorted_key), sorted_key_cmp);
-}
-
-/* Binary search of (key, len) in a sorted index; -1 if absent. */
-static int sorted_find(const sorted_key *tab, size_t n, const char *key, size_t len)
-{
-    sorted_key probe = {key, len, 0};
-    const sorted_key *hit = bsearch(&probe, tab, n, sizeof *tab, sorted_key_cmp);
-    return hit ? hit->index : -1;
+    size_t n = 0;
+    for (size_t p = 0; p < sizeof block_prefixes / sizeof block_prefixes[0]; p++)
+        for (size_t f = 0; f < sizeof block_suffixes / sizeof block_suffixes[0]; f++) {
+            snprintf(block_keys[n], sizeof block_keys[n], "%s%s", block_prefixes[p].prefix, block_suffixes[f].suffix);
+            index_put(block_index, BLOCK_SLOTS, block_keys[n++],
+                      (int)block_prefixes[p].block * BF__COUNT + (int)block_suffixes[f].field);
+        }
+    for (size_t i = 0; i < sizeof block_loose / sizeof block_loose[0]; i++)
+        index_put(block_index, BLOCK_SLOTS, block_loose[i].key,
+                  (int)BLOCK_PLAYER * BF__COUNT + (int)block_loose[i].field);
 }
 
 const event_type_def *event_type_resolve(const char *sent, size_t len, bool open_hint)
@@ -357,14 +417,14 @@ const event_type_def *event_type_resolve(const char *sent, size_t len, bool open
         return NULL;
     for (size_t i = 0; i < len; i++)
         lower[i] = (sent[i] >= 'A' && sent[i] <= 'Z') ? (char)(sent[i] + 32) : sent[i];
-    int i = sorted_find(sorted_types, nsorted_types, lower, len);
+    int i = index_find(type_index, TYPE_SLOTS, lower, len);
     return i < 0 ? NULL : &event_types[i];
 }
 
 event_field_map event_field_lookup(const char *key, size_t len)
 {
     pthread_once(&tables_once, tables_init);
-    int i = sorted_find(sorted_fields, sizeof field_table / sizeof field_table[0], key, len);
+    int i = index_find(field_index, FIELD_SLOTS, key, len);
     if (i < 0)
         return (event_field_map){FIELD_UNKNOWN, 0};
     return (event_field_map){field_table[i].field, field_table[i].priority};
@@ -375,46 +435,11 @@ const event_block event_target_blocks[] = {BLOCK_VICTIM, BLOCK_TARGET, BLOCK_NON
 
 bool event_block_key(const char *key, size_t len, event_block *block, event_block_field *field)
 {
-    static const struct {
-        const char *prefix;
-        size_t len;
-        event_block block;
-    } prefixes[] = {
-        {"player_", 7, BLOCK_PLAYER}, {"attacker_", 9, BLOCK_ATTACKER}, {"killer_", 7, BLOCK_KILLER},
-        {"victim_", 7, BLOCK_VICTIM}, {"target_", 7, BLOCK_TARGET},
-    };
-    static const struct {
-        const char *suffix;
-        size_t len;
-        event_block_field field;
-    } suffixes[] = {
-        {"name", 4, BF_NAME},   {"guid", 4, BF_GUID},   {"smf_id", 6, BF_SMF_ID}, {"team", 4, BF_TEAM},
-        {"x", 1, BF_X},         {"y", 1, BF_Y},         {"z", 1, BF_Z},           {"pitch", 5, BF_PITCH},
-        {"yaw", 3, BF_YAW},     {"stance", 6, BF_STANCE},
-    };
-    /* Fields of the old Go fixtures that describe the acting player. */
-    static const struct {
-        const char *key;
-        event_block_field field;
-    } loose[] = {{"pos_x", BF_X}, {"pos_y", BF_Y}, {"pos_z", BF_Z}, {"aim_pitch", BF_PITCH}, {"aim_yaw", BF_YAW}};
-    for (size_t i = 0; i < sizeof loose / sizeof loose[0]; i++)
-        if (strlen(loose[i].key) == len && memcmp(loose[i].key, key, len) == 0) {
-            *block = BLOCK_PLAYER;
-            *field = loose[i].field;
-            return true;
-        }
-    for (size_t p = 0; p < sizeof prefixes / sizeof prefixes[0]; p++) {
-        if (len <= prefixes[p].len || memcmp(key, prefixes[p].prefix, prefixes[p].len) != 0)
-            continue;
-        const char *rest = key + prefixes[p].len;
-        size_t rlen = len - prefixes[p].len;
-        for (size_t s = 0; s < sizeof suffixes / sizeof suffixes[0]; s++)
-            if (rlen == suffixes[s].len && memcmp(rest, suffixes[s].suffix, rlen) == 0) {
-                *block = prefixes[p].block;
-                *field = suffixes[s].field;
-                return true;
-            }
+    pthread_once(&tables_once, tables_init);
+    int v = index_find(block_index, BLOCK_SLOTS, key, len);
+    if (v < 0)
         return false;
-    }
-    return false;
+    *block = (event_block)(v / BF__COUNT);
+    *field = (event_block_field)(v % BF__COUNT);
+    return true;
 }
