@@ -48,6 +48,7 @@
  */
 #include "stream_writer.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -236,6 +237,7 @@ struct stream_writer {
     hashmap *by_batch; /* batch_id -> first entry of its same_batch chain */
     size_t nentries;
     uint64_t new_events; /* events of entries in state E_NEW */
+    bool maybe_acks;     /* false only when no entry is in state E_ACK: see entry_to_ack */
 
     /* reading */
     bool reading;
@@ -635,6 +637,14 @@ static void entry_drop(stream_writer *w, wentry *e)
     entry_free(e);
 }
 
+/* Put e in state E_ACK. Every entry gets there through here, so that flush_maybe can skip looking for one
+ * (a walk over the whole buffer, after every read) while maybe_acks is false. */
+static void entry_to_ack(stream_writer *w, wentry *e)
+{
+    e->state = E_ACK;
+    w->maybe_acks = true;
+}
+
 /* The value of field name in an entry's flat [field, value, ...] array, or NULL. */
 static const redisReply *entry_field(const redisReply *fields, const char *name)
 {
@@ -693,8 +703,8 @@ static void entry_add(stream_writer *w, const redisReply *r, bool taken_over)
     }
     /* The row count must match the rows: a miscount would break the partial-batch repair (I2). */
     size_t lines = 0;
-    for (size_t i = 0; ok && i < rows_len; i++)
-        lines += e->rows[i] == '\n';
+    for (const char *p = e->rows, *end = e->rows + rows_len; ok && (p = memchr(p, '\n', (size_t)(end - p))); p++)
+        lines++;
     if (ok && (lines != n || (rows_len && e->rows[rows_len - 1] != '\n')))
         ok = false;
     e->nevents = e->total_events = ok ? (uint32_t)n : 0;
@@ -702,7 +712,7 @@ static void entry_add(stream_writer *w, const redisReply *r, bool taken_over)
         /* No batch key: the entry is never coalesced with a real batch, nor indexed. */
         e->batch_id[0] = '\0';
         e->dead = true;
-        e->state = E_ACK;
+        entry_to_ack(w, e);
         e->dead_reason =
             strdup(fields ? "malformed stream entry (missing or invalid bid, n or rows)" : "stream entry data deleted");
         if (fields)
@@ -1014,7 +1024,7 @@ static void phase_next(stream_writer *w)
         /* Done with the set: inserted, present, carried by another entry, or dead (I1). */
         for (wentry *e = w->head; e; e = e->next)
             if (e->state == E_SET)
-                e->state = E_ACK;
+                entry_to_ack(w, e);
         w->set_retry = false;
         w->set_events = 0;
         w->set_entries = 0;
@@ -1238,7 +1248,7 @@ static void on_present(ch_client *c, int err, long status, const char *body, siz
                         if (o->state == E_SET) {
                             if (set_inserts(o) || o == e)
                                 w->set_events -= o->nevents;
-                            o->state = E_ACK;
+                            entry_to_ack(w, o);
                             w->set_entries--;
                         }
                     log_debug("writer: batch %s (stream entry %s) is in ClickHouse already", e->batch_id, e->id_text);
@@ -1930,11 +1940,18 @@ static void flush_maybe(stream_writer *w)
         maint_start(w);
         return;
     }
+    if (w->maybe_acks) {
+        for (wentry *e = w->head; e; e = e->next)
+            if (e->state == E_ACK) {
+                ack_start(w);
+                return;
+            }
+        w->maybe_acks = false;
+    }
+#ifndef NDEBUG
     for (wentry *e = w->head; e; e = e->next)
-        if (e->state == E_ACK) {
-            ack_start(w);
-            return;
-        }
+        assert(e->state != E_ACK); /* an entry that became E_ACK without entry_to_ack */
+#endif
     if (w->set_retry) {
         attempt_begin(w);
         return;
