@@ -1,22 +1,23 @@
 /* Leaderboards: any stat of the vocabulary (stats.c) over a period, paged, and the cards page.
  *
- * | route                                   | params                                             | answer |
- * |-----------------------------------------|----------------------------------------------------|--------|
- * | GET /stats/leaderboard/global           | stat, period, limit, offset, page, count_only      | {players, total,
- * page, ...} or {total} | | GET /stats/leaderboard                  | same | same | | GET /stats/leaderboard/{stat} |
- * period, limit, offset, page, count_only            | same | | GET /stats/leaderboard/cards            | - |
- * {<metric>: [{player_id, player_name, value}] x3} |
+ * | route                         | params                                        | answer                      |
+ * |-------------------------------|-----------------------------------------------|-----------------------------|
+ * | GET /stats/leaderboard/global | stat, period, limit, offset, page, count_only | {players, total, page, ...} |
+ * |                               |                                               | or {total}                  |
+ * | GET /stats/leaderboard        | same                                          | same                        |
+ * | GET /stats/leaderboard/{stat} | period, limit, offset, page, count_only       | same                        |
+ * | GET /stats/leaderboard/cards  | -                                             | {<metric>: [{player_id,     |
+ * |                               |                                               | player_name, value}] x3}    |
  *
- * Ranking reads player_daily (daily stats) or the per-match facts (wins, games, playtime...), then the rows
- * of the page get the rest of their stats and their names by key. */
+ * Every answer is a ranking of the period's board (board.c): all players' totals, built once for all stats. */
 #include "area.h"
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
+
+#include "board.h"
 
 #define LB_DEFAULT_LIMIT 25
-#define LB_MAX_GUIDS 100
 
 typedef struct {
     const lb_stat *stat;
@@ -25,113 +26,54 @@ typedef struct {
     bool count_only;
 } lb_args;
 
-/* Ranking: only the player and the value, so ClickHouse reads just the columns the stat needs (the
- * totals subquery's other sums are pruned); the page's rows get their other stats by key afterwards. */
-// clang-format off
-static const char lb_rank_sql[] =
-    "SELECT guid, {value} AS value\n"
-    "FROM ({totals})\n"
-    "WHERE value > 0\n"
-    "ORDER BY value DESC, guid ASC\n"
-    "LIMIT {limit} OFFSET {offset}";
-// clang-format on
-
-// clang-format off
-static const char lb_count_sql[] =
-    "SELECT count() AS total\n"
-    "FROM (SELECT {value} AS value FROM ({totals}))\n"
-    "WHERE value > 0";
-// clang-format on
-
-// clang-format off
-static const char lb_names_sql[] =
-    "SELECT guid, argMax(name, last_ms) AS name\n"
-    "FROM player_names\n"
-    "WHERE guid IN {guids}\n"
-    "GROUP BY guid";
-// clang-format on
-
-/* The day and millisecond bounds of the job's period. */
-static void bounds(period p, char day[11], uint64_t *ms)
+/* Why a job got no board: the status board_get gave. */
+static void board_failed(qjob *j, int status)
 {
-    period_bound(p, (int64_t)time(NULL), day, ms);
+    job_error(j, status ? status : 500, "The statistics query failed; the error is in queryd's log.");
 }
 
-/* The totals query (daily or match: the parts of match_totals_render) for the players `where` selects,
- * rendered (malloc'd). */
-static char *totals_sql(stat_source src, const char *where, period p, int parts)
+/* The answer: the page's rows of the stat's ranking, each with its player stats, or the count alone. */
+static void lb_answer(const board *b, int status, void *arg)
 {
-    char day[11];
-    uint64_t ms;
-    bounds(p, day, &ms);
-    if (src == STAT_DAILY) {
-        sqlv v[] = {SQL_RAW("where", where), SQL_STR("day_from", day)};
-        return sqlt_render(player_totals_sql, v, 2);
-    }
-    return match_totals_render(where, ms, parts);
-}
-
-static void lb_build(qjob *j);
-
-/* Step 2: the page's stats (daily and match) and names, by key. */
-static void lb_details(qjob *j)
-{
+    qjob *j = arg;
     lb_args *a = j->args;
-    const char *guids[LB_MAX_GUIDS];
-    size_t n = rows_strings(job_rows(j, 0), "guid", guids, LB_MAX_GUIDS);
-    if (n == 0) {
-        lb_build(j);
+    if (!b) {
+        board_failed(j, status);
         return;
     }
-    char *where = sql_in("guid", guids, n);
-    char *daily = where ? totals_sql(STAT_DAILY, where, a->p, 0) : NULL;
-    char *match = where ? totals_sql(STAT_MATCH, where, a->p, MATCH_ALL) : NULL;
-    if (daily && match) {
-        sqlv dv[] = {SQL_RAW("sql", daily)};
-        job_ch(j, 2, "{sql}", dv, 1);
-        sqlv mv[] = {SQL_RAW("sql", match)};
-        job_ch(j, 4, "{sql}", mv, 1);
-        sqlv nv[] = {SQL_LIST("guids", guids, n)};
-        job_ch(j, 3, lb_names_sql, nv, 1);
-    } else {
+    size_t *rows = malloc((size_t)a->pg.limit * sizeof *rows), total;
+    if (!rows) {
         job_error(j, 500, "Out of memory.");
+        return;
     }
-    free(daily);
-    free(match);
-    free(where);
-    job_then(j, lb_build);
-}
-
-/* Step 3: the answer. */
-static void lb_build(qjob *j)
-{
-    lb_args *a = j->args;
-    double total = row_num(job_row(j, 1), "total");
+    size_t n = board_rank(b, a->stat, (size_t)a->pg.offset, a->count_only ? 0 : (size_t)a->pg.limit, rows, &total);
+    cJSON *o = cJSON_CreateObject();
+    if (a->count_only) {
+        free(rows);
+        cJSON_AddNumberToObject(o, "total", (double)total);
+        job_answer(j, 200, o);
+        return;
+    }
     cJSON *players = cJSON_CreateArray();
-    const cJSON *row;
-    long rank = a->pg.offset;
-    cJSON_ArrayForEach(row, job_rows(j, 0))
-    {
-        const char *guid = row_str(row, "guid");
-        const cJSON *daily = rows_find(job_rows(j, 2), "guid", guid);
-        const cJSON *match = rows_find(job_rows(j, 4), "guid", guid);
-        const char *name = row_str(rows_find(job_rows(j, 3), "guid", guid), "name");
-        cJSON *p = player_stats_json(daily, match);
-        cJSON_AddNumberToObject(p, "rank", (double)++rank);
+    for (size_t i = 0; i < n; i++) {
+        const char *guid = board_guid(b, rows[i]), *name = board_name(b, rows[i]);
+        double value = board_value(b, rows[i], a->stat);
+        cJSON *p = board_stats_json(b, rows[i]);
+        cJSON_AddNumberToObject(p, "rank", (double)(a->pg.offset + (long)i + 1));
         cJSON_AddStringToObject(p, "player_id", guid);
         cJSON_AddStringToObject(p, "guid", guid);
         cJSON_AddStringToObject(p, "id", guid);
         cJSON_AddStringToObject(p, "player_name", name);
         cJSON_AddStringToObject(p, "name", name);
-        json_add_round(p, "value", row_num(row, "value"), a->stat->decimals);
+        json_add_round(p, "value", value, a->stat->decimals);
         /* The widget shows row[stat]: make it the ranked value whatever the stat's own key means. */
         cJSON_DeleteItemFromObject(p, a->stat->name);
-        json_add_round(p, a->stat->name, row_num(row, "value"), a->stat->decimals);
+        json_add_round(p, a->stat->name, value, a->stat->decimals);
         cJSON_AddItemToArray(players, p);
     }
-    cJSON *o = cJSON_CreateObject();
+    free(rows);
     cJSON_AddItemToObject(o, "players", players);
-    cJSON_AddNumberToObject(o, "total", total);
+    cJSON_AddNumberToObject(o, "total", (double)total);
     cJSON_AddNumberToObject(o, "page", (double)a->pg.page);
     cJSON_AddNumberToObject(o, "limit", (double)a->pg.limit);
     cJSON_AddNumberToObject(o, "offset", (double)a->pg.offset);
@@ -140,34 +82,10 @@ static void lb_build(qjob *j)
     job_answer(j, 200, o);
 }
 
-/* Answer {total} only. */
-static void lb_count_answer(qjob *j)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "total", row_num(job_row(j, 1), "total"));
-    job_answer(j, 200, o);
-}
-
-/* Step 1: rank and count. */
 static void lb_start(qjob *j)
 {
     lb_args *a = j->args;
-    char *totals = totals_sql(a->stat->source, NOT_UNAUTH_SQL("guid"), a->p, a->stat->match_parts);
-    if (!totals) {
-        job_error(j, 500, "Out of memory.");
-        return;
-    }
-    sqlv v[] = {SQL_RAW("value", a->stat->value_sql), SQL_RAW("totals", totals), SQL_INT("limit", a->pg.limit),
-                SQL_INT("offset", a->pg.offset)};
-    job_ch(j, 1, lb_count_sql, v, 2);
-    if (a->count_only) {
-        free(totals);
-        job_then(j, lb_count_answer);
-        return;
-    }
-    job_ch(j, 0, lb_rank_sql, v, 4);
-    free(totals);
-    job_then(j, lb_details);
+    board_get(j->q->boards, a->p, lb_answer, j);
 }
 
 /* GET /stats/leaderboard[/global|/{stat}] */
@@ -262,78 +180,32 @@ static const struct {
     {"bot_kills", "bot_kills"},
 };
 
-/* Top 3 per metric in one pass: each player's values become (metric, value) rows, LIMIT 3 BY metric. */
-// clang-format off
-static const char cards_sql[] =
-    "SELECT p.1 AS metric, guid, p.2 AS value\n"
-    "FROM\n"
-    "(\n"
-    "    SELECT guid, {metrics} AS pairs\n"
-    "    FROM ({totals})\n"
-    ")\n"
-    "ARRAY JOIN pairs AS p\n"
-    "WHERE value > 0\n"
-    "ORDER BY metric ASC, value DESC, guid ASC\n"
-    "LIMIT 3 BY metric";
-// clang-format on
-
-/* The array literal [('kills', toFloat64(kills)), ...] of the metrics of one source. */
-static char *cards_metrics_sql(stat_source src)
+/* Top 3 of every metric, from the all-time board. */
+static void cards_answer(const board *b, int status, void *arg)
 {
-    size_t cap = 8192, len = 0;
-    char *s = malloc(cap);
-    if (!s)
-        return NULL;
-    len += (size_t)snprintf(s + len, cap - len, "[");
-    bool first = true;
-    for (size_t i = 0; i < sizeof card_metrics / sizeof card_metrics[0]; i++) {
-        const lb_stat *st = lb_stat_find(card_metrics[i].stat);
-        if (!st || st->source != src)
-            continue;
-        len += (size_t)snprintf(s + len, cap - len, "%s('%s', toFloat64(%s))", first ? "" : ", ", card_metrics[i].card,
-                                st->value_sql);
-        first = false;
+    qjob *j = arg;
+    if (!b) {
+        board_failed(j, status);
+        return;
     }
-    snprintf(s + len, cap - len, "]");
-    return s;
-}
-
-static void cards_build(qjob *j);
-
-/* Step 2: names of every player on a card. */
-static void cards_names(qjob *j)
-{
-    const char *guids[2 * 3 * (sizeof card_metrics / sizeof card_metrics[0])];
-    size_t n = rows_strings(job_rows(j, 0), "guid", guids, sizeof guids / sizeof guids[0]);
-    n += rows_strings(job_rows(j, 1), "guid", guids + n, sizeof guids / sizeof guids[0] - n);
-    sqlv v[] = {SQL_LIST("guids", guids, n)};
-    job_ch(j, 2, lb_names_sql, v, 1);
-    job_then(j, cards_build);
-}
-
-static void cards_build(qjob *j)
-{
     cJSON *o = cJSON_CreateObject();
     for (size_t i = 0; i < sizeof card_metrics / sizeof card_metrics[0]; i++) {
         const lb_stat *st = lb_stat_find(card_metrics[i].stat);
+        size_t rows[3], total;
+        size_t n = board_rank(b, st, 0, 3, rows, &total);
         cJSON *top = cJSON_CreateArray();
-        const cJSON *row;
-        int rank = 0;
-        cJSON_ArrayForEach(row, job_rows(j, st->source == STAT_DAILY ? 0 : 1))
-        {
-            if (strcmp(row_str(row, "metric"), card_metrics[i].card) != 0)
-                continue;
-            const char *guid = row_str(row, "guid");
+        for (size_t r = 0; r < n; r++) {
+            const char *guid = board_guid(b, rows[r]), *name = board_name(b, rows[r]);
+            double value = board_value(b, rows[r], st);
             cJSON *e = cJSON_CreateObject();
-            cJSON_AddNumberToObject(e, "rank", ++rank);
+            cJSON_AddNumberToObject(e, "rank", (double)(r + 1));
             cJSON_AddStringToObject(e, "player_id", guid);
             cJSON_AddStringToObject(e, "guid", guid);
-            const char *name = row_str(rows_find(job_rows(j, 2), "guid", guid), "name");
             cJSON_AddStringToObject(e, "player_name", name);
             cJSON_AddStringToObject(e, "name", name);
-            json_add_round(e, "value", row_num(row, "value"), st->decimals);
+            json_add_round(e, "value", value, st->decimals);
             char shown[64];
-            snprintf(shown, sizeof shown, "%.*f", st->decimals, row_num(row, "value"));
+            snprintf(shown, sizeof shown, "%.*f", st->decimals, value);
             cJSON_AddStringToObject(e, "display_value", shown);
             cJSON_AddItemToArray(top, e);
         }
@@ -342,20 +214,9 @@ static void cards_build(qjob *j)
     job_answer(j, 200, o);
 }
 
-/* Step 1: the daily and the match metrics' top 3s. */
 static void cards_start(qjob *j)
 {
-    for (int src = STAT_DAILY; src <= STAT_MATCH; src++) {
-        char *metrics = cards_metrics_sql((stat_source)src);
-        char *totals = totals_sql((stat_source)src, NOT_UNAUTH_SQL("guid"), PERIOD_ALL, MATCH_ALL);
-        if (metrics && totals) {
-            sqlv v[] = {SQL_RAW("metrics", metrics), SQL_RAW("totals", totals)};
-            job_ch(j, src == STAT_DAILY ? 0 : 1, cards_sql, v, 2);
-        }
-        free(metrics);
-        free(totals);
-    }
-    job_then(j, cards_names);
+    board_get(j->q->boards, PERIOD_ALL, cards_answer, j);
 }
 
 /* GET /stats/leaderboard/cards */

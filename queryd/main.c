@@ -1,6 +1,7 @@
 /* queryd: statistics out, for the forum and web clients, from ClickHouse with a Redis cache. */
 #include <stdlib.h>
 
+#include "board.h"
 #include "cache.h"
 #include "daemon.h"
 #include "queryd.h"
@@ -28,7 +29,8 @@ int main(int argc, char **argv)
     q.mdb = daemon_mariadb(d, 2);
     q.pg = daemon_postgres(d, 2);
     q.cache = qcache_new(&q);
-    if (!q.cache) {
+    q.boards = board_set_new(&q);
+    if (!q.cache || !q.boards) {
         daemon_free(d);
         return 1;
     }
@@ -47,6 +49,7 @@ int main(int argc, char **argv)
 
     code = daemon_run(d);
     qcache_free(q.cache);
+    board_set_free(q.boards);
     daemon_free(d);
     return code;
 }

@@ -13,6 +13,7 @@ struct redis_client;
 struct mdb_pool;
 struct pg_pool;
 typedef struct qcache qcache;
+struct board_set;
 
 typedef struct {
     uv_loop_t *loop;
@@ -21,6 +22,7 @@ typedef struct {
     struct mdb_pool *mdb;
     struct pg_pool *pg;
     qcache *cache;
+    struct board_set *boards; /* leaderboard boards (board.h) */
     int max_limit;       /* QUERY_MAX_LIMIT: the most rows one page may ask for */
     int max_offset;      /* QUERY_MAX_OFFSET: the deepest page */
     int cache_ttl_s;     /* QUERY_CACHE_TTL_S */

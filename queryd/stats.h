@@ -18,7 +18,6 @@ typedef struct {
     stat_source source;
     const char *value_sql; /* an expression over a player_totals_sql or a match_totals_render row */
     int decimals;          /* of the served value */
-    int match_parts;       /* match stats: which part of match_totals_render computes it */
 } lb_stat;
 
 /* The leaderboard stats: the forum's 38 and a few more. */

@@ -500,6 +500,31 @@ check "...and 40 identical answers" eval "[ \$(cat '$STACK_DIR'/sf.* | sort -u |
 check_eq "a second request is a cache hit" hit \
   "$(curl -s -D - -o /dev/null "$url" | tr -d '\r' | awk -F': ' 'tolower($1) == "x-cache" { print $2 }')"
 
+# Boards: a queryd just started gets the forum's 38 leaderboards of one period at once: one board is built
+# (queryd_board_builds_total), and every answer is a ranking of it.
+port=$((40000 + RANDOM % 20000))
+QUERYD_URL="http://127.0.0.1:$port" "$MOHSTATS_BIN_DIR/queryd" >"$STACK_DIR/logs/queryd-board.log" 2>&1 &
+BOARDQ=$!
+retry 10 eval "curl -s -o /dev/null http://127.0.0.1:$port/health"
+lb_stats="kills deaths kd_ratio headshots accuracy shots_fired damage bash_kills grenade_kills roadkills telefrags
+  crushed teamkills suicides reloads weapon_swaps no_ammo looter distance sprinted swam driven jumps crouch_time
+  prone_time ladders health_picked ammo_picked armor_picked items_picked wins team_wins ffa_wins losses objectives
+  rounds playtime games"
+pids=()
+for s in $lb_stats; do
+  curl -s -o "$STACK_DIR/board.$s" -w '%{http_code}\n' \
+    "http://127.0.0.1:$port/api/v1/stats/leaderboard/global?stat=$s&period=month&limit=9" >"$STACK_DIR/board.$s.code" &
+  pids+=($!)
+done
+wait "${pids[@]}"
+check_eq "38 leaderboards at once from a fresh queryd: one board built" 1 \
+  "$(curl -s "http://127.0.0.1:$port/metrics" | awk '$1 == "queryd_board_builds_total{result=\"ok\"}" { print $2 + 0 }')"
+check_eq "...and 38 answers 200" 38 "$(cat "$STACK_DIR"/board.*.code | grep -c '^200$')"
+check_eq "...each the ranking of its stat (kills)" "101:5,105:3,102:2,103:2,104:2" \
+  "$(jq -r "$ranks" "$STACK_DIR/board.kills")"
+kill "$BOARDQ" 2>/dev/null
+wait "$BOARDQ" 2>/dev/null
+
 # ClickHouse down: a second queryd whose ClickHouse does not answer, on the same Redis. An answer in the cache
 # is served (stale when its fresh copy expired), one never computed is 503 with a JSON error.
 port=$((40000 + RANDOM % 20000))
