@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hashmap.h"
+
 /* The 98 canonical types (go-api.md §3.1), which include all 80 type strings of the tracker
  * scripts' handlers (tracker-wire.md §2) and EVENT_TYPES.md's 91. */
 const event_type_def event_types[] = {
@@ -350,22 +352,11 @@ static key_slot block_index[BLOCK_SLOTS]; /* block key -> block * BF__COUNT + fi
 static char block_keys[NBLOCK_KEYS][24];  /* the composed block keys the index points to */
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
-/* FNV-1a over the key's bytes. */
-static size_t key_hash(const char *key, size_t len)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)key[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
 /* Add key -> value to an index of nslots (a power of two). Keys are unique in every table. */
 static void index_put(key_slot *slots, size_t nslots, const char *key, int value)
 {
     size_t len = strlen(key);
-    size_t i = key_hash(key, len) & (nslots - 1);
+    size_t i = (size_t)hash_fnv1a(key, len) & (nslots - 1);
     while (slots[i].key)
         i = (i + 1) & (nslots - 1);
     slots[i] = (key_slot){key, len, value};
@@ -374,7 +365,7 @@ static void index_put(key_slot *slots, size_t nslots, const char *key, int value
 /* The value of (key, len) in an index; -1 if absent. */
 static int index_find(const key_slot *slots, size_t nslots, const char *key, size_t len)
 {
-    for (size_t i = key_hash(key, len) & (nslots - 1); slots[i].key; i = (i + 1) & (nslots - 1))
+    for (size_t i = (size_t)hash_fnv1a(key, len) & (nslots - 1); slots[i].key; i = (i + 1) & (nslots - 1))
         if (slots[i].len == len && memcmp(slots[i].key, key, len) == 0)
             return slots[i].value;
     return -1;

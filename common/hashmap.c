@@ -19,8 +19,7 @@ struct hashmap {
     size_t nbuckets, size;
 };
 
-/* FNV-1a 64: fast on the short keys used here (tokens, server ids, GUIDs). */
-static uint64_t hash_bytes(const char *s, size_t n)
+uint64_t hash_fnv1a(const char *s, size_t n)
 {
     uint64_t h = 1469598103934665603ULL;
     for (size_t i = 0; i < n; i++) {
@@ -73,7 +72,7 @@ static entry **find_slot(const hashmap *m, const char *key, size_t len, uint64_t
 
 void *hashmap_get(const hashmap *m, const char *key, size_t len)
 {
-    entry *e = *find_slot(m, key, len, hash_bytes(key, len));
+    entry *e = *find_slot(m, key, len, hash_fnv1a(key, len));
     return e ? e->value : NULL;
 }
 
@@ -102,7 +101,7 @@ static void maybe_grow(hashmap *m)
 
 int hashmap_put(hashmap *m, const char *key, size_t len, void *value, void **old)
 {
-    uint64_t h = hash_bytes(key, len);
+    uint64_t h = hash_fnv1a(key, len);
     entry **slot = find_slot(m, key, len, h);
     if (*slot) {
         if (old)
@@ -129,7 +128,7 @@ int hashmap_put(hashmap *m, const char *key, size_t len, void *value, void **old
 
 void *hashmap_remove(hashmap *m, const char *key, size_t len)
 {
-    entry **slot = find_slot(m, key, len, hash_bytes(key, len));
+    entry **slot = find_slot(m, key, len, hash_fnv1a(key, len));
     entry *e = *slot;
     if (!e)
         return NULL;

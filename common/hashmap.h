@@ -4,8 +4,12 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct hashmap hashmap;
+
+/* FNV-1a 64 of n bytes: the map's hash, fast on short keys (tokens, server ids, GUIDs, wire field names). */
+uint64_t hash_fnv1a(const char *s, size_t n);
 
 hashmap *hashmap_new(void);
 /* Free the map; free_value (may be NULL) is called on every value. */
