@@ -44,6 +44,25 @@ const lb_stat *lb_stat_find(const char *name);
     "extract(lower(" map "), '^([a-z]+)[/_]') IN ('dm', 'tdm', 'obj', 'lib', 'tow', 'ctf'), "                          \
     "extract(lower(" map "), '^([a-z]+)[/_]'), 'other')"
 
+/* SQL: per match, the highest kill count of a player (top_kills), for the finished free-for-all matches only,
+ * the only ones it decides (free-for-all wins). matches_where restricts the match_summary rows read ("" for
+ * all of them; a string literal, or text with placeholders the caller fills). */
+#define TOP_KILLS_SQL(matches_where)                                                                                   \
+    "SELECT match_key, max(k) AS top_kills\n"                                                                          \
+    "FROM\n"                                                                                                           \
+    "(\n"                                                                                                              \
+    "    SELECT match_key, guid, sumMerge(kills) AS k\n"                                                               \
+    "    FROM match_players\n"                                                                                         \
+    "    WHERE match_key IN\n"                                                                                         \
+    "    (\n"                                                                                                          \
+    "        SELECT match_key FROM match_summary " matches_where "\n"                                                  \
+    "        GROUP BY match_key\n"                                                                                     \
+    "        HAVING sumMerge(ends) > 0 AND " GAMETYPE_SQL("argMaxMerge(gt)", "argMaxMerge(map)") " = 'dm'\n"           \
+    "    )\n"                                                                                                          \
+    "    GROUP BY match_key, guid\n"                                                                                   \
+    ")\n"                                                                                                              \
+    "GROUP BY match_key"
+
 /* SQL: the class of a weapon from its name (sniper before rifle: "KAR98 Sniper" is a sniper rifle). */
 #define WEAPON_CLASS_SQL(w)                                                                                            \
     "multiIf(match(lower(" w "), 'sniper|springfield|scope'), 'sniper', "                                              \
