@@ -44,6 +44,7 @@ int main(int argc, char **argv)
     weapon_routes(&q, s);
     gametype_routes(&q, s);
     server_routes(&q, s);
+    server_players_routes(&q, s);
     heatmap_routes(&q, s);
     achievement_routes(&q, s);
 

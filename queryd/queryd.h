@@ -47,6 +47,7 @@ void map_routes(queryd *q, http_server *s);
 void weapon_routes(queryd *q, http_server *s);
 void gametype_routes(queryd *q, http_server *s);
 void server_routes(queryd *q, http_server *s);
+void server_players_routes(queryd *q, http_server *s);
 void heatmap_routes(queryd *q, http_server *s);
 void achievement_routes(queryd *q, http_server *s);
 

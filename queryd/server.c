@@ -24,6 +24,7 @@
  * Rank and score: score = kills in 24 h + 10 x players in 24 h + 5 x matches in 24 h (the old API's formula,
  * kept so rankings look familiar); rank = position by score. An unknown server id is 404. */
 #include "area.h"
+#include "server.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -64,7 +65,7 @@ static const char hourly_sql[] =
 // clang-format on
 
 /* The live entry of a server, when fresh. */
-static const cJSON *live_entry(const cJSON *live_rows, const char *id)
+const cJSON *server_live_entry(const cJSON *live_rows, const char *id)
 {
     const cJSON *row = rows_find(live_rows, "field", id);
     const cJSON *v = cJSON_GetObjectItem(row, "value");
@@ -173,7 +174,7 @@ static void list_build(qjob *j)
         int online = 0, now_players = 0;
         cJSON_ArrayForEach(s, servers)
         {
-            const cJSON *l = live_entry(live, row_str(s, "id"));
+            const cJSON *l = server_live_entry(live, row_str(s, "id"));
             if (l) {
                 online++;
                 now_players += live_players(l);
@@ -214,7 +215,7 @@ static void list_build(qjob *j)
             cJSON_AddNumberToObject(o, "matches_24h", row_num(ar, "matches_24h"));
         } else {
             double avg, peak;
-            add_identity(o, s, live_entry(live, id));
+            add_identity(o, s, server_live_entry(live, id));
             players_24h(hourly, id, &avg, &peak);
             cJSON_AddNumberToObject(o, "rank", rank);
             json_add_round(o, "avg_players_24h", avg, 1);
@@ -313,12 +314,17 @@ static const cJSON *server_row(qjob *j, int slot)
     return rows_find(job_rows(j, slot), "id", a->id);
 }
 
+void server_not_found(qjob *j, const char *id)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, "Server not found: '%.64s' is not a registered server.", id);
+    job_error(j, 404, msg);
+}
+
 static void unknown_server(qjob *j)
 {
     server_args *a = j->args;
-    char msg[160];
-    snprintf(msg, sizeof msg, "Server not found: '%.64s' is not a registered server.", a->id);
-    job_error(j, 404, msg);
+    server_not_found(j, a->id);
 }
 
 // clang-format off
@@ -353,7 +359,7 @@ static void detail_build(qjob *j)
     }
     const cJSON *servers = job_rows(j, 0), *live = job_rows(j, 1), *act = job_rows(j, 2);
     const cJSON *ar = rows_find(act, "server_id", a->id);
-    const cJSON *l = live_entry(live, a->id);
+    const cJSON *l = server_live_entry(live, a->id);
     cJSON *o = cJSON_CreateObject();
     add_identity(o, s, l);
     cJSON_AddNumberToObject(o, "rank", rank_of(servers, act, a->id));
@@ -484,7 +490,7 @@ static void live_build(qjob *j)
         unknown_server(j);
         return;
     }
-    job_answer(j, 200, live_json(s, live_entry(job_rows(j, 1), a->id)));
+    job_answer(j, 200, live_json(s, server_live_entry(job_rows(j, 1), a->id)));
 }
 
 static void live_start(qjob *j)
@@ -501,7 +507,7 @@ static void live_matches_build(qjob *j)
     cJSON_ArrayForEach(r, job_rows(j, 1))
     {
         const char *id = row_str(r, "field");
-        const cJSON *l = live_entry(job_rows(j, 1), id);
+        const cJSON *l = server_live_entry(job_rows(j, 1), id);
         if (!l)
             continue;
         const cJSON *s = rows_find(job_rows(j, 0), "id", id);
@@ -789,8 +795,7 @@ static void part_start(qjob *j)
     job_then(j, part_build);
 }
 
-/* Parse {id}, or answer 400. */
-static bool parse_id(http_request *req, char out[IDENT_MAX + 1])
+bool server_id_param(http_request *req, char out[IDENT_MAX + 1])
 {
     const char *id = http_request_param(req, "id");
     if (!ident_ok(id, IDENT_MAX)) {
@@ -808,7 +813,7 @@ static void serve_part(http_request *req, queryd *q, part what, long limit, long
         http_respond_error(req, 500, "Out of memory.");
         return;
     }
-    if (!parse_id(req, a->base.id)) {
+    if (!server_id_param(req, a->base.id)) {
         free(a);
         return;
     }
@@ -867,7 +872,7 @@ static void server_detail(http_request *req, void *arg)
         http_respond_error(req, 500, "Out of memory.");
         return;
     }
-    if (!parse_id(req, a->id)) {
+    if (!server_id_param(req, a->id)) {
         free(a);
         return;
     }
@@ -884,7 +889,7 @@ static void server_live(http_request *req, void *arg)
         http_respond_error(req, 500, "Out of memory.");
         return;
     }
-    if (!parse_id(req, a->id)) {
+    if (!server_id_param(req, a->id)) {
         free(a);
         return;
     }

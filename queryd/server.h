@@ -1,0 +1,18 @@
+/* What the game-server areas (server.c, server_players.c) share: the server id in the path, the registered
+ * server a job looked up, its live state. */
+#ifndef MOHSTATS_SERVER_H
+#define MOHSTATS_SERVER_H
+
+#include <stdbool.h>
+
+#include "area.h"
+
+/* The {id} of the path into out, or answer 400 and return false. */
+bool server_id_param(http_request *req, char out[IDENT_MAX + 1]);
+/* End the job with 404: id is not a registered server. */
+void server_not_found(qjob *j, const char *id);
+/* The live state (Redis live_matches, as job_redis_hash rows) of server id, or NULL when it sent nothing within
+ * the live window. */
+const cJSON *server_live_entry(const cJSON *live_rows, const char *id);
+
+#endif
