@@ -90,7 +90,7 @@ done
 echo "loaded in $((SECONDS - t0)) s: $(ch 'SELECT count() FROM raw_events') raw events"
 
 # A queryd of our own, directly (no nginx), whose ClickHouse queries land in system.query_log.
-port=$((40000 + RANDOM % 20000))
+port=$((20000 + (RANDOM * 32768 + RANDOM) % 12768)) # below the ephemeral range
 BASE=http://127.0.0.1:$port
 start_queryd() {
   CLICKHOUSE_URL="$CLICKHOUSE_URL&log_queries=1" QUERYD_URL="http://127.0.0.1:$port" LOG_LEVEL=warn \

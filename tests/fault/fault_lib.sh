@@ -33,26 +33,13 @@ _fault_on_exit() {
 }
 trap _fault_on_exit EXIT
 
-# A free loopback port (20000-32767, nothing listening).
-free_port() {
-  local port listening
-  listening=" $(ss -Hltn 2>/dev/null | awk '{ n = split($4, a, ":"); printf "%s ", a[n] }') "
-  while :; do
-    port=$((20000 + (RANDOM * 32768 + RANDOM) % 12768))
-    if [[ $listening != *" $port "* ]] && [[ " ${INGESTD_PORTS[*]} " != *" $port "* ]]; then
-      echo "$port"
-      return
-    fi
-  done
-}
-
 # ingestd_start NAME [VAR=value...]: start ingestd NAME with the stack's settings plus the given ones (kept for
 # restarts), on its own port, with its own spool directory; wait until /health answers. Log: logs/NAME.log.
 ingestd_start() {
   local name=$1
   shift
   [ $# -gt 0 ] && INGESTD_ENVS[$name]="$*"
-  [ -n "${INGESTD_PORTS[$name]:-}" ] || INGESTD_PORTS[$name]=$(free_port)
+  [ -n "${INGESTD_PORTS[$name]:-}" ] || INGESTD_PORTS[$name]=$(free_port "${INGESTD_PORTS[@]}")
   local port=${INGESTD_PORTS[$name]}
   # Started from a subshell, so it is not a job of ours: bash would report every SIGKILL of a job as noise.
   # shellcheck disable=SC2086

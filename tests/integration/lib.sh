@@ -205,3 +205,17 @@ pid_running() {
   stat=${stat##*) }
   [ "${stat%% *}" != Z ]
 }
+
+# free_port [TAKEN...]: a loopback port for a daemon a test starts itself: 20000-32767, below Linux's ephemeral
+# range (so no outgoing connection holds it), nothing listening on it, not one of TAKEN.
+free_port() {
+  local port listening taken=" $* "
+  listening=" $(ss -Hltn 2>/dev/null | awk '{ n = split($4, a, ":"); printf "%s ", a[n] }') "
+  while :; do
+    port=$((20000 + (RANDOM * 32768 + RANDOM) % 12768))
+    if [[ $listening != *" $port "* && $taken != *" $port "* ]]; then
+      echo "$port"
+      return
+    fi
+  done
+}

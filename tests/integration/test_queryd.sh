@@ -452,6 +452,21 @@ expect "server player history (the hour of the ingest is among the last two)" "s
   '"\(length) \([.[].players] | max)"' "2 4"
 expect "server activity" "servers/$S1/activity-timeline?days=1" '"\(length) \([.[].kills] | add)"' "24 7"
 expect "server peak hours" "servers/$S1/peak-hours" '"\(.data | length) \(.data[0] | length) \(.peak.players)"' "7 24 4"
+expect "server players: by kills, with sessions, 7 / 30 days, favourite map and weapon" "servers/$S1/players" \
+  '[.players[] | "\(.guid):\(.total_kills):\(.total_deaths):\(.total_sessions):\(.kills_7d):\(.kills_30d):\(.favorite_map):\(.favorite_weapon):\(.trend)"] | join(",")' \
+  "101:4:2:1:4:4:obj/obj_team2:Thompson:up,104:4:3:4:1:2:dm/mohdm6:MP40:stable,103:1:3:2:1:1:dm/mohdm6:Kar98k:up,102:1:5:3:1:1:dm/mohdm6:Kar98k:up"
+expect "server players: total and paging" "servers/$S1/players?limit=2&offset=1" \
+  '"\(.total) \(.limit) \(.offset) \([.players[].guid] | join(","))"' "4 2 1 104,103"
+expect "server players: time played (game time, 48 s)" "servers/$S1/players?limit=1" \
+  '.players[0].total_time_played_hours' 0.01
+expect "server totals (the old API's /stats/server/{id}/stats)" "stats/server/$S1/stats" \
+  '"\(.total_kills) \(.total_matches) \(.unique_players) \([.top_killers[] | "\(.player_id):\(.value)"] | join(",")) \([.map_stats[] | "\(.map_name):\(.times_played)"] | join(","))"' \
+  "10 4 4 101:4,104:4,102:1,103:1 dm/mohdm6:3,obj/obj_team2:1"
+expect "server totals: K/D and time played (game time: 48 + 48 + 58 + 33 s) tops" "stats/server/$S1/stats" \
+  '"\([.top_kdr[] | "\(.player_id):\(.value)"] | join(",")) \(.top_playtime[0].player_id) \(.total_playtime_seconds)"' \
+  "101:2,104:1.33,103:0.33,102:0.2 103 187"
+check_eq "players of an unknown server: 404" 404 "$(status ../../servers/nope/players)"
+check_eq "totals of an unknown server: 404" 404 "$(status server/nope/stats)"
 check_eq "an unknown server is 404" 404 "$(status ../../servers/nope)"
 check_eq "live state of an unknown server is 404" 404 "$(status ../../servers/nope/live)"
 expect "live matches" "stats/live/matches" '[.[] | .server_name] | sort | join(",")' "Alpha,Bravo,Charlie"
@@ -502,7 +517,7 @@ check_eq "a second request is a cache hit" hit \
 
 # Boards: a queryd just started gets the forum's 38 leaderboards of one period at once: one board is built
 # (queryd_board_builds_total), and every answer is a ranking of it.
-port=$((40000 + RANDOM % 20000))
+port=$(free_port)
 QUERYD_URL="http://127.0.0.1:$port" "$MOHSTATS_BIN_DIR/queryd" >"$STACK_DIR/logs/queryd-board.log" 2>&1 &
 BOARDQ=$!
 retry 10 eval "curl -s -o /dev/null http://127.0.0.1:$port/health"
@@ -527,7 +542,7 @@ wait "$BOARDQ" 2>/dev/null
 
 # ClickHouse down: a second queryd whose ClickHouse does not answer, on the same Redis. An answer in the cache
 # is served (stale when its fresh copy expired), one never computed is 503 with a JSON error.
-port=$((40000 + RANDOM % 20000))
+port=$(free_port)
 CLICKHOUSE_URL="http://default@127.0.0.1:1/?database=mohstats" QUERYD_URL="http://127.0.0.1:$port" \
   "$MOHSTATS_BIN_DIR/queryd" >"$STACK_DIR/logs/queryd-noch.log" 2>&1 &
 NOCH=$!
