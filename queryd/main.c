@@ -45,6 +45,7 @@ int main(int argc, char **argv)
     gametype_routes(&q, s);
     server_routes(&q, s);
     server_players_routes(&q, s);
+    query_routes(&q, s);
     heatmap_routes(&q, s);
     achievement_routes(&q, s);
 

@@ -130,3 +130,54 @@ bool name_normalize(const char *raw, char *out, size_t outlen)
             return false;
     return true;
 }
+
+/* Exactly n digits at s, as a number; -1 when they are not there. */
+static int digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+int param_time_parse(const char *s, int64_t *out)
+{
+    /* Each part is read only once the text before it matched, so nothing is read past the string's end. */
+    int y, mo = -1, d = -1, h = 0, mi = 0, sec = 0, off = 0;
+    if (!s || (y = digits(s, 4)) < 1970 || s[4] != '-' || (mo = digits(s + 5, 2)) < 1 || mo > 12 || s[7] != '-' ||
+        (d = digits(s + 8, 2)) < 1 || d > 31)
+        return -1;
+    const char *p = s + 10;
+    if (*p == 'T' || *p == 't' || *p == ' ') {
+        if ((h = digits(p + 1, 2)) < 0 || h > 23 || p[3] != ':' || (mi = digits(p + 4, 2)) < 0 || mi > 59 ||
+            p[6] != ':' || (sec = digits(p + 7, 2)) < 0 || sec > 60)
+            return -1;
+        p += 9;
+        if (*p == '.')
+            for (p++; *p >= '0' && *p <= '9'; p++)
+                ;
+        if (*p == 'Z' || *p == 'z') {
+            p++;
+        } else if (*p == '+' || *p == '-') {
+            int oh, om;
+            if ((oh = digits(p + 1, 2)) < 0 || oh > 23 || p[3] != ':' || (om = digits(p + 4, 2)) < 0 || om > 59)
+                return -1;
+            off = (*p == '-' ? -1 : 1) * (oh * 3600 + om * 60);
+            p += 6;
+        } else {
+            return -1;
+        }
+    }
+    if (*p)
+        return -1;
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = sec};
+    time_t t = timegm(&tm);
+    /* timegm normalises 2026-02-31 into March: such a date is not a date. */
+    if (tm.tm_mday != d || tm.tm_mon != mo - 1)
+        return -1;
+    *out = (int64_t)t - off;
+    return 0;
+}

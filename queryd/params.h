@@ -25,6 +25,10 @@ long param_long(http_request *req, const char *name, long def, long min, long ma
 /* A flag: 1, true, yes or on. */
 bool param_flag(http_request *req, const char *name);
 
+/* An RFC 3339 time (2026-01-31T20:15:00Z, fractions and +hh:mm / -hh:mm offsets allowed) or a plain date
+ * (2026-01-31, midnight UTC) into epoch seconds. Returns 0, or -1 when s is not one. */
+int param_time_parse(const char *s, int64_t *out);
+
 typedef enum { PERIOD_ALL, PERIOD_DAY, PERIOD_WEEK, PERIOD_MONTH, PERIOD_YEAR } period;
 
 /* Parse a period name (all, day, week, month, year; also today, 24h, 7d, 30d, 365d). NULL or "" is all.

@@ -48,6 +48,7 @@ void weapon_routes(queryd *q, http_server *s);
 void gametype_routes(queryd *q, http_server *s);
 void server_routes(queryd *q, http_server *s);
 void server_players_routes(queryd *q, http_server *s);
+void query_routes(queryd *q, http_server *s);
 void heatmap_routes(queryd *q, http_server *s);
 void achievement_routes(queryd *q, http_server *s);
 

@@ -497,6 +497,25 @@ expect "progress percent" "achievements/player/101" '[.achievements[] | select(.
 expect "an unlinked player: everything locked, hidden ones hidden" "achievements/player/102" \
   '"\(.member_id) \(.total_count) \(.unlocked)"' "null 2 []"
 
+# ---- the dynamic query (/stats/query) -------------------------------------------------------------------------
+lv='[.[] | "\(.label):\(.value)"] | join(",")'
+expect "query: kills by player (the last 30 days, as the month leaderboard)" \
+  "stats/query?dimension=player_guid&metric=kills" "$lv" "101:5,105:3,102:2,103:2,104:2"
+expect "query: kills by map (every event once)" "stats/query?dimension=map&metric=kills" "$lv" \
+  "obj/obj_team2:7,dm/mohdm1:5,:2,dm/mohdm6:1"
+expect "query: accuracy by player name" "stats/query?dimension=player&metric=accuracy" "$lv" "Alice:40"
+expect "query: deaths on one server, by player" "stats/query?dimension=player_guid&metric=deaths&filter_server=$S2" \
+  "$lv" "101:3,105:1"
+expect "query: a player's kills by weapon" "stats/query?dimension=weapon&metric=kills&filter_player_guid=101" \
+  "$lv" "Thompson:4,Colt 45:1"
+expect "query: a date range (the last 2 days leave out 10 days ago)" \
+  "stats/query?dimension=player_guid&metric=kills&start_date=$(date -u -d '2 days ago' +%Y-%m-%dT%H:%M:%SZ)" \
+  "$lv" "101:5,105:3,102:2,103:2,104:1"
+check_eq "query: an unknown dimension is 400" 400 "$(status 'stats/query?dimension=extra')"
+check_eq "query: a malformed date is 400" 400 "$(status 'stats/query?dimension=map&start_date=yesterday')"
+check_eq "query: more than 366 days is 400" 400 \
+  "$(status 'stats/query?dimension=map&start_date=2020-01-01&end_date=2026-01-01')"
+
 # ---- contract and safety -----------------------------------------------------------------------------------
 check_eq "an unknown route is 404" 404 "$(status stats/nothing/here)"
 check "errors are JSON" eval "curl -s '$API/stats/player/nobody' | jq -e '.error | length > 0' >/dev/null"

@@ -287,6 +287,26 @@ static void test_round(void **state)
     assert_string_equal(iso, "2026-03-15T12:34:56Z");
 }
 
+static void test_time_parse(void **state)
+{
+    int64_t t;
+    assert_int_equal(param_time_parse("2026-01-31T20:15:00Z", &t), 0);
+    assert_int_equal(t, 1769890500);
+    assert_int_equal(param_time_parse("2026-01-31T22:15:00.123+02:00", &t), 0);
+    assert_int_equal(t, 1769890500);
+    assert_int_equal(param_time_parse("2026-01-31T19:15:00-01:00", &t), 0);
+    assert_int_equal(t, 1769890500);
+    assert_int_equal(param_time_parse("2026-01-31", &t), 0);
+    assert_int_equal(t, 1769817600);
+    /* not times: no zone, impossible dates and hours, trailing bytes, short text, before 1970 */
+    const char *bad[] = {"2026-01-31T20:15:00", "2026-02-30", "2026-13-01", "2026-01-31T24:00:00Z", "2026-01-31Z",
+                         "2026-01-31T20:15Z",   "2026-1-31",  "2026",       "",                     "1969-12-31",
+                         "2026-01-31T20:15:00Zx", "yesterday"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(param_time_parse(bad[i], &t), -1);
+    assert_int_equal(param_time_parse(NULL, &t), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -302,6 +322,7 @@ int main(void)
         cmocka_unit_test(test_cache_keys),
         cmocka_unit_test(test_chjson),
         cmocka_unit_test(test_round),
+        cmocka_unit_test(test_time_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
