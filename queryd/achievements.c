@@ -1,17 +1,17 @@
 /* Achievements, read side: the forum's own tables in MariaDB (written by achievd), with member names from
  * smf_members. Table names carry SMF_DB_PREFIX.
  *
- * | route                              | params                 | answer |
- * |------------------------------------|------------------------|--------|
- * | GET /achievements/                 | -                      | [{id_achievement, code, name, description, category,
- * tier, icon, requirement_type, requirement_value, points, is_hidden}] | | GET /achievements                  | - |
- * same | | GET /achievements/recent           | limit (20)             | [{id_achievement, id_member, member_name,
- * real_name, code, name, description, icon, tier, points, unlocked_date}] | | GET /achievements/leaderboard      |
- * limit (25), sort=points|count | [{rank, id_member, member_name, real_name, achievement_count, total_points}] | | GET
- * /achievements/rarest           | limit (10)             | definitions with unlock_count, rarest first | | GET
- * /achievements/{id}             | -                      | one definition (by id or code) with unlock_count and
- * unlocked_by[] | | GET /achievements/player/{guid}    | -                      | {achievements:[...all, with
- * unlocked], unlocked:[...], progress:[...], member_id, total_points} |
+ * - GET /achievements/: [{id_achievement, code, name, description, category, tier, icon, requirement_type,
+ *   requirement_value, points, is_hidden}].
+ * - GET /achievements: same.
+ * - GET /achievements/recent?limit=20: [{id_achievement, id_member, member_name, real_name, code, name, description,
+ *   icon, tier, points, unlocked_date}].
+ * - GET /achievements/leaderboard?limit=25&sort=points (or sort=count): [{rank, id_member, member_name, real_name,
+ *   achievement_count, total_points}].
+ * - GET /achievements/rarest?limit=10: definitions with unlock_count, rarest first.
+ * - GET /achievements/{id}: one definition (by id or code) with unlock_count and unlocked_by[].
+ * - GET /achievements/player/{guid}: {achievements:[...all, with unlocked], unlocked:[...], progress:[...], member_id,
+ *   total_points}.
  *
  * A GUID linked to no member has no unlocks: 200 with every definition locked. Limits are integers checked
  * here and written into the SQL (MariaDB's LIMIT takes no quoted value); every other value is a "?". */

@@ -1,12 +1,11 @@
 /* Game types: totals per type, one type's maps, its leaderboard.
  *
- * | route                                   | params     | answer |
- * |-----------------------------------------|------------|--------|
- * | GET /stats/gametypes                    | -          | [{id, name, description, icon, map_count, total_kills,
- * total_matches, unique_players, total_deaths}] | | GET /stats/gametypes/list               | -          |
- * {gametypes:[{id, name, display_name}]} | | GET /stats/gametype/{gt}                | -          | one
- * /stats/gametypes item plus maps[{name, display_name, kills, matches}] | | GET /stats/leaderboard/gametype/{gt}    |
- * limit (25) | {leaderboard:[{rank, id, player_id, name, player_name, kills, deaths, kd_ratio}], game_type} |
+ * - GET /stats/gametypes: [{id, name, description, icon, map_count, total_kills, total_matches, unique_players,
+ *   total_deaths}].
+ * - GET /stats/gametypes/list: {gametypes:[{id, name, display_name}]}.
+ * - GET /stats/gametype/{gt}: one /stats/gametypes item plus maps[{name, display_name, kills, matches}].
+ * - GET /stats/leaderboard/gametype/{gt}?limit=25: {leaderboard:[{rank, id, player_id, name, player_name, kills,
+ *   deaths, kd_ratio}], game_type}.
  *
  * A match's game type is decided by GAMETYPE_SQL (stats.h, docs/definitions.md): gameflow events first, then
  * the map name's prefix. Every known type is listed, with zeros when it was never played; "other" only when

@@ -1,14 +1,12 @@
 /* Network-wide numbers: totals, activity by weekday and hour, the last day's pulse, Axis against Allies.
  *
- * | route                        | params        | answer |
- * |------------------------------|---------------|--------|
- * | GET /stats/global            | -             | {total_kills, total_players, total_matches, total_headshots,
- * total_achievements_unlocked, active_today, server_avg_accuracy, server_avg_kd, ...} | | GET /stats/global/activity |
- * days (30)     | [{day, hour, value}] events per weekday (1 = Monday) and UTC hour | | GET /stats/server/pulse      |
- * -             | {lethality_rating, total_lead_poured, meat_grinder_map, active_players} (last 24 h) | | GET
- * /stats/teams/performance | days (30)     | {allies:{kills, deaths, kd_ratio, wins, losses, win_rate, matches},
- * axis:{...}} | | GET /health                  | -             | {status: "ok"} (the forum's installer probes
- * {api}/health) |
+ * - GET /stats/global: {total_kills, total_players, total_matches, total_headshots, total_achievements_unlocked,
+ *   active_today, server_avg_accuracy, server_avg_kd, ...}.
+ * - GET /stats/global/activity?days=30: [{day, hour, value}], events per weekday (1 = Monday) and UTC hour.
+ * - GET /stats/server/pulse: {lethality_rating, total_lead_poured, meat_grinder_map, active_players} (last 24 h).
+ * - GET /stats/teams/performance?days=30: {allies:{kills, deaths, kd_ratio, wins, losses, win_rate, matches},
+ *   axis:{...}}.
+ * - GET /health: {status: "ok"} (the forum's installer probes {api}/health).
  *
  * Totals come from server_hourly (per server and hour), player_daily and player_names, never raw_events. */
 #include "area.h"

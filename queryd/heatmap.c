@@ -1,14 +1,12 @@
 /* Heat maps: kill and death positions in 64 x 64 game-unit cells (docs/definitions.md), per map, per player
  * on a map, per match; and where a player gets hit.
  *
- * | route                                        | params              | answer |
- * |----------------------------------------------|---------------------|--------|
- * | GET /stats/map/{map}/heatmap                 | type=kills|deaths   | [{x, y, count, value, world_x, world_y}] x, y
- * in 0..1 | | GET /stats/match/{id}/heatmap                | type=kills|deaths   | same | | GET
- * /stats/player/{guid}/heatmap/{map}       | -                   | {map_name, type: "kills", points:[...]} | | GET
- * /stats/player/{guid}/deaths/{map}        | -                   | {map_name, type: "deaths", points:[...]} | | GET
- * /stats/player/{guid}/heatmap/body        | -                   | {"<hitloc>": count} where the player was hit by
- * kills |
+ * - GET /stats/map/{map}/heatmap?type=kills (or type=deaths): [{x, y, count, value, world_x, world_y}], x and y in
+ *   0..1.
+ * - GET /stats/match/{id}/heatmap?type=kills (or type=deaths): same.
+ * - GET /stats/player/{guid}/heatmap/{map}: {map_name, type: "kills", points:[...]}.
+ * - GET /stats/player/{guid}/deaths/{map}: {map_name, type: "deaths", points:[...]}.
+ * - GET /stats/player/{guid}/heatmap/body: {"<hitloc>": count}, where the player was hit by kills.
  *
  * Cells come from heat_cells (by map, kind, player) and heat_match_cells (by match). The forum places dots at
  * x * 100 %, so x and y are normalised over the cells returned; y is flipped (0 = north, the largest y). */

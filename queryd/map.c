@@ -1,15 +1,15 @@
 /* Maps: the list with totals, popularity, one map's detail and its leaderboard.
  *
- * | route                                          | params     | answer |
- * |------------------------------------------------|------------|--------|
- * | GET /stats/maps                                | -          | [{name, map_name, display_name, total_kills,
- * total_matches, matches_played, unique_players, avg_playtime, ...}] | | GET /stats/maps/list | -          | same | |
- * GET /stats/maps/popularity                     | -          | [{map_name, matches_played, kills}] | | GET
- * /stats/server/maps                         | -          | same as popularity, top 10 | | GET /stats/map/{map} | - |
- * {name, map_name, display_name, total_kills, total_matches, total_playtime, unique_players, top_players,
- * heatmap_data{kills, deaths}} | | GET /stats/leaderboard/map/{map}               | limit (25) | {leaderboard:[{rank,
- * player_id, player_name, kills, deaths, kd_ratio, headshots}], map} | | GET /stats/map/{map}/leaderboard | limit (25)
- * | same |
+ * - GET /stats/maps: [{name, map_name, display_name, total_kills, total_matches, matches_played, unique_players,
+ *   avg_playtime, ...}].
+ * - GET /stats/maps/list: same.
+ * - GET /stats/maps/popularity: [{map_name, matches_played, kills}].
+ * - GET /stats/server/maps: same as popularity, top 10.
+ * - GET /stats/map/{map}: {name, map_name, display_name, total_kills, total_matches, total_playtime, unique_players,
+ *   top_players, heatmap_data{kills, deaths}}.
+ * - GET /stats/leaderboard/map/{map}?limit=25: {leaderboard:[{rank, player_id, player_name, kills, deaths, kd_ratio,
+ *   headshots}], map}.
+ * - GET /stats/map/{map}/leaderboard?limit=25: same.
  *
  * A map's numbers are its matches' (match_summary: a match's map is the last one its events named); "unknown"
  * stands for the matches of trackers that send no map. An unknown map is 404. */

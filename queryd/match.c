@@ -1,12 +1,9 @@
 /* Matches: the list and one match (summary, teams and scores, players, top weapons, versus, timeline).
  *
- * | route                              | params                                  | answer |
- * |------------------------------------|-----------------------------------------|--------|
- * | GET /stats/matches                 | limit, offset, page, count_only, server_id | see below |
- * | GET /stats/match/{id}              | -                                       | {match_id, summary, scoreboard,
- * info, players, ...} | | GET /stats/match/{id}/advanced     | -                                       | same | | GET
- * /stats/match/{id}/timeline     | -                                       | [{timestamp, event_type, actor_name,
- * target_name, weapon, hitloc}] |
+ * - GET /stats/matches?limit=20&offset&page=1&count_only&server_id: see below.
+ * - GET /stats/match/{id}: {match_id, summary, scoreboard, info, players, ...}.
+ * - GET /stats/match/{id}/advanced: same.
+ * - GET /stats/match/{id}/timeline: [{timestamp, event_type, actor_name, target_name, weapon, hitloc}].
  *
  * /stats/matches is read two ways by the forum with the same parameters (smf-forum.md §3.2 #20): the server
  * dashboard reads .list, the main page and the dashboards iterate the answer. With `offset` in the URL (the

@@ -1,24 +1,27 @@
 /* Players: profile, deep stats and every per-player breakdown, by GUID, by name and by forum member.
  *
- * | route                                          | params                 | answer |
- * |------------------------------------------------|------------------------|--------|
- * | GET /stats/player/{guid}                       | -                      | {player:{...}, ...same keys flat} |
- * | GET /stats/player/name/{name}                  | -                      | {guid, name} |
- * | GET /stats/member/{id}                         | -                      | as /stats/player/{guid}, plus member_id |
- * | GET /stats/player/{guid}/deep                  | -                      | {combat, movement, accuracy, session,
- * rivals, stance, interaction, weapons} | | GET /stats/player/{guid}/combat|movement|stance| -                      |
- * one part of /deep | | GET /stats/player/{guid}/weapons               | -                      | [{weapon_name, kills,
- * ...}] | | GET /stats/player/{guid}/matches               | limit, offset, page    | {list, matches, total, limit,
- * offset} | | GET /stats/player/{guid}/maps                  | -                      | [{map_name, kills, deaths,
- * matches_played, matches_won}] | | GET /stats/player/{guid}/gametypes             | -                      |
- * [{gametype, matches_played, matches_won, ...}] | | GET /stats/player/{guid}/performance           | - | {labels,
- * kills, deaths, kd, matches, spm, kpm, ...} | | GET /stats/player/{guid}/peak-performance      | - | {best_hour,
- * best_day, best_map, best_weapon, ...} | | GET /stats/player/{guid}/combos                | -                      |
- * {weapon_on_map, victim_patterns, killer_patterns, ...} | | GET /stats/player/{guid}/playstyle             | - |
- * {style, name, description, icon, confidence} | | GET /stats/player/{guid}/vehicles|game-flow|world|bots | - | see
- * each builder | | GET /stats/player/{guid}/drilldown             | stat, dimension, limit | {breakdown, items, total,
- * stat, dimension} | | GET /stats/player/{guid}/predictions, /player/{guid}/predictions | -    | {expected_kd, trend,
- * confidence, ...} |
+ * - GET /stats/player/{guid}: {player:{...}, ...same keys flat}.
+ * - GET /stats/player/name/{name}: {guid, name}.
+ * - GET /stats/member/{id}: as /stats/player/{guid}, plus member_id.
+ * - GET /stats/player/{guid}/deep: {combat, movement, accuracy, session, rivals, stance, interaction, weapons}.
+ * - GET /stats/player/{guid}/combat: one part of /deep (combat).
+ * - GET /stats/player/{guid}/movement: one part of /deep (movement).
+ * - GET /stats/player/{guid}/stance: one part of /deep (stance).
+ * - GET /stats/player/{guid}/weapons: [{weapon_name, kills, ...}].
+ * - GET /stats/player/{guid}/matches?limit=10&offset&page=1: {list, matches, total, limit, offset}.
+ * - GET /stats/player/{guid}/maps: [{map_name, kills, deaths, matches_played, matches_won}].
+ * - GET /stats/player/{guid}/gametypes: [{gametype, matches_played, matches_won, ...}].
+ * - GET /stats/player/{guid}/performance: {labels, kills, deaths, kd, matches, spm, kpm, ...}.
+ * - GET /stats/player/{guid}/peak-performance: {best_hour, best_day, best_map, best_weapon, ...}.
+ * - GET /stats/player/{guid}/combos: {weapon_on_map, victim_patterns, killer_patterns, ...}.
+ * - GET /stats/player/{guid}/playstyle: {style, name, description, icon, confidence}.
+ * - GET /stats/player/{guid}/vehicles: see its builder.
+ * - GET /stats/player/{guid}/game-flow: see its builder.
+ * - GET /stats/player/{guid}/world: see its builder.
+ * - GET /stats/player/{guid}/bots: see its builder.
+ * - GET /stats/player/{guid}/drilldown?stat=kd&dimension=weapon&limit=10: {breakdown, items, total, stat, dimension}.
+ * - GET /stats/player/{guid}/predictions: {expected_kd, trend, confidence, ...}.
+ * - GET /player/{guid}/predictions: same.
  *
  * Every query is bounded by the player's key: player_daily, player_match, player_weapon, player_map and
  * player_fights are all ordered by guid first. An unknown GUID is 404. */

@@ -1,24 +1,24 @@
 /* Game servers: the registered list (PostgreSQL) with live state (Redis live_matches, written by ingestd)
  * and activity (ClickHouse server_hourly), rankings, one server's detail and breakdowns, live matches.
  *
- * | route                                   | params       | answer |
- * |-----------------------------------------|--------------|--------|
- * | GET /servers                            | -            | [{id, name, address, port, is_online, current_map,
- * current_players, avg_players_24h, peak_players_24h, rank, ...}] | | GET /servers/stats                      | - |
- * {total_servers, online_servers, total_players_now, total_kills_today, total_matches_today, peak_players_today, ...} |
- * | GET /servers/rankings                   | limit (50)   | [{server_id, name, rank, score, trend, kills_24h,
- * players_24h, matches_24h}] | | GET /servers/{id}                       | -            | {id, name, ..., stats{},
- * stats_24h{}, uptime{}} | | GET /servers/{id}/live                  | -            | {is_online, current_map,
- * player_count, players[], current_match, team_scores} | | GET /servers/{id}/top-players           | limit (25)   |
- * [{rank, guid, name, kills, deaths, kd_ratio, ...}] | | GET /servers/{id}/maps                  | -            |
- * [{map_name, matches, popularity, kills, ...}] | | GET /servers/{id}/weapons               | -            |
- * [{weapon_name, kills, headshots, hs_percent, avg_distance, usage_rate_pct}] | | GET /servers/{id}/peak-hours | days
- * (30)    | {data[7][24], hours, days, peak{day, hour, players}} | | GET /servers/{id}/player-history        | hours
- * (24)   | [{timestamp, hour, players, peak, avg}] | | GET /servers/{id}/matches               | limit (20)   |
- * [{match_id, map_name, gametype, player_count, duration_mins, total_kills, winner, ...}] | | GET
- * /servers/{id}/activity-timeline     | days (7)     | [{timestamp, kills, deaths, players, match_starts, events}] | |
- * GET /stats/live/matches                 | -            | [{server_id, server_name, match_id, map_name, player_count,
- * max_players, team_match, allies_score, axis_score}] |
+ * - GET /servers: [{id, name, address, port, is_online, current_map, current_players, avg_players_24h,
+ *   peak_players_24h, rank, ...}].
+ * - GET /servers/stats: {total_servers, online_servers, total_players_now, total_kills_today, total_matches_today,
+ *   peak_players_today, ...}.
+ * - GET /servers/rankings?limit=50: [{server_id, name, rank, score, trend, kills_24h, players_24h, matches_24h}].
+ * - GET /servers/{id}: {id, name, ..., stats{}, stats_24h{}, uptime{}}.
+ * - GET /servers/{id}/live: {is_online, current_map, player_count, players[], current_match, team_scores}.
+ * - GET /servers/{id}/top-players?limit=25: [{rank, guid, name, kills, deaths, kd_ratio, ...}].
+ * - GET /servers/{id}/maps: [{map_name, matches, popularity, kills, ...}].
+ * - GET /servers/{id}/map-rotation: same as /servers/{id}/maps.
+ * - GET /servers/{id}/weapons: [{weapon_name, kills, headshots, hs_percent, avg_distance, usage_rate_pct}].
+ * - GET /servers/{id}/peak-hours?days=30: {data[7][24], hours, days, peak{day, hour, players}}.
+ * - GET /servers/{id}/player-history?hours=24: [{timestamp, hour, players, peak, avg}].
+ * - GET /servers/{id}/matches?limit=20: [{match_id, map_name, gametype, player_count, duration_mins, total_kills,
+ *   winner, ...}].
+ * - GET /servers/{id}/activity-timeline?days=7: [{timestamp, kills, deaths, players, match_starts, events}].
+ * - GET /stats/live/matches: [{server_id, server_name, match_id, map_name, player_count, max_players, team_match,
+ *   allies_score, axis_score}].
  *
  * Online = an event within the last 120 s (ingestd drops older live_matches entries; checked here again).
  * Rank and score: score = kills in 24 h + 10 x players in 24 h + 5 x matches in 24 h (the old API's formula,

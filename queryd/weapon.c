@@ -1,13 +1,12 @@
 /* Weapons: totals per weapon, one weapon's detail, and its leaderboard.
  *
- * | route                                   | params     | answer |
- * |-----------------------------------------|------------|--------|
- * | GET /stats/weapons                      | -          | [{id, name, weapon, kills, headshots, hits, shots, accuracy,
- * damage, ...}] | | GET /stats/weapons/list                 | -          | same | | GET /stats/weapon/{weapon} | - |
- * {weapon, name, kills, hits, shots, headshots, total_kills, total_headshots, avg_accuracy, ..., stats{},
- * top_players[]} | | GET /stats/leaderboard/weapon/{weapon}  | limit (25) | [{rank, player_id, guid, player_name,
- * player, name, kills, headshots, shots_fired, shots_hit, hits, shots}] | | GET /stats/weapon/{weapon}/leaderboard  |
- * limit (25) | same |
+ * - GET /stats/weapons: [{id, name, weapon, kills, headshots, hits, shots, accuracy, damage, ...}].
+ * - GET /stats/weapons/list: same.
+ * - GET /stats/weapon/{weapon}: {weapon, name, kills, hits, shots, headshots, total_kills, total_headshots,
+ *   avg_accuracy, ..., stats{}, top_players[]}.
+ * - GET /stats/leaderboard/weapon/{weapon}?limit=25: [{rank, player_id, guid, player_name, player, name, kills,
+ *   headshots, shots_fired, shots_hit, hits, shots}].
+ * - GET /stats/weapon/{weapon}/leaderboard?limit=25: same.
  *
  * Totals come from weapon_daily, players from player_weapon. Weapon names are the tracker's; only names seen
  * on kills, shots, hits or damage count as weapons (not items or game types). An unknown weapon is 404. */
