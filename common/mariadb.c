@@ -14,6 +14,7 @@
 #include <mysql.h>
 
 #include "config.h"
+#include "db_pool.h"
 #include "log.h"
 #include "probe.h"
 
@@ -21,8 +22,6 @@
 /* Long enough for the heaviest achievement query, short enough that a hung server frees the thread. */
 #define MDB_RW_TIMEOUT_S 30
 #define MDB_PROBE_TIMEOUT_MS 2000
-
-typedef struct mdb_job mdb_job;
 
 /* Where to connect, from the URL (user and password percent-decoded). */
 typedef struct {
@@ -33,38 +32,8 @@ typedef struct {
     char db[256];
 } mdb_target;
 
-/* One connection slot: my is touched by the worker running a job on it (busy) or by the loop thread
- * while idle; uv_queue_work's hand-offs order the two. */
-typedef struct {
-    MYSQL *my;
-    bool busy;
-} mdb_conn;
-
-/* One query: the copied SQL and parameters live in the same allocation. */
-struct mdb_job {
-    uv_work_t work;
-    mdb_pool *pool;
-    mdb_conn *conn;
-    const char *sql;
-    int nparams;
-    const char **params;
-    mdb_result_fn cb;
-    void *arg;
-    mdb_result *res;
-    char err[512];
-    mdb_job *next;
-};
-
-struct mdb_pool {
-    uv_loop_t *loop;
-    mdb_target target;
-    int size;
-    mdb_conn *conns;
-    mdb_job *queue_head, *queue_tail;
-    unsigned running;
-    bool freeing;
-    bool delivering; /* inside a user callback: mdb_pool_free must not destroy the pool under us */
-};
+/* An mdb_pool is a db_pool (db_pool.h) with libmariadb as its driver: the public type is never defined, only
+ * converted to and from the pool's own. */
 
 static uv_once_t library_once = UV_ONCE_INIT;
 
@@ -416,169 +385,73 @@ static bool idle_conn_dead(MYSQL *my)
     return poll(&pfd, 1, 0) != 0;
 }
 
-/* Thread pool: (re)connect if needed and run the job's query. */
-static void work_cb(uv_work_t *w)
+/* Worker thread: (re)connect if needed and run the query. ctx is the mdb_target. */
+static void mdb_run(void *ctx, void **conn, db_query *q)
 {
-    mdb_job *j = w->data;
-    mdb_conn *mc = j->conn;
+    MYSQL *my = *conn;
     /* A no-op in Connector/C 3, required by older client libraries on every thread that uses them. */
     mysql_thread_init();
-    if (mc->my && idle_conn_dead(mc->my)) {
-        mysql_close(mc->my);
-        mc->my = NULL;
+    if (my && idle_conn_dead(my)) {
+        mysql_close(my);
+        my = NULL;
     }
-    if (!mc->my)
-        mc->my = mdb_connect(&j->pool->target, j->err, sizeof j->err);
-    if (mc->my) {
-        j->res = run(mc->my, j->sql, j->nparams, j->params, j->err, sizeof j->err);
+    if (!my)
+        my = mdb_connect(ctx, q->err, sizeof q->err);
+    if (my) {
+        q->res = run(my, q->sql, q->nparams, q->params, q->err, sizeof q->err);
         /* Client errors (2000-2999: server gone, lost, timeout) leave the connection unusable. */
-        unsigned e = mysql_errno(mc->my);
-        if (!j->res && e >= 2000 && e < 3000) {
-            mysql_close(mc->my);
-            mc->my = NULL;
+        unsigned e = mysql_errno(my);
+        if (!q->res && e >= 2000 && e < 3000) {
+            mysql_close(my);
+            my = NULL;
         }
     }
+    *conn = my;
     mysql_thread_end();
 }
 
-static void dispatch(mdb_pool *p);
-
-/* Close the connections and free the pool (nothing is running or queued). */
-static void pool_destroy(mdb_pool *p)
+/* Loop thread: the result (freed after the callback), or the error. */
+static void mdb_deliver(db_any_fn cb, db_query *q, void *arg)
 {
-    for (int i = 0; i < p->size; i++)
-        if (p->conns[i].my)
-            mysql_close(p->conns[i].my);
-    free(p->conns);
-    memset(&p->target, 0, sizeof p->target);
-    free(p);
+    if (cb)
+        ((mdb_result_fn)cb)(q->res, q->res ? NULL : q->err, arg);
+    mdb_result_free(q->res);
 }
 
-/* Loop thread: deliver the result, free it and the job, hand the connection to the next queued job. */
-static void after_work_cb(uv_work_t *w, int status)
+static void mdb_close(void *conn)
 {
-    mdb_job *j = w->data;
-    mdb_pool *p = j->pool;
-    j->conn->busy = false;
-    p->running--;
-    p->delivering = true;
-    if (j->cb)
-        j->cb(j->res, j->res ? NULL : j->err, j->arg);
-    p->delivering = false;
-    mdb_result_free(j->res);
-    free(j);
-    dispatch(p);
-    if (p->freeing && p->running == 0 && !p->queue_head)
-        pool_destroy(p);
+    mysql_close(conn);
 }
 
-/* A free connection, preferring one already open; NULL if all are busy. */
-static mdb_conn *free_conn(mdb_pool *p)
+/* The target holds the password: cleared before it is freed. */
+static void mdb_free_target(void *ctx)
 {
-    mdb_conn *unopened = NULL;
-    for (int i = 0; i < p->size; i++) {
-        if (p->conns[i].busy)
-            continue;
-        if (p->conns[i].my)
-            return &p->conns[i];
-        if (!unopened)
-            unopened = &p->conns[i];
-    }
-    return unopened;
+    if (ctx)
+        memset(ctx, 0, sizeof(mdb_target));
+    free(ctx);
 }
 
-/* Start queued jobs on free connections. */
-static void dispatch(mdb_pool *p)
-{
-    mdb_conn *mc;
-    while (p->queue_head && (mc = free_conn(p))) {
-        mdb_job *j = p->queue_head;
-        p->queue_head = j->next;
-        if (!p->queue_head)
-            p->queue_tail = NULL;
-        j->conn = mc;
-        mc->busy = true;
-        p->running++;
-        j->work.data = j;
-        /* uv_queue_work fails only for a NULL work callback. */
-        uv_queue_work(p->loop, &j->work, work_cb, after_work_cb);
-    }
-}
+static const db_driver mdb_driver = {mdb_run, mdb_deliver, mdb_close, mdb_free_target};
 
 mdb_pool *mdb_pool_new(uv_loop_t *loop, const char *url, int size)
 {
     uv_once(&library_once, library_init);
-    if (size <= 0)
-        return NULL;
-    mdb_pool *p = calloc(1, sizeof *p);
-    if (!p)
-        return NULL;
-    if (parse_target(url, &p->target) || !(p->conns = calloc((size_t)size, sizeof *p->conns))) {
-        free(p);
+    mdb_target *t = calloc(1, sizeof *t);
+    if (!t || parse_target(url, t)) {
+        mdb_free_target(t);
         return NULL;
     }
-    p->loop = loop;
-    p->size = size;
-    return p;
+    return (mdb_pool *)db_pool_new(loop, &mdb_driver, t, size);
 }
 
-/* Safe at any time: with queries running or queued, the pool lets them finish (their callbacks run as
- * usual) and frees itself after the last one, so the caller must keep running the loop. */
 void mdb_pool_free(mdb_pool *p)
 {
-    if (!p || p->freeing)
-        return;
-    p->freeing = true;
-    if (!p->delivering && p->running == 0 && !p->queue_head)
-        pool_destroy(p);
-}
-
-/* Copy sql and params into a new job. */
-static mdb_job *job_new(const char *sql, int nparams, const char *const *params)
-{
-    size_t size = sizeof(mdb_job) + (size_t)nparams * sizeof(char *) + strlen(sql) + 1;
-    for (int i = 0; i < nparams; i++)
-        if (params[i])
-            size += strlen(params[i]) + 1;
-    mdb_job *j = calloc(1, size);
-    if (!j)
-        return NULL;
-    const char **ptrs = (const char **)(j + 1);
-    char *s = (char *)(ptrs + nparams);
-    for (int i = 0; i < nparams; i++) {
-        if (!params[i]) {
-            ptrs[i] = NULL;
-            continue;
-        }
-        size_t n = strlen(params[i]) + 1;
-        memcpy(s, params[i], n);
-        ptrs[i] = s;
-        s += n;
-    }
-    memcpy(s, sql, strlen(sql) + 1);
-    j->sql = s;
-    j->nparams = nparams;
-    j->params = ptrs;
-    return j;
+    db_pool_free((db_pool *)p);
 }
 
 int mdb_query(mdb_pool *p, const char *sql, int nparams, const char *const *params, mdb_result_fn cb, void *arg)
 {
-    if (p->freeing)
-        return -ECANCELED;
-    mdb_job *j = job_new(sql, nparams, params);
-    if (!j)
-        return -ENOMEM;
-    j->pool = p;
-    j->cb = cb;
-    j->arg = arg;
-    if (p->queue_tail)
-        p->queue_tail->next = j;
-    else
-        p->queue_head = j;
-    p->queue_tail = j;
-    dispatch(p);
-    return 0;
+    return db_pool_query((db_pool *)p, sql, nparams, params, (db_any_fn)cb, arg);
 }
 
 mdb_result *mdb_query_sync(const char *url, const char *sql, int nparams, const char *const *params, char *err,
@@ -679,7 +552,7 @@ void mdb_probe(void *pool, void *token, probe_done_fn done)
     pr->token = token;
     pr->done = done;
     pr->refs = 2;
-    uv_timer_init(p->loop, &pr->timer);
+    uv_timer_init(db_pool_loop((db_pool *)p), &pr->timer);
     pr->timer.data = pr;
     int rc = mdb_query(p, "SELECT 1", 0, NULL, on_probe_result, pr);
     if (rc) {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db_pool.h"
 #include "log.h"
 #include "probe.h"
 
@@ -16,41 +17,8 @@
 #define PG_CONNECT_TIMEOUT "5"
 #define PG_PROBE_TIMEOUT_MS 2000
 
-typedef struct pg_job pg_job;
-
-/* One connection slot. pg is touched only by the worker thread running a job on it (busy), or by the
- * loop thread while it is idle; uv_queue_work's hand-offs order the two. */
-typedef struct {
-    PGconn *pg;
-    bool busy;
-} pg_conn;
-
-/* One query: its copied SQL and parameters live in the same allocation. */
-struct pg_job {
-    uv_work_t work;
-    pg_pool *pool;
-    pg_conn *conn;
-    const char *sql;
-    int nparams;
-    const char **params;
-    pg_result_fn cb;
-    void *arg;
-    PGresult *res;
-    char err[512];
-    pg_job *next;
-};
-
-struct pg_pool {
-    uv_loop_t *loop;
-    char *conninfo;
-    int size;
-    pg_conn *conns;
-    pg_job *queue_head, *queue_tail; /* waiting for a free connection */
-    unsigned running;
-    bool freeing;
-    bool delivering; /* inside a user callback: pg_pool_free must not destroy the pool under us */
-};
-
+/* A pg_pool is a db_pool (db_pool.h) with libpq as its driver: the public type is never defined, only
+ * converted to and from the pool's own. */
 /* Server notices (and the FATAL a dying backend sends) go to our log, not raw to stderr. */
 static void on_notice(void *arg, const char *msg)
 {
@@ -112,102 +80,52 @@ static PGresult *run(PGconn *pg, const char *sql, int nparams, const char *const
     return PQexecParams(pg, sql, nparams, NULL, params, NULL, NULL, 0);
 }
 
-/* Thread pool: (re)connect if needed and run the job's query. */
-static void work_cb(uv_work_t *w)
+/* Worker thread: (re)connect if needed and run the query. ctx is the conninfo. */
+static void pg_run(void *ctx, void **conn, db_query *q)
 {
-    pg_job *j = w->data;
-    pg_conn *pc = j->conn;
-    if (!pc->pg) {
-        pc->pg = pg_connect(j->pool->conninfo);
+    PGconn *pg = *conn;
+    if (!pg) {
+        pg = *conn = pg_connect(ctx);
     } else {
         /* An idle connection has nothing to read unless the server is dropping it (restart, terminated
          * backend, idle timeout): its FATAL message, then EOF, each of which PQconsumeInput reads in
          * turn. Finding out now saves failing the query. Nothing here waits. */
-        for (int i = 0; i < 8 && PQstatus(pc->pg) == CONNECTION_OK && socket_readable(pc->pg); i++)
-            if (!PQconsumeInput(pc->pg))
+        for (int i = 0; i < 8 && PQstatus(pg) == CONNECTION_OK && socket_readable(pg); i++)
+            if (!PQconsumeInput(pg))
                 break;
-        if (PQstatus(pc->pg) != CONNECTION_OK)
-            PQreset(pc->pg);
+        if (PQstatus(pg) != CONNECTION_OK)
+            PQreset(pg);
     }
-    if (!pc->pg) {
-        set_err(j->err, sizeof j->err, "out of memory");
+    if (!pg) {
+        set_err(q->err, sizeof q->err, "out of memory");
         return;
     }
-    if (PQstatus(pc->pg) != CONNECTION_OK) {
-        set_err(j->err, sizeof j->err, PQerrorMessage(pc->pg));
+    if (PQstatus(pg) != CONNECTION_OK) {
+        set_err(q->err, sizeof q->err, PQerrorMessage(pg));
         return; /* kept: PQreset tries again with the same parameters next time */
     }
-    j->res = run(pc->pg, j->sql, j->nparams, j->params);
-    check_result(pc->pg, j->res, j->err, sizeof j->err);
+    q->res = run(pg, q->sql, q->nparams, q->params);
+    check_result(pg, q->res, q->err, sizeof q->err);
     /* A job that left a transaction open would poison the next job on this connection. */
-    PGTransactionStatusType ts = PQtransactionStatus(pc->pg);
+    PGTransactionStatusType ts = PQtransactionStatus(pg);
     if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR)
-        PQclear(PQexec(pc->pg, "ROLLBACK"));
+        PQclear(PQexec(pg, "ROLLBACK"));
 }
 
-static void dispatch(pg_pool *p);
-
-/* Close the connections and free the pool (nothing is running or queued). */
-static void pool_destroy(pg_pool *p)
+/* Loop thread: the result (freed after the callback) and the error, if any. */
+static void pg_deliver(db_any_fn cb, db_query *q, void *arg)
 {
-    for (int i = 0; i < p->size; i++)
-        if (p->conns[i].pg)
-            PQfinish(p->conns[i].pg);
-    free(p->conns);
-    free(p->conninfo);
-    free(p);
+    if (cb)
+        ((pg_result_fn)cb)(q->res, q->err[0] ? q->err : NULL, arg);
+    PQclear(q->res);
 }
 
-/* Loop thread: deliver the result, free the job, and give the connection to the next queued job. */
-static void after_work_cb(uv_work_t *w, int status)
+static void pg_close(void *conn)
 {
-    pg_job *j = w->data;
-    pg_pool *p = j->pool;
-    j->conn->busy = false;
-    p->running--;
-    p->delivering = true;
-    if (j->cb)
-        j->cb(j->res, j->err[0] ? j->err : NULL, j->arg);
-    p->delivering = false;
-    PQclear(j->res);
-    free(j);
-    dispatch(p);
-    if (p->freeing && p->running == 0 && !p->queue_head)
-        pool_destroy(p);
+    PQfinish(conn);
 }
 
-/* A free connection, preferring one already open; NULL if all are busy. */
-static pg_conn *free_conn(pg_pool *p)
-{
-    pg_conn *unopened = NULL;
-    for (int i = 0; i < p->size; i++) {
-        if (p->conns[i].busy)
-            continue;
-        if (p->conns[i].pg)
-            return &p->conns[i];
-        if (!unopened)
-            unopened = &p->conns[i];
-    }
-    return unopened;
-}
-
-/* Start queued jobs on free connections. */
-static void dispatch(pg_pool *p)
-{
-    pg_conn *pc;
-    while (p->queue_head && (pc = free_conn(p))) {
-        pg_job *j = p->queue_head;
-        p->queue_head = j->next;
-        if (!p->queue_head)
-            p->queue_tail = NULL;
-        j->conn = pc;
-        pc->busy = true;
-        p->running++;
-        j->work.data = j;
-        /* uv_queue_work fails only for a NULL work callback. */
-        uv_queue_work(p->loop, &j->work, work_cb, after_work_cb);
-    }
-}
+static const db_driver pg_driver = {pg_run, pg_deliver, pg_close, free};
 
 pg_pool *pg_pool_new(uv_loop_t *loop, const char *conninfo, int size)
 {
@@ -221,79 +139,18 @@ pg_pool *pg_pool_new(uv_loop_t *loop, const char *conninfo, int size)
         return NULL;
     }
     PQconninfoFree(opts);
-    pg_pool *p = calloc(1, sizeof *p);
-    if (!p)
-        return NULL;
-    p->loop = loop;
-    p->size = size;
-    p->conninfo = strdup(conninfo);
-    p->conns = calloc((size_t)size, sizeof *p->conns);
-    if (!p->conninfo || !p->conns) {
-        free(p->conninfo);
-        free(p->conns);
-        free(p);
-        return NULL;
-    }
-    return p;
+    char *ctx = strdup(conninfo);
+    return ctx ? (pg_pool *)db_pool_new(loop, &pg_driver, ctx, size) : NULL;
 }
 
-/* Safe at any time: with queries running or queued, the pool lets them finish (their callbacks run as
- * usual) and frees itself after the last one, so the caller must keep running the loop. */
 void pg_pool_free(pg_pool *p)
 {
-    if (!p || p->freeing)
-        return;
-    p->freeing = true;
-    if (!p->delivering && p->running == 0 && !p->queue_head)
-        pool_destroy(p);
-}
-
-/* Copy sql and params into a new job. */
-static pg_job *job_new(const char *sql, int nparams, const char *const *params)
-{
-    size_t size = sizeof(pg_job) + (size_t)nparams * sizeof(char *) + strlen(sql) + 1;
-    for (int i = 0; i < nparams; i++)
-        if (params[i])
-            size += strlen(params[i]) + 1;
-    pg_job *j = calloc(1, size);
-    if (!j)
-        return NULL;
-    const char **ptrs = (const char **)(j + 1);
-    char *s = (char *)(ptrs + nparams);
-    for (int i = 0; i < nparams; i++) {
-        if (!params[i]) {
-            ptrs[i] = NULL;
-            continue;
-        }
-        size_t n = strlen(params[i]) + 1;
-        memcpy(s, params[i], n);
-        ptrs[i] = s;
-        s += n;
-    }
-    memcpy(s, sql, strlen(sql) + 1);
-    j->sql = s;
-    j->nparams = nparams;
-    j->params = ptrs;
-    return j;
+    db_pool_free((db_pool *)p);
 }
 
 int pg_query(pg_pool *p, const char *sql, int nparams, const char *const *params, pg_result_fn cb, void *arg)
 {
-    if (p->freeing)
-        return -ECANCELED;
-    pg_job *j = job_new(sql, nparams, params);
-    if (!j)
-        return -ENOMEM;
-    j->pool = p;
-    j->cb = cb;
-    j->arg = arg;
-    if (p->queue_tail)
-        p->queue_tail->next = j;
-    else
-        p->queue_head = j;
-    p->queue_tail = j;
-    dispatch(p);
-    return 0;
+    return db_pool_query((db_pool *)p, sql, nparams, params, (db_any_fn)cb, arg);
 }
 
 PGresult *pg_exec_sync(const char *conninfo, const char *sql, int nparams, const char *const *params, char *err,
@@ -400,7 +257,7 @@ void pg_probe(void *pool, void *token, probe_done_fn done)
     pr->token = token;
     pr->done = done;
     pr->refs = 2;
-    uv_timer_init(p->loop, &pr->timer);
+    uv_timer_init(db_pool_loop((db_pool *)p), &pr->timer);
     pr->timer.data = pr;
     int rc = pg_query(p, "SELECT 1", 0, NULL, on_probe_result, pr);
     if (rc) {
