@@ -33,11 +33,6 @@
 
 #define LIVE_KEY "live_matches"
 
-typedef struct {
-    char id[IDENT_MAX + 1];
-    long limit, days, hours;
-} server_args;
-
 /* Per server: last 24 h and the 24 h before, and all time. */
 // clang-format off
 static const char activity_sql[] =
@@ -864,9 +859,8 @@ static void server_activity(http_request *req, void *arg)
     serve_part(req, arg, PART_ACTIVITY, 0, days, days * 24);
 }
 
-static void server_detail(http_request *req, void *arg)
+void server_serve(http_request *req, queryd *q, const char *prefix, int ttl_s, qjob_fn start)
 {
-    queryd *q = arg;
     server_args *a = ARGS_NEW(server_args);
     if (!a) {
         http_respond_error(req, 500, "Out of memory.");
@@ -877,25 +871,20 @@ static void server_detail(http_request *req, void *arg)
         return;
     }
     char key[96];
-    snprintf(key, sizeof key, "srvd:%s", a->id);
-    qcache_serve(q->cache, req, key, q->live_ttl_s, detail_start, a, free);
+    snprintf(key, sizeof key, "%s:%s", prefix, a->id);
+    qcache_serve(q->cache, req, key, ttl_s, start, a, free);
+}
+
+static void server_detail(http_request *req, void *arg)
+{
+    queryd *q = arg;
+    server_serve(req, q, "srvd", q->live_ttl_s, detail_start);
 }
 
 static void server_live(http_request *req, void *arg)
 {
     queryd *q = arg;
-    server_args *a = ARGS_NEW(server_args);
-    if (!a) {
-        http_respond_error(req, 500, "Out of memory.");
-        return;
-    }
-    if (!server_id_param(req, a->id)) {
-        free(a);
-        return;
-    }
-    char key[96];
-    snprintf(key, sizeof key, "srvl:%s", a->id);
-    qcache_serve(q->cache, req, key, q->live_ttl_s, live_start, a, free);
+    server_serve(req, q, "srvl", q->live_ttl_s, live_start);
 }
 
 static const route server_table[] = {

@@ -7,6 +7,15 @@
 
 #include "area.h"
 
+/* A job's parameters about one server: its id, and what the endpoint reads. */
+typedef struct {
+    char id[IDENT_MAX + 1];
+    long limit, days, hours;
+} server_args;
+
+/* Answer req with what start computes about the server in the path (a server_args with its id), cached under
+ * "<prefix>:<id>" for ttl_s; a malformed id is 400. */
+void server_serve(http_request *req, queryd *q, const char *prefix, int ttl_s, qjob_fn start);
 /* The {id} of the path into out, or answer 400 and return false. */
 bool server_id_param(http_request *req, char out[IDENT_MAX + 1]);
 /* End the job with 404: id is not a registered server. */

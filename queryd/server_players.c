@@ -334,7 +334,7 @@ static double playtime_of(const cJSON *row)
 
 static void stats_build(qjob *j)
 {
-    roster_args *a = j->args;
+    server_args *a = j->args;
     if (!rows_find(job_rows(j, 0), "id", a->id)) {
         server_not_found(j, a->id);
         return;
@@ -374,7 +374,7 @@ static void stats_build(qjob *j)
 
 static void stats_start(qjob *j)
 {
-    roster_args *a = j->args;
+    server_args *a = j->args;
     job_pg(j, 0, servers_pg_sql, 0, NULL, "port,created_s,last_seen_s", "is_active");
     sqlv v[] = {SQL_STR("id", a->id)};
     static const char *const sql[] = {totals_sql, playtime_sql, players_sql, player_time_sql,
@@ -388,18 +388,7 @@ static void stats_start(qjob *j)
 static void server_stats(http_request *req, void *arg)
 {
     queryd *q = arg;
-    roster_args *a = ARGS_NEW(roster_args);
-    if (!a) {
-        http_respond_error(req, 500, "Out of memory.");
-        return;
-    }
-    if (!server_id_param(req, a->id)) {
-        free(a);
-        return;
-    }
-    char key[96];
-    snprintf(key, sizeof key, "srvs:%s", a->id);
-    qcache_serve(q->cache, req, key, q->cache_ttl_s, stats_start, a, free);
+    server_serve(req, q, "srvs", q->cache_ttl_s, stats_start);
 }
 
 static const route server_players_table[] = {
