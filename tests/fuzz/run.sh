@@ -11,6 +11,8 @@ OUT=$SRC_DIR/build-fuzz
 mkdir -p "$OUT"
 cflags=(-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -I"$SRC_DIR/common"
         -I"$SRC_DIR/ingestd" -I"$SRC_DIR/queryd" -I"$SRC_DIR/authd" -I/usr/share/include/llhttp)
+# shellcheck disable=SC2207
+cflags+=($(pkg-config --cflags libuv hiredis libpq libmariadb libcjson libcurl))
 libs=$(pkg-config --libs libuv hiredis libpq libmariadb libcjson libcurl)
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
