@@ -3,7 +3,8 @@
  * - dimension (required): player (name), player_guid, map, server, match, weapon, hitloc; anything else is 400.
  * - metric: kills, deaths, headshots, accuracy, kdr, count (the default: events).
  * - filter_player_guid, filter_map, filter_weapon, filter_server: equality filters.
- * - start_date, end_date: RFC 3339 or YYYY-MM-DD; default the last 30 days; at most QUERY_SPAN_MAX_DAYS apart.
+ * - start_date, end_date: RFC 3339 or YYYY-MM-DD; end_date defaults to now, start_date to 30 days before
+ *   end_date; at most QUERY_SPAN_MAX_DAYS apart.
  * - limit: 1..1000 (default 100).
  * Answer: [{label, value}], by value descending then label; rows with value 0 are left out.
  *
@@ -185,21 +186,21 @@ static void stats_query(http_request *req, void *arg)
             a->metric = &metric_defs[i];
     const char *start = http_request_query(req, "start_date"), *end = http_request_query(req, "end_date");
     a->to = (int64_t)time(NULL) + 1;
-    a->from = a->to - 30 * 86400;
+    bool end_ok = !end || !*end || param_time_parse(end, &a->to) == 0;
+    a->from = a->to - 30 * 86400; /* the default window: the 30 days before end_date */
+    bool start_ok = !start || !*start || param_time_parse(start, &a->from) == 0;
     if (!a->dim) {
         respond_bad_param(req, "dimension", "must be player, player_guid, map, server, match, weapon or hitloc");
     } else if (!a->metric) {
         respond_bad_param(req, "metric", "must be kills, deaths, headshots, accuracy, kdr or count");
-    } else if (end && *end && param_time_parse(end, &a->to) != 0) {
+    } else if (!end_ok) {
         respond_bad_param(req, "end_date", "must be an RFC 3339 time (2026-01-31T20:15:00Z) or a date (2026-01-31)");
-    } else if (start && *start && param_time_parse(start, &a->from) != 0) {
+    } else if (!start_ok) {
         respond_bad_param(req, "start_date", "must be an RFC 3339 time (2026-01-31T20:15:00Z) or a date (2026-01-31)");
     } else if (a->to - a->from > (int64_t)QUERY_SPAN_MAX_DAYS * 86400 || a->to <= a->from) {
         respond_bad_param(req, "start_date", "must be before end_date, and at most 366 days before it");
     } else if (ident_param(req, "filter_player_guid", a->player) && ident_param(req, "filter_map", a->map) &&
                ident_param(req, "filter_weapon", a->weapon) && ident_param(req, "filter_server", a->server)) {
-        if (!start || !*start)
-            a->from = a->to - 30 * 86400;
         a->limit = param_long(req, "limit", 100, 1, QUERY_LIMIT_MAX);
         char key[512];
         snprintf(key, sizeof key, "sq:%s:%s:%lld:%lld:%ld:%s:%s:%s:%s", a->dim->name, a->metric->name,

@@ -511,6 +511,8 @@ expect "query: a player's kills by weapon" "stats/query?dimension=weapon&metric=
 expect "query: a date range (the last 2 days leave out 10 days ago)" \
   "stats/query?dimension=player_guid&metric=kills&start_date=$(date -u -d '2 days ago' +%Y-%m-%dT%H:%M:%SZ)" \
   "$lv" "101:5,105:3,102:2,103:2,104:1"
+expect "query: an end date alone (the 30 days before 5 days ago hold only the kill 10 days ago)" \
+  "stats/query?dimension=player_guid&metric=kills&end_date=$(date -u -d '5 days ago' +%Y-%m-%d)" "$lv" "104:1"
 check_eq "query: an unknown dimension is 400" 400 "$(status 'stats/query?dimension=extra')"
 check_eq "query: a malformed date is 400" 400 "$(status 'stats/query?dimension=map&start_date=yesterday')"
 check_eq "query: more than 366 days is 400" 400 \
