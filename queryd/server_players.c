@@ -180,8 +180,8 @@ static void roster_start(qjob *j)
     sqlv v[] = {SQL_STR("id", a->id), SQL_INT("limit", a->limit), SQL_INT("offset", a->offset)};
     job_ch(j, 1, roster_sql, v, 3);
     job_ch(j, 2, roster_count_sql, v, 1);
+    j->optional |= 1u << 3; /* no live state is not an error (set first: a failure may be reported at once) */
     job_redis_hash(j, 3, "live_matches", a->id);
-    j->optional |= 1u << 3; /* no live state is not an error */
     job_then(j, roster_details);
 }
 
