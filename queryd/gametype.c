@@ -83,14 +83,6 @@ static const char board_sql[] =
     "LIMIT {limit}";
 // clang-format on
 
-// clang-format off
-static const char names_sql[] =
-    "SELECT guid, argMax(name, last_ms) AS name\n"
-    "FROM player_names\n"
-    "WHERE guid IN {guids}\n"
-    "GROUP BY guid";
-// clang-format on
-
 /* One game type as served, with its totals from the rows (or zeros). */
 static cJSON *type_json(size_t i, const cJSON *totals, const cJSON *players)
 {
@@ -222,7 +214,7 @@ static void board_names(qjob *j)
     const char *guids[128];
     size_t n = rows_strings(job_rows(j, 0), "guid", guids, 128);
     sqlv v[] = {SQL_LIST("guids", guids, n)};
-    job_ch(j, 1, names_sql, v, 1);
+    job_ch(j, 1, player_names_sql, v, 1);
     job_then(j, board_build);
 }
 

@@ -549,7 +549,7 @@ static const char top_players_sql[] =
 // clang-format on
 
 // clang-format off
-static const char names_sql[] =
+const char server_names_sql[] =
     "SELECT guid, argMax(name, last_ms) AS name\n"
     "FROM player_names\n"
     "WHERE guid IN (SELECT guid FROM player_daily WHERE server_id = {id})\n"
@@ -786,7 +786,7 @@ static void part_start(qjob *j)
                                       history_sql,     server_matches_sql, history_sql};
     job_ch(j, 1, sql[a->what], v, 4);
     if (a->what == PART_TOP)
-        job_ch(j, 2, names_sql, v, 1);
+        job_ch(j, 2, server_names_sql, v, 1);
     job_then(j, part_build);
 }
 

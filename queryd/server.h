@@ -7,6 +7,9 @@
 
 #include "area.h"
 
+/* SQL template: the latest name of every player of server {id}. */
+extern const char server_names_sql[];
+
 /* A job's parameters about one server: its id, and what the endpoint reads. */
 typedef struct {
     char id[IDENT_MAX + 1];

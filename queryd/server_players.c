@@ -71,12 +71,6 @@ static const char roster_weapon_sql[] =
     "HAVING k > 0\n"
     "ORDER BY guid ASC, k DESC, weapon ASC\n"
     "LIMIT 1 BY guid";
-
-static const char roster_names_sql[] =
-    "SELECT guid, argMax(name, last_ms) AS name\n"
-    "FROM player_names\n"
-    "WHERE guid IN {guids}\n"
-    "GROUP BY guid";
 // clang-format on
 
 /* The most frequent non-empty map of a player's matches (ties: the first by name), or "". */
@@ -165,7 +159,7 @@ static void roster_details(qjob *j)
     size_t n = rows_strings(job_rows(j, 1), "guid", guids, ROSTER_MAX);
     if (n > 0) {
         sqlv v[] = {SQL_LIST("guids", guids, n), SQL_STR("id", a->id)};
-        job_ch(j, 4, roster_names_sql, v, 1);
+        job_ch(j, 4, player_names_sql, v, 1);
         job_ch(j, 5, roster_matches_sql, v, 2);
         job_ch(j, 6, roster_weapon_sql, v, 1);
     }
@@ -266,12 +260,6 @@ static const char activity_sql[] =
     "WHERE server_id = {id} AND hour >= toStartOfDay(now() - 29 * 86400, 'UTC')\n"
     "GROUP BY ts\n"
     "ORDER BY ts";
-
-static const char server_names_sql[] =
-    "SELECT guid, argMax(name, last_ms) AS name\n"
-    "FROM player_names\n"
-    "WHERE guid IN (SELECT guid FROM player_daily WHERE server_id = {id})\n"
-    "GROUP BY guid";
 // clang-format on
 
 typedef struct {

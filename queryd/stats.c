@@ -258,6 +258,14 @@ done:
 }
 
 // clang-format off
+const char player_names_sql[] =
+    "SELECT guid, argMax(name, last_ms) AS name\n"
+    "FROM player_names\n"
+    "WHERE guid IN {guids}\n"
+    "GROUP BY guid";
+// clang-format on
+
+// clang-format off
 const char servers_pg_sql[] =
     "SELECT id, name, host(ip_address) AS address, port, is_active,\n"
     "       extract(epoch FROM created_at)::bigint AS created_s,\n"

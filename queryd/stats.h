@@ -45,8 +45,8 @@ const lb_stat *lb_stat_find(const char *name);
     "extract(lower(" map "), '^([a-z]+)[/_]'), 'other')"
 
 /* SQL: per match, the highest kill count of a player (top_kills), for the finished free-for-all matches only,
- * the only ones it decides (free-for-all wins). matches_where restricts the match_summary rows read ("" for
- * all of them; a string literal, or text with placeholders the caller fills). */
+ * the only ones it decides (free-for-all wins). matches_where is a WHERE clause on the match_summary rows to
+ * read, as a string literal: "" reads them all; it may hold placeholders the caller's template fills. */
 #define TOP_KILLS_SQL(matches_where)                                                                                   \
     "SELECT match_key, max(k) AS top_kills\n"                                                                          \
     "FROM\n"                                                                                                           \
@@ -120,6 +120,9 @@ cJSON *player_stats_json(const cJSON *daily, const cJSON *matches);
 
 /* SQL over raw_events: a headshot location. */
 #define HEADSHOT_SQL "lower(hitloc) IN ('head', 'helmet', 'neck')"
+
+/* SQL template: each player's latest name, for the GUIDs in {guids} (a list). */
+extern const char player_names_sql[];
 
 /* PostgreSQL: the registered servers (small; every list that names servers reads it whole). */
 extern const char servers_pg_sql[];
