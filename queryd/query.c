@@ -102,18 +102,10 @@ typedef struct {
     char player[IDENT_MAX + 1], map[IDENT_MAX + 1], weapon[IDENT_MAX + 1], server[IDENT_MAX + 1];
 } query_args;
 
+/* The rows are the answer: [{label, value}]. */
 static void query_build(qjob *j)
 {
-    cJSON *arr = cJSON_CreateArray();
-    const cJSON *r;
-    cJSON_ArrayForEach(r, job_rows(j, 0))
-    {
-        cJSON *e = cJSON_CreateObject();
-        json_copy(e, r, "label", NULL);
-        json_copy(e, r, "value", NULL);
-        cJSON_AddItemToArray(arr, e);
-    }
-    job_answer(j, 200, arr);
+    job_answer(j, 200, job_take(j, 0));
 }
 
 static void query_start(qjob *j)
