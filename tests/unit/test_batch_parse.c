@@ -12,6 +12,7 @@
 
 #include "batch_parse.h"
 #include "event_row.h"
+#include "row_columns.h"
 
 /* The field named key of event i (last duplicate wins), or NULL. */
 static const batch_field *field(const batch *b, size_t i, const char *key)
@@ -175,25 +176,6 @@ static size_t split_tsv(char *line, char **cols, size_t max)
         }
     *p = '\0';
     return n;
-}
-
-/* Column index by name in event_row_columns. */
-static int colno(const char *name)
-{
-    const char *s = event_row_columns;
-    int i = 0;
-    size_t n = strlen(name);
-    while (*s) {
-        size_t len = strcspn(s, ",");
-        if (len == n && memcmp(s, name, n) == 0)
-            return i;
-        s += len;
-        while (*s == ',' || *s == ' ')
-            s++;
-        i++;
-    }
-    fail_msg("no column %s", name);
-    return -1;
 }
 
 static const char *map_get(void *arg, const char *session, size_t slen, size_t *len)

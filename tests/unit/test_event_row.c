@@ -16,6 +16,7 @@
 
 #include "batch_parse.h"
 #include "event_row.h"
+#include "row_columns.h"
 
 /* ---- the reference: how event_row.c rendered numbers before the fast paths (02fbf63) ---- */
 
@@ -92,25 +93,6 @@ static const struct {
     {"timestamp", "game_time", 'd'}, {"player_x", "actor_x", 'f'},          {"damage", "damage", 'f'},
     {"walked", "distance", 'd'},     {"round_number", "round_number", 'i'},
 };
-
-/* Column index by name in event_row_columns. */
-static int colno(const char *name)
-{
-    const char *s = event_row_columns;
-    int i = 0;
-    size_t n = strlen(name);
-    while (*s) {
-        size_t len = strcspn(s, ",");
-        if (len == n && memcmp(s, name, n) == 0)
-            return i;
-        s += len;
-        while (*s == ',' || *s == ' ')
-            s++;
-        i++;
-    }
-    fail_msg("no column %s", name);
-    return -1;
-}
 
 /* The nth TSV column of a row, copied into out. */
 static void column(const char *row, int n, char *out, size_t size)
