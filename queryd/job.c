@@ -185,6 +185,24 @@ static void ch_done(ch_client *c, int err, long http_status, const char *body, s
     call_done(call, rows, 0);
 }
 
+/* A new call answering slot of j, counted as pending; NULL (the job then fails with 500) when out of memory.
+ * numeric and boolean list the columns to convert (may be NULL). */
+static qcall *call_new(qjob *j, int slot, const char *numeric, const char *boolean)
+{
+    qcall *c = calloc(1, sizeof *c);
+    if (!c) {
+        if (!j->fail_status)
+            j->fail_status = 500;
+        return NULL;
+    }
+    c->j = j;
+    c->slot = slot;
+    snprintf(c->numeric, sizeof c->numeric, "%s", numeric ? numeric : "");
+    snprintf(c->boolean, sizeof c->boolean, "%s", boolean ? boolean : "");
+    j->pending++;
+    return c;
+}
+
 void job_ch(qjob *j, int slot, const char *tmpl, const sqlv *vals, size_t nvals)
 {
     char *sql = sqlt_render(tmpl, vals, nvals);
@@ -193,17 +211,14 @@ void job_ch(qjob *j, int slot, const char *tmpl, const sqlv *vals, size_t nvals)
     if (full)
         snprintf(full, n, "/* queryd %s #%d */\n%s\nFORMAT JSON", *j->tag ? j->tag : "-", j->step, sql);
     free(sql);
-    qcall *c = full ? calloc(1, sizeof *c) : NULL;
+    if (!full && !j->fail_status)
+        j->fail_status = 500;
+    qcall *c = full ? call_new(j, slot, NULL, NULL) : NULL;
     if (!c) {
         free(full);
-        if (!j->fail_status)
-            j->fail_status = 500;
         return;
     }
-    c->j = j;
-    c->slot = slot;
     c->start_ns = uv_hrtime();
-    j->pending++;
     log_debug("clickhouse: %s", full);
     if (ch_query(j->q->ch, full, ch_done, c) != 0)
         call_done(c, NULL, 503);
@@ -233,16 +248,9 @@ static void mdb_done(mdb_result *res, const char *err, void *arg)
 
 void job_mdb(qjob *j, int slot, const char *sql, int nparams, const char *const *params, const char *numeric)
 {
-    qcall *c = calloc(1, sizeof *c);
-    if (!c) {
-        if (!j->fail_status)
-            j->fail_status = 500;
+    qcall *c = call_new(j, slot, numeric, NULL);
+    if (!c)
         return;
-    }
-    j->pending++;
-    c->j = j;
-    c->slot = slot;
-    snprintf(c->numeric, sizeof c->numeric, "%s", numeric ? numeric : "");
     if (!j->q->mdb || mdb_query(j->q->mdb, sql, nparams, params, mdb_done, c) != 0)
         call_done(c, NULL, 503);
 }
@@ -273,17 +281,9 @@ static void pg_done(PGresult *res, const char *err, void *arg)
 void job_pg(qjob *j, int slot, const char *sql, int nparams, const char *const *params, const char *numeric,
             const char *boolean)
 {
-    qcall *c = calloc(1, sizeof *c);
-    if (!c) {
-        if (!j->fail_status)
-            j->fail_status = 500;
+    qcall *c = call_new(j, slot, numeric, boolean);
+    if (!c)
         return;
-    }
-    j->pending++;
-    c->j = j;
-    c->slot = slot;
-    snprintf(c->numeric, sizeof c->numeric, "%s", numeric ? numeric : "");
-    snprintf(c->boolean, sizeof c->boolean, "%s", boolean ? boolean : "");
     if (!j->q->pg || pg_query(j->q->pg, sql, nparams, params, pg_done, c) != 0)
         call_done(c, NULL, 503);
 }
@@ -330,17 +330,10 @@ static void redis_done(redis_client *rc, redisReply *r, const char *err, void *a
 
 void job_redis_hash(qjob *j, int slot, const char *key, const char *field)
 {
-    qcall *c = calloc(1, sizeof *c);
-    if (!c) {
-        if (!j->fail_status)
-            j->fail_status = 500;
-        return;
-    }
-    j->pending++;
-    c->j = j;
-    c->slot = slot;
     /* numeric holds the field name for the single-field case */
-    snprintf(c->numeric, sizeof c->numeric, "%s", field ? field : "");
+    qcall *c = call_new(j, slot, field, NULL);
+    if (!c)
+        return;
     int rc = field ? redis_command(j->q->redis, redis_done, c, "HGET %s %s", key, field)
                    : redis_command(j->q->redis, redis_done, c, "HGETALL %s", key);
     if (rc != 0)
