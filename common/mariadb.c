@@ -562,3 +562,37 @@ void mdb_probe(void *pool, void *token, probe_done_fn done)
     }
     uv_timer_start(&pr->timer, on_probe_timeout, MDB_PROBE_TIMEOUT_MS, 0);
 }
+
+int mdb_smf_prefix(char *out, size_t outlen)
+{
+    const char *prefix = config_get("SMF_DB_PREFIX");
+    size_t n = prefix ? strlen(prefix) : 0;
+    if (n >= outlen || strspn(prefix ? prefix : "", "abcdefghijklmnopqrstuvwxyz0123456789_") != n) {
+        log_error("SMF_DB_PREFIX must be lowercase letters, digits and '_', at most %zu characters", outlen - 1);
+        return -EINVAL;
+    }
+    memcpy(out, prefix ? prefix : "", n + 1);
+    return 0;
+}
+
+char *mdb_prefixed_sql(const char *prefix, const char *tmpl)
+{
+    size_t plen = strlen(prefix), n = 0;
+    for (const char *p = tmpl; (p = strstr(p, "{p}")); p += 3)
+        n++;
+    char *out = malloc(strlen(tmpl) + n * plen + 1);
+    if (!out)
+        return NULL;
+    char *o = out;
+    for (const char *p = tmpl; *p;) {
+        if (strncmp(p, "{p}", 3) == 0) {
+            memcpy(o, prefix, plen);
+            o += plen;
+            p += 3;
+        } else {
+            *o++ = *p++;
+        }
+    }
+    *o = '\0';
+    return out;
+}

@@ -42,6 +42,12 @@ int mdb_query(mdb_pool *p, const char *sql, int nparams, const char *const *para
 
 void mdb_result_free(mdb_result *r);
 
+/* SMF_DB_PREFIX, the forum's table prefix, into out. It is pasted into table names, so it must be lowercase
+ * letters, digits and '_'; otherwise this logs why and returns -EINVAL. */
+int mdb_smf_prefix(char *out, size_t outlen);
+/* tmpl with every "{p}" replaced by prefix (a checked SMF_DB_PREFIX). malloc'd; NULL when out of memory. */
+char *mdb_prefixed_sql(const char *prefix, const char *tmpl);
+
 /* Exposed for tests: sql with each "?" outside quotes and comments replaced by the next parameter, escaped
  * and quoted, or NULL for a NULL parameter. m is the connection whose character set and SQL mode govern
  * escaping; NULL escapes without one (right for utf8mb4). Returns a malloc'd string (its length in *outlen

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "clickhouse.h"
+#include "db_json.h"
 #include "log.h"
 #include "mariadb.h"
 #include "metrics.h"
@@ -75,32 +76,6 @@ void job_free(qjob *j)
     if (j->state_free && j->state)
         j->state_free(j->state);
     free(j);
-}
-
-/* Whether name appears in the comma-separated list. */
-static bool in_list(const char *list, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *p = list; p && *p;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        if (len == n && memcmp(p, name, n) == 0)
-            return true;
-        p = comma ? comma + 1 : NULL;
-    }
-    return false;
-}
-
-/* A row cell as JSON: a number for numeric columns, a bool for boolean ones, NULL as null. */
-static cJSON *cell_json(const char *v, const char *col, const char *numeric, const char *boolean)
-{
-    if (!v)
-        return cJSON_CreateNull();
-    if (in_list(numeric, col))
-        return cJSON_CreateNumber(strtod(v, NULL));
-    if (in_list(boolean, col))
-        return cJSON_CreateBool(v[0] == 't' || v[0] == '1');
-    return cJSON_CreateString(v);
 }
 
 /* Answer a step's query: store rows or note the failure, then run the next step when all answered. */
@@ -235,15 +210,7 @@ static void mdb_done(mdb_result *res, const char *err, void *arg)
         call_done(c, NULL, 503);
         return;
     }
-    cJSON *rows = cJSON_CreateArray();
-    for (unsigned long long r = 0; r < res->nrows; r++) {
-        cJSON *o = cJSON_CreateObject();
-        for (unsigned k = 0; k < res->ncols; k++)
-            cJSON_AddItemToObject(o, res->colnames[k],
-                                  cell_json(mdb_cell(res, r, k), res->colnames[k], c->numeric, c->boolean));
-        cJSON_AddItemToArray(rows, o);
-    }
-    call_done(c, rows, 0);
+    call_done(c, mdb_result_json(res, c->numeric, c->boolean), 0);
 }
 
 void job_mdb(qjob *j, int slot, const char *sql, int nparams, const char *const *params, const char *numeric)
@@ -265,17 +232,7 @@ static void pg_done(PGresult *res, const char *err, void *arg)
         call_done(c, NULL, 503);
         return;
     }
-    cJSON *rows = cJSON_CreateArray();
-    int nf = PQnfields(res);
-    for (int r = 0; r < PQntuples(res); r++) {
-        cJSON *o = cJSON_CreateObject();
-        for (int k = 0; k < nf; k++) {
-            const char *v = PQgetisnull(res, r, k) ? NULL : PQgetvalue(res, r, k);
-            cJSON_AddItemToObject(o, PQfname(res, k), cell_json(v, PQfname(res, k), c->numeric, c->boolean));
-        }
-        cJSON_AddItemToArray(rows, o);
-    }
-    call_done(c, rows, 0);
+    call_done(c, pg_result_json(res, c->numeric, c->boolean), 0);
 }
 
 void job_pg(qjob *j, int slot, const char *sql, int nparams, const char *const *params, const char *numeric,

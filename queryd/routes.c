@@ -8,6 +8,7 @@
 
 #include "clickhouse.h"
 #include "log.h"
+#include "mariadb.h"
 
 const config_var queryd_config_vars[] = {
     {"QUERY_CACHE_TTL_S", "60", "seconds a computed answer is served from the Redis cache"},
@@ -32,16 +33,7 @@ int queryd_settings_load(queryd *q)
         log_error("QUERY_* settings must be positive (QUERY_LOCK_MS at least 50)");
         return -EINVAL;
     }
-    const char *prefix = config_get("SMF_DB_PREFIX");
-    size_t n = prefix ? strlen(prefix) : 0;
-    if (n >= sizeof q->smf_prefix || strspn(prefix ? prefix : "", "abcdefghijklmnopqrstuvwxyz0123456789_") != n) {
-        /* It is pasted into table names, so it must be a plain identifier. */
-        log_error("SMF_DB_PREFIX must be lowercase letters, digits and '_', at most %zu characters",
-                  sizeof q->smf_prefix - 1);
-        return -EINVAL;
-    }
-    memcpy(q->smf_prefix, prefix ? prefix : "", n + 1);
-    return 0;
+    return mdb_smf_prefix(q->smf_prefix, sizeof q->smf_prefix);
 }
 
 void routes_add(http_server *s, queryd *q, const route *r, size_t n)
@@ -109,22 +101,5 @@ void respond_bad_param(http_request *req, const char *name, const char *why)
 
 char *smf_sql(const queryd *q, const char *tmpl)
 {
-    size_t plen = strlen(q->smf_prefix), n = 0;
-    for (const char *p = tmpl; (p = strstr(p, "{p}")); p += 3)
-        n++;
-    char *out = malloc(strlen(tmpl) + n * plen + 1);
-    if (!out)
-        return NULL;
-    char *o = out;
-    for (const char *p = tmpl; *p;) {
-        if (strncmp(p, "{p}", 3) == 0) {
-            memcpy(o, q->smf_prefix, plen);
-            o += plen;
-            p += 3;
-        } else {
-            *o++ = *p++;
-        }
-    }
-    *o = '\0';
-    return out;
+    return mdb_prefixed_sql(q->smf_prefix, tmpl);
 }
