@@ -85,6 +85,24 @@ void uuid_format(const uint8_t id[16], char out[37])
     out[o] = '\0';
 }
 
+int uuid_parse(const char *s, uint8_t out[16])
+{
+    int n = 0;
+    for (size_t i = 0; s[i] && n < 32; i++) {
+        if (s[i] == '-' && (i == 8 || i == 13 || i == 18 || i == 23))
+            continue;
+        int v = s[i] >= '0' && s[i] <= '9' ? s[i] - '0'
+                : s[i] >= 'a' && s[i] <= 'f' ? s[i] - 'a' + 10
+                : s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 10
+                                               : -1;
+        if (v < 0)
+            return -1;
+        out[n / 2] = (uint8_t)(n % 2 ? (out[n / 2] | v) : v << 4);
+        n++;
+    }
+    return n == 32 && strlen(s) == 36 ? 0 : -1;
+}
+
 void base32_encode(const void *data, size_t n, char *out)
 {
     static const char alphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";

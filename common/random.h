@@ -16,6 +16,8 @@ uint64_t random_u64(void);
 /* A random (version 4) UUID, as 16 bytes, and its canonical 36-character text form. */
 void uuid_v4(uint8_t out[16]);
 void uuid_format(const uint8_t id[16], char out[37]);
+/* The 16 bytes of a UUID in its canonical text form (either case); 0, or -1 when s is not one. */
+int uuid_parse(const char *s, uint8_t out[16]);
 
 /* Lowercase hex of n bytes into out (2n + 1 bytes). */
 void hex_encode(const void *data, size_t n, char *out);

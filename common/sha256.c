@@ -116,3 +116,38 @@ void sha256_hex(const void *data, size_t n, char out[65])
     sha256_final(&c, d);
     hex_encode(d, 32, out);
 }
+
+void hmac_sha256(const void *key, size_t keylen, const void *data, size_t n, uint8_t mac[32])
+{
+    uint8_t k[64] = {0}, pad[64], inner[32];
+    if (keylen > sizeof k) {
+        sha256_ctx c;
+        sha256_init(&c);
+        sha256_update(&c, key, keylen);
+        sha256_final(&c, k);
+    } else if (keylen) {
+        memcpy(k, key, keylen);
+    }
+    sha256_ctx c;
+    for (size_t i = 0; i < 64; i++)
+        pad[i] = k[i] ^ 0x36;
+    sha256_init(&c);
+    sha256_update(&c, pad, 64);
+    sha256_update(&c, data, n);
+    sha256_final(&c, inner);
+    for (size_t i = 0; i < 64; i++)
+        pad[i] = k[i] ^ 0x5c;
+    sha256_init(&c);
+    sha256_update(&c, pad, 64);
+    sha256_update(&c, inner, 32);
+    sha256_final(&c, mac);
+}
+
+int secret_equal(const void *a, const void *b, size_t n)
+{
+    const volatile uint8_t *x = a, *y = b;
+    uint8_t diff = 0;
+    for (size_t i = 0; i < n; i++)
+        diff |= x[i] ^ y[i];
+    return diff == 0;
+}

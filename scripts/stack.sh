@@ -239,13 +239,18 @@ ensure_state() {
   fi
   POSTGRES_PASSWORD=${POSTGRES_PASSWORD:-$(random_password)}
   MARIADB_PASSWORD=${MARIADB_PASSWORD:-$(random_password)}
+  # authd's secrets (docs/api.md, "Login and identity"): the key login codes derive from, and the forum's
+  # token, of which authd gets only the hash. The plain token is kept here for tests and a development forum.
+  AUTHD_TOKEN_KEY=${AUTHD_TOKEN_KEY:-$(LC_ALL=C od -An -tx1 -N32 /dev/urandom | tr -d ' \n')}
+  [ ${#AUTHD_TOKEN_KEY} -eq 64 ] || die "could not read /dev/urandom"
+  FORUM_API_TOKEN=${FORUM_API_TOKEN:-msf_$(random_password)}
   # What `status` expects to run: the mode of the last `up`.
   if $OPT_DB_ONLY; then MODE=db-only; else MODE=full; fi
   (
     umask 077
     {
       echo "# Chosen by scripts/stack.sh at the first 'up' of this directory and kept: ports, passwords, mode."
-      for v in "${PORT_VARS[@]}" NGINX_PORT POSTGRES_PASSWORD MARIADB_PASSWORD MODE; do
+      for v in "${PORT_VARS[@]}" NGINX_PORT POSTGRES_PASSWORD MARIADB_PASSWORD AUTHD_TOKEN_KEY FORUM_API_TOKEN MODE; do
         printf '%s=%s\n' "$v" "${!v}"
       done
     } >"$DIR/state.env.tmp"
@@ -269,6 +274,10 @@ INGESTD_URL=http://127.0.0.1:$INGESTD_PORT
 QUERYD_URL=http://127.0.0.1:$QUERYD_PORT
 AUTHD_URL=http://127.0.0.1:$AUTHD_PORT
 ACHIEVD_URL=http://127.0.0.1:$ACHIEVD_PORT
+AUTHD_TOKEN_KEY=$AUTHD_TOKEN_KEY
+FORUM_API_TOKEN_SHA256=$(printf '%s' "$FORUM_API_TOKEN" | sha256sum | cut -c1-64)
+# The forum's token itself (its mohaa_stats_server_token setting); authd reads only the hash above.
+FORUM_API_TOKEN=$FORUM_API_TOKEN
 LOG_LEVEL=info
 EOF
     mv "$DIR/stack.env.tmp" "$DIR/stack.env"

@@ -1,0 +1,153 @@
+/* Unit tests: HMAC-SHA256 (RFC 4231 vectors), login code derivation and what a player may type, and the
+ * request readers authd's handlers share. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <cmocka.h>
+
+#include "authd.h"
+#include "login_code.h"
+#include "random.h"
+#include "sha256.h"
+
+static void hex(const uint8_t *d, size_t n, char *out)
+{
+    hex_encode(d, n, out);
+}
+
+static void test_hmac_rfc4231(void **state)
+{
+    uint8_t mac[32], key[131];
+    char h[65];
+    memset(key, 0x0b, 20); /* test case 1 */
+    hmac_sha256(key, 20, "Hi There", 8, mac);
+    hex(mac, 32, h);
+    assert_string_equal(h, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+    hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, mac); /* test case 2 */
+    hex(mac, 32, h);
+    assert_string_equal(h, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    memset(key, 0xaa, 131); /* test case 6: a key longer than the block is hashed first */
+    const char *m = "Test Using Larger Than Block-Size Key - Hash Key First";
+    hmac_sha256(key, 131, m, strlen(m), mac);
+    hex(mac, 32, h);
+    assert_string_equal(h, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+}
+
+static void test_secret_equal(void **state)
+{
+    assert_true(secret_equal("abcd", "abcd", 4));
+    assert_false(secret_equal("abcd", "abce", 4));
+    assert_false(secret_equal("xbcd", "abcd", 4));
+}
+
+static void test_code_derive(void **state)
+{
+    uint8_t key[32] = {1, 2, 3}, id[16] = {9, 8, 7}, other[16] = {9, 8, 6};
+    char a[LOGIN_CODE_LEN + 1], b[LOGIN_CODE_LEN + 1], c[LOGIN_CODE_LEN + 1];
+    login_code_derive(key, id, a);
+    login_code_derive(key, id, b);
+    login_code_derive(key, other, c);
+    assert_int_equal(strlen(a), 16); /* fits the forum's user_code VARCHAR(16) */
+    assert_memory_equal(a, "MOH-", 4);
+    assert_string_equal(a, b);       /* the same row always shows the same code */
+    assert_string_not_equal(a, c);
+    assert_int_equal(strspn(a + 4, "0123456789ABCDEFGHJKMNPQRSTVWXYZ"), 12);
+    key[31] ^= 1; /* another key, another code */
+    login_code_derive(key, id, b);
+    assert_string_not_equal(a, b);
+}
+
+static void test_code_normalize(void **state)
+{
+    char out[LOGIN_CODE_LEN + 1];
+    assert_int_equal(login_code_normalize("MOH-1GZQMANB5BS4", out), 0);
+    assert_string_equal(out, "MOH-1GZQMANB5BS4");
+    assert_int_equal(login_code_normalize("  moh-1gzq-manb-5bs4 ", out), 0);
+    assert_string_equal(out, "MOH-1GZQMANB5BS4");
+    assert_int_equal(login_code_normalize("1gzqmanb5bs4", out), 0); /* without the prefix */
+    assert_string_equal(out, "MOH-1GZQMANB5BS4");
+    assert_int_equal(login_code_normalize("MOH-IGZQMANBSBS4", out), 0); /* I reads as 1 */
+    assert_string_equal(out, "MOH-1GZQMANBSBS4");
+    assert_int_equal(login_code_normalize("MOH-LOZQMANB5BS4", out), 0); /* L as 1, O as 0 */
+    assert_string_equal(out, "MOH-10ZQMANB5BS4");
+    assert_int_equal(login_code_normalize("MOH1GZQMANB5BS4", out), 0);
+    assert_string_equal(out, "MOH-1GZQMANB5BS4");
+    /* A 12-symbol code that starts with MOH is itself, not a prefix and 9 symbols. */
+    assert_int_equal(login_code_normalize("MOH123456789", out), 0);
+    assert_string_equal(out, "MOH-M0H123456789");
+    assert_int_equal(login_code_normalize("MOH-1234", out), -1);          /* the old 16-bit codes */
+    assert_int_equal(login_code_normalize("MOH-1GZQMANB5BSU", out), -1);  /* U is not a symbol */
+    assert_int_equal(login_code_normalize("MOH-1GZQMANB5BS4X", out), -1); /* too long */
+    assert_int_equal(login_code_normalize("MOH-1GZQ'ANB5BS4", out), -1);
+    assert_int_equal(login_code_normalize("", out), -1);
+    assert_int_equal(login_code_normalize("MOH-1GZQMANB5BS4MOH-1GZQMANB5BS4", out), -1);
+}
+
+static void test_member_id(void **state)
+{
+    cJSON *o = cJSON_Parse("{\"a\":42,\"b\":\"42\",\"c\":0,\"d\":-1,\"e\":2147483648,\"f\":4.5,\"g\":\"4x\","
+                           "\"h\":\"\",\"i\":true,\"j\":\"00042\"}");
+    assert_int_equal(authd_member_id(cJSON_GetObjectItem(o, "a")), 42);
+    assert_int_equal(authd_member_id(cJSON_GetObjectItem(o, "b")), 42);
+    assert_int_equal(authd_member_id(cJSON_GetObjectItem(o, "c")), 0);
+    assert_int_equal(authd_member_id(cJSON_GetObjectItem(o, "d")), 0);
+    assert_int_equal(authd_member_id(cJSON_GetObjectItem(o, "e")), 0);
+    assert_int_equal(authd_member_id(cJSON_GetObjectItem(o, "f")), 0);
+    assert_int_equal(authd_member_id(cJSON_GetObjectItem(o, "g")), 0);
+    assert_int_equal(authd_member_id(cJSON_GetObjectItem(o, "h")), 0);
+    assert_int_equal(authd_member_id(cJSON_GetObjectItem(o, "i")), 0);
+    assert_int_equal(authd_member_id(cJSON_GetObjectItem(o, "j")), 42);
+    assert_int_equal(authd_member_id(NULL), 0);
+    assert_int_equal(authd_member_str("99999999999"), 0);
+    cJSON_Delete(o);
+}
+
+static void test_text_and_truthy(void **state)
+{
+    cJSON *o = cJSON_Parse("{\"s\":\"x\",\"n\":5,\"f\":1.5,\"t\":true,\"one\":\"1\",\"no\":\"false\",\"z\":0}");
+    char buf[32];
+    assert_string_equal(authd_text(o, "s", buf, sizeof buf), "x");
+    assert_string_equal(authd_text(o, "n", buf, sizeof buf), "5");
+    assert_string_equal(authd_text(o, "f", buf, sizeof buf), "1.5");
+    assert_string_equal(authd_text(o, "missing", buf, sizeof buf), "");
+    assert_string_equal(authd_text(o, "t", buf, sizeof buf), "");
+    assert_true(authd_truthy(cJSON_GetObjectItem(o, "t")));
+    assert_true(authd_truthy(cJSON_GetObjectItem(o, "one")));
+    assert_true(authd_truthy(cJSON_GetObjectItem(o, "n")));
+    assert_false(authd_truthy(cJSON_GetObjectItem(o, "no")));
+    assert_false(authd_truthy(cJSON_GetObjectItem(o, "z")));
+    assert_false(authd_truthy(NULL));
+    cJSON_Delete(o);
+}
+
+static void test_uuid_parse(void **state)
+{
+    uint8_t id[16], back[16];
+    char s[37];
+    uuid_v4(id);
+    uuid_format(id, s);
+    assert_int_equal(uuid_parse(s, back), 0);
+    assert_memory_equal(id, back, 16);
+    assert_int_equal(uuid_parse("C522FBEF-A06B-44C3-82AD-5FDD2D82DCA9", back), 0);
+    assert_int_equal(back[0], 0xc5);
+    assert_int_equal(uuid_parse("c522fbef-a06b-44c3-82ad-5fdd2d82dca", back), -1);
+    assert_int_equal(uuid_parse("c522fbef-a06b-44c3-82ad-5fdd2d82dca99", back), -1);
+    assert_int_equal(uuid_parse("c522fbefa-06b-44c3-82ad-5fdd2d82dca9", back), -1);
+    assert_int_equal(uuid_parse("g522fbef-a06b-44c3-82ad-5fdd2d82dca9", back), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hmac_rfc4231), cmocka_unit_test(test_secret_equal),
+        cmocka_unit_test(test_code_derive),  cmocka_unit_test(test_code_normalize),
+        cmocka_unit_test(test_member_id),    cmocka_unit_test(test_text_and_truthy),
+        cmocka_unit_test(test_uuid_parse),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
