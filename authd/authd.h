@@ -42,6 +42,8 @@ void forum_routes(authd *a, http_server *s);
 /* The request body as a JSON object: JSON when it starts with '{' (the tracker sends JSON under a form
  * Content-Type), else a form (key=value&...) whose values become strings. NULL when it is neither. */
 cJSON *authd_body(http_request *req);
+/* The same for a body already in hand (len bytes, may hold NULs). */
+cJSON *authd_body_parse(const char *body, size_t len);
 /* A member id from a JSON number or a string of digits: 1 .. 2^31-1, else 0. */
 long authd_member_id(const cJSON *v);
 long authd_member_str(const char *s);

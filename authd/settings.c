@@ -112,6 +112,11 @@ cJSON *authd_body(http_request *req)
 {
     size_t len;
     const char *body = http_request_body(req, &len);
+    return authd_body_parse(body, len);
+}
+
+cJSON *authd_body_parse(const char *body, size_t len)
+{
     while (len && isspace((unsigned char)*body))
         body++, len--;
     if (len && *body == '{') {
