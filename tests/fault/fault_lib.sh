@@ -116,9 +116,11 @@ load_wait() {
   done
 }
 
-# server_pid NAME: the pid of the stack's server NAME (clickhouse, redis).
+# server_pid NAME: the pid of the stack's server NAME (clickhouse, redis, mariadb, postgres).
 server_pid() {
-  head -n 1 "$STACK_DIR/run/$1.pid" 2>/dev/null | tr -dc '0-9'
+  local f=$STACK_DIR/run/$1.pid
+  [ "$1" = postgres ] && f=$STACK_DIR/postgres/postmaster.pid
+  head -n 1 "$f" 2>/dev/null | tr -dc '0-9'
 }
 
 # server_stop NAME: stop the stack's server NAME (SIGTERM, clean) and wait until it is gone.
