@@ -17,7 +17,7 @@ const config_var authd_config_vars[] = {
      "SHA-256 hex of the forum's secret (its mohaa_stats_server_token setting); empty: forum calls answer 503"},
     {"LOGIN_TOKEN_TTL_DAYS", "365", "days a login code stays valid (regenerating revokes it sooner)"},
     {"PENDING_IP_TTL_H", "24", "hours a login from a new address waits for the member's approval"},
-    {"AUTH_MAX_IDENTITIES", "3", "GUIDs one forum member may have linked"},
+    {"AUTH_MAX_IDENTITIES", "3", "GUIDs one member may have linked, unless the forum sets mohaa_stats_max_identities"},
     {"AUTH_VERIFY_FROM", "registered", "registered: logins only from registered game servers' addresses; or any"},
     {"AUTH_VERIFY_FAILURES_PER_MINUTE", "10", "failed logins allowed per sender address and minute"},
     {NULL, NULL, NULL},

@@ -306,14 +306,20 @@ void verify_routes(authd *a, http_server *s)
 {
     static verify_ctx v;
     v.a = a;
-    /* Insert the link unless the member has max_identities other GUIDs; a GUID already linked to another
-     * member keeps its owner (the ON DUPLICATE branch changes only the member's own row). linked_at moves
-     * to this login, so the GUID used last is "the" GUID of the member, as the forum reads it. */
+    /* Insert the link unless the member has as many other GUIDs as the forum allows (its setting
+     * mohaa_stats_max_identities, or the master installer's mohaa_max_identities, else AUTH_MAX_IDENTITIES); a
+     * GUID already linked to another member keeps its owner (the ON DUPLICATE branch changes only the member's
+     * own row). linked_at moves to this login, so the GUID used last is "the" GUID of the member, as the forum
+     * reads it. */
     v.link_sql = mdb_prefixed_sql(
         a->smf_prefix,
         "INSERT INTO {p}mohaa_identities (id_member, player_guid, player_name, linked_at, verified)\n"
         "SELECT ?, ?, ?, UNIX_TIMESTAMP(), 1 FROM DUAL\n"
-        " WHERE (SELECT COUNT(*) FROM {p}mohaa_identities i WHERE i.id_member = ? AND i.player_guid <> ?) < ?\n"
+        " WHERE (SELECT COUNT(*) FROM {p}mohaa_identities i WHERE i.id_member = ? AND i.player_guid <> ?)\n"
+        "     < COALESCE((SELECT CAST(value AS UNSIGNED) FROM {p}settings\n"
+        "                  WHERE variable IN ('mohaa_stats_max_identities', 'mohaa_max_identities')\n"
+        "                    AND value REGEXP '^[0-9]+$'\n"
+        "                  ORDER BY variable = 'mohaa_stats_max_identities' DESC LIMIT 1), ?)\n"
         "ON DUPLICATE KEY UPDATE\n"
         "  player_name = IF(id_member = VALUES(id_member), VALUES(player_name), player_name),\n"
         "  verified = IF(id_member = VALUES(id_member), 1, verified),\n"
