@@ -5,6 +5,7 @@
 #   and /ready says so; once it is back, logins work again.
 # - MariaDB stopped during a first login: 503, the login is recorded in PostgreSQL; the retry once MariaDB is back
 #   answers 200 and writes the link.
+# - A new AUTHD_TOKEN_KEY: the forum is shown new codes, the old ones are revoked.
 set -uo pipefail
 . "$(dirname "$0")/fault_lib.sh"
 
@@ -70,5 +71,26 @@ check "MariaDB back: the retry answers 200" retry 30 test "$(verify "$c43")" = 2
 check_eq "and writes the link" "43|43|1" \
   "$(mdb_query "SELECT id_member, player_guid, verified FROM smf_mohaa_identities WHERE id_member = 43" | tr '\t' '|')"
 check_eq "no login was answered 401 with a good code" 0 "$(logins token_unknown)"
+
+# --- a new AUTHD_TOKEN_KEY: codes cannot be shown again, so each is replaced when the forum next asks ---
+pid=$(head -n 1 "$STACK_DIR/run/authd.pid")
+kill -TERM "$pid"
+retry 15 bash -c "! kill -0 $pid 2>/dev/null"
+# Started from a subshell, so it is not a job of ours (the exit trap waits for those); its pid file is the
+# stack's, so that the stack's `down` stops it.
+(
+  (
+    export AUTHD_TOKEN_KEY
+    AUTHD_TOKEN_KEY=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+    cd "$STACK_DIR" && exec "$MOHSTATS_BIN_DIR/authd"
+  ) </dev/null >>"$STACK_DIR/logs/authd.log" 2>&1 &
+  echo $! >"$STACK_DIR/run/authd.pid"
+)
+check "authd restarted with a new key" retry 20 curl -fs -o /dev/null "$AUTHD_URL/health"
+new=$(code 42)
+check "member 42 is shown a new code" test "${#new}" = 16 -a "$new" != "$c42"
+check_eq "the old code is revoked" 401 "$(verify "$c42")"
+check_eq "the new code works" 200 "$(verify "$new")"
+check_eq "asked again, the forum gets the same new code" "$new" "$(code 42)"
 
 finish
