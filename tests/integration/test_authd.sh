@@ -23,6 +23,10 @@ SECRETS=()  # every code authd gave out and every way it was typed: none may app
 secret() {
   if [[ $1 =~ $CROCKFORD ]]; then SECRETS+=("$1"); fi
 }
+# secret_typed TEXT: remember a way a code was typed (when it is long enough to be one).
+secret_typed() {
+  if [ ${#1} -ge 15 ]; then SECRETS+=("$1"); fi
+}
 
 # ---- helpers -----------------------------------------------------------------------------------------------
 # req METHOD PATH [BODY [curl args...]]: a request to ${TARGET:-$API}/PATH; sets ST (the status) and B (the body).
@@ -95,10 +99,6 @@ failing() {
   recent+=("$now")
   FAILED_AT[$from]=${recent[*]}
 }
-# secret_typed TEXT: remember a way a code was typed (when it is long enough to be one).
-secret_typed() {
-  if [ ${#1} -ge 15 ]; then SECRETS+=("$1"); fi
-}
 # H42: member 42's login attempts as (success:failure_reason), oldest first, as the history must list them.
 H42=()
 
@@ -106,6 +106,7 @@ check "stack.env has the forum secret, its SHA-256 and AUTHD_TOKEN_KEY" \
   test -n "$FT" -a -n "${FORUM_API_TOKEN_SHA256:-}" -a -n "${AUTHD_TOKEN_KEY:-}"
 check_eq "FORUM_API_TOKEN_SHA256 is the SHA-256 of the forum secret" \
   "$(printf '%s' "$FT" | sha256sum | cut -d' ' -f1)" "${FORUM_API_TOKEN_SHA256:-}"
+check_eq "authd is ready (/ops/authd/ready through the front door)" 200 "$(http_status "$MOHSTATS_URL/ops/authd/ready")"
 SECRETS+=("$FT" "${AUTHD_TOKEN_KEY:-}")
 
 # ---- forum fixtures ----------------------------------------------------------------------------------------
@@ -462,6 +463,11 @@ forum GET pending-ips/43
 check_eq "an expired request is not listed" "0 []" "$(j '"\(.count) \(.pending_ips)"')"
 forum POST pending-approvals/43/resolve "{\"approval_id\": $Q1, \"action\": \"approve\"}"
 check_eq "...and resolving it: 404 Pending request not found" "404 Pending request not found" "$ST $(j .error)"
+failing 127.0.0.5
+vfrom 127.0.0.5 "$C43" 6 Bob
+check_eq "a new attempt after the expiry: 403 new_ip_detected" "403 new_ip_detected" "$ST $(j .error)"
+forum GET pending-ips/43
+check_eq "...and an open request again" "1 127.0.0.5" "$(j '"\(.count) \(.pending_ips[0].ip_address)"')"
 
 forum POST device '{"forum_user_id": 43, "regenerate": true}'
 C43B=$(j .user_code)
@@ -545,6 +551,11 @@ for i in $(seq 1 101); do
   if [ "$ST" = 200 ]; then ok50=$((ok50 + 1)); fi
 done
 check_eq "101 logins by member 50: all 200" 101 "$ok50"
+verify "{\"token\": \"$C50\", \"player_guid\": \"5\", \"player_name\": \"Ivan\", \"server_id\": \"$SID\", \"server_name\": \"Alpha\", \"server_address\": \"127.0.0.1:12203\"}"
+check_eq "a login naming server_address (instead of server_ip and server_port): 200 valid" "200 true" "$ST $(j .valid)"
+forum GET "history/50?limit=1"
+check_eq "...its history entry: server_name Alpha, server_address 127.0.0.1:12203" "1 Alpha 127.0.0.1:12203" \
+  "$(j '"\(.count) \(.history[0].server_name) \(.history[0].server_address)"')"
 forum GET "history/50?limit=1000"
 check_eq "limit=1000 is capped at 100" "100 100" "$(j '"\(.count) \(.history | length)"')"
 forum GET history/50
@@ -625,6 +636,8 @@ check_eq "...guid echoed as sent (the string \"5\")" '"5"' "$(j '.guid | tojson'
 req POST smf-verify "{\"token\": \"$CODE3\", \"guid\": \"5\", \"player_name\": \"Alice\", \"server_id\": \"$SID\"}" \
   -H 'Content-Type: application/json'
 check_eq "smf-verify with a JSON body: 200 success true, member 42" "200 true 42" "$ST $(j '"\(.success) \(.member_id)"')"
+req POST smf-verify "{\"token\": \"$CODE3\", \"guid\": 5, \"player_name\": \"Alice\", \"server_id\": \"$SID\"}"
+check_eq "smf-verify with guid as a JSON number: 200, guid echoed as sent (the number 5)" "200 5" "$ST $(j '.guid | tojson')"
 failing
 req POST smf-verify "token=MOH-ZZZZZZZZZZZZ&guid=5&player_name=Alice&server_id=$SID"
 check_eq "smf-verify with an unknown code: 401 success false" "401 false" "$ST $(j .success)"
@@ -676,8 +689,8 @@ forum POST device '{"forum_user_id": 52}'
 C52=$(j .user_code)
 secret "$C52"
 port=$(free_port)
-env -u FORUM_API_TOKEN FORUM_API_TOKEN_SHA256="$kg_hash" AUTH_VERIFY_FROM=any AUTHD_URL="http://127.0.0.1:$port" \
-  "$MOHSTATS_BIN_DIR/authd" >"$STACK_DIR/logs/authd-keygen.log" 2>&1 &
+env -u FORUM_API_TOKEN FORUM_API_TOKEN_SHA256="$kg_hash" AUTHD_TOKEN_KEY="$kg_key" AUTH_VERIFY_FROM=any \
+  AUTHD_URL="http://127.0.0.1:$port" "$MOHSTATS_BIN_DIR/authd" >"$STACK_DIR/logs/authd-keygen.log" 2>&1 &
 KEYGEN=$!
 retry 10 eval "curl -s -o /dev/null http://127.0.0.1:$port/health"
 TARGET=http://127.0.0.1:$port/api/v1/auth req GET trusted-ips/42 "" -H "X-Server-Token: $kg_secret"
@@ -687,13 +700,27 @@ check_eq "...the old secret is not: 401 Invalid forum token" "401 Invalid forum 
 TARGET=http://127.0.0.1:$port/api/v1/auth verify "$(tb "$C52" 5 Karl)" -H 'X-Real-IP: 198.51.100.77'
 check_eq "AUTH_VERIFY_FROM=any: a login from an address without a game server (198.51.100.77): 200 valid, member 52" \
   "200 true 52" "$ST $(j '"\(.valid) \(.forum_user_id)"')"
+# That authd also has keygen's AUTHD_TOKEN_KEY (README: a code made with the old key works until the forum asks
+# for it again; then it is replaced and the old one revoked).
+TARGET=http://127.0.0.1:$port/api/v1/auth req POST device '{"forum_user_id": 52}' -H "X-Server-Token: $kg_secret"
+C52B=$(j .user_code)
+secret "$C52B"
+check_eq "a new AUTHD_TOKEN_KEY: the forum asking for member 52's code gets a new one" "200 true" \
+  "$ST $([[ $C52B =~ $CROCKFORD && $C52B != "$C52" ]] && echo true || echo "false ($C52B)")"
+TARGET=http://127.0.0.1:$port/api/v1/auth verify "$(tb "$C52" 5 Karl)" -H 'X-Real-IP: 198.51.100.77'
+check_eq "...and the old one is revoked" "401 Token has been revoked" "$ST $(j .error)"
+TARGET=http://127.0.0.1:$port/api/v1/auth verify "$(tb "$C52B" 5 Karl)" -H 'X-Real-IP: 198.51.100.77'
+check_eq "...the new one works" "200 true 52" "$ST $(j '"\(.valid) \(.forum_user_id)"')"
 kill "$KEYGEN" 2>/dev/null
 wait "$KEYGEN" 2>/dev/null
 
 # ---- failed logins are limited per address: 10 a minute, then 429 (last: it blocks 127.0.0.1 for a minute) ---------
-forum POST device '{"forum_user_id": 49}'
-C49=$(j .user_code)
+forum POST claim/init '{"forum_user_id": 49}'
+C49=$(j .code)
 secret "$C49"
+check "claim/init for a member without a code gives one" grep -qE "$CROCKFORD" <<<"$C49"
+forum POST device '{"forum_user_id": 49}'
+check_eq "...the one device then shows, is_new false" "200 $C49 false" "$ST $(j '"\(.user_code) \(.is_new)"')"
 reg=$(curl -s --max-time 10 -X POST "$INGESTD_URL/api/v1/servers/register" -H 'Content-Type: application/json' \
   -H 'X-Real-IP: 198.51.100.9' -d '{"name": "Charlie", "ip_address": "198.51.100.9", "port": "12205"}')
 check "a third game server registered from 198.51.100.9" test -n "$(jq -r '.server_id // empty' <<<"$reg" 2>/dev/null)"
@@ -716,6 +743,16 @@ check_eq "...then even the right code from that address: 429" 429 "$ST"
 TARGET=$AUTHD_URL/api/v1/auth verify "$(tb "$C49" 9 Hank)" -H 'X-Real-IP: 198.51.100.9'
 check_eq "...while another server's address is not limited (200 valid, member 49)" "200 true 49" \
   "$ST $(j '"\(.valid) \(.forum_user_id)"')"
+
+# Wrong forum secrets are limited per address too (directly to authd, from 198.51.100.99).
+codes=""
+for i in $(seq 1 40); do
+  TARGET=$AUTHD_URL/api/v1/auth req GET trusted-ips/42 "" -H "X-Server-Token: wrong-$i" -H 'X-Real-IP: 198.51.100.99'
+  codes+=" $ST"
+done
+check "40 wrong forum secrets from one address: cut off with 429" grep -q 429 <<<"$codes"
+forum GET trusted-ips/42
+check_eq "...while the forum at another address is not affected" 200 "$ST"
 
 # ---- secrets never logged ------------------------------------------------------------------------------------------
 : >"$STACK_DIR/secrets.txt"
