@@ -74,7 +74,10 @@ vfrom() {
   verify "$(tb "$2" "$3" "$4" "$1" "${5:-}")" --interface "$1"
 }
 iso() { [[ $1 =~ $ISO ]]; }
-jq_ts='def ts: sub("\\.[0-9]+Z$"; "Z") | fromdateiso8601;'
+# jq: ts, an ISO 8601 UTC time in whole seconds; tsf, with its fraction.
+# shellcheck disable=SC2016
+jq_ts='def ts: sub("\\.[0-9]+Z$"; "Z") | fromdateiso8601;
+  def tsf: (sub("Z$"; "") | split(".")) as $p | ($p[0] + "Z" | fromdateiso8601) + ("0." + ($p[1] // "0") | tonumber);'
 # mdb QUERY: MariaDB rows, tabs turned into spaces.
 mdb() { mdb_query "$1" | tr '\t' ' '; }
 
@@ -526,7 +529,7 @@ check_eq "...success is a boolean" '["boolean"]' "$(j '[.history[].success | typ
 check_eq "...failure_reason is null or a documented value" true \
   "$(j '[.history[].failure_reason | . == null or . == "token_revoked" or . == "token_expired" or . == "new_ip_pending_approval"] | all')"
 check_eq "...attempt_at is ISO 8601 UTC" true "$(j '[.history[].attempt_at | test("'"$ISO_JQ"'")] | all')"
-check_eq "...newest first by attempt_at" true "$(j '[.history[].attempt_at] | . == (sort | reverse)')"
+check_eq "...newest first by attempt_at" true "$(j "$jq_ts [.history[].attempt_at | tsf] | . == (sort | reverse)")"
 check_eq "...every documented field" "[]" \
   "$(j '[.history[] | ["attempt_at","server_name","server_address","player_ip","player_guid","player_name","success","failure_reason"] - keys] | add')"
 check_eq "...the newest: player_ip 127.0.0.2 (its sender), player_name Alice, server_address 127.0.0.2:12204" \
