@@ -18,8 +18,14 @@ typedef struct board_set board_set;
  * board is valid during the call only. */
 typedef void (*board_fn)(const board *b, int status, void *arg);
 
+typedef struct daemon_ctx daemon_ctx;
+
 board_set *board_set_new(queryd *q);
 void board_set_free(board_set *s);
+
+/* Keep every period's board built (QUERY_BOARD_WARM): build them all now, one after another, rebuild each
+ * as it reaches QUERY_CACHE_TTL_S, and answer /ready only once all exist. Returns 0 or a libuv error. */
+int board_set_keep_warm(board_set *s, daemon_ctx *d);
 
 /* The board of period p, fresh enough (see board.c), to cb: at once when there is one, else when the build
  * that this call starts or joins ends. */

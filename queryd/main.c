@@ -30,7 +30,7 @@ int main(int argc, char **argv)
     q.pg = daemon_postgres(d, 2);
     q.cache = qcache_new(&q);
     q.boards = board_set_new(&q);
-    if (!q.cache || !q.boards) {
+    if (!q.cache || !q.boards || (q.board_warm && board_set_keep_warm(q.boards, d) != 0)) {
         daemon_free(d);
         return 1;
     }

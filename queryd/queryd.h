@@ -29,6 +29,7 @@ typedef struct {
     int live_ttl_s;      /* QUERY_LIVE_TTL_S: live state (Redis live_matches) */
     int stale_ttl_s;     /* QUERY_STALE_TTL_S: how long an answer may be served while ClickHouse is down */
     int lock_ms;         /* QUERY_LOCK_MS: cross-process single-flight lock */
+    bool board_warm;     /* QUERY_BOARD_WARM: keep every leaderboard board built (board.h) */
     char smf_prefix[32]; /* SMF_DB_PREFIX, checked to be [a-z0-9_] */
 } queryd;
 

@@ -17,6 +17,9 @@ const config_var queryd_config_vars[] = {
     {"QUERY_LOCK_MS", "3000", "lock that lets one queryd compute an answer while others wait for it"},
     {"QUERY_MAX_LIMIT", "100", "the most rows one page of a list may ask for (limit)"},
     {"QUERY_MAX_OFFSET", "100000", "the deepest row a page may start at (offset)"},
+    {"QUERY_BOARD_WARM", "1",
+     "1: build every period's leaderboard board at start and rebuild it every QUERY_CACHE_TTL_S, so that no "
+     "request waits for one (/ready waits for them); 0: build a board when a request first needs it"},
     {NULL, NULL, NULL},
 };
 
@@ -28,6 +31,7 @@ int queryd_settings_load(queryd *q)
     q->lock_ms = (int)config_get_int("QUERY_LOCK_MS", 3000);
     q->max_limit = (int)config_get_int("QUERY_MAX_LIMIT", 100);
     q->max_offset = (int)config_get_int("QUERY_MAX_OFFSET", 100000);
+    q->board_warm = config_get_int("QUERY_BOARD_WARM", 1) != 0;
     if (q->cache_ttl_s < 1 || q->live_ttl_s < 1 || q->stale_ttl_s < 1 || q->lock_ms < 50 || q->max_limit < 1 ||
         q->max_offset < 0) {
         log_error("QUERY_* settings must be positive (QUERY_LOCK_MS at least 50)");

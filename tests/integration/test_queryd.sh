@@ -8,6 +8,10 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 export LC_ALL=C
 
+# The stack's queryd builds leaderboard boards when a request first needs them: this test's data lands after
+# queryd started, and a board kept warm from the start would rightly serve the empty snapshot for
+# QUERY_CACHE_TTL_S. Keeping boards warm is checked on a queryd of its own, started once the data is in.
+export QUERY_BOARD_WARM=0
 stack_up || exit 1
 API=$MOHSTATS_URL/api/v1
 
@@ -560,6 +564,36 @@ check_eq "...each the ranking of its stat (kills)" "101:5,105:3,102:2,103:2,104:
   "$(jq -r "$ranks" "$STACK_DIR/board.kills")"
 kill "$BOARDQ" 2>/dev/null
 wait "$BOARDQ" 2>/dev/null
+
+# Boards kept warm (QUERY_BOARD_WARM=1, the default): a queryd builds every period's board at start, is ready
+# only once all five exist, and then answers the 38 leaderboards without building any.
+port=$(free_port)
+QUERY_BOARD_WARM=1 QUERYD_URL="http://127.0.0.1:$port" "$MOHSTATS_BIN_DIR/queryd" \
+  >"$STACK_DIR/logs/queryd-warm.log" 2>&1 &
+WARMQ=$!
+retry 10 eval "curl -s -o /dev/null http://127.0.0.1:$port/health"
+check "a queryd keeping boards warm becomes ready" retry 20 \
+  eval "[ \"\$(http_status http://127.0.0.1:$port/ready)\" = 200 ]"
+check_eq "...once its five boards are built" "ok 5" \
+  "$(curl -s "http://127.0.0.1:$port/ready" | jq -r .checks.boards) $(curl -s "http://127.0.0.1:$port/metrics" |
+    awk '$1 == "queryd_board_builds_total{result=\"ok\"}" { print $2 + 0 }')"
+rm -f "$STACK_DIR"/board.*
+pids=()
+for s in $lb_stats; do
+  curl -s -o "$STACK_DIR/board.$s" -w '%{http_code}\n' \
+    "http://127.0.0.1:$port/api/v1/stats/leaderboard/global?stat=$s&period=month&limit=9" >"$STACK_DIR/board.$s.code" &
+  pids+=($!)
+done
+wait "${pids[@]}"
+check_eq "...then 38 leaderboards at once: 38 answers 200 and no board built" "38 5" \
+  "$(cat "$STACK_DIR"/board.*.code | grep -c '^200$') $(curl -s "http://127.0.0.1:$port/metrics" |
+    awk '$1 == "queryd_board_builds_total{result=\"ok\"}" { print $2 + 0 }')"
+check_eq "...each the ranking of its stat (kills)" "101:5,105:3,102:2,103:2,104:2" \
+  "$(jq -r "$ranks" "$STACK_DIR/board.kills")"
+kill "$WARMQ" 2>/dev/null
+check "...and it stops on SIGTERM (the warm timer does not hold the loop)" retry 10 \
+  eval "! kill -0 $WARMQ 2>/dev/null"
+wait "$WARMQ" 2>/dev/null
 
 # ClickHouse down: a second queryd whose ClickHouse does not answer, on the same Redis. An answer in the cache
 # is served (stale when its fresh copy expired), one never computed is 503 with a JSON error.
