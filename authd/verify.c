@@ -186,11 +186,16 @@ static void on_decided(PGresult *res, const char *err, void *arg)
     }
     snprintf(l->member_s, sizeof l->member_s, "%ld", l->member);
     /* The tracker reports a logged-in player under their member id and sends its slot number as the GUID
-     * here: link that member id. A real GUID, if a tracker ever sends one, is linked as it is. */
+     * here: link that member id. A real GUID, if a tracker ever sends one, is linked as it is. A short
+     * all-digit "GUID" is a member id (stats are recorded under it), and only the member's own may be linked:
+     * else whoever runs a registered server and has a code of their own could link another member's id, and
+     * with it that member's stats, to their account (first come, first linked). */
     const char *g = l->guid;
-    bool slot = !*g || strncmp(g, "unauth_", 7) == 0 ||
-                (strlen(g) <= 2 && strspn(g, "0123456789") == strlen(g) && atoi(g) < 64);
-    snprintf(l->link_guid, sizeof l->link_guid, "%s", slot || strlen(g) > 64 ? l->member_s : g);
+    size_t glen = strlen(g);
+    bool digits = glen > 0 && strspn(g, "0123456789") == glen;
+    bool slot = !*g || strncmp(g, "unauth_", 7) == 0 || (glen <= 2 && digits && atoi(g) < 64);
+    bool other_member = digits && glen <= 10 && strcmp(g, l->member_s) != 0;
+    snprintf(l->link_guid, sizeof l->link_guid, "%s", slot || other_member || glen > 64 ? l->member_s : g);
     char max[16];
     snprintf(max, sizeof max, "%d", l->v->a->max_identities);
     const char *params[6] = {l->member_s, l->link_guid, l->player_name, l->member_s, l->link_guid, max};

@@ -573,6 +573,13 @@ check_eq "a GUID sent as player_guid: 200 valid, echoed" "200 true abcdef0123456
   "$ST $(j '"\(.valid) \(.player_guid)"')"
 check_eq "...that GUID is linked to member 44, verified" "44 abcdef0123456789 Carol 1" \
   "$(mdb "SELECT id_member, player_guid, player_name, verified FROM smf_mohaa_identities WHERE id_member = 44")"
+verify "$(tb "$C44" 45 Carol)"
+check_eq "a member id that is not the member's own sent as the GUID (45, by member 44): 200 valid" "200 true" \
+  "$ST $(j .valid)"
+check_eq "...links member 44's own id, never 45 (stats recorded under '45' stay member 45's)" \
+  "44,abcdef0123456789 0" "$(mdb "SELECT GROUP_CONCAT(player_guid ORDER BY player_guid), (SELECT COUNT(*)
+    FROM smf_mohaa_identities WHERE player_guid = '45') FROM smf_mohaa_identities WHERE id_member = 44")"
+mdb_query "DELETE FROM smf_mohaa_identities WHERE id_member = 44 AND player_guid = '44'" || fail "removing link 44"
 failing
 verify "$(tb "$C44" feedfacecafebeef Carol)"
 check_eq "a GUID linked to member 45 is not taken over by 44" "45 Dave 1700000000" \
