@@ -57,15 +57,26 @@ LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
     t login_tokens%ROWTYPE;
-    v_server_name text := NULLIF(p_server_name, '');
+    v_server_name text;
+    v_server_address text;
 BEGIN
-    IF p_require_registered AND NOT EXISTS (SELECT 1 FROM servers s WHERE s.ip_address = p_sender AND s.is_active) THEN
-        outcome := 'unregistered_server';
-        RETURN NEXT;
-        RETURN;
-    END IF;
-    IF v_server_name IS NULL THEN
-        SELECT s.name INTO v_server_name FROM servers s WHERE s.id = p_server_id;
+    -- The server that history and approval requests name is the registered one at the sender's address (the
+    -- one of them the body names by id or address, if several share it), never a name the body claims: the
+    -- member decides on an approval by that name. The body's values serve only when no registered server
+    -- sent the login (AUTH_VERIFY_FROM=any).
+    SELECT s.name, host(s.ip_address) || ':' || s.port INTO v_server_name, v_server_address
+      FROM servers s
+     WHERE s.ip_address = p_sender AND s.is_active
+     ORDER BY s.id = p_server_id DESC, host(s.ip_address) || ':' || s.port = p_server_address DESC, s.created_at
+     LIMIT 1;
+    IF NOT FOUND THEN
+        IF p_require_registered THEN
+            outcome := 'unregistered_server';
+            RETURN NEXT;
+            RETURN;
+        END IF;
+        v_server_name := NULLIF(p_server_name, '');
+        v_server_address := NULLIF(p_server_address, '');
     END IF;
     SELECT * INTO t FROM login_tokens l WHERE l.token_hash = p_hash FOR UPDATE;
     IF t.id IS NULL THEN
@@ -95,7 +106,7 @@ BEGIN
         -- An open request stays as it is (and keeps its notified_at); a decided or expired one opens again.
         INSERT INTO pending_ip_approvals AS p (forum_user_id, ip_address, player_guid, player_name, server_name,
                                                server_address, expires_at)
-        VALUES (t.forum_user_id, p_ip, p_guid, p_name, v_server_name, p_server_address,
+        VALUES (t.forum_user_id, p_ip, p_guid, p_name, v_server_name, v_server_address,
                 now() + make_interval(hours => p_pending_hours))
         ON CONFLICT ON CONSTRAINT pending_ip_approvals_member_ip_key DO UPDATE
            SET status = 'pending', player_guid = EXCLUDED.player_guid, player_name = EXCLUDED.player_name,
@@ -106,7 +117,7 @@ BEGIN
     END IF;
     INSERT INTO login_token_history (forum_user_id, login_token_id, server_id, server_name, server_address,
                                      player_ip, player_guid, player_name, success, failure_reason)
-    VALUES (t.forum_user_id, t.id, p_server_id, v_server_name, p_server_address, host(p_ip), p_guid, p_name,
+    VALUES (t.forum_user_id, t.id, p_server_id, v_server_name, v_server_address, host(p_ip), p_guid, p_name,
             outcome IN ('first_login', 'trusted_ip'),
             CASE WHEN outcome IN ('first_login', 'trusted_ip') THEN NULL ELSE outcome END);
     RETURN NEXT;

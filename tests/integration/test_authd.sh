@@ -317,7 +317,8 @@ check_eq "...and no request is pending" "0 []" "$(j '"\(.count) \(.pending_ips)"
 
 # ---- a new address waits for the member's approval ---------------------------------------------------------
 failing 127.0.0.2
-vfrom 127.0.0.2 "$CODE3" 5 Alice ', "server_name": "Bravo"'
+# The body names another server (Alpha, 127.0.0.1:12203): the request must name the one that sent it.
+vfrom 127.0.0.2 "$CODE3" 5 Alice ', "server_name": "Alpha", "server_address": "127.0.0.1:12203"'
 H42+=("false:new_ip_pending_approval")
 check_eq "a login sent from another registered server's address (127.0.0.2): 403" 403 "$ST"
 check_eq "...valid false, error new_ip_detected, pending_approval true" "false new_ip_detected true" \
@@ -332,8 +333,8 @@ P1=$(j '.pending_ips[0].id')
 check_eq "...its id is an integer" true "$(j '.pending_ips[0].id | type == "number" and . == floor')"
 check_eq "...it has every documented field" "[]" \
   "$(j '["id","ip_address","player_guid","player_name","server_name","server_address","requested_at","expires_at"] - (.pending_ips[0] | keys)')"
-check_eq "...player_name, server_name, server_address from the login" "Alice Bravo 127.0.0.2:12204" \
-  "$(j '.pending_ips[0] | "\(.player_name) \(.server_name) \(.server_address)"')"
+check_eq "...player_name from the login; server_name, server_address of the server registered at its sender" \
+  "Alice Bravo 127.0.0.2:12204" "$(j '.pending_ips[0] | "\(.player_name) \(.server_name) \(.server_address)"')"
 check_eq "...requested_at and expires_at ISO 8601" "true true" \
   "$(j '.pending_ips[0] | "\(.requested_at | test("'"$ISO_JQ"'")) \(.expires_at | test("'"$ISO_JQ"'"))"')"
 check_eq "...expires 24 hours (PENDING_IP_TTL_H) after it was requested" true \
