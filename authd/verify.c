@@ -19,6 +19,7 @@
 #include "client_ip.h"
 #include "log.h"
 #include "login_code.h"
+#include "text.h"
 
 /* What a login ended as: the metric label, and authd_login's outcome names. */
 enum {
@@ -203,10 +204,28 @@ static void on_decided(PGresult *res, const char *err, void *arg)
         on_linked(NULL, "out of memory", l);
 }
 
+/* A body field as valid UTF-8, cut at a character boundary to fit out. Names typed on Windows clients come as
+ * CP1252 bytes (text_to_utf8 reads them as such, as ingestd does): PostgreSQL refuses text that is not UTF-8,
+ * and that refusal would otherwise look like an outage (503) to a tracker that retries it forever. */
 static void copy_field(const cJSON *o, const char *name, char *out, size_t len)
 {
     char num[64];
-    snprintf(out, len, "%s", authd_text(o, name, num, sizeof num));
+    const char *v = authd_text(o, name, num, sizeof num);
+    size_t n = strlen(v);
+    char *u = malloc(3 * n + 1);
+    if (!u) {
+        out[0] = '\0';
+        return;
+    }
+    size_t m = text_to_utf8(v, n, u);
+    if (m > len - 1) {
+        m = len - 1;
+        while (m > 0 && ((unsigned char)u[m] & 0xC0) == 0x80) /* not inside a character */
+            m--;
+    }
+    memcpy(out, u, m);
+    out[m] = '\0';
+    free(u);
 }
 
 static void verify_common(http_request *req, verify_ctx *v, bool legacy)
@@ -333,6 +352,10 @@ void verify_routes(authd *a, http_server *s)
         a->smf_prefix,
         "SELECT (SELECT COALESCE(NULLIF(real_name, ''), member_name) FROM {p}members WHERE id_member = ?),\n"
         "       (SELECT id_member FROM {p}mohaa_identities WHERE player_guid = ?)");
+    if (!v.link_sql || !v.name_sql) {
+        log_error("out of memory at start-up");
+        abort();
+    }
     for (int i = 0; i < OUT_COUNT; i++) {
         char labels[64];
         snprintf(labels, sizeof labels, "outcome=\"%s\"", outcome_names[i]);

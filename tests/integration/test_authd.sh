@@ -560,6 +560,10 @@ check_eq "a login naming server_address (instead of server_ip and server_port): 
 forum GET "history/50?limit=1"
 check_eq "...its history entry: server_name Alpha, server_address 127.0.0.1:12203" "1 Alpha 127.0.0.1:12203" \
   "$(j '"\(.count) \(.history[0].server_name) \(.history[0].server_address)"')"
+verify "$(tb "$C50" 5 $'\xc9mile \xab\x80\xbb')"
+check_eq "a player name in CP1252 bytes (not UTF-8): 200 valid, not an outage" "200 true" "$ST $(j .valid)"
+forum GET "history/50?limit=1"
+check_eq "...recorded as faithful UTF-8" "Émile «€»" "$(j '.history[0].player_name')"
 forum GET "history/50?limit=1000"
 check_eq "limit=1000 is capped at 100" "100 100" "$(j '"\(.count) \(.history | length)"')"
 forum GET history/50
