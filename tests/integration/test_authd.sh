@@ -766,6 +766,8 @@ for i in $(seq 1 40); do
   codes+=" $ST"
 done
 check "40 wrong forum secrets from one address: cut off with 429" grep -q 429 <<<"$codes"
+TARGET=$AUTHD_URL/api/v1/auth req GET trusted-ips/42 "" -H "X-Server-Token: $FT" -H 'X-Real-IP: 198.51.100.99'
+check_eq "...while the right secret from that same address still passes (no lock-out of the forum)" 200 "$ST"
 forum GET trusted-ips/42
 check_eq "...while the forum at another address is not affected" 200 "$ST"
 
