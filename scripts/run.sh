@@ -38,7 +38,7 @@ mohstats is running (data in $DIR, settings in $DIR/stack.env):
   Redis           $REDIS_URL
   PostgreSQL      $(redact "$POSTGRES_URL")
   MariaDB         $(redact "$MARIADB_URL")
-  forum secret    FORUM_API_TOKEN in $DIR/stack.env (the forum's mohaa_stats_server_token setting)
+  forum secret    FORUM_API_TOKEN in $DIR/forum.env (the forum's mohaa_stats_server_token setting)
 Following the daemons' logs; Ctrl-C stops everything.
 
 MSG

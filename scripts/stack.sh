@@ -276,11 +276,15 @@ AUTHD_URL=http://127.0.0.1:$AUTHD_PORT
 ACHIEVD_URL=http://127.0.0.1:$ACHIEVD_PORT
 AUTHD_TOKEN_KEY=$AUTHD_TOKEN_KEY
 FORUM_API_TOKEN_SHA256=$(printf '%s' "$FORUM_API_TOKEN" | sha256sum | cut -c1-64)
-# The forum's token itself (its mohaa_stats_server_token setting); authd reads only the hash above.
-FORUM_API_TOKEN=$FORUM_API_TOKEN
 LOG_LEVEL=info
 EOF
     mv "$DIR/stack.env.tmp" "$DIR/stack.env"
+    # The forum's own secret (its mohaa_stats_server_token setting), for the developer and the tests that play
+    # the forum. Not in stack.env: the daemons are started with exactly stack.env, and authd needs only the
+    # hash above.
+    printf '# The forum secret of the stack in %s (the forum plugin setting mohaa_stats_server_token).\nFORUM_API_TOKEN=%s\n' \
+      "$DIR" "$FORUM_API_TOKEN" >"$DIR/forum.env.tmp"
+    mv "$DIR/forum.env.tmp" "$DIR/forum.env"
   )
 }
 
