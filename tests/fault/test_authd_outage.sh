@@ -56,7 +56,7 @@ check_eq "PostgreSQL down: the forum's history call answers 503" 503 \
   "$(http_status "$AUTH/history/42" "${FORUM[@]}")"
 check_eq "PostgreSQL down: authd is not ready" 503 "$(http_status "$AUTHD_URL/ready")"
 servers_up
-check "PostgreSQL back: logins work again" retry 30 test "$(verify "$c42")" = 200
+check "PostgreSQL back: logins work again" retry 30 eval '[ "$(verify "$c42")" = 200 ]'
 check_eq "PostgreSQL back: the login code is the same" "$c42" "$(code 42)"
 
 # --- MariaDB down during a first login ---
@@ -67,7 +67,7 @@ check_eq "the login was still recorded (the code is used, the address trusted)" 
 check_eq "MariaDB down: the forum's login code call answers 503" 503 \
   "$(http_status "$AUTH/device" "${FORUM[@]}" -X POST -d '{"forum_user_id":43}')"
 servers_up
-check "MariaDB back: the retry answers 200" retry 30 test "$(verify "$c43")" = 200
+check "MariaDB back: the retry answers 200" retry 30 eval '[ "$(verify "$c43")" = 200 ]'
 check_eq "and writes the link" "43|43|1" \
   "$(mdb_query "SELECT id_member, player_guid, verified FROM smf_mohaa_identities WHERE id_member = 43" | tr '\t' '|')"
 check_eq "no login was answered 401 with a good code" 0 "$(logins token_unknown)"

@@ -105,7 +105,8 @@ check_eq "and nothing was dropped" t "$(pg_query "SELECT to_regclass('public.ser
 for d in "${DAEMONS[@]}"; do
   check_eq "$d /health through nginx (/ops/$d/health)" "$d" "$(json_get "$MOHSTATS_URL/ops/$d/health" .service)"
   # /ready waits for the daemon's dependencies; give it a few seconds to connect.
-  check "$d /ready through nginx answers 200" retry 15 test "$(http_status "$MOHSTATS_URL/ops/$d/ready")" = 200
+  check "$d /ready through nginx answers 200" retry 15 \
+    eval "[ \"\$(http_status '$MOHSTATS_URL/ops/$d/ready')\" = 200 ]"
   check_eq "$d /metrics through nginx answers 200" 200 "$(http_status "$MOHSTATS_URL/ops/$d/metrics")"
 done
 check_eq "plain /health goes to queryd" queryd "$(json_get "$MOHSTATS_URL/health" .service)"
