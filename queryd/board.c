@@ -491,7 +491,9 @@ void board_get(board_set *s, period p, board_fn cb, void *arg)
     slot *sl = &s->slots[p];
     uint64_t now = uv_now(s->q->loop), ttl = (uint64_t)s->q->cache_ttl_s * 1000;
     uint64_t age = sl->cur ? now - sl->built_at : UINT64_MAX;
-    if (age < ttl) {
+    /* Kept warm, a board is rebuilt by the warmer alone; while its builds fail (ClickHouse down), the last one
+     * serves for up to QUERY_STALE_TTL_S, as below. */
+    if (age < ttl || (s->warming && age < (uint64_t)s->q->stale_ttl_s * 1000)) {
         cb(sl->cur, 0, arg);
         return;
     }
@@ -555,23 +557,24 @@ void board_set_free(board_set *s)
 
 /* ---- keeping boards warm ----
  *
- * Why: a board of 10 million events takes ClickHouse 18.16 a few hundred milliseconds to build, far over
- * what one leaderboard request may take. A queryd that keeps its boards warm builds every period's board at
- * start, one after another, says it is not ready until all five exist, and from then on rebuilds each board
- * when it reaches QUERY_CACHE_TTL_S, before any request has to: requests are then always answered from a
- * board in memory, never after a build. The cost is one build per period and TTL, with or without traffic. */
+ * Why: a board of 10 million events takes ClickHouse 18.16 up to two seconds to build, far over what one
+ * leaderboard request may take. A queryd that keeps its boards warm builds every period's board at start,
+ * one after another, says it is not ready until all five exist, and from then on rebuilds each board when it
+ * is QUERY_BOARD_REFRESH_S old: requests are always answered from the board in memory (board_get), never
+ * after a build. The cost is five builds per QUERY_BOARD_REFRESH_S, with or without traffic (about 9 s of
+ * ClickHouse work on 10 million events, hence a default of minutes, not seconds). */
 
 /* The slot the warmer should build now: none while any build runs (one at a time, so that the warmer never
  * takes more than one ClickHouse query set), else the one without a board or with the oldest expired one. */
 static slot *warm_next(board_set *s, uint64_t now)
 {
-    uint64_t ttl = (uint64_t)s->q->cache_ttl_s * 1000;
+    uint64_t refresh = (uint64_t)s->q->board_refresh_s * 1000;
     slot *pick = NULL;
     for (int p = 0; p < NPERIODS; p++) {
         slot *sl = &s->slots[p];
         if (sl->building)
             return NULL;
-        bool due = !sl->cur || now - sl->built_at >= ttl;
+        bool due = !sl->cur || now - sl->built_at >= refresh;
         if (due && now >= sl->retry_at && (!pick || (sl->cur && pick->cur && sl->built_at < pick->built_at) ||
                                            (!sl->cur && pick->cur)))
             pick = sl;

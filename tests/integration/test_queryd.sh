@@ -594,6 +594,15 @@ kill "$WARMQ" 2>/dev/null
 check "...and it stops on SIGTERM (the warm timer does not hold the loop)" retry 10 \
   eval "! kill -0 $WARMQ 2>/dev/null"
 wait "$WARMQ" 2>/dev/null
+# QUERY_BOARD_REFRESH_S: each board is rebuilt when it is that old, requests or not.
+port=$(free_port)
+QUERY_BOARD_WARM=1 QUERY_BOARD_REFRESH_S=1 QUERYD_URL="http://127.0.0.1:$port" "$MOHSTATS_BIN_DIR/queryd" \
+  >"$STACK_DIR/logs/queryd-refresh.log" 2>&1 &
+WARMQ=$!
+check "with QUERY_BOARD_REFRESH_S=1, the five boards are built again and again (15 builds)" retry 30 \
+  eval "curl -s http://127.0.0.1:$port/metrics | awk '\$1 == \"queryd_board_builds_total{result=\\\"ok\\\"}\" { n = \$2 } END { exit !(n >= 15) }'"
+kill "$WARMQ" 2>/dev/null
+wait "$WARMQ" 2>/dev/null
 
 # ClickHouse down: a second queryd whose ClickHouse does not answer, on the same Redis. An answer in the cache
 # is served (stale when its fresh copy expired), one never computed is 503 with a JSON error.
