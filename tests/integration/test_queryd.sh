@@ -550,15 +550,23 @@ lb_stats="kills deaths kd_ratio headshots accuracy shots_fired damage bash_kills
   crushed teamkills suicides reloads weapon_swaps no_ammo looter distance sprinted swam driven jumps crouch_time
   prone_time ladders health_picked ammo_picked armor_picked items_picked wins team_wins ffa_wins losses objectives
   rounds playtime games"
-pids=()
-for s in $lb_stats; do
-  curl -s -o "$STACK_DIR/board.$s" -w '%{http_code}\n' \
-    "http://127.0.0.1:$port/api/v1/stats/leaderboard/global?stat=$s&period=month&limit=9" >"$STACK_DIR/board.$s.code" &
-  pids+=($!)
-done
-wait "${pids[@]}"
-check_eq "38 leaderboards at once from a fresh queryd: one board built" 1 \
-  "$(curl -s "http://127.0.0.1:$port/metrics" | awk '$1 == "queryd_board_builds_total{result=\"ok\"}" { print $2 + 0 }')"
+# forum_board_page PORT: the forum's leaderboard page against the queryd on PORT: 38 month leaderboards at
+# once, each answer in board.STAT and its status in board.STAT.code. board_builds PORT: its successful builds.
+forum_board_page() {
+  local s pids=()
+  rm -f "$STACK_DIR"/board.*
+  for s in $lb_stats; do
+    curl -s -o "$STACK_DIR/board.$s" -w '%{http_code}\n' \
+      "http://127.0.0.1:$1/api/v1/stats/leaderboard/global?stat=$s&period=month&limit=9" >"$STACK_DIR/board.$s.code" &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+}
+board_builds() {
+  curl -s "http://127.0.0.1:$1/metrics" | awk '$1 == "queryd_board_builds_total{result=\"ok\"}" { print $2 + 0 }'
+}
+forum_board_page "$port"
+check_eq "38 leaderboards at once from a fresh queryd: one board built" 1 "$(board_builds "$port")"
 check_eq "...and 38 answers 200" 38 "$(cat "$STACK_DIR"/board.*.code | grep -c '^200$')"
 check_eq "...each the ranking of its stat (kills)" "101:5,105:3,102:2,103:2,104:2" \
   "$(jq -r "$ranks" "$STACK_DIR/board.kills")"
@@ -575,19 +583,10 @@ retry 10 eval "curl -s -o /dev/null http://127.0.0.1:$port/health"
 check "a queryd keeping boards warm becomes ready" retry 20 \
   eval "[ \"\$(http_status http://127.0.0.1:$port/ready)\" = 200 ]"
 check_eq "...once its five boards are built" "ok 5" \
-  "$(curl -s "http://127.0.0.1:$port/ready" | jq -r .checks.boards) $(curl -s "http://127.0.0.1:$port/metrics" |
-    awk '$1 == "queryd_board_builds_total{result=\"ok\"}" { print $2 + 0 }')"
-rm -f "$STACK_DIR"/board.*
-pids=()
-for s in $lb_stats; do
-  curl -s -o "$STACK_DIR/board.$s" -w '%{http_code}\n' \
-    "http://127.0.0.1:$port/api/v1/stats/leaderboard/global?stat=$s&period=month&limit=9" >"$STACK_DIR/board.$s.code" &
-  pids+=($!)
-done
-wait "${pids[@]}"
+  "$(curl -s "http://127.0.0.1:$port/ready" | jq -r .checks.boards) $(board_builds "$port")"
+forum_board_page "$port"
 check_eq "...then 38 leaderboards at once: 38 answers 200 and no board built" "38 5" \
-  "$(cat "$STACK_DIR"/board.*.code | grep -c '^200$') $(curl -s "http://127.0.0.1:$port/metrics" |
-    awk '$1 == "queryd_board_builds_total{result=\"ok\"}" { print $2 + 0 }')"
+  "$(cat "$STACK_DIR"/board.*.code | grep -c '^200$') $(board_builds "$port")"
 check_eq "...each the ranking of its stat (kills)" "101:5,105:3,102:2,103:2,104:2" \
   "$(jq -r "$ranks" "$STACK_DIR/board.kills")"
 kill "$WARMQ" 2>/dev/null
@@ -600,7 +599,7 @@ QUERY_BOARD_WARM=1 QUERY_BOARD_REFRESH_S=1 QUERYD_URL="http://127.0.0.1:$port" "
   >"$STACK_DIR/logs/queryd-refresh.log" 2>&1 &
 WARMQ=$!
 check "with QUERY_BOARD_REFRESH_S=1, the five boards are built again and again (15 builds)" retry 30 \
-  eval "curl -s http://127.0.0.1:$port/metrics | awk '\$1 == \"queryd_board_builds_total{result=\\\"ok\\\"}\" { n = \$2 } END { exit !(n >= 15) }'"
+  eval "[ \"\$(board_builds $port)\" -ge 15 ] 2>/dev/null"
 kill "$WARMQ" 2>/dev/null
 wait "$WARMQ" 2>/dev/null
 
