@@ -12,6 +12,8 @@
  * one period never overlap: every request arriving during a build waits for that build (single flight).
  * When a build fails (ClickHouse down), the waiters get the last board while it is younger than
  * QUERY_STALE_TTL_S, else the failure (503 or 500), and the answer cache may still serve its stale copies.
+ * That is a queryd with QUERY_BOARD_WARM=0; by default boards are kept warm instead (see "keeping boards
+ * warm" below): a timer rebuilds them and requests are answered from the board they find.
  *
  * Memory: one double per column (about 60) per player and period, e.g. 25 MB for 50,000 players all time. */
 #include "board.h"

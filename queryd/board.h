@@ -24,7 +24,7 @@ board_set *board_set_new(queryd *q);
 void board_set_free(board_set *s);
 
 /* Keep every period's board built (QUERY_BOARD_WARM): build them all now, one after another, rebuild each
- * as it reaches QUERY_CACHE_TTL_S, and answer /ready only once all exist. Returns 0 or a libuv error. */
+ * as it reaches QUERY_BOARD_REFRESH_S, and answer /ready only once all exist. Returns 0 or a libuv error. */
 int board_set_keep_warm(board_set *s, daemon_ctx *d);
 
 /* The board of period p, fresh enough (see board.c), to cb: at once when there is one, else when the build
