@@ -23,15 +23,15 @@ typedef struct {
     struct pg_pool *pg;
     qcache *cache;
     struct board_set *boards; /* leaderboard boards (board.h) */
-    int max_limit;       /* QUERY_MAX_LIMIT: the most rows one page may ask for */
-    int max_offset;      /* QUERY_MAX_OFFSET: the deepest page */
-    int cache_ttl_s;     /* QUERY_CACHE_TTL_S */
-    int live_ttl_s;      /* QUERY_LIVE_TTL_S: live state (Redis live_matches) */
-    int stale_ttl_s;     /* QUERY_STALE_TTL_S: how long an answer may be served while ClickHouse is down */
-    int lock_ms;         /* QUERY_LOCK_MS: cross-process single-flight lock */
-    bool board_warm;     /* QUERY_BOARD_WARM: keep every leaderboard board built (board.h) */
-    int board_refresh_s; /* QUERY_BOARD_REFRESH_S: how old a board kept warm gets before it is rebuilt */
-    char smf_prefix[32]; /* SMF_DB_PREFIX, checked to be [a-z0-9_] */
+    int max_limit;            /* QUERY_MAX_LIMIT: the most rows one page may ask for */
+    int max_offset;           /* QUERY_MAX_OFFSET: the deepest page */
+    int cache_ttl_s;          /* QUERY_CACHE_TTL_S */
+    int live_ttl_s;           /* QUERY_LIVE_TTL_S: live state (Redis live_matches) */
+    int stale_ttl_s;          /* QUERY_STALE_TTL_S: how long an answer may be served while ClickHouse is down */
+    int lock_ms;              /* QUERY_LOCK_MS: cross-process single-flight lock */
+    bool board_warm;          /* QUERY_BOARD_WARM: keep every leaderboard board built (board.h) */
+    int board_refresh_s;      /* QUERY_BOARD_REFRESH_S: how old a board kept warm gets before it is rebuilt */
+    char smf_prefix[32];      /* SMF_DB_PREFIX, checked to be [a-z0-9_] */
 } queryd;
 
 /* queryd's settings (registered before the daemon parses its command line). */
