@@ -69,25 +69,26 @@ static bool forum_allowed(forum_ctx *f, http_request *req)
      * The secret is 256 bits from authd keygen; the limit is there to stop floods of guesses, not to make
      * guessing hard. */
     const char *token = http_request_header(req, "X-Server-Token");
-    char hash[65] = "";
-    if (token && *token)
+    bool given = token && *token;
+    char hash[65];
+    if (given) {
         sha256_hex(token, strlen(token), hash);
-    if (!token || !*token || !secret_equal(hash, a->forum_hash, 64)) {
-        metric_inc(a->forum_refused);
-        if (!rate_limit_allows(a->forum_failures, ip, now)) {
-            http_respond_error(req, 429, "Too many invalid forum tokens from this address; wait a minute");
-            return false;
-        }
-        if (!token || !*token) {
-            http_respond_error(req, 401, "Forum token required");
-            return false;
-        }
-        rate_limit_take(a->forum_failures, ip, now);
-        log_warn("forum call %s refused from %s: invalid forum token", http_request_path(req), ip);
-        http_respond_error(req, 401, "Invalid forum token");
+        if (secret_equal(hash, a->forum_hash, 64))
+            return true;
+    }
+    metric_inc(a->forum_refused);
+    if (!rate_limit_allows(a->forum_failures, ip, now)) {
+        http_respond_error(req, 429, "Too many invalid forum tokens from this address; wait a minute");
         return false;
     }
-    return true;
+    if (!given) {
+        http_respond_error(req, 401, "Forum token required");
+        return false;
+    }
+    rate_limit_take(a->forum_failures, ip, now);
+    log_warn("forum call %s refused from %s: invalid forum token", http_request_path(req), ip);
+    http_respond_error(req, 401, "Invalid forum token");
+    return false;
 }
 
 static fcall *fcall_new(forum_ctx *f, http_request *req, long member)
