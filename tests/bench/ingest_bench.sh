@@ -4,6 +4,8 @@
 #   (a) maximum load, keep-alive connections,
 #   (b) maximum load, one request per connection (the engine's libcurl easy handles),
 #   (d) latency at half of (b)'s maximum rate (one request per connection) and at half of (a)'s (keep-alive),
+#       and the disk's own durable-write latency (tests/bench/fsync_probe) idle and during a repeat of the
+#       keep-alive run: no request can be answered faster than Redis's fdatasync,
 #   (c) the rows of (a) (same seed, same events) bulk-inserted straight into ClickHouse: 100k-row INSERTs into
 #       a bare copy of raw_events and into raw_events itself with its materialized views. Last, so that its
 #       background merges do not disturb the latency runs.
@@ -34,6 +36,7 @@ LATENCY_S=${BENCH_LATENCY_S:-15}
 TARGET=${BENCH_TARGET:-front}
 LIMIT=${BENCH_TIME_LIMIT:-300}
 BENCH=$BIN_DIR/tests/ingest_bench
+PROBE=$BIN_DIR/tests/fsync_probe
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() {
@@ -41,8 +44,8 @@ die() {
   exit 1
 }
 
-if [ ! -x "$BIN_DIR/ingestd" ] || [ ! -x "$BENCH" ]; then
-  die "no $BIN_DIR/ingestd or $BENCH: build first (cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build build -j2)"
+if [ ! -x "$BIN_DIR/ingestd" ] || [ ! -x "$BENCH" ] || [ ! -x "$PROBE" ]; then
+  die "no $BIN_DIR/ingestd, $BENCH or $PROBE: build first (cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build build -j2)"
 fi
 if grep -q '^MOHSTATS_SANITIZE:BOOL=ON' "$BIN_DIR/CMakeCache.txt" 2>/dev/null; then
   die "$BIN_DIR is a sanitizer build: benchmark a Release or RelWithDebInfo build"
@@ -168,6 +171,9 @@ done >"$STACK_DIR/servers.txt"
 timeout "$(remaining)" "$BENCH" --url "$URL" --servers "$STACK_DIR/servers.txt" --clickhouse "$CLICKHOUSE_URL" \
   --events 5000 --seed 99 --e2e-timeout 30 >/dev/null 2>&1 || log "warning: the warm-up run failed"
 
+# The disk's durable-write latency with the stack idle, for comparison with the one under load below.
+"$PROBE" "$STACK_DIR/redis" 10 idle-disk | tee -a "$RESULTS" || log "warning: fsync_probe failed"
+
 run_bench max-keepalive --mode keepalive --events "$EVENTS" --seed 1
 run_bench max-close --mode close --events "$EVENTS" --seed 2
 
@@ -178,6 +184,14 @@ if [ "$half_close" != null ] && [ "$half_close" -gt 0 ]; then
 fi
 if [ "$half_keep" != null ] && [ "$half_keep" -gt 0 ]; then
   run_bench half-keepalive --mode keepalive --rate "$half_keep" --events $((half_keep * LATENCY_S)) --seed 4
+  # The disk's own floor under the same load: a request is answered only after Redis's fdatasync, so
+  # fsync_probe's appends beside Redis's AOF show how much of the p99 no code of ours can remove. A run of its
+  # own, since the probe's writes would disturb the measured one.
+  "$PROBE" "$STACK_DIR/redis" "$LATENCY_S" half-keepalive-disk >"$STACK_DIR/fsync.jsonl" &
+  probe_pid=$!
+  run_bench half-keepalive-disk --mode keepalive --rate "$half_keep" --events $((half_keep * LATENCY_S)) --seed 4
+  wait "$probe_pid" || log "warning: fsync_probe failed"
+  tee -a "$RESULTS" <"$STACK_DIR/fsync.jsonl"
 fi
 
 # (c): no --url, so only the raw phase, on the rows of (a): same servers, seed and event count.
@@ -191,6 +205,7 @@ jq -s -c --arg cpu "$cpu" --argjson nproc "$(nproc)" --argjson ram "$ram_gb" --a
   --arg target "$TARGET" --argjson servers "$SERVERS" --argjson seconds "$SECONDS" '
   def pick($l; $p): [.[] | select(.label == $l and .phase == $p)] | last;
   def r3: if . == null then null else . * 1000 | round / 1000 end;
+  def ms: if . == null then null else . / 1000 end;
   def ratio($a; $b): if $a == null or $b == null or $b == 0 then null else $a / $b | r3 end;
   def le($a; $b): $a != null and $a <= $b;
   (pick("raw"; "raw").rows_per_s) as $raw |
@@ -207,8 +222,13 @@ jq -s -c --arg cpu "$cpu" --argjson nproc "$(nproc)" --argjson ram "$ram_gb" --a
                        close: pick("max-close"; "ingest").events_per_s},
     e2e_events_per_s: {keepalive: $ek, close: $ec},
     e2e_ratio: {keepalive: ratio($ek; $raw), close: ratio($ec; $raw)},
-    p99_ms_at_half_load: {close: (if $pc == null then null else $pc / 1000 end),
-                          keepalive: (if $pk == null then null else $pk / 1000 end)},
+    p99_ms_at_half_load: {close: ($pc | ms), keepalive: ($pk | ms)},
+    # The floor of the disk (fsync_probe): append + fdatasync as the AOF of Redis does, idle and during a second
+    # half-load keep-alive run, beside the request p99 of that run.
+    disk_append_fdatasync_p99_ms: {idle: (pick("idle-disk"; "fsync").append_us.p99 | ms),
+                                   half_load: (pick("half-keepalive-disk"; "fsync").append_us.p99 | ms)},
+    disk_overwrite_dsync_p99_ms_at_half_load: (pick("half-keepalive-disk"; "fsync").overwrite_us.p99 | ms),
+    p99_ms_beside_disk_probe: (pick("half-keepalive-disk"; "ingest").latency_us.p99 | ms),
     # CPU microseconds per event by component at maximum load (less sensitive to a busy machine than rates).
     cpu_us_per_event: ([("max-keepalive", "max-close", "half-close", "half-keepalive") as $l |
                         ($all | pick($l; "cpu")) as $c | ($all | pick($l; "ingest")) as $i |
