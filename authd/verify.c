@@ -47,16 +47,21 @@ typedef struct {
 typedef struct {
     verify_ctx *v;
     http_request *req;
-    bool legacy;        /* /auth/smf-verify: {success, member_id, member_name, guid} */
-    cJSON *guid_sent;   /* player_guid as sent, echoed back unchanged (the script finds the player by it) */
-    char sender[64], guid[80], link_guid[80], player_name[256], server_id[128], server_name[256],
-        server_address[320], member_s[24];
+    bool legacy;      /* /auth/smf-verify: {success, member_id, member_name, guid} */
+    cJSON *guid_sent; /* player_guid as sent, echoed back unchanged (the script finds the player by it) */
+    char sender[64], guid[80], link_guid[80], player_name[256], server_id[128], server_name[256], server_address[320],
+        member_s[24];
     long member;
     int outcome;
+    bool charged; /* took one of the sender's failed-login allowance when it began */
+    bool failed;  /* ended in a failure that keeps that charge */
 } login;
 
+/* The end of every login: an attempt that did not fail gives back what it took of the allowance. */
 static void login_free(login *l)
 {
+    if (l->charged && !l->failed)
+        rate_limit_give(l->v->a->verify_failures, l->sender, uv_hrtime() / 1000000);
     cJSON_Delete(l->guid_sent);
     free(l);
 }
@@ -66,8 +71,8 @@ static void refuse(login *l, int status, int outcome, const char *error)
 {
     if (outcome >= 0)
         metric_inc(l->v->a->logins[outcome]);
-    if (outcome == OUT_UNKNOWN || outcome == OUT_REVOKED || outcome == OUT_EXPIRED || outcome == OUT_UNREGISTERED)
-        rate_limit_take(l->v->a->verify_failures, l->sender, uv_hrtime() / 1000000);
+    l->failed =
+        outcome == OUT_UNKNOWN || outcome == OUT_REVOKED || outcome == OUT_EXPIRED || outcome == OUT_UNREGISTERED;
     if (outcome >= 0)
         log_warn("login refused from %s (server %s, player %s): %s", l->sender, l->server_id, l->guid,
                  outcome_names[outcome]);
@@ -120,8 +125,8 @@ static void on_linked(mdb_result *res, const char *err, void *arg)
         cJSON_AddTrueToObject(o, "valid");
         cJSON_AddNumberToObject(o, "forum_user_id", (double)l->member);
         cJSON_AddStringToObject(o, "member_name", name);
-        cJSON_AddStringToObject(o, "message", l->outcome == OUT_FIRST ? "Identity verified successfully"
-                                                                      : "Reconnected from trusted IP");
+        cJSON_AddStringToObject(
+            o, "message", l->outcome == OUT_FIRST ? "Identity verified successfully" : "Reconnected from trusted IP");
         cJSON_AddTrueToObject(o, "ip_trusted");
         if (l->outcome == OUT_TRUSTED)
             cJSON_AddTrueToObject(o, "trusted_ip");
@@ -240,10 +245,14 @@ static void verify_common(http_request *req, verify_ctx *v, bool legacy)
     l->req = req;
     l->legacy = legacy;
     snprintf(l->sender, sizeof l->sender, "%s", client_ip(req));
-    if (!rate_limit_allows(a->verify_failures, l->sender, uv_hrtime() / 1000000)) {
+    /* Every attempt takes one failure from the sender's allowance before its code is looked up, and gives it
+     * back unless it fails (login_free): so parallel guesses cannot all pass the check before any failure is
+     * counted. */
+    if (!rate_limit_take(a->verify_failures, l->sender, uv_hrtime() / 1000000)) {
         refuse(l, 429, -1, "Too many failed logins from this address; wait a minute");
         return;
     }
+    l->charged = true;
     cJSON *o = authd_body(req);
     if (!o) {
         refuse(l, 400, -1, "Expected a JSON object or a form with token, player_guid, player_name, server_id");
@@ -266,8 +275,8 @@ static void verify_common(http_request *req, verify_ctx *v, bool legacy)
     char tok[64], code[LOGIN_CODE_LEN + 1];
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "token");
     bool missing = !cJSON_IsString(t) || !t->valuestring[0];
-    bool malformed = !missing && (strlen(t->valuestring) >= sizeof tok ||
-                                  login_code_normalize(t->valuestring, code) != 0);
+    bool malformed =
+        !missing && (strlen(t->valuestring) >= sizeof tok || login_code_normalize(t->valuestring, code) != 0);
     cJSON_Delete(o);
     if (missing) {
         refuse(l, 400, -1, legacy ? "Token is required" : "token is required");

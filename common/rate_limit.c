@@ -101,3 +101,14 @@ bool rate_limit_allows(rate_limit *r, const char *key, uint64_t now_ms)
     refill(r, b, now_ms);
     return b->tokens >= 1.0;
 }
+
+void rate_limit_give(rate_limit *r, const char *key, uint64_t now_ms)
+{
+    bucket *b = hashmap_get(r->buckets, key, strlen(key));
+    if (!b)
+        return; /* forgotten because full: nothing to give back */
+    refill(r, b, now_ms);
+    b->tokens += 1.0;
+    if (b->tokens > r->burst)
+        b->tokens = r->burst;
+}

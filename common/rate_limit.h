@@ -15,5 +15,9 @@ void rate_limit_free(rate_limit *r);
 bool rate_limit_take(rate_limit *r, const char *key, uint64_t now_ms);
 /* Whether key could take an action now, without taking it (for limits counted on failures only). */
 bool rate_limit_allows(rate_limit *r, const char *key, uint64_t now_ms);
+/* Give back an action taken for key that turned out not to count, up to the burst. For limits on failures
+ * whose outcome is known only later: taking up front and giving back on success keeps the limit strict when
+ * many attempts are in flight at once, where checking with rate_limit_allows would let them all through. */
+void rate_limit_give(rate_limit *r, const char *key, uint64_t now_ms);
 
 #endif

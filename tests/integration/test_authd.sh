@@ -759,6 +759,16 @@ TARGET=$AUTHD_URL/api/v1/auth verify "$(tb "$C49" 9 Hank)" -H 'X-Real-IP: 198.51
 check_eq "...while another server's address is not limited (200 valid, member 49)" "200 true 49" \
   "$ST $(j '"\(.valid) \(.forum_user_id)"')"
 
+# The limit also holds for wrong logins sent all at once (directly to authd, from 198.51.100.123): each takes its
+# share before its code is looked up, so they cannot all pass the check before any failure is counted.
+for i in $(seq 1 30); do
+  curl -s -o /dev/null -w '%{http_code}\n' --max-time 20 -X POST "$AUTHD_URL/api/v1/auth/verify" \
+    -H 'X-Real-IP: 198.51.100.123' --data-binary "$(tb "MOH-ZZZZZZZZZZ$((i + 30))" 5 Alice)" &
+done >"$STACK_DIR/parallel.txt"
+wait
+check_eq "30 wrong logins at once from one address: 10 refused as wrong, 20 with 429" "10 20" \
+  "$(grep -c '^40[13]$' "$STACK_DIR/parallel.txt") $(grep -c '^429$' "$STACK_DIR/parallel.txt")"
+
 # Wrong forum secrets are limited per address too (directly to authd, from 198.51.100.99).
 codes=""
 for i in $(seq 1 40); do

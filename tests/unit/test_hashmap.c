@@ -51,7 +51,7 @@ static void test_rate_limit(void **state)
     assert_false(rate_limit_take(r, "1.2.3.4", 1000));
     assert_true(rate_limit_take(r, "5.6.7.8", 1000)); /* other keys are independent */
     assert_false(rate_limit_take(r, "1.2.3.4", 1500));
-    assert_true(rate_limit_take(r, "1.2.3.4", 2000)); /* refilled one */
+    assert_true(rate_limit_take(r, "1.2.3.4", 2000));   /* refilled one */
     assert_true(rate_limit_take(r, "1.2.3.4", 200000)); /* sweep path, full again */
     assert_true(rate_limit_allows(r, "9.9.9.9", 200000));
     assert_true(rate_limit_take(r, "9.9.9.9", 200000));
@@ -59,6 +59,18 @@ static void test_rate_limit(void **state)
     assert_true(rate_limit_allows(r, "9.9.9.9", 200000)); /* one left: allows does not take it */
     assert_true(rate_limit_take(r, "9.9.9.9", 200000));
     assert_false(rate_limit_allows(r, "9.9.9.9", 200000));
+    /* Taken up front, given back when the attempt did not fail: the limit holds for attempts in flight. */
+    rate_limit_give(r, "9.9.9.9", 200000);
+    assert_true(rate_limit_take(r, "9.9.9.9", 200000));
+    assert_false(rate_limit_take(r, "9.9.9.9", 200000));
+    for (int i = 0; i < 10; i++)
+        rate_limit_give(r, "9.9.9.9", 200000); /* never above the burst */
+    assert_true(rate_limit_take(r, "9.9.9.9", 200000));
+    assert_true(rate_limit_take(r, "9.9.9.9", 200000));
+    assert_true(rate_limit_take(r, "9.9.9.9", 200000));
+    assert_false(rate_limit_take(r, "9.9.9.9", 200000));
+    rate_limit_give(r, "unknown", 200000); /* a key without a bucket: nothing happens */
+    assert_true(rate_limit_allows(r, "unknown", 200000));
     rate_limit_free(r);
 }
 
