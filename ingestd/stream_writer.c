@@ -40,7 +40,9 @@
  *    For (c) the earlier copy of the batch is an older entry. Before checking ClickHouse the writer makes sure
  *    no other consumer holds an entry older than the dup one (XPENDING): every older entry is then either
  *    acknowledged (so inserted, I1) or ours, and entries of ours with the same batch_id are coalesced: one of
- *    them is inserted, the others are acknowledged with it.
+ *    them is inserted, the others are acknowledged with it. A dup entry for which that is not so yet is still
+ *    checked, and acknowledged if its batch is complete in raw_events (that needs no wait); only an absent one
+ *    waits, since its absence proves nothing while the older copy may be inserted elsewhere.
  *
  * I5 (one copy per insert). Within one insert, batch_ids are unique (coalesced as in I4).
  *
@@ -183,6 +185,7 @@ struct wentry {
     bool dead_stored;    /* ... and is there now */
     bool owned_mark;     /* scratch for the lease */
     bool blocked;        /* dup entry waiting for older entries held by other consumers (I4 c) */
+    bool owners_wait;    /* ... found so in this attempt: only checked for presence, not inserted */
     uint64_t arrived_ms; /* loop time it entered the buffer */
     uint64_t not_before; /* loop time before which it is not put in a set (a postponed dup entry) */
     char *dead_reason;
@@ -951,6 +954,7 @@ static void set_build(stream_writer *w)
     w->set_entries = 0;
     for (wentry *e = w->head; e; e = e->next)
         if (e->state == E_SET) {
+            e->owners_wait = false; /* decided again by this attempt's P_OWNERS */
             w->set_entries++;
             if (set_inserts(e))
                 w->set_events += e->nevents;
@@ -973,6 +977,7 @@ static void attempt_begin(stream_writer *w)
 }
 
 static void owners_start(stream_writer *w);
+static void owners_release(stream_writer *w);
 static void running_start(stream_writer *w);
 static void present_start(stream_writer *w);
 static void lease_start(stream_writer *w);
@@ -986,7 +991,7 @@ static void phase_next(stream_writer *w)
     for (wentry *e = w->head; e; e = e->next)
         if (set_inserts(e)) {
             dup |= e->dup;
-            taken |= e->taken_over;
+            taken |= e->taken_over && !e->owners_wait;
         }
     switch (w->ph) {
     case P_IDLE:
@@ -1009,6 +1014,7 @@ static void phase_next(stream_writer *w)
         /* fall through */
     case P_PRESENT:
     case P_REPAIR:
+        owners_release(w);
         if (w->set_events) {
             lease_start(w);
             return;
@@ -1073,10 +1079,18 @@ static void set_release_batch(stream_writer *w, wentry *e)
     }
 }
 
-/* XPENDING answered: a dup entry goes on only if no other consumer holds an older entry (which may be the first
- * copy of its batch, not inserted yet). Blocked dup entries are postponed rather than holding up the set: two
+/* XPENDING answered: a dup entry is inserted only if no other consumer holds an older entry (which may be the
+ * first copy of its batch, not inserted yet). Blocked dup entries are postponed rather than holding up the set: two
  * writers each waiting for the other's older entries would otherwise wait forever. The oldest dup entry of all
- * always passes, and non-dup entries always make progress, so every dup entry passes eventually. */
+ * always passes, and non-dup entries always make progress, so every dup entry passes eventually.
+ *
+ * Blocked entries still go through the presence check of this attempt (marked owners_wait), and those whose batch
+ * is in ClickHouse already are acknowledged at once: a complete batch is durable (I1) whoever holds the older copy,
+ * and only inserting needs the wait. Without this, entries an insert of ours had written before its outcome was
+ * lost (a timeout, a Redis restart) waited for the other writers' older entries, and theirs for ours, one step of
+ * this ping-pong per attempt: minutes of pending entries already in ClickHouse after Redis restarts under load.
+ * Their absence proves nothing while an older copy may be held elsewhere, so the absent ones are released
+ * (owners_release) after the check, never inserted in this attempt. */
 static void on_owners(redis_client *c, redisReply *reply, const char *err, void *arg)
 {
     stream_writer *w = arg;
@@ -1093,22 +1107,30 @@ static void on_owners(redis_client *c, redisReply *reply, const char *err, void 
     for (wentry *e = w->head; e; e = e->next) {
         if (!set_inserts(e) || !e->dup)
             continue;
-        if (stream_id_cmp(e->id, oldest_other) > 0) {
-            set_release_batch(w, e);
+        e->owners_wait = stream_id_cmp(e->id, oldest_other) > 0;
+        if (e->owners_wait)
             blocked++;
-        } else {
+        else
             e->blocked = false;
-        }
     }
     if (blocked) {
         metric_inc(w->m_waits);
-        log_debug("writer: %zu dup batches wait until older entries pending with other writers are done", blocked);
-        if (w->set_events == 0) {
-            attempt_end(w, END_BUSY);
-            return;
-        }
+        log_debug("writer: %zu dup batches wait until older entries pending with other writers are done (unless "
+                  "they are in ClickHouse already)",
+                  blocked);
     }
     phase_next(w);
+}
+
+/* After the presence check: the dup entries P_OWNERS blocked and that are not in ClickHouse (or only partly) leave
+ * the set, postponed; the rest of the set goes on. */
+static void owners_release(stream_writer *w)
+{
+    for (wentry *e = w->head; e; e = e->next)
+        if (set_inserts(e) && e->owners_wait) {
+            e->owned_mark = false; /* a partly present batch is repaired once it may be inserted, not now */
+            set_release_batch(w, e);
+        }
 }
 
 /* -- P_RUNNING (I4 a, b) -- */
@@ -1120,7 +1142,7 @@ static void running_start(stream_writer *w)
 {
     stream_id lo = {UINT64_MAX, UINT64_MAX}, hi = {0, 0};
     for (wentry *e = w->head; e; e = e->next)
-        if (set_inserts(e) && e->taken_over) {
+        if (set_inserts(e) && e->taken_over && !e->owners_wait) {
             if (stream_id_cmp(e->id, lo) < 0)
                 lo = e->id;
             if (stream_id_cmp(e->id, hi) > 0)
@@ -1279,7 +1301,7 @@ static void repair_next(stream_writer *w)
     w->ph = P_REPAIR;
     wentry *e = NULL;
     for (size_t i = 0; i < w->nwork && !e; i++)
-        if (w->work[i]->owned_mark && !w->work[i]->skip)
+        if (w->work[i]->owned_mark && !w->work[i]->skip && !w->work[i]->owners_wait)
             e = w->work[i];
     if (!e) {
         phase_next(w);
@@ -1311,7 +1333,7 @@ static void on_repair(ch_client *c, int err, long status, const char *body, size
         return;
     wentry *e = NULL;
     for (size_t i = 0; i < w->nwork && !e; i++)
-        if (w->work[i]->owned_mark && !w->work[i]->skip)
+        if (w->work[i]->owned_mark && !w->work[i]->skip && !w->work[i]->owners_wait)
             e = w->work[i];
     if (err || !e) {
         count_error("clickhouse_check");
