@@ -1436,7 +1436,9 @@ static void lease_start(stream_writer *w)
 }
 
 /* Drop the scratch-list entries the lease did not confirm: another consumer has them now (or they were
- * acknowledged), so they are that consumer's to insert. */
+ * acknowledged), so they are that consumer's to insert. Entries inserted already (E_ACK, in a refresh of the whole
+ * buffer) stay: their batch is complete in raw_events, so our XACK is right whoever holds them now (I1), and it
+ * spares the new holder a check of each. Dead ones go to the new holder, which stores them aside itself. */
 static size_t lease_apply(stream_writer *w, const redisReply *reply)
 {
     for (size_t i = 0; i < reply->elements; i++) {
@@ -1454,6 +1456,8 @@ static size_t lease_apply(stream_writer *w, const redisReply *reply)
             e->owned_mark = false;
             continue;
         }
+        if (e->state == E_ACK && !e->dead)
+            continue;
         if (e->state == E_SET && !e->skip && !e->dead)
             w->set_events -= e->nevents;
         if (e->state == E_SET)
