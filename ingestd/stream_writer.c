@@ -1818,6 +1818,23 @@ static void on_retry_timer(uv_timer_t *t)
     flush_maybe(w);
 }
 
+/* The command connection is (re)established. While Redis was away every attempt failed at once (not connected),
+ * doubling the backoff to BACKOFF_MAX_MS within a few seconds; waiting it out now would leave acknowledgements and
+ * lease refreshes undone for that long, and entries idle past claim_idle_ms would be taken over by other writers
+ * for nothing. Start again from the shortest backoff, at once. */
+static void on_ctl_connect(redis_client *c, void *arg)
+{
+    stream_writer *w = arg;
+    if (w->stopping || w->finishing)
+        return;
+    w->backoff_ms = 0;
+    if (w->retry_wait) {
+        uv_timer_stop(&w->retry_timer);
+        w->retry_wait = false;
+    }
+    flush_maybe(w);
+}
+
 /* ---- maintenance: lease refresh of the buffer, taking over idle entries ---- */
 
 static void on_claimed(redis_client *c, redisReply *reply, const char *err, void *arg);
@@ -2381,6 +2398,7 @@ int stream_writer_start(stream_writer *w)
         return 0;
     w->started = true;
     redis_client_on_connect(w->rd, on_rd_connect, w);
+    redis_client_on_connect(w->ctl, on_ctl_connect, w);
     if (redis_client_connected(w->rd))
         on_rd_connect(w->rd, w);
     uv_timer_start(&w->tick_timer, on_tick, TICK_MS, TICK_MS);
