@@ -40,9 +40,9 @@
  *    For (c) the earlier copy of the batch is an older entry. Before checking ClickHouse the writer makes sure
  *    no other consumer holds an entry older than the dup one (XPENDING): every older entry is then either
  *    acknowledged (so inserted, I1) or ours, and entries of ours with the same batch_id are coalesced: one of
- *    them is inserted, the others are acknowledged with it. A dup entry for which that is not so yet is still
- *    checked, and acknowledged if its batch is complete in raw_events (that needs no wait); only an absent one
- *    waits, since its absence proves nothing while the older copy may be inserted elsewhere.
+ *    them is inserted, the others are acknowledged with it. An uncertain (a, b) dup entry for which that is not
+ *    so yet is still checked, and acknowledged if its batch is complete in raw_events (that needs no wait); only
+ *    an absent one waits, since its absence proves nothing while the older copy may be inserted elsewhere.
  *
  * I5 (one copy per insert). Within one insert, batch_ids are unique (coalesced as in I4).
  *
@@ -1084,13 +1084,15 @@ static void set_release_batch(stream_writer *w, wentry *e)
  * writers each waiting for the other's older entries would otherwise wait forever. The oldest dup entry of all
  * always passes, and non-dup entries always make progress, so every dup entry passes eventually.
  *
- * Blocked entries still go through the presence check of this attempt (marked owners_wait), and those whose batch
- * is in ClickHouse already are acknowledged at once: a complete batch is durable (I1) whoever holds the older copy,
- * and only inserting needs the wait. Without this, entries an insert of ours had written before its outcome was
- * lost (a timeout, a Redis restart) waited for the other writers' older entries, and theirs for ours, one step of
- * this ping-pong per attempt: minutes of pending entries already in ClickHouse after Redis restarts under load.
- * Their absence proves nothing while an older copy may be held elsewhere, so the absent ones are released
- * (owners_release) after the check, never inserted in this attempt. */
+ * Blocked entries that are uncertain (I4 a, b: taken over, or in an insert of ours whose outcome is unknown) still
+ * go through the presence check of this attempt (marked owners_wait), and those whose batch is in ClickHouse
+ * already are acknowledged at once: a complete batch is durable (I1) whoever holds the older copy, and only
+ * inserting needs the wait. Without this, entries an insert of ours had written before its outcome was lost (a
+ * timeout, a Redis restart) waited for the other writers' older entries, and theirs for ours, one step of this
+ * ping-pong per attempt, pending with their rows in ClickHouse. Their absence proves nothing while an older copy
+ * may be held elsewhere, so the absent ones are released (owners_release) after the check, never inserted in this
+ * attempt. Other blocked entries (most are spool replays that never reached Redis before) are released at once:
+ * checking them on every attempt of the ping-pong would only slow each step down. */
 static void on_owners(redis_client *c, redisReply *reply, const char *err, void *arg)
 {
     stream_writer *w = arg;
@@ -1107,17 +1109,23 @@ static void on_owners(redis_client *c, redisReply *reply, const char *err, void 
     for (wentry *e = w->head; e; e = e->next) {
         if (!set_inserts(e) || !e->dup)
             continue;
-        e->owners_wait = stream_id_cmp(e->id, oldest_other) > 0;
-        if (e->owners_wait)
-            blocked++;
-        else
+        if (stream_id_cmp(e->id, oldest_other) <= 0) {
             e->blocked = false;
+            continue;
+        }
+        blocked++;
+        if (e->taken_over)
+            e->owners_wait = true;
+        else
+            set_release_batch(w, e);
     }
     if (blocked) {
         metric_inc(w->m_waits);
-        log_debug("writer: %zu dup batches wait until older entries pending with other writers are done (unless "
-                  "they are in ClickHouse already)",
-                  blocked);
+        log_debug("writer: %zu dup batches wait until older entries pending with other writers are done", blocked);
+        if (w->set_events == 0) {
+            attempt_end(w, END_BUSY);
+            return;
+        }
     }
     phase_next(w);
 }
