@@ -61,8 +61,8 @@ static void job_free(ingest_job *j)
 static void reject(ingest_job *j, metric *reason, int status, const char *message)
 {
     metric_inc(reason);
-    log_warn("rejected batch from %s%s%s: %d %s", client_ip(j->req), j->server_id[0] ? " server " : "",
-             j->server_id, status, message);
+    log_warn("rejected batch from %s%s%s: %d %s", client_ip(j->req), j->server_id[0] ? " server " : "", j->server_id,
+             status, message);
     http_respond_error(j->req, status, message);
     job_free(j);
 }
@@ -111,10 +111,12 @@ static void on_xadd(redis_client *c, struct redisReply *reply, const char *err, 
         accepted(j, false);
         return;
     }
-    /* With no reply the outcome is unknown (the entry may have landed): spooled batches are
-     * replayed flagged as possible duplicates, and the writer checks ClickHouse for them. During an
+    /* With no reply the outcome is unknown (the entry may have landed): the batch is spooled flagged as a
+     * possible duplicate, and the writer checks ClickHouse for it. An error reply means Redis did not run the
+     * XADD, and a batch never sent is not in the stream either: those are spooled unflagged. During an
      * outage every batch lands here: one log line per second at most, with the count. */
     ingest_api *api = j->api;
+    j->sb.maybe_duplicate = !reply || reply->type != REDIS_REPLY_ERROR;
     api->append_failures++;
     uint64_t now = uv_hrtime() / 1000000;
     if (now - api->append_failure_logged_ms >= 1000) {

@@ -106,13 +106,15 @@ struct spool {
     bool file_corrupt;
     uint64_t resume_seq; /* a replay that failed part-way: skip what Redis already has on the next try */
     size_t resume_offset;
+    size_t resume_sent;     /* ... and records ending at or before this were sent: they may be in Redis too */
+    uint64_t first_own_seq; /* files numbered below were left by an earlier run, which may have replayed some */
 
     uint64_t bytes;
     bool closing;
     void (*close_done)(void *arg);
     void *close_arg;
 
-    metric *m_bytes, *m_spooled, *m_replayed, *m_torn, *m_errors;
+    metric *m_bytes, *m_spooled, *m_replayed, *m_replayed_dup, *m_torn, *m_errors;
 };
 
 static void drain_kick(spool *s);
@@ -654,12 +656,19 @@ static void replay_reset(spool *s)
     s->draining = false;
 }
 
-/* The replay stopped at a failure: remember how far Redis got; the next spool_drain goes on from there. */
+/* The replay stopped at a failure: remember how far Redis got for certain (the next spool_drain goes on from
+ * there) and how far it may have got (what was sent, answered or not). */
 static void replay_abort(spool *s)
 {
-    if (s->acked > 0) {
-        s->resume_seq = s->sealed[0];
-        s->resume_offset = s->recs[s->acked - 1].end;
+    if (s->next_send > 0) {
+        if (s->resume_seq != s->sealed[0]) {
+            s->resume_seq = s->sealed[0];
+            s->resume_offset = s->resume_sent = 0;
+        }
+        if (s->acked > 0)
+            s->resume_offset = s->recs[s->acked - 1].end;
+        if (s->recs[s->next_send - 1].end > s->resume_sent)
+            s->resume_sent = s->recs[s->next_send - 1].end;
     }
     replay_reset(s);
     s->drain_wanted = false;
@@ -688,12 +697,19 @@ static void replay_pump(spool *s)
 {
     while (!s->replay_failed && !s->closing && s->next_send < s->nrecs && s->inflight < REPLAY_WINDOW) {
         replay_rec *r = &s->recs[s->next_send];
-        /* Whether or not the first XADD landed, this copy may duplicate it: the writer checks ClickHouse. */
-        r->b.maybe_duplicate = true;
+        /* A copy may already be in the stream, and is flagged so that the writer checks ClickHouse for it (I4 c in
+         * stream_writer.c), when the batch was spooled after an XADD whose outcome is unknown (stored with the
+         * flag), when an earlier replay of this file sent it, or when an earlier run of ingestd may have. Only
+         * those: a flagged entry waits until no other writer holds an older one, so flagging every batch of an
+         * outage made the writers wait on each other for minutes after Redis came back. */
+        r->b.maybe_duplicate = r->b.maybe_duplicate || s->sealed[0] < s->first_own_seq ||
+                               (s->resume_seq == s->sealed[0] && r->end <= s->resume_sent);
         if (stream_append(s->redis, s->stream_key, &r->b, on_replayed, s) != 0) {
             s->replay_failed = true;
             break;
         }
+        if (r->b.maybe_duplicate)
+            metric_inc(s->m_replayed_dup);
         s->next_send++;
         s->inflight++;
     }
@@ -784,7 +800,7 @@ static void remove_done(spool *s, job *j)
     }
     bytes_add(s, -(int64_t)j->start_size);
     if (s->resume_seq == s->sealed[0])
-        s->resume_seq = 0, s->resume_offset = 0;
+        s->resume_seq = 0, s->resume_offset = s->resume_sent = 0;
     sealed_pop(s);
     replay_reset(s);
     drain_kick(s);
@@ -936,11 +952,13 @@ spool *spool_open(uv_loop_t *loop, const char *dir, int *err)
     }
     closedir(d);
     /* Never append to a file a previous run left: it may end in a torn record. */
-    s->active_seq = max_seq + 1;
+    s->active_seq = s->first_own_seq = max_seq + 1;
     s->m_bytes = metrics_gauge("mohstats_spool_bytes", "Bytes of batches in the local spool, not yet replayed", NULL);
     s->m_spooled = metrics_counter("mohstats_spool_batches_total", "Batches written to the local spool", NULL);
     s->m_replayed =
         metrics_counter("mohstats_spool_replayed_total", "Spooled batches replayed into the Redis stream", NULL);
+    s->m_replayed_dup = metrics_counter("mohstats_spool_replayed_flagged_total",
+                                        "Spooled batches sent to the stream flagged as possible duplicates", NULL);
     s->m_torn = metrics_counter("mohstats_spool_torn_records_total",
                                 "Spool files that ended in an incomplete record (crash during a write)", NULL);
     s->m_errors = metrics_counter("mohstats_spool_write_errors_total", "Spool writes that failed", NULL);

@@ -15,8 +15,8 @@ typedef struct {
     uint32_t nevents;
     const char *rows; /* nevents TabSeparated lines, each ending in '\n', in event_row_columns order */
     size_t rows_len;
-    bool maybe_duplicate; /* replayed from the spool or after an XADD whose outcome is unknown: the
-                             writer checks ClickHouse for batch_id before inserting it */
+    bool maybe_duplicate; /* a copy may be in the stream already (an XADD whose outcome is unknown, a spool
+                             replay sent before): the writer checks ClickHouse for batch_id before inserting */
 } stream_batch;
 
 /* Stream entry field names. */

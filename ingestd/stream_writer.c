@@ -28,7 +28,7 @@
  *    (a) it was taken over: claimed with XAUTOCLAIM from a writer idle too long (killed, stuck), or re-read from
  *        our own PEL after a Redis reconnect (a lost reply may hide a claim);
  *    (b) it was in an insert attempt of ours whose outcome is unknown (error, timeout);
- *    (c) ingestd flagged it dup=1 (replayed from the spool, or an XADD whose reply was lost).
+ *    (c) ingestd flagged it dup=1 (an XADD whose reply was lost, a spool replay that may have been sent before).
  *    For (a) and (b) an insert holding the entry may still be running in ClickHouse after its client gave up:
  *    the check first counts writer inserts in system.processes whose query_id range overlaps the entries;
  *    while there is one, it waits. Each insert's query_id is derived from its entry range (deterministic) and a

@@ -18,8 +18,9 @@ load_start a --seconds $((DOWN_S + 40)) --concurrency 4 --batch 20 --rate 150
 sleep 5
 
 # A crash in the middle of an insert: the dead writer's entries stay pending with its consumer. Batches replayed
-# from the spool later are newer copies flagged dup=1; the writer must not wait for those older entries forever
-# (it takes them over after WRITER_CLAIM_IDLE_MS) nor insert anything twice.
+# from spool files a killed ingestd left (the crash while spooling below) are flagged dup=1, since it may have
+# replayed some; the writer must not wait for those older entries forever (it takes them over after
+# WRITER_CLAIM_IDLE_MS) nor insert anything twice.
 wait_insert_running 10
 ingestd_signal a KILL
 ingestd_start a || exit 1
@@ -45,7 +46,13 @@ servers_up
 check "the spool is replayed and emptied once Redis is back" retry 60 eval \
   '! compgen -G "$STACK_DIR/spool-a/spool-*.log" >/dev/null'
 check "the torn record was noticed and skipped" grep -q "incomplete record" "$STACK_DIR/logs/a.log"
-echo "  replayed batches: $(metric_sum mohstats_spool_replayed_total)"
+replayed=$(metric_sum mohstats_spool_replayed_total)
+flagged=$(metric_sum mohstats_spool_replayed_flagged_total)
+echo "  replayed batches: $replayed, flagged as possible duplicates: $flagged"
+# Flagged: the killed ingestd's files. Not flagged: what the restarted one spooled itself and never sent (Redis
+# was down), so nothing else can be in the stream; flagging those made the writers wait on each other.
+check "replayed batches of the killed ingestd's files are flagged dup, the restarted one's own are not" \
+  test "${flagged%.*}" -gt 0 -a "${flagged%.*}" -lt "${replayed%.*}"
 load_wait
 check "the writer catches up (taking over the dead writer's entries)" wait_caught_up 120
 echo "  entries taken over: $(metric_sum mohstats_writer_entries_taken_over_total)," \

@@ -417,7 +417,8 @@ static void test_spool_drain(void **state)
     assert_int_equal(file_size(dir, "spool-00000000000000000001.log"), -1);
     assert_int_equal(file_size(dir, "spool-00000000000000000002.log"), -1);
 
-    /* Five entries, in spool order, every one flagged as a possible duplicate; the torn record is not one. */
+    /* Five entries, in spool order; the torn record is not one. The previous run's four are flagged as possible
+     * duplicates (it may have replayed some before it died); this run's one is not: it never reached Redis. */
     redisContext *c = redisConnect("127.0.0.1", port);
     redisReply *x = redisCommand(c, "XRANGE test:events - +");
     assert_non_null(x);
@@ -432,7 +433,7 @@ static void test_spool_drain(void **state)
         assert_int_equal(fields->element[7]->len, want.rows_len);
         assert_memory_equal(fields->element[7]->str, want.rows, want.rows_len);
         assert_string_equal(fields->element[8]->str, "dup");
-        assert_string_equal(fields->element[9]->str, "1");
+        assert_string_equal(fields->element[9]->str, i < 4 ? "1" : "0");
     }
     freeReplyObject(x);
     redisFree(c);
