@@ -23,7 +23,7 @@
 #                                flush interval and the final drain weigh little in the end-to-end rate)
 #              BENCH_LATENCY_S   seconds of each half-load run (default 15)
 #              BENCH_TARGET      front (nginx, what game servers use; default) or ingestd (bypass nginx)
-#              BENCH_TIME_LIMIT  seconds for everything (default 300)
+#              BENCH_TIME_LIMIT  seconds for everything (default 600)
 #              KEEP_STACK=1      leave the stack running (it says where)
 set -euo pipefail
 
@@ -34,7 +34,7 @@ SERVERS=${BENCH_SERVERS:-64}
 EVENTS=${BENCH_EVENTS:-1000000}
 LATENCY_S=${BENCH_LATENCY_S:-15}
 TARGET=${BENCH_TARGET:-front}
-LIMIT=${BENCH_TIME_LIMIT:-300}
+LIMIT=${BENCH_TIME_LIMIT:-600}
 BENCH=$BIN_DIR/tests/ingest_bench
 PROBE=$BIN_DIR/tests/fsync_probe
 
@@ -104,12 +104,29 @@ cpu_snapshot() {
   awk '$1 == "cpu" { print "@machine", $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
 }
 
+# settle: wait (up to 90 s) until ClickHouse merges nothing, so that a run does not pay for merging the rows of
+# the run before it (each run still pays for merging its own rows while it lasts). Reports the wait.
+settle() {
+  local t0=$SECONDS n
+  while [ $((SECONDS - t0)) -lt 90 ]; do
+    n=$(curl -sS --max-time 5 --data-binary 'SELECT count() FROM system.merges' "$CLICKHOUSE_URL" 2>/dev/null || echo 0)
+    [ "$n" = 0 ] && break
+    sleep 1
+  done
+  if [ "$n" = 0 ]; then
+    log "ClickHouse merges settled after $((SECONDS - t0)) s"
+  else
+    log "warning: ClickHouse still runs $n merges after 90 s; going on"
+  fi
+}
+
 # run_bench LABEL ARGS...: one ingest_bench run, bounded by the time left; its JSON lines go to stdout and
 # RESULTS, followed by a {"phase":"cpu"} line: CPU seconds per component during the run. A failed run (errors,
 # events missing in ClickHouse) is reported and the benchmark goes on.
 run_bench() {
   local label=$1 left before t0
   shift
+  settle
   left=$(remaining)
   log "--- $label"
   local max_s=$((left > 70 ? 60 : left - 10))
