@@ -761,13 +761,19 @@ check_eq "...while another server's address is not limited (200 valid, member 49
 
 # The limit also holds for wrong logins sent all at once (directly to authd, from 198.51.100.123): each takes its
 # share before its code is looked up, so they cannot all pass the check before any failure is counted.
+burst_start=$(date +%s)
 for i in $(seq 1 30); do
   curl -s -o /dev/null -w '%{http_code}\n' --max-time 20 -X POST "$AUTHD_URL/api/v1/auth/verify" \
     -H 'X-Real-IP: 198.51.100.123' --data-binary "$(tb "MOH-ZZZZZZZZZZ$((i + 30))" 5 Alice)" &
 done >"$STACK_DIR/parallel.txt"
 wait
-check_eq "30 wrong logins at once from one address: 10 refused as wrong, 20 with 429" "10 20" \
-  "$(grep -c '^40[13]$' "$STACK_DIR/parallel.txt") $(grep -c '^429$' "$STACK_DIR/parallel.txt")"
+# 10 a minute refill one every 6 s: a burst slowed down by a loaded machine may earn one or two more.
+wrong=$(grep -c '^40[13]$' "$STACK_DIR/parallel.txt")
+limited=$(grep -c '^429$' "$STACK_DIR/parallel.txt")
+allowed=$((10 + ($(date +%s) - burst_start + 1) / 6))
+echo "# 30 wrong logins at once: $wrong refused as wrong, $limited with 429 (at most $allowed may be wrong)"
+check "30 wrong logins at once from one address: 10 refused as wrong (no more than the refill allows), the rest 429" \
+  test "$wrong" -ge 10 -a "$wrong" -le "$allowed" -a $((wrong + limited)) -eq 30
 
 # Wrong forum secrets are limited per address too (directly to authd, from 198.51.100.99).
 codes=""
