@@ -55,9 +55,10 @@ retry() {
   done
 }
 
-# Print the end of every log of the stack (on failure, so the cause is in the test's output).
+# Print the end of every log of the stack (on failure, so the cause is in the test's output), then a diagnosis.
+# DEAD names the daemons found not running before the stack was stopped.
 stack_logs() {
-  local f
+  local dead=$1 f
   [ -n "$STACK_DIR" ] && [ -d "$STACK_DIR/logs" ] || return 0
   for f in "$STACK_DIR"/logs/*.log; do
     # clickhouse.log repeats every query at information level; its errors are in clickhouse.err.log.
@@ -65,9 +66,39 @@ stack_logs() {
     printf '\n--- %s (last 20 lines) ---\n' "$f"
     tail -n 20 "$f"
   done
+  # What usually explains a failure comes last, so that it survives a viewer that keeps only the end of the
+  # output: daemons that had died, sanitizer reports, nginx's errors (a 502 names its cause there).
+  printf '\n--- diagnosis of %s ---\n' "$STACK_DIR"
+  [ -z "$dead" ] || echo "not running before the stack was stopped:$dead"
+  grep -H -m 1 -A 40 -E "$SANITIZER_REPORT" $(daemon_logs) /dev/null
+  grep -H -E '\[(error|crit|alert|emerg)\]' "$STACK_DIR/logs/nginx-error.log" 2>/dev/null | tail -n 5
+  return 0
+}
+
+# The first line of an AddressSanitizer, LeakSanitizer or UBSan report.
+SANITIZER_REPORT='ERROR: (AddressSanitizer|LeakSanitizer)|: runtime error: '
+
+# The logs our own programs write (the databases' and nginx's are left out).
+daemon_logs() {
+  local f
+  for f in "$STACK_DIR"/logs/*.log; do
+    case ${f##*/} in clickhouse* | redis* | postgres* | mariadb* | nginx* | migrate*) ;; *) echo "$f" ;; esac
+  done
+}
+
+# The stack's daemons that are not running although their pid file says they were started.
+dead_daemons() {
+  local d pid
+  for d in ingestd queryd authd achievd; do
+    [ -f "$STACK_DIR/run/$d.pid" ] || continue
+    pid=$(cat "$STACK_DIR/run/$d.pid" 2>/dev/null)
+    kill -0 "$pid" 2>/dev/null || printf ' %s (pid %s)' "$d" "$pid"
+  done
 }
 
 # The EXIT trap: stop and remove the stack (unless KEEP_STACK=1), then print the summary as the last line.
+# Every test also checks that no daemon wrote a sanitizer report, leaks included: those are written when the
+# daemons exit, so the check runs once the stack is stopped.
 _lib_on_exit() {
   local rc=$?
   trap - EXIT
@@ -76,12 +107,19 @@ _lib_on_exit() {
     fail "the test stopped early (exit status $rc) at: ${BASH_COMMAND:-?}"
   fi
   if [ -n "$STACK_DIR" ]; then
-    [ "$TESTS_FAILED" -eq 0 ] || stack_logs
+    local dead
+    dead=$(dead_daemons)
+    if [ "${KEEP_STACK:-0}" != 1 ]; then
+      "$STACK_SH" down "$STACK_DIR" >/dev/null 2>&1 || echo "warning: stack.sh down $STACK_DIR failed"
+      # shellcheck disable=SC2046
+      check_eq "no sanitizer reports in the daemons' logs" "" \
+        "$(grep -l -E "$SANITIZER_REPORT" $(daemon_logs) /dev/null)"
+    fi
+    [ "$TESTS_FAILED" -eq 0 ] || stack_logs "$dead"
     if [ "${KEEP_STACK:-0}" = 1 ]; then
       rm -f "$STACK_DIR/owner.pid"
       echo "KEEP_STACK=1: the stack keeps running in $STACK_DIR (stop it: $STACK_SH down $STACK_DIR)"
     else
-      "$STACK_SH" down "$STACK_DIR" >/dev/null 2>&1 || echo "warning: stack.sh down $STACK_DIR failed"
       rm -rf "$STACK_DIR"
     fi
   fi
