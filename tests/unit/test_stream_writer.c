@@ -9,18 +9,14 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "metrics.h"
+#include "redis_server.h"
 #include "spool.h"
 #include "stream_writer.h"
 
@@ -300,43 +296,6 @@ static void test_spool_bad_dir(void **state)
 
 /* ---- spool replay into a private redis-server ---- */
 
-/* A free TCP port on loopback. */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bind(fd, (struct sockaddr *)&a, sizeof a);
-    socklen_t len = sizeof a;
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-/* Start redis-server (no persistence) on port; returns its pid once it accepts connections. */
-static pid_t redis_start(int port, const char *dir)
-{
-    char p[16];
-    snprintf(p, sizeof p, "%d", port);
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (!freopen("/dev/null", "w", stdout))
-            _exit(127);
-        execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-               "--dir", dir, (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 200; i++) {
-        redisContext *c = redisConnect("127.0.0.1", port);
-        int ok = c && !c->err;
-        redisFree(c);
-        if (ok)
-            return pid;
-        usleep(25000);
-    }
-    fail_msg("redis-server did not start (is it installed? scripts/deps.sh installs it)");
-    return -1;
-}
-
 typedef struct {
     spool *s;
     int connects;
@@ -405,8 +364,8 @@ static void test_spool_drain(void **state)
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(r.calls, 5);
 
-    int port = free_port();
-    pid_t redis = redis_start(port, dir);
+    int port = test_free_port();
+    pid_t redis = test_redis_start(port, dir);
     char url[64];
     snprintf(url, sizeof url, "redis://127.0.0.1:%d/0", port);
     redis_client *rc = redis_client_new(&loop, url);
@@ -444,8 +403,7 @@ static void test_spool_drain(void **state)
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(closed, 2);
     assert_int_equal(uv_loop_close(&loop), 0);
-    kill(redis, SIGKILL);
-    waitpid(redis, NULL, 0);
+    test_redis_stop(redis);
     remove_dir(dir);
     free(dir);
 }
