@@ -395,16 +395,19 @@ int event_row_render(const batch *b, const batch_event *e, const event_context *
     slice match_id = field_text(r.col[FIELD_MATCH_ID]);
     event_match_key(ctx->server_id, match_id.p, match_id.n, sum->session.p, sum->session.n, sum->match_key);
 
-    /* Map: the event's own, else its session's latest. */
+    /* Map: the event's own, else its session's latest. Only the event's own goes into the summary: the
+     * session's is owned by the live state, which may drop or replace it before the batch is stored and the
+     * summary read. */
     sum->map = field_text(r.col[FIELD_MAP]);
-    if (sum->map.n) {
+    slice map = sum->map;
+    if (map.n) {
         if (ctx->maps.set)
-            ctx->maps.set(ctx->maps.arg, sum->session.p, sum->session.n, sum->map.p, sum->map.n);
+            ctx->maps.set(ctx->maps.arg, sum->session.p, sum->session.n, map.p, map.n);
     } else if (ctx->maps.get) {
         size_t n = 0;
         const char *m = ctx->maps.get(ctx->maps.arg, sum->session.p, sum->session.n, &n);
         if (m)
-            sum->map = (slice){m, n};
+            map = (slice){m, n};
     }
 
     event_block actor = pick_block(&r, event_actor_blocks, BLOCK_NONE);
@@ -441,7 +444,7 @@ int event_row_render(const batch *b, const batch_event *e, const event_context *
     rc |= put_sep(out, '\t');
     rc |= ch_buf_append(out, sum->match_key, strlen(sum->match_key));
     rc |= put_sep(out, '\t');
-    rc |= put_text(out, sum->map, false);
+    rc |= put_text(out, map, false);
     rc |= put_sep(out, '\t');
     if (r.type)
         rc |= put_bytes(out, r.type->name, strlen(r.type->name));

@@ -32,7 +32,9 @@ typedef struct {
     size_t n;
 } slice;
 
-/* What the live state needs to know of an event (slices point into the batch). */
+/* What the live state needs to know of an event. Every slice points into the batch, and map is only the
+ * event's own map (never the session's, which the live state owns): a summary is read after the batch is
+ * stored, when the live state may have changed. */
 typedef struct {
     const event_type_def *type; /* NULL when the type is not in the vocabulary */
     slice type_sent, session, map;
@@ -45,8 +47,7 @@ typedef struct {
 extern const char event_row_columns[];
 
 /* Append e's row (one TSV line) to out and describe it in *sum. Returns 0 or -ENOMEM. */
-int event_row_render(const batch *b, const batch_event *e, const event_context *ctx, ch_buf *out,
-                     event_summary *sum);
+int event_row_render(const batch *b, const batch_event *e, const event_context *ctx, ch_buf *out, event_summary *sum);
 
 /* The match key: match_id unless empty or "no_match", else the tracker session; hashed with the
  * server id so that matches never merge across servers or map loads. out gets "m" + 16 hex. */

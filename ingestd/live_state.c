@@ -66,6 +66,14 @@ static void set_str(char **dst, slice s)
     *dst = n;
 }
 
+/* Wall-clock milliseconds (live state is compared with receive times). */
+static uint64_t wall_ms(void)
+{
+    uv_timeval64_t tv;
+    uv_gettimeofday(&tv);
+    return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+}
+
 static void player_free(void *p)
 {
     live_player *pl = p;
@@ -95,6 +103,8 @@ live_server *live_state_server(live_state *ls, const char *server_id)
     if (!s)
         return NULL;
     s->ls = ls;
+    /* Created for a batch on its way to storage: the next tick must not take it for a server gone quiet. */
+    s->last_event_ms = wall_ms();
     s->id = strdup(server_id);
     s->players = hashmap_new();
     s->sessions = hashmap_new();
@@ -245,14 +255,6 @@ static char *server_json(live_server *s, uint64_t now_ms, uint64_t player_ttl_ms
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return text;
-}
-
-/* Wall-clock milliseconds (live state is compared with receive times). */
-static uint64_t wall_ms(void)
-{
-    uv_timeval64_t tv;
-    uv_gettimeofday(&tv);
-    return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
 }
 
 /* Restore live state after a restart from what was last published. */

@@ -1,6 +1,6 @@
-/* Unit tests: the number columns of raw_events rows. Numbers in canonical decimal text are copied into the row
- * without parsing; these tests check that every column gets exactly what the parse-and-print path gives, on
- * hand-picked edge cases and on many generated inputs. */
+/* Unit tests: raw_events rows. Numbers in canonical decimal text are copied into the row without parsing; these
+ * tests check that every column gets exactly what the parse-and-print path gives, on hand-picked edge cases and on
+ * many generated inputs. Also the enrichment columns, and the map an event gets from its session. */
 #include <float.h>
 #include <math.h>
 #include <setjmp.h>
@@ -395,12 +395,65 @@ static void test_enrichment_columns(void **state)
     }
 }
 
+/* A one-session store in place of the live state's session -> map memory. */
+typedef struct {
+    char session[32], map[64];
+} one_session;
+
+static const char *one_get(void *arg, const char *session, size_t slen, size_t *len)
+{
+    one_session *o = arg;
+    if (strlen(o->session) != slen || memcmp(o->session, session, slen) != 0 || !o->map[0])
+        return NULL;
+    *len = strlen(o->map);
+    return o->map;
+}
+
+static void one_set(void *arg, const char *session, size_t slen, const char *map, size_t mlen)
+{
+    one_session *o = arg;
+    snprintf(o->session, sizeof o->session, "%.*s", (int)slen, session);
+    snprintf(o->map, sizeof o->map, "%.*s", (int)mlen, map);
+}
+
+/* An event without a map gets its session's latest in the row; its summary, read once the batch is stored,
+ * must not point into the live state's memory of it, which may be replaced or freed by then. */
+static void test_session_map(void **state)
+{
+    const char body[] = "[{\"type\": \"match_start\", \"session_id\": \"s1\", \"map_name\": \"obj/obj_team2\"},"
+                        " {\"type\": \"jump\", \"session_id\": \"s1\"}, {\"type\": \"jump\", \"session_id\": \"s2\"}]";
+    batch b;
+    assert_int_equal(batch_parse(body, sizeof body - 1, &b), 0);
+    one_session store;
+    memset(&store, 0, sizeof store);
+    event_context ctx = {.server_id = "srv-1", .received_ms = 1764000000000ULL, .maps = {one_get, one_set, &store}};
+    ch_buf row = {0};
+    event_summary sum[3];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(event_row_render(&b, &b.events[i], &ctx, &row, &sum[i]), 0);
+    assert_string_equal(store.map, "obj/obj_team2");
+    char got[128];
+    const char *line = row.data;
+    const char *want[3] = {"obj/obj_team2", "obj/obj_team2", ""};
+    for (int i = 0; i < 3; i++, line = strchr(line, '\n') + 1) {
+        column(line, colno("map_name"), got, sizeof got);
+        assert_string_equal(got, want[i]);
+    }
+    assert_int_equal(sum[0].map.n, 13);
+    assert_memory_equal(sum[0].map.p, "obj/obj_team2", 13);
+    assert_int_equal(sum[1].map.n, 0);
+    assert_int_equal(sum[2].map.n, 0);
+    ch_buf_free(&row);
+    batch_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_number_edge_cases),
         cmocka_unit_test(test_number_generated),
         cmocka_unit_test(test_enrichment_columns),
+        cmocka_unit_test(test_session_map),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
