@@ -59,6 +59,8 @@ static bool forum_allowed(forum_ctx *f, http_request *req)
 {
     authd *a = f->a;
     const char *ip = client_ip(req);
+    char key[CLIENT_LIMIT_KEY_LEN];
+    client_limit_key(ip, key);
     uint64_t now = uv_hrtime() / 1000000;
     if (!a->forum_hash[0]) {
         http_respond_error(req, 503, "Forum access is not configured (FORUM_API_TOKEN_SHA256)");
@@ -77,7 +79,7 @@ static bool forum_allowed(forum_ctx *f, http_request *req)
             return true;
     }
     metric_inc(a->forum_refused);
-    if (!rate_limit_allows(a->forum_failures, ip, now)) {
+    if (!rate_limit_allows(a->forum_failures, key, now)) {
         http_respond_error(req, 429, "Too many invalid forum tokens from this address; wait a minute");
         return false;
     }
@@ -85,7 +87,7 @@ static bool forum_allowed(forum_ctx *f, http_request *req)
         http_respond_error(req, 401, "Forum token required");
         return false;
     }
-    rate_limit_take(a->forum_failures, ip, now);
+    rate_limit_take(a->forum_failures, key, now);
     log_warn("forum call %s refused from %s: invalid forum token", http_request_path(req), ip);
     http_respond_error(req, 401, "Invalid forum token");
     return false;

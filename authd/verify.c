@@ -49,7 +49,7 @@ typedef struct {
     http_request *req;
     bool legacy;      /* /auth/smf-verify: {success, member_id, member_name, guid} */
     cJSON *guid_sent; /* player_guid as sent, echoed back unchanged (the script finds the player by it) */
-    char sender[64], guid[80], link_guid[80], player_name[256], server_id[128], server_name[256], server_address[320],
+    char sender[64], limit_key[CLIENT_LIMIT_KEY_LEN], guid[80], link_guid[80], player_name[256], server_id[128], server_name[256], server_address[320],
         member_s[24];
     long member;
     int outcome;
@@ -61,7 +61,7 @@ typedef struct {
 static void login_free(login *l)
 {
     if (l->charged && !l->failed)
-        rate_limit_give(l->v->a->verify_failures, l->sender, uv_hrtime() / 1000000);
+        rate_limit_give(l->v->a->verify_failures, l->limit_key, uv_hrtime() / 1000000);
     cJSON_Delete(l->guid_sent);
     free(l);
 }
@@ -245,10 +245,11 @@ static void verify_common(http_request *req, verify_ctx *v, bool legacy)
     l->req = req;
     l->legacy = legacy;
     snprintf(l->sender, sizeof l->sender, "%s", client_ip(req));
+    client_limit_key(l->sender, l->limit_key);
     /* Every attempt takes one failure from the sender's allowance before its code is looked up, and gives it
      * back unless it fails (login_free): so parallel guesses cannot all pass the check before any failure is
      * counted. */
-    if (!rate_limit_take(a->verify_failures, l->sender, uv_hrtime() / 1000000)) {
+    if (!rate_limit_take(a->verify_failures, l->limit_key, uv_hrtime() / 1000000)) {
         refuse(l, 429, -1, "Too many failed logins from this address; wait a minute");
         return;
     }

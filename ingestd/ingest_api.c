@@ -180,10 +180,13 @@ static void on_auth(server_auth_result result, const char *server_id, void *arg)
     case SERVER_AUTH_MISSING:
         reject(j, j->api->rej_missing_token, 401, "Missing server token");
         return;
-    case SERVER_AUTH_INVALID:
-        rate_limit_take(j->api->bad_tokens, client_ip(j->req), uv_hrtime() / 1000000);
+    case SERVER_AUTH_INVALID: {
+        char key[CLIENT_LIMIT_KEY_LEN];
+        client_limit_key(client_ip(j->req), key);
+        rate_limit_take(j->api->bad_tokens, key, uv_hrtime() / 1000000);
         reject(j, j->api->rej_invalid_token, 401, "Invalid server token");
         return;
+    }
     default:
         reject(j, j->api->rej_registry, 503, "Server registry unavailable; try again shortly");
         return;
@@ -202,7 +205,9 @@ static void ingest_handler(http_request *req, void *arg)
     j->api = api;
     j->req = req;
     j->received_ms = wall_ms();
-    if (!rate_limit_allows(api->bad_tokens, client_ip(req), uv_hrtime() / 1000000)) {
+    char key[CLIENT_LIMIT_KEY_LEN];
+    client_limit_key(client_ip(req), key);
+    if (!rate_limit_allows(api->bad_tokens, key, uv_hrtime() / 1000000)) {
         reject(j, api->rej_guessing, 429, "Too many invalid server tokens from this address; wait a minute");
         return;
     }

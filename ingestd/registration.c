@@ -98,7 +98,9 @@ static void register_handler(http_request *req, void *arg)
 {
     registration *r = arg;
     const char *ip = client_ip(req);
-    if (!rate_limit_take(r->limit, ip, uv_hrtime() / 1000000)) {
+    char key[CLIENT_LIMIT_KEY_LEN];
+    client_limit_key(ip, key);
+    if (!rate_limit_take(r->limit, key, uv_hrtime() / 1000000)) {
         metric_inc(r->refused);
         log_warn("registration refused for %s: too many registrations from this address", ip);
         http_respond_error(req, 429, "Too many registrations from this address; wait a minute");

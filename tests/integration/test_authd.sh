@@ -775,6 +775,16 @@ echo "# 30 wrong logins at once: $wrong refused as wrong, $limited with 429 (at 
 check "30 wrong logins at once from one address: 10 refused as wrong (no more than the refill allows), the rest 429" \
   test "$wrong" -ge 10 -a "$wrong" -le "$allowed" -a $((wrong + limited)) -eq 30
 
+# IPv6 addresses are limited by /64: a host holds the whole /64, and a fresh address per guess must not bring a
+# fresh allowance. 15 wrong logins, one after another, each from another address of 2001:db8:5:5::/64.
+codes=""
+for i in $(seq 1 15); do
+  codes+=" $(curl -s -o /dev/null -w '%{http_code}' --max-time 20 -X POST "$AUTHD_URL/api/v1/auth/verify" \
+    -H "X-Real-IP: 2001:db8:5:5::$i" --data-binary "$(tb "MOH-YYYYYYYYYY$((i + 10))" 5 Alice)")"
+done
+echo "# 15 wrong logins from 15 addresses of one /64:$codes"
+check "15 wrong logins from 15 addresses of one IPv6 /64: cut off with 429 like one address" grep -q 429 <<<"$codes"
+
 # Wrong forum secrets are limited per address too (directly to authd, from 198.51.100.99).
 codes=""
 for i in $(seq 1 40); do

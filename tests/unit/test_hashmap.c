@@ -1,4 +1,4 @@
-/* Unit tests: hash map operations and growth; rate limiting buckets. */
+/* Unit tests: hash map operations and growth; rate limiting buckets and the keys addresses are limited under. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "client_ip.h"
 #include "hashmap.h"
 #include "random.h"
 #include "rate_limit.h"
@@ -74,6 +75,34 @@ static void test_rate_limit(void **state)
     rate_limit_free(r);
 }
 
+/* IPv4 as it is, IPv6 by /64, IPv4-mapped IPv6 as IPv4: a host cannot take a fresh limit per address of its
+ * /64 (the same limit for all of them, checked through a bucket), and anything unparsable stays itself. */
+static void test_limit_key(void **state)
+{
+    static const char *cases[][2] = {
+        {"198.51.100.7", "198.51.100.7"},         {"2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"},
+        {"2001:db8:1:2::1", "2001:db8:1:2::/64"}, {"2001:DB8:1:2::ffff", "2001:db8:1:2::/64"},
+        {"2001:db8:1:3::1", "2001:db8:1:3::/64"}, {"::1", "::/64"},
+        {"::ffff:198.51.100.7", "198.51.100.7"},  {"fe80::1", "fe80::/64"},
+        {"not-an-address", "not-an-address"},     {"", ""},
+    };
+    char key[CLIENT_LIMIT_KEY_LEN];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        client_limit_key(cases[i][0], key);
+        assert_string_equal(key, cases[i][1]);
+    }
+    rate_limit *r = rate_limit_new(1, 3);
+    char addr[64];
+    int allowed = 0;
+    for (int i = 0; i < 100; i++) {
+        snprintf(addr, sizeof addr, "2001:db8:7:7::%x", i + 1);
+        client_limit_key(addr, key);
+        allowed += rate_limit_take(r, key, 1000);
+    }
+    assert_int_equal(allowed, 3);
+    rate_limit_free(r);
+}
+
 static void test_base32(void **state)
 {
     char out[64];
@@ -89,6 +118,6 @@ static void test_base32(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_hashmap), cmocka_unit_test(test_rate_limit),
-                                       cmocka_unit_test(test_base32)};
+                                       cmocka_unit_test(test_limit_key), cmocka_unit_test(test_base32)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
