@@ -112,6 +112,10 @@ check_eq "...while other addresses are not affected" 202 "$(post_events "$TOKEN"
 
 check_eq "Authorization: Bearer" 202 "$(post_events "" "$DATA/wire_4_3_match_end.json" -H "Authorization: Bearer $TOKEN" | cut -d' ' -f1)"
 check_eq "?server_token=" 202 "$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$DATA/wire_4_3_match_end.json" "$MOHSTATS_URL/api/v1/ingest/events?server_token=$TOKEN")"
+# nginx logs the request line, query string included, with each failure it logs: a failure of a ?server_token=
+# request (here a body over nginx's own 2 MB limit) must not put the token in its error log (checked below with
+# every other log).
+check_eq "?server_token= with a body over nginx's limit: 413" 413 "$(head -c 3000000 /dev/zero | curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @- "$MOHSTATS_URL/api/v1/ingest/events?server_token=$TOKEN")"
 check_eq "Expect: 100-continue with a normal body" 202 "$(post_events "$TOKEN" "$DATA/wire_4_1_kill.json" -H 'Expect: 100-continue' | cut -d' ' -f1)"
 check_eq "one request per connection (Connection: close), directly to ingestd" 202 "$(curl -s -o /dev/null -w '%{http_code}' -H 'Connection: close' -H "X-Server-Token: $TOKEN" --data-binary @"$DATA/wire_4_3_match_end.json" "$INGESTD_URL/api/v1/ingest/events")"
 codes=$(curl -s -o /dev/null -o /dev/null -o /dev/null -w '%{http_code} %{num_connects}\n' -H "X-Server-Token: $TOKEN" --data-binary @"$DATA/wire_4_3_match_end.json" \
