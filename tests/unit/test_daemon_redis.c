@@ -16,71 +16,28 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "daemon.h"
 #include "redis_client.h"
+#include "redis_server.h"
 
 static int redis_port;
 static pid_t redis_pid;
 static char redis_dir[] = "/tmp/mohstats-test-redis-XXXXXX";
 
-/* A free TCP port on loopback (bind to 0, read it back, release it). */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bind(fd, (struct sockaddr *)&a, sizeof a);
-    socklen_t len = sizeof a;
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-/* Start redis-server in the foreground of a child process and wait until it accepts connections. */
-static void redis_start(void)
-{
-    char port[16];
-    snprintf(port, sizeof port, "%d", redis_port);
-    redis_pid = fork();
-    if (redis_pid == 0) {
-        freopen("/dev/null", "w", stdout);
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", "--dir", redis_dir, (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 200; i++) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)redis_port),
-                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-        close(fd);
-        if (ok)
-            return;
-        usleep(25000);
-    }
-    fail_msg("redis-server did not start (is it installed? scripts/deps.sh installs it)");
-}
-
-static void redis_stop(void)
-{
-    kill(redis_pid, SIGKILL);
-    waitpid(redis_pid, NULL, 0);
-}
-
 static int setup(void **state)
 {
     if (!mkdtemp(redis_dir))
         return -1;
-    redis_port = free_port();
-    redis_start();
+    redis_port = test_free_port();
+    redis_pid = test_redis_start(redis_port, redis_dir);
     return 0;
 }
 
 static int teardown(void **state)
 {
-    redis_stop();
+    test_redis_stop(redis_pid);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", redis_dir);
     return system(cmd) == 0 ? 0 : -1;
@@ -150,11 +107,11 @@ static void test_redis_client(void **state)
     assert_string_equal(s.last, "1000");
 
     /* The server restarts: commands fail meanwhile, then the client is back by itself. */
-    redis_stop();
+    test_redis_stop(redis_pid);
     RUN_UNTIL(&loop, !redis_client_connected(s.c), 3000);
     assert_false(redis_client_connected(s.c));
     assert_int_not_equal(redis_command(s.c, on_reply, &s, "PING"), 0);
-    redis_start();
+    redis_pid = test_redis_start(redis_port, redis_dir);
     RUN_UNTIL(&loop, redis_client_connected(s.c), 5000);
     assert_true(redis_client_connected(s.c));
     assert_int_equal(s.connects, 2);
@@ -229,7 +186,7 @@ static void *client(void *arg)
 
 static void test_daemon_shutdown(void **state)
 {
-    daemon_port = free_port();
+    daemon_port = test_free_port();
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d", daemon_port);
     setenv("TESTD_URL", url, 1);
