@@ -26,7 +26,7 @@ typedef struct {
     int max_identities;     /* AUTH_MAX_IDENTITIES */
     bool verify_from_any;   /* AUTH_VERIFY_FROM=any */
     rate_limit *verify_failures, *forum_failures;
-    metric *logins[8];      /* by outcome, see verify.c */
+    metric *logins[9];      /* by outcome, see verify.c */
     metric *codes_issued, *forum_refused;
 } authd;
 

@@ -31,12 +31,15 @@ enum {
     OUT_UNKNOWN,
     OUT_UNREGISTERED,
     OUT_UNAVAILABLE,
+    OUT_NO_MEMBER, /* ours, not authd_login's: the code was right, but the member is gone from the forum */
     OUT_COUNT
 };
 static const char *const outcome_names[OUT_COUNT] = {
     "first_login",   "trusted_ip",    "new_ip_pending_approval", "token_revoked",
     "token_expired", "token_unknown", "unregistered_server",     "unavailable",
+    "member_deleted",
 };
+_Static_assert(sizeof((authd *)0)->logins / sizeof(metric *) >= OUT_COUNT, "authd.logins needs a slot per outcome");
 
 typedef struct {
     authd *a;
@@ -106,8 +109,14 @@ static void on_linked(mdb_result *res, const char *err, void *arg)
     }
     const char *name = res->nrows ? mdb_cell(res, 0, 0) : NULL;
     const char *owner = res->nrows ? mdb_cell(res, 0, 1) : NULL;
-    if (!name || !*name)
-        name = l->player_name; /* a member removed from the forum still logs in, under the name they play as */
+    if (!name) {
+        /* Removed from the forum after the code was issued (or after the address was trusted): no login, and
+         * the link query linked nothing. */
+        refuse(l, 403, OUT_NO_MEMBER, "This forum account no longer exists");
+        return;
+    }
+    if (!*name)
+        name = l->player_name;
     bool linked = owner && strcmp(owner, l->member_s) == 0;
     if (!linked)
         log_warn("member %ld logged in but %s was not linked: %s", l->member, l->link_guid,
@@ -204,8 +213,8 @@ static void on_decided(PGresult *res, const char *err, void *arg)
     snprintf(l->link_guid, sizeof l->link_guid, "%s", slot || other_member || glen > 64 ? l->member_s : g);
     char max[16];
     snprintf(max, sizeof max, "%d", l->v->a->max_identities);
-    const char *params[6] = {l->member_s, l->link_guid, l->player_name, l->member_s, l->link_guid, max};
-    if (mdb_query(l->v->a->mdb, l->v->link_sql, 6, params, on_link_written, l) != 0)
+    const char *params[7] = {l->member_s, l->link_guid, l->player_name, l->member_s, l->member_s, l->link_guid, max};
+    if (mdb_query(l->v->a->mdb, l->v->link_sql, 7, params, on_link_written, l) != 0)
         on_linked(NULL, "out of memory", l);
 }
 
@@ -349,7 +358,8 @@ void verify_routes(authd *a, http_server *s)
         a->smf_prefix,
         "INSERT INTO {p}mohaa_identities (id_member, player_guid, player_name, linked_at, verified)\n"
         "SELECT ?, ?, ?, UNIX_TIMESTAMP(), 1 FROM DUAL\n"
-        " WHERE (SELECT COUNT(*) FROM {p}mohaa_identities i WHERE i.id_member = ? AND i.player_guid <> ?)\n"
+        " WHERE EXISTS (SELECT 1 FROM {p}members m WHERE m.id_member = ?)\n"
+        "   AND (SELECT COUNT(*) FROM {p}mohaa_identities i WHERE i.id_member = ? AND i.player_guid <> ?)\n"
         "     < COALESCE((SELECT CAST(value AS UNSIGNED) FROM {p}settings\n"
         "                  WHERE variable IN ('mohaa_stats_max_identities', 'mohaa_max_identities')\n"
         "                    AND value REGEXP '^[0-9]+$'\n"

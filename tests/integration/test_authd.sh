@@ -115,11 +115,11 @@ SECRETS+=("$FT" "${AUTHD_TOKEN_KEY:-}")
 # ---- forum fixtures ----------------------------------------------------------------------------------------
 # 42 Alice (most checks), 43 Bob (real_name empty; another member), 44 Carol and 45 Dave (GUID links), 46 Erin
 # (three GUIDs already), 47 Frank (registered servers only), 48 Gina (an expired code), 49 Hank (the limit),
-# 50 Ivan (a long history), 51 Judy (look-alikes), 52 Karl (AUTH_VERIFY_FROM=any).
+# 50 Ivan (a long history), 51 Judy (look-alikes), 52 Karl (AUTH_VERIFY_FROM=any), 53 Liam (leaves the forum).
 mdb_query "INSERT INTO smf_members (id_member, member_name, real_name) VALUES (42, 'alice_forum', 'Alice'),
   (43, 'bob_forum', ''), (44, 'carol_forum', 'Carol'), (45, 'dave_forum', 'Dave'), (46, 'erin_forum', 'Erin'),
   (47, 'frank_forum', 'Frank'), (48, 'gina_forum', 'Gina'), (49, 'hank_forum', 'Hank'), (50, 'ivan_forum', 'Ivan'),
-  (51, 'judy_forum', 'Judy'), (52, 'karl_forum', 'Karl');
+  (51, 'judy_forum', 'Judy'), (52, 'karl_forum', 'Karl'), (53, 'liam_forum', 'Liam');
   INSERT INTO smf_mohaa_identities (id_member, player_guid, player_name, linked_at, verified) VALUES
   (45, 'feedfacecafebeef', 'Dave', 1700000000, 1),
   (46, 'e1e1e1e1e1e1e1e1', 'Erin', 1700000000, 1), (46, 'e2e2e2e2e2e2e2e2', 'Erin', 1700000000, 1),
@@ -796,6 +796,20 @@ TARGET=$AUTHD_URL/api/v1/auth req GET trusted-ips/42 "" -H "X-Server-Token: $FT"
 check_eq "...while the right secret from that same address still passes (no lock-out of the forum)" 200 "$ST"
 forum GET trusted-ips/42
 check_eq "...while the forum at another address is not affected" 200 "$ST"
+
+# ---- a member removed from the forum ------------------------------------------------------------------------------
+# Liam gets a code, then is removed from the forum before he uses it: the code was right, but nobody is left to log
+# in as, and nothing may be linked to a member id that no longer exists.
+forum POST device '{"forum_user_id": 53}'
+CODE53=$(j .user_code)
+secret "$CODE53"
+mdb_query "DELETE FROM smf_members WHERE id_member = 53"
+register 127.0.0.9 Golf 12209 # an address with its failed-login allowance whole: the login takes its share too
+vfrom 127.0.0.9 "$CODE53" 7 Liam
+check_eq "a member removed from the forum after getting a code: 403 This forum account no longer exists" \
+  "403 false This forum account no longer exists" "$ST $(j '"\(.valid) \(.error)"')"
+check_eq "...and nothing is linked to that member id" 0 \
+  "$(mdb_query "SELECT COUNT(*) FROM smf_mohaa_identities WHERE id_member = 53")"
 
 # ---- secrets never logged ------------------------------------------------------------------------------------------
 : >"$STACK_DIR/secrets.txt"
