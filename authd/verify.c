@@ -52,8 +52,9 @@ typedef struct {
     http_request *req;
     bool legacy;      /* /auth/smf-verify: {success, member_id, member_name, guid} */
     cJSON *guid_sent; /* player_guid as sent, echoed back unchanged (the script finds the player by it) */
-    char sender[64], limit_key[CLIENT_LIMIT_KEY_LEN], guid[80], link_guid[80], player_name[256], server_id[128], server_name[256], server_address[320],
+    char sender[64], guid[80], link_guid[80], player_name[256], server_id[128], server_name[256], server_address[320],
         member_s[24];
+    char limit_key[CLIENT_LIMIT_KEY_LEN]; /* what the failed-login limit counts the sender under */
     long member;
     int outcome;
     bool charged; /* took one of the sender's failed-login allowance when it began */
