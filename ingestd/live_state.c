@@ -1,4 +1,5 @@
-/* Live state per server, published to Redis `live_matches`; session -> map memory. */
+/* Live state per server, published to Redis `live_matches`; session -> map memory, kept in Redis
+ * `ingest_session_maps` so that it outlives both a quiet spell and a restart. */
 #include "live_state.h"
 
 #include <cjson/cJSON.h>
@@ -12,6 +13,10 @@
 #include "text.h"
 
 #define LIVE_KEY "live_matches"
+#define SESSION_MAPS_KEY "ingest_session_maps"
+/* A server's stored session maps are written again at least this often while it is active, so the
+ * last_event_ms they carry (what decides their expiry after a restart) is never older than this. */
+#define SESSION_MAPS_REFRESH_MS 3600000
 #define MAX_SESSIONS_PER_SERVER 16
 #define MAX_PLAYERS_PER_SERVER 256
 
@@ -28,7 +33,10 @@ struct live_server {
     uint64_t started_ms, last_event_ms;
     hashmap *players;  /* guid -> live_player */
     hashmap *sessions; /* session id -> map name (char *) */
-    int dirty;
+    int dirty;         /* the live view changed since it was published */
+    int listed;        /* in live_matches: it has not been quiet for LIVE_TTL_MS since */
+    int sessions_dirty;
+    uint64_t sessions_saved_ms; /* when the session maps were last written to Redis */
 };
 
 struct live_state {
@@ -36,7 +44,7 @@ struct live_state {
     redis_client *redis;
     hashmap *servers; /* server id -> live_server */
     uv_timer_t timer;
-    uint64_t ttl_ms, player_ttl_ms;
+    uint64_t ttl_ms, player_ttl_ms, session_ttl_ms;
     int seeded, seed_inflight, closed;
     void (*close_done)(void *);
     void *close_arg;
@@ -150,6 +158,7 @@ static void session_map_set(void *arg, const char *session, size_t slen, const c
         return;
     }
     free(old);
+    s->sessions_dirty = 1;
 }
 
 session_maps live_server_session_maps(live_server *s)
@@ -260,19 +269,73 @@ static char *server_json(live_server *s, uint64_t now_ms, uint64_t player_ttl_ms
 /* Restore live state after a restart from what was last published. */
 static void on_seed(redis_client *c, struct redisReply *reply, const char *err, void *arg);
 
-/* Every second: publish changed servers; drop servers that went quiet. */
+/* The session maps stored for one server: {"last_event_ms":N,"sessions":{"<session id>":"<map>",...}}. */
+static char *sessions_json(live_server *s)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "last_event_ms", (double)s->last_event_ms);
+    cJSON *sessions = cJSON_AddObjectToObject(o, "sessions");
+    size_t pos = 0, klen;
+    const char *k;
+    void *v;
+    while (hashmap_next(s->sessions, &pos, &k, &klen, &v))
+        cJSON_AddStringToObject(sessions, k, v);
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}
+
+/* Restore live state and session maps after a restart from what was last published. */
+static void on_seed(redis_client *c, struct redisReply *reply, const char *err, void *arg);
+static void on_seed_sessions(redis_client *c, struct redisReply *reply, const char *err, void *arg);
+
+/* A server quiet for LIVE_TTL_MS leaves the live view; its session maps stay (a server whose map runs on
+ * with nobody playing sends nothing, and the events of the next player to join carry no map). */
+static void server_unlist(live_state *ls, live_server *s)
+{
+    redis_command(ls->redis, NULL, NULL, "HDEL %s %s", LIVE_KEY, s->id);
+    s->listed = 0;
+    s->dirty = 0;
+    hashmap_free(s->players, player_free);
+    s->players = hashmap_new();
+    if (!s->players)
+        abort();
+}
+
+/* Read back what was last published (once; again after a failure). */
+static void seed(live_state *ls)
+{
+    if (ls->seeded || ls->closed || !redis_client_connected(ls->redis))
+        return;
+    ls->seeded = 1;
+    if (redis_command(ls->redis, on_seed, ls, "HGETALL %s", LIVE_KEY) == 0)
+        ls->seed_inflight++;
+    else
+        ls->seeded = 0;
+    if (redis_command(ls->redis, on_seed_sessions, ls, "HGETALL %s", SESSION_MAPS_KEY) == 0)
+        ls->seed_inflight++;
+    else
+        ls->seeded = 0;
+}
+
+void live_state_redis_connected(live_state *ls)
+{
+    seed(ls);
+}
+
+bool live_state_restored(const live_state *ls)
+{
+    return ls->seeded && !ls->seed_inflight;
+}
+
+/* Every second: publish changed servers and session maps; a server quiet for LIVE_TTL_MS leaves the live
+ * view, one quiet for SESSION_MAP_TTL_S is forgotten. */
 static void on_tick(uv_timer_t *t)
 {
     live_state *ls = t->data;
     if (!redis_client_connected(ls->redis))
         return;
-    if (!ls->seeded) {
-        ls->seeded = 1;
-        if (redis_command(ls->redis, on_seed, ls, "HGETALL %s", LIVE_KEY) == 0)
-            ls->seed_inflight = 1;
-        else
-            ls->seeded = 0;
-    }
+    seed(ls);
     uint64_t now = wall_ms();
     size_t pos = 0, klen;
     const char *k;
@@ -281,37 +344,64 @@ static void on_tick(uv_timer_t *t)
     int nexpired = 0;
     while (hashmap_next(ls->servers, &pos, &k, &klen, &v)) {
         live_server *s = v;
-        if (s->last_event_ms + ls->ttl_ms < now) {
+        if (s->last_event_ms + ls->session_ttl_ms < now) {
             if (nexpired < 64)
                 expired[nexpired++] = strdup(k);
             continue;
         }
-        if (!s->dirty)
-            continue;
-        char *json = server_json(s, now, ls->player_ttl_ms);
-        if (json && redis_command(ls->redis, NULL, NULL, "HSET %s %s %s", LIVE_KEY, s->id, json) == 0)
-            s->dirty = 0;
-        free(json);
+        if (s->last_event_ms + ls->ttl_ms < now) {
+            if (s->listed)
+                server_unlist(ls, s);
+        } else if (s->dirty) {
+            char *json = server_json(s, now, ls->player_ttl_ms);
+            if (json && redis_command(ls->redis, NULL, NULL, "HSET %s %s %s", LIVE_KEY, s->id, json) == 0) {
+                s->dirty = 0;
+                s->listed = 1;
+            }
+            free(json);
+        }
+        /* Not before the stored maps were read back: this would overwrite them with only the sessions seen
+         * since the start. */
+        int refresh = s->last_event_ms > s->sessions_saved_ms && s->sessions_saved_ms + SESSION_MAPS_REFRESH_MS < now;
+        if (ls->seeded && !ls->seed_inflight && hashmap_size(s->sessions) && (s->sessions_dirty || refresh)) {
+            char *json = sessions_json(s);
+            if (json && redis_command(ls->redis, NULL, NULL, "HSET %s %s %s", SESSION_MAPS_KEY, s->id, json) == 0) {
+                s->sessions_dirty = 0;
+                s->sessions_saved_ms = now;
+            }
+            free(json);
+        }
     }
     for (int i = 0; i < nexpired; i++) {
         if (!expired[i])
             continue;
-        redis_command(ls->redis, NULL, NULL, "HDEL %s %s", LIVE_KEY, expired[i]);
-        server_free(hashmap_remove(ls->servers, expired[i], strlen(expired[i])));
+        live_server *s = hashmap_remove(ls->servers, expired[i], strlen(expired[i]));
+        if (s->listed)
+            redis_command(ls->redis, NULL, NULL, "HDEL %s %s", LIVE_KEY, expired[i]);
+        redis_command(ls->redis, NULL, NULL, "HDEL %s %s", SESSION_MAPS_KEY, expired[i]);
+        server_free(s);
         free(expired[i]);
     }
 }
 
 static void live_state_destroy(live_state *ls);
 
+/* A seeding reply came: false if the live state is closing (freed here once the last one came). */
+static int seed_reply(live_state *ls)
+{
+    ls->seed_inflight--;
+    if (!ls->closed)
+        return 1;
+    if (!ls->seed_inflight)
+        live_state_destroy(ls);
+    return 0;
+}
+
 static void on_seed(redis_client *c, struct redisReply *reply, const char *err, void *arg)
 {
     live_state *ls = arg;
-    ls->seed_inflight = 0;
-    if (ls->closed) {
-        live_state_destroy(ls);
+    if (!seed_reply(ls))
         return;
-    }
     if (!reply || reply->type != REDIS_REPLY_ARRAY) {
         ls->seeded = 0; /* try again next tick */
         return;
@@ -323,6 +413,9 @@ static void on_seed(redis_client *c, struct redisReply *reply, const char *err, 
         const char *id = reply->element[i]->str;
         if (!o || !cJSON_IsNumber(last) || (uint64_t)last->valuedouble + ls->ttl_ms < now ||
             hashmap_get(ls->servers, id, strlen(id))) {
+            /* Left by a process that stopped before the server went quiet. */
+            if (!hashmap_get(ls->servers, id, strlen(id)))
+                redis_command(ls->redis, NULL, NULL, "HDEL %s %s", LIVE_KEY, id);
             cJSON_Delete(o);
             continue;
         }
@@ -337,6 +430,7 @@ static void on_seed(redis_client *c, struct redisReply *reply, const char *err, 
             const char *mk = cJSON_GetStringValue(cJSON_GetObjectItem(o, "match_id"));
             s->match_key = mk ? strdup(mk) : NULL;
             s->last_event_ms = (uint64_t)last->valuedouble;
+            s->listed = 1;
             const cJSON *players = cJSON_GetObjectItem(o, "players"), *jp;
             cJSON_ArrayForEach(jp, players)
             {
@@ -359,6 +453,52 @@ static void on_seed(redis_client *c, struct redisReply *reply, const char *err, 
     }
 }
 
+static void on_seed_sessions(redis_client *c, struct redisReply *reply, const char *err, void *arg)
+{
+    live_state *ls = arg;
+    if (!seed_reply(ls))
+        return;
+    if (!reply || reply->type != REDIS_REPLY_ARRAY) {
+        ls->seeded = 0; /* try again next tick */
+        return;
+    }
+    uint64_t now = wall_ms();
+    for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+        const char *id = reply->element[i]->str;
+        cJSON *o = cJSON_ParseWithLength(reply->element[i + 1]->str, reply->element[i + 1]->len);
+        const cJSON *last = cJSON_GetObjectItem(o, "last_event_ms");
+        const cJSON *sessions = cJSON_GetObjectItem(o, "sessions");
+        if (!cJSON_IsNumber(last) || !cJSON_IsObject(sessions) ||
+            (uint64_t)last->valuedouble + ls->session_ttl_ms < now) {
+            redis_command(ls->redis, NULL, NULL, "HDEL %s %s", SESSION_MAPS_KEY, id);
+            cJSON_Delete(o);
+            continue;
+        }
+        live_server *s = hashmap_get(ls->servers, id, strlen(id));
+        if (!s && (s = live_state_server(ls, id)))
+            s->last_event_ms = (uint64_t)last->valuedouble;
+        /* Sessions this process learnt since it started are newer than the stored ones: they stay. */
+        size_t had = s ? hashmap_size(s->sessions) : 0;
+        int was_dirty = s ? s->sessions_dirty : 0;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, sessions)
+        {
+            const char *map = cJSON_GetStringValue(e);
+            if (!s || !map || !*map || hashmap_get(s->sessions, e->string, strlen(e->string)) ||
+                hashmap_size(s->sessions) >= MAX_SESSIONS_PER_SERVER)
+                continue;
+            session_map_set(s, e->string, strlen(e->string), map, strlen(map));
+        }
+        if (s) {
+            /* What was read back needs no writing, unless it joined sessions learnt here. */
+            s->sessions_dirty = was_dirty || (had && hashmap_size(s->sessions) > had);
+            if (!s->sessions_saved_ms)
+                s->sessions_saved_ms = now;
+        }
+        cJSON_Delete(o);
+    }
+}
+
 live_state *live_state_new(uv_loop_t *loop, redis_client *redis)
 {
     live_state *ls = calloc(1, sizeof *ls);
@@ -370,6 +510,7 @@ live_state *live_state_new(uv_loop_t *loop, redis_client *redis)
     ls->redis = redis;
     ls->ttl_ms = (uint64_t)config_get_int("LIVE_TTL_MS", 120000);
     ls->player_ttl_ms = 300000;
+    ls->session_ttl_ms = (uint64_t)config_get_int("SESSION_MAP_TTL_S", 7 * 86400) * 1000;
     uv_timer_init(loop, &ls->timer);
     ls->timer.data = ls;
     uv_timer_start(&ls->timer, on_tick, 1000, 1000);

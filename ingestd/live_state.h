@@ -2,10 +2,13 @@
  * players seen recently with team, kills and deaths, last event time. Published to the Redis hash
  * `live_matches` (field = server id, value = JSON) at most once a second per server, and dropped
  * when a server has been quiet for LIVE_TTL_MS. Also remembers each session's map, so events that
- * carry none are stored with their session's map. */
+ * carry none are stored with their session's map: kept in the Redis hash `ingest_session_maps` (field =
+ * server id) until the server has been quiet for SESSION_MAP_TTL_S, so that a map running on with nobody
+ * playing, or a restart of ingestd, does not cost the next events their map. */
 #ifndef MOHSTATS_LIVE_STATE_H
 #define MOHSTATS_LIVE_STATE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -18,6 +21,12 @@ typedef struct live_server live_server;
 live_state *live_state_new(uv_loop_t *loop, redis_client *redis);
 /* Stop timers and free (state lives on in Redis until it expires). done may be NULL. */
 void live_state_close(live_state *ls, void (*done)(void *arg), void *arg);
+
+/* Redis (re)connected: read the stored state back now rather than at the next tick, so that the first
+ * batches after a restart already get their sessions' maps. */
+void live_state_redis_connected(live_state *ls);
+/* The stored state was read back (for /ready). */
+bool live_state_restored(const live_state *ls);
 
 /* The state of one server (created on first use); NULL only when out of memory. */
 live_server *live_state_server(live_state *ls, const char *server_id);

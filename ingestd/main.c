@@ -21,6 +21,7 @@ static const config_var ingestd_vars[] = {
     {"REGISTRATION_PER_MINUTE", "10", "registrations allowed per source address and minute"},
     {"SERVER_TOKEN_CACHE_MS", "60000", "how long a token lookup is trusted (and a revoked token may still work)"},
     {"LIVE_TTL_MS", "120000", "a server quiet this long leaves the live state"},
+    {"SESSION_MAP_TTL_S", "604800", "a server quiet this long has its sessions' maps forgotten"},
     {NULL, NULL, NULL},
 };
 
@@ -60,7 +61,16 @@ static void drain_spool(ingestd *g)
 
 static void on_redis_connect(redis_client *c, void *arg)
 {
-    drain_spool(arg);
+    ingestd *g = arg;
+    live_state_redis_connected(g->live);
+    drain_spool(g);
+}
+
+/* /ready: not before the live state and the sessions' maps were read back from Redis. */
+static void live_probe(void *arg, void *token, probe_done_fn done)
+{
+    bool ok = live_state_restored(arg);
+    done(token, ok, ok ? NULL : "not yet read back from Redis");
 }
 
 static void on_drain_timer(uv_timer_t *t)
@@ -158,6 +168,7 @@ int main(int argc, char **argv)
             return 1;
         }
         redis_client_on_connect(g.redis, on_redis_connect, &g);
+        daemon_add_ready_check(d, "live_state", live_probe, g.live);
     }
     uv_timer_init(daemon_loop(d), &g.drain_timer);
     g.drain_timer.data = &g;

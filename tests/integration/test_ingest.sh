@@ -230,6 +230,25 @@ check_eq "and an unknown token is 401 again" 401 "$(post_events "mst_unknown" "$
 metrics=$(curl -s "$INGESTD_URL/metrics")
 check "metrics: accepted events counted" grep -qE '^mohstats_ingest_events_accepted_total [1-9]' <<<"$metrics"
 check "metrics: rejections by reason" grep -qE '^mohstats_ingest_rejected_total\{reason="malformed_body"\} [1-9]' <<<"$metrics"
+
+# --- the sessions' maps outlive a restart of ingestd ----------------------------------------------------------------
+
+# A map runs on for as long as the server stays on it; the tracker names it only when it loads. Before, the map of a
+# session was known to the process that saw the map load, and for LIVE_TTL_MS after the server's last event.
+check "the sessions' maps are saved in Redis" retry 5 eval \
+  "redis_cmd HGET ingest_session_maps '$QUIRK' | jq -e '.sessions.sess_q1 == \"dm/mohdm6\"' >/dev/null"
+pid=$(cat "$STACK_DIR/run/ingestd.pid")
+kill -TERM "$pid"
+check "ingestd stops on SIGTERM" retry 10 eval "! kill -0 $pid 2>/dev/null"
+check "stack.sh up brings ingestd back" "$STACK_SH" up "$STACK_DIR"
+check "ingestd is ready once its live state is read back" retry 10 curl -fsS -o /dev/null "$INGESTD_URL/ready"
+printf '%s' '[{"type": "jump", "player_guid": "unauth_1", "session_id": "sess_q1", "timestamp": "30.000"}]' >/tmp/q3.$$
+check_eq "a batch after the restart is accepted" 202 "$(post_events "$QTOKEN" /tmp/q3.$$ | cut -d' ' -f1)"
+rm -f /tmp/q3.$$
+check "it reaches ClickHouse" ch_wait "SELECT count() FROM raw_events WHERE server_id = '$QUIRK' AND event_type = 'jump'" 2
+check_eq "after a restart, an event without a map still gets its session's map" dm/mohdm6 \
+  "$(q "map_name" "event_type = 'jump' AND game_time = 30")"
+
 check "no token ever appears in the logs" eval "! grep -rqF -e '$TOKEN' -e '$OLD_TOKEN' -e secret123 -e sekrit '$STACK_DIR/logs'"
 
 finish

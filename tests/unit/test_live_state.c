@@ -1,4 +1,5 @@
-/* Unit tests: the live state's server lifetime, against a private redis-server (it publishes there). */
+/* Unit tests: the live state's server lifetime and its sessions' maps, against a private redis-server (it
+ * publishes there, and restores from there after a restart). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <sys/types.h>
 #include <cmocka.h>
+#include <hiredis/hiredis.h>
 #include <uv.h>
 
 #include "live_state.h"
@@ -26,18 +28,96 @@ static void run_for(uv_loop_t *loop, uint64_t ms)
     }
 }
 
-/* The map the server remembers for session s1, or "" (the server entry is made if missing). */
+/* The map a server remembers for a session, or "" (the server entry is made if missing). */
+static const char *map_of(live_state *ls, const char *server, const char *session)
+{
+    session_maps m = live_server_session_maps(live_state_server(ls, server));
+    size_t n = 0;
+    const char *map = m.get(m.arg, session, strlen(session), &n);
+    return map ? map : "";
+}
+
 static const char *s1_map(live_state *ls)
 {
-    session_maps m = live_server_session_maps(live_state_server(ls, "srv-1"));
-    size_t n = 0;
-    const char *map = m.get(m.arg, "s1", 2, &n);
-    return map ? map : "";
+    return map_of(ls, "srv-1", "s1");
+}
+
+/* An event of the server's session s1 was accepted, and it named the session's map (as event_row_render
+ * does). */
+static void observe(live_state *ls, const char *session, const char *map)
+{
+    live_server *s = live_state_server(ls, "srv-1");
+    session_maps m = live_server_session_maps(s);
+    m.set(m.arg, session, strlen(session), map, strlen(map));
+    event_summary ev = {.session = {session, strlen(session)}, .map = {map, strlen(map)}, .match_key = "m1"};
+    uv_timeval64_t tv;
+    uv_gettimeofday(&tv);
+    live_server_observe(s, &ev, (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000);
+}
+
+/* HGET key field as a string ("" when absent), read synchronously beside the loop. */
+static char *hget(const char *url, const char *key, const char *field)
+{
+    int port = atoi(strrchr(url, ':') + 1);
+    redisContext *c = redisConnect("127.0.0.1", port);
+    assert_true(c && !c->err);
+    redisReply *r = redisCommand(c, "HGET %s %s", key, field);
+    assert_non_null(r);
+    char *out = strdup(r->type == REDIS_REPLY_STRING ? r->str : "");
+    freeReplyObject(r);
+    redisFree(c);
+    return out;
+}
+
+static void hset(const char *url, const char *key, const char *field, const char *value)
+{
+    int port = atoi(strrchr(url, ':') + 1);
+    redisContext *c = redisConnect("127.0.0.1", port);
+    assert_true(c && !c->err);
+    freeReplyObject(redisCommand(c, "HSET %s %s %s", key, field, value));
+    redisFree(c);
+}
+
+/* hget() holds needle. */
+static int hget_has(const char *url, const char *key, const char *field, const char *needle)
+{
+    char *v = hget(url, key, field);
+    int found = strstr(v, needle) != NULL;
+    free(v);
+    return found;
+}
+
+static int hget_empty(const char *url, const char *key, const char *field)
+{
+    char *v = hget(url, key, field);
+    int empty = !*v;
+    free(v);
+    return empty;
 }
 
 static void on_closed(void *arg)
 {
     ++*(int *)arg;
+}
+
+static redis_client *connect_redis(uv_loop_t *loop, const char *url)
+{
+    redis_client *rc = redis_client_new(loop, url);
+    assert_non_null(rc);
+    for (int i = 0; i < 300 && !redis_client_connected(rc); i++)
+        run_for(loop, 10);
+    assert_true(redis_client_connected(rc));
+    return rc;
+}
+
+static void close_all(uv_loop_t *loop, live_state *ls, redis_client *rc)
+{
+    int closed = 0;
+    if (ls)
+        live_state_close(ls, on_closed, &closed);
+    redis_client_close(rc, on_closed, &closed);
+    uv_run(loop, UV_RUN_DEFAULT);
+    assert_int_equal(closed, ls ? 2 : 1);
 }
 
 /* A private redis-server for each test, stopped by the teardown even when the test fails. */
@@ -62,45 +142,91 @@ static int teardown(void **state)
     test_redis_stop(f->redis);
     free(f);
     unsetenv("LIVE_TTL_MS");
+    unsetenv("SESSION_MAP_TTL_S");
     return 0;
 }
 
 /* A server entry made for a batch on its way to storage survives the ticks while the batch is stored (it used
  * to be taken for a server gone quiet at the next tick, freeing what the batch's summaries pointed to, and
- * forgetting its sessions' maps); a server quiet for LIVE_TTL_MS still leaves. */
-static void test_new_server_survives_until_quiet(void **state)
+ * forgetting its sessions' maps). A server quiet for LIVE_TTL_MS leaves the live view but keeps its sessions'
+ * maps: a map runs on with nobody playing, and the next player's events carry no map. Only after
+ * SESSION_MAP_TTL_S of quiet are they forgotten, in memory and in Redis. */
+static void test_quiet_server_keeps_session_maps(void **state)
 {
     fixture *f = *state;
     uv_loop_t loop;
     uv_loop_init(&loop);
-    redis_client *rc = redis_client_new(&loop, f->url);
-    assert_non_null(rc);
-    for (int i = 0; i < 300 && !redis_client_connected(rc); i++)
-        run_for(&loop, 10);
-    assert_true(redis_client_connected(rc));
+    redis_client *rc = connect_redis(&loop, f->url);
 
-    setenv("LIVE_TTL_MS", "2500", 1);
+    setenv("LIVE_TTL_MS", "2000", 1);
+    setenv("SESSION_MAP_TTL_S", "6", 1);
     live_state *ls = live_state_new(&loop, rc);
     assert_non_null(ls);
+    /* A batch on its way to storage named the session's map (event_row_render); not accounted yet. */
     session_maps m = live_server_session_maps(live_state_server(ls, "srv-1"));
     m.set(m.arg, "s1", 2, "obj/obj_team2", 13);
-    run_for(&loop, 1500); /* a tick or more */
+    run_for(&loop, 1500); /* a tick */
     assert_string_equal(s1_map(ls), "obj/obj_team2");
-    run_for(&loop, 2000); /* past the TTL, and a tick after it */
+
+    observe(ls, "s1", "obj/obj_team2"); /* stored: at 1.5 s */
+    run_for(&loop, 1000);               /* 2.5 s: published at 2 s, maps saved too */
+    assert_true(hget_has(f->url, "live_matches", "srv-1", "\"map_name\":\"obj/obj_team2\""));
+    assert_true(hget_has(f->url, "ingest_session_maps", "srv-1", "\"s1\":\"obj/obj_team2\""));
+
+    run_for(&loop, 2000); /* 4.5 s: quiet for LIVE_TTL_MS at 3.5 s, out of the live view at the 4 s tick */
+    assert_true(hget_empty(f->url, "live_matches", "srv-1"));
+    assert_string_equal(s1_map(ls), "obj/obj_team2");
+
+    run_for(&loop, 4000); /* 8.5 s: quiet for SESSION_MAP_TTL_S at 7.5 s, forgotten at the 8 s tick */
+    assert_true(hget_empty(f->url, "ingest_session_maps", "srv-1"));
     assert_string_equal(s1_map(ls), "");
 
-    int closed = 0;
-    live_state_close(ls, on_closed, &closed);
-    redis_client_close(rc, on_closed, &closed);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(closed, 2);
+    close_all(&loop, ls, rc);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* A restarted ingestd knows the maps of the sessions its predecessor saw, even for a server that is no longer
+ * live; what it learnt itself before reading them back wins; stored maps of servers quiet for longer than
+ * SESSION_MAP_TTL_S, and unreadable ones, are deleted. */
+static void test_session_maps_survive_restart(void **state)
+{
+    fixture *f = *state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    redis_client *rc = connect_redis(&loop, f->url);
+    setenv("LIVE_TTL_MS", "1000", 1);
+
+    live_state *ls = live_state_new(&loop, rc);
+    assert_non_null(ls);
+    observe(ls, "s1", "obj/obj_team2");
+    observe(ls, "s2", "dm/mohdm2");
+    run_for(&loop, 2500); /* saved, and out of the live view */
+    assert_true(hget_empty(f->url, "live_matches", "srv-1"));
+    close_all(&loop, ls, rc);
+
+    hset(f->url, "ingest_session_maps", "srv-old", "{\"last_event_ms\":1000,\"sessions\":{\"s\":\"dm/mohdm6\"}}");
+    hset(f->url, "ingest_session_maps", "srv-bad", "not json");
+
+    rc = connect_redis(&loop, f->url);
+    ls = live_state_new(&loop, rc);
+    assert_non_null(ls);
+    observe(ls, "s1", "dm/mohdm1"); /* before the first tick reads the stored maps back */
+    run_for(&loop, 2500);
+    assert_string_equal(map_of(ls, "srv-1", "s1"), "dm/mohdm1");
+    assert_string_equal(map_of(ls, "srv-1", "s2"), "dm/mohdm2");
+    assert_true(hget_has(f->url, "ingest_session_maps", "srv-1", "\"s1\":\"dm/mohdm1\""));
+    assert_true(hget_has(f->url, "ingest_session_maps", "srv-1", "\"s2\":\"dm/mohdm2\""));
+    assert_true(hget_empty(f->url, "ingest_session_maps", "srv-old"));
+    assert_true(hget_empty(f->url, "ingest_session_maps", "srv-bad"));
+    close_all(&loop, ls, rc);
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_new_server_survives_until_quiet, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_quiet_server_keeps_session_maps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_maps_survive_restart, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
