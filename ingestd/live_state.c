@@ -386,26 +386,28 @@ static void on_tick(uv_timer_t *t)
 
 static void live_state_destroy(live_state *ls);
 
-/* A seeding reply came: false if the live state is closing (freed here once the last one came). */
-static int seed_reply(live_state *ls)
+/* A seeding reply came: true if it is to be read. False if the live state is closing (freed here once the
+ * last reply came), or if the read failed (the next tick tries again). */
+static bool seed_reply(live_state *ls, const struct redisReply *reply)
 {
     ls->seed_inflight--;
-    if (!ls->closed)
-        return 1;
-    if (!ls->seed_inflight)
-        live_state_destroy(ls);
-    return 0;
+    if (ls->closed) {
+        if (!ls->seed_inflight)
+            live_state_destroy(ls);
+        return false;
+    }
+    if (!reply || reply->type != REDIS_REPLY_ARRAY) {
+        ls->seeded = 0;
+        return false;
+    }
+    return true;
 }
 
 static void on_seed(redis_client *c, struct redisReply *reply, const char *err, void *arg)
 {
     live_state *ls = arg;
-    if (!seed_reply(ls))
+    if (!seed_reply(ls, reply))
         return;
-    if (!reply || reply->type != REDIS_REPLY_ARRAY) {
-        ls->seeded = 0; /* try again next tick */
-        return;
-    }
     uint64_t now = wall_ms();
     for (size_t i = 0; i + 1 < reply->elements; i += 2) {
         cJSON *o = cJSON_ParseWithLength(reply->element[i + 1]->str, reply->element[i + 1]->len);
@@ -456,12 +458,8 @@ static void on_seed(redis_client *c, struct redisReply *reply, const char *err, 
 static void on_seed_sessions(redis_client *c, struct redisReply *reply, const char *err, void *arg)
 {
     live_state *ls = arg;
-    if (!seed_reply(ls))
+    if (!seed_reply(ls, reply))
         return;
-    if (!reply || reply->type != REDIS_REPLY_ARRAY) {
-        ls->seeded = 0; /* try again next tick */
-        return;
-    }
     uint64_t now = wall_ms();
     for (size_t i = 0; i + 1 < reply->elements; i += 2) {
         const char *id = reply->element[i]->str;
