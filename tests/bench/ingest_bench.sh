@@ -7,8 +7,10 @@
 #       and the disk's own durable-write latency (tests/bench/fsync_probe) idle and during a repeat of the
 #       keep-alive run: no request can be answered faster than Redis's fdatasync,
 #   (c) the rows of (a) (same seed, same events) bulk-inserted straight into ClickHouse: 100k-row INSERTs into
-#       a bare copy of raw_events and into raw_events itself with its materialized views. Last, so that its
-#       background merges do not disturb the latency runs.
+#       a bare copy of raw_events and into raw_events itself with its materialized views. Twice: right before
+#       (a) and right after (b), and the ratios use the mean of the two. This machine's speed drifts with its
+#       neighbours' load: a single raw run 30 s to 4 minutes away from the runs it was compared with moved the
+#       ratio by a third between two consecutive benchmarks (0.78 / 0.57 with keep-alive).
 # Every phase prints one JSON line, each run a {"phase":"cpu"} line (CPU seconds per component of the stack
 # during the run, to see where the time goes), and a last {"phase":"summary"} line has the machine, the ratios
 # and the goals (end to end >= 0.6 x ClickHouse's raw rate into raw_events; p99 <= 10 ms at half of the
@@ -191,8 +193,12 @@ timeout "$(remaining)" "$BENCH" --url "$URL" --servers "$STACK_DIR/servers.txt" 
 # The disk's durable-write latency with the stack idle, for comparison with the one under load below.
 "$PROBE" "$STACK_DIR/redis" 10 idle-disk | tee -a "$RESULTS" || log "warning: fsync_probe failed"
 
+# (c) before (a), and again after (b). No --url, so only the raw phase, on the rows of (a): same servers, seed
+# and event count.
+run_bench raw-before --events "$EVENTS" --seed 1 --raw --url ""
 run_bench max-keepalive --mode keepalive --events "$EVENTS" --seed 1
 run_bench max-close --mode close --events "$EVENTS" --seed 2
+run_bench raw --events "$EVENTS" --seed 1 --raw --url ""
 
 half_close=$(field max-close ingest '.events_per_s / 2 | floor')
 half_keep=$(field max-keepalive ingest '.events_per_s / 2 | floor')
@@ -211,9 +217,6 @@ if [ "$half_keep" != null ] && [ "$half_keep" -gt 0 ]; then
   tee -a "$RESULTS" <"$STACK_DIR/fsync.jsonl"
 fi
 
-# (c): no --url, so only the raw phase, on the rows of (a): same servers, seed and event count.
-run_bench raw --events "$EVENTS" --seed 1 --raw --url ""
-
 ram_gb=$(awk '/^MemTotal/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 ch_version=$(curl -sS --max-time 5 --data-binary 'SELECT version()' "$CLICKHOUSE_URL" || echo unknown)
@@ -225,7 +228,8 @@ jq -s -c --arg cpu "$cpu" --argjson nproc "$(nproc)" --argjson ram "$ram_gb" --a
   def ms: if . == null then null else . / 1000 end;
   def ratio($a; $b): if $a == null or $b == null or $b == 0 then null else $a / $b | r3 end;
   def le($a; $b): $a != null and $a <= $b;
-  (pick("raw"; "raw").rows_per_s) as $raw |
+  ([pick("raw-before"; "raw").rows_per_s, pick("raw"; "raw").rows_per_s] | map(select(. != null))) as $raws |
+  (if ($raws | length) > 0 then ($raws | add / length) else null end) as $raw |
   (pick("max-keepalive"; "ingest").e2e.events_per_s) as $ek |
   (pick("max-close"; "ingest").e2e.events_per_s) as $ec |
   (pick("half-close"; "ingest").latency_us.p99) as $pc |
@@ -234,11 +238,15 @@ jq -s -c --arg cpu "$cpu" --argjson nproc "$(nproc)" --argjson ram "$ram_gb" --a
   {
     phase: "summary", revision: $rev, build: $build, target: $target, servers: $servers, seconds: $seconds,
     machine: {nproc: $nproc, cpu: $cpu, ram_gb: $ram, clickhouse: $ch},
-    raw_rows_per_s: $raw, raw_bare_table_rows_per_s: pick("raw"; "raw").bare_table.rows_per_s,
+    # The mean of the two raw runs (before (a), after (b)); the ratios against each show how far the machine
+    # drifted.
+    raw_rows_per_s: $raw, raw_rows_per_s_runs: $raws,
+    raw_bare_table_rows_per_s: [pick("raw-before"; "raw").bare_table.rows_per_s, pick("raw"; "raw").bare_table.rows_per_s],
     max_events_per_s: {keepalive: pick("max-keepalive"; "ingest").events_per_s,
                        close: pick("max-close"; "ingest").events_per_s},
     e2e_events_per_s: {keepalive: $ek, close: $ec},
     e2e_ratio: {keepalive: ratio($ek; $raw), close: ratio($ec; $raw)},
+    e2e_ratio_against_each_raw_run: {keepalive: [$raws[] as $r | ratio($ek; $r)], close: [$raws[] as $r | ratio($ec; $r)]},
     p99_ms_at_half_load: {close: ($pc | ms), keepalive: ($pk | ms)},
     # The floor of the disk (fsync_probe): append + fdatasync as the AOF of Redis does, idle and during a second
     # half-load keep-alive run, beside the request p99 of that run.
