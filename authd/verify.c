@@ -55,6 +55,7 @@ typedef struct {
     char sender[64], guid[80], link_guid[80], player_name[256], server_id[128], server_name[256], server_address[320],
         member_s[24];
     char limit_key[CLIENT_LIMIT_KEY_LEN]; /* what the failed-login limit counts the sender under */
+    char code_hash[65];                   /* of the code given: which login to record as failed if the member is gone */
     long member;
     int outcome;
     bool charged; /* took one of the sender's failed-login allowance when it began */
@@ -98,6 +99,17 @@ static void refuse(login *l, int status, int outcome, const char *error)
     login_free(l);
 }
 
+/* PostgreSQL recorded that the member is gone (or failed to: the next login with one of the member's codes ends
+ * here again and tries again). */
+static void on_member_gone(PGresult *res, const char *err, void *arg)
+{
+    login *l = arg;
+    if (!res || err)
+        log_error("member %ld is gone from the forum, but revoking their codes failed: %s", l->member,
+                  err ? err : "no answer");
+    refuse(l, 403, OUT_NO_MEMBER, "This forum account no longer exists");
+}
+
 /* MariaDB told us the member's name and who owns the GUID now: answer. */
 static void on_linked(mdb_result *res, const char *err, void *arg)
 {
@@ -112,8 +124,11 @@ static void on_linked(mdb_result *res, const char *err, void *arg)
     const char *owner = res->nrows ? mdb_cell(res, 0, 1) : NULL;
     if (!name) {
         /* Removed from the forum after the code was issued (or after the address was trusted): no login, and
-         * the link query linked nothing. */
-        refuse(l, 403, OUT_NO_MEMBER, "This forum account no longer exists");
+         * the link query linked nothing. authd_login already recorded a success: put it right, and revoke what
+         * would let the member get this far again. */
+        const char *params[2] = {l->member_s, l->code_hash};
+        if (pg_query(l->v->a->pg, "SELECT authd_member_gone($1::int, $2)", 2, params, on_member_gone, l) != 0)
+            on_member_gone(NULL, "out of memory", l);
         return;
     }
     if (!*name)
@@ -297,12 +312,12 @@ static void verify_common(http_request *req, verify_ctx *v, bool legacy)
         refuse(l, 401, OUT_UNKNOWN, "Invalid token");
         return;
     }
-    char hash[65], hours[16];
-    login_code_hash(code, hash);
+    char hours[16];
+    login_code_hash(code, l->code_hash);
     memset(code, 0, sizeof code);
     snprintf(hours, sizeof hours, "%d", a->pending_hours);
 #define OR_NULL(s) ((s)[0] ? (s) : NULL)
-    const char *params[10] = {hash,
+    const char *params[10] = {l->code_hash,
                               l->sender,
                               l->sender,
                               OR_NULL(l->guid),

@@ -810,6 +810,15 @@ check_eq "a member removed from the forum after getting a code: 403 This forum a
   "403 false This forum account no longer exists" "$ST $(j '"\(.valid) \(.error)"')"
 check_eq "...and nothing is linked to that member id" 0 \
   "$(mdb_query "SELECT COUNT(*) FROM smf_mohaa_identities WHERE id_member = 53")"
+check_eq "...the login is recorded as failed (member_deleted), not as the first login it was decided as" \
+  "f member_deleted" "$(pg_query "SELECT success, failure_reason FROM login_token_history WHERE forum_user_id = 53
+                                  ORDER BY id DESC LIMIT 1" | tr '|' ' ')"
+check_eq "...the member's codes are revoked and no address of theirs stays trusted" "0 0" \
+  "$(pg_query "SELECT (SELECT COUNT(*) FROM login_tokens WHERE forum_user_id = 53 AND is_active),
+                      (SELECT COUNT(*) FROM trusted_ips WHERE forum_user_id = 53 AND is_active)" | tr '|' ' ')"
+vfrom 127.0.0.9 "$CODE53" 7 Liam
+check_eq "...so the same code again ends in PostgreSQL: 401 Token has been revoked" "401 Token has been revoked" \
+  "$ST $(j .error)"
 
 # ---- secrets never logged ------------------------------------------------------------------------------------------
 : >"$STACK_DIR/secrets.txt"
