@@ -34,6 +34,7 @@ typedef struct {
     ingest_api *api;
     http_request *req;
     char server_id[64];
+    char limit_key[CLIENT_LIMIT_KEY_LEN]; /* what invalid tokens are counted under: the sender's address or /64 */
     batch parsed;
     event_summary *summaries;
     ch_buf rows;
@@ -180,13 +181,10 @@ static void on_auth(server_auth_result result, const char *server_id, void *arg)
     case SERVER_AUTH_MISSING:
         reject(j, j->api->rej_missing_token, 401, "Missing server token");
         return;
-    case SERVER_AUTH_INVALID: {
-        char key[CLIENT_LIMIT_KEY_LEN];
-        client_limit_key(client_ip(j->req), key);
-        rate_limit_take(j->api->bad_tokens, key, uv_hrtime() / 1000000);
+    case SERVER_AUTH_INVALID:
+        rate_limit_take(j->api->bad_tokens, j->limit_key, uv_hrtime() / 1000000);
         reject(j, j->api->rej_invalid_token, 401, "Invalid server token");
         return;
-    }
     default:
         reject(j, j->api->rej_registry, 503, "Server registry unavailable; try again shortly");
         return;
@@ -205,9 +203,8 @@ static void ingest_handler(http_request *req, void *arg)
     j->api = api;
     j->req = req;
     j->received_ms = wall_ms();
-    char key[CLIENT_LIMIT_KEY_LEN];
-    client_limit_key(client_ip(req), key);
-    if (!rate_limit_allows(api->bad_tokens, key, uv_hrtime() / 1000000)) {
+    client_limit_key(client_ip(req), j->limit_key);
+    if (!rate_limit_allows(api->bad_tokens, j->limit_key, uv_hrtime() / 1000000)) {
         reject(j, api->rej_guessing, 429, "Too many invalid server tokens from this address; wait a minute");
         return;
     }
