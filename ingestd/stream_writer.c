@@ -95,10 +95,10 @@ const config_var stream_writer_config_vars[] = {
 #define READ_BLOCK_MS 1000  /* XREADGROUP BLOCK; the connection is ours alone */
 #define READ_RETRY_MS 1000  /* after an unexpected XREADGROUP error */
 /* After a read that emptied the stream, the next one waits this long. A read that takes entries changes the
- * group's pending list, which Redis writes to its AOF and fsyncs before answering: reading each batch as it
- * arrived cost Redis one fsync per batch besides the XADD's own, in a separate turn of its loop, and made
- * every ingest request wait behind it. An insert waits for more entries anyway (WRITER_FLUSH_MS, 1 s), so
- * 100 ms more costs nothing visible. */
+ * group's pending list, which Redis writes to its AOF and fsyncs (appendfsync always) before answering, often
+ * in a turn of its loop of its own, and ingest requests wait for Redis's fsyncs. Reading each batch as it
+ * arrived took 3,259 reads for 12,671 batches in one run; paced, 101, and Redis fsynced 13% less often. An
+ * insert waits for more entries anyway (WRITER_FLUSH_MS, 1 s), so 100 ms more costs nothing visible. */
 #define READ_PACE_MS 100
 #define BACKOFF_MIN_MS 100  /* failed insert: retry after this, doubling ... */
 #define BACKOFF_MAX_MS 5000 /* ... up to this */
