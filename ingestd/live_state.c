@@ -35,7 +35,7 @@ struct live_server {
     hashmap *sessions; /* session id -> map name (char *) */
     int dirty;         /* the live view changed since it was published */
     int listed;        /* in live_matches: it has not been quiet for LIVE_TTL_MS since */
-    int sessions_dirty;
+    int sessions_dirty;         /* the session maps changed since they were saved */
     uint64_t sessions_saved_ms; /* when the session maps were last written to Redis */
 };
 
@@ -265,9 +265,6 @@ static char *server_json(live_server *s, uint64_t now_ms, uint64_t player_ttl_ms
     cJSON_Delete(o);
     return text;
 }
-
-/* Restore live state after a restart from what was last published. */
-static void on_seed(redis_client *c, struct redisReply *reply, const char *err, void *arg);
 
 /* The session maps stored for one server: {"last_event_ms":N,"sessions":{"<session id>":"<map>",...}}. */
 static char *sessions_json(live_server *s)
