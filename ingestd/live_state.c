@@ -410,10 +410,10 @@ static void on_seed(redis_client *c, struct redisReply *reply, const char *err, 
         cJSON *o = cJSON_ParseWithLength(reply->element[i + 1]->str, reply->element[i + 1]->len);
         const cJSON *last = cJSON_GetObjectItem(o, "last_event_ms");
         const char *id = reply->element[i]->str;
-        if (!o || !cJSON_IsNumber(last) || (uint64_t)last->valuedouble + ls->ttl_ms < now ||
-            hashmap_get(ls->servers, id, strlen(id))) {
+        bool known = hashmap_get(ls->servers, id, strlen(id)) != NULL;
+        if (!o || !cJSON_IsNumber(last) || (uint64_t)last->valuedouble + ls->ttl_ms < now || known) {
             /* Left by a process that stopped before the server went quiet. */
-            if (!hashmap_get(ls->servers, id, strlen(id)))
+            if (!known)
                 redis_command(ls->redis, NULL, NULL, "HDEL %s %s", LIVE_KEY, id);
             cJSON_Delete(o);
             continue;
