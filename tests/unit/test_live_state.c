@@ -61,12 +61,18 @@ static void observe(live_state *ls, const char *session, const char *map)
     live_server_observe(s, &ev, (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000);
 }
 
+/* A synchronous connection to the test's redis-server (url: redis://127.0.0.1:PORT/0). */
+static redisContext *redis_sync(const char *url)
+{
+    redisContext *c = redisConnect("127.0.0.1", atoi(strrchr(url, ':') + 1));
+    assert_true(c && !c->err);
+    return c;
+}
+
 /* HGET key field as a string ("" when absent), read synchronously beside the loop. */
 static char *hget(const char *url, const char *key, const char *field)
 {
-    int port = atoi(strrchr(url, ':') + 1);
-    redisContext *c = redisConnect("127.0.0.1", port);
-    assert_true(c && !c->err);
+    redisContext *c = redis_sync(url);
     redisReply *r = redisCommand(c, "HGET %s %s", key, field);
     assert_non_null(r);
     char *out = strdup(r->type == REDIS_REPLY_STRING ? r->str : "");
@@ -77,9 +83,7 @@ static char *hget(const char *url, const char *key, const char *field)
 
 static void hset(const char *url, const char *key, const char *field, const char *value)
 {
-    int port = atoi(strrchr(url, ':') + 1);
-    redisContext *c = redisConnect("127.0.0.1", port);
-    assert_true(c && !c->err);
+    redisContext *c = redis_sync(url);
     freeReplyObject(redisCommand(c, "HSET %s %s %s", key, field, value));
     redisFree(c);
 }
