@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <cjson/cJSON.h>
 #include <cmocka.h>
 #include <hiredis/hiredis.h>
 #include <uv.h>
@@ -232,11 +233,78 @@ static void test_session_maps_survive_restart(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* The published entry is JSON that gives back every name exactly: quotes, backslashes and control bytes
+ * escaped, UTF-8 (CP1252 names converted, colour codes stripped) carried as it is. The entry is written by hand
+ * rather than through a cJSON tree, for speed, so this checks the escaping. */
+static void test_published_entry_is_json(void **state)
+{
+    fixture *f = *state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    redis_client *rc = connect_redis(&loop, f->url);
+    live_state *ls = live_state_new(&loop, rc);
+    assert_non_null(ls);
+
+    static const char killer[] = "Sgt \"Q\" back\\slash\x01tab\there";
+    static const char victim[] = "J\xe9r\xf4me \x80"; /* CP1252, as old clients send it */
+    event_summary ev = {
+        .type = event_type_resolve("player_kill", 11, false),
+        .session = {"s1", 2},
+        .map = {"dm/mohdm1", 9},
+        .match_key = "m1",
+        .actor_guid = {"g\"1", 3},
+        .actor_name = {killer, sizeof killer - 1},
+        .actor_team = {"allies", 6},
+        .target_guid = {"g2", 2},
+        .target_name = {victim, sizeof victim - 1},
+        .target_team = {"axis", 4},
+    };
+    uv_timeval64_t tv;
+    uv_gettimeofday(&tv);
+    live_server_observe(live_state_server(ls, "srv-1"), &ev, (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000);
+    run_for(&loop, 1500);
+
+    char *text = hget(f->url, "live_matches", "srv-1");
+    cJSON *o = cJSON_Parse(text);
+    assert_non_null(o);
+    assert_string_equal(cJSON_GetObjectItem(o, "map_name")->valuestring, "dm/mohdm1");
+    assert_string_equal(cJSON_GetObjectItem(o, "session_id")->valuestring, "s1");
+    assert_int_equal(cJSON_GetObjectItem(o, "player_count")->valueint, 2);
+    cJSON *players = cJSON_GetObjectItem(o, "players");
+    assert_int_equal(cJSON_GetArraySize(players), 2);
+    int seen = 0;
+    cJSON *p;
+    cJSON_ArrayForEach(p, players)
+    {
+        const char *guid = cJSON_GetObjectItem(p, "guid")->valuestring;
+        const char *name = cJSON_GetObjectItem(p, "name")->valuestring;
+        int kills = cJSON_GetObjectItem(p, "kills")->valueint, deaths = cJSON_GetObjectItem(p, "deaths")->valueint;
+        if (strcmp(guid, "g\"1") == 0) {
+            assert_string_equal(name, killer);
+            assert_string_equal(cJSON_GetObjectItem(p, "team")->valuestring, "allies");
+            assert_int_equal(kills * 10 + deaths, 10);
+            seen |= 1;
+        } else {
+            assert_string_equal(guid, "g2");
+            assert_string_equal(name, "J\xc3\xa9r\xc3\xb4me \xe2\x82\xac");
+            assert_int_equal(kills * 10 + deaths, 1);
+            seen |= 2;
+        }
+        assert_true(cJSON_GetObjectItem(p, "last_seen_ms")->valuedouble > 1e12);
+    }
+    assert_int_equal(seen, 3);
+    cJSON_Delete(o);
+    free(text);
+    close_all(&loop, ls, rc);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_quiet_server_keeps_session_maps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_maps_survive_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_published_entry_is_json, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
