@@ -12,7 +12,7 @@
 #       neighbours' load: a single raw run 30 s to 4 minutes away from the runs it was compared with moved the
 #       ratio by a third between two consecutive benchmarks (0.78 / 0.57 with keep-alive).
 # Every phase prints one JSON line, each run a {"phase":"cpu"} line (CPU seconds per component of the stack
-# during the run, to see where the time goes), and a last {"phase":"summary"} line has the machine, the ratios
+# during the run, to see where the time goes, and how long the request path waited for a CPU), and a last {"phase":"summary"} line has the machine, the ratios
 # and the goals (end to end >= 0.6 x ClickHouse's raw rate into raw_events; p99 <= 10 ms at half of the
 # maximum load). The stack is stopped and removed at the end, also on failure or Ctrl-C; the whole run is
 # bounded by BENCH_TIME_LIMIT.
@@ -90,7 +90,9 @@ remaining() {
 }
 
 # CPU time used so far by each component of the stack, its child processes included (nginx's workers,
-# PostgreSQL's backends): "name ticks" lines.
+# PostgreSQL's backends): "name ticks" lines. For the request path (nginx, ingestd, Redis) also the time its
+# threads spent runnable but waiting for a CPU (the 2nd field of /proc/PID/task/TID/schedstat, ns): "~name ns"
+# lines. Not for ClickHouse, whose short-lived threads take their counts with them.
 cpu_snapshot() {
   local f name pid
   for f in "$STACK_DIR"/run/*.pid "$STACK_DIR"/postgres/postmaster.pid; do
@@ -101,6 +103,12 @@ cpu_snapshot() {
     # utime + stime are the 14th and 15th fields of /proc/PID/stat, counted after the ")" closing the name.
     { echo "$pid"; ps -o pid= --ppid "$pid" || true; } | while read -r p; do cat "/proc/$p/stat" 2>/dev/null || true; done |
       awk -v n="$name" '{ sub(/^.*\) /, ""); t += $12 + $13 } END { print n, t + 0 }'
+    case $name in
+      nginx | ingestd | redis)
+        { echo "$pid"; ps -o pid= --ppid "$pid" || true; } | while read -r p; do cat /proc/"$p"/task/*/schedstat 2>/dev/null || true; done |
+          awk -v n="$name" '{ w += $2 } END { print "~" n, w + 0 }'
+        ;;
+    esac
   done
   # The whole machine's busy time (user, nice, system, irq, softirq, steal), to see what else was running.
   awk '$1 == "cpu" { print "@machine", $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
@@ -142,10 +150,13 @@ run_bench() {
       $1 == "---" { after = 1; next }
       !after { b[$1] = $2; next }
       $1 == "@machine" { machine = ($2 - b[$1]) / hz; next }
+      /^~/ { w[substr($1, 2)] = ($2 - b[$1]) / 1e9; wnames[++nw] = substr($1, 2); next }
       { d[$1] = ($2 - b[$1]) / hz; names[++n] = $1; stack += d[$1] }
       END {
         printf "{\"phase\":\"cpu\",\"label\":\"%s\",\"wall_s\":%.2f,\"cpu_s\":{", l, wall
         for (i = 1; i <= n; i++) printf "%s\"%s\":%.2f", (i > 1 ? "," : ""), names[i], d[names[i]]
+        printf "},\"runq_wait_s\":{"
+        for (i = 1; i <= nw; i++) printf "%s\"%s\":%.2f", (i > 1 ? "," : ""), wnames[i], w[wnames[i]]
         printf "},\"stack_cpu_s\":%.2f,\"machine_busy_s\":%.2f}\n", stack, machine
       }' | tee -a "$RESULTS"
   # Anything besides the stack and this client (ingest_bench uses at most ~0.2 core) skews the figures.
@@ -261,6 +272,11 @@ jq -s -c --arg cpu "$cpu" --argjson nproc "$(nproc)" --argjson ram "$ram_gb" --a
                         {($l): ($c.cpu_s + {client: $i.client_cpu_s, total: ($c.stack_cpu_s + $i.client_cpu_s)}
                                 | with_entries(select(.value > 0) | .value = (.value / $i.events_accepted * 1e6
                                                                               * 10 | round / 10)))}] | add),
+    # Seconds the request path spent runnable but waiting for a CPU, per second of the half-load runs: a request
+    # waits for each of them, so this is latency the scheduler adds on a machine where ClickHouse shares the cores.
+    runq_wait_s_per_s_at_half_load: ([("half-close", "half-keepalive") as $l | ($all | pick($l; "cpu")) as $c |
+                                      select($c != null and $c.runq_wait_s != null) |
+                                      {($l): ($c.runq_wait_s | map_values(. / $c.wall_s | r3))}] | add),
     # CPU used outside the stack and this client, in cores, at worst over the runs: > 0.15 = not quiet.
     other_cpu_cores_max: ([$all[] | select(.phase == "cpu") | .label as $l |
                            (.machine_busy_s - .stack_cpu_s - ((($all | pick($l; "ingest")) // {}).client_cpu_s // 0)) / .wall_s]
