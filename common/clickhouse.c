@@ -106,6 +106,16 @@ int ch_buf_append(ch_buf *b, const char *s, size_t len)
     return 0;
 }
 
+int ch_buf_append_u64(ch_buf *b, uint64_t v)
+{
+    char digits[20];
+    size_t i = sizeof digits;
+    do
+        digits[--i] = (char)('0' + v % 10);
+    while (v /= 10);
+    return ch_buf_append(b, digits + i, sizeof digits - i);
+}
+
 int ch_buf_appendf(ch_buf *b, const char *fmt, ...)
 {
     va_list ap;

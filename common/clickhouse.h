@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 typedef struct ch_client ch_client;
@@ -47,6 +48,8 @@ int ch_buf_appendf(ch_buf *b, const char *fmt, ...) __attribute__((format(printf
 int ch_buf_append_quoted(ch_buf *b, const char *s, size_t len);
 /* Append s as a TabSeparated field value (\t \n \\ escaped). */
 int ch_buf_append_tsv(ch_buf *b, const char *s, size_t len);
+/* Append v in decimal (without vsnprintf: rows and live state append many numbers). */
+int ch_buf_append_u64(ch_buf *b, uint64_t v);
 void ch_buf_free(ch_buf *b);
 
 /* Blocking helpers for tools and tests (own private loop). Returns 0 and a malloc'd body in *out

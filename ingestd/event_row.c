@@ -278,17 +278,6 @@ static int put_int32(ch_buf *out, const batch_field *f)
     return ch_buf_appendf(out, "%d", (int)v);
 }
 
-/* Append an unsigned decimal number. */
-static int put_uint(ch_buf *out, uint64_t v)
-{
-    char buf[20];
-    size_t i = sizeof buf;
-    do
-        buf[--i] = (char)('0' + v % 10);
-    while (v /= 10);
-    return ch_buf_append(out, buf + i, sizeof buf - i);
-}
-
 /* Append a UInt64 forum member id: digits only, else 0. */
 static int put_member_id(ch_buf *out, const batch_field *f)
 {
@@ -434,9 +423,9 @@ int event_row_render(const batch *b, const batch_event *e, const event_context *
     rc |= ch_buf_append(out, bid, 37);
     rc |= put_bytes(out, ctx->server_id, strlen(ctx->server_id));
     rc |= put_sep(out, '\t');
-    rc |= put_uint(out, ctx->received_ms / 1000);
+    rc |= ch_buf_append_u64(out, ctx->received_ms / 1000);
     rc |= put_sep(out, '\t');
-    rc |= put_uint(out, ctx->received_ms % 1000);
+    rc |= ch_buf_append_u64(out, ctx->received_ms % 1000);
     rc |= put_sep(out, '\t');
     rc |= put_float(out, r.col[FIELD_GAME_TIME], float64_range);
     rc |= put_sep(out, '\t');

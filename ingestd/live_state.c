@@ -265,16 +265,11 @@ static int json_string(ch_buf *b, const char *s)
     return rc ? rc : ch_buf_append(b, "\"", 1);
 }
 
-/* ",\"key\":" followed by v in decimal (vsnprintf, called twice by ch_buf_appendf, was most of the cost). */
+/* ",\"key\":" followed by v (ch_buf_appendf's vsnprintf, run twice per call, was most of the cost). */
 static int json_u64(ch_buf *b, const char *key, size_t keylen, uint64_t v)
 {
-    char digits[20], *d = digits + sizeof digits;
-    do {
-        *--d = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
     int rc = ch_buf_append(b, key, keylen);
-    return rc ? rc : ch_buf_append(b, d, (size_t)(digits + sizeof digits - d));
+    return rc ? rc : ch_buf_append_u64(b, v);
 }
 
 /* The JSON published for one server. Written straight into a buffer rather than through a cJSON tree: every

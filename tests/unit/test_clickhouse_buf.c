@@ -173,6 +173,18 @@ static void test_append_and_appendf(void **state)
     ch_buf_free(&b); /* twice is harmless */
 }
 
+static void test_append_u64(void **state)
+{
+    ch_buf b = {0};
+    const uint64_t values[] = {0, 7, 10, 1796209760123ULL, UINT64_MAX};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        assert_int_equal(ch_buf_append_u64(&b, values[i]), 0);
+        assert_int_equal(ch_buf_append(&b, " ", 1), 0);
+    }
+    assert_string_equal(b.data, "0 7 10 1796209760123 18446744073709551615 ");
+    ch_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -183,6 +195,7 @@ int main(void)
         cmocka_unit_test(test_tsv),
         cmocka_unit_test(test_tsv_matches_bytewise),
         cmocka_unit_test(test_append_and_appendf),
+        cmocka_unit_test(test_append_u64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
