@@ -265,7 +265,14 @@ static int json_string(ch_buf *b, const char *s)
     return rc ? rc : ch_buf_append(b, "\"", 1);
 }
 
-/* ",\"key\":" followed by v (ch_buf_appendf's vsnprintf, run twice per call, was most of the cost). */
+/* key (the text up to the value, e.g. ",\"name\":") followed by s as a JSON string ("" for NULL). */
+static int json_str_field(ch_buf *b, const char *key, size_t keylen, const char *s)
+{
+    int rc = ch_buf_append(b, key, keylen);
+    return rc ? rc : json_string(b, s ? s : "");
+}
+
+/* key followed by v (ch_buf_appendf's vsnprintf, run twice per call, was most of the cost). */
 static int json_u64(ch_buf *b, const char *key, size_t keylen, uint64_t v)
 {
     int rc = ch_buf_append(b, key, keylen);
@@ -279,14 +286,10 @@ static int json_u64(ch_buf *b, const char *key, size_t keylen, uint64_t v)
 static char *server_json(live_server *s, uint64_t now_ms, uint64_t player_ttl_ms)
 {
     ch_buf b = {0};
-    int rc = ch_buf_append(&b, LIT("{\"server_id\":"));
-    rc |= json_string(&b, s->id);
-    rc |= ch_buf_append(&b, LIT(",\"session_id\":"));
-    rc |= json_string(&b, s->session ? s->session : "");
-    rc |= ch_buf_append(&b, LIT(",\"match_id\":"));
-    rc |= json_string(&b, s->match_key ? s->match_key : "");
-    rc |= ch_buf_append(&b, LIT(",\"map_name\":"));
-    rc |= json_string(&b, s->map ? s->map : "");
+    int rc = json_str_field(&b, LIT("{\"server_id\":"), s->id);
+    rc |= json_str_field(&b, LIT(",\"session_id\":"), s->session);
+    rc |= json_str_field(&b, LIT(",\"match_id\":"), s->match_key);
+    rc |= json_str_field(&b, LIT(",\"map_name\":"), s->map);
     rc |= json_u64(&b, LIT(",\"started_at_ms\":"), s->started_ms);
     rc |= json_u64(&b, LIT(",\"last_event_ms\":"), s->last_event_ms);
     rc |= ch_buf_append(&b, LIT(",\"players\":["));
@@ -298,12 +301,9 @@ static char *server_json(live_server *s, uint64_t now_ms, uint64_t player_ttl_ms
         live_player *p = v;
         if (p->last_seen_ms + player_ttl_ms < now_ms)
             continue;
-        rc |= count ? ch_buf_append(&b, LIT(",{\"guid\":")) : ch_buf_append(&b, LIT("{\"guid\":"));
-        rc |= json_string(&b, k);
-        rc |= ch_buf_append(&b, LIT(",\"name\":"));
-        rc |= json_string(&b, p->name ? p->name : "");
-        rc |= ch_buf_append(&b, LIT(",\"team\":"));
-        rc |= json_string(&b, p->team ? p->team : "");
+        rc |= count ? json_str_field(&b, LIT(",{\"guid\":"), k) : json_str_field(&b, LIT("{\"guid\":"), k);
+        rc |= json_str_field(&b, LIT(",\"name\":"), p->name);
+        rc |= json_str_field(&b, LIT(",\"team\":"), p->team);
         rc |= json_u64(&b, LIT(",\"kills\":"), p->kills);
         rc |= json_u64(&b, LIT(",\"deaths\":"), p->deaths);
         rc |= json_u64(&b, LIT(",\"last_seen_ms\":"), p->last_seen_ms);

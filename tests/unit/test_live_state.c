@@ -234,7 +234,7 @@ static void test_session_maps_survive_restart(void **state)
 }
 
 /* The published entry is JSON that gives back every name exactly: quotes, backslashes and control bytes
- * escaped, UTF-8 (CP1252 names converted, colour codes stripped) carried as it is. The entry is written by hand
+ * escaped, UTF-8 (CP1252 names converted to it) carried as it is. The entry is written by hand
  * rather than through a cJSON tree, for speed, so this checks the escaping. */
 static void test_published_entry_is_json(void **state)
 {
