@@ -87,6 +87,17 @@ register_server() {
   [ -n "$TOKEN" ] && [ "$TOKEN" != null ]
 }
 
+# writers_up: the layout of the writer tests. A --db-only stack, one ingestd accepting batches (api, with
+# INGESTD_ROLE=api) and two writer-only ingestds (w1, w2); a game server registered through api (TOKEN).
+writers_up() {
+  stack_up --db-only || return 1
+  ingestd_start api INGESTD_ROLE=api || return 1
+  ingestd_start w1 INGESTD_ROLE=writer || return 1
+  ingestd_start w2 INGESTD_ROLE=writer || return 1
+  check "a game server registers" register_server api
+  return 0 # a failed registration is reported, and the test goes on as before
+}
+
 # load_start NAME [ingest_load options...]: post numbered events to ingestd NAME in the background. Each run
 # numbers its events from its own range and writes acked.N / unknown.N in the stack directory. Several runs may
 # go at once.

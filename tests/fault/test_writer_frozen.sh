@@ -16,11 +16,7 @@ ROUNDS=${FAULT_ROUNDS:-4}
 # ways of confirming ownership run.
 export WRITER_CLAIM_IDLE_MS=6000 WRITER_FLUSH_MS=300
 
-stack_up --db-only || exit 1
-ingestd_start api INGESTD_ROLE=api || exit 1
-ingestd_start w1 INGESTD_ROLE=writer || exit 1
-ingestd_start w2 INGESTD_ROLE=writer || exit 1
-check "a game server registers" register_server api
+writers_up || exit 1
 
 load_start api --seconds 600 --concurrency 8 --batch 25
 for round in $(seq 1 "$ROUNDS"); do

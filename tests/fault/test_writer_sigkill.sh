@@ -14,11 +14,7 @@ ROUNDS=${FAULT_ROUNDS:-12}
 # requests then time out after 2 s.
 export WRITER_CLAIM_IDLE_MS=6000
 
-stack_up --db-only || exit 1
-ingestd_start api INGESTD_ROLE=api || exit 1
-ingestd_start w1 INGESTD_ROLE=writer || exit 1
-ingestd_start w2 INGESTD_ROLE=writer || exit 1
-check "a game server registers" register_server api
+writers_up || exit 1
 
 load_start api --seconds 600 --concurrency 8 --batch 25
 kills=0 mid_insert=0
