@@ -12,10 +12,10 @@
 #       neighbours' load: a single raw run 30 s to 4 minutes away from the runs it was compared with moved the
 #       ratio by a third between two consecutive benchmarks (0.78 / 0.57 with keep-alive).
 # Every phase prints one JSON line, each run a {"phase":"cpu"} line (CPU seconds per component of the stack
-# during the run, to see where the time goes, and how long the request path waited for a CPU), and a last {"phase":"summary"} line has the machine, the ratios
-# and the goals (end to end >= 0.6 x ClickHouse's raw rate into raw_events; p99 <= 10 ms at half of the
-# maximum load). The stack is stopped and removed at the end, also on failure or Ctrl-C; the whole run is
-# bounded by BENCH_TIME_LIMIT.
+# during the run, to see where the time goes, and how long the request path waited for a CPU), and a last
+# {"phase":"summary"} line has the machine, the ratios and the goals (end to end >= 0.6 x ClickHouse's raw rate
+# into raw_events; p99 <= 10 ms at half of the maximum load). The stack is stopped and removed at the end, also
+# on failure or Ctrl-C; the whole run is bounded by BENCH_TIME_LIMIT.
 #
 # Usage: tests/bench/ingest_bench.sh
 # Environment: MOHSTATS_BIN_DIR  CMake build directory with the daemons and tests/ingest_bench (default build);
@@ -94,18 +94,19 @@ remaining() {
 # threads spent runnable but waiting for a CPU (the 2nd field of /proc/PID/task/TID/schedstat, ns): "~name ns"
 # lines. Not for ClickHouse, whose short-lived threads take their counts with them.
 cpu_snapshot() {
-  local f name pid
+  local f name pid pids p
   for f in "$STACK_DIR"/run/*.pid "$STACK_DIR"/postgres/postmaster.pid; do
     [ -s "$f" ] || continue
     name=$(basename "$f" .pid)
     if [ "$name" = postmaster ]; then name=postgres; fi
     pid=$(head -n 1 "$f")
+    pids="$pid $(ps -o pid= --ppid "$pid" || true)"
     # utime + stime are the 14th and 15th fields of /proc/PID/stat, counted after the ")" closing the name.
-    { echo "$pid"; ps -o pid= --ppid "$pid" || true; } | while read -r p; do cat "/proc/$p/stat" 2>/dev/null || true; done |
+    for p in $pids; do cat "/proc/$p/stat" 2>/dev/null || true; done |
       awk -v n="$name" '{ sub(/^.*\) /, ""); t += $12 + $13 } END { print n, t + 0 }'
     case $name in
       nginx | ingestd | redis)
-        { echo "$pid"; ps -o pid= --ppid "$pid" || true; } | while read -r p; do cat /proc/"$p"/task/*/schedstat 2>/dev/null || true; done |
+        for p in $pids; do cat /proc/"$p"/task/*/schedstat 2>/dev/null || true; done |
           awk -v n="$name" '{ w += $2 } END { print "~" n, w + 0 }'
         ;;
     esac
