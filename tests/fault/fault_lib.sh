@@ -134,16 +134,24 @@ server_pid() {
   head -n 1 "$f" 2>/dev/null | tr -dc '0-9'
 }
 
-# server_stop NAME: stop the stack's server NAME (SIGTERM, clean) and wait until it is gone.
+# server_stop NAME: stop the stack's server NAME (a clean shutdown) and wait until it is gone. PostgreSQL gets
+# SIGINT, its fast shutdown: SIGTERM is its smart shutdown, which waits for every client to leave, and authd's
+# pooled connections never do; the stop then ran into the SIGKILL below after 60 s, and the next start could
+# find the killed postmaster's lock file still claimed (CI, ASan build: "lock file postmaster.pid already exists").
 server_stop() {
-  local pid i
+  local pid i sig=TERM
+  [ "$1" = postgres ] && sig=INT
   pid=$(server_pid "$1")
-  kill -TERM "$pid" 2>/dev/null || return 0
+  kill -"$sig" "$pid" 2>/dev/null || return 0
   for i in $(seq 1 600); do
     pid_running "$pid" || return 0
     sleep 0.1
   done
   kill -KILL "$pid" 2>/dev/null
+  for i in $(seq 1 100); do
+    pid_running "$pid" || return 0
+    sleep 0.1
+  done
 }
 
 # server_kill NAME: SIGKILL the stack's server NAME (a crash) and wait until it is gone.
