@@ -749,7 +749,9 @@ static void mdb_select(void)
 {
     step_name = "mariadb select";
     char sql[256];
-    snprintf(sql, sizeof sql, "SELECT id, s, n FROM %s WHERE s = ? OR s LIKE '%%DROP%%?' ORDER BY id", table);
+    /* The two INSERTs ran concurrently through the pool, so their ids come in either order: sort by content. */
+    snprintf(sql, sizeof sql, "SELECT id, s, n FROM %s WHERE s = ? OR s LIKE '%%DROP%%?' ORDER BY n IS NULL, id",
+             table);
     mdb_query(mdb, sql, 1, (const char *[]){tricky}, on_mdb_select, NULL);
 }
 
