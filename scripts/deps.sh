@@ -11,7 +11,7 @@ PACKAGES=(
   clickhouse-server clickhouse-client redis-server redis-tools postgresql-15 postgresql-client-15 mariadb-server mariadb-client
   nginx-light
   # scripts and tests
-  curl jq procps iproute2 gettext-base ca-certificates
+  curl jq procps iproute2 gettext-base ca-certificates gdb
 )
 
 missing=()

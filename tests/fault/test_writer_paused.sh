@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Fault test: a stream writer is paused at the worst moments of its ownership check, for longer than
+# WRITER_CLAIM_IDLE_MS, under load. gdb stops it on entry to a callback of the check (a breakpoint, so the pause
+# lands exactly there, which SIGSTOP at a random time rarely does), holds it 9 s, then lets it go:
+#   lease_start    the set is read and about to be confirmed: nothing sent yet;
+#   on_lease_time  Redis's clock answered "fresh" before the pause, and the callback runs after it;
+#   on_lease       the lease script answered "yours" before the pause, and the callback runs after it.
+# Meanwhile the other writer takes the entries over and inserts them. The paused one must notice, by a clock read
+# when it resumes, that its answer is stale, and leave the entries (I3 in ingestd/stream_writer.c). libuv's loop
+# time does not notice: it was read before the callbacks of the turn in which the pause fell. Every acknowledged
+# event must end up in ClickHouse exactly once.
+#
+# Layout: one ingestd accepting batches (INGESTD_ROLE=api) and two writer-only ingestds, paused in turn.
+set -uo pipefail
+. "$(dirname "$0")/fault_lib.sh"
+
+# Take over after 6 s (30 s in production); inserts every 300 ms, so that each callback comes round often.
+export WRITER_CLAIM_IDLE_MS=6000 WRITER_FLUSH_MS=300
+
+if ! command -v gdb >/dev/null; then
+  fail "gdb is not installed (scripts/deps.sh installs it)"
+  finish
+fi
+
+# pause_at NAME FUNCTION: stop writer NAME when it enters FUNCTION, hold it 9 s (past WRITER_CLAIM_IDLE_MS and a
+# maintenance tick of the other writer), then detach. Succeeds if the breakpoint was hit.
+pause_at() {
+  local out
+  out=$(timeout 60 gdb -p "${INGESTD_PIDS[$1]}" -batch -nx -q \
+    -ex 'set pagination off' -ex 'set confirm off' -ex "break $2" -ex 'continue' \
+    -ex 'shell sleep 9' -ex 'delete' -ex 'detach' 2>&1)
+  grep -Eq "Breakpoint 1(\.[0-9]+)?, $2 " <<<"$out" && return 0
+  echo "$out" | tail -n 5
+  return 1
+}
+
+writers_up || exit 1
+
+load_start api --seconds 600 --concurrency 8 --batch 25
+round=0
+for fn in lease_start on_lease_time on_lease; do
+  for victim in w1 w2; do
+    round=$((round + 1))
+    sleep 2
+    check "round $round: $victim paused in $fn" pause_at "$victim" "$fn"
+  done
+done
+sleep 3
+load_stop
+
+check "the writers catch up" wait_caught_up 120
+left=$(cat "$STACK_DIR"/logs/w1.log "$STACK_DIR"/logs/w2.log | grep -c "taken over by another writer")
+check "a resumed writer found entries taken over while it was paused, and left them ($left times)" test "$left" -gt 0
+echo "  entries taken over: $(metric_sum mohstats_writer_entries_taken_over_total)," \
+  "inserts confirmed by Redis's clock: $(metric_sum 'mohstats_writer_ownership_checks_total{by="clock"}')," \
+  "by the lease script: $(metric_sum 'mohstats_writer_ownership_checks_total{by="script"}')"
+verify_exactly_once
+check_eq "nothing went to the dead-letter stream" 0 "$(redis_cmd XLEN "$STREAM:dead")"
+finish
