@@ -23,6 +23,8 @@
  *    every ClickHouse request of ours times out after a third of that, so our insert has ended (client side)
  *    before anyone else can own its entries. When every entry of the set was read by us moments before, by
  *    Redis's own clock (TIME), that clock alone shows they are still ours, with the same bound: see lease_start.
+ *    Either answer counts only if it came back quickly by a clock read when it is acted on (clock_ms), so that a
+ *    pause of our process after Redis answered is seen.
  *
  * I4 (check what may already be there). Before inserting an uncertain entry the writer checks ClickHouse for
  *    its batch_id and leaves out batches already present (and XACKs them). An entry is uncertain when
@@ -265,7 +267,7 @@ struct stream_writer {
     wentry **work; /* scratch list for the current phase */
     size_t nwork, capwork, work_next;
     uint64_t insert_start_ns;
-    uint64_t lease_sent_ms;
+    uint64_t lease_sent_ms; /* clock_ms() when the ownership check went to Redis */
     wentry *body_pos; /* insert body cursor */
     size_t body_off;
     unsigned backoff_ms;
@@ -502,6 +504,15 @@ int stream_trim_point(const stream_group_state *groups, size_t n, const char *ho
 static uint64_t now_ms(stream_writer *w)
 {
     return uv_now(w->loop);
+}
+
+/* The monotonic clock read now, in milliseconds. The ownership checks (I3) time Redis's answers with it, not
+ * with the loop's time: that was read before the callbacks of the current turn ran, so a pause of the process
+ * (SIGSTOP, a suspended VM) that fell between the two would go unseen, and a stale "yours" would be acted on
+ * after another writer took the entries over (tests/fault/test_writer_paused.sh). */
+static uint64_t clock_ms(void)
+{
+    return uv_hrtime() / 1000000;
 }
 
 /* A copy of s, or NULL (also for NULL). */
@@ -1457,7 +1468,7 @@ static int lease_send(stream_writer *w, redis_reply_fn cb)
     argv[7] = hi_text;
     for (size_t i = 0; i < w->nwork; i++)
         argv[8 + i] = w->work[i]->id_text;
-    w->lease_sent_ms = now_ms(w);
+    w->lease_sent_ms = clock_ms();
     int rc = redis_command_argv(w->ctl, cb, w, (int)argc, argv, NULL);
     free(argv);
     return rc;
@@ -1485,7 +1496,7 @@ static void lease_start(stream_writer *w)
             return;
         }
     const char *argv[] = {"TIME"};
-    w->lease_sent_ms = now_ms(w);
+    w->lease_sent_ms = clock_ms();
     if (redis_command_argv(w->ctl, on_lease_time, w, 1, argv, NULL) != 0) {
         count_error("redis");
         attempt_end(w, END_FAIL);
@@ -1506,7 +1517,7 @@ static void on_lease_time(redis_client *c, redisReply *reply, const char *err, v
         attempt_end(w, END_FAIL);
         return;
     }
-    bool fresh = now_ms(w) - w->lease_sent_ms <= limit;
+    bool fresh = clock_ms() - w->lease_sent_ms <= limit;
     for (wentry *e = w->head; e && fresh; e = e->next)
         if (e->state == E_SET)
             fresh = now >= e->read_at_ms && now - e->read_at_ms <= limit;
@@ -1586,8 +1597,9 @@ static void on_lease(redis_client *c, redisReply *reply, const char *err, void *
                  "leaving them to it",
                  lost);
     /* I3 needs the lease and our insert to end within claim_idle: a very slow answer leaves too little. */
-    if (now_ms(w) - w->lease_sent_ms > (uint64_t)w->op_timeout_ms) {
-        log_warn("writer: Redis took %" PRIu64 " ms to confirm ownership; trying again", now_ms(w) - w->lease_sent_ms);
+    uint64_t took = clock_ms() - w->lease_sent_ms;
+    if (took > (uint64_t)w->op_timeout_ms) {
+        log_warn("writer: Redis took %" PRIu64 " ms to confirm ownership (or we were paused); trying again", took);
         count_error("redis");
         attempt_end(w, END_FAIL);
         return;
