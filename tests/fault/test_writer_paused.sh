@@ -4,7 +4,9 @@
 # lands exactly there, which SIGSTOP at a random time rarely does), holds it 9 s, then lets it go:
 #   lease_start    the set is read and about to be confirmed: nothing sent yet;
 #   on_lease_time  Redis's clock answered "fresh" before the pause, and the callback runs after it;
-#   on_lease       the lease script answered "yours" before the pause, and the callback runs after it.
+#   on_lease       the lease script answered "yours" before the pause, and the callback runs after it;
+#   body_read      the insert is under way, its body half sent (ClickHouse waits for the rest; our request's
+#                  timeout, due when the process resumes, must end it before it completes).
 # Meanwhile the other writer takes the entries over and inserts them. The paused one must notice, by a clock read
 # when it resumes, that its answer is stale, and leave the entries (I3 in ingestd/stream_writer.c). libuv's loop
 # time does not notice: it was read before the callbacks of the turn in which the pause fell. Every acknowledged
@@ -38,7 +40,7 @@ writers_up || exit 1
 
 load_start api --seconds 600 --concurrency 8 --batch 25
 round=0
-for fn in lease_start on_lease_time on_lease; do
+for fn in lease_start on_lease_time on_lease body_read; do
   for victim in w1 w2; do
     round=$((round + 1))
     sleep 2
