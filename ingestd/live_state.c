@@ -4,6 +4,8 @@
 
 #include <cjson/cJSON.h>
 #include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,8 +17,9 @@
 
 #define LIVE_KEY "live_matches"
 #define SESSION_MAPS_KEY "ingest_session_maps"
-/* A server's stored session maps are written again at least this often while it is active, so the
- * last_event_ms they carry (what decides their expiry after a restart) is never older than this. */
+/* A server's stored session maps are written again at least this often while it is active (or a quarter of
+ * SESSION_MAP_TTL_S if that is shorter), so the last_event_ms they carry (what decides their expiry after a
+ * restart, and whether another replica may delete them) is never older than this. */
 #define SESSION_MAPS_REFRESH_MS 3600000
 #define MAX_SESSIONS_PER_SERVER 16
 #define MAX_PLAYERS_PER_SERVER 256
@@ -47,7 +50,7 @@ struct live_state {
     redis_client *redis;
     hashmap *servers; /* server id -> live_server */
     uv_timer_t timer;
-    uint64_t ttl_ms, player_ttl_ms, session_ttl_ms;
+    uint64_t ttl_ms, player_ttl_ms, session_ttl_ms, sessions_refresh_ms;
     int seeded, seed_inflight, closed;
     void (*close_done)(void *);
     void *close_arg;
@@ -338,11 +341,30 @@ static char *sessions_json(live_server *s)
 static void on_seed(redis_client *c, struct redisReply *reply, const char *err, void *arg);
 static void on_seed_sessions(redis_client *c, struct redisReply *reply, const char *err, void *arg);
 
+/* Delete a server's entry from the hash key unless it holds news: only if its last_event_ms is at least ttl_ms
+ * old, or it is unreadable. Several ingestd replicas share both hashes, and nginx sends each server's requests to one
+ * of them; another replica that read the entry back at its start, or stopped hearing from the server when it was
+ * moved, would otherwise delete what the replica now receiving the server's events keeps writing. */
+static const char hdel_quiet_script[] =
+    "local v = redis.call('HGET', KEYS[1], ARGV[1])\n"
+    "if not v then return 0 end\n"
+    "local ok, o = pcall(cjson.decode, v)\n"
+    "local last = ok and type(o) == 'table' and tonumber(o['last_event_ms'])\n"
+    "if last and last > tonumber(ARGV[2]) then return 0 end\n"
+    "return redis.call('HDEL', KEYS[1], ARGV[1])\n";
+
+static void hdel_if_quiet(live_state *ls, const char *key, const char *id, uint64_t now, uint64_t ttl_ms)
+{
+    char cutoff[24];
+    snprintf(cutoff, sizeof cutoff, "%" PRIu64, now > ttl_ms ? now - ttl_ms : 0);
+    redis_command(ls->redis, NULL, NULL, "EVAL %s 1 %s %s %s", hdel_quiet_script, key, id, cutoff);
+}
+
 /* A server quiet for LIVE_TTL_MS leaves the live view; its session maps stay (a server whose map runs on
  * with nobody playing sends nothing, and the events of the next player to join carry no map). */
-static void server_unlist(live_state *ls, live_server *s)
+static void server_unlist(live_state *ls, live_server *s, uint64_t now)
 {
-    redis_command(ls->redis, NULL, NULL, "HDEL %s %s", LIVE_KEY, s->id);
+    hdel_if_quiet(ls, LIVE_KEY, s->id, now, ls->ttl_ms);
     s->listed = 0;
     s->dirty = 0;
     hashmap_free(s->players, player_free);
@@ -400,7 +422,7 @@ static void on_tick(uv_timer_t *t)
         }
         if (s->last_event_ms + ls->ttl_ms < now) {
             if (s->listed)
-                server_unlist(ls, s);
+                server_unlist(ls, s, now);
         } else if (s->dirty) {
             char *json = server_json(s, now, ls->player_ttl_ms);
             if (json && redis_command(ls->redis, NULL, NULL, "HSET %s %s %s", LIVE_KEY, s->id, json) == 0) {
@@ -411,7 +433,7 @@ static void on_tick(uv_timer_t *t)
         }
         /* Not before the stored maps were read back: this would overwrite them with only the sessions seen
          * since the start. */
-        int refresh = s->last_event_ms > s->sessions_saved_ms && s->sessions_saved_ms + SESSION_MAPS_REFRESH_MS < now;
+        int refresh = s->last_event_ms > s->sessions_saved_ms && s->sessions_saved_ms + ls->sessions_refresh_ms < now;
         if (ls->seeded && !ls->seed_inflight && hashmap_size(s->sessions) && (s->sessions_dirty || refresh)) {
             char *json = sessions_json(s);
             if (json && redis_command(ls->redis, NULL, NULL, "HSET %s %s %s", SESSION_MAPS_KEY, s->id, json) == 0) {
@@ -426,8 +448,8 @@ static void on_tick(uv_timer_t *t)
             continue;
         live_server *s = hashmap_remove(ls->servers, expired[i], strlen(expired[i]));
         if (s->listed)
-            redis_command(ls->redis, NULL, NULL, "HDEL %s %s", LIVE_KEY, expired[i]);
-        redis_command(ls->redis, NULL, NULL, "HDEL %s %s", SESSION_MAPS_KEY, expired[i]);
+            hdel_if_quiet(ls, LIVE_KEY, expired[i], now, ls->ttl_ms);
+        hdel_if_quiet(ls, SESSION_MAPS_KEY, expired[i], now, ls->session_ttl_ms);
         server_free(s);
         free(expired[i]);
     }
@@ -466,7 +488,7 @@ static void on_seed(redis_client *c, struct redisReply *reply, const char *err, 
         if (!o || !cJSON_IsNumber(last) || (uint64_t)last->valuedouble + ls->ttl_ms < now || known) {
             /* Left by a process that stopped before the server went quiet. */
             if (!known)
-                redis_command(ls->redis, NULL, NULL, "HDEL %s %s", LIVE_KEY, id);
+                hdel_if_quiet(ls, LIVE_KEY, id, now, ls->ttl_ms);
             cJSON_Delete(o);
             continue;
         }
@@ -517,7 +539,7 @@ static void on_seed_sessions(redis_client *c, struct redisReply *reply, const ch
         const cJSON *sessions = cJSON_GetObjectItem(o, "sessions");
         if (!cJSON_IsNumber(last) || !cJSON_IsObject(sessions) ||
             (uint64_t)last->valuedouble + ls->session_ttl_ms < now) {
-            redis_command(ls->redis, NULL, NULL, "HDEL %s %s", SESSION_MAPS_KEY, id);
+            hdel_if_quiet(ls, SESSION_MAPS_KEY, id, now, ls->session_ttl_ms);
             cJSON_Delete(o);
             continue;
         }
@@ -558,6 +580,8 @@ live_state *live_state_new(uv_loop_t *loop, redis_client *redis)
     ls->ttl_ms = (uint64_t)config_get_int("LIVE_TTL_MS", 120000);
     ls->player_ttl_ms = 300000;
     ls->session_ttl_ms = (uint64_t)config_get_int("SESSION_MAP_TTL_S", 7 * 86400) * 1000;
+    ls->sessions_refresh_ms =
+        ls->session_ttl_ms / 4 < SESSION_MAPS_REFRESH_MS ? ls->session_ttl_ms / 4 : SESSION_MAPS_REFRESH_MS;
     uv_timer_init(loop, &ls->timer);
     ls->timer.data = ls;
     uv_timer_start(&ls->timer, on_tick, 1000, 1000);

@@ -196,6 +196,46 @@ static void test_quiet_server_keeps_session_maps(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* Two ingestd replicas share the hashes. Replica a read srv-1 back at its start and hears nothing from it after;
+ * replica b receives its events. When srv-1 has been quiet for LIVE_TTL_MS and then SESSION_MAP_TTL_S as far as
+ * a knows, a must not delete the entries b keeps writing (it did, unconditionally). */
+static void test_replica_keeps_entries_of_another(void **state)
+{
+    fixture *f = *state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    setenv("LIVE_TTL_MS", "2000", 1);
+    setenv("SESSION_MAP_TTL_S", "4", 1);
+    redis_client *rb = connect_redis(&loop, f->url);
+    live_state *b = live_state_new(&loop, rb);
+    assert_non_null(b);
+    observe(b, "s0", "dm/mohdm1");
+    run_for(&loop, 1500); /* published and saved by b */
+    assert_true(hget_has(f->url, "live_matches", "srv-1", "\"map_name\":\"dm/mohdm1\""));
+
+    redis_client *ra = connect_redis(&loop, f->url);
+    live_state *a = live_state_new(&loop, ra);
+    assert_non_null(a);
+    /* 7.5 s of b hearing srv-1, one session (b saves its maps again every SESSION_MAP_TTL_S / 4): past both
+     * lifetimes for a, whose last news of srv-1 is what it read back. */
+    for (int i = 1; i <= 15; i++) {
+        observe(b, "s0", "dm/mohdm1");
+        run_for(&loop, 500);
+        assert_true(hget_has(f->url, "live_matches", "srv-1", "\"map_name\":\"dm/mohdm1\""));
+    }
+    assert_true(hget_has(f->url, "ingest_session_maps", "srv-1", "\"s0\":\"dm/mohdm1\""));
+    assert_string_equal(map_of(a, "srv-1", "s0"), ""); /* a did forget it */
+
+    int closed = 0; /* both at once: the loop runs until nothing is left, b's timer included */
+    live_state_close(a, on_closed, &closed);
+    live_state_close(b, on_closed, &closed);
+    redis_client_close(ra, on_closed, &closed);
+    redis_client_close(rb, on_closed, &closed);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(closed, 4);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 /* A restarted ingestd knows the maps of the sessions its predecessor saw, even for a server that is no longer
  * live; what it learnt itself before reading them back wins; stored maps of servers quiet for longer than
  * SESSION_MAP_TTL_S, and unreadable ones, are deleted. */
@@ -304,6 +344,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_quiet_server_keeps_session_maps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_maps_survive_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replica_keeps_entries_of_another, setup, teardown),
         cmocka_unit_test_setup_teardown(test_published_entry_is_json, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
