@@ -4,7 +4,9 @@
 # buffer, in an insert, or in an XREADGROUP answer still unread in its socket, and must leave them to the writer
 # that took them (I3 in ingestd/stream_writer.c: each insert confirms ownership first, by Redis's clock when its
 # entries were read moments before by that clock, else with the lease script). Every acknowledged event must end
-# up in ClickHouse exactly once.
+# up in ClickHouse exactly once. SIGSTOP at random times rarely lands between Redis's answer and the step that
+# acts on it: test_writer_paused.sh pauses a writer exactly there (it fails when the clock check is removed; this
+# test did not).
 #
 # Layout: one ingestd accepting batches (INGESTD_ROLE=api) and two writer-only ingestds, frozen in turn.
 set -uo pipefail
