@@ -147,22 +147,22 @@ server_stop() {
     pid_running "$pid" || return 0
     sleep 0.1
   done
-  kill -KILL "$pid" 2>/dev/null
+  pid_kill "$pid"
+}
+
+# pid_kill PID: SIGKILL PID and wait until it is gone.
+pid_kill() {
+  local i
+  kill -KILL "$1" 2>/dev/null || return 0
   for i in $(seq 1 100); do
-    pid_running "$pid" || return 0
+    pid_running "$1" || return 0
     sleep 0.1
   done
 }
 
 # server_kill NAME: SIGKILL the stack's server NAME (a crash) and wait until it is gone.
 server_kill() {
-  local pid i
-  pid=$(server_pid "$1")
-  kill -KILL "$pid" 2>/dev/null || return 0
-  for i in $(seq 1 100); do
-    pid_running "$pid" || return 0
-    sleep 0.1
-  done
+  pid_kill "$(server_pid "$1")"
 }
 
 # servers_up: start whatever server of the stack is not running (after server_stop / server_kill).
