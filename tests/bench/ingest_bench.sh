@@ -131,6 +131,25 @@ settle() {
   fi
 }
 
+# Redis's own view of its AOF fsyncs (appendfsync always: every answer to an XADD waits for one). Its latency
+# monitor keeps, for each second, the longest event over the threshold; fsync_probe measures the disk beside
+# Redis, this measures the fsyncs the requests actually waited for.
+redis_fsync_reset() {
+  redis-cli -u "$REDIS_URL" CONFIG SET latency-monitor-threshold 1 >/dev/null &&
+    redis-cli -u "$REDIS_URL" LATENCY RESET >/dev/null || log "warning: cannot reset Redis's latency monitor"
+}
+
+# redis_fsync_report LABEL: one {"phase":"redis_fsync"} line: in how many seconds of the run an fsync took over
+# 1 ms, and the median and largest of those seconds' longest fsync.
+redis_fsync_report() {
+  redis-cli -u "$REDIS_URL" LATENCY HISTORY aof-fsync-always 2>/dev/null | paste - - |
+    awk -v l="$1" '$2 ~ /^[0-9]+$/ { v[++n] = $2 } END {
+        for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+        printf "{\"phase\":\"redis_fsync\",\"label\":\"%s\",\"seconds_over_1ms\":%d,", l, n
+        printf "\"longest_per_second_ms\":{\"p50\":%s,\"max\":%s}}\n", n ? v[int((n + 1) / 2)] : "null", n ? v[n] : "null"
+      }'
+}
+
 # run_bench LABEL ARGS...: one ingest_bench run, bounded by the time left; its JSON lines go to stdout and
 # RESULTS, followed by a {"phase":"cpu"} line: CPU seconds per component during the run. A failed run (errors,
 # events missing in ClickHouse) is reported and the benchmark goes on.
@@ -141,6 +160,7 @@ run_bench() {
   left=$(remaining)
   log "--- $label"
   local max_s=$((left > 70 ? 60 : left - 10))
+  redis_fsync_reset
   before=$(cpu_snapshot)
   t0=$(date +%s.%N)
   timeout --kill-after=5 "$left" "$BENCH" --url "$URL" --servers "$STACK_DIR/servers.txt" \
@@ -160,6 +180,7 @@ run_bench() {
         for (i = 1; i <= nw; i++) printf "%s\"%s\":%.2f", (i > 1 ? "," : ""), wnames[i], w[wnames[i]]
         printf "},\"stack_cpu_s\":%.2f,\"machine_busy_s\":%.2f}\n", stack, machine
       }' | tee -a "$RESULTS"
+  redis_fsync_report "$label" | tee -a "$RESULTS"
   # Anything besides the stack and this client (ingest_bench uses at most ~0.2 core) skews the figures.
   local other
   other=$(jq -s -r --arg l "$label" '([.[] | select(.label == $l)] | (map(select(.phase == "cpu")) | last) as $c |
@@ -266,6 +287,10 @@ jq -s -c --arg cpu "$cpu" --argjson nproc "$(nproc)" --argjson ram "$ram_gb" --a
                                    half_load: (pick("half-keepalive-disk"; "fsync").append_us.p99 | ms)},
     disk_overwrite_dsync_p99_ms_at_half_load: (pick("half-keepalive-disk"; "fsync").overwrite_us.p99 | ms),
     p99_ms_beside_disk_probe: (pick("half-keepalive-disk"; "ingest").latency_us.p99 | ms),
+    # The AOF fsyncs of Redis during the half-load runs (its latency monitor): the longest fsync of each second.
+    redis_fsync_longest_per_second_ms_at_half_load: ([("half-close", "half-keepalive") as $l |
+                                                      ($all | pick($l; "redis_fsync")) as $f | select($f != null) |
+                                                      {($l): $f.longest_per_second_ms}] | add),
     # CPU microseconds per event by component at maximum load (less sensitive to a busy machine than rates).
     cpu_us_per_event: ([("max-keepalive", "max-close", "half-close", "half-keepalive") as $l |
                         ($all | pick($l; "cpu")) as $c | ($all | pick($l; "ingest")) as $i |
