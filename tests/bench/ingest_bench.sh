@@ -12,8 +12,9 @@
 #       neighbours' load: a single raw run 30 s to 4 minutes away from the runs it was compared with moved the
 #       ratio by a third between two consecutive benchmarks (0.78 / 0.57 with keep-alive).
 # Every phase prints one JSON line, each run a {"phase":"cpu"} line (CPU seconds per component of the stack
-# during the run, to see where the time goes, and how long the request path waited for a CPU), and a last
-# {"phase":"summary"} line has the machine, the ratios and the goals (end to end >= 0.6 x ClickHouse's raw rate
+# during the run, to see where the time goes, and how long the request path waited for a CPU) and a
+# {"phase":"redis_fsync"} line (the AOF fsyncs Redis timed itself: every acknowledged batch waits for one), and
+# a last {"phase":"summary"} line has the machine, the ratios and the goals (end to end >= 0.6 x ClickHouse's raw rate
 # into raw_events; p99 <= 10 ms at half of the maximum load). The stack is stopped and removed at the end, also
 # on failure or Ctrl-C; the whole run is bounded by BENCH_TIME_LIMIT.
 #
