@@ -136,8 +136,10 @@ settle() {
 # monitor keeps, for each second, the longest event over the threshold; fsync_probe measures the disk beside
 # Redis, this measures the fsyncs the requests actually waited for.
 redis_fsync_reset() {
-  redis-cli -u "$REDIS_URL" CONFIG SET latency-monitor-threshold 1 >/dev/null &&
-    redis-cli -u "$REDIS_URL" LATENCY RESET >/dev/null || log "warning: cannot reset Redis's latency monitor"
+  if ! redis-cli -u "$REDIS_URL" CONFIG SET latency-monitor-threshold 1 >/dev/null ||
+    ! redis-cli -u "$REDIS_URL" LATENCY RESET >/dev/null; then
+    log "warning: cannot reset Redis's latency monitor"
+  fi
 }
 
 # redis_fsync_report LABEL: one {"phase":"redis_fsync"} line: in how many seconds of the run an fsync took over
@@ -145,9 +147,11 @@ redis_fsync_reset() {
 redis_fsync_report() {
   redis-cli -u "$REDIS_URL" LATENCY HISTORY aof-fsync-always 2>/dev/null | paste - - |
     awk -v l="$1" '$2 ~ /^[0-9]+$/ { v[++n] = $2 } END {
-        for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+        for (i = 2; i <= n; i++)
+          for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
         printf "{\"phase\":\"redis_fsync\",\"label\":\"%s\",\"seconds_over_1ms\":%d,", l, n
-        printf "\"longest_per_second_ms\":{\"p50\":%s,\"max\":%s}}\n", n ? v[int((n + 1) / 2)] : "null", n ? v[n] : "null"
+        printf "\"longest_per_second_ms\":{\"p50\":%s,\"max\":%s}}\n", n ? v[int((n + 1) / 2)] : "null",
+          n ? v[n] : "null"
       }'
 }
 
