@@ -145,10 +145,10 @@ redis_fsync_reset() {
 # redis_fsync_report LABEL: one {"phase":"redis_fsync"} line: in how many seconds of the run an fsync took over
 # 1 ms, and the median and largest of those seconds' longest fsync.
 redis_fsync_report() {
+  # The reply alternates a second's timestamp and its longest fsync (ms); an empty history is one empty line.
   redis-cli -u "$REDIS_URL" LATENCY HISTORY aof-fsync-always 2>/dev/null | paste - - |
-    awk -v l="$1" '$2 ~ /^[0-9]+$/ { v[++n] = $2 } END {
-        for (i = 2; i <= n; i++)
-          for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+    awk '$2 ~ /^[0-9]+$/ { print $2 }' | sort -n |
+    awk -v l="$1" '{ v[++n] = $1 } END {
         printf "{\"phase\":\"redis_fsync\",\"label\":\"%s\",\"seconds_over_1ms\":%d,", l, n
         printf "\"longest_per_second_ms\":{\"p50\":%s,\"max\":%s}}\n", n ? v[int((n + 1) / 2)] : "null",
           n ? v[n] : "null"
