@@ -76,8 +76,7 @@ static void curl_init_once(void)
 
 /* ---- ch_buf ---- */
 
-/* Make room for extra more bytes plus a terminating NUL. */
-static int buf_reserve(ch_buf *b, size_t extra)
+int ch_buf_grow(ch_buf *b, size_t extra)
 {
     if (b->len + extra + 1 <= b->cap)
         return 0;
@@ -92,17 +91,6 @@ static int buf_reserve(ch_buf *b, size_t extra)
         return -ENOMEM;
     b->data = p;
     b->cap = cap;
-    return 0;
-}
-
-int ch_buf_append(ch_buf *b, const char *s, size_t len)
-{
-    if (buf_reserve(b, len))
-        return -ENOMEM;
-    if (len)
-        memcpy(b->data + b->len, s, len);
-    b->len += len;
-    b->data[b->len] = '\0';
     return 0;
 }
 
@@ -124,7 +112,7 @@ int ch_buf_appendf(ch_buf *b, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         return -EINVAL;
-    if (buf_reserve(b, (size_t)n))
+    if (ch_buf_grow(b, (size_t)n))
         return -ENOMEM;
     va_start(ap, fmt);
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
@@ -157,7 +145,7 @@ static char escape_letter(unsigned char ch)
 int ch_buf_append_quoted(ch_buf *b, const char *s, size_t len)
 {
     /* Worst case every byte becomes \xHH. */
-    if (len > (SIZE_MAX - 3) / 4 || buf_reserve(b, len * 4 + 2))
+    if (len > (SIZE_MAX - 3) / 4 || ch_buf_grow(b, len * 4 + 2))
         return -ENOMEM;
     char *o = b->data + b->len;
     *o++ = '\'';
@@ -193,17 +181,41 @@ static const char tsv_escape[256] = {
     ['\0'] = '0', ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't', ['\\'] = '\\',
 };
 
+/* Whether a byte of the 8 in w may need a TSV escape: one below 0x0e (every escaped byte but the backslash is,
+ * with a few that are not) or a backslash. Exact as a yes/no: a byte flags only if it, or a lower byte already
+ * flagged, is one of those. */
+static inline bool word_may_escape(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t bs = w ^ (ones * '\\');
+    return ((((w - ones * 0x0e) & ~w) | ((bs - ones) & ~bs)) & highs) != 0;
+}
+
+/* The first byte at or after i that needs an escape, or len. Eight bytes at a time, since raw objects are a few
+ * hundred bytes with rarely anything to escape; a flagged word is then looked at byte by byte. */
+static size_t tsv_next_escape(const char *s, size_t i, size_t len)
+{
+    for (;;) {
+        uint64_t w;
+        while (i + 8 <= len && (memcpy(&w, s + i, 8), !word_may_escape(w)))
+            i += 8;
+        size_t stop = len - i > 8 ? i + 8 : len;
+        while (i < stop && !tsv_escape[(unsigned char)s[i]])
+            i++;
+        if (i < stop || i == len)
+            return i;
+    }
+}
+
 int ch_buf_append_tsv(ch_buf *b, const char *s, size_t len)
 {
-    if (len > (SIZE_MAX - 1) / 2 || buf_reserve(b, len * 2))
+    if (len > (SIZE_MAX - 1) / 2 || ch_buf_grow(b, len * 2))
         return -ENOMEM;
     /* Rows are mostly text with nothing to escape: copy the runs between escapes whole. */
     char *o = b->data + b->len;
     size_t i = 0;
     while (i < len) {
-        size_t run = i;
-        while (run < len && !tsv_escape[(unsigned char)s[run]])
-            run++;
+        size_t run = tsv_next_escape(s, i, len);
         memcpy(o, s + i, run - i);
         o += run - i;
         if (run == len)

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <uv.h>
 
 typedef struct ch_client ch_client;
@@ -43,7 +44,19 @@ typedef struct {
     char *data;
     size_t len, cap;
 } ch_buf;
-int ch_buf_append(ch_buf *b, const char *s, size_t len);
+/* Make room for extra more bytes and a NUL after them; 0 or -ENOMEM. */
+int ch_buf_grow(ch_buf *b, size_t extra);
+/* Inline: rows are built from many short appends (a tab, a number), and the call cost more than the copy. */
+static inline int ch_buf_append(ch_buf *b, const char *s, size_t len)
+{
+    if (b->cap - b->len <= len && ch_buf_grow(b, len))
+        return -ENOMEM;
+    if (len)
+        memcpy(b->data + b->len, s, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+    return 0;
+}
 int ch_buf_appendf(ch_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int ch_buf_append_quoted(ch_buf *b, const char *s, size_t len);
 /* Append s as a TabSeparated field value (\t \n \\ escaped). */

@@ -154,6 +154,32 @@ static void test_tsv_matches_bytewise(void **state)
     ch_buf_free(&b);
 }
 
+/* Long runs with escapes far apart, as in raw objects: ch_buf_append_tsv looks at eight bytes at a time there.
+ * The bytes around the escaped ones (0x0e, 0x7f, 0x5b, 0x5d, 0xdc...) and the few it flags without escaping
+ * (\x01, \v) must come out as they went in, at every offset and length. */
+static void test_tsv_word_scan(void **state)
+{
+    uint64_t rng = 0xD1B54A32D192ED03ULL;
+    char in[300], want[700];
+    static const char near[] = {'a', ' ', '\x0e', '\x0d', '\x7f', '[', ']', '\xdc', '\x8e', '\x80', '\x01', '\v', '\xff'};
+    static const char escaped[] = {'\\', '\0', '\b', '\f', '\n', '\r', '\t'};
+    for (int round = 0; round < 50000; round++) {
+        size_t len = (size_t)(round % 300);
+        for (size_t i = 0; i < len; i++) {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            in[i] = rng % 61 == 0 ? escaped[(rng >> 8) % sizeof escaped] : near[(rng >> 16) % sizeof near];
+        }
+        ch_buf b = {0};
+        assert_int_equal(ch_buf_append_tsv(&b, in, len), 0);
+        size_t n = ref_tsv(in, len, want);
+        assert_int_equal(b.len, n);
+        assert_memory_equal(b.data, want, n);
+        ch_buf_free(&b);
+    }
+}
+
 static void test_append_and_appendf(void **state)
 {
     ch_buf b = {0};
@@ -194,6 +220,7 @@ int main(void)
         cmocka_unit_test(test_quoted_high_bit_bytes),
         cmocka_unit_test(test_tsv),
         cmocka_unit_test(test_tsv_matches_bytewise),
+        cmocka_unit_test(test_tsv_word_scan),
         cmocka_unit_test(test_append_and_appendf),
         cmocka_unit_test(test_append_u64),
     };
