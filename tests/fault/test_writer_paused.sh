@@ -24,13 +24,22 @@ if ! command -v gdb >/dev/null; then
   finish
 fi
 
-# pause_at NAME FUNCTION: stop writer NAME when it enters FUNCTION, hold it 9 s (past WRITER_CLAIM_IDLE_MS and a
-# maintenance tick of the other writer), then detach. Succeeds if the breakpoint was hit.
+# pause_at NAME FUNCTION [OTHER]: stop writer NAME when it enters FUNCTION, hold it 9 s (past WRITER_CLAIM_IDLE_MS
+# and a maintenance tick of the other writer), then detach. Succeeds if the breakpoint was hit.
+# With OTHER, writer OTHER is frozen (SIGSTOP) until the breakpoint is hit: NAME then takes OTHER's entries over, and
+# inserting entries taken over always goes through the lease script. That makes on_lease sure to come; otherwise it
+# runs only when some entry of a set was read more than op_timeout_ms / 2 before its insert, which depends on the
+# machine's speed (a CI run once saw none in 60 s).
 pause_at() {
-  local out
+  local out thaw=()
+  if [ -n "${3:-}" ]; then
+    kill -STOP "${INGESTD_PIDS[$3]}"
+    thaw=(-ex "shell kill -CONT ${INGESTD_PIDS[$3]}")
+  fi
   out=$(timeout 60 gdb -p "${INGESTD_PIDS[$1]}" -batch -nx -q \
-    -ex 'set pagination off' -ex 'set confirm off' -ex "break $2" -ex 'continue' \
+    -ex 'set pagination off' -ex 'set confirm off' -ex "break $2" -ex 'continue' "${thaw[@]}" \
     -ex 'shell sleep 9' -ex 'delete' -ex 'detach' 2>&1)
+  [ -n "${3:-}" ] && kill -CONT "${INGESTD_PIDS[$3]}"
   grep -Eq "Breakpoint 1(\.[0-9]+)?, $2 " <<<"$out" && return 0
   echo "$out" | tail -n 5
   return 1
@@ -44,7 +53,12 @@ for fn in lease_start on_lease_time on_lease body_read; do
   for victim in w1 w2; do
     round=$((round + 1))
     sleep 2
-    check "round $round: $victim paused in $fn" pause_at "$victim" "$fn"
+    other=
+    if [ "$fn" = on_lease ]; then
+      other=w1
+      [ "$victim" = w1 ] && other=w2
+    fi
+    check "round $round: $victim paused in $fn" pause_at "$victim" "$fn" ${other:+"$other"}
   done
 done
 sleep 3
