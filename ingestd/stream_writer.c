@@ -31,7 +31,8 @@
  *    (a) it was taken over: claimed with XAUTOCLAIM from a writer idle too long (killed, stuck), or re-read from
  *        our own PEL after a Redis reconnect (a lost reply may hide a claim);
  *    (b) it was in an insert attempt of ours whose outcome is unknown (error, timeout);
- *    (c) ingestd flagged it dup=1 (an XADD whose reply was lost, a spool replay that may have been sent before).
+ *    (c) ingestd flagged it dup=1 (an XADD whose reply was lost, a spool replay that may have been sent before),
+ *        or a writer copied it with dup=2 after ClickHouse restarted (ch_guard.c: the restart may have lost it).
  *    For (a) and (b) an insert holding the entry may still be running in ClickHouse after its client gave up:
  *    the check first counts writer inserts in system.processes whose query_id range overlaps the entries;
  *    while there is one, it waits. Each insert's query_id is derived from its entry range (deterministic) and a
@@ -48,6 +49,9 @@
  *    an absent one waits, since its absence proves nothing while the older copy may be inserted elsewhere.
  *
  * I5 (one copy per insert). Within one insert, batch_ids are unique (coalesced as in I4).
+ *
+ * Acknowledged entries are trimmed only WRITER_RETAIN_MS later (ch_guard.c): ClickHouse's answer to an insert does
+ * not mean its part is on disk, and a crash of its machine is repaired from the entries kept.
  *
  * The check relies on system.processes of a single ClickHouse server (not a cluster behind a load balancer).
  */
@@ -67,6 +71,7 @@
 #include <curl/curl.h>
 #include <hiredis/hiredis.h>
 
+#include "ch_guard.h"
 #include "event_row.h"
 #include "hashmap.h"
 #include "log.h"
@@ -89,14 +94,19 @@ const config_var stream_writer_config_vars[] = {
     {"STREAM_GROUPS", "clickhouse,achievd",
      "consumer groups whose unread and pending entries are kept when the stream is trimmed (missing ones are "
      "ignored)"},
+    /* ClickHouse does not fsync inserted parts: see ch_guard.c. 60 s covers Linux's 30 s dirty page expiry and its
+     * 5 s writeback period with room for a slow disk. */
+    {"WRITER_RETAIN_MS", "60000",
+     "acknowledged entries stay in the stream this long, so that the batches a crash of ClickHouse's machine "
+     "loses are inserted again when it comes back (0: trim at once)"},
     {"STREAM_MAX_BACKLOG", "2000000",
      "entries a group other than WRITER_GROUP may hold back; beyond it trimming ignores that group (warning)"},
     {NULL, NULL, NULL},
 };
 
-#define READ_COUNT 500      /* entries per XREADGROUP */
-#define READ_BLOCK_MS 1000  /* XREADGROUP BLOCK; the connection is ours alone */
-#define READ_RETRY_MS 1000  /* after an unexpected XREADGROUP error */
+#define READ_COUNT 500     /* entries per XREADGROUP */
+#define READ_BLOCK_MS 1000 /* XREADGROUP BLOCK; the connection is ours alone */
+#define READ_RETRY_MS 1000 /* after an unexpected XREADGROUP error */
 /* After a read that emptied the stream, the next one waits this long. A read that takes entries changes the
  * group's pending list, which Redis writes to its AOF and fsyncs (appendfsync always) before answering, often
  * in a turn of its loop of its own, and ingest requests wait for Redis's fsyncs. Reading each batch as it
@@ -188,6 +198,8 @@ struct wentry {
     uint32_t received_s;
     entry_state state;
     bool dup;            /* ingestd flagged it: an earlier copy of the batch may exist (I4 c) */
+    bool recheck;        /* ... a copy made after ClickHouse restarted (ch_guard.c): an earlier copy inserted
+                            before the restart proves nothing */
     bool taken_over;     /* I4 a/b: an insert holding it may still run in ClickHouse */
     bool skip;           /* in the set but not inserted: present already, or another entry carries the batch */
     bool dead;           /* goes to the dead-letter stream instead (malformed, or refused by ClickHouse alone) */
@@ -268,7 +280,7 @@ struct stream_writer {
     size_t nwork, capwork, work_next;
     uint64_t insert_start_ns;
     uint64_t lease_sent_ms; /* clock_ms() when the ownership check went to Redis */
-    wentry *body_pos; /* insert body cursor */
+    wentry *body_pos;       /* insert body cursor */
     size_t body_off;
     unsigned backoff_ms;
     unsigned failures;        /* attempts failed in a row (one warning per outage) */
@@ -292,6 +304,7 @@ struct stream_writer {
     void *stop_arg;
 
     uint64_t events_written;
+    ch_guard *guard;
     metric *m_events, *m_latency, *m_size, *m_dups, *m_claimed, *m_dead, *m_waits, *m_trimmed, *m_xlen, *m_buffered;
     metric *m_lease_clock, *m_lease_script; /* how each insert's ownership was confirmed (I3) */
 };
@@ -723,7 +736,8 @@ static void entry_add(stream_writer *w, const redisReply *r, bool taken_over)
     e->rows_len = rows_len;
     e->arrived_ms = now_ms(w);
     e->read_at_ms = taken_over ? 0 : w->read_time_ms;
-    e->dup = dup && dup->len == 1 && dup->str[0] == '1';
+    e->dup = dup && dup->len == 1 && (dup->str[0] == '1' || dup->str[0] == '2');
+    e->recheck = e->dup && dup->str[0] == '2';
     e->taken_over = taken_over;
     char *endp = NULL;
     unsigned long n = cnt && cnt->len < 11 ? strtoul(cnt->str, &endp, 10) : 0;
@@ -974,14 +988,15 @@ static void set_build(stream_writer *w)
     }
     /* Coalesce: per batch_id, the first entry of the set carries the rows; other entries of the same batch in
      * the buffer ride along and are acknowledged with it. If one of them is already inserted (waiting for its
-     * XACK), the batch is in ClickHouse and nothing of it is inserted again. */
+     * XACK), the batch is in ClickHouse and nothing of it is inserted again, unless e is a copy made after a
+     * ClickHouse restart (that insert may be what the restart lost): e is checked for presence instead. */
     for (wentry *e = w->head; e; e = e->next) {
         if (!set_inserts(e))
             continue;
         wentry *carrier = NULL;
         bool inserted = false;
         for (wentry *o = hashmap_get(w->by_batch, e->batch_id, 36); o; o = o->same_batch) {
-            if (o->state == E_ACK && !o->dead)
+            if (o->state == E_ACK && !o->dead && !e->recheck)
                 inserted = true;
             else if (!carrier && set_inserts(o))
                 carrier = o;
@@ -2160,14 +2175,16 @@ static void on_trimmed(redis_client *c, redisReply *reply, const char *err, void
     trim_reset(&w->trim);
 }
 
-/* Everything is known: trim to the oldest entry a holding group still needs. */
+/* Everything is known: trim to the oldest entry a holding group still needed WRITER_RETAIN_MS ago (ch_guard.c). */
 static void trim_done(stream_writer *w)
 {
     trim_run *t = &w->trim;
-    stream_id minid;
+    stream_id now_point, minid;
     char released[256];
-    if (w->finishing || stream_trim_point(t->groups, t->ngroups, w->stream_groups, w->group, w->max_backlog, t->xlen,
-                                          &minid, released, sizeof released) != 0) {
+    if (w->finishing ||
+        stream_trim_point(t->groups, t->ngroups, w->stream_groups, w->group, w->max_backlog, t->xlen, &now_point,
+                          released, sizeof released) != 0 ||
+        !ch_guard_trim_point(w->guard, now_ms(w), now_point, &minid)) {
         trim_reset(t);
         return;
     }
@@ -2352,6 +2369,7 @@ static void on_tick(uv_timer_t *t)
     if (w->stopping)
         return;
     w->maint_due = true;
+    ch_guard_tick(w->guard, w->ctl, now_ms(w));
     trim_start(w);
     if (now_ms(w) - w->last_sweep_ms >= CONSUMER_SWEEP_MS && redis_client_connected(w->ctl)) {
         w->last_sweep_ms = now_ms(w);
@@ -2377,6 +2395,7 @@ void stream_writer_config_from_env(stream_writer_config *cfg)
     cfg->claim_idle_ms = (long)config_get_int("WRITER_CLAIM_IDLE_MS", 30000);
     cfg->stream_groups = config_get("STREAM_GROUPS");
     cfg->max_backlog = config_get_int("STREAM_MAX_BACKLOG", 2000000);
+    cfg->retain_ms = config_get_int("WRITER_RETAIN_MS", 60000);
     cfg->shutdown_grace_ms = (long)config_get_int("SHUTDOWN_GRACE_MS", 10000);
 }
 
@@ -2407,6 +2426,8 @@ stream_writer *stream_writer_new(uv_loop_t *loop, const stream_writer_config *cf
         bad = "WRITER_CLAIM_IDLE_MS must be at least 300";
     else if (cfg->max_backlog < 1)
         bad = "STREAM_MAX_BACKLOG must be at least 1";
+    else if (cfg->retain_ms < 0)
+        bad = "WRITER_RETAIN_MS must not be negative";
     if (bad) {
         log_error("writer: %s", bad);
         return NULL;
@@ -2457,9 +2478,17 @@ stream_writer *stream_writer_new(uv_loop_t *loop, const stream_writer_config *cf
     w->rd = redis_client_new(loop, w->redis_url);
     w->ctl = w->rd ? redis_client_new(loop, w->redis_url) : NULL;
     w->ch = w->ctl ? ch_client_new(loop, w->clickhouse_url, w->op_timeout_ms) : NULL;
-    if (!w->rd || !w->ctl || !w->ch) {
+    ch_guard_config gc = {.clickhouse_url = w->clickhouse_url,
+                          .timeout_ms = w->op_timeout_ms,
+                          .stream_key = w->stream_key,
+                          .group = w->group,
+                          .consumer = w->consumer,
+                          .retain_ms = (uint64_t)cfg->retain_ms};
+    w->guard = w->ch ? ch_guard_new(loop, &gc) : NULL;
+    if (!w->rd || !w->ctl || !w->ch || !w->guard) {
         log_error("writer: REDIS_URL or CLICKHOUSE_URL is not a usable URL");
         *err = -EINVAL;
+        ch_guard_close(w->guard);
         if (w->ch)
             ch_client_free(w->ch);
         if (w->ctl)
@@ -2581,6 +2610,7 @@ static void finish(stream_writer *w)
         ch_client_free(w->ch);
         w->ch = NULL;
     }
+    ch_guard_close(w->guard);
     if (w->rd) {
         w->closing++;
         redis_client_close(w->rd, on_client_closed, w);
@@ -2636,6 +2666,7 @@ void stream_writer_free(stream_writer *w)
     hashmap_free(w->by_id, NULL);
     hashmap_free(w->by_batch, NULL);
     trim_reset(&w->trim);
+    ch_guard_free(w->guard);
     free(w->work);
     free(w->insert_sql);
     free(w->redis_url);

@@ -29,8 +29,8 @@
 
 typedef struct stream_writer stream_writer;
 
-/* INGEST_STREAM, WRITER_GROUP, WRITER_BATCH_EVENTS, WRITER_FLUSH_MS, WRITER_CLAIM_IDLE_MS, STREAM_GROUPS,
- * STREAM_MAX_BACKLOG. */
+/* INGEST_STREAM, WRITER_GROUP, WRITER_BATCH_EVENTS, WRITER_FLUSH_MS, WRITER_CLAIM_IDLE_MS, WRITER_RETAIN_MS,
+ * STREAM_GROUPS, STREAM_MAX_BACKLOG. */
 extern const config_var stream_writer_config_vars[];
 
 typedef struct {
@@ -45,6 +45,7 @@ typedef struct {
     long claim_idle_ms;         /* WRITER_CLAIM_IDLE_MS: take over entries idle this long with another consumer */
     const char *stream_groups;  /* STREAM_GROUPS: comma-separated groups that hold back trimming */
     long long max_backlog;      /* STREAM_MAX_BACKLOG */
+    long long retain_ms;        /* WRITER_RETAIN_MS: acknowledged entries stay this long (ch_guard.c); 0: off */
     long shutdown_grace_ms;     /* SHUTDOWN_GRACE_MS: bound on the last flush at stop */
     const char *table;          /* NULL: "raw_events" */
 } stream_writer_config;

@@ -1,5 +1,6 @@
 /* Unit tests: spool record framing (CRC, torn tails, corruption), spool appends on a real loop and temp
- * directory, and the stream writer's pure logic (ids, query_id, dedupe and running-insert SQL, trim point). */
+ * directory, and the stream writer's pure logic (ids, query_id, dedupe and running-insert SQL, trim point, the
+ * retention's trim delay). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ch_guard.h"
 #include "metrics.h"
 #include "redis_server.h"
 #include "spool.h"
@@ -553,6 +555,42 @@ static void test_trim_point(void **state)
     assert_int_equal(id.seq, 1);
 }
 
+/* WRITER_RETAIN_MS: a trim point applies only once found at or before the limit (last confirmation - retain). */
+static void test_trim_delay(void **state)
+{
+    trim_delay d = {0};
+    stream_id out = {0, 0};
+    assert_false(trim_delay_pick(&d, 1000, &out));
+    for (uint64_t t = 1; t <= 10; t++)
+        assert_int_equal(trim_delay_push(&d, t * 1000, (stream_id){t * 100, 0}), 0);
+    /* Nothing found early enough yet. */
+    assert_false(trim_delay_pick(&d, 999, &out));
+    /* The newest point found at or before the limit, older samples dropped, that one kept. */
+    assert_true(trim_delay_pick(&d, 4500, &out));
+    assert_int_equal(out.ms, 400);
+    assert_int_equal(d.n, 7);
+    assert_true(trim_delay_pick(&d, 4500, &out));
+    assert_int_equal(out.ms, 400);
+    /* A limit that went back (no newer confirmation) never gives an older point than the last one... */
+    assert_true(trim_delay_pick(&d, 100, &out) == false || out.ms == 400);
+    /* ... and a later one moves on, up to the newest sample. */
+    assert_true(trim_delay_pick(&d, 1000000, &out));
+    assert_int_equal(out.ms, 1000);
+    assert_int_equal(d.n, 1);
+    trim_delay_free(&d);
+
+    /* While ClickHouse is not confirmed, samples pile up one per tick; past the cap the newest is replaced, so
+     * the oldest ones, which the first trim after the confirmation uses, stay. */
+    for (uint64_t t = 1; t <= 10000; t++)
+        assert_int_equal(trim_delay_push(&d, t, (stream_id){t, 0}), 0);
+    assert_true(d.n <= 4096);
+    assert_true(trim_delay_pick(&d, 2, &out));
+    assert_int_equal(out.ms, 2);
+    assert_true(trim_delay_pick(&d, 10000, &out));
+    assert_int_equal(out.ms, 10000);
+    trim_delay_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -571,6 +609,7 @@ int main(void)
         cmocka_unit_test(test_present_sql),
         cmocka_unit_test(test_running_sql),
         cmocka_unit_test(test_trim_point),
+        cmocka_unit_test(test_trim_delay),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     metrics_reset();
