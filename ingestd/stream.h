@@ -19,7 +19,9 @@ typedef struct {
                              replay sent before): the writer checks ClickHouse for batch_id before inserting */
 } stream_batch;
 
-/* Stream entry field names. */
+/* Stream entry field names. A batch may be in the stream more than once: dup "1" marks an entry ingestd may have
+ * added before (above), dup "2" a copy a writer added after ClickHouse restarted (ch_guard.c). Every consumer
+ * group (the ClickHouse writer, achievd) must therefore count a batch_id once. */
 #define STREAM_F_BATCH "bid"
 #define STREAM_F_SERVER "srv"
 #define STREAM_F_COUNT "n"
