@@ -44,8 +44,8 @@
 
 /* KEYS: guard hash, stream. ARGV: ClickHouse's start time (s), tolerance (s), our consumer name, lock ms, group.
  * 'ok': the recorded incarnation is alive (or nothing needs recovering; the new start is recorded); 'busy':
- * another writer recovers; {'recover', recorded start}: we hold the lock, run copy_script. */
-static const char check_script[] =
+ * another writer recovers; {'recover', recorded start}: we hold the lock, run ch_guard_copy_script. */
+const char ch_guard_check_script[] =
     "local h, stream = KEYS[1], KEYS[2]\n"
     "local start, tol, me, lock_ms, group = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), "
     "ARGV[5]\n"
@@ -82,7 +82,7 @@ static const char check_script[] =
 
 /* KEYS: guard hash, stream. ARGV: our consumer name, count, lock ms, ClickHouse's start time (s), tolerance (s),
  * the dup field's name. Copies the next entries of the recorded range; {'more'|'done'|'lost'|'again', copied}. */
-static const char copy_script[] =
+const char ch_guard_copy_script[] =
     "local h, stream = KEYS[1], KEYS[2]\n"
     "local me, count, lock_ms, start, tol, dupf = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), "
     "tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]\n"
@@ -186,8 +186,9 @@ static void on_copied(redis_client *c, redisReply *reply, const char *err, void 
 /* Copy the next chunk of the recorded range. */
 static void copy_next(ch_guard *g)
 {
-    const char *argv[] = {"EVAL",     copy_script, "2",      g->hash_key,       g->stream_key, g->consumer,
-                          COPY_CHUNK, LOCK_MS,     g->start, START_TOLERANCE_S, STREAM_F_DUP};
+    const char *argv[] = {"EVAL",        ch_guard_copy_script, "2",         g->hash_key,
+                          g->stream_key, g->consumer,          COPY_CHUNK,  LOCK_MS,
+                          g->start,      START_TOLERANCE_S,    STREAM_F_DUP};
     g->state = G_COPY;
     if (redis_command_argv(g->ctl, on_copied, g, (int)(sizeof argv / sizeof argv[0]), argv, NULL) != 0)
         g->state = G_IDLE;
@@ -268,8 +269,8 @@ static void on_start_time(ch_client *c, int err, long status, const char *body, 
     }
     memcpy(g->start, body, n);
     g->start[n] = '\0';
-    const char *argv[] = {"EVAL",   check_script,      "2",         g->hash_key, g->stream_key,
-                          g->start, START_TOLERANCE_S, g->consumer, LOCK_MS,     g->group};
+    const char *argv[] = {"EVAL",   ch_guard_check_script, "2",         g->hash_key, g->stream_key,
+                          g->start, START_TOLERANCE_S,     g->consumer, LOCK_MS,     g->group};
     g->state = G_CHECK;
     if (!g->ctl || redis_command_argv(g->ctl, on_checked, g, (int)(sizeof argv / sizeof argv[0]), argv, NULL) != 0)
         g->state = G_IDLE;

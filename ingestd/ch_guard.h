@@ -41,6 +41,10 @@ void ch_guard_free(ch_guard *g);
 
 /* ---- pure logic, exposed for tests ---- */
 
+/* The Lua scripts of the recovery (arguments in ch_guard.c). */
+extern const char ch_guard_check_script[];
+extern const char ch_guard_copy_script[];
+
 /* Trim points with the loop time each was found at, oldest first. */
 typedef struct {
     uint64_t at;

@@ -591,6 +591,110 @@ static void test_trim_delay(void **state)
     trim_delay_free(&d);
 }
 
+/* The recovery's Lua scripts against a real Redis: who recovers, what is copied, and a recovery that a writer
+ * abandons midway finished by another. */
+static redisReply *guard_eval(redisContext *c, const char *script, const char *me, const char *start)
+{
+    if (script == ch_guard_check_script)
+        return redisCommand(c, "EVAL %s 2 t:guard t:events %s 2 %s 30000 clickhouse", script, start, me);
+    return redisCommand(c, "EVAL %s 2 t:guard t:events %s 100 30000 %s 2 dup", script, me, start);
+}
+
+static void assert_status(redisReply *r, const char *want)
+{
+    assert_non_null(r);
+    assert_true(r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_STRING);
+    assert_string_equal(r->str, want);
+    freeReplyObject(r);
+}
+
+/* {word, n} */
+static void assert_pair(redisReply *r, const char *word, long long n)
+{
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(r->elements, 2);
+    assert_string_equal(r->element[0]->str, word);
+    if (r->element[1]->type == REDIS_REPLY_INTEGER)
+        assert_int_equal(r->element[1]->integer, n);
+    freeReplyObject(r);
+}
+
+static void test_guard_scripts(void **state)
+{
+    (void)state;
+    char *dir = temp_dir();
+    int port = test_free_port();
+    pid_t redis = test_redis_start(port, dir);
+    redisContext *c = redisConnect("127.0.0.1", port);
+    assert_non_null(c);
+    assert_int_equal(c->err, 0);
+
+    /* No stream yet: the first start time seen is recorded, nothing to recover; a second within 2 s is the same. */
+    assert_status(guard_eval(c, ch_guard_check_script, "w1", "1000"), "ok");
+    assert_status(guard_eval(c, ch_guard_check_script, "w1", "1002"), "ok");
+    /* A restart before the group has read anything: recorded, nothing copied. */
+    freeReplyObject(redisCommand(c, "XGROUP CREATE t:events clickhouse 0 MKSTREAM"));
+    assert_status(guard_eval(c, ch_guard_check_script, "w2", "1100"), "ok");
+
+    /* 250 entries, every fifth one flagged dup=1, the first 230 delivered to the writers' group. */
+    for (int i = 0; i < 250; i++) {
+        redisReply *r = i % 5 ? redisCommand(c, "XADD t:events * bid b%d n 1 rows r%d", i, i)
+                              : redisCommand(c, "XADD t:events * bid b%d n 1 rows r%d dup 1", i, i);
+        freeReplyObject(r);
+    }
+    freeReplyObject(redisCommand(c, "XREADGROUP GROUP clickhouse w1 COUNT 230 STREAMS t:events >"));
+
+    /* ClickHouse restarted: w1 takes the lock, w2 is told to wait, a copy by w2 is refused. */
+    redisReply *r = guard_eval(c, ch_guard_check_script, "w1", "1200");
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    assert_string_equal(r->element[0]->str, "recover");
+    assert_string_equal(r->element[1]->str, "1100");
+    freeReplyObject(r);
+    assert_status(guard_eval(c, ch_guard_check_script, "w2", "1200"), "busy");
+    assert_pair(guard_eval(c, ch_guard_copy_script, "w2", "1200"), "lost", 0);
+    /* w1 copies a first chunk, then stops answering: once its lock expires, w2 takes over where it stopped. */
+    assert_pair(guard_eval(c, ch_guard_copy_script, "w1", "1200"), "more", 100);
+    freeReplyObject(redisCommand(c, "HSET t:guard until 0"));
+    r = guard_eval(c, ch_guard_check_script, "w2", "1201");
+    assert_string_equal(r->element[0]->str, "recover");
+    freeReplyObject(r);
+    assert_pair(guard_eval(c, ch_guard_copy_script, "w1", "1200"), "lost", 0);
+    /* A copy under another restart's start time starts over at the next check. */
+    assert_pair(guard_eval(c, ch_guard_copy_script, "w2", "1300"), "again", 0);
+    assert_pair(guard_eval(c, ch_guard_copy_script, "w2", "1201"), "more", 100);
+    assert_pair(guard_eval(c, ch_guard_copy_script, "w2", "1201"), "done", 30);
+    assert_status(guard_eval(c, ch_guard_check_script, "w1", "1200"), "ok");
+    r = redisCommand(c, "HGETALL t:guard");
+    assert_int_equal(r->elements, 2);
+    assert_string_equal(r->element[0]->str, "start");
+    assert_string_equal(r->element[1]->str, "1200");
+    freeReplyObject(r);
+
+    /* Exactly the 230 delivered entries were copied once, in order, every field kept but dup, which is 2. */
+    r = redisCommand(c, "XRANGE t:events - +");
+    assert_int_equal(r->elements, 250 + 230);
+    for (size_t i = 250; i < r->elements; i++) {
+        redisReply *f = r->element[i]->element[1];
+        char want[16];
+        snprintf(want, sizeof want, "b%zu", i - 250);
+        assert_int_equal(f->elements, 8);
+        assert_string_equal(f->element[0]->str, "bid");
+        assert_string_equal(f->element[1]->str, want);
+        snprintf(want, sizeof want, "r%zu", i - 250);
+        assert_string_equal(f->element[5]->str, want);
+        assert_string_equal(f->element[6]->str, "dup");
+        assert_string_equal(f->element[7]->str, "2");
+    }
+    freeReplyObject(r);
+
+    redisFree(c);
+    test_redis_stop(redis);
+    remove_dir(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -610,6 +714,7 @@ int main(void)
         cmocka_unit_test(test_running_sql),
         cmocka_unit_test(test_trim_point),
         cmocka_unit_test(test_trim_delay),
+        cmocka_unit_test(test_guard_scripts),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     metrics_reset();
