@@ -12,6 +12,7 @@
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,6 +34,9 @@ pid_t test_redis_start(int port, const char *dir)
     snprintf(p, sizeof p, "%d", port);
     pid_t pid = fork();
     if (pid == 0) {
+        /* A failed assertion skips test_redis_stop: the server must not outlive the test (nor keep its output
+         * pipe open, which hangs whoever reads it). */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (!freopen("/dev/null", "w", stdout))
             _exit(127);
         execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
