@@ -120,6 +120,7 @@ struct ch_guard {
     uint64_t retain_ms;
     guard_state state;
     bool closed;
+    bool refused;      /* the start-time query fails with an answer (warned once) */
     uint64_t asked_at; /* loop time the start-time query was sent */
     uint64_t alive_at; /* ... of the last one that confirmed the recorded incarnation; 0: none yet */
     char start[24];    /* ClickHouse's start time, as it answered */
@@ -255,18 +256,25 @@ static void on_checked(redis_client *c, redisReply *reply, const char *err, void
 static void on_start_time(ch_client *c, int err, long status, const char *body, size_t len, void *arg)
 {
     (void)c;
-    (void)status;
     ch_guard *g = arg;
     g->state = G_IDLE;
-    if (g->closed || err)
-        return; /* unreachable: no confirmation, so no trimming, until it answers */
+    if (g->closed || (err && err != -EPROTO))
+        return; /* unreachable (the writer reports outages): no confirmation, so no trimming, until it answers */
     size_t n = 0;
-    while (n < len && n + 1 < sizeof g->start && body[n] >= '0' && body[n] <= '9')
+    while (!err && n < len && n + 1 < sizeof g->start && body[n] >= '0' && body[n] <= '9')
         n++;
     if (n == 0 || n == sizeof g->start - 1) {
-        log_warn("writer: unexpected answer to ClickHouse's start time: %.*s", (int)(len < 100 ? len : 100), body);
+        /* Trimming stays stopped while this lasts: say so once, not every second. */
+        if (!g->refused)
+            log_warn("writer: ClickHouse's start time: unexpected answer (HTTP %ld): %.*s; acknowledged entries "
+                     "stay in the stream until it answers",
+                     status, body ? (int)(len < 200 ? len : 200) : 0, body ? body : "");
+        g->refused = true;
         return;
     }
+    if (g->refused)
+        log_info("writer: ClickHouse answers its start time again");
+    g->refused = false;
     memcpy(g->start, body, n);
     g->start[n] = '\0';
     const char *argv[] = {"EVAL",   ch_guard_check_script, "2",         g->hash_key, g->stream_key,
