@@ -402,10 +402,11 @@ appendfsync always
 save ""
 # Stream entries and counters must never be dropped to make room: fail writes instead.
 maxmemory-policy noeviction
-# The stream is trimmed as the writers acknowledge, so the data stays small while the AOF grows by every batch:
-# with the default 64mb Redis rewrote it every 4-5 s at 20,000 events/s, and each rewrite forks (the main
-# thread stops for milliseconds, and every page written afterwards is copied). Rewrite at 1 GB instead: hours
-# at a real community's load, a minute at the benchmark's; a restart replays at most about that much.
+# The stream is trimmed as the writers acknowledge (keeping the last WRITER_RETAIN_MS, 60 s), so the data stays
+# small while the AOF grows by every batch: with the default 64mb Redis rewrote it every 4-5 s at 20,000
+# events/s, and each rewrite forks (the main thread stops for milliseconds, and every page written afterwards is
+# copied). Rewrite at 1 GB instead: hours at a real community's load, a minute at the benchmark's; a restart
+# replays at most about that much.
 auto-aof-rewrite-min-size 1gb
 EOF
   if [ -z "$(running_pid redis)" ]; then
