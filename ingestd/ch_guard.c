@@ -114,7 +114,6 @@ const char ch_guard_copy_script[] =
 typedef enum { G_IDLE, G_ASK, G_CHECK, G_COPY } guard_state;
 
 struct ch_guard {
-    ch_client *ch;
     redis_client *ctl; /* the writer's, set by each tick */
     char *stream_key, *group, *consumer, *hash_key;
     uint64_t retain_ms;
@@ -284,20 +283,20 @@ static void on_start_time(ch_client *c, int err, long status, const char *body, 
         g->state = G_IDLE;
 }
 
-void ch_guard_tick(ch_guard *g, redis_client *ctl, uint64_t now)
+void ch_guard_tick(ch_guard *g, redis_client *ctl, ch_client *ch, uint64_t now)
 {
     g->ctl = ctl;
-    if (!g->retain_ms || g->closed || g->state != G_IDLE || !redis_client_connected(ctl))
+    if (!g->retain_ms || g->closed || g->state != G_IDLE || !ch || !redis_client_connected(ctl))
         return;
     g->asked_at = now;
     g->state = G_ASK;
-    if (ch_query(g->ch, "SELECT toUInt64(now()) - uptime()", on_start_time, g) != 0)
+    if (ch_query(ch, "SELECT toUInt64(now()) - uptime()", on_start_time, g) != 0)
         g->state = G_IDLE;
 }
 
 /* ---- lifetime ---- */
 
-ch_guard *ch_guard_new(uv_loop_t *loop, const ch_guard_config *cfg)
+ch_guard *ch_guard_new(const ch_guard_config *cfg)
 {
     ch_guard *g = calloc(1, sizeof *g);
     if (!g)
@@ -310,9 +309,7 @@ ch_guard *ch_guard_new(uv_loop_t *loop, const ch_guard_config *cfg)
     g->hash_key = malloc(hlen);
     if (g->hash_key)
         snprintf(g->hash_key, hlen, "%s:guard", cfg->stream_key);
-    g->ch = ch_client_new(loop, cfg->clickhouse_url, cfg->timeout_ms);
-    if (!g->stream_key || !g->group || !g->consumer || !g->hash_key || !g->ch) {
-        ch_guard_close(g);
+    if (!g->stream_key || !g->group || !g->consumer || !g->hash_key) {
         ch_guard_free(g);
         return NULL;
     }
@@ -329,9 +326,7 @@ void ch_guard_close(ch_guard *g)
     if (!g || g->closed)
         return;
     g->closed = true;
-    if (g->ch)
-        ch_client_free(g->ch);
-    g->ch = NULL;
+    g->ctl = NULL;
 }
 
 void ch_guard_free(ch_guard *g)

@@ -1,36 +1,34 @@
 /* Guarding acknowledged batches against a crash of ClickHouse's machine (see ch_guard.c).
  *
  * Usage (stream_writer.c):
- *   ch_guard *g = ch_guard_new(loop, &cfg);
- *   every tick:   ch_guard_tick(g, ctl, now)              checks ClickHouse's start time, recovers after a restart
+ *   ch_guard *g = ch_guard_new(&cfg);
+ *   every tick:   ch_guard_tick(g, ctl, ch, now)          checks ClickHouse's start time, recovers after a restart
  *   when trimming: ch_guard_trim_point(g, now, p, &apply)  the trim point p computed now -> the one to apply now
- *   at stop:      ch_guard_close(g)                      before the Redis connection closes; free after it */
+ *   at stop:      ch_guard_close(g)                      before the connections close; free after them */
 #ifndef MOHSTATS_CH_GUARD_H
 #define MOHSTATS_CH_GUARD_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <uv.h>
 
+#include "clickhouse.h"
 #include "redis_client.h"
 #include "stream_writer.h"
 
 typedef struct ch_guard ch_guard;
 
 typedef struct {
-    const char *clickhouse_url;
-    long timeout_ms;
     const char *stream_key;
     const char *group;
     const char *consumer;
     uint64_t retain_ms; /* WRITER_RETAIN_MS; 0 turns the guard off (trim points apply at once) */
 } ch_guard_config;
 
-/* NULL on a bad URL or out of memory. */
-ch_guard *ch_guard_new(uv_loop_t *loop, const ch_guard_config *cfg);
-/* Once per writer tick, with the writer's control connection and loop time. */
-void ch_guard_tick(ch_guard *g, redis_client *ctl, uint64_t now);
+/* NULL when out of memory. */
+ch_guard *ch_guard_new(const ch_guard_config *cfg);
+/* Once per writer tick, with the writer's Redis control connection, its ClickHouse client and loop time. */
+void ch_guard_tick(ch_guard *g, redis_client *ctl, ch_client *ch, uint64_t now);
 /* The writer found at loop time now that every holding group is done with the entries before p. Returns in *out
  * the point that may be trimmed to now (a point found at least retain_ms before ClickHouse was last confirmed
  * alive), false if none yet. */

@@ -2369,7 +2369,7 @@ static void on_tick(uv_timer_t *t)
     if (w->stopping)
         return;
     w->maint_due = true;
-    ch_guard_tick(w->guard, w->ctl, now_ms(w));
+    ch_guard_tick(w->guard, w->ctl, w->ch, now_ms(w));
     trim_start(w);
     if (now_ms(w) - w->last_sweep_ms >= CONSUMER_SWEEP_MS && redis_client_connected(w->ctl)) {
         w->last_sweep_ms = now_ms(w);
@@ -2478,17 +2478,14 @@ stream_writer *stream_writer_new(uv_loop_t *loop, const stream_writer_config *cf
     w->rd = redis_client_new(loop, w->redis_url);
     w->ctl = w->rd ? redis_client_new(loop, w->redis_url) : NULL;
     w->ch = w->ctl ? ch_client_new(loop, w->clickhouse_url, w->op_timeout_ms) : NULL;
-    ch_guard_config gc = {.clickhouse_url = w->clickhouse_url,
-                          .timeout_ms = w->op_timeout_ms,
-                          .stream_key = w->stream_key,
+    ch_guard_config gc = {.stream_key = w->stream_key,
                           .group = w->group,
                           .consumer = w->consumer,
                           .retain_ms = (uint64_t)cfg->retain_ms};
-    w->guard = w->ch ? ch_guard_new(loop, &gc) : NULL;
+    w->guard = w->ch ? ch_guard_new(&gc) : NULL;
     if (!w->rd || !w->ctl || !w->ch || !w->guard) {
         log_error("writer: REDIS_URL or CLICKHOUSE_URL is not a usable URL");
         *err = -EINVAL;
-        ch_guard_close(w->guard);
         if (w->ch)
             ch_client_free(w->ch);
         if (w->ctl)
@@ -2606,11 +2603,11 @@ static void finish(stream_writer *w)
         w->ins = NULL;
         ch_client_free(ins);
     }
+    ch_guard_close(w->guard); /* before w->ch is freed: its query is cancelled */
     if (w->ch) {
         ch_client_free(w->ch);
         w->ch = NULL;
     }
-    ch_guard_close(w->guard);
     if (w->rd) {
         w->closing++;
         redis_client_close(w->rd, on_client_closed, w);
