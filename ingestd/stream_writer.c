@@ -2475,15 +2475,15 @@ stream_writer *stream_writer_new(uv_loop_t *loop, const stream_writer_config *cf
     if (!w->redis_url || !w->clickhouse_url || !w->stream_key || !w->group || !w->consumer || !w->stream_groups ||
         !w->table || !w->dead_key || !w->insert_sql || !w->by_id || !w->by_batch)
         goto fail;
+    ch_guard_config gc = {
+        .stream_key = w->stream_key, .group = w->group, .consumer = w->consumer, .retain_ms = (uint64_t)cfg->retain_ms};
+    w->guard = ch_guard_new(&gc);
+    if (!w->guard)
+        goto fail;
     w->rd = redis_client_new(loop, w->redis_url);
     w->ctl = w->rd ? redis_client_new(loop, w->redis_url) : NULL;
     w->ch = w->ctl ? ch_client_new(loop, w->clickhouse_url, w->op_timeout_ms) : NULL;
-    ch_guard_config gc = {.stream_key = w->stream_key,
-                          .group = w->group,
-                          .consumer = w->consumer,
-                          .retain_ms = (uint64_t)cfg->retain_ms};
-    w->guard = w->ch ? ch_guard_new(&gc) : NULL;
-    if (!w->rd || !w->ctl || !w->ch || !w->guard) {
+    if (!w->rd || !w->ctl || !w->ch) {
         log_error("writer: REDIS_URL or CLICKHOUSE_URL is not a usable URL");
         *err = -EINVAL;
         if (w->ch)
