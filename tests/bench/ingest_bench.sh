@@ -8,10 +8,11 @@
 #       keep-alive run: no request can be answered faster than Redis's fdatasync; then, as a diagnostic only,
 #       the keep-alive half load once more with Redis's appendfsync at everysec (what the fsyncs add to the p99),
 #   (c) the rows of (a) (same seed, same events) bulk-inserted straight into ClickHouse: 100k-row INSERTs into
-#       a bare copy of raw_events and into raw_events itself with its materialized views. Twice: right before
-#       (a) and right after (b), and the ratios use the mean of the two. This machine's speed drifts with its
-#       neighbours' load: a single raw run 30 s to 4 minutes away from the runs it was compared with moved the
-#       ratio by a third between two consecutive benchmarks (0.78 / 0.57 with keep-alive).
+#       a bare copy of raw_events and into raw_events itself with its materialized views. Three times: before
+#       (a), between (a) and (b), after (b); each maximum-load run is compared with the mean of the two raw
+#       runs beside it. This machine's speed drifts with its neighbours' load: a single raw run 30 s to 4 minutes
+#       away from the runs it was compared with moved the ratio by a third between two consecutive benchmarks
+#       (0.78 / 0.57 with keep-alive), and the raw runs before (a) and after (b) differed by up to 40%.
 # Every phase prints one JSON line, each run a {"phase":"cpu"} line (CPU seconds per component of the stack
 # during the run, to see where the time goes, and how long the request path waited for a CPU) and a
 # {"phase":"redis_fsync"} line (the AOF fsyncs Redis timed itself: every acknowledged batch waits for one), and
@@ -235,10 +236,11 @@ timeout "$(remaining)" "$BENCH" --url "$URL" --servers "$STACK_DIR/servers.txt" 
 # The disk's durable-write latency with the stack idle, for comparison with the one under load below.
 "$PROBE" "$STACK_DIR/redis" 10 idle-disk | tee -a "$RESULTS" || log "warning: fsync_probe failed"
 
-# (c) before (a), and again after (b). No --url, so only the raw phase, on the rows of (a): same servers, seed
-# and event count.
+# (c) before (a), between (a) and (b), and after (b). No --url, so only the raw phase, on the rows of (a): same
+# servers, seed and event count.
 run_bench raw-before --events "$EVENTS" --seed 1 --raw --url ""
 run_bench max-keepalive --mode keepalive --events "$EVENTS" --seed 1
+run_bench raw-mid --events "$EVENTS" --seed 1 --raw --url ""
 run_bench max-close --mode close --events "$EVENTS" --seed 2
 run_bench raw --events "$EVENTS" --seed 1 --raw --url ""
 
@@ -280,8 +282,11 @@ jq -s -c --arg cpu "$cpu" --argjson nproc "$(nproc)" --argjson ram "$ram_gb" --a
   def ms: if . == null then null else . / 1000 end;
   def ratio($a; $b): if $a == null or $b == null or $b == 0 then null else $a / $b | r3 end;
   def le($a; $b): $a != null and $a <= $b;
-  ([pick("raw-before"; "raw").rows_per_s, pick("raw"; "raw").rows_per_s] | map(select(. != null))) as $raws |
-  (if ($raws | length) > 0 then ($raws | add / length) else null end) as $raw |
+  def mean: map(select(. != null)) | if length > 0 then add / length else null end;
+  (pick("raw-before"; "raw").rows_per_s) as $rb | (pick("raw-mid"; "raw").rows_per_s) as $rm |
+  (pick("raw"; "raw").rows_per_s) as $ra |
+  ([$rb, $rm, $ra] | map(select(. != null))) as $raws |
+  ($raws | mean) as $raw | ([$rb, $rm] | mean) as $raw_k | ([$rm, $ra] | mean) as $raw_c |
   (pick("max-keepalive"; "ingest").e2e.events_per_s) as $ek |
   (pick("max-close"; "ingest").e2e.events_per_s) as $ec |
   (pick("half-close"; "ingest").latency_us.p99) as $pc |
@@ -290,15 +295,17 @@ jq -s -c --arg cpu "$cpu" --argjson nproc "$(nproc)" --argjson ram "$ram_gb" --a
   {
     phase: "summary", revision: $rev, build: $build, target: $target, servers: $servers, seconds: $seconds,
     machine: {nproc: $nproc, cpu: $cpu, ram_gb: $ram, clickhouse: $ch},
-    # The mean of the two raw runs (before (a), after (b)); the ratios against each show how far the machine
-    # drifted.
+    # The raw runs (before (a), between (a) and (b), after (b)) and their mean. Each maximum-load run is compared
+    # with the mean of the two beside it; the ratios against each of those show how far the machine drifted.
     raw_rows_per_s: $raw, raw_rows_per_s_runs: $raws,
-    raw_bare_table_rows_per_s: [pick("raw-before"; "raw").bare_table.rows_per_s, pick("raw"; "raw").bare_table.rows_per_s],
+    raw_rows_per_s_beside: {keepalive: $raw_k, close: $raw_c},
+    raw_bare_table_rows_per_s: [("raw-before", "raw-mid", "raw") as $l | pick($l; "raw").bare_table.rows_per_s],
     max_events_per_s: {keepalive: pick("max-keepalive"; "ingest").events_per_s,
                        close: pick("max-close"; "ingest").events_per_s},
     e2e_events_per_s: {keepalive: $ek, close: $ec},
-    e2e_ratio: {keepalive: ratio($ek; $raw), close: ratio($ec; $raw)},
-    e2e_ratio_against_each_raw_run: {keepalive: [$raws[] as $r | ratio($ek; $r)], close: [$raws[] as $r | ratio($ec; $r)]},
+    e2e_ratio: {keepalive: ratio($ek; $raw_k), close: ratio($ec; $raw_c)},
+    e2e_ratio_against_each_raw_run: {keepalive: [$rb, $rm] | map(select(. != null) | ratio($ek; .)),
+                                     close: [$rm, $ra] | map(select(. != null) | ratio($ec; .))},
     p99_ms_at_half_load: {close: ($pc | ms), keepalive: ($pk | ms)},
     # The floor of the disk (fsync_probe): append + fdatasync as the AOF of Redis does, idle and during a second
     # half-load keep-alive run, beside the request p99 of that run.
@@ -329,7 +336,7 @@ jq -s -c --arg cpu "$cpu" --argjson nproc "$(nproc)" --argjson ram "$ram_gb" --a
     other_cpu_cores_max: ([$all[] | select(.phase == "cpu") | .label as $l |
                            (.machine_busy_s - .stack_cpu_s - ((($all | pick($l; "ingest")) // {}).client_cpu_s // 0)) / .wall_s]
                           | max | r3),
-    goals: {e2e_ratio_ge_0_6: (le(0.6; ratio($ek; $raw)) and le(0.6; ratio($ec; $raw))),
+    goals: {e2e_ratio_ge_0_6: (le(0.6; ratio($ek; $raw_k)) and le(0.6; ratio($ec; $raw_c))),
             p99_le_10ms_at_half_load: (le($pc; 10000) and le($pk; 10000))}
   }' "$RESULTS" | tee -a "$RESULTS"
 log "done in ${SECONDS}s"
