@@ -249,14 +249,18 @@ half_keep=$(field max-keepalive ingest '.events_per_s / 2 | floor')
 if [ "$half_close" != null ] && [ "$half_close" -gt 0 ]; then
   run_bench half-close --mode close --rate "$half_close" --events $((half_close * LATENCY_S)) --seed 3
 fi
+# half_keepalive LABEL: the keep-alive half-load run, the same events each time it is repeated.
+half_keepalive() {
+  run_bench "$1" --mode keepalive --rate "$half_keep" --events $((half_keep * LATENCY_S)) --seed 4
+}
 if [ "$half_keep" != null ] && [ "$half_keep" -gt 0 ]; then
-  run_bench half-keepalive --mode keepalive --rate "$half_keep" --events $((half_keep * LATENCY_S)) --seed 4
+  half_keepalive half-keepalive
   # The disk's own floor under the same load: a request is answered only after Redis's fdatasync, so
   # fsync_probe's appends beside Redis's AOF show how much of the p99 no code of ours can remove. A run of its
   # own, since the probe's writes would disturb the measured one.
   "$PROBE" "$STACK_DIR/redis" "$LATENCY_S" half-keepalive-disk >"$STACK_DIR/fsync.jsonl" &
   probe_pid=$!
-  run_bench half-keepalive-disk --mode keepalive --rate "$half_keep" --events $((half_keep * LATENCY_S)) --seed 4
+  half_keepalive half-keepalive-disk
   wait "$probe_pid" || log "warning: fsync_probe failed"
   tee -a "$RESULTS" <"$STACK_DIR/fsync.jsonl"
   # A diagnostic, not a setting to deploy: the same load with Redis fsyncing its AOF once a second instead of
@@ -264,7 +268,7 @@ if [ "$half_keep" != null ] && [ "$half_keep" -gt 0 ]; then
   # difference to half-keepalive is what waiting for the disk's flushes adds to the p99.
   if redis-cli -u "$REDIS_URL" CONFIG SET appendfsync everysec >/dev/null; then
     FSYNC_RELAXED=1
-    run_bench half-keepalive-everysec --mode keepalive --rate "$half_keep" --events $((half_keep * LATENCY_S)) --seed 4
+    half_keepalive half-keepalive-everysec
     redis-cli -u "$REDIS_URL" CONFIG SET appendfsync always >/dev/null && FSYNC_RELAXED=0
   else
     log "warning: cannot switch Redis to appendfsync everysec; no half-keepalive-everysec run"
