@@ -172,6 +172,45 @@ static long innodb_deadlocks(const char *url)
     return n;
 }
 
+/* MARIADB_URL, or NULL (with a note) when the test runs without the real server. */
+static const char *real_mariadb(void)
+{
+    const char *url = getenv("MARIADB_URL");
+    if (!url)
+        print_message("MARIADB_URL not set: real-server checks run in tests/integration/test_dbclients.sh\n");
+    return url;
+}
+
+/* Run a statement on a connection of its own; it must succeed. */
+static void mdb_exec(const char *url, const char *sql)
+{
+    char err[256];
+    mdb_result *r = mdb_query_sync(url, sql, 0, NULL, err, sizeof err);
+    if (!r)
+        print_error("%s: %s\n", sql, err);
+    assert_non_null(r);
+    mdb_result_free(r);
+}
+
+/* The first cell of a query's answer, into out. */
+static void mdb_first_cell(const char *url, const char *sql, char *out, size_t len)
+{
+    char err[256];
+    mdb_result *r = mdb_query_sync(url, sql, 0, NULL, err, sizeof err);
+    assert_non_null(r);
+    assert_true(r->nrows > 0);
+    snprintf(out, len, "%s", mdb_cell(r, 0, 0) ? mdb_cell(r, 0, 0) : "NULL");
+    mdb_result_free(r);
+}
+
+/* Free a pool, then its loop. */
+static void pool_done(mdb_pool *p, uv_loop_t *loop)
+{
+    mdb_pool_free(p);
+    uv_run(loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(loop), 0);
+}
+
 /* A statement of the pool chosen as a deadlock's victim runs again (the pool's jobs are transactions of their
  * own). Made deterministic with a second session, opened here: it changes many rows (InnoDB rolls back the
  * transaction that changed fewer), the pool's statement takes row 2 then waits for row 1, and the session then
@@ -179,20 +218,11 @@ static long innodb_deadlocks(const char *url)
 static void test_mdb_deadlock_victim_runs_again(void **state)
 {
     (void)state;
-    const char *url = getenv("MARIADB_URL");
-    if (!url) {
-        print_message("MARIADB_URL not set: real-server checks run in tests/integration/test_dbclients.sh\n");
+    const char *url = real_mariadb();
+    if (!url)
         return;
-    }
-    char err[256];
-    mdb_result *ok =
-        mdb_query_sync(url, "CREATE OR REPLACE TABLE test_deadlock (id INT PRIMARY KEY, v INT) ENGINE=InnoDB", 0, NULL,
-                       err, sizeof err);
-    assert_non_null(ok);
-    mdb_result_free(ok);
-    ok = mdb_query_sync(url, "INSERT INTO test_deadlock SELECT seq, 0 FROM seq_1_to_20", 0, NULL, err, sizeof err);
-    assert_non_null(ok);
-    mdb_result_free(ok);
+    mdb_exec(url, "CREATE OR REPLACE TABLE test_deadlock (id INT PRIMARY KEY, v INT) ENGINE=InnoDB");
+    mdb_exec(url, "INSERT INTO test_deadlock SELECT seq, 0 FROM seq_1_to_20");
 
     /* The other session, from the same URL's parts: mysql://user:password@host:port/db. */
     char user[128], password[128], host[128], db[128];
@@ -215,6 +245,7 @@ static void test_mdb_deadlock_victim_runs_again(void **state)
     int held = 0;
     for (int i = 0; i < 500 && !held; i++) {
         usleep(10 * 1000);
+        char err[256];
         mdb_result *w = mdb_query_sync(url, "SELECT id FROM test_deadlock WHERE id = 2 FOR UPDATE NOWAIT", 0, NULL, err,
                                        sizeof err);
         held = w == NULL;
@@ -229,16 +260,11 @@ static void test_mdb_deadlock_victim_runs_again(void **state)
     wait_for(&loop, &r);
     assert_int_equal(innodb_deadlocks(url), deadlocks + 1);
     assert_false(r.failed);
-    ok = mdb_query_sync(url, "SELECT GROUP_CONCAT(v ORDER BY id) FROM test_deadlock WHERE id <= 3", 0, NULL, err,
-                        sizeof err);
-    assert_non_null(ok);
-    assert_string_equal(mdb_cell(ok, 0, 0), "101,101,1");
-    mdb_result_free(ok);
-    ok = mdb_query_sync(url, "DROP TABLE test_deadlock", 0, NULL, err, sizeof err);
-    mdb_result_free(ok);
-    mdb_pool_free(p);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    char v[64];
+    mdb_first_cell(url, "SELECT GROUP_CONCAT(v ORDER BY id) FROM test_deadlock WHERE id <= 3", v, sizeof v);
+    assert_string_equal(v, "101,101,1");
+    mdb_exec(url, "DROP TABLE test_deadlock");
+    pool_done(p, &loop);
 }
 
 /* Rounds of 8 concurrent INSERT ... SELECT ... ON DUPLICATE KEY UPDATE of one new key into a table with an
@@ -249,18 +275,11 @@ static void test_mdb_deadlock_victim_runs_again(void **state)
 static void test_mdb_concurrent_upserts(void **state)
 {
     (void)state;
-    const char *url = getenv("MARIADB_URL");
-    if (!url) {
-        print_message("MARIADB_URL not set: real-server checks run in tests/integration/test_dbclients.sh\n");
+    const char *url = real_mariadb();
+    if (!url)
         return;
-    }
-    char err[256];
-    mdb_result *ok = mdb_query_sync(url,
-                                    "CREATE OR REPLACE TABLE test_upsert (id INT UNSIGNED AUTO_INCREMENT PRIMARY KEY,"
-                                    " k VARCHAR(64) NOT NULL UNIQUE, n INT NOT NULL) ENGINE=InnoDB",
-                                    0, NULL, err, sizeof err);
-    assert_non_null(ok);
-    mdb_result_free(ok);
+    mdb_exec(url, "CREATE OR REPLACE TABLE test_upsert (id INT UNSIGNED AUTO_INCREMENT PRIMARY KEY,"
+                  " k VARCHAR(64) NOT NULL UNIQUE, n INT NOT NULL) ENGINE=InnoDB");
     long deadlocks = innodb_deadlocks(url);
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -288,17 +307,14 @@ static void test_mdb_concurrent_upserts(void **state)
     print_message("%ld deadlocks in %d statements, every one run again\n", innodb_deadlocks(url) - deadlocks,
                   LINK_ROUNDS * LINK_AT_ONCE);
     assert_int_equal(failed, 0);
-    ok = mdb_query_sync(url, "SELECT COUNT(*), SUM(n = " STR(LINK_AT_ONCE) ") FROM test_upsert", 0, NULL, err,
-                        sizeof err);
-    assert_non_null(ok);
-    assert_string_equal(mdb_cell(ok, 0, 0), STR(LINK_ROUNDS));
-    assert_string_equal(mdb_cell(ok, 0, 1), STR(LINK_ROUNDS));
-    mdb_result_free(ok);
-    ok = mdb_query_sync(url, "DROP TABLE test_upsert", 0, NULL, err, sizeof err);
-    mdb_result_free(ok);
-    mdb_pool_free(p);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    char rows[32], counted_once[32];
+    mdb_first_cell(url, "SELECT COUNT(*) FROM test_upsert", rows, sizeof rows);
+    mdb_first_cell(url, "SELECT COUNT(*) FROM test_upsert WHERE n = " STR(LINK_AT_ONCE), counted_once,
+                   sizeof counted_once);
+    assert_string_equal(rows, STR(LINK_ROUNDS));
+    assert_string_equal(counted_once, STR(LINK_ROUNDS));
+    mdb_exec(url, "DROP TABLE test_upsert");
+    pool_done(p, &loop);
 }
 
 int main(void)
