@@ -407,15 +407,15 @@ static void mdb_run(void *ctx, void **conn, db_query *q)
     if (!my)
         my = mdb_connect(ctx, q->err, sizeof q->err);
     if (my) {
+        unsigned e;
         for (int tries = 1;; tries++) {
             q->res = run(my, q->sql, q->nparams, q->params, q->err, sizeof q->err);
-            unsigned e = mysql_errno(my);
+            e = mysql_errno(my);
             if (q->res || (e != ER_LOCK_DEADLOCK && e != ER_AUTOINC_READ_FAILED) || tries == MDB_DEADLOCK_TRIES)
                 break;
             uv_sleep(1u << tries); /* 2, 4, 8, 16 ms: lets the transaction that won finish first */
         }
         /* Client errors (2000-2999: server gone, lost, timeout) leave the connection unusable. */
-        unsigned e = mysql_errno(my);
         if (!q->res && e >= 2000 && e < 3000) {
             mysql_close(my);
             my = NULL;
