@@ -10,17 +10,8 @@
 #include <string.h>
 
 #include "random.h"
+#include "raw_row.h"
 #include "text.h"
-
-const char event_row_columns[] =
-    "event_id, batch_id, server_id, received_at, received_ms, game_time, session_id, match_key, map_name, "
-    "event_type, type_sent, known_type, "
-    "actor_guid, actor_name, actor_team, actor_smf_id, actor_x, actor_y, actor_z, actor_pitch, actor_yaw, "
-    "actor_stance, "
-    "target_guid, target_name, target_team, target_smf_id, target_x, target_y, target_z, target_pitch, "
-    "target_yaw, target_stance, "
-    "weapon, old_weapon, means_of_death, hitloc, damage, distance, total_distance, amount, message, item, team, "
-    "gametype, round_number, allies_score, axis_score, player_count, unknown_fields, raw";
 
 /* The fields of one event, resolved: the winning wire field for each column and block slot. */
 typedef struct {

@@ -10,6 +10,7 @@
 #include "batch_parse.h"
 #include "clickhouse.h"
 #include "event_model.h"
+#include "raw_row.h"
 
 /* Remembers each session's map, so events that carry none get the map of their session. */
 typedef struct {
@@ -43,10 +44,7 @@ typedef struct {
     slice target_guid, target_name, target_team;
 } event_summary;
 
-/* Column list of the rows event_row_render writes, for "INSERT INTO raw_events (...)". */
-extern const char event_row_columns[];
-
-/* Append e's row (one TSV line) to out and describe it in *sum. Returns 0 or -ENOMEM. */
+/* Append e's row (one TSV line, columns in raw_row_columns order) to out and describe it in *sum. Returns 0 or -ENOMEM. */
 int event_row_render(const batch *b, const batch_event *e, const event_context *ctx, ch_buf *out, event_summary *sum);
 
 /* The match key: match_id unless empty or "no_match", else the tracker session; hashed with the

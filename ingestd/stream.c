@@ -23,7 +23,7 @@ int stream_append(redis_client *r, const char *stream_key, const stream_batch *b
         STREAM_F_ROWS,
         b->rows ? b->rows : "",
         STREAM_F_DUP,
-        b->maybe_duplicate ? "1" : "0",
+        b->maybe_duplicate ? STREAM_DUP_MAYBE : STREAM_DUP_NO,
     };
     size_t argvlen[] = {
         4,

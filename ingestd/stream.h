@@ -7,26 +7,18 @@
 #include <stdint.h>
 
 #include "redis_client.h"
+#include "stream_entry.h"
 
 /* One accepted HTTP batch, already rendered as raw_events TSV rows (event_row.c). */
 typedef struct {
     char batch_id[37];     /* UUID text; also in every row's batch_id column */
     const char *server_id; /* NUL-terminated */
     uint32_t nevents;
-    const char *rows; /* nevents TabSeparated lines, each ending in '\n', in event_row_columns order */
+    const char *rows; /* nevents TabSeparated lines, each ending in '\n', in raw_row_columns order */
     size_t rows_len;
     bool maybe_duplicate; /* a copy may be in the stream already (an XADD whose outcome is unknown, a spool
-                             replay sent before): the writer checks ClickHouse for batch_id before inserting */
+                             replay sent before): STREAM_DUP_MAYBE, so consumers check for batch_id */
 } stream_batch;
-
-/* Stream entry field names. A batch may be in the stream more than once: dup "1" marks an entry ingestd may have
- * added before (above), dup "2" a copy a writer added after ClickHouse restarted (ch_guard.c). Every consumer
- * group (the ClickHouse writer, achievd) must therefore count a batch_id once. */
-#define STREAM_F_BATCH "bid"
-#define STREAM_F_SERVER "srv"
-#define STREAM_F_COUNT "n"
-#define STREAM_F_ROWS "rows"
-#define STREAM_F_DUP "dup"
 
 /* XADD the batch to stream_key (entry id "*"). cb gets the reply (the entry id) or an error. */
 int stream_append(redis_client *r, const char *stream_key, const stream_batch *b, redis_reply_fn cb, void *arg);

@@ -80,7 +80,6 @@
 #include "stream.h"
 
 const config_var stream_writer_config_vars[] = {
-    {"INGEST_STREAM", "mohstats:events", "Redis stream that accepted batches are appended to and read from"},
     {"WRITER_GROUP", "clickhouse", "consumer group of the writers that move the stream into ClickHouse"},
     /* Few large inserts: each insert writes a part in raw_events and in every aggregate table its views feed,
      * so ClickHouse's cost per row falls steeply with the insert size (tests/bench/ingest_bench.sh measured
@@ -375,7 +374,7 @@ void stream_writer_query_id(stream_id lo, stream_id hi, char out[WRITER_QUERY_ID
 
 uint32_t stream_rows_received_at(const char *rows, size_t len)
 {
-    /* Columns event_id, batch_id, server_id, received_at (event_row_columns); TSV fields hold no raw tab. */
+    /* Columns event_id, batch_id, server_id, received_at (raw_row_columns); TSV fields hold no raw tab. */
     size_t i = 0;
     for (int tabs = 0; tabs < 3; i++) {
         if (i >= len || rows[i] == '\n')
@@ -2467,7 +2466,7 @@ stream_writer *stream_writer_new(uv_loop_t *loop, const stream_writer_config *cf
     w->op_timeout_ms = timeout < cfg->claim_idle_ms / 3 ? timeout : cfg->claim_idle_ms / 3;
     w->max_buffer_events = 2 * (uint64_t)cfg->batch_events;
     ch_buf sql = {0};
-    if (ch_buf_appendf(&sql, "INSERT INTO %s (%s) FORMAT TabSeparated", w->table, event_row_columns) == 0)
+    if (ch_buf_appendf(&sql, "INSERT INTO %s (%s) FORMAT TabSeparated", w->table, raw_row_columns) == 0)
         w->insert_sql = sql.data;
     w->by_id = hashmap_new();
     w->by_batch = hashmap_new();

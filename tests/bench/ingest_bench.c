@@ -1317,7 +1317,7 @@ static double raw_insert_all(const options *o, const char *table, const ch_buf *
                              size_t nchunks, uint64_t nrows, double *seconds)
 {
     raw_run r = {.rows = rows, .chunk_end = chunk_end, .nchunks = nchunks};
-    snprintf(r.sql, sizeof r.sql, "INSERT INTO %s (%s) FORMAT TabSeparated", table, event_row_columns);
+    snprintf(r.sql, sizeof r.sql, "INSERT INTO %s (%s) FORMAT TabSeparated", table, raw_row_columns);
     uv_loop_t *loop = uv_default_loop();
     ch_client *c = ch_client_new(loop, o->clickhouse, 300000);
     if (!c)

@@ -1,4 +1,4 @@
-/* For the tests of rendered raw_events rows: a column's index by name in event_row_columns. Include after
+/* For the tests of rendered raw_events rows: a column's index by name in raw_row_columns. Include after
  * cmocka.h and event_row.h. */
 #ifndef MOHSTATS_TEST_ROW_COLUMNS_H
 #define MOHSTATS_TEST_ROW_COLUMNS_H
@@ -7,7 +7,7 @@
 
 static int colno(const char *name)
 {
-    const char *s = event_row_columns;
+    const char *s = raw_row_columns;
     int i = 0;
     size_t n = strlen(name);
     while (*s) {

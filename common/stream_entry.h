@@ -1,0 +1,25 @@
+/* The event stream's entry format, shared by its producer (ingestd) and its consumers (the ClickHouse writer,
+ * achievd): one entry is one accepted HTTP batch, its events rendered as raw_events TSV rows (raw_row.h). */
+#ifndef MOHSTATS_STREAM_ENTRY_H
+#define MOHSTATS_STREAM_ENTRY_H
+
+/* Field names of a stream entry. */
+#define STREAM_F_BATCH "bid"  /* the batch's UUID; also the batch_id column of each of its rows */
+#define STREAM_F_SERVER "srv" /* the server_id the token named */
+#define STREAM_F_COUNT "n"    /* number of rows */
+#define STREAM_F_ROWS "rows"  /* the rows: n TSV lines, each ending in '\n', in raw_row_columns order */
+#define STREAM_F_DUP "dup"    /* always present: one of the STREAM_DUP_* values */
+
+/* A batch may be in the stream more than once, so every consumer group counts a batch_id once:
+ * - STREAM_DUP_NO: the first and only XADD of this batch by ingestd;
+ * - STREAM_DUP_MAYBE: ingestd may have added it before (an XADD whose outcome was unknown, a spool replay);
+ * - STREAM_DUP_COPY: a copy a writer added after ClickHouse restarted (ingestd/ch_guard.c), of an entry that
+ *   was already delivered to every group. */
+#define STREAM_DUP_NO "0"
+#define STREAM_DUP_MAYBE "1"
+#define STREAM_DUP_COPY "2"
+
+/* The consumer group of achievd, by default (ACHIEVD_GROUP; the stream's key is the setting INGEST_STREAM). */
+#define STREAM_GROUP_ACHIEVD "achievd"
+
+#endif
