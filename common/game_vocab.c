@@ -1,0 +1,185 @@
+/* The event value vocabulary as tables (docs/definitions.md): each lookup is a scan of a short table. */
+#include "game_vocab.h"
+
+#include <stddef.h>
+#include <string.h>
+#include <strings.h>
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+team_side vocab_team_side(const char *team)
+{
+    static const struct {
+        const char *name;
+        team_side side;
+    } teams[] = {{"american", SIDE_ALLIES},
+                 {"allies", SIDE_ALLIES},
+                 {"allied", SIDE_ALLIES},
+                 {"german", SIDE_AXIS},
+                 {"axis", SIDE_AXIS}};
+    for (size_t i = 0; team && i < COUNT(teams); i++)
+        if (strcasecmp(team, teams[i].name) == 0)
+            return teams[i].side;
+    return SIDE_NONE;
+}
+
+/* The engine's 19 body locations in its own order, with their classes. */
+static const struct {
+    const char *name;
+    hit_class cls;
+} body_parts[VOCAB_BODY_PARTS] = {
+    {"head", HIT_HEAD},       {"helmet", HIT_HEAD},       {"neck", HIT_HEAD},       {"torso_upper", HIT_TORSO},
+    {"torso_mid", HIT_TORSO}, {"torso_lower", HIT_TORSO}, {"pelvis", HIT_PELVIS},   {"r_arm_upper", HIT_ARM},
+    {"l_arm_upper", HIT_ARM}, {"r_leg_upper", HIT_LEG},   {"l_leg_upper", HIT_LEG}, {"r_arm_lower", HIT_ARM},
+    {"l_arm_lower", HIT_ARM}, {"r_leg_lower", HIT_LEG},   {"l_leg_lower", HIT_LEG}, {"r_hand", HIT_HAND},
+    {"l_hand", HIT_HAND},     {"r_foot", HIT_FOOT},       {"l_foot", HIT_FOOT},
+};
+
+int vocab_hit_index(const char *hitloc)
+{
+    for (int i = 0; hitloc && i < VOCAB_BODY_PARTS; i++)
+        if (strcasecmp(hitloc, body_parts[i].name) == 0)
+            return i;
+    return -1;
+}
+
+hit_class vocab_hit_class(const char *hitloc)
+{
+    int i = vocab_hit_index(hitloc);
+    return i < 0 ? HIT_NONE : body_parts[i].cls;
+}
+
+/* A means of death without its optional "MOD_" prefix (case-insensitive). */
+static const char *mod_base(const char *mod)
+{
+    return mod && strncasecmp(mod, "mod_", 4) == 0 ? mod + 4 : mod;
+}
+
+mod_class vocab_mod_class(const char *mod)
+{
+    static const struct {
+        const char *name;
+        mod_class cls;
+    } mods[] = {
+        {"bullet", MOD_CLASS_BULLET},       {"fast_bullet", MOD_CLASS_BULLET},
+        {"shotgun", MOD_CLASS_BULLET},      {"pistol", MOD_CLASS_BULLET},
+        {"rifle", MOD_CLASS_BULLET},        {"smg", MOD_CLASS_BULLET},
+        {"sniper", MOD_CLASS_BULLET},       {"grenade", MOD_CLASS_GRENADE},
+        {"explosion", MOD_CLASS_EXPLOSION}, {"explodewall", MOD_CLASS_EXPLOSION},
+        {"rocket", MOD_CLASS_EXPLOSION},    {"landmine", MOD_CLASS_EXPLOSION},
+        {"aagun", MOD_CLASS_EXPLOSION},     {"bash", MOD_CLASS_BASH},
+        {"impale", MOD_CLASS_BASH},         {"vehicle", MOD_CLASS_VEHICLE},
+        {"roadkill", MOD_CLASS_VEHICLE},    {"telefrag", MOD_CLASS_TELEFRAG},
+        {"crush", MOD_CLASS_CRUSH},         {"crush_every_frame", MOD_CLASS_CRUSH},
+        {"falling", MOD_CLASS_FALLING},     {"drown", MOD_CLASS_DROWN},
+        {"water", MOD_CLASS_DROWN},         {"slime", MOD_CLASS_DROWN},
+        {"lava", MOD_CLASS_DROWN},          {"electricwater", MOD_CLASS_DROWN},
+        {"suicide", MOD_CLASS_SUICIDE},
+    };
+    const char *m = mod_base(mod);
+    for (size_t i = 0; m && i < COUNT(mods); i++)
+        if (strcasecmp(m, mods[i].name) == 0)
+            return mods[i].cls;
+    return MOD_CLASS_OTHER;
+}
+
+bool vocab_mod_is_rocket(const char *mod)
+{
+    const char *m = mod_base(mod);
+    return m && strcasecmp(m, "rocket") == 0;
+}
+
+stance_kind vocab_stance(const char *stance)
+{
+    static const struct {
+        const char *name;
+        stance_kind kind;
+    } stances[] = {{"stand", STANCE_STAND},
+                   {"standing", STANCE_STAND},
+                   {"crouch", STANCE_CROUCH},
+                   {"crouching", STANCE_CROUCH},
+                   {"prone", STANCE_PRONE}};
+    for (size_t i = 0; stance && i < COUNT(stances); i++)
+        if (strcasecmp(stance, stances[i].name) == 0)
+            return stances[i].kind;
+    return STANCE_UNKNOWN;
+}
+
+/* Substring patterns per class, in the order they are tried (the same lists as WEAPON_CLASS_SQL). */
+static const struct {
+    weapon_class cls;
+    const char *name;
+    const char *patterns[10];
+} weapon_classes[] = {
+    {WCLASS_SNIPER, "sniper", {"sniper", "springfield", "scope"}},
+    {WCLASS_EXPLOSIVE, "explosive", {"grenade", "granate", "bazooka", "panzer", "rocket", "explos", "mine", "tnt"}},
+    {WCLASS_SHOTGUN, "shotgun", {"shotgun", "trench"}},
+    {WCLASS_SMG, "smg", {"thompson", "mp40", "sten", "ppsh", "smg"}},
+    {WCLASS_ASSAULT, "assault", {"bar", "stg", "mp44", "fg42", "mg42", "machine"}},
+    {WCLASS_RIFLE, "rifle", {"kar98", "garand", "enfield", "mosin", "svt", "gewehr", "g43", "carbine", "rifle"}},
+    {WCLASS_PISTOL, "pistol", {"colt", "p38", "pistol", "webley", "tt33", "luger", "walther", "revolver", "silenced"}},
+    {WCLASS_MELEE, "melee", {"bash", "knife", "melee"}},
+};
+
+weapon_class vocab_weapon_class(const char *weapon)
+{
+    for (size_t i = 0; weapon && *weapon && i < COUNT(weapon_classes); i++)
+        for (size_t p = 0; p < COUNT(weapon_classes[i].patterns) && weapon_classes[i].patterns[p]; p++)
+            if (strcasestr(weapon, weapon_classes[i].patterns[p]))
+                return weapon_classes[i].cls;
+    return WCLASS_OTHER;
+}
+
+const char *vocab_weapon_class_name(weapon_class c)
+{
+    for (size_t i = 0; i < COUNT(weapon_classes); i++)
+        if (weapon_classes[i].cls == c)
+            return weapon_classes[i].name;
+    return "other";
+}
+
+/* The catalogue's names and the engine strings (substrings, case-insensitive) each covers. "bar" must not
+ * match "crowbar": the BAR's engine names start with it ("BAR", "bar_mp"). */
+static const struct {
+    weapon_family fam;
+    const char *name;
+    const char *contains[4];
+    const char *prefix;
+} weapon_families[] = {
+    {WFAM_THOMPSON, "thompson", {"thompson"}, NULL},
+    {WFAM_KAR98K, "kar98k", {"kar98"}, NULL},
+    {WFAM_GARAND, "garand", {"garand"}, NULL},
+    {WFAM_MP40, "mp40", {"mp40"}, NULL},
+    {WFAM_BAR, "bar", {"browning automatic"}, "bar"},
+    {WFAM_STG44, "stg44", {"stg44", "stg 44", "mp44"}, NULL},
+    {WFAM_SPRINGFIELD, "springfield", {"springfield"}, NULL},
+};
+
+weapon_family vocab_weapon_family(const char *weapon)
+{
+    for (size_t i = 0; weapon && *weapon && i < COUNT(weapon_families); i++) {
+        for (size_t p = 0; p < COUNT(weapon_families[i].contains) && weapon_families[i].contains[p]; p++)
+            if (strcasestr(weapon, weapon_families[i].contains[p]))
+                return weapon_families[i].fam;
+        const char *pre = weapon_families[i].prefix;
+        if (pre && strncasecmp(weapon, pre, strlen(pre)) == 0)
+            return weapon_families[i].fam;
+    }
+    return WFAM_NONE;
+}
+
+const char *vocab_weapon_family_name(weapon_family f)
+{
+    for (size_t i = 0; i < COUNT(weapon_families); i++)
+        if (weapon_families[i].fam == f)
+            return weapon_families[i].name;
+    return "";
+}
+
+weapon_family vocab_weapon_family_by_name(const char *name)
+{
+    for (size_t i = 0; name && i < COUNT(weapon_families); i++)
+        if (strcasecmp(name, weapon_families[i].name) == 0)
+            return weapon_families[i].fam;
+    return WFAM_NONE;
+}

@@ -1,0 +1,89 @@
+/* The vocabulary of event values, as docs/definitions.md defines it: teams, hit locations, means of death,
+ * stances and weapons. Tables in game_vocab.c; every C consumer (achievd, ...) classifies through here, so a
+ * headshot or a pistol kill means the same thing everywhere. queryd's SQL spells the same tables out in
+ * queryd/stats.h (TEAM_NORM_SQL, HEADSHOT_SQL, WEAPON_CLASS_SQL): a change here goes there too. */
+#ifndef MOHSTATS_GAME_VOCAB_H
+#define MOHSTATS_GAME_VOCAB_H
+
+#include <stdbool.h>
+
+/* Teams: american/allies/allied -> allies, german/axis -> axis; nothing else is a side. */
+typedef enum { SIDE_NONE, SIDE_ALLIES, SIDE_AXIS } team_side;
+team_side vocab_team_side(const char *team);
+
+/* Hit locations (the engine's names, tracker-wire.md §2.3) and their classes. */
+typedef enum {
+    HIT_NONE,   /* miss, general, unknown, empty: not a body part */
+    HIT_HEAD,   /* head, helmet, neck: a headshot */
+    HIT_TORSO,  /* torso_upper, torso_mid, torso_lower */
+    HIT_PELVIS, /* pelvis (the "nutshot") */
+    HIT_ARM,    /* *_arm_upper, *_arm_lower */
+    HIT_HAND,   /* r_hand, l_hand */
+    HIT_LEG,    /* *_leg_upper, *_leg_lower */
+    HIT_FOOT,   /* r_foot, l_foot */
+} hit_class;
+hit_class vocab_hit_class(const char *hitloc);
+/* The body part's index among the engine's 19 body locations (head .. l_foot), or -1 for HIT_NONE ones. */
+int vocab_hit_index(const char *hitloc);
+#define VOCAB_BODY_PARTS 19
+
+/* Means of death, lower-cased and without a "MOD_" prefix, as classes the stats use. */
+typedef enum {
+    MOD_CLASS_OTHER,
+    MOD_CLASS_BULLET,    /* bullet, fast_bullet, shotgun (and the fixtures' pistol/rifle/...) */
+    MOD_CLASS_GRENADE,   /* grenade */
+    MOD_CLASS_EXPLOSION, /* explosion, explodewall, rocket, landmine, aagun */
+    MOD_CLASS_BASH,      /* bash, impale: melee */
+    MOD_CLASS_VEHICLE,   /* vehicle, roadkill */
+    MOD_CLASS_TELEFRAG,  /* telefrag */
+    MOD_CLASS_CRUSH,     /* crush, crush_every_frame */
+    MOD_CLASS_FALLING,   /* falling */
+    MOD_CLASS_DROWN,     /* drown, water, slime, lava, electricwater: the world's liquids */
+    MOD_CLASS_SUICIDE,   /* suicide */
+} mod_class;
+mod_class vocab_mod_class(const char *mod);
+/* Whether mod names a rocket (rocket, bazooka/panzerschreck projectiles). */
+bool vocab_mod_is_rocket(const char *mod);
+
+/* Stances: stand[ing], crouch[ing], prone. */
+typedef enum { STANCE_UNKNOWN, STANCE_STAND, STANCE_CROUCH, STANCE_PRONE } stance_kind;
+stance_kind vocab_stance(const char *stance);
+
+/* Weapon classes from the weapon string: the first class whose patterns match, in table order (sniper
+ * before rifle: "KAR98 Sniper" is a sniper rifle). */
+typedef enum {
+    WCLASS_OTHER,
+    WCLASS_SNIPER,
+    WCLASS_EXPLOSIVE,
+    WCLASS_SHOTGUN,
+    WCLASS_SMG,
+    WCLASS_ASSAULT,
+    WCLASS_RIFLE,
+    WCLASS_PISTOL,
+    WCLASS_MELEE,
+    WCLASS__COUNT
+} weapon_class;
+weapon_class vocab_weapon_class(const char *weapon);
+const char *vocab_weapon_class_name(weapon_class c);
+
+/* The forum catalogue's weapon names (weapon_kills_<name>) and the engine strings they stand for. */
+typedef enum {
+    WFAM_NONE = -1,
+    WFAM_THOMPSON,
+    WFAM_KAR98K,
+    WFAM_GARAND,
+    WFAM_MP40,
+    WFAM_BAR,
+    WFAM_STG44,
+    WFAM_SPRINGFIELD,
+    WFAM__COUNT
+} weapon_family;
+weapon_family vocab_weapon_family(const char *weapon);
+const char *vocab_weapon_family_name(weapon_family f);
+/* The family a catalogue name ("thompson", "kar98k", ...) stands for, or WFAM_NONE. */
+weapon_family vocab_weapon_family_by_name(const char *name);
+
+/* 1 game unit = 1 inch = 0.0254 m (docs/definitions.md, Movement). */
+#define VOCAB_METRES_PER_UNIT 0.0254
+
+#endif
