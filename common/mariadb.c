@@ -469,7 +469,28 @@ int mdb_query(mdb_pool *p, const char *sql, int nparams, const char *const *para
     return db_pool_query((db_pool *)p, sql, nparams, params, (db_any_fn)cb, arg);
 }
 
-mdb_result *mdb_query_sync(const char *url, const char *sql, int nparams, const char *const *params, char *err,
+struct mdb_conn {
+    mdb_target target;
+    MYSQL *my;
+};
+
+mdb_conn *mdb_conn_open(const char *url, char *err, size_t errlen)
+{
+    uv_once(&library_once, library_init);
+    mdb_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (parse_target(url, &c->target)) {
+        set_err(err, errlen, "not a mysql:// or mariadb:// URL");
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+mdb_result *mdb_conn_query(mdb_conn *c, const char *sql, int nparams, const char *const *params, char *err,
                            size_t errlen)
 {
     char dummy[1];
@@ -478,18 +499,46 @@ mdb_result *mdb_query_sync(const char *url, const char *sql, int nparams, const 
         errlen = sizeof dummy;
     }
     err[0] = '\0';
-    uv_once(&library_once, library_init);
-    mdb_target t;
-    if (parse_target(url, &t)) {
-        set_err(err, errlen, "not a mysql:// or mariadb:// URL");
-        return NULL;
+    if (c->my && idle_conn_dead(c->my)) {
+        mysql_close(c->my);
+        c->my = NULL;
     }
-    MYSQL *my = mdb_connect(&t, err, errlen);
-    memset(&t, 0, sizeof t);
-    if (!my)
+    if (!c->my && !(c->my = mdb_connect(&c->target, err, errlen)))
         return NULL;
-    mdb_result *r = run(my, sql, nparams, params, err, errlen);
-    mysql_close(my);
+    mdb_result *r;
+    unsigned e;
+    for (int tries = 1;; tries++) {
+        r = run(c->my, sql, nparams, params, err, errlen);
+        e = mysql_errno(c->my);
+        if (r || (e != ER_LOCK_DEADLOCK && e != ER_AUTOINC_READ_FAILED) || tries == MDB_DEADLOCK_TRIES)
+            break;
+        uv_sleep(1u << tries);
+    }
+    if (!r && e >= 2000 && e < 3000) { /* client errors leave the connection unusable */
+        mysql_close(c->my);
+        c->my = NULL;
+    }
+    return r;
+}
+
+void mdb_conn_close(mdb_conn *c)
+{
+    if (!c)
+        return;
+    if (c->my)
+        mysql_close(c->my);
+    memset(&c->target, 0, sizeof c->target); /* it holds the password */
+    free(c);
+}
+
+mdb_result *mdb_query_sync(const char *url, const char *sql, int nparams, const char *const *params, char *err,
+                           size_t errlen)
+{
+    mdb_conn *c = mdb_conn_open(url, err, errlen);
+    if (!c)
+        return NULL;
+    mdb_result *r = mdb_conn_query(c, sql, nparams, params, err, errlen);
+    mdb_conn_close(c);
     return r;
 }
 

@@ -14,8 +14,8 @@ typedef struct mdb_pool mdb_pool;
 typedef struct {
     unsigned ncols;
     unsigned long long nrows;
-    char **colnames;           /* ncols */
-    char **cells;              /* nrows * ncols, row-major */
+    char **colnames; /* ncols */
+    char **cells;    /* nrows * ncols, row-major */
     unsigned long long affected_rows;
     unsigned long long insert_id;
 } mdb_result;
@@ -56,7 +56,14 @@ struct st_mysql;
 char *mdb_expand_params(struct st_mysql *m, const char *sql, int nparams, const char *const *params, size_t *outlen,
                         char *err, size_t errlen);
 
-/* Blocking query for tools and tests; returns NULL + err on failure. */
+/* A blocking connection, for a thread of its own (achievd's pipeline) and tools: connects on first use and again
+ * after the server went away; retries a deadlock's victim like the pool. */
+typedef struct mdb_conn mdb_conn;
+mdb_conn *mdb_conn_open(const char *url, char *err, size_t errlen);
+mdb_result *mdb_conn_query(mdb_conn *c, const char *sql, int nparams, const char *const *params, char *err,
+                           size_t errlen);
+void mdb_conn_close(mdb_conn *c);
+/* Blocking query on a connection of its own, for tools and tests; returns NULL + err on failure. */
 mdb_result *mdb_query_sync(const char *url, const char *sql, int nparams, const char *const *params, char *err,
                            size_t errlen);
 
