@@ -1,0 +1,116 @@
+/* Achievement evaluation: events in, per-member metric values and unlocks out. Pure logic over the state of
+ * players and matches (no I/O), so that replaying the same events from the same state gives the same result:
+ * the pipeline (pipeline.c) relies on that for exactly-once. */
+#ifndef MOHSTATS_ACHIEVD_EVALUATE_H
+#define MOHSTATS_ACHIEVD_EVALUATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "criteria.h"
+#include "game_vocab.h"
+#include "raw_row.h"
+
+/* The event vocabulary achievd reacts to (canonical types, common/event_model.c). */
+typedef enum {
+    EV_OTHER,
+    EV_KILL,
+    EV_DAMAGE,
+    EV_SPAWN,
+    EV_JUMP,
+    EV_WEAPON_CHANGE,
+    EV_CROUCH,
+    EV_DISTANCE,
+    EV_LADDER,
+    EV_DOOR,
+    EV_CHAT,
+    EV_DISCONNECT,
+    EV_FIRE,
+    EV_HIT,
+    EV_ROUND_END,
+    EV_TEAM_WIN,
+    EV_MATCH_END,
+} ach_event_type;
+
+/* One raw_events row, as much of it as achievd reads. Strings point into the row. */
+typedef struct {
+    ach_event_type type;
+    uint64_t received_ms;
+    double game_time; /* seconds since the map started; the receive time in seconds when the tracker sent none */
+    const char *batch_id, *server_id, *match_key, *map;
+    const char *actor_guid, *actor_team, *actor_stance;
+    uint64_t actor_smf_id;
+    double actor_pos[3], actor_yaw;
+    bool actor_has_pos, actor_has_yaw;
+    const char *target_guid, *target_team;
+    uint64_t target_smf_id;
+    double target_pos[3], target_yaw;
+    bool target_has_pos, target_has_yaw;
+    const char *weapon, *mod, *hitloc, *message, *team;
+    double distance; /* the step of a distance event, game units; 0 when absent */
+    bool has_round_scores;
+    int allies_score, axis_score;
+} ach_event;
+
+/* Read a split row (raw_row_split) into e. Returns false when the row is not usable (no type or time). */
+bool ach_event_from_row(char *f[RC__COUNT], const unsigned char null[RC__COUNT], ach_event *e);
+
+/* A forum achievement definition as achievd evaluates it. */
+typedef struct {
+    char code[65];
+    uint32_t requirement; /* requirement_value, at least 1 */
+    uint32_t points;
+    int metric;         /* criteria_lookup; -1 when the type is unknown (skipped) */
+    uint32_t threshold; /* from the type's name, else 0 */
+} ach_def;
+
+/* What the evaluator says about one (member, code): progress in the definition's units, capped at its
+ * requirement; unlocked when it was reached by this event (at the event's receive time). */
+typedef struct {
+    uint32_t member;
+    const char *code;
+    uint32_t progress;
+    bool unlocked;
+    uint64_t at_ms;
+    const char *match_key;
+    const char *guid;
+} ach_write;
+
+typedef struct evaluator evaluator;
+
+/* The forum member an event's player is, or 0 for guests (unauth_*), bots and unlinked GUIDs. */
+typedef uint32_t (*ach_member_fn)(void *arg, const char *guid, uint64_t smf_id);
+typedef void (*ach_write_fn)(void *arg, const ach_write *w);
+
+evaluator *evaluator_new(ach_member_fn member, ach_write_fn write, void *arg);
+void evaluator_free(evaluator *ev);
+
+/* Replace the catalogue (defs copied). Progress already reached is written for new definitions the next time
+ * the member's metric changes. */
+int evaluator_set_catalogue(evaluator *ev, const ach_def *defs, size_t n);
+
+/* Apply one event: update the players it names (and, for match_end / team_win, every member of the match),
+ * calling write for each definition whose progress moved. Returns 0 or -ENOMEM. */
+int evaluator_apply(evaluator *ev, const ach_event *e);
+
+/* Saved state: every player and match changed since the last call, serialized. each(key, blob) is called per
+ * object ("p:<member>" or "m:<match_key>"); the blob is valid during the call. Clears the dirty marks. */
+typedef int (*ach_state_fn)(void *arg, const char *key, const void *blob, size_t len);
+int evaluator_save_dirty(evaluator *ev, ach_state_fn each, void *arg);
+/* Load one saved object (as given by save). Returns 0, -EINVAL for a blob it cannot read, -ENOMEM. */
+int evaluator_load(evaluator *ev, const char *key, const void *blob, size_t len);
+/* Forget every player and match (before a reload). */
+void evaluator_reset(evaluator *ev);
+
+/* Members with a loaded state, matches in memory (metrics, tests). */
+size_t evaluator_players(const evaluator *ev);
+size_t evaluator_matches(const evaluator *ev);
+/* A member's current value of a metric (tests, operator tools); 0 when unknown. */
+uint32_t evaluator_metric(const evaluator *ev, uint32_t member, const char *metric);
+/* Forget matches whose last event is older than idle_ms before now_ms (ended, or a server that never ended
+ * them), at most 256 per call; gone(key) is called with each one's saved-state key ("m:<match_key>"). */
+void evaluator_expire_matches(evaluator *ev, uint64_t now_ms, uint64_t idle_ms,
+                              void (*gone)(void *arg, const char *key), void *arg);
+
+#endif

@@ -1,0 +1,373 @@
+/* Saving and loading the evaluator's players and matches: a compact binary form, little-endian, versioned.
+ * Metrics are saved by name, so a table that gains or reorders metrics still reads old states. */
+#include "evaluate_state.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PLAYER_MAGIC 'P'
+#define MATCH_MAGIC 'M'
+#define VERSION 1
+
+typedef struct {
+    unsigned char *p;
+    size_t len, cap;
+    bool oom;
+} wbuf;
+
+typedef struct {
+    const unsigned char *p;
+    size_t len, pos;
+    bool bad;
+} rbuf;
+
+static void put(wbuf *b, const void *src, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 1024;
+        while (cap < b->len + n)
+            cap *= 2;
+        unsigned char *q = realloc(b->p, cap);
+        if (!q) {
+            b->oom = true;
+            return;
+        }
+        b->p = q;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, src, n);
+    b->len += n;
+}
+
+static void put_u64(wbuf *b, uint64_t v)
+{
+    unsigned char x[8];
+    for (int i = 0; i < 8; i++)
+        x[i] = (unsigned char)(v >> (8 * i));
+    put(b, x, 8);
+}
+
+static void put_u32(wbuf *b, uint32_t v)
+{
+    unsigned char x[4];
+    for (int i = 0; i < 4; i++)
+        x[i] = (unsigned char)(v >> (8 * i));
+    put(b, x, 4);
+}
+
+static void put_f64(wbuf *b, double d)
+{
+    uint64_t v;
+    memcpy(&v, &d, 8);
+    put_u64(b, v);
+}
+
+static void put_str(wbuf *b, const char *s)
+{
+    size_t n = strlen(s);
+    put_u32(b, (uint32_t)n);
+    put(b, s, n);
+}
+
+static void get(rbuf *b, void *dst, size_t n)
+{
+    if (b->bad || b->len - b->pos < n) {
+        b->bad = true;
+        memset(dst, 0, n);
+        return;
+    }
+    memcpy(dst, b->p + b->pos, n);
+    b->pos += n;
+}
+
+static uint64_t get_u64(rbuf *b)
+{
+    unsigned char x[8];
+    get(b, x, 8);
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | x[i];
+    return v;
+}
+
+static uint32_t get_u32(rbuf *b)
+{
+    unsigned char x[4];
+    get(b, x, 4);
+    return (uint32_t)x[0] | (uint32_t)x[1] << 8 | (uint32_t)x[2] << 16 | (uint32_t)x[3] << 24;
+}
+
+static double get_f64(rbuf *b)
+{
+    uint64_t v = get_u64(b);
+    double d;
+    memcpy(&d, &v, 8);
+    return d;
+}
+
+/* A string into dst (cap bytes with its NUL); too long is malformed. */
+static void get_str(rbuf *b, char *dst, size_t cap)
+{
+    uint32_t n = get_u32(b);
+    if (b->bad || n >= cap) {
+        b->bad = true;
+        dst[0] = '\0';
+        return;
+    }
+    get(b, dst, n);
+    dst[n] = '\0';
+}
+
+/* A count of array elements of size each, checked against what the blob can still hold. */
+static uint32_t get_count(rbuf *b, size_t each)
+{
+    uint32_t n = get_u32(b);
+    if (!b->bad && (size_t)n * each > b->len - b->pos)
+        b->bad = true;
+    return b->bad ? 0 : n;
+}
+
+void *player_encode(const player *p, size_t *len)
+{
+    wbuf b = {0};
+    unsigned char head[2] = {PLAYER_MAGIC, VERSION};
+    put(&b, head, 2);
+    put_u32(&b, p->member);
+    put_str(&b, p->guid);
+    put_str(&b, p->match_key);
+    put_f64(&b, p->match_first_gt);
+    put_f64(&b, p->match_last_gt);
+    put_u32(&b, p->mk);
+    put_u32(&b, p->md);
+    put_u32(&b, p->m_pistol);
+    put_u32(&b, p->m_melee);
+    put_u32(&b, (uint32_t)p->side);
+    put_u32(&b, p->conds_done);
+    put_u32(&b, p->hit_mask);
+    put_u32(&b, p->said_gg);
+    for (int i = 0; i < MAX_KILLERS; i++) {
+        put_u64(&b, p->killers[i].hash);
+        put_u32(&b, p->killers[i].n);
+    }
+    put_u32(&b, p->has_spawn);
+    put_f64(&b, p->spawn_gt);
+    put_u32(&b, p->elev_mask);
+    put_str(&b, p->last_killer);
+    put_u32(&b, p->has_chain);
+    put_f64(&b, p->chain_t);
+    put_u32(&b, p->chain_len);
+    put_u32(&b, p->teabag_armed);
+    put_f64(&b, p->kill_gt);
+    for (int i = 0; i < 3; i++)
+        put_f64(&b, p->corpse[i]);
+    put_u32(&b, p->ring_n);
+    for (int i = 0; i < RING; i++)
+        put_f64(&b, p->ring[i]);
+    put_u64(&b, p->session_start_ms);
+    put_u64(&b, p->session_last_ms);
+    put_u32(&b, p->session_counted);
+    put_u32(&b, p->class_mask);
+    put_u32(&b, p->points);
+    uint32_t nm = 0;
+    for (int i = 0; i < metrics_count; i++)
+        nm += p->m[i].value || p->m[i].cur || p->m[i].t != 0;
+    put_u32(&b, nm);
+    for (int i = 0; i < metrics_count; i++)
+        if (p->m[i].value || p->m[i].cur || p->m[i].t != 0) {
+            put_str(&b, metrics[i].name);
+            put_u32(&b, p->m[i].value);
+            put_u32(&b, p->m[i].cur);
+            put_f64(&b, p->m[i].t);
+        }
+    put_u32(&b, p->nmaps);
+    for (uint32_t i = 0; i < p->nmaps; i++)
+        put_u64(&b, p->maps[i]);
+    put_u32(&b, p->nweapons);
+    for (uint32_t i = 0; i < p->nweapons; i++) {
+        put_u64(&b, p->weapons[i].hash);
+        put_u32(&b, p->weapons[i].n);
+    }
+    put_u32(&b, p->nunlocked);
+    for (uint32_t i = 0; i < p->nunlocked; i++)
+        put_u64(&b, p->unlocked[i]);
+    if (b.oom) {
+        free(b.p);
+        return NULL;
+    }
+    *len = b.len;
+    return b.p;
+}
+
+int player_decode(player *p, const void *blob, size_t len)
+{
+    rbuf b = {.p = blob, .len = len};
+    unsigned char head[2];
+    get(&b, head, 2);
+    if (b.bad || head[0] != PLAYER_MAGIC || head[1] != VERSION)
+        return -EINVAL;
+    p->member = get_u32(&b);
+    get_str(&b, p->guid, sizeof p->guid);
+    get_str(&b, p->match_key, sizeof p->match_key);
+    p->match_first_gt = get_f64(&b);
+    p->match_last_gt = get_f64(&b);
+    p->mk = get_u32(&b);
+    p->md = get_u32(&b);
+    p->m_pistol = get_u32(&b);
+    p->m_melee = get_u32(&b);
+    uint32_t side = get_u32(&b);
+    p->side = side <= SIDE_AXIS ? (team_side)side : SIDE_NONE;
+    p->conds_done = get_u32(&b);
+    p->hit_mask = get_u32(&b);
+    p->said_gg = get_u32(&b) != 0;
+    for (int i = 0; i < MAX_KILLERS; i++) {
+        p->killers[i].hash = get_u64(&b);
+        p->killers[i].n = get_u32(&b);
+    }
+    p->has_spawn = get_u32(&b) != 0;
+    p->spawn_gt = get_f64(&b);
+    p->elev_mask = get_u32(&b);
+    get_str(&b, p->last_killer, sizeof p->last_killer);
+    p->has_chain = get_u32(&b) != 0;
+    p->chain_t = get_f64(&b);
+    p->chain_len = get_u32(&b);
+    p->teabag_armed = get_u32(&b) != 0;
+    p->kill_gt = get_f64(&b);
+    for (int i = 0; i < 3; i++)
+        p->corpse[i] = get_f64(&b);
+    p->ring_n = get_u32(&b);
+    if (p->ring_n > RING)
+        p->ring_n = RING;
+    for (int i = 0; i < RING; i++)
+        p->ring[i] = get_f64(&b);
+    p->session_start_ms = get_u64(&b);
+    p->session_last_ms = get_u64(&b);
+    p->session_counted = get_u32(&b) != 0;
+    p->class_mask = get_u32(&b);
+    p->points = get_u32(&b);
+    uint32_t nm = get_count(&b, 20);
+    for (uint32_t i = 0; i < nm && !b.bad; i++) {
+        char name[64];
+        get_str(&b, name, sizeof name);
+        /* one read per statement: the order of evaluation inside an initializer list is unspecified */
+        mstate s;
+        s.value = get_u32(&b);
+        s.cur = get_u32(&b);
+        s.t = get_f64(&b);
+        int mi = metric_index(name);
+        if (mi >= 0) /* a metric this version no longer has is dropped */
+            p->m[mi] = s;
+    }
+    uint32_t n = get_count(&b, 8);
+    if (n && !b.bad) {
+        p->maps = malloc((size_t)n * sizeof *p->maps);
+        if (!p->maps)
+            return -ENOMEM;
+        p->cmaps = p->nmaps = n;
+        for (uint32_t i = 0; i < n; i++)
+            p->maps[i] = get_u64(&b);
+    }
+    n = get_count(&b, 12);
+    if (n && !b.bad) {
+        p->weapons = malloc((size_t)n * sizeof *p->weapons);
+        if (!p->weapons)
+            return -ENOMEM;
+        p->cweapons = p->nweapons = n;
+        for (uint32_t i = 0; i < n; i++) {
+            p->weapons[i].hash = get_u64(&b);
+            p->weapons[i].n = get_u32(&b);
+        }
+    }
+    n = get_count(&b, 8);
+    if (n && !b.bad) {
+        p->unlocked = malloc((size_t)n * sizeof *p->unlocked);
+        if (!p->unlocked)
+            return -ENOMEM;
+        p->cunlocked = p->nunlocked = n;
+        for (uint32_t i = 0; i < n; i++)
+            p->unlocked[i] = get_u64(&b);
+    }
+    return b.bad || b.pos != b.len ? -EINVAL : 0;
+}
+
+void *match_encode(const match *m, size_t *len)
+{
+    wbuf b = {0};
+    unsigned char head[2] = {MATCH_MAGIC, VERSION};
+    put(&b, head, 2);
+    put_str(&b, m->key);
+    put_u64(&b, m->last_ms);
+    put_u32(&b, (uint32_t)m->ended | (uint32_t)m->first_blood << 1 | (uint32_t)m->has_start << 2);
+    put_f64(&b, m->start_gt);
+    put_u32(&b, (uint32_t)m->winner);
+    for (int i = 0; i < 3; i++)
+        put_u32(&b, (uint32_t)m->deficit[i]);
+    put_u32(&b, m->nguids);
+    for (uint32_t i = 0; i < m->nguids; i++) {
+        const guid_times *g = &m->guids[i];
+        put_u64(&b, g->hash);
+        put_u32(&b, (uint32_t)g->has_spawn | (uint32_t)g->has_jump << 1 | (uint32_t)g->has_switch << 2);
+        put_f64(&b, g->spawn_gt);
+        put_f64(&b, g->jump_gt);
+        put_f64(&b, g->switch_gt);
+    }
+    put_u32(&b, m->nmembers);
+    for (uint32_t i = 0; i < m->nmembers; i++)
+        put_u32(&b, m->members[i]);
+    if (b.oom) {
+        free(b.p);
+        return NULL;
+    }
+    *len = b.len;
+    return b.p;
+}
+
+int match_decode(match *m, const void *blob, size_t len)
+{
+    rbuf b = {.p = blob, .len = len};
+    unsigned char head[2];
+    get(&b, head, 2);
+    if (b.bad || head[0] != MATCH_MAGIC || head[1] != VERSION)
+        return -EINVAL;
+    get_str(&b, m->key, sizeof m->key);
+    m->last_ms = get_u64(&b);
+    uint32_t flags = get_u32(&b);
+    m->ended = flags & 1;
+    m->first_blood = (flags >> 1) & 1;
+    m->has_start = (flags >> 2) & 1;
+    m->start_gt = get_f64(&b);
+    uint32_t w = get_u32(&b);
+    m->winner = w <= SIDE_AXIS ? (team_side)w : SIDE_NONE;
+    for (int i = 0; i < 3; i++)
+        m->deficit[i] = (int)get_u32(&b);
+    uint32_t n = get_count(&b, 36);
+    if (n && !b.bad) {
+        m->guids = calloc(n, sizeof *m->guids);
+        if (!m->guids)
+            return -ENOMEM;
+        m->cguids = m->nguids = n;
+        for (uint32_t i = 0; i < n; i++) {
+            guid_times *g = &m->guids[i];
+            g->hash = get_u64(&b);
+            uint32_t f = get_u32(&b);
+            g->has_spawn = f & 1;
+            g->has_jump = (f >> 1) & 1;
+            g->has_switch = (f >> 2) & 1;
+            g->spawn_gt = get_f64(&b);
+            g->jump_gt = get_f64(&b);
+            g->switch_gt = get_f64(&b);
+        }
+    }
+    n = get_count(&b, 4);
+    if (n && !b.bad) {
+        m->members = malloc((size_t)n * sizeof *m->members);
+        if (!m->members)
+            return -ENOMEM;
+        m->cmembers = m->nmembers = n;
+        for (uint32_t i = 0; i < n; i++)
+            m->members[i] = get_u32(&b);
+    }
+    return b.bad || b.pos != b.len ? -EINVAL : 0;
+}
