@@ -1,0 +1,90 @@
+/* achievd's pieces and what they share: settings, the forum side (MariaDB), the state side (Redis), the
+ * pipeline thread that joins them, and its statistics for /metrics. */
+#ifndef MOHSTATS_ACHIEVD_H
+#define MOHSTATS_ACHIEVD_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "evaluate.h"
+#include "hashmap.h"
+
+extern const config_var achievd_config_vars[];
+
+typedef struct {
+    const char *redis_url, *mariadb_url, *stream_key;
+    const char *group;       /* ACHIEVD_GROUP: the consumer group, also naming achievd's keys in Redis */
+    char prefix[32];         /* SMF_DB_PREFIX, checked */
+    int read_count;          /* ACHIEVD_READ_COUNT: stream entries per read */
+    int flush_ms;            /* ACHIEVD_FLUSH_MS: MariaDB writes at most this often */
+    int lease_ms;            /* ACHIEVD_LEASE_MS */
+    int catalogue_reload_s;  /* ACHIEVD_CATALOGUE_RELOAD_S */
+    int identities_reload_s; /* ACHIEVD_IDENTITIES_RELOAD_S */
+    int dedup_s;             /* ACHIEVD_DEDUP_S */
+    int match_idle_s;        /* ACHIEVD_MATCH_IDLE_S */
+    int write_rows;          /* ACHIEVD_WRITE_ROWS: rows per MariaDB statement */
+} achievd_settings;
+
+int achievd_settings_load(achievd_settings *s);
+
+/* ---- the forum's tables (forum.c) ---- */
+
+typedef struct forum forum;
+
+/* A pending write: the latest progress of (member, code), and its unlock when reached. */
+typedef struct {
+    uint32_t member;
+    char code[65];
+    uint32_t progress;
+    bool unlocked;
+    uint64_t at_ms;
+    char match_key[25];
+    char guid[65];
+} pending_write;
+
+forum *forum_new(const achievd_settings *s);
+void forum_free(forum *f);
+/* Read which columns the forum's achievement tables have (schema variants, smf-forum.md §1.3). */
+int forum_detect_schema(forum *f);
+/* The catalogue, as definitions for the evaluator (malloc'd, *n of them); types achievd does not know are logged
+ * once each and come with metric -1. Also refreshes the code -> id_achievement map for writes. */
+int forum_load_catalogue(forum *f, ach_def **defs, size_t *n);
+/* GUID -> member links (smf_mohaa_identities), replacing the previous map. */
+int forum_load_identities(forum *f);
+/* The member a GUID is linked to, or 0. */
+uint32_t forum_member_of(forum *f, const char *guid);
+/* Write n pending writes (unlocks insert-if-absent, progress only ever up). Returns 0 or a negative error
+ * (then nothing may be assumed written: every write is idempotent, so the caller retries them all). */
+int forum_write(forum *f, const pending_write *w, size_t n, double *seconds);
+/* The operator's commands: grant or revoke one achievement of one member; print what was done. */
+int forum_grant(forum *f, uint32_t member, const char *code, bool grant, char *msg, size_t msglen);
+
+/* ---- the pipeline thread (pipeline.c) ---- */
+
+typedef struct pipeline pipeline;
+
+/* Counters the pipeline keeps for /metrics, read by the loop thread. */
+typedef struct {
+    atomic_ullong events, batches, duplicates, unlocks, progress_writes, write_errors, backfilled, checkpoints;
+    atomic_ullong fenced;
+    atomic_llong lag;      /* entries of the stream not yet read by the group, -1 unknown */
+    atomic_ullong pending; /* forum writes not yet in MariaDB */
+    atomic_ullong players;
+    atomic_int leader;
+    atomic_ullong write_us_total, write_count; /* MariaDB write latency */
+} pipeline_stats;
+
+pipeline *pipeline_new(const achievd_settings *s);
+int pipeline_start(pipeline *p);
+/* Ask the thread to stop after its current step, and wait for it. */
+void pipeline_stop(pipeline *p);
+void pipeline_free(pipeline *p);
+pipeline_stats *pipeline_stats_of(pipeline *p);
+/* Per-code counts since start, for /metrics: each(code, unlocks, progress_writes). */
+void pipeline_code_counts(pipeline *p, void (*each)(void *arg, const char *code, uint64_t unlocks, uint64_t progress),
+                          void *arg);
+
+#endif

@@ -1,0 +1,64 @@
+/* achievd's settings: the table --help prints, and reading it once at start. */
+#include <errno.h>
+#include <string.h>
+
+#include "achievd.h"
+#include "log.h"
+#include "mariadb.h"
+#include "stream_entry.h"
+
+const config_var achievd_config_vars[] = {
+    {"ACHIEVD_GROUP", STREAM_GROUP_ACHIEVD,
+     "consumer group on INGEST_STREAM, and the name of achievd's state in Redis: a second forum fed from the same "
+     "stream runs its achievd with another group"},
+    {"ACHIEVD_READ_COUNT", "1000", "stream entries read and evaluated per step (1 to 100000)"},
+    {"ACHIEVD_FLUSH_MS", "500",
+     "unlocks and progress go to MariaDB in a few statements at most this often, whatever the event rate"},
+    {"ACHIEVD_WRITE_ROWS", "500", "rows per MariaDB statement (1 to 10000)"},
+    {"ACHIEVD_LEASE_MS", "10000",
+     "one achievd evaluates at a time; a standby takes over this long after the evaluator stopped answering"},
+    {"ACHIEVD_CATALOGUE_RELOAD_S", "60", "the forum's achievement definitions are read again this often"},
+    {"ACHIEVD_IDENTITIES_RELOAD_S", "10", "GUID links (smf_mohaa_identities) are read again this often"},
+    {"ACHIEVD_DEDUP_S", "600",
+     "a batch ingestd may have added twice is recognised while its first copy is younger than this"},
+    {"ACHIEVD_MATCH_IDLE_S", "21600", "a match without events this long is forgotten (ended or abandoned)"},
+    {NULL, NULL, NULL},
+};
+
+/* An integer setting within [lo, hi]; out of range is an error. */
+static int setting(const char *name, long long lo, long long hi, int *out)
+{
+    long long v = config_get_int(name, -1);
+    if (v < lo || v > hi) {
+        log_error("%s must be between %lld and %lld", name, lo, hi);
+        return -EINVAL;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+int achievd_settings_load(achievd_settings *s)
+{
+    s->redis_url = config_get("REDIS_URL");
+    s->mariadb_url = config_get("MARIADB_URL");
+    s->stream_key = config_get("INGEST_STREAM");
+    s->group = config_get("ACHIEVD_GROUP");
+    if (!s->group || !*s->group || strlen(s->group) > 64) {
+        log_error("ACHIEVD_GROUP must be a name of 1 to 64 characters");
+        return -EINVAL;
+    }
+    if (!s->stream_key || !*s->stream_key) {
+        log_error("INGEST_STREAM is empty");
+        return -EINVAL;
+    }
+    int rc = mdb_smf_prefix(s->prefix, sizeof s->prefix);
+    rc |= setting("ACHIEVD_READ_COUNT", 1, 100000, &s->read_count);
+    rc |= setting("ACHIEVD_FLUSH_MS", 10, 600000, &s->flush_ms);
+    rc |= setting("ACHIEVD_WRITE_ROWS", 1, 10000, &s->write_rows);
+    rc |= setting("ACHIEVD_LEASE_MS", 1000, 600000, &s->lease_ms);
+    rc |= setting("ACHIEVD_CATALOGUE_RELOAD_S", 1, 86400, &s->catalogue_reload_s);
+    rc |= setting("ACHIEVD_IDENTITIES_RELOAD_S", 1, 86400, &s->identities_reload_s);
+    rc |= setting("ACHIEVD_DEDUP_S", 1, 604800, &s->dedup_s);
+    rc |= setting("ACHIEVD_MATCH_IDLE_S", 60, 604800, &s->match_idle_s);
+    return rc ? -EINVAL : 0;
+}

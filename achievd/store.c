@@ -1,0 +1,412 @@
+/* achievd's state in Redis (store.h), on a blocking hiredis connection of the pipeline thread. */
+#include "store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "log.h"
+#include "random.h"
+#include "stream_entry.h"
+
+#define CONSUMER "evaluator" /* one logical consumer: only the lease holder reads, so it is always this one */
+#define COMMAND_TIMEOUT_S 10
+
+struct store {
+    const achievd_settings *s;
+    redisContext *c;
+    char token[33];
+    char k_lease[256], k_state[256], k_pending[256], k_batches[256];
+    bool down_logged;
+};
+
+/* Take or renew the lease. */
+static const char lease_script[] = "local v = redis.call('GET', KEYS[1])\n"
+                                   "if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end\n"
+                                   "if v then return 0 end\n"
+                                   "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+                                   "return 1\n";
+
+static const char release_script[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 1\n";
+
+/* A step's results and its acknowledgements, all or nothing, only for the lease holder (the fence: a process
+ * that paused past its lease cannot overwrite what its successor wrote). ARGV: token, lease ms, group, now ms,
+ * dedup cutoff ms, then counted sections: state (key, blob)..., state deletions, pending (key, value)...,
+ * batch ids, entry ids. */
+static const char checkpoint_script[] =
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return redis.error_reply('FENCED the lease is held by another "
+    "achievd') end\n"
+    "local i = 6\n"
+    "local n = tonumber(ARGV[i]) i = i + 1\n"
+    "for k = 1, n do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) i = i + 2 end\n"
+    "n = tonumber(ARGV[i]) i = i + 1\n"
+    "for k = 1, n do redis.call('HDEL', KEYS[2], ARGV[i]) i = i + 1 end\n"
+    "n = tonumber(ARGV[i]) i = i + 1\n"
+    "for k = 1, n do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) i = i + 2 end\n"
+    "n = tonumber(ARGV[i]) i = i + 1\n"
+    "for k = 1, n do redis.call('ZADD', KEYS[4], ARGV[4], ARGV[i]) i = i + 1 end\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. ARGV[5])\n"
+    "n = tonumber(ARGV[i]) i = i + 1\n"
+    "for k = 1, n do redis.call('XACK', KEYS[5], ARGV[3], ARGV[i]) i = i + 1 end\n"
+    "redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+    "return n\n";
+
+static const char pending_done_script[] =
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return redis.error_reply('FENCED the lease is held by another "
+    "achievd') end\n"
+    "for i = 2, #ARGV do redis.call('HDEL', KEYS[2], ARGV[i]) end\n"
+    "return 1\n";
+
+store *store_new(const achievd_settings *s)
+{
+    store *st = calloc(1, sizeof *st);
+    if (!st)
+        return NULL;
+    st->s = s;
+    uint8_t raw[16];
+    if (random_secure(raw, sizeof raw) != 0) {
+        free(st);
+        return NULL;
+    }
+    hex_encode(raw, sizeof raw, st->token);
+    snprintf(st->k_lease, sizeof st->k_lease, "%s:%s:lease", s->stream_key, s->group);
+    snprintf(st->k_state, sizeof st->k_state, "%s:%s:state", s->stream_key, s->group);
+    snprintf(st->k_pending, sizeof st->k_pending, "%s:%s:pending", s->stream_key, s->group);
+    snprintf(st->k_batches, sizeof st->k_batches, "%s:%s:batches", s->stream_key, s->group);
+    return st;
+}
+
+void store_disconnect(store *st)
+{
+    if (st->c)
+        redisFree(st->c);
+    st->c = NULL;
+}
+
+void store_free(store *st)
+{
+    if (!st)
+        return;
+    store_disconnect(st);
+    free(st);
+}
+
+/* A failed command: log once per outage and drop the connection (the next step reconnects). */
+static void command_failed(store *st, const char *what)
+{
+    if (!st->down_logged)
+        log_warn("achievd: Redis %s failed: %s; reconnecting", what, st->c && st->c->errstr[0] ? st->c->errstr : "?");
+    st->down_logged = true;
+    store_disconnect(st);
+}
+
+int store_connect(store *st)
+{
+    if (st->c)
+        return 0;
+    url_parts u;
+    if (url_parse(st->s->redis_url, 6379, &u) != 0)
+        return -EINVAL;
+    struct timeval tv = {.tv_sec = 5};
+    st->c = redisConnectWithTimeout(u.host, u.port, tv);
+    if (!st->c || st->c->err) {
+        if (!st->down_logged)
+            log_warn("achievd: cannot connect to Redis at %s:%d: %s; retrying", u.host, u.port,
+                     st->c ? st->c->errstr : "out of memory");
+        st->down_logged = true;
+        store_disconnect(st);
+        return -EIO;
+    }
+    struct timeval cmd = {.tv_sec = COMMAND_TIMEOUT_S};
+    redisSetTimeout(st->c, cmd);
+    redisReply *r = NULL;
+    if (u.password[0])
+        r = u.user[0] ? redisCommand(st->c, "AUTH %s %s", u.user, u.password)
+                      : redisCommand(st->c, "AUTH %s", u.password);
+    bool ok = !u.password[0] || (r && r->type != REDIS_REPLY_ERROR);
+    freeReplyObject(r);
+    r = NULL;
+    if (ok && u.path[0] && strcmp(u.path, "0") != 0) {
+        r = redisCommand(st->c, "SELECT %s", u.path);
+        ok = r && r->type != REDIS_REPLY_ERROR;
+        freeReplyObject(r);
+    }
+    memset(&u, 0, sizeof u);
+    if (!ok) {
+        command_failed(st, "AUTH/SELECT");
+        return -EIO;
+    }
+    if (st->down_logged)
+        log_info("achievd: connected to Redis");
+    st->down_logged = false;
+    return 0;
+}
+
+int store_lease(store *st)
+{
+    char ms[24];
+    snprintf(ms, sizeof ms, "%d", st->s->lease_ms);
+    redisReply *r = redisCommand(st->c, "EVAL %s 1 %s %s %s", lease_script, st->k_lease, st->token, ms);
+    if (!r || r->type != REDIS_REPLY_INTEGER) {
+        freeReplyObject(r);
+        command_failed(st, "lease");
+        return -EIO;
+    }
+    int held = r->integer == 1;
+    freeReplyObject(r);
+    return held;
+}
+
+void store_release(store *st)
+{
+    if (st->c)
+        freeReplyObject(redisCommand(st->c, "EVAL %s 1 %s %s", release_script, st->k_lease, st->token));
+}
+
+int store_ensure_group(store *st)
+{
+    redisReply *r = redisCommand(st->c, "XGROUP CREATE %s %s 0 MKSTREAM", st->s->stream_key, st->s->group);
+    if (!r) {
+        command_failed(st, "XGROUP CREATE");
+        return -EIO;
+    }
+    bool ok = r->type != REDIS_REPLY_ERROR || strncmp(r->str, "BUSYGROUP", 9) == 0;
+    if (!ok)
+        log_warn("achievd: cannot create the consumer group %s on %s: %s", st->s->group, st->s->stream_key, r->str);
+    freeReplyObject(r);
+    return ok ? 0 : -EIO;
+}
+
+/* HSCAN a whole hash, calling each(field, value, len). */
+static int scan_hash(store *st, const char *key, int (*each)(void *arg, const char *f, const char *v, size_t len),
+                     void *arg)
+{
+    char cursor[32] = "0";
+    do {
+        redisReply *r = redisCommand(st->c, "HSCAN %s %s COUNT 1000", key, cursor);
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            freeReplyObject(r);
+            command_failed(st, "HSCAN");
+            return -EIO;
+        }
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        redisReply *kv = r->element[1];
+        for (size_t i = 0; i + 1 < kv->elements; i += 2) {
+            int rc = each(arg, kv->element[i]->str, kv->element[i + 1]->str, kv->element[i + 1]->len);
+            if (rc) {
+                freeReplyObject(r);
+                return rc;
+            }
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    return 0;
+}
+
+static int load_state(void *arg, const char *f, const char *v, size_t len)
+{
+    int rc = evaluator_load(arg, f, v, len);
+    if (rc == -EINVAL) {
+        log_warn("achievd: saved state %s is unreadable; ignored", f);
+        return 0;
+    }
+    return rc;
+}
+
+typedef struct {
+    void (*each)(void *arg, const char *key, const char *value);
+    void *arg;
+} pending_loader;
+
+static int load_pending(void *arg, const char *f, const char *v, size_t len)
+{
+    pending_loader *l = arg;
+    (void)len;
+    l->each(l->arg, f, v);
+    return 0;
+}
+
+int store_load(store *st, evaluator *ev, void (*each)(void *arg, const char *key, const char *value), void *arg)
+{
+    evaluator_reset(ev);
+    int rc = scan_hash(st, st->k_state, load_state, ev);
+    pending_loader l = {each, arg};
+    if (rc == 0)
+        rc = scan_hash(st, st->k_pending, load_pending, &l);
+    return rc;
+}
+
+redisReply *store_read(store *st, bool pending, int block_ms)
+{
+    char count[16], block[16];
+    snprintf(count, sizeof count, "%d", st->s->read_count);
+    snprintf(block, sizeof block, "%d", block_ms);
+    /* Our own pending entries are read without BLOCK: they are there or not. */
+    const char *pending_argv[] = {"XREADGROUP", "GROUP",   st->s->group,      CONSUMER, "COUNT",
+                                  count,        "STREAMS", st->s->stream_key, "0"};
+    const char *new_argv[] = {"XREADGROUP", "GROUP", st->s->group, CONSUMER,          "COUNT", count,
+                              "BLOCK",      block,   "STREAMS",    st->s->stream_key, ">"};
+    const char **argv = pending ? pending_argv : new_argv;
+    int argc = pending ? (int)(sizeof pending_argv / sizeof *pending_argv) : (int)(sizeof new_argv / sizeof *new_argv);
+    redisReply *r = redisCommandArgv(st->c, argc, argv, NULL);
+    if (!r) {
+        command_failed(st, "XREADGROUP");
+        return NULL;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        if (strncmp(r->str, "NOGROUP", 7) == 0)
+            store_ensure_group(st);
+        else
+            log_warn("achievd: XREADGROUP on %s: %s", st->s->stream_key, r->str);
+        freeReplyObject(r);
+        return NULL;
+    }
+    return r;
+}
+
+int store_batches_seen(store *st, const char *const *bids, size_t n, bool *seen)
+{
+    if (n == 0)
+        return 0;
+    const char **argv = malloc((n + 2) * sizeof *argv);
+    if (!argv)
+        return -ENOMEM;
+    argv[0] = "ZMSCORE";
+    argv[1] = st->k_batches;
+    memcpy(argv + 2, bids, n * sizeof *argv);
+    redisReply *r = redisCommandArgv(st->c, (int)(n + 2), argv, NULL);
+    free(argv);
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != n) {
+        freeReplyObject(r);
+        command_failed(st, "ZMSCORE");
+        return -EIO;
+    }
+    for (size_t i = 0; i < n; i++)
+        seen[i] = r->element[i]->type != REDIS_REPLY_NIL;
+    freeReplyObject(r);
+    return 0;
+}
+
+int store_checkpoint(store *st, const checkpoint *c)
+{
+    size_t argc = 3 + 5 + 5 + 2 * c->nstate + c->ndeletes + 2 * c->npending + c->nbatches + c->nentries + 5;
+    const char **argv = malloc(argc * sizeof *argv);
+    size_t *lens = malloc(argc * sizeof *lens);
+    char nums[10][24];
+    if (!argv || !lens) {
+        free(argv);
+        free(lens);
+        return -ENOMEM;
+    }
+    size_t a = 0;
+#define ARG(s) (argv[a] = (s), lens[a] = strlen(argv[a]), a++)
+#define ARGN(s, n) (argv[a] = (s), lens[a] = (n), a++)
+#define NUM(i, v) (snprintf(nums[i], sizeof nums[i], "%" PRIu64, (uint64_t)(v)), ARG(nums[i]))
+    ARG("EVAL");
+    ARG(checkpoint_script);
+    ARG("5");
+    ARG(st->k_lease);
+    ARG(st->k_state);
+    ARG(st->k_pending);
+    ARG(st->k_batches);
+    ARG(st->s->stream_key);
+    ARG(st->token);
+    NUM(0, st->s->lease_ms);
+    ARG(st->s->group);
+    NUM(1, c->now_ms);
+    NUM(2, c->now_ms > (uint64_t)st->s->dedup_s * 1000 ? c->now_ms - (uint64_t)st->s->dedup_s * 1000 : 0);
+    NUM(3, c->nstate);
+    for (size_t i = 0; i < c->nstate; i++) {
+        ARG(c->state_keys[i]);
+        ARGN(c->state_blobs[i], c->state_lens[i]);
+    }
+    NUM(4, c->ndeletes);
+    for (size_t i = 0; i < c->ndeletes; i++)
+        ARG(c->state_deletes[i]);
+    NUM(5, c->npending);
+    for (size_t i = 0; i < c->npending; i++) {
+        ARG(c->pending_keys[i]);
+        ARG(c->pending_values[i]);
+    }
+    NUM(6, c->nbatches);
+    for (size_t i = 0; i < c->nbatches; i++)
+        ARG(c->batch_ids[i]);
+    NUM(7, c->nentries);
+    for (size_t i = 0; i < c->nentries; i++)
+        ARG(c->entry_ids[i]);
+#undef ARG
+#undef ARGN
+#undef NUM
+    redisReply *r = redisCommandArgv(st->c, (int)a, argv, lens);
+    free(argv);
+    free(lens);
+    if (!r) {
+        command_failed(st, "checkpoint");
+        return -EIO;
+    }
+    int rc = 0;
+    if (r->type == REDIS_REPLY_ERROR) {
+        rc = strncmp(r->str, "FENCED", 6) == 0 ? -EPERM : -EIO;
+        if (rc == -EIO)
+            log_warn("achievd: checkpoint refused by Redis: %s", r->str);
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+int store_pending_done(store *st, const char *const *keys, size_t n)
+{
+    const char **argv = malloc((n + 6) * sizeof *argv);
+    if (!argv)
+        return -ENOMEM;
+    size_t a = 0;
+    argv[a++] = "EVAL";
+    argv[a++] = pending_done_script;
+    argv[a++] = "2";
+    argv[a++] = st->k_lease;
+    argv[a++] = st->k_pending;
+    argv[a++] = st->token;
+    memcpy(argv + a, keys, n * sizeof *argv);
+    redisReply *r = redisCommandArgv(st->c, (int)(a + n), argv, NULL);
+    free(argv);
+    if (!r) {
+        command_failed(st, "pending cleanup");
+        return -EIO;
+    }
+    int rc = r->type == REDIS_REPLY_ERROR ? (strncmp(r->str, "FENCED", 6) == 0 ? -EPERM : -EIO) : 0;
+    freeReplyObject(r);
+    return rc;
+}
+
+long long store_lag(store *st)
+{
+    redisReply *r = redisCommand(st->c, "XINFO GROUPS %s", st->s->stream_key);
+    long long lag = -1;
+    if (!r) {
+        command_failed(st, "XINFO");
+        return -1;
+    }
+    for (size_t g = 0; r->type == REDIS_REPLY_ARRAY && g < r->elements; g++) {
+        redisReply *e = r->element[g];
+        bool ours = false;
+        long long l = -1;
+        for (size_t i = 0; e->type == REDIS_REPLY_ARRAY && i + 1 < e->elements; i += 2) {
+            const char *k = e->element[i]->str;
+            redisReply *v = e->element[i + 1];
+            if (strcmp(k, "name") == 0 && v->str && strcmp(v->str, st->s->group) == 0)
+                ours = true;
+            if (strcmp(k, "lag") == 0 && v->type == REDIS_REPLY_INTEGER)
+                l = v->integer;
+        }
+        if (ours)
+            lag = l;
+    }
+    freeReplyObject(r);
+    return lag;
+}
