@@ -8,7 +8,8 @@
  *   icon, tier, points, unlocked_date}].
  * - GET /achievements/leaderboard?limit=25&sort=points (or sort=count): [{rank, id_member, member_name, real_name,
  *   achievement_count, total_points}].
- * - GET /achievements/rarest?limit=10: definitions with unlock_count, rarest first.
+ * - GET /achievements/rarest?limit=10: definitions with unlock_count and unlock_percent (of the members who played;
+ *   null under 20 of them), rarest first.
  * - GET /achievements/{id}: one definition (by id or code) with unlock_count and unlocked_by[].
  * - GET /achievements/player/{guid}: {achievements:[...all, with unlocked], unlocked:[...], progress:[...], member_id,
  *   total_points}.
@@ -30,6 +31,14 @@ typedef struct {
     "d.id_achievement, d.code, d.name, d.description, d.category, d.tier, d.icon, d.requirement_type, "                \
     "d.requirement_value, d.points, d.is_hidden, d.sort_order"
 #define DEF_NUMERIC "id_achievement,tier,requirement_value,points,is_hidden,sort_order"
+
+/* Rarity = unlockers / members who played (docs/achievements.md): achievd writes a progress row for every member
+ * with an event (a day played counts towards the daily streak), so the members with a progress or unlock row are
+ * the members with at least one match. Below RARITY_MIN_PLAYERS a percentage says nothing: null. */
+#define RARITY_MIN_PLAYERS "20"
+#define PLAYERS_SQL                                                                                                    \
+    "SELECT COUNT(*) AS players FROM (SELECT id_member FROM {p}mohaa_achievement_progress "                            \
+    "UNION SELECT id_member FROM {p}mohaa_player_achievements) AS played"
 
 // clang-format off
 static const char defs_sql[] =
@@ -63,11 +72,14 @@ static const char board_sql[] =
 
 // clang-format off
 static const char rarest_sql[] =
-    "SELECT " DEF_COLUMNS ", COUNT(pa.id_unlock) AS unlock_count\n"
+    "SELECT " DEF_COLUMNS ", COUNT(pa.id_unlock) AS unlock_count,\n"
+    "       IF(pl.players >= " RARITY_MIN_PLAYERS ", ROUND(100 * COUNT(pa.id_unlock) / pl.players, 2), NULL)\n"
+    "           AS unlock_percent\n"
     "FROM {p}mohaa_achievement_defs AS d\n"
     "LEFT JOIN {p}mohaa_player_achievements AS pa ON pa.id_achievement = d.id_achievement\n"
+    "CROSS JOIN (" PLAYERS_SQL ") AS pl\n"
     "WHERE d.is_hidden = 0\n"
-    "GROUP BY d.id_achievement\n"
+    "GROUP BY d.id_achievement, pl.players\n"
     "ORDER BY unlock_count ASC, d.id_achievement\n"
     "LIMIT %ld";
 // clang-format on
@@ -174,7 +186,7 @@ static void board_start(qjob *j)
 static void rarest_start(qjob *j)
 {
     ach_args *a = j->args;
-    queue(j, 0, rarest_sql, NULL, a->limit, 0, NULL, DEF_NUMERIC ",unlock_count");
+    queue(j, 0, rarest_sql, NULL, a->limit, 0, NULL, DEF_NUMERIC ",unlock_count,unlock_percent");
     job_then(j, rows_answer);
 }
 

@@ -162,7 +162,9 @@ old_kill() {
 old_kill 10 102 Bob MP40 && old_kill 40 102 Bob MP40 && old_kill 400 103 Carl Springfield
 
 # Forum fixtures: members, GUID links, three achievements (one hidden), unlocks and progress.
-mdb_query "INSERT INTO smf_members (id_member, member_name, real_name) VALUES (101, 'alice_forum', 'Alice F'),
+# The forum's own catalogue replaces the plugin's seed (schemas/mariadb/0003), as a forum's installer may.
+mdb_query "DELETE FROM smf_mohaa_achievement_defs;
+  INSERT INTO smf_members (id_member, member_name, real_name) VALUES (101, 'alice_forum', 'Alice F'),
   (105, 'emile_forum', 'Emile F');
   INSERT INTO smf_mohaa_identities (id_member, player_guid, player_name, linked_at, verified) VALUES
   (101, '101', 'Alice', 1700000000, 1), (105, '105', 'Emile', 1700000000, 1);
@@ -491,6 +493,8 @@ expect "recent unlocks with member names" "achievements/recent" \
   '[.[] | "\(.id_member):\(.code):\(.member_name)"] | join(",")' "105:first_blood:emile_forum,101:secret_x:alice_forum,101:first_blood:alice_forum"
 expect "leaderboard by points" "achievements/leaderboard" \
   '[.[] | "\(.rank):\(.member_name):\(.achievement_count):\(.total_points)"] | join(",")' "1:alice_forum:2:15,2:emile_forum:1:10"
+expect "rarest: unlock counts, no percentage under 20 members who played" "achievements/rarest" \
+  '[.[] | "\(.code):\(.unlock_count):\(.unlock_percent)"] | join(",")' "sharpshooter:0:null,first_blood:2:null"
 expect "one definition by id" "achievements/1" '"\(.code) \(.unlock_count)"' "first_blood 2"
 expect "one definition by code" "achievements/sharpshooter" .id_achievement 2
 check_eq "an unknown achievement is 404" 404 "$(status achievements/999)"
