@@ -15,17 +15,18 @@
 extern const config_var achievd_config_vars[];
 
 typedef struct {
-    const char *redis_url, *mariadb_url, *stream_key;
-    const char *group;       /* ACHIEVD_GROUP: the consumer group, also naming achievd's keys in Redis */
-    char prefix[32];         /* SMF_DB_PREFIX, checked */
-    int read_count;          /* ACHIEVD_READ_COUNT: stream entries per read */
-    int flush_ms;            /* ACHIEVD_FLUSH_MS: MariaDB writes at most this often */
-    int lease_ms;            /* ACHIEVD_LEASE_MS */
-    int catalogue_reload_s;  /* ACHIEVD_CATALOGUE_RELOAD_S */
-    int identities_reload_s; /* ACHIEVD_IDENTITIES_RELOAD_S */
-    int dedup_s;             /* ACHIEVD_DEDUP_S */
-    int match_idle_s;        /* ACHIEVD_MATCH_IDLE_S */
-    int write_rows;          /* ACHIEVD_WRITE_ROWS: rows per MariaDB statement */
+    const char *redis_url, *mariadb_url, *clickhouse_url, *stream_key;
+    const char *writer_group; /* WRITER_GROUP: a backfill waits until the writers inserted what it reads */
+    const char *group;        /* ACHIEVD_GROUP: the consumer group, also naming achievd's keys in Redis */
+    char prefix[32];          /* SMF_DB_PREFIX, checked */
+    int read_count;           /* ACHIEVD_READ_COUNT: stream entries per read */
+    int flush_ms;             /* ACHIEVD_FLUSH_MS: MariaDB writes at most this often */
+    int lease_ms;             /* ACHIEVD_LEASE_MS */
+    int catalogue_reload_s;   /* ACHIEVD_CATALOGUE_RELOAD_S */
+    int identities_reload_s;  /* ACHIEVD_IDENTITIES_RELOAD_S */
+    int dedup_s;              /* ACHIEVD_DEDUP_S */
+    int match_idle_s;         /* ACHIEVD_MATCH_IDLE_S */
+    int write_rows;           /* ACHIEVD_WRITE_ROWS: rows per MariaDB statement */
 } achievd_settings;
 
 int achievd_settings_load(achievd_settings *s);
@@ -54,8 +55,8 @@ int forum_detect_schema(forum *f);
 int forum_load_catalogue(forum *f, ach_def **defs, size_t *n);
 /* GUID -> member links (smf_mohaa_identities), replacing the previous map. */
 int forum_load_identities(forum *f);
-/* The member a GUID is linked to, or 0. */
-uint32_t forum_member_of(forum *f, const char *guid);
+/* Each GUID -> member link of the last forum_load_identities. */
+void forum_each_link(forum *f, void (*each)(void *arg, const char *guid, uint32_t member), void *arg);
 /* Write n pending writes (unlocks insert-if-absent, progress only ever up). Returns 0 or a negative error
  * (then nothing may be assumed written: every write is idempotent, so the caller retries them all). */
 int forum_write(forum *f, const pending_write *w, size_t n, double *seconds);

@@ -79,8 +79,9 @@ typedef struct {
 
 typedef struct evaluator evaluator;
 
-/* The forum member an event's player is, or 0 for guests (unauth_*), bots and unlinked GUIDs. */
-typedef uint32_t (*ach_member_fn)(void *arg, const char *guid, uint64_t smf_id);
+/* The forum member an event's player is, or 0 for guests (unauth_*), bots and unlinked GUIDs; received_ms is the
+ * event's receive time (a link credits the events after the moment it was seen: the ones before are a backfill's). */
+typedef uint32_t (*ach_member_fn)(void *arg, const char *guid, uint64_t smf_id, uint64_t received_ms);
 typedef void (*ach_write_fn)(void *arg, const ach_write *w);
 
 evaluator *evaluator_new(ach_member_fn member, ach_write_fn write, void *arg);
@@ -102,6 +103,11 @@ int evaluator_save_dirty(evaluator *ev, ach_state_fn each, void *arg);
 int evaluator_load(evaluator *ev, const char *key, const void *blob, size_t len);
 /* Forget every player and match (before a reload). */
 void evaluator_reset(evaluator *ev);
+
+/* Add what `from` measured of member (a backfill: the member's past, replayed from ClickHouse) to what `into`
+ * has: counts and sums add up, bests take the larger, sets join, unlocks join. Then progress and unlocks of the
+ * member's changed metrics are written through `into` at at_ms. Returns 0 or -ENOMEM. */
+int evaluator_merge(evaluator *into, const evaluator *from, uint32_t member, uint64_t at_ms);
 
 /* Members with a loaded state, matches in memory (metrics, tests). */
 size_t evaluator_players(const evaluator *ev);

@@ -203,9 +203,19 @@ int forum_load_identities(forum *f)
     return 0;
 }
 
-uint32_t forum_member_of(forum *f, const char *guid)
+void forum_each_link(forum *f, void (*each)(void *arg, const char *guid, uint32_t member), void *arg)
 {
-    return (uint32_t)(uintptr_t)hashmap_get(f->links, guid, strlen(guid));
+    size_t pos = 0, klen;
+    const char *k;
+    void *v;
+    char guid[80];
+    while (hashmap_next(f->links, &pos, &k, &klen, &v)) {
+        if (klen >= sizeof guid)
+            continue;
+        memcpy(guid, k, klen);
+        guid[klen] = '\0';
+        each(arg, guid, (uint32_t)(uintptr_t)v);
+    }
 }
 
 /* A growing SQL text and its parameters. */

@@ -16,7 +16,14 @@
  * again after a crash between MariaDB and the cleanup of the pending list changes nothing. A batch in the
  * stream twice is counted once: dup "2" copies are skipped (their original is always in our part of the
  * stream: trimming keeps what the achievd group has not read), dup "1" entries are checked against the batch
- * ids counted in the last ACHIEVD_DEDUP_S. */
+ * ids counted in the last ACHIEVD_DEDUP_S.
+ *
+ * Why a link splits a GUID's events by time. A GUID linked to a member at some moment has events from before
+ * (evaluated then as nobody's) and after. Each link records the latest receive time evaluated when achievd saw
+ * it (from_ms): the events received later are credited as they are evaluated, the ones before by a backfill
+ * (backfill.c) that replays them from ClickHouse once the writers inserted everything up to that moment, and
+ * that is merged into the member's state in one step. So no event counts twice, and none is missed unless it
+ * reaches the stream after the link with an older receive time (a spool replayed after a Redis outage). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -29,6 +36,7 @@
 #include <mysql.h>
 
 #include "achievd.h"
+#include "backfill.h"
 #include "log.h"
 #include "raw_row.h"
 #include "store.h"
@@ -51,6 +59,16 @@ typedef struct {
     uint64_t unlocks, progress;
 } code_count;
 
+/* A GUID -> member link as achievd credits it (see the top of this file). */
+typedef struct {
+    char guid[65];
+    uint32_t member;
+    uint64_t from_ms; /* events received after this count as they come; the ones before are the backfill's */
+    bool done;        /* the backfill was merged (or there was nothing before) */
+    char at_id[48];   /* the stream's newest entry when the link was seen: the writers must have inserted it */
+    bool dirty;       /* changed since the last checkpoint */
+} link_state;
+
 struct pipeline {
     const achievd_settings *s;
     pthread_t thread;
@@ -61,6 +79,11 @@ struct pipeline {
     forum *fm;
     evaluator *ev;
     hashmap *pending; /* "member:code" -> pend */
+    hashmap *links;   /* GUID -> link_state */
+    uint64_t seen_ms; /* the latest receive time evaluated */
+    ach_def *defs;    /* the catalogue, for backfills */
+    size_t ndefs;
+    uint64_t next_backfill;
     pend **dirty;
     size_t ndirty, cdirty;
     char **deletes; /* saved states to delete at the next checkpoint (expired matches) */
@@ -88,14 +111,76 @@ static void nap(pipeline *p, int ms)
 
 /* ---- members and pending writes ---- */
 
-static uint32_t member_of(void *arg, const char *guid, uint64_t smf_id)
+static uint32_t member_of(void *arg, const char *guid, uint64_t smf_id, uint64_t received_ms)
 {
     pipeline *p = arg;
     if (smf_id > 0 && smf_id <= UINT32_MAX)
         return (uint32_t)smf_id;
     if (strncmp(guid, "unauth_", 7) == 0)
         return 0; /* a slot, not a person (docs/definitions.md) */
-    return forum_member_of(p->fm, guid);
+    const link_state *l = hashmap_get(p->links, guid, strlen(guid));
+    return l && received_ms > l->from_ms ? l->member : 0;
+}
+
+static void link_format(const link_state *l, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%u:%" PRIu64 ":%d:%s", l->member, l->from_ms, l->done, l->at_id);
+}
+
+static void on_link_loaded(void *arg, const char *guid, const char *value)
+{
+    pipeline *p = arg;
+    link_state *l = calloc(1, sizeof *l);
+    char *end;
+    if (!l || strlen(guid) >= sizeof l->guid) {
+        free(l);
+        return;
+    }
+    snprintf(l->guid, sizeof l->guid, "%s", guid);
+    l->member = (uint32_t)strtoul(value, &end, 10);
+    l->from_ms = *end == ':' ? strtoull(end + 1, &end, 10) : 0;
+    l->done = *end == ':' && strtol(end + 1, &end, 10) == 1;
+    snprintf(l->at_id, sizeof l->at_id, "%s", *end == ':' ? end + 1 : "0-0");
+    void *old = NULL;
+    if (hashmap_put(p->links, l->guid, strlen(l->guid), l, &old) != 0)
+        free(l);
+    free(old);
+}
+
+typedef struct {
+    pipeline *p;
+    char newest[48];
+    bool have_newest;
+    size_t added;
+} link_scan;
+
+/* A forum link achievd does not credit yet (new, or moved to another member): from now on, and a backfill. */
+static void on_forum_link(void *arg, const char *guid, uint32_t member)
+{
+    link_scan *ls = arg;
+    pipeline *p = ls->p;
+    link_state *l = hashmap_get(p->links, guid, strlen(guid));
+    if (l && l->member == member)
+        return;
+    if (!ls->have_newest) {
+        if (store_newest_id(p->st, ls->newest, sizeof ls->newest) != 0)
+            return; /* seen again at the next reload */
+        ls->have_newest = true;
+    }
+    if (!l) {
+        l = calloc(1, sizeof *l);
+        if (!l || hashmap_put(p->links, guid, strlen(guid), l, NULL) != 0) {
+            free(l);
+            return;
+        }
+        snprintf(l->guid, sizeof l->guid, "%s", guid);
+    }
+    l->member = member;
+    l->from_ms = p->seen_ms;
+    l->done = p->seen_ms == 0; /* nothing evaluated yet: there is no past of ours to credit */
+    snprintf(l->at_id, sizeof l->at_id, "%s", ls->newest);
+    l->dirty = true;
+    ls->added++;
 }
 
 static void mark_dirty(pipeline *p, pend *e)
@@ -200,6 +285,9 @@ static void drop_state(pipeline *p)
     evaluator_reset(p->ev);
     hashmap_free(p->pending, free);
     p->pending = hashmap_new();
+    hashmap_free(p->links, free);
+    p->links = hashmap_new();
+    p->seen_ms = 0;
     p->ndirty = 0;
     for (size_t i = 0; i < p->ndeletes; i++)
         free(p->deletes[i]);
@@ -219,7 +307,8 @@ static void lose_leadership(pipeline *p, const char *why)
 static int take_over(pipeline *p)
 {
     drop_state(p);
-    if (store_ensure_group(p->st) != 0 || store_load(p->st, p->ev, on_pending_loaded, p) != 0) {
+    if (!p->pending || !p->links || store_ensure_group(p->st) != 0 ||
+        store_load(p->st, p->ev, on_pending_loaded, on_link_loaded, p, &p->seen_ms) != 0) {
         drop_state(p);
         return -EIO;
     }
@@ -243,6 +332,10 @@ static void refresh_forum(pipeline *p, uint64_t now)
                 if (!p->catalogue_loaded)
                     log_info("achievd: %zu achievement definitions loaded", n);
                 p->catalogue_loaded = true;
+                free(p->defs);
+                p->defs = defs;
+                p->ndefs = n;
+                defs = NULL;
             }
             free(defs);
             p->next_catalogue = now + (uint64_t)p->s->catalogue_reload_s * 1000;
@@ -250,9 +343,63 @@ static void refresh_forum(pipeline *p, uint64_t now)
             p->next_catalogue = now + 1000;
         }
     }
-    if (now >= p->next_identities)
-        p->next_identities =
-            now + (forum_load_identities(p->fm) == 0 ? (uint64_t)p->s->identities_reload_s * 1000 : 1000);
+    if (now >= p->next_identities) {
+        bool ok = forum_load_identities(p->fm) == 0;
+        p->next_identities = now + (ok ? (uint64_t)p->s->identities_reload_s * 1000 : 1000);
+        link_scan ls = {.p = p};
+        if (ok)
+            forum_each_link(p->fm, on_forum_link, &ls);
+        if (ls.added)
+            log_info("achievd: %zu new identity links; their past is credited from ClickHouse", ls.added);
+    }
+}
+
+/* Credit one link's past, once the writers inserted everything up to the moment it was seen. */
+static void backfill_next(pipeline *p, uint64_t now)
+{
+    if (now < p->next_backfill)
+        return;
+    size_t pos = 0, klen;
+    const char *k;
+    void *v;
+    link_state *l = NULL;
+    while (!l && hashmap_next(p->links, &pos, &k, &klen, &v))
+        if (!((link_state *)v)->done)
+            l = v;
+    if (!l)
+        return;
+    int past = store_writers_past(p->st, l->at_id);
+    if (past <= 0) {
+        p->next_backfill = now + 1000;
+        return;
+    }
+    backfill b;
+    int rc = backfill_run(p->s, p->defs, p->ndefs, l->guid, l->member, l->from_ms, &b);
+    if (rc == 0) {
+        size_t unlocks = 0;
+        for (size_t i = 0; i < b.nwrites; i++) {
+            ach_write w = {.member = b.writes[i].member,
+                           .code = b.writes[i].code,
+                           .progress = b.writes[i].progress,
+                           .unlocked = b.writes[i].unlocked,
+                           .at_ms = b.writes[i].at_ms,
+                           .match_key = b.writes[i].match_key,
+                           .guid = b.writes[i].guid};
+            on_write(p, &w);
+            unlocks += w.unlocked;
+        }
+        rc = evaluator_merge(p->ev, b.ev, l->member, l->from_ms);
+        if (rc == 0) {
+            l->done = true;
+            l->dirty = true;
+            atomic_fetch_add(&p->stats.backfilled, unlocks);
+            log_info("achievd: credited member %u with the past of GUID %s: %" PRIu64 " events, %zu unlocks", l->member,
+                     l->guid, b.events, unlocks);
+        }
+    }
+    backfill_free(&b);
+    if (rc != 0)
+        p->next_backfill = now + 5000; /* ClickHouse away: later (the live events are credited meanwhile) */
 }
 
 /* Write what MariaDB does not have yet; forget it once Redis forgot it too. */
@@ -375,6 +522,8 @@ static void apply_rows(pipeline *p, char *rows, size_t len)
         ach_event e;
         if (raw_row_split(rows + start, end - start, f, null) == 0 && ach_event_from_row(f, null, &e)) {
             evaluator_apply(p->ev, &e);
+            if (e.received_ms > p->seen_ms)
+                p->seen_ms = e.received_ms;
             atomic_fetch_add(&p->stats.events, 1);
         }
         start = end + 1;
@@ -471,7 +620,25 @@ static int step(pipeline *p)
         pend_format(p->dirty[i], pvals[i], 256);
         pkeys[i] = p->dirty[i]->key;
     }
-    if (rc == 0 && (n > 0 || sv.n > 0 || p->ndirty > 0 || p->ndeletes > 0)) {
+    /* links seen or credited since the last step */
+    size_t nlinks = 0, lpos = 0, klen;
+    const char *lk;
+    void *lv;
+    const char **lguids = rc == 0 ? calloc(hashmap_size(p->links) + 1, sizeof *lguids) : NULL;
+    char(*lvals)[160] = rc == 0 ? calloc(hashmap_size(p->links) + 1, sizeof *lvals) : NULL;
+    const char **lvalp = rc == 0 ? calloc(hashmap_size(p->links) + 1, sizeof *lvalp) : NULL;
+    if (rc == 0 && (!lguids || !lvals || !lvalp))
+        rc = -ENOMEM;
+    while (rc == 0 && hashmap_next(p->links, &lpos, &lk, &klen, &lv)) {
+        link_state *l = lv;
+        if (!l->dirty)
+            continue;
+        lguids[nlinks] = l->guid;
+        link_format(l, lvals[nlinks], sizeof lvals[nlinks]);
+        lvalp[nlinks] = lvals[nlinks];
+        nlinks++;
+    }
+    if (rc == 0 && (n > 0 || sv.n > 0 || p->ndirty > 0 || p->ndeletes > 0 || nlinks > 0)) {
         checkpoint c = {.state_keys = sv.keys,
                         .state_blobs = sv.blobs,
                         .state_lens = sv.lens,
@@ -481,11 +648,15 @@ static int step(pipeline *p)
                         .pending_keys = pkeys,
                         .pending_values = (const char **)pvals,
                         .npending = p->ndirty,
+                        .link_guids = lguids,
+                        .link_values = lvalp,
+                        .nlinks = nlinks,
                         .batch_ids = bids,
                         .nbatches = nbids,
                         .entry_ids = ids,
                         .nentries = n,
-                        .now_ms = now};
+                        .now_ms = now,
+                        .seen_ms = p->seen_ms};
         rc = store_checkpoint(p->st, &c);
         if (rc == 0)
             atomic_fetch_add(&p->stats.checkpoints, 1);
@@ -494,6 +665,9 @@ static int step(pipeline *p)
         free(pvals[i]);
     free(pvals);
     free(pkeys);
+    free(lguids);
+    free(lvals);
+    free(lvalp);
     saved_free(&sv);
     free(ids);
     free(bids);
@@ -510,6 +684,9 @@ static int step(pipeline *p)
     for (size_t i = 0; i < p->ndirty; i++)
         p->dirty[i]->dirty = false;
     p->ndirty = 0;
+    lpos = 0;
+    while (hashmap_next(p->links, &lpos, &lk, &klen, &lv))
+        ((link_state *)lv)->dirty = false;
     for (size_t i = 0; i < p->ndeletes; i++)
         free(p->deletes[i]);
     p->ndeletes = 0;
@@ -556,6 +733,8 @@ static void *run(void *arg)
         if (step(p) < 0)
             continue;
         flush(p, now_ms());
+        if (p->leader)
+            backfill_next(p, now_ms());
         if (now >= p->next_lag) {
             atomic_store(&p->stats.lag, store_lag(p->st));
             p->next_lag = now + LAG_EVERY_MS;
@@ -583,8 +762,9 @@ pipeline *pipeline_new(const achievd_settings *s)
     p->fm = forum_new(s);
     p->ev = evaluator_new(member_of, on_write, p);
     p->pending = hashmap_new();
+    p->links = hashmap_new();
     p->codes = hashmap_new();
-    if (!p->st || !p->fm || !p->ev || !p->pending || !p->codes) {
+    if (!p->st || !p->fm || !p->ev || !p->pending || !p->links || !p->codes) {
         pipeline_free(p);
         return NULL;
     }
@@ -618,6 +798,9 @@ void pipeline_free(pipeline *p)
     evaluator_free(p->ev);
     if (p->pending)
         hashmap_free(p->pending, free);
+    if (p->links)
+        hashmap_free(p->links, free);
+    free(p->defs);
     if (p->codes)
         hashmap_free(p->codes, free);
     for (size_t i = 0; i < p->ndeletes; i++)

@@ -41,6 +41,8 @@ int achievd_settings_load(achievd_settings *s)
 {
     s->redis_url = config_get("REDIS_URL");
     s->mariadb_url = config_get("MARIADB_URL");
+    s->clickhouse_url = config_get("CLICKHOUSE_URL");
+    s->writer_group = config_get("WRITER_GROUP");
     s->stream_key = config_get("INGEST_STREAM");
     s->group = config_get("ACHIEVD_GROUP");
     if (!s->group || !*s->group || strlen(s->group) > 64) {

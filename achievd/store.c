@@ -21,7 +21,7 @@ struct store {
     const achievd_settings *s;
     redisContext *c;
     char token[33];
-    char k_lease[256], k_state[256], k_pending[256], k_batches[256];
+    char k_lease[256], k_state[256], k_pending[256], k_batches[256], k_links[256], k_seen[256];
     bool down_logged;
 };
 
@@ -37,18 +37,21 @@ static const char release_script[] =
 
 /* A step's results and its acknowledgements, all or nothing, only for the lease holder (the fence: a process
  * that paused past its lease cannot overwrite what its successor wrote). ARGV: token, lease ms, group, now ms,
- * dedup cutoff ms, then counted sections: state (key, blob)..., state deletions, pending (key, value)...,
- * batch ids, entry ids. */
+ * dedup cutoff ms, the latest receive time evaluated, then counted sections: state (key, blob)..., state
+ * deletions, pending (key, value)..., links (guid, value)..., batch ids, entry ids. */
 static const char checkpoint_script[] =
     "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return redis.error_reply('FENCED the lease is held by another "
     "achievd') end\n"
-    "local i = 6\n"
+    "redis.call('SET', KEYS[7], ARGV[6])\n"
+    "local i = 7\n"
     "local n = tonumber(ARGV[i]) i = i + 1\n"
     "for k = 1, n do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) i = i + 2 end\n"
     "n = tonumber(ARGV[i]) i = i + 1\n"
     "for k = 1, n do redis.call('HDEL', KEYS[2], ARGV[i]) i = i + 1 end\n"
     "n = tonumber(ARGV[i]) i = i + 1\n"
     "for k = 1, n do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) i = i + 2 end\n"
+    "n = tonumber(ARGV[i]) i = i + 1\n"
+    "for k = 1, n do redis.call('HSET', KEYS[6], ARGV[i], ARGV[i + 1]) i = i + 2 end\n"
     "n = tonumber(ARGV[i]) i = i + 1\n"
     "for k = 1, n do redis.call('ZADD', KEYS[4], ARGV[4], ARGV[i]) i = i + 1 end\n"
     "redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. ARGV[5])\n"
@@ -79,6 +82,8 @@ store *store_new(const achievd_settings *s)
     snprintf(st->k_state, sizeof st->k_state, "%s:%s:state", s->stream_key, s->group);
     snprintf(st->k_pending, sizeof st->k_pending, "%s:%s:pending", s->stream_key, s->group);
     snprintf(st->k_batches, sizeof st->k_batches, "%s:%s:batches", s->stream_key, s->group);
+    snprintf(st->k_links, sizeof st->k_links, "%s:%s:links", s->stream_key, s->group);
+    snprintf(st->k_seen, sizeof st->k_seen, "%s:%s:seen_ms", s->stream_key, s->group);
     return st;
 }
 
@@ -232,14 +237,83 @@ static int load_pending(void *arg, const char *f, const char *v, size_t len)
     return 0;
 }
 
-int store_load(store *st, evaluator *ev, void (*each)(void *arg, const char *key, const char *value), void *arg)
+int store_load(store *st, evaluator *ev, void (*each)(void *arg, const char *key, const char *value),
+               void (*each_link)(void *arg, const char *guid, const char *value), void *arg, uint64_t *seen_ms)
 {
     evaluator_reset(ev);
     int rc = scan_hash(st, st->k_state, load_state, ev);
-    pending_loader l = {each, arg};
+    pending_loader l = {each, arg}, links = {each_link, arg};
     if (rc == 0)
         rc = scan_hash(st, st->k_pending, load_pending, &l);
+    if (rc == 0)
+        rc = scan_hash(st, st->k_links, load_pending, &links);
+    if (rc == 0) {
+        redisReply *r = redisCommand(st->c, "GET %s", st->k_seen);
+        if (!r) {
+            command_failed(st, "GET");
+            return -EIO;
+        }
+        *seen_ms = r->type == REDIS_REPLY_STRING ? strtoull(r->str, NULL, 10) : 0;
+        freeReplyObject(r);
+    }
     return rc;
+}
+
+/* Stream ids "ms-seq" in order. */
+static int id_cmp(const char *a, const char *b)
+{
+    unsigned long long am = 0, as = 0, bm = 0, bs = 0;
+    sscanf(a, "%llu-%llu", &am, &as);
+    sscanf(b, "%llu-%llu", &bm, &bs);
+    return am != bm ? (am < bm ? -1 : 1) : as != bs ? (as < bs ? -1 : 1) : 0;
+}
+
+int store_newest_id(store *st, char *out, size_t outlen)
+{
+    redisReply *r = redisCommand(st->c, "XREVRANGE %s + - COUNT 1", st->s->stream_key);
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(r);
+        command_failed(st, "XREVRANGE");
+        return -EIO;
+    }
+    snprintf(out, outlen, "%s",
+             r->elements > 0 && r->element[0]->elements > 0 ? r->element[0]->element[0]->str : "0-0");
+    freeReplyObject(r);
+    return 0;
+}
+
+int store_writers_past(store *st, const char *id)
+{
+    redisReply *g = redisCommand(st->c, "XINFO GROUPS %s", st->s->stream_key);
+    redisReply *p = g ? redisCommand(st->c, "XPENDING %s %s", st->s->stream_key, st->s->writer_group) : NULL;
+    if (!g || !p) {
+        freeReplyObject(g);
+        freeReplyObject(p);
+        command_failed(st, "XINFO/XPENDING");
+        return -EIO;
+    }
+    bool delivered = false;
+    for (size_t i = 0; g->type == REDIS_REPLY_ARRAY && i < g->elements; i++) {
+        redisReply *e = g->element[i];
+        bool ours = false;
+        const char *last = NULL;
+        for (size_t k = 0; e->type == REDIS_REPLY_ARRAY && k + 1 < e->elements; k += 2) {
+            const char *name = e->element[k]->str;
+            redisReply *v = e->element[k + 1];
+            if (strcmp(name, "name") == 0 && v->str && strcmp(v->str, st->s->writer_group) == 0)
+                ours = true;
+            if (strcmp(name, "last-delivered-id") == 0 && v->str)
+                last = v->str;
+        }
+        if (ours && last && id_cmp(last, id) >= 0)
+            delivered = true;
+    }
+    /* XPENDING's summary: count, smallest id, largest id, consumers */
+    bool none_older = p->type == REDIS_REPLY_ARRAY && p->elements >= 2 &&
+                      (p->element[0]->integer == 0 || (p->element[1]->str && id_cmp(p->element[1]->str, id) > 0));
+    freeReplyObject(g);
+    freeReplyObject(p);
+    return delivered && none_older;
 }
 
 redisReply *store_read(store *st, bool pending, int block_ms)
@@ -295,10 +369,11 @@ int store_batches_seen(store *st, const char *const *bids, size_t n, bool *seen)
 
 int store_checkpoint(store *st, const checkpoint *c)
 {
-    size_t argc = 3 + 5 + 5 + 2 * c->nstate + c->ndeletes + 2 * c->npending + c->nbatches + c->nentries + 5;
+    size_t argc =
+        3 + 7 + 6 + 2 * c->nstate + c->ndeletes + 2 * c->npending + 2 * c->nlinks + c->nbatches + c->nentries + 6;
     const char **argv = malloc(argc * sizeof *argv);
     size_t *lens = malloc(argc * sizeof *lens);
-    char nums[10][24];
+    char nums[12][24];
     if (!argv || !lens) {
         free(argv);
         free(lens);
@@ -310,17 +385,20 @@ int store_checkpoint(store *st, const checkpoint *c)
 #define NUM(i, v) (snprintf(nums[i], sizeof nums[i], "%" PRIu64, (uint64_t)(v)), ARG(nums[i]))
     ARG("EVAL");
     ARG(checkpoint_script);
-    ARG("5");
+    ARG("7");
     ARG(st->k_lease);
     ARG(st->k_state);
     ARG(st->k_pending);
     ARG(st->k_batches);
     ARG(st->s->stream_key);
+    ARG(st->k_links);
+    ARG(st->k_seen);
     ARG(st->token);
     NUM(0, st->s->lease_ms);
     ARG(st->s->group);
     NUM(1, c->now_ms);
     NUM(2, c->now_ms > (uint64_t)st->s->dedup_s * 1000 ? c->now_ms - (uint64_t)st->s->dedup_s * 1000 : 0);
+    NUM(8, c->seen_ms);
     NUM(3, c->nstate);
     for (size_t i = 0; i < c->nstate; i++) {
         ARG(c->state_keys[i]);
@@ -333,6 +411,11 @@ int store_checkpoint(store *st, const checkpoint *c)
     for (size_t i = 0; i < c->npending; i++) {
         ARG(c->pending_keys[i]);
         ARG(c->pending_values[i]);
+    }
+    NUM(9, c->nlinks);
+    for (size_t i = 0; i < c->nlinks; i++) {
+        ARG(c->link_guids[i]);
+        ARG(c->link_values[i]);
     }
     NUM(6, c->nbatches);
     for (size_t i = 0; i < c->nbatches; i++)

@@ -28,8 +28,15 @@ void store_release(store *st);
 /* Create the consumer group if it is missing (from the stream's first entry: nothing retained is skipped). */
 int store_ensure_group(store *st);
 
-/* Load every saved player and match into ev, and every pending write into each(). 0 or -EIO/-ENOMEM. */
-int store_load(store *st, evaluator *ev, void (*each)(void *arg, const char *key, const char *value), void *arg);
+/* Load every saved player and match into ev, every pending write into each(), every link achievd knows into
+ * each_link(), and the latest receive time evaluated into *seen_ms. 0 or -EIO/-ENOMEM. */
+int store_load(store *st, evaluator *ev, void (*each)(void *arg, const char *key, const char *value),
+               void (*each_link)(void *arg, const char *guid, const char *value), void *arg, uint64_t *seen_ms);
+
+/* The id of the stream's newest entry ("0-0" when empty) into out. 0 or -EIO. */
+int store_newest_id(store *st, char *out, size_t outlen);
+/* 1 when the ClickHouse writers (WRITER_GROUP) have inserted every entry up to id, 0 when not yet, -EIO. */
+int store_writers_past(store *st, const char *id);
 
 /* XREADGROUP: the entries delivered to us and not acknowledged (pending = true), else new ones (blocking up to
  * block_ms). Returns the reply (free with freeReplyObject) or NULL on a connection error. */
@@ -50,11 +57,15 @@ typedef struct {
     const char **pending_keys;
     const char **pending_values;
     size_t npending;
+    const char **link_guids;
+    const char **link_values;
+    size_t nlinks;
     const char **batch_ids;
     size_t nbatches;
     const char **entry_ids;
     size_t nentries;
     uint64_t now_ms;
+    uint64_t seen_ms; /* the latest receive time evaluated */
 } checkpoint;
 int store_checkpoint(store *st, const checkpoint *c);
 

@@ -15,6 +15,7 @@ const config_var config_common_vars[] = {
     {"CLICKHOUSE_URL", "http://default@127.0.0.1:8123/?database=mohstats", "ClickHouse HTTP interface and database"},
     {"REDIS_URL", "redis://127.0.0.1:6379/0", "Redis: the event stream, live state and caches"},
     {"INGEST_STREAM", "mohstats:events", "Redis stream of accepted batches: ingestd appends, its writers and achievd read"},
+    {"WRITER_GROUP", "clickhouse", "consumer group of the writers that move the stream into ClickHouse"},
     {"POSTGRES_URL", "postgresql://mohstats@127.0.0.1:5432/mohstats", "PostgreSQL: servers, login tokens, trusted IPs"},
     {"MARIADB_URL", "mysql://mohstats@127.0.0.1:3306/smf", "the forum's MariaDB database (SMF tables)"},
     {"CLICKHOUSE_TIMEOUT_MS", "30000", "bound on each ClickHouse request"},

@@ -80,7 +80,6 @@
 #include "stream.h"
 
 const config_var stream_writer_config_vars[] = {
-    {"WRITER_GROUP", "clickhouse", "consumer group of the writers that move the stream into ClickHouse"},
     /* Few large inserts: each insert writes a part in raw_events and in every aggregate table its views feed,
      * so ClickHouse's cost per row falls steeply with the insert size (tests/bench/ingest_bench.sh measured
      * 11-13 instead of 24-41 CPU microseconds per event going from 200 ms to 1 s). 100k rows stay well under

@@ -140,6 +140,21 @@ send "$(kill_ev linked-guid-108 unauth_9 60.000)"
 settled
 check_eq "a GUID linked in smf_mohaa_identities earns for its member" 1 "$(unlocked 108 first_blood)"
 
+# --- a GUID linked later: its past is credited from ClickHouse, at the original times, and counted once ----
+kills late-guid-113 5 100
+settled
+before_link=$(date +%s)
+sleep 1.1
+mdb_query "INSERT INTO smf_mohaa_identities (id_member, player_guid, player_name, linked_at, verified) VALUES (113, 'late-guid-113', 'Late', UNIX_TIMESTAMP(), 1)"
+check "the past of a GUID linked later is credited" retry 30 eval '[ "$(progress 113 marksman)" = 5 ]'
+check "...with the unlock at the time of the original kill" eval \
+  '[ "$(mdb_query "SELECT p.unlocked_date FROM smf_mohaa_player_achievements p JOIN smf_mohaa_achievement_defs d USING (id_achievement) WHERE p.id_member = 113 AND d.code = '"'first_blood'"'")" -lt "$before_link" ]'
+kills late-guid-113 2 200
+settled
+check_eq "the events after the link count once, on top of the past" 7 "$(progress 113 marksman)"
+check "/metrics counts the backfilled unlocks" eval \
+  '[ "$(curl -s "$ACHIEVD_URL/metrics" | awk "/^achievd_backfilled_total /{print \$2}")" -ge 1 ]'
+
 # --- duplicates in the stream are counted once --------------------------------------------------------
 kills 109 3 100
 settled

@@ -35,7 +35,7 @@ static uint64_t utc_ms(int y, int mon, int d, int h, int mi, int s)
 
 /* ---- the member resolver and the recorded writes ---- */
 
-static uint32_t resolve_member(void *arg, const char *guid, uint64_t smf_id)
+static uint32_t resolve_member(void *arg, const char *guid, uint64_t smf_id, uint64_t received_ms)
 {
     (void)arg;
     (void)smf_id;
@@ -97,7 +97,7 @@ static void on_write(void *arg, const ach_write *w)
     if (w->unlocked)
         assert_int_equal(w->progress, req);
     assert_null(find_unlock(f, w->member, w->code));
-    assert_int_equal(resolve_member(NULL, w->guid, 0), w->member);
+    assert_int_equal(resolve_member(NULL, w->guid, 0, 0), w->member);
     if (f->n == f->cap) {
         f->cap = f->cap ? f->cap * 2 : 64;
         f->w = realloc(f->w, f->cap * sizeof *f->w);

@@ -1,0 +1,27 @@
+/* Crediting the past: when a GUID is linked to a member, the GUID's events from before the link (evaluated then
+ * as nobody's) are read back from ClickHouse and replayed into an evaluator of their own; the pipeline merges
+ * that into the member's state (evaluator_merge). */
+#ifndef MOHSTATS_ACHIEVD_BACKFILL_H
+#define MOHSTATS_ACHIEVD_BACKFILL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "achievd.h"
+#include "evaluate.h"
+
+typedef struct {
+    evaluator *ev;         /* the member's past, measured */
+    pending_write *writes; /* what the past unlocked and reached, at the original events' times */
+    size_t nwrites, cap;
+    uint64_t events; /* events replayed */
+} backfill;
+
+/* Replay the events of guid with no forum member of their own (no *_smf_id), received at or before until_ms, and
+ * the match results of the matches they were in, for member. 0, or a negative error (ClickHouse unreachable:
+ * try again later). b is filled either way; free it with backfill_free. */
+int backfill_run(const achievd_settings *s, const ach_def *defs, size_t ndefs, const char *guid, uint32_t member,
+                 uint64_t until_ms, backfill *b);
+void backfill_free(backfill *b);
+
+#endif
