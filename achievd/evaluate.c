@@ -356,38 +356,6 @@ void evaluator_free(evaluator *ev)
     free(ev);
 }
 
-int evaluator_set_catalogue(evaluator *ev, const ach_def *defs, size_t n)
-{
-    ach_def *copy = n ? malloc(n * sizeof *copy) : NULL;
-    int *by = n ? malloc(n * sizeof *by) : NULL;
-    if (n && (!copy || !by)) {
-        free(copy);
-        free(by);
-        return -ENOMEM;
-    }
-    if (n)
-        memcpy(copy, defs, n * sizeof *copy);
-    /* Group the definitions by metric (counting sort), so a metric's change finds its definitions at once. */
-    int count[MAX_METRICS] = {0};
-    for (size_t i = 0; i < n; i++)
-        if (copy[i].metric >= 0 && copy[i].metric < metrics_count)
-            count[copy[i].metric]++;
-    ev->start[0] = 0;
-    for (int m = 0; m < MAX_METRICS; m++)
-        ev->start[m + 1] = ev->start[m] + count[m];
-    int fill[MAX_METRICS];
-    memcpy(fill, ev->start, sizeof fill);
-    for (size_t i = 0; i < n; i++)
-        if (copy[i].metric >= 0 && copy[i].metric < metrics_count)
-            by[fill[copy[i].metric]++] = (int)i;
-    free(ev->defs);
-    free(ev->by_metric);
-    ev->defs = copy;
-    ev->by_metric = by;
-    ev->ndefs = n;
-    return 0;
-}
-
 /* ---- one event for one player ---- */
 
 typedef struct {
@@ -895,6 +863,65 @@ static void defs_update(evaluator *ev, player *p, const ach_event *e, player_eve
             return;
         meta_update(p, pe);
     }
+}
+
+int evaluator_set_catalogue(evaluator *ev, const ach_def *defs, size_t n)
+{
+    ach_def *copy = n ? malloc(n * sizeof *copy) : NULL;
+    int *by = n ? malloc(n * sizeof *by) : NULL;
+    if (n && (!copy || !by)) {
+        free(copy);
+        free(by);
+        return -ENOMEM;
+    }
+    if (n)
+        memcpy(copy, defs, n * sizeof *copy);
+    /* Group the definitions by metric (counting sort), so a metric's change finds its definitions at once. */
+    int count[MAX_METRICS] = {0};
+    for (size_t i = 0; i < n; i++)
+        if (copy[i].metric >= 0 && copy[i].metric < metrics_count)
+            count[copy[i].metric]++;
+    ev->start[0] = 0;
+    for (int m = 0; m < MAX_METRICS; m++)
+        ev->start[m + 1] = ev->start[m] + count[m];
+    int fill[MAX_METRICS];
+    memcpy(fill, ev->start, sizeof fill);
+    for (size_t i = 0; i < n; i++)
+        if (copy[i].metric >= 0 && copy[i].metric < metrics_count)
+            by[fill[copy[i].metric]++] = (int)i;
+    /* The metrics that gained a definition since the previous catalogue: members who already reached it are
+     * credited now, from what achievd measured (at the time of their latest event), not at their next event. */
+    bool gained[MAX_METRICS] = {false}, any = false;
+    for (size_t i = 0; ev->ndefs > 0 && i < n; i++) {
+        bool known = false;
+        for (size_t k = 0; k < ev->ndefs && !known; k++)
+            known = strcmp(ev->defs[k].code, copy[i].code) == 0;
+        if (!known && copy[i].metric >= 0 && copy[i].metric < metrics_count)
+            any = gained[copy[i].metric] = true;
+    }
+    free(ev->defs);
+    free(ev->by_metric);
+    ev->defs = copy;
+    ev->by_metric = by;
+    ev->ndefs = n;
+    size_t pos = 0, klen;
+    const char *k;
+    void *v;
+    while (any && hashmap_next(ev->players, &pos, &k, &klen, &v)) {
+        player *p = v;
+        player_event pe;
+        memset(&pe, 0, sizeof pe);
+        memcpy(pe.changed, gained, sizeof gained);
+        ach_event e;
+        memset(&e, 0, sizeof e);
+        e.received_ms = p->session_last_ms;
+        e.match_key = "";
+        uint32_t before = p->nunlocked;
+        defs_update(ev, p, &e, &pe);
+        if (p->nunlocked != before)
+            p->dirty = true;
+    }
+    return 0;
 }
 
 /* ---- match outcomes ---- */

@@ -87,8 +87,8 @@ typedef void (*ach_write_fn)(void *arg, const ach_write *w);
 evaluator *evaluator_new(ach_member_fn member, ach_write_fn write, void *arg);
 void evaluator_free(evaluator *ev);
 
-/* Replace the catalogue (defs copied). Progress already reached is written for new definitions the next time
- * the member's metric changes. */
+/* Replace the catalogue (defs copied). A definition new since the previous catalogue is given at once to the
+ * members whose metric already reached it (written at the time of their latest event). */
 int evaluator_set_catalogue(evaluator *ev, const ach_def *defs, size_t n);
 
 /* Apply one event: update the players it names (and, for match_end / team_win, every member of the match),

@@ -1658,6 +1658,77 @@ static void test_load_malformed(void **state)
     free(keys);
 }
 
+/* ---- backfills and new definitions ---- */
+
+/* A member's past measured apart (a backfill) and merged: counts add, bests take the larger, sets and unlocks
+ * join; what the past unlocked is not unlocked again. */
+static void test_merge_backfill(void **state)
+{
+    (void)state;
+    const ach_def defs[] = {def("first", "kills", 1), def("kill6", "kills", 6), def("kill10", "kills", 10),
+                            def("ks10", "killstreak_10", 1), def("maps2", "unique_maps", 2)};
+    fx live, past;
+    fx_init(&live, defs, 5);
+    fx_init(&past, defs, 5);
+    at_reset();
+    at.map = "dm/a";
+    for (int i = 0; i < 6; i++)
+        apply(&past, shot("5", "unauth_1", 10 + i));
+    at.map = "dm/b";
+    at.match = "m2";
+    for (int i = 0; i < 5; i++)
+        apply(&live, shot("5", "unauth_1", 10 + i));
+    assert_true(is_unlocked(&past, M(5), "kill6"));
+    assert_false(is_unlocked(&live, M(5), "kill6"));
+    size_t before = live.n;
+    assert_int_equal(evaluator_merge(live.ev, past.ev, M(5), 4242), 0);
+    assert_int_equal(evaluator_metric(live.ev, M(5), "kills"), 11);
+    assert_int_equal(evaluator_metric(live.ev, M(5), "killstreak"), 6);
+    assert_int_equal(evaluator_metric(live.ev, M(5), "maps_played"), 2);
+    assert_true(is_unlocked(&live, M(5), "kill10"));
+    assert_int_equal(find_unlock(&live, M(5), "kill10")->at_ms, 4242);
+    assert_true(is_unlocked(&live, M(5), "maps2"));
+    assert_false(is_unlocked(&live, M(5), "ks10"));
+    /* kill6 was the past's: the merge joins it and writes it no more (the pipeline writes the past's own) */
+    for (size_t i = before; i < live.n; i++)
+        assert_string_not_equal(live.w[i].code, "kill6");
+    /* and nothing more for it later (the 5 writes are the live progress 1..5 before the merge) */
+    size_t k6 = writes_of(&live, M(5), "kill6");
+    apply(&live, shot("5", "unauth_1", 30));
+    assert_int_equal(writes_of(&live, M(5), "kill6"), k6);
+    assert_int_equal(evaluator_metric(live.ev, M(5), "kills"), 12);
+    /* a member the past does not know: nothing */
+    assert_int_equal(evaluator_merge(live.ev, past.ev, M(6), 1), 0);
+    assert_int_equal(evaluator_metric(live.ev, M(6), "kills"), 0);
+    fx_done(&live);
+    fx_done(&past);
+}
+
+/* A definition added to the catalogue is given at once to members who already reached it. */
+static void test_new_definition_credits(void **state)
+{
+    (void)state;
+    const ach_def first[] = {def("first", "kills", 1)};
+    const ach_def both[] = {def("first", "kills", 1), def("kill3", "kills", 3), def("kill9", "kills", 9)};
+    fx f;
+    fx_init(&f, first, 1);
+    at_reset();
+    for (int i = 0; i < 3; i++)
+        apply(&f, shot("7", "unauth_1", 10 + i));
+    uint64_t last_ms = at.base_ms + 12000;
+    f.defs = both;
+    f.ndefs = 3;
+    assert_int_equal(evaluator_set_catalogue(f.ev, both, 3), 0);
+    assert_true(is_unlocked(&f, M(7), "kill3"));
+    assert_int_equal(find_unlock(&f, M(7), "kill3")->at_ms, last_ms);
+    assert_int_equal(progress_of(&f, M(7), "kill9"), 3);
+    /* the same catalogue again changes nothing */
+    size_t n = f.n;
+    assert_int_equal(evaluator_set_catalogue(f.ev, both, 3), 0);
+    assert_int_equal(f.n, n);
+    fx_done(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1684,6 +1755,8 @@ int main(void)
         cmocka_unit_test(test_save_load_exactly_once),
         cmocka_unit_test(test_expire_matches),
         cmocka_unit_test(test_load_malformed),
+        cmocka_unit_test(test_merge_backfill),
+        cmocka_unit_test(test_new_definition_credits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
