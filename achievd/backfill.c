@@ -111,7 +111,7 @@ static char *page_sql(const char *guid, uint64_t until_ms, uint64_t offset)
 }
 
 int backfill_run(const achievd_settings *s, const ach_def *defs, size_t ndefs, const char *guid, uint32_t member,
-                 uint64_t until_ms, backfill *b)
+                 uint64_t until_ms, bool (*keepalive)(void *arg), void *arg, backfill *b)
 {
     memset(b, 0, sizeof *b);
     replay r = {guid, member, b};
@@ -147,6 +147,8 @@ int backfill_run(const achievd_settings *s, const ach_def *defs, size_t ndefs, c
         free(body);
         if (rows < PAGE_ROWS)
             return 0;
+        if (!keepalive(arg))
+            return -ECANCELED;
     }
 }
 

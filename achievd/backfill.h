@@ -18,10 +18,11 @@ typedef struct {
 } backfill;
 
 /* Replay the events of guid with no forum member of their own (no *_smf_id), received at or before until_ms, and
- * the match results of the matches they were in, for member. 0, or a negative error (ClickHouse unreachable:
- * try again later). b is filled either way; free it with backfill_free. */
+ * the match results of the matches they were in, for member. keepalive(arg) runs between pages (a long past
+ * must not outlive the lease): false stops the replay with -ECANCELED. 0, or a negative error (ClickHouse
+ * unreachable: try again later). b is filled either way; free it with backfill_free. */
 int backfill_run(const achievd_settings *s, const ach_def *defs, size_t ndefs, const char *guid, uint32_t member,
-                 uint64_t until_ms, backfill *b);
+                 uint64_t until_ms, bool (*keepalive)(void *arg), void *arg, backfill *b);
 void backfill_free(backfill *b);
 
 #endif

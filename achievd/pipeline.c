@@ -354,6 +354,13 @@ static void refresh_forum(pipeline *p, uint64_t now)
     }
 }
 
+/* Between the pages of a backfill: keep the lease (a member's long past can take longer than it). */
+static bool keep_lease(void *arg)
+{
+    pipeline *p = arg;
+    return !atomic_load(&p->stop) && store_lease(p->st) == 1;
+}
+
 /* Credit one link's past, once the writers inserted everything up to the moment it was seen. */
 static void backfill_next(pipeline *p, uint64_t now)
 {
@@ -374,7 +381,7 @@ static void backfill_next(pipeline *p, uint64_t now)
         return;
     }
     backfill b;
-    int rc = backfill_run(p->s, p->defs, p->ndefs, l->guid, l->member, l->from_ms, &b);
+    int rc = backfill_run(p->s, p->defs, p->ndefs, l->guid, l->member, l->from_ms, keep_lease, p, &b);
     if (rc == 0) {
         size_t unlocks = 0;
         for (size_t i = 0; i < b.nwrites; i++) {
