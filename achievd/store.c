@@ -23,6 +23,7 @@ struct store {
     char token[33];
     char k_lease[256], k_state[256], k_pending[256], k_batches[256], k_links[256], k_seen[256];
     bool down_logged;
+    bool broken; /* a command failed: the connection is replaced at the next store_connect */
 };
 
 /* Take or renew the lease. */
@@ -92,6 +93,7 @@ void store_disconnect(store *st)
     if (st->c)
         redisFree(st->c);
     st->c = NULL;
+    st->broken = false;
 }
 
 void store_free(store *st)
@@ -102,17 +104,22 @@ void store_free(store *st)
     free(st);
 }
 
-/* A failed command: log once per outage and drop the connection (the next step reconnects). */
+/* A failed command: log once per outage; the next store_connect replaces the connection. It is not freed here:
+ * the pipeline may issue more commands before it reconnects (the lag after a failed cleanup of the pending
+ * writes, the next link's store_newest_id), and hiredis fails those at once on a context in error, whereas a
+ * NULL context crashed it (SIGSEGV when Redis stopped under load, tests/fault/test_achievd_faults.sh). */
 static void command_failed(store *st, const char *what)
 {
     if (!st->down_logged)
         log_warn("achievd: Redis %s failed: %s; reconnecting", what, st->c && st->c->errstr[0] ? st->c->errstr : "?");
     st->down_logged = true;
-    store_disconnect(st);
+    st->broken = true;
 }
 
 int store_connect(store *st)
 {
+    if (st->broken)
+        store_disconnect(st);
     if (st->c)
         return 0;
     url_parts u;
