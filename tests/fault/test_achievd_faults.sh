@@ -36,31 +36,8 @@ TOKEN=$(jq -r .token <<<"$out")
 check "a game server registers" test -n "$TOKEN" -a "$TOKEN" != null
 SESSION=sess_f0f0f0f0f0f0f0f0
 
-# --- helpers (kill_ev, send, unlocked, progress as in tests/integration/test_achievd.sh) ----------------------
-
-# kill_ev ATTACKER_GUID VICTIM_GUID TIME [WEAPON HITLOC MOD [MATCH]]: one player_kill object. A GUID of digits is
-# a logged-in member (it is sent as *_smf_id too, as the tracker does).
-kill_ev() {
-  local a=$1 v=$2 t=$3 w=${4:-Kar98} h=${5:-torso_upper} mod=${6:-bullet} match=${7:-no_match}
-  local asmf="" vsmf=""
-  [[ $a =~ ^[0-9]+$ ]] && asmf=",\"attacker_smf_id\":\"$a\""
-  [[ $v =~ ^[0-9]+$ ]] && vsmf=",\"victim_smf_id\":\"$v\""
-  printf '{"type":"player_kill","match_id":"%s","session_id":"%s","timestamp":"%s","attacker_guid":"%s"%s,"attacker_name":"A%s","attacker_team":"american","attacker_x":"0","attacker_y":"0","attacker_z":"0","attacker_yaw":"0","attacker_stance":"stand","victim_guid":"%s"%s,"victim_name":"V%s","victim_team":"german","victim_x":"100","victim_y":"0","victim_z":"0","victim_yaw":"180","weapon":"%s","hitloc":"%s","mod":"%s","damage":"100"}' \
-    "$match" "$SESSION" "$t" "$a" "$asmf" "$a" "$v" "$vsmf" "$v" "$w" "$h" "$mod"
-}
-
-# send OBJECT...: POST the objects as one batch; fails unless ingestd answers 202 (any other outcome would leave
-# the totals unknown, so the test fails rather than retrying).
-send() {
-  local IFS=,
-  local code
-  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -X POST "$MOHSTATS_URL/api/v1/ingest/events" \
-    -H 'Content-Type: application/json' -H "X-Server-Token: $TOKEN" --data-binary "[$*]")
-  [ "$code" = 202 ] || {
-    echo "send: ingestd answered $code"
-    return 1
-  }
-}
+# --- helpers (kill_ev, send, unlocked, progress: achievd_lib.sh) ----------------------------------------------
+. "$(dirname "$0")/../integration/achievd_lib.sh"
 
 # batch B M1 M2 M3 [G]: batch number B of a phase: 3 body-shot kills by M1, a headshot kill and a body-shot kill by
 # M2, 1 kill by M3 (and 1 by the player of GUID G), of guests, in game time of their own (B * 100 s on), 5 s apart
@@ -111,15 +88,6 @@ sender_stop() {
   local rc=$?
   LOAD_PIDS=()
   [ $rc = 0 ] && [ ! -e "$STACK_DIR/$1.failed" ]
-}
-
-unlocked() { # MEMBER CODE: the number of unlock rows
-  mdb_query "SELECT COUNT(*) FROM smf_mohaa_player_achievements p JOIN smf_mohaa_achievement_defs d
-             ON d.id_achievement = p.id_achievement WHERE p.id_member = $1 AND d.code = '$2'"
-}
-progress() { # MEMBER CODE: current_progress, or empty
-  mdb_query "SELECT p.current_progress FROM smf_mohaa_achievement_progress p JOIN smf_mohaa_achievement_defs d
-             ON d.id_achievement = p.id_achievement WHERE p.id_member = $1 AND d.code = '$2'"
 }
 
 # ametric NAME: a metric of the stack's achievd (its registry is copied from the pipeline once a second).
