@@ -6,8 +6,8 @@
  * (partitioning by server) or a career (by player). So achievd processes share one consumer group and one
  * logical consumer, and a Redis lease decides which one evaluates; the others stand by and take over within
  * ACHIEVD_LEASE_MS. Every write of a step is fenced by that lease (store.c), so `--scale achievd=3` produces
- * exactly what one process does, and one process keeps up with ingest on the same machine
- * (tests/bench/achievd_bench.sh).
+ * exactly what one process does. The price: achievd is as fast as one process (tests/bench/achievd_bench.sh
+ * measures it against ingest's maximum rate; README, Performance).
  *
  * Why exactly once. A step reads entries, applies them to the in-memory state, then writes the changed state,
  * the forum writes it implies and the entries' acknowledgement in one Lua script: either all of it happened or
@@ -420,12 +420,16 @@ static void flush(pipeline *p, uint64_t now)
     size_t k = 0, pos = 0, klen;
     const char *key;
     void *v;
-    while (w && keys && k < n && hashmap_next(p->pending, &pos, &key, &klen, &v)) {
-        pend *e = v;
-        if (e->dirty)
-            continue; /* not yet in Redis: written after the next checkpoint */
-        w[k] = e->w;
-        keys[k++] = e->key;
+    /* Unlocks first: when more is pending than one flush takes, an unlock must not wait behind progress. */
+    for (int pass = 0; pass < 2; pass++) {
+        pos = 0;
+        while (w && keys && k < n && hashmap_next(p->pending, &pos, &key, &klen, &v)) {
+            pend *e = v;
+            if (e->dirty || e->w.unlocked != (pass == 0))
+                continue; /* dirty: not yet in Redis, written after the next checkpoint */
+            w[k] = e->w;
+            keys[k++] = e->key;
+        }
     }
     int rc = w && keys ? 0 : -ENOMEM;
     for (size_t i = 0; rc == 0 && i < k; i += (size_t)p->s->write_rows) {
@@ -591,10 +595,12 @@ static int step(pipeline *p)
         const redisReply *dup = entry_field(fields, STREAM_F_DUP), *bid = entry_field(fields, STREAM_F_BATCH);
         const redisReply *rows = entry_field(fields, STREAM_F_ROWS);
         bool is_copy = dup && strcmp(dup->str, STREAM_DUP_COPY) == 0;
-        bool counted = false;
-        if (dup && bid && strcmp(dup->str, STREAM_DUP_MAYBE) == 0)
+        bool counted = false, maybe_dup = dup && bid && strcmp(dup->str, STREAM_DUP_MAYBE) == 0;
+        if (maybe_dup)
             counted = seen[m++];
-        for (size_t j = 0; !counted && bid && j < nbids; j++) /* two copies within this step */
+        /* Its first copy may be earlier in this step: only a dup "1" entry can be a second copy, so only those
+         * are compared (comparing every entry with every earlier one was 40% of the CPU at 10,000 per read). */
+        for (size_t j = 0; !counted && maybe_dup && j < nbids; j++)
             counted = strcmp(bids[j], bid->str) == 0;
         if (is_copy || counted) {
             atomic_fetch_add(&p->stats.duplicates, 1);
