@@ -43,11 +43,9 @@ LIMIT=${BENCH_TIME_LIMIT:-600}
 BENCH=$BIN_DIR/tests/ingest_bench
 PROBE=$BIN_DIR/tests/fsync_probe
 
-log() { printf 'bench: %s\n' "$*" >&2; }
-die() {
-  printf 'bench: error: %s\n' "$*" >&2
-  exit 1
-}
+# log, die, remaining, settle, field, create_servers
+# shellcheck source=tests/bench/bench_lib.sh
+. "$SRC_DIR/tests/bench/bench_lib.sh"
 
 if [ ! -x "$BIN_DIR/ingestd" ] || [ ! -x "$BENCH" ] || [ ! -x "$PROBE" ]; then
   die "no $BIN_DIR/ingestd, $BENCH or $PROBE: build first (cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build build -j2)"
@@ -88,13 +86,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Seconds left of BENCH_TIME_LIMIT; dies when nothing is left.
-remaining() {
-  local left=$((LIMIT - SECONDS))
-  [ "$left" -gt 5 ] || die "BENCH_TIME_LIMIT (${LIMIT}s) reached"
-  echo "$left"
-}
-
 # CPU time used so far by each component of the stack, its child processes included (nginx's workers,
 # PostgreSQL's backends): "name ticks" lines. For the request path (nginx, ingestd, Redis) also the time its
 # threads spent runnable but waiting for a CPU (the 2nd field of /proc/PID/task/TID/schedstat, ns): "~name ns"
@@ -119,22 +110,6 @@ cpu_snapshot() {
   done
   # The whole machine's busy time (user, nice, system, irq, softirq, steal), to see what else was running.
   awk '$1 == "cpu" { print "@machine", $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
-}
-
-# settle: wait (up to 90 s) until ClickHouse merges nothing, so that a run does not pay for merging the rows of
-# the run before it (each run still pays for merging its own rows while it lasts). Reports the wait.
-settle() {
-  local t0=$SECONDS n
-  while [ $((SECONDS - t0)) -lt 90 ]; do
-    n=$(curl -sS --max-time 5 --data-binary 'SELECT count() FROM system.merges' "$CLICKHOUSE_URL" 2>/dev/null || echo 0)
-    [ "$n" = 0 ] && break
-    sleep 1
-  done
-  if [ "$n" = 0 ]; then
-    log "ClickHouse merges settled after $((SECONDS - t0)) s"
-  else
-    log "warning: ClickHouse still runs $n merges after 90 s; going on"
-  fi
 }
 
 # Redis's own view of its AOF fsyncs (appendfsync always: every answer to an XADD waits for one). Its latency
@@ -201,11 +176,6 @@ run_bench() {
   fi
 }
 
-# field LABEL PHASE JQ_PATH: a figure from RESULTS (null if absent).
-field() {
-  jq -s -r --arg l "$1" --arg p "$2" "[.[] | select(.label == \$l and .phase == \$p)] | last | try ($3) catch null" "$RESULTS"
-}
-
 log "starting a stack in $STACK_DIR (binaries from $BIN_DIR)"
 MOHSTATS_BIN_DIR=$BIN_DIR timeout "$(remaining)" "$SRC_DIR/scripts/stack.sh" up "$STACK_DIR" --port 0 >&2
 set -a
@@ -219,15 +189,7 @@ case $TARGET in
 esac
 
 log "creating $SERVERS game servers"
-for k in $(seq 1 "$SERVERS"); do
-  out=$("$BIN_DIR/ingestd" servers create --name "bench-$k" --ip 127.0.0.1 --port $((20000 + k)) 2>&1)
-  id=$(sed -n 's/^server_id: *//p' <<<"$out")
-  token=$(sed -n 's/^token: *//p' <<<"$out")
-  if [ -z "$id" ] || [ -z "$token" ]; then
-    die "ingestd servers create printed no server_id/token: $out"
-  fi
-  echo "$id $token"
-done >"$STACK_DIR/servers.txt"
+create_servers "$SERVERS" >"$STACK_DIR/servers.txt"
 
 # Warm-up: token caches, connection pools, ClickHouse's first parts; not reported.
 timeout "$(remaining)" "$BENCH" --url "$URL" --servers "$STACK_DIR/servers.txt" --clickhouse "$CLICKHOUSE_URL" \
