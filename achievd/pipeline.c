@@ -575,8 +575,8 @@ static int step(pipeline *p)
     size_t n = entries ? entries->elements : 0;
     const char **ids = calloc(n + 1, sizeof *ids), **bids = calloc(n + 1, sizeof *bids),
                **maybe = calloc(n + 1, sizeof *maybe);
-    bool *seen = calloc(n + 1, sizeof *seen), *skip = calloc(n + 1, sizeof *skip);
-    int rc = ids && bids && maybe && seen && skip ? 0 : -ENOMEM;
+    bool *seen = calloc(n + 1, sizeof *seen);
+    int rc = ids && bids && maybe && seen ? 0 : -ENOMEM;
     size_t nmaybe = 0, nbids = 0;
     /* dup "1" entries: which of their batches were counted already (before this step) */
     for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -686,7 +686,6 @@ static int step(pipeline *p)
     free(bids);
     free(maybe);
     free(seen);
-    free(skip);
     freeReplyObject(r);
     if (rc != 0) {
         /* The state in memory went further than what Redis holds (or another process leads now): start again
