@@ -71,6 +71,7 @@ typedef struct pipeline pipeline;
 typedef struct {
     atomic_ullong events, batches, duplicates, unlocks, progress_writes, write_errors, backfilled, checkpoints;
     atomic_ullong fenced;
+    atomic_ullong catchup_events; /* events replayed from ClickHouse after the writers trimmed past the group */
     atomic_llong lag;      /* entries of the stream not yet read by the group, -1 unknown */
     atomic_ullong pending; /* forum writes not yet in MariaDB */
     atomic_ullong players;

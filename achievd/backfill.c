@@ -53,9 +53,7 @@ static void replay_write(void *arg, const ach_write *w)
     snprintf(p->guid, sizeof p->guid, "%s", w->guid ? w->guid : "");
 }
 
-/* The SELECT list: raw_row_columns as the stream has them (received_at in epoch seconds, as ingestd renders
- * it; ClickHouse would print a date), with the columns a replay does not read as ''. */
-static int select_list(ch_buf *q)
+int backfill_select_list(ch_buf *q)
 {
     const char *s = raw_row_columns;
     int rc = 0;
@@ -88,7 +86,7 @@ static char *page_sql(const char *guid, uint64_t until_ms, uint64_t offset)
     ch_buf g = {0};
     int rc = ch_buf_append_quoted(&g, guid, strlen(guid));
     rc |= ch_buf_append(&q, "SELECT ", 7);
-    rc |= select_list(&q);
+    rc |= backfill_select_list(&q);
     rc |= ch_buf_appendf(&q,
                          "\nFROM raw_events\n"
                          "WHERE toUInt64(received_at) * 1000 + received_ms <= %llu\n"

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "achievd.h"
+#include "clickhouse.h"
 #include "evaluate.h"
 
 typedef struct {
@@ -24,5 +25,9 @@ typedef struct {
 int backfill_run(const achievd_settings *s, const ach_def *defs, size_t ndefs, const char *guid, uint32_t member,
                  uint64_t until_ms, bool (*keepalive)(void *arg), void *arg, backfill *b);
 void backfill_free(backfill *b);
+
+/* The SELECT list of a replay: raw_row_columns as the stream has them (received_at in epoch seconds, as ingestd
+ * renders it; ClickHouse would print a date), with the columns a replay does not read as ''. 0 or -ENOMEM. */
+int backfill_select_list(ch_buf *q);
 
 #endif

@@ -11,9 +11,9 @@
 struct report {
     uv_timer_t timer;
     pipeline *p;
-    metric *events, *batches, *duplicates, *unlocks, *progress, *write_errors, *checkpoints, *backfilled;
+    metric *events, *batches, *duplicates, *unlocks, *progress, *write_errors, *checkpoints, *backfilled, *caught_up;
     metric *lag, *pending, *players, *leader, *write_seconds;
-    unsigned long long last[8];
+    unsigned long long last[9];
     unsigned long long last_us, last_writes;
 };
 
@@ -60,6 +60,7 @@ static void on_tick(uv_timer_t *t)
     advance(r->write_errors, atomic_load(&s->write_errors), &r->last[5]);
     advance(r->checkpoints, atomic_load(&s->checkpoints), &r->last[6]);
     advance(r->backfilled, atomic_load(&s->backfilled), &r->last[7]);
+    advance(r->caught_up, atomic_load(&s->catchup_events), &r->last[8]);
     metric_set(r->lag, (double)atomic_load(&s->lag));
     metric_set(r->pending, (double)atomic_load(&s->pending));
     metric_set(r->players, (double)atomic_load(&s->players));
@@ -88,6 +89,9 @@ report *report_new(uv_loop_t *loop, pipeline *p)
     r->checkpoints = metrics_counter("achievd_checkpoints_total", "steps saved to Redis", NULL);
     r->backfilled =
         metrics_counter("achievd_backfilled_total", "unlocks credited from ClickHouse after a late link", NULL);
+    r->caught_up =
+        metrics_counter("achievd_catchup_events_total",
+                        "events replayed from ClickHouse after the writers trimmed the stream past achievd", NULL);
     r->lag = metrics_gauge("achievd_stream_lag", "stream entries not yet read by the achievd group (-1 unknown)", NULL);
     r->pending = metrics_gauge("achievd_pending_writes", "forum writes waiting for MariaDB", NULL);
     r->players = metrics_gauge("achievd_players", "members with evaluation state in memory", NULL);

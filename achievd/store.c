@@ -21,7 +21,8 @@ struct store {
     const achievd_settings *s;
     redisContext *c;
     char token[33];
-    char k_lease[256], k_state[256], k_pending[256], k_batches[256], k_links[256], k_seen[256];
+    char k_lease[256], k_state[256], k_pending[256], k_batches[256], k_links[256], k_seen[256], k_catchup[256];
+    char k_released[256];
     bool down_logged;
     bool broken; /* a command failed: the connection is replaced at the next store_connect */
 };
@@ -39,7 +40,9 @@ static const char release_script[] =
 /* A step's results and its acknowledgements, all or nothing, only for the lease holder (the fence: a process
  * that paused past its lease cannot overwrite what its successor wrote). ARGV: token, lease ms, group, now ms,
  * dedup cutoff ms, the latest receive time evaluated, then counted sections: state (key, blob)..., state
- * deletions, pending (key, value)..., links (guid, value)..., batch ids, entry ids. */
+ * deletions, pending (key, value)..., links (guid, value)..., batch ids, entry ids; last, a catch-up's progress
+ * (catchup.c): the receive time its pages reached (0: none), the id it ends at ('' while it goes on) and the
+ * latest receive time it replayed. KEYS: lease, state, pending, batches, stream, links, seen_ms, catchup. */
 static const char checkpoint_script[] =
     "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return redis.error_reply('FENCED the lease is held by another "
     "achievd') end\n"
@@ -58,8 +61,55 @@ static const char checkpoint_script[] =
     "redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. ARGV[5])\n"
     "n = tonumber(ARGV[i]) i = i + 1\n"
     "for k = 1, n do redis.call('XACK', KEYS[5], ARGV[3], ARGV[i]) i = i + 1 end\n"
+    "if ARGV[i] ~= '0' then redis.call('HSET', KEYS[8], 'from_ms', ARGV[i]) end\n"
+    "if ARGV[i + 1] ~= '' then\n"
+    /* The end of a catch-up: nothing read the group meanwhile (its steps only replayed pages), so its position
+     * only moves forward here. */
+    "  local p = redis.call('XPENDING', KEYS[5], ARGV[3], '-', ARGV[i + 1], 1000)\n"
+    "  while #p > 0 do\n"
+    "    for _, e in ipairs(p) do redis.call('XACK', KEYS[5], ARGV[3], e[1]) end\n"
+    "    p = redis.call('XPENDING', KEYS[5], ARGV[3], '-', ARGV[i + 1], 1000)\n"
+    "  end\n"
+    "  redis.call('XGROUP', 'SETID', KEYS[5], ARGV[3], ARGV[i + 1])\n"
+    "  redis.call('HSET', KEYS[8], 'until_ms', ARGV[i + 2])\n"
+    "  redis.call('HDEL', KEYS[8], 'from_ms')\n"
+    "end\n"
     "redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
     "return n\n";
+
+/* The read of a step (store_read). KEYS: stream, released hash; ARGV: group, consumer, count. Stream ids are
+ * compared as (ms, seq) numbers, exact below 2^53 as ids of real time are. */
+static const char read_script[] =
+    "local function id(s) local ms, seq = string.match(s, '^(%d+)-(%d+)$') return tonumber(ms), tonumber(seq) end\n"
+    "local last\n"
+    "for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do\n"
+    "  local name, ld\n"
+    "  for i = 1, #g, 2 do\n"
+    "    if g[i] == 'name' then name = g[i + 1] elseif g[i] == 'last-delivered-id' then ld = g[i + 1] end\n"
+    "  end\n"
+    "  if name == ARGV[1] then last = ld end\n"
+    "end\n"
+    "if not last then return redis.error_reply('NOGROUP the consumer group ' .. ARGV[1] .. ' is missing') end\n"
+    "local marker = redis.call('HGET', KEYS[2], ARGV[1])\n"
+    "if marker then\n"
+    "  local mm, ms = id(marker)\n"
+    "  local p = redis.call('XPENDING', KEYS[1], ARGV[1])\n"
+    "  local gap\n"
+    "  if p[1] > 0 then\n"
+    "    local om, os = id(p[2])\n"
+    "    gap = om < mm or (om == mm and os < ms)\n"
+    "  else\n"
+    /* an entry could have been between the last delivered one and the trim's MINID */
+    "    local lm, ls = id(last)\n"
+    "    gap = lm < mm - 1 or (lm == mm - 1 and ms > 0) or (lm == mm and ls + 1 < ms)\n"
+    "  end\n"
+    "  if gap then return {'GAP', marker, last, p[1] > 0 and p[2] or ''} end\n"
+    "end\n"
+    "local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], '0')\n"
+    "if r and r[1] and #r[1][2] > 0 then return r end\n"
+    "r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], '>')\n"
+    "if r then return r end\n"
+    "return {'EMPTY', last}\n";
 
 static const char pending_done_script[] =
     "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return redis.error_reply('FENCED the lease is held by another "
@@ -85,6 +135,8 @@ store *store_new(const achievd_settings *s)
     snprintf(st->k_batches, sizeof st->k_batches, "%s:%s:batches", s->stream_key, s->group);
     snprintf(st->k_links, sizeof st->k_links, "%s:%s:links", s->stream_key, s->group);
     snprintf(st->k_seen, sizeof st->k_seen, "%s:%s:seen_ms", s->stream_key, s->group);
+    snprintf(st->k_catchup, sizeof st->k_catchup, "%s:%s:catchup", s->stream_key, s->group);
+    snprintf(st->k_released, sizeof st->k_released, "%s%s", s->stream_key, STREAM_RELEASED_SUFFIX);
     return st;
 }
 
@@ -323,32 +375,66 @@ int store_writers_past(store *st, const char *id)
     return delivered && none_older;
 }
 
-redisReply *store_read(store *st, bool pending, int block_ms)
+redisReply *store_read(store *st, store_gap *g)
 {
-    char count[16], block[16];
+    memset(g, 0, sizeof *g);
+    char count[16];
     snprintf(count, sizeof count, "%d", st->s->read_count);
-    snprintf(block, sizeof block, "%d", block_ms);
-    /* Our own pending entries are read without BLOCK: they are there or not. */
-    const char *pending_argv[] = {"XREADGROUP", "GROUP",   st->s->group,      CONSUMER, "COUNT",
-                                  count,        "STREAMS", st->s->stream_key, "0"};
-    const char *new_argv[] = {"XREADGROUP", "GROUP", st->s->group, CONSUMER,          "COUNT", count,
-                              "BLOCK",      block,   "STREAMS",    st->s->stream_key, ">"};
-    const char **argv = pending ? pending_argv : new_argv;
-    int argc = pending ? (int)(sizeof pending_argv / sizeof *pending_argv) : (int)(sizeof new_argv / sizeof *new_argv);
-    redisReply *r = redisCommandArgv(st->c, argc, argv, NULL);
+    const char *argv[] = {"EVAL", read_script, "2", st->s->stream_key, st->k_released, st->s->group, CONSUMER, count};
+    redisReply *r = redisCommandArgv(st->c, (int)(sizeof argv / sizeof *argv), argv, NULL);
     if (!r) {
-        command_failed(st, "XREADGROUP");
+        command_failed(st, "read");
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {
         if (strncmp(r->str, "NOGROUP", 7) == 0)
             store_ensure_group(st);
         else
-            log_warn("achievd: XREADGROUP on %s: %s", st->s->stream_key, r->str);
+            log_warn("achievd: reading %s: %s", st->s->stream_key, r->str);
+        freeReplyObject(r);
+        return NULL;
+    }
+    /* {'GAP', marker, last, oldest} or {'EMPTY', last}; entries are {{stream, {...}}} */
+    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2 && r->element[0]->type == REDIS_REPLY_STRING) {
+        const redisReply *const *e = (const redisReply *const *)r->element;
+        g->gap = strcmp(e[0]->str, "GAP") == 0 && r->elements == 4;
+        g->empty = strcmp(e[0]->str, "EMPTY") == 0;
+        if (g->gap) {
+            snprintf(g->marker, sizeof g->marker, "%s", e[1]->str ? e[1]->str : "");
+            snprintf(g->last, sizeof g->last, "%s", e[2]->str ? e[2]->str : "");
+            snprintf(g->oldest, sizeof g->oldest, "%s", e[3]->str ? e[3]->str : "");
+        } else if (g->empty) {
+            snprintf(g->last, sizeof g->last, "%s", e[1]->str ? e[1]->str : "0-0");
+        }
         freeReplyObject(r);
         return NULL;
     }
     return r;
+}
+
+void store_wait(store *st, const char *id, int block_ms)
+{
+    char block[16];
+    snprintf(block, sizeof block, "%d", block_ms);
+    const char *argv[] = {"XREAD", "COUNT", "1", "BLOCK", block, "STREAMS", st->s->stream_key, id};
+    redisReply *r = redisCommandArgv(st->c, (int)(sizeof argv / sizeof *argv), argv, NULL);
+    if (!r)
+        command_failed(st, "XREAD");
+    freeReplyObject(r);
+}
+
+int store_catchup_get(store *st, uint64_t *from_ms, uint64_t *until_ms)
+{
+    redisReply *r = redisCommand(st->c, "HMGET %s from_ms until_ms", st->k_catchup);
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+        freeReplyObject(r);
+        command_failed(st, "HMGET");
+        return -EIO;
+    }
+    *from_ms = r->element[0]->type == REDIS_REPLY_STRING ? strtoull(r->element[0]->str, NULL, 10) : 0;
+    *until_ms = r->element[1]->type == REDIS_REPLY_STRING ? strtoull(r->element[1]->str, NULL, 10) : 0;
+    freeReplyObject(r);
+    return 0;
 }
 
 int store_batches_seen(store *st, const char *const *bids, size_t n, bool *seen)
@@ -377,10 +463,10 @@ int store_batches_seen(store *st, const char *const *bids, size_t n, bool *seen)
 int store_checkpoint(store *st, const checkpoint *c)
 {
     size_t argc =
-        3 + 7 + 6 + 2 * c->nstate + c->ndeletes + 2 * c->npending + 2 * c->nlinks + c->nbatches + c->nentries + 6;
+        3 + 8 + 6 + 2 * c->nstate + c->ndeletes + 2 * c->npending + 2 * c->nlinks + c->nbatches + c->nentries + 9;
     const char **argv = malloc(argc * sizeof *argv);
     size_t *lens = malloc(argc * sizeof *lens);
-    char nums[12][24];
+    char nums[14][24];
     if (!argv || !lens) {
         free(argv);
         free(lens);
@@ -392,7 +478,7 @@ int store_checkpoint(store *st, const checkpoint *c)
 #define NUM(i, v) (snprintf(nums[i], sizeof nums[i], "%" PRIu64, (uint64_t)(v)), ARG(nums[i]))
     ARG("EVAL");
     ARG(checkpoint_script);
-    ARG("7");
+    ARG("8");
     ARG(st->k_lease);
     ARG(st->k_state);
     ARG(st->k_pending);
@@ -400,6 +486,7 @@ int store_checkpoint(store *st, const checkpoint *c)
     ARG(st->s->stream_key);
     ARG(st->k_links);
     ARG(st->k_seen);
+    ARG(st->k_catchup);
     ARG(st->token);
     NUM(0, st->s->lease_ms);
     ARG(st->s->group);
@@ -430,6 +517,9 @@ int store_checkpoint(store *st, const checkpoint *c)
     NUM(7, c->nentries);
     for (size_t i = 0; i < c->nentries; i++)
         ARG(c->entry_ids[i]);
+    NUM(10, c->catchup_from_ms);
+    ARG(c->catchup_done ? c->catchup_done : "");
+    NUM(11, c->catchup_until_ms);
 #undef ARG
 #undef ARGN
 #undef NUM

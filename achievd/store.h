@@ -38,9 +38,25 @@ int store_newest_id(store *st, char *out, size_t outlen);
 /* 1 when the ClickHouse writers (WRITER_GROUP) have inserted every entry up to id, 0 when not yet, -EIO. */
 int store_writers_past(store *st, const char *id);
 
-/* XREADGROUP: the entries delivered to us and not acknowledged (pending = true), else new ones (blocking up to
- * block_ms). Returns the reply (free with freeReplyObject) or NULL on a connection error. */
-struct redisReply *store_read(store *st, bool pending, int block_ms);
+/* What store_read found when it returned no entries. */
+typedef struct {
+    bool gap;        /* the writers trimmed entries the group had not read (stream_entry.h): catch up */
+    bool empty;      /* nothing to read: wait with store_wait */
+    char marker[48]; /* gap: the MINID of the newest trim past the group */
+    char last[48];   /* the group's last-delivered id */
+    char oldest[48]; /* gap: the oldest entry delivered and not acknowledged, "" when none */
+} store_gap;
+
+/* In one script: unless the writers trimmed past entries the group needs (g->gap), XREADGROUP the entries
+ * delivered to us and not acknowledged, else new ones (g->empty when there are none). Returns the entries'
+ * reply (free with freeReplyObject), or NULL: with g->gap or g->empty set, or on an error. Checking and reading
+ * in one script is what makes a gap impossible to miss: a trim between a check and a read would hide it. */
+struct redisReply *store_read(store *st, store_gap *g);
+/* Wait up to block_ms for an entry after id (XREAD BLOCK: the group's position does not move). */
+void store_wait(store *st, const char *id, int block_ms);
+/* The catch-up's saved progress: the receive time replayed up to (0: no catch-up under way) and the latest
+ * receive time a catch-up replayed (stream entries received up to then are checked against the counted batches). */
+int store_catchup_get(store *st, uint64_t *from_ms, uint64_t *until_ms);
 
 /* Which of n batch ids were counted before (within ACHIEVD_DEDUP_S): seen[i]. 0 or -EIO. */
 int store_batches_seen(store *st, const char *const *bids, size_t n, bool *seen);
@@ -65,7 +81,11 @@ typedef struct {
     const char **entry_ids;
     size_t nentries;
     uint64_t now_ms;
-    uint64_t seen_ms; /* the latest receive time evaluated */
+    uint64_t seen_ms;          /* the latest receive time evaluated */
+    uint64_t catchup_from_ms;  /* a catch-up's page was replayed up to here (0: none) */
+    const char *catchup_done;  /* a catch-up ends: the last id it covers; pending entries up to it are acknowledged
+                                  and the group's last-delivered id moves there (NULL: not now) */
+    uint64_t catchup_until_ms; /* with catchup_done: the latest receive time it replayed */
 } checkpoint;
 int store_checkpoint(store *st, const checkpoint *c);
 

@@ -244,6 +244,7 @@ struct stream_writer {
     uv_loop_t *loop;
     /* settings (owned copies) */
     char *redis_url, *clickhouse_url, *stream_key, *group, *consumer, *stream_groups, *table, *dead_key;
+    char *released_key; /* <stream>STREAM_RELEASED_SUFFIX (stream_entry.h) */
     long batch_events, flush_ms, claim_idle_ms, shutdown_grace_ms, op_timeout_ms;
     uint64_t max_backlog, max_buffer_events;
     char *insert_sql;
@@ -2142,6 +2143,19 @@ static void flush_maybe(stream_writer *w)
 
 static void trim_done(stream_writer *w);
 
+/* XTRIM MINID ARGV[1], first raising KEYS[2][group] to ARGV[1] for each released group ARGV[2..]. Stream ids are
+ * compared as (ms, seq) numbers: exact below 2^53, which ids of real time are. */
+static const char trim_released_script[] =
+    "local function id(s) local ms, seq = string.match(s, '^(%d+)-(%d+)$') return tonumber(ms), tonumber(seq) end\n"
+    "local nm, ns = id(ARGV[1])\n"
+    "for i = 2, #ARGV do\n"
+    "  local cur = redis.call('HGET', KEYS[2], ARGV[i])\n"
+    "  local cm, cs = 0, 0\n"
+    "  if cur then cm, cs = id(cur) end\n"
+    "  if cm < nm or (cm == nm and cs < ns) then redis.call('HSET', KEYS[2], ARGV[i], ARGV[1]) end\n"
+    "end\n"
+    "return redis.call('XTRIM', KEYS[1], 'MINID', ARGV[1])\n";
+
 /* Free what one trim run collected. */
 static void trim_reset(trim_run *t)
 {
@@ -2188,12 +2202,31 @@ static void trim_done(stream_writer *w)
     }
     if (released[0])
         log_warn("writer: consumer group(s) %s of %s are more than STREAM_MAX_BACKLOG=%" PRIu64
-                 " entries behind; trimming the stream without waiting for them (they miss those entries)",
-                 released, w->stream_key, w->max_backlog);
+                 " entries behind; trimming the stream without waiting for them (recorded in %s: achievd catches up "
+                 "from ClickHouse, other consumers miss those entries)",
+                 released, w->stream_key, w->max_backlog, w->released_key);
     char id[44];
     stream_id_format(minid, id, sizeof id);
-    const char *argv[] = {"XTRIM", w->stream_key, "MINID", id};
-    if (redis_command_argv(w->ctl, on_trimmed, w, 4, argv, NULL) != 0)
+    if (!released[0]) {
+        const char *argv[] = {"XTRIM", w->stream_key, "MINID", id};
+        if (redis_command_argv(w->ctl, on_trimmed, w, 4, argv, NULL) != 0)
+            trim_reset(t);
+        return;
+    }
+    /* Trimming past groups: record it for them with the trim, in one script (stream_entry.h). */
+    const char *argv[4 + 2 + 1 + 16];
+    int argc = 0;
+    argv[argc++] = "EVAL";
+    argv[argc++] = trim_released_script;
+    argv[argc++] = "2";
+    argv[argc++] = w->stream_key;
+    argv[argc++] = w->released_key;
+    argv[argc++] = id;
+    char *save = NULL;
+    for (char *g = strtok_r(released, ",", &save); g && argc < (int)(sizeof argv / sizeof *argv);
+         g = strtok_r(NULL, ",", &save))
+        argv[argc++] = g;
+    if (redis_command_argv(w->ctl, on_trimmed, w, argc, argv, NULL) != 0)
         trim_reset(t);
 }
 
@@ -2455,6 +2488,10 @@ stream_writer *stream_writer_new(uv_loop_t *loop, const stream_writer_config *cf
     w->dead_key = malloc(dl);
     if (w->dead_key)
         snprintf(w->dead_key, dl, "%s:dead", cfg->stream_key);
+    size_t rl = strlen(cfg->stream_key) + sizeof STREAM_RELEASED_SUFFIX;
+    w->released_key = malloc(rl);
+    if (w->released_key)
+        snprintf(w->released_key, rl, "%s%s", cfg->stream_key, STREAM_RELEASED_SUFFIX);
     w->batch_events = cfg->batch_events;
     w->flush_ms = cfg->flush_ms;
     w->claim_idle_ms = cfg->claim_idle_ms;
@@ -2471,7 +2508,7 @@ stream_writer *stream_writer_new(uv_loop_t *loop, const stream_writer_config *cf
     w->by_batch = hashmap_new();
     snprintf(w->claim_cursor, sizeof w->claim_cursor, "0-0");
     if (!w->redis_url || !w->clickhouse_url || !w->stream_key || !w->group || !w->consumer || !w->stream_groups ||
-        !w->table || !w->dead_key || !w->insert_sql || !w->by_id || !w->by_batch)
+        !w->table || !w->dead_key || !w->released_key || !w->insert_sql || !w->by_id || !w->by_batch)
         goto fail;
     ch_guard_config gc = {
         .stream_key = w->stream_key, .group = w->group, .consumer = w->consumer, .retain_ms = (uint64_t)cfg->retain_ms};
@@ -2672,5 +2709,6 @@ void stream_writer_free(stream_writer *w)
     free(w->stream_groups);
     free(w->table);
     free(w->dead_key);
+    free(w->released_key);
     free(w);
 }

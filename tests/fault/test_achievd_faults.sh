@@ -14,6 +14,8 @@
 #    possible duplicates where an XADD's outcome was unknown), achievd resumes from the state the AOF
 #    (appendfsync always) kept.
 # 4. Redis answers a command with an error while achievd records new identity links.
+# 5. The writers trim the stream past a stopped, then a killed achievd (more than STREAM_MAX_BACKLOG behind): it
+#    replays what it missed from ClickHouse.
 # Through phases 2 to 4 achievd must stay the same process (a crash would be hidden by the stack's restarts: it
 # was, a NULL Redis context after a failed command), its log must show no fenced (refused) step and no unreadable
 # state, and it must still stop cleanly.
@@ -361,6 +363,59 @@ check_eq "the linked members' kills: the past and the rest, each once" "9 5" \
   "$(progress 241 god_of_war) $(progress 242 god_of_war)"
 check "achievd ran through the refused commands (same process, running)" eval \
   '[ "$(head -n 1 "$STACK_DIR/run/achievd.pid")" = "$APID" ] && pid_running "$APID"'
+
+# --- 5. The writers trim the stream past achievd: it catches up from ClickHouse -----------------------------------
+# A second ingestd whose writer releases a consumer group more than STREAM_MAX_BACKLOG=20 entries behind and trims
+# at once (WRITER_RETAIN_MS=0). Round A: achievd is stopped cleanly (nothing read and not acknowledged) while 60
+# batches come; round B: it is frozen while it has entries read and not acknowledged, then SIGKILLed, and the load
+# goes on past the trim of those very entries. Each time the restarted achievd finds the writers' record
+# (<stream>:released), replays the missing events from ClickHouse and reads the stream from there: the counters
+# are exact again (nothing trimmed is lost, nothing replayed counts twice).
+T5=$SECONDS
+check "a second ingestd whose writer releases groups 20 entries behind" \
+  ingestd_start w2 STREAM_MAX_BACKLOG=20 WRITER_RETAIN_MS=0
+# trimmed_past ID: the writers recorded a trim past achievd, and the entry ID is gone from the stream.
+trimmed_past() {
+  [ -n "$(redis_cmd HGET "$STREAM:released" achievd)" ] &&
+    [ "$(redis_cmd EVAL "return #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])" 1 "$STREAM" "$1")" = 0 ]
+}
+check "5 batches evaluated before" eval 'batches 1 5 251 252 253 && retry 30 evaluated'
+APID=$(head -n 1 "$STACK_DIR/run/achievd.pid")
+kill -TERM "$APID"
+check "round A: achievd stops" retry 10 eval '! pid_running "$APID"'
+check "round A: 60 batches while it is stopped" batches 6 65 251 252 253
+first_missed=$(redis_cmd XRANGE "$STREAM" "($(agroup last-delivered-id)" + COUNT 1 | head -n 1)
+check "round A: the writers trim the stream past achievd ($first_missed is gone)" retry 30 trimmed_past "$first_missed"
+check "round A: achievd restarts" stack_restart
+check "round A: achievd catches up" settled
+check_totals "round A (a stopped achievd, the stream trimmed past it)" 65 251 252 253
+check "round A: events were replayed from ClickHouse (achievd_catchup_events_total)" \
+  retry 5 eval '[ "$(ametric achievd_catchup_events_total)" -gt 0 ]'
+
+sender p5 261 262 263 40 0.025
+pid=$(head -n 1 "$STACK_DIR/run/achievd.pid") unacked=0
+for look in $(seq 1 200); do
+  kill -STOP "$pid" || break
+  unacked=$(agroup pending)
+  [ "$unacked" != 0 ] && break
+  kill -CONT "$pid"
+  sleep "0.0$((RANDOM % 5))"
+done
+oldest=$(redis_cmd XPENDING "$STREAM" achievd | sed -n 2p)
+pid_kill "$pid"
+echo "  round B: achievd (pid $pid) killed after batch $(sent p5), look $look: $unacked entries read and not" \
+  "acknowledged, the oldest $oldest"
+check "round B: achievd had entries read and not acknowledged when killed" test "$unacked" != 0
+check "round B: the writers trim past those entries" retry 30 trimmed_past "$oldest"
+check "round B: the sender's batches were all acknowledged" sender_stop p5
+N5=$(sent p5)
+check "round B: achievd restarts" stack_restart
+check "round B: achievd catches up" settled
+check_totals "round B (entries read, not acknowledged, then trimmed)" "$N5" 261 262 263
+echo "  phase 5: $((65 + N5)) batches; replayed from ClickHouse by each catch-up: $(grep -o \
+  'caught up from ClickHouse: [0-9]* events' "$STACK_DIR/logs/achievd.log" | sed 's/.*: //' | tr '\n' ' ')($((SECONDS - T5)) s)"
+check "the second ingestd stops" ingestd_signal w2 TERM
+APID=$(head -n 1 "$STACK_DIR/run/achievd.pid")
 
 # --- the log ------------------------------------------------------------------------------------------------------
 # A fenced step (another process's lease: there is none here) or an unreadable saved state would be lost work.

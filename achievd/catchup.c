@@ -1,0 +1,129 @@
+/* Catching up from ClickHouse: the queries (catchup.h). */
+#include "catchup.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backfill.h"
+#include "clickhouse.h"
+#include "log.h"
+
+#define CATCHUP_PAGE_ROWS 50000 /* rows per page: bounds the memory of one (~300 bytes a row) */
+#define CATCHUP_SPAN_MS 3600000 /* a page covers at most this much receive time */
+
+/* The WHERE of a receive-time range: the exact bound in milliseconds, and the same in whole seconds so that
+ * ClickHouse can skip the months (partitions) outside it. */
+static int range(ch_buf *q, uint64_t from_ms, uint64_t to_ms)
+{
+    return ch_buf_appendf(q,
+                          "WHERE received_at >= toDateTime(%llu) AND received_at <= toDateTime(%llu)\n"
+                          "  AND toUInt64(received_at) * 1000 + received_ms > %llu\n"
+                          "  AND toUInt64(received_at) * 1000 + received_ms <= %llu\n",
+                          (unsigned long long)(from_ms / 1000), (unsigned long long)(to_ms / 1000),
+                          (unsigned long long)from_ms, (unsigned long long)to_ms);
+}
+
+static int query(const achievd_settings *s, ch_buf *q, char **body)
+{
+    *body = NULL;
+    if (!q->data)
+        return -ENOMEM;
+    int rc = ch_query_sync(s->clickhouse_url, q->data, body);
+    if (rc != 0) {
+        log_warn("achievd: catch-up: ClickHouse answered %d: %.200s; trying again later", rc, *body ? *body : "");
+        free(*body);
+        *body = NULL;
+        return rc < 0 ? rc : -EIO;
+    }
+    return 0;
+}
+
+int catchup_page_end(const achievd_settings *s, uint64_t from_ms, uint64_t to_ms, uint64_t *end_ms)
+{
+    uint64_t span_end = to_ms - from_ms > CATCHUP_SPAN_MS ? from_ms + CATCHUP_SPAN_MS : to_ms;
+    ch_buf q = {0};
+    char *body = NULL;
+    int rc = ch_buf_appendf(&q, "SELECT toUInt32(received_at) AS s, count() FROM raw_events\n");
+    rc |= range(&q, from_ms, span_end);
+    rc |= ch_buf_appendf(&q, "GROUP BY s ORDER BY s FORMAT TabSeparated");
+    rc = rc ? -ENOMEM : query(s, &q, &body);
+    ch_buf_free(&q);
+    if (rc != 0)
+        return rc;
+    *end_ms = span_end;
+    unsigned long long rows = 0, sec, n;
+    for (const char *line = body; line && *line;) {
+        if (sscanf(line, "%llu\t%llu", &sec, &n) != 2)
+            break;
+        if (rows > 0 && rows + n > CATCHUP_PAGE_ROWS) {
+            *end_ms = (uint64_t)sec * 1000 - 1; /* the seconds before this one */
+            break;
+        }
+        rows += n;
+        const char *nl = strchr(line, '\n');
+        line = nl ? nl + 1 : NULL;
+    }
+    free(body);
+    if (*end_ms <= from_ms) /* the first second alone holds more than a page: it is one */
+        *end_ms = span_end;
+    return 0;
+}
+
+int catchup_page(const achievd_settings *s, uint64_t from_ms, uint64_t to_ms, char **body)
+{
+    ch_buf q = {0};
+    int rc = ch_buf_append(&q, "SELECT ", 7);
+    rc |= backfill_select_list(&q);
+    rc |= ch_buf_appendf(&q, "\nFROM raw_events\n");
+    rc |= range(&q, from_ms, to_ms);
+    rc |= ch_buf_appendf(&q, "ORDER BY received_at, received_ms, batch_id, game_time\nFORMAT TabSeparated");
+    rc = rc ? -ENOMEM : query(s, &q, body);
+    ch_buf_free(&q);
+    return rc;
+}
+
+int catchup_batches(const achievd_settings *s, uint64_t from_ms, uint64_t to_ms, char ***ids, size_t *n)
+{
+    *ids = NULL;
+    *n = 0;
+    ch_buf q = {0};
+    char *body = NULL;
+    int rc = ch_buf_appendf(&q, "SELECT DISTINCT toString(batch_id) FROM raw_events\n");
+    rc |= range(&q, from_ms, to_ms);
+    rc |= ch_buf_appendf(&q, "FORMAT TabSeparated");
+    rc = rc ? -ENOMEM : query(s, &q, &body);
+    ch_buf_free(&q);
+    if (rc != 0)
+        return rc;
+    size_t cap = 0;
+    for (char *line = body, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **grown = realloc(*ids, cap * sizeof *grown);
+            if (!grown) {
+                rc = -ENOMEM;
+                break;
+            }
+            *ids = grown;
+        }
+        if (!((*ids)[*n] = strdup(line))) {
+            rc = -ENOMEM;
+            break;
+        }
+        (*n)++;
+    }
+    free(body);
+    if (rc != 0) {
+        for (size_t i = 0; i < *n; i++)
+            free((*ids)[i]);
+        free(*ids);
+        *ids = NULL;
+        *n = 0;
+    }
+    return rc;
+}
