@@ -72,8 +72,8 @@ typedef struct {
     atomic_ullong events, batches, duplicates, unlocks, progress_writes, write_errors, backfilled, checkpoints;
     atomic_ullong fenced;
     atomic_ullong catchup_events; /* events replayed from ClickHouse after the writers trimmed past the group */
-    atomic_llong lag;      /* entries of the stream not yet read by the group, -1 unknown */
-    atomic_ullong pending; /* forum writes not yet in MariaDB */
+    atomic_llong lag;             /* entries of the stream not yet read by the group, -1 unknown */
+    atomic_ullong pending;        /* forum writes not yet in MariaDB */
     atomic_ullong players;
     atomic_int leader;
     atomic_ullong write_us_total, write_count; /* MariaDB write latency */
