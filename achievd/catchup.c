@@ -42,6 +42,9 @@ static int query(const achievd_settings *s, ch_buf *q, char **body)
 
 int catchup_page_end(const achievd_settings *s, uint64_t from_ms, uint64_t to_ms, uint64_t *end_ms)
 {
+    *end_ms = to_ms;
+    if (from_ms >= to_ms)
+        return 0;
     uint64_t span_end = to_ms - from_ms > CATCHUP_SPAN_MS ? from_ms + CATCHUP_SPAN_MS : to_ms;
     ch_buf q = {0};
     char *body = NULL;
@@ -66,8 +69,23 @@ int catchup_page_end(const achievd_settings *s, uint64_t from_ms, uint64_t to_ms
         line = nl ? nl + 1 : NULL;
     }
     free(body);
-    if (*end_ms <= from_ms) /* the first second alone holds more than a page: it is one */
-        *end_ms = span_end;
+    if (rows > 0)
+        return 0;
+    /* Nothing in this span: skip to the second before the next row (a gap can start long before its first row,
+     * or hold a quiet night), so that the next page counts from there. */
+    rc = ch_buf_appendf(&q, "SELECT toUInt32(min(received_at)) FROM raw_events\n");
+    rc |= range(&q, from_ms, to_ms);
+    rc |= ch_buf_appendf(&q, "FORMAT TabSeparated");
+    rc = rc ? -ENOMEM : query(s, &q, &body);
+    ch_buf_free(&q);
+    if (rc != 0)
+        return rc;
+    unsigned long long next = strtoull(body, NULL, 10); /* 0: none (ClickHouse's min of no rows) */
+    free(body);
+    if (next == 0 || next * 1000 >= to_ms)
+        *end_ms = to_ms;
+    else if (next * 1000 > from_ms + 1)
+        *end_ms = next * 1000 - 1;
     return 0;
 }
 

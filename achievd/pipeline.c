@@ -832,7 +832,7 @@ static int catch_up(pipeline *p, const store_gap *g)
                     else
                         near_ids = grown;
                 }
-                /* the map copies the key; its stored copy is what near_ids points to */
+                /* near_ids point into body, which outlives the checkpoint */
                 if (rc == 0 && hashmap_put(near, f[RC_BATCH_ID], blen, body, NULL) != 0)
                     rc = -ENOMEM;
                 if (rc == 0)
