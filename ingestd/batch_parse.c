@@ -13,8 +13,9 @@ typedef struct {
     const char *s; /* the (NUL-stripped, trimmed) body */
     size_t len;
     size_t pos;
-    size_t event_no; /* 1-based number of the event being parsed, for messages */
-    const char *mode; /* "Invalid JSON array" / "Invalid JSON object" / ... */
+    size_t event_no;   /* 1-based number of the event being parsed, for messages */
+    size_t max_events; /* 0: no limit */
+    const char *mode;  /* "Invalid JSON array" / "Invalid JSON object" / ... */
 } parser;
 
 /* Record a positioned error message; always returns -EINVAL. */
@@ -38,6 +39,15 @@ static int parse_error(parser *p, size_t at, const char *fmt, ...)
     snprintf(p->b->error, sizeof p->b->error, "%s: %s at byte %zu (line %zu, column %zu) in event %zu", p->mode, what,
              at, line, col, p->event_no);
     return -EINVAL;
+}
+
+/* One event more than the caller allows: stop here, before parsing (and paying for) the rest. */
+static int too_many(parser *p)
+{
+    snprintf(p->b->error, sizeof p->b->error,
+             "Batch too large: more than %zu events (INGEST_MAX_EVENTS); send at most %zu per request", p->max_events,
+             p->max_events);
+    return -E2BIG;
 }
 
 /* Describe the byte at pos for an error message. */
@@ -464,7 +474,8 @@ static int parse_array(parser *p)
     } else {
         for (;;) {
             skip_ws(p);
-            p->event_no++;
+            if (++p->event_no > p->max_events && p->max_events)
+                return too_many(p);
             if (p->pos >= p->len || p->s[p->pos] != '{')
                 return parse_error(p, p->pos, "expected an event object, found %s", describe(p, p->pos, d, sizeof d));
             int rc = parse_event_object(p);
@@ -592,7 +603,8 @@ static int parse_lines(parser *p)
         skip_ws(p);
         if (p->pos >= p->len)
             return 0;
-        p->event_no++;
+        if (++p->event_no > p->max_events && p->max_events)
+            return too_many(p);
         if (p->s[p->pos] == '{') {
             p->mode = "Invalid JSON object";
             int rc = parse_event_object(p);
@@ -623,6 +635,11 @@ static int parse_lines(parser *p)
 
 int batch_parse(const char *body, size_t len, batch *out)
 {
+    return batch_parse_max(body, len, 0, out);
+}
+
+int batch_parse_max(const char *body, size_t len, size_t max_events, batch *out)
+{
     memset(out, 0, sizeof *out);
     /* The arena holds the NUL-stripped copy of the body (if needed) plus every decoded string,
      * and decoding never grows text, so 2 * len bounds it and pointers into it stay valid. */
@@ -649,7 +666,7 @@ int batch_parse(const char *body, size_t len, batch *out)
         len--;
     out->body = s;
     out->body_len = len;
-    parser p = {.b = out, .s = s, .len = len, .mode = "Invalid body"};
+    parser p = {.b = out, .s = s, .len = len, .mode = "Invalid body", .max_events = max_events};
     if (len == 0)
         return 0;
     int rc = s[0] == '[' ? parse_array(&p) : parse_lines(&p);

@@ -54,6 +54,9 @@ typedef struct {
  * where ("Invalid JSON array: expected ',' or ']' at byte 812 (line 1, column 812)"), or -ENOMEM.
  * The body must stay valid until batch_free (events and fields point into it). */
 int batch_parse(const char *body, size_t len, batch *out);
+/* The same, refusing a body of more than max_events events (0: no limit) with -E2BIG and a message, as soon as
+ * the event after the last allowed one begins: a hostile body costs no more than an allowed one. */
+int batch_parse_max(const char *body, size_t len, size_t max_events, batch *out);
 void batch_free(batch *b);
 
 #endif

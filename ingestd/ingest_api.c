@@ -23,10 +23,12 @@ struct ingest_api {
     spool *spool;
     live_state *live;
     char *stream_key;
+    ingest_limits limits;
     uint64_t append_failures, append_failure_logged_ms;
     rate_limit *bad_tokens; /* per address: guessing tokens is slowed down before it reaches PostgreSQL */
     metric *events_accepted, *batches_accepted, *batches_spooled, *latency;
     metric *rej_missing_token, *rej_invalid_token, *rej_registry, *rej_bad_body, *rej_storage, *rej_guessing;
+    metric *rej_too_large;
 };
 
 /* One request between its arrival and its answer. */
@@ -135,7 +137,11 @@ static void ingest_batch(ingest_job *j)
     ingest_api *api = j->api;
     size_t len;
     const char *body = http_request_body(j->req, &len);
-    int rc = batch_parse(body, len, &j->parsed);
+    int rc = batch_parse_max(body, len, api->limits.max_events, &j->parsed);
+    if (rc == -E2BIG) {
+        reject(j, api->rej_too_large, 413, j->parsed.error);
+        return;
+    }
     if (rc) {
         reject(j, api->rej_bad_body, rc == -ENOMEM ? 503 : 400, j->parsed.error);
         return;
@@ -156,11 +162,22 @@ static void ingest_batch(ingest_job *j)
         reject(j, api->rej_storage, 503, "Out of memory; try again");
         return;
     }
-    for (size_t i = 0; i < j->parsed.nevents; i++)
+    for (size_t i = 0; i < j->parsed.nevents; i++) {
+        size_t before = j->rows.len;
         if (event_row_render(&j->parsed, &j->parsed.events[i], &ctx, &j->rows, &j->summaries[i])) {
             reject(j, api->rej_storage, 503, "Out of memory; try again");
             return;
         }
+        /* A row is stored in Redis (fsynced), then ClickHouse: what an event may cost there is bounded too. */
+        if (j->rows.len - before > api->limits.max_event_bytes) {
+            char msg[200];
+            snprintf(msg, sizeof msg,
+                     "Event %zu too large: %zu bytes once stored, at most %zu (INGEST_MAX_EVENT_BYTES)", i + 1,
+                     j->rows.len - before, api->limits.max_event_bytes);
+            reject(j, api->rej_too_large, 413, msg);
+            return;
+        }
+    }
     j->sb.server_id = j->server_id;
     j->sb.nevents = (uint32_t)j->parsed.nevents;
     j->sb.rows = j->rows.data;
@@ -212,7 +229,7 @@ static void ingest_handler(http_request *req, void *arg)
 }
 
 ingest_api *ingest_api_new(http_server *http, server_auth *auth, redis_client *redis, spool *sp, live_state *live,
-                           const char *stream_key)
+                           const char *stream_key, const ingest_limits *limits)
 {
     ingest_api *api = calloc(1, sizeof *api);
     if (!api || !(api->stream_key = strdup(stream_key))) {
@@ -223,6 +240,7 @@ ingest_api *ingest_api_new(http_server *http, server_auth *auth, redis_client *r
     api->redis = redis;
     api->spool = sp;
     api->live = live;
+    api->limits = *limits;
     const char *rej = "Ingest requests rejected, by reason";
     api->rej_missing_token = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"missing_token\"");
     api->rej_invalid_token = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"invalid_token\"");
@@ -230,6 +248,7 @@ ingest_api *ingest_api_new(http_server *http, server_auth *auth, redis_client *r
     api->rej_bad_body = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"malformed_body\"");
     api->rej_storage = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"storage_unavailable\"");
     api->rej_guessing = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"too_many_invalid_tokens\"");
+    api->rej_too_large = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"too_large\"");
     /* A game server whose token was replaced fails a few times before it re-registers; guessing fails
      * thousands of times. */
     api->bad_tokens = rate_limit_new(30, 30);

@@ -11,8 +11,14 @@
 
 typedef struct ingest_api ingest_api;
 
+/* What one request may cost: over either limit it is refused with 413 and a message naming the setting. */
+typedef struct {
+    size_t max_events;      /* INGEST_MAX_EVENTS: events per batch */
+    size_t max_event_bytes; /* INGEST_MAX_EVENT_BYTES: bytes of one event's rendered row */
+} ingest_limits;
+
 ingest_api *ingest_api_new(http_server *http, server_auth *auth, redis_client *redis, spool *sp, live_state *live,
-                           const char *stream_key);
+                           const char *stream_key, const ingest_limits *limits);
 void ingest_api_free(ingest_api *api);
 
 #endif

@@ -22,6 +22,9 @@ static const config_var ingestd_vars[] = {
     {"SERVER_TOKEN_CACHE_MS", "60000", "how long a token lookup is trusted (and a revoked token may still work)"},
     {"LIVE_TTL_MS", "120000", "a server quiet this long leaves the live state"},
     {"SESSION_MAP_TTL_S", "604800", "a server quiet this long has its sessions' maps forgotten"},
+    {"INGEST_MAX_EVENTS", "500",
+     "events per batch, at most (413 beyond; the stock tracker sends at most 20): one request cannot cost more"},
+    {"INGEST_MAX_EVENT_BYTES", "16384", "bytes of one event as stored (its row with the event as sent), at most (413)"},
     {NULL, NULL, NULL},
 };
 
@@ -161,7 +164,14 @@ int main(int argc, char **argv)
         }
         g.auth = server_auth_new(pg);
         g.live = live_state_new(daemon_loop(d), g.redis);
-        g.api = ingest_api_new(daemon_http(d), g.auth, g.redis, g.spool, g.live, g.stream_key);
+        long long max_events = config_get_int("INGEST_MAX_EVENTS", 500),
+                  max_event_bytes = config_get_int("INGEST_MAX_EVENT_BYTES", 16384);
+        if (max_events < 1 || max_event_bytes < 1024) {
+            log_error("INGEST_MAX_EVENTS must be at least 1 and INGEST_MAX_EVENT_BYTES at least 1024");
+            return 1;
+        }
+        ingest_limits limits = {.max_events = (size_t)max_events, .max_event_bytes = (size_t)max_event_bytes};
+        g.api = ingest_api_new(daemon_http(d), g.auth, g.redis, g.spool, g.live, g.stream_key, &limits);
         g.reg = registration_new(daemon_http(d), pg, g.auth);
         if (!g.auth || !g.live || !g.api || !g.reg) {
             log_error("out of memory at start-up");

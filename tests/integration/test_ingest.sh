@@ -101,6 +101,25 @@ head -c $((1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >/tmp/big.$$
 check_eq "a body over 1 MiB: 413" 413 "$(post_events "$TOKEN" /tmp/big.$$ | cut -d' ' -f1)"
 check_eq "...also when announced with Expect: 100-continue" 413 "$(post_events "$TOKEN" /tmp/big.$$ -H 'Expect: 100-continue' | cut -d' ' -f1)"
 rm -f /tmp/bad.$$ /tmp/big.$$
+# Amplification (issue 17): a 1 MiB body of "a=1" lines was 262,140 events, 60 MB written to Redis. Events per
+# batch (INGEST_MAX_EVENTS, 500) and bytes per stored event (INGEST_MAX_EVENT_BYTES, 16384) are capped: 413 with
+# the limit named, decided at the 501st event (parsing stops there), and nothing of the batch is stored.
+added() { redis_cmd XINFO STREAM "${INGEST_STREAM:-mohstats:events}" | awk 'prev == "entries-added" { print; exit } { prev = $0 }'; }
+added0=$(added)
+yes 'a=1' | head -c $((1024 * 1024 - 4)) >/tmp/amp.$$
+out=$(post_events "$TOKEN" /tmp/amp.$$)
+check_eq "1 MiB of 'a=1' lines (262,143 events): 413" 413 "${out%% *}"
+check "...saying which limit" grep -qF "more than 500 events (INGEST_MAX_EVENTS)" <<<"$out"
+{ printf '['; for i in $(seq 1 501); do printf '%s{"type":"heartbeat","session_id":"s%d"}' "$([ "$i" = 1 ] || echo ,)" "$i"; done; printf ']'; } >/tmp/amp.$$
+check_eq "a JSON array of 501 events: 413" 413 "$(post_events "$TOKEN" /tmp/amp.$$ | cut -d' ' -f1)"
+{ printf '['; for i in $(seq 1 500); do printf '%s{"type":"heartbeat","session_id":"s%d"}' "$([ "$i" = 1 ] || echo ,)" "$i"; done; printf ']'; } >/tmp/amp.$$
+check_eq "...of 500 events: 202 processed 500" '202 {"status":"accepted","processed":500}' "$(post_events "$TOKEN" /tmp/amp.$$)"
+printf '[{"type":"chat","session_id":"s1","message":"%s"}]' "$(head -c 20000 /dev/zero | tr '\0' x)" >/tmp/amp.$$
+out=$(post_events "$TOKEN" /tmp/amp.$$)
+check_eq "an event of 20 kB: 413" 413 "${out%% *}"
+check "...saying which limit" grep -qF "Event 1 too large" <<<"$out"
+check_eq "only the batch of 500 reached the stream" 1 $(($(added) - added0))
+rm -f /tmp/amp.$$
 codes=""
 for i in $(seq 1 40); do
   codes+=" $(POST_URL=$INGESTD_URL post_events "mst_guess$i" "$DATA/wire_4_3_match_end.json" -H 'X-Real-IP: 192.0.2.77' | cut -d' ' -f1)"
@@ -230,6 +249,7 @@ check_eq "and an unknown token is 401 again" 401 "$(post_events "mst_unknown" "$
 metrics=$(curl -s "$INGESTD_URL/metrics")
 check "metrics: accepted events counted" grep -qE '^mohstats_ingest_events_accepted_total [1-9]' <<<"$metrics"
 check "metrics: rejections by reason" grep -qE '^mohstats_ingest_rejected_total\{reason="malformed_body"\} [1-9]' <<<"$metrics"
+check "metrics: 413s counted as too_large" grep -qE '^mohstats_ingest_rejected_total\{reason="too_large"\} [1-9]' <<<"$metrics"
 
 # --- the sessions' maps outlive a restart of ingestd ----------------------------------------------------------------
 

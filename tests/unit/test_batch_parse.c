@@ -132,7 +132,8 @@ static void expect_error(const char *body, const char *fragment)
 
 static void test_errors(void **state)
 {
-    expect_error("[{\"type\": \"a\"}, {\"type\" \"b\"}]", "expected ':' after a key, found '\"' at byte 24 (line 1, column 25)");
+    expect_error("[{\"type\": \"a\"}, {\"type\" \"b\"}]",
+                 "expected ':' after a key, found '\"' at byte 24 (line 1, column 25)");
     expect_error("[{\"type\": \"a\"}, {\"type\" \"b\"}]", "in event 2");
     expect_error("[{\"type\": \"a\"}", "expected ',' or ']' after an event, found end of input");
     expect_error("[{\"type\": \"a\"}] x", "unexpected 'x' after the array");
@@ -160,6 +161,32 @@ static void test_empty(void **state)
     batch_free(&b);
     assert_int_equal(batch_parse("[{}, {\"type\":\"a\"}]", 19, &b), 0);
     assert_int_equal(b.nevents, 1);
+    batch_free(&b);
+}
+
+/* INGEST_MAX_EVENTS: the event after the last allowed one is refused as soon as it begins, in every format. */
+static void test_max_events(void **state)
+{
+    batch b;
+    const char *arr = "[{\"type\":\"a\"},{\"type\":\"b\"},{\"type\":\"c\"}]";
+    assert_int_equal(batch_parse_max(arr, strlen(arr), 3, &b), 0);
+    assert_int_equal(b.nevents, 3);
+    batch_free(&b);
+    assert_int_equal(batch_parse_max(arr, strlen(arr), 2, &b), -E2BIG);
+    assert_string_equal(b.error, "Batch too large: more than 2 events (INGEST_MAX_EVENTS); send at most 2 per request");
+    batch_free(&b);
+    /* the rest is not even parsed: a body broken after the limit is still "too many", not "malformed" */
+    const char *broken = "[{\"type\":\"a\"},{\"type\":\"b\"},{\"type\":\"c\"}, {{{";
+    assert_int_equal(batch_parse_max(broken, strlen(broken), 2, &b), -E2BIG);
+    batch_free(&b);
+    const char *lines = "a=1\na=2\n{\"type\":\"x\"}\n";
+    assert_int_equal(batch_parse_max(lines, strlen(lines), 3, &b), 0);
+    assert_int_equal(b.nevents, 3);
+    batch_free(&b);
+    assert_int_equal(batch_parse_max(lines, strlen(lines), 2, &b), -E2BIG);
+    batch_free(&b);
+    assert_int_equal(batch_parse_max(lines, strlen(lines), 0, &b), 0); /* 0: no limit */
+    assert_int_equal(b.nevents, 3);
     batch_free(&b);
 }
 
@@ -285,11 +312,11 @@ static void test_match_key(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_kill_batch),      cmocka_unit_test(test_chat_raw_bytes),
-        cmocka_unit_test(test_quirks),          cmocka_unit_test(test_ndjson_and_form),
-        cmocka_unit_test(test_errors),          cmocka_unit_test(test_empty),
-        cmocka_unit_test(test_render_kill),     cmocka_unit_test(test_render_aliases),
-        cmocka_unit_test(test_match_key),
+        cmocka_unit_test(test_kill_batch),     cmocka_unit_test(test_chat_raw_bytes),
+        cmocka_unit_test(test_quirks),         cmocka_unit_test(test_ndjson_and_form),
+        cmocka_unit_test(test_errors),         cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_max_events),     cmocka_unit_test(test_render_kill),
+        cmocka_unit_test(test_render_aliases), cmocka_unit_test(test_match_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
