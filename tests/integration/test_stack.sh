@@ -9,6 +9,11 @@ set -euo pipefail
 DAEMONS=(ingestd queryd authd achievd)
 SCHEMAS=$MOHSTATS_SRC_DIR/schemas
 
+# The front door believes X-Forwarded-For from loopback here, so that the test can be a client from elsewhere
+# (192.0.2.x) as well as the local operator; tight per-address limits and a short request timeout keep the
+# checks of the limits quick.
+export NGINX_REAL_IP='set_real_ip_from 127.0.0.1; set_real_ip_from ::1; real_ip_header X-Forwarded-For;'
+export NGINX_CONNS_PER_ADDRESS=4 NGINX_READS_PER_S=5 NGINX_READS_BURST=5 HTTP_REQUEST_TIMEOUT_MS=4000
 # shellcheck disable=SC2119
 stack_up
 
@@ -110,6 +115,65 @@ for d in "${DAEMONS[@]}"; do
   check_eq "$d /metrics through nginx answers 200" 200 "$(http_status "$MOHSTATS_URL/ops/$d/metrics")"
 done
 check_eq "plain /health goes to queryd" queryd "$(json_get "$MOHSTATS_URL/health" .service)"
+
+# Hardening of the front door (issue 17): private paths in every spelling the daemons' router accepts, the
+# ?server_token= scrubbing on every ingest path, per-address limits, and a body trickled in is cut off.
+remote() { curl -s -o /dev/null -w '%{http_code}' -H "X-Forwarded-For: $1" "${@:2}"; }
+for p in /metrics /metrics/ //metrics /%6detrics /ops/queryd/metrics /ops/ingestd/metrics/ /ops/authd/health; do
+  check_eq "$p from elsewhere: 403" 403 "$(remote 192.0.2.1 "$MOHSTATS_URL$p")"
+done
+check_eq "/metrics/ from loopback (private by default): 200" 200 "$(http_status "$MOHSTATS_URL/metrics/")"
+check_eq "public /health from elsewhere: 200" 200 "$(remote 192.0.2.2 "$MOHSTATS_URL/health")"
+codes=$(for i in $(seq 1 30); do remote 192.0.2.3 "$MOHSTATS_URL/health"; echo; done | sort | uniq -c | tr -s ' \n' ' ')
+check "30 quick reads from one address (5/s, burst 5): some 429 (${codes})" grep -q " 429" <<<"$codes"
+check "...the others 200" grep -q " 200" <<<"$codes"
+check_eq "...while another address is served" 200 "$(remote 192.0.2.4 "$MOHSTATS_URL/health")"
+codes=$(for i in $(seq 1 30); do http_status "$MOHSTATS_URL/health"; echo; done | sort -u | tr '\n' ' ')
+check_eq "...and loopback (the forum on this host) is exempt" "200 " "$codes"
+# Five connections from one address, each holding a request open (a body that never comes): the fifth is refused.
+python3 - "${MOHSTATS_URL##*:}" <<'PY' &
+import socket, sys, time
+held = []
+for i in range(4):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+    s.sendall(b"POST /api/v1/ingest/events HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 192.0.2.5\r\nContent-Length: 100\r\n\r\n")
+    held.append(s)
+time.sleep(3)
+PY
+holder=$!
+sleep 1
+check_eq "a fifth connection from the same address (NGINX_CONNS_PER_ADDRESS=4): 429" 429 \
+  "$(remote 192.0.2.5 "$MOHSTATS_URL/health")"
+check_eq "...another address is served" 200 "$(remote 192.0.2.6 "$MOHSTATS_URL/health")"
+wait "$holder"
+# A body sent a byte every 2 s: the daemon's HTTP_REQUEST_TIMEOUT_MS (4 s here, 30 s by default) cuts it off.
+trickle=$(python3 - "${MOHSTATS_URL##*:}" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"POST /api/v1/ingest/events HTTP/1.1\r\nHost: x\r\nX-Server-Token: mst_x\r\nContent-Length: 1000\r\n\r\n")
+t0 = time.time()
+s.settimeout(2)
+while time.time() - t0 < 60:
+    try:
+        s.sendall(b" ")
+        d = s.recv(100)
+        print("%s %.0f" % (d.split(b" ")[1].decode() if d else "closed", time.time() - t0))
+        break
+    except socket.timeout:
+        pass
+    except OSError:
+        print("reset %.0f" % (time.time() - t0))
+        break
+PY
+)
+check "a body trickled in a byte every 2 s is cut off by a 408 within 10 s ($trickle)" \
+  eval '[ "${trickle% *}" = 408 ] && [ "${trickle#* }" -le 10 ]'
+# The token in the query string: failures are not logged with it, on the path's trailing-slash spelling too.
+head -c 3000000 /dev/zero >"$STACK_DIR/big.bin"
+check_eq "?server_token= on /api/v1/ingest/events/ with a body over nginx's limit: 413" 413 \
+  "$(curl -s -o /dev/null -w '%{http_code}' --data-binary @"$STACK_DIR/big.bin" "$MOHSTATS_URL/api/v1/ingest/events/?server_token=mst_secret_probe")"
+rm -f "$STACK_DIR/big.bin"
+check "...and nginx's error log does not hold the token" eval '! grep -q mst_secret_probe "$STACK_DIR"/logs/nginx-*.log'
 
 check "stack.sh status: everything runs" "$STACK_SH" status "$STACK_DIR"
 check_eq "stack.sh status lists 9 running components" 9 "$("$STACK_SH" status "$STACK_DIR" | grep -c ' running$')"
