@@ -14,6 +14,12 @@ SCHEMAS=$MOHSTATS_SRC_DIR/schemas
 # checks of the limits quick.
 export NGINX_REAL_IP='set_real_ip_from 127.0.0.1; set_real_ip_from ::1; real_ip_header X-Forwarded-For;'
 export NGINX_CONNS_PER_ADDRESS=4 NGINX_READS_PER_S=5 NGINX_READS_BURST=5 HTTP_REQUEST_TIMEOUT_MS=4000
+# A TLS listener with a self-signed certificate, beside the plain one.
+TLS_DIR=$(mktemp -d /tmp/mohstats-tls.XXXXXX)
+TLS_PORT=$(free_port)
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout "$TLS_DIR/key.pem" \
+  -out "$TLS_DIR/cert.pem" 2>/dev/null
+export NGINX_TLS="listen 127.0.0.1:$TLS_PORT ssl; ssl_certificate $TLS_DIR/cert.pem; ssl_certificate_key $TLS_DIR/key.pem;"
 # shellcheck disable=SC2119
 stack_up
 
@@ -174,6 +180,10 @@ check_eq "?server_token= on /api/v1/ingest/events/ with a body over nginx's limi
   "$(curl -s -o /dev/null -w '%{http_code}' --data-binary @"$STACK_DIR/big.bin" "$MOHSTATS_URL/api/v1/ingest/events/?server_token=mst_secret_probe")"
 rm -f "$STACK_DIR/big.bin"
 check "...and nginx's error log does not hold the token" eval '! grep -q mst_secret_probe "$STACK_DIR"/logs/nginx-*.log'
+
+check_eq "the TLS listener (NGINX_TLS) serves the same routes" queryd \
+  "$(curl -s --cacert "$TLS_DIR/cert.pem" "https://localhost:$TLS_PORT/health" | jq -r .service)"
+rm -rf "$TLS_DIR"
 
 check "stack.sh status: everything runs" "$STACK_SH" status "$STACK_DIR"
 check_eq "stack.sh status lists 9 running components" 9 "$("$STACK_SH" status "$STACK_DIR" | grep -c ' running$')"
