@@ -43,7 +43,8 @@ struct ch_client;
 struct redis_client;
 struct pg_pool;
 struct mdb_pool;
-struct ch_client *daemon_clickhouse(daemon_ctx *d);
+/* settings: ClickHouse settings sent with every query of this client ("name=value&..."), or NULL. */
+struct ch_client *daemon_clickhouse(daemon_ctx *d, const char *settings);
 struct redis_client *daemon_redis(daemon_ctx *d);
 struct pg_pool *daemon_postgres(daemon_ctx *d, int connections);
 struct mdb_pool *daemon_mariadb(daemon_ctx *d, int connections);

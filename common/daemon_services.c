@@ -44,10 +44,17 @@ static void log_target(const char *what, const char *url)
     log_info("%s: %s", what, shown);
 }
 
-struct ch_client *daemon_clickhouse(daemon_ctx *d)
+struct ch_client *daemon_clickhouse(daemon_ctx *d, const char *settings)
 {
     const char *url = config_get("CLICKHOUSE_URL");
-    ch_client *c = ch_client_new(daemon_loop(d), url, config_get_int("CLICKHOUSE_TIMEOUT_MS", 30000));
+    /* ClickHouse takes settings as URL parameters; the URL always has a query (database=) once parsed, but
+     * CLICKHOUSE_URL may not: '?' or '&' accordingly. */
+    char *full = NULL;
+    if (settings && *settings &&
+        asprintf(&full, "%s%c%s", url, strchr(url, '?') ? '&' : '?', settings) < 0)
+        full = NULL;
+    ch_client *c = ch_client_new(daemon_loop(d), full ? full : url, config_get_int("CLICKHOUSE_TIMEOUT_MS", 30000));
+    free(full);
     if (!c) {
         log_error("CLICKHOUSE_URL is not a usable URL");
         exit(2);

@@ -150,7 +150,7 @@ int main(int argc, char **argv)
     static ingestd g;
     g.stream_key = config_get("INGEST_STREAM");
     if (writer)
-        daemon_clickhouse(d); /* for /ready: the writer has clients of its own */
+        daemon_clickhouse(d, NULL); /* for /ready: the writer has clients of its own */
     g.redis = daemon_redis(d);
     if (api) {
         pg_pool *pg = daemon_postgres(d, 4);

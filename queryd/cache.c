@@ -130,6 +130,19 @@ void qcache_free(qcache *c)
     free(c);
 }
 
+const char *qcache_part(const char *s, char out[QCACHE_PART_MAX])
+{
+    size_t n = 0;
+    for (; *s && n + 4 <= QCACHE_PART_MAX; s++) {
+        if (*s == ':' || *s == '%')
+            n += (size_t)snprintf(out + n, QCACHE_PART_MAX - n, "%%%02X", (unsigned char)*s);
+        else
+            out[n++] = *s;
+    }
+    out[n] = '\0';
+    return out;
+}
+
 void qcache_key(const char *key, char out[201])
 {
     size_t n = strlen(key);

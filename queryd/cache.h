@@ -20,6 +20,13 @@ void qcache_free(qcache *c);
 void qcache_serve(qcache *c, http_request *req, const char *key, int ttl_s, qjob_fn start, void *args,
                   void (*args_free)(void *));
 
+/* A client's string as one part of a cache key: ':' and '%' percent-encoded, so that parts joined with ':'
+ * cannot be read two ways ("a:b" + "c" and "a" + "b:c" were one key, and each was served the other's answer).
+ * out holds QCACHE_PART_MAX bytes; a longer string is cut, which cannot merge two keys either: only the
+ * identifiers' own limit (IDENT_MAX, 64 bytes) reaches here. Returns out. */
+#define QCACHE_PART_MAX 256
+const char *qcache_part(const char *s, char out[QCACHE_PART_MAX]);
+
 /* The Redis key suffix for a cache key (the key itself, or its SHA-256 hex when too long or not printable).
  * Exposed for tests. out must hold 201 bytes. */
 void qcache_key(const char *key, char out[201]);

@@ -184,8 +184,9 @@ static bool take(http_request *req, const char *name, char out[IDENT_MAX + 1], b
 
 static void serve(http_request *req, queryd *q, heat_args *a)
 {
-    char key[200];
-    snprintf(key, sizeof key, "heat:%d:%d:%s:%s", (int)a->what, a->deaths, a->key, a->guid);
+    char key[600], k1[QCACHE_PART_MAX], k2[QCACHE_PART_MAX];
+    snprintf(key, sizeof key, "heat:%d:%d:%s:%s", (int)a->what, a->deaths, qcache_part(a->key, k1),
+             qcache_part(a->guid, k2));
     qcache_serve(q->cache, req, key, q->cache_ttl_s, heat_start, a, free);
 }
 

@@ -24,7 +24,7 @@ int main(int argc, char **argv)
         daemon_free(d);
         return 2;
     }
-    q.ch = daemon_clickhouse(d);
+    q.ch = daemon_clickhouse(d, q.ch_settings);
     q.redis = daemon_redis(d);
     q.mdb = daemon_mariadb(d, 2);
     q.pg = daemon_postgres(d, 2);

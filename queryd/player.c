@@ -1624,8 +1624,9 @@ static player_args *args_for(http_request *req)
 static void serve(http_request *req, player_args *a, const char *kind, const char *extra, qjob_fn start)
 {
     queryd *q = http_request_data(req);
-    char key[256];
-    snprintf(key, sizeof key, "p:%s:%s%s%s", kind, a->guid, extra ? ":" : "", extra ? extra : "");
+    char key[600], g[QCACHE_PART_MAX], x[QCACHE_PART_MAX];
+    snprintf(key, sizeof key, "p:%s:%s%s%s", kind, qcache_part(a->guid, g), extra ? ":" : "",
+             extra ? qcache_part(extra, x) : "");
     qcache_serve(q->cache, req, key, q->cache_ttl_s, start, a, free);
 }
 

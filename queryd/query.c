@@ -177,7 +177,10 @@ static void stats_query(http_request *req, void *arg)
         if (strcmp(met && *met ? met : "count", metric_defs[i].name) == 0)
             a->metric = &metric_defs[i];
     const char *start = http_request_query(req, "start_date"), *end = http_request_query(req, "end_date");
-    a->to = (int64_t)time(NULL) + 1;
+    /* No end_date: now, rounded up to the cache's lifetime, so that the same question asked again within it has
+     * the same cache key (with the second in it, every request was a new key and a new query). */
+    int64_t ttl = q->cache_ttl_s, now = (int64_t)time(NULL);
+    a->to = (now / ttl + 1) * ttl;
     bool end_ok = !end || !*end || param_time_parse(end, &a->to) == 0;
     a->from = a->to - 30 * 86400; /* the default window: the 30 days before end_date */
     bool start_ok = !start || !*start || param_time_parse(start, &a->from) == 0;
@@ -194,9 +197,10 @@ static void stats_query(http_request *req, void *arg)
     } else if (ident_param(req, "filter_player_guid", a->player) && ident_param(req, "filter_map", a->map) &&
                ident_param(req, "filter_weapon", a->weapon) && ident_param(req, "filter_server", a->server)) {
         a->limit = param_long(req, "limit", 100, 1, QUERY_LIMIT_MAX);
-        char key[512];
+        char key[1200], k[4][QCACHE_PART_MAX];
         snprintf(key, sizeof key, "sq:%s:%s:%lld:%lld:%ld:%s:%s:%s:%s", a->dim->name, a->metric->name,
-                 (long long)a->from, (long long)a->to, a->limit, a->player, a->map, a->weapon, a->server);
+                 (long long)a->from, (long long)a->to, a->limit, qcache_part(a->player, k[0]),
+                 qcache_part(a->map, k[1]), qcache_part(a->weapon, k[2]), qcache_part(a->server, k[3]));
         qcache_serve(q->cache, req, key, q->cache_ttl_s, query_start, a, free);
         return;
     }

@@ -24,6 +24,11 @@ const config_var queryd_config_vars[] = {
     {"QUERY_BOARD_REFRESH_S", "300",
      "with QUERY_BOARD_WARM=1, seconds between rebuilds of each leaderboard board: how far leaderboards may lag "
      "the events (five builds each time, about 9 s of ClickHouse work on 10 million events)"},
+    {"QUERY_CH_MAX_SECONDS", "20",
+     "ClickHouse stops one of queryd's queries after this long (max_execution_time): a public read cannot hold "
+     "ClickHouse for longer"},
+    {"QUERY_CH_MAX_ROWS", "1000000000", "rows one of queryd's queries may read, at most (max_rows_to_read)"},
+    {"QUERY_CH_MAX_MEMORY_MB", "2048", "memory one of queryd's queries may use, at most (max_memory_usage)"},
     {NULL, NULL, NULL},
 };
 
@@ -37,11 +42,20 @@ int queryd_settings_load(queryd *q)
     q->max_offset = (int)config_get_int("QUERY_MAX_OFFSET", 100000);
     q->board_warm = config_get_int("QUERY_BOARD_WARM", 1) != 0;
     q->board_refresh_s = (int)config_get_int("QUERY_BOARD_REFRESH_S", 300);
+    long long max_s = config_get_int("QUERY_CH_MAX_SECONDS", 20), max_rows = config_get_int("QUERY_CH_MAX_ROWS", 1000000000),
+              max_mb = config_get_int("QUERY_CH_MAX_MEMORY_MB", 2048);
     if (q->cache_ttl_s < 1 || q->live_ttl_s < 1 || q->stale_ttl_s < 1 || q->lock_ms < 50 || q->max_limit < 1 ||
-        q->max_offset < 0 || q->board_refresh_s < 1) {
+        q->max_offset < 0 || q->board_refresh_s < 1 || max_s < 1 || max_rows < 1 || max_mb < 1) {
         log_error("QUERY_* settings must be positive (QUERY_LOCK_MS at least 50)");
         return -EINVAL;
     }
+    /* Every query of queryd's: read-only (2: settings may still be given per query), and bounded in time, rows
+     * and memory, so that no public request can hold ClickHouse. ClickHouse 18.16 cannot cancel a query when
+     * its HTTP client goes away (cancel_http_readonly_queries_on_client_close is newer): the time bound is what
+     * ends one a client abandoned. */
+    snprintf(q->ch_settings, sizeof q->ch_settings,
+             "readonly=2&max_execution_time=%lld&max_rows_to_read=%lld&max_memory_usage=%lld", max_s, max_rows,
+             max_mb * 1024 * 1024);
     return mdb_smf_prefix(q->smf_prefix, sizeof q->smf_prefix);
 }
 

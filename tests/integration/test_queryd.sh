@@ -525,6 +525,16 @@ expect "query: a date range (the last 2 days leave out 10 days ago)" \
   "$lv" "101:5,105:3,102:2,103:2,104:1"
 expect "query: an end date alone (the 30 days before 5 days ago hold only the kill 10 days ago)" \
   "stats/query?dimension=player_guid&metric=kills&end_date=$(date -u -d '5 days ago' +%Y-%m-%d)" "$lv" "104:1"
+# Without end_date the window ends at now rounded up to the cache's lifetime (60 s), so asking again within it
+# hits the same key (with the second in the key, every request was a new key and a new query).
+key=$(redis_cmd KEYS 'q:sq:map:kills:*' | head -n 1)
+to=$(cut -d: -f6 <<<"$key")
+check "query: the default end is a whole minute, at most a minute ahead ($key)" \
+  eval '[ $((to % 60)) = 0 ] && [ "$to" -gt "$(date +%s)" ] && [ "$to" -le $(($(date +%s) + 60)) ]'
+# Identifiers joined into a key cannot be read two ways: "a:b" + "c" is not "a" + "b:c".
+status 'stats/query?dimension=map&filter_map=x:y&filter_weapon=z' >/dev/null
+status 'stats/query?dimension=map&filter_map=x&filter_weapon=y:z' >/dev/null
+check_eq "query: two filters that join alike are two cache keys" 2 "$(redis_cmd KEYS 'q:sq:map:count:*x*' | wc -l)"
 check_eq "query: an unknown dimension is 400" 400 "$(status 'stats/query?dimension=extra')"
 check_eq "query: a malformed date is 400" 400 "$(status 'stats/query?dimension=map&start_date=yesterday')"
 check_eq "query: more than 366 days is 400" 400 \

@@ -250,6 +250,15 @@ static void test_cache_keys(void **state)
     big[0] = 'b';
     qcache_key(big, k2);
     assert_string_not_equal(k, k2);
+    /* Parts from clients: "a:b" + "c" and "a" + "b:c" are two keys. */
+    char p1[QCACHE_PART_MAX], p2[QCACHE_PART_MAX], j1[600], j2[600];
+    snprintf(j1, sizeof j1, "heat:%s:%s", qcache_part("a:b", p1), qcache_part("c", p2));
+    snprintf(j2, sizeof j2, "heat:%s:%s", qcache_part("a", p1), qcache_part("b:c", p2));
+    assert_string_equal(j1, "heat:a%3Ab:c");
+    assert_string_equal(j2, "heat:a:b%3Ac");
+    assert_string_equal(qcache_part("50%:x", p1), "50%25%3Ax");
+    memset(big, ':', sizeof big - 1); /* cut, never overrun */
+    assert_true(strlen(qcache_part(big, p1)) < QCACHE_PART_MAX);
 }
 
 static void test_chjson(void **state)
