@@ -50,8 +50,7 @@ struct ch_client *daemon_clickhouse(daemon_ctx *d, const char *settings)
     /* ClickHouse takes settings as URL parameters; the URL always has a query (database=) once parsed, but
      * CLICKHOUSE_URL may not: '?' or '&' accordingly. */
     char *full = NULL;
-    if (settings && *settings &&
-        asprintf(&full, "%s%c%s", url, strchr(url, '?') ? '&' : '?', settings) < 0)
+    if (settings && *settings && asprintf(&full, "%s%c%s", url, strchr(url, '?') ? '&' : '?', settings) < 0)
         full = NULL;
     ch_client *c = ch_client_new(daemon_loop(d), full ? full : url, config_get_int("CLICKHOUSE_TIMEOUT_MS", 30000));
     free(full);

@@ -42,7 +42,8 @@ int queryd_settings_load(queryd *q)
     q->max_offset = (int)config_get_int("QUERY_MAX_OFFSET", 100000);
     q->board_warm = config_get_int("QUERY_BOARD_WARM", 1) != 0;
     q->board_refresh_s = (int)config_get_int("QUERY_BOARD_REFRESH_S", 300);
-    long long max_s = config_get_int("QUERY_CH_MAX_SECONDS", 20), max_rows = config_get_int("QUERY_CH_MAX_ROWS", 1000000000),
+    long long max_s = config_get_int("QUERY_CH_MAX_SECONDS", 20),
+              max_rows = config_get_int("QUERY_CH_MAX_ROWS", 1000000000),
               max_mb = config_get_int("QUERY_CH_MAX_MEMORY_MB", 2048);
     if (q->cache_ttl_s < 1 || q->live_ttl_s < 1 || q->stale_ttl_s < 1 || q->lock_ms < 50 || q->max_limit < 1 ||
         q->max_offset < 0 || q->board_refresh_s < 1 || max_s < 1 || max_rows < 1 || max_mb < 1) {
