@@ -46,6 +46,8 @@ struct mdb_pool;
 /* settings: ClickHouse settings sent with every query of this client ("name=value&..."), or NULL. */
 struct ch_client *daemon_clickhouse(daemon_ctx *d, const char *settings);
 struct redis_client *daemon_redis(daemon_ctx *d);
+/* Another Redis: its URL in the setting url_var, name for /ready and the log. */
+struct redis_client *daemon_redis_named(daemon_ctx *d, const char *url_var, const char *name);
 struct pg_pool *daemon_postgres(daemon_ctx *d, int connections);
 struct mdb_pool *daemon_mariadb(daemon_ctx *d, int connections);
 

@@ -66,14 +66,19 @@ struct ch_client *daemon_clickhouse(daemon_ctx *d, const char *settings)
 
 struct redis_client *daemon_redis(daemon_ctx *d)
 {
-    const char *url = config_get("REDIS_URL");
+    return daemon_redis_named(d, "REDIS_URL", "redis");
+}
+
+struct redis_client *daemon_redis_named(daemon_ctx *d, const char *url_var, const char *name)
+{
+    const char *url = config_get(url_var);
     redis_client *c = redis_client_new(daemon_loop(d), url);
     if (!c) {
-        log_error("REDIS_URL is not a usable URL");
+        log_error("%s is not a usable URL", url_var);
         exit(2);
     }
-    log_target("redis", url);
-    daemon_add_ready_check(d, "redis", redis_probe, c);
+    log_target(name, url);
+    daemon_add_ready_check(d, name, redis_probe, c);
     daemon_add_stop_hook(d, stop_redis, c);
     return c;
 }

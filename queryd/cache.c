@@ -223,7 +223,7 @@ static void on_fresh(redis_client *rc, redisReply *r, const char *err, void *arg
 static void on_poll(uv_timer_t *t)
 {
     flight *f = t->data;
-    if (redis_command(f->c->q->redis, on_fresh, f, "GET q:%s", f->key) != 0)
+    if (redis_command(f->c->q->cache_redis, on_fresh, f, "GET q:%s", f->key) != 0)
         flight_compute(f);
 }
 
@@ -249,7 +249,7 @@ static void flight_try_lock(flight *f)
         flight_compute(f);
         return;
     }
-    if (redis_command(f->c->q->redis, on_lock, f, "SET ql:%s %s NX PX %d", f->key, f->nonce, f->c->q->lock_ms) != 0)
+    if (redis_command(f->c->q->cache_redis, on_lock, f, "SET ql:%s %s NX PX %d", f->key, f->nonce, f->c->q->lock_ms) != 0)
         flight_compute(f);
 }
 
@@ -278,7 +278,7 @@ static void on_job_done(qjob *j, int status, char *body, size_t len, bool transi
     flight *f = j->finish_arg;
     j->args = NULL; /* the flight owns them */
     job_free(j);
-    redis_client *rc = f->c->q->redis;
+    redis_client *rc = f->c->q->cache_redis;
     if (f->locked)
         redis_command(rc, NULL, NULL, "DEL ql:%s", f->key);
     if (transient) {
@@ -374,6 +374,6 @@ void qcache_serve(qcache *c, http_request *req, const char *key, int ttl_s, qjob
     snprintf(f->nonce, sizeof f->nonce, "%016llx", (unsigned long long)r);
     uv_timer_init(c->q->loop, &f->timer);
     f->timer.data = f;
-    if (!redis_client_connected(c->q->redis) || redis_command(c->q->redis, on_fresh, f, "GET q:%s", f->key) != 0)
+    if (!redis_client_connected(c->q->cache_redis) || redis_command(c->q->cache_redis, on_fresh, f, "GET q:%s", f->key) != 0)
         flight_compute(f);
 }

@@ -4,6 +4,7 @@
 #include "board.h"
 #include "cache.h"
 #include "daemon.h"
+#include "log.h"
 #include "queryd.h"
 
 int main(int argc, char **argv)
@@ -26,6 +27,12 @@ int main(int argc, char **argv)
     }
     q.ch = daemon_clickhouse(d, q.ch_settings);
     q.redis = daemon_redis(d);
+    if (*config_get("CACHE_REDIS_URL")) {
+        q.cache_redis = daemon_redis_named(d, "CACHE_REDIS_URL", "cache_redis");
+    } else {
+        log_warn("CACHE_REDIS_URL is empty: answers are cached in REDIS_URL's Redis, beside the event stream");
+        q.cache_redis = q.redis;
+    }
     q.mdb = daemon_mariadb(d, 2);
     q.pg = daemon_postgres(d, 2);
     q.cache = qcache_new(&q);

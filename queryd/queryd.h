@@ -31,6 +31,7 @@ typedef struct {
     int lock_ms;              /* QUERY_LOCK_MS: cross-process single-flight lock */
     bool board_warm;          /* QUERY_BOARD_WARM: keep every leaderboard board built (board.h) */
     int board_refresh_s;      /* QUERY_BOARD_REFRESH_S: how old a board kept warm gets before it is rebuilt */
+    struct redis_client *cache_redis; /* the answer cache's Redis (CACHE_REDIS_URL, else redis) */
     char ch_settings[160];    /* sent with every ClickHouse query: read-only, QUERY_CH_MAX_* */
     char smf_prefix[32];      /* SMF_DB_PREFIX, checked to be [a-z0-9_] */
 } queryd;

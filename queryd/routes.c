@@ -24,6 +24,10 @@ const config_var queryd_config_vars[] = {
     {"QUERY_BOARD_REFRESH_S", "300",
      "with QUERY_BOARD_WARM=1, seconds between rebuilds of each leaderboard board: how far leaderboards may lag "
      "the events (five builds each time, about 9 s of ClickHouse work on 10 million events)"},
+    {"CACHE_REDIS_URL", "",
+     "the Redis of the answer cache: one of its own, with maxmemory and an eviction policy, so that the cache's "
+     "memory is bounded and never evicts the event stream (scripts/stack.sh and docker-compose.yml run one); "
+     "empty: REDIS_URL, whose memory then holds every answer for QUERY_STALE_TTL_S"},
     {"QUERY_CH_MAX_SECONDS", "20",
      "ClickHouse stops one of queryd's queries after this long (max_execution_time): a public read cannot hold "
      "ClickHouse for longer"},

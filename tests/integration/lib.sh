@@ -230,6 +230,11 @@ redis_cmd() {
   redis-cli -u "$REDIS_URL" "$@" 2>/dev/null
 }
 
+# cache_cmd ARGS...: a command to queryd's answer cache (its own Redis, CACHE_REDIS_URL).
+cache_cmd() {
+  redis-cli -u "$CACHE_REDIS_URL" "$@" 2>/dev/null
+}
+
 # The pids recorded in the stack's pid files, one per line (databases, daemons, nginx).
 stack_pids() {
   local f

@@ -527,14 +527,14 @@ expect "query: an end date alone (the 30 days before 5 days ago hold only the ki
   "stats/query?dimension=player_guid&metric=kills&end_date=$(date -u -d '5 days ago' +%Y-%m-%d)" "$lv" "104:1"
 # Without end_date the window ends at now rounded up to the cache's lifetime (60 s), so asking again within it
 # hits the same key (with the second in the key, every request was a new key and a new query).
-key=$(redis_cmd KEYS 'q:sq:map:kills:*' | head -n 1)
+key=$(cache_cmd KEYS 'q:sq:map:kills:*' | head -n 1)
 to=$(cut -d: -f6 <<<"$key")
 check "query: the default end is a whole minute, at most a minute ahead ($key)" \
   eval '[ $((to % 60)) = 0 ] && [ "$to" -gt "$(date +%s)" ] && [ "$to" -le $(($(date +%s) + 60)) ]'
 # Identifiers joined into a key cannot be read two ways: "a:b" + "c" is not "a" + "b:c".
 status 'stats/query?dimension=map&filter_map=x:y&filter_weapon=z' >/dev/null
 status 'stats/query?dimension=map&filter_map=x&filter_weapon=y:z' >/dev/null
-check_eq "query: two filters that join alike are two cache keys" 2 "$(redis_cmd KEYS 'q:sq:map:count:*x*' | wc -l)"
+check_eq "query: two filters that join alike are two cache keys" 2 "$(cache_cmd KEYS 'q:sq:map:count:*x*' | wc -l)"
 check_eq "query: an unknown dimension is 400" 400 "$(status 'stats/query?dimension=extra')"
 check_eq "query: a malformed date is 400" 400 "$(status 'stats/query?dimension=map&start_date=yesterday')"
 check_eq "query: more than 366 days is 400" 400 \
@@ -628,7 +628,7 @@ CLICKHOUSE_URL="http://default@127.0.0.1:1/?database=mohstats" QUERYD_URL="http:
   "$MOHSTATS_BIN_DIR/queryd" >"$STACK_DIR/logs/queryd-noch.log" 2>&1 &
 NOCH=$!
 retry 10 eval "curl -s -o /dev/null http://127.0.0.1:$port/health"
-redis_cmd DEL q:global >/dev/null
+cache_cmd DEL q:global >/dev/null
 out=$(curl -s -D "$STACK_DIR/noch.h" "http://127.0.0.1:$port/api/v1/stats/global")
 check_eq "ClickHouse down: a cached answer is still served (stale)" "17 stale" \
   "$(jq -r .total_kills <<<"$out") $(tr -d '\r' <"$STACK_DIR/noch.h" | awk -F': ' 'tolower($1) == "x-cache" { print $2 }')"

@@ -27,6 +27,9 @@ stack_up
 
 check_eq "clickhouse answers" 1 "$(ch_query 'SELECT 1')"
 check_eq "redis answers" PONG "$(redis_cmd PING)"
+check_eq "the stream's Redis never evicts (noeviction)" noeviction "$(redis_cmd CONFIG GET maxmemory-policy | tail -n 1)"
+check_eq "queryd's answer cache is a Redis of its own, bounded and evicting (allkeys-lru, 256 MB)" \
+  "allkeys-lru 268435456" "$(cache_cmd CONFIG GET maxmemory-policy | tail -n 1) $(cache_cmd CONFIG GET maxmemory | tail -n 1)"
 check_eq "postgres answers as mohstats with its password" mohstats "$(pg_query 'SELECT current_user')"
 check_eq "mariadb answers as mohstats in database smf" smf "$(mdb_query 'SELECT DATABASE()')"
 
@@ -186,7 +189,7 @@ check_eq "the TLS listener (NGINX_TLS) serves the same routes" queryd \
 rm -rf "$TLS_DIR"
 
 check "stack.sh status: everything runs" "$STACK_SH" status "$STACK_DIR"
-check_eq "stack.sh status lists 9 running components" 9 "$("$STACK_SH" status "$STACK_DIR" | grep -c ' running$')"
+check_eq "stack.sh status lists 10 running components" 10 "$("$STACK_SH" status "$STACK_DIR" | grep -c ' running$')"
 
 # --- docker-compose.yml stays consistent with the local stack (it cannot run here) ------------------------------
 
