@@ -27,6 +27,24 @@ stack_up
 
 check_eq "clickhouse answers" 1 "$(ch_query 'SELECT 1')"
 check_eq "redis answers" PONG "$(redis_cmd PING)"
+# Credentials (issue 17): no server answers without its password, and each daemon reaches ClickHouse as the
+# user its work needs (the passwords are in state.env; stack.env has the operator's URLs).
+redis_port=${REDIS_URL##*:} cache_port=${CACHE_REDIS_URL##*:}
+check_eq "Redis refuses a client without the password" NOAUTH \
+  "$(redis-cli -h 127.0.0.1 -p "${redis_port%/*}" ping 2>&1 | cut -d' ' -f1)"
+check_eq "the cache's Redis too" NOAUTH "$(redis-cli -h 127.0.0.1 -p "${cache_port%/*}" ping 2>&1 | cut -d' ' -f1)"
+ch_port=${CLICKHOUSE_URL##*@127.0.0.1:}
+ch_port=${ch_port%%/*}
+check "ClickHouse's default user needs its password" eval \
+  "curl -s 'http://127.0.0.1:$ch_port/' --data-binary 'SELECT 1' | grep -q 'Password required for user default'"
+read_pw=$(sed -n 's/^CLICKHOUSE_READ_PASSWORD=//p' "$STACK_DIR/state.env")
+check "the read-only user (queryd, achievd) reads" eval \
+  "[ \"\$(curl -s -u 'mohstats_read:$read_pw' 'http://127.0.0.1:$ch_port/?database=mohstats' --data-binary 'SELECT 1')\" = 1 ]"
+check "...and cannot write" eval "curl -s -u 'mohstats_read:$read_pw' 'http://127.0.0.1:$ch_port/?database=mohstats' \
+  --data-binary 'CREATE TABLE x (a UInt8) ENGINE = Memory' | grep -q 'readonly mode'"
+daemon_ch_user() { tr '\0' '\n' <"/proc/$(cat "$STACK_DIR/run/$1.pid")/environ" | sed -n 's|^CLICKHOUSE_URL=http://\([^:]*\):.*|\1|p'; }
+check_eq "ClickHouse users: ingestd writes as its own, queryd and achievd read" "mohstats_ingest mohstats_read mohstats_read" \
+  "$(daemon_ch_user ingestd) $(daemon_ch_user queryd) $(daemon_ch_user achievd)"
 check_eq "the stream's Redis never evicts (noeviction)" noeviction "$(redis_cmd CONFIG GET maxmemory-policy | tail -n 1)"
 check_eq "queryd's answer cache is a Redis of its own, bounded and evicting (allkeys-lru, 256 MB)" \
   "allkeys-lru 268435456" "$(cache_cmd CONFIG GET maxmemory-policy | tail -n 1) $(cache_cmd CONFIG GET maxmemory | tail -n 1)"
