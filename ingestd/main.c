@@ -17,7 +17,9 @@
 
 static const config_var ingestd_vars[] = {
     {"INGESTD_ROLE", "all", "all: accept batches and write them to ClickHouse; api: only accept; writer: only write"},
-    {"REGISTRATION_MODE", "open", "open, or closed: only servers created with `ingestd servers create` register"},
+    {"REGISTRATION_MODE", "open",
+     "open, or closed: no registration makes a new server (only `ingestd servers create` does; unpinned ones may "
+     "re-register)"},
     {"REGISTRATION_PER_MINUTE", "10", "registrations allowed per source address and minute"},
     {"SERVER_TOKEN_CACHE_MS", "60000", "how long a token lookup is trusted (and a revoked token may still work)"},
     {"LIVE_TTL_MS", "120000", "a server quiet this long leaves the live state"},
