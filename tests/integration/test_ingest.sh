@@ -144,6 +144,16 @@ check_eq "unpinned again: it registers as before (the same server id, a new toke
 RUN_TOKENS+=("$PIN_T" "$PIN_T2")
 check_eq "pin of an unknown server fails" 1 "$("$MOHSTATS_BIN_DIR/ingestd" servers pin no-such-server 2>/dev/null; echo $?)"
 
+# Only servers that sent an accepted batch count for authd's AUTH_VERIFY_FROM=registered (test_authd checks authd).
+check "first_batch_at is set when a server's first batch is accepted" retry 5 eval \
+  "[ -n \"\$(pg_query \"SELECT first_batch_at FROM servers WHERE id = '$OPEN_ID'\")\" ]"
+first=$(pg_query "SELECT first_batch_at FROM servers WHERE id = '$OPEN_ID'")
+flush "$OPEN_T3" >/dev/null
+sleep 0.2
+check_eq "...and never moved by later batches" "$first" "$(pg_query "SELECT first_batch_at FROM servers WHERE id = '$OPEN_ID'")"
+check_eq "a server that only registered has none" "" \
+  "$(pg_query "SELECT first_batch_at FROM servers WHERE ip_address = '192.0.2.10' AND port = 12299")"
+
 # Registrations are rate limited per address.
 codes=""
 for i in $(seq 1 12); do codes+=" $(register "$INGESTD_URL" "{\"name\": \"r$i\", \"port\": $((30000 + i))}" -H 'X-Real-IP: 192.0.2.55' | cut -d' ' -f1)"; done
