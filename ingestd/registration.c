@@ -57,6 +57,10 @@ static void refuse_existing(reg_job *j, PGresult *res)
                            "This server is pinned by the operator and cannot be registered again: set its token "
                            "(opm_server_token) in the server's config, or ask the operator to unpin it (ingestd "
                            "servers unpin)");
+    } else if (!r->closed) {
+        /* Open mode refuses only an existing identity: one a concurrent statement made after ours looked. */
+        log_warn("registration refused for %s port %d: a concurrent registration changed the server", j->ip, j->port);
+        http_respond_error(j->req, 409, "Another registration for this address and port was in progress; try again");
     } else {
         log_warn("registration refused for %s port %d: registration is closed and no such server exists", j->ip,
                  j->port);
