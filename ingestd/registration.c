@@ -88,8 +88,8 @@ static void on_registered(PGresult *res, const char *err, void *arg)
         server_auth_remember(r->auth, j->hash, id);
         metric_inc(r->ok);
         if (PQgetvalue(res, 0, 1)[0] == 't') {
-            /* The stock tracker does this on every start when its config has no token, and so does anyone else
-             * sending from this address: the log and the counter are how an operator tells the two apart. */
+            /* The stock tracker does this on every start when its config has no token, and so can anyone else
+             * sending from this address: the log and the counter let an operator match rotations with restarts. */
             metric_inc(r->rotated);
             log_info("server %s re-registered from %s port %d (\"%s\"): its token was rotated, the previous one "
                      "no longer works",
