@@ -6,8 +6,9 @@
  * - POST /api/v1/auth/smf-logout   the `logout` command; answered, changes nothing
  *
  * These calls carry no credentials (the script sends no headers), so: logins only from the address of a
- * registered game server, failed ones limited per address, and the address that counts for trust is the
- * sender's, never one named in the body (anyone can register a server and name any address there).
+ * registered game server that has sent events (registering alone is open to anyone), failed ones limited per
+ * address, and the address that counts for trust is the sender's, never one named in the body (anyone can
+ * register a server and name any address there).
  * A login is decided in PostgreSQL (authd_login, schemas/postgres/0002_authd.sql), then a good one is linked
  * in the forum's smf_mohaa_identities. */
 #include <cjson/cJSON.h>
@@ -234,6 +235,47 @@ static void on_decided(PGresult *res, const char *err, void *arg)
         on_linked(NULL, "out of memory", l);
 }
 
+/* Decide the login in PostgreSQL (authd_login). */
+static void decide(login *l)
+{
+    authd *a = l->v->a;
+    char hours[16];
+    snprintf(hours, sizeof hours, "%d", a->pending_hours);
+#define OR_NULL(s) ((s)[0] ? (s) : NULL)
+    const char *params[10] = {l->code_hash,
+                              l->sender,
+                              l->sender,
+                              OR_NULL(l->guid),
+                              OR_NULL(l->player_name),
+                              OR_NULL(l->server_id),
+                              OR_NULL(l->server_name),
+                              OR_NULL(l->server_address),
+                              a->verify_from_any ? "f" : "t",
+                              hours};
+#undef OR_NULL
+    if (pg_query(a->pg,
+                 "SELECT outcome, forum_user_id FROM authd_login($1, $2::inet, $3::inet, $4, $5, $6, $7, $8, "
+                 "$9::boolean, $10::int)",
+                 10, params, on_decided, l) != 0)
+        on_decided(NULL, "out of memory", l);
+}
+
+/* PostgreSQL said whether a server that has sent events is at the sender's address. */
+static void on_sender_checked(PGresult *res, const char *err, void *arg)
+{
+    login *l = arg;
+    if (!res || err || PQntuples(res) != 1) {
+        log_error("login from %s: PostgreSQL failed: %s", l->sender, err ? err : "no answer");
+        refuse(l, 503, OUT_UNAVAILABLE, "The login service is unavailable; try again shortly");
+        return;
+    }
+    if (PQgetvalue(res, 0, 0)[0] != 't') {
+        refuse(l, 403, OUT_UNREGISTERED, "Logins are accepted only from registered game servers");
+        return;
+    }
+    decide(l);
+}
+
 /* A body field as valid UTF-8, cut at a character boundary to fit out. Names typed on Windows clients come as
  * CP1252 bytes (text_to_utf8 reads them as such, as ingestd does): PostgreSQL refuses text that is not UTF-8,
  * and that refusal would otherwise look like an outage (503) to a tracker that retries it forever. */
@@ -312,27 +354,21 @@ static void verify_common(http_request *req, verify_ctx *v, bool legacy)
         refuse(l, 401, OUT_UNKNOWN, "Invalid token");
         return;
     }
-    char hours[16];
     login_code_hash(code, l->code_hash);
     memset(code, 0, sizeof code);
-    snprintf(hours, sizeof hours, "%d", a->pending_hours);
-#define OR_NULL(s) ((s)[0] ? (s) : NULL)
-    const char *params[10] = {l->code_hash,
-                              l->sender,
-                              l->sender,
-                              OR_NULL(l->guid),
-                              OR_NULL(l->player_name),
-                              OR_NULL(l->server_id),
-                              OR_NULL(l->server_name),
-                              OR_NULL(l->server_address),
-                              a->verify_from_any ? "f" : "t",
-                              hours};
-#undef OR_NULL
+    if (a->verify_from_any) {
+        decide(l);
+        return;
+    }
+    /* A server counts only once it has sent events (first_batch_at, set by ingestd when it accepts the server's
+     * first batch): in open mode anyone can register a server from any address they send from, and registering
+     * alone must not make that address one whose logins are believed. */
+    const char *params[1] = {l->sender};
     if (pg_query(a->pg,
-                 "SELECT outcome, forum_user_id FROM authd_login($1, $2::inet, $3::inet, $4, $5, $6, $7, $8, "
-                 "$9::boolean, $10::int)",
-                 10, params, on_decided, l) != 0)
-        on_decided(NULL, "out of memory", l);
+                 "SELECT EXISTS (SELECT 1 FROM servers\n"
+                 "                WHERE ip_address = $1::inet AND is_active AND first_batch_at IS NOT NULL)",
+                 1, params, on_sender_checked, l) != 0)
+        on_sender_checked(NULL, "out of memory", l);
 }
 
 static void verify_handler(http_request *req, void *arg)

@@ -19,6 +19,7 @@
 
 struct ingest_api {
     server_auth *auth;
+    server_activity *activity;
     redis_client *redis;
     spool *spool;
     live_state *live;
@@ -78,6 +79,7 @@ static void accepted(ingest_job *j, bool spooled)
     if (s)
         for (size_t i = 0; i < j->sb.nevents; i++)
             live_server_observe(s, &j->summaries[i], j->received_ms);
+    server_activity_batch_accepted(api->activity, j->server_id);
     metric_add(api->events_accepted, j->sb.nevents);
     metric_inc(spooled ? api->batches_spooled : api->batches_accepted);
     metric_observe(api->latency, (double)(uv_hrtime() - http_request_start_ns(j->req)) / 1e9);
@@ -228,8 +230,8 @@ static void ingest_handler(http_request *req, void *arg)
     server_auth_check(api->auth, server_auth_token(req), on_auth, j);
 }
 
-ingest_api *ingest_api_new(http_server *http, server_auth *auth, redis_client *redis, spool *sp, live_state *live,
-                           const char *stream_key, const ingest_limits *limits)
+ingest_api *ingest_api_new(http_server *http, server_auth *auth, server_activity *activity, redis_client *redis,
+                           spool *sp, live_state *live, const char *stream_key, const ingest_limits *limits)
 {
     ingest_api *api = calloc(1, sizeof *api);
     if (!api || !(api->stream_key = strdup(stream_key))) {
@@ -237,6 +239,7 @@ ingest_api *ingest_api_new(http_server *http, server_auth *auth, redis_client *r
         return NULL;
     }
     api->auth = auth;
+    api->activity = activity;
     api->redis = redis;
     api->spool = sp;
     api->live = live;

@@ -6,6 +6,7 @@
 #include "http_server.h"
 #include "live_state.h"
 #include "redis_client.h"
+#include "server_activity.h"
 #include "server_auth.h"
 #include "spool.h"
 
@@ -17,8 +18,9 @@ typedef struct {
     size_t max_event_bytes; /* INGEST_MAX_EVENT_BYTES: bytes of one event's rendered row */
 } ingest_limits;
 
-ingest_api *ingest_api_new(http_server *http, server_auth *auth, redis_client *redis, spool *sp, live_state *live,
-                           const char *stream_key, const ingest_limits *limits);
+/* activity: told of every accepted batch (which servers have sent events, for authd). */
+ingest_api *ingest_api_new(http_server *http, server_auth *auth, server_activity *activity, redis_client *redis,
+                           spool *sp, live_state *live, const char *stream_key, const ingest_limits *limits);
 void ingest_api_free(ingest_api *api);
 
 #endif

@@ -10,6 +10,7 @@
 #include "live_state.h"
 #include "log.h"
 #include "registration.h"
+#include "server_activity.h"
 #include "server_auth.h"
 #include "servers_cli.h"
 #include "spool.h"
@@ -17,7 +18,9 @@
 
 static const config_var ingestd_vars[] = {
     {"INGESTD_ROLE", "all", "all: accept batches and write them to ClickHouse; api: only accept; writer: only write"},
-    {"REGISTRATION_MODE", "open", "open, or closed: only servers created with `ingestd servers create` register"},
+    {"REGISTRATION_MODE", "open",
+     "open, or closed: no registration makes a new server (only `ingestd servers create` does; unpinned ones may "
+     "re-register)"},
     {"REGISTRATION_PER_MINUTE", "10", "registrations allowed per source address and minute"},
     {"SERVER_TOKEN_CACHE_MS", "60000", "how long a token lookup is trusted (and a revoked token may still work)"},
     {"LIVE_TTL_MS", "120000", "a server quiet this long leaves the live state"},
@@ -33,6 +36,7 @@ typedef struct {
     redis_client *redis;
     const char *stream_key;
     server_auth *auth;
+    server_activity *activity;
     live_state *live;
     spool *spool;
     ingest_api *api;
@@ -122,6 +126,7 @@ static void stop_step(void *arg)
     ingest_api_free(g->api);
     registration_free(g->reg);
     server_auth_free(g->auth);
+    server_activity_free(g->activity);
     g->stop_done(g->stop_token);
 }
 
@@ -163,6 +168,7 @@ int main(int argc, char **argv)
             return 1;
         }
         g.auth = server_auth_new(pg);
+        g.activity = server_activity_new(pg);
         g.live = live_state_new(daemon_loop(d), g.redis);
         long long max_events = config_get_int("INGEST_MAX_EVENTS", 500),
                   max_event_bytes = config_get_int("INGEST_MAX_EVENT_BYTES", 16384);
@@ -171,9 +177,9 @@ int main(int argc, char **argv)
             return 1;
         }
         ingest_limits limits = {.max_events = (size_t)max_events, .max_event_bytes = (size_t)max_event_bytes};
-        g.api = ingest_api_new(daemon_http(d), g.auth, g.redis, g.spool, g.live, g.stream_key, &limits);
+        g.api = ingest_api_new(daemon_http(d), g.auth, g.activity, g.redis, g.spool, g.live, g.stream_key, &limits);
         g.reg = registration_new(daemon_http(d), pg, g.auth);
-        if (!g.auth || !g.live || !g.api || !g.reg) {
+        if (!g.auth || !g.activity || !g.live || !g.api || !g.reg) {
             log_error("out of memory at start-up");
             return 1;
         }

@@ -2,6 +2,7 @@
 #include "registration.h"
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,7 @@ struct registration {
     server_auth *auth;
     rate_limit *limit;
     int closed;
-    metric *ok, *refused;
+    metric *ok, *refused, *rotated;
 };
 
 /* One registration waiting for PostgreSQL. */
@@ -40,33 +41,62 @@ void registration_new_token(char token[64], char hash[65])
     sha256_hex(token, strlen(token), hash);
 }
 
-/* PostgreSQL answered the upsert. */
+/* Why no row was (re-)registered, from what the statement saw of the identity before it ran. */
+static void refuse_existing(reg_job *j, PGresult *res)
+{
+    registration *r = j->r;
+    bool existed = !PQgetisnull(res, 0, 2), active = existed && PQgetvalue(res, 0, 2)[0] == 't',
+         pinned = existed && PQgetvalue(res, 0, 3)[0] == 't';
+    metric_inc(r->refused);
+    if (existed && !active) {
+        log_warn("registration refused for %s port %d: the server was revoked", j->ip, j->port);
+        http_respond_error(j->req, 403, "This server was revoked by the operator");
+    } else if (pinned) {
+        log_warn("registration refused for %s port %d: server %s is pinned", j->ip, j->port, PQgetvalue(res, 0, 4));
+        http_respond_error(j->req, 403,
+                           "This server is pinned by the operator and cannot be registered again: set its token "
+                           "(opm_server_token) in the server's config, or ask the operator to unpin it (ingestd "
+                           "servers unpin)");
+    } else if (!r->closed) {
+        /* Open mode refuses only an existing identity: one a concurrent statement made after ours looked. */
+        log_warn("registration refused for %s port %d: a concurrent registration changed the server", j->ip, j->port);
+        http_respond_error(j->req, 409, "Another registration for this address and port was in progress; try again");
+    } else {
+        log_warn("registration refused for %s port %d: registration is closed and no such server exists", j->ip,
+                 j->port);
+        http_respond_error(j->req, 403,
+                           "Registration is closed: ask the operator to create this server (ingestd servers "
+                           "create)");
+    }
+}
+
+/* PostgreSQL answered the upsert: one row (server_id or NULL, rotated, and the identity as it was before:
+ * is_active, pinned, id). */
 static void on_registered(PGresult *res, const char *err, void *arg)
 {
     reg_job *j = arg;
     registration *r = j->r;
-    if (!res) {
+    if (!res || PQntuples(res) != 1) {
         log_error("registration of %s port %d failed: %s", j->ip, j->port, err ? err : "database unavailable");
         metric_inc(r->refused);
         http_respond_error(j->req, 503, "Server registry unavailable; try again shortly");
-    } else if (PQntuples(res) != 1) {
-        metric_inc(r->refused);
-        if (r->closed) {
-            log_warn("registration refused for %s port %d: registration is closed and no such server exists", j->ip,
-                     j->port);
-            http_respond_error(j->req, 403,
-                               "Registration is closed: ask the operator to create this server (ingestd servers "
-                               "create)");
-        } else {
-            log_warn("registration refused for %s port %d: the server was revoked", j->ip, j->port);
-            http_respond_error(j->req, 403, "This server was revoked by the operator");
-        }
+    } else if (PQgetisnull(res, 0, 0)) {
+        refuse_existing(j, res);
     } else {
         const char *id = PQgetvalue(res, 0, 0);
         server_auth_forget_server(r->auth, id);
         server_auth_remember(r->auth, j->hash, id);
         metric_inc(r->ok);
-        log_info("server %s registered from %s port %d (\"%s\")", id, j->ip, j->port, j->name);
+        if (PQgetvalue(res, 0, 1)[0] == 't') {
+            /* The stock tracker does this on every start when its config has no token, and so can anyone else
+             * sending from this address: the log and the counter let an operator match rotations with restarts. */
+            metric_inc(r->rotated);
+            log_info("server %s re-registered from %s port %d (\"%s\"): its token was rotated, the previous one "
+                     "no longer works",
+                     id, j->ip, j->port, j->name);
+        } else {
+            log_info("server %s registered from %s port %d (\"%s\")", id, j->ip, j->port, j->name);
+        }
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "server_id", id);
         cJSON_AddStringToObject(o, "token", j->token);
@@ -140,25 +170,40 @@ static void register_handler(http_request *req, void *arg)
     uuid_format(raw, id);
     snprintf(port_s, sizeof port_s, "%d", port);
     snprintf(prefix, sizeof prefix, "%.8s", j->token);
+    /* Each statement answers one row: the server id if it (re-)registered (NULL if refused), whether that
+     * replaced an existing token, and the identity as it was before (NULLs if there was none), so a refusal can
+     * say why. Pinned and revoked identities are never touched. */
     int rc;
     if (r->closed) {
         const char *params[5] = {j->hash, prefix, j->name, j->ip, port_s};
         rc = pg_query(r->pg,
-                      "UPDATE servers SET token_hash = $1, token_prefix = $2, name = $3, updated_at = now()\n"
-                      " WHERE ip_address = $4::inet AND port = $5::int AND is_active\n"
-                      " RETURNING id",
+                      "WITH old AS (SELECT id, is_active, pinned FROM servers\n"
+                      "              WHERE ip_address = $4::inet AND port = $5::int),\n"
+                      "     up AS (UPDATE servers\n"
+                      "               SET token_hash = $1, token_prefix = $2, name = $3, updated_at = now()\n"
+                      "             WHERE ip_address = $4::inet AND port = $5::int AND is_active AND NOT pinned\n"
+                      "            RETURNING id)\n"
+                      "SELECT up.id, up.id IS NOT NULL, old.is_active, old.pinned, old.id\n"
+                      "  FROM (SELECT 1) one LEFT JOIN up ON true LEFT JOIN old ON true",
                       5, params, on_registered, j);
     } else {
-        /* One statement, so two registrations racing for one identity cannot both create it. */
+        /* One statement, so two registrations racing for one identity cannot both create it. A row the
+         * ON CONFLICT branch updated has this transaction's id in xmax, a row it inserted has 0: that tells a
+         * rotation from a new server even when the identity was created by a racing registration. */
         const char *params[6] = {id, j->name, j->ip, port_s, j->hash, prefix};
         rc = pg_query(r->pg,
-                      "INSERT INTO servers (id, name, ip_address, port, token_hash, token_prefix, registered_from_ip)\n"
-                      "VALUES ($1, $2, $3::inet, $4::int, $5, $6, $3::inet)\n"
-                      "ON CONFLICT (ip_address, port) DO UPDATE\n"
-                      "   SET token_hash = EXCLUDED.token_hash, token_prefix = EXCLUDED.token_prefix,\n"
-                      "       name = EXCLUDED.name, updated_at = now()\n"
-                      " WHERE servers.is_active\n"
-                      "RETURNING id",
+                      "WITH old AS (SELECT id, is_active, pinned FROM servers\n"
+                      "              WHERE ip_address = $3::inet AND port = $4::int),\n"
+                      "     up AS (INSERT INTO servers (id, name, ip_address, port, token_hash, token_prefix,\n"
+                      "                                 registered_from_ip)\n"
+                      "            VALUES ($1, $2, $3::inet, $4::int, $5, $6, $3::inet)\n"
+                      "            ON CONFLICT (ip_address, port) DO UPDATE\n"
+                      "               SET token_hash = EXCLUDED.token_hash, token_prefix = EXCLUDED.token_prefix,\n"
+                      "                   name = EXCLUDED.name, updated_at = now()\n"
+                      "             WHERE servers.is_active AND NOT servers.pinned\n"
+                      "            RETURNING id, xmax::text <> '0' AS rotated)\n"
+                      "SELECT up.id, coalesce(up.rotated, false), old.is_active, old.pinned, old.id\n"
+                      "  FROM (SELECT 1) one LEFT JOIN up ON true LEFT JOIN old ON true",
                       6, params, on_registered, j);
     }
     if (rc)
@@ -178,6 +223,10 @@ registration *registration_new(http_server *http, pg_pool *pg, server_auth *auth
     r->ok = metrics_counter("mohstats_registrations_total", "Server registrations by outcome", "outcome=\"ok\"");
     r->refused =
         metrics_counter("mohstats_registrations_total", "Server registrations by outcome", "outcome=\"refused\"");
+    r->rotated = metrics_counter("mohstats_registration_token_rotations_total",
+                                 "Registrations that replaced the token of an existing server (the old one stopped "
+                                 "working)",
+                                 NULL);
     if (!r->limit) {
         free(r);
         return NULL;

@@ -1,12 +1,16 @@
 /* POST /api/v1/servers/register: a game server obtains its id and token.
  *
  * The rule: a server's identity is the address its requests come from plus the game port it
- * claims. Registering again from that same address and port (the tracker does so on every process
- * start) returns the same server id with a new token; the old token stops working. Nobody elsewhere
- * can take over or lock out that identity, because their requests come from another address; the
- * `ip_address` the body claims is only informative. With REGISTRATION_MODE=closed only servers an
- * operator created (`ingestd servers create`) can (re-)register. Registrations are rate limited
- * per source address. Revoked servers cannot register again. */
+ * claims. Registering again from that same address and port (the stock tracker does so on every
+ * process start when its config sets no token, and after any 401) returns the same server id with a
+ * new token; the old token stops working. That trusts whoever can send from the address: on shared
+ * game hosting, every tenant of the host. So every such rotation is logged and counted
+ * (mohstats_registration_token_rotations_total), and an operator can pin a server (`ingestd servers
+ * pin`; `ingestd servers create` makes pinned servers): a pinned server is never registered again,
+ * by anyone, and keeps the token in its config. Nobody at another address can take over or lock out
+ * an identity: the `ip_address` the body claims is only informative. With REGISTRATION_MODE=closed
+ * no new identity is made: only servers an operator created and then unpinned can re-register.
+ * Registrations are rate limited per source address. Revoked servers cannot register again. */
 #ifndef MOHSTATS_REGISTRATION_H
 #define MOHSTATS_REGISTRATION_H
 

@@ -1,4 +1,4 @@
-/* `ingestd servers ...`: the operator's tool to create, list and revoke game servers. */
+/* `ingestd servers ...`: the operator's tool to create, list, pin, unpin and revoke game servers. */
 #ifndef MOHSTATS_SERVERS_CLI_H
 #define MOHSTATS_SERVERS_CLI_H
 

@@ -13,8 +13,14 @@ stack_up || exit 1
 AUTH=$MOHSTATS_URL/api/v1/auth
 FORUM=(-H "X-Server-Token: $FORUM_API_TOKEN")
 mdb_query "INSERT INTO smf_members (id_member, member_name, real_name) VALUES (42, 'alice', 'Alice'), (43, 'bob', 'Bob')"
-check_eq "a game server registers" 200 "$(http_status "$MOHSTATS_URL/api/v1/servers/register" -X POST \
-  -d '{"name":"Fault","ip_address":"127.0.0.1","port":"12203"}')"
+reg=$(curl -s --max-time 10 -X POST "$MOHSTATS_URL/api/v1/servers/register" \
+  -d '{"name":"Fault","ip_address":"127.0.0.1","port":"12203"}')
+check "a game server registers" test -n "$(jq -r '.token // empty' <<<"$reg" 2>/dev/null)"
+# Logins count only from the address of a server that has sent events.
+check_eq "...and sends its first batch" 202 "$(http_status "$MOHSTATS_URL/api/v1/ingest/events" -X POST \
+  -H "X-Server-Token: $(jq -r .token <<<"$reg")" -d '[{"type": "jump", "player_guid": "3", "timestamp": "1.000"}]')"
+check "...which ingestd records" retry 5 eval \
+  "[ -n \"\$(pg_query \"SELECT first_batch_at FROM servers WHERE id = '$(jq -r .server_id <<<"$reg")'\")\" ]"
 
 # code MEMBER: the member's login code.
 code() {

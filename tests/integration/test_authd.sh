@@ -48,13 +48,25 @@ j() {
 }
 # The game servers registered below, by the loopback address they are registered from.
 declare -A SRV_ID SRV_PORT
-# register FROM NAME PORT: register a game server through the front door from the address FROM.
+# send_events TOKEN: a batch of events from a game server; prints the status. Logins count only from the
+# address of a server that has sent events (registering alone is open to anyone).
+send_events() {
+  curl -s --max-time 10 -o /dev/null -w '%{http_code}' -X POST "$MOHSTATS_URL/api/v1/ingest/events" \
+    -H 'Content-Type: application/json' -H "X-Server-Token: $1" \
+    --data-binary @"$(dirname "$0")/data/wire_4_3_match_end.json"
+}
+# register FROM NAME PORT: register a game server through the front door from the address FROM, and send its
+# first batch of events, as the tracker does.
 register() {
   local out
   out=$(curl -s --max-time 10 --interface "$1" -X POST "$MOHSTATS_URL/api/v1/servers/register" \
     -H 'Content-Type: application/json' -d "{\"name\": \"$2\", \"ip_address\": \"$1\", \"port\": \"$3\"}")
   SRV_ID[$1]=$(jq -r '.server_id // empty' <<<"$out" 2>/dev/null)
   SRV_PORT[$1]=$3
+  [ "$(send_events "$(jq -r '.token // empty' <<<"$out" 2>/dev/null)")" = 202 ] || fail "the first batch of $2 ($1)"
+  # ingestd records it after answering 202
+  retry 5 eval "[ -n \"\$(pg_query \"SELECT first_batch_at FROM servers WHERE id = '${SRV_ID[$1]}'\")\" ]" ||
+    fail "the first batch of $2 ($1) recorded"
 }
 # tb CODE GUID NAME [FROM [EXTRA]]: the verify body the tracker of the server at FROM (default 127.0.0.1)
 # sends: every value a string; EXTRA is more JSON members (', "k": "v"').
@@ -622,8 +634,17 @@ reg=$(curl -s --max-time 10 -X POST "$INGESTD_URL/api/v1/servers/register" -H 'C
   -H 'X-Real-IP: 198.51.100.8' -d '{"name": "Bravo", "ip_address": "198.51.100.8", "port": "12204"}')
 SID2=$(jq -r .server_id <<<"$reg" 2>/dev/null)
 check "a second game server registered from 198.51.100.8" test -n "$SID2" -a "$SID2" != null
+# Anyone can register in open mode: an address counts only once a server there has sent events.
 TARGET=$AUTHD_URL/api/v1/auth verify "$(tb "$C47" 9 Frank)" -H 'X-Real-IP: 198.51.100.8'
-check_eq "a login from its address: 200 valid, member 47" "200 true 47" "$ST $(j '"\(.valid) \(.forum_user_id)"')"
+check_eq "a login from the address of a server that registered but never sent events: 403" \
+  "403 false Logins are accepted only from registered game servers" "$ST $(j '"\(.valid) \(.error)"')"
+check_eq "...and the code was not used up" "" "$(pg_query "SELECT used_at FROM login_tokens WHERE forum_user_id = 47")"
+check_eq "the server sends its first batch" 202 "$(send_events "$(jq -r .token <<<"$reg")")"
+# shellcheck disable=SC2016
+check "a login from its address then: 200 valid, member 47" retry 10 eval \
+  'TARGET=$AUTHD_URL/api/v1/auth verify "$(tb "$C47" 9 Frank)" -H "X-Real-IP: 198.51.100.8"
+   [ "$ST $(j .valid)" = "200 true" ]'
+check_eq "...as member 47" "200 true 47" "$ST $(j '"\(.valid) \(.forum_user_id)"')"
 "$MOHSTATS_BIN_DIR/ingestd" servers revoke "$SID2" >/dev/null || fail "ingestd servers revoke $SID2"
 # shellcheck disable=SC2016
 check "once that server is revoked: 403 Logins are accepted only from registered game servers" retry 10 eval \
@@ -739,6 +760,7 @@ check_eq "...the one device then shows, is_new false" "200 $C49 false" "$ST $(j 
 reg=$(curl -s --max-time 10 -X POST "$INGESTD_URL/api/v1/servers/register" -H 'Content-Type: application/json' \
   -H 'X-Real-IP: 198.51.100.9' -d '{"name": "Charlie", "ip_address": "198.51.100.9", "port": "12205"}')
 check "a third game server registered from 198.51.100.9" test -n "$(jq -r '.server_id // empty' <<<"$reg" 2>/dev/null)"
+check_eq "...and sent its first batch" 202 "$(send_events "$(jq -r .token <<<"$reg")")"
 read -r -a all <<<"${FAILED_AT[127.0.0.1]:-0}"
 wait_s=$((all[${#all[@]} - 1] + 62 - $(date +%s)))
 if [ "$wait_s" -gt 0 ]; then

@@ -84,6 +84,76 @@ check "ingestd servers create prints an id and a token" grep -qE '^token: mst_' 
 CREATED_TOKEN=$(sed -n 's/^token: //p' <<<"$out")
 check_eq "a created server's token works" 202 "$(post_events "$CREATED_TOKEN" "$DATA/wire_4_3_match_end.json" | cut -d' ' -f1)"
 
+# --- the stock tracker's registration sequence (tracker-wire.md §3.1), open mode, pinned servers ------------------
+# Each game host is an address of its own (X-Real-IP straight to ingestd, which believes it from 127.0.0.1): its
+# registrations have their own rate-limit allowance, as they would have through the front door.
+# host_register ADDRESS PORT: what check_registration sends (no token); prints "STATUS BODY".
+host_register() {
+  register "$INGESTD_URL" "{\"name\": \"Host $1\", \"ip_address\": \"$1\", \"port\": \"$2\"}" -H "X-Real-IP: $1"
+}
+# flush TOKEN: what flush_queue sends every 2 s; prints the status.
+flush() { POST_URL=$INGESTD_URL post_events "$1" "$DATA/wire_4_3_match_end.json" | cut -d' ' -f1; }
+rotations() { curl -s "$INGESTD_URL/metrics" | awk '$1 == "mohstats_registration_token_rotations_total" { print $2 }'; }
+RUN_TOKENS=()
+
+# Open, unpinned: registers on every process start while its config sets no token, and again after a 401.
+out=$(host_register 192.0.2.10 12203)
+OPEN_ID=$(jq -r .server_id <<<"${out#* }")
+OPEN_T1=$(jq -r .token <<<"${out#* }")
+check_eq "open: first start, no token in the config: 200" 200 "${out%% *}"
+check_eq "open: its batches are accepted" 202 "$(flush "$OPEN_T1")"
+rot0=$(rotations)
+out=$(host_register 192.0.2.10 12203) # restart: the cvars are gone, registers again without a token
+OPEN_T2=$(jq -r .token <<<"${out#* }")
+check_eq "open: a restart that lost its cvars registers again: 200, the same server id" "200 $OPEN_ID" \
+  "${out%% *} $(jq -r .server_id <<<"${out#* }")"
+check "open: ...with a new token" test "$OPEN_T2" != "$OPEN_T1"
+check_eq "open: the rotation is counted in /metrics" "$((rot0 + 1))" "$(rotations)"
+check "open: ...and logged (server id, address, port)" retry 5 grep -qF \
+  "server $OPEN_ID re-registered from 192.0.2.10 port 12203" "$STACK_DIR/logs/ingestd.log"
+check_eq "open: the previous token gets 401" 401 "$(flush "$OPEN_T1")"
+out=$(host_register 192.0.2.10 12203) # the tracker's answer to a 401: clear the cvars, register again
+OPEN_T3=$(jq -r .token <<<"${out#* }")
+check_eq "open: after the 401 it registers again: the same server id, and its batches are accepted" "$OPEN_ID 202" \
+  "$(jq -r .server_id <<<"${out#* }") $(flush "$OPEN_T3")"
+check_eq "open: a first registration is not counted as a rotation" "$((rot0 + 2))" \
+  "$(host_register 192.0.2.10 12299 >/dev/null; rotations)"
+RUN_TOKENS+=("$OPEN_T1" "$OPEN_T2" "$OPEN_T3")
+
+# Pinned: the token lives in the server's config; nobody can register the identity again, not even from its own
+# address and port (a neighbour on shared hosting sends from that address too).
+out=$(host_register 192.0.2.11 12203)
+PIN_ID=$(jq -r .server_id <<<"${out#* }")
+PIN_T=$(jq -r .token <<<"${out#* }")
+check "ingestd servers pin" "$MOHSTATS_BIN_DIR/ingestd" servers pin "$PIN_ID"
+check "ingestd servers list shows it pinned" eval "'$MOHSTATS_BIN_DIR/ingestd' servers list | grep '$PIN_ID' | grep -qE 'yes +yes'"
+check_eq "pinned: a restart with the token in its config sends without registering: 202" 202 "$(flush "$PIN_T")"
+rot0=$(rotations)
+out=$(host_register 192.0.2.11 12203) # a restart that lost its cvars, or the neighbour
+check_eq "pinned: registering it again (a server that lost its cvars, or a neighbour): 403" 403 "${out%% *}"
+check "pinned: ...saying it is pinned and where the token goes" grep -qF "pinned by the operator" <<<"$out"
+check "pinned: ...naming opm_server_token" grep -qF "opm_server_token" <<<"$out"
+check_eq "pinned: ...its token keeps working, and nothing was rotated" "202 $rot0" "$(flush "$PIN_T") $(rotations)"
+check_eq "a created server is pinned: registering from its address and port is 403, its token keeps working" \
+  "403 202" "$(host_register 203.0.113.9 12300 | cut -d' ' -f1) $(flush "$CREATED_TOKEN")"
+check "ingestd servers unpin" "$MOHSTATS_BIN_DIR/ingestd" servers unpin "$PIN_ID"
+out=$(host_register 192.0.2.11 12203)
+PIN_T2=$(jq -r .token <<<"${out#* }")
+check_eq "unpinned again: it registers as before (the same server id, a new token that works)" "200 $PIN_ID 202" \
+  "${out%% *} $(jq -r .server_id <<<"${out#* }") $(flush "$PIN_T2")"
+RUN_TOKENS+=("$PIN_T" "$PIN_T2")
+check_eq "pin of an unknown server fails" 1 "$("$MOHSTATS_BIN_DIR/ingestd" servers pin no-such-server 2>/dev/null; echo $?)"
+
+# Only servers that sent an accepted batch count for authd's AUTH_VERIFY_FROM=registered (test_authd checks authd).
+check "first_batch_at is set when a server's first batch is accepted" retry 5 eval \
+  "[ -n \"\$(pg_query \"SELECT first_batch_at FROM servers WHERE id = '$OPEN_ID'\")\" ]"
+first=$(pg_query "SELECT first_batch_at FROM servers WHERE id = '$OPEN_ID'")
+flush "$OPEN_T3" >/dev/null
+sleep 0.2
+check_eq "...and never moved by later batches" "$first" "$(pg_query "SELECT first_batch_at FROM servers WHERE id = '$OPEN_ID'")"
+check_eq "a server that only registered has none" "" \
+  "$(pg_query "SELECT first_batch_at FROM servers WHERE ip_address = '192.0.2.10' AND port = 12299")"
+
 # Registrations are rate limited per address.
 codes=""
 for i in $(seq 1 12); do codes+=" $(register "$INGESTD_URL" "{\"name\": \"r$i\", \"port\": $((30000 + i))}" -H 'X-Real-IP: 192.0.2.55' | cut -d' ' -f1)"; done
@@ -260,7 +330,8 @@ check "the sessions' maps are saved in Redis" retry 5 eval \
 pid=$(cat "$STACK_DIR/run/ingestd.pid")
 kill -TERM "$pid"
 check "ingestd stops on SIGTERM" retry 10 eval "! kill -0 $pid 2>/dev/null"
-check "stack.sh up brings ingestd back" "$STACK_SH" up "$STACK_DIR"
+# It comes back with REGISTRATION_MODE=closed, checked after the sessions' maps.
+check "stack.sh up brings ingestd back" env REGISTRATION_MODE=closed "$STACK_SH" up "$STACK_DIR"
 check "ingestd is ready once its live state is read back" retry 10 curl -fsS -o /dev/null "$INGESTD_URL/ready"
 printf '%s' '[{"type": "jump", "player_guid": "unauth_1", "session_id": "sess_q1", "timestamp": "30.000"}]' >/tmp/q3.$$
 check_eq "a batch after the restart is accepted" 202 "$(post_events "$QTOKEN" /tmp/q3.$$ | cut -d' ' -f1)"
@@ -268,6 +339,37 @@ rm -f /tmp/q3.$$
 check "it reaches ClickHouse" ch_wait "SELECT count() FROM raw_events WHERE server_id = '$QUIRK' AND event_type = 'jump'" 2
 check_eq "after a restart, an event without a map still gets its session's map" dm/mohdm6 \
   "$(q "map_name" "event_type = 'jump' AND game_time = 30")"
+
+# --- REGISTRATION_MODE=closed (ingestd was restarted so above) ----------------------------------------------------
+# No registration makes a new server; a pinned one (every created one) is never registered again; an existing
+# unpinned one re-registers from its address and port as in open mode, so the stock tracker's sequence still works.
+out=$(host_register 192.0.2.12 12203)
+check_eq "closed: a server nobody created: 403" 403 "${out%% *}"
+check "closed: ...saying that registration is closed" grep -qF "Registration is closed" <<<"$out"
+check_eq "closed: ...and no server was made" 0 "$(pg_query "SELECT count(*) FROM servers WHERE ip_address = '192.0.2.12'")"
+check_eq "closed: a created (pinned) server that lost its cvars: 403, its token keeps working" "403 202" \
+  "$(host_register 203.0.113.9 12300 | cut -d' ' -f1) $(flush "$CREATED_TOKEN")"
+out=$("$MOHSTATS_BIN_DIR/ingestd" servers create --name "Closed Host" --ip 192.0.2.13 --port 12203)
+C_ID=$(sed -n 's/^server_id: //p' <<<"$out")
+C_T1=$(sed -n 's/^token: //p' <<<"$out")
+check "closed: ingestd servers unpin of a created server" "$MOHSTATS_BIN_DIR/ingestd" servers unpin "$C_ID"
+check_eq "closed: its token from the config works" 202 "$(flush "$C_T1")"
+rot0=$(rotations)
+out=$(host_register 192.0.2.13 12203) # a restart that lost its cvars
+C_T2=$(jq -r .token <<<"${out#* }")
+check_eq "closed: once unpinned, a restart that lost its cvars registers: 200, the same id, a working token" \
+  "200 $C_ID 202" "${out%% *} $(jq -r .server_id <<<"${out#* }") $(flush "$C_T2")"
+check_eq "closed: ...the rotation is counted" "$((rot0 + 1))" "$(rotations)"
+check_eq "closed: the previous token gets 401" 401 "$(flush "$C_T1")"
+out=$(host_register 192.0.2.13 12203) # the tracker's answer to a 401
+C_T3=$(jq -r .token <<<"${out#* }")
+check_eq "closed: after the 401 it registers again: the same id, a working token" "$C_ID 202" \
+  "$(jq -r .server_id <<<"${out#* }") $(flush "$C_T3")"
+check_eq "closed: an unpinned server registered in open mode re-registers too" "200 $OPEN_ID" \
+  "$(out=$(host_register 192.0.2.10 12203); echo "${out%% *} $(jq -r .server_id <<<"${out#* }")")"
+RUN_TOKENS+=("$C_T1" "$C_T2" "$C_T3" "$CREATED_TOKEN")
+check "no server token of the registration runs appears in the logs" eval \
+  "! grep -rqF $(printf -- "-e '%s' " "${RUN_TOKENS[@]}") '$STACK_DIR/logs'"
 
 check "no token ever appears in the logs" eval "! grep -rqF -e '$TOKEN' -e '$OLD_TOKEN' -e secret123 -e sekrit '$STACK_DIR/logs'"
 
