@@ -55,7 +55,7 @@ typedef struct {
     char sender[64], guid[80], link_guid[80], player_name[256], server_id[128], server_name[256], server_address[320],
         member_s[24];
     char limit_key[CLIENT_LIMIT_KEY_LEN]; /* what the failed-login limit counts the sender under */
-    char code_hash[65];                   /* of the code given: which login to record as failed if the member is gone */
+    char code_hash[65]; /* the MAC of the code given: which login to record as failed if the member is gone */
     long member;
     int outcome;
     bool charged; /* took one of the sender's failed-login allowance when it began */
@@ -313,7 +313,7 @@ static void verify_common(http_request *req, verify_ctx *v, bool legacy)
         return;
     }
     char hours[16];
-    login_code_hash(code, l->code_hash);
+    login_code_mac(a->code_key, code, l->code_hash);
     memset(code, 0, sizeof code);
     snprintf(hours, sizeof hours, "%d", a->pending_hours);
 #define OR_NULL(s) ((s)[0] ? (s) : NULL)

@@ -4,8 +4,9 @@
 # sent as the tracker sends them (a JSON body of strings under curl's default form Content-Type) through the
 # front door. The address that counts for a login is the sender's (nginx's X-Real-IP): game servers are
 # registered from several loopback addresses (127.0.0.1-6, curl --interface) and each login is sent from the
-# server's own address. Links are checked in smf_mohaa_identities, codes must never reach a log, and the
-# failed-login limit (10 a minute, then 429) comes last because it blocks 127.0.0.1 for a minute.
+# server's own address. Links are checked in smf_mohaa_identities, codes must never reach a log, codes are stored
+# only as MACs under AUTHD_TOKEN_KEY (never a bare SHA-256), and the failed-login limit (10 a minute, then 429)
+# comes last because it blocks 127.0.0.1 for a minute.
 set -uo pipefail
 # shellcheck disable=SC1091
 . "$(dirname "$0")/lib.sh"
@@ -102,6 +103,13 @@ failing() {
   recent+=("$now")
   FAILED_AT[$from]=${recent[*]}
 }
+# mac CODE: what login_tokens.token_hash must hold for CODE: HMAC-SHA256 under AUTHD_TOKEN_KEY of the labelled
+# code (authd/login_code.c), computed here by openssl, independently of authd.
+mac() {
+  printf 'mohstats login code hash v1\0%s' "$1" |
+    openssl dgst -sha256 -mac HMAC -macopt "hexkey:${AUTHD_TOKEN_KEY:-}" | sed 's/^.*= *//'
+}
+sha() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 # H42: member 42's login attempts as (success:failure_reason), oldest first, as the history must list them.
 H42=()
 
@@ -115,11 +123,13 @@ SECRETS+=("$FT" "${AUTHD_TOKEN_KEY:-}")
 # ---- forum fixtures ----------------------------------------------------------------------------------------
 # 42 Alice (most checks), 43 Bob (real_name empty; another member), 44 Carol and 45 Dave (GUID links), 46 Erin
 # (three GUIDs already), 47 Frank (registered servers only), 48 Gina (an expired code), 49 Hank (the limit),
-# 50 Ivan (a long history), 51 Judy (look-alikes), 52 Karl (AUTH_VERIFY_FROM=any), 53 Liam (leaves the forum).
+# 50 Ivan (a long history), 51 Judy (look-alikes), 52 Karl (AUTH_VERIFY_FROM=any), 53 Liam (leaves the forum),
+# 54 Mona and 55 Nils (codes stored before schema 0004).
 mdb_query "INSERT INTO smf_members (id_member, member_name, real_name) VALUES (42, 'alice_forum', 'Alice'),
   (43, 'bob_forum', ''), (44, 'carol_forum', 'Carol'), (45, 'dave_forum', 'Dave'), (46, 'erin_forum', 'Erin'),
   (47, 'frank_forum', 'Frank'), (48, 'gina_forum', 'Gina'), (49, 'hank_forum', 'Hank'), (50, 'ivan_forum', 'Ivan'),
-  (51, 'judy_forum', 'Judy'), (52, 'karl_forum', 'Karl'), (53, 'liam_forum', 'Liam');
+  (51, 'judy_forum', 'Judy'), (52, 'karl_forum', 'Karl'), (53, 'liam_forum', 'Liam'), (54, 'mona_forum', 'Mona'),
+  (55, 'nils_forum', 'Nils');
   INSERT INTO smf_mohaa_identities (id_member, player_guid, player_name, linked_at, verified) VALUES
   (45, 'feedfacecafebeef', 'Dave', 1700000000, 1),
   (46, 'e1e1e1e1e1e1e1e1', 'Erin', 1700000000, 1), (46, 'e2e2e2e2e2e2e2e2', 'Erin', 1700000000, 1),
@@ -164,8 +174,13 @@ check "...expires_at is ISO 8601 UTC" iso "$(j .expires_at)"
 check_eq "...expires_at is now + expires_in (within 2 minutes)" true \
   "$(j "$jq_ts ((.expires_at | ts) - now - .expires_in) | fabs < 120")"
 check_eq "login_tokens has one row for member 42" 1 "$(pg_query "SELECT count(*) FROM login_tokens WHERE forum_user_id = 42")"
-check_eq "...and the code itself is stored nowhere in login_tokens (only its SHA-256)" 0 \
+check_eq "...and the code itself is stored nowhere in login_tokens" 0 \
   "$(pg_query "SELECT t::text FROM login_tokens t" | grep -ciF "${CODE1#MOH-}")"
+stored=$(pg_query "SELECT hash_scheme || ' ' || token_hash FROM login_tokens WHERE forum_user_id = 42")
+check_eq "...it holds the code's HMAC-SHA256 under AUTHD_TOKEN_KEY (as openssl computes it)" \
+  "hmac-sha256 $(mac "$CODE1")" "$stored"
+check "...which is not the code's bare SHA-256 (a copied database cannot be searched for 60-bit codes)" \
+  test "${stored#* }" != "$(sha "$CODE1")" -a "${stored#* }" != "$(sha "${CODE1#MOH-}")"
 
 forum POST device '{"forum_user_id": 42}'
 check_eq "device again: 200, the same code, is_new false" "200 $CODE1 false" "$ST $(j '"\(.user_code) \(.is_new)"')"
@@ -677,6 +692,22 @@ failing
 req POST smf-verify "guid=5&player_name=Alice&server_id=$SID"
 check_eq "smf-verify without a token: 400 success false" "400 false" "$ST $(j .success)"
 
+# ---- codes stored before schema 0004 (a bare SHA-256) are rewritten as MACs by a starting authd ----------------------
+# Mona's row as 0003 stored it (the SHA-256 of her code); Nils's as a row made under an earlier AUTHD_TOKEN_KEY (the
+# SHA-256 of a code this key does not derive). The authd started below (the first of the next section) rewrites both.
+forum POST device '{"forum_user_id": 54}'
+C54=$(j .user_code)
+secret "$C54"
+forum POST device '{"forum_user_id": 55}'
+C55=$(j .user_code)
+secret "$C55"
+pg_query "UPDATE login_tokens SET token_hash = '$(sha "$C54")', hash_scheme = 'sha256' WHERE forum_user_id = 54;
+  UPDATE login_tokens SET token_hash = '$(sha MOH-0LD0KEY0C0DE)', hash_scheme = 'sha256' WHERE forum_user_id = 55" \
+  >/dev/null || fail "storing members 54 and 55's codes as before 0004"
+forum POST device '{"forum_user_id": 54}'
+check_eq "a code stored as before 0004, before any rewrite: the forum is still shown it (200, same code, is_new false)" \
+  "200 $C54 false" "$ST $(j '"\(.user_code) \(.is_new)"')"
+
 # ---- settings: the forum secret empty (503), authd keygen's secret, AUTH_VERIFY_FROM=any -----------------------------
 # Two more authd processes on the same databases, started here with other settings.
 port=$(free_port)
@@ -686,6 +717,25 @@ NOFORUM=$!
 retry 10 eval "curl -s -o /dev/null http://127.0.0.1:$port/health"
 TARGET=http://127.0.0.1:$port/api/v1/auth forum POST device '{"forum_user_id": 42}'
 check_eq "an authd without FORUM_API_TOKEN_SHA256: forum calls answer 503" 503 "$ST"
+check "a starting authd rewrites the codes stored before 0004: its /ready says 200 once done" \
+  retry 10 eval "[ \"\$(http_status http://127.0.0.1:$port/ready)\" = 200 ]"
+check_eq "...both rows now hold the MAC of the code the key derives for them" \
+  "hmac-sha256 $(mac "$C54") hmac-sha256 $(mac "$C55")" \
+  "$(pg_query "SELECT string_agg(hash_scheme || ' ' || token_hash, ' ' ORDER BY forum_user_id) FROM login_tokens
+               WHERE forum_user_id IN (54, 55)")"
+check "...it says so in its log, and that one had been made under an earlier key" grep -q \
+  "rewrote 2 stored login codes as MACs.*1 of them had been made under an earlier AUTHD_TOKEN_KEY" \
+  <(tr '\n' ' ' <"$STACK_DIR/logs/authd-noforum.log")
+vfrom 127.0.0.1 "$C54" 9 Mona
+check_eq "...Mona's code, stored before 0004, still logs in: 200 valid, member 54" "200 true 54" \
+  "$ST $(j '"\(.valid) \(.forum_user_id)"')"
+forum POST device '{"forum_user_id": 55}'
+check_eq "...Nils is shown the code the current key derives (200, is_new false), and it logs in" \
+  "200 $C55 false 200 true 55" "$ST $(j '"\(.user_code) \(.is_new)"') $(vfrom 127.0.0.1 "$C55" 10 Nils
+  echo "$ST $(j '"\(.valid) \(.forum_user_id)"')")"
+failing 127.0.0.1 11
+vfrom 127.0.0.1 MOH-0LD0KEY0C0DE 11 Nils
+check_eq "...while the code of the earlier key does not: 401 Invalid token" "401 Invalid token" "$ST $(j .error)"
 kill "$NOFORUM" 2>/dev/null
 wait "$NOFORUM" 2>/dev/null
 
@@ -712,20 +762,23 @@ TARGET=http://127.0.0.1:$port/api/v1/auth req GET trusted-ips/42 "" -H "X-Server
 check_eq "an authd with keygen's hash: keygen's secret is accepted" "200 42" "$ST $(j .forum_user_id)"
 TARGET=http://127.0.0.1:$port/api/v1/auth req GET trusted-ips/42 "" -H "X-Server-Token: $FT"
 check_eq "...the old secret is not: 401 Invalid forum token" "401 Invalid forum token" "$ST $(j .error)"
+# That authd also has keygen's AUTHD_TOKEN_KEY (README: codes are stored as MACs under the key, so a code made
+# with the old key no longer logs in; the forum is shown a new one when it next asks, and the old one is revoked).
 TARGET=http://127.0.0.1:$port/api/v1/auth verify "$(tb "$C52" 5 Karl)" -H 'X-Real-IP: 198.51.100.77'
-check_eq "AUTH_VERIFY_FROM=any: a login from an address without a game server (198.51.100.77): 200 valid, member 52" \
-  "200 true 52" "$ST $(j '"\(.valid) \(.forum_user_id)"')"
-# That authd also has keygen's AUTHD_TOKEN_KEY (README: a code made with the old key works until the forum asks
-# for it again; then it is replaced and the old one revoked).
+check_eq "a new AUTHD_TOKEN_KEY: a code made under the old key no longer logs in (401 Invalid token)" \
+  "401 Invalid token" "$ST $(j .error)"
 TARGET=http://127.0.0.1:$port/api/v1/auth req POST device '{"forum_user_id": 52}' -H "X-Server-Token: $kg_secret"
 C52B=$(j .user_code)
 secret "$C52B"
-check_eq "a new AUTHD_TOKEN_KEY: the forum asking for member 52's code gets a new one" "200 true" \
+check_eq "...the forum asking for member 52's code gets a new one" "200 true" \
   "$ST $([[ $C52B =~ $CROCKFORD && $C52B != "$C52" ]] && echo true || echo "false ($C52B)")"
-TARGET=http://127.0.0.1:$port/api/v1/auth verify "$(tb "$C52" 5 Karl)" -H 'X-Real-IP: 198.51.100.77'
-check_eq "...and the old one is revoked" "401 Token has been revoked" "$ST $(j .error)"
+failing 127.0.0.1 8
+vfrom 127.0.0.1 "$C52" 8 Karl
+check_eq "...and the old one is revoked (seen by the stack's authd, which has the old key)" \
+  "401 Token has been revoked" "$ST $(j .error)"
 TARGET=http://127.0.0.1:$port/api/v1/auth verify "$(tb "$C52B" 5 Karl)" -H 'X-Real-IP: 198.51.100.77'
-check_eq "...the new one works" "200 true 52" "$ST $(j '"\(.valid) \(.forum_user_id)"')"
+check_eq "AUTH_VERIFY_FROM=any: the new code from an address without a game server (198.51.100.77): 200 valid" \
+  "200 true 52" "$ST $(j '"\(.valid) \(.forum_user_id)"')"
 kill "$KEYGEN" 2>/dev/null
 wait "$KEYGEN" 2>/dev/null
 
@@ -819,6 +872,15 @@ check_eq "...the member's codes are revoked and no address of theirs stays trust
 vfrom 127.0.0.9 "$CODE53" 7 Liam
 check_eq "...so the same code again ends in PostgreSQL: 401 Token has been revoked" "401 Token has been revoked" \
   "$ST $(j .error)"
+
+# ---- codes stored only as MACs --------------------------------------------------------------------------------------
+bare=""
+for s in "${SECRETS[@]}"; do
+  if [[ $s =~ $CROCKFORD ]]; then bare+="${bare:+,}'$(sha "$s")'"; fi
+done
+check_eq "no code authd gave out is stored as its bare SHA-256, and every row holds a MAC (hmac-sha256)" "0 0" \
+  "$(pg_query "SELECT (SELECT count(*) FROM login_tokens WHERE token_hash IN ($bare)),
+                      (SELECT count(*) FROM login_tokens WHERE hash_scheme <> 'hmac-sha256')" | tr '|' ' ')"
 
 # ---- secrets never logged ------------------------------------------------------------------------------------------
 : >"$STACK_DIR/secrets.txt"

@@ -1,5 +1,5 @@
-/* Unit tests: HMAC-SHA256 (RFC 4231 vectors), login code derivation and what a player may type, and the
- * request readers authd's handlers share. */
+/* Unit tests: HMAC-SHA256 (RFC 4231 vectors), login code derivation, the stored MAC and what a player may type,
+ * and the request readers authd's handlers share. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -60,6 +60,28 @@ static void test_code_derive(void **state)
     key[31] ^= 1; /* another key, another code */
     login_code_derive(key, id, b);
     assert_string_not_equal(a, b);
+}
+
+/* What login_tokens.token_hash holds: HMAC-SHA256 under the key of a labelled message, never SHA-256(code). */
+static void test_code_mac(void **state)
+{
+    uint8_t key[32] = {1, 2, 3};
+    char mac[65], again[65], bare[65];
+    login_code_mac(key, "MOH-1GZQMANB5BS4", mac);
+    /* Computed independently: printf 'mohstats login code hash v1\0MOH-1GZQMANB5BS4' |
+     *   openssl dgst -sha256 -mac HMAC -macopt hexkey:0102030000...00 */
+    assert_string_equal(mac, "3837b4a341e5d2b92dc7f18bc193eab5a2318a9f51d15716eb23ad4f227a1e2c");
+    login_code_legacy_hash("MOH-1GZQMANB5BS4", bare);
+    assert_string_equal(bare, "3001ac49d54067fe8da7503a876220ffcf8df2d960522a1a251d47b125134f09");
+    assert_string_not_equal(mac, bare);
+    key[31] ^= 1; /* without the key, the stored value cannot be checked against a guess */
+    login_code_mac(key, "MOH-1GZQMANB5BS4", again);
+    assert_string_not_equal(mac, again);
+    /* Not the MAC that derives a code either: the labels keep the key's two uses apart. */
+    uint8_t plain[32];
+    hmac_sha256(key, 32, "MOH-1GZQMANB5BS4", 16, plain);
+    hex(plain, 32, bare);
+    assert_string_not_equal(again, bare);
 }
 
 static void test_code_normalize(void **state)
@@ -145,7 +167,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hmac_rfc4231), cmocka_unit_test(test_secret_equal),
-        cmocka_unit_test(test_code_derive),  cmocka_unit_test(test_code_normalize),
+        cmocka_unit_test(test_code_derive),  cmocka_unit_test(test_code_mac),
+        cmocka_unit_test(test_code_normalize),
         cmocka_unit_test(test_member_id),    cmocka_unit_test(test_text_and_truthy),
         cmocka_unit_test(test_uuid_parse),
     };
