@@ -9,6 +9,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "http_server.h"
+#include "login_limit.h"
 #include "mariadb.h"
 #include "metrics.h"
 #include "pg.h"
@@ -26,7 +27,8 @@ typedef struct {
     int pending_hours;      /* PENDING_IP_TTL_H */
     int max_identities;     /* AUTH_MAX_IDENTITIES */
     bool verify_from_any;   /* AUTH_VERIFY_FROM=any */
-    rate_limit *verify_failures, *forum_failures;
+    login_limits verify_limits; /* failed game logins, per server and per player (login_limit.h) */
+    rate_limit *forum_failures;
     metric *logins[9];      /* by outcome, see verify.c */
     metric *codes_issued, *forum_refused;
 } authd;

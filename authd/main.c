@@ -59,7 +59,7 @@ int main(int argc, char **argv)
     verify_routes(&a, daemon_http(d));
     forum_routes(&a, daemon_http(d));
     code = daemon_run(d);
-    rate_limit_free(a.verify_failures);
+    login_limits_close(&a.verify_limits);
     rate_limit_free(a.forum_failures);
     daemon_free(d);
     return code;
