@@ -7,7 +7,9 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "daemon.h"
 #include "http_server.h"
+#include "login_limit.h"
 #include "mariadb.h"
 #include "metrics.h"
 #include "pg.h"
@@ -18,14 +20,15 @@ typedef struct cJSON cJSON;
 typedef struct {
     pg_pool *pg;
     mdb_pool *mdb;
-    uint8_t code_key[32];   /* AUTHD_TOKEN_KEY: login codes are derived from it */
+    uint8_t code_key[32];   /* AUTHD_TOKEN_KEY: login codes are derived from it and stored as MACs under it */
     char forum_hash[65];    /* FORUM_API_TOKEN_SHA256, lowercase; "" = forum calls not configured */
     char smf_prefix[32];    /* SMF_DB_PREFIX, checked to be [a-z0-9_] */
     int code_ttl_days;      /* LOGIN_TOKEN_TTL_DAYS */
     int pending_hours;      /* PENDING_IP_TTL_H */
     int max_identities;     /* AUTH_MAX_IDENTITIES */
     bool verify_from_any;   /* AUTH_VERIFY_FROM=any */
-    rate_limit *verify_failures, *forum_failures;
+    login_limits verify_limits; /* failed game logins, per server and per player (login_limit.h) */
+    rate_limit *forum_failures;
     metric *logins[9];      /* by outcome, see verify.c */
     metric *codes_issued, *forum_refused;
 } authd;
@@ -34,6 +37,10 @@ extern const config_var authd_config_vars[];
 
 /* Read and check the settings (key, hashes, numbers). Logs what is wrong and returns -EINVAL. */
 int authd_settings_load(authd *a);
+
+/* Rewrite the login codes stored before schema 0004 (bare SHA-256) as MACs, in the background; /ready says
+ * when it is done (code_upgrade.c). */
+void code_upgrade_start(authd *a, daemon_ctx *d);
 
 /* Route registration of each half. */
 void verify_routes(authd *a, http_server *s);

@@ -142,10 +142,14 @@ static void reply_code(fcall *c, PGresult *res)
         http_respond_error(c->req, 503, "The login database gave no code; try again shortly");
         return;
     }
-    char code[LOGIN_CODE_LEN + 1], hash[65];
+    char code[LOGIN_CODE_LEN + 1], hash[65], legacy[65];
     login_code_derive(c->f->a->code_key, id, code);
-    login_code_hash(code, hash);
-    if (strcmp(hash, PQgetvalue(res, 0, 1)) != 0) {
+    login_code_mac(c->f->a->code_key, code, hash);
+    login_code_legacy_hash(code, legacy);
+    /* A row stored before schema 0004 under this key holds the bare hash until code_upgrade.c rewrites it (a
+     * moment after start): its code is still the member's, so show it rather than replace it. */
+    const char *stored = PQgetvalue(res, 0, 1);
+    if (strcmp(hash, stored) != 0 && strcmp(legacy, stored) != 0) {
         /* Made under another AUTHD_TOKEN_KEY: it still works in game, but cannot be shown. Replace it. */
         if (c->retried) {
             http_respond_error(c->req, 503, "The login code could not be derived; check AUTHD_TOKEN_KEY");
@@ -185,7 +189,7 @@ static void code_query(fcall *c)
     uuid_v4(id);
     uuid_format(id, id_s);
     login_code_derive(c->f->a->code_key, id, code);
-    login_code_hash(code, hash);
+    login_code_mac(c->f->a->code_key, code, hash);
     memset(code, 0, sizeof code);
     snprintf(ttl, sizeof ttl, "%d", c->f->a->code_ttl_days);
     const char *params[5] = {c->member_s, id_s, hash, ttl, c->regenerate ? "t" : "f"};

@@ -1,4 +1,4 @@
-/* Login codes: derivation, normalisation and hashing. */
+/* Login codes: derivation, normalisation and the keyed MAC that is stored. */
 #include "login_code.h"
 
 #include <ctype.h>
@@ -7,8 +7,10 @@
 #include "random.h"
 #include "sha256.h"
 
-/* Domain separation: the key may one day derive other things. */
+/* Domain separation: the key derives codes from row ids and MACs codes for storage; the labels (which differ
+ * before their NULs) keep the two message sets disjoint. */
 static const char derive_label[] = "mohstats login code v1";
+static const char mac_label[] = "mohstats login code hash v1";
 
 void login_code_derive(const uint8_t key[32], const uint8_t id[16], char out[LOGIN_CODE_LEN + 1])
 {
@@ -64,7 +66,17 @@ int login_code_normalize(const char *typed, char out[LOGIN_CODE_LEN + 1])
     return 0;
 }
 
-void login_code_hash(const char *code, char out[65])
+void login_code_mac(const uint8_t key[32], const char *code, char out[65])
+{
+    uint8_t msg[sizeof mac_label + LOGIN_CODE_LEN], mac[32];
+    size_t n = strnlen(code, LOGIN_CODE_LEN);
+    memcpy(msg, mac_label, sizeof mac_label); /* with its NUL, as in login_code_derive */
+    memcpy(msg + sizeof mac_label, code, n);
+    hmac_sha256(key, 32, msg, sizeof mac_label + n, mac);
+    hex_encode(mac, sizeof mac, out);
+}
+
+void login_code_legacy_hash(const char *code, char out[65])
 {
     sha256_hex(code, strlen(code), out);
 }

@@ -2,8 +2,13 @@
  *
  * A code is "MOH-" and 12 Crockford base32 symbols: 60 bits, 16 characters (the forum's user_code column
  * holds 16). It is derived, not stored: HMAC-SHA256(AUTHD_TOKEN_KEY, row id) names the code of a login_tokens
- * row, and the row keeps only the code's SHA-256. So the forum can be shown a member's code again on every
- * visit, while a copy of the database alone reveals no code. */
+ * row, so the forum can be shown a member's code again on every visit.
+ *
+ * The row keeps a MAC of the code under the same key (login_code_mac), not a bare hash: 60 bits are few enough
+ * that a bare SHA-256 of every code in a copied database can be searched exhaustively (2^60 hashes is a GPU
+ * hundred GPUs' week), while the MAC cannot be checked at all without AUTHD_TOKEN_KEY. A second key would buy
+ * nothing: whoever holds AUTHD_TOKEN_KEY and the database can derive every code from the row ids anyway. The
+ * two uses of the key are kept apart by distinct labels in the MAC'd message (domain separation). */
 #ifndef MOHSTATS_LOGIN_CODE_H
 #define MOHSTATS_LOGIN_CODE_H
 
@@ -20,7 +25,11 @@ void login_code_derive(const uint8_t key[32], const uint8_t id[16], char out[LOG
  * and the look-alikes O and I/L read as 0 and 1. Returns 0, or -1 when it cannot be a code. */
 int login_code_normalize(const char *typed, char out[LOGIN_CODE_LEN + 1]);
 
-/* The SHA-256 hex that login_tokens.token_hash holds for a canonical code. */
-void login_code_hash(const char *code, char out[65]);
+/* The HMAC-SHA256 hex that login_tokens.token_hash holds for a canonical code (hash_scheme 'hmac-sha256'). */
+void login_code_mac(const uint8_t key[32], const char *code, char out[65]);
+
+/* The bare SHA-256 hex that rows made before schema 0004 hold (hash_scheme 'sha256'): only for recognising
+ * those rows until code_upgrade.c has rewritten them. */
+void login_code_legacy_hash(const char *code, char out[65]);
 
 #endif

@@ -55,10 +55,11 @@ int main(int argc, char **argv)
     }
     a.pg = daemon_postgres(d, 4);
     a.mdb = daemon_mariadb(d, 2);
+    code_upgrade_start(&a, d);
     verify_routes(&a, daemon_http(d));
     forum_routes(&a, daemon_http(d));
     code = daemon_run(d);
-    rate_limit_free(a.verify_failures);
+    login_limits_close(&a.verify_limits);
     rate_limit_free(a.forum_failures);
     daemon_free(d);
     return code;

@@ -19,7 +19,10 @@ const config_var authd_config_vars[] = {
     {"PENDING_IP_TTL_H", "24", "hours a login from a new address waits for the member's approval"},
     {"AUTH_MAX_IDENTITIES", "3", "GUIDs one member may have linked, unless the forum sets mohaa_stats_max_identities"},
     {"AUTH_VERIFY_FROM", "registered", "registered: logins only from registered game servers' addresses; or any"},
-    {"AUTH_VERIFY_FAILURES_PER_MINUTE", "10", "failed logins allowed per sender address and minute"},
+    {"AUTH_VERIFY_FAILURES_PER_MINUTE", "30",
+     "failed logins allowed per game server (its address; IPv6: its /64) and minute, all its players together"},
+    {"AUTH_VERIFY_PLAYER_FAILURES_PER_MINUTE", "5",
+     "failed logins allowed per player (the GUID a game server sends, on that server) and minute"},
     {NULL, NULL, NULL},
 };
 
@@ -60,12 +63,13 @@ int authd_settings_load(authd *a)
     a->code_ttl_days = (int)config_get_int("LOGIN_TOKEN_TTL_DAYS", 365);
     a->pending_hours = (int)config_get_int("PENDING_IP_TTL_H", 24);
     a->max_identities = (int)config_get_int("AUTH_MAX_IDENTITIES", 3);
-    long long per_minute = config_get_int("AUTH_VERIFY_FAILURES_PER_MINUTE", 10);
+    long long per_minute = config_get_int("AUTH_VERIFY_FAILURES_PER_MINUTE", 30);
+    long long player_per_minute = config_get_int("AUTH_VERIFY_PLAYER_FAILURES_PER_MINUTE", 5);
     const char *from = config_get("AUTH_VERIFY_FROM");
     if (a->code_ttl_days < 1 || a->code_ttl_days > 36500 || a->pending_hours < 1 || a->pending_hours > 8760 ||
-        a->max_identities < 1 || per_minute < 1) {
-        log_error("LOGIN_TOKEN_TTL_DAYS (1-36500), PENDING_IP_TTL_H (1-8760), AUTH_MAX_IDENTITIES and "
-                  "AUTH_VERIFY_FAILURES_PER_MINUTE must be positive");
+        a->max_identities < 1 || per_minute < 1 || player_per_minute < 1) {
+        log_error("LOGIN_TOKEN_TTL_DAYS (1-36500), PENDING_IP_TTL_H (1-8760), AUTH_MAX_IDENTITIES, "
+                  "AUTH_VERIFY_FAILURES_PER_MINUTE and AUTH_VERIFY_PLAYER_FAILURES_PER_MINUTE must be positive");
         return -EINVAL;
     }
     if (strcmp(from, "registered") != 0 && strcmp(from, "any") != 0) {
@@ -75,9 +79,14 @@ int authd_settings_load(authd *a)
     a->verify_from_any = strcmp(from, "any") == 0;
     if (mdb_smf_prefix(a->smf_prefix, sizeof a->smf_prefix) != 0)
         return -EINVAL;
-    a->verify_failures = rate_limit_new((double)per_minute, (double)per_minute);
+    if (player_per_minute > per_minute)
+        log_warn("AUTH_VERIFY_PLAYER_FAILURES_PER_MINUTE (%lld) is above AUTH_VERIFY_FAILURES_PER_MINUTE (%lld): "
+                 "one player can then spend the whole server's allowance",
+                 player_per_minute, per_minute);
+    if (login_limits_init(&a->verify_limits, (double)per_minute, (double)player_per_minute) != 0)
+        return -ENOMEM;
     a->forum_failures = rate_limit_new(10, 10);
-    return a->verify_failures && a->forum_failures ? 0 : -ENOMEM;
+    return a->forum_failures ? 0 : -ENOMEM;
 }
 
 /* A form body (key=value&...) as an object of strings; later keys win, as in JSON. */

@@ -7,8 +7,8 @@
  *
  * These calls carry no credentials (the script sends no headers), so: logins only from the address of a
  * registered game server that has sent events (registering alone is open to anyone), failed ones limited per
- * address, and the address that counts for trust is the sender's, never one named in the body (anyone can
- * register a server and name any address there).
+ * server and per player on it (login_limit.h), and the address that counts for trust is the sender's, never one
+ * named in the body (anyone can register a server and name any address there).
  * A login is decided in PostgreSQL (authd_login, schemas/postgres/0002_authd.sql), then a good one is linked
  * in the forum's smf_mohaa_identities. */
 #include <cjson/cJSON.h>
@@ -55,11 +55,12 @@ typedef struct {
     cJSON *guid_sent; /* player_guid as sent, echoed back unchanged (the script finds the player by it) */
     char sender[64], guid[80], link_guid[80], player_name[256], server_id[128], server_name[256], server_address[320],
         member_s[24];
-    char limit_key[CLIENT_LIMIT_KEY_LEN]; /* what the failed-login limit counts the sender under */
-    char code_hash[65];                   /* of the code given: which login to record as failed if the member is gone */
+    char limit_key[CLIENT_LIMIT_KEY_LEN];  /* what the failed-login limits count the sender under */
+    char player_key[LOGIN_PLAYER_KEY_LEN]; /* ... and the player on it */
+    char code_hash[65]; /* the MAC of the code given: which login to record as failed if the member is gone */
     long member;
     int outcome;
-    bool charged; /* took one of the sender's failed-login allowance when it began */
+    bool charged; /* took one of the server's and of the player's failed-login allowances when it began */
     bool failed;  /* ended in a failure that keeps that charge */
 } login;
 
@@ -67,7 +68,7 @@ typedef struct {
 static void login_free(login *l)
 {
     if (l->charged && !l->failed)
-        rate_limit_give(l->v->a->verify_failures, l->limit_key, uv_hrtime() / 1000000);
+        login_limits_give(&l->v->a->verify_limits, l->limit_key, l->player_key, uv_hrtime() / 1000000);
     cJSON_Delete(l->guid_sent);
     free(l);
 }
@@ -313,14 +314,6 @@ static void verify_common(http_request *req, verify_ctx *v, bool legacy)
     l->legacy = legacy;
     snprintf(l->sender, sizeof l->sender, "%s", client_ip(req));
     client_limit_key(l->sender, l->limit_key);
-    /* Every attempt takes one failure from the sender's allowance before its code is looked up, and gives it
-     * back unless it fails (login_free): so parallel guesses cannot all pass the check before any failure is
-     * counted. */
-    if (!rate_limit_take(a->verify_failures, l->limit_key, uv_hrtime() / 1000000)) {
-        refuse(l, 429, -1, "Too many failed logins from this address; wait a minute");
-        return;
-    }
-    l->charged = true;
     cJSON *o = authd_body(req);
     if (!o) {
         refuse(l, 400, -1, "Expected a JSON object or a form with token, player_guid, player_name, server_id");
@@ -329,6 +322,23 @@ static void verify_common(http_request *req, verify_ctx *v, bool legacy)
     const char *guid_key = cJSON_GetObjectItemCaseSensitive(o, "player_guid") ? "player_guid" : "guid";
     l->guid_sent = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(o, guid_key), true);
     copy_field(o, guid_key, l->guid, sizeof l->guid);
+    /* Every attempt takes one failure from the server's and the player's allowances before its code is looked
+     * up, and gives them back unless it fails (login_free): so parallel guesses cannot all pass the check before
+     * any failure is counted. */
+    login_limit_player_key(l->limit_key, l->guid, l->player_key);
+    switch (login_limits_take(&a->verify_limits, l->limit_key, l->player_key, uv_hrtime() / 1000000)) {
+    case LOGIN_LIMIT_SERVER:
+        cJSON_Delete(o);
+        refuse(l, 429, -1, "Too many failed logins from this game server; wait a minute");
+        return;
+    case LOGIN_LIMIT_PLAYER:
+        cJSON_Delete(o);
+        refuse(l, 429, -1, "Too many failed logins for this player; wait a minute");
+        return;
+    case LOGIN_LIMIT_OK:
+        break;
+    }
+    l->charged = true;
     copy_field(o, "player_name", l->player_name, sizeof l->player_name);
     copy_field(o, "server_id", l->server_id, sizeof l->server_id);
     copy_field(o, "server_name", l->server_name, sizeof l->server_name);
@@ -354,7 +364,7 @@ static void verify_common(http_request *req, verify_ctx *v, bool legacy)
         refuse(l, 401, OUT_UNKNOWN, "Invalid token");
         return;
     }
-    login_code_hash(code, l->code_hash);
+    login_code_mac(a->code_key, code, l->code_hash);
     memset(code, 0, sizeof code);
     if (a->verify_from_any) {
         decide(l);

@@ -1,9 +1,10 @@
-/* Unit tests: HMAC-SHA256 (RFC 4231 vectors), login code derivation and what a player may type, and the
- * request readers authd's handlers share. */
+/* Unit tests: HMAC-SHA256 (RFC 4231 vectors), login code derivation, the stored MAC and what a player may type,
+ * the failed-login limits per server and per player, and the request readers authd's handlers share. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@
 
 #include "authd.h"
 #include "login_code.h"
+#include "login_limit.h"
 #include "random.h"
 #include "sha256.h"
 
@@ -60,6 +62,71 @@ static void test_code_derive(void **state)
     key[31] ^= 1; /* another key, another code */
     login_code_derive(key, id, b);
     assert_string_not_equal(a, b);
+}
+
+/* What login_tokens.token_hash holds: HMAC-SHA256 under the key of a labelled message, never SHA-256(code). */
+static void test_code_mac(void **state)
+{
+    uint8_t key[32] = {1, 2, 3};
+    char mac[65], again[65], bare[65];
+    login_code_mac(key, "MOH-1GZQMANB5BS4", mac);
+    /* Computed independently: printf 'mohstats login code hash v1\0MOH-1GZQMANB5BS4' |
+     *   openssl dgst -sha256 -mac HMAC -macopt hexkey:0102030000...00 */
+    assert_string_equal(mac, "3837b4a341e5d2b92dc7f18bc193eab5a2318a9f51d15716eb23ad4f227a1e2c");
+    login_code_legacy_hash("MOH-1GZQMANB5BS4", bare);
+    assert_string_equal(bare, "3001ac49d54067fe8da7503a876220ffcf8df2d960522a1a251d47b125134f09");
+    assert_string_not_equal(mac, bare);
+    key[31] ^= 1; /* without the key, the stored value cannot be checked against a guess */
+    login_code_mac(key, "MOH-1GZQMANB5BS4", again);
+    assert_string_not_equal(mac, again);
+    /* Not the MAC that derives a code either: the labels keep the key's two uses apart. */
+    uint8_t plain[32];
+    hmac_sha256(key, 32, "MOH-1GZQMANB5BS4", 16, plain);
+    hex(plain, 32, bare);
+    assert_string_not_equal(again, bare);
+}
+
+/* One player spending their allowance leaves the others on the server theirs; the server's caps them all. */
+static void test_login_limits(void **state)
+{
+    login_limits l;
+    char p1[LOGIN_PLAYER_KEY_LEN], p2[LOGIN_PLAYER_KEY_LEN], other[LOGIN_PLAYER_KEY_LEN];
+    assert_int_equal(login_limits_init(&l, 8, 3), 0);
+    login_limit_player_key("192.0.2.1", "3", p1);
+    login_limit_player_key("192.0.2.1", "4", p2);
+    login_limit_player_key("192.0.2.2", "3", other);
+    assert_string_equal(p1, "192.0.2.1 3");
+    uint64_t t = 1000000;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(login_limits_take(&l, "192.0.2.1", p1, t), LOGIN_LIMIT_OK);
+    assert_int_equal(login_limits_take(&l, "192.0.2.1", p1, t), LOGIN_LIMIT_PLAYER);
+    assert_int_equal(login_limits_take(&l, "192.0.2.1", p1, t), LOGIN_LIMIT_PLAYER);
+    /* Refused attempts took nothing from the server: 3 of its 8 are spent, so another player has 3 and more. */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(login_limits_take(&l, "192.0.2.1", p2, t), LOGIN_LIMIT_OK);
+    assert_int_equal(login_limits_take(&l, "192.0.2.1", p2, t), LOGIN_LIMIT_PLAYER);
+    /* A good login gives back what it took. */
+    login_limits_give(&l, "192.0.2.1", p2, t);
+    assert_int_equal(login_limits_take(&l, "192.0.2.1", p2, t), LOGIN_LIMIT_OK);
+    /* A GUID per guess (a hostile server) is capped by the server's allowance: 2 left of 8. */
+    char k[LOGIN_PLAYER_KEY_LEN], g[16];
+    int ok = 0;
+    for (int i = 0; i < 20; i++) {
+        snprintf(g, sizeof g, "guess%d", i);
+        login_limit_player_key("192.0.2.1", g, k);
+        login_limit_result r = login_limits_take(&l, "192.0.2.1", k, t);
+        if (r == LOGIN_LIMIT_OK)
+            ok++;
+        else
+            assert_int_equal(r, LOGIN_LIMIT_SERVER);
+    }
+    assert_int_equal(ok, 2);
+    /* Another server's player with the same GUID is not affected. */
+    assert_int_equal(login_limits_take(&l, "192.0.2.2", other, t), LOGIN_LIMIT_OK);
+    /* Refilled: 3 a minute for a player, so one after 20 s. */
+    assert_int_equal(login_limits_take(&l, "192.0.2.1", p1, t + 20000), LOGIN_LIMIT_OK);
+    assert_int_equal(login_limits_take(&l, "192.0.2.1", p1, t + 20000), LOGIN_LIMIT_PLAYER);
+    login_limits_close(&l);
 }
 
 static void test_code_normalize(void **state)
@@ -145,7 +212,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hmac_rfc4231), cmocka_unit_test(test_secret_equal),
-        cmocka_unit_test(test_code_derive),  cmocka_unit_test(test_code_normalize),
+        cmocka_unit_test(test_code_derive),  cmocka_unit_test(test_code_mac),
+        cmocka_unit_test(test_login_limits), cmocka_unit_test(test_code_normalize),
         cmocka_unit_test(test_member_id),    cmocka_unit_test(test_text_and_truthy),
         cmocka_unit_test(test_uuid_parse),
     };
