@@ -13,24 +13,30 @@
 #define CATCHUP_PAGE_ROWS 50000 /* rows per page: bounds the memory of one (~300 bytes a row) */
 #define CATCHUP_SPAN_MS 3600000 /* a page covers at most this much receive time */
 
-/* The WHERE of a receive-time range: the exact bound in milliseconds, and the same in whole seconds so that
- * ClickHouse can skip the months (partitions) outside it. */
-static int range(ch_buf *q, uint64_t from_ms, uint64_t to_ms)
-{
-    return ch_buf_appendf(q,
-                          "WHERE received_at >= toDateTime(%llu) AND received_at <= toDateTime(%llu)\n"
-                          "  AND toUInt64(received_at) * 1000 + received_ms > %llu\n"
-                          "  AND toUInt64(received_at) * 1000 + received_ms <= %llu\n",
-                          (unsigned long long)(from_ms / 1000), (unsigned long long)(to_ms / 1000),
-                          (unsigned long long)from_ms, (unsigned long long)to_ms);
-}
-
-static int query(const achievd_settings *s, ch_buf *q, char **body)
+/* Run "SELECT <what> FROM raw_events WHERE <the receive-time range (from_ms, to_ms]> <tail> FORMAT
+ * TabSeparated" into *body (malloc'd). The range is exact in milliseconds, and also given in whole seconds so that
+ * ClickHouse can skip the months (partitions) outside it. what == NULL: the replay's column list. */
+static int range_query(const achievd_settings *s, const char *what, uint64_t from_ms, uint64_t to_ms,
+                       const char *tail, char **body)
 {
     *body = NULL;
-    if (!q->data)
+    ch_buf q = {0};
+    int rc = ch_buf_append(&q, "SELECT ", 7);
+    rc |= what ? ch_buf_appendf(&q, "%s", what) : backfill_select_list(&q);
+    rc |= ch_buf_appendf(&q,
+                         "\nFROM raw_events\n"
+                         "WHERE received_at >= toDateTime(%llu) AND received_at <= toDateTime(%llu)\n"
+                         "  AND toUInt64(received_at) * 1000 + received_ms > %llu\n"
+                         "  AND toUInt64(received_at) * 1000 + received_ms <= %llu\n"
+                         "%s\nFORMAT TabSeparated",
+                         (unsigned long long)(from_ms / 1000), (unsigned long long)(to_ms / 1000),
+                         (unsigned long long)from_ms, (unsigned long long)to_ms, tail);
+    if (rc) {
+        ch_buf_free(&q);
         return -ENOMEM;
-    int rc = ch_query_sync(s->clickhouse_url, q->data, body);
+    }
+    rc = ch_query_sync(s->clickhouse_url, q.data, body);
+    ch_buf_free(&q);
     if (rc != 0) {
         log_warn("achievd: catch-up: ClickHouse answered %d: %.200s; trying again later", rc, *body ? *body : "");
         free(*body);
@@ -46,13 +52,8 @@ int catchup_page_end(const achievd_settings *s, uint64_t from_ms, uint64_t to_ms
     if (from_ms >= to_ms)
         return 0;
     uint64_t span_end = to_ms - from_ms > CATCHUP_SPAN_MS ? from_ms + CATCHUP_SPAN_MS : to_ms;
-    ch_buf q = {0};
     char *body = NULL;
-    int rc = ch_buf_appendf(&q, "SELECT toUInt32(received_at) AS s, count() FROM raw_events\n");
-    rc |= range(&q, from_ms, span_end);
-    rc |= ch_buf_appendf(&q, "GROUP BY s ORDER BY s FORMAT TabSeparated");
-    rc = rc ? -ENOMEM : query(s, &q, &body);
-    ch_buf_free(&q);
+    int rc = range_query(s, "toUInt32(received_at) AS s, count()", from_ms, span_end, "GROUP BY s ORDER BY s", &body);
     if (rc != 0)
         return rc;
     *end_ms = span_end;
@@ -73,11 +74,7 @@ int catchup_page_end(const achievd_settings *s, uint64_t from_ms, uint64_t to_ms
         return 0;
     /* Nothing in this span: skip to the second before the next row (a gap can start long before its first row,
      * or hold a quiet night), so that the next page counts from there. */
-    rc = ch_buf_appendf(&q, "SELECT toUInt32(min(received_at)) FROM raw_events\n");
-    rc |= range(&q, from_ms, to_ms);
-    rc |= ch_buf_appendf(&q, "FORMAT TabSeparated");
-    rc = rc ? -ENOMEM : query(s, &q, &body);
-    ch_buf_free(&q);
+    rc = range_query(s, "toUInt32(min(received_at))", from_ms, to_ms, "", &body);
     if (rc != 0)
         return rc;
     unsigned long long next = strtoull(body, NULL, 10); /* 0: none (ClickHouse's min of no rows) */
@@ -91,28 +88,15 @@ int catchup_page_end(const achievd_settings *s, uint64_t from_ms, uint64_t to_ms
 
 int catchup_page(const achievd_settings *s, uint64_t from_ms, uint64_t to_ms, char **body)
 {
-    ch_buf q = {0};
-    int rc = ch_buf_append(&q, "SELECT ", 7);
-    rc |= backfill_select_list(&q);
-    rc |= ch_buf_appendf(&q, "\nFROM raw_events\n");
-    rc |= range(&q, from_ms, to_ms);
-    rc |= ch_buf_appendf(&q, "ORDER BY received_at, received_ms, batch_id, game_time\nFORMAT TabSeparated");
-    rc = rc ? -ENOMEM : query(s, &q, body);
-    ch_buf_free(&q);
-    return rc;
+    return range_query(s, NULL, from_ms, to_ms, "ORDER BY received_at, received_ms, batch_id, game_time", body);
 }
 
 int catchup_batches(const achievd_settings *s, uint64_t from_ms, uint64_t to_ms, char ***ids, size_t *n)
 {
     *ids = NULL;
     *n = 0;
-    ch_buf q = {0};
     char *body = NULL;
-    int rc = ch_buf_appendf(&q, "SELECT DISTINCT toString(batch_id) FROM raw_events\n");
-    rc |= range(&q, from_ms, to_ms);
-    rc |= ch_buf_appendf(&q, "FORMAT TabSeparated");
-    rc = rc ? -ENOMEM : query(s, &q, &body);
-    ch_buf_free(&q);
+    int rc = range_query(s, "DISTINCT toString(batch_id)", from_ms, to_ms, "", &body);
     if (rc != 0)
         return rc;
     size_t cap = 0;
