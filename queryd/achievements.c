@@ -103,6 +103,15 @@ static const char unlockers_sql[] =
     "LIMIT 100";
 // clang-format on
 
+/* Every unlocker counted, not only the 100 listed. */
+// clang-format off
+static const char unlock_count_sql[] =
+    "SELECT COUNT(*) AS unlock_count\n"
+    "FROM {p}mohaa_player_achievements AS pa\n"
+    "JOIN {p}mohaa_achievement_defs AS d ON d.id_achievement = pa.id_achievement\n"
+    "WHERE d.code = ? OR CAST(d.id_achievement AS CHAR) = ?";
+// clang-format on
+
 // clang-format off
 static const char player_unlocks_sql[] =
     "SELECT pa.id_achievement, pa.unlocked_date\n"
@@ -200,7 +209,9 @@ static void one_build(qjob *j)
         job_error(j, 404, msg);
         return;
     }
-    cJSON_AddNumberToObject(d, "unlock_count", cJSON_GetArraySize(job_rows(j, 1)));
+    const cJSON *count = cJSON_GetObjectItemCaseSensitive(job_row(j, 2), "unlock_count");
+    cJSON_AddNumberToObject(d, "unlock_count",
+                            cJSON_IsNumber(count) ? count->valuedouble : cJSON_GetArraySize(job_rows(j, 1)));
     cJSON_AddItemToObject(d, "unlocked_by", job_take(j, 1));
     job_answer(j, 200, d);
 }
@@ -211,6 +222,7 @@ static void one_start(qjob *j)
     const char *params[] = {a->id, a->id};
     queue(j, 0, one_sql, NULL, 0, 2, params, DEF_NUMERIC);
     queue(j, 1, unlockers_sql, NULL, 0, 2, params, "id_member,unlocked_date");
+    queue(j, 2, unlock_count_sql, NULL, 0, 2, params, "unlock_count");
     job_then(j, one_build);
 }
 

@@ -508,6 +508,12 @@ expect "a player's achievements" "achievements/player/101" \
 expect "progress percent" "achievements/player/101" '[.achievements[] | select(.code == "sharpshooter") | .progress_percent][0]' 40
 expect "an unlinked player: everything locked, hidden ones hidden" "achievements/player/102" \
   '"\(.member_id) \(.total_count) \(.unlocked)"' "null 2 []"
+# More unlockers than are listed: the count is all of them (it was the length of the list, at most 100).
+mdb_query "INSERT INTO smf_mohaa_player_achievements (id_member, player_guid, id_achievement, unlocked_date)
+           SELECT 5000 + seq, '', 3, UNIX_TIMESTAMP() FROM seq_1_to_120"
+expect "one definition with 120 unlockers: unlock_count 121, 100 listed" "achievements/secret_x" \
+  '"\(.unlock_count) \(.unlocked_by | length)"' "121 100"
+mdb_query "DELETE FROM smf_mohaa_player_achievements WHERE id_member > 5000"
 
 # ---- the dynamic query (/stats/query) -------------------------------------------------------------------------
 lv='[.[] | "\(.label):\(.value)"] | join(",")'
