@@ -126,7 +126,9 @@ static const char streaks_sql[] =
     ")";
 // clang-format on
 
-/* Multi-kills: a match's kills in order; a gap of more than 3 s starts a new chain. */
+/* Multi-kills: a match's kills in order; a gap of more than 3 s starts a new chain (docs/definitions.md). Game
+ * times are binary fractions: 4.4 - 1.4 is 3.0000000000000004, so "more than 3" allows the same 1e-6 s as
+ * achievd's windows (achievd/evaluate.c, TIME_EPS), and a kill exactly 3 s after the previous one chains. */
 // clang-format off
 static const char multikills_sql[] =
     "SELECT countIf(n = 2) AS double_kills, countIf(n = 3) AS triple_kills, countIf(n = 4) AS quad_kills,\n"
@@ -137,7 +139,7 @@ static const char multikills_sql[] =
     "    FROM\n"
     "    (\n"
     "        SELECT match_key, arraySort(groupArray(t)) AS ts,\n"
-    "               arrayCumSum(arrayMap(d -> d > 3, arrayDifference(ts))) AS chains\n"
+    "               arrayCumSum(arrayMap(d -> d > 3.000001, arrayDifference(ts))) AS chains\n"
     "        FROM player_fights\n"
     "        WHERE guid = {guid} AND kind = 1\n"
     "        GROUP BY match_key\n"
