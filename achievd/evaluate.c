@@ -103,11 +103,52 @@ static int popcount32(uint32_t x)
     return __builtin_popcount(x);
 }
 
+/* ---- a player's metric states ---- */
+
+/* A walk over a player's held metric states in metric order, for the loops over every metric: at(i) is metric
+ * i's state, or a zeroed scratch state when the player holds none; keep(i) then holds the scratch if the update
+ * made it non-zero. Metrics must come in increasing order (the walk only moves forward), so a loop over the 160
+ * metrics costs one pass over the held states, not a search per metric. */
+typedef struct {
+    player *p;
+    uint32_t k; /* the first held state of a metric not yet passed */
+    mstate scratch;
+} mcursor;
+
+static mstate *mcursor_at(mcursor *c, int i)
+{
+    const uint8_t *id = player_metric_ids(c->p);
+    while (c->k < c->p->nm && id[c->k] < i)
+        c->k++;
+    if (c->k < c->p->nm && id[c->k] == i)
+        return &c->p->ms[c->k];
+    memset(&c->scratch, 0, sizeof c->scratch);
+    return &c->scratch;
+}
+
+/* After updating metric i through s = mcursor_at(c, i). Out of memory, the update is lost (the state stays zero,
+ * so nothing reports it changed) and the metric's next move tries again. */
+static void mcursor_keep(mcursor *c, int i, mstate *s)
+{
+    if (s != &c->scratch || mstate_is_zero(s))
+        return;
+    if (player_metric_insert(c->p, c->k, i, s))
+        memset(s, 0, sizeof *s);
+}
+
+/* Metric i's value for p (0 when p holds no state for it). */
+static uint32_t metric_value(const player *p, int i)
+{
+    const mstate *s = player_metric_find(p, i);
+    return s ? s->value : 0;
+}
+
 /* ---- players and matches ---- */
 
 static void player_free(void *p)
 {
     player *pl = p;
+    free(pl->ms);
     free(pl->maps);
     free(pl->weapons);
     free(pl->unlocked);
@@ -239,11 +280,12 @@ typedef struct {
 /* A life ends (death, new match): per-life metrics start again. */
 static void life_end(player *p)
 {
-    for (int i = 0; i < metrics_count; i++) {
-        const metric_def *d = &metrics[i];
+    const uint8_t *id = player_metric_ids(p);
+    for (uint32_t k = 0; k < p->nm; k++) {
+        const metric_def *d = &metrics[id[k]];
         if (d->shape == SHAPE_BEST_LIFE || (d->shape == SHAPE_STREAK && d->per_life) ||
             (d->shape == SHAPE_DISTINCT && d->key == KEY_ELEVATION_LIFE))
-            p->m[i].cur = 0;
+            p->ms[k].cur = 0;
     }
     p->elev_mask = 0;
     p->teabag_armed = false;
@@ -263,15 +305,16 @@ static bool match_enter(evaluator *ev, player *p, const ach_event *e, match *m, 
     p->said_gg = false;
     memset(p->killers, 0, sizeof p->killers);
     p->has_spawn = false;
-    p->last_killer[0] = '\0';
+    p->last_killer = 0;
     p->has_chain = false; /* a multi-kill chain never crosses matches; it does cross lives */
     p->ring_n = 0;
-    for (int i = 0; i < metrics_count; i++) {
-        const metric_def *d = &metrics[i];
+    const uint8_t *id = player_metric_ids(p);
+    for (uint32_t k = 0; k < p->nm; k++) {
+        const metric_def *d = &metrics[id[k]];
         if (d->shape == SHAPE_BEST_MATCH || d->shape == SHAPE_CHAIN ||
             (d->shape == SHAPE_DISTINCT && d->key == KEY_HITLOC_MATCH)) {
-            p->m[i].cur = 0;
-            p->m[i].t = 0;
+            p->ms[k].cur = 0;
+            p->ms[k].t = 0;
         }
     }
     life_end(p);
@@ -294,9 +337,10 @@ static double playtime_step(player *p, const ach_event *e)
 /* Update every metric of p for this event's facts and quantities; mark those whose value changed. */
 static void metrics_update(player *p, const ach_event *e, player_event *pe)
 {
+    mcursor c = {.p = p};
     for (int i = 0; i < metrics_count; i++) {
         const metric_def *d = &metrics[i];
-        mstate *s = &p->m[i];
+        mstate *s = mcursor_at(&c, i);
         uint32_t before = s->value;
         bool hit = d->fact < FACT__COUNT && (pe->facts & FACT_BIT(d->fact));
         if (hit && d->family >= 0 && pe->family != d->family)
@@ -400,6 +444,7 @@ static void metrics_update(player *p, const ach_event *e, player_event *pe)
         default:
             break; /* days, match outcomes, meta and manual metrics are updated where their events are */
         }
+        mcursor_keep(&c, i, s);
         if (s->value != before)
             pe->changed[i] = true;
     }
@@ -420,11 +465,12 @@ static void days_update(player *p, const ach_event *e, double step, player_event
     }
     if (e->received_ms > p->session_last_ms)
         p->session_last_ms = e->received_ms;
+    mcursor c = {.p = p};
     for (int i = 0; i < metrics_count; i++) {
         const metric_def *d = &metrics[i];
         if (d->shape != SHAPE_DAY)
             continue;
-        mstate *s = &p->m[i];
+        mstate *s = mcursor_at(&c, i);
         uint32_t before = s->value;
         switch ((day_kind)d->kind) {
         case DAY_STREAK:
@@ -472,6 +518,7 @@ static void days_update(player *p, const ach_event *e, double step, player_event
         }
         if (d->kind == DAY_STREAK && s->cur > s->value)
             s->value = s->cur;
+        mcursor_keep(&c, i, s);
         if (s->value != before)
             pe->changed[i] = true;
     }
@@ -532,8 +579,8 @@ static void kill_facts(evaluator *ev, const ach_event *e, match *m, player *k, p
         ve->facts |= vf;
         v->md++;
         if (kill) {
-            snprintf(v->last_killer, sizeof v->last_killer, "%s", ag);
             uint64_t h = hash_str(ag);
+            v->last_killer = h;
             int slot = -1;
             for (int i = 0; i < MAX_KILLERS && slot < 0; i++)
                 if (v->killers[i].hash == h || v->killers[i].n == 0)
@@ -626,11 +673,11 @@ static void kill_facts(evaluator *ev, const ach_event *e, match *m, player *k, p
         int band = (int)floor(e->actor_pos[2] / 128.0);
         k->elev_mask |= 1u << ((unsigned)(band + 1024) % 32);
     }
-    if (k->last_killer[0] && strcmp(k->last_killer, tg) == 0) {
+    if (k->last_killer && k->last_killer == hash_str(tg)) {
         kf |= FACT_BIT(FACT_REVENGE_KILL);
         if (k->has_spawn && within(e->game_time, k->spawn_gt, REVENGE_FAST_S))
             kf |= FACT_BIT(FACT_FAST_REVENGE);
-        k->last_killer[0] = '\0';
+        k->last_killer = 0;
     }
     if (first_blood)
         kf |= FACT_BIT(FACT_FIRST_BLOOD);
@@ -681,13 +728,17 @@ static bool has_unlocked(const player *p, const char *code)
 
 static void meta_update(player *p, player_event *pe)
 {
+    mcursor c = {.p = p};
     for (int i = 0; i < metrics_count; i++) {
         if (metrics[i].shape != SHAPE_META)
             continue;
         uint32_t v = metrics[i].kind == META_COUNT ? p->nunlocked : p->points;
-        if (v > p->m[i].value) {
-            p->m[i].value = v;
-            pe->changed[i] = true;
+        mstate *s = mcursor_at(&c, i);
+        if (v > s->value) {
+            s->value = v;
+            mcursor_keep(&c, i, s);
+            if (s->value == v) /* else out of memory: not held */
+                pe->changed[i] = true;
         }
     }
 }
@@ -706,7 +757,7 @@ static void defs_update(evaluator *ev, player *p, const ach_event *e, player_eve
                 const ach_def *d = &ev->defs[ev->by_metric[j]];
                 if (has_unlocked(p, d->code))
                     continue;
-                uint32_t v = p->m[mi].value;
+                uint32_t v = metric_value(p, mi);
                 uint32_t progress = d->threshold ? (v >= d->threshold) : v;
                 uint32_t req = d->requirement ? d->requirement : 1;
                 if (progress == 0)
@@ -850,12 +901,17 @@ static bool live_cond(match_cond c, const player *p)
 /* Count the live conditions met by this event, once per match each. */
 static void live_conds_update(player *p, player_event *pe)
 {
+    mcursor c = {.p = p};
     for (int i = 0; i < metrics_count; i++) {
         const metric_def *d = &metrics[i];
         if (d->shape != SHAPE_MATCH_END || (p->conds_done & (1u << d->cond)) || !live_cond(d->cond, p))
             continue;
+        mstate *s = mcursor_at(&c, i);
+        s->value++;
+        mcursor_keep(&c, i, s);
+        if (s == &c.scratch && s->value == 0)
+            continue; /* out of memory: not counted, the condition is still open */
         p->conds_done |= 1u << d->cond;
-        p->m[i].value++;
         pe->changed[i] = true;
     }
 }
@@ -874,9 +930,10 @@ static void match_finish(evaluator *ev, match *m, const ach_event *e)
             continue;
         player_event pe;
         memset(&pe, 0, sizeof pe);
+        mcursor c = {.p = p};
         for (int i = 0; i < metrics_count; i++) {
             const metric_def *d = &metrics[i];
-            mstate *s = &p->m[i];
+            mstate *s = mcursor_at(&c, i);
             uint32_t before = s->value;
             if (d->shape == SHAPE_MATCH_END && !live_cond(d->cond, p) && d->cond != COND_LONG &&
                 d->cond != COND_HIGH_ACTIVITY && d->cond != COND_DOMINATED) {
@@ -894,6 +951,7 @@ static void match_finish(evaluator *ev, match *m, const ach_event *e)
                     s->cur = 0;
                 }
             }
+            mcursor_keep(&c, i, s);
             if (s->value != before)
                 pe.changed[i] = true;
         }
@@ -1136,10 +1194,14 @@ int evaluator_merge(evaluator *into, const evaluator *from, uint32_t member, uin
     }
     player_event pe;
     memset(&pe, 0, sizeof pe);
+    mcursor c = {.p = dst};
+    static const mstate zero;
     for (int i = 0; i < metrics_count; i++) {
         const metric_def *d = &metrics[i];
-        mstate *s = &dst->m[i];
-        const mstate *o = &src->m[i];
+        mstate *s = mcursor_at(&c, i);
+        const mstate *o = player_metric_find(src, i);
+        if (!o)
+            o = &zero;
         uint32_t before = s->value;
         switch (d->shape) {
         case SHAPE_COUNT:
@@ -1184,6 +1246,7 @@ int evaluator_merge(evaluator *into, const evaluator *from, uint32_t member, uin
             take_max(&s->value, o->value);
             break;
         }
+        mcursor_keep(&c, i, s);
         if (s->value != before)
             pe.changed[i] = true;
     }
@@ -1288,7 +1351,7 @@ uint32_t evaluator_metric(const evaluator *ev, uint32_t member, const char *metr
 {
     int mi = metric_index(metric);
     player *p = mi < 0 ? NULL : player_get((evaluator *)ev, member, false);
-    return p ? p->m[mi].value : 0;
+    return p ? metric_value(p, mi) : 0;
 }
 
 void evaluator_expire_matches(evaluator *ev, uint64_t now_ms, uint64_t idle_ms,

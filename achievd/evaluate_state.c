@@ -1,14 +1,86 @@
-/* Saving and loading the evaluator's players and matches: a compact binary form, little-endian, versioned.
- * Metrics are saved by name, so a table that gains or reorders metrics still reads old states. */
+/* The players' metric states (held only when not all zero), and saving and loading the evaluator's players and
+ * matches: a compact binary form, little-endian, versioned. Metrics are saved by name, so a table that gains or
+ * reorders metrics still reads old states. */
 #include "evaluate_state.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "hashmap.h"
+
 #define PLAYER_MAGIC 'P'
 #define MATCH_MAGIC 'M'
-#define VERSION 1
+/* Version 2: a player's last killer is the hash of the GUID (version 1 saved the GUID, still read). */
+#define PLAYER_VERSION 2
+#define MATCH_VERSION 1
+
+/* States a player's array grows by: players gain metrics a few at a time, and 8 spare states (136 bytes) per
+ * player are the most this wastes, where doubling would waste up to half of 60. */
+#define METRIC_GROWTH 8
+
+/* ---- metric states ---- */
+
+uint32_t player_metric_pos(const player *p, int i, bool *found)
+{
+    const uint8_t *id = player_metric_ids(p);
+    uint32_t lo = 0, hi = p->nm;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (id[mid] == i) {
+            *found = true;
+            return mid;
+        }
+        if (id[mid] < i)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = false;
+    return lo;
+}
+
+const mstate *player_metric_find(const player *p, int i)
+{
+    bool found;
+    uint32_t k = player_metric_pos(p, i, &found);
+    return found ? &p->ms[k] : NULL;
+}
+
+int player_metric_insert(player *p, uint32_t k, int i, const mstate *s)
+{
+    if (p->nm < p->cm) {
+        /* the indexes first: they sit after the states, and moving a state does not touch them */
+        uint8_t *id = (uint8_t *)(p->ms + p->cm);
+        memmove(id + k + 1, id + k, p->nm - k);
+        id[k] = (uint8_t)i;
+        memmove(p->ms + k + 1, p->ms + k, (p->nm - k) * sizeof *p->ms);
+        p->ms[k] = *s;
+        p->nm++;
+        return 0;
+    }
+    uint32_t cap = (uint32_t)p->cm + METRIC_GROWTH;
+    mstate *ms = malloc(cap * (sizeof *ms + 1));
+    if (!ms)
+        return -ENOMEM;
+    const uint8_t *old_id = player_metric_ids(p);
+    uint8_t *id = (uint8_t *)(ms + cap);
+    if (p->nm) {
+        memcpy(ms, p->ms, k * sizeof *ms);
+        memcpy(ms + k + 1, p->ms + k, (p->nm - k) * sizeof *ms);
+        memcpy(id, old_id, k);
+        memcpy(id + k + 1, old_id + k, p->nm - k);
+    }
+    ms[k] = *s;
+    id[k] = (uint8_t)i;
+    free(p->ms);
+    p->ms = ms;
+    p->cm = (uint16_t)cap;
+    p->nm++;
+    return 0;
+}
+
+/* ---- the binary form ---- */
 
 typedef struct {
     unsigned char *p;
@@ -133,7 +205,7 @@ static uint32_t get_count(rbuf *b, size_t each)
 void *player_encode(const player *p, size_t *len)
 {
     wbuf b = {0};
-    unsigned char head[2] = {PLAYER_MAGIC, VERSION};
+    unsigned char head[2] = {PLAYER_MAGIC, PLAYER_VERSION};
     put(&b, head, 2);
     put_u32(&b, p->member);
     put_str(&b, p->guid);
@@ -155,7 +227,7 @@ void *player_encode(const player *p, size_t *len)
     put_u32(&b, p->has_spawn);
     put_f64(&b, p->spawn_gt);
     put_u32(&b, p->elev_mask);
-    put_str(&b, p->last_killer);
+    put_u64(&b, p->last_killer);
     put_u32(&b, p->has_chain);
     put_f64(&b, p->chain_t);
     put_u32(&b, p->chain_len);
@@ -171,16 +243,18 @@ void *player_encode(const player *p, size_t *len)
     put_u32(&b, p->session_counted);
     put_u32(&b, p->class_mask);
     put_u32(&b, p->points);
+    /* A held state can be all zero again (a life's or match's running part reset): saved as absent. */
+    const uint8_t *id = player_metric_ids(p);
     uint32_t nm = 0;
-    for (int i = 0; i < metrics_count; i++)
-        nm += p->m[i].value || p->m[i].cur || p->m[i].t != 0;
+    for (uint32_t k = 0; k < p->nm; k++)
+        nm += !mstate_is_zero(&p->ms[k]);
     put_u32(&b, nm);
-    for (int i = 0; i < metrics_count; i++)
-        if (p->m[i].value || p->m[i].cur || p->m[i].t != 0) {
-            put_str(&b, metrics[i].name);
-            put_u32(&b, p->m[i].value);
-            put_u32(&b, p->m[i].cur);
-            put_f64(&b, p->m[i].t);
+    for (uint32_t k = 0; k < p->nm; k++)
+        if (!mstate_is_zero(&p->ms[k])) {
+            put_str(&b, metrics[id[k]].name);
+            put_u32(&b, p->ms[k].value);
+            put_u32(&b, p->ms[k].cur);
+            put_f64(&b, p->ms[k].t);
         }
     put_u32(&b, p->nmaps);
     for (uint32_t i = 0; i < p->nmaps; i++)
@@ -206,7 +280,7 @@ int player_decode(player *p, const void *blob, size_t len)
     rbuf b = {.p = blob, .len = len};
     unsigned char head[2];
     get(&b, head, 2);
-    if (b.bad || head[0] != PLAYER_MAGIC || head[1] != VERSION)
+    if (b.bad || head[0] != PLAYER_MAGIC || (head[1] != 1 && head[1] != PLAYER_VERSION))
         return -EINVAL;
     p->member = get_u32(&b);
     get_str(&b, p->guid, sizeof p->guid);
@@ -229,7 +303,13 @@ int player_decode(player *p, const void *blob, size_t len)
     p->has_spawn = get_u32(&b) != 0;
     p->spawn_gt = get_f64(&b);
     p->elev_mask = get_u32(&b);
-    get_str(&b, p->last_killer, sizeof p->last_killer);
+    if (head[1] == 1) {
+        char guid[65];
+        get_str(&b, guid, sizeof guid);
+        p->last_killer = guid[0] ? hash_fnv1a(guid, strlen(guid)) : 0;
+    } else {
+        p->last_killer = get_u64(&b);
+    }
     p->has_chain = get_u32(&b) != 0;
     p->chain_t = get_f64(&b);
     p->chain_len = get_u32(&b);
@@ -248,6 +328,14 @@ int player_decode(player *p, const void *blob, size_t len)
     p->class_mask = get_u32(&b);
     p->points = get_u32(&b);
     uint32_t nm = get_count(&b, 20);
+    if (nm && !b.bad) {
+        /* room for all of them at once (they are distinct in a blob we wrote), none to spare */
+        uint32_t cap = nm < (uint32_t)metrics_count ? nm : (uint32_t)metrics_count;
+        p->ms = malloc(cap * (sizeof *p->ms + 1));
+        if (!p->ms)
+            return -ENOMEM;
+        p->cm = (uint16_t)cap;
+    }
     for (uint32_t i = 0; i < nm && !b.bad; i++) {
         char name[64];
         get_str(&b, name, sizeof name);
@@ -257,8 +345,14 @@ int player_decode(player *p, const void *blob, size_t len)
         s.cur = get_u32(&b);
         s.t = get_f64(&b);
         int mi = metric_index(name);
-        if (mi >= 0) /* a metric this version no longer has is dropped */
-            p->m[mi] = s;
+        if (mi < 0)
+            continue; /* a metric this version no longer has is dropped */
+        bool found;
+        uint32_t k = player_metric_pos(p, mi, &found);
+        if (found)
+            p->ms[k] = s; /* a name twice (not a blob of ours): the last one counts */
+        else if (!mstate_is_zero(&s) && player_metric_insert(p, k, mi, &s))
+            return -ENOMEM;
     }
     uint32_t n = get_count(&b, 8);
     if (n && !b.bad) {
@@ -295,7 +389,7 @@ int player_decode(player *p, const void *blob, size_t len)
 void *match_encode(const match *m, size_t *len)
 {
     wbuf b = {0};
-    unsigned char head[2] = {MATCH_MAGIC, VERSION};
+    unsigned char head[2] = {MATCH_MAGIC, MATCH_VERSION};
     put(&b, head, 2);
     put_str(&b, m->key);
     put_u64(&b, m->last_ms);
@@ -329,7 +423,7 @@ int match_decode(match *m, const void *blob, size_t len)
     rbuf b = {.p = blob, .len = len};
     unsigned char head[2];
     get(&b, head, 2);
-    if (b.bad || head[0] != MATCH_MAGIC || head[1] != VERSION)
+    if (b.bad || head[0] != MATCH_MAGIC || head[1] != MATCH_VERSION)
         return -EINVAL;
     get_str(&b, m->key, sizeof m->key);
     m->last_ms = get_u64(&b);
