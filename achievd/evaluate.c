@@ -111,29 +111,39 @@ static int popcount32(uint32_t x)
  * metrics costs one pass over the held states, not a search per metric. */
 typedef struct {
     player *p;
-    uint32_t k; /* the first held state of a metric not yet passed */
+    const uint8_t *id; /* player_metric_ids(p), again after each insert */
+    uint32_t k;        /* the first held state of a metric not yet passed */
     mstate scratch;
 } mcursor;
 
-static mstate *mcursor_at(mcursor *c, int i)
+/* Inline: called for each of the 160 metrics in the loops of every event. */
+static inline void mcursor_init(mcursor *c, player *p)
 {
-    const uint8_t *id = player_metric_ids(c->p);
-    while (c->k < c->p->nm && id[c->k] < i)
+    c->p = p;
+    c->id = player_metric_ids(p);
+    c->k = 0;
+}
+
+static inline mstate *mcursor_at(mcursor *c, int i)
+{
+    uint32_t n = c->p->nm;
+    while (c->k < n && c->id[c->k] < i)
         c->k++;
-    if (c->k < c->p->nm && id[c->k] == i)
+    if (c->k < n && c->id[c->k] == i)
         return &c->p->ms[c->k];
-    memset(&c->scratch, 0, sizeof c->scratch);
+    c->scratch = (mstate){0};
     return &c->scratch;
 }
 
 /* After updating metric i through s = mcursor_at(c, i). Out of memory, the update is lost (the state stays zero,
  * so nothing reports it changed) and the metric's next move tries again. */
-static void mcursor_keep(mcursor *c, int i, mstate *s)
+static inline void mcursor_keep(mcursor *c, int i, mstate *s)
 {
     if (s != &c->scratch || mstate_is_zero(s))
         return;
     if (player_metric_insert(c->p, c->k, i, s))
-        memset(s, 0, sizeof *s);
+        *s = (mstate){0};
+    c->id = player_metric_ids(c->p);
 }
 
 /* Metric i's value for p (0 when p holds no state for it). */
@@ -337,7 +347,8 @@ static double playtime_step(player *p, const ach_event *e)
 /* Update every metric of p for this event's facts and quantities; mark those whose value changed. */
 static void metrics_update(player *p, const ach_event *e, player_event *pe)
 {
-    mcursor c = {.p = p};
+    mcursor c;
+    mcursor_init(&c, p);
     for (int i = 0; i < metrics_count; i++) {
         const metric_def *d = &metrics[i];
         mstate *s = mcursor_at(&c, i);
@@ -465,7 +476,8 @@ static void days_update(player *p, const ach_event *e, double step, player_event
     }
     if (e->received_ms > p->session_last_ms)
         p->session_last_ms = e->received_ms;
-    mcursor c = {.p = p};
+    mcursor c;
+    mcursor_init(&c, p);
     for (int i = 0; i < metrics_count; i++) {
         const metric_def *d = &metrics[i];
         if (d->shape != SHAPE_DAY)
@@ -728,7 +740,8 @@ static bool has_unlocked(const player *p, const char *code)
 
 static void meta_update(player *p, player_event *pe)
 {
-    mcursor c = {.p = p};
+    mcursor c;
+    mcursor_init(&c, p);
     for (int i = 0; i < metrics_count; i++) {
         if (metrics[i].shape != SHAPE_META)
             continue;
@@ -901,7 +914,8 @@ static bool live_cond(match_cond c, const player *p)
 /* Count the live conditions met by this event, once per match each. */
 static void live_conds_update(player *p, player_event *pe)
 {
-    mcursor c = {.p = p};
+    mcursor c;
+    mcursor_init(&c, p);
     for (int i = 0; i < metrics_count; i++) {
         const metric_def *d = &metrics[i];
         if (d->shape != SHAPE_MATCH_END || (p->conds_done & (1u << d->cond)) || !live_cond(d->cond, p))
@@ -930,7 +944,8 @@ static void match_finish(evaluator *ev, match *m, const ach_event *e)
             continue;
         player_event pe;
         memset(&pe, 0, sizeof pe);
-        mcursor c = {.p = p};
+        mcursor c;
+        mcursor_init(&c, p);
         for (int i = 0; i < metrics_count; i++) {
             const metric_def *d = &metrics[i];
             mstate *s = mcursor_at(&c, i);
@@ -1194,7 +1209,8 @@ int evaluator_merge(evaluator *into, const evaluator *from, uint32_t member, uin
     }
     player_event pe;
     memset(&pe, 0, sizeof pe);
-    mcursor c = {.p = dst};
+    mcursor c;
+    mcursor_init(&c, dst);
     static const mstate zero;
     for (int i = 0; i < metrics_count; i++) {
         const metric_def *d = &metrics[i];
