@@ -106,13 +106,15 @@ static int popcount32(uint32_t x)
 /* ---- a player's metric states ---- */
 
 /* A walk over a player's held metric states in metric order, for the loops over every metric: at(i) is metric
- * i's state, or a zeroed scratch state when the player holds none; keep(i) then holds the scratch if the update
- * made it non-zero. Metrics must come in increasing order (the walk only moves forward), so a loop over the 160
- * metrics costs one pass over the held states, not a search per metric. */
+ * i's state, a held one or a scratch copy (zero when the player holds none, the value alone of a value-only
+ * metric); keep(i) then stores the scratch if the update made it worth holding. Metrics must come in increasing
+ * order (the walk only moves forward), so a loop over the 160 metrics costs one pass over the held states, not a
+ * search per metric. */
 typedef struct {
     player *p;
-    const uint8_t *id; /* player_metric_ids(p), again after each insert */
-    uint32_t k;        /* the first held state of a metric not yet passed */
+    const uint8_t *fid, *vid; /* held_ids of the player's two kinds, again after each insert */
+    uint32_t fk, vk;          /* in each, the first state of a metric not yet passed */
+    bool vheld;               /* the value-only metric of the last at() is held, at values[vk] */
     mstate scratch;
 } mcursor;
 
@@ -120,17 +122,26 @@ typedef struct {
 static inline void mcursor_init(mcursor *c, player *p)
 {
     c->p = p;
-    c->id = player_metric_ids(p);
-    c->k = 0;
+    c->fid = held_ids(&p->full, sizeof(mstate));
+    c->vid = held_ids(&p->values, sizeof(uint32_t));
+    c->fk = c->vk = 0;
 }
 
 static inline mstate *mcursor_at(mcursor *c, int i)
 {
-    uint32_t n = c->p->nm;
-    while (c->k < n && c->id[c->k] < i)
-        c->k++;
-    if (c->k < n && c->id[c->k] == i)
-        return &c->p->ms[c->k];
+    if (metric_value_only(i)) {
+        uint32_t n = c->p->values.n;
+        while (c->vk < n && c->vid[c->vk] < i)
+            c->vk++;
+        c->vheld = c->vk < n && c->vid[c->vk] == i;
+        c->scratch = (mstate){.value = c->vheld ? ((const uint32_t *)c->p->values.a)[c->vk] : 0};
+        return &c->scratch;
+    }
+    uint32_t n = c->p->full.n;
+    while (c->fk < n && c->fid[c->fk] < i)
+        c->fk++;
+    if (c->fk < n && c->fid[c->fk] == i)
+        return &((mstate *)c->p->full.a)[c->fk];
     c->scratch = (mstate){0};
     return &c->scratch;
 }
@@ -139,18 +150,32 @@ static inline mstate *mcursor_at(mcursor *c, int i)
  * so nothing reports it changed) and the metric's next move tries again. */
 static inline void mcursor_keep(mcursor *c, int i, mstate *s)
 {
-    if (s != &c->scratch || mstate_is_zero(s))
+    if (s != &c->scratch)
         return;
-    if (player_metric_insert(c->p, c->k, i, s))
+    int rc;
+    if (metric_value_only(i)) {
+        if (c->vheld) {
+            ((uint32_t *)c->p->values.a)[c->vk] = s->value;
+            return;
+        }
+        if (s->value == 0)
+            return;
+        rc = held_insert(&c->p->values, sizeof(uint32_t), c->vk, i, &s->value);
+        c->vid = held_ids(&c->p->values, sizeof(uint32_t));
+    } else {
+        if (mstate_is_zero(s))
+            return;
+        rc = held_insert(&c->p->full, sizeof(mstate), c->fk, i, s);
+        c->fid = held_ids(&c->p->full, sizeof(mstate));
+    }
+    if (rc)
         *s = (mstate){0};
-    c->id = player_metric_ids(c->p);
 }
 
 /* Metric i's value for p (0 when p holds no state for it). */
 static uint32_t metric_value(const player *p, int i)
 {
-    const mstate *s = player_metric_find(p, i);
-    return s ? s->value : 0;
+    return player_metric(p, i).value;
 }
 
 /* ---- players and matches ---- */
@@ -158,7 +183,8 @@ static uint32_t metric_value(const player *p, int i)
 static void player_free(void *p)
 {
     player *pl = p;
-    free(pl->ms);
+    free(pl->full.a);
+    free(pl->values.a);
     free(pl->maps);
     free(pl->weapons);
     free(pl->unlocked);
@@ -290,12 +316,13 @@ typedef struct {
 /* A life ends (death, new match): per-life metrics start again. */
 static void life_end(player *p)
 {
-    const uint8_t *id = player_metric_ids(p);
-    for (uint32_t k = 0; k < p->nm; k++) {
+    /* (a distinct count per life keeps no running part: it is p->elev_mask, below) */
+    const uint8_t *id = held_ids(&p->full, sizeof(mstate));
+    mstate *ms = p->full.a;
+    for (uint32_t k = 0; k < p->full.n; k++) {
         const metric_def *d = &metrics[id[k]];
-        if (d->shape == SHAPE_BEST_LIFE || (d->shape == SHAPE_STREAK && d->per_life) ||
-            (d->shape == SHAPE_DISTINCT && d->key == KEY_ELEVATION_LIFE))
-            p->ms[k].cur = 0;
+        if (d->shape == SHAPE_BEST_LIFE || (d->shape == SHAPE_STREAK && d->per_life))
+            ms[k].cur = 0;
     }
     p->elev_mask = 0;
     p->teabag_armed = false;
@@ -318,13 +345,14 @@ static bool match_enter(evaluator *ev, player *p, const ach_event *e, match *m, 
     p->last_killer = 0;
     p->has_chain = false; /* a multi-kill chain never crosses matches; it does cross lives */
     p->ring_n = 0;
-    const uint8_t *id = player_metric_ids(p);
-    for (uint32_t k = 0; k < p->nm; k++) {
+    /* (a distinct count per match keeps no running part: it is p->hit_mask, above) */
+    const uint8_t *id = held_ids(&p->full, sizeof(mstate));
+    mstate *ms = p->full.a;
+    for (uint32_t k = 0; k < p->full.n; k++) {
         const metric_def *d = &metrics[id[k]];
-        if (d->shape == SHAPE_BEST_MATCH || d->shape == SHAPE_CHAIN ||
-            (d->shape == SHAPE_DISTINCT && d->key == KEY_HITLOC_MATCH)) {
-            p->ms[k].cur = 0;
-            p->ms[k].t = 0;
+        if (d->shape == SHAPE_BEST_MATCH || d->shape == SHAPE_CHAIN) {
+            ms[k].cur = 0;
+            ms[k].t = 0;
         }
     }
     life_end(p);
@@ -1211,13 +1239,10 @@ int evaluator_merge(evaluator *into, const evaluator *from, uint32_t member, uin
     memset(&pe, 0, sizeof pe);
     mcursor c;
     mcursor_init(&c, dst);
-    static const mstate zero;
     for (int i = 0; i < metrics_count; i++) {
         const metric_def *d = &metrics[i];
         mstate *s = mcursor_at(&c, i);
-        const mstate *o = player_metric_find(src, i);
-        if (!o)
-            o = &zero;
+        const mstate src_state = player_metric(src, i), *o = &src_state;
         uint32_t before = s->value;
         switch (d->shape) {
         case SHAPE_COUNT:

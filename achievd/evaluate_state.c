@@ -15,16 +15,16 @@
 #define PLAYER_VERSION 2
 #define MATCH_VERSION 1
 
-/* States a player's array grows by: players gain metrics a few at a time, and 8 spare states (136 bytes) per
- * player are the most this wastes, where doubling would waste up to half of 60. */
+/* Elements a player's held states grow by: players gain metrics a few at a time, and 8 spare elements (at most 136
+ * bytes) per player are the most this wastes, where doubling would waste up to half of 60. */
 #define METRIC_GROWTH 8
 
 /* ---- metric states ---- */
 
-uint32_t player_metric_pos(const player *p, int i, bool *found)
+uint32_t held_pos(const held_states *h, size_t size, int i, bool *found)
 {
-    const uint8_t *id = player_metric_ids(p);
-    uint32_t lo = 0, hi = p->nm;
+    const uint8_t *id = held_ids(h, size);
+    uint32_t lo = 0, hi = h->n;
     while (lo < hi) {
         uint32_t mid = (lo + hi) / 2;
         if (id[mid] == i) {
@@ -40,43 +40,86 @@ uint32_t player_metric_pos(const player *p, int i, bool *found)
     return lo;
 }
 
-const mstate *player_metric_find(const player *p, int i)
+/* Move h into a new allocation of cap elements (at least h->n), leaving a gap at k when gap is true. */
+static int held_realloc(held_states *h, size_t size, uint32_t cap, uint32_t k, bool gap)
 {
-    bool found;
-    uint32_t k = player_metric_pos(p, i, &found);
-    return found ? &p->ms[k] : NULL;
-}
-
-int player_metric_insert(player *p, uint32_t k, int i, const mstate *s)
-{
-    if (p->nm < p->cm) {
-        /* the indexes first: they sit after the states, and moving a state does not touch them */
-        uint8_t *id = (uint8_t *)(p->ms + p->cm);
-        memmove(id + k + 1, id + k, p->nm - k);
-        id[k] = (uint8_t)i;
-        memmove(p->ms + k + 1, p->ms + k, (p->nm - k) * sizeof *p->ms);
-        p->ms[k] = *s;
-        p->nm++;
+    if (cap == 0) {
+        free(h->a);
+        *h = (held_states){0};
         return 0;
     }
-    uint32_t cap = (uint32_t)p->cm + METRIC_GROWTH;
-    mstate *ms = malloc(cap * (sizeof *ms + 1));
-    if (!ms)
+    unsigned char *a = malloc(cap * (size + 1));
+    if (!a)
         return -ENOMEM;
-    const uint8_t *old_id = player_metric_ids(p);
-    uint8_t *id = (uint8_t *)(ms + cap);
-    if (p->nm) {
-        memcpy(ms, p->ms, k * sizeof *ms);
-        memcpy(ms + k + 1, p->ms + k, (p->nm - k) * sizeof *ms);
+    const uint8_t *old_id = held_ids(h, size);
+    uint8_t *id = a + (size_t)cap * size;
+    uint32_t g = gap ? 1 : 0;
+    if (h->n) {
+        memcpy(a, h->a, k * size);
+        memcpy(a + (k + g) * size, (const unsigned char *)h->a + k * size, (h->n - k) * size);
         memcpy(id, old_id, k);
-        memcpy(id + k + 1, old_id + k, p->nm - k);
+        memcpy(id + k + g, old_id + k, h->n - k);
     }
-    ms[k] = *s;
+    free(h->a);
+    h->a = a;
+    h->cap = (uint16_t)cap;
+    return 0;
+}
+
+int held_insert(held_states *h, size_t size, uint32_t k, int i, const void *elem)
+{
+    unsigned char *a;
+    uint8_t *id;
+    if (h->n < h->cap) {
+        a = h->a;
+        id = a + (size_t)h->cap * size;
+        /* the indexes first: they sit after the elements, and moving an element does not touch them */
+        memmove(id + k + 1, id + k, h->n - k);
+        memmove(a + (k + 1) * size, a + k * size, (h->n - k) * size);
+    } else {
+        if (held_realloc(h, size, (uint32_t)h->cap + METRIC_GROWTH, k, /* gap= */ true))
+            return -ENOMEM;
+        a = h->a;
+        id = a + (size_t)h->cap * size;
+    }
+    memcpy(a + k * size, elem, size);
     id[k] = (uint8_t)i;
-    free(p->ms);
-    p->ms = ms;
-    p->cm = (uint16_t)cap;
-    p->nm++;
+    h->n++;
+    return 0;
+}
+
+mstate player_metric(const player *p, int i)
+{
+    mstate s = {0};
+    bool found;
+    if (metric_value_only(i)) {
+        uint32_t k = held_pos(&p->values, sizeof(uint32_t), i, &found);
+        if (found)
+            s.value = ((const uint32_t *)p->values.a)[k];
+    } else {
+        uint32_t k = held_pos(&p->full, sizeof(mstate), i, &found);
+        if (found)
+            s = ((const mstate *)p->full.a)[k];
+    }
+    return s;
+}
+
+int player_metric_set(player *p, int i, const mstate *s)
+{
+    bool found;
+    if (metric_value_only(i)) {
+        uint32_t k = held_pos(&p->values, sizeof(uint32_t), i, &found);
+        if (found)
+            ((uint32_t *)p->values.a)[k] = s->value;
+        else if (s->value)
+            return held_insert(&p->values, sizeof(uint32_t), k, i, &s->value);
+        return 0;
+    }
+    uint32_t k = held_pos(&p->full, sizeof(mstate), i, &found);
+    if (found)
+        ((mstate *)p->full.a)[k] = *s;
+    else if (!mstate_is_zero(s))
+        return held_insert(&p->full, sizeof(mstate), k, i, s);
     return 0;
 }
 
@@ -243,19 +286,34 @@ void *player_encode(const player *p, size_t *len)
     put_u32(&b, p->session_counted);
     put_u32(&b, p->class_mask);
     put_u32(&b, p->points);
-    /* A held state can be all zero again (a life's or match's running part reset): saved as absent. */
-    const uint8_t *id = player_metric_ids(p);
+    /* Both kinds of held states, in metric order; a held state can be all zero again (a life's or match's running
+     * part reset): saved as absent. */
+    const mstate *fs = p->full.a;
+    const uint32_t *vs = p->values.a;
+    const uint8_t *fid = held_ids(&p->full, sizeof *fs), *vid = held_ids(&p->values, sizeof *vs);
     uint32_t nm = 0;
-    for (uint32_t k = 0; k < p->nm; k++)
-        nm += !mstate_is_zero(&p->ms[k]);
+    for (uint32_t k = 0; k < p->full.n; k++)
+        nm += !mstate_is_zero(&fs[k]);
+    for (uint32_t k = 0; k < p->values.n; k++)
+        nm += vs[k] != 0;
     put_u32(&b, nm);
-    for (uint32_t k = 0; k < p->nm; k++)
-        if (!mstate_is_zero(&p->ms[k])) {
-            put_str(&b, metrics[id[k]].name);
-            put_u32(&b, p->ms[k].value);
-            put_u32(&b, p->ms[k].cur);
-            put_f64(&b, p->ms[k].t);
+    for (uint32_t f = 0, v = 0; f < p->full.n || v < p->values.n;) {
+        mstate s = {0};
+        int i;
+        if (v == p->values.n || (f < p->full.n && fid[f] < vid[v])) {
+            i = fid[f];
+            s = fs[f++];
+        } else {
+            i = vid[v];
+            s.value = vs[v++];
         }
+        if (mstate_is_zero(&s))
+            continue;
+        put_str(&b, metrics[i].name);
+        put_u32(&b, s.value);
+        put_u32(&b, s.cur);
+        put_f64(&b, s.t);
+    }
     put_u32(&b, p->nmaps);
     for (uint32_t i = 0; i < p->nmaps; i++)
         put_u64(&b, p->maps[i]);
@@ -328,14 +386,6 @@ int player_decode(player *p, const void *blob, size_t len)
     p->class_mask = get_u32(&b);
     p->points = get_u32(&b);
     uint32_t nm = get_count(&b, 20);
-    if (nm && !b.bad) {
-        /* room for all of them at once (they are distinct in a blob we wrote), none to spare */
-        uint32_t cap = nm < (uint32_t)metrics_count ? nm : (uint32_t)metrics_count;
-        p->ms = malloc(cap * (sizeof *p->ms + 1));
-        if (!p->ms)
-            return -ENOMEM;
-        p->cm = (uint16_t)cap;
-    }
     for (uint32_t i = 0; i < nm && !b.bad; i++) {
         char name[64];
         get_str(&b, name, sizeof name);
@@ -345,15 +395,14 @@ int player_decode(player *p, const void *blob, size_t len)
         s.cur = get_u32(&b);
         s.t = get_f64(&b);
         int mi = metric_index(name);
-        if (mi < 0)
-            continue; /* a metric this version no longer has is dropped */
-        bool found;
-        uint32_t k = player_metric_pos(p, mi, &found);
-        if (found)
-            p->ms[k] = s; /* a name twice (not a blob of ours): the last one counts */
-        else if (!mstate_is_zero(&s) && player_metric_insert(p, k, mi, &s))
+        /* a metric this version no longer has is dropped; a name twice (not a blob of ours): the last one counts */
+        if (mi >= 0 && player_metric_set(p, mi, &s))
             return -ENOMEM;
     }
+    /* loaded players gain few metrics: no spare room for them */
+    if ((p->full.n < p->full.cap && held_realloc(&p->full, sizeof(mstate), p->full.n, p->full.n, false)) ||
+        (p->values.n < p->values.cap && held_realloc(&p->values, sizeof(uint32_t), p->values.n, p->values.n, false)))
+        return -ENOMEM;
     uint32_t n = get_count(&b, 8);
     if (n && !b.bad) {
         p->maps = malloc((size_t)n * sizeof *p->maps);

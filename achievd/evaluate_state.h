@@ -18,7 +18,7 @@
 _Static_assert(MAX_METRICS <= 255, "a player's metric indexes are bytes");
 
 /* A metric's state for one player. All zero is the state of a metric the player never moved: players hold only the
- * states that are not (player_metric_find), and a state they do not hold reads as all zero. */
+ * states that are not (player_metric), and a state they do not hold reads as all zero. */
 typedef struct {
     uint32_t value; /* the metric's value; never decreases */
     uint32_t cur;   /* the running part: this match, life, streak, chain, day or year */
@@ -30,14 +30,21 @@ typedef struct {
     uint32_t n;
 } tally;
 
+/* Metric states a player holds, sorted by metric index, in one allocation: cap elements of a given size, then the
+ * cap metric indexes as bytes (held_ids). */
+typedef struct {
+    void *a;
+    uint16_t n, cap;
+} held_states;
+
 typedef struct {
     uint32_t member;
     char guid[65];
-    /* The metric states held (not all zero), sorted by metric index. One allocation: cm states, then the cm metric
-     * indexes of those states as bytes (player_metric_ids). A player moves 30-60 of the 160 metrics: holding only
-     * those is what keeps 50,000 players in memory under 100 MB (docs/performance.md). */
-    mstate *ms;
-    uint16_t nm, cm;
+    /* The metric states held (not all zero): a player moves 30-60 of the 160 metrics, and holding only those is what
+     * keeps 50,000 players in memory under 100 MB (docs/performance.md). The metrics of the value-only shapes
+     * (metric_value_only, about half of those moved) hold their value alone, in 4 bytes instead of 16. */
+    held_states full;   /* mstate */
+    held_states values; /* uint32_t: the value */
     /* the current match */
     char match_key[25];
     double match_first_gt, match_last_gt;
@@ -94,24 +101,47 @@ typedef struct {
     bool dirty;
 } match;
 
-/* The metric indexes of p's held states, p->ms[k] being the state of metric player_metric_ids(p)[k]. */
-static inline const uint8_t *player_metric_ids(const player *p)
-{
-    return (const uint8_t *)(p->ms + p->cm);
-}
-
 static inline bool mstate_is_zero(const mstate *s)
 {
     return s->value == 0 && s->cur == 0 && s->t == 0;
 }
 
-/* Where metric i's state is in p->ms (*found), or where it would go to keep the order. */
-uint32_t player_metric_pos(const player *p, int i, bool *found);
-/* The state of metric i, or NULL when p holds none (all zero). */
-const mstate *player_metric_find(const player *p, int i);
-/* Hold state s for metric i at position k, which must be player_metric_pos(p, i) of a metric p does not hold.
- * Returns 0 or -ENOMEM (p unchanged). Pointers into p->ms are stale after it. */
-int player_metric_insert(player *p, uint32_t k, int i, const mstate *s);
+/* Whether metric i's shape uses its value alone: counts, single bests, distinct counts (whose cur, the count now,
+ * nothing reads), match outcomes, meta and manual metrics. evaluate.c reads and writes cur and t of the other
+ * shapes only; their states are held whole. */
+static inline bool metric_value_only(int i)
+{
+    switch (metrics[i].shape) {
+    case SHAPE_COUNT:
+    case SHAPE_MAX:
+    case SHAPE_DISTINCT:
+    case SHAPE_MATCH_END:
+    case SHAPE_MATCH_BEST:
+    case SHAPE_META:
+    case SHAPE_MANUAL:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* The metric indexes of h's elements of size bytes: element k is the state of metric held_ids(h, size)[k]. */
+static inline const uint8_t *held_ids(const held_states *h, size_t size)
+{
+    return h->a ? (const uint8_t *)h->a + (size_t)h->cap * size : NULL;
+}
+
+/* Where metric i's element is in h (*found), or where it would go to keep the order. */
+uint32_t held_pos(const held_states *h, size_t size, int i, bool *found);
+/* Hold elem for metric i at position k, which must be held_pos(h, size, i) of a metric h does not hold. Returns 0
+ * or -ENOMEM (h unchanged). Pointers into h are stale after it. */
+int held_insert(held_states *h, size_t size, uint32_t k, int i, const void *elem);
+
+/* Metric i's state for p: all zero when p holds none, cur and t zero for a value-only metric. */
+mstate player_metric(const player *p, int i);
+/* Set metric i's state (of a value-only metric, the value); a zero state p does not hold is not held. Returns 0 or
+ * -ENOMEM (p unchanged). */
+int player_metric_set(player *p, int i, const mstate *s);
 
 /* Serialize p or m into a malloc'd blob (*len); NULL when out of memory. */
 void *player_encode(const player *p, size_t *len);

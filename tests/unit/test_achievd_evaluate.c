@@ -1731,8 +1731,18 @@ static void test_new_definition_credits(void **state)
 
 /* ---- a player's metric states ---- */
 
-/* Every metric of the table held in one player, inserted in a scrambled order: the states stay sorted by metric,
- * each is found, the array grows a few states at a time, and a save and load gives them all back, byte for byte. */
+/* The held states of one kind of a player: sorted by metric, grown by a few elements at a time. */
+static void assert_held(const held_states *h, size_t size)
+{
+    const uint8_t *id = held_ids(h, size);
+    for (uint32_t j = 1; j < h->n; j++)
+        assert_true(id[j - 1] < id[j]);
+    assert_true(h->cap >= h->n && h->cap - h->n < 8);
+}
+
+/* Every metric of the table held in one player, set in a scrambled order: each reads back (a value-only metric its
+ * value alone), the states stay sorted, the arrays grow a few states at a time, and a save and load gives them all
+ * back with no spare room, byte for byte. */
 static void test_metric_states_storage(void **state)
 {
     (void)state;
@@ -1740,33 +1750,33 @@ static void test_metric_states_storage(void **state)
     assert_non_null(p);
     p->member = M(1);
     snprintf(p->guid, sizeof p->guid, "1");
-    assert_null(player_metric_find(p, 0));
+    assert_int_equal(player_metric(p, 0).value, 0);
+    int value_only = 0;
     for (int n = 0; n < metrics_count; n++) {
         /* the even metrics from the last down, then the odd ones up: inserts at the front, middle and end */
         int evens = (metrics_count + 1) / 2;
         int i = n < evens ? 2 * (evens - 1 - n) : 2 * (n - evens) + 1;
-        bool found;
-        uint32_t k = player_metric_pos(p, i, &found);
-        assert_false(found);
-        mstate s = {.value = (uint32_t)i + 1, .cur = (uint32_t)n, .t = i * 0.5};
-        assert_int_equal(player_metric_insert(p, k, i, &s), 0);
-        assert_int_equal(p->nm, n + 1);
-        assert_true(p->cm >= p->nm && p->cm - p->nm < 8); /* grown by a few, never doubled */
-        const uint8_t *id = player_metric_ids(p);
-        for (uint32_t j = 1; j < p->nm; j++)
-            assert_true(id[j - 1] < id[j]);
+        mstate s = {.value = (uint32_t)i + 1, .cur = (uint32_t)n + 1, .t = i * 0.5};
+        assert_int_equal(player_metric_set(p, i, &s), 0);
+        assert_int_equal(p->full.n + p->values.n, n + 1);
+        assert_held(&p->full, sizeof(mstate));
+        assert_held(&p->values, sizeof(uint32_t));
+        value_only += metric_value_only(i);
     }
+    assert_true(value_only > 0 && value_only < metrics_count);
+    assert_int_equal(p->values.n, value_only);
     for (int i = 0; i < metrics_count; i++) {
-        const mstate *s = player_metric_find(p, i);
-        assert_non_null(s);
-        assert_int_equal(s->value, (uint32_t)i + 1);
-        assert_true(s->t == i * 0.5);
+        mstate s = player_metric(p, i);
+        assert_int_equal(s.value, (uint32_t)i + 1);
+        if (metric_value_only(i))
+            assert_true(s.cur == 0 && s.t == 0);
+        else
+            assert_true(s.cur > 0 && s.t == i * 0.5);
     }
-    /* a state held but all zero again (a life's running part reset) is saved as absent */
-    bool found;
-    uint32_t k0 = player_metric_pos(p, 0, &found);
-    assert_true(found);
-    p->ms[k0] = (mstate){0};
+    /* a state held but zero again (a life's running part reset) is saved as absent */
+    const mstate zero = {0};
+    assert_int_equal(player_metric_set(p, 0, &zero), 0);
+    assert_int_equal(p->full.n + p->values.n, metrics_count);
 
     size_t len;
     void *blob = player_encode(p, &len);
@@ -1774,15 +1784,15 @@ static void test_metric_states_storage(void **state)
     player *q = calloc(1, sizeof *q);
     assert_non_null(q);
     assert_int_equal(player_decode(q, blob, len), 0);
-    assert_int_equal(q->nm, metrics_count - 1);
-    assert_int_equal(q->cm, metrics_count - 1); /* the blob's count, none to spare */
-    assert_null(player_metric_find(q, 0));
+    assert_int_equal(q->full.n + q->values.n, metrics_count - 1);
+    assert_int_equal(q->full.cap, q->full.n); /* loaded: no spare room */
+    assert_int_equal(q->values.cap, q->values.n);
+    assert_int_equal(player_metric(q, 0).value, 0);
     for (int i = 1; i < metrics_count; i++) {
-        const mstate *a = player_metric_find(p, i), *b = player_metric_find(q, i);
-        assert_non_null(b);
-        assert_int_equal(a->value, b->value);
-        assert_int_equal(a->cur, b->cur);
-        assert_true(a->t == b->t);
+        mstate a = player_metric(p, i), b = player_metric(q, i);
+        assert_int_equal(a.value, b.value);
+        assert_int_equal(a.cur, b.cur);
+        assert_true(a.t == b.t);
     }
     size_t len2;
     void *blob2 = player_encode(q, &len2);
@@ -1791,9 +1801,11 @@ static void test_metric_states_storage(void **state)
     assert_memory_equal(blob, blob2, len);
     free(blob);
     free(blob2);
-    free(q->ms);
+    free(q->full.a);
+    free(q->values.a);
     free(q);
-    free(p->ms);
+    free(p->full.a);
+    free(p->values.a);
     free(p);
 }
 
