@@ -340,7 +340,8 @@ static bool match_enter(evaluator *ev, player *p, const ach_event *e, match *m, 
     p->conds_done = 0;
     p->hit_mask = 0;
     p->said_gg = false;
-    memset(p->killers, 0, sizeof p->killers);
+    memset(p->killer_hash, 0, sizeof p->killer_hash);
+    memset(p->killer_n, 0, sizeof p->killer_n);
     p->has_spawn = false;
     p->last_killer = 0;
     p->has_chain = false; /* a multi-kill chain never crosses matches; it does cross lives */
@@ -623,11 +624,11 @@ static void kill_facts(evaluator *ev, const ach_event *e, match *m, player *k, p
             v->last_killer = h;
             int slot = -1;
             for (int i = 0; i < MAX_KILLERS && slot < 0; i++)
-                if (v->killers[i].hash == h || v->killers[i].n == 0)
+                if (v->killer_hash[i] == h || v->killer_n[i] == 0)
                     slot = i;
             if (slot >= 0) {
-                v->killers[slot].hash = h;
-                v->killers[slot].n++;
+                v->killer_hash[slot] = h;
+                v->killer_n[slot]++;
             }
         }
         if (ts != SIDE_NONE)
@@ -931,7 +932,7 @@ static bool live_cond(match_cond c, const player *p)
         return p->mk >= 20 && p->md >= 20;
     case COND_DOMINATED:
         for (int i = 0; i < MAX_KILLERS; i++)
-            if (p->killers[i].n >= 10)
+            if (p->killer_n[i] >= 10)
                 return true;
         return false;
     default:

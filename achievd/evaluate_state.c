@@ -264,8 +264,8 @@ void *player_encode(const player *p, size_t *len)
     put_u32(&b, p->hit_mask);
     put_u32(&b, p->said_gg);
     for (int i = 0; i < MAX_KILLERS; i++) {
-        put_u64(&b, p->killers[i].hash);
-        put_u32(&b, p->killers[i].n);
+        put_u64(&b, p->killer_hash[i]);
+        put_u32(&b, p->killer_n[i]);
     }
     put_u32(&b, p->has_spawn);
     put_f64(&b, p->spawn_gt);
@@ -355,8 +355,8 @@ int player_decode(player *p, const void *blob, size_t len)
     p->hit_mask = get_u32(&b);
     p->said_gg = get_u32(&b) != 0;
     for (int i = 0; i < MAX_KILLERS; i++) {
-        p->killers[i].hash = get_u64(&b);
-        p->killers[i].n = get_u32(&b);
+        p->killer_hash[i] = get_u64(&b);
+        p->killer_n[i] = get_u32(&b);
     }
     p->has_spawn = get_u32(&b) != 0;
     p->spawn_gt = get_f64(&b);

@@ -45,30 +45,31 @@ typedef struct {
      * (metric_value_only, about half of those moved) hold their value alone, in 4 bytes instead of 16. */
     held_states full;   /* mstate */
     held_states values; /* uint32_t: the value */
+    /* In each group below, 8-byte fields come before 4-byte ones and bools last: no padding between them (this
+     * struct is most of what a player costs once its metrics are sparse). */
     /* the current match */
     char match_key[25];
+    bool said_gg;
     double match_first_gt, match_last_gt;
+    uint64_t killer_hash[MAX_KILLERS]; /* the match's distinct killers of this player, and how often each */
+    uint32_t killer_n[MAX_KILLERS];
     uint32_t mk, md, m_pistol, m_melee;
     team_side side;
     uint32_t conds_done; /* live match conditions already counted in this match */
     uint32_t hit_mask;
-    bool said_gg;
-    tally killers[MAX_KILLERS];
     /* the current life */
-    bool has_spawn;
     double spawn_gt;
-    uint32_t elev_mask;
     uint64_t last_killer; /* hash of the GUID of the player who killed this one last in the match; 0: none */
-    bool has_chain;
     double chain_t;
-    uint32_t chain_len;
-    bool teabag_armed;
     double kill_gt, corpse[3];
     double ring[RING];
+    uint32_t elev_mask;
+    uint32_t chain_len;
     uint32_t ring_n;
+    bool has_spawn, has_chain, teabag_armed;
     /* sessions (all-night) */
-    uint64_t session_start_ms, session_last_ms;
     bool session_counted;
+    uint64_t session_start_ms, session_last_ms;
     /* sets */
     uint64_t *maps;
     uint32_t nmaps, cmaps;
