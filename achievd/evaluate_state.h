@@ -45,8 +45,8 @@ typedef struct {
      * (metric_value_only, about half of those moved) hold their value alone, in 4 bytes instead of 16. */
     held_states full;   /* mstate */
     held_states values; /* uint32_t: the value */
-    /* In each group below, 8-byte fields come before 4-byte ones and bools last: no padding between them (this
-     * struct is most of what a player costs once its metrics are sparse). */
+    /* Within each group below, fields are ordered so that the compiler pads nothing (the bools fill the ends of the
+     * 25-byte match key and of the life's 4-byte fields): this struct is 40% of what a player costs. */
     /* the current match */
     char match_key[25];
     bool said_gg;
