@@ -46,11 +46,13 @@ struct evaluator {
 
 /* ---- small sets ---- */
 
+/* Room for need elements in *p (capacity *cap), doubling from 2: most players' sets (maps, weapons, unlocks) hold a
+ * handful, and room for 8 of each cost 120 bytes per player (6 MB at 50,000 players). */
 static int grow(void **p, uint32_t *cap, uint32_t need, size_t size)
 {
     if (need <= *cap)
         return 0;
-    uint32_t n = *cap ? *cap * 2 : 8;
+    uint32_t n = *cap ? *cap * 2 : 2;
     while (n < need)
         n *= 2;
     void *q = realloc(*p, (size_t)n * size);
@@ -103,11 +105,88 @@ static int popcount32(uint32_t x)
     return __builtin_popcount(x);
 }
 
+/* ---- a player's metric states ---- */
+
+/* A walk over a player's held metric states in metric order, for the loops over every metric: at(i) is metric
+ * i's state, a held one or a scratch copy (zero when the player holds none, the value alone of a value-only
+ * metric); keep(i) then stores the scratch if the update made it worth holding. Metrics must come in increasing
+ * order (the walk only moves forward), so a loop over the 160 metrics costs one pass over the held states, not a
+ * search per metric. */
+typedef struct {
+    player *p;
+    const uint8_t *fid, *vid; /* held_ids of the player's two kinds, again after each insert */
+    uint32_t fk, vk;          /* in each, the first state of a metric not yet passed */
+    bool vheld;               /* the value-only metric of the last at() is held, at values[vk] */
+    mstate scratch;
+} mcursor;
+
+/* Inline: called for each of the 160 metrics in the loops of every event. */
+static inline void mcursor_init(mcursor *c, player *p)
+{
+    c->p = p;
+    c->fid = held_ids(&p->full, sizeof(mstate));
+    c->vid = held_ids(&p->values, sizeof(uint32_t));
+    c->fk = c->vk = 0;
+}
+
+static inline mstate *mcursor_at(mcursor *c, int i)
+{
+    if (metric_value_only(i)) {
+        uint32_t n = c->p->values.n;
+        while (c->vk < n && c->vid[c->vk] < i)
+            c->vk++;
+        c->vheld = c->vk < n && c->vid[c->vk] == i;
+        c->scratch = (mstate){.value = c->vheld ? ((const uint32_t *)c->p->values.a)[c->vk] : 0};
+        return &c->scratch;
+    }
+    uint32_t n = c->p->full.n;
+    while (c->fk < n && c->fid[c->fk] < i)
+        c->fk++;
+    if (c->fk < n && c->fid[c->fk] == i)
+        return &((mstate *)c->p->full.a)[c->fk];
+    c->scratch = (mstate){0};
+    return &c->scratch;
+}
+
+/* After updating metric i through s = mcursor_at(c, i). Out of memory, the update is lost (the state stays zero,
+ * so nothing reports it changed) and the metric's next move tries again. */
+static inline void mcursor_keep(mcursor *c, int i, mstate *s)
+{
+    if (s != &c->scratch)
+        return;
+    int rc;
+    if (metric_value_only(i)) {
+        if (c->vheld) {
+            ((uint32_t *)c->p->values.a)[c->vk] = s->value;
+            return;
+        }
+        if (s->value == 0)
+            return;
+        rc = held_insert(&c->p->values, sizeof(uint32_t), c->vk, i, &s->value);
+        c->vid = held_ids(&c->p->values, sizeof(uint32_t));
+    } else {
+        if (mstate_is_zero(s))
+            return;
+        rc = held_insert(&c->p->full, sizeof(mstate), c->fk, i, s);
+        c->fid = held_ids(&c->p->full, sizeof(mstate));
+    }
+    if (rc)
+        *s = (mstate){0};
+}
+
+/* Metric i's value for p (0 when p holds no state for it). */
+static uint32_t metric_value(const player *p, int i)
+{
+    return player_metric(p, i).value;
+}
+
 /* ---- players and matches ---- */
 
 static void player_free(void *p)
 {
     player *pl = p;
+    free(pl->full.a);
+    free(pl->values.a);
     free(pl->maps);
     free(pl->weapons);
     free(pl->unlocked);
@@ -239,11 +318,13 @@ typedef struct {
 /* A life ends (death, new match): per-life metrics start again. */
 static void life_end(player *p)
 {
-    for (int i = 0; i < metrics_count; i++) {
-        const metric_def *d = &metrics[i];
-        if (d->shape == SHAPE_BEST_LIFE || (d->shape == SHAPE_STREAK && d->per_life) ||
-            (d->shape == SHAPE_DISTINCT && d->key == KEY_ELEVATION_LIFE))
-            p->m[i].cur = 0;
+    /* (a distinct count per life keeps no running part: it is p->elev_mask, below) */
+    const uint8_t *id = held_ids(&p->full, sizeof(mstate));
+    mstate *ms = p->full.a;
+    for (uint32_t k = 0; k < p->full.n; k++) {
+        const metric_def *d = &metrics[id[k]];
+        if (d->shape == SHAPE_BEST_LIFE || (d->shape == SHAPE_STREAK && d->per_life))
+            ms[k].cur = 0;
     }
     p->elev_mask = 0;
     p->teabag_armed = false;
@@ -261,17 +342,20 @@ static bool match_enter(evaluator *ev, player *p, const ach_event *e, match *m, 
     p->conds_done = 0;
     p->hit_mask = 0;
     p->said_gg = false;
-    memset(p->killers, 0, sizeof p->killers);
+    memset(p->killer_hash, 0, sizeof p->killer_hash);
+    memset(p->killer_n, 0, sizeof p->killer_n);
     p->has_spawn = false;
-    p->last_killer[0] = '\0';
+    p->last_killer = 0;
     p->has_chain = false; /* a multi-kill chain never crosses matches; it does cross lives */
     p->ring_n = 0;
-    for (int i = 0; i < metrics_count; i++) {
-        const metric_def *d = &metrics[i];
-        if (d->shape == SHAPE_BEST_MATCH || d->shape == SHAPE_CHAIN ||
-            (d->shape == SHAPE_DISTINCT && d->key == KEY_HITLOC_MATCH)) {
-            p->m[i].cur = 0;
-            p->m[i].t = 0;
+    /* (a distinct count per match keeps no running part: it is p->hit_mask, above) */
+    const uint8_t *id = held_ids(&p->full, sizeof(mstate));
+    mstate *ms = p->full.a;
+    for (uint32_t k = 0; k < p->full.n; k++) {
+        const metric_def *d = &metrics[id[k]];
+        if (d->shape == SHAPE_BEST_MATCH || d->shape == SHAPE_CHAIN) {
+            ms[k].cur = 0;
+            ms[k].t = 0;
         }
     }
     life_end(p);
@@ -294,9 +378,11 @@ static double playtime_step(player *p, const ach_event *e)
 /* Update every metric of p for this event's facts and quantities; mark those whose value changed. */
 static void metrics_update(player *p, const ach_event *e, player_event *pe)
 {
+    mcursor c;
+    mcursor_init(&c, p);
     for (int i = 0; i < metrics_count; i++) {
         const metric_def *d = &metrics[i];
-        mstate *s = &p->m[i];
+        mstate *s = mcursor_at(&c, i);
         uint32_t before = s->value;
         bool hit = d->fact < FACT__COUNT && (pe->facts & FACT_BIT(d->fact));
         if (hit && d->family >= 0 && pe->family != d->family)
@@ -400,6 +486,7 @@ static void metrics_update(player *p, const ach_event *e, player_event *pe)
         default:
             break; /* days, match outcomes, meta and manual metrics are updated where their events are */
         }
+        mcursor_keep(&c, i, s);
         if (s->value != before)
             pe->changed[i] = true;
     }
@@ -420,11 +507,13 @@ static void days_update(player *p, const ach_event *e, double step, player_event
     }
     if (e->received_ms > p->session_last_ms)
         p->session_last_ms = e->received_ms;
+    mcursor c;
+    mcursor_init(&c, p);
     for (int i = 0; i < metrics_count; i++) {
         const metric_def *d = &metrics[i];
         if (d->shape != SHAPE_DAY)
             continue;
-        mstate *s = &p->m[i];
+        mstate *s = mcursor_at(&c, i);
         uint32_t before = s->value;
         switch ((day_kind)d->kind) {
         case DAY_STREAK:
@@ -472,6 +561,7 @@ static void days_update(player *p, const ach_event *e, double step, player_event
         }
         if (d->kind == DAY_STREAK && s->cur > s->value)
             s->value = s->cur;
+        mcursor_keep(&c, i, s);
         if (s->value != before)
             pe->changed[i] = true;
     }
@@ -532,15 +622,15 @@ static void kill_facts(evaluator *ev, const ach_event *e, match *m, player *k, p
         ve->facts |= vf;
         v->md++;
         if (kill) {
-            snprintf(v->last_killer, sizeof v->last_killer, "%s", ag);
             uint64_t h = hash_str(ag);
+            v->last_killer = h;
             int slot = -1;
             for (int i = 0; i < MAX_KILLERS && slot < 0; i++)
-                if (v->killers[i].hash == h || v->killers[i].n == 0)
+                if (v->killer_hash[i] == h || v->killer_n[i] == 0)
                     slot = i;
             if (slot >= 0) {
-                v->killers[slot].hash = h;
-                v->killers[slot].n++;
+                v->killer_hash[slot] = h;
+                v->killer_n[slot]++;
             }
         }
         if (ts != SIDE_NONE)
@@ -626,11 +716,11 @@ static void kill_facts(evaluator *ev, const ach_event *e, match *m, player *k, p
         int band = (int)floor(e->actor_pos[2] / 128.0);
         k->elev_mask |= 1u << ((unsigned)(band + 1024) % 32);
     }
-    if (k->last_killer[0] && strcmp(k->last_killer, tg) == 0) {
+    if (k->last_killer && k->last_killer == hash_str(tg)) {
         kf |= FACT_BIT(FACT_REVENGE_KILL);
         if (k->has_spawn && within(e->game_time, k->spawn_gt, REVENGE_FAST_S))
             kf |= FACT_BIT(FACT_FAST_REVENGE);
-        k->last_killer[0] = '\0';
+        k->last_killer = 0;
     }
     if (first_blood)
         kf |= FACT_BIT(FACT_FIRST_BLOOD);
@@ -681,13 +771,18 @@ static bool has_unlocked(const player *p, const char *code)
 
 static void meta_update(player *p, player_event *pe)
 {
+    mcursor c;
+    mcursor_init(&c, p);
     for (int i = 0; i < metrics_count; i++) {
         if (metrics[i].shape != SHAPE_META)
             continue;
         uint32_t v = metrics[i].kind == META_COUNT ? p->nunlocked : p->points;
-        if (v > p->m[i].value) {
-            p->m[i].value = v;
-            pe->changed[i] = true;
+        mstate *s = mcursor_at(&c, i);
+        if (v > s->value) {
+            s->value = v;
+            mcursor_keep(&c, i, s);
+            if (s->value == v) /* else out of memory: not held */
+                pe->changed[i] = true;
         }
     }
 }
@@ -706,7 +801,7 @@ static void defs_update(evaluator *ev, player *p, const ach_event *e, player_eve
                 const ach_def *d = &ev->defs[ev->by_metric[j]];
                 if (has_unlocked(p, d->code))
                     continue;
-                uint32_t v = p->m[mi].value;
+                uint32_t v = metric_value(p, mi);
                 uint32_t progress = d->threshold ? (v >= d->threshold) : v;
                 uint32_t req = d->requirement ? d->requirement : 1;
                 if (progress == 0)
@@ -839,7 +934,7 @@ static bool live_cond(match_cond c, const player *p)
         return p->mk >= 20 && p->md >= 20;
     case COND_DOMINATED:
         for (int i = 0; i < MAX_KILLERS; i++)
-            if (p->killers[i].n >= 10)
+            if (p->killer_n[i] >= 10)
                 return true;
         return false;
     default:
@@ -850,12 +945,18 @@ static bool live_cond(match_cond c, const player *p)
 /* Count the live conditions met by this event, once per match each. */
 static void live_conds_update(player *p, player_event *pe)
 {
+    mcursor c;
+    mcursor_init(&c, p);
     for (int i = 0; i < metrics_count; i++) {
         const metric_def *d = &metrics[i];
         if (d->shape != SHAPE_MATCH_END || (p->conds_done & (1u << d->cond)) || !live_cond(d->cond, p))
             continue;
+        mstate *s = mcursor_at(&c, i);
+        s->value++;
+        mcursor_keep(&c, i, s);
+        if (s == &c.scratch && s->value == 0)
+            continue; /* out of memory: not counted, the condition is still open */
         p->conds_done |= 1u << d->cond;
-        p->m[i].value++;
         pe->changed[i] = true;
     }
 }
@@ -874,9 +975,11 @@ static void match_finish(evaluator *ev, match *m, const ach_event *e)
             continue;
         player_event pe;
         memset(&pe, 0, sizeof pe);
+        mcursor c;
+        mcursor_init(&c, p);
         for (int i = 0; i < metrics_count; i++) {
             const metric_def *d = &metrics[i];
-            mstate *s = &p->m[i];
+            mstate *s = mcursor_at(&c, i);
             uint32_t before = s->value;
             if (d->shape == SHAPE_MATCH_END && !live_cond(d->cond, p) && d->cond != COND_LONG &&
                 d->cond != COND_HIGH_ACTIVITY && d->cond != COND_DOMINATED) {
@@ -894,6 +997,7 @@ static void match_finish(evaluator *ev, match *m, const ach_event *e)
                     s->cur = 0;
                 }
             }
+            mcursor_keep(&c, i, s);
             if (s->value != before)
                 pe.changed[i] = true;
         }
@@ -1136,10 +1240,12 @@ int evaluator_merge(evaluator *into, const evaluator *from, uint32_t member, uin
     }
     player_event pe;
     memset(&pe, 0, sizeof pe);
+    mcursor c;
+    mcursor_init(&c, dst);
     for (int i = 0; i < metrics_count; i++) {
         const metric_def *d = &metrics[i];
-        mstate *s = &dst->m[i];
-        const mstate *o = &src->m[i];
+        mstate *s = mcursor_at(&c, i);
+        const mstate src_state = player_metric(src, i), *o = &src_state;
         uint32_t before = s->value;
         switch (d->shape) {
         case SHAPE_COUNT:
@@ -1184,6 +1290,7 @@ int evaluator_merge(evaluator *into, const evaluator *from, uint32_t member, uin
             take_max(&s->value, o->value);
             break;
         }
+        mcursor_keep(&c, i, s);
         if (s->value != before)
             pe.changed[i] = true;
     }
@@ -1288,7 +1395,7 @@ uint32_t evaluator_metric(const evaluator *ev, uint32_t member, const char *metr
 {
     int mi = metric_index(metric);
     player *p = mi < 0 ? NULL : player_get((evaluator *)ev, member, false);
-    return p ? p->m[mi].value : 0;
+    return p ? metric_value(p, mi) : 0;
 }
 
 void evaluator_expire_matches(evaluator *ev, uint64_t now_ms, uint64_t idle_ms,

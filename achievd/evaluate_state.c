@@ -1,14 +1,129 @@
-/* Saving and loading the evaluator's players and matches: a compact binary form, little-endian, versioned.
- * Metrics are saved by name, so a table that gains or reorders metrics still reads old states. */
+/* The players' metric states (held only when not all zero), and saving and loading the evaluator's players and
+ * matches: a compact binary form, little-endian, versioned. Metrics are saved by name, so a table that gains or
+ * reorders metrics still reads old states. */
 #include "evaluate_state.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "hashmap.h"
+
 #define PLAYER_MAGIC 'P'
 #define MATCH_MAGIC 'M'
-#define VERSION 1
+/* Version 2: a player's last killer is the hash of the GUID (version 1 saved the GUID, still read). */
+#define PLAYER_VERSION 2
+#define MATCH_VERSION 1
+
+/* Elements a player's held states grow by: players gain metrics a few at a time, and 8 spare elements (at most 136
+ * bytes) per player are the most this wastes, where doubling would waste up to half of 60. */
+#define METRIC_GROWTH 8
+
+/* ---- metric states ---- */
+
+uint32_t held_pos(const held_states *h, size_t size, int i, bool *found)
+{
+    const uint8_t *id = held_ids(h, size);
+    uint32_t lo = 0, hi = h->n;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (id[mid] == i) {
+            *found = true;
+            return mid;
+        }
+        if (id[mid] < i)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = false;
+    return lo;
+}
+
+/* Move h into a new allocation of cap elements (at least h->n), leaving a gap at k when gap is true. */
+static int held_realloc(held_states *h, size_t size, uint32_t cap, uint32_t k, bool gap)
+{
+    if (cap == 0) {
+        free(h->a);
+        *h = (held_states){0};
+        return 0;
+    }
+    unsigned char *a = malloc(cap * (size + 1));
+    if (!a)
+        return -ENOMEM;
+    const uint8_t *old_id = held_ids(h, size);
+    uint8_t *id = a + (size_t)cap * size;
+    uint32_t g = gap ? 1 : 0;
+    if (h->n) {
+        memcpy(a, h->a, k * size);
+        memcpy(a + (k + g) * size, (const unsigned char *)h->a + k * size, (h->n - k) * size);
+        memcpy(id, old_id, k);
+        memcpy(id + k + g, old_id + k, h->n - k);
+    }
+    free(h->a);
+    h->a = a;
+    h->cap = (uint16_t)cap;
+    return 0;
+}
+
+int held_insert(held_states *h, size_t size, uint32_t k, int i, const void *elem)
+{
+    unsigned char *a;
+    uint8_t *id;
+    if (h->n < h->cap) {
+        a = h->a;
+        id = a + (size_t)h->cap * size;
+        /* the indexes first: they sit after the elements, and moving an element does not touch them */
+        memmove(id + k + 1, id + k, h->n - k);
+        memmove(a + (k + 1) * size, a + k * size, (h->n - k) * size);
+    } else {
+        if (held_realloc(h, size, (uint32_t)h->cap + METRIC_GROWTH, k, /* gap= */ true))
+            return -ENOMEM;
+        a = h->a;
+        id = a + (size_t)h->cap * size;
+    }
+    memcpy(a + k * size, elem, size);
+    id[k] = (uint8_t)i;
+    h->n++;
+    return 0;
+}
+
+mstate player_metric(const player *p, int i)
+{
+    mstate s = {0};
+    bool found;
+    if (metric_value_only(i)) {
+        uint32_t k = held_pos(&p->values, sizeof(uint32_t), i, &found);
+        if (found)
+            s.value = ((const uint32_t *)p->values.a)[k];
+    } else {
+        uint32_t k = held_pos(&p->full, sizeof(mstate), i, &found);
+        if (found)
+            s = ((const mstate *)p->full.a)[k];
+    }
+    return s;
+}
+
+int player_metric_set(player *p, int i, const mstate *s)
+{
+    bool found;
+    if (metric_value_only(i)) {
+        uint32_t k = held_pos(&p->values, sizeof(uint32_t), i, &found);
+        if (found)
+            ((uint32_t *)p->values.a)[k] = s->value;
+        else if (s->value)
+            return held_insert(&p->values, sizeof(uint32_t), k, i, &s->value);
+        return 0;
+    }
+    uint32_t k = held_pos(&p->full, sizeof(mstate), i, &found);
+    if (found)
+        ((mstate *)p->full.a)[k] = *s;
+    else if (!mstate_is_zero(s))
+        return held_insert(&p->full, sizeof(mstate), k, i, s);
+    return 0;
+}
+
+/* ---- the binary form ---- */
 
 typedef struct {
     unsigned char *p;
@@ -133,7 +248,7 @@ static uint32_t get_count(rbuf *b, size_t each)
 void *player_encode(const player *p, size_t *len)
 {
     wbuf b = {0};
-    unsigned char head[2] = {PLAYER_MAGIC, VERSION};
+    unsigned char head[2] = {PLAYER_MAGIC, PLAYER_VERSION};
     put(&b, head, 2);
     put_u32(&b, p->member);
     put_str(&b, p->guid);
@@ -149,13 +264,13 @@ void *player_encode(const player *p, size_t *len)
     put_u32(&b, p->hit_mask);
     put_u32(&b, p->said_gg);
     for (int i = 0; i < MAX_KILLERS; i++) {
-        put_u64(&b, p->killers[i].hash);
-        put_u32(&b, p->killers[i].n);
+        put_u64(&b, p->killer_hash[i]);
+        put_u32(&b, p->killer_n[i]);
     }
     put_u32(&b, p->has_spawn);
     put_f64(&b, p->spawn_gt);
     put_u32(&b, p->elev_mask);
-    put_str(&b, p->last_killer);
+    put_u64(&b, p->last_killer);
     put_u32(&b, p->has_chain);
     put_f64(&b, p->chain_t);
     put_u32(&b, p->chain_len);
@@ -171,17 +286,34 @@ void *player_encode(const player *p, size_t *len)
     put_u32(&b, p->session_counted);
     put_u32(&b, p->class_mask);
     put_u32(&b, p->points);
+    /* Both kinds of held states, in metric order; a held state can be all zero again (a life's or match's running
+     * part reset): saved as absent. */
+    const mstate *fs = p->full.a;
+    const uint32_t *vs = p->values.a;
+    const uint8_t *fid = held_ids(&p->full, sizeof *fs), *vid = held_ids(&p->values, sizeof *vs);
     uint32_t nm = 0;
-    for (int i = 0; i < metrics_count; i++)
-        nm += p->m[i].value || p->m[i].cur || p->m[i].t != 0;
+    for (uint32_t k = 0; k < p->full.n; k++)
+        nm += !mstate_is_zero(&fs[k]);
+    for (uint32_t k = 0; k < p->values.n; k++)
+        nm += vs[k] != 0;
     put_u32(&b, nm);
-    for (int i = 0; i < metrics_count; i++)
-        if (p->m[i].value || p->m[i].cur || p->m[i].t != 0) {
-            put_str(&b, metrics[i].name);
-            put_u32(&b, p->m[i].value);
-            put_u32(&b, p->m[i].cur);
-            put_f64(&b, p->m[i].t);
+    for (uint32_t f = 0, v = 0; f < p->full.n || v < p->values.n;) {
+        mstate s = {0};
+        int i;
+        if (v == p->values.n || (f < p->full.n && fid[f] < vid[v])) {
+            i = fid[f];
+            s = fs[f++];
+        } else {
+            i = vid[v];
+            s.value = vs[v++];
         }
+        if (mstate_is_zero(&s))
+            continue;
+        put_str(&b, metrics[i].name);
+        put_u32(&b, s.value);
+        put_u32(&b, s.cur);
+        put_f64(&b, s.t);
+    }
     put_u32(&b, p->nmaps);
     for (uint32_t i = 0; i < p->nmaps; i++)
         put_u64(&b, p->maps[i]);
@@ -206,7 +338,7 @@ int player_decode(player *p, const void *blob, size_t len)
     rbuf b = {.p = blob, .len = len};
     unsigned char head[2];
     get(&b, head, 2);
-    if (b.bad || head[0] != PLAYER_MAGIC || head[1] != VERSION)
+    if (b.bad || head[0] != PLAYER_MAGIC || (head[1] != 1 && head[1] != PLAYER_VERSION))
         return -EINVAL;
     p->member = get_u32(&b);
     get_str(&b, p->guid, sizeof p->guid);
@@ -223,13 +355,19 @@ int player_decode(player *p, const void *blob, size_t len)
     p->hit_mask = get_u32(&b);
     p->said_gg = get_u32(&b) != 0;
     for (int i = 0; i < MAX_KILLERS; i++) {
-        p->killers[i].hash = get_u64(&b);
-        p->killers[i].n = get_u32(&b);
+        p->killer_hash[i] = get_u64(&b);
+        p->killer_n[i] = get_u32(&b);
     }
     p->has_spawn = get_u32(&b) != 0;
     p->spawn_gt = get_f64(&b);
     p->elev_mask = get_u32(&b);
-    get_str(&b, p->last_killer, sizeof p->last_killer);
+    if (head[1] == 1) {
+        char guid[65];
+        get_str(&b, guid, sizeof guid);
+        p->last_killer = guid[0] ? hash_fnv1a(guid, strlen(guid)) : 0;
+    } else {
+        p->last_killer = get_u64(&b);
+    }
     p->has_chain = get_u32(&b) != 0;
     p->chain_t = get_f64(&b);
     p->chain_len = get_u32(&b);
@@ -257,9 +395,14 @@ int player_decode(player *p, const void *blob, size_t len)
         s.cur = get_u32(&b);
         s.t = get_f64(&b);
         int mi = metric_index(name);
-        if (mi >= 0) /* a metric this version no longer has is dropped */
-            p->m[mi] = s;
+        /* a metric this version no longer has is dropped; a name twice (not a blob of ours): the last one counts */
+        if (mi >= 0 && player_metric_set(p, mi, &s))
+            return -ENOMEM;
     }
+    /* loaded players gain few metrics: no spare room for them */
+    if ((p->full.n < p->full.cap && held_realloc(&p->full, sizeof(mstate), p->full.n, p->full.n, false)) ||
+        (p->values.n < p->values.cap && held_realloc(&p->values, sizeof(uint32_t), p->values.n, p->values.n, false)))
+        return -ENOMEM;
     uint32_t n = get_count(&b, 8);
     if (n && !b.bad) {
         p->maps = malloc((size_t)n * sizeof *p->maps);
@@ -295,7 +438,7 @@ int player_decode(player *p, const void *blob, size_t len)
 void *match_encode(const match *m, size_t *len)
 {
     wbuf b = {0};
-    unsigned char head[2] = {MATCH_MAGIC, VERSION};
+    unsigned char head[2] = {MATCH_MAGIC, MATCH_VERSION};
     put(&b, head, 2);
     put_str(&b, m->key);
     put_u64(&b, m->last_ms);
@@ -329,7 +472,7 @@ int match_decode(match *m, const void *blob, size_t len)
     rbuf b = {.p = blob, .len = len};
     unsigned char head[2];
     get(&b, head, 2);
-    if (b.bad || head[0] != MATCH_MAGIC || head[1] != VERSION)
+    if (b.bad || head[0] != MATCH_MAGIC || head[1] != MATCH_VERSION)
         return -EINVAL;
     get_str(&b, m->key, sizeof m->key);
     m->last_ms = get_u64(&b);

@@ -1729,6 +1729,196 @@ static void test_new_definition_credits(void **state)
     fx_done(&f);
 }
 
+/* ---- a player's metric states ---- */
+
+/* The held states of one kind of a player: sorted by metric, grown by a few elements at a time. */
+static void assert_held(const held_states *h, size_t size)
+{
+    const uint8_t *id = held_ids(h, size);
+    for (uint32_t j = 1; j < h->n; j++)
+        assert_true(id[j - 1] < id[j]);
+    assert_true(h->cap >= h->n && h->cap - h->n < 8);
+}
+
+/* Every metric of the table held in one player, set in a scrambled order: each reads back (a value-only metric its
+ * value alone), the states stay sorted, the arrays grow a few states at a time, and a save and load gives them all
+ * back with no spare room, byte for byte. */
+static void test_metric_states_storage(void **state)
+{
+    (void)state;
+    player *p = calloc(1, sizeof *p);
+    assert_non_null(p);
+    p->member = M(1);
+    snprintf(p->guid, sizeof p->guid, "1");
+    assert_int_equal(player_metric(p, 0).value, 0);
+    int value_only = 0;
+    for (int n = 0; n < metrics_count; n++) {
+        /* the even metrics from the last down, then the odd ones up: inserts at the front, middle and end */
+        int evens = (metrics_count + 1) / 2;
+        int i = n < evens ? 2 * (evens - 1 - n) : 2 * (n - evens) + 1;
+        mstate s = {.value = (uint32_t)i + 1, .cur = (uint32_t)n + 1, .t = i * 0.5};
+        assert_int_equal(player_metric_set(p, i, &s), 0);
+        assert_int_equal(p->full.n + p->values.n, n + 1);
+        assert_held(&p->full, sizeof(mstate));
+        assert_held(&p->values, sizeof(uint32_t));
+        value_only += metric_value_only(i);
+    }
+    assert_true(value_only > 0 && value_only < metrics_count);
+    assert_int_equal(p->values.n, value_only);
+    for (int i = 0; i < metrics_count; i++) {
+        mstate s = player_metric(p, i);
+        assert_int_equal(s.value, (uint32_t)i + 1);
+        if (metric_value_only(i))
+            assert_true(s.cur == 0 && s.t == 0);
+        else
+            assert_true(s.cur > 0 && s.t == i * 0.5);
+    }
+    /* a state held but zero again (a life's running part reset) is saved as absent */
+    const mstate zero = {0};
+    assert_int_equal(player_metric_set(p, 0, &zero), 0);
+    assert_int_equal(p->full.n + p->values.n, metrics_count);
+
+    size_t len;
+    void *blob = player_encode(p, &len);
+    assert_non_null(blob);
+    player *q = calloc(1, sizeof *q);
+    assert_non_null(q);
+    assert_int_equal(player_decode(q, blob, len), 0);
+    assert_int_equal(q->full.n + q->values.n, metrics_count - 1);
+    assert_int_equal(q->full.cap, q->full.n); /* loaded: no spare room */
+    assert_int_equal(q->values.cap, q->values.n);
+    assert_int_equal(player_metric(q, 0).value, 0);
+    for (int i = 1; i < metrics_count; i++) {
+        mstate a = player_metric(p, i), b = player_metric(q, i);
+        assert_int_equal(a.value, b.value);
+        assert_int_equal(a.cur, b.cur);
+        assert_true(a.t == b.t);
+    }
+    size_t len2;
+    void *blob2 = player_encode(q, &len2);
+    assert_non_null(blob2);
+    assert_int_equal(len, len2);
+    assert_memory_equal(blob, blob2, len);
+    free(blob);
+    free(blob2);
+    free(q->full.a);
+    free(q->values.a);
+    free(q);
+    free(p->full.a);
+    free(p->values.a);
+    free(p);
+}
+
+/* A member who moves one metric after another through the evaluator: the held states grow with them, values are
+ * those of the events, and a reload continues where the save stopped. */
+static void test_metric_states_growth(void **state)
+{
+    (void)state;
+    at_reset();
+    at.map = "dm/mohdm1";
+    const ach_def defs[] = {def("kill50", "kills", 50), def("hs10", "headshots", 10)};
+    fx f;
+    fx_init(&f, defs, 2);
+    apply(&f, ev_at(EV_SPAWN, "1", 1));
+    uint32_t few = evaluator_metric(f.ev, M(1), "kills");
+    assert_int_equal(few, 0);
+    static const char *weapons[] = {"Thompson", "Kar98", "MP40", "Colt 45", "M1 Garand", "BAR", "Shotgun", "Bazooka"};
+    static const char *hitlocs[] = {"head", "torso_upper", "pelvis", "left_leg_upper", "torso_mid", "right_foot"};
+    double gt = 2;
+    for (int i = 0; i < 40; i++, gt += 4) {
+        apply(&f, kill("1", "unauth_2", gt, weapons[i % 8], hitlocs[i % 6], i % 5 ? "MOD_BULLET" : "MOD_GRENADE"));
+        ach_event d = ev_at(EV_DISTANCE, "1", gt + 1);
+        d.distance = 300;
+        apply(&f, d);
+        apply(&f, ev_at(EV_JUMP, "1", gt + 2));
+        if (i % 10 == 9)
+            apply(&f, shot("unauth_2", "1", gt + 3));
+    }
+    assert_int_equal(evaluator_metric(f.ev, M(1), "kills"), 40);
+    assert_int_equal(evaluator_metric(f.ev, M(1), "headshots"), 7);
+    assert_int_equal(progress_of(&f, M(1), "kill50"), 40);
+    uint32_t moved = 0;
+    for (int i = 0; i < metrics_count; i++)
+        moved += evaluator_metric(f.ev, M(1), metrics[i].name) != 0;
+    assert_true(moved >= 20);
+
+    /* saved, loaded into a new evaluator, ten more kills: kill50 unlocks there */
+    store st = {0};
+    assert_int_equal(evaluator_save_dirty(f.ev, store_put, &st), 0);
+    fx g;
+    fx_init(&g, defs, 2);
+    for (size_t k = 0; k < st.n; k++)
+        assert_int_equal(evaluator_load(g.ev, st.s[k].key, st.s[k].blob, st.s[k].len), 0);
+    for (int i = 0; i < metrics_count; i++)
+        assert_int_equal(evaluator_metric(g.ev, M(1), metrics[i].name), evaluator_metric(f.ev, M(1), metrics[i].name));
+    for (int i = 0; i < 10; i++, gt += 4)
+        apply(&g, shot("1", "unauth_2", gt));
+    assert_true(is_unlocked(&g, M(1), "kill50"));
+    assert_false(is_unlocked(&g, M(1), "hs10"));
+    store_free(&st);
+    fx_done(&g);
+    fx_done(&f);
+}
+
+/* A player saved by version 1 (its last killer as the GUID) still loads, and that killer is still the one whose
+ * death is a revenge. The version 1 blob is the version 2 one with the killer's hash replaced by the GUID. */
+static void test_load_version1(void **state)
+{
+    (void)state;
+    at_reset();
+    ach_def defs[] = {def("revenge", "revenge_kill", 1)};
+    fx f;
+    fx_init(&f, defs, 1);
+    apply(&f, shot("2", "1", 10));
+    store st = {0};
+    assert_int_equal(evaluator_save_dirty(f.ev, store_put, &st), 0);
+    fx_done(&f);
+    saved *s = store_find(&st, "p:101");
+    assert_non_null(s);
+    assert_int_equal(s->blob[1], 2);
+
+    /* head, member, guid, match key, 2 times, 8 words, 8 killers, has_spawn, spawn time, elevation mask */
+    size_t at_killer = 2 + 4;
+    uint32_t n;
+    memcpy(&n, s->blob + at_killer, 4); /* little-endian, as this machine */
+    at_killer += 4 + n;
+    memcpy(&n, s->blob + at_killer, 4);
+    at_killer += 4 + n;
+    at_killer += 2 * 8 + 8 * 4 + 8 * 12 + 4 + 8 + 4;
+    const char *guid = "2";
+    size_t len = s->len - 8 + 4 + strlen(guid);
+    unsigned char *v1 = malloc(len);
+    assert_non_null(v1);
+    memcpy(v1, s->blob, at_killer);
+    v1[1] = 1;
+    uint32_t glen = (uint32_t)strlen(guid);
+    memcpy(v1 + at_killer, &glen, 4);
+    memcpy(v1 + at_killer + 4, guid, glen);
+    memcpy(v1 + at_killer + 4 + glen, s->blob + at_killer + 8, s->len - at_killer - 8);
+
+    fx g;
+    fx_init(&g, defs, 1);
+    assert_int_equal(evaluator_load(g.ev, "p:101", v1, len), 0);
+    assert_int_equal(evaluator_metric(g.ev, M(1), "deaths"), 1);
+    /* the match too, as a restart loads everything */
+    assert_int_equal(evaluator_load(g.ev, "m:m1", store_find(&st, "m:m1")->blob, store_find(&st, "m:m1")->len), 0);
+    apply(&g, shot("1", "3", 20));
+    assert_false(is_unlocked(&g, M(1), "revenge"));
+    apply(&g, shot("1", "2", 30));
+    assert_true(is_unlocked(&g, M(1), "revenge"));
+    /* saved again, it is version 2 */
+    store st2 = {0};
+    assert_int_equal(evaluator_save_dirty(g.ev, store_put, &st2), 0);
+    assert_int_equal(store_find(&st2, "p:101")->blob[1], 2);
+    /* a version this code does not know is rejected */
+    v1[1] = 3;
+    assert_int_equal(evaluator_load(g.ev, "p:101", v1, len), -EINVAL);
+    free(v1);
+    store_free(&st2);
+    store_free(&st);
+    fx_done(&g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1757,6 +1947,9 @@ int main(void)
         cmocka_unit_test(test_load_malformed),
         cmocka_unit_test(test_merge_backfill),
         cmocka_unit_test(test_new_definition_credits),
+        cmocka_unit_test(test_metric_states_storage),
+        cmocka_unit_test(test_metric_states_growth),
+        cmocka_unit_test(test_load_version1),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
