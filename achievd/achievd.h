@@ -20,7 +20,8 @@ typedef struct {
     const char *group;        /* ACHIEVD_GROUP: the consumer group, also naming achievd's keys in Redis */
     char prefix[32];          /* SMF_DB_PREFIX, checked */
     int read_count;           /* ACHIEVD_READ_COUNT: stream entries per read */
-    int flush_ms;             /* ACHIEVD_FLUSH_MS: MariaDB writes at most this often */
+    int flush_ms;             /* ACHIEVD_FLUSH_MS: unlocks go to MariaDB at most this often */
+    int progress_ms;          /* ACHIEVD_PROGRESS_MS: progress rows go to MariaDB this often */
     int lease_ms;             /* ACHIEVD_LEASE_MS */
     int catalogue_reload_s;   /* ACHIEVD_CATALOGUE_RELOAD_S */
     int identities_reload_s;  /* ACHIEVD_IDENTITIES_RELOAD_S */

@@ -47,7 +47,6 @@
 #define LAG_EVERY_MS 2000
 #define EXPIRE_EVERY_MS 60000
 #define FLUSH_BACKOFF_MAX_MS 5000
-#define FLUSH_MAX 20000 /* pending writes per flush, at most */
 
 typedef struct {
     pending_write w;
@@ -89,7 +88,7 @@ struct pipeline {
     char **deletes; /* saved states to delete at the next checkpoint (expired matches) */
     size_t ndeletes, cdeletes;
     bool leader, catalogue_loaded;
-    uint64_t next_catalogue, next_identities, next_flush, next_lag, next_expire, next_lease;
+    uint64_t next_catalogue, next_identities, next_flush, next_progress, next_lag, next_expire, next_lease;
     int flush_backoff_ms;
     pthread_mutex_t lock; /* guards codes, read by the loop thread for /metrics */
     hashmap *codes;
@@ -315,6 +314,7 @@ static int take_over(pipeline *p)
     p->leader = true;
     atomic_store(&p->stats.leader, 1);
     p->next_flush = 0;
+    p->next_progress = now_ms() + (uint64_t)p->s->progress_ms;
     log_info("achievd: evaluating the stream (%zu players, %zu matches, %zu pending forum writes restored)",
              evaluator_players(p->ev), evaluator_matches(p->ev), hashmap_size(p->pending));
     return 0;
@@ -409,19 +409,28 @@ static void backfill_next(pipeline *p, uint64_t now)
         p->next_backfill = now + 5000; /* ClickHouse away: later (the live events are credited meanwhile) */
 }
 
-/* Write what MariaDB does not have yet; forget it once Redis forgot it too. */
+/* Write what MariaDB does not have yet; forget it once Redis forgot it too. Unlocks go every ACHIEVD_FLUSH_MS,
+ * all of them; progress only every ACHIEVD_PROGRESS_MS: a (member, code) changes with most events, and writing
+ * each change was 6.5 MariaDB rows per event (docs/performance.md), whereas its latest value once per period is
+ * well under one. Progress rows only ever go up (forum.c), so writing them late loses nothing. */
 static void flush(pipeline *p, uint64_t now)
 {
-    if (now < p->next_flush || hashmap_size(p->pending) == 0)
+    if (now < p->next_flush)
         return;
-    size_t n = hashmap_size(p->pending) < FLUSH_MAX ? hashmap_size(p->pending) : FLUSH_MAX;
+    bool progress_due = now >= p->next_progress;
+    if (hashmap_size(p->pending) == 0) {
+        if (progress_due) /* the period runs from now: progress arriving later waits for it, like the rest */
+            p->next_progress = now + (uint64_t)p->s->progress_ms;
+        return;
+    }
+    size_t n = hashmap_size(p->pending);
     pending_write *w = malloc(n * sizeof *w);
     const char **keys = malloc(n * sizeof *keys);
     size_t k = 0, pos = 0, klen;
     const char *key;
     void *v;
-    /* Unlocks first: when more is pending than one flush takes, an unlock must not wait behind progress. */
-    for (int pass = 0; pass < 2; pass++) {
+    /* Unlocks first, so that a failure part way through delays progress rather than an unlock. */
+    for (int pass = 0; pass < (progress_due ? 2 : 1); pass++) {
         pos = 0;
         while (w && keys && k < n && hashmap_next(p->pending, &pos, &key, &klen, &v)) {
             pend *e = v;
@@ -450,6 +459,8 @@ static void flush(pipeline *p, uint64_t now)
         }
         p->flush_backoff_ms = 0;
         p->next_flush = now + (uint64_t)p->s->flush_ms;
+        if (progress_due)
+            p->next_progress = now + (uint64_t)p->s->progress_ms;
     } else if (rc == -EPERM) {
         lose_leadership(p, "another achievd holds the lease");
     } else {
@@ -754,6 +765,7 @@ static void *run(void *arg)
     }
     if (p->leader) {
         p->next_flush = 0;
+        p->next_progress = 0;
         flush(p, now_ms()); /* best effort: what stays pending is written by the next evaluator */
         store_release(p->st);
     }
