@@ -79,6 +79,34 @@ typedef struct {
     atomic_ullong write_us_total, write_count; /* MariaDB write latency */
 } pipeline_stats;
 
+/* ---- the MariaDB writer thread (writer.c) ---- */
+
+typedef struct writer writer;
+
+/* A pending write handed to the writer, with the pipeline's key for it and which change of it this is. */
+typedef struct {
+    pending_write w;
+    char key[80];
+    uint64_t seq;
+} writer_item;
+
+/* A writer with a MariaDB connection of its own; it counts its statements in stats. */
+writer *writer_new(const achievd_settings *s, pipeline_stats *stats);
+int writer_start(writer *wr);
+/* Stop after the statement under way, and wait for the thread. */
+void writer_stop(writer *wr);
+void writer_free(writer *wr);
+/* Queue n writes (copied), all saved in Redis already; unlocks = true: ahead of every progress write. */
+int writer_submit(writer *wr, const writer_item *items, size_t n, bool unlocks);
+/* The writes MariaDB has now, since the last call: *out (malloc'd, the caller frees it), their number. */
+size_t writer_take_done(writer *wr, writer_item **out);
+/* Leadership lost: forget what is queued, and what the statement under way wrote. */
+void writer_cancel(writer *wr);
+/* The pipeline loaded the forum's catalogue: the writer reloads its code -> id map before its next write. */
+void writer_catalogue_changed(writer *wr);
+/* Wait up to ms until everything queued is written; true when it is. */
+bool writer_drain(writer *wr, int ms);
+
 pipeline *pipeline_new(const achievd_settings *s);
 int pipeline_start(pipeline *p);
 /* Ask the thread to stop after its current step, and wait for it. */

@@ -1,4 +1,5 @@
-/* The pipeline thread: the stream in, the evaluator, the saved state and the forum's tables out.
+/* The pipeline thread: the stream in, the evaluator, the saved state and the forum's tables out (the MariaDB
+ * statements run on the writer's thread, writer.c, fed what the checkpoints saved).
  *
  * Why one evaluator at a time. Kill streaks, multi-kill windows, revenge and match outcomes need a server's
  * events in the order it sent them, and a member's career needs all their servers. A consumer group hands
@@ -46,11 +47,14 @@
 #define STANDBY_POLL_MS 1000 /* a standby asks for the lease this often */
 #define LAG_EVERY_MS 2000
 #define EXPIRE_EVERY_MS 60000
-#define FLUSH_BACKOFF_MAX_MS 5000
+#define DRAIN_MS 5000 /* a clean stop waits this long at most for MariaDB to take what is pending */
 
 typedef struct {
     pending_write w;
-    bool dirty; /* changed since the last checkpoint */
+    bool dirty;         /* changed since the last checkpoint */
+    bool handed_unlock; /* what is in flight is an unlock */
+    uint64_t seq;        /* its latest change (pipeline.seq): a write reported done is forgotten only if current */
+    uint64_t handed_seq; /* the change handed to the writer and not reported written yet, 0 none */
     char key[80];
 } pend;
 
@@ -76,10 +80,12 @@ struct pipeline {
     pipeline_stats stats;
     store *st;
     forum *fm;
+    writer *wr; /* MariaDB writes, on a thread and a connection of their own */
     evaluator *ev;
     hashmap *pending; /* "member:code" -> pend */
     hashmap *links;   /* GUID -> link_state */
     uint64_t seen_ms; /* the latest receive time evaluated */
+    uint64_t seq;     /* numbers every change of a pending write, never reused (a late report cannot match) */
     ach_def *defs;    /* the catalogue, for backfills */
     size_t ndefs;
     uint64_t next_backfill;
@@ -89,7 +95,6 @@ struct pipeline {
     size_t ndeletes, cdeletes;
     bool leader, catalogue_loaded;
     uint64_t next_catalogue, next_identities, next_flush, next_progress, next_lag, next_expire, next_lease;
-    int flush_backoff_ms;
     pthread_mutex_t lock; /* guards codes, read by the loop thread for /metrics */
     hashmap *codes;
 };
@@ -226,6 +231,7 @@ static void on_write(void *arg, const ach_write *w)
         e->w.at_ms = w->at_ms;
     }
     snprintf(e->w.guid, sizeof e->w.guid, "%s", w->guid ? w->guid : "");
+    e->seq = ++p->seq;
     mark_dirty(p, e);
 }
 
@@ -256,6 +262,7 @@ static void on_pending_loaded(void *arg, const char *key, const char *value)
     const char *tab = strchr(match, '\t');
     snprintf(e->w.match_key, sizeof e->w.match_key, "%.*s", tab ? (int)(tab - match) : (int)strlen(match), match);
     snprintf(e->w.guid, sizeof e->w.guid, "%s", tab ? tab + 1 : "");
+    e->seq = ++p->seq;
     void *old = NULL;
     if (hashmap_put(p->pending, key, strlen(key), e, &old) != 0)
         free(e);
@@ -281,6 +288,7 @@ static void count_code(pipeline *p, const char *code, bool unlocked)
 
 static void drop_state(pipeline *p)
 {
+    writer_cancel(p->wr); /* the fence: nothing more of ours is written, no report of it matches a new entry */
     evaluator_reset(p->ev);
     hashmap_free(p->pending, free);
     p->pending = hashmap_new();
@@ -329,6 +337,7 @@ static void refresh_forum(pipeline *p, uint64_t now)
         size_t n = 0;
         if (forum_detect_schema(p->fm) == 0 && forum_load_catalogue(p->fm, &defs, &n) == 0) {
             if (evaluator_set_catalogue(p->ev, defs, n) == 0) {
+                writer_catalogue_changed(p->wr); /* before any write of a new code is handed over */
                 if (!p->catalogue_loaded)
                     log_info("achievd: %zu achievement definitions loaded", n);
                 p->catalogue_loaded = true;
@@ -409,70 +418,95 @@ static void backfill_next(pipeline *p, uint64_t now)
         p->next_backfill = now + 5000; /* ClickHouse away: later (the live events are credited meanwhile) */
 }
 
-/* Write what MariaDB does not have yet; forget it once Redis forgot it too. Unlocks go every ACHIEVD_FLUSH_MS,
- * all of them; progress only every ACHIEVD_PROGRESS_MS: a (member, code) changes with most events, and writing
- * each change was 6.5 MariaDB rows per event (docs/performance.md), whereas its latest value once per period is
- * well under one. Progress rows only ever go up (forum.c), so writing them late loses nothing. */
-static void flush(pipeline *p, uint64_t now)
+/* Forget the writes MariaDB has now, in Redis's pending list and then in memory, unless they changed since they
+ * were handed over (their newer value is handed over in turn). */
+static void collect_written(pipeline *p)
+{
+    writer_item *done = NULL;
+    size_t n = writer_take_done(p->wr, &done);
+    const char **keys = n ? malloc(n * sizeof *keys) : NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        pend *e = hashmap_get(p->pending, done[i].key, strlen(done[i].key));
+        count_code(p, done[i].w.code, done[i].w.unlocked);
+        atomic_fetch_add(&p->stats.progress_writes, 1);
+        atomic_fetch_add(&p->stats.unlocks, done[i].w.unlocked);
+        if (!e)
+            continue;
+        if (keys && e->seq == done[i].seq && e->handed_seq != 0) {
+            keys[k++] = e->key; /* Redis holds this very value: a change since would have a newer seq */
+            e->handed_seq = 0;
+        } else if (e->handed_seq == done[i].seq) {
+            e->handed_seq = 0; /* changed since: the newer value is handed over at the next flush */
+        }
+    }
+    int rc = k > 0 ? store_pending_done(p->st, keys, k) : 0;
+    for (size_t i = 0; i < k; i++) {
+        if (rc == 0)
+            free(hashmap_remove(p->pending, keys[i], strlen(keys[i])));
+        else
+            ((pend *)hashmap_get(p->pending, keys[i], strlen(keys[i])))->handed_seq = 0; /* written again */
+    }
+    free(keys);
+    free(done);
+    if (rc == -EPERM)
+        lose_leadership(p, "another achievd holds the lease");
+    atomic_store(&p->stats.pending, hashmap_size(p->pending));
+}
+
+/* Hand the writer what MariaDB does not have yet. Unlocks go every ACHIEVD_FLUSH_MS, all of them; progress only
+ * every ACHIEVD_PROGRESS_MS: a (member, code) changes with most events, and writing each change was 6.5 MariaDB
+ * rows per event (docs/performance.md), whereas its latest value once per period is well under one. Progress
+ * rows only ever go up (forum.c), so writing them late loses nothing. Only what a checkpoint saved in Redis is
+ * handed over (dirty entries wait for the next one): MariaDB never has a write Redis could lose. */
+static void hand_over(pipeline *p, uint64_t now)
 {
     if (now < p->next_flush)
         return;
     bool progress_due = now >= p->next_progress;
-    if (hashmap_size(p->pending) == 0) {
-        if (progress_due) /* the period runs from now: progress arriving later waits for it, like the rest */
-            p->next_progress = now + (uint64_t)p->s->progress_ms;
-        return;
-    }
     size_t n = hashmap_size(p->pending);
-    pending_write *w = malloc(n * sizeof *w);
-    const char **keys = malloc(n * sizeof *keys);
-    size_t k = 0, pos = 0, klen;
-    const char *key;
-    void *v;
-    /* Unlocks first, so that a failure part way through delays progress rather than an unlock. */
+    writer_item *items = n ? malloc(n * sizeof *items) : NULL;
+    pend **handed = n ? malloc(n * sizeof *handed) : NULL;
+    if (n && (!items || !handed)) {
+        free(items);
+        free(handed);
+        return; /* again at the next step */
+    }
     for (int pass = 0; pass < (progress_due ? 2 : 1); pass++) {
-        pos = 0;
-        while (w && keys && k < n && hashmap_next(p->pending, &pos, &key, &klen, &v)) {
+        size_t k = 0, pos = 0, klen;
+        const char *key;
+        void *v;
+        while (hashmap_next(p->pending, &pos, &key, &klen, &v)) {
             pend *e = v;
-            if (e->dirty || e->w.unlocked != (pass == 0))
-                continue; /* dirty: not yet in Redis, written after the next checkpoint */
-            w[k] = e->w;
-            keys[k++] = e->key;
+            /* An unlock does not wait behind its own progress write, queued behind a whole period's. */
+            bool in_flight = e->handed_seq != 0 && (pass == 1 || e->handed_unlock);
+            if (e->dirty || in_flight || e->w.unlocked != (pass == 0))
+                continue;
+            items[k].w = e->w;
+            snprintf(items[k].key, sizeof items[k].key, "%s", e->key);
+            items[k].seq = e->seq;
+            handed[k++] = e;
         }
-    }
-    int rc = w && keys ? 0 : -ENOMEM;
-    for (size_t i = 0; rc == 0 && i < k; i += (size_t)p->s->write_rows) {
-        size_t m = k - i < (size_t)p->s->write_rows ? k - i : (size_t)p->s->write_rows;
-        double secs = 0;
-        rc = forum_write(p->fm, w + i, m, &secs);
-        atomic_fetch_add(&p->stats.write_us_total, (unsigned long long)(secs * 1e6));
-        atomic_fetch_add(&p->stats.write_count, 1);
-    }
-    if (rc == 0 && k > 0)
-        rc = store_pending_done(p->st, keys, k);
-    if (rc == 0) {
+        if (writer_submit(p->wr, items, k, /* unlocks= */ pass == 0) != 0)
+            continue; /* out of memory: handed over at the next flush */
         for (size_t i = 0; i < k; i++) {
-            count_code(p, w[i].code, w[i].unlocked);
-            atomic_fetch_add(&p->stats.progress_writes, 1);
-            atomic_fetch_add(&p->stats.unlocks, w[i].unlocked);
-            free(hashmap_remove(p->pending, keys[i], strlen(keys[i])));
+            handed[i]->handed_seq = handed[i]->seq;
+            handed[i]->handed_unlock = pass == 0;
         }
-        p->flush_backoff_ms = 0;
-        p->next_flush = now + (uint64_t)p->s->flush_ms;
-        if (progress_due)
-            p->next_progress = now + (uint64_t)p->s->progress_ms;
-    } else if (rc == -EPERM) {
-        lose_leadership(p, "another achievd holds the lease");
-    } else {
-        atomic_fetch_add(&p->stats.write_errors, 1);
-        p->flush_backoff_ms = p->flush_backoff_ms ? p->flush_backoff_ms * 2 : p->s->flush_ms;
-        if (p->flush_backoff_ms > FLUSH_BACKOFF_MAX_MS)
-            p->flush_backoff_ms = FLUSH_BACKOFF_MAX_MS;
-        p->next_flush = now + (uint64_t)p->flush_backoff_ms;
     }
-    free(w);
-    free(keys);
-    atomic_store(&p->stats.pending, hashmap_size(p->pending));
+    free(items);
+    free(handed);
+    if (n > 0) /* with nothing pending, the next unlock is handed over at once rather than a period later */
+        p->next_flush = now + (uint64_t)p->s->flush_ms;
+    if (progress_due)
+        p->next_progress = now + (uint64_t)p->s->progress_ms;
+}
+
+static void flush(pipeline *p, uint64_t now)
+{
+    collect_written(p);
+    if (p->leader)
+        hand_over(p, now);
 }
 
 /* ---- one step ---- */
@@ -766,7 +800,12 @@ static void *run(void *arg)
     if (p->leader) {
         p->next_flush = 0;
         p->next_progress = 0;
-        flush(p, now_ms()); /* best effort: what stays pending is written by the next evaluator */
+        /* best effort: what stays pending is written by the next evaluator */
+        hand_over(p, now_ms());
+        if (!writer_drain(p->wr, DRAIN_MS))
+            log_warn("achievd: MariaDB did not take every pending write within %d ms; the next evaluator writes them",
+                     DRAIN_MS);
+        collect_written(p);
         store_release(p->st);
     }
     mysql_thread_end();
@@ -784,11 +823,12 @@ pipeline *pipeline_new(const achievd_settings *s)
     pthread_mutex_init(&p->lock, NULL);
     p->st = store_new(s);
     p->fm = forum_new(s);
+    p->wr = writer_new(s, &p->stats);
     p->ev = evaluator_new(member_of, on_write, p);
     p->pending = hashmap_new();
     p->links = hashmap_new();
     p->codes = hashmap_new();
-    if (!p->st || !p->fm || !p->ev || !p->pending || !p->links || !p->codes) {
+    if (!p->st || !p->fm || !p->wr || !p->ev || !p->pending || !p->links || !p->codes) {
         pipeline_free(p);
         return NULL;
     }
@@ -797,6 +837,8 @@ pipeline *pipeline_new(const achievd_settings *s)
 
 int pipeline_start(pipeline *p)
 {
+    if (writer_start(p->wr) != 0)
+        return -EAGAIN;
     if (pthread_create(&p->thread, NULL, run, p) != 0)
         return -EAGAIN;
     p->started = true;
@@ -809,6 +851,7 @@ void pipeline_stop(pipeline *p)
         return;
     atomic_store(&p->stop, true);
     pthread_join(p->thread, NULL);
+    writer_stop(p->wr);
     p->started = false;
 }
 
@@ -818,6 +861,7 @@ void pipeline_free(pipeline *p)
         return;
     pipeline_stop(p);
     store_free(p->st);
+    writer_free(p->wr);
     forum_free(p->fm);
     evaluator_free(p->ev);
     if (p->pending)
