@@ -11,7 +11,9 @@ const config_var achievd_config_vars[] = {
     {"ACHIEVD_GROUP", STREAM_GROUP_ACHIEVD,
      "consumer group on INGEST_STREAM, and the name of achievd's state in Redis: a second forum fed from the same "
      "stream runs its achievd with another group"},
-    {"ACHIEVD_READ_COUNT", "1000", "stream entries read and evaluated per step (1 to 100000)"},
+    {"ACHIEVD_READ_COUNT", "10000",
+     "stream entries read, evaluated and saved to Redis per step (1 to 100000): a player changed by several of them "
+     "is saved once"},
     {"ACHIEVD_FLUSH_MS", "500",
      "unlocks go to MariaDB in a few statements at most this often, whatever the event rate"},
     {"ACHIEVD_PROGRESS_MS", "10000",
