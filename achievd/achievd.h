@@ -83,10 +83,9 @@ typedef struct {
 
 typedef struct writer writer;
 
-/* A pending write handed to the writer, with the pipeline's key for it and which change of it this is. */
+/* A pending write handed to the writer, and which change of it this is (the pipeline's number). */
 typedef struct {
     pending_write w;
-    char key[80];
     uint64_t seq;
 } writer_item;
 
@@ -98,8 +97,10 @@ void writer_stop(writer *wr);
 void writer_free(writer *wr);
 /* Queue n writes (copied), all saved in Redis already; unlocks = true: ahead of every progress write. */
 int writer_submit(writer *wr, const writer_item *items, size_t n, bool unlocks);
-/* The writes MariaDB has now, since the last call: *out (malloc'd, the caller frees it), their number. */
+/* The writes MariaDB has now, since the last call: *out (the caller frees it), their number. */
 size_t writer_take_done(writer *wr, writer_item **out);
+/* Progress writes queued and not yet taken for a statement. */
+size_t writer_progress_queued(writer *wr);
 /* Leadership lost: forget what is queued, and what the statement under way wrote. */
 void writer_cancel(writer *wr);
 /* The pipeline loaded the forum's catalogue: the writer reloads its code -> id map before its next write. */

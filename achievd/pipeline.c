@@ -48,6 +48,9 @@
 #define LAG_EVERY_MS 2000
 #define EXPIRE_EVERY_MS 60000
 #define DRAIN_MS 5000 /* a clean stop waits this long at most for MariaDB to take what is pending */
+/* Progress writes queued for the writer at most: a period's are handed over in slices as it takes them, so that
+ * copies of every pending write (500,000 with 50,000 players) never sit in its queue at once. */
+#define PROGRESS_SLICE 20000
 
 typedef struct {
     pending_write w;
@@ -55,6 +58,7 @@ typedef struct {
     bool handed_unlock; /* what is in flight is an unlock */
     uint64_t seq;        /* its latest change (pipeline.seq): a write reported done is forgotten only if current */
     uint64_t handed_seq; /* the change handed to the writer and not reported written yet, 0 none */
+    uint32_t round;      /* the progress period that last handed it over */
     char key[80];
 } pend;
 
@@ -95,6 +99,8 @@ struct pipeline {
     size_t ndeletes, cdeletes;
     bool leader, catalogue_loaded;
     uint64_t next_catalogue, next_identities, next_flush, next_progress, next_lag, next_expire, next_lease;
+    uint32_t round;  /* progress periods started */
+    bool round_open; /* the current period's progress is still being handed over */
     pthread_mutex_t lock; /* guards codes, read by the loop thread for /metrics */
     hashmap *codes;
 };
@@ -323,6 +329,7 @@ static int take_over(pipeline *p)
     atomic_store(&p->stats.leader, 1);
     p->next_flush = 0;
     p->next_progress = now_ms() + (uint64_t)p->s->progress_ms;
+    p->round_open = false;
     log_info("achievd: evaluating the stream (%zu players, %zu matches, %zu pending forum writes restored)",
              evaluator_players(p->ev), evaluator_matches(p->ev), hashmap_size(p->pending));
     return 0;
@@ -427,7 +434,9 @@ static void collect_written(pipeline *p)
     const char **keys = n ? malloc(n * sizeof *keys) : NULL;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        pend *e = hashmap_get(p->pending, done[i].key, strlen(done[i].key));
+        char key[80];
+        int len = snprintf(key, sizeof key, "%u:%s", done[i].w.member, done[i].w.code);
+        pend *e = hashmap_get(p->pending, key, (size_t)len);
         count_code(p, done[i].w.code, done[i].w.unlocked);
         atomic_fetch_add(&p->stats.progress_writes, 1);
         atomic_fetch_add(&p->stats.unlocks, done[i].w.unlocked);
@@ -437,7 +446,7 @@ static void collect_written(pipeline *p)
             keys[k++] = e->key; /* Redis holds this very value: a change since would have a newer seq */
             e->handed_seq = 0;
         } else if (e->handed_seq == done[i].seq) {
-            e->handed_seq = 0; /* changed since: the newer value is handed over at the next flush */
+            e->handed_seq = 0; /* changed since: the newer value is handed over in turn */
         }
     }
     int rc = k > 0 ? store_pending_done(p->st, keys, k) : 0;
@@ -454,59 +463,78 @@ static void collect_written(pipeline *p)
     atomic_store(&p->stats.pending, hashmap_size(p->pending));
 }
 
-/* Hand the writer what MariaDB does not have yet. Unlocks go every ACHIEVD_FLUSH_MS, all of them; progress only
- * every ACHIEVD_PROGRESS_MS: a (member, code) changes with most events, and writing each change was 6.5 MariaDB
- * rows per event (docs/performance.md), whereas its latest value once per period is well under one. Progress
- * rows only ever go up (forum.c), so writing them late loses nothing. Only what a checkpoint saved in Redis is
- * handed over (dirty entries wait for the next one): MariaDB never has a write Redis could lose. */
-static void hand_over(pipeline *p, uint64_t now)
+/* Hand the writer up to limit pending writes saved in Redis (dirty ones wait for the next checkpoint: MariaDB
+ * never has a write Redis could lose), unlocks or progress. Returns how many, or -ENOMEM. */
+static long hand(pipeline *p, bool unlocks, size_t limit)
 {
-    if (now < p->next_flush)
-        return;
-    bool progress_due = now >= p->next_progress;
-    size_t n = hashmap_size(p->pending);
-    writer_item *items = n ? malloc(n * sizeof *items) : NULL;
-    pend **handed = n ? malloc(n * sizeof *handed) : NULL;
-    if (n && (!items || !handed)) {
-        free(items);
-        free(handed);
-        return; /* again at the next step */
+    size_t cap = 0, k = 0, pos = 0, klen;
+    writer_item *items = NULL;
+    pend **handed = NULL;
+    const char *key;
+    void *v;
+    int rc = 0;
+    while (k < limit && hashmap_next(p->pending, &pos, &key, &klen, &v)) {
+        pend *e = v;
+        if (e->dirty || e->w.unlocked != unlocks)
+            continue;
+        /* An unlock does not wait for its progress write in flight (behind a period's); progress goes once a
+         * period, and not while an older value of it is in flight. */
+        if (unlocks ? e->handed_seq != 0 && e->handed_unlock : e->handed_seq != 0 || e->round == p->round)
+            continue;
+        if (k == cap) {
+            cap = cap ? cap * 2 : 256;
+            writer_item *i2 = realloc(items, cap * sizeof *items);
+            pend **h2 = i2 ? realloc(handed, cap * sizeof *handed) : NULL;
+            items = i2 ? i2 : items;
+            handed = h2 ? h2 : handed;
+            if (!i2 || !h2) {
+                rc = -ENOMEM;
+                break;
+            }
+        }
+        items[k].w = e->w;
+        items[k].seq = e->seq;
+        handed[k++] = e;
     }
-    for (int pass = 0; pass < (progress_due ? 2 : 1); pass++) {
-        size_t k = 0, pos = 0, klen;
-        const char *key;
-        void *v;
-        while (hashmap_next(p->pending, &pos, &key, &klen, &v)) {
-            pend *e = v;
-            /* An unlock does not wait behind its own progress write, queued behind a whole period's. */
-            bool in_flight = e->handed_seq != 0 && (pass == 1 || e->handed_unlock);
-            if (e->dirty || in_flight || e->w.unlocked != (pass == 0))
-                continue;
-            items[k].w = e->w;
-            snprintf(items[k].key, sizeof items[k].key, "%s", e->key);
-            items[k].seq = e->seq;
-            handed[k++] = e;
-        }
-        if (writer_submit(p->wr, items, k, /* unlocks= */ pass == 0) != 0)
-            continue; /* out of memory: handed over at the next flush */
-        for (size_t i = 0; i < k; i++) {
-            handed[i]->handed_seq = handed[i]->seq;
-            handed[i]->handed_unlock = pass == 0;
-        }
+    if (rc == 0)
+        rc = writer_submit(p->wr, items, k, unlocks);
+    for (size_t i = 0; rc == 0 && i < k; i++) {
+        handed[i]->handed_seq = handed[i]->seq;
+        handed[i]->handed_unlock = unlocks;
+        if (!unlocks)
+            handed[i]->round = p->round;
     }
     free(items);
     free(handed);
-    if (n > 0) /* with nothing pending, the next unlock is handed over at once rather than a period later */
-        p->next_flush = now + (uint64_t)p->s->flush_ms;
-    if (progress_due)
-        p->next_progress = now + (uint64_t)p->s->progress_ms;
+    return rc == 0 ? (long)k : rc;
+}
+
+/* Hand the writer what MariaDB does not have yet. Unlocks go every ACHIEVD_FLUSH_MS, all of them; progress only
+ * every ACHIEVD_PROGRESS_MS: a (member, code) changes with most events, and writing each change was 6.5 MariaDB
+ * rows per event (docs/performance.md), whereas its latest value once per period is well under one. Progress
+ * rows only ever go up (forum.c), so writing them late loses nothing. */
+static void hand_over(pipeline *p, uint64_t now, size_t slice)
+{
+    if (now >= p->next_flush && hand(p, /* unlocks= */ true, SIZE_MAX) >= 0 && hashmap_size(p->pending) > 0)
+        p->next_flush = now + (uint64_t)p->s->flush_ms; /* with nothing pending, the next unlock goes at once */
+    if (!p->round_open && now >= p->next_progress) {
+        p->round++;
+        p->round_open = true;
+    }
+    if (p->round_open && writer_progress_queued(p->wr) < slice) {
+        long k = hand(p, /* unlocks= */ false, slice);
+        if (k >= 0 && (size_t)k < slice) { /* the period's last slice: the next period runs from now */
+            p->round_open = false;
+            p->next_progress = now + (uint64_t)p->s->progress_ms;
+        }
+    }
 }
 
 static void flush(pipeline *p, uint64_t now)
 {
     collect_written(p);
     if (p->leader)
-        hand_over(p, now);
+        hand_over(p, now, PROGRESS_SLICE);
 }
 
 /* ---- one step ---- */
@@ -800,8 +828,9 @@ static void *run(void *arg)
     if (p->leader) {
         p->next_flush = 0;
         p->next_progress = 0;
+        p->round_open = false;
         /* best effort: what stays pending is written by the next evaluator */
-        hand_over(p, now_ms());
+        hand_over(p, now_ms(), SIZE_MAX);
         if (!writer_drain(p->wr, DRAIN_MS))
             log_warn("achievd: MariaDB did not take every pending write within %d ms; the next evaluator writes them",
                      DRAIN_MS);

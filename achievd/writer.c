@@ -239,14 +239,18 @@ int writer_submit(writer *wr, const writer_item *items, size_t n, bool unlocks)
 size_t writer_take_done(writer *wr, writer_item **out)
 {
     pthread_mutex_lock(&wr->lock);
-    size_t n = wr->done.n - wr->done.head;
-    *out = NULL;
-    if (n > 0 && (*out = malloc(n * sizeof **out)) != NULL) {
-        memcpy(*out, wr->done.v + wr->done.head, n * sizeof **out);
-        queue_clear(&wr->done);
-    } else {
-        n = 0; /* out of memory: reported at the next call */
-    }
+    /* The list itself changes hands (the done list is only ever appended to, from its start): no copy. */
+    size_t n = wr->done.n;
+    *out = wr->done.v;
+    memset(&wr->done, 0, sizeof wr->done);
+    pthread_mutex_unlock(&wr->lock);
+    return n;
+}
+
+size_t writer_progress_queued(writer *wr)
+{
+    pthread_mutex_lock(&wr->lock);
+    size_t n = wr->progress.n - wr->progress.head;
     pthread_mutex_unlock(&wr->lock);
     return n;
 }
