@@ -48,9 +48,11 @@
 #define LAG_EVERY_MS 2000
 #define EXPIRE_EVERY_MS 60000
 #define DRAIN_MS 5000 /* a clean stop waits this long at most for MariaDB to take what is pending */
-/* Progress writes queued for the writer at most: a period's are handed over in slices as it takes them, so that
- * copies of every pending write (500,000 with 50,000 players) never sit in its queue at once. */
-#define PROGRESS_SLICE 20000
+/* Progress writes queued for the writer at most (~20 MB of copies): a period's are handed over in slices as it
+ * takes them, so that copies of every pending write (500,000 with 50,000 players) never sit in its queue at once.
+ * Slices are refilled once per step (up to 10,000 entries), so a slice must outlast one: at 20,000 the writer
+ * starved and the pending map grew to 1.1 million entries (tests/bench/achievd_bench.sh, 50,400 players). */
+#define PROGRESS_SLICE 100000
 
 typedef struct {
     pending_write w;
