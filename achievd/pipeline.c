@@ -53,6 +53,11 @@
  * Slices are refilled once per step (up to 10,000 entries), so a slice must outlast one: at 20,000 the writer
  * starved and the pending map grew to 1.1 million entries (tests/bench/achievd_bench.sh, 50,400 players). */
 #define PROGRESS_SLICE 100000
+/* Pending writes in memory at most (~120 MB): above it evaluation waits for MariaDB. With progress held back a
+ * period, 50,400 players evaluated faster than MariaDB took their rows and the map reached 1.18 million entries
+ * (927 MB RSS, docs/performance.md). The stream keeps what is not read meanwhile. */
+#define PENDING_MAX 300000
+#define PENDING_WAIT_MS 50
 
 typedef struct {
     pending_write w;
@@ -815,6 +820,12 @@ static void *run(void *arg)
         refresh_forum(p, now);
         if (!p->catalogue_loaded) {
             nap(p, STANDBY_POLL_MS); /* evaluating without definitions would lose progress: wait for MariaDB */
+            continue;
+        }
+        if (hashmap_size(p->pending) >= PENDING_MAX) {
+            p->next_progress = 0; /* a period now, whatever is left of this one: it is what frees entries */
+            flush(p, now_ms());
+            nap(p, PENDING_WAIT_MS);
             continue;
         }
         if (step(p) < 0)
