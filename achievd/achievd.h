@@ -20,7 +20,8 @@ typedef struct {
     const char *group;        /* ACHIEVD_GROUP: the consumer group, also naming achievd's keys in Redis */
     char prefix[32];          /* SMF_DB_PREFIX, checked */
     int read_count;           /* ACHIEVD_READ_COUNT: stream entries per read */
-    int flush_ms;             /* ACHIEVD_FLUSH_MS: MariaDB writes at most this often */
+    int flush_ms;             /* ACHIEVD_FLUSH_MS: unlocks go to MariaDB at most this often */
+    int progress_ms;          /* ACHIEVD_PROGRESS_MS: progress rows go to MariaDB this often */
     int lease_ms;             /* ACHIEVD_LEASE_MS */
     int catalogue_reload_s;   /* ACHIEVD_CATALOGUE_RELOAD_S */
     int identities_reload_s;  /* ACHIEVD_IDENTITIES_RELOAD_S */
@@ -78,6 +79,35 @@ typedef struct {
     atomic_int leader;
     atomic_ullong write_us_total, write_count; /* MariaDB write latency */
 } pipeline_stats;
+
+/* ---- the MariaDB writer thread (writer.c) ---- */
+
+typedef struct writer writer;
+
+/* A pending write handed to the writer, and which change of it this is (the pipeline's number). */
+typedef struct {
+    pending_write w;
+    uint64_t seq;
+} writer_item;
+
+/* A writer with a MariaDB connection of its own; it counts its statements in stats. */
+writer *writer_new(const achievd_settings *s, pipeline_stats *stats);
+int writer_start(writer *wr);
+/* Stop after the statement under way, and wait for the thread. */
+void writer_stop(writer *wr);
+void writer_free(writer *wr);
+/* Queue n writes (copied), all saved in Redis already; unlocks = true: ahead of every progress write. */
+int writer_submit(writer *wr, const writer_item *items, size_t n, bool unlocks);
+/* The writes MariaDB has now, since the last call: *out (the caller frees it), their number. */
+size_t writer_take_done(writer *wr, writer_item **out);
+/* Progress writes queued and not yet taken for a statement. */
+size_t writer_progress_queued(writer *wr);
+/* Leadership lost: forget what is queued, and what the statement under way wrote. */
+void writer_cancel(writer *wr);
+/* The pipeline loaded the forum's catalogue: the writer reloads its code -> id map before its next write. */
+void writer_catalogue_changed(writer *wr);
+/* Wait up to ms until everything queued is written; true when it is. */
+bool writer_drain(writer *wr, int ms);
 
 pipeline *pipeline_new(const achievd_settings *s);
 int pipeline_start(pipeline *p);

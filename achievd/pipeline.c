@@ -1,4 +1,5 @@
-/* The pipeline thread: the stream in, the evaluator, the saved state and the forum's tables out.
+/* The pipeline thread: the stream in, the evaluator, the saved state and the forum's tables out (the MariaDB
+ * statements run on the writer's thread, writer.c, fed what the checkpoints saved).
  *
  * Why one evaluator at a time. Kill streaks, multi-kill windows, revenge and match outcomes need a server's
  * events in the order it sent them, and a member's career needs all their servers. A consumer group hands
@@ -52,12 +53,25 @@
 #define STANDBY_POLL_MS 1000 /* a standby asks for the lease this often */
 #define LAG_EVERY_MS 2000
 #define EXPIRE_EVERY_MS 60000
-#define FLUSH_BACKOFF_MAX_MS 5000
-#define FLUSH_MAX 20000 /* pending writes per flush, at most */
+#define DRAIN_MS 5000 /* a clean stop waits this long at most for MariaDB to take what is pending */
+/* Progress writes queued for the writer at most (~20 MB of copies): a period's are handed over in slices as it
+ * takes them, so that copies of every pending write (500,000 with 50,000 players) never sit in its queue at once.
+ * Slices are refilled once per step (up to 10,000 entries), so a slice must outlast one: at 20,000 the writer
+ * starved and the pending map grew to 1.1 million entries (tests/bench/achievd_bench.sh, 50,400 players). */
+#define PROGRESS_SLICE 100000
+/* Pending writes in memory at most (~120 MB): above it evaluation waits for MariaDB. With progress held back a
+ * period, 50,400 players evaluated faster than MariaDB took their rows and the map reached 1.18 million entries
+ * (927 MB RSS, docs/performance.md). The stream keeps what is not read meanwhile. */
+#define PENDING_MAX 300000
+#define PENDING_WAIT_MS 50
 
 typedef struct {
     pending_write w;
-    bool dirty; /* changed since the last checkpoint */
+    bool dirty;         /* changed since the last checkpoint */
+    bool handed_unlock; /* what is in flight is an unlock */
+    uint64_t seq;        /* its latest change (pipeline.seq): a write reported done is forgotten only if current */
+    uint64_t handed_seq; /* the change handed to the writer and not reported written yet, 0 none */
+    uint32_t round;      /* the progress period that last handed it over */
     char key[80];
 } pend;
 
@@ -94,10 +108,12 @@ struct pipeline {
     pipeline_stats stats;
     store *st;
     forum *fm;
+    writer *wr; /* MariaDB writes, on a thread and a connection of their own */
     evaluator *ev;
     hashmap *pending; /* "member:code" -> pend */
     hashmap *links;   /* GUID -> link_state */
     uint64_t seen_ms; /* the latest receive time evaluated */
+    uint64_t seq;     /* numbers every change of a pending write, never reused (a late report cannot match) */
     catchup_state gap;
     uint64_t catchup_until_ms; /* the end of the last catch-up: entries received before may be replayed batches */
     ach_def *defs;             /* the catalogue, for backfills */
@@ -108,8 +124,9 @@ struct pipeline {
     char **deletes; /* saved states to delete at the next checkpoint (expired matches) */
     size_t ndeletes, cdeletes;
     bool leader, catalogue_loaded;
-    uint64_t next_catalogue, next_identities, next_flush, next_lag, next_expire, next_lease;
-    int flush_backoff_ms;
+    uint64_t next_catalogue, next_identities, next_flush, next_progress, next_lag, next_expire, next_lease;
+    uint32_t round;  /* progress periods started */
+    bool round_open; /* the current period's progress is still being handed over */
     pthread_mutex_t lock; /* guards codes, read by the loop thread for /metrics */
     hashmap *codes;
 };
@@ -246,6 +263,7 @@ static void on_write(void *arg, const ach_write *w)
         e->w.at_ms = w->at_ms;
     }
     snprintf(e->w.guid, sizeof e->w.guid, "%s", w->guid ? w->guid : "");
+    e->seq = ++p->seq;
     mark_dirty(p, e);
 }
 
@@ -276,6 +294,7 @@ static void on_pending_loaded(void *arg, const char *key, const char *value)
     const char *tab = strchr(match, '\t');
     snprintf(e->w.match_key, sizeof e->w.match_key, "%.*s", tab ? (int)(tab - match) : (int)strlen(match), match);
     snprintf(e->w.guid, sizeof e->w.guid, "%s", tab ? tab + 1 : "");
+    e->seq = ++p->seq;
     void *old = NULL;
     if (hashmap_put(p->pending, key, strlen(key), e, &old) != 0)
         free(e);
@@ -303,6 +322,7 @@ static void catchup_end(pipeline *p);
 
 static void drop_state(pipeline *p)
 {
+    writer_cancel(p->wr); /* the fence: nothing more of ours is written, no report of it matches a new entry */
     catchup_end(p);
     p->catchup_until_ms = 0;
     evaluator_reset(p->ev);
@@ -339,6 +359,8 @@ static int take_over(pipeline *p)
     p->leader = true;
     atomic_store(&p->stats.leader, 1);
     p->next_flush = 0;
+    p->next_progress = now_ms() + (uint64_t)p->s->progress_ms;
+    p->round_open = false;
     log_info("achievd: evaluating the stream (%zu players, %zu matches, %zu pending forum writes restored)",
              evaluator_players(p->ev), evaluator_matches(p->ev), hashmap_size(p->pending));
     return 0;
@@ -353,6 +375,7 @@ static void refresh_forum(pipeline *p, uint64_t now)
         size_t n = 0;
         if (forum_detect_schema(p->fm) == 0 && forum_load_catalogue(p->fm, &defs, &n) == 0) {
             if (evaluator_set_catalogue(p->ev, defs, n) == 0) {
+                writer_catalogue_changed(p->wr); /* before any write of a new code is handed over */
                 if (!p->catalogue_loaded)
                     log_info("achievd: %zu achievement definitions loaded", n);
                 p->catalogue_loaded = true;
@@ -433,59 +456,116 @@ static void backfill_next(pipeline *p, uint64_t now)
         p->next_backfill = now + 5000; /* ClickHouse away: later (the live events are credited meanwhile) */
 }
 
-/* Write what MariaDB does not have yet; forget it once Redis forgot it too. */
-static void flush(pipeline *p, uint64_t now)
+/* Forget the writes MariaDB has now, in Redis's pending list and then in memory, unless they changed since they
+ * were handed over (their newer value is handed over in turn). */
+static void collect_written(pipeline *p)
 {
-    if (now < p->next_flush || hashmap_size(p->pending) == 0)
-        return;
-    size_t n = hashmap_size(p->pending) < FLUSH_MAX ? hashmap_size(p->pending) : FLUSH_MAX;
-    pending_write *w = malloc(n * sizeof *w);
-    const char **keys = malloc(n * sizeof *keys);
-    size_t k = 0, pos = 0, klen;
+    writer_item *done = NULL;
+    size_t n = writer_take_done(p->wr, &done);
+    const char **keys = n ? malloc(n * sizeof *keys) : NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        char key[80];
+        int len = snprintf(key, sizeof key, "%u:%s", done[i].w.member, done[i].w.code);
+        pend *e = hashmap_get(p->pending, key, (size_t)len);
+        count_code(p, done[i].w.code, done[i].w.unlocked);
+        atomic_fetch_add(&p->stats.progress_writes, 1);
+        atomic_fetch_add(&p->stats.unlocks, done[i].w.unlocked);
+        if (!e)
+            continue;
+        if (keys && e->seq == done[i].seq && e->handed_seq != 0) {
+            keys[k++] = e->key; /* Redis holds this very value: a change since would have a newer seq */
+            e->handed_seq = 0;
+        } else if (e->handed_seq == done[i].seq) {
+            e->handed_seq = 0; /* changed since: the newer value is handed over in turn */
+        }
+    }
+    int rc = k > 0 ? store_pending_done(p->st, keys, k) : 0;
+    for (size_t i = 0; i < k; i++) {
+        if (rc == 0)
+            free(hashmap_remove(p->pending, keys[i], strlen(keys[i])));
+        else
+            ((pend *)hashmap_get(p->pending, keys[i], strlen(keys[i])))->handed_seq = 0; /* written again */
+    }
+    free(keys);
+    free(done);
+    if (rc == -EPERM)
+        lose_leadership(p, "another achievd holds the lease");
+    atomic_store(&p->stats.pending, hashmap_size(p->pending));
+}
+
+/* Hand the writer up to limit pending writes saved in Redis (dirty ones wait for the next checkpoint: MariaDB
+ * never has a write Redis could lose), unlocks or progress. Returns how many, or -ENOMEM. */
+static long hand(pipeline *p, bool unlocks, size_t limit)
+{
+    size_t cap = 0, k = 0, pos = 0, klen;
+    writer_item *items = NULL;
+    pend **handed = NULL;
     const char *key;
     void *v;
-    /* Unlocks first: when more is pending than one flush takes, an unlock must not wait behind progress. */
-    for (int pass = 0; pass < 2; pass++) {
-        pos = 0;
-        while (w && keys && k < n && hashmap_next(p->pending, &pos, &key, &klen, &v)) {
-            pend *e = v;
-            if (e->dirty || e->w.unlocked != (pass == 0))
-                continue; /* dirty: not yet in Redis, written after the next checkpoint */
-            w[k] = e->w;
-            keys[k++] = e->key;
+    int rc = 0;
+    while (k < limit && hashmap_next(p->pending, &pos, &key, &klen, &v)) {
+        pend *e = v;
+        if (e->dirty || e->w.unlocked != unlocks)
+            continue;
+        /* An unlock does not wait for its progress write in flight (behind a period's); progress goes once a
+         * period, and not while an older value of it is in flight. */
+        if (unlocks ? e->handed_seq != 0 && e->handed_unlock : e->handed_seq != 0 || e->round == p->round)
+            continue;
+        if (k == cap) {
+            cap = cap ? cap * 2 : 256;
+            writer_item *i2 = realloc(items, cap * sizeof *items);
+            pend **h2 = i2 ? realloc(handed, cap * sizeof *handed) : NULL;
+            items = i2 ? i2 : items;
+            handed = h2 ? h2 : handed;
+            if (!i2 || !h2) {
+                rc = -ENOMEM;
+                break;
+            }
+        }
+        items[k].w = e->w;
+        items[k].seq = e->seq;
+        handed[k++] = e;
+    }
+    if (rc == 0)
+        rc = writer_submit(p->wr, items, k, unlocks);
+    for (size_t i = 0; rc == 0 && i < k; i++) {
+        handed[i]->handed_seq = handed[i]->seq;
+        handed[i]->handed_unlock = unlocks;
+        if (!unlocks)
+            handed[i]->round = p->round;
+    }
+    free(items);
+    free(handed);
+    return rc == 0 ? (long)k : rc;
+}
+
+/* Hand the writer what MariaDB does not have yet. Unlocks go every ACHIEVD_FLUSH_MS, all of them; progress only
+ * every ACHIEVD_PROGRESS_MS: a (member, code) changes with most events, and writing each change was 6.5 MariaDB
+ * rows per event (docs/performance.md), whereas its latest value once per period is well under one. Progress
+ * rows only ever go up (forum.c), so writing them late loses nothing. */
+static void hand_over(pipeline *p, uint64_t now, size_t slice)
+{
+    if (now >= p->next_flush && hand(p, /* unlocks= */ true, SIZE_MAX) >= 0 && hashmap_size(p->pending) > 0)
+        p->next_flush = now + (uint64_t)p->s->flush_ms; /* with nothing pending, the next unlock goes at once */
+    if (!p->round_open && now >= p->next_progress) {
+        p->round++;
+        p->round_open = true;
+    }
+    if (p->round_open && writer_progress_queued(p->wr) < slice) {
+        long k = hand(p, /* unlocks= */ false, slice);
+        if (k >= 0 && (size_t)k < slice) { /* the period's last slice: the next period runs from now */
+            p->round_open = false;
+            p->next_progress = now + (uint64_t)p->s->progress_ms;
         }
     }
-    int rc = w && keys ? 0 : -ENOMEM;
-    for (size_t i = 0; rc == 0 && i < k; i += (size_t)p->s->write_rows) {
-        size_t m = k - i < (size_t)p->s->write_rows ? k - i : (size_t)p->s->write_rows;
-        double secs = 0;
-        rc = forum_write(p->fm, w + i, m, &secs);
-        atomic_fetch_add(&p->stats.write_us_total, (unsigned long long)(secs * 1e6));
-        atomic_fetch_add(&p->stats.write_count, 1);
-    }
-    if (rc == 0 && k > 0)
-        rc = store_pending_done(p->st, keys, k);
-    if (rc == 0) {
-        for (size_t i = 0; i < k; i++) {
-            count_code(p, w[i].code, w[i].unlocked);
-            atomic_fetch_add(&p->stats.progress_writes, 1);
-            atomic_fetch_add(&p->stats.unlocks, w[i].unlocked);
-            free(hashmap_remove(p->pending, keys[i], strlen(keys[i])));
-        }
-        p->flush_backoff_ms = 0;
-        p->next_flush = now + (uint64_t)p->s->flush_ms;
-    } else if (rc == -EPERM) {
-        lose_leadership(p, "another achievd holds the lease");
-    } else {
-        atomic_fetch_add(&p->stats.write_errors, 1);
-        p->flush_backoff_ms = p->flush_backoff_ms ? p->flush_backoff_ms * 2 : p->s->flush_ms;
-        if (p->flush_backoff_ms > FLUSH_BACKOFF_MAX_MS)
-            p->flush_backoff_ms = FLUSH_BACKOFF_MAX_MS;
-        p->next_flush = now + (uint64_t)p->flush_backoff_ms;
-    }
-    free(w);
-    free(keys);
-    atomic_store(&p->stats.pending, hashmap_size(p->pending));
+}
+
+static void flush(pipeline *p, uint64_t now)
+{
+    collect_written(p);
+    if (p->leader)
+        hand_over(p, now, PROGRESS_SLICE);
 }
 
 /* ---- one step ---- */
@@ -1001,6 +1081,12 @@ static void *run(void *arg)
             nap(p, STANDBY_POLL_MS); /* evaluating without definitions would lose progress: wait for MariaDB */
             continue;
         }
+        if (hashmap_size(p->pending) >= PENDING_MAX) {
+            p->next_progress = 0; /* a period now, whatever is left of this one: it is what frees entries */
+            flush(p, now_ms());
+            nap(p, PENDING_WAIT_MS);
+            continue;
+        }
         if (step(p) < 0)
             continue;
         flush(p, now_ms());
@@ -1013,7 +1099,14 @@ static void *run(void *arg)
     }
     if (p->leader) {
         p->next_flush = 0;
-        flush(p, now_ms()); /* best effort: what stays pending is written by the next evaluator */
+        p->next_progress = 0;
+        p->round_open = false;
+        /* best effort: what stays pending is written by the next evaluator */
+        hand_over(p, now_ms(), SIZE_MAX);
+        if (!writer_drain(p->wr, DRAIN_MS))
+            log_warn("achievd: MariaDB did not take every pending write within %d ms; the next evaluator writes them",
+                     DRAIN_MS);
+        collect_written(p);
         store_release(p->st);
     }
     mysql_thread_end();
@@ -1031,11 +1124,12 @@ pipeline *pipeline_new(const achievd_settings *s)
     pthread_mutex_init(&p->lock, NULL);
     p->st = store_new(s);
     p->fm = forum_new(s);
+    p->wr = writer_new(s, &p->stats);
     p->ev = evaluator_new(member_of, on_write, p);
     p->pending = hashmap_new();
     p->links = hashmap_new();
     p->codes = hashmap_new();
-    if (!p->st || !p->fm || !p->ev || !p->pending || !p->links || !p->codes) {
+    if (!p->st || !p->fm || !p->wr || !p->ev || !p->pending || !p->links || !p->codes) {
         pipeline_free(p);
         return NULL;
     }
@@ -1044,6 +1138,8 @@ pipeline *pipeline_new(const achievd_settings *s)
 
 int pipeline_start(pipeline *p)
 {
+    if (writer_start(p->wr) != 0)
+        return -EAGAIN;
     if (pthread_create(&p->thread, NULL, run, p) != 0)
         return -EAGAIN;
     p->started = true;
@@ -1056,6 +1152,7 @@ void pipeline_stop(pipeline *p)
         return;
     atomic_store(&p->stop, true);
     pthread_join(p->thread, NULL);
+    writer_stop(p->wr);
     p->started = false;
 }
 
@@ -1066,6 +1163,7 @@ void pipeline_free(pipeline *p)
     pipeline_stop(p);
     catchup_end(p);
     store_free(p->st);
+    writer_free(p->wr);
     forum_free(p->fm);
     evaluator_free(p->ev);
     if (p->pending)

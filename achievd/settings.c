@@ -11,9 +11,14 @@ const config_var achievd_config_vars[] = {
     {"ACHIEVD_GROUP", STREAM_GROUP_ACHIEVD,
      "consumer group on INGEST_STREAM, and the name of achievd's state in Redis: a second forum fed from the same "
      "stream runs its achievd with another group"},
-    {"ACHIEVD_READ_COUNT", "1000", "stream entries read and evaluated per step (1 to 100000)"},
+    {"ACHIEVD_READ_COUNT", "10000",
+     "stream entries read, evaluated and saved to Redis per step (1 to 100000): a player changed by several of them "
+     "is saved once"},
     {"ACHIEVD_FLUSH_MS", "500",
-     "unlocks and progress go to MariaDB in a few statements at most this often, whatever the event rate"},
+     "unlocks go to MariaDB in a few statements at most this often, whatever the event rate"},
+    {"ACHIEVD_PROGRESS_MS", "10000",
+     "progress rows (the latest value per member and achievement) go to MariaDB this often: one row per member and "
+     "achievement per period instead of several per event; an unlock never waits for it"},
     {"ACHIEVD_WRITE_ROWS", "500", "rows per MariaDB statement (1 to 10000)"},
     {"ACHIEVD_LEASE_MS", "10000",
      "one achievd evaluates at a time; a standby takes over this long after the evaluator stopped answering"},
@@ -56,6 +61,7 @@ int achievd_settings_load(achievd_settings *s)
     int rc = mdb_smf_prefix(s->prefix, sizeof s->prefix);
     rc |= setting("ACHIEVD_READ_COUNT", 1, 100000, &s->read_count);
     rc |= setting("ACHIEVD_FLUSH_MS", 10, 600000, &s->flush_ms);
+    rc |= setting("ACHIEVD_PROGRESS_MS", 10, 3600000, &s->progress_ms);
     rc |= setting("ACHIEVD_WRITE_ROWS", 1, 10000, &s->write_rows);
     rc |= setting("ACHIEVD_LEASE_MS", 1000, 600000, &s->lease_ms);
     rc |= setting("ACHIEVD_CATALOGUE_RELOAD_S", 1, 86400, &s->catalogue_reload_s);

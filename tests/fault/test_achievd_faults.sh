@@ -27,7 +27,7 @@ set -uo pipefail
 MARIADB_DOWN_S=${FAULT_MARIADB_DOWN_S:-60}
 
 # Quick flushes, a lease that a restarted achievd waits out in 2 s rather than 10, links seen within a second.
-export ACHIEVD_FLUSH_MS=100 ACHIEVD_LEASE_MS=2000 ACHIEVD_IDENTITIES_RELOAD_S=1
+export ACHIEVD_FLUSH_MS=100 ACHIEVD_PROGRESS_MS=100 ACHIEVD_LEASE_MS=2000 ACHIEVD_IDENTITIES_RELOAD_S=1
 T0=$SECONDS
 stack_up || exit 1
 echo "  stack up after $((SECONDS - T0)) s"
