@@ -17,8 +17,8 @@ typedef struct {
     size_t max_event_bytes; /* INGEST_MAX_EVENT_BYTES: bytes of one event's rendered row */
 } ingest_limits;
 
-ingest_api *ingest_api_new(http_server *http, server_auth *auth, redis_client *redis, spool *sp, live_state *live,
-                           const char *stream_key, const ingest_limits *limits);
+ingest_api *ingest_api_new(uv_loop_t *loop, http_server *http, server_auth *auth, redis_client *redis, spool *sp,
+                           live_state *live, const char *stream_key, const ingest_limits *limits);
 void ingest_api_free(ingest_api *api);
 
 #endif
