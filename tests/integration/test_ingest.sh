@@ -272,8 +272,8 @@ awk 'BEGIN {
 printf '%s' '[{"type": "jump", "session_id": "sess_off", "player_guid": "unauth_3", "timestamp": "999.000"}]' >/tmp/off_small.$$
 check "the large body is over 64 KiB and within 1 MiB" eval "[ $(stat -c %s /tmp/off_big.$$) -gt 65536 ] && [ $(stat -c %s /tmp/off_big.$$) -le 1048576 ]"
 # The token is looked up once first, so that neither request waits for PostgreSQL and the small one arrives while a
-# thread still parses the large one (~10 ms for 400 events of 200 fields). Two connections of our own, so that the
-# small request goes out as soon as the large one is written.
+# thread still parses the large one (~8 ms for 400 events of 200 fields). Two connections of our own, so that the
+# small request goes out right after the large one.
 printf '%s' '[{"type": "heartbeat", "session_id": "sess_warm"}]' >/tmp/off_warm.$$
 check_eq "the server's first batch" 202 "$(post_events "$OFF_TOKEN" /tmp/off_warm.$$ | cut -d' ' -f1)"
 # raw_post FD BODY_FILE: write one request on the open connection FD.
@@ -285,6 +285,9 @@ raw_post() {
 ingestd_port=${INGESTD_URL##*:}
 exec 7<>"/dev/tcp/127.0.0.1/$ingestd_port" 8<>"/dev/tcp/127.0.0.1/$ingestd_port"
 raw_post 7 /tmp/off_big.$$
+# Once written, the large body may still wait in ingestd's receive buffer: a small request completed before it would
+# rightly go first. A few ms let ingestd read it and hand it to a thread, well within its parse.
+sleep 0.005
 raw_post 8 /tmp/off_small.$$
 big_answer=$(timeout 10 cat <&7 | tail -n 1)
 small_answer=$(timeout 10 cat <&8 | tail -n 1)
