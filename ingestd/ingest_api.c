@@ -22,11 +22,13 @@
  * parses in tens of microseconds, less than the hop to a thread and back; a 1 MiB body takes 2-8 ms, which every
  * other connection would wait for on the loop (tests/bench/ingest_flood_bench.sh). */
 #define PARSE_OFF_LOOP_BYTES (64 * 1024)
+/* Parses on threads at once: two cores' worth, leaving libuv's other two threads to token lookups and the spool. */
+#define PARSE_THREADS 2
 
 typedef struct ingest_job ingest_job;
 
 struct ingest_api {
-    uv_loop_t *loop;
+    parse_pool *parses;
     server_auth *auth;
     redis_client *redis;
     spool *spool;
@@ -261,10 +263,8 @@ static void ingest_parse(ingest_job *j)
     const char *body = http_request_body(j->req, &len);
     if (len >= PARSE_OFF_LOOP_BYTES) {
         off_loop_add(j);
-        if (parse_work_start(api->loop, &j->parse, body, len, api->limits.max_events, &j->parsed, on_parsed_off_loop,
-                             j) == 0)
-            return;
-        off_loop_remove(j); /* no thread to be had: parse here, as small bodies are */
+        parse_work_start(api->parses, &j->parse, body, len, api->limits.max_events, &j->parsed, on_parsed_off_loop, j);
+        return;
     }
     ingest_handoff(j, batch_parse_max(body, len, api->limits.max_events, &j->parsed));
 }
@@ -332,7 +332,11 @@ ingest_api *ingest_api_new(uv_loop_t *loop, http_server *http, server_auth *auth
         free(api);
         return NULL;
     }
-    api->loop = loop;
+    if (!(api->parses = parse_pool_new(loop, PARSE_THREADS))) {
+        free(api->stream_key);
+        free(api);
+        return NULL;
+    }
     api->auth = auth;
     api->redis = redis;
     api->spool = sp;
@@ -350,6 +354,7 @@ ingest_api *ingest_api_new(uv_loop_t *loop, http_server *http, server_auth *auth
      * thousands of times. */
     api->bad_tokens = rate_limit_new(30, 30);
     if (!api->bad_tokens) {
+        parse_pool_free(api->parses);
         free(api->stream_key);
         free(api);
         return NULL;
@@ -370,6 +375,7 @@ void ingest_api_free(ingest_api *api)
     if (!api)
         return;
     rate_limit_free(api->bad_tokens);
+    parse_pool_free(api->parses);
     free(api->stream_key);
     free(api);
 }

@@ -2,6 +2,7 @@
 #include "parse_worker.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -25,19 +26,66 @@ static void parse_run(uv_work_t *req)
     w->rc = batch_parse_max(w->body, w->len, w->max_events, w->out);
 }
 
-/* Back on the loop's thread. A work request is never cancelled (parse_work_start's callers wait for every
- * parse), so status is always 0. */
+struct parse_pool {
+    uv_loop_t *loop;
+    unsigned max_running, running;
+    parse_work *head, *tail; /* waiting for a thread */
+};
+
+static void parse_after(uv_work_t *req, int status);
+
+/* Hand w to a thread. uv_queue_work fails only without a work callback, never here. */
+static void parse_queue(parse_work *w)
+{
+    w->pool->running++;
+    (void)uv_queue_work(w->pool->loop, &w->work, parse_run, parse_after);
+}
+
+/* Back on the loop's thread: the next waiting parse takes the thread's place, then w's caller hears of it. A work
+ * request is never cancelled, so status is always 0. */
 static void parse_after(uv_work_t *req, int status)
 {
     (void)status;
     parse_work *w = req->data;
+    parse_pool *p = w->pool;
+    p->running--;
+    parse_work *next = p->head;
+    if (next) {
+        p->head = next->next;
+        if (!p->head)
+            p->tail = NULL;
+        parse_queue(next);
+    }
     w->done(w->rc, w->arg);
 }
 
-int parse_work_start(uv_loop_t *loop, parse_work *w, const char *body, size_t len, size_t max_events, batch *out,
-                     parse_done_fn done, void *arg)
+parse_pool *parse_pool_new(uv_loop_t *loop, unsigned max_running)
 {
-    *w = (parse_work){.body = body, .len = len, .max_events = max_events, .out = out, .done = done, .arg = arg};
+    parse_pool *p = calloc(1, sizeof *p);
+    if (p) {
+        p->loop = loop;
+        p->max_running = max_running ? max_running : 1;
+    }
+    return p;
+}
+
+void parse_pool_free(parse_pool *p)
+{
+    free(p);
+}
+
+void parse_work_start(parse_pool *p, parse_work *w, const char *body, size_t len, size_t max_events, batch *out,
+                      parse_done_fn done, void *arg)
+{
+    *w = (parse_work){
+        .pool = p, .body = body, .len = len, .max_events = max_events, .out = out, .done = done, .arg = arg};
     w->work.data = w;
-    return uv_queue_work(loop, &w->work, parse_run, parse_after);
+    if (p->running < p->max_running) {
+        parse_queue(w);
+    } else if (p->tail) {
+        p->tail->next = w;
+        p->tail = w;
+    } else {
+        p->head = p->tail = w;
+    }
 }

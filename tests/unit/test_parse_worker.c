@@ -40,13 +40,17 @@ static ch_buf big_json_body(size_t nevents)
 typedef struct {
     int rc;
     bool done;
+    unsigned order; /* 1 for the first parse done, 2 for the second... */
 } parse_result;
+
+static unsigned ndone;
 
 static void on_done(int rc, void *arg)
 {
     parse_result *r = arg;
     r->rc = rc;
     r->done = true;
+    r->order = ++ndone;
 }
 
 /* The session maps the renderer reads and updates, one map for every session (enough to see that both batches
@@ -99,11 +103,14 @@ static void assert_same_parse(const char *body, size_t len, size_t max_events, i
 
     uv_loop_t loop;
     assert_int_equal(uv_loop_init(&loop), 0);
+    parse_pool *pool = parse_pool_new(&loop, 2);
+    assert_non_null(pool);
     parse_work w;
     parse_result r = {0};
-    assert_int_equal(parse_work_start(&loop, &w, body, len, max_events, &there, on_done, &r), 0);
+    parse_work_start(pool, &w, body, len, max_events, &there, on_done, &r);
     assert_false(r.done); /* never called before the loop runs */
     uv_run(&loop, UV_RUN_DEFAULT);
+    parse_pool_free(pool);
     assert_true(r.done);
     assert_int_equal(r.rc, rc);
     assert_int_equal(uv_loop_close(&loop), 0);
@@ -165,34 +172,48 @@ static void test_malformed_at_the_end(void **state)
     ch_buf_free(&b);
 }
 
-/* Many parses at once, more than the threadpool has threads: each gets its own result. */
-static void test_many_at_once(void **state)
+/* Many parses at once, more than the pool lets run: each gets its own result, and with one running at a time they
+ * end in the order they were started. */
+static void many_at_once(unsigned max_running)
 {
-    (void)state;
     enum { N = 12 };
     ch_buf good = big_json_body(300), bad = big_json_body(300);
     bad.data[bad.len / 3] = '#';
     uv_loop_t loop;
     assert_int_equal(uv_loop_init(&loop), 0);
+    parse_pool *pool = parse_pool_new(&loop, max_running);
+    assert_non_null(pool);
     parse_work w[N];
     batch out[N];
     parse_result r[N];
     memset(out, 0, sizeof out);
     memset(r, 0, sizeof r);
+    ndone = 0;
     for (int i = 0; i < N; i++) {
         const ch_buf *body = i % 3 == 2 ? &bad : &good;
-        assert_int_equal(parse_work_start(&loop, &w[i], body->data, body->len, 500, &out[i], on_done, &r[i]), 0);
+        parse_work_start(pool, &w[i], body->data, body->len, 500, &out[i], on_done, &r[i]);
     }
     uv_run(&loop, UV_RUN_DEFAULT);
     for (int i = 0; i < N; i++) {
         assert_true(r[i].done);
         assert_int_equal(r[i].rc, i % 3 == 2 ? -EINVAL : 0);
-        assert_int_equal(out[i].nevents, i % 3 == 2 ? out[i].nevents : 300);
+        if (i % 3 != 2)
+            assert_int_equal(out[i].nevents, 300);
+        if (max_running == 1)
+            assert_int_equal(r[i].order, (unsigned)i + 1);
         batch_free(&out[i]);
     }
+    parse_pool_free(pool);
     assert_int_equal(uv_loop_close(&loop), 0);
     ch_buf_free(&good);
     ch_buf_free(&bad);
+}
+
+static void test_many_at_once(void **state)
+{
+    (void)state;
+    many_at_once(2);
+    many_at_once(1);
 }
 
 int main(void)
