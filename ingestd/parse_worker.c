@@ -9,8 +9,9 @@
 
 /* The nice value of a thread once it parsed a body. Under a flood of large bodies the parse threads would take
  * both cores from the loop, nginx and Redis, which every normal batch needs (tests/bench/ingest_flood_bench.sh);
- * at nice 10 they get the CPU the rest leaves. libuv's other work on these threads (the spool's file writes)
- * waits for the disk, not for a CPU. */
+ * at nice 10 they get the CPU the rest leaves. libuv's other work on these threads (db_pool's token lookups, the
+ * spool's file writes) mostly waits for PostgreSQL or the disk, but under a flood it may also wait a little longer
+ * for a CPU. */
 #define PARSE_THREAD_NICE 10
 
 /* On a threadpool thread: the parse itself. */
