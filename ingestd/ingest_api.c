@@ -13,11 +13,22 @@
 #include "event_row.h"
 #include "log.h"
 #include "metrics.h"
+#include "parse_worker.h"
 #include "random.h"
 #include "rate_limit.h"
 #include "stream.h"
 
+/* Bodies from this size on are parsed on libuv's threadpool. A tracker batch (20 events at most) is a few KB and
+ * parses in tens of microseconds, less than the hop to a thread and back; a 1 MiB body takes 2-8 ms, which every
+ * other connection would wait for on the loop (tests/bench/ingest_flood_bench.sh). */
+#define PARSE_OFF_LOOP_BYTES (64 * 1024)
+/* Parses on threads at once: two cores' worth, leaving libuv's other two threads to token lookups and the spool. */
+#define PARSE_THREADS 2
+
+typedef struct ingest_job ingest_job;
+
 struct ingest_api {
+    parse_pool *parses;
     server_auth *auth;
     server_activity *activity;
     redis_client *redis;
@@ -30,10 +41,14 @@ struct ingest_api {
     metric *events_accepted, *batches_accepted, *batches_spooled, *latency;
     metric *rej_missing_token, *rej_invalid_token, *rej_registry, *rej_bad_body, *rej_storage, *rej_guessing;
     metric *rej_too_large;
+    /* Batches being parsed off the loop, each with its server's later batches waiting behind it: a server's
+     * batches are rendered and appended in the order they arrived, whichever of them went to a thread. As many
+     * as there are connections busy with a large body, so a list. */
+    ingest_job *off_loop;
 };
 
 /* One request between its arrival and its answer. */
-typedef struct {
+struct ingest_job {
     ingest_api *api;
     http_request *req;
     char server_id[64];
@@ -43,7 +58,10 @@ typedef struct {
     ch_buf rows;
     stream_batch sb;
     uint64_t received_ms;
-} ingest_job;
+    parse_work parse;
+    ingest_job *next_off_loop; /* in api->off_loop */
+    ingest_job *behind;        /* the next batch of the same server, waiting for this one to be parsed */
+};
 
 /* Wall-clock time in milliseconds: the receive time stored with every event. */
 static uint64_t wall_ms(void)
@@ -133,13 +151,11 @@ static void on_xadd(redis_client *c, struct redisReply *reply, const char *err, 
     spool_batch(j);
 }
 
-/* Parse, enrich and render the batch of an authenticated server, then store it. */
-static void ingest_batch(ingest_job *j)
+/* Enrich and render the batch of an authenticated server, parsed with result rc, then store it. On the loop's
+ * thread: the sessions' maps that rendering reads and updates belong to the live state. */
+static void ingest_parsed(ingest_job *j, int rc)
 {
     ingest_api *api = j->api;
-    size_t len;
-    const char *body = http_request_body(j->req, &len);
-    int rc = batch_parse_max(body, len, api->limits.max_events, &j->parsed);
     if (rc == -E2BIG) {
         reject(j, api->rej_too_large, 413, j->parsed.error);
         return;
@@ -188,6 +204,86 @@ static void ingest_batch(ingest_job *j)
         spool_batch(j);
 }
 
+static void ingest_parse(ingest_job *j);
+
+/* The server's place in api->off_loop, if it has one: the batch its new batches must wait behind. */
+static ingest_job *off_loop_find(ingest_api *api, const char *server_id)
+{
+    for (ingest_job *o = api->off_loop; o; o = o->next_off_loop)
+        if (strcmp(o->server_id, server_id) == 0)
+            return o;
+    return NULL;
+}
+
+static void off_loop_add(ingest_job *j)
+{
+    j->next_off_loop = j->api->off_loop;
+    j->api->off_loop = j;
+}
+
+/* Take j out of api->off_loop. */
+static void off_loop_remove(ingest_job *j)
+{
+    for (ingest_job **o = &j->api->off_loop; *o; o = &(*o)->next_off_loop)
+        if (*o == j) {
+            *o = j->next_off_loop;
+            break;
+        }
+    j->next_off_loop = NULL;
+}
+
+/* Go on with j, parsed with result rc, then with the batches that waited behind it. While j is rendered and
+ * answered, the next of them holds the server's place in api->off_loop: a batch arriving meanwhile (a pipelined
+ * one, dispatched from within j's answer) must queue behind it, not overtake it. */
+static void ingest_handoff(ingest_job *j, int rc)
+{
+    ingest_job *next = j->behind;
+    j->behind = NULL;
+    if (next)
+        off_loop_add(next);
+    ingest_parsed(j, rc); /* may free j */
+    if (next) {
+        off_loop_remove(next);
+        ingest_parse(next);
+    }
+}
+
+/* j's large body was parsed on a thread. */
+static void on_parsed_off_loop(int rc, void *arg)
+{
+    ingest_job *j = arg;
+    off_loop_remove(j);
+    ingest_handoff(j, rc);
+}
+
+/* Parse j's batch and go on with it, then with the batches of its server waiting behind it (j->behind...), in
+ * order. A large body goes to a thread, and the server's later batches wait until it is back. */
+static void ingest_parse(ingest_job *j)
+{
+    ingest_api *api = j->api;
+    size_t len;
+    const char *body = http_request_body(j->req, &len);
+    if (len >= PARSE_OFF_LOOP_BYTES) {
+        off_loop_add(j);
+        parse_work_start(api->parses, &j->parse, body, len, api->limits.max_events, &j->parsed, on_parsed_off_loop, j);
+        return;
+    }
+    ingest_handoff(j, batch_parse_max(body, len, api->limits.max_events, &j->parsed));
+}
+
+/* A batch of an authenticated server: parsed now, or after the batches of the same server ahead of it. */
+static void ingest_batch(ingest_job *j)
+{
+    ingest_job *last = off_loop_find(j->api, j->server_id);
+    if (!last) {
+        ingest_parse(j);
+        return;
+    }
+    while (last->behind)
+        last = last->behind;
+    last->behind = j;
+}
+
 /* The token was resolved. */
 static void on_auth(server_auth_result result, const char *server_id, void *arg)
 {
@@ -230,11 +326,17 @@ static void ingest_handler(http_request *req, void *arg)
     server_auth_check(api->auth, server_auth_token(req), on_auth, j);
 }
 
-ingest_api *ingest_api_new(http_server *http, server_auth *auth, server_activity *activity, redis_client *redis,
-                           spool *sp, live_state *live, const char *stream_key, const ingest_limits *limits)
+ingest_api *ingest_api_new(uv_loop_t *loop, http_server *http, server_auth *auth, server_activity *activity,
+                           redis_client *redis, spool *sp, live_state *live, const char *stream_key,
+                           const ingest_limits *limits)
 {
     ingest_api *api = calloc(1, sizeof *api);
     if (!api || !(api->stream_key = strdup(stream_key))) {
+        free(api);
+        return NULL;
+    }
+    if (!(api->parses = parse_pool_new(loop, PARSE_THREADS))) {
+        free(api->stream_key);
         free(api);
         return NULL;
     }
@@ -256,6 +358,7 @@ ingest_api *ingest_api_new(http_server *http, server_auth *auth, server_activity
      * thousands of times. */
     api->bad_tokens = rate_limit_new(30, 30);
     if (!api->bad_tokens) {
+        parse_pool_free(api->parses);
         free(api->stream_key);
         free(api);
         return NULL;
@@ -276,6 +379,7 @@ void ingest_api_free(ingest_api *api)
     if (!api)
         return;
     rate_limit_free(api->bad_tokens);
+    parse_pool_free(api->parses);
     free(api->stream_key);
     free(api);
 }

@@ -19,8 +19,9 @@ typedef struct {
 } ingest_limits;
 
 /* activity: told of every accepted batch (which servers have sent events, for authd). */
-ingest_api *ingest_api_new(http_server *http, server_auth *auth, server_activity *activity, redis_client *redis,
-                           spool *sp, live_state *live, const char *stream_key, const ingest_limits *limits);
+ingest_api *ingest_api_new(uv_loop_t *loop, http_server *http, server_auth *auth, server_activity *activity,
+                           redis_client *redis, spool *sp, live_state *live, const char *stream_key,
+                           const ingest_limits *limits);
 void ingest_api_free(ingest_api *api);
 
 #endif

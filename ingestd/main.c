@@ -177,7 +177,8 @@ int main(int argc, char **argv)
             return 1;
         }
         ingest_limits limits = {.max_events = (size_t)max_events, .max_event_bytes = (size_t)max_event_bytes};
-        g.api = ingest_api_new(daemon_http(d), g.auth, g.activity, g.redis, g.spool, g.live, g.stream_key, &limits);
+        g.api = ingest_api_new(daemon_loop(d), daemon_http(d), g.auth, g.activity, g.redis, g.spool, g.live,
+                               g.stream_key, &limits);
         g.reg = registration_new(daemon_http(d), pg, g.auth);
         if (!g.auth || !g.activity || !g.live || !g.api || !g.reg) {
             log_error("out of memory at start-up");
