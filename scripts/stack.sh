@@ -359,6 +359,8 @@ EOF
       <max_memory_usage>1073741824</max_memory_usage>
       <use_uncompressed_cache>0</use_uncompressed_cache>
       <readonly>2</readonly>
+      <!-- Reads take at most 32 of the server's 64 query slots: the writer's inserts always find one. -->
+      <max_concurrent_queries_for_user>32</max_concurrent_queries_for_user>
     </read>
   </profiles>
   <users>
