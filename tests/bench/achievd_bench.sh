@@ -192,7 +192,7 @@ cpu_report() {
 # group_state: "ENTRIES_READ LAG PENDING LAST_DELIVERED_ID" of achievd's consumer group ("-" for a missing value:
 # Redis gives no lag when it cannot compute it).
 group_state() {
-  redis-cli -u "$REDIS_URL" XINFO GROUPS "$STREAM" 2>/dev/null | paste - - | awk -F'\t' -v grp="$ACHIEVD_GROUP_NAME" '
+  redis-cli --no-auth-warning -u "$REDIS_URL" XINFO GROUPS "$STREAM" 2>/dev/null | paste - - | awk -F'\t' -v grp="$ACHIEVD_GROUP_NAME" '
     $1 == "name" { g = $2 }
     g == grp && $1 == "entries-read" { r = $2 }
     g == grp && $1 == "lag" { l = $2 }
@@ -207,7 +207,7 @@ group_done() {
   [ "$3" = 0 ] || return 1
   [ "$2" = 0 ] && return 0
   [ "$2" = - ] || return 1
-  [ "$4" = "$(redis-cli -u "$REDIS_URL" XINFO STREAM "$STREAM" 2>/dev/null | paste - - |
+  [ "$4" = "$(redis-cli --no-auth-warning -u "$REDIS_URL" XINFO STREAM "$STREAM" 2>/dev/null | paste - - |
     awk -F'\t' '$1 == "last-generated-id" { print $2 }')" ]
 }
 
@@ -302,7 +302,7 @@ catchup() {
   read -r -a st <<<"$(group_state)"
   read0=${st[0]}
   local lag0=${st[1]}
-  redis-cli -u "$REDIS_URL" CONFIG RESETSTAT >/dev/null
+  redis-cli --no-auth-warning -u "$REDIS_URL" CONFIG RESETSTAT >/dev/null
   t_start=$(now)
   shift 2
   start_achievd "$@"
@@ -355,7 +355,7 @@ catchup() {
   [ -z "$perf_pid" ] || { kill -INT "$perf_pid" 2>/dev/null || true; wait "$perf_pid" 2>/dev/null || true; }
   cpu_report "$label" "$before" "$t_cpu"
   tee -a "$RESULTS" <"$STACK_DIR/wait.jsonl"
-  redis-cli -u "$REDIS_URL" INFO commandstats | tr -d '\r' | awk -F'[:,=]' -v l="$label" '
+  redis-cli --no-auth-warning -u "$REDIS_URL" INFO commandstats | tr -d '\r' | awk -F'[:,=]' -v l="$label" '
       /^cmdstat_/ { sub(/^cmdstat_/, "", $1); c[$1] = $3; u[$1] = $5; n[++k] = $1 }
       END {
         printf "{\"phase\":\"redis_commands\",\"label\":\"%s\",\"usec_by_command\":{", l
@@ -525,8 +525,8 @@ jq -n -c --argjson hwm "$(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status")" \
   --argjson rss "$(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status")" \
   --argjson players "$(metric achievd_players)" --argjson pending "$(metric achievd_pending_writes)" \
   --argjson distinct "$(field rss-ingest ingest .distinct_members)" \
-  --argjson state_keys "$(redis-cli -u "$REDIS_URL" HLEN "$STREAM:$ACHIEVD_GROUP_NAME:state")" \
-  --argjson state_bytes "$(redis-cli -u "$REDIS_URL" MEMORY USAGE "$STREAM:$ACHIEVD_GROUP_NAME:state" SAMPLES 0)" \
+  --argjson state_keys "$(redis-cli --no-auth-warning -u "$REDIS_URL" HLEN "$STREAM:$ACHIEVD_GROUP_NAME:state")" \
+  --argjson state_bytes "$(redis-cli --no-auth-warning -u "$REDIS_URL" MEMORY USAGE "$STREAM:$ACHIEVD_GROUP_NAME:state" SAMPLES 0)" \
   '{phase: "rss", label: "rss", members_in_events: $distinct, players_in_memory: $players,
     vm_hwm_mb: ($hwm / 1024 * 10 | round / 10), vm_rss_mb: ($rss / 1024 * 10 | round / 10), pending_writes: $pending,
     redis_state_keys: $state_keys, redis_state_mb: ($state_bytes / 1048576 * 10 | round / 10)}' | tee -a "$RESULTS"

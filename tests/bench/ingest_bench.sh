@@ -71,7 +71,7 @@ cleanup() {
   trap - EXIT
   set +e
   if [ "${KEEP_STACK:-0}" = 1 ]; then
-    if [ "${FSYNC_RELAXED:-0}" = 1 ] && ! redis-cli -u "$REDIS_URL" CONFIG SET appendfsync always >/dev/null; then
+    if [ "${FSYNC_RELAXED:-0}" = 1 ] && ! redis-cli --no-auth-warning -u "$REDIS_URL" CONFIG SET appendfsync always >/dev/null; then
       log "warning: the kept stack's Redis still runs with appendfsync everysec"
     fi
     rm -f "$STACK_DIR/owner.pid"
@@ -116,8 +116,8 @@ cpu_snapshot() {
 # monitor keeps, for each second, the longest event over the threshold; fsync_probe measures the disk beside
 # Redis, this measures the fsyncs the requests actually waited for.
 redis_fsync_reset() {
-  if ! redis-cli -u "$REDIS_URL" CONFIG SET latency-monitor-threshold 1 >/dev/null ||
-    ! redis-cli -u "$REDIS_URL" LATENCY RESET >/dev/null; then
+  if ! redis-cli --no-auth-warning -u "$REDIS_URL" CONFIG SET latency-monitor-threshold 1 >/dev/null ||
+    ! redis-cli --no-auth-warning -u "$REDIS_URL" LATENCY RESET >/dev/null; then
     log "warning: cannot reset Redis's latency monitor"
   fi
 }
@@ -126,7 +126,7 @@ redis_fsync_reset() {
 # 1 ms, and the median and largest of those seconds' longest fsync.
 redis_fsync_report() {
   # The reply alternates a second's timestamp and its longest fsync (ms); an empty history is one empty line.
-  redis-cli -u "$REDIS_URL" LATENCY HISTORY aof-fsync-always 2>/dev/null | paste - - |
+  redis-cli --no-auth-warning -u "$REDIS_URL" LATENCY HISTORY aof-fsync-always 2>/dev/null | paste - - |
     awk '$2 ~ /^[0-9]+$/ { print $2 }' | sort -n |
     awk -v l="$1" '{ v[++n] = $1 } END {
         printf "{\"phase\":\"redis_fsync\",\"label\":\"%s\",\"seconds_over_1ms\":%d,", l, n
@@ -228,10 +228,10 @@ if [ "$half_keep" != null ] && [ "$half_keep" -gt 0 ]; then
   # A diagnostic, not a setting to deploy: the same load with Redis fsyncing its AOF once a second instead of
   # before every answer (an OS crash or power cut could then lose up to a second of acknowledged batches). The
   # difference to half-keepalive is what waiting for the disk's flushes adds to the p99.
-  if redis-cli -u "$REDIS_URL" CONFIG SET appendfsync everysec >/dev/null; then
+  if redis-cli --no-auth-warning -u "$REDIS_URL" CONFIG SET appendfsync everysec >/dev/null; then
     FSYNC_RELAXED=1
     half_keepalive half-keepalive-everysec
-    redis-cli -u "$REDIS_URL" CONFIG SET appendfsync always >/dev/null && FSYNC_RELAXED=0
+    redis-cli --no-auth-warning -u "$REDIS_URL" CONFIG SET appendfsync always >/dev/null && FSYNC_RELAXED=0
   else
     log "warning: cannot switch Redis to appendfsync everysec; no half-keepalive-everysec run"
   fi

@@ -110,7 +110,7 @@ start_queryd() {
     sleep 0.01
   done
   [ "$WARM_BOARDS" = 1 ] && READY_MS+="$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", (b - a) * 1000 }') "
-  redis-cli -u "$CACHE_REDIS_URL" FLUSHDB >/dev/null # the answer cache only
+  redis-cli --no-auth-warning -u "$CACHE_REDIS_URL" FLUSHDB >/dev/null # the answer cache only
 }
 # Everything cold: a queryd just started and an empty Redis. With boards kept warm, the queryd is asked once
 # it says it is ready, as a load balancer would; without, its first leaderboard request builds the board.

@@ -227,12 +227,12 @@ mdb_query() {
 
 # redis_cmd ARGS...: run one Redis command (REDIS_URL).
 redis_cmd() {
-  redis-cli -u "$REDIS_URL" "$@" 2>/dev/null
+  redis-cli --no-auth-warning -u "$REDIS_URL" "$@" 2>/dev/null
 }
 
 # cache_cmd ARGS...: a command to queryd's answer cache (its own Redis, CACHE_REDIS_URL).
 cache_cmd() {
-  redis-cli -u "$CACHE_REDIS_URL" "$@" 2>/dev/null
+  redis-cli --no-auth-warning -u "$CACHE_REDIS_URL" "$@" 2>/dev/null
 }
 
 # The pids recorded in the stack's pid files, one per line (databases, daemons, nginx).
