@@ -83,18 +83,7 @@ PROBE_MEMBER_BASE=900000000
 # shellcheck source=tests/bench/bench_lib.sh
 . "$SRC_DIR/tests/bench/bench_lib.sh"
 
-if [ ! -x "$BIN_DIR/ingestd" ] || [ ! -x "$BIN_DIR/achievd" ] || [ ! -x "$BENCH" ] || [ ! -x "$SAMPLER" ]; then
-  die "no $BIN_DIR/ingestd, $BIN_DIR/achievd, $BENCH or $SAMPLER: build first (cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build build -j2)"
-fi
-if grep -q '^MOHSTATS_SANITIZE:BOOL=ON' "$BIN_DIR/CMakeCache.txt" 2>/dev/null; then
-  die "$BIN_DIR is a sanitizer build: benchmark a Release or RelWithDebInfo build"
-fi
-BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BIN_DIR/CMakeCache.txt" 2>/dev/null || true)
-case $BUILD_TYPE in
-  Release | RelWithDebInfo) ;;
-  *) log "warning: $BIN_DIR is a '${BUILD_TYPE:-no type}' build, not Release/RelWithDebInfo: figures will be low" ;;
-esac
-command -v jq >/dev/null || die "jq is needed to read the figures"
+bench_check_build "$BIN_DIR/achievd" "$BENCH" "$SAMPLER"
 command -v redis-cli >/dev/null || die "redis-cli is needed to watch achievd's consumer group"
 case $TARGET in front | ingestd) ;; *) die "BENCH_TARGET must be front or ingestd" ;; esac
 PERF=${BENCH_PERF:-}
@@ -111,30 +100,12 @@ achievd_setting() {
   echo "${v:-null}"
 }
 
-# The stack lives in a /tmp/mohstats-test.* directory with an owner file, so that tests/integration/lib.sh sweeps
-# it away if this script is killed before its EXIT trap runs.
-STACK_DIR=$(mktemp -d /tmp/mohstats-test.XXXXXX)
-echo $$ >"$STACK_DIR/owner.pid"
-RESULTS=$STACK_DIR/results.jsonl
+bench_stack_dir
 BG_PIDS=()
-
-cleanup() {
-  local rc=$? p
-  trap - EXIT
-  set +e
+bench_on_exit() {
+  local p
   for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  if [ "${KEEP_STACK:-0}" = 1 ]; then
-    rm -f "$STACK_DIR/owner.pid"
-    log "KEEP_STACK=1: the stack keeps running in $STACK_DIR (stop it: scripts/stack.sh down $STACK_DIR)"
-  else
-    MOHSTATS_BIN_DIR=$BIN_DIR "$SRC_DIR/scripts/stack.sh" down "$STACK_DIR" >/dev/null 2>&1 ||
-      log "warning: stack.sh down $STACK_DIR failed"
-    rm -rf "$STACK_DIR"
-  fi
-  exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 now() { date +%s.%N; }
 

@@ -1,5 +1,5 @@
-# Helpers shared by the stack benchmarks (ingest_bench.sh, achievd_bench.sh), sourced after they set LIMIT (their
-# BENCH_TIME_LIMIT), BIN_DIR and, before calling settle or field, CLICKHOUSE_URL and RESULTS.
+# Helpers shared by the stack benchmarks (ingest_bench.sh, achievd_bench.sh, ingest_flood_bench.sh), sourced after
+# they set LIMIT (their BENCH_TIME_LIMIT), SRC_DIR and BIN_DIR and, before calling settle or field, CLICKHOUSE_URL.
 # shellcheck shell=bash
 
 log() { printf 'bench: %s\n' "$*" >&2; }
@@ -49,4 +49,50 @@ create_servers() {
     fi
     echo "$id $token"
   done
+}
+
+# bench_check_build PROGRAM...: BIN_DIR has ingestd and every PROGRAM (paths), and is not a sanitizer build;
+# warns when it is not a Release/RelWithDebInfo build; sets BUILD_TYPE (for the summary line). jq is needed.
+bench_check_build() {
+  local p
+  for p in "$BIN_DIR/ingestd" "$@"; do
+    [ -x "$p" ] || die "no $p: build first (cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build build -j2)"
+  done
+  if grep -q '^MOHSTATS_SANITIZE:BOOL=ON' "$BIN_DIR/CMakeCache.txt" 2>/dev/null; then
+    die "$BIN_DIR is a sanitizer build: benchmark a Release or RelWithDebInfo build"
+  fi
+  BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BIN_DIR/CMakeCache.txt" 2>/dev/null || true)
+  case $BUILD_TYPE in
+    Release | RelWithDebInfo) ;;
+    *) log "warning: $BIN_DIR is a '${BUILD_TYPE:-no type}' build, not Release/RelWithDebInfo: figures will be low" ;;
+  esac
+  command -v jq >/dev/null || die "jq is needed to read the figures"
+}
+
+# bench_stack_dir: STACK_DIR for the throwaway stack and RESULTS in it, and the EXIT trap that stops and removes the
+# stack (KEEP_STACK=1 leaves it running), also on failure or Ctrl-C; bench_on_exit runs first if the script
+# defines it (its background processes, settings to restore). The directory is a /tmp/mohstats-test.* one with an
+# owner file, so that tests/integration/lib.sh sweeps the stack away if the script is killed before the trap runs.
+bench_stack_dir() {
+  STACK_DIR=$(mktemp -d /tmp/mohstats-test.XXXXXX)
+  echo $$ >"$STACK_DIR/owner.pid"
+  RESULTS=$STACK_DIR/results.jsonl
+  trap _bench_cleanup EXIT
+  trap 'exit 130' INT TERM
+}
+
+_bench_cleanup() {
+  local rc=$?
+  trap - EXIT
+  set +e
+  if declare -F bench_on_exit >/dev/null; then bench_on_exit; fi
+  if [ "${KEEP_STACK:-0}" = 1 ]; then
+    rm -f "$STACK_DIR/owner.pid"
+    log "KEEP_STACK=1: the stack keeps running in $STACK_DIR (stop it: scripts/stack.sh down $STACK_DIR)"
+  else
+    MOHSTATS_BIN_DIR=$BIN_DIR "$SRC_DIR/scripts/stack.sh" down "$STACK_DIR" >/dev/null 2>&1 ||
+      log "warning: stack.sh down $STACK_DIR failed"
+    rm -rf "$STACK_DIR"
+  fi
+  exit "$rc"
 }

@@ -47,44 +47,16 @@ PROBE=$BIN_DIR/tests/fsync_probe
 # shellcheck source=tests/bench/bench_lib.sh
 . "$SRC_DIR/tests/bench/bench_lib.sh"
 
-if [ ! -x "$BIN_DIR/ingestd" ] || [ ! -x "$BENCH" ] || [ ! -x "$PROBE" ]; then
-  die "no $BIN_DIR/ingestd, $BENCH or $PROBE: build first (cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build build -j2)"
-fi
-if grep -q '^MOHSTATS_SANITIZE:BOOL=ON' "$BIN_DIR/CMakeCache.txt" 2>/dev/null; then
-  die "$BIN_DIR is a sanitizer build: benchmark a Release or RelWithDebInfo build"
-fi
-BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BIN_DIR/CMakeCache.txt" 2>/dev/null || true)
-case $BUILD_TYPE in
-  Release | RelWithDebInfo) ;;
-  *) log "warning: $BIN_DIR is a '${BUILD_TYPE:-no type}' build, not Release/RelWithDebInfo: figures will be low" ;;
-esac
-command -v jq >/dev/null || die "jq is needed to read the figures"
+bench_check_build "$BENCH" "$PROBE"
 
-# The stack lives in a /tmp/mohstats-test.* directory with an owner file, so that tests/integration/lib.sh sweeps
-# it away if this script is killed before its EXIT trap runs.
-STACK_DIR=$(mktemp -d /tmp/mohstats-test.XXXXXX)
-echo $$ >"$STACK_DIR/owner.pid"
-RESULTS=$STACK_DIR/results.jsonl
-
-cleanup() {
-  local rc=$?
-  trap - EXIT
-  set +e
-  if [ "${KEEP_STACK:-0}" = 1 ]; then
-    if [ "${FSYNC_RELAXED:-0}" = 1 ] && ! redis-cli --no-auth-warning -u "$REDIS_URL" CONFIG SET appendfsync always >/dev/null; then
-      log "warning: the kept stack's Redis still runs with appendfsync everysec"
-    fi
-    rm -f "$STACK_DIR/owner.pid"
-    log "KEEP_STACK=1: the stack keeps running in $STACK_DIR (stop it: scripts/stack.sh down $STACK_DIR)"
-  else
-    MOHSTATS_BIN_DIR=$BIN_DIR "$SRC_DIR/scripts/stack.sh" down "$STACK_DIR" >/dev/null 2>&1 ||
-      log "warning: stack.sh down $STACK_DIR failed"
-    rm -rf "$STACK_DIR"
+bench_stack_dir
+# A kept stack gets Redis's durable setting back (the everysec diagnostic may have been cut short).
+bench_on_exit() {
+  if [ "${KEEP_STACK:-0}" = 1 ] && [ "${FSYNC_RELAXED:-0}" = 1 ] &&
+    ! redis-cli --no-auth-warning -u "$REDIS_URL" CONFIG SET appendfsync always >/dev/null; then
+    log "warning: the kept stack's Redis still runs with appendfsync everysec"
   fi
-  exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # CPU time used so far by each component of the stack, its child processes included (nginx's workers,
 # PostgreSQL's backends): "name ticks" lines. For the request path (nginx, ingestd, Redis) also the time its

@@ -46,39 +46,13 @@ PROBE_SERVERS=2 # per probe
 # shellcheck source=tests/bench/bench_lib.sh
 . "$SRC_DIR/tests/bench/bench_lib.sh"
 
-if [ ! -x "$BIN_DIR/ingestd" ] || [ ! -x "$BENCH" ] || [ ! -x "$FLOOD" ]; then
-  die "no $BIN_DIR/ingestd, $BENCH or $FLOOD: build first (cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build build -j2)"
-fi
-if grep -q '^MOHSTATS_SANITIZE:BOOL=ON' "$BIN_DIR/CMakeCache.txt" 2>/dev/null; then
-  die "$BIN_DIR is a sanitizer build: benchmark a Release or RelWithDebInfo build"
-fi
-BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BIN_DIR/CMakeCache.txt" 2>/dev/null || true)
-command -v jq >/dev/null || die "jq is needed to read the figures"
+bench_check_build "$BENCH" "$FLOOD"
 
-# In a /tmp/mohstats-test.* directory with an owner file, so that tests/integration/lib.sh sweeps the stack away
-# if this script is killed before its EXIT trap runs.
-STACK_DIR=$(mktemp -d /tmp/mohstats-test.XXXXXX)
-echo $$ >"$STACK_DIR/owner.pid"
-RESULTS=$STACK_DIR/results.jsonl
+bench_stack_dir
 FLOOD_PID=
-
-cleanup() {
-  local rc=$?
-  trap - EXIT
-  set +e
+bench_on_exit() {
   if [ -n "$FLOOD_PID" ]; then kill "$FLOOD_PID" 2>/dev/null; fi
-  if [ "${KEEP_STACK:-0}" = 1 ]; then
-    rm -f "$STACK_DIR/owner.pid"
-    log "KEEP_STACK=1: the stack keeps running in $STACK_DIR (stop it: scripts/stack.sh down $STACK_DIR)"
-  else
-    MOHSTATS_BIN_DIR=$BIN_DIR "$SRC_DIR/scripts/stack.sh" down "$STACK_DIR" >/dev/null 2>&1 ||
-      log "warning: stack.sh down $STACK_DIR failed"
-    rm -rf "$STACK_DIR"
-  fi
-  exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # CPU ticks used so far by each component of the stack, child processes included, and by the whole machine.
 cpu_snapshot() {
