@@ -170,10 +170,11 @@ servers_up() {
   "$STACK_SH" up "$STACK_DIR" --db-only >/dev/null 2>&1 || "$STACK_SH" up "$STACK_DIR" --db-only
 }
 
-# stream_group_field FIELD: a field of the writer group in XINFO GROUPS (pending, lag, last-delivered-id ...).
+# stream_group_field FIELD [GROUP]: a field of consumer group GROUP (default the writers', clickhouse) in XINFO
+# GROUPS (pending, lag, last-delivered-id ...).
 stream_group_field() {
-  redis_cmd XINFO GROUPS "$STREAM" | awk -v f="$1" '
-    prev == "name" { in_group = ($0 == "clickhouse") }
+  redis_cmd XINFO GROUPS "$STREAM" | awk -v f="$1" -v g="${2:-clickhouse}" '
+    prev == "name" { in_group = ($0 == g) }
     in_group && prev == f { print; exit }
     { prev = $0 }'
 }

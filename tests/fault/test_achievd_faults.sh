@@ -98,12 +98,7 @@ ametric() {
 }
 
 # agroup FIELD: a field of the achievd group in XINFO GROUPS (pending, last-delivered-id, ...).
-agroup() {
-  redis_cmd XINFO GROUPS "$STREAM" | awk -v f="$1" '
-    prev == "name" { in_group = ($0 == "achievd") }
-    in_group && prev == f { print; exit }
-    { prev = $0 }'
-}
+agroup() { stream_group_field "$1" achievd; }
 
 # evaluated: achievd has read and saved everything in the stream (delivered up to the last id, none pending). Ids
 # are compared: Redis 7.0's "lag" is unknown after a restart.
