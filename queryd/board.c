@@ -99,7 +99,8 @@ struct board_set {
 // clang-format off
 static const char board_match_sql[] =
     "SELECT guid, count() AS games, sum(l - f) AS playtime_s, sum(r) AS rounds,\n"
-    "       sum(tw) + sum(fw) AS wins, sum(tw) AS team_wins, sum(fw) AS ffa_wins, sum(tl) + sum(fl) AS losses\n"
+    "       sum(tw OR fw) AS wins, sum(tw) AS team_wins, sum(fw) AS ffa_wins,\n"
+    "       sum((tl OR fl) AND NOT (tw OR fw)) AS losses\n"
     "FROM\n"
     "(\n"
     "    SELECT guid, f, l, r,\n"
