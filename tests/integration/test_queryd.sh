@@ -738,4 +738,27 @@ check_eq "every rate within 0-100 and every part within its whole (players 101-1
 kill "$RIGHTQ" 2>/dev/null
 wait "$RIGHTQ" 2>/dev/null
 
+# ---- negative answers: a 404 is cached for half a second -----------------------------------------------------
+# Hal is asked for before his first event (404, cached), then plays: asked again and again, his profile answers
+# 200 once his event is in ClickHouse (the writer's flush, WRITER_FLUSH_MS 1000), plus what is left of the last
+# 404 (QUERY_NOT_FOUND_TTL_MS 500), plus one computation of the profile: about 2 s after ingestd's 202 (a 404
+# was cached like an answer, QUERY_CACHE_TTL_S, 60 s).
+NAME[108]=Hal TEAM[108]=american
+check_eq "a match, a map and a server not seen yet are 404" "404 404 404" \
+  "$(status stats/match/nope2) $(status stats/map/nope2) $(status ../../servers/nope2)"
+check_eq "...and so is a player before their first event" 404 "$(status stats/player/108)"
+# An unknown server is not cached at all: that check is one cheap query.
+ttls=$(for k in $(cache_cmd KEYS 'q:*108*') $(cache_cmd KEYS 'q:*nope2*'); do echo "$k=$(cache_cmd PTTL "$k")"; done |
+  sort | tr '\n' ' ')
+check "...the player's, the match's and the map's 404 are cached for at most 500 ms ($ttls)" \
+  eval "[ \"\$(tr ' ' '\n' <<<'$ttls' | grep -c -E '^q:(p:profile:108|match:nope2|map:nope2)=([0-9]{1,2}|[1-4][0-9]{2}|500)\$')\" = 3 ]"
+MATCH=match_00000000000000d6 SESSION=sess_00000000000000d6
+kill_ev 3 108 107 Thompson head MOD_BULLET 0 0 100 0
+send "$TOK4"
+t0=$(date +%s%N)
+until [ "$(status stats/player/108)" = 200 ] || [ $((($(date +%s%N) - t0) / 1000000)) -gt 10000 ]; do sleep 0.05; done
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "...his profile answers 200 about 2 s after ingestd's 202, at most 2.5 s (took $ms ms)" test "$ms" -le 2500
+expect "...with his kill" stats/player/108 .kills 1
+
 finish
