@@ -12,7 +12,8 @@
 #         and nginx, and returns once every daemon answers GET /ready with 200. Writes DIR/stack.env: the
 #         sourceable KEY=value settings the daemons and tests read. A port that another process holds is named
 #         before anything starts; an `up` that fails part-way (or is interrupted) stops what it had started, so
-#         what runs is always what the pid files under DIR record.
+#         what runs is always what the pid files under DIR record. A server or daemon of DIR found running
+#         without its pid file (by the port it holds) is recorded, by up, status and down alike.
 #         --port N   nginx's port (the front door); default $MOHSTATS_PORT, else the port this DIR used last,
 #                    else 8080. 0 picks a free port (tests).
 # down    Stops exactly the processes `up` started in DIR (from their pid files): daemons, nginx, databases.
@@ -794,6 +795,27 @@ check_ports() {
   die "cannot start $DIR: $all; stop what holds it$hint"
 }
 
+# A component of this DIR that runs without a pid file saying so (left by an `up` of an older stack.sh that
+# failed part-way, or a pid file removed by hand) is found by the port it listens on and recorded, so that
+# `up` does not start it a second time on the same data, and `status` and `down` see it. PostgreSQL keeps its
+# own postmaster.pid and is left out.
+adopt_unrecorded() {
+  local name port line pid
+  for name in "${DATABASES[@]}" "${DAEMONS[@]}" nginx; do
+    if [ "$name" = postgres ] || [ -n "$(running_pid "$name")" ]; then continue; fi
+    for port in $(ports_of "$name"); do
+      line=$(ss -Hltnp "sport = :$port" 2>/dev/null | head -n 1)
+      # Every process holding the socket is listed (nginx's workers too): the one of this DIR is the one.
+      for pid in $(grep -o 'pid=[0-9]*' <<<"$line" | tr -dc '0-9\n'); do
+        pid_is_ours "$pid" || continue
+        echo "$pid" >"$(pid_file "$name")"
+        log "found $name running (pid $pid, port $port) without its pid file: recorded it"
+        continue 3
+      done
+    done
+  done
+}
+
 # The components running now (pid files and processes agree), one line each.
 running_components() {
   local name
@@ -876,6 +898,7 @@ cmd_up() {
   ensure_state
   write_stack_env
 
+  adopt_unrecorded
   UP_RUNNING_BEFORE=$(running_components)
   trap undo_failed_up EXIT
   trap 'exit 130' INT TERM
@@ -938,6 +961,8 @@ cmd_down() {
     exec 9>"$DIR/state/lock"
     flock -w 300 9 || die "another stack.sh holds $DIR/state/lock"
   fi
+  load_state
+  [ ! -d "$DIR/run" ] || [ -z "${MODE:-}" ] || adopt_unrecorded
   stop_parallel "${DAEMONS[@]}"
   stop_parallel nginx
   stop_parallel "${DATABASES[@]}"
@@ -948,6 +973,7 @@ cmd_status() {
   DIR=$(cd "$DIR" && pwd)
   load_state
   [ -n "${MODE:-}" ] || die "$DIR holds no stack (no state.env); run: scripts/stack.sh up $DIR"
+  [ ! -d "$DIR/run" ] || adopt_unrecorded
   local name pid port state all=0
   for name in "${DATABASES[@]}" "${DAEMONS[@]}" nginx; do
     pid=$(running_pid "$name")

@@ -290,9 +290,9 @@ dir_processes() {
   for f in /proc/[0-9]*; do
     pid=${f#/proc/}
     [ "$pid" != $$ ] && [ "$pid" != "$BASHPID" ] || continue
-    if tr '\0' '\n' <"$f/cmdline" 2>/dev/null | grep -qF "$1/" ||
+    if tr '\0' '\n' 2>/dev/null <"$f/cmdline" | grep -qF "$1/" ||
       [[ $(readlink "$f/cwd" 2>/dev/null) == "$1"* ]] ||
-      tr '\0' '\n' <"$f/environ" 2>/dev/null | grep -qxF "MOHSTATS_STACK_DIR=$1"; then
+      tr '\0' '\n' 2>/dev/null <"$f/environ" | grep -qxF "MOHSTATS_STACK_DIR=$1"; then
       pid_running "$pid" && echo "$pid"
     fi
   done
@@ -325,6 +325,15 @@ check_eq "...with one ClickHouse on its data" 1 \
   "$(for p in $(dir_processes "$other"); do tr '\0' ' ' <"/proc/$p/cmdline"; echo; done | grep -c '^clickhouse-server')"
 check "...and status says every component runs (and every daemon is ready)" "$STACK_SH" status "$other"
 check_eq "...all 10" 10 "$("$STACK_SH" status "$other" | grep -c ' running$')"
+# Servers and daemons running without their pid files (as an `up` of an older stack.sh that failed part-way
+# left them) are found by their ports and recorded: status sees them, up starts no second one, down stops them.
+rm -f "$other"/run/{clickhouse,redis,queryd,nginx}.pid
+check_eq "...pid files lost: status finds all 10 running" 10 "$("$STACK_SH" status "$other" 2>/dev/null | grep -c ' running$')"
+rm -f "$other"/run/{clickhouse,mariadb,authd}.pid
+check "...and up" "$STACK_SH" up "$other"
+check_eq "...starts no second ClickHouse" 1 \
+  "$(for p in $(dir_processes "$other"); do tr '\0' ' ' <"/proc/$p/cmdline"; echo; done | grep -c '^clickhouse-server')"
+rm -f "$other"/run/{clickhouse,cache,ingestd,nginx}.pid
 check "...and down stops it" "$STACK_SH" down "$other"
 check_eq "...all of it" "" "$(dir_processes "$other")"
 rm -rf "$other"
