@@ -99,7 +99,8 @@ struct board_set {
 // clang-format off
 static const char board_match_sql[] =
     "SELECT guid, count() AS games, sum(l - f) AS playtime_s, sum(r) AS rounds,\n"
-    "       sum(tw) + sum(fw) AS wins, sum(tw) AS team_wins, sum(fw) AS ffa_wins, sum(tl) + sum(fl) AS losses\n"
+    "       sum(tw OR fw) AS wins, sum(tw) AS team_wins, sum(fw) AS ffa_wins,\n"
+    "       sum((tl OR fl) AND NOT (tw OR fw)) AS losses\n"
     "FROM\n"
     "(\n"
     "    SELECT guid, f, l, r,\n"
@@ -386,6 +387,7 @@ typedef struct {
 
 static void build_done(slot *sl);
 static void warm_closed(uv_handle_t *h);
+static slot *warm_next(board_set *s, uint64_t now);
 
 static void on_part(ch_client *c, int err, long http_status, const char *body, size_t len, void *arg)
 {
@@ -485,6 +487,14 @@ static void build_done(slot *sl)
         w->cb(status ? NULL : sl->cur, status, w->arg);
         free(w);
         w = next;
+    }
+    /* Kept warm, the next board due is built as soon as this one is done, not at the warmer's next tick: a
+     * queryd starting on an empty database is ready after five quick builds back to back (well under a
+     * second), not after five ticks. A failed slot waits for its retry_at, so this chain always ends. */
+    if (s->warming) {
+        slot *next = warm_next(s, now);
+        if (next)
+            build_start(next);
     }
 }
 

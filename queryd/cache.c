@@ -38,11 +38,12 @@ typedef struct {
     char body[];
 } local_answer;
 
-/* Keep an answer in memory; when the map is full, expired entries go first, else all of them. */
-static void local_put(qcache *c, const char *key, int status, const char *body, size_t len, int ttl_s)
+/* Keep an answer in memory for ttl_ms (at most LOCAL_TTL_MS); when the map is full, expired entries go first,
+ * else all of them. */
+static void local_put(qcache *c, const char *key, int status, const char *body, size_t len, uint64_t ttl_ms)
 {
     uint64_t now = uv_hrtime();
-    if (!c->local)
+    if (!c->local || ttl_ms == 0)
         return;
     if (hashmap_size(c->local) >= LOCAL_MAX) {
         /* Keys are copied before any removal: removing may move the map's entries. */
@@ -67,7 +68,8 @@ static void local_put(qcache *c, const char *key, int status, const char *body, 
     local_answer *a = malloc(sizeof *a + len + 1);
     if (!a)
         return;
-    uint64_t ttl_ms = (uint64_t)ttl_s * 1000 < LOCAL_TTL_MS ? (uint64_t)ttl_s * 1000 : LOCAL_TTL_MS;
+    if (ttl_ms > LOCAL_TTL_MS)
+        ttl_ms = LOCAL_TTL_MS;
     a->status = status;
     a->expires_ns = now + ttl_ms * 1000000;
     a->len = len;
@@ -167,12 +169,24 @@ static void flight_closed(uv_handle_t *h)
     free(f);
 }
 
+/* How long an answer of this status is cached, in Redis and in memory alike. A 404 says that something does
+ * not exist yet: a player before their first event reaches ClickHouse, a match or map before theirs. Cached
+ * like an answer, it kept a new player invisible for QUERY_CACHE_TTL_S (60 s); cached for QUERY_NOT_FOUND_TTL_MS
+ * (500, at most 1000), a copy taken from Redis into a process's memory just before it expires lives at most
+ * twice that. Short enough that a new player's profile answers within 2 s of ingestd's 202: the writer's
+ * flush (WRITER_FLUSH_MS, 1 s) + the 404 computed just before it + one computation of the profile (~0.4 s).
+ * Every other answer says what the data held, and lives QUERY_CACHE_TTL_S (or the area's TTL). */
+static uint64_t answer_ttl_ms(const flight *f, int status)
+{
+    return status == 404 ? (uint64_t)f->c->q->not_found_ttl_ms : (uint64_t)f->ttl_s * 1000;
+}
+
 /* Send one answer to every waiting request and retire the flight. */
 static void flight_answer(flight *f, int status, const char *body, size_t len, const char *cache_state)
 {
     hashmap_remove(f->c->inflight, f->key, strlen(f->key));
     if (strcmp(cache_state, "stale") != 0 && status < 500)
-        local_put(f->c, f->key, status, body, len, f->ttl_s);
+        local_put(f->c, f->key, status, body, len, answer_ttl_ms(f, status));
     for (size_t i = 0; i < f->nwaiters; i++) {
         http_response_header(f->waiters[i], "X-Cache", cache_state);
         http_respond(f->waiters[i], status, "application/json", body, len);
@@ -293,14 +307,15 @@ static void on_job_done(qjob *j, int status, char *body, size_t len, bool transi
     }
     metric_inc(f->c->misses);
     char *value = malloc(len + 4);
-    if (value) {
+    uint64_t ttl_ms = answer_ttl_ms(f, status);
+    if (value && ttl_ms > 0) {
         snprintf(value, 4, "%03d", status);
         memcpy(value + 3, body, len);
-        redis_command(rc, NULL, NULL, "SET q:%s %b EX %d", f->key, value, len + 3, f->ttl_s);
+        redis_command(rc, NULL, NULL, "SET q:%s %b PX %llu", f->key, value, len + 3, (unsigned long long)ttl_ms);
         if (status == 200)
             redis_command(rc, NULL, NULL, "SET qs:%s %b EX %d", f->key, value, len + 3, f->c->q->stale_ttl_s);
-        free(value);
     }
+    free(value);
     flight_answer(f, status, body ? body : "", len, "miss");
     free(body);
 }

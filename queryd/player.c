@@ -82,8 +82,8 @@ static const char facts_count_sql[] =
 
 // clang-format off
 static const char by_map_sql[] =
-    "SELECT map, count() AS matches_played, sum(team_win + ffa_win) AS matches_won,\n"
-    "       sum(team_loss + ffa_loss) AS matches_lost, sum(kills) AS kills,\n"
+    "SELECT map, count() AS matches_played, sum(won) AS matches_won,\n"
+    "       sum(lost) AS matches_lost, sum(kills) AS kills,\n"
     "       sum(deaths) AS deaths, sum(headshots) AS headshots\n"
     "FROM ({facts})\n"
     "GROUP BY map\n"
@@ -93,8 +93,8 @@ static const char by_map_sql[] =
 
 // clang-format off
 static const char by_gametype_sql[] =
-    "SELECT gametype, count() AS matches_played, sum(team_win + ffa_win) AS matches_won,\n"
-    "       sum(team_loss + ffa_loss) AS matches_lost, sum(kills) AS kills,\n"
+    "SELECT gametype, count() AS matches_played, sum(won) AS matches_won,\n"
+    "       sum(lost) AS matches_lost, sum(kills) AS kills,\n"
     "       sum(deaths) AS deaths, sum(headshots) AS headshots\n"
     "FROM ({facts})\n"
     "GROUP BY gametype\n"
@@ -186,7 +186,7 @@ static const char daily_sql[] =
 // clang-format off
 static const char result_hours_sql[] =
     "SELECT toHour(toDateTime(intDiv(last_ms, 1000)), 'UTC') AS h,\n"
-    "       sum(team_win + ffa_win) AS wins, sum(team_loss + ffa_loss) AS losses\n"
+    "       sum(won) AS wins, sum(lost) AS losses\n"
     "FROM ({facts})\n"
     "GROUP BY h";
 // clang-format on
@@ -412,8 +412,8 @@ static cJSON *match_item_json(const cJSON *r)
     double kills = row_num(r, "kills"), deaths = row_num(r, "deaths");
     double first = row_num(r, "first_ms"), last = row_num(r, "last_ms");
     double secs = row_num(r, "last_t") - row_num(r, "first_t");
-    bool win = row_num(r, "team_win") + row_num(r, "ffa_win") > 0;
-    bool loss = row_num(r, "team_loss") + row_num(r, "ffa_loss") > 0;
+    bool win = row_num(r, "won") > 0;
+    bool loss = row_num(r, "lost") > 0;
     char iso[32];
     iso_time((uint64_t)first, iso);
     cJSON_AddStringToObject(o, "match_id", mk);
@@ -965,8 +965,8 @@ static void performance_build(qjob *j)
         score += row_num(m, "score");
         secs += row_num(r, "last_t") - row_num(r, "first_t");
         rounds += row_num(r, "rounds");
-        wins += row_num(r, "team_win") + row_num(r, "ffa_win");
-        losses += row_num(r, "team_loss") + row_num(r, "ffa_loss");
+        wins += row_num(r, "won");
+        losses += row_num(r, "lost");
         cJSON_AddItemToArray(matches, m);
     }
     double minutes = secs / 60;

@@ -28,6 +28,7 @@ typedef struct {
     int cache_ttl_s;          /* QUERY_CACHE_TTL_S */
     int live_ttl_s;           /* QUERY_LIVE_TTL_S: live state (Redis live_matches) */
     int stale_ttl_s;          /* QUERY_STALE_TTL_S: how long an answer may be served while ClickHouse is down */
+    int not_found_ttl_ms;     /* QUERY_NOT_FOUND_TTL_MS: how long a 404 is cached (0: not at all) */
     int lock_ms;              /* QUERY_LOCK_MS: cross-process single-flight lock */
     bool board_warm;          /* QUERY_BOARD_WARM: keep every leaderboard board built (board.h) */
     int board_refresh_s;      /* QUERY_BOARD_REFRESH_S: how old a board kept warm gets before it is rebuilt */

@@ -14,6 +14,9 @@ const config_var queryd_config_vars[] = {
     {"QUERY_CACHE_TTL_S", "60", "seconds a computed answer is served from the Redis cache"},
     {"QUERY_LIVE_TTL_S", "10", "seconds live answers (servers online, live matches) are cached"},
     {"QUERY_STALE_TTL_S", "86400", "seconds an old answer may still be served while ClickHouse is down"},
+    {"QUERY_NOT_FOUND_TTL_MS", "500",
+     "milliseconds a 404 (unknown player, match, map, server...) is cached, at most 1000 (0: not at all): a "
+     "player, match or map appears at most twice that after its first event reached ClickHouse"},
     {"QUERY_LOCK_MS", "3000", "lock that lets one queryd compute an answer while others wait for it"},
     {"QUERY_MAX_LIMIT", "100", "the most rows one page of a list may ask for (limit)"},
     {"QUERY_MAX_OFFSET", "100000", "the deepest row a page may start at (offset)"},
@@ -41,6 +44,7 @@ int queryd_settings_load(queryd *q)
     q->cache_ttl_s = (int)config_get_int("QUERY_CACHE_TTL_S", 60);
     q->live_ttl_s = (int)config_get_int("QUERY_LIVE_TTL_S", 10);
     q->stale_ttl_s = (int)config_get_int("QUERY_STALE_TTL_S", 86400);
+    q->not_found_ttl_ms = (int)config_get_int("QUERY_NOT_FOUND_TTL_MS", 500);
     q->lock_ms = (int)config_get_int("QUERY_LOCK_MS", 3000);
     q->max_limit = (int)config_get_int("QUERY_MAX_LIMIT", 100);
     q->max_offset = (int)config_get_int("QUERY_MAX_OFFSET", 100000);
@@ -50,8 +54,9 @@ int queryd_settings_load(queryd *q)
               max_rows = config_get_int("QUERY_CH_MAX_ROWS", 1000000000),
               max_mb = config_get_int("QUERY_CH_MAX_MEMORY_MB", 2048);
     if (q->cache_ttl_s < 1 || q->live_ttl_s < 1 || q->stale_ttl_s < 1 || q->lock_ms < 50 || q->max_limit < 1 ||
-        q->max_offset < 0 || q->board_refresh_s < 1 || max_s < 1 || max_rows < 1 || max_mb < 1) {
-        log_error("QUERY_* settings must be positive (QUERY_LOCK_MS at least 50)");
+        q->max_offset < 0 || q->board_refresh_s < 1 || max_s < 1 || max_rows < 1 || max_mb < 1 ||
+        q->not_found_ttl_ms < 0 || q->not_found_ttl_ms > 1000) {
+        log_error("QUERY_* settings must be positive (QUERY_LOCK_MS at least 50, QUERY_NOT_FOUND_TTL_MS 0 to 1000)");
         return -EINVAL;
     }
     /* Every query of queryd's: read-only (2: settings may still be given per query), and bounded in time, rows

@@ -141,7 +141,9 @@ const char match_facts_sql[] =
     "    toUInt64(winner IN ('allies', 'axis') AND team = winner) AS team_win,\n"
     "    toUInt64(winner IN ('allies', 'axis') AND team IN ('allies', 'axis') AND team != winner) AS team_loss,\n"
     "    toUInt64(gametype = 'dm' AND ends > 0 AND kills > 0 AND kills = top_kills) AS ffa_win,\n"
-    "    toUInt64(gametype = 'dm' AND ends > 0 AND NOT (kills > 0 AND kills = top_kills)) AS ffa_loss\n"
+    "    toUInt64(gametype = 'dm' AND ends > 0 AND NOT (kills > 0 AND kills = top_kills)) AS ffa_loss,\n"
+    "    toUInt64(team_win OR ffa_win) AS won,\n"
+    "    toUInt64((team_loss OR ffa_loss) AND NOT (team_win OR ffa_win)) AS lost\n"
     "FROM\n"
     "(\n"
     "    SELECT *\n"
@@ -198,8 +200,8 @@ static const char match_base_tmpl[] =
     "GROUP BY guid";
 
 static const char match_results_tmpl[] =
-    "SELECT guid, sum(team_win) + sum(ffa_win) AS wins, sum(team_win) AS team_wins,\n"
-    "       sum(ffa_win) AS ffa_wins, sum(team_loss) + sum(ffa_loss) AS losses\n"
+    "SELECT guid, sum(won) AS wins, sum(team_win) AS team_wins,\n"
+    "       sum(ffa_win) AS ffa_wins, sum(lost) AS losses\n"
     "FROM ({facts})\n"
     "GROUP BY guid";
 

@@ -89,7 +89,8 @@ extern const char player_totals_sql[];
 
 /* SQL template: one row per (player, match) with the match's result for that player: guid, match_key,
  * team, first_ms, last_ms, kills, deaths, headshots, suicides, teamkills, map, server_id, name, winner,
- * gametype, ends, rounds, top_kills, team_win, team_loss, ffa_win, ffa_loss. {pm_where} selects the
+ * gametype, ends, rounds, top_kills, team_win, team_loss, ffa_win, ffa_loss, won, lost (a match is won at most
+ * once: won = team_win OR ffa_win; lost = a result that is not a win). {pm_where} selects the
  * player_match rows (a condition rendered by code), {bound_ms} the first match start. */
 extern const char match_facts_sql[];
 

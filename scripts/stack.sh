@@ -9,15 +9,21 @@
 #
 # up      Starts what is not running yet (a second `up` keeps the data and the ports; a crashed server or daemon
 #         comes back), applies the migrations (scripts/migrate.sh), then, unless --db-only, starts the daemons
-#         and nginx. Writes DIR/stack.env: the sourceable KEY=value settings the daemons and tests read.
+#         and nginx, and returns once every daemon answers GET /ready with 200. Writes DIR/stack.env: the
+#         sourceable KEY=value settings the daemons and tests read. A port that another process holds is named
+#         before anything starts; an `up` that fails part-way (or is interrupted) stops what it had started, so
+#         what runs is always what the pid files under DIR record. A server or daemon of DIR found running
+#         without its pid file (by the port it holds) is recorded, by up, status and down alike.
 #         --port N   nginx's port (the front door); default $MOHSTATS_PORT, else the port this DIR used last,
 #                    else 8080. 0 picks a free port (tests).
 # down    Stops exactly the processes `up` started in DIR (from their pid files): daemons, nginx, databases.
-# status  One line per component; exit status 0 only if every expected component runs and answers.
+# status  One line per component; exit status 0 only if every expected component runs and answers (a daemon:
+#         its GET /ready says 200).
 #
 # Environment: MOHSTATS_BIN_DIR  where the daemon binaries are (default: <repo>/build)
 #              MOHSTATS_PORT     nginx's port, as --port
-#              MOHSTATS_STACK_TIMEOUT  seconds to wait for each component to answer (default 60)
+#              MOHSTATS_STACK_TIMEOUT  seconds to wait for each component to answer, and for every daemon
+#                                      to be ready (default 60)
 #
 # Ports: every server and daemon gets a free loopback port chosen at the first `up` and kept in DIR/state.env,
 # so a stack can run next to another one (tests start several) and next to system services.
@@ -239,6 +245,9 @@ ensure_state() {
     NGINX_PORT=$want
   elif [ -z "${NGINX_PORT:-}" ]; then
     if [ "$want" = 0 ]; then NGINX_PORT=$(pick_port "$taken"); else NGINX_PORT=8080; fi
+  elif [ "$want" = 0 ] && [ -z "$(running_pid nginx)" ] && [ -n "$(port_holder "$NGINX_PORT")" ]; then
+    # "Any free port", and the one this DIR had is someone else's now.
+    NGINX_PORT=$(pick_port "$taken")
   fi
   POSTGRES_PASSWORD=${POSTGRES_PASSWORD:-$(random_password)}
   MARIADB_PASSWORD=${MARIADB_PASSWORD:-$(random_password)}
@@ -704,6 +713,138 @@ start_nginx() {
   wait_until nginx "TCP connect to port $NGINX_PORT" port_answers "$NGINX_PORT"
 }
 
+# --- readiness, ports, and undoing a failed up -----------------------------------------------------------------
+
+# The HTTP status of GET /ready of the daemon on PORT (000: no answer).
+daemon_ready_status() {
+  curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$1/ready" || true
+}
+
+# Wait until every daemon answers GET /ready with 200, at most TIMEOUT seconds; else name each one that is not
+# ready and why (its /ready answer's error, or that it does not answer), and fail.
+wait_ready() {
+  local deadline=$((SECONDS + TIMEOUT)) t0 name pending body why
+  t0=$(date +%s%N)
+  while :; do
+    pending=()
+    for name in "${DAEMONS[@]}"; do
+      [ "$(daemon_ready_status "$(port_of "$name")")" = 200 ] && continue
+      pending+=("$name")
+      if [ -z "$(running_pid "$name")" ]; then
+        log "$name exited before it was ready"
+        show_log_tail "$(log_file "$name")"
+        die "not ready: $name exited (logs in $DIR/logs)"
+      fi
+    done
+    if [ ${#pending[@]} -eq 0 ]; then
+      log "every daemon is ready ($((($(date +%s%N) - t0) / 1000000)) ms after they answered /health)"
+      return 0
+    fi
+    if [ $SECONDS -ge $deadline ]; then
+      for name in "${pending[@]}"; do
+        body=$(curl -s --max-time 2 "http://127.0.0.1:$(port_of "$name")/ready" || true)
+        why=$(sed -n 's/.*"error":"\([^"]*\)".*/\1/p' <<<"$body")
+        log "$name is not ready: ${why:-${body:-no answer on port $(port_of "$name")}}"
+        show_log_tail "$(log_file "$name")"
+      done
+      die "not ready after ${TIMEOUT}s: ${pending[*]} (GET /ready is not 200; logs in $DIR/logs)"
+    fi
+    sleep 0.1
+  done
+}
+
+# The ports a component listens on.
+ports_of() {
+  case $1 in
+    clickhouse) echo "$CLICKHOUSE_HTTP_PORT $CLICKHOUSE_TCP_PORT $CLICKHOUSE_INTERSERVER_PORT" ;;
+    *) port_of "$1" ;;
+  esac
+}
+
+# Who listens on PORT: "pid N (name)" when ss can tell (it can for our own processes, and for all as root),
+# else "another process"; nothing if no one does.
+port_holder() {
+  local line
+  line=$(ss -Hltnp "sport = :$1" 2>/dev/null | head -n 1)
+  if [ -z "$line" ]; then
+    port_answers "$1" && echo "another process"
+    return 0
+  fi
+  if [[ $line =~ users:\(\(\"([^\"]*)\",pid=([0-9]+) ]]; then
+    echo "pid ${BASH_REMATCH[2]} (${BASH_REMATCH[1]})"
+  else
+    echo "another process"
+  fi
+}
+
+# Before anything starts: every port of a component this `up` will start must be free. A port held by another
+# process (another stack's nginx on 8080, say) is named, with its holder, and nothing is started.
+check_ports() {
+  local name port holder problems=()
+  for name in "$@"; do
+    [ -z "$(running_pid "$name")" ] || continue
+    for port in $(ports_of "$name"); do
+      holder=$(port_holder "$port")
+      [ -z "$holder" ] || problems+=("port $port ($name) is in use by $holder")
+    done
+  done
+  [ ${#problems[@]} -eq 0 ] && return 0
+  local p all="" hint=""
+  for p in "${problems[@]}"; do all+="${all:+; }$p"; done
+  [[ $all == *"(nginx)"* ]] && hint=", or give nginx another port (--port N, 0 = any free one)"
+  die "cannot start $DIR: $all; stop what holds it$hint"
+}
+
+# A component of this DIR that runs without a pid file saying so (left by an `up` of an older stack.sh that
+# failed part-way, or a pid file removed by hand) is found by the port it listens on and recorded, so that
+# `up` does not start it a second time on the same data, and `status` and `down` see it. PostgreSQL keeps its
+# own postmaster.pid and is left out.
+adopt_unrecorded() {
+  local name port line pid
+  for name in "${DATABASES[@]}" "${DAEMONS[@]}" nginx; do
+    if [ "$name" = postgres ] || [ -n "$(running_pid "$name")" ]; then continue; fi
+    for port in $(ports_of "$name"); do
+      line=$(ss -Hltnp "sport = :$port" 2>/dev/null | head -n 1)
+      # Every process holding the socket is listed (nginx's workers too): the one of this DIR is the one.
+      for pid in $(grep -o 'pid=[0-9]*' <<<"$line" | tr -dc '0-9\n'); do
+        pid_is_ours "$pid" || continue
+        echo "$pid" >"$(pid_file "$name")"
+        log "found $name running (pid $pid, port $port) without its pid file: recorded it"
+        continue 3
+      done
+    done
+  done
+}
+
+# The components running now (pid files and processes agree), one line each.
+running_components() {
+  local name
+  for name in "${DATABASES[@]}" "${DAEMONS[@]}" nginx; do
+    [ -z "$(running_pid "$name")" ] || echo "$name"
+  done
+}
+
+# EXIT trap of `up`: when it fails (or is interrupted) part-way, stop what this `up` started (what runs now and
+# did not when it began), daemons first, so that nothing runs that a later `up`, `status` or `down` would not
+# expect; what ran before stays.
+undo_failed_up() {
+  local rc=$? name started=() daemons=() servers=()
+  trap - EXIT
+  [ "$rc" -ne 0 ] || exit 0
+  set +e
+  for name in $(running_components); do
+    [[ $'\n'$UP_RUNNING_BEFORE$'\n' == *$'\n'$name$'\n'* ]] && continue
+    started+=("$name")
+    case " ${DAEMONS[*]} nginx " in *" $name "*) daemons+=("$name") ;; *) servers+=("$name") ;; esac
+  done
+  if [ ${#started[@]} -gt 0 ]; then
+    log "up failed: stopping what it started (${started[*]})"
+    [ ${#daemons[@]} -eq 0 ] || stop_parallel "${daemons[@]}"
+    [ ${#servers[@]} -eq 0 ] || stop_parallel "${servers[@]}"
+  fi
+  exit "$rc"
+}
+
 # --- commands --------------------------------------------------------------------------------------------------
 
 # Start each named component in parallel (start_<name>, or start_daemon <name>); fail if any failed (each
@@ -757,6 +898,11 @@ cmd_up() {
   ensure_state
   write_stack_env
 
+  adopt_unrecorded
+  UP_RUNNING_BEFORE=$(running_components)
+  trap undo_failed_up EXIT
+  trap 'exit 130' INT TERM
+  if $OPT_DB_ONLY; then check_ports "${DATABASES[@]}"; else check_ports "${DATABASES[@]}" "${DAEMONS[@]}" nginx; fi
   start_parallel "${DATABASES[@]}"
   (
     set -a
@@ -771,7 +917,9 @@ cmd_up() {
   if ! $OPT_DB_ONLY; then
     start_parallel "${DAEMONS[@]}"
     start_nginx
+    wait_ready
   fi
+  trap - EXIT INT TERM
   log "up in $DIR: front door $( $OPT_DB_ONLY && echo "not started (--db-only)" || echo "http://127.0.0.1:$NGINX_PORT"); settings in $DIR/stack.env"
 }
 
@@ -813,6 +961,8 @@ cmd_down() {
     exec 9>"$DIR/state/lock"
     flock -w 300 9 || die "another stack.sh holds $DIR/state/lock"
   fi
+  load_state
+  [ ! -d "$DIR/run" ] || [ -z "${MODE:-}" ] || adopt_unrecorded
   stop_parallel "${DAEMONS[@]}"
   stop_parallel nginx
   stop_parallel "${DATABASES[@]}"
@@ -823,12 +973,16 @@ cmd_status() {
   DIR=$(cd "$DIR" && pwd)
   load_state
   [ -n "${MODE:-}" ] || die "$DIR holds no stack (no state.env); run: scripts/stack.sh up $DIR"
+  [ ! -d "$DIR/run" ] || adopt_unrecorded
   local name pid port state all=0
   for name in "${DATABASES[@]}" "${DAEMONS[@]}" nginx; do
     pid=$(running_pid "$name")
     port=$(port_of "$name")
     if [ -n "$pid" ] && port_answers "$port"; then
       state=running
+      case " ${DAEMONS[*]} " in
+        *" $name "*) [ "$(daemon_ready_status "$port")" = 200 ] || state="running, not ready (GET /ready)" ;;
+      esac
     elif [ -n "$pid" ]; then
       state="not answering"
     else

@@ -647,4 +647,127 @@ check "...with a JSON error" eval "curl -s 'http://127.0.0.1:$port/api/v1/stats/
 kill "$NOCH" 2>/dev/null
 wait "$NOCH" 2>/dev/null
 
+# ---- right: a match is won at most once; every rate and every part within its whole -------------------------
+# Delta: two free-for-all matches whose server also names a winning team (team_win, match_end winning_team).
+# Fay (allies, the most kills) has a team win and an FFA win in each: 2 matches won of 2, not 4 (win_rate 100,
+# not 200); Gus has a team loss and an FFA loss in each: 2 lost, not 4. Sent last, so that nothing above
+# changes; every answer below is a cache key asked for the first time.
+reg=$(register Delta 12206) && S4=$(jq -r .server_id <<<"$reg") && TOK4=$(jq -r .token <<<"$reg")
+NAME[106]=Fay NAME[107]=Gus TEAM[106]=american TEAM[107]=german
+for m in d4 d5; do
+  MATCH=match_00000000000000$m SESSION=sess_00000000000000$m
+  T=1 && ev match_start map_name=dm/mohdm2 gametype=1 'maxclients=#16'
+  T=2 && player_ev player_spawn 106 && player_ev player_spawn 107
+  kill_ev 5 106 107 Thompson head MOD_BULLET 0 0 100 0
+  kill_ev 6 107 106 MP40 torso_mid MOD_BULLET 100 0 0 0
+  kill_ev 7 106 107 Thompson torso_mid MOD_BULLET 0 0 100 0
+  T=9 && ev team_win teamnum=allies
+  T=10 && ev match_end map=dm/mohdm2 winning_team=allies allies_score=2 axis_score=1
+  send "$TOK4"
+done
+# An insert fills raw_events before its materialized views: the two profiles say when all of it is in (a 404
+# before that is cached for half a second only, QUERY_NOT_FOUND_TTL_MS).
+check "ingestd stored Delta's 16 events" retry 60 eval \
+  "[ \"\$(ch_query \"SELECT count() FROM raw_events WHERE server_id = '$S4'\")\" = 16 ] &&
+   [ \"\$(status stats/player/106) \$(status stats/player/107)\" = '200 200' ]"
+F=stats/player/106
+expect "a team win and an FFA win in one match are one win: profile" "$F" \
+  '"\(.matches_played) \(.matches_won) \(.win_rate)"' "2 2 100"
+expect "...deep: session" "$F/deep" '.session | "\(.matches_played) \(.wins) \(.losses) \(.win_rate)"' "2 2 0 100"
+expect "...game flow" "$F/game-flow" '"\(.matches_played) \(.matches_won) \(.matches_lost) \(.win_rate)"' "2 2 0 100"
+expect "...maps" "$F/maps" '[.[] | "\(.map_name):\(.matches_played):\(.matches_won):\(.win_rate)"] | join(",")' \
+  "dm/mohdm2:2:2:100"
+expect "...game types" "$F/gametypes" '[.[] | "\(.gametype):\(.matches_played):\(.matches_won):\(.matches_lost)"] | join(",")' \
+  "dm:2:2:0"
+expect "...matches" "$F/matches" '[.list[].result] | join(",")' "win,win"
+expect "...a team loss and an FFA loss in one match are one loss" "stats/player/107/game-flow" \
+  '"\(.matches_played) \(.matches_won) \(.matches_lost) \(.win_rate)"' "2 0 2 0"
+# The leaderboards of wins, from a queryd started now (its board holds Delta), under keys not asked before.
+port=$(free_port)
+QUERYD_URL="http://127.0.0.1:$port" "$MOHSTATS_BIN_DIR/queryd" >"$STACK_DIR/logs/queryd-right.log" 2>&1 &
+RIGHTQ=$!
+retry 10 eval "curl -s -o /dev/null http://127.0.0.1:$port/health"
+rq() {
+  curl -s "http://127.0.0.1:$port/api/v1/stats/leaderboard/global?stat=$1&period=all&limit=47" | jq -c -r "$ranks"
+}
+check_eq "...leaderboard of wins (Fay 2, not 4)" "106:2,101:1,103:1,105:1" "$(rq wins)"
+check_eq "...leaderboard of losses (Gus 2, not 4)" "107:2,101:1,102:1,104:1" "$(rq losses)"
+check_eq "...team wins and FFA wins still count each kind" "106:2,101:1,103:1 106:2,105:1" "$(rq team_wins) $(rq ffa_wins)"
+check_eq "...a leaderboard row: wins within games" "2 2 100" "$(curl -s \
+  "http://127.0.0.1:$port/api/v1/stats/leaderboard/global?stat=wins&period=all&limit=1" |
+  jq -r '.players[0] | "\(.wins) \(.games) \(.win_rate)"')"
+# Every answer the forum reads for a player, and the boards: each number named a rate or a percentage is within
+# 0-100, and each count of a part is within its whole, wherever both sit in one object.
+bounds='def n($k): (.[$k] | if type == "string" then tonumber? else . end) // null;
+  def within($part; $whole): if (n($part) | type) == "number" and (n($whole) | type) == "number" and n($part) > n($whole)
+    then ["\($part) \(n($part)) > \($whole) \(n($whole))"] else [] end;
+  [.. | objects | (to_entries[] | select((.key | test("(^|_)(rate|percent|pct|percentage|accuracy|overall)$"))
+      and (.value | type) == "number" and (.value < 0 or .value > 100)) | "\(.key) \(.value) outside 0-100"),
+    (within("matches_won"; "matches_played") + within("matches_lost"; "matches_played")
+     + within("wins"; "matches_played") + within("losses"; "matches_played") + within("wins"; "games")
+     + within("losses"; "games") + within("headshots"; "kills") + within("shots_hit"; "shots_fired")
+     + within("hits"; "shots") | .[]),
+    (if (n("matches_won") | type) == "number" and (n("matches_lost") | type) == "number"
+       and n("matches_won") + n("matches_lost") > (n("matches_played") // 1e18) then "won + lost > played" else empty end)]
+  | join("; ")'
+# in_bounds URL: nothing if URL answers 200 within the bounds, else what is wrong.
+in_bounds() {
+  local body code
+  body=$(curl -s -w '\n%{http_code}' "$1")
+  code=${body##*$'\n'}
+  [ "$code" = 200 ] || {
+    echo "[${1#*/api/v1/}: HTTP $code]"
+    return
+  }
+  body=$(jq -r "$bounds" <<<"${body%$'\n'*}" 2>&1)
+  [ -z "$body" ] || echo "[${1#*/api/v1/}: $body]"
+}
+bad=""
+for g in 101 102 103 104 105 106 107; do
+  for part in "" /deep /game-flow /maps /gametypes /matches /performance /peak-performance /combos /weapons; do
+    bad+=$(in_bounds "$API/stats/player/$g$part")
+  done
+done
+for path in stats/leaderboard/cards stats/teams/performance stats/weapons stats/global; do
+  bad+=$(in_bounds "$API/$path")
+done
+for s in wins losses games kills headshots accuracy; do
+  bad+=$(in_bounds "http://127.0.0.1:$port/api/v1/stats/leaderboard/global?stat=$s&period=all&limit=47")
+done
+check_eq "every rate within 0-100 and every part within its whole (players 101-107, boards, cards, teams)" "" "$bad"
+kill "$RIGHTQ" 2>/dev/null
+wait "$RIGHTQ" 2>/dev/null
+
+# ---- negative answers: a 404 is cached for half a second -----------------------------------------------------
+# Hal is asked for before his first event (404, cached), then plays: asked again and again, his profile answers
+# 200 once his event is in ClickHouse (the writer's flush, WRITER_FLUSH_MS 1000), plus what is left of the last
+# 404 (QUERY_NOT_FOUND_TTL_MS 500), plus one computation of the profile: about 2 s after ingestd's 202 (a 404
+# was cached like an answer, QUERY_CACHE_TTL_S, 60 s).
+NAME[108]=Hal TEAM[108]=american
+# status_ttl PATH KEY: the status of GET PATH, then the time to live of its answer's copy in the cache, looked at
+# right after it (PTTL in ms; -1: for ever; -2: none, or gone already on a busy machine).
+status_ttl() {
+  echo "$(status "$1") $(cache_cmd PTTL "q:$2")"
+}
+# short_ttl PTTL...: each copy lives 500 ms at most.
+short_ttl() {
+  local t
+  for t; do [ "$t" = -2 ] || { [ "$t" -ge 0 ] && [ "$t" -le 500 ]; } || return 1; done
+}
+read -r s1 t1 s2 t2 s3 t3 <<<"$(status_ttl stats/match/nope2 match:nope2) $(status_ttl stats/map/nope2 map:nope2) \
+  $(status_ttl stats/player/108 p:profile:108)"
+check_eq "a match, a map and a player not seen yet are 404" "404 404 404" "$s1 $s2 $s3"
+check "...each cached for at most 500 ms (PTTL $t1, $t2, $t3 ms)" short_ttl "$t1" "$t2" "$t3"
+# An unknown server is not cached at all: that check is one cheap query.
+check_eq "...and a server not seen yet is 404, not cached" "404 0" \
+  "$(status ../../servers/nope2) $(cache_cmd KEYS 'q:*nope2*' | grep -vc -E '^q:(match|map):')"
+MATCH=match_00000000000000d6 SESSION=sess_00000000000000d6
+kill_ev 3 108 107 Thompson head MOD_BULLET 0 0 100 0
+send "$TOK4"
+t0=$(date +%s%N)
+until [ "$(status stats/player/108)" = 200 ] || [ $((($(date +%s%N) - t0) / 1000000)) -gt 10000 ]; do sleep 0.05; done
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "...his profile answers 200 about 2 s after ingestd's 202, at most 2.5 s (took $ms ms)" test "$ms" -le 2500
+expect "...with his kill" stats/player/108 .kills 1
+
 finish

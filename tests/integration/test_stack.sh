@@ -23,6 +23,12 @@ export NGINX_TLS="listen 127.0.0.1:$TLS_PORT ssl; ssl_certificate $TLS_DIR/cert.
 # shellcheck disable=SC2119
 stack_up
 
+# `up` returns only once every daemon is ready: their /ready answers 200 at once, without waiting.
+ready_now=""
+for d in "${DAEMONS[@]}"; do ready_now+="$d:$(http_status "$MOHSTATS_URL/ops/$d/ready") "; done
+check_eq "every daemon's /ready is 200 the moment up returned" "ingestd:200 queryd:200 authd:200 achievd:200 " \
+  "$ready_now"
+
 # --- databases and schema objects ------------------------------------------------------------------------------
 
 check_eq "clickhouse answers" 1 "$(ch_query 'SELECT 1')"
@@ -262,6 +268,75 @@ for d in "${DAEMONS[@]}"; do
   check "$d logged a clean stop" grep -q " INFO stopped" "$STACK_DIR/logs/$d.log"
 done
 check "stack.sh up restarts the stopped daemons" "$STACK_SH" up "$STACK_DIR"
+
+# --- ready means ready; a failed up leaves nothing behind ------------------------------------------------------
+
+# A queryd on a database without events is ready (its five leaderboard boards built) in under a second.
+port=$(free_port)
+t0=$(date +%s%N)
+QUERYD_URL="http://127.0.0.1:$port" "$MOHSTATS_BIN_DIR/queryd" >"$STACK_DIR/logs/queryd-ready.log" 2>&1 &
+readyq=$!
+until [ "$(http_status "http://127.0.0.1:$port/ready")" = 200 ] || [ $((($(date +%s%N) - t0) / 1000000)) -gt 10000 ]; do
+  sleep 0.02
+done
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "a queryd with no data is ready in under a second (took $ms ms)" test "$ms" -lt 1000
+kill "$readyq" && wait "$readyq" 2>/dev/null
+
+# dir_processes DIR: the pids of processes that belong to the stack in DIR (its path in their command line or
+# working directory, or MOHSTATS_STACK_DIR=DIR in their environment), as stack.sh tells its own.
+dir_processes() {
+  local f pid
+  for f in /proc/[0-9]*; do
+    pid=${f#/proc/}
+    [ "$pid" != $$ ] && [ "$pid" != "$BASHPID" ] || continue
+    if tr '\0' '\n' 2>/dev/null <"$f/cmdline" | grep -qF "$1/" ||
+      [[ $(readlink "$f/cwd" 2>/dev/null) == "$1"* ]] ||
+      tr '\0' '\n' 2>/dev/null <"$f/environ" | grep -qxF "MOHSTATS_STACK_DIR=$1"; then
+      pid_running "$pid" && echo "$pid"
+    fi
+  done
+  return 0
+}
+other=$(mktemp -d /tmp/mohstats-test.XXXXXX)
+echo $$ >"$other/owner.pid"
+nginx_port=${MOHSTATS_URL##*:}
+# The second stack's nginx gets no TLS listener (this stack's has the port).
+export NGINX_TLS=
+# nginx's port held by another process (this stack's nginx): nothing starts, and the error names the port.
+out=$("$STACK_SH" up "$other" --port "$nginx_port" 2>&1) && rc=0 || rc=$?
+check "up with nginx's port in use fails" test "$rc" -ne 0
+check "...naming the port and its holder" grep -q "port $nginx_port (nginx) is in use by pid [0-9]* (nginx)" <<<"$out"
+check_eq "...and starts nothing" "" "$(dir_processes "$other")"
+# A daemon that cannot start: the servers and daemons that this up started are stopped again.
+fakebin=$(mktemp -d /tmp/mohstats-bin.XXXXXX)
+for d in ingestd authd achievd; do ln -s "$MOHSTATS_BIN_DIR/$d" "$fakebin/$d"; done
+printf '#!/bin/sh\necho "queryd: broken on purpose" >&2\nexit 1\n' >"$fakebin/queryd"
+chmod +x "$fakebin/queryd"
+out=$(MOHSTATS_BIN_DIR=$fakebin "$STACK_SH" up "$other" --port 0 2>&1) && rc=0 || rc=$?
+check "up with a daemon that cannot start fails" test "$rc" -ne 0
+check "...naming it" grep -q "could not start: queryd" <<<"$out"
+check "...and stops what it started" grep -q "up failed: stopping what it started (clickhouse redis cache postgres mariadb ingestd authd achievd)" <<<"$out"
+check_eq "...so nothing of it runs" "" "$(dir_processes "$other")"
+rm -rf "$fakebin"
+# Then a good up on the same directory: one ClickHouse, every daemon ready, status agrees, down stops it all.
+check "up on the same directory then succeeds" "$STACK_SH" up "$other" --port 0
+check_eq "...with one ClickHouse on its data" 1 \
+  "$(for p in $(dir_processes "$other"); do tr '\0' ' ' <"/proc/$p/cmdline"; echo; done | grep -c '^clickhouse-server')"
+check "...and status says every component runs (and every daemon is ready)" "$STACK_SH" status "$other"
+check_eq "...all 10" 10 "$("$STACK_SH" status "$other" | grep -c ' running$')"
+# Servers and daemons running without their pid files (as an `up` of an older stack.sh that failed part-way
+# left them) are found by their ports and recorded: status sees them, up starts no second one, down stops them.
+rm -f "$other"/run/{clickhouse,redis,queryd,nginx}.pid
+check_eq "...pid files lost: status finds all 10 running" 10 "$("$STACK_SH" status "$other" 2>/dev/null | grep -c ' running$')"
+rm -f "$other"/run/{clickhouse,mariadb,authd}.pid
+check "...and up" "$STACK_SH" up "$other"
+check_eq "...starts no second ClickHouse" 1 \
+  "$(for p in $(dir_processes "$other"); do tr '\0' ' ' <"/proc/$p/cmdline"; echo; done | grep -c '^clickhouse-server')"
+rm -f "$other"/run/{clickhouse,cache,ingestd,nginx}.pid
+check "...and down stops it" "$STACK_SH" down "$other"
+check_eq "...all of it" "" "$(dir_processes "$other")"
+rm -rf "$other"
 
 # --- down ------------------------------------------------------------------------------------------------------
 
