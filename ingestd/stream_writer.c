@@ -104,8 +104,8 @@ const config_var stream_writer_config_vars[] = {
 
 #define READ_COUNT 500 /* entries per XREADGROUP, at most */
 /* Bytes an XREADGROUP should bring, about. Redis builds the whole reply in one go, every other client waiting, and
- * ingestd holds it whole: 500 entries of tracker batches (a few KB each) are a few MB, but 500 maximal batches
- * (1-3 MB each, up to 8 MB) stalled Redis for 30-450 ms under a flood and would take GBs
+ * ingestd holds it whole: 500 entries of tracker batches (under 16 KB each) are a few MB, but 500 maximal batches
+ * (1.6-2.1 MB each in the flood bench, up to 8 MB) stalled Redis for 0.4 s under a flood and could take GBs
  * (tests/bench/ingest_flood_bench.sh). So the count asked for follows the size of the entries last read. */
 #define READ_BYTES (4 * 1024 * 1024)
 #define READ_BLOCK_MS 1000 /* XREADGROUP BLOCK; the connection is ours alone */
