@@ -11,6 +11,7 @@
 #include "batch_parse.h"
 #include "client_ip.h"
 #include "event_row.h"
+#include "hashmap.h"
 #include "log.h"
 #include "metrics.h"
 #include "parse_worker.h"
@@ -24,6 +25,10 @@
 #define PARSE_OFF_LOOP_BYTES (64 * 1024)
 /* Parses on threads at once: two cores' worth, leaving libuv's other two threads to token lookups and the spool. */
 #define PARSE_THREADS 2
+/* Batches whose rendered rows reach this size are appended on the bulk lane, the rest on the normal one. A
+ * tracker batch (20 events at most, 750 bytes each once rendered: event_row_bench on ingest_bench's batches) stays
+ * under 16 KB; the flood bench's maximal bodies (500 events, 1 MiB) render to 1.6-2.1 MB, and at most 8 MB. */
+#define BULK_LANE_ROWS_BYTES (32 * 1024)
 
 typedef struct ingest_job ingest_job;
 
@@ -31,7 +36,9 @@ struct ingest_api {
     parse_pool *parses;
     server_auth *auth;
     server_activity *activity;
-    redis_client *redis;
+    /* The two lanes to the stream: two Redis connections (see append_lane_for). */
+    redis_client *redis, *bulk_redis;
+    hashmap *lane_holds; /* server_id -> lane_hold, for the servers with XADDs in flight */
     spool *spool;
     live_state *live;
     char *stream_key;
@@ -47,6 +54,12 @@ struct ingest_api {
     ingest_job *off_loop;
 };
 
+/* The lane a server's XADDs in flight were sent on, and how many there are: its next batch must follow them. */
+typedef struct {
+    redis_client *lane;
+    unsigned in_flight;
+} lane_hold;
+
 /* One request between its arrival and its answer. */
 struct ingest_job {
     ingest_api *api;
@@ -57,6 +70,7 @@ struct ingest_job {
     event_summary *summaries;
     ch_buf rows;
     stream_batch sb;
+    redis_client *lane; /* the connection its XADD went on, while it is in flight */
     uint64_t received_ms;
     parse_work parse;
     ingest_job *next_off_loop; /* in api->off_loop */
@@ -126,10 +140,79 @@ static void spool_batch(ingest_job *j)
         on_spooled(-ENOMEM, j);
 }
 
+/* Which connection j's batch is appended on. Redis runs the commands of one connection in the order they were
+ * sent, and interleaves connections: with one connection, a tracker's batch of a few KB waited behind every
+ * maximal body pipelined before it, each XADD fsynced in turn (appendfsync always, and the 202 only after it):
+ * 0.5 s under a flood of 20 clients (tests/bench/ingest_flood_bench.sh). Large batches go on a connection of their
+ * own, so that a small one waits at most for the one large XADD Redis is running and the fsync it shares.
+ *
+ * A server's batches must reach the stream in the order they were rendered (the writer and achievd read them in
+ * stream order; ingest_batch keeps the render order). Across two connections Redis gives no order, so while a
+ * server has XADDs in flight on one lane, its next batch goes on that lane too, whatever its size; a lane that is
+ * not connected means the spool, as with one connection. Returns NULL for the spool. */
+static redis_client *append_lane_for(ingest_job *j)
+{
+    ingest_api *api = j->api;
+    const lane_hold *h = hashmap_get(api->lane_holds, j->server_id, strlen(j->server_id));
+    redis_client *lane = h                                         ? h->lane
+                         : j->sb.rows_len < BULK_LANE_ROWS_BYTES   ? api->redis
+                         : redis_client_connected(api->bulk_redis) ? api->bulk_redis
+                                                                   : api->redis;
+    return redis_client_connected(lane) ? lane : NULL;
+}
+
+/* j's XADD was queued on lane: the server's next batches follow it there until it is answered. */
+static int lane_hold_take(ingest_job *j, redis_client *lane)
+{
+    ingest_api *api = j->api;
+    size_t len = strlen(j->server_id);
+    lane_hold *h = hashmap_get(api->lane_holds, j->server_id, len);
+    if (!h) {
+        if (!(h = calloc(1, sizeof *h)) || hashmap_put(api->lane_holds, j->server_id, len, h, NULL) != 0) {
+            free(h);
+            return -ENOMEM;
+        }
+        h->lane = lane;
+    }
+    h->in_flight++;
+    j->lane = lane;
+    return 0;
+}
+
+/* j's XADD was answered (or lost): the server's hold on its lane ends with its last XADD in flight. */
+static void lane_release(ingest_job *j)
+{
+    if (!j->lane)
+        return;
+    j->lane = NULL;
+    size_t len = strlen(j->server_id);
+    lane_hold *h = hashmap_get(j->api->lane_holds, j->server_id, len);
+    if (h && --h->in_flight == 0)
+        free(hashmap_remove(j->api->lane_holds, j->server_id, len));
+}
+
+static void on_xadd(redis_client *c, struct redisReply *reply, const char *err, void *arg);
+
+/* Queue the XADD of j's batch on its lane, or spool it. */
+static void append_batch(ingest_job *j)
+{
+    redis_client *lane = append_lane_for(j);
+    if (!lane || lane_hold_take(j, lane) != 0) {
+        spool_batch(j);
+        return;
+    }
+    if (stream_append(lane, j->api->stream_key, &j->sb, on_xadd, j) != 0) {
+        lane_release(j);
+        spool_batch(j);
+    }
+}
+
 /* Redis answered the XADD. Only a stream entry id means the batch is stored (AOF, fsync always). */
 static void on_xadd(redis_client *c, struct redisReply *reply, const char *err, void *arg)
 {
     ingest_job *j = arg;
+    (void)c;
+    lane_release(j);
     if (reply && reply->type == REDIS_REPLY_STRING) {
         accepted(j, false);
         return;
@@ -200,8 +283,7 @@ static void ingest_parsed(ingest_job *j, int rc)
     j->sb.nevents = (uint32_t)j->parsed.nevents;
     j->sb.rows = j->rows.data;
     j->sb.rows_len = j->rows.len;
-    if (!redis_client_connected(api->redis) || stream_append(api->redis, api->stream_key, &j->sb, on_xadd, j) != 0)
-        spool_batch(j);
+    append_batch(j);
 }
 
 static void ingest_parse(ingest_job *j);
@@ -327,15 +409,16 @@ static void ingest_handler(http_request *req, void *arg)
 }
 
 ingest_api *ingest_api_new(uv_loop_t *loop, http_server *http, server_auth *auth, server_activity *activity,
-                           redis_client *redis, spool *sp, live_state *live, const char *stream_key,
-                           const ingest_limits *limits)
+                           redis_client *redis, redis_client *bulk_redis, spool *sp, live_state *live,
+                           const char *stream_key, const ingest_limits *limits)
 {
     ingest_api *api = calloc(1, sizeof *api);
     if (!api || !(api->stream_key = strdup(stream_key))) {
         free(api);
         return NULL;
     }
-    if (!(api->parses = parse_pool_new(loop, PARSE_THREADS))) {
+    if (!(api->parses = parse_pool_new(loop, PARSE_THREADS)) || !(api->lane_holds = hashmap_new())) {
+        parse_pool_free(api->parses);
         free(api->stream_key);
         free(api);
         return NULL;
@@ -343,6 +426,7 @@ ingest_api *ingest_api_new(uv_loop_t *loop, http_server *http, server_auth *auth
     api->auth = auth;
     api->activity = activity;
     api->redis = redis;
+    api->bulk_redis = bulk_redis;
     api->spool = sp;
     api->live = live;
     api->limits = *limits;
@@ -358,6 +442,7 @@ ingest_api *ingest_api_new(uv_loop_t *loop, http_server *http, server_auth *auth
      * thousands of times. */
     api->bad_tokens = rate_limit_new(30, 30);
     if (!api->bad_tokens) {
+        hashmap_free(api->lane_holds, NULL);
         parse_pool_free(api->parses);
         free(api->stream_key);
         free(api);
@@ -379,6 +464,7 @@ void ingest_api_free(ingest_api *api)
     if (!api)
         return;
     rate_limit_free(api->bad_tokens);
+    hashmap_free(api->lane_holds, free);
     parse_pool_free(api->parses);
     free(api->stream_key);
     free(api);

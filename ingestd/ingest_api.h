@@ -18,10 +18,11 @@ typedef struct {
     size_t max_event_bytes; /* INGEST_MAX_EVENT_BYTES: bytes of one event's rendered row */
 } ingest_limits;
 
-/* activity: told of every accepted batch (which servers have sent events, for authd). */
+/* activity: told of every accepted batch (which servers have sent events, for authd). redis and bulk_redis: two
+ * connections to the stream's Redis, for small and for large batches (ingest_api.c, append_lane_for). */
 ingest_api *ingest_api_new(uv_loop_t *loop, http_server *http, server_auth *auth, server_activity *activity,
-                           redis_client *redis, spool *sp, live_state *live, const char *stream_key,
-                           const ingest_limits *limits);
+                           redis_client *redis, redis_client *bulk_redis, spool *sp, live_state *live,
+                           const char *stream_key, const ingest_limits *limits);
 void ingest_api_free(ingest_api *api);
 
 #endif

@@ -177,7 +177,9 @@ int main(int argc, char **argv)
             return 1;
         }
         ingest_limits limits = {.max_events = (size_t)max_events, .max_event_bytes = (size_t)max_event_bytes};
-        g.api = ingest_api_new(daemon_loop(d), daemon_http(d), g.auth, g.activity, g.redis, g.spool, g.live,
+        /* Large batches are appended on a connection of their own, so that small ones never queue behind them. */
+        redis_client *bulk_redis = daemon_redis_named(d, "REDIS_URL", "redis_bulk");
+        g.api = ingest_api_new(daemon_loop(d), daemon_http(d), g.auth, g.activity, g.redis, bulk_redis, g.spool, g.live,
                                g.stream_key, &limits);
         g.reg = registration_new(daemon_http(d), pg, g.auth);
         if (!g.auth || !g.activity || !g.live || !g.api || !g.reg) {

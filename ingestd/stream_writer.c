@@ -102,7 +102,12 @@ const config_var stream_writer_config_vars[] = {
     {NULL, NULL, NULL},
 };
 
-#define READ_COUNT 500     /* entries per XREADGROUP */
+#define READ_COUNT 500 /* entries per XREADGROUP, at most */
+/* Bytes an XREADGROUP should bring, about. Redis builds the whole reply in one go, every other client waiting, and
+ * ingestd holds it whole: 500 entries of tracker batches (under 16 KB each) are a few MB, but 500 maximal batches
+ * (1.6-2.1 MB each in the flood bench, up to 8 MB) stalled Redis for 0.4 s under a flood and could take GBs
+ * (tests/bench/ingest_flood_bench.sh). So the count asked for follows the size of the entries last read. */
+#define READ_BYTES (4 * 1024 * 1024)
 #define READ_BLOCK_MS 1000 /* XREADGROUP BLOCK; the connection is ours alone */
 #define READ_RETRY_MS 1000 /* after an unexpected XREADGROUP error */
 /* After a read that emptied the stream, the next one waits this long. A read that takes entries changes the
@@ -267,6 +272,7 @@ struct stream_writer {
     bool reading;
     bool history; /* re-reading our own PEL after a (re)connect */
     char history_cursor[44];
+    unsigned read_count, read_asked; /* entries the next XREADGROUP asks for; those the one in flight asked for */
     uint64_t read_time_ms; /* Redis's clock just before the XREADGROUP in flight (a TIME sent ahead); 0: unknown */
     uv_timer_t read_timer;
 
@@ -864,7 +870,8 @@ static void read_more(stream_writer *w)
     if (buffered >= w->max_buffer_events)
         return; /* resumed after the next insert; meanwhile other writers take the new entries */
     char count[16], block[16];
-    snprintf(count, sizeof count, "%d", READ_COUNT);
+    w->read_asked = w->read_count;
+    snprintf(count, sizeof count, "%u", w->read_asked);
     snprintf(block, sizeof block, "%d", READ_BLOCK_MS);
     const char *argv[12] = {"XREADGROUP", "GROUP", w->group, w->consumer, "COUNT", count};
     int argc = 6;
@@ -900,6 +907,28 @@ static void on_read_time(redis_client *c, redisReply *reply, const char *err, vo
         w->read_time_ms = reply_time_ms(reply);
 }
 
+/* The count for the next XREADGROUP after one that brought n entries of bytes in all: READ_BYTES at their average
+ * size, between 1 and READ_COUNT. Bounded once the entries' size is known; the first read after they grew by
+ * orders of magnitude brings more, and the next ones adapt. */
+static unsigned read_count_next(unsigned current, size_t n, size_t bytes)
+{
+    if (n == 0 || bytes == 0)
+        return current;
+    size_t c = (size_t)((double)READ_BYTES * (double)n / (double)bytes);
+    return c < 1 ? 1 : c > READ_COUNT ? READ_COUNT : (unsigned)c;
+}
+
+/* The bytes of an [id, [field, value, ...]] entry's fields and values. */
+static size_t entry_bytes(const redisReply *e)
+{
+    const redisReply *f = arr(e, 2) ? e->element[1] : NULL;
+    size_t bytes = 0;
+    if (f && f->type == REDIS_REPLY_ARRAY)
+        for (size_t i = 0; i < f->elements; i++)
+            bytes += f->element[i]->type == REDIS_REPLY_STRING ? f->element[i]->len : 0;
+    return bytes;
+}
+
 /* XREADGROUP answered: buffer the entries and read on. */
 static void on_read(redis_client *c, redisReply *reply, const char *err, void *arg)
 {
@@ -919,14 +948,17 @@ static void on_read(redis_client *c, redisReply *reply, const char *err, void *a
         uv_timer_start(&w->read_timer, on_read_timer, READ_RETRY_MS, 0);
         return;
     }
-    size_t n = 0;
+    size_t n = 0, bytes = 0;
     const redisReply *streams = arr(reply, 1);
     const redisReply *entries = streams && arr(streams->element[0], 2) ? streams->element[0]->element[1] : NULL;
     if (entries && entries->type == REDIS_REPLY_ARRAY) {
         n = entries->elements;
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+            bytes += entry_bytes(entries->element[i]);
             entry_add(w, entries->element[i], /* taken_over= */ w->history);
+        }
     }
+    w->read_count = read_count_next(w->read_count, n, bytes);
     if (w->history) {
         if (n == 0) {
             w->history = false;
@@ -938,7 +970,7 @@ static void on_read(redis_client *c, redisReply *reply, const char *err, void *a
         }
     }
     metric_set(w->m_buffered, (double)(w->new_events + w->set_events));
-    if (!w->history && n < READ_COUNT)
+    if (!w->history && n < w->read_asked)
         uv_timer_start(&w->read_timer, on_read_timer, READ_PACE_MS, 0);
     else
         read_more(w);
@@ -2468,6 +2500,7 @@ stream_writer *stream_writer_new(uv_loop_t *loop, const stream_writer_config *cf
     if (!w)
         return NULL;
     w->loop = loop;
+    w->read_count = 1; /* the entries' size is not known yet: one, then as read_count_next says */
     char consumer[300];
     if (cfg->consumer) {
         snprintf(consumer, sizeof consumer, "%s", cfg->consumer);

@@ -369,6 +369,21 @@ check_eq "the small batch was handled after the large one: it got the map the la
   "$(ch_query "SELECT map_name FROM raw_events WHERE server_id = '$OFF' AND event_type = 'jump' AND game_time = 999 FORMAT TSV")"
 check_eq "the large batch's rows are whole" "400	400" \
   "$(ch_query "SELECT count(), countIf(endsWith(raw, '\"x200\": 200}')) FROM raw_events WHERE server_id = '$OFF' AND event_type = 'chat' FORMAT TSV")"
+# Large batches are appended on a Redis connection of their own (ingestd/ingest_api.c, append_lane_for), small ones on
+# the other: the small batch, rendered while the large one's XADD was in flight, must follow it on its connection.
+# The stream keeps entries WRITER_RETAIN_MS (60 s) after their insert: the counts of the server's entries, oldest first.
+stream_counts() {
+  redis_cmd EVAL "local o = {}
+    for _, e in ipairs(redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 200)) do
+      local f, srv, n = e[2]
+      for i = 1, #f, 2 do
+        if f[i] == 'srv' then srv = f[i + 1] elseif f[i] == 'n' then n = f[i + 1] end
+      end
+      if srv == ARGV[1] then table.insert(o, 1, n) end
+    end
+    return o" 1 "${INGEST_STREAM:-mohstats:events}" "$1" | tr '\n' ' '
+}
+check_eq "in the stream too, the small batch follows the large one" "1 400 1 " "$(stream_counts "$OFF")"
 rm -f /tmp/off_big.$$ /tmp/off_small.$$ /tmp/off_warm.$$
 
 # --- the sessions' maps outlive a restart of ingestd ----------------------------------------------------------------
