@@ -204,7 +204,24 @@ wait_caught_up() {
   echo "  not caught up after $1 s: XLEN $(redis_cmd XLEN "$STREAM"), pending $(stream_group_field pending)," \
     "delivered up to $(stream_group_field last-delivered-id) of $(stream_field last-generated-id)," \
     "spool files: $(ls "$STACK_DIR"/spool-*/spool-* 2>/dev/null | tr '\n' ' ')"
+  stall_report
   return 1
+}
+
+# stall_report: who holds the pending entries and what each writer was doing, for a failure to explain itself:
+# the pending entries per consumer, the oldest ones with their idle time (ms) and delivery count, and the
+# writers' counters of failed inserts and of waits for running inserts or older entries.
+stall_report() {
+  local name
+  echo "  pending per consumer: $(redis_cmd XPENDING "$STREAM" clickhouse | tail -n +4 | paste -sd ' ')"
+  echo "  oldest pending (id, consumer, idle ms, deliveries): $(redis_cmd XPENDING "$STREAM" clickhouse - + 5 |
+    paste -sd ' ')"
+  for name in "${!INGESTD_PIDS[@]}"; do
+    [ -n "${INGESTD_PIDS[$name]}" ] || continue
+    echo "  ingestd $name: $(curl -s --max-time 2 "$(ingestd_url "$name")/metrics" |
+      grep -E '^mohstats_writer_(insert_errors_total|check_waits_total|entries_taken_over_total|duplicates_skipped_total)' |
+      paste -sd ' ')"
+  done
 }
 
 # insert_running: a writer insert is running in ClickHouse right now.
