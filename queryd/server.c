@@ -444,13 +444,12 @@ static cJSON *live_json(const cJSON *s, const cJSON *live)
         cJSON_AddNullToObject(e, "rank");
         json_add_round(e, "time_played_hours", (now_ms - row_num(live, "started_at_ms")) / 3600000, 2);
         cJSON_AddItemToArray(players, e);
-        if (strcmp(team, "american") == 0 || strcmp(team, "allies") == 0) {
+        team_side side = vocab_team_side(team);
+        if (side == SIDE_ALLIES)
             allies += (int)k;
-            teams = true;
-        } else if (strcmp(team, "german") == 0 || strcmp(team, "axis") == 0) {
+        else if (side == SIDE_AXIS)
             axis += (int)k;
-            teams = true;
-        }
+        teams |= side != SIDE_NONE;
     }
     int n = cJSON_GetArraySize(players);
     cJSON_AddNumberToObject(o, "player_count", n);
@@ -763,7 +762,7 @@ static void part_build(qjob *j)
             cJSON_AddNumberToObject(e, "player_count", row_num(r, "players"));
             cJSON_AddNumberToObject(e, "duration_mins", floor((row_num(r, "last_t") - row_num(r, "first_t")) / 60));
             cJSON_AddNumberToObject(e, "total_kills", row_num(r, "kills"));
-            if (strcmp(w, "allies") == 0 || strcmp(w, "axis") == 0)
+            if (vocab_team_side(w) != SIDE_NONE) /* w is a side name already (the views normalise it) */
                 cJSON_AddStringToObject(e, "winner", w);
             else
                 cJSON_AddNullToObject(e, "winner");
