@@ -229,12 +229,12 @@ void live_server_observe(live_server *s, const event_summary *ev, uint64_t recei
     live_player *target = player_get(s, ev->target_guid);
     player_seen(actor, ev->actor_name, ev->actor_team, received_ms);
     player_seen(target, ev->target_name, ev->target_team, received_ms);
-    if (ev->type && strcmp(ev->type->name, "player_kill") == 0) {
+    if (event_type_has(ev->type, EVF_KILL)) {
         if (target)
             target->deaths++;
         if (actor && actor != target)
             actor->kills++;
-    } else if (ev->type && strcmp(ev->type->name, "disconnect") == 0 && ev->actor_guid.n) {
+    } else if (event_type_has(ev->type, EVF_LEAVE) && ev->actor_guid.n) {
         player_free(hashmap_remove(s->players, ev->actor_guid.p, ev->actor_guid.n));
     }
 }

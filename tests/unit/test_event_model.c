@@ -102,6 +102,28 @@ static void test_types(void **state)
     assert_null(type("player_kills", false));
 }
 
+static void test_type_flags(void **state)
+{
+    const event_type_def *kill = event_type_resolve("player_kill", 11, false);
+    assert_true(event_type_has(kill, EVF_KILL));
+    assert_false(event_type_has(kill, EVF_LEAVE));
+    /* Aliases resolve to the canonical type and so carry its flags. */
+    assert_true(event_type_has(event_type_resolve("kill", 4, false), EVF_KILL));
+    assert_true(event_type_has(event_type_resolve("player_killed", 13, false), EVF_KILL));
+    assert_true(event_type_has(event_type_resolve("client_disconnect", 17, false), EVF_LEAVE));
+    assert_true(event_type_has(event_type_resolve("player_distance", 15, false), EVF_RUNNING_DISTANCE));
+    assert_true(event_type_has(event_type_resolve("objective_capture", 17, false), EVF_CAPTURE));
+    assert_false(event_type_has(NULL, EVF_KILL));
+    /* Exactly one type of each flag: a kill is player_kill, not a death, a bot kill or a team kill. */
+    static const event_flag flags[] = {EVF_KILL, EVF_LEAVE, EVF_RUNNING_DISTANCE, EVF_CAPTURE};
+    for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++) {
+        int n = 0;
+        for (size_t i = 0; i < event_types_count; i++)
+            n += event_type_has(&event_types[i], flags[f]);
+        assert_int_equal(n, 1);
+    }
+}
+
 static void test_team_sides(void **state)
 {
     /* Every name of a side, in any case; "allied" is the Allies on every page (issue 18). */
@@ -233,13 +255,10 @@ static void test_views_hitloc_lists(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fields),
-        cmocka_unit_test(test_block_keys),
-        cmocka_unit_test(test_types),
-        cmocka_unit_test(test_hit_classes),
-        cmocka_unit_test(test_team_sides),
-        cmocka_unit_test(test_views_team_list),
-        cmocka_unit_test(test_views_hitloc_lists),
+        cmocka_unit_test(test_fields),      cmocka_unit_test(test_block_keys),
+        cmocka_unit_test(test_types),       cmocka_unit_test(test_type_flags),
+        cmocka_unit_test(test_team_sides),  cmocka_unit_test(test_views_team_list),
+        cmocka_unit_test(test_hit_classes), cmocka_unit_test(test_views_hitloc_lists),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
