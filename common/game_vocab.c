@@ -191,3 +191,12 @@ weapon_family vocab_weapon_family_by_name(const char *name)
             return weapon_families[i].fam;
     return WFAM_NONE;
 }
+
+const char *const *vocab_weapon_class_patterns(weapon_class c)
+{
+    static const char *const none[] = {NULL};
+    for (size_t i = 0; i < COUNT(weapon_classes); i++)
+        if (weapon_classes[i].cls == c)
+            return weapon_classes[i].patterns;
+    return none;
+}

@@ -86,6 +86,8 @@ typedef enum {
 } weapon_class;
 weapon_class vocab_weapon_class(const char *weapon);
 const char *vocab_weapon_class_name(weapon_class c);
+/* The substring patterns of class c, NULL-terminated (none for WCLASS_OTHER). */
+const char *const *vocab_weapon_class_patterns(weapon_class c);
 
 /* The forum catalogue's weapon names (weapon_kills_<name>) and the engine strings they stand for. */
 typedef enum {

@@ -186,6 +186,26 @@ static void test_hit_classes(void **state)
     regfree(&re);
 }
 
+/* queryd's weapon classes (WEAPON_CLASS_SQL) are game_vocab.c's, class by class in its order. */
+static void test_weapon_classes(void **state)
+{
+    char want[2048];
+    size_t n = (size_t)snprintf(want, sizeof want, "multiIf(");
+    for (int c = WCLASS_OTHER + 1; c < WCLASS__COUNT; c++) {
+        n += (size_t)snprintf(want + n, sizeof want - n, "match(lower(w), '");
+        const char *const *p = vocab_weapon_class_patterns((weapon_class)c);
+        assert_non_null(p[0]);
+        for (size_t i = 0; p[i]; i++)
+            n += (size_t)snprintf(want + n, sizeof want - n, "%s%s", i ? "|" : "", p[i]);
+        n += (size_t)snprintf(want + n, sizeof want - n, "'), '%s', ", vocab_weapon_class_name((weapon_class)c));
+    }
+    snprintf(want + n, sizeof want - n, "'other')");
+    assert_string_equal(WEAPON_CLASS_SQL("w"), want);
+    assert_null(vocab_weapon_class_patterns(WCLASS_OTHER)[0]);
+    assert_int_equal(vocab_weapon_class("KAR98 Sniper"), WCLASS_SNIPER);
+    assert_int_equal(vocab_weapon_class("Thompson"), WCLASS_SMG);
+}
+
 /* The text of a file of the source tree, by its path from the top (found from this file's path). */
 static char *source_file(const char *rel)
 {
@@ -255,10 +275,11 @@ static void test_views_hitloc_lists(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fields),      cmocka_unit_test(test_block_keys),
-        cmocka_unit_test(test_types),       cmocka_unit_test(test_type_flags),
-        cmocka_unit_test(test_team_sides),  cmocka_unit_test(test_views_team_list),
-        cmocka_unit_test(test_hit_classes), cmocka_unit_test(test_views_hitloc_lists),
+        cmocka_unit_test(test_fields),         cmocka_unit_test(test_block_keys),
+        cmocka_unit_test(test_types),          cmocka_unit_test(test_type_flags),
+        cmocka_unit_test(test_team_sides),     cmocka_unit_test(test_views_team_list),
+        cmocka_unit_test(test_hit_classes),    cmocka_unit_test(test_views_hitloc_lists),
+        cmocka_unit_test(test_weapon_classes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
