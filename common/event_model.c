@@ -145,6 +145,17 @@ static const struct {
     {"client_begin_event", "client_begin"},
 };
 
+/* The flags of the types that have any (event_flag). */
+static const struct {
+    const char *type;
+    unsigned flags;
+} type_flags[] = {
+    {"player_kill", EVF_KILL},
+    {"disconnect", EVF_LEAVE},
+    {"distance", EVF_RUNNING_DISTANCE},
+    {"objective_capture", EVF_CAPTURE},
+};
+
 const char *event_category_name(event_category c)
 {
     static const char *const names[] = {"gameflow", "combat",   "special_kill", "weapon", "grenade",
@@ -349,6 +360,7 @@ _Static_assert(NFIELDS * 2 <= FIELD_SLOTS && NTYPE_KEYS * 2 <= TYPE_SLOTS && NBL
 static key_slot field_index[FIELD_SLOTS]; /* wire key -> field_table entry */
 static key_slot type_index[TYPE_SLOTS];   /* type name or alias -> event_types entry */
 static key_slot block_index[BLOCK_SLOTS]; /* block key -> block * BF__COUNT + field */
+static unsigned type_flag_bits[sizeof event_types / sizeof event_types[0]]; /* event_types entry -> flags */
 static char block_keys[NBLOCK_KEYS][24];  /* the composed block keys the index points to */
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
@@ -384,6 +396,10 @@ static void tables_init(void)
             if (strcmp(event_types[t].name, canon) == 0)
                 index_put(type_index, TYPE_SLOTS, type_aliases[i].alias, (int)t);
     }
+    for (size_t i = 0; i < sizeof type_flags / sizeof type_flags[0]; i++)
+        for (size_t t = 0; t < event_types_count; t++)
+            if (strcmp(event_types[t].name, type_flags[i].type) == 0)
+                type_flag_bits[t] |= type_flags[i].flags;
     size_t n = 0;
     for (size_t p = 0; p < sizeof block_prefixes / sizeof block_prefixes[0]; p++)
         for (size_t f = 0; f < sizeof block_suffixes / sizeof block_suffixes[0]; f++) {
@@ -433,4 +449,12 @@ bool event_block_key(const char *key, size_t len, event_block *block, event_bloc
     *block = (event_block)(v / BF__COUNT);
     *field = (event_block_field)(v % BF__COUNT);
     return true;
+}
+
+bool event_type_has(const event_type_def *t, event_flag f)
+{
+    pthread_once(&tables_once, tables_init);
+    if (!t || t < event_types || t >= event_types + event_types_count)
+        return false;
+    return (type_flag_bits[t - event_types] & (unsigned)f) != 0;
 }

@@ -37,6 +37,17 @@ typedef struct {
 extern const event_type_def event_types[];
 extern const size_t event_types_count;
 
+/* What a type means to the code that counts it, so that no C outside the table compares type names. */
+typedef enum {
+    EVF_KILL = 1 << 0,             /* a player killed a player: the actor scores a kill, the target a death */
+    EVF_LEAVE = 1 << 1,            /* the actor left the server */
+    EVF_RUNNING_DISTANCE = 1 << 2, /* its "distance" key is the running total; the step is "walked" */
+    EVF_CAPTURE = 1 << 3,          /* an objective taken (a flag capture on a match's timeline) */
+} event_flag;
+
+/* Whether type t (NULL: unknown) has flag f. */
+bool event_type_has(const event_type_def *t, event_flag f);
+
 /* Resolve a type as sent (canonical or alias) to its canonical definition; NULL if unknown.
  * door_state_change depends on the door's state, given as open_hint (true = opened). */
 const event_type_def *event_type_resolve(const char *sent, size_t len, bool open_hint);

@@ -7,20 +7,23 @@
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
+#define VOCAB_TEAM_ROW_(sent, name, side) {sent, side},
+static const struct {
+    const char *name;
+    team_side side;
+} teams[] = {VOCAB_TEAMS(VOCAB_TEAM_ROW_, )};
+
 team_side vocab_team_side(const char *team)
 {
-    static const struct {
-        const char *name;
-        team_side side;
-    } teams[] = {{"american", SIDE_ALLIES},
-                 {"allies", SIDE_ALLIES},
-                 {"allied", SIDE_ALLIES},
-                 {"german", SIDE_AXIS},
-                 {"axis", SIDE_AXIS}};
     for (size_t i = 0; team && i < COUNT(teams); i++)
         if (strcasecmp(team, teams[i].name) == 0)
             return teams[i].side;
     return SIDE_NONE;
+}
+
+const char *vocab_team_side_name(team_side side)
+{
+    return side == SIDE_ALLIES ? "allies" : side == SIDE_AXIS ? "axis" : "";
 }
 
 /* The engine's 19 body locations in its own order, with their classes. */
@@ -41,6 +44,11 @@ int vocab_hit_index(const char *hitloc)
         if (strcasecmp(hitloc, body_parts[i].name) == 0)
             return i;
     return -1;
+}
+
+const char *vocab_hit_name(int index)
+{
+    return index >= 0 && index < VOCAB_BODY_PARTS ? body_parts[index].name : NULL;
 }
 
 hit_class vocab_hit_class(const char *hitloc)
@@ -182,4 +190,13 @@ weapon_family vocab_weapon_family_by_name(const char *name)
         if (strcasecmp(name, weapon_families[i].name) == 0)
             return weapon_families[i].fam;
     return WFAM_NONE;
+}
+
+const char *const *vocab_weapon_class_patterns(weapon_class c)
+{
+    static const char *const none[] = {NULL};
+    for (size_t i = 0; i < COUNT(weapon_classes); i++)
+        if (weapon_classes[i].cls == c)
+            return weapon_classes[i].patterns;
+    return none;
 }

@@ -1,15 +1,34 @@
 /* The vocabulary of event values, as docs/definitions.md defines it: teams, hit locations, means of death,
  * stances and weapons. Tables in game_vocab.c; every C consumer (achievd, ...) classifies through here, so a
- * headshot or a pistol kill means the same thing everywhere. queryd's SQL spells the same tables out in
- * queryd/stats.h (TEAM_NORM_SQL, HEADSHOT_SQL, WEAPON_CLASS_SQL): a change here goes there too. */
+ * headshot or a pistol kill means the same thing everywhere. queryd's SQL reads the team list from here
+ * (VOCAB_TEAM_NAMES_SQL); its other copies in queryd/stats.h (HEADSHOT_SQL, WEAPON_CLASS_SQL) are pinned equal
+ * to these tables by tests/unit/test_event_model.c. The ClickHouse views (schemas/clickhouse) still spell the
+ * lists out: a change here needs a migration there. */
 #ifndef MOHSTATS_GAME_VOCAB_H
 #define MOHSTATS_GAME_VOCAB_H
 
 #include <stdbool.h>
 
-/* Teams: american/allies/allied -> allies, german/axis -> axis; nothing else is a side. */
+/* Teams: american/allies/allied -> allies, german/axis -> axis; nothing else is a side. The one list of team
+ * names is this X-macro, X(sent, side name, side) with SEP between entries: the C table (game_vocab.c) and the
+ * SQL arrays below are generated from it, so queryd's pages and its SQL count the same teams. Names are
+ * matched case-insensitively, as the SQL's lower() does. */
 typedef enum { SIDE_NONE, SIDE_ALLIES, SIDE_AXIS } team_side;
+#define VOCAB_TEAMS(X, SEP)                                                                                            \
+    X("american", "allies", SIDE_ALLIES)                                                                               \
+    SEP X("allies", "allies", SIDE_ALLIES)                                                                             \
+    SEP X("allied", "allies", SIDE_ALLIES)                                                                             \
+    SEP X("german", "axis", SIDE_AXIS)                                                                                 \
+    SEP X("axis", "axis", SIDE_AXIS)
 team_side vocab_team_side(const char *team);
+/* "allies", "axis", or "" for SIDE_NONE. */
+const char *vocab_team_side_name(team_side side);
+
+/* The team list as SQL arrays for transform(): the names as sent, and the side name of each. */
+#define VOCAB_TEAM_SENT_SQL_(sent, name, side) "'" sent "'"
+#define VOCAB_TEAM_SIDE_SQL_(sent, name, side) "'" name "'"
+#define VOCAB_TEAM_NAMES_SQL "[" VOCAB_TEAMS(VOCAB_TEAM_SENT_SQL_, ", ") "]"
+#define VOCAB_TEAM_SIDES_SQL "[" VOCAB_TEAMS(VOCAB_TEAM_SIDE_SQL_, ", ") "]"
 
 /* Hit locations (the engine's names, tracker-wire.md §2.3) and their classes. */
 typedef enum {
@@ -26,6 +45,8 @@ hit_class vocab_hit_class(const char *hitloc);
 /* The body part's index among the engine's 19 body locations (head .. l_foot), or -1 for HIT_NONE ones. */
 int vocab_hit_index(const char *hitloc);
 #define VOCAB_BODY_PARTS 19
+/* The engine's name of body location index (0 .. VOCAB_BODY_PARTS - 1), NULL outside. */
+const char *vocab_hit_name(int index);
 
 /* Means of death, lower-cased and without a "MOD_" prefix, as classes the stats use. */
 typedef enum {
@@ -65,6 +86,8 @@ typedef enum {
 } weapon_class;
 weapon_class vocab_weapon_class(const char *weapon);
 const char *vocab_weapon_class_name(weapon_class c);
+/* The substring patterns of class c, NULL-terminated (none for WCLASS_OTHER). */
+const char *const *vocab_weapon_class_patterns(weapon_class c);
 
 /* The forum catalogue's weapon names (weapon_kills_<name>) and the engine strings they stand for. */
 typedef enum {

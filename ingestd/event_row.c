@@ -63,7 +63,7 @@ static void resolve_fields(const batch *b, const batch_event *e, resolved *r)
     }
     slice ts = field_text(type_f);
     r->type = event_type_resolve(ts.p, ts.n, door_is_open(door_f));
-    bool is_distance = r->type && strcmp(r->type->name, "distance") == 0;
+    bool is_distance = event_type_has(r->type, EVF_RUNNING_DISTANCE);
 
     for (size_t i = 0; i < e->nfields; i++) {
         const batch_field *f = &b->fields[e->first_field + i];

@@ -12,10 +12,10 @@
 #include "clickhouse.h"
 #include "config.h"
 #include "hashmap.h"
+#include "live_matches.h"
 #include "log.h"
 #include "text.h"
 
-#define LIVE_KEY "live_matches"
 #define SESSION_MAPS_KEY "ingest_session_maps"
 /* A server's stored session maps are written again at least this often while it is active (or a quarter of
  * SESSION_MAP_TTL_S if that is shorter), so the last_event_ms they carry (what decides their expiry after a
@@ -229,12 +229,12 @@ void live_server_observe(live_server *s, const event_summary *ev, uint64_t recei
     live_player *target = player_get(s, ev->target_guid);
     player_seen(actor, ev->actor_name, ev->actor_team, received_ms);
     player_seen(target, ev->target_name, ev->target_team, received_ms);
-    if (ev->type && strcmp(ev->type->name, "player_kill") == 0) {
+    if (event_type_has(ev->type, EVF_KILL)) {
         if (target)
             target->deaths++;
         if (actor && actor != target)
             actor->kills++;
-    } else if (ev->type && strcmp(ev->type->name, "disconnect") == 0 && ev->actor_guid.n) {
+    } else if (event_type_has(ev->type, EVF_LEAVE) && ev->actor_guid.n) {
         player_free(hashmap_remove(s->players, ev->actor_guid.p, ev->actor_guid.n));
     }
 }
@@ -289,13 +289,13 @@ static int json_u64(ch_buf *b, const char *key, size_t keylen, uint64_t v)
 static char *server_json(live_server *s, uint64_t now_ms, uint64_t player_ttl_ms)
 {
     ch_buf b = {0};
-    int rc = json_str_field(&b, LIT("{\"server_id\":"), s->id);
-    rc |= json_str_field(&b, LIT(",\"session_id\":"), s->session);
-    rc |= json_str_field(&b, LIT(",\"match_id\":"), s->match_key);
-    rc |= json_str_field(&b, LIT(",\"map_name\":"), s->map);
-    rc |= json_u64(&b, LIT(",\"started_at_ms\":"), s->started_ms);
-    rc |= json_u64(&b, LIT(",\"last_event_ms\":"), s->last_event_ms);
-    rc |= ch_buf_append(&b, LIT(",\"players\":["));
+    int rc = json_str_field(&b, LIT("{\"" LIVE_SERVER_ID "\":"), s->id);
+    rc |= json_str_field(&b, LIT(",\"" LIVE_SESSION_ID "\":"), s->session);
+    rc |= json_str_field(&b, LIT(",\"" LIVE_MATCH_ID "\":"), s->match_key);
+    rc |= json_str_field(&b, LIT(",\"" LIVE_MAP_NAME "\":"), s->map);
+    rc |= json_u64(&b, LIT(",\"" LIVE_STARTED_AT_MS "\":"), s->started_ms);
+    rc |= json_u64(&b, LIT(",\"" LIVE_LAST_EVENT_MS "\":"), s->last_event_ms);
+    rc |= ch_buf_append(&b, LIT(",\"" LIVE_PLAYERS "\":["));
     unsigned count = 0;
     size_t pos = 0, klen;
     const char *k;
@@ -304,16 +304,17 @@ static char *server_json(live_server *s, uint64_t now_ms, uint64_t player_ttl_ms
         live_player *p = v;
         if (p->last_seen_ms + player_ttl_ms < now_ms)
             continue;
-        rc |= count ? json_str_field(&b, LIT(",{\"guid\":"), k) : json_str_field(&b, LIT("{\"guid\":"), k);
-        rc |= json_str_field(&b, LIT(",\"name\":"), p->name);
-        rc |= json_str_field(&b, LIT(",\"team\":"), p->team);
-        rc |= json_u64(&b, LIT(",\"kills\":"), p->kills);
-        rc |= json_u64(&b, LIT(",\"deaths\":"), p->deaths);
-        rc |= json_u64(&b, LIT(",\"last_seen_ms\":"), p->last_seen_ms);
+        rc |= count ? json_str_field(&b, LIT(",{\"" LIVE_PLAYER_GUID "\":"), k)
+                    : json_str_field(&b, LIT("{\"" LIVE_PLAYER_GUID "\":"), k);
+        rc |= json_str_field(&b, LIT(",\"" LIVE_PLAYER_NAME "\":"), p->name);
+        rc |= json_str_field(&b, LIT(",\"" LIVE_PLAYER_TEAM "\":"), p->team);
+        rc |= json_u64(&b, LIT(",\"" LIVE_PLAYER_KILLS "\":"), p->kills);
+        rc |= json_u64(&b, LIT(",\"" LIVE_PLAYER_DEATHS "\":"), p->deaths);
+        rc |= json_u64(&b, LIT(",\"" LIVE_PLAYER_LAST_SEEN_MS "\":"), p->last_seen_ms);
         rc |= ch_buf_append(&b, LIT("}"));
         count++;
     }
-    rc |= ch_buf_appendf(&b, "],\"player_count\":%u}", count);
+    rc |= ch_buf_appendf(&b, "],\"" LIVE_PLAYER_COUNT "\":%u}", count);
     if (rc) {
         ch_buf_free(&b);
         return NULL;
@@ -325,7 +326,7 @@ static char *server_json(live_server *s, uint64_t now_ms, uint64_t player_ttl_ms
 static char *sessions_json(live_server *s)
 {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "last_event_ms", (double)s->last_event_ms);
+    cJSON_AddNumberToObject(o, LIVE_LAST_EVENT_MS, (double)s->last_event_ms); /* the name hdel_quiet_script reads */
     cJSON *sessions = cJSON_AddObjectToObject(o, "sessions");
     size_t pos = 0, klen;
     const char *k;
@@ -349,7 +350,7 @@ static const char hdel_quiet_script[] =
     "local v = redis.call('HGET', KEYS[1], ARGV[1])\n"
     "if not v then return 0 end\n"
     "local ok, o = pcall(cjson.decode, v)\n"
-    "local last = ok and type(o) == 'table' and tonumber(o['last_event_ms'])\n"
+    "local last = ok and type(o) == 'table' and tonumber(o['" LIVE_LAST_EVENT_MS "'])\n"
     "if last and last > tonumber(ARGV[2]) then return 0 end\n"
     "return redis.call('HDEL', KEYS[1], ARGV[1])\n";
 
@@ -364,7 +365,7 @@ static void hdel_if_quiet(live_state *ls, const char *key, const char *id, uint6
  * with nobody playing sends nothing, and the events of the next player to join carry no map). */
 static void server_unlist(live_state *ls, live_server *s, uint64_t now)
 {
-    hdel_if_quiet(ls, LIVE_KEY, s->id, now, ls->ttl_ms);
+    hdel_if_quiet(ls, LIVE_MATCHES_KEY, s->id, now, ls->ttl_ms);
     s->listed = 0;
     s->dirty = 0;
     hashmap_free(s->players, player_free);
@@ -379,7 +380,7 @@ static void seed(live_state *ls)
     if (ls->seeded || ls->closed || !redis_client_connected(ls->redis))
         return;
     ls->seeded = 1;
-    if (redis_command(ls->redis, on_seed, ls, "HGETALL %s", LIVE_KEY) == 0)
+    if (redis_command(ls->redis, on_seed, ls, "HGETALL %s", LIVE_MATCHES_KEY) == 0)
         ls->seed_inflight++;
     else
         ls->seeded = 0;
@@ -425,7 +426,7 @@ static void on_tick(uv_timer_t *t)
                 server_unlist(ls, s, now);
         } else if (s->dirty) {
             char *json = server_json(s, now, ls->player_ttl_ms);
-            if (json && redis_command(ls->redis, NULL, NULL, "HSET %s %s %s", LIVE_KEY, s->id, json) == 0) {
+            if (json && redis_command(ls->redis, NULL, NULL, "HSET %s %s %s", LIVE_MATCHES_KEY, s->id, json) == 0) {
                 s->dirty = 0;
                 s->listed = 1;
             }
@@ -448,7 +449,7 @@ static void on_tick(uv_timer_t *t)
             continue;
         live_server *s = hashmap_remove(ls->servers, expired[i], strlen(expired[i]));
         if (s->listed)
-            hdel_if_quiet(ls, LIVE_KEY, expired[i], now, ls->ttl_ms);
+            hdel_if_quiet(ls, LIVE_MATCHES_KEY, expired[i], now, ls->ttl_ms);
         hdel_if_quiet(ls, SESSION_MAPS_KEY, expired[i], now, ls->session_ttl_ms);
         server_free(s);
         free(expired[i]);
@@ -482,44 +483,44 @@ static void on_seed(redis_client *c, struct redisReply *reply, const char *err, 
     uint64_t now = wall_ms();
     for (size_t i = 0; i + 1 < reply->elements; i += 2) {
         cJSON *o = cJSON_ParseWithLength(reply->element[i + 1]->str, reply->element[i + 1]->len);
-        const cJSON *last = cJSON_GetObjectItem(o, "last_event_ms");
+        const cJSON *last = cJSON_GetObjectItem(o, LIVE_LAST_EVENT_MS);
         const char *id = reply->element[i]->str;
         bool known = hashmap_get(ls->servers, id, strlen(id)) != NULL;
         if (!o || !cJSON_IsNumber(last) || (uint64_t)last->valuedouble + ls->ttl_ms < now || known) {
             /* Left by a process that stopped before the server went quiet. */
             if (!known)
-                hdel_if_quiet(ls, LIVE_KEY, id, now, ls->ttl_ms);
+                hdel_if_quiet(ls, LIVE_MATCHES_KEY, id, now, ls->ttl_ms);
             cJSON_Delete(o);
             continue;
         }
         live_server *s = live_state_server(ls, id);
-        const char *session = cJSON_GetStringValue(cJSON_GetObjectItem(o, "session_id"));
-        const char *map = cJSON_GetStringValue(cJSON_GetObjectItem(o, "map_name"));
+        const char *session = cJSON_GetStringValue(cJSON_GetObjectItem(o, LIVE_SESSION_ID));
+        const char *map = cJSON_GetStringValue(cJSON_GetObjectItem(o, LIVE_MAP_NAME));
         if (s && session && map && *map)
             session_map_set(s, session, strlen(session), map, strlen(map));
         if (s) {
             s->session = session ? strdup(session) : NULL;
             s->map = map ? strdup(map) : NULL;
-            const char *mk = cJSON_GetStringValue(cJSON_GetObjectItem(o, "match_id"));
+            const char *mk = cJSON_GetStringValue(cJSON_GetObjectItem(o, LIVE_MATCH_ID));
             s->match_key = mk ? strdup(mk) : NULL;
             s->last_event_ms = (uint64_t)last->valuedouble;
             s->listed = 1;
-            const cJSON *players = cJSON_GetObjectItem(o, "players"), *jp;
+            const cJSON *players = cJSON_GetObjectItem(o, LIVE_PLAYERS), *jp;
             cJSON_ArrayForEach(jp, players)
             {
-                const char *guid = cJSON_GetStringValue(cJSON_GetObjectItem(jp, "guid"));
+                const char *guid = cJSON_GetStringValue(cJSON_GetObjectItem(jp, LIVE_PLAYER_GUID));
                 if (!guid)
                     continue;
                 live_player *p = player_get(s, (slice){guid, strlen(guid)});
                 if (!p)
                     continue;
-                const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(jp, "name"));
-                const char *team = cJSON_GetStringValue(cJSON_GetObjectItem(jp, "team"));
+                const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(jp, LIVE_PLAYER_NAME));
+                const char *team = cJSON_GetStringValue(cJSON_GetObjectItem(jp, LIVE_PLAYER_TEAM));
                 player_seen(p, (slice){name ? name : "", name ? strlen(name) : 0},
                             (slice){team ? team : "", team ? strlen(team) : 0},
-                            (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(jp, "last_seen_ms")));
-                p->kills = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(jp, "kills"));
-                p->deaths = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(jp, "deaths"));
+                            (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(jp, LIVE_PLAYER_LAST_SEEN_MS)));
+                p->kills = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(jp, LIVE_PLAYER_KILLS));
+                p->deaths = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(jp, LIVE_PLAYER_DEATHS));
             }
         }
         cJSON_Delete(o);
@@ -535,7 +536,7 @@ static void on_seed_sessions(redis_client *c, struct redisReply *reply, const ch
     for (size_t i = 0; i + 1 < reply->elements; i += 2) {
         const char *id = reply->element[i]->str;
         cJSON *o = cJSON_ParseWithLength(reply->element[i + 1]->str, reply->element[i + 1]->len);
-        const cJSON *last = cJSON_GetObjectItem(o, "last_event_ms");
+        const cJSON *last = cJSON_GetObjectItem(o, LIVE_LAST_EVENT_MS);
         const cJSON *sessions = cJSON_GetObjectItem(o, "sessions");
         if (!cJSON_IsNumber(last) || !cJSON_IsObject(sessions) ||
             (uint64_t)last->valuedouble + ls->session_ttl_ms < now) {

@@ -12,6 +12,7 @@
  * answers {total}. A match's rows are read by key: match_summary and match_players by match, raw_events by
  * (event type, server, match). */
 #include "area.h"
+#include "event_model.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -150,7 +151,7 @@ static cJSON *match_json(const cJSON *r, const cJSON *servers, bool iso_times)
     cJSON_AddStringToObject(o, "server_id", row_str(r, "server_id"));
     const char *sname = server_name(servers, row_str(r, "server_id"));
     cJSON_AddStringToObject(o, "server_name", *sname ? sname : "Unknown Server");
-    bool has_winner = strcmp(winner, "allies") == 0 || strcmp(winner, "axis") == 0;
+    bool has_winner = vocab_team_side(winner) != SIDE_NONE; /* a side name already (the views normalise it) */
     if (has_winner) {
         cJSON_AddStringToObject(o, "winning_team", winner);
         cJSON_AddStringToObject(o, "winner", winner);
@@ -337,11 +338,10 @@ static void detail_build(qjob *j)
     {
         const char *type = row_str(r, "event_type");
         cJSON *e = cJSON_CreateObject();
-        bool kill = strcmp(type, "player_kill") == 0;
-        bool head = kill && row_num(r, "enemy_kill") > 0 &&
-                    (strcmp(row_str(r, "hitloc"), "head") == 0 || strcmp(row_str(r, "hitloc"), "helmet") == 0 ||
-                     strcmp(row_str(r, "hitloc"), "neck") == 0);
-        const char *shown = head ? "headshot" : strcmp(type, "objective_capture") == 0 ? "flag_capture" : type;
+        const event_type_def *def = event_type_resolve(type, strlen(type), false);
+        bool kill = event_type_has(def, EVF_KILL);
+        bool head = kill && row_num(r, "enemy_kill") > 0 && vocab_hit_class(row_str(r, "hitloc")) == HIT_HEAD;
+        const char *shown = head ? "headshot" : event_type_has(def, EVF_CAPTURE) ? "flag_capture" : type;
         cJSON_AddStringToObject(e, "type", shown);
         cJSON_AddStringToObject(e, "event_type", type);
         cJSON_AddStringToObject(e, "actor", row_str(r, "actor_name"));

@@ -24,14 +24,13 @@
  * Rank and score: score = kills in 24 h + 10 x players in 24 h + 5 x matches in 24 h (the old API's formula,
  * kept so rankings look familiar); rank = position by score. An unknown server id is 404. */
 #include "area.h"
+#include "live_matches.h"
 #include "server.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-
-#define LIVE_KEY "live_matches"
 
 /* Per server: last 24 h and the 24 h before, and all time. */
 // clang-format off
@@ -66,7 +65,7 @@ const cJSON *server_live_entry(const cJSON *live_rows, const char *id)
     const cJSON *v = cJSON_GetObjectItem(row, "value");
     if (!cJSON_IsObject(v))
         return NULL;
-    double last = row_num(v, "last_event_ms");
+    double last = row_num(v, LIVE_LAST_EVENT_MS);
     double now_ms = (double)time(NULL) * 1000;
     return last + LIVE_WINDOW_MS >= now_ms ? v : NULL;
 }
@@ -77,8 +76,9 @@ static int live_players(const cJSON *live)
     double now_ms = (double)time(NULL) * 1000;
     int n = 0;
     const cJSON *p;
-    cJSON_ArrayForEach(p, cJSON_GetObjectItem(live, "players")) if (row_num(p, "last_seen_ms") + LIVE_WINDOW_MS >=
-                                                                    now_ms) n++;
+    cJSON_ArrayForEach(
+        p, cJSON_GetObjectItem(live, LIVE_PLAYERS)) if (row_num(p, LIVE_PLAYER_LAST_SEEN_MS) + LIVE_WINDOW_MS >= now_ms)
+        n++;
     return n;
 }
 
@@ -140,7 +140,7 @@ static void add_identity(cJSON *o, const cJSON *s, const cJSON *live)
     cJSON_AddStringToObject(o, "country_name", "");
     bool online = live != NULL;
     int players = online ? live_players(live) : 0;
-    const char *map = online ? row_str(live, "map_name") : "";
+    const char *map = online ? row_str(live, LIVE_MAP_NAME) : "";
     cJSON_AddBoolToObject(o, "is_online", online);
     cJSON_AddBoolToObject(o, "online", online);
     cJSON_AddBoolToObject(o, "is_active", cJSON_IsTrue(cJSON_GetObjectItem(s, "is_active")));
@@ -150,8 +150,8 @@ static void add_identity(cJSON *o, const cJSON *s, const cJSON *live)
     cJSON_AddNullToObject(o, "max_players");
     cJSON_AddStringToObject(o, "gametype", "");
     double last_seen = row_num(s, "last_seen_s");
-    if (live && row_num(live, "last_event_ms") / 1000 > last_seen)
-        last_seen = floor(row_num(live, "last_event_ms") / 1000);
+    if (live && row_num(live, LIVE_LAST_EVENT_MS) / 1000 > last_seen)
+        last_seen = floor(row_num(live, LIVE_LAST_EVENT_MS) / 1000);
     cJSON_AddNumberToObject(o, "last_seen", last_seen);
 }
 
@@ -258,7 +258,7 @@ static void list_start(qjob *j)
     server_args *a = j->args;
     job_pg(j, 0, servers_pg_sql, 0, NULL, "port,created_s,last_seen_s", "is_active");
     j->optional |= 1u << 1; /* without Redis every server just looks offline */
-    job_redis_hash(j, 1, LIVE_KEY, NULL);
+    job_redis_hash(j, 1, LIVE_MATCHES_KEY, NULL);
     sqlv v[] = {SQL_RAW("where", "1"), SQL_INT("span", 24)};
     job_ch(j, 2, activity_sql, v, 1);
     if ((list_view)a->days == VIEW_LIST)
@@ -388,7 +388,7 @@ static void detail_start(qjob *j)
     server_args *a = j->args;
     job_pg(j, 0, servers_pg_sql, 0, NULL, "port,created_s,last_seen_s", "is_active");
     j->optional |= 1u << 1;
-    job_redis_hash(j, 1, LIVE_KEY, NULL);
+    job_redis_hash(j, 1, LIVE_MATCHES_KEY, NULL);
     sqlv w[] = {SQL_STR("id", a->id)};
     char *where = sqlt_render("server_id = {id}", w, 1);
     if (!where) {
@@ -413,7 +413,7 @@ static cJSON *live_json(const cJSON *s, const cJSON *live)
 {
     cJSON *o = cJSON_CreateObject();
     double now_ms = (double)time(NULL) * 1000;
-    const char *map = live ? row_str(live, "map_name") : "";
+    const char *map = live ? row_str(live, LIVE_MAP_NAME) : "";
     cJSON_AddStringToObject(o, "server_id", row_str(s, "id"));
     cJSON_AddStringToObject(o, "server_name", row_str(s, "name"));
     cJSON_AddBoolToObject(o, "is_online", live != NULL);
@@ -425,16 +425,16 @@ static cJSON *live_json(const cJSON *s, const cJSON *live)
     int allies = 0, axis = 0;
     bool teams = false;
     const cJSON *p;
-    const cJSON *plist = live ? cJSON_GetObjectItem(live, "players") : NULL;
+    const cJSON *plist = live ? cJSON_GetObjectItem(live, LIVE_PLAYERS) : NULL;
     cJSON_ArrayForEach(p, plist)
     {
-        if (row_num(p, "last_seen_ms") + LIVE_WINDOW_MS < now_ms)
+        if (row_num(p, LIVE_PLAYER_LAST_SEEN_MS) + LIVE_WINDOW_MS < now_ms)
             continue;
-        double k = row_num(p, "kills"), d = row_num(p, "deaths");
-        const char *team = row_str(p, "team");
+        double k = row_num(p, LIVE_PLAYER_KILLS), d = row_num(p, LIVE_PLAYER_DEATHS);
+        const char *team = row_str(p, LIVE_PLAYER_TEAM);
         cJSON *e = cJSON_CreateObject();
-        cJSON_AddStringToObject(e, "name", row_str(p, "name"));
-        cJSON_AddStringToObject(e, "guid", row_str(p, "guid"));
+        cJSON_AddStringToObject(e, "name", row_str(p, LIVE_PLAYER_NAME));
+        cJSON_AddStringToObject(e, "guid", row_str(p, LIVE_PLAYER_GUID));
         cJSON_AddNumberToObject(e, "kills", k);
         cJSON_AddNumberToObject(e, "deaths", d);
         cJSON_AddNumberToObject(e, "score", k);
@@ -442,15 +442,14 @@ static cJSON *live_json(const cJSON *s, const cJSON *live)
         json_add_round(e, "kd_ratio", d > 0 ? k / d : k, 2);
         cJSON_AddStringToObject(e, "country", "");
         cJSON_AddNullToObject(e, "rank");
-        json_add_round(e, "time_played_hours", (now_ms - row_num(live, "started_at_ms")) / 3600000, 2);
+        json_add_round(e, "time_played_hours", (now_ms - row_num(live, LIVE_STARTED_AT_MS)) / 3600000, 2);
         cJSON_AddItemToArray(players, e);
-        if (strcmp(team, "american") == 0 || strcmp(team, "allies") == 0) {
+        team_side side = vocab_team_side(team);
+        if (side == SIDE_ALLIES)
             allies += (int)k;
-            teams = true;
-        } else if (strcmp(team, "german") == 0 || strcmp(team, "axis") == 0) {
+        else if (side == SIDE_AXIS)
             axis += (int)k;
-            teams = true;
-        }
+        teams |= side != SIDE_NONE;
     }
     int n = cJSON_GetArraySize(players);
     cJSON_AddNumberToObject(o, "player_count", n);
@@ -464,13 +463,13 @@ static cJSON *live_json(const cJSON *s, const cJSON *live)
     cJSON_AddNumberToObject(ts, "axis", axis);
     if (live) {
         cJSON *cm = cJSON_AddObjectToObject(o, "current_match");
-        cJSON_AddStringToObject(cm, "match_id", row_str(live, "match_id"));
+        cJSON_AddStringToObject(cm, "match_id", row_str(live, LIVE_MATCH_ID));
         cJSON_AddStringToObject(cm, "map_name", *map ? map : "unknown");
-        cJSON_AddNumberToObject(cm, "started_at", floor(row_num(live, "started_at_ms") / 1000));
+        cJSON_AddNumberToObject(cm, "started_at", floor(row_num(live, LIVE_STARTED_AT_MS) / 1000));
         cJSON_AddNumberToObject(cm, "player_count", n);
-        cJSON_AddStringToObject(o, "match_id", row_str(live, "match_id"));
-        cJSON_AddNumberToObject(o, "started_at", floor(row_num(live, "started_at_ms") / 1000));
-        cJSON_AddNumberToObject(o, "last_update", floor(row_num(live, "last_event_ms") / 1000));
+        cJSON_AddStringToObject(o, "match_id", row_str(live, LIVE_MATCH_ID));
+        cJSON_AddNumberToObject(o, "started_at", floor(row_num(live, LIVE_STARTED_AT_MS) / 1000));
+        cJSON_AddNumberToObject(o, "last_update", floor(row_num(live, LIVE_LAST_EVENT_MS) / 1000));
     } else {
         cJSON_AddNullToObject(o, "current_match");
     }
@@ -491,7 +490,7 @@ static void live_build(qjob *j)
 static void live_start(qjob *j)
 {
     job_pg(j, 0, servers_pg_sql, 0, NULL, "port,created_s,last_seen_s", "is_active");
-    job_redis_hash(j, 1, LIVE_KEY, NULL);
+    job_redis_hash(j, 1, LIVE_MATCHES_KEY, NULL);
     job_then(j, live_build);
 }
 
@@ -524,7 +523,7 @@ static void live_matches_start(qjob *j)
 {
     j->optional |= 1u << 0;
     job_pg(j, 0, servers_pg_sql, 0, NULL, "port,created_s,last_seen_s", "is_active");
-    job_redis_hash(j, 1, LIVE_KEY, NULL);
+    job_redis_hash(j, 1, LIVE_MATCHES_KEY, NULL);
     job_then(j, live_matches_build);
 }
 
@@ -763,7 +762,7 @@ static void part_build(qjob *j)
             cJSON_AddNumberToObject(e, "player_count", row_num(r, "players"));
             cJSON_AddNumberToObject(e, "duration_mins", floor((row_num(r, "last_t") - row_num(r, "first_t")) / 60));
             cJSON_AddNumberToObject(e, "total_kills", row_num(r, "kills"));
-            if (strcmp(w, "allies") == 0 || strcmp(w, "axis") == 0)
+            if (vocab_team_side(w) != SIDE_NONE) /* w is a side name already (the views normalise it) */
                 cJSON_AddStringToObject(e, "winner", w);
             else
                 cJSON_AddNullToObject(e, "winner");

@@ -15,6 +15,7 @@
  * (player_match, read by the page's players only). The favourite weapon is the player's overall one
  * (player_weapon has no server). Country fields are empty: there is no GeoIP. An unknown server is 404. */
 #include "area.h"
+#include "live_matches.h"
 #include "server.h"
 
 #include <math.h>
@@ -97,10 +98,11 @@ static const char *favourite_map(const cJSON *maps)
 static bool live_has(const cJSON *live, const char *guid)
 {
     double now_ms = (double)time(NULL) * 1000;
-    const cJSON *players = live ? cJSON_GetObjectItem(live, "players") : NULL, *p;
+    const cJSON *players = live ? cJSON_GetObjectItem(live, LIVE_PLAYERS) : NULL, *p;
     cJSON_ArrayForEach(p, players)
     {
-        if (strcmp(row_str(p, "guid"), guid) == 0 && row_num(p, "last_seen_ms") + LIVE_WINDOW_MS >= now_ms)
+        if (strcmp(row_str(p, LIVE_PLAYER_GUID), guid) == 0 &&
+            row_num(p, LIVE_PLAYER_LAST_SEEN_MS) + LIVE_WINDOW_MS >= now_ms)
             return true;
     }
     return false;
@@ -175,7 +177,7 @@ static void roster_start(qjob *j)
     job_ch(j, 1, roster_sql, v, 3);
     job_ch(j, 2, roster_count_sql, v, 1);
     j->optional |= 1u << 3; /* no live state is not an error (set first: a failure may be reported at once) */
-    job_redis_hash(j, 3, "live_matches", a->id);
+    job_redis_hash(j, 3, LIVE_MATCHES_KEY, a->id);
     job_then(j, roster_details);
 }
 

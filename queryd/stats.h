@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "game_vocab.h"
+
 typedef struct cJSON cJSON;
 
 /* Where a stat is computed from: daily per-player counters, or per-match facts (wins, playtime...). */
@@ -107,10 +109,9 @@ char *match_totals_render(const char *pm_where, uint64_t bound_ms, int parts);
  * match_totals_render row (either may be NULL: zeros). */
 cJSON *player_stats_json(const cJSON *daily, const cJSON *matches);
 
-/* SQL: a team as normalised by the definitions (american -> allies, german -> axis). */
+/* SQL: a team as normalised by the definitions (american -> allies, german -> axis): game_vocab.h's list. */
 #define TEAM_NORM_SQL(col)                                                                                             \
-    "transform(lower(" col "), ['american', 'allies', 'allied', 'german', 'axis'], "                                   \
-    "['allies', 'allies', 'allies', 'axis', 'axis'], lower(" col "))"
+    "transform(lower(" col "), " VOCAB_TEAM_NAMES_SQL ", " VOCAB_TEAM_SIDES_SQL ", lower(" col "))"
 
 /* SQL over raw_events rows of player_kill: the kill is a kill by the definitions (another player, not a
  * team mate). */
@@ -119,8 +120,15 @@ cJSON *player_stats_json(const cJSON *daily, const cJSON *matches);
         "actor_team") " IN ('allies', 'axis') AND " TEAM_NORM_SQL("actor_team") " = " TEAM_NORM_SQL("target_team") ")" \
                                                                                                                    ")"
 
+/* SQL: the hit-location classes of game_vocab.h's body_parts (tests/unit/test_event_model.c pins them equal to
+ * it, in the engine's order): head (a headshot), torso with pelvis, and limbs (arm, hand, leg, foot) as a
+ * pattern for match(). */
+#define HEAD_HITLOCS_SQL "('head', 'helmet', 'neck')"
+#define TORSO_HITLOCS_SQL "('torso_upper', 'torso_mid', 'torso_lower', 'pelvis')"
+#define LIMB_HITLOC_PATTERN "_(arm|leg)_|_(hand|foot)$"
+
 /* SQL over raw_events: a headshot location. */
-#define HEADSHOT_SQL "lower(hitloc) IN ('head', 'helmet', 'neck')"
+#define HEADSHOT_SQL "lower(hitloc) IN " HEAD_HITLOCS_SQL
 
 /* SQL template: each player's latest name, for the GUIDs in {guids} (a list). */
 extern const char player_names_sql[];

@@ -770,4 +770,25 @@ ms=$((($(date +%s%N) - t0) / 1000000))
 check "...his profile answers 200 about 2 s after ingestd's 202, at most 2.5 s (took $ms ms)" test "$ms" -le 2500
 expect "...with his kill" stats/player/108 .kills 1
 
+# ---- one vocabulary: a team sent as "allied" is the Allies on every page (issue 18) ---------------------------
+# Echo: Ivy (allied) kills Jon (axis) twice, Jon kills Ivy once. The live page once counted only american and
+# allies as the Allies (0:1 here) while the views also count allied; both read game_vocab.h's list now.
+reg=$(register Echo 12207) && S5=$(jq -r .server_id <<<"$reg") && TOK5=$(jq -r .token <<<"$reg")
+NAME[109]=Ivy NAME[110]=Jon TEAM[109]=allied TEAM[110]=axis
+MATCH=match_00000000000000e7 SESSION=sess_00000000000000e7
+T=1 && ev match_start map_name=obj/obj_team1 gametype=4 'maxclients=#16'
+kill_ev 5 109 110 Thompson head MOD_BULLET 0 0 100 0
+kill_ev 6 109 110 Thompson torso_mid MOD_BULLET 0 0 100 0
+kill_ev 7 110 109 MP40 torso_mid MOD_BULLET 100 0 0 0
+send "$TOK5"
+check "ingestd stored Echo's 4 events" retry 60 eval \
+  "[ \"\$(ch_query \"SELECT count() FROM raw_events WHERE server_id = '$S5'\")\" = 4 ] &&
+   [ \"\$(status stats/player/109) \$(status stats/player/110)\" = '200 200' ]"
+M5=$(q "stats/matches?server_id=$S5&offset=0&limit=1" '.[0].match_id')
+expect "allied is the Allies: live page" "servers/$S5/live" \
+  '"\(.team_match) \(.allies_score):\(.axis_score) \(.team_scores.allies):\(.team_scores.axis)"' "true 2:1 2:1"
+expect "...match page" "stats/match/$M5" '"\(.players["109"].team) \(.players["110"].team) \(.team_match)"' \
+  "allies axis true"
+expect "...and her kills are enemy kills, not team kills (player page)" "stats/player/109" '"\(.kills) \(.deaths)"' "2 1"
+
 finish

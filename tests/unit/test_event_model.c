@@ -1,16 +1,21 @@
 /* Unit tests: lookups in the event vocabulary (wire fields, player block keys, types and aliases), known keys
- * and near misses alike. */
+ * and near misses alike; the value vocabulary (game_vocab.h: team sides, hit classes) and the SQL copies of it
+ * (queryd's fragments, the ClickHouse views), which must say the same. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <regex.h>
 
 #include <cmocka.h>
 
 #include "event_model.h"
+#include "game_vocab.h"
+#include "stats.h"
 
 static event_field_map field(const char *key)
 {
@@ -97,12 +102,184 @@ static void test_types(void **state)
     assert_null(type("player_kills", false));
 }
 
+static void test_type_flags(void **state)
+{
+    const event_type_def *kill = event_type_resolve("player_kill", 11, false);
+    assert_true(event_type_has(kill, EVF_KILL));
+    assert_false(event_type_has(kill, EVF_LEAVE));
+    /* Aliases resolve to the canonical type and so carry its flags. */
+    assert_true(event_type_has(event_type_resolve("kill", 4, false), EVF_KILL));
+    assert_true(event_type_has(event_type_resolve("player_killed", 13, false), EVF_KILL));
+    assert_true(event_type_has(event_type_resolve("client_disconnect", 17, false), EVF_LEAVE));
+    assert_true(event_type_has(event_type_resolve("player_distance", 15, false), EVF_RUNNING_DISTANCE));
+    assert_true(event_type_has(event_type_resolve("objective_capture", 17, false), EVF_CAPTURE));
+    assert_false(event_type_has(NULL, EVF_KILL));
+    /* Exactly one type of each flag: a kill is player_kill, not a death, a bot kill or a team kill. */
+    static const event_flag flags[] = {EVF_KILL, EVF_LEAVE, EVF_RUNNING_DISTANCE, EVF_CAPTURE};
+    for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++) {
+        int n = 0;
+        for (size_t i = 0; i < event_types_count; i++)
+            n += event_type_has(&event_types[i], flags[f]);
+        assert_int_equal(n, 1);
+    }
+}
+
+static void test_team_sides(void **state)
+{
+    /* Every name of a side, in any case; "allied" is the Allies on every page (issue 18). */
+    static const char *const allies[] = {"american", "allies", "allied", "Allied", "AMERICAN"};
+    static const char *const axis[] = {"german", "axis", "Axis", "GERMAN"};
+    static const char *const neither[] = {"", "spectator", "freeforall", "none", "ally", "alliess", "germans"};
+    for (size_t i = 0; i < sizeof allies / sizeof allies[0]; i++)
+        assert_int_equal(vocab_team_side(allies[i]), SIDE_ALLIES);
+    for (size_t i = 0; i < sizeof axis / sizeof axis[0]; i++)
+        assert_int_equal(vocab_team_side(axis[i]), SIDE_AXIS);
+    for (size_t i = 0; i < sizeof neither / sizeof neither[0]; i++)
+        assert_int_equal(vocab_team_side(neither[i]), SIDE_NONE);
+    assert_int_equal(vocab_team_side(NULL), SIDE_NONE);
+    assert_string_equal(vocab_team_side_name(SIDE_ALLIES), "allies");
+    assert_string_equal(vocab_team_side_name(SIDE_AXIS), "axis");
+    assert_string_equal(vocab_team_side_name(SIDE_NONE), "");
+    /* queryd's SQL is generated from the same list. */
+    assert_string_equal(TEAM_NORM_SQL("t"), "transform(lower(t), ['american', 'allies', 'allied', 'german', 'axis'], "
+                                            "['allies', 'allies', 'allies', 'axis', 'axis'], lower(t))");
+}
+
+/* "('a', 'b')": the body locations, in the engine's order, whose class is one of classes (HIT_NONE ends). */
+static void hitloc_list(char *out, size_t size, const hit_class *classes)
+{
+    size_t n = (size_t)snprintf(out, size, "(");
+    for (int i = 0; i < VOCAB_BODY_PARTS; i++)
+        for (const hit_class *c = classes; *c != HIT_NONE; c++)
+            if (vocab_hit_class(vocab_hit_name(i)) == *c)
+                n += (size_t)snprintf(out + n, size - n, "%s'%s'", n > 1 ? ", " : "", vocab_hit_name(i));
+    snprintf(out + n, size - n, ")");
+}
+
+static void test_hit_classes(void **state)
+{
+    assert_int_equal(vocab_hit_class("head"), HIT_HEAD);
+    assert_int_equal(vocab_hit_class("Helmet"), HIT_HEAD);
+    assert_int_equal(vocab_hit_class("neck"), HIT_HEAD);
+    assert_int_equal(vocab_hit_class("torso_mid"), HIT_TORSO);
+    assert_int_equal(vocab_hit_class("general"), HIT_NONE);
+    assert_int_equal(vocab_hit_class(""), HIT_NONE);
+    assert_null(vocab_hit_name(-1));
+    assert_null(vocab_hit_name(VOCAB_BODY_PARTS));
+    for (int i = 0; i < VOCAB_BODY_PARTS; i++)
+        assert_int_equal(vocab_hit_index(vocab_hit_name(i)), i);
+    /* queryd's SQL lists are the table's classes. */
+    char want[512];
+    hitloc_list(want, sizeof want, (const hit_class[]){HIT_HEAD, HIT_NONE});
+    assert_string_equal(HEAD_HITLOCS_SQL, want);
+    assert_string_equal(HEADSHOT_SQL, "lower(hitloc) IN ('head', 'helmet', 'neck')");
+    hitloc_list(want, sizeof want, (const hit_class[]){HIT_TORSO, HIT_PELVIS, HIT_NONE});
+    assert_string_equal(TORSO_HITLOCS_SQL, want);
+    /* The limb pattern matches exactly the arms, hands, legs and feet. */
+    regex_t re;
+    assert_int_equal(regcomp(&re, LIMB_HITLOC_PATTERN, REG_EXTENDED | REG_NOSUB), 0);
+    for (int i = 0; i < VOCAB_BODY_PARTS; i++) {
+        hit_class c = vocab_hit_class(vocab_hit_name(i));
+        bool limb = c == HIT_ARM || c == HIT_HAND || c == HIT_LEG || c == HIT_FOOT;
+        assert_int_equal(regexec(&re, vocab_hit_name(i), 0, NULL, 0) == 0, limb);
+    }
+    regfree(&re);
+}
+
+/* queryd's weapon classes (WEAPON_CLASS_SQL) are game_vocab.c's, class by class in its order. */
+static void test_weapon_classes(void **state)
+{
+    char want[2048];
+    size_t n = (size_t)snprintf(want, sizeof want, "multiIf(");
+    for (int c = WCLASS_OTHER + 1; c < WCLASS__COUNT; c++) {
+        n += (size_t)snprintf(want + n, sizeof want - n, "match(lower(w), '");
+        const char *const *p = vocab_weapon_class_patterns((weapon_class)c);
+        assert_non_null(p[0]);
+        for (size_t i = 0; p[i]; i++)
+            n += (size_t)snprintf(want + n, sizeof want - n, "%s%s", i ? "|" : "", p[i]);
+        n += (size_t)snprintf(want + n, sizeof want - n, "'), '%s', ", vocab_weapon_class_name((weapon_class)c));
+    }
+    snprintf(want + n, sizeof want - n, "'other')");
+    assert_string_equal(WEAPON_CLASS_SQL("w"), want);
+    assert_null(vocab_weapon_class_patterns(WCLASS_OTHER)[0]);
+    assert_int_equal(vocab_weapon_class("KAR98 Sniper"), WCLASS_SNIPER);
+    assert_int_equal(vocab_weapon_class("Thompson"), WCLASS_SMG);
+}
+
+/* The text of a file of the source tree, by its path from the top (found from this file's path). */
+static char *source_file(const char *rel)
+{
+    char path[1024];
+    const char *here = __FILE__, *cut = strstr(here, "tests/unit/");
+    assert_non_null(cut);
+    snprintf(path, sizeof path, "%.*s%s", (int)(cut - here), here, rel);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = calloc(1, (size_t)n + 1);
+    assert_non_null(text);
+    assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    return text;
+}
+
+static const char *const ch_views[] = {"schemas/clickhouse/0002_aggregates.sql",
+                                       "schemas/clickhouse/0003_match_players.sql"};
+
+/* The ClickHouse views cannot read the table (they are SQL, applied and checksummed): each of their copies of
+ * the team list must be the table's, or the views and queryd's pages would count different teams. */
+static void test_views_team_list(void **state)
+{
+    int copies = 0;
+    for (size_t v = 0; v < sizeof ch_views / sizeof ch_views[0]; v++) {
+        char *text = source_file(ch_views[v]);
+        for (const char *p = strstr(text, "transform(lower("); p; p = strstr(p + 1, "transform(lower(")) {
+            const char *names = strstr(p, "), ");
+            assert_non_null(names);
+            names += 3;
+            assert_memory_equal(names, VOCAB_TEAM_NAMES_SQL, strlen(VOCAB_TEAM_NAMES_SQL));
+            const char *sides = names + strlen(VOCAB_TEAM_NAMES_SQL);
+            assert_int_equal(*sides++, ',');
+            sides += strspn(sides, " \n");
+            assert_memory_equal(sides, VOCAB_TEAM_SIDES_SQL, strlen(VOCAB_TEAM_SIDES_SQL));
+            copies++;
+        }
+        free(text);
+    }
+    assert_true(copies >= 25);
+}
+
+/* Each copy of a hit-location class in the views is queryd's (and so the table's). */
+static void test_views_hitloc_lists(void **state)
+{
+    static const struct {
+        const char *lead, *list;
+    } classes[] = {
+        {"IN ('head'", HEAD_HITLOCS_SQL}, {"IN ('torso", TORSO_HITLOCS_SQL}, {"'_(arm", "'" LIMB_HITLOC_PATTERN "'"}};
+    int copies = 0;
+    for (size_t v = 0; v < sizeof ch_views / sizeof ch_views[0]; v++) {
+        char *text = source_file(ch_views[v]);
+        for (size_t c = 0; c < sizeof classes / sizeof classes[0]; c++)
+            for (const char *p = strstr(text, classes[c].lead); p; p = strstr(p + 1, classes[c].lead)) {
+                const char *list = strchr(p, classes[c].list[0]);
+                assert_memory_equal(list, classes[c].list, strlen(classes[c].list));
+                copies++;
+            }
+        free(text);
+    }
+    assert_true(copies >= 13);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fields),
-        cmocka_unit_test(test_block_keys),
-        cmocka_unit_test(test_types),
+        cmocka_unit_test(test_fields),         cmocka_unit_test(test_block_keys),
+        cmocka_unit_test(test_types),          cmocka_unit_test(test_type_flags),
+        cmocka_unit_test(test_team_sides),     cmocka_unit_test(test_views_team_list),
+        cmocka_unit_test(test_hit_classes),    cmocka_unit_test(test_views_hitloc_lists),
+        cmocka_unit_test(test_weapon_classes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,27 @@
+/* The live view of the game servers, written by ingestd (ingestd/live_state.c) and read by queryd
+ * (queryd/server.c, server_players.c): one Redis hash, field = server id, value = a JSON object of the
+ * fields below. The one definition of its key and field names. */
+#ifndef MOHSTATS_LIVE_MATCHES_H
+#define MOHSTATS_LIVE_MATCHES_H
+
+#define LIVE_MATCHES_KEY "live_matches"
+
+/* A server's entry. */
+#define LIVE_SERVER_ID "server_id"
+#define LIVE_SESSION_ID "session_id"
+#define LIVE_MATCH_ID "match_id"
+#define LIVE_MAP_NAME "map_name"
+#define LIVE_STARTED_AT_MS "started_at_ms"
+#define LIVE_LAST_EVENT_MS "last_event_ms" /* the server's last event; an entry older than the live window is stale */
+#define LIVE_PLAYERS "players"             /* array of players, below */
+#define LIVE_PLAYER_COUNT "player_count"
+
+/* A player of an entry. */
+#define LIVE_PLAYER_GUID "guid"
+#define LIVE_PLAYER_NAME "name"
+#define LIVE_PLAYER_TEAM "team" /* as sent: classify with vocab_team_side (game_vocab.h) */
+#define LIVE_PLAYER_KILLS "kills"
+#define LIVE_PLAYER_DEATHS "deaths"
+#define LIVE_PLAYER_LAST_SEEN_MS "last_seen_ms"
+
+#endif
