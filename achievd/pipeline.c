@@ -65,19 +65,33 @@
 #define PENDING_MAX 300000
 #define PENDING_WAIT_MS 50
 
+/* A pending write in memory: ~130 bytes with the map's entry, since half a million of them can wait at once.
+ * Saved in Redis's pending list as "member:code" -> pend_format. */
 typedef struct {
-    pending_write w;
-    bool dirty;         /* changed since the last checkpoint */
-    bool handed_unlock; /* what is in flight is an unlock */
+    uint32_t member;
+    uint32_t code;       /* its index in the pipeline's codes */
+    uint32_t progress;   /* the latest */
+    uint32_t round;      /* the progress period that last handed it over */
+    uint64_t at_ms;      /* the unlock's receive time; before it, the latest change's */
     uint64_t seq;        /* its latest change (pipeline.seq): a write reported done is forgotten only if current */
     uint64_t handed_seq; /* the change handed to the writer and not reported written yet, 0 none */
-    uint32_t round;      /* the progress period that last handed it over */
-    char key[80];
+    unlock_note *note;   /* unlocked: where (NULL if it could not be allocated: the columns get '') */
+    bool unlocked;
+    bool dirty;         /* changed since the last checkpoint */
+    bool handed_unlock; /* what is in flight is an unlock */
 } pend;
 
+/* The map's key of a pending write: (member, code index), 8 bytes. */
 typedef struct {
-    uint64_t unlocks, progress;
-} code_count;
+    uint32_t member, code;
+} pend_key;
+
+/* An achievement code, interned: pending writes hold its index, the writer's items its name (never freed while
+ * the pipeline lives, so the writer thread can read it). */
+typedef struct {
+    char *name;
+    uint64_t unlocks, progress; /* written since start, for /metrics */
+} code_entry;
 
 /* A GUID -> member link as achievd credits it (see the top of this file). */
 typedef struct {
@@ -110,7 +124,7 @@ struct pipeline {
     forum *fm;
     writer *wr; /* MariaDB writes, on a thread and a connection of their own */
     evaluator *ev;
-    hashmap *pending; /* "member:code" -> pend */
+    hashmap *pending; /* pend_key -> pend */
     hashmap *links;   /* GUID -> link_state */
     uint64_t seen_ms; /* the latest receive time evaluated */
     uint64_t seq;     /* numbers every change of a pending write, never reused (a late report cannot match) */
@@ -127,8 +141,10 @@ struct pipeline {
     uint64_t next_catalogue, next_identities, next_flush, next_progress, next_lag, next_expire, next_lease;
     uint32_t round;  /* progress periods started */
     bool round_open; /* the current period's progress is still being handed over */
-    pthread_mutex_t lock; /* guards codes, read by the loop thread for /metrics */
-    hashmap *codes;
+    hashmap *code_ids;    /* code -> its index + 1 */
+    pthread_mutex_t lock; /* guards codes (grown here, read by the loop thread for /metrics) */
+    code_entry *codes;
+    size_t ncodes, ccodes;
 };
 
 static uint64_t now_ms(void)
@@ -235,83 +251,161 @@ static void mark_dirty(pipeline *p, pend *e)
     p->dirty[p->ndirty++] = e;
 }
 
+/* The index of code, interned on first sight; UINT32_MAX when out of memory. */
+static uint32_t code_id(pipeline *p, const char *code)
+{
+    size_t len = strlen(code);
+    uintptr_t id = (uintptr_t)hashmap_get(p->code_ids, code, len);
+    if (id)
+        return (uint32_t)(id - 1);
+    char *name = strdup(code);
+    int rc = name ? 0 : -ENOMEM;
+    pthread_mutex_lock(&p->lock);
+    if (rc == 0 && p->ncodes == p->ccodes) {
+        size_t cap = p->ccodes ? p->ccodes * 2 : 256;
+        code_entry *c = realloc(p->codes, cap * sizeof *c);
+        rc = c ? 0 : -ENOMEM;
+        if (c) {
+            p->codes = c;
+            p->ccodes = cap;
+        }
+    }
+    if (rc == 0 && (p->ncodes >= UINT32_MAX - 1 ||
+                    hashmap_put(p->code_ids, name, len, (void *)(uintptr_t)(p->ncodes + 1), NULL) != 0))
+        rc = -ENOMEM;
+    if (rc == 0)
+        p->codes[p->ncodes++] = (code_entry){.name = name};
+    pthread_mutex_unlock(&p->lock);
+    if (rc != 0) {
+        free(name);
+        return UINT32_MAX;
+    }
+    return (uint32_t)(p->ncodes - 1);
+}
+
+static pend *pend_find(pipeline *p, uint32_t member, uint32_t code)
+{
+    pend_key k = {member, code};
+    return hashmap_get(p->pending, (const char *)&k, sizeof k);
+}
+
+/* The pending write of (member, code), created when missing; NULL when out of memory. */
+static pend *pend_get(pipeline *p, uint32_t member, const char *code)
+{
+    uint32_t id = code_id(p, code);
+    if (id == UINT32_MAX)
+        return NULL;
+    pend *e = pend_find(p, member, id);
+    if (e)
+        return e;
+    pend_key k = {member, id};
+    e = calloc(1, sizeof *e);
+    if (!e || hashmap_put(p->pending, (const char *)&k, sizeof k, e, NULL) != 0) {
+        free(e);
+        return NULL;
+    }
+    e->member = member;
+    e->code = id;
+    return e;
+}
+
+static void pend_free(void *v)
+{
+    pend *e = v;
+    if (e)
+        free(e->note);
+    free(e);
+}
+
+static void pend_forget(pipeline *p, pend *e)
+{
+    pend_key k = {e->member, e->code};
+    pend_free(hashmap_remove(p->pending, (const char *)&k, sizeof k));
+}
+
+/* The first unlock of (member, code) wins: its time, and where it was earned. */
+static void pend_unlock(pend *e, uint64_t at_ms, const char *match_key, const char *guid)
+{
+    e->unlocked = true;
+    e->at_ms = at_ms;
+    e->note = calloc(1, sizeof *e->note);
+    if (!e->note)
+        return;
+    snprintf(e->note->match_key, sizeof e->note->match_key, "%s", match_key ? match_key : "");
+    snprintf(e->note->guid, sizeof e->note->guid, "%s", guid ? guid : "");
+}
+
 /* The evaluator's output: the latest progress per (member, code), and its unlock. */
 static void on_write(void *arg, const ach_write *w)
 {
     pipeline *p = arg;
-    char key[80];
-    int n = snprintf(key, sizeof key, "%u:%s", w->member, w->code);
-    pend *e = hashmap_get(p->pending, key, (size_t)n);
+    pend *e = pend_get(p, w->member, w->code);
     if (!e) {
-        e = calloc(1, sizeof *e);
-        if (!e || hashmap_put(p->pending, key, (size_t)n, e, NULL) != 0) {
-            free(e);
-            log_error("achievd: out of memory recording an achievement write; it is written on its next change");
-            return;
-        }
-        snprintf(e->key, sizeof e->key, "%s", key);
-        e->w.member = w->member;
-        snprintf(e->w.code, sizeof e->w.code, "%s", w->code);
+        log_error("achievd: out of memory recording an achievement write; it is written on its next change");
+        return;
     }
-    if (w->progress > e->w.progress)
-        e->w.progress = w->progress;
-    if (w->unlocked && !e->w.unlocked) {
-        e->w.unlocked = true;
-        e->w.at_ms = w->at_ms;
-        snprintf(e->w.match_key, sizeof e->w.match_key, "%s", w->match_key ? w->match_key : "");
-    } else if (!e->w.unlocked) {
-        e->w.at_ms = w->at_ms;
-    }
-    snprintf(e->w.guid, sizeof e->w.guid, "%s", w->guid ? w->guid : "");
+    if (w->progress > e->progress)
+        e->progress = w->progress;
+    if (w->unlocked && !e->unlocked)
+        pend_unlock(e, w->at_ms, w->match_key, w->guid);
+    else if (!e->unlocked)
+        e->at_ms = w->at_ms;
     e->seq = ++p->seq;
     mark_dirty(p, e);
 }
 
-/* A pending write as saved in Redis: progress, unlocked, time, match, GUID (last: it may hold a tab). */
-static void pend_format(const pend *e, char *out, size_t outlen)
+/* Room for pend_key_format and pend_format. */
+#define PEND_KEY_MAX (10 + 1 + 64 + 1)
+#define PEND_VALUE_MAX (10 + 1 + 1 + 1 + 20 + 1 + 24 + 1 + 64 + 1)
+
+/* What snprintf wrote into outlen bytes. */
+static size_t written(int n, size_t outlen)
 {
-    snprintf(out, outlen, "%u\t%d\t%" PRIu64 "\t%s\t%s", e->w.progress, e->w.unlocked, e->w.at_ms, e->w.match_key,
-             e->w.guid);
+    return n < 0 ? 0 : (size_t)n < outlen ? (size_t)n : outlen - 1;
+}
+
+/* Its key in Redis's pending list: "member:code". Returns the length. */
+static size_t pend_key_format(const pipeline *p, const pend *e, char *out, size_t outlen)
+{
+    return written(snprintf(out, outlen, "%u:%s", e->member, p->codes[e->code].name), outlen);
+}
+
+/* Its value there: progress, unlocked, time, match, GUID (last: it may hold a tab). Returns the length. */
+static size_t pend_format(const pend *e, char *out, size_t outlen)
+{
+    return written(snprintf(out, outlen, "%u\t%d\t%" PRIu64 "\t%s\t%s", e->progress, e->unlocked, e->at_ms,
+                            e->note ? e->note->match_key : "", e->note ? e->note->guid : ""),
+                   outlen);
 }
 
 static void on_pending_loaded(void *arg, const char *key, const char *value)
 {
     pipeline *p = arg;
-    pend *e = calloc(1, sizeof *e);
     const char *colon = strchr(key, ':');
-    if (!e || !colon || strlen(key) >= sizeof e->key) {
-        free(e);
+    pend *e = colon && strlen(colon + 1) < sizeof((ach_def *)0)->code
+                  ? pend_get(p, (uint32_t)strtoul(key, NULL, 10), colon + 1)
+                  : NULL;
+    if (!e)
         return;
-    }
-    snprintf(e->key, sizeof e->key, "%s", key);
-    e->w.member = (uint32_t)strtoul(key, NULL, 10);
-    snprintf(e->w.code, sizeof e->w.code, "%s", colon + 1);
     char *end;
-    e->w.progress = (uint32_t)strtoul(value, &end, 10);
-    e->w.unlocked = *end == '\t' && strtol(end + 1, &end, 10) == 1;
-    e->w.at_ms = *end == '\t' ? strtoull(end + 1, &end, 10) : 0;
+    e->progress = (uint32_t)strtoul(value, &end, 10);
+    bool unlocked = *end == '\t' && strtol(end + 1, &end, 10) == 1;
+    e->at_ms = *end == '\t' ? strtoull(end + 1, &end, 10) : 0;
     const char *match = *end == '\t' ? end + 1 : "";
     const char *tab = strchr(match, '\t');
-    snprintf(e->w.match_key, sizeof e->w.match_key, "%.*s", tab ? (int)(tab - match) : (int)strlen(match), match);
-    snprintf(e->w.guid, sizeof e->w.guid, "%s", tab ? tab + 1 : "");
+    char match_key[sizeof e->note->match_key];
+    snprintf(match_key, sizeof match_key, "%.*s", tab ? (int)(tab - match) : (int)strlen(match), match);
+    if (unlocked && !e->unlocked)
+        pend_unlock(e, e->at_ms, match_key, tab ? tab + 1 : "");
     e->seq = ++p->seq;
-    void *old = NULL;
-    if (hashmap_put(p->pending, key, strlen(key), e, &old) != 0)
-        free(e);
-    free(old);
 }
 
-static void count_code(pipeline *p, const char *code, bool unlocked)
+static void count_code(pipeline *p, uint32_t code, bool unlocked)
 {
     pthread_mutex_lock(&p->lock);
-    code_count *c = hashmap_get(p->codes, code, strlen(code));
-    if (!c && (c = calloc(1, sizeof *c)) && hashmap_put(p->codes, code, strlen(code), c, NULL) != 0) {
-        free(c);
-        c = NULL;
-    }
-    if (c) {
-        c->progress++;
-        c->unlocks += unlocked;
+    if (code < p->ncodes) {
+        p->codes[code].progress++;
+        p->codes[code].unlocks += unlocked;
     }
     pthread_mutex_unlock(&p->lock);
 }
@@ -326,7 +420,7 @@ static void drop_state(pipeline *p)
     catchup_end(p);
     p->catchup_until_ms = 0;
     evaluator_reset(p->ev);
-    hashmap_free(p->pending, free);
+    hashmap_free(p->pending, pend_free);
     p->pending = hashmap_new();
     hashmap_free(p->links, free);
     p->links = hashmap_new();
@@ -462,20 +556,22 @@ static void collect_written(pipeline *p)
 {
     writer_item *done = NULL;
     size_t n = writer_take_done(p->wr, &done);
+    pend **gone = n ? malloc(n * sizeof *gone) : NULL;
     const char **keys = n ? malloc(n * sizeof *keys) : NULL;
-    size_t k = 0;
+    char *text = n ? malloc(n * PEND_KEY_MAX) : NULL;
+    size_t k = 0, used = 0;
     for (size_t i = 0; i < n; i++) {
-        char key[80];
-        int len = snprintf(key, sizeof key, "%u:%s", done[i].w.member, done[i].w.code);
-        pend *e = hashmap_get(p->pending, key, (size_t)len);
-        count_code(p, done[i].w.code, done[i].w.unlocked);
+        pend *e = pend_find(p, done[i].w.member, done[i].code_id);
+        count_code(p, done[i].code_id, done[i].w.unlocked);
         atomic_fetch_add(&p->stats.progress_writes, 1);
         atomic_fetch_add(&p->stats.unlocks, done[i].w.unlocked);
         if (!e)
             continue;
-        if (keys && e->seq == done[i].seq && e->handed_seq != 0) {
-            keys[k++] = e->key; /* Redis holds this very value: a change since would have a newer seq */
-            e->handed_seq = 0;
+        if (gone && keys && text && e->seq == done[i].seq && e->handed_seq != 0) {
+            /* Redis holds this very value: a change since would have a newer seq */
+            keys[k] = text + used;
+            used += pend_key_format(p, e, text + used, PEND_KEY_MAX) + 1;
+            gone[k++] = e;
         } else if (e->handed_seq == done[i].seq) {
             e->handed_seq = 0; /* changed since: the newer value is handed over in turn */
         }
@@ -483,11 +579,13 @@ static void collect_written(pipeline *p)
     int rc = k > 0 ? store_pending_done(p->st, keys, k) : 0;
     for (size_t i = 0; i < k; i++) {
         if (rc == 0)
-            free(hashmap_remove(p->pending, keys[i], strlen(keys[i])));
+            pend_forget(p, gone[i]);
         else
-            ((pend *)hashmap_get(p->pending, keys[i], strlen(keys[i])))->handed_seq = 0; /* written again */
+            gone[i]->handed_seq = 0; /* written again */
     }
+    free(gone);
     free(keys);
+    free(text);
     free(done);
     if (rc == -EPERM)
         lose_leadership(p, "another achievd holds the lease");
@@ -506,7 +604,7 @@ static long hand(pipeline *p, bool unlocks, size_t limit)
     int rc = 0;
     while (k < limit && hashmap_next(p->pending, &pos, &key, &klen, &v)) {
         pend *e = v;
-        if (e->dirty || e->w.unlocked != unlocks)
+        if (e->dirty || e->unlocked != unlocks)
             continue;
         /* An unlock does not wait for its progress write in flight (behind a period's); progress goes once a
          * period, and not while an older value of it is in flight. */
@@ -523,8 +621,14 @@ static long hand(pipeline *p, bool unlocks, size_t limit)
                 break;
             }
         }
-        items[k].w = e->w;
-        items[k].seq = e->seq;
+        items[k] = (writer_item){.w = {.member = e->member,
+                                       .progress = e->progress,
+                                       .at_ms = e->at_ms,
+                                       .code = p->codes[e->code].name,
+                                       .note = e->note,
+                                       .unlocked = e->unlocked},
+                                 .seq = e->seq,
+                                 .code_id = e->code};
         handed[k++] = e;
     }
     if (rc == 0)
@@ -685,18 +789,17 @@ static int save(pipeline *p, const step_result *r)
     }
     saved sv = {0};
     rc = evaluator_save_dirty(p->ev, collect_state, &sv);
-    char **pvals = rc == 0 ? calloc(p->ndirty + 1, sizeof *pvals) : NULL;
+    /* the pending writes changed, formatted in one buffer */
+    const char **pvals = rc == 0 ? calloc(p->ndirty + 1, sizeof *pvals) : NULL;
     const char **pkeys = rc == 0 ? calloc(p->ndirty + 1, sizeof *pkeys) : NULL;
-    if (rc == 0 && (!pvals || !pkeys))
+    char *ptext = rc == 0 ? malloc(p->ndirty * (PEND_KEY_MAX + PEND_VALUE_MAX) + 1) : NULL;
+    if (rc == 0 && (!pvals || !pkeys || !ptext))
         rc = -ENOMEM;
-    for (size_t i = 0; rc == 0 && i < p->ndirty; i++) {
-        pvals[i] = malloc(256);
-        if (!pvals[i]) {
-            rc = -ENOMEM;
-            break;
-        }
-        pend_format(p->dirty[i], pvals[i], 256);
-        pkeys[i] = p->dirty[i]->key;
+    for (size_t i = 0, used = 0; rc == 0 && i < p->ndirty; i++) {
+        pkeys[i] = ptext + used;
+        used += pend_key_format(p, p->dirty[i], ptext + used, PEND_KEY_MAX) + 1;
+        pvals[i] = ptext + used;
+        used += pend_format(p->dirty[i], ptext + used, PEND_VALUE_MAX) + 1;
     }
     /* links seen or credited since the last step */
     size_t nlinks = 0, lpos = 0, klen;
@@ -725,7 +828,7 @@ static int save(pipeline *p, const step_result *r)
                         .state_deletes = (const char **)p->deletes,
                         .ndeletes = p->ndeletes,
                         .pending_keys = pkeys,
-                        .pending_values = (const char **)pvals,
+                        .pending_values = pvals,
                         .npending = p->ndirty,
                         .link_guids = lguids,
                         .link_values = lvalp,
@@ -743,10 +846,9 @@ static int save(pipeline *p, const step_result *r)
         if (rc == 0)
             atomic_fetch_add(&p->stats.checkpoints, 1);
     }
-    for (size_t i = 0; pvals && i < p->ndirty; i++)
-        free(pvals[i]);
     free(pvals);
     free(pkeys);
+    free(ptext);
     free(lguids);
     free(lvals);
     free(lvalp);
@@ -1128,8 +1230,8 @@ pipeline *pipeline_new(const achievd_settings *s)
     p->ev = evaluator_new(member_of, on_write, p);
     p->pending = hashmap_new();
     p->links = hashmap_new();
-    p->codes = hashmap_new();
-    if (!p->st || !p->fm || !p->wr || !p->ev || !p->pending || !p->links || !p->codes) {
+    p->code_ids = hashmap_new();
+    if (!p->st || !p->fm || !p->wr || !p->ev || !p->pending || !p->links || !p->code_ids) {
         pipeline_free(p);
         return NULL;
     }
@@ -1167,12 +1269,15 @@ void pipeline_free(pipeline *p)
     forum_free(p->fm);
     evaluator_free(p->ev);
     if (p->pending)
-        hashmap_free(p->pending, free);
+        hashmap_free(p->pending, pend_free);
     if (p->links)
         hashmap_free(p->links, free);
     free(p->defs);
-    if (p->codes)
-        hashmap_free(p->codes, free);
+    if (p->code_ids)
+        hashmap_free(p->code_ids, NULL);
+    for (size_t i = 0; i < p->ncodes; i++)
+        free(p->codes[i].name);
+    free(p->codes);
     for (size_t i = 0; i < p->ndeletes; i++)
         free(p->deletes[i]);
     free(p->deletes);
@@ -1190,14 +1295,8 @@ void pipeline_code_counts(pipeline *p, void (*each)(void *arg, const char *code,
                           void *arg)
 {
     pthread_mutex_lock(&p->lock);
-    size_t pos = 0, klen;
-    const char *k;
-    void *v;
-    while (hashmap_next(p->codes, &pos, &k, &klen, &v)) {
-        const code_count *c = v;
-        char code[80];
-        snprintf(code, sizeof code, "%.*s", (int)klen, k);
-        each(arg, code, c->unlocks, c->progress);
-    }
+    for (size_t i = 0; i < p->ncodes; i++)
+        if (p->codes[i].progress > 0)
+            each(arg, p->codes[i].name, p->codes[i].unlocks, p->codes[i].progress);
     pthread_mutex_unlock(&p->lock);
 }
