@@ -64,6 +64,13 @@
  * (927 MB RSS, docs/performance.md). The stream keeps what is not read meanwhile. */
 #define PENDING_MAX 300000
 #define PENDING_WAIT_MS 50
+/* Players' states one checkpoint saves, about, at most. A state is ~1.5 KB and a checkpoint holds three copies of
+ * each at once (ours, hiredis's command and its output buffer): with 50,400 players, steps of 10,000 entries
+ * changed ~30,000 of them and those copies were most of achievd's peak memory (docs/performance.md). Steps read
+ * fewer entries while they change more players than this, and grow back to ACHIEVD_READ_COUNT when they do not;
+ * with a few thousand players the steps stay whole. */
+#define STEP_STATES 5000
+#define STEP_ENTRIES_MIN 100
 
 /* A pending write in memory: ~130 bytes with the map's entry, since half a million of them can wait at once.
  * Saved in Redis's pending list as "member:code" -> pend_format. */
@@ -140,6 +147,8 @@ struct pipeline {
     bool leader, catalogue_loaded;
     uint64_t next_catalogue, next_identities, next_flush, next_progress, next_lag, next_expire, next_lease;
     uint32_t round;  /* progress periods started */
+    int read_count;  /* entries the next step reads: ACHIEVD_READ_COUNT, less while steps change many players */
+    size_t saved_states; /* players' and matches' states the last checkpoint saved */
     bool round_open; /* the current period's progress is still being handed over */
     hashmap *code_ids;    /* code -> its index + 1 */
     pthread_mutex_t lock; /* guards codes (grown here, read by the loop thread for /metrics) */
@@ -451,6 +460,7 @@ static int take_over(pipeline *p)
         return -EIO;
     }
     p->leader = true;
+    p->read_count = p->s->read_count;
     atomic_store(&p->stats.leader, 1);
     p->next_flush = 0;
     p->next_progress = now_ms() + (uint64_t)p->s->progress_ms;
@@ -845,6 +855,7 @@ static int save(pipeline *p, const step_result *r)
         rc = store_checkpoint(p->st, &c);
         if (rc == 0)
             atomic_fetch_add(&p->stats.checkpoints, 1);
+        p->saved_states = sv.n;
     }
     free(pvals);
     free(pkeys);
@@ -1069,12 +1080,24 @@ static uint64_t first_received_ms(const char *rows, size_t len)
     return *e == '\t' ? sec * 1000 + strtoull(e + 1, NULL, 10) : 0;
 }
 
+/* The next step's size, from what the last one changed (see STEP_STATES). */
+static void size_steps(pipeline *p, size_t entries)
+{
+    int most = p->s->read_count;
+    if (p->saved_states > STEP_STATES && entries > 0) {
+        size_t fit = entries * STEP_STATES / p->saved_states;
+        p->read_count = fit < STEP_ENTRIES_MIN ? STEP_ENTRIES_MIN : (int)fit;
+    } else if (entries >= (size_t)p->read_count && p->read_count < most) {
+        p->read_count = p->read_count > most / 2 ? most : p->read_count * 2;
+    }
+}
+
 /* Read entries, apply them and checkpoint; or replay a page of a catch-up. Returns the number of entries read, or
  * -1 after an error. */
 static int step(pipeline *p)
 {
     store_gap g;
-    redisReply *r = store_read(p->st, &g);
+    redisReply *r = store_read(p->st, p->read_count, &g);
     if (g.gap)
         return catch_up(p, &g);
     if (!r && !g.empty)
@@ -1132,6 +1155,8 @@ static int step(pipeline *p)
     if (rc == 0) {
         step_result res = {.entry_ids = ids, .nentries = n, .batch_ids = bids, .nbatches = nbids};
         rc = save(p, &res);
+        if (rc == 0)
+            size_steps(p, n);
     } else {
         lose_leadership(p, "could not read a step");
     }
