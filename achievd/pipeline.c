@@ -64,12 +64,12 @@
  * (927 MB RSS, docs/performance.md). The stream keeps what is not read meanwhile. */
 #define PENDING_MAX 300000
 #define PENDING_WAIT_MS 50
-/* Players' states one checkpoint saves, about, at most. A state is ~1.5 KB and a checkpoint holds three copies of
- * each at once (ours, hiredis's command and its output buffer): with 50,400 players, steps of 10,000 entries
- * changed ~30,000 of them and those copies were most of achievd's peak memory (docs/performance.md). Steps read
- * fewer entries while they change more players than this, and grow back to ACHIEVD_READ_COUNT when they do not;
- * with a few thousand players the steps stay whole. */
-#define STEP_STATES 5000
+/* What one checkpoint saves, about, at most (players' and matches' states, pending writes). A checkpoint holds
+ * three copies of it at once (ours, hiredis's command and its output buffer): with 50,400 players, steps of
+ * 10,000 entries changed ~30,000 players' states (~1.5 KB each) and those copies were the peak of achievd's
+ * memory (docs/performance.md). Steps read fewer entries while they save more than this, and grow back to
+ * ACHIEVD_READ_COUNT when they save less; with 5,000 players a step of 10,000 entries saves ~10 MB. */
+#define CHECKPOINT_BYTES (12u << 20)
 #define STEP_ENTRIES_MIN 100
 
 /* A pending write in memory: ~130 bytes with the map's entry, since half a million of them can wait at once.
@@ -148,7 +148,7 @@ struct pipeline {
     uint64_t next_catalogue, next_identities, next_flush, next_progress, next_lag, next_expire, next_lease;
     uint32_t round;  /* progress periods started */
     int read_count;  /* entries the next step reads: ACHIEVD_READ_COUNT, less while steps change many players */
-    size_t saved_states; /* players' and matches' states the last checkpoint saved */
+    size_t saved_bytes; /* what the last checkpoint saved */
     bool round_open; /* the current period's progress is still being handed over */
     hashmap *code_ids;    /* code -> its index + 1 */
     pthread_mutex_t lock; /* guards codes (grown here, read by the loop thread for /metrics) */
@@ -687,6 +687,7 @@ static void flush(pipeline *p, uint64_t now)
 typedef struct {
     const char **keys, **blobs;
     size_t *lens, n, cap;
+    size_t bytes; /* of the blobs */
 } saved;
 
 static int collect_state(void *arg, const char *key, const void *blob, size_t len)
@@ -717,6 +718,7 @@ static int collect_state(void *arg, const char *key, const void *blob, size_t le
     sv->keys[sv->n] = kc;
     sv->blobs[sv->n] = bc;
     sv->lens[sv->n++] = len;
+    sv->bytes += len;
     return 0;
 }
 
@@ -805,11 +807,12 @@ static int save(pipeline *p, const step_result *r)
     char *ptext = rc == 0 ? malloc(p->ndirty * (PEND_KEY_MAX + PEND_VALUE_MAX) + 1) : NULL;
     if (rc == 0 && (!pvals || !pkeys || !ptext))
         rc = -ENOMEM;
-    for (size_t i = 0, used = 0; rc == 0 && i < p->ndirty; i++) {
-        pkeys[i] = ptext + used;
-        used += pend_key_format(p, p->dirty[i], ptext + used, PEND_KEY_MAX) + 1;
-        pvals[i] = ptext + used;
-        used += pend_format(p->dirty[i], ptext + used, PEND_VALUE_MAX) + 1;
+    size_t pused = 0;
+    for (size_t i = 0; rc == 0 && i < p->ndirty; i++) {
+        pkeys[i] = ptext + pused;
+        pused += pend_key_format(p, p->dirty[i], ptext + pused, PEND_KEY_MAX) + 1;
+        pvals[i] = ptext + pused;
+        pused += pend_format(p->dirty[i], ptext + pused, PEND_VALUE_MAX) + 1;
     }
     /* links seen or credited since the last step */
     size_t nlinks = 0, lpos = 0, klen;
@@ -855,7 +858,7 @@ static int save(pipeline *p, const step_result *r)
         rc = store_checkpoint(p->st, &c);
         if (rc == 0)
             atomic_fetch_add(&p->stats.checkpoints, 1);
-        p->saved_states = sv.n;
+        p->saved_bytes = sv.bytes + pused;
     }
     free(pvals);
     free(pkeys);
@@ -1084,8 +1087,8 @@ static uint64_t first_received_ms(const char *rows, size_t len)
 static void size_steps(pipeline *p, size_t entries)
 {
     int most = p->s->read_count;
-    if (p->saved_states > STEP_STATES && entries > 0) {
-        size_t fit = entries * STEP_STATES / p->saved_states;
+    if (p->saved_bytes > CHECKPOINT_BYTES && entries > 0) {
+        size_t fit = entries * CHECKPOINT_BYTES / p->saved_bytes;
         p->read_count = fit < STEP_ENTRIES_MIN ? STEP_ENTRIES_MIN : (int)fit;
     } else if (entries >= (size_t)p->read_count && p->read_count < most) {
         p->read_count = p->read_count > most / 2 ? most : p->read_count * 2;

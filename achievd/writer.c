@@ -21,6 +21,7 @@
 
 #define IDLE_WAIT_MS 500
 #define BACKOFF_MAX_MS 5000
+#define QUEUE_KEEP 4096 /* items a queue keeps room for once empty; a bigger array is freed */
 
 /* A first-in first-out list of writes. */
 typedef struct {
@@ -44,8 +45,15 @@ struct writer {
 
 static int queue_push(queue *q, const writer_item *items, size_t n)
 {
-    if (q->head == q->n)
+    if (q->head == q->n) {
         q->head = q->n = 0;
+    } else if (q->head > 0 && q->n + n > q->cap) {
+        /* the room of the items taken first: a queue fed while it is written never empties, and growing it
+         * instead held every item pushed since it last did (33 MB with 50,000 players, docs/performance.md) */
+        memmove(q->v, q->v + q->head, (q->n - q->head) * sizeof *q->v);
+        q->n -= q->head;
+        q->head = 0;
+    }
     if (q->n + n > q->cap) {
         size_t cap = q->cap ? q->cap : 256;
         while (cap < q->n + n)
@@ -92,6 +100,16 @@ static void queue_clear(queue *q)
 {
     notes_free(q->v + q->head, q->n - q->head);
     q->head = q->n = 0;
+}
+
+/* Once a queue is empty, a big array goes back to the allocator (a period's slice is 100,000 items). */
+static void queue_trim(queue *q)
+{
+    if (q->head == q->n && q->cap > QUEUE_KEEP) {
+        free(q->v);
+        q->v = NULL;
+        q->head = q->n = q->cap = 0;
+    }
 }
 
 static void queue_free(queue *q)
@@ -158,6 +176,7 @@ static void *writer_run(void *arg)
             m = q->n - q->head < (size_t)wr->s->write_rows ? q->n - q->head : (size_t)wr->s->write_rows;
             memcpy(chunk, q->v + q->head, m * sizeof *chunk);
             q->head += m;
+            queue_trim(q);
             gen = wr->gen;
         }
         wr->busy = true;
