@@ -59,17 +59,25 @@
  * Slices are refilled once per step (up to 10,000 entries), so a slice must outlast one: at 20,000 the writer
  * starved and the pending map grew to 1.1 million entries (tests/bench/achievd_bench.sh, 50,400 players). */
 #define PROGRESS_SLICE 100000
-/* Pending writes in memory at most (~120 MB): above it evaluation waits for MariaDB. With progress held back a
- * period, 50,400 players evaluated faster than MariaDB took their rows and the map reached 1.18 million entries
- * (927 MB RSS, docs/performance.md). The stream keeps what is not read meanwhile. */
-#define PENDING_MAX 300000
+/* Pending writes in memory at most (~26 MB at ~130 bytes each; a step overshoots it by what it changes): above
+ * it evaluation waits for MariaDB. With progress held back a period, 50,400 players evaluated faster than MariaDB
+ * took their rows and the map reached 1.18 million entries (927 MB RSS, docs/performance.md). The stream keeps
+ * what is not read meanwhile. */
+#define PENDING_MAX 200000
 #define PENDING_WAIT_MS 50
 /* What one checkpoint saves, about, at most (players' and matches' states, pending writes). A checkpoint holds
  * three copies of it at once (ours, hiredis's command and its output buffer): with 50,400 players, steps of
  * 10,000 entries changed ~30,000 players' states (~1.5 KB each) and those copies were the peak of achievd's
  * memory (docs/performance.md). Steps read fewer entries while they save more than this, and grow back to
- * ACHIEVD_READ_COUNT when they save less; with 5,000 players a step of 10,000 entries saves ~10 MB. */
-#define CHECKPOINT_BYTES (12u << 20)
+ * ACHIEVD_READ_COUNT when they save less; with 5,000 players a step of 10,000 entries saves ~10 MB. A step also
+ * reads no more entries than the pending writes they would add leave room for under PENDING_MAX (at the rate
+ * of the last step), so that the map does not overshoot it by a whole step. */
+#define CHECKPOINT_BYTES (8u << 20)
+/* What one step's read brings, about, at most: Redis builds the reply in one go while every other client waits
+ * (ingestd's 202s among them), and we hold it whole. 10,000 tracker batches are ~10 MB, 10,000 maximal ones
+ * (1-2 MB each) stalled Redis for 0.4-3.2 s (tests/bench/ingest_flood_bench.sh): the count follows the size of
+ * the entries last read. */
+#define READ_BYTES (8u << 20)
 #define STEP_ENTRIES_MIN 100
 
 /* A pending write in memory: ~130 bytes with the map's entry, since half a million of them can wait at once.
@@ -147,7 +155,9 @@ struct pipeline {
     bool leader, catalogue_loaded;
     uint64_t next_catalogue, next_identities, next_flush, next_progress, next_lag, next_expire, next_lease;
     uint32_t round;  /* progress periods started */
-    int read_count;  /* entries the next step reads: ACHIEVD_READ_COUNT, less while steps change many players */
+    int read_count;  /* entries a step reads at most: ACHIEVD_READ_COUNT, less while steps save much */
+    size_t step_entries, step_added; /* the last step's entries, and the pending writes it added */
+    size_t step_bytes;               /* and their rows' size */
     size_t saved_bytes; /* what the last checkpoint saved */
     bool round_open; /* the current period's progress is still being handed over */
     hashmap *code_ids;    /* code -> its index + 1 */
@@ -1095,12 +1105,29 @@ static void size_steps(pipeline *p, size_t entries)
     }
 }
 
+/* Entries the next step reads: read_count, and no more than the pending writes they add leave room for. */
+static int step_count(pipeline *p)
+{
+    size_t pending = hashmap_size(p->pending), room = pending < PENDING_MAX ? PENDING_MAX - pending : 0;
+    size_t fit = (size_t)p->read_count;
+    if (p->step_added > 0 && p->step_entries > 0) {
+        size_t by_room = room * p->step_entries / p->step_added;
+        fit = by_room < fit ? by_room : fit;
+    }
+    if (p->step_bytes > 0 && p->step_entries > 0) {
+        size_t by_bytes = (size_t)((double)READ_BYTES * (double)p->step_entries / (double)p->step_bytes);
+        fit = by_bytes < fit ? by_bytes : fit;
+    }
+    return fit < STEP_ENTRIES_MIN ? STEP_ENTRIES_MIN : (int)fit;
+}
+
 /* Read entries, apply them and checkpoint; or replay a page of a catch-up. Returns the number of entries read, or
  * -1 after an error. */
 static int step(pipeline *p)
 {
     store_gap g;
-    redisReply *r = store_read(p->st, p->read_count, &g);
+    size_t pending_before = hashmap_size(p->pending);
+    redisReply *r = store_read(p->st, step_count(p), &g);
     if (g.gap)
         return catch_up(p, &g);
     if (!r && !g.empty)
@@ -1113,13 +1140,14 @@ static int step(pipeline *p)
                **maybe = calloc(n + 1, sizeof *maybe);
     bool *seen = calloc(n + 1, sizeof *seen), *check = calloc(n + 1, sizeof *check);
     int rc = ids && bids && maybe && seen && check ? 0 : -ENOMEM;
-    size_t nmaybe = 0, nbids = 0;
+    size_t nmaybe = 0, nbids = 0, bytes = 0;
     /* Which batches may have been counted before this step: dup "1" entries, and after a catch-up the entries
      * received before its end (it may have replayed them from ClickHouse). */
     for (size_t i = 0; rc == 0 && i < n; i++) {
         const redisReply *fields = entries->element[i]->elements == 2 ? entries->element[i]->element[1] : NULL;
         const redisReply *dup = entry_field(fields, STREAM_F_DUP), *bid = entry_field(fields, STREAM_F_BATCH);
         const redisReply *rows = entry_field(fields, STREAM_F_ROWS);
+        bytes += rows ? rows->len : 0;
         if (!bid)
             continue;
         if (dup && strcmp(dup->str, STREAM_DUP_MAYBE) == 0)
@@ -1157,9 +1185,14 @@ static int step(pipeline *p)
     }
     if (rc == 0) {
         step_result res = {.entry_ids = ids, .nentries = n, .batch_ids = bids, .nbatches = nbids};
+        size_t added = hashmap_size(p->pending) - pending_before;
         rc = save(p, &res);
-        if (rc == 0)
+        if (rc == 0 && n > 0) {
             size_steps(p, n);
+            p->step_entries = n;
+            p->step_added = added;
+            p->step_bytes = bytes;
+        }
     } else {
         lose_leadership(p, "could not read a step");
     }
