@@ -36,15 +36,21 @@ int achievd_settings_load(achievd_settings *s);
 
 typedef struct forum forum;
 
-/* A pending write: the latest progress of (member, code), and its unlock when reached. */
+/* Where an unlock was earned, for the forum's optional columns (match_id, player_guid). */
 typedef struct {
-    uint32_t member;
-    char code[65];
-    uint32_t progress;
-    bool unlocked;
-    uint64_t at_ms;
     char match_key[25];
     char guid[65];
+} unlock_note;
+
+/* A pending write: the latest progress of (member, code), and its unlock when reached. Kept small: with 50,000
+ * players, half a million of them wait for MariaDB at once (docs/performance.md). */
+typedef struct {
+    uint32_t member;
+    uint32_t progress;
+    uint64_t at_ms;
+    const char *code;        /* lives as long as its holder: the pipeline interns codes, forum_grant passes its own */
+    const unlock_note *note; /* unlocks: where it was earned (NULL: unknown; the columns get '') */
+    bool unlocked;
 } pending_write;
 
 forum *forum_new(const achievd_settings *s);
@@ -84,10 +90,12 @@ typedef struct {
 
 typedef struct writer writer;
 
-/* A pending write handed to the writer, and which change of it this is (the pipeline's number). */
+/* A pending write handed to the writer, which change of it this is (the pipeline's number) and the pipeline's
+ * number for its code. An unlock's note is copied by writer_submit and is NULL again in the reports. */
 typedef struct {
     pending_write w;
     uint64_t seq;
+    uint32_t code_id;
 } writer_item;
 
 /* A writer with a MariaDB connection of its own; it counts its statements in stats. */
@@ -96,7 +104,8 @@ int writer_start(writer *wr);
 /* Stop after the statement under way, and wait for the thread. */
 void writer_stop(writer *wr);
 void writer_free(writer *wr);
-/* Queue n writes (copied), all saved in Redis already; unlocks = true: ahead of every progress write. */
+/* Queue n writes (copied, notes too), all saved in Redis already; unlocks = true: ahead of every progress write.
+ * Their codes must stay valid as long as the writer. */
 int writer_submit(writer *wr, const writer_item *items, size_t n, bool unlocks);
 /* The writes MariaDB has now, since the last call: *out (the caller frees it), their number. */
 size_t writer_take_done(writer *wr, writer_item **out);

@@ -36,13 +36,13 @@ static void replay_write(void *arg, const ach_write *w)
     backfill *b = r->b;
     if (b->nwrites == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 64;
-        pending_write *n = realloc(b->writes, cap * sizeof *n);
+        backfill_write *n = realloc(b->writes, cap * sizeof *n);
         if (!n)
             return; /* the merge writes the same progress and unlocks, at the link's time */
         b->writes = n;
         b->cap = cap;
     }
-    pending_write *p = &b->writes[b->nwrites++];
+    backfill_write *p = &b->writes[b->nwrites++];
     memset(p, 0, sizeof *p);
     p->member = w->member;
     snprintf(p->code, sizeof p->code, "%s", w->code);

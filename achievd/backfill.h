@@ -11,9 +11,20 @@
 #include "clickhouse.h"
 #include "evaluate.h"
 
+/* An evaluator's write, with copies of its strings (an ach_write's point into the evaluator). */
 typedef struct {
-    evaluator *ev;         /* the member's past, measured */
-    pending_write *writes; /* what the past unlocked and reached, at the original events' times */
+    uint32_t member;
+    uint32_t progress;
+    bool unlocked;
+    uint64_t at_ms;
+    char code[65];
+    char match_key[25];
+    char guid[65];
+} backfill_write;
+
+typedef struct {
+    evaluator *ev;          /* the member's past, measured */
+    backfill_write *writes; /* what the past unlocked and reached, at the original events' times */
     size_t nwrites, cap;
     uint64_t events; /* events replayed */
 } backfill;

@@ -319,11 +319,11 @@ static int write_unlocks(forum *f, const pending_write *w, const char *const *id
         rc |= stmt_num(&q, w[i].at_ms / 1000);
         if (f->unlock_guid) {
             rc |= stmt_add(&q, ", ?");
-            rc |= stmt_param(&q, w[i].guid);
+            rc |= stmt_param(&q, w[i].note ? w[i].note->guid : "");
         }
         if (f->unlock_match) {
             rc |= stmt_add(&q, ", ?");
-            rc |= stmt_param(&q, w[i].match_key);
+            rc |= stmt_param(&q, w[i].note ? w[i].note->match_key : "");
         }
         if (f->unlock_progress) {
             rc |= stmt_add(&q, ", ?");
@@ -423,8 +423,8 @@ int forum_grant(forum *f, uint32_t member, const char *code, bool grant, char *m
         return -ENOENT;
     }
     if (grant) {
-        pending_write w = {.member = member, .progress = 0, .unlocked = true, .at_ms = (uint64_t)time(NULL) * 1000};
-        snprintf(w.code, sizeof w.code, "%s", code);
+        pending_write w = {
+            .member = member, .progress = 0, .unlocked = true, .at_ms = (uint64_t)time(NULL) * 1000, .code = code};
         const char *ids[] = {id};
         mdb_result *req = query(f, "SELECT requirement_value FROM {p}mohaa_achievement_defs WHERE code = ?", 1,
                                 params + 1, err, sizeof err);

@@ -1,4 +1,5 @@
 /* achievd: evaluates achievements from the event stream and writes unlocks into the forum's tables. */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,12 @@ int main(int argc, char **argv)
         daemon_free(d);
         return 2;
     }
+    /* A checkpoint's buffers (up to ~12 MB each, three at once) are mapped and unmapped every step. glibc would
+     * raise its mapping threshold to their size after the first free and then carve them out of the heap, which
+     * it cannot give back once players' states are allocated above them: a fixed threshold keeps the peak the
+     * peak. Two arenas: the pipeline's and the writer's threads. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    mallopt(M_ARENA_MAX, 2);
     daemon_redis(d);      /* for /ready; the pipeline has connections of its own */
     daemon_mariadb(d, 1); /* likewise */
     static achievd a;

@@ -59,25 +59,54 @@
  * Slices are refilled once per step (up to 10,000 entries), so a slice must outlast one: at 20,000 the writer
  * starved and the pending map grew to 1.1 million entries (tests/bench/achievd_bench.sh, 50,400 players). */
 #define PROGRESS_SLICE 100000
-/* Pending writes in memory at most (~120 MB): above it evaluation waits for MariaDB. With progress held back a
- * period, 50,400 players evaluated faster than MariaDB took their rows and the map reached 1.18 million entries
- * (927 MB RSS, docs/performance.md). The stream keeps what is not read meanwhile. */
-#define PENDING_MAX 300000
+/* Pending writes in memory at most (~26 MB at ~130 bytes each; a step overshoots it by what it changes): above
+ * it evaluation waits for MariaDB. With progress held back a period, 50,400 players evaluated faster than MariaDB
+ * took their rows and the map reached 1.18 million entries (927 MB RSS, docs/performance.md). The stream keeps
+ * what is not read meanwhile. */
+#define PENDING_MAX 200000
 #define PENDING_WAIT_MS 50
+/* What one checkpoint saves, about, at most (players' and matches' states, pending writes). A checkpoint holds
+ * three copies of it at once (ours, hiredis's command and its output buffer): with 50,400 players, steps of
+ * 10,000 entries changed ~30,000 players' states (~1.5 KB each) and those copies were the peak of achievd's
+ * memory (docs/performance.md). Steps read fewer entries while they save more than this, and grow back to
+ * ACHIEVD_READ_COUNT when they save less; with 5,000 players a step of 10,000 entries saves ~10 MB. A step also
+ * reads no more entries than the pending writes they would add leave room for under PENDING_MAX (at the rate
+ * of the last step), so that the map does not overshoot it by a whole step. */
+#define CHECKPOINT_BYTES (8u << 20)
+/* What one step's read brings, about, at most: Redis builds the reply in one go while every other client waits
+ * (ingestd's 202s among them), and we hold it whole. 10,000 tracker batches are ~10 MB, 10,000 maximal ones
+ * (1-2 MB each) stalled Redis for 0.4-3.2 s (tests/bench/ingest_flood_bench.sh): the count follows the size of
+ * the entries last read. */
+#define READ_BYTES (8u << 20)
+#define STEP_ENTRIES_MIN 100
 
+/* A pending write in memory: ~130 bytes with the map's entry, since half a million of them can wait at once.
+ * Saved in Redis's pending list as "member:code" -> pend_format. */
 typedef struct {
-    pending_write w;
-    bool dirty;         /* changed since the last checkpoint */
-    bool handed_unlock; /* what is in flight is an unlock */
+    uint32_t member;
+    uint32_t code;       /* its index in the pipeline's codes */
+    uint32_t progress;   /* the latest */
+    uint32_t round;      /* the progress period that last handed it over */
+    uint64_t at_ms;      /* the unlock's receive time; before it, the latest change's */
     uint64_t seq;        /* its latest change (pipeline.seq): a write reported done is forgotten only if current */
     uint64_t handed_seq; /* the change handed to the writer and not reported written yet, 0 none */
-    uint32_t round;      /* the progress period that last handed it over */
-    char key[80];
+    unlock_note *note;   /* unlocked: where (NULL if it could not be allocated: the columns get '') */
+    bool unlocked;
+    bool dirty;         /* changed since the last checkpoint */
+    bool handed_unlock; /* what is in flight is an unlock */
 } pend;
 
+/* The map's key of a pending write: (member, code index), 8 bytes. */
 typedef struct {
-    uint64_t unlocks, progress;
-} code_count;
+    uint32_t member, code;
+} pend_key;
+
+/* An achievement code, interned: pending writes hold its index, the writer's items its name (never freed while
+ * the pipeline lives, so the writer thread can read it). */
+typedef struct {
+    char *name;
+    uint64_t unlocks, progress; /* written since start, for /metrics */
+} code_entry;
 
 /* A GUID -> member link as achievd credits it (see the top of this file). */
 typedef struct {
@@ -110,7 +139,7 @@ struct pipeline {
     forum *fm;
     writer *wr; /* MariaDB writes, on a thread and a connection of their own */
     evaluator *ev;
-    hashmap *pending; /* "member:code" -> pend */
+    hashmap *pending; /* pend_key -> pend */
     hashmap *links;   /* GUID -> link_state */
     uint64_t seen_ms; /* the latest receive time evaluated */
     uint64_t seq;     /* numbers every change of a pending write, never reused (a late report cannot match) */
@@ -126,9 +155,15 @@ struct pipeline {
     bool leader, catalogue_loaded;
     uint64_t next_catalogue, next_identities, next_flush, next_progress, next_lag, next_expire, next_lease;
     uint32_t round;  /* progress periods started */
+    int read_count;  /* entries a step reads at most: ACHIEVD_READ_COUNT, less while steps save much */
+    size_t step_entries, step_added; /* the last step's entries, and the pending writes it added */
+    size_t step_bytes;               /* and their rows' size */
+    size_t saved_bytes; /* what the last checkpoint saved */
     bool round_open; /* the current period's progress is still being handed over */
-    pthread_mutex_t lock; /* guards codes, read by the loop thread for /metrics */
-    hashmap *codes;
+    hashmap *code_ids;    /* code -> its index + 1 */
+    pthread_mutex_t lock; /* guards codes (grown here, read by the loop thread for /metrics) */
+    code_entry *codes;
+    size_t ncodes, ccodes;
 };
 
 static uint64_t now_ms(void)
@@ -235,83 +270,161 @@ static void mark_dirty(pipeline *p, pend *e)
     p->dirty[p->ndirty++] = e;
 }
 
+/* The index of code, interned on first sight; UINT32_MAX when out of memory. */
+static uint32_t code_id(pipeline *p, const char *code)
+{
+    size_t len = strlen(code);
+    uintptr_t id = (uintptr_t)hashmap_get(p->code_ids, code, len);
+    if (id)
+        return (uint32_t)(id - 1);
+    char *name = strdup(code);
+    int rc = name ? 0 : -ENOMEM;
+    pthread_mutex_lock(&p->lock);
+    if (rc == 0 && p->ncodes == p->ccodes) {
+        size_t cap = p->ccodes ? p->ccodes * 2 : 256;
+        code_entry *c = realloc(p->codes, cap * sizeof *c);
+        rc = c ? 0 : -ENOMEM;
+        if (c) {
+            p->codes = c;
+            p->ccodes = cap;
+        }
+    }
+    if (rc == 0 && (p->ncodes >= UINT32_MAX - 1 ||
+                    hashmap_put(p->code_ids, name, len, (void *)(uintptr_t)(p->ncodes + 1), NULL) != 0))
+        rc = -ENOMEM;
+    if (rc == 0)
+        p->codes[p->ncodes++] = (code_entry){.name = name};
+    pthread_mutex_unlock(&p->lock);
+    if (rc != 0) {
+        free(name);
+        return UINT32_MAX;
+    }
+    return (uint32_t)(p->ncodes - 1);
+}
+
+static pend *pend_find(pipeline *p, uint32_t member, uint32_t code)
+{
+    pend_key k = {member, code};
+    return hashmap_get(p->pending, (const char *)&k, sizeof k);
+}
+
+/* The pending write of (member, code), created when missing; NULL when out of memory. */
+static pend *pend_get(pipeline *p, uint32_t member, const char *code)
+{
+    uint32_t id = code_id(p, code);
+    if (id == UINT32_MAX)
+        return NULL;
+    pend *e = pend_find(p, member, id);
+    if (e)
+        return e;
+    pend_key k = {member, id};
+    e = calloc(1, sizeof *e);
+    if (!e || hashmap_put(p->pending, (const char *)&k, sizeof k, e, NULL) != 0) {
+        free(e);
+        return NULL;
+    }
+    e->member = member;
+    e->code = id;
+    return e;
+}
+
+static void pend_free(void *v)
+{
+    pend *e = v;
+    if (e)
+        free(e->note);
+    free(e);
+}
+
+static void pend_forget(pipeline *p, pend *e)
+{
+    pend_key k = {e->member, e->code};
+    pend_free(hashmap_remove(p->pending, (const char *)&k, sizeof k));
+}
+
+/* The first unlock of (member, code) wins: its time, and where it was earned. */
+static void pend_unlock(pend *e, uint64_t at_ms, const char *match_key, const char *guid)
+{
+    e->unlocked = true;
+    e->at_ms = at_ms;
+    e->note = calloc(1, sizeof *e->note);
+    if (!e->note)
+        return;
+    snprintf(e->note->match_key, sizeof e->note->match_key, "%s", match_key ? match_key : "");
+    snprintf(e->note->guid, sizeof e->note->guid, "%s", guid ? guid : "");
+}
+
 /* The evaluator's output: the latest progress per (member, code), and its unlock. */
 static void on_write(void *arg, const ach_write *w)
 {
     pipeline *p = arg;
-    char key[80];
-    int n = snprintf(key, sizeof key, "%u:%s", w->member, w->code);
-    pend *e = hashmap_get(p->pending, key, (size_t)n);
+    pend *e = pend_get(p, w->member, w->code);
     if (!e) {
-        e = calloc(1, sizeof *e);
-        if (!e || hashmap_put(p->pending, key, (size_t)n, e, NULL) != 0) {
-            free(e);
-            log_error("achievd: out of memory recording an achievement write; it is written on its next change");
-            return;
-        }
-        snprintf(e->key, sizeof e->key, "%s", key);
-        e->w.member = w->member;
-        snprintf(e->w.code, sizeof e->w.code, "%s", w->code);
+        log_error("achievd: out of memory recording an achievement write; it is written on its next change");
+        return;
     }
-    if (w->progress > e->w.progress)
-        e->w.progress = w->progress;
-    if (w->unlocked && !e->w.unlocked) {
-        e->w.unlocked = true;
-        e->w.at_ms = w->at_ms;
-        snprintf(e->w.match_key, sizeof e->w.match_key, "%s", w->match_key ? w->match_key : "");
-    } else if (!e->w.unlocked) {
-        e->w.at_ms = w->at_ms;
-    }
-    snprintf(e->w.guid, sizeof e->w.guid, "%s", w->guid ? w->guid : "");
+    if (w->progress > e->progress)
+        e->progress = w->progress;
+    if (w->unlocked && !e->unlocked)
+        pend_unlock(e, w->at_ms, w->match_key, w->guid);
+    else if (!e->unlocked)
+        e->at_ms = w->at_ms;
     e->seq = ++p->seq;
     mark_dirty(p, e);
 }
 
-/* A pending write as saved in Redis: progress, unlocked, time, match, GUID (last: it may hold a tab). */
-static void pend_format(const pend *e, char *out, size_t outlen)
+/* Room for pend_key_format and pend_format. */
+#define PEND_KEY_MAX (10 + 1 + 64 + 1)
+#define PEND_VALUE_MAX (10 + 1 + 1 + 1 + 20 + 1 + 24 + 1 + 64 + 1)
+
+/* What snprintf wrote into outlen bytes. */
+static size_t written(int n, size_t outlen)
 {
-    snprintf(out, outlen, "%u\t%d\t%" PRIu64 "\t%s\t%s", e->w.progress, e->w.unlocked, e->w.at_ms, e->w.match_key,
-             e->w.guid);
+    return n < 0 ? 0 : (size_t)n < outlen ? (size_t)n : outlen - 1;
+}
+
+/* Its key in Redis's pending list: "member:code". Returns the length. */
+static size_t pend_key_format(const pipeline *p, const pend *e, char *out, size_t outlen)
+{
+    return written(snprintf(out, outlen, "%u:%s", e->member, p->codes[e->code].name), outlen);
+}
+
+/* Its value there: progress, unlocked, time, match, GUID (last: it may hold a tab). Returns the length. */
+static size_t pend_format(const pend *e, char *out, size_t outlen)
+{
+    return written(snprintf(out, outlen, "%u\t%d\t%" PRIu64 "\t%s\t%s", e->progress, e->unlocked, e->at_ms,
+                            e->note ? e->note->match_key : "", e->note ? e->note->guid : ""),
+                   outlen);
 }
 
 static void on_pending_loaded(void *arg, const char *key, const char *value)
 {
     pipeline *p = arg;
-    pend *e = calloc(1, sizeof *e);
     const char *colon = strchr(key, ':');
-    if (!e || !colon || strlen(key) >= sizeof e->key) {
-        free(e);
+    pend *e = colon && strlen(colon + 1) < sizeof((ach_def *)0)->code
+                  ? pend_get(p, (uint32_t)strtoul(key, NULL, 10), colon + 1)
+                  : NULL;
+    if (!e)
         return;
-    }
-    snprintf(e->key, sizeof e->key, "%s", key);
-    e->w.member = (uint32_t)strtoul(key, NULL, 10);
-    snprintf(e->w.code, sizeof e->w.code, "%s", colon + 1);
     char *end;
-    e->w.progress = (uint32_t)strtoul(value, &end, 10);
-    e->w.unlocked = *end == '\t' && strtol(end + 1, &end, 10) == 1;
-    e->w.at_ms = *end == '\t' ? strtoull(end + 1, &end, 10) : 0;
+    e->progress = (uint32_t)strtoul(value, &end, 10);
+    bool unlocked = *end == '\t' && strtol(end + 1, &end, 10) == 1;
+    e->at_ms = *end == '\t' ? strtoull(end + 1, &end, 10) : 0;
     const char *match = *end == '\t' ? end + 1 : "";
     const char *tab = strchr(match, '\t');
-    snprintf(e->w.match_key, sizeof e->w.match_key, "%.*s", tab ? (int)(tab - match) : (int)strlen(match), match);
-    snprintf(e->w.guid, sizeof e->w.guid, "%s", tab ? tab + 1 : "");
+    char match_key[sizeof e->note->match_key];
+    snprintf(match_key, sizeof match_key, "%.*s", tab ? (int)(tab - match) : (int)strlen(match), match);
+    if (unlocked && !e->unlocked)
+        pend_unlock(e, e->at_ms, match_key, tab ? tab + 1 : "");
     e->seq = ++p->seq;
-    void *old = NULL;
-    if (hashmap_put(p->pending, key, strlen(key), e, &old) != 0)
-        free(e);
-    free(old);
 }
 
-static void count_code(pipeline *p, const char *code, bool unlocked)
+static void count_code(pipeline *p, uint32_t code, bool unlocked)
 {
     pthread_mutex_lock(&p->lock);
-    code_count *c = hashmap_get(p->codes, code, strlen(code));
-    if (!c && (c = calloc(1, sizeof *c)) && hashmap_put(p->codes, code, strlen(code), c, NULL) != 0) {
-        free(c);
-        c = NULL;
-    }
-    if (c) {
-        c->progress++;
-        c->unlocks += unlocked;
+    if (code < p->ncodes) {
+        p->codes[code].progress++;
+        p->codes[code].unlocks += unlocked;
     }
     pthread_mutex_unlock(&p->lock);
 }
@@ -326,7 +439,7 @@ static void drop_state(pipeline *p)
     catchup_end(p);
     p->catchup_until_ms = 0;
     evaluator_reset(p->ev);
-    hashmap_free(p->pending, free);
+    hashmap_free(p->pending, pend_free);
     p->pending = hashmap_new();
     hashmap_free(p->links, free);
     p->links = hashmap_new();
@@ -357,6 +470,7 @@ static int take_over(pipeline *p)
         return -EIO;
     }
     p->leader = true;
+    p->read_count = p->s->read_count;
     atomic_store(&p->stats.leader, 1);
     p->next_flush = 0;
     p->next_progress = now_ms() + (uint64_t)p->s->progress_ms;
@@ -462,20 +576,22 @@ static void collect_written(pipeline *p)
 {
     writer_item *done = NULL;
     size_t n = writer_take_done(p->wr, &done);
+    pend **gone = n ? malloc(n * sizeof *gone) : NULL;
     const char **keys = n ? malloc(n * sizeof *keys) : NULL;
-    size_t k = 0;
+    char *text = n ? malloc(n * PEND_KEY_MAX) : NULL;
+    size_t k = 0, used = 0;
     for (size_t i = 0; i < n; i++) {
-        char key[80];
-        int len = snprintf(key, sizeof key, "%u:%s", done[i].w.member, done[i].w.code);
-        pend *e = hashmap_get(p->pending, key, (size_t)len);
-        count_code(p, done[i].w.code, done[i].w.unlocked);
+        pend *e = pend_find(p, done[i].w.member, done[i].code_id);
+        count_code(p, done[i].code_id, done[i].w.unlocked);
         atomic_fetch_add(&p->stats.progress_writes, 1);
         atomic_fetch_add(&p->stats.unlocks, done[i].w.unlocked);
         if (!e)
             continue;
-        if (keys && e->seq == done[i].seq && e->handed_seq != 0) {
-            keys[k++] = e->key; /* Redis holds this very value: a change since would have a newer seq */
-            e->handed_seq = 0;
+        if (gone && keys && text && e->seq == done[i].seq && e->handed_seq != 0) {
+            /* Redis holds this very value: a change since would have a newer seq */
+            keys[k] = text + used;
+            used += pend_key_format(p, e, text + used, PEND_KEY_MAX) + 1;
+            gone[k++] = e;
         } else if (e->handed_seq == done[i].seq) {
             e->handed_seq = 0; /* changed since: the newer value is handed over in turn */
         }
@@ -483,11 +599,13 @@ static void collect_written(pipeline *p)
     int rc = k > 0 ? store_pending_done(p->st, keys, k) : 0;
     for (size_t i = 0; i < k; i++) {
         if (rc == 0)
-            free(hashmap_remove(p->pending, keys[i], strlen(keys[i])));
+            pend_forget(p, gone[i]);
         else
-            ((pend *)hashmap_get(p->pending, keys[i], strlen(keys[i])))->handed_seq = 0; /* written again */
+            gone[i]->handed_seq = 0; /* written again */
     }
+    free(gone);
     free(keys);
+    free(text);
     free(done);
     if (rc == -EPERM)
         lose_leadership(p, "another achievd holds the lease");
@@ -506,7 +624,7 @@ static long hand(pipeline *p, bool unlocks, size_t limit)
     int rc = 0;
     while (k < limit && hashmap_next(p->pending, &pos, &key, &klen, &v)) {
         pend *e = v;
-        if (e->dirty || e->w.unlocked != unlocks)
+        if (e->dirty || e->unlocked != unlocks)
             continue;
         /* An unlock does not wait for its progress write in flight (behind a period's); progress goes once a
          * period, and not while an older value of it is in flight. */
@@ -523,8 +641,14 @@ static long hand(pipeline *p, bool unlocks, size_t limit)
                 break;
             }
         }
-        items[k].w = e->w;
-        items[k].seq = e->seq;
+        items[k] = (writer_item){.w = {.member = e->member,
+                                       .progress = e->progress,
+                                       .at_ms = e->at_ms,
+                                       .code = p->codes[e->code].name,
+                                       .note = e->note,
+                                       .unlocked = e->unlocked},
+                                 .seq = e->seq,
+                                 .code_id = e->code};
         handed[k++] = e;
     }
     if (rc == 0)
@@ -573,6 +697,7 @@ static void flush(pipeline *p, uint64_t now)
 typedef struct {
     const char **keys, **blobs;
     size_t *lens, n, cap;
+    size_t bytes; /* of the blobs */
 } saved;
 
 static int collect_state(void *arg, const char *key, const void *blob, size_t len)
@@ -603,6 +728,7 @@ static int collect_state(void *arg, const char *key, const void *blob, size_t le
     sv->keys[sv->n] = kc;
     sv->blobs[sv->n] = bc;
     sv->lens[sv->n++] = len;
+    sv->bytes += len;
     return 0;
 }
 
@@ -685,18 +811,18 @@ static int save(pipeline *p, const step_result *r)
     }
     saved sv = {0};
     rc = evaluator_save_dirty(p->ev, collect_state, &sv);
-    char **pvals = rc == 0 ? calloc(p->ndirty + 1, sizeof *pvals) : NULL;
+    /* the pending writes changed, formatted in one buffer */
+    const char **pvals = rc == 0 ? calloc(p->ndirty + 1, sizeof *pvals) : NULL;
     const char **pkeys = rc == 0 ? calloc(p->ndirty + 1, sizeof *pkeys) : NULL;
-    if (rc == 0 && (!pvals || !pkeys))
+    char *ptext = rc == 0 ? malloc(p->ndirty * (PEND_KEY_MAX + PEND_VALUE_MAX) + 1) : NULL;
+    if (rc == 0 && (!pvals || !pkeys || !ptext))
         rc = -ENOMEM;
+    size_t pused = 0;
     for (size_t i = 0; rc == 0 && i < p->ndirty; i++) {
-        pvals[i] = malloc(256);
-        if (!pvals[i]) {
-            rc = -ENOMEM;
-            break;
-        }
-        pend_format(p->dirty[i], pvals[i], 256);
-        pkeys[i] = p->dirty[i]->key;
+        pkeys[i] = ptext + pused;
+        pused += pend_key_format(p, p->dirty[i], ptext + pused, PEND_KEY_MAX) + 1;
+        pvals[i] = ptext + pused;
+        pused += pend_format(p->dirty[i], ptext + pused, PEND_VALUE_MAX) + 1;
     }
     /* links seen or credited since the last step */
     size_t nlinks = 0, lpos = 0, klen;
@@ -725,7 +851,7 @@ static int save(pipeline *p, const step_result *r)
                         .state_deletes = (const char **)p->deletes,
                         .ndeletes = p->ndeletes,
                         .pending_keys = pkeys,
-                        .pending_values = (const char **)pvals,
+                        .pending_values = pvals,
                         .npending = p->ndirty,
                         .link_guids = lguids,
                         .link_values = lvalp,
@@ -742,11 +868,11 @@ static int save(pipeline *p, const step_result *r)
         rc = store_checkpoint(p->st, &c);
         if (rc == 0)
             atomic_fetch_add(&p->stats.checkpoints, 1);
+        p->saved_bytes = sv.bytes + pused;
     }
-    for (size_t i = 0; pvals && i < p->ndirty; i++)
-        free(pvals[i]);
     free(pvals);
     free(pkeys);
+    free(ptext);
     free(lguids);
     free(lvals);
     free(lvalp);
@@ -967,12 +1093,41 @@ static uint64_t first_received_ms(const char *rows, size_t len)
     return *e == '\t' ? sec * 1000 + strtoull(e + 1, NULL, 10) : 0;
 }
 
+/* The next step's size, from what the last one changed (see STEP_STATES). */
+static void size_steps(pipeline *p, size_t entries)
+{
+    int most = p->s->read_count;
+    if (p->saved_bytes > CHECKPOINT_BYTES && entries > 0) {
+        size_t fit = entries * CHECKPOINT_BYTES / p->saved_bytes;
+        p->read_count = fit < STEP_ENTRIES_MIN ? STEP_ENTRIES_MIN : (int)fit;
+    } else if (entries >= (size_t)p->read_count && p->read_count < most) {
+        p->read_count = p->read_count > most / 2 ? most : p->read_count * 2;
+    }
+}
+
+/* Entries the next step reads: read_count, and no more than the pending writes they add leave room for. */
+static int step_count(pipeline *p)
+{
+    size_t pending = hashmap_size(p->pending), room = pending < PENDING_MAX ? PENDING_MAX - pending : 0;
+    size_t fit = (size_t)p->read_count;
+    if (p->step_added > 0 && p->step_entries > 0) {
+        size_t by_room = room * p->step_entries / p->step_added;
+        fit = by_room < fit ? by_room : fit;
+    }
+    if (p->step_bytes > 0 && p->step_entries > 0) {
+        size_t by_bytes = (size_t)((double)READ_BYTES * (double)p->step_entries / (double)p->step_bytes);
+        fit = by_bytes < fit ? by_bytes : fit;
+    }
+    return fit < STEP_ENTRIES_MIN ? STEP_ENTRIES_MIN : (int)fit;
+}
+
 /* Read entries, apply them and checkpoint; or replay a page of a catch-up. Returns the number of entries read, or
  * -1 after an error. */
 static int step(pipeline *p)
 {
     store_gap g;
-    redisReply *r = store_read(p->st, &g);
+    size_t pending_before = hashmap_size(p->pending);
+    redisReply *r = store_read(p->st, step_count(p), &g);
     if (g.gap)
         return catch_up(p, &g);
     if (!r && !g.empty)
@@ -985,13 +1140,14 @@ static int step(pipeline *p)
                **maybe = calloc(n + 1, sizeof *maybe);
     bool *seen = calloc(n + 1, sizeof *seen), *check = calloc(n + 1, sizeof *check);
     int rc = ids && bids && maybe && seen && check ? 0 : -ENOMEM;
-    size_t nmaybe = 0, nbids = 0;
+    size_t nmaybe = 0, nbids = 0, bytes = 0;
     /* Which batches may have been counted before this step: dup "1" entries, and after a catch-up the entries
      * received before its end (it may have replayed them from ClickHouse). */
     for (size_t i = 0; rc == 0 && i < n; i++) {
         const redisReply *fields = entries->element[i]->elements == 2 ? entries->element[i]->element[1] : NULL;
         const redisReply *dup = entry_field(fields, STREAM_F_DUP), *bid = entry_field(fields, STREAM_F_BATCH);
         const redisReply *rows = entry_field(fields, STREAM_F_ROWS);
+        bytes += rows ? rows->len : 0;
         if (!bid)
             continue;
         if (dup && strcmp(dup->str, STREAM_DUP_MAYBE) == 0)
@@ -1029,7 +1185,14 @@ static int step(pipeline *p)
     }
     if (rc == 0) {
         step_result res = {.entry_ids = ids, .nentries = n, .batch_ids = bids, .nbatches = nbids};
+        size_t added = hashmap_size(p->pending) - pending_before;
         rc = save(p, &res);
+        if (rc == 0 && n > 0) {
+            size_steps(p, n);
+            p->step_entries = n;
+            p->step_added = added;
+            p->step_bytes = bytes;
+        }
     } else {
         lose_leadership(p, "could not read a step");
     }
@@ -1128,8 +1291,8 @@ pipeline *pipeline_new(const achievd_settings *s)
     p->ev = evaluator_new(member_of, on_write, p);
     p->pending = hashmap_new();
     p->links = hashmap_new();
-    p->codes = hashmap_new();
-    if (!p->st || !p->fm || !p->wr || !p->ev || !p->pending || !p->links || !p->codes) {
+    p->code_ids = hashmap_new();
+    if (!p->st || !p->fm || !p->wr || !p->ev || !p->pending || !p->links || !p->code_ids) {
         pipeline_free(p);
         return NULL;
     }
@@ -1167,12 +1330,15 @@ void pipeline_free(pipeline *p)
     forum_free(p->fm);
     evaluator_free(p->ev);
     if (p->pending)
-        hashmap_free(p->pending, free);
+        hashmap_free(p->pending, pend_free);
     if (p->links)
         hashmap_free(p->links, free);
     free(p->defs);
-    if (p->codes)
-        hashmap_free(p->codes, free);
+    if (p->code_ids)
+        hashmap_free(p->code_ids, NULL);
+    for (size_t i = 0; i < p->ncodes; i++)
+        free(p->codes[i].name);
+    free(p->codes);
     for (size_t i = 0; i < p->ndeletes; i++)
         free(p->deletes[i]);
     free(p->deletes);
@@ -1190,14 +1356,8 @@ void pipeline_code_counts(pipeline *p, void (*each)(void *arg, const char *code,
                           void *arg)
 {
     pthread_mutex_lock(&p->lock);
-    size_t pos = 0, klen;
-    const char *k;
-    void *v;
-    while (hashmap_next(p->codes, &pos, &k, &klen, &v)) {
-        const code_count *c = v;
-        char code[80];
-        snprintf(code, sizeof code, "%.*s", (int)klen, k);
-        each(arg, code, c->unlocks, c->progress);
-    }
+    for (size_t i = 0; i < p->ncodes; i++)
+        if (p->codes[i].progress > 0)
+            each(arg, p->codes[i].name, p->codes[i].unlocks, p->codes[i].progress);
     pthread_mutex_unlock(&p->lock);
 }

@@ -375,11 +375,11 @@ int store_writers_past(store *st, const char *id)
     return delivered && none_older;
 }
 
-redisReply *store_read(store *st, store_gap *g)
+redisReply *store_read(store *st, int count_max, store_gap *g)
 {
     memset(g, 0, sizeof *g);
     char count[16];
-    snprintf(count, sizeof count, "%d", st->s->read_count);
+    snprintf(count, sizeof count, "%d", count_max);
     const char *argv[] = {"EVAL", read_script, "2", st->s->stream_key, st->k_released, st->s->group, CONSUMER, count};
     redisReply *r = redisCommandArgv(st->c, (int)(sizeof argv / sizeof *argv), argv, NULL);
     if (!r) {

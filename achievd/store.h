@@ -47,11 +47,11 @@ typedef struct {
     char oldest[48]; /* gap: the oldest entry delivered and not acknowledged, "" when none */
 } store_gap;
 
-/* In one script: unless the writers trimmed past entries the group needs (g->gap), XREADGROUP the entries
- * delivered to us and not acknowledged, else new ones (g->empty when there are none). Returns the entries'
+/* In one script: unless the writers trimmed past entries the group needs (g->gap), XREADGROUP up to count_max of
+ * the entries delivered to us and not acknowledged, else new ones (g->empty when there are none). Returns the entries'
  * reply (free with freeReplyObject), or NULL: with g->gap or g->empty set, or on an error. Checking and reading
  * in one script is what makes a gap impossible to miss: a trim between a check and a read would hide it. */
-struct redisReply *store_read(store *st, store_gap *g);
+struct redisReply *store_read(store *st, int count_max, store_gap *g);
 /* Wait up to block_ms for an entry after id (XREAD BLOCK: the group's position does not move). */
 void store_wait(store *st, const char *id, int block_ms);
 /* The catch-up's saved progress: the receive time replayed up to (0: no catch-up under way) and the latest

@@ -21,6 +21,7 @@
 
 #define IDLE_WAIT_MS 500
 #define BACKOFF_MAX_MS 5000
+#define QUEUE_KEEP 4096 /* items a queue keeps room for once empty; a bigger array is freed */
 
 /* A first-in first-out list of writes. */
 typedef struct {
@@ -44,8 +45,15 @@ struct writer {
 
 static int queue_push(queue *q, const writer_item *items, size_t n)
 {
-    if (q->head == q->n)
+    if (q->head == q->n) {
         q->head = q->n = 0;
+    } else if (q->head > 0 && q->n + n > q->cap) {
+        /* the room of the items taken first: a queue fed while it is written never empties, and growing it
+         * instead held every item pushed since it last did (33 MB with 50,000 players, docs/performance.md) */
+        memmove(q->v, q->v + q->head, (q->n - q->head) * sizeof *q->v);
+        q->n -= q->head;
+        q->head = 0;
+    }
     if (q->n + n > q->cap) {
         size_t cap = q->cap ? q->cap : 256;
         while (cap < q->n + n)
@@ -61,13 +69,52 @@ static int queue_push(queue *q, const writer_item *items, size_t n)
     return 0;
 }
 
+/* The notes of unlocks: the writer's items own copies (the pipeline may forget its write before this statement). */
+static void notes_free(writer_item *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free((void *)v[i].w.note);
+        v[i].w.note = NULL;
+    }
+}
+
+static int notes_copy(writer_item *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!v[i].w.note)
+            continue;
+        unlock_note *c = malloc(sizeof *c);
+        if (!c) {
+            notes_free(v, i);
+            for (size_t j = i; j < n; j++)
+                v[j].w.note = NULL; /* the pipeline's */
+            return -ENOMEM;
+        }
+        *c = *v[i].w.note;
+        v[i].w.note = c;
+    }
+    return 0;
+}
+
 static void queue_clear(queue *q)
 {
+    notes_free(q->v + q->head, q->n - q->head);
     q->head = q->n = 0;
+}
+
+/* Once a queue is empty, a big array goes back to the allocator (a period's slice is 100,000 items). */
+static void queue_trim(queue *q)
+{
+    if (q->head == q->n && q->cap > QUEUE_KEEP) {
+        free(q->v);
+        q->v = NULL;
+        q->head = q->n = q->cap = 0;
+    }
 }
 
 static void queue_free(queue *q)
 {
+    queue_clear(q);
     free(q->v);
     memset(q, 0, sizeof *q);
 }
@@ -113,8 +160,10 @@ static void *writer_run(void *arg)
     int backoff_ms = 0;
     pthread_mutex_lock(&wr->lock);
     while (chunk && w && !wr->stop) {
-        if (m > 0 && gen != wr->gen)
-            m = 0; /* cancelled while it waited for a retry */
+        if (m > 0 && gen != wr->gen) {
+            notes_free(chunk, m); /* cancelled while it waited for a retry */
+            m = 0;
+        }
         if (m == 0) {
             queue *q = wr->unlocks.head < wr->unlocks.n ? &wr->unlocks : &wr->progress;
             if (q->head == q->n) {
@@ -127,6 +176,7 @@ static void *writer_run(void *arg)
             m = q->n - q->head < (size_t)wr->s->write_rows ? q->n - q->head : (size_t)wr->s->write_rows;
             memcpy(chunk, q->v + q->head, m * sizeof *chunk);
             q->head += m;
+            queue_trim(q);
             gen = wr->gen;
         }
         wr->busy = true;
@@ -144,6 +194,7 @@ static void *writer_run(void *arg)
 
         pthread_mutex_lock(&wr->lock);
         if (rc == 0) {
+            notes_free(chunk, m);
             if (gen == wr->gen && queue_push(&wr->done, chunk, m) != 0)
                 log_warn("achievd: out of memory reporting %zu forum writes; they are written again", m);
             m = 0;
@@ -162,6 +213,8 @@ static void *writer_run(void *arg)
     }
     if (!chunk || !w)
         log_error("achievd: out of memory starting the MariaDB writer; nothing is written to the forum");
+    else
+        notes_free(chunk, m); /* stopped with a statement to retry: the next evaluator writes it */
     wr->busy = false;
     pthread_cond_broadcast(&wr->idle);
     pthread_mutex_unlock(&wr->lock);
@@ -230,7 +283,10 @@ int writer_submit(writer *wr, const writer_item *items, size_t n, bool unlocks)
     if (n == 0)
         return 0;
     pthread_mutex_lock(&wr->lock);
-    int rc = queue_push(unlocks ? &wr->unlocks : &wr->progress, items, n);
+    queue *q = unlocks ? &wr->unlocks : &wr->progress;
+    int rc = queue_push(q, items, n);
+    if (rc == 0 && (rc = notes_copy(q->v + q->n - n, n)) != 0)
+        q->n -= n;
     pthread_cond_signal(&wr->wake);
     pthread_mutex_unlock(&wr->lock);
     return rc;
