@@ -69,15 +69,17 @@
  * three copies of it at once (ours, hiredis's command and its output buffer): with 50,400 players, steps of
  * 10,000 entries changed ~30,000 players' states (~1.5 KB each) and those copies were the peak of achievd's
  * memory (docs/performance.md). Steps read fewer entries while they save more than this, and grow back to
- * ACHIEVD_READ_COUNT when they save less; with 5,000 players a step of 10,000 entries saves ~10 MB. A step also
- * reads no more entries than the pending writes they would add leave room for under PENDING_MAX (at the rate
- * of the last step), so that the map does not overshoot it by a whole step. */
-#define CHECKPOINT_BYTES (8u << 20)
+ * ACHIEVD_READ_COUNT when they save less. Smaller steps cost throughput: each checkpoint saves again the states
+ * and pending writes its entries changed, and at 8 MB (and READ_BYTES 8 MB) the catch-up of 5,000 members took
+ * 31 checkpoints instead of 12 and fell to 0.88-0.97 of ingest's rate (1.04 at these values). A step also reads
+ * no more entries than the pending writes they would add leave room for under PENDING_MAX (at the rate of the
+ * last step), so that the map does not overshoot it by a whole step. */
+#define CHECKPOINT_BYTES (12u << 20)
 /* What one step's read brings, about, at most: Redis builds the reply in one go while every other client waits
- * (ingestd's 202s among them), and we hold it whole. 10,000 tracker batches are ~10 MB, 10,000 maximal ones
- * (1-2 MB each) stalled Redis for 0.4-3.2 s (tests/bench/ingest_flood_bench.sh): the count follows the size of
- * the entries last read. */
-#define READ_BYTES (8u << 20)
+ * (ingestd's 202s among them), and we hold it whole. The bench's batches are ~2 KB (10,000 are ~20 MB); 10,000
+ * maximal ones (1-2 MB each) stalled Redis for 0.4-3.2 s (tests/bench/ingest_flood_bench.sh): the count follows
+ * the size of the entries last read. */
+#define READ_BYTES (16u << 20)
 #define STEP_ENTRIES_MIN 100
 
 /* A pending write in memory: ~130 bytes with the map's entry, since half a million of them can wait at once.
