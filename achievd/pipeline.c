@@ -60,9 +60,9 @@
  * starved and the pending map grew to 1.1 million entries (tests/bench/achievd_bench.sh, 50,400 players). */
 #define PROGRESS_SLICE 100000
 /* Pending writes in memory at most (~26 MB at ~130 bytes each; steps leave room for what they add, see
- * step_count): above it evaluation waits for MariaDB. With progress held back a period, 50,400 players evaluated faster than MariaDB
- * took their rows and the map reached 1.18 million entries (927 MB RSS, docs/performance.md). The stream keeps
- * what is not read meanwhile. */
+ * step_count): above it evaluation waits for MariaDB. With progress held back a period, 50,400 players evaluated
+ * faster than MariaDB took their rows and the map reached 1.18 million entries (927 MB RSS, docs/performance.md).
+ * The stream keeps what is not read meanwhile. */
 #define PENDING_MAX 200000
 #define PENDING_WAIT_MS 50
 /* What one checkpoint saves, about, at most (players' and matches' states, pending writes). A checkpoint holds
