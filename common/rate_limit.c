@@ -68,7 +68,8 @@ static void sweep(rate_limit *r, uint64_t now_ms)
     }
 }
 
-bool rate_limit_take(rate_limit *r, const char *key, uint64_t now_ms)
+/* key's bucket, refilled up to now (created full), after an occasional sweep; NULL when out of memory. */
+static bucket *bucket_at(rate_limit *r, const char *key, uint64_t now_ms)
 {
     if (now_ms - r->last_sweep_ms > 60000 || hashmap_size(r->buckets) > 100000) {
         sweep(r, now_ms);
@@ -78,18 +79,40 @@ bool rate_limit_take(rate_limit *r, const char *key, uint64_t now_ms)
     if (!b) {
         b = malloc(sizeof *b);
         if (!b)
-            return false;
+            return NULL;
         b->tokens = r->burst;
         b->last_ms = now_ms;
         if (hashmap_put(r->buckets, key, strlen(key), b, NULL)) {
             free(b);
-            return false;
+            return NULL;
         }
     }
     refill(r, b, now_ms);
-    if (b->tokens < 1.0)
+    return b;
+}
+
+bool rate_limit_take(rate_limit *r, const char *key, uint64_t now_ms)
+{
+    bucket *b = bucket_at(r, key, now_ms);
+    if (!b || b->tokens < 1.0)
         return false;
     b->tokens -= 1.0;
+    return true;
+}
+
+bool rate_limit_spend(rate_limit *r, const char *key, uint64_t now_ms, double amount, uint64_t *retry_ms)
+{
+    bucket *b = bucket_at(r, key, now_ms);
+    if (!b) {
+        *retry_ms = 1000;
+        return false;
+    }
+    if (b->tokens < 0) {
+        double wait = -b->tokens / r->per_ms;
+        *retry_ms = wait < 1.0 ? 1 : (uint64_t)wait + 1;
+        return false;
+    }
+    b->tokens -= amount;
     return true;
 }
 

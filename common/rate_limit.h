@@ -19,5 +19,10 @@ bool rate_limit_allows(rate_limit *r, const char *key, uint64_t now_ms);
  * whose outcome is known only later: taking up front and giving back on success keeps the limit strict when
  * many attempts are in flight at once, where checking with rate_limit_allows would let them all through. */
 void rate_limit_give(rate_limit *r, const char *key, uint64_t now_ms);
+/* For budgets of a quantity (bytes): if key's bucket is not in debt, spend amount from it, going into debt if it
+ * holds less, and return true; otherwise return false and set *retry_ms to the time until the debt is paid back.
+ * One request of any size gets through a full bucket, so a limit never refuses a sender forever; what it bounds is
+ * the sustained rate. */
+bool rate_limit_spend(rate_limit *r, const char *key, uint64_t now_ms, double amount, uint64_t *retry_ms);
 
 #endif

@@ -45,9 +45,10 @@ struct ingest_api {
     ingest_limits limits;
     uint64_t append_failures, append_failure_logged_ms;
     rate_limit *bad_tokens; /* per address: guessing tokens is slowed down before it reaches PostgreSQL */
+    rate_limit *budgets;    /* per server: bytes of bodies (NULL: no limit); see over_budget */
     metric *events_accepted, *batches_accepted, *batches_spooled, *latency;
     metric *rej_missing_token, *rej_invalid_token, *rej_registry, *rej_bad_body, *rej_storage, *rej_guessing;
-    metric *rej_too_large;
+    metric *rej_too_large, *rej_over_budget;
     /* Batches being parsed off the loop, each with its server's later batches waiting behind it: a server's
      * batches are rendered and appended in the order they arrived, whichever of them went to a thread. As many
      * as there are connections busy with a large body, so a list. */
@@ -366,6 +367,32 @@ static void ingest_batch(ingest_job *j)
     last->behind = j;
 }
 
+/* Whether j's server has sent more than its budget of bytes; if so j is answered 429 with the time to wait.
+ *
+ * Why a budget per server: one maximal body is bounded (INGEST_MAX_EVENTS, INGEST_MAX_EVENT_BYTES), but a server
+ * sending them back to back is not. Twenty such senders put 30-40 MB/s of rows into the stream (fsynced), ClickHouse
+ * and achievd on a 2-core machine, and every other server's batches wait behind that work for a second or more
+ * (tests/bench/ingest_flood_bench.sh). The stock tracker sends at most 20 events per request, one request at a
+ * time: a busy 64-player server is well under 100 KB/s of bodies. The charge is the body as received, before it is
+ * parsed, so that a refused flood costs no parse, no Redis and no ClickHouse. */
+static bool over_budget(ingest_job *j)
+{
+    ingest_api *api = j->api;
+    size_t len;
+    uint64_t retry_ms;
+    http_request_body(j->req, &len);
+    if (!api->budgets || rate_limit_spend(api->budgets, j->server_id, uv_hrtime() / 1000000, (double)len, &retry_ms))
+        return false;
+    char retry[24], msg[200];
+    snprintf(retry, sizeof retry, "%llu", (unsigned long long)(retry_ms + 999) / 1000);
+    snprintf(msg, sizeof msg,
+             "Server over its ingest budget of %zu bytes a second (INGEST_SERVER_BYTES_PER_S); retry after %s s",
+             api->limits.server_bytes_per_s, retry);
+    http_response_header(j->req, "Retry-After", retry);
+    reject(j, api->rej_over_budget, 429, msg);
+    return true;
+}
+
 /* The token was resolved. */
 static void on_auth(server_auth_result result, const char *server_id, void *arg)
 {
@@ -373,7 +400,8 @@ static void on_auth(server_auth_result result, const char *server_id, void *arg)
     switch (result) {
     case SERVER_AUTH_OK:
         snprintf(j->server_id, sizeof j->server_id, "%s", server_id);
-        ingest_batch(j);
+        if (!over_budget(j))
+            ingest_batch(j);
         return;
     case SERVER_AUTH_MISSING:
         reject(j, j->api->rej_missing_token, 401, "Missing server token");
@@ -438,10 +466,14 @@ ingest_api *ingest_api_new(uv_loop_t *loop, http_server *http, server_auth *auth
     api->rej_storage = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"storage_unavailable\"");
     api->rej_guessing = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"too_many_invalid_tokens\"");
     api->rej_too_large = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"too_large\"");
+    api->rej_over_budget = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"over_budget\"");
     /* A game server whose token was replaced fails a few times before it re-registers; guessing fails
      * thousands of times. */
     api->bad_tokens = rate_limit_new(30, 30);
-    if (!api->bad_tokens) {
+    if (limits->server_bytes_per_s)
+        api->budgets = rate_limit_new(60.0 * (double)limits->server_bytes_per_s, (double)limits->server_burst_bytes);
+    if (!api->bad_tokens || (limits->server_bytes_per_s && !api->budgets)) {
+        rate_limit_free(api->bad_tokens);
         hashmap_free(api->lane_holds, NULL);
         parse_pool_free(api->parses);
         free(api->stream_key);
@@ -464,6 +496,7 @@ void ingest_api_free(ingest_api *api)
     if (!api)
         return;
     rate_limit_free(api->bad_tokens);
+    rate_limit_free(api->budgets);
     hashmap_free(api->lane_holds, free);
     parse_pool_free(api->parses);
     free(api->stream_key);

@@ -28,6 +28,10 @@ static const config_var ingestd_vars[] = {
     {"INGEST_MAX_EVENTS", "500",
      "events per batch, at most (413 beyond; the stock tracker sends at most 20): one request cannot cost more"},
     {"INGEST_MAX_EVENT_BYTES", "16384", "bytes of one event as stored (its row with the event as sent), at most (413)"},
+    {"INGEST_SERVER_BYTES_PER_S", "262144",
+     "bytes of batches a second one server may send, sustained (429 with Retry-After beyond; 0: no limit); a busy "
+     "64-player server sends well under 100 KB/s"},
+    {"INGEST_SERVER_BURST_BYTES", "2097152", "bytes one server may send at once before INGEST_SERVER_BYTES_PER_S applies"},
     {NULL, NULL, NULL},
 };
 
@@ -171,12 +175,18 @@ int main(int argc, char **argv)
         g.activity = server_activity_new(pg);
         g.live = live_state_new(daemon_loop(d), g.redis);
         long long max_events = config_get_int("INGEST_MAX_EVENTS", 500),
-                  max_event_bytes = config_get_int("INGEST_MAX_EVENT_BYTES", 16384);
-        if (max_events < 1 || max_event_bytes < 1024) {
-            log_error("INGEST_MAX_EVENTS must be at least 1 and INGEST_MAX_EVENT_BYTES at least 1024");
+                  max_event_bytes = config_get_int("INGEST_MAX_EVENT_BYTES", 16384),
+                  bytes_per_s = config_get_int("INGEST_SERVER_BYTES_PER_S", 262144),
+                  burst_bytes = config_get_int("INGEST_SERVER_BURST_BYTES", 2097152);
+        if (max_events < 1 || max_event_bytes < 1024 || bytes_per_s < 0 || burst_bytes < 0) {
+            log_error("INGEST_MAX_EVENTS must be at least 1, INGEST_MAX_EVENT_BYTES at least 1024, "
+                      "INGEST_SERVER_BYTES_PER_S and INGEST_SERVER_BURST_BYTES not negative");
             return 1;
         }
-        ingest_limits limits = {.max_events = (size_t)max_events, .max_event_bytes = (size_t)max_event_bytes};
+        ingest_limits limits = {.max_events = (size_t)max_events,
+                                .max_event_bytes = (size_t)max_event_bytes,
+                                .server_bytes_per_s = (size_t)bytes_per_s,
+                                .server_burst_bytes = (size_t)burst_bytes};
         /* Large batches are appended on a connection of their own, so that small ones never queue behind them. */
         redis_client *bulk_redis = daemon_redis_named(d, "REDIS_URL", "redis_bulk");
         g.api = ingest_api_new(daemon_loop(d), daemon_http(d), g.auth, g.activity, g.redis, bulk_redis, g.spool, g.live,
