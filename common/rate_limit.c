@@ -100,20 +100,24 @@ bool rate_limit_take(rate_limit *r, const char *key, uint64_t now_ms)
     return true;
 }
 
-bool rate_limit_spend(rate_limit *r, const char *key, uint64_t now_ms, double amount, uint64_t *retry_ms)
+bool rate_limit_owes(rate_limit *r, const char *key, uint64_t now_ms, uint64_t *retry_ms)
+{
+    bucket *b = hashmap_get(r->buckets, key, strlen(key));
+    if (!b)
+        return false;
+    refill(r, b, now_ms);
+    if (b->tokens >= 0)
+        return false;
+    double wait = -b->tokens / r->per_ms;
+    *retry_ms = (uint64_t)wait + 1;
+    return true;
+}
+
+void rate_limit_charge(rate_limit *r, const char *key, uint64_t now_ms, double amount)
 {
     bucket *b = bucket_at(r, key, now_ms);
-    if (!b) {
-        *retry_ms = 1000;
-        return false;
-    }
-    if (b->tokens < 0) {
-        double wait = -b->tokens / r->per_ms;
-        *retry_ms = wait < 1.0 ? 1 : (uint64_t)wait + 1;
-        return false;
-    }
-    b->tokens -= amount;
-    return true;
+    if (b)
+        b->tokens -= amount;
 }
 
 bool rate_limit_allows(rate_limit *r, const char *key, uint64_t now_ms)

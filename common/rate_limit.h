@@ -19,10 +19,11 @@ bool rate_limit_allows(rate_limit *r, const char *key, uint64_t now_ms);
  * whose outcome is known only later: taking up front and giving back on success keeps the limit strict when
  * many attempts are in flight at once, where checking with rate_limit_allows would let them all through. */
 void rate_limit_give(rate_limit *r, const char *key, uint64_t now_ms);
-/* For budgets of a quantity (bytes): if key's bucket is not in debt, spend amount from it, going into debt if it
- * holds less, and return true; otherwise return false and set *retry_ms to the time until the debt is paid back.
- * One request of any size gets through a full bucket, so a limit never refuses a sender forever; what it bounds is
- * the sustained rate. */
-bool rate_limit_spend(rate_limit *r, const char *key, uint64_t now_ms, double amount, uint64_t *retry_ms);
+/* Budgets of a quantity (bytes): a key owes while its bucket is in debt, and *retry_ms is then the time until the
+ * debt is paid back. A key that does not owe may be charged any amount, going into debt if its bucket holds less:
+ * one request of any size gets through a full bucket, so a budget never refuses a sender forever; what it bounds
+ * is the sustained rate. */
+bool rate_limit_owes(rate_limit *r, const char *key, uint64_t now_ms, uint64_t *retry_ms);
+void rate_limit_charge(rate_limit *r, const char *key, uint64_t now_ms, double amount);
 
 #endif

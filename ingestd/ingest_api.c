@@ -32,6 +32,13 @@
 
 typedef struct ingest_job ingest_job;
 
+/* Why requests are refused: counted in /metrics, and logged at most once a second each, with how many more there
+ * were, so that a flood of refused requests cannot fill the disk with log lines. */
+typedef struct {
+    metric *count;
+    uint64_t logged_ms, unlogged;
+} reject_reason;
+
 struct ingest_api {
     parse_pool *parses;
     server_auth *auth;
@@ -46,9 +53,10 @@ struct ingest_api {
     uint64_t append_failures, append_failure_logged_ms;
     rate_limit *bad_tokens; /* per address: guessing tokens is slowed down before it reaches PostgreSQL */
     rate_limit *budgets;    /* per server: bytes of bodies (NULL: no limit); see over_budget */
+    rate_limit *large;      /* the large bodies of all servers, under one key (NULL: no limit) */
     metric *events_accepted, *batches_accepted, *batches_spooled, *latency;
-    metric *rej_missing_token, *rej_invalid_token, *rej_registry, *rej_bad_body, *rej_storage, *rej_guessing;
-    metric *rej_too_large, *rej_over_budget;
+    reject_reason rej_missing_token, rej_invalid_token, rej_registry, rej_bad_body, rej_storage, rej_guessing;
+    reject_reason rej_too_large, rej_over_budget;
     /* Batches being parsed off the loop, each with its server's later batches waiting behind it: a server's
      * batches are rendered and appended in the order they arrived, whichever of them went to a thread. As many
      * as there are connections busy with a large body, so a list. */
@@ -95,11 +103,22 @@ static void job_free(ingest_job *j)
 }
 
 /* Answer a rejected request, count it by reason, and say why in the log (never the token). */
-static void reject(ingest_job *j, metric *reason, int status, const char *message)
+static void reject(ingest_job *j, reject_reason *reason, int status, const char *message)
 {
-    metric_inc(reason);
-    log_warn("rejected batch from %s%s%s: %d %s", client_ip(j->req), j->server_id[0] ? " server " : "", j->server_id,
-             status, message);
+    metric_inc(reason->count);
+    uint64_t now = uv_hrtime() / 1000000;
+    if (now - reason->logged_ms >= 1000) {
+        char more[64] = "";
+        if (reason->unlogged)
+            snprintf(more, sizeof more, " (and %llu more like it since the last line)",
+                     (unsigned long long)reason->unlogged);
+        log_warn("rejected batch from %s%s%s: %d %s%s", client_ip(j->req), j->server_id[0] ? " server " : "",
+                 j->server_id, status, message, more);
+        reason->logged_ms = now;
+        reason->unlogged = 0;
+    } else {
+        reason->unlogged++;
+    }
     http_respond_error(j->req, status, message);
     job_free(j);
 }
@@ -128,7 +147,7 @@ static void on_spooled(int err, void *arg)
     ingest_job *j = arg;
     if (err) {
         log_error("batch %s could not be stored in Redis nor in the spool: %s", j->sb.batch_id, uv_strerror(err));
-        reject(j, j->api->rej_storage, 503, "Could not store the batch; try again");
+        reject(j, &j->api->rej_storage, 503, "Could not store the batch; try again");
         return;
     }
     accepted(j, true);
@@ -241,11 +260,11 @@ static void ingest_parsed(ingest_job *j, int rc)
 {
     ingest_api *api = j->api;
     if (rc == -E2BIG) {
-        reject(j, api->rej_too_large, 413, j->parsed.error);
+        reject(j, &api->rej_too_large, 413, j->parsed.error);
         return;
     }
     if (rc) {
-        reject(j, api->rej_bad_body, rc == -ENOMEM ? 503 : 400, j->parsed.error);
+        reject(j, &api->rej_bad_body, rc == -ENOMEM ? 503 : 400, j->parsed.error);
         return;
     }
     if (j->parsed.nevents == 0) {
@@ -261,13 +280,13 @@ static void ingest_parsed(ingest_job *j, int rc)
     uuid_format(ctx.batch_id, j->sb.batch_id);
     j->summaries = calloc(j->parsed.nevents, sizeof *j->summaries);
     if (!j->summaries) {
-        reject(j, api->rej_storage, 503, "Out of memory; try again");
+        reject(j, &api->rej_storage, 503, "Out of memory; try again");
         return;
     }
     for (size_t i = 0; i < j->parsed.nevents; i++) {
         size_t before = j->rows.len;
         if (event_row_render(&j->parsed, &j->parsed.events[i], &ctx, &j->rows, &j->summaries[i])) {
-            reject(j, api->rej_storage, 503, "Out of memory; try again");
+            reject(j, &api->rej_storage, 503, "Out of memory; try again");
             return;
         }
         /* A row is stored in Redis (fsynced), then ClickHouse: what an event may cost there is bounded too. */
@@ -276,7 +295,7 @@ static void ingest_parsed(ingest_job *j, int rc)
             snprintf(msg, sizeof msg,
                      "Event %zu too large: %zu bytes once stored, at most %zu (INGEST_MAX_EVENT_BYTES)", i + 1,
                      j->rows.len - before, api->limits.max_event_bytes);
-            reject(j, api->rej_too_large, 413, msg);
+            reject(j, &api->rej_too_large, 413, msg);
             return;
         }
     }
@@ -367,30 +386,53 @@ static void ingest_batch(ingest_job *j)
     last->behind = j;
 }
 
-/* Whether j's server has sent more than its budget of bytes; if so j is answered 429 with the time to wait.
+/* Answer j 429: a budget is spent, retry_ms until it is paid back. what: whose budget it is. */
+static void refuse_over_budget(ingest_job *j, uint64_t retry_ms, const char *what, size_t bytes_per_s,
+                               const char *setting)
+{
+    char retry[24], msg[240];
+    snprintf(retry, sizeof retry, "%llu", (unsigned long long)(retry_ms + 999) / 1000);
+    snprintf(msg, sizeof msg, "%s budget of %zu bytes a second (%s); retry after %s s", what, bytes_per_s, setting,
+             retry);
+    http_response_header(j->req, "Retry-After", retry);
+    reject(j, &j->api->rej_over_budget, 429, msg);
+}
+
+/* Whether j must wait because its server, or the large bodies of all servers, are over their budget of bytes; if so
+ * j is answered 429 with the time to wait. Otherwise j's body is charged to both.
  *
- * Why a budget per server: one maximal body is bounded (INGEST_MAX_EVENTS, INGEST_MAX_EVENT_BYTES), but a server
- * sending them back to back is not. Twenty such senders put 30-40 MB/s of rows into the stream (fsynced), ClickHouse
- * and achievd on a 2-core machine, and every other server's batches wait behind that work for a second or more
+ * Why budgets: one maximal body is bounded (INGEST_MAX_EVENTS, INGEST_MAX_EVENT_BYTES), but senders of such bodies
+ * back to back are not. Twenty of them put 30-40 MB/s of rows into the stream (fsynced), ClickHouse and achievd on a
+ * 2-core machine, and every other server's batches waited a second or more for their 202
  * (tests/bench/ingest_flood_bench.sh). The stock tracker sends at most 20 events per request, one request at a
- * time: a busy 64-player server is well under 100 KB/s of bodies. The charge is the body as received, before it is
- * parsed, so that a refused flood costs no parse, no Redis and no ClickHouse. */
+ * time, each request a few KB: a busy 64-player server is well under 100 KB/s. So each server has a budget well
+ * above that (INGEST_SERVER_BYTES_PER_S), and bodies larger than the stock tracker ever sends share one more budget
+ * among all servers (INGEST_LARGE_BYTES_PER_S): with twenty servers, twenty per-server budgets would still be more
+ * than the pipeline can carry beside everyone else's batches. The charge is the body as received, before it is
+ * parsed, so that a refused body costs no parse, no Redis and no ClickHouse. */
 static bool over_budget(ingest_job *j)
 {
     ingest_api *api = j->api;
+    const ingest_limits *l = &api->limits;
     size_t len;
-    uint64_t retry_ms;
+    uint64_t now = uv_hrtime() / 1000000, retry_ms;
     http_request_body(j->req, &len);
-    if (!api->budgets || rate_limit_spend(api->budgets, j->server_id, uv_hrtime() / 1000000, (double)len, &retry_ms))
-        return false;
-    char retry[24], msg[200];
-    snprintf(retry, sizeof retry, "%llu", (unsigned long long)(retry_ms + 999) / 1000);
-    snprintf(msg, sizeof msg,
-             "Server over its ingest budget of %zu bytes a second (INGEST_SERVER_BYTES_PER_S); retry after %s s",
-             api->limits.server_bytes_per_s, retry);
-    http_response_header(j->req, "Retry-After", retry);
-    reject(j, api->rej_over_budget, 429, msg);
-    return true;
+    bool large = api->large && len >= l->large_body_bytes;
+    if (api->budgets && rate_limit_owes(api->budgets, j->server_id, now, &retry_ms)) {
+        refuse_over_budget(j, retry_ms, "Server over its", l->server_bytes_per_s, "INGEST_SERVER_BYTES_PER_S");
+        return true;
+    }
+    if (large && rate_limit_owes(api->large, "", now, &retry_ms)) {
+        char what[120];
+        snprintf(what, sizeof what, "Large bodies (%zu bytes or more) of all servers over their", l->large_body_bytes);
+        refuse_over_budget(j, retry_ms, what, l->large_bytes_per_s, "INGEST_LARGE_BYTES_PER_S");
+        return true;
+    }
+    if (api->budgets)
+        rate_limit_charge(api->budgets, j->server_id, now, (double)len);
+    if (large)
+        rate_limit_charge(api->large, "", now, (double)len);
+    return false;
 }
 
 /* The token was resolved. */
@@ -404,14 +446,14 @@ static void on_auth(server_auth_result result, const char *server_id, void *arg)
             ingest_batch(j);
         return;
     case SERVER_AUTH_MISSING:
-        reject(j, j->api->rej_missing_token, 401, "Missing server token");
+        reject(j, &j->api->rej_missing_token, 401, "Missing server token");
         return;
     case SERVER_AUTH_INVALID:
         rate_limit_take(j->api->bad_tokens, j->limit_key, uv_hrtime() / 1000000);
-        reject(j, j->api->rej_invalid_token, 401, "Invalid server token");
+        reject(j, &j->api->rej_invalid_token, 401, "Invalid server token");
         return;
     default:
-        reject(j, j->api->rej_registry, 503, "Server registry unavailable; try again shortly");
+        reject(j, &j->api->rej_registry, 503, "Server registry unavailable; try again shortly");
         return;
     }
 }
@@ -430,7 +472,7 @@ static void ingest_handler(http_request *req, void *arg)
     j->received_ms = wall_ms();
     client_limit_key(client_ip(req), j->limit_key);
     if (!rate_limit_allows(api->bad_tokens, j->limit_key, uv_hrtime() / 1000000)) {
-        reject(j, api->rej_guessing, 429, "Too many invalid server tokens from this address; wait a minute");
+        reject(j, &api->rej_guessing, 429, "Too many invalid server tokens from this address; wait a minute");
         return;
     }
     server_auth_check(api->auth, server_auth_token(req), on_auth, j);
@@ -459,21 +501,26 @@ ingest_api *ingest_api_new(uv_loop_t *loop, http_server *http, server_auth *auth
     api->live = live;
     api->limits = *limits;
     const char *rej = "Ingest requests rejected, by reason";
-    api->rej_missing_token = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"missing_token\"");
-    api->rej_invalid_token = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"invalid_token\"");
-    api->rej_registry = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"registry_unavailable\"");
-    api->rej_bad_body = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"malformed_body\"");
-    api->rej_storage = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"storage_unavailable\"");
-    api->rej_guessing = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"too_many_invalid_tokens\"");
-    api->rej_too_large = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"too_large\"");
-    api->rej_over_budget = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"over_budget\"");
+    api->rej_missing_token.count = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"missing_token\"");
+    api->rej_invalid_token.count = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"invalid_token\"");
+    api->rej_registry.count = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"registry_unavailable\"");
+    api->rej_bad_body.count = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"malformed_body\"");
+    api->rej_storage.count = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"storage_unavailable\"");
+    api->rej_guessing.count = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"too_many_invalid_tokens\"");
+    api->rej_too_large.count = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"too_large\"");
+    api->rej_over_budget.count = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"over_budget\"");
     /* A game server whose token was replaced fails a few times before it re-registers; guessing fails
      * thousands of times. */
     api->bad_tokens = rate_limit_new(30, 30);
     if (limits->server_bytes_per_s)
         api->budgets = rate_limit_new(60.0 * (double)limits->server_bytes_per_s, (double)limits->server_burst_bytes);
-    if (!api->bad_tokens || (limits->server_bytes_per_s && !api->budgets)) {
+    /* At once: one maximal body (1 MiB). */
+    if (limits->large_bytes_per_s)
+        api->large = rate_limit_new(60.0 * (double)limits->large_bytes_per_s, 1024.0 * 1024);
+    if (!api->bad_tokens || (limits->server_bytes_per_s && !api->budgets) ||
+        (limits->large_bytes_per_s && !api->large)) {
         rate_limit_free(api->bad_tokens);
+        rate_limit_free(api->budgets);
         hashmap_free(api->lane_holds, NULL);
         parse_pool_free(api->parses);
         free(api->stream_key);
@@ -497,6 +544,7 @@ void ingest_api_free(ingest_api *api)
         return;
     rate_limit_free(api->bad_tokens);
     rate_limit_free(api->budgets);
+    rate_limit_free(api->large);
     hashmap_free(api->lane_holds, free);
     parse_pool_free(api->parses);
     free(api->stream_key);

@@ -13,12 +13,14 @@
 typedef struct ingest_api ingest_api;
 
 /* What one request may cost (over either limit it is refused with 413 and a message naming the setting), and what
- * one server may send over time (beyond it, 429 with Retry-After). */
+ * senders may send over time (beyond a budget, 429 with Retry-After; see ingest_api.c over_budget). */
 typedef struct {
     size_t max_events;         /* INGEST_MAX_EVENTS: events per batch */
     size_t max_event_bytes;    /* INGEST_MAX_EVENT_BYTES: bytes of one event's rendered row */
     size_t server_bytes_per_s; /* INGEST_SERVER_BYTES_PER_S: bodies' bytes a second per server (0: no limit) */
     size_t server_burst_bytes; /* INGEST_SERVER_BURST_BYTES: ... of which this much at once */
+    size_t large_body_bytes;   /* INGEST_LARGE_BODY_BYTES: a body this large is more than the stock tracker sends */
+    size_t large_bytes_per_s;  /* INGEST_LARGE_BYTES_PER_S: large bodies' bytes a second, all servers (0: no limit) */
 } ingest_limits;
 
 /* activity: told of every accepted batch (which servers have sent events, for authd). redis and bulk_redis: two

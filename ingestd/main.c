@@ -32,6 +32,10 @@ static const config_var ingestd_vars[] = {
      "bytes of batches a second one server may send, sustained (429 with Retry-After beyond; 0: no limit); a busy "
      "64-player server sends well under 100 KB/s"},
     {"INGEST_SERVER_BURST_BYTES", "2097152", "bytes one server may send at once before INGEST_SERVER_BYTES_PER_S applies"},
+    {"INGEST_LARGE_BODY_BYTES", "65536",
+     "a body this large is more than the stock tracker sends (20 events, a few KB): such bodies share ..."},
+    {"INGEST_LARGE_BYTES_PER_S", "1048576",
+     "... this many bytes a second among all servers (429 with Retry-After beyond; 0: no limit)"},
     {NULL, NULL, NULL},
 };
 
@@ -177,16 +181,21 @@ int main(int argc, char **argv)
         long long max_events = config_get_int("INGEST_MAX_EVENTS", 500),
                   max_event_bytes = config_get_int("INGEST_MAX_EVENT_BYTES", 16384),
                   bytes_per_s = config_get_int("INGEST_SERVER_BYTES_PER_S", 262144),
-                  burst_bytes = config_get_int("INGEST_SERVER_BURST_BYTES", 2097152);
-        if (max_events < 1 || max_event_bytes < 1024 || bytes_per_s < 0 || burst_bytes < 0) {
-            log_error("INGEST_MAX_EVENTS must be at least 1, INGEST_MAX_EVENT_BYTES at least 1024, "
-                      "INGEST_SERVER_BYTES_PER_S and INGEST_SERVER_BURST_BYTES not negative");
+                  burst_bytes = config_get_int("INGEST_SERVER_BURST_BYTES", 2097152),
+                  large_body = config_get_int("INGEST_LARGE_BODY_BYTES", 65536),
+                  large_per_s = config_get_int("INGEST_LARGE_BYTES_PER_S", 1048576);
+        if (max_events < 1 || max_event_bytes < 1024 || bytes_per_s < 0 || burst_bytes < 0 || large_body < 1 ||
+            large_per_s < 0) {
+            log_error("INGEST_MAX_EVENTS and INGEST_LARGE_BODY_BYTES must be at least 1, INGEST_MAX_EVENT_BYTES at "
+                      "least 1024, the other INGEST_*_BYTES* settings not negative");
             return 1;
         }
         ingest_limits limits = {.max_events = (size_t)max_events,
                                 .max_event_bytes = (size_t)max_event_bytes,
                                 .server_bytes_per_s = (size_t)bytes_per_s,
-                                .server_burst_bytes = (size_t)burst_bytes};
+                                .server_burst_bytes = (size_t)burst_bytes,
+                                .large_body_bytes = (size_t)large_body,
+                                .large_bytes_per_s = (size_t)large_per_s};
         /* Large batches are appended on a connection of their own, so that small ones never queue behind them. */
         redis_client *bulk_redis = daemon_redis_named(d, "REDIS_URL", "redis_bulk");
         g.api = ingest_api_new(daemon_loop(d), daemon_http(d), g.auth, g.activity, g.redis, bulk_redis, g.spool, g.live,

@@ -190,34 +190,67 @@ check_eq "an event of 20 kB: 413" 413 "${out%% *}"
 check "...saying which limit" grep -qF "Event 1 too large" <<<"$out"
 check_eq "only the batch of 500 reached the stream" 1 $(($(added) - added0))
 rm -f /tmp/amp.$$
-# A server sending maximal bodies back to back (issue 17): each is within the limits above, but twenty such servers
-# put 30-40 MB/s of rows into Redis, ClickHouse and achievd, and every other server waited a second for its 202. Each
-# server has a budget of bytes (INGEST_SERVER_BYTES_PER_S, 256 KiB/s, of which INGEST_SERVER_BURST_BYTES, 2 MiB, at
-# once): beyond it 429 with Retry-After, before the body is parsed or stored.
+# Servers sending maximal bodies back to back (issue 17): each body is within the limits above, but twenty such
+# servers put 30-40 MB/s of rows into Redis, ClickHouse and achievd, and every other server waited a second for its
+# 202. Budgets of bytes, 429 with Retry-After beyond them, before the body is parsed or stored: per server
+# (INGEST_SERVER_BYTES_PER_S 256 KiB/s, of which INGEST_SERVER_BURST_BYTES 2 MiB at once), and for bodies larger
+# than the stock tracker sends (INGEST_LARGE_BODY_BYTES 64 KiB) among all servers (INGEST_LARGE_BYTES_PER_S 1 MiB/s).
+# chat_body FILE EVENTS: a body of EVENTS chat events of ~1.9 KB.
+chat_body() {
+  { printf '['; for i in $(seq 1 "$2"); do printf '%s{"type":"chat","session_id":"f1","message":"%s"}' "$([ "$i" = 1 ] || echo ,)" "$(printf "%01900d" "$i")"; done; printf ']'; } >"$1"
+}
+# post_until_429 TOKEN FILE MAX: post FILE up to MAX times, stopping at the first 429; prints the statuses. Its
+# answer and headers are left in /tmp/budget.$$ and /tmp/budget_h.$$.
+post_until_429() {
+  local codes="" code i
+  for i in $(seq 1 "$3"); do
+    code=$(curl -s -o /tmp/budget.$$ -D /tmp/budget_h.$$ -w '%{http_code}' -X POST "$MOHSTATS_URL/api/v1/ingest/events" \
+      -H "X-Server-Token: $1" --data-binary @"$2")
+    codes+=" $code"
+    if [ "$code" = 429 ]; then break; fi
+  done
+  echo "$codes"
+}
+retry_after() { awk 'tolower($1) == "retry-after:" { print $2 + 0 }' /tmp/budget_h.$$; }
 out=$(register "$MOHSTATS_URL" '{"name": "Flooder", "ip_address": "127.0.0.1", "port": 12290}')
 FTOKEN=$(jq -r .token <<<"${out#* }")
-{ printf '['; for i in $(seq 1 500); do printf '%s{"type":"chat","session_id":"f1","message":"%s"}' "$([ "$i" = 1 ] || echo ,)" "$(printf "%01900d" "$i")"; done; printf ']'; } >/tmp/amp.$$
+out=$(register "$MOHSTATS_URL" '{"name": "Flooder 2", "ip_address": "127.0.0.1", "port": 12291}')
+FTOKEN2=$(jq -r .token <<<"${out#* }")
+out=$(register "$MOHSTATS_URL" '{"name": "Flooder 3", "ip_address": "127.0.0.1", "port": 12292}')
+FTOKEN3=$(jq -r .token <<<"${out#* }")
+chat_body /tmp/amp.$$ 500
+sleep 1.1 # the 1 MiB of 'a=1' lines above was a large body too
 added0=$(added)
-codes="" accepted=0
-for i in $(seq 1 6); do
-  code=$(curl -s -o /tmp/budget.$$ -D /tmp/budget_h.$$ -w '%{http_code}' -X POST "$MOHSTATS_URL/api/v1/ingest/events" \
-    -H "X-Server-Token: $FTOKEN" --data-binary @/tmp/amp.$$)
-  codes+=" $code"
-  if [ "$code" = 429 ]; then break; fi
-  accepted=$((accepted + 1))
-done
-check "six bodies of 1 MB back to back from one server: the first two accepted, then 429" grep -qE '^ 202 202 (202 )*429$' <<<"$codes"
-check "...saying which limit" grep -qF "over its ingest budget of 262144 bytes a second (INGEST_SERVER_BYTES_PER_S)" /tmp/budget.$$
-retry_after=$(awk 'tolower($1) == "retry-after:" { print $2 + 0 }' /tmp/budget_h.$$)
-check "...with Retry-After: the seconds until the debt is paid (1-9 s at 256 KiB/s)" test "${retry_after:-0}" -ge 1 -a "${retry_after:-0}" -le 9
-check_eq "...while another server's batch is accepted at once" 202 "$(post_events "$TOKEN" "$DATA/wire_4_3_match_end.json" | cut -d' ' -f1)"
-check_eq "only the accepted bodies (and that batch) reached the stream" $((accepted + 1)) $(($(added) - added0))
+codes=$(post_until_429 "$FTOKEN" /tmp/amp.$$ 6)
+check_eq "bodies of 1 MB back to back: two accepted (a full 1 MiB budget, then its debt), then 429" " 202 202 429" "$codes"
+check "...saying which limit" grep -qF "Large bodies (65536 bytes or more) of all servers over their budget of 1048576 bytes a second (INGEST_LARGE_BYTES_PER_S)" /tmp/budget.$$
+check "...with Retry-After: the seconds until the debt is paid (1-2 s at 1 MiB/s)" test "$(retry_after)" -ge 1 -a "$(retry_after)" -le 2
+check_eq "...from another server too" 429 "$(post_events "$FTOKEN2" /tmp/amp.$$ | cut -d' ' -f1)"
+check_eq "...while a normal batch is accepted at once" 202 "$(post_events "$FTOKEN2" "$DATA/wire_4_3_match_end.json" | cut -d' ' -f1)"
+chat_body /tmp/amp.$$ 30 # 58 KB: under INGEST_LARGE_BODY_BYTES
+t0=$(date +%s%N)
+codes=$(post_until_429 "$FTOKEN3" /tmp/amp.$$ 200)
+elapsed_ms=$((($(date +%s%N) - t0) / 1000000))
+accepted=$(grep -o 202 <<<"$codes" | wc -l)
+size=$(stat -c %s /tmp/amp.$$)
+check "bodies of 58 KB back to back: 429 once past 2 MiB" test "$((accepted * size))" -ge 2097152 -a "${codes##* }" = 429
+check "...and not before what 256 KiB/s added in $elapsed_ms ms is spent (one body of debt at most)" \
+  test "$(((accepted - 1) * size))" -le $((2097152 + 262144 * elapsed_ms / 1000))
+check "...saying which limit" grep -qF "Server over its budget of 262144 bytes a second (INGEST_SERVER_BYTES_PER_S)" /tmp/budget.$$
+check "...with Retry-After (at most the 1 s that a body of 58 KB of debt takes, and a bit)" test "$(retry_after)" -ge 1 -a "$(retry_after)" -le 2
+check_eq "...while another server's batch is accepted at once" 202 "$(post_events "$FTOKEN2" "$DATA/wire_4_3_match_end.json" | cut -d' ' -f1)"
+check_eq "only the accepted bodies (and the two batches) reached the stream" $((2 + accepted + 2)) $(($(added) - added0))
 rm -f /tmp/amp.$$ /tmp/budget.$$ /tmp/budget_h.$$
 codes=""
 for i in $(seq 1 40); do
   codes+=" $(POST_URL=$INGESTD_URL post_events "mst_guess$i" "$DATA/wire_4_3_match_end.json" -H 'X-Real-IP: 192.0.2.77' | cut -d' ' -f1)"
 done
 check "guessing tokens from one address is cut off with 429" grep -q 429 <<<"$codes"
+# 30 invalid tokens then 10 refusals within a second or two: each reason is logged at most once a second, with the
+# count of those it did not log, so that a flood of refused requests cannot fill the disk.
+lines=$(grep -c "192.0.2.77: 401 Invalid server token" "$STACK_DIR/logs/ingestd.log")
+check "...and the 30 refusals logged once a second at most (lines: $lines)" test "$lines" -ge 1 -a "$lines" -le 5
+check "...with the count of the others" grep -qE "192.0.2.77: 401 Invalid server token \(and [0-9]+ more like it since the last line\)" "$STACK_DIR/logs/ingestd.log"
 check_eq "...while other addresses are not affected" 202 "$(post_events "$TOKEN" "$DATA/wire_4_3_match_end.json" | cut -d' ' -f1)"
 
 # --- token sources, connection styles ------------------------------------------------------------------------------

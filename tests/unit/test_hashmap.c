@@ -75,21 +75,23 @@ static void test_rate_limit(void **state)
     rate_limit_free(r);
 }
 
-/* A budget of a quantity: a full bucket lets one spend of any size through into debt, nothing more until the
- * debt is paid back, and says how long that takes. */
-static void test_rate_limit_spend(void **state)
+/* A budget of a quantity: a full bucket takes one charge of any size into debt, and the key owes until the debt is
+ * paid back, told how long that takes. */
+static void test_rate_limit_budget(void **state)
 {
     rate_limit *r = rate_limit_new(60.0 * 1000, 2000); /* 1,000 a second, 2,000 at once */
     uint64_t retry = 0;
-    assert_true(rate_limit_spend(r, "s1", 1000, 1500, &retry));
-    assert_true(rate_limit_spend(r, "s1", 1000, 1500, &retry)); /* 500 left: spent into debt (-1000) */
-    assert_false(rate_limit_spend(r, "s1", 1000, 1, &retry));
+    assert_false(rate_limit_owes(r, "s1", 1000, &retry)); /* unknown: a full bucket */
+    rate_limit_charge(r, "s1", 1000, 1500);
+    assert_false(rate_limit_owes(r, "s1", 1000, &retry));
+    rate_limit_charge(r, "s1", 1000, 1500); /* 500 left: charged into debt (-1000) */
+    assert_true(rate_limit_owes(r, "s1", 1000, &retry));
     assert_int_equal(retry, 1001); /* 1,000 of debt at 1 a ms, rounded up */
-    assert_true(rate_limit_spend(r, "s2", 1000, 5000, &retry)); /* more than the burst, once */
-    assert_false(rate_limit_spend(r, "s1", 1500, 1, &retry));
-    assert_in_range(retry, 499, 501);
-    assert_true(rate_limit_spend(r, "s1", 2000, 10, &retry)); /* paid back */
-    assert_false(rate_limit_spend(r, "s2", 2000, 10, &retry));
+    rate_limit_charge(r, "s2", 1000, 5000); /* more than the burst, once */
+    assert_true(rate_limit_owes(r, "s1", 1500, &retry));
+    assert_in_range(retry, 500, 501);
+    assert_false(rate_limit_owes(r, "s1", 2000, &retry)); /* paid back */
+    assert_true(rate_limit_owes(r, "s2", 2000, &retry));
     assert_in_range(retry, 2000, 2001); /* 3,000 of debt at 1000, 1,000 paid back since */
     rate_limit_free(r);
 }
@@ -137,7 +139,7 @@ static void test_base32(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_hashmap), cmocka_unit_test(test_rate_limit),
-                                       cmocka_unit_test(test_rate_limit_spend),
+                                       cmocka_unit_test(test_rate_limit_budget),
                                        cmocka_unit_test(test_limit_key), cmocka_unit_test(test_base32)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
