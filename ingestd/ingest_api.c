@@ -405,7 +405,8 @@ static void refuse_over_budget(ingest_job *j, uint64_t retry_ms, const char *wha
  * back to back are not. Twenty of them put 30-40 MB/s of rows into the stream (fsynced), ClickHouse and achievd on a
  * 2-core machine, and every other server's batches waited a second or more for their 202
  * (tests/bench/ingest_flood_bench.sh). The stock tracker sends at most 20 events per request, one request at a
- * time, each request a few KB: a busy 64-player server is well under 100 KB/s. So each server has a budget well
+ * time, each request a few KB: a full 64-player server sends about 100 KB/s at most (`distance`, ~430 bytes,
+ * comes ~2-3 times a second from each moving player). So each server has a budget well
  * above that (INGEST_SERVER_BYTES_PER_S), and bodies larger than the stock tracker ever sends share one more budget
  * among all servers (INGEST_LARGE_BYTES_PER_S): with twenty servers, twenty per-server budgets would still be more
  * than the pipeline can carry beside everyone else's batches. The charge is the body as received, before it is

@@ -29,8 +29,8 @@ static const config_var ingestd_vars[] = {
      "events per batch, at most (413 beyond; the stock tracker sends at most 20): one request cannot cost more"},
     {"INGEST_MAX_EVENT_BYTES", "16384", "bytes of one event as stored (its row with the event as sent), at most (413)"},
     {"INGEST_SERVER_BYTES_PER_S", "262144",
-     "bytes of batches a second one server may send, sustained (429 with Retry-After beyond; 0: no limit); a busy "
-     "64-player server sends well under 100 KB/s"},
+     "bytes of batches a second one server may send, sustained (429 with Retry-After beyond; 0: no limit); a full "
+     "64-player server sends about 100 KB/s at most"},
     {"INGEST_SERVER_BURST_BYTES", "2097152", "bytes one server may send at once before INGEST_SERVER_BYTES_PER_S applies"},
     {"INGEST_LARGE_BODY_BYTES", "65536",
      "a body this large is more than the stock tracker sends (20 events, a few KB): such bodies share ..."},
