@@ -1,0 +1,169 @@
+/* Weng-Lin Plackett-Luce rating updates and win probabilities (see rating.h). */
+#include "rating.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+void rating_model_default(rating_model *m)
+{
+    m->mu = 25.0;
+    m->sigma = 25.0 / 3.0;
+    m->beta = 25.0 / 6.0;
+    m->kappa = 0.0001;
+    m->tau = 25.0 / 300.0;
+}
+
+rating rating_new(const rating_model *m)
+{
+    return (rating){m->mu, m->sigma};
+}
+
+double rating_ordinal(rating r)
+{
+    return r.mu - 3.0 * r.sigma;
+}
+
+/* A team's strength: the weighted sum of its players' (mu) with its variance (sigma^2). */
+typedef struct {
+    double mu, sigma_sq;
+} team_strength;
+
+static team_strength strength_of(const rating_team *t)
+{
+    team_strength s = {0, 0};
+    for (size_t j = 0; j < t->nplayers; j++) {
+        const rating_player *p = &t->players[j];
+        s.mu += p->weight * p->r.mu;
+        s.sigma_sq += p->weight * p->weight * p->r.sigma * p->r.sigma;
+    }
+    return s;
+}
+
+/* Whether every team has players, every weight is in (0, 1] and every rating is finite. */
+static bool match_valid(const rating_team *teams, size_t nteams)
+{
+    if (nteams < 2)
+        return false;
+    for (size_t i = 0; i < nteams; i++) {
+        if (teams[i].nplayers == 0)
+            return false;
+        for (size_t j = 0; j < teams[i].nplayers; j++) {
+            const rating_player *p = &teams[i].players[j];
+            if (!(p->weight > 0 && p->weight <= 1) || !isfinite(p->r.mu) || !(p->r.sigma > 0 && isfinite(p->r.sigma)))
+                return false;
+        }
+    }
+    return true;
+}
+
+int rating_update(const rating_model *m, rating_team *teams, size_t nteams)
+{
+    if (!match_valid(teams, nteams))
+        return -1;
+    team_strength *st = malloc(nteams * sizeof *st);
+    double *x = malloc(nteams * sizeof *x), *log_sum_q = malloc(nteams * sizeof *log_sum_q),
+           *a = malloc(nteams * sizeof *a);
+    if (!st || !x || !log_sum_q || !a) {
+        free(st);
+        free(x);
+        free(log_sum_q);
+        free(a);
+        return -1;
+    }
+    /* tau first: without it a veteran's sigma would shrink towards nothing and their rating stop moving. */
+    double tau_sq = m->tau * m->tau;
+    for (size_t i = 0; i < nteams; i++)
+        for (size_t j = 0; j < teams[i].nplayers; j++) {
+            rating *r = &teams[i].players[j].r;
+            r->sigma = sqrt(r->sigma * r->sigma + tau_sq);
+        }
+    double c_sq = 0;
+    for (size_t i = 0; i < nteams; i++) {
+        st[i] = strength_of(&teams[i]);
+        c_sq += st[i].sigma_sq + m->beta * m->beta;
+    }
+    double c = sqrt(c_sq);
+    /* x[i] = mu_i / c; log_sum_q[q] = log of the sum of exp(x[i]) over the teams that finished at q's place or
+     * behind it; a[q]: how many teams shared q's place. In logarithms, each sum shifted by its largest term: a team
+     * far stronger than the others must not overflow exp(), nor a far weaker one underflow it to 0 / 0. */
+    for (size_t i = 0; i < nteams; i++)
+        x[i] = st[i].mu / c;
+    for (size_t q = 0; q < nteams; q++) {
+        double top = -INFINITY, sum = 0;
+        a[q] = 0;
+        for (size_t i = 0; i < nteams; i++) {
+            if (teams[i].rank >= teams[q].rank && x[i] > top)
+                top = x[i];
+            if (teams[i].rank == teams[q].rank)
+                a[q] += 1;
+        }
+        for (size_t i = 0; i < nteams; i++)
+            if (teams[i].rank >= teams[q].rank)
+                sum += exp(x[i] - top);
+        log_sum_q[q] = top + log(sum);
+    }
+    for (size_t i = 0; i < nteams; i++) {
+        double omega = 0, delta = 0;
+        for (size_t q = 0; q < nteams; q++) {
+            if (teams[q].rank > teams[i].rank)
+                continue;
+            double p = exp(x[i] - log_sum_q[q]); /* the chance i came first among those left at q's place */
+            omega += (q == i ? 1 - p : -p) / a[q];
+            delta += p * (1 - p) / a[q];
+        }
+        double gamma = sqrt(st[i].sigma_sq) / c;
+        double team_omega = omega * st[i].sigma_sq / c, team_delta = gamma * delta * st[i].sigma_sq / c_sq;
+        /* Each player's share of the team's change: their part of the team's variance, times their weight for the
+         * mean and its square for the variance (the team's strength is the weighted sum). */
+        for (size_t j = 0; j < teams[i].nplayers; j++) {
+            rating_player *p = &teams[i].players[j];
+            double share = p->r.sigma * p->r.sigma / st[i].sigma_sq;
+            p->r.mu += share * p->weight * team_omega;
+            p->r.sigma *= sqrt(fmax(1 - share * p->weight * p->weight * team_delta, m->kappa));
+        }
+    }
+    free(st);
+    free(x);
+    free(log_sum_q);
+    free(a);
+    return 0;
+}
+
+/* The standard normal distribution function. */
+static double phi(double x)
+{
+    return 0.5 * erfc(-x / sqrt(2.0));
+}
+
+void rating_win_probabilities(const rating_model *m, const rating_team *teams, size_t nteams, double *out)
+{
+    if (nteams == 0)
+        return;
+    if (nteams == 1) {
+        out[0] = 1;
+        return;
+    }
+    double total = 0;
+    for (size_t i = 0; i < nteams; i++) {
+        team_strength a = strength_of(&teams[i]);
+        double sum = 0;
+        for (size_t j = 0; j < nteams; j++) {
+            if (j == i)
+                continue;
+            team_strength b = strength_of(&teams[j]);
+            sum += phi((a.mu - b.mu) / sqrt(2 * m->beta * m->beta + a.sigma_sq + b.sigma_sq));
+        }
+        out[i] = sum / (double)(nteams - 1);
+        total += out[i];
+    }
+    for (size_t i = 0; i < nteams; i++)
+        out[i] /= total;
+}
+
+double rating_after_inactivity(const rating_model *m, double sigma, double days, double per_day)
+{
+    if (!(days > 0))
+        return sigma;
+    double widened = sqrt(sigma * sigma + per_day * per_day * days);
+    return widened < m->sigma ? widened : (sigma > m->sigma ? sigma : m->sigma);
+}

@@ -1,0 +1,64 @@
+/* Skill ratings: the Weng-Lin Bayesian approximation with the Plackett-Luce model (Weng and Lin, "A Bayesian
+ * Approximation Method for Online Ranking", JMLR 12, 2011, Algorithm 4; the model of the OpenSkill libraries).
+ *
+ * A player's skill is a Gaussian belief: mu (the estimate) and sigma (its uncertainty). A match is teams in a finishing
+ * order (free-for-all: teams of one); the update moves each player's mu by how surprising the order was given every
+ * team's strength, and shrinks sigma by how much the match told about the player. Pure arithmetic, no I/O, and
+ * deterministic: the same matches in the same order give bit-identical ratings, which is what makes a recomputation
+ * from raw events reproducible. */
+#ifndef MOHSTATS_RATING_H
+#define MOHSTATS_RATING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct {
+    double mu, sigma;
+} rating;
+
+/* The model's constants; rating_model_default gives OpenSkill's defaults. */
+typedef struct {
+    double mu;    /* a new player's mu: 25 */
+    double sigma; /* a new player's sigma: 25/3 */
+    double beta;  /* the spread of one match's performance around skill: sigma / 2 */
+    double kappa; /* the floor of the factor that shrinks sigma: 0.0001 */
+    double tau;   /* added to every sigma before each update, so that ratings keep moving: 25/300 */
+} rating_model;
+
+void rating_model_default(rating_model *m);
+
+/* A new player's rating. */
+rating rating_new(const rating_model *m);
+
+/* One player in a match: the rating before the match, replaced by the rating after it. weight is the fraction of
+ * the match the player took part in, in (0, 1]: a team's strength is the weighted sum of its players' (TrueSkill's
+ * partial play), so a player who played half of the match moves about half as far. */
+typedef struct {
+    rating r;
+    double weight;
+} rating_player;
+
+/* A team and its place: rank 1 is the winner; teams of equal rank drew. */
+typedef struct {
+    rating_player *players;
+    size_t nplayers;
+    int rank;
+} rating_team;
+
+/* Update the ratings of every player of a match of nteams teams (at least 2, each with at least one player of
+ * positive weight). Returns 0, or -1 if the match cannot be rated (and changes nothing). */
+int rating_update(const rating_model *m, rating_team *teams, size_t nteams);
+
+/* The probability that each team wins a match between them, before it is played (out[i] for teams[i], summing to
+ * 1): the mean of each pair's probability (Phi((mu_a - mu_b) / sqrt(2 beta^2 + sigma_a^2 + sigma_b^2))), normalised,
+ * as the OpenSkill libraries predict. Ranks are not read. */
+void rating_win_probabilities(const rating_model *m, const rating_team *teams, size_t nteams, double *out);
+
+/* sigma after days without a rated match: the variance grows by per_day^2 a day (Glicko's rating periods), up to a
+ * new player's sigma. */
+double rating_after_inactivity(const rating_model *m, double sigma, double days, double per_day);
+
+/* The conservative estimate leaderboards sort by: mu - 3 sigma (99.7% sure the skill is at least this). */
+double rating_ordinal(rating r);
+
+#endif

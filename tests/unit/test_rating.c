@@ -1,0 +1,235 @@
+/* Ratings (common/rating.c) against the published values of the OpenSkill libraries' Plackett-Luce model, and the
+ * properties our additions must keep: partial play, inactivity, win probabilities, determinism. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "rating.h"
+
+#define EPS 1e-12
+
+static rating_model model(bool tau)
+{
+    rating_model m;
+    rating_model_default(&m);
+    if (!tau)
+        m.tau = 0;
+    return m;
+}
+
+/* n teams of sizes[i] new players each, ranked in order (1, 2, ...), all at full weight. */
+typedef struct {
+    rating_player players[16];
+    rating_team teams[8];
+} match;
+
+static void match_init(match *mt, const rating_model *m, const size_t *sizes, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        mt->teams[i] = (rating_team){&mt->players[k], sizes[i], (int)i + 1};
+        for (size_t j = 0; j < sizes[i]; j++, k++)
+            mt->players[k] = (rating_player){rating_new(m), 1.0};
+    }
+}
+
+static void assert_rating(rating r, double mu, double sigma)
+{
+    if (fabs(r.mu - mu) > EPS || fabs(r.sigma - sigma) > EPS)
+        fail_msg("rating %.15f/%.15f, expected %.15f/%.15f", r.mu, r.sigma, mu, sigma);
+}
+
+/* Two teams of two new players at the defaults, with and without tau (the values in the issue, from OpenSkill). */
+static void test_two_by_two(void **state)
+{
+    (void)state;
+    const size_t sizes[] = {2, 2};
+    match mt;
+    rating_model m = model(true);
+    match_init(&mt, &m, sizes, 2);
+    assert_int_equal(rating_update(&m, mt.teams, 2), 0);
+    assert_rating(mt.players[0].r, 26.964294621803063, 8.177962604389991);
+    assert_rating(mt.players[1].r, 26.964294621803063, 8.177962604389991);
+    assert_true(mt.players[2].r.mu < 25 && mt.players[3].r.mu < 25);
+    m = model(false);
+    match_init(&mt, &m, sizes, 2);
+    assert_int_equal(rating_update(&m, mt.teams, 2), 0);
+    assert_rating(mt.players[0].r, 26.964185503295965, 8.17755635771097);
+    /* Zero-sum in mu between two equal teams. */
+    assert_true(fabs(mt.players[0].r.mu + mt.players[2].r.mu - 50) < EPS);
+}
+
+/* Free-for-all and unequal teams, without tau (openskill.js's published Plackett-Luce values). */
+static void test_free_for_all(void **state)
+{
+    (void)state;
+    rating_model m = model(false);
+    match mt;
+    const size_t two[] = {1, 1};
+    match_init(&mt, &m, two, 2);
+    assert_int_equal(rating_update(&m, mt.teams, 2), 0);
+    assert_rating(mt.players[0].r, 27.63523138347365, 8.065506316323548);
+    assert_rating(mt.players[1].r, 22.36476861652635, 8.065506316323548);
+
+    const size_t three[] = {1, 1, 1};
+    match_init(&mt, &m, three, 3);
+    assert_int_equal(rating_update(&m, mt.teams, 3), 0);
+    assert_rating(mt.players[0].r, 27.868876552746237, 8.204837030780652);
+    assert_rating(mt.players[1].r, 25.717219138186557, 8.057829747583874);
+    assert_rating(mt.players[2].r, 21.413904309067206, 8.057829747583874);
+
+    const size_t five[] = {1, 1, 1, 1, 1};
+    match_init(&mt, &m, five, 5);
+    assert_int_equal(rating_update(&m, mt.teams, 5), 0);
+    assert_rating(mt.players[0].r, 27.666666666666668, 8.290556877154474);
+    assert_rating(mt.players[2].r, 25.72222222222222, 8.179996679645559);
+    assert_rating(mt.players[4].r, 20.72222222222222, 8.111796013701358);
+
+    const size_t mixed[] = {3, 1, 2};
+    match_init(&mt, &m, mixed, 3);
+    assert_int_equal(rating_update(&m, mt.teams, 3), 0);
+    assert_rating(mt.players[0].r, 25.939870821784513, 8.247641552260456);
+    assert_rating(mt.players[3].r, 27.21366020491262, 8.274321317985242);
+    assert_rating(mt.players[4].r, 21.84646897330287, 8.213058173195341);
+}
+
+/* Partial play: weight 1 is the plain model; a player who played half of the match moves less than a teammate who
+ * played all of it, and less uncertainty is removed. */
+static void test_partial_play(void **state)
+{
+    (void)state;
+    rating_model m = model(true);
+    match mt;
+    const size_t sizes[] = {2, 2};
+    match_init(&mt, &m, sizes, 2);
+    mt.players[1].weight = 0.5;
+    assert_int_equal(rating_update(&m, mt.teams, 2), 0);
+    double full = mt.players[0].r.mu - 25, half = mt.players[1].r.mu - 25;
+    assert_true(full > 0 && half > 0 && half < full);
+    assert_true(mt.players[1].r.sigma > mt.players[0].r.sigma);
+    /* Invalid weights and matches are refused without touching anything. */
+    match_init(&mt, &m, sizes, 2);
+    mt.players[3].weight = 0;
+    assert_int_equal(rating_update(&m, mt.teams, 2), -1);
+    assert_rating(mt.players[0].r, 25, 25.0 / 3);
+    mt.players[3].weight = 1.5;
+    assert_int_equal(rating_update(&m, mt.teams, 2), -1);
+    mt.players[3].weight = 1;
+    assert_int_equal(rating_update(&m, mt.teams, 1), -1);
+}
+
+/* A draw between equals moves no mean; the loser of an upset moves further than the loser of an expected result. */
+static void test_draw_and_upset(void **state)
+{
+    (void)state;
+    rating_model m = model(false);
+    match mt;
+    const size_t sizes[] = {1, 1};
+    match_init(&mt, &m, sizes, 2);
+    mt.teams[1].rank = 1;
+    assert_int_equal(rating_update(&m, mt.teams, 2), 0);
+    assert_true(fabs(mt.players[0].r.mu - 25) < EPS && fabs(mt.players[1].r.mu - 25) < EPS);
+    assert_true(mt.players[0].r.sigma < 25.0 / 3);
+
+    match_init(&mt, &m, sizes, 2);
+    mt.players[0].r.mu = 35; /* the favourite wins */
+    assert_int_equal(rating_update(&m, mt.teams, 2), 0);
+    double expected = 35 - mt.players[0].r.mu;
+    match_init(&mt, &m, sizes, 2);
+    mt.players[1].r.mu = 35; /* the favourite loses */
+    assert_int_equal(rating_update(&m, mt.teams, 2), 0);
+    double upset = 35 - mt.players[1].r.mu;
+    assert_true(expected < 0 && upset > 0);
+}
+
+/* Very strong teams do not overflow exp(mu / c). */
+static void test_large_values(void **state)
+{
+    (void)state;
+    rating_model m = model(true);
+    match mt;
+    const size_t sizes[] = {8, 8};
+    match_init(&mt, &m, sizes, 2);
+    for (size_t k = 0; k < 8; k++)
+        mt.players[k].r.mu = 5000;
+    assert_int_equal(rating_update(&m, mt.teams, 2), 0);
+    for (size_t k = 0; k < 16; k++)
+        assert_true(isfinite(mt.players[k].r.mu) && isfinite(mt.players[k].r.sigma) && mt.players[k].r.sigma > 0);
+}
+
+static void test_win_probabilities(void **state)
+{
+    (void)state;
+    rating_model m = model(true);
+    match mt;
+    const size_t sizes[] = {2, 2};
+    match_init(&mt, &m, sizes, 2);
+    double p[2];
+    rating_win_probabilities(&m, mt.teams, 2, p);
+    assert_true(fabs(p[0] - 0.5) < EPS && fabs(p[1] - 0.5) < EPS);
+    mt.players[0].r.mu = 30;
+    rating_win_probabilities(&m, mt.teams, 2, p);
+    /* Phi(5 / sqrt(2 beta^2 + 4 sigma^2)) */
+    double want = 0.5 * erfc(-(5 / sqrt(2 * m.beta * m.beta + 4 * m.sigma * m.sigma)) / sqrt(2.0));
+    assert_true(fabs(p[0] - want) < EPS && fabs(p[0] + p[1] - 1) < EPS);
+    const size_t three[] = {1, 1, 1};
+    match_init(&mt, &m, three, 3);
+    double q[3];
+    rating_win_probabilities(&m, mt.teams, 3, q);
+    assert_true(fabs(q[0] - 1.0 / 3) < EPS && fabs(q[0] + q[1] + q[2] - 1) < EPS);
+}
+
+static void test_inactivity_and_ordinal(void **state)
+{
+    (void)state;
+    rating_model m = model(true);
+    assert_true(rating_after_inactivity(&m, 3, 0, 0.4) == 3);
+    double s = rating_after_inactivity(&m, 3, 30, 0.4);
+    assert_true(fabs(s - sqrt(9 + 0.16 * 30)) < EPS);
+    assert_true(rating_after_inactivity(&m, 3, 100000, 0.4) == m.sigma); /* never past a new player's */
+    assert_true(rating_after_inactivity(&m, 9, 10, 0.4) == 9);           /* nor below what it was */
+    assert_true(fabs(rating_ordinal((rating){25, 25.0 / 3})) < EPS);
+}
+
+/* The same matches in the same order give bit-identical ratings (what the recomputation relies on). */
+static void test_deterministic(void **state)
+{
+    (void)state;
+    rating_model m = model(true);
+    rating a[6], b[6];
+    for (int run = 0; run < 2; run++) {
+        rating *r = run ? b : a;
+        for (int k = 0; k < 6; k++)
+            r[k] = rating_new(&m);
+        for (int g = 0; g < 200; g++) {
+            rating_player p[6];
+            for (int k = 0; k < 6; k++)
+                p[k] = (rating_player){r[(k + g) % 6], k == 5 ? 0.6 : 1.0};
+            rating_team t[3] = {{&p[0], 2, 1 + g % 3}, {&p[2], 2, 1 + (g + 1) % 3}, {&p[4], 2, 1 + (g + 2) % 3}};
+            assert_int_equal(rating_update(&m, t, 3), 0);
+            for (int k = 0; k < 6; k++)
+                r[(k + g) % 6] = p[k].r;
+        }
+    }
+    assert_memory_equal(a, b, sizeof a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_two_by_two),
+        cmocka_unit_test(test_free_for_all),
+        cmocka_unit_test(test_partial_play),
+        cmocka_unit_test(test_draw_and_upset),
+        cmocka_unit_test(test_large_values),
+        cmocka_unit_test(test_win_probabilities),
+        cmocka_unit_test(test_inactivity_and_ordinal),
+        cmocka_unit_test(test_deterministic),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
