@@ -55,7 +55,7 @@ typedef struct {
 
 forum *forum_new(const achievd_settings *s);
 void forum_free(forum *f);
-/* Read which columns the forum's achievement tables have (schema variants, smf-forum.md §1.3). */
+/* Read which columns the forum's achievement tables have (schema variants, docs/forum.md §1.3). */
 int forum_detect_schema(forum *f);
 /* The catalogue, as definitions for the evaluator (malloc'd, *n of them); types achievd does not know are logged
  * once each and come with metric -1. Also refreshes the code -> id_achievement map for writes. */

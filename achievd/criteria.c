@@ -217,9 +217,8 @@ const metric_def metrics[] = {
 };
 const int metrics_count = (int)(sizeof metrics / sizeof metrics[0]);
 
-/* The forum's requirement_types: every type of the plugin's catalogue (smf-forum.md Appendix E and F) that
- * achievd evaluates, and the types of the other installers' seeds (A to D) where they mean something it
- * measures. */
+/* The forum's requirement_types: every type of the plugin's catalogue (docs/forum.md §3, docs/achievements.md)
+ * that achievd evaluates, and the types of the other installers' seeds where they mean something it measures. */
 const criterion_def criteria[] = {
     {"kills", "kills", 0, "player_kill"},
     {"headshots", "headshots", 0, "player_kill"},

@@ -1,5 +1,5 @@
 /* The forum's side of achievd: its achievement catalogue, its identity links, and the unlock and progress rows
- * it reads, in whichever schema variant its installer created (smf-forum.md §1.3, docs/achievements.md). */
+ * it reads, in whichever schema variant its installer created (docs/forum.md §1.3, docs/achievements.md). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>

@@ -908,8 +908,8 @@ static int save(pipeline *p, const step_result *r)
  * received in the last 2 * CATCHUP_SKEW_MS are added to the batches seen, and the stream's entries received up to
  * the end are checked against them as possible duplicates. A batch ingestd spooled during a Redis outage is
  * added to the stream late with its original receive time: one older than the start is not replayed, one
- * replayed and then found in the stream further than 2 * CATCHUP_SKEW_MS from the end counts twice (README,
- * Known limits). */
+ * replayed and then found in the stream further than 2 * CATCHUP_SKEW_MS from the end counts twice
+ * (docs/operations.md, achievd). */
 #define CATCHUP_SKEW_MS 10000
 
 static uint64_t id_ms(const char *id)

@@ -1,4 +1,4 @@
-/* Configuration from environment variables, with one table of defaults shared by --help and the README. */
+/* Configuration from environment variables, with one table of defaults for --help (docs/configuration.md). */
 #include "config.h"
 
 #include <errno.h>

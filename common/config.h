@@ -19,7 +19,7 @@ typedef struct {
 /* Parse url into out; missing port becomes default_port. Returns 0 or -EINVAL. */
 int url_parse(const char *url, int default_port, url_parts *out);
 
-/* One setting: name of the environment variable, default, description (for --help and the README). */
+/* One setting: name of the environment variable, default, description (for --help). */
 typedef struct {
     const char *name;
     const char *default_value;

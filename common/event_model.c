@@ -9,8 +9,8 @@
 
 #include "hashmap.h"
 
-/* The 98 canonical types (go-api.md §3.1), which include all 80 type strings of the tracker
- * scripts' handlers (tracker-wire.md §2) and EVENT_TYPES.md's 91. */
+/* The 98 canonical types (docs/tracker-wire.md §5), which include all 80 type strings of the tracker
+ * scripts' handlers (docs/tracker-wire.md §2) and the 91 of the tracker repository's list of types. */
 const event_type_def event_types[] = {
     {"game_init", EVCAT_GAMEFLOW},
     {"game_start", EVCAT_GAMEFLOW},

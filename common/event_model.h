@@ -33,7 +33,7 @@ typedef struct {
     event_category category;
 } event_type_def;
 
-/* The canonical types (go-api.md §3.1: 98 of them, every type the tracker scripts can send). */
+/* The canonical types (docs/tracker-wire.md §5: 98 of them, every type the tracker scripts can send). */
 extern const event_type_def event_types[];
 extern const size_t event_types_count;
 

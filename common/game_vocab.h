@@ -30,7 +30,7 @@ const char *vocab_team_side_name(team_side side);
 #define VOCAB_TEAM_NAMES_SQL "[" VOCAB_TEAMS(VOCAB_TEAM_SENT_SQL_, ", ") "]"
 #define VOCAB_TEAM_SIDES_SQL "[" VOCAB_TEAMS(VOCAB_TEAM_SIDE_SQL_, ", ") "]"
 
-/* Hit locations (the engine's names, tracker-wire.md §2.3) and their classes. */
+/* Hit locations (the engine's names, docs/tracker-wire.md §2.3) and their classes. */
 typedef enum {
     HIT_NONE,   /* miss, general, unknown, empty: not a body part */
     HIT_HEAD,   /* head, helmet, neck: a headshot */

@@ -2,7 +2,7 @@
  *
  * ClickHouse answers an insert once its part is written to the page cache, not once it is on disk: 18.16 never
  * fsyncs (current versions only with fsync_after_insert). A power cut or kernel crash of its machine loses the
- * parts of the last ~30 s (vm.dirty_expire_centisecs; measured, see the README), after the writer acknowledged
+ * parts of the last ~30 s (vm.dirty_expire_centisecs; measured, see docs/operations.md), after the writer acknowledged
  * their stream entries. A crash of the process alone loses nothing: the page cache outlives it.
  *
  * Two halves:

@@ -69,7 +69,7 @@ static void resolve_fields(const batch *b, const batch_event *e, resolved *r)
         const batch_field *f = &b->fields[e->first_field + i];
         event_field_map m = r->map[i];
         /* On `distance` events the tracker's "distance" key is the running total; the step
-         * travelled is "walked" (tracker-wire.md §2.3). */
+         * travelled is "walked" (docs/tracker-wire.md §2.3). */
         if (is_distance && m.field == FIELD_DISTANCE && f->key_len == 8 && memcmp(f->key, "distance", 8) == 0)
             m = (event_field_map){FIELD_TOTAL_DISTANCE, 1};
         if (m.field == FIELD_SECRET) {

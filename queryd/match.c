@@ -5,7 +5,7 @@
  * - GET /stats/match/{id}/advanced: same.
  * - GET /stats/match/{id}/timeline: [{timestamp, event_type, actor_name, target_name, weapon, hitloc}].
  *
- * /stats/matches is read two ways by the forum with the same parameters (smf-forum.md §3.2 #20): the server
+ * /stats/matches is read two ways by the forum with the same parameters (docs/forum.md §2.2): the server
  * dashboard reads .list, the main page and the dashboards iterate the answer. With `offset` in the URL (the
  * paged callers) the answer is the bare array; without it, an object whose first members are the matches
  * under "0", "1", ... (what iterating callers see first, in order) followed by list and total. count_only=1

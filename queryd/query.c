@@ -1,4 +1,4 @@
-/* GET /stats/query: the old API's dynamic stat query (go-api.md §7.9), with every part from a fixed list.
+/* GET /stats/query: the old API's dynamic stat query (docs/api.md), with every part from a fixed list.
  *
  * - dimension (required): player (name), player_guid, map, server, match, weapon, hitloc; anything else is 400.
  * - metric: kills, deaths, headshots, accuracy, kdr, count (the default: events).

@@ -3,7 +3,7 @@
 -- These tables belong to the forum. On a real forum they already exist, created by whichever installer the
 -- forum ran, and CREATE TABLE IF NOT EXISTS leaves them exactly as they are: this file never alters, drops or
 -- rewrites a forum table. On a fresh database (dev stack, tests, docker-compose) it creates them with the union
--- of the columns the forum's PHP code uses (reference smf-forum.md §1.7), so that every variant of the forum
+-- of the columns the forum's PHP code uses (docs/forum.md §1), so that every variant of the forum
 -- code works against them. Daemons must still detect columns (SHOW COLUMNS) on a real forum and write only
 -- those that exist.
 --

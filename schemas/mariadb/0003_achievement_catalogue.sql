@@ -1,6 +1,6 @@
 -- The forum plugin's achievement catalogue (mohaa_achievements), seeded into smf_mohaa_achievement_defs: the
 -- 236 codes of its install_achievements.php followed by its install_achievements_extended.php, the catalogue
--- achievd is to evaluate (reference smf-forum.md §2, Appendix E, F). Name, category, tier, criteria
+-- achievd is to evaluate (docs/forum.md §3, docs/achievements.md). Name, category, tier, criteria
 -- (requirement_type, requirement_value) and points are the plugin's; description is its criteria text. The base
 -- file defines six codes twice and the plugin keeps the first definition, so the second ones are not here.
 -- sort_order is the row's place in its plugin file, plus 1000 for the extended pack so that it sorts after the

@@ -5,7 +5,7 @@
 -- partial failure is harmless), never drops or rewrites data, needs no extension (gen_random_uuid() is core since
 -- PostgreSQL 13).
 --
--- Differences from the old Go schema, on purpose (see reference go-api.md §4.2, §5): secrets are stored only as
+-- Differences from the old Go service's schema, on purpose (docs/security.md, authd): secrets are stored only as
 -- SHA-256 hex (token_hash, checked to look like one, so a plaintext token cannot slip in); login tokens expire;
 -- login_tokens has the revoked_at column the old code wrote but never had; the tables the old code used without
 -- creating them (trusted_ips, pending_ip_approvals, login_token_history) exist.

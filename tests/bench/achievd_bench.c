@@ -8,9 +8,9 @@
  * leave and the next members of its share join at a rate chosen so that every member of the share plays during
  * the run; a member who joins spawns (that event is his player_spawn, whatever the mix), so each of them is in at
  * least one event. Every event names the member as the tracker does for a logged-in player: P_guid = P_smf_id = the
- * member id (tracker-wire.md §2.2). --guests F makes that share of the slots guests ("unauth_<slot>").
+ * member id (docs/tracker-wire.md §2.2). --guests F makes that share of the slots guests ("unauth_<slot>").
  *
- * The events (tracker-wire.md §2.3), --mix weights (default kill=40,distance=30,spawn=10,jump=10,
+ * The events (docs/tracker-wire.md §2.3), --mix weights (default kill=40,distance=30,spawn=10,jump=10,
  * weapon_change=10): kills between players of both teams with the attacker's weapon, hit locations and means of
  * death, a few self and world kills; a batch is flushed at a kill or at 20 events, as tracker.scr does. Every
  * request is built before the clock starts, so the timed part of the client only writes prepared bytes.

@@ -207,7 +207,7 @@ enum {
     EV__COUNT
 };
 
-/* The event mix of a running server (tracker-wire.md §2.3): movement dominates, kills flush alone. */
+/* The event mix of a running server (docs/tracker-wire.md §2.3): movement dominates, kills flush alone. */
 static const unsigned event_weights[EV__COUNT] = {70, 8, 6, 5, 5, 6};
 
 /* A server with 8-32 players on random slots; about a third logged in (guid = SMF id). */

@@ -2,7 +2,7 @@
 # achievd against real servers, events sent through ingestd's HTTP API as a tracker sends them: unlocks and
 # progress in the forum's tables for each kind of criterion (and the edge just short of it), guests, identity
 # links, duplicates in the stream, the operator's grant/revoke, several achievd processes against one, and the
-# forum schema variants (smf-forum.md §1.3). Crashes and outages are in tests/fault/test_achievd_faults.sh.
+# forum schema variants (docs/forum.md §1.3). Crashes and outages are in tests/fault/test_achievd_faults.sh.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 export LC_ALL=C
@@ -183,7 +183,7 @@ kill -TERM $A2 $A3
 wait $A2 $A3 2>/dev/null
 "$STACK_SH" up "$STACK_DIR" >/dev/null 2>&1 || fail "restarting the stack's achievd"
 
-# --- the forum's schema variants (smf-forum.md §1.3) -----------------------------------------------------
+# --- the forum's schema variants (docs/forum.md §1.3) -----------------------------------------------------
 # install.sql: unlocks keyed `id`, without player_guid, match_id, progress; progress without a timestamp.
 # The master installer: `id_unlock`, player_guid, progress, UNIQUE(player_guid, id_achievement); `updated_at`.
 mdb_query "CREATE TABLE v1_mohaa_achievement_defs LIKE smf_mohaa_achievement_defs;

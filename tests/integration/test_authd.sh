@@ -790,8 +790,9 @@ TARGET=http://127.0.0.1:$port/api/v1/auth req GET trusted-ips/42 "" -H "X-Server
 check_eq "an authd with keygen's hash: keygen's secret is accepted" "200 42" "$ST $(j .forum_user_id)"
 TARGET=http://127.0.0.1:$port/api/v1/auth req GET trusted-ips/42 "" -H "X-Server-Token: $FT"
 check_eq "...the old secret is not: 401 Invalid forum token" "401 Invalid forum token" "$ST $(j .error)"
-# That authd also has keygen's AUTHD_TOKEN_KEY (README: codes are stored as MACs under the key, so a code made
-# with the old key no longer logs in; the forum is shown a new one when it next asks, and the old one is revoked).
+# That authd also has keygen's AUTHD_TOKEN_KEY (docs/configuration.md: codes are stored as MACs under the key, so a
+# code made with the old key no longer logs in; the forum is shown a new one when it next asks, and the old one is
+# revoked).
 TARGET=http://127.0.0.1:$port/api/v1/auth verify "$(tb "$C52" 5 Karl)" -H 'X-Real-IP: 198.51.100.77'
 check_eq "a new AUTHD_TOKEN_KEY: a code made under the old key no longer logs in (401 Invalid token)" \
   "401 Invalid token" "$ST $(j .error)"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ingestd against real servers: registration rules, every error status, the tracker-wire.md §4 examples and
+# ingestd against real servers: registration rules, every error status, the docs/tracker-wire.md §4 examples and
 # quirks replayed byte for byte and checked column by column in ClickHouse, enrichment and live state.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -84,7 +84,7 @@ check "ingestd servers create prints an id and a token" grep -qE '^token: mst_' 
 CREATED_TOKEN=$(sed -n 's/^token: //p' <<<"$out")
 check_eq "a created server's token works" 202 "$(post_events "$CREATED_TOKEN" "$DATA/wire_4_3_match_end.json" | cut -d' ' -f1)"
 
-# --- the stock tracker's registration sequence (tracker-wire.md §3.1), open mode, pinned servers ------------------
+# --- the stock tracker's registration sequence (docs/tracker-wire.md §3.1), open mode, pinned servers -------------
 # Each game host is an address of its own (X-Real-IP straight to ingestd, which believes it from 127.0.0.1): its
 # registrations have their own rate-limit allowance, as they would have through the front door.
 # host_register ADDRESS PORT: what check_registration sends (no token); prints "STATUS BODY".
@@ -314,7 +314,7 @@ chat=${chat#[}
 chat=${chat%]}
 check_eq "raw of the chat keeps the CP1252 bytes" "$(printf '%s' "$chat" | hexof)" "$(row "lower(hex(raw))" chat)"
 
-# --- quirks (tracker-wire.md §4.4) ---------------------------------------------------------------------------------
+# --- quirks (docs/tracker-wire.md §4.4) ----------------------------------------------------------------------------
 
 out=$(register "$MOHSTATS_URL" '{"name": "Quirks", "ip_address": "127.0.0.1", "port": 12205}')
 QUIRK=$(jq -r .server_id <<<"${out#* }")

@@ -1,5 +1,5 @@
 /* Unit tests: batch parsing (JSON array, NDJSON, legacy form lines) and row rendering, on the
- * examples and quirks of tracker-wire.md §4. */
+ * examples and quirks of docs/tracker-wire.md §4. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -71,7 +71,7 @@ static void test_sql_in_and_prefix(void **state)
     free(s);
 }
 
-/* The 38 stats the forum's leaderboard page asks for (smf-forum.md §3.2). */
+/* The 38 stats the forum's leaderboard page asks for (docs/forum.md §2.3). */
 static const char *const forum_stats[] = {
     "kills",        "deaths",        "kd_ratio",    "headshots",  "accuracy", "shots_fired",   "damage",
     "bash_kills",   "grenade_kills", "roadkills",   "telefrags",  "crushed",  "teamkills",     "suicides",

@@ -115,7 +115,7 @@ void put_num(json_obj *o, const char *name, double v)
     ch_buf_appendf(o->b, "%g", v);
 }
 
-/* The player block (tracker-wire.md §2.2) for prefix, keys in a scrambled order as the engine's hash map. */
+/* The player block (docs/tracker-wire.md §2.2) for prefix, keys in a scrambled order as the engine's hash map. */
 void put_player(json_obj *o, const char *prefix, const sim_player *p)
 {
     put_fixed3(o, prefix, "yaw", p->yaw);
@@ -131,7 +131,7 @@ void put_player(json_obj *o, const char *prefix, const sim_player *p)
     put_fixed3(o, prefix, "y", p->y);
 }
 
-/* The envelope of every event (tracker-wire.md §2.1). */
+/* The envelope of every event (docs/tracker-wire.md §2.1). */
 void put_envelope(json_obj *o, const char *session, double level_time, const char *type)
 {
     put_str(o, NULL, "type", type);

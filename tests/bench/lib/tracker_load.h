@@ -81,7 +81,7 @@ void put_envelope(json_obj *o, const char *session, double level_time, const cha
 unsigned read_servers(const char *path, sim_server **out);
 void server_new_map(sim_server *s);
 
-/* The events of tracker-wire.md §2.3 that the benchmarks send. */
+/* The events of docs/tracker-wire.md §2.3 that the benchmarks send. */
 typedef enum { SIM_DISTANCE, SIM_WEAPON_CHANGE, SIM_JUMP, SIM_CROUCH, SIM_SPAWN, SIM_KILL } sim_event;
 
 void sim_move(json_obj *o, sim_server *s, sim_player *p, sim_event kind);
