@@ -142,7 +142,7 @@ daemon_ctx *daemon_new(const daemon_info *info, int argc, char **argv, int *exit
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             config_print_help(info->name, info->summary);
-            printf("\nEndpoints: GET /health, GET /ready, GET /metrics, and the API routes listed in the README.\n"
+            printf("\nEndpoints: GET /health, GET /ready, GET /metrics, and the API routes listed in docs/api.md.\n"
                    "Stops cleanly on SIGTERM or SIGINT.\n");
             return NULL;
         }
