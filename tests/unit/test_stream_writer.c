@@ -20,7 +20,10 @@
 #include "metrics.h"
 #include "redis_server.h"
 #include "spool.h"
+#include "stream.h"
+#include "stream_trimmer.h"
 #include "stream_writer.h"
+#include "writer_sql.h"
 
 /* ---- framing ---- */
 
