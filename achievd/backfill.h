@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "achievd.h"
-#include "clickhouse.h"
+#include "bytebuf.h"
 #include "evaluate.h"
 
 /* An evaluator's write, with copies of its strings (an ach_write's point into the evaluator). */

@@ -74,52 +74,7 @@ static void curl_init_once(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-/* ---- ch_buf ---- */
-
-int ch_buf_grow(ch_buf *b, size_t extra)
-{
-    if (b->len + extra + 1 <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->len + extra + 1) {
-        if (cap > SIZE_MAX / 2)
-            return -ENOMEM;
-        cap *= 2;
-    }
-    char *p = realloc(b->data, cap);
-    if (!p)
-        return -ENOMEM;
-    b->data = p;
-    b->cap = cap;
-    return 0;
-}
-
-int ch_buf_append_u64(ch_buf *b, uint64_t v)
-{
-    char digits[20];
-    size_t i = sizeof digits;
-    do
-        digits[--i] = (char)('0' + v % 10);
-    while (v /= 10);
-    return ch_buf_append(b, digits + i, sizeof digits - i);
-}
-
-int ch_buf_appendf(ch_buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return -EINVAL;
-    if (ch_buf_grow(b, (size_t)n))
-        return -ENOMEM;
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-    return 0;
-}
+/* ---- ClickHouse formats in a buffer ---- */
 
 /* The escape letter ClickHouse reads back for a control byte, or 0 if it has none. */
 static char escape_letter(unsigned char ch)
@@ -227,13 +182,6 @@ int ch_buf_append_tsv(ch_buf *b, const char *s, size_t len)
     b->len = (size_t)(o - b->data);
     b->data[b->len] = '\0';
     return 0;
-}
-
-void ch_buf_free(ch_buf *b)
-{
-    free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
 }
 
 /* ---- client lifetime ---- */

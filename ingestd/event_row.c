@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clickhouse.h"
 #include "random.h"
 #include "raw_row.h"
 #include "text.h"

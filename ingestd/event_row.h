@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "batch_parse.h"
-#include "clickhouse.h"
+#include "bytebuf.h"
 #include "event_model.h"
 #include "raw_row.h"
 

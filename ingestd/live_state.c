@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clickhouse.h"
+#include "bytebuf.h"
 #include "config.h"
 #include "hashmap.h"
 #include "live_matches.h"

@@ -23,7 +23,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "clickhouse.h"
+#include "bytebuf.h"
 #include "config.h"
 #include "redis_client.h"
 #include "stream.h"

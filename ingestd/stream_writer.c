@@ -78,6 +78,7 @@
 #include <hiredis/hiredis.h>
 
 #include "ch_guard.h"
+#include "clickhouse.h"
 #include "log.h"
 #include "metrics.h"
 #include "redis_client.h"

@@ -24,7 +24,6 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "clickhouse.h"
 #include "config.h"
 
 typedef struct stream_writer stream_writer;

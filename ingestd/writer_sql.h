@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "clickhouse.h"
+#include "bytebuf.h"
 #include "stream.h"
 
 /* The insert's URL settings behind I2: one block per insert, whatever the server profile says. */

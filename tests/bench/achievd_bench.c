@@ -42,7 +42,7 @@
 #include <mysql.h>
 #include <uv.h>
 
-#include "clickhouse.h"
+#include "bytebuf.h"
 #include "lib/tracker_load.h"
 #include "mariadb.h"
 

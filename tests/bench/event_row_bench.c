@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "batch_parse.h"
-#include "clickhouse.h"
+#include "bytebuf.h"
 #include "event_row.h"
 
 /* CPU time of this process, in nanoseconds. */

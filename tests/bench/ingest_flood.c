@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clickhouse.h"
+#include "bytebuf.h"
 #include "lib/tracker_load.h"
 
 const char bench_prog[] = "ingest_flood";

@@ -12,7 +12,7 @@
 #include <uv.h>
 
 #include "batch_parse.h"
-#include "clickhouse.h"
+#include "bytebuf.h"
 #include "event_row.h"
 #include "http_server.h"
 #include "random.h"

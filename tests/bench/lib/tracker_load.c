@@ -11,6 +11,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "clickhouse.h"
+
 /* ---- event generator ---------------------------------------------------------------------------------------- */
 
 /* splitmix64. */

@@ -11,7 +11,7 @@
 #include <llhttp.h>
 #include <uv.h>
 
-#include "clickhouse.h"
+#include "bytebuf.h"
 
 #define INGEST_PATH "/api/v1/ingest/events"
 #define MAX_BATCH_EVENTS 20 /* game.max_batch_size of the tracker */
