@@ -39,6 +39,6 @@ void backfill_free(backfill *b);
 
 /* The SELECT list of a replay: raw_row_columns as the stream has them (received_at in epoch seconds, as ingestd
  * renders it; ClickHouse would print a date), with the columns a replay does not read as ''. 0 or -ENOMEM. */
-int backfill_select_list(ch_buf *q);
+int backfill_select_list(bytebuf *q);
 
 #endif

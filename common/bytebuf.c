@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-int ch_buf_grow(ch_buf *b, size_t extra)
+int bytebuf_grow(bytebuf *b, size_t extra)
 {
     if (b->len + extra + 1 <= b->cap)
         return 0;
@@ -23,17 +23,17 @@ int ch_buf_grow(ch_buf *b, size_t extra)
     return 0;
 }
 
-int ch_buf_append_u64(ch_buf *b, uint64_t v)
+int bytebuf_append_u64(bytebuf *b, uint64_t v)
 {
     char digits[20];
     size_t i = sizeof digits;
     do
         digits[--i] = (char)('0' + v % 10);
     while (v /= 10);
-    return ch_buf_append(b, digits + i, sizeof digits - i);
+    return bytebuf_append(b, digits + i, sizeof digits - i);
 }
 
-int ch_buf_appendf(ch_buf *b, const char *fmt, ...)
+int bytebuf_appendf(bytebuf *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -41,7 +41,7 @@ int ch_buf_appendf(ch_buf *b, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         return -EINVAL;
-    if (ch_buf_grow(b, (size_t)n))
+    if (bytebuf_grow(b, (size_t)n))
         return -ENOMEM;
     va_start(ap, fmt);
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
@@ -50,7 +50,7 @@ int ch_buf_appendf(ch_buf *b, const char *fmt, ...)
     return 0;
 }
 
-void ch_buf_free(ch_buf *b)
+void bytebuf_free(bytebuf *b)
 {
     free(b->data);
     b->data = NULL;

@@ -44,7 +44,7 @@ struct ch_request {
     void *probe_token;
     ch_read_fn read_fn;
     void *read_arg;
-    ch_buf resp;
+    bytebuf resp;
     bool oom;
     char errbuf[CURL_ERROR_SIZE];
     ch_request *prev, *next;
@@ -97,10 +97,10 @@ static char escape_letter(unsigned char ch)
     }
 }
 
-int ch_buf_append_quoted(ch_buf *b, const char *s, size_t len)
+int ch_append_quoted(bytebuf *b, const char *s, size_t len)
 {
     /* Worst case every byte becomes \xHH. */
-    if (len > (SIZE_MAX - 3) / 4 || ch_buf_grow(b, len * 4 + 2))
+    if (len > (SIZE_MAX - 3) / 4 || bytebuf_grow(b, len * 4 + 2))
         return -ENOMEM;
     char *o = b->data + b->len;
     *o++ = '\'';
@@ -162,9 +162,9 @@ static size_t tsv_next_escape(const char *s, size_t i, size_t len)
     }
 }
 
-int ch_buf_append_tsv(ch_buf *b, const char *s, size_t len)
+int ch_append_tsv(bytebuf *b, const char *s, size_t len)
 {
-    if (len > (SIZE_MAX - 1) / 2 || ch_buf_grow(b, len * 2))
+    if (len > (SIZE_MAX - 1) / 2 || bytebuf_grow(b, len * 2))
         return -ENOMEM;
     /* Rows are mostly text with nothing to escape: copy the runs between escapes whole. */
     char *o = b->data + b->len;
@@ -240,7 +240,7 @@ static void request_free(ch_client *c, ch_request *r)
     c->inflight--;
     if (r->easy)
         curl_easy_cleanup(r->easy);
-    ch_buf_free(&r->resp);
+    bytebuf_free(&r->resp);
     free(r);
 }
 
@@ -461,7 +461,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
 {
     ch_request *r = userp;
     size_t n = size * nmemb;
-    if (ch_buf_append(&r->resp, data, n)) {
+    if (bytebuf_append(&r->resp, data, n)) {
         r->oom = true;
         return 0; /* aborts the transfer */
     }

@@ -41,9 +41,9 @@ unsigned ch_client_inflight(const ch_client *c);
 
 /* Append s to out as a ClickHouse string literal ('...' with \\ and \' escaped, control bytes as
  * \n \t \0 ...). out grows as needed; returns 0 or -ENOMEM. */
-int ch_buf_append_quoted(ch_buf *b, const char *s, size_t len);
+int ch_append_quoted(bytebuf *b, const char *s, size_t len);
 /* Append s as a TabSeparated field value (\t \n \\ escaped). */
-int ch_buf_append_tsv(ch_buf *b, const char *s, size_t len);
+int ch_append_tsv(bytebuf *b, const char *s, size_t len);
 
 /* Blocking helpers for tools and tests (own private loop). Returns 0 and a malloc'd body in *out
  * (may be NULL), or the error as in ch_result_fn with the error text in *out. */

@@ -68,7 +68,7 @@ struct ingest_job {
     char limit_key[CLIENT_LIMIT_KEY_LEN]; /* what invalid tokens are counted under: the sender's address or /64 */
     batch parsed;
     event_summary *summaries;
-    ch_buf rows;
+    bytebuf rows;
     stream_batch sb;
     redis_client *lane; /* the connection its XADD went on, while it is in flight */
     uint64_t received_ms;
@@ -89,7 +89,7 @@ static void job_free(ingest_job *j)
 {
     batch_free(&j->parsed);
     free(j->summaries);
-    ch_buf_free(&j->rows);
+    bytebuf_free(&j->rows);
     free(j);
 }
 

@@ -58,7 +58,7 @@ typedef struct {
     char *path;   /* WRITE (create), READ, REMOVE */
     char *dir;    /* WRITE (create): fsync'd so the new file's name is durable */
     bool corrupt; /* REMOVE: keep the file, renamed *.corrupt, for a person to look at */
-    ch_buf data;  /* WRITE: the records; READ: the file's contents */
+    bytebuf data; /* WRITE: the records; READ: the file's contents */
     uint64_t start_size;
     append_cb *cbs;
     size_t ncbs;
@@ -84,7 +84,7 @@ struct spool {
     uint64_t active_size;
 
     /* Group commit: appends that arrive while a write is in flight wait here and go out together. */
-    ch_buf queued;
+    bytebuf queued;
     append_cb *queued_cbs;
     size_t nqueued, capqueued;
     bool writing;
@@ -95,7 +95,7 @@ struct spool {
     redis_client *redis;
     char *stream_key;
     bool draining;     /* a sealed file is being read, replayed or removed */
-    ch_buf file;       /* contents of sealed[0] */
+    bytebuf file;      /* contents of sealed[0] */
     replay_rec *recs;  /* its good records */
     size_t nrecs;      /* ... how many */
     size_t next_send;  /* next record to XADD */
@@ -164,7 +164,7 @@ static uint64_t get_le(const char *p, int n)
 }
 
 /* Append b's record to out; with_crc false leaves the CRC for records_fill_crc. */
-static int record_encode(const stream_batch *b, uint64_t spooled_at_ms, ch_buf *out, bool with_crc)
+static int record_encode(const stream_batch *b, uint64_t spooled_at_ms, bytebuf *out, bool with_crc)
 {
     size_t sid_len = strlen(b->server_id);
     if (strlen(b->batch_id) != 36)
@@ -184,8 +184,8 @@ static int record_encode(const stream_batch *b, uint64_t spooled_at_ms, ch_buf *
     put_le(p + 46, b->nevents, 4);
     put_le(p + 50, sid_len, 2);
     size_t start = out->len;
-    if (ch_buf_append(out, (const char *)head, sizeof head) || ch_buf_append(out, b->server_id, sid_len + 1) ||
-        ch_buf_append(out, b->rows ? b->rows : "", b->rows_len)) {
+    if (bytebuf_append(out, (const char *)head, sizeof head) || bytebuf_append(out, b->server_id, sid_len + 1) ||
+        bytebuf_append(out, b->rows ? b->rows : "", b->rows_len)) {
         out->len = start;
         return -ENOMEM;
     }
@@ -197,7 +197,7 @@ static int record_encode(const stream_batch *b, uint64_t spooled_at_ms, ch_buf *
     return 0;
 }
 
-int spool_record_encode(const stream_batch *b, uint64_t spooled_at_ms, ch_buf *out)
+int spool_record_encode(const stream_batch *b, uint64_t spooled_at_ms, bytebuf *out)
 {
     return record_encode(b, spooled_at_ms, out, /* with_crc= */ true);
 }
@@ -515,7 +515,7 @@ static void job_free(job *j)
 {
     free(j->path);
     free(j->dir);
-    ch_buf_free(&j->data);
+    bytebuf_free(&j->data);
     free(j->cbs);
     free(j->recs);
     free(j);
@@ -598,13 +598,13 @@ static void write_start(spool *s)
     if (rc != 0) {
         /* Leave the queue as it was and fail it as a whole. */
         if (j) {
-            j->data = (ch_buf){0};
+            j->data = (bytebuf){0};
             j->cbs = NULL;
             job_free(j);
         }
         append_cb *cbs = s->queued_cbs;
         size_t n = s->nqueued;
-        ch_buf_free(&s->queued);
+        bytebuf_free(&s->queued);
         s->queued_cbs = NULL;
         s->nqueued = s->capqueued = 0;
         log_error("spool: cannot start a write: %s", rc == -ENOMEM ? "out of memory" : uv_strerror(rc));
@@ -614,7 +614,7 @@ static void write_start(spool *s)
         return;
     }
     s->writing = true;
-    s->queued = (ch_buf){0};
+    s->queued = (bytebuf){0};
     s->queued_cbs = NULL;
     s->nqueued = s->capqueued = 0;
 }
@@ -648,7 +648,7 @@ int spool_append(spool *s, const stream_batch *b, void (*done)(int err, void *ar
 /* Forget the file being replayed. */
 static void replay_reset(spool *s)
 {
-    ch_buf_free(&s->file);
+    bytebuf_free(&s->file);
     free(s->recs);
     s->recs = NULL;
     s->nrecs = s->next_send = s->replies = s->acked = 0;
@@ -767,7 +767,7 @@ static void read_done(spool *s, job *j)
         return;
     }
     s->file = j->data;
-    j->data = (ch_buf){0};
+    j->data = (bytebuf){0};
     s->recs = j->recs;
     s->nrecs = j->nrecs;
     j->recs = NULL;
@@ -998,7 +998,7 @@ static void close_maybe_finish(spool *s)
     void *arg = s->close_arg;
     close(s->lock_fd);
     replay_reset(s);
-    ch_buf_free(&s->queued);
+    bytebuf_free(&s->queued);
     free(s->queued_cbs);
     free(s->sealed);
     free(s->stream_key);

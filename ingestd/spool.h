@@ -76,7 +76,7 @@ bool spool_draining(const spool *s);
 uint32_t spool_crc32(const void *data, size_t len);
 
 /* Append b's record to out. Returns 0, -ENOMEM, or -E2BIG (server_id over 64 KiB, rows over 4 GiB). */
-int spool_record_encode(const stream_batch *b, uint64_t spooled_at_ms, ch_buf *out);
+int spool_record_encode(const stream_batch *b, uint64_t spooled_at_ms, bytebuf *out);
 
 /* What spool_scan found in a file's bytes. */
 typedef struct {

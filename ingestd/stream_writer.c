@@ -797,12 +797,12 @@ static void running_start(stream_writer *w)
             if (stream_id_cmp(e->id, hi) > 0)
                 hi = e->id;
         }
-    ch_buf sql = {0};
+    bytebuf sql = {0};
     w->ph = P_RUNNING;
     int rc = stream_writer_running_sql(lo, hi, &sql);
     if (!rc)
         rc = ch_query(w->ch, sql.data, on_running, w);
-    ch_buf_free(&sql);
+    bytebuf_free(&sql);
     if (rc) {
         count_error("clickhouse_check");
         attempt_end(w, END_FAIL);
@@ -855,11 +855,11 @@ static void present_next(stream_writer *w)
         if (e->received_s > hi)
             hi = e->received_s;
     }
-    ch_buf sql = {0};
+    bytebuf sql = {0};
     int rc = stream_writer_present_sql(w->table, ids, n, lo, hi, &sql);
     if (!rc)
         rc = ch_query(w->ch, sql.data, on_present, w);
-    ch_buf_free(&sql);
+    bytebuf_free(&sql);
     if (rc) {
         count_error("clickhouse_check");
         attempt_end(w, END_FAIL);
@@ -957,17 +957,17 @@ static void repair_next(stream_writer *w)
         return;
     }
     int64_t lo = (int64_t)e->received_s - 3600, hi = (int64_t)e->received_s + 3600;
-    ch_buf sql = {0};
-    int rc = ch_buf_appendf(&sql,
-                            "SELECT toString(event_id)\n"
-                            "FROM %s\n"
-                            "WHERE received_at >= toDateTime(%" PRId64 ") AND received_at <= toDateTime(%" PRId64 ")\n"
-                            "  AND batch_id = toUUID('%s')\n"
-                            "FORMAT TabSeparated",
-                            w->table, lo < 0 ? 0 : lo, hi, e->batch_id);
+    bytebuf sql = {0};
+    int rc = bytebuf_appendf(&sql,
+                             "SELECT toString(event_id)\n"
+                             "FROM %s\n"
+                             "WHERE received_at >= toDateTime(%" PRId64 ") AND received_at <= toDateTime(%" PRId64 ")\n"
+                             "  AND batch_id = toUUID('%s')\n"
+                             "FORMAT TabSeparated",
+                             w->table, lo < 0 ? 0 : lo, hi, e->batch_id);
     if (!rc)
         rc = ch_query(w->ch, sql.data, on_repair, w);
-    ch_buf_free(&sql);
+    bytebuf_free(&sql);
     if (rc) {
         count_error("clickhouse_check");
         attempt_end(w, END_FAIL);
@@ -1823,7 +1823,7 @@ stream_writer *stream_writer_new(uv_loop_t *loop, const stream_writer_config *cf
     long timeout = cfg->clickhouse_timeout_ms > 0 ? cfg->clickhouse_timeout_ms : 30000;
     w->op_timeout_ms = timeout < cfg->claim_idle_ms / 3 ? timeout : cfg->claim_idle_ms / 3;
     w->max_buffer_events = 2 * (uint64_t)cfg->batch_events;
-    ch_buf sql = {0};
+    bytebuf sql = {0};
     if (writer_insert_sql(w->table, &sql) == 0)
         w->insert_sql = sql.data;
     int buf_err = write_buffer_init(&w->buf, w->stream_key, w->dead_key);

@@ -56,7 +56,7 @@ bool writer_is_uuid(const char *s)
 }
 
 int stream_writer_present_sql(const char *table, const char *const *batch_ids, size_t n, uint32_t min_received,
-                              uint32_t max_received, ch_buf *out)
+                              uint32_t max_received, bytebuf *out)
 {
     /* An hour of margin either side: received_at is the same value in the rows and in the entry, the margin
      * only guards against a clock step between rendering and this check. Only the partitions (months) and parts
@@ -66,23 +66,23 @@ int stream_writer_present_sql(const char *table, const char *const *batch_ids, s
         lo = 0;
     if (hi > UINT32_MAX)
         hi = UINT32_MAX;
-    int rc = ch_buf_appendf(out,
-                            "SELECT toString(batch_id), count()\n"
-                            "FROM %s\n"
-                            "WHERE received_at >= toDateTime(%" PRId64 ") AND received_at <= toDateTime(%" PRId64 ")\n"
-                            "  AND batch_id IN (",
-                            table, lo, hi);
+    int rc = bytebuf_appendf(out,
+                             "SELECT toString(batch_id), count()\n"
+                             "FROM %s\n"
+                             "WHERE received_at >= toDateTime(%" PRId64 ") AND received_at <= toDateTime(%" PRId64 ")\n"
+                             "  AND batch_id IN (",
+                             table, lo, hi);
     for (size_t i = 0; i < n && !rc; i++) {
         if (!writer_is_uuid(batch_ids[i]))
             return -EINVAL;
-        rc = ch_buf_appendf(out, "%stoUUID('%s')", i ? ", " : "", batch_ids[i]);
+        rc = bytebuf_appendf(out, "%stoUUID('%s')", i ? ", " : "", batch_ids[i]);
     }
     if (!rc)
-        rc = ch_buf_appendf(out, ")\nGROUP BY batch_id\nFORMAT TabSeparated");
+        rc = bytebuf_appendf(out, ")\nGROUP BY batch_id\nFORMAT TabSeparated");
     return rc ? -ENOMEM : 0;
 }
 
-int stream_writer_running_sql(stream_id lo, stream_id hi, ch_buf *out)
+int stream_writer_running_sql(stream_id lo, stream_id hi, bytebuf *out)
 {
     char a[QID_ID_LEN + 1], b[QID_ID_LEN + 1];
     qid_part(lo, a);
@@ -91,18 +91,18 @@ int stream_writer_running_sql(stream_id lo, stream_id hi, ch_buf *out)
      * read yet when its client gave up is registered only once the server reads it, possibly long after. */
     /* query_id = prefix (13 bytes) + first id (41) + "-" + last id (41): the first id starts at position 14,
      * the last at 56 (1-based). Two ranges overlap when each starts before the other ends. */
-    int rc = ch_buf_appendf(out,
-                            "SELECT count()\n"
-                            "FROM system.processes\n"
-                            "WHERE query_id LIKE '" WRITER_QUERY_ID_PREFIX "%%'\n"
-                            "  AND substring(query_id, 14, 41) <= '%s'\n"
-                            "  AND substring(query_id, 56, 41) >= '%s'\n"
-                            "FORMAT TabSeparated",
-                            b, a);
+    int rc = bytebuf_appendf(out,
+                             "SELECT count()\n"
+                             "FROM system.processes\n"
+                             "WHERE query_id LIKE '" WRITER_QUERY_ID_PREFIX "%%'\n"
+                             "  AND substring(query_id, 14, 41) <= '%s'\n"
+                             "  AND substring(query_id, 56, 41) >= '%s'\n"
+                             "FORMAT TabSeparated",
+                             b, a);
     return rc ? -ENOMEM : 0;
 }
 
-int writer_insert_sql(const char *table, ch_buf *out)
+int writer_insert_sql(const char *table, bytebuf *out)
 {
-    return ch_buf_appendf(out, "INSERT INTO %s (%s) FORMAT TabSeparated", table, raw_row_columns) ? -ENOMEM : 0;
+    return bytebuf_appendf(out, "INSERT INTO %s (%s) FORMAT TabSeparated", table, raw_row_columns) ? -ENOMEM : 0;
 }

@@ -15,7 +15,7 @@
     "max_insert_block_size=1048576&min_insert_block_size_rows=1048576&min_insert_block_size_bytes=268435456"
 
 /* "INSERT INTO <table> (<raw_row_columns>) FORMAT TabSeparated" appended to out: 0 or -ENOMEM. */
-int writer_insert_sql(const char *table, ch_buf *out);
+int writer_insert_sql(const char *table, bytebuf *out);
 
 /* The ClickHouse query_id of an insert of entries with ids from lo to hi:
  * "mohstats-ins-" + lo + "-" + hi, each id as 20 + "-" + 20 zero-padded digits so that ranges compare as
@@ -37,10 +37,10 @@ bool writer_is_uuid(const char *s);
  * received_at within an hour of [min_received, max_received] so that few partitions are read. Returns 0,
  * -EINVAL for a batch id that is not a UUID (it would otherwise reach the SQL), -ENOMEM. */
 int stream_writer_present_sql(const char *table, const char *const *batch_ids, size_t n, uint32_t min_received,
-                              uint32_t max_received, ch_buf *out);
+                              uint32_t max_received, bytebuf *out);
 
 /* SQL counting the writer inserts still running in ClickHouse that may hold entries we are about to check:
  * those whose query_id range overlaps [lo, hi]. */
-int stream_writer_running_sql(stream_id lo, stream_id hi, ch_buf *out);
+int stream_writer_running_sql(stream_id lo, stream_id hi, bytebuf *out);
 
 #endif

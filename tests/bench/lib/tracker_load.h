@@ -61,14 +61,14 @@ typedef struct {
     unsigned nplayers;
     uint32_t share, cursor; /* achievd_bench: members of this server: share of them; the next to join */
     double leave_p;         /* achievd_bench: per event, the chance that a member leaves and the next one joins */
-    ch_buf queue;           /* the tracker's pending batch: "[" then objects joined by "," */
+    bytebuf queue;          /* the tracker's pending batch: "[" then objects joined by "," */
     unsigned queued;        /* events in queue */
     unsigned *batches, nbatches, next_batch;
 } sim_server;
 
 /* A JSON object being written: the engine joins members with ", " and writes "key": value. */
 typedef struct {
-    ch_buf *b;
+    bytebuf *b;
     bool first;
 } json_obj;
 
