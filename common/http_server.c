@@ -1,6 +1,7 @@
 /* HTTP/1.1 server: libuv connections, llhttp parsing, routing, in-order answers to async handlers. */
 #include "http_server.h"
 
+#include "http_route.h"
 #include "log.h"
 
 #include <cjson/cJSON.h>
@@ -13,11 +14,10 @@
 #include <time.h>
 
 /* Fixed per-request tables: a request that needs more headers is refused with 431, more query
- * parameters are ignored (the first ones are kept), a route may not declare more parameters. */
+ * parameters are ignored (the first ones are kept); a route may not declare more than HTTP_MAX_PARAMS parameters
+ * (http_route.h). */
 #define HTTP_MAX_HEADERS 64
-#define HTTP_MAX_PARAMS 16
 #define HTTP_MAX_QUERY 32
-#define HTTP_MAX_SEGMENTS 32
 
 /* One read buffer per server: most reads hold whole requests and are parsed in place, so a
  * connection only keeps bytes of its own when a pipelined request waits behind one in flight. */
@@ -34,23 +34,6 @@
  * closing with unread bytes makes the kernel send RST, which can destroy the answer in flight
  * (a 413 while the client is still sending its body). */
 #define LINGER_MS 2000
-
-typedef enum { SEG_REST = 0, SEG_PARAM = 1, SEG_LITERAL = 2 } seg_kind;
-
-typedef struct {
-    seg_kind kind;
-    char *text; /* literal text or parameter name */
-    size_t len;
-} route_seg;
-
-typedef struct {
-    char *method; /* "GET", ... or "*" */
-    route_seg *segs;
-    size_t nsegs;
-    bool rest; /* last segment is {name*} */
-    http_handler_fn fn;
-    void *arg;
-} http_route;
 
 typedef struct {
     uv_tcp_t tcp;
@@ -136,8 +119,7 @@ struct http_server {
     uv_loop_t *loop;
     http_server_config cfg;
     char *name;
-    http_route *routes;
-    size_t nroutes;
+    http_route_table routes;
     http_listener **listeners;
     size_t nlisteners;
     unsigned listeners_open;
@@ -358,162 +340,12 @@ http_server *http_server_new(uv_loop_t *loop, const http_server_config *cfg)
     return s;
 }
 
-/* Free one compiled route's strings. */
-static void route_release(http_route *r)
-{
-    for (size_t i = 0; i < r->nsegs; i++)
-        free(r->segs[i].text);
-    free(r->segs);
-    free(r->method);
-}
-
-/* Split pattern into segments; 0, -EINVAL for a malformed pattern or -ENOMEM. */
-static int route_compile(http_route *r, const char *pattern)
-{
-    if (pattern[0] != '/')
-        return -EINVAL;
-    const char *p = pattern + 1;
-    size_t cap = 0, nparams = 0;
-    for (const char *q = pattern; *q; q++)
-        cap += *q == '/';
-    r->segs = calloc(cap ? cap : 1, sizeof *r->segs);
-    if (!r->segs)
-        return -ENOMEM;
-    while (*p) {
-        const char *end = strchr(p, '/');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len == 0 && !end) /* trailing slash */
-            break;
-        route_seg *seg = &r->segs[r->nsegs];
-        if (r->rest)
-            return -EINVAL; /* {name*} must be last */
-        if (len >= 2 && p[0] == '{' && p[len - 1] == '}') {
-            size_t nlen = len - 2;
-            seg->kind = SEG_PARAM;
-            if (nlen > 1 && p[len - 2] == '*') {
-                seg->kind = SEG_REST;
-                nlen--;
-                r->rest = true;
-            }
-            if (nlen == 0 || memchr(p + 1, '*', nlen) || ++nparams > HTTP_MAX_PARAMS)
-                return -EINVAL;
-            seg->text = strndup(p + 1, nlen);
-            seg->len = nlen;
-        } else {
-            if (memchr(p, '{', len) || memchr(p, '}', len))
-                return -EINVAL;
-            seg->kind = SEG_LITERAL;
-            seg->text = strndup(p, len);
-            seg->len = len;
-        }
-        r->nsegs++;
-        if (!seg->text)
-            return -ENOMEM;
-        if (!end)
-            break;
-        p = end + 1;
-    }
-    return 0;
-}
-
 int http_server_route(http_server *s, const char *method, const char *pattern, http_handler_fn fn, void *arg)
 {
-    http_route r = {.fn = fn, .arg = arg};
-    int rc = route_compile(&r, pattern);
-    if (rc == 0 && !(r.method = strdup(method)))
-        rc = -ENOMEM;
-    if (rc == 0) {
-        http_route *routes = realloc(s->routes, (s->nroutes + 1) * sizeof *routes);
-        if (!routes) {
-            rc = -ENOMEM;
-        } else {
-            s->routes = routes;
-            s->routes[s->nroutes++] = r;
-            return 0;
-        }
-    }
+    int rc = http_route_table_add(&s->routes, method, pattern, fn, arg);
     if (rc == -EINVAL)
         log_warn("%s: invalid route pattern \"%s\"", s->name, pattern);
-    route_release(&r);
     return rc;
-}
-
-/* Kind of route r's segment i, with everything past a {name*} counting as the rest. */
-static seg_kind route_kind_at(const http_route *r, size_t i)
-{
-    size_t fixed = r->nsegs - (r->rest ? 1 : 0);
-    return i < fixed ? r->segs[i].kind : SEG_REST;
-}
-
-/* True if route a is more specific than b: at the first segment where they differ, a literal beats
- * a parameter and a parameter beats a rest. This is the order in which a trie walked literals first
- * with backtracking would find them. */
-static bool route_better(const http_route *a, const http_route *b)
-{
-    size_t n = a->nsegs > b->nsegs ? a->nsegs : b->nsegs;
-    for (size_t i = 0; i < n; i++) {
-        seg_kind ka = route_kind_at(a, i), kb = route_kind_at(b, i);
-        if (ka != kb)
-            return ka > kb;
-    }
-    return false;
-}
-
-typedef struct {
-    size_t off, len;
-} path_seg;
-
-/* Split a raw path into segments; a trailing slash adds none. Returns the count, capped. */
-static size_t path_split(const char *path, size_t plen, path_seg *segs, bool *overflow)
-{
-    size_t n = 0, i = 1;
-    *overflow = false;
-    if (plen == 1)
-        return 0;
-    while (i <= plen) {
-        const char *end = memchr(path + i, '/', plen - i);
-        size_t e = end ? (size_t)(end - path) : plen;
-        if (!end && e == i && n > 0) /* trailing slash */
-            break;
-        if (n == HTTP_MAX_SEGMENTS) {
-            *overflow = true;
-            break;
-        }
-        segs[n].off = i;
-        segs[n].len = e - i;
-        n++;
-        i = e + 1;
-    }
-    return n;
-}
-
-/* True if route r matches the raw path's segments (method aside). */
-static bool route_match(const http_route *r, const char *path, size_t plen, const path_seg *segs, size_t n,
-                        bool overflow)
-{
-    size_t fixed = r->nsegs - (r->rest ? 1 : 0);
-    if (r->rest) {
-        if (fixed >= n || segs[fixed].off >= plen)
-            return false; /* the rest must not be empty */
-    } else if (overflow || n != fixed) {
-        return false;
-    }
-    for (size_t i = 0; i < fixed; i++) {
-        const route_seg *rs = &r->segs[i];
-        if (rs->kind == SEG_LITERAL) {
-            if (segs[i].len != rs->len || memcmp(path + segs[i].off, rs->text, rs->len) != 0)
-                return false;
-        } else if (segs[i].len == 0) {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* True if a route registered for rm serves a request with method m (HEAD is served by GET). */
-static bool method_matches(const char *rm, const char *m)
-{
-    return strcmp(rm, "*") == 0 || strcmp(rm, m) == 0 || (strcmp(m, "HEAD") == 0 && strcmp(rm, "GET") == 0);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -605,9 +437,7 @@ static void conn_free(http_conn *c)
 /* Free the server itself (http_server_free already asked for it). */
 static void server_free_now(http_server *s)
 {
-    for (size_t i = 0; i < s->nroutes; i++)
-        route_release(&s->routes[i]);
-    free(s->routes);
+    http_route_table_free(&s->routes);
     free(s->listeners);
     free(s->rbuf);
     free(s->name);
@@ -1104,25 +934,22 @@ static const char *request_decode_segment(http_conn *c, const char *raw, size_t 
 }
 
 /* Answer 405 with the methods that the path does accept. */
-static void request_method_not_allowed(http_server *s, http_request *req, const char *path, size_t plen,
-                                       const path_seg *segs, size_t n, bool overflow)
+static void request_method_not_allowed(http_server *s, http_request *req, const http_path *p)
 {
-    char allow[256] = "";
-    size_t len = 0;
-    for (size_t i = 0; i < s->nroutes; i++) {
-        const http_route *r = &s->routes[i];
-        if (!route_match(r, path, plen, segs, n, overflow))
-            continue;
-        size_t mlen = strlen(r->method);
-        bool seen = false;
-        for (const char *t = allow; (t = strstr(t, r->method)) != NULL; t += mlen)
-            if ((t == allow || t[-1] == ' ') && (t[mlen] == ',' || t[mlen] == '\0'))
-                seen = true;
-        if (!seen && len + mlen + 3 < sizeof allow)
-            len += (size_t)snprintf(allow + len, sizeof allow - len, "%s%s", len ? ", " : "", r->method);
-    }
+    char allow[256];
+    http_route_table_allow(&s->routes, p, allow, sizeof allow);
     http_response_header(req, "Allow", allow);
     http_respond_error(req, 405, "Method not allowed");
+}
+
+/* One path parameter of the matched route: decoded into the arena. */
+static void request_add_param(void *ctx, const char *name, const char *raw, size_t len)
+{
+    http_conn *c = ctx;
+    http_request *req = &c->req;
+    req->param[req->nparam].name = name;
+    req->param[req->nparam].value = request_decode_segment(c, raw, len);
+    req->nparam++;
 }
 
 /* A complete request: resolve path, parameters and query, pick the route and call its handler. */
@@ -1166,45 +993,21 @@ static void conn_dispatch(http_conn *c)
     size_t plen = strlen(path);
     req->path = request_decode_segment(c, path, plen);
 
-    path_seg segs[HTTP_MAX_SEGMENTS];
-    bool overflow = false, path_known = false;
-    size_t n = 0;
+    http_path hp;
+    bool path_known = false;
     const http_route *best = NULL;
     if (path[0] == '/') {
-        n = path_split(path, plen, segs, &overflow);
-        for (size_t i = 0; i < s->nroutes; i++) {
-            const http_route *r = &s->routes[i];
-            if (!route_match(r, path, plen, segs, n, overflow))
-                continue;
-            path_known = true;
-            if (method_matches(r->method, req->method) && (!best || route_better(r, best)))
-                best = r;
-        }
+        http_path_split(&hp, path, plen);
+        best = http_route_table_find(&s->routes, req->method, &hp, &path_known);
     }
     if (!best) {
         if (path_known)
-            request_method_not_allowed(s, req, path, plen, segs, n, overflow);
+            request_method_not_allowed(s, req, &hp);
         else
             http_respond_error(req, 404, "Not found");
         return;
     }
-
-    size_t fixed = best->nsegs - (best->rest ? 1 : 0);
-    for (size_t i = 0; i < fixed; i++) {
-        if (best->segs[i].kind != SEG_PARAM)
-            continue;
-        req->param[req->nparam].name = best->segs[i].text;
-        req->param[req->nparam].value = request_decode_segment(c, path + segs[i].off, segs[i].len);
-        req->nparam++;
-    }
-    if (best->rest) {
-        size_t off = segs[fixed].off, len = plen - off;
-        if (path[plen - 1] == '/')
-            len--;
-        req->param[req->nparam].name = best->segs[fixed].text;
-        req->param[req->nparam].value = request_decode_segment(c, path + off, len);
-        req->nparam++;
-    }
+    http_route_params(best, &hp, request_add_param, c);
     if (req->query[0])
         request_parse_query(c, req->query, strlen(req->query));
     http_handler_fn fn = best->fn;
