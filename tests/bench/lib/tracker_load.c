@@ -1,5 +1,5 @@
-/* Simulated tracker load shared by the ingest benchmarks (see tracker_load.h); compiled into each of them
- * through its tests/bench/<name>.sources, as tests/CMakeLists.txt makes a program of every .c in tests/bench. */
+/* Simulated tracker load shared by the ingest benchmarks (see tracker_load.h); built once as bench_support, which
+ * they link, since tests/CMakeLists.txt makes a program of every .c in tests/bench itself. */
 #include "tracker_load.h"
 
 #include <errno.h>
