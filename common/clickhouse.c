@@ -574,7 +574,7 @@ void ch_client_free(ch_client *c)
     if (!c || c->freeing)
         return;
     c->freeing = true;
-    /* Inside one of our callbacks curl is on the stack: client_leave finishes the job. */
+    /* Inside one of our callbacks curl is on the stack: client_leave finishes it. */
     if (c->depth == 0)
         client_teardown(c);
 }

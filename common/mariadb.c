@@ -23,7 +23,7 @@
 /* Long enough for the heaviest achievement query, short enough that a hung server frees the thread. */
 #define MDB_RW_TIMEOUT_S 30
 #define MDB_PROBE_TIMEOUT_MS 2000
-/* InnoDB ends a deadlock by rolling one transaction back, and tells its client to run it again. Every job here
+/* InnoDB ends a deadlock by rolling one transaction back, and tells its client to run it again. Every query here
  * is a transaction of its own (autocommit, one statement), so the pool does that itself. Concurrent
  * INSERT ... SELECT ... ON DUPLICATE KEY UPDATE of one key gets there (authd links a GUID so: two logins of one
  * member at once): both statements take shared locks on what they read, then both want them exclusive; when the

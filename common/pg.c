@@ -106,7 +106,7 @@ static void pg_run(void *ctx, void **conn, db_query *q)
     }
     q->res = run(pg, q->sql, q->nparams, q->params);
     check_result(pg, q->res, q->err, sizeof q->err);
-    /* A job that left a transaction open would poison the next job on this connection. */
+    /* A query that left a transaction open would poison the next one on this connection. */
     PGTransactionStatusType ts = PQtransactionStatus(pg);
     if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR)
         PQclear(PQexec(pg, "ROLLBACK"));

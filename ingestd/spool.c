@@ -41,7 +41,7 @@ typedef struct {
     void *arg;
 } append_cb;
 
-typedef enum { JOB_WRITE, JOB_READ, JOB_REMOVE, JOB_CLOSE } job_op;
+typedef enum { OP_WRITE, OP_READ, OP_REMOVE, OP_CLOSE } file_op_kind;
 
 /* One good record of the file being replayed; b points into the file's contents. */
 typedef struct {
@@ -49,11 +49,11 @@ typedef struct {
     size_t end;
 } replay_rec;
 
-/* One piece of file work for the thread pool. The worker touches nothing but the job. */
+/* One piece of file work for the thread pool. The worker touches nothing but the file op. */
 typedef struct {
     uv_work_t req;
     spool *s;
-    job_op op;
+    file_op_kind op;
     int fd;       /* WRITE: the active file, or -1 to create path; CLOSE: the descriptor to close */
     char *path;   /* WRITE (create), READ, REMOVE */
     char *dir;    /* WRITE (create): fsync'd so the new file's name is durable */
@@ -67,7 +67,7 @@ typedef struct {
     size_t nrecs;
     spool_scan_result scan; /* READ */
     int err;
-} job;
+} file_op;
 
 struct spool {
     uv_loop_t *loop;
@@ -88,7 +88,7 @@ struct spool {
     append_cb *queued_cbs;
     size_t nqueued, capqueued;
     bool writing;
-    unsigned jobs; /* jobs in the thread pool; s is freed only when none is left */
+    unsigned file_ops; /* file ops in the thread pool; s is freed only when none is left */
 
     /* Replay. */
     bool drain_wanted;
@@ -359,7 +359,7 @@ static int fsync_dir(const char *dir)
 /* ---- the thread pool side ---- */
 
 /* Worker: create the file if needed, write the group, fdatasync; on failure cut the file back. */
-static void work_write(job *j)
+static void work_write(file_op *j)
 {
     records_fill_crc(j->data.data, j->data.len);
     if (j->fd < 0) {
@@ -396,7 +396,7 @@ static void work_write(job *j)
 /* spool_scan callback (worker): collect the records after the part Redis already acknowledged. */
 static int collect_record(const stream_batch *b, uint64_t at, size_t end, void *arg)
 {
-    job *j = arg;
+    file_op *j = arg;
     if (end <= j->skip_until)
         return 0;
     if ((j->nrecs & (j->nrecs - 1)) == 0) { /* grow at powers of two */
@@ -410,7 +410,7 @@ static int collect_record(const stream_batch *b, uint64_t at, size_t end, void *
 }
 
 /* Worker: read a whole sealed file and find its records (CRC checks of up to 64 MiB stay off the loop). */
-static void work_read(job *j)
+static void work_read(file_op *j)
 {
     int fd = open(j->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -447,7 +447,7 @@ static void work_read(job *j)
 }
 
 /* Worker: delete a replayed file, or set a damaged one aside. */
-static void work_remove(job *j)
+static void work_remove(file_op *j)
 {
     if (j->corrupt) {
         size_t n = strlen(j->path) + 16;
@@ -465,44 +465,44 @@ static void work_remove(job *j)
     }
 }
 
-/* uv_work_cb: run the job's blocking part. */
-static void job_work(uv_work_t *req)
+/* uv_work_cb: run the file op's blocking part. */
+static void file_op_work(uv_work_t *req)
 {
-    job *j = req->data;
+    file_op *j = req->data;
     switch (j->op) {
-    case JOB_WRITE:
+    case OP_WRITE:
         work_write(j);
         break;
-    case JOB_READ:
+    case OP_READ:
         work_read(j);
         break;
-    case JOB_REMOVE:
+    case OP_REMOVE:
         work_remove(j);
         break;
-    case JOB_CLOSE:
+    case OP_CLOSE:
         if (close(j->fd) != 0)
             j->err = -errno;
         break;
     }
 }
 
-static void job_done(uv_work_t *req, int status);
+static void file_op_done(uv_work_t *req, int status);
 
-/* Queue a job on the thread pool (counted in s->jobs until its after-work callback ends). */
-static int job_submit(spool *s, job *j)
+/* Queue a file op on the thread pool (counted in s->file_ops until its after-work callback ends). */
+static int file_op_submit(spool *s, file_op *j)
 {
     j->s = s;
     j->req.data = j;
-    int rc = uv_queue_work(s->loop, &j->req, job_work, job_done);
+    int rc = uv_queue_work(s->loop, &j->req, file_op_work, file_op_done);
     if (rc == 0)
-        s->jobs++;
+        s->file_ops++;
     return rc;
 }
 
-/* A new job, or NULL. */
-static job *job_new(job_op op)
+/* A new file op, or NULL. */
+static file_op *file_op_new(file_op_kind op)
 {
-    job *j = calloc(1, sizeof *j);
+    file_op *j = calloc(1, sizeof *j);
     if (j) {
         j->op = op;
         j->fd = -1;
@@ -510,8 +510,8 @@ static job *job_new(job_op op)
     return j;
 }
 
-/* Free a job and what it owns (not its descriptor). */
-static void job_free(job *j)
+/* Free a file op and what it owns (not its descriptor). */
+static void file_op_free(file_op *j)
 {
     free(j->path);
     free(j->dir);
@@ -527,12 +527,12 @@ static void job_free(job *j)
 static void seal_active(spool *s)
 {
     if (s->active_fd >= 0) {
-        job *j = job_new(JOB_CLOSE);
+        file_op *j = file_op_new(OP_CLOSE);
         if (j) {
             j->fd = s->active_fd;
-            if (job_submit(s, j) != 0) {
+            if (file_op_submit(s, j) != 0) {
                 close(j->fd); /* cannot happen with a live loop; do not leak the descriptor */
-                job_free(j);
+                file_op_free(j);
             }
         } else {
             close(s->active_fd);
@@ -546,7 +546,7 @@ static void seal_active(spool *s)
 }
 
 /* A group write finished: tell its appenders, then start the next group. */
-static void write_done(spool *s, job *j)
+static void write_done(spool *s, file_op *j)
 {
     s->writing = false;
     if (j->fd >= 0)
@@ -577,12 +577,12 @@ static void write_start(spool *s)
 {
     if (s->writing || !s->nqueued)
         return;
-    job *j = job_new(JOB_WRITE);
+    file_op *j = file_op_new(OP_WRITE);
     if (j && s->active_fd < 0) {
         j->path = file_path(s, s->active_seq, "");
         j->dir = strdup(s->dir);
         if (!j->path || !j->dir) {
-            job_free(j);
+            file_op_free(j);
             j = NULL;
         }
     }
@@ -593,14 +593,14 @@ static void write_start(spool *s)
         j->data = s->queued;
         j->cbs = s->queued_cbs;
         j->ncbs = s->nqueued;
-        rc = job_submit(s, j);
+        rc = file_op_submit(s, j);
     }
     if (rc != 0) {
         /* Leave the queue as it was and fail it as a whole. */
         if (j) {
             j->data = (bytebuf){0};
             j->cbs = NULL;
-            job_free(j);
+            file_op_free(j);
         }
         append_cb *cbs = s->queued_cbs;
         size_t n = s->nqueued;
@@ -677,15 +677,15 @@ static void replay_abort(spool *s)
 /* Every record of sealed[0] is in Redis: delete the file. */
 static void replay_remove(spool *s)
 {
-    job *j = job_new(JOB_REMOVE);
+    file_op *j = file_op_new(OP_REMOVE);
     if (j && (j->path = file_path(s, s->sealed[0], "")) != NULL) {
         j->corrupt = s->file_corrupt;
         j->start_size = s->file.len;
-        if (job_submit(s, j) == 0)
+        if (file_op_submit(s, j) == 0)
             return;
     }
     if (j)
-        job_free(j);
+        file_op_free(j);
     log_error("spool: cannot remove replayed spool-%020" PRIu64 ".log (out of memory); retrying later", s->sealed[0]);
     replay_abort(s);
 }
@@ -749,7 +749,7 @@ static void on_replayed(redis_client *c, redisReply *reply, const char *err, voi
 }
 
 /* The file to replay was read: find its records and start sending them. */
-static void read_done(spool *s, job *j)
+static void read_done(spool *s, file_op *j)
 {
     uint64_t seq = s->sealed[0];
     if (j->err == -ENOENT) {
@@ -789,7 +789,7 @@ static void read_done(spool *s, job *j)
 }
 
 /* A replayed file is gone: account for it and go on with the next one. */
-static void remove_done(spool *s, job *j)
+static void remove_done(spool *s, file_op *j)
 {
     if (j->err) {
         log_error("spool: cannot remove replayed %s: %s; its batches will be replayed again (flagged as possible "
@@ -824,12 +824,12 @@ static void drain_kick(spool *s)
             s->drain_wanted = false;
         return;
     }
-    job *j = job_new(JOB_READ);
+    file_op *j = file_op_new(OP_READ);
     if (j)
         j->skip_until = s->resume_seq == s->sealed[0] ? s->resume_offset : 0;
-    if (!j || !(j->path = file_path(s, s->sealed[0], "")) || job_submit(s, j) != 0) {
+    if (!j || !(j->path = file_path(s, s->sealed[0], "")) || file_op_submit(s, j) != 0) {
         if (j)
-            job_free(j);
+            file_op_free(j);
         log_error("spool: cannot start reading spool-%020" PRIu64 ".log; retrying later", s->sealed[0]);
         s->drain_wanted = false;
         return;
@@ -858,29 +858,29 @@ int spool_drain(spool *s, redis_client *r, const char *stream_key)
     return s->draining || s->drain_wanted ? 0 : 1;
 }
 
-/* uv_after_work_cb: back on the loop with a job's outcome. */
-static void job_done(uv_work_t *req, int status)
+/* uv_after_work_cb: back on the loop with a file op's outcome. */
+static void file_op_done(uv_work_t *req, int status)
 {
-    job *j = req->data;
+    file_op *j = req->data;
     spool *s = j->s;
     switch (j->op) {
-    case JOB_WRITE:
+    case OP_WRITE:
         write_done(s, j);
         break;
-    case JOB_READ:
+    case OP_READ:
         read_done(s, j);
         break;
-    case JOB_REMOVE:
+    case OP_REMOVE:
         remove_done(s, j);
         break;
-    case JOB_CLOSE:
+    case OP_CLOSE:
         if (j->err)
             log_warn("spool: closing a spool file failed: %s", strerror(-j->err));
         break;
     }
-    job_free(j);
+    file_op_free(j);
     /* Counted until here: callbacks above may call spool_close, which must not free s under us. */
-    s->jobs--;
+    s->file_ops--;
     close_maybe_finish(s);
 }
 
@@ -980,17 +980,17 @@ fail:
 /* The last step of spool_close: once nothing is in flight, close the active file, then free. */
 static void close_maybe_finish(spool *s)
 {
-    if (!s->closing || s->writing || s->nqueued || s->jobs || s->inflight)
+    if (!s->closing || s->writing || s->nqueued || s->file_ops || s->inflight)
         return;
     if (s->active_fd >= 0) {
         int fd = s->active_fd;
         s->active_fd = -1;
-        job *j = job_new(JOB_CLOSE);
+        file_op *j = file_op_new(OP_CLOSE);
         if (j) {
             j->fd = fd;
-            if (job_submit(s, j) == 0)
-                return; /* back here from job_done */
-            job_free(j);
+            if (file_op_submit(s, j) == 0)
+                return; /* back here from file_op_done */
+            file_op_free(j);
         }
         close(fd);
     }
