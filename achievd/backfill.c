@@ -53,7 +53,7 @@ static void replay_write(void *arg, const ach_write *w)
     snprintf(p->guid, sizeof p->guid, "%s", w->guid ? w->guid : "");
 }
 
-int backfill_select_list(ch_buf *q)
+int backfill_select_list(bytebuf *q)
 {
     const char *s = raw_row_columns;
     int rc = 0;
@@ -63,14 +63,14 @@ int backfill_select_list(ch_buf *q)
         for (size_t i = 0; i < sizeof unread_columns / sizeof *unread_columns; i++)
             unread |= strlen(unread_columns[i]) == len && memcmp(unread_columns[i], s, len) == 0;
         if (unread)
-            rc = ch_buf_append(q, "''", 2);
+            rc = bytebuf_append(q, "''", 2);
         else if (len == 11 && memcmp(s, "received_at", 11) == 0)
-            rc = ch_buf_appendf(q, "toUInt32(received_at)");
+            rc = bytebuf_appendf(q, "toUInt32(received_at)");
         else
-            rc = ch_buf_append(q, s, len);
+            rc = bytebuf_append(q, s, len);
         s += len;
         if (*s == ',') {
-            rc |= ch_buf_append(q, ", ", 2);
+            rc |= bytebuf_append(q, ", ", 2);
             s++;
         }
         while (*s == ' ')
@@ -82,27 +82,27 @@ int backfill_select_list(ch_buf *q)
 /* One page of the GUID's past, in the order the events happened. */
 static char *page_sql(const char *guid, uint64_t until_ms, uint64_t offset)
 {
-    ch_buf q = {0};
-    ch_buf g = {0};
-    int rc = ch_buf_append_quoted(&g, guid, strlen(guid));
-    rc |= ch_buf_append(&q, "SELECT ", 7);
+    bytebuf q = {0};
+    bytebuf g = {0};
+    int rc = ch_append_quoted(&g, guid, strlen(guid));
+    rc |= bytebuf_append(&q, "SELECT ", 7);
     rc |= backfill_select_list(&q);
-    rc |= ch_buf_appendf(&q,
-                         "\nFROM raw_events\n"
-                         "WHERE toUInt64(received_at) * 1000 + received_ms <= %llu\n"
-                         "  AND ((actor_guid = %s AND actor_smf_id = 0) OR (target_guid = %s AND target_smf_id = 0)\n"
-                         "       OR (event_type IN ('match_end', 'team_win', 'round_end') AND match_key IN\n"
-                         "           (SELECT match_key FROM raw_events\n"
-                         "            WHERE (actor_guid = %s AND actor_smf_id = 0) OR (target_guid = %s AND "
-                         "target_smf_id = 0))))\n"
-                         "ORDER BY received_at, received_ms, game_time\n"
-                         "LIMIT %llu, %d\n"
-                         "FORMAT TabSeparated",
-                         (unsigned long long)until_ms, g.data, g.data, g.data, g.data, (unsigned long long)offset,
-                         PAGE_ROWS);
-    ch_buf_free(&g);
+    rc |= bytebuf_appendf(&q,
+                          "\nFROM raw_events\n"
+                          "WHERE toUInt64(received_at) * 1000 + received_ms <= %llu\n"
+                          "  AND ((actor_guid = %s AND actor_smf_id = 0) OR (target_guid = %s AND target_smf_id = 0)\n"
+                          "       OR (event_type IN ('match_end', 'team_win', 'round_end') AND match_key IN\n"
+                          "           (SELECT match_key FROM raw_events\n"
+                          "            WHERE (actor_guid = %s AND actor_smf_id = 0) OR (target_guid = %s AND "
+                          "target_smf_id = 0))))\n"
+                          "ORDER BY received_at, received_ms, game_time\n"
+                          "LIMIT %llu, %d\n"
+                          "FORMAT TabSeparated",
+                          (unsigned long long)until_ms, g.data, g.data, g.data, g.data, (unsigned long long)offset,
+                          PAGE_ROWS);
+    bytebuf_free(&g);
     if (rc) {
-        ch_buf_free(&q);
+        bytebuf_free(&q);
         return NULL;
     }
     return q.data;

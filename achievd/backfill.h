@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "achievd.h"
-#include "clickhouse.h"
+#include "bytebuf.h"
 #include "evaluate.h"
 
 /* An evaluator's write, with copies of its strings (an ach_write's point into the evaluator). */
@@ -39,6 +39,6 @@ void backfill_free(backfill *b);
 
 /* The SELECT list of a replay: raw_row_columns as the stream has them (received_at in epoch seconds, as ingestd
  * renders it; ClickHouse would print a date), with the columns a replay does not read as ''. 0 or -ENOMEM. */
-int backfill_select_list(ch_buf *q);
+int backfill_select_list(bytebuf *q);
 
 #endif

@@ -20,23 +20,23 @@ static int range_query(const achievd_settings *s, const char *what, uint64_t fro
                        const char *tail, char **body)
 {
     *body = NULL;
-    ch_buf q = {0};
-    int rc = ch_buf_append(&q, "SELECT ", 7);
-    rc |= what ? ch_buf_appendf(&q, "%s", what) : backfill_select_list(&q);
-    rc |= ch_buf_appendf(&q,
-                         "\nFROM raw_events\n"
-                         "WHERE received_at >= toDateTime(%llu) AND received_at <= toDateTime(%llu)\n"
-                         "  AND toUInt64(received_at) * 1000 + received_ms > %llu\n"
-                         "  AND toUInt64(received_at) * 1000 + received_ms <= %llu\n"
-                         "%s\nFORMAT TabSeparated",
-                         (unsigned long long)(from_ms / 1000), (unsigned long long)(to_ms / 1000),
-                         (unsigned long long)from_ms, (unsigned long long)to_ms, tail);
+    bytebuf q = {0};
+    int rc = bytebuf_append(&q, "SELECT ", 7);
+    rc |= what ? bytebuf_appendf(&q, "%s", what) : backfill_select_list(&q);
+    rc |= bytebuf_appendf(&q,
+                          "\nFROM raw_events\n"
+                          "WHERE received_at >= toDateTime(%llu) AND received_at <= toDateTime(%llu)\n"
+                          "  AND toUInt64(received_at) * 1000 + received_ms > %llu\n"
+                          "  AND toUInt64(received_at) * 1000 + received_ms <= %llu\n"
+                          "%s\nFORMAT TabSeparated",
+                          (unsigned long long)(from_ms / 1000), (unsigned long long)(to_ms / 1000),
+                          (unsigned long long)from_ms, (unsigned long long)to_ms, tail);
     if (rc) {
-        ch_buf_free(&q);
+        bytebuf_free(&q);
         return -ENOMEM;
     }
     rc = ch_query_sync(s->clickhouse_url, q.data, body);
-    ch_buf_free(&q);
+    bytebuf_free(&q);
     if (rc != 0) {
         log_warn("achievd: catch-up: ClickHouse answered %d: %.200s; trying again later", rc, *body ? *body : "");
         free(*body);

@@ -44,7 +44,7 @@ struct ch_request {
     void *probe_token;
     ch_read_fn read_fn;
     void *read_arg;
-    ch_buf resp;
+    bytebuf resp;
     bool oom;
     char errbuf[CURL_ERROR_SIZE];
     ch_request *prev, *next;
@@ -74,52 +74,7 @@ static void curl_init_once(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-/* ---- ch_buf ---- */
-
-int ch_buf_grow(ch_buf *b, size_t extra)
-{
-    if (b->len + extra + 1 <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->len + extra + 1) {
-        if (cap > SIZE_MAX / 2)
-            return -ENOMEM;
-        cap *= 2;
-    }
-    char *p = realloc(b->data, cap);
-    if (!p)
-        return -ENOMEM;
-    b->data = p;
-    b->cap = cap;
-    return 0;
-}
-
-int ch_buf_append_u64(ch_buf *b, uint64_t v)
-{
-    char digits[20];
-    size_t i = sizeof digits;
-    do
-        digits[--i] = (char)('0' + v % 10);
-    while (v /= 10);
-    return ch_buf_append(b, digits + i, sizeof digits - i);
-}
-
-int ch_buf_appendf(ch_buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return -EINVAL;
-    if (ch_buf_grow(b, (size_t)n))
-        return -ENOMEM;
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-    return 0;
-}
+/* ---- ClickHouse formats in a buffer ---- */
 
 /* The escape letter ClickHouse reads back for a control byte, or 0 if it has none. */
 static char escape_letter(unsigned char ch)
@@ -142,10 +97,10 @@ static char escape_letter(unsigned char ch)
     }
 }
 
-int ch_buf_append_quoted(ch_buf *b, const char *s, size_t len)
+int ch_append_quoted(bytebuf *b, const char *s, size_t len)
 {
     /* Worst case every byte becomes \xHH. */
-    if (len > (SIZE_MAX - 3) / 4 || ch_buf_grow(b, len * 4 + 2))
+    if (len > (SIZE_MAX - 3) / 4 || bytebuf_grow(b, len * 4 + 2))
         return -ENOMEM;
     char *o = b->data + b->len;
     *o++ = '\'';
@@ -207,9 +162,9 @@ static size_t tsv_next_escape(const char *s, size_t i, size_t len)
     }
 }
 
-int ch_buf_append_tsv(ch_buf *b, const char *s, size_t len)
+int ch_append_tsv(bytebuf *b, const char *s, size_t len)
 {
-    if (len > (SIZE_MAX - 1) / 2 || ch_buf_grow(b, len * 2))
+    if (len > (SIZE_MAX - 1) / 2 || bytebuf_grow(b, len * 2))
         return -ENOMEM;
     /* Rows are mostly text with nothing to escape: copy the runs between escapes whole. */
     char *o = b->data + b->len;
@@ -227,13 +182,6 @@ int ch_buf_append_tsv(ch_buf *b, const char *s, size_t len)
     b->len = (size_t)(o - b->data);
     b->data[b->len] = '\0';
     return 0;
-}
-
-void ch_buf_free(ch_buf *b)
-{
-    free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
 }
 
 /* ---- client lifetime ---- */
@@ -292,7 +240,7 @@ static void request_free(ch_client *c, ch_request *r)
     c->inflight--;
     if (r->easy)
         curl_easy_cleanup(r->easy);
-    ch_buf_free(&r->resp);
+    bytebuf_free(&r->resp);
     free(r);
 }
 
@@ -513,7 +461,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
 {
     ch_request *r = userp;
     size_t n = size * nmemb;
-    if (ch_buf_append(&r->resp, data, n)) {
+    if (bytebuf_append(&r->resp, data, n)) {
         r->oom = true;
         return 0; /* aborts the transfer */
     }
@@ -626,7 +574,7 @@ void ch_client_free(ch_client *c)
     if (!c || c->freeing)
         return;
     c->freeing = true;
-    /* Inside one of our callbacks curl is on the stack: client_leave finishes the job. */
+    /* Inside one of our callbacks curl is on the stack: client_leave finishes it. */
     if (c->depth == 0)
         client_teardown(c);
 }

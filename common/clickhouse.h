@@ -5,8 +5,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 #include <uv.h>
+
+#include "bytebuf.h"
 
 typedef struct ch_client ch_client;
 
@@ -40,30 +41,9 @@ unsigned ch_client_inflight(const ch_client *c);
 
 /* Append s to out as a ClickHouse string literal ('...' with \\ and \' escaped, control bytes as
  * \n \t \0 ...). out grows as needed; returns 0 or -ENOMEM. */
-typedef struct {
-    char *data;
-    size_t len, cap;
-} ch_buf;
-/* Make room for extra more bytes and a NUL after them; 0 or -ENOMEM. */
-int ch_buf_grow(ch_buf *b, size_t extra);
-/* Inline: rows are built from many short appends (a tab, a number), and the call cost more than the copy. */
-static inline int ch_buf_append(ch_buf *b, const char *s, size_t len)
-{
-    if (b->cap - b->len <= len && ch_buf_grow(b, len))
-        return -ENOMEM;
-    if (len)
-        memcpy(b->data + b->len, s, len);
-    b->len += len;
-    b->data[b->len] = '\0';
-    return 0;
-}
-int ch_buf_appendf(ch_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int ch_buf_append_quoted(ch_buf *b, const char *s, size_t len);
+int ch_append_quoted(bytebuf *b, const char *s, size_t len);
 /* Append s as a TabSeparated field value (\t \n \\ escaped). */
-int ch_buf_append_tsv(ch_buf *b, const char *s, size_t len);
-/* Append v in decimal (without vsnprintf: rows and live state append many numbers). */
-int ch_buf_append_u64(ch_buf *b, uint64_t v);
-void ch_buf_free(ch_buf *b);
+int ch_append_tsv(bytebuf *b, const char *s, size_t len);
 
 /* Blocking helpers for tools and tests (own private loop). Returns 0 and a malloc'd body in *out
  * (may be NULL), or the error as in ch_result_fn with the error text in *out. */

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One connection slot. handle is touched only by the worker thread running a job on it (busy), or by the
+/* One connection slot. handle is touched only by the worker thread running a query on it (busy), or by the
  * loop thread while it is idle; uv_queue_work's hand-offs order the two. */
 typedef struct {
     void *handle;
@@ -14,15 +14,15 @@ typedef struct {
 } db_conn;
 
 /* One queued or running query: its copied SQL and parameters live in the same allocation. */
-typedef struct db_job {
+typedef struct pool_query {
     uv_work_t work;
     db_pool *pool;
     db_conn *conn;
     db_any_fn cb;
     void *arg;
     db_query q;
-    struct db_job *next;
-} db_job;
+    struct pool_query *next;
+} pool_query;
 
 struct db_pool {
     uv_loop_t *loop;
@@ -30,7 +30,7 @@ struct db_pool {
     void *ctx;
     int size;
     db_conn *conns;
-    db_job *queue_head, *queue_tail; /* waiting for a free connection */
+    pool_query *queue_head, *queue_tail; /* waiting for a free connection */
     unsigned running;
     bool freeing;
     bool delivering; /* inside a user callback: db_pool_free must not destroy the pool under us */
@@ -38,7 +38,7 @@ struct db_pool {
 
 static void work_cb(uv_work_t *w)
 {
-    db_job *j = w->data;
+    pool_query *j = w->data;
     j->pool->drv->run(j->pool->ctx, &j->conn->handle, &j->q);
 }
 
@@ -55,10 +55,10 @@ static void pool_destroy(db_pool *p)
     free(p);
 }
 
-/* Loop thread: deliver the outcome, free the job, and give the connection to the next queued job. */
+/* Loop thread: deliver the outcome, free the query, and give the connection to the next queued one. */
 static void after_work_cb(uv_work_t *w, int status)
 {
-    db_job *j = w->data;
+    pool_query *j = w->data;
     db_pool *p = j->pool;
     j->conn->busy = false;
     p->running--;
@@ -86,12 +86,12 @@ static db_conn *free_conn(db_pool *p)
     return unopened;
 }
 
-/* Start queued jobs on free connections. */
+/* Start queued queries on free connections. */
 static void dispatch(db_pool *p)
 {
     db_conn *c;
     while (p->queue_head && (c = free_conn(p))) {
-        db_job *j = p->queue_head;
+        pool_query *j = p->queue_head;
         p->queue_head = j->next;
         if (!p->queue_head)
             p->queue_tail = NULL;
@@ -136,14 +136,14 @@ uv_loop_t *db_pool_loop(const db_pool *p)
     return p->loop;
 }
 
-/* Copy sql and params into a new job. */
-static db_job *job_new(const char *sql, int nparams, const char *const *params)
+/* Copy sql and params into a new pool_query. */
+static pool_query *pool_query_new(const char *sql, int nparams, const char *const *params)
 {
-    size_t size = sizeof(db_job) + (size_t)nparams * sizeof(char *) + strlen(sql) + 1;
+    size_t size = sizeof(pool_query) + (size_t)nparams * sizeof(char *) + strlen(sql) + 1;
     for (int i = 0; i < nparams; i++)
         if (params[i])
             size += strlen(params[i]) + 1;
-    db_job *j = calloc(1, size);
+    pool_query *j = calloc(1, size);
     if (!j)
         return NULL;
     const char **ptrs = (const char **)(j + 1);
@@ -169,7 +169,7 @@ int db_pool_query(db_pool *p, const char *sql, int nparams, const char *const *p
 {
     if (p->freeing)
         return -ECANCELED;
-    db_job *j = job_new(sql, nparams, params);
+    pool_query *j = pool_query_new(sql, nparams, params);
     if (!j)
         return -ENOMEM;
     j->pool = p;

@@ -1,6 +1,9 @@
-/* HTTP/1.1 server: libuv connections, llhttp parsing, routing, in-order answers to async handlers. */
+/* HTTP/1.1 server: setup, listeners, libuv connections (reading, writing, timeouts), shutdown. Parsing and
+ * dispatch are in http_parse.c, answering in http_request.c, routing in http_route.c; http_conn.h holds what they
+ * share. */
 #include "http_server.h"
 
+#include "http_conn.h"
 #include "log.h"
 
 #include <cjson/cJSON.h>
@@ -12,279 +15,17 @@
 #include <strings.h>
 #include <time.h>
 
-/* Fixed per-request tables: a request that needs more headers is refused with 431, more query
- * parameters are ignored (the first ones are kept), a route may not declare more parameters. */
-#define HTTP_MAX_HEADERS 64
-#define HTTP_MAX_PARAMS 16
-#define HTTP_MAX_QUERY 32
-#define HTTP_MAX_SEGMENTS 32
-
-/* One read buffer per server: most reads hold whole requests and are parsed in place, so a
- * connection only keeps bytes of its own when a pipelined request waits behind one in flight. */
-#define READ_BUF_SIZE (64 * 1024)
-/* Buffered input past which a connection stops reading until its in-flight request is answered. */
-#define INPUT_HIGH_WATER (128 * 1024)
-/* Queued output past which a connection stops parsing new requests until the client reads. */
-#define OUTPUT_HIGH_WATER (1024 * 1024)
-/* Buffers bigger than these are released after each request rather than kept for the next. */
-#define INPUT_KEEP (16 * 1024)
-#define ARENA_KEEP (16 * 1024)
-#define BODY_KEEP (64 * 1024)
-/* After the last answer of a connection we send FIN and keep reading (and dropping) for a while:
- * closing with unread bytes makes the kernel send RST, which can destroy the answer in flight
- * (a 413 while the client is still sending its body). */
-#define LINGER_MS 2000
-
-typedef enum { SEG_REST = 0, SEG_PARAM = 1, SEG_LITERAL = 2 } seg_kind;
-
-typedef struct {
-    seg_kind kind;
-    char *text; /* literal text or parameter name */
-    size_t len;
-} route_seg;
-
-typedef struct {
-    char *method; /* "GET", ... or "*" */
-    route_seg *segs;
-    size_t nsegs;
-    bool rest; /* last segment is {name*} */
-    http_handler_fn fn;
-    void *arg;
-} http_route;
-
-typedef struct {
-    uv_tcp_t tcp;
-    http_server *srv;
-} http_listener;
-
-typedef enum { CONN_OPEN, CONN_LINGER, CONN_CLOSING, CONN_CLOSED } conn_state;
-typedef enum { TIMER_NONE, TIMER_IDLE, TIMER_REQUEST, TIMER_LINGER } timer_mode;
-
-typedef struct http_conn http_conn;
-
-struct http_request {
-    http_conn *conn;
-    const char *method;
-    const char *path;  /* percent-decoded */
-    const char *query; /* raw, without '?' */
-    uint64_t start_ns;
-    void *data;
-    bool aborted;
-    bool head;
-    size_t url_off;
-    /* Offsets into the connection's arena: it may move while headers are still arriving. */
-    struct {
-        uint32_t name, value;
-    } hdr[HTTP_MAX_HEADERS];
-    unsigned nhdr;
-    struct {
-        const char *name, *value;
-    } param[HTTP_MAX_PARAMS];
-    unsigned nparam;
-    struct {
-        const char *name, *value;
-    } qp[HTTP_MAX_QUERY];
-    unsigned nqp;
-};
-
-struct http_conn {
-    uv_tcp_t tcp;
-    uv_timer_t timer;
-    uv_shutdown_t shutdown_req;
-    http_server *srv;
-    http_conn *prev, *next;
-    conn_state state;
-    int open_handles;
-    llhttp_t parser;
-
-    /* Unparsed input kept between reads (see READ_BUF_SIZE). */
-    char *ibuf;
-    size_t ilen, ioff, icap;
-
-    /* Request line and headers of the current request, NUL-separated; then path, params, query. */
-    char *arena;
-    size_t alen, acap;
-    size_t hdr_bytes; /* request line + headers as counted against max_header_bytes */
-    size_t hdr_raw;   /* bytes fed to the parser while in headers (catches whitespace padding) */
-    bool in_field;
-
-    char *body;
-    size_t body_len, body_cap;
-
-    char *resp; /* extra response headers, "Name: value\r\n"... */
-    size_t resp_len, resp_cap;
-
-    http_request req;
-
-    timer_mode tmode;
-    uint64_t deadline, timer_due;
-
-    int pending_status; /* set by a parser callback that refuses the request (the connection then closes) */
-    bool hdr_phase;     /* a message began and its headers are not complete yet */
-    bool msg_active;    /* a message began and is not complete yet */
-    bool msg_complete;  /* on_message_complete paused the parser: dispatch */
-    bool busy;          /* a request was dispatched and is not answered yet */
-    bool keep_alive;
-    bool processing; /* inside conn_run: answers given now must not re-enter the parser */
-    bool write_blocked;
-    bool reading;
-    bool peer_done;
-    char peer[64];
-};
-
-struct http_server {
-    uv_loop_t *loop;
-    http_server_config cfg;
-    char *name;
-    http_route *routes;
-    size_t nroutes;
-    http_listener **listeners;
-    size_t nlisteners;
-    unsigned listeners_open;
-    http_conn *conns;
-    unsigned nconns; /* in the list: open, lingering or closing */
-    unsigned inflight;
-    char *rbuf;
-    time_t date_time;
-    char date[64];
-
-    uint64_t last_reject_log;
-
-    bool shutting_down;
-    bool grace_closing, grace_closed;
-    uv_timer_t grace;
-    void (*done)(void *arg);
-    void *done_arg;
-    bool free_pending;
-};
-
 static void conn_close(http_conn *c);
-static void conn_finish(http_conn *c);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
-static void conn_process(http_conn *c);
 static void conn_fail(http_conn *c, int status, const char *message);
-static void server_maybe_done(http_server *s);
 
 /* ---------------------------------------------------------------------------------------------
  * Small helpers
  * ------------------------------------------------------------------------------------------- */
 
-/* Value of one hex digit, or -1. */
-static int hex_value(unsigned char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-/* Decode %xx (and '+' if asked) in place, keeping malformed escapes as they are; NUL-terminates. */
-static size_t percent_decode_lenient(char *s, size_t len, bool plus_is_space)
-{
-    size_t out = 0;
-    for (size_t i = 0; i < len; i++) {
-        char ch = s[i];
-        if (ch == '%' && i + 2 < len) {
-            int hi = hex_value((unsigned char)s[i + 1]), lo = hex_value((unsigned char)s[i + 2]);
-            if (hi >= 0 && lo >= 0) {
-                s[out++] = (char)(hi << 4 | lo);
-                i += 2;
-                continue;
-            }
-        } else if (ch == '+' && plus_is_space) {
-            ch = ' ';
-        }
-        s[out++] = ch;
-    }
-    s[out] = '\0';
-    return out;
-}
-
-long http_percent_decode(char *s, size_t len, bool plus_is_space)
-{
-    /* Validate first so that a malformed string is left untouched. */
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] != '%')
-            continue;
-        if (i + 2 >= len || hex_value((unsigned char)s[i + 1]) < 0 || hex_value((unsigned char)s[i + 2]) < 0)
-            return -1;
-        i += 2;
-    }
-    size_t out = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '%') {
-            s[out++] = (char)(hex_value((unsigned char)s[i + 1]) << 4 | hex_value((unsigned char)s[i + 2]));
-            i += 2;
-        } else {
-            s[out++] = (s[i] == '+' && plus_is_space) ? ' ' : s[i];
-        }
-    }
-    if (out < len)
-        s[out] = '\0';
-    return (long)out;
-}
-
-static const struct {
-    int status;
-    const char *text;
-} status_texts[] = {
-    {100, "Continue"},
-    {101, "Switching Protocols"},
-    {200, "OK"},
-    {201, "Created"},
-    {202, "Accepted"},
-    {204, "No Content"},
-    {206, "Partial Content"},
-    {301, "Moved Permanently"},
-    {302, "Found"},
-    {303, "See Other"},
-    {304, "Not Modified"},
-    {307, "Temporary Redirect"},
-    {308, "Permanent Redirect"},
-    {400, "Bad Request"},
-    {401, "Unauthorized"},
-    {403, "Forbidden"},
-    {404, "Not Found"},
-    {405, "Method Not Allowed"},
-    {406, "Not Acceptable"},
-    {408, "Request Timeout"},
-    {409, "Conflict"},
-    {410, "Gone"},
-    {411, "Length Required"},
-    {412, "Precondition Failed"},
-    {413, "Payload Too Large"},
-    {414, "URI Too Long"},
-    {415, "Unsupported Media Type"},
-    {416, "Range Not Satisfiable"},
-    {417, "Expectation Failed"},
-    {422, "Unprocessable Entity"},
-    {425, "Too Early"},
-    {426, "Upgrade Required"},
-    {428, "Precondition Required"},
-    {429, "Too Many Requests"},
-    {431, "Request Header Fields Too Large"},
-    {500, "Internal Server Error"},
-    {501, "Not Implemented"},
-    {502, "Bad Gateway"},
-    {503, "Service Unavailable"},
-    {504, "Gateway Timeout"},
-    {505, "HTTP Version Not Supported"},
-};
-
-const char *http_status_text(int status)
-{
-    for (size_t i = 0; i < sizeof status_texts / sizeof status_texts[0]; i++)
-        if (status_texts[i].status == status)
-            return status_texts[i].text;
-    return "Unknown";
-}
-
 /* Grow *buf so that it holds at least need bytes; 0 or -ENOMEM. */
-static int buf_reserve(char **buf, size_t *cap, size_t need, size_t min_cap)
+int http_buf_reserve(char **buf, size_t *cap, size_t need, size_t min_cap)
 {
     if (need <= *cap)
         return 0;
@@ -358,162 +99,12 @@ http_server *http_server_new(uv_loop_t *loop, const http_server_config *cfg)
     return s;
 }
 
-/* Free one compiled route's strings. */
-static void route_release(http_route *r)
-{
-    for (size_t i = 0; i < r->nsegs; i++)
-        free(r->segs[i].text);
-    free(r->segs);
-    free(r->method);
-}
-
-/* Split pattern into segments; 0, -EINVAL for a malformed pattern or -ENOMEM. */
-static int route_compile(http_route *r, const char *pattern)
-{
-    if (pattern[0] != '/')
-        return -EINVAL;
-    const char *p = pattern + 1;
-    size_t cap = 0, nparams = 0;
-    for (const char *q = pattern; *q; q++)
-        cap += *q == '/';
-    r->segs = calloc(cap ? cap : 1, sizeof *r->segs);
-    if (!r->segs)
-        return -ENOMEM;
-    while (*p) {
-        const char *end = strchr(p, '/');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len == 0 && !end) /* trailing slash */
-            break;
-        route_seg *seg = &r->segs[r->nsegs];
-        if (r->rest)
-            return -EINVAL; /* {name*} must be last */
-        if (len >= 2 && p[0] == '{' && p[len - 1] == '}') {
-            size_t nlen = len - 2;
-            seg->kind = SEG_PARAM;
-            if (nlen > 1 && p[len - 2] == '*') {
-                seg->kind = SEG_REST;
-                nlen--;
-                r->rest = true;
-            }
-            if (nlen == 0 || memchr(p + 1, '*', nlen) || ++nparams > HTTP_MAX_PARAMS)
-                return -EINVAL;
-            seg->text = strndup(p + 1, nlen);
-            seg->len = nlen;
-        } else {
-            if (memchr(p, '{', len) || memchr(p, '}', len))
-                return -EINVAL;
-            seg->kind = SEG_LITERAL;
-            seg->text = strndup(p, len);
-            seg->len = len;
-        }
-        r->nsegs++;
-        if (!seg->text)
-            return -ENOMEM;
-        if (!end)
-            break;
-        p = end + 1;
-    }
-    return 0;
-}
-
 int http_server_route(http_server *s, const char *method, const char *pattern, http_handler_fn fn, void *arg)
 {
-    http_route r = {.fn = fn, .arg = arg};
-    int rc = route_compile(&r, pattern);
-    if (rc == 0 && !(r.method = strdup(method)))
-        rc = -ENOMEM;
-    if (rc == 0) {
-        http_route *routes = realloc(s->routes, (s->nroutes + 1) * sizeof *routes);
-        if (!routes) {
-            rc = -ENOMEM;
-        } else {
-            s->routes = routes;
-            s->routes[s->nroutes++] = r;
-            return 0;
-        }
-    }
+    int rc = http_route_table_add(&s->routes, method, pattern, fn, arg);
     if (rc == -EINVAL)
         log_warn("%s: invalid route pattern \"%s\"", s->name, pattern);
-    route_release(&r);
     return rc;
-}
-
-/* Kind of route r's segment i, with everything past a {name*} counting as the rest. */
-static seg_kind route_kind_at(const http_route *r, size_t i)
-{
-    size_t fixed = r->nsegs - (r->rest ? 1 : 0);
-    return i < fixed ? r->segs[i].kind : SEG_REST;
-}
-
-/* True if route a is more specific than b: at the first segment where they differ, a literal beats
- * a parameter and a parameter beats a rest. This is the order in which a trie walked literals first
- * with backtracking would find them. */
-static bool route_better(const http_route *a, const http_route *b)
-{
-    size_t n = a->nsegs > b->nsegs ? a->nsegs : b->nsegs;
-    for (size_t i = 0; i < n; i++) {
-        seg_kind ka = route_kind_at(a, i), kb = route_kind_at(b, i);
-        if (ka != kb)
-            return ka > kb;
-    }
-    return false;
-}
-
-typedef struct {
-    size_t off, len;
-} path_seg;
-
-/* Split a raw path into segments; a trailing slash adds none. Returns the count, capped. */
-static size_t path_split(const char *path, size_t plen, path_seg *segs, bool *overflow)
-{
-    size_t n = 0, i = 1;
-    *overflow = false;
-    if (plen == 1)
-        return 0;
-    while (i <= plen) {
-        const char *end = memchr(path + i, '/', plen - i);
-        size_t e = end ? (size_t)(end - path) : plen;
-        if (!end && e == i && n > 0) /* trailing slash */
-            break;
-        if (n == HTTP_MAX_SEGMENTS) {
-            *overflow = true;
-            break;
-        }
-        segs[n].off = i;
-        segs[n].len = e - i;
-        n++;
-        i = e + 1;
-    }
-    return n;
-}
-
-/* True if route r matches the raw path's segments (method aside). */
-static bool route_match(const http_route *r, const char *path, size_t plen, const path_seg *segs, size_t n,
-                        bool overflow)
-{
-    size_t fixed = r->nsegs - (r->rest ? 1 : 0);
-    if (r->rest) {
-        if (fixed >= n || segs[fixed].off >= plen)
-            return false; /* the rest must not be empty */
-    } else if (overflow || n != fixed) {
-        return false;
-    }
-    for (size_t i = 0; i < fixed; i++) {
-        const route_seg *rs = &r->segs[i];
-        if (rs->kind == SEG_LITERAL) {
-            if (segs[i].len != rs->len || memcmp(path + segs[i].off, rs->text, rs->len) != 0)
-                return false;
-        } else if (segs[i].len == 0) {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* True if a route registered for rm serves a request with method m (HEAD is served by GET). */
-static bool method_matches(const char *rm, const char *m)
-{
-    return strcmp(rm, "*") == 0 || strcmp(rm, m) == 0 || (strcmp(m, "HEAD") == 0 && strcmp(rm, "GET") == 0);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -529,7 +120,7 @@ static void on_listener_closed(uv_handle_t *h)
     http_server *s = l->srv;
     free(l);
     s->listeners_open--;
-    server_maybe_done(s);
+    http_server_maybe_done(s);
 }
 
 int http_server_listen(http_server *s, const char *host, int port)
@@ -593,7 +184,7 @@ unsigned http_server_inflight(const http_server *s)
  * ------------------------------------------------------------------------------------------- */
 
 /* Release a connection's memory: its handles are closed and no handler holds its request. */
-static void conn_free(http_conn *c)
+void http_conn_free(http_conn *c)
 {
     free(c->ibuf);
     free(c->arena);
@@ -605,9 +196,7 @@ static void conn_free(http_conn *c)
 /* Free the server itself (http_server_free already asked for it). */
 static void server_free_now(http_server *s)
 {
-    for (size_t i = 0; i < s->nroutes; i++)
-        route_release(&s->routes[i]);
-    free(s->routes);
+    http_route_table_free(&s->routes);
     free(s->listeners);
     free(s->rbuf);
     free(s->name);
@@ -631,8 +220,8 @@ static void on_conn_handle_closed(uv_handle_t *h)
     s->nconns--;
     /* A handler still holding the request frees the connection when it answers. */
     if (!c->busy)
-        conn_free(c);
-    server_maybe_done(s);
+        http_conn_free(c);
+    http_server_maybe_done(s);
 }
 
 /* Close now, dropping unsent output; a request still with its handler is marked aborted. */
@@ -651,7 +240,7 @@ static void on_conn_timer(uv_timer_t *t);
 
 /* Arm the connection's single timer for mode; the timer is only restarted when the new deadline
  * is earlier than the armed one, so the per-request cost is a few stores (see on_conn_timer). */
-static void conn_set_timer(http_conn *c, timer_mode mode, uint64_t ms)
+void http_conn_set_timer(http_conn *c, timer_mode mode, uint64_t ms)
 {
     c->tmode = mode;
     if (mode == TIMER_NONE)
@@ -707,13 +296,13 @@ static void on_write_done(uv_write_t *w, int status)
     }
     if (c->write_blocked && c->tcp.write_queue_size == 0 && c->state == CONN_OPEN) {
         c->write_blocked = false;
-        conn_process(c);
+        http_conn_process(c);
     }
 }
 
 /* Send bufs, directly when the socket takes them (no copy), else a copy of what is left is
  * queued behind earlier writes. 0 or a negative libuv error (the connection is then closed). */
-static int conn_write(http_conn *c, uv_buf_t *bufs, unsigned nbufs)
+int http_conn_write(http_conn *c, uv_buf_t *bufs, unsigned nbufs)
 {
     if (c->state != CONN_OPEN)
         return UV_ECANCELED;
@@ -760,8 +349,8 @@ static int conn_write(http_conn *c, uv_buf_t *bufs, unsigned nbufs)
 }
 
 /* Write a complete response. Extra headers come from c->resp. */
-static void conn_send_response(http_conn *c, int status, const char *content_type, const char *body, size_t len,
-                               bool keep_alive, bool head)
+void http_conn_send_response(http_conn *c, int status, const char *content_type, const char *body, size_t len,
+                             bool keep_alive, bool head)
 {
     char stack[1024];
     bool no_body = status == 204 || status == 304 || status < 200;
@@ -785,14 +374,14 @@ static void conn_send_response(http_conn *c, int status, const char *content_typ
     memcpy(hdr + n, "\r\n", 2);
     n += 2;
     uv_buf_t bufs[2] = {uv_buf_init(hdr, (unsigned)n), uv_buf_init((char *)body, (unsigned)len)};
-    conn_write(c, bufs, (head || no_body || len == 0) ? 1 : 2);
+    http_conn_write(c, bufs, (head || no_body || len == 0) ? 1 : 2);
     if (hdr != stack)
         free(hdr);
     c->resp_len = 0;
 }
 
 /* Serialize {"error": message}; the caller frees it with cJSON_free. NULL on allocation failure. */
-static char *error_json(const char *message)
+char *http_error_json(const char *message)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o || !cJSON_AddStringToObject(o, "error", message)) {
@@ -817,12 +406,12 @@ static void conn_fail(http_conn *c, int status, const char *message)
     log_debug("%s: %d %s", c->srv->name, status, message);
     c->msg_active = c->hdr_phase = false;
     c->resp_len = 0;
-    char *body = error_json(message);
+    char *body = http_error_json(message);
     static const char oom[] = "{\"error\":\"Out of memory\"}";
-    conn_send_response(c, status, "application/json", body ? body : oom, body ? strlen(body) : sizeof oom - 1,
-                       /* keep_alive= */ false, /* head= */ false);
+    http_conn_send_response(c, status, "application/json", body ? body : oom, body ? strlen(body) : sizeof oom - 1,
+                            /* keep_alive= */ false, /* head= */ false);
     cJSON_free(body);
-    conn_finish(c);
+    http_conn_finish(c);
 }
 
 /* Shutdown finished: the answer and the FIN are out, the client gets LINGER_MS to close. A failure
@@ -835,13 +424,13 @@ static void on_shutdown_done(uv_shutdown_t *req, int status)
     if (status < 0)
         conn_close(c);
     else
-        conn_set_timer(c, TIMER_LINGER, LINGER_MS);
+        http_conn_set_timer(c, TIMER_LINGER, LINGER_MS);
 }
 
 /* Close after what is queued has been written: send FIN, then drain input until the client
  * closes or LINGER_MS passes. Until the queued answer is written the idle timeout applies, so a
  * slow reader still gets a big answer. */
-static void conn_finish(http_conn *c)
+void http_conn_finish(http_conn *c)
 {
     if (c->state != CONN_OPEN)
         return;
@@ -863,352 +452,7 @@ static void conn_finish(http_conn *c)
             return;
         }
     }
-    conn_set_timer(c, TIMER_IDLE, c->srv->cfg.idle_timeout_ms);
-}
-
-/* ---------------------------------------------------------------------------------------------
- * Parser callbacks: they only collect the request; dispatching happens outside llhttp.
- * ------------------------------------------------------------------------------------------- */
-
-/* Count n bytes of request line or headers; false (431 pending) once over the limit. */
-static bool conn_count_header_bytes(http_conn *c, size_t n)
-{
-    c->hdr_bytes += n;
-    if (c->hdr_bytes <= c->srv->cfg.max_header_bytes)
-        return true;
-    c->pending_status = 431;
-    return false;
-}
-
-/* Append to the arena; false (500 pending) when out of memory. */
-static bool arena_append(http_conn *c, const char *p, size_t n)
-{
-    if (buf_reserve(&c->arena, &c->acap, c->alen + n, 1024) != 0) {
-        c->pending_status = 500;
-        return false;
-    }
-    memcpy(c->arena + c->alen, p, n);
-    c->alen += n;
-    return true;
-}
-
-/* Take n bytes of arena space that conn_dispatch reserved beforehand. */
-static char *arena_take(http_conn *c, size_t n)
-{
-    char *p = c->arena + c->alen;
-    c->alen += n;
-    return p;
-}
-
-/* Last value of header name (case-insensitive), or NULL. */
-static const char *conn_header(const http_conn *c, const char *name)
-{
-    const http_request *req = &c->req;
-    for (unsigned i = req->nhdr; i-- > 0;)
-        if (strcasecmp(c->arena + req->hdr[i].name, name) == 0)
-            return c->arena + req->hdr[i].value;
-    return NULL;
-}
-
-/* A new request starts: reset the per-request buffers and start the request timeout. */
-static int on_message_begin(llhttp_t *p)
-{
-    http_conn *c = p->data;
-    c->msg_active = c->hdr_phase = true;
-    c->alen = c->hdr_bytes = c->hdr_raw = c->body_len = 0;
-    c->in_field = false;
-    c->req.nhdr = 0;
-    c->req.url_off = 0;
-    conn_set_timer(c, TIMER_REQUEST, c->srv->cfg.request_timeout_ms);
-    return 0;
-}
-
-/* A piece of the request target. */
-static int on_url(llhttp_t *p, const char *at, size_t len)
-{
-    http_conn *c = p->data;
-    return conn_count_header_bytes(c, len) && arena_append(c, at, len) ? 0 : HPE_USER;
-}
-
-/* Request target complete; the method and version count against the header limit too. */
-static int on_url_complete(llhttp_t *p)
-{
-    http_conn *c = p->data;
-    size_t line = strlen(llhttp_method_name(p->method)) + sizeof " HTTP/1.1\r\n";
-    return conn_count_header_bytes(c, line) && arena_append(c, "", 1) ? 0 : -1;
-}
-
-/* A piece of a header name. */
-static int on_header_field(llhttp_t *p, const char *at, size_t len)
-{
-    http_conn *c = p->data;
-    if (!c->in_field) {
-        if (c->req.nhdr == HTTP_MAX_HEADERS) {
-            c->pending_status = 431;
-            return HPE_USER;
-        }
-        c->req.hdr[c->req.nhdr].name = (uint32_t)c->alen;
-        c->in_field = true;
-    }
-    return conn_count_header_bytes(c, len) && arena_append(c, at, len) ? 0 : HPE_USER;
-}
-
-/* Header name complete: its value starts here. ": " and CRLF count against the limit. */
-static int on_header_field_complete(llhttp_t *p)
-{
-    http_conn *c = p->data;
-    c->in_field = false;
-    if (!conn_count_header_bytes(c, 4) || !arena_append(c, "", 1))
-        return -1;
-    c->req.hdr[c->req.nhdr].value = (uint32_t)c->alen;
-    return 0;
-}
-
-/* A piece of a header value. */
-static int on_header_value(llhttp_t *p, const char *at, size_t len)
-{
-    http_conn *c = p->data;
-    return conn_count_header_bytes(c, len) && arena_append(c, at, len) ? 0 : HPE_USER;
-}
-
-/* Header value complete: llhttp strips leading whitespace, we strip the trailing one. */
-static int on_header_value_complete(llhttp_t *p)
-{
-    http_conn *c = p->data;
-    size_t start = c->req.hdr[c->req.nhdr].value;
-    while (c->alen > start && (c->arena[c->alen - 1] == ' ' || c->arena[c->alen - 1] == '\t'))
-        c->alen--;
-    if (!arena_append(c, "", 1))
-        return -1;
-    c->req.nhdr++;
-    return 0;
-}
-
-/* Headers complete: refuse a declared body over the limit before it is sent, answer
- * "Expect: 100-continue", and size the body buffer once. */
-static int on_headers_complete(llhttp_t *p)
-{
-    static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    http_conn *c = p->data;
-    http_server *s = c->srv;
-    c->hdr_phase = false;
-    c->req.start_ns = uv_hrtime();
-    c->keep_alive = llhttp_should_keep_alive(p);
-    bool has_length = (p->flags & F_CONTENT_LENGTH) != 0;
-    if (has_length && p->content_length > s->cfg.max_body_bytes) {
-        c->pending_status = 413;
-        return -1;
-    }
-    bool body_expected = (p->flags & F_CHUNKED) || (has_length && p->content_length > 0);
-    if (body_expected && p->http_major == 1 && p->http_minor >= 1) {
-        const char *expect = conn_header(c, "Expect");
-        if (expect && strcasecmp(expect, "100-continue") == 0) {
-            uv_buf_t b = uv_buf_init((char *)continue_line, sizeof continue_line - 1);
-            if (conn_write(c, &b, 1) != 0)
-                return -1;
-        }
-    }
-    if (has_length && p->content_length > 0 &&
-        buf_reserve(&c->body, &c->body_cap, (size_t)p->content_length + 1, 0) != 0) {
-        c->pending_status = 500;
-        return -1;
-    }
-    return 0;
-}
-
-/* A piece of the body (de-chunked); chunked bodies are held to the limit as they stream. */
-static int on_body(llhttp_t *p, const char *at, size_t len)
-{
-    http_conn *c = p->data;
-    if (c->body_len + len > c->srv->cfg.max_body_bytes) {
-        c->pending_status = 413;
-        return HPE_USER;
-    }
-    if (buf_reserve(&c->body, &c->body_cap, c->body_len + len + 1, 1024) != 0) {
-        c->pending_status = 500;
-        return HPE_USER;
-    }
-    memcpy(c->body + c->body_len, at, len);
-    c->body_len += len;
-    return 0;
-}
-
-/* Request complete: pause the parser so that the next pipelined request waits for this answer. */
-static int on_message_complete(llhttp_t *p)
-{
-    http_conn *c = p->data;
-    c->msg_complete = true;
-    if (p->upgrade)
-        c->keep_alive = false; /* no protocol switching here: answer, then close */
-    if (c->body)
-        c->body[c->body_len] = '\0';
-    return HPE_PAUSED;
-}
-
-static const llhttp_settings_t parser_settings = {
-    .on_message_begin = on_message_begin,
-    .on_url = on_url,
-    .on_url_complete = on_url_complete,
-    .on_header_field = on_header_field,
-    .on_header_field_complete = on_header_field_complete,
-    .on_header_value = on_header_value,
-    .on_header_value_complete = on_header_value_complete,
-    .on_headers_complete = on_headers_complete,
-    .on_body = on_body,
-    .on_message_complete = on_message_complete,
-};
-
-/* ---------------------------------------------------------------------------------------------
- * Dispatch
- * ------------------------------------------------------------------------------------------- */
-
-/* Split the query string into decoded name/value pairs (arena space reserved by the caller). */
-static void request_parse_query(http_conn *c, const char *q, size_t qlen)
-{
-    http_request *req = &c->req;
-    const char *p = q, *end = q + qlen;
-    while (req->nqp < HTTP_MAX_QUERY) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        const char *pe = amp ? amp : end;
-        if (pe > p) {
-            const char *eq = memchr(p, '=', (size_t)(pe - p));
-            size_t nlen = (size_t)((eq ? eq : pe) - p);
-            char *name = arena_take(c, nlen + 1);
-            memcpy(name, p, nlen);
-            percent_decode_lenient(name, nlen, /* plus_is_space= */ true);
-            const char *value = "";
-            if (eq) {
-                size_t vlen = (size_t)(pe - eq - 1);
-                char *v = arena_take(c, vlen + 1);
-                memcpy(v, eq + 1, vlen);
-                percent_decode_lenient(v, vlen, /* plus_is_space= */ true);
-                value = v;
-            }
-            req->qp[req->nqp].name = name;
-            req->qp[req->nqp].value = value;
-            req->nqp++;
-        }
-        if (!amp)
-            break;
-        p = amp + 1;
-    }
-}
-
-/* Copy raw bytes into the arena and percent-decode them ('+' stays): one path parameter. */
-static const char *request_decode_segment(http_conn *c, const char *raw, size_t len)
-{
-    char *v = arena_take(c, len + 1);
-    memcpy(v, raw, len);
-    percent_decode_lenient(v, len, /* plus_is_space= */ false);
-    return v;
-}
-
-/* Answer 405 with the methods that the path does accept. */
-static void request_method_not_allowed(http_server *s, http_request *req, const char *path, size_t plen,
-                                       const path_seg *segs, size_t n, bool overflow)
-{
-    char allow[256] = "";
-    size_t len = 0;
-    for (size_t i = 0; i < s->nroutes; i++) {
-        const http_route *r = &s->routes[i];
-        if (!route_match(r, path, plen, segs, n, overflow))
-            continue;
-        size_t mlen = strlen(r->method);
-        bool seen = false;
-        for (const char *t = allow; (t = strstr(t, r->method)) != NULL; t += mlen)
-            if ((t == allow || t[-1] == ' ') && (t[mlen] == ',' || t[mlen] == '\0'))
-                seen = true;
-        if (!seen && len + mlen + 3 < sizeof allow)
-            len += (size_t)snprintf(allow + len, sizeof allow - len, "%s%s", len ? ", " : "", r->method);
-    }
-    http_response_header(req, "Allow", allow);
-    http_respond_error(req, 405, "Method not allowed");
-}
-
-/* A complete request: resolve path, parameters and query, pick the route and call its handler. */
-static void conn_dispatch(http_conn *c)
-{
-    http_server *s = c->srv;
-    http_request *req = &c->req;
-    c->msg_active = c->hdr_phase = false;
-    c->busy = true;
-    s->inflight++;
-    conn_set_timer(c, TIMER_NONE, 0);
-    req->aborted = false;
-    req->data = NULL;
-    req->nparam = req->nqp = 0;
-    req->method = llhttp_method_name(c->parser.method);
-    req->head = c->parser.method == HTTP_HEAD;
-    req->path = req->query = "";
-
-    /* Everything derived from the target fits in three times its length (decoded path, params,
-     * query pairs), reserved now so that the pointers handed out below stay put. */
-    size_t ulen = c->arena ? strlen(c->arena + req->url_off) : 0;
-    if (buf_reserve(&c->arena, &c->acap, c->alen + 3 * ulen + 16, 1024) != 0) {
-        http_respond_error(req, 500, "Out of memory");
-        return;
-    }
-    char *url = c->arena + req->url_off;
-    char *path = url;
-    if (url[0] != '/') {
-        /* absolute-form ("http://host/path"): keep the path */
-        char *scheme_end = strstr(url, "://");
-        if (scheme_end)
-            path = scheme_end + 3 + strcspn(scheme_end + 3, "/?");
-    }
-    char *qmark = strchr(path, '?');
-    if (qmark) {
-        *qmark = '\0';
-        req->query = qmark + 1;
-    }
-    if (*path == '\0')
-        path = (char *)"/";
-    size_t plen = strlen(path);
-    req->path = request_decode_segment(c, path, plen);
-
-    path_seg segs[HTTP_MAX_SEGMENTS];
-    bool overflow = false, path_known = false;
-    size_t n = 0;
-    const http_route *best = NULL;
-    if (path[0] == '/') {
-        n = path_split(path, plen, segs, &overflow);
-        for (size_t i = 0; i < s->nroutes; i++) {
-            const http_route *r = &s->routes[i];
-            if (!route_match(r, path, plen, segs, n, overflow))
-                continue;
-            path_known = true;
-            if (method_matches(r->method, req->method) && (!best || route_better(r, best)))
-                best = r;
-        }
-    }
-    if (!best) {
-        if (path_known)
-            request_method_not_allowed(s, req, path, plen, segs, n, overflow);
-        else
-            http_respond_error(req, 404, "Not found");
-        return;
-    }
-
-    size_t fixed = best->nsegs - (best->rest ? 1 : 0);
-    for (size_t i = 0; i < fixed; i++) {
-        if (best->segs[i].kind != SEG_PARAM)
-            continue;
-        req->param[req->nparam].name = best->segs[i].text;
-        req->param[req->nparam].value = request_decode_segment(c, path + segs[i].off, segs[i].len);
-        req->nparam++;
-    }
-    if (best->rest) {
-        size_t off = segs[fixed].off, len = plen - off;
-        if (path[plen - 1] == '/')
-            len--;
-        req->param[req->nparam].name = best->segs[fixed].text;
-        req->param[req->nparam].value = request_decode_segment(c, path + off, len);
-        req->nparam++;
-    }
-    if (req->query[0])
-        request_parse_query(c, req->query, strlen(req->query));
-    http_handler_fn fn = best->fn;
-    fn(req, best->arg);
+    http_conn_set_timer(c, TIMER_IDLE, c->srv->cfg.idle_timeout_ms);
 }
 
 /* The connection is free to parse its next request. */
@@ -1239,7 +483,7 @@ static void conn_parse_error(http_conn *c, llhttp_errno_t err)
 
 /* Parse and dispatch as many requests from data as the connection allows; returns the bytes
  * consumed. Stops at a request whose handler has not answered yet. */
-static size_t conn_run(http_conn *c, const char *data, size_t len)
+size_t http_conn_run(http_conn *c, const char *data, size_t len)
 {
     size_t off = 0;
     while (off < len && conn_can_parse(c)) {
@@ -1258,7 +502,7 @@ static size_t conn_run(http_conn *c, const char *data, size_t len)
             off = (size_t)(llhttp_get_error_pos(&c->parser) - data);
             llhttp_resume(&c->parser);
             c->msg_complete = false;
-            conn_dispatch(c);
+            http_conn_dispatch(c);
         } else {
             conn_parse_error(c, err);
             off = len;
@@ -1294,13 +538,13 @@ static void conn_settle(http_conn *c)
 }
 
 /* Parse what the connection has buffered, unless we are already inside its parsing loop. */
-static void conn_process(http_conn *c)
+void http_conn_process(http_conn *c)
 {
     if (c->processing || c->state != CONN_OPEN)
         return;
     if (c->ioff < c->ilen) {
         c->processing = true;
-        c->ioff += conn_run(c, c->ibuf + c->ioff, c->ilen - c->ioff);
+        c->ioff += http_conn_run(c, c->ibuf + c->ioff, c->ilen - c->ioff);
         c->processing = false;
     }
     conn_settle(c);
@@ -1319,7 +563,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
         c->ilen -= c->ioff;
         c->ioff = 0;
     }
-    if (c->icap - c->ilen < 4096 && buf_reserve(&c->ibuf, &c->icap, c->ilen + READ_BUF_SIZE, 0) != 0) {
+    if (c->icap - c->ilen < 4096 && http_buf_reserve(&c->ibuf, &c->icap, c->ilen + READ_BUF_SIZE, 0) != 0) {
         *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS to on_read */
         return;
     }
@@ -1341,18 +585,18 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         return; /* lingering: input is dropped */
     if (buf->base != c->srv->rbuf) {
         c->ilen += (size_t)nread;
-        conn_process(c);
+        http_conn_process(c);
         return;
     }
     size_t used = 0;
     if (conn_can_parse(c)) {
         c->processing = true;
-        used = conn_run(c, buf->base, (size_t)nread);
+        used = http_conn_run(c, buf->base, (size_t)nread);
         c->processing = false;
     }
     if (c->state == CONN_OPEN && used < (size_t)nread) {
         size_t left = (size_t)nread - used;
-        if (buf_reserve(&c->ibuf, &c->icap, c->ilen + left, left) != 0) {
+        if (http_buf_reserve(&c->ibuf, &c->icap, c->ilen + left, left) != 0) {
             conn_close(c);
             return;
         }
@@ -1405,7 +649,7 @@ static void on_connection(uv_stream_t *listener, int status)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);
+    llhttp_init(&c->parser, HTTP_REQUEST, &http_parser_settings);
     c->parser.data = c;
     c->reading = true;
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
@@ -1415,196 +659,7 @@ static void on_connection(uv_stream_t *listener, int status)
     /* Before its first request a connection gets the shorter of the two waits. */
     uint64_t wait =
         s->cfg.idle_timeout_ms < s->cfg.request_timeout_ms ? s->cfg.idle_timeout_ms : s->cfg.request_timeout_ms;
-    conn_set_timer(c, TIMER_IDLE, wait);
-}
-
-/* ---------------------------------------------------------------------------------------------
- * Answering
- * ------------------------------------------------------------------------------------------- */
-
-/* The request was answered (or dropped): release it, free a closed connection, or wait for the
- * next request. */
-static void request_finish(http_conn *c)
-{
-    http_server *s = c->srv;
-    c->busy = false;
-    c->req.data = NULL;
-    c->resp_len = 0;
-    c->body_len = 0;
-    c->alen = 0;
-    s->inflight--;
-    if (c->body_cap > BODY_KEEP) {
-        free(c->body);
-        c->body = NULL;
-        c->body_cap = 0;
-    }
-    if (c->acap > ARENA_KEEP) {
-        free(c->arena);
-        c->arena = NULL;
-        c->acap = 0;
-    }
-    if (c->state == CONN_CLOSED) {
-        conn_free(c);
-        server_maybe_done(s);
-        return;
-    }
-    if (c->state == CONN_OPEN)
-        conn_set_timer(c, TIMER_IDLE, s->cfg.idle_timeout_ms);
-}
-
-void http_response_header(http_request *req, const char *name, const char *value)
-{
-    http_conn *c = req->conn;
-    if (!c->busy)
-        return;
-    if (!*name || strpbrk(name, "\r\n: \t") || strpbrk(value, "\r\n")) {
-        log_warn("%s: response header \"%s\" dropped: CR, LF or a bad name", c->srv->name, name);
-        return;
-    }
-    /* Framing is ours: a handler setting these would corrupt the connection. */
-    if (strcasecmp(name, "Content-Length") == 0 || strcasecmp(name, "Connection") == 0 ||
-        strcasecmp(name, "Transfer-Encoding") == 0) {
-        log_warn("%s: response header \"%s\" dropped: set by the server", c->srv->name, name);
-        return;
-    }
-    size_t nlen = strlen(name), vlen = strlen(value);
-    if (buf_reserve(&c->resp, &c->resp_cap, c->resp_len + nlen + vlen + 4, 256) != 0)
-        return;
-    char *p = c->resp + c->resp_len;
-    memcpy(p, name, nlen);
-    memcpy(p + nlen, ": ", 2);
-    memcpy(p + nlen + 2, value, vlen);
-    memcpy(p + nlen + 2 + vlen, "\r\n", 2);
-    c->resp_len += nlen + vlen + 4;
-}
-
-void http_respond(http_request *req, int status, const char *content_type, const char *body, size_t len)
-{
-    http_conn *c = req->conn;
-    if (!c->busy) {
-        log_warn("%s: a request was answered twice", c->srv->name);
-        return;
-    }
-    if (c->state != CONN_OPEN || req->aborted) {
-        request_finish(c); /* may free c */
-        return;
-    }
-    bool keep = c->keep_alive && !c->srv->shutting_down;
-    conn_send_response(c, status, content_type, body ? body : "", body ? len : 0, keep, req->head);
-    request_finish(c);
-    if (!keep)
-        conn_finish(c);
-    else
-        conn_process(c); /* the next pipelined request, unless we are inside conn_run already */
-}
-
-void http_respond_json(http_request *req, int status, cJSON *json)
-{
-    char *text = json ? cJSON_PrintUnformatted(json) : NULL;
-    cJSON_Delete(json);
-    if (!text) {
-        http_respond_error(req, 500, "Could not serialize the response");
-        return;
-    }
-    http_respond(req, status, "application/json", text, strlen(text));
-    cJSON_free(text);
-}
-
-void http_respond_error(http_request *req, int status, const char *message)
-{
-    static const char oom[] = "{\"error\":\"Out of memory\"}";
-    char *text = error_json(message);
-    http_respond(req, text ? status : 500, "application/json", text ? text : oom, text ? strlen(text) : sizeof oom - 1);
-    cJSON_free(text);
-}
-
-/* ---------------------------------------------------------------------------------------------
- * Request accessors
- * ------------------------------------------------------------------------------------------- */
-
-const char *http_request_method(const http_request *req)
-{
-    return req->method;
-}
-
-const char *http_request_path(const http_request *req)
-{
-    return req->path;
-}
-
-const char *http_request_query_string(const http_request *req)
-{
-    return req->query;
-}
-
-const char *http_request_header(const http_request *req, const char *name)
-{
-    return conn_header(req->conn, name);
-}
-
-const char *http_request_param(const http_request *req, const char *name)
-{
-    for (unsigned i = 0; i < req->nparam; i++)
-        if (strcmp(req->param[i].name, name) == 0)
-            return req->param[i].value;
-    return NULL;
-}
-
-const char *http_request_query(const http_request *req, const char *name)
-{
-    for (unsigned i = req->nqp; i-- > 0;)
-        if (strcmp(req->qp[i].name, name) == 0)
-            return req->qp[i].value;
-    return NULL;
-}
-
-const char *http_request_body(const http_request *req, size_t *len)
-{
-    const http_conn *c = req->conn;
-    if (len)
-        *len = c->body_len;
-    return c->body_len ? c->body : "";
-}
-
-const char *http_request_peer(const http_request *req)
-{
-    http_conn *c = req->conn;
-    if (c->peer_done)
-        return c->peer;
-    c->peer_done = true;
-    struct sockaddr_storage ss;
-    int len = sizeof ss;
-    if (c->state != CONN_OPEN || uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0)
-        return c->peer;
-    if (ss.ss_family == AF_INET) {
-        uv_ip4_name((struct sockaddr_in *)&ss, c->peer, sizeof c->peer);
-    } else if (ss.ss_family == AF_INET6) {
-        uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer, sizeof c->peer);
-        /* An IPv4 client on a dual-stack socket: show the address people know. */
-        if (strncasecmp(c->peer, "::ffff:", 7) == 0 && strchr(c->peer + 7, '.'))
-            memmove(c->peer, c->peer + 7, strlen(c->peer + 7) + 1);
-    }
-    return c->peer;
-}
-
-uint64_t http_request_start_ns(const http_request *req)
-{
-    return req->start_ns;
-}
-
-void http_request_set_data(http_request *req, void *data)
-{
-    req->data = data;
-}
-
-void *http_request_data(const http_request *req)
-{
-    return req->data;
-}
-
-bool http_request_aborted(const http_request *req)
-{
-    return req->aborted;
+    http_conn_set_timer(c, TIMER_IDLE, wait);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -1628,12 +683,12 @@ static void on_grace_closed(uv_handle_t *h)
     if (s->done)
         s->done(s->done_arg); /* may call http_server_free */
     if (free_pending)
-        server_maybe_done(s);
+        http_server_maybe_done(s);
 }
 
 /* Called whenever a handle or a request goes away: complete a shutdown, or a deferred free.
  * The server may be freed on return. */
-static void server_maybe_done(http_server *s)
+void http_server_maybe_done(http_server *s)
 {
     bool handles_left = s->listeners_open > 0 || s->nconns > 0;
     if (s->shutting_down && !s->grace_closing && !handles_left) {
@@ -1662,8 +717,8 @@ void http_server_shutdown(http_server *s, uint64_t grace_ms, void (*done)(void *
      * "Connection: close" and go then. */
     for (http_conn *c = s->conns; c; c = c->next)
         if (c->state == CONN_OPEN && !c->busy && !c->msg_active)
-            conn_finish(c);
-    server_maybe_done(s);
+            http_conn_finish(c);
+    http_server_maybe_done(s);
 }
 
 void http_server_free(http_server *s)
@@ -1672,5 +727,5 @@ void http_server_free(http_server *s)
         return;
     /* Requests aborted by the shutdown may still be with their handlers: free when they answer. */
     s->free_pending = true;
-    server_maybe_done(s);
+    http_server_maybe_done(s);
 }

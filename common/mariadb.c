@@ -23,7 +23,7 @@
 /* Long enough for the heaviest achievement query, short enough that a hung server frees the thread. */
 #define MDB_RW_TIMEOUT_S 30
 #define MDB_PROBE_TIMEOUT_MS 2000
-/* InnoDB ends a deadlock by rolling one transaction back, and tells its client to run it again. Every job here
+/* InnoDB ends a deadlock by rolling one transaction back, and tells its client to run it again. Every query here
  * is a transaction of its own (autocommit, one statement), so the pool does that itself. Concurrent
  * INSERT ... SELECT ... ON DUPLICATE KEY UPDATE of one key gets there (authd links a GUID so: two logins of one
  * member at once): both statements take shared locks on what they read, then both want them exclusive; when the
@@ -544,44 +544,6 @@ mdb_result *mdb_query_sync(const char *url, const char *sql, int nparams, const 
 
 /* ---- readiness probe ---- */
 
-typedef struct {
-    uv_timer_t timer;
-    void *token;
-    probe_done_fn done;
-    bool answered;
-    int refs; /* the timer's close callback and the query callback each hold one */
-} mdb_probe_req;
-
-/* Drop one reference to a probe; free it with the last. */
-static void probe_release(mdb_probe_req *pr)
-{
-    if (--pr->refs == 0)
-        free(pr);
-}
-
-/* Close callback of the probe's deadline timer. */
-static void on_probe_timer_closed(uv_handle_t *h)
-{
-    probe_release(h->data);
-}
-
-/* Report the probe's outcome once, whichever of answer and deadline comes first. */
-static void probe_finish(mdb_probe_req *pr, bool ok, const char *detail)
-{
-    if (pr->answered)
-        return;
-    pr->answered = true;
-    pr->done(pr->token, ok, detail);
-    uv_timer_stop(&pr->timer);
-    uv_close((uv_handle_t *)&pr->timer, on_probe_timer_closed);
-}
-
-/* The probe's deadline passed (server slow, or every connection busy). */
-static void on_probe_timeout(uv_timer_t *t)
-{
-    probe_finish(t->data, false, "timeout");
-}
-
 /* Shorten an error for /ready: "cannot connect to h:p: connection refused" becomes "connection refused". */
 static void short_reason(const char *msg, char *out, size_t outlen)
 {
@@ -594,37 +556,28 @@ static void short_reason(const char *msg, char *out, size_t outlen)
 /* The answer to the probe's SELECT 1. */
 static void on_probe_result(mdb_result *res, const char *err, void *arg)
 {
-    mdb_probe_req *pr = arg;
+    probe_req *pr = arg;
     if (!res) {
         char reason[256];
         short_reason(err, reason, sizeof reason);
-        probe_finish(pr, false, reason);
+        probe_req_answer(pr, false, reason);
     } else {
-        probe_finish(pr, true, NULL);
+        probe_req_answer(pr, true, NULL);
     }
-    probe_release(pr);
 }
 
 void mdb_probe(void *pool, void *token, probe_done_fn done)
 {
     mdb_pool *p = pool;
-    mdb_probe_req *pr = calloc(1, sizeof *pr);
-    if (!pr) {
-        done(token, false, "out of memory");
+    probe_req *pr = probe_req_new(db_pool_loop((db_pool *)p), token, done);
+    if (!pr)
         return;
-    }
-    pr->token = token;
-    pr->done = done;
-    pr->refs = 2;
-    uv_timer_init(db_pool_loop((db_pool *)p), &pr->timer);
-    pr->timer.data = pr;
     int rc = mdb_query(p, "SELECT 1", 0, NULL, on_probe_result, pr);
     if (rc) {
-        pr->refs = 1;
-        probe_finish(pr, false, rc == -ECANCELED ? "shutting down" : "out of memory");
+        probe_req_fail(pr, rc == -ECANCELED ? "shutting down" : "out of memory");
         return;
     }
-    uv_timer_start(&pr->timer, on_probe_timeout, MDB_PROBE_TIMEOUT_MS, 0);
+    probe_req_start(pr, MDB_PROBE_TIMEOUT_MS);
 }
 
 int mdb_smf_prefix(char *out, size_t outlen)

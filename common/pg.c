@@ -106,7 +106,7 @@ static void pg_run(void *ctx, void **conn, db_query *q)
     }
     q->res = run(pg, q->sql, q->nparams, q->params);
     check_result(pg, q->res, q->err, sizeof q->err);
-    /* A job that left a transaction open would poison the next job on this connection. */
+    /* A query that left a transaction open would poison the next one on this connection. */
     PGTransactionStatusType ts = PQtransactionStatus(pg);
     if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR)
         PQclear(PQexec(pg, "ROLLBACK"));
@@ -180,44 +180,6 @@ PGresult *pg_exec_sync(const char *conninfo, const char *sql, int nparams, const
 
 /* ---- readiness probe ---- */
 
-typedef struct {
-    uv_timer_t timer;
-    void *token;
-    probe_done_fn done;
-    bool answered;
-    int refs; /* the timer's close callback and the query callback each hold one */
-} pg_probe_req;
-
-/* Drop one reference to a probe; free it with the last. */
-static void probe_release(pg_probe_req *pr)
-{
-    if (--pr->refs == 0)
-        free(pr);
-}
-
-/* Close callback of the probe's deadline timer. */
-static void on_probe_timer_closed(uv_handle_t *h)
-{
-    probe_release(h->data);
-}
-
-/* Report the probe's outcome once, whichever of answer and deadline comes first. */
-static void probe_finish(pg_probe_req *pr, bool ok, const char *detail)
-{
-    if (pr->answered)
-        return;
-    pr->answered = true;
-    pr->done(pr->token, ok, detail);
-    uv_timer_stop(&pr->timer);
-    uv_close((uv_handle_t *)&pr->timer, on_probe_timer_closed);
-}
-
-/* The probe's deadline passed (server slow, or every connection busy). */
-static void on_probe_timeout(uv_timer_t *t)
-{
-    probe_finish(t->data, false, "timeout");
-}
-
 /* Shorten a libpq message to what a person needs: 'connection to server at "h", port 1 failed:
  * Connection refused\n\tIs the server running...' becomes "connection refused". */
 static void short_reason(const char *msg, char *out, size_t outlen)
@@ -235,35 +197,26 @@ static void short_reason(const char *msg, char *out, size_t outlen)
 /* The answer to the probe's SELECT 1. */
 static void on_probe_result(PGresult *res, const char *err, void *arg)
 {
-    pg_probe_req *pr = arg;
+    probe_req *pr = arg;
     if (err) {
         char reason[256];
         short_reason(err, reason, sizeof reason);
-        probe_finish(pr, false, reason);
+        probe_req_answer(pr, false, reason);
     } else {
-        probe_finish(pr, true, NULL);
+        probe_req_answer(pr, true, NULL);
     }
-    probe_release(pr);
 }
 
 void pg_probe(void *pool, void *token, probe_done_fn done)
 {
     pg_pool *p = pool;
-    pg_probe_req *pr = calloc(1, sizeof *pr);
-    if (!pr) {
-        done(token, false, "out of memory");
+    probe_req *pr = probe_req_new(db_pool_loop((db_pool *)p), token, done);
+    if (!pr)
         return;
-    }
-    pr->token = token;
-    pr->done = done;
-    pr->refs = 2;
-    uv_timer_init(db_pool_loop((db_pool *)p), &pr->timer);
-    pr->timer.data = pr;
     int rc = pg_query(p, "SELECT 1", 0, NULL, on_probe_result, pr);
     if (rc) {
-        pr->refs = 1;
-        probe_finish(pr, false, rc == -ECANCELED ? "shutting down" : "out of memory");
+        probe_req_fail(pr, rc == -ECANCELED ? "shutting down" : "out of memory");
         return;
     }
-    uv_timer_start(&pr->timer, on_probe_timeout, PG_PROBE_TIMEOUT_MS, 0);
+    probe_req_start(pr, PG_PROBE_TIMEOUT_MS);
 }

@@ -1,4 +1,4 @@
-/* Reading raw_events TabSeparated rows back: the inverse of ch_buf_append_tsv, column by column. */
+/* Reading raw_events TabSeparated rows back: the inverse of ch_append_tsv, column by column. */
 #include "raw_row.h"
 
 #include <errno.h>

@@ -514,55 +514,16 @@ void redis_client_close(redis_client *c, void (*done)(void *arg), void *arg)
 
 /* ---- readiness probe ---- */
 
-typedef struct {
-    uv_timer_t timer;
-    void *token;
-    probe_done_fn done;
-    bool answered;
-    int refs; /* the timer's close callback and the PING reply each hold one */
-} redis_probe_req;
-
-/* Drop one reference to a probe; free it with the last. */
-static void probe_release(redis_probe_req *p)
-{
-    if (--p->refs == 0)
-        free(p);
-}
-
-/* Close callback of the probe's deadline timer. */
-static void on_probe_timer_closed(uv_handle_t *h)
-{
-    probe_release(h->data);
-}
-
-/* Report the probe's outcome once, whichever of reply and deadline comes first. */
-static void probe_finish(redis_probe_req *p, bool ok, const char *detail)
-{
-    if (p->answered)
-        return;
-    p->answered = true;
-    p->done(p->token, ok, detail);
-    uv_timer_stop(&p->timer);
-    uv_close((uv_handle_t *)&p->timer, on_probe_timer_closed);
-}
-
-/* The probe's deadline passed without a PONG. */
-static void on_probe_timeout(uv_timer_t *t)
-{
-    probe_finish(t->data, false, "timeout");
-}
-
 /* The PING reply (or its failure). */
 static void on_probe_reply(redis_client *c, redisReply *r, const char *err, void *arg)
 {
-    redis_probe_req *p = arg;
+    probe_req *p = arg;
     if (!r)
-        probe_finish(p, false, err);
+        probe_req_answer(p, false, err);
     else if (r->type == REDIS_REPLY_ERROR)
-        probe_finish(p, false, r->str);
+        probe_req_answer(p, false, r->str);
     else
-        probe_finish(p, true, NULL);
-    probe_release(p);
+        probe_req_answer(p, true, NULL);
 }
 
 void redis_probe(void *client, void *token, probe_done_fn done)
@@ -572,20 +533,12 @@ void redis_probe(void *client, void *token, probe_done_fn done)
         done(token, false, c->closing ? "shutting down" : c->last_err[0] ? c->last_err : "not connected yet");
         return;
     }
-    redis_probe_req *p = calloc(1, sizeof *p);
-    if (!p) {
-        done(token, false, "out of memory");
+    probe_req *p = probe_req_new(c->loop, token, done);
+    if (!p)
         return;
-    }
-    p->token = token;
-    p->done = done;
-    p->refs = 2;
-    uv_timer_init(c->loop, &p->timer);
-    p->timer.data = p;
     if (redis_command(c, on_probe_reply, p, "PING") != 0) {
-        p->refs = 1;
-        probe_finish(p, false, "not connected");
+        probe_req_fail(p, "not connected");
         return;
     }
-    uv_timer_start(&p->timer, on_probe_timeout, PROBE_TIMEOUT_MS, 0);
+    probe_req_start(p, PROBE_TIMEOUT_MS);
 }

@@ -14,7 +14,7 @@
 
 #include "clickhouse.h"
 #include "redis_client.h"
-#include "stream_writer.h"
+#include "stream.h"
 
 typedef struct ch_guard ch_guard;
 

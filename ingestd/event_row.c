@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clickhouse.h"
 #include "random.h"
 #include "raw_row.h"
 #include "text.h"
@@ -107,13 +108,13 @@ static event_block pick_block(const resolved *r, const event_block *order, event
 }
 
 /* Append a raw byte string as a TSV field. */
-static int put_bytes(ch_buf *out, const char *s, size_t n)
+static int put_bytes(bytebuf *out, const char *s, size_t n)
 {
-    return ch_buf_append_tsv(out, s, n);
+    return ch_append_tsv(out, s, n);
 }
 
 /* Append text as a TSV field in UTF-8 (CP1252 fallback), optionally without colour codes. */
-static int put_text(ch_buf *out, slice s, bool strip_colors)
+static int put_text(bytebuf *out, slice s, bool strip_colors)
 {
     if (utf8_valid(s.p, s.n) && (!strip_colors || !memchr(s.p, '^', s.n)))
         return put_bytes(out, s.p, s.n);
@@ -130,9 +131,9 @@ static int put_text(ch_buf *out, slice s, bool strip_colors)
     return rc;
 }
 
-static int put_sep(ch_buf *out, char c)
+static int put_sep(bytebuf *out, char c)
 {
-    return ch_buf_append(out, &c, 1);
+    return bytebuf_append(out, &c, 1);
 }
 
 /* Parse a field as a finite number that fits max_abs; false when absent, empty, nan/inf, not a
@@ -231,18 +232,18 @@ static const float_range float32_range = {FLT_MAX, 38};
 static const float_range float64_range = {DBL_MAX, 308};
 
 /* Append a Nullable(Float) value: the number as sent when it is plain, else reformatted, else \N. */
-static int put_float(ch_buf *out, const batch_field *f, float_range range)
+static int put_float(bytebuf *out, const batch_field *f, float_range range)
 {
     /* The common case, decimal text well inside the range, needs no parsing: the result is the same. */
     if (f && (f->kind == VAL_NUMBER || f->kind == VAL_STRING) && f->val_len <= 64 &&
         plain_number_below(f->val, f->val_len, range.max_exp10))
-        return ch_buf_append(out, f->val, f->val_len);
+        return bytebuf_append(out, f->val, f->val_len);
     double v;
     if (!field_number(f, range.max_abs, &v))
-        return ch_buf_append(out, "\\N", 2);
+        return bytebuf_append(out, "\\N", 2);
     if (plain_number(f->val, f->val_len))
-        return ch_buf_append(out, f->val, f->val_len);
-    return ch_buf_appendf(out, "%.17g", v);
+        return bytebuf_append(out, f->val, f->val_len);
+    return bytebuf_appendf(out, "%.17g", v);
 }
 
 /* Whether text is an integer that "%d" prints back unchanged: no sign but '-', no leading zero, no "-0",
@@ -259,30 +260,30 @@ static bool canonical_int32(const char *s, size_t n)
 }
 
 /* Append a Nullable(Int32) value (fractions truncated, as the old API did). */
-static int put_int32(ch_buf *out, const batch_field *f)
+static int put_int32(bytebuf *out, const batch_field *f)
 {
     if (f && (f->kind == VAL_NUMBER || f->kind == VAL_STRING) && f->val_len && canonical_int32(f->val, f->val_len))
-        return ch_buf_append(out, f->val, f->val_len);
+        return bytebuf_append(out, f->val, f->val_len);
     double v;
     if (!field_number(f, 2147483647.0, &v))
-        return ch_buf_append(out, "\\N", 2);
-    return ch_buf_appendf(out, "%d", (int)v);
+        return bytebuf_append(out, "\\N", 2);
+    return bytebuf_appendf(out, "%d", (int)v);
 }
 
 /* Append a UInt64 forum member id: digits only, else 0. */
-static int put_member_id(ch_buf *out, const batch_field *f)
+static int put_member_id(bytebuf *out, const batch_field *f)
 {
     slice s = field_text(f);
     if (s.n == 0 || s.n > 19)
-        return ch_buf_append(out, "0", 1);
+        return bytebuf_append(out, "0", 1);
     for (size_t i = 0; i < s.n; i++)
         if (s.p[i] < '0' || s.p[i] > '9')
-            return ch_buf_append(out, "0", 1);
-    return ch_buf_append(out, s.p, s.n);
+            return bytebuf_append(out, "0", 1);
+    return bytebuf_append(out, s.p, s.n);
 }
 
 /* Append one player block's ten columns (empty values for BLOCK_NONE). */
-static int put_block(ch_buf *out, const resolved *r, event_block blk)
+static int put_block(bytebuf *out, const resolved *r, event_block blk)
 {
     const batch_field *const *f = blk == BLOCK_NONE ? NULL : r->blk[blk];
     static const batch_field *const none[BF__COUNT];
@@ -308,29 +309,29 @@ static int put_block(ch_buf *out, const resolved *r, event_block blk)
 
 /* The raw object as stored: byte for byte, except that credentials a client put into the body
  * (server_token, auth_token...) are cut out so that no secret is kept in the warehouse. */
-static int put_raw(ch_buf *out, const batch *b, const batch_event *e, const resolved *r)
+static int put_raw(bytebuf *out, const batch *b, const batch_event *e, const resolved *r)
 {
     if (!r->has_secret)
         return put_bytes(out, e->raw, e->raw_len);
-    ch_buf tmp = {0};
+    bytebuf tmp = {0};
     int rc = 0;
     bool first = true;
     if (e->format == EVENT_JSON)
-        rc |= ch_buf_append(&tmp, "{", 1);
+        rc |= bytebuf_append(&tmp, "{", 1);
     for (size_t i = 0; i < e->nfields; i++) {
         const batch_field *f = &b->fields[e->first_field + i];
         if (r->map[i].field == FIELD_SECRET)
             continue;
         if (!first)
-            rc |= e->format == EVENT_JSON ? ch_buf_append(&tmp, ", ", 2) : ch_buf_append(&tmp, "&", 1);
-        rc |= ch_buf_append(&tmp, e->raw + f->member_off, f->member_len);
+            rc |= e->format == EVENT_JSON ? bytebuf_append(&tmp, ", ", 2) : bytebuf_append(&tmp, "&", 1);
+        rc |= bytebuf_append(&tmp, e->raw + f->member_off, f->member_len);
         first = false;
     }
     if (e->format == EVENT_JSON)
-        rc |= ch_buf_append(&tmp, "}", 1);
+        rc |= bytebuf_append(&tmp, "}", 1);
     if (!rc)
         rc = put_bytes(out, tmp.data ? tmp.data : "", tmp.len);
-    ch_buf_free(&tmp);
+    bytebuf_free(&tmp);
     return rc ? -ENOMEM : 0;
 }
 
@@ -363,8 +364,7 @@ void event_match_key(const char *server_id, const char *match_id, size_t match_l
     out[17] = '\0';
 }
 
-int event_row_render(const batch *b, const batch_event *e, const event_context *ctx, ch_buf *out,
-                     event_summary *sum)
+int event_row_render(const batch *b, const batch_event *e, const event_context *ctx, bytebuf *out, event_summary *sum)
 {
     resolved r;
     resolve_fields(b, e, &r);
@@ -410,19 +410,19 @@ int event_row_render(const batch *b, const batch_event *e, const event_context *
     uuid_format(ctx->batch_id, bid);
     int rc = 0;
     ev[36] = bid[36] = '\t'; /* uuid_format's NUL becomes the column separator */
-    rc |= ch_buf_append(out, ev, 37);
-    rc |= ch_buf_append(out, bid, 37);
+    rc |= bytebuf_append(out, ev, 37);
+    rc |= bytebuf_append(out, bid, 37);
     rc |= put_bytes(out, ctx->server_id, strlen(ctx->server_id));
     rc |= put_sep(out, '\t');
-    rc |= ch_buf_append_u64(out, ctx->received_ms / 1000);
+    rc |= bytebuf_append_u64(out, ctx->received_ms / 1000);
     rc |= put_sep(out, '\t');
-    rc |= ch_buf_append_u64(out, ctx->received_ms % 1000);
+    rc |= bytebuf_append_u64(out, ctx->received_ms % 1000);
     rc |= put_sep(out, '\t');
     rc |= put_float(out, r.col[FIELD_GAME_TIME], float64_range);
     rc |= put_sep(out, '\t');
     rc |= put_text(out, sum->session, false);
     rc |= put_sep(out, '\t');
-    rc |= ch_buf_append(out, sum->match_key, strlen(sum->match_key));
+    rc |= bytebuf_append(out, sum->match_key, strlen(sum->match_key));
     rc |= put_sep(out, '\t');
     rc |= put_text(out, map, false);
     rc |= put_sep(out, '\t');
@@ -432,7 +432,7 @@ int event_row_render(const batch *b, const batch_event *e, const event_context *
         rc |= put_text(out, sum->type_sent, false);
     rc |= put_sep(out, '\t');
     rc |= put_text(out, sum->type_sent, false);
-    rc |= r.type ? ch_buf_append(out, "\t1\t", 3) : ch_buf_append(out, "\t0\t", 3);
+    rc |= r.type ? bytebuf_append(out, "\t1\t", 3) : bytebuf_append(out, "\t0\t", 3);
     rc |= put_block(out, &r, actor);
     rc |= put_sep(out, '\t');
     rc |= put_block(out, &r, target);
@@ -464,7 +464,7 @@ int event_row_render(const batch *b, const batch_event *e, const event_context *
         if (!r.unknown[i])
             continue;
         if (!first)
-            rc |= ch_buf_append(out, ",", 1);
+            rc |= bytebuf_append(out, ",", 1);
         rc |= put_text(out, (slice){f->key, f->key_len}, false);
         first = false;
     }

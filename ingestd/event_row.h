@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "batch_parse.h"
-#include "clickhouse.h"
+#include "bytebuf.h"
 #include "event_model.h"
 #include "raw_row.h"
 
@@ -45,7 +45,7 @@ typedef struct {
 } event_summary;
 
 /* Append e's row (one TSV line, columns in raw_row_columns order) to out and describe it in *sum. Returns 0 or -ENOMEM. */
-int event_row_render(const batch *b, const batch_event *e, const event_context *ctx, ch_buf *out, event_summary *sum);
+int event_row_render(const batch *b, const batch_event *e, const event_context *ctx, bytebuf *out, event_summary *sum);
 
 /* The match key: match_id unless empty or "no_match", else the tracker session; hashed with the
  * server id so that matches never merge across servers or map loads. out gets "m" + 16 hex. */

@@ -30,7 +30,7 @@
  * under 16 KB; the flood bench's maximal bodies (500 events, 1 MiB) render to 1.6-2.1 MB, and at most 8 MB. */
 #define BULK_LANE_ROWS_BYTES (32 * 1024)
 
-typedef struct ingest_job ingest_job;
+typedef struct ingest_request ingest_request;
 
 /* Why requests are refused: counted in /metrics, and logged at most once a second each, with how many more there
  * were, so that a flood of refused requests cannot fill the disk with log lines. */
@@ -60,7 +60,7 @@ struct ingest_api {
     /* Batches being parsed off the loop, each with its server's later batches waiting behind it: a server's
      * batches are rendered and appended in the order they arrived, whichever of them went to a thread. As many
      * as there are connections busy with a large body, so a list. */
-    ingest_job *off_loop;
+    ingest_request *off_loop;
 };
 
 /* The lane a server's XADDs in flight were sent on, and how many there are: its next batch must follow them. */
@@ -70,20 +70,20 @@ typedef struct {
 } lane_hold;
 
 /* One request between its arrival and its answer. */
-struct ingest_job {
+struct ingest_request {
     ingest_api *api;
     http_request *req;
     char server_id[64];
     char limit_key[CLIENT_LIMIT_KEY_LEN]; /* what invalid tokens are counted under: the sender's address or /64 */
     batch parsed;
     event_summary *summaries;
-    ch_buf rows;
+    bytebuf rows;
     stream_batch sb;
     redis_client *lane; /* the connection its XADD went on, while it is in flight */
     uint64_t received_ms;
     parse_work parse;
-    ingest_job *next_off_loop; /* in api->off_loop */
-    ingest_job *behind;        /* the next batch of the same server, waiting for this one to be parsed */
+    ingest_request *next_off_loop; /* in api->off_loop */
+    ingest_request *behind;        /* the next batch of the same server, waiting for this one to be parsed */
 };
 
 /* Wall-clock time in milliseconds: the receive time stored with every event. */
@@ -94,16 +94,16 @@ static uint64_t wall_ms(void)
     return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
 }
 
-static void job_free(ingest_job *j)
+static void ingest_request_free(ingest_request *j)
 {
     batch_free(&j->parsed);
     free(j->summaries);
-    ch_buf_free(&j->rows);
+    bytebuf_free(&j->rows);
     free(j);
 }
 
 /* Answer a rejected request, count it by reason, and say why in the log (never the token). */
-static void reject(ingest_job *j, reject_reason *reason, int status, const char *message)
+static void reject(ingest_request *j, reject_reason *reason, int status, const char *message)
 {
     metric_inc(reason->count);
     uint64_t now = uv_hrtime() / 1000000;
@@ -120,11 +120,11 @@ static void reject(ingest_job *j, reject_reason *reason, int status, const char 
         reason->unlogged++;
     }
     http_respond_error(j->req, status, message);
-    job_free(j);
+    ingest_request_free(j);
 }
 
 /* The batch is durable: account it in the live state and answer 202. */
-static void accepted(ingest_job *j, bool spooled)
+static void accepted(ingest_request *j, bool spooled)
 {
     ingest_api *api = j->api;
     live_server *s = live_state_server(api->live, j->server_id);
@@ -138,13 +138,13 @@ static void accepted(ingest_job *j, bool spooled)
     char body[64];
     int n = snprintf(body, sizeof body, "{\"status\":\"accepted\",\"processed\":%u}", j->sb.nevents);
     http_respond(j->req, 202, "application/json", body, (size_t)n);
-    job_free(j);
+    ingest_request_free(j);
 }
 
 /* The spool fsync'd the batch (or failed). */
 static void on_spooled(int err, void *arg)
 {
-    ingest_job *j = arg;
+    ingest_request *j = arg;
     if (err) {
         log_error("batch %s could not be stored in Redis nor in the spool: %s", j->sb.batch_id, uv_strerror(err));
         reject(j, &j->api->rej_storage, 503, "Could not store the batch; try again");
@@ -154,7 +154,7 @@ static void on_spooled(int err, void *arg)
 }
 
 /* Redis is unreachable or failed: keep the batch in the local spool instead. */
-static void spool_batch(ingest_job *j)
+static void spool_batch(ingest_request *j)
 {
     if (spool_append(j->api->spool, &j->sb, on_spooled, j) != 0)
         on_spooled(-ENOMEM, j);
@@ -170,7 +170,7 @@ static void spool_batch(ingest_job *j)
  * stream order; ingest_batch keeps the render order). Across two connections Redis gives no order, so while a
  * server has XADDs in flight on one lane, its next batch goes on that lane too, whatever its size; a lane that is
  * not connected means the spool, as with one connection. Returns NULL for the spool. */
-static redis_client *append_lane_for(ingest_job *j)
+static redis_client *append_lane_for(ingest_request *j)
 {
     ingest_api *api = j->api;
     const lane_hold *h = hashmap_get(api->lane_holds, j->server_id, strlen(j->server_id));
@@ -182,7 +182,7 @@ static redis_client *append_lane_for(ingest_job *j)
 }
 
 /* j's XADD was queued on lane: the server's next batches follow it there until it is answered. */
-static int lane_hold_take(ingest_job *j, redis_client *lane)
+static int lane_hold_take(ingest_request *j, redis_client *lane)
 {
     ingest_api *api = j->api;
     size_t len = strlen(j->server_id);
@@ -200,7 +200,7 @@ static int lane_hold_take(ingest_job *j, redis_client *lane)
 }
 
 /* j's XADD was answered (or lost): the server's hold on its lane ends with its last XADD in flight. */
-static void lane_release(ingest_job *j)
+static void lane_release(ingest_request *j)
 {
     if (!j->lane)
         return;
@@ -214,7 +214,7 @@ static void lane_release(ingest_job *j)
 static void on_xadd(redis_client *c, struct redisReply *reply, const char *err, void *arg);
 
 /* Queue the XADD of j's batch on its lane, or spool it. */
-static void append_batch(ingest_job *j)
+static void append_batch(ingest_request *j)
 {
     redis_client *lane = append_lane_for(j);
     if (!lane || lane_hold_take(j, lane) != 0) {
@@ -230,7 +230,7 @@ static void append_batch(ingest_job *j)
 /* Redis answered the XADD. Only a stream entry id means the batch is stored (AOF, fsync always). */
 static void on_xadd(redis_client *c, struct redisReply *reply, const char *err, void *arg)
 {
-    ingest_job *j = arg;
+    ingest_request *j = arg;
     (void)c;
     lane_release(j);
     if (reply && reply->type == REDIS_REPLY_STRING) {
@@ -256,7 +256,7 @@ static void on_xadd(redis_client *c, struct redisReply *reply, const char *err, 
 
 /* Enrich and render the batch of an authenticated server, parsed with result rc, then store it. On the loop's
  * thread: the sessions' maps that rendering reads and updates belong to the live state. */
-static void ingest_parsed(ingest_job *j, int rc)
+static void ingest_parsed(ingest_request *j, int rc)
 {
     ingest_api *api = j->api;
     if (rc == -E2BIG) {
@@ -269,7 +269,7 @@ static void ingest_parsed(ingest_job *j, int rc)
     }
     if (j->parsed.nevents == 0) {
         http_respond(j->req, 202, "application/json", "{\"status\":\"accepted\",\"processed\":0}", 36);
-        job_free(j);
+        ingest_request_free(j);
         return;
     }
     live_server *s = live_state_server(api->live, j->server_id);
@@ -306,27 +306,27 @@ static void ingest_parsed(ingest_job *j, int rc)
     append_batch(j);
 }
 
-static void ingest_parse(ingest_job *j);
+static void ingest_parse(ingest_request *j);
 
 /* The server's place in api->off_loop, if it has one: the batch its new batches must wait behind. */
-static ingest_job *off_loop_find(ingest_api *api, const char *server_id)
+static ingest_request *off_loop_find(ingest_api *api, const char *server_id)
 {
-    for (ingest_job *o = api->off_loop; o; o = o->next_off_loop)
+    for (ingest_request *o = api->off_loop; o; o = o->next_off_loop)
         if (strcmp(o->server_id, server_id) == 0)
             return o;
     return NULL;
 }
 
-static void off_loop_add(ingest_job *j)
+static void off_loop_add(ingest_request *j)
 {
     j->next_off_loop = j->api->off_loop;
     j->api->off_loop = j;
 }
 
 /* Take j out of api->off_loop. */
-static void off_loop_remove(ingest_job *j)
+static void off_loop_remove(ingest_request *j)
 {
-    for (ingest_job **o = &j->api->off_loop; *o; o = &(*o)->next_off_loop)
+    for (ingest_request **o = &j->api->off_loop; *o; o = &(*o)->next_off_loop)
         if (*o == j) {
             *o = j->next_off_loop;
             break;
@@ -337,9 +337,9 @@ static void off_loop_remove(ingest_job *j)
 /* Go on with j, parsed with result rc, then with the batches that waited behind it. While j is rendered and
  * answered, the next of them holds the server's place in api->off_loop: a batch arriving meanwhile (a pipelined
  * one, dispatched from within j's answer) must queue behind it, not overtake it. */
-static void ingest_handoff(ingest_job *j, int rc)
+static void ingest_handoff(ingest_request *j, int rc)
 {
-    ingest_job *next = j->behind;
+    ingest_request *next = j->behind;
     j->behind = NULL;
     if (next)
         off_loop_add(next);
@@ -353,14 +353,14 @@ static void ingest_handoff(ingest_job *j, int rc)
 /* j's large body was parsed on a thread. */
 static void on_parsed_off_loop(int rc, void *arg)
 {
-    ingest_job *j = arg;
+    ingest_request *j = arg;
     off_loop_remove(j);
     ingest_handoff(j, rc);
 }
 
 /* Parse j's batch and go on with it, then with the batches of its server waiting behind it (j->behind...), in
  * order. A large body goes to a thread, and the server's later batches wait until it is back. */
-static void ingest_parse(ingest_job *j)
+static void ingest_parse(ingest_request *j)
 {
     ingest_api *api = j->api;
     size_t len;
@@ -374,9 +374,9 @@ static void ingest_parse(ingest_job *j)
 }
 
 /* A batch of an authenticated server: parsed now, or after the batches of the same server ahead of it. */
-static void ingest_batch(ingest_job *j)
+static void ingest_batch(ingest_request *j)
 {
-    ingest_job *last = off_loop_find(j->api, j->server_id);
+    ingest_request *last = off_loop_find(j->api, j->server_id);
     if (!last) {
         ingest_parse(j);
         return;
@@ -387,7 +387,7 @@ static void ingest_batch(ingest_job *j)
 }
 
 /* Answer j 429: a budget is spent, retry_ms until it is paid back. what: whose budget it is. */
-static void refuse_over_budget(ingest_job *j, uint64_t retry_ms, const char *what, size_t bytes_per_s,
+static void refuse_over_budget(ingest_request *j, uint64_t retry_ms, const char *what, size_t bytes_per_s,
                                const char *setting)
 {
     char retry[24], msg[240];
@@ -411,7 +411,7 @@ static void refuse_over_budget(ingest_job *j, uint64_t retry_ms, const char *wha
  * among all servers (INGEST_LARGE_BYTES_PER_S): with twenty servers, twenty per-server budgets would still be more
  * than the pipeline can carry beside everyone else's batches. The charge is the body as received, before it is
  * parsed, so that a refused body costs no parse, no Redis and no ClickHouse. */
-static bool over_budget(ingest_job *j)
+static bool over_budget(ingest_request *j)
 {
     ingest_api *api = j->api;
     const ingest_limits *l = &api->limits;
@@ -439,7 +439,7 @@ static bool over_budget(ingest_job *j)
 /* The token was resolved. */
 static void on_auth(server_auth_result result, const char *server_id, void *arg)
 {
-    ingest_job *j = arg;
+    ingest_request *j = arg;
     switch (result) {
     case SERVER_AUTH_OK:
         snprintf(j->server_id, sizeof j->server_id, "%s", server_id);
@@ -463,7 +463,7 @@ static void on_auth(server_auth_result result, const char *server_id, void *arg)
 static void ingest_handler(http_request *req, void *arg)
 {
     ingest_api *api = arg;
-    ingest_job *j = calloc(1, sizeof *j);
+    ingest_request *j = calloc(1, sizeof *j);
     if (!j) {
         http_respond_error(req, 503, "Out of memory; try again");
         return;

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clickhouse.h"
+#include "bytebuf.h"
 #include "config.h"
 #include "hashmap.h"
 #include "live_matches.h"
@@ -23,7 +23,7 @@
 #define SESSION_MAPS_REFRESH_MS 3600000
 #define MAX_SESSIONS_PER_SERVER 16
 #define MAX_PLAYERS_PER_SERVER 256
-/* A string literal as the (pointer, length) pair ch_buf_append takes. */
+/* A string literal as the (pointer, length) pair bytebuf_append takes. */
 #define LIT(s) s, sizeof(s) - 1
 
 typedef struct {
@@ -241,10 +241,10 @@ void live_server_observe(live_server *s, const event_summary *ev, uint64_t recei
 
 /* s as a JSON string literal: quote, backslash and control bytes escaped, everything else (UTF-8 by the time it
  * gets here) copied in runs. */
-static int json_string(ch_buf *b, const char *s)
+static int json_string(bytebuf *b, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
-    int rc = ch_buf_append(b, "\"", 1);
+    int rc = bytebuf_append(b, "\"", 1);
     const char *run = s;
     for (; rc == 0 && *s; s++) {
         unsigned char c = (unsigned char)*s;
@@ -258,28 +258,28 @@ static int json_string(ch_buf *b, const char *s)
             esc[5] = hex[c & 15];
             n = 6;
         }
-        rc = ch_buf_append(b, run, (size_t)(s - run));
+        rc = bytebuf_append(b, run, (size_t)(s - run));
         if (rc == 0)
-            rc = ch_buf_append(b, esc, n);
+            rc = bytebuf_append(b, esc, n);
         run = s + 1;
     }
     if (rc == 0)
-        rc = ch_buf_append(b, run, (size_t)(s - run));
-    return rc ? rc : ch_buf_append(b, "\"", 1);
+        rc = bytebuf_append(b, run, (size_t)(s - run));
+    return rc ? rc : bytebuf_append(b, "\"", 1);
 }
 
 /* key (the text up to the value, e.g. ",\"name\":") followed by s as a JSON string ("" for NULL). */
-static int json_str_field(ch_buf *b, const char *key, size_t keylen, const char *s)
+static int json_str_field(bytebuf *b, const char *key, size_t keylen, const char *s)
 {
-    int rc = ch_buf_append(b, key, keylen);
+    int rc = bytebuf_append(b, key, keylen);
     return rc ? rc : json_string(b, s ? s : "");
 }
 
-/* key followed by v (ch_buf_appendf's vsnprintf, run twice per call, was most of the cost). */
-static int json_u64(ch_buf *b, const char *key, size_t keylen, uint64_t v)
+/* key followed by v (bytebuf_appendf's vsnprintf, run twice per call, was most of the cost). */
+static int json_u64(bytebuf *b, const char *key, size_t keylen, uint64_t v)
 {
-    int rc = ch_buf_append(b, key, keylen);
-    return rc ? rc : ch_buf_append_u64(b, v);
+    int rc = bytebuf_append(b, key, keylen);
+    return rc ? rc : bytebuf_append_u64(b, v);
 }
 
 /* The JSON published for one server. Written straight into a buffer rather than through a cJSON tree: every
@@ -288,14 +288,14 @@ static int json_u64(ch_buf *b, const char *key, size_t keylen, uint64_t v)
  * for lack of memory; their errors are gathered and the text dropped at the end. */
 static char *server_json(live_server *s, uint64_t now_ms, uint64_t player_ttl_ms)
 {
-    ch_buf b = {0};
+    bytebuf b = {0};
     int rc = json_str_field(&b, LIT("{\"" LIVE_SERVER_ID "\":"), s->id);
     rc |= json_str_field(&b, LIT(",\"" LIVE_SESSION_ID "\":"), s->session);
     rc |= json_str_field(&b, LIT(",\"" LIVE_MATCH_ID "\":"), s->match_key);
     rc |= json_str_field(&b, LIT(",\"" LIVE_MAP_NAME "\":"), s->map);
     rc |= json_u64(&b, LIT(",\"" LIVE_STARTED_AT_MS "\":"), s->started_ms);
     rc |= json_u64(&b, LIT(",\"" LIVE_LAST_EVENT_MS "\":"), s->last_event_ms);
-    rc |= ch_buf_append(&b, LIT(",\"" LIVE_PLAYERS "\":["));
+    rc |= bytebuf_append(&b, LIT(",\"" LIVE_PLAYERS "\":["));
     unsigned count = 0;
     size_t pos = 0, klen;
     const char *k;
@@ -311,12 +311,12 @@ static char *server_json(live_server *s, uint64_t now_ms, uint64_t player_ttl_ms
         rc |= json_u64(&b, LIT(",\"" LIVE_PLAYER_KILLS "\":"), p->kills);
         rc |= json_u64(&b, LIT(",\"" LIVE_PLAYER_DEATHS "\":"), p->deaths);
         rc |= json_u64(&b, LIT(",\"" LIVE_PLAYER_LAST_SEEN_MS "\":"), p->last_seen_ms);
-        rc |= ch_buf_append(&b, LIT("}"));
+        rc |= bytebuf_append(&b, LIT("}"));
         count++;
     }
-    rc |= ch_buf_appendf(&b, "],\"" LIVE_PLAYER_COUNT "\":%u}", count);
+    rc |= bytebuf_appendf(&b, "],\"" LIVE_PLAYER_COUNT "\":%u}", count);
     if (rc) {
-        ch_buf_free(&b);
+        bytebuf_free(&b);
         return NULL;
     }
     return b.data;

@@ -1,5 +1,6 @@
 /* The local spool: group-committed, fsync'd appends of batches Redis could not take, and their replay into the
- * stream once Redis is back. File I/O runs on libuv's thread pool; the loop only schedules it. */
+ * stream once Redis is back. File I/O runs on libuv's thread pool; the loop only schedules it. The records' format
+ * is spool_record.c. */
 #include "spool.h"
 
 #include <dirent.h>
@@ -28,10 +29,6 @@ const config_var spool_config_vars[] = {
     {NULL, NULL, NULL},
 };
 
-#define MAGIC "MSP1"
-#define PAYLOAD_VERSION 1
-/* version, flags, spooled-at, batch_id, nevents, server_id length */
-#define PAYLOAD_FIXED (1 + 1 + 8 + 36 + 4 + 2)
 /* XADDs in flight during a replay: enough to hide the round trip, few enough not to flood Redis's input
  * buffer with a 64 MiB file at once. */
 #define REPLAY_WINDOW 32
@@ -41,7 +38,7 @@ typedef struct {
     void *arg;
 } append_cb;
 
-typedef enum { JOB_WRITE, JOB_READ, JOB_REMOVE, JOB_CLOSE } job_op;
+typedef enum { OP_WRITE, OP_READ, OP_REMOVE, OP_CLOSE } file_op_kind;
 
 /* One good record of the file being replayed; b points into the file's contents. */
 typedef struct {
@@ -49,16 +46,16 @@ typedef struct {
     size_t end;
 } replay_rec;
 
-/* One piece of file work for the thread pool. The worker touches nothing but the job. */
+/* One piece of file work for the thread pool. The worker touches nothing but the file op. */
 typedef struct {
     uv_work_t req;
     spool *s;
-    job_op op;
+    file_op_kind op;
     int fd;       /* WRITE: the active file, or -1 to create path; CLOSE: the descriptor to close */
     char *path;   /* WRITE (create), READ, REMOVE */
     char *dir;    /* WRITE (create): fsync'd so the new file's name is durable */
     bool corrupt; /* REMOVE: keep the file, renamed *.corrupt, for a person to look at */
-    ch_buf data;  /* WRITE: the records; READ: the file's contents */
+    bytebuf data; /* WRITE: the records; READ: the file's contents */
     uint64_t start_size;
     append_cb *cbs;
     size_t ncbs;
@@ -67,7 +64,7 @@ typedef struct {
     size_t nrecs;
     spool_scan_result scan; /* READ */
     int err;
-} job;
+} file_op;
 
 struct spool {
     uv_loop_t *loop;
@@ -84,18 +81,18 @@ struct spool {
     uint64_t active_size;
 
     /* Group commit: appends that arrive while a write is in flight wait here and go out together. */
-    ch_buf queued;
+    bytebuf queued;
     append_cb *queued_cbs;
     size_t nqueued, capqueued;
     bool writing;
-    unsigned jobs; /* jobs in the thread pool; s is freed only when none is left */
+    unsigned file_ops; /* file ops in the thread pool; s is freed only when none is left */
 
     /* Replay. */
     bool drain_wanted;
     redis_client *redis;
     char *stream_key;
     bool draining;     /* a sealed file is being read, replayed or removed */
-    ch_buf file;       /* contents of sealed[0] */
+    bytebuf file;      /* contents of sealed[0] */
     replay_rec *recs;  /* its good records */
     size_t nrecs;      /* ... how many */
     size_t next_send;  /* next record to XADD */
@@ -120,168 +117,6 @@ struct spool {
 static void drain_kick(spool *s);
 static void write_start(spool *s);
 static void close_maybe_finish(spool *s);
-
-/* ---- framing ---- */
-
-static uint32_t crc_table[256];
-
-/* Build the CRC-32 table once (first use is on the loop thread, or in a test). */
-static void crc_init(void)
-{
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++)
-            c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        crc_table[i] = c;
-    }
-}
-
-uint32_t spool_crc32(const void *data, size_t len)
-{
-    if (!crc_table[1])
-        crc_init();
-    const unsigned char *p = data;
-    uint32_t c = 0xFFFFFFFFu;
-    for (size_t i = 0; i < len; i++)
-        c = crc_table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
-    return c ^ 0xFFFFFFFFu;
-}
-
-/* Store v little-endian in n bytes. */
-static void put_le(unsigned char *p, uint64_t v, int n)
-{
-    for (int i = 0; i < n; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-/* Read an n-byte little-endian number. */
-static uint64_t get_le(const char *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = n - 1; i >= 0; i--)
-        v = v << 8 | (unsigned char)p[i];
-    return v;
-}
-
-/* Append b's record to out; with_crc false leaves the CRC for records_fill_crc. */
-static int record_encode(const stream_batch *b, uint64_t spooled_at_ms, ch_buf *out, bool with_crc)
-{
-    size_t sid_len = strlen(b->server_id);
-    if (strlen(b->batch_id) != 36)
-        return -EINVAL;
-    if (sid_len > UINT16_MAX || b->rows_len > UINT32_MAX - PAYLOAD_FIXED - sid_len - 1)
-        return -E2BIG;
-    size_t plen = PAYLOAD_FIXED + sid_len + 1 + b->rows_len;
-    unsigned char head[SPOOL_RECORD_HEADER + PAYLOAD_FIXED];
-    memcpy(head, MAGIC, 4);
-    put_le(head + 4, plen, 4);
-    put_le(head + 8, 0, 4); /* the CRC, patched below */
-    unsigned char *p = head + SPOOL_RECORD_HEADER;
-    p[0] = PAYLOAD_VERSION;
-    p[1] = b->maybe_duplicate ? 1 : 0;
-    put_le(p + 2, spooled_at_ms, 8);
-    memcpy(p + 10, b->batch_id, 36);
-    put_le(p + 46, b->nevents, 4);
-    put_le(p + 50, sid_len, 2);
-    size_t start = out->len;
-    if (ch_buf_append(out, (const char *)head, sizeof head) || ch_buf_append(out, b->server_id, sid_len + 1) ||
-        ch_buf_append(out, b->rows ? b->rows : "", b->rows_len)) {
-        out->len = start;
-        return -ENOMEM;
-    }
-    if (with_crc) {
-        unsigned char crc[4];
-        put_le(crc, spool_crc32(out->data + start + SPOOL_RECORD_HEADER, plen), 4);
-        memcpy(out->data + start + 8, crc, 4);
-    }
-    return 0;
-}
-
-int spool_record_encode(const stream_batch *b, uint64_t spooled_at_ms, ch_buf *out)
-{
-    return record_encode(b, spooled_at_ms, out, /* with_crc= */ true);
-}
-
-/* Fill in the CRC of every record in data (records encoded without one, back to back). */
-static void records_fill_crc(char *data, size_t len)
-{
-    size_t off = 0;
-    while (off + SPOOL_RECORD_HEADER <= len) {
-        size_t plen = get_le(data + off + 4, 4);
-        unsigned char crc[4];
-        put_le(crc, spool_crc32(data + off + SPOOL_RECORD_HEADER, plen), 4);
-        memcpy(data + off + 8, crc, 4);
-        off += SPOOL_RECORD_HEADER + plen;
-    }
-}
-
-/* Decode the record at the start of data: 0 and *rec_len if it is good, 1 if data ends inside it, -EBADMSG
- * if it is not a record. */
-static int record_decode(const char *data, size_t len, stream_batch *b, uint64_t *at, size_t *rec_len)
-{
-    if (len < SPOOL_RECORD_HEADER)
-        return memcmp(data, MAGIC, len < 4 ? len : 4) == 0 ? 1 : -EBADMSG;
-    if (memcmp(data, MAGIC, 4) != 0)
-        return -EBADMSG;
-    uint64_t plen = get_le(data + 4, 4);
-    if (plen < PAYLOAD_FIXED + 1)
-        return -EBADMSG;
-    if (plen > len - SPOOL_RECORD_HEADER)
-        return 1;
-    const char *p = data + SPOOL_RECORD_HEADER;
-    if (spool_crc32(p, plen) != (uint32_t)get_le(data + 8, 4) || p[0] != PAYLOAD_VERSION)
-        return -EBADMSG;
-    size_t sid_len = get_le(p + 50, 2);
-    if (PAYLOAD_FIXED + sid_len + 1 > plen || p[PAYLOAD_FIXED + sid_len] != '\0')
-        return -EBADMSG;
-    memset(b, 0, sizeof *b);
-    b->maybe_duplicate = p[1] & 1;
-    *at = get_le(p + 2, 8);
-    memcpy(b->batch_id, p + 10, 36);
-    b->batch_id[36] = '\0';
-    b->nevents = (uint32_t)get_le(p + 46, 4);
-    b->server_id = p + PAYLOAD_FIXED;
-    b->rows = p + PAYLOAD_FIXED + sid_len + 1;
-    b->rows_len = plen - (PAYLOAD_FIXED + sid_len + 1);
-    *rec_len = SPOOL_RECORD_HEADER + plen;
-    return 0;
-}
-
-int spool_scan(const char *data, size_t len, spool_record_fn fn, void *arg, spool_scan_result *res)
-{
-    memset(res, 0, sizeof *res);
-    size_t off = 0, bad_start = SIZE_MAX;
-    while (off < len) {
-        stream_batch b;
-        uint64_t at;
-        size_t rec_len;
-        if (record_decode(data + off, len - off, &b, &at, &rec_len) == 0) {
-            if (bad_start != SIZE_MAX) {
-                res->corrupt_bytes += off - bad_start;
-                bad_start = SIZE_MAX;
-            }
-            res->records++;
-            off += rec_len;
-            int rc = fn ? fn(&b, at, off, arg) : 0;
-            if (rc)
-                return rc;
-            continue;
-        }
-        /* Resynchronise on the next magic. Rows are TSV-escaped text, so a record's length and CRC bytes
-         * cannot hide inside another record's payload; a stray "MSP1" in text fails its CRC check. */
-        if (bad_start == SIZE_MAX)
-            bad_start = off;
-        const char *next = off + 1 < len ? memmem(data + off + 1, len - off - 1, MAGIC, 4) : NULL;
-        if (!next) {
-            /* Keep a trailing partial magic ("MS") in the torn tail rather than looking for more. */
-            break;
-        }
-        off = (size_t)(next - data);
-    }
-    if (bad_start != SIZE_MAX)
-        res->torn_bytes = len - bad_start;
-    return 0;
-}
 
 /* ---- files ---- */
 
@@ -359,9 +194,9 @@ static int fsync_dir(const char *dir)
 /* ---- the thread pool side ---- */
 
 /* Worker: create the file if needed, write the group, fdatasync; on failure cut the file back. */
-static void work_write(job *j)
+static void work_write(file_op *j)
 {
-    records_fill_crc(j->data.data, j->data.len);
+    spool_records_fill_crc(j->data.data, j->data.len);
     if (j->fd < 0) {
         j->fd = open(j->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         if (j->fd < 0) {
@@ -396,7 +231,7 @@ static void work_write(job *j)
 /* spool_scan callback (worker): collect the records after the part Redis already acknowledged. */
 static int collect_record(const stream_batch *b, uint64_t at, size_t end, void *arg)
 {
-    job *j = arg;
+    file_op *j = arg;
     if (end <= j->skip_until)
         return 0;
     if ((j->nrecs & (j->nrecs - 1)) == 0) { /* grow at powers of two */
@@ -410,7 +245,7 @@ static int collect_record(const stream_batch *b, uint64_t at, size_t end, void *
 }
 
 /* Worker: read a whole sealed file and find its records (CRC checks of up to 64 MiB stay off the loop). */
-static void work_read(job *j)
+static void work_read(file_op *j)
 {
     int fd = open(j->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -447,7 +282,7 @@ static void work_read(job *j)
 }
 
 /* Worker: delete a replayed file, or set a damaged one aside. */
-static void work_remove(job *j)
+static void work_remove(file_op *j)
 {
     if (j->corrupt) {
         size_t n = strlen(j->path) + 16;
@@ -465,44 +300,44 @@ static void work_remove(job *j)
     }
 }
 
-/* uv_work_cb: run the job's blocking part. */
-static void job_work(uv_work_t *req)
+/* uv_work_cb: run the file op's blocking part. */
+static void file_op_work(uv_work_t *req)
 {
-    job *j = req->data;
+    file_op *j = req->data;
     switch (j->op) {
-    case JOB_WRITE:
+    case OP_WRITE:
         work_write(j);
         break;
-    case JOB_READ:
+    case OP_READ:
         work_read(j);
         break;
-    case JOB_REMOVE:
+    case OP_REMOVE:
         work_remove(j);
         break;
-    case JOB_CLOSE:
+    case OP_CLOSE:
         if (close(j->fd) != 0)
             j->err = -errno;
         break;
     }
 }
 
-static void job_done(uv_work_t *req, int status);
+static void file_op_done(uv_work_t *req, int status);
 
-/* Queue a job on the thread pool (counted in s->jobs until its after-work callback ends). */
-static int job_submit(spool *s, job *j)
+/* Queue a file op on the thread pool (counted in s->file_ops until its after-work callback ends). */
+static int file_op_submit(spool *s, file_op *j)
 {
     j->s = s;
     j->req.data = j;
-    int rc = uv_queue_work(s->loop, &j->req, job_work, job_done);
+    int rc = uv_queue_work(s->loop, &j->req, file_op_work, file_op_done);
     if (rc == 0)
-        s->jobs++;
+        s->file_ops++;
     return rc;
 }
 
-/* A new job, or NULL. */
-static job *job_new(job_op op)
+/* A new file op, or NULL. */
+static file_op *file_op_new(file_op_kind op)
 {
-    job *j = calloc(1, sizeof *j);
+    file_op *j = calloc(1, sizeof *j);
     if (j) {
         j->op = op;
         j->fd = -1;
@@ -510,12 +345,12 @@ static job *job_new(job_op op)
     return j;
 }
 
-/* Free a job and what it owns (not its descriptor). */
-static void job_free(job *j)
+/* Free a file op and what it owns (not its descriptor). */
+static void file_op_free(file_op *j)
 {
     free(j->path);
     free(j->dir);
-    ch_buf_free(&j->data);
+    bytebuf_free(&j->data);
     free(j->cbs);
     free(j->recs);
     free(j);
@@ -527,12 +362,12 @@ static void job_free(job *j)
 static void seal_active(spool *s)
 {
     if (s->active_fd >= 0) {
-        job *j = job_new(JOB_CLOSE);
+        file_op *j = file_op_new(OP_CLOSE);
         if (j) {
             j->fd = s->active_fd;
-            if (job_submit(s, j) != 0) {
+            if (file_op_submit(s, j) != 0) {
                 close(j->fd); /* cannot happen with a live loop; do not leak the descriptor */
-                job_free(j);
+                file_op_free(j);
             }
         } else {
             close(s->active_fd);
@@ -546,7 +381,7 @@ static void seal_active(spool *s)
 }
 
 /* A group write finished: tell its appenders, then start the next group. */
-static void write_done(spool *s, job *j)
+static void write_done(spool *s, file_op *j)
 {
     s->writing = false;
     if (j->fd >= 0)
@@ -577,12 +412,12 @@ static void write_start(spool *s)
 {
     if (s->writing || !s->nqueued)
         return;
-    job *j = job_new(JOB_WRITE);
+    file_op *j = file_op_new(OP_WRITE);
     if (j && s->active_fd < 0) {
         j->path = file_path(s, s->active_seq, "");
         j->dir = strdup(s->dir);
         if (!j->path || !j->dir) {
-            job_free(j);
+            file_op_free(j);
             j = NULL;
         }
     }
@@ -593,18 +428,18 @@ static void write_start(spool *s)
         j->data = s->queued;
         j->cbs = s->queued_cbs;
         j->ncbs = s->nqueued;
-        rc = job_submit(s, j);
+        rc = file_op_submit(s, j);
     }
     if (rc != 0) {
         /* Leave the queue as it was and fail it as a whole. */
         if (j) {
-            j->data = (ch_buf){0};
+            j->data = (bytebuf){0};
             j->cbs = NULL;
-            job_free(j);
+            file_op_free(j);
         }
         append_cb *cbs = s->queued_cbs;
         size_t n = s->nqueued;
-        ch_buf_free(&s->queued);
+        bytebuf_free(&s->queued);
         s->queued_cbs = NULL;
         s->nqueued = s->capqueued = 0;
         log_error("spool: cannot start a write: %s", rc == -ENOMEM ? "out of memory" : uv_strerror(rc));
@@ -614,7 +449,7 @@ static void write_start(spool *s)
         return;
     }
     s->writing = true;
-    s->queued = (ch_buf){0};
+    s->queued = (bytebuf){0};
     s->queued_cbs = NULL;
     s->nqueued = s->capqueued = 0;
 }
@@ -634,8 +469,8 @@ int spool_append(spool *s, const stream_batch *b, void (*done)(int err, void *ar
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     uint64_t now_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
-    /* The CRC is computed by the writing thread (records_fill_crc): a 1 MiB batch costs milliseconds. */
-    int rc = record_encode(b, now_ms, &s->queued, /* with_crc= */ false);
+    /* The CRC is computed by the writing thread (spool_records_fill_crc): a 1 MiB batch costs milliseconds. */
+    int rc = spool_record_encode_deferred(b, now_ms, &s->queued);
     if (rc)
         return rc;
     s->queued_cbs[s->nqueued++] = (append_cb){done, arg};
@@ -648,7 +483,7 @@ int spool_append(spool *s, const stream_batch *b, void (*done)(int err, void *ar
 /* Forget the file being replayed. */
 static void replay_reset(spool *s)
 {
-    ch_buf_free(&s->file);
+    bytebuf_free(&s->file);
     free(s->recs);
     s->recs = NULL;
     s->nrecs = s->next_send = s->replies = s->acked = 0;
@@ -677,15 +512,15 @@ static void replay_abort(spool *s)
 /* Every record of sealed[0] is in Redis: delete the file. */
 static void replay_remove(spool *s)
 {
-    job *j = job_new(JOB_REMOVE);
+    file_op *j = file_op_new(OP_REMOVE);
     if (j && (j->path = file_path(s, s->sealed[0], "")) != NULL) {
         j->corrupt = s->file_corrupt;
         j->start_size = s->file.len;
-        if (job_submit(s, j) == 0)
+        if (file_op_submit(s, j) == 0)
             return;
     }
     if (j)
-        job_free(j);
+        file_op_free(j);
     log_error("spool: cannot remove replayed spool-%020" PRIu64 ".log (out of memory); retrying later", s->sealed[0]);
     replay_abort(s);
 }
@@ -749,7 +584,7 @@ static void on_replayed(redis_client *c, redisReply *reply, const char *err, voi
 }
 
 /* The file to replay was read: find its records and start sending them. */
-static void read_done(spool *s, job *j)
+static void read_done(spool *s, file_op *j)
 {
     uint64_t seq = s->sealed[0];
     if (j->err == -ENOENT) {
@@ -767,7 +602,7 @@ static void read_done(spool *s, job *j)
         return;
     }
     s->file = j->data;
-    j->data = (ch_buf){0};
+    j->data = (bytebuf){0};
     s->recs = j->recs;
     s->nrecs = j->nrecs;
     j->recs = NULL;
@@ -789,7 +624,7 @@ static void read_done(spool *s, job *j)
 }
 
 /* A replayed file is gone: account for it and go on with the next one. */
-static void remove_done(spool *s, job *j)
+static void remove_done(spool *s, file_op *j)
 {
     if (j->err) {
         log_error("spool: cannot remove replayed %s: %s; its batches will be replayed again (flagged as possible "
@@ -824,12 +659,12 @@ static void drain_kick(spool *s)
             s->drain_wanted = false;
         return;
     }
-    job *j = job_new(JOB_READ);
+    file_op *j = file_op_new(OP_READ);
     if (j)
         j->skip_until = s->resume_seq == s->sealed[0] ? s->resume_offset : 0;
-    if (!j || !(j->path = file_path(s, s->sealed[0], "")) || job_submit(s, j) != 0) {
+    if (!j || !(j->path = file_path(s, s->sealed[0], "")) || file_op_submit(s, j) != 0) {
         if (j)
-            job_free(j);
+            file_op_free(j);
         log_error("spool: cannot start reading spool-%020" PRIu64 ".log; retrying later", s->sealed[0]);
         s->drain_wanted = false;
         return;
@@ -858,29 +693,29 @@ int spool_drain(spool *s, redis_client *r, const char *stream_key)
     return s->draining || s->drain_wanted ? 0 : 1;
 }
 
-/* uv_after_work_cb: back on the loop with a job's outcome. */
-static void job_done(uv_work_t *req, int status)
+/* uv_after_work_cb: back on the loop with a file op's outcome. */
+static void file_op_done(uv_work_t *req, int status)
 {
-    job *j = req->data;
+    file_op *j = req->data;
     spool *s = j->s;
     switch (j->op) {
-    case JOB_WRITE:
+    case OP_WRITE:
         write_done(s, j);
         break;
-    case JOB_READ:
+    case OP_READ:
         read_done(s, j);
         break;
-    case JOB_REMOVE:
+    case OP_REMOVE:
         remove_done(s, j);
         break;
-    case JOB_CLOSE:
+    case OP_CLOSE:
         if (j->err)
             log_warn("spool: closing a spool file failed: %s", strerror(-j->err));
         break;
     }
-    job_free(j);
+    file_op_free(j);
     /* Counted until here: callbacks above may call spool_close, which must not free s under us. */
-    s->jobs--;
+    s->file_ops--;
     close_maybe_finish(s);
 }
 
@@ -980,17 +815,17 @@ fail:
 /* The last step of spool_close: once nothing is in flight, close the active file, then free. */
 static void close_maybe_finish(spool *s)
 {
-    if (!s->closing || s->writing || s->nqueued || s->jobs || s->inflight)
+    if (!s->closing || s->writing || s->nqueued || s->file_ops || s->inflight)
         return;
     if (s->active_fd >= 0) {
         int fd = s->active_fd;
         s->active_fd = -1;
-        job *j = job_new(JOB_CLOSE);
+        file_op *j = file_op_new(OP_CLOSE);
         if (j) {
             j->fd = fd;
-            if (job_submit(s, j) == 0)
-                return; /* back here from job_done */
-            job_free(j);
+            if (file_op_submit(s, j) == 0)
+                return; /* back here from file_op_done */
+            file_op_free(j);
         }
         close(fd);
     }
@@ -998,7 +833,7 @@ static void close_maybe_finish(spool *s)
     void *arg = s->close_arg;
     close(s->lock_fd);
     replay_reset(s);
-    ch_buf_free(&s->queued);
+    bytebuf_free(&s->queued);
     free(s->queued_cbs);
     free(s->sealed);
     free(s->stream_key);

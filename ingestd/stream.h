@@ -1,4 +1,5 @@
-/* The durable event stream in Redis: what one accepted batch looks like as a stream entry. */
+/* The durable event stream in Redis: what one accepted batch looks like as a stream entry, the entry id type, and
+ * reading stream replies. */
 #ifndef MOHSTATS_STREAM_H
 #define MOHSTATS_STREAM_H
 
@@ -8,6 +9,28 @@
 
 #include "redis_client.h"
 #include "stream_entry.h"
+
+struct redisReply;
+
+/* A stream entry id, "<ms>-<seq>". */
+typedef struct {
+    uint64_t ms, seq;
+} stream_id;
+
+/* Parse "ms-seq" (or "ms"): 0 or -EINVAL. */
+int stream_id_parse(const char *s, size_t len, stream_id *out);
+int stream_id_cmp(stream_id a, stream_id b);
+/* Format as "ms-seq" into out (at least 42 bytes). */
+void stream_id_format(stream_id id, char *out, size_t outlen);
+
+/* Reading the replies of stream commands (XREADGROUP, XAUTOCLAIM, XPENDING, XINFO). */
+
+/* r if it is an array with at least n elements, else NULL. */
+const struct redisReply *stream_reply_array(const struct redisReply *r, size_t n);
+/* A reply that is a string (bulk or status) as an id in *id, or false. */
+bool stream_reply_id(const struct redisReply *r, stream_id *id);
+/* A reply's integer value (integers, or numbers sent as strings); 0 otherwise. */
+uint64_t stream_reply_u64(const struct redisReply *r);
 
 /* One accepted HTTP batch, already rendered as raw_events TSV rows (event_row.c). */
 typedef struct {

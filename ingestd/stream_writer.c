@@ -1,6 +1,6 @@
 /* The stream writer: reads the ingest stream as one consumer of a group, inserts batches into ClickHouse with
- * exactly-once effect, ACKs them, takes over the entries of writers that died, trims the stream and samples its
- * metrics.
+ * exactly-once effect, ACKs them, takes over the entries of writers that died; each tick it has the stream trimmed
+ * and its metrics sampled (stream_trimmer.c).
  *
  * How "exactly once" holds, with several writers, crashes (SIGKILL included), timeouts and restarts. Each of
  * these invariants is relied upon where the comment names it:
@@ -54,6 +54,12 @@
  * not mean its part is on disk, and a crash of its machine is repaired from the entries kept.
  *
  * The check relies on system.processes of a single ClickHouse server (not a cluster behind a load balancer).
+ *
+ * Why this file is long (~2,000 lines): it is the exactly-once pipeline, whose phases (set, owners, running,
+ * present, repair, lease, insert, ack) and the reading and takeover that feed them share the attempt's state and
+ * the invariants above; split apart, each invariant would be relied on in a file that does not state it. What is
+ * not the pipeline lives beside it: the buffer (write_buffer.c), the SQL (writer_sql.c), trimming, stream metrics
+ * and the consumer sweep (stream_trimmer.c), the ClickHouse restart guard (ch_guard.c), stream ids (stream.c).
  */
 #include "stream_writer.h"
 
@@ -72,12 +78,14 @@
 #include <hiredis/hiredis.h>
 
 #include "ch_guard.h"
-#include "event_row.h"
-#include "hashmap.h"
+#include "clickhouse.h"
 #include "log.h"
 #include "metrics.h"
 #include "redis_client.h"
 #include "stream.h"
+#include "stream_trimmer.h"
+#include "write_buffer.h"
+#include "writer_sql.h"
 
 const config_var stream_writer_config_vars[] = {
     /* Few large inserts: each insert writes a part in raw_events and in every aggregate table its views feed,
@@ -124,13 +132,6 @@ const config_var stream_writer_config_vars[] = {
 #define TICK_MS 1000        /* maintenance, trimming and metrics period */
 #define CLAIM_COUNT 500     /* entries per XAUTOCLAIM */
 #define MAX_BATCH_EVENTS 1000000
-#define CONSUMER_SWEEP_MS 60000
-#define CONSUMER_IDLE_DELETE_MS (3600 * 1000) /* consumers with nothing pending and idle this long are deleted */
-#define QID_ID_LEN 41                         /* "%020llu-%020llu" */
-
-/* The insert's URL settings behind I2: one block per insert, whatever the server profile says. */
-#define INSERT_URL_SETTINGS                                                                                            \
-    "max_insert_block_size=1048576&min_insert_block_size_rows=1048576&min_insert_block_size_bytes=268435456"
 
 /* I3: keep the entries (ARGV[5..]) still pending with this consumer and reset their idle time; return them.
  * ARGV: group, consumer, lowest id, highest id, ids... XPENDING with a consumer walks that consumer's own
@@ -185,40 +186,6 @@ static const char owners_script[] =
     "end\n"
     "return best\n";
 
-typedef enum { E_NEW, E_SET, E_ACK } entry_state;
-
-typedef struct wentry wentry;
-
-/* One stream entry (one accepted batch) held by this writer. */
-struct wentry {
-    wentry *prev, *next; /* the buffer, in arrival order */
-    wentry *same_batch;  /* next buffered entry with the same batch_id (I4 c, I5) */
-    stream_id id;
-    char id_text[44];
-    char batch_id[37];
-    uint32_t nevents;      /* rows to insert (fewer than total_events after a repair) */
-    uint32_t total_events; /* rows of the batch */
-    uint32_t received_s;
-    entry_state state;
-    bool dup;            /* ingestd flagged it: an earlier copy of the batch may exist (I4 c) */
-    bool recheck;        /* ... a copy made after ClickHouse restarted (ch_guard.c): an earlier copy inserted
-                            before the restart proves nothing */
-    bool taken_over;     /* I4 a/b: an insert holding it may still run in ClickHouse */
-    bool skip;           /* in the set but not inserted: present already, or another entry carries the batch */
-    bool dead;           /* goes to the dead-letter stream instead (malformed, or refused by ClickHouse alone) */
-    bool dead_stored;    /* ... and is there now */
-    bool owned_mark;     /* scratch for the lease */
-    bool blocked;        /* dup entry waiting for older entries held by other consumers (I4 c) */
-    bool owners_wait;    /* ... found so in this attempt: only checked for presence, not inserted */
-    uint64_t arrived_ms; /* loop time it entered the buffer */
-    uint64_t read_at_ms; /* Redis's clock just before the XREADGROUP that delivered it to us; 0: unknown (I3) */
-    uint64_t not_before; /* loop time before which it is not put in a set (a postponed dup entry) */
-    char *dead_reason;
-    char *rows;
-    size_t rows_len;
-    bool rows_owned; /* rows is a repaired subset, malloc'd on its own */
-};
-
 typedef enum {
     P_IDLE,
     P_OWNERS,  /* XPENDING: does another consumer hold entries older than our dup ones? */
@@ -232,18 +199,6 @@ typedef enum {
 } phase;
 
 typedef enum { END_OK, END_FAIL, END_BUSY } attempt_end_kind;
-
-/* What the trimmer collects in one run. */
-typedef struct {
-    bool busy;
-    bool failed;
-    uint64_t xlen;
-    stream_group_state *groups;
-    bool *awaiting; /* an XPENDING summary was asked for this group */
-    char **names;
-    size_t ngroups;
-    size_t xpending_wait;
-} trim_run;
 
 struct stream_writer {
     uv_loop_t *loop;
@@ -260,13 +215,7 @@ struct stream_writer {
     ch_client *ins;    /* the insert in flight (its URL carries the query_id) */
     bool started;
 
-    /* the buffer */
-    wentry *head, *tail;
-    hashmap *by_id;    /* id text -> entry */
-    hashmap *by_batch; /* batch_id -> first entry of its same_batch chain */
-    size_t nentries;
-    uint64_t new_events; /* events of entries in state E_NEW */
-    bool maybe_acks;     /* false only when no entry is in state E_ACK: see entry_to_ack */
+    write_buffer buf;
 
     /* reading */
     bool reading;
@@ -298,9 +247,8 @@ struct stream_writer {
     bool maint_due;
     uint64_t last_refresh_ms;
     char claim_cursor[44];
-    uint64_t last_sweep_ms;
 
-    trim_run trim;
+    stream_trimmer *trimmer;
 
     /* stop */
     bool stopping, stop_failed, finishing;
@@ -310,7 +258,7 @@ struct stream_writer {
 
     uint64_t events_written;
     ch_guard *guard;
-    metric *m_events, *m_latency, *m_size, *m_dups, *m_claimed, *m_dead, *m_waits, *m_trimmed, *m_xlen, *m_buffered;
+    metric *m_events, *m_latency, *m_size, *m_dups, *m_claimed, *m_dead, *m_waits, *m_buffered;
     metric *m_lease_clock, *m_lease_script; /* how each insert's ownership was confirmed (I3) */
 };
 
@@ -320,201 +268,6 @@ static void attempt_end(stream_writer *w, attempt_end_kind kind);
 static void phase_next(stream_writer *w);
 static void read_more(stream_writer *w);
 static void finish(stream_writer *w);
-
-/* ---- pure helpers ---- */
-
-int stream_id_parse(const char *s, size_t len, stream_id *out)
-{
-    uint64_t v[2] = {0, 0};
-    int part = 0;
-    size_t digits = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (c == '-' && part == 0 && digits) {
-            part = 1;
-            digits = 0;
-        } else if (c >= '0' && c <= '9' && digits < 20) {
-            uint64_t d = (uint64_t)(c - '0');
-            if (v[part] > (UINT64_MAX - d) / 10)
-                return -EINVAL;
-            v[part] = v[part] * 10 + d;
-            digits++;
-        } else {
-            return -EINVAL;
-        }
-    }
-    if (!digits)
-        return -EINVAL;
-    out->ms = v[0];
-    out->seq = v[1];
-    return 0;
-}
-
-int stream_id_cmp(stream_id a, stream_id b)
-{
-    if (a.ms != b.ms)
-        return a.ms < b.ms ? -1 : 1;
-    if (a.seq != b.seq)
-        return a.seq < b.seq ? -1 : 1;
-    return 0;
-}
-
-void stream_id_format(stream_id id, char *out, size_t outlen)
-{
-    snprintf(out, outlen, "%" PRIu64 "-%" PRIu64, id.ms, id.seq);
-}
-
-/* The fixed-width form of an id used inside query_ids: compares as a string like the id as a number. */
-static void qid_part(stream_id id, char out[QID_ID_LEN + 1])
-{
-    snprintf(out, QID_ID_LEN + 1, "%020" PRIu64 "-%020" PRIu64, id.ms, id.seq);
-}
-
-void stream_writer_query_id(stream_id lo, stream_id hi, char out[WRITER_QUERY_ID_SIZE])
-{
-    char a[QID_ID_LEN + 1], b[QID_ID_LEN + 1];
-    qid_part(lo, a);
-    qid_part(hi, b);
-    snprintf(out, WRITER_QUERY_ID_SIZE, WRITER_QUERY_ID_PREFIX "%s-%s", a, b);
-}
-
-uint32_t stream_rows_received_at(const char *rows, size_t len)
-{
-    /* Columns event_id, batch_id, server_id, received_at (raw_row_columns); TSV fields hold no raw tab. */
-    size_t i = 0;
-    for (int tabs = 0; tabs < 3; i++) {
-        if (i >= len || rows[i] == '\n')
-            return 0;
-        if (rows[i] == '\t')
-            tabs++;
-    }
-    uint64_t v = 0;
-    size_t start = i;
-    while (i < len && rows[i] >= '0' && rows[i] <= '9' && i - start < 10)
-        v = v * 10 + (uint64_t)(rows[i++] - '0');
-    if (i == start || i >= len || rows[i] != '\t' || v > UINT32_MAX)
-        return 0;
-    return (uint32_t)v;
-}
-
-/* Whether s is a UUID in text form (36 characters, hex digits and dashes in their places). */
-static bool is_uuid(const char *s)
-{
-    for (int i = 0; i < 36; i++) {
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
-            return false;
-    }
-    return s[36] == '\0';
-}
-
-int stream_writer_present_sql(const char *table, const char *const *batch_ids, size_t n, uint32_t min_received,
-                              uint32_t max_received, ch_buf *out)
-{
-    /* An hour of margin either side: received_at is the same value in the rows and in the entry, the margin
-     * only guards against a clock step between rendering and this check. Only the partitions (months) and parts
-     * whose received_at range meets the window are read. */
-    int64_t lo = (int64_t)min_received - 3600, hi = (int64_t)max_received + 3600;
-    if (lo < 0)
-        lo = 0;
-    if (hi > UINT32_MAX)
-        hi = UINT32_MAX;
-    int rc = ch_buf_appendf(out,
-                            "SELECT toString(batch_id), count()\n"
-                            "FROM %s\n"
-                            "WHERE received_at >= toDateTime(%" PRId64 ") AND received_at <= toDateTime(%" PRId64 ")\n"
-                            "  AND batch_id IN (",
-                            table, lo, hi);
-    for (size_t i = 0; i < n && !rc; i++) {
-        if (!is_uuid(batch_ids[i]))
-            return -EINVAL;
-        rc = ch_buf_appendf(out, "%stoUUID('%s')", i ? ", " : "", batch_ids[i]);
-    }
-    if (!rc)
-        rc = ch_buf_appendf(out, ")\nGROUP BY batch_id\nFORMAT TabSeparated");
-    return rc ? -ENOMEM : 0;
-}
-
-int stream_writer_running_sql(stream_id lo, stream_id hi, ch_buf *out)
-{
-    char a[QID_ID_LEN + 1], b[QID_ID_LEN + 1];
-    qid_part(lo, a);
-    qid_part(hi, b);
-    /* No filter on elapsed (when the query started): a request a stalled server (frozen, overloaded) had not
-     * read yet when its client gave up is registered only once the server reads it, possibly long after. */
-    /* query_id = prefix (13 bytes) + first id (41) + "-" + last id (41): the first id starts at position 14,
-     * the last at 56 (1-based). Two ranges overlap when each starts before the other ends. */
-    int rc = ch_buf_appendf(out,
-                            "SELECT count()\n"
-                            "FROM system.processes\n"
-                            "WHERE query_id LIKE '" WRITER_QUERY_ID_PREFIX "%%'\n"
-                            "  AND substring(query_id, 14, 41) <= '%s'\n"
-                            "  AND substring(query_id, 56, 41) >= '%s'\n"
-                            "FORMAT TabSeparated",
-                            b, a);
-    return rc ? -ENOMEM : 0;
-}
-
-/* Whether name is in the comma-separated list (spaces around names are ignored). */
-static bool list_has(const char *list, const char *name)
-{
-    size_t n = strlen(name);
-    const char *p = list;
-    while (p && *p) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        const char *end = p + strcspn(p, ",");
-        const char *e = end;
-        while (e > p && e[-1] == ' ')
-            e--;
-        if ((size_t)(e - p) == n && n && memcmp(p, name, n) == 0)
-            return true;
-        p = end;
-    }
-    return false;
-}
-
-int stream_trim_point(const stream_group_state *groups, size_t n, const char *hold_groups, const char *writer_group,
-                      uint64_t max_backlog, uint64_t stream_len, stream_id *minid, char *released, size_t released_len)
-{
-    bool found = false;
-    stream_id best = {UINT64_MAX, UINT64_MAX};
-    if (released_len)
-        released[0] = '\0';
-    for (size_t i = 0; i < n; i++) {
-        const stream_group_state *g = &groups[i];
-        bool is_writer = strcmp(g->name, writer_group) == 0;
-        if (!is_writer && !list_has(hold_groups, g->name))
-            continue;
-        /* Everything the group still needs is in the stream, so its backlog is at most the stream's length;
-         * Redis 7.0's lag can be far too high after a restart (entries-read lags behind), never trust it alone. */
-        uint64_t backlog = g->lag_known && g->pending + g->lag < stream_len ? g->pending + g->lag : stream_len;
-        if (!is_writer && backlog > max_backlog) {
-            size_t used = strlen(released);
-            if (used + 1 < released_len)
-                snprintf(released + used, released_len - used, "%s%s", used ? "," : "", g->name);
-            continue;
-        }
-        /* The oldest pending entry is still needed; with nothing pending, everything after last-delivered is.
-         * Both only grow (acks remove the oldest, deliveries go forward), so a value read a moment ago is safe
-         * to trim to now. */
-        stream_id need = g->oldest_pending;
-        if (g->pending == 0) {
-            need = g->last_delivered;
-            if (need.seq == UINT64_MAX)
-                need.ms++, need.seq = 0;
-            else
-                need.seq++;
-        }
-        if (!found || stream_id_cmp(need, best) < 0)
-            best = need;
-        found = true;
-    }
-    if (!found)
-        return -ENOENT;
-    *minid = best;
-    return 0;
-}
 
 /* ---- small utilities ---- */
 
@@ -570,16 +323,6 @@ static bool ch_data_error(int code)
     return false;
 }
 
-/* A label value safe to put between quotes. */
-static void label_value(const char *s, char *out, size_t outlen)
-{
-    size_t i = 0;
-    for (; s[i] && i + 1 < outlen; i++)
-        out[i] = isalnum((unsigned char)s[i]) || strchr("_-:.", s[i]) ? s[i] : '_';
-    out[i] = '\0';
-}
-
-/* Count one insert error by reason. */
 static void count_error(const char *reason)
 {
     char labels[64];
@@ -588,35 +331,11 @@ static void count_error(const char *reason)
                                "Failed ClickHouse inserts of the stream writer, by reason (all retried)", labels));
 }
 
-/* First element of a reply that is an array with at least n elements, or NULL. */
-static const redisReply *arr(const redisReply *r, size_t n)
-{
-    return r && r->type == REDIS_REPLY_ARRAY && r->elements >= n ? r : NULL;
-}
-
-/* A reply that is a string (bulk or status) as id, or false. */
-static bool reply_id(const redisReply *r, stream_id *id)
-{
-    return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) &&
-           stream_id_parse(r->str, r->len, id) == 0;
-}
-
-/* A reply's integer value (integers, or numbers sent as strings). */
-static uint64_t reply_u64(const redisReply *r)
-{
-    if (!r)
-        return 0;
-    if (r->type == REDIS_REPLY_INTEGER)
-        return r->integer > 0 ? (uint64_t)r->integer : 0;
-    if (r->type == REDIS_REPLY_STRING)
-        return strtoull(r->str, NULL, 10);
-    return 0;
-}
-
 /* Redis's clock in milliseconds from a TIME reply, or 0. */
 static uint64_t reply_time_ms(const redisReply *r)
 {
-    return arr(r, 2) ? reply_u64(r->element[0]) * 1000 + reply_u64(r->element[1]) / 1000 : 0;
+    return stream_reply_array(r, 2) ? stream_reply_u64(r->element[0]) * 1000 + stream_reply_u64(r->element[1]) / 1000
+                                    : 0;
 }
 
 /* Why a Redis command failed, for the log. */
@@ -643,183 +362,11 @@ static void attempt_warn(stream_writer *w, const char *fmt, ...)
         log_debug("writer: %s (failure %u in a row)", msg, w->failures);
 }
 
-/* ---- the buffer ---- */
-
-/* Free one entry's memory (it must be unlinked already). */
-static void entry_free(wentry *e)
-{
-    if (e->rows_owned)
-        free(e->rows);
-    free(e->dead_reason);
-    free(e);
-}
-
-/* Unlink e from the buffer and its indexes, and free it. */
-static void entry_drop(stream_writer *w, wentry *e)
-{
-    if (e->prev)
-        e->prev->next = e->next;
-    else
-        w->head = e->next;
-    if (e->next)
-        e->next->prev = e->prev;
-    else
-        w->tail = e->prev;
-    hashmap_remove(w->by_id, e->id_text, strlen(e->id_text));
-    wentry *first = e->batch_id[0] ? hashmap_get(w->by_batch, e->batch_id, 36) : NULL;
-    if (first == e) {
-        if (e->same_batch)
-            hashmap_put(w->by_batch, e->batch_id, 36, e->same_batch, NULL);
-        else
-            hashmap_remove(w->by_batch, e->batch_id, 36);
-    } else {
-        for (wentry *p = first; p; p = p->same_batch)
-            if (p->same_batch == e) {
-                p->same_batch = e->same_batch;
-                break;
-            }
-    }
-    if (e->state == E_NEW)
-        w->new_events -= e->nevents;
-    w->nentries--;
-    entry_free(e);
-}
-
-/* Put e in state E_ACK. Every entry gets there through here, so that flush_maybe can skip looking for one
- * (a walk over the whole buffer, after every read) while maybe_acks is false. */
-static void entry_to_ack(stream_writer *w, wentry *e)
-{
-    e->state = E_ACK;
-    w->maybe_acks = true;
-}
-
-/* The value of field name in an entry's flat [field, value, ...] array, or NULL. */
-static const redisReply *entry_field(const redisReply *fields, const char *name)
-{
-    for (size_t i = 0; i + 1 < fields->elements; i += 2) {
-        const redisReply *k = fields->element[i];
-        if (k->type == REDIS_REPLY_STRING && k->len == strlen(name) && memcmp(k->str, name, k->len) == 0)
-            return fields->element[i + 1]->type == REDIS_REPLY_STRING ? fields->element[i + 1] : NULL;
-    }
-    return NULL;
-}
-
-/* Add one [id, [fields]] entry from XREADGROUP or XAUTOCLAIM to the buffer; taken_over per I4 a. */
+/* Buffer one [id, [fields]] entry from XREADGROUP or XAUTOCLAIM; taken_over per I4 a. */
 static void entry_add(stream_writer *w, const redisReply *r, bool taken_over)
 {
-    stream_id id;
-    if (!arr(r, 2) || !reply_id(r->element[0], &id))
-        return;
-    char id_text[44];
-    stream_id_format(id, id_text, sizeof id_text);
-    if (hashmap_get(w->by_id, id_text, strlen(id_text)))
-        return; /* ours already (a re-read of our PEL, or a claim of our own stale entry) */
-    const redisReply *fields = r->element[1];
-    if (!fields || fields->type != REDIS_REPLY_ARRAY) {
-        /* Trimming never removes pending entries (the trim point keeps the oldest pending one), so this means
-         * someone deleted it by hand; there is nothing left to insert. */
-        log_error("writer: stream entry %s of %s is pending but its data is gone (deleted by XDEL/XTRIM?); "
-                  "acknowledging it",
-                  id_text, w->stream_key);
-    }
-    const redisReply *bid = fields && fields->type == REDIS_REPLY_ARRAY ? entry_field(fields, STREAM_F_BATCH) : NULL;
-    const redisReply *cnt = fields && fields->type == REDIS_REPLY_ARRAY ? entry_field(fields, STREAM_F_COUNT) : NULL;
-    const redisReply *rows = fields && fields->type == REDIS_REPLY_ARRAY ? entry_field(fields, STREAM_F_ROWS) : NULL;
-    const redisReply *dup = fields && fields->type == REDIS_REPLY_ARRAY ? entry_field(fields, STREAM_F_DUP) : NULL;
-    size_t rows_len = rows ? rows->len : 0;
-    wentry *e = calloc(1, sizeof *e + rows_len + 1);
-    if (!e) {
-        /* Not lost: it stays pending with us and is taken over (by us or another writer) after claim idle. */
-        log_error("writer: out of memory buffering stream entry %s", id_text);
-        return;
-    }
-    e->id = id;
-    memcpy(e->id_text, id_text, sizeof id_text);
-    e->rows = (char *)(e + 1);
-    if (rows)
-        memcpy(e->rows, rows->str, rows_len);
-    e->rows_len = rows_len;
-    e->arrived_ms = now_ms(w);
-    e->read_at_ms = taken_over ? 0 : w->read_time_ms;
-    e->dup = dup && dup->len == 1 && (dup->str[0] == '1' || dup->str[0] == '2');
-    e->recheck = e->dup && dup->str[0] == '2';
-    e->taken_over = taken_over;
-    char *endp = NULL;
-    unsigned long n = cnt && cnt->len < 11 ? strtoul(cnt->str, &endp, 10) : 0;
-    bool ok = bid && bid->len == 36 && cnt && endp && *endp == '\0' && rows && n <= UINT32_MAX;
-    if (ok) {
-        memcpy(e->batch_id, bid->str, 36);
-        ok = is_uuid(e->batch_id);
-    }
-    /* The row count must match the rows: a miscount would break the partial-batch repair (I2). */
-    size_t lines = 0;
-    for (const char *p = e->rows, *end = e->rows + rows_len; ok && (p = memchr(p, '\n', (size_t)(end - p))); p++)
-        lines++;
-    if (ok && (lines != n || (rows_len && e->rows[rows_len - 1] != '\n')))
-        ok = false;
-    e->nevents = e->total_events = ok ? (uint32_t)n : 0;
-    if (!ok) {
-        /* No batch key: the entry is never coalesced with a real batch, nor indexed. */
-        e->batch_id[0] = '\0';
-        e->dead = true;
-        entry_to_ack(w, e);
-        e->dead_reason =
-            strdup(fields ? "malformed stream entry (missing or invalid bid, n or rows)" : "stream entry data deleted");
-        if (fields)
-            log_error("writer: stream entry %s is malformed (missing or invalid bid, n or rows); moving it to %s",
-                      id_text, w->dead_key);
-    } else {
-        e->received_s = stream_rows_received_at(e->rows, rows_len);
-        if (!e->received_s)
-            e->received_s = (uint32_t)(id.ms / 1000); /* the XADD time: close to the receive time */
-        e->state = E_NEW;
-        w->new_events += e->nevents;
-    }
-    if (hashmap_put(w->by_id, e->id_text, strlen(e->id_text), e, NULL) != 0) {
-        if (e->state == E_NEW)
-            w->new_events -= e->nevents;
-        entry_free(e);
-        log_error("writer: out of memory buffering stream entry %s", id_text);
-        return;
-    }
-    wentry *first = e->batch_id[0] ? hashmap_get(w->by_batch, e->batch_id, 36) : NULL;
-    if (!e->batch_id[0]) {
-        /* not indexed */
-    } else if (first) {
-        e->same_batch = first->same_batch;
-        first->same_batch = e;
-    } else if (hashmap_put(w->by_batch, e->batch_id, 36, e, NULL) != 0) {
-        /* Without the index the entry could not be coalesced (I5): treat it as possibly duplicate. */
-        e->dup = true;
-    }
-    e->prev = w->tail;
-    if (w->tail)
-        w->tail->next = e;
-    else
-        w->head = e;
-    w->tail = e;
-    w->nentries++;
-    if (taken_over)
+    if (write_buffer_add(&w->buf, r, now_ms(w), w->read_time_ms, taken_over) && taken_over)
         metric_inc(w->m_claimed);
-}
-
-/* When the next insert is due: the oldest new entry's arrival plus flush_ms, or later for postponed entries;
- * 0 if there is no new entry. */
-static uint64_t next_due_ms(stream_writer *w)
-{
-    uint64_t due = 0;
-    for (wentry *e = w->head; e; e = e->next) {
-        if (e->state != E_NEW)
-            continue;
-        uint64_t t = e->arrived_ms + (uint64_t)w->flush_ms;
-        if (e->not_before > t)
-            t = e->not_before;
-        if (!due || t < due)
-            due = t;
-        if (!e->not_before)
-            break; /* arrivals only grow along the buffer, except for postponed entries */
-    }
-    return due;
 }
 
 /* Reset the scratch list. */
@@ -866,7 +413,7 @@ static void read_more(stream_writer *w)
 {
     if (w->stopping || w->reading || !redis_client_connected(w->rd) || uv_is_active((uv_handle_t *)&w->read_timer))
         return;
-    uint64_t buffered = w->new_events + w->set_events;
+    uint64_t buffered = w->buf.new_events + w->set_events;
     if (buffered >= w->max_buffer_events)
         return; /* resumed after the next insert; meanwhile other writers take the new entries */
     char count[16], block[16];
@@ -921,7 +468,7 @@ static unsigned read_count_next(unsigned current, size_t n, size_t bytes)
 /* The bytes of an [id, [field, value, ...]] entry's fields and values. */
 static size_t entry_bytes(const redisReply *e)
 {
-    const redisReply *f = arr(e, 2) ? e->element[1] : NULL;
+    const redisReply *f = stream_reply_array(e, 2) ? e->element[1] : NULL;
     size_t bytes = 0;
     if (f && f->type == REDIS_REPLY_ARRAY)
         for (size_t i = 0; i < f->elements; i++)
@@ -949,8 +496,9 @@ static void on_read(redis_client *c, redisReply *reply, const char *err, void *a
         return;
     }
     size_t n = 0, bytes = 0;
-    const redisReply *streams = arr(reply, 1);
-    const redisReply *entries = streams && arr(streams->element[0], 2) ? streams->element[0]->element[1] : NULL;
+    const redisReply *streams = stream_reply_array(reply, 1);
+    const redisReply *entries =
+        streams && stream_reply_array(streams->element[0], 2) ? streams->element[0]->element[1] : NULL;
     if (entries && entries->type == REDIS_REPLY_ARRAY) {
         n = entries->elements;
         for (size_t i = 0; i < n; i++) {
@@ -965,11 +513,11 @@ static void on_read(redis_client *c, redisReply *reply, const char *err, void *a
         } else {
             stream_id last;
             const redisReply *e = entries->element[n - 1];
-            if (arr(e, 1) && reply_id(e->element[0], &last))
+            if (stream_reply_array(e, 1) && stream_reply_id(e->element[0], &last))
                 stream_id_format(last, w->history_cursor, sizeof w->history_cursor);
         }
     }
-    metric_set(w->m_buffered, (double)(w->new_events + w->set_events));
+    metric_set(w->m_buffered, (double)(w->buf.new_events + w->set_events));
     if (!w->history && n < w->read_asked)
         uv_timer_start(&w->read_timer, on_read_timer, READ_PACE_MS, 0);
     else
@@ -997,14 +545,14 @@ static void set_build(stream_writer *w)
 {
     if (w->set_retry) {
         /* Derived again: a batch found present before is found again (its entry is still uncertain). */
-        for (wentry *e = w->head; e; e = e->next)
+        for (wentry *e = w->buf.head; e; e = e->next)
             if (e->state == E_SET && !e->dead)
                 e->skip = false;
     } else {
         size_t count = 0;
         uint64_t events = 0;
         uint64_t now = now_ms(w);
-        for (wentry *e = w->head; e; e = e->next) {
+        for (wentry *e = w->buf.head; e; e = e->next) {
             if (e->state != E_NEW || e->not_before > now)
                 continue;
             if (count && (events + e->nevents > (uint64_t)w->batch_events ||
@@ -1012,7 +560,7 @@ static void set_build(stream_writer *w)
                 break;
             e->state = E_SET;
             e->skip = false;
-            w->new_events -= e->nevents;
+            w->buf.new_events -= e->nevents;
             events += e->nevents;
             count++;
         }
@@ -1021,12 +569,12 @@ static void set_build(stream_writer *w)
      * the buffer ride along and are acknowledged with it. If one of them is already inserted (waiting for its
      * XACK), the batch is in ClickHouse and nothing of it is inserted again, unless e is a copy made after a
      * ClickHouse restart (that insert may be what the restart lost): e is checked for presence instead. */
-    for (wentry *e = w->head; e; e = e->next) {
+    for (wentry *e = w->buf.head; e; e = e->next) {
         if (!set_inserts(e))
             continue;
         wentry *carrier = NULL;
         bool inserted = false;
-        for (wentry *o = hashmap_get(w->by_batch, e->batch_id, 36); o; o = o->same_batch) {
+        for (wentry *o = hashmap_get(w->buf.by_batch, e->batch_id, 36); o; o = o->same_batch) {
             if (o->state == E_ACK && !o->dead && !e->recheck)
                 inserted = true;
             else if (!carrier && set_inserts(o))
@@ -1036,16 +584,16 @@ static void set_build(stream_writer *w)
             e->skip = true;
             continue;
         }
-        for (wentry *o = hashmap_get(w->by_batch, e->batch_id, 36); o; o = o->same_batch)
+        for (wentry *o = hashmap_get(w->buf.by_batch, e->batch_id, 36); o; o = o->same_batch)
             if (o->state == E_NEW) {
                 o->state = E_SET;
                 o->skip = true;
-                w->new_events -= o->nevents;
+                w->buf.new_events -= o->nevents;
             }
     }
     w->set_events = 0;
     w->set_entries = 0;
-    for (wentry *e = w->head; e; e = e->next)
+    for (wentry *e = w->buf.head; e; e = e->next)
         if (e->state == E_SET) {
             e->owners_wait = false; /* decided again by this attempt's P_OWNERS */
             w->set_entries++;
@@ -1061,7 +609,7 @@ static void attempt_begin(stream_writer *w)
     if (w->set_entries == 0) {
         w->set_retry = false;
         /* Only postponed entries are buffered: look again when the first one may go. */
-        if (w->new_events)
+        if (w->buf.new_events)
             uv_timer_start(&w->flush_timer, on_flush_timer, POSTPONE_MS, 0);
         return;
     }
@@ -1081,7 +629,7 @@ static void ack_start(stream_writer *w);
 static void phase_next(stream_writer *w)
 {
     bool dup = false, taken = false;
-    for (wentry *e = w->head; e; e = e->next)
+    for (wentry *e = w->buf.head; e; e = e->next)
         if (set_inserts(e)) {
             dup |= e->dup;
             taken |= e->taken_over && !e->owners_wait;
@@ -1121,9 +669,9 @@ static void phase_next(stream_writer *w)
         /* fall through */
     case P_INSERT:
         /* Done with the set: inserted, present, carried by another entry, or dead (I1). */
-        for (wentry *e = w->head; e; e = e->next)
+        for (wentry *e = w->buf.head; e; e = e->next)
             if (e->state == E_SET)
-                entry_to_ack(w, e);
+                wentry_to_ack(&w->buf, e);
         w->set_retry = false;
         w->set_events = 0;
         w->set_entries = 0;
@@ -1142,7 +690,7 @@ static void on_owners(redis_client *c, redisReply *reply, const char *err, void 
 static void owners_start(stream_writer *w)
 {
     stream_id hi = {0, 0};
-    for (wentry *e = w->head; e; e = e->next)
+    for (wentry *e = w->buf.head; e; e = e->next)
         if (set_inserts(e) && e->dup && stream_id_cmp(e->id, hi) > 0)
             hi = e->id;
     char hi_text[44];
@@ -1158,7 +706,7 @@ static void owners_start(stream_writer *w)
 /* Take e and the other set entries of its batch out of the set, back to new, postponed for POSTPONE_MS. */
 static void set_release_batch(stream_writer *w, wentry *e)
 {
-    for (wentry *o = hashmap_get(w->by_batch, e->batch_id, 36); o; o = o->same_batch) {
+    for (wentry *o = hashmap_get(w->buf.by_batch, e->batch_id, 36); o; o = o->same_batch) {
         if (o->state != E_SET)
             continue;
         if (set_inserts(o))
@@ -1167,7 +715,7 @@ static void set_release_batch(stream_writer *w, wentry *e)
         o->skip = false;
         o->not_before = now_ms(w) + POSTPONE_MS;
         o->blocked = true;
-        w->new_events += o->nevents;
+        w->buf.new_events += o->nevents;
         w->set_entries--;
     }
 }
@@ -1192,14 +740,14 @@ static void on_owners(redis_client *c, redisReply *reply, const char *err, void 
     if (w->finishing)
         return;
     stream_id oldest_other = {UINT64_MAX, UINT64_MAX};
-    if (!reply || (reply->type != REDIS_REPLY_NIL && !reply_id(reply, &oldest_other))) {
+    if (!reply || (reply->type != REDIS_REPLY_NIL && !stream_reply_id(reply, &oldest_other))) {
         attempt_warn(w, "checking who holds older stream entries failed: %s", redis_why(reply, err));
         count_error("redis");
         attempt_end(w, END_FAIL);
         return;
     }
     size_t blocked = 0;
-    for (wentry *e = w->head; e; e = e->next) {
+    for (wentry *e = w->buf.head; e; e = e->next) {
         if (!set_inserts(e) || !e->dup)
             continue;
         if (stream_id_cmp(e->id, oldest_other) <= 0) {
@@ -1227,7 +775,7 @@ static void on_owners(redis_client *c, redisReply *reply, const char *err, void 
  * the set, postponed; the rest of the set goes on. */
 static void owners_release(stream_writer *w)
 {
-    for (wentry *e = w->head; e; e = e->next)
+    for (wentry *e = w->buf.head; e; e = e->next)
         if (set_inserts(e) && e->owners_wait) {
             e->owned_mark = false; /* a partly present batch is repaired once it may be inserted, not now */
             set_release_batch(w, e);
@@ -1242,19 +790,19 @@ static void on_running(ch_client *c, int err, long status, const char *body, siz
 static void running_start(stream_writer *w)
 {
     stream_id lo = {UINT64_MAX, UINT64_MAX}, hi = {0, 0};
-    for (wentry *e = w->head; e; e = e->next)
+    for (wentry *e = w->buf.head; e; e = e->next)
         if (set_inserts(e) && e->taken_over && !e->owners_wait) {
             if (stream_id_cmp(e->id, lo) < 0)
                 lo = e->id;
             if (stream_id_cmp(e->id, hi) > 0)
                 hi = e->id;
         }
-    ch_buf sql = {0};
+    bytebuf sql = {0};
     w->ph = P_RUNNING;
     int rc = stream_writer_running_sql(lo, hi, &sql);
     if (!rc)
         rc = ch_query(w->ch, sql.data, on_running, w);
-    ch_buf_free(&sql);
+    bytebuf_free(&sql);
     if (rc) {
         count_error("clickhouse_check");
         attempt_end(w, END_FAIL);
@@ -1307,11 +855,11 @@ static void present_next(stream_writer *w)
         if (e->received_s > hi)
             hi = e->received_s;
     }
-    ch_buf sql = {0};
+    bytebuf sql = {0};
     int rc = stream_writer_present_sql(w->table, ids, n, lo, hi, &sql);
     if (!rc)
         rc = ch_query(w->ch, sql.data, on_present, w);
-    ch_buf_free(&sql);
+    bytebuf_free(&sql);
     if (rc) {
         count_error("clickhouse_check");
         attempt_end(w, END_FAIL);
@@ -1323,7 +871,7 @@ static void present_start(stream_writer *w)
 {
     w->ph = P_PRESENT;
     work_clear(w);
-    for (wentry *e = w->head; e; e = e->next)
+    for (wentry *e = w->buf.head; e; e = e->next)
         if (set_inserts(e) && (e->dup || e->taken_over) && work_push(w, e) != 0) {
             attempt_end(w, END_FAIL);
             return;
@@ -1367,11 +915,11 @@ static void on_present(ch_client *c, int err, long status, const char *body, siz
                     e->skip = true;
                     metric_inc(w->m_dups);
                     present++;
-                    for (wentry *o = hashmap_get(w->by_batch, e->batch_id, 36); o; o = o->same_batch)
+                    for (wentry *o = hashmap_get(w->buf.by_batch, e->batch_id, 36); o; o = o->same_batch)
                         if (o->state == E_SET) {
                             if (set_inserts(o) || o == e)
                                 w->set_events -= o->nevents;
-                            entry_to_ack(w, o);
+                            wentry_to_ack(&w->buf, o);
                             w->set_entries--;
                         }
                     log_debug("writer: batch %s (stream entry %s) is in ClickHouse already", e->batch_id, e->id_text);
@@ -1409,17 +957,17 @@ static void repair_next(stream_writer *w)
         return;
     }
     int64_t lo = (int64_t)e->received_s - 3600, hi = (int64_t)e->received_s + 3600;
-    ch_buf sql = {0};
-    int rc = ch_buf_appendf(&sql,
-                            "SELECT toString(event_id)\n"
-                            "FROM %s\n"
-                            "WHERE received_at >= toDateTime(%" PRId64 ") AND received_at <= toDateTime(%" PRId64 ")\n"
-                            "  AND batch_id = toUUID('%s')\n"
-                            "FORMAT TabSeparated",
-                            w->table, lo < 0 ? 0 : lo, hi, e->batch_id);
+    bytebuf sql = {0};
+    int rc = bytebuf_appendf(&sql,
+                             "SELECT toString(event_id)\n"
+                             "FROM %s\n"
+                             "WHERE received_at >= toDateTime(%" PRId64 ") AND received_at <= toDateTime(%" PRId64 ")\n"
+                             "  AND batch_id = toUUID('%s')\n"
+                             "FORMAT TabSeparated",
+                             w->table, lo < 0 ? 0 : lo, hi, e->batch_id);
     if (!rc)
         rc = ch_query(w->ch, sql.data, on_repair, w);
-    ch_buf_free(&sql);
+    bytebuf_free(&sql);
     if (rc) {
         count_error("clickhouse_check");
         attempt_end(w, END_FAIL);
@@ -1536,7 +1084,7 @@ static void on_lease_time(redis_client *c, redisReply *reply, const char *err, v
 static void lease_start(stream_writer *w)
 {
     w->ph = P_LEASE;
-    for (wentry *e = w->head; e; e = e->next)
+    for (wentry *e = w->buf.head; e; e = e->next)
         if (e->state == E_SET && (e->taken_over || !e->read_at_ms)) {
             lease_full(w);
             return;
@@ -1564,7 +1112,7 @@ static void on_lease_time(redis_client *c, redisReply *reply, const char *err, v
         return;
     }
     bool fresh = clock_ms() - w->lease_sent_ms <= limit;
-    for (wentry *e = w->head; e && fresh; e = e->next)
+    for (wentry *e = w->buf.head; e && fresh; e = e->next)
         if (e->state == E_SET)
             fresh = now >= e->read_at_ms && now - e->read_at_ms <= limit;
     if (fresh) {
@@ -1580,7 +1128,7 @@ static void lease_full(stream_writer *w)
 {
     metric_inc(w->m_lease_script);
     work_clear(w);
-    for (wentry *e = w->head; e; e = e->next)
+    for (wentry *e = w->buf.head; e; e = e->next)
         if (e->state == E_SET && work_push(w, e) != 0) {
             attempt_end(w, END_FAIL);
             return;
@@ -1601,7 +1149,7 @@ static size_t lease_apply(stream_writer *w, const redisReply *reply)
         const redisReply *r = reply->element[i];
         if (r->type != REDIS_REPLY_STRING)
             continue;
-        wentry *e = hashmap_get(w->by_id, r->str, r->len);
+        wentry *e = hashmap_get(w->buf.by_id, r->str, r->len);
         if (e)
             e->owned_mark = true;
     }
@@ -1618,7 +1166,7 @@ static size_t lease_apply(stream_writer *w, const redisReply *reply)
             w->set_events -= e->nevents;
         if (e->state == E_SET)
             w->set_entries--;
-        entry_drop(w, e);
+        wentry_drop(&w->buf, e);
         lost++;
     }
     work_clear(w);
@@ -1689,7 +1237,7 @@ static void insert_start(stream_writer *w)
 {
     w->ph = P_INSERT;
     stream_id lo = {UINT64_MAX, UINT64_MAX}, hi = {0, 0};
-    for (wentry *e = w->head; e; e = e->next)
+    for (wentry *e = w->buf.head; e; e = e->next)
         if (e->state == E_SET) {
             if (stream_id_cmp(e->id, lo) < 0)
                 lo = e->id;
@@ -1702,7 +1250,7 @@ static void insert_start(stream_writer *w)
     char *url = url_with_params(w->clickhouse_url, params);
     w->ins = url ? ch_client_new(w->loop, url, w->op_timeout_ms) : NULL;
     free(url);
-    w->body_pos = w->head;
+    w->body_pos = w->buf.head;
     w->body_off = 0;
     w->insert_start_ns = uv_hrtime();
     if (!w->ins || ch_insert_stream(w->ins, w->insert_sql, body_read, w, on_inserted, w) != 0) {
@@ -1721,10 +1269,10 @@ static void insert_start(stream_writer *w)
 static void isolate_bad_rows(stream_writer *w, const char *body, size_t len)
 {
     size_t n = 0;
-    for (wentry *e = w->head; e; e = e->next)
+    for (wentry *e = w->buf.head; e; e = e->next)
         n += set_inserts(e);
     if (n <= 1) {
-        for (wentry *e = w->head; e; e = e->next)
+        for (wentry *e = w->buf.head; e; e = e->next)
             if (set_inserts(e)) {
                 e->dead = true;
                 free(e->dead_reason);
@@ -1743,7 +1291,7 @@ static void isolate_bad_rows(stream_writer *w, const char *body, size_t len)
         w->isolate_left = n;
     w->max_set_entries = (n + 1) / 2;
     size_t kept = 0;
-    for (wentry *e = w->head; e; e = e->next) {
+    for (wentry *e = w->buf.head; e; e = e->next) {
         if (e->state != E_SET || e->dead)
             continue;
         if (!e->skip && ++kept <= w->max_set_entries)
@@ -1754,7 +1302,7 @@ static void isolate_bad_rows(stream_writer *w, const char *body, size_t len)
             w->set_events -= e->nevents;
         e->state = E_NEW;
         e->skip = false;
-        w->new_events += e->nevents;
+        w->buf.new_events += e->nevents;
     }
     log_warn("writer: ClickHouse refuses the rows of one of %zu stream entries; retrying in halves to find it", n);
 }
@@ -1785,7 +1333,7 @@ static void on_inserted(ch_client *c, int err, long status, const char *body, si
     /* Outcome unknown (timeout, lost connection) or refused: the entries may be in ClickHouse now, or later
      * if the insert still runs there (I4 b). Retry the same set, checked first. */
     int code = err == -EPROTO ? ch_error_code(body) : 0;
-    for (wentry *e = w->head; e; e = e->next)
+    for (wentry *e = w->buf.head; e; e = e->next)
         if (set_inserts(e))
             e->taken_over = true;
     const char *reason = err == -ETIMEDOUT   ? "timeout"
@@ -1825,7 +1373,7 @@ static void on_acked(redis_client *c, redisReply *reply, const char *err, void *
 static void ack_send(stream_writer *w)
 {
     work_clear(w);
-    for (wentry *e = w->head; e; e = e->next)
+    for (wentry *e = w->buf.head; e; e = e->next)
         if (e->state == E_ACK && (!e->dead || e->dead_stored) && work_push(w, e) != 0)
             break;
     if (w->nwork == 0) {
@@ -1856,7 +1404,7 @@ static void ack_start(stream_writer *w)
     w->ph = P_ACK;
     w->dead_failed = false;
     work_clear(w);
-    for (wentry *e = w->head; e; e = e->next) {
+    for (wentry *e = w->buf.head; e; e = e->next) {
         if (e->state != E_ACK || !e->dead || e->dead_stored)
             continue;
         char count[16];
@@ -1922,7 +1470,7 @@ static void on_acked(redis_client *c, redisReply *reply, const char *err, void *
         return;
     }
     for (size_t i = 0; i < w->nwork; i++)
-        entry_drop(w, w->work[i]);
+        wentry_drop(&w->buf, w->work[i]);
     work_clear(w);
     /* Dead entries that could not be stored aside are acknowledged later, after a backoff. */
     attempt_end(w, w->dead_failed ? END_FAIL : END_OK);
@@ -1943,7 +1491,7 @@ static void attempt_end(stream_writer *w, attempt_end_kind kind)
     } else {
         /* The set stays together for the retry (same entries, so the same query_id when nothing changed). */
         bool any_set = false;
-        for (wentry *e = w->head; e; e = e->next)
+        for (wentry *e = w->buf.head; e; e = e->next)
             any_set |= e->state == E_SET;
         w->set_retry = any_set;
         unsigned delay;
@@ -1962,7 +1510,7 @@ static void attempt_end(stream_writer *w, attempt_end_kind kind)
             uv_timer_start(&w->retry_timer, on_retry_timer, delay, 0);
         }
     }
-    metric_set(w->m_buffered, (double)(w->new_events + w->set_events));
+    metric_set(w->m_buffered, (double)(w->buf.new_events + w->set_events));
     read_more(w);
     flush_maybe(w);
 }
@@ -2001,7 +1549,7 @@ static void on_claimed(redis_client *c, redisReply *reply, const char *err, void
 static uint64_t unblocked_events(stream_writer *w)
 {
     uint64_t n = 0;
-    for (wentry *e = w->head; e; e = e->next)
+    for (wentry *e = w->buf.head; e; e = e->next)
         if (e->state != E_ACK && !e->blocked)
             n += e->nevents;
     return n;
@@ -2032,7 +1580,7 @@ static void on_claimed(redis_client *c, redisReply *reply, const char *err, void
     if (w->finishing)
         return;
     w->ph = P_IDLE;
-    const redisReply *r = arr((redisReply *)reply, 2);
+    const redisReply *r = stream_reply_array((redisReply *)reply, 2);
     if (!r) {
         if (reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOGROUP", 7) != 0)
             log_warn("writer: XAUTOCLAIM on %s failed: %s", w->stream_key, reply->str);
@@ -2040,7 +1588,7 @@ static void on_claimed(redis_client *c, redisReply *reply, const char *err, void
         return;
     }
     stream_id next;
-    if (reply_id(r->element[0], &next))
+    if (stream_reply_id(r->element[0], &next))
         stream_id_format(next, w->claim_cursor, sizeof w->claim_cursor);
     size_t n = 0;
     if (r->element[1]->type == REDIS_REPLY_ARRAY) {
@@ -2055,7 +1603,7 @@ static void on_claimed(redis_client *c, redisReply *reply, const char *err, void
     if (n)
         log_info("writer: took over %zu stream entries idle for more than %ld ms (a writer died or stalled)", n,
                  w->claim_idle_ms);
-    metric_set(w->m_buffered, (double)(w->new_events + w->set_events));
+    metric_set(w->m_buffered, (double)(w->buf.new_events + w->set_events));
     /* More to take while the scan goes on and there is room. */
     if (n && strcmp(w->claim_cursor, "0-0") != 0 && unblocked_events(w) < w->max_buffer_events) {
         w->ph = P_MAINT;
@@ -2076,7 +1624,7 @@ static void maint_start(stream_writer *w)
     w->ph = P_MAINT;
     work_clear(w);
     if (now_ms(w) - w->last_refresh_ms >= (uint64_t)w->claim_idle_ms / 3) {
-        for (wentry *e = w->head; e; e = e->next)
+        for (wentry *e = w->buf.head; e; e = e->next)
             if (work_push(w, e) != 0)
                 break;
     }
@@ -2120,7 +1668,7 @@ static void flush_maybe(stream_writer *w)
     if (w->stopping) {
         /* One last attempt for what is buffered, then close. Failures are not retried (stop_failed). */
         bool acks = false, news = false;
-        for (wentry *e = w->head; e; e = e->next) {
+        for (wentry *e = w->buf.head; e; e = e->next) {
             acks |= e->state == E_ACK;
             news |= e->state == E_NEW || e->state == E_SET;
         }
@@ -2140,289 +1688,35 @@ static void flush_maybe(stream_writer *w)
         maint_start(w);
         return;
     }
-    if (w->maybe_acks) {
-        for (wentry *e = w->head; e; e = e->next)
+    if (w->buf.maybe_acks) {
+        for (wentry *e = w->buf.head; e; e = e->next)
             if (e->state == E_ACK) {
                 ack_start(w);
                 return;
             }
-        w->maybe_acks = false;
+        w->buf.maybe_acks = false;
     }
 #ifndef NDEBUG
-    for (wentry *e = w->head; e; e = e->next)
-        assert(e->state != E_ACK); /* an entry that became E_ACK without entry_to_ack */
+    for (wentry *e = w->buf.head; e; e = e->next)
+        assert(e->state != E_ACK); /* an entry that became E_ACK without wentry_to_ack */
 #endif
     if (w->set_retry) {
         attempt_begin(w);
         return;
     }
-    if (w->new_events == 0 && !w->head) {
+    if (w->buf.new_events == 0 && !w->buf.head) {
         uv_timer_stop(&w->flush_timer);
         return;
     }
-    uint64_t due = next_due_ms(w), now = now_ms(w);
+    uint64_t due = write_buffer_next_due(&w->buf, (uint64_t)w->flush_ms), now = now_ms(w);
     if (!due)
         return;
-    if (w->new_events >= (uint64_t)w->batch_events || now >= due) {
+    if (w->buf.new_events >= (uint64_t)w->batch_events || now >= due) {
         uv_timer_stop(&w->flush_timer);
         attempt_begin(w);
         return;
     }
     uv_timer_start(&w->flush_timer, on_flush_timer, due - now, 0);
-}
-
-/* ---- trimming and stream metrics ---- */
-
-static void trim_done(stream_writer *w);
-
-/* XTRIM MINID ARGV[1], first raising KEYS[2][group] to ARGV[1] for each released group ARGV[2..]. Stream ids are
- * compared as (ms, seq) numbers: exact below 2^53, which ids of real time are. */
-static const char trim_released_script[] =
-    "local function id(s) local ms, seq = string.match(s, '^(%d+)-(%d+)$') return tonumber(ms), tonumber(seq) end\n"
-    "local nm, ns = id(ARGV[1])\n"
-    "for i = 2, #ARGV do\n"
-    "  local cur = redis.call('HGET', KEYS[2], ARGV[i])\n"
-    "  local cm, cs = 0, 0\n"
-    "  if cur then cm, cs = id(cur) end\n"
-    "  if cm < nm or (cm == nm and cs < ns) then redis.call('HSET', KEYS[2], ARGV[i], ARGV[1]) end\n"
-    "end\n"
-    "return redis.call('XTRIM', KEYS[1], 'MINID', ARGV[1])\n";
-
-/* Free what one trim run collected. */
-static void trim_reset(trim_run *t)
-{
-    for (size_t i = 0; i < t->ngroups; i++)
-        free(t->names[i]);
-    free(t->names);
-    free(t->groups);
-    free(t->awaiting);
-    memset(t, 0, sizeof *t);
-}
-
-/* Set a per-group gauge. */
-static void group_gauge(const char *name, const char *help, const char *group, double v)
-{
-    char lv[128], labels[160];
-    label_value(group, lv, sizeof lv);
-    snprintf(labels, sizeof labels, "group=\"%s\"", lv);
-    metric_set(metrics_gauge(name, help, labels), v);
-}
-
-/* XTRIM answered. */
-static void on_trimmed(redis_client *c, redisReply *reply, const char *err, void *arg)
-{
-    stream_writer *w = arg;
-    if (reply && reply->type == REDIS_REPLY_INTEGER)
-        metric_add(w->m_trimmed, (double)reply->integer);
-    else if (reply && reply->type == REDIS_REPLY_ERROR)
-        log_warn("writer: XTRIM on %s failed: %s", w->stream_key, reply->str);
-    trim_reset(&w->trim);
-}
-
-/* Everything is known: trim to the oldest entry a holding group still needed WRITER_RETAIN_MS ago (ch_guard.c). */
-static void trim_done(stream_writer *w)
-{
-    trim_run *t = &w->trim;
-    stream_id now_point, minid;
-    char released[256];
-    if (w->finishing ||
-        stream_trim_point(t->groups, t->ngroups, w->stream_groups, w->group, w->max_backlog, t->xlen, &now_point,
-                          released, sizeof released) != 0 ||
-        !ch_guard_trim_point(w->guard, now_ms(w), now_point, &minid)) {
-        trim_reset(t);
-        return;
-    }
-    if (released[0])
-        log_warn("writer: consumer group(s) %s of %s are more than STREAM_MAX_BACKLOG=%" PRIu64
-                 " entries behind; trimming the stream without waiting for them (recorded in %s: achievd catches up "
-                 "from ClickHouse, other consumers miss those entries)",
-                 released, w->stream_key, w->max_backlog, w->released_key);
-    char id[44];
-    stream_id_format(minid, id, sizeof id);
-    if (!released[0]) {
-        const char *argv[] = {"XTRIM", w->stream_key, "MINID", id};
-        if (redis_command_argv(w->ctl, on_trimmed, w, 4, argv, NULL) != 0)
-            trim_reset(t);
-        return;
-    }
-    /* Trimming past groups: record it for them with the trim, in one script (stream_entry.h). */
-    const char *argv[4 + 2 + 1 + 16];
-    int argc = 0;
-    argv[argc++] = "EVAL";
-    argv[argc++] = trim_released_script;
-    argv[argc++] = "2";
-    argv[argc++] = w->stream_key;
-    argv[argc++] = w->released_key;
-    argv[argc++] = id;
-    char *save = NULL;
-    for (char *g = strtok_r(released, ",", &save); g && argc < (int)(sizeof argv / sizeof *argv);
-         g = strtok_r(NULL, ",", &save))
-        argv[argc++] = g;
-    if (redis_command_argv(w->ctl, on_trimmed, w, argc, argv, NULL) != 0)
-        trim_reset(t);
-}
-
-/* XPENDING summary of one holding group: its oldest pending entry. */
-static void on_group_pending(redis_client *c, redisReply *reply, const char *err, void *arg)
-{
-    stream_writer *w = arg;
-    trim_run *t = &w->trim;
-    const redisReply *r = arr(reply, 4);
-    /* Replies come back in the order the summaries were asked for. */
-    for (size_t i = 0; i < t->ngroups; i++) {
-        if (!t->awaiting[i])
-            continue;
-        t->awaiting[i] = false;
-        stream_group_state *g = &t->groups[i];
-        stream_id oldest;
-        if (r && reply_id(r->element[1], &oldest))
-            g->oldest_pending = oldest;
-        else if (r && reply_u64(r->element[0]) == 0)
-            g->pending = 0; /* all acknowledged meanwhile: last-delivered applies */
-        else
-            t->failed = true;
-        break;
-    }
-    if (--t->xpending_wait > 0)
-        return;
-    if (t->failed)
-        trim_reset(t);
-    else
-        trim_done(w);
-}
-
-/* XINFO GROUPS answered: metrics for every group, then the oldest pending entry of each holding group. */
-static void on_groups(redis_client *c, redisReply *reply, const char *err, void *arg)
-{
-    stream_writer *w = arg;
-    trim_run *t = &w->trim;
-    if (!reply || reply->type != REDIS_REPLY_ARRAY) {
-        if (reply && reply->type == REDIS_REPLY_ERROR && !strstr(reply->str, "no such key"))
-            log_warn("writer: XINFO GROUPS on %s failed: %s", w->stream_key, reply->str);
-        trim_reset(t);
-        return;
-    }
-    t->groups = calloc(reply->elements ? reply->elements : 1, sizeof *t->groups);
-    t->names = calloc(reply->elements ? reply->elements : 1, sizeof *t->names);
-    t->awaiting = calloc(reply->elements ? reply->elements : 1, sizeof *t->awaiting);
-    if (!t->groups || !t->names || !t->awaiting) {
-        trim_reset(t);
-        return;
-    }
-    for (size_t i = 0; i < reply->elements; i++) {
-        const redisReply *g = reply->element[i];
-        if (!g || g->type != REDIS_REPLY_ARRAY)
-            continue;
-        stream_group_state s = {.pending = 0};
-        char *name = NULL;
-        for (size_t k = 0; k + 1 < g->elements; k += 2) {
-            const redisReply *key = g->element[k], *v = g->element[k + 1];
-            if (key->type != REDIS_REPLY_STRING && key->type != REDIS_REPLY_STATUS)
-                continue;
-            if (strcmp(key->str, "name") == 0 && v->type == REDIS_REPLY_STRING)
-                name = strndup(v->str, v->len);
-            else if (strcmp(key->str, "pending") == 0)
-                s.pending = reply_u64(v);
-            else if (strcmp(key->str, "last-delivered-id") == 0)
-                reply_id(v, &s.last_delivered);
-            else if (strcmp(key->str, "lag") == 0 && v->type == REDIS_REPLY_INTEGER) {
-                s.lag_known = true;
-                s.lag = reply_u64(v);
-            }
-        }
-        if (!name)
-            continue;
-        group_gauge("mohstats_stream_group_pending", "Entries delivered to a consumer group and not acknowledged yet",
-                    name, (double)s.pending);
-        if (s.lag_known)
-            group_gauge("mohstats_stream_group_lag", "Entries of the stream not yet delivered to a consumer group",
-                        name, (double)s.lag);
-        s.name = name;
-        t->names[t->ngroups] = name;
-        t->groups[t->ngroups++] = s;
-    }
-    /* The oldest pending entry of each group that holds back trimming. */
-    for (size_t i = 0; i < t->ngroups; i++) {
-        stream_group_state *g = &t->groups[i];
-        bool holds = strcmp(g->name, w->group) == 0 || list_has(w->stream_groups, g->name);
-        if (!holds || g->pending == 0)
-            continue;
-        const char *argv[] = {"XPENDING", w->stream_key, g->name};
-        if (redis_command_argv(w->ctl, on_group_pending, w, 3, argv, NULL) != 0) {
-            /* Nothing was sent for this one; replies of those sent still come and count down. */
-            t->failed = true;
-            break;
-        }
-        t->awaiting[i] = true;
-        t->xpending_wait++;
-    }
-    if (t->xpending_wait == 0) {
-        if (t->failed)
-            trim_reset(t);
-        else
-            trim_done(w);
-    }
-}
-
-/* XLEN answered: the stream length gauge, then the groups. */
-static void on_xlen(redis_client *c, redisReply *reply, const char *err, void *arg)
-{
-    stream_writer *w = arg;
-    if (!reply || reply->type != REDIS_REPLY_INTEGER || w->finishing) {
-        trim_reset(&w->trim);
-        return;
-    }
-    w->trim.xlen = reply_u64(reply);
-    metric_set(w->m_xlen, (double)w->trim.xlen);
-    const char *argv[] = {"XINFO", "GROUPS", w->stream_key};
-    if (redis_command_argv(w->ctl, on_groups, w, 3, argv, NULL) != 0)
-        trim_reset(&w->trim);
-}
-
-/* Start one trim + metrics run (skipped if the previous one is still going). */
-static void trim_start(stream_writer *w)
-{
-    if (w->trim.busy || !redis_client_connected(w->ctl))
-        return;
-    const char *argv[] = {"XLEN", w->stream_key};
-    if (redis_command_argv(w->ctl, on_xlen, w, 2, argv, NULL) == 0)
-        w->trim.busy = true;
-}
-
-/* ---- consumer sweep: writers that died leave their consumer behind ---- */
-
-/* XINFO CONSUMERS answered: delete consumers with nothing pending that have not been seen for an hour. */
-static void on_consumers(redis_client *c, redisReply *reply, const char *err, void *arg)
-{
-    stream_writer *w = arg;
-    if (w->finishing || !reply || reply->type != REDIS_REPLY_ARRAY)
-        return;
-    for (size_t i = 0; i < reply->elements; i++) {
-        const redisReply *cr = reply->element[i];
-        if (!cr || cr->type != REDIS_REPLY_ARRAY)
-            continue;
-        const char *name = NULL;
-        uint64_t pending = 1, idle = 0;
-        for (size_t k = 0; k + 1 < cr->elements; k += 2) {
-            const redisReply *key = cr->element[k], *v = cr->element[k + 1];
-            if (key->type != REDIS_REPLY_STRING && key->type != REDIS_REPLY_STATUS)
-                continue;
-            if (strcmp(key->str, "name") == 0 && v->type == REDIS_REPLY_STRING)
-                name = v->str;
-            else if (strcmp(key->str, "pending") == 0)
-                pending = reply_u64(v);
-            else if (strcmp(key->str, "idle") == 0)
-                idle = reply_u64(v);
-        }
-        /* Nothing pending means nothing to lose: a live consumer deleted by mistake is re-created on its next
-         * read. */
-        if (name && pending == 0 && idle > CONSUMER_IDLE_DELETE_MS && strcmp(name, w->consumer) != 0) {
-            const char *argv[] = {"XGROUP", "DELCONSUMER", w->stream_key, w->group, name};
-            redis_command_argv(w->ctl, NULL, NULL, 5, argv, NULL);
-            log_info("writer: removed consumer %s of group %s (idle for %" PRIu64 " s, nothing pending)", name,
-                     w->group, idle / 1000);
-        }
-    }
 }
 
 /* The periodic tick: maintenance when idle, trimming and metrics, the consumer sweep, reading. */
@@ -2433,12 +1727,7 @@ static void on_tick(uv_timer_t *t)
         return;
     w->maint_due = true;
     ch_guard_tick(w->guard, w->ctl, w->ch, now_ms(w));
-    trim_start(w);
-    if (now_ms(w) - w->last_sweep_ms >= CONSUMER_SWEEP_MS && redis_client_connected(w->ctl)) {
-        w->last_sweep_ms = now_ms(w);
-        const char *argv[] = {"XINFO", "CONSUMERS", w->stream_key, w->group};
-        redis_command_argv(w->ctl, on_consumers, w, 4, argv, NULL);
-    }
+    stream_trimmer_tick(w->trimmer, w->ctl, now_ms(w));
     read_more(w);
     flush_maybe(w);
 }
@@ -2534,19 +1823,27 @@ stream_writer *stream_writer_new(uv_loop_t *loop, const stream_writer_config *cf
     long timeout = cfg->clickhouse_timeout_ms > 0 ? cfg->clickhouse_timeout_ms : 30000;
     w->op_timeout_ms = timeout < cfg->claim_idle_ms / 3 ? timeout : cfg->claim_idle_ms / 3;
     w->max_buffer_events = 2 * (uint64_t)cfg->batch_events;
-    ch_buf sql = {0};
-    if (ch_buf_appendf(&sql, "INSERT INTO %s (%s) FORMAT TabSeparated", w->table, raw_row_columns) == 0)
+    bytebuf sql = {0};
+    if (writer_insert_sql(w->table, &sql) == 0)
         w->insert_sql = sql.data;
-    w->by_id = hashmap_new();
-    w->by_batch = hashmap_new();
+    int buf_err = write_buffer_init(&w->buf, w->stream_key, w->dead_key);
     snprintf(w->claim_cursor, sizeof w->claim_cursor, "0-0");
     if (!w->redis_url || !w->clickhouse_url || !w->stream_key || !w->group || !w->consumer || !w->stream_groups ||
-        !w->table || !w->dead_key || !w->released_key || !w->insert_sql || !w->by_id || !w->by_batch)
+        !w->table || !w->dead_key || !w->released_key || !w->insert_sql || buf_err)
         goto fail;
     ch_guard_config gc = {
         .stream_key = w->stream_key, .group = w->group, .consumer = w->consumer, .retain_ms = (uint64_t)cfg->retain_ms};
     w->guard = ch_guard_new(&gc);
     if (!w->guard)
+        goto fail;
+    stream_trimmer_config tc = {.stream_key = w->stream_key,
+                                .group = w->group,
+                                .consumer = w->consumer,
+                                .stream_groups = w->stream_groups,
+                                .released_key = w->released_key,
+                                .max_backlog = w->max_backlog};
+    w->trimmer = stream_trimmer_new(loop, &tc, w->guard);
+    if (!w->trimmer)
         goto fail;
     w->rd = redis_client_new(loop, w->redis_url);
     w->ctl = w->rd ? redis_client_new(loop, w->redis_url) : NULL;
@@ -2590,8 +1887,6 @@ stream_writer *stream_writer_new(uv_loop_t *loop, const stream_writer_config *cf
     w->m_waits =
         metrics_counter("mohstats_writer_check_waits_total",
                         "Inserts postponed because an older insert or copy of the same entries was in flight", NULL);
-    w->m_trimmed = metrics_counter("mohstats_stream_trimmed_total", "Stream entries removed by trimming", NULL);
-    w->m_xlen = metrics_gauge("mohstats_stream_length", "Entries in the ingest stream (XLEN)", NULL);
     w->m_buffered =
         metrics_gauge("mohstats_writer_buffered_events", "Events read from the stream, not inserted yet", NULL);
     *err = 0;
@@ -2628,7 +1923,7 @@ static void closed_one(stream_writer *w)
         return;
     size_t left = 0;
     uint64_t events = 0;
-    for (wentry *e = w->head; e; e = e->next) {
+    for (wentry *e = w->buf.head; e; e = e->next) {
         left++;
         events += e->nevents;
     }
@@ -2660,6 +1955,7 @@ static void finish(stream_writer *w)
     if (w->finishing)
         return;
     w->finishing = true;
+    stream_trimmer_close(w->trimmer);
     w->closing = 1; /* held until the end of this function */
     uv_timer_t *timers[] = {&w->read_timer, &w->flush_timer, &w->retry_timer, &w->tick_timer, &w->grace_timer};
     for (size_t i = 0; i < sizeof timers / sizeof timers[0]; i++) {
@@ -2726,11 +2022,8 @@ void stream_writer_free(stream_writer *w)
 {
     if (!w)
         return;
-    while (w->head)
-        entry_drop(w, w->head);
-    hashmap_free(w->by_id, NULL);
-    hashmap_free(w->by_batch, NULL);
-    trim_reset(&w->trim);
+    write_buffer_close(&w->buf);
+    stream_trimmer_free(w->trimmer);
     ch_guard_free(w->guard);
     free(w->work);
     free(w->insert_sql);

@@ -24,7 +24,6 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "clickhouse.h"
 #include "config.h"
 
 typedef struct stream_writer stream_writer;
@@ -67,56 +66,8 @@ void stream_writer_free(stream_writer *w);
 /* Events inserted since start (also mohstats_writer_events_total). */
 uint64_t stream_writer_events_written(const stream_writer *w);
 
-/* ---- pure logic, exposed for tests ---- */
-
-/* A stream entry id, "<ms>-<seq>". */
-typedef struct {
-    uint64_t ms, seq;
-} stream_id;
-
-/* Parse "ms-seq" (or "ms"): 0 or -EINVAL. */
-int stream_id_parse(const char *s, size_t len, stream_id *out);
-int stream_id_cmp(stream_id a, stream_id b);
-/* Format as "ms-seq" into out (at least 42 bytes). */
-void stream_id_format(stream_id id, char *out, size_t outlen);
-
-/* The ClickHouse query_id of an insert of entries with ids from lo to hi:
- * "mohstats-ins-" + lo + "-" + hi, each id as 20 + "-" + 20 zero-padded digits so that ranges compare as
- * strings in SQL. Deterministic: retrying the same set gives the same id, and ClickHouse refuses a query
- * whose id is still running. */
-#define WRITER_QUERY_ID_PREFIX "mohstats-ins-"
-#define WRITER_QUERY_ID_SIZE 100
-void stream_writer_query_id(stream_id lo, stream_id hi, char out[WRITER_QUERY_ID_SIZE]);
-
-/* The receive time (Unix seconds) in the received_at column of the first row of rendered rows; 0 if it
- * cannot be read. */
-uint32_t stream_rows_received_at(const char *rows, size_t len);
-
-/* SQL listing which of batch_ids (UUID text) are in table, with their row counts, looking only at
- * received_at within an hour of [min_received, max_received] so that few partitions are read. Returns 0,
- * -EINVAL for a batch id that is not a UUID (it would otherwise reach the SQL), -ENOMEM. */
-int stream_writer_present_sql(const char *table, const char *const *batch_ids, size_t n, uint32_t min_received,
-                              uint32_t max_received, ch_buf *out);
-
-/* SQL counting the writer inserts still running in ClickHouse that may hold entries we are about to check:
- * those whose query_id range overlaps [lo, hi]. */
-int stream_writer_running_sql(stream_id lo, stream_id hi, ch_buf *out);
-
-/* What the trimmer knows of one consumer group. */
-typedef struct {
-    const char *name;
-    uint64_t pending;
-    stream_id oldest_pending; /* valid when pending > 0 */
-    stream_id last_delivered;
-    bool lag_known; /* Redis 7 "lag": entries not yet delivered to the group; unknown after some deletions */
-    uint64_t lag;
-} stream_group_state;
-
-/* The id below which no group in hold_groups (comma-separated) needs entries: XTRIM MINID target. Groups not
- * in hold_groups are ignored; a group other than writer_group whose backlog (pending + lag, at most the stream
- * length; the stream length when lag is unknown) is over max_backlog is ignored too and its name appended to released
- * (comma-separated, for the warning). Returns 0, or -ENOENT when no group holds anything back (do not trim). */
-int stream_trim_point(const stream_group_state *groups, size_t n, const char *hold_groups, const char *writer_group,
-                      uint64_t max_backlog, uint64_t stream_len, stream_id *minid, char *released, size_t released_len);
+/* Its parts, each with its own header: write_buffer.h (the entries held), writer_sql.h (the SQL and query_ids),
+ * stream_trimmer.h (trimming, stream metrics, the consumer sweep), ch_guard.h (retention and recovery after a
+ * ClickHouse restart); the stream id type is in stream.h. */
 
 #endif

@@ -145,15 +145,15 @@ static const char board_names_sql[] =
 /* "SELECT *, toFloat64(<value>) AS v<i>, ... FROM (<totals>)" for the stats of one source, malloc'd. */
 static char *with_values(const char *totals, stat_source src)
 {
-    ch_buf b = {0};
-    int rc = ch_buf_appendf(&b, "SELECT *");
+    bytebuf b = {0};
+    int rc = bytebuf_appendf(&b, "SELECT *");
     for (size_t i = 0; i < lb_stats_count && rc == 0; i++)
         if (lb_stats[i].source == src)
-            rc = ch_buf_appendf(&b, ", toFloat64(%s) AS v%zu", lb_stats[i].value_sql, i);
+            rc = bytebuf_appendf(&b, ", toFloat64(%s) AS v%zu", lb_stats[i].value_sql, i);
     if (rc == 0)
-        rc = ch_buf_appendf(&b, "\nFROM (%s)\nFORMAT TabSeparatedWithNames", totals);
+        rc = bytebuf_appendf(&b, "\nFROM (%s)\nFORMAT TabSeparatedWithNames", totals);
     if (rc != 0) {
-        ch_buf_free(&b);
+        bytebuf_free(&b);
         return NULL;
     }
     return b.data;
@@ -175,14 +175,14 @@ static int board_sql(const slot *sl, char *sql[PARTS])
                           NULL};
     free(daily);
     free(match);
-    ch_buf names = {0};
-    if (ch_buf_appendf(&names, "%s\nFORMAT TabSeparatedWithNames", board_names_sql) == 0)
+    bytebuf names = {0};
+    if (bytebuf_appendf(&names, "%s\nFORMAT TabSeparatedWithNames", board_names_sql) == 0)
         parts[PART_NAMES] = names.data;
     int rc = 0;
     for (int i = 0; i < PARTS; i++) {
-        ch_buf b = {0};
-        if (!parts[i] || ch_buf_appendf(&b, "%s%s", tag, parts[i]) != 0) {
-            ch_buf_free(&b);
+        bytebuf b = {0};
+        if (!parts[i] || bytebuf_appendf(&b, "%s%s", tag, parts[i]) != 0) {
+            bytebuf_free(&b);
             rc = -ENOMEM;
         }
         sql[i] = b.data;

@@ -83,18 +83,18 @@ char *sql_in(const char *col, const char *const *vals, size_t n)
 {
     if (n == 0)
         return strdup("0");
-    ch_buf b = {0};
-    int rc = ch_buf_appendf(&b, "%s IN (", col);
+    bytebuf b = {0};
+    int rc = bytebuf_appendf(&b, "%s IN (", col);
     for (size_t i = 0; i < n && !rc; i++) {
         if (i)
-            rc = ch_buf_append(&b, ", ", 2);
+            rc = bytebuf_append(&b, ", ", 2);
         if (!rc)
-            rc = ch_buf_append_quoted(&b, vals[i], strlen(vals[i]));
+            rc = ch_append_quoted(&b, vals[i], strlen(vals[i]));
     }
     if (!rc)
-        rc = ch_buf_append(&b, ")", 1);
+        rc = bytebuf_append(&b, ")", 1);
     if (rc) {
-        ch_buf_free(&b);
+        bytebuf_free(&b);
         return NULL;
     }
     return b.data;

@@ -18,42 +18,42 @@ static const sqlv *find_value(const sqlv *vals, size_t n, const char *name, size
 }
 
 /* Append one value in its SQL form. */
-static int append_value(ch_buf *b, const sqlv *v)
+static int append_value(bytebuf *b, const sqlv *v)
 {
     switch (v->kind) {
     case SQLV_STR:
-        return ch_buf_append_quoted(b, v->s ? v->s : "", v->s ? strlen(v->s) : 0);
+        return ch_append_quoted(b, v->s ? v->s : "", v->s ? strlen(v->s) : 0);
     case SQLV_INT:
-        return ch_buf_appendf(b, "%lld", v->i);
+        return bytebuf_appendf(b, "%lld", v->i);
     case SQLV_FLOAT:
         /* nan and inf have no literal that both 18.16 and current releases read the same way. */
-        return ch_buf_appendf(b, "%.17g", isfinite(v->f) ? v->f : 0.0);
+        return bytebuf_appendf(b, "%.17g", isfinite(v->f) ? v->f : 0.0);
     case SQLV_LIST: {
         if (v->n == 0)
-            return ch_buf_append(b, "('')", 4);
-        int rc = ch_buf_append(b, "(", 1);
+            return bytebuf_append(b, "('')", 4);
+        int rc = bytebuf_append(b, "(", 1);
         for (size_t i = 0; i < v->n && !rc; i++) {
             if (i)
-                rc = ch_buf_append(b, ", ", 2);
+                rc = bytebuf_append(b, ", ", 2);
             if (!rc)
-                rc = ch_buf_append_quoted(b, v->list[i], strlen(v->list[i]));
+                rc = ch_append_quoted(b, v->list[i], strlen(v->list[i]));
         }
-        return rc ? rc : ch_buf_append(b, ")", 1);
+        return rc ? rc : bytebuf_append(b, ")", 1);
     }
     case SQLV_RAW:
-        return ch_buf_append(b, v->s, strlen(v->s));
+        return bytebuf_append(b, v->s, strlen(v->s));
     }
     return -1;
 }
 
 char *sqlt_render(const char *tmpl, const sqlv *vals, size_t n)
 {
-    ch_buf b = {0};
+    bytebuf b = {0};
     const char *p = tmpl;
     while (*p) {
         const char *open = strchr(p, '{');
         if (!open) {
-            if (ch_buf_append(&b, p, strlen(p)))
+            if (bytebuf_append(&b, p, strlen(p)))
                 goto fail;
             break;
         }
@@ -62,12 +62,12 @@ char *sqlt_render(const char *tmpl, const sqlv *vals, size_t n)
             close++;
         if (*close != '}' || close == open + 1) {
             /* Not a placeholder: a literal brace. */
-            if (ch_buf_append(&b, p, (size_t)(open - p) + 1))
+            if (bytebuf_append(&b, p, (size_t)(open - p) + 1))
                 goto fail;
             p = open + 1;
             continue;
         }
-        if (ch_buf_append(&b, p, (size_t)(open - p)))
+        if (bytebuf_append(&b, p, (size_t)(open - p)))
             goto fail;
         const sqlv *v = find_value(vals, n, open + 1, (size_t)(close - open - 1));
         if (!v) {
@@ -78,10 +78,10 @@ char *sqlt_render(const char *tmpl, const sqlv *vals, size_t n)
             goto fail;
         p = close + 1;
     }
-    if (!b.data && ch_buf_append(&b, "", 0))
+    if (!b.data && bytebuf_append(&b, "", 0))
         goto fail;
     return b.data;
 fail:
-    ch_buf_free(&b);
+    bytebuf_free(&b);
     return NULL;
 }

@@ -42,7 +42,7 @@
 #include <mysql.h>
 #include <uv.h>
 
-#include "clickhouse.h"
+#include "bytebuf.h"
 #include "lib/tracker_load.h"
 #include "mariadb.h"
 
@@ -363,7 +363,7 @@ static bool server_queue_event(sim_server *s, unsigned index, void *arg)
     if (s->level_time > 1800)
         server_new_map(s);
 
-    ch_buf_append(&s->queue, s->queued ? ",{" : "[{", 2);
+    bytebuf_append(&s->queue, s->queued ? ",{" : "[{", 2);
     json_obj ob = {&s->queue, true}, *o2 = &ob;
     sim_player *p = &s->players[joined >= 0 ? (unsigned)joined : rng_below(&s->rng, s->nplayers)];
     member_mark(&gs->members, o, p->member);
@@ -386,7 +386,7 @@ static bool server_queue_event(sim_server *s, unsigned index, void *arg)
         victim->x = rng_range(&s->rng, -3000, 3000); /* respawns elsewhere */
         victim->y = rng_range(&s->rng, -3000, 3000);
     }
-    ch_buf_append(&s->queue, "}", 1);
+    bytebuf_append(&s->queue, "}", 1);
     s->queued++;
     return type == EV_KILL || s->queued >= MAX_BATCH_EVENTS;
 }
@@ -463,8 +463,8 @@ static void prepare_probes(probes *pr, const options *o, const target *t)
         snprintf(a.name, sizeof a.name, "Probe %u", k);
         snprintf(v.guid, sizeof v.guid, "unauth_63");
         snprintf(v.name, sizeof v.name, "Target");
-        ch_buf body = {0};
-        ch_buf_append(&body, "[{", 2);
+        bytebuf body = {0};
+        bytebuf_append(&body, "[{", 2);
         json_obj ob = {&body, true};
         put_str(&ob, NULL, "hitloc", "torso_upper");
         put_player(&ob, "victim", &v);
@@ -473,10 +473,10 @@ static void prepare_probes(probes *pr, const options *o, const target *t)
         put_str(&ob, NULL, "weapon", "Kar98");
         put_str(&ob, NULL, "mod", "bullet");
         put_fixed3(&ob, NULL, "damage", 100);
-        ch_buf_append(&body, "}]", 2);
+        bytebuf_append(&body, "}]", 2);
         make_request(&pr->req[k], t, ps[0].token, body.data, body.len, false);
         pr->req[k].nevents = 1;
-        ch_buf_free(&body);
+        bytebuf_free(&body);
     }
     free(ps[0].id);
     free(ps[0].token);

@@ -1,6 +1,6 @@
 /* Row rendering alone, in CPU time per event: the batches of an `ingest_bench --dump` file parsed once, then
  * every event rendered into raw_events TSV rows, round after round. For measuring changes to event_row.c and
- * the ch_buf escaping on one core, without the HTTP server, Redis or ClickHouse.
+ * the bytebuf escaping on one core, without the HTTP server, Redis or ClickHouse.
  *
  * usage: event_row_bench DUMP_FILE [ROUNDS]   (make one with: ingest_bench --servers F --events N --dump FILE)
  * prints {"events":N,"rounds":R,"parse_ns_per_event":P,"render_ns_per_event":Q,"row_bytes_per_event":B} */
@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "batch_parse.h"
-#include "clickhouse.h"
+#include "bytebuf.h"
 #include "event_row.h"
 
 /* CPU time of this process, in nanoseconds. */
@@ -28,13 +28,13 @@ static char *read_file(const char *path, size_t *len)
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
-    ch_buf b = {0};
+    bytebuf b = {0};
     char chunk[65536];
     size_t n;
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (ch_buf_append(&b, chunk, n)) {
+        if (bytebuf_append(&b, chunk, n)) {
             fclose(f);
-            ch_buf_free(&b);
+            bytebuf_free(&b);
             return NULL;
         }
     fclose(f);
@@ -86,7 +86,7 @@ int main(int argc, char **argv)
     }
 
     /* Rows go into one buffer per batch, reused: the writer's buffers are long-lived too. */
-    ch_buf rows = {0};
+    bytebuf rows = {0};
     size_t bytes = 0;
     event_context ctx = {.server_id = "bench-1", .received_ms = 1764000000123ULL};
     t0 = cpu_ns();
@@ -109,7 +109,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < nbatches; i++)
         batch_free(&batches[i]);
     free(batches);
-    ch_buf_free(&rows);
+    bytebuf_free(&rows);
     free(dump);
     return 0;
 }

@@ -255,7 +255,7 @@ static bool server_queue_event(sim_server *s, unsigned index, void *arg)
     if (s->level_time > 1800)
         server_new_map(s);
 
-    ch_buf_append(&s->queue, s->queued ? ",{" : "[{", 2);
+    bytebuf_append(&s->queue, s->queued ? ",{" : "[{", 2);
     json_obj ob = {&s->queue, true}, *o = &ob;
     sim_player *p = &s->players[rng_below(&s->rng, s->nplayers)];
     if (type != EV_KILL) {
@@ -267,7 +267,7 @@ static bool server_queue_event(sim_server *s, unsigned index, void *arg)
         put_kill(o, s, victim, r < 0.02 ? NULL : r < 0.05 ? victim : p);
         victim->crouched = false;
     }
-    ch_buf_append(&s->queue, "}", 1);
+    bytebuf_append(&s->queue, "}", 1);
     s->queued++;
     return type == EV_KILL || s->queued >= MAX_BATCH_EVENTS;
 }
@@ -352,7 +352,7 @@ static e2e_result ingest_phase(const options *o, bench *b)
 #define BARE_TABLE "bench_raw_events_bare"
 
 typedef struct {
-    const ch_buf *rows;
+    const bytebuf *rows;
     const size_t *chunk_end; /* byte offset in rows where each INSERT's data ends */
     size_t nchunks, next;
     char sql[2048];
@@ -403,7 +403,7 @@ static void ch_exec(const char *url, const char *sql)
 }
 
 /* Sequential INSERTs of the prepared chunks into table; returns rows/s, 0 on failure. */
-static double raw_insert_all(const options *o, const char *table, const ch_buf *rows, const size_t *chunk_end,
+static double raw_insert_all(const options *o, const char *table, const bytebuf *rows, const size_t *chunk_end,
                              size_t nchunks, uint64_t nrows, double *seconds)
 {
     raw_run r = {.rows = rows, .chunk_end = chunk_end, .nchunks = nchunks};
@@ -424,7 +424,7 @@ static double raw_insert_all(const options *o, const char *table, const ch_buf *
  * then in raw_events twice: use a throwaway stack). Prints the "raw" line. */
 static void raw_phase(const options *o, bench *b, e2e_result e2e)
 {
-    ch_buf rows = {0};
+    bytebuf rows = {0};
     size_t *chunk_end = calloc(o->events / o->raw_rows + 2, sizeof *chunk_end), nchunks = 0;
     if (!chunk_end)
         abort();
@@ -483,7 +483,7 @@ static void raw_phase(const options *o, bench *b, e2e_result e2e)
     if (e2e.complete && ref > 0)
         fprintf(stderr, "; end to end / raw = %.3f", e2e.events_per_s / ref);
     fprintf(stderr, "\n");
-    ch_buf_free(&rows);
+    bytebuf_free(&rows);
     free(chunk_end);
 }
 

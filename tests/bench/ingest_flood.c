@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clickhouse.h"
+#include "bytebuf.h"
 #include "lib/tracker_load.h"
 
 const char bench_prog[] = "ingest_flood";
@@ -101,7 +101,7 @@ static const char *const chat_words[] = {
 #define NCHAT_WORDS (sizeof chat_words / sizeof chat_words[0])
 
 /* One chat event of exactly `size` bytes (JSON text), the message padding it out. */
-static void put_chat_event(ch_buf *b, size_t k, size_t size)
+static void put_chat_event(bytebuf *b, size_t k, size_t size)
 {
     char head[512];
     int hl = snprintf(head, sizeof head,
@@ -110,66 +110,66 @@ static void put_chat_event(ch_buf *b, size_t k, size_t size)
                       "\"Flooder\", \"player_team\": \"allies\", \"message\": \"",
                       100 + k, k % 64);
     size_t start = b->len;
-    ch_buf_append(b, head, (size_t)hl);
+    bytebuf_append(b, head, (size_t)hl);
     size_t end = start + size - 2; /* room for "} */
     for (size_t w = k;; w++) {
         const char *word = chat_words[w % NCHAT_WORDS];
         size_t n = strlen(word);
         if (b->len + n > end)
             break;
-        ch_buf_append(b, word, n);
+        bytebuf_append(b, word, n);
     }
     while (b->len < end)
-        ch_buf_append(b, "x", 1);
-    ch_buf_append(b, "\"}", 2);
+        bytebuf_append(b, "x", 1);
+    bytebuf_append(b, "\"}", 2);
 }
 
 /* One event of exactly `size` bytes made of the envelope and as many small unknown fields as fit: the most
  * fields, hence the most parsing and vocabulary look-ups, an event of that size can hold. */
-static void put_fields_event(ch_buf *b, size_t k, size_t size)
+static void put_fields_event(bytebuf *b, size_t k, size_t size)
 {
     size_t start = b->len;
-    ch_buf_appendf(b, "{\"type\": \"jump\", \"timestamp\": \"%zu.050\", \"session_id\": \"sess_flood\"", 100 + k);
+    bytebuf_appendf(b, "{\"type\": \"jump\", \"timestamp\": \"%zu.050\", \"session_id\": \"sess_flood\"", 100 + k);
     char f[32];
     for (unsigned i = 0;; i++) {
         int n = snprintf(f, sizeof f, ", \"x%u\": %u", i, i % 10);
         if (b->len - start + (size_t)n + 1 > size || i >= 480) /* BATCH_MAX_FIELDS_PER_EVENT is 512 */
             break;
-        ch_buf_append(b, f, (size_t)n);
+        bytebuf_append(b, f, (size_t)n);
     }
     /* Pad the last value to the exact size with a string field. */
     size_t left = size - (b->len - start) - 1;
     if (left >= 11) {
-        ch_buf_append(b, ", \"pad\": \"", 10);
+        bytebuf_append(b, ", \"pad\": \"", 10);
         for (size_t i = 11; i < left; i++)
-            ch_buf_append(b, "p", 1);
-        ch_buf_append(b, "\"", 1);
+            bytebuf_append(b, "p", 1);
+        bytebuf_append(b, "\"", 1);
     }
-    ch_buf_append(b, "}", 1);
+    bytebuf_append(b, "}", 1);
 }
 
 /* The flood's body of the given kind; exits on an unknown kind. */
-static ch_buf make_body(const options *o, size_t *nevents)
+static bytebuf make_body(const options *o, size_t *nevents)
 {
-    ch_buf b = {0};
+    bytebuf b = {0};
     bool chat = strcmp(o->body, "chat") == 0 || strcmp(o->body, "malformed") == 0;
     if (chat || strcmp(o->body, "fields") == 0) {
         /* "[" + events joined by "," + "]" within max_body */
         size_t per = (o->max_body - 2 - (o->max_events - 1)) / o->max_events;
-        ch_buf_append(&b, "[", 1);
+        bytebuf_append(&b, "[", 1);
         for (size_t k = 0; k < o->max_events; k++) {
             if (k)
-                ch_buf_append(&b, ",", 1);
+                bytebuf_append(&b, ",", 1);
             if (chat)
                 put_chat_event(&b, k, per);
             else
                 put_fields_event(&b, k, per);
         }
-        ch_buf_append(&b, strcmp(o->body, "malformed") == 0 ? "}" : "]", 1);
+        bytebuf_append(&b, strcmp(o->body, "malformed") == 0 ? "}" : "]", 1);
         *nevents = o->max_events;
     } else if (strcmp(o->body, "form") == 0) {
         while (b.len + 4 <= o->max_body)
-            ch_buf_append(&b, "a=1\n", 4);
+            bytebuf_append(&b, "a=1\n", 4);
         *nevents = b.len / 4;
     } else {
         usage();
@@ -182,14 +182,14 @@ int main(int argc, char **argv)
     options o;
     parse_options(argc, argv, &o);
     size_t nevents;
-    ch_buf body = make_body(&o, &nevents);
+    bytebuf body = make_body(&o, &nevents);
     if (o.dump) {
         FILE *f = fopen(o.dump, "w");
         if (!f || fprintf(f, "0\t%s\n", body.data) < 0 || fclose(f) != 0) {
             perror(o.dump);
             return 1;
         }
-        ch_buf_free(&body);
+        bytebuf_free(&body);
         return 0;
     }
     sim_server *servers;
@@ -250,6 +250,6 @@ int main(int argc, char **argv)
     for (size_t k = 0; k < b.nbatches; k++)
         b.batches[k].req = NULL;
     bench_free(&b);
-    ch_buf_free(&body);
+    bytebuf_free(&body);
     return st->transport_errors ? 1 : 0;
 }

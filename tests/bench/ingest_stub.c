@@ -12,7 +12,7 @@
 #include <uv.h>
 
 #include "batch_parse.h"
-#include "clickhouse.h"
+#include "bytebuf.h"
 #include "event_row.h"
 #include "http_server.h"
 #include "random.h"
@@ -38,14 +38,14 @@ static void on_ingest(http_request *req, void *arg)
         return;
     }
     if (s->render) {
-        ch_buf rows = {0};
+        bytebuf rows = {0};
         event_context ctx = {.server_id = "stub", .received_ms = uv_now(uv_default_loop())};
         uuid_v4(ctx.batch_id);
         for (size_t i = 0; i < b.nevents; i++) {
             event_summary sum;
             event_row_render(&b, &b.events[i], &ctx, &rows, &sum);
         }
-        ch_buf_free(&rows);
+        bytebuf_free(&rows);
     }
     char answer[64];
     int n = snprintf(answer, sizeof answer, "{\"status\":\"accepted\",\"processed\":%zu}", b.nevents);

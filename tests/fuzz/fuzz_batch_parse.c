@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     event_context ctx = {.server_id = "fuzz", .received_ms = 1, .maps = {no_map, NULL, NULL}};
-    ch_buf out = {0};
+    bytebuf out = {0};
     for (size_t i = 0; i < b.nevents; i++) {
         const batch_event *e = &b.events[i];
         if (e->raw < b.body || e->raw + e->raw_len > b.body + b.body_len)
@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (tabs != 49 || newlines != 1 || out.data[out.len - 1] != '\n')
             abort();
     }
-    ch_buf_free(&out);
+    bytebuf_free(&out);
     batch_free(&b);
     return 0;
 }

@@ -356,12 +356,12 @@ static void ch_create(void)
 static void ch_insert_tsv(void)
 {
     step_name = "clickhouse insert";
-    static ch_buf data; /* must live until the callback: ch_insert does not copy */
-    ch_buf_free(&data);
+    static bytebuf data; /* must live until the callback: ch_insert does not copy */
+    bytebuf_free(&data);
     for (int i = 1; i <= 3; i++) {
-        ch_buf_appendf(&data, "%d\t", i);
-        ch_buf_append_tsv(&data, tricky, i == 3 ? 0 : sizeof tricky); /* with the NUL; row 3 empty */
-        ch_buf_append(&data, "\n", 1);
+        bytebuf_appendf(&data, "%d\t", i);
+        ch_append_tsv(&data, tricky, i == 3 ? 0 : sizeof tricky); /* with the NUL; row 3 empty */
+        bytebuf_append(&data, "\n", 1);
     }
     char sql[128];
     snprintf(sql, sizeof sql, "INSERT INTO %s FORMAT TabSeparated", table);
@@ -384,16 +384,16 @@ static void ch_select_back(void)
 static void ch_quoted_literal(void)
 {
     step_name = "clickhouse literal";
-    ch_buf sql = {0};
-    ch_buf_append(&sql, "SELECT hex(", 11);
-    ch_buf_append_quoted(&sql, tricky, sizeof tricky);
-    ch_buf_append(&sql, ")", 1);
+    bytebuf sql = {0};
+    bytebuf_append(&sql, "SELECT hex(", 11);
+    ch_append_quoted(&sql, tricky, sizeof tricky);
+    bytebuf_append(&sql, ")", 1);
     static char want[256];
     char *h = hex(tricky, sizeof tricky);
     snprintf(want, sizeof want, "%s\n", h);
     free(h);
     ch_expect_query(ch, "quoted literal survives the SQL parser", sql.data, 0, want, NULL);
-    ch_buf_free(&sql); /* ch_query copies the SQL */
+    bytebuf_free(&sql); /* ch_query copies the SQL */
 }
 
 static void ch_bad_sql(void)

@@ -216,10 +216,10 @@ static void render(const char *body, size_t ev, char **cols, char **buf)
     batch b;
     assert_int_equal(batch_parse(body, strlen(body), &b), 0);
     event_context ctx = {.server_id = "srv-1", .received_ms = 1764000000123ULL, .maps = {map_get, NULL, NULL}};
-    ch_buf out = {0};
+    bytebuf out = {0};
     event_summary sum;
     assert_int_equal(event_row_render(&b, &b.events[ev], &ctx, &out, &sum), 0);
-    ch_buf_append(&out, "", 1);
+    bytebuf_append(&out, "", 1);
     *buf = out.data;
     assert_int_equal(split_tsv(out.data, cols, 64), 50);
     batch_free(&b);

@@ -1,4 +1,4 @@
-/* Unit tests: ClickHouse string literal and TabSeparated escaping in ch_buf. */
+/* Unit tests: ClickHouse string literal and TabSeparated escaping in bytebuf. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,22 +13,22 @@
 /* Escape s (len bytes) as a quoted literal and compare with want. */
 static void check_quoted(const char *s, size_t len, const char *want)
 {
-    ch_buf b = {0};
-    assert_int_equal(ch_buf_append_quoted(&b, s, len), 0);
+    bytebuf b = {0};
+    assert_int_equal(ch_append_quoted(&b, s, len), 0);
     assert_int_equal(b.len, strlen(want));
     assert_memory_equal(b.data, want, b.len);
     assert_int_equal(b.data[b.len], '\0');
-    ch_buf_free(&b);
+    bytebuf_free(&b);
 }
 
 /* Escape s (len bytes) as a TSV field and compare with want. */
 static void check_tsv(const char *s, size_t len, const char *want)
 {
-    ch_buf b = {0};
-    assert_int_equal(ch_buf_append_tsv(&b, s, len), 0);
+    bytebuf b = {0};
+    assert_int_equal(ch_append_tsv(&b, s, len), 0);
     assert_int_equal(b.len, strlen(want));
     assert_memory_equal(b.data, want, b.len);
-    ch_buf_free(&b);
+    bytebuf_free(&b);
 }
 
 static void test_quoted_plain(void **state)
@@ -74,7 +74,7 @@ static void test_tsv(void **state)
     check_tsv("it's \xc3\xa9\xff", 8, "it's \xc3\xa9\xff");
 }
 
-/* TSV escaping one byte at a time, as ch_buf_append_tsv did before it copied runs: the reference. */
+/* TSV escaping one byte at a time, as ch_append_tsv did before it copied runs: the reference. */
 static size_t ref_tsv(const char *s, size_t len, char *o)
 {
     size_t n = 0;
@@ -134,27 +134,27 @@ static void test_tsv_matches_bytewise(void **state)
         }
         if (round % 3 == 0)
             len = (rng >> 40) % (len + 1); /* now and then shorter, down to empty */
-        ch_buf b = {0};
-        assert_int_equal(ch_buf_append(&b, "x\t", 2), 0);
-        assert_int_equal(ch_buf_append_tsv(&b, in, len), 0);
+        bytebuf b = {0};
+        assert_int_equal(bytebuf_append(&b, "x\t", 2), 0);
+        assert_int_equal(ch_append_tsv(&b, in, len), 0);
         size_t n = ref_tsv(in, len, want);
         assert_int_equal(b.len, 2 + n);
         assert_memory_equal(b.data + 2, want, n);
         assert_int_equal(b.data[b.len], '\0');
-        ch_buf_free(&b);
+        bytebuf_free(&b);
     }
     char all[256], out[512];
     for (int i = 0; i < 256; i++)
         all[i] = (char)i;
-    ch_buf b = {0};
-    assert_int_equal(ch_buf_append_tsv(&b, all, 256), 0);
+    bytebuf b = {0};
+    assert_int_equal(ch_append_tsv(&b, all, 256), 0);
     size_t n = ref_tsv(all, 256, out);
     assert_int_equal(b.len, n);
     assert_memory_equal(b.data, out, n);
-    ch_buf_free(&b);
+    bytebuf_free(&b);
 }
 
-/* Long runs with escapes far apart, as in raw objects: ch_buf_append_tsv looks at eight bytes at a time there.
+/* Long runs with escapes far apart, as in raw objects: ch_append_tsv looks at eight bytes at a time there.
  * The bytes around the escaped ones (0x0e, 0x7f, 0x5b, 0x5d, 0xdc...) and the few it flags without escaping
  * (\x01, \v) must come out as they went in, at every offset and length. */
 static void test_tsv_word_scan(void **state)
@@ -171,44 +171,44 @@ static void test_tsv_word_scan(void **state)
             rng ^= rng << 17;
             in[i] = rng % 61 == 0 ? escaped[(rng >> 8) % sizeof escaped] : near[(rng >> 16) % sizeof near];
         }
-        ch_buf b = {0};
-        assert_int_equal(ch_buf_append_tsv(&b, in, len), 0);
+        bytebuf b = {0};
+        assert_int_equal(ch_append_tsv(&b, in, len), 0);
         size_t n = ref_tsv(in, len, want);
         assert_int_equal(b.len, n);
         assert_memory_equal(b.data, want, n);
-        ch_buf_free(&b);
+        bytebuf_free(&b);
     }
 }
 
 static void test_append_and_appendf(void **state)
 {
-    ch_buf b = {0};
-    assert_int_equal(ch_buf_appendf(&b, "INSERT INTO %s VALUES (", "t"), 0);
-    assert_int_equal(ch_buf_append_quoted(&b, "o'k", 3), 0);
-    assert_int_equal(ch_buf_appendf(&b, ", %d)", 42), 0);
+    bytebuf b = {0};
+    assert_int_equal(bytebuf_appendf(&b, "INSERT INTO %s VALUES (", "t"), 0);
+    assert_int_equal(ch_append_quoted(&b, "o'k", 3), 0);
+    assert_int_equal(bytebuf_appendf(&b, ", %d)", 42), 0);
     assert_string_equal(b.data, "INSERT INTO t VALUES ('o\\'k', 42)");
     /* Growth past the first allocation keeps earlier content. */
     for (int i = 0; i < 1000; i++)
-        assert_int_equal(ch_buf_append(&b, "0123456789", 10), 0);
+        assert_int_equal(bytebuf_append(&b, "0123456789", 10), 0);
     assert_int_equal(b.len, strlen("INSERT INTO t VALUES ('o\\'k', 42)") + 10000);
     assert_memory_equal(b.data, "INSERT INTO t", 13);
     assert_int_equal(b.data[b.len], '\0');
-    ch_buf_free(&b);
+    bytebuf_free(&b);
     assert_null(b.data);
     assert_int_equal(b.len, 0);
-    ch_buf_free(&b); /* twice is harmless */
+    bytebuf_free(&b); /* twice is harmless */
 }
 
 static void test_append_u64(void **state)
 {
-    ch_buf b = {0};
+    bytebuf b = {0};
     const uint64_t values[] = {0, 7, 10, 1796209760123ULL, UINT64_MAX};
     for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
-        assert_int_equal(ch_buf_append_u64(&b, values[i]), 0);
-        assert_int_equal(ch_buf_append(&b, " ", 1), 0);
+        assert_int_equal(bytebuf_append_u64(&b, values[i]), 0);
+        assert_int_equal(bytebuf_append(&b, " ", 1), 0);
     }
     assert_string_equal(b.data, "0 7 10 1796209760123 18446744073709551615 ");
-    ch_buf_free(&b);
+    bytebuf_free(&b);
 }
 
 int main(void)

@@ -127,7 +127,7 @@ static void check_number(const char *text, bool quoted)
     }
     assert_int_equal(b.nevents, 1);
     event_context ctx = {.server_id = "srv-1", .received_ms = 1764000000123ULL};
-    ch_buf row = {0};
+    bytebuf row = {0};
     event_summary sum;
     assert_int_equal(event_row_render(&b, &b.events[0], &ctx, &row, &sum), 0);
     for (size_t k = 0; k < sizeof number_keys / sizeof number_keys[0]; k++) {
@@ -155,7 +155,7 @@ static void check_number(const char *text, bool quoted)
                      quoted ? "\"" : "", got, want);
         checked++;
     }
-    ch_buf_free(&row);
+    bytebuf_free(&row);
     batch_free(&b);
 }
 
@@ -363,7 +363,7 @@ static void test_enrichment_columns(void **state)
         assert_int_equal(batch_parse(body, sizeof body - 1, &b), 0);
         event_context ctx = {.server_id = "srv-1", .received_ms = times[t].ms};
         memset(ctx.batch_id, 0xab, sizeof ctx.batch_id);
-        ch_buf row = {0};
+        bytebuf row = {0};
         event_summary sum;
         assert_int_equal(event_row_render(&b, &b.events[0], &ctx, &row, &sum), 0);
         assert_int_equal(event_row_render(&b, &b.events[1], &ctx, &row, &sum), 0);
@@ -390,7 +390,7 @@ static void test_enrichment_columns(void **state)
         assert_string_equal(got, "0");
         column(second, colno("event_type"), got, sizeof got);
         assert_string_equal(got, "mystery");
-        ch_buf_free(&row);
+        bytebuf_free(&row);
         batch_free(&b);
     }
 }
@@ -427,7 +427,7 @@ static void test_session_map(void **state)
     one_session store;
     memset(&store, 0, sizeof store);
     event_context ctx = {.server_id = "srv-1", .received_ms = 1764000000000ULL, .maps = {one_get, one_set, &store}};
-    ch_buf row = {0};
+    bytebuf row = {0};
     event_summary sum[3];
     for (int i = 0; i < 3; i++)
         assert_int_equal(event_row_render(&b, &b.events[i], &ctx, &row, &sum[i]), 0);
@@ -443,7 +443,7 @@ static void test_session_map(void **state)
     assert_memory_equal(sum[0].map.p, "obj/obj_team2", 13);
     assert_int_equal(sum[1].map.n, 0);
     assert_int_equal(sum[2].map.n, 0);
-    ch_buf_free(&row);
+    bytebuf_free(&row);
     batch_free(&b);
 }
 

@@ -18,22 +18,22 @@
 
 /* A large JSON array of tracker-like events: escapes, raw CP1252 bytes, a NUL byte (parsed from a stripped copy),
  * duplicate keys, numbers as strings, nested values, maps for the sessions. */
-static ch_buf big_json_body(size_t nevents)
+static bytebuf big_json_body(size_t nevents)
 {
-    ch_buf b = {0};
-    ch_buf_append(&b, "[", 1);
+    bytebuf b = {0};
+    bytebuf_append(&b, "[", 1);
     for (size_t i = 0; i < nevents; i++) {
-        ch_buf_appendf(&b,
-                       "%s{\"type\": \"%s\", \"timestamp\": \"%zu.050\", \"session_id\": \"sess_%zu\", "
-                       "\"player_guid\": \"%zu\", \"player_name\": \"M\xFCller \\\"%zu\\\"\", \"message\": "
-                       "\"\\u00e9t\\u00e9 ^1gg\\\\wp %zu\", \"damage\": \"%zu.5\", \"damage\": %zu, \"extra\": "
-                       "{\"a\": [1, 2, {\"b\": null}]}%s}",
-                       i ? ", " : "", i % 3 ? "player_say" : "kill", 100 + i, i % 7, i, i, i, i, i,
-                       i % 50 == 0 ? ", \"map\": \"obj/obj_team2\"" : "");
+        bytebuf_appendf(&b,
+                        "%s{\"type\": \"%s\", \"timestamp\": \"%zu.050\", \"session_id\": \"sess_%zu\", "
+                        "\"player_guid\": \"%zu\", \"player_name\": \"M\xFCller \\\"%zu\\\"\", \"message\": "
+                        "\"\\u00e9t\\u00e9 ^1gg\\\\wp %zu\", \"damage\": \"%zu.5\", \"damage\": %zu, \"extra\": "
+                        "{\"a\": [1, 2, {\"b\": null}]}%s}",
+                        i ? ", " : "", i % 3 ? "player_say" : "kill", 100 + i, i % 7, i, i, i, i, i,
+                        i % 50 == 0 ? ", \"map\": \"obj/obj_team2\"" : "");
         if (i == nevents / 2)
-            ch_buf_append(&b, "\0", 1);
+            bytebuf_append(&b, "\0", 1);
     }
-    ch_buf_append(&b, "]", 1);
+    bytebuf_append(&b, "]", 1);
     return b;
 }
 
@@ -77,20 +77,20 @@ static void map_set(void *arg, const char *session, size_t session_len, const ch
 }
 
 /* The rows of b without their first column (the event id, a random UUID). */
-static ch_buf rows_of(const batch *b)
+static bytebuf rows_of(const batch *b)
 {
     one_map m = {{0}, 0};
     event_context ctx = {.server_id = "srv-1", .received_ms = 1767225600123, .maps = {map_get, map_set, &m}};
-    ch_buf rows = {0}, out = {0};
+    bytebuf rows = {0}, out = {0};
     for (size_t i = 0; i < b->nevents; i++) {
         event_summary sum;
         rows.len = 0;
         assert_int_equal(event_row_render(b, &b->events[i], &ctx, &rows, &sum), 0);
         const char *tab = memchr(rows.data, '\t', rows.len);
         assert_non_null(tab);
-        ch_buf_append(&out, tab, rows.len - (size_t)(tab - rows.data));
+        bytebuf_append(&out, tab, rows.len - (size_t)(tab - rows.data));
     }
-    ch_buf_free(&rows);
+    bytebuf_free(&rows);
     return out;
 }
 
@@ -128,11 +128,11 @@ static void assert_same_parse(const char *body, size_t len, size_t max_events, i
             assert_memory_equal(a->val, b->val, a->val_len);
     }
     if (rc == 0) {
-        ch_buf ra = rows_of(&here), rb = rows_of(&there);
+        bytebuf ra = rows_of(&here), rb = rows_of(&there);
         assert_int_equal(ra.len, rb.len);
         assert_memory_equal(ra.data, rb.data, ra.len);
-        ch_buf_free(&ra);
-        ch_buf_free(&rb);
+        bytebuf_free(&ra);
+        bytebuf_free(&rb);
     }
     batch_free(&here);
     batch_free(&there);
@@ -141,18 +141,18 @@ static void assert_same_parse(const char *body, size_t len, size_t max_events, i
 static void test_large_json(void **state)
 {
     (void)state;
-    ch_buf b = big_json_body(500);
+    bytebuf b = big_json_body(500);
     assert_true(b.len > 64 * 1024);
     assert_same_parse(b.data, b.len, 500, 0);
-    ch_buf_free(&b);
+    bytebuf_free(&b);
 }
 
 static void test_too_many_events(void **state)
 {
     (void)state;
-    ch_buf b = big_json_body(501);
+    bytebuf b = big_json_body(501);
     assert_same_parse(b.data, b.len, 500, -E2BIG);
-    ch_buf_free(&b);
+    bytebuf_free(&b);
     /* 1 MiB of "a=1" lines: refused at the 501st. */
     size_t len = 1024 * 1024;
     char *form = malloc(len);
@@ -166,10 +166,10 @@ static void test_too_many_events(void **state)
 static void test_malformed_at_the_end(void **state)
 {
     (void)state;
-    ch_buf b = big_json_body(400);
+    bytebuf b = big_json_body(400);
     b.data[b.len - 1] = '}';
     assert_same_parse(b.data, b.len, 500, -EINVAL);
-    ch_buf_free(&b);
+    bytebuf_free(&b);
 }
 
 /* Many parses at once, more than the pool lets run: each gets its own result, and with one running at a time they
@@ -177,7 +177,7 @@ static void test_malformed_at_the_end(void **state)
 static void many_at_once(unsigned max_running)
 {
     enum { N = 12 };
-    ch_buf good = big_json_body(300), bad = big_json_body(300);
+    bytebuf good = big_json_body(300), bad = big_json_body(300);
     bad.data[bad.len / 3] = '#';
     uv_loop_t loop;
     assert_int_equal(uv_loop_init(&loop), 0);
@@ -190,7 +190,7 @@ static void many_at_once(unsigned max_running)
     memset(r, 0, sizeof r);
     ndone = 0;
     for (int i = 0; i < N; i++) {
-        const ch_buf *body = i % 3 == 2 ? &bad : &good;
+        const bytebuf *body = i % 3 == 2 ? &bad : &good;
         parse_work_start(pool, &w[i], body->data, body->len, 500, &out[i], on_done, &r[i]);
     }
     uv_run(&loop, UV_RUN_DEFAULT);
@@ -205,8 +205,8 @@ static void many_at_once(unsigned max_running)
     }
     parse_pool_free(pool);
     assert_int_equal(uv_loop_close(&loop), 0);
-    ch_buf_free(&good);
-    ch_buf_free(&bad);
+    bytebuf_free(&good);
+    bytebuf_free(&bad);
 }
 
 static void test_many_at_once(void **state)

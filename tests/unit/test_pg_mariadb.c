@@ -211,7 +211,7 @@ static void pool_done(mdb_pool *p, uv_loop_t *loop)
     assert_int_equal(uv_loop_close(loop), 0);
 }
 
-/* A statement of the pool chosen as a deadlock's victim runs again (the pool's jobs are transactions of their
+/* A statement of the pool chosen as a deadlock's victim runs again (the pool's queries are transactions of their
  * own). Made deterministic with a second session, opened here: it changes many rows (InnoDB rolls back the
  * transaction that changed fewer), the pool's statement takes row 2 then waits for row 1, and the session then
  * asks for row 2. */

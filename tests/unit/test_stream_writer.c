@@ -20,7 +20,10 @@
 #include "metrics.h"
 #include "redis_server.h"
 #include "spool.h"
+#include "stream.h"
+#include "stream_trimmer.h"
 #include "stream_writer.h"
+#include "writer_sql.h"
 
 /* ---- framing ---- */
 
@@ -59,9 +62,9 @@ static int collect(const stream_batch *b, uint64_t at, size_t end, void *arg)
 }
 
 /* Three records back to back; their offsets in *ends. */
-static ch_buf three_records(size_t ends[3])
+static bytebuf three_records(size_t ends[3])
 {
-    ch_buf out = {0};
+    bytebuf out = {0};
     char rows[64];
     for (int i = 0; i < 3; i++) {
         stream_batch b = make_batch(i, rows, sizeof rows);
@@ -74,7 +77,7 @@ static ch_buf three_records(size_t ends[3])
 static void test_roundtrip(void **state)
 {
     size_t ends[3];
-    ch_buf buf = three_records(ends);
+    bytebuf buf = three_records(ends);
     collected c = {0};
     spool_scan_result res;
     assert_int_equal(spool_scan(buf.data, buf.len, collect, &c, &res), 0);
@@ -94,12 +97,12 @@ static void test_roundtrip(void **state)
         assert_int_equal(c.ends[i], ends[i]);
         assert_int_equal(c.at[i], 1700000000000ull + (uint64_t)i);
     }
-    ch_buf_free(&buf);
+    bytebuf_free(&buf);
 }
 
 static void test_encode_limits(void **state)
 {
-    ch_buf out = {0};
+    bytebuf out = {0};
     stream_batch b = {.server_id = "s", .rows = "", .rows_len = 0};
     snprintf(b.batch_id, sizeof b.batch_id, "short");
     assert_int_equal(spool_record_encode(&b, 0, &out), -EINVAL);
@@ -116,7 +119,7 @@ static void test_encode_limits(void **state)
 static void test_torn_tail(void **state)
 {
     size_t ends[3];
-    ch_buf buf = three_records(ends);
+    bytebuf buf = three_records(ends);
     /* Every cut inside the last record leaves two good records and a torn tail. */
     for (size_t cut = ends[1] + 1; cut < ends[2]; cut++) {
         collected c = {0};
@@ -133,13 +136,13 @@ static void test_torn_tail(void **state)
     assert_int_equal(spool_scan(buf.data, buf.len, collect, &c, &res), 0);
     assert_int_equal(res.records, 2);
     assert_int_equal(res.torn_bytes, ends[2] - ends[1]);
-    ch_buf_free(&buf);
+    bytebuf_free(&buf);
 }
 
 static void test_corrupt_middle(void **state)
 {
     size_t ends[3];
-    ch_buf buf = three_records(ends);
+    bytebuf buf = three_records(ends);
     buf.data[ends[0] + 30] ^= 0x40; /* a bit flip inside the second record's payload */
     collected c = {0};
     spool_scan_result res;
@@ -149,15 +152,15 @@ static void test_corrupt_middle(void **state)
     assert_int_equal(res.torn_bytes, 0);
     assert_string_equal(c.got[1].batch_id, "00000000-0000-4000-8000-000000000002");
     /* Garbage before the first record is skipped as well. */
-    ch_buf g = {0};
-    ch_buf_append(&g, "garbageMSP", 10);
-    ch_buf_append(&g, buf.data + ends[1], ends[2] - ends[1]);
+    bytebuf g = {0};
+    bytebuf_append(&g, "garbageMSP", 10);
+    bytebuf_append(&g, buf.data + ends[1], ends[2] - ends[1]);
     memset(&c, 0, sizeof c);
     assert_int_equal(spool_scan(g.data, g.len, collect, &c, &res), 0);
     assert_int_equal(res.records, 1);
     assert_int_equal(res.corrupt_bytes, 10);
-    ch_buf_free(&g);
-    ch_buf_free(&buf);
+    bytebuf_free(&g);
+    bytebuf_free(&buf);
 }
 
 /* ---- spool on a real loop ---- */
@@ -469,7 +472,7 @@ static void test_received_at(void **state)
 static void test_present_sql(void **state)
 {
     const char *ids[] = {"0e5c7a52-5bd5-4d43-9d69-2d7b3e8a1f00", "1e5c7a52-5bd5-4d43-9d69-2d7b3e8a1f01"};
-    ch_buf sql = {0};
+    bytebuf sql = {0};
     assert_int_equal(stream_writer_present_sql("raw_events", ids, 2, 1700000000, 1700000100, &sql), 0);
     assert_string_equal(sql.data, "SELECT toString(batch_id), count()\n"
                                   "FROM raw_events\n"
@@ -479,20 +482,20 @@ static void test_present_sql(void **state)
                                   "toUUID('1e5c7a52-5bd5-4d43-9d69-2d7b3e8a1f01'))\n"
                                   "GROUP BY batch_id\n"
                                   "FORMAT TabSeparated");
-    ch_buf_free(&sql);
+    bytebuf_free(&sql);
     /* Anything but a UUID never reaches the SQL. */
     const char *bad[] = {"0e5c7a52-5bd5-4d43-9d69-2d7b3e8a1f00", "x'); DROP TABLE raw_events; --   xxxxx"};
     assert_int_equal(stream_writer_present_sql("raw_events", bad, 2, 1, 2, &sql), -EINVAL);
-    ch_buf_free(&sql);
+    bytebuf_free(&sql);
     /* The window never goes below the epoch. */
     assert_int_equal(stream_writer_present_sql("raw_events", ids, 1, 10, 20, &sql), 0);
     assert_non_null(strstr(sql.data, "toDateTime(0) AND received_at <= toDateTime(3620)"));
-    ch_buf_free(&sql);
+    bytebuf_free(&sql);
 }
 
 static void test_running_sql(void **state)
 {
-    ch_buf sql = {0};
+    bytebuf sql = {0};
     assert_int_equal(stream_writer_running_sql((stream_id){100, 1}, (stream_id){200, 0}, &sql), 0);
     assert_string_equal(sql.data, "SELECT count()\n"
                                   "FROM system.processes\n"
@@ -502,7 +505,7 @@ static void test_running_sql(void **state)
                                   "  AND substring(query_id, 56, 41) >= "
                                   "'00000000000000000100-00000000000000000001'\n"
                                   "FORMAT TabSeparated");
-    ch_buf_free(&sql);
+    bytebuf_free(&sql);
 }
 
 static void test_trim_point(void **state)

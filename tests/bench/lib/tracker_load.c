@@ -1,5 +1,5 @@
-/* Simulated tracker load shared by the ingest benchmarks (see tracker_load.h); compiled into each of them
- * through its tests/bench/<name>.sources, as tests/CMakeLists.txt makes a program of every .c in tests/bench. */
+/* Simulated tracker load shared by the ingest benchmarks (see tracker_load.h); built once as bench_support, which
+ * they link, since tests/CMakeLists.txt makes a program of every .c in tests/bench itself. */
 #include "tracker_load.h"
 
 #include <errno.h>
@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+
+#include "clickhouse.h"
 
 /* ---- event generator ---------------------------------------------------------------------------------------- */
 
@@ -65,33 +67,33 @@ const char *const hitlocs[] = {
 };
 
 /* Append a JSON string value as the engine escapes it: \" \\ and control bytes; bytes >= 0x80 raw. */
-static void put_json_string(ch_buf *b, const char *s)
+static void put_json_string(bytebuf *b, const char *s)
 {
-    ch_buf_append(b, "\"", 1);
+    bytebuf_append(b, "\"", 1);
     for (const char *p = s; *p; p++) {
         unsigned char c = (unsigned char)*p;
         if (c == '"' || c == '\\') {
             char esc[2] = {'\\', (char)c};
-            ch_buf_append(b, esc, 2);
+            bytebuf_append(b, esc, 2);
         } else if (c < 0x20) {
-            ch_buf_appendf(b, "\\u%04x", c);
+            bytebuf_appendf(b, "\\u%04x", c);
         } else {
-            ch_buf_append(b, p, 1);
+            bytebuf_append(b, p, 1);
         }
     }
-    ch_buf_append(b, "\"", 1);
+    bytebuf_append(b, "\"", 1);
 }
 
 /* Start the member prefix_name (or name when prefix is NULL). */
 static void put_key(json_obj *o, const char *prefix, const char *name)
 {
     if (!o->first)
-        ch_buf_append(o->b, ", ", 2);
+        bytebuf_append(o->b, ", ", 2);
     o->first = false;
     if (prefix)
-        ch_buf_appendf(o->b, "\"%s_%s\": ", prefix, name);
+        bytebuf_appendf(o->b, "\"%s_%s\": ", prefix, name);
     else
-        ch_buf_appendf(o->b, "\"%s\": ", name);
+        bytebuf_appendf(o->b, "\"%s\": ", name);
 }
 
 /* A string member. */
@@ -105,14 +107,14 @@ void put_str(json_obj *o, const char *prefix, const char *name, const char *val)
 void put_fixed3(json_obj *o, const char *prefix, const char *name, double v)
 {
     put_key(o, prefix, name);
-    ch_buf_appendf(o->b, "\"%.3f\"", v);
+    bytebuf_appendf(o->b, "\"%.3f\"", v);
 }
 
 /* A number added without a cast: %g, bare. */
 void put_num(json_obj *o, const char *name, double v)
 {
     put_key(o, NULL, name);
-    ch_buf_appendf(o->b, "%g", v);
+    bytebuf_appendf(o->b, "%g", v);
 }
 
 /* The player block (docs/tracker-wire.md §2.2) for prefix, keys in a scrambled order as the engine's hash map. */
@@ -343,7 +345,7 @@ static void flush_batch(sim_server *s, unsigned index, const target *t, bool clo
 {
     if (!s->queued)
         return;
-    ch_buf_append(&s->queue, "]", 1);
+    bytebuf_append(&s->queue, "]", 1);
     if (*n == *cap) {
         *cap = *cap ? *cap * 2 : 4096;
         *v = realloc(*v, *cap * sizeof **v);
@@ -380,7 +382,7 @@ bench_batch *generate_batches(sim_server *servers, unsigned nservers, uint64_t e
         if (!servers[i].batches)
             abort();
         servers[i].nbatches = 0;
-        ch_buf_free(&servers[i].queue);
+        bytebuf_free(&servers[i].queue);
     }
     for (size_t k = 0; k < n; k++) {
         sim_server *s = &servers[v[k].server];
@@ -802,25 +804,25 @@ double cpu_seconds(void)
 /* SQL condition "server_id IN ('a', 'b', ...)" for the simulated servers. */
 char *server_condition(const bench *b)
 {
-    ch_buf q = {0};
-    ch_buf_append(&q, "server_id IN (", 14);
+    bytebuf q = {0};
+    bytebuf_append(&q, "server_id IN (", 14);
     for (unsigned i = 0; i < b->nservers; i++) {
         if (i)
-            ch_buf_append(&q, ", ", 2);
-        ch_buf_append_quoted(&q, b->servers[i].id, strlen(b->servers[i].id));
+            bytebuf_append(&q, ", ", 2);
+        ch_append_quoted(&q, b->servers[i].id, strlen(b->servers[i].id));
     }
-    ch_buf_append(&q, ")", 1);
+    bytebuf_append(&q, ")", 1);
     return q.data;
 }
 
 /* Rows of the simulated servers in raw_events, or -1 with the reason printed. */
 int64_t visible_rows(const char *ch_url, const char *cond)
 {
-    ch_buf sql = {0};
-    ch_buf_appendf(&sql, "SELECT count() FROM raw_events WHERE %s", cond);
+    bytebuf sql = {0};
+    bytebuf_appendf(&sql, "SELECT count() FROM raw_events WHERE %s", cond);
     char *out = NULL;
     int rc = ch_query_sync(ch_url, sql.data, &out);
-    ch_buf_free(&sql);
+    bytebuf_free(&sql);
     int64_t n = -1;
     if (rc == 0 && out)
         n = strtoll(out, NULL, 10);

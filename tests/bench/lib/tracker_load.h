@@ -11,7 +11,7 @@
 #include <llhttp.h>
 #include <uv.h>
 
-#include "clickhouse.h"
+#include "bytebuf.h"
 
 #define INGEST_PATH "/api/v1/ingest/events"
 #define MAX_BATCH_EVENTS 20 /* game.max_batch_size of the tracker */
@@ -61,14 +61,14 @@ typedef struct {
     unsigned nplayers;
     uint32_t share, cursor; /* achievd_bench: members of this server: share of them; the next to join */
     double leave_p;         /* achievd_bench: per event, the chance that a member leaves and the next one joins */
-    ch_buf queue;           /* the tracker's pending batch: "[" then objects joined by "," */
+    bytebuf queue;          /* the tracker's pending batch: "[" then objects joined by "," */
     unsigned queued;        /* events in queue */
     unsigned *batches, nbatches, next_batch;
 } sim_server;
 
 /* A JSON object being written: the engine joins members with ", " and writes "key": value. */
 typedef struct {
-    ch_buf *b;
+    bytebuf *b;
     bool first;
 } json_obj;
 
