@@ -104,10 +104,12 @@ struct http_conn {
     uint64_t deadline, timer_due;
 
     int pending_status; /* set by a parser callback that refuses the request (the connection then closes) */
+    char pending_message[256]; /* ... with this message when a route's admission check refused it, else "" */
     bool hdr_phase;     /* a message began and its headers are not complete yet */
     bool msg_active;    /* a message began and is not complete yet */
     bool msg_complete;  /* on_message_complete paused the parser: dispatch */
     bool busy;          /* a request was dispatched and is not answered yet */
+    bool admitting;     /* its route's admission check is looking at the request (http_parse.c, admitted) */
     bool keep_alive;
     bool processing; /* inside http_conn_run: answers given now must not re-enter the parser */
     bool write_blocked;

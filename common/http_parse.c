@@ -132,8 +132,49 @@ static int on_header_value_complete(llhttp_t *p)
     return 0;
 }
 
-/* Headers complete: refuse a declared body over the limit before it is sent, answer
- * "Expect: 100-continue", and size the body buffer once. */
+/* The path of a request target (origin-form "/p?q", or absolute-form "http://host/p?q"), without its query: its
+ * start in *path and its length. The target is not modified. */
+static size_t target_path(const char *url, const char **path)
+{
+    const char *p = url;
+    if (url[0] != '/') {
+        const char *scheme_end = strstr(url, "://");
+        if (scheme_end)
+            p = scheme_end + 3 + strcspn(scheme_end + 3, "/?");
+    }
+    *path = p;
+    return strcspn(p, "?");
+}
+
+/* Whether the request may go on to send its body: false if its route's admission check (http_server_route_admit)
+ * refused it, the refusal then pending in c->pending_status and c->pending_message. */
+static bool admitted(http_conn *c, const llhttp_t *p)
+{
+    const char *path;
+    size_t plen = target_path(c->arena + c->req.url_off, &path);
+    if (plen == 0 || path[0] != '/')
+        return true;
+    http_path hp;
+    bool path_known = false;
+    http_path_split(&hp, path, plen);
+    const http_route *r =
+        http_route_table_find(&c->srv->routes, llhttp_method_name((llhttp_method_t)p->method), &hp, &path_known);
+    if (!r || !r->admit)
+        return true;
+    c->pending_message[0] = '\0';
+    c->admitting = true;
+    int status = r->admit(&c->req, r->arg, c->pending_message, sizeof c->pending_message);
+    c->admitting = false;
+    if (status == 0)
+        return true;
+    c->pending_status = status;
+    if (!c->pending_message[0])
+        snprintf(c->pending_message, sizeof c->pending_message, "%s", http_status_text(status));
+    return false;
+}
+
+/* Headers complete: refuse a declared body over the limit, or one its route's admission check refuses, before it
+ * is sent; answer "Expect: 100-continue", and size the body buffer once. */
 static int on_headers_complete(llhttp_t *p)
 {
     static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -148,6 +189,8 @@ static int on_headers_complete(llhttp_t *p)
         return -1;
     }
     bool body_expected = (p->flags & F_CHUNKED) || (has_length && p->content_length > 0);
+    if (body_expected && !admitted(c, p))
+        return -1;
     if (body_expected && p->http_major == 1 && p->http_minor >= 1) {
         const char *expect = http_conn_header(c, "Expect");
         if (expect && strcasecmp(expect, "100-continue") == 0) {
@@ -293,22 +336,17 @@ void http_conn_dispatch(http_conn *c)
         http_respond_error(req, 500, "Out of memory");
         return;
     }
-    char *url = c->arena + req->url_off;
-    char *path = url;
-    if (url[0] != '/') {
-        /* absolute-form ("http://host/path"): keep the path */
-        char *scheme_end = strstr(url, "://");
-        if (scheme_end)
-            path = scheme_end + 3 + strcspn(scheme_end + 3, "/?");
+    const char *target_start;
+    size_t plen = target_path(c->arena + req->url_off, &target_start);
+    char *path = (char *)target_start; /* in the arena: ours to cut at the '?' */
+    if (path[plen] == '?') {
+        path[plen] = '\0';
+        req->query = path + plen + 1;
     }
-    char *qmark = strchr(path, '?');
-    if (qmark) {
-        *qmark = '\0';
-        req->query = qmark + 1;
-    }
-    if (*path == '\0')
+    if (plen == 0) {
         path = (char *)"/";
-    size_t plen = strlen(path);
+        plen = 1;
+    }
     req->path = request_decode_segment(c, path, plen);
 
     http_path hp;

@@ -50,7 +50,7 @@ static void request_finish(http_conn *c)
 void http_response_header(http_request *req, const char *name, const char *value)
 {
     http_conn *c = req->conn;
-    if (!c->busy)
+    if (!c->busy && !c->admitting)
         return;
     if (!*name || strpbrk(name, "\r\n: \t") || strpbrk(value, "\r\n")) {
         log_warn("%s: response header \"%s\" dropped: CR, LF or a bad name", c->srv->name, name);

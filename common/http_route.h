@@ -29,6 +29,7 @@ typedef struct {
     size_t nsegs;
     bool rest; /* last segment is {name*} */
     http_handler_fn fn;
+    http_admit_fn admit; /* NULL, or checked before the body is read (http_server_route_admit) */
     void *arg;
 } http_route;
 

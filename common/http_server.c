@@ -101,9 +101,17 @@ http_server *http_server_new(uv_loop_t *loop, const http_server_config *cfg)
 
 int http_server_route(http_server *s, const char *method, const char *pattern, http_handler_fn fn, void *arg)
 {
+    return http_server_route_admit(s, method, pattern, fn, NULL, arg);
+}
+
+int http_server_route_admit(http_server *s, const char *method, const char *pattern, http_handler_fn fn,
+                            http_admit_fn admit, void *arg)
+{
     int rc = http_route_table_add(&s->routes, method, pattern, fn, arg);
     if (rc == -EINVAL)
         log_warn("%s: invalid route pattern \"%s\"", s->name, pattern);
+    if (rc == 0)
+        s->routes.routes[s->routes.n - 1].admit = admit;
     return rc;
 }
 
@@ -393,8 +401,17 @@ char *http_error_json(const char *message)
     return s;
 }
 
+static void conn_refuse(http_conn *c, int status, const char *message, bool keep_headers);
+
 /* Refuse what the client is sending (it is malformed, too big or too slow), then close. */
 static void conn_fail(http_conn *c, int status, const char *message)
+{
+    conn_refuse(c, status, message, /* keep_headers= */ false);
+}
+
+/* conn_fail, with the response headers added for this request kept or not (a route's admission check adds its
+ * own; anything else was meant for an answer that will not be given). */
+static void conn_refuse(http_conn *c, int status, const char *message, bool keep_headers)
 {
     if (c->state != CONN_OPEN)
         return;
@@ -405,7 +422,8 @@ static void conn_fail(http_conn *c, int status, const char *message)
     }
     log_debug("%s: %d %s", c->srv->name, status, message);
     c->msg_active = c->hdr_phase = false;
-    c->resp_len = 0;
+    if (!keep_headers)
+        c->resp_len = 0;
     char *body = http_error_json(message);
     static const char oom[] = "{\"error\":\"Out of memory\"}";
     http_conn_send_response(c, status, "application/json", body ? body : oom, body ? strlen(body) : sizeof oom - 1,
@@ -464,6 +482,10 @@ static bool conn_can_parse(const http_conn *c)
 /* Refuse the request the parser choked on: 413/431 decided by a callback, else 400. */
 static void conn_parse_error(http_conn *c, llhttp_errno_t err)
 {
+    if (c->pending_message[0]) { /* a route's admission check refused the request (http_parse.c, admitted) */
+        conn_refuse(c, c->pending_status, c->pending_message, /* keep_headers= */ true);
+        return;
+    }
     switch (c->pending_status) {
     case 413:
         conn_fail(c, 413, "Request body too large");

@@ -41,6 +41,16 @@ http_server *http_server_new(uv_loop_t *loop, const http_server_config *cfg);
  * matches with another method 405. Returns 0 or -ENOMEM. */
 int http_server_route(http_server *s, const char *method, const char *pattern, http_handler_fn fn, void *arg);
 
+/* A check of a request before its body is read, for routes whose bodies are costly to take: called once the headers
+ * are in (http_request_header and http_request_peer work; the path, parameters and query do not yet), for requests
+ * that announce a body. Returns 0 to read the body and call the handler as usual, or an error status: the request
+ * is then answered at once with that status and {"error": message} (written into message, of size bytes), plus the
+ * headers the check added with http_response_header, and the connection is closed without reading the body. */
+typedef int (*http_admit_fn)(http_request *req, void *arg, char *message, size_t size);
+/* http_server_route, with admit checking each request first (fn and admit get the same arg). */
+int http_server_route_admit(http_server *s, const char *method, const char *pattern, http_handler_fn fn,
+                            http_admit_fn admit, void *arg);
+
 /* Listen on host:port (host may be an IPv4 or IPv6 literal). May be called several times.
  * Returns 0 or a negative libuv error. */
 int http_server_listen(http_server *s, const char *host, int port);

@@ -52,7 +52,7 @@ struct ingest_api {
     ingest_limits limits;
     uint64_t append_failures, append_failure_logged_ms;
     rate_limit *bad_tokens; /* per address: guessing tokens is slowed down before it reaches PostgreSQL */
-    rate_limit *budgets;    /* per server: bytes of bodies (NULL: no limit); see over_budget */
+    rate_limit *budgets;    /* per server: bytes of bodies (NULL: no limit); see budget_refusal */
     rate_limit *large;      /* the large bodies of all servers, under one key (NULL: no limit) */
     metric *events_accepted, *batches_accepted, *batches_spooled, *latency;
     reject_reason rej_missing_token, rej_invalid_token, rej_registry, rej_bad_body, rej_storage, rej_guessing;
@@ -102,23 +102,29 @@ static void ingest_request_free(ingest_request *j)
     free(j);
 }
 
-/* Answer a rejected request, count it by reason, and say why in the log (never the token). */
-static void reject(ingest_request *j, reject_reason *reason, int status, const char *message)
+/* Count a refusal by reason and say why in the log (never the token): at most a line a second per reason, with
+ * how many were not logged since the last line. */
+static void reason_note(reject_reason *reason, const char *ip, const char *server_id, int status, const char *message)
 {
     metric_inc(reason->count);
     uint64_t now = uv_hrtime() / 1000000;
-    if (now - reason->logged_ms >= 1000) {
-        char more[64] = "";
-        if (reason->unlogged)
-            snprintf(more, sizeof more, " (and %llu more like it since the last line)",
-                     (unsigned long long)reason->unlogged);
-        log_warn("rejected batch from %s%s%s: %d %s%s", client_ip(j->req), j->server_id[0] ? " server " : "",
-                 j->server_id, status, message, more);
-        reason->logged_ms = now;
-        reason->unlogged = 0;
-    } else {
+    if (now - reason->logged_ms < 1000) {
         reason->unlogged++;
+        return;
     }
+    char more[64] = "";
+    if (reason->unlogged)
+        snprintf(more, sizeof more, " (and %llu more like it since the last line)", (unsigned long long)reason->unlogged);
+    log_warn("rejected batch from %s%s%s: %d %s%s", ip, server_id[0] ? " server " : "", server_id, status, message,
+             more);
+    reason->logged_ms = now;
+    reason->unlogged = 0;
+}
+
+/* Answer a rejected request, count it by reason, and say why in the log. */
+static void reject(ingest_request *j, reject_reason *reason, int status, const char *message)
+{
+    reason_note(reason, client_ip(j->req), j->server_id, status, message);
     http_respond_error(j->req, status, message);
     ingest_request_free(j);
 }
@@ -386,54 +392,83 @@ static void ingest_batch(ingest_request *j)
     last->behind = j;
 }
 
-/* Answer j 429: a budget is spent, retry_ms until it is paid back. what: whose budget it is. */
-static void refuse_over_budget(ingest_request *j, uint64_t retry_ms, const char *what, size_t bytes_per_s,
-                               const char *setting)
-{
-    char retry[24], msg[240];
-    snprintf(retry, sizeof retry, "%llu", (unsigned long long)(retry_ms + 999) / 1000);
-    snprintf(msg, sizeof msg, "%s budget of %zu bytes a second (%s); retry after %s s", what, bytes_per_s, setting,
-             retry);
-    http_response_header(j->req, "Retry-After", retry);
-    reject(j, &j->api->rej_over_budget, 429, msg);
-}
-
-/* Whether j must wait because its server, or the large bodies of all servers, are over their budget of bytes; if so
- * j is answered 429 with the time to wait. Otherwise j's body is charged to both.
+/* Whether a body of len bytes from server_id must wait because the server, or the large bodies of all servers, are
+ * over their budget of bytes: 0, or 429 with a message (of size bytes) and the seconds to wait in retry.
  *
  * Why budgets: one maximal body is bounded (INGEST_MAX_EVENTS, INGEST_MAX_EVENT_BYTES), but senders of such bodies
  * back to back are not. Twenty of them put 30-40 MB/s of rows into the stream (fsynced), ClickHouse and achievd on a
  * 2-core machine, and every other server's batches waited a second or more for their 202
  * (tests/bench/ingest_flood_bench.sh). The stock tracker sends at most 20 events per request, one request at a
- * time, each request a few KB: a full 64-player server sends about 100 KB/s at most (`distance`, ~430 bytes,
- * comes ~2-3 times a second from each moving player). So each server has a budget well
- * above that (INGEST_SERVER_BYTES_PER_S), and bodies larger than the stock tracker ever sends share one more budget
- * among all servers (INGEST_LARGE_BYTES_PER_S): with twenty servers, twenty per-server budgets would still be more
- * than the pipeline can carry beside everyone else's batches. The charge is the body as received, before it is
- * parsed, so that a refused body costs no parse, no Redis and no ClickHouse. */
+ * time, each request a few KB: a full 64-player server sends about 100 KB/s at most (`distance`, ~430 bytes, comes
+ * ~2-3 times a second from each moving player). So each server has a budget well above that
+ * (INGEST_SERVER_BYTES_PER_S), and bodies larger than the stock tracker ever sends share one more budget among all
+ * servers (INGEST_LARGE_BYTES_PER_S): with twenty servers, twenty per-server budgets would still be more than the
+ * pipeline can carry beside everyone else's batches. */
+static int budget_refusal(ingest_api *api, const char *server_id, size_t len, uint64_t now, char *message,
+                          size_t size, char retry[24])
+{
+    const ingest_limits *l = &api->limits;
+    uint64_t retry_ms;
+    char what[200];
+    if (api->budgets && rate_limit_owes(api->budgets, server_id, now, &retry_ms)) {
+        snprintf(what, sizeof what, "Server over its budget of %zu bytes a second (INGEST_SERVER_BYTES_PER_S)",
+                 l->server_bytes_per_s);
+    } else if (api->large && len >= l->large_body_bytes && rate_limit_owes(api->large, "", now, &retry_ms)) {
+        snprintf(what, sizeof what,
+                 "Large bodies (%zu bytes or more) of all servers over their budget of %zu bytes a second "
+                 "(INGEST_LARGE_BYTES_PER_S)",
+                 l->large_body_bytes, l->large_bytes_per_s);
+    } else {
+        return 0;
+    }
+    snprintf(retry, 24, "%llu", (unsigned long long)(retry_ms + 999) / 1000);
+    snprintf(message, size, "%s; retry after %s s", what, retry);
+    return 429;
+}
+
+/* Whether j must wait (budget_refusal); if so j is answered 429 with Retry-After, otherwise its body is charged to
+ * the budgets. The charge is the body as received, before it is parsed, so that a refused body costs no parse, no
+ * Redis and no ClickHouse. */
 static bool over_budget(ingest_request *j)
 {
     ingest_api *api = j->api;
-    const ingest_limits *l = &api->limits;
     size_t len;
-    uint64_t now = uv_hrtime() / 1000000, retry_ms;
+    uint64_t now = uv_hrtime() / 1000000;
+    char message[256], retry[24];
     http_request_body(j->req, &len);
-    bool large = api->large && len >= l->large_body_bytes;
-    if (api->budgets && rate_limit_owes(api->budgets, j->server_id, now, &retry_ms)) {
-        refuse_over_budget(j, retry_ms, "Server over its", l->server_bytes_per_s, "INGEST_SERVER_BYTES_PER_S");
-        return true;
-    }
-    if (large && rate_limit_owes(api->large, "", now, &retry_ms)) {
-        char what[120];
-        snprintf(what, sizeof what, "Large bodies (%zu bytes or more) of all servers over their", l->large_body_bytes);
-        refuse_over_budget(j, retry_ms, what, l->large_bytes_per_s, "INGEST_LARGE_BYTES_PER_S");
+    int status = budget_refusal(api, j->server_id, len, now, message, sizeof message, retry);
+    if (status) {
+        http_response_header(j->req, "Retry-After", retry);
+        reject(j, &api->rej_over_budget, status, message);
         return true;
     }
     if (api->budgets)
         rate_limit_charge(api->budgets, j->server_id, now, (double)len);
-    if (large)
+    if (api->large && len >= api->limits.large_body_bytes)
         rate_limit_charge(api->large, "", now, (double)len);
     return false;
+}
+
+/* Before the body is read (http_server_route_admit): a server that is over a budget is refused at once, so that a
+ * flood of refused bodies costs neither ingestd's reading them nor nginx's passing them on (it streams bodies to
+ * us). Only servers whose token is in the cache are checked here; the others take the full way (on_auth). */
+static int ingest_admit(http_request *req, void *arg, char *message, size_t size)
+{
+    ingest_api *api = arg;
+    if (!api->budgets && !api->large)
+        return 0;
+    const char *server_id = server_auth_cached(api->auth, server_auth_header_token(req));
+    if (!server_id)
+        return 0;
+    const char *length = http_request_header(req, "Content-Length");
+    size_t len = length ? (size_t)strtoull(length, NULL, 10) : 0;
+    char retry[24];
+    int status = budget_refusal(api, server_id, len, uv_hrtime() / 1000000, message, size, retry);
+    if (status) {
+        http_response_header(req, "Retry-After", retry);
+        reason_note(&api->rej_over_budget, client_ip(req), server_id, status, message);
+    }
+    return status;
 }
 
 /* The token was resolved. */
@@ -535,7 +570,7 @@ ingest_api *ingest_api_new(uv_loop_t *loop, http_server *http, server_auth *auth
                                            "Batches accepted, by where they were stored", "store=\"spool\"");
     api->latency = metrics_histogram("mohstats_ingest_request_seconds", "Time from request to 202", NULL,
                                      metrics_latency_buckets, metrics_latency_nbuckets);
-    http_server_route(http, "POST", "/api/v1/ingest/events", ingest_handler, api);
+    http_server_route_admit(http, "POST", "/api/v1/ingest/events", ingest_handler, ingest_admit, api);
     return api;
 }
 

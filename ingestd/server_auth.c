@@ -84,7 +84,7 @@ void server_auth_free(server_auth *a)
     free(a);
 }
 
-const char *server_auth_token(const http_request *req)
+const char *server_auth_header_token(const http_request *req)
 {
     const char *t = http_request_header(req, "X-Server-Token");
     if (t && *t)
@@ -92,8 +92,26 @@ const char *server_auth_token(const http_request *req)
     const char *auth = http_request_header(req, "Authorization");
     if (auth && strncasecmp(auth, "Bearer ", 7) == 0 && auth[7])
         return auth + 7;
+    return NULL;
+}
+
+const char *server_auth_token(const http_request *req)
+{
+    const char *t = server_auth_header_token(req);
+    if (t)
+        return t;
     t = http_request_query(req, "server_token");
     return t && *t ? t : NULL;
+}
+
+const char *server_auth_cached(server_auth *a, const char *token)
+{
+    if (!token || !*token)
+        return NULL;
+    char hash[65];
+    sha256_hex(token, strlen(token), hash);
+    const cache_entry *e = hashmap_get(a->cache, hash, 64);
+    return e && e->valid && !e->querying && now_ms() < e->expires_ms ? e->server_id : NULL;
 }
 
 /* The registry answered (or failed): settle the entry and every waiter. */

@@ -27,6 +27,14 @@ void server_auth_free(server_auth *a);
 /* The token of a request: X-Server-Token, else Authorization: Bearer, else ?server_token=. */
 const char *server_auth_token(const http_request *req);
 
+/* The token of a request from its headers only (X-Server-Token, else Authorization: Bearer), for checks made before
+ * the request's query is parsed; NULL if none. */
+const char *server_auth_header_token(const http_request *req);
+
+/* The server id of token if the cache holds it as valid and fresh, else NULL (nothing is asked of the registry).
+ * Valid until the next call into server_auth. */
+const char *server_auth_cached(server_auth *a, const char *token);
+
 /* Resolve token (NULL or empty = missing). cb may run before this returns (cache hit). */
 void server_auth_check(server_auth *a, const char *token, server_auth_fn cb, void *arg);
 
