@@ -189,6 +189,18 @@ static void h_slow(http_request *req, void *arg)
 }
 
 /* Register the routes every scenario shares. */
+/* Admission for /guarded: a request with "X-Deny: yes" is refused 429 with a header of its own, before its body. */
+static int admit_guarded(http_request *req, void *arg, char *message, size_t size)
+{
+    (void)arg;
+    const char *deny = http_request_header(req, "X-Deny");
+    if (!deny || strcmp(deny, "yes") != 0)
+        return 0;
+    http_response_header(req, "Retry-After", "7");
+    snprintf(message, size, "Denied on the headers");
+    return 429;
+}
+
 static void add_routes(harness *h)
 {
     http_server *s = h->srv;
@@ -205,6 +217,7 @@ static void add_routes(harness *h)
     assert_int_equal(http_server_route(s, "PUT", "/only-post", h_tagged, "put"), 0);
     assert_int_equal(http_server_route(s, "GET", "/query", h_query, NULL), 0);
     assert_int_equal(http_server_route(s, "POST", "/echo", h_echo, NULL), 0);
+    assert_int_equal(http_server_route_admit(s, "POST", "/guarded", h_echo, admit_guarded, NULL), 0);
     assert_int_equal(http_server_route(s, "GET", "/peer", h_peer, NULL), 0);
     assert_int_equal(http_server_route(s, "GET", "/hdr", h_hdr, NULL), 0);
     assert_int_equal(http_server_route(s, "*", "/json", h_json, NULL), 0);
@@ -658,6 +671,36 @@ static void client_bodies(harness *h)
     cli_close(c);
 }
 
+/* A route's admission check: refused on the headers (the body is never asked for: no 100 Continue), with its
+ * status, message and header, and the connection closed; admitted, the request goes on as usual. */
+static void client_admission(harness *h)
+{
+    resp r;
+    char v[64];
+    cli *c = cli_open(h);
+    cli_sends(c,
+              "POST /guarded HTTP/1.1\r\nHost: t\r\nX-Deny: yes\r\nExpect: 100-continue\r\nContent-Length: 11\r\n\r\n");
+    CHECK(h, cli_response(c, &r, false) == 0);
+    CHECK(h, r.status == 429);
+    CHECK_STR(h, r.body, "{\"error\":\"Denied on the headers\"}");
+    CHECK_STR(h, resp_header(&r, "Retry-After", v, sizeof v), "7");
+    CHECK_STR(h, resp_header(&r, "Connection", v, sizeof v), "close");
+    resp_free(&r);
+    CHECK(h, cli_eof(c));
+    cli_close(c);
+
+    c = cli_open(h);
+    expect(h, c, "POST /guarded HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello world", 200, "hello world");
+    /* The next request on the connection gets none of the refusal's headers. */
+    expect(h, c, "POST /guarded?x=1 HTTP/1.1\r\nHost: t\r\nX-Deny: no\r\nContent-Length: 2\r\n\r\nok", 200, "ok");
+    cli_close(c);
+}
+
+static void test_admission(void **state)
+{
+    harness_run(NULL, client_admission, 2000, false, &H);
+}
+
 static void test_bodies(void **state)
 {
     http_server_config cfg;
@@ -976,13 +1019,21 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_percent_decode),    cmocka_unit_test(test_status_text),
-        cmocka_unit_test(test_bad_patterns),      cmocka_unit_test(test_listen_v4_v6),
-        cmocka_unit_test(test_routing),           cmocka_unit_test(test_http10_and_keepalive),
-        cmocka_unit_test(test_pipelining),        cmocka_unit_test(test_bodies),
-        cmocka_unit_test(test_big_body),          cmocka_unit_test(test_bad_requests),
-        cmocka_unit_test(test_timeouts),          cmocka_unit_test(test_disconnect_while_pending),
-        cmocka_unit_test(test_graceful_shutdown), cmocka_unit_test(test_shutdown_grace_expires),
+        cmocka_unit_test(test_percent_decode),
+        cmocka_unit_test(test_status_text),
+        cmocka_unit_test(test_bad_patterns),
+        cmocka_unit_test(test_listen_v4_v6),
+        cmocka_unit_test(test_routing),
+        cmocka_unit_test(test_http10_and_keepalive),
+        cmocka_unit_test(test_pipelining),
+        cmocka_unit_test(test_bodies),
+        cmocka_unit_test(test_admission),
+        cmocka_unit_test(test_big_body),
+        cmocka_unit_test(test_bad_requests),
+        cmocka_unit_test(test_timeouts),
+        cmocka_unit_test(test_disconnect_while_pending),
+        cmocka_unit_test(test_graceful_shutdown),
+        cmocka_unit_test(test_shutdown_grace_expires),
         cmocka_unit_test(test_max_connections),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
