@@ -3,7 +3,7 @@
  * interaction modules on), playing team matches on the stock maps with the stock weapons at a gentle rate.
  *
  * Usage: demo_world --url FRONT_DOOR [--servers N] [--players N] [--rate EVENTS_PER_S] [--match-seconds S]
- *                   [--seconds S] [--state FILE] [--seed N]
+ *                   [--seconds S] [--state FILE] [--members FILE] [--seed N]
  *
  * Every player has a hidden skill (an Elo-like number) that decides who wins a fight, picks the weapons they like
  * and how often they hit the head, so leaderboards and ratings have something real to find. About two players in
@@ -12,6 +12,8 @@
  *
  * The demo's data is marked: its servers are named "[demo] ...", register from ports DEMO_PORT_BASE and up, and
  * their ids are written to --state (one "SERVER_ID NAME" per line) so that scripts/demo.sh purge can delete them.
+ * --members writes the forum members the demo's players log in as (ids MEMBER_BASE and up) as SQL for the forum's
+ * smf_members, so that their names show where the forum's are used (achievements).
  * SIGINT/SIGTERM flush what is queued and stop. */
 #include <errno.h>
 #include <getopt.h>
@@ -107,13 +109,13 @@ typedef struct {
 } demo_server;
 
 typedef struct {
-    const char *url, *state_path;
+    const char *url, *state_path, *members_path;
     unsigned nservers, nplayers;
     double rate, match_seconds, seconds;
     uint64_t seed;
 } options;
 
-static options opt = {NULL, NULL, 3, 36, 3.0, 600, 0, 1};
+static options opt = {NULL, NULL, NULL, 3, 36, 3.0, 600, 0, 1};
 static demo_server servers[MAX_SERVERS];
 static demo_player players[MAX_PLAYERS];
 static rng world;
@@ -558,7 +560,7 @@ static void server_tick(demo_server *s, double dt)
 static void usage(void)
 {
     fprintf(stderr, "usage: demo_world --url FRONT_DOOR [--servers N] [--players N] [--rate EVENTS_PER_S] "
-                    "[--match-seconds S] [--seconds S] [--state FILE] [--seed N]\n");
+                    "[--match-seconds S] [--seconds S] [--state FILE] [--members FILE] [--seed N]\n");
     exit(2);
 }
 
@@ -566,15 +568,11 @@ static void usage(void)
 static void parse_options(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"url", required_argument, NULL, 'u'},
-        {"servers", required_argument, NULL, 's'},
-        {"players", required_argument, NULL, 'p'},
-        {"rate", required_argument, NULL, 'r'},
-        {"match-seconds", required_argument, NULL, 'm'},
-        {"seconds", required_argument, NULL, 't'},
-        {"state", required_argument, NULL, 'f'},
-        {"seed", required_argument, NULL, 'x'},
-        {NULL, 0, NULL, 0},
+        {"url", required_argument, NULL, 'u'},           {"servers", required_argument, NULL, 's'},
+        {"players", required_argument, NULL, 'p'},       {"rate", required_argument, NULL, 'r'},
+        {"match-seconds", required_argument, NULL, 'm'}, {"seconds", required_argument, NULL, 't'},
+        {"state", required_argument, NULL, 'f'},         {"members", required_argument, NULL, 'M'},
+        {"seed", required_argument, NULL, 'x'},          {NULL, 0, NULL, 0},
     };
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -599,6 +597,9 @@ static void parse_options(int argc, char **argv)
             break;
         case 'f':
             opt.state_path = optarg;
+            break;
+        case 'M':
+            opt.members_path = optarg;
             break;
         case 'x':
             opt.seed = strtoull(optarg, NULL, 10);
@@ -637,6 +638,40 @@ static void make_players(void)
     }
 }
 
+/* The demo's forum members as SQL for smf_members (INSERT IGNORE: a second run keeps them); 0 or -1. */
+static int write_members(const char *path)
+{
+    /* Written aside and renamed: scripts/demo.sh reads it as soon as it appears. */
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        fprintf(stderr, "demo_world: cannot write %s: %s\n", tmp, strerror(errno));
+        return -1;
+    }
+    fprintf(f, "-- The demo world's forum members (demo_world --members): ids %d and up.\n", MEMBER_BASE);
+    for (unsigned i = 0; i < opt.nplayers; i++) {
+        if (!players[i].member)
+            continue;
+        char name[2 * sizeof players[i].p.name], *w = name;
+        for (const char *r = players[i].p.name; *r; r++) {
+            if (*r == '\'' || *r == '\\')
+                *w++ = *r;
+            *w++ = *r;
+        }
+        *w = '\0';
+        fprintf(f,
+                "INSERT IGNORE INTO smf_members (id_member, member_name, real_name, date_registered, is_activated) "
+                "VALUES (%u, '%s', '%s', UNIX_TIMESTAMP(), 1);\n",
+                players[i].member, name, name);
+    }
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        fprintf(stderr, "demo_world: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     parse_options(argc, argv);
@@ -649,6 +684,8 @@ int main(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     make_players();
+    if (opt.members_path && write_members(opt.members_path) != 0)
+        return 1;
 
     FILE *state = opt.state_path ? fopen(opt.state_path, "w") : NULL;
     if (opt.state_path && !state) {
