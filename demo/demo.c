@@ -13,7 +13,8 @@
  * The demo's data is marked: its servers are named "[demo] ...", register from ports DEMO_PORT_BASE and up, and
  * their ids are written to --state (one "SERVER_ID NAME" per line) so that scripts/demo.sh purge can delete them.
  * --members writes the forum members the demo's players log in as (ids MEMBER_BASE and up) as SQL for the forum's
- * smf_members, so that their names show where the forum's are used (achievements).
+ * smf_members with their identity links (as authd writes them at a login), so that their names and achievements
+ * show where the forum's are used.
  * SIGINT/SIGTERM flush what is queued and stop. */
 #include <errno.h>
 #include <getopt.h>
@@ -664,6 +665,11 @@ static int write_members(const char *path)
                 "INSERT IGNORE INTO smf_members (id_member, member_name, real_name, date_registered, is_activated) "
                 "VALUES (%u, '%s', '%s', UNIX_TIMESTAMP(), 1);\n",
                 players[i].member, name, name);
+        /* The link authd writes at a member's first login from a tracker (guid = member id, docs/api.md). */
+        fprintf(f,
+                "INSERT IGNORE INTO smf_mohaa_identities (id_member, player_guid, player_name, linked_at, verified) "
+                "VALUES (%u, '%u', '%s', UNIX_TIMESTAMP(), 1);\n",
+                players[i].member, players[i].member, name);
     }
     if (fclose(f) != 0 || rename(tmp, path) != 0) {
         fprintf(stderr, "demo_world: cannot write %s: %s\n", path, strerror(errno));

@@ -12,7 +12,8 @@
 #              DEMO_SEED (the time): how big and how busy the demo community is
 #
 # The demo's data is marked: its servers are named "[demo] ..." and their ids are kept in DIR/demo/servers.txt;
-# its logged-in players are forum members 900001 and up (added to the forum's smf_members with their names).
+# its logged-in players are forum members 900001 and up (added to the forum's smf_members with their names, and
+# their identity links to smf_mohaa_identities).
 # purge deletes from ClickHouse every row of those servers (events, matches, per-server and per-match totals),
 # the per-player totals of those members, their achievements and forum accounts in MariaDB, and the servers'
 # registrations in PostgreSQL. Guests play as unauth_<slot> like every tracker's guests: their per-player weapon,
@@ -129,6 +130,7 @@ purge() {
   forum_sql <<EOF
 DELETE FROM smf_mohaa_player_achievements WHERE id_member BETWEEN $MEMBER_FIRST AND $MEMBER_LAST;
 DELETE FROM smf_mohaa_achievement_progress WHERE id_member BETWEEN $MEMBER_FIRST AND $MEMBER_LAST;
+DELETE FROM smf_mohaa_identities WHERE id_member BETWEEN $MEMBER_FIRST AND $MEMBER_LAST;
 DELETE FROM smf_members WHERE id_member BETWEEN $MEMBER_FIRST AND $MEMBER_LAST;
 EOF
   psql -X -q -v ON_ERROR_STOP=1 "$POSTGRES_URL" -c "DELETE FROM servers WHERE id IN ($servers)"
