@@ -35,7 +35,7 @@ function el(tag, attrs, ...children) {
     else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
     else e.setAttribute(k, v === true ? '' : v);
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
     e.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -60,13 +60,16 @@ function mapTitle(map) {
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
+// ts: Unix seconds or an ISO 8601 time (the API answers both, depending on the endpoint).
 function when(ts) {
   if (!ts) return '–';
-  const secs = Math.max(0, Date.now() / 1000 - Number(ts));
+  const t = Number.isFinite(Number(ts)) ? Number(ts) : Date.parse(ts) / 1000;
+  if (!Number.isFinite(t)) return String(ts);
+  const secs = Math.max(0, Date.now() / 1000 - t);
   if (secs < 90) return Math.round(secs) + ' s ago';
   if (secs < 5400) return Math.round(secs / 60) + ' min ago';
   if (secs < 129600) return Math.round(secs / 3600) + ' h ago';
-  return new Date(ts * 1000).toISOString().slice(0, 10);
+  return new Date(t * 1000).toISOString().slice(0, 10);
 }
 
 function duration(secs) {
@@ -116,7 +119,7 @@ async function section(id, fill) {
   box.replaceChildren(message('Loading…'));
   try {
     const content = await fill();
-    box.replaceChildren(...[].concat(content));
+    box.replaceChildren(...[content].flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
   } catch (e) {
     const text = e.status === 404 ? 'Not found: ' + e.message : 'Could not load this part: ' + e.message + '. Try again in a moment.';
     box.replaceChildren(message(text, 'error'));
