@@ -256,7 +256,9 @@ static long load_page(const char *url)
 /* Open SITE/path twice, wait for it to be ready, check the console and save a screenshot. false if it never got
  * ready. The first visit finds the API's answers uncomputed (queryd asks ClickHouse); the second is a visitor's
  * usual case, the answers cached (QUERY_CACHE_TTL_S) and the static files revalidated: the second must be
- * interactive within max_tti_ms, the first within three times that. Both are printed.
+ * interactive within max_tti_ms. The first waits for ClickHouse, whose time on a machine shared with benchmarks
+ * varies threefold (1.0-3.1 s for the player page's eight queries at load averages of 4-12 on 2 cores): it gets five
+ * times that, which still catches a page that waits for a timeout. Both are printed.
  * missing: the page is about something that does not exist: it must say so, and the API's 404 it logs is expected. */
 static bool visit(const char *name, const char *path, bool missing)
 {
@@ -268,7 +270,7 @@ static bool visit(const char *name, const char *path, bool missing)
     check(ok, "%s (%s) gets ready: time to interactive %ld ms (first visit %ld ms)", name, path, warm, cold);
     if (ok) {
         check(warm <= max_tti_ms, "%s: interactive within %ld ms (%ld ms)", name, max_tti_ms, warm);
-        check(cold <= 3 * max_tti_ms, "%s: the first visit interactive within %ld ms (%ld ms)", name, 3 * max_tti_ms,
+        check(cold <= 5 * max_tti_ms, "%s: the first visit interactive within %ld ms (%ld ms)", name, 5 * max_tti_ms,
               cold);
     }
     char *errors = console_errors();
@@ -420,6 +422,31 @@ int main(int argc, char **argv)
         free(rows);
     }
     cJSON_Delete(m);
+    /* The other pages: ready, no console errors, every section loaded. */
+    visit("matches", "matches.html", false);
+    visit("servers", "servers.html", false);
+    visit("maps", "maps.html", false);
+    visit("weapons", "weapons.html", false);
+    visit("achievements", "achievements.html", false);
+    cJSON *servers = api("/servers");
+    const char *server = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(servers, 0), "server_id"));
+    snprintf(path, sizeof path, "server.html?id=%s", server ? server : "");
+    visit("server", path, false);
+    cJSON_Delete(servers);
+    char *map = curl_easy_escape(NULL,
+                                 cJSON_GetStringValue(cJSON_GetObjectItem(
+                                     cJSON_GetArrayItem(cJSON_GetObjectItem(matches, "list"), 0), "map_name")),
+                                 0);
+    snprintf(path, sizeof path, "map.html?name=%s", map ? map : "");
+    visit("map", path, false);
+    curl_free(map);
+    cJSON *weapons_list = api("/stats/weapons");
+    char *weapon = curl_easy_escape(
+        NULL, cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(weapons_list, 0), "weapon_name")), 0);
+    snprintf(path, sizeof path, "weapon.html?name=%s", weapon ? weapon : "");
+    visit("weapon", path, false);
+    curl_free(weapon);
+    cJSON_Delete(weapons_list);
     /* A player that does not exist: the page says so instead of staying blank. */
     visit("player-missing", "player.html?guid=no-such-player", true);
 
