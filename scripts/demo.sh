@@ -79,16 +79,17 @@ start() {
     [ -s "$DIR/demo/members.sql" ] && break
     sleep 0.1
   done
-  forum_sql <"$DIR/demo/members.sql" || log "could not add the demo's members to the forum (their names will be missing)"
+  forum_sql <"$DIR/demo/members.sql" ||
+    log "could not add the demo's members to the forum (their names will be missing)"
   log "started the demo world (pid $!, log $DIR/logs/demo.log)"
 }
 
 stop() {
-  local pid i
+  local pid
   pid=$(demo_pid)
   [ -n "$pid" ] || return 0
   kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 100); do
+  for _ in $(seq 1 100); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done

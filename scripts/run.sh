@@ -29,7 +29,7 @@ set +a
 DEMO_LINE="  demo world      off (DEMO=0)"
 if [ "${DEMO:-1}" != 0 ]; then
   "$SRC_DIR/scripts/demo.sh" start "$DIR"
-  DEMO_LINE="  demo world      ${DEMO_SERVERS:-3} simulated servers (log $DIR/logs/demo.log; delete its data: make demo-purge)"
+  DEMO_LINE="  demo world      ${DEMO_SERVERS:-3} simulated servers (log $DIR/logs/demo.log; its data: make demo-purge)"
 fi
 # Passwords stay out of the terminal: user:***@host.
 redact() { sed 's#://\([^:/@]*\):[^@]*@#://\1:***@#' <<<"$1"; }

@@ -5,7 +5,11 @@ nav('achievements.html');
 
 page([
   section('recent', async () => table([
-    { title: 'Player', cell: (r) => el('a', { href: 'player.html?member=' + enc(r.id_member) }, r.member_name || 'member ' + r.id_member) },
+    {
+      title: 'Player',
+      cell: (r) =>
+        el('a', { href: 'player.html?member=' + enc(r.id_member) }, r.member_name || 'member ' + r.id_member),
+    },
     { title: 'Achievement', cell: (r) => el('a', { href: '#' + enc(r.code) }, r.name) },
     { title: 'When', cell: (r) => when(r.unlocked_date) },
   ], await api('/achievements/recent?limit=15'), 'No achievement unlocked yet.')),
@@ -15,7 +19,8 @@ page([
     const [all, rare] = await Promise.all([api('/achievements'), api('/achievements/rarest?limit=100')]);
     const share = new Map(rare.map((a) => [a.code, a]));
     const floor = rare.length ? rare[rare.length - 1].unlock_percent : 0;
-    const rarity = (a) => (share.has(a.code) ? fmt(share.get(a.code).unlock_percent, 1) + ' %' : 'over ' + fmt(floor, 1) + ' %');
+    const rarity = (a) =>
+      share.has(a.code) ? fmt(share.get(a.code).unlock_percent, 1) + ' %' : 'over ' + fmt(floor, 1) + ' %';
     return table([
       { title: 'Achievement', cell: (a) => el('span', { id: a.code }, a.name) },
       { title: 'What', cell: (a) => a.description },

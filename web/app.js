@@ -8,7 +8,7 @@ const API = '/api/v1';
 async function api(path) {
   let res;
   try {
-    res = await fetch(API + path, { headers: { Accept: 'application/json' } });
+    res = await fetch(API + path, {headers: {Accept: 'application/json'}});
   } catch (e) {
     throw new Error('the stats server does not answer');
   }
@@ -31,9 +31,12 @@ function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === null || v === undefined || v === false) continue;
-    if (k === 'class') e.className = v;
-    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
-    else e.setAttribute(k, v === true ? '' : v);
+    if (k === 'class')
+      e.className = v;
+    else if (k.startsWith('on'))
+      e.addEventListener(k.slice(2), v);
+    else
+      e.setAttribute(k, v === true ? '' : v);
   }
   for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
@@ -50,7 +53,7 @@ function fmt(n, digits) {
   if (n === null || n === undefined || n === '') return '–';
   const x = Number(n);
   if (!Number.isFinite(x)) return String(n);
-  return x.toLocaleString('en-US', { maximumFractionDigits: digits === undefined ? 2 : digits });
+  return x.toLocaleString('en-US', {maximumFractionDigits: digits === undefined ? 2 : digits});
 }
 
 // "dm/mohdm1" -> "Mohdm1", "obj/obj_team2" -> "Team2": as docs/definitions.md names maps for display.
@@ -80,37 +83,42 @@ function duration(secs) {
 const enc = encodeURIComponent;
 function playerLink(guid, name) {
   if (!guid) return name || '–';
-  return el('a', { href: 'player.html?guid=' + enc(guid) }, name || guid);
+  return el('a', {href: 'player.html?guid=' + enc(guid)}, name || guid);
 }
 function matchLink(id, text) {
-  return el('a', { href: 'match.html?id=' + enc(id) }, text || id);
+  return el('a', {href: 'match.html?id=' + enc(id)}, text || id);
 }
 function mapLink(map) {
-  return el('a', { href: 'map.html?name=' + enc(map || 'unknown') }, mapTitle(map));
+  return el('a', {href: 'map.html?name=' + enc(map || 'unknown')}, mapTitle(map));
 }
 function serverLink(id, name) {
-  return el('a', { href: 'server.html?id=' + enc(id) }, name || id);
+  return el('a', {href: 'server.html?id=' + enc(id)}, name || id);
 }
 function weaponLink(w) {
-  return el('a', { href: 'weapon.html?name=' + enc(w) }, w);
+  return el('a', {href: 'weapon.html?name=' + enc(w)}, w);
 }
 
 // A table: cols = [{title, cell(row), num}], rows; a message row when there are none.
 function table(cols, rows, empty) {
-  const head = el('tr', {}, cols.map((c) => el('th', { class: c.num ? 'num' : null }, c.title)));
-  const body = (rows || []).map((r) => el('tr', {}, cols.map((c) => el('td', { class: c.num ? 'num' : null }, c.cell(r)))));
-  if (!body.length) body.push(el('tr', {}, el('td', { colspan: cols.length, class: 'empty' }, empty || 'Nothing yet.')));
-  return el('div', { class: 'scroll' }, el('table', {}, el('thead', {}, head), el('tbody', {}, body)));
+  const head = el('tr', {}, cols.map((c) => el('th', {class: c.num ? 'num' : null}, c.title)));
+  const body =
+      (rows || []).map((r) => el('tr', {}, cols.map((c) => el('td', {class: c.num ? 'num' : null}, c.cell(r)))));
+  if (!body.length) body.push(el('tr', {}, el('td', {colspan: cols.length, class: 'empty'}, empty || 'Nothing yet.')));
+  return el('div', {class: 'scroll'}, el('table', {}, el('thead', {}, head), el('tbody', {}, body)));
 }
 
 // A row of figure cards: [[label, value, testKey]].
 function cards(items) {
-  return el('div', { class: 'cards' },
-    items.map(([label, value, key]) => el('div', { class: 'card' }, el('div', { class: 'value', 'data-stat': key }, value), el('div', { class: 'label' }, label))));
+  return el(
+      'div', {class: 'cards'},
+      items.map(
+          ([label, value, key]) =>
+              el('div', {class: 'card'}, el('div', {class: 'value', 'data-stat': key}, value),
+                 el('div', {class: 'label'}, label))));
 }
 
 function message(text, kind) {
-  return el('p', { class: 'msg ' + (kind || 'info') }, text);
+  return el('p', {class: 'msg ' + (kind || 'info')}, text);
 }
 
 // Fill the section #id from fill(box) (async); on failure say what went wrong there, not a blank.
@@ -121,7 +129,8 @@ async function section(id, fill) {
     const content = await fill();
     box.replaceChildren(...[content].flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
   } catch (e) {
-    const text = e.status === 404 ? 'Not found: ' + e.message : 'Could not load this part: ' + e.message + '. Try again in a moment.';
+    const text = e.status === 404 ? 'Not found: ' + e.message :
+                                    'Could not load this part: ' + e.message + '. Try again in a moment.';
     box.replaceChildren(message(text, 'error'));
   }
 }
@@ -136,11 +145,17 @@ async function page(sections) {
 // The navigation of every page.
 function nav(current) {
   const links = [
-    ['index.html', 'Home'], ['leaderboards.html', 'Leaderboards'], ['matches.html', 'Matches'],
-    ['servers.html', 'Servers'], ['maps.html', 'Maps'], ['weapons.html', 'Weapons'], ['achievements.html', 'Achievements'],
+    ['index.html', 'Home'],
+    ['leaderboards.html', 'Leaderboards'],
+    ['matches.html', 'Matches'],
+    ['servers.html', 'Servers'],
+    ['maps.html', 'Maps'],
+    ['weapons.html', 'Weapons'],
+    ['achievements.html', 'Achievements'],
   ];
-  const n = el('nav', {}, el('a', { href: 'index.html', class: 'brand' }, 'mohstats'),
-    links.map(([href, text]) => el('a', { href, class: href === current ? 'current' : null }, text)));
+  const n =
+      el('nav', {}, el('a', {href: 'index.html', class: 'brand'}, 'mohstats'),
+         links.map(([href, text]) => el('a', {href, class: href === current ? 'current' : null}, text)));
   document.body.prepend(el('header', {}, n));
 }
 
@@ -153,21 +168,33 @@ function lineChart(canvas, labels, series) {
   const colors = ['#c0392b', '#2471a3', '#7d8b3a', '#b9770e'];
   new Chart(canvas, {
     type: 'line',
-    data: { labels, datasets: series.map((s, i) => ({ label: s.label, data: s.data, borderColor: colors[i % 4], backgroundColor: colors[i % 4], tension: 0.2 })) },
-    options: { responsive: true, maintainAspectRatio: false, animation: false, scales: { y: { beginAtZero: true } } },
+    data: {
+      labels,
+      datasets: series.map(
+          (s, i) => (
+              {label: s.label, data: s.data, borderColor: colors[i % 4], backgroundColor: colors[i % 4], tension: 0.2}))
+    },
+    options: {responsive: true, maintainAspectRatio: false, animation: false, scales: {y: {beginAtZero: true}}},
   });
 }
 
 // A heat map of cells {x, y in 0..1, count} on a square grid, drawn on a canvas of our own (no library).
 function heatMap(cells, caption) {
-  const size = 320, canvas = el('canvas', { width: size, height: size, class: 'heat', role: 'img', 'aria-label': caption });
+  const size = 320,
+        canvas = el('canvas', {width: size, height: size, class: 'heat', role: 'img', 'aria-label': caption});
   const ctx = canvas.getContext('2d');
   ctx.fillStyle = '#1d2326';
   ctx.fillRect(0, 0, size, size);
   ctx.strokeStyle = '#2f3a3f';
   for (let i = 1; i < 8; i++) {
-    ctx.beginPath(); ctx.moveTo(i * size / 8, 0); ctx.lineTo(i * size / 8, size); ctx.stroke();
-    ctx.beginPath(); ctx.moveTo(0, i * size / 8); ctx.lineTo(size, i * size / 8); ctx.stroke();
+    ctx.beginPath();
+    ctx.moveTo(i * size / 8, 0);
+    ctx.lineTo(i * size / 8, size);
+    ctx.stroke();
+    ctx.beginPath();
+    ctx.moveTo(0, i * size / 8);
+    ctx.lineTo(size, i * size / 8);
+    ctx.stroke();
   }
   const max = Math.max(1, ...cells.map((c) => Number(c.count) || 0));
   for (const c of cells) {
