@@ -201,6 +201,14 @@ static void web_get(http_request *req, void *arg)
         http_respond_error(req, 404, "Not found");
         return;
     }
+    /* "/stats" for a dashboard at "/stats/": the pages' relative links need the slash. */
+    const char *path = http_request_path(req);
+    size_t plen = strlen(path);
+    if (!*rel && plen && path[plen - 1] != '/') {
+        http_response_header(req, "Location", web_path);
+        http_respond(req, 301, "text/plain; charset=utf-8", "The dashboard is one slash further.\n", 36);
+        return;
+    }
     const web_file *f = strstr(rel, "..") ? NULL : find_file(rel);
     if (!f) {
         http_respond_error(req, 404, "No such page of the dashboard; the home page is at the dashboard's root.");
