@@ -17,6 +17,8 @@ stop() {
   echo "run: stopping the stack in $DIR" >&2
   "$SRC_DIR/scripts/demo.sh" stop "$DIR" || true
   "$SRC_DIR/scripts/stack.sh" down "$DIR" || true
+  # The log follower: Ctrl-C reaches it too, a SIGTERM to this script does not.
+  [ -z "${TAIL_PID:-}" ] || kill "$TAIL_PID" 2>/dev/null || true
   exit 0
 }
 trap stop INT TERM EXIT
@@ -54,4 +56,5 @@ MSG
 LOGS=("$DIR"/logs/ingestd.log "$DIR"/logs/queryd.log "$DIR"/logs/authd.log "$DIR"/logs/achievd.log)
 [ "${DEMO:-1}" = 0 ] || LOGS+=("$DIR/logs/demo.log")
 tail -n 0 -F "${LOGS[@]}" &
-wait $!
+TAIL_PID=$!
+wait $TAIL_PID
