@@ -4,7 +4,7 @@
 # match pages: each gets ready without console errors, shows the numbers the API answers, and reports its time to
 # interactive; the other pages (matches, servers, a server, maps, a map, weapons, a weapon, achievements) get ready
 # without errors; a screenshot of each is saved under the build directory (dashboard-screenshots/) for review. Also
-# checks queryd's static file serving: caching headers, 304, and that the API's own 404 is unchanged.
+# checks queryd's static file serving: caching headers, 304, the API's own 404 unchanged, WEB_PATH and WEB_DIR=off.
 set -euo pipefail
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -81,5 +81,26 @@ else
 fi
 stop_driver
 wait "$driver_pid" 2>/dev/null || true
+
+# --- another path, and off -------------------------------------------------------------------------------------
+
+# restart_queryd VAR=VALUE...: queryd again with these settings.
+restart_queryd() {
+  local pid
+  pid=$(cat "$STACK_DIR/run/queryd.pid")
+  kill -TERM "$pid"
+  retry 15 eval "! kill -0 $pid 2>/dev/null"
+  env "$@" "$STACK_SH" up "$STACK_DIR" >/dev/null 2>&1
+}
+check "queryd comes back with WEB_PATH=/stats/" restart_queryd WEB_PATH=/stats/
+check "the dashboard is at /stats/" grep -qi '^content-type: text/html' \
+  <<<"$(curl -sS -D - -o /dev/null "$MOHSTATS_URL/stats/")"
+check_eq "/stats redirects to /stats/ (the pages' links are relative)" "301 $MOHSTATS_URL/stats/" \
+  "$(curl -sS -o /dev/null -w '%{http_code} %{redirect_url}' "$MOHSTATS_URL/stats")"
+check_eq "/ is no page then" 404 "$(http_status "$MOHSTATS_URL/")"
+check_eq "and the API is where it was" 200 "$(http_status "$MOHSTATS_URL/api/v1/stats/global")"
+check "queryd comes back with WEB_DIR=off" restart_queryd WEB_DIR=off
+check_eq "no dashboard then" 404 "$(http_status "$MOHSTATS_URL/")"
+check_eq "but the API" 200 "$(http_status "$MOHSTATS_URL/api/v1/stats/global")"
 
 finish
