@@ -33,11 +33,13 @@ async function main() {
     return;
   }
   const P = '/stats/player/' + enc(guid);
-  await page([
+  const profile = api(P);
+  profile.catch(() => null);  // handled by its section
+  await Promise.all([
     section(
         'profile',
         async () => {
-          const p = await api(P);
+          const p = await profile;
           document.getElementById('title').textContent = p.name || guid;
           document.title = (p.name || guid) + ' · mohstats';
           return [
@@ -186,6 +188,20 @@ async function main() {
           ];
         }),
   ]);
+  // An unknown player: one message, not one per section.
+  try {
+    await profile;
+  } catch (e) {
+    if (e.status === 404) {
+      for (const id of ids.slice(1)) {
+        const box = document.getElementById(id);
+        box.replaceChildren();
+        if (box.previousElementSibling && box.previousElementSibling.tagName === 'H2')
+          box.previousElementSibling.hidden = true;
+      }
+    }
+  }
+  page([]);
 }
 
 main();
