@@ -3,12 +3,14 @@
  * interaction modules on), playing team matches on the stock maps with the stock weapons at a gentle rate.
  *
  * Usage: demo_world --url FRONT_DOOR [--servers N] [--players N] [--rate EVENTS_PER_S] [--match-seconds S]
- *                   [--seconds S] [--state FILE] [--members FILE] [--seed N]
+ *                   [--seconds S] [--state FILE] [--members FILE] [--skills FILE] [--seed N]
  *
- * Every player has a hidden skill (an Elo-like number) that decides who wins a fight, picks the weapons they like
- * and how often they hit the head, so leaderboards and ratings have something real to find. About two players in
+ * Every player has a hidden skill (an Elo-like number) that decides who wins a fight and how often they hit the
+ * head, and favourite weapons, so leaderboards and ratings have something real to find (in the demo's first run the
+ * three most skilled were the three with the most kills). About two players in
  * three are forum members who log in (guid = member id from MEMBER_BASE on, a player_auth event), the others are
- * guests (unauth_<slot>). Players join and leave between and during matches.
+ * guests (unauth_<slot>). Players join and leave between and during matches. --skills writes the hidden skills, for
+ * checking a rating system against the truth.
  *
  * The demo's data is marked: its servers are named "[demo] ...", register from ports DEMO_PORT_BASE and up, and
  * their ids are written to --state (one "SERVER_ID NAME" per line) so that scripts/demo.sh purge can delete them.
@@ -110,13 +112,13 @@ typedef struct {
 } demo_server;
 
 typedef struct {
-    const char *url, *state_path, *members_path;
+    const char *url, *state_path, *members_path, *skills_path;
     unsigned nservers, nplayers;
     double rate, match_seconds, seconds;
     uint64_t seed;
 } options;
 
-static options opt = {NULL, NULL, NULL, 3, 36, 3.0, 600, 0, 1};
+static options opt = {NULL, NULL, NULL, NULL, 3, 36, 3.0, 600, 0, 1};
 static demo_server servers[MAX_SERVERS];
 static demo_player players[MAX_PLAYERS];
 static rng world;
@@ -561,7 +563,7 @@ static void server_tick(demo_server *s, double dt)
 static void usage(void)
 {
     fprintf(stderr, "usage: demo_world --url FRONT_DOOR [--servers N] [--players N] [--rate EVENTS_PER_S] "
-                    "[--match-seconds S] [--seconds S] [--state FILE] [--members FILE] [--seed N]\n");
+                    "[--match-seconds S] [--seconds S] [--state FILE] [--members FILE] [--skills FILE] [--seed N]\n");
     exit(2);
 }
 
@@ -569,11 +571,17 @@ static void usage(void)
 static void parse_options(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"url", required_argument, NULL, 'u'},           {"servers", required_argument, NULL, 's'},
-        {"players", required_argument, NULL, 'p'},       {"rate", required_argument, NULL, 'r'},
-        {"match-seconds", required_argument, NULL, 'm'}, {"seconds", required_argument, NULL, 't'},
-        {"state", required_argument, NULL, 'f'},         {"members", required_argument, NULL, 'M'},
-        {"seed", required_argument, NULL, 'x'},          {NULL, 0, NULL, 0},
+        {"url", required_argument, NULL, 'u'},
+        {"servers", required_argument, NULL, 's'},
+        {"players", required_argument, NULL, 'p'},
+        {"rate", required_argument, NULL, 'r'},
+        {"match-seconds", required_argument, NULL, 'm'},
+        {"seconds", required_argument, NULL, 't'},
+        {"state", required_argument, NULL, 'f'},
+        {"members", required_argument, NULL, 'M'},
+        {"skills", required_argument, NULL, 'k'},
+        {"seed", required_argument, NULL, 'x'},
+        {NULL, 0, NULL, 0},
     };
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -601,6 +609,9 @@ static void parse_options(int argc, char **argv)
             break;
         case 'M':
             opt.members_path = optarg;
+            break;
+        case 'k':
+            opt.skills_path = optarg;
             break;
         case 'x':
             opt.seed = strtoull(optarg, NULL, 10);
@@ -678,6 +689,34 @@ static int write_members(const char *path)
     return 0;
 }
 
+/* The hidden skills, best first ("SKILL MEMBER_OR_guest NAME" per line): the truth a rating system can be checked
+ * against. Only the operator sees it; nothing of it reaches the stats but through the fights it decides. */
+static int write_skills(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "demo_world: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    unsigned order[MAX_PLAYERS];
+    for (unsigned i = 0; i < opt.nplayers; i++)
+        order[i] = i;
+    for (unsigned i = 1; i < opt.nplayers; i++) /* insertion sort: a few dozen players */
+        for (unsigned k = i; k > 0 && players[order[k]].skill > players[order[k - 1]].skill; k--) {
+            unsigned t = order[k];
+            order[k] = order[k - 1];
+            order[k - 1] = t;
+        }
+    for (unsigned i = 0; i < opt.nplayers; i++) {
+        const demo_player *dp = &players[order[i]];
+        if (dp->member)
+            fprintf(f, "%.0f %u %s\n", dp->skill, dp->member, dp->p.name);
+        else
+            fprintf(f, "%.0f guest %s\n", dp->skill, dp->p.name);
+    }
+    return fclose(f) == 0 ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
     parse_options(argc, argv);
@@ -691,6 +730,8 @@ int main(int argc, char **argv)
     signal(SIGTERM, on_signal);
     make_players();
     if (opt.members_path && write_members(opt.members_path) != 0)
+        return 1;
+    if (opt.skills_path && write_skills(opt.skills_path) != 0)
         return 1;
 
     FILE *state = opt.state_path ? fopen(opt.state_path, "w") : NULL;

@@ -11,6 +11,8 @@
 #              DEMO_SERVERS (3), DEMO_PLAYERS (36), DEMO_RATE (3 events/s per server), DEMO_MATCH_SECONDS (600),
 #              DEMO_SEED (the time): how big and how busy the demo community is
 #
+# The players' hidden skills (what decides their fights) are in DIR/demo/skills.txt, best first.
+#
 # The demo's data is marked: its servers are named "[demo] ..." and their ids are kept in DIR/demo/servers.txt;
 # its logged-in players are forum members 900001 and up (added to the forum's smf_members with their names, and
 # their identity links to smf_mohaa_identities).
@@ -72,6 +74,7 @@ start() {
   MOHSTATS_DEMO_DIR=$DIR setsid "$BIN_DIR/demo_world" --url "$MOHSTATS_URL" --servers "${DEMO_SERVERS:-3}" \
     --players "${DEMO_PLAYERS:-36}" --rate "${DEMO_RATE:-3}" --match-seconds "${DEMO_MATCH_SECONDS:-600}" \
     --seed "${DEMO_SEED:-1}" --state "$DIR/demo/servers.txt" --members "$DIR/demo/members.sql" \
+    --skills "$DIR/demo/skills.txt" \
     </dev/null >>"$DIR/logs/demo.log" 2>&1 &
   echo $! >"$PID_FILE"
   # It writes its members before it registers the servers; the forum has their names soon after the first events.
