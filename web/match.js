@@ -1,7 +1,20 @@
-// A match: summary, scoreboard by team, kills over time, kill feed, top weapons, heat map of kills. ?id=MATCH_ID
+// A match: summary, scoreboard by team, kills over time, kill feed, top weapons, heat map of kills or deaths.
+// ?id=MATCH_ID
 'use strict';
 
 nav('matches.html');
+
+// The heat map of the kills or the deaths, as the toggle says.
+function heat(M) {
+  const type = document.querySelector('input[name=heat]:checked').value;
+  return section('heat', async () => {
+    const cells = await api(M + '/heatmap?type=' + type);
+    if (!cells.length) return message('No positions recorded for this match.');
+    return heatMap(
+        cells,
+        (type === 'kills' ? 'Kills by the killer\'s position' : 'Deaths by the victim\'s position') + ' (north up).');
+  });
+}
 
 async function main() {
   const id = param('id');
@@ -13,6 +26,7 @@ async function main() {
     return;
   }
   const M = '/stats/match/' + enc(id);
+  document.querySelectorAll('input[name=heat]').forEach((r) => r.addEventListener('change', () => heat(M)));
   const match = api(M);  // shared by several sections
   const timeline = api(M + '/timeline');
   await page([
@@ -83,13 +97,7 @@ async function main() {
               () => lineChart(canvas, labels, [{label: 'Axis', data: axis}, {label: 'Allies', data: allies}]), 0);
           return el('div', {class: 'chart'}, canvas);
         }),
-    section(
-        'heat',
-        async () => {
-          const cells = await api(M + '/heatmap');
-          if (!cells.length) return message('No positions recorded for this match.');
-          return heatMap(cells, 'Kills by the killer\'s position (north up).');
-        }),
+    heat(M),
     section(
         'feed',
         async () => {

@@ -423,6 +423,18 @@ int main(int argc, char **argv)
         int want = cJSON_GetArraySize(cJSON_GetObjectItem(m, "scoreboard"));
         check(atoi(rows) == want, "match: the scoreboard lists the %d players of the match (page: %s)", want, rows);
         free(rows);
+        /* The heat map's toggle redraws it with the deaths. */
+        free(page_eval("document.querySelector('input[name=heat][value=deaths]').click(); return '';"));
+        char *caption = NULL;
+        for (int i = 0; i < 100; i++) {
+            free(caption);
+            caption = text_of("'#heat figcaption, #heat .msg'");
+            if (strstr(caption, "Deaths") || strstr(caption, "No positions"))
+                break;
+            usleep(50000);
+        }
+        check(strstr(caption, "Deaths") != NULL, "match: the heat map switches to deaths (page: '%s')", caption);
+        free(caption);
     }
     cJSON_Delete(m);
     /* The other pages: ready, no console errors, every section loaded. */
