@@ -465,6 +465,31 @@ int main(int argc, char **argv)
     /* A player that does not exist: the page says so instead of staying blank. */
     visit("player-missing", "player.html?guid=no-such-player", true);
 
+    /* On a phone (412 px wide, as a common Android phone): nothing makes the page itself scroll sideways; wide
+     * tables scroll inside their own box. */
+    cJSON *rect = cJSON_CreateObject(), *rroot;
+    cJSON_AddNumberToObject(rect, "width", 412);
+    cJSON_AddNumberToObject(rect, "height", 900);
+    wd("POST", "/window/rect", rect, &rroot);
+    cJSON_Delete(rroot);
+    const char *phone_pages[][2] = {
+        {"home-phone", ""}, {"leaderboards-phone", "leaderboards.html"}, {"player-phone", NULL}, {"match-phone", NULL}};
+    char player_path[256], match_path[256];
+    snprintf(player_path, sizeof player_path, "player.html?guid=%s", guid);
+    snprintf(match_path, sizeof match_path, "match.html?id=%s", match);
+    phone_pages[2][1] = player_path;
+    phone_pages[3][1] = match_path;
+    for (size_t i = 0; i < sizeof phone_pages / sizeof phone_pages[0]; i++) {
+        if (!visit(phone_pages[i][0], phone_pages[i][1], false))
+            continue;
+        char *widths = page_eval("return document.documentElement.scrollWidth + ' ' + window.innerWidth;");
+        int scroll = 0, inner = 0;
+        sscanf(widths, "%d %d", &scroll, &inner);
+        check(inner > 0 && scroll <= inner, "%s: the page fits the phone's width (%s px: content, window)",
+              phone_pages[i][0], widths);
+        free(widths);
+    }
+
 done:
     cJSON_Delete(global);
     cJSON_Delete(board);
