@@ -46,13 +46,22 @@ DEMO_SEED=7 DEMO_SERVERS=2 DEMO_PLAYERS=16 DEMO_RATE=25 DEMO_MATCH_SECONDS=10 \
   "$MOHSTATS_SRC_DIR/scripts/demo.sh" start "$STACK_DIR"
 sleep 8
 "$MOHSTATS_SRC_DIR/scripts/demo.sh" stop "$STACK_DIR"
+# The data set is complete once the writer has stored the last batches: the count of events stops changing.
+settled() {
+  local a b
+  a=$(ch_query "SELECT count() FROM raw_events")
+  sleep 1.5
+  b=$(ch_query "SELECT count() FROM raw_events")
+  [ "$a" = "$b" ] && [ "$a" -gt 0 ]
+}
+check "the demo's events are all stored" retry 30 settled
 ranked() {
   [ "$(json_get "$MOHSTATS_URL/api/v1/stats/leaderboard/global?stat=kills&limit=1" '.players | length')" = 1 ]
 }
 check "the demo's players are ranked" retry 30 ranked
-# Every answer the pages read is cached for QUERY_CACHE_TTL_S: the data has settled, so the API and the pages see
-# the same numbers from here on.
-sleep 2
+# The boards are rebuilt from the complete data within QUERY_BOARD_REFRESH_S; every other answer the pages read is
+# computed now. From here on the API and the pages see the same numbers.
+sleep 3
 
 # --- the browser -----------------------------------------------------------------------------------------------
 
