@@ -4,7 +4,8 @@
 # match pages: each gets ready without console errors, shows the numbers the API answers, and reports its time to
 # interactive; the other pages (matches, servers, a server, maps, a map, weapons, a weapon, achievements) get ready
 # without errors; a screenshot of each is saved under the build directory (dashboard-screenshots/) for review. Also
-# checks queryd's static file serving: caching headers, 304, the API's own 404 unchanged, WEB_PATH and WEB_DIR=off.
+# checks queryd's static file serving (caching headers, 304, the API's own 404 unchanged, WEB_PATH and WEB_DIR=off)
+# and the front door's CORS for the public reads (NGINX_CORS_ORIGINS).
 set -euo pipefail
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -21,6 +22,8 @@ SHOTS=$MOHSTATS_BIN_DIR/dashboard-screenshots
 # Leaderboards are boards rebuilt every QUERY_BOARD_REFRESH_S: a short period, so that the demo's players are
 # ranked within seconds.
 export QUERY_BOARD_REFRESH_S=2
+# One other site may read the public API from its pages (CORS).
+export NGINX_CORS_ORIGINS='https://clan.example.org 1;'
 # shellcheck disable=SC2119
 stack_up
 
@@ -39,6 +42,17 @@ check_eq "an unknown API path is still the API's JSON 404" '{"error":"Not found"
   "$(curl -sS "$MOHSTATS_URL/api/v1/no-such-endpoint")"
 escape=$(http_status "$MOHSTATS_URL/..%2f..%2fCMakeLists.txt")
 check "a path that escapes the web directory is refused (got $escape)" test "$escape" = 404 -o "$escape" = 400
+
+# CORS: the public reads answer the allowed site's origin, and nothing to any other site; authd's calls never.
+cors() {
+  curl -sS -D - -o /dev/null -H "Origin: $1" "$MOHSTATS_URL$2" |
+    sed -n 's/^[Aa]ccess-[Cc]ontrol-[Aa]llow-[Oo]rigin: *\([^\r]*\).*/\1/p'
+}
+check_eq "CORS: the allowed site may read the stats API" https://clan.example.org \
+  "$(cors https://clan.example.org /api/v1/stats/global)"
+check_eq "CORS: another site may not" "" "$(cors https://evil.example.net /api/v1/stats/global)"
+check_eq "CORS: never on authd's calls" "" "$(cors https://clan.example.org /api/v1/auth/history?forum_user_id=1)"
+check_eq "CORS: never on ingest" "" "$(cors https://clan.example.org /api/v1/ingest/events)"
 
 # --- a known data set: a few seconds of the demo world with a fixed seed -------------------------------------
 
