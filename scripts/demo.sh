@@ -40,6 +40,8 @@ die() {
   exit 2
 }
 CMD=$1
+# Nothing to stop where no stack ever ran.
+[ "$CMD" != stop ] || [ -f "$2/stack.env" ] || exit 0
 DIR=$(cd "$2" 2>/dev/null && pwd) || die "no stack directory $2"
 [ -f "$DIR/stack.env" ] || die "no stack in $DIR (start one with scripts/stack.sh up $DIR)"
 set -a
