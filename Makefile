@@ -36,7 +36,7 @@ demo-purge:
 	MOHSTATS_BIN_DIR=$(BUILD) scripts/demo.sh purge var
 
 stop:
-	MOHSTATS_BIN_DIR=$(BUILD) scripts/demo.sh stop var
+	MOHSTATS_BIN_DIR=$(BUILD) scripts/demo.sh stop var || true
 	scripts/stack.sh down var
 
 # Every test, in the normal build and again under AddressSanitizer + UBSan.
