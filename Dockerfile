@@ -16,6 +16,7 @@ COPY ingestd/ ingestd/
 COPY queryd/ queryd/
 COPY authd/ authd/
 COPY achievd/ achievd/
+COPY demo/ demo/
 # The top-level CMakeLists.txt configures tests/ too (it needs the directory to exist); only the daemons are built.
 COPY tests/ tests/
 RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -26,13 +27,15 @@ FROM debian:12-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libuv1 libhiredis0.14 libpq5 libmariadb3 libcjson1 libcurl4 \
-      ca-certificates curl postgresql-client-15 mariadb-client \
+      ca-certificates curl postgresql-client-15 mariadb-client libjs-chart.js \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin mohstats \
  && install -d -o mohstats -g mohstats /var/lib/mohstats/spool
 COPY --from=build /src/build/ingestd /src/build/queryd /src/build/authd /src/build/achievd /usr/local/bin/
 COPY scripts/migrate.sh /app/scripts/migrate.sh
 COPY schemas/ /app/schemas/
+# The dashboard's pages (queryd's WEB_DIR default when it is not beside the binary).
+COPY web/ /usr/share/mohstats/web/
 WORKDIR /app
 # Nothing in the image needs root; the daemons only listen on unprivileged ports.
 USER mohstats

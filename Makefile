@@ -3,7 +3,7 @@ BUILD ?= build
 BUILD_SAN ?= build-san
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build build-san run test test-unit test-san stop clean format
+.PHONY: all deps build build-san run demo demo-purge test test-unit test-san stop clean format
 
 all: build
 
@@ -22,11 +22,21 @@ build: deps $(BUILD)/CMakeCache.txt
 build-san: deps $(BUILD_SAN)/CMakeCache.txt
 	cmake --build $(BUILD_SAN) -j $(JOBS)
 
-# The whole system on ./var, logs followed until Ctrl-C, which stops what it started.
+# The whole system on ./var with the demo world (DEMO=0: without), logs followed until Ctrl-C, which stops what
+# it started.
 run: build
 	scripts/run.sh $(BUILD) var
 
+# The same, with the demo world whatever DEMO says.
+demo: build
+	DEMO=1 scripts/run.sh $(BUILD) var
+
+# Delete the demo world's data from ./var (scripts/demo.sh says what is kept).
+demo-purge:
+	MOHSTATS_BIN_DIR=$(BUILD) scripts/demo.sh purge var
+
 stop:
+	MOHSTATS_BIN_DIR=$(BUILD) scripts/demo.sh stop var || true
 	scripts/stack.sh down var
 
 # Every test, in the normal build and again under AddressSanitizer + UBSan.

@@ -15,6 +15,7 @@ int main(int argc, char **argv)
         .listen_var = "QUERYD_URL",
     };
     config_register(queryd_config_vars);
+    config_register(web_config_vars);
     int code;
     daemon_ctx *d = daemon_new(&info, argc, argv, &code);
     if (!d)
@@ -55,6 +56,7 @@ int main(int argc, char **argv)
     query_routes(&q, s);
     heatmap_routes(&q, s);
     achievement_routes(&q, s);
+    web_routes(&q, s);
 
     code = daemon_run(d);
     qcache_free(q.cache);

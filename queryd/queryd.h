@@ -40,6 +40,9 @@ typedef struct {
 /* queryd's settings (registered before the daemon parses its command line). */
 extern const config_var queryd_config_vars[];
 
+/* The web dashboard's settings (web.c). */
+extern const config_var web_config_vars[];
+
 /* Read the settings into q (loop and clients are set by the caller). Returns 0 or -EINVAL. */
 int queryd_settings_load(queryd *q);
 
@@ -56,5 +59,7 @@ void server_players_routes(queryd *q, http_server *s);
 void query_routes(queryd *q, http_server *s);
 void heatmap_routes(queryd *q, http_server *s);
 void achievement_routes(queryd *q, http_server *s);
+/* The dashboard's static files (web/), at WEB_PATH; last, so that every API route is registered before it. */
+void web_routes(queryd *q, http_server *s);
 
 #endif

@@ -10,8 +10,12 @@ PACKAGES=(
   # servers started by scripts/stack.sh
   clickhouse-server clickhouse-client redis-server redis-tools postgresql-15 postgresql-client-15 mariadb-server mariadb-client
   nginx-light
+  # the dashboard's charts (queryd serves Chart.js from this package)
+  libjs-chart.js
   # scripts and tests
   curl jq procps iproute2 gettext-base ca-certificates gdb
+  # the dashboard's browser test (tests/integration/test_dashboard.sh drives Chromium through chromedriver)
+  chromium chromium-driver
 )
 
 missing=()

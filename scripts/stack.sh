@@ -650,9 +650,9 @@ start_daemon() {
 # The front door's own settings (deploy/nginx/mohstats.conf.template explains each), from the environment of
 # each `up`, else these defaults; docker-compose.yml has the same defaults.
 NGINX_VARS=(NGINX_PRIVATE_NETS NGINX_EXEMPT_NETS NGINX_REAL_IP NGINX_READS_PER_S NGINX_READS_BURST
-  NGINX_CONNS_PER_ADDRESS NGINX_TLS)
+  NGINX_CONNS_PER_ADDRESS NGINX_TLS NGINX_CORS_ORIGINS)
 : "${NGINX_PRIVATE_NETS=127.0.0.0/8 1; ::1 1;}" "${NGINX_EXEMPT_NETS=127.0.0.0/8 1; ::1 1;}" "${NGINX_REAL_IP=}"
-: "${NGINX_TLS=}"
+: "${NGINX_TLS=}" "${NGINX_CORS_ORIGINS=}"
 : "${NGINX_READS_PER_S:=20}" "${NGINX_READS_BURST:=40}" "${NGINX_CONNS_PER_ADDRESS:=256}"
 
 write_nginx_config() {
@@ -663,7 +663,7 @@ write_nginx_config() {
     ACHIEVD_UPSTREAM=127.0.0.1:$ACHIEVD_PORT NGINX_ACCESS_LOG=$DIR/logs/nginx-access.log \
     envsubst "\${NGINX_LISTEN} \${INGESTD_UPSTREAM} \${QUERYD_UPSTREAM} \${AUTHD_UPSTREAM} \${ACHIEVD_UPSTREAM} \${NGINX_ACCESS_LOG}
       \${NGINX_PRIVATE_NETS} \${NGINX_EXEMPT_NETS} \${NGINX_REAL_IP} \${NGINX_READS_PER_S} \${NGINX_READS_BURST}
-      \${NGINX_CONNS_PER_ADDRESS} \${NGINX_TLS}" <"$SRC_DIR/deploy/nginx/mohstats.conf.template")
+      \${NGINX_CONNS_PER_ADDRESS} \${NGINX_TLS} \${NGINX_CORS_ORIGINS}" <"$SRC_DIR/deploy/nginx/mohstats.conf.template")
   NGINX_CHANGED=false
   if [ ! -f "$DIR/nginx/mohstats.conf" ] || [ "$rendered" != "$(cat "$DIR/nginx/mohstats.conf")" ]; then
     printf '%s\n' "$rendered" >"$DIR/nginx/mohstats.conf"

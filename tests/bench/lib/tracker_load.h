@@ -11,7 +11,8 @@
 #include <llhttp.h>
 #include <uv.h>
 
-#include "bytebuf.h"
+#include "clickhouse.h"
+#include "tracker_events.h"
 
 #define INGEST_PATH "/api/v1/ingest/events"
 #define MAX_BATCH_EVENTS 20 /* game.max_batch_size of the tracker */
@@ -20,37 +21,7 @@
 /* The program's name, defined by each benchmark: the prefix of its messages. */
 extern const char bench_prog[];
 
-/* ---- event generator ---------------------------------------------------------------------------------------- */
-
-/* Deterministic generator state (splitmix64): the same seed gives the same load. */
-typedef struct {
-    uint64_t s;
-} rng;
-
-uint64_t rng_next(rng *r);
-double rng_unit(rng *r);
-unsigned rng_below(rng *r, unsigned n);
-double rng_range(rng *r, double lo, double hi);
-
-typedef struct {
-    const char *name, *mod;
-} sim_weapon;
-
-#define NWEAPONS 15
-#define NHITLOCS 20
-extern const sim_weapon weapons[NWEAPONS];
-extern const char *const hitlocs[NHITLOCS];
-
-typedef struct {
-    uint32_t member; /* achievd_bench: the forum member playing, 0 for a guest */
-    char guid[24], smf_id[16];
-    char name[40]; /* may hold raw CP1252 bytes, as sent by the engine */
-    const char *team;
-    double x, y, z, yaw;
-    bool crouched;
-    unsigned weapon;
-    double total_distance;
-} sim_player;
+/* ---- simulated servers (their events: demo/tracker_events.h) ------------------------------------------------ */
 
 typedef struct {
     char *id, *token;
@@ -65,18 +36,6 @@ typedef struct {
     unsigned queued;        /* events in queue */
     unsigned *batches, nbatches, next_batch;
 } sim_server;
-
-/* A JSON object being written: the engine joins members with ", " and writes "key": value. */
-typedef struct {
-    bytebuf *b;
-    bool first;
-} json_obj;
-
-void put_str(json_obj *o, const char *prefix, const char *name, const char *val);
-void put_fixed3(json_obj *o, const char *prefix, const char *name, double v);
-void put_num(json_obj *o, const char *name, double v);
-void put_player(json_obj *o, const char *prefix, const sim_player *p);
-void put_envelope(json_obj *o, const char *session, double level_time, const char *type);
 
 unsigned read_servers(const char *path, sim_server **out);
 void server_new_map(sim_server *s);
