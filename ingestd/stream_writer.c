@@ -72,6 +72,7 @@
 #include <hiredis/hiredis.h>
 
 #include "ch_guard.h"
+#include "fresh_note.h"
 #include "event_row.h"
 #include "hashmap.h"
 #include "log.h"
@@ -256,6 +257,7 @@ struct stream_writer {
 
     redis_client *rd;  /* XREADGROUP BLOCK only */
     redis_client *ctl; /* everything else */
+    fresh_note *fresh; /* what the acknowledged entries changed, for queryd (fresh_note.h) */
     ch_client *ch;     /* presence and running checks */
     ch_client *ins;    /* the insert in flight (its URL carries the query_id) */
     bool started;
@@ -1843,6 +1845,12 @@ static void ack_send(stream_writer *w)
         rc = redis_command_argv(w->ctl, on_acked, w, (int)(w->nwork + 3), argv, NULL);
         free(argv);
     }
+    /* Freshness: the acknowledged rows are in ClickHouse (I1), so queryd may now re-read what they changed. */
+    for (size_t i = 0; rc == 0 && i < w->nwork; i++)
+        if (!w->work[i]->dead)
+            fresh_note_rows(w->fresh, w->work[i]->rows, w->work[i]->rows_len);
+    if (rc == 0)
+        fresh_note_send(w->fresh, w->ctl);
     if (rc) {
         count_error("redis");
         attempt_end(w, END_FAIL);
@@ -2546,7 +2554,8 @@ stream_writer *stream_writer_new(uv_loop_t *loop, const stream_writer_config *cf
     ch_guard_config gc = {
         .stream_key = w->stream_key, .group = w->group, .consumer = w->consumer, .retain_ms = (uint64_t)cfg->retain_ms};
     w->guard = ch_guard_new(&gc);
-    if (!w->guard)
+    w->fresh = fresh_note_new();
+    if (!w->guard || !w->fresh)
         goto fail;
     w->rd = redis_client_new(loop, w->redis_url);
     w->ctl = w->rd ? redis_client_new(loop, w->redis_url) : NULL;
@@ -2732,6 +2741,7 @@ void stream_writer_free(stream_writer *w)
     hashmap_free(w->by_batch, NULL);
     trim_reset(&w->trim);
     ch_guard_free(w->guard);
+    fresh_note_free(w->fresh);
     free(w->work);
     free(w->insert_sql);
     free(w->redis_url);

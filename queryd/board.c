@@ -29,6 +29,7 @@
 
 #include "clickhouse.h"
 #include "daemon.h"
+#include "fresh.h"
 #include "hashmap.h"
 #include "log.h"
 #include "metrics.h"
@@ -57,6 +58,11 @@ struct board {
     size_t **order; /* per stat, computed on first use: rows on the board, best first */
     size_t *order_n;
     char *texts[PARTS]; /* the query answers, parsed in place */
+    hashmap *rows;      /* guid -> row + 1 */
+    size_t cap;         /* players (and ncols values each) that players and vals hold */
+    char **owned;       /* guids and names added by deltas (board_apply), freed with the board */
+    size_t nowned, owned_cap;
+    uint64_t gen; /* the data generation (fresh.h) it counts every event of */
 };
 
 typedef struct waiter {
@@ -77,6 +83,18 @@ typedef struct {
     char *body[PARTS];
     size_t len[PARTS];
     int pending, fail;
+    uint64_t build_gen; /* the generation when the running build's queries were sent */
+    /* Deltas (see "keeping boards fresh" below). */
+    hashmap *touched_g, *touched_m; /* players and matches changed since the board (or the delta) read them */
+    hashmap *since_g, *since_m;     /* ... and since the running build started: applied again to its board */
+    bool delta_running, delta_all;  /* the running delta took every touched key */
+    board *delta_base;              /* cur when the running delta started */
+    uint64_t delta_gen, delta_started, delta_retry_at;
+    char **taken_g, **taken_m; /* the running delta's keys */
+    size_t ntaken_g, ntaken_m;
+    char *dbody[PARTS];
+    int dpending, dfail;
+    unsigned deltas;
 } slot;
 
 struct board_set {
@@ -86,7 +104,7 @@ struct board_set {
     bool closing;
     uv_timer_t warm; /* board_set_keep_warm's tick */
     bool warming;
-    metric *built, *failed, *seconds, *players;
+    metric *built, *failed, *seconds, *players, *delta_ok, *delta_failed, *delta_seconds, *delta_players;
 };
 
 /* ---- SQL ---- */
@@ -116,7 +134,7 @@ static const char board_match_sql[] =
     "            SELECT guid, match_key, argMaxMerge(team) AS team, sumMerge(kills) AS k,\n"
     "                   minMerge(first_t) AS f, maxMerge(last_t) AS l\n"
     "            FROM player_match\n"
-    "            WHERE " NOT_UNAUTH_SQL("guid") "\n"
+    "            WHERE " NOT_UNAUTH_SQL("guid") " AND {who}\n"
     "            GROUP BY guid, match_key\n"
     "            HAVING minMerge(first_ms) >= {bound_ms}\n"
     "        )\n"
@@ -126,11 +144,12 @@ static const char board_match_sql[] =
     "                   " GAMETYPE_SQL("argMaxMerge(gt)", "argMaxMerge(map)") " AS gametype,\n"
     "                   sumMerge(ends) AS ends, sumMerge(rounds) AS r\n"
     "            FROM match_summary\n"
+    "            {matches_where}\n"
     "            GROUP BY match_key\n"
     "        ) USING match_key\n"
     "    )\n"
     "    ANY LEFT JOIN\n"
-    "    (\n" TOP_KILLS_SQL("") "\n"
+    "    (\n" TOP_KILLS_SQL("{matches_where}") "\n"
     "    ) USING match_key\n"
     ")\n"
     "GROUP BY guid";
@@ -138,8 +157,14 @@ static const char board_match_sql[] =
 static const char board_names_sql[] =
     "SELECT guid, argMax(name, last_ms) AS name\n"
     "FROM player_names\n"
-    "WHERE " NOT_UNAUTH_SQL("guid") "\n"
+    "WHERE " NOT_UNAUTH_SQL("guid") " AND {who}\n"
     "GROUP BY guid";
+
+/* A delta's players ({who} above): the players an insert touched, and every player of the matches it touched
+ * (a match's end decides all its players' wins and losses, and a free-for-all's top kill count too). Each of
+ * these tables is ordered by guid or match_key first, so ClickHouse reads only their rows. */
+static const char delta_who_sql[] =
+    "(guid IN {guids} OR guid IN (SELECT guid FROM match_players WHERE match_key IN {matches}))";
 // clang-format on
 
 /* "SELECT *, toFloat64(<value>) AS v<i>, ... FROM (<totals>)" for the stats of one source, malloc'd. */
@@ -159,25 +184,41 @@ static char *with_values(const char *totals, stat_source src)
     return b.data;
 }
 
-/* The three queries of period p's board, tagged for system.query_log like the jobs' queries. */
-static int board_sql(const slot *sl, char *sql[PARTS])
+/* The three queries of period p's board, tagged for system.query_log like the jobs' queries: of every player,
+ * or (a delta) of the players who (delta_who_sql, rendered) names only. */
+static int board_sql(const slot *sl, const char *who, char *sql[PARTS])
 {
     char day[11], tag[64];
     uint64_t ms;
     period_bound(sl->p, (int64_t)time(NULL), day, &ms);
-    /* Unique per build (process and count), so that the benchmark can replay each build's queries. */
-    snprintf(tag, sizeof tag, "/* queryd board:%s:%ld.%u #0 */\n", period_name(sl->p), (long)getpid(), sl->builds);
-    sqlv dv[] = {SQL_RAW("where", NOT_UNAUTH_SQL("guid")), SQL_STR("day_from", day)};
-    sqlv mv[] = {SQL_INT("bound_ms", (long long)ms)};
-    char *daily = sqlt_render(player_totals_sql, dv, 2);
-    char *match = sqlt_render(board_match_sql, mv, 1);
+    /* Unique per build (process and count), so that the benchmark can replay each build's queries; deltas are
+     * tagged boarddelta, so that the freshness benchmark can sum their cost. */
+    if (who)
+        snprintf(tag, sizeof tag, "/* queryd boarddelta:%s:%ld.%u #0 */\n", period_name(sl->p), (long)getpid(),
+                 sl->deltas);
+    else
+        snprintf(tag, sizeof tag, "/* queryd board:%s:%ld.%u #0 */\n", period_name(sl->p), (long)getpid(), sl->builds);
+    ch_buf where = {0}, mwhere = {0};
+    int wrc = ch_buf_appendf(&where, NOT_UNAUTH_SQL("guid") " AND %s", who ? who : "1");
+    if (wrc == 0)
+        wrc = who ? ch_buf_appendf(&mwhere, "WHERE match_key IN (SELECT match_key FROM player_match WHERE %s)", who)
+                  : ch_buf_appendf(&mwhere, " ");
+    sqlv dv[] = {SQL_RAW("where", where.data), SQL_STR("day_from", day)};
+    sqlv mv[] = {SQL_INT("bound_ms", (long long)ms), SQL_RAW("who", who ? who : "1"),
+                 SQL_RAW("matches_where", mwhere.data)};
+    char *daily = wrc == 0 ? sqlt_render(player_totals_sql, dv, 2) : NULL;
+    char *match = wrc == 0 ? sqlt_render(board_match_sql, mv, 3) : NULL;
+    char *names_sql = wrc == 0 ? sqlt_render(board_names_sql, mv + 1, 1) : NULL;
+    ch_buf_free(&where);
+    ch_buf_free(&mwhere);
     char *parts[PARTS] = {daily ? with_values(daily, STAT_DAILY) : NULL, match ? with_values(match, STAT_MATCH) : NULL,
                           NULL};
     free(daily);
     free(match);
     ch_buf names = {0};
-    if (ch_buf_appendf(&names, "%s\nFORMAT TabSeparatedWithNames", board_names_sql) == 0)
+    if (names_sql && ch_buf_appendf(&names, "%s\nFORMAT TabSeparatedWithNames", names_sql) == 0)
         parts[PART_NAMES] = names.data;
+    free(names_sql);
     int rc = 0;
     for (int i = 0; i < PARTS; i++) {
         ch_buf b = {0};
@@ -280,6 +321,11 @@ void board_free(board *b)
     free(b->vals);
     for (int i = 0; i < PARTS; i++)
         free(b->texts[i]);
+    if (b->rows)
+        hashmap_free(b->rows, NULL);
+    for (size_t i = 0; i < b->nowned; i++)
+        free(b->owned[i]);
+    free(b->owned);
     free(b);
 }
 
@@ -370,7 +416,8 @@ board *board_parse(char *daily, char *match, char *names)
                 b->players[(uintptr_t)v - 1].name = f[1];
         }
     }
-    hashmap_free(rows, NULL);
+    b->rows = rows;
+    b->cap = upper + 1;
     if (!ok) {
         board_free(b);
         return NULL;
@@ -383,18 +430,23 @@ board *board_parse(char *daily, char *match, char *names)
 typedef struct {
     slot *sl;
     int part;
+    bool delta; /* a part of the slot's delta, not of its build */
 } part_call;
 
 static void build_done(slot *sl);
+static void delta_done(slot *sl);
+static void delta_kick(slot *sl);
 static void warm_closed(uv_handle_t *h);
 static slot *warm_next(board_set *s, uint64_t now);
 
 static void on_part(ch_client *c, int err, long http_status, const char *body, size_t len, void *arg)
 {
+    (void)c;
     part_call *pc = arg;
     slot *sl = pc->sl;
     board_set *s = sl->set;
     int part = pc->part;
+    bool delta = pc->delta;
     free(pc);
     s->inflight--;
     if (s->closing) {
@@ -402,36 +454,37 @@ static void on_part(ch_client *c, int err, long http_status, const char *body, s
             free(s);
         return;
     }
+    int *fail = delta ? &sl->dfail : &sl->fail;
+    char **bodies = delta ? sl->dbody : sl->body;
     if (err != 0) {
-        log_warn("board %s: ClickHouse query failed (%ld): %.*s", period_name(sl->p), http_status,
-                 (int)(len > 300 ? 300 : len), body ? body : "");
-        if (!sl->fail || err != -EPROTO)
-            sl->fail = err == -EPROTO ? 500 : 503;
-    } else if (!(sl->body[part] = malloc(len + 1))) {
-        sl->fail = 500;
+        log_warn("board %s%s: ClickHouse query failed (%ld): %.*s", period_name(sl->p), delta ? " delta" : "",
+                 http_status, (int)(len > 300 ? 300 : len), body ? body : "");
+        if (!*fail || err != -EPROTO)
+            *fail = err == -EPROTO ? 500 : 503;
+    } else if (!(bodies[part] = malloc(len + 1))) {
+        *fail = 500;
     } else {
-        memcpy(sl->body[part], body, len);
-        sl->body[part][len] = '\0';
+        memcpy(bodies[part], body, len);
+        bodies[part][len] = '\0';
     }
-    if (--sl->pending == 0)
-        build_done(sl);
+    if (delta ? --sl->dpending == 0 : --sl->pending == 0)
+        (delta ? delta_done : build_done)(sl);
 }
 
-static void build_start(slot *sl)
+/* Send the three queries of a build (who NULL) or of a delta. */
+static void parts_send(slot *sl, const char *who)
 {
     board_set *s = sl->set;
+    bool delta = who != NULL;
+    int *pending = delta ? &sl->dpending : &sl->pending, *fail = delta ? &sl->dfail : &sl->fail;
     char *sql[PARTS];
-    sl->building = true;
-    sl->fail = 0;
-    sl->builds++;
-    sl->started_at = uv_now(s->q->loop);
-    sl->pending = PARTS + 1; /* + this function, so that a synchronous failure ends the build only once */
-    int rc = board_sql(sl, sql);
+    *fail = 0;
+    *pending = PARTS + 1; /* + this function, so that a synchronous failure ends the build only once */
+    int rc = board_sql(sl, who, sql);
     for (int i = 0; i < PARTS; i++) {
         part_call *pc = rc == 0 ? malloc(sizeof *pc) : NULL;
         if (pc) {
-            pc->sl = sl;
-            pc->part = i;
+            *pc = (part_call){sl, i, delta};
             s->inflight++;
             if (ch_query(s->q->ch, sql[i], on_part, pc) == 0) {
                 free(sql[i]);
@@ -440,12 +493,58 @@ static void build_start(slot *sl)
             s->inflight--;
             free(pc);
         }
-        sl->fail = 500;
-        sl->pending--;
+        *fail = 500;
+        (*pending)--;
         free(sql[i]);
     }
-    if (--sl->pending == 0)
-        build_done(sl);
+    if (--*pending == 0)
+        (delta ? delta_done : build_done)(sl);
+}
+
+static void build_start(slot *sl)
+{
+    board_set *s = sl->set;
+    sl->building = true;
+    sl->builds++;
+    sl->started_at = uv_now(s->q->loop);
+    sl->build_gen = fresh_gen(s->q->fresh);
+    parts_send(sl, NULL);
+}
+
+/* Forget every key of m. */
+static void keys_clear(hashmap *m)
+{
+    size_t pos = 0, klen;
+    const char *k;
+    void *v;
+    char **keys = NULL;
+    size_t n = 0, cap = 0;
+    while (hashmap_next(m, &pos, &k, &klen, &v)) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **grown = realloc(keys, cap * sizeof *keys);
+            if (!grown)
+                break;
+            keys = grown;
+        }
+        keys[n++] = strndup(k, klen);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (keys[i])
+            hashmap_remove(m, keys[i], strlen(keys[i]));
+        free(keys[i]);
+    }
+    free(keys);
+}
+
+/* Add every key of from to to. */
+static void keys_merge(hashmap *to, const hashmap *from)
+{
+    size_t pos = 0, klen;
+    const char *k;
+    void *v;
+    while (hashmap_next(from, &pos, &k, &klen, &v))
+        hashmap_put(to, k, klen, (void *)1, NULL);
 }
 
 static void build_done(slot *sl)
@@ -470,16 +569,22 @@ static void build_done(slot *sl)
     if (b) {
         board_free(sl->cur);
         sl->cur = b;
+        b->gen = sl->build_gen;
         sl->built_at = sl->started_at;
         metric_inc(s->built);
         metric_observe(s->seconds, (double)(now - sl->started_at) / 1000);
         metric_set(s->players, (double)b->n);
+        /* What changed since the build's queries were sent may be missing from them: re-read it (a delta). */
+        keys_merge(sl->touched_g, sl->since_g);
+        keys_merge(sl->touched_m, sl->since_m);
     } else {
         metric_inc(s->failed);
         sl->retry_at = now + WARM_RETRY_MS;
         if (sl->cur && now - sl->built_at < (uint64_t)s->q->stale_ttl_s * 1000)
             status = 0; /* serve the last board */
     }
+    keys_clear(sl->since_g);
+    keys_clear(sl->since_m);
     waiter *w = sl->waiters;
     sl->waiters = NULL;
     while (w) {
@@ -488,6 +593,7 @@ static void build_done(slot *sl)
         free(w);
         w = next;
     }
+    delta_kick(sl);
     /* Kept warm, the next board due is built as soon as this one is done, not at the warmer's next tick: a
      * queryd starting on an empty database is ready after five quick builds back to back (well under a
      * second), not after five ticks. A failed slot waits for its retry_at, so this chain always ends. */
@@ -496,6 +602,159 @@ static void build_done(slot *sl)
         if (next)
             build_start(next);
     }
+}
+
+/* ---- keeping boards fresh: deltas ----
+ *
+ * Why: a board rebuilt every QUERY_BOARD_REFRESH_S is up to five minutes behind, and rebuilding all five boards
+ * every second would cost ClickHouse about 9 s of work per second at 10 million events. Instead each insert's
+ * players and matches (from the freshness stream, fresh.c) are re-read, for those players only: their totals
+ * over the period, computed by the build's own three queries restricted to them (delta_who_sql), replace their
+ * rows, and the rankings already sorted are merged, not re-sorted (order_update). The ClickHouse work is then
+ * proportional to the players that changed (and their history in the aggregate tables), not to all that are
+ * stored. Rows are replaced with totals, never incremented, so re-reading a player twice is harmless: that is
+ * what makes the overlaps below safe.
+ *
+ * One delta per slot runs at a time, alongside a build of the same slot if one runs (a build of 10 million
+ * events takes seconds; its board must not hold back the one being served). A build's board then re-reads
+ * whatever was touched while it ran. The full rebuild every QUERY_BOARD_REFRESH_S stays: it moves the period's
+ * start (yesterday's events leave the day board) and repairs anything a lost stream entry left out.
+ *
+ * A board's generation (its answers are cached under it, cache.c) is the generation when a delta that took every
+ * touched key started; a delta that took only part of them (DELTA_MAX_GUIDS, so that its SQL stays far under
+ * ClickHouse's max_query_size) leaves it, and the next one continues. */
+#define DELTA_MAX_GUIDS 2000
+#define DELTA_MAX_MATCHES 400
+
+/* Take up to max keys out of m into a malloc'd array (*n of them); *all says whether m is empty now. */
+static char **keys_take(hashmap *m, size_t max, size_t *n, bool *all)
+{
+    size_t total = hashmap_size(m), want = total < max ? total : max;
+    char **keys = calloc(want + 1, sizeof *keys);
+    size_t pos = 0, klen, got = 0;
+    const char *k;
+    void *v;
+    while (keys && got < want && hashmap_next(m, &pos, &k, &klen, &v))
+        if (!(keys[got] = strndup(k, klen)))
+            break;
+        else
+            got++;
+    for (size_t i = 0; i < got; i++)
+        hashmap_remove(m, keys[i], strlen(keys[i]));
+    *n = got;
+    *all = *all && hashmap_size(m) == 0;
+    return keys;
+}
+
+static void taken_free(slot *sl)
+{
+    for (size_t i = 0; i < sl->ntaken_g; i++)
+        free(sl->taken_g[i]);
+    for (size_t i = 0; i < sl->ntaken_m; i++)
+        free(sl->taken_m[i]);
+    free(sl->taken_g);
+    free(sl->taken_m);
+    sl->taken_g = sl->taken_m = NULL;
+    sl->ntaken_g = sl->ntaken_m = 0;
+}
+
+/* Start a delta of the slot when its board is behind what was touched. */
+static void delta_kick(slot *sl)
+{
+    board_set *s = sl->set;
+    if (s->closing || !sl->cur || sl->delta_running || uv_now(s->q->loop) < sl->delta_retry_at ||
+        (hashmap_size(sl->touched_g) == 0 && hashmap_size(sl->touched_m) == 0))
+        return;
+    sl->delta_all = true;
+    sl->delta_gen = fresh_gen(s->q->fresh);
+    sl->delta_base = sl->cur;
+    sl->taken_g = keys_take(sl->touched_g, DELTA_MAX_GUIDS, &sl->ntaken_g, &sl->delta_all);
+    sl->taken_m = keys_take(sl->touched_m, DELTA_MAX_MATCHES, &sl->ntaken_m, &sl->delta_all);
+    sqlv wv[] = {SQL_LIST("guids", (const char *const *)sl->taken_g, sl->ntaken_g),
+                 SQL_LIST("matches", (const char *const *)sl->taken_m, sl->ntaken_m)};
+    char *who = sl->taken_g && sl->taken_m ? sqlt_render(delta_who_sql, wv, 2) : NULL;
+    sl->delta_running = true;
+    sl->deltas++;
+    sl->delta_started = uv_now(s->q->loop);
+    if (!who) {
+        sl->dfail = 500;
+        delta_done(sl);
+        return;
+    }
+    parts_send(sl, who);
+    free(who);
+}
+
+static void delta_done(slot *sl)
+{
+    board_set *s = sl->set;
+    sl->delta_running = false;
+    board *d = NULL;
+    int rc = -EIO;
+    if (!sl->dfail) {
+        d = board_parse(sl->dbody[PART_DAILY], sl->dbody[PART_MATCH], sl->dbody[PART_NAMES]);
+        memset(sl->dbody, 0, sizeof sl->dbody);
+    }
+    for (int i = 0; i < PARTS; i++) {
+        free(sl->dbody[i]);
+        sl->dbody[i] = NULL;
+    }
+    /* Applied to the board served now, even if a build replaced the one it started from: rows are totals. */
+    if (d && sl->cur)
+        rc = board_apply(sl->cur, d, (const char *const *)sl->taken_g, sl->ntaken_g);
+    uint64_t now = uv_now(s->q->loop);
+    if (rc == 0) {
+        if (sl->cur == sl->delta_base && sl->delta_all && sl->delta_gen > sl->cur->gen)
+            sl->cur->gen = sl->delta_gen;
+        metric_inc(s->delta_ok);
+        metric_observe(s->delta_seconds, (double)(now - sl->delta_started) / 1000);
+        metric_add(s->delta_players, (double)d->n);
+    } else {
+        /* Keep the keys for the next try (ClickHouse down: the warmer's tick tries again after WARM_RETRY_MS). */
+        for (size_t i = 0; i < sl->ntaken_g; i++)
+            hashmap_put(sl->touched_g, sl->taken_g[i], strlen(sl->taken_g[i]), (void *)1, NULL);
+        for (size_t i = 0; i < sl->ntaken_m; i++)
+            hashmap_put(sl->touched_m, sl->taken_m[i], strlen(sl->taken_m[i]), (void *)1, NULL);
+        metric_inc(s->delta_failed);
+        sl->delta_retry_at = now + WARM_RETRY_MS;
+        if (sl->cur && d)
+            log_warn("board %s delta: the ClickHouse answers are not the board's columns", period_name(sl->p));
+    }
+    board_free(d);
+    taken_free(sl);
+    delta_kick(sl);
+}
+
+void board_set_touched(board_set *s, const char *guids, size_t glen, const char *matches, size_t mlen)
+{
+    const char *lists[2] = {guids, matches};
+    size_t lens[2] = {glen, mlen};
+    for (int l = 0; l < 2; l++) {
+        const char *p = lists[l], *end = lists[l] + lens[l];
+        while (p < end) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            size_t n = (size_t)((nl ? nl : end) - p);
+            char *key = n ? strndup(p, n) : NULL;
+            if (key) {
+                tsv_unescape(key);
+                for (int i = 0; i < NPERIODS; i++) {
+                    slot *sl = &s->slots[i];
+                    hashmap_put(l == 0 ? sl->touched_g : sl->touched_m, key, strlen(key), (void *)1, NULL);
+                    if (sl->building)
+                        hashmap_put(l == 0 ? sl->since_g : sl->since_m, key, strlen(key), (void *)1, NULL);
+                }
+            }
+            free(key);
+            p += n + 1;
+        }
+    }
+    for (int i = 0; i < NPERIODS; i++)
+        delta_kick(&s->slots[i]);
+}
+
+uint64_t board_set_gen(const board_set *s, period p)
+{
+    return s->slots[p].cur ? s->slots[p].cur->gen : 0;
 }
 
 void board_get(board_set *s, period p, board_fn cb, void *arg)
@@ -532,9 +791,24 @@ board_set *board_set_new(queryd *q)
         return NULL;
     s->q = q;
     for (int p = 0; p < NPERIODS; p++) {
-        s->slots[p].set = s;
-        s->slots[p].p = (period)p;
+        slot *sl = &s->slots[p];
+        sl->set = s;
+        sl->p = (period)p;
+        sl->touched_g = hashmap_new();
+        sl->touched_m = hashmap_new();
+        sl->since_g = hashmap_new();
+        sl->since_m = hashmap_new();
+        if (!sl->touched_g || !sl->touched_m || !sl->since_g || !sl->since_m) {
+            s->inflight = 0;
+            board_set_free(s);
+            return NULL;
+        }
     }
+    s->delta_ok = metrics_counter("queryd_board_deltas_total", "Leaderboard deltas applied", "result=\"ok\"");
+    s->delta_failed = metrics_counter("queryd_board_deltas_total", "Leaderboard deltas applied", "result=\"error\"");
+    s->delta_seconds = metrics_histogram("queryd_board_delta_seconds", "Time to re-read the players of a delta", NULL,
+                                         metrics_latency_buckets, metrics_latency_nbuckets);
+    s->delta_players = metrics_counter("queryd_board_delta_players_total", "Players re-read by deltas", NULL);
     s->built = metrics_counter("queryd_board_builds_total", "Leaderboard boards built", "result=\"ok\"");
     s->failed = metrics_counter("queryd_board_builds_total", "Leaderboard boards built", "result=\"error\"");
     s->seconds = metrics_histogram("queryd_board_build_seconds", "Time to build a leaderboard board", NULL,
@@ -550,8 +824,15 @@ void board_set_free(board_set *s)
     for (int p = 0; p < NPERIODS; p++) {
         slot *sl = &s->slots[p];
         board_free(sl->cur);
-        for (int i = 0; i < PARTS; i++)
+        for (int i = 0; i < PARTS; i++) {
             free(sl->body[i]);
+            free(sl->dbody[i]);
+        }
+        taken_free(sl);
+        hashmap *maps[] = {sl->touched_g, sl->touched_m, sl->since_g, sl->since_m};
+        for (size_t i = 0; i < 4; i++)
+            if (maps[i])
+                hashmap_free(maps[i], NULL);
         while (sl->waiters) {
             waiter *next = sl->waiters->next;
             free(sl->waiters);
@@ -600,6 +881,8 @@ static void warm_tick(uv_timer_t *t)
     slot *sl = warm_next(s, uv_now(s->q->loop));
     if (sl)
         build_start(sl);
+    for (int p = 0; p < NPERIODS; p++)
+        delta_kick(&s->slots[p]); /* after a failed delta's WARM_RETRY_MS */
 }
 
 static void warm_closed(uv_handle_t *h)
@@ -703,6 +986,11 @@ size_t board_rank(const board *cb, const lb_stat *st, size_t offset, size_t max,
     return n;
 }
 
+uint64_t board_gen(const board *b)
+{
+    return b->gen;
+}
+
 const char *board_guid(const board *b, size_t row)
 {
     return b->players[row].guid;
@@ -727,4 +1015,148 @@ cJSON *board_stats_json(const board *b, size_t row)
     cJSON *stats = player_stats_json(o, o);
     cJSON_Delete(o);
     return stats;
+}
+
+/* ---- applying a delta ---- */
+
+/* Room for one more player: players and vals grow together, and every row's values pointer follows vals. */
+static int board_grow(board *b)
+{
+    if (b->n < b->cap)
+        return 0;
+    size_t cap = b->cap * 2 + 16;
+    bplayer *players = realloc(b->players, cap * sizeof *players);
+    if (!players)
+        return -ENOMEM;
+    b->players = players;
+    double *vals = realloc(b->vals, cap * b->ncols * sizeof *vals);
+    if (!vals)
+        return -ENOMEM;
+    b->vals = vals;
+    for (size_t i = 0; i < b->n; i++)
+        b->players[i].v = b->vals + i * b->ncols;
+    b->cap = cap;
+    return 0;
+}
+
+/* A copy of s that lives as long as the board. */
+static const char *board_own(board *b, const char *s)
+{
+    if (b->nowned == b->owned_cap) {
+        size_t cap = b->owned_cap ? b->owned_cap * 2 : 64;
+        char **owned = realloc(b->owned, cap * sizeof *owned);
+        if (!owned)
+            return NULL;
+        b->owned = owned;
+        b->owned_cap = cap;
+    }
+    char *copy = strdup(s);
+    if (copy)
+        b->owned[b->nowned++] = copy;
+    return copy;
+}
+
+/* Re-rank the rows in touched (whose values changed) in stat si's order: the other rows keep their order, the
+ * changed ones are sorted among themselves and merged in. O(board + changed log changed) per stat, instead of a
+ * sort of the whole board. */
+static int order_update(board *b, size_t si, const size_t *touched, size_t nt, const bool *is_touched)
+{
+    int col = b->stat_col[si];
+    ranked *r = malloc((nt ? nt : 1) * sizeof *r);
+    size_t *out = malloc((b->order_n[si] + nt + 1) * sizeof *out);
+    if (!r || !out) {
+        free(r);
+        free(out);
+        return -ENOMEM;
+    }
+    size_t nr = 0;
+    for (size_t i = 0; i < nt; i++)
+        if (b->players[touched[i]].v[col] > 0)
+            r[nr++] = (ranked){b->players[touched[i]].v[col], b->players[touched[i]].guid, touched[i]};
+    qsort(r, nr, sizeof *r, ranked_cmp);
+    const size_t *old = b->order[si];
+    size_t i = 0, j = 0, k = 0, n_old = b->order_n[si];
+    for (;;) {
+        while (i < n_old && is_touched[old[i]])
+            i++;
+        if (i >= n_old && j >= nr)
+            break;
+        ranked o = {0};
+        if (i < n_old)
+            o = (ranked){b->players[old[i]].v[col], b->players[old[i]].guid, old[i]};
+        if (i < n_old && (j >= nr || ranked_cmp(&o, &r[j]) <= 0))
+            out[k++] = old[i++];
+        else
+            out[k++] = r[j++].row;
+    }
+    free(r);
+    free(b->order[si]);
+    b->order[si] = out;
+    b->order_n[si] = k;
+    return 0;
+}
+
+int board_apply(board *b, const board *d, const char *const *guids, size_t nguids)
+{
+    if (d->ncols != b->ncols)
+        return -EINVAL;
+    for (size_t c = 0; c < b->ncols; c++)
+        if (strcmp(b->cols[c], d->cols[c]) != 0)
+            return -EINVAL;
+    size_t *touched = malloc((d->n + nguids + 1) * sizeof *touched), nt = 0;
+    if (!touched)
+        return -ENOMEM;
+    int rc = 0;
+    for (size_t i = 0; i < d->n && rc == 0; i++) {
+        const bplayer *dp = &d->players[i];
+        void *v = hashmap_get(b->rows, dp->guid, strlen(dp->guid));
+        size_t row;
+        if (v) {
+            row = (uintptr_t)v - 1;
+        } else {
+            const char *guid = board_grow(b) == 0 ? board_own(b, dp->guid) : NULL;
+            if (!guid || hashmap_put(b->rows, guid, strlen(guid), (void *)(uintptr_t)(b->n + 1), NULL) != 0) {
+                rc = -ENOMEM;
+                break;
+            }
+            row = b->n++;
+            b->players[row] = (bplayer){guid, "", b->vals + row * b->ncols};
+        }
+        bplayer *p = &b->players[row];
+        memcpy(p->v, dp->v, b->ncols * sizeof *p->v);
+        if (dp->name[0] && strcmp(p->name, dp->name) != 0) {
+            const char *name = board_own(b, dp->name);
+            if (name)
+                p->name = name;
+        }
+        touched[nt++] = row;
+    }
+    /* A touched player the delta no longer finds in the period has nothing to count there any more. */
+    for (size_t i = 0; i < nguids && rc == 0; i++) {
+        if (hashmap_get(d->rows, guids[i], strlen(guids[i])))
+            continue;
+        void *v = hashmap_get(b->rows, guids[i], strlen(guids[i]));
+        if (v) {
+            size_t row = (uintptr_t)v - 1;
+            memset(b->players[row].v, 0, b->ncols * sizeof(double));
+            touched[nt++] = row;
+        }
+    }
+    bool *is_touched = rc == 0 ? calloc(b->n + 1, sizeof *is_touched) : NULL;
+    if (rc == 0 && !is_touched)
+        rc = -ENOMEM;
+    for (size_t i = 0; rc == 0 && i < nt; i++)
+        is_touched[touched[i]] = true;
+    for (size_t si = 0; rc == 0 && si < lb_stats_count; si++)
+        if (b->order[si])
+            rc = order_update(b, si, touched, nt, is_touched);
+    if (rc != 0) /* the orders may be out of date: sort again on next use */
+        for (size_t si = 0; si < lb_stats_count; si++) {
+            free(b->order[si]);
+            b->order[si] = NULL;
+            b->order_n[si] = 0;
+        }
+    free(is_touched);
+    free(touched);
+    return rc;
 }
