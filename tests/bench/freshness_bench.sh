@@ -142,7 +142,8 @@ sample_ch_cpu() {
       sum(arraySum(arrayMap((n, v) -> if(n IN ('UserTimeMicroseconds', 'SystemTimeMicroseconds'), v, 0),
         ProfileEvents.Names, ProfileEvents.Values))) / 1e6
     FROM system.query_log
-    WHERE type = 2 AND query LIKE '%queryd boarddelta:%' AND event_time >= toDateTime($1) AND event_time < toDateTime($2)
+    WHERE type = 2 AND query LIKE '%queryd boarddelta:%'
+      AND event_time >= toDateTime($1) AND event_time < toDateTime($2)
     FORMAT TSV"
 }
 
@@ -211,9 +212,11 @@ hz=$(getconf CLK_TCK)
 # What the load really sent while the probes ran (the load generator is stopped before it reports).
 stored=$(curl -s "$CLICKHOUSE_URL" --data-binary "SELECT count() FROM raw_events
   WHERE received_at >= toDateTime($t_start) AND received_at < toDateTime($t_end) AND server_id != '$PROBE_SID'")
-load=$(jq -nc --argjson n "${stored:-0}" --argjson w "$((t_end - t_start))" '{stored_events_per_s: ($n / ([$w, 1] | max) | floor)}')
-jq -s -c --argjson busy "$(awk -v a="$cpu_before" -v b="$cpu_after" -v hz="$hz" -v w="$wall" 'BEGIN { printf "%.2f", (b - a) / hz / (w > 0 ? w : 1) }')" \
-  --argjson rate "$RATE" --arg uptime "$(uptime)" --argjson load "${load:-null}" '
+load=$(jq -nc --argjson n "${stored:-0}" --argjson w "$((t_end - t_start))" \
+  '{stored_events_per_s: ($n / ([$w, 1] | max) | floor)}')
+busy=$(awk -v a="$cpu_before" -v b="$cpu_after" -v hz="$hz" -v w="$wall" \
+  'BEGIN { printf "%.2f", (b - a) / hz / (w > 0 ? w : 1) }')
+jq -s -c --argjson busy "$busy" --argjson rate "$RATE" --arg uptime "$(uptime)" --argjson load "${load:-null}" '
   (map(select(.phase == "freshness"))) as $f | (map(select(.phase == "board_maintenance")) | last) as $m |
   {phase: "summary", offered_events_per_s: $rate, load: $load, machine_busy_cores: $busy,
    machine_cores: '"$(nproc)"', uptime: $uptime,

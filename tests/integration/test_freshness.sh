@@ -33,21 +33,28 @@ kill_json() {
 \"hitloc\": \"torso_upper\", \"mod\": \"MOD_BULLET\", \"damage\": \"100.000\""
 }
 
-start=$(printf '{"type": "match_start", "match_id": "%s", "session_id": "%s", "timestamp": "1", "map_name": "obj/obj_team2", "gametype": "4"}' \
-  "$MATCH" "$SESSION")
+start=$(printf '{"type": "match_start", "match_id": "%s", "session_id": "%s", "timestamp": "1", %s}' \
+  "$MATCH" "$SESSION" '"map_name": "obj/obj_team2", "gametype": "4"')
 check_eq "the first events are accepted" 202 "$(post "$start" "$(kill_json 201 202)")"
 
 # The readers of each answer: the kills of GUID it shows (empty while it does not show the player).
-lb_kills() { curl -s "$API/stats/leaderboard/global?stat=kills&period=$2&limit=100" | jq -r --arg g "$1" '.players[]? | select(.player_id == $g) | .value'; }
+lb_kills() {
+  curl -s "$API/stats/leaderboard/global?stat=kills&period=$2&limit=100" |
+    jq -r --arg g "$1" '.players[]? | select(.player_id == $g) | .value' 2>/dev/null
+}
 profile_kills() { curl -s "$API/stats/player/$1" | jq -r '.kills // empty' 2>/dev/null; }
-match_kills() { curl -s "$API/stats/match/$MID" | jq -r --arg g "$1" '.scoreboard[]? | select(.player_id == $g) | .kills' 2>/dev/null; }
+match_kills() {
+  curl -s "$API/stats/match/$MID" | jq -r --arg g "$1" '.scoreboard[]? | select(.player_id == $g) | .kills' 2>/dev/null
+}
 
 # Setup, not the subject: the match's id as the API names it, once the first events are in.
 MID=""
-retry 20 eval 'MID=$(curl -s "$API/stats/matches?server_id=$SID&offset=0&limit=1" | jq -r ".[0].match_id // empty"); [ -n "$MID" ]'
+match_id() { curl -s "$API/stats/matches?server_id=$SID&offset=0&limit=1" | jq -r '.[0].match_id // empty'; }
+retry 20 eval 'MID=$(match_id); [ -n "$MID" ]'
 check "the match is listed" test -n "$MID"
 # Every answer read (and so cached) before the event under test.
-retry 20 eval '[ "$(lb_kills 201 all)" = 1 ] && [ "$(lb_kills 201 day)" = 1 ] && [ "$(profile_kills 201)" = 1 ] && [ "$(match_kills 201)" = 1 ]'
+retry 20 eval '[ "$(lb_kills 201 all)" = 1 ] && [ "$(lb_kills 201 day)" = 1 ] && [ "$(profile_kills 201)" = 1 ] &&
+  [ "$(match_kills 201)" = 1 ]'
 got=$(lb_kills 201 all)
 check_eq "before: the all-time leaderboard shows 1 kill" 1 "$got"
 [ "$got" = 1 ] || curl -s -i "$API/stats/leaderboard/global?stat=kills&period=all&limit=100" | head -c 600
@@ -96,7 +103,8 @@ for round in 1 2 3; do
 done
 
 # A player no answer has shown yet: the profile was asked for (and answered 404) before the event.
-check_eq "a new player is not found before their first event" 404 "$(curl -s -o /dev/null -w '%{http_code}' "$API/stats/player/203")"
+check_eq "a new player is not found before their first event" 404 \
+  "$(curl -s -o /dev/null -w '%{http_code}' "$API/stats/player/203")"
 status=$(post "$(kill_json 203 202)")
 t0=$EPOCHREALTIME
 check_eq "the new player's kill is accepted" 202 "$status"
