@@ -105,6 +105,7 @@ typedef struct {
     void (*args_free)(void *);
     char nonce[17];
     uint64_t cur_gen; /* the generation an answer needs to be current */
+    bool never_behind; /* computed in memory (a leaderboard): not worth serving one behind */
     /* An answer behind cur_gen, served to every request while this flight computes the current one. */
     int behind_status;
     uint64_t behind_gen;
@@ -282,7 +283,7 @@ static void on_fresh(redis_client *rc, redisReply *r, const char *err, void *arg
             flight_answer(f, status, gen, body, len, "hit");
             return;
         }
-        if (!f->behind_body && fresh_servable(f->c->q->fresh, gen, f->cur_gen))
+        if (!f->behind_body && !f->never_behind && fresh_servable(f->c->q->fresh, gen, f->cur_gen))
             flight_serve_behind(f, status, gen, body, len);
     }
     /* Not cached, or behind (or, while polling, not yet): take the lock, or keep waiting for whoever holds it. */
@@ -393,14 +394,24 @@ static void flight_compute(flight *f)
     f->start(j);
 }
 
+static void serve(qcache *c, http_request *req, const char *key, int ttl_s, uint64_t cur_gen, bool never_behind,
+                  qjob_fn start, void *args, void (*args_free)(void *));
+
 void qcache_serve(qcache *c, http_request *req, const char *key, int ttl_s, qjob_fn start, void *args,
                   void (*args_free)(void *))
 {
-    qcache_serve_at(c, req, key, ttl_s, fresh_gen(c->q->fresh), start, args, args_free);
+    serve(c, req, key, ttl_s, fresh_gen(c->q->fresh), /* never_behind= */ false, start, args, args_free);
 }
 
 void qcache_serve_at(qcache *c, http_request *req, const char *key, int ttl_s, uint64_t cur_gen, qjob_fn start,
                      void *args, void (*args_free)(void *))
+{
+    serve(c, req, key, ttl_s, cur_gen, /* never_behind= */ true, start, args, args_free);
+}
+
+/* Answer from memory, Redis, a flight under way, or a new computation (see the file's comment). */
+static void serve(qcache *c, http_request *req, const char *key, int ttl_s, uint64_t cur_gen, bool never_behind,
+                  qjob_fn start, void *args, void (*args_free)(void *))
 {
     char k[201];
     qcache_key(key, k);
@@ -453,6 +464,7 @@ void qcache_serve_at(qcache *c, http_request *req, const char *key, int ttl_s, u
     memcpy(f->key, k, sizeof k);
     f->ttl_s = ttl_s;
     f->cur_gen = cur_gen;
+    f->never_behind = never_behind;
     f->waiters = w;
     f->cap = 4;
     f->waiters[f->nwaiters++] = req;

@@ -23,7 +23,8 @@ void qcache_serve(qcache *c, http_request *req, const char *key, int ttl_s, qjob
                   void (*args_free)(void *));
 
 /* The same, for an answer whose current data generation is cur_gen rather than the newest insert read
- * (fresh_gen): a leaderboard's is its board's (board_set_gen). */
+ * (fresh_gen): a leaderboard's is its board's (board_set_gen). Such an answer is computed in memory in about a
+ * millisecond, so one behind cur_gen is never served: it is computed again at once. */
 void qcache_serve_at(qcache *c, http_request *req, const char *key, int ttl_s, uint64_t cur_gen, qjob_fn start,
                      void *args, void (*args_free)(void *));
 

@@ -4,8 +4,8 @@
  * board rebuilt every QUERY_BOARD_REFRESH_S (300 s) can be that old, and shorter times cost ClickHouse work
  * whether or not anything changed. The writer knows the moment an insert is visible and what it touched; one
  * small Redis entry per insert lets queryd recompute only after something changed, and re-read only the players
- * that changed (board.c). Polled, not XREAD BLOCK: q->redis is shared with other commands, and 50 ms of delay
- * is small beside the writer's flush interval (WRITER_FLUSH_MS, 1 s).
+ * that changed (board.c). Polled, not XREAD BLOCK: q->redis is shared with other commands, and 25 ms of
+ * delay is small beside the writer's flush interval (WRITER_FLUSH_MS, 1 s).
  *
  * The bound this serves: an event is in ClickHouse about WRITER_FLUSH_MS after ingestd's 202; it is read here
  * within FRESH_POLL_MS; an answer that lacks it is served (while its replacement is computed) at most
@@ -24,7 +24,7 @@
 #include "metrics.h"
 #include "redis_client.h"
 
-#define FRESH_POLL_MS 50
+#define FRESH_POLL_MS 25
 #define FRESH_BEHIND_MS 400
 #define FRESH_READ_COUNT 200
 #define SEEN_RING 64 /* generations remembered with the time they were read: far more than FRESH_BEHIND_MS holds */

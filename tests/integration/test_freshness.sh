@@ -57,7 +57,11 @@ retry 20 eval '[ "$(lb_kills 201 all)" = 1 ] && [ "$(lb_kills 201 day)" = 1 ] &&
   [ "$(match_kills 201)" = 1 ]'
 got=$(lb_kills 201 all)
 check_eq "before: the all-time leaderboard shows 1 kill" 1 "$got"
-[ "$got" = 1 ] || curl -s -i "$API/stats/leaderboard/global?stat=kills&period=all&limit=100" | head -c 600
+if [ "$got" != 1 ]; then
+  curl -s -i "$API/stats/leaderboard/global?stat=kills&period=all&limit=100" | head -c 600
+  echo
+  curl -s "$QUERYD_URL/metrics" | grep -E '^queryd_(board|fresh|cache)' || true
+fi
 check_eq "before: the profile shows 1 kill" 1 "$(profile_kills 201)"
 check_eq "before: the match page shows 1 kill" 1 "$(match_kills 201)"
 
