@@ -9,7 +9,8 @@
 #define MOHSTATS_FRESH_STREAM_H
 
 #define FRESH_STREAM_KEY "fresh"
-/* Kept short (MAXLEN ~): a reader more than this many inserts behind rebuilds instead (queryd/fresh.c). */
+/* Kept short (MAXLEN ~, hours of inserts): a reader further behind than that misses the oldest entries, and its
+ * boards count those players again at their next full rebuild (QUERY_BOARD_REFRESH_S, queryd/board.c). */
 #define FRESH_STREAM_MAXLEN "10000"
 
 #define FRESH_GUIDS "guids"     /* the players (actor and target guids), '\n'-separated, TabSeparated-escaped */

@@ -871,6 +871,15 @@ static void delta_done(board_set *s)
 
 void board_set_touched(board_set *s, const char *guids, size_t glen, const char *matches, size_t mlen)
 {
+    /* Without a board (QUERY_BOARD_WARM=0 and no leaderboard asked for yet) there is nothing to re-read: the
+     * first build reads everything. Keeping the keys would only grow the map. */
+    bool boards = false, any = false;
+    for (int i = 0; i < NPERIODS; i++) {
+        boards = boards || s->slots[i].cur;
+        any = any || s->slots[i].cur || s->slots[i].building;
+    }
+    if (!any)
+        return;
     const char *lists[2] = {guids, matches};
     size_t lens[2] = {glen, mlen};
     for (int l = 0; l < 2; l++) {
@@ -881,7 +890,8 @@ void board_set_touched(board_set *s, const char *guids, size_t glen, const char 
             char *key = n ? strndup(p, n) : NULL;
             if (key) {
                 tsv_unescape(key);
-                hashmap_put(l == 0 ? s->touched_g : s->touched_m, key, strlen(key), (void *)1, NULL);
+                if (boards)
+                    hashmap_put(l == 0 ? s->touched_g : s->touched_m, key, strlen(key), (void *)1, NULL);
                 for (int i = 0; i < NPERIODS; i++)
                     if (s->slots[i].building)
                         hashmap_put(l == 0 ? s->slots[i].since_g : s->slots[i].since_m, key, strlen(key), (void *)1,
