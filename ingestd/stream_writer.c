@@ -79,6 +79,9 @@
 
 #include "ch_guard.h"
 #include "clickhouse.h"
+#include "event_row.h"
+#include "fresh_note.h"
+#include "hashmap.h"
 #include "log.h"
 #include "metrics.h"
 #include "redis_client.h"
@@ -211,6 +214,7 @@ struct stream_writer {
 
     redis_client *rd;  /* XREADGROUP BLOCK only */
     redis_client *ctl; /* everything else */
+    fresh_note *fresh; /* what the acknowledged entries changed, for queryd (fresh_note.h) */
     ch_client *ch;     /* presence and running checks */
     ch_client *ins;    /* the insert in flight (its URL carries the query_id) */
     bool started;
@@ -1391,6 +1395,12 @@ static void ack_send(stream_writer *w)
         rc = redis_command_argv(w->ctl, on_acked, w, (int)(w->nwork + 3), argv, NULL);
         free(argv);
     }
+    /* Freshness: the acknowledged rows are in ClickHouse (I1), so queryd may now re-read what they changed. */
+    for (size_t i = 0; rc == 0 && i < w->nwork; i++)
+        if (!w->work[i]->dead)
+            fresh_note_rows(w->fresh, w->work[i]->rows, w->work[i]->rows_len);
+    if (rc == 0)
+        fresh_note_send(w->fresh, w->ctl);
     if (rc) {
         count_error("redis");
         attempt_end(w, END_FAIL);
@@ -1834,7 +1844,8 @@ stream_writer *stream_writer_new(uv_loop_t *loop, const stream_writer_config *cf
     ch_guard_config gc = {
         .stream_key = w->stream_key, .group = w->group, .consumer = w->consumer, .retain_ms = (uint64_t)cfg->retain_ms};
     w->guard = ch_guard_new(&gc);
-    if (!w->guard)
+    w->fresh = fresh_note_new();
+    if (!w->guard || !w->fresh)
         goto fail;
     stream_trimmer_config tc = {.stream_key = w->stream_key,
                                 .group = w->group,
@@ -2025,6 +2036,7 @@ void stream_writer_free(stream_writer *w)
     write_buffer_close(&w->buf);
     stream_trimmer_free(w->trimmer);
     ch_guard_free(w->guard);
+    fresh_note_free(w->fresh);
     free(w->work);
     free(w->insert_sql);
     free(w->redis_url);

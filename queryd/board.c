@@ -29,6 +29,7 @@
 
 #include "clickhouse.h"
 #include "daemon.h"
+#include "fresh.h"
 #include "hashmap.h"
 #include "log.h"
 #include "metrics.h"
@@ -57,7 +58,21 @@ struct board {
     size_t **order; /* per stat, computed on first use: rows on the board, best first */
     size_t *order_n;
     char *texts[PARTS]; /* the query answers, parsed in place */
+    hashmap *rows;      /* guid -> row + 1 */
+    size_t cap;         /* players (and ncols values each) that players and vals hold */
+    char **owned;       /* guids and names added by deltas (board_apply), freed with the board */
+    size_t nowned, owned_cap;
+    uint64_t gen; /* the data generation (fresh.h) it counts every event of */
 };
+
+typedef struct slot slot;
+
+/* The three queries of a build (one slot's board) or of a delta (every board), and their answers. */
+typedef struct {
+    slot *sl; /* the build's slot; NULL: the set's delta */
+    char *body[PARTS];
+    int pending, fail;
+} qset;
 
 typedef struct waiter {
     board_fn cb;
@@ -65,7 +80,7 @@ typedef struct waiter {
     struct waiter *next;
 } waiter;
 
-typedef struct {
+struct slot {
     board_set *set;
     period p;
     board *cur;
@@ -74,10 +89,11 @@ typedef struct {
     bool building;
     unsigned builds;
     waiter *waiters;
-    char *body[PARTS];
-    size_t len[PARTS];
-    int pending, fail;
-} slot;
+    qset qs;                    /* the running build's queries */
+    uint64_t build_gen;         /* the generation when the running build's queries were sent */
+    hashmap *since_g, *since_m; /* players and matches touched since the running build started: re-read after */
+    hashmap *changed;           /* players whose rows deltas changed while the build ran: copied into its board */
+};
 
 struct board_set {
     queryd *q;
@@ -86,24 +102,37 @@ struct board_set {
     bool closing;
     uv_timer_t warm; /* board_set_keep_warm's tick */
     bool warming;
-    metric *built, *failed, *seconds, *players;
+    /* Deltas (see "keeping boards fresh" below). */
+    hashmap *touched_g, *touched_m; /* players and matches changed since the boards (or a delta) read them */
+    bool delta_running, delta_all;  /* the running delta took every touched key */
+    period delta_periods[NPERIODS]; /* the boards it re-reads */
+    board *delta_base[NPERIODS];    /* ... as they were when it started */
+    size_t ndelta;
+    uint64_t delta_gen, delta_started, delta_retry_at;
+    char **taken_g, **taken_m; /* the running delta's keys */
+    size_t ntaken_g, ntaken_m;
+    qset dqs;
+    unsigned deltas;
+    metric *built, *failed, *seconds, *players, *delta_ok, *delta_failed, *delta_seconds, *delta_players;
 };
 
 /* ---- SQL ---- */
 
-/* Per-match results of every player: each (player, match) once, joined to its match's result and, for
- * finished free-for-all matches only, to the match's top kill count; then summed per player. The same
- * definitions as match_totals_render (stats.c), which serves one player's page; this form reads player_match
+/* Per-match results of every player, for each of the periods asked for (period: 1 for the first, ...; ARRAY
+ * JOIN counts a match in every period it started in; the periods are listed as [if(fms >= <bound>, 1, 0), ...]
+ * because ClickHouse 18.16 cannot capture a subquery's column in a lambda): each (player, match) once, joined to its
+ * match's result and, for finished free-for-all matches only, to the match's top kill count; then summed per player.
+ * The same definitions as match_totals_render (stats.c), which serves one player's page; this form reads player_match
  * once instead of restricting every part to a player's matches, which costs three more passes over it when
  * the players are all of them. */
 // clang-format off
 static const char board_match_sql[] =
-    "SELECT guid, count() AS games, sum(l - f) AS playtime_s, sum(r) AS rounds,\n"
+    "SELECT period, guid, count() AS games, sum(l - f) AS playtime_s, sum(r) AS rounds,\n"
     "       sum(tw OR fw) AS wins, sum(tw) AS team_wins, sum(fw) AS ffa_wins,\n"
     "       sum((tl OR fl) AND NOT (tw OR fw)) AS losses\n"
     "FROM\n"
     "(\n"
-    "    SELECT guid, f, l, r,\n"
+    "    SELECT guid, f, l, r, fms,\n"
     "           toUInt64(winner IN ('allies', 'axis') AND team = winner) AS tw,\n"
     "           toUInt64(winner IN ('allies', 'axis') AND team IN ('allies', 'axis') AND team != winner) AS tl,\n"
     "           toUInt64(gametype = 'dm' AND ends > 0 AND k > 0 AND k = top_kills) AS fw,\n"
@@ -114,11 +143,11 @@ static const char board_match_sql[] =
     "        FROM\n"
     "        (\n"
     "            SELECT guid, match_key, argMaxMerge(team) AS team, sumMerge(kills) AS k,\n"
-    "                   minMerge(first_t) AS f, maxMerge(last_t) AS l\n"
+    "                   minMerge(first_t) AS f, maxMerge(last_t) AS l, minMerge(first_ms) AS fms\n"
     "            FROM player_match\n"
-    "            WHERE " NOT_UNAUTH_SQL("guid") "\n"
+    "            WHERE " NOT_UNAUTH_SQL("guid") " AND {who}\n"
     "            GROUP BY guid, match_key\n"
-    "            HAVING minMerge(first_ms) >= {bound_ms}\n"
+    "            HAVING fms >= {bound_ms}\n"
     "        )\n"
     "        ANY LEFT JOIN\n"
     "        (\n"
@@ -126,20 +155,28 @@ static const char board_match_sql[] =
     "                   " GAMETYPE_SQL("argMaxMerge(gt)", "argMaxMerge(map)") " AS gametype,\n"
     "                   sumMerge(ends) AS ends, sumMerge(rounds) AS r\n"
     "            FROM match_summary\n"
+    "            {matches_where}\n"
     "            GROUP BY match_key\n"
     "        ) USING match_key\n"
     "    )\n"
     "    ANY LEFT JOIN\n"
-    "    (\n" TOP_KILLS_SQL("") "\n"
+    "    (\n" TOP_KILLS_SQL("{matches_where}") "\n"
     "    ) USING match_key\n"
     ")\n"
-    "GROUP BY guid";
+    "ARRAY JOIN arrayFilter(x -> x > 0, {periods_of_match}) AS period\n"
+    "GROUP BY period, guid";
 
 static const char board_names_sql[] =
     "SELECT guid, argMax(name, last_ms) AS name\n"
     "FROM player_names\n"
-    "WHERE " NOT_UNAUTH_SQL("guid") "\n"
+    "WHERE " NOT_UNAUTH_SQL("guid") " AND {who}\n"
     "GROUP BY guid";
+
+/* A delta's players ({who} above): the players an insert touched, and every player of the matches it touched
+ * (a match's end decides all its players' wins and losses, and a free-for-all's top kill count too). Each of
+ * these tables is ordered by guid or match_key first, so ClickHouse reads only their rows. */
+static const char delta_who_sql[] =
+    "(guid IN {guids} OR guid IN (SELECT guid FROM match_players WHERE match_key IN {matches}))";
 // clang-format on
 
 /* "SELECT *, toFloat64(<value>) AS v<i>, ... FROM (<totals>)" for the stats of one source, malloc'd. */
@@ -159,25 +196,85 @@ static char *with_values(const char *totals, stat_source src)
     return b.data;
 }
 
-/* The three queries of period p's board, tagged for system.query_log like the jobs' queries. */
-static int board_sql(const slot *sl, char *sql[PARTS])
+/* Replace the one occurrence of from in *text by to (a new malloc'd text). -1 when from is not there once. */
+static int replace_once(char **text, const char *from, const char *to)
 {
-    char day[11], tag[64];
-    uint64_t ms;
-    period_bound(sl->p, (int64_t)time(NULL), day, &ms);
-    /* Unique per build (process and count), so that the benchmark can replay each build's queries. */
-    snprintf(tag, sizeof tag, "/* queryd board:%s:%ld.%u #0 */\n", period_name(sl->p), (long)getpid(), sl->builds);
-    sqlv dv[] = {SQL_RAW("where", NOT_UNAUTH_SQL("guid")), SQL_STR("day_from", day)};
-    sqlv mv[] = {SQL_INT("bound_ms", (long long)ms)};
-    char *daily = sqlt_render(player_totals_sql, dv, 2);
-    char *match = sqlt_render(board_match_sql, mv, 1);
+    char *at = strstr(*text, from);
+    if (!at || strstr(at + 1, from))
+        return -1;
+    bytebuf b = {0};
+    if (bytebuf_appendf(&b, "%.*s%s%s", (int)(at - *text), *text, to, at + strlen(from)) != 0) {
+        bytebuf_free(&b);
+        return -1;
+    }
+    free(*text);
+    *text = b.data;
+    return 0;
+}
+
+/* player_totals_sql (rendered) per period as well as per player: each daily row counts in every period of the
+ * list it is in. That SQL is the player pages' too, kept in one place (stats.c), so it is extended here rather
+ * than copied; a change to it that moves these anchors fails every build loudly (logged), not silently. */
+static int daily_by_period(char **daily, const char *periods_of_day)
+{
+    char from[512];
+    snprintf(from, sizeof from, "FROM player_daily\nARRAY JOIN arrayFilter(x -> x > 0, %s) AS period\n",
+             periods_of_day);
+    if (replace_once(daily, "SELECT\n    guid,", "SELECT\n    period, guid,") != 0 ||
+        replace_once(daily, "FROM player_daily\n", from) != 0 ||
+        replace_once(daily, "GROUP BY guid", "GROUP BY period, guid") != 0) {
+        log_error("board: player_totals_sql (stats.c) no longer has the shape board.c extends per period");
+        return -1;
+    }
+    return 0;
+}
+
+/* The three queries of the boards of periods ps (np of them), tagged for system.query_log like the jobs'
+ * queries: of every player, or (a delta) of the players who (delta_who_sql, rendered) names only. The daily
+ * and match answers have a period column first (1 for ps[0], ...), the names answer none. */
+static int board_sql(const period *ps, size_t np, const char *who, const char *tag, char *sql[PARTS])
+{
+    char day_min[11] = "9999-12-31", days[384] = "[", bounds[384] = "[";
+    uint64_t ms_min = UINT64_MAX;
+    int64_t now = (int64_t)time(NULL);
+    for (size_t i = 0; i < np; i++) {
+        char day[11];
+        uint64_t ms;
+        period_bound(ps[i], now, day, &ms);
+        if (strcmp(day, day_min) < 0)
+            memcpy(day_min, day, sizeof day);
+        if (ms < ms_min)
+            ms_min = ms;
+        const char *sep = i + 1 < np ? ", " : "]";
+        snprintf(days + strlen(days), sizeof days - strlen(days), "if(day >= toDate('%s'), %zu, 0)%s", day, i + 1, sep);
+        snprintf(bounds + strlen(bounds), sizeof bounds - strlen(bounds), "if(fms >= toUInt64(%llu), %zu, 0)%s",
+                 (unsigned long long)ms, i + 1, sep);
+    }
+    bytebuf where = {0}, mwhere = {0};
+    int wrc = bytebuf_appendf(&where, NOT_UNAUTH_SQL("guid") " AND %s", who ? who : "1");
+    if (wrc == 0)
+        wrc = who ? bytebuf_appendf(&mwhere, "WHERE match_key IN (SELECT match_key FROM player_match WHERE %s)", who)
+                  : bytebuf_appendf(&mwhere, " ");
+    sqlv dv[] = {SQL_RAW("where", where.data), SQL_STR("day_from", day_min)};
+    sqlv mv[] = {SQL_INT("bound_ms", (long long)ms_min), SQL_RAW("who", who ? who : "1"),
+                 SQL_RAW("matches_where", mwhere.data), SQL_RAW("periods_of_match", bounds)};
+    char *daily = wrc == 0 ? sqlt_render(player_totals_sql, dv, 2) : NULL;
+    char *match = wrc == 0 ? sqlt_render(board_match_sql, mv, 4) : NULL;
+    char *names_sql = wrc == 0 ? sqlt_render(board_names_sql, mv + 1, 1) : NULL;
+    bytebuf_free(&where);
+    bytebuf_free(&mwhere);
+    if (daily && daily_by_period(&daily, days) != 0) {
+        free(daily);
+        daily = NULL;
+    }
     char *parts[PARTS] = {daily ? with_values(daily, STAT_DAILY) : NULL, match ? with_values(match, STAT_MATCH) : NULL,
                           NULL};
     free(daily);
     free(match);
     bytebuf names = {0};
-    if (bytebuf_appendf(&names, "%s\nFORMAT TabSeparatedWithNames", board_names_sql) == 0)
+    if (names_sql && bytebuf_appendf(&names, "%s\nFORMAT TabSeparatedWithNames", names_sql) == 0)
         parts[PART_NAMES] = names.data;
+    free(names_sql);
     int rc = 0;
     for (int i = 0; i < PARTS; i++) {
         bytebuf b = {0};
@@ -280,6 +377,11 @@ void board_free(board *b)
     free(b->vals);
     for (int i = 0; i < PARTS; i++)
         free(b->texts[i]);
+    if (b->rows)
+        hashmap_free(b->rows, NULL);
+    for (size_t i = 0; i < b->nowned; i++)
+        free(b->owned[i]);
+    free(b->owned);
     free(b);
 }
 
@@ -370,7 +472,8 @@ board *board_parse(char *daily, char *match, char *names)
                 b->players[(uintptr_t)v - 1].name = f[1];
         }
     }
-    hashmap_free(rows, NULL);
+    b->rows = rows;
+    b->cap = upper + 1;
     if (!ok) {
         board_free(b);
         return NULL;
@@ -381,19 +484,21 @@ board *board_parse(char *daily, char *match, char *names)
 /* ---- building ---- */
 
 typedef struct {
-    slot *sl;
+    board_set *set;
+    qset *qs;
     int part;
 } part_call;
 
-static void build_done(slot *sl);
+static void qset_done(board_set *s, qset *qs);
 static void warm_closed(uv_handle_t *h);
 static slot *warm_next(board_set *s, uint64_t now);
 
 static void on_part(ch_client *c, int err, long http_status, const char *body, size_t len, void *arg)
 {
+    (void)c;
     part_call *pc = arg;
-    slot *sl = pc->sl;
-    board_set *s = sl->set;
+    board_set *s = pc->set;
+    qset *qs = pc->qs;
     int part = pc->part;
     free(pc);
     s->inflight--;
@@ -403,35 +508,31 @@ static void on_part(ch_client *c, int err, long http_status, const char *body, s
         return;
     }
     if (err != 0) {
-        log_warn("board %s: ClickHouse query failed (%ld): %.*s", period_name(sl->p), http_status,
-                 (int)(len > 300 ? 300 : len), body ? body : "");
-        if (!sl->fail || err != -EPROTO)
-            sl->fail = err == -EPROTO ? 500 : 503;
-    } else if (!(sl->body[part] = malloc(len + 1))) {
-        sl->fail = 500;
+        log_warn("board %s: ClickHouse query failed (%ld): %.*s", qs->sl ? period_name(qs->sl->p) : "delta",
+                 http_status, (int)(len > 300 ? 300 : len), body ? body : "");
+        if (!qs->fail || err != -EPROTO)
+            qs->fail = err == -EPROTO ? 500 : 503;
+    } else if (!(qs->body[part] = malloc(len + 1))) {
+        qs->fail = 500;
     } else {
-        memcpy(sl->body[part], body, len);
-        sl->body[part][len] = '\0';
+        memcpy(qs->body[part], body, len);
+        qs->body[part][len] = '\0';
     }
-    if (--sl->pending == 0)
-        build_done(sl);
+    if (--qs->pending == 0)
+        qset_done(s, qs);
 }
 
-static void build_start(slot *sl)
+/* Send the three queries of the boards of periods ps. */
+static void qset_send(board_set *s, qset *qs, const period *ps, size_t np, const char *who, const char *tag)
 {
-    board_set *s = sl->set;
     char *sql[PARTS];
-    sl->building = true;
-    sl->fail = 0;
-    sl->builds++;
-    sl->started_at = uv_now(s->q->loop);
-    sl->pending = PARTS + 1; /* + this function, so that a synchronous failure ends the build only once */
-    int rc = board_sql(sl, sql);
+    qs->fail = 0;
+    qs->pending = PARTS + 1; /* + this function, so that a synchronous failure ends the build only once */
+    int rc = board_sql(ps, np, who, tag, sql);
     for (int i = 0; i < PARTS; i++) {
         part_call *pc = rc == 0 ? malloc(sizeof *pc) : NULL;
         if (pc) {
-            pc->sl = sl;
-            pc->part = i;
+            *pc = (part_call){s, qs, i};
             s->inflight++;
             if (ch_query(s->q->ch, sql[i], on_part, pc) == 0) {
                 free(sql[i]);
@@ -440,46 +541,172 @@ static void build_start(slot *sl)
             s->inflight--;
             free(pc);
         }
-        sl->fail = 500;
-        sl->pending--;
+        qs->fail = 500;
+        qs->pending--;
         free(sql[i]);
     }
-    if (--sl->pending == 0)
-        build_done(sl);
+    if (--qs->pending == 0)
+        qset_done(s, qs);
 }
+
+/* Split a daily or match answer (TabSeparatedWithNames, the period index first) into one answer per period
+ * (without that column), malloc'd into out[0..np-1]. -1 when it is not that. */
+static int split_by_period(const char *text, size_t np, char *out[])
+{
+    bytebuf b[NPERIODS] = {{0}};
+    const char *nl = strchr(text, '\n'), *tab = strchr(text, '\t');
+    int rc = nl && tab && tab < nl && strncmp(text, "period\t", 7) == 0 ? 0 : -1;
+    for (size_t i = 0; i < np && rc == 0; i++)
+        rc = bytebuf_appendf(&b[i], "%.*s", (int)(nl + 1 - (tab + 1)), tab + 1);
+    for (const char *line = nl ? nl + 1 : NULL; rc == 0 && line && *line;) {
+        const char *end = strchr(line, '\n'), *t = strchr(line, '\t');
+        if (!end)
+            end = line + strlen(line);
+        unsigned long idx = strtoul(line, NULL, 10);
+        if (!t || t > end || idx < 1 || idx > np) {
+            rc = -1;
+            break;
+        }
+        rc = bytebuf_appendf(&b[idx - 1], "%.*s\n", (int)(end - (t + 1)), t + 1);
+        line = *end ? end + 1 : NULL;
+    }
+    for (size_t i = 0; i < np; i++) {
+        if (rc == 0 && !b[i].data)
+            rc = bytebuf_appendf(&b[i], "%s", "");
+        out[i] = rc == 0 ? b[i].data : NULL;
+        if (rc != 0)
+            bytebuf_free(&b[i]);
+    }
+    return rc;
+}
+
+/* The boards of an answer set: one per period of ps, into boards[] (NULL where it failed). The answers are
+ * freed. Returns 0 or an HTTP status. */
+static int qset_boards(qset *qs, size_t np, board *boards[])
+{
+    char *daily[NPERIODS] = {0}, *match[NPERIODS] = {0};
+    int status = qs->fail;
+    for (size_t i = 0; i < np; i++)
+        boards[i] = NULL;
+    if (!status && (split_by_period(qs->body[PART_DAILY], np, daily) != 0 ||
+                    split_by_period(qs->body[PART_MATCH], np, match) != 0))
+        status = 500;
+    for (size_t i = 0; i < np && !status; i++) {
+        char *names = i + 1 < np ? strdup(qs->body[PART_NAMES]) : qs->body[PART_NAMES];
+        if (i + 1 == np)
+            qs->body[PART_NAMES] = NULL;
+        boards[i] = names ? board_parse(daily[i], match[i], names) : NULL;
+        if (!names) {
+            free(daily[i]);
+            free(match[i]);
+        }
+        daily[i] = match[i] = NULL;
+        if (!boards[i])
+            status = 500;
+    }
+    for (size_t i = 0; i < np; i++) {
+        free(daily[i]);
+        free(match[i]);
+        if (status) {
+            board_free(boards[i]);
+            boards[i] = NULL;
+        }
+    }
+    for (int i = 0; i < PARTS; i++) {
+        free(qs->body[i]);
+        qs->body[i] = NULL;
+    }
+    if (status == 500 && !qs->fail)
+        log_warn("board %s: the ClickHouse answers are not the columns expected",
+                 qs->sl ? period_name(qs->sl->p) : "delta");
+    return status;
+}
+
+static void build_start(slot *sl)
+{
+    board_set *s = sl->set;
+    char tag[64];
+    sl->building = true;
+    sl->builds++;
+    sl->started_at = uv_now(s->q->loop);
+    sl->build_gen = fresh_gen(s->q->fresh);
+    /* Unique per build (process and count), so that the benchmark can replay each build's queries. */
+    snprintf(tag, sizeof tag, "/* queryd board:%s:%ld.%u #0 */\n", period_name(sl->p), (long)getpid(), sl->builds);
+    qset_send(s, &sl->qs, &sl->p, 1, NULL, tag);
+}
+
+/* Forget every key of m. */
+static void keys_clear(hashmap *m)
+{
+    size_t pos = 0, klen;
+    const char *k;
+    void *v;
+    char **keys = NULL;
+    size_t n = 0, cap = 0;
+    while (hashmap_next(m, &pos, &k, &klen, &v)) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **grown = realloc(keys, cap * sizeof *keys);
+            if (!grown)
+                break;
+            keys = grown;
+        }
+        keys[n++] = strndup(k, klen);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (keys[i])
+            hashmap_remove(m, keys[i], strlen(keys[i]));
+        free(keys[i]);
+    }
+    free(keys);
+}
+
+/* Add every key of from to to. */
+static void keys_merge(hashmap *to, const hashmap *from)
+{
+    size_t pos = 0, klen;
+    const char *k;
+    void *v;
+    while (hashmap_next(from, &pos, &k, &klen, &v))
+        hashmap_put(to, k, klen, (void *)1, NULL);
+}
+
+static void delta_kick(board_set *s);
+static void delta_done(board_set *s);
+static int board_copy_rows(board *to, const board *from, const hashmap *guids);
 
 static void build_done(slot *sl)
 {
     board_set *s = sl->set;
     sl->building = false;
-    int status = sl->fail;
     board *b = NULL;
-    if (!status) {
-        b = board_parse(sl->body[PART_DAILY], sl->body[PART_MATCH], sl->body[PART_NAMES]);
-        memset(sl->body, 0, sizeof sl->body);
-        if (!b) {
-            log_warn("board %s: the ClickHouse answers are not the columns expected", period_name(sl->p));
-            status = 500;
-        }
-    }
-    for (int i = 0; i < PARTS; i++) {
-        free(sl->body[i]);
-        sl->body[i] = NULL;
-    }
+    int status = qset_boards(&sl->qs, 1, &b);
     uint64_t now = uv_now(s->q->loop);
     if (b) {
+        /* The build's queries ran while deltas kept the old board current: without the rows those deltas changed,
+         * the new board would answer older totals than the old one did (a leaderboard going back in time until
+         * the next delta). Copied over, the new board counts everything the old one did. */
+        b->gen = sl->build_gen;
+        if (sl->cur && board_copy_rows(b, sl->cur, sl->changed) == 0 && sl->cur->gen > b->gen)
+            b->gen = sl->cur->gen;
         board_free(sl->cur);
         sl->cur = b;
         sl->built_at = sl->started_at;
         metric_inc(s->built);
         metric_observe(s->seconds, (double)(now - sl->started_at) / 1000);
         metric_set(s->players, (double)b->n);
+        /* What changed since the build's queries were sent may be missing from them: re-read it (a delta). */
+        keys_merge(s->touched_g, sl->since_g);
+        keys_merge(s->touched_m, sl->since_m);
     } else {
         metric_inc(s->failed);
         sl->retry_at = now + WARM_RETRY_MS;
         if (sl->cur && now - sl->built_at < (uint64_t)s->q->stale_ttl_s * 1000)
             status = 0; /* serve the last board */
     }
+    keys_clear(sl->since_g);
+    keys_clear(sl->since_m);
+    keys_clear(sl->changed);
     waiter *w = sl->waiters;
     sl->waiters = NULL;
     while (w) {
@@ -488,6 +715,7 @@ static void build_done(slot *sl)
         free(w);
         w = next;
     }
+    delta_kick(s);
     /* Kept warm, the next board due is built as soon as this one is done, not at the warmer's next tick: a
      * queryd starting on an empty database is ready after five quick builds back to back (well under a
      * second), not after five ticks. A failed slot waits for its retry_at, so this chain always ends. */
@@ -496,6 +724,189 @@ static void build_done(slot *sl)
         if (next)
             build_start(next);
     }
+}
+
+static void qset_done(board_set *s, qset *qs)
+{
+    if (qs->sl)
+        build_done(qs->sl);
+    else
+        delta_done(s);
+}
+
+/* ---- keeping boards fresh: deltas ----
+ *
+ * Why: a board rebuilt every QUERY_BOARD_REFRESH_S is up to five minutes behind, and rebuilding all five boards
+ * every second would cost ClickHouse about 9 s of work per second at 10 million events. Instead each insert's
+ * players and matches (from the freshness stream, fresh.c) are re-read, for those players only: their totals,
+ * computed by the builds' own three queries restricted to them (delta_who_sql) and for every period at once
+ * (ARRAY JOIN over the periods' bounds: one pass, about the cost of one period), replace their rows, and the
+ * rankings already sorted are merged, not re-sorted (order_update). The ClickHouse work is then proportional to
+ * the players that changed (and their history in the aggregate tables), not to all that are stored. Rows are
+ * replaced with totals, never incremented, so re-reading a player twice is harmless: that is what makes the
+ * overlaps below safe.
+ *
+ * One delta runs at a time, alongside builds if they run (a build of 10 million events takes seconds; its board
+ * must not hold back the one being served). A build's board then re-reads whatever was touched while it ran.
+ * The full rebuild every QUERY_BOARD_REFRESH_S stays: it moves the period's start (yesterday's events leave the
+ * day board) and repairs anything a lost stream entry left out.
+ *
+ * A board's generation (its answers are cached under it, cache.c) becomes the generation when a delta that took
+ * every touched key started; a delta that took only part of them (DELTA_MAX_GUIDS, so that its SQL stays far
+ * under ClickHouse's max_query_size) leaves it, and the next one continues. */
+#define DELTA_MAX_GUIDS 2000
+#define DELTA_MAX_MATCHES 400
+
+/* Take up to max keys out of m into a malloc'd array (*n of them); *all becomes false when some stay. */
+static char **keys_take(hashmap *m, size_t max, size_t *n, bool *all)
+{
+    size_t total = hashmap_size(m), want = total < max ? total : max;
+    char **keys = calloc(want + 1, sizeof *keys);
+    size_t pos = 0, klen, got = 0;
+    const char *k;
+    void *v;
+    while (keys && got < want && hashmap_next(m, &pos, &k, &klen, &v)) {
+        if (!(keys[got] = strndup(k, klen)))
+            break;
+        got++;
+    }
+    for (size_t i = 0; i < got; i++)
+        hashmap_remove(m, keys[i], strlen(keys[i]));
+    *n = got;
+    *all = *all && hashmap_size(m) == 0;
+    return keys;
+}
+
+static void taken_free(board_set *s)
+{
+    for (size_t i = 0; i < s->ntaken_g; i++)
+        free(s->taken_g[i]);
+    for (size_t i = 0; i < s->ntaken_m; i++)
+        free(s->taken_m[i]);
+    free(s->taken_g);
+    free(s->taken_m);
+    s->taken_g = s->taken_m = NULL;
+    s->ntaken_g = s->ntaken_m = 0;
+}
+
+/* Start a delta when a board is behind what was touched. */
+static void delta_kick(board_set *s)
+{
+    if (s->closing || s->delta_running || uv_now(s->q->loop) < s->delta_retry_at ||
+        (hashmap_size(s->touched_g) == 0 && hashmap_size(s->touched_m) == 0))
+        return;
+    s->ndelta = 0;
+    for (int p = 0; p < NPERIODS; p++)
+        if (s->slots[p].cur) {
+            s->delta_periods[s->ndelta] = (period)p;
+            s->delta_base[s->ndelta++] = s->slots[p].cur;
+        }
+    if (s->ndelta == 0)
+        return; /* no board yet: the first builds read everything */
+    s->delta_all = true;
+    s->delta_gen = fresh_gen(s->q->fresh);
+    s->taken_g = keys_take(s->touched_g, DELTA_MAX_GUIDS, &s->ntaken_g, &s->delta_all);
+    s->taken_m = keys_take(s->touched_m, DELTA_MAX_MATCHES, &s->ntaken_m, &s->delta_all);
+    sqlv wv[] = {SQL_LIST("guids", (const char *const *)s->taken_g, s->ntaken_g),
+                 SQL_LIST("matches", (const char *const *)s->taken_m, s->ntaken_m)};
+    char *who = s->taken_g && s->taken_m ? sqlt_render(delta_who_sql, wv, 2) : NULL;
+    s->delta_running = true;
+    s->deltas++;
+    s->delta_started = uv_now(s->q->loop);
+    if (!who) {
+        s->dqs.fail = 500;
+        delta_done(s);
+        return;
+    }
+    char tag[64];
+    /* Tagged boarddelta, so that the freshness benchmark can sum the deltas' ClickHouse work. */
+    snprintf(tag, sizeof tag, "/* queryd boarddelta:%ld.%u #0 */\n", (long)getpid(), s->deltas);
+    qset_send(s, &s->dqs, s->delta_periods, s->ndelta, who, tag);
+    free(who);
+}
+
+static void delta_done(board_set *s)
+{
+    s->delta_running = false;
+    board *d[NPERIODS] = {0};
+    int status = qset_boards(&s->dqs, s->ndelta, d);
+    size_t players = 0;
+    for (size_t i = 0; i < s->ndelta && status == 0; i++) {
+        /* Applied to the board served now, even if a build replaced the one it started from: rows are totals. */
+        slot *sl = &s->slots[s->delta_periods[i]];
+        if (!sl->cur || board_apply(sl->cur, d[i], (const char *const *)s->taken_g, s->ntaken_g) != 0) {
+            status = 500;
+            break;
+        }
+        if (sl->cur == s->delta_base[i] && s->delta_all && s->delta_gen > sl->cur->gen)
+            sl->cur->gen = s->delta_gen;
+        if (sl->building) {
+            for (size_t r = 0; r < d[i]->n; r++)
+                hashmap_put(sl->changed, d[i]->players[r].guid, strlen(d[i]->players[r].guid), (void *)1, NULL);
+            for (size_t g = 0; g < s->ntaken_g; g++)
+                hashmap_put(sl->changed, s->taken_g[g], strlen(s->taken_g[g]), (void *)1, NULL);
+        }
+        players += d[i]->n;
+    }
+    for (size_t i = 0; i < s->ndelta; i++)
+        board_free(d[i]);
+    uint64_t now = uv_now(s->q->loop);
+    if (status == 0) {
+        metric_inc(s->delta_ok);
+        metric_observe(s->delta_seconds, (double)(now - s->delta_started) / 1000);
+        metric_add(s->delta_players, (double)players);
+    } else {
+        /* Keep the keys for the next try (ClickHouse down: the warmer's tick tries again after WARM_RETRY_MS).
+         * Boards already applied are simply read again. */
+        for (size_t i = 0; i < s->ntaken_g; i++)
+            hashmap_put(s->touched_g, s->taken_g[i], strlen(s->taken_g[i]), (void *)1, NULL);
+        for (size_t i = 0; i < s->ntaken_m; i++)
+            hashmap_put(s->touched_m, s->taken_m[i], strlen(s->taken_m[i]), (void *)1, NULL);
+        metric_inc(s->delta_failed);
+        s->delta_retry_at = now + WARM_RETRY_MS;
+    }
+    taken_free(s);
+    delta_kick(s);
+}
+
+void board_set_touched(board_set *s, const char *guids, size_t glen, const char *matches, size_t mlen)
+{
+    /* Without a board (QUERY_BOARD_WARM=0 and no leaderboard asked for yet) there is nothing to re-read: the
+     * first build reads everything. Keeping the keys would only grow the map. */
+    bool boards = false, any = false;
+    for (int i = 0; i < NPERIODS; i++) {
+        boards = boards || s->slots[i].cur;
+        any = any || s->slots[i].cur || s->slots[i].building;
+    }
+    if (!any)
+        return;
+    const char *lists[2] = {guids, matches};
+    size_t lens[2] = {glen, mlen};
+    for (int l = 0; l < 2; l++) {
+        const char *p = lists[l], *end = lists[l] + lens[l];
+        while (p < end) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            size_t n = (size_t)((nl ? nl : end) - p);
+            char *key = n ? strndup(p, n) : NULL;
+            if (key) {
+                tsv_unescape(key);
+                if (boards)
+                    hashmap_put(l == 0 ? s->touched_g : s->touched_m, key, strlen(key), (void *)1, NULL);
+                for (int i = 0; i < NPERIODS; i++)
+                    if (s->slots[i].building)
+                        hashmap_put(l == 0 ? s->slots[i].since_g : s->slots[i].since_m, key, strlen(key), (void *)1,
+                                    NULL);
+            }
+            free(key);
+            p += n + 1;
+        }
+    }
+    delta_kick(s);
+}
+
+uint64_t board_set_gen(const board_set *s, period p)
+{
+    return s->slots[p].cur ? s->slots[p].cur->gen : 0;
 }
 
 void board_get(board_set *s, period p, board_fn cb, void *arg)
@@ -532,9 +943,28 @@ board_set *board_set_new(queryd *q)
         return NULL;
     s->q = q;
     for (int p = 0; p < NPERIODS; p++) {
-        s->slots[p].set = s;
-        s->slots[p].p = (period)p;
+        slot *sl = &s->slots[p];
+        sl->set = s;
+        sl->p = (period)p;
+        sl->qs.sl = sl;
+        sl->since_g = hashmap_new();
+        sl->since_m = hashmap_new();
+        sl->changed = hashmap_new();
     }
+    s->touched_g = hashmap_new();
+    s->touched_m = hashmap_new();
+    bool ok = s->touched_g && s->touched_m;
+    for (int p = 0; p < NPERIODS; p++)
+        ok = ok && s->slots[p].since_g && s->slots[p].since_m && s->slots[p].changed;
+    if (!ok) {
+        board_set_free(s);
+        return NULL;
+    }
+    s->delta_ok = metrics_counter("queryd_board_deltas_total", "Leaderboard deltas applied", "result=\"ok\"");
+    s->delta_failed = metrics_counter("queryd_board_deltas_total", "Leaderboard deltas applied", "result=\"error\"");
+    s->delta_seconds = metrics_histogram("queryd_board_delta_seconds", "Time to re-read the players of a delta", NULL,
+                                         metrics_latency_buckets, metrics_latency_nbuckets);
+    s->delta_players = metrics_counter("queryd_board_delta_players_total", "Players re-read by deltas", NULL);
     s->built = metrics_counter("queryd_board_builds_total", "Leaderboard boards built", "result=\"ok\"");
     s->failed = metrics_counter("queryd_board_builds_total", "Leaderboard boards built", "result=\"error\"");
     s->seconds = metrics_histogram("queryd_board_build_seconds", "Time to build a leaderboard board", NULL,
@@ -551,13 +981,26 @@ void board_set_free(board_set *s)
         slot *sl = &s->slots[p];
         board_free(sl->cur);
         for (int i = 0; i < PARTS; i++)
-            free(sl->body[i]);
+            free(sl->qs.body[i]);
+        if (sl->since_g)
+            hashmap_free(sl->since_g, NULL);
+        if (sl->since_m)
+            hashmap_free(sl->since_m, NULL);
+        if (sl->changed)
+            hashmap_free(sl->changed, NULL);
         while (sl->waiters) {
             waiter *next = sl->waiters->next;
             free(sl->waiters);
             sl->waiters = next;
         }
     }
+    for (int i = 0; i < PARTS; i++)
+        free(s->dqs.body[i]);
+    taken_free(s);
+    if (s->touched_g)
+        hashmap_free(s->touched_g, NULL);
+    if (s->touched_m)
+        hashmap_free(s->touched_m, NULL);
     s->closing = true;
     if (s->warming) { /* the daemon never ran its stop hooks (it failed to start) */
         s->warming = false;
@@ -600,6 +1043,7 @@ static void warm_tick(uv_timer_t *t)
     slot *sl = warm_next(s, uv_now(s->q->loop));
     if (sl)
         build_start(sl);
+    delta_kick(s); /* after a failed delta's WARM_RETRY_MS */
 }
 
 static void warm_closed(uv_handle_t *h)
@@ -703,6 +1147,11 @@ size_t board_rank(const board *cb, const lb_stat *st, size_t offset, size_t max,
     return n;
 }
 
+uint64_t board_gen(const board *b)
+{
+    return b->gen;
+}
+
 const char *board_guid(const board *b, size_t row)
 {
     return b->players[row].guid;
@@ -727,4 +1176,192 @@ cJSON *board_stats_json(const board *b, size_t row)
     cJSON *stats = player_stats_json(o, o);
     cJSON_Delete(o);
     return stats;
+}
+
+/* ---- applying a delta ---- */
+
+/* Room for one more player: players and vals grow together, and every row's values pointer follows vals. */
+static int board_grow(board *b)
+{
+    if (b->n < b->cap)
+        return 0;
+    size_t cap = b->cap * 2 + 16;
+    bplayer *players = realloc(b->players, cap * sizeof *players);
+    if (!players)
+        return -ENOMEM;
+    b->players = players;
+    double *vals = realloc(b->vals, cap * b->ncols * sizeof *vals);
+    if (!vals)
+        return -ENOMEM;
+    b->vals = vals;
+    for (size_t i = 0; i < b->n; i++)
+        b->players[i].v = b->vals + i * b->ncols;
+    b->cap = cap;
+    return 0;
+}
+
+/* A copy of s that lives as long as the board. */
+static const char *board_own(board *b, const char *s)
+{
+    if (b->nowned == b->owned_cap) {
+        size_t cap = b->owned_cap ? b->owned_cap * 2 : 64;
+        char **owned = realloc(b->owned, cap * sizeof *owned);
+        if (!owned)
+            return NULL;
+        b->owned = owned;
+        b->owned_cap = cap;
+    }
+    char *copy = strdup(s);
+    if (copy)
+        b->owned[b->nowned++] = copy;
+    return copy;
+}
+
+/* Re-rank the rows in touched (whose values changed) in stat si's order: the other rows keep their order, the
+ * changed ones are sorted among themselves and merged in. O(board + changed log changed) per stat, instead of a
+ * sort of the whole board. */
+static int order_update(board *b, size_t si, const size_t *touched, size_t nt, const bool *is_touched)
+{
+    int col = b->stat_col[si];
+    ranked *r = malloc((nt ? nt : 1) * sizeof *r);
+    size_t *out = malloc((b->order_n[si] + nt + 1) * sizeof *out);
+    if (!r || !out) {
+        free(r);
+        free(out);
+        return -ENOMEM;
+    }
+    size_t nr = 0;
+    for (size_t i = 0; i < nt; i++)
+        if (b->players[touched[i]].v[col] > 0)
+            r[nr++] = (ranked){b->players[touched[i]].v[col], b->players[touched[i]].guid, touched[i]};
+    qsort(r, nr, sizeof *r, ranked_cmp);
+    const size_t *old = b->order[si];
+    size_t i = 0, j = 0, k = 0, n_old = b->order_n[si];
+    for (;;) {
+        while (i < n_old && is_touched[old[i]])
+            i++;
+        if (i >= n_old && j >= nr)
+            break;
+        ranked o = {0};
+        if (i < n_old)
+            o = (ranked){b->players[old[i]].v[col], b->players[old[i]].guid, old[i]};
+        if (i < n_old && (j >= nr || ranked_cmp(&o, &r[j]) <= 0))
+            out[k++] = old[i++];
+        else
+            out[k++] = r[j++].row;
+    }
+    free(r);
+    free(b->order[si]);
+    b->order[si] = out;
+    b->order_n[si] = k;
+    return 0;
+}
+
+int board_apply(board *b, const board *d, const char *const *guids, size_t nguids)
+{
+    if (d->ncols != b->ncols)
+        return -EINVAL;
+    for (size_t c = 0; c < b->ncols; c++)
+        if (strcmp(b->cols[c], d->cols[c]) != 0)
+            return -EINVAL;
+    size_t *touched = malloc((d->n + nguids + 1) * sizeof *touched), nt = 0;
+    if (!touched)
+        return -ENOMEM;
+    int rc = 0;
+    for (size_t i = 0; i < d->n && rc == 0; i++) {
+        const bplayer *dp = &d->players[i];
+        void *v = hashmap_get(b->rows, dp->guid, strlen(dp->guid));
+        size_t row;
+        if (v) {
+            row = (uintptr_t)v - 1;
+        } else {
+            const char *guid = board_grow(b) == 0 ? board_own(b, dp->guid) : NULL;
+            if (!guid || hashmap_put(b->rows, guid, strlen(guid), (void *)(uintptr_t)(b->n + 1), NULL) != 0) {
+                rc = -ENOMEM;
+                break;
+            }
+            row = b->n++;
+            b->players[row] = (bplayer){guid, "", b->vals + row * b->ncols};
+        }
+        bplayer *p = &b->players[row];
+        memcpy(p->v, dp->v, b->ncols * sizeof *p->v);
+        if (dp->name[0] && strcmp(p->name, dp->name) != 0) {
+            const char *name = board_own(b, dp->name);
+            if (name)
+                p->name = name;
+        }
+        touched[nt++] = row;
+    }
+    /* A touched player the delta no longer finds in the period has nothing to count there any more. */
+    for (size_t i = 0; i < nguids && rc == 0; i++) {
+        if (hashmap_get(d->rows, guids[i], strlen(guids[i])))
+            continue;
+        void *v = hashmap_get(b->rows, guids[i], strlen(guids[i]));
+        if (v) {
+            size_t row = (uintptr_t)v - 1;
+            memset(b->players[row].v, 0, b->ncols * sizeof(double));
+            touched[nt++] = row;
+        }
+    }
+    bool *is_touched = rc == 0 ? calloc(b->n + 1, sizeof *is_touched) : NULL;
+    if (rc == 0 && !is_touched)
+        rc = -ENOMEM;
+    for (size_t i = 0; rc == 0 && i < nt; i++)
+        is_touched[touched[i]] = true;
+    for (size_t si = 0; rc == 0 && si < lb_stats_count; si++)
+        if (b->order[si])
+            rc = order_update(b, si, touched, nt, is_touched);
+    if (rc != 0) /* the orders may be out of date: sort again on next use */
+        for (size_t si = 0; si < lb_stats_count; si++) {
+            free(b->order[si]);
+            b->order[si] = NULL;
+            b->order_n[si] = 0;
+        }
+    free(is_touched);
+    free(touched);
+    return rc;
+}
+
+/* Copy the rows of guids (a set) from one board to another (added when missing there; zeroed when from lacks
+ * them). The rankings of to are sorted again on next use. 0 or -ENOMEM. */
+static int board_copy_rows(board *to, const board *from, const hashmap *guids)
+{
+    if (to->ncols != from->ncols)
+        return -EINVAL;
+    size_t pos = 0, klen;
+    const char *k;
+    void *v;
+    while (hashmap_next(guids, &pos, &k, &klen, &v)) {
+        void *fv = hashmap_get(from->rows, k, klen), *tv = hashmap_get(to->rows, k, klen);
+        const bplayer *fp = fv ? &from->players[(uintptr_t)fv - 1] : NULL;
+        if (!tv && !fp)
+            continue;
+        size_t row;
+        if (tv) {
+            row = (uintptr_t)tv - 1;
+        } else {
+            const char *guid = board_grow(to) == 0 ? board_own(to, fp->guid) : NULL;
+            if (!guid || hashmap_put(to->rows, guid, strlen(guid), (void *)(uintptr_t)(to->n + 1), NULL) != 0)
+                return -ENOMEM;
+            row = to->n++;
+            to->players[row] = (bplayer){guid, "", to->vals + row * to->ncols};
+        }
+        bplayer *tp = &to->players[row];
+        if (fp) {
+            memcpy(tp->v, fp->v, to->ncols * sizeof *tp->v);
+            if (fp->name[0] && strcmp(tp->name, fp->name) != 0) {
+                const char *name = board_own(to, fp->name);
+                if (name)
+                    tp->name = name;
+            }
+        } else {
+            memset(tp->v, 0, to->ncols * sizeof *tp->v);
+        }
+    }
+    for (size_t si = 0; si < lb_stats_count; si++) {
+        free(to->order[si]);
+        to->order[si] = NULL;
+        to->order_n[si] = 0;
+    }
+    return 0;
 }

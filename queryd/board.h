@@ -5,6 +5,7 @@
 #define MOHSTATS_BOARD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "params.h"
 #include "queryd.h"
@@ -37,6 +38,8 @@ size_t board_rank(const board *b, const lb_stat *st, size_t offset, size_t max, 
 
 /* A row's guid, name, the stat's value, and its player stats object (player_stats_json; the caller owns it). */
 const char *board_guid(const board *b, size_t row);
+/* The data generation (fresh.h) the board counts every event of: what its answers are cached under. */
+uint64_t board_gen(const board *b);
 const char *board_name(const board *b, size_t row);
 double board_value(const board *b, size_t row, const lb_stat *st);
 cJSON *board_stats_json(const board *b, size_t row);
@@ -46,5 +49,18 @@ cJSON *board_stats_json(const board *b, size_t row);
  * source), taken over (freed with the board, or at once on failure). NULL when they are not that. */
 board *board_parse(char *daily, char *match, char *names);
 void board_free(board *b);
+
+/* Exposed for tests: apply a delta d (board_parse of a delta's answers: the full totals of the players it
+ * re-read) to b: its rows replace or join b's, each of guids (the players the delta was asked for) that d does
+ * not hold is zeroed, and the rankings already sorted are updated. 0, or -EINVAL when d's columns are not b's
+ * (b unchanged), or -ENOMEM (b's values applied so far stay; its rankings are sorted again on next use). */
+int board_apply(board *b, const board *d, const char *const *guids, size_t nguids);
+
+/* The players and matches an insert touched (fresh.c; '\n'-separated, TabSeparated-escaped): every board
+ * re-reads those players soon after (a delta), and its answers' generation follows. */
+void board_set_touched(board_set *s, const char *guids, size_t glen, const char *matches, size_t mlen);
+
+/* The data generation (fresh.h) that period p's board counts every event of (0 without a board). */
+uint64_t board_set_gen(const board_set *s, period p);
 
 #endif

@@ -1,4 +1,12 @@
-/* Answer cache in Redis with single flight and stale answers on database failure. */
+/* Answer cache in Redis with single flight and stale answers on database failure.
+ *
+ * Freshness: every answer is stored with the data generation it counts every event of (fresh.h: the newest
+ * insert queryd had read when its computation started, or its leaderboard board's). An answer of an older
+ * generation than the current one is behind: it is served only while the first insert it lacks is younger than
+ * FRESH_BEHIND_MS, and then only while the answer that replaces it is computed (refresh ahead: steady traffic
+ * does not wait, and the computation starts at the first request after the insert); otherwise the request waits
+ * for a new computation like a miss. Why generations and not shorter TTLs: a TTL short enough for the 2 s bound
+ * would recompute every answer every second whether or not anything changed, and still be late by the TTL. */
 #include "cache.h"
 
 #include <cjson/cJSON.h>
@@ -8,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fresh.h"
 #include "hashmap.h"
 #include "log.h"
 #include "metrics.h"
@@ -27,12 +36,13 @@ struct qcache {
     queryd *q;
     hashmap *inflight; /* key -> flight */
     hashmap *local;    /* key -> local_answer */
-    metric *hits, *misses, *stale, *coalesced, *errors, *local_hits;
+    metric *hits, *misses, *stale, *coalesced, *errors, *local_hits, *behind;
 };
 
 /* An answer kept in memory until expires_ns (uv_hrtime). */
 typedef struct {
     int status;
+    uint64_t gen; /* the answer's data generation */
     uint64_t expires_ns;
     size_t len;
     char body[];
@@ -40,7 +50,8 @@ typedef struct {
 
 /* Keep an answer in memory for ttl_ms (at most LOCAL_TTL_MS); when the map is full, expired entries go first,
  * else all of them. */
-static void local_put(qcache *c, const char *key, int status, const char *body, size_t len, uint64_t ttl_ms)
+static void local_put(qcache *c, const char *key, int status, uint64_t gen, const char *body, size_t len,
+                      uint64_t ttl_ms)
 {
     uint64_t now = uv_hrtime();
     if (!c->local || ttl_ms == 0)
@@ -71,6 +82,7 @@ static void local_put(qcache *c, const char *key, int status, const char *body, 
     if (ttl_ms > LOCAL_TTL_MS)
         ttl_ms = LOCAL_TTL_MS;
     a->status = status;
+    a->gen = gen;
     a->expires_ns = now + ttl_ms * 1000000;
     a->len = len;
     memcpy(a->body, body, len);
@@ -92,6 +104,13 @@ typedef struct {
     void *args;
     void (*args_free)(void *);
     char nonce[17];
+    uint64_t cur_gen;  /* the generation an answer needs to be current */
+    bool never_behind; /* computed in memory (a leaderboard): not worth serving one behind */
+    /* An answer behind cur_gen, served to every request while this flight computes the current one. */
+    int behind_status;
+    uint64_t behind_gen;
+    char *behind_body;
+    size_t behind_len;
     bool locked; /* we hold ql:<key> */
     int polls;
     uv_timer_t timer;
@@ -114,6 +133,7 @@ qcache *qcache_new(queryd *q)
     c->coalesced = metrics_counter("queryd_cache_total", "Answers by cache outcome", "result=\"coalesced\"");
     c->errors = metrics_counter("queryd_cache_total", "Answers by cache outcome", "result=\"error\"");
     c->local_hits = metrics_counter("queryd_cache_total", "Answers by cache outcome", "result=\"local\"");
+    c->behind = metrics_counter("queryd_cache_total", "Answers by cache outcome", "result=\"behind\"");
     c->local = hashmap_new();
     if (!c->inflight || !c->local) {
         free(c);
@@ -166,6 +186,7 @@ static void flight_closed(uv_handle_t *h)
     flight *f = h->data;
     free(f->waiters);
     free(f->body);
+    free(f->behind_body);
     free(f);
 }
 
@@ -182,11 +203,11 @@ static uint64_t answer_ttl_ms(const flight *f, int status)
 }
 
 /* Send one answer to every waiting request and retire the flight. */
-static void flight_answer(flight *f, int status, const char *body, size_t len, const char *cache_state)
+static void flight_answer(flight *f, int status, uint64_t gen, const char *body, size_t len, const char *cache_state)
 {
     hashmap_remove(f->c->inflight, f->key, strlen(f->key));
     if (strcmp(cache_state, "stale") != 0 && status < 500)
-        local_put(f->c, f->key, status, body, len, answer_ttl_ms(f, status));
+        local_put(f->c, f->key, status, gen, body, len, answer_ttl_ms(f, status));
     for (size_t i = 0; i < f->nwaiters; i++) {
         http_response_header(f->waiters[i], "X-Cache", cache_state);
         http_respond(f->waiters[i], status, "application/json", body, len);
@@ -198,18 +219,49 @@ static void flight_answer(flight *f, int status, const char *body, size_t len, c
     uv_close((uv_handle_t *)&f->timer, flight_closed);
 }
 
-/* Parse a cached value: 3-digit status then the body. */
-static bool cached_value(const redisReply *r, int *status, const char **body, size_t *len)
+#define GEN_HEX 16
+
+/* Parse a cached value: 3-digit status, the data generation in 16 hex digits, then the body. */
+static bool cached_value(const redisReply *r, int *status, uint64_t *gen, const char **body, size_t *len)
 {
-    if (!r || r->type != REDIS_REPLY_STRING || r->len < 3)
+    if (!r || r->type != REDIS_REPLY_STRING || r->len < 3 + GEN_HEX)
         return false;
     int s = (r->str[0] - '0') * 100 + (r->str[1] - '0') * 10 + (r->str[2] - '0');
     if (s < 100 || s > 599)
         return false;
+    uint64_t g = 0;
+    for (int i = 0; i < GEN_HEX; i++) {
+        char ch = r->str[3 + i];
+        int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+        if (d < 0)
+            return false; /* a value of the format before generations: a miss */
+        g = g << 4 | (uint64_t)d;
+    }
     *status = s;
-    *body = r->str + 3;
-    *len = r->len - 3;
+    *gen = g;
+    *body = r->str + 3 + GEN_HEX;
+    *len = r->len - 3 - GEN_HEX;
     return true;
+}
+
+/* Answer the waiting requests with an answer behind the current generation, keep it for the requests that
+ * arrive while the current one is computed, and go on computing it. */
+static void flight_serve_behind(flight *f, int status, uint64_t gen, const char *body, size_t len)
+{
+    f->behind_body = malloc(len + 1);
+    if (!f->behind_body)
+        return;
+    memcpy(f->behind_body, body, len);
+    f->behind_body[len] = '\0';
+    f->behind_len = len;
+    f->behind_status = status;
+    f->behind_gen = gen;
+    for (size_t i = 0; i < f->nwaiters; i++) {
+        metric_inc(f->c->behind);
+        http_response_header(f->waiters[i], "X-Cache", "behind");
+        http_respond(f->waiters[i], status, "application/json", body, len);
+    }
+    f->nwaiters = 0;
 }
 
 static void flight_compute(flight *f);
@@ -222,14 +274,19 @@ static void on_fresh(redis_client *rc, redisReply *r, const char *err, void *arg
     (void)err;
     flight *f = arg;
     int status;
+    uint64_t gen;
     const char *body;
     size_t len;
-    if (cached_value(r, &status, &body, &len)) {
-        metric_inc(f->c->hits);
-        flight_answer(f, status, body, len, "hit");
-        return;
+    if (cached_value(r, &status, &gen, &body, &len)) {
+        if (gen >= f->cur_gen) {
+            metric_inc(f->c->hits);
+            flight_answer(f, status, gen, body, len, "hit");
+            return;
+        }
+        if (!f->behind_body && !f->never_behind && fresh_servable(f->c->q->fresh, gen, f->cur_gen))
+            flight_serve_behind(f, status, gen, body, len);
     }
-    /* Not cached (or, while polling, not yet): take the lock, or keep waiting for whoever holds it. */
+    /* Not cached, or behind (or, while polling, not yet): take the lock, or keep waiting for whoever holds it. */
     flight_try_lock(f);
 }
 
@@ -274,22 +331,24 @@ static void on_stale(redis_client *rc, redisReply *r, const char *err, void *arg
     (void)err;
     flight *f = arg;
     int status;
+    uint64_t gen;
     const char *body;
     size_t len;
-    if (cached_value(r, &status, &body, &len)) {
+    if (cached_value(r, &status, &gen, &body, &len)) {
         metric_inc(f->c->stale);
         log_info("serving a stale answer for %s: the databases failed", f->key);
-        flight_answer(f, status, body, len, "stale");
+        flight_answer(f, status, gen, body, len, "stale");
         return;
     }
     metric_inc(f->c->errors);
-    flight_answer(f, f->status, f->body ? f->body : "", f->len, "miss");
+    flight_answer(f, f->status, 0, f->body ? f->body : "", f->len, "miss");
 }
 
 /* A job finished: store and send its answer, or fall back to the stale copy. */
 static void on_job_done(qjob *j, int status, char *body, size_t len, bool transient)
 {
     flight *f = j->finish_arg;
+    uint64_t gen = j->data_gen;
     j->args = NULL; /* the flight owns them */
     job_free(j);
     redis_client *rc = f->c->q->cache_redis;
@@ -301,22 +360,23 @@ static void on_job_done(qjob *j, int status, char *body, size_t len, bool transi
         f->len = len;
         if (redis_command(rc, on_stale, f, "GET qs:%s", f->key) != 0) {
             metric_inc(f->c->errors);
-            flight_answer(f, status, body ? body : "", len, "miss");
+            flight_answer(f, status, gen, body ? body : "", len, "miss");
         }
         return;
     }
     metric_inc(f->c->misses);
-    char *value = malloc(len + 4);
+    size_t vlen = 3 + GEN_HEX + len;
+    char *value = malloc(vlen + 1);
     uint64_t ttl_ms = answer_ttl_ms(f, status);
     if (value && ttl_ms > 0) {
-        snprintf(value, 4, "%03d", status);
-        memcpy(value + 3, body, len);
-        redis_command(rc, NULL, NULL, "SET q:%s %b PX %llu", f->key, value, len + 3, (unsigned long long)ttl_ms);
+        snprintf(value, 3 + GEN_HEX + 1, "%03d%016llx", status, (unsigned long long)gen);
+        memcpy(value + 3 + GEN_HEX, body, len);
+        redis_command(rc, NULL, NULL, "SET q:%s %b PX %llu", f->key, value, vlen, (unsigned long long)ttl_ms);
         if (status == 200)
-            redis_command(rc, NULL, NULL, "SET qs:%s %b EX %d", f->key, value, len + 3, f->c->q->stale_ttl_s);
+            redis_command(rc, NULL, NULL, "SET qs:%s %b EX %d", f->key, value, vlen, f->c->q->stale_ttl_s);
     }
     free(value);
-    flight_answer(f, status, body ? body : "", len, "miss");
+    flight_answer(f, status, gen, body ? body : "", len, "miss");
     free(body);
 }
 
@@ -325,7 +385,7 @@ static void flight_compute(flight *f)
 {
     qjob *j = job_new(f->c->q, f->args, NULL);
     if (!j) {
-        flight_answer(f, 500, "{\"error\":\"Out of memory.\"}", 25, "miss");
+        flight_answer(f, 500, 0, "{\"error\":\"Out of memory.\"}", 25, "miss");
         return;
     }
     j->finish = on_job_done;
@@ -334,13 +394,29 @@ static void flight_compute(flight *f)
     f->start(j);
 }
 
+static void serve(qcache *c, http_request *req, const char *key, int ttl_s, uint64_t cur_gen, bool never_behind,
+                  qjob_fn start, void *args, void (*args_free)(void *));
+
 void qcache_serve(qcache *c, http_request *req, const char *key, int ttl_s, qjob_fn start, void *args,
                   void (*args_free)(void *))
+{
+    serve(c, req, key, ttl_s, fresh_gen(c->q->fresh), /* never_behind= */ false, start, args, args_free);
+}
+
+void qcache_serve_at(qcache *c, http_request *req, const char *key, int ttl_s, uint64_t cur_gen, qjob_fn start,
+                     void *args, void (*args_free)(void *))
+{
+    serve(c, req, key, ttl_s, cur_gen, /* never_behind= */ true, start, args, args_free);
+}
+
+/* Answer from memory, Redis, a flight under way, or a new computation (see the file's comment). */
+static void serve(qcache *c, http_request *req, const char *key, int ttl_s, uint64_t cur_gen, bool never_behind,
+                  qjob_fn start, void *args, void (*args_free)(void *))
 {
     char k[201];
     qcache_key(key, k);
     local_answer *la = c->local ? hashmap_get(c->local, k, strlen(k)) : NULL;
-    if (la && la->expires_ns > uv_hrtime()) {
+    if (la && la->expires_ns > uv_hrtime() && la->gen >= cur_gen) {
         metric_inc(c->local_hits);
         if (args_free && args)
             args_free(args);
@@ -349,6 +425,14 @@ void qcache_serve(qcache *c, http_request *req, const char *key, int ttl_s, qjob
         return;
     }
     flight *f = hashmap_get(c->inflight, k, strlen(k));
+    if (f && f->behind_body && fresh_servable(c->q->fresh, f->behind_gen, cur_gen)) {
+        metric_inc(c->behind);
+        if (args_free && args)
+            args_free(args);
+        http_response_header(req, "X-Cache", "behind");
+        http_respond(req, f->behind_status, "application/json", f->behind_body, f->behind_len);
+        return;
+    }
     if (f) {
         metric_inc(c->coalesced);
         if (args_free && args)
@@ -379,6 +463,8 @@ void qcache_serve(qcache *c, http_request *req, const char *key, int ttl_s, qjob
     f->c = c;
     memcpy(f->key, k, sizeof k);
     f->ttl_s = ttl_s;
+    f->cur_gen = cur_gen;
+    f->never_behind = never_behind;
     f->waiters = w;
     f->cap = 4;
     f->waiters[f->nwaiters++] = req;

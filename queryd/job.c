@@ -11,6 +11,7 @@
 
 #include "clickhouse.h"
 #include "db_json.h"
+#include "fresh.h"
 #include "log.h"
 #include "mariadb.h"
 #include "metrics.h"
@@ -53,6 +54,7 @@ qjob *job_new(queryd *q, void *args, void (*args_free)(void *))
     j->q = q;
     j->args = args;
     j->args_free = args_free;
+    j->data_gen = fresh_gen(q->fresh);
     return j;
 }
 

@@ -37,6 +37,9 @@ struct qjob {
      * shows which answer (cache key) and which step of it a query served. */
     char tag[72];
     int step;
+    /* The data generation (fresh.h) the answer counts every event of: the newest known when the job started,
+     * which every query it sends afterwards sees. An answer from a leaderboard board sets its board's. */
+    uint64_t data_gen;
     /* Set by whoever started the job: receives the answer (status, malloc'd JSON body). */
     void (*finish)(qjob *j, int status, char *body, size_t len, bool transient);
     void *finish_arg;

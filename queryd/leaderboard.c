@@ -41,6 +41,7 @@ static void lb_answer(const board *b, int status, void *arg)
         board_failed(j, status);
         return;
     }
+    j->data_gen = board_gen(b);
     size_t *rows = malloc((size_t)a->pg.limit * sizeof *rows), total;
     if (!rows) {
         job_error(j, 500, "Out of memory.");
@@ -123,7 +124,7 @@ static void leaderboard_get(http_request *req, void *arg)
         snprintf(key, sizeof key, "lbc:%s:%s", st->name, period_name(p));
     else
         snprintf(key, sizeof key, "lb:%s:%s:%ld:%ld", st->name, period_name(p), a->pg.limit, a->pg.offset);
-    qcache_serve(q->cache, req, key, q->cache_ttl_s, lb_start, a, free);
+    qcache_serve_at(q->cache, req, key, q->cache_ttl_s, board_set_gen(q->boards, p), lb_start, a, free);
 }
 
 /* ---- cards: the top 3 of many metrics in one page ---- */
@@ -188,6 +189,7 @@ static void cards_answer(const board *b, int status, void *arg)
         board_failed(j, status);
         return;
     }
+    j->data_gen = board_gen(b);
     cJSON *o = cJSON_CreateObject();
     for (size_t i = 0; i < sizeof card_metrics / sizeof card_metrics[0]; i++) {
         const lb_stat *st = lb_stat_find(card_metrics[i].stat);
@@ -223,7 +225,8 @@ static void cards_start(qjob *j)
 static void leaderboard_cards(http_request *req, void *arg)
 {
     queryd *q = arg;
-    qcache_serve(q->cache, req, "lbcards", q->cache_ttl_s, cards_start, NULL, NULL);
+    qcache_serve_at(q->cache, req, "lbcards", q->cache_ttl_s, board_set_gen(q->boards, PERIOD_ALL), cards_start, NULL,
+                    NULL);
 }
 
 static const route leaderboard_table[] = {

@@ -4,6 +4,7 @@
 #include "board.h"
 #include "cache.h"
 #include "daemon.h"
+#include "fresh.h"
 #include "log.h"
 #include "queryd.h"
 
@@ -38,7 +39,8 @@ int main(int argc, char **argv)
     q.pg = daemon_postgres(d, 2);
     q.cache = qcache_new(&q);
     q.boards = board_set_new(&q);
-    if (!q.cache || !q.boards || (q.board_warm && board_set_keep_warm(q.boards, d) != 0)) {
+    q.fresh = q.boards ? fresh_new(&q, d) : NULL;
+    if (!q.cache || !q.boards || !q.fresh || (q.board_warm && board_set_keep_warm(q.boards, d) != 0)) {
         daemon_free(d);
         return 1;
     }
@@ -62,5 +64,6 @@ int main(int argc, char **argv)
     qcache_free(q.cache);
     board_set_free(q.boards);
     daemon_free(d);
+    fresh_free(q.fresh);
     return code;
 }

@@ -14,6 +14,7 @@ struct mdb_pool;
 struct pg_pool;
 typedef struct qcache qcache;
 struct board_set;
+struct fresh;
 
 typedef struct {
     uv_loop_t *loop;
@@ -23,6 +24,7 @@ typedef struct {
     struct pg_pool *pg;
     qcache *cache;
     struct board_set *boards; /* leaderboard boards (board.h) */
+    struct fresh *fresh;      /* the data generation: inserts into ClickHouse known of (fresh.h) */
     int max_limit;            /* QUERY_MAX_LIMIT: the most rows one page may ask for */
     int max_offset;           /* QUERY_MAX_OFFSET: the deepest page */
     int cache_ttl_s;          /* QUERY_CACHE_TTL_S */

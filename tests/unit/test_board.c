@@ -1,6 +1,7 @@
 /* Unit tests of the leaderboard board (queryd/board.c): reading ClickHouse's TabSeparatedWithNames answers
- * into one row per player, ranking (value descending, ties by guid, only values > 0), paging, and the player
- * stats object of a row. */
+ * into one row per player, ranking (value descending, ties by guid, only values > 0), paging, applying a delta,
+ * and the player stats object of a row. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -98,6 +99,48 @@ static void test_rank(void **state)
     board_free(b);
 }
 
+/* A delta: the rows it holds replace the board's (new players join), a player asked for that it does not hold is
+ * zeroed, and the rankings already sorted come out as a full sort of the result would. */
+static void test_apply(void **state)
+{
+    (void)state;
+    board *b = sample();
+    assert_non_null(b);
+    size_t rows[8], total;
+    assert_int_equal(board_rank(b, lb_stat_find("kills"), 0, 8, rows, &total), 3); /* sorted before the delta */
+    /* p3 goes from 5 to 12 kills (first now), p4 is new with 5 (after p1: ties by guid), p2 was asked for and is
+     * gone (0: off the board), p1 untouched. */
+    const char *daily[] = {"p3\t12\t2", "p4\t5\t1", NULL};
+    const char *match[] = {"p4\t1\t30", NULL};
+    board *d = board_parse(answer(STAT_DAILY, "kills\tdeaths", daily), answer(STAT_MATCH, "games\tplaytime_s", match),
+                           strdup("guid\tname\np4\tDee\n"));
+    assert_non_null(d);
+    const char *asked[] = {"p2", "p3", "p4"};
+    assert_int_equal(board_apply(b, d, asked, 3), 0);
+    board_free(d);
+    size_t n = board_rank(b, lb_stat_find("kills"), 0, 8, rows, &total);
+    assert_int_equal(n, 3);
+    assert_int_equal(total, 3);
+    assert_string_equal(board_guid(b, rows[0]), "p3");
+    assert_string_equal(board_guid(b, rows[1]), "p1");
+    assert_string_equal(board_guid(b, rows[2]), "p4");
+    assert_true(board_value(b, rows[0], lb_stat_find("kills")) == 12);
+    assert_string_equal(board_name(b, rows[2]), "Dee");
+    /* a ranking first sorted after the delta agrees: games, p1 3, p4 1, p9 1 */
+    n = board_rank(b, lb_stat_find("games"), 0, 8, rows, &total);
+    assert_int_equal(n, 3);
+    assert_string_equal(board_guid(b, rows[0]), "p1");
+    assert_string_equal(board_guid(b, rows[1]), "p4");
+    assert_string_equal(board_guid(b, rows[2]), "p9");
+    /* a delta of other columns is refused, the board unchanged */
+    const char *none[] = {NULL};
+    d = board_parse(answer(STAT_DAILY, "kills", none), answer(STAT_MATCH, "games", none), strdup("guid\tname\n"));
+    assert_non_null(d);
+    assert_int_equal(board_apply(b, d, asked, 0), -EINVAL);
+    board_free(d);
+    board_free(b);
+}
+
 static void test_stats_json(void **state)
 {
     board *b = sample();
@@ -136,6 +179,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rank),
+        cmocka_unit_test(test_apply),
         cmocka_unit_test(test_stats_json),
         cmocka_unit_test(test_malformed),
     };

@@ -1,0 +1,19 @@
+/* The freshness stream: after each ClickHouse insert the stream writer (ingestd/fresh_note.c) adds one entry
+ * naming the players and matches whose events that insert made visible; queryd (queryd/fresh.c) reads it to
+ * know when its cached answers and leaderboard boards are behind, and which players to re-read. The one
+ * definition of its key and field names.
+ *
+ * An entry's id is the data generation: every entry is added after its rows are in ClickHouse, so a query sent
+ * after an entry was read counts every event of that entry and of all the entries before it. */
+#ifndef MOHSTATS_FRESH_STREAM_H
+#define MOHSTATS_FRESH_STREAM_H
+
+#define FRESH_STREAM_KEY "fresh"
+/* Kept short (MAXLEN ~, hours of inserts): a reader further behind than that misses the oldest entries, and its
+ * boards count those players again at their next full rebuild (QUERY_BOARD_REFRESH_S, queryd/board.c). */
+#define FRESH_STREAM_MAXLEN "10000"
+
+#define FRESH_GUIDS "guids"     /* the players (actor and target guids), '\n'-separated, TabSeparated-escaped */
+#define FRESH_MATCHES "matches" /* the match keys, the same way */
+
+#endif
