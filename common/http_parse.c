@@ -165,8 +165,12 @@ static bool admitted(http_conn *c, const llhttp_t *p)
     c->admitting = true;
     int status = r->admit(&c->req, r->arg, c->pending_message, sizeof c->pending_message);
     c->admitting = false;
-    if (status == 0)
+    if (status == 0) {
+        /* Whatever the check wrote or added: only a refusal has a message and headers. */
+        c->pending_message[0] = '\0';
+        c->resp_len = 0;
         return true;
+    }
     c->pending_status = status;
     if (!c->pending_message[0])
         snprintf(c->pending_message, sizeof c->pending_message, "%s", http_status_text(status));

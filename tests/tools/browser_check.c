@@ -377,9 +377,18 @@ int main(int argc, char **argv)
     cJSON *matches = api("/stats/matches?limit=8");
     const cJSON *top = cJSON_GetArrayItem(cJSON_GetObjectItem(board, "players"), 0);
     const char *guid = cJSON_GetStringValue(cJSON_GetObjectItem(top, "player_id"));
-    const char *match = cJSON_GetStringValue(
-        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(matches, "list"), 0), "match_id"));
-    check(global && guid && match, "the API answers the data set (global totals, a top player, a match)");
+    /* The latest match with kills: the heat map below needs positions, and the demo may have begun a match that
+     * had none yet when it stopped. */
+    const char *match = NULL;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, cJSON_GetObjectItem(matches, "list"))
+    {
+        if (cJSON_GetNumberValue(cJSON_GetObjectItem(item, "kills")) > 0) {
+            match = cJSON_GetStringValue(cJSON_GetObjectItem(item, "match_id"));
+            break;
+        }
+    }
+    check(global && guid && match, "the API answers the data set (global totals, a top player, a match with kills)");
     if (!global || !guid || !match)
         goto done;
 
