@@ -67,6 +67,11 @@ static int on_message_begin(llhttp_t *p)
     c->in_field = false;
     c->req.nhdr = 0;
     c->req.url_off = 0;
+    /* What the last request resolved points into an arena that may move or go: a route's admission check, which
+     * runs before this request's target is resolved, must find nothing rather than the last request's. */
+    c->req.path = c->req.query = "";
+    c->req.method = llhttp_method_name((llhttp_method_t)p->method);
+    c->req.nparam = c->req.nqp = 0;
     http_conn_set_timer(c, TIMER_REQUEST, c->srv->cfg.request_timeout_ms);
     return 0;
 }
@@ -171,7 +176,7 @@ static bool admitted(http_conn *c, const llhttp_t *p)
         c->resp_len = 0;
         return true;
     }
-    c->pending_status = status;
+    c->pending_status = status >= 400 && status <= 599 ? status : 500; /* a check's bug must not make "HTTP/1.1 1" */
     if (!c->pending_message[0])
         snprintf(c->pending_message, sizeof c->pending_message, "%s", http_status_text(status));
     return false;

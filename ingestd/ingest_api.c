@@ -557,6 +557,7 @@ ingest_api *ingest_api_new(uv_loop_t *loop, http_server *http, server_auth *auth
         (limits->large_bytes_per_s && !api->large)) {
         rate_limit_free(api->bad_tokens);
         rate_limit_free(api->budgets);
+        rate_limit_free(api->large);
         hashmap_free(api->lane_holds, NULL);
         parse_pool_free(api->parses);
         free(api->stream_key);

@@ -212,8 +212,8 @@ static int replace_once(char **text, const char *from, const char *to)
     return 0;
 }
 
-/* player_totals_sql (rendered) per period as well as per player: each daily row counts in every period of the
- * list it is in. That SQL is the player pages' too, kept in one place (stats.c), so it is extended here rather
+/* player_totals_sql (the template, before its values go in) per period as well as per player: each daily row
+ * counts in every period of the list it is in. That SQL is the player pages' too, kept in one place (stats.c), so it is extended here rather
  * than copied; a change to it that moves these anchors fails every build loudly (logged), not silently. */
 static int daily_by_period(char **daily, const char *periods_of_day)
 {
@@ -258,15 +258,18 @@ static int board_sql(const period *ps, size_t np, const char *who, const char *t
     sqlv dv[] = {SQL_RAW("where", where.data), SQL_STR("day_from", day_min)};
     sqlv mv[] = {SQL_INT("bound_ms", (long long)ms_min), SQL_RAW("who", who ? who : "1"),
                  SQL_RAW("matches_where", mwhere.data), SQL_RAW("periods_of_match", bounds)};
-    char *daily = wrc == 0 ? sqlt_render(player_totals_sql, dv, 2) : NULL;
+    /* Extended per period before its values go in: a GUID in who can be any text, the anchors' too. */
+    char *daily_tmpl = wrc == 0 ? strdup(player_totals_sql) : NULL;
+    if (daily_tmpl && daily_by_period(&daily_tmpl, days) != 0) {
+        free(daily_tmpl);
+        daily_tmpl = NULL;
+    }
+    char *daily = daily_tmpl ? sqlt_render(daily_tmpl, dv, 2) : NULL;
+    free(daily_tmpl);
     char *match = wrc == 0 ? sqlt_render(board_match_sql, mv, 4) : NULL;
     char *names_sql = wrc == 0 ? sqlt_render(board_names_sql, mv + 1, 1) : NULL;
     bytebuf_free(&where);
     bytebuf_free(&mwhere);
-    if (daily && daily_by_period(&daily, days) != 0) {
-        free(daily);
-        daily = NULL;
-    }
     char *parts[PARTS] = {daily ? with_values(daily, STAT_DAILY) : NULL, match ? with_values(match, STAT_MATCH) : NULL,
                           NULL};
     free(daily);

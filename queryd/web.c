@@ -73,7 +73,9 @@ static const char *content_type(const char *name)
 /* Read a whole regular file; 0 or a negative errno. */
 static int read_file(const char *path, char **out, size_t *len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* No FIFO can hold the start up (O_NONBLOCK), no link can lead out of the tree (O_NOFOLLOW; load_dir skips
+     * them too). */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0)
         return -errno;
     struct stat st;
@@ -123,7 +125,9 @@ static int add_file(const char *full, const char *rel)
     return 0;
 }
 
-/* Load every file under dir (relative names prefixed by rel), skipping hidden ones. */
+/* Load every file under dir (relative names prefixed by rel), skipping hidden ones and symbolic links (a link
+ * could publish anything the daemon can read). A file that cannot be read is left out and logged, the rest
+ * served: one bad file must not take the dashboard down. */
 static int load_dir(const char *dir, const char *rel)
 {
     DIR *d = opendir(dir);
@@ -135,12 +139,20 @@ static int load_dir(const char *dir, const char *rel)
         if (e->d_name[0] == '.')
             continue;
         char full[PATH_MAX], sub[PATH_MAX];
-        snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
-        snprintf(sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", e->d_name);
+        int nf = snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
+        int ns = snprintf(sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", e->d_name);
         struct stat st;
-        if (stat(full, &st) != 0)
+        if (nf < 0 || (size_t)nf >= sizeof full || ns < 0 || (size_t)ns >= sizeof sub || lstat(full, &st) != 0)
             continue;
-        rc = S_ISDIR(st.st_mode) ? load_dir(full, sub) : add_file(full, sub);
+        if (S_ISDIR(st.st_mode)) {
+            rc = load_dir(full, sub);
+        } else if (S_ISREG(st.st_mode)) {
+            int frc = add_file(full, sub);
+            if (frc == -ENOMEM || frc == -ENOSPC)
+                rc = frc;
+            else if (frc != 0)
+                log_warn("dashboard: %s left out: %s", full, strerror(-frc));
+        }
     }
     closedir(d);
     return rc;
@@ -214,10 +226,10 @@ static void web_get(http_request *req, void *arg)
         http_respond_error(req, 404, "No such page of the dashboard; the home page is at the dashboard's root.");
         return;
     }
-    /* Pages are revalidated on every visit (a cheap 304): a new release shows at once. The scripts, styles and the
-     * chart library may be kept an hour. */
+    /* Every file is revalidated on every visit (a cheap 304 with its ETag): the names of the scripts and styles do
+     * not change between releases, so a page kept with yesterday's script would break. */
     bool page = strncmp(f->type, "text/html", 9) == 0;
-    http_response_header(req, "Cache-Control", page ? "no-cache" : "public, max-age=3600");
+    http_response_header(req, "Cache-Control", "no-cache");
     http_response_header(req, "ETag", f->etag);
     http_response_header(req, "X-Content-Type-Options", "nosniff");
     if (page) {
