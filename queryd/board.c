@@ -213,8 +213,9 @@ static int replace_once(char **text, const char *from, const char *to)
 }
 
 /* player_totals_sql (the template, before its values go in) per period as well as per player: each daily row
- * counts in every period of the list it is in. That SQL is the player pages' too, kept in one place (stats.c), so it is extended here rather
- * than copied; a change to it that moves these anchors fails every build loudly (logged), not silently. */
+ * counts in every period of the list it is in. That SQL is the player pages' too, kept in one place (stats.c), so
+ * it is extended here rather than copied; a change to it that moves these anchors fails every build loudly
+ * (logged), not silently. */
 static int daily_by_period(char **daily, const char *periods_of_day)
 {
     char from[512];
