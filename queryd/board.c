@@ -88,6 +88,7 @@ struct slot {
     uint64_t retry_at;             /* the warmer starts no build of this slot before (after a failure) */
     bool building;
     unsigned builds;
+    unsigned boards; /* how many boards cur has been: a delta tells by it whether a build replaced its board */
     waiter *waiters;
     qset qs;                    /* the running build's queries */
     uint64_t build_gen;         /* the generation when the running build's queries were sent */
@@ -106,7 +107,7 @@ struct board_set {
     hashmap *touched_g, *touched_m; /* players and matches changed since the boards (or a delta) read them */
     bool delta_running, delta_all;  /* the running delta took every touched key */
     period delta_periods[NPERIODS]; /* the boards it re-reads */
-    board *delta_base[NPERIODS];    /* ... as they were when it started */
+    unsigned delta_base[NPERIODS];  /* ... which board they had when it started (slot.boards) */
     size_t ndelta;
     uint64_t delta_gen, delta_started, delta_retry_at;
     char **taken_g, **taken_m; /* the running delta's keys */
@@ -695,6 +696,7 @@ static void build_done(slot *sl)
             b->gen = sl->cur->gen;
         board_free(sl->cur);
         sl->cur = b;
+        sl->boards++;
         sl->built_at = sl->started_at;
         metric_inc(s->built);
         metric_observe(s->seconds, (double)(now - sl->started_at) / 1000);
@@ -803,7 +805,7 @@ static void delta_kick(board_set *s)
     for (int p = 0; p < NPERIODS; p++)
         if (s->slots[p].cur) {
             s->delta_periods[s->ndelta] = (period)p;
-            s->delta_base[s->ndelta++] = s->slots[p].cur;
+            s->delta_base[s->ndelta++] = s->slots[p].boards;
         }
     if (s->ndelta == 0)
         return; /* no board yet: the first builds read everything */
@@ -829,20 +831,37 @@ static void delta_kick(board_set *s)
     free(who);
 }
 
+/* The running delta's keys back into the touched sets: the next delta reads them again. */
+static void keys_requeue(board_set *s)
+{
+    for (size_t i = 0; i < s->ntaken_g; i++)
+        hashmap_put(s->touched_g, s->taken_g[i], strlen(s->taken_g[i]), (void *)1, NULL);
+    for (size_t i = 0; i < s->ntaken_m; i++)
+        hashmap_put(s->touched_m, s->taken_m[i], strlen(s->taken_m[i]), (void *)1, NULL);
+}
+
 static void delta_done(board_set *s)
 {
     s->delta_running = false;
     board *d[NPERIODS] = {0};
     int status = qset_boards(&s->dqs, s->ndelta, d);
     size_t players = 0;
+    bool again = false; /* a board the delta's totals are older than: its keys are read again */
     for (size_t i = 0; i < s->ndelta && status == 0; i++) {
-        /* Applied to the board served now, even if a build replaced the one it started from: rows are totals. */
         slot *sl = &s->slots[s->delta_periods[i]];
+        bool replaced = sl->boards != s->delta_base[i];
+        /* A build that replaced the board was sent after this delta: its totals are newer than the delta's, which
+         * would take its players back in time. Rows are totals, so a build sent before the delta is older and
+         * the delta's rows go onto the new board. */
+        if (replaced && sl->built_at >= s->delta_started) {
+            again = true;
+            continue;
+        }
         if (!sl->cur || board_apply(sl->cur, d[i], (const char *const *)s->taken_g, s->ntaken_g) != 0) {
             status = 500;
             break;
         }
-        if (sl->cur == s->delta_base[i] && s->delta_all && s->delta_gen > sl->cur->gen)
+        if (!replaced && s->delta_all && s->delta_gen > sl->cur->gen)
             sl->cur->gen = s->delta_gen;
         if (sl->building) {
             for (size_t r = 0; r < d[i]->n; r++)
@@ -855,6 +874,8 @@ static void delta_done(board_set *s)
     for (size_t i = 0; i < s->ndelta; i++)
         board_free(d[i]);
     uint64_t now = uv_now(s->q->loop);
+    if (status == 0 && again)
+        keys_requeue(s);
     if (status == 0) {
         metric_inc(s->delta_ok);
         metric_observe(s->delta_seconds, (double)(now - s->delta_started) / 1000);
@@ -862,10 +883,7 @@ static void delta_done(board_set *s)
     } else {
         /* Keep the keys for the next try (ClickHouse down: the warmer's tick tries again after WARM_RETRY_MS).
          * Boards already applied are simply read again. */
-        for (size_t i = 0; i < s->ntaken_g; i++)
-            hashmap_put(s->touched_g, s->taken_g[i], strlen(s->taken_g[i]), (void *)1, NULL);
-        for (size_t i = 0; i < s->ntaken_m; i++)
-            hashmap_put(s->touched_m, s->taken_m[i], strlen(s->taken_m[i]), (void *)1, NULL);
+        keys_requeue(s);
         metric_inc(s->delta_failed);
         s->delta_retry_at = now + WARM_RETRY_MS;
     }
