@@ -208,7 +208,9 @@ static int server_register(demo_server *s)
     const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(j, "server_id")),
                *token = cJSON_GetStringValue(cJSON_GetObjectItem(j, "token"));
     if (!id || !token) {
-        fprintf(stderr, "demo_world: registering '%s' failed (HTTP %ld): %s\n", s->name, status, a.data);
+        /* Not the answer itself when it was a 200: it would hold a token. */
+        fprintf(stderr, "demo_world: registering '%s' failed (HTTP %ld): %s\n", s->name, status,
+                status == 200 ? "no server_id or token in the answer" : a.data);
         cJSON_Delete(j);
         return -1;
     }
@@ -746,8 +748,11 @@ int main(int argc, char **argv)
             snprintf(s->name + strlen(s->name), sizeof s->name - strlen(s->name), " %u", i + 1);
         s->port = DEMO_PORT_BASE + i;
         s->map_index = i * 3;
-        if (server_register(s) != 0)
+        if (server_register(s) != 0) {
+            if (state)
+                fclose(state);
             return 1;
+        }
         if (state) {
             fprintf(state, "%s %s\n", s->id, s->name);
             fflush(state);

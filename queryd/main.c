@@ -63,7 +63,7 @@ int main(int argc, char **argv)
     code = daemon_run(d);
     qcache_free(q.cache);
     board_set_free(q.boards);
+    fresh_free(q.fresh); /* before the loop goes with daemon_free */
     daemon_free(d);
-    fresh_free(q.fresh);
     return code;
 }
