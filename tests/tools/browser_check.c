@@ -20,6 +20,8 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "tool_check.h"
+
 typedef struct {
     char *data;
     size_t len;
@@ -28,25 +30,6 @@ typedef struct {
 static const char *driver, *site, *outdir;
 static long max_tti_ms = 1000;
 static char session[128];
-static unsigned passed, failed;
-
-static void check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Print one result line and count it. */
-static void check(bool ok, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    printf("%s - ", ok ? "ok  " : "FAIL");
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-    fflush(stdout);
-    if (ok)
-        passed++;
-    else
-        failed++;
-}
 
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
@@ -510,6 +493,6 @@ done:
     root = http_json("DELETE", url, NULL, &status);
     cJSON_Delete(root);
     curl_global_cleanup();
-    printf("browser_check: %u passed, %u failed\n", passed, failed);
-    return failed ? 1 : 0;
+    printf("browser_check: %u passed, %u failed\n", tool_passed, tool_failed);
+    return tool_failed ? 1 : 0;
 }

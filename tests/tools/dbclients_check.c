@@ -16,33 +16,16 @@
 #include "pg.h"
 #include "probe.h"
 #include "redis_client.h"
+#include "tool_check.h"
 
 #define STEP_TIMEOUT_MS 30000
 
 static uv_loop_t *loop;
-static int passed, failed;
 static const char *ch_url, *redis_url, *pg_url, *mdb_url;
 static char table[64]; /* a per-run table name, so parallel runs do not collide */
 
 /* A string with everything escaping must get right: quotes, backslashes, control and high-bit bytes. */
 static const char tricky[] = "it's \"q\" \\ back\\slash\ttab\nnl\r\x01 caf\xc3\xa9 \xf0\x9f\x8e\xae";
-
-/* Record one check and print it. */
-static void check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void check(bool ok, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    printf("%s - ", ok ? "ok  " : "FAIL");
-    vprintf(fmt, ap);
-    printf("\n");
-    fflush(stdout);
-    va_end(ap);
-    if (ok)
-        passed++;
-    else
-        failed++;
-}
 
 /* ---- step runner: each step starts async work and calls step_done() when it is over ---- */
 
@@ -82,7 +65,7 @@ static void step_done(void)
 static void on_watchdog(uv_timer_t *t)
 {
     check(false, "%s: no answer within %d ms", step_name, STEP_TIMEOUT_MS);
-    printf("%d passed, %d failed\n", passed, failed);
+    printf("%u passed, %u failed\n", tool_passed, tool_failed);
     fflush(stdout);
     _exit(1);
 }
@@ -920,6 +903,6 @@ int main(void)
             groups[g].after_loop();
         check(uv_loop_close(loop) == 0, "%s: every uv handle closed at the end", groups[g].name);
     }
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    printf("%u passed, %u failed\n", tool_passed, tool_failed);
+    return tool_failed ? 1 : 0;
 }
