@@ -392,6 +392,12 @@ static void ingest_batch(ingest_request *j)
     last->behind = j;
 }
 
+/* Whether a body of len bytes falls under the budget of large bodies (there is one, and it is that large). */
+static bool large_body(const ingest_api *api, size_t len)
+{
+    return api->large && len >= api->limits.large_body_bytes;
+}
+
 /* Whether a body of len bytes from server_id must wait because the server, or the large bodies of all servers, are
  * over their budget of bytes: 0, or 429 with a message (of size bytes) and the seconds to wait in retry.
  *
@@ -413,7 +419,7 @@ static int budget_refusal(ingest_api *api, const char *server_id, size_t len, ui
     if (api->budgets && rate_limit_owes(api->budgets, server_id, now, &retry_ms)) {
         snprintf(what, sizeof what, "Server over its budget of %zu bytes a second (INGEST_SERVER_BYTES_PER_S)",
                  l->server_bytes_per_s);
-    } else if (api->large && len >= l->large_body_bytes && rate_limit_owes(api->large, "", now, &retry_ms)) {
+    } else if (large_body(api, len) && rate_limit_owes(api->large, "", now, &retry_ms)) {
         snprintf(what, sizeof what,
                  "Large bodies (%zu bytes or more) of all servers over their budget of %zu bytes a second "
                  "(INGEST_LARGE_BYTES_PER_S)",
@@ -444,7 +450,7 @@ static bool over_budget(ingest_request *j)
     }
     if (api->budgets)
         rate_limit_charge(api->budgets, j->server_id, now, (double)len);
-    if (api->large && len >= api->limits.large_body_bytes)
+    if (large_body(api, len))
         rate_limit_charge(api->large, "", now, (double)len);
     return false;
 }
