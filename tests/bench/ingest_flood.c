@@ -28,6 +28,8 @@ static void usage(void)
             "                      only after every event was parsed (refused 400)\n"
             "  --max-body BYTES    body size (default 1048576: ingestd's HTTP_MAX_BODY)\n"
             "  --max-events N      events of the chat and fields bodies (default 500: INGEST_MAX_EVENTS)\n"
+            "  --path PATH         post to this path instead (e.g. /ops/nginx/health: nginx drops each body and\n"
+            "                      answers itself, the floor of what the front door pays for a flood)\n"
             "  --seconds S         how long to send (default 20)\n"
             "  --label TEXT        copied into the JSON line\n"
             "  --dump FILE         only write the body as event_row_bench reads it (0 TAB BODY; not for form,\n"
@@ -36,7 +38,7 @@ static void usage(void)
 }
 
 typedef struct {
-    const char *url, *servers_file, *body, *label, *dump;
+    const char *url, *servers_file, *body, *label, *dump, *path;
     size_t max_body, max_events;
     double seconds;
 } options;
@@ -50,6 +52,7 @@ static void parse_options(int argc, char **argv, options *o)
         {"max-body", required_argument, NULL, 'B'},
         {"max-events", required_argument, NULL, 'n'},
         {"seconds", required_argument, NULL, 'x'},
+        {"path", required_argument, NULL, 'p'},
         {"label", required_argument, NULL, 'l'},
         {"dump", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
@@ -76,6 +79,9 @@ static void parse_options(int argc, char **argv, options *o)
             break;
         case 'x':
             o->seconds = strtod(optarg, NULL);
+            break;
+        case 'p':
+            o->path = optarg;
             break;
         case 'l':
             o->label = optarg;
@@ -199,6 +205,8 @@ int main(int argc, char **argv)
      * time limit, not the list, ends the run, at up to 1000 requests per second per connection. */
     bench b = {.max_seconds = o.seconds, .nservers = nservers, .servers = servers};
     parse_target(o.url, &b.tgt);
+    if (o.path && snprintf(b.tgt.path, sizeof b.tgt.path, "%s", o.path) >= (int)sizeof b.tgt.path)
+        usage();
     size_t copies = (size_t)(o.seconds * 1000) + 1;
     b.nbatches = copies * nservers;
     b.batches = calloc(b.nbatches, sizeof *b.batches);

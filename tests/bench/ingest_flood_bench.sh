@@ -20,7 +20,9 @@
 #              BENCH_PHASES         phases to run, in order (default "baseline chat fields form malformed")
 #              BENCH_PHASE_S        seconds each probe runs in a phase (default 20); the flood starts 2 s before
 #              BENCH_FLOOD_SERVERS  flooding servers (default 20)
-#              BENCH_FLOOD_TARGET   front (nginx; default) or ingestd: where the flood is sent
+#              BENCH_FLOOD_TARGET   front (nginx; default) or ingestd: where the flood is sent; or floor: nginx's
+#                                   own /ops/nginx/health, where nginx reads and drops each body and answers 200
+#                                   itself, no daemon involved: what the flood's bytes alone cost the machine
 #              BENCH_PROBE_RATE     events/s each probe offers (default 200: about 25 batches/s, 2 servers)
 #              BENCH_PROBE_MODE     close (the engine; default) or keepalive
 #              BENCH_TIME_LIMIT     seconds for everything (default 600)
@@ -99,7 +101,7 @@ run_phase() {
   log "--- $label"
   FLOOD_PID=
   if [ "$label" != baseline ]; then
-    "$FLOOD" --url "$FLOOD_URL" --servers "$STACK_DIR/flood.txt" --body "$label" --seconds $((PHASE_S + 4)) \
+    "$FLOOD" --url "$FLOOD_URL" "${FLOOD_PATH[@]}" --servers "$STACK_DIR/flood.txt" --body "$label" --seconds $((PHASE_S + 4)) \
       --label "$label" >"$STACK_DIR/flood.jsonl" 2>"$STACK_DIR/flood.err" &
     FLOOD_PID=$!
     sleep 2 # every flooding connection busy before the probes start
@@ -127,10 +129,12 @@ set -a
 # shellcheck disable=SC1091
 . "$STACK_DIR/stack.env"
 set +a
+FLOOD_PATH=()
 case $FLOOD_TARGET in
   front) FLOOD_URL=$MOHSTATS_URL ;;
   ingestd) FLOOD_URL=$INGESTD_URL ;;
-  *) die "BENCH_FLOOD_TARGET must be front or ingestd" ;;
+  floor) FLOOD_URL=$MOHSTATS_URL FLOOD_PATH=(--path /ops/nginx/health) ;;
+  *) die "BENCH_FLOOD_TARGET must be front, ingestd or floor" ;;
 esac
 
 log "creating $FLOODERS flooding and $((2 * PROBE_SERVERS)) probe servers"
