@@ -77,7 +77,6 @@ static match *match_get(evaluator *ev, const char *key, bool create)
     return m;
 }
 
-/* The times a GUID spawned and jumped last in the match (guests too: a spawn kill's victim may be one). */
 guid_times *eval_match_guid(match *m, const char *guid, bool create)
 {
     if (!m || !guid || !*guid)

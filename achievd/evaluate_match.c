@@ -61,7 +61,6 @@ static bool live_cond(match_cond c, const player *p)
     }
 }
 
-/* Count the live conditions met by this event, once per match each. */
 void eval_live_conds_update(player *p, player_event *pe)
 {
     mcursor c;
@@ -80,7 +79,6 @@ void eval_live_conds_update(player *p, player_event *pe)
     }
 }
 
-/* match_end: every member still in the match gets its outcomes; without a winner nothing is won or lost. */
 void eval_match_finish(evaluator *ev, match *m, const ach_event *e)
 {
     team_side w = vocab_team_side(e->team);

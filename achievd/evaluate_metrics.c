@@ -11,7 +11,6 @@
 
 /* ---- one event for one player ---- */
 
-/* A life ends (death, new match): per-life metrics start again. */
 void eval_life_end(player *p)
 {
     /* (a distinct count per life keeps no running part: it is p->elev_mask, below) */
@@ -26,7 +25,6 @@ void eval_life_end(player *p)
     p->teabag_armed = false;
 }
 
-/* The player's first event in another match: match-scoped state starts again. Returns true if it did. */
 bool eval_match_enter(evaluator *ev, player *p, const ach_event *e, match *m, player_event *pe)
 {
     if (strcmp(p->match_key, e->match_key) == 0)
@@ -62,7 +60,6 @@ bool eval_match_enter(evaluator *ev, player *p, const ach_event *e, match *m, pl
     return true;
 }
 
-/* Time spent in the match since the player's previous event, counted into playtime and the day's playtime. */
 double eval_playtime_step(player *p, const ach_event *e)
 {
     double d = e->game_time - p->match_last_gt;
@@ -71,7 +68,6 @@ double eval_playtime_step(player *p, const ach_event *e)
     return d > 0 ? d : 0;
 }
 
-/* Update every metric of p for this event's facts and quantities; mark those whose value changed. */
 void eval_metrics_update(player *p, const ach_event *e, player_event *pe)
 {
     mcursor c;
@@ -188,8 +184,6 @@ void eval_metrics_update(player *p, const ach_event *e, player_event *pe)
     }
 }
 
-/* Calendar metrics from any event of the player: days in a row, months of a year, the day's playtime, and
- * sessions through the night (continuous play, gaps under 30 minutes, from 23:00 or earlier to 05:00 or later). */
 void eval_days_update(player *p, const ach_event *e, double step, player_event *pe)
 {
     uint64_t day = e->received_ms / DAY_MS;
@@ -274,7 +268,6 @@ static double facing_angle(double yaw, const double from[3], const double to[3])
     return a > 180 ? 360 - a : a;
 }
 
-/* The facts of a player_kill for its killer (k) and victim (v); either may be a guest (no player). */
 void eval_kill_facts(evaluator *ev, const ach_event *e, match *m, player *k, player *v, player_event *ke,
                      player_event *ve)
 {

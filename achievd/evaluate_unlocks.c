@@ -34,8 +34,6 @@ void eval_meta_update(player *p, player_event *pe)
     }
 }
 
-/* Write progress for the definitions of every changed metric; unlock those reached. An unlock changes the meta
- * metrics, so repeat until nothing more moves (each round unlocks something, so it ends). */
 void eval_defs_update(evaluator *ev, player *p, const ach_event *e, player_event *pe)
 {
     for (int round = 0; round < 64; round++) {

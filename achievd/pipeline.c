@@ -224,9 +224,6 @@ static void on_match_gone(void *arg, const char *key)
         p->deletes[p->ndeletes++] = k;
 }
 
-/* Save what the evaluator, the pending writes and the links changed, with r, in one checkpoint. 0, or -1 after
- * which the state in memory went further than what Redis holds (or another process leads now): it is dropped
- * and evaluating starts again from the saved state, which the unacknowledged entries replay onto. */
 int pipeline_save(pipeline *p, const step_result *r)
 {
     uint64_t now = now_ms();

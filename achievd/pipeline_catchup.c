@@ -109,7 +109,6 @@ static int catchup_begin(pipeline *p, const store_gap *g)
     return 0;
 }
 
-/* One page of the catch-up for the gap g: replayed and saved with the page's end (store.h). 0 or -1. */
 int pipeline_catch_up(pipeline *p, const store_gap *g)
 {
     catchup_state *c = &p->gap;

@@ -128,7 +128,6 @@ static bool keep_lease(void *arg)
     return !atomic_load(&p->stop) && store_lease(p->st) == 1;
 }
 
-/* Credit one link's past, once the writers inserted everything up to the moment it was seen. */
 void pipeline_backfill_next(pipeline *p, uint64_t now)
 {
     if (now < p->next_backfill)

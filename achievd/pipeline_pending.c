@@ -120,7 +120,6 @@ static void pend_unlock(pend *e, uint64_t at_ms, const char *match_key, const ch
     snprintf(e->note->guid, sizeof e->note->guid, "%s", guid ? guid : "");
 }
 
-/* The evaluator's output: the latest progress per (member, code), and its unlock. */
 void pipeline_on_write(void *arg, const ach_write *w)
 {
     pipeline *p = arg;
@@ -145,13 +144,11 @@ static size_t written(int n, size_t outlen)
     return n < 0 ? 0 : (size_t)n < outlen ? (size_t)n : outlen - 1;
 }
 
-/* Its key in Redis's pending list: "member:code". Returns the length. */
 size_t pipeline_pend_key_format(const pipeline *p, const pend *e, char *out, size_t outlen)
 {
     return written(snprintf(out, outlen, "%u:%s", e->member, p->codes[e->code].name), outlen);
 }
 
-/* Its value there: progress, unlocked, time, match, GUID (last: it may hold a tab). Returns the length. */
 size_t pipeline_pend_format(const pend *e, char *out, size_t outlen)
 {
     return written(snprintf(out, outlen, "%u\t%d\t%" PRIu64 "\t%s\t%s", e->progress, e->unlocked, e->at_ms,
@@ -193,8 +190,6 @@ static void count_code(pipeline *p, uint32_t code, bool unlocked)
 
 /* ---- handing over to the writer ---- */
 
-/* Forget the writes MariaDB has now, in Redis's pending list and then in memory, unless they changed since they
- * were handed over (their newer value is handed over in turn). */
 void pipeline_collect_written(pipeline *p)
 {
     writer_item *done = NULL;
@@ -287,10 +282,6 @@ static long hand(pipeline *p, bool unlocks, size_t limit)
     return rc == 0 ? (long)k : rc;
 }
 
-/* Hand the writer what MariaDB does not have yet. Unlocks go every ACHIEVD_FLUSH_MS, all of them; progress only
- * every ACHIEVD_PROGRESS_MS: a (member, code) changes with most events, and writing each change was 6.5 MariaDB
- * rows per event (docs/performance.md), whereas its latest value once per period is well under one. Progress
- * rows only ever go up (forum.c), so writing them late loses nothing. */
 void pipeline_hand_over(pipeline *p, uint64_t now, size_t slice)
 {
     if (now >= p->next_flush && hand(p, /* unlocks= */ true, SIZE_MAX) >= 0 && hashmap_size(p->pending) > 0)

@@ -213,13 +213,11 @@ static void attempt_warn(stream_writer *w, const char *fmt, ...)
         log_debug("writer: %s (failure %u in a row)", msg, w->failures);
 }
 
-/* Reset the scratch list. */
 void writer_work_clear(stream_writer *w)
 {
     w->nwork = w->work_next = 0;
 }
 
-/* Append e to the scratch list. */
 int writer_work_push(stream_writer *w, wentry *e)
 {
     if (w->nwork == w->capwork) {
@@ -304,7 +302,6 @@ static void set_build(stream_writer *w)
         }
 }
 
-/* Start an attempt with the set (new, or the failed one again). */
 void writer_attempt_begin(stream_writer *w)
 {
     set_build(w);
@@ -736,7 +733,6 @@ static void on_repair(ch_client *c, int err, long status, const char *body, size
 
 static void on_lease(redis_client *c, redisReply *reply, const char *err, void *arg);
 
-/* Run the lease script over the entries in the scratch list. Returns 0 or -ENOTCONN/-ENOMEM. */
 int writer_lease_send(stream_writer *w, redis_reply_fn cb)
 {
     stream_id lo = {UINT64_MAX, UINT64_MAX}, hi = {0, 0};
@@ -1105,8 +1101,6 @@ static void ack_send(stream_writer *w)
     }
 }
 
-/* Copy dead entries to the dead-letter stream (replies come back in order, matched through the scratch list),
- * then acknowledge. */
 void writer_ack_start(stream_writer *w)
 {
     w->ph = P_ACK;

@@ -271,7 +271,6 @@ static void on_client_closed(void *arg)
     closed_one(arg);
 }
 
-/* Close everything; entries not acknowledged stay pending in Redis (I1). */
 void writer_finish(stream_writer *w)
 {
     if (w->finishing)

@@ -48,7 +48,6 @@ static void group_create(stream_writer *w)
     redis_command_argv(w->rd, NULL, NULL, 6, argv, NULL);
 }
 
-/* Issue the next XREADGROUP if there is room in the buffer. */
 void writer_read_more(stream_writer *w)
 {
     if (w->stopping || w->reading || !redis_client_connected(w->rd) || uv_is_active((uv_handle_t *)&w->read_timer))
@@ -165,7 +164,6 @@ static void on_read(redis_client *c, redisReply *reply, const char *err, void *a
     writer_flush_maybe(w);
 }
 
-/* The reading connection is (re)established: make sure the group exists, then re-read our own PEL first. */
 void writer_on_rd_connect(redis_client *c, void *arg)
 {
     stream_writer *w = arg;
@@ -253,9 +251,6 @@ static void on_claimed(redis_client *c, redisReply *reply, const char *err, void
 
 static void on_refreshed(redis_client *c, redisReply *reply, const char *err, void *arg);
 
-/* Refresh the lease (I3) of every buffered entry not acknowledged yet (new, in a set waiting for its retry, or
- * inserted and waiting for its XACK), so that other writers do not take them over needlessly while we hold them
- * (e.g. while ClickHouse or Redis is down); then claim. */
 void writer_maint_start(stream_writer *w)
 {
     w->maint_due = false;

@@ -27,13 +27,11 @@ void writer_on_ctl_connect(redis_client *c, void *arg)
     writer_flush_maybe(w);
 }
 
-/* The flush deadline passed. */
 void writer_on_flush_timer(uv_timer_t *t)
 {
     writer_flush_maybe(t->data);
 }
 
-/* Decide what to do next when idle: acknowledge, insert, maintain, or wait. */
 void writer_flush_maybe(stream_writer *w)
 {
     if (w->finishing || w->ph != P_IDLE || w->retry_wait)
@@ -100,7 +98,6 @@ void writer_flush_maybe(stream_writer *w)
     uv_timer_start(&w->flush_timer, writer_on_flush_timer, due - now, 0);
 }
 
-/* The periodic tick: maintenance when idle, trimming and metrics, the consumer sweep, reading. */
 void writer_on_tick(uv_timer_t *t)
 {
     stream_writer *w = t->data;

@@ -121,39 +121,46 @@ static inline uint64_t reply_time_ms(const redisReply *r)
                                     : 0;
 }
 
-/* stream_writer.c: the pipeline */
+/* ---- stream_writer.c: the pipeline ---- */
+
 /* Start an attempt with the set (new, or the failed one again). */
 void writer_attempt_begin(stream_writer *w);
-/* XACK the inserted entries (P_ACK), after storing the dead ones aside. */
+/* Copy dead entries to the dead-letter stream (replies come back in order, matched through the scratch list),
+ * then acknowledge. */
 void writer_ack_start(stream_writer *w);
-/* Run the lease script (I3) over the entries in the scratch list, answer to cb. Returns 0 or -ENOTCONN/-ENOMEM. */
+/* Run the lease script over the entries in the scratch list. Returns 0 or -ENOTCONN/-ENOMEM. */
 int writer_lease_send(stream_writer *w, redis_reply_fn cb);
 /* Drop the scratch-list entries the lease script's reply did not confirm; returns how many. */
 size_t writer_lease_apply(stream_writer *w, const redisReply *reply);
 /* Reset the scratch list. */
 void writer_work_clear(stream_writer *w);
-/* Append e to the scratch list: 0 or -ENOMEM. */
+/* Append e to the scratch list. */
 int writer_work_push(stream_writer *w, wentry *e);
 
-/* writer_read.c: reading and takeover */
+/* ---- writer_read.c: reading and takeover ---- */
+
 /* Issue the next XREADGROUP if there is room in the buffer. */
 void writer_read_more(stream_writer *w);
-/* redis_client connect hook of the reading connection. */
+/* The reading connection is (re)established: make sure the group exists, then re-read our own PEL first. */
 void writer_on_rd_connect(redis_client *c, void *arg);
-/* Refresh the lease of the buffer, then take over idle entries (P_MAINT). */
+/* Refresh the lease (I3) of every buffered entry not acknowledged yet (new, in a set waiting for its retry, or
+ * inserted and waiting for its XACK), so that other writers do not take them over needlessly while we hold them
+ * (e.g. while ClickHouse or Redis is down); then claim. */
 void writer_maint_start(stream_writer *w);
 
-/* writer_schedule.c: when to act */
+/* ---- writer_schedule.c: when to act ---- */
+
 /* Decide what to do next when idle: acknowledge, insert, maintain, or wait. */
 void writer_flush_maybe(stream_writer *w);
-/* uv timer callback of flush_timer: writer_flush_maybe. */
+/* The flush deadline passed. */
 void writer_on_flush_timer(uv_timer_t *t);
-/* uv timer callback of tick_timer, every TICK_MS. */
+/* The periodic tick: maintenance when idle, trimming and metrics, the consumer sweep, reading. */
 void writer_on_tick(uv_timer_t *t);
 /* redis_client connect hook of the command connection. */
 void writer_on_ctl_connect(redis_client *c, void *arg);
 
-/* writer_lifetime.c */
+/* ---- writer_lifetime.c: settings and lifetime ---- */
+
 /* Close everything; entries not acknowledged stay pending in Redis (I1). */
 void writer_finish(stream_writer *w);
 
