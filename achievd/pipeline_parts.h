@@ -45,7 +45,7 @@ typedef struct {
     uint64_t unlocks, progress; /* written since start, for /metrics */
 } code_entry;
 
-/* A GUID -> member link as achievd credits it (see the top of this file). */
+/* A GUID -> member link as achievd credits it (see the top of pipeline.c). */
 typedef struct {
     char guid[65];
     uint32_t member;
@@ -55,7 +55,7 @@ typedef struct {
     bool dirty;       /* changed since the last checkpoint */
 } link_state;
 
-/* A catch-up from ClickHouse under way (see CATCHUP_SKEW_MS). */
+/* A catch-up from ClickHouse under way (see CATCHUP_SKEW_MS, pipeline_catchup.c). */
 typedef struct {
     bool active;
     char marker[48];  /* the MINID of the trim it covers: everything before it */

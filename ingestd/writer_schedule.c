@@ -11,9 +11,9 @@
 /* ---- scheduling ---- */
 
 /* The command connection is (re)established. While Redis was away every attempt failed at once (not connected),
- * doubling the backoff to BACKOFF_MAX_MS within a few seconds; waiting it out now would leave acknowledgements and
- * lease refreshes undone for that long, and entries idle past claim_idle_ms would be taken over by other writers
- * for nothing. Start again from the shortest backoff, at once. */
+ * doubling the backoff to BACKOFF_MAX_MS (stream_writer.c) within a few seconds; waiting it out now would leave
+ * acknowledgements and lease refreshes undone for that long, and entries idle past claim_idle_ms would be taken over
+ * by other writers for nothing. Start again from the shortest backoff, at once. */
 void writer_on_ctl_connect(redis_client *c, void *arg)
 {
     stream_writer *w = arg;

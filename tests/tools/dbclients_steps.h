@@ -69,7 +69,7 @@ static void on_watchdog(uv_timer_t *t)
     _exit(1);
 }
 
-/* Probe outcome for the probes below: arg says whether success is expected. */
+/* Probe outcome for the probes of each check: arg says whether success is expected. */
 static void on_probe(void *token, bool ok, const char *detail)
 {
     const char *what = token;
