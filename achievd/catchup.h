@@ -1,8 +1,8 @@
 /* Catching up from ClickHouse. A consumer group more than STREAM_MAX_BACKLOG entries behind is released by the
  * ClickHouse writers: they trim the stream past it and record where (stream_entry.h). Everything they trimmed
  * was inserted into raw_events first (a trim never passes the writers' own group), so achievd replays those
- * events from there, by receive time, in pages, before it reads the stream again (pipeline.c says how the
- * bounds are chosen so that each event counts once). This file is the ClickHouse side: which rows, in what
+ * events from there, by receive time, in pages, before it reads the stream again (pipeline_catchup.c says how
+ * the bounds are chosen so that each event counts once). This file is the ClickHouse side: which rows, in what
  * order, a page at a time. */
 #ifndef MOHSTATS_ACHIEVD_CATCHUP_H
 #define MOHSTATS_ACHIEVD_CATCHUP_H

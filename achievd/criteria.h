@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Facts about one player in one event, derived once per event (evaluate.c) from docs/definitions.md. */
+/* Facts about one player in one event, derived once per event (evaluate_metrics.c) from docs/definitions.md. */
 typedef enum {
     /* as the killer of a player_kill */
     FACT_KILL,              /* a kill by the definitions: another player, not a team mate */

@@ -1,5 +1,5 @@
-/* achievd's state of players and matches: the structures the evaluator updates (evaluate.c) and saves
- * (evaluate_state.c). Private to those two files. */
+/* achievd's state of players and matches: the structures the evaluator updates (evaluate.c and its parts,
+ * evaluate_parts.h) and saves (evaluate_state.c). Private to those files. */
 #ifndef MOHSTATS_ACHIEVD_EVALUATE_STATE_H
 #define MOHSTATS_ACHIEVD_EVALUATE_STATE_H
 
@@ -108,7 +108,7 @@ static inline bool mstate_is_zero(const mstate *s)
 }
 
 /* Whether metric i's shape uses its value alone: counts, single bests, distinct counts (whose cur, the count now,
- * nothing reads), match outcomes, meta and manual metrics. evaluate.c reads and writes cur and t of the other
+ * nothing reads), match outcomes, meta and manual metrics. evaluate_metrics.c reads and writes cur and t of the other
  * shapes only; their states are held whole. */
 static inline bool metric_value_only(int i)
 {

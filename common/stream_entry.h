@@ -20,7 +20,7 @@
 #define STREAM_DUP_COPY "2"
 
 /* "<stream>" STREAM_RELEASED_SUFFIX: a hash, consumer group -> the MINID of the newest trim that went past entries
- * the group had not read yet (a group more than STREAM_MAX_BACKLOG behind is released: ingestd/stream_writer.c).
+ * the group had not read yet (a group more than STREAM_MAX_BACKLOG behind is released: ingestd/stream_trimmer.c).
  * Written in the same script as the XTRIM and only ever raised, so a group whose last-delivered id is older than
  * its value knows it missed entries, and which (achievd/catchup.c replays them from ClickHouse). */
 #define STREAM_RELEASED_SUFFIX ":released"

@@ -66,8 +66,10 @@ void stream_writer_free(stream_writer *w);
 /* Events inserted since start (also mohstats_writer_events_total). */
 uint64_t stream_writer_events_written(const stream_writer *w);
 
-/* Its parts, each with its own header: write_buffer.h (the entries held), writer_sql.h (the SQL and query_ids),
- * stream_trimmer.h (trimming, stream metrics, the consumer sweep), ch_guard.h (retention and recovery after a
- * ClickHouse restart); the stream id type is in stream.h. */
+/* Its parts: stream_writer.c (the exactly-once pipeline), writer_read.c (reading, taking over), writer_schedule.c
+ * (when to act), writer_lifetime.c (settings, start, stop), sharing writer_state.h; and, each with its own header,
+ * write_buffer.h (the entries held), writer_sql.h (the SQL and query_ids), stream_trimmer.h (trimming, stream
+ * metrics, the consumer sweep), ch_guard.h (retention and recovery after a ClickHouse restart); the stream id type
+ * is in stream.h. */
 
 #endif

@@ -1,4 +1,4 @@
-/* The checks of the test tools (browser_check, dbclients_check): one line per check, "ok   - ..." or
+/* The checks of the test tools (browser_check, the dbclients_* checks): one line per check, "ok   - ..." or
  * "FAIL - ...", counted in tool_passed / tool_failed for the summary line each tool prints at its end. Each tool is
  * one translation unit, so the counters are its own. */
 #ifndef MOHSTATS_TOOL_CHECK_H
