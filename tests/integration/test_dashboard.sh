@@ -81,6 +81,28 @@ check "the demo's players are ranked" retry 30 ranked
 # computed now. From here on the API and the pages see the same numbers.
 sleep 3
 
+# --- the OpenAPI document: real answers carry the fields it says every answer has ----------------------------
+
+# documented PATH URL: the answer at URL (under /api/v1) has every field docs/openapi.json requires for PATH.
+documented() {
+  local body missing
+  body=$(http_get "$MOHSTATS_URL/api/v1$2") || return 1
+  missing=$(jq -r --slurpfile doc "$MOHSTATS_SRC_DIR/docs/openapi.json" --arg path "$1" \
+    -f "$MOHSTATS_SRC_DIR/tests/integration/openapi_missing.jq" <<<"$body" | head -5 | tr '\n' ' ')
+  [ -z "$missing" ] || echo "  $2 lacks: $missing"
+  [ -z "$missing" ]
+}
+doc_guid=$(json_get "$MOHSTATS_URL/api/v1/stats/leaderboard/global?stat=kills&limit=1" '.players[0].player_id')
+doc_match=$(json_get "$MOHSTATS_URL/api/v1/stats/matches?limit=1" '.list[0].match_id')
+doc_server=$(json_get "$MOHSTATS_URL/api/v1/servers" '.[0].server_id')
+for pair in "/stats/global /stats/global" "/stats/leaderboard/global /stats/leaderboard/global?stat=headshots" \
+  "/stats/matches /stats/matches?limit=5" "/stats/player/{guid} /stats/player/$doc_guid" \
+  "/stats/player/{guid}/weapons /stats/player/$doc_guid/weapons" "/stats/match/{id} /stats/match/$doc_match" \
+  "/servers /servers" "/servers/{id}/live /servers/$doc_server/live" "/achievements /achievements"; do
+  # shellcheck disable=SC2086 # the pair is two words: the documented path and the URL
+  check "OpenAPI: ${pair#* } has the fields docs/openapi.json documents for ${pair%% *}" documented $pair
+done
+
 # --- the browser -----------------------------------------------------------------------------------------------
 
 rm -rf "$SHOTS"
