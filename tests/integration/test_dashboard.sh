@@ -122,6 +122,8 @@ check "chromedriver is ready" retry 20 driver_ready
 max_tti=${DASHBOARD_MAX_TTI_MS:-1000}
 [ -f "$MOHSTATS_BIN_DIR/CMakeCache.txt" ] && grep -q '^MOHSTATS_SANITIZE:BOOL=ON' "$MOHSTATS_BIN_DIR/CMakeCache.txt" &&
   max_tti=${DASHBOARD_MAX_TTI_MS:-3000}
+# The figures mean little without the machine's load: one line of it beside browser_check's "tti {...}" lines.
+printf 'load {"loadavg": "%s", "cpus": %s}\n' "$(cut -d' ' -f1-3 /proc/loadavg)" "$(nproc)"
 if "$BROWSER_CHECK" --driver "http://127.0.0.1:$driver_port" --site "$MOHSTATS_URL" --out "$SHOTS" \
   --max-tti-ms "$max_tti"; then
   pass "every page passes in the browser (screenshots in $SHOTS)"
