@@ -1,7 +1,9 @@
-/* docs/openapi.json against what queryd serves: every route queryd registers (queryd_api_routes, the list main.c
- * uses) is a path of the document marked "x-mohstats-daemon": "queryd" with a GET operation, and every such path is
- * served; each path parameter is declared; each GET answers 200 with a JSON schema; the leaderboard's stat and
- * period lists are the ones queryd accepts. Runs in milliseconds: no server starts, routes are only registered. */
+/* docs/openapi.json against what the daemons serve: every route queryd registers (queryd_api_routes, the list
+ * main.c uses) is a path of the document marked "x-mohstats-daemon": "queryd" with a GET operation, and every such
+ * path is served; the same for authd's routes (verify_routes, forum_routes) and its paths, method by method; each
+ * path parameter is declared; each operation answers with a JSON schema; the leaderboard's stat and period lists
+ * are the ones queryd accepts. Runs in milliseconds: no server starts, routes are only registered. ingestd's two
+ * paths are not checked here (their registration needs its running parts). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +17,7 @@
 #include <uv.h>
 
 #include "area.h"
+#include "authd.h"
 #include "http_server.h"
 #include "params.h"
 #include "stats.h"
@@ -22,27 +25,34 @@
 #define MAX_ROUTES 256
 
 typedef struct {
-    char *paths[MAX_ROUTES]; /* under /api/v1 */
+    char *paths[MAX_ROUTES];   /* under /api/v1 */
+    char *methods[MAX_ROUTES]; /* lower case, as the document's operations: "get", "post", ... */
     size_t n;
 } route_list;
 
 static cJSON *doc;
 
-/* http_server_routes_each: keep queryd's GET routes under /api/v1, without the prefix. */
+/* http_server_routes_each: keep the routes under /api/v1, without the prefix. */
 static void collect(void *ctx, const char *method, const char *pattern)
 {
     route_list *l = ctx;
     static const char prefix[] = "/api/v1";
-    if (strcmp(method, "GET") != 0 || strncmp(pattern, prefix, sizeof prefix - 1) != 0)
+    if (strncmp(pattern, prefix, sizeof prefix - 1) != 0)
         return;
     assert_true(l->n < MAX_ROUTES);
     l->paths[l->n] = strdup(pattern + sizeof prefix - 1);
-    assert_non_null(l->paths[l->n]);
+    l->methods[l->n] = strdup(method);
+    assert_true(l->paths[l->n] && l->methods[l->n]);
+    for (char *c = l->methods[l->n]; *c; c++)
+        *c = (char)(*c - 'A' + 'a');
     l->n++;
 }
 
-/* The routes queryd serves, registered on a server that never listens. */
-static void served_routes(route_list *l)
+typedef enum { QUERYD, AUTHD } daemon_kind;
+static const char *const daemon_names[] = {"queryd", "authd"};
+
+/* The routes a daemon serves, registered on a server that never listens. */
+static void served_routes(daemon_kind d, route_list *l)
 {
     uv_loop_t loop;
     assert_int_equal(uv_loop_init(&loop), 0);
@@ -50,8 +60,15 @@ static void served_routes(route_list *l)
     http_server_config_init(&cfg);
     http_server *s = http_server_new(&loop, &cfg);
     assert_non_null(s);
-    static queryd q; /* the handlers' argument; never called here */
-    queryd_api_routes(&q, s);
+    /* The handlers' arguments; no handler is called here. */
+    static queryd q;
+    static authd a = {.smf_prefix = "smf_"};
+    if (d == QUERYD) {
+        queryd_api_routes(&q, s);
+    } else {
+        verify_routes(&a, s);
+        forum_routes(&a, s);
+    }
     memset(l, 0, sizeof *l);
     http_server_routes_each(s, collect, l);
     http_server_free(s);
@@ -60,8 +77,10 @@ static void served_routes(route_list *l)
 
 static void route_list_free(route_list *l)
 {
-    for (size_t i = 0; i < l->n; i++)
+    for (size_t i = 0; i < l->n; i++) {
         free(l->paths[i]);
+        free(l->methods[i]);
+    }
 }
 
 static int load_doc(void **state)
@@ -98,57 +117,83 @@ static int free_doc(void **state)
     return 0;
 }
 
-/* Whether the document's path item is one of queryd's. */
-static bool is_queryd(const cJSON *item)
+/* Whether the document's path item is one of daemon d's. */
+static bool is_of(const cJSON *item, daemon_kind d)
 {
-    const char *d = cJSON_GetStringValue(cJSON_GetObjectItem(item, "x-mohstats-daemon"));
-    return d && strcmp(d, "queryd") == 0;
+    const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(item, "x-mohstats-daemon"));
+    return name && strcmp(name, daemon_names[d]) == 0;
+}
+
+/* How many of daemon d's routes the document lacks (each said on stderr); *served gets how many it serves. */
+static int undocumented(daemon_kind d, size_t *served)
+{
+    route_list l;
+    served_routes(d, &l);
+    *served = l.n;
+    const cJSON *paths = cJSON_GetObjectItem(doc, "paths");
+    int missing = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        const cJSON *item = cJSON_GetObjectItemCaseSensitive(paths, l.paths[i]);
+        if (!item || !is_of(item, d) || !cJSON_GetObjectItem(item, l.methods[i])) {
+            fprintf(stderr,
+                    "%s serves %s /api/v1%s, which docs/openapi.json does not describe (as a path with "
+                    "\"x-mohstats-daemon\": \"%s\" and a %s operation)\n",
+                    daemon_names[d], l.methods[i], l.paths[i], daemon_names[d], l.methods[i]);
+            missing++;
+        }
+    }
+    route_list_free(&l);
+    return missing;
+}
+
+/* How many of the operations the document gives daemon d it does not serve (each said on stderr); *documented gets
+ * how many it gives. */
+static int unserved(daemon_kind d, int *documented)
+{
+    route_list l;
+    served_routes(d, &l);
+    const cJSON *item;
+    int extra = 0;
+    *documented = 0;
+    cJSON_ArrayForEach(item, cJSON_GetObjectItem(doc, "paths"))
+    {
+        if (!is_of(item, d))
+            continue;
+        const cJSON *op;
+        cJSON_ArrayForEach(op, item)
+        {
+            if (!cJSON_IsObject(op))
+                continue; /* "x-mohstats-daemon" */
+            (*documented)++;
+            bool served = false;
+            for (size_t i = 0; i < l.n && !served; i++)
+                served = strcmp(l.paths[i], item->string) == 0 && strcmp(l.methods[i], op->string) == 0;
+            if (!served) {
+                fprintf(stderr, "docs/openapi.json describes %s %s, which %s does not serve\n", op->string,
+                        item->string, daemon_names[d]);
+                extra++;
+            }
+        }
+    }
+    route_list_free(&l);
+    return extra;
 }
 
 static void test_every_served_route_is_documented(void **state)
 {
     (void)state;
-    route_list l;
-    served_routes(&l);
-    assert_true(l.n > 50);
-    const cJSON *paths = cJSON_GetObjectItem(doc, "paths");
-    int missing = 0;
-    for (size_t i = 0; i < l.n; i++) {
-        const cJSON *item = cJSON_GetObjectItemCaseSensitive(paths, l.paths[i]);
-        if (!item || !is_queryd(item) || !cJSON_GetObjectItem(item, "get")) {
-            fprintf(stderr,
-                    "queryd serves GET /api/v1%s, which docs/openapi.json does not describe (as a path with "
-                    "\"x-mohstats-daemon\": \"queryd\" and a get operation)\n",
-                    l.paths[i]);
-            missing++;
-        }
-    }
-    route_list_free(&l);
+    size_t nq, na;
+    int missing = undocumented(QUERYD, &nq) + undocumented(AUTHD, &na);
+    assert_true(nq > 50 && na > 10);
     assert_int_equal(missing, 0);
 }
 
 static void test_every_documented_route_is_served(void **state)
 {
     (void)state;
-    route_list l;
-    served_routes(&l);
-    const cJSON *item;
-    int extra = 0, n = 0;
-    cJSON_ArrayForEach(item, cJSON_GetObjectItem(doc, "paths"))
-    {
-        if (!is_queryd(item))
-            continue;
-        n++;
-        bool served = false;
-        for (size_t i = 0; i < l.n && !served; i++)
-            served = strcmp(l.paths[i], item->string) == 0;
-        if (!served) {
-            fprintf(stderr, "docs/openapi.json describes %s, which queryd does not serve\n", item->string);
-            extra++;
-        }
-    }
-    route_list_free(&l);
-    assert_true(n > 50);
+    int nq, na;
+    int extra = unserved(QUERYD, &nq) + unserved(AUTHD, &na);
+    assert_true(nq > 50 && na > 10);
     assert_int_equal(extra, 0);
 }
 
