@@ -37,10 +37,10 @@ struct live_server {
     char *id;
     char *session, *map, *match_key;
     uint64_t started_ms, last_event_ms;
-    hashmap *players;           /* guid -> live_player */
-    hashmap *sessions;          /* session id -> map name (char *) */
-    int dirty;                  /* the live view changed since it was published */
-    int listed;                 /* in live_matches: it has not been quiet for LIVE_TTL_MS since */
+    hashmap *players;  /* guid -> live_player */
+    hashmap *sessions; /* session id -> map name (char *) */
+    int dirty;         /* the live view changed since it was published */
+    int listed;        /* in live_matches: it has not been quiet for LIVE_TTL_MS since */
     int sessions_dirty;         /* the session maps changed since they were saved */
     uint64_t sessions_saved_ms; /* when the session maps were last written to Redis */
 };
@@ -240,8 +240,8 @@ void live_server_observe(live_server *s, const event_summary *ev, uint64_t recei
     s->last_event_ms = received_ms;
     s->dirty = 1;
     /* A new session is a new map load: scores start again. */
-    if (ev->session.n &&
-        (!s->session || strlen(s->session) != ev->session.n || memcmp(s->session, ev->session.p, ev->session.n) != 0)) {
+    if (ev->session.n && (!s->session || strlen(s->session) != ev->session.n ||
+                          memcmp(s->session, ev->session.p, ev->session.n) != 0)) {
         set_str(&s->session, ev->session);
         s->started_ms = received_ms;
         size_t pos = 0, klen;

@@ -23,20 +23,20 @@ typedef struct {
     struct mdb_pool *mdb;
     struct pg_pool *pg;
     qcache *cache;
-    struct board_set *boards;         /* leaderboard boards (board.h) */
-    struct fresh *fresh;              /* the data generation: inserts into ClickHouse known of (fresh.h) */
-    int max_limit;                    /* QUERY_MAX_LIMIT: the most rows one page may ask for */
-    int max_offset;                   /* QUERY_MAX_OFFSET: the deepest page */
-    int cache_ttl_s;                  /* QUERY_CACHE_TTL_S */
-    int live_ttl_s;                   /* QUERY_LIVE_TTL_S: live state (Redis live_matches) */
-    int stale_ttl_s;                  /* QUERY_STALE_TTL_S: how long an answer may be served while ClickHouse is down */
-    int not_found_ttl_ms;             /* QUERY_NOT_FOUND_TTL_MS: how long a 404 is cached (0: not at all) */
-    int lock_ms;                      /* QUERY_LOCK_MS: cross-process single-flight lock */
-    bool board_warm;                  /* QUERY_BOARD_WARM: keep every leaderboard board built (board.h) */
-    int board_refresh_s;              /* QUERY_BOARD_REFRESH_S: how old a board kept warm gets before it is rebuilt */
+    struct board_set *boards; /* leaderboard boards (board.h) */
+    struct fresh *fresh;      /* the data generation: inserts into ClickHouse known of (fresh.h) */
+    int max_limit;            /* QUERY_MAX_LIMIT: the most rows one page may ask for */
+    int max_offset;           /* QUERY_MAX_OFFSET: the deepest page */
+    int cache_ttl_s;          /* QUERY_CACHE_TTL_S */
+    int live_ttl_s;           /* QUERY_LIVE_TTL_S: live state (Redis live_matches) */
+    int stale_ttl_s;          /* QUERY_STALE_TTL_S: how long an answer may be served while ClickHouse is down */
+    int not_found_ttl_ms;     /* QUERY_NOT_FOUND_TTL_MS: how long a 404 is cached (0: not at all) */
+    int lock_ms;              /* QUERY_LOCK_MS: cross-process single-flight lock */
+    bool board_warm;          /* QUERY_BOARD_WARM: keep every leaderboard board built (board.h) */
+    int board_refresh_s;      /* QUERY_BOARD_REFRESH_S: how old a board kept warm gets before it is rebuilt */
     struct redis_client *cache_redis; /* the answer cache's Redis (CACHE_REDIS_URL, else redis) */
-    char ch_settings[160];            /* sent with every ClickHouse query: read-only, QUERY_CH_MAX_* */
-    char smf_prefix[32];              /* SMF_DB_PREFIX, checked to be [a-z0-9_] */
+    char ch_settings[160];    /* sent with every ClickHouse query: read-only, QUERY_CH_MAX_* */
+    char smf_prefix[32];      /* SMF_DB_PREFIX, checked to be [a-z0-9_] */
 } queryd;
 
 /* queryd's settings (registered before the daemon parses its command line). */
