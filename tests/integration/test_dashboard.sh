@@ -42,6 +42,20 @@ etag=$(sed -n 's/^[Ee][Tt][Aa][Gg]: *\([^\r]*\).*/\1/p' <<<"$headers")
 check_eq "an unchanged script is 304" 304 "$(http_status "$MOHSTATS_URL/app.js" -H "If-None-Match: $etag")"
 check_eq "the chart library comes from the Debian package" \
   "$(wc -c </usr/share/javascript/chart.js/chart.min.js)" "$(curl -sS "$MOHSTATS_URL/vendor/chart.js" | wc -c)"
+# Compressed on the way out for the public reads (nginx; only those: see deploy/nginx/mohstats.conf.template).
+encoding() {
+  curl -sS -D - -o /dev/null -H 'Accept-Encoding: gzip' "$MOHSTATS_URL$1" |
+    sed -n 's/^[Cc]ontent-[Ee]ncoding: *\([^\r]*\).*/\1/p'
+}
+check_eq "the chart library is sent compressed to a browser that takes gzip" gzip "$(encoding /vendor/chart.js)"
+gz_size=$(curl -sS -H 'Accept-Encoding: gzip' -o - "$MOHSTATS_URL/vendor/chart.js" | wc -c)
+check "and is then at most half its size ($gz_size bytes)" \
+  test "$gz_size" -le $(($(wc -c </usr/share/javascript/chart.js/chart.min.js) / 2))
+check_eq "the API's answers too" gzip "$(encoding /api/v1/achievements)"
+etag=$(curl -sS -D - -o /dev/null -H 'Accept-Encoding: gzip' "$MOHSTATS_URL/app.js" |
+  sed -n 's/^[Ee][Tt][Aa][Gg]: *\([^\r]*\).*/\1/p')
+check_eq "a compressed script's (weak) ETag still gets a 304" 304 \
+  "$(http_status "$MOHSTATS_URL/app.js" -H 'Accept-Encoding: gzip' -H "If-None-Match: $etag")"
 check_eq "an unknown API path is still the API's JSON 404" '{"error":"Not found"}' \
   "$(curl -sS "$MOHSTATS_URL/api/v1/no-such-endpoint")"
 escape=$(http_status "$MOHSTATS_URL/..%2f..%2fCMakeLists.txt")
