@@ -1,5 +1,5 @@
-# One image for all of mohstats: the four daemons and the migration step. docker-compose.yml runs one service
-# per daemon from it and chooses the binary with `command:`.
+# One image for all of mohstats: the four daemons, the migration step and the demo world. docker-compose.yml runs
+# one service per daemon from it and chooses the binary with `command:` (the demo: scripts/demo.sh run).
 
 # --- build: the Debian 12 toolchain and -dev packages of scripts/deps.sh, then the daemons only -----------------
 FROM debian:12 AS build
@@ -17,10 +17,11 @@ COPY queryd/ queryd/
 COPY authd/ authd/
 COPY achievd/ achievd/
 COPY demo/ demo/
-# The top-level CMakeLists.txt configures tests/ too (it needs the directory to exist); only the daemons are built.
+# The top-level CMakeLists.txt configures tests/ too (it needs the directory to exist); only the daemons and the demo
+# world are built.
 COPY tests/ tests/
 RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
- && cmake --build build -j"$(nproc)" --target ingestd queryd authd achievd
+ && cmake --build build -j"$(nproc)" --target ingestd queryd authd achievd demo_world
 
 # --- runtime: shared libraries, curl for health checks, psql and mariadb clients for scripts/migrate.sh -------
 FROM debian:12-slim
@@ -30,9 +31,10 @@ RUN apt-get update \
       ca-certificates curl postgresql-client-15 mariadb-client libjs-chart.js \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin mohstats \
- && install -d -o mohstats -g mohstats /var/lib/mohstats/spool
-COPY --from=build /src/build/ingestd /src/build/queryd /src/build/authd /src/build/achievd /usr/local/bin/
-COPY scripts/migrate.sh /app/scripts/migrate.sh
+ && install -d -o mohstats -g mohstats /var/lib/mohstats/spool /var/lib/mohstats/demo
+COPY --from=build /src/build/ingestd /src/build/queryd /src/build/authd /src/build/achievd /src/build/demo_world \
+     /usr/local/bin/
+COPY scripts/migrate.sh scripts/demo.sh /app/scripts/
 COPY schemas/ /app/schemas/
 # The dashboard's pages (queryd's WEB_DIR default when it is not beside the binary).
 COPY web/ /usr/share/mohstats/web/

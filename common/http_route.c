@@ -14,6 +14,7 @@ static void route_release(http_route *r)
         free(r->segs[i].text);
     free(r->segs);
     free(r->method);
+    free(r->pattern);
 }
 
 /* Split pattern into segments; 0, -EINVAL for a malformed pattern or -ENOMEM. */
@@ -143,7 +144,7 @@ int http_route_table_add(http_route_table *t, const char *method, const char *pa
 {
     http_route r = {.fn = fn, .arg = arg};
     int rc = route_compile(&r, pattern);
-    if (rc == 0 && !(r.method = strdup(method)))
+    if (rc == 0 && (!(r.method = strdup(method)) || !(r.pattern = strdup(pattern))))
         rc = -ENOMEM;
     if (rc == 0) {
         http_route *routes = realloc(t->routes, (t->n + 1) * sizeof *routes);

@@ -24,7 +24,8 @@ typedef struct {
 } http_route_seg;
 
 typedef struct {
-    char *method; /* "GET", ... or "*" */
+    char *method;  /* "GET", ... or "*" */
+    char *pattern; /* as registered, for listing the routes (http_server_routes_each) */
     http_route_seg *segs;
     size_t nsegs;
     bool rest; /* last segment is {name*} */

@@ -115,6 +115,12 @@ int http_server_route_admit(http_server *s, const char *method, const char *patt
     return rc;
 }
 
+void http_server_routes_each(const http_server *s, http_route_each_fn fn, void *ctx)
+{
+    for (size_t i = 0; i < s->routes.n; i++)
+        fn(ctx, s->routes.routes[i].method, s->routes.routes[i].pattern);
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Listeners
  * ------------------------------------------------------------------------------------------- */

@@ -51,6 +51,11 @@ typedef int (*http_admit_fn)(http_request *req, void *arg, char *message, size_t
 int http_server_route_admit(http_server *s, const char *method, const char *pattern, http_handler_fn fn,
                             http_admit_fn admit, void *arg);
 
+/* Call fn(ctx, method, pattern) for every registered route, in registration order, with the method and pattern as
+ * registered: what a server serves, for a document of its API to be checked against (tests/unit/test_openapi.c). */
+typedef void (*http_route_each_fn)(void *ctx, const char *method, const char *pattern);
+void http_server_routes_each(const http_server *s, http_route_each_fn fn, void *ctx);
+
 /* Listen on host:port (host may be an IPv4 or IPv6 literal). May be called several times.
  * Returns 0 or a negative libuv error. */
 int http_server_listen(http_server *s, const char *host, int port);

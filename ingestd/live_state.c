@@ -202,6 +202,39 @@ static void player_seen(live_player *p, slice name, slice team, uint64_t ms)
     p->last_seen_ms = ms;
 }
 
+/* A guest logged in: the tracker reports a player as unauth_<slot> until their login succeeds and under their member
+ * id from the player_auth event on, and no event names both (the slot is not sent again). The guest's entry would
+ * stay listed beside the member's until unseen for five minutes (player_ttl_ms): the same player twice. The one
+ * link is the name, which a login does not change: the guest entry of that name becomes the member's, keeping its
+ * team and score. Two guests of one name (UnnamedSoldier) cannot be told apart; one of them is taken, and the other,
+ * if it was the one, ages out as before. */
+static void player_logged_in(live_server *s, slice member, slice name)
+{
+    static const char guest[] = "unauth_";
+    if (!member.n || !name.n || (member.n >= sizeof guest - 1 && memcmp(member.p, guest, sizeof guest - 1) == 0))
+        return;
+    char *want = slice_dup_utf8(name);
+    if (!want)
+        return;
+    size_t pos = 0, klen;
+    const char *k;
+    void *v;
+    char *found = NULL;
+    while (!found && hashmap_next(s->players, &pos, &k, &klen, &v)) {
+        live_player *p = v;
+        if (klen > sizeof guest - 1 && memcmp(k, guest, sizeof guest - 1) == 0 && p->name && strcmp(p->name, want) == 0)
+            found = strndup(k, klen); /* the key goes with the entry */
+    }
+    free(want);
+    if (!found)
+        return;
+    live_player *was = hashmap_remove(s->players, found, strlen(found));
+    free(found);
+    if (!hashmap_get(s->players, member.p, member.n) && hashmap_put(s->players, member.p, member.n, was, NULL) == 0)
+        return;
+    player_free(was); /* the member was listed already (a second login): their entry stays */
+}
+
 void live_server_observe(live_server *s, const event_summary *ev, uint64_t received_ms)
 {
     s->last_event_ms = received_ms;
@@ -225,6 +258,8 @@ void live_server_observe(live_server *s, const event_summary *ev, uint64_t recei
     }
     if (ev->map.n)
         set_str(&s->map, ev->map);
+    if (ev->type && ev->type->category == EVCAT_AUTH)
+        player_logged_in(s, ev->actor_guid, ev->actor_name);
     live_player *actor = player_get(s, ev->actor_guid);
     live_player *target = player_get(s, ev->target_guid);
     player_seen(actor, ev->actor_name, ev->actor_team, received_ms);

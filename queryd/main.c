@@ -46,18 +46,7 @@ int main(int argc, char **argv)
     }
 
     http_server *s = daemon_http(d);
-    global_routes(&q, s);
-    leaderboard_routes(&q, s);
-    player_routes(&q, s);
-    match_routes(&q, s);
-    map_routes(&q, s);
-    weapon_routes(&q, s);
-    gametype_routes(&q, s);
-    server_routes(&q, s);
-    server_players_routes(&q, s);
-    query_routes(&q, s);
-    heatmap_routes(&q, s);
-    achievement_routes(&q, s);
+    queryd_api_routes(&q, s);
     web_routes(&q, s);
 
     code = daemon_run(d);

@@ -1,5 +1,5 @@
-/* Shared pieces of the API areas: route registration, SQL conditions over lists, row lookups, and
- * queryd's settings. */
+/* Shared pieces of the API areas: route registration (every area's, in one list), SQL conditions over lists, row
+ * lookups, and queryd's settings. */
 #include "area.h"
 
 #include <errno.h>
@@ -77,6 +77,22 @@ void routes_add(http_server *s, queryd *q, const route *r, size_t n)
         if (http_server_route(s, "GET", path, r[i].fn, q) != 0)
             log_error("cannot register route %s", path);
     }
+}
+
+void queryd_api_routes(queryd *q, http_server *s)
+{
+    global_routes(q, s);
+    leaderboard_routes(q, s);
+    player_routes(q, s);
+    match_routes(q, s);
+    map_routes(q, s);
+    weapon_routes(q, s);
+    gametype_routes(q, s);
+    server_routes(q, s);
+    server_players_routes(q, s);
+    query_routes(q, s);
+    heatmap_routes(q, s);
+    achievement_routes(q, s);
 }
 
 char *sql_in(const char *col, const char *const *vals, size_t n)

@@ -6,8 +6,11 @@
 # Usage: scripts/demo.sh start DIR   start it in the background against the stack in DIR (log: DIR/logs/demo.log)
 #        scripts/demo.sh stop  DIR   stop it
 #        scripts/demo.sh purge DIR   stop it and delete its data from the stack in DIR
+#        scripts/demo.sh run   DIR   run it in the foreground against MOHSTATS_URL, its members written to the forum
+#                                    at MARIADB_URL, its state in DIR (docker-compose.yml's `demo` service)
 #
 # Environment: MOHSTATS_BIN_DIR   where demo_world is (default: <repo>/build)
+#              MOHSTATS_URL, MARIADB_URL   for run only (start, stop and purge read DIR/stack.env)
 #              DEMO_SERVERS (3), DEMO_PLAYERS (36), DEMO_RATE (3 events/s per server), DEMO_MATCH_SECONDS (600),
 #              DEMO_SEED (the time): how big and how busy the demo community is
 #
@@ -40,14 +43,19 @@ die() {
   exit 2
 }
 CMD=$1
-# Nothing to stop where no stack ever ran.
-[ "$CMD" != stop ] || [ -f "$2/stack.env" ] || exit 0
-DIR=$(cd "$2" 2>/dev/null && pwd) || die "no stack directory $2"
-[ -f "$DIR/stack.env" ] || die "no stack in $DIR (start one with scripts/stack.sh up $DIR)"
-set -a
-# shellcheck disable=SC1091
-. "$DIR/stack.env"
-set +a
+if [ "$CMD" = run ]; then
+  mkdir -p "$2" || die "cannot make the state directory $2"
+  DIR=$(cd "$2" && pwd)
+else
+  # Nothing to stop where no stack ever ran.
+  [ "$CMD" != stop ] || [ -f "$2/stack.env" ] || exit 0
+  DIR=$(cd "$2" 2>/dev/null && pwd) || die "no stack directory $2"
+  [ -f "$DIR/stack.env" ] || die "no stack in $DIR (start one with scripts/stack.sh up $DIR)"
+  set -a
+  # shellcheck disable=SC1091
+  . "$DIR/stack.env"
+  set +a
+fi
 PID_FILE=$DIR/run/demo.pid
 
 # The pid of the running demo of DIR, or nothing.
@@ -60,9 +68,38 @@ demo_pid() {
   return 0
 }
 
-# The forum's database as root through the stack's socket (the members are written where the forum keeps them).
+# The forum's database: as root through the stack's socket (the members are written where the forum keeps them);
+# for run, as MARIADB_URL's user (mysql://USER:PASSWORD@HOST[:PORT]/DB), the password passed in the environment so
+# that no process list shows it.
 forum_sql() {
-  mariadb --no-defaults --protocol=socket -S "$DIR/run/mariadb.sock" -u root "${MARIADB_URL##*/}"
+  if [ "$CMD" != run ]; then
+    mariadb --no-defaults --protocol=socket -S "$DIR/run/mariadb.sock" -u root "${MARIADB_URL##*/}"
+    return
+  fi
+  local rest=${MARIADB_URL#*://} creds hostport host port
+  creds=${rest%%@*}
+  rest=${rest#*@}
+  hostport=${rest%%/*}
+  host=${hostport%%:*}
+  port=${hostport##*:}
+  [ "$port" != "$hostport" ] || port=3306
+  MYSQL_PWD=${creds#*:} mariadb --no-defaults -h "$host" -P "$port" -u "${creds%%:*}" "${rest#*/}"
+}
+
+# The demo_world command line for state directory $1, into DEMO_CMD: the same settings for start and run.
+demo_command() {
+  DEMO_CMD=("$BIN_DIR/demo_world" --url "$MOHSTATS_URL" --servers "${DEMO_SERVERS:-3}"
+    --players "${DEMO_PLAYERS:-36}" --rate "${DEMO_RATE:-3}" --match-seconds "${DEMO_MATCH_SECONDS:-600}"
+    --seed "${DEMO_SEED:-1}" --state "$1/servers.txt" --members "$1/members.sql" --skills "$1/skills.txt")
+}
+
+# Wait (5 s at most) for demo_world to write its members, then add them to the forum.
+add_members() {
+  for _ in $(seq 1 50); do
+    [ -s "$1" ] && break
+    sleep 0.1
+  done
+  forum_sql <"$1" || log "could not add the demo's members to the forum (their names will be missing)"
 }
 
 start() {
@@ -73,20 +110,32 @@ start() {
   fi
   mkdir -p "$DIR/demo" "$DIR/logs" "$DIR/run"
   rm -f "$DIR/demo/members.sql"
-  MOHSTATS_DEMO_DIR=$DIR setsid "$BIN_DIR/demo_world" --url "$MOHSTATS_URL" --servers "${DEMO_SERVERS:-3}" \
-    --players "${DEMO_PLAYERS:-36}" --rate "${DEMO_RATE:-3}" --match-seconds "${DEMO_MATCH_SECONDS:-600}" \
-    --seed "${DEMO_SEED:-1}" --state "$DIR/demo/servers.txt" --members "$DIR/demo/members.sql" \
-    --skills "$DIR/demo/skills.txt" \
-    </dev/null >>"$DIR/logs/demo.log" 2>&1 &
+  demo_command "$DIR/demo"
+  MOHSTATS_DEMO_DIR=$DIR setsid "${DEMO_CMD[@]}" </dev/null >>"$DIR/logs/demo.log" 2>&1 &
   echo $! >"$PID_FILE"
   # It writes its members before it registers the servers; the forum has their names soon after the first events.
-  for _ in $(seq 1 50); do
-    [ -s "$DIR/demo/members.sql" ] && break
-    sleep 0.1
-  done
-  forum_sql <"$DIR/demo/members.sql" ||
-    log "could not add the demo's members to the forum (their names will be missing)"
+  add_members "$DIR/demo/members.sql"
   log "started the demo world (pid $!, log $DIR/logs/demo.log)"
+}
+
+# In the foreground until demo_world ends or this script is told to stop (a container's SIGTERM), which stops it.
+run() {
+  [ -x "$BIN_DIR/demo_world" ] || die "$BIN_DIR/demo_world is missing"
+  [ -n "${MOHSTATS_URL:-}" ] || die "MOHSTATS_URL is not set: the front door the demo's servers post to"
+  [ -n "${MARIADB_URL:-}" ] || die "MARIADB_URL is not set: the forum database its members are added to"
+  rm -f "$DIR/members.sql"
+  demo_command "$DIR"
+  "${DEMO_CMD[@]}" </dev/null &
+  local pid=$!
+  trap 'kill -TERM "$pid" 2>/dev/null' TERM INT
+  add_members "$DIR/members.sql"
+  log "running the demo world against $MOHSTATS_URL (${DEMO_SERVERS:-3} servers, ${DEMO_PLAYERS:-36} players)"
+  # wait returns early when a signal arrives: wait again until demo_world has gone.
+  local rc=0
+  while kill -0 "$pid" 2>/dev/null; do
+    wait "$pid" || rc=$?
+  done
+  return "$rc"
 }
 
 stop() {
@@ -148,5 +197,6 @@ case $CMD in
   start) start ;;
   stop) stop ;;
   purge) purge ;;
-  *) die "unknown command $CMD (start, stop or purge)" ;;
+  run) run ;;
+  *) die "unknown command $CMD (start, stop, purge or run)" ;;
 esac

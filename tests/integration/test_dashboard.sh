@@ -42,6 +42,20 @@ etag=$(sed -n 's/^[Ee][Tt][Aa][Gg]: *\([^\r]*\).*/\1/p' <<<"$headers")
 check_eq "an unchanged script is 304" 304 "$(http_status "$MOHSTATS_URL/app.js" -H "If-None-Match: $etag")"
 check_eq "the chart library comes from the Debian package" \
   "$(wc -c </usr/share/javascript/chart.js/chart.min.js)" "$(curl -sS "$MOHSTATS_URL/vendor/chart.js" | wc -c)"
+# Compressed on the way out for the public reads (nginx; only those: see deploy/nginx/mohstats.conf.template).
+encoding() {
+  curl -sS -D - -o /dev/null -H 'Accept-Encoding: gzip' "$MOHSTATS_URL$1" |
+    sed -n 's/^[Cc]ontent-[Ee]ncoding: *\([^\r]*\).*/\1/p'
+}
+check_eq "the chart library is sent compressed to a browser that takes gzip" gzip "$(encoding /vendor/chart.js)"
+gz_size=$(curl -sS -H 'Accept-Encoding: gzip' -o - "$MOHSTATS_URL/vendor/chart.js" | wc -c)
+check "and is then at most half its size ($gz_size bytes)" \
+  test "$gz_size" -le $(($(wc -c </usr/share/javascript/chart.js/chart.min.js) / 2))
+check_eq "the API's answers too" gzip "$(encoding /api/v1/achievements)"
+etag=$(curl -sS -D - -o /dev/null -H 'Accept-Encoding: gzip' "$MOHSTATS_URL/app.js" |
+  sed -n 's/^[Ee][Tt][Aa][Gg]: *\([^\r]*\).*/\1/p')
+check_eq "a compressed script's (weak) ETag still gets a 304" 304 \
+  "$(http_status "$MOHSTATS_URL/app.js" -H 'Accept-Encoding: gzip' -H "If-None-Match: $etag")"
 check_eq "an unknown API path is still the API's JSON 404" '{"error":"Not found"}' \
   "$(curl -sS "$MOHSTATS_URL/api/v1/no-such-endpoint")"
 escape=$(http_status "$MOHSTATS_URL/..%2f..%2fCMakeLists.txt")
@@ -81,6 +95,28 @@ check "the demo's players are ranked" retry 30 ranked
 # computed now. From here on the API and the pages see the same numbers.
 sleep 3
 
+# --- the OpenAPI document: real answers carry the fields it says every answer has ----------------------------
+
+# documented PATH URL: the answer at URL (under /api/v1) has every field docs/openapi.json requires for PATH.
+documented() {
+  local body missing
+  body=$(http_get "$MOHSTATS_URL/api/v1$2") || return 1
+  missing=$(jq -r --slurpfile doc "$MOHSTATS_SRC_DIR/docs/openapi.json" --arg path "$1" \
+    -f "$MOHSTATS_SRC_DIR/tests/integration/openapi_missing.jq" <<<"$body" | head -5 | tr '\n' ' ')
+  [ -z "$missing" ] || echo "  $2 lacks: $missing"
+  [ -z "$missing" ]
+}
+doc_guid=$(json_get "$MOHSTATS_URL/api/v1/stats/leaderboard/global?stat=kills&limit=1" '.players[0].player_id')
+doc_match=$(json_get "$MOHSTATS_URL/api/v1/stats/matches?limit=1" '.list[0].match_id')
+doc_server=$(json_get "$MOHSTATS_URL/api/v1/servers" '.[0].server_id')
+for pair in "/stats/global /stats/global" "/stats/leaderboard/global /stats/leaderboard/global?stat=headshots" \
+  "/stats/matches /stats/matches?limit=5" "/stats/player/{guid} /stats/player/$doc_guid" \
+  "/stats/player/{guid}/weapons /stats/player/$doc_guid/weapons" "/stats/match/{id} /stats/match/$doc_match" \
+  "/servers /servers" "/servers/{id}/live /servers/$doc_server/live" "/achievements /achievements"; do
+  # shellcheck disable=SC2086 # the pair is two words: the documented path and the URL
+  check "OpenAPI: ${pair#* } has the fields docs/openapi.json documents for ${pair%% *}" documented $pair
+done
+
 # --- the browser -----------------------------------------------------------------------------------------------
 
 rm -rf "$SHOTS"
@@ -100,6 +136,8 @@ check "chromedriver is ready" retry 20 driver_ready
 max_tti=${DASHBOARD_MAX_TTI_MS:-1000}
 [ -f "$MOHSTATS_BIN_DIR/CMakeCache.txt" ] && grep -q '^MOHSTATS_SANITIZE:BOOL=ON' "$MOHSTATS_BIN_DIR/CMakeCache.txt" &&
   max_tti=${DASHBOARD_MAX_TTI_MS:-3000}
+# The figures mean little without the machine's load: one line of it beside browser_check's "tti {...}" lines.
+printf 'load {"loadavg": "%s", "cpus": %s}\n' "$(cut -d' ' -f1-3 /proc/loadavg)" "$(nproc)"
 if "$BROWSER_CHECK" --driver "http://127.0.0.1:$driver_port" --site "$MOHSTATS_URL" --out "$SHOTS" \
   --max-tti-ms "$max_tti"; then
   pass "every page passes in the browser (screenshots in $SHOTS)"

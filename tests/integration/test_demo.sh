@@ -66,4 +66,32 @@ check "and its per-member totals" retry 30 table_empty "player_weapon WHERE toUI
 check_eq "and its servers" 0 "$(pg_query "SELECT count(*) FROM servers WHERE id IN ($servers)")"
 check_eq "and its members" 0 "$(mdb_query "SELECT count(*) FROM smf_members WHERE id_member >= 900001")"
 
+# --- run: the foreground mode docker-compose.yml's demo service uses -------------------------------------------
+
+compose=$MOHSTATS_SRC_DIR/docker-compose.yml
+missing=""
+for var in $(grep -oE '\$\{DEMO_[A-Z_]+:-' "$DEMO_SH" | tr -d '${:-' | sort -u); do
+  grep -qE "^ +$var: \\$\{$var:-" "$compose" || missing+=" $var"
+done
+check_eq "docker-compose.yml's demo service passes on every DEMO_* setting of demo.sh" "" "$missing"
+check "the Dockerfile builds demo_world" \
+  grep -q -- '--target .*demo_world' "$MOHSTATS_SRC_DIR/Dockerfile"
+check "and ships demo.sh" grep -qE '^COPY .*scripts/demo.sh' "$MOHSTATS_SRC_DIR/Dockerfile"
+# As in the container: no stack directory, the front door and the forum's database from the environment (the
+# stack's MARIADB_URL is the daemons' user, as compose's), state in a directory of its own; SIGTERM stops it.
+run_dir=$STACK_DIR/demo-run
+DEMO_SERVERS=1 DEMO_PLAYERS=6 DEMO_RATE=20 DEMO_MATCH_SECONDS=10 \
+  env -u MOHSTATS_DEMO_DIR "$DEMO_SH" run "$run_dir" >"$STACK_DIR/logs/demo-run.log" 2>&1 &
+run_pid=$!
+retry 10 test -s "$run_dir/servers.txt" || true
+check_eq "run: its server is recorded" 1 "$(wc -l <"$run_dir/servers.txt" 2>/dev/null || echo 0)"
+check "run: its members are added to the forum as MARIADB_URL's user" retry 10 \
+  test "$(mdb_query "SELECT count(*) FROM smf_members WHERE id_member >= 900001")" -gt 0
+run_server=$(awk '{ print $1; exit }' "$run_dir/servers.txt" 2>/dev/null)
+run_events() { [ "$(ch_query "SELECT count() FROM raw_events WHERE server_id = '$run_server'")" -gt 0 ]; }
+check "run: its events arrive" retry 30 run_events
+kill -TERM "$run_pid"
+check "run: SIGTERM stops it and demo_world" retry 10 bash -c "! kill -0 $run_pid 2>/dev/null"
+check "run: demo_world said what it sent" grep -q 'demo_world: stopped:' "$STACK_DIR/logs/demo-run.log"
+
 finish

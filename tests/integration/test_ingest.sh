@@ -365,6 +365,39 @@ check "live state: a new session (map load) starts scores again" retry 5 eval \
   "[ \"\$(live '$WIRE' | jq '[.players[] | .kills] | add')\" = 0 ]"
 check_eq "live state: current map and session" "obj/obj_team2 sess_9d2e4b7a10c3f655" "$(live "$WIRE" | jq -r '"\(.map_name) \(.session_id)"')"
 
+# A guest who logs in mid-match (docs/tracker-wire.md §3.2): the tracker reports them as unauth_<slot> until the
+# login succeeds, then queues player_auth and reports them under their member id. The live list names them once.
+out=$(register "$MOHSTATS_URL" '{"name": "Login", "ip_address": "127.0.0.1", "port": 12207}')
+LOGIN=$(jq -r .server_id <<<"${out#* }")
+LTOKEN=$(jq -r .token <<<"${out#* }")
+login_batch() { # login_batch EVENTS...: post a batch of these events of the server's session
+  local f=$STACK_DIR/login_batch.json
+  printf '%s\n' "$@" | jq -s -c 'map(. + {session_id: "sess_login1", match_id: "match_login1", map: "dm/mohdm6",
+    timestamp: "12.500"})' >"$f"
+  post_events "$LTOKEN" "$f" | cut -d' ' -f1
+}
+check_eq "login: the guest's events are accepted" 202 "$(login_batch \
+  '{"type": "connect", "player_guid": "unauth_5", "player_name": "^1Pvt. Ryan"}' \
+  '{"type": "team_join", "player_guid": "unauth_5", "player_name": "^1Pvt. Ryan", "player_team": "american",
+    "old_team": "spectator", "new_team": "american"}' \
+  '{"type": "connect", "player_guid": "unauth_6", "player_name": "Hans"}' \
+  '{"type": "player_kill", "attacker_guid": "unauth_5", "attacker_name": "^1Pvt. Ryan", "attacker_team": "american",
+    "victim_guid": "unauth_6", "victim_name": "Hans", "victim_team": "german", "weapon": "Kar98", "hitloc": "head",
+    "mod": "bullet", "damage": "100.000"}')"
+check_eq "login: the player_auth batch is accepted" 202 "$(login_batch \
+  '{"type": "player_auth", "player_guid": "77", "player_smf_id": "77", "player_name": "^1Pvt. Ryan",
+    "player_team": "american", "smf_member_id": "77", "smf_member_name": "Ryan"}' \
+  '{"type": "player_spawn", "player_guid": "77", "player_smf_id": "77", "player_name": "^1Pvt. Ryan",
+    "player_team": "american"}')"
+logged_in_once() { # the live page lists the member once, with the guest's kill, and no longer the guest
+  [ "$(curl -sS "$MOHSTATS_URL/api/v1/servers/$LOGIN/live" |
+    jq -r '[.players[] | select(.name == "Pvt. Ryan") | "\(.guid) \(.kills)"] | join(",")')" = "77 1" ]
+}
+check "login: the live list names the player once, under their member id, with the score they had as a guest" \
+  retry 20 logged_in_once
+check_eq "login: the other guest is still listed" "unauth_6 Hans 1" "$(curl -sS "$MOHSTATS_URL/api/v1/servers/$LOGIN/live" |
+  jq -r '.players[] | select(.guid == "unauth_6") | "\(.guid) \(.name) \(.deaths)"')"
+
 # --- a database outage never turns into 401 ---------------------------------------------------------------------------
 
 kill -INT "$(head -n 1 "$STACK_DIR/postgres/postmaster.pid")" # fast shutdown: clients are cut off

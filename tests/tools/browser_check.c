@@ -7,7 +7,8 @@
  * A page is interactive when every section has loaded or said why not: web/app.js's page() then sets
  * data-ready on <html> to performance.now(), which is the time from the start of navigation. Each page is visited
  * twice (see visit()). Output: one line per
- * check, "ok - ..." or "FAIL - ...", then "browser_check: N passed, M failed"; exit status 1 if any failed. */
+ * check, "ok - ..." or "FAIL - ...", one line per page for scripts, 'tti {"page": ..., "first_visit_ms": ...,
+ * "cached_ms": ..., "bound_ms": ...}', then "browser_check: N passed, M failed"; exit status 1 if any failed. */
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -251,6 +252,9 @@ static bool visit(const char *name, const char *path, bool missing)
     long warm = cold >= 0 ? load_page(url) : -1;
     bool ok = warm >= 0;
     check(ok, "%s (%s) gets ready: time to interactive %ld ms (first visit %ld ms)", name, path, warm, cold);
+    /* One line per page for scripts that collect the figures (-1: never ready). */
+    printf("tti {\"page\": \"%s\", \"first_visit_ms\": %ld, \"cached_ms\": %ld, \"bound_ms\": %ld}\n", name, cold, warm,
+           max_tti_ms);
     if (ok && missing) {
         /* A 404 is cached for QUERY_NOT_FOUND_TTL_MS only (0.5 s): both visits ask ClickHouse. */
         check(warm <= 5 * max_tti_ms, "%s: interactive within %ld ms, uncached (%ld ms)", name, 5 * max_tti_ms, warm);

@@ -339,6 +339,71 @@ static void test_published_entry_is_json(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* Accept one event of session s1 on srv-1 now: actor and target GUID and name (NULL: no such block). */
+static void observe_players(live_state *ls, const char *type, const char *actor, const char *actor_name,
+                            const char *target, const char *target_name)
+{
+    event_summary ev = {.type = event_type_resolve(type, strlen(type), false),
+                        .session = {"s1", 2},
+                        .map = {"dm/mohdm1", 9},
+                        .match_key = "m1"};
+    if (actor)
+        ev.actor_guid = (slice){actor, strlen(actor)}, ev.actor_name = (slice){actor_name, strlen(actor_name)},
+        ev.actor_team = (slice){"allies", 6};
+    if (target)
+        ev.target_guid = (slice){target, strlen(target)}, ev.target_name = (slice){target_name, strlen(target_name)};
+    uv_timeval64_t tv;
+    uv_gettimeofday(&tv);
+    live_server_observe(live_state_server(ls, "srv-1"), &ev, (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000);
+}
+
+/* A guest who logs in is listed once, under their member id, with the score they had as a guest; another guest
+ * stays as they were. */
+static void test_login_replaces_guest(void **state)
+{
+    fixture *f = *state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    redis_client *rc = connect_redis(&loop, f->url);
+    live_state *ls = live_state_new(&loop, rc);
+    assert_non_null(ls);
+
+    observe_players(ls, "connect", "unauth_3", "Lucky", NULL, NULL);
+    observe_players(ls, "connect", "unauth_4", "Wolf", NULL, NULL);
+    observe_players(ls, "player_kill", "unauth_3", "Lucky", "unauth_4", "Wolf");
+    /* The name as the game sends it, colour codes and all: the live view keeps it without them. */
+    observe_players(ls, "player_auth", "900015", "^2Lucky", NULL, NULL);
+    observe_players(ls, "player_kill", "900015", "Lucky", "unauth_4", "Wolf");
+    run_for(&loop, 1500);
+
+    char *text = hget(f->url, "live_matches", "srv-1");
+    cJSON *o = cJSON_Parse(text);
+    assert_non_null(o);
+    assert_int_equal(cJSON_GetObjectItem(o, "player_count")->valueint, 2);
+    cJSON *p;
+    int seen = 0;
+    cJSON_ArrayForEach(p, cJSON_GetObjectItem(o, "players"))
+    {
+        const char *guid = cJSON_GetObjectItem(p, "guid")->valuestring;
+        int kills = cJSON_GetObjectItem(p, "kills")->valueint, deaths = cJSON_GetObjectItem(p, "deaths")->valueint;
+        if (strcmp(guid, "900015") == 0) {
+            assert_string_equal(cJSON_GetObjectItem(p, "name")->valuestring, "Lucky");
+            assert_string_equal(cJSON_GetObjectItem(p, "team")->valuestring, "allies");
+            assert_int_equal(kills, 2);
+            seen |= 1;
+        } else {
+            assert_string_equal(guid, "unauth_4");
+            assert_int_equal(deaths, 2);
+            seen |= 2;
+        }
+    }
+    assert_int_equal(seen, 3);
+    cJSON_Delete(o);
+    free(text);
+    close_all(&loop, ls, rc);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -346,6 +411,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_session_maps_survive_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replica_keeps_entries_of_another, setup, teardown),
         cmocka_unit_test_setup_teardown(test_published_entry_is_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_login_replaces_guest, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
