@@ -206,9 +206,9 @@ static const char weapon_on_map_sql[] =
 static const char weapon_kills_sql[] =
     "SELECT weapon, count() AS kills, avgIf(dist, dist >= 0) AS avg_dist, maxIf(dist, dist >= 0) AS max_dist,\n"
     "       minIf(dist, dist >= 0) AS min_dist, countIf(dist >= 0) AS dist_n,\n"
-    "       countIf(hitloc IN " HEAD_HITLOCS_SQL ") AS head,\n"
-    "       countIf(hitloc IN " TORSO_HITLOCS_SQL ") AS torso,\n"
-    "       countIf(match(hitloc, '" LIMB_HITLOC_PATTERN "')) AS limb\n"
+    "       countIf(" HEADSHOT_SQL ") AS head,\n"
+    "       countIf(" TORSO_HIT_SQL ") AS torso,\n"
+    "       countIf(" LIMB_HIT_SQL ") AS limb\n"
     "FROM player_fights\n"
     "WHERE guid = {guid} AND role = 1 AND kind = 1\n"
     "GROUP BY weapon\n"
@@ -223,9 +223,6 @@ static const char first_blood_sql[] =
     "SELECT countIf(first_killer = {guid}) AS first_bloods, count() AS matches\n"
     "FROM\n"
     "(\n"
-    "    WITH\n"
-    "        " TEAM_NORM_SQL("actor_team") " AS at,\n"
-    "        " TEAM_NORM_SQL("target_team") " AS tt\n"
     "    SELECT match_key,\n"
     "           argMin(actor_guid, if(isNull(game_time), toFloat64(received_at) + received_ms / 1000,\n"
     "                                 ifNull(game_time, 0))) AS first_killer\n"
@@ -233,8 +230,7 @@ static const char first_blood_sql[] =
     "    WHERE event_type = 'player_kill'\n"
     "      AND server_id IN (SELECT anyMerge(server_id) FROM player_match WHERE guid = {guid} GROUP BY match_key)\n"
     "      AND match_key IN (SELECT match_key FROM player_match WHERE guid = {guid})\n"
-    "      AND actor_guid != '' AND target_guid != '' AND actor_guid != target_guid\n"
-    "      AND NOT (at IN ('allies', 'axis') AND at = tt)\n"
+    "      AND " ENEMY_KILL_SQL "\n"
     "    GROUP BY match_key\n"
     ")";
 // clang-format on

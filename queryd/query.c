@@ -81,7 +81,7 @@ static const char role_sql[] =
     "SELECT {label} AS label, {value} AS value\n"
     "FROM\n"
     "(\n"
-    "    SELECT *, role, if(role = 1, actor_guid, target_guid) AS player\n"
+    "    SELECT *, actor_side, target_side, hit_class, role, if(role = 1, actor_guid, target_guid) AS player\n"
     "    FROM raw_events\n"
     "    ARRAY JOIN arrayFilter(r -> (r = 1 AND actor_guid != '')\n"
     "                            OR (r = 2 AND target_guid != '' AND target_guid != actor_guid), [1, 2]) AS role\n"
