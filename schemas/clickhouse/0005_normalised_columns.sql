@@ -13,8 +13,12 @@
 --
 --   actor_side, target_side, team_side  'allies', 'axis' or '' (not a side), from actor_team, target_team, team
 --   hit_class                           'head', 'torso', 'pelvis', 'arm', 'hand', 'leg', 'foot' or '' (not a
---                                       body part: miss, general, ...), from hitloc; also on player_fights,
---                                       from its (lower-cased) hitloc, for queryd's per-weapon hit classes
+--                                       body part: miss, general, ...), from hitloc
+--
+-- player_fights gets hit_class too, for queryd's per-weapon hit classes: written by its view from raw_events'
+-- column, and for the rows written before this migration a DEFAULT of the same expression over its (lower-cased)
+-- hitloc. Not MATERIALIZED there: 18.16 refuses a view's insert into a table with a MATERIALIZED column
+-- ("Expected column hit_class").
 --
 -- An ADD COLUMN statement adds one column and scripts/migrate.sh skips it when system.columns already has the
 -- column (18.16 has no ADD COLUMN IF NOT EXISTS), so a run that stopped half-way is simply run again.
@@ -23,7 +27,7 @@ ALTER TABLE raw_events ADD COLUMN actor_side String MATERIALIZED transform(lower
 ALTER TABLE raw_events ADD COLUMN target_side String MATERIALIZED transform(lower(target_team), ['american', 'allies', 'allied', 'german', 'axis'], ['allies', 'allies', 'allies', 'axis', 'axis'], '');
 ALTER TABLE raw_events ADD COLUMN team_side String MATERIALIZED transform(lower(team), ['american', 'allies', 'allied', 'german', 'axis'], ['allies', 'allies', 'allies', 'axis', 'axis'], '');
 ALTER TABLE raw_events ADD COLUMN hit_class String MATERIALIZED transform(lower(hitloc), ['head', 'helmet', 'neck', 'torso_upper', 'torso_mid', 'torso_lower', 'pelvis', 'r_arm_upper', 'l_arm_upper', 'r_leg_upper', 'l_leg_upper', 'r_arm_lower', 'l_arm_lower', 'r_leg_lower', 'l_leg_lower', 'r_hand', 'l_hand', 'r_foot', 'l_foot'], ['head', 'head', 'head', 'torso', 'torso', 'torso', 'pelvis', 'arm', 'arm', 'leg', 'leg', 'arm', 'arm', 'leg', 'leg', 'hand', 'hand', 'foot', 'foot'], '');
-ALTER TABLE player_fights ADD COLUMN hit_class String MATERIALIZED transform(lower(hitloc), ['head', 'helmet', 'neck', 'torso_upper', 'torso_mid', 'torso_lower', 'pelvis', 'r_arm_upper', 'l_arm_upper', 'r_leg_upper', 'l_leg_upper', 'r_arm_lower', 'l_arm_lower', 'r_leg_lower', 'l_leg_lower', 'r_hand', 'l_hand', 'r_foot', 'l_foot'], ['head', 'head', 'head', 'torso', 'torso', 'torso', 'pelvis', 'arm', 'arm', 'leg', 'leg', 'arm', 'arm', 'leg', 'leg', 'hand', 'hand', 'foot', 'foot'], '');
+ALTER TABLE player_fights ADD COLUMN hit_class String DEFAULT transform(lower(hitloc), ['head', 'helmet', 'neck', 'torso_upper', 'torso_mid', 'torso_lower', 'pelvis', 'r_arm_upper', 'l_arm_upper', 'r_leg_upper', 'l_leg_upper', 'r_arm_lower', 'l_arm_lower', 'r_leg_lower', 'l_leg_lower', 'r_hand', 'l_hand', 'r_foot', 'l_foot'], ['head', 'head', 'head', 'torso', 'torso', 'torso', 'pelvis', 'arm', 'arm', 'leg', 'leg', 'arm', 'arm', 'leg', 'leg', 'hand', 'hand', 'foot', 'foot'], '');
 
 -- The aggregate views, re-created to read the columns. Each keeps its definition (0002, 0003) with the
 -- derived team sides and headshot/torso/limb tests replaced by the columns; the target tables and their data
@@ -349,6 +353,7 @@ SELECT
     weapon,
     replaceRegexpOne(lower(means_of_death), '^mod_', '') AS mod,
     lower(hitloc) AS hitloc,
+    hit_class,
     lower(if(side = 1, actor_stance, target_stance)) AS stance,
     toFloat32(if(has_dist, ifNull(sqrt(pow(actor_x - target_x, 2) + pow(actor_y - target_y, 2)
         + pow(actor_z - target_z, 2)), -1), -1)) AS dist,

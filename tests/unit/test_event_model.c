@@ -347,7 +347,7 @@ static void test_normalised_columns(void **state)
         "\nALTER TABLE raw_events ADD COLUMN target_side String MATERIALIZED " VOCAB_SIDE_SQL("target_team") ";\n",
         "\nALTER TABLE raw_events ADD COLUMN team_side String MATERIALIZED " VOCAB_SIDE_SQL("team") ";\n",
         "\nALTER TABLE raw_events ADD COLUMN hit_class String MATERIALIZED " VOCAB_HIT_CLASS_SQL("hitloc") ";\n",
-        "\nALTER TABLE player_fights ADD COLUMN hit_class String MATERIALIZED " VOCAB_HIT_CLASS_SQL("hitloc") ";\n",
+        "\nALTER TABLE player_fights ADD COLUMN hit_class String DEFAULT " VOCAB_HIT_CLASS_SQL("hitloc") ";\n",
     };
     for (size_t i = 0; i < sizeof alters / sizeof alters[0]; i++)
         assert_non_null(strstr(text, alters[i]));
