@@ -76,7 +76,9 @@ static const char plain_sql[] =
     "LIMIT {limit}";
 
 /* Events counted per player taking part: the attacker or actor (role 1) and the victim or target (role 2, when
- * another player), as the per-player views count them (schemas/clickhouse/0002_aggregates.sql). */
+ * another player), as the per-player views count them (schemas/clickhouse/0002_aggregates.sql). The normalised
+ * columns are named: `*` leaves out MATERIALIZED columns, and the metrics read them (ENEMY_KILL_SQL,
+ * HEADSHOT_SQL). */
 static const char role_sql[] =
     "SELECT {label} AS label, {value} AS value\n"
     "FROM\n"
