@@ -528,7 +528,7 @@ static void player_by_name(http_request *req, void *arg)
     qcache_serve(q->cache, req, key, q->cache_ttl_s, by_name_start, a, free);
 }
 
-/* ---- drilldown ---- */
+/* ---- drilldown: its dimensions, checked by the handler (the rest is in player_style.c) ---- */
 
 /* Dimensions of the drilldown and the player_fights expression of each. */
 static const struct {

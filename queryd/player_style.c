@@ -349,6 +349,8 @@ void player_misc_start(qjob *j)
     job_then(j, misc_build);
 }
 
+/* ---- drilldown ---- */
+
 // clang-format off
 static const char drill_sql[] =
     "SELECT {dim} AS label, countIf(role = 1 AND kind = 1) AS kills,\n"
