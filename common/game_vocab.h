@@ -48,17 +48,28 @@ typedef enum {
 /* The engine's 19 body locations in its own order: X(name, class, class name) with SEP between entries. The
  * class name is spelled beside the enum so the SQL array below can be generated; test_event_model.c checks
  * each equals vocab_hit_class_name(class). */
+// clang-format off
 #define VOCAB_BODY_PART_LIST(X, SEP)                                                                                   \
     X("head", HIT_HEAD, "head")                                                                                        \
-    SEP X("helmet", HIT_HEAD, "head") SEP X("neck", HIT_HEAD, "head") SEP X("torso_upper", HIT_TORSO, "torso")         \
-        SEP X("torso_mid", HIT_TORSO, "torso") SEP X("torso_lower", HIT_TORSO, "torso")                                \
-            SEP X("pelvis", HIT_PELVIS, "pelvis") SEP X("r_arm_upper", HIT_ARM, "arm")                                 \
-                SEP X("l_arm_upper", HIT_ARM, "arm") SEP X("r_leg_upper", HIT_LEG, "leg")                              \
-                    SEP X("l_leg_upper", HIT_LEG, "leg") SEP X("r_arm_lower", HIT_ARM, "arm")                          \
-                        SEP X("l_arm_lower", HIT_ARM, "arm") SEP X("r_leg_lower", HIT_LEG, "leg")                      \
-                            SEP X("l_leg_lower", HIT_LEG, "leg") SEP X("r_hand", HIT_HAND, "hand")                     \
-                                SEP X("l_hand", HIT_HAND, "hand") SEP X("r_foot", HIT_FOOT, "foot")                    \
-                                    SEP X("l_foot", HIT_FOOT, "foot")
+    SEP X("helmet", HIT_HEAD, "head")                                                                                  \
+    SEP X("neck", HIT_HEAD, "head")                                                                                    \
+    SEP X("torso_upper", HIT_TORSO, "torso")                                                                           \
+    SEP X("torso_mid", HIT_TORSO, "torso")                                                                             \
+    SEP X("torso_lower", HIT_TORSO, "torso")                                                                           \
+    SEP X("pelvis", HIT_PELVIS, "pelvis")                                                                              \
+    SEP X("r_arm_upper", HIT_ARM, "arm")                                                                               \
+    SEP X("l_arm_upper", HIT_ARM, "arm")                                                                               \
+    SEP X("r_leg_upper", HIT_LEG, "leg")                                                                               \
+    SEP X("l_leg_upper", HIT_LEG, "leg")                                                                               \
+    SEP X("r_arm_lower", HIT_ARM, "arm")                                                                               \
+    SEP X("l_arm_lower", HIT_ARM, "arm")                                                                               \
+    SEP X("r_leg_lower", HIT_LEG, "leg")                                                                               \
+    SEP X("l_leg_lower", HIT_LEG, "leg")                                                                               \
+    SEP X("r_hand", HIT_HAND, "hand")                                                                                  \
+    SEP X("l_hand", HIT_HAND, "hand")                                                                                  \
+    SEP X("r_foot", HIT_FOOT, "foot")                                                                                  \
+    SEP X("l_foot", HIT_FOOT, "foot")
+// clang-format on
 hit_class vocab_hit_class(const char *hitloc);
 /* The class's name as the hit_class column holds it: "head", "torso", "pelvis", "arm", "hand", "leg", "foot",
  * or "" for HIT_NONE. */
