@@ -27,16 +27,20 @@ const char *vocab_team_side_name(team_side side)
 }
 
 /* The engine's 19 body locations in its own order, with their classes. */
+#define VOCAB_BODY_PART_ROW_(name, cls, cls_name) {name, cls},
 static const struct {
     const char *name;
     hit_class cls;
-} body_parts[VOCAB_BODY_PARTS] = {
-    {"head", HIT_HEAD},       {"helmet", HIT_HEAD},       {"neck", HIT_HEAD},       {"torso_upper", HIT_TORSO},
-    {"torso_mid", HIT_TORSO}, {"torso_lower", HIT_TORSO}, {"pelvis", HIT_PELVIS},   {"r_arm_upper", HIT_ARM},
-    {"l_arm_upper", HIT_ARM}, {"r_leg_upper", HIT_LEG},   {"l_leg_upper", HIT_LEG}, {"r_arm_lower", HIT_ARM},
-    {"l_arm_lower", HIT_ARM}, {"r_leg_lower", HIT_LEG},   {"l_leg_lower", HIT_LEG}, {"r_hand", HIT_HAND},
-    {"l_hand", HIT_HAND},     {"r_foot", HIT_FOOT},       {"l_foot", HIT_FOOT},
-};
+} body_parts[VOCAB_BODY_PARTS] = {VOCAB_BODY_PART_LIST(VOCAB_BODY_PART_ROW_, )};
+
+const char *vocab_hit_class_name(hit_class c)
+{
+    static const char *const names[] = {
+        [HIT_NONE] = "",   [HIT_HEAD] = "head", [HIT_TORSO] = "torso", [HIT_PELVIS] = "pelvis",
+        [HIT_ARM] = "arm", [HIT_HAND] = "hand", [HIT_LEG] = "leg",     [HIT_FOOT] = "foot",
+    };
+    return (size_t)c < COUNT(names) ? names[c] : "";
+}
 
 int vocab_hit_index(const char *hitloc)
 {

@@ -1,9 +1,11 @@
 /* The vocabulary of event values, as docs/definitions.md defines it: teams, hit locations, means of death,
  * stances and weapons. Tables in game_vocab.c; every C consumer (achievd, ...) classifies through here, so a
- * headshot or a pistol kill means the same thing everywhere. queryd's SQL reads the team list from here
- * (VOCAB_TEAM_NAMES_SQL); its other copies in queryd/stats.h (HEADSHOT_SQL, WEAPON_CLASS_SQL) are pinned equal
- * to these tables by tests/unit/test_event_model.c. The ClickHouse views (schemas/clickhouse) still spell the
- * lists out: a change here needs a migration there. */
+ * headshot or a pistol kill means the same thing everywhere. The team and body-location lists are X-macros, so
+ * their SQL spelling is generated here too: VOCAB_SIDE_SQL and VOCAB_HIT_CLASS_SQL are the expressions of
+ * raw_events' normalised columns (actor_side, target_side, team_side, hit_class), which
+ * schemas/clickhouse/0005_normalised_columns.sql holds verbatim and tests/unit/test_event_model.c pins equal to
+ * these macros; views and queries read those columns. queryd's WEAPON_CLASS_SQL (queryd/stats.h) is pinned
+ * equal to the weapon table by the same test. */
 #ifndef MOHSTATS_GAME_VOCAB_H
 #define MOHSTATS_GAME_VOCAB_H
 
@@ -29,6 +31,8 @@ const char *vocab_team_side_name(team_side side);
 #define VOCAB_TEAM_SIDE_SQL_(sent, name, side) "'" name "'"
 #define VOCAB_TEAM_NAMES_SQL "[" VOCAB_TEAMS(VOCAB_TEAM_SENT_SQL_, ", ") "]"
 #define VOCAB_TEAM_SIDES_SQL "[" VOCAB_TEAMS(VOCAB_TEAM_SIDE_SQL_, ", ") "]"
+/* SQL: the side of the team in column col: 'allies', 'axis', or '' (what vocab_team_side_name says). */
+#define VOCAB_SIDE_SQL(col) "transform(lower(" col "), " VOCAB_TEAM_NAMES_SQL ", " VOCAB_TEAM_SIDES_SQL ", '')"
 
 /* Hit locations (the engine's names, docs/tracker-wire.md §2.3) and their classes. */
 typedef enum {
@@ -41,12 +45,47 @@ typedef enum {
     HIT_LEG,    /* *_leg_upper, *_leg_lower */
     HIT_FOOT,   /* r_foot, l_foot */
 } hit_class;
+/* The engine's 19 body locations in its own order: X(name, class, class name) with SEP between entries. The
+ * class name is spelled beside the enum so the SQL array below can be generated; test_event_model.c checks
+ * each equals vocab_hit_class_name(class). */
+// clang-format off
+#define VOCAB_BODY_PART_LIST(X, SEP)                                                                                   \
+    X("head", HIT_HEAD, "head")                                                                                        \
+    SEP X("helmet", HIT_HEAD, "head")                                                                                  \
+    SEP X("neck", HIT_HEAD, "head")                                                                                    \
+    SEP X("torso_upper", HIT_TORSO, "torso")                                                                           \
+    SEP X("torso_mid", HIT_TORSO, "torso")                                                                             \
+    SEP X("torso_lower", HIT_TORSO, "torso")                                                                           \
+    SEP X("pelvis", HIT_PELVIS, "pelvis")                                                                              \
+    SEP X("r_arm_upper", HIT_ARM, "arm")                                                                               \
+    SEP X("l_arm_upper", HIT_ARM, "arm")                                                                               \
+    SEP X("r_leg_upper", HIT_LEG, "leg")                                                                               \
+    SEP X("l_leg_upper", HIT_LEG, "leg")                                                                               \
+    SEP X("r_arm_lower", HIT_ARM, "arm")                                                                               \
+    SEP X("l_arm_lower", HIT_ARM, "arm")                                                                               \
+    SEP X("r_leg_lower", HIT_LEG, "leg")                                                                               \
+    SEP X("l_leg_lower", HIT_LEG, "leg")                                                                               \
+    SEP X("r_hand", HIT_HAND, "hand")                                                                                  \
+    SEP X("l_hand", HIT_HAND, "hand")                                                                                  \
+    SEP X("r_foot", HIT_FOOT, "foot")                                                                                  \
+    SEP X("l_foot", HIT_FOOT, "foot")
+// clang-format on
 hit_class vocab_hit_class(const char *hitloc);
+/* The class's name as the hit_class column holds it: "head", "torso", "pelvis", "arm", "hand", "leg", "foot",
+ * or "" for HIT_NONE. */
+const char *vocab_hit_class_name(hit_class c);
 /* The body part's index among the engine's 19 body locations (head .. l_foot), or -1 for HIT_NONE ones. */
 int vocab_hit_index(const char *hitloc);
 #define VOCAB_BODY_PARTS 19
 /* The engine's name of body location index (0 .. VOCAB_BODY_PARTS - 1), NULL outside. */
 const char *vocab_hit_name(int index);
+
+/* SQL: the hit-location class of column col, as vocab_hit_class_name(vocab_hit_class(col)) says. */
+#define VOCAB_HIT_NAME_SQL_(name, cls, cls_name) "'" name "'"
+#define VOCAB_HIT_CLASS_SQL_(name, cls, cls_name) "'" cls_name "'"
+#define VOCAB_HIT_NAMES_SQL "[" VOCAB_BODY_PART_LIST(VOCAB_HIT_NAME_SQL_, ", ") "]"
+#define VOCAB_HIT_CLASSES_SQL "[" VOCAB_BODY_PART_LIST(VOCAB_HIT_CLASS_SQL_, ", ") "]"
+#define VOCAB_HIT_CLASS_SQL(col) "transform(lower(" col "), " VOCAB_HIT_NAMES_SQL ", " VOCAB_HIT_CLASSES_SQL ", '')"
 
 /* Means of death, lower-cased and without a "MOD_" prefix, as classes the stats use. */
 typedef enum {

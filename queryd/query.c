@@ -76,12 +76,14 @@ static const char plain_sql[] =
     "LIMIT {limit}";
 
 /* Events counted per player taking part: the attacker or actor (role 1) and the victim or target (role 2, when
- * another player), as the per-player views count them (schemas/clickhouse/0002_aggregates.sql). */
+ * another player), as the per-player views count them (schemas/clickhouse/0002_aggregates.sql). The normalised
+ * columns are named: `*` leaves out MATERIALIZED columns, and the metrics read them (ENEMY_KILL_SQL,
+ * HEADSHOT_SQL). */
 static const char role_sql[] =
     "SELECT {label} AS label, {value} AS value\n"
     "FROM\n"
     "(\n"
-    "    SELECT *, role, if(role = 1, actor_guid, target_guid) AS player\n"
+    "    SELECT *, actor_side, target_side, hit_class, role, if(role = 1, actor_guid, target_guid) AS player\n"
     "    FROM raw_events\n"
     "    ARRAY JOIN arrayFilter(r -> (r = 1 AND actor_guid != '')\n"
     "                            OR (r = 2 AND target_guid != '' AND target_guid != actor_guid), [1, 2]) AS role\n"

@@ -109,26 +109,19 @@ char *match_totals_render(const char *pm_where, uint64_t bound_ms, int parts);
  * match_totals_render row (either may be NULL: zeros). */
 cJSON *player_stats_json(const cJSON *daily, const cJSON *matches);
 
-/* SQL: a team as normalised by the definitions (american -> allies, german -> axis): game_vocab.h's list. */
-#define TEAM_NORM_SQL(col)                                                                                             \
-    "transform(lower(" col "), " VOCAB_TEAM_NAMES_SQL ", " VOCAB_TEAM_SIDES_SQL ", lower(" col "))"
-
 /* SQL over raw_events rows of player_kill: the kill is a kill by the definitions (another player, not a
- * team mate). */
+ * team mate). actor_side and target_side are raw_events' normalised columns (schemas/clickhouse/0005): 'allies',
+ * 'axis' or '' as game_vocab.h's team table says. */
 #define ENEMY_KILL_SQL                                                                                                 \
-    "(actor_guid != '' AND target_guid != '' AND actor_guid != target_guid AND NOT (" TEAM_NORM_SQL(                   \
-        "actor_team") " IN ('allies', 'axis') AND " TEAM_NORM_SQL("actor_team") " = " TEAM_NORM_SQL("target_team") ")" \
-                                                                                                                   ")"
+    "(actor_guid != '' AND target_guid != '' AND actor_guid != target_guid"                                            \
+    " AND NOT (actor_side != '' AND actor_side = target_side))"
 
-/* SQL: the hit-location classes of game_vocab.h's body_parts (tests/unit/test_event_model.c pins them equal to
- * it, in the engine's order): head (a headshot), torso with pelvis, and limbs (arm, hand, leg, foot) as a
- * pattern for match(). */
-#define HEAD_HITLOCS_SQL "('head', 'helmet', 'neck')"
-#define TORSO_HITLOCS_SQL "('torso_upper', 'torso_mid', 'torso_lower', 'pelvis')"
-#define LIMB_HITLOC_PATTERN "_(arm|leg)_|_(hand|foot)$"
-
-/* SQL over raw_events: a headshot location. */
-#define HEADSHOT_SQL "lower(hitloc) IN " HEAD_HITLOCS_SQL
+/* SQL over raw_events or player_fights, which both have the normalised hit_class column (schemas/clickhouse/0005):
+ * a headshot, a torso hit (pelvis included) and a limb hit. The class names are vocab_hit_class_name()'s
+ * (tests/unit/test_event_model.c pins them). */
+#define HEADSHOT_SQL "hit_class = 'head'"
+#define TORSO_HIT_SQL "hit_class IN ('torso', 'pelvis')"
+#define LIMB_HIT_SQL "hit_class IN ('arm', 'hand', 'leg', 'foot')"
 
 /* SQL template: each player's latest name, for the GUIDs in {guids} (a list). */
 extern const char player_names_sql[];

@@ -12,6 +12,16 @@
 #
 # Every migration must itself be idempotent (IF NOT EXISTS) and must never drop or rewrite data: a run that
 # failed half-way is simply run again, and ClickHouse and MariaDB have no transactional DDL to roll back.
+# ClickHouse has two checked exceptions, both because 18.16 lacks the statement that would make them plain:
+#   * `ALTER TABLE <table> ADD COLUMN <column> ...;` (one column per statement) is skipped when system.columns
+#     already lists that column: 18.16 rejects ADD COLUMN IF NOT EXISTS as a syntax error.
+#   * `DROP TABLE IF EXISTS <name>_mv;` (alone on its line) may re-create a materialized view, which has no
+#     CREATE OR REPLACE. Before running it we check in system.tables that <name>_mv, if it exists, is a
+#     MaterializedView writing TO a table of its own: such a view holds no data (a view without TO keeps its
+#     rows in an inner table, and any other DROP is refused). Migrations run before ingestd's writer starts
+#     (stack.sh migrates before it starts the daemons; in docker-compose ingestd waits for the migrate
+#     service), so no insert falls between a view's drop and its re-creation; see
+#     schemas/clickhouse/0005_normalised_columns.sql for upgrading a running deployment.
 # PostgreSQL files run in one transaction together with their record (so they must not contain BEGIN/COMMIT or
 # CREATE INDEX CONCURRENTLY). Statements in ClickHouse files end with `;` at the end of a line; lines starting
 # with `--` are comments.
@@ -42,8 +52,10 @@ migration_files() {
   for f in "$SCHEMA_DIR/$kind"/*.sql; do
     name=$(basename "$f")
     [[ $name =~ ^[A-Za-z0-9_.-]+$ ]] || die "$f: migration file names may only use letters, digits, '_', '.', '-'"
-    # The rule "never drop or rewrite data" is checked, not just written down.
-    if grep -qiE '^[[:space:]]*(DROP[[:space:]]+(TABLE|DATABASE|SCHEMA)|TRUNCATE)\b' "$f"; then
+    # The rule "never drop or rewrite data" is checked, not just written down. The one DROP allowed (ClickHouse,
+    # a materialized view's) is checked again against the server before it runs (ch_check_drop).
+    if grep -iE '^[[:space:]]*(DROP[[:space:]]+(TABLE|VIEW|DATABASE|SCHEMA)|TRUNCATE)\b' "$f" |
+      { if [ "$kind" = clickhouse ]; then grep -vE "^$CH_DROP_VIEW_RE\$"; else cat; fi; } | grep -q .; then
       die "$f drops or truncates data; migrations only add (see the header of scripts/migrate.sh)"
     fi
     printf '%s\n' "$f"
@@ -88,6 +100,43 @@ ch_exec() {
   cat "$TMP/ch.out"
 }
 
+# The one DROP a ClickHouse migration may hold, and the one ALTER that is skipped when already applied.
+CH_DROP_VIEW_RE='DROP TABLE IF EXISTS ([a-z][a-z0-9_]*_mv);[[:space:]]*'
+CH_ADD_COLUMN_RE='^ALTER TABLE ([a-z][a-z0-9_]*) ADD COLUMN ([a-z][a-z0-9_]*) '
+
+# Refuse to drop <name> unless it is absent or a materialized view writing TO another table (no data of its own).
+ch_check_drop() {
+  local url=$1 name=$2 found
+  found=$(ch_exec "$url" "SELECT engine, match(create_table_query, '^CREATE MATERIALIZED VIEW [^ ]+ TO ')
+    FROM system.tables WHERE database = currentDatabase() AND name = '$name' FORMAT TabSeparated")
+  case $found in
+    '' | $'MaterializedView\t1') ;;
+    *) die "refusing to drop $name: it is not a materialized view writing TO a table of its own ($found)" ;;
+  esac
+}
+
+# Whether <table> of the URL's database already has <column> (so its ADD COLUMN was applied before).
+ch_has_column() {
+  [ "$(ch_exec "$1" "SELECT count() FROM system.columns WHERE database = currentDatabase()
+    AND table = '$2' AND name = '$3'")" = 1 ]
+}
+
+# Run one statement of a ClickHouse file, with the checks and skips of the header's two exceptions.
+ch_apply_statement() {
+  local url=$1 sql=$2
+  if [[ $sql =~ $CH_ADD_COLUMN_RE ]]; then
+    [[ ${sql#*ADD COLUMN} == *"ADD COLUMN"* ]] && die "one ADD COLUMN per ALTER statement: ${sql:0:200}"
+    if ch_has_column "$url" "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"; then
+      log "clickhouse: ${BASH_REMATCH[1]}.${BASH_REMATCH[2]} exists already; skipping its ADD COLUMN"
+      return 0
+    fi
+  elif [[ $sql =~ ^DROP ]]; then
+    [[ "$sql;" =~ ^$CH_DROP_VIEW_RE$ ]] || die "only DROP TABLE IF EXISTS <name>_mv may run: ${sql:0:200}"
+    ch_check_drop "$url" "${BASH_REMATCH[1]}"
+  fi
+  ch_exec "$url" "$sql" >/dev/null
+}
+
 # Run the statements of a ClickHouse file one by one (the HTTP interface takes one statement per request):
 # full-line comments and blank lines are dropped, a statement ends at a line ending with ';'.
 ch_apply_file() {
@@ -95,13 +144,13 @@ ch_apply_file() {
   while IFS= read -r line || [ -n "$line" ]; do
     [[ $line =~ ^[[:space:]]*(--|$) ]] && continue
     if [[ $line =~ ^(.*)\;[[:space:]]*$ ]]; then
-      ch_exec "$url" "$buf${BASH_REMATCH[1]}" >/dev/null
+      ch_apply_statement "$url" "$buf${BASH_REMATCH[1]}"
       buf=""
     else
       buf+="$line"$'\n'
     fi
   done <"$file"
-  if [[ $buf =~ [^[:space:]] ]]; then ch_exec "$url" "$buf" >/dev/null; fi
+  if [[ $buf =~ [^[:space:]] ]]; then ch_apply_statement "$url" "$buf"; fi
 }
 
 migrate_clickhouse() {

@@ -763,9 +763,10 @@ read -r s1 t1 s2 t2 s3 t3 <<<"$(status_ttl stats/match/nope2 match:nope2) $(stat
   $(status_ttl stats/player/108 p:profile:108)"
 check_eq "a match, a map and a player not seen yet are 404" "404 404 404" "$s1 $s2 $s3"
 check "...each cached for at most 500 ms (PTTL $t1, $t2, $t3 ms)" short_ttl "$t1" "$t2" "$t3"
-# An unknown server is not cached at all: that check is one cheap query.
+# An unknown server is not cached at all: that check is one cheap query. redis-cli prints an empty line when
+# KEYS finds nothing (the match's and map's copies expired already, on a busy machine): not a key.
 check_eq "...and a server not seen yet is 404, not cached" "404 0" \
-  "$(status ../../servers/nope2) $(cache_cmd KEYS 'q:*nope2*' | grep -vc -E '^q:(match|map):')"
+  "$(status ../../servers/nope2) $(cache_cmd KEYS 'q:*nope2*' | grep -vc -E '^(q:(match|map):|$)')"
 MATCH=match_00000000000000d6 SESSION=sess_00000000000000d6
 kill_ev 3 108 107 Thompson head MOD_BULLET 0 0 100 0
 send "$TOK4"

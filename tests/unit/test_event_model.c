@@ -1,6 +1,7 @@
 /* Unit tests: lookups in the event vocabulary (wire fields, player block keys, types and aliases), known keys
- * and near misses alike; the value vocabulary (game_vocab.h: team sides, hit classes) and the SQL copies of it
- * (queryd's fragments, the ClickHouse views), which must say the same. */
+ * and near misses alike; the value vocabulary (game_vocab.h: team sides, hit classes) and its SQL (the normalised
+ * columns' expressions in schemas/clickhouse/0005, queryd's fragments, the lists of the applied views), which must
+ * say the same. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -140,9 +141,9 @@ static void test_team_sides(void **state)
     assert_string_equal(vocab_team_side_name(SIDE_ALLIES), "allies");
     assert_string_equal(vocab_team_side_name(SIDE_AXIS), "axis");
     assert_string_equal(vocab_team_side_name(SIDE_NONE), "");
-    /* queryd's SQL is generated from the same list. */
-    assert_string_equal(TEAM_NORM_SQL("t"), "transform(lower(t), ['american', 'allies', 'allied', 'german', 'axis'], "
-                                            "['allies', 'allies', 'allies', 'axis', 'axis'], lower(t))");
+    /* The side columns' SQL is generated from the same list, and says '' where vocab_team_side_name does. */
+    assert_string_equal(VOCAB_SIDE_SQL("t"), "transform(lower(t), ['american', 'allies', 'allied', 'german', 'axis'], "
+                                             "['allies', 'allies', 'allies', 'axis', 'axis'], '')");
 }
 
 /* "('a', 'b')": the body locations, in the engine's order, whose class is one of classes (HIT_NONE ends). */
@@ -168,22 +169,64 @@ static void test_hit_classes(void **state)
     assert_null(vocab_hit_name(VOCAB_BODY_PARTS));
     for (int i = 0; i < VOCAB_BODY_PARTS; i++)
         assert_int_equal(vocab_hit_index(vocab_hit_name(i)), i);
-    /* queryd's SQL lists are the table's classes. */
-    char want[512];
-    hitloc_list(want, sizeof want, (const hit_class[]){HIT_HEAD, HIT_NONE});
-    assert_string_equal(HEAD_HITLOCS_SQL, want);
-    assert_string_equal(HEADSHOT_SQL, "lower(hitloc) IN ('head', 'helmet', 'neck')");
-    hitloc_list(want, sizeof want, (const hit_class[]){HIT_TORSO, HIT_PELVIS, HIT_NONE});
-    assert_string_equal(TORSO_HITLOCS_SQL, want);
-    /* The limb pattern matches exactly the arms, hands, legs and feet. */
-    regex_t re;
-    assert_int_equal(regcomp(&re, LIMB_HITLOC_PATTERN, REG_EXTENDED | REG_NOSUB), 0);
+    /* The hit_class column's SQL maps each body location to its class's name, in the engine's order. */
+    char names[1024] = "[", classes[1024] = "[";
     for (int i = 0; i < VOCAB_BODY_PARTS; i++) {
-        hit_class c = vocab_hit_class(vocab_hit_name(i));
-        bool limb = c == HIT_ARM || c == HIT_HAND || c == HIT_LEG || c == HIT_FOOT;
-        assert_int_equal(regexec(&re, vocab_hit_name(i), 0, NULL, 0) == 0, limb);
+        const char *sep = i ? ", " : "";
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s'%s'", sep, vocab_hit_name(i));
+        snprintf(classes + strlen(classes), sizeof classes - strlen(classes), "%s'%s'", sep,
+                 vocab_hit_class_name(vocab_hit_class(vocab_hit_name(i))));
     }
-    regfree(&re);
+    strcat(names, "]");
+    strcat(classes, "]");
+    assert_string_equal(VOCAB_HIT_NAMES_SQL, names);
+    assert_string_equal(VOCAB_HIT_CLASSES_SQL, classes);
+    assert_string_equal(VOCAB_HIT_CLASS_SQL("h"),
+                        "transform(lower(h), " VOCAB_HIT_NAMES_SQL ", " VOCAB_HIT_CLASSES_SQL ", '')");
+    assert_string_equal(vocab_hit_class_name(HIT_NONE), "");
+    assert_string_equal(vocab_hit_class_name(HIT_PELVIS), "pelvis");
+}
+
+/* The hit classes that the quoted names after lead in sql name (one "= 'x'" or a list "IN ('x', 'y')"), as a
+ * bit set of hit_class values; fails on a name that is no class's. */
+static unsigned classes_named(const char *sql, const char *lead)
+{
+    const char *p = strstr(sql, lead);
+    assert_non_null(p);
+    p += strlen(lead);
+    bool list = strncmp(p, " IN (", 5) == 0;
+    assert_true(list || strncmp(p, " = ", 3) == 0);
+    p += list ? 5 : 3;
+    unsigned set = 0;
+    for (;;) {
+        assert_int_equal(*p, '\'');
+        const char *end = strchr(p + 1, '\'');
+        assert_non_null(end);
+        int found = -1;
+        for (int c = HIT_HEAD; c <= HIT_FOOT; c++)
+            if (strlen(vocab_hit_class_name((hit_class)c)) == (size_t)(end - p - 1) &&
+                strncmp(p + 1, vocab_hit_class_name((hit_class)c), (size_t)(end - p - 1)) == 0)
+                found = c;
+        assert_true(found > 0);
+        set |= 1u << found;
+        p = end + 1;
+        if (!list || *p != ',')
+            break;
+        p += 2;
+    }
+    return set;
+}
+
+#define CLASS_SET(c) (1u << (c))
+
+/* queryd's hit-class conditions name the table's classes: a headshot is a head hit, the torso kills take the
+ * pelvis too, the limbs are arms, hands, legs and feet. */
+static void test_queryd_hit_classes(void **state)
+{
+    assert_int_equal(classes_named(HEADSHOT_SQL, "hit_class"), CLASS_SET(HIT_HEAD));
+    assert_int_equal(classes_named(TORSO_HIT_SQL, "hit_class"), CLASS_SET(HIT_TORSO) | CLASS_SET(HIT_PELVIS));
+    assert_int_equal(classes_named(LIMB_HIT_SQL, "hit_class"),
+                     CLASS_SET(HIT_ARM) | CLASS_SET(HIT_HAND) | CLASS_SET(HIT_LEG) | CLASS_SET(HIT_FOOT));
 }
 
 /* queryd's weapon classes (WEAPON_CLASS_SQL) are game_vocab.c's, class by class in its order. */
@@ -251,13 +294,17 @@ static void test_views_team_list(void **state)
     assert_true(copies >= 25);
 }
 
-/* Each copy of a hit-location class in the views is queryd's (and so the table's). */
+/* Each copy of a hit-location class in the views of 0002 and 0003 is the table's. */
 static void test_views_hitloc_lists(void **state)
 {
-    static const struct {
+    static const char limb_pattern[] = "_(arm|leg)_|_(hand|foot)$";
+    char head[256], torso[256], limb[64];
+    hitloc_list(head, sizeof head, (const hit_class[]){HIT_HEAD, HIT_NONE});
+    hitloc_list(torso, sizeof torso, (const hit_class[]){HIT_TORSO, HIT_PELVIS, HIT_NONE});
+    snprintf(limb, sizeof limb, "'%s'", limb_pattern);
+    const struct {
         const char *lead, *list;
-    } classes[] = {
-        {"IN ('head'", HEAD_HITLOCS_SQL}, {"IN ('torso", TORSO_HITLOCS_SQL}, {"'_(arm", "'" LIMB_HITLOC_PATTERN "'"}};
+    } classes[] = {{"IN ('head'", head}, {"IN ('torso", torso}, {"'_(arm", limb}};
     int copies = 0;
     for (size_t v = 0; v < sizeof ch_views / sizeof ch_views[0]; v++) {
         char *text = source_file(ch_views[v]);
@@ -270,16 +317,89 @@ static void test_views_hitloc_lists(void **state)
         free(text);
     }
     assert_true(copies >= 13);
+    /* The old limb pattern matches exactly the arms, hands, legs and feet of the table. */
+    regex_t re;
+    assert_int_equal(regcomp(&re, limb_pattern, REG_EXTENDED | REG_NOSUB), 0);
+    for (int i = 0; i < VOCAB_BODY_PARTS; i++) {
+        hit_class c = vocab_hit_class(vocab_hit_name(i));
+        bool is_limb = c == HIT_ARM || c == HIT_HAND || c == HIT_LEG || c == HIT_FOOT;
+        assert_int_equal(regexec(&re, vocab_hit_name(i), 0, NULL, 0) == 0, is_limb);
+    }
+    regfree(&re);
+}
+
+/* The number of times needle occurs in text. */
+static int occurrences(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+/* 0005's normalised columns are computed by game_vocab.h's SQL, byte for byte; it spells the lists nowhere else,
+ * and every hit class its views name is the table's. */
+static void test_normalised_columns(void **state)
+{
+    char *text = source_file("schemas/clickhouse/0005_normalised_columns.sql");
+    static const char *const alters[] = {
+        "\nALTER TABLE raw_events ADD COLUMN actor_side String MATERIALIZED " VOCAB_SIDE_SQL("actor_team") ";\n",
+        "\nALTER TABLE raw_events ADD COLUMN target_side String MATERIALIZED " VOCAB_SIDE_SQL("target_team") ";\n",
+        "\nALTER TABLE raw_events ADD COLUMN team_side String MATERIALIZED " VOCAB_SIDE_SQL("team") ";\n",
+        "\nALTER TABLE raw_events ADD COLUMN hit_class String MATERIALIZED " VOCAB_HIT_CLASS_SQL("hitloc") ";\n",
+        "\nALTER TABLE player_fights ADD COLUMN hit_class String DEFAULT " VOCAB_HIT_CLASS_SQL("hitloc") ";\n",
+    };
+    for (size_t i = 0; i < sizeof alters / sizeof alters[0]; i++)
+        assert_non_null(strstr(text, alters[i]));
+    assert_int_equal(occurrences(text, "transform("), 5);
+    assert_int_equal(occurrences(text, "'american'"), 3);
+    assert_int_equal(occurrences(text, "'helmet'"), 2);
+    assert_int_equal(occurrences(text, "'torso_mid'"), 2);
+    assert_int_equal(occurrences(text, "match(hl"), 0);
+    assert_int_equal(occurrences(text, "lower(hitloc) IN"), 0);
+    /* Every hit-class condition of the views names classes of the table. */
+    int conditions = 0;
+    for (const char *lead = "hc"; lead; lead = strcmp(lead, "hc") == 0 ? "hit_class" : NULL)
+        for (const char *p = strstr(text, lead); p; p = strstr(p + 1, lead)) {
+            char key[16];
+            snprintf(key, sizeof key, "%s ", lead);
+            bool cond = strncmp(p, key, strlen(key)) == 0 &&
+                        (strncmp(p + strlen(lead), " = '", 4) == 0 || strncmp(p + strlen(lead), " IN ('", 6) == 0);
+            if (!cond)
+                continue;
+            assert_true(classes_named(p, lead) != 0);
+            conditions++;
+        }
+    assert_int_equal(conditions, 14);
+    /* Each view it drops it creates again, right after. */
+    int drops = 0;
+    for (const char *p = strstr(text, "\nDROP TABLE IF EXISTS "); p; p = strstr(p + 1, "\nDROP TABLE IF EXISTS ")) {
+        char name[64], want[256];
+        assert_int_equal(sscanf(p, "\nDROP TABLE IF EXISTS %63[a-z_];", name), 1);
+        assert_non_null(strstr(name, "_mv"));
+        snprintf(want, sizeof want, "DROP TABLE IF EXISTS %s;\nCREATE MATERIALIZED VIEW IF NOT EXISTS %s TO ", name,
+                 name);
+        assert_non_null(strstr(p, want));
+        drops++;
+    }
+    assert_int_equal(drops, 11);
+    free(text);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fields),         cmocka_unit_test(test_block_keys),
-        cmocka_unit_test(test_types),          cmocka_unit_test(test_type_flags),
-        cmocka_unit_test(test_team_sides),     cmocka_unit_test(test_views_team_list),
-        cmocka_unit_test(test_hit_classes),    cmocka_unit_test(test_views_hitloc_lists),
+        cmocka_unit_test(test_fields),
+        cmocka_unit_test(test_block_keys),
+        cmocka_unit_test(test_types),
+        cmocka_unit_test(test_type_flags),
+        cmocka_unit_test(test_team_sides),
+        cmocka_unit_test(test_views_team_list),
+        cmocka_unit_test(test_hit_classes),
+        cmocka_unit_test(test_views_hitloc_lists),
         cmocka_unit_test(test_weapon_classes),
+        cmocka_unit_test(test_queryd_hit_classes),
+        cmocka_unit_test(test_normalised_columns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
