@@ -106,7 +106,7 @@ const char player_streaks_sql[] =
 
 /* Multi-kills: a match's kills in order; a gap of more than 3 s starts a new chain (docs/definitions.md). Game
  * times are binary fractions: 4.4 - 1.4 is 3.0000000000000004, so "more than 3" allows the same 1e-6 s as
- * achievd's windows (achievd/evaluate.c, TIME_EPS), and a kill exactly 3 s after the previous one chains. */
+ * achievd's windows (achievd/evaluate_parts.h, TIME_EPS), and a kill exactly 3 s after the previous one chains. */
 // clang-format off
 const char player_multikills_sql[] =
     "SELECT countIf(n = 2) AS double_kills, countIf(n = 3) AS triple_kills, countIf(n = 4) AS quad_kills,\n"
