@@ -258,6 +258,47 @@ POST_URL=$INGESTD_URL post_events "mst_guess_last" "$DATA/wire_4_3_match_end.jso
 check "...with the count of the others on the next line" grep -qE "192.0.2.78: 401 Invalid server token \(and [0-9]+ more like it since the last line\)" "$STACK_DIR/logs/ingestd.log"
 check_eq "...while other addresses are not affected" 202 "$(post_events "$TOKEN" "$DATA/wire_4_3_match_end.json" | cut -d' ' -f1)"
 
+# --- bodies of senders that are not a known server -----------------------------------------------------------------
+
+# A request without a token, or with one no registration ever issued (not "mst_" and 53 base32 symbols), is refused
+# on its headers: its body (1 MiB here, with a buffer reserved from its Content-Length) is never read. With
+# "Expect: 100-continue" curl sends nothing of it unless told to go on.
+head -c 1048576 /dev/zero | tr '\0' 'a' >/tmp/unauth.$$
+# post_unread [curl args...]: the 1 MiB body to ingestd, from an address of its own; prints "STATUS UPLOADED BODY".
+post_unread() {
+  curl -s --max-time 10 -o /tmp/unauth_resp.$$ -w '%{http_code} %{size_upload}' -X POST "$INGESTD_URL/api/v1/ingest/events$1" \
+    -H 'X-Real-IP: 192.0.2.80' -H 'Expect: 100-continue' --data-binary @/tmp/unauth.$$ "${@:2}"
+  printf ' %s' "$(cat /tmp/unauth_resp.$$)"
+}
+check_eq "no token: 401 on the headers, the body never read" '401 0 {"error":"Missing server token"}' "$(post_unread "")"
+check_eq "...nor with a query string that holds no token" '401 0 {"error":"Missing server token"}' "$(post_unread "?a=b")"
+check_eq "a malformed token: 401 on the headers" '401 0 {"error":"Invalid server token"}' "$(post_unread "" -H 'X-Server-Token: mst_nope')"
+check_eq "...in Authorization: Bearer" '401 0 {"error":"Invalid server token"}' "$(post_unread "" -H 'Authorization: Bearer x')"
+check_eq "...in ?server_token=" '401 0 {"error":"Invalid server token"}' "$(post_unread "?server_token=mst_n%6Fpe")"
+# A well-formed token in no cache may be a server's: the registry is asked once the body is in. Such bodies share
+# INGEST_UNVERIFIED_BODY_BYTES (8 MiB): eight connections announcing 1 MiB each, sending none of it, hold all of it.
+UNKNOWN_TOKEN=mst_$(printf 'z%.0s' $(seq 1 53))
+for fd in 20 21 22 23 24 25 26 27; do
+  eval "exec $fd<>/dev/tcp/127.0.0.1/${INGESTD_URL##*:}"
+  printf 'POST /api/v1/ingest/events HTTP/1.1\r\nHost: test\r\nX-Real-IP: 192.0.2.81\r\nX-Server-Token: %s%s\r\nContent-Length: 1048576\r\nConnection: close\r\n\r\n' \
+    "${UNKNOWN_TOKEN:0:51}" "$fd$fd$fd" >&$fd
+done
+sleep 0.5 # ingestd reads the eight heads
+check_eq "a ninth body from a sender not known yet: 503 on the headers" "503 0" \
+  "$(post_unread "" -H "X-Server-Token: $UNKNOWN_TOKEN" | cut -d' ' -f1,2)"
+check "...saying which limit" grep -qF "INGEST_UNVERIFIED_BODY_BYTES" /tmp/unauth_resp.$$
+check_eq "...while a server seen before is taken (its lookup older than SERVER_TOKEN_CACHE_MS)" 202 "$(post_events "$TOKEN" "$DATA/wire_4_3_match_end.json" | cut -d' ' -f1)"
+answers=""
+for fd in 20 21 22 23 24 25 26 27; do
+  head -c 1048576 /tmp/unauth.$$ >&$fd
+  answers+="$(timeout 10 cat <&$fd | tail -n 1) "
+  eval "exec $fd<&-"
+done
+check_eq "the eight bodies, once sent: 401 each" "$(printf '{"error":"Invalid server token"} %.0s' 1 2 3 4 5 6 7 8)" "$answers"
+check_eq "...and their bytes are released: an unknown token is read again (and 401)" '401 1048576 {"error":"Invalid server token"}' \
+  "$(post_unread "" -H "X-Server-Token: $UNKNOWN_TOKEN")"
+rm -f /tmp/unauth.$$ /tmp/unauth_resp.$$
+
 # --- token sources, connection styles ------------------------------------------------------------------------------
 
 check_eq "Authorization: Bearer" 202 "$(post_events "" "$DATA/wire_4_3_match_end.json" -H "Authorization: Bearer $TOKEN" | cut -d' ' -f1)"
@@ -371,9 +412,12 @@ kill -INT "$(head -n 1 "$STACK_DIR/postgres/postmaster.pid")" # fast shutdown: c
 check "postgres is down" retry 10 eval "! pg_query 'SELECT 1' >/dev/null 2>&1"
 sleep 1.2 # past SERVER_TOKEN_CACHE_MS: the next lookup asks the registry, which does not answer
 check_eq "a known token keeps working while the registry is down" 202 "$(post_events "$TOKEN" "$DATA/wire_4_3_match_end.json" | cut -d' ' -f1)"
-check_eq "an unknown token gets 503, not 401 (the tracker would wipe its credentials)" 503 "$(post_events "mst_unknown" "$DATA/wire_4_3_match_end.json" | cut -d' ' -f1)"
+# A token of the shape every token has (a malformed one is no server's, and 401 whether or not the registry answers),
+# and not one asked about in the last 5 s (the registry's "no" is trusted that long).
+UNKNOWN_TOKEN=mst_$(printf 'y%.0s' $(seq 1 53))
+check_eq "an unknown token gets 503, not 401 (the tracker would wipe its credentials)" 503 "$(post_events "$UNKNOWN_TOKEN" "$DATA/wire_4_3_match_end.json" | cut -d' ' -f1)"
 check "stack.sh up brings postgres back" "$STACK_SH" up "$STACK_DIR"
-check_eq "and an unknown token is 401 again" 401 "$(post_events "mst_unknown" "$DATA/wire_4_3_match_end.json" | cut -d' ' -f1)"
+check_eq "and an unknown token is 401 again" 401 "$(post_events "$UNKNOWN_TOKEN" "$DATA/wire_4_3_match_end.json" | cut -d' ' -f1)"
 
 # --- metrics -------------------------------------------------------------------------------------------------------
 
@@ -382,6 +426,7 @@ check "metrics: accepted events counted" grep -qE '^mohstats_ingest_events_accep
 check "metrics: rejections by reason" grep -qE '^mohstats_ingest_rejected_total\{reason="malformed_body"\} [1-9]' <<<"$metrics"
 check "metrics: 413s counted as too_large" grep -qE '^mohstats_ingest_rejected_total\{reason="too_large"\} [1-9]' <<<"$metrics"
 check "metrics: budget 429s counted as over_budget" grep -qE '^mohstats_ingest_rejected_total\{reason="over_budget"\} [1-9]' <<<"$metrics"
+check "metrics: bodies refused for the unverified bound counted" grep -qE '^mohstats_ingest_rejected_total\{reason="unverified_bodies_full"\} [1-9]' <<<"$metrics"
 
 # --- large bodies are parsed off the event loop, in each server's order ----------------------------------------------
 
