@@ -58,6 +58,7 @@ struct ingest_api {
     rate_limit *large;             /* the large bodies of all servers, under one key (NULL: no limit) */
     unverified_bodies *unverified; /* bodies whose token is not known yet: see ingest_admit */
     metric *events_accepted, *batches_accepted, *batches_spooled, *latency;
+    metric *parsed_on_loop, *parsed_on_thread; /* where bodies were parsed: large ones must never be on the loop */
     reject_reason rej_missing_token, rej_invalid_token, rej_registry, rej_bad_body, rej_storage, rej_guessing;
     reject_reason rej_too_large, rej_over_budget, rej_unverified_full;
     /* Batches being parsed off the loop, each with its server's later batches waiting behind it: a server's
@@ -366,6 +367,7 @@ static void ingest_handoff(ingest_request *j, int rc)
 static void on_parsed_off_loop(int rc, void *arg)
 {
     ingest_request *j = arg;
+    metric_inc(j->api->parsed_on_thread);
     off_loop_remove(j);
     ingest_handoff(j, rc);
 }
@@ -382,6 +384,7 @@ static void ingest_parse(ingest_request *j)
         parse_work_start(api->parses, &j->parse, body, len, api->limits.max_events, &j->parsed, on_parsed_off_loop, j);
         return;
     }
+    metric_inc(api->parsed_on_loop);
     ingest_handoff(j, batch_parse_max(body, len, api->limits.max_events, &j->parsed));
 }
 
@@ -646,6 +649,9 @@ ingest_api *ingest_api_new(uv_loop_t *loop, http_server *http, server_auth *auth
                                             "Batches accepted, by where they were stored", "store=\"stream\"");
     api->batches_spooled = metrics_counter("mohstats_ingest_batches_accepted_total",
                                            "Batches accepted, by where they were stored", "store=\"spool\"");
+    const char *parsed = "Batches parsed, by where: on the event loop (small bodies) or on a thread (large ones)";
+    api->parsed_on_loop = metrics_counter("mohstats_ingest_parses_total", parsed, "where=\"loop\"");
+    api->parsed_on_thread = metrics_counter("mohstats_ingest_parses_total", parsed, "where=\"thread\"");
     api->latency = metrics_histogram("mohstats_ingest_request_seconds", "Time from request to 202", NULL,
                                      metrics_latency_buckets, metrics_latency_nbuckets);
     http_server_route_admit(http, "POST", "/api/v1/ingest/events", ingest_handler, ingest_admit, api);

@@ -459,6 +459,8 @@ raw_post() {
     "$OFF_TOKEN" "$(stat -c %s "$2")" >&"$1"
   cat "$2" >&"$1"
 }
+parses() { curl -s "$INGESTD_URL/metrics" | awk -v w="$1" '$1 == "mohstats_ingest_parses_total{where=\"" w "\"}" { print $2 }'; }
+on_thread0=$(parses thread) on_loop0=$(parses loop)
 ingestd_port=${INGESTD_URL##*:}
 exec 7<>"/dev/tcp/127.0.0.1/$ingestd_port" 8<>"/dev/tcp/127.0.0.1/$ingestd_port"
 raw_post 7 /tmp/off_big.$$
@@ -471,6 +473,10 @@ small_answer=$(timeout 10 cat <&8 | tail -n 1)
 exec 7<&- 8<&-
 check_eq "the large batch: 202 processed 400" '{"status":"accepted","processed":400}' "$big_answer"
 check_eq "the small batch sent right after it: 202 processed 1" '{"status":"accepted","processed":1}' "$small_answer"
+# The metric counts the parses where they ran: the large body on a thread (on_parsed_off_loop is reached only from a
+# threadpool's work), the small one on the loop.
+check_eq "the large body was parsed on a thread, the small one on the loop (mohstats_ingest_parses_total)" "1 1" \
+  "$(($(parses thread) - ${on_thread0:-0})) $(($(parses loop) - ${on_loop0:-0}))"
 check "both reach ClickHouse" ch_wait "SELECT count() FROM raw_events WHERE server_id = '$OFF'" 402
 check_eq "the small batch was handled after the large one: it got the map the large one named" mp/offloop \
   "$(ch_query "SELECT map_name FROM raw_events WHERE server_id = '$OFF' AND event_type = 'jump' AND game_time = 999 FORMAT TSV")"

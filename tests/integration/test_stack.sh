@@ -51,6 +51,17 @@ check "...and cannot write" eval "curl -s -u 'mohstats_read:$read_pw' 'http://12
 daemon_ch_user() { tr '\0' '\n' <"/proc/$(cat "$STACK_DIR/run/$1.pid")/environ" | sed -n 's|^CLICKHOUSE_URL=http://\([^:]*\):.*|\1|p'; }
 check_eq "ClickHouse users: ingestd writes as its own, queryd and achievd read" "mohstats_ingest mohstats_read mohstats_read" \
   "$(daemon_ch_user ingestd) $(daemon_ch_user queryd) $(daemon_ch_user achievd)"
+# Reads may never take all of ClickHouse's query slots: the writer's inserts must always find one.
+ch_read() { curl -s -u "mohstats_read:$read_pw" "http://127.0.0.1:$ch_port/?database=mohstats${2:-}" --data-binary "$1"; }
+check_eq "the read-only user may run 32 queries at once, of the server's 64 (max_concurrent_queries_for_user)" 32 \
+  "$(ch_read "SELECT value FROM system.settings WHERE name = 'max_concurrent_queries_for_user'")"
+# queryd bounds each query with settings on its URL (readonly=2 lets the read-only user give them): ClickHouse
+# 18.16 enforces them for that user. The time bound, on a query that would run for minutes:
+t0=$(date +%s%N)
+out=$(ch_read "SELECT count() FROM numbers(100000000000)" "&readonly=2&max_execution_time=1")
+t1=$(date +%s%N)
+check "...and a query over max_execution_time=1 (QUERY_CH_MAX_SECONDS) is stopped (Code 159) within 3 s" eval \
+  "grep -q 'Code: 159' <<<\"\$out\" && [ $(((t1 - t0) / 1000000)) -lt 3000 ]"
 check_eq "the stream's Redis never evicts (noeviction)" noeviction "$(redis_cmd CONFIG GET maxmemory-policy | tail -n 1)"
 check_eq "queryd's answer cache is a Redis of its own, bounded and evicting (allkeys-lru, 256 MB)" \
   "allkeys-lru 268435456" "$(cache_cmd CONFIG GET maxmemory-policy | tail -n 1) $(cache_cmd CONFIG GET maxmemory | tail -n 1)"
@@ -179,11 +190,12 @@ check_eq "a fifth connection from the same address (NGINX_CONNS_PER_ADDRESS=4): 
   "$(remote 192.0.2.5 "$MOHSTATS_URL/health")"
 check_eq "...another address is served" 200 "$(remote 192.0.2.6 "$MOHSTATS_URL/health")"
 wait "$holder"
-# A body sent a byte every 2 s: the daemon's HTTP_REQUEST_TIMEOUT_MS (4 s here, 30 s by default) cuts it off.
+# A body sent a byte every 2 s: the daemon's HTTP_REQUEST_TIMEOUT_MS (4 s here, 30 s by default) cuts it off. (A
+# token of the right shape: a malformed one is refused on the headers, before any body.)
 trickle=$(python3 - "${MOHSTATS_URL##*:}" <<'PY'
 import socket, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-s.sendall(b"POST /api/v1/ingest/events HTTP/1.1\r\nHost: x\r\nX-Server-Token: mst_x\r\nContent-Length: 1000\r\n\r\n")
+s.sendall(b"POST /api/v1/ingest/events HTTP/1.1\r\nHost: x\r\nX-Server-Token: mst_" + b"z" * 53 + b"\r\nContent-Length: 1000\r\n\r\n")
 t0 = time.time()
 s.settimeout(2)
 while time.time() - t0 < 60:
@@ -268,6 +280,33 @@ for d in "${DAEMONS[@]}"; do
   check "$d logged a clean stop" grep -q " INFO stopped" "$STACK_DIR/logs/$d.log"
 done
 check "stack.sh up restarts the stopped daemons" "$STACK_SH" up "$STACK_DIR"
+
+# --- queryd's ClickHouse bounds are in force ---------------------------------------------------------------------
+
+# QUERY_CH_MAX_ROWS (max_rows_to_read) on every query of queryd's: a queryd started with a bound of 1 row gets
+# ClickHouse's refusal for a stats read over a few events, answers 500 saying where the error is, and logs which
+# limit it was. (No board is built at start: that would be refused too, and /ready waits for the boards.)
+token=$(curl -s -X POST "$MOHSTATS_URL/api/v1/servers/register" -H 'Content-Type: application/json' \
+  -d '{"name": "Bounds", "ip_address": "127.0.0.1", "port": "12399"}' | jq -r .token)
+for f in "$MOHSTATS_SRC_DIR"/tests/integration/data/wire_4_*.json; do
+  curl -s -o /dev/null -X POST "$MOHSTATS_URL/api/v1/ingest/events" -H "X-Server-Token: $token" --data-binary @"$f"
+done
+check "a few events reach ClickHouse" retry 20 eval "[ \"\$(ch_query 'SELECT count() FROM match_summary')\" -ge 2 ]"
+stop_queryd() {
+  local pid
+  pid=$(cat "$STACK_DIR/run/queryd.pid")
+  kill -TERM "$pid"
+  retry 10 eval "! pid_running $pid"
+}
+stop_queryd
+check "queryd comes back with QUERY_CH_MAX_ROWS=1" env QUERY_CH_MAX_ROWS=1 QUERY_BOARD_WARM=0 "$STACK_SH" up "$STACK_DIR"
+out=$(curl -s -w ' %{http_code}' "$MOHSTATS_URL/api/v1/stats/matches?limit=5")
+check_eq "a read over the bound: 500, pointing at the log" \
+  '{"error":"The statistics query failed; the error is in queryd'"'"'s log."} 500' "$out"
+check "...whose line names the limit" grep -q "Limit for rows to read exceeded: .* maximum: 1" "$STACK_DIR/logs/queryd.log"
+stop_queryd
+check "queryd comes back with its default bounds" "$STACK_SH" up "$STACK_DIR"
+check_eq "...and the same read is answered" 200 "$(http_status "$MOHSTATS_URL/api/v1/stats/matches?limit=5")"
 
 # --- ready means ready; a failed up leaves nothing behind ------------------------------------------------------
 
