@@ -244,6 +244,30 @@ for var in $(grep -oE '\$\{[A-Z_]+\}' "$MOHSTATS_SRC_DIR/deploy/nginx/mohstats.c
   fi
 done
 check_eq "the nginx template's variables are set and listed in compose and stack.sh" "" "$missing"
+# Credentials under compose, as under stack.sh: each daemon reaches ClickHouse as the user its work needs (never the
+# migrations' user), each such user is defined in a users.d file mounted into ClickHouse, and every secret compose
+# requires is listed in .env.example.
+check_eq "compose: ingestd writes to ClickHouse as its own user, queryd and achievd read" \
+  "achievd=mohstats_read ingestd=mohstats_ingest queryd=mohstats_read" "$(python3 - "$compose" <<'PY'
+import re, sys, yaml
+services = yaml.safe_load(open(sys.argv[1]))["services"]
+print(" ".join(sorted("%s=%s" % (name, re.match(r"http://([^:]+):", svc["environment"]["CLICKHOUSE_URL"]).group(1))
+                      for name, svc in services.items() if name in ("ingestd", "queryd", "achievd"))))
+PY
+)"
+missing=""
+for user in mohstats_ingest mohstats_read; do
+  file=$(grep -l "<$user>" "$MOHSTATS_SRC_DIR"/deploy/clickhouse/*.xml | head -n 1)
+  if [ -z "$file" ] || ! grep -qF "./deploy/clickhouse/$(basename "$file"):/etc/clickhouse-server/users.d/" "$compose"; then
+    missing+=" $user"
+  fi
+done
+check_eq "compose: those users are defined in users.d files it mounts" "" "$missing"
+missing=""
+for var in $(grep -oE '\$\{[A-Z_]+:\?' "$compose" | tr -d '${:?' | sort -u); do
+  grep -q "^$var=" "$MOHSTATS_SRC_DIR/.env.example" || missing+=" $var"
+done
+check_eq "compose: every secret it requires is listed in .env.example" "" "$missing"
 
 # --- crash and recovery ----------------------------------------------------------------------------------------
 
