@@ -39,6 +39,31 @@ redis_port=${REDIS_URL##*:} cache_port=${CACHE_REDIS_URL##*:}
 check_eq "Redis refuses a client without the password" NOAUTH \
   "$(redis-cli -h 127.0.0.1 -p "${redis_port%/*}" ping 2>&1 | cut -d' ' -f1)"
 check_eq "the cache's Redis too" NOAUTH "$(redis-cli -h 127.0.0.1 -p "${cache_port%/*}" ping 2>&1 | cut -d' ' -f1)"
+# Each daemon uses Redis as a user of its own, which may run only the commands its code sends (scripts/stack.sh,
+# redis_daemon_users); `default` is the operator's.
+daemon_redis_user() { tr '\0' '\n' <"/proc/$(cat "$STACK_DIR/run/$1.pid")/environ" | sed -n "s|^$2=redis://\([^:]*\):.*|\1|p"; }
+check_eq "Redis users: ingestd, queryd (on both servers) and achievd each its own" "ingestd queryd queryd achievd" \
+  "$(daemon_redis_user ingestd REDIS_URL) $(daemon_redis_user queryd REDIS_URL) $(daemon_redis_user queryd CACHE_REDIS_URL) $(daemon_redis_user achievd REDIS_URL)"
+# as_user PORT USER COMMAND...: the first word of the answer to COMMAND run as USER (its password from state.env).
+as_user() {
+  local pw
+  pw=$(sed -n "s/^REDIS_$(tr a-z A-Z <<<"$2")_PASSWORD=//p" "$STACK_DIR/state.env")
+  REDISCLI_AUTH=$pw redis-cli --user "$2" -h 127.0.0.1 -p "$1" "${@:3}" 2>&1 | head -n 1 | cut -d' ' -f1
+}
+stream_key=mohstats:events
+check_eq "ingestd's Redis user runs its commands (XLEN) but no other (FLUSHALL, CONFIG, KEYS: NOPERM)" \
+  "0 NOPERM NOPERM NOPERM" "$(as_user "${redis_port%/*}" ingestd XLEN nokey) $(as_user "${redis_port%/*}" ingestd FLUSHALL) $(
+    as_user "${redis_port%/*}" ingestd CONFIG GET dir) $(as_user "${redis_port%/*}" ingestd KEYS '*')"
+check_eq "achievd's: FLUSHALL, XADD, XTRIM refused" "NOPERM NOPERM NOPERM" \
+  "$(as_user "${redis_port%/*}" achievd FLUSHALL) $(as_user "${redis_port%/*}" achievd XADD $stream_key '*' a 1) $(
+    as_user "${redis_port%/*}" achievd XTRIM $stream_key MAXLEN 0)"
+check "...(ZMSCORE answers)" eval "[ \"\$(as_user '${redis_port%/*}' achievd ZMSCORE nokey m)\" != NOPERM ]"
+check_eq "queryd's on the stream's server only reads: XREVRANGE yes; XADD, DEL, HSET no" " NOPERM NOPERM NOPERM" \
+  "$(as_user "${redis_port%/*}" queryd XREVRANGE nokey + - COUNT 1) $(as_user "${redis_port%/*}" queryd XADD $stream_key '*' a 1) $(
+    as_user "${redis_port%/*}" queryd DEL $stream_key) $(as_user "${redis_port%/*}" queryd HSET live x y)"
+check_eq "queryd's on the cache's server: its keys (q:...) yes, others no" " NOPERM NOPERM" \
+  "$(as_user "${cache_port%/*}" queryd GET q:none) $(as_user "${cache_port%/*}" queryd GET other) $(
+    as_user "${cache_port%/*}" queryd FLUSHALL)"
 ch_port=${CLICKHOUSE_URL##*@127.0.0.1:}
 ch_port=${ch_port%%/*}
 check "ClickHouse's default user needs its password" eval \
@@ -268,6 +293,25 @@ for var in $(grep -oE '\$\{[A-Z_]+:\?' "$compose" | tr -d '${:?' | sort -u); do
   grep -q "^$var=" "$MOHSTATS_SRC_DIR/.env.example" || missing+=" $var"
 done
 check_eq "compose: every secret it requires is listed in .env.example" "" "$missing"
+check_eq "compose: its Redis servers give the daemons' users the rules stack.sh gives them" \
+  "achievd:ok ingestd:ok queryd:ok queryd@cache:ok" "$(python3 - "$compose" "$STACK_SH" <<'PY'
+import re, sys, yaml
+services = yaml.safe_load(open(sys.argv[1]))["services"]
+stack = open(sys.argv[2]).read()
+rules = lambda var: re.search(var + r"='([^']*)'", stack).group(1).split()
+want = {"ingestd": rules("REDIS_ACL_INGESTD"), "queryd": rules("REDIS_ACL_QUERYD"), "achievd": rules("REDIS_ACL_ACHIEVD"),
+        "queryd@cache": rules("CACHE_ACL_QUERYD")}
+out = []
+for server, suffix in (("redis", ""), ("cache", "@cache")):
+    args = services[server]["command"]
+    starts = [i for i, a in enumerate(args) if a == "--user"] + [len(args)]
+    for a, b in zip(starts, starts[1:]):
+        name = args[a + 1] + suffix
+        # --user NAME on >PASSWORD RULES...
+        out.append("%s:%s" % (name, "ok" if args[a + 2] == "on" and args[a + 4:b] == want.get(name) else "differs"))
+print(" ".join(sorted(out)))
+PY
+)"
 
 # --- crash and recovery ----------------------------------------------------------------------------------------
 
