@@ -699,12 +699,15 @@ NGINX_VARS=(NGINX_PRIVATE_NETS NGINX_EXEMPT_NETS NGINX_REAL_IP NGINX_READS_PER_S
   NGINX_CONNS_PER_ADDRESS NGINX_TLS NGINX_CORS_ORIGINS)
 : "${NGINX_PRIVATE_NETS=127.0.0.0/8 1; ::1 1;}" "${NGINX_EXEMPT_NETS=127.0.0.0/8 1; ::1 1;}" "${NGINX_REAL_IP=}"
 : "${NGINX_TLS=}" "${NGINX_CORS_ORIGINS=}"
+# More parameters of the plain port's listen directive, e.g. "proxy_protocol" behind a load balancer that sends the
+# PROXY protocol (with NGINX_REAL_IP "set_real_ip_from ...; real_ip_header proxy_protocol;"). Default none.
+: "${NGINX_LISTEN_PARAMS=}"
 : "${NGINX_READS_PER_S:=20}" "${NGINX_READS_BURST:=40}" "${NGINX_CONNS_PER_ADDRESS:=256}"
 
 write_nginx_config() {
   mkdir -p "$DIR/nginx/tmp"
   local rendered
-  rendered=$(export "${NGINX_VARS[@]}" && NGINX_LISTEN=127.0.0.1:$NGINX_PORT INGESTD_UPSTREAM=127.0.0.1:$INGESTD_PORT \
+  rendered=$(export "${NGINX_VARS[@]}" && NGINX_LISTEN="127.0.0.1:$NGINX_PORT $NGINX_LISTEN_PARAMS" INGESTD_UPSTREAM=127.0.0.1:$INGESTD_PORT \
     QUERYD_UPSTREAM=127.0.0.1:$QUERYD_PORT AUTHD_UPSTREAM=127.0.0.1:$AUTHD_PORT \
     ACHIEVD_UPSTREAM=127.0.0.1:$ACHIEVD_PORT NGINX_ACCESS_LOG=$DIR/logs/nginx-access.log \
     envsubst "\${NGINX_LISTEN} \${INGESTD_UPSTREAM} \${QUERYD_UPSTREAM} \${AUTHD_UPSTREAM} \${ACHIEVD_UPSTREAM} \${NGINX_ACCESS_LOG}

@@ -445,6 +445,27 @@ check "...and down stops it" "$STACK_SH" down "$other"
 check_eq "...all of it" "" "$(dir_processes "$other")"
 rm -rf "$other"
 
+# --- behind a load balancer speaking the PROXY protocol (NGINX_LISTEN_PARAMS) ---------------------------------
+
+check "up with NGINX_LISTEN_PARAMS=proxy_protocol (and realip from it) reloads nginx" env NGINX_LISTEN_PARAMS=proxy_protocol \
+  NGINX_REAL_IP='set_real_ip_from 127.0.0.1; real_ip_header proxy_protocol;' "$STACK_SH" up "$STACK_DIR"
+# proxied ADDRESS PATH: the status of GET PATH sent after a PROXY header naming ADDRESS as the client.
+proxied() {
+  python3 - "${MOHSTATS_URL##*:}" "$1" "$2" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(("PROXY TCP4 %s 127.0.0.1 40000 %s\r\nGET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+           % (sys.argv[2], sys.argv[1], sys.argv[3])).encode())
+print(s.recv(100).split(b" ")[1].decode())
+PY
+}
+check "the front door takes the PROXY protocol: /health is 200" retry 5 eval '[ "$(proxied 192.0.2.30 /health)" = 200 ]'
+check_eq "...and believes the client it names: /metrics is 403 for 192.0.2.30, 200 for 127.0.0.1" "403 200" \
+  "$(proxied 192.0.2.30 /metrics) $(proxied 127.0.0.1 /metrics)"
+check_eq "...a request without the PROXY header gets nothing" 000 "$(http_status "$MOHSTATS_URL/health")"
+check "up without it: plain HTTP again" "$STACK_SH" up "$STACK_DIR"
+check "...answered" retry 5 eval '[ "$(http_status "$MOHSTATS_URL/health")" = 200 ]'
+
 # --- down ------------------------------------------------------------------------------------------------------
 
 pids=$(stack_pids)
