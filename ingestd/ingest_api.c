@@ -491,9 +491,10 @@ static size_t announced_length(http_request *req, const ingest_api *api)
  *
  * A well-formed token the registry never confirmed may still be a server's (it is asked once the body is in, as the
  * lookup is asynchronous): such bodies share INGEST_UNVERIFIED_BODY_BYTES, held from now until their token is
- * resolved (on_auth); beyond it 503 with Retry-After. A server whose token was confirmed once since ingestd started
- * never waits for it, even when the confirmation is older than SERVER_TOKEN_CACHE_MS (the lookup after the body
- * still catches a revoked token): a sender holding that bound full delays only servers new since the start. */
+ * resolved (on_auth), a quarter of it at most from one address; beyond either, 503 with Retry-After. A server whose
+ * token was confirmed once since ingestd started never waits for it, even when the confirmation is older than
+ * SERVER_TOKEN_CACHE_MS (the lookup after the body still catches a revoked token): senders holding that bound full
+ * (from four addresses at least) delay only servers new since the start. */
 static int ingest_admit(http_request *req, void *arg, char *message, size_t size)
 {
     ingest_api *api = arg;
@@ -522,11 +523,11 @@ static int ingest_admit(http_request *req, void *arg, char *message, size_t size
     const char *server_id = server_auth_known(api->auth, token);
     size_t len = announced_length(req, api);
     if (!server_id) {
-        uint64_t id = unverified_bodies_take(api->unverified, len, now);
+        uint64_t id = unverified_bodies_take(api->unverified, limit_key, len, now);
         if (!id) {
             snprintf(message, size,
-                     "Too many bodies from servers whose token is not checked yet (INGEST_UNVERIFIED_BODY_BYTES); "
-                     "retry in a second");
+                     "Too many bodies from servers whose token is not checked yet, from this address or in all "
+                     "(INGEST_UNVERIFIED_BODY_BYTES); retry in a second");
             http_response_header(req, "Retry-After", "1");
             reason_note(&api->rej_unverified_full, client_ip(req), "", 503, message);
             return 503;
@@ -631,7 +632,9 @@ ingest_api *ingest_api_new(uv_loop_t *loop, http_server *http, server_auth *auth
     /* At once: one maximal body (1 MiB). */
     if (limits->large_bytes_per_s)
         api->large = rate_limit_new(60.0 * (double)limits->large_bytes_per_s, 1024.0 * 1024);
-    api->unverified = unverified_bodies_new(limits->unverified_body_bytes, limits->unverified_hold_ms);
+    /* A quarter per address: one address cannot take it all, and still has room for two maximal bodies. */
+    api->unverified = unverified_bodies_new(limits->unverified_body_bytes, limits->unverified_body_bytes / 4,
+                                            limits->unverified_hold_ms);
     if (!api->bad_tokens || !api->unverified || (limits->server_bytes_per_s && !api->budgets) ||
         (limits->large_bytes_per_s && !api->large)) {
         rate_limit_free(api->bad_tokens);

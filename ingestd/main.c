@@ -38,7 +38,8 @@ static const config_var ingestd_vars[] = {
     {"INGEST_LARGE_BYTES_PER_S", "1048576",
      "... this many bytes a second among all servers (429 with Retry-After beyond; 0: no limit)"},
     {"INGEST_UNVERIFIED_BODY_BYTES", "8388608",
-     "bytes of bodies held at once for tokens not checked yet (503 with Retry-After beyond); known servers never wait"},
+     "bytes of bodies held at once for tokens not checked yet, a quarter of it per address (503 with Retry-After "
+     "beyond); servers seen since the start never wait for it"},
     {NULL, NULL, NULL},
 };
 
@@ -189,9 +190,10 @@ int main(int argc, char **argv)
                   large_per_s = config_get_int("INGEST_LARGE_BYTES_PER_S", 1048576),
                   unverified = config_get_int("INGEST_UNVERIFIED_BODY_BYTES", 8388608);
         if (max_events < 1 || max_event_bytes < 1024 || bytes_per_s < 0 || burst_bytes < 0 || large_body < 1 ||
-            large_per_s < 0 || unverified < 0) {
+            large_per_s < 0 || unverified < 4194304) {
             log_error("INGEST_MAX_EVENTS and INGEST_LARGE_BODY_BYTES must be at least 1, INGEST_MAX_EVENT_BYTES at "
-                      "least 1024, the other INGEST_*_BYTES* settings not negative");
+                      "least 1024, INGEST_UNVERIFIED_BODY_BYTES at least 4194304 (a quarter of it per address must "
+                      "hold a 1 MiB body), the other INGEST_*_BYTES* settings not negative");
             return 1;
         }
         ingest_limits limits = {.max_events = (size_t)max_events,

@@ -276,16 +276,22 @@ check_eq "a malformed token: 401 on the headers" '401 0 {"error":"Invalid server
 check_eq "...in Authorization: Bearer" '401 0 {"error":"Invalid server token"}' "$(post_unread "" -H 'Authorization: Bearer x')"
 check_eq "...in ?server_token=" '401 0 {"error":"Invalid server token"}' "$(post_unread "?server_token=mst_n%6Fpe")"
 # A well-formed token in no cache may be a server's: the registry is asked once the body is in. Such bodies share
-# INGEST_UNVERIFIED_BODY_BYTES (8 MiB): eight connections announcing 1 MiB each, sending none of it, hold all of it.
+# INGEST_UNVERIFIED_BODY_BYTES (8 MiB), a quarter of it per address: connections announcing 1 MiB each and sending
+# none of it, two from each of four addresses, hold all of it.
 UNKNOWN_TOKEN=mst_$(printf 'z%.0s' $(seq 1 53))
 for fd in 20 21 22 23 24 25 26 27; do
   eval "exec $fd<>/dev/tcp/127.0.0.1/${INGESTD_URL##*:}"
-  printf 'POST /api/v1/ingest/events HTTP/1.1\r\nHost: test\r\nX-Real-IP: 192.0.2.81\r\nX-Server-Token: %s%s\r\nContent-Length: 1048576\r\nConnection: close\r\n\r\n' \
-    "${UNKNOWN_TOKEN:0:51}" "$fd$fd$fd" >&$fd
+  printf 'POST /api/v1/ingest/events HTTP/1.1\r\nHost: test\r\nX-Real-IP: 192.0.2.%s\r\nX-Server-Token: %s%s\r\nContent-Length: 1048576\r\nConnection: close\r\n\r\n' \
+    $((81 + (fd - 20) / 2)) "${UNKNOWN_TOKEN:0:51}" "$fd$fd$fd" >&$fd
+  if [ "$fd" = 21 ]; then
+    sleep 0.5 # ingestd reads the two heads from 192.0.2.81
+    check_eq "a third body from one address while two are held: 503 on the headers (its quarter of the bound)" "503 0" \
+      "$(post_unread "" -H "X-Server-Token: $UNKNOWN_TOKEN" -H 'X-Real-IP: 192.0.2.81' | cut -d' ' -f1,2)"
+  fi
 done
 sleep 0.5 # ingestd reads the eight heads
-check_eq "a ninth body from a sender not known yet: 503 on the headers" "503 0" \
-  "$(post_unread "" -H "X-Server-Token: $UNKNOWN_TOKEN" | cut -d' ' -f1,2)"
+check_eq "a ninth body from a sender not known yet, from a fifth address: 503 on the headers" "503 0" \
+  "$(post_unread "" -H "X-Server-Token: $UNKNOWN_TOKEN" -H 'X-Real-IP: 192.0.2.90' | cut -d' ' -f1,2)"
 check "...saying which limit" grep -qF "INGEST_UNVERIFIED_BODY_BYTES" /tmp/unauth_resp.$$
 check_eq "...while a server seen before is taken (its lookup older than SERVER_TOKEN_CACHE_MS)" 202 "$(post_events "$TOKEN" "$DATA/wire_4_3_match_end.json" | cut -d' ' -f1)"
 answers=""
