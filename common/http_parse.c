@@ -70,6 +70,7 @@ static int on_message_begin(llhttp_t *p)
     /* What the last request resolved points into an arena that may move or go: a route's admission check, which
      * runs before this request's target is resolved, must find nothing rather than the last request's. */
     c->req.path = c->req.query = "";
+    c->req.data = NULL; /* from here on the request's own: a route's admission check may set it for the handler */
     c->req.method = llhttp_method_name((llhttp_method_t)p->method);
     c->req.nparam = c->req.nqp = 0;
     http_conn_set_timer(c, TIMER_REQUEST, c->srv->cfg.request_timeout_ms);
@@ -294,6 +295,46 @@ static void request_parse_query(http_conn *c, const char *q, size_t qlen)
     }
 }
 
+long http_request_admission_query(const http_request *req, const char *name, char *out, size_t size)
+{
+    const http_conn *c = req->conn;
+    const char *target = c->arena ? c->arena + req->url_off : "";
+    const char *q = strchr(target, '?');
+    if (!q)
+        return -1;
+    /* The same walk as request_parse_query, without the arena: each pair's name decoded into a buffer and
+     * compared, the value of the last match decoded into out. */
+    const char *p = q + 1, *end = q + 1 + strlen(q + 1);
+    long found = -1;
+    for (unsigned pairs = 0; pairs < HTTP_MAX_QUERY;) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *pe = amp ? amp : end;
+        if (pe > p) {
+            pairs++;
+            const char *eq = memchr(p, '=', (size_t)(pe - p));
+            size_t nlen = (size_t)((eq ? eq : pe) - p);
+            char key[64];
+            if (nlen < sizeof key) {
+                memcpy(key, p, nlen);
+                http_percent_decode_lenient(key, nlen, /* plus_is_space= */ true);
+                if (strcmp(key, name) == 0) {
+                    size_t vlen = eq ? (size_t)(pe - eq - 1) : 0;
+                    if (vlen >= size) {
+                        found = -2;
+                    } else {
+                        memcpy(out, eq ? eq + 1 : "", vlen);
+                        found = (long)http_percent_decode_lenient(out, vlen, /* plus_is_space= */ true);
+                    }
+                }
+            }
+        }
+        if (!amp)
+            break;
+        p = amp + 1;
+    }
+    return found;
+}
+
 /* Copy raw bytes into the arena and percent-decode them ('+' stays): one path parameter. */
 static const char *request_decode_segment(http_conn *c, const char *raw, size_t len)
 {
@@ -332,7 +373,6 @@ void http_conn_dispatch(http_conn *c)
     s->inflight++;
     http_conn_set_timer(c, TIMER_NONE, 0);
     req->aborted = false;
-    req->data = NULL;
     req->nparam = req->nqp = 0;
     req->method = llhttp_method_name(c->parser.method);
     req->head = c->parser.method == HTTP_HEAD;

@@ -89,7 +89,12 @@ const char *http_request_body(const http_request *req, size_t *len);
 const char *http_request_peer(const http_request *req);
 /* Monotonic time (uv_hrtime, ns) at which the request's headers arrived. */
 uint64_t http_request_start_ns(const http_request *req);
-/* Per-request user pointer for handlers that answer later. */
+/* For a route's admission check, where http_request_query does not work yet: query parameter name of the request
+ * target, decoded as http_request_query will decode it (the last one wins, the same first pairs are looked at),
+ * into out (size bytes). Returns its length, -1 if absent, or -2 if it does not fit. */
+long http_request_admission_query(const http_request *req, const char *name, char *out, size_t size);
+/* Per-request user pointer for handlers that answer later. A route's admission check may set it: its handler finds
+ * it there. */
 void http_request_set_data(http_request *req, void *data);
 void *http_request_data(const http_request *req);
 /* True once the client's connection closed; the answer will be discarded. */

@@ -17,7 +17,9 @@
 #include "parse_worker.h"
 #include "random.h"
 #include "rate_limit.h"
+#include "registration.h"
 #include "stream.h"
+#include "unverified_bodies.h"
 
 /* Bodies from this size on are parsed on libuv's threadpool. A tracker batch (20 events at most) is a few KB and
  * parses in tens of microseconds, less than the hop to a thread and back; a 1 MiB body takes 2-8 ms, which every
@@ -51,12 +53,14 @@ struct ingest_api {
     char *stream_key;
     ingest_limits limits;
     uint64_t append_failures, append_failure_logged_ms;
-    rate_limit *bad_tokens; /* per address: guessing tokens is slowed down before it reaches PostgreSQL */
-    rate_limit *budgets;    /* per server: bytes of bodies (NULL: no limit); see budget_refusal */
-    rate_limit *large;      /* the large bodies of all servers, under one key (NULL: no limit) */
+    rate_limit *bad_tokens;        /* per address: guessing tokens is slowed down before it reaches PostgreSQL */
+    rate_limit *budgets;           /* per server: bytes of bodies (NULL: no limit); see budget_refusal */
+    rate_limit *large;             /* the large bodies of all servers, under one key (NULL: no limit) */
+    unverified_bodies *unverified; /* bodies whose token is not known yet: see ingest_admit */
     metric *events_accepted, *batches_accepted, *batches_spooled, *latency;
+    metric *parsed_on_loop, *parsed_on_thread; /* where bodies were parsed: large ones must never be on the loop */
     reject_reason rej_missing_token, rej_invalid_token, rej_registry, rej_bad_body, rej_storage, rej_guessing;
-    reject_reason rej_too_large, rej_over_budget;
+    reject_reason rej_too_large, rej_over_budget, rej_unverified_full;
     /* Batches being parsed off the loop, each with its server's later batches waiting behind it: a server's
      * batches are rendered and appended in the order they arrived, whichever of them went to a thread. As many
      * as there are connections busy with a large body, so a list. */
@@ -81,6 +85,7 @@ struct ingest_request {
     stream_batch sb;
     redis_client *lane; /* the connection its XADD went on, while it is in flight */
     uint64_t received_ms;
+    uint64_t unverified; /* its body's charge in api->unverified until its token is resolved, or 0 */
     parse_work parse;
     ingest_request *next_off_loop; /* in api->off_loop */
     ingest_request *behind;        /* the next batch of the same server, waiting for this one to be parsed */
@@ -96,6 +101,7 @@ static uint64_t wall_ms(void)
 
 static void ingest_request_free(ingest_request *j)
 {
+    unverified_bodies_release(j->api->unverified, j->unverified);
     batch_free(&j->parsed);
     free(j->summaries);
     bytebuf_free(&j->rows);
@@ -114,7 +120,8 @@ static void reason_note(reject_reason *reason, const char *ip, const char *serve
     }
     char more[64] = "";
     if (reason->unlogged)
-        snprintf(more, sizeof more, " (and %llu more like it since the last line)", (unsigned long long)reason->unlogged);
+        snprintf(more, sizeof more, " (and %llu more like it since the last line)",
+                 (unsigned long long)reason->unlogged);
     log_warn("rejected batch from %s%s%s: %d %s%s", ip, server_id[0] ? " server " : "", server_id, status, message,
              more);
     reason->logged_ms = now;
@@ -360,6 +367,7 @@ static void ingest_handoff(ingest_request *j, int rc)
 static void on_parsed_off_loop(int rc, void *arg)
 {
     ingest_request *j = arg;
+    metric_inc(j->api->parsed_on_thread);
     off_loop_remove(j);
     ingest_handoff(j, rc);
 }
@@ -376,6 +384,7 @@ static void ingest_parse(ingest_request *j)
         parse_work_start(api->parses, &j->parse, body, len, api->limits.max_events, &j->parsed, on_parsed_off_loop, j);
         return;
     }
+    metric_inc(api->parsed_on_loop);
     ingest_handoff(j, batch_parse_max(body, len, api->limits.max_events, &j->parsed));
 }
 
@@ -410,8 +419,8 @@ static bool large_body(const ingest_api *api, size_t len)
  * (INGEST_SERVER_BYTES_PER_S), and bodies larger than the stock tracker ever sends share one more budget among all
  * servers (INGEST_LARGE_BYTES_PER_S): with twenty servers, twenty per-server budgets would still be more than the
  * pipeline can carry beside everyone else's batches. */
-static int budget_refusal(ingest_api *api, const char *server_id, size_t len, uint64_t now, char *message,
-                          size_t size, char retry[24])
+static int budget_refusal(ingest_api *api, const char *server_id, size_t len, uint64_t now, char *message, size_t size,
+                          char retry[24])
 {
     const ingest_limits *l = &api->limits;
     uint64_t retry_ms;
@@ -455,21 +464,79 @@ static bool over_budget(ingest_request *j)
     return false;
 }
 
-/* Before the body is read (http_server_route_admit): a server that is over a budget is refused at once, so that a
- * flood of refused bodies costs neither ingestd's reading them nor nginx's passing them on (it streams bodies to
- * us). Only servers whose token is in the cache are checked here; the others take the full way (on_auth). */
+/* The token of a request from its headers, else from its query (as server_auth_token finds it), into buf (size
+ * bytes) if it comes from the query: NULL if it has none; a token too long for buf is returned as "" (no token is
+ * that long). */
+static const char *admission_token(http_request *req, char *buf, size_t size)
+{
+    const char *t = server_auth_header_token(req);
+    if (t)
+        return t;
+    long n = http_request_admission_query(req, "server_token", buf, size);
+    return n > 0 ? buf : n == -2 ? "" : NULL;
+}
+
+/* What a body announced with its headers will take: its Content-Length, or for a chunked one the most it may be. */
+static size_t announced_length(http_request *req, const ingest_api *api)
+{
+    const char *length = http_request_header(req, "Content-Length");
+    return length ? (size_t)strtoull(length, NULL, 10) : api->limits.max_body_bytes;
+}
+
+/* Refuse, before its body is read, a request whose answer is known from its headers: a missing or malformed token
+ * (401, as after the lookup; a malformed one counts as a guess), an address guessing tokens (429), a known server
+ * over a budget (429, see budget_refusal). Reading those bodies (1 MiB each at most, a buffer reserved from the
+ * Content-Length) would cost their bytes for an answer already decided; nginx streams bodies to us, so a refusal
+ * here also spares nginx passing them on.
+ *
+ * A well-formed token the registry never confirmed may still be a server's (it is asked once the body is in, as the
+ * lookup is asynchronous): such bodies share INGEST_UNVERIFIED_BODY_BYTES, held from now until their token is
+ * resolved (on_auth), a quarter of it at most from one address; beyond either, 503 with Retry-After. A server whose
+ * token was confirmed once since ingestd started never waits for it, even when the confirmation is older than
+ * SERVER_TOKEN_CACHE_MS (the lookup after the body still catches a revoked token): senders holding that bound full
+ * (from four addresses at least) delay only servers new since the start. */
 static int ingest_admit(http_request *req, void *arg, char *message, size_t size)
 {
     ingest_api *api = arg;
-    if (!api->budgets && !api->large)
+    uint64_t now = uv_hrtime() / 1000000;
+    char query_token[128];
+    const char *token = admission_token(req, query_token, sizeof query_token);
+    char limit_key[CLIENT_LIMIT_KEY_LEN];
+    client_limit_key(client_ip(req), limit_key);
+    int status = 0;
+    reject_reason *reason = NULL;
+    if (!rate_limit_allows(api->bad_tokens, limit_key, now)) {
+        status = 429, reason = &api->rej_guessing;
+        snprintf(message, size, "Too many invalid server tokens from this address; wait a minute");
+    } else if (!token) {
+        status = 401, reason = &api->rej_missing_token;
+        snprintf(message, size, "Missing server token");
+    } else if (!registration_token_well_formed(token)) {
+        rate_limit_take(api->bad_tokens, limit_key, now);
+        status = 401, reason = &api->rej_invalid_token;
+        snprintf(message, size, "Invalid server token");
+    }
+    if (status) {
+        reason_note(reason, client_ip(req), "", status, message);
+        return status;
+    }
+    const char *server_id = server_auth_known(api->auth, token);
+    size_t len = announced_length(req, api);
+    if (!server_id) {
+        uint64_t id = unverified_bodies_take(api->unverified, limit_key, len, now);
+        if (!id) {
+            snprintf(message, size,
+                     "Too many bodies from servers whose token is not checked yet, from this address or in all "
+                     "(INGEST_UNVERIFIED_BODY_BYTES); retry in a second");
+            http_response_header(req, "Retry-After", "1");
+            reason_note(&api->rej_unverified_full, client_ip(req), "", 503, message);
+            return 503;
+        }
+        http_request_set_data(req, (void *)(uintptr_t)id);
         return 0;
-    const char *server_id = server_auth_cached(api->auth, server_auth_header_token(req));
-    if (!server_id)
-        return 0;
-    const char *length = http_request_header(req, "Content-Length");
-    size_t len = length ? (size_t)strtoull(length, NULL, 10) : 0;
+    }
     char retry[24];
-    int status = budget_refusal(api, server_id, len, uv_hrtime() / 1000000, message, size, retry);
+    status = budget_refusal(api, server_id, len, now, message, size, retry);
     if (status) {
         http_response_header(req, "Retry-After", retry);
         reason_note(&api->rej_over_budget, client_ip(req), server_id, status, message);
@@ -481,6 +548,8 @@ static int ingest_admit(http_request *req, void *arg, char *message, size_t size
 static void on_auth(server_auth_result result, const char *server_id, void *arg)
 {
     ingest_request *j = arg;
+    unverified_bodies_release(j->api->unverified, j->unverified);
+    j->unverified = 0;
     switch (result) {
     case SERVER_AUTH_OK:
         snprintf(j->server_id, sizeof j->server_id, "%s", server_id);
@@ -512,6 +581,7 @@ static void ingest_handler(http_request *req, void *arg)
     j->api = api;
     j->req = req;
     j->received_ms = wall_ms();
+    j->unverified = (uint64_t)(uintptr_t)http_request_data(req);
     client_limit_key(client_ip(req), j->limit_key);
     if (!rate_limit_allows(api->bad_tokens, j->limit_key, uv_hrtime() / 1000000)) {
         reject(j, &api->rej_guessing, 429, "Too many invalid server tokens from this address; wait a minute");
@@ -548,9 +618,12 @@ ingest_api *ingest_api_new(uv_loop_t *loop, http_server *http, server_auth *auth
     api->rej_registry.count = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"registry_unavailable\"");
     api->rej_bad_body.count = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"malformed_body\"");
     api->rej_storage.count = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"storage_unavailable\"");
-    api->rej_guessing.count = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"too_many_invalid_tokens\"");
+    api->rej_guessing.count =
+        metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"too_many_invalid_tokens\"");
     api->rej_too_large.count = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"too_large\"");
     api->rej_over_budget.count = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"over_budget\"");
+    api->rej_unverified_full.count =
+        metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"unverified_bodies_full\"");
     /* A game server whose token was replaced fails a few times before it re-registers; guessing fails
      * thousands of times. */
     api->bad_tokens = rate_limit_new(30, 30);
@@ -559,11 +632,15 @@ ingest_api *ingest_api_new(uv_loop_t *loop, http_server *http, server_auth *auth
     /* At once: one maximal body (1 MiB). */
     if (limits->large_bytes_per_s)
         api->large = rate_limit_new(60.0 * (double)limits->large_bytes_per_s, 1024.0 * 1024);
-    if (!api->bad_tokens || (limits->server_bytes_per_s && !api->budgets) ||
+    /* A quarter per address: one address cannot take it all, and still has room for two maximal bodies. */
+    api->unverified = unverified_bodies_new(limits->unverified_body_bytes, limits->unverified_body_bytes / 4,
+                                            limits->unverified_hold_ms);
+    if (!api->bad_tokens || !api->unverified || (limits->server_bytes_per_s && !api->budgets) ||
         (limits->large_bytes_per_s && !api->large)) {
         rate_limit_free(api->bad_tokens);
         rate_limit_free(api->budgets);
         rate_limit_free(api->large);
+        unverified_bodies_free(api->unverified);
         hashmap_free(api->lane_holds, NULL);
         parse_pool_free(api->parses);
         free(api->stream_key);
@@ -575,6 +652,9 @@ ingest_api *ingest_api_new(uv_loop_t *loop, http_server *http, server_auth *auth
                                             "Batches accepted, by where they were stored", "store=\"stream\"");
     api->batches_spooled = metrics_counter("mohstats_ingest_batches_accepted_total",
                                            "Batches accepted, by where they were stored", "store=\"spool\"");
+    const char *parsed = "Batches parsed, by where: on the event loop (small bodies) or on a thread (large ones)";
+    api->parsed_on_loop = metrics_counter("mohstats_ingest_parses_total", parsed, "where=\"loop\"");
+    api->parsed_on_thread = metrics_counter("mohstats_ingest_parses_total", parsed, "where=\"thread\"");
     api->latency = metrics_histogram("mohstats_ingest_request_seconds", "Time from request to 202", NULL,
                                      metrics_latency_buckets, metrics_latency_nbuckets);
     http_server_route_admit(http, "POST", "/api/v1/ingest/events", ingest_handler, ingest_admit, api);
@@ -588,6 +668,7 @@ void ingest_api_free(ingest_api *api)
     rate_limit_free(api->bad_tokens);
     rate_limit_free(api->budgets);
     rate_limit_free(api->large);
+    unverified_bodies_free(api->unverified);
     hashmap_free(api->lane_holds, free);
     parse_pool_free(api->parses);
     free(api->stream_key);

@@ -21,6 +21,9 @@ typedef struct {
     size_t server_burst_bytes; /* INGEST_SERVER_BURST_BYTES: ... of which this much at once */
     size_t large_body_bytes;   /* INGEST_LARGE_BODY_BYTES: a body this large is more than the stock tracker sends */
     size_t large_bytes_per_s;  /* INGEST_LARGE_BYTES_PER_S: large bodies' bytes a second, all servers (0: no limit) */
+    size_t unverified_body_bytes; /* INGEST_UNVERIFIED_BODY_BYTES: bodies held at once whose token is not known yet */
+    size_t max_body_bytes;        /* the HTTP server's: what a chunked body (no Content-Length) may grow to */
+    uint64_t unverified_hold_ms;  /* HTTP_REQUEST_TIMEOUT_MS and a margin: a request still unread by then is gone */
 } ingest_limits;
 
 /* activity: told of every accepted batch (which servers have sent events, for authd). redis and bulk_redis: two

@@ -31,11 +31,15 @@ static const config_var ingestd_vars[] = {
     {"INGEST_SERVER_BYTES_PER_S", "262144",
      "bytes of batches a second one server may send, sustained (429 with Retry-After beyond; 0: no limit); a full "
      "64-player server sends about 100 KB/s at most"},
-    {"INGEST_SERVER_BURST_BYTES", "2097152", "bytes one server may send at once before INGEST_SERVER_BYTES_PER_S applies"},
+    {"INGEST_SERVER_BURST_BYTES", "2097152",
+     "bytes one server may send at once before INGEST_SERVER_BYTES_PER_S applies"},
     {"INGEST_LARGE_BODY_BYTES", "65536",
      "a body this large is more than the stock tracker sends (20 events, a few KB): such bodies share ..."},
     {"INGEST_LARGE_BYTES_PER_S", "1048576",
      "... this many bytes a second among all servers (429 with Retry-After beyond; 0: no limit)"},
+    {"INGEST_UNVERIFIED_BODY_BYTES", "8388608",
+     "bytes of bodies held at once for tokens not checked yet, a quarter of it per address (503 with Retry-After "
+     "beyond); servers seen since the start never wait for it"},
     {NULL, NULL, NULL},
 };
 
@@ -183,11 +187,13 @@ int main(int argc, char **argv)
                   bytes_per_s = config_get_int("INGEST_SERVER_BYTES_PER_S", 262144),
                   burst_bytes = config_get_int("INGEST_SERVER_BURST_BYTES", 2097152),
                   large_body = config_get_int("INGEST_LARGE_BODY_BYTES", 65536),
-                  large_per_s = config_get_int("INGEST_LARGE_BYTES_PER_S", 1048576);
+                  large_per_s = config_get_int("INGEST_LARGE_BYTES_PER_S", 1048576),
+                  unverified = config_get_int("INGEST_UNVERIFIED_BODY_BYTES", 8388608);
         if (max_events < 1 || max_event_bytes < 1024 || bytes_per_s < 0 || burst_bytes < 0 || large_body < 1 ||
-            large_per_s < 0) {
+            large_per_s < 0 || unverified < 4194304) {
             log_error("INGEST_MAX_EVENTS and INGEST_LARGE_BODY_BYTES must be at least 1, INGEST_MAX_EVENT_BYTES at "
-                      "least 1024, the other INGEST_*_BYTES* settings not negative");
+                      "least 1024, INGEST_UNVERIFIED_BODY_BYTES at least 4194304 (a quarter of it per address must "
+                      "hold a 1 MiB body), the other INGEST_*_BYTES* settings not negative");
             return 1;
         }
         ingest_limits limits = {.max_events = (size_t)max_events,
@@ -195,7 +201,13 @@ int main(int argc, char **argv)
                                 .server_bytes_per_s = (size_t)bytes_per_s,
                                 .server_burst_bytes = (size_t)burst_bytes,
                                 .large_body_bytes = (size_t)large_body,
-                                .large_bytes_per_s = (size_t)large_per_s};
+                                .large_bytes_per_s = (size_t)large_per_s,
+                                .unverified_body_bytes = (size_t)unverified};
+        http_server_config http_defaults;
+        http_server_config_init(&http_defaults);
+        limits.max_body_bytes = http_defaults.max_body_bytes;
+        /* A request not read in full by then was cut off with 408 (or its connection is gone): its charge ends. */
+        limits.unverified_hold_ms = (uint64_t)config_get_int("HTTP_REQUEST_TIMEOUT_MS", 30000) + 5000;
         /* Large batches are appended on a connection of their own, so that small ones never queue behind them. */
         redis_client *bulk_redis = daemon_redis_named(d, "REDIS_URL", "redis_bulk");
         g.api = ingest_api_new(daemon_loop(d), daemon_http(d), g.auth, g.activity, g.redis, bulk_redis, g.spool, g.live,

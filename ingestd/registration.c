@@ -15,6 +15,10 @@
 #include "rate_limit.h"
 #include "sha256.h"
 
+/* Every token: this prefix, then the base32 (random.c's alphabet) of 33 random bytes. */
+#define TOKEN_PREFIX "mst_"
+#define TOKEN_SYMBOLS 53 /* 264 bits / 5, rounded up */
+
 struct registration {
     pg_pool *pg;
     server_auth *auth;
@@ -36,9 +40,15 @@ void registration_new_token(char token[64], char hash[65])
     uint8_t raw[33];
     if (random_secure(raw, sizeof raw) != 0)
         abort(); /* no kernel randomness: issuing a guessable token would be worse than stopping */
-    memcpy(token, "mst_", 4);
+    memcpy(token, TOKEN_PREFIX, 4);
     base32_encode(raw, sizeof raw, token + 4);
     sha256_hex(token, strlen(token), hash);
+}
+
+bool registration_token_well_formed(const char *token)
+{
+    return strncmp(token, TOKEN_PREFIX, 4) == 0 && strlen(token) == 4 + TOKEN_SYMBOLS &&
+           strspn(token + 4, "0123456789abcdefghjkmnpqrstvwxyz") == TOKEN_SYMBOLS;
 }
 
 /* Why no row was (re-)registered, from what the statement saw of the identity before it ran. */
@@ -159,8 +169,7 @@ static void register_handler(http_request *req, void *arg)
     j->req = req;
     j->port = port;
     snprintf(j->ip, sizeof j->ip, "%s", ip);
-    snprintf(j->name, sizeof j->name, "%s",
-             name && name->valuestring[0] ? name->valuestring : "OpenMOHAA Server");
+    snprintf(j->name, sizeof j->name, "%s", name && name->valuestring[0] ? name->valuestring : "OpenMOHAA Server");
     cJSON_Delete(o);
     registration_new_token(j->token, j->hash);
 

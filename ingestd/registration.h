@@ -9,10 +9,12 @@
  * pin`; `ingestd servers create` makes pinned servers): a pinned server is never registered again,
  * by anyone, and keeps the token in its config. Nobody at another address can take over or lock out
  * an identity: the `ip_address` the body claims is only informative. With REGISTRATION_MODE=closed
- * no new identity is made: only servers an operator created and then unpinned can re-register.
+ * no new identity is made; any active server that is not pinned still re-registers, as above.
  * Registrations are rate limited per source address. Revoked servers cannot register again. */
 #ifndef MOHSTATS_REGISTRATION_H
 #define MOHSTATS_REGISTRATION_H
+
+#include <stdbool.h>
 
 #include "http_server.h"
 #include "pg.h"
@@ -25,5 +27,8 @@ void registration_free(registration *r);
 
 /* A new token ("mst_" + 53 base32 characters: 264 random bits) and its SHA-256 hex. */
 void registration_new_token(char token[64], char hash[65]);
+/* Whether token has the shape registration_new_token gives every token: any other string is no server's token, and
+ * can be refused without asking the registry. */
+bool registration_token_well_formed(const char *token);
 
 #endif

@@ -104,14 +104,14 @@ const char *server_auth_token(const http_request *req)
     return t && *t ? t : NULL;
 }
 
-const char *server_auth_cached(server_auth *a, const char *token)
+const char *server_auth_known(server_auth *a, const char *token)
 {
     if (!token || !*token)
         return NULL;
     char hash[65];
     sha256_hex(token, strlen(token), hash);
     const cache_entry *e = hashmap_get(a->cache, hash, 64);
-    return e && e->valid && !e->querying && now_ms() < e->expires_ms ? e->server_id : NULL;
+    return e && e->valid ? e->server_id : NULL;
 }
 
 /* The registry answered (or failed): settle the entry and every waiter. */

@@ -31,9 +31,10 @@ const char *server_auth_token(const http_request *req);
  * the request's query is parsed; NULL if none. */
 const char *server_auth_header_token(const http_request *req);
 
-/* The server id of token if the cache holds it as valid and fresh, else NULL (nothing is asked of the registry).
- * Valid until the next call into server_auth. */
-const char *server_auth_cached(server_auth *a, const char *token);
+/* The server id of token if the registry confirmed it once, however long ago (NULL if never, or if it said no
+ * since): a server seen before, though it may have been revoked meanwhile (the next lookup tells). Nothing is asked
+ * of the registry. Valid until the next call into server_auth. */
+const char *server_auth_known(server_auth *a, const char *token);
 
 /* Resolve token (NULL or empty = missing). cb may run before this returns (cache hit). */
 void server_auth_check(server_auth *a, const char *token, server_auth_fn cb, void *arg);

@@ -258,6 +258,10 @@ ensure_state() {
   CLICKHOUSE_READ_PASSWORD=${CLICKHOUSE_READ_PASSWORD:-$(random_password)}
   REDIS_PASSWORD=${REDIS_PASSWORD:-$(random_password)}
   CACHE_REDIS_PASSWORD=${CACHE_REDIS_PASSWORD:-$(random_password)}
+  # ... and each daemon's own Redis user (see redis_daemon_users): those are `default`'s, the operator's.
+  REDIS_INGESTD_PASSWORD=${REDIS_INGESTD_PASSWORD:-$(random_password)}
+  REDIS_QUERYD_PASSWORD=${REDIS_QUERYD_PASSWORD:-$(random_password)}
+  REDIS_ACHIEVD_PASSWORD=${REDIS_ACHIEVD_PASSWORD:-$(random_password)}
   # authd's secrets (docs/api.md, "Login and identity"): the key login codes derive from, and the forum's
   # token, of which authd gets only the hash. The plain token is kept here for tests and a development forum.
   AUTHD_TOKEN_KEY=${AUTHD_TOKEN_KEY:-$(LC_ALL=C od -An -tx1 -N32 /dev/urandom | tr -d ' \n')}
@@ -270,7 +274,8 @@ ensure_state() {
     {
       echo "# Chosen by scripts/stack.sh at the first 'up' of this directory and kept: ports, passwords, mode."
       for v in "${PORT_VARS[@]}" NGINX_PORT POSTGRES_PASSWORD MARIADB_PASSWORD CLICKHOUSE_PASSWORD \
-        CLICKHOUSE_INGEST_PASSWORD CLICKHOUSE_READ_PASSWORD REDIS_PASSWORD CACHE_REDIS_PASSWORD AUTHD_TOKEN_KEY \
+        CLICKHOUSE_INGEST_PASSWORD CLICKHOUSE_READ_PASSWORD REDIS_PASSWORD CACHE_REDIS_PASSWORD REDIS_INGESTD_PASSWORD \
+        REDIS_QUERYD_PASSWORD REDIS_ACHIEVD_PASSWORD AUTHD_TOKEN_KEY \
         FORUM_API_TOKEN MODE; do
         printf '%s=%s\n' "$v" "${!v}"
       done
@@ -467,6 +472,30 @@ redis_server_answers() {
   [ "$(REDISCLI_AUTH=$2 redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = PONG ]
 }
 
+# The daemons' Redis users (issue 17): each may run only the commands its code sends, the commands its Lua scripts
+# call included (Redis checks those against the caller's user too). `default`, with the server's password, stays
+# the operator's (and the tests'). Keys: the names of the stream's keys are settings (INGEST_STREAM, the groups,
+# the dead-letter stream), so ingestd and achievd may name any key of the stream's server; queryd only reads
+# there (%R), and on the cache's server touches only the cache's keys. No daemon publishes or subscribes.
+# docker-compose.yml gives the same users the same rules (test_stack.sh compares them). authd uses no Redis.
+REDIS_ACL_INGESTD='~* resetchannels -@all +auth +select +ping +time +eval +xadd +xgroup +xreadgroup +xack +xpending
+  +xautoclaim +xclaim +xtrim +xinfo +xlen +xrange +hset +hget +hgetall +hdel'
+REDIS_ACL_ACHIEVD='~* resetchannels -@all +auth +select +ping +eval +get +set +del +hget +hset +hdel +hmget +hscan
+  +pexpire +xgroup +xinfo +xpending +xrevrange +xread +xreadgroup +xack +zmscore +zadd +zremrangebyscore'
+REDIS_ACL_QUERYD='%R~* resetchannels -@all +auth +select +ping +hget +hgetall +xrevrange +xread'
+CACHE_ACL_QUERYD='~q:* ~qs:* ~ql:* resetchannels -@all +auth +select +ping +get +set +del'
+
+# redis_daemon_users PORT ADMIN_PASSWORD: (re)define the users of lines "NAME PASSWORD RULES..." on stdin on the
+# running server at PORT, as `default`: on every `up`, so a server started before a rule changed gets it too.
+# The passwords go through redis-cli's input, never its arguments (visible in ps).
+redis_daemon_users() {
+  local port=$1 admin=$2 name password rules out
+  out=$(while read -r name password rules; do
+    printf 'ACL SETUSER %s reset on >%s %s\n' "$name" "$password" "$rules"
+  done | REDISCLI_AUTH=$admin redis-cli -h 127.0.0.1 -p "$port" 2>&1)
+  [ -z "$(grep -v '^OK$' <<<"$out")" ] || die "Redis on port $port refused a daemon's user: $out"
+}
+
 # The event stream's Redis.
 start_redis() {
   redis_server_start redis "$REDIS_PORT" "$REDIS_PASSWORD" <<EOF
@@ -484,6 +513,11 @@ maxmemory-policy noeviction
 # replays at most about that much.
 auto-aof-rewrite-min-size 1gb
 EOF
+  redis_daemon_users "$REDIS_PORT" "$REDIS_PASSWORD" <<EOF
+ingestd $REDIS_INGESTD_PASSWORD $(echo $REDIS_ACL_INGESTD)
+queryd $REDIS_QUERYD_PASSWORD $REDIS_ACL_QUERYD
+achievd $REDIS_ACHIEVD_PASSWORD $(echo $REDIS_ACL_ACHIEVD)
+EOF
 }
 
 # The answer cache's Redis (queryd's CACHE_REDIS_URL): bounded memory, least recently used answers evicted,
@@ -495,6 +529,9 @@ save ""
 appendonly no
 maxmemory $CACHE_MAXMEMORY
 maxmemory-policy allkeys-lru
+EOF
+  redis_daemon_users "$CACHE_REDIS_PORT" "$CACHE_REDIS_PASSWORD" <<EOF
+queryd $REDIS_QUERYD_PASSWORD $CACHE_ACL_QUERYD
 EOF
 }
 
@@ -635,6 +672,15 @@ start_daemon() {
         ingestd) CLICKHOUSE_URL=http://mohstats_ingest:$CLICKHOUSE_INGEST_PASSWORD@127.0.0.1:$CLICKHOUSE_HTTP_PORT/?database=mohstats ;;
         queryd | achievd) CLICKHOUSE_URL=http://mohstats_read:$CLICKHOUSE_READ_PASSWORD@127.0.0.1:$CLICKHOUSE_HTTP_PORT/?database=mohstats ;;
       esac
+      # ... and Redis as its own user, which may run only the commands its code sends (redis_daemon_users).
+      case $name in
+        ingestd) REDIS_URL=redis://ingestd:$REDIS_INGESTD_PASSWORD@127.0.0.1:$REDIS_PORT/0 ;;
+        achievd) REDIS_URL=redis://achievd:$REDIS_ACHIEVD_PASSWORD@127.0.0.1:$REDIS_PORT/0 ;;
+        queryd)
+          REDIS_URL=redis://queryd:$REDIS_QUERYD_PASSWORD@127.0.0.1:$REDIS_PORT/0
+          CACHE_REDIS_URL=redis://queryd:$REDIS_QUERYD_PASSWORD@127.0.0.1:$CACHE_REDIS_PORT/0
+          ;;
+      esac
       set +a
       cd "$DIR"
       exec setsid "$bin"
@@ -653,12 +699,15 @@ NGINX_VARS=(NGINX_PRIVATE_NETS NGINX_EXEMPT_NETS NGINX_REAL_IP NGINX_READS_PER_S
   NGINX_CONNS_PER_ADDRESS NGINX_TLS NGINX_CORS_ORIGINS)
 : "${NGINX_PRIVATE_NETS=127.0.0.0/8 1; ::1 1;}" "${NGINX_EXEMPT_NETS=127.0.0.0/8 1; ::1 1;}" "${NGINX_REAL_IP=}"
 : "${NGINX_TLS=}" "${NGINX_CORS_ORIGINS=}"
+# More parameters of the plain port's listen directive, e.g. "proxy_protocol" behind a load balancer that sends the
+# PROXY protocol (with NGINX_REAL_IP "set_real_ip_from ...; real_ip_header proxy_protocol;"). Default none.
+: "${NGINX_LISTEN_PARAMS=}"
 : "${NGINX_READS_PER_S:=20}" "${NGINX_READS_BURST:=40}" "${NGINX_CONNS_PER_ADDRESS:=256}"
 
 write_nginx_config() {
   mkdir -p "$DIR/nginx/tmp"
   local rendered
-  rendered=$(export "${NGINX_VARS[@]}" && NGINX_LISTEN=127.0.0.1:$NGINX_PORT INGESTD_UPSTREAM=127.0.0.1:$INGESTD_PORT \
+  rendered=$(export "${NGINX_VARS[@]}" && NGINX_LISTEN="127.0.0.1:$NGINX_PORT $NGINX_LISTEN_PARAMS" INGESTD_UPSTREAM=127.0.0.1:$INGESTD_PORT \
     QUERYD_UPSTREAM=127.0.0.1:$QUERYD_PORT AUTHD_UPSTREAM=127.0.0.1:$AUTHD_PORT \
     ACHIEVD_UPSTREAM=127.0.0.1:$ACHIEVD_PORT NGINX_ACCESS_LOG=$DIR/logs/nginx-access.log \
     envsubst "\${NGINX_LISTEN} \${INGESTD_UPSTREAM} \${QUERYD_UPSTREAM} \${AUTHD_UPSTREAM} \${ACHIEVD_UPSTREAM} \${NGINX_ACCESS_LOG}

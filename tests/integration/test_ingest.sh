@@ -258,6 +258,53 @@ POST_URL=$INGESTD_URL post_events "mst_guess_last" "$DATA/wire_4_3_match_end.jso
 check "...with the count of the others on the next line" grep -qE "192.0.2.78: 401 Invalid server token \(and [0-9]+ more like it since the last line\)" "$STACK_DIR/logs/ingestd.log"
 check_eq "...while other addresses are not affected" 202 "$(post_events "$TOKEN" "$DATA/wire_4_3_match_end.json" | cut -d' ' -f1)"
 
+# --- bodies of senders that are not a known server -----------------------------------------------------------------
+
+# A request without a token, or with one no registration ever issued (not "mst_" and 53 base32 symbols), is refused
+# on its headers: its body (1 MiB here, with a buffer reserved from its Content-Length) is never read. With
+# "Expect: 100-continue" curl sends nothing of it unless told to go on.
+head -c 1048576 /dev/zero | tr '\0' 'a' >/tmp/unauth.$$
+# post_unread [curl args...]: the 1 MiB body to ingestd, from an address of its own; prints "STATUS UPLOADED BODY".
+post_unread() {
+  curl -s --max-time 10 -o /tmp/unauth_resp.$$ -w '%{http_code} %{size_upload}' -X POST "$INGESTD_URL/api/v1/ingest/events$1" \
+    -H 'X-Real-IP: 192.0.2.80' -H 'Expect: 100-continue' --data-binary @/tmp/unauth.$$ "${@:2}"
+  printf ' %s' "$(cat /tmp/unauth_resp.$$)"
+}
+check_eq "no token: 401 on the headers, the body never read" '401 0 {"error":"Missing server token"}' "$(post_unread "")"
+check_eq "...nor with a query string that holds no token" '401 0 {"error":"Missing server token"}' "$(post_unread "?a=b")"
+check_eq "a malformed token: 401 on the headers" '401 0 {"error":"Invalid server token"}' "$(post_unread "" -H 'X-Server-Token: mst_nope')"
+check_eq "...in Authorization: Bearer" '401 0 {"error":"Invalid server token"}' "$(post_unread "" -H 'Authorization: Bearer x')"
+check_eq "...in ?server_token=" '401 0 {"error":"Invalid server token"}' "$(post_unread "?server_token=mst_n%6Fpe")"
+# A well-formed token in no cache may be a server's: the registry is asked once the body is in. Such bodies share
+# INGEST_UNVERIFIED_BODY_BYTES (8 MiB), a quarter of it per address: connections announcing 1 MiB each and sending
+# none of it, two from each of four addresses, hold all of it.
+UNKNOWN_TOKEN=mst_$(printf 'z%.0s' $(seq 1 53))
+for fd in 20 21 22 23 24 25 26 27; do
+  eval "exec $fd<>/dev/tcp/127.0.0.1/${INGESTD_URL##*:}"
+  printf 'POST /api/v1/ingest/events HTTP/1.1\r\nHost: test\r\nX-Real-IP: 192.0.2.%s\r\nX-Server-Token: %s%s\r\nContent-Length: 1048576\r\nConnection: close\r\n\r\n' \
+    $((81 + (fd - 20) / 2)) "${UNKNOWN_TOKEN:0:51}" "$fd$fd$fd" >&$fd
+  if [ "$fd" = 21 ]; then
+    sleep 0.5 # ingestd reads the two heads from 192.0.2.81
+    check_eq "a third body from one address while two are held: 503 on the headers (its quarter of the bound)" "503 0" \
+      "$(post_unread "" -H "X-Server-Token: $UNKNOWN_TOKEN" -H 'X-Real-IP: 192.0.2.81' | cut -d' ' -f1,2)"
+  fi
+done
+sleep 0.5 # ingestd reads the eight heads
+check_eq "a ninth body from a sender not known yet, from a fifth address: 503 on the headers" "503 0" \
+  "$(post_unread "" -H "X-Server-Token: $UNKNOWN_TOKEN" -H 'X-Real-IP: 192.0.2.90' | cut -d' ' -f1,2)"
+check "...saying which limit" grep -qF "INGEST_UNVERIFIED_BODY_BYTES" /tmp/unauth_resp.$$
+check_eq "...while a server seen before is taken (its lookup older than SERVER_TOKEN_CACHE_MS)" 202 "$(post_events "$TOKEN" "$DATA/wire_4_3_match_end.json" | cut -d' ' -f1)"
+answers=""
+for fd in 20 21 22 23 24 25 26 27; do
+  head -c 1048576 /tmp/unauth.$$ >&$fd
+  answers+="$(timeout 10 cat <&$fd | tail -n 1) "
+  eval "exec $fd<&-"
+done
+check_eq "the eight bodies, once sent: 401 each" "$(printf '{"error":"Invalid server token"} %.0s' 1 2 3 4 5 6 7 8)" "$answers"
+check_eq "...and their bytes are released: an unknown token is read again (and 401)" '401 1048576 {"error":"Invalid server token"}' \
+  "$(post_unread "" -H "X-Server-Token: $UNKNOWN_TOKEN")"
+rm -f /tmp/unauth.$$ /tmp/unauth_resp.$$
+
 # --- token sources, connection styles ------------------------------------------------------------------------------
 
 check_eq "Authorization: Bearer" 202 "$(post_events "" "$DATA/wire_4_3_match_end.json" -H "Authorization: Bearer $TOKEN" | cut -d' ' -f1)"
@@ -404,9 +451,12 @@ kill -INT "$(head -n 1 "$STACK_DIR/postgres/postmaster.pid")" # fast shutdown: c
 check "postgres is down" retry 10 eval "! pg_query 'SELECT 1' >/dev/null 2>&1"
 sleep 1.2 # past SERVER_TOKEN_CACHE_MS: the next lookup asks the registry, which does not answer
 check_eq "a known token keeps working while the registry is down" 202 "$(post_events "$TOKEN" "$DATA/wire_4_3_match_end.json" | cut -d' ' -f1)"
-check_eq "an unknown token gets 503, not 401 (the tracker would wipe its credentials)" 503 "$(post_events "mst_unknown" "$DATA/wire_4_3_match_end.json" | cut -d' ' -f1)"
+# A token of the shape every token has (a malformed one is no server's, and 401 whether or not the registry answers),
+# and not one asked about in the last 5 s (the registry's "no" is trusted that long).
+UNKNOWN_TOKEN=mst_$(printf 'y%.0s' $(seq 1 53))
+check_eq "an unknown token gets 503, not 401 (the tracker would wipe its credentials)" 503 "$(post_events "$UNKNOWN_TOKEN" "$DATA/wire_4_3_match_end.json" | cut -d' ' -f1)"
 check "stack.sh up brings postgres back" "$STACK_SH" up "$STACK_DIR"
-check_eq "and an unknown token is 401 again" 401 "$(post_events "mst_unknown" "$DATA/wire_4_3_match_end.json" | cut -d' ' -f1)"
+check_eq "and an unknown token is 401 again" 401 "$(post_events "$UNKNOWN_TOKEN" "$DATA/wire_4_3_match_end.json" | cut -d' ' -f1)"
 
 # --- metrics -------------------------------------------------------------------------------------------------------
 
@@ -415,6 +465,7 @@ check "metrics: accepted events counted" grep -qE '^mohstats_ingest_events_accep
 check "metrics: rejections by reason" grep -qE '^mohstats_ingest_rejected_total\{reason="malformed_body"\} [1-9]' <<<"$metrics"
 check "metrics: 413s counted as too_large" grep -qE '^mohstats_ingest_rejected_total\{reason="too_large"\} [1-9]' <<<"$metrics"
 check "metrics: budget 429s counted as over_budget" grep -qE '^mohstats_ingest_rejected_total\{reason="over_budget"\} [1-9]' <<<"$metrics"
+check "metrics: bodies refused for the unverified bound counted" grep -qE '^mohstats_ingest_rejected_total\{reason="unverified_bodies_full"\} [1-9]' <<<"$metrics"
 
 # --- large bodies are parsed off the event loop, in each server's order ----------------------------------------------
 
@@ -447,6 +498,8 @@ raw_post() {
     "$OFF_TOKEN" "$(stat -c %s "$2")" >&"$1"
   cat "$2" >&"$1"
 }
+parses() { curl -s "$INGESTD_URL/metrics" | awk -v w="$1" '$1 == "mohstats_ingest_parses_total{where=\"" w "\"}" { print $2 }'; }
+on_thread0=$(parses thread) on_loop0=$(parses loop)
 ingestd_port=${INGESTD_URL##*:}
 exec 7<>"/dev/tcp/127.0.0.1/$ingestd_port" 8<>"/dev/tcp/127.0.0.1/$ingestd_port"
 raw_post 7 /tmp/off_big.$$
@@ -459,6 +512,10 @@ small_answer=$(timeout 10 cat <&8 | tail -n 1)
 exec 7<&- 8<&-
 check_eq "the large batch: 202 processed 400" '{"status":"accepted","processed":400}' "$big_answer"
 check_eq "the small batch sent right after it: 202 processed 1" '{"status":"accepted","processed":1}' "$small_answer"
+# The metric counts the parses where they ran: the large body on a thread (on_parsed_off_loop is reached only from a
+# threadpool's work), the small one on the loop.
+check_eq "the large body was parsed on a thread, the small one on the loop (mohstats_ingest_parses_total)" "1 1" \
+  "$(($(parses thread) - ${on_thread0:-0})) $(($(parses loop) - ${on_loop0:-0}))"
 check "both reach ClickHouse" ch_wait "SELECT count() FROM raw_events WHERE server_id = '$OFF'" 402
 check_eq "the small batch was handled after the large one: it got the map the large one named" mp/offloop \
   "$(ch_query "SELECT map_name FROM raw_events WHERE server_id = '$OFF' AND event_type = 'jump' AND game_time = 999 FORMAT TSV")"

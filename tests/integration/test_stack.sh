@@ -39,6 +39,31 @@ redis_port=${REDIS_URL##*:} cache_port=${CACHE_REDIS_URL##*:}
 check_eq "Redis refuses a client without the password" NOAUTH \
   "$(redis-cli -h 127.0.0.1 -p "${redis_port%/*}" ping 2>&1 | cut -d' ' -f1)"
 check_eq "the cache's Redis too" NOAUTH "$(redis-cli -h 127.0.0.1 -p "${cache_port%/*}" ping 2>&1 | cut -d' ' -f1)"
+# Each daemon uses Redis as a user of its own, which may run only the commands its code sends (scripts/stack.sh,
+# redis_daemon_users); `default` is the operator's.
+daemon_redis_user() { tr '\0' '\n' <"/proc/$(cat "$STACK_DIR/run/$1.pid")/environ" | sed -n "s|^$2=redis://\([^:]*\):.*|\1|p"; }
+check_eq "Redis users: ingestd, queryd (on both servers) and achievd each its own" "ingestd queryd queryd achievd" \
+  "$(daemon_redis_user ingestd REDIS_URL) $(daemon_redis_user queryd REDIS_URL) $(daemon_redis_user queryd CACHE_REDIS_URL) $(daemon_redis_user achievd REDIS_URL)"
+# as_user PORT USER COMMAND...: the first word of the answer to COMMAND run as USER (its password from state.env).
+as_user() {
+  local pw
+  pw=$(sed -n "s/^REDIS_$(tr a-z A-Z <<<"$2")_PASSWORD=//p" "$STACK_DIR/state.env")
+  REDISCLI_AUTH=$pw redis-cli --user "$2" -h 127.0.0.1 -p "$1" "${@:3}" 2>&1 | head -n 1 | cut -d' ' -f1
+}
+stream_key=mohstats:events
+check_eq "ingestd's Redis user runs its commands (XLEN) but no other (FLUSHALL, CONFIG, KEYS: NOPERM)" \
+  "0 NOPERM NOPERM NOPERM" "$(as_user "${redis_port%/*}" ingestd XLEN nokey) $(as_user "${redis_port%/*}" ingestd FLUSHALL) $(
+    as_user "${redis_port%/*}" ingestd CONFIG GET dir) $(as_user "${redis_port%/*}" ingestd KEYS '*')"
+check_eq "achievd's: FLUSHALL, XADD, XTRIM refused" "NOPERM NOPERM NOPERM" \
+  "$(as_user "${redis_port%/*}" achievd FLUSHALL) $(as_user "${redis_port%/*}" achievd XADD $stream_key '*' a 1) $(
+    as_user "${redis_port%/*}" achievd XTRIM $stream_key MAXLEN 0)"
+check "...(ZMSCORE answers)" eval "[ \"\$(as_user '${redis_port%/*}' achievd ZMSCORE nokey m)\" != NOPERM ]"
+check_eq "queryd's on the stream's server only reads: XREVRANGE yes; XADD, DEL, HSET no" " NOPERM NOPERM NOPERM" \
+  "$(as_user "${redis_port%/*}" queryd XREVRANGE nokey + - COUNT 1) $(as_user "${redis_port%/*}" queryd XADD $stream_key '*' a 1) $(
+    as_user "${redis_port%/*}" queryd DEL $stream_key) $(as_user "${redis_port%/*}" queryd HSET live x y)"
+check_eq "queryd's on the cache's server: its keys (q:...) yes, others no" " NOPERM NOPERM" \
+  "$(as_user "${cache_port%/*}" queryd GET q:none) $(as_user "${cache_port%/*}" queryd GET other) $(
+    as_user "${cache_port%/*}" queryd FLUSHALL)"
 ch_port=${CLICKHOUSE_URL##*@127.0.0.1:}
 ch_port=${ch_port%%/*}
 check "ClickHouse's default user needs its password" eval \
@@ -51,6 +76,17 @@ check "...and cannot write" eval "curl -s -u 'mohstats_read:$read_pw' 'http://12
 daemon_ch_user() { tr '\0' '\n' <"/proc/$(cat "$STACK_DIR/run/$1.pid")/environ" | sed -n 's|^CLICKHOUSE_URL=http://\([^:]*\):.*|\1|p'; }
 check_eq "ClickHouse users: ingestd writes as its own, queryd and achievd read" "mohstats_ingest mohstats_read mohstats_read" \
   "$(daemon_ch_user ingestd) $(daemon_ch_user queryd) $(daemon_ch_user achievd)"
+# Reads may never take all of ClickHouse's query slots: the writer's inserts must always find one.
+ch_read() { curl -s -u "mohstats_read:$read_pw" "http://127.0.0.1:$ch_port/?database=mohstats${2:-}" --data-binary "$1"; }
+check_eq "the read-only user may run 32 queries at once, of the server's 64 (max_concurrent_queries_for_user)" 32 \
+  "$(ch_read "SELECT value FROM system.settings WHERE name = 'max_concurrent_queries_for_user'")"
+# queryd bounds each query with settings on its URL (readonly=2 lets the read-only user give them): ClickHouse
+# 18.16 enforces them for that user. The time bound, on a query that would run for minutes:
+t0=$(date +%s%N)
+out=$(ch_read "SELECT count() FROM numbers(100000000000)" "&readonly=2&max_execution_time=1")
+t1=$(date +%s%N)
+check "...and a query over max_execution_time=1 (QUERY_CH_MAX_SECONDS) is stopped (Code 159) within 3 s" eval \
+  "grep -q 'Code: 159' <<<\"\$out\" && [ $(((t1 - t0) / 1000000)) -lt 3000 ]"
 check_eq "the stream's Redis never evicts (noeviction)" noeviction "$(redis_cmd CONFIG GET maxmemory-policy | tail -n 1)"
 check_eq "queryd's answer cache is a Redis of its own, bounded and evicting (allkeys-lru, 256 MB)" \
   "allkeys-lru 268435456" "$(cache_cmd CONFIG GET maxmemory-policy | tail -n 1) $(cache_cmd CONFIG GET maxmemory | tail -n 1)"
@@ -184,11 +220,12 @@ check_eq "a fifth connection from the same address (NGINX_CONNS_PER_ADDRESS=4): 
   "$(remote 192.0.2.5 "$MOHSTATS_URL/health")"
 check_eq "...another address is served" 200 "$(remote 192.0.2.6 "$MOHSTATS_URL/health")"
 wait "$holder"
-# A body sent a byte every 2 s: the daemon's HTTP_REQUEST_TIMEOUT_MS (4 s here, 30 s by default) cuts it off.
+# A body sent a byte every 2 s: the daemon's HTTP_REQUEST_TIMEOUT_MS (4 s here, 30 s by default) cuts it off. (A
+# token of the right shape: a malformed one is refused on the headers, before any body.)
 trickle=$(python3 - "${MOHSTATS_URL##*:}" <<'PY'
 import socket, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-s.sendall(b"POST /api/v1/ingest/events HTTP/1.1\r\nHost: x\r\nX-Server-Token: mst_x\r\nContent-Length: 1000\r\n\r\n")
+s.sendall(b"POST /api/v1/ingest/events HTTP/1.1\r\nHost: x\r\nX-Server-Token: mst_" + b"z" * 53 + b"\r\nContent-Length: 1000\r\n\r\n")
 t0 = time.time()
 s.settimeout(2)
 while time.time() - t0 < 60:
@@ -237,6 +274,49 @@ for var in $(grep -oE '\$\{[A-Z_]+\}' "$MOHSTATS_SRC_DIR/deploy/nginx/mohstats.c
   fi
 done
 check_eq "the nginx template's variables are set and listed in compose and stack.sh" "" "$missing"
+# Credentials under compose, as under stack.sh: each daemon reaches ClickHouse as the user its work needs (never the
+# migrations' user), each such user is defined in a users.d file mounted into ClickHouse, and every secret compose
+# requires is listed in .env.example.
+check_eq "compose: ingestd writes to ClickHouse as its own user, queryd and achievd read" \
+  "achievd=mohstats_read ingestd=mohstats_ingest queryd=mohstats_read" "$(python3 - "$compose" <<'PY'
+import re, sys, yaml
+services = yaml.safe_load(open(sys.argv[1]))["services"]
+print(" ".join(sorted("%s=%s" % (name, re.match(r"http://([^:]+):", svc["environment"]["CLICKHOUSE_URL"]).group(1))
+                      for name, svc in services.items() if name in ("ingestd", "queryd", "achievd"))))
+PY
+)"
+missing=""
+for user in mohstats_ingest mohstats_read; do
+  file=$(grep -l "<$user>" "$MOHSTATS_SRC_DIR"/deploy/clickhouse/*.xml | head -n 1)
+  if [ -z "$file" ] || ! grep -qF "./deploy/clickhouse/$(basename "$file"):/etc/clickhouse-server/users.d/" "$compose"; then
+    missing+=" $user"
+  fi
+done
+check_eq "compose: those users are defined in users.d files it mounts" "" "$missing"
+missing=""
+for var in $(grep -oE '\$\{[A-Z_]+:\?' "$compose" | tr -d '${:?' | sort -u); do
+  grep -q "^$var=" "$MOHSTATS_SRC_DIR/.env.example" || missing+=" $var"
+done
+check_eq "compose: every secret it requires is listed in .env.example" "" "$missing"
+check_eq "compose: its Redis servers give the daemons' users the rules stack.sh gives them" \
+  "achievd:ok ingestd:ok queryd:ok queryd@cache:ok" "$(python3 - "$compose" "$STACK_SH" <<'PY'
+import re, sys, yaml
+services = yaml.safe_load(open(sys.argv[1]))["services"]
+stack = open(sys.argv[2]).read()
+rules = lambda var: re.search(var + r"='([^']*)'", stack).group(1).split()
+want = {"ingestd": rules("REDIS_ACL_INGESTD"), "queryd": rules("REDIS_ACL_QUERYD"), "achievd": rules("REDIS_ACL_ACHIEVD"),
+        "queryd@cache": rules("CACHE_ACL_QUERYD")}
+out = []
+for server, suffix in (("redis", ""), ("cache", "@cache")):
+    args = services[server]["command"]
+    starts = [i for i, a in enumerate(args) if a == "--user"] + [len(args)]
+    for a, b in zip(starts, starts[1:]):
+        name = args[a + 1] + suffix
+        # --user NAME on >PASSWORD RULES...
+        out.append("%s:%s" % (name, "ok" if args[a + 2] == "on" and args[a + 4:b] == want.get(name) else "differs"))
+print(" ".join(sorted(out)))
+PY
+)"
 
 # --- crash and recovery ----------------------------------------------------------------------------------------
 
@@ -273,6 +353,33 @@ for d in "${DAEMONS[@]}"; do
   check "$d logged a clean stop" grep -q " INFO stopped" "$STACK_DIR/logs/$d.log"
 done
 check "stack.sh up restarts the stopped daemons" "$STACK_SH" up "$STACK_DIR"
+
+# --- queryd's ClickHouse bounds are in force ---------------------------------------------------------------------
+
+# QUERY_CH_MAX_ROWS (max_rows_to_read) on every query of queryd's: a queryd started with a bound of 1 row gets
+# ClickHouse's refusal for a stats read over a few events, answers 500 saying where the error is, and logs which
+# limit it was. (No board is built at start: that would be refused too, and /ready waits for the boards.)
+token=$(curl -s -X POST "$MOHSTATS_URL/api/v1/servers/register" -H 'Content-Type: application/json' \
+  -d '{"name": "Bounds", "ip_address": "127.0.0.1", "port": "12399"}' | jq -r .token)
+for f in "$MOHSTATS_SRC_DIR"/tests/integration/data/wire_4_*.json; do
+  curl -s -o /dev/null -X POST "$MOHSTATS_URL/api/v1/ingest/events" -H "X-Server-Token: $token" --data-binary @"$f"
+done
+check "a few events reach ClickHouse" retry 20 eval "[ \"\$(ch_query 'SELECT count() FROM match_summary')\" -ge 2 ]"
+stop_queryd() {
+  local pid
+  pid=$(cat "$STACK_DIR/run/queryd.pid")
+  kill -TERM "$pid"
+  retry 10 eval "! pid_running $pid"
+}
+stop_queryd
+check "queryd comes back with QUERY_CH_MAX_ROWS=1" env QUERY_CH_MAX_ROWS=1 QUERY_BOARD_WARM=0 "$STACK_SH" up "$STACK_DIR"
+out=$(curl -s -w ' %{http_code}' "$MOHSTATS_URL/api/v1/stats/matches?limit=5")
+check_eq "a read over the bound: 500, pointing at the log" \
+  '{"error":"The statistics query failed; the error is in queryd'"'"'s log."} 500' "$out"
+check "...whose line names the limit" grep -q "Limit for rows to read exceeded: .* maximum: 1" "$STACK_DIR/logs/queryd.log"
+stop_queryd
+check "queryd comes back with its default bounds" "$STACK_SH" up "$STACK_DIR"
+check_eq "...and the same read is answered" 200 "$(http_status "$MOHSTATS_URL/api/v1/stats/matches?limit=5")"
 
 # --- ready means ready; a failed up leaves nothing behind ------------------------------------------------------
 
@@ -342,6 +449,27 @@ rm -f "$other"/run/{clickhouse,cache,ingestd,nginx}.pid
 check "...and down stops it" "$STACK_SH" down "$other"
 check_eq "...all of it" "" "$(dir_processes "$other")"
 rm -rf "$other"
+
+# --- behind a load balancer speaking the PROXY protocol (NGINX_LISTEN_PARAMS) ---------------------------------
+
+check "up with NGINX_LISTEN_PARAMS=proxy_protocol (and realip from it) reloads nginx" env NGINX_LISTEN_PARAMS=proxy_protocol \
+  NGINX_REAL_IP='set_real_ip_from 127.0.0.1; real_ip_header proxy_protocol;' "$STACK_SH" up "$STACK_DIR"
+# proxied ADDRESS PATH: the status of GET PATH sent after a PROXY header naming ADDRESS as the client.
+proxied() {
+  python3 - "${MOHSTATS_URL##*:}" "$1" "$2" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(("PROXY TCP4 %s 127.0.0.1 40000 %s\r\nGET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+           % (sys.argv[2], sys.argv[1], sys.argv[3])).encode())
+print(s.recv(100).split(b" ")[1].decode())
+PY
+}
+check "the front door takes the PROXY protocol: /health is 200" retry 5 eval '[ "$(proxied 192.0.2.30 /health)" = 200 ]'
+check_eq "...and believes the client it names: /metrics is 403 for 192.0.2.30, 200 for 127.0.0.1" "403 200" \
+  "$(proxied 192.0.2.30 /metrics) $(proxied 127.0.0.1 /metrics)"
+check_eq "...a request without the PROXY header gets nothing" 000 "$(http_status "$MOHSTATS_URL/health")"
+check "up without it: plain HTTP again" "$STACK_SH" up "$STACK_DIR"
+check "...answered" retry 5 eval '[ "$(http_status "$MOHSTATS_URL/health")" = 200 ]'
 
 # --- down ------------------------------------------------------------------------------------------------------
 
