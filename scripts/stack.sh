@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run the whole mohstats system locally on real servers: ClickHouse, Redis (and a second one for queryd's answer
-# cache), PostgreSQL, MariaDB, the four daemons and nginx, every one a background process on 127.0.0.1 with all its data, config, logs and pid files
+# cache), PostgreSQL, MariaDB, the five daemons and nginx, every one a background process on 127.0.0.1 with all its data, config, logs and pid files
 # under one directory.
 #
 # Usage: scripts/stack.sh up     DIR [--db-only] [--port N]
@@ -43,7 +43,7 @@ set -euo pipefail
 SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PG_BIN=${MOHSTATS_PG_BIN:-/usr/lib/postgresql/15/bin}
 TIMEOUT=${MOHSTATS_STACK_TIMEOUT:-60}
-DAEMONS=(ingestd queryd authd achievd)
+DAEMONS=(ingestd queryd authd achievd ratingd)
 DATABASES=(clickhouse redis cache postgres mariadb)
 
 log() { printf 'stack: %s\n' "$*" >&2; }
@@ -128,6 +128,7 @@ port_of() {
     queryd) echo "$QUERYD_PORT" ;;
     authd) echo "$AUTHD_PORT" ;;
     achievd) echo "$ACHIEVD_PORT" ;;
+    ratingd) echo "$RATINGD_PORT" ;;
     nginx) echo "$NGINX_PORT" ;;
   esac
 }
@@ -220,7 +221,7 @@ stop_pid() {
 # --- state: ports and passwords, chosen once per DIR -----------------------------------------------------------
 
 PORT_VARS=(CLICKHOUSE_HTTP_PORT CLICKHOUSE_TCP_PORT CLICKHOUSE_INTERSERVER_PORT REDIS_PORT CACHE_REDIS_PORT
-  POSTGRES_PORT MARIADB_PORT INGESTD_PORT QUERYD_PORT AUTHD_PORT ACHIEVD_PORT)
+  POSTGRES_PORT MARIADB_PORT INGESTD_PORT QUERYD_PORT AUTHD_PORT ACHIEVD_PORT RATINGD_PORT)
 
 load_state() {
   # shellcheck disable=SC1091
@@ -251,7 +252,7 @@ ensure_state() {
   fi
   POSTGRES_PASSWORD=${POSTGRES_PASSWORD:-$(random_password)}
   MARIADB_PASSWORD=${MARIADB_PASSWORD:-$(random_password)}
-  # ClickHouse: `default` (migrations, tests, the operator), `mohstats_ingest` (ingestd: it writes) and
+  # ClickHouse: `default` (migrations, tests, the operator), `mohstats_ingest` (ingestd and ratingd: they write) and
   # `mohstats_read` (queryd and achievd: read-only). Redis: a password for each of the two servers.
   CLICKHOUSE_PASSWORD=${CLICKHOUSE_PASSWORD:-$(random_password)}
   CLICKHOUSE_INGEST_PASSWORD=${CLICKHOUSE_INGEST_PASSWORD:-$(random_password)}
@@ -296,6 +297,7 @@ INGESTD_URL=http://127.0.0.1:$INGESTD_PORT
 QUERYD_URL=http://127.0.0.1:$QUERYD_PORT
 AUTHD_URL=http://127.0.0.1:$AUTHD_PORT
 ACHIEVD_URL=http://127.0.0.1:$ACHIEVD_PORT
+RATINGD_URL=http://127.0.0.1:$RATINGD_PORT
 AUTHD_TOKEN_KEY=$AUTHD_TOKEN_KEY
 FORUM_API_TOKEN_SHA256=$(printf '%s' "$FORUM_API_TOKEN" | sha256sum | cut -c1-64)
 LOG_LEVEL=info
@@ -630,9 +632,10 @@ start_daemon() {
       set -a
       # shellcheck disable=SC1091
       . "$DIR/stack.env"
-      # Each daemon reaches ClickHouse as the user its work needs: ingestd writes, queryd and achievd only read.
+      # Each daemon reaches ClickHouse as the user its work needs: ingestd and ratingd write, queryd and achievd
+      # only read.
       case $name in
-        ingestd) CLICKHOUSE_URL=http://mohstats_ingest:$CLICKHOUSE_INGEST_PASSWORD@127.0.0.1:$CLICKHOUSE_HTTP_PORT/?database=mohstats ;;
+        ingestd | ratingd) CLICKHOUSE_URL=http://mohstats_ingest:$CLICKHOUSE_INGEST_PASSWORD@127.0.0.1:$CLICKHOUSE_HTTP_PORT/?database=mohstats ;;
         queryd | achievd) CLICKHOUSE_URL=http://mohstats_read:$CLICKHOUSE_READ_PASSWORD@127.0.0.1:$CLICKHOUSE_HTTP_PORT/?database=mohstats ;;
       esac
       set +a
