@@ -16,11 +16,12 @@ COPY ingestd/ ingestd/
 COPY queryd/ queryd/
 COPY authd/ authd/
 COPY achievd/ achievd/
+COPY ratingd/ ratingd/
 COPY demo/ demo/
 # The top-level CMakeLists.txt configures tests/ too (it needs the directory to exist); only the daemons are built.
 COPY tests/ tests/
 RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
- && cmake --build build -j"$(nproc)" --target ingestd queryd authd achievd
+ && cmake --build build -j"$(nproc)" --target ingestd queryd authd achievd ratingd
 
 # --- runtime: shared libraries, curl for health checks, psql and mariadb clients for scripts/migrate.sh -------
 FROM debian:12-slim
@@ -31,7 +32,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin mohstats \
  && install -d -o mohstats -g mohstats /var/lib/mohstats/spool
-COPY --from=build /src/build/ingestd /src/build/queryd /src/build/authd /src/build/achievd /usr/local/bin/
+COPY --from=build /src/build/ingestd /src/build/queryd /src/build/authd /src/build/achievd /src/build/ratingd \
+  /usr/local/bin/
 COPY scripts/migrate.sh /app/scripts/migrate.sh
 COPY schemas/ /app/schemas/
 # The dashboard's pages (queryd's WEB_DIR default when it is not beside the binary).

@@ -17,8 +17,16 @@
 
 extern const config_var ratingd_config_vars[];
 
+/* The most matches one step (or one page of a recomputation) reads, and the query size that lets it: about 50
+ * bytes of SQL per match key (an array, a tuple and a cutoff) and per GUID. */
+#define RATINGD_MAX_MATCHES 20000
+#define RATINGD_MAX_QUERY_SIZE (16 * 1024 * 1024)
+
 typedef struct {
     const char *clickhouse_url, *redis_url;
+    /* clickhouse_url with a larger max_query_size: the queries of a step carry its match keys and GUIDs, past
+     * the 256 KiB ClickHouse parses by default once a step holds a few thousand matches. */
+    char clickhouse_query_url[2048];
     match_rules rules;         /* RATING_MIN_FRACTION, RATING_MIN_MATCH_S */
     rating_model model;        /* OpenSkill's defaults */
     double inactivity_per_day; /* RATING_INACTIVITY_SIGMA_PER_DAY */

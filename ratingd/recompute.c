@@ -19,7 +19,7 @@
 #include "worker.h"
 
 #define TARGET "rating_changes_recompute"
-#define PAGE 5000 /* matches per facts query: a page's key list stays a few hundred KB of SQL */
+#define PAGE RATINGD_MAX_MATCHES /* matches per facts query: each page reads raw_events once */
 
 /* The same rows, whatever their order and however many copies a repeated insert left: a count and a sum of row
  * hashes over FINAL. */
@@ -64,9 +64,23 @@ static double seconds_since(const struct timespec *t0)
     return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-/* Rate every due match, page by page, into TARGET. */
-static int rate_all(const ratingd_settings *s, rater_counts *counts)
+/* Where a recomputation's time went: listing the matches, reading their facts, rating, writing. */
+typedef struct {
+    double find, load, rate, insert;
+} phase_times;
+
+/* Add the time since *t to *acc and restart *t. */
+static void lap(struct timespec *t, double *acc)
 {
+    *acc += seconds_since(t);
+    clock_gettime(CLOCK_MONOTONIC, t);
+}
+
+/* Rate every due match, page by page, into TARGET. */
+static int rate_all(const ratingd_settings *s, rater_counts *counts, phase_times *pt)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
     hashmap *ratings = hashmap_new();
     if (!ratings)
         return -ENOMEM;
@@ -75,15 +89,19 @@ static int rate_all(const ratingd_settings *s, rater_counts *counts)
     for (;;) {
         match_list page;
         rc = facts_find_matches(s, /* unrated_only= */ false, last.match_key ? &last : NULL, PAGE, &page);
+        lap(&t, &pt->find);
         if (rc || page.n == 0)
             break;
         match_data *d = calloc(page.n, sizeof *d);
         bytebuf rows = {0};
         rc = d ? facts_load(s, page.v, page.n, d) : -ENOMEM;
+        lap(&t, &pt->load);
         if (rc == 0)
             rc = rater_rate(s, page.v, d, page.n, ratings, &rows, counts);
+        lap(&t, &pt->rate);
         if (rc == 0)
             rc = store_insert(s, TARGET, &rows);
+        lap(&t, &pt->insert);
         if (d)
             match_data_free(d, page.n);
         free(d);
@@ -137,12 +155,15 @@ int recompute_main(const ratingd_settings *s, int argc, char **argv)
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     rater_counts counts = {0};
+    phase_times pt = {0};
     if (rc == 0)
-        rc = rate_all(s, &counts);
+        rc = rate_all(s, &counts, &pt);
     double took = seconds_since(&t0);
     if (rc == 0) {
         printf("recomputed %zu matches (%zu rated, %zu player ratings) in %.3f s: %.0f matches/s\n", counts.matches,
                counts.rated, counts.players, took, took > 0 ? (double)counts.matches / took : 0.0);
+        printf("time: listing matches %.3f s, reading their facts %.3f s, rating %.3f s, writing %.3f s\n", pt.find,
+               pt.load, pt.rate, pt.insert);
         char a[128] = "", b[128] = "";
         rc = digest(s, TARGET, a, sizeof a) | digest(s, "rating_changes", b, sizeof b);
         if (rc == 0)

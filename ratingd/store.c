@@ -60,7 +60,7 @@ int store_load_ratings(const ratingd_settings *s, const char *table, const char 
         rc = bytebuf_appendf(&sql, current_sql, table, list.data);
     char *body = NULL;
     if (rc == 0) {
-        rc = ch_query_sync(s->clickhouse_url, sql.data, &body);
+        rc = ch_query_sync(s->clickhouse_query_url, sql.data, &body);
         if (rc)
             log_warn("ratingd: reading current ratings failed (%d): %.300s", rc, body ? body : "no answer");
     }
