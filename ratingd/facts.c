@@ -73,7 +73,7 @@ static const char player_facts_sql[] =
     "SELECT match_key, guid,\n"
     "       argMax(side, tuple(side != '', order_key)) AS last_side,\n"
     "       min(t) AS first_t, max(t) AS last_t,\n"
-    "       sum(is_kill) AS kills, sum(suicide) AS suicides\n"
+    "       sum(is_kill) AS kills, sum(suicide) AS suicides, sum(death) AS deaths\n"
     "FROM\n"
     "(\n"
     "    SELECT *,\n"
@@ -86,7 +86,8 @@ static const char player_facts_sql[] =
     "            AND actor_guid != target_guid) AS pvp,\n"
     "           toUInt64(role = 1 AND pvp AND NOT (at != '' AND at = tt)) AS is_kill,\n"
     "           toUInt64(role = 2 AND event_type = 'player_kill'\n"
-    "                    AND (actor_guid = '' OR actor_guid = target_guid)) AS suicide\n"
+    "                    AND (actor_guid = '' OR actor_guid = target_guid)) AS suicide,\n"
+    "           toUInt64(role = 2 AND event_type = 'player_kill') AS death\n"
     "    FROM raw_events\n"
     "    ARRAY JOIN arrayFilter(r -> (r = 1 AND actor_guid != '') OR (r = 2 AND target_guid != ''), [1, 2]) AS role\n"
     "    WHERE match_key IN %s\n"
@@ -331,7 +332,7 @@ int facts_load(const ratingd_settings *s, const match_ref *refs, size_t n, match
     if (!cap && rc == 0)
         rc = -ENOMEM;
     pos = 0;
-    while (rc == 0 && tsv_next_line(body, &pos, f, 7) == 7) {
+    while (rc == 0 && tsv_next_line(body, &pos, f, 8) == 8) {
         long i = find_ref(refs, idx, n, f[0]);
         if (i < 0)
             continue;
@@ -357,6 +358,7 @@ int facts_load(const ratingd_settings *s, const match_ref *refs, size_t n, match
         p->last_t = strtod(f[4], NULL);
         p->kills = strtod(f[5], NULL);
         p->suicides = strtod(f[6], NULL);
+        p->deaths = strtod(f[7], NULL);
         d->f.nplayers++;
     }
     for (size_t i = 0; i < n; i++) {

@@ -1,9 +1,11 @@
 /* ratingd: rates players after each finished match (docs/ratings.md) and answers /health, /ready, /metrics.
- * `ratingd recompute [--replace]` rebuilds the rating history from raw_events. */
+ * `ratingd recompute [--replace]` rebuilds the rating history from raw_events; `ratingd evaluate` measures how
+ * well it predicts. */
 #include <stdio.h>
 #include <string.h>
 
 #include "daemon.h"
+#include "evaluate.h"
 #include "log.h"
 #include "ratingd.h"
 #include "recompute.h"
@@ -21,14 +23,16 @@ int main(int argc, char **argv)
     static const daemon_info info = {
         .name = "ratingd",
         .summary = "Rates players (Weng-Lin Plackett-Luce) after each finished match into ClickHouse's "
-                   "rating_changes.\nOperator command: ratingd recompute [--replace].",
+                   "rating_changes.\nOperator commands: ratingd recompute [--replace], ratingd evaluate.",
         .listen_var = "RATINGD_URL",
     };
     config_register(ratingd_config_vars);
     static ratingd_settings s;
-    if (argc > 1 && strcmp(argv[1], "recompute") == 0) {
+    if (argc > 1 && (strcmp(argv[1], "recompute") == 0 || strcmp(argv[1], "evaluate") == 0)) {
         log_init("ratingd", -1);
-        return ratingd_settings_load(&s) == 0 ? recompute_main(&s, argc, argv) : 2;
+        if (ratingd_settings_load(&s) != 0)
+            return 2;
+        return argv[1][0] == 'r' ? recompute_main(&s, argc, argv) : evaluate_main(&s, argc, argv);
     }
     int code;
     daemon_ctx *d = daemon_new(&info, argc, argv, &code);

@@ -37,7 +37,7 @@ typedef struct {
     const char *guid;
     team_side side;         /* the last side the player had in the match; SIDE_NONE when never on one */
     double first_t, last_t; /* the player's first and last event */
-    double kills, suicides;
+    double kills, suicides, deaths;
 } match_player;
 
 /* One finished (or abandoned) match. */

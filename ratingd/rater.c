@@ -43,7 +43,7 @@ int rater_players(const match_data *d, size_t n, const char ***out, size_t *nout
 
 /* Rate one match: its plan, each rated player's prior from ratings, the update, the new ratings back, the rows. */
 static int rate_one(const ratingd_settings *s, const match_ref *ref, const match_data *d, hashmap *ratings,
-                    bytebuf *rows, rater_counts *counts)
+                    bytebuf *rows, rater_counts *counts, rater_observe_fn observe, void *arg)
 {
     match_plan plan;
     int rc = match_plan_build(&d->f, &s->rules, &plan);
@@ -92,8 +92,10 @@ static int rate_one(const ratingd_settings *s, const match_ref *ref, const match
         if (counts)
             counts->players++;
     }
-    if (rc == 0)
+    if (rc == 0 && rows)
         rc = store_match_rows(rows, ref, d, &plan, before, after, win);
+    if (rc == 0 && observe)
+        observe(arg, ref, d, &plan, win);
     if (rc == 0 && counts) {
         counts->matches++;
         counts->rated += plan.rated;
@@ -106,13 +108,19 @@ static int rate_one(const ratingd_settings *s, const match_ref *ref, const match
     return rc;
 }
 
-int rater_rate(const ratingd_settings *s, const match_ref *refs, const match_data *d, size_t n, hashmap *ratings,
-               bytebuf *rows, rater_counts *counts)
+int rater_rate_observed(const ratingd_settings *s, const match_ref *refs, const match_data *d, size_t n,
+                        hashmap *ratings, bytebuf *rows, rater_counts *counts, rater_observe_fn observe, void *arg)
 {
     for (size_t i = 0; i < n; i++) {
-        int rc = rate_one(s, &refs[i], &d[i], ratings, rows, counts);
+        int rc = rate_one(s, &refs[i], &d[i], ratings, rows, counts, observe, arg);
         if (rc)
             return rc;
     }
     return 0;
+}
+
+int rater_rate(const ratingd_settings *s, const match_ref *refs, const match_data *d, size_t n, hashmap *ratings,
+               bytebuf *rows, rater_counts *counts)
+{
+    return rater_rate_observed(s, refs, d, n, ratings, rows, counts, NULL, NULL);
 }

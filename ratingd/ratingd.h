@@ -3,7 +3,7 @@
  * The pieces: settings.c (the settings), facts.c (a finished match's facts from raw_events), store.c (the
  * rating_changes table: current ratings in, a match's rows out), rater.c (rate matches in order: the one code path
  * of the daemon and of `ratingd recompute`), worker.c (the daemon's thread: the Redis lease, a step every
- * RATING_POLL_MS), recompute.c (the command). */
+ * RATING_POLL_MS), recompute.c and evaluate.c (the commands). */
 #ifndef MOHSTATS_RATINGD_H
 #define MOHSTATS_RATINGD_H
 

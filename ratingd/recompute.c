@@ -133,7 +133,8 @@ int recompute_main(const ratingd_settings *s, int argc, char **argv)
                         "(the old table is kept as rating_changes_previous).\n");
         return 2;
     }
-    /* With --replace the lease keeps the daemon from writing into the table being swapped out. */
+    /* With --replace the lease keeps a ratingd from writing into the table being swapped out: the daemons are
+     * stopped first (a running one renews its lease), and one started meanwhile stands by until the swap is done. */
     rating_lease *lease = NULL;
     if (replace) {
         lease = lease_new(s);
@@ -143,8 +144,8 @@ int recompute_main(const ratingd_settings *s, int argc, char **argv)
             held = lease_hold(lease);
         }
         if (held != 1) {
-            fprintf(stderr, "ratingd recompute: could not take the rating lease (%s): is a ratingd stuck?\n",
-                    held == 0 ? "another process holds it" : "Redis unreachable");
+            fprintf(stderr, "ratingd recompute: could not take the rating lease (%s): stop every ratingd first\n",
+                    held == 0 ? "a ratingd holds it" : "Redis unreachable");
             lease_free(lease);
             return 1;
         }

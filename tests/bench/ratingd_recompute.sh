@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# How fast `ratingd recompute` rates (issue 21 item 5: 100,000 matches in under a minute): N synthetic finished
+# How fast `ratingd recompute` rates, and what `ratingd evaluate` says about matches that skill decides (issue 21 item 5: 100,000 matches in under a minute): N synthetic finished
 # matches (10 players, 42 events each; a third free-for-all, the rest objective) written straight into raw_events of
 # a throwaway database-only stack, then `ratingd recompute` twice (the second run must report the same rows).
 #
@@ -24,7 +24,8 @@ q() { curl -sS --fail-with-body --data-binary "$1" "$CLICKHOUSE_URL"; }
 
 # Event e of match m: 0 match_start, 41 match_end, else player p = k % 10 (0-4 Allies, 5-9 Axis) doing kind
 # k / 10: 0 spawn (t = 1), 1 and 2 a kill of the player across (t = 100 + 10 p + kind), 3 a last step (t = 599).
-# Players come from a pool of 300 members, so each plays about N / 30 matches.
+# Players come from a pool of 300 members, so each plays about N / 30 matches. Each member has a hidden skill
+# (0-99, from their GUID); the team with the higher total skill, give or take up to 80, wins.
 # In chunks of 2,000 matches: the stack's ClickHouse allows 1 GB per query.
 for ((from = 0; from < N; from += 2000)); do
   count=$((N - from < 2000 ? N - from : 2000))
@@ -37,11 +38,15 @@ SELECT generateUUIDv4(), generateUUIDv4(), 'bench', toDateTime(1700000000 + m * 
     if(e = 0 OR e = 41 OR ffa, '', if(p < 5, 'american', 'german')),
     if(type = 'player_kill', toString(1000 + (m * 7 + ((p + 5) % 10) * 13) % 300), ''),
     if(type = 'player_kill' AND NOT ffa, if(p < 5, 'german', 'american'), ''),
-    if(e = 41 AND NOT ffa, if((m * 7919 + 13) % 3 = 0, 'axis', 'allies'), ''), if(ffa, '1', '4'), ''
+    if(e = 41 AND NOT ffa, if(allies_skill - axis_skill + noise > 0, 'allies', 'axis'), ''), if(ffa, '1', '4'), ''
 FROM
 (
     SELECT number + $((from * 42)) AS n, intDiv(n, 42) AS m, n % 42 AS e, (e - 1) % 10 AS p, intDiv(e - 1, 10) AS kind,
            m % 3 = 0 AS ffa,
+           arraySum(arrayMap(q -> (1000 + (m * 7 + q * 13) % 300) * 7919 % 100, range(5))) AS allies_skill,
+           arraySum(arrayMap(q -> (1000 + (m * 7 + q * 13) % 300) * 7919 % 100, range(10))) - allies_skill
+               AS axis_skill,
+           toInt64(cityHash64(m) % 161) - 80 AS noise,
            multiIf(e = 0, 'match_start', e = 41, 'match_end', kind = 0, 'player_spawn', kind = 3, 'distance',
                    'player_kill') AS type,
            toFloat64(multiIf(e = 0, 0, e = 41, 600, kind = 0, 1, kind = 3, 599, 100 + 10 * p + kind)) AS t
@@ -58,3 +63,4 @@ q "SELECT count() FROM (SELECT * FROM rating_changes_first ORDER BY guid, match_
    (SELECT *, 1 AS here FROM rating_changes_recompute) USING (guid, match_key, kind, end_ms, family, game_type,
    rated, reason, team, place, weight, mu_before, sigma_before, mu_after, sigma_after, win_prob) WHERE here = 0" |
   awk '{ print "rows of the second run not in the first: " $1 }'
+"$BIN_DIR/ratingd" evaluate

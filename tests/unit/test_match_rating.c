@@ -15,9 +15,10 @@ static const match_rules rules = {.min_fraction = 0.5, .min_duration_s = 60};
 
 /* A 600 s objective match won by the Allies: two members a side, a guest, a bot and a late joiner (30%). */
 static const match_player team_players[] = {
-    {"101", SIDE_ALLIES, 0, 600, 10, 0},  {"102", SIDE_ALLIES, 5, 590, 4, 0},    {"201", SIDE_AXIS, 0, 600, 6, 0},
-    {"202", SIDE_AXIS, 1, 700, 2, 1},     {"unauth_3", SIDE_AXIS, 0, 600, 9, 0}, {"bot_7", SIDE_ALLIES, 0, 600, 1, 0},
-    {"103", SIDE_ALLIES, 420, 600, 3, 0}, {"301", SIDE_NONE, 0, 600, 0, 0},
+    {"101", SIDE_ALLIES, 0, 600, 10, 0, 0},   {"102", SIDE_ALLIES, 5, 590, 4, 0, 0},
+    {"201", SIDE_AXIS, 0, 600, 6, 0, 0},      {"202", SIDE_AXIS, 1, 700, 2, 1, 0},
+    {"unauth_3", SIDE_AXIS, 0, 600, 9, 0, 0}, {"bot_7", SIDE_ALLIES, 0, 600, 1, 0, 0},
+    {"103", SIDE_ALLIES, 420, 600, 3, 0, 0},  {"301", SIDE_NONE, 0, 600, 0, 0, 0},
 };
 
 static match_facts team_match(void)
@@ -175,8 +176,9 @@ static void test_unrated_matches(void **state)
     f.winner = SIDE_NONE;
     assert_unrated(&f, "no winning team");
     /* Only guests and the spectator on the Axis side: one side with rated players. */
-    static const match_player one_side[] = {
-        {"101", SIDE_ALLIES, 0, 600, 1, 0}, {"unauth_1", SIDE_AXIS, 0, 600, 1, 0}, {"102", SIDE_AXIS, 500, 600, 1, 0}};
+    static const match_player one_side[] = {{"101", SIDE_ALLIES, 0, 600, 1, 0, 0},
+                                            {"unauth_1", SIDE_AXIS, 0, 600, 1, 0, 0},
+                                            {"102", SIDE_AXIS, 500, 600, 1, 0, 0}};
     f = team_match();
     f.players = one_side;
     f.nplayers = 3;
@@ -190,11 +192,11 @@ static void test_ffa(void **state)
 {
     (void)state;
     static const match_player ps[] = {
-        {"1", SIDE_NONE, 0, 600, 20, 0},        /* 2.0 a minute */
-        {"2", SIDE_NONE, 240, 600, 15, 0},      /* 2.5 a minute over 60% of the match: first */
-        {"3", SIDE_NONE, 0, 600, 22, 2},        /* 2.0: ties with 1 */
-        {"4", SIDE_ALLIES, 0, 600, 5, 0},       /* 0.5: last; a side means nothing here */
-        {"unauth_0", SIDE_NONE, 0, 600, 50, 0}, /* a guest: not rated, does not take a place */
+        {"1", SIDE_NONE, 0, 600, 20, 0, 0},        /* 2.0 a minute */
+        {"2", SIDE_NONE, 240, 600, 15, 0, 0},      /* 2.5 a minute over 60% of the match: first */
+        {"3", SIDE_NONE, 0, 600, 22, 2, 0},        /* 2.0: ties with 1 */
+        {"4", SIDE_ALLIES, 0, 600, 5, 0, 0},       /* 0.5: last; a side means nothing here */
+        {"unauth_0", SIDE_NONE, 0, 600, 50, 0, 0}, /* a guest: not rated, does not take a place */
     };
     match_facts f = {.match_key = "f",
                      .gametype = "dm",
