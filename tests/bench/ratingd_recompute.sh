@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # How fast `ratingd recompute` rates, and what `ratingd evaluate` says about matches that skill decides (issue 21 item 5: 100,000 matches in under a minute): N synthetic finished
 # matches (10 players, 42 events each; a third free-for-all, the rest objective) written straight into raw_events of
-# a throwaway database-only stack, then `ratingd recompute` twice (the second run must report the same rows).
+# a throwaway database-only stack, then `ratingd recompute` twice (the second run must report the same rows),
+# `ratingd evaluate`, and the daemon catching up on the same matches (its rows must be the recomputation's).
 #
 # Usage: tests/bench/ratingd_recompute.sh [N]   (default 10000; MOHSTATS_BIN_DIR as for the tests)
 # Figures are only meaningful on an otherwise idle machine.
@@ -64,3 +65,19 @@ q "SELECT count() FROM (SELECT * FROM rating_changes_first ORDER BY guid, match_
    rated, reason, team, place, weight, mu_before, sigma_before, mu_after, sigma_after, win_prob) WHERE here = 0" |
   awk '{ print "rows of the second run not in the first: " $1 }'
 "$BIN_DIR/ratingd" evaluate
+
+# The daemon on the same history, as if it had been down while all of it arrived: how fast its steps catch up.
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+RATINGD_URL=http://127.0.0.1:$port RATING_BATCH_MATCHES=5000 RATING_POLL_MS=100 "$BIN_DIR/ratingd" \
+  >"$DIR/logs/ratingd.log" 2>&1 &
+pid=$!
+t0=$EPOCHREALTIME
+until [ "$(q "SELECT count() FROM rating_changes WHERE guid = ''")" -ge "$N" ]; do sleep 0.2; done
+took=$(awk -v a="$EPOCHREALTIME" -v b="$t0" 'BEGIN { printf "%.3f", a - b }')
+kill "$pid"
+wait "$pid" || true
+echo "the daemon rated $N matches in $took s (from its start): $(awk -v n="$N" -v t="$took" 'BEGIN { printf "%.0f", n / t }') matches/s"
+q "SELECT count() FROM (SELECT * FROM rating_changes ORDER BY guid, match_key) ANY FULL OUTER JOIN
+   (SELECT *, 1 AS here FROM rating_changes_recompute) USING (guid, match_key, kind, end_ms, family, game_type,
+   rated, reason, team, place, weight, mu_before, sigma_before, mu_after, sigma_after, win_prob) WHERE here = 0" |
+  awk '{ print "rows of the daemon not in the recomputation: " $1 }'
