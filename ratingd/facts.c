@@ -11,6 +11,10 @@
 #include "game_vocab.h"
 #include "log.h"
 
+/* A match's events are read from at most this long before its end: twelve hours is longer than any match a
+ * server's gameflow runs, and it lets a step read only the recent parts of raw_events. */
+#define MATCH_WINDOW_MS (12ull * 3600 * 1000)
+
 /* The matches due, in rating order. Ended matches from their match_end events (few: the first key of raw_events'
  * order makes this a small read); matches that never ended from match_summary, once idle. {after} and {unrated}
  * are extra conditions, {settle_ms}, {idle_ms} and {limit} numbers. now() is ClickHouse's clock, the same
@@ -35,15 +39,19 @@ static const char due_sql[] =
     "LIMIT %zu\n"
     "FORMAT TabSeparated";
 
-/* The events of a set of matches up to each one's cutoff: {keys} an array of match keys, {cutoffs} their last
- * receive times (ms) to read. Team names are normalised as docs/definitions.md (VOCAB_TEAM_*_SQL). Ties of
+/* The events of a set of matches within each one's window: {keys} an array of match keys, {cutoffs} the last
+ * receive time (ms) to read of each, {starts} the first (MATCH_WINDOW_MS before its end), then the tuple of keys
+ * for IN and the whole set's window in seconds: a bound on received_at lets ClickHouse skip the parts of
+ * raw_events written before it (their min/max of the partition key), so that a step reads the recent parts, not
+ * the whole history. The per-match window keeps the answer the same whichever matches share the query. Team names are normalised as docs/definitions.md (VOCAB_TEAM_*_SQL). Ties of
  * argMax are broken by game time, receive time and event id, so that the answer never depends on the order
  * ClickHouse reads its parts in. */
 #define EVENTS_WITH                                                                                                    \
     "WITH toUInt64(received_at) * 1000 + received_ms AS ts,\n"                                                         \
     "     ifNull(game_time, toFloat64(ts) / 1000) AS t,\n"                                                             \
     "     tuple(t, ts, toString(event_id)) AS order_key,\n"                                                            \
-    "     transform(match_key, %s, %s, toUInt64(0)) AS cutoff\n"
+    "     transform(match_key, %s, %s, toUInt64(0)) AS cutoff,\n"                                                  \
+    "     transform(match_key, %s, %s, toUInt64(0)) AS window_start\n"
 
 static const char match_facts_sql[] =
     EVENTS_WITH
@@ -62,9 +70,9 @@ static const char match_facts_sql[] =
     "    SELECT *, if(event_type IN ('match_end', 'team_win'),\n"
     "                 transform(lower(team), " VOCAB_TEAM_NAMES_SQL ", " VOCAB_TEAM_SIDES_SQL ", ''), '') AS win\n"
     "    FROM raw_events\n"
-    "    WHERE match_key IN %s\n"
+    "    WHERE match_key IN %s AND received_at >= toDateTime(%llu) AND received_at <= toDateTime(%llu)\n"
     ")\n"
-    "WHERE ts <= cutoff\n"
+    "WHERE ts >= window_start AND ts <= cutoff\n"
     "GROUP BY match_key\n"
     "FORMAT TabSeparated";
 
@@ -90,9 +98,9 @@ static const char player_facts_sql[] =
     "           toUInt64(role = 2 AND event_type = 'player_kill') AS death\n"
     "    FROM raw_events\n"
     "    ARRAY JOIN arrayFilter(r -> (r = 1 AND actor_guid != '') OR (r = 2 AND target_guid != ''), [1, 2]) AS role\n"
-    "    WHERE match_key IN %s\n"
+    "    WHERE match_key IN %s AND received_at >= toDateTime(%llu) AND received_at <= toDateTime(%llu)\n"
     ")\n"
-    "WHERE ts <= cutoff\n"
+    "WHERE ts >= window_start AND ts <= cutoff\n"
     "GROUP BY match_key, guid\n"
     "ORDER BY match_key, guid\n"
     "FORMAT TabSeparated";
@@ -281,21 +289,27 @@ int facts_load(const ratingd_settings *s, const match_ref *refs, size_t n, match
     if (n == 0)
         return 0;
     /* keys twice: an array for transform() and a tuple for IN, which takes no array on 18.16 */
-    bytebuf keys = {0}, in = {0}, cutoffs = {0}, sql = {0};
-    int rc = bytebuf_append(&keys, "[", 1) | bytebuf_append(&cutoffs, "[", 1);
+    bytebuf keys = {0}, in = {0}, cutoffs = {0}, starts = {0}, sql = {0};
+    int rc = bytebuf_append(&keys, "[", 1) | bytebuf_append(&cutoffs, "[", 1) | bytebuf_append(&starts, "[", 1);
+    uint64_t first_ms = UINT64_MAX, last_ms = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         out[i].f.match_key = refs[i].match_key;
         if (i) {
             rc |= bytebuf_append(&keys, ", ", 2);
             rc |= bytebuf_append(&cutoffs, ", ", 2);
+            rc |= bytebuf_append(&starts, ", ", 2);
         }
         rc |= ch_append_quoted(&keys, refs[i].match_key, strlen(refs[i].match_key));
         /* Bare numbers: an array of toUInt64(...) calls is not a constant to 18.16, and made transform() 100 times
          * slower. Receive times in ms are all above 2^32, so the array is UInt64 anyway. */
-        rc |= bytebuf_appendf(&cutoffs, "%llu",
-                              (unsigned long long)(refs[i].end_ms + (refs[i].ended ? (uint64_t)s->settle_ms : 0)));
+        uint64_t to = refs[i].end_ms + (refs[i].ended ? (uint64_t)s->settle_ms : 0),
+                 from = refs[i].end_ms > MATCH_WINDOW_MS ? refs[i].end_ms - MATCH_WINDOW_MS : 0;
+        rc |= bytebuf_appendf(&cutoffs, "%llu", (unsigned long long)to);
+        rc |= bytebuf_appendf(&starts, "%llu", (unsigned long long)from);
+        first_ms = from < first_ms ? from : first_ms;
+        last_ms = to > last_ms ? to : last_ms;
     }
-    rc |= bytebuf_append(&keys, "]", 1) | bytebuf_append(&cutoffs, "]", 1);
+    rc |= bytebuf_append(&keys, "]", 1) | bytebuf_append(&cutoffs, "]", 1) | bytebuf_append(&starts, "]", 1);
     if (rc == 0) {
         rc |= bytebuf_append(&in, "(", 1) | bytebuf_append(&in, keys.data + 1, keys.len - 2);
         rc |= bytebuf_append(&in, ")", 1);
@@ -312,7 +326,8 @@ int facts_load(const ratingd_settings *s, const match_ref *refs, size_t n, match
     char *body = NULL, *f[10];
     size_t pos = 0;
     if (rc == 0)
-        rc = bytebuf_appendf(&sql, match_facts_sql, keys.data, cutoffs.data, in.data);
+        rc = bytebuf_appendf(&sql, match_facts_sql, keys.data, cutoffs.data, keys.data, starts.data, in.data,
+                             (unsigned long long)(first_ms / 1000), (unsigned long long)(last_ms / 1000 + 1));
     if (rc == 0)
         rc = query(s, "reading the matches' facts", sql.data, &body);
     while (rc == 0 && tsv_next_line(body, &pos, f, 10) == 10) {
@@ -324,7 +339,8 @@ int facts_load(const ratingd_settings *s, const match_ref *refs, size_t n, match
     body = NULL;
     sql.len = 0;
     if (rc == 0)
-        rc = bytebuf_appendf(&sql, player_facts_sql, keys.data, cutoffs.data, in.data);
+        rc = bytebuf_appendf(&sql, player_facts_sql, keys.data, cutoffs.data, keys.data, starts.data, in.data,
+                             (unsigned long long)(first_ms / 1000), (unsigned long long)(last_ms / 1000 + 1));
     if (rc == 0)
         rc = query(s, "reading the matches' players", sql.data, &body);
     /* Rows come grouped by match: count each match's players, then fill them. */
@@ -378,6 +394,7 @@ int facts_load(const ratingd_settings *s, const match_ref *refs, size_t n, match
     bytebuf_free(&keys);
     bytebuf_free(&in);
     bytebuf_free(&cutoffs);
+    bytebuf_free(&starts);
     bytebuf_free(&sql);
     if (rc)
         match_data_free(out, n);
