@@ -266,9 +266,8 @@ static int by_key(const void *a, const void *b)
 }
 
 /* Fill a match's own facts from a match_facts_sql row. */
-static int set_match(match_data *d, const match_ref *r, char **f, const ratingd_settings *s)
+static int set_match(match_data *d, const match_ref *r, char **f)
 {
-    (void)s;
     d->gametype = strdup(f[1]);
     d->map = strdup(f[2]);
     if (!d->gametype || !d->map)
@@ -333,7 +332,7 @@ int facts_load(const ratingd_settings *s, const match_ref *refs, size_t n, match
     while (rc == 0 && tsv_next_line(body, &pos, f, 10) == 10) {
         long i = find_ref(refs, idx, n, f[0]);
         if (i >= 0)
-            rc = set_match(&out[i], &refs[i], f, s);
+            rc = set_match(&out[i], &refs[i], f);
     }
     free(body);
     body = NULL;
