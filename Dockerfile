@@ -16,12 +16,13 @@ COPY ingestd/ ingestd/
 COPY queryd/ queryd/
 COPY authd/ authd/
 COPY achievd/ achievd/
+COPY ratingd/ ratingd/
 COPY demo/ demo/
 # The top-level CMakeLists.txt configures tests/ too (it needs the directory to exist); only the daemons and the demo
 # world are built.
 COPY tests/ tests/
 RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
- && cmake --build build -j"$(nproc)" --target ingestd queryd authd achievd demo_world
+ && cmake --build build -j"$(nproc)" --target ingestd queryd authd achievd ratingd demo_world
 
 # --- runtime: shared libraries, curl for health checks, psql and mariadb clients for scripts/migrate.sh -------
 FROM debian:12-slim
@@ -32,8 +33,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin mohstats \
  && install -d -o mohstats -g mohstats /var/lib/mohstats/spool /var/lib/mohstats/demo
-COPY --from=build /src/build/ingestd /src/build/queryd /src/build/authd /src/build/achievd /src/build/demo_world \
-     /usr/local/bin/
+COPY --from=build /src/build/ingestd /src/build/queryd /src/build/authd /src/build/achievd /src/build/ratingd \
+     /src/build/demo_world /usr/local/bin/
 COPY scripts/migrate.sh scripts/demo.sh /app/scripts/
 COPY schemas/ /app/schemas/
 # The dashboard's pages (queryd's WEB_DIR default when it is not beside the binary).

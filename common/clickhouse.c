@@ -787,3 +787,28 @@ int ch_query_sync(const char *url, const char *sql, char **out)
         free(res.body);
     return res.err;
 }
+
+int ch_insert_sync(const char *url, const char *insert_sql, const char *data, size_t len, char **out)
+{
+    uv_loop_t loop;
+    sync_result res = {.err = -EINVAL, .body = NULL};
+    if (out)
+        *out = NULL;
+    if (uv_loop_init(&loop))
+        return -ENOMEM;
+    ch_client *c = ch_client_new(&loop, url, 0);
+    if (c) {
+        int rc = ch_insert(c, insert_sql, data, len, on_sync_done, &res);
+        if (rc) {
+            res.err = rc;
+            ch_client_free(c);
+        }
+        uv_run(&loop, UV_RUN_DEFAULT);
+    }
+    uv_loop_close(&loop);
+    if (out)
+        *out = res.body;
+    else
+        free(res.body);
+    return res.err;
+}

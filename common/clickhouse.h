@@ -48,5 +48,7 @@ int ch_append_tsv(bytebuf *b, const char *s, size_t len);
 /* Blocking helpers for tools and tests (own private loop). Returns 0 and a malloc'd body in *out
  * (may be NULL), or the error as in ch_result_fn with the error text in *out. */
 int ch_query_sync(const char *url, const char *sql, char **out);
+/* The same for an INSERT whose data (any format, binary included: len bytes) is the request body. */
+int ch_insert_sync(const char *url, const char *insert_sql, const char *data, size_t len, char **out);
 
 #endif

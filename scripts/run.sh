@@ -45,6 +45,7 @@ $DEMO_LINE
   queryd          $QUERYD_URL
   authd           $AUTHD_URL
   achievd         $ACHIEVD_URL
+  ratingd         $RATINGD_URL
   ClickHouse      $CLICKHOUSE_URL
   Redis           $REDIS_URL
   PostgreSQL      $(redact "$POSTGRES_URL")
@@ -53,7 +54,7 @@ $DEMO_LINE
 Following the daemons' logs; Ctrl-C stops everything.
 
 MSG
-LOGS=("$DIR"/logs/ingestd.log "$DIR"/logs/queryd.log "$DIR"/logs/authd.log "$DIR"/logs/achievd.log)
+LOGS=("$DIR"/logs/ingestd.log "$DIR"/logs/queryd.log "$DIR"/logs/authd.log "$DIR"/logs/achievd.log "$DIR"/logs/ratingd.log)
 [ "${DEMO:-1}" = 0 ] || LOGS+=("$DIR/logs/demo.log")
 tail -n 0 -F "${LOGS[@]}" &
 TAIL_PID=$!

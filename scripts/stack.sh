@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run the whole mohstats system locally on real servers: ClickHouse, Redis (and a second one for queryd's answer
-# cache), PostgreSQL, MariaDB, the four daemons and nginx, every one a background process on 127.0.0.1 with all its data, config, logs and pid files
+# cache), PostgreSQL, MariaDB, the five daemons and nginx, every one a background process on 127.0.0.1 with all its data, config, logs and pid files
 # under one directory.
 #
 # Usage: scripts/stack.sh up     DIR [--db-only] [--port N]
@@ -43,7 +43,7 @@ set -euo pipefail
 SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PG_BIN=${MOHSTATS_PG_BIN:-/usr/lib/postgresql/15/bin}
 TIMEOUT=${MOHSTATS_STACK_TIMEOUT:-60}
-DAEMONS=(ingestd queryd authd achievd)
+DAEMONS=(ingestd queryd authd achievd ratingd)
 DATABASES=(clickhouse redis cache postgres mariadb)
 
 log() { printf 'stack: %s\n' "$*" >&2; }
@@ -128,6 +128,7 @@ port_of() {
     queryd) echo "$QUERYD_PORT" ;;
     authd) echo "$AUTHD_PORT" ;;
     achievd) echo "$ACHIEVD_PORT" ;;
+    ratingd) echo "$RATINGD_PORT" ;;
     nginx) echo "$NGINX_PORT" ;;
   esac
 }
@@ -220,7 +221,7 @@ stop_pid() {
 # --- state: ports and passwords, chosen once per DIR -----------------------------------------------------------
 
 PORT_VARS=(CLICKHOUSE_HTTP_PORT CLICKHOUSE_TCP_PORT CLICKHOUSE_INTERSERVER_PORT REDIS_PORT CACHE_REDIS_PORT
-  POSTGRES_PORT MARIADB_PORT INGESTD_PORT QUERYD_PORT AUTHD_PORT ACHIEVD_PORT)
+  POSTGRES_PORT MARIADB_PORT INGESTD_PORT QUERYD_PORT AUTHD_PORT ACHIEVD_PORT RATINGD_PORT)
 
 load_state() {
   # shellcheck disable=SC1091
@@ -251,7 +252,7 @@ ensure_state() {
   fi
   POSTGRES_PASSWORD=${POSTGRES_PASSWORD:-$(random_password)}
   MARIADB_PASSWORD=${MARIADB_PASSWORD:-$(random_password)}
-  # ClickHouse: `default` (migrations, tests, the operator), `mohstats_ingest` (ingestd: it writes) and
+  # ClickHouse: `default` (migrations, tests, the operator), `mohstats_ingest` (ingestd and ratingd: they write) and
   # `mohstats_read` (queryd and achievd: read-only). Redis: a password for each of the two servers.
   CLICKHOUSE_PASSWORD=${CLICKHOUSE_PASSWORD:-$(random_password)}
   CLICKHOUSE_INGEST_PASSWORD=${CLICKHOUSE_INGEST_PASSWORD:-$(random_password)}
@@ -262,6 +263,7 @@ ensure_state() {
   REDIS_INGESTD_PASSWORD=${REDIS_INGESTD_PASSWORD:-$(random_password)}
   REDIS_QUERYD_PASSWORD=${REDIS_QUERYD_PASSWORD:-$(random_password)}
   REDIS_ACHIEVD_PASSWORD=${REDIS_ACHIEVD_PASSWORD:-$(random_password)}
+  REDIS_RATINGD_PASSWORD=${REDIS_RATINGD_PASSWORD:-$(random_password)}
   # authd's secrets (docs/api.md, "Login and identity"): the key login codes derive from, and the forum's
   # token, of which authd gets only the hash. The plain token is kept here for tests and a development forum.
   AUTHD_TOKEN_KEY=${AUTHD_TOKEN_KEY:-$(LC_ALL=C od -An -tx1 -N32 /dev/urandom | tr -d ' \n')}
@@ -275,7 +277,7 @@ ensure_state() {
       echo "# Chosen by scripts/stack.sh at the first 'up' of this directory and kept: ports, passwords, mode."
       for v in "${PORT_VARS[@]}" NGINX_PORT POSTGRES_PASSWORD MARIADB_PASSWORD CLICKHOUSE_PASSWORD \
         CLICKHOUSE_INGEST_PASSWORD CLICKHOUSE_READ_PASSWORD REDIS_PASSWORD CACHE_REDIS_PASSWORD REDIS_INGESTD_PASSWORD \
-        REDIS_QUERYD_PASSWORD REDIS_ACHIEVD_PASSWORD AUTHD_TOKEN_KEY \
+        REDIS_QUERYD_PASSWORD REDIS_ACHIEVD_PASSWORD REDIS_RATINGD_PASSWORD AUTHD_TOKEN_KEY \
         FORUM_API_TOKEN MODE; do
         printf '%s=%s\n' "$v" "${!v}"
       done
@@ -301,6 +303,7 @@ INGESTD_URL=http://127.0.0.1:$INGESTD_PORT
 QUERYD_URL=http://127.0.0.1:$QUERYD_PORT
 AUTHD_URL=http://127.0.0.1:$AUTHD_PORT
 ACHIEVD_URL=http://127.0.0.1:$ACHIEVD_PORT
+RATINGD_URL=http://127.0.0.1:$RATINGD_PORT
 AUTHD_TOKEN_KEY=$AUTHD_TOKEN_KEY
 FORUM_API_TOKEN_SHA256=$(printf '%s' "$FORUM_API_TOKEN" | sha256sum | cut -c1-64)
 LOG_LEVEL=info
@@ -484,6 +487,9 @@ REDIS_ACL_ACHIEVD='~* resetchannels -@all +auth +select +ping +eval +get +set +d
   +pexpire +xgroup +xinfo +xpending +xrevrange +xread +xreadgroup +xack +zmscore +zadd +zremrangebyscore'
 REDIS_ACL_QUERYD='%R~* resetchannels -@all +auth +select +ping +hget +hgetall +xrevrange +xread'
 CACHE_ACL_QUERYD='~q:* ~qs:* ~ql:* resetchannels -@all +auth +select +ping +get +set +del'
+# ratingd holds its lease (ratingd/worker.c: a script that GETs, SETs with PX, PEXPIREs or DELs one key) and
+# nothing else: its key pattern is the lease key's prefix.
+REDIS_ACL_RATINGD='~mohstats:ratingd:* resetchannels -@all +auth +select +ping +eval +get +set +pexpire +del'
 
 # redis_daemon_users PORT ADMIN_PASSWORD: (re)define the users of lines "NAME PASSWORD RULES..." on stdin on the
 # running server at PORT, as `default`: on every `up`, so a server started before a rule changed gets it too.
@@ -517,6 +523,7 @@ EOF
 ingestd $REDIS_INGESTD_PASSWORD $(echo $REDIS_ACL_INGESTD)
 queryd $REDIS_QUERYD_PASSWORD $REDIS_ACL_QUERYD
 achievd $REDIS_ACHIEVD_PASSWORD $(echo $REDIS_ACL_ACHIEVD)
+ratingd $REDIS_RATINGD_PASSWORD $REDIS_ACL_RATINGD
 EOF
 }
 
@@ -667,15 +674,17 @@ start_daemon() {
       set -a
       # shellcheck disable=SC1091
       . "$DIR/stack.env"
-      # Each daemon reaches ClickHouse as the user its work needs: ingestd writes, queryd and achievd only read.
+      # Each daemon reaches ClickHouse as the user its work needs: ingestd and ratingd write, queryd and achievd
+      # only read.
       case $name in
-        ingestd) CLICKHOUSE_URL=http://mohstats_ingest:$CLICKHOUSE_INGEST_PASSWORD@127.0.0.1:$CLICKHOUSE_HTTP_PORT/?database=mohstats ;;
+        ingestd | ratingd) CLICKHOUSE_URL=http://mohstats_ingest:$CLICKHOUSE_INGEST_PASSWORD@127.0.0.1:$CLICKHOUSE_HTTP_PORT/?database=mohstats ;;
         queryd | achievd) CLICKHOUSE_URL=http://mohstats_read:$CLICKHOUSE_READ_PASSWORD@127.0.0.1:$CLICKHOUSE_HTTP_PORT/?database=mohstats ;;
       esac
       # ... and Redis as its own user, which may run only the commands its code sends (redis_daemon_users).
       case $name in
         ingestd) REDIS_URL=redis://ingestd:$REDIS_INGESTD_PASSWORD@127.0.0.1:$REDIS_PORT/0 ;;
         achievd) REDIS_URL=redis://achievd:$REDIS_ACHIEVD_PASSWORD@127.0.0.1:$REDIS_PORT/0 ;;
+        ratingd) REDIS_URL=redis://ratingd:$REDIS_RATINGD_PASSWORD@127.0.0.1:$REDIS_PORT/0 ;;
         queryd)
           REDIS_URL=redis://queryd:$REDIS_QUERYD_PASSWORD@127.0.0.1:$REDIS_PORT/0
           CACHE_REDIS_URL=redis://queryd:$REDIS_QUERYD_PASSWORD@127.0.0.1:$CACHE_REDIS_PORT/0
@@ -709,8 +718,9 @@ write_nginx_config() {
   local rendered
   rendered=$(export "${NGINX_VARS[@]}" && NGINX_LISTEN="127.0.0.1:$NGINX_PORT $NGINX_LISTEN_PARAMS" INGESTD_UPSTREAM=127.0.0.1:$INGESTD_PORT \
     QUERYD_UPSTREAM=127.0.0.1:$QUERYD_PORT AUTHD_UPSTREAM=127.0.0.1:$AUTHD_PORT \
-    ACHIEVD_UPSTREAM=127.0.0.1:$ACHIEVD_PORT NGINX_ACCESS_LOG=$DIR/logs/nginx-access.log \
-    envsubst "\${NGINX_LISTEN} \${INGESTD_UPSTREAM} \${QUERYD_UPSTREAM} \${AUTHD_UPSTREAM} \${ACHIEVD_UPSTREAM} \${NGINX_ACCESS_LOG}
+    ACHIEVD_UPSTREAM=127.0.0.1:$ACHIEVD_PORT RATINGD_UPSTREAM=127.0.0.1:$RATINGD_PORT \
+    NGINX_ACCESS_LOG=$DIR/logs/nginx-access.log \
+    envsubst "\${NGINX_LISTEN} \${INGESTD_UPSTREAM} \${QUERYD_UPSTREAM} \${AUTHD_UPSTREAM} \${ACHIEVD_UPSTREAM} \${RATINGD_UPSTREAM} \${NGINX_ACCESS_LOG}
       \${NGINX_PRIVATE_NETS} \${NGINX_EXEMPT_NETS} \${NGINX_REAL_IP} \${NGINX_READS_PER_S} \${NGINX_READS_BURST}
       \${NGINX_CONNS_PER_ADDRESS} \${NGINX_TLS} \${NGINX_CORS_ORIGINS}" <"$SRC_DIR/deploy/nginx/mohstats.conf.template")
   NGINX_CHANGED=false

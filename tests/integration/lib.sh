@@ -89,7 +89,7 @@ daemon_logs() {
 # The stack's daemons that are not running although their pid file says they were started.
 dead_daemons() {
   local d pid
-  for d in ingestd queryd authd achievd; do
+  for d in ingestd queryd authd achievd ratingd; do
     [ -f "$STACK_DIR/run/$d.pid" ] || continue
     pid=$(cat "$STACK_DIR/run/$d.pid" 2>/dev/null)
     kill -0 "$pid" 2>/dev/null || printf ' %s (pid %s)' "$d" "$pid"

@@ -6,7 +6,7 @@ set -euo pipefail
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-DAEMONS=(ingestd queryd authd achievd)
+DAEMONS=(ingestd queryd authd achievd ratingd)
 SCHEMAS=$MOHSTATS_SRC_DIR/schemas
 
 # The front door believes X-Forwarded-For from loopback here, so that the test can be a client from elsewhere
@@ -26,7 +26,7 @@ stack_up
 # `up` returns only once every daemon is ready: their /ready answers 200 at once, without waiting.
 ready_now=""
 for d in "${DAEMONS[@]}"; do ready_now+="$d:$(http_status "$MOHSTATS_URL/ops/$d/ready") "; done
-check_eq "every daemon's /ready is 200 the moment up returned" "ingestd:200 queryd:200 authd:200 achievd:200 " \
+check_eq "every daemon's /ready is 200 the moment up returned" "ingestd:200 queryd:200 authd:200 achievd:200 ratingd:200 " \
   "$ready_now"
 
 # --- databases and schema objects ------------------------------------------------------------------------------
@@ -42,8 +42,9 @@ check_eq "the cache's Redis too" NOAUTH "$(redis-cli -h 127.0.0.1 -p "${cache_po
 # Each daemon uses Redis as a user of its own, which may run only the commands its code sends (scripts/stack.sh,
 # redis_daemon_users); `default` is the operator's.
 daemon_redis_user() { tr '\0' '\n' <"/proc/$(cat "$STACK_DIR/run/$1.pid")/environ" | sed -n "s|^$2=redis://\([^:]*\):.*|\1|p"; }
-check_eq "Redis users: ingestd, queryd (on both servers) and achievd each its own" "ingestd queryd queryd achievd" \
-  "$(daemon_redis_user ingestd REDIS_URL) $(daemon_redis_user queryd REDIS_URL) $(daemon_redis_user queryd CACHE_REDIS_URL) $(daemon_redis_user achievd REDIS_URL)"
+check_eq "Redis users: ingestd, queryd (on both servers), achievd and ratingd each its own" \
+  "ingestd queryd queryd achievd ratingd" "$(daemon_redis_user ingestd REDIS_URL) $(daemon_redis_user queryd REDIS_URL) $(
+    daemon_redis_user queryd CACHE_REDIS_URL) $(daemon_redis_user achievd REDIS_URL) $(daemon_redis_user ratingd REDIS_URL)"
 # as_user PORT USER COMMAND...: the first word of the answer to COMMAND run as USER (its password from state.env).
 as_user() {
   local pw
@@ -58,6 +59,9 @@ check_eq "achievd's: FLUSHALL, XADD, XTRIM refused" "NOPERM NOPERM NOPERM" \
   "$(as_user "${redis_port%/*}" achievd FLUSHALL) $(as_user "${redis_port%/*}" achievd XADD $stream_key '*' a 1) $(
     as_user "${redis_port%/*}" achievd XTRIM $stream_key MAXLEN 0)"
 check "...(ZMSCORE answers)" eval "[ \"\$(as_user '${redis_port%/*}' achievd ZMSCORE nokey m)\" != NOPERM ]"
+check_eq "ratingd's: its lease key only (GET yes; GET of another key, XADD, FLUSHALL no)" " NOPERM NOPERM NOPERM" \
+  "$(as_user "${redis_port%/*}" ratingd GET mohstats:ratingd:none) $(as_user "${redis_port%/*}" ratingd GET $stream_key) $(
+    as_user "${redis_port%/*}" ratingd XADD $stream_key '*' a 1) $(as_user "${redis_port%/*}" ratingd FLUSHALL)"
 check_eq "queryd's on the stream's server only reads: XREVRANGE yes; XADD, DEL, HSET no" " NOPERM NOPERM NOPERM" \
   "$(as_user "${redis_port%/*}" queryd XREVRANGE nokey + - COUNT 1) $(as_user "${redis_port%/*}" queryd XADD $stream_key '*' a 1) $(
     as_user "${redis_port%/*}" queryd DEL $stream_key) $(as_user "${redis_port%/*}" queryd HSET live x y)"
@@ -74,8 +78,9 @@ check "the read-only user (queryd, achievd) reads" eval \
 check "...and cannot write" eval "curl -s -u 'mohstats_read:$read_pw' 'http://127.0.0.1:$ch_port/?database=mohstats' \
   --data-binary 'CREATE TABLE x (a UInt8) ENGINE = Memory' | grep -q 'readonly mode'"
 daemon_ch_user() { tr '\0' '\n' <"/proc/$(cat "$STACK_DIR/run/$1.pid")/environ" | sed -n 's|^CLICKHOUSE_URL=http://\([^:]*\):.*|\1|p'; }
-check_eq "ClickHouse users: ingestd writes as its own, queryd and achievd read" "mohstats_ingest mohstats_read mohstats_read" \
-  "$(daemon_ch_user ingestd) $(daemon_ch_user queryd) $(daemon_ch_user achievd)"
+check_eq "ClickHouse users: ingestd and ratingd write as theirs, queryd and achievd read" \
+  "mohstats_ingest mohstats_read mohstats_read mohstats_ingest" \
+  "$(daemon_ch_user ingestd) $(daemon_ch_user queryd) $(daemon_ch_user achievd) $(daemon_ch_user ratingd)"
 # Reads may never take all of ClickHouse's query slots: the writer's inserts must always find one.
 ch_read() { curl -s -u "mohstats_read:$read_pw" "http://127.0.0.1:$ch_port/?database=mohstats${2:-}" --data-binary "$1"; }
 check_eq "the read-only user may run 32 queries at once, of the server's 64 (max_concurrent_queries_for_user)" 32 \
@@ -277,12 +282,12 @@ check_eq "the nginx template's variables are set and listed in compose and stack
 # Credentials under compose, as under stack.sh: each daemon reaches ClickHouse as the user its work needs (never the
 # migrations' user), each such user is defined in a users.d file mounted into ClickHouse, and every secret compose
 # requires is listed in .env.example.
-check_eq "compose: ingestd writes to ClickHouse as its own user, queryd and achievd read" \
-  "achievd=mohstats_read ingestd=mohstats_ingest queryd=mohstats_read" "$(python3 - "$compose" <<'PY'
+check_eq "compose: ingestd and ratingd write to ClickHouse as their own user, queryd and achievd read" \
+  "achievd=mohstats_read ingestd=mohstats_ingest queryd=mohstats_read ratingd=mohstats_ingest" "$(python3 - "$compose" <<'PY'
 import re, sys, yaml
 services = yaml.safe_load(open(sys.argv[1]))["services"]
 print(" ".join(sorted("%s=%s" % (name, re.match(r"http://([^:]+):", svc["environment"]["CLICKHOUSE_URL"]).group(1))
-                      for name, svc in services.items() if name in ("ingestd", "queryd", "achievd"))))
+                      for name, svc in services.items() if name in ("ingestd", "queryd", "achievd", "ratingd"))))
 PY
 )"
 missing=""
@@ -299,12 +304,13 @@ for var in $(grep -oE '\$\{[A-Z_]+:\?' "$compose" | tr -d '${:?' | sort -u); do
 done
 check_eq "compose: every secret it requires is listed in .env.example" "" "$missing"
 check_eq "compose: its Redis servers give the daemons' users the rules stack.sh gives them" \
-  "achievd:ok ingestd:ok queryd:ok queryd@cache:ok" "$(python3 - "$compose" "$STACK_SH" <<'PY'
+  "achievd:ok ingestd:ok queryd:ok queryd@cache:ok ratingd:ok" "$(python3 - "$compose" "$STACK_SH" <<'PY'
 import re, sys, yaml
 services = yaml.safe_load(open(sys.argv[1]))["services"]
 stack = open(sys.argv[2]).read()
 rules = lambda var: re.search(var + r"='([^']*)'", stack).group(1).split()
 want = {"ingestd": rules("REDIS_ACL_INGESTD"), "queryd": rules("REDIS_ACL_QUERYD"), "achievd": rules("REDIS_ACL_ACHIEVD"),
+        "ratingd": rules("REDIS_ACL_RATINGD"),
         "queryd@cache": rules("CACHE_ACL_QUERYD")}
 out = []
 for server, suffix in (("redis", ""), ("cache", "@cache")):

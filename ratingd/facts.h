@@ -1,0 +1,50 @@
+/* The facts of finished matches, read from raw_events: which matches are due for rating, in rating order, and for
+ * each its game type, map, start, end, winner and players. The same queries serve the daemon and `ratingd
+ * recompute`, which is what makes both give the same rows. */
+#ifndef MOHSTATS_RATINGD_FACTS_H
+#define MOHSTATS_RATINGD_FACTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "match_rating.h"
+#include "ratingd.h"
+
+/* A match due for rating. Rating order is (end_ms, match_key). */
+typedef struct {
+    char *match_key;
+    uint64_t end_ms; /* receive time (ms) of its first match_end; of its last event when it has none */
+    bool ended;
+} match_ref;
+
+typedef struct {
+    match_ref *v;
+    size_t n;
+} match_list;
+
+/* Matches due: ended at least RATING_SETTLE_MS ago, or without match_end and idle RATING_MATCH_IDLE_S, in rating
+ * order after *after (NULL: from the first), at most limit. unrated_only leaves out the matches rating_changes
+ * already has. 0 or a negative error (logged). */
+int facts_find_matches(const ratingd_settings *s, bool unrated_only, const match_ref *after, size_t limit,
+                       match_list *out);
+void match_list_free(match_list *l);
+
+/* One match's facts, owning the strings match_facts points at. */
+typedef struct {
+    match_facts f;
+    char *gametype, *map;
+    match_player *players;
+} match_data;
+
+/* The facts of refs[0 .. n), into out[0 .. n) (same order), with only the events received until each match's
+ * end_ms plus RATING_SETTLE_MS (ended matches) or its end_ms (the others). Players come sorted by GUID. 0 or a
+ * negative error (logged). */
+int facts_load(const ratingd_settings *s, const match_ref *refs, size_t n, match_data *out);
+void match_data_free(match_data *d, size_t n);
+
+/* Split a TabSeparated line at *pos of body into at most max fields, unescaping them in place; *pos moves past
+ * the line. Returns the number of fields, 0 at the end of body. */
+size_t tsv_next_line(char *body, size_t *pos, char **fields, size_t max);
+
+#endif

@@ -1,0 +1,252 @@
+/* Whether a finished match is rated, its teams and weights (match_rating.h). */
+#include "match_rating.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+#define MS_PER_DAY 86400000.0
+
+static const char *const family_names[RFAM__COUNT] = {"ffa", "team", "objective"};
+
+const char *rating_family_name(rating_family f)
+{
+    return f >= 0 && f < RFAM__COUNT ? family_names[f] : "";
+}
+
+/* The names a gameflow event's gametype may have, per game type id (docs/definitions.md; queryd's GAMETYPE_SQL
+ * reads the same list), and the family each type is rated in. */
+static const struct {
+    const char *id;
+    const char *names[7];
+    rating_family family;
+} game_types[] = {
+    {"dm", {"1", "dm", "ffa", "freeforall", "free-for-all", "deathmatch"}, RFAM_FFA},
+    {"tdm", {"2", "tdm", "team", "teamdeathmatch", "team-deathmatch"}, RFAM_TEAM},
+    {"rb", {"3", "rb", "round", "roundbased", "round-based"}, RFAM_OBJECTIVE},
+    {"obj", {"4", "obj", "objective"}, RFAM_OBJECTIVE},
+    {"tow", {"5", "tow", "tug-of-war"}, RFAM_OBJECTIVE},
+    {"lib", {"6", "lib", "liberation"}, RFAM_OBJECTIVE},
+    {"ctf", {"ctf"}, RFAM_OBJECTIVE},
+};
+
+const char *match_game_type(const char *gametype, const char *map)
+{
+    if (gametype && *gametype) {
+        for (size_t i = 0; i < COUNT(game_types); i++)
+            for (size_t j = 0; j < COUNT(game_types[i].names) && game_types[i].names[j]; j++)
+                if (strcasecmp(gametype, game_types[i].names[j]) == 0)
+                    return game_types[i].id;
+        return ""; /* a type the server named that we do not know: "other", never guessed from the map */
+    }
+    /* The map's prefix: letters up to the first '/' or '_' (dm/mohdm1, obj_team2). */
+    char prefix[8];
+    size_t n = 0;
+    for (; map && isalpha((unsigned char)map[n]) && n < sizeof prefix - 1; n++)
+        prefix[n] = (char)tolower((unsigned char)map[n]);
+    prefix[n] = '\0';
+    if (!map || (map[n] != '/' && map[n] != '_'))
+        return "";
+    for (size_t i = 0; i < COUNT(game_types); i++)
+        if (strcmp(prefix, game_types[i].id) == 0)
+            return game_types[i].id;
+    return "";
+}
+
+rating_family match_game_type_family(const char *type)
+{
+    for (size_t i = 0; type && i < COUNT(game_types); i++)
+        if (strcmp(type, game_types[i].id) == 0)
+            return game_types[i].family;
+    return RFAM_NONE;
+}
+
+bool rating_guid_ratable(const char *guid)
+{
+    return guid && *guid && strncasecmp(guid, "unauth_", 7) != 0 && strncasecmp(guid, "bot", 3) != 0;
+}
+
+void match_plan_free(match_plan *plan)
+{
+    free(plan->verdict);
+    free(plan->fraction);
+    free(plan->team);
+    free(plan->rank);
+    plan->verdict = NULL;
+    plan->fraction = NULL;
+    plan->team = NULL;
+    plan->rank = NULL;
+}
+
+/* Mark the match not rated, for a reason a player can read. */
+static void unrated(match_plan *plan, size_t nplayers, const char *fmt, double a, double b)
+{
+    plan->rated = false;
+    plan->nteams = 0;
+    snprintf(plan->reason, sizeof plan->reason, fmt, a, b);
+    for (size_t i = 0; i < nplayers; i++) {
+        if (plan->verdict[i] == PLAYER_RATED)
+            plan->verdict[i] = PLAYER_UNRATED;
+        plan->team[i] = -1;
+        plan->rank[i] = 0;
+    }
+}
+
+/* Team games: the winner's side is team 0 (rank 1), the other team 1 (rank 2). */
+static void plan_teams(const match_facts *f, match_plan *plan)
+{
+    bool seen[2] = {false, false};
+    for (size_t i = 0; i < f->nplayers; i++) {
+        if (plan->verdict[i] != PLAYER_RATED)
+            continue;
+        if (f->players[i].side == SIDE_NONE) {
+            plan->verdict[i] = PLAYER_NO_SIDE;
+            continue;
+        }
+        int t = f->players[i].side == f->winner ? 0 : 1;
+        plan->team[i] = t;
+        plan->rank[i] = t + 1;
+        seen[t] = true;
+    }
+    if (!seen[0] || !seen[1])
+        unrated(plan, f->nplayers, "fewer than 2 sides with rated players", 0, 0);
+    else
+        plan->nteams = 2;
+}
+
+/* Free-for-all: a team of one per rated player, ranked by score (kills - suicides) per minute played, so that a
+ * player who joined late is compared at the rate they scored. Equal rates share a place. */
+static void plan_ffa(const match_facts *f, double duration, match_plan *plan)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < f->nplayers; i++)
+        if (plan->verdict[i] == PLAYER_RATED)
+            plan->team[i] = (int)n++;
+    if (n < 2) {
+        unrated(plan, f->nplayers, "fewer than 2 rated players", 0, 0);
+        return;
+    }
+    for (size_t i = 0; i < f->nplayers; i++) {
+        if (plan->team[i] < 0)
+            continue;
+        const match_player *p = &f->players[i];
+        double rate = (p->kills - p->suicides) / (plan->fraction[i] * duration);
+        int better = 0;
+        for (size_t j = 0; j < f->nplayers; j++) {
+            if (plan->team[j] < 0 || j == i)
+                continue;
+            const match_player *q = &f->players[j];
+            if ((q->kills - q->suicides) / (plan->fraction[j] * duration) > rate)
+                better++;
+        }
+        plan->rank[i] = better + 1;
+    }
+    plan->nteams = n;
+}
+
+int match_plan_build(const match_facts *f, const match_rules *rules, match_plan *plan)
+{
+    memset(plan, 0, sizeof *plan);
+    plan->family = RFAM_NONE;
+    plan->game_type = "";
+    size_t n = f->nplayers ? f->nplayers : 1;
+    plan->verdict = calloc(n, sizeof *plan->verdict);
+    plan->fraction = calloc(n, sizeof *plan->fraction);
+    plan->team = calloc(n, sizeof *plan->team);
+    plan->rank = calloc(n, sizeof *plan->rank);
+    if (!plan->verdict || !plan->fraction || !plan->team || !plan->rank) {
+        match_plan_free(plan);
+        return -ENOMEM;
+    }
+    plan->nplayers = f->nplayers;
+    plan->min_fraction = rules->min_fraction;
+    plan->game_type = match_game_type(f->gametype, f->map);
+    plan->family = match_game_type_family(plan->game_type);
+    double duration = f->end_t - f->start_t;
+    /* Each player's share of the match, their span clamped to [start_t, end_t]: events after the end (or before
+     * the start) never make a share larger, so the same events give the same weights whatever arrived late. */
+    for (size_t i = 0; i < f->nplayers; i++) {
+        const match_player *p = &f->players[i];
+        plan->team[i] = -1;
+        double from = p->first_t > f->start_t ? p->first_t : f->start_t;
+        double to = p->last_t < f->end_t ? p->last_t : f->end_t;
+        double fr = duration > 0 && to > from ? (to - from) / duration : 0;
+        plan->fraction[i] = fr > 1 ? 1 : fr;
+        if (!rating_guid_ratable(p->guid))
+            plan->verdict[i] = PLAYER_UNRATABLE;
+        else if (!(plan->fraction[i] > 0) || plan->fraction[i] < rules->min_fraction)
+            plan->verdict[i] = PLAYER_SHORT;
+        else
+            plan->verdict[i] = PLAYER_RATED;
+    }
+    plan->rated = true;
+    if (!f->ended)
+        unrated(plan, f->nplayers, "no match_end: the match never finished", 0, 0);
+    else if (plan->family == RFAM_NONE)
+        unrated(plan, f->nplayers, "unknown game type: the match names none we rate", 0, 0);
+    else if (!(duration >= rules->min_duration_s))
+        unrated(plan, f->nplayers, "too short: %.0f s of play (minimum %.0f s)", duration > 0 ? duration : 0,
+                rules->min_duration_s);
+    else if (plan->family != RFAM_FFA && f->winner == SIDE_NONE)
+        unrated(plan, f->nplayers, "no winning team (no team_win or match_end side, or a draw)", 0, 0);
+    else if (plan->family == RFAM_FFA)
+        plan_ffa(f, duration, plan);
+    else
+        plan_teams(f, plan);
+    return 0;
+}
+
+int match_plan_apply(const match_plan *plan, const rating_model *m, double inactivity_per_day, uint64_t end_ms,
+                     const uint64_t *last_ms, rating *before, rating *after, double *win_prob)
+{
+    if (!plan->rated || plan->nteams < 2)
+        return -1;
+    rating_team *teams = calloc(plan->nteams, sizeof *teams);
+    rating_player *players = calloc(plan->nplayers, sizeof *players);
+    double *probs = calloc(plan->nteams, sizeof *probs);
+    if (!teams || !players || !probs) {
+        free(teams);
+        free(players);
+        free(probs);
+        return -ENOMEM;
+    }
+    /* Each team's players side by side in players[], in the facts' order (sorted by GUID by the caller), so that
+     * the arithmetic runs in the same order every time. */
+    size_t off = 0;
+    for (size_t t = 0; t < plan->nteams; t++) {
+        teams[t].players = players + off;
+        for (size_t i = 0; i < plan->nplayers; i++) {
+            if (plan->team[i] != (int)t)
+                continue;
+            rating r = before[i];
+            if (last_ms[i] > 0 && end_ms > last_ms[i])
+                r.sigma =
+                    rating_after_inactivity(m, r.sigma, (double)(end_ms - last_ms[i]) / MS_PER_DAY, inactivity_per_day);
+            before[i] = r;
+            players[off++] = (rating_player){r, plan->fraction[i]};
+            teams[t].nplayers++;
+            teams[t].rank = plan->rank[i];
+        }
+    }
+    /* Before the update, which changes the ratings in place. */
+    rating_win_probabilities(m, teams, plan->nteams, probs);
+    int rc = rating_update(m, teams, plan->nteams);
+    if (rc == 0) {
+        size_t k = 0;
+        for (size_t t = 0; t < plan->nteams; t++)
+            for (size_t i = 0; i < plan->nplayers; i++)
+                if (plan->team[i] == (int)t) {
+                    after[i] = players[k++].r;
+                    if (win_prob)
+                        win_prob[i] = probs[t];
+                }
+    }
+    free(teams);
+    free(players);
+    free(probs);
+    return rc;
+}

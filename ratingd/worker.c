@@ -1,0 +1,306 @@
+/* The rating thread and its lease (worker.h). */
+#include "worker.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "facts.h"
+#include "log.h"
+#include "metrics.h"
+#include "random.h"
+#include "rater.h"
+#include "store.h"
+
+/* ---- the lease ---- */
+
+struct rating_lease {
+    const ratingd_settings *s;
+    redisContext *c;
+    char token[33];
+    bool down_logged;
+};
+
+/* Take the lease if free, renew it if ours (the token is random per process, so a restarted ratingd waits for
+ * its previous life's lease to expire like any other process would). */
+static const char lease_script[] = "local v = redis.call('GET', KEYS[1])\n"
+                                   "if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end\n"
+                                   "if v then return 0 end\n"
+                                   "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+                                   "return 1\n";
+static const char release_script[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 1\n";
+
+rating_lease *lease_new(const ratingd_settings *s)
+{
+    rating_lease *l = calloc(1, sizeof *l);
+    uint8_t raw[16];
+    if (!l || random_secure(raw, sizeof raw) != 0) {
+        free(l);
+        return NULL;
+    }
+    l->s = s;
+    hex_encode(raw, sizeof raw, l->token);
+    return l;
+}
+
+static void lease_disconnect(rating_lease *l)
+{
+    if (l->c)
+        redisFree(l->c);
+    l->c = NULL;
+}
+
+/* Connect (and authenticate) if not connected. */
+static int lease_connect(rating_lease *l)
+{
+    if (l->c)
+        return 0;
+    url_parts u;
+    if (url_parse(l->s->redis_url, 6379, &u) != 0)
+        return -EINVAL;
+    struct timeval tv = {.tv_sec = 5};
+    l->c = redisConnectWithTimeout(u.host, u.port, tv);
+    bool ok = l->c && !l->c->err;
+    if (ok) {
+        redisSetTimeout(l->c, tv);
+        redisReply *r = NULL;
+        if (u.password[0]) {
+            r = u.user[0] ? redisCommand(l->c, "AUTH %s %s", u.user, u.password)
+                          : redisCommand(l->c, "AUTH %s", u.password);
+            ok = r && r->type != REDIS_REPLY_ERROR;
+            freeReplyObject(r);
+        }
+        if (ok && u.path[0] && strcmp(u.path, "0") != 0) {
+            r = redisCommand(l->c, "SELECT %s", u.path);
+            ok = r && r->type != REDIS_REPLY_ERROR;
+            freeReplyObject(r);
+        }
+    }
+    memset(&u, 0, sizeof u);
+    if (!ok) {
+        if (!l->down_logged)
+            log_warn("ratingd: cannot use Redis (%s) for the lease; retrying",
+                     l->c && l->c->errstr[0] ? l->c->errstr : "connection or AUTH failed");
+        l->down_logged = true;
+        lease_disconnect(l);
+        return -EIO;
+    }
+    if (l->down_logged)
+        log_info("ratingd: connected to Redis");
+    l->down_logged = false;
+    return 0;
+}
+
+int lease_hold(rating_lease *l)
+{
+    if (lease_connect(l))
+        return -EIO;
+    char ms[24];
+    snprintf(ms, sizeof ms, "%d", l->s->lease_ms);
+    redisReply *r = redisCommand(l->c, "EVAL %s 1 %s %s %s", lease_script, l->s->lease_key, l->token, ms);
+    if (!r || r->type != REDIS_REPLY_INTEGER) {
+        if (!l->down_logged)
+            log_warn("ratingd: the lease command failed: %s", r && r->type == REDIS_REPLY_ERROR ? r->str : "no reply");
+        l->down_logged = true;
+        freeReplyObject(r);
+        lease_disconnect(l);
+        return -EIO;
+    }
+    int held = r->integer == 1;
+    freeReplyObject(r);
+    return held;
+}
+
+void lease_release(rating_lease *l)
+{
+    if (l->c)
+        freeReplyObject(redisCommand(l->c, "EVAL %s 1 %s %s", release_script, l->s->lease_key, l->token));
+}
+
+void lease_free(rating_lease *l)
+{
+    if (!l)
+        return;
+    lease_disconnect(l);
+    free(l);
+}
+
+/* ---- the thread ---- */
+
+struct rating_worker {
+    const ratingd_settings *s;
+    rating_lease *lease;
+    pthread_t thread;
+    bool started;
+    atomic_bool stop;
+    /* Written by the thread, read by /metrics on the loop thread. */
+    atomic_uint_fast64_t matches, rated, players, errors, lag_ms, leader;
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* One step: the matches due that rating_changes does not have yet, rated in order and inserted in one INSERT (all
+ * of a match's rows in the same one, so a crash never leaves half a match). Returns how many were rated, or a
+ * negative error. */
+static long step(rating_worker *w)
+{
+    const ratingd_settings *s = w->s;
+    match_list due;
+    int rc = facts_find_matches(s, /* unrated_only= */ true, NULL, (size_t)s->batch_matches, &due);
+    if (rc || due.n == 0)
+        return rc;
+    match_data *d = calloc(due.n, sizeof *d);
+    hashmap *ratings = hashmap_new();
+    const char **guids = NULL;
+    size_t nguids = 0;
+    bytebuf rows = {0};
+    rater_counts counts = {0};
+    rc = d && ratings ? facts_load(s, due.v, due.n, d) : -ENOMEM;
+    if (rc == 0)
+        rc = rater_players(d, due.n, &guids, &nguids);
+    if (rc == 0)
+        rc = store_load_ratings(s, "rating_changes", guids, nguids, ratings);
+    if (rc == 0)
+        rc = rater_rate(s, due.v, d, due.n, ratings, &rows, &counts);
+    /* The lease again right before writing: a process that stalled past it must not write what its successor
+     * may be rating from other priors. */
+    if (rc == 0 && lease_hold(w->lease) != 1)
+        rc = -EPERM;
+    if (rc == 0)
+        rc = store_insert(s, "rating_changes", &rows);
+    if (rc == 0) {
+        atomic_fetch_add(&w->matches, counts.matches);
+        atomic_fetch_add(&w->rated, counts.rated);
+        atomic_fetch_add(&w->players, counts.players);
+        uint64_t now = now_ms(), end = due.v[due.n - 1].end_ms;
+        atomic_store(&w->lag_ms, now > end ? now - end : 0);
+        log_debug("ratingd: %zu matches (%zu rated, %zu player ratings)", counts.matches, counts.rated, counts.players);
+    }
+    free(guids);
+    bytebuf_free(&rows);
+    hashmap_free(ratings, free);
+    if (d)
+        match_data_free(d, due.n);
+    free(d);
+    size_t n = due.n;
+    match_list_free(&due);
+    return rc ? rc : (long)n;
+}
+
+/* Sleep ms, waking early when asked to stop. */
+static void nap(rating_worker *w, int ms)
+{
+    for (int left = ms; left > 0 && !atomic_load(&w->stop); left -= 50) {
+        struct timespec ts = {0, (left < 50 ? left : 50) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void *run(void *arg)
+{
+    rating_worker *w = arg;
+    bool leader = false;
+    while (!atomic_load(&w->stop)) {
+        int held = lease_hold(w->lease);
+        if (held == 1 && !leader)
+            log_info("ratingd: holding the lease: this process rates matches");
+        else if (held != 1 && leader)
+            log_warn("ratingd: lost the lease (%s): standing by", held == 0 ? "another ratingd holds it" : "Redis");
+        leader = held == 1;
+        atomic_store(&w->leader, leader);
+        long n = leader ? step(w) : 0;
+        if (n < 0)
+            atomic_fetch_add(&w->errors, 1);
+        /* A full batch means more are waiting: go on at once (catching up after a pause or a restart). */
+        if (n < w->s->batch_matches)
+            nap(w, w->s->poll_ms);
+    }
+    if (leader)
+        lease_release(w->lease);
+    return NULL;
+}
+
+static double m_matches(void *arg)
+{
+    return (double)atomic_load(&((rating_worker *)arg)->matches);
+}
+static double m_rated(void *arg)
+{
+    return (double)atomic_load(&((rating_worker *)arg)->rated);
+}
+static double m_players(void *arg)
+{
+    return (double)atomic_load(&((rating_worker *)arg)->players);
+}
+static double m_errors(void *arg)
+{
+    return (double)atomic_load(&((rating_worker *)arg)->errors);
+}
+static double m_lag(void *arg)
+{
+    return (double)atomic_load(&((rating_worker *)arg)->lag_ms) / 1000;
+}
+static double m_leader(void *arg)
+{
+    return (double)atomic_load(&((rating_worker *)arg)->leader);
+}
+
+rating_worker *worker_new(const ratingd_settings *s)
+{
+    rating_worker *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->s = s;
+    w->lease = lease_new(s);
+    if (!w->lease) {
+        free(w);
+        return NULL;
+    }
+    metrics_gauge_fn("ratingd_matches_total", "finished matches recorded (rated or not)", NULL, m_matches, w);
+    metrics_gauge_fn("ratingd_matches_rated_total", "matches that changed ratings", NULL, m_rated, w);
+    metrics_gauge_fn("ratingd_player_ratings_total", "player ratings updated", NULL, m_players, w);
+    metrics_gauge_fn("ratingd_step_errors_total", "steps that failed (retried at the next poll)", NULL, m_errors, w);
+    metrics_gauge_fn("ratingd_last_lag_seconds",
+                     "time from the last rated match's match_end (received) to its ratings in ClickHouse", NULL, m_lag,
+                     w);
+    metrics_gauge_fn("ratingd_rating", "1 when this process holds the lease and rates", NULL, m_leader, w);
+    return w;
+}
+
+int worker_start(rating_worker *w)
+{
+    if (pthread_create(&w->thread, NULL, run, w))
+        return -EAGAIN;
+    w->started = true;
+    return 0;
+}
+
+void worker_stop(rating_worker *w)
+{
+    if (!w || !w->started)
+        return;
+    atomic_store(&w->stop, true);
+    pthread_join(w->thread, NULL);
+    w->started = false;
+}
+
+void worker_free(rating_worker *w)
+{
+    if (!w)
+        return;
+    worker_stop(w);
+    lease_free(w->lease);
+    free(w);
+}
