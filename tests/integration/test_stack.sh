@@ -260,7 +260,7 @@ check_eq "the TLS listener (NGINX_TLS) serves the same routes" queryd \
 rm -rf "$TLS_DIR"
 
 check "stack.sh status: everything runs" "$STACK_SH" status "$STACK_DIR"
-check_eq "stack.sh status lists 10 running components" 10 "$("$STACK_SH" status "$STACK_DIR" | grep -c ' running$')"
+check_eq "stack.sh status lists 11 running components" 11 "$("$STACK_SH" status "$STACK_DIR" | grep -c ' running$')"
 
 # --- docker-compose.yml stays consistent with the local stack (it cannot run here) ------------------------------
 
@@ -428,13 +428,13 @@ check "...naming the port and its holder" grep -q "port $nginx_port (nginx) is i
 check_eq "...and starts nothing" "" "$(dir_processes "$other")"
 # A daemon that cannot start: the servers and daemons that this up started are stopped again.
 fakebin=$(mktemp -d /tmp/mohstats-bin.XXXXXX)
-for d in ingestd authd achievd; do ln -s "$MOHSTATS_BIN_DIR/$d" "$fakebin/$d"; done
+for d in ingestd authd achievd ratingd; do ln -s "$MOHSTATS_BIN_DIR/$d" "$fakebin/$d"; done
 printf '#!/bin/sh\necho "queryd: broken on purpose" >&2\nexit 1\n' >"$fakebin/queryd"
 chmod +x "$fakebin/queryd"
 out=$(MOHSTATS_BIN_DIR=$fakebin "$STACK_SH" up "$other" --port 0 2>&1) && rc=0 || rc=$?
 check "up with a daemon that cannot start fails" test "$rc" -ne 0
 check "...naming it" grep -q "could not start: queryd" <<<"$out"
-check "...and stops what it started" grep -q "up failed: stopping what it started (clickhouse redis cache postgres mariadb ingestd authd achievd)" <<<"$out"
+check "...and stops what it started" grep -q "up failed: stopping what it started (clickhouse redis cache postgres mariadb ingestd authd achievd ratingd)" <<<"$out"
 check_eq "...so nothing of it runs" "" "$(dir_processes "$other")"
 rm -rf "$fakebin"
 # Then a good up on the same directory: one ClickHouse, every daemon ready, status agrees, down stops it all.
@@ -442,11 +442,11 @@ check "up on the same directory then succeeds" "$STACK_SH" up "$other" --port 0
 check_eq "...with one ClickHouse on its data" 1 \
   "$(for p in $(dir_processes "$other"); do tr '\0' ' ' <"/proc/$p/cmdline"; echo; done | grep -c '^clickhouse-server')"
 check "...and status says every component runs (and every daemon is ready)" "$STACK_SH" status "$other"
-check_eq "...all 10" 10 "$("$STACK_SH" status "$other" | grep -c ' running$')"
+check_eq "...all 11" 11 "$("$STACK_SH" status "$other" | grep -c ' running$')"
 # Servers and daemons running without their pid files (as an `up` of an older stack.sh that failed part-way
 # left them) are found by their ports and recorded: status sees them, up starts no second one, down stops them.
 rm -f "$other"/run/{clickhouse,redis,queryd,nginx}.pid
-check_eq "...pid files lost: status finds all 10 running" 10 "$("$STACK_SH" status "$other" 2>/dev/null | grep -c ' running$')"
+check_eq "...pid files lost: status finds all 11 running" 11 "$("$STACK_SH" status "$other" 2>/dev/null | grep -c ' running$')"
 rm -f "$other"/run/{clickhouse,mariadb,authd}.pid
 check "...and up" "$STACK_SH" up "$other"
 check_eq "...starts no second ClickHouse" 1 \
