@@ -330,10 +330,10 @@ dups=$(($(ametric achievd_duplicate_batches_total) - dups0))
 check "...and by at most the $flagged replays ingestd flagged besides ($dups)" test "$dups" -le $((2 + flagged))
 
 # --- 4. Redis refuses a command while new links are recorded ---------------------------------------------------
-# Redis answers a command with an error (here an ACL denies XREVRANGE; after a restart, -LOADING does it) while
-# achievd records two new identity links, each of which asks for the stream's newest id. achievd must go on, and
-# credit both links' past once Redis answers again. (It crashed: the failed command freed the connection and the
-# second link's command used the NULL context.)
+# Redis answers a command with an error (here an ACL denies XREVRANGE to achievd's user; after a restart, -LOADING
+# does it) while achievd records two new identity links, each of which asks for the stream's newest id. achievd must
+# go on, and credit both links' past once Redis answers again. (It crashed: the failed command freed the connection
+# and the second link's command used the NULL context.)
 # gkills GUID N T: N kills of guests by the player of GUID in one batch, from game time T on.
 gkills() {
   local i ev=()
@@ -344,12 +344,12 @@ check "kills by two GUIDs not linked yet" eval 'gkills fault-guid-241 7 100 && g
 check "...evaluated" retry 30 evaluated
 failed0=$(grep -c 'Redis XREVRANGE failed' "$STACK_DIR/logs/achievd.log")
 refused() { [ "$(grep -c 'Redis XREVRANGE failed' "$STACK_DIR/logs/achievd.log")" -gt "$failed0" ]; }
-redis_cmd ACL SETUSER default -xrevrange >/dev/null
+redis_cmd ACL SETUSER achievd -xrevrange >/dev/null
 mdb_query "INSERT INTO smf_mohaa_identities (id_member, player_guid, player_name, linked_at, verified)
            VALUES (241, 'fault-guid-241', 'L1', UNIX_TIMESTAMP(), 1), (242, 'fault-guid-242', 'L2', UNIX_TIMESTAMP(), 1)"
 check "Redis refuses achievd's XREVRANGE while it records the links" retry 20 refused
 check "achievd goes on evaluating" eval 'gkills 243 1 100 && retry 20 evaluated'
-redis_cmd ACL SETUSER default +xrevrange >/dev/null
+redis_cmd ACL SETUSER achievd +xrevrange >/dev/null
 check "kills by both GUIDs once linked" eval 'gkills fault-guid-241 2 200 && gkills fault-guid-242 2 200'
 check "achievd records the links once Redis answers" retry 20 eval \
   '[ -n "$(redis_cmd HGET "$STREAM:achievd:links" fault-guid-241)" ] && [ -n "$(redis_cmd HGET "$STREAM:achievd:links" fault-guid-242)" ]'
