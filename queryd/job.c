@@ -241,7 +241,7 @@ static void kill_done(ch_client *c, int err, long http_status, const char *body,
 {
     (void)c;
     char *query_id = arg;
-    if (err)
+    if (err && err != -ECANCELED) /* -ECANCELED: queryd is shutting down, and the query ends with its connection */
         log_warn("could not stop ClickHouse query %s (HTTP %ld): %.*s", query_id, http_status,
                  (int)(len > 300 ? 300 : len), body ? body : "");
     free(query_id);
