@@ -461,7 +461,12 @@ static void on_job_done(qjob *j, int status, char *body, size_t len, bool transi
 static void flight_compute(flight *f)
 {
     if (f->abandoned && f->nwaiters == 0 && !f->behind_body) {
-        flight_retire(f); /* every client left while the answer was looked for in Redis */
+        /* Every client left while the answer was looked for in Redis: nothing to compute, and the lock, if just
+         * taken, goes, so that another queryd asked the same does not wait for an answer that will not come. */
+        if (f->locked)
+            redis_command(f->c->q->cache_redis, NULL, NULL, "DEL ql:%s", f->key);
+        f->locked = false;
+        flight_retire(f);
         return;
     }
     qjob *j = job_new(f->c->q, f->args, NULL);

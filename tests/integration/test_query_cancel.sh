@@ -113,6 +113,25 @@ kill "${CLIENTS[-1]}"
 check "the first leaves: the read is gone within 1 s" reads_gone_within 1000
 check_eq "...four stopped in all" 4 "$(cancelled)"
 
+# ---- clients that leave while another queryd computes the answer: nothing is computed here ------------------
+# Another process holds the answer's lock (ql:<key>, as queryd's cache takes it) for 3 s: the request waits for
+# that process's answer, and its client leaves meanwhile. When the lock goes, this queryd neither computes the
+# answer nor keeps the lock it then takes.
+curl -s -o /dev/null --max-time 0.2 "$(ask 4)"
+check "a read whose client left after 200 ms (ask 4) is gone within 1 s" reads_gone_within 1000
+key=$(sed -n 's/.*stopped 1 ClickHouse query of \(sq:[^ ]*\) (step 0).*/\1/p' "$STACK_DIR/logs/queryd-slow.log" | tail -n 1)
+check_eq "...its cache key is in the log" "sq:player:count:" "${key:0:16}"
+before=$(cancelled)
+cache_cmd SET "ql:$key" another-queryd PX 3000 >/dev/null
+curl -s -o /dev/null --max-time 0.2 "$(ask 4)"
+started=0
+for _ in $(seq 40); do
+  [ "$(reads)" = 0 ] || started=1
+  sleep 0.1
+done
+check_eq "the lock another queryd held is gone after 4 s" 0 "$(cache_cmd EXISTS "ql:$key")"
+check_eq "...and no read was started for the client that left meanwhile, none stopped" "0 $before" "$started $(cancelled)"
+
 # ---- the queryd still answers -------------------------------------------------------------------------------
 check_eq "queryd still answers (/stats/global)" 200 "$(http_status "$API/stats/global")"
 
