@@ -3,9 +3,9 @@
  *
  * Handlers are asynchronous: a handler may answer at once or keep the request and answer later
  * (after a database replies). A request stays valid until http_respond*() is called on it, even
- * if the client went away meanwhile (the answer is then dropped). Pipelined requests on one
- * connection are answered strictly in order: the next one is not parsed until the previous one
- * has been answered. */
+ * if the client went away meanwhile (the answer is then dropped; http_request_on_abort tells the
+ * handler at once, so that it can stop the work). Pipelined requests on one connection are
+ * answered strictly in order: the next one is not parsed until the previous one has been answered. */
 #ifndef MOHSTATS_HTTP_SERVER_H
 #define MOHSTATS_HTTP_SERVER_H
 
