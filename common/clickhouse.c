@@ -681,6 +681,55 @@ int ch_query(ch_client *c, const char *sql, ch_result_fn cb, void *arg)
     return request_start(c, r);
 }
 
+/* Whether id may go into a URL and a SQL string literal as it is. */
+static bool query_id_valid(const char *id)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = id[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+              ch == '_'))
+            return false;
+    }
+    return true;
+}
+
+int ch_query_tracked(ch_client *c, const char *sql, const char *query_id, ch_result_fn cb, void *arg, ch_request **out)
+{
+    if (c->freeing)
+        return -ECANCELED;
+    if (!query_id_valid(query_id))
+        return -EINVAL;
+    ch_request *r = query_new(c, sql, c->timeout_ms);
+    if (!r)
+        return -ENOMEM;
+    size_t n = strlen(c->url) + strlen(query_id) + 16;
+    char *url = malloc(n);
+    if (!url) {
+        request_free(c, r);
+        return -ENOMEM;
+    }
+    snprintf(url, n, "%s&query_id=%s", c->url, query_id);
+    curl_easy_setopt(r->easy, CURLOPT_URL, url); /* curl copies it */
+    free(url);
+    r->cb = cb;
+    r->arg = arg;
+    int rc = request_start(c, r);
+    if (rc == 0)
+        *out = r;
+    return rc;
+}
+
+void ch_cancel(ch_client *c, ch_request *r)
+{
+    /* Removing a transfer is allowed anywhere but inside curl's own callbacks, which never run user code here;
+     * curl may call on_curl_socket (CURL_POLL_REMOVE) and on_curl_timer from it, as in client_teardown. */
+    curl_multi_remove_handle(c->multi, r->easy);
+    request_free(c, r);
+}
+
 /* Prepare an INSERT request: statement in the URL, body set by the caller. */
 static ch_request *insert_new(ch_client *c, const char *insert_sql)
 {

@@ -27,6 +27,18 @@ void ch_client_free(ch_client *c);
 /* Run a query (sent as the POST body). Returns 0 or -ENOMEM. */
 int ch_query(ch_client *c, const char *sql, ch_result_fn cb, void *arg);
 
+/* A request in flight, as ch_query_tracked hands it out for ch_cancel. */
+typedef struct ch_request ch_request;
+/* ch_query under a query_id of the caller's ([A-Za-z0-9_-], at most 64 bytes; ClickHouse refuses a second running
+ * query of the same user with the same id), which KILL QUERY can then name. *out gets the request, valid until
+ * its callback runs or ch_cancel; it is untouched on failure. Returns 0, -EINVAL (a bad id), -ENOMEM or
+ * -ECANCELED (the client is being freed). */
+int ch_query_tracked(ch_client *c, const char *sql, const char *query_id, ch_result_fn cb, void *arg, ch_request **out);
+/* Close a request's transfer and free it; its callback is never called. Closing the connection does not stop the
+ * query on ClickHouse 18.16 (its HTTP handler notices only when it writes the answer): the caller sends KILL QUERY
+ * for that. Not from inside the request's own callback (it is gone by then). */
+void ch_cancel(ch_client *c, ch_request *r);
+
 /* INSERT: insert_sql ("INSERT INTO t FORMAT TabSeparated") goes in the URL, data is streamed as the
  * body without copying; data must stay valid until cb runs. */
 int ch_insert(ch_client *c, const char *insert_sql, const char *data, size_t len, ch_result_fn cb, void *arg);

@@ -53,6 +53,8 @@ struct http_request {
     const char *query; /* raw, without '?' */
     uint64_t start_ns;
     void *data;
+    http_abort_fn on_abort; /* http_request_on_abort: called by conn_close while the handler holds the request */
+    void *on_abort_arg;
     bool aborted;
     bool head;
     size_t url_off;

@@ -373,6 +373,7 @@ void http_conn_dispatch(http_conn *c)
     s->inflight++;
     http_conn_set_timer(c, TIMER_NONE, 0);
     req->aborted = false;
+    req->on_abort = NULL;
     req->nparam = req->nqp = 0;
     req->method = llhttp_method_name(c->parser.method);
     req->head = c->parser.method == HTTP_HEAD;

@@ -24,6 +24,7 @@ static void request_finish(http_conn *c)
     http_server *s = c->srv;
     c->busy = false;
     c->req.data = NULL;
+    c->req.on_abort = NULL;
     c->resp_len = 0;
     c->body_len = 0;
     c->alen = 0;
@@ -80,6 +81,8 @@ void http_respond(http_request *req, int status, const char *content_type, const
         log_warn("%s: a request was answered twice", c->srv->name);
         return;
     }
+    /* Answered: a write failing below closes the connection, which must not call the handler back. */
+    req->on_abort = NULL;
     if (c->state != CONN_OPEN || req->aborted) {
         request_finish(c); /* may free c */
         return;
@@ -200,4 +203,12 @@ void *http_request_data(const http_request *req)
 bool http_request_aborted(const http_request *req)
 {
     return req->aborted;
+}
+
+void http_request_on_abort(http_request *req, http_abort_fn fn, void *arg)
+{
+    if (!req->conn->busy || req->aborted)
+        return;
+    req->on_abort = fn;
+    req->on_abort_arg = arg;
 }

@@ -238,7 +238,7 @@ static void on_conn_handle_closed(uv_handle_t *h)
     http_server_maybe_done(s);
 }
 
-/* Close now, dropping unsent output; a request still with its handler is marked aborted. */
+/* Close now, dropping unsent output; a request still with its handler is marked aborted, and its handler told. */
 static void conn_close(http_conn *c)
 {
     if (c->state == CONN_CLOSING || c->state == CONN_CLOSED)
@@ -248,6 +248,13 @@ static void conn_close(http_conn *c)
         c->req.aborted = true;
     uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
     uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
+    /* Last, once the connection is fully in CLOSING: the callback may answer the request, which then only
+     * releases it (request_finish), and the handles' close callbacks free the connection afterwards. */
+    if (c->busy && c->req.on_abort) {
+        http_abort_fn fn = c->req.on_abort;
+        c->req.on_abort = NULL;
+        fn(&c->req, c->req.on_abort_arg);
+    }
 }
 
 static void on_conn_timer(uv_timer_t *t);

@@ -3,9 +3,9 @@
  *
  * Handlers are asynchronous: a handler may answer at once or keep the request and answer later
  * (after a database replies). A request stays valid until http_respond*() is called on it, even
- * if the client went away meanwhile (the answer is then dropped). Pipelined requests on one
- * connection are answered strictly in order: the next one is not parsed until the previous one
- * has been answered. */
+ * if the client went away meanwhile (the answer is then dropped; http_request_on_abort tells the
+ * handler at once, so that it can stop the work). Pipelined requests on one connection are
+ * answered strictly in order: the next one is not parsed until the previous one has been answered. */
 #ifndef MOHSTATS_HTTP_SERVER_H
 #define MOHSTATS_HTTP_SERVER_H
 
@@ -99,6 +99,13 @@ void http_request_set_data(http_request *req, void *data);
 void *http_request_data(const http_request *req);
 /* True once the client's connection closed; the answer will be discarded. */
 bool http_request_aborted(const http_request *req);
+/* Called once when the client's connection closes (EOF, reset, a shutdown's grace running out) while its request is
+ * still with the handler: the moment to stop work whose answer nobody will read (queryd kills its ClickHouse
+ * queries). The request must still be answered, and fn may do it. One per request: setting it again replaces it,
+ * fn NULL clears it; it is cleared when the request is answered. Not called for a request that is aborted already
+ * when it is set: check http_request_aborted first. */
+typedef void (*http_abort_fn)(http_request *req, void *arg);
+void http_request_on_abort(http_request *req, http_abort_fn fn, void *arg);
 
 /* ---- answering (exactly once per request; frees the request) ---- */
 /* Add a response header before answering (copied). */

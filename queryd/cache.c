@@ -6,7 +6,13 @@
  * FRESH_BEHIND_MS, and then only while the answer that replaces it is computed (refresh ahead: steady traffic
  * does not wait, and the computation starts at the first request after the insert); otherwise the request waits
  * for a new computation like a miss. Why generations and not shorter TTLs: a TTL short enough for the 2 s bound
- * would recompute every answer every second whether or not anything changed, and still be late by the TTL. */
+ * would recompute every answer every second whether or not anything changed, and still be late by the TTL.
+ *
+ * Cancellation: when the last request waiting for a computation leaves (its client closed the connection), the
+ * computation stops (job_cancel: its ClickHouse queries are killed) and the flight is detached, so that a request
+ * for the same answer arriving later starts afresh. A flight that computes while serving an answer behind (refresh
+ * ahead) has no waiter to lose and always finishes. An answer that is computed is cached even if its clients have
+ * left: the work is done, and the next request for it is served at once. */
 #include "cache.h"
 
 #include <cjson/cJSON.h>
@@ -112,6 +118,10 @@ typedef struct {
     char *behind_body;
     size_t behind_len;
     bool locked; /* we hold ql:<key> */
+    qjob *job;   /* the computation under way, if any */
+    /* Every waiter left: no computation is started any more (abandoned), and a cancelled one's flight is out of
+     * the inflight map (detached), where a new flight for the same key may be by now. */
+    bool abandoned, detached;
     int polls;
     uv_timer_t timer;
     /* The computed answer while the stale copy is looked up. */
@@ -202,10 +212,28 @@ static uint64_t answer_ttl_ms(const flight *f, int status)
     return status == 404 ? (uint64_t)f->c->q->not_found_ttl_ms : (uint64_t)f->ttl_s * 1000;
 }
 
+/* Take the flight out of the inflight map, unless it left it already (detached). */
+static void flight_detach(flight *f)
+{
+    if (!f->detached)
+        hashmap_remove(f->c->inflight, f->key, strlen(f->key));
+    f->detached = true;
+}
+
+/* Free the endpoint's arguments and close the flight (freed once its timer has closed). */
+static void flight_retire(flight *f)
+{
+    flight_detach(f);
+    if (f->args_free && f->args)
+        f->args_free(f->args);
+    f->args = NULL;
+    uv_close((uv_handle_t *)&f->timer, flight_closed);
+}
+
 /* Send one answer to every waiting request and retire the flight. */
 static void flight_answer(flight *f, int status, uint64_t gen, const char *body, size_t len, const char *cache_state)
 {
-    hashmap_remove(f->c->inflight, f->key, strlen(f->key));
+    flight_detach(f);
     if (strcmp(cache_state, "stale") != 0 && status < 500)
         local_put(f->c, f->key, status, gen, body, len, answer_ttl_ms(f, status));
     for (size_t i = 0; i < f->nwaiters; i++) {
@@ -213,10 +241,49 @@ static void flight_answer(flight *f, int status, uint64_t gen, const char *body,
         http_respond(f->waiters[i], status, "application/json", body, len);
     }
     f->nwaiters = 0;
-    if (f->args_free && f->args)
-        f->args_free(f->args);
-    f->args = NULL;
-    uv_close((uv_handle_t *)&f->timer, flight_closed);
+    flight_retire(f);
+}
+
+/* http_request_on_abort: a waiting request's client left. When it was the last one, stop the computation. */
+static void on_waiter_gone(http_request *req, void *arg)
+{
+    flight *f = arg;
+    for (size_t i = 0; i < f->nwaiters; i++)
+        if (f->waiters[i] == req) {
+            memmove(&f->waiters[i], &f->waiters[i + 1], (f->nwaiters - i - 1) * sizeof *f->waiters);
+            f->nwaiters--;
+            break;
+        }
+    /* The connection is gone: this answer is dropped, and releases the request now. */
+    http_respond_error(req, 503, "The client went away.");
+    if (f->nwaiters > 0)
+        return;
+    f->abandoned = true;
+    if (!f->job || f->behind_body)
+        return; /* not computing yet (flight_compute will not start), or refreshing ahead, which is wanted */
+    /* Out of the map first: a request for this answer arriving from here on starts a computation of its own
+     * rather than joining one that is being stopped. The lock goes too, or that computation would wait for it. */
+    flight_detach(f);
+    if (f->locked)
+        redis_command(f->c->q->cache_redis, NULL, NULL, "DEL ql:%s", f->key);
+    f->locked = false;
+    job_cancel(f->job); /* may end the job, and retire the flight, before it returns */
+}
+
+/* Wait for the answer with the other requests of the flight, and leave it if the client goes away. */
+static int flight_wait(flight *f, http_request *req)
+{
+    if (f->nwaiters == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 4;
+        http_request **w = realloc(f->waiters, cap * sizeof *w);
+        if (!w)
+            return -1;
+        f->waiters = w;
+        f->cap = cap;
+    }
+    f->waiters[f->nwaiters++] = req;
+    http_request_on_abort(req, on_waiter_gone, f);
+    return 0;
 }
 
 #define GEN_HEX 16
@@ -351,9 +418,19 @@ static void on_job_done(qjob *j, int status, char *body, size_t len, bool transi
     uint64_t gen = j->data_gen;
     j->args = NULL; /* the flight owns them */
     job_free(j);
+    f->job = NULL;
     redis_client *rc = f->c->q->cache_redis;
     if (f->locked)
         redis_command(rc, NULL, NULL, "DEL ql:%s", f->key);
+    if (status == 0) {
+        /* Cancelled (on_waiter_gone): nothing to store, and nobody to answer but a request that might have joined
+         * between the cancel and now, which is told to ask again. */
+        for (size_t i = 0; i < f->nwaiters; i++)
+            http_respond_error(f->waiters[i], 503, "The answer's computation was stopped; try again.");
+        f->nwaiters = 0;
+        flight_retire(f);
+        return;
+    }
     if (transient) {
         f->status = status;
         f->body = body;
@@ -383,6 +460,15 @@ static void on_job_done(qjob *j, int status, char *body, size_t len, bool transi
 /* Compute the answer here. */
 static void flight_compute(flight *f)
 {
+    if (f->abandoned && f->nwaiters == 0 && !f->behind_body) {
+        /* Every client left while the answer was looked for in Redis: nothing to compute, and the lock, if just
+         * taken, goes, so that another queryd asked the same does not wait for an answer that will not come. */
+        if (f->locked)
+            redis_command(f->c->q->cache_redis, NULL, NULL, "DEL ql:%s", f->key);
+        f->locked = false;
+        flight_retire(f);
+        return;
+    }
     qjob *j = job_new(f->c->q, f->args, NULL);
     if (!j) {
         flight_answer(f, 500, 0, "{\"error\":\"Out of memory.\"}", 25, "miss");
@@ -391,6 +477,7 @@ static void flight_compute(flight *f)
     j->finish = on_job_done;
     j->finish_arg = f;
     job_set_tag(j, f->key);
+    f->job = j;
     f->start(j);
 }
 
@@ -437,24 +524,13 @@ static void serve(qcache *c, http_request *req, const char *key, int ttl_s, uint
         metric_inc(c->coalesced);
         if (args_free && args)
             args_free(args);
-        if (f->nwaiters == f->cap) {
-            size_t cap = f->cap ? f->cap * 2 : 4;
-            http_request **w = realloc(f->waiters, cap * sizeof *w);
-            if (!w) {
-                http_respond_error(req, 500, "Out of memory.");
-                return;
-            }
-            f->waiters = w;
-            f->cap = cap;
-        }
-        f->waiters[f->nwaiters++] = req;
+        if (flight_wait(f, req) != 0)
+            http_respond_error(req, 500, "Out of memory.");
         return;
     }
     f = calloc(1, sizeof *f);
-    http_request **w = malloc(4 * sizeof *w);
-    if (!f || !w || hashmap_put(c->inflight, k, strlen(k), f, NULL) != 0) {
+    if (!f || hashmap_put(c->inflight, k, strlen(k), f, NULL) != 0) {
         free(f);
-        free(w);
         if (args_free && args)
             args_free(args);
         http_respond_error(req, 500, "Out of memory.");
@@ -465,9 +541,14 @@ static void serve(qcache *c, http_request *req, const char *key, int ttl_s, uint
     f->ttl_s = ttl_s;
     f->cur_gen = cur_gen;
     f->never_behind = never_behind;
-    f->waiters = w;
-    f->cap = 4;
-    f->waiters[f->nwaiters++] = req;
+    if (flight_wait(f, req) != 0) {
+        hashmap_remove(c->inflight, k, strlen(k));
+        free(f);
+        if (args_free && args)
+            args_free(args);
+        http_respond_error(req, 500, "Out of memory.");
+        return;
+    }
     f->start = start;
     f->args = args;
     f->args_free = args_free;

@@ -16,20 +16,25 @@
 #include "mariadb.h"
 #include "metrics.h"
 #include "pg.h"
+#include "random.h"
 #include "redis_client.h"
 
 #include <hiredis/hiredis.h>
 
 /* One query in flight: which job and slot it answers, and what to convert. */
-typedef struct {
+struct qcall {
     qjob *j;
     int slot;
     char numeric[256];
     char boolean[128];
     uint64_t start_ns;
-} qcall;
+    /* A ClickHouse query: its request and id, linked in j->ch_calls while in flight (job_cancel). */
+    ch_request *chreq;
+    char query_id[20];
+    qcall *ch_next;
+};
 
-static metric *m_ch_seconds, *m_ch_errors, *m_db_errors;
+static metric *m_ch_seconds, *m_ch_errors, *m_db_errors, *m_cancelled;
 
 /* Register the metrics once. */
 static void job_metrics_init(void)
@@ -40,6 +45,9 @@ static void job_metrics_init(void)
                                      metrics_latency_buckets, metrics_latency_nbuckets);
     m_ch_errors = metrics_counter("queryd_clickhouse_errors_total", "ClickHouse queries that failed", NULL);
     m_db_errors = metrics_counter("queryd_sql_errors_total", "MariaDB or PostgreSQL queries that failed", NULL);
+    m_cancelled =
+        metrics_counter("mohstats_query_cancelled_total",
+                        "ClickHouse queries stopped because every client waiting for their answer left", NULL);
 }
 
 qjob *job_new(queryd *q, void *args, void (*args_free)(void *))
@@ -80,6 +88,15 @@ void job_free(qjob *j)
     free(j);
 }
 
+/* End a cancelled job without an answer (job_cancel). */
+static void job_end_cancelled(qjob *j)
+{
+    if (j->done)
+        return;
+    j->done = true;
+    j->finish(j, 0, NULL, 0, false);
+}
+
 /* Answer a step's query: store rows or note the failure, then run the next step when all answered. */
 static void call_done(qcall *c, cJSON *rows, int fail_status)
 {
@@ -93,7 +110,9 @@ static void call_done(qcall *c, cJSON *rows, int fail_status)
         qjob_fn next = j->next;
         j->next = NULL;
         j->step++;
-        if (j->fail_status)
+        if (j->cancelled)
+            job_end_cancelled(j);
+        else if (j->fail_status)
             job_error(j, j->fail_status,
                       j->fail_status == 503 ? "The statistics database is unreachable; try again in a minute."
                                             : "The statistics query failed; the error is in queryd's log.");
@@ -143,6 +162,11 @@ static void ch_done(ch_client *c, int err, long http_status, const char *body, s
 {
     (void)c;
     qcall *call = arg;
+    for (qcall **p = &call->j->ch_calls; *p; p = &(*p)->ch_next)
+        if (*p == call) {
+            *p = call->ch_next;
+            break;
+        }
     metric_observe(m_ch_seconds, (double)(uv_hrtime() - call->start_ns) / 1e9);
     if (err) {
         metric_inc(m_ch_errors);
@@ -196,10 +220,69 @@ void job_ch(qjob *j, int slot, const char *tmpl, const sqlv *vals, size_t nvals)
         return;
     }
     c->start_ns = uv_hrtime();
-    log_debug("clickhouse: %s", full);
-    if (ch_query(j->q->ch, full, ch_done, c) != 0)
+    job_query_id(c->query_id);
+    log_debug("clickhouse (query_id %s): %s", c->query_id, full);
+    if (ch_query_tracked(j->q->ch, full, c->query_id, ch_done, c, &c->chreq) != 0) {
         call_done(c, NULL, 503);
+    } else {
+        c->ch_next = j->ch_calls;
+        j->ch_calls = c;
+    }
     free(full);
+}
+
+void job_query_id(char out[20])
+{
+    snprintf(out, 20, "q-%016llx", (unsigned long long)random_u64());
+}
+
+/* ClickHouse answered a KILL QUERY: only a failure is worth a line (the query then runs to max_execution_time). */
+static void kill_done(ch_client *c, int err, long http_status, const char *body, size_t len, void *arg)
+{
+    (void)c;
+    char *query_id = arg;
+    if (err && err != -ECANCELED) /* -ECANCELED: queryd is shutting down, and the query ends with its connection */
+        log_warn("could not stop ClickHouse query %s (HTTP %ld): %.*s", query_id, http_status,
+                 (int)(len > 300 ? 300 : len), body ? body : "");
+    free(query_id);
+}
+
+/* Stop a query on the server. ASYNC: the answer comes at once, whether or not the query has stopped yet. The
+ * read-only user may kill its own queries (and only those), on 18.16 and current releases alike. */
+static void kill_query(queryd *q, const char *query_id)
+{
+    char sql[96];
+    snprintf(sql, sizeof sql, "KILL QUERY WHERE query_id = '%s' ASYNC", query_id);
+    char *arg = strdup(query_id);
+    if (!arg || ch_query(q->ch, sql, kill_done, arg) != 0) {
+        log_warn("could not send KILL QUERY for ClickHouse query %s", query_id);
+        free(arg);
+    }
+}
+
+int job_cancel(qjob *j)
+{
+    if (j->done || j->cancelled)
+        return 0;
+    j->cancelled = true;
+    qcall *list = j->ch_calls;
+    j->ch_calls = NULL;
+    int n = 0;
+    for (qcall *c = list; c; c = c->ch_next, n++) {
+        ch_cancel(j->q->ch, c->chreq);
+        kill_query(j->q, c->query_id);
+        metric_inc(m_cancelled);
+    }
+    if (n)
+        log_info("stopped %d ClickHouse quer%s of %s (step %d): every client waiting for it left", n,
+                 n == 1 ? "y" : "ies", *j->tag ? j->tag : "-", j->step);
+    /* The last of these may end the job and free it: j is not touched after the loop. */
+    while (list) {
+        qcall *c = list;
+        list = c->ch_next;
+        call_done(c, NULL, 0);
+    }
+    return n;
 }
 
 /* MariaDB answered one query. */
@@ -306,7 +389,9 @@ void job_then(qjob *j, qjob_fn next)
         return;
     }
     j->step++;
-    if (j->fail_status)
+    if (j->cancelled)
+        job_end_cancelled(j);
+    else if (j->fail_status)
         job_error(j, j->fail_status, "The statistics query failed; the error is in queryd's log.");
     else
         next(j);

@@ -4,7 +4,10 @@
  *
  * A step: job_ch()/job_mdb()/job_pg() queue queries into numbered slots, job_then(j, next) runs next once
  * all of them answered. If any failed, next is not called: the job ends with 503 (database unreachable) or
- * 500 (a query was rejected), and the cache decides whether a stale answer can be served instead. */
+ * 500 (a query was rejected), and the cache decides whether a stale answer can be served instead.
+ *
+ * Every ClickHouse query runs under a query_id of its own ("q-" and 16 random hex digits), so that job_cancel can
+ * stop it on the server when nobody waits for the answer any more. */
 #ifndef MOHSTATS_JOB_H
 #define MOHSTATS_JOB_H
 
@@ -21,6 +24,8 @@ typedef void (*qjob_fn)(qjob *j);
 
 #define QJOB_SLOTS 10
 
+typedef struct qcall qcall;
+
 struct qjob {
     queryd *q;
     void *args; /* the endpoint's parameters; freed with the job by args_free */
@@ -33,6 +38,8 @@ struct qjob {
     unsigned optional; /* slots (bit per slot) whose failure leaves an empty result instead of failing */
     qjob_fn next;
     bool done;
+    bool cancelled;  /* job_cancel: no further step runs */
+    qcall *ch_calls; /* ClickHouse queries in flight, for job_cancel */
     /* Written into every ClickHouse query as a leading comment "queryd <tag> #<step>", so system.query_log
      * shows which answer (cache key) and which step of it a query served. */
     char tag[72];
@@ -40,7 +47,8 @@ struct qjob {
     /* The data generation (fresh.h) the answer counts every event of: the newest known when the job started,
      * which every query it sends afterwards sees. An answer from a leaderboard board sets its board's. */
     uint64_t data_gen;
-    /* Set by whoever started the job: receives the answer (status, malloc'd JSON body). */
+    /* Set by whoever started the job: receives the answer (status, malloc'd JSON body), or status 0 and no body
+     * when job_cancel ended it before it had one. */
     void (*finish)(qjob *j, int status, char *body, size_t len, bool transient);
     void *finish_arg;
 };
@@ -62,6 +70,16 @@ void job_pg(qjob *j, int slot, const char *sql, int nparams, const char *const *
 void job_redis_hash(qjob *j, int slot, const char *key, const char *field);
 /* Run next when every queued query answered (at once if none is pending). */
 void job_then(qjob *j, qjob_fn next);
+
+/* Nobody waits for the answer any more: stop the job's ClickHouse queries in flight (the transfer is closed and
+ * KILL QUERY sent, since ClickHouse 18.16 runs a query on after its HTTP client left) and run no further step.
+ * The job ends with finish(j, 0, NULL, 0, false) once its other queries (MariaDB, PostgreSQL, Redis: short, not
+ * stoppable) have answered, possibly before this returns. An answer given meanwhile by other means (one not
+ * waiting for a step) still goes to finish as usual. Returns how many ClickHouse queries it stopped. */
+int job_cancel(qjob *j);
+
+/* The query_id job_ch gives a query: "q-" and 16 random hex digits. Exposed for tests. */
+void job_query_id(char out[20]);
 
 /* End the job with a JSON answer (taken over) / an error answer {"error": message}. */
 void job_answer(qjob *j, int status, cJSON *body);

@@ -60,9 +60,8 @@ int queryd_settings_load(queryd *q)
         return -EINVAL;
     }
     /* Every query of queryd's: read-only (2: settings may still be given per query), and bounded in time, rows
-     * and memory, so that no public request can hold ClickHouse. ClickHouse 18.16 cannot cancel a query when
-     * its HTTP client goes away (cancel_http_readonly_queries_on_client_close is newer): the time bound is what
-     * ends one a client abandoned. */
+     * and memory, so that no public request can hold ClickHouse. A query whose clients all left is killed
+     * (job_cancel); the time bound ends one that KILL QUERY could not reach, and the leaderboard boards' builds. */
     snprintf(q->ch_settings, sizeof q->ch_settings,
              "readonly=2&max_execution_time=%lld&max_rows_to_read=%lld&max_memory_usage=%lld", max_s, max_rows,
              max_mb * 1024 * 1024);

@@ -139,6 +139,28 @@ static void h_slow(http_request *req, void *arg)
     atomic_fetch_add(&h->handler_started, 1);
 }
 
+/* http_request_on_abort of /abortable: stop the timer and answer at once (the answer is dropped). */
+static void on_slow_abort(http_request *req, void *arg)
+{
+    slow_answer *sa = arg;
+    atomic_fetch_add(&sa->h->abort_calls, 1);
+    if (http_request_aborted(req))
+        atomic_store(&sa->h->abort_flag_set, 1);
+    uv_timer_stop(&sa->timer);
+    uv_close((uv_handle_t *)&sa->timer, (uv_close_cb)free);
+    http_respond(req, 503, "text/plain", "gone", 4);
+}
+
+/* /slow/{ms} that stops when its client leaves (http_request_on_abort); ?clear=1 registers and clears the callback. */
+static void h_abortable(http_request *req, void *arg)
+{
+    h_slow(req, arg);
+    slow_answer *sa = http_request_data(req);
+    http_request_on_abort(req, on_slow_abort, sa);
+    if (http_request_query(req, "clear"))
+        http_request_on_abort(req, NULL, NULL);
+}
+
 /* Register the routes every scenario shares. */
 /* Admission for /guarded: a request with "X-Deny: yes" is refused 429 with a header of its own, before its body. */
 static int admit_guarded(http_request *req, void *arg, char *message, size_t size)
@@ -173,6 +195,7 @@ static void add_routes(harness *h)
     assert_int_equal(http_server_route(s, "GET", "/hdr", h_hdr, NULL), 0);
     assert_int_equal(http_server_route(s, "*", "/json", h_json, NULL), 0);
     assert_int_equal(http_server_route(s, "GET", "/slow/{ms}", h_slow, h), 0);
+    assert_int_equal(http_server_route(s, "GET", "/abortable/{ms}", h_abortable, h), 0);
 }
 
 /* The server finished its shutdown. */

@@ -1,4 +1,5 @@
-/* The harness of the HTTP server's unit tests (test_http_server.c, test_http_connections.c): a real server of
+/* The harness of the HTTP server's unit tests (test_http_server.c, test_http_connections.c, test_http_abort.c): a
+ * real server of
  * common/http_server.c on 127.0.0.1 with the routes every scenario shares, its loop on the test thread, and a
  * raw-socket client on a thread of its own that runs the scenario. */
 #ifndef MOHSTATS_TEST_HTTP_HARNESS_H
@@ -33,6 +34,8 @@ struct harness {
     atomic_int handler_started; /* /slow handlers entered */
     atomic_int async_answered;  /* /slow answers given */
     atomic_int saw_aborted;     /* a /slow answer found its request aborted */
+    atomic_int abort_calls;     /* /abortable: its http_request_on_abort callback ran */
+    atomic_int abort_flag_set;  /* ... and found http_request_aborted true */
     bool free_in_done;          /* call http_server_free from the shutdown's done callback */
     atomic_uint inflight_seen;  /* http_server_inflight() inside the last /slow handler */
     char failure[1024];         /* first failed CHECK on the client thread */
