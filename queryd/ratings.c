@@ -1,13 +1,12 @@
 /* Ratings: what ratingd wrote into rating_changes (docs/ratings.md), served.
  *
- * | route                                    | params                                  | answer |
- * |------------------------------------------|-----------------------------------------|---------------------------------|
- * | GET /stats/leaderboard/global?stat=rating | family, period, limit, offset, page,    | {players[{rank, guid, name, |
- * | (and /stats/leaderboard/rating, ...)      | count_only                              | rating, mu, sigma, ...}],
- * total}| | GET /stats/player/{guid}/ratings         | family, limit                           | {guid, points[...],
- * total}      | | GET /stats/match/{id}/ratings            | -                                       | {rated, reason,
- * teams[...],     | | GET /stats/match/{id}/predictions        | -                                       |
- * players[...], skipped[...]}     |
+ * | route                                      | params                                   | answer                  |
+ * |--------------------------------------------|------------------------------------------|-------------------------|
+ * | GET /stats/leaderboard/global?stat=rating  | family, period, limit, offset, page,     | {players[{rank, guid,   |
+ * | (also /stats/leaderboard/rating, ...)      | count_only                               | mu, sigma, ...}], total}|
+ * | GET /stats/player/{guid}/ratings           | family, limit                            | {guid, points[], total} |
+ * | GET /stats/match/{id}/ratings              | -                                        | {rated, reason, teams[],|
+ * | GET /stats/match/{id}/predictions          | -                                        | players[], skipped[]}   |
  *
  * The profile's "ratings" and the predictions' "win_prob" are built in player.c and player_trends.c with the helpers
  * here (ratings.h). The routes are registered by player.c's and match.c's tables (their paths are theirs) and
@@ -300,12 +299,18 @@ static void lb_build(qjob *j)
 /* Step 2: the page's names. */
 static void lb_names(qjob *j)
 {
-    const char *guids[128];
-    size_t n = rows_strings(job_rows(j, 0), "guid", guids, sizeof guids / sizeof guids[0]);
+    size_t max = (size_t)cJSON_GetArraySize(job_rows(j, 0));
+    const char **guids = max ? malloc(max * sizeof *guids) : NULL;
+    if (max && !guids) {
+        job_error(j, 500, "Out of memory.");
+        return;
+    }
+    size_t n = rows_strings(job_rows(j, 0), "guid", guids, max);
     if (n > 0) {
         sqlv v[] = {SQL_LIST("guids", guids, n)};
         job_ch(j, 2, names_sql, v, 1);
     }
+    free(guids);
     job_then(j, lb_build);
 }
 
@@ -513,9 +518,15 @@ static cJSON *match_sides_json(const cJSON *players)
     cJSON_ArrayForEach(r, players)
     {
         const char *team = row_str(r, "team"), *guid = row_str(r, "guid");
+        /* Team games: the side of that team, once seen; free-for-all: a side of its own. */
         cJSON *side = NULL, *s;
-        if (*team)
-            cJSON_ArrayForEach(s, sides) if (strcmp(row_str(s, "team"), team) == 0) side = s;
+        if (*team) {
+            cJSON_ArrayForEach(s, sides)
+            {
+                if (strcmp(row_str(s, "team"), team) == 0)
+                    side = s;
+            }
+        }
         if (!side) {
             side = cJSON_CreateObject();
             cJSON_AddStringToObject(side, "team", team);
