@@ -311,4 +311,29 @@ sleep 3 # a poll or two
 check_eq "after the restart no match is rated twice (rows: $rows_before)" "$rows_before" \
   "$(ch_query "SELECT count() FROM rating_changes")"
 
+# A period lists who played in it, and QUERY_RATING_MIN_MATCHES who has that many rated matches: two objective
+# matches of a player last rated in 1970 (written straight into the table, after every comparison with a
+# recomputation), then queryd restarted asking for 2.
+ch_query "INSERT INTO rating_changes (guid, match_key, kind, end_ms, family, rated, place, weight, mu_before,
+                                      sigma_before, mu_after, sigma_after, win_prob)
+          VALUES ('old_1', 'old_match_1', 'player', 1000, 'objective', 1, 1, 1, 25, 8.333333333333334, 27, 7, 0.5),
+                 ('old_1', 'old_match_2', 'player', 2000, 'objective', 1, 1, 1, 27, 7, 29, 6, 0.5)"
+totals() {
+  echo "$(json_get "$API/stats/leaderboard/global?stat=rating&family=objective&count_only=1" .total) \
+$(json_get "$API/stats/leaderboard/global?stat=rating&family=objective&period=week&count_only=1" .total)"
+}
+retry $((QUERY_RATING_TTL_S + 5)) eval '[ "$(totals)" = "5 4" ]'
+check_eq "rating leaderboard: all time lists the player of 1970, the week only this test's four" "5 4" "$(totals)"
+kill "$(cat "$STACK_DIR/run/queryd.pid")"
+retry 20 eval '! kill -0 "$(cat "$STACK_DIR/run/queryd.pid")" 2>/dev/null'
+QUERY_RATING_MIN_MATCHES=2 "$STACK_SH" up "$STACK_DIR" --port 0 >/dev/null 2>&1
+check "queryd is back with QUERY_RATING_MIN_MATCHES=2" eval 'curl -fs "$QUERYD_URL/ready" >/dev/null'
+check_eq "QUERY_RATING_MIN_MATCHES=2: only the player with two rated matches, at their latest rating; none this week" \
+  "old_1 29 6 11 2 2 0" \
+  "$(json_get "$API/stats/leaderboard/global?stat=rating&family=objective" \
+    '[.players[] | "\(.guid) \(.mu) \(.sigma) \(.ordinal) \(.rated_matches)"] + ["\(.min_matches)"] | join(" ")') \
+$(json_get "$API/stats/leaderboard/global?stat=rating&family=objective&period=week&count_only=1" .total)"
+check_eq "QUERY_RATING_MIN_MATCHES=2: the profile says 1001 (one rated match) is not ranked" "1 false" \
+  "$(json_get "$API/stats/player/1001" '"\(.ratings.objective.rated_matches) \(.ratings.objective.ranked)"')"
+
 finish
