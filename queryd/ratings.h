@@ -1,6 +1,6 @@
 /* What the ratings area (ratings.c) gives the other areas: the rating leaderboard (leaderboard.c), a player's
- * current ratings (the profile in player.c, the predictions in player_trends.c), the rating history and match
- * routes (registered in player.c's and match.c's tables), and its settings. */
+ * current ratings (the profile in player.c, the predictions in player_trends.c), the rating history, match and
+ * forum team routes (registered in player.c's, match.c's and global.c's tables), and its settings. */
 #ifndef MOHSTATS_QUERYD_RATINGS_H
 #define MOHSTATS_QUERYD_RATINGS_H
 
@@ -37,8 +37,9 @@ double rating_duel_win_prob(double mu_a, double sigma_a, double mu_b, double sig
 /* A new player's mu and sigma. */
 void rating_new_player(double *mu, double *sigma);
 
-/* Route handlers, in the tables of player.c and match.c. */
+/* Route handlers, in the tables of player.c, match.c and global.c. */
 void rating_player_history(http_request *req, void *arg); /* GET /stats/player/{guid}/ratings */
 void rating_match(http_request *req, void *arg);          /* GET /stats/match/{id}/ratings, .../predictions */
+void rating_forum_team(http_request *req, void *arg);     /* GET /stats/team/{id}/rating */
 
 #endif

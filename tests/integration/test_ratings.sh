@@ -257,6 +257,31 @@ check_eq "predictions: the forum's fields are still there; a guest rival is unra
              ([.rival_analysis[] | select(.opponent_guid | startswith("unauth_")) | .opponent_rated] | first)]
             | map(tostring) | join(" ")' <<<"$pred")"
 
+# Forum teams (smf-forum.md §5): Alpha (members 501: GUID 1001; 502: 1002, and an unrated second GUID) against
+# Bravo (503: 2001; 504: 2002; 505: no GUID linked).
+mdb_query "INSERT INTO smf_mohaa_teams (id_team, team_name, team_tag) VALUES (71, 'Alpha', 'A'), (72, 'Bravo', 'B');
+           INSERT INTO smf_mohaa_team_members (id_team, id_member) VALUES (71, 501), (71, 502), (72, 503), (72, 504),
+                                                                       (72, 505);
+           INSERT INTO smf_mohaa_identities (id_member, player_guid, linked_at) VALUES (501, '1001', 1), (502, '1002', 1),
+                                                                       (502, '1002_alt', 2), (503, '2001', 1), (504, '2002', 1)"
+team=$(http_get "$API/stats/team/71/rating?family=objective&vs=72")
+read -r a1 sa1 _ <<<"$(mine 1001 objective)"
+read -r a2 sa2 _ <<<"$(mine 1002 objective)"
+read -r b1 sb1 _ <<<"$(mine 2001 objective)"
+read -r b2 sb2 _ <<<"$(mine 2002 objective)"
+check_close "forum team Alpha: its members' mean mu, the uncertainty of that mean, its rated members' GUIDs" \
+  "$(awk -v a="$a1" -v b="$a2" -v s="$sa1" -v t="$sa2" 'BEGIN { printf "%.12f %.12f 2 2 1001 1002", (a + b) / 2, sqrt(s * s + t * t) / 2 }')" \
+  "$(jq -r '"\(.mu) \(.sigma) \(.members_count) \(.rated_members) \([.members[].guid] | join(" "))"' <<<"$team")"
+check_eq "forum team Bravo: three members, the one without a GUID listed unrated" "3 2 505 false" \
+  "$(jq -r '.opponent | "\(.members_count) \(.rated_members) \(.members[2].member_id) \(.members[2].rated)"' <<<"$team")"
+expected=$(ch_query "SELECT 0.5 * (1 + erf(($a1 + $a2 - $b1 - $b2)
+                     / sqrt(2 * pow(25 / 6, 2) + pow($sa1, 2) + pow($sa2, 2) + pow($sb1, 2) + pow($sb2, 2)) / sqrt(2)))")
+check_close "forum team Alpha's chance against Bravo: the model's prediction for a match of their rated members" \
+  "$expected" "$(jq -r .win_prob <<<"$team")"
+check_eq "forum teams: an unknown team is 404, a bad vs 400" "404 404 400" \
+  "$(http_status "$API/stats/team/79/rating") $(http_status "$API/stats/team/71/rating?vs=79") \
+$(http_status "$API/stats/team/71/rating?vs=71")"
+
 # Recompute: the same rows, byte for byte, as the daemon wrote; and again on a second run.
 dump() {
   ch_query "SELECT * FROM $1 FINAL ORDER BY end_ms, match_key, kind, guid FORMAT TabSeparated"
