@@ -6,6 +6,7 @@
  * - GET /stats/server/pulse: {lethality_rating, total_lead_poured, meat_grinder_map, active_players} (last 24 h).
  * - GET /stats/teams/performance?days=30: {allies:{kills, deaths, kd_ratio, wins, losses, win_rate, matches},
  *   axis:{...}}.
+ * - GET /stats/team/{id}/rating?family&vs: a forum team by its members' skill ratings (ratings.c).
  * - GET /health: {status: "ok"} (the forum's installer probes {api}/health).
  *
  * Totals come from server_hourly (per server and hour), player_daily and player_names, never raw_events. */
@@ -14,6 +15,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+
+#include "ratings.h"
 
 typedef struct {
     long days;
@@ -311,6 +314,7 @@ static const route global_table[] = {
     {"/stats/global/activity", global_activity},
     {"/stats/server/pulse", server_pulse},
     {"/stats/teams/performance", teams_performance},
+    {"/stats/team/{id}/rating", rating_forum_team},
     {"/health", api_health},
 };
 

@@ -9,13 +9,15 @@
  * | GET /stats/leaderboard/cards  | -                                             | {<metric>: [{player_id,     |
  * |                               |                                               | player_name, value}] x3}    |
  *
- * Every answer is a ranking of the period's board (board.c): all players' totals, built once for all stats. */
+ * Every answer is a ranking of the period's board (board.c): all players' totals, built once for all stats; but
+ * stat=rating (with a family parameter), a current value read from ratingd's table, which ratings.c answers. */
 #include "area.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "board.h"
+#include "ratings.h"
 
 #define LB_DEFAULT_LIMIT 25
 
@@ -98,16 +100,20 @@ static void leaderboard_get(http_request *req, void *arg)
         name = http_request_query(req, "stat");
     if (!name || !*name)
         name = "kills";
-    const lb_stat *st = lb_stat_find(name);
-    if (!st) {
-        respond_bad_param(req, "stat",
-                          "is not a known stat (kills, deaths, kd_ratio, headshots, accuracy, ... see "
-                          "docs/definitions.md)");
-        return;
-    }
     period p;
     if (period_parse(http_request_query(req, "period"), &p) != 0) {
         respond_bad_param(req, "period", "must be all, day, week, month or year");
+        return;
+    }
+    if (strcmp(name, RATING_STAT) == 0) {
+        rating_leaderboard(req, q, p, param_flag(req, "count_only"));
+        return;
+    }
+    const lb_stat *st = lb_stat_find(name);
+    if (!st) {
+        respond_bad_param(req, "stat",
+                          "is not a known stat (kills, deaths, kd_ratio, headshots, accuracy, ..., rating; see "
+                          "docs/definitions.md)");
         return;
     }
     lb_args *a = ARGS_NEW(lb_args);

@@ -7,6 +7,7 @@
 #include "fresh.h"
 #include "log.h"
 #include "queryd.h"
+#include "ratings.h"
 
 int main(int argc, char **argv)
 {
@@ -17,6 +18,7 @@ int main(int argc, char **argv)
     };
     config_register(queryd_config_vars);
     config_register(web_config_vars);
+    config_register(rating_config_vars);
     int code;
     daemon_ctx *d = daemon_new(&info, argc, argv, &code);
     if (!d)

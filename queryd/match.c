@@ -4,6 +4,8 @@
  * - GET /stats/match/{id}: {match_id, summary, scoreboard, info, players, ...}.
  * - GET /stats/match/{id}/advanced: same.
  * - GET /stats/match/{id}/timeline: [{timestamp, event_type, actor_name, target_name, weapon, hitloc}].
+ * - GET /stats/match/{id}/ratings: {rated, reason, teams[{win_prob, ...}], players[{mu_change, ...}]}: ratings.c.
+ * - GET /stats/match/{id}/predictions: same (the forum's name for it).
  *
  * /stats/matches is read two ways by the forum with the same parameters (docs/forum.md §2.2): the server
  * dashboard reads .list, the main page and the dashboards iterate the answer. With `offset` in the URL (the
@@ -13,6 +15,7 @@
  * (event type, server, match). */
 #include "area.h"
 #include "event_model.h"
+#include "ratings.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -495,6 +498,8 @@ static const route match_table[] = {
     {"/stats/match/{id}", match_detail},
     {"/stats/match/{id}/advanced", match_detail},
     {"/stats/match/{id}/timeline", match_timeline},
+    {"/stats/match/{id}/ratings", rating_match},
+    {"/stats/match/{id}/predictions", rating_match},
 };
 
 void match_routes(queryd *q, http_server *s)

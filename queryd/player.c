@@ -20,11 +20,14 @@
  * - GET /stats/player/{guid}/world: see its builder.
  * - GET /stats/player/{guid}/bots: see its builder.
  * - GET /stats/player/{guid}/drilldown?stat=kd&dimension=weapon&limit=10: {breakdown, items, total, stat, dimension}.
- * - GET /stats/player/{guid}/predictions: {expected_kd, trend, confidence, ...}.
+ * - GET /stats/player/{guid}/predictions: {expected_kd, trend, confidence, rival_analysis, rating, ...}.
  * - GET /player/{guid}/predictions: same.
+ * - GET /stats/player/{guid}/ratings?family&limit: {guid, points[...], total}: ratings.c.
  *
- * Every query is bounded by the player's key: player_daily, player_match, player_weapon, player_map and
- * player_fights are all ordered by guid first. An unknown GUID is 404.
+ * Every query is bounded by the player's key: player_daily, player_match, player_weapon, player_map,
+ * player_fights and rating_changes are all ordered by guid first. An unknown GUID is 404. The profile and the
+ * predictions carry ratings, which change without the writer's freshness stream: they are cached
+ * QUERY_RATING_TTL_S (ratings.c).
  *
  * This file holds the routes, the profile (by GUID, name or forum member) and what every part shares
  * (player.h); the other parts are player_deep.c (/deep, its parts and the lists), player_trends.c (performance,
@@ -36,6 +39,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+
+#include "ratings.h"
 
 /* ---- SQL ---- */
 
@@ -404,6 +409,11 @@ static void profile_build(qjob *j)
     }
     cJSON_AddItemToObject(p, "achievements", ach);
 
+    /* Skill ratings per game mode family (docs/ratings.md), and the one of the family played most. */
+    const cJSON *ratings = job_rows(j, 8);
+    cJSON_AddItemToObject(p, "ratings", rating_families_json(ratings));
+    cJSON_AddItemToObject(p, "rating", rating_family_json(ratings, rating_main_family(ratings)));
+
     /* The forum reads this answer both wrapped ({player: ...}: War Room, compare) and flat (profile, team
      * page): serve both. */
     cJSON *o = cJSON_Duplicate(p, true);
@@ -420,6 +430,7 @@ static void profile_start(qjob *j)
     player_job_facts(j, 3, player_recent_sql, 20, 0);
     player_job_facts(j, 4, player_by_map_sql, 5, 0);
     player_job_guid(j, 5, player_weapons_sql, 10);
+    rating_job_current(j, 8, a->guid);
     char *sql = smf_sql(j->q, achievements_sql);
     if (sql) {
         const char *params[] = {a->guid};
@@ -570,6 +581,12 @@ static player_args *args_for(http_request *req)
     return a;
 }
 
+/* Whether a part's answer carries ratings, and is therefore cached only QUERY_RATING_TTL_S (ratings.c). */
+static bool carries_ratings(qjob_fn start)
+{
+    return start == profile_start || start == player_predictions_start;
+}
+
 /* Serve a per-player answer: key "<kind>:<guid>[:extra]". */
 static void serve(http_request *req, player_args *a, const char *kind, const char *extra, qjob_fn start)
 {
@@ -577,7 +594,7 @@ static void serve(http_request *req, player_args *a, const char *kind, const cha
     char key[600], g[QCACHE_PART_MAX], x[QCACHE_PART_MAX];
     snprintf(key, sizeof key, "p:%s:%s%s%s", kind, qcache_part(a->guid, g), extra ? ":" : "",
              extra ? qcache_part(extra, x) : "");
-    qcache_serve(q->cache, req, key, q->cache_ttl_s, start, a, free);
+    qcache_serve(q->cache, req, key, carries_ratings(start) ? rating_ttl_s(q) : q->cache_ttl_s, start, a, free);
 }
 
 #define PLAYER_HANDLER(fn, kind, part_name, start)                                                                     \
@@ -686,7 +703,7 @@ static void member_profile(http_request *req, void *arg)
     a->part = "";
     char key[48];
     snprintf(key, sizeof key, "member:%ld", id);
-    qcache_serve(q->cache, req, key, q->cache_ttl_s, member_start, a, free);
+    qcache_serve(q->cache, req, key, rating_ttl_s(q), member_start, a, free);
 }
 
 static const route player_table[] = {
@@ -712,6 +729,7 @@ static const route player_table[] = {
     {"/stats/player/{guid}/world", player_world},
     {"/stats/player/{guid}/bots", player_bots},
     {"/stats/player/{guid}/drilldown", player_drilldown},
+    {"/stats/player/{guid}/ratings", rating_player_history},
 };
 
 void player_routes(queryd *q, http_server *s)

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ratings.h"
+
 /* ---- SQL ---- */
 
 // clang-format off
@@ -238,13 +240,20 @@ void player_peak_start(qjob *j)
 /* Predictions: a plain model over the last 10 matches (docs/definitions.md has no stat for it, so it is
  * described here): expected K/D = their kills / deaths; predicted kills and deaths = their means; trend =
  * the mean K/D of the last 5 against the 5 before (more than 10 % apart: improving / declining);
- * confidence = matches / 10, at most 1. Rivals: head-to-head kills against deaths with each opponent. */
+ * confidence = matches / 10, at most 1. Rivals: the opponents met most; win_prob is the skill ratings' chance
+ * that the player beats that one in a duel (docs/ratings.md), in the family the player has most rated matches in
+ * (a new player's rating for either side without one); head_to_head is their kills against deaths with them. */
 static void predictions_build(qjob *j)
 {
     player_args *a = j->args;
-    if (!player_known(j, 2, 3)) {
-        player_not_found(j);
-        return;
+    const cJSON *ratings = job_rows(j, 4);
+    const char *family = rating_main_family(ratings);
+    const cJSON *mine = rows_find(ratings, "family", family);
+    double mu, sigma;
+    rating_new_player(&mu, &sigma);
+    if (mine) {
+        mu = row_num(mine, "mu");
+        sigma = row_num(mine, "sigma");
     }
     const cJSON *rows = job_rows(j, 0);
     int n = cJSON_GetArraySize(rows);
@@ -291,17 +300,45 @@ static void predictions_build(qjob *j)
     cJSON_ArrayForEach(r, job_rows(j, 1))
     {
         double kills = row_num(r, "kills"), deaths = row_num(r, "deaths_to");
+        const char *other = row_str(r, "other_guid");
+        const cJSON *theirs = rows_find(job_rows(j, 5), "guid", other);
+        double mu_o, sigma_o;
+        rating_new_player(&mu_o, &sigma_o);
+        if (theirs) {
+            mu_o = row_num(theirs, "mu");
+            sigma_o = row_num(theirs, "sigma");
+        }
         cJSON *e = cJSON_CreateObject();
-        cJSON_AddStringToObject(e, "opponent_guid", row_str(r, "other_guid"));
+        cJSON_AddStringToObject(e, "opponent_guid", other);
         cJSON_AddStringToObject(e, "opponent_name", row_str(r, "other_name"));
-        json_add_round(e, "win_prob", kills + deaths > 0 ? kills / (kills + deaths) : 0.5, 2);
+        json_add_round(e, "win_prob", rating_duel_win_prob(mu, sigma, mu_o, sigma_o), 4);
+        json_add_round(e, "head_to_head", kills + deaths > 0 ? kills / (kills + deaths) : 0.5, 2);
+        cJSON_AddNumberToObject(e, "opponent_mu", mu_o);
+        cJSON_AddNumberToObject(e, "opponent_sigma", sigma_o);
+        cJSON_AddBoolToObject(e, "opponent_rated", theirs != NULL);
         cJSON_AddBoolToObject(e, "nemesis", deaths > kills);
         cJSON_AddItemToArray(riv, e);
     }
     cJSON_AddItemToObject(o, "rival_analysis", riv);
     cJSON_AddItemToObject(o, "recent_performance", recent);
+    cJSON_AddItemToObject(o, "rating", rating_family_json(ratings, family));
+    cJSON_AddItemToObject(o, "ratings", rating_families_json(ratings));
     cJSON_AddNumberToObject(o, "last_updated", (double)time(NULL));
     job_answer(j, 200, o);
+}
+
+/* Step 2: the rivals' ratings in the player's main family. */
+static void predictions_rivals(qjob *j)
+{
+    if (!player_known(j, 2, 3)) {
+        player_not_found(j);
+        return;
+    }
+    const char *guids[8];
+    size_t n = rows_strings(job_rows(j, 1), "other_guid", guids, sizeof guids / sizeof guids[0]);
+    if (n > 0)
+        rating_job_players(j, 5, rating_main_family(job_rows(j, 4)), guids, n);
+    job_then(j, predictions_build);
 }
 
 void player_predictions_start(qjob *j)
@@ -318,5 +355,6 @@ void player_predictions_start(qjob *j)
         job_ch(j, 3, player_totals_sql, tv, 2);
         free(where);
     }
-    job_then(j, predictions_build);
+    rating_job_current(j, 4, a->guid);
+    job_then(j, predictions_rivals);
 }

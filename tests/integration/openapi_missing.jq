@@ -9,6 +9,10 @@ def missing($schema; $at):
       | ([($s.required // [])[] | . as $k | select($v | has($k) | not) | "\($at).\($k)"]
          + [($s.properties // {}) | to_entries[] | . as $p | select($v | has($p.key))
             | ($v[$p.key] | missing($p.value; "\($at).\($p.key)"))[]])
+    elif ($s | has("oneOf")) then
+      # One of several answers (a leaderboard by a stat or by rating): none missing if one alternative has all.
+      [$s.oneOf[] as $alt | missing($alt; $at)] as $each
+      | if any($each[]; length == 0) then [] else $each[0] end
     elif ($s.type == "array") and (type == "array") and (length > 0) then
       .[0] | missing($s.items; "\($at)[0]")
     else [] end;

@@ -2,8 +2,10 @@
 # Skill ratings (issue 21, docs/ratings.md): a real stack with ratingd; matches posted as the tracker posts them (a
 # team match with a winner, a guest and a late joiner; a free-for-all; a match that never ends; one too short),
 # then: who is rated and which way, who is never rated, the reasons recorded, the delay from match_end to the
-# ratings in ClickHouse, `ratingd recompute` giving the same rows byte for byte (twice), a restarted ratingd not
-# rating a match again, and a second ratingd standing by.
+# ratings in ClickHouse, what queryd serves of them (the rating leaderboard, the profile's ratings, the rating history,
+# a match's win probabilities and changes, the predictions' win_prob against rivals: each number against
+# rating_changes, and a new rating served within QUERY_RATING_TTL_S), `ratingd recompute` giving the same rows byte
+# for byte (twice), a restarted ratingd not rating a match again, and a second ratingd standing by.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 export LC_ALL=C
@@ -11,6 +13,9 @@ export LC_ALL=C
 BOUND_S=10
 # Matches without match_end are recorded after this much idle time (the default is an hour).
 export RATING_MATCH_IDLE_S=6
+# Every rated player on the rating leaderboards (the default asks for 10 rated matches); answers carrying ratings
+# are cached this long (the default).
+export QUERY_RATING_MIN_MATCHES=1 QUERY_RATING_TTL_S=5
 stack_up || exit 1
 API=$MOHSTATS_URL/api/v1
 
@@ -104,6 +109,11 @@ check_eq "A: the guest has no row" 0 "$(ch_query "SELECT count() FROM rating_cha
 check_eq "A: the late joiner is not rated, with the reason" "skipped played 16% of the match (minimum 50%)" \
   "$(player_row 1003 "$A" "kind, reason" | tr '\t' ' ')"
 
+# The profile, read (and so cached) before B is rated: B's free-for-all rating must reach it within
+# QUERY_RATING_TTL_S of ratingd's insert.
+check_eq "the profile has 1001's objective rating, no free-for-all one yet" "1 0 true" \
+  "$(json_get "$API/stats/player/1001" '"\(.ratings.objective.rated_matches) \(.ratings.ffa.rated_matches) \(.ratings.objective.ranked)"')"
+
 # B: free-for-all, 200 s: 1001 scores 3, 2001 1, 3001 0 (and one suicide).
 MATCH=match_00000000000000b1 SESSION=sess_00000000000000b1
 b=("$(ev match_start 0 '"map_name": "dm/mohdm1", "gametype": "1"')")
@@ -115,7 +125,16 @@ b+=("$(ev match_end 200 '"winning_team": "", "gametype": 1, "map": "dm/mohdm1"')
 check_eq "match B's events are accepted" 202 "$(post "${b[@]}")"
 retry 20 eval 'B=$(match_of sess_00000000000000b1); [ -n "$B" ]'
 retry $((BOUND_S + 5)) eval '[ -n "$(rated_row "$B")" ]'
+t1=$EPOCHREALTIME
 check_eq "B is rated" "$(printf '1\t')" "$(rated_row "$B")"
+ffa_matches() { json_get "$API/stats/player/1001" .ratings.ffa.rated_matches; }
+retry $((QUERY_RATING_TTL_S + 5)) eval '[ "$(ffa_matches)" = 1 ]'
+took=$(awk -v a="$EPOCHREALTIME" -v b="$t1" 'BEGIN { printf "%.2f", a - b }')
+if [ "$(ffa_matches)" = 1 ] && [ "$(awk -v t="$took" -v b=$((QUERY_RATING_TTL_S + 1)) 'BEGIN { print (t <= b) }')" = 1 ]; then
+  pass "the cached profile shows B's rating within QUERY_RATING_TTL_S + 1 s of its insert (${took} s)"
+else
+  fail "the cached profile shows B's rating within QUERY_RATING_TTL_S + 1 s of its insert (took ${took} s)"
+fi
 check_eq "B: places by score per minute, first's mu up, last's down" "1 1 2 3 0 1" \
   "$(player_row 1001 "$B" "place, mu_after > mu_before" | tr '\t' ' ') $(player_row 2001 "$B" "place" ) \
 $(player_row 3001 "$B" "place, mu_after > mu_before, family = 'ffa'" | tr '\t' ' ')" 
@@ -130,6 +149,138 @@ check_eq "C is recorded as not rated once idle: no match_end" \
   "$(printf '0\tno match_end: the match never finished')" "$(rated_row "$C")"
 check_eq "no player rows for the unrated matches" 0 \
   "$(ch_query "SELECT count() FROM rating_changes WHERE match_key IN ('$C', '$D') AND guid != ''")"
+
+# --- what queryd serves of the ratings, each number against rating_changes ---------------------------------------
+
+# check_close DESCRIPTION EXPECTED ACTUAL: the same lines of the same words, numbers within 1e-9 (jq and ClickHouse
+# print a double's digits differently).
+check_close() {
+  if awk 'function num(v) { return v ~ /^-?[0-9][0-9.]*([eE][-+]?[0-9]+)?$/ }
+          NR == FNR { a[FNR] = $0; n = FNR; next }
+          { m = FNR; k = split(a[FNR], x); if (split($0, y) != k) bad = 1
+            for (i = 1; i <= k; i++)
+              if (x[i] != y[i] && !(num(x[i]) && num(y[i]) && (x[i] - y[i]) ^ 2 <= 1e-18)) bad = 1 }
+          END { exit bad || n != m }' <(printf '%s\n' "$2") <(printf '%s\n' "$3"); then
+    pass "$1"
+  else
+    fail "$1: expected '$2', got '$3'"
+  fi
+}
+# latest FAMILY: each player's current rating in FAMILY, best first (LIMIT BY, not queryd's argMax).
+latest() {
+  ch_query "SELECT guid, mu_after, sigma_after, mu_after - 3 * sigma_after AS o
+            FROM (SELECT guid, mu_after, sigma_after FROM rating_changes FINAL
+                  WHERE kind = 'player' AND family = '$1' ORDER BY end_ms DESC, match_key DESC LIMIT 1 BY guid)
+            ORDER BY o DESC, guid ASC" | tr '\t' ' '
+}
+lb='.players[] | "\(.guid) \(.mu) \(.sigma) \(.ordinal)"'
+check_close "rating leaderboard, objective: the four rated players by mu - 3 sigma, as in rating_changes" \
+  "$(latest objective)" "$(json_get "$API/stats/leaderboard/global?stat=rating&family=objective" "$lb")"
+check_eq "rating leaderboard: the winners first, and each row's rank, rated matches and rating" \
+  "1 1001 1 true 2 1002 1 true 3 2001 1 true 4 2002 1 true" \
+  "$(json_get "$API/stats/leaderboard/global?stat=rating&family=objective" \
+    '[.players[] | "\(.rank) \(.guid) \(.rated_matches) \(.rating == ((.ordinal * 100 | round) / 100))"] | join(" ")')"
+check_close "rating leaderboard, free-for-all (/stats/leaderboard/rating): B's three players" \
+  "$(latest ffa)" "$(json_get "$API/stats/leaderboard/rating?family=ffa" "$lb")"
+check_eq "rating leaderboard: count_only, the default family (team: nobody) and the answer's fields" \
+  "4 0 rating team 1" \
+  "$(json_get "$API/stats/leaderboard?stat=rating&family=objective&count_only=1" .total) \
+$(json_get "$API/stats/leaderboard/global?stat=rating" '"\(.total) \(.stat) \(.family) \(.min_matches)"')"
+check_eq "rating leaderboard: an unknown family is 400" 400 \
+  "$(http_status "$API/stats/leaderboard/global?stat=rating&family=ctf")"
+
+# The profile: each family's current rating (a new player's where none), and the rating of the family played most.
+mine() {
+  ch_query "SELECT mu_after, sigma_after, mu_after - 3 * sigma_after FROM rating_changes FINAL
+            WHERE guid = '$1' AND kind = 'player' AND family = '$2' ORDER BY end_ms DESC, match_key DESC LIMIT 1" |
+    tr '\t' ' '
+}
+fams='"\(.ratings.objective | "\(.mu) \(.sigma) \(.ordinal) \(.rated_matches)")
+\(.ratings.ffa | "\(.mu) \(.sigma) \(.ordinal) \(.rated_matches)")
+\(.ratings.team | "\(.mu) \(.sigma) \(.ordinal) \(.rated_matches) \(.last_rated_at)")"'
+check_close "profile of 2001: its objective and free-for-all ratings as in rating_changes, team a new player's" \
+  "$(mine 2001 objective) 1
+$(mine 2001 ffa) 1
+25 8.333333333333334 0 0 null" "$(json_get "$API/stats/player/2001" "$fams")"
+
+# The history: one point per rated match, oldest first.
+hist='.points[] | "\(.match_id) \(.family) \(.before_mu) \(.before_sigma) \(.mu) \(.sigma) \(.win_prob) \(.mu_change)"'
+check_close "rating history of 1001: its two rated matches, oldest first, as in rating_changes" \
+  "$(ch_query "SELECT match_key, family, mu_before, sigma_before, mu_after, sigma_after, win_prob,
+                      mu_after - mu_before
+               FROM rating_changes FINAL WHERE guid = '1001' AND kind = 'player' ORDER BY end_ms, match_key" |
+    tr '\t' ' ')" "$(json_get "$API/stats/player/1001/ratings" "$hist")"
+check_eq "rating history: family=ffa has B's point only; total counts them" "$B 1" \
+  "$(json_get "$API/stats/player/1001/ratings?family=ffa" '"\([.points[].match_id] | join(",")) \(.total)"')"
+check_eq "rating history: an unknown player is 404, an unknown family 400" "404 400" \
+  "$(http_status "$API/stats/player/nobody_at_all/ratings") $(http_status "$API/stats/player/1001/ratings?family=x")"
+
+# A match: each side's chance before it started, each rated player's change, who was not rated and why.
+check_eq "match A's ratings: rated, objective; the sides' places, chances and sizes" \
+  "true rated objective allies 1 0.5 2 axis 2 0.5 2" \
+  "$(json_get "$API/stats/match/$A/ratings" \
+    '"\(.rated) \(.status) \(.family) \([.teams[] | "\(.team) \(.place) \(.win_prob * 1e6 | round / 1e6) \(.players)"] | join(" "))"')"
+check_close "match A's ratings: each rated player's change and rating after, as in rating_changes" \
+  "$(ch_query "SELECT guid, team, mu_after - mu_before, mu_before, sigma_before, mu_after, sigma_after, win_prob
+               FROM rating_changes FINAL WHERE match_key = '$A' AND kind = 'player' ORDER BY guid" | tr '\t' ' ')" \
+  "$(json_get "$API/stats/match/$A/ratings" \
+    '.players | sort_by(.guid)[] | "\(.guid) \(.team) \(.mu_change) \(.before_mu) \(.before_sigma) \(.mu) \(.sigma) \(.win_prob)"')"
+check_eq "match A's ratings: the late joiner is listed as not rated, with the reason" \
+  "1003 played 16% of the match (minimum 50%)" \
+  "$(json_get "$API/stats/match/$A/ratings" '.skipped[] | "\(.guid) \(.reason)"')"
+check_eq "/stats/match/{id}/predictions is the same answer" \
+  "$(http_get "$API/stats/match/$A/ratings" | jq -S .)" "$(http_get "$API/stats/match/$A/predictions" | jq -S .)"
+check_close "match B (free-for-all): a side per player, with the chance each had" \
+  "$(ch_query "SELECT guid, place, win_prob FROM rating_changes FINAL WHERE match_key = '$B' AND kind = 'player'
+               ORDER BY place, guid" | tr '\t' ' ')" \
+  "$(json_get "$API/stats/match/$B/ratings" '.teams[] | "\(.guid) \(.place) \(.win_prob)"')"
+check_eq "match D: not rated, with the reason; an unknown match is 404" \
+  "false not_rated too short: 30 s of play (minimum 60 s) 404" \
+  "$(json_get "$API/stats/match/$D/ratings" '"\(.rated) \(.status) \(.reason)"') \
+$(http_status "$API/stats/match/no_such_match/ratings")"
+
+# The predictions (the forum's call 17): win_prob against a rival is the ratings' one-against-one chance, in the
+# family the player has most rated matches in (1001: one objective, one free-for-all: the first, ffa).
+pred=$(http_get "$API/stats/player/1001/predictions")
+fam=$(jq -r .rating.family <<<"$pred")
+read -r m1 s1 _ <<<"$(mine 1001 "$fam")"
+read -r m2 s2 _ <<<"$(mine 2001 "$fam")"
+expected=$(ch_query "SELECT 0.5 * (1 + erf(($m1 - $m2) / sqrt(2 * pow(25 / 6, 2) + pow($s1, 2) + pow($s2, 2)) / sqrt(2)))")
+check_eq "predictions: 1001's win_prob against rival 2001 is the ratings' (family $fam)" \
+  "$(awk -v p="$expected" 'BEGIN { printf "%.4f", p }')" \
+  "$(jq -r '.rival_analysis[] | select(.opponent_guid == "2001") | .win_prob * 10000 | round / 10000 | tostring' <<<"$pred" |
+    awk '{ printf "%.4f", $1 }')"
+check_eq "predictions: the forum's fields are still there; a guest rival is unrated (a new player's rating)" \
+  "true true false" \
+  "$(jq -r '[(has("expected_kd") and has("trend") and has("confidence") and has("predicted_kills")),
+             ([.rival_analysis[] | has("head_to_head") and has("nemesis")] | all),
+             ([.rival_analysis[] | select(.opponent_guid | startswith("unauth_")) | .opponent_rated] | first)]
+            | map(tostring) | join(" ")' <<<"$pred")"
+
+# Forum teams (smf-forum.md §5): Alpha (members 501: GUID 1001; 502: 1002, and an unrated second GUID) against
+# Bravo (503: 2001; 504: 2002; 505: no GUID linked).
+mdb_query "INSERT INTO smf_mohaa_teams (id_team, team_name, team_tag) VALUES (71, 'Alpha', 'A'), (72, 'Bravo', 'B');
+           INSERT INTO smf_mohaa_team_members (id_team, id_member) VALUES (71, 501), (71, 502), (72, 503), (72, 504),
+                                                                       (72, 505);
+           INSERT INTO smf_mohaa_identities (id_member, player_guid, linked_at) VALUES (501, '1001', 1), (502, '1002', 1),
+                                                                       (502, '1002_alt', 2), (503, '2001', 1), (504, '2002', 1)"
+team=$(http_get "$API/stats/team/71/rating?family=objective&vs=72")
+read -r a1 sa1 _ <<<"$(mine 1001 objective)"
+read -r a2 sa2 _ <<<"$(mine 1002 objective)"
+read -r b1 sb1 _ <<<"$(mine 2001 objective)"
+read -r b2 sb2 _ <<<"$(mine 2002 objective)"
+check_close "forum team Alpha: its members' mean mu, the uncertainty of that mean, its rated members' GUIDs" \
+  "$(awk -v a="$a1" -v b="$a2" -v s="$sa1" -v t="$sa2" 'BEGIN { printf "%.12f %.12f 2 2 1001 1002", (a + b) / 2, sqrt(s * s + t * t) / 2 }')" \
+  "$(jq -r '"\(.mu) \(.sigma) \(.members_count) \(.rated_members) \([.members[].guid] | join(" "))"' <<<"$team")"
+check_eq "forum team Bravo: three members, the one without a GUID listed unrated" "3 2 505 false" \
+  "$(jq -r '.opponent | "\(.members_count) \(.rated_members) \(.members[2].member_id) \(.members[2].rated)"' <<<"$team")"
+expected=$(ch_query "SELECT 0.5 * (1 + erf(($a1 + $a2 - $b1 - $b2)
+                     / sqrt(2 * pow(25 / 6, 2) + pow($sa1, 2) + pow($sa2, 2) + pow($sb1, 2) + pow($sb2, 2)) / sqrt(2)))")
+check_close "forum team Alpha's chance against Bravo: the model's prediction for a match of their rated members" \
+  "$expected" "$(jq -r .win_prob <<<"$team")"
+check_eq "forum teams: an unknown team is 404, a bad vs 400" "404 404 400" \
+  "$(http_status "$API/stats/team/79/rating") $(http_status "$API/stats/team/71/rating?vs=79") \
+$(http_status "$API/stats/team/71/rating?vs=71")"
 
 # Recompute: the same rows, byte for byte, as the daemon wrote; and again on a second run.
 dump() {
@@ -184,5 +335,30 @@ retry 20 eval 'curl -fs "$RATINGD_URL/metrics" | grep -q "^ratingd_rating 1"'
 sleep 3 # a poll or two
 check_eq "after the restart no match is rated twice (rows: $rows_before)" "$rows_before" \
   "$(ch_query "SELECT count() FROM rating_changes")"
+
+# A period lists who played in it, and QUERY_RATING_MIN_MATCHES who has that many rated matches: two objective
+# matches of a player last rated in 1970 (written straight into the table, after every comparison with a
+# recomputation), then queryd restarted asking for 2.
+ch_query "INSERT INTO rating_changes (guid, match_key, kind, end_ms, family, rated, place, weight, mu_before,
+                                      sigma_before, mu_after, sigma_after, win_prob)
+          VALUES ('old_1', 'old_match_1', 'player', 1000, 'objective', 1, 1, 1, 25, 8.333333333333334, 27, 7, 0.5),
+                 ('old_1', 'old_match_2', 'player', 2000, 'objective', 1, 1, 1, 27, 7, 29, 6, 0.5)"
+totals() {
+  echo "$(json_get "$API/stats/leaderboard/global?stat=rating&family=objective&count_only=1" .total) \
+$(json_get "$API/stats/leaderboard/global?stat=rating&family=objective&period=week&count_only=1" .total)"
+}
+retry $((QUERY_RATING_TTL_S + 5)) eval '[ "$(totals)" = "5 4" ]'
+check_eq "rating leaderboard: all time lists the player of 1970, the week only this test's four" "5 4" "$(totals)"
+kill "$(cat "$STACK_DIR/run/queryd.pid")"
+retry 20 eval '! kill -0 "$(cat "$STACK_DIR/run/queryd.pid")" 2>/dev/null'
+QUERY_RATING_MIN_MATCHES=2 "$STACK_SH" up "$STACK_DIR" --port 0 >/dev/null 2>&1
+check "queryd is back with QUERY_RATING_MIN_MATCHES=2" eval 'curl -fs "$QUERYD_URL/ready" >/dev/null'
+check_eq "QUERY_RATING_MIN_MATCHES=2: only the player with two rated matches, at their latest rating; none this week" \
+  "old_1 29 6 11 2 2 0" \
+  "$(json_get "$API/stats/leaderboard/global?stat=rating&family=objective" \
+    '[.players[] | "\(.guid) \(.mu) \(.sigma) \(.ordinal) \(.rated_matches)"] + ["\(.min_matches)"] | join(" ")') \
+$(json_get "$API/stats/leaderboard/global?stat=rating&family=objective&period=week&count_only=1" .total)"
+check_eq "QUERY_RATING_MIN_MATCHES=2: the profile says 1001 (one rated match) is not ranked" "1 false" \
+  "$(json_get "$API/stats/player/1001" '"\(.ratings.objective.rated_matches) \(.ratings.objective.ranked)"')"
 
 finish

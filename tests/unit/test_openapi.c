@@ -2,8 +2,8 @@
  * main.c uses) is a path of the document marked "x-mohstats-daemon": "queryd" with a GET operation, and every such
  * path is served; the same for authd's routes (verify_routes, forum_routes) and its paths, method by method; each
  * path parameter is declared; each operation answers with a JSON schema; the leaderboard's stat and period lists
- * are the ones queryd accepts. Runs in milliseconds: no server starts, routes are only registered. ingestd's two
- * paths are not checked here (their registration needs its running parts). */
+ * are the ones queryd accepts (the stats and rating). Runs in milliseconds: no server starts, routes are only
+ * registered. ingestd's two paths are not checked here (their registration needs its running parts). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +20,7 @@
 #include "authd.h"
 #include "http_server.h"
 #include "params.h"
+#include "ratings.h"
 #include "stats.h"
 
 #define MAX_ROUTES 256
@@ -262,12 +263,18 @@ static void test_leaderboard_lists_are_queryds(void **state)
 {
     (void)state;
     const cJSON *stats = query_enum("/stats/leaderboard/global", "stat"), *v;
-    /* Every name documented is accepted (aliases such as kd and kdr too), and every stat is documented. */
+    /* Every name documented is accepted (aliases such as kd and kdr too), and every stat is documented; rating is
+     * not a stat of the board but ranks by the skill ratings (queryd/ratings.c), and is documented too. */
+    bool rating = false;
     cJSON_ArrayForEach(v, stats)
     {
-        if (!lb_stat_find(cJSON_GetStringValue(v)))
+        if (strcmp(cJSON_GetStringValue(v), RATING_STAT) == 0)
+            rating = true;
+        else if (!lb_stat_find(cJSON_GetStringValue(v)))
             fail_msg("stat %s is documented but not a stat of queryd's (queryd/stats.c)", cJSON_GetStringValue(v));
     }
+    assert_true(rating);
+    assert_null(lb_stat_find(RATING_STAT)); /* else leaderboard.c would never reach the ratings */
     for (size_t i = 0; i < lb_stats_count; i++) {
         bool found = false;
         cJSON_ArrayForEach(v, stats) found |= strcmp(cJSON_GetStringValue(v), lb_stats[i].name) == 0;

@@ -1,0 +1,863 @@
+/* Ratings: what ratingd wrote into rating_changes (docs/ratings.md), served.
+ *
+ * | route                                      | params                                   | answer                  |
+ * |--------------------------------------------|------------------------------------------|-------------------------|
+ * | GET /stats/leaderboard/global?stat=rating  | family, period, limit, offset, page,     | {players[{rank, guid,   |
+ * | (also /stats/leaderboard/rating, ...)      | count_only                               | mu, sigma, ...}], total}|
+ * | GET /stats/player/{guid}/ratings           | family, limit                            | {guid, points[], total} |
+ * | GET /stats/match/{id}/ratings              | -                                        | {rated, reason, teams[],|
+ * | GET /stats/match/{id}/predictions          | -                                        | players[], skipped[]}   |
+ * | GET /stats/team/{id}/rating                | family, vs (another team's id)           | {mu, sigma, members[],  |
+ * |                                            |                                          | opponent, win_prob}     |
+ *
+ * The profile's "ratings" and the predictions' "win_prob" are built in player.c and player_trends.c with the helpers
+ * here (ratings.h). The routes are registered by player.c's, match.c's and global.c's tables (their paths are
+ * theirs) and leaderboard.c hands stat=rating here.
+ *
+ * A rating is a current value: a player's latest 'player' row per family in rating order (end_ms, match_key), read
+ * with argMax (duplicate rows of a repeated insert are equal, so argMax needs no FINAL; counts use uniqExact or
+ * FINAL). Freshness: ratingd inserts without the writer's freshness stream (fresh.h), so no data generation tells
+ * queryd that a rating changed; every answer carrying a rating is cached QUERY_RATING_TTL_S (5 s) instead, so a
+ * new rating is served at most that long after ratingd's insert, itself about RATING_SETTLE_MS (2 s) after the
+ * match's end. */
+#include "ratings.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "rating.h"
+
+const config_var rating_config_vars[] = {
+    {"QUERY_RATING_MIN_MATCHES", "10",
+     "rated matches a player needs in a family to be on its rating leaderboard: fewer leave the rating too uncertain "
+     "to rank"},
+    {"QUERY_RATING_TTL_S", "5",
+     "seconds an answer carrying ratings (rating leaderboard, profile, predictions, rating history, a match's "
+     "ratings) is cached, at most QUERY_CACHE_TTL_S: how long after ratingd's insert a new rating may still be "
+     "missing"},
+    {NULL, NULL, NULL},
+};
+
+/* The families in the order they are served (ratingd/facts.c names them). */
+static const char *const families[] = {"ffa", "team", "objective"};
+#define NFAMILIES (sizeof families / sizeof families[0])
+#define DEFAULT_FAMILY "team"
+
+#define HISTORY_DEFAULT_LIMIT 200
+/* A chart's points are small: more than QUERY_MAX_LIMIT rows of a list, so that a year of play fits one answer. */
+#define HISTORY_MAX_LIMIT 1000
+
+int rating_ttl_s(const queryd *q)
+{
+    long long ttl = config_get_int("QUERY_RATING_TTL_S", 5);
+    if (ttl < 1)
+        ttl = 1;
+    return ttl < q->cache_ttl_s ? (int)ttl : q->cache_ttl_s;
+}
+
+/* QUERY_RATING_MIN_MATCHES, at least 1. */
+static long min_matches(void)
+{
+    long long n = config_get_int("QUERY_RATING_MIN_MATCHES", 10);
+    return n < 1 ? 1 : (long)n;
+}
+
+void rating_new_player(double *mu, double *sigma)
+{
+    rating_model m;
+    rating_model_default(&m);
+    rating r = rating_new(&m);
+    *mu = r.mu;
+    *sigma = r.sigma;
+}
+
+double rating_duel_win_prob(double mu_a, double sigma_a, double mu_b, double sigma_b)
+{
+    rating_model m;
+    rating_model_default(&m);
+    rating_player a = {.r = {mu_a, sigma_a}, .weight = 1}, b = {.r = {mu_b, sigma_b}, .weight = 1};
+    rating_team teams[2] = {{.players = &a, .nplayers = 1, .rank = 1}, {.players = &b, .nplayers = 1, .rank = 2}};
+    double p[2];
+    rating_win_probabilities(&m, teams, 2, p);
+    return p[0];
+}
+
+/* The family named by the URL's "family" into out; def when absent. Returns false (after answering 400) when it
+ * names none. */
+static bool family_param(http_request *req, const char *def, const char **out)
+{
+    const char *f = http_request_query(req, "family");
+    if (!f || !*f) {
+        *out = def;
+        return true;
+    }
+    for (size_t i = 0; i < NFAMILIES; i++)
+        if (strcmp(f, families[i]) == 0) {
+            *out = families[i];
+            return true;
+        }
+    respond_bad_param(req, "family", "must be ffa, team or objective (the game mode families of docs/ratings.md)");
+    return false;
+}
+
+/* ---- SQL ---- */
+
+/* Every player's current rating in one family, with their rated matches and latest rated match; only those with
+ * at least {min_matches} and a rated match since {from_ms} (a period). */
+#define RATED_PLAYERS_SQL                                                                                              \
+    "SELECT guid, argMax(mu_after, o) AS mu, argMax(sigma_after, o) AS sigma,\n"                                       \
+    "       uniqExact(match_key) AS matches, max(end_ms) AS last_ms\n"                                                 \
+    "FROM\n"                                                                                                           \
+    "(\n"                                                                                                              \
+    "    SELECT guid, match_key, mu_after, sigma_after, end_ms, tuple(end_ms, match_key) AS o\n"                       \
+    "    FROM rating_changes\n"                                                                                        \
+    "    WHERE kind = 'player' AND family = {family}\n"                                                                \
+    ")\n"                                                                                                              \
+    "GROUP BY guid\n"                                                                                                  \
+    "HAVING matches >= {min_matches} AND last_ms >= {from_ms}\n"
+
+// clang-format off
+static const char leaderboard_sql[] =
+    "SELECT guid, mu, sigma, mu - 3 * sigma AS ordinal, matches, last_ms\n"
+    "FROM\n"
+    "(\n"
+    RATED_PLAYERS_SQL
+    ")\n"
+    "ORDER BY ordinal DESC, guid ASC\n"
+    "LIMIT {limit} OFFSET {offset}";
+// clang-format on
+
+// clang-format off
+static const char leaderboard_count_sql[] =
+    "SELECT count() AS total\n"
+    "FROM\n"
+    "(\n"
+    RATED_PLAYERS_SQL
+    ")";
+// clang-format on
+
+// clang-format off
+static const char names_sql[] =
+    "SELECT guid, argMax(name, last_ms) AS name\n"
+    "FROM player_names\n"
+    "WHERE guid IN {guids}\n"
+    "GROUP BY guid";
+// clang-format on
+
+/* One player's current rating per family: one range of the table's index (ordered by guid first). */
+// clang-format off
+static const char current_sql[] =
+    "SELECT family, argMax(mu_after, o) AS mu, argMax(sigma_after, o) AS sigma,\n"
+    "       uniqExact(match_key) AS matches, max(end_ms) AS last_ms\n"
+    "FROM\n"
+    "(\n"
+    "    SELECT family, match_key, mu_after, sigma_after, end_ms, tuple(end_ms, match_key) AS o\n"
+    "    FROM rating_changes\n"
+    "    WHERE guid = {guid} AND kind = 'player'\n"
+    ")\n"
+    "GROUP BY family";
+// clang-format on
+
+// clang-format off
+static const char players_sql[] =
+    "SELECT guid, argMax(mu_after, o) AS mu, argMax(sigma_after, o) AS sigma, uniqExact(match_key) AS matches\n"
+    "FROM\n"
+    "(\n"
+    "    SELECT guid, match_key, mu_after, sigma_after, tuple(end_ms, match_key) AS o\n"
+    "    FROM rating_changes\n"
+    "    WHERE kind = 'player' AND family = {family} AND guid IN {guids}\n"
+    ")\n"
+    "GROUP BY guid";
+// clang-format on
+
+/* A player's rated matches, newest first ({all} = 1: every family). FINAL: a repeated insert is one point. */
+// clang-format off
+static const char history_sql[] =
+    "SELECT match_key, end_ms, family, game_type, team, place, weight, mu_before, sigma_before,\n"
+    "       mu_after, sigma_after, win_prob\n"
+    "FROM rating_changes FINAL\n"
+    "WHERE guid = {guid} AND kind = 'player' AND ({all} = 1 OR family = {family})\n"
+    "ORDER BY end_ms DESC, match_key DESC\n"
+    "LIMIT {limit}";
+// clang-format on
+
+// clang-format off
+static const char history_count_sql[] =
+    "SELECT uniqExact(match_key) AS total, max(end_ms) AS last_ms\n"
+    "FROM rating_changes\n"
+    "WHERE guid = {guid} AND kind = 'player' AND ({all} = 1 OR family = {family})";
+// clang-format on
+
+// clang-format off
+static const char known_sql[] =
+    "SELECT max(last_ms) AS seen_ms\n"
+    "FROM player_names\n"
+    "WHERE guid = {guid}";
+// clang-format on
+
+/* A match's rows. The table is ordered by guid, so this reads all of it: one row per rated player and match, a
+ * few million rows at most, and cached QUERY_RATING_TTL_S. */
+// clang-format off
+static const char match_rows_sql[] =
+    "SELECT guid, kind, end_ms, family, game_type, rated, reason, team, place, weight,\n"
+    "       mu_before, sigma_before, mu_after, sigma_after, win_prob\n"
+    "FROM rating_changes FINAL\n"
+    "WHERE match_key = {id}\n"
+    "ORDER BY kind ASC, place ASC, team ASC, guid ASC";
+// clang-format on
+
+// clang-format off
+static const char match_names_sql[] =
+    "SELECT guid, argMax(name, last_ms) AS name\n"
+    "FROM player_names\n"
+    "WHERE guid IN (SELECT guid FROM rating_changes WHERE match_key = {id} AND guid != '')\n"
+    "GROUP BY guid";
+// clang-format on
+
+// clang-format off
+static const char match_known_sql[] =
+    "SELECT minMerge(first_ms) AS first_ms\n"
+    "FROM match_summary\n"
+    "WHERE match_key = {id}";
+// clang-format on
+
+/* The name of guid in names rows ({guid, name}), or "Unknown Soldier". */
+static const char *name_of(const cJSON *names, const char *guid)
+{
+    const char *n = row_str(rows_find(names, "guid", guid), "name");
+    return *n ? n : "Unknown Soldier";
+}
+
+/* mu, sigma and the conservative estimate, at full precision: the numbers ratingd stored, so that a client (and
+ * the tests) can compare them with rating_changes. */
+static void add_rating(cJSON *o, const char *prefix, double mu, double sigma)
+{
+    char k[32];
+    snprintf(k, sizeof k, "%smu", prefix);
+    cJSON_AddNumberToObject(o, k, mu);
+    snprintf(k, sizeof k, "%ssigma", prefix);
+    cJSON_AddNumberToObject(o, k, sigma);
+    snprintf(k, sizeof k, "%sordinal", prefix);
+    cJSON_AddNumberToObject(o, k, rating_ordinal((rating){mu, sigma}));
+}
+
+/* ---- the rating leaderboard ---- */
+
+typedef struct {
+    const char *family;
+    period p;
+    paging pg;
+    bool count_only;
+    long min_matches;
+    uint64_t from_ms;
+} lb_args;
+
+static void lb_build(qjob *j)
+{
+    lb_args *a = j->args;
+    double total = row_num(job_row(j, 1), "total");
+    cJSON *o = cJSON_CreateObject();
+    if (a->count_only) {
+        cJSON_AddNumberToObject(o, "total", total);
+        job_answer(j, 200, o);
+        return;
+    }
+    const cJSON *names = job_rows(j, 2), *r;
+    cJSON *players = cJSON_CreateArray();
+    long rank = a->pg.offset;
+    cJSON_ArrayForEach(r, job_rows(j, 0))
+    {
+        const char *guid = row_str(r, "guid"), *name = name_of(names, guid);
+        double mu = row_num(r, "mu"), sigma = row_num(r, "sigma"), ordinal = rating_ordinal((rating){mu, sigma});
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddNumberToObject(p, "rank", (double)++rank);
+        cJSON_AddStringToObject(p, "player_id", guid);
+        cJSON_AddStringToObject(p, "guid", guid);
+        cJSON_AddStringToObject(p, "id", guid);
+        cJSON_AddStringToObject(p, "player_name", name);
+        cJSON_AddStringToObject(p, "name", name);
+        /* The widget shows row[stat] and value: the conservative estimate, as ranked. */
+        json_add_round(p, "value", ordinal, 2);
+        json_add_round(p, RATING_STAT, ordinal, 2);
+        add_rating(p, "", mu, sigma);
+        cJSON_AddNumberToObject(p, "rated_matches", row_num(r, "matches"));
+        cJSON_AddNumberToObject(p, "last_rated_at", floor(row_num(r, "last_ms") / 1000));
+        cJSON_AddItemToArray(players, p);
+    }
+    cJSON_AddItemToObject(o, "players", players);
+    cJSON_AddNumberToObject(o, "total", total);
+    cJSON_AddNumberToObject(o, "page", (double)a->pg.page);
+    cJSON_AddNumberToObject(o, "limit", (double)a->pg.limit);
+    cJSON_AddNumberToObject(o, "offset", (double)a->pg.offset);
+    cJSON_AddStringToObject(o, "stat", RATING_STAT);
+    cJSON_AddStringToObject(o, "period", period_name(a->p));
+    cJSON_AddStringToObject(o, "family", a->family);
+    cJSON_AddNumberToObject(o, "min_matches", (double)a->min_matches);
+    job_answer(j, 200, o);
+}
+
+/* Step 2: the page's names. */
+static void lb_names(qjob *j)
+{
+    size_t max = (size_t)cJSON_GetArraySize(job_rows(j, 0));
+    const char **guids = max ? malloc(max * sizeof *guids) : NULL;
+    if (max && !guids) {
+        job_error(j, 500, "Out of memory.");
+        return;
+    }
+    size_t n = rows_strings(job_rows(j, 0), "guid", guids, max);
+    if (n > 0) {
+        sqlv v[] = {SQL_LIST("guids", guids, n)};
+        job_ch(j, 2, names_sql, v, 1);
+    }
+    free(guids);
+    job_then(j, lb_build);
+}
+
+static void lb_start(qjob *j)
+{
+    lb_args *a = j->args;
+    sqlv v[] = {SQL_STR("family", a->family), SQL_INT("min_matches", a->min_matches),
+                SQL_INT("from_ms", (long long)a->from_ms), SQL_INT("limit", a->pg.limit),
+                SQL_INT("offset", a->pg.offset)};
+    job_ch(j, 1, leaderboard_count_sql, v, 3);
+    if (a->count_only) {
+        job_then(j, lb_build);
+        return;
+    }
+    job_ch(j, 0, leaderboard_sql, v, 5);
+    job_then(j, lb_names);
+}
+
+void rating_leaderboard(http_request *req, queryd *q, period p, bool count_only)
+{
+    const char *family;
+    if (!family_param(req, DEFAULT_FAMILY, &family))
+        return;
+    lb_args *a = ARGS_NEW(lb_args);
+    if (!a) {
+        http_respond_error(req, 500, "Out of memory.");
+        return;
+    }
+    a->family = family;
+    a->p = p;
+    a->count_only = count_only;
+    a->min_matches = min_matches();
+    char day[11];
+    period_bound(p, (int64_t)time(NULL), day, &a->from_ms);
+    paging_parse(req, q, 25, &a->pg);
+    char key[128];
+    if (count_only)
+        snprintf(key, sizeof key, "lbrc:%s:%s:%ld", family, period_name(p), a->min_matches);
+    else
+        snprintf(key, sizeof key, "lbr:%s:%s:%ld:%ld:%ld", family, period_name(p), a->min_matches, a->pg.limit,
+                 a->pg.offset);
+    qcache_serve(q->cache, req, key, rating_ttl_s(q), lb_start, a, free);
+}
+
+/* ---- a player's current ratings ---- */
+
+void rating_job_current(qjob *j, int slot, const char *guid)
+{
+    sqlv v[] = {SQL_STR("guid", guid)};
+    job_ch(j, slot, current_sql, v, 1);
+}
+
+cJSON *rating_family_json(const cJSON *rows, const char *family)
+{
+    const cJSON *r = rows_find(rows, "family", family);
+    double mu, sigma;
+    rating_new_player(&mu, &sigma);
+    if (r) {
+        mu = row_num(r, "mu");
+        sigma = row_num(r, "sigma");
+    }
+    double matches = row_num(r, "matches");
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "family", family);
+    add_rating(o, "", mu, sigma);
+    cJSON_AddNumberToObject(o, "rated_matches", matches);
+    /* Whether the rating leaderboard lists the player (QUERY_RATING_MIN_MATCHES). */
+    cJSON_AddBoolToObject(o, "ranked", matches >= (double)min_matches());
+    if (r)
+        cJSON_AddNumberToObject(o, "last_rated_at", floor(row_num(r, "last_ms") / 1000));
+    else
+        cJSON_AddNullToObject(o, "last_rated_at");
+    return o;
+}
+
+cJSON *rating_families_json(const cJSON *rows)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (size_t i = 0; i < NFAMILIES; i++)
+        cJSON_AddItemToObject(o, families[i], rating_family_json(rows, families[i]));
+    return o;
+}
+
+const char *rating_main_family(const cJSON *rows)
+{
+    const char *best = DEFAULT_FAMILY;
+    double most = 0;
+    for (size_t i = 0; i < NFAMILIES; i++) {
+        double n = row_num(rows_find(rows, "family", families[i]), "matches");
+        if (n > most) {
+            most = n;
+            best = families[i];
+        }
+    }
+    return best;
+}
+
+void rating_job_players(qjob *j, int slot, const char *family, const char *const *guids, size_t n)
+{
+    sqlv v[] = {SQL_STR("family", family), SQL_LIST("guids", guids, n)};
+    job_ch(j, slot, players_sql, v, 2);
+}
+
+/* ---- GET /stats/player/{guid}/ratings ---- */
+
+typedef struct {
+    char guid[IDENT_MAX + 1];
+    const char *family; /* NULL: every family */
+    long limit;
+} history_args;
+
+static void history_build(qjob *j)
+{
+    history_args *a = j->args;
+    const cJSON *rows = job_rows(j, 0);
+    if (cJSON_GetArraySize(rows) == 0 && row_num(job_row(j, 2), "seen_ms") <= 0) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "Player not found: no events for GUID '%.64s'.", a->guid);
+        job_error(j, 404, msg);
+        return;
+    }
+    cJSON *points = cJSON_CreateArray();
+    /* Oldest first, as a chart draws them: the rows are the newest {limit}, newest first. */
+    for (int i = cJSON_GetArraySize(rows) - 1; i >= 0; i--) {
+        const cJSON *r = cJSON_GetArrayItem(rows, i);
+        double end_ms = row_num(r, "end_ms"), place = row_num(r, "place");
+        double mu0 = row_num(r, "mu_before"), s0 = row_num(r, "sigma_before");
+        double mu1 = row_num(r, "mu_after"), s1 = row_num(r, "sigma_after");
+        char iso[32];
+        iso_time((uint64_t)end_ms, iso);
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "match_id", row_str(r, "match_key"));
+        cJSON_AddNumberToObject(p, "ended_at", floor(end_ms / 1000));
+        cJSON_AddStringToObject(p, "date", iso);
+        cJSON_AddStringToObject(p, "family", row_str(r, "family"));
+        cJSON_AddStringToObject(p, "game_type", row_str(r, "game_type"));
+        cJSON_AddStringToObject(p, "team", row_str(r, "team"));
+        cJSON_AddNumberToObject(p, "place", place);
+        cJSON_AddBoolToObject(p, "won", place == 1);
+        cJSON_AddNumberToObject(p, "weight", row_num(r, "weight"));
+        cJSON_AddNumberToObject(p, "win_prob", row_num(r, "win_prob"));
+        add_rating(p, "", mu1, s1);
+        add_rating(p, "before_", mu0, s0);
+        cJSON_AddNumberToObject(p, "mu_change", mu1 - mu0);
+        cJSON_AddNumberToObject(p, "ordinal_change",
+                                rating_ordinal((rating){mu1, s1}) - rating_ordinal((rating){mu0, s0}));
+        cJSON_AddItemToArray(points, p);
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "guid", a->guid);
+    cJSON_AddStringToObject(o, "family", a->family ? a->family : "all");
+    cJSON_AddItemToObject(o, "points", points);
+    cJSON_AddNumberToObject(o, "total", row_num(job_row(j, 1), "total"));
+    cJSON_AddNumberToObject(o, "limit", (double)a->limit);
+    job_answer(j, 200, o);
+}
+
+static void history_start(qjob *j)
+{
+    history_args *a = j->args;
+    sqlv v[] = {SQL_STR("guid", a->guid), SQL_INT("all", a->family ? 0 : 1),
+                SQL_STR("family", a->family ? a->family : ""), SQL_INT("limit", a->limit)};
+    job_ch(j, 0, history_sql, v, 4);
+    job_ch(j, 1, history_count_sql, v, 3);
+    job_ch(j, 2, known_sql, v, 1);
+    job_then(j, history_build);
+}
+
+void rating_player_history(http_request *req, void *arg)
+{
+    queryd *q = arg;
+    const char *guid = http_request_param(req, "guid");
+    if (!ident_ok(guid, IDENT_MAX)) {
+        respond_bad_param(req, "guid", "must be 1 to 64 printable bytes");
+        return;
+    }
+    const char *family;
+    if (!family_param(req, NULL, &family))
+        return;
+    history_args *a = ARGS_NEW(history_args);
+    if (!a) {
+        http_respond_error(req, 500, "Out of memory.");
+        return;
+    }
+    snprintf(a->guid, sizeof a->guid, "%s", guid);
+    a->family = family;
+    a->limit = param_long(req, "limit", HISTORY_DEFAULT_LIMIT, 1, HISTORY_MAX_LIMIT);
+    char key[QCACHE_PART_MAX + 64], g[QCACHE_PART_MAX];
+    snprintf(key, sizeof key, "pr:%s:%s:%ld", qcache_part(a->guid, g), family ? family : "all", a->limit);
+    qcache_serve(q->cache, req, key, rating_ttl_s(q), history_start, a, free);
+}
+
+/* ---- GET /stats/match/{id}/ratings (and /predictions) ---- */
+
+typedef struct {
+    char id[IDENT_MAX + 1];
+} match_args;
+
+/* The sides of a rated match: one per team (per player in free-for-all, whose team is ''), with the chance it had
+ * to win before the match (every player of a side carries the side's), its place and its players' mean prior. */
+static cJSON *match_sides_json(const cJSON *players)
+{
+    cJSON *sides = cJSON_CreateArray();
+    const cJSON *r;
+    cJSON_ArrayForEach(r, players)
+    {
+        const char *team = row_str(r, "team"), *guid = row_str(r, "guid");
+        /* Team games: the side of that team, once seen; free-for-all: a side of its own. */
+        cJSON *side = NULL, *s;
+        if (*team) {
+            cJSON_ArrayForEach(s, sides)
+            {
+                if (strcmp(row_str(s, "team"), team) == 0)
+                    side = s;
+            }
+        }
+        if (!side) {
+            side = cJSON_CreateObject();
+            cJSON_AddStringToObject(side, "team", team);
+            if (!*team)
+                cJSON_AddStringToObject(side, "guid", guid);
+            cJSON_AddNumberToObject(side, "place", row_num(r, "place"));
+            cJSON_AddBoolToObject(side, "won", row_num(r, "place") == 1);
+            cJSON_AddNumberToObject(side, "win_prob", row_num(r, "win_prob"));
+            cJSON_AddNumberToObject(side, "players", 0);
+            cJSON_AddNumberToObject(side, "mu_before_mean", 0);
+            cJSON_AddItemToArray(sides, side);
+        }
+        cJSON *n = cJSON_GetObjectItem(side, "players"), *m = cJSON_GetObjectItem(side, "mu_before_mean");
+        double k = n->valuedouble;
+        cJSON_SetNumberValue(m, (m->valuedouble * k + row_num(r, "mu_before")) / (k + 1));
+        cJSON_SetNumberValue(n, k + 1);
+    }
+    return sides;
+}
+
+static void match_build(qjob *j)
+{
+    match_args *a = j->args;
+    const cJSON *rows = job_rows(j, 0), *names = job_rows(j, 1), *r;
+    const cJSON *head = rows_find(rows, "kind", "match");
+    if (!head && row_num(job_row(j, 2), "first_ms") <= 0) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "Match not found: '%.64s'.", a->id);
+        job_error(j, 404, msg);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "match_id", a->id);
+    if (!head) {
+        /* Played, not finished or not rated yet: ratingd rates a match RATING_SETTLE_MS after its match_end. */
+        cJSON_AddBoolToObject(o, "rated", false);
+        cJSON_AddStringToObject(o, "status", "pending");
+        cJSON_AddStringToObject(o, "reason", "not rated yet: the match has not ended, or ended moments ago");
+    } else {
+        bool rated = row_num(head, "rated") > 0;
+        cJSON_AddBoolToObject(o, "rated", rated);
+        cJSON_AddStringToObject(o, "status", rated ? "rated" : "not_rated");
+        cJSON_AddStringToObject(o, "reason", row_str(head, "reason"));
+        cJSON_AddStringToObject(o, "family", row_str(head, "family"));
+        cJSON_AddStringToObject(o, "game_type", row_str(head, "game_type"));
+        cJSON_AddNumberToObject(o, "ended_at", floor(row_num(head, "end_ms") / 1000));
+    }
+    cJSON *players_rows = cJSON_CreateArray(), *players = cJSON_CreateArray(), *skipped = cJSON_CreateArray();
+    cJSON_ArrayForEach(r, rows)
+    {
+        const char *kind = row_str(r, "kind"), *guid = row_str(r, "guid");
+        if (strcmp(kind, "skipped") == 0) {
+            cJSON *s = cJSON_CreateObject();
+            cJSON_AddStringToObject(s, "guid", guid);
+            cJSON_AddStringToObject(s, "name", name_of(names, guid));
+            cJSON_AddStringToObject(s, "reason", row_str(r, "reason"));
+            cJSON_AddItemToArray(skipped, s);
+            continue;
+        }
+        if (strcmp(kind, "player") != 0)
+            continue;
+        cJSON_AddItemReferenceToArray(players_rows, (cJSON *)r);
+        double mu0 = row_num(r, "mu_before"), s0 = row_num(r, "sigma_before");
+        double mu1 = row_num(r, "mu_after"), s1 = row_num(r, "sigma_after");
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "guid", guid);
+        cJSON_AddStringToObject(p, "player_id", guid);
+        cJSON_AddStringToObject(p, "name", name_of(names, guid));
+        cJSON_AddStringToObject(p, "team", row_str(r, "team"));
+        cJSON_AddNumberToObject(p, "place", row_num(r, "place"));
+        cJSON_AddBoolToObject(p, "won", row_num(r, "place") == 1);
+        cJSON_AddNumberToObject(p, "weight", row_num(r, "weight"));
+        cJSON_AddNumberToObject(p, "win_prob", row_num(r, "win_prob"));
+        add_rating(p, "before_", mu0, s0);
+        add_rating(p, "", mu1, s1);
+        cJSON_AddNumberToObject(p, "mu_change", mu1 - mu0);
+        cJSON_AddNumberToObject(p, "ordinal_change",
+                                rating_ordinal((rating){mu1, s1}) - rating_ordinal((rating){mu0, s0}));
+        cJSON_AddItemToArray(players, p);
+    }
+    cJSON_AddItemToObject(o, "teams", match_sides_json(players_rows));
+    cJSON_Delete(players_rows);
+    cJSON_AddItemToObject(o, "players", players);
+    cJSON_AddItemToObject(o, "skipped", skipped);
+    job_answer(j, 200, o);
+}
+
+static void match_start(qjob *j)
+{
+    match_args *a = j->args;
+    sqlv v[] = {SQL_STR("id", a->id)};
+    job_ch(j, 0, match_rows_sql, v, 1);
+    job_ch(j, 1, match_names_sql, v, 1);
+    job_ch(j, 2, match_known_sql, v, 1);
+    job_then(j, match_build);
+}
+
+void rating_match(http_request *req, void *arg)
+{
+    queryd *q = arg;
+    const char *id = http_request_param(req, "id");
+    if (!ident_ok(id, IDENT_MAX)) {
+        respond_bad_param(req, "id", "must be a match id of 1 to 64 printable bytes");
+        return;
+    }
+    match_args *a = ARGS_NEW(match_args);
+    if (!a) {
+        http_respond_error(req, 500, "Out of memory.");
+        return;
+    }
+    snprintf(a->id, sizeof a->id, "%s", id);
+    char key[QCACHE_PART_MAX + 16], m[QCACHE_PART_MAX];
+    snprintf(key, sizeof key, "mr:%s", qcache_part(a->id, m));
+    qcache_serve(q->cache, req, key, rating_ttl_s(q), match_start, a, free);
+}
+
+/* ---- GET /stats/team/{id}/rating: a forum team (smf-forum.md §5) by its members' ratings ---- */
+
+/* The teams' active members and every GUID each has linked; a member without one has player_guid ''. */
+// clang-format off
+static const char team_members_sql[] =
+    "SELECT t.id_team, t.team_name, t.team_tag, m.id_member, COALESCE(i.player_guid, '') AS player_guid\n"
+    "FROM {p}mohaa_teams AS t\n"
+    "LEFT JOIN {p}mohaa_team_members AS m ON m.id_team = t.id_team AND m.status = 'active'\n"
+    "LEFT JOIN {p}mohaa_identities AS i ON i.id_member = m.id_member AND i.player_guid != ''\n"
+    "WHERE t.id_team IN (?, ?)\n"
+    "ORDER BY t.id_team, m.id_member, i.player_guid";
+// clang-format on
+
+typedef struct {
+    long id, vs; /* vs: 0 when no opponent was asked for */
+    const char *family;
+} team_args;
+
+/* One member's rating: of the GUIDs the member linked, the one with the most rated matches in the family (a member
+ * may have played under several; ties: the first GUID in order). */
+typedef struct {
+    double member_id;
+    const char *guid; /* "" when none is rated */
+    double mu, sigma, matches;
+} team_member;
+
+/* The members of team id from the MariaDB rows (ordered by team, then member), each with their rating (guid ""
+ * when none of theirs is rated). Returns how many, at most max. */
+static size_t team_members_of(const cJSON *members, const cJSON *ratings, long id, team_member *out, size_t max)
+{
+    size_t n = 0;
+    const cJSON *r;
+    cJSON_ArrayForEach(r, members)
+    {
+        if (row_num(r, "id_team") != (double)id || row_num(r, "id_member") <= 0)
+            continue;
+        double member = row_num(r, "id_member");
+        team_member *m = n > 0 && out[n - 1].member_id == member ? &out[n - 1] : NULL;
+        if (!m) {
+            if (n == max)
+                break;
+            m = &out[n++];
+            *m = (team_member){.member_id = member, .guid = ""};
+        }
+        const cJSON *rated = rows_find(ratings, "guid", row_str(r, "player_guid"));
+        if (rated && row_num(rated, "matches") > m->matches) {
+            m->guid = row_str(rated, "guid");
+            m->mu = row_num(rated, "mu");
+            m->sigma = row_num(rated, "sigma");
+            m->matches = row_num(rated, "matches");
+        }
+    }
+    return n;
+}
+
+#define TEAM_MAX_MEMBERS 64
+
+/* The first row of team id, or NULL: the team does not exist. */
+static const cJSON *team_row(const cJSON *members, long id)
+{
+    const cJSON *r;
+    cJSON_ArrayForEach(r, members)
+    {
+        if (row_num(r, "id_team") == (double)id)
+            return r;
+    }
+    return NULL;
+}
+
+/* A team as served, and its rated members as a team of the model (players[] of at least TEAM_MAX_MEMBERS). The
+ * team's rating is its rated members' mean mu, with the uncertainty of that mean (sqrt of the summed variances over
+ * n), so that teams of different sizes compare; members without a rated GUID are listed and left out, as ratingd
+ * leaves guests out of a side's strength. */
+static cJSON *team_json(const cJSON *members, const cJSON *ratings, long id, rating_player *players, size_t *nrated)
+{
+    const cJSON *head = team_row(members, id);
+    team_member ms[TEAM_MAX_MEMBERS];
+    size_t n = team_members_of(members, ratings, id, ms, TEAM_MAX_MEMBERS);
+    cJSON *o = cJSON_CreateObject(), *list = cJSON_CreateArray();
+    cJSON_AddNumberToObject(o, "team_id", (double)id);
+    cJSON_AddStringToObject(o, "team_name", row_str(head, "team_name"));
+    cJSON_AddStringToObject(o, "team_tag", row_str(head, "team_tag"));
+    double sum_mu = 0, sum_var = 0;
+    *nrated = 0;
+    for (size_t i = 0; i < n; i++) {
+        cJSON *m = cJSON_CreateObject();
+        bool rated = *ms[i].guid != '\0';
+        cJSON_AddNumberToObject(m, "member_id", ms[i].member_id);
+        cJSON_AddStringToObject(m, "guid", ms[i].guid);
+        cJSON_AddBoolToObject(m, "rated", rated);
+        if (rated) {
+            add_rating(m, "", ms[i].mu, ms[i].sigma);
+            cJSON_AddNumberToObject(m, "rated_matches", ms[i].matches);
+            players[(*nrated)++] = (rating_player){.r = {ms[i].mu, ms[i].sigma}, .weight = 1};
+            sum_mu += ms[i].mu;
+            sum_var += ms[i].sigma * ms[i].sigma;
+        }
+        cJSON_AddItemToArray(list, m);
+    }
+    cJSON_AddNumberToObject(o, "members_count", (double)n);
+    cJSON_AddNumberToObject(o, "rated_members", (double)*nrated);
+    if (*nrated > 0) {
+        add_rating(o, "", sum_mu / (double)*nrated, sqrt(sum_var) / (double)*nrated);
+    } else {
+        cJSON_AddNullToObject(o, "mu");
+        cJSON_AddNullToObject(o, "sigma");
+        cJSON_AddNullToObject(o, "ordinal");
+    }
+    cJSON_AddItemToObject(o, "members", list);
+    return o;
+}
+
+static void team_build(qjob *j)
+{
+    team_args *a = j->args;
+    const cJSON *members = job_rows(j, 0), *ratings = job_rows(j, 1);
+    long missing = !team_row(members, a->id) ? a->id : a->vs && !team_row(members, a->vs) ? a->vs : 0;
+    if (missing) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "Team not found: no forum team %ld.", missing);
+        job_error(j, 404, msg);
+        return;
+    }
+    rating_player mine[TEAM_MAX_MEMBERS], theirs[TEAM_MAX_MEMBERS];
+    size_t nmine, ntheirs = 0;
+    cJSON *o = team_json(members, ratings, a->id, mine, &nmine);
+    cJSON_AddStringToObject(o, "family", a->family);
+    if (a->vs) {
+        cJSON_AddItemToObject(o, "opponent", team_json(members, ratings, a->vs, theirs, &ntheirs));
+        if (nmine > 0 && ntheirs > 0) {
+            /* The chance of this team against the other, the model's prediction for a match of their rated members
+             * (as ratingd predicts a match's sides: rating_win_probabilities). */
+            rating_model m;
+            rating_model_default(&m);
+            rating_team teams[2] = {{.players = mine, .nplayers = nmine, .rank = 1},
+                                    {.players = theirs, .nplayers = ntheirs, .rank = 2}};
+            double p[2];
+            rating_win_probabilities(&m, teams, 2, p);
+            cJSON_AddNumberToObject(o, "win_prob", p[0]);
+        } else {
+            cJSON_AddNullToObject(o, "win_prob");
+        }
+    }
+    job_answer(j, 200, o);
+}
+
+/* Step 2: the ratings of every GUID the members linked. */
+static void team_ratings(qjob *j)
+{
+    team_args *a = j->args;
+    size_t max = (size_t)cJSON_GetArraySize(job_rows(j, 0));
+    const char **guids = max ? malloc(max * sizeof *guids) : NULL;
+    if (max && !guids) {
+        job_error(j, 500, "Out of memory.");
+        return;
+    }
+    size_t n = 0;
+    const cJSON *r;
+    cJSON_ArrayForEach(r, job_rows(j, 0))
+    {
+        const char *g = row_str(r, "player_guid");
+        if (*g)
+            guids[n++] = g;
+    }
+    if (n > 0)
+        rating_job_players(j, 1, a->family, guids, n);
+    free(guids);
+    job_then(j, team_build);
+}
+
+static void team_start(qjob *j)
+{
+    team_args *a = j->args;
+    char *sql = smf_sql(j->q, team_members_sql);
+    if (!sql) {
+        job_error(j, 500, "Out of memory.");
+        return;
+    }
+    char id[24], vs[24];
+    snprintf(id, sizeof id, "%ld", a->id);
+    snprintf(vs, sizeof vs, "%ld", a->vs ? a->vs : a->id);
+    const char *params[] = {id, vs};
+    job_mdb(j, 0, sql, 2, params, "id_team,id_member");
+    free(sql);
+    job_then(j, team_ratings);
+}
+
+void rating_forum_team(http_request *req, void *arg)
+{
+    queryd *q = arg;
+    long id = param_long_parse(http_request_param(req, "id"), -1, -1, 2147483647L);
+    if (id <= 0) {
+        respond_bad_param(req, "id", "must be a forum team id (a positive number)");
+        return;
+    }
+    const char *vs_text = http_request_query(req, "vs");
+    long vs = vs_text && *vs_text ? param_long_parse(vs_text, -1, -1, 2147483647L) : 0;
+    if ((vs_text && *vs_text && vs <= 0) || vs == id) {
+        respond_bad_param(req, "vs", "must be another forum team's id (a positive number)");
+        return;
+    }
+    const char *family;
+    if (!family_param(req, DEFAULT_FAMILY, &family))
+        return;
+    team_args *a = ARGS_NEW(team_args);
+    if (!a) {
+        http_respond_error(req, 500, "Out of memory.");
+        return;
+    }
+    a->id = id;
+    a->vs = vs;
+    a->family = family;
+    char key[96];
+    snprintf(key, sizeof key, "tr:%ld:%ld:%s", id, vs, family);
+    qcache_serve(q->cache, req, key, rating_ttl_s(q), team_start, a, free);
+}

@@ -1,0 +1,113 @@
+/* Unit tests of what queryd's ratings area computes itself (queryd/ratings.c): the one-against-one win probability
+ * of the predictions, the family a single rating shows, the profile's ratings per family, and the cache time of
+ * answers carrying ratings. Everything read from ClickHouse is checked by tests/integration/test_ratings.sh. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <cmocka.h>
+
+#include "ratings.h"
+
+/* rows {family, mu, sigma, matches, last_ms} as the current ratings query gives them. */
+static cJSON *family_rows(const char *json)
+{
+    cJSON *rows = cJSON_Parse(json);
+    assert_non_null(rows);
+    return rows;
+}
+
+static void test_duel_win_prob(void **state)
+{
+    (void)state;
+    double mu, sigma;
+    rating_new_player(&mu, &sigma);
+    assert_true(mu == 25.0 && fabs(sigma - 25.0 / 3) < 1e-15);
+    /* Equal ratings: an even chance. */
+    assert_true(rating_duel_win_prob(mu, sigma, mu, sigma) == 0.5);
+    /* The model's pairwise probability, Phi((mu_a - mu_b) / sqrt(2 beta^2 + sigma_a^2 + sigma_b^2)), beta = 25/6. */
+    double beta = 25.0 / 6, c = sqrt(2 * beta * beta + 4.0 * 4.0 + sigma * sigma);
+    double expected = 0.5 * erfc(-((30.0 - 25.0) / c) / sqrt(2.0));
+    double p = rating_duel_win_prob(30, 4, 25, sigma);
+    assert_true(fabs(p - expected) < 1e-12);
+    assert_true(p > 0.5);
+    /* Each side's chance, the other way round: they sum to 1. */
+    assert_true(fabs(p + rating_duel_win_prob(25, sigma, 30, 4) - 1) < 1e-12);
+}
+
+static void test_main_family(void **state)
+{
+    (void)state;
+    cJSON *none = family_rows("[]");
+    assert_string_equal(rating_main_family(none), "team"); /* the default family when nothing is rated */
+    cJSON *most = family_rows("[{\"family\": \"ffa\", \"matches\": 3}, {\"family\": \"objective\", \"matches\": 5}]");
+    assert_string_equal(rating_main_family(most), "objective");
+    /* A tie: the first in the served order (ffa, team, objective). */
+    cJSON *tie = family_rows("[{\"family\": \"team\", \"matches\": 2}, {\"family\": \"ffa\", \"matches\": 2}]");
+    assert_string_equal(rating_main_family(tie), "ffa");
+    cJSON_Delete(none);
+    cJSON_Delete(most);
+    cJSON_Delete(tie);
+}
+
+static void test_families_json(void **state)
+{
+    (void)state;
+    setenv("QUERY_RATING_MIN_MATCHES", "3", 1);
+    cJSON *rows =
+        family_rows("[{\"family\": \"objective\", \"mu\": 30, \"sigma\": 4, \"matches\": 3, \"last_ms\": 5999}]");
+    cJSON *o = rating_families_json(rows);
+    const cJSON *obj = cJSON_GetObjectItem(o, "objective"), *team = cJSON_GetObjectItem(o, "team");
+    assert_non_null(cJSON_GetObjectItem(o, "ffa"));
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(obj, "family")), "objective");
+    assert_true(cJSON_GetObjectItem(obj, "mu")->valuedouble == 30);
+    assert_true(cJSON_GetObjectItem(obj, "sigma")->valuedouble == 4);
+    assert_true(cJSON_GetObjectItem(obj, "ordinal")->valuedouble == 18); /* mu - 3 sigma */
+    assert_true(cJSON_GetObjectItem(obj, "rated_matches")->valuedouble == 3);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(obj, "ranked")));
+    assert_true(cJSON_GetObjectItem(obj, "last_rated_at")->valuedouble == 5); /* seconds, rounded down */
+    /* No rated match in a family: a new player's rating, not ranked, never rated. */
+    assert_true(cJSON_GetObjectItem(team, "mu")->valuedouble == 25);
+    assert_true(fabs(cJSON_GetObjectItem(team, "sigma")->valuedouble - 25.0 / 3) < 1e-15);
+    assert_true(cJSON_GetObjectItem(team, "rated_matches")->valuedouble == 0);
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItem(team, "ranked")));
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(team, "last_rated_at")));
+    cJSON_Delete(o);
+    /* Below QUERY_RATING_MIN_MATCHES: rated, but not on the leaderboard. */
+    setenv("QUERY_RATING_MIN_MATCHES", "4", 1);
+    o = rating_family_json(rows, "objective");
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItem(o, "ranked")));
+    cJSON_Delete(o);
+    unsetenv("QUERY_RATING_MIN_MATCHES");
+    cJSON_Delete(rows);
+}
+
+static void test_ttl(void **state)
+{
+    (void)state;
+    queryd q = {.cache_ttl_s = 60};
+    unsetenv("QUERY_RATING_TTL_S");
+    assert_int_equal(rating_ttl_s(&q), 5);
+    setenv("QUERY_RATING_TTL_S", "120", 1);
+    assert_int_equal(rating_ttl_s(&q), 60); /* never longer than any other answer's */
+    setenv("QUERY_RATING_TTL_S", "0", 1);
+    assert_int_equal(rating_ttl_s(&q), 1);
+    unsetenv("QUERY_RATING_TTL_S");
+}
+
+int main(void)
+{
+    config_register(rating_config_vars);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_duel_win_prob),
+        cmocka_unit_test(test_main_family),
+        cmocka_unit_test(test_families_json),
+        cmocka_unit_test(test_ttl),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
