@@ -335,7 +335,7 @@ static uint64_t first_received_ms(const char *rows, size_t len)
     return *e == '\t' ? sec * 1000 + strtoull(e + 1, NULL, 10) : 0;
 }
 
-/* The next step's size, from what the last one changed (see STEP_STATES). */
+/* The next step's size, from what the last one changed (see CHECKPOINT_BYTES). */
 static void size_steps(pipeline *p, size_t entries)
 {
     int most = p->s->read_count;
