@@ -30,18 +30,6 @@ const config_var achievd_config_vars[] = {
     {NULL, NULL, NULL},
 };
 
-/* An integer setting within [lo, hi]; out of range is an error. */
-static int setting(const char *name, long long lo, long long hi, int *out)
-{
-    long long v = config_get_int(name, -1);
-    if (v < lo || v > hi) {
-        log_error("%s must be between %lld and %lld", name, lo, hi);
-        return -EINVAL;
-    }
-    *out = (int)v;
-    return 0;
-}
-
 int achievd_settings_load(achievd_settings *s)
 {
     s->redis_url = config_get("REDIS_URL");
@@ -59,14 +47,14 @@ int achievd_settings_load(achievd_settings *s)
         return -EINVAL;
     }
     int rc = mdb_smf_prefix(s->prefix, sizeof s->prefix);
-    rc |= setting("ACHIEVD_READ_COUNT", 1, 100000, &s->read_count);
-    rc |= setting("ACHIEVD_FLUSH_MS", 10, 600000, &s->flush_ms);
-    rc |= setting("ACHIEVD_PROGRESS_MS", 10, 3600000, &s->progress_ms);
-    rc |= setting("ACHIEVD_WRITE_ROWS", 1, 10000, &s->write_rows);
-    rc |= setting("ACHIEVD_LEASE_MS", 1000, 600000, &s->lease_ms);
-    rc |= setting("ACHIEVD_CATALOGUE_RELOAD_S", 1, 86400, &s->catalogue_reload_s);
-    rc |= setting("ACHIEVD_IDENTITIES_RELOAD_S", 1, 86400, &s->identities_reload_s);
-    rc |= setting("ACHIEVD_DEDUP_S", 1, 604800, &s->dedup_s);
-    rc |= setting("ACHIEVD_MATCH_IDLE_S", 60, 604800, &s->match_idle_s);
+    rc |= config_get_int_in("ACHIEVD_READ_COUNT", 1, 100000, &s->read_count);
+    rc |= config_get_int_in("ACHIEVD_FLUSH_MS", 10, 600000, &s->flush_ms);
+    rc |= config_get_int_in("ACHIEVD_PROGRESS_MS", 10, 3600000, &s->progress_ms);
+    rc |= config_get_int_in("ACHIEVD_WRITE_ROWS", 1, 10000, &s->write_rows);
+    rc |= config_get_int_in("ACHIEVD_LEASE_MS", 1000, 600000, &s->lease_ms);
+    rc |= config_get_int_in("ACHIEVD_CATALOGUE_RELOAD_S", 1, 86400, &s->catalogue_reload_s);
+    rc |= config_get_int_in("ACHIEVD_IDENTITIES_RELOAD_S", 1, 86400, &s->identities_reload_s);
+    rc |= config_get_int_in("ACHIEVD_DEDUP_S", 1, 604800, &s->dedup_s);
+    rc |= config_get_int_in("ACHIEVD_MATCH_IDLE_S", 60, 604800, &s->match_idle_s);
     return rc ? -EINVAL : 0;
 }

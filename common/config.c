@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,8 @@ const config_var config_common_vars[] = {
     {"MOHSTATS_URL", "http://127.0.0.1:8080", "the nginx front door: the one base URL for game servers and the forum"},
     {"CLICKHOUSE_URL", "http://default@127.0.0.1:8123/?database=mohstats", "ClickHouse HTTP interface and database"},
     {"REDIS_URL", "redis://127.0.0.1:6379/0", "Redis: the event stream, live state and caches"},
-    {"INGEST_STREAM", "mohstats:events", "Redis stream of accepted batches: ingestd appends, its writers and achievd read"},
+    {"INGEST_STREAM", "mohstats:events",
+     "Redis stream of accepted batches: ingestd appends, its writers and achievd read"},
     {"WRITER_GROUP", "clickhouse", "consumer group of the writers that move the stream into ClickHouse"},
     {"POSTGRES_URL", "postgresql://mohstats@127.0.0.1:5432/mohstats", "PostgreSQL: servers, login tokens, trusted IPs"},
     {"MARIADB_URL", "mysql://mohstats@127.0.0.1:3306/smf", "the forum's MariaDB database (SMF tables)"},
@@ -81,6 +83,18 @@ long long config_get_int(const char *name, long long fallback)
         return fallback;
     }
     return v;
+}
+
+int config_get_int_in(const char *name, long long lo, long long hi, int *out)
+{
+    /* lo - 1 stands for "missing or malformed": out of range whatever the bounds (lo > LLONG_MIN by contract). */
+    long long v = config_get_int(name, lo - 1);
+    if (v < lo || v > hi || v < INT_MIN || v > INT_MAX) {
+        log_error("%s must be between %lld and %lld", name, lo, hi);
+        return -EINVAL;
+    }
+    *out = (int)v;
+    return 0;
 }
 
 /* Copy at most n bytes of s into a field of size cap, NUL-terminated; -EINVAL if it does not fit. */

@@ -33,6 +33,9 @@ extern const config_var config_common_vars[];
 const char *config_get(const char *name);
 /* Integer setting; on a malformed value logs an error and returns the default. */
 long long config_get_int(const char *name, long long fallback);
+/* Integer setting that must lie within [lo, hi] and fit an int: *out, or -EINVAL after logging which setting and
+ * its bounds (a malformed value counts as out of range). */
+int config_get_int_in(const char *name, long long lo, long long hi, int *out);
 /* Register a daemon's own settings so config_get finds their defaults and --help prints them. */
 void config_register(const config_var *vars);
 /* Print every registered setting, its current value (passwords masked) and help text. */

@@ -30,18 +30,6 @@ const config_var ratingd_config_vars[] = {
     {NULL, NULL, NULL},
 };
 
-/* An integer setting within [lo, hi]. */
-static int int_setting(const char *name, long long lo, long long hi, int *out)
-{
-    long long v = config_get_int(name, -1);
-    if (v < lo || v > hi) {
-        log_error("%s must be between %lld and %lld", name, lo, hi);
-        return -EINVAL;
-    }
-    *out = (int)v;
-    return 0;
-}
-
 /* A number setting within [lo, hi]. */
 static int num_setting(const char *name, double lo, double hi, double *out)
 {
@@ -72,11 +60,11 @@ int ratingd_settings_load(ratingd_settings *s)
     rc |= num_setting("RATING_MIN_FRACTION", 0.01, 1, &s->rules.min_fraction);
     rc |= num_setting("RATING_MIN_MATCH_S", 0, 86400, &s->rules.min_duration_s);
     rc |= num_setting("RATING_INACTIVITY_SIGMA_PER_DAY", 0, 100, &s->inactivity_per_day);
-    rc |= int_setting("RATING_SETTLE_MS", 0, 600000, &s->settle_ms);
-    rc |= int_setting("RATING_MATCH_IDLE_S", 1, 30 * 86400, &s->idle_s);
-    rc |= int_setting("RATING_POLL_MS", 100, 600000, &s->poll_ms);
-    rc |= int_setting("RATING_BATCH_MATCHES", 1, RATINGD_MAX_MATCHES, &s->batch_matches);
-    rc |= int_setting("RATINGD_LEASE_MS", 1000, 600000, &s->lease_ms);
+    rc |= config_get_int_in("RATING_SETTLE_MS", 0, 600000, &s->settle_ms);
+    rc |= config_get_int_in("RATING_MATCH_IDLE_S", 1, 30 * 86400, &s->idle_s);
+    rc |= config_get_int_in("RATING_POLL_MS", 100, 600000, &s->poll_ms);
+    rc |= config_get_int_in("RATING_BATCH_MATCHES", 1, RATINGD_MAX_MATCHES, &s->batch_matches);
+    rc |= config_get_int_in("RATINGD_LEASE_MS", 1000, 600000, &s->lease_ms);
     if (!s->lease_key || !*s->lease_key) {
         log_error("RATINGD_LEASE_KEY is empty");
         rc = -EINVAL;

@@ -73,6 +73,34 @@ static void test_config_get(void **state)
     assert_string_equal(config_get("REDIS_URL"), "redis://127.0.0.1:6379/0");
 }
 
+/* A bounded setting: its value when within the bounds (inclusive); -EINVAL and out untouched when beyond them,
+ * malformed, or missing without a default, whatever the bounds' sign. */
+static void test_config_get_int_in(void **state)
+{
+    config_register(test_vars);
+    int v = 0;
+    unsetenv("TEST_SETTING");
+    assert_int_equal(config_get_int_in("TEST_SETTING", 0, 100, &v), 0);
+    assert_int_equal(v, 42);
+    setenv("TEST_SETTING", "100", 1);
+    assert_int_equal(config_get_int_in("TEST_SETTING", 0, 100, &v), 0);
+    assert_int_equal(v, 100);
+    setenv("TEST_SETTING", "101", 1);
+    v = 5;
+    assert_int_equal(config_get_int_in("TEST_SETTING", 0, 100, &v), -EINVAL);
+    assert_int_equal(v, 5);
+    setenv("TEST_SETTING", "-1", 1);
+    assert_int_equal(config_get_int_in("TEST_SETTING", 0, 100, &v), -EINVAL);
+    assert_int_equal(config_get_int_in("TEST_SETTING", -10, 10, &v), 0);
+    assert_int_equal(v, -1);
+    setenv("TEST_SETTING", "7x", 1);
+    assert_int_equal(config_get_int_in("TEST_SETTING", -10, 10, &v), -EINVAL);
+    setenv("TEST_SETTING", "3000000000", 1);
+    assert_int_equal(config_get_int_in("TEST_SETTING", 0, 4000000000LL, &v), -EINVAL);
+    assert_int_equal(config_get_int_in("NOT_A_SETTING_ANYWHERE", 0, 10, &v), -EINVAL);
+    unsetenv("TEST_SETTING");
+}
+
 static void test_redact(void **state)
 {
     char out[128];
@@ -97,9 +125,10 @@ static void test_log_levels(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_url_full),  cmocka_unit_test(test_url_defaults_and_v6),
-        cmocka_unit_test(test_url_invalid), cmocka_unit_test(test_config_get),
-        cmocka_unit_test(test_redact),    cmocka_unit_test(test_log_levels),
+        cmocka_unit_test(test_url_full),          cmocka_unit_test(test_url_defaults_and_v6),
+        cmocka_unit_test(test_url_invalid),       cmocka_unit_test(test_config_get),
+        cmocka_unit_test(test_config_get_int_in), cmocka_unit_test(test_redact),
+        cmocka_unit_test(test_log_levels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
