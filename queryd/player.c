@@ -208,6 +208,20 @@ void player_job_guid(qjob *j, int slot, const char *tmpl, long limit)
     job_ch(j, slot, tmpl, v, 3);
 }
 
+/* Queue the player's lifetime totals (player_totals_sql over every day); nothing when out of memory, and the
+ * builder then finds the slot empty. */
+void player_job_lifetime(qjob *j, int slot)
+{
+    player_args *a = j->args;
+    sqlv w[] = {SQL_STR("g", a->guid)};
+    char *where = sqlt_render("guid = {g}", w, 1);
+    if (where) {
+        sqlv tv[] = {SQL_RAW("where", where), SQL_STR("day_from", "1970-01-01")};
+        job_ch(j, slot, player_totals_sql, tv, 2);
+        free(where);
+    }
+}
+
 /* Queue the player's totals (slot) and match totals (slot + 1). */
 void player_job_totals(qjob *j, int slot)
 {

@@ -30,6 +30,8 @@ extern const char player_opponents_sql[]; /* per other player, ordered by {order
 void player_job_facts(qjob *j, int slot, const char *tmpl, long limit, long offset);
 /* Queue a query keyed by the player: tmpl with {guid}, {limit}, {order}. */
 void player_job_guid(qjob *j, int slot, const char *tmpl, long limit);
+/* Queue the player's lifetime totals (player_totals_sql) in slot. */
+void player_job_lifetime(qjob *j, int slot);
 /* Queue the player's totals (slot) and match totals (slot + 1). */
 void player_job_totals(qjob *j, int slot);
 /* Whether the player exists: a name was seen, or any event was counted. */

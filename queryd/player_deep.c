@@ -295,12 +295,6 @@ void player_list_start(qjob *j)
         job_ch(j, 1, facts_count_sql, v, 1);
     }
     job_ch(j, 2, player_name_sql, v, 1);
-    sqlv w[] = {SQL_STR("g", a->guid)};
-    char *where = sqlt_render("guid = {g}", w, 1);
-    if (where) {
-        sqlv tv[] = {SQL_RAW("where", where), SQL_STR("day_from", "1970-01-01")};
-        job_ch(j, 3, player_totals_sql, tv, 2);
-        free(where);
-    }
+    player_job_lifetime(j, 3);
     job_then(j, list_build);
 }

@@ -177,13 +177,7 @@ void player_combos_start(qjob *j)
     job_ch(j, 4, player_opponents_sql, vd, 3);
     job_ch(j, 5, player_multikills_sql, v, 1);
     job_ch(j, 6, first_blood_sql, v, 1);
-    sqlv w[] = {SQL_STR("g", a->guid)};
-    char *where = sqlt_render("guid = {g}", w, 1);
-    if (where) {
-        sqlv tv[] = {SQL_RAW("where", where), SQL_STR("day_from", "1970-01-01")};
-        job_ch(j, 7, player_totals_sql, tv, 2);
-        free(where);
-    }
+    player_job_lifetime(j, 7);
     job_then(j, combos_build);
 }
 
@@ -242,13 +236,7 @@ void player_playstyle_start(qjob *j)
     sqlv v[] = {SQL_STR("guid", a->guid)};
     job_ch(j, 0, class_sql, v, 1);
     job_ch(j, 2, player_name_sql, v, 1);
-    sqlv w[] = {SQL_STR("g", a->guid)};
-    char *where = sqlt_render("guid = {g}", w, 1);
-    if (where) {
-        sqlv tv[] = {SQL_RAW("where", where), SQL_STR("day_from", "1970-01-01")};
-        job_ch(j, 3, player_totals_sql, tv, 2);
-        free(where);
-    }
+    player_job_lifetime(j, 3);
     job_then(j, playstyle_build);
 }
 
@@ -431,12 +419,6 @@ void player_drill_start(qjob *j)
     sqlv v[] = {SQL_STR("guid", a->guid), SQL_RAW("dim", a->dim_sql)};
     job_ch(j, 0, drill_sql, v, 2);
     job_ch(j, 2, player_name_sql, v, 1);
-    sqlv w[] = {SQL_STR("g", a->guid)};
-    char *where = sqlt_render("guid = {g}", w, 1);
-    if (where) {
-        sqlv tv[] = {SQL_RAW("where", where), SQL_STR("day_from", "1970-01-01")};
-        job_ch(j, 3, player_totals_sql, tv, 2);
-        free(where);
-    }
+    player_job_lifetime(j, 3);
     job_then(j, drill_build);
 }

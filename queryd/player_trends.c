@@ -91,13 +91,7 @@ void player_performance_start(qjob *j)
     player_job_facts(j, 0, player_recent_sql, 20, 0);
     sqlv v[] = {SQL_STR("guid", a->guid)};
     job_ch(j, 2, player_name_sql, v, 1);
-    sqlv w[] = {SQL_STR("g", a->guid)};
-    char *where = sqlt_render("guid = {g}", w, 1);
-    if (where) {
-        sqlv tv[] = {SQL_RAW("where", where), SQL_STR("day_from", "1970-01-01")};
-        job_ch(j, 3, player_totals_sql, tv, 2);
-        free(where);
-    }
+    player_job_lifetime(j, 3);
     job_then(j, performance_build);
 }
 
@@ -227,13 +221,7 @@ void player_peak_start(qjob *j)
     player_job_guid(j, 4, player_weapons_sql, 1);
     player_job_facts(j, 5, result_hours_sql, 0, 0);
     job_ch(j, 6, player_streaks_sql, v, 1);
-    sqlv w[] = {SQL_STR("g", a->guid)};
-    char *where = sqlt_render("guid = {g}", w, 1);
-    if (where) {
-        sqlv tv[] = {SQL_RAW("where", where), SQL_STR("day_from", "1970-01-01")};
-        job_ch(j, 7, player_totals_sql, tv, 2);
-        free(where);
-    }
+    player_job_lifetime(j, 7);
     job_then(j, peak_build);
 }
 
@@ -348,13 +336,7 @@ void player_predictions_start(qjob *j)
     sqlv v[] = {SQL_STR("guid", a->guid), SQL_INT("limit", 5), SQL_RAW("order", "kills + deaths_to")};
     job_ch(j, 1, player_opponents_sql, v, 3);
     job_ch(j, 2, player_name_sql, v, 1);
-    sqlv w[] = {SQL_STR("g", a->guid)};
-    char *where = sqlt_render("guid = {g}", w, 1);
-    if (where) {
-        sqlv tv[] = {SQL_RAW("where", where), SQL_STR("day_from", "1970-01-01")};
-        job_ch(j, 3, player_totals_sql, tv, 2);
-        free(where);
-    }
+    player_job_lifetime(j, 3);
     rating_job_current(j, 4, a->guid);
     job_then(j, predictions_rivals);
 }
