@@ -70,7 +70,11 @@ stack_logs() {
   # output: daemons that had died, sanitizer reports, nginx's errors (a 502 names its cause there).
   printf '\n--- diagnosis of %s ---\n' "$STACK_DIR"
   [ -z "$dead" ] || echo "not running before the stack was stopped:$dead"
-  grep -H -m 1 -A 40 -E "$SANITIZER_REPORT" $(daemon_logs) /dev/null
+  # A report's stack frames, not its shadow-byte legend: a CI viewer that keeps a few dozen lines must still show
+  # where the fault was and where the memory was freed and allocated.
+  grep -H -m 1 -A 120 -E "$SANITIZER_REPORT" $(daemon_logs) /dev/null |
+    grep -E "$SANITIZER_REPORT|(READ|WRITE) of size|freed by|previously allocated|located in|#[0-9]+ 0x|SUMMARY" |
+    grep -v -E 'in (__interceptor_|__asan_|__libc_start|_start\b)' | head -n 60
   grep -H -E '\[(error|crit|alert|emerg)\]' "$STACK_DIR/logs/nginx-error.log" 2>/dev/null | tail -n 5
   return 0
 }
