@@ -61,7 +61,8 @@ struct ch_client {
     ch_request *requests;
     ch_sock *socks;
     int depth;        /* > 0 while our code runs under a curl call or a user callback */
-    bool freeing;     /* ch_client_free was called */
+    bool freeing;     /* ch_client_free (or ch_client_stop) was called */
+    bool retain;      /* ch_client_stop: stay allocated after the teardown, until ch_client_free */
     bool torn_down;   /* curl is gone; waiting for handles to close */
     unsigned closing; /* uv handles whose close callback has not run yet */
 };
@@ -189,7 +190,7 @@ int ch_append_tsv(bytebuf *b, const char *s, size_t len)
 /* Free the client once curl is gone and the last uv handle has closed. */
 static void client_maybe_release(ch_client *c)
 {
-    if (!c->torn_down || c->closing)
+    if (!c->torn_down || c->closing || c->retain)
         return;
     curl_slist_free_all(c->headers);
     free(c->url);
@@ -569,10 +570,25 @@ fail:
     return NULL;
 }
 
-void ch_client_free(ch_client *c)
+void ch_client_stop(ch_client *c)
 {
     if (!c || c->freeing)
         return;
+    c->retain = true;
+    ch_client_free(c);
+}
+
+void ch_client_free(ch_client *c)
+{
+    if (!c)
+        return;
+    if (c->freeing) {
+        if (c->retain) { /* stopped: the memory may go now, or once the handles have closed */
+            c->retain = false;
+            client_maybe_release(c);
+        }
+        return;
+    }
     c->freeing = true;
     /* Inside one of our callbacks curl is on the stack: client_leave finishes it. */
     if (c->depth == 0)

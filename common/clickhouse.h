@@ -23,6 +23,9 @@ ch_client *ch_client_new(uv_loop_t *loop, const char *url, long timeout_ms);
  * memory goes when the uv handles have closed: keep running the loop. Requests made after this (from a
  * cancelled callback) return -ECANCELED. */
 void ch_client_free(ch_client *c);
+/* ch_client_free, but c stays allocated (every request refused with -ECANCELED) until ch_client_free: for a
+ * client that other objects may still call while the process shuts down (daemon_services.c). */
+void ch_client_stop(ch_client *c);
 
 /* Run a query (sent as the POST body). Returns 0 or -ENOMEM. */
 int ch_query(ch_client *c, const char *sql, ch_result_fn cb, void *arg);

@@ -25,6 +25,11 @@ typedef struct {
     void *arg;
 } stop_hook;
 
+typedef struct {
+    void (*fn)(void *arg);
+    void *arg;
+} release_hook;
+
 struct daemon_ctx {
     daemon_info info;
     uv_loop_t loop;
@@ -34,6 +39,8 @@ struct daemon_ctx {
     int nchecks;
     stop_hook hooks[MAX_HOOKS];
     int nhooks;
+    release_hook releases[MAX_HOOKS];
+    int nreleases;
     int next_hook; /* shutdown progress: hooks run one after another, last registered first */
     int stopping;
     int exit_code;
@@ -202,6 +209,13 @@ void daemon_add_stop_hook(daemon_ctx *d, daemon_stop_fn fn, void *arg)
     d->hooks[d->nhooks++] = (stop_hook){fn, arg};
 }
 
+void daemon_add_release(daemon_ctx *d, void (*fn)(void *arg), void *arg)
+{
+    if (d->nreleases == MAX_HOOKS)
+        abort();
+    d->releases[d->nreleases++] = (release_hook){fn, arg};
+}
+
 static void run_next_stop_hook(daemon_ctx *d);
 
 /* A stop hook finished: run the next one. */
@@ -264,10 +278,23 @@ static int parse_listen(const char *s, char *host, size_t hostlen, int *port)
     return 0;
 }
 
+/* The daemon cannot serve: stop what started (stop hooks, in the loop, as after a signal) and return code. */
+static int stop_early(daemon_ctx *d, int code)
+{
+    d->stopping = 1;
+    d->exit_code = code;
+    http_server_shutdown(d->http, 0, http_drained, d);
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+    return code;
+}
+
 int daemon_run(daemon_ctx *d)
 {
     char var[64], host[256];
     int port;
+    uv_signal_init(&d->loop, &d->sigterm);
+    uv_signal_init(&d->loop, &d->sigint);
+    d->sigterm.data = d->sigint.data = d;
     snprintf(var, sizeof var, "%s", d->info.listen_var);
     char *suffix = strstr(var, "_URL");
     const char *listen = NULL;
@@ -279,7 +306,7 @@ int daemon_run(daemon_ctx *d)
         listen = config_get(d->info.listen_var);
     if (!listen || parse_listen(listen, host, sizeof host, &port)) {
         log_error("cannot tell where to listen: set %s to http://host:port", d->info.listen_var);
-        return 2;
+        return stop_early(d, 2);
     }
     /* "localhost" could mean either family; the tracker's libcurl may try ::1 first, so serve both. */
     int rc;
@@ -292,11 +319,8 @@ int daemon_run(daemon_ctx *d)
     }
     if (rc != 0) {
         log_error("cannot listen on %s:%d: %s", host, port, uv_strerror(rc));
-        return 1;
+        return stop_early(d, 1);
     }
-    uv_signal_init(&d->loop, &d->sigterm);
-    uv_signal_init(&d->loop, &d->sigint);
-    d->sigterm.data = d->sigint.data = d;
     uv_signal_start(&d->sigterm, on_signal, SIGTERM);
     uv_signal_start(&d->sigint, on_signal, SIGINT);
     log_info("listening on %s:%d", host, port);
@@ -310,8 +334,14 @@ void daemon_free(daemon_ctx *d)
         return;
     if (d->http)
         http_server_free(d->http);
-    /* Let closing handles finish their callbacks before the loop is torn down. */
-    uv_run(&d->loop, UV_RUN_NOWAIT);
+    while (d->nreleases > 0) {
+        release_hook *r = &d->releases[--d->nreleases];
+        r->fn(r->arg);
+    }
+    /* Let closing handles finish their callbacks before the loop is torn down (a client freed without having
+     * been stopped closes its handles now). A few turns, never a wait. */
+    for (int turn = 0; turn < 16 && uv_run(&d->loop, UV_RUN_NOWAIT) != 0; turn++)
+        ;
     if (uv_loop_close(&d->loop) != 0)
         log_warn("event loop closed with handles still open");
     metrics_reset();

@@ -31,6 +31,10 @@ http_server *daemon_http(daemon_ctx *d);
 void daemon_add_ready_check(daemon_ctx *d, const char *name, probe_fn fn, void *arg);
 /* Hooks run in reverse order of registration after the HTTP server drained. */
 void daemon_add_stop_hook(daemon_ctx *d, daemon_stop_fn fn, void *arg);
+/* fn(arg) runs in daemon_free, after the loop has ended, in reverse order of registration: it frees what a stop
+ * hook only stopped. Shared clients stay allocated until every one has stopped, because the shutdown of one
+ * delivers callbacks (a ClickHouse answer cancelled, a Redis reply lost) whose code may still call another. */
+void daemon_add_release(daemon_ctx *d, void (*fn)(void *arg), void *arg);
 
 /* Listen on the daemon's URL, run until SIGTERM/SIGINT, drain and run stop hooks.
  * Returns the process exit code. */

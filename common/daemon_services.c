@@ -1,4 +1,11 @@
-/* The database clients a daemon uses, each wired to /ready and to clean shutdown. */
+/* The database clients a daemon uses, each wired to /ready and to clean shutdown.
+ *
+ * Shutdown has two phases. The stop hooks (after the HTTP server drained) stop each client: its work in flight
+ * ends with a callback (ClickHouse requests cancelled, Redis replies lost, queued SQL run) and it refuses new
+ * work. A client's memory goes only in daemon_free, after the loop: the callbacks one client delivers while it
+ * stops may reach code that calls another client already stopped (a leaderboard answer cancelled by
+ * ClickHouse's stop stores nothing, but its cache code still asks Redis), which must find a client that says no,
+ * not freed memory. */
 #include <stdlib.h>
 
 #include "clickhouse.h"
@@ -12,28 +19,49 @@
 /* Stop hook: free the ClickHouse client once the HTTP server drained (in-flight requests answered). */
 static void stop_clickhouse(void *arg, void *token, void (*done)(void *token))
 {
-    ch_client_free(arg);
+    ch_client_stop(arg);
     done(token);
 }
 
 /* Stop hook: close the Redis connection; done when hiredis has let go of its handles. */
 static void stop_redis(void *arg, void *token, void (*done)(void *token))
 {
-    redis_client_close(arg, done, token);
+    redis_client_stop(arg, done, token);
 }
 
 /* Stop hook: close the PostgreSQL pool. */
 static void stop_postgres(void *arg, void *token, void (*done)(void *token))
 {
-    pg_pool_free(arg);
+    pg_pool_stop(arg);
     done(token);
 }
 
 /* Stop hook: close the MariaDB pool. */
 static void stop_mariadb(void *arg, void *token, void (*done)(void *token))
 {
-    mdb_pool_free(arg);
+    mdb_pool_stop(arg);
     done(token);
+}
+
+/* Releases (daemon_add_release): free what the stop hooks stopped. */
+static void release_clickhouse(void *arg)
+{
+    ch_client_free(arg);
+}
+
+static void release_redis(void *arg)
+{
+    redis_client_free(arg);
+}
+
+static void release_postgres(void *arg)
+{
+    pg_pool_free(arg);
+}
+
+static void release_mariadb(void *arg)
+{
+    mdb_pool_free(arg);
 }
 
 /* Log which server a client talks to, without its password. */
@@ -61,6 +89,7 @@ struct ch_client *daemon_clickhouse(daemon_ctx *d, const char *settings)
     log_target("clickhouse", url);
     daemon_add_ready_check(d, "clickhouse", ch_probe, c);
     daemon_add_stop_hook(d, stop_clickhouse, c);
+    daemon_add_release(d, release_clickhouse, c);
     return c;
 }
 
@@ -80,6 +109,7 @@ struct redis_client *daemon_redis_named(daemon_ctx *d, const char *url_var, cons
     log_target(name, url);
     daemon_add_ready_check(d, name, redis_probe, c);
     daemon_add_stop_hook(d, stop_redis, c);
+    daemon_add_release(d, release_redis, c);
     return c;
 }
 
@@ -94,6 +124,7 @@ struct pg_pool *daemon_postgres(daemon_ctx *d, int connections)
     log_target("postgres", url);
     daemon_add_ready_check(d, "postgres", pg_probe, p);
     daemon_add_stop_hook(d, stop_postgres, p);
+    daemon_add_release(d, release_postgres, p);
     return p;
 }
 
@@ -108,5 +139,6 @@ struct mdb_pool *daemon_mariadb(daemon_ctx *d, int connections)
     log_target("mariadb", url);
     daemon_add_ready_check(d, "mariadb", mdb_probe, p);
     daemon_add_stop_hook(d, stop_mariadb, p);
+    daemon_add_release(d, release_mariadb, p);
     return p;
 }

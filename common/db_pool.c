@@ -33,6 +33,7 @@ struct db_pool {
     pool_query *queue_head, *queue_tail; /* waiting for a free connection */
     unsigned running;
     bool freeing;
+    bool retain;     /* db_pool_stop: stay allocated once idle, until db_pool_free */
     bool delivering; /* inside a user callback: db_pool_free must not destroy the pool under us */
 };
 
@@ -67,7 +68,7 @@ static void after_work_cb(uv_work_t *w, int status)
     p->delivering = false;
     free(j);
     dispatch(p);
-    if (p->freeing && p->running == 0 && !p->queue_head)
+    if (p->freeing && !p->retain && p->running == 0 && !p->queue_head)
         pool_destroy(p);
 }
 
@@ -122,10 +123,21 @@ db_pool *db_pool_new(uv_loop_t *loop, const db_driver *drv, void *ctx, int size)
     return p;
 }
 
-void db_pool_free(db_pool *p)
+void db_pool_stop(db_pool *p)
 {
     if (!p || p->freeing)
         return;
+    p->retain = true;
+    p->freeing = true;
+}
+
+void db_pool_free(db_pool *p)
+{
+    if (!p)
+        return;
+    if (p->freeing && !p->retain)
+        return;
+    p->retain = false;
     p->freeing = true;
     if (!p->delivering && p->running == 0 && !p->queue_head)
         pool_destroy(p);

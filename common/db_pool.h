@@ -37,6 +37,9 @@ db_pool *db_pool_new(uv_loop_t *loop, const db_driver *drv, void *ctx, int size)
 /* Never blocks: with nothing in flight the pool goes at once; otherwise queued queries still run, their
  * callbacks are called, and the pool frees itself after the last one (the loop must keep running). */
 void db_pool_free(db_pool *p);
+/* Refuse new queries (-ECANCELED) and let queued ones finish, but keep the pool allocated until db_pool_free:
+ * for a pool that other objects may still call while the process shuts down (daemon_services.c). */
+void db_pool_stop(db_pool *p);
 /* The loop the pool delivers on. */
 uv_loop_t *db_pool_loop(const db_pool *p);
 /* Queue a query (sql and params are copied). Returns 0, -ENOMEM, or -ECANCELED once db_pool_free was called. */

@@ -464,6 +464,11 @@ void mdb_pool_free(mdb_pool *p)
     db_pool_free((db_pool *)p);
 }
 
+void mdb_pool_stop(mdb_pool *p)
+{
+    db_pool_stop((db_pool *)p);
+}
+
 int mdb_query(mdb_pool *p, const char *sql, int nparams, const char *const *params, mdb_result_fn cb, void *arg)
 {
     return db_pool_query((db_pool *)p, sql, nparams, params, (db_any_fn)cb, arg);

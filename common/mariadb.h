@@ -35,6 +35,8 @@ mdb_pool *mdb_pool_new(uv_loop_t *loop, const char *url, int size);
 /* Never blocks: with nothing in flight the pool is freed at once; otherwise queued queries still run, their
  * callbacks are called, and the pool frees itself after the last one (the loop must keep running). */
 void mdb_pool_free(mdb_pool *p);
+/* db_pool_stop: refuse new queries, finish queued ones, stay allocated until mdb_pool_free. */
+void mdb_pool_stop(mdb_pool *p);
 
 /* Queue a query with "?" placeholders (NULL params are SQL NULL). Returns 0, -ENOMEM, or -ECANCELED once
  * mdb_pool_free was called. */

@@ -148,6 +148,11 @@ void pg_pool_free(pg_pool *p)
     db_pool_free((db_pool *)p);
 }
 
+void pg_pool_stop(pg_pool *p)
+{
+    db_pool_stop((db_pool *)p);
+}
+
 int pg_query(pg_pool *p, const char *sql, int nparams, const char *const *params, pg_result_fn cb, void *arg)
 {
     return db_pool_query((db_pool *)p, sql, nparams, params, (db_any_fn)cb, arg);

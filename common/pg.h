@@ -20,6 +20,8 @@ pg_pool *pg_pool_new(uv_loop_t *loop, const char *conninfo, int size);
  * pool is freed at once; otherwise queued queries still run, their callbacks are called, and the pool frees
  * itself after the last one, so the loop must keep running (uv_run does: the work requests keep it alive). */
 void pg_pool_free(pg_pool *p);
+/* db_pool_stop: refuse new queries, finish queued ones, stay allocated until pg_pool_free. */
+void pg_pool_stop(pg_pool *p);
 
 /* Queue a query. params (nparams of them, NULL entries are SQL NULL) are copied. Without parameters the SQL
  * may hold several statements (PQexec). Returns 0, -ENOMEM, or -ECANCELED once pg_pool_free was called. */

@@ -65,6 +65,8 @@ struct redis_client {
     unsigned handles;   /* our timer plus each adapter poll handle not yet closed */
     void (*close_done)(void *arg);
     void *close_arg;
+    bool retain; /* redis_client_stop: stay allocated after closing, until redis_client_free */
+    bool closed; /* every handle closed while retained */
 };
 
 /* ---- libuv adapter ----
@@ -479,13 +481,9 @@ static void on_timer_closed(uv_handle_t *h)
     client_maybe_finish(c);
 }
 
-/* Last step of redis_client_close: once every handle is closed, tell the caller and free. */
-static void client_maybe_finish(redis_client *c)
+/* Free the client's memory (every handle closed). */
+static void client_release(redis_client *c)
 {
-    if (!c->closing || c->handles)
-        return;
-    if (c->close_done)
-        c->close_done(c->close_arg);
     redis_cmd *cmd;
     while ((cmd = c->free_cmds)) {
         c->free_cmds = cmd->next_free;
@@ -494,6 +492,24 @@ static void client_maybe_finish(redis_client *c)
     free(c->hooks);
     memset(c->password, 0, sizeof c->password);
     free(c);
+}
+
+/* Last step of redis_client_close: once every handle is closed, tell the caller and free (unless retained). */
+static void client_maybe_finish(redis_client *c)
+{
+    if (!c->closing || c->handles || c->closed)
+        return;
+    void (*done)(void *arg) = c->close_done;
+    c->close_done = NULL;
+    if (c->retain) {
+        c->closed = true;
+        if (done)
+            done(c->close_arg); /* may call redis_client_free: nothing touches c after it */
+        return;
+    }
+    if (done)
+        done(c->close_arg);
+    client_release(c);
 }
 
 void redis_client_close(redis_client *c, void (*done)(void *arg), void *arg)
@@ -510,6 +526,24 @@ void redis_client_close(redis_client *c, void (*done)(void *arg), void *arg)
         drop_connection(c);
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+}
+
+void redis_client_stop(redis_client *c, void (*done)(void *arg), void *arg)
+{
+    c->retain = true;
+    redis_client_close(c, done, arg);
+}
+
+void redis_client_free(redis_client *c)
+{
+    if (!c)
+        return;
+    if (c->closed) {
+        client_release(c);
+        return;
+    }
+    c->retain = false;
+    redis_client_close(c, NULL, NULL); /* frees once closed; nothing if already closing */
 }
 
 /* ---- readiness probe ---- */

@@ -20,6 +20,12 @@ redis_client *redis_client_new(uv_loop_t *loop, const char *url);
 /* Disconnect; pending callbacks are called with reply NULL. done may be NULL; it runs from the loop once
  * every uv handle of the client is closed, and c is freed right after it. */
 void redis_client_close(redis_client *c, void (*done)(void *arg), void *arg);
+/* redis_client_close, but c stays allocated (every command refused with -ENOTCONN) until redis_client_free:
+ * for a client that other objects may still call while the process shuts down (daemon_services.c). */
+void redis_client_stop(redis_client *c, void (*done)(void *arg), void *arg);
+/* Free a client stopped with redis_client_stop; one still open is closed and freed once its handles have
+ * closed (keep running the loop). */
+void redis_client_free(redis_client *c);
 
 bool redis_client_connected(const redis_client *c);
 /* Called each time a connection is (re)established: for re-creating consumer groups etc. */
