@@ -12,6 +12,9 @@ export LC_ALL=C
 # queryd started, and a board kept warm from the start would rightly serve the empty snapshot for
 # QUERY_CACHE_TTL_S. Keeping boards warm is checked on a queryd of its own, started once the data is in.
 export QUERY_BOARD_WARM=0
+# The live list is checked long after Alpha's and Bravo's last events: on a loaded machine more than the default
+# LIVE_TTL_MS (120 s), after which a quiet server rightly leaves it. Leaving is test_live_state's subject.
+export LIVE_TTL_MS=900000
 stack_up || exit 1
 # The achievement checks below read fixtures written straight into the forum's tables; achievd, which would add
 # its own unlocks for these players (its tests are test_achievd.sh), is stopped for this test.
