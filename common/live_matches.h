@@ -6,6 +6,16 @@
 
 #define LIVE_MATCHES_KEY "live_matches"
 
+/* A server or player quiet this long is not live: ingestd drops such a server from the hash, queryd counts
+ * neither as online. One setting for both daemons, so that a page never shows a server ingestd dropped or
+ * keeps one queryd calls offline. */
+#define LIVE_TTL_VAR "LIVE_TTL_MS"
+#define LIVE_TTL_DEFAULT_MS 120000
+#define LIVE_TTL_STR_(x) #x
+#define LIVE_TTL_STR(x) LIVE_TTL_STR_(x)
+#define LIVE_TTL_DEFAULT LIVE_TTL_STR(LIVE_TTL_DEFAULT_MS) /* the same, as config_var's default text */
+#define LIVE_TTL_HELP "a server (or player) quiet this long leaves the live state and is no longer online"
+
 /* A server's entry. */
 #define LIVE_SERVER_ID "server_id"
 #define LIVE_SESSION_ID "session_id"

@@ -613,7 +613,7 @@ live_state *live_state_new(uv_loop_t *loop, redis_client *redis)
     }
     ls->loop = loop;
     ls->redis = redis;
-    ls->ttl_ms = (uint64_t)config_get_int("LIVE_TTL_MS", 120000);
+    ls->ttl_ms = (uint64_t)config_get_int(LIVE_TTL_VAR, LIVE_TTL_DEFAULT_MS);
     ls->player_ttl_ms = 300000;
     ls->session_ttl_ms = (uint64_t)config_get_int("SESSION_MAP_TTL_S", 7 * 86400) * 1000;
     ls->sessions_refresh_ms =

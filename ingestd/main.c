@@ -7,6 +7,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "ingest_api.h"
+#include "live_matches.h"
 #include "live_state.h"
 #include "log.h"
 #include "registration.h"
@@ -23,7 +24,7 @@ static const config_var ingestd_vars[] = {
      "re-register)"},
     {"REGISTRATION_PER_MINUTE", "10", "registrations allowed per source address and minute"},
     {"SERVER_TOKEN_CACHE_MS", "60000", "how long a token lookup is trusted (and a revoked token may still work)"},
-    {"LIVE_TTL_MS", "120000", "a server quiet this long leaves the live state"},
+    {LIVE_TTL_VAR, LIVE_TTL_DEFAULT, LIVE_TTL_HELP},
     {"SESSION_MAP_TTL_S", "604800", "a server quiet this long has its sessions' maps forgotten"},
     {"INGEST_MAX_EVENTS", "500",
      "events per batch, at most (413 beyond; the stock tracker sends at most 20): one request cannot cost more"},

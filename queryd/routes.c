@@ -7,11 +7,13 @@
 #include <string.h>
 
 #include "clickhouse.h"
+#include "live_matches.h"
 #include "log.h"
 #include "mariadb.h"
 
 const config_var queryd_config_vars[] = {
     {"QUERY_CACHE_TTL_S", "60", "seconds a computed answer is served from the Redis cache"},
+    {LIVE_TTL_VAR, LIVE_TTL_DEFAULT, LIVE_TTL_HELP},
     {"QUERY_LIVE_TTL_S", "10", "seconds live answers (servers online, live matches) are cached"},
     {"QUERY_STALE_TTL_S", "86400", "seconds an old answer may still be served while ClickHouse is down"},
     {"QUERY_NOT_FOUND_TTL_MS", "500",

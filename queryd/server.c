@@ -67,7 +67,7 @@ const cJSON *server_live_entry(const cJSON *live_rows, const char *id)
         return NULL;
     double last = row_num(v, LIVE_LAST_EVENT_MS);
     double now_ms = (double)time(NULL) * 1000;
-    return last + LIVE_WINDOW_MS >= now_ms ? v : NULL;
+    return last + live_window_ms() >= now_ms ? v : NULL;
 }
 
 /* Players of a live entry seen within the live window. */
@@ -77,7 +77,7 @@ static int live_players(const cJSON *live)
     int n = 0;
     const cJSON *p;
     cJSON_ArrayForEach(
-        p, cJSON_GetObjectItem(live, LIVE_PLAYERS)) if (row_num(p, LIVE_PLAYER_LAST_SEEN_MS) + LIVE_WINDOW_MS >= now_ms)
+        p, cJSON_GetObjectItem(live, LIVE_PLAYERS)) if (row_num(p, LIVE_PLAYER_LAST_SEEN_MS) + live_window_ms() >= now_ms)
         n++;
     return n;
 }
@@ -428,7 +428,7 @@ static cJSON *live_json(const cJSON *s, const cJSON *live)
     const cJSON *plist = live ? cJSON_GetObjectItem(live, LIVE_PLAYERS) : NULL;
     cJSON_ArrayForEach(p, plist)
     {
-        if (row_num(p, LIVE_PLAYER_LAST_SEEN_MS) + LIVE_WINDOW_MS < now_ms)
+        if (row_num(p, LIVE_PLAYER_LAST_SEEN_MS) + live_window_ms() < now_ms)
             continue;
         double k = row_num(p, LIVE_PLAYER_KILLS), d = row_num(p, LIVE_PLAYER_DEATHS);
         const char *team = row_str(p, LIVE_PLAYER_TEAM);

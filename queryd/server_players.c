@@ -102,7 +102,7 @@ static bool live_has(const cJSON *live, const char *guid)
     cJSON_ArrayForEach(p, players)
     {
         if (strcmp(row_str(p, LIVE_PLAYER_GUID), guid) == 0 &&
-            row_num(p, LIVE_PLAYER_LAST_SEEN_MS) + LIVE_WINDOW_MS >= now_ms)
+            row_num(p, LIVE_PLAYER_LAST_SEEN_MS) + live_window_ms() >= now_ms)
             return true;
     }
     return false;

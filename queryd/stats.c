@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "job.h"
+#include "live_matches.h"
 #include "sqlt.h"
 
 /* A stat's SQL is an expression over the columns of one player_totals_sql row (daily stats) or one
@@ -360,4 +362,13 @@ cJSON *player_stats_json(const cJSON *d, const cJSON *m)
     json_add_round(o, "playtime_hours", playtime / 3600, 1);
     json_add_round(o, "kpm", playtime > 0 ? kills * 60 / playtime : 0, 2);
     return o;
+}
+
+double live_window_ms(void)
+{
+    /* Read once: the setting does not change while queryd runs, and this is asked for every live player. */
+    static double ms = -1;
+    if (ms < 0)
+        ms = (double)config_get_int(LIVE_TTL_VAR, LIVE_TTL_DEFAULT_MS);
+    return ms;
 }

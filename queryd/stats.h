@@ -102,8 +102,8 @@ extern const char match_facts_sql[];
 enum { MATCH_BASE = 1, MATCH_RESULTS = 2, MATCH_ALL = 3 };
 char *match_totals_render(const char *pm_where, uint64_t bound_ms, int parts);
 
-/* A match that is not yet over: the cache keeps answers about it shorter. Also used for "is_online". */
-#define LIVE_WINDOW_MS 120000
+/* LIVE_TTL_MS (common/live_matches.h) in milliseconds: a server or player quiet longer is not online. */
+double live_window_ms(void);
 
 /* The common player stats object: every stat key the forum reads, from a player_totals_sql row and a
  * match_totals_render row (either may be NULL: zeros). */
