@@ -44,7 +44,7 @@
 #define MAX_PLAYERS 256
 #define MAX_SLOTS 64
 #define MAX_BATCH 20         /* game.max_batch_size of the tracker */
-#define FAST_BATCH 150       /* --fast: well under ingestd's INGEST_MAX_EVENTS and INGEST_LARGE_BODY_BYTES */
+#define FAST_BATCH 100       /* --fast: bodies of about 45 KB, under ingestd's INGEST_LARGE_BODY_BYTES (64 KiB) */
 #define FLUSH_S 2.0          /* the tracker's flush thread */
 #define MEMBER_BASE 900001   /* forum member ids of the demo's players: far above a real forum's first members */
 #define DEMO_PORT_BASE 12203 /* the game port the first demo server registers with */

@@ -152,7 +152,8 @@ static uint64_t now_ms(void)
 }
 
 /* One step: the matches due that rating_changes does not have yet, rated in order and inserted in one INSERT (all
- * of a match's rows in the same one, so a crash never leaves half a match). Returns how many were rated, or a
+ * of a match's rows in the same one, so a crash never leaves half a match), after the same rows into
+ * rating_changes_by_match (schemas/clickhouse/0006_rating_changes_by_match.sql). Returns how many were rated, or a
  * negative error. */
 static long step(rating_worker *w)
 {
@@ -178,6 +179,10 @@ static long step(rating_worker *w)
      * may be rating from other priors. */
     if (rc == 0 && lease_hold(w->lease) != 1)
         rc = -EPERM;
+    /* By match first: rating_changes says which matches are rated, so it must be the one written last (a crash
+     * between the two leaves the match to rate again, and its repeated rows are read once). */
+    if (rc == 0)
+        rc = store_insert(s, "rating_changes_by_match", &rows);
     if (rc == 0)
         rc = store_insert(s, "rating_changes", &rows);
     if (rc == 0) {

@@ -27,8 +27,8 @@ world() {
   local name=$1
   shift
   DIR=$(mktemp -d /tmp/mohstats-ratings-eval.XXXXXX)
-  # No byte budget per server: the simulated clock sends days of play in minutes.
-  INGEST_SERVER_BYTES_PER_S=0 "$SRC_DIR/scripts/stack.sh" up "$DIR" --port 0 >/dev/null
+  # No byte budgets: the simulated clock sends days of play in minutes.
+  INGEST_SERVER_BYTES_PER_S=0 INGEST_LARGE_BYTES_PER_S=0 "$SRC_DIR/scripts/stack.sh" up "$DIR" --port 0 >/dev/null
   (
     set -a
     . "$DIR/stack.env"
@@ -37,8 +37,13 @@ world() {
     local t0=$EPOCHREALTIME
     "$BIN_DIR/demo_world" --url "$MOHSTATS_URL" --fast --matches "$MATCHES" --skills "$DIR/skills.txt" "$@" \
       >"$DIR/logs/demo.log" 2>&1
-    local ended
+    local ended refused
     ended=$(sed -n 's/^demo_world: \([0-9]*\) matches ended$/\1/p' "$DIR/logs/demo.log")
+    refused=$(sed -n 's/^demo_world: stopped: .* sent, \([0-9]*\) batches refused$/\1/p' "$DIR/logs/demo.log")
+    if [ "$refused" != 0 ]; then
+      echo "ratings_eval: the front door refused ${refused:-?} batches of the $name world: $(tail -n 3 "$DIR/logs/demo.log")" >&2
+      exit 1
+    fi
     # Every match_end the world sent is in ClickHouse, and nothing more arrives.
     local n=-1 prev=-2
     until [ "$(q "SELECT count() FROM raw_events WHERE event_type = 'match_end'")" -ge "$ended" ] && [ "$n" = "$prev" ]; do
