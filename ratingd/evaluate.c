@@ -449,6 +449,11 @@ int evaluate_main(const ratingd_settings *s, int argc, char **argv)
         p[2 * test + i] = clamp_p(logistic(a + b * x->kd_diff));
         y[i] = x->allies_won;
     }
+    /* The ratings' log-loss on the matches the K/D curve learns from: what a setting (RATING_BETA) may be chosen by,
+     * leaving the held-out quarter to say how well the choice predicts. */
+    double train_ll = 0;
+    for (size_t i = 0; rc == 0 && i < train; i++)
+        train_ll -= log(e.v[i].allies_won ? e.v[i].p_rating : 1 - e.v[i].p_rating) / (double)train;
     if (rc == 0) {
         for (int k = 0; k < 3; k++)
             score(&m[k], p + k * test, y, test);
@@ -459,6 +464,9 @@ int evaluate_main(const ratingd_settings *s, int argc, char **argv)
     if (rc == 0) {
         printf("%zu matches replayed, %zu rated; %zu rated team matches: first %zu to learn, last %zu scored\n",
                counts.matches, counts.rated, e.n, train, test);
+        printf("ratings with beta %.4f: log-loss %.4f on the first %zu (for choosing settings; scores below are the "
+               "last %zu)\n",
+               s->model.beta, train_ll, train, test);
         printf("K/D baseline: P(Allies win) = logistic(%.4f + %.4f * (mean prior K/D of the Allies - the Axis'))\n", a,
                b);
         printf("%-28s %9s %9s %9s %12s\n", "model (held-out matches)", "log-loss", "Brier", "accuracy",
@@ -489,6 +497,8 @@ int evaluate_main(const ratingd_settings *s, int argc, char **argv)
     if (jf) {
         fprintf(jf, "{\"matches\": %zu, \"rated\": %zu, \"team_matches\": %zu, \"scored\": %zu, ", counts.matches,
                 counts.rated, e.n, test);
+        json_num(jf, "beta", s->model.beta, ", ");
+        json_num(jf, "ratings_train_log_loss", train_ll, ", ");
         for (int k = 0; k < 3; k++) {
             fprintf(jf, "\"%s\": {", m[k].id);
             json_num(jf, "log_loss", m[k].log_loss, ", ");

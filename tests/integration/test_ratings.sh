@@ -275,7 +275,7 @@ check_close "forum team Alpha: its members' mean mu, the uncertainty of that mea
 check_eq "forum team Bravo: three members, the one without a GUID listed unrated" "3 2 505 false" \
   "$(jq -r '.opponent | "\(.members_count) \(.rated_members) \(.members[2].member_id) \(.members[2].rated)"' <<<"$team")"
 expected=$(ch_query "SELECT 0.5 * (1 + erf(($a1 + $a2 - $b1 - $b2)
-                     / sqrt(2 * pow(25 / 6, 2) + pow($sa1, 2) + pow($sa2, 2) + pow($sb1, 2) + pow($sb2, 2)) / sqrt(2)))")
+                     / sqrt(4 * pow(25 / 6, 2) + pow($sa1, 2) + pow($sa2, 2) + pow($sb1, 2) + pow($sb2, 2)) / sqrt(2)))")
 check_close "forum team Alpha's chance against Bravo: the model's prediction for a match of their rated members" \
   "$expected" "$(jq -r .win_prob <<<"$team")"
 check_eq "forum teams: an unknown team is 404, a bad vs 400" "404 404 400" \
