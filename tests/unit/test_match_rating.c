@@ -100,23 +100,22 @@ static void test_team_match_apply(void **state)
         before[i] = rating_new(&m);
     assert_int_equal(match_plan_apply(&p, &m, 0.4, 1000, last, before, after, win), 0);
     /* Predicted before the update: a team's players share its chance, and the two chances make 1. Everyone who
-     * played on a side counts in its strength, by the fraction played: the Allies fielded 101, 102 (97.5%), the
-     * bot (a new player) and the late joiner 103 (30%, not rated), the Axis 201, 202 (599 of 600 s) and the guest
-     * (a new player): all new players, so the chance follows the weights. */
+     * played on a side counts in its strength, by the fraction played (the Allies: 101, 102 97.5%, the bot and the
+     * late joiner 103 30%; the Axis: 201, 202 and the guest), but above a new player's mu: all are new players
+     * here, so neither side is stronger for fielding more, and the chance is even. */
     assert_float_equal(win[0], win[1], 0);
     assert_float_equal(win[0] + win[2], 1, 1e-12);
-    double s2 = m.sigma * m.sigma, b2 = m.beta * m.beta, wa[] = {1, 0.975, 1, 0.3}, wx[] = {1, 599.0 / 600, 1};
-    double mu_a = 0, mu_x = 0, var = 0;
-    for (size_t i = 0; i < 4; i++) {
-        mu_a += wa[i] * m.mu;
-        var += wa[i] * wa[i] * (s2 + b2);
-    }
-    for (size_t i = 0; i < 3; i++) {
-        mu_x += wx[i] * m.mu;
-        var += wx[i] * wx[i] * (s2 + b2);
-    }
-    assert_float_equal(win[0], 0.5 * erfc(-((mu_a - mu_x) / sqrt(var)) / sqrt(2.0)), 1e-12);
-    assert_true(win[0] > 0.5);
+    assert_float_equal(win[0], 0.5, 1e-12);
+    /* A strong member makes their side the favourite, by Phi(d / sqrt(sum of w^2 (sigma^2 + beta^2))). */
+    before[0].mu = 35;
+    assert_int_equal(match_plan_apply(&p, &m, 0.4, 1000, last, before, after, win), 0);
+    double s2 = m.sigma * m.sigma, b2 = m.beta * m.beta, w[] = {1, 0.975, 1, 0.3, 1, 599.0 / 600, 1}, var = 0;
+    for (size_t i = 0; i < 7; i++)
+        var += w[i] * w[i] * (s2 + b2);
+    assert_float_equal(win[0], 0.5 * erfc(-(10 / sqrt(var)) / sqrt(2.0)), 1e-12);
+    for (size_t i = 0; i < 8; i++)
+        before[i] = rating_new(&m);
+    assert_int_equal(match_plan_apply(&p, &m, 0.4, 1000, last, before, after, win), 0);
     assert_true(after[0].mu > 25 && after[1].mu > 25);
     assert_true(after[2].mu < 25 && after[3].mu < 25);
     assert_true(after[0].sigma < 25.0 / 3);
