@@ -20,9 +20,9 @@
 
 #define PAGE RATINGD_MAX_MATCHES
 #define BINS 10
-#define P_FLOOR 1e-6 /* probabilities are kept in [P_FLOOR, 1 - P_FLOOR]: a log-loss must stay finite */
-#define RESAMPLES 2000      /* of the paired bootstrap: enough for a stable 95% interval's ends */
-#define BOOTSTRAP_SEED 2011 /* fixed, so that two evaluations of the same history print the same interval */
+#define P_FLOOR 1e-6          /* probabilities are kept in [P_FLOOR, 1 - P_FLOOR]: a log-loss must stay finite */
+#define RESAMPLES 2000        /* of the paired bootstrap: enough for a stable 95% interval's ends */
+#define BOOTSTRAP_SEED 2011   /* fixed, so that two evaluations of the same history print the same interval */
 #define MIN_RANKED_MATCHES 20 /* the "players with 20 or more matches" for the rank correlation */
 
 /* One team match as predicted before it was played: the Allies' chance by each model, and what happened. */
@@ -469,8 +469,7 @@ int evaluate_main(const ratingd_settings *s, int argc, char **argv)
                s->model.beta, train_ll, train, test);
         printf("K/D baseline: P(Allies win) = logistic(%.4f + %.4f * (mean prior K/D of the Allies - the Axis'))\n", a,
                b);
-        printf("%-28s %9s %9s %9s %12s\n", "model (held-out matches)", "log-loss", "Brier", "accuracy",
-               "calibration");
+        printf("%-28s %9s %9s %9s %12s\n", "model (held-out matches)", "log-loss", "Brier", "accuracy", "calibration");
         for (int k = 0; k < 3; k++)
             printf("%-28s %9.4f %9.4f %9.3f %12.4f\n", m[k].name, m[k].log_loss, m[k].brier, m[k].accuracy,
                    m[k].calibration);

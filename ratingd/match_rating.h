@@ -92,10 +92,10 @@ void match_plan_free(match_plan *plan);
  * of the match to be rated) and last_ms[i] the end of their previous rated match of this family (0: none); end_ms
  * is this match's end. A side's strength counts everyone who played on it, weighted by the fraction played: a
  * guest is an unknown player, not nobody (leaving them out made a side with more guests look weaker than it was,
- * and the predicted chances far too sure: docs/ratings.md). Only rated players' after[] and win_prob[] are set. Each rated player's
- * sigma is first widened for the days between (rating_after_inactivity with inactivity_per_day), in before[i]:
- * the prior the match starts from. after[i] gets the rating after the match, and win_prob[i] (when not NULL) the
- * chance the player's team had to win, predicted from the priors. Returns 0, -1 when the model refuses the match,
+ * and the predicted chances far too sure: docs/ratings.md). Only rated players' after[] and win_prob[] are set. Each
+ * rated player's sigma is first widened for the days between (rating_after_inactivity with inactivity_per_day), in
+ * before[i]: the prior the match starts from. after[i] gets the rating after the match, and win_prob[i] (when not NULL)
+ * the chance the player's team had to win, predicted from the priors. Returns 0, -1 when the model refuses the match,
  * or -ENOMEM. */
 int match_plan_apply(const match_plan *plan, const rating_model *m, double inactivity_per_day, uint64_t end_ms,
                      const uint64_t *last_ms, rating *before, rating *after, double *win_prob);
