@@ -5,7 +5,8 @@
 # door of its own fresh stack (demo_world --fast: the demo's simulation and events on a simulated clock), then
 # `ratingd evaluate --skills` replays them and scores the held-out last 25%.
 #
-# Usage: tests/bench/ratings_eval.sh [MATCHES]   (default 2000; MOHSTATS_BIN_DIR as for the tests)
+# Usage: tests/bench/ratings_eval.sh [MATCHES]   (default 2000; MOHSTATS_BIN_DIR as for the tests; RATING_BETA=...
+#        evaluates with another beta). 2,000 matches a world took ~25 min on the loaded 2-core machine.
 # Prints each world's evaluation, then one JSON object per world on a line starting with "RESULT " (the figures of
 # `ratingd evaluate --json` plus the world's settings and the run's load average and commit).
 set -euo pipefail
@@ -40,6 +41,10 @@ world() {
     local ended refused
     ended=$(sed -n 's/^demo_world: \([0-9]*\) matches ended$/\1/p' "$DIR/logs/demo.log")
     refused=$(sed -n 's/^demo_world: stopped: .* sent, \([0-9]*\) batches refused$/\1/p' "$DIR/logs/demo.log")
+    if [ -z "$ended" ]; then
+      echo "ratings_eval: demo_world of the $name world did not finish: $(tail -n 3 "$DIR/logs/demo.log")" >&2
+      exit 1
+    fi
     if [ "$refused" != 0 ]; then
       echo "ratings_eval: the front door refused ${refused:-?} batches of the $name world: $(tail -n 3 "$DIR/logs/demo.log")" >&2
       exit 1
