@@ -32,6 +32,7 @@ world() {
   INGEST_SERVER_BYTES_PER_S=0 INGEST_LARGE_BYTES_PER_S=0 "$SRC_DIR/scripts/stack.sh" up "$DIR" --port 0 >/dev/null
   (
     set -a
+    # shellcheck disable=SC1091
     . "$DIR/stack.env"
     set +a
     q() { curl -sS --fail-with-body --data-binary "$1" "$CLICKHOUSE_URL"; }
