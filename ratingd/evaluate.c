@@ -403,7 +403,7 @@ int evaluate_main(const ratingd_settings *s, int argc, char **argv)
     rater_counts counts = {0};
     while (rc == 0) {
         match_list page;
-        rc = facts_find_matches(s, /* unrated_only= */ false, last.match_key ? &last : NULL, PAGE, &page);
+        rc = facts_find_matches(s, /* unrated_only= */ false, last.match_key ? &last : NULL, PAGE, 0, &page);
         if (rc || page.n == 0)
             break;
         match_data *d = calloc(page.n, sizeof *d);

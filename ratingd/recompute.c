@@ -89,7 +89,7 @@ static int rate_all(const ratingd_settings *s, rater_counts *counts, phase_times
     int rc = 0;
     for (;;) {
         match_list page;
-        rc = facts_find_matches(s, /* unrated_only= */ false, last.match_key ? &last : NULL, PAGE, &page);
+        rc = facts_find_matches(s, /* unrated_only= */ false, last.match_key ? &last : NULL, PAGE, 0, &page);
         lap(&t, &pt->find);
         if (rc || page.n == 0)
             break;
