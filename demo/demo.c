@@ -4,6 +4,7 @@
  *
  * Usage: demo_world --url FRONT_DOOR [--servers N] [--players N] [--rate EVENTS_PER_S] [--match-seconds S]
  *                   [--seconds S] [--state FILE] [--members FILE] [--skills FILE] [--seed N]
+ *                   [--fast --matches N]
  *
  * Every player has a hidden skill (an Elo-like number) that decides who wins a fight and how often they hit the
  * head, and favourite weapons, so leaderboards and ratings have something real to find (in the demo's first run the
@@ -17,6 +18,11 @@
  * --members writes the forum members the demo's players log in as (ids MEMBER_BASE and up) as SQL for the forum's
  * smf_members with their identity links (as authd writes them at a login), so that their names and achievements
  * show where the forum's are used.
+ * --fast plays the same world on a simulated clock, as fast as the front door takes it, until --matches matches
+ * have ended (then it stops): enough history to measure the ratings against the hidden skills in minutes instead
+ * of days (tests/bench/ratings_eval.sh). The events are the same; only their batching differs: a batch goes at
+ * FAST_BATCH events or a match's end, not after each kill or 2 s, and connections are kept open, because the
+ * tracker's small requests would make the front door, not the simulation, the limit.
  * SIGINT/SIGTERM flush what is queued and stop. */
 #include <errno.h>
 #include <getopt.h>
@@ -38,6 +44,7 @@
 #define MAX_PLAYERS 256
 #define MAX_SLOTS 64
 #define MAX_BATCH 20         /* game.max_batch_size of the tracker */
+#define FAST_BATCH 100       /* --fast: bodies of about 45 KB, under ingestd's INGEST_LARGE_BODY_BYTES (64 KiB) */
 #define FLUSH_S 2.0          /* the tracker's flush thread */
 #define MEMBER_BASE 900001   /* forum member ids of the demo's players: far above a real forum's first members */
 #define DEMO_PORT_BASE 12203 /* the game port the first demo server registers with */
@@ -116,14 +123,16 @@ typedef struct {
     unsigned nservers, nplayers;
     double rate, match_seconds, seconds;
     uint64_t seed;
+    bool fast;        /* simulated clock, no pause between ticks (see the top of the file) */
+    uint64_t matches; /* --fast: stop after this many matches ended */
 } options;
 
-static options opt = {NULL, NULL, NULL, NULL, 3, 36, 3.0, 600, 0, 1};
+static options opt = {NULL, NULL, NULL, NULL, 3, 36, 3.0, 600, 0, 1, false, 0};
 static demo_server servers[MAX_SERVERS];
 static demo_player players[MAX_PLAYERS];
 static rng world;
 static CURL *curl;
-static uint64_t sent_events, sent_batches, failed_batches;
+static uint64_t sent_events, sent_batches, failed_batches, matches_ended;
 static volatile sig_atomic_t stop_requested;
 
 /* SIGINT/SIGTERM: finish the tick, flush, exit. */
@@ -182,7 +191,7 @@ static long post(const char *path, const char *token, const char *body, size_t l
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)len);
-    curl_easy_setopt(curl, CURLOPT_FORBID_REUSE, 1L);
+    curl_easy_setopt(curl, CURLOPT_FORBID_REUSE, opt.fast ? 0L : 1L);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, a);
@@ -256,7 +265,7 @@ static json_obj event_begin(demo_server *s)
 static void event_end(demo_server *s, json_obj *o)
 {
     bytebuf_append(o->b, "}", 1);
-    if (s->queued >= MAX_BATCH)
+    if (s->queued >= (opt.fast ? FAST_BATCH : MAX_BATCH))
         server_flush(s);
 }
 
@@ -410,6 +419,7 @@ static void match_end(demo_server *s)
     put_str(&o, NULL, "winning_team", winner);
     event_end(s, &o);
     server_flush(s);
+    matches_ended++;
 }
 
 /* A fight between two alive players of opposite sides: the hidden skills decide who dies (Elo's expectation). */
@@ -452,7 +462,8 @@ static void fight(demo_server *s)
     event_end(s, &o);
     s->kills[side_of(&killer->p)]++;
     victim->dead_until = s->level_time + rng_range(&world, 2, 6);
-    server_flush(s); /* the tracker flushes at once after every kill */
+    if (!opt.fast)
+        server_flush(s); /* the tracker flushes at once after every kill */
 }
 
 /* A death without an enemy: a fall, or one's own grenade. */
@@ -474,7 +485,8 @@ static void mishap(demo_server *s, demo_player *dp)
     put_fixed3(&o, NULL, "damage", 100);
     event_end(s, &o);
     dp->dead_until = s->level_time + 4;
-    server_flush(s);
+    if (!opt.fast)
+        server_flush(s);
 }
 
 /* One event of the ordinary mix on s (what a minute of a real server looks like, thinned out). */
@@ -554,7 +566,7 @@ static void server_tick(demo_server *s, double dt)
         s->owed -= 1;
         random_event(s);
     }
-    if (s->since_flush >= FLUSH_S)
+    if (s->since_flush >= FLUSH_S && !opt.fast)
         server_flush(s);
     if (s->level_time >= s->match_len) {
         match_end(s);
@@ -565,7 +577,8 @@ static void server_tick(demo_server *s, double dt)
 static void usage(void)
 {
     fprintf(stderr, "usage: demo_world --url FRONT_DOOR [--servers N] [--players N] [--rate EVENTS_PER_S] "
-                    "[--match-seconds S] [--seconds S] [--state FILE] [--members FILE] [--skills FILE] [--seed N]\n");
+                    "[--match-seconds S] [--seconds S] [--state FILE] [--members FILE] [--skills FILE] [--seed N] "
+                    "[--fast --matches N]\n");
     exit(2);
 }
 
@@ -583,6 +596,8 @@ static void parse_options(int argc, char **argv)
         {"members", required_argument, NULL, 'M'},
         {"skills", required_argument, NULL, 'k'},
         {"seed", required_argument, NULL, 'x'},
+        {"fast", no_argument, NULL, 'F'},
+        {"matches", required_argument, NULL, 'n'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -618,6 +633,12 @@ static void parse_options(int argc, char **argv)
         case 'x':
             opt.seed = strtoull(optarg, NULL, 10);
             break;
+        case 'F':
+            opt.fast = true;
+            break;
+        case 'n':
+            opt.matches = strtoull(optarg, NULL, 10);
+            break;
         default:
             usage();
         }
@@ -630,6 +651,10 @@ static void parse_options(int argc, char **argv)
                 "demo_world: --servers must be 1-%d, --players at least 2 per server and at most %d, --rate "
                 "above 0 and --match-seconds at least 10\n",
                 MAX_SERVERS, MAX_PLAYERS);
+        exit(2);
+    }
+    if (opt.fast != (opt.matches > 0)) {
+        fprintf(stderr, "demo_world: --fast needs --matches N (how many matches to play), and --matches --fast\n");
         exit(2);
     }
 }
@@ -768,14 +793,16 @@ int main(int argc, char **argv)
         for (unsigned k = 0; k < want; k++)
             player_join(s, &players[i * want + k]);
     }
-    printf("demo_world: %u servers, %u players, %.1f events/s each, matches of %.0f s, through %s\n", opt.nservers,
-           opt.nplayers, opt.rate, opt.match_seconds, opt.url);
+    printf("demo_world: %u servers, %u players, %.1f events/s each, matches of %.0f s, through %s%s\n", opt.nservers,
+           opt.nplayers, opt.rate, opt.match_seconds, opt.url, opt.fast ? " (fast: simulated clock)" : "");
     fflush(stdout);
 
     double t0 = now_s(), last = t0, last_report = t0;
-    while (!stop_requested && (opt.seconds == 0 || last - t0 < opt.seconds)) {
-        usleep((useconds_t)(TICK_S * 1e6));
-        double t = now_s(), dt = t - last;
+    while (!stop_requested && (opt.seconds == 0 || last - t0 < opt.seconds) &&
+           (!opt.fast || matches_ended < opt.matches)) {
+        if (!opt.fast)
+            usleep((useconds_t)(TICK_S * 1e6));
+        double t = now_s(), dt = opt.fast ? TICK_S : t - last;
         last = t;
         for (unsigned i = 0; i < opt.nservers; i++)
             server_tick(&servers[i], dt);
@@ -783,6 +810,8 @@ int main(int argc, char **argv)
             last_report = t;
             printf("demo_world: %" PRIu64 " events in %" PRIu64 " batches sent, %" PRIu64 " batches refused\n",
                    sent_events, sent_batches, failed_batches);
+            if (opt.fast)
+                printf("demo_world: %" PRIu64 " of %" PRIu64 " matches played\n", matches_ended, opt.matches);
             fflush(stdout);
         }
     }
@@ -792,6 +821,7 @@ int main(int argc, char **argv)
     }
     printf("demo_world: stopped: %" PRIu64 " events in %" PRIu64 " batches sent, %" PRIu64 " batches refused\n",
            sent_events, sent_batches, failed_batches);
+    printf("demo_world: %" PRIu64 " matches ended\n", matches_ended);
     curl_easy_cleanup(curl);
     curl_global_cleanup();
     return failed_batches && !sent_batches ? 1 : 0;

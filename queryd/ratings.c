@@ -197,13 +197,13 @@ static const char known_sql[] =
     "WHERE guid = {guid}";
 // clang-format on
 
-/* A match's rows. The table is ordered by guid, so this reads all of it: one row per rated player and match, a
- * few million rows at most, and cached QUERY_RATING_TTL_S. */
+/* A match's rows, from ratingd's copy of rating_changes ordered by match (0006_rating_changes_by_match.sql): one
+ * range of its index, not a scan of every rating. */
 // clang-format off
 static const char match_rows_sql[] =
     "SELECT guid, kind, end_ms, family, game_type, rated, reason, team, place, weight,\n"
     "       mu_before, sigma_before, mu_after, sigma_after, win_prob\n"
-    "FROM rating_changes FINAL\n"
+    "FROM rating_changes_by_match FINAL\n"
     "WHERE match_key = {id}\n"
     "ORDER BY kind ASC, place ASC, team ASC, guid ASC";
 // clang-format on
@@ -212,7 +212,7 @@ static const char match_rows_sql[] =
 static const char match_names_sql[] =
     "SELECT guid, argMax(name, last_ms) AS name\n"
     "FROM player_names\n"
-    "WHERE guid IN (SELECT guid FROM rating_changes WHERE match_key = {id} AND guid != '')\n"
+    "WHERE guid IN (SELECT guid FROM rating_changes_by_match WHERE match_key = {id} AND guid != '')\n"
     "GROUP BY guid";
 // clang-format on
 

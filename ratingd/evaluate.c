@@ -1,20 +1,29 @@
 /* `ratingd evaluate`: how well the ratings predict (issue 21 item 4). Every match is replayed in rating order from
  * raw_events with the daemon's code (rater.c, nothing written); each rated team match is predicted before it
- * updates anything, by the ratings and by two baselines, and the last 25% of those matches are scored. */
+ * updates anything, by the ratings and by two baselines, and the last 25% of those matches are scored: log-loss,
+ * Brier, accuracy, calibration error, and a paired bootstrap interval of the log-loss the ratings gain over the K/D
+ * baseline. Given the hidden skills of a simulated world (demo_world --skills), it also says how well the final
+ * ratings rank the players who played enough. */
 #include "evaluate.h"
 
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "facts.h"
 #include "rater.h"
+#include "store.h"
 
 #define PAGE RATINGD_MAX_MATCHES
 #define BINS 10
-#define P_FLOOR 1e-6 /* probabilities are kept in [P_FLOOR, 1 - P_FLOOR]: a log-loss must stay finite */
+#define P_FLOOR 1e-6          /* probabilities are kept in [P_FLOOR, 1 - P_FLOOR]: a log-loss must stay finite */
+#define RESAMPLES 2000        /* of the paired bootstrap: enough for a stable 95% interval's ends */
+#define BOOTSTRAP_SEED 2011   /* fixed, so that two evaluations of the same history print the same interval */
+#define MIN_RANKED_MATCHES 20 /* the issue's "players with 20 or more matches" for the rank correlation */
 
 /* One team match as predicted before it was played: the Allies' chance by each model, and what happened. */
 typedef struct {
@@ -32,8 +41,9 @@ typedef struct {
 } map_record;
 
 typedef struct {
-    hashmap *kd;   /* guid -> kd: every match's kills and deaths so far */
-    hashmap *maps; /* map -> map_record: the team matches' results so far */
+    hashmap *kd;      /* guid -> kd: every match's kills and deaths so far */
+    hashmap *maps;    /* map -> map_record: the team matches' results so far */
+    hashmap *matches; /* store_rating_key -> double: rated matches per player and family */
     sample *v;
     size_t n, cap;
     int rc;
@@ -101,6 +111,22 @@ static void observe(void *arg, const match_ref *ref, const match_data *d, const 
         w->allies_wins += allies_won;
         w->matches += 1;
     }
+    for (size_t i = 0; plan->rated && i < f->nplayers; i++) {
+        if (plan->verdict[i] != PLAYER_RATED)
+            continue;
+        char key[256];
+        size_t len = store_rating_key(key, sizeof key, plan->family, f->players[i].guid);
+        double *c = hashmap_get(e->matches, key, len);
+        if (!c) {
+            c = calloc(1, sizeof *c);
+            if (!c || hashmap_put(e->matches, key, len, c, NULL)) {
+                free(c);
+                e->rc = -ENOMEM;
+                return;
+            }
+        }
+        *c += 1;
+    }
     for (size_t i = 0; i < f->nplayers; i++) {
         const match_player *p = &f->players[i];
         if (!rating_guid_ratable(p->guid))
@@ -151,47 +177,233 @@ static void fit_logistic(const sample *v, size_t n, double *a, double *b)
     }
 }
 
+/* How well predictions scored on the held-out matches. */
+typedef struct {
+    const char *name, *id; /* for people, and the JSON key */
+    double log_loss, brier, accuracy, calibration;
+    double bin_p[BINS], bin_y[BINS], bin_n[BINS]; /* per bin of p: sum of p, wins, matches */
+} metrics;
+
 /* Score the predictions p[i] of outcomes y[i]: log-loss, Brier, accuracy, and the calibration error over 10 equal
  * bins of p (the bins' |mean p - share won|, weighted by their size). */
-static void score(const char *name, const double *p, const int *y, size_t n)
+static void score(metrics *m, const double *p, const int *y, size_t n)
 {
-    double ll = 0, brier = 0, right = 0, bin_p[BINS] = {0}, bin_y[BINS] = {0}, bin_n[BINS] = {0};
+    double ll = 0, brier = 0, right = 0;
+    memset(m->bin_p, 0, sizeof m->bin_p);
+    memset(m->bin_y, 0, sizeof m->bin_y);
+    memset(m->bin_n, 0, sizeof m->bin_n);
     for (size_t i = 0; i < n; i++) {
         ll -= y[i] ? log(p[i]) : log(1 - p[i]);
         brier += (p[i] - y[i]) * (p[i] - y[i]);
         right += (p[i] > 0.5 && y[i]) || (p[i] < 0.5 && !y[i]) ? 1 : p[i] == 0.5 ? 0.5 : 0;
         int b = (int)(p[i] * BINS);
         b = b >= BINS ? BINS - 1 : b;
-        bin_p[b] += p[i];
-        bin_y[b] += y[i];
-        bin_n[b] += 1;
+        m->bin_p[b] += p[i];
+        m->bin_y[b] += y[i];
+        m->bin_n[b] += 1;
     }
     double ece = 0;
     for (int b = 0; b < BINS; b++)
-        if (bin_n[b] > 0)
-            ece += fabs(bin_p[b] - bin_y[b]) / (double)n;
-    printf("%-28s %9.4f %9.4f %9.3f %12.4f\n", name, ll / (double)n, brier / (double)n, right / (double)n, ece);
+        if (m->bin_n[b] > 0)
+            ece += fabs(m->bin_p[b] - m->bin_y[b]) / (double)n;
+    m->log_loss = ll / (double)n;
+    m->brier = brier / (double)n;
+    m->accuracy = right / (double)n;
+    m->calibration = ece;
 }
+
+/* splitmix64: the bootstrap's resampling, seeded so that its interval is reproducible. */
+static uint64_t next_random(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The paired bootstrap of the mean log-loss difference base - model over the same n matches (positive: the model
+ * predicts better): the matches are drawn with replacement RESAMPLES times, both models scored on each draw, and
+ * the 2.5th and 97.5th percentiles of the differences make the 95% interval. Pairing keeps the matches that are
+ * hard for both from widening the interval. 0 or -ENOMEM. */
+static int bootstrap_gain(const double *model, const double *base, const int *y, size_t n, double *lo, double *hi)
+{
+    double *d = malloc(n * sizeof *d), *means = malloc(RESAMPLES * sizeof *means);
+    if (!d || !means) {
+        free(d);
+        free(means);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        d[i] = (y[i] ? -log(base[i]) : -log(1 - base[i])) - (y[i] ? -log(model[i]) : -log(1 - model[i]));
+    uint64_t seed = BOOTSTRAP_SEED;
+    for (size_t r = 0; r < RESAMPLES; r++) {
+        double sum = 0;
+        for (size_t i = 0; i < n; i++)
+            sum += d[next_random(&seed) % n];
+        means[r] = sum / (double)n;
+    }
+    qsort(means, RESAMPLES, sizeof *means, cmp_double);
+    *lo = means[RESAMPLES * 25 / 1000];
+    *hi = means[RESAMPLES * 975 / 1000 - 1];
+    free(d);
+    free(means);
+    return 0;
+}
+
+/* One player's final rating next to their hidden skill. */
+typedef struct {
+    double skill, mu, ordinal;
+    double rank_skill, rank_value; /* scratch: ranks, ties averaged */
+} ranked_player;
+
+/* Give v[i].rank_* (by_mu: mu, else the ordinal) the average rank of its value among v[0 .. n) (1 is the lowest). */
+static void assign_ranks(ranked_player *v, size_t n, bool skill, bool by_mu)
+{
+    for (size_t i = 0; i < n; i++) {
+        double x = skill ? v[i].skill : by_mu ? v[i].mu : v[i].ordinal, below = 0, equal = 0;
+        for (size_t j = 0; j < n; j++) { /* quadratic: a world has a few hundred members */
+            double y = skill ? v[j].skill : by_mu ? v[j].mu : v[j].ordinal;
+            below += y < x;
+            equal += y == x;
+        }
+        double r = below + (equal + 1) / 2;
+        if (skill)
+            v[i].rank_skill = r;
+        else
+            v[i].rank_value = r;
+    }
+}
+
+/* Spearman's rank correlation of v's hidden skill with its mu (by_mu) or ordinal: Pearson's over the ranks. */
+static double spearman(ranked_player *v, size_t n, bool by_mu)
+{
+    assign_ranks(v, n, /* skill= */ true, by_mu);
+    assign_ranks(v, n, /* skill= */ false, by_mu);
+    double ma = 0, mb = 0, sab = 0, saa = 0, sbb = 0;
+    for (size_t i = 0; i < n; i++) {
+        ma += v[i].rank_skill / (double)n;
+        mb += v[i].rank_value / (double)n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        double a = v[i].rank_skill - ma, b = v[i].rank_value - mb;
+        sab += a * b;
+        saa += a * a;
+        sbb += b * b;
+    }
+    return saa > 0 && sbb > 0 ? sab / sqrt(saa * sbb) : NAN;
+}
+
+/* The hidden skills of demo_world --skills ("SKILL MEMBER_ID NAME" lines; guests, "guest", are never rated) as a
+ * map guid -> double. NULL (said why) when the file cannot be read. */
+static hashmap *read_skills(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "ratingd evaluate: cannot read %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    hashmap *m = hashmap_new();
+    char line[512], guid[64];
+    double skill;
+    while (m && fgets(line, sizeof line, f)) {
+        if (sscanf(line, "%lf %63s", &skill, guid) != 2 || strcmp(guid, "guest") == 0)
+            continue;
+        double *v = malloc(sizeof *v);
+        if (!v || hashmap_put(m, guid, strlen(guid), v, NULL)) {
+            free(v);
+            hashmap_free(m, free);
+            m = NULL;
+            break;
+        }
+        *v = skill;
+    }
+    fclose(f);
+    return m;
+}
+
+/* The rank correlation of one family: its players with MIN_RANKED_MATCHES rated matches and a known skill. */
+typedef struct {
+    size_t players;
+    double by_mu, by_ordinal;
+} family_ranking;
+
+static int rank_family(rating_family fam, hashmap *skills, hashmap *ratings, hashmap *matches, family_ranking *out)
+{
+    *out = (family_ranking){0, NAN, NAN};
+    size_t cap = hashmap_size(skills), n = 0, pos = 0, len;
+    ranked_player *v = calloc(cap ? cap : 1, sizeof *v);
+    if (!v)
+        return -ENOMEM;
+    const char *guid;
+    void *value;
+    while (hashmap_next(skills, &pos, &guid, &len, &value)) {
+        char g[128], key[256];
+        snprintf(g, sizeof g, "%.*s", (int)len, guid);
+        size_t klen = store_rating_key(key, sizeof key, fam, g);
+        const double *count = hashmap_get(matches, key, klen);
+        const stored_rating *r = hashmap_get(ratings, key, klen);
+        if (!count || *count < MIN_RANKED_MATCHES || !r)
+            continue;
+        v[n++] = (ranked_player){.skill = *(double *)value, .mu = r->r.mu, .ordinal = rating_ordinal(r->r)};
+    }
+    out->players = n;
+    if (n >= 3) {
+        out->by_mu = spearman(v, n, /* by_mu= */ true);
+        out->by_ordinal = spearman(v, n, /* by_mu= */ false);
+    }
+    free(v);
+    return 0;
+}
+
+/* A number for JSON: null when it is not one. */
+static void json_num(FILE *f, const char *key, double v, const char *after)
+{
+    if (isfinite(v))
+        fprintf(f, "\"%s\": %.6g%s", key, v, after);
+    else
+        fprintf(f, "\"%s\": null%s", key, after);
+}
+
+static const char usage_text[] =
+    "usage: ratingd evaluate [--skills FILE] [--json FILE]\n"
+    "Replays every finished match from raw_events in order (nothing is written), predicts each rated team match\n"
+    "before learning from it, and scores the last 25%% of them for the ratings and two baselines: the map's Allies\n"
+    "win rate, and the teams' mean prior K/D (a logistic curve fitted on the first 75%%), with a paired bootstrap\n"
+    "interval of the log-loss the ratings gain over the K/D baseline.\n"
+    "--skills FILE: a simulated world's hidden skills (demo_world --skills): the rank correlation of the final mu\n"
+    "with them, per family, over the players with at least %d rated matches in it.\n"
+    "--json FILE: the figures as one JSON object too.\n";
 
 int evaluate_main(const ratingd_settings *s, int argc, char **argv)
 {
-    (void)argv;
-    if (argc != 2) {
-        fprintf(stderr, "usage: ratingd evaluate\n"
-                        "Replays every finished match from raw_events in order (nothing is written), predicts each\n"
-                        "rated team match before learning from it, and scores the last 25%% of them for the ratings\n"
-                        "and two baselines: the map's Allies win rate, and the teams' mean prior K/D (a logistic\n"
-                        "curve fitted on the first 75%%).\n");
-        return 2;
+    const char *skills_path = NULL, *json_path = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--skills") == 0 && i + 1 < argc)
+            skills_path = argv[++i];
+        else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc)
+            json_path = argv[++i];
+        else {
+            fprintf(stderr, usage_text, MIN_RANKED_MATCHES);
+            return 2;
+        }
     }
-    eval_state e = {.kd = hashmap_new(), .maps = hashmap_new()};
+    hashmap *skills = NULL;
+    if (skills_path && !(skills = read_skills(skills_path)))
+        return 1;
+    eval_state e = {.kd = hashmap_new(), .maps = hashmap_new(), .matches = hashmap_new()};
     hashmap *ratings = hashmap_new();
-    int rc = e.kd && e.maps && ratings ? 0 : -ENOMEM;
+    int rc = e.kd && e.maps && e.matches && ratings ? 0 : -ENOMEM;
     match_ref last = {0};
     rater_counts counts = {0};
     while (rc == 0) {
         match_list page;
-        rc = facts_find_matches(s, /* unrated_only= */ false, last.match_key ? &last : NULL, PAGE, &page);
+        rc = facts_find_matches(s, /* unrated_only= */ false, last.match_key ? &last : NULL, PAGE, 0, &page);
         if (rc || page.n == 0)
             break;
         match_data *d = calloc(page.n, sizeof *d);
@@ -216,37 +428,109 @@ int evaluate_main(const ratingd_settings *s, int argc, char **argv)
         fprintf(stderr, "ratingd evaluate: %zu rated team matches: too few to hold a quarter out (at least 4)\n", e.n);
         rc = -EINVAL;
     }
+    double *p = NULL;
+    int *y = NULL;
+    metrics m[3] = {{.name = "ratings (Weng-Lin PL)", .id = "ratings"},
+                    {.name = "map win rate", .id = "map_win_rate"},
+                    {.name = "mean prior K/D, logistic", .id = "prior_kd"}};
+    double a = 0, b = 0, gain_lo = NAN, gain_hi = NAN;
+    family_ranking ranking[RFAM__COUNT];
     if (rc == 0) {
-        double a, b;
         fit_logistic(e.v, train, &a, &b);
-        double *p = malloc(test * 3 * sizeof *p);
-        int *y = malloc(test * sizeof *y);
+        p = malloc(test * 3 * sizeof *p);
+        y = malloc(test * sizeof *y);
         if (!p || !y)
             rc = -ENOMEM;
-        for (size_t i = 0; rc == 0 && i < test; i++) {
-            const sample *x = &e.v[train + i];
-            p[i] = x->p_rating;
-            p[test + i] = x->p_map;
-            p[2 * test + i] = clamp_p(logistic(a + b * x->kd_diff));
-            y[i] = x->allies_won;
-        }
-        if (rc == 0) {
-            printf("%zu matches replayed, %zu rated; %zu rated team matches: first %zu to learn, last %zu scored\n",
-                   counts.matches, counts.rated, e.n, train, test);
-            printf("K/D baseline: P(Allies win) = logistic(%.4f + %.4f * (mean prior K/D of the Allies - the Axis'))\n",
-                   a, b);
-            printf("%-28s %9s %9s %9s %12s\n", "model (held-out matches)", "log-loss", "Brier", "accuracy",
-                   "calibration");
-            score("ratings (Weng-Lin PL)", p, y, test);
-            score("map win rate", p + test, y, test);
-            score("mean prior K/D, logistic", p + 2 * test, y, test);
-        }
-        free(p);
-        free(y);
     }
+    for (size_t i = 0; rc == 0 && i < test; i++) {
+        const sample *x = &e.v[train + i];
+        p[i] = x->p_rating;
+        p[test + i] = x->p_map;
+        p[2 * test + i] = clamp_p(logistic(a + b * x->kd_diff));
+        y[i] = x->allies_won;
+    }
+    /* The ratings' log-loss on the matches the K/D curve learns from: what a setting (RATING_BETA) may be chosen by,
+     * leaving the held-out quarter to say how well the choice predicts. */
+    double train_ll = 0;
+    for (size_t i = 0; rc == 0 && i < train; i++)
+        train_ll -= log(e.v[i].allies_won ? e.v[i].p_rating : 1 - e.v[i].p_rating) / (double)train;
+    if (rc == 0) {
+        for (int k = 0; k < 3; k++)
+            score(&m[k], p + k * test, y, test);
+        rc = bootstrap_gain(p, p + 2 * test, y, test, &gain_lo, &gain_hi);
+    }
+    for (int f = 0; rc == 0 && skills && f < RFAM__COUNT; f++)
+        rc = rank_family((rating_family)f, skills, ratings, e.matches, &ranking[f]);
+    if (rc == 0) {
+        printf("%zu matches replayed, %zu rated; %zu rated team matches: first %zu to learn, last %zu scored\n",
+               counts.matches, counts.rated, e.n, train, test);
+        printf("ratings with beta %.4f: log-loss %.4f on the first %zu (for choosing settings; scores below are the "
+               "last %zu)\n",
+               s->model.beta, train_ll, train, test);
+        printf("K/D baseline: P(Allies win) = logistic(%.4f + %.4f * (mean prior K/D of the Allies - the Axis'))\n", a,
+               b);
+        printf("%-28s %9s %9s %9s %12s\n", "model (held-out matches)", "log-loss", "Brier", "accuracy", "calibration");
+        for (int k = 0; k < 3; k++)
+            printf("%-28s %9.4f %9.4f %9.3f %12.4f\n", m[k].name, m[k].log_loss, m[k].brier, m[k].accuracy,
+                   m[k].calibration);
+        printf("log-loss gain of the ratings over the K/D baseline: %.4f, 95%% paired bootstrap interval %.4f .. %.4f "
+               "(%d resamples)\n",
+               m[2].log_loss - m[0].log_loss, gain_lo, gain_hi, RESAMPLES);
+        printf("ratings' calibration, bins of the predicted chance: predicted / won (matches)\n");
+        for (int k = 0; k < BINS; k++)
+            if (m[0].bin_n[k] > 0)
+                printf("  %.1f-%.1f: %.3f / %.3f (%.0f)\n", k / (double)BINS, (k + 1) / (double)BINS,
+                       m[0].bin_p[k] / m[0].bin_n[k], m[0].bin_y[k] / m[0].bin_n[k], m[0].bin_n[k]);
+        for (int f = 0; skills && f < RFAM__COUNT; f++)
+            if (ranking[f].players > 0)
+                printf("rank correlation with the hidden skill, %s, %zu players with %d+ rated matches: mu %.3f "
+                       "(mu - 3 sigma %.3f)\n",
+                       rating_family_name((rating_family)f), ranking[f].players, MIN_RANKED_MATCHES, ranking[f].by_mu,
+                       ranking[f].by_ordinal);
+    }
+    FILE *jf = NULL;
+    if (rc == 0 && json_path && !(jf = fopen(json_path, "w"))) {
+        fprintf(stderr, "ratingd evaluate: cannot write %s: %s\n", json_path, strerror(errno));
+        rc = -errno;
+    }
+    if (jf) {
+        fprintf(jf, "{\"matches\": %zu, \"rated\": %zu, \"team_matches\": %zu, \"scored\": %zu, ", counts.matches,
+                counts.rated, e.n, test);
+        json_num(jf, "beta", s->model.beta, ", ");
+        json_num(jf, "ratings_train_log_loss", train_ll, ", ");
+        for (int k = 0; k < 3; k++) {
+            fprintf(jf, "\"%s\": {", m[k].id);
+            json_num(jf, "log_loss", m[k].log_loss, ", ");
+            json_num(jf, "brier", m[k].brier, ", ");
+            json_num(jf, "accuracy", m[k].accuracy, ", ");
+            json_num(jf, "calibration", m[k].calibration, "}, ");
+        }
+        fprintf(jf, "\"log_loss_gain_vs_prior_kd\": {");
+        json_num(jf, "mean", m[2].log_loss - m[0].log_loss, ", ");
+        json_num(jf, "lo95", gain_lo, ", ");
+        json_num(jf, "hi95", gain_hi, "}");
+        if (skills) {
+            fprintf(jf, ", \"rank_correlation\": {");
+            for (int f = 0; f < RFAM__COUNT; f++) {
+                fprintf(jf, "%s\"%s\": {\"players\": %zu, ", f ? ", " : "", rating_family_name((rating_family)f),
+                        ranking[f].players);
+                json_num(jf, "mu", ranking[f].by_mu, ", ");
+                json_num(jf, "ordinal", ranking[f].by_ordinal, "}");
+            }
+            fprintf(jf, "}");
+        }
+        fprintf(jf, "}\n");
+        if (fclose(jf) != 0 && rc == 0)
+            rc = -EIO;
+    }
+    free(p);
+    free(y);
     hashmap_free(e.kd, free);
     hashmap_free(e.maps, free);
+    hashmap_free(e.matches, free);
     hashmap_free(ratings, free);
+    if (skills)
+        hashmap_free(skills, free);
     free(e.v);
     if (rc)
         fprintf(stderr, "ratingd evaluate: failed (%d)\n", rc);

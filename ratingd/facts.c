@@ -31,6 +31,7 @@ static const char due_sql[] =
     "    UNION ALL\n"
     "    SELECT match_key, maxMerge(last_ms) AS end_ms, toUInt8(0) AS ended\n"
     "    FROM match_summary\n"
+    "    %s\n"
     "    GROUP BY match_key\n"
     "    HAVING sumMerge(ends) = 0 AND end_ms + %lld <= toUInt64(now()) * 1000\n"
     ")\n"
@@ -179,11 +180,17 @@ static int query(const ratingd_settings *s, const char *what, const char *sql, c
 }
 
 int facts_find_matches(const ratingd_settings *s, bool unrated_only, const match_ref *after, size_t limit,
-                       match_list *out)
+                       uint64_t idle_since_s, match_list *out)
 {
     memset(out, 0, sizeof *out);
-    bytebuf cond = {0}, sql = {0};
+    bytebuf cond = {0}, sql = {0}, recent = {0};
     int rc = 0;
+    /* A bound on received_at skips the parts of raw_events written before it (their min/max of the partition key),
+     * so this reads the recent parts, not the history. */
+    if (idle_since_s)
+        rc |= bytebuf_appendf(
+            &recent, "WHERE match_key IN (SELECT match_key FROM raw_events WHERE received_at >= toDateTime(%llu))",
+            (unsigned long long)idle_since_s);
     if (after) {
         rc |= bytebuf_appendf(&cond, "AND (end_ms > %llu OR (end_ms = %llu AND match_key > ",
                               (unsigned long long)after->end_ms, (unsigned long long)after->end_ms);
@@ -192,13 +199,14 @@ int facts_find_matches(const ratingd_settings *s, bool unrated_only, const match
     }
     const char *unrated =
         unrated_only ? "AND match_key NOT IN (SELECT match_key FROM rating_changes WHERE guid = '')" : "";
-    rc |= bytebuf_appendf(&sql, due_sql, s->settle_ms, (long long)s->idle_s * 1000, cond.data ? cond.data : "", unrated,
-                          limit);
+    rc |= bytebuf_appendf(&sql, due_sql, s->settle_ms, recent.data ? recent.data : "", (long long)s->idle_s * 1000,
+                          cond.data ? cond.data : "", unrated, limit);
     char *body = NULL;
     if (rc == 0)
         rc = query(s, "looking for finished matches", sql.data, &body);
     bytebuf_free(&cond);
     bytebuf_free(&sql);
+    bytebuf_free(&recent);
     if (rc)
         return rc;
     size_t pos = 0, cap = 0;

@@ -25,9 +25,11 @@ typedef struct {
 
 /* Matches due: ended at least RATING_SETTLE_MS ago, or without match_end and idle RATING_MATCH_IDLE_S, in rating
  * order after *after (NULL: from the first), at most limit. unrated_only leaves out the matches rating_changes
- * already has. 0 or a negative error (logged). */
+ * already has. idle_since_s (0: none) looks for matches without match_end only among those with events received
+ * since then (unix seconds), so that a poll does not aggregate all of match_summary: the daemon passes a time
+ * before which every idle match was already found (worker.c). 0 or a negative error (logged). */
 int facts_find_matches(const ratingd_settings *s, bool unrated_only, const match_ref *after, size_t limit,
-                       match_list *out);
+                       uint64_t idle_since_s, match_list *out);
 void match_list_free(match_list *l);
 
 /* One match's facts, owning the strings match_facts points at. */

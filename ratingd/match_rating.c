@@ -76,6 +76,8 @@ void match_plan_free(match_plan *plan)
     free(plan->fraction);
     free(plan->team);
     free(plan->rank);
+    free(plan->side_team);
+    plan->side_team = NULL;
     plan->verdict = NULL;
     plan->fraction = NULL;
     plan->team = NULL;
@@ -93,6 +95,7 @@ static void unrated(match_plan *plan, size_t nplayers, const char *fmt, double a
             plan->verdict[i] = PLAYER_UNRATED;
         plan->team[i] = -1;
         plan->rank[i] = 0;
+        plan->side_team[i] = -1;
     }
 }
 
@@ -112,10 +115,14 @@ static void plan_teams(const match_facts *f, match_plan *plan)
         plan->rank[i] = t + 1;
         seen[t] = true;
     }
-    if (!seen[0] || !seen[1])
+    if (!seen[0] || !seen[1]) {
         unrated(plan, f->nplayers, "fewer than 2 sides with rated players", 0, 0);
-    else
-        plan->nteams = 2;
+        return;
+    }
+    plan->nteams = 2;
+    for (size_t i = 0; i < f->nplayers; i++)
+        if (f->players[i].side != SIDE_NONE && plan->fraction[i] > 0)
+            plan->side_team[i] = f->players[i].side == f->winner ? 0 : 1;
 }
 
 /* Free-for-all: a team of one per rated player, ranked by score (kills - suicides) per minute played, so that a
@@ -158,7 +165,8 @@ int match_plan_build(const match_facts *f, const match_rules *rules, match_plan 
     plan->fraction = calloc(n, sizeof *plan->fraction);
     plan->team = calloc(n, sizeof *plan->team);
     plan->rank = calloc(n, sizeof *plan->rank);
-    if (!plan->verdict || !plan->fraction || !plan->team || !plan->rank) {
+    plan->side_team = calloc(n, sizeof *plan->side_team);
+    if (!plan->verdict || !plan->fraction || !plan->team || !plan->rank || !plan->side_team) {
         match_plan_free(plan);
         return -ENOMEM;
     }
@@ -172,6 +180,7 @@ int match_plan_build(const match_facts *f, const match_rules *rules, match_plan 
     for (size_t i = 0; i < f->nplayers; i++) {
         const match_player *p = &f->players[i];
         plan->team[i] = -1;
+        plan->side_team[i] = -1;
         double from = p->first_t > f->start_t ? p->first_t : f->start_t;
         double to = p->last_t < f->end_t ? p->last_t : f->end_t;
         double fr = duration > 0 && to > from ? (to - from) / duration : 0;
@@ -207,11 +216,13 @@ int match_plan_apply(const match_plan *plan, const rating_model *m, double inact
         return -1;
     rating_team *teams = calloc(plan->nteams, sizeof *teams);
     rating_player *players = calloc(plan->nplayers, sizeof *players);
+    int *slot = calloc(plan->nplayers ? plan->nplayers : 1, sizeof *slot); /* player i's place in players[] */
     double *probs = calloc(plan->nteams, sizeof *probs);
-    if (!teams || !players || !probs) {
+    if (!teams || !players || !probs || !slot) {
         free(teams);
         free(players);
         free(probs);
+        free(slot);
         return -ENOMEM;
     }
     /* Each team's players side by side in players[], in the facts' order (sorted by GUID by the caller), so that
@@ -220,31 +231,32 @@ int match_plan_apply(const match_plan *plan, const rating_model *m, double inact
     for (size_t t = 0; t < plan->nteams; t++) {
         teams[t].players = players + off;
         for (size_t i = 0; i < plan->nplayers; i++) {
-            if (plan->team[i] != (int)t)
+            bool rated = plan->team[i] == (int)t;
+            if (!rated && plan->side_team[i] != (int)t)
                 continue;
             rating r = before[i];
             if (last_ms[i] > 0 && end_ms > last_ms[i])
                 r.sigma =
                     rating_after_inactivity(m, r.sigma, (double)(end_ms - last_ms[i]) / MS_PER_DAY, inactivity_per_day);
             before[i] = r;
+            slot[i] = (int)off;
             players[off++] = (rating_player){r, plan->fraction[i]};
             teams[t].nplayers++;
-            teams[t].rank = plan->rank[i];
+            if (rated)
+                teams[t].rank = plan->rank[i];
         }
     }
     /* Before the update, which changes the ratings in place. */
     rating_win_probabilities(m, teams, plan->nteams, probs);
     int rc = rating_update(m, teams, plan->nteams);
-    if (rc == 0) {
-        size_t k = 0;
-        for (size_t t = 0; t < plan->nteams; t++)
-            for (size_t i = 0; i < plan->nplayers; i++)
-                if (plan->team[i] == (int)t) {
-                    after[i] = players[k++].r;
-                    if (win_prob)
-                        win_prob[i] = probs[t];
-                }
-    }
+    if (rc == 0)
+        for (size_t i = 0; i < plan->nplayers; i++)
+            if (plan->team[i] >= 0) {
+                after[i] = players[slot[i]].r;
+                if (win_prob)
+                    win_prob[i] = probs[plan->team[i]];
+            }
+    free(slot);
     free(teams);
     free(players);
     free(probs);

@@ -78,17 +78,24 @@ typedef struct {
     double *fraction; /* of the match played, in [0, 1] after clamping to [start_t, end_t] */
     int *team;        /* the player's team index (0 .. nteams - 1) when rated, else -1 */
     int *rank;        /* the team's place: 1 is the winner, equal ranks drew */
+    /* Team games: the team index of every player who played on a side, rated or not (guests, bots, late joiners),
+     * else -1. Their play is part of their side's strength (see match_plan_apply); only rated players move. */
+    int *side_team;
 } match_plan;
 
 /* Decide whether facts is rated and build its teams. Returns 0, or -ENOMEM. plan is always safe to free after. */
 int match_plan_build(const match_facts *facts, const match_rules *rules, match_plan *plan);
 void match_plan_free(match_plan *plan);
 
-/* Apply a rated plan. before[i] holds player i's stored rating (only rated players' are read) and last_ms[i] the
- * end of their previous rated match of this family (0: none); end_ms is this match's end. Each rated player's
- * sigma is first widened for the days between (rating_after_inactivity with inactivity_per_day), in before[i]:
- * the prior the match starts from. after[i] gets the rating after the match, and win_prob[i] (when not NULL) the
- * chance the player's team had to win, predicted from the priors. Returns 0, -1 when the model refuses the match,
+/* Apply a rated plan. before[i] holds player i's stored rating (read for rated players and, in team games, for every
+ * other player on a side: a new player's rating for a guest or a bot, their own for a member who played too little
+ * of the match to be rated) and last_ms[i] the end of their previous rated match of this family (0: none); end_ms
+ * is this match's end. A side's strength counts everyone who played on it, weighted by the fraction played: a
+ * guest is an unknown player, not nobody (leaving them out made a side with more guests look weaker than it was,
+ * and the predicted chances far too sure: docs/ratings.md). Only rated players' after[] and win_prob[] are set. Each
+ * rated player's sigma is first widened for the days between (rating_after_inactivity with inactivity_per_day), in
+ * before[i]: the prior the match starts from. after[i] gets the rating after the match, and win_prob[i] (when not NULL)
+ * the chance the player's team had to win, predicted from the priors. Returns 0, -1 when the model refuses the match,
  * or -ENOMEM. */
 int match_plan_apply(const match_plan *plan, const rating_model *m, double inactivity_per_day, uint64_t end_ms,
                      const uint64_t *last_ms, rating *before, rating *after, double *win_prob);

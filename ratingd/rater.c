@@ -57,8 +57,11 @@ static int rate_one(const ratingd_settings *s, const match_ref *ref, const match
         rc = -ENOMEM;
     char key[320];
     for (size_t i = 0; rc == 0 && plan.rated && i < d->f.nplayers; i++) {
-        if (plan.verdict[i] != PLAYER_RATED)
+        /* A guest or a bot on a side counts as a new player; a member who played too little, as they are. */
+        if (plan.verdict[i] != PLAYER_RATED && plan.verdict[i] != PLAYER_SHORT) {
+            before[i] = rating_new(&s->model);
             continue;
+        }
         const stored_rating *sr =
             hashmap_get(ratings, key, store_rating_key(key, sizeof key, plan.family, d->f.players[i].guid));
         before[i] = sr ? sr->r : rating_new(&s->model);

@@ -19,6 +19,7 @@
 #include "worker.h"
 
 #define TARGET "rating_changes_recompute"
+#define TARGET_BY_MATCH "rating_changes_by_match_recompute"
 #define PAGE RATINGD_MAX_MATCHES /* matches per facts query: each page reads raw_events once */
 
 /* The same rows, whatever their order and however many copies a repeated insert left: a count and a sum of row
@@ -88,7 +89,7 @@ static int rate_all(const ratingd_settings *s, rater_counts *counts, phase_times
     int rc = 0;
     for (;;) {
         match_list page;
-        rc = facts_find_matches(s, /* unrated_only= */ false, last.match_key ? &last : NULL, PAGE, &page);
+        rc = facts_find_matches(s, /* unrated_only= */ false, last.match_key ? &last : NULL, PAGE, 0, &page);
         lap(&t, &pt->find);
         if (rc || page.n == 0)
             break;
@@ -172,12 +173,25 @@ int recompute_main(const ratingd_settings *s, int argc, char **argv)
                    strcmp(a, b) == 0 ? "identical to" : "differs from", a, b);
     }
     if (rc == 0 && replace) {
-        rc = run_sql(s, "DROP TABLE IF EXISTS rating_changes_previous", NULL);
+        /* The by-match copy the daemon keeps beside it (0006_rating_changes_by_match.sql), from the same rows. */
+        rc = run_sql(s, "CREATE TABLE IF NOT EXISTS " TARGET_BY_MATCH " AS rating_changes_by_match", NULL);
         if (rc == 0)
-            rc = run_sql(s, "RENAME TABLE rating_changes TO rating_changes_previous, " TARGET " TO rating_changes",
+            rc = run_sql(s, "TRUNCATE TABLE " TARGET_BY_MATCH, NULL);
+        if (rc == 0)
+            rc = run_sql(s, "INSERT INTO " TARGET_BY_MATCH " SELECT * FROM " TARGET, NULL);
+        if (rc == 0)
+            rc = run_sql(s, "DROP TABLE IF EXISTS rating_changes_previous", NULL);
+        if (rc == 0)
+            rc = run_sql(s, "DROP TABLE IF EXISTS rating_changes_by_match_previous", NULL);
+        if (rc == 0)
+            rc = run_sql(s,
+                         "RENAME TABLE rating_changes TO rating_changes_previous, " TARGET " TO rating_changes, "
+                         "rating_changes_by_match TO rating_changes_by_match_previous, " TARGET_BY_MATCH
+                         " TO rating_changes_by_match",
                          NULL);
         if (rc == 0)
-            printf("rating_changes replaced; the previous table is rating_changes_previous\n");
+            printf("rating_changes and rating_changes_by_match replaced; the previous tables are "
+                   "rating_changes_previous and rating_changes_by_match_previous\n");
     }
     if (lease) {
         lease_release(lease);

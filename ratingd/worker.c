@@ -142,6 +142,12 @@ struct rating_worker {
     atomic_bool stop;
     /* Written by the thread, read by /metrics on the loop thread. */
     atomic_uint_fast64_t matches, rated, players, errors, lag_ms, leader;
+    /* The thread's: a time (unix s) before which every match without match_end that is idle today was already
+     * found, so that a poll looks for such matches only among those with events since (facts_find_matches). It is
+     * the start of the last step that found fewer matches than it may rate, and rated them all, less
+     * RATING_MATCH_IDLE_S (a match idle then had its last event before that) and an hour for the clocks of
+     * ratingd and ClickHouse (whose now() decides idleness) to differ. 0 until then: the first poll looks at all. */
+    uint64_t idle_since_s;
 };
 
 static uint64_t now_ms(void)
@@ -152,14 +158,23 @@ static uint64_t now_ms(void)
 }
 
 /* One step: the matches due that rating_changes does not have yet, rated in order and inserted in one INSERT (all
- * of a match's rows in the same one, so a crash never leaves half a match). Returns how many were rated, or a
+ * of a match's rows in the same one, so a crash never leaves half a match), after the same rows into
+ * rating_changes_by_match (schemas/clickhouse/0006_rating_changes_by_match.sql). Returns how many were rated, or a
  * negative error. */
 static long step(rating_worker *w)
 {
     const ratingd_settings *s = w->s;
     match_list due;
-    int rc = facts_find_matches(s, /* unrated_only= */ true, NULL, (size_t)s->batch_matches, &due);
-    if (rc || due.n == 0)
+    uint64_t started_s = now_ms() / 1000;
+    int rc = facts_find_matches(s, /* unrated_only= */ true, NULL, (size_t)s->batch_matches, w->idle_since_s, &due);
+    uint64_t behind_s = (uint64_t)s->idle_s + 3600;
+    bool complete = rc == 0 && due.n < (size_t)s->batch_matches && started_s > behind_s;
+    if (rc == 0 && due.n == 0) {
+        if (complete)
+            w->idle_since_s = started_s - behind_s;
+        return 0;
+    }
+    if (rc)
         return rc;
     match_data *d = calloc(due.n, sizeof *d);
     hashmap *ratings = hashmap_new();
@@ -178,8 +193,14 @@ static long step(rating_worker *w)
      * may be rating from other priors. */
     if (rc == 0 && lease_hold(w->lease) != 1)
         rc = -EPERM;
+    /* By match first: rating_changes says which matches are rated, so it must be the one written last (a crash
+     * between the two leaves the match to rate again, and its repeated rows are read once). */
+    if (rc == 0)
+        rc = store_insert(s, "rating_changes_by_match", &rows);
     if (rc == 0)
         rc = store_insert(s, "rating_changes", &rows);
+    if (rc == 0 && complete)
+        w->idle_since_s = started_s - behind_s;
     if (rc == 0) {
         atomic_fetch_add(&w->matches, counts.matches);
         atomic_fetch_add(&w->rated, counts.rated);

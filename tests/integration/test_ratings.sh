@@ -275,7 +275,7 @@ check_close "forum team Alpha: its members' mean mu, the uncertainty of that mea
 check_eq "forum team Bravo: three members, the one without a GUID listed unrated" "3 2 505 false" \
   "$(jq -r '.opponent | "\(.members_count) \(.rated_members) \(.members[2].member_id) \(.members[2].rated)"' <<<"$team")"
 expected=$(ch_query "SELECT 0.5 * (1 + erf(($a1 + $a2 - $b1 - $b2)
-                     / sqrt(2 * pow(25 / 6, 2) + pow($sa1, 2) + pow($sa2, 2) + pow($sb1, 2) + pow($sb2, 2)) / sqrt(2)))")
+                     / sqrt(4 * pow(25 / 6, 2) + pow($sa1, 2) + pow($sa2, 2) + pow($sb1, 2) + pow($sb2, 2)) / sqrt(2)))")
 check_close "forum team Alpha's chance against Bravo: the model's prediction for a match of their rated members" \
   "$expected" "$(jq -r .win_prob <<<"$team")"
 check_eq "forum teams: an unknown team is 404, a bad vs 400" "404 404 400" \
@@ -287,6 +287,9 @@ dump() {
   ch_query "SELECT * FROM $1 FINAL ORDER BY end_ms, match_key, kind, guid FORMAT TabSeparated"
 }
 dump rating_changes >"$STACK_DIR/online.tsv"
+dump rating_changes_by_match >"$STACK_DIR/online_by_match.tsv"
+check "the daemon's copy by match (what /stats/match/{id}/ratings reads) has the same rows" \
+  cmp "$STACK_DIR/online.tsv" "$STACK_DIR/online_by_match.tsv"
 out=$("$MOHSTATS_BIN_DIR/ratingd" recompute 2>&1)
 echo "     $out" | head -n 3
 check "ratingd recompute reports the result identical" grep -q 'identical to rating_changes' <<<"$out"
@@ -325,9 +328,12 @@ rows_before=$(ch_query "SELECT count() FROM rating_changes")
 kill "$(cat "$STACK_DIR/run/ratingd.pid")"
 retry 20 eval '! kill -0 "$(cat "$STACK_DIR/run/ratingd.pid")" 2>/dev/null'
 out=$("$MOHSTATS_BIN_DIR/ratingd" recompute --replace 2>&1)
-check "ratingd recompute --replace swaps the tables" grep -q '^rating_changes replaced' <<<"$out"
+check "ratingd recompute --replace swaps the tables" grep -q '^rating_changes and rating_changes_by_match replaced' \
+  <<<"$out"
 dump rating_changes >"$STACK_DIR/replaced.tsv"
 check "the swapped-in history is the same bytes" cmp "$STACK_DIR/online.tsv" "$STACK_DIR/replaced.tsv"
+dump rating_changes_by_match >"$STACK_DIR/replaced_by_match.tsv"
+check "and so is its copy by match" cmp "$STACK_DIR/online.tsv" "$STACK_DIR/replaced_by_match.tsv"
 rows_before=$(ch_query "SELECT count() FROM rating_changes")
 "$STACK_SH" up "$STACK_DIR" --port 0 >/dev/null 2>&1
 check "ratingd is back" eval 'curl -fs "$RATINGD_URL/ready" >/dev/null'

@@ -99,11 +99,23 @@ static void test_team_match_apply(void **state)
     for (size_t i = 0; i < 8; i++)
         before[i] = rating_new(&m);
     assert_int_equal(match_plan_apply(&p, &m, 0.4, 1000, last, before, after, win), 0);
-    /* Predicted before the update: a team's players share its chance, and the two chances make 1. The Allies
-     * fielded a little less (102 played 97.5%), so theirs is a little under even. */
+    /* Predicted before the update: a team's players share its chance, and the two chances make 1. Everyone who
+     * played on a side counts in its strength, by the fraction played (the Allies: 101, 102 97.5%, the bot and the
+     * late joiner 103 30%; the Axis: 201, 202 and the guest), but above a new player's mu: all are new players
+     * here, so neither side is stronger for fielding more, and the chance is even. */
     assert_float_equal(win[0], win[1], 0);
     assert_float_equal(win[0] + win[2], 1, 1e-12);
-    assert_true(win[0] < 0.5 && win[0] > 0.45);
+    assert_float_equal(win[0], 0.5, 1e-12);
+    /* A strong member makes their side the favourite, by Phi(d / sqrt(sum of w^2 (sigma^2 + beta^2))). */
+    before[0].mu = 35;
+    assert_int_equal(match_plan_apply(&p, &m, 0.4, 1000, last, before, after, win), 0);
+    double s2 = m.sigma * m.sigma, b2 = m.beta * m.beta, w[] = {1, 0.975, 1, 0.3, 1, 599.0 / 600, 1}, var = 0;
+    for (size_t i = 0; i < 7; i++)
+        var += w[i] * w[i] * (s2 + b2);
+    assert_float_equal(win[0], 0.5 * erfc(-(10 / sqrt(var)) / sqrt(2.0)), 1e-12);
+    for (size_t i = 0; i < 8; i++)
+        before[i] = rating_new(&m);
+    assert_int_equal(match_plan_apply(&p, &m, 0.4, 1000, last, before, after, win), 0);
     assert_true(after[0].mu > 25 && after[1].mu > 25);
     assert_true(after[2].mu < 25 && after[3].mu < 25);
     assert_true(after[0].sigma < 25.0 / 3);

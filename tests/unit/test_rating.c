@@ -174,8 +174,8 @@ static void test_win_probabilities(void **state)
     assert_true(fabs(p[0] - 0.5) < EPS && fabs(p[1] - 0.5) < EPS);
     mt.players[0].r.mu = 30;
     rating_win_probabilities(&m, mt.teams, 2, p);
-    /* Phi(5 / sqrt(2 beta^2 + 4 sigma^2)) */
-    double want = 0.5 * erfc(-(5 / sqrt(2 * m.beta * m.beta + 4 * m.sigma * m.sigma)) / sqrt(2.0));
+    /* Phi(5 / sqrt(4 beta^2 + 4 sigma^2)): four players' performance noise */
+    double want = 0.5 * erfc(-(5 / sqrt(4 * m.beta * m.beta + 4 * m.sigma * m.sigma)) / sqrt(2.0));
     assert_true(fabs(p[0] - want) < EPS && fabs(p[0] + p[1] - 1) < EPS);
     const size_t three[] = {1, 1, 1};
     match_init(&mt, &m, three, 3);
