@@ -9,7 +9,7 @@ PACKAGES=(
   libuv1-dev libhiredis-dev libpq-dev libmariadb-dev libcjson-dev libcurl4-openssl-dev libcmocka-dev node-llhttp
   # servers started by scripts/stack.sh
   clickhouse-server clickhouse-client redis-server redis-tools postgresql-15 postgresql-client-15 mariadb-server mariadb-client
-  nginx-light
+  nginx-light libnginx-mod-stream
   # the dashboard's charts (queryd serves Chart.js from this package)
   libjs-chart.js
   # scripts and tests

@@ -9,10 +9,10 @@ set -euo pipefail
 DAEMONS=(ingestd queryd authd achievd ratingd)
 SCHEMAS=$MOHSTATS_SRC_DIR/schemas
 
-# The front door believes X-Forwarded-For from loopback here, so that the test can be a client from elsewhere
-# (192.0.2.x) as well as the local operator; tight per-address limits and a short request timeout keep the
-# checks of the limits quick.
-export NGINX_REAL_IP='set_real_ip_from 127.0.0.1; set_real_ip_from ::1; real_ip_header X-Forwarded-For;'
+# Only 127.0.0.1 is private and exempt here, so that the test can be a client from elsewhere by connecting from
+# another loopback address (Linux answers all of 127/8: curl --interface 127.0.0.N) as well as the local
+# operator; tight per-address limits and a short request timeout keep the checks of the limits quick.
+export NGINX_PRIVATE_NETS='127.0.0.1 1; ::1 1;' NGINX_EXEMPT_NETS='127.0.0.1 1; ::1 1;'
 export NGINX_CONNS_PER_ADDRESS=4 NGINX_READS_PER_S=5 NGINX_READS_BURST=5 HTTP_REQUEST_TIMEOUT_MS=4000
 # A TLS listener with a self-signed certificate, beside the plain one.
 TLS_DIR=$(mktemp -d /tmp/mohstats-tls.XXXXXX)
@@ -197,34 +197,62 @@ check_eq "plain /health goes to queryd" queryd "$(json_get "$MOHSTATS_URL/health
 
 # Hardening of the front door (issue 17): private paths in every spelling the daemons' router accepts, the
 # ?server_token= scrubbing on every ingest path, per-address limits, and a body trickled in is cut off.
-remote() { curl -s -o /dev/null -w '%{http_code}' -H "X-Forwarded-For: $1" "${@:2}"; }
+# remote ADDRESS CURL_ARGS...: the HTTP status of a request sent from ADDRESS (one of 127/8).
+remote() { curl -s -o /dev/null -w '%{http_code}' --interface "$1" "${@:2}"; }
 for p in /metrics /metrics/ //metrics /%6detrics /ops/queryd/metrics /ops/ingestd/metrics/ /ops/authd/health; do
-  check_eq "$p from elsewhere: 403" 403 "$(remote 192.0.2.1 "$MOHSTATS_URL$p")"
+  check_eq "$p from elsewhere: 403" 403 "$(remote 127.0.0.21 "$MOHSTATS_URL$p")"
 done
 check_eq "/metrics/ from loopback (private by default): 200" 200 "$(http_status "$MOHSTATS_URL/metrics/")"
-check_eq "public /health from elsewhere: 200" 200 "$(remote 192.0.2.2 "$MOHSTATS_URL/health")"
-codes=$(for i in $(seq 1 30); do remote 192.0.2.3 "$MOHSTATS_URL/health"; echo; done | sort | uniq -c | tr -s ' \n' ' ')
+check_eq "public /health from elsewhere: 200" 200 "$(remote 127.0.0.22 "$MOHSTATS_URL/health")"
+check "...and the HTTP side sees that address (the TCP side names it in a PROXY header)" \
+  retry 5 grep -q '^127.0.0.22 .*"GET /health ' "$STACK_DIR/logs/nginx-access.log"
+codes=$(for i in $(seq 1 30); do remote 127.0.0.23 "$MOHSTATS_URL/health"; echo; done | sort | uniq -c | tr -s ' \n' ' ')
 check "30 quick reads from one address (5/s, burst 5): some 429 (${codes})" grep -q " 429" <<<"$codes"
 check "...the others 200" grep -q " 200" <<<"$codes"
-check_eq "...while another address is served" 200 "$(remote 192.0.2.4 "$MOHSTATS_URL/health")"
+check_eq "...while another address is served" 200 "$(remote 127.0.0.24 "$MOHSTATS_URL/health")"
 codes=$(for i in $(seq 1 30); do http_status "$MOHSTATS_URL/health"; echo; done | sort -u | tr '\n' ' ')
-check_eq "...and loopback (the forum on this host) is exempt" "200 " "$codes"
-# Five connections from one address, each holding a request open (a body that never comes): the fifth is refused.
-python3 - "${MOHSTATS_URL##*:}" <<'PY' &
-import socket, sys, time
-held = []
-for i in range(4):
-    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-    s.sendall(b"POST /api/v1/ingest/events HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 192.0.2.5\r\nContent-Length: 100\r\n\r\n")
-    held.append(s)
-time.sleep(3)
+check_eq "...and the exempt address (the forum on this host) is not limited" "200 " "$codes"
+# Connections that send nothing count too (the TCP side counts each from its accept): four idle ones from
+# 127.0.0.2 fill its bound, a fifth is closed at once, 127.0.0.3 is served meanwhile, and the idle ones are
+# closed by the HTTP side's client_header_timeout (10 s), after which 127.0.0.2 is served again.
+idle=$(python3 - "${MOHSTATS_URL##*:}" <<'PY'
+import socket, subprocess, sys, time
+port = int(sys.argv[1])
+def connect(src):
+    s = socket.socket()
+    s.bind((src, 0))
+    s.connect(("127.0.0.1", port))
+    return s
+def closed_within(s, seconds):
+    # True when the server closes S (EOF or reset) within SECONDS, sending nothing first.
+    s.settimeout(seconds)
+    try:
+        return s.recv(100) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+def status(src):
+    return subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", "--interface",
+                           src, "http://127.0.0.1:%d/health" % port], capture_output=True, text=True).stdout
+held = [connect("127.0.0.2") for i in range(4)]
+time.sleep(0.5)
+fifth = connect("127.0.0.2")
+out = ["fifth_closed=%s" % closed_within(fifth, 2), "other=%s" % status("127.0.0.3"), "same=%s" % status("127.0.0.2")]
+t0 = time.time()
+out.append("idle_closed=%s" % all(closed_within(s, 15 - (time.time() - t0)) for s in held))
+out.append("idle_s=%.0f" % (time.time() - t0))
+time.sleep(0.5)
+out.append("after=%s" % status("127.0.0.2"))
+print(" ".join(out))
 PY
-holder=$!
-sleep 1
-check_eq "a fifth connection from the same address (NGINX_CONNS_PER_ADDRESS=4): 429" 429 \
-  "$(remote 192.0.2.5 "$MOHSTATS_URL/health")"
-check_eq "...another address is served" 200 "$(remote 192.0.2.6 "$MOHSTATS_URL/health")"
-wait "$holder"
+)
+check "four idle connections from 127.0.0.2 (NGINX_CONNS_PER_ADDRESS=4): a fifth is closed at once ($idle)" \
+  grep -q "fifth_closed=True" <<<"$idle"
+check "...and a request from it gets no answer" grep -q "same=000" <<<"$idle"
+check "...while 127.0.0.3 is served" grep -q "other=200" <<<"$idle"
+check "...the idle ones are closed within 15 s" grep -q "idle_closed=True" <<<"$idle"
+check "...and 127.0.0.2 is served again then" grep -q "after=200" <<<"$idle"
 # A body sent a byte every 2 s: the daemon's HTTP_REQUEST_TIMEOUT_MS (4 s here, 30 s by default) cuts it off. (A
 # token of the right shape: a malformed one is refused on the headers, before any body.)
 trickle=$(python3 - "${MOHSTATS_URL##*:}" <<'PY'
@@ -272,13 +300,16 @@ while IFS= read -r key; do
 done < <(sed -nE 's/^([A-Z_]+)=.*/\1/p' "$STACK_DIR/stack.env")
 check_eq "docker-compose.yml sets every variable of stack.env" "" "$missing"
 missing=""
-for var in $(grep -oE '\$\{[A-Z_]+\}' "$MOHSTATS_SRC_DIR/deploy/nginx/mohstats.conf.template" | tr -d '{}$' | sort -u); do
+for var in $(cat "$MOHSTATS_SRC_DIR"/deploy/nginx/mohstats{.conf.template,-front.conf.stream-template} |
+  grep -oE '\$\{[A-Z_]+\}' | tr -d '{}$' | sort -u); do
   if ! grep -qE "^ +$var:" "$compose" || ! grep -q "NGINX_ENVSUBST_FILTER:.*$var" "$compose" ||
     ! grep -qF "\\\${$var}" "$STACK_SH"; then
     missing+=" $var"
   fi
 done
-check_eq "the nginx template's variables are set and listed in compose and stack.sh" "" "$missing"
+check_eq "the nginx templates' variables are set and listed in compose and stack.sh" "" "$missing"
+check "compose mounts the TCP side's template where the image renders stream templates" \
+  grep -qF "./deploy/nginx/mohstats-front.conf.stream-template:/etc/nginx/templates/mohstats-front.conf.stream-template:ro" "$compose"
 # Credentials under compose, as under stack.sh: each daemon reaches ClickHouse as the user its work needs (never the
 # migrations' user), each such user is defined in a users.d file mounted into ClickHouse, and every secret compose
 # requires is listed in .env.example.
@@ -459,7 +490,7 @@ rm -rf "$other"
 # --- behind a load balancer speaking the PROXY protocol (NGINX_LISTEN_PARAMS) ---------------------------------
 
 check "up with NGINX_LISTEN_PARAMS=proxy_protocol (and realip from it) reloads nginx" env NGINX_LISTEN_PARAMS=proxy_protocol \
-  NGINX_REAL_IP='set_real_ip_from 127.0.0.1; real_ip_header proxy_protocol;' "$STACK_SH" up "$STACK_DIR"
+  NGINX_REAL_IP='set_real_ip_from 127.0.0.1;' "$STACK_SH" up "$STACK_DIR"
 # proxied ADDRESS PATH: the status of GET PATH sent after a PROXY header naming ADDRESS as the client.
 proxied() {
   python3 - "${MOHSTATS_URL##*:}" "$1" "$2" <<'PY'
@@ -474,6 +505,29 @@ check "the front door takes the PROXY protocol: /health is 200" retry 5 eval '[ 
 check_eq "...and believes the client it names: /metrics is 403 for 192.0.2.30, 200 for 127.0.0.1" "403 200" \
   "$(proxied 192.0.2.30 /metrics) $(proxied 127.0.0.1 /metrics)"
 check_eq "...a request without the PROXY header gets nothing" 000 "$(http_status "$MOHSTATS_URL/health")"
+# The bound is per client the PROXY header names (the load balancer's own address is not the one counted).
+bound=$(python3 - "${MOHSTATS_URL##*:}" <<'PY'
+import socket, sys, time
+def proxied(client):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=3)
+    s.sendall(("PROXY TCP4 %s 127.0.0.1 40000 %s\r\n" % (client, sys.argv[1])).encode())
+    return s
+def get(s):
+    try:
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        d = s.recv(100)
+        return d.split(b" ")[1].decode() if d else "closed"
+    except OSError:
+        return "closed"
+held = [proxied("192.0.2.40") for i in range(4)]
+time.sleep(0.5)
+print(get(proxied("192.0.2.40")), get(proxied("192.0.2.41")))
+PY
+)
+check_eq "...four idle connections for 192.0.2.40: its fifth is closed, 192.0.2.41 is served" "closed 200" "$bound"
+out=$(NGINX_REAL_IP='set_real_ip_from 127.0.0.1; real_ip_header proxy_protocol;' "$STACK_SH" up "$STACK_DIR" 2>&1) && rc=0 || rc=$?
+check "...NGINX_REAL_IP in its old HTTP form is refused, saying what it takes now" \
+  eval '[ "$rc" -ne 0 ] && grep -q "NGINX_REAL_IP takes only" <<<"$out"'
 check "up without it: plain HTTP again" "$STACK_SH" up "$STACK_DIR"
 check "...answered" retry 5 eval '[ "$(http_status "$MOHSTATS_URL/health")" = 200 ]'
 
