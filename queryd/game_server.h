@@ -1,7 +1,7 @@
-/* What the game-server areas (server.c, server_players.c) share: the server id in the path, the registered
- * server a job looked up, its live state. */
-#ifndef MOHSTATS_SERVER_H
-#define MOHSTATS_SERVER_H
+/* What the game-server areas (game_server.c, game_server_parts.c, game_server_players.c) share: the server id in
+ * the path, the registered server a job looked up, its live state. "Server" in these files is a game server. */
+#ifndef MOHSTATS_GAME_SERVER_H
+#define MOHSTATS_GAME_SERVER_H
 
 #include <stdbool.h>
 
@@ -23,6 +23,10 @@ void server_serve(http_request *req, queryd *q, const char *prefix, int ttl_s, q
 bool server_id_param(http_request *req, char out[IDENT_MAX + 1]);
 /* End the job with 404: id is not a registered server. */
 void server_not_found(qjob *j, const char *id);
+/* The job's server (server_args' id) in the registration rows of slot, or NULL. */
+const cJSON *server_row(qjob *j, int slot);
+/* server_not_found for the job's server. */
+void server_unknown(qjob *j);
 /* The live state (Redis live_matches, as job_redis_hash rows) of server id, or NULL when it sent nothing within
  * the live window. */
 const cJSON *server_live_entry(const cJSON *live_rows, const char *id);

@@ -16,7 +16,7 @@
  * (player_weapon has no server). Country fields are empty: there is no GeoIP. An unknown server is 404. */
 #include "area.h"
 #include "live_matches.h"
-#include "server.h"
+#include "game_server.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -386,7 +386,7 @@ static const route server_players_table[] = {
     {"/stats/server/{id}/stats", server_stats},
 };
 
-void server_players_routes(queryd *q, http_server *s)
+void game_server_players_routes(queryd *q, http_server *s)
 {
     routes_add(s, q, server_players_table, sizeof server_players_table / sizeof server_players_table[0]);
 }
