@@ -84,6 +84,12 @@ static int param_parse(const endpoint_param *p, const queryd *q, http_request *r
     case PARAM_LIMIT:
         *(long *)field = param_long(req, p->name, p->def, 1, q->max_limit);
         return key_added(req, key_add(key, size, len, "%ld", *(long *)field));
+    case PARAM_NUMBER:
+        *(long *)field = param_long(req, p->name, p->def, p->min, p->max);
+        return key_added(req, key_add(key, size, len, "%ld", *(long *)field));
+    case PARAM_OFFSET:
+        *(long *)field = param_long(req, p->name, p->def, 0, q->max_offset);
+        return key_added(req, key_add(key, size, len, "%ld", *(long *)field));
     case PARAM_PAGING: {
         paging *pg = field;
         paging_parse(req, q, p->def, pg);

@@ -35,6 +35,8 @@ typedef enum {
     PARAM_NAME,        /* {name} of the path, a player name (name_normalize) into char[PLAYER_NAME_MAX]; key as is */
     PARAM_ID,          /* {name} of the path, a positive number, into a long */
     PARAM_LIMIT,       /* ?name=, into a long: def when absent, clamped to 1..QUERY_MAX_LIMIT */
+    PARAM_NUMBER,      /* ?name=, into a long: def when absent, clamped to min..max */
+    PARAM_OFFSET,      /* ?name=, into a long: def when absent, clamped to 0..QUERY_MAX_OFFSET */
     PARAM_PAGING,      /* ?limit, ?offset, ?page into a paging, def the limit; key "<limit>:<offset>" */
     PARAM_FLAG,        /* ?name= 1, true, yes or on, into a bool; key 0 or 1 */
     PARAM_GIVEN,       /* whether ?name= is there at all, into a bool; key 0 or 1 */
@@ -61,9 +63,10 @@ typedef struct {
     param_kind kind;
     const char *name;              /* in the path pattern or the query string */
     size_t at;                     /* offsetof the field in the endpoint's args */
-    long def;                      /* PARAM_LIMIT, PARAM_PAGING: the limit when none is asked for */
+    long def;                      /* PARAM_LIMIT, PARAM_NUMBER, PARAM_PAGING: the value when none is asked for */
     const char *why;               /* the 400's text when the value is not usable ("must be ...") */
     const param_choice *choices;   /* PARAM_CHOICE: the accepted values, ended by {NULL} */
+    long min, max;                 /* PARAM_NUMBER: its bounds */
 } endpoint_param;
 
 /* Queue one query of a step: the endpoint's templates take their values from its args. n is the query's own

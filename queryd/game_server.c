@@ -152,10 +152,17 @@ static void add_identity(cJSON *o, const cJSON *s, const cJSON *live)
 
 typedef enum { VIEW_LIST, VIEW_STATS, VIEW_RANKINGS } list_view;
 
+/* Which list a job builds: its endpoint's part. */
+static list_view view_of(qjob *j)
+{
+    const char *part = job_endpoint(j)->part;
+    return strcmp(part, "stats") == 0 ? VIEW_STATS : strcmp(part, "rankings") == 0 ? VIEW_RANKINGS : VIEW_LIST;
+}
+
 static void list_build(qjob *j)
 {
     server_args *a = j->args;
-    list_view view = (list_view)a->days;
+    list_view view = view_of(j);
     const cJSON *servers = job_rows(j, 0), *live = job_rows(j, 1), *act = job_rows(j, 2), *hourly = job_rows(j, 3);
     const cJSON *s;
     if (view == VIEW_STATS) {
@@ -246,51 +253,21 @@ static const char peak_today_sql[] =
     ")";
 // clang-format on
 
+/* The lists' queries: the servers, their live state, their activity, and what each view adds. */
 static void list_start(qjob *j)
 {
-    server_args *a = j->args;
+    list_view view = view_of(j);
     job_pg(j, 0, servers_pg_sql, 0, NULL, "port,created_s,last_seen_s", "is_active");
     j->optional |= 1u << 1; /* without Redis every server just looks offline */
     job_redis_hash(j, 1, LIVE_MATCHES_KEY, NULL);
     sqlv v[] = {SQL_RAW("where", "1"), SQL_INT("span", 24)};
     job_ch(j, 2, activity_sql, v, 1);
-    if ((list_view)a->days == VIEW_LIST)
+    if (view == VIEW_LIST)
         job_ch(j, 3, hourly_sql, v, 2);
-    if ((list_view)a->days == VIEW_STATS) {
+    if (view == VIEW_STATS) {
         job_ch(j, 4, today_sql, NULL, 0);
         job_ch(j, 5, peak_today_sql, NULL, 0);
     }
-    job_then(j, list_build);
-}
-
-static void serve_list(http_request *req, queryd *q, list_view view, long limit)
-{
-    server_args *a = ARGS_NEW(server_args);
-    if (!a) {
-        http_respond_error(req, 500, "Out of memory.");
-        return;
-    }
-    a->days = view; /* the view rides in days: list endpoints have no days parameter */
-    a->limit = limit;
-    char key[64];
-    snprintf(key, sizeof key, "servers:%d:%ld", (int)view, limit);
-    qcache_serve(q->cache, req, key, q->live_ttl_s, list_start, a, free);
-}
-
-static void servers_list(http_request *req, void *arg)
-{
-    serve_list(req, arg, VIEW_LIST, 0);
-}
-
-static void servers_stats(http_request *req, void *arg)
-{
-    serve_list(req, arg, VIEW_STATS, 0);
-}
-
-static void servers_rankings(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    serve_list(req, q, VIEW_RANKINGS, param_long(req, "limit", 50, 1, q->max_limit));
 }
 
 /* ---- one server ---- */
@@ -375,6 +352,7 @@ static void detail_build(qjob *j)
     job_answer(j, 200, o);
 }
 
+/* The server, its live state, every server's activity (for the rank), its hours, playtime and uptime. */
 static void detail_start(qjob *j)
 {
     server_args *a = j->args;
@@ -395,7 +373,6 @@ static void detail_start(qjob *j)
     job_ch(j, 4, playtime_sql, v + 2, 1);
     job_ch(j, 5, uptime_sql, v + 2, 1);
     free(where);
-    job_then(j, detail_build);
 }
 
 /* ---- /servers/{id}/live and /stats/live/matches ---- */
@@ -479,11 +456,12 @@ static void live_build(qjob *j)
     job_answer(j, 200, live_json(s, server_live_entry(job_rows(j, 1), a->id)));
 }
 
-static void live_start(qjob *j)
+/* The live state of every server (Redis live_matches). */
+static void live_queue(qjob *j, int slot, const char *unused_sql, long unused)
 {
-    job_pg(j, 0, servers_pg_sql, 0, NULL, "port,created_s,last_seen_s", "is_active");
-    job_redis_hash(j, 1, LIVE_MATCHES_KEY, NULL);
-    job_then(j, live_build);
+    (void)unused_sql;
+    (void)unused;
+    job_redis_hash(j, slot, LIVE_MATCHES_KEY, NULL);
 }
 
 static void live_matches_build(qjob *j)
@@ -511,69 +489,71 @@ static void live_matches_build(qjob *j)
     job_answer(j, 200, arr);
 }
 
+/* The servers' names are only names here: without PostgreSQL a live match shows "Unknown Server". */
 static void live_matches_start(qjob *j)
 {
     j->optional |= 1u << 0;
     job_pg(j, 0, servers_pg_sql, 0, NULL, "port,created_s,last_seen_s", "is_active");
     job_redis_hash(j, 1, LIVE_MATCHES_KEY, NULL);
-    job_then(j, live_matches_build);
 }
 
-static void live_matches(http_request *req, void *arg)
+/* ---- the endpoints ---- */
+
+size_t server_vals(qjob *j, sqlv out[ENDPOINT_VALS])
 {
-    queryd *q = arg;
-    qcache_serve(q->cache, req, "livematches", q->live_ttl_s, live_matches_start, NULL, NULL);
+    server_args *a = j->args;
+    out[0] = SQL_STR("id", a->id);
+    out[1] = SQL_INT("limit", a->limit);
+    out[2] = SQL_INT("days", a->days);
+    /* The activity timeline asks for days and reads {hours}: its hours are the days'. */
+    out[3] = SQL_INT("hours", a->hours ? a->hours : a->days * 24);
+    return 4;
 }
 
-bool server_id_param(http_request *req, char out[IDENT_MAX + 1])
+void server_job_registered(qjob *j, int slot, const char *sql, long unused)
 {
-    const char *id = http_request_param(req, "id");
-    if (!ident_ok(id, IDENT_MAX)) {
-        respond_bad_param(req, "id", "must be a server id of 1 to 64 printable bytes");
-        return false;
-    }
-    snprintf(out, IDENT_MAX + 1, "%s", id);
-    return true;
+    (void)unused;
+    job_pg(j, slot, sql, 0, NULL, "port,created_s,last_seen_s", "is_active");
 }
 
-void server_serve(http_request *req, queryd *q, const char *prefix, int ttl_s, qjob_fn start)
-{
-    server_args *a = ARGS_NEW(server_args);
-    if (!a) {
-        http_respond_error(req, 500, "Out of memory.");
-        return;
-    }
-    if (!server_id_param(req, a->id)) {
-        free(a);
-        return;
-    }
-    char key[96];
-    snprintf(key, sizeof key, "%s:%s", prefix, a->id);
-    qcache_serve(q->cache, req, key, ttl_s, start, a, free);
-}
+/* Every server, as a list, as totals or ranked: their answers are live (QUERY_LIVE_TTL_S). */
+#define SERVER_LIST(p, k, view, ...)                                                                                   \
+    {.path = p,                                                                                                        \
+     .key = k,                                                                                                         \
+     .ttl = TTL_LIVE,                                                                                                  \
+     .args_size = sizeof(server_args),                                                                                 \
+     .params = {__VA_ARGS__},                                                                                          \
+     .part = view,                                                                                                     \
+     .start = list_start,                                                                                              \
+     .build = list_build}
 
-static void server_detail(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    server_serve(req, q, "srvd", q->live_ttl_s, detail_start);
-}
-
-static void server_live(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    server_serve(req, q, "srvl", q->live_ttl_s, live_start);
-}
-
-static const route server_table[] = {
-    {"/servers", servers_list},
-    {"/servers/stats", servers_stats},
-    {"/servers/rankings", servers_rankings},
-    {"/servers/{id}", server_detail},
-    {"/servers/{id}/live", server_live},
-    {"/stats/live/matches", live_matches},
+static const endpoint server_endpoints[] = {
+    SERVER_LIST("/servers", "servers:0:0", "list", {PARAM_END}),
+    SERVER_LIST("/servers/stats", "servers:1:0", "stats", {PARAM_END}),
+    SERVER_LIST("/servers/rankings", "servers:2", "rankings",
+                {PARAM_LIMIT, "limit", offsetof(server_args, limit), 50, NULL, NULL, 0, 0}),
+    {.path = "/servers/{id}",
+     .key = "srvd",
+     .ttl = TTL_LIVE,
+     .args_size = sizeof(server_args),
+     .params = {SERVER_ID_PARAM},
+     .start = detail_start,
+     .build = detail_build},
+    {.path = "/servers/{id}/live",
+     .key = "srvl",
+     .ttl = TTL_LIVE,
+     .args_size = sizeof(server_args),
+     .params = {SERVER_ID_PARAM},
+     .queries = {{0, servers_pg_sql, server_job_registered, 0}, {1, NULL, live_queue, 0}},
+     .build = live_build},
+    {.path = "/stats/live/matches",
+     .key = "livematches",
+     .ttl = TTL_LIVE,
+     .start = live_matches_start,
+     .build = live_matches_build},
 };
 
 void game_server_routes(queryd *q, http_server *s)
 {
-    routes_add(s, q, server_table, sizeof server_table / sizeof server_table[0]);
+    endpoints_add(q, s, server_endpoints, sizeof server_endpoints / sizeof server_endpoints[0]);
 }

@@ -6,21 +6,25 @@
 #include <stdbool.h>
 
 #include "area.h"
+#include "endpoint.h"
 
 /* SQL template: the latest name of every player of server {id}. */
 extern const char server_names_sql[];
 
 /* A job's parameters about one server: its id, and what the endpoint reads. */
 typedef struct {
+    const endpoint *ep;
     char id[IDENT_MAX + 1];
     long limit, days, hours;
 } server_args;
 
-/* Answer req with what start computes about the server in the path (a server_args with its id), cached under
- * "<prefix>:<id>" for ttl_s; a malformed id is 400. */
-void server_serve(http_request *req, queryd *q, const char *prefix, int ttl_s, qjob_fn start);
-/* The {id} of the path into out, or answer 400 and return false. */
-bool server_id_param(http_request *req, char out[IDENT_MAX + 1]);
+/* The {id} of the path: a game server's. */
+#define SERVER_ID_PARAM                                                                                                \
+    {PARAM_IDENT, "id", offsetof(server_args, id), 0, "must be a server id of 1 to 64 printable bytes", NULL, 0, 0}
+/* The values of a server's queries: {id}, {limit}, {days}, {hours} (endpoint.vals). */
+size_t server_vals(qjob *j, sqlv out[ENDPOINT_VALS]);
+/* Queue the registered servers (PostgreSQL) in slot (endpoint_queue_fn: sql servers_pg_sql). */
+void server_job_registered(qjob *j, int slot, const char *sql, long unused);
 /* End the job with 404: id is not a registered server. */
 void server_not_found(qjob *j, const char *id);
 /* The job's server (server_args' id) in the registration rows of slot, or NULL. */

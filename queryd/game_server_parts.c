@@ -102,14 +102,23 @@ static const char server_matches_sql[] =
 
 typedef enum { PART_TOP, PART_MAPS, PART_WEAPONS, PART_PEAK, PART_HISTORY, PART_MATCHES, PART_ACTIVITY } part;
 
-typedef struct {
-    server_args base;
-    part what;
-} part_args;
+/* The endpoints' parts, by part. */
+static const char *const part_names[] = {"top", "maps", "weapons", "peak", "history", "matches", "activity"};
+
+/* The part a job builds (its endpoint's). */
+static part part_of(qjob *j)
+{
+    const char *name = job_endpoint(j)->part;
+    for (size_t i = 0; i < sizeof part_names / sizeof part_names[0]; i++)
+        if (strcmp(name, part_names[i]) == 0)
+            return (part)i;
+    return PART_TOP;
+}
 
 static void part_build(qjob *j)
 {
-    part_args *a = j->args;
+    server_args *a = j->args;
+    part what = part_of(j);
     if (!server_row(j, 0)) {
         server_unknown(j);
         return;
@@ -117,9 +126,9 @@ static void part_build(qjob *j)
     const cJSON *rows = job_rows(j, 1), *r;
     cJSON *arr = cJSON_CreateArray();
     double total = 0;
-    cJSON_ArrayForEach(r, rows) total += row_num(r, a->what == PART_MAPS ? "matches" : "kills");
+    cJSON_ArrayForEach(r, rows) total += row_num(r, what == PART_MAPS ? "matches" : "kills");
     int rank = 0;
-    switch (a->what) {
+    switch (what) {
     case PART_TOP:
         cJSON_ArrayForEach(r, rows)
         {
@@ -207,7 +216,7 @@ static void part_build(qjob *j)
     case PART_HISTORY:
     case PART_ACTIVITY: {
         /* Every hour of the span, hours without events at 0, so charts have no gaps. */
-        long span = a->what == PART_HISTORY ? a->base.hours : a->base.days * 24;
+        long span = what == PART_HISTORY ? a->hours : a->days * 24;
         time_t now = time(NULL);
         long start = (long)(now - now % 3600) - (span - 1) * 3600;
         for (long t = start; t <= (long)now; t += 3600) {
@@ -219,7 +228,7 @@ static void part_build(qjob *j)
             iso_time((uint64_t)t * 1000, iso);
             cJSON_AddStringToObject(e, "hour", iso);
             cJSON_AddNumberToObject(e, "players", row_num(h, "players"));
-            if (a->what == PART_HISTORY) {
+            if (what == PART_HISTORY) {
                 cJSON_AddNumberToObject(e, "peak", row_num(h, "players"));
                 cJSON_AddNumberToObject(e, "avg", row_num(h, "players"));
             } else {
@@ -258,90 +267,52 @@ static void part_build(qjob *j)
     job_answer(j, 200, arr);
 }
 
-static void part_start(qjob *j)
-{
-    part_args *a = j->args;
-    job_pg(j, 0, servers_pg_sql, 0, NULL, "port,created_s,last_seen_s", "is_active");
-    sqlv v[] = {SQL_STR("id", a->base.id), SQL_INT("limit", a->base.limit), SQL_INT("days", a->base.days),
-                SQL_INT("hours", a->base.hours)};
-    static const char *const sql[] = {top_players_sql, maps_sql,           weapons_sql, peak_sql,
-                                      history_sql,     server_matches_sql, history_sql};
-    job_ch(j, 1, sql[a->what], v, 4);
-    if (a->what == PART_TOP)
-        job_ch(j, 2, server_names_sql, v, 1);
-    job_then(j, part_build);
-}
+/* ---- the endpoints ---- */
 
-static void serve_part(http_request *req, queryd *q, part what, long limit, long days, long hours)
-{
-    part_args *a = ARGS_NEW(part_args);
-    if (!a) {
-        http_respond_error(req, 500, "Out of memory.");
-        return;
-    }
-    if (!server_id_param(req, a->base.id)) {
-        free(a);
-        return;
-    }
-    a->what = what;
-    a->base.limit = limit;
-    a->base.days = days;
-    a->base.hours = hours;
-    char key[160];
-    snprintf(key, sizeof key, "srv:%d:%s:%ld:%ld:%ld", (int)what, a->base.id, limit, days, hours);
-    qcache_serve(q->cache, req, key, q->cache_ttl_s, part_start, a, free);
-}
+/* One part of a server's page: the server (slot 0) and the part's rows (slot 1). */
+#define PART(p, k, part_name, sql, ...)                                                                                \
+    {.path = p,                                                                                                        \
+     .key = k,                                                                                                         \
+     .args_size = sizeof(server_args),                                                                                 \
+     .params = {SERVER_ID_PARAM, __VA_ARGS__},                                                                         \
+     .part = part_name,                                                                                                \
+     .vals = server_vals,                                                                                              \
+     .queries = {{0, servers_pg_sql, server_job_registered, 0}, {1, sql, NULL, 0}},                                   \
+     .build = part_build}
 
-static void server_top(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    serve_part(req, q, PART_TOP, param_long(req, "limit", 25, 1, q->max_limit), 0, 0);
-}
+#define NUMBER(name, field, def, min, max)                                                                             \
+    {PARAM_NUMBER, name, offsetof(server_args, field), def, NULL, NULL, min, max}
+#define LIMIT(def) {PARAM_LIMIT, "limit", offsetof(server_args, limit), def, NULL, NULL, 0, 0}
 
-static void server_maps(http_request *req, void *arg)
-{
-    serve_part(req, arg, PART_MAPS, 0, 0, 0);
-}
-
-static void server_weapons(http_request *req, void *arg)
-{
-    serve_part(req, arg, PART_WEAPONS, 0, 0, 0);
-}
-
-static void server_peak(http_request *req, void *arg)
-{
-    serve_part(req, arg, PART_PEAK, 0, param_long(req, "days", 30, 1, 366), 0);
-}
-
-static void server_history(http_request *req, void *arg)
-{
-    serve_part(req, arg, PART_HISTORY, 0, 0, param_long(req, "hours", 24, 1, 24 * 31));
-}
-
-static void server_matches(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    serve_part(req, q, PART_MATCHES, param_long(req, "limit", 20, 1, q->max_limit), 0, 0);
-}
-
-static void server_activity(http_request *req, void *arg)
-{
-    long days = param_long(req, "days", 7, 1, 31);
-    serve_part(req, arg, PART_ACTIVITY, 0, days, days * 24);
-}
-
-static const route parts_table[] = {
-    {"/servers/{id}/top-players", server_top},
-    {"/servers/{id}/maps", server_maps},
-    {"/servers/{id}/map-rotation", server_maps},
-    {"/servers/{id}/weapons", server_weapons},
-    {"/servers/{id}/peak-hours", server_peak},
-    {"/servers/{id}/player-history", server_history},
-    {"/servers/{id}/matches", server_matches},
-    {"/servers/{id}/activity-timeline", server_activity},
+static const endpoint parts_endpoints[] = {
+    {.path = "/servers/{id}/top-players",
+     .key = "srv:top",
+     .args_size = sizeof(server_args),
+     .params = {SERVER_ID_PARAM, LIMIT(25)},
+     .part = "top",
+     .vals = server_vals,
+     .queries = {{0, servers_pg_sql, server_job_registered, 0},
+                 {1, top_players_sql, NULL, 0},
+                 {2, server_names_sql, NULL, 0}},
+     .build = part_build},
+    PART("/servers/{id}/maps", "srv:maps", "maps", maps_sql, {PARAM_END}),
+    PART("/servers/{id}/map-rotation", "srv:maps", "maps", maps_sql, {PARAM_END}),
+    PART("/servers/{id}/weapons", "srv:weapons", "weapons", weapons_sql, {PARAM_END}),
+    PART("/servers/{id}/peak-hours", "srv:peak", "peak", peak_sql, NUMBER("days", days, 30, 1, 366)),
+    PART("/servers/{id}/player-history", "srv:history", "history", history_sql,
+         NUMBER("hours", hours, 24, 1, 24 * 31)),
+    PART("/servers/{id}/matches", "srv:matches", "matches", server_matches_sql, LIMIT(20)),
+    {.path = "/servers/{id}/activity-timeline",
+     .key = "srv:activity",
+     .args_size = sizeof(server_args),
+     .params = {SERVER_ID_PARAM, NUMBER("days", days, 7, 1, 31)},
+     .part = "activity",
+     .vals = server_vals,
+     .queries = {{0, servers_pg_sql, server_job_registered, 0}, {1, history_sql, NULL, 0}},
+     .build = part_build},
 };
 
 void game_server_parts_routes(queryd *q, http_server *s)
 {
-    routes_add(s, q, parts_table, sizeof parts_table / sizeof parts_table[0]);
+    endpoints_add(q, s, parts_endpoints, sizeof parts_endpoints / sizeof parts_endpoints[0]);
 }

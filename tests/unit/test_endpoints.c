@@ -28,6 +28,8 @@ static size_t field_size(param_kind k)
         return PLAYER_NAME_MAX;
     case PARAM_ID:
     case PARAM_LIMIT:
+    case PARAM_NUMBER:
+    case PARAM_OFFSET:
         return sizeof(long);
     case PARAM_PAGING:
         return sizeof(paging);
@@ -69,7 +71,7 @@ static void test_tables(void **state)
 {
     (void)state;
     register_all();
-    assert_true(q.nroutes >= 38); /* the player (22), match (4), map (7) and weapon (5) areas at least */
+    assert_true(q.nroutes >= 54); /* the player (22), match (4), map (7), weapon (5) and game server (16) areas */
     for (size_t i = 0; i < q.nroutes; i++) {
         const endpoint *e = q.routes[i].ep;
         assert_ptr_equal(q.routes[i].q, &q);
@@ -90,7 +92,10 @@ static void test_tables(void **state)
                 fail_msg("%s: %s is in the path but read from the query string", e->path, x->name);
             if (x->kind == PARAM_CHOICE && (!x->choices || !x->choices[0].name))
                 fail_msg("%s: choice %s has no values", e->path, x->name);
-            if (x->kind != PARAM_LIMIT && x->kind != PARAM_PAGING && x->kind != PARAM_FLAG && x->kind != PARAM_GIVEN &&
+            if (x->kind == PARAM_NUMBER && (x->min > x->max || x->def < x->min || x->def > x->max))
+                fail_msg("%s: %s's default is outside its bounds", e->path, x->name);
+            if (x->kind != PARAM_LIMIT && x->kind != PARAM_NUMBER && x->kind != PARAM_OFFSET &&
+                x->kind != PARAM_PAGING && x->kind != PARAM_FLAG && x->kind != PARAM_GIVEN &&
                 !x->why)
                 fail_msg("%s: parameter %s has no text for its 400", e->path, x->name);
         }
