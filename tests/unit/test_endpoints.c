@@ -71,7 +71,7 @@ static void test_tables(void **state)
 {
     (void)state;
     register_all();
-    assert_true(q.nroutes >= 54); /* the player (22), match (4), map (7), weapon (5) and game server (16) areas */
+    assert_true(q.nroutes >= 58); /* the player (22), match (4), map (7), weapon (5), game server (16), global (4) */
     for (size_t i = 0; i < q.nroutes; i++) {
         const endpoint *e = q.routes[i].ep;
         assert_ptr_equal(q.routes[i].q, &q);
