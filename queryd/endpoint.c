@@ -10,8 +10,9 @@
 #include "log.h"
 #include "ratings.h"
 
-/* The longest cache key: its first part, and four parameters of at most QCACHE_PART_MAX bytes each. */
-#define KEY_MAX (64 + ENDPOINT_PARAMS * (QCACHE_PART_MAX + 1))
+/* The longest cache key: its first part, and its parameters, none longer than a player name (an escaped identifier
+ * takes at most QCACHE_PART_MAX bytes, a number far fewer). */
+#define KEY_MAX (64 + ENDPOINT_PARAMS * (PLAYER_NAME_MAX + 1))
 
 /* Append ":" and a formatted part to the key; -1 when it does not fit (it always does: KEY_MAX). */
 static int key_add(char *key, size_t size, size_t *len, const char *fmt, ...)
