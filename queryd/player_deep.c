@@ -1,5 +1,5 @@
 /* Players: GET /stats/player/{guid}/deep and its parts (combat, movement, stance), and the lists (weapons,
- * matches, maps, game types). Routes in player.c. */
+ * matches, maps, game types). Its endpoints are the table at its end. */
 #include "player.h"
 
 #include <math.h>

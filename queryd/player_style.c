@@ -1,5 +1,5 @@
 /* Players: GET /stats/player/{guid}/combos, /playstyle, /vehicles, /game-flow, /world, /bots and /drilldown.
- * Routes in player.c. */
+ * Its endpoints are the table at its end. */
 #include "player.h"
 
 #include <math.h>
