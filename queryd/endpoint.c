@@ -51,8 +51,8 @@ static int key_added(http_request *req, int rc)
 }
 
 /* Parse one parameter into args and its part of the key: 0, or -1 after answering 400 (or 500). */
-static int param_parse(const endpoint_param *p, const queryd *q, http_request *req, char *args, char *key,
-                       size_t size, size_t *len)
+static int param_parse(const endpoint_param *p, const queryd *q, http_request *req, char *args, char *key, size_t size,
+                       size_t *len)
 {
     void *field = args + p->at;
     char part[QCACHE_PART_MAX];
@@ -183,8 +183,7 @@ void endpoints_add(queryd *q, http_server *s, const endpoint *table, size_t n)
         char path[256];
         snprintf(path, sizeof path, "/api/v1%s", table[i].path);
         if (q->nroutes == QUERYD_ROUTES_MAX) {
-            log_error("cannot register route %s: more than QUERYD_ROUTES_MAX (%d) endpoints", path,
-                      QUERYD_ROUTES_MAX);
+            log_error("cannot register route %s: more than QUERYD_ROUTES_MAX (%d) endpoints", path, QUERYD_ROUTES_MAX);
             continue;
         }
         queryd_route *r = &q->routes[q->nroutes];

@@ -61,12 +61,12 @@ static inline const char *param_choice_value(const param_choice *c)
 
 typedef struct {
     param_kind kind;
-    const char *name;              /* in the path pattern or the query string */
-    size_t at;                     /* offsetof the field in the endpoint's args */
-    long def;                      /* PARAM_LIMIT, PARAM_NUMBER, PARAM_PAGING: the value when none is asked for */
-    const char *why;               /* the 400's text when the value is not usable ("must be ...") */
-    const param_choice *choices;   /* PARAM_CHOICE: the accepted values, ended by {NULL} */
-    long min, max;                 /* PARAM_NUMBER: its bounds */
+    const char *name;            /* in the path pattern or the query string */
+    size_t at;                   /* offsetof the field in the endpoint's args */
+    long def;                    /* PARAM_LIMIT, PARAM_NUMBER, PARAM_PAGING: the value when none is asked for */
+    const char *why;             /* the 400's text when the value is not usable ("must be ...") */
+    const param_choice *choices; /* PARAM_CHOICE: the accepted values, ended by {NULL} */
+    long min, max;               /* PARAM_NUMBER: its bounds */
 } endpoint_param;
 
 /* Queue one query of a step: the endpoint's templates take their values from its args. n is the query's own

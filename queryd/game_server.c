@@ -1,5 +1,6 @@
-/* Game servers (the game's, not queryd's HTTP server): the registered list (PostgreSQL) with live state (Redis live_matches, written by ingestd)
- * and activity (ClickHouse server_hourly), rankings, one server's detail and breakdowns, live matches.
+/* Game servers (the game's, not queryd's HTTP server): the registered list (PostgreSQL) with live state (Redis
+ * live_matches, written by ingestd) and activity (ClickHouse server_hourly), rankings, one server's detail, live
+ * matches.
  *
  * - GET /servers: [{id, name, address, port, is_online, current_map, current_players, avg_players_24h,
  *   peak_players_24h, rank, ...}].

@@ -274,7 +274,8 @@ static size_t board_vals(qjob *j, sqlv out[ENDPOINT_VALS])
      .build = maps_build}
 
 /* {map}, '+' read as a space. */
-#define MAP_PARAM {PARAM_IDENT_PLUS, "map", offsetof(map_args, map), 0, "must be a map name of 1 to 64 printable bytes", NULL}
+#define MAP_PARAM                                                                                                      \
+    {PARAM_IDENT_PLUS, "map", offsetof(map_args, map), 0, "must be a map name of 1 to 64 printable bytes", NULL, 0, 0}
 
 /* A map's leaderboard. */
 #define MAP_BOARD(p)                                                                                                   \

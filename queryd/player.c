@@ -30,9 +30,9 @@
  * QUERY_RATING_TTL_S (ratings.c).
  *
  * This file holds the profile (by GUID, name or forum member), its endpoints, and what every part shares
- * (player.h); player_routes registers every part's table. The other parts are player_deep.c (/deep, its parts and the lists), player_trends.c (performance,
- * peak performance, predictions) and player_style.c (combos, playstyle, vehicles, game flow, world, bots,
- * drilldown). */
+ * (player.h); player_routes registers every part's table. The other parts are player_deep.c (/deep, its parts
+ * and the lists), player_trends.c (performance, peak performance, predictions) and player_style.c (combos,
+ * playstyle, vehicles, game flow, world, bots, drilldown). */
 #include "player.h"
 
 #include <math.h>

@@ -294,12 +294,12 @@ static void matches_queue(qjob *j, int slot, const char *tmpl, long unused)
 
 /* A breakdown (weapons, maps, game types): its rows in slot 0, then the name and the lifetime totals that tell
  * whether the player exists. */
-#define LIST(p, part_name, sql, queue, n)                                                                                      \
+#define LIST(p, part_name, sql, queue, n)                                                                              \
     {.path = p,                                                                                                        \
      .key = "p:" part_name,                                                                                            \
      .args_size = sizeof(player_args),                                                                                 \
      .params = {PLAYER_GUID_PARAM},                                                                                    \
-     .part = part_name,                                                                                                    \
+     .part = part_name,                                                                                                \
      .vals = player_vals,                                                                                              \
      .queries = {{0, sql, queue, n}, {2, player_name_sql, NULL, 0}, {3, player_totals_sql, player_job_days, 0}},      \
      .build = list_build}

@@ -1,4 +1,5 @@
-/* Players: GET /stats/player/{guid}/performance, /peak-performance and /predictions. Its endpoints are the table at its end. */
+/* Players: GET /stats/player/{guid}/performance, /peak-performance and /predictions. Its endpoints are the table
+ * at its end. */
 #include "player.h"
 
 #include <math.h>

@@ -197,7 +197,11 @@ static void weapon_top_queue(qjob *j, int slot, const char *tmpl, long n)
 }
 
 #define WEAPONS(p)                                                                                                     \
-    {.path = p, .key = "weapons", .vals = every_weapon_vals, .queries = {{0, weapons_sql, NULL, 0}}, .build = list_build}
+    {.path = p,                                                                                                        \
+     .key = "weapons",                                                                                                 \
+     .vals = every_weapon_vals,                                                                                        \
+     .queries = {{0, weapons_sql, NULL, 0}},                                                                           \
+     .build = list_build}
 
 /* {weapon}, '+' read as a space. */
 #define WEAPON_PARAM                                                                                                   \

@@ -95,8 +95,7 @@ static void test_tables(void **state)
             if (x->kind == PARAM_NUMBER && (x->min > x->max || x->def < x->min || x->def > x->max))
                 fail_msg("%s: %s's default is outside its bounds", e->path, x->name);
             if (x->kind != PARAM_LIMIT && x->kind != PARAM_NUMBER && x->kind != PARAM_OFFSET &&
-                x->kind != PARAM_PAGING && x->kind != PARAM_FLAG && x->kind != PARAM_GIVEN &&
-                !x->why)
+                x->kind != PARAM_PAGING && x->kind != PARAM_FLAG && x->kind != PARAM_GIVEN && !x->why)
                 fail_msg("%s: parameter %s has no text for its 400", e->path, x->name);
         }
         unsigned used = 0;
