@@ -1,5 +1,5 @@
 /* The live view of the game servers, written by ingestd (ingestd/live_state.c) and read by queryd
- * (queryd/server.c, server_players.c): one Redis hash, field = server id, value = a JSON object of the
+ * (queryd/game_server.c, game_server_players.c): one Redis hash, field = server id, value = a JSON object of the
  * fields below. The one definition of its key and field names. */
 #ifndef MOHSTATS_LIVE_MATCHES_H
 #define MOHSTATS_LIVE_MATCHES_H

@@ -11,6 +11,7 @@
  *
  * Totals come from server_hourly (per server and hour), player_daily and player_names, never raw_events. */
 #include "area.h"
+#include "endpoint.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "ratings.h"
 
 typedef struct {
+    const endpoint *ep;
     long days;
 } global_args;
 
@@ -89,12 +91,9 @@ static void global_build(qjob *j)
     job_answer(j, 200, o);
 }
 
+/* What the table cannot say: the forum's and the servers' counts, each optional. */
 static void global_start(qjob *j)
 {
-    job_ch(j, 0, totals_sql, NULL, 0);
-    job_ch(j, 1, players_sql, NULL, 0);
-    job_ch(j, 2, daily_sql, NULL, 0);
-    job_ch(j, 3, active_24h_sql, NULL, 0);
     char *sql = smf_sql(j->q, unlocked_sql);
     if (sql) {
         j->optional |= 1u << 4; /* the forum's database is optional for these numbers */
@@ -103,13 +102,6 @@ static void global_start(qjob *j)
     }
     j->optional |= 1u << 5;
     job_pg(j, 5, servers_count_sql, 0, NULL, "n", NULL);
-    job_then(j, global_build);
-}
-
-static void global_stats(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    qcache_serve(q->cache, req, "global", q->cache_ttl_s, global_start, NULL, NULL);
 }
 
 /* ---- activity ---- */
@@ -137,28 +129,6 @@ static void activity_build(qjob *j)
         cJSON_AddItemToArray(arr, e);
     }
     job_answer(j, 200, arr);
-}
-
-static void activity_start(qjob *j)
-{
-    global_args *a = j->args;
-    sqlv v[] = {SQL_INT("days", a->days)};
-    job_ch(j, 0, activity_sql, v, 1);
-    job_then(j, activity_build);
-}
-
-static void global_activity(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    global_args *a = ARGS_NEW(global_args);
-    if (!a) {
-        http_respond_error(req, 500, "Out of memory.");
-        return;
-    }
-    a->days = param_long(req, "days", 30, 1, 366);
-    char key[48];
-    snprintf(key, sizeof key, "activity:%ld", a->days);
-    qcache_serve(q->cache, req, key, q->cache_ttl_s, activity_start, a, free);
 }
 
 /* ---- pulse ---- */
@@ -208,20 +178,6 @@ static void pulse_build(qjob *j)
         cJSON_AddNullToObject(o, "meat_grinder_map");
     cJSON_AddNumberToObject(o, "active_players", row_num(p, "players"));
     job_answer(j, 200, o);
-}
-
-static void pulse_start(qjob *j)
-{
-    job_ch(j, 0, pulse_sql, NULL, 0);
-    job_ch(j, 1, pulse_map_sql, NULL, 0);
-    job_ch(j, 2, pulse_shots_sql, NULL, 0);
-    job_then(j, pulse_build);
-}
-
-static void server_pulse(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    qcache_serve(q->cache, req, "pulse", q->cache_ttl_s, pulse_start, NULL, NULL);
 }
 
 /* ---- Axis against Allies ---- */
@@ -276,29 +232,6 @@ static void teams_build(qjob *j)
     job_answer(j, 200, o);
 }
 
-static void teams_start(qjob *j)
-{
-    global_args *a = j->args;
-    sqlv v[] = {SQL_INT("days", a->days)};
-    job_ch(j, 0, sides_sql, v, 1);
-    job_ch(j, 1, winners_sql, v, 1);
-    job_then(j, teams_build);
-}
-
-static void teams_performance(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    global_args *a = ARGS_NEW(global_args);
-    if (!a) {
-        http_respond_error(req, 500, "Out of memory.");
-        return;
-    }
-    a->days = param_long(req, "days", 30, 1, 3660);
-    char key[48];
-    snprintf(key, sizeof key, "sides:%ld", a->days);
-    qcache_serve(q->cache, req, key, q->cache_ttl_s, teams_start, a, free);
-}
-
 /* GET /api/v1/health: liveness for the forum's installer (the daemon's own /health is not under /api/v1). */
 static void api_health(http_request *req, void *arg)
 {
@@ -309,16 +242,49 @@ static void api_health(http_request *req, void *arg)
     http_respond_json(req, 200, o);
 }
 
+/* ---- the endpoints ---- */
+
+static size_t days_vals(qjob *j, sqlv out[ENDPOINT_VALS])
+{
+    global_args *a = j->args;
+    out[0] = SQL_INT("days", a->days);
+    return 1;
+}
+
+static const endpoint global_endpoints[] = {
+    {.path = "/stats/global",
+     .key = "global",
+     .queries = {{0, totals_sql, NULL, 0}, {1, players_sql, NULL, 0}, {2, daily_sql, NULL, 0},
+                 {3, active_24h_sql, NULL, 0}},
+     .start = global_start,
+     .build = global_build},
+    {.path = "/stats/global/activity",
+     .key = "activity",
+     .args_size = sizeof(global_args),
+     .params = {{PARAM_NUMBER, "days", offsetof(global_args, days), 30, NULL, NULL, 1, 366}},
+     .vals = days_vals,
+     .queries = {{0, activity_sql, NULL, 0}},
+     .build = activity_build},
+    {.path = "/stats/server/pulse",
+     .key = "pulse",
+     .queries = {{0, pulse_sql, NULL, 0}, {1, pulse_map_sql, NULL, 0}, {2, pulse_shots_sql, NULL, 0}},
+     .build = pulse_build},
+    {.path = "/stats/teams/performance",
+     .key = "sides",
+     .args_size = sizeof(global_args),
+     .params = {{PARAM_NUMBER, "days", offsetof(global_args, days), 30, NULL, NULL, 1, 3660}},
+     .vals = days_vals,
+     .queries = {{0, sides_sql, NULL, 0}, {1, winners_sql, NULL, 0}},
+     .build = teams_build},
+};
+
 static const route global_table[] = {
-    {"/stats/global", global_stats},
-    {"/stats/global/activity", global_activity},
-    {"/stats/server/pulse", server_pulse},
-    {"/stats/teams/performance", teams_performance},
     {"/stats/team/{id}/rating", rating_forum_team},
     {"/health", api_health},
 };
 
 void global_routes(queryd *q, http_server *s)
 {
+    endpoints_add(q, s, global_endpoints, sizeof global_endpoints / sizeof global_endpoints[0]);
     routes_add(s, q, global_table, sizeof global_table / sizeof global_table[0]);
 }

@@ -14,15 +14,16 @@
  * A map's numbers are its matches' (match_summary: a match's map is the last one its events named); "unknown"
  * stands for the matches of trackers that send no map. An unknown map is 404. */
 #include "area.h"
+#include "endpoint.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 typedef struct {
+    const endpoint *ep; /* its part: "popularity" for the short rows of the lists */
     char map[IDENT_MAX + 1];
     long limit;
-    bool popularity;
 } map_args;
 
 /* Per map: matches, kills, durations. {having} selects maps (by map_name, '' for unknown). */
@@ -112,12 +113,13 @@ static cJSON *map_json(const cJSON *r, const cJSON *players)
 
 static void maps_build(qjob *j)
 {
-    map_args *a = j->args;
+    const char *part = job_endpoint(j)->part;
+    bool popularity = part && strcmp(part, "popularity") == 0;
     cJSON *arr = cJSON_CreateArray();
     const cJSON *r;
     cJSON_ArrayForEach(r, job_rows(j, 0))
     {
-        if (a->popularity) {
+        if (popularity) {
             const char *m = row_str(r, "map_name");
             cJSON *e = cJSON_CreateObject();
             cJSON_AddStringToObject(e, "map_name", *m ? m : "unknown");
@@ -129,45 +131,6 @@ static void maps_build(qjob *j)
         }
     }
     job_answer(j, 200, arr);
-}
-
-static void maps_start(qjob *j)
-{
-    map_args *a = j->args;
-    sqlv v[] = {SQL_RAW("where", "1"), SQL_INT("limit", a->limit)};
-    job_ch(j, 0, maps_sql, v, 2);
-    if (!a->popularity)
-        job_ch(j, 1, map_players_sql, v, 1);
-    job_then(j, maps_build);
-}
-
-static void serve_maps(http_request *req, queryd *q, bool popularity, long limit)
-{
-    map_args *a = ARGS_NEW(map_args);
-    if (!a) {
-        http_respond_error(req, 500, "Out of memory.");
-        return;
-    }
-    a->popularity = popularity;
-    a->limit = limit;
-    char key[48];
-    snprintf(key, sizeof key, "maps:%d:%ld", popularity, limit);
-    qcache_serve(q->cache, req, key, q->cache_ttl_s, maps_start, a, free);
-}
-
-static void maps_list(http_request *req, void *arg)
-{
-    serve_maps(req, arg, false, 1000);
-}
-
-static void maps_popularity(http_request *req, void *arg)
-{
-    serve_maps(req, arg, true, 1000);
-}
-
-static void server_maps(http_request *req, void *arg)
-{
-    serve_maps(req, arg, true, 10);
 }
 
 /* ---- one map ---- */
@@ -233,26 +196,6 @@ static void detail_build(qjob *j)
     job_answer(j, 200, o);
 }
 
-static void detail_start(qjob *j)
-{
-    map_args *a = j->args;
-    sqlv w[] = {SQL_STR("m", stored(a->map))};
-    char *where = sqlt_render("map_name = {m}", w, 1);
-    if (!where) {
-        job_error(j, 500, "Out of memory.");
-        return;
-    }
-    sqlv v[] = {SQL_RAW("where", where), SQL_INT("limit", 1), SQL_STR("map", stored(a->map))};
-    job_ch(j, 0, maps_sql, v, 2);
-    job_ch(j, 1, map_players_sql, v, 1);
-    sqlv b[] = {SQL_STR("map", stored(a->map)), SQL_INT("limit", 10)};
-    job_ch(j, 2, map_board_sql, b, 2);
-    job_ch(j, 3, names_sql, b, 1);
-    job_ch(j, 4, heat_sql, b, 1);
-    free(where);
-    job_then(j, detail_build);
-}
-
 /* ---- map leaderboard ---- */
 
 static void board_build(qjob *j)
@@ -282,69 +225,96 @@ static void board_build(qjob *j)
     job_answer(j, 200, o);
 }
 
-static void board_start(qjob *j)
+/* ---- the endpoints ---- */
+
+/* A query over every map: {where} 1, {limit} n. */
+static void maps_queue(qjob *j, int slot, const char *tmpl, long n)
+{
+    sqlv v[] = {SQL_RAW("where", "1"), SQL_INT("limit", n)};
+    job_ch(j, slot, tmpl, v, 2);
+}
+
+/* A query over one map's matches: {where} selects them, {limit} n, {map}. */
+static void map_where_queue(qjob *j, int slot, const char *tmpl, long n)
 {
     map_args *a = j->args;
-    sqlv v[] = {SQL_STR("map", stored(a->map)), SQL_INT("limit", a->limit)};
-    job_ch(j, 0, map_board_sql, v, 2);
-    job_ch(j, 1, names_sql, v, 1);
-    job_then(j, board_build);
-}
-
-/* Parse {map} ('+' read as a space: PHP's urlencode writes spaces so), or answer 400. */
-static map_args *map_args_for(http_request *req)
-{
-    const char *m = http_request_param(req, "map");
-    if (!ident_ok(m, IDENT_MAX)) {
-        respond_bad_param(req, "map", "must be a map name of 1 to 64 printable bytes");
-        return NULL;
-    }
-    map_args *a = ARGS_NEW(map_args);
-    if (!a) {
-        http_respond_error(req, 500, "Out of memory.");
-        return NULL;
-    }
-    snprintf(a->map, sizeof a->map, "%s", m);
-    for (char *p = a->map; *p; p++)
-        if (*p == '+')
-            *p = ' ';
-    return a;
-}
-
-static void map_detail(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    map_args *a = map_args_for(req);
-    if (!a)
+    sqlv w[] = {SQL_STR("m", stored(a->map))};
+    char *where = sqlt_render("map_name = {m}", w, 1);
+    if (!where) {
+        job_error(j, 500, "Out of memory.");
         return;
-    char key[96];
-    snprintf(key, sizeof key, "map:%s", a->map);
-    qcache_serve(q->cache, req, key, q->cache_ttl_s, detail_start, a, free);
+    }
+    sqlv v[] = {SQL_RAW("where", where), SQL_INT("limit", n), SQL_STR("map", stored(a->map))};
+    job_ch(j, slot, tmpl, v, 3);
+    free(where);
 }
 
-static void map_board(http_request *req, void *arg)
+/* A query over one map's players: {map}, {limit} n. */
+static void map_top_queue(qjob *j, int slot, const char *tmpl, long n)
 {
-    queryd *q = arg;
-    map_args *a = map_args_for(req);
-    if (!a)
-        return;
-    a->limit = param_long(req, "limit", 25, 1, q->max_limit);
-    char key[112];
-    snprintf(key, sizeof key, "mapboard:%s:%ld", a->map, a->limit);
-    qcache_serve(q->cache, req, key, q->cache_ttl_s, board_start, a, free);
+    map_args *a = j->args;
+    sqlv v[] = {SQL_STR("map", stored(a->map)), SQL_INT("limit", n)};
+    job_ch(j, slot, tmpl, v, 2);
 }
 
-static const route map_table[] = {
-    {"/stats/maps", maps_list},
-    {"/stats/maps/list", maps_list},
-    {"/stats/maps/popularity", maps_popularity},
-    {"/stats/server/maps", server_maps},
-    {"/stats/map/{map}", map_detail},
-    {"/stats/leaderboard/map/{map}", map_board},
-    {"/stats/map/{map}/leaderboard", map_board},
+/* The values of the leaderboard's queries: {map}, {limit} asked for. */
+static size_t board_vals(qjob *j, sqlv out[ENDPOINT_VALS])
+{
+    map_args *a = j->args;
+    out[0] = SQL_STR("map", stored(a->map));
+    out[1] = SQL_INT("limit", a->limit);
+    return 2;
+}
+
+/* Every map with its totals and player count. */
+#define MAPS(p)                                                                                                        \
+    {.path = p,                                                                                                        \
+     .key = "maps:0:1000",                                                                                             \
+     .queries = {{0, maps_sql, maps_queue, 1000}, {1, map_players_sql, maps_queue, 1000}},                             \
+     .build = maps_build}
+
+/* {map}, '+' read as a space. */
+#define MAP_PARAM                                                                                                      \
+    {PARAM_IDENT_PLUS, "map", offsetof(map_args, map), 0, "must be a map name of 1 to 64 printable bytes", NULL, 0, 0}
+
+/* A map's leaderboard. */
+#define MAP_BOARD(p)                                                                                                   \
+    {.path = p,                                                                                                        \
+     .key = "mapboard",                                                                                                \
+     .args_size = sizeof(map_args),                                                                                    \
+     .params = {MAP_PARAM, {PARAM_LIMIT, "limit", offsetof(map_args, limit), 25, NULL, NULL}},                         \
+     .vals = board_vals,                                                                                               \
+     .queries = {{0, map_board_sql, NULL, 0}, {1, names_sql, NULL, 0}},                                                \
+     .build = board_build}
+
+static const endpoint map_endpoints[] = {
+    MAPS("/stats/maps"),
+    MAPS("/stats/maps/list"),
+    {.path = "/stats/maps/popularity",
+     .key = "maps:1:1000",
+     .part = "popularity",
+     .queries = {{0, maps_sql, maps_queue, 1000}},
+     .build = maps_build},
+    {.path = "/stats/server/maps",
+     .key = "maps:1:10",
+     .part = "popularity",
+     .queries = {{0, maps_sql, maps_queue, 10}},
+     .build = maps_build},
+    {.path = "/stats/map/{map}",
+     .key = "map",
+     .args_size = sizeof(map_args),
+     .params = {MAP_PARAM},
+     .queries = {{0, maps_sql, map_where_queue, 1},
+                 {1, map_players_sql, map_where_queue, 1},
+                 {2, map_board_sql, map_top_queue, 10},
+                 {3, names_sql, map_top_queue, 10},
+                 {4, heat_sql, map_top_queue, 10}},
+     .build = detail_build},
+    MAP_BOARD("/stats/leaderboard/map/{map}"),
+    MAP_BOARD("/stats/map/{map}/leaderboard"),
 };
 
 void map_routes(queryd *q, http_server *s)
 {
-    routes_add(s, q, map_table, sizeof map_table / sizeof map_table[0]);
+    endpoints_add(q, s, map_endpoints, sizeof map_endpoints / sizeof map_endpoints[0]);
 }

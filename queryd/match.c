@@ -14,6 +14,7 @@
  * answers {total}. A match's rows are read by key: match_summary and match_players by match, raw_events by
  * (event type, server, match). */
 #include "area.h"
+#include "endpoint.h"
 #include "event_model.h"
 #include "ratings.h"
 
@@ -22,6 +23,7 @@
 #include <string.h>
 
 typedef struct {
+    const endpoint *ep;
     char id[IDENT_MAX + 1];
     char server[IDENT_MAX + 1];
     paging pg;
@@ -205,6 +207,7 @@ static void list_build(qjob *j)
     job_answer(j, 200, o);
 }
 
+/* The list's queries: its rows (none for count_only), their count, the servers' names. */
 static void list_start(qjob *j)
 {
     match_args *a = j->args;
@@ -227,33 +230,6 @@ static void list_start(qjob *j)
     free(having);
     j->optional |= 1u << 2;
     job_pg(j, 2, servers_pg_sql, 0, NULL, "port,created_s,last_seen_s", "is_active");
-    job_then(j, list_build);
-}
-
-static void matches_list(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    match_args *a = ARGS_NEW(match_args);
-    if (!a) {
-        http_respond_error(req, 500, "Out of memory.");
-        return;
-    }
-    const char *server = http_request_query(req, "server_id");
-    if (server && *server) {
-        if (!ident_ok(server, IDENT_MAX)) {
-            free(a);
-            respond_bad_param(req, "server_id", "must be 1 to 64 printable bytes");
-            return;
-        }
-        snprintf(a->server, sizeof a->server, "%s", server);
-    }
-    a->count_only = param_flag(req, "count_only");
-    const char *offset = http_request_query(req, "offset");
-    a->bare = offset != NULL;
-    paging_parse(req, q, 20, &a->pg);
-    char key[160];
-    snprintf(key, sizeof key, "matches:%s:%d:%d:%ld:%ld", a->server, a->count_only, a->bare, a->pg.limit, a->pg.offset);
-    qcache_serve(q->cache, req, key, q->cache_ttl_s, list_start, a, free);
 }
 
 /* ---- GET /stats/match/{id}[/advanced] ---- */
@@ -384,6 +360,7 @@ static void detail_events(qjob *j)
     job_then(j, detail_build);
 }
 
+/* The match's summary and players, and the servers' names; then detail_events. */
 static void detail_start(qjob *j)
 {
     match_args *a = j->args;
@@ -400,38 +377,17 @@ static void detail_start(qjob *j)
     free(where);
     j->optional |= 1u << 6;
     job_pg(j, 6, servers_pg_sql, 0, NULL, "port,created_s,last_seen_s", "is_active");
-    job_then(j, detail_events);
-}
-
-/* Parse {id} into fresh args, or answer 400. */
-static match_args *id_args(http_request *req)
-{
-    const char *id = http_request_param(req, "id");
-    if (!ident_ok(id, IDENT_MAX)) {
-        respond_bad_param(req, "id", "must be a match id of 1 to 64 printable bytes");
-        return NULL;
-    }
-    match_args *a = ARGS_NEW(match_args);
-    if (!a) {
-        http_respond_error(req, 500, "Out of memory.");
-        return NULL;
-    }
-    snprintf(a->id, sizeof a->id, "%s", id);
-    return a;
-}
-
-static void match_detail(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    match_args *a = id_args(req);
-    if (!a)
-        return;
-    char key[96];
-    snprintf(key, sizeof key, "match:%s", a->id);
-    qcache_serve(q->cache, req, key, q->cache_ttl_s, detail_start, a, free);
 }
 
 /* ---- GET /stats/match/{id}/timeline ---- */
+
+/* Where the match was played, and whether it was. */
+// clang-format off
+static const char timeline_match_sql[] =
+    "SELECT minMerge(first_ms) AS first_ms, anyMerge(server_id) AS server_id\n"
+    "FROM match_summary\n"
+    "WHERE match_key = {id}";
+// clang-format on
 
 static void timeline_build(qjob *j)
 {
@@ -470,39 +426,57 @@ static void timeline_events(qjob *j)
     job_then(j, timeline_build);
 }
 
-static void timeline_start(qjob *j)
+/* ---- the endpoints ---- */
+
+static size_t id_vals(qjob *j, sqlv out[ENDPOINT_VALS])
 {
     match_args *a = j->args;
-    sqlv v[] = {SQL_STR("id", a->id)};
-    job_ch(j, 0,
-           "SELECT minMerge(first_ms) AS first_ms, anyMerge(server_id) AS server_id\n"
-           "FROM match_summary\n"
-           "WHERE match_key = {id}",
-           v, 1);
-    job_then(j, timeline_events);
+    out[0] = SQL_STR("id", a->id);
+    return 1;
 }
 
-static void match_timeline(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    match_args *a = id_args(req);
-    if (!a)
-        return;
-    char key[96];
-    snprintf(key, sizeof key, "mtl:%s", a->id);
-    qcache_serve(q->cache, req, key, q->cache_ttl_s, timeline_start, a, free);
-}
+#define MATCH_ID_PARAM                                                                                                 \
+    {PARAM_IDENT, "id", offsetof(match_args, id), 0, "must be a match id of 1 to 64 printable bytes", NULL}
 
-static const route match_table[] = {
-    {"/stats/matches", matches_list},
-    {"/stats/match/{id}", match_detail},
-    {"/stats/match/{id}/advanced", match_detail},
-    {"/stats/match/{id}/timeline", match_timeline},
+/* One match, at two paths; its second step (detail_events) needs the server the first found. */
+#define MATCH_DETAIL(p)                                                                                                \
+    {.path = p,                                                                                                        \
+     .key = "match",                                                                                                   \
+     .args_size = sizeof(match_args),                                                                                  \
+     .params = {MATCH_ID_PARAM},                                                                                       \
+     .start = detail_start,                                                                                            \
+     .build = detail_events}
+
+static const endpoint match_endpoints[] = {
+    {.path = "/stats/matches",
+     .key = "matches",
+     .args_size = sizeof(match_args),
+     .params = {{PARAM_QUERY_IDENT, "server_id", offsetof(match_args, server), 0, "must be 1 to 64 printable bytes",
+                 NULL},
+                {PARAM_FLAG, "count_only", offsetof(match_args, count_only), 0, NULL, NULL},
+                /* offset in the URL: the paged callers, who read the bare array */
+                {PARAM_GIVEN, "offset", offsetof(match_args, bare), 0, NULL, NULL},
+                {PARAM_PAGING, "limit", offsetof(match_args, pg), 20, NULL, NULL}},
+     .start = list_start,
+     .build = list_build},
+    MATCH_DETAIL("/stats/match/{id}"),
+    MATCH_DETAIL("/stats/match/{id}/advanced"),
+    {.path = "/stats/match/{id}/timeline",
+     .key = "mtl",
+     .args_size = sizeof(match_args),
+     .params = {MATCH_ID_PARAM},
+     .vals = id_vals,
+     .queries = {{0, timeline_match_sql, NULL, 0}},
+     .build = timeline_events},
+};
+
+static const route rating_table[] = {
     {"/stats/match/{id}/ratings", rating_match},
     {"/stats/match/{id}/predictions", rating_match},
 };
 
 void match_routes(queryd *q, http_server *s)
 {
-    routes_add(s, q, match_table, sizeof match_table / sizeof match_table[0]);
+    endpoints_add(q, s, match_endpoints, sizeof match_endpoints / sizeof match_endpoints[0]);
+    routes_add(s, q, rating_table, sizeof rating_table / sizeof rating_table[0]);
 }

@@ -29,10 +29,10 @@
  * predictions carry ratings, which change without the writer's freshness stream: they are cached
  * QUERY_RATING_TTL_S (ratings.c).
  *
- * This file holds the routes, the profile (by GUID, name or forum member) and what every part shares
- * (player.h); the other parts are player_deep.c (/deep, its parts and the lists), player_trends.c (performance,
- * peak performance, predictions) and player_style.c (combos, playstyle, vehicles, game flow, world, bots,
- * drilldown). */
+ * This file holds the profile (by GUID, name or forum member), its endpoints, and what every part shares
+ * (player.h); player_routes registers every part's table. The other parts are player_deep.c (/deep, its parts
+ * and the lists), player_trends.c (performance, peak performance, predictions) and player_style.c (combos,
+ * playstyle, vehicles, game flow, world, bots, drilldown). */
 #include "player.h"
 
 #include <math.h>
@@ -40,6 +40,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "endpoint.h"
 #include "ratings.h"
 
 /* ---- SQL ---- */
@@ -186,8 +187,20 @@ static char *facts_for(const char *guid)
     return facts;
 }
 
-/* Queue a query over the player's facts: tmpl with {facts}, {guid}, {limit}, {offset}. */
-void player_job_facts(qjob *j, int slot, const char *tmpl, long limit, long offset)
+const char *player_part(qjob *j)
+{
+    const char *part = job_endpoint(j)->part;
+    return part ? part : "";
+}
+
+size_t player_vals(qjob *j, sqlv out[ENDPOINT_VALS])
+{
+    player_args *a = j->args;
+    out[0] = SQL_STR("guid", a->guid);
+    return 1;
+}
+
+void player_job_facts_at(qjob *j, int slot, const char *tmpl, long limit, long offset)
 {
     player_args *a = j->args;
     char *facts = facts_for(a->guid);
@@ -200,38 +213,57 @@ void player_job_facts(qjob *j, int slot, const char *tmpl, long limit, long offs
     free(facts);
 }
 
-/* Queue a query keyed by the player: tmpl with {guid}, {limit}, {order}. */
-void player_job_guid(qjob *j, int slot, const char *tmpl, long limit)
+void player_job_facts(qjob *j, int slot, const char *tmpl, long limit)
+{
+    player_job_facts_at(j, slot, tmpl, limit, 0);
+}
+
+/* tmpl keyed by the player: {guid}, {limit}, {order}. */
+static void job_guid_ordered(qjob *j, int slot, const char *tmpl, long limit, const char *order)
 {
     player_args *a = j->args;
-    sqlv v[] = {SQL_STR("guid", a->guid), SQL_INT("limit", limit), SQL_RAW("order", "kills")};
+    sqlv v[] = {SQL_STR("guid", a->guid), SQL_INT("limit", limit), SQL_RAW("order", order)};
     job_ch(j, slot, tmpl, v, 3);
 }
 
-/* Queue the player's lifetime totals (player_totals_sql over every day); nothing when out of memory, and the
- * builder then finds the slot empty. */
-void player_job_lifetime(qjob *j, int slot)
+void player_job_guid(qjob *j, int slot, const char *tmpl, long limit)
 {
+    job_guid_ordered(j, slot, tmpl, limit, "kills");
+}
+
+void player_job_killers(qjob *j, int slot, const char *tmpl, long limit)
+{
+    job_guid_ordered(j, slot, tmpl, limit, "deaths_to");
+}
+
+void player_job_rivals(qjob *j, int slot, const char *tmpl, long limit)
+{
+    job_guid_ordered(j, slot, tmpl, limit, "kills + deaths_to");
+}
+
+void player_job_days(qjob *j, int slot, const char *tmpl, long unused)
+{
+    (void)unused;
     player_args *a = j->args;
     sqlv w[] = {SQL_STR("g", a->guid)};
     char *where = sqlt_render("guid = {g}", w, 1);
     if (where) {
         sqlv tv[] = {SQL_RAW("where", where), SQL_STR("day_from", "1970-01-01")};
-        job_ch(j, slot, player_totals_sql, tv, 2);
+        job_ch(j, slot, tmpl, tv, 2);
         free(where);
     }
 }
 
-/* Queue the player's totals (slot) and match totals (slot + 1). */
-void player_job_totals(qjob *j, int slot)
+void player_job_totals(qjob *j, int slot, const char *tmpl, long unused)
 {
+    (void)unused;
     player_args *a = j->args;
     sqlv w[] = {SQL_STR("g", a->guid)};
     char *where = sqlt_render("guid = {g}", w, 1);
     char *totals = where ? match_totals_render(where, 0, MATCH_ALL) : NULL;
     if (where && totals) {
         sqlv tv[] = {SQL_RAW("where", where), SQL_STR("day_from", "1970-01-01")};
-        job_ch(j, slot, player_totals_sql, tv, 2);
+        job_ch(j, slot, tmpl, tv, 2);
         sqlv mv[] = {SQL_RAW("sql", totals)};
         job_ch(j, slot + 1, "{sql}", mv, 1);
     } else {
@@ -435,15 +467,10 @@ static void profile_build(qjob *j)
     job_answer(j, 200, o);
 }
 
+/* What the profile's table cannot say: its ratings and the forum's rows. */
 static void profile_start(qjob *j)
 {
     player_args *a = j->args;
-    player_job_totals(j, 0);
-    sqlv v[] = {SQL_STR("guid", a->guid)};
-    job_ch(j, 2, player_name_sql, v, 1);
-    player_job_facts(j, 3, player_recent_sql, 20, 0);
-    player_job_facts(j, 4, player_by_map_sql, 5, 0);
-    player_job_guid(j, 5, player_weapons_sql, 10);
     rating_job_current(j, 8, a->guid);
     char *sql = smf_sql(j->q, achievements_sql);
     if (sql) {
@@ -460,39 +487,9 @@ static void profile_start(qjob *j)
         job_mdb(j, 7, sql, 1, params, "id_member");
         free(sql);
     }
-    job_then(j, profile_build);
 }
 
-/* Step 2 of /stats/member/{id}: the member's GUID is known, or not. */
-static void member_resolved(qjob *j)
-{
-    player_args *a = j->args;
-    const char *guid = row_str(job_row(j, 0), "player_guid");
-    if (!*guid || !ident_ok(guid, IDENT_MAX)) {
-        job_error(j, 404, "No player profile linked to this forum account.");
-        return;
-    }
-    snprintf(a->guid, sizeof a->guid, "%s", guid);
-    cJSON_Delete(j->rows[0]);
-    j->rows[0] = NULL;
-    profile_start(j);
-}
-
-static void member_start(qjob *j)
-{
-    player_args *a = j->args;
-    char id[24];
-    snprintf(id, sizeof id, "%ld", a->member_id);
-    const char *params[] = {id};
-    char *sql = smf_sql(j->q, member_guid_sql);
-    if (!sql) {
-        job_error(j, 500, "Out of memory.");
-        return;
-    }
-    job_mdb(j, 0, sql, 1, params, "");
-    free(sql);
-    job_then(j, member_resolved);
-}
+static void member_start(qjob *j);
 
 /* ---- GET /stats/player/name/{name} ---- */
 
@@ -507,7 +504,8 @@ static const char by_name_sql[] =
 // clang-format on
 
 typedef struct {
-    char name[NAME_MAX_BYTES * 3 + 1];
+    const endpoint *ep;
+    char name[PLAYER_NAME_MAX];
 } name_args;
 
 static void by_name_build(qjob *j)
@@ -527,226 +525,87 @@ static void by_name_build(qjob *j)
     job_answer(j, 200, o);
 }
 
-static void by_name_start(qjob *j)
+static size_t by_name_vals(qjob *j, sqlv out[ENDPOINT_VALS])
 {
     name_args *a = j->args;
-    sqlv v[] = {SQL_STR("name", a->name)};
-    job_ch(j, 0, by_name_sql, v, 1);
-    job_then(j, by_name_build);
+    out[0] = SQL_STR("name", a->name);
+    return 1;
 }
 
-static void player_by_name(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    name_args *a = ARGS_NEW(name_args);
-    if (!a) {
-        http_respond_error(req, 500, "Out of memory.");
-        return;
-    }
-    if (!name_normalize(http_request_param(req, "name"), a->name, sizeof a->name)) {
-        free(a);
-        respond_bad_param(req, "name", "must be a player name of 1 to 96 bytes");
-        return;
-    }
-    char key[8 + sizeof a->name];
-    snprintf(key, sizeof key, "pname:%s", a->name);
-    qcache_serve(q->cache, req, key, q->cache_ttl_s, by_name_start, a, free);
-}
+/* ---- the endpoints ---- */
 
-/* ---- drilldown: its dimensions, checked by the handler (the rest is in player_style.c) ---- */
-
-/* Dimensions of the drilldown and the player_fights expression of each. */
-static const struct {
-    const char *name, *sql;
-} drill_dims[] = {
-    {"weapon", "weapon"},
-    {"weapon_class", WEAPON_CLASS_SQL("weapon")},
-    {"map", "if(map_name = '', 'unknown', map_name)"},
-    {"server", "server_id"},
-    {"hour", "toString(toHour(toDateTime(intDiv(ts_ms, 1000)), 'UTC'))"},
-    {"time_of_day", "toString(toHour(toDateTime(intDiv(ts_ms, 1000)), 'UTC'))"},
-    {"day", "toString(toDayOfWeek(toDateTime(intDiv(ts_ms, 1000)), 'UTC'))"},
-    {"day_of_week", "toString(toDayOfWeek(toDateTime(intDiv(ts_ms, 1000)), 'UTC'))"},
-    {"victim", "if(other_name = '', 'world', other_name)"},
-    {"killer", "if(other_name = '', 'world', other_name)"},
-    {"opponent", "if(other_name = '', 'world', other_name)"},
-    {"hitloc", "if(hitloc = '', 'unknown', hitloc)"},
-    {"stance", "if(stance = '', 'unknown', stance)"},
-    {"range", "multiIf(dist < 0, 'unknown', dist * 0.0254 < 10, 'close', dist * 0.0254 < 30, 'medium', 'long')"},
+/* The forum member's profile is the player's profile (PROFILE, first in the table) once the GUID is known. */
+static const endpoint player_endpoints[] = {
+    {.path = "/stats/player/{guid}",
+     .key = "p:profile",
+     .ttl = TTL_RATING, /* it carries ratings */
+     .args_size = sizeof(player_args),
+     .params = {PLAYER_GUID_PARAM},
+     .vals = player_vals,
+     .queries = {{0, player_totals_sql, player_job_totals, 0},
+                 {2, player_name_sql, NULL, 0},
+                 {3, player_recent_sql, player_job_facts, 20},
+                 {4, player_by_map_sql, player_job_facts, 5},
+                 {5, player_weapons_sql, player_job_guid, 10}},
+     .start = profile_start,
+     .build = profile_build},
+    {.path = "/stats/player/name/{name}",
+     .key = "pname",
+     .args_size = sizeof(name_args),
+     .params = {{PARAM_NAME, "name", offsetof(name_args, name), 0, "must be a player name of 1 to 96 bytes", NULL}},
+     .vals = by_name_vals,
+     .queries = {{0, by_name_sql, NULL, 0}},
+     .build = by_name_build},
+    {.path = "/stats/member/{id}",
+     .key = "member",
+     .ttl = TTL_RATING,
+     .args_size = sizeof(player_args),
+     .params = {{PARAM_ID, "id", offsetof(player_args, member_id), 0, "must be a forum member id (a positive number)",
+                 NULL}},
+     .start = member_start},
 };
+#define PROFILE (&player_endpoints[0])
 
-/* ---- handlers ---- */
-
-/* Parse {guid} into fresh args; answers 400 and returns NULL when it is not usable. */
-static player_args *args_for(http_request *req)
+/* Step 2 of /stats/member/{id}: the member's GUID is known, or not. */
+static void member_resolved(qjob *j)
 {
-    const char *guid = http_request_param(req, "guid");
-    if (!ident_ok(guid, IDENT_MAX)) {
-        respond_bad_param(req, "guid", "must be 1 to 64 printable bytes");
-        return NULL;
-    }
-    player_args *a = ARGS_NEW(player_args);
-    if (!a) {
-        http_respond_error(req, 500, "Out of memory.");
-        return NULL;
+    player_args *a = j->args;
+    const char *guid = row_str(job_row(j, 0), "player_guid");
+    if (!*guid || !ident_ok(guid, IDENT_MAX)) {
+        job_error(j, 404, "No player profile linked to this forum account.");
+        return;
     }
     snprintf(a->guid, sizeof a->guid, "%s", guid);
-    a->part = "";
-    return a;
+    cJSON_Delete(j->rows[0]);
+    j->rows[0] = NULL;
+    endpoint_run(j, PROFILE);
 }
 
-/* Whether a part's answer carries ratings, and is therefore cached only QUERY_RATING_TTL_S (ratings.c). */
-static bool carries_ratings(qjob_fn start)
+static void member_start(qjob *j)
 {
-    return start == profile_start || start == player_predictions_start;
-}
-
-/* Serve a per-player answer: key "<kind>:<guid>[:extra]". */
-static void serve(http_request *req, player_args *a, const char *kind, const char *extra, qjob_fn start)
-{
-    queryd *q = http_request_data(req);
-    char key[600], g[QCACHE_PART_MAX], x[QCACHE_PART_MAX];
-    snprintf(key, sizeof key, "p:%s:%s%s%s", kind, qcache_part(a->guid, g), extra ? ":" : "",
-             extra ? qcache_part(extra, x) : "");
-    qcache_serve(q->cache, req, key, carries_ratings(start) ? rating_ttl_s(q) : q->cache_ttl_s, start, a, free);
-}
-
-#define PLAYER_HANDLER(fn, kind, part_name, start)                                                                     \
-    static void fn(http_request *req, void *arg)                                                                       \
-    {                                                                                                                  \
-        http_request_set_data(req, arg);                                                                               \
-        player_args *a = args_for(req);                                                                                \
-        if (!a)                                                                                                        \
-            return;                                                                                                    \
-        a->part = part_name;                                                                                           \
-        serve(req, a, kind, NULL, start);                                                                              \
-    }
-
-PLAYER_HANDLER(player_profile, "profile", "", profile_start)
-PLAYER_HANDLER(player_deep, "deep", "", player_deep_start)
-PLAYER_HANDLER(player_combat, "combat", "combat", player_deep_start)
-PLAYER_HANDLER(player_movement, "movement", "movement", player_deep_start)
-PLAYER_HANDLER(player_stance, "stance", "stance", player_deep_start)
-PLAYER_HANDLER(player_weapons, "weapons", "weapons", player_list_start)
-PLAYER_HANDLER(player_maps, "maps", "maps", player_list_start)
-PLAYER_HANDLER(player_gametypes, "gametypes", "gametypes", player_list_start)
-PLAYER_HANDLER(player_performance, "performance", "", player_performance_start)
-PLAYER_HANDLER(player_peak, "peak", "", player_peak_start)
-PLAYER_HANDLER(player_combos, "combos", "", player_combos_start)
-PLAYER_HANDLER(player_playstyle, "playstyle", "", player_playstyle_start)
-PLAYER_HANDLER(player_predictions, "predictions", "", player_predictions_start)
-PLAYER_HANDLER(player_vehicles, "vehicles", "vehicles", player_misc_start)
-PLAYER_HANDLER(player_gameflow, "gameflow", "game-flow", player_misc_start)
-PLAYER_HANDLER(player_world, "world", "world", player_misc_start)
-PLAYER_HANDLER(player_bots, "bots", "bots", player_misc_start)
-
-/* GET /stats/player/{guid}/matches */
-static void player_matches(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    http_request_set_data(req, arg);
-    player_args *a = args_for(req);
-    if (!a)
-        return;
-    a->part = "matches";
-    paging_parse(req, q, 10, &a->pg);
-    char extra[48];
-    snprintf(extra, sizeof extra, "%ld:%ld", a->pg.limit, a->pg.offset);
-    serve(req, a, "matches", extra, player_list_start);
-}
-
-/* GET /stats/player/{guid}/drilldown */
-static void player_drilldown(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    http_request_set_data(req, arg);
-    const char *stat = http_request_query(req, "stat");
-    const char *dim = http_request_query(req, "dimension");
-    static const char *const stats[] = {"kd", "kills", "deaths", "headshots", "teamkills"};
-    const char *st = NULL;
-    for (size_t i = 0; i < sizeof stats / sizeof stats[0]; i++)
-        if (!stat || !*stat || strcmp(stat, stats[i]) == 0) {
-            st = stats[i];
-            break;
-        }
-    if (stat && strcmp(stat, "kd_ratio") == 0)
-        st = "kd";
-    if (!st) {
-        respond_bad_param(req, "stat", "must be kd, kills, deaths, headshots or teamkills");
+    player_args *a = j->args;
+    char id[24];
+    snprintf(id, sizeof id, "%ld", a->member_id);
+    const char *params[] = {id};
+    char *sql = smf_sql(j->q, member_guid_sql);
+    if (!sql) {
+        job_error(j, 500, "Out of memory.");
         return;
     }
-    size_t di = 0;
-    if (dim && *dim) {
-        for (di = 0; di < sizeof drill_dims / sizeof drill_dims[0]; di++)
-            if (strcmp(dim, drill_dims[di].name) == 0)
-                break;
-        if (di == sizeof drill_dims / sizeof drill_dims[0]) {
-            respond_bad_param(req, "dimension",
-                              "must be weapon, weapon_class, map, server, hour, day, victim, killer, hitloc, "
-                              "stance or range");
-            return;
-        }
-    }
-    player_args *a = args_for(req);
-    if (!a)
-        return;
-    a->stat = st;
-    a->dim = drill_dims[di].name;
-    a->dim_sql = drill_dims[di].sql;
-    a->limit = param_long(req, "limit", 10, 1, q->max_limit);
-    char extra[64];
-    snprintf(extra, sizeof extra, "%s:%s:%ld", a->stat, a->dim, a->limit);
-    serve(req, a, "drill", extra, player_drill_start);
+    job_mdb(j, 0, sql, 1, params, "");
+    free(sql);
+    job_then(j, member_resolved);
 }
 
-/* GET /stats/member/{id} */
-static void member_profile(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    long id = param_long_parse(http_request_param(req, "id"), -1, -1, 2147483647L);
-    if (id <= 0) {
-        respond_bad_param(req, "id", "must be a forum member id (a positive number)");
-        return;
-    }
-    player_args *a = ARGS_NEW(player_args);
-    if (!a) {
-        http_respond_error(req, 500, "Out of memory.");
-        return;
-    }
-    a->member_id = id;
-    a->part = "";
-    char key[48];
-    snprintf(key, sizeof key, "member:%ld", id);
-    qcache_serve(q->cache, req, key, rating_ttl_s(q), member_start, a, free);
-}
-
-static const route player_table[] = {
-    {"/stats/player/name/{name}", player_by_name},
-    {"/stats/member/{id}", member_profile},
-    {"/stats/player/{guid}", player_profile},
-    {"/stats/player/{guid}/deep", player_deep},
-    {"/stats/player/{guid}/combat", player_combat},
-    {"/stats/player/{guid}/movement", player_movement},
-    {"/stats/player/{guid}/stance", player_stance},
-    {"/stats/player/{guid}/weapons", player_weapons},
-    {"/stats/player/{guid}/matches", player_matches},
-    {"/stats/player/{guid}/maps", player_maps},
-    {"/stats/player/{guid}/gametypes", player_gametypes},
-    {"/stats/player/{guid}/performance", player_performance},
-    {"/stats/player/{guid}/peak-performance", player_peak},
-    {"/stats/player/{guid}/combos", player_combos},
-    {"/stats/player/{guid}/playstyle", player_playstyle},
-    {"/stats/player/{guid}/predictions", player_predictions},
-    {"/player/{guid}/predictions", player_predictions},
-    {"/stats/player/{guid}/vehicles", player_vehicles},
-    {"/stats/player/{guid}/game-flow", player_gameflow},
-    {"/stats/player/{guid}/world", player_world},
-    {"/stats/player/{guid}/bots", player_bots},
-    {"/stats/player/{guid}/drilldown", player_drilldown},
+static const route rating_table[] = {
     {"/stats/player/{guid}/ratings", rating_player_history},
 };
 
 void player_routes(queryd *q, http_server *s)
 {
-    routes_add(s, q, player_table, sizeof player_table / sizeof player_table[0]);
+    endpoints_add(q, s, player_endpoints, sizeof player_endpoints / sizeof player_endpoints[0]);
+    endpoints_add(q, s, player_deep_endpoints, player_deep_endpoints_n);
+    endpoints_add(q, s, player_trends_endpoints, player_trends_endpoints_n);
+    endpoints_add(q, s, player_style_endpoints, player_style_endpoints_n);
+    routes_add(s, q, rating_table, sizeof rating_table / sizeof rating_table[0]);
 }

@@ -1,5 +1,5 @@
 /* Players: GET /stats/player/{guid}/deep and its parts (combat, movement, stance), and the lists (weapons,
- * matches, maps, game types). Routes in player.c. */
+ * matches, maps, game types). Its endpoints are the table at its end. */
 #include "player.h"
 
 #include <math.h>
@@ -125,20 +125,20 @@ static cJSON *stance_json(qjob *j)
 
 static void deep_build(qjob *j)
 {
-    player_args *a = j->args;
+    const char *part = player_part(j);
     if (!player_known(j, 2, 0)) {
         player_not_found(j);
         return;
     }
-    if (strcmp(a->part, "combat") == 0) {
+    if (strcmp(part, "combat") == 0) {
         job_answer(j, 200, combat_json(j));
         return;
     }
-    if (strcmp(a->part, "movement") == 0) {
+    if (strcmp(part, "movement") == 0) {
         job_answer(j, 200, movement_json(j));
         return;
     }
-    if (strcmp(a->part, "stance") == 0) {
+    if (strcmp(part, "stance") == 0) {
         job_answer(j, 200, stance_json(j));
         return;
     }
@@ -236,33 +236,21 @@ static const char rivals_sql[] =
     "LIMIT 1";
 // clang-format on
 
-void player_deep_start(qjob *j)
-{
-    player_args *a = j->args;
-    player_job_totals(j, 0);
-    sqlv v[] = {SQL_STR("guid", a->guid)};
-    job_ch(j, 2, player_name_sql, v, 1);
-    job_ch(j, 3, player_streaks_sql, v, 1);
-    job_ch(j, 4, player_multikills_sql, v, 1);
-    job_ch(j, 5, rivals_sql, v, 1);
-    player_job_guid(j, 6, player_weapons_sql, 50);
-    job_then(j, deep_build);
-}
-
 /* ---- breakdowns: weapons, matches, maps, game types ---- */
 
 static void list_build(qjob *j)
 {
     player_args *a = j->args;
+    const char *part = player_part(j);
     if (!player_known(j, 2, 3)) {
         player_not_found(j);
         return;
     }
-    if (strcmp(a->part, "weapons") == 0) {
+    if (strcmp(part, "weapons") == 0) {
         job_answer(j, 200, player_weapons_json(job_rows(j, 0)));
-    } else if (strcmp(a->part, "maps") == 0) {
+    } else if (strcmp(part, "maps") == 0) {
         job_answer(j, 200, player_breakdowns_json(job_rows(j, 0), "map", "map_name"));
-    } else if (strcmp(a->part, "gametypes") == 0) {
+    } else if (strcmp(part, "gametypes") == 0) {
         job_answer(j, 200, player_breakdowns_json(job_rows(j, 0), "gametype", "gametype"));
     } else {
         cJSON *list = cJSON_CreateArray();
@@ -280,21 +268,60 @@ static void list_build(qjob *j)
     }
 }
 
-void player_list_start(qjob *j)
+/* The player's matches, a page of them (?limit, ?offset, ?page). */
+static void matches_queue(qjob *j, int slot, const char *tmpl, long unused)
 {
+    (void)unused;
     player_args *a = j->args;
-    sqlv v[] = {SQL_STR("guid", a->guid)};
-    if (strcmp(a->part, "weapons") == 0)
-        player_job_guid(j, 0, player_weapons_sql, 100);
-    else if (strcmp(a->part, "maps") == 0)
-        player_job_facts(j, 0, player_by_map_sql, 100, 0);
-    else if (strcmp(a->part, "gametypes") == 0)
-        player_job_facts(j, 0, by_gametype_sql, 100, 0);
-    else {
-        player_job_facts(j, 0, player_recent_sql, a->pg.limit, a->pg.offset);
-        job_ch(j, 1, facts_count_sql, v, 1);
-    }
-    job_ch(j, 2, player_name_sql, v, 1);
-    player_job_lifetime(j, 3);
-    job_then(j, list_build);
+    player_job_facts_at(j, slot, tmpl, a->pg.limit, a->pg.offset);
 }
+
+/* /deep and each of its parts: totals (slots 0 and 1), name, streaks, multi-kills, rivals, weapons. */
+#define DEEP(p, k, part_name)                                                                                          \
+    {.path = p,                                                                                                        \
+     .key = k,                                                                                                         \
+     .args_size = sizeof(player_args),                                                                                 \
+     .params = {PLAYER_GUID_PARAM},                                                                                    \
+     .part = part_name,                                                                                                \
+     .vals = player_vals,                                                                                              \
+     .queries = {{0, player_totals_sql, player_job_totals, 0},                                                         \
+                 {2, player_name_sql, NULL, 0},                                                                        \
+                 {3, player_streaks_sql, NULL, 0},                                                                     \
+                 {4, player_multikills_sql, NULL, 0},                                                                  \
+                 {5, rivals_sql, NULL, 0},                                                                             \
+                 {6, player_weapons_sql, player_job_guid, 50}},                                                        \
+     .build = deep_build}
+
+/* A breakdown (weapons, maps, game types): its rows in slot 0, then the name and the lifetime totals that tell
+ * whether the player exists. */
+#define LIST(p, part_name, sql, queue, n)                                                                              \
+    {.path = p,                                                                                                        \
+     .key = "p:" part_name,                                                                                            \
+     .args_size = sizeof(player_args),                                                                                 \
+     .params = {PLAYER_GUID_PARAM},                                                                                    \
+     .part = part_name,                                                                                                \
+     .vals = player_vals,                                                                                              \
+     .queries = {{0, sql, queue, n}, {2, player_name_sql, NULL, 0}, {3, player_totals_sql, player_job_days, 0}},      \
+     .build = list_build}
+
+const endpoint player_deep_endpoints[] = {
+    DEEP("/stats/player/{guid}/deep", "p:deep", NULL),
+    DEEP("/stats/player/{guid}/combat", "p:combat", "combat"),
+    DEEP("/stats/player/{guid}/movement", "p:movement", "movement"),
+    DEEP("/stats/player/{guid}/stance", "p:stance", "stance"),
+    LIST("/stats/player/{guid}/weapons", "weapons", player_weapons_sql, player_job_guid, 100),
+    LIST("/stats/player/{guid}/maps", "maps", player_by_map_sql, player_job_facts, 100),
+    LIST("/stats/player/{guid}/gametypes", "gametypes", by_gametype_sql, player_job_facts, 100),
+    {.path = "/stats/player/{guid}/matches",
+     .key = "p:matches",
+     .args_size = sizeof(player_args),
+     .params = {PLAYER_GUID_PARAM, {PARAM_PAGING, "limit", offsetof(player_args, pg), 10, NULL, NULL}},
+     .part = "matches",
+     .vals = player_vals,
+     .queries = {{0, player_recent_sql, matches_queue, 0},
+                 {1, facts_count_sql, NULL, 0},
+                 {2, player_name_sql, NULL, 0},
+                 {3, player_totals_sql, player_job_days, 0}},
+     .build = list_build},
+};
+const size_t player_deep_endpoints_n = sizeof player_deep_endpoints / sizeof player_deep_endpoints[0];

@@ -1,5 +1,5 @@
 /* Players: GET /stats/player/{guid}/combos, /playstyle, /vehicles, /game-flow, /world, /bots and /drilldown.
- * Routes in player.c. */
+ * Its endpoints are the table at its end. */
 #include "player.h"
 
 #include <math.h>
@@ -164,23 +164,6 @@ static void combos_build(qjob *j)
     job_answer(j, 200, o);
 }
 
-void player_combos_start(qjob *j)
-{
-    player_args *a = j->args;
-    sqlv v[] = {SQL_STR("guid", a->guid)};
-    job_ch(j, 0, weapon_on_map_sql, v, 1);
-    job_ch(j, 1, weapon_kills_sql, v, 1);
-    job_ch(j, 2, player_name_sql, v, 1);
-    sqlv vk[] = {SQL_STR("guid", a->guid), SQL_INT("limit", 10), SQL_RAW("order", "kills")};
-    job_ch(j, 3, player_opponents_sql, vk, 3);
-    sqlv vd[] = {SQL_STR("guid", a->guid), SQL_INT("limit", 10), SQL_RAW("order", "deaths_to")};
-    job_ch(j, 4, player_opponents_sql, vd, 3);
-    job_ch(j, 5, player_multikills_sql, v, 1);
-    job_ch(j, 6, first_blood_sql, v, 1);
-    player_job_lifetime(j, 7);
-    job_then(j, combos_build);
-}
-
 /* Playstyle: the class of weapon most of the player's kills come from (docs/definitions.md). */
 static void playstyle_build(qjob *j)
 {
@@ -230,27 +213,17 @@ static void playstyle_build(qjob *j)
     job_answer(j, 200, o);
 }
 
-void player_playstyle_start(qjob *j)
-{
-    player_args *a = j->args;
-    sqlv v[] = {SQL_STR("guid", a->guid)};
-    job_ch(j, 0, class_sql, v, 1);
-    job_ch(j, 2, player_name_sql, v, 1);
-    player_job_lifetime(j, 3);
-    job_then(j, playstyle_build);
-}
-
-/* vehicles, game-flow, world and bots share one job: totals, match totals, name and one extra query. */
+/* vehicles, game-flow, world and bots share one builder: totals, match totals, name and one query of each's. */
 static void misc_build(qjob *j)
 {
-    player_args *a = j->args;
+    const char *part = player_part(j);
     if (!player_known(j, 2, 0)) {
         player_not_found(j);
         return;
     }
     const cJSON *d = job_row(j, 0), *m = job_row(j, 1);
     cJSON *o = cJSON_CreateObject();
-    if (strcmp(a->part, "vehicles") == 0) {
+    if (strcmp(part, "vehicles") == 0) {
         cJSON_AddNumberToObject(o, "vehicle_kills", row_num(d, "roadkills"));
         cJSON_AddNumberToObject(o, "vehicle_deaths", row_num(job_row(j, 3), "vehicle_deaths"));
         cJSON_AddNumberToObject(o, "roadkills", row_num(d, "roadkills"));
@@ -262,7 +235,7 @@ static void misc_build(qjob *j)
         json_add_round(o, "total_driven_km", row_num(d, "driven_units") * UNITS_TO_KM, 2);
         cJSON_AddItemToObject(o, "by_vehicle_type", cJSON_CreateArray());
         cJSON_AddItemToObject(o, "by_turret_type", cJSON_CreateArray());
-    } else if (strcmp(a->part, "game-flow") == 0) {
+    } else if (strcmp(part, "game-flow") == 0) {
         double games = row_num(m, "games"), wins = row_num(m, "wins"), losses = row_num(m, "losses");
         cJSON_AddNumberToObject(o, "matches_played", games);
         cJSON_AddNumberToObject(o, "matches_won", wins);
@@ -285,7 +258,7 @@ static void misc_build(qjob *j)
             snprintf(key, sizeof key, "%s_playtime_pct", t);
             json_add_round(ts, key, sides > 0 ? row_num(r, "matches") * 100 / sides : 0, 1);
         }
-    } else if (strcmp(a->part, "world") == 0) {
+    } else if (strcmp(part, "world") == 0) {
         cJSON_AddNumberToObject(o, "doors_opened", row_num(d, "doors_opened"));
         cJSON_AddNumberToObject(o, "ladder_climbs", row_num(d, "ladders"));
         cJSON_AddNumberToObject(o, "ladder_mounts", row_num(d, "ladders"));
@@ -322,21 +295,6 @@ static void misc_build(qjob *j)
     job_answer(j, 200, o);
 }
 
-void player_misc_start(qjob *j)
-{
-    player_args *a = j->args;
-    player_job_totals(j, 0);
-    sqlv v[] = {SQL_STR("guid", a->guid)};
-    job_ch(j, 2, player_name_sql, v, 1);
-    if (strcmp(a->part, "vehicles") == 0)
-        job_ch(j, 3, vehicle_deaths_sql, v, 1);
-    else if (strcmp(a->part, "game-flow") == 0)
-        player_job_facts(j, 3, team_sides_sql, 0, 0);
-    else if (strcmp(a->part, "bots") == 0)
-        job_ch(j, 3, bots_sql, v, 1);
-    job_then(j, misc_build);
-}
-
 /* ---- drilldown ---- */
 
 // clang-format off
@@ -352,6 +310,7 @@ static const char drill_sql[] =
 static void drill_build(qjob *j)
 {
     player_args *a = j->args;
+    const char *stat = param_choice_value(a->stat);
     if (!player_known(j, 2, 3)) {
         player_not_found(j);
         return;
@@ -369,11 +328,11 @@ static void drill_build(qjob *j)
     double total = 0;
     for (int i = 0; i < n; i++) {
         const cJSON *r = cJSON_GetArrayItem(job_rows(j, 0), i);
-        if (strcmp(a->stat, "kd") == 0)
+        if (strcmp(stat, "kd") == 0)
             vals[i] = player_kd_of(r);
         else
-            vals[i] = row_num(r, a->stat);
-        total += strcmp(a->stat, "kd") == 0 ? 0 : vals[i];
+            vals[i] = row_num(r, stat);
+        total += strcmp(stat, "kd") == 0 ? 0 : vals[i];
         idx[i] = i;
     }
     for (int x = 1; x < n; x++) /* insertion sort: n is the number of distinct labels, small */
@@ -396,7 +355,7 @@ static void drill_build(qjob *j)
         cJSON *e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "key", row_str(r, "label"));
         cJSON_AddStringToObject(e, "label", row_str(r, "label"));
-        json_add_round(e, "value", vals[idx[i]], strcmp(a->stat, "kd") == 0 ? 2 : 0);
+        json_add_round(e, "value", vals[idx[i]], strcmp(stat, "kd") == 0 ? 2 : 0);
         json_add_round(e, "percentage", total > 0 ? vals[idx[i]] * 100 / total : 0, 1);
         cJSON_AddNumberToObject(e, "kills", row_num(r, "kills"));
         cJSON_AddNumberToObject(e, "deaths", row_num(r, "deaths"));
@@ -405,20 +364,120 @@ static void drill_build(qjob *j)
     free(vals);
     free(idx);
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "stat", a->stat);
-    cJSON_AddStringToObject(o, "dimension", a->dim);
+    cJSON_AddStringToObject(o, "stat", stat);
+    cJSON_AddStringToObject(o, "dimension", a->dim->name);
     json_add_round(o, "total", total, 0);
     cJSON_AddItemToObject(o, "items", cJSON_Duplicate(items, true));
     cJSON_AddItemToObject(o, "breakdown", items);
     job_answer(j, 200, o);
 }
 
-void player_drill_start(qjob *j)
+/* The drilldown: its query over one dimension ({dim}, a choice's data). */
+static void drill_queue(qjob *j, int slot, const char *tmpl, long unused)
 {
+    (void)unused;
     player_args *a = j->args;
-    sqlv v[] = {SQL_STR("guid", a->guid), SQL_RAW("dim", a->dim_sql)};
-    job_ch(j, 0, drill_sql, v, 2);
-    job_ch(j, 2, player_name_sql, v, 1);
-    player_job_lifetime(j, 3);
-    job_then(j, drill_build);
+    sqlv v[] = {SQL_STR("guid", a->guid), SQL_RAW("dim", a->dim->data)};
+    job_ch(j, slot, tmpl, v, 2);
 }
+
+/* The drilldown's stats: the value is the stat the builder reads. */
+static const param_choice drill_stats[] = {
+    {"kd", NULL, NULL},    {"kills", NULL, NULL},     {"deaths", NULL, NULL}, {"headshots", NULL, NULL},
+    {"teamkills", NULL, NULL}, {"kd_ratio", "kd", NULL}, {NULL, NULL, NULL},
+};
+
+/* The drilldown's dimensions and the player_fights expression of each. */
+static const param_choice drill_dims[] = {
+    {"weapon", NULL, "weapon"},
+    {"weapon_class", NULL, WEAPON_CLASS_SQL("weapon")},
+    {"map", NULL, "if(map_name = '', 'unknown', map_name)"},
+    {"server", NULL, "server_id"},
+    {"hour", NULL, "toString(toHour(toDateTime(intDiv(ts_ms, 1000)), 'UTC'))"},
+    {"time_of_day", NULL, "toString(toHour(toDateTime(intDiv(ts_ms, 1000)), 'UTC'))"},
+    {"day", NULL, "toString(toDayOfWeek(toDateTime(intDiv(ts_ms, 1000)), 'UTC'))"},
+    {"day_of_week", NULL, "toString(toDayOfWeek(toDateTime(intDiv(ts_ms, 1000)), 'UTC'))"},
+    {"victim", NULL, "if(other_name = '', 'world', other_name)"},
+    {"killer", NULL, "if(other_name = '', 'world', other_name)"},
+    {"opponent", NULL, "if(other_name = '', 'world', other_name)"},
+    {"hitloc", NULL, "if(hitloc = '', 'unknown', hitloc)"},
+    {"stance", NULL, "if(stance = '', 'unknown', stance)"},
+    {"range", NULL,
+     "multiIf(dist < 0, 'unknown', dist * 0.0254 < 10, 'close', dist * 0.0254 < 30, 'medium', 'long')"},
+    {NULL, NULL, NULL},
+};
+
+/* vehicles, game-flow, world and bots: the totals (slots 0 and 1) and the name (2), then each's own query (3). */
+#define MISC_QUERIES {0, player_totals_sql, player_job_totals, 0}, {2, player_name_sql, NULL, 0}
+
+const endpoint player_style_endpoints[] = {
+    {.path = "/stats/player/{guid}/combos",
+     .key = "p:combos",
+     .args_size = sizeof(player_args),
+     .params = {PLAYER_GUID_PARAM},
+     .vals = player_vals,
+     .queries = {{0, weapon_on_map_sql, NULL, 0},
+                 {1, weapon_kills_sql, NULL, 0},
+                 {2, player_name_sql, NULL, 0},
+                 {3, player_opponents_sql, player_job_guid, 10},
+                 {4, player_opponents_sql, player_job_killers, 10},
+                 {5, player_multikills_sql, NULL, 0},
+                 {6, first_blood_sql, NULL, 0},
+                 {7, player_totals_sql, player_job_days, 0}},
+     .build = combos_build},
+    {.path = "/stats/player/{guid}/playstyle",
+     .key = "p:playstyle",
+     .args_size = sizeof(player_args),
+     .params = {PLAYER_GUID_PARAM},
+     .vals = player_vals,
+     .queries = {{0, class_sql, NULL, 0}, {2, player_name_sql, NULL, 0}, {3, player_totals_sql, player_job_days, 0}},
+     .build = playstyle_build},
+    {.path = "/stats/player/{guid}/vehicles",
+     .key = "p:vehicles",
+     .args_size = sizeof(player_args),
+     .params = {PLAYER_GUID_PARAM},
+     .part = "vehicles",
+     .vals = player_vals,
+     .queries = {MISC_QUERIES, {3, vehicle_deaths_sql, NULL, 0}},
+     .build = misc_build},
+    {.path = "/stats/player/{guid}/game-flow",
+     .key = "p:gameflow",
+     .args_size = sizeof(player_args),
+     .params = {PLAYER_GUID_PARAM},
+     .part = "game-flow",
+     .vals = player_vals,
+     .queries = {MISC_QUERIES, {3, team_sides_sql, player_job_facts, 0}},
+     .build = misc_build},
+    {.path = "/stats/player/{guid}/world",
+     .key = "p:world",
+     .args_size = sizeof(player_args),
+     .params = {PLAYER_GUID_PARAM},
+     .part = "world",
+     .vals = player_vals,
+     .queries = {MISC_QUERIES},
+     .build = misc_build},
+    {.path = "/stats/player/{guid}/bots",
+     .key = "p:bots",
+     .args_size = sizeof(player_args),
+     .params = {PLAYER_GUID_PARAM},
+     .part = "bots",
+     .vals = player_vals,
+     .queries = {MISC_QUERIES, {3, bots_sql, NULL, 0}},
+     .build = misc_build},
+    {.path = "/stats/player/{guid}/drilldown",
+     .key = "p:drill",
+     .args_size = sizeof(player_args),
+     .params = {PLAYER_GUID_PARAM,
+                {PARAM_CHOICE, "stat", offsetof(player_args, stat), 0,
+                 "must be kd, kills, deaths, headshots or teamkills", drill_stats},
+                {PARAM_CHOICE, "dimension", offsetof(player_args, dim), 0,
+                 "must be weapon, weapon_class, map, server, hour, day, victim, killer, hitloc, stance or range",
+                 drill_dims},
+                {PARAM_LIMIT, "limit", offsetof(player_args, limit), 10, NULL, NULL}},
+     .vals = player_vals,
+     .queries = {{0, drill_sql, drill_queue, 0},
+                 {2, player_name_sql, NULL, 0},
+                 {3, player_totals_sql, player_job_days, 0}},
+     .build = drill_build},
+};
+const size_t player_style_endpoints_n = sizeof player_style_endpoints / sizeof player_style_endpoints[0];

@@ -1,4 +1,5 @@
-/* Players: GET /stats/player/{guid}/performance, /peak-performance and /predictions. Routes in player.c. */
+/* Players: GET /stats/player/{guid}/performance, /peak-performance and /predictions. Its endpoints are the table
+ * at its end. */
 #include "player.h"
 
 #include <math.h>
@@ -83,16 +84,6 @@ static void performance_build(qjob *j)
     cJSON_AddNumberToObject(o, "rounds_played", rounds);
     cJSON_AddBoolToObject(o, "is_vip", false);
     job_answer(j, 200, o);
-}
-
-void player_performance_start(qjob *j)
-{
-    player_args *a = j->args;
-    player_job_facts(j, 0, player_recent_sql, 20, 0);
-    sqlv v[] = {SQL_STR("guid", a->guid)};
-    job_ch(j, 2, player_name_sql, v, 1);
-    player_job_lifetime(j, 3);
-    job_then(j, performance_build);
 }
 
 /* Best hours and days need this many kills + deaths to count: one lucky kill is not a peak. */
@@ -210,21 +201,6 @@ static const char best_map_sql[] =
     "LIMIT 1";
 // clang-format on
 
-void player_peak_start(qjob *j)
-{
-    player_args *a = j->args;
-    sqlv v[] = {SQL_STR("guid", a->guid)};
-    job_ch(j, 0, hourly_sql, v, 1);
-    job_ch(j, 1, daily_sql, v, 1);
-    job_ch(j, 2, player_name_sql, v, 1);
-    job_ch(j, 3, best_map_sql, v, 1);
-    player_job_guid(j, 4, player_weapons_sql, 1);
-    player_job_facts(j, 5, result_hours_sql, 0, 0);
-    job_ch(j, 6, player_streaks_sql, v, 1);
-    player_job_lifetime(j, 7);
-    job_then(j, peak_build);
-}
-
 /* Predictions: a plain model over the last 10 matches (docs/definitions.md has no stat for it, so it is
  * described here): expected K/D = their kills / deaths; predicted kills and deaths = their means; trend =
  * the mean K/D of the last 5 against the 5 before (more than 10 % apart: improving / declining);
@@ -329,14 +305,53 @@ static void predictions_rivals(qjob *j)
     job_then(j, predictions_build);
 }
 
-void player_predictions_start(qjob *j)
+/* What the predictions' table cannot say: the player's ratings. */
+static void predictions_start(qjob *j)
 {
     player_args *a = j->args;
-    player_job_facts(j, 0, player_recent_sql, 10, 0);
-    sqlv v[] = {SQL_STR("guid", a->guid), SQL_INT("limit", 5), SQL_RAW("order", "kills + deaths_to")};
-    job_ch(j, 1, player_opponents_sql, v, 3);
-    job_ch(j, 2, player_name_sql, v, 1);
-    player_job_lifetime(j, 3);
     rating_job_current(j, 4, a->guid);
-    job_then(j, predictions_rivals);
 }
+
+/* The predictions: at two paths, cached as long as ratings are (they carry them). */
+#define PREDICTIONS(p)                                                                                                 \
+    {.path = p,                                                                                                        \
+     .key = "p:predictions",                                                                                           \
+     .ttl = TTL_RATING,                                                                                                \
+     .args_size = sizeof(player_args),                                                                                 \
+     .params = {PLAYER_GUID_PARAM},                                                                                    \
+     .vals = player_vals,                                                                                              \
+     .queries = {{0, player_recent_sql, player_job_facts, 10},                                                         \
+                 {1, player_opponents_sql, player_job_rivals, 5},                                                      \
+                 {2, player_name_sql, NULL, 0},                                                                        \
+                 {3, player_totals_sql, player_job_days, 0}},                                                          \
+     .start = predictions_start,                                                                                       \
+     .build = predictions_rivals}
+
+const endpoint player_trends_endpoints[] = {
+    {.path = "/stats/player/{guid}/performance",
+     .key = "p:performance",
+     .args_size = sizeof(player_args),
+     .params = {PLAYER_GUID_PARAM},
+     .vals = player_vals,
+     .queries = {{0, player_recent_sql, player_job_facts, 20},
+                 {2, player_name_sql, NULL, 0},
+                 {3, player_totals_sql, player_job_days, 0}},
+     .build = performance_build},
+    {.path = "/stats/player/{guid}/peak-performance",
+     .key = "p:peak",
+     .args_size = sizeof(player_args),
+     .params = {PLAYER_GUID_PARAM},
+     .vals = player_vals,
+     .queries = {{0, hourly_sql, NULL, 0},
+                 {1, daily_sql, NULL, 0},
+                 {2, player_name_sql, NULL, 0},
+                 {3, best_map_sql, NULL, 0},
+                 {4, player_weapons_sql, player_job_guid, 1},
+                 {5, result_hours_sql, player_job_facts, 0},
+                 {6, player_streaks_sql, NULL, 0},
+                 {7, player_totals_sql, player_job_days, 0}},
+     .build = peak_build},
+    PREDICTIONS("/stats/player/{guid}/predictions"),
+    PREDICTIONS("/player/{guid}/predictions"),
+};
+const size_t player_trends_endpoints_n = sizeof player_trends_endpoints / sizeof player_trends_endpoints[0];

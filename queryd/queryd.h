@@ -15,8 +15,19 @@ struct pg_pool;
 typedef struct qcache qcache;
 struct board_set;
 struct fresh;
+struct endpoint;
+struct queryd;
 
+/* One registered endpoint (endpoint.h) and the queryd serving it: the argument of its route. */
 typedef struct {
+    struct queryd *q;
+    const struct endpoint *ep;
+} queryd_route;
+
+/* The most endpoints queryd serves (the routes of endpoint tables: about 80 today). */
+#define QUERYD_ROUTES_MAX 160
+
+typedef struct queryd {
     uv_loop_t *loop;
     struct ch_client *ch;
     struct redis_client *redis;
@@ -37,6 +48,10 @@ typedef struct {
     struct redis_client *cache_redis; /* the answer cache's Redis (CACHE_REDIS_URL, else redis) */
     char ch_settings[160];    /* sent with every ClickHouse query: read-only, QUERY_CH_MAX_* */
     char smf_prefix[32];      /* SMF_DB_PREFIX, checked to be [a-z0-9_] */
+    /* The routes of the endpoint tables (endpoints_add): kept here, beside what they serve, so that registering
+     * allocates nothing and nothing has to be freed. */
+    queryd_route routes[QUERYD_ROUTES_MAX];
+    size_t nroutes;
 } queryd;
 
 /* queryd's settings (registered before the daemon parses its command line). */
@@ -56,8 +71,9 @@ void match_routes(queryd *q, http_server *s);
 void map_routes(queryd *q, http_server *s);
 void weapon_routes(queryd *q, http_server *s);
 void gametype_routes(queryd *q, http_server *s);
-void server_routes(queryd *q, http_server *s);
-void server_players_routes(queryd *q, http_server *s);
+void game_server_routes(queryd *q, http_server *s);
+void game_server_parts_routes(queryd *q, http_server *s);
+void game_server_players_routes(queryd *q, http_server *s);
 void query_routes(queryd *q, http_server *s);
 void heatmap_routes(queryd *q, http_server *s);
 void achievement_routes(queryd *q, http_server *s);

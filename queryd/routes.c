@@ -89,8 +89,9 @@ void queryd_api_routes(queryd *q, http_server *s)
     map_routes(q, s);
     weapon_routes(q, s);
     gametype_routes(q, s);
-    server_routes(q, s);
-    server_players_routes(q, s);
+    game_server_routes(q, s);
+    game_server_parts_routes(q, s);
+    game_server_players_routes(q, s);
     query_routes(q, s);
     heatmap_routes(q, s);
     achievement_routes(q, s);

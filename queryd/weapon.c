@@ -11,11 +11,13 @@
  * Totals come from weapon_daily, players from player_weapon. Weapon names are the tracker's; only names seen
  * on kills, shots, hits or damage count as weapons (not items or game types). An unknown weapon is 404. */
 #include "area.h"
+#include "endpoint.h"
 
 #include <stdio.h>
 #include <string.h>
 
 typedef struct {
+    const endpoint *ep;
     char weapon[IDENT_MAX + 1];
     long limit;
 } weapon_args;
@@ -96,19 +98,6 @@ static void list_build(qjob *j)
     job_answer(j, 200, arr);
 }
 
-static void list_start(qjob *j)
-{
-    sqlv v[] = {SQL_RAW("where", "1")};
-    job_ch(j, 0, weapons_sql, v, 1);
-    job_then(j, list_build);
-}
-
-static void weapons_list(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    qcache_serve(q->cache, req, "weapons", q->cache_ttl_s, list_start, NULL, NULL);
-}
-
 /* The leaderboard rows as served (also the detail's top_players). */
 static cJSON *board_json(qjob *j, int slot, int names_slot)
 {
@@ -159,8 +148,34 @@ static void detail_build(qjob *j)
     job_answer(j, 200, o);
 }
 
-static void detail_start(qjob *j)
+static void board_build(qjob *j)
 {
+    job_answer(j, 200, board_json(j, 0, 1));
+}
+
+/* ---- the endpoints ---- */
+
+/* The list's query: {where} every weapon. */
+static size_t every_weapon_vals(qjob *j, sqlv out[ENDPOINT_VALS])
+{
+    (void)j;
+    out[0] = SQL_RAW("where", "1");
+    return 1;
+}
+
+/* The values of one weapon's queries: {weapon}, {limit} asked for. */
+static size_t weapon_vals(qjob *j, sqlv out[ENDPOINT_VALS])
+{
+    weapon_args *a = j->args;
+    out[0] = SQL_STR("weapon", a->weapon);
+    out[1] = SQL_INT("limit", a->limit);
+    return 2;
+}
+
+/* weapons_sql over one weapon: {where} selects it. */
+static void weapon_where_queue(qjob *j, int slot, const char *tmpl, long unused)
+{
+    (void)unused;
     weapon_args *a = j->args;
     sqlv w[] = {SQL_STR("w", a->weapon)};
     char *where = sqlt_render("weapon = {w}", w, 1);
@@ -168,81 +183,58 @@ static void detail_start(qjob *j)
         job_error(j, 500, "Out of memory.");
         return;
     }
-    sqlv v[] = {SQL_RAW("where", where), SQL_STR("weapon", a->weapon), SQL_INT("limit", 10)};
-    job_ch(j, 0, weapons_sql, v, 1);
-    job_ch(j, 1, users_sql, v + 1, 1);
-    job_ch(j, 2, board_sql, v + 1, 2);
-    job_ch(j, 3, names_sql, v + 1, 1);
+    sqlv v[] = {SQL_RAW("where", where)};
+    job_ch(j, slot, tmpl, v, 1);
     free(where);
-    job_then(j, detail_build);
 }
 
-static void board_build(qjob *j)
-{
-    job_answer(j, 200, board_json(j, 0, 1));
-}
-
-static void board_start(qjob *j)
+/* The detail's top players: {weapon}, {limit} n. */
+static void weapon_top_queue(qjob *j, int slot, const char *tmpl, long n)
 {
     weapon_args *a = j->args;
-    sqlv v[] = {SQL_STR("weapon", a->weapon), SQL_INT("limit", a->limit)};
-    job_ch(j, 0, board_sql, v, 2);
-    job_ch(j, 1, names_sql, v, 1);
-    job_then(j, board_build);
+    sqlv v[] = {SQL_STR("weapon", a->weapon), SQL_INT("limit", n)};
+    job_ch(j, slot, tmpl, v, 2);
 }
 
-/* Parse {weapon} ('+' read as a space: PHP's urlencode writes spaces so), or answer 400. */
-static weapon_args *weapon_args_for(http_request *req)
-{
-    const char *w = http_request_param(req, "weapon");
-    if (!ident_ok(w, IDENT_MAX)) {
-        respond_bad_param(req, "weapon", "must be a weapon name of 1 to 64 printable bytes");
-        return NULL;
-    }
-    weapon_args *a = ARGS_NEW(weapon_args);
-    if (!a) {
-        http_respond_error(req, 500, "Out of memory.");
-        return NULL;
-    }
-    snprintf(a->weapon, sizeof a->weapon, "%s", w);
-    for (char *p = a->weapon; *p; p++)
-        if (*p == '+')
-            *p = ' ';
-    return a;
-}
+#define WEAPONS(p)                                                                                                     \
+    {.path = p,                                                                                                        \
+     .key = "weapons",                                                                                                 \
+     .vals = every_weapon_vals,                                                                                        \
+     .queries = {{0, weapons_sql, NULL, 0}},                                                                           \
+     .build = list_build}
 
-static void weapon_detail(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    weapon_args *a = weapon_args_for(req);
-    if (!a)
-        return;
-    char key[96];
-    snprintf(key, sizeof key, "weapon:%s", a->weapon);
-    qcache_serve(q->cache, req, key, q->cache_ttl_s, detail_start, a, free);
-}
+/* {weapon}, '+' read as a space. */
+#define WEAPON_PARAM                                                                                                   \
+    {PARAM_IDENT_PLUS, "weapon", offsetof(weapon_args, weapon), 0, "must be a weapon name of 1 to 64 printable bytes", \
+     NULL}
 
-static void weapon_board(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    weapon_args *a = weapon_args_for(req);
-    if (!a)
-        return;
-    a->limit = param_long(req, "limit", 25, 1, q->max_limit);
-    char key[112];
-    snprintf(key, sizeof key, "weaponboard:%s:%ld", a->weapon, a->limit);
-    qcache_serve(q->cache, req, key, q->cache_ttl_s, board_start, a, free);
-}
+#define WEAPON_BOARD(p)                                                                                                \
+    {.path = p,                                                                                                        \
+     .key = "weaponboard",                                                                                             \
+     .args_size = sizeof(weapon_args),                                                                                 \
+     .params = {WEAPON_PARAM, {PARAM_LIMIT, "limit", offsetof(weapon_args, limit), 25, NULL, NULL}},                   \
+     .vals = weapon_vals,                                                                                              \
+     .queries = {{0, board_sql, NULL, 0}, {1, names_sql, NULL, 0}},                                                    \
+     .build = board_build}
 
-static const route weapon_table[] = {
-    {"/stats/weapons", weapons_list},
-    {"/stats/weapons/list", weapons_list},
-    {"/stats/weapon/{weapon}", weapon_detail},
-    {"/stats/leaderboard/weapon/{weapon}", weapon_board},
-    {"/stats/weapon/{weapon}/leaderboard", weapon_board},
+static const endpoint weapon_endpoints[] = {
+    WEAPONS("/stats/weapons"),
+    WEAPONS("/stats/weapons/list"),
+    {.path = "/stats/weapon/{weapon}",
+     .key = "weapon",
+     .args_size = sizeof(weapon_args),
+     .params = {WEAPON_PARAM},
+     .vals = weapon_vals,
+     .queries = {{0, weapons_sql, weapon_where_queue, 0},
+                 {1, users_sql, NULL, 0},
+                 {2, board_sql, weapon_top_queue, 10},
+                 {3, names_sql, NULL, 0}},
+     .build = detail_build},
+    WEAPON_BOARD("/stats/leaderboard/weapon/{weapon}"),
+    WEAPON_BOARD("/stats/weapon/{weapon}/leaderboard"),
 };
 
 void weapon_routes(queryd *q, http_server *s)
 {
-    routes_add(s, q, weapon_table, sizeof weapon_table / sizeof weapon_table[0]);
+    endpoints_add(q, s, weapon_endpoints, sizeof weapon_endpoints / sizeof weapon_endpoints[0]);
 }

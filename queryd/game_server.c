@@ -1,5 +1,6 @@
-/* Game servers: the registered list (PostgreSQL) with live state (Redis live_matches, written by ingestd)
- * and activity (ClickHouse server_hourly), rankings, one server's detail and breakdowns, live matches.
+/* Game servers (the game's, not queryd's HTTP server): the registered list (PostgreSQL) with live state (Redis
+ * live_matches, written by ingestd) and activity (ClickHouse server_hourly), rankings, one server's detail, live
+ * matches.
  *
  * - GET /servers: [{id, name, address, port, is_online, current_map, current_players, avg_players_24h,
  *   peak_players_24h, rank, ...}].
@@ -8,15 +9,8 @@
  * - GET /servers/rankings?limit=50: [{server_id, name, rank, score, trend, kills_24h, players_24h, matches_24h}].
  * - GET /servers/{id}: {id, name, ..., stats{}, stats_24h{}, uptime{}}.
  * - GET /servers/{id}/live: {is_online, current_map, player_count, players[], current_match, team_scores}.
- * - GET /servers/{id}/top-players?limit=25: [{rank, guid, name, kills, deaths, kd_ratio, ...}].
- * - GET /servers/{id}/maps: [{map_name, matches, popularity, kills, ...}].
- * - GET /servers/{id}/map-rotation: same as /servers/{id}/maps.
- * - GET /servers/{id}/weapons: [{weapon_name, kills, headshots, hs_percent, avg_distance, usage_rate_pct}].
- * - GET /servers/{id}/peak-hours?days=30: {data[7][24], hours, days, peak{day, hour, players}}.
- * - GET /servers/{id}/player-history?hours=24: [{timestamp, hour, players, peak, avg}].
- * - GET /servers/{id}/matches?limit=20: [{match_id, map_name, gametype, player_count, duration_mins, total_kills,
- *   winner, ...}].
- * - GET /servers/{id}/activity-timeline?days=7: [{timestamp, kills, deaths, players, match_starts, events}].
+ * - GET /servers/{id}/top-players, maps, weapons, ...: game_server_parts.c; /servers/{id}/players and
+ *   /servers/{id}/stats: game_server_players.c.
  * - GET /stats/live/matches: [{server_id, server_name, match_id, map_name, player_count, max_players, team_match,
  *   allies_score, axis_score}].
  *
@@ -25,7 +19,7 @@
  * kept so rankings look familiar); rank = position by score. An unknown server id is 404. */
 #include "area.h"
 #include "live_matches.h"
-#include "server.h"
+#include "game_server.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -159,10 +153,17 @@ static void add_identity(cJSON *o, const cJSON *s, const cJSON *live)
 
 typedef enum { VIEW_LIST, VIEW_STATS, VIEW_RANKINGS } list_view;
 
+/* Which list a job builds: its endpoint's part. */
+static list_view view_of(qjob *j)
+{
+    const char *part = job_endpoint(j)->part;
+    return strcmp(part, "stats") == 0 ? VIEW_STATS : strcmp(part, "rankings") == 0 ? VIEW_RANKINGS : VIEW_LIST;
+}
+
 static void list_build(qjob *j)
 {
     server_args *a = j->args;
-    list_view view = (list_view)a->days;
+    list_view view = view_of(j);
     const cJSON *servers = job_rows(j, 0), *live = job_rows(j, 1), *act = job_rows(j, 2), *hourly = job_rows(j, 3);
     const cJSON *s;
     if (view == VIEW_STATS) {
@@ -253,57 +254,26 @@ static const char peak_today_sql[] =
     ")";
 // clang-format on
 
+/* The lists' queries: the servers, their live state, their activity, and what each view adds. */
 static void list_start(qjob *j)
 {
-    server_args *a = j->args;
+    list_view view = view_of(j);
     job_pg(j, 0, servers_pg_sql, 0, NULL, "port,created_s,last_seen_s", "is_active");
     j->optional |= 1u << 1; /* without Redis every server just looks offline */
     job_redis_hash(j, 1, LIVE_MATCHES_KEY, NULL);
     sqlv v[] = {SQL_RAW("where", "1"), SQL_INT("span", 24)};
     job_ch(j, 2, activity_sql, v, 1);
-    if ((list_view)a->days == VIEW_LIST)
+    if (view == VIEW_LIST)
         job_ch(j, 3, hourly_sql, v, 2);
-    if ((list_view)a->days == VIEW_STATS) {
+    if (view == VIEW_STATS) {
         job_ch(j, 4, today_sql, NULL, 0);
         job_ch(j, 5, peak_today_sql, NULL, 0);
     }
-    job_then(j, list_build);
-}
-
-static void serve_list(http_request *req, queryd *q, list_view view, long limit)
-{
-    server_args *a = ARGS_NEW(server_args);
-    if (!a) {
-        http_respond_error(req, 500, "Out of memory.");
-        return;
-    }
-    a->days = view; /* the view rides in days: list endpoints have no days parameter */
-    a->limit = limit;
-    char key[64];
-    snprintf(key, sizeof key, "servers:%d:%ld", (int)view, limit);
-    qcache_serve(q->cache, req, key, q->live_ttl_s, list_start, a, free);
-}
-
-static void servers_list(http_request *req, void *arg)
-{
-    serve_list(req, arg, VIEW_LIST, 0);
-}
-
-static void servers_stats(http_request *req, void *arg)
-{
-    serve_list(req, arg, VIEW_STATS, 0);
-}
-
-static void servers_rankings(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    serve_list(req, q, VIEW_RANKINGS, param_long(req, "limit", 50, 1, q->max_limit));
 }
 
 /* ---- one server ---- */
 
-/* The server's registration row, or NULL. */
-static const cJSON *server_row(qjob *j, int slot)
+const cJSON *server_row(qjob *j, int slot)
 {
     server_args *a = j->args;
     return rows_find(job_rows(j, slot), "id", a->id);
@@ -316,7 +286,7 @@ void server_not_found(qjob *j, const char *id)
     job_error(j, 404, msg);
 }
 
-static void unknown_server(qjob *j)
+void server_unknown(qjob *j)
 {
     server_args *a = j->args;
     server_not_found(j, a->id);
@@ -349,7 +319,7 @@ static void detail_build(qjob *j)
     server_args *a = j->args;
     const cJSON *s = server_row(j, 0);
     if (!s) {
-        unknown_server(j);
+        server_unknown(j);
         return;
     }
     const cJSON *servers = job_rows(j, 0), *live = job_rows(j, 1), *act = job_rows(j, 2);
@@ -383,6 +353,7 @@ static void detail_build(qjob *j)
     job_answer(j, 200, o);
 }
 
+/* The server, its live state, every server's activity (for the rank), its hours, playtime and uptime. */
 static void detail_start(qjob *j)
 {
     server_args *a = j->args;
@@ -403,7 +374,6 @@ static void detail_start(qjob *j)
     job_ch(j, 4, playtime_sql, v + 2, 1);
     job_ch(j, 5, uptime_sql, v + 2, 1);
     free(where);
-    job_then(j, detail_build);
 }
 
 /* ---- /servers/{id}/live and /stats/live/matches ---- */
@@ -481,17 +451,18 @@ static void live_build(qjob *j)
     server_args *a = j->args;
     const cJSON *s = server_row(j, 0);
     if (!s) {
-        unknown_server(j);
+        server_unknown(j);
         return;
     }
     job_answer(j, 200, live_json(s, server_live_entry(job_rows(j, 1), a->id)));
 }
 
-static void live_start(qjob *j)
+/* The live state of every server (Redis live_matches). */
+static void live_queue(qjob *j, int slot, const char *unused_sql, long unused)
 {
-    job_pg(j, 0, servers_pg_sql, 0, NULL, "port,created_s,last_seen_s", "is_active");
-    job_redis_hash(j, 1, LIVE_MATCHES_KEY, NULL);
-    job_then(j, live_build);
+    (void)unused_sql;
+    (void)unused;
+    job_redis_hash(j, slot, LIVE_MATCHES_KEY, NULL);
 }
 
 static void live_matches_build(qjob *j)
@@ -519,391 +490,71 @@ static void live_matches_build(qjob *j)
     job_answer(j, 200, arr);
 }
 
+/* The servers' names are only names here: without PostgreSQL a live match shows "Unknown Server". */
 static void live_matches_start(qjob *j)
 {
     j->optional |= 1u << 0;
     job_pg(j, 0, servers_pg_sql, 0, NULL, "port,created_s,last_seen_s", "is_active");
     job_redis_hash(j, 1, LIVE_MATCHES_KEY, NULL);
-    job_then(j, live_matches_build);
 }
 
-static void live_matches(http_request *req, void *arg)
+/* ---- the endpoints ---- */
+
+size_t server_vals(qjob *j, sqlv out[ENDPOINT_VALS])
 {
-    queryd *q = arg;
-    qcache_serve(q->cache, req, "livematches", q->live_ttl_s, live_matches_start, NULL, NULL);
+    server_args *a = j->args;
+    out[0] = SQL_STR("id", a->id);
+    out[1] = SQL_INT("limit", a->limit);
+    out[2] = SQL_INT("days", a->days);
+    /* The activity timeline asks for days and reads {hours}: its hours are the days'. */
+    out[3] = SQL_INT("hours", a->hours ? a->hours : a->days * 24);
+    return 4;
 }
 
-/* ---- breakdowns of one server ---- */
-
-// clang-format off
-static const char top_players_sql[] =
-    "SELECT guid, sum(kills) AS kills, sum(deaths) AS deaths, sum(headshots) AS headshots,\n"
-    "       max(day) AS last_day, count() AS days\n"
-    "FROM player_daily\n"
-    "WHERE server_id = {id} AND " NOT_UNAUTH_SQL("guid") "\n"
-    "GROUP BY guid\n"
-    "HAVING kills + deaths > 0\n"
-    "ORDER BY kills DESC, deaths ASC, guid ASC\n"
-    "LIMIT {limit}";
-// clang-format on
-
-// clang-format off
-const char server_names_sql[] =
-    "SELECT guid, argMax(name, last_ms) AS name\n"
-    "FROM player_names\n"
-    "WHERE guid IN (SELECT guid FROM player_daily WHERE server_id = {id})\n"
-    "GROUP BY guid";
-// clang-format on
-
-// clang-format off
-static const char maps_sql[] =
-    "SELECT map_name, count() AS matches, sum(k) AS kills, avg(dur) AS avg_dur,\n"
-    "       max(last) AS last_played, avg(p) AS avg_players\n"
-    "FROM\n"
-    "(\n"
-    "    SELECT argMaxMerge(map) AS map_name, sumMerge(kills) AS k, anyMerge(server_id) AS s,\n"
-    "           maxMerge(last_t) - minMerge(first_t) AS dur, maxMerge(last_ms) AS last,\n"
-    "           uniqExactArrayMerge(players) AS p\n"
-    "    FROM match_summary\n"
-    "    GROUP BY match_key\n"
-    "    HAVING s = {id}\n"
-    ")\n"
-    "GROUP BY map_name\n"
-    "ORDER BY matches DESC, kills DESC, map_name ASC";
-// clang-format on
-
-// clang-format off
-static const char weapons_sql[] =
-    "SELECT weapon, sum(kills) AS kills, sum(headshots) AS headshots,\n"
-    "       sum(kill_dist_sum) AS dist_sum, sum(kill_dist_n) AS dist_n\n"
-    "FROM weapon_daily\n"
-    "WHERE server_id = {id}\n"
-    "GROUP BY weapon\n"
-    "HAVING kills > 0\n"
-    "ORDER BY kills DESC, weapon ASC\n"
-    "LIMIT 20";
-// clang-format on
-
-// clang-format off
-static const char peak_sql[] =
-    "SELECT toDayOfWeek(hour, 'UTC') AS d, toHour(hour, 'UTC') AS h,\n"
-    "       uniqExactArrayMerge(players) AS players\n"
-    "FROM server_hourly\n"
-    "WHERE server_id = {id} AND hour >= toStartOfHour(now() - {days} * 86400)\n"
-    "GROUP BY d, h";
-// clang-format on
-
-// clang-format off
-static const char history_sql[] =
-    "SELECT toUInt32(hour) AS ts, uniqExactArrayMerge(players) AS players,\n"
-    "       sumMerge(kills) AS kills, sumMerge(deaths) AS deaths,\n"
-    "       sumMerge(match_starts) AS match_starts, countMerge(events) AS events\n"
-    "FROM server_hourly\n"
-    "WHERE server_id = {id} AND hour >= toStartOfHour(now() - {hours} * 3600)\n"
-    "GROUP BY hour\n"
-    "ORDER BY hour";
-// clang-format on
-
-// clang-format off
-static const char server_matches_sql[] =
-    "SELECT match_key, argMaxMerge(map) AS map_name, minMerge(first_ms) AS first_ms, maxMerge(last_ms) AS last_ms,\n"
-    "       minMerge(first_t) AS first_t, maxMerge(last_t) AS last_t,\n"
-    "       sumMerge(kills) AS kills, uniqExactArrayMerge(players) AS players, argMaxMerge(winner) AS winner,\n"
-    "       " GAMETYPE_SQL("argMaxMerge(gt)", "map_name") " AS gametype, anyMerge(server_id) AS s\n"
-    "FROM match_summary\n"
-    "GROUP BY match_key\n"
-    "HAVING s = {id}\n"
-    "ORDER BY first_ms DESC, match_key ASC\n"
-    "LIMIT {limit}";
-// clang-format on
-
-typedef enum { PART_TOP, PART_MAPS, PART_WEAPONS, PART_PEAK, PART_HISTORY, PART_MATCHES, PART_ACTIVITY } part;
-
-typedef struct {
-    server_args base;
-    part what;
-} part_args;
-
-static void part_build(qjob *j)
+void server_job_registered(qjob *j, int slot, const char *sql, long unused)
 {
-    part_args *a = j->args;
-    if (!server_row(j, 0)) {
-        unknown_server(j);
-        return;
-    }
-    const cJSON *rows = job_rows(j, 1), *r;
-    cJSON *arr = cJSON_CreateArray();
-    double total = 0;
-    cJSON_ArrayForEach(r, rows) total += row_num(r, a->what == PART_MAPS ? "matches" : "kills");
-    int rank = 0;
-    switch (a->what) {
-    case PART_TOP:
-        cJSON_ArrayForEach(r, rows)
-        {
-            double k = row_num(r, "kills"), d = row_num(r, "deaths");
-            const char *guid = row_str(r, "guid");
-            cJSON *e = cJSON_CreateObject();
-            cJSON_AddNumberToObject(e, "rank", ++rank);
-            cJSON_AddStringToObject(e, "guid", guid);
-            cJSON_AddStringToObject(e, "player_id", guid);
-            cJSON_AddStringToObject(e, "name", row_str(rows_find(job_rows(j, 2), "guid", guid), "name"));
-            cJSON_AddNumberToObject(e, "kills", k);
-            cJSON_AddNumberToObject(e, "deaths", d);
-            json_add_round(e, "kd_ratio", d > 0 ? k / d : k, 2);
-            cJSON_AddNumberToObject(e, "headshots", row_num(r, "headshots"));
-            json_add_round(e, "hs_percent", k > 0 ? row_num(r, "headshots") * 100 / k : 0, 1);
-            cJSON_AddStringToObject(e, "last_seen", row_str(r, "last_day"));
-            cJSON_AddNumberToObject(e, "days_played", row_num(r, "days"));
-            cJSON_AddItemToArray(arr, e);
-        }
-        break;
-    case PART_MAPS:
-        cJSON_ArrayForEach(r, rows)
-        {
-            const char *m = row_str(r, "map_name");
-            cJSON *e = cJSON_CreateObject();
-            cJSON_AddStringToObject(e, "map_name", *m ? m : "unknown");
-            cJSON_AddNumberToObject(e, "matches", row_num(r, "matches"));
-            cJSON_AddNumberToObject(e, "kills", row_num(r, "kills"));
-            json_add_round(e, "popularity", total > 0 ? row_num(r, "matches") * 100 / total : 0, 1);
-            json_add_round(e, "popularity_pct", total > 0 ? row_num(r, "matches") * 100 / total : 0, 1);
-            json_add_round(e, "avg_duration_mins", row_num(r, "avg_dur") / 60, 1);
-            json_add_round(e, "avg_players", row_num(r, "avg_players"), 1);
-            cJSON_AddNumberToObject(e, "last_played", floor(row_num(r, "last_played") / 1000));
-            cJSON_AddItemToArray(arr, e);
-        }
-        break;
-    case PART_WEAPONS:
-        cJSON_ArrayForEach(r, rows)
-        {
-            double k = row_num(r, "kills"), dn = row_num(r, "dist_n");
-            cJSON *e = cJSON_CreateObject();
-            cJSON_AddStringToObject(e, "weapon_name", row_str(r, "weapon"));
-            cJSON_AddNumberToObject(e, "kills", k);
-            cJSON_AddNumberToObject(e, "headshots", row_num(r, "headshots"));
-            json_add_round(e, "hs_percent", k > 0 ? row_num(r, "headshots") * 100 / k : 0, 1);
-            json_add_round(e, "avg_distance", dn > 0 ? row_num(r, "dist_sum") / dn * UNITS_TO_M : 0, 1);
-            json_add_round(e, "usage_rate_pct", total > 0 ? k * 100 / total : 0, 1);
-            cJSON_AddItemToArray(arr, e);
-        }
-        break;
-    case PART_PEAK: {
-        cJSON_Delete(arr);
-        cJSON *o = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(o, "data");
-        const cJSON *best = NULL;
-        for (int d = 1; d <= 7; d++) {
-            cJSON *row = cJSON_CreateArray();
-            for (int h = 0; h < 24; h++) {
-                double v = 0;
-                cJSON_ArrayForEach(r, rows) if ((int)row_num(r, "d") == d && (int)row_num(r, "h") == h)
-                {
-                    v = row_num(r, "players");
-                    if (!best || v > row_num(best, "players"))
-                        best = r;
-                }
-                cJSON_AddItemToArray(row, cJSON_CreateNumber(v));
-            }
-            cJSON_AddItemToArray(data, row);
-        }
-        cJSON *hours = cJSON_AddArrayToObject(o, "hours"), *days = cJSON_AddArrayToObject(o, "days");
-        for (int h = 0; h < 24; h++) {
-            char hh[4];
-            snprintf(hh, sizeof hh, "%02d", h);
-            cJSON_AddItemToArray(hours, cJSON_CreateString(hh));
-        }
-        static const char *const names[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
-        for (int d = 0; d < 7; d++)
-            cJSON_AddItemToArray(days, cJSON_CreateString(names[d]));
-        cJSON *peak = cJSON_AddObjectToObject(o, "peak");
-        cJSON_AddNumberToObject(peak, "day", best ? row_num(best, "d") : 0);
-        cJSON_AddNumberToObject(peak, "hour", best ? row_num(best, "h") : 0);
-        cJSON_AddNumberToObject(peak, "players", best ? row_num(best, "players") : 0);
-        job_answer(j, 200, o);
-        return;
-    }
-    case PART_HISTORY:
-    case PART_ACTIVITY: {
-        /* Every hour of the span, hours without events at 0, so charts have no gaps. */
-        long span = a->what == PART_HISTORY ? a->base.hours : a->base.days * 24;
-        time_t now = time(NULL);
-        long start = (long)(now - now % 3600) - (span - 1) * 3600;
-        for (long t = start; t <= (long)now; t += 3600) {
-            const cJSON *h = NULL;
-            cJSON_ArrayForEach(r, rows) if ((long)row_num(r, "ts") == t) h = r;
-            cJSON *e = cJSON_CreateObject();
-            cJSON_AddNumberToObject(e, "timestamp", (double)t);
-            char iso[32];
-            iso_time((uint64_t)t * 1000, iso);
-            cJSON_AddStringToObject(e, "hour", iso);
-            cJSON_AddNumberToObject(e, "players", row_num(h, "players"));
-            if (a->what == PART_HISTORY) {
-                cJSON_AddNumberToObject(e, "peak", row_num(h, "players"));
-                cJSON_AddNumberToObject(e, "avg", row_num(h, "players"));
-            } else {
-                cJSON_AddNumberToObject(e, "kills", row_num(h, "kills"));
-                cJSON_AddNumberToObject(e, "deaths", row_num(h, "deaths"));
-                cJSON_AddNumberToObject(e, "match_starts", row_num(h, "match_starts"));
-                cJSON_AddNumberToObject(e, "events", row_num(h, "events"));
-            }
-            cJSON_AddItemToArray(arr, e);
-        }
-        break;
-    }
-    case PART_MATCHES:
-        cJSON_ArrayForEach(r, rows)
-        {
-            const char *m = row_str(r, "map_name"), *w = row_str(r, "winner");
-            double first = row_num(r, "first_ms"), last = row_num(r, "last_ms");
-            cJSON *e = cJSON_CreateObject();
-            cJSON_AddStringToObject(e, "match_id", row_str(r, "match_key"));
-            cJSON_AddStringToObject(e, "id", row_str(r, "match_key"));
-            cJSON_AddStringToObject(e, "map_name", *m ? m : "unknown");
-            cJSON_AddStringToObject(e, "gametype", row_str(r, "gametype"));
-            cJSON_AddNumberToObject(e, "player_count", row_num(r, "players"));
-            cJSON_AddNumberToObject(e, "duration_mins", floor((row_num(r, "last_t") - row_num(r, "first_t")) / 60));
-            cJSON_AddNumberToObject(e, "total_kills", row_num(r, "kills"));
-            if (vocab_team_side(w) != SIDE_NONE) /* w is a side name already (the views normalise it) */
-                cJSON_AddStringToObject(e, "winner", w);
-            else
-                cJSON_AddNullToObject(e, "winner");
-            cJSON_AddNumberToObject(e, "started_at", floor(first / 1000));
-            cJSON_AddNumberToObject(e, "ended_at", floor(last / 1000));
-            cJSON_AddItemToArray(arr, e);
-        }
-        break;
-    }
-    job_answer(j, 200, arr);
+    (void)unused;
+    job_pg(j, slot, sql, 0, NULL, "port,created_s,last_seen_s", "is_active");
 }
 
-static void part_start(qjob *j)
-{
-    part_args *a = j->args;
-    job_pg(j, 0, servers_pg_sql, 0, NULL, "port,created_s,last_seen_s", "is_active");
-    sqlv v[] = {SQL_STR("id", a->base.id), SQL_INT("limit", a->base.limit), SQL_INT("days", a->base.days),
-                SQL_INT("hours", a->base.hours)};
-    static const char *const sql[] = {top_players_sql, maps_sql,           weapons_sql, peak_sql,
-                                      history_sql,     server_matches_sql, history_sql};
-    job_ch(j, 1, sql[a->what], v, 4);
-    if (a->what == PART_TOP)
-        job_ch(j, 2, server_names_sql, v, 1);
-    job_then(j, part_build);
-}
+/* Every server, as a list, as totals or ranked: their answers are live (QUERY_LIVE_TTL_S). */
+#define SERVER_LIST(p, k, view, ...)                                                                                   \
+    {.path = p,                                                                                                        \
+     .key = k,                                                                                                         \
+     .ttl = TTL_LIVE,                                                                                                  \
+     .args_size = sizeof(server_args),                                                                                 \
+     .params = {__VA_ARGS__},                                                                                          \
+     .part = view,                                                                                                     \
+     .start = list_start,                                                                                              \
+     .build = list_build}
 
-bool server_id_param(http_request *req, char out[IDENT_MAX + 1])
-{
-    const char *id = http_request_param(req, "id");
-    if (!ident_ok(id, IDENT_MAX)) {
-        respond_bad_param(req, "id", "must be a server id of 1 to 64 printable bytes");
-        return false;
-    }
-    snprintf(out, IDENT_MAX + 1, "%s", id);
-    return true;
-}
-
-static void serve_part(http_request *req, queryd *q, part what, long limit, long days, long hours)
-{
-    part_args *a = ARGS_NEW(part_args);
-    if (!a) {
-        http_respond_error(req, 500, "Out of memory.");
-        return;
-    }
-    if (!server_id_param(req, a->base.id)) {
-        free(a);
-        return;
-    }
-    a->what = what;
-    a->base.limit = limit;
-    a->base.days = days;
-    a->base.hours = hours;
-    char key[160];
-    snprintf(key, sizeof key, "srv:%d:%s:%ld:%ld:%ld", (int)what, a->base.id, limit, days, hours);
-    qcache_serve(q->cache, req, key, q->cache_ttl_s, part_start, a, free);
-}
-
-static void server_top(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    serve_part(req, q, PART_TOP, param_long(req, "limit", 25, 1, q->max_limit), 0, 0);
-}
-
-static void server_maps(http_request *req, void *arg)
-{
-    serve_part(req, arg, PART_MAPS, 0, 0, 0);
-}
-
-static void server_weapons(http_request *req, void *arg)
-{
-    serve_part(req, arg, PART_WEAPONS, 0, 0, 0);
-}
-
-static void server_peak(http_request *req, void *arg)
-{
-    serve_part(req, arg, PART_PEAK, 0, param_long(req, "days", 30, 1, 366), 0);
-}
-
-static void server_history(http_request *req, void *arg)
-{
-    serve_part(req, arg, PART_HISTORY, 0, 0, param_long(req, "hours", 24, 1, 24 * 31));
-}
-
-static void server_matches(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    serve_part(req, q, PART_MATCHES, param_long(req, "limit", 20, 1, q->max_limit), 0, 0);
-}
-
-static void server_activity(http_request *req, void *arg)
-{
-    long days = param_long(req, "days", 7, 1, 31);
-    serve_part(req, arg, PART_ACTIVITY, 0, days, days * 24);
-}
-
-void server_serve(http_request *req, queryd *q, const char *prefix, int ttl_s, qjob_fn start)
-{
-    server_args *a = ARGS_NEW(server_args);
-    if (!a) {
-        http_respond_error(req, 500, "Out of memory.");
-        return;
-    }
-    if (!server_id_param(req, a->id)) {
-        free(a);
-        return;
-    }
-    char key[96];
-    snprintf(key, sizeof key, "%s:%s", prefix, a->id);
-    qcache_serve(q->cache, req, key, ttl_s, start, a, free);
-}
-
-static void server_detail(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    server_serve(req, q, "srvd", q->live_ttl_s, detail_start);
-}
-
-static void server_live(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    server_serve(req, q, "srvl", q->live_ttl_s, live_start);
-}
-
-static const route server_table[] = {
-    {"/servers", servers_list},
-    {"/servers/stats", servers_stats},
-    {"/servers/rankings", servers_rankings},
-    {"/servers/{id}", server_detail},
-    {"/servers/{id}/live", server_live},
-    {"/servers/{id}/top-players", server_top},
-    {"/servers/{id}/maps", server_maps},
-    {"/servers/{id}/map-rotation", server_maps},
-    {"/servers/{id}/weapons", server_weapons},
-    {"/servers/{id}/peak-hours", server_peak},
-    {"/servers/{id}/player-history", server_history},
-    {"/servers/{id}/matches", server_matches},
-    {"/servers/{id}/activity-timeline", server_activity},
-    {"/stats/live/matches", live_matches},
+static const endpoint server_endpoints[] = {
+    SERVER_LIST("/servers", "servers:0:0", "list", {PARAM_END}),
+    SERVER_LIST("/servers/stats", "servers:1:0", "stats", {PARAM_END}),
+    SERVER_LIST("/servers/rankings", "servers:2", "rankings",
+                {PARAM_LIMIT, "limit", offsetof(server_args, limit), 50, NULL, NULL, 0, 0}),
+    {.path = "/servers/{id}",
+     .key = "srvd",
+     .ttl = TTL_LIVE,
+     .args_size = sizeof(server_args),
+     .params = {SERVER_ID_PARAM},
+     .start = detail_start,
+     .build = detail_build},
+    {.path = "/servers/{id}/live",
+     .key = "srvl",
+     .ttl = TTL_LIVE,
+     .args_size = sizeof(server_args),
+     .params = {SERVER_ID_PARAM},
+     .queries = {{0, servers_pg_sql, server_job_registered, 0}, {1, NULL, live_queue, 0}},
+     .build = live_build},
+    {.path = "/stats/live/matches",
+     .key = "livematches",
+     .ttl = TTL_LIVE,
+     .start = live_matches_start,
+     .build = live_matches_build},
 };
 
-void server_routes(queryd *q, http_server *s)
+void game_server_routes(queryd *q, http_server *s)
 {
-    routes_add(s, q, server_table, sizeof server_table / sizeof server_table[0]);
+    endpoints_add(q, s, server_endpoints, sizeof server_endpoints / sizeof server_endpoints[0]);
 }

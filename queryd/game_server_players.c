@@ -16,7 +16,7 @@
  * (player_weapon has no server). Country fields are empty: there is no GeoIP. An unknown server is 404. */
 #include "area.h"
 #include "live_matches.h"
-#include "server.h"
+#include "game_server.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -25,6 +25,7 @@
 #define ROSTER_MAX 200
 
 typedef struct {
+    const endpoint *ep;
     char id[IDENT_MAX + 1];
     long limit, offset;
 } roster_args;
@@ -178,27 +179,6 @@ static void roster_start(qjob *j)
     job_ch(j, 2, roster_count_sql, v, 1);
     j->optional |= 1u << 3; /* no live state is not an error (set first: a failure may be reported at once) */
     job_redis_hash(j, 3, LIVE_MATCHES_KEY, a->id);
-    job_then(j, roster_details);
-}
-
-/* GET /servers/{id}/players */
-static void server_players(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    roster_args *a = ARGS_NEW(roster_args);
-    if (!a) {
-        http_respond_error(req, 500, "Out of memory.");
-        return;
-    }
-    if (!server_id_param(req, a->id)) {
-        free(a);
-        return;
-    }
-    a->limit = param_long(req, "limit", 50, 1, ROSTER_MAX);
-    a->offset = param_long(req, "offset", 0, 0, q->max_offset);
-    char key[160];
-    snprintf(key, sizeof key, "srvp:%s:%ld:%ld", a->id, a->limit, a->offset);
-    qcache_serve(q->cache, req, key, q->cache_ttl_s, roster_start, a, free);
 }
 
 /* ---- the server's totals ---- */
@@ -362,31 +342,35 @@ static void stats_build(qjob *j)
     job_answer(j, 200, o);
 }
 
-static void stats_start(qjob *j)
-{
-    server_args *a = j->args;
-    job_pg(j, 0, servers_pg_sql, 0, NULL, "port,created_s,last_seen_s", "is_active");
-    sqlv v[] = {SQL_STR("id", a->id)};
-    static const char *const sql[] = {totals_sql, playtime_sql, players_sql, player_time_sql,
-                                      maps_sql,   activity_sql, server_names_sql};
-    for (int i = 0; i < 7; i++)
-        job_ch(j, i + 1, sql[i], v, 1);
-    job_then(j, stats_build);
-}
+/* ---- the endpoints ---- */
 
-/* GET /stats/server/{id}/stats */
-static void server_stats(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    server_serve(req, q, "srvs", q->cache_ttl_s, stats_start);
-}
-
-static const route server_players_table[] = {
-    {"/servers/{id}/players", server_players},
-    {"/stats/server/{id}/stats", server_stats},
+static const endpoint players_endpoints[] = {
+    {.path = "/servers/{id}/players",
+     .key = "srvp",
+     .args_size = sizeof(roster_args),
+     .params = {{PARAM_IDENT, "id", offsetof(roster_args, id), 0, "must be a server id of 1 to 64 printable bytes",
+                 NULL, 0, 0},
+                {PARAM_NUMBER, "limit", offsetof(roster_args, limit), 50, NULL, NULL, 1, ROSTER_MAX},
+                {PARAM_OFFSET, "offset", offsetof(roster_args, offset), 0, NULL, NULL, 0, 0}},
+     .start = roster_start,
+     .build = roster_details},
+    {.path = "/stats/server/{id}/stats",
+     .key = "srvs",
+     .args_size = sizeof(server_args),
+     .params = {SERVER_ID_PARAM},
+     .vals = server_vals,
+     .queries = {{0, servers_pg_sql, server_job_registered, 0},
+                 {1, totals_sql, NULL, 0},
+                 {2, playtime_sql, NULL, 0},
+                 {3, players_sql, NULL, 0},
+                 {4, player_time_sql, NULL, 0},
+                 {5, maps_sql, NULL, 0},
+                 {6, activity_sql, NULL, 0},
+                 {7, server_names_sql, NULL, 0}},
+     .build = stats_build},
 };
 
-void server_players_routes(queryd *q, http_server *s)
+void game_server_players_routes(queryd *q, http_server *s)
 {
-    routes_add(s, q, server_players_table, sizeof server_players_table / sizeof server_players_table[0]);
+    endpoints_add(q, s, players_endpoints, sizeof players_endpoints / sizeof players_endpoints[0]);
 }

@@ -1,0 +1,140 @@
+/* queryd's endpoint tables (queryd/endpoint.h) against the rules the one handler relies on: every parameter fits in
+ * its endpoint's args and a path parameter is in the path; query slots are distinct and within a job's; every
+ * endpoint builds an answer; and two endpoints sharing a cache key are the same answer (an alias path), so that the
+ * cache never serves one endpoint's answer for another's. Runs in milliseconds: routes are only registered. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <uv.h>
+
+#include "endpoint.h"
+#include "http_server.h"
+#include "params.h"
+#include "queryd.h"
+
+/* The bytes a parameter's field takes in the args. */
+static size_t field_size(param_kind k)
+{
+    switch (k) {
+    case PARAM_IDENT:
+    case PARAM_IDENT_PLUS:
+    case PARAM_QUERY_IDENT:
+        return IDENT_MAX + 1;
+    case PARAM_NAME:
+        return PLAYER_NAME_MAX;
+    case PARAM_ID:
+    case PARAM_LIMIT:
+    case PARAM_NUMBER:
+    case PARAM_OFFSET:
+        return sizeof(long);
+    case PARAM_PAGING:
+        return sizeof(paging);
+    case PARAM_FLAG:
+    case PARAM_GIVEN:
+        return sizeof(bool);
+    case PARAM_CHOICE:
+        return sizeof(const param_choice *);
+    case PARAM_END:
+        break;
+    }
+    return 0;
+}
+
+/* Whether the parameter is read from the path. */
+static bool in_path(param_kind k)
+{
+    return k == PARAM_IDENT || k == PARAM_IDENT_PLUS || k == PARAM_NAME || k == PARAM_ID;
+}
+
+/* Every endpoint queryd registers (queryd_api_routes), on a server that never listens. */
+static queryd q;
+
+static void register_all(void)
+{
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    http_server_config cfg;
+    http_server_config_init(&cfg);
+    http_server *s = http_server_new(&loop, &cfg);
+    assert_non_null(s);
+    memset(&q, 0, sizeof q);
+    queryd_api_routes(&q, s);
+    http_server_free(s);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void test_tables(void **state)
+{
+    (void)state;
+    register_all();
+    assert_true(q.nroutes >= 58); /* the player (22), match (4), map (7), weapon (5), game server (16), global (4) */
+    for (size_t i = 0; i < q.nroutes; i++) {
+        const endpoint *e = q.routes[i].ep;
+        assert_ptr_equal(q.routes[i].q, &q);
+        assert_non_null(e->key);
+        assert_true(*e->key);
+        if (!e->build && !e->start)
+            fail_msg("%s builds no answer", e->path);
+        size_t args = e->args_size > sizeof(endpoint_args) ? e->args_size : sizeof(endpoint_args);
+        for (size_t p = 0; p < ENDPOINT_PARAMS && e->params[p].kind != PARAM_END; p++) {
+            const endpoint_param *x = &e->params[p];
+            if (x->at < sizeof(endpoint_args) || x->at + field_size(x->kind) > args)
+                fail_msg("%s: parameter %s is outside its args", e->path, x->name);
+            char brace[80];
+            snprintf(brace, sizeof brace, "{%s}", x->name);
+            if (in_path(x->kind) && !strstr(e->path, brace))
+                fail_msg("%s: path parameter %s is not in the path", e->path, x->name);
+            if (!in_path(x->kind) && strstr(e->path, brace))
+                fail_msg("%s: %s is in the path but read from the query string", e->path, x->name);
+            if (x->kind == PARAM_CHOICE && (!x->choices || !x->choices[0].name))
+                fail_msg("%s: choice %s has no values", e->path, x->name);
+            if (x->kind == PARAM_NUMBER && (x->min > x->max || x->def < x->min || x->def > x->max))
+                fail_msg("%s: %s's default is outside its bounds", e->path, x->name);
+            if (x->kind != PARAM_LIMIT && x->kind != PARAM_NUMBER && x->kind != PARAM_OFFSET &&
+                x->kind != PARAM_PAGING && x->kind != PARAM_FLAG && x->kind != PARAM_GIVEN && !x->why)
+                fail_msg("%s: parameter %s has no text for its 400", e->path, x->name);
+        }
+        unsigned used = 0;
+        for (size_t k = 0; k < ENDPOINT_QUERIES && (e->queries[k].sql || e->queries[k].queue); k++) {
+            int slot = e->queries[k].slot;
+            if (slot < 0 || slot >= QJOB_SLOTS || (used & (1u << slot)))
+                fail_msg("%s: query slot %d is out of range or used twice", e->path, slot);
+            used |= 1u << slot;
+            if (!e->queries[k].queue && !e->vals && strchr(e->queries[k].sql, '{'))
+                fail_msg("%s: slot %d's template has placeholders but the endpoint no values", e->path, slot);
+        }
+    }
+}
+
+/* Two endpoints with one key: one answer at two paths (the same parameters, queries and builder). */
+static void test_keys_are_answers(void **state)
+{
+    (void)state;
+    register_all();
+    for (size_t i = 0; i < q.nroutes; i++)
+        for (size_t k = i + 1; k < q.nroutes; k++) {
+            const endpoint *a = q.routes[i].ep, *b = q.routes[k].ep;
+            if (strcmp(a->key, b->key) != 0)
+                continue;
+            bool same = a->args_size == b->args_size && a->ttl == b->ttl && a->vals == b->vals &&
+                        a->start == b->start && a->build == b->build &&
+                        memcmp(a->params, b->params, sizeof a->params) == 0 &&
+                        memcmp(a->queries, b->queries, sizeof a->queries) == 0 &&
+                        (a->part == b->part || (a->part && b->part && strcmp(a->part, b->part) == 0));
+            if (!same)
+                fail_msg("%s and %s share the cache key \"%s\" but are different answers", a->path, b->path, a->key);
+        }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tables),
+        cmocka_unit_test(test_keys_are_answers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
