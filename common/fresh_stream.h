@@ -3,6 +3,10 @@
  * know when its cached answers and leaderboard boards are behind, and which players to re-read. The one
  * definition of its key and field names.
  *
+ * ratingd adds to it too, after each insert into rating_changes (ratingd/worker.c): an entry with the ratings field
+ * only. Its id is a generation like the writer's (an answer carrying a rating must be computed again), and it has
+ * nothing for the leaderboard boards, which hold no ratings.
+ *
  * An entry's id is the data generation: every entry is added after its rows are in ClickHouse, so a query sent
  * after an entry was read counts every event of that entry and of all the entries before it. */
 #ifndef MOHSTATS_FRESH_STREAM_H
@@ -15,5 +19,6 @@
 
 #define FRESH_GUIDS "guids"     /* the players (actor and target guids), '\n'-separated, TabSeparated-escaped */
 #define FRESH_MATCHES "matches" /* the match keys, the same way */
+#define FRESH_RATINGS "ratings" /* ratingd's: the players whose ratings it inserted, the same way; "" = everyone's */
 
 #endif

@@ -16,10 +16,10 @@
  *
  * A rating is a current value: a player's latest 'player' row per family in rating order (end_ms, match_key), read
  * with argMax (duplicate rows of a repeated insert are equal, so argMax needs no FINAL; counts use uniqExact or
- * FINAL). Freshness: ratingd inserts without the writer's freshness stream (fresh.h), so no data generation tells
- * queryd that a rating changed; every answer carrying a rating is cached QUERY_RATING_TTL_S (5 s) instead, so a
- * new rating is served at most that long after ratingd's insert, itself about RATING_SETTLE_MS (2 s) after the
- * match's end. */
+ * FINAL). Freshness: ratingd adds an entry to the freshness stream (common/fresh_stream.h) after each insert, so an
+ * answer carrying a rating is cached like any other (QUERY_CACHE_TTL_S, under its data generation, fresh.h) and a
+ * new rating is served within the same bound as a new event: about 0.5 s after ratingd's insert, itself about
+ * RATING_SETTLE_MS (2 s) after the match's end. */
 #include "ratings.h"
 
 #include <math.h>
@@ -33,10 +33,6 @@ const config_var rating_config_vars[] = {
     {"QUERY_RATING_MIN_MATCHES", "10",
      "rated matches a player needs in a family to be on its rating leaderboard: fewer leave the rating too uncertain "
      "to rank"},
-    {"QUERY_RATING_TTL_S", "5",
-     "seconds an answer carrying ratings (rating leaderboard, profile, predictions, rating history, a match's "
-     "ratings) is cached, at most QUERY_CACHE_TTL_S: how long after ratingd's insert a new rating may still be "
-     "missing"},
     {NULL, NULL, NULL},
 };
 
@@ -51,10 +47,7 @@ static const char *const families[] = {"ffa", "team", "objective"};
 
 int rating_ttl_s(const queryd *q)
 {
-    long long ttl = config_get_int("QUERY_RATING_TTL_S", 5);
-    if (ttl < 1)
-        ttl = 1;
-    return ttl < q->cache_ttl_s ? (int)ttl : q->cache_ttl_s;
+    return q->cache_ttl_s;
 }
 
 /* QUERY_RATING_MIN_MATCHES, at least 1. */
@@ -198,7 +191,7 @@ static const char known_sql[] =
 // clang-format on
 
 /* A match's rows. The table is ordered by guid, so this reads all of it: one row per rated player and match, a
- * few million rows at most, and cached QUERY_RATING_TTL_S. */
+ * few million rows at most, and cached under its generation. */
 // clang-format off
 static const char match_rows_sql[] =
     "SELECT guid, kind, end_ms, family, game_type, rated, reason, team, place, weight,\n"

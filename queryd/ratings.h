@@ -10,10 +10,11 @@
  * read from ratingd's rating_changes, not a sum of events. */
 #define RATING_STAT "rating"
 
-/* QUERY_RATING_MIN_MATCHES, QUERY_RATING_TTL_S (registered by main.c beside queryd_config_vars). */
+/* QUERY_RATING_MIN_MATCHES (registered by main.c beside queryd_config_vars). */
 extern const config_var rating_config_vars[];
 
-/* Seconds an answer that carries ratings is cached: QUERY_RATING_TTL_S, at most QUERY_CACHE_TTL_S. */
+/* Seconds an answer that carries ratings is cached: QUERY_CACHE_TTL_S, like every answer, since ratingd's inserts
+ * move the data generation (fresh.h) as the writer's do. Kept as a function for the handlers that still ask. */
 int rating_ttl_s(const queryd *q);
 
 /* GET /stats/leaderboard...?stat=rating: answers req (family, limit, offset, page from the URL). */

@@ -178,6 +178,8 @@ int recompute_main(const ratingd_settings *s, int argc, char **argv)
                          NULL);
         if (rc == 0)
             printf("rating_changes replaced; the previous table is rating_changes_previous\n");
+        if (rc == 0) /* every rating may have changed: queryd's answers carrying one are computed again */
+            lease_note_ratings(lease, NULL, 0);
     }
     if (lease) {
         lease_release(lease);

@@ -91,13 +91,8 @@ static void test_ttl(void **state)
 {
     (void)state;
     queryd q = {.cache_ttl_s = 60};
-    unsetenv("QUERY_RATING_TTL_S");
-    assert_int_equal(rating_ttl_s(&q), 5);
-    setenv("QUERY_RATING_TTL_S", "120", 1);
-    assert_int_equal(rating_ttl_s(&q), 60); /* never longer than any other answer's */
-    setenv("QUERY_RATING_TTL_S", "0", 1);
-    assert_int_equal(rating_ttl_s(&q), 1);
-    unsetenv("QUERY_RATING_TTL_S");
+    /* ratingd's inserts move the data generation: an answer carrying ratings is cached like any other. */
+    assert_int_equal(rating_ttl_s(&q), 60);
 }
 
 int main(void)
