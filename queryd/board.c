@@ -92,7 +92,8 @@ struct slot {
     waiter *waiters;
     qset qs;                    /* the running build's queries */
     uint64_t build_gen;         /* the generation when the running build's queries were sent */
-    hashmap *since_g, *since_m; /* players and matches touched since the running build started: re-read after */
+    hashmap *since_g, *since_m; /* players and matches touched since the running build started: re-read after
+                                 * (values as touched_g's) */
     hashmap *changed;           /* players whose rows deltas changed while the build ran: copied into its board */
 };
 
@@ -104,14 +105,19 @@ struct board_set {
     uv_timer_t warm; /* board_set_keep_warm's tick */
     bool warming;
     /* Deltas (see "keeping boards fresh" below). */
-    hashmap *touched_g, *touched_m; /* players and matches changed since the boards (or a delta) read them */
-    bool delta_running, delta_all;  /* the running delta took every touched key */
+    /* Players and matches changed since the boards (or a delta) read them, each with the generation read before
+     * the entry that first touched it (touch_val): every event up to that generation is on the boards for it. */
+    hashmap *touched_g, *touched_m;
+    bool delta_running;
     period delta_periods[NPERIODS]; /* the boards it re-reads */
     unsigned delta_base[NPERIODS];  /* ... which board they had when it started (slot.boards) */
     size_t ndelta;
     uint64_t delta_gen, delta_started, delta_retry_at;
     char **taken_g, **taken_m; /* the running delta's keys */
     size_t ntaken_g, ntaken_m;
+    char **listed; /* taken_g and the players of taken_m (delta_match_players_sql), for its SQL */
+    size_t nlisted;
+    uint64_t taken_gen; /* the oldest of their generations (touched_g's values): what they go back with */
     qset dqs;
     unsigned deltas;
     metric *built, *failed, *seconds, *players, *delta_ok, *delta_failed, *delta_seconds, *delta_players;
@@ -174,10 +180,19 @@ static const char board_names_sql[] =
     "GROUP BY guid";
 
 /* A delta's players ({who} above): the players an insert touched, and every player of the matches it touched
- * (a match's end decides all its players' wins and losses, and a free-for-all's top kill count too). Each of
- * these tables is ordered by guid or match_key first, so ClickHouse reads only their rows. */
+ * (a match's end decides all its players' wins and losses, and a free-for-all's top kill count too). The players of
+ * the matches are read first (delta_match_players_sql) and listed: each table below is ordered by guid first, and
+ * a plain list lets ClickHouse 18.16 read only their granules, where "guid IN (...) OR guid IN (subquery)" cost a
+ * delta about seven times the CPU while ingest kept adding parts (the subquery ran once per use, five per delta).
+ * The subquery form stays for a list that would be too long (DELTA_MAX_LISTED). */
+static const char delta_who_listed_sql[] = "guid IN {guids}";
 static const char delta_who_sql[] =
     "(guid IN {guids} OR guid IN (SELECT guid FROM match_players WHERE match_key IN {matches}))";
+static const char delta_match_players_sql[] =
+    "SELECT DISTINCT guid\n"
+    "FROM match_players\n"
+    "WHERE match_key IN {matches} AND " NOT_UNAUTH_SQL("guid") "\n"
+    "FORMAT TabSeparated";
 // clang-format on
 
 /* "SELECT *, toFloat64(<value>) AS v<i>, ... FROM (<totals>)" for the stats of one source, malloc'd. */
@@ -666,6 +681,26 @@ static void keys_clear(hashmap *m)
     free(keys);
 }
 
+/* The touched sets' values: a generation, stored + 1 so that generation 0 (nothing read yet) is not NULL. */
+_Static_assert(sizeof(uintptr_t) >= sizeof(uint64_t), "a generation is stored as a hashmap value");
+static void *touch_val(uint64_t gen)
+{
+    return (void *)(uintptr_t)(gen + 1);
+}
+
+static uint64_t touch_gen(const void *v)
+{
+    return (uint64_t)(uintptr_t)v - 1;
+}
+
+/* Note key as touched at generation gen in m, keeping the older generation when it is already there. */
+static void keys_note(hashmap *m, const char *key, size_t len, uint64_t gen)
+{
+    void *v = hashmap_get(m, key, len);
+    if (!v || touch_gen(v) > gen)
+        hashmap_put(m, key, len, touch_val(gen), NULL);
+}
+
 /* Add every key of from to to. */
 static void keys_merge(hashmap *to, const hashmap *from)
 {
@@ -673,7 +708,20 @@ static void keys_merge(hashmap *to, const hashmap *from)
     const char *k;
     void *v;
     while (hashmap_next(from, &pos, &k, &klen, &v))
-        hashmap_put(to, k, klen, (void *)1, NULL);
+        keys_note(to, k, klen, touch_gen(v));
+}
+
+/* The oldest generation of m's keys (UINT64_MAX when empty). */
+static uint64_t keys_oldest(const hashmap *m)
+{
+    uint64_t oldest = UINT64_MAX;
+    size_t pos = 0, klen;
+    const char *k;
+    void *v;
+    while (hashmap_next(m, &pos, &k, &klen, &v))
+        if (touch_gen(v) < oldest)
+            oldest = touch_gen(v);
+    return oldest;
 }
 
 static void delta_kick(board_set *s);
@@ -757,30 +805,75 @@ static void qset_done(board_set *s, qset *qs)
  * The full rebuild every QUERY_BOARD_REFRESH_S stays: it moves the period's start (yesterday's events leave the
  * day board) and repairs anything a lost stream entry left out.
  *
- * A board's generation (its answers are cached under it, cache.c) becomes the generation when a delta that took
- * every touched key started; a delta that took only part of them (DELTA_MAX_GUIDS, so that its SQL stays far
- * under ClickHouse's max_query_size) leaves it, and the next one continues. */
+ * A board's generation (its answers are cached under it, cache.c) is one it counts every event of. A delta takes
+ * at most DELTA_MAX_GUIDS players and DELTA_MAX_MATCHES matches (so that its SQL stays far under ClickHouse's
+ * max_query_size), the oldest touched first; each touched key remembers the generation read before the entry
+ * that touched it. After a delta the board counts every event up to the older of: the generation when the delta
+ * started, and the oldest generation of the keys still waiting (every entry before that one had all its keys
+ * re-read after it was in ClickHouse). So a delta that took only part of the keys still moves the generation as
+ * far as it may, and one that took them all moves it to its start; a board changed without a new generation
+ * would keep serving answers cached before the change. */
 #define DELTA_MAX_GUIDS 2000
 #define DELTA_MAX_MATCHES 400
+#define DELTA_MAX_LISTED 6000 /* players listed in a delta's SQL (about 150 KB of its 256 KB max_query_size) */
 
-/* Take up to max keys out of m into a malloc'd array (*n of them); *all becomes false when some stay. */
-static char **keys_take(hashmap *m, size_t max, size_t *n, bool *all)
+typedef struct {
+    const char *key;
+    size_t len;
+    uint64_t gen;
+} touched_key;
+
+static int touched_cmp(const void *a, const void *b)
 {
-    size_t total = hashmap_size(m), want = total < max ? total : max;
+    uint64_t x = ((const touched_key *)a)->gen, y = ((const touched_key *)b)->gen;
+    return x < y ? -1 : x > y;
+}
+
+/* Take up to max keys out of m, the oldest first, into a malloc'd array (*n of them); *oldest becomes the oldest
+ * generation taken if older. */
+static char **keys_take(hashmap *m, size_t max, size_t *n, uint64_t *oldest)
+{
+    size_t total = hashmap_size(m), want = total < max ? total : max, got = 0;
     char **keys = calloc(want + 1, sizeof *keys);
-    size_t pos = 0, klen, got = 0;
+    touched_key *all = want < total ? malloc(total * sizeof *all) : NULL;
+    size_t pos = 0, klen, i = 0;
     const char *k;
     void *v;
-    while (keys && got < want && hashmap_next(m, &pos, &k, &klen, &v)) {
+    if (all) { /* only when some must stay */
+        while (hashmap_next(m, &pos, &k, &klen, &v))
+            all[i++] = (touched_key){k, klen, touch_gen(v)};
+        qsort(all, total, sizeof *all, touched_cmp);
+    }
+    pos = 0;
+    for (i = 0; keys && got < want; i++) {
+        if (all) {
+            k = all[i].key;
+            klen = all[i].len;
+            v = touch_val(all[i].gen);
+        } else if (!hashmap_next(m, &pos, &k, &klen, &v)) {
+            break;
+        }
         if (!(keys[got] = strndup(k, klen)))
             break;
+        if (touch_gen(v) < *oldest)
+            *oldest = touch_gen(v);
         got++;
     }
-    for (size_t i = 0; i < got; i++)
+    free(all);
+    for (i = 0; i < got; i++)
         hashmap_remove(m, keys[i], strlen(keys[i]));
     *n = got;
-    *all = *all && hashmap_size(m) == 0;
     return keys;
+}
+
+/* Forget the running delta's list of players. */
+static void taken_unlist(board_set *s)
+{
+    for (size_t i = 0; i < s->nlisted; i++)
+        free(s->listed[i]);
+    free(s->listed);
+    s->listed = NULL;
+    s->nlisted = 0;
 }
 
 static void taken_free(board_set *s)
@@ -793,6 +886,65 @@ static void taken_free(board_set *s)
     free(s->taken_m);
     s->taken_g = s->taken_m = NULL;
     s->ntaken_g = s->ntaken_m = 0;
+    taken_unlist(s);
+}
+
+/* The three queries of the running delta, of taken_g and listed (when listed is NULL: taken_g and the players of
+ * taken_m by subquery). */
+static void delta_send(board_set *s)
+{
+    char *who = NULL;
+    if (s->listed) {
+        sqlv lv[] = {SQL_LIST("guids", (const char *const *)s->listed, s->nlisted)};
+        who = sqlt_render(delta_who_listed_sql, lv, 1);
+    } else if (s->taken_g && s->taken_m) {
+        sqlv wv[] = {SQL_LIST("guids", (const char *const *)s->taken_g, s->ntaken_g),
+                     SQL_LIST("matches", (const char *const *)s->taken_m, s->ntaken_m)};
+        who = sqlt_render(delta_who_sql, wv, 2);
+    }
+    if (!who) {
+        s->dqs.fail = 500;
+        delta_done(s);
+        return;
+    }
+    char tag[64];
+    /* Tagged boarddelta, so that the freshness benchmark can sum the deltas' ClickHouse work. */
+    snprintf(tag, sizeof tag, "/* queryd boarddelta:%ld.%u #0 */\n", (long)getpid(), s->deltas);
+    qset_send(s, &s->dqs, s->delta_periods, s->ndelta, who, tag);
+    free(who);
+}
+
+/* Answer to delta_match_players_sql: list taken_g and those players, then send the delta's queries. */
+static void on_match_players(ch_client *c, int err, long http_status, const char *body, size_t len, void *arg)
+{
+    (void)c;
+    board_set *s = arg;
+    s->inflight--;
+    if (s->closing) {
+        if (s->inflight == 0)
+            free(s);
+        return;
+    }
+    if (err != 0) {
+        log_warn("board delta: ClickHouse query failed (%ld): %.*s", http_status, (int)(len > 300 ? 300 : len),
+                 body ? body : "");
+        s->dqs.fail = err == -EPROTO ? 500 : 503;
+        delta_done(s);
+        return;
+    }
+    size_t lines = count_lines(body), cap = s->ntaken_g + lines + 1;
+    char *text = lines + s->ntaken_g <= DELTA_MAX_LISTED ? strndup(body ? body : "", len) : NULL;
+    s->listed = text ? calloc(cap, sizeof *s->listed) : NULL;
+    bool ok = s->listed != NULL;
+    for (size_t i = 0; ok && i < s->ntaken_g; i++)
+        ok = (s->listed[s->nlisted++] = strdup(s->taken_g[i])) != NULL;
+    char *p = text, *f[1];
+    while (ok && s->nlisted < cap && tsv_line(&p, f, 1) == 1)
+        ok = (s->listed[s->nlisted++] = strdup(f[0])) != NULL;
+    free(text);
+    if (!ok) /* too many to list, or out of memory: the subquery form */
+        taken_unlist(s);
+    delta_send(s);
 }
 
 /* Start a delta when a board is behind what was touched. */
@@ -809,35 +961,50 @@ static void delta_kick(board_set *s)
         }
     if (s->ndelta == 0)
         return; /* no board yet: the first builds read everything */
-    s->delta_all = true;
     s->delta_gen = fresh_gen(s->q->fresh);
-    s->taken_g = keys_take(s->touched_g, DELTA_MAX_GUIDS, &s->ntaken_g, &s->delta_all);
-    s->taken_m = keys_take(s->touched_m, DELTA_MAX_MATCHES, &s->ntaken_m, &s->delta_all);
-    sqlv wv[] = {SQL_LIST("guids", (const char *const *)s->taken_g, s->ntaken_g),
-                 SQL_LIST("matches", (const char *const *)s->taken_m, s->ntaken_m)};
-    char *who = s->taken_g && s->taken_m ? sqlt_render(delta_who_sql, wv, 2) : NULL;
+    s->taken_gen = UINT64_MAX;
+    s->taken_g = keys_take(s->touched_g, DELTA_MAX_GUIDS, &s->ntaken_g, &s->taken_gen);
+    s->taken_m = keys_take(s->touched_m, DELTA_MAX_MATCHES, &s->ntaken_m, &s->taken_gen);
     s->delta_running = true;
     s->deltas++;
     s->delta_started = uv_now(s->q->loop);
-    if (!who) {
-        s->dqs.fail = 500;
-        delta_done(s);
+    if (s->ntaken_m == 0 && s->taken_g) { /* no match: the players are the list */
+        s->listed = calloc(s->ntaken_g + 1, sizeof *s->listed);
+        for (size_t i = 0; s->listed && i < s->ntaken_g; i++)
+            if ((s->listed[s->nlisted] = strdup(s->taken_g[i])))
+                s->nlisted++;
+        if (s->listed && s->nlisted < s->ntaken_g)
+            taken_unlist(s); /* out of memory: the subquery form, which lists taken_g itself */
+        delta_send(s);
         return;
     }
-    char tag[64];
-    /* Tagged boarddelta, so that the freshness benchmark can sum the deltas' ClickHouse work. */
-    snprintf(tag, sizeof tag, "/* queryd boarddelta:%ld.%u #0 */\n", (long)getpid(), s->deltas);
-    qset_send(s, &s->dqs, s->delta_periods, s->ndelta, who, tag);
-    free(who);
+    sqlv mv[] = {SQL_LIST("matches", (const char *const *)s->taken_m, s->ntaken_m)};
+    char *sql = s->taken_m ? sqlt_render(delta_match_players_sql, mv, 1) : NULL;
+    bytebuf b = {0};
+    int rc = sql ? bytebuf_appendf(&b, "/* queryd boarddelta:%ld.%u #0 */\n%s", (long)getpid(), s->deltas, sql) : -1;
+    free(sql);
+    if (rc == 0) {
+        s->inflight++;
+        rc = ch_query(s->q->ch, b.data, on_match_players, s);
+        if (rc != 0)
+            s->inflight--;
+    }
+    bytebuf_free(&b);
+    if (rc != 0) {
+        s->dqs.fail = 500;
+        delta_done(s);
+    }
 }
 
-/* The running delta's keys back into the touched sets: the next delta reads them again. */
+/* The running delta's keys back into the touched sets: the next delta reads them again. Each goes back with the
+ * oldest generation taken (not its own, which was not kept): older than or as old as its own, so the boards'
+ * generation waits for it. */
 static void keys_requeue(board_set *s)
 {
     for (size_t i = 0; i < s->ntaken_g; i++)
-        hashmap_put(s->touched_g, s->taken_g[i], strlen(s->taken_g[i]), (void *)1, NULL);
+        keys_note(s->touched_g, s->taken_g[i], strlen(s->taken_g[i]), s->taken_gen);
     for (size_t i = 0; i < s->ntaken_m; i++)
-        hashmap_put(s->touched_m, s->taken_m[i], strlen(s->taken_m[i]), (void *)1, NULL);
+        keys_note(s->touched_m, s->taken_m[i], strlen(s->taken_m[i]), s->taken_gen);
 }
 
 static void delta_done(board_set *s)
@@ -847,6 +1014,7 @@ static void delta_done(board_set *s)
     int status = qset_boards(&s->dqs, s->ndelta, d);
     size_t players = 0;
     bool again = false; /* a board the delta's totals are older than: its keys are read again */
+    bool applied[NPERIODS] = {0};
     for (size_t i = 0; i < s->ndelta && status == 0; i++) {
         slot *sl = &s->slots[s->delta_periods[i]];
         bool replaced = sl->boards != s->delta_base[i];
@@ -861,8 +1029,7 @@ static void delta_done(board_set *s)
             status = 500;
             break;
         }
-        if (!replaced && s->delta_all && s->delta_gen > sl->cur->gen)
-            sl->cur->gen = s->delta_gen;
+        applied[i] = !replaced;
         if (sl->building) {
             for (size_t r = 0; r < d[i]->n; r++)
                 hashmap_put(sl->changed, d[i]->players[r].guid, strlen(d[i]->players[r].guid), (void *)1, NULL);
@@ -877,6 +1044,15 @@ static void delta_done(board_set *s)
     if (status == 0 && again)
         keys_requeue(s);
     if (status == 0) {
+        /* See "A board's generation" above: what every key still waiting allows, and no further than the delta. */
+        uint64_t gen = s->delta_gen, g = keys_oldest(s->touched_g), m = keys_oldest(s->touched_m);
+        gen = g < gen ? g : gen;
+        gen = m < gen ? m : gen;
+        for (size_t i = 0; i < s->ndelta; i++) {
+            slot *sl = &s->slots[s->delta_periods[i]];
+            if (applied[i] && sl->cur && gen > sl->cur->gen)
+                sl->cur->gen = gen;
+        }
         metric_inc(s->delta_ok);
         metric_observe(s->delta_seconds, (double)(now - s->delta_started) / 1000);
         metric_add(s->delta_players, (double)players);
@@ -891,7 +1067,8 @@ static void delta_done(board_set *s)
     delta_kick(s);
 }
 
-void board_set_touched(board_set *s, const char *guids, size_t glen, const char *matches, size_t mlen)
+void board_set_touched(board_set *s, uint64_t before, const char *guids, size_t glen, const char *matches,
+                       size_t mlen)
 {
     /* Without a board (QUERY_BOARD_WARM=0 and no leaderboard asked for yet) there is nothing to re-read: the
      * first build reads everything. Keeping the keys would only grow the map. */
@@ -913,11 +1090,10 @@ void board_set_touched(board_set *s, const char *guids, size_t glen, const char 
             if (key) {
                 tsv_unescape(key);
                 if (boards)
-                    hashmap_put(l == 0 ? s->touched_g : s->touched_m, key, strlen(key), (void *)1, NULL);
+                    keys_note(l == 0 ? s->touched_g : s->touched_m, key, strlen(key), before);
                 for (int i = 0; i < NPERIODS; i++)
                     if (s->slots[i].building)
-                        hashmap_put(l == 0 ? s->slots[i].since_g : s->slots[i].since_m, key, strlen(key), (void *)1,
-                                    NULL);
+                        keys_note(l == 0 ? s->slots[i].since_g : s->slots[i].since_m, key, strlen(key), before);
             }
             free(key);
             p += n + 1;

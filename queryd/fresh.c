@@ -143,7 +143,8 @@ static void on_entries(redis_client *c, redisReply *r, const char *err, void *ar
                              *m = entry_field(e->element[1], FRESH_MATCHES);
             /* ratingd's entries (FRESH_RATINGS) have neither: only the generation moves, the boards hold no rating. */
             if (g || m)
-                board_set_touched(f->q->boards, g ? g->str : "", g ? g->len : 0, m ? m->str : "", m ? m->len : 0);
+                board_set_touched(f->q->boards, f->gen, g ? g->str : "", g ? g->len : 0, m ? m->str : "",
+                                  m ? m->len : 0);
             metric_inc(f->entries);
         }
         if (gen > f->gen)
