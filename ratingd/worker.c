@@ -150,8 +150,8 @@ int lease_note_ratings(rating_lease *l, const char *const *guids, size_t n)
         return -ENOMEM;
     }
     const char *argv[] = {"XADD", FRESH_STREAM_KEY, "MAXLEN", "~", FRESH_STREAM_MAXLEN, "*", FRESH_RATINGS, list.data};
-    size_t lens[] = {4, strlen(FRESH_STREAM_KEY), 6, 1, strlen(FRESH_STREAM_MAXLEN), 1, strlen(FRESH_RATINGS),
-                     list.len};
+    size_t lens[] = {4, strlen(FRESH_STREAM_KEY), 6,       1, strlen(FRESH_STREAM_MAXLEN),
+                     1, strlen(FRESH_RATINGS),    list.len};
     redisReply *r = redisCommandArgv(l->c, 8, argv, lens);
     rc = r && r->type == REDIS_REPLY_STRING ? 0 : -EIO;
     if (rc) {
