@@ -14,7 +14,7 @@
 
 #define FRESH_STREAM_KEY "fresh"
 /* Kept short (MAXLEN ~, hours of inserts): a reader further behind than that misses the oldest entries, and its
- * boards count those players again at their next full rebuild (QUERY_BOARD_REFRESH_S, queryd/board.c). */
+ * boards count those players again at their next full rebuild (QUERY_BOARD_REFRESH_S, queryd/board_set.c). */
 #define FRESH_STREAM_MAXLEN "10000"
 
 #define FRESH_GUIDS "guids"     /* the players (actor and target guids), '\n'-separated, TabSeparated-escaped */

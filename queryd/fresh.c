@@ -4,7 +4,7 @@
  * board rebuilt every QUERY_BOARD_REFRESH_S (300 s) can be that old, and shorter times cost ClickHouse work
  * whether or not anything changed. The writer knows the moment an insert is visible and what it touched; one
  * small Redis entry per insert lets queryd recompute only after something changed, and re-read only the players
- * that changed (board.c). ratingd adds an entry after each insert into rating_changes too, so answers carrying
+ * that changed (board_delta.c). ratingd adds an entry after each insert into rating_changes too, so answers carrying
  * ratings follow the same generations. Polled, not XREAD BLOCK: q->redis is shared with other commands, and 25 ms of
  * delay is small beside the writer's flush interval (WRITER_FLUSH_MS, 1 s).
  *
