@@ -404,8 +404,15 @@ void board_set_touched(board_set *s, uint64_t before, const char *guids, size_t 
             const char *nl = memchr(p, '\n', (size_t)(end - p));
             size_t n = (size_t)((nl ? nl : end) - p);
             char *key = n ? strndup(p, n) : NULL;
-            if (key) {
+            if (key)
                 board_tsv_unescape(key);
+            /* A slot's name (unauth_<n>) is never on a board (NOT_UNAUTH_SQL): re-reading it would only read its
+             * rows to drop them. */
+            if (key && l == 0 && strncmp(key, "unauth_", 7) == 0) {
+                free(key);
+                key = NULL;
+            }
+            if (key) {
                 if (boards)
                     keys_note(l == 0 ? s->touched_g : s->touched_m, key, strlen(key), before);
                 for (int i = 0; i < NPERIODS; i++)
