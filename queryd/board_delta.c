@@ -21,10 +21,9 @@
 /* A delta's players ({who} in board_sql.c's queries): the players an insert touched, and every player of the
  * matches it touched (a match's end decides all its players' wins and losses, and a free-for-all's top kill count
  * too). The players of the matches are read first (delta_match_players_sql) and listed: the tables the delta reads
- * are ordered by guid first, and with a plain list ClickHouse 18.16 reads only their granules. With
- * "guid IN (...) OR guid IN (subquery)" one delta's daily query, replayed while ingest kept adding parts, cost
- * 132 ms of ClickHouse CPU and read 6,439 rows; with the list, 16 ms and 1,293 rows. The subquery form stays for
- * a list that would be too long (DELTA_MAX_LISTED). */
+ * are ordered by guid first, and with a plain list ClickHouse 18.16 reads only their granules (the subquery, in
+ * each of the delta's queries, ran once per use: about 10% of a delta's CPU under ingest, docs/performance.md).
+ * The subquery form stays for a list that would be too long (DELTA_MAX_LISTED). */
 static const char delta_who_listed_sql[] = "guid IN {guids}";
 static const char delta_who_sql[] =
     "(guid IN {guids} OR guid IN (SELECT guid FROM match_players WHERE match_key IN {matches}))";
