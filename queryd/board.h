@@ -57,8 +57,10 @@ void board_free(board *b);
 int board_apply(board *b, const board *d, const char *const *guids, size_t nguids);
 
 /* The players and matches an insert touched (fresh.c; '\n'-separated, TabSeparated-escaped): every board
- * re-reads those players soon after (a delta), and its answers' generation follows. */
-void board_set_touched(board_set *s, const char *guids, size_t glen, const char *matches, size_t mlen);
+ * re-reads those players soon after (a delta), and its answers' generation follows. before: the generation of the
+ * entry read before this one (every event of it was in ClickHouse before this entry's). */
+void board_set_touched(board_set *s, uint64_t before, const char *guids, size_t glen, const char *matches,
+                       size_t mlen);
 
 /* The data generation (fresh.h) that period p's board counts every event of (0 without a board). */
 uint64_t board_set_gen(const board_set *s, period p);

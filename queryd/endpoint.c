@@ -152,7 +152,7 @@ static void endpoint_serve(http_request *req, void *arg)
         free(a);
         return;
     }
-    int ttl = e->ttl == TTL_LIVE ? q->live_ttl_s : e->ttl == TTL_RATING ? rating_ttl_s(q) : q->cache_ttl_s;
+    int ttl = e->ttl == TTL_LIVE ? q->live_ttl_s : q->cache_ttl_s;
     qcache_serve(q->cache, req, key, ttl, endpoint_start, a, free);
 }
 

@@ -23,7 +23,6 @@ typedef struct endpoint endpoint;
 typedef enum {
     TTL_CACHE,  /* QUERY_CACHE_TTL_S */
     TTL_LIVE,   /* QUERY_LIVE_TTL_S: live state */
-    TTL_RATING, /* QUERY_RATING_TTL_S (ratings.c): answers that carry ratings */
 } endpoint_ttl;
 
 /* What a parameter is, where it is read, how it is checked and how it is written into the key. */

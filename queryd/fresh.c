@@ -4,7 +4,8 @@
  * board rebuilt every QUERY_BOARD_REFRESH_S (300 s) can be that old, and shorter times cost ClickHouse work
  * whether or not anything changed. The writer knows the moment an insert is visible and what it touched; one
  * small Redis entry per insert lets queryd recompute only after something changed, and re-read only the players
- * that changed (board.c). Polled, not XREAD BLOCK: q->redis is shared with other commands, and 25 ms of
+ * that changed (board_delta.c). ratingd adds an entry after each insert into rating_changes too, so answers carrying
+ * ratings follow the same generations. Polled, not XREAD BLOCK: q->redis is shared with other commands, and 25 ms of
  * delay is small beside the writer's flush interval (WRITER_FLUSH_MS, 1 s).
  *
  * The bound this serves: an event is in ClickHouse about WRITER_FLUSH_MS after ingestd's 202; it is read here
@@ -140,7 +141,10 @@ static void on_entries(redis_client *c, redisReply *r, const char *err, void *ar
         if (f->started) {
             const redisReply *g = entry_field(e->element[1], FRESH_GUIDS),
                              *m = entry_field(e->element[1], FRESH_MATCHES);
-            board_set_touched(f->q->boards, g ? g->str : "", g ? g->len : 0, m ? m->str : "", m ? m->len : 0);
+            /* ratingd's entries (FRESH_RATINGS) have neither: only the generation moves, the boards hold no rating. */
+            if (g || m)
+                board_set_touched(f->q->boards, f->gen, g ? g->str : "", g ? g->len : 0, m ? m->str : "",
+                                  m ? m->len : 0);
             metric_inc(f->entries);
         }
         if (gen > f->gen)

@@ -1,7 +1,7 @@
 /* The data generation: which inserts into ClickHouse this queryd knows of, read from the freshness stream
  * (common/fresh_stream.h) that ingestd's writer adds to after each insert. Answers are stamped with the
  * generation they were computed at (cache.c), and the players each insert touched go to the leaderboard boards
- * (board.c) to be re-read. */
+ * (board_delta.c) to be re-read. */
 #ifndef MOHSTATS_FRESH_H
 #define MOHSTATS_FRESH_H
 

@@ -26,8 +26,8 @@
  *
  * Every query is bounded by the player's key: player_daily, player_match, player_weapon, player_map,
  * player_fights and rating_changes are all ordered by guid first. An unknown GUID is 404. The profile and the
- * predictions carry ratings, which change without the writer's freshness stream: they are cached
- * QUERY_RATING_TTL_S (ratings.c).
+ * predictions carry ratings: ratingd notes its inserts on the freshness stream as the writer does, so they are
+ * cached under their data generation like every answer.
  *
  * This file holds the profile (by GUID, name or forum member), its endpoints, and what every part shares
  * (player.h); player_routes registers every part's table. The other parts are player_deep.c (/deep, its parts
@@ -538,7 +538,6 @@ static size_t by_name_vals(qjob *j, sqlv out[ENDPOINT_VALS])
 static const endpoint player_endpoints[] = {
     {.path = "/stats/player/{guid}",
      .key = "p:profile",
-     .ttl = TTL_RATING, /* it carries ratings */
      .args_size = sizeof(player_args),
      .params = {PLAYER_GUID_PARAM},
      .vals = player_vals,
@@ -558,7 +557,6 @@ static const endpoint player_endpoints[] = {
      .build = by_name_build},
     {.path = "/stats/member/{id}",
      .key = "member",
-     .ttl = TTL_RATING,
      .args_size = sizeof(player_args),
      .params = {{PARAM_ID, "id", offsetof(player_args, member_id), 0, "must be a forum member id (a positive number)",
                  NULL}},

@@ -312,11 +312,10 @@ static void predictions_start(qjob *j)
     rating_job_current(j, 4, a->guid);
 }
 
-/* The predictions: at two paths, cached as long as ratings are (they carry them). */
+/* The predictions: at two paths. They carry ratings, whose inserts move the data generation like the writer's. */
 #define PREDICTIONS(p)                                                                                                 \
     {.path = p,                                                                                                        \
      .key = "p:predictions",                                                                                           \
-     .ttl = TTL_RATING,                                                                                                \
      .args_size = sizeof(player_args),                                                                                 \
      .params = {PLAYER_GUID_PARAM},                                                                                    \
      .vals = player_vals,                                                                                              \

@@ -16,10 +16,10 @@
  *
  * A rating is a current value: a player's latest 'player' row per family in rating order (end_ms, match_key), read
  * with argMax (duplicate rows of a repeated insert are equal, so argMax needs no FINAL; counts use uniqExact or
- * FINAL). Freshness: ratingd inserts without the writer's freshness stream (fresh.h), so no data generation tells
- * queryd that a rating changed; every answer carrying a rating is cached QUERY_RATING_TTL_S (5 s) instead, so a
- * new rating is served at most that long after ratingd's insert, itself about RATING_SETTLE_MS (2 s) after the
- * match's end. */
+ * FINAL). Freshness: ratingd adds an entry to the freshness stream (common/fresh_stream.h) after each insert, so an
+ * answer carrying a rating is cached like any other (QUERY_CACHE_TTL_S, under its data generation, fresh.h) and a
+ * new rating is served within the same bound as a new event: about 0.5 s after ratingd's insert, itself about
+ * RATING_SETTLE_MS (2 s) after the match's end. */
 #include "ratings.h"
 
 #include <math.h>
@@ -33,10 +33,6 @@ const config_var rating_config_vars[] = {
     {"QUERY_RATING_MIN_MATCHES", "10",
      "rated matches a player needs in a family to be on its rating leaderboard: fewer leave the rating too uncertain "
      "to rank"},
-    {"QUERY_RATING_TTL_S", "5",
-     "seconds an answer carrying ratings (rating leaderboard, profile, predictions, rating history, a match's "
-     "ratings) is cached, at most QUERY_CACHE_TTL_S: how long after ratingd's insert a new rating may still be "
-     "missing"},
     {NULL, NULL, NULL},
 };
 
@@ -48,14 +44,6 @@ static const char *const families[] = {"ffa", "team", "objective"};
 #define HISTORY_DEFAULT_LIMIT 200
 /* A chart's points are small: more than QUERY_MAX_LIMIT rows of a list, so that a year of play fits one answer. */
 #define HISTORY_MAX_LIMIT 1000
-
-int rating_ttl_s(const queryd *q)
-{
-    long long ttl = config_get_int("QUERY_RATING_TTL_S", 5);
-    if (ttl < 1)
-        ttl = 1;
-    return ttl < q->cache_ttl_s ? (int)ttl : q->cache_ttl_s;
-}
 
 /* QUERY_RATING_MIN_MATCHES, at least 1. */
 static long min_matches(void)
@@ -354,7 +342,7 @@ void rating_leaderboard(http_request *req, queryd *q, period p, bool count_only)
     else
         snprintf(key, sizeof key, "lbr:%s:%s:%ld:%ld:%ld", family, period_name(p), a->min_matches, a->pg.limit,
                  a->pg.offset);
-    qcache_serve(q->cache, req, key, rating_ttl_s(q), lb_start, a, free);
+    qcache_serve(q->cache, req, key, q->cache_ttl_s, lb_start, a, free);
 }
 
 /* ---- a player's current ratings ---- */
@@ -502,7 +490,7 @@ void rating_player_history(http_request *req, void *arg)
     a->limit = param_long(req, "limit", HISTORY_DEFAULT_LIMIT, 1, HISTORY_MAX_LIMIT);
     char key[QCACHE_PART_MAX + 64], g[QCACHE_PART_MAX];
     snprintf(key, sizeof key, "pr:%s:%s:%ld", qcache_part(a->guid, g), family ? family : "all", a->limit);
-    qcache_serve(q->cache, req, key, rating_ttl_s(q), history_start, a, free);
+    qcache_serve(q->cache, req, key, q->cache_ttl_s, history_start, a, free);
 }
 
 /* ---- GET /stats/match/{id}/ratings (and /predictions) ---- */
@@ -642,7 +630,7 @@ void rating_match(http_request *req, void *arg)
     snprintf(a->id, sizeof a->id, "%s", id);
     char key[QCACHE_PART_MAX + 16], m[QCACHE_PART_MAX];
     snprintf(key, sizeof key, "mr:%s", qcache_part(a->id, m));
-    qcache_serve(q->cache, req, key, rating_ttl_s(q), match_start, a, free);
+    qcache_serve(q->cache, req, key, q->cache_ttl_s, match_start, a, free);
 }
 
 /* ---- GET /stats/team/{id}/rating: a forum team (smf-forum.md §5) by its members' ratings ---- */
@@ -859,5 +847,5 @@ void rating_forum_team(http_request *req, void *arg)
     a->family = family;
     char key[96];
     snprintf(key, sizeof key, "tr:%ld:%ld:%s", id, vs, family);
-    qcache_serve(q->cache, req, key, rating_ttl_s(q), team_start, a, free);
+    qcache_serve(q->cache, req, key, q->cache_ttl_s, team_start, a, free);
 }

@@ -10,11 +10,8 @@
  * read from ratingd's rating_changes, not a sum of events. */
 #define RATING_STAT "rating"
 
-/* QUERY_RATING_MIN_MATCHES, QUERY_RATING_TTL_S (registered by main.c beside queryd_config_vars). */
+/* QUERY_RATING_MIN_MATCHES (registered by main.c beside queryd_config_vars). */
 extern const config_var rating_config_vars[];
-
-/* Seconds an answer that carries ratings is cached: QUERY_RATING_TTL_S, at most QUERY_CACHE_TTL_S. */
-int rating_ttl_s(const queryd *q);
 
 /* GET /stats/leaderboard...?stat=rating: answers req (family, limit, offset, page from the URL). */
 void rating_leaderboard(http_request *req, queryd *q, period p, bool count_only);

@@ -192,6 +192,8 @@ int recompute_main(const ratingd_settings *s, int argc, char **argv)
         if (rc == 0)
             printf("rating_changes and rating_changes_by_match replaced; the previous tables are "
                    "rating_changes_previous and rating_changes_by_match_previous\n");
+        if (rc == 0) /* every rating may have changed: queryd's answers carrying one are computed again */
+            lease_note_ratings(lease, NULL, 0);
     }
     if (lease) {
         lease_release(lease);

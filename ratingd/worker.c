@@ -11,7 +11,9 @@
 
 #include <hiredis/hiredis.h>
 
+#include "bytebuf.h"
 #include "facts.h"
+#include "fresh_stream.h"
 #include "log.h"
 #include "metrics.h"
 #include "random.h"
@@ -124,6 +126,46 @@ void lease_release(rating_lease *l)
         freeReplyObject(redisCommand(l->c, "EVAL %s 1 %s %s", release_script, l->s->lease_key, l->token));
 }
 
+/* Append s to b as one TabSeparated field (the escaping the freshness stream's lists use). */
+static int put_escaped(bytebuf *b, const char *s)
+{
+    int rc = 0;
+    for (; *s && rc == 0; s++) {
+        const char *e = *s == '\\' ? "\\\\" : *s == '\t' ? "\\t" : *s == '\n' ? "\\n" : NULL;
+        rc = e ? bytebuf_append(b, e, 2) : bytebuf_append(b, s, 1);
+    }
+    return rc;
+}
+
+int lease_note_ratings(rating_lease *l, const char *const *guids, size_t n)
+{
+    if (lease_connect(l))
+        return -EIO;
+    bytebuf list = {0};
+    int rc = bytebuf_append(&list, "", 0);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = (i ? bytebuf_append(&list, "\n", 1) : 0) | put_escaped(&list, guids[i]);
+    if (rc) {
+        bytebuf_free(&list);
+        return -ENOMEM;
+    }
+    const char *argv[] = {"XADD", FRESH_STREAM_KEY, "MAXLEN", "~", FRESH_STREAM_MAXLEN, "*", FRESH_RATINGS, list.data};
+    size_t lens[] = {4, strlen(FRESH_STREAM_KEY), 6,       1, strlen(FRESH_STREAM_MAXLEN),
+                     1, strlen(FRESH_RATINGS),    list.len};
+    redisReply *r = redisCommandArgv(l->c, 8, argv, lens);
+    rc = r && r->type == REDIS_REPLY_STRING ? 0 : -EIO;
+    if (rc) {
+        log_warn("ratingd: telling queryd of new ratings failed (%s): its answers show them up to QUERY_CACHE_TTL_S "
+                 "late",
+                 r && r->type == REDIS_REPLY_ERROR ? r->str : "no reply from Redis");
+        if (!r)
+            lease_disconnect(l);
+    }
+    freeReplyObject(r);
+    bytebuf_free(&list);
+    return rc;
+}
+
 void lease_free(rating_lease *l)
 {
     if (!l)
@@ -201,6 +243,8 @@ static long step(rating_worker *w)
         rc = store_insert(s, "rating_changes", &rows);
     if (rc == 0 && complete)
         w->idle_since_s = started_s - behind_s;
+    if (rc == 0 && rows.len > 0)
+        lease_note_ratings(w->lease, guids, nguids);
     if (rc == 0) {
         atomic_fetch_add(&w->matches, counts.matches);
         atomic_fetch_add(&w->rated, counts.rated);

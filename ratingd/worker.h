@@ -22,6 +22,11 @@ rating_lease *lease_new(const ratingd_settings *s);
 /* Take or renew it: 1 held, 0 another process holds it, negative when Redis cannot be reached. */
 int lease_hold(rating_lease *l);
 void lease_release(rating_lease *l);
+/* Tell queryd that the ratings of guids[0 .. n) changed (n == 0: everyone's), by an entry on the freshness stream
+ * (common/fresh_stream.h) sent on the lease's connection: ratingd's one Redis connection. Called only once the rows
+ * are in ClickHouse. 0, or a negative error (logged): not retried, queryd's answers then carry the ratings
+ * QUERY_CACHE_TTL_S later, or at the next entry. */
+int lease_note_ratings(rating_lease *l, const char *const *guids, size_t n);
 void lease_free(rating_lease *l);
 
 #endif

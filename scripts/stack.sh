@@ -487,9 +487,11 @@ REDIS_ACL_ACHIEVD='~* resetchannels -@all +auth +select +ping +eval +get +set +d
   +pexpire +xgroup +xinfo +xpending +xrevrange +xread +xreadgroup +xack +zmscore +zadd +zremrangebyscore'
 REDIS_ACL_QUERYD='%R~* resetchannels -@all +auth +select +ping +hget +hgetall +xrevrange +xread'
 CACHE_ACL_QUERYD='~q:* ~qs:* ~ql:* resetchannels -@all +auth +select +ping +get +set +del'
-# ratingd holds its lease (ratingd/worker.c: a script that GETs, SETs with PX, PEXPIREs or DELs one key) and
-# nothing else: its key pattern is the lease key's prefix.
-REDIS_ACL_RATINGD='~mohstats:ratingd:* resetchannels -@all +auth +select +ping +eval +get +set +pexpire +del'
+# ratingd holds its lease (ratingd/worker.c: a script that GETs, SETs with PX, PEXPIREs or DELs one key) and adds to
+# the freshness stream `fresh` (common/fresh_stream.h) after each insert, and nothing else: its keys are the lease
+# key's prefix and that stream.
+REDIS_ACL_RATINGD='~mohstats:ratingd:* ~fresh resetchannels -@all +auth +select +ping +eval +get +set +pexpire +del
+  +xadd'
 
 # redis_daemon_users PORT ADMIN_PASSWORD: (re)define the users of lines "NAME PASSWORD RULES..." on stdin on the
 # running server at PORT, as `default`: on every `up`, so a server started before a rule changed gets it too.
@@ -523,7 +525,7 @@ EOF
 ingestd $REDIS_INGESTD_PASSWORD $(echo $REDIS_ACL_INGESTD)
 queryd $REDIS_QUERYD_PASSWORD $REDIS_ACL_QUERYD
 achievd $REDIS_ACHIEVD_PASSWORD $(echo $REDIS_ACL_ACHIEVD)
-ratingd $REDIS_RATINGD_PASSWORD $REDIS_ACL_RATINGD
+ratingd $REDIS_RATINGD_PASSWORD $(echo $REDIS_ACL_RATINGD)
 EOF
 }
 

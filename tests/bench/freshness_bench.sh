@@ -12,7 +12,7 @@
 # weapon page. Every answer was asked for (so cached) before the event. A "stored" line gives the time to the
 # writer's freshness entry (the event in ClickHouse), which no answer can beat.
 #
-# The board maintenance: queryd's boards re-read the players each insert touched (queryd/board.c, deltas). The
+# The board maintenance: queryd's boards re-read the players each insert touched (queryd/board_delta.c). The
 # queryd polled is one of our own beside the stack's (stopped), with log_queries=1, so that ClickHouse's CPU
 # time for the deltas' queries (system.query_log, tagged "queryd boarddelta") can be summed; reported per second
 # of wall time, i.e. as a fraction of one core.

@@ -59,9 +59,11 @@ check_eq "achievd's: FLUSHALL, XADD, XTRIM refused" "NOPERM NOPERM NOPERM" \
   "$(as_user "${redis_port%/*}" achievd FLUSHALL) $(as_user "${redis_port%/*}" achievd XADD $stream_key '*' a 1) $(
     as_user "${redis_port%/*}" achievd XTRIM $stream_key MAXLEN 0)"
 check "...(ZMSCORE answers)" eval "[ \"\$(as_user '${redis_port%/*}' achievd ZMSCORE nokey m)\" != NOPERM ]"
-check_eq "ratingd's: its lease key only (GET yes; GET of another key, XADD, FLUSHALL no)" " NOPERM NOPERM NOPERM" \
-  "$(as_user "${redis_port%/*}" ratingd GET mohstats:ratingd:none) $(as_user "${redis_port%/*}" ratingd GET $stream_key) $(
-    as_user "${redis_port%/*}" ratingd XADD $stream_key '*' a 1) $(as_user "${redis_port%/*}" ratingd FLUSHALL)"
+check_eq "ratingd's: its lease key and XADD to fresh (GET yes, XADD fresh allowed; GET of another key, XADD to the events, FLUSHALL no)" \
+  " OK NOPERM NOPERM NOPERM" \
+  "$(as_user "${redis_port%/*}" ratingd GET mohstats:ratingd:none) $(redis_cmd ACL DRYRUN ratingd XADD fresh '*' ratings x) $(
+    as_user "${redis_port%/*}" ratingd GET $stream_key) $(as_user "${redis_port%/*}" ratingd XADD $stream_key '*' a 1) $(
+    as_user "${redis_port%/*}" ratingd FLUSHALL)"
 check_eq "queryd's on the stream's server only reads: XREVRANGE yes; XADD, DEL, HSET no" " NOPERM NOPERM NOPERM" \
   "$(as_user "${redis_port%/*}" queryd XREVRANGE nokey + - COUNT 1) $(as_user "${redis_port%/*}" queryd XADD $stream_key '*' a 1) $(
     as_user "${redis_port%/*}" queryd DEL $stream_key) $(as_user "${redis_port%/*}" queryd HSET live x y)"

@@ -87,19 +87,6 @@ static void test_families_json(void **state)
     cJSON_Delete(rows);
 }
 
-static void test_ttl(void **state)
-{
-    (void)state;
-    queryd q = {.cache_ttl_s = 60};
-    unsetenv("QUERY_RATING_TTL_S");
-    assert_int_equal(rating_ttl_s(&q), 5);
-    setenv("QUERY_RATING_TTL_S", "120", 1);
-    assert_int_equal(rating_ttl_s(&q), 60); /* never longer than any other answer's */
-    setenv("QUERY_RATING_TTL_S", "0", 1);
-    assert_int_equal(rating_ttl_s(&q), 1);
-    unsetenv("QUERY_RATING_TTL_S");
-}
-
 int main(void)
 {
     config_register(rating_config_vars);
@@ -107,7 +94,6 @@ int main(void)
         cmocka_unit_test(test_duel_win_prob),
         cmocka_unit_test(test_main_family),
         cmocka_unit_test(test_families_json),
-        cmocka_unit_test(test_ttl),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
