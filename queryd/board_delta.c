@@ -346,7 +346,11 @@ void board_delta_done(board_set *s)
             status = 500;
             break;
         }
-        applied[i] = !replaced;
+        /* Onto the replaced board too: its build read every key touched before it was sent, the delta's rows are
+         * newer than it (see above), and a board whose rows changed must move its generation, or answers cached
+         * from it before the change are served on (test_freshness: the first kill on a fresh stack, whose boards
+         * were still being built, stayed off the leaderboard for QUERY_CACHE_TTL_S). */
+        applied[i] = true;
         if (sl->building) {
             for (size_t r = 0; r < d[i]->n; r++)
                 hashmap_put(sl->changed, d[i]->players[r].guid, strlen(d[i]->players[r].guid), (void *)1, NULL);

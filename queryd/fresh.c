@@ -137,18 +137,21 @@ static void on_entries(redis_client *c, redisReply *r, const char *err, void *ar
             continue;
         memcpy(f->last_id, e->element[0]->str, e->element[0]->len);
         f->last_id[e->element[0]->len] = '\0';
-        uint64_t gen = fresh_gen_of_id(e->element[0]->str, e->element[0]->len);
+        uint64_t gen = fresh_gen_of_id(e->element[0]->str, e->element[0]->len), before = f->gen;
+        /* The generation moves first: a delta this entry starts reads ClickHouse after the entry's insert, so it
+         * counts the entry, and takes the new generation (board_delta.c) when it is done; its keys keep the one
+         * before, which a board may not pass while they wait. */
+        if (gen > f->gen)
+            seen_add(f, gen);
         if (f->started) {
             const redisReply *g = entry_field(e->element[1], FRESH_GUIDS),
                              *m = entry_field(e->element[1], FRESH_MATCHES);
             /* ratingd's entries (FRESH_RATINGS) have neither: only the generation moves, the boards hold no rating. */
             if (g || m)
-                board_set_touched(f->q->boards, f->gen, g ? g->str : "", g ? g->len : 0, m ? m->str : "",
+                board_set_touched(f->q->boards, before, g ? g->str : "", g ? g->len : 0, m ? m->str : "",
                                   m ? m->len : 0);
             metric_inc(f->entries);
         }
-        if (gen > f->gen)
-            seen_add(f, gen);
     }
     bool first = !f->started;
     f->started = true;
