@@ -16,6 +16,7 @@ export NGINX_REAL_IP='set_real_ip_from 127.0.0.1; set_real_ip_from ::1; real_ip_
 export NGINX_CONNS_PER_ADDRESS=4 NGINX_READS_PER_S=5 NGINX_READS_BURST=5 HTTP_REQUEST_TIMEOUT_MS=4000
 # A TLS listener with a self-signed certificate, beside the plain one.
 TLS_DIR=$(mktemp -d /tmp/mohstats-tls.XXXXXX)
+stack_dir
 TLS_PORT=$(free_port)
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout "$TLS_DIR/key.pem" \
   -out "$TLS_DIR/cert.pem" 2>/dev/null
