@@ -12,6 +12,10 @@ export LC_ALL=C
 # queryd started, and a board kept warm from the start would rightly serve the empty snapshot for
 # QUERY_CACHE_TTL_S. Keeping boards warm is checked on a queryd of its own, started once the data is in.
 export QUERY_BOARD_WARM=0
+# A game server is live for LIVE_TTL_MS after its last event (2 minutes by default; its expiry is
+# test_live_state's subject). The live checks below come after most of the endpoints' checks, which on a loaded
+# machine take longer than that since the data went in: here a server stays live for the whole test.
+export LIVE_TTL_MS=3600000
 stack_up || exit 1
 # The achievement checks below read fixtures written straight into the forum's tables; achievd, which would add
 # its own unlocks for these players (its tests are test_achievd.sh), is stopped for this test.
