@@ -2,6 +2,7 @@
 # The local stack end to end: every database answers with every schema object in place, migrations are
 # idempotent and never touch data, every daemon answers through nginx, a crashed daemon and a crashed database
 # come back with their data on the next `up`, and `down` leaves no process behind.
+# Runs alone: a queryd with no data must be ready within 1 s, so no other stack runs beside it (tests/CMakeLists.txt).
 set -euo pipefail
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
