@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Apply the schema migrations in schemas/{clickhouse,postgres,mariadb}/*.sql, each file once per database.
 #
-# Usage: scripts/migrate.sh            (reads CLICKHOUSE_URL, POSTGRES_URL, MARIADB_URL from the environment)
+# Usage: scripts/migrate.sh [KIND...]  (reads CLICKHOUSE_URL, POSTGRES_URL, MARIADB_URL from the environment)
+#   KIND: clickhouse, postgres or mariadb; default all three, in that order. stack.sh migrates each database as
+#   soon as it answers, while the others are still starting.
 #
 # Used by scripts/stack.sh after the databases answer, and by docker-compose's one-shot `migrate` service.
 # Files are applied in lexical order (so name them NNNN_what.sql). Each applied file is recorded (version = file
@@ -284,6 +286,10 @@ migrate_mariadb() {
 
 [ -d "$SCHEMA_DIR" ] || die "no schema directory at $SCHEMA_DIR"
 command -v curl >/dev/null || die "curl not found"
-migrate_clickhouse
-migrate_postgres
-migrate_mariadb
+[ $# -gt 0 ] || set -- clickhouse postgres mariadb
+for kind in "$@"; do
+  case $kind in
+    clickhouse | postgres | mariadb) "migrate_$kind" ;;
+    *) die "unknown kind '$kind' (clickhouse, postgres or mariadb)" ;;
+  esac
+done

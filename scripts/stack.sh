@@ -6,6 +6,7 @@
 # Usage: scripts/stack.sh up     DIR [--db-only] [--port N]
 #        scripts/stack.sh down   DIR
 #        scripts/stack.sh status DIR
+#        scripts/stack.sh port   DIR
 #
 # up      Starts what is not running yet (a second `up` keeps the data and the ports; a crashed server or daemon
 #         comes back), applies the migrations (scripts/migrate.sh), then, unless --db-only, starts the daemons
@@ -19,6 +20,7 @@
 # down    Stops exactly the processes `up` started in DIR (from their pid files): daemons, nginx, databases.
 # status  One line per component; exit status 0 only if every expected component runs and answers (a daemon:
 #         its GET /ready says 200).
+# port    Prints a free port for a program run beside the stack in DIR (tests), and records it for DIR.
 #
 # Environment: MOHSTATS_BIN_DIR  where the daemon binaries are (default: <repo>/build)
 #              MOHSTATS_PORT     nginx's port, as --port
@@ -26,7 +28,9 @@
 #                                      to be ready (default 60)
 #
 # Ports: every server and daemon gets a free loopback port chosen at the first `up` and kept in DIR/state.env,
-# so a stack can run next to another one (tests start several) and next to system services.
+# so a stack can run next to another one (tests start several) and next to system services. The stacks of a user
+# are recorded (${TMPDIR:-/tmp}/mohstats-stacks.UID): a new stack never picks a port another has chosen, even one
+# whose server is stopped for a while, so stacks can start at the same time.
 #
 # As root: PostgreSQL refuses to run as root, so it runs as the `postgres` system user with its data directory
 # owned by that user (DIR gets o+x so that user can reach it); mariadbd runs with --user=root; nginx's workers
@@ -89,6 +93,41 @@ pick_port() {
     fi
   done
   die "found no free port after $tries tries"
+}
+
+# Every stack directory of this user, one file each (named by a hash of DIR, holding DIR): a new stack never picks
+# a port that another stack has chosen, also while that stack's server is stopped (a fault test's outage, a
+# restart) and before it has bound it.
+STACKS_DIR=${TMPDIR:-/tmp}/mohstats-stacks.$(id -u)
+
+# stack_ports D: the ports stack directory D has chosen: its servers' and daemons' (state.env), and those taken
+# for programs its test runs beside it (`port`: state/ports).
+stack_ports() {
+  [ ! -f "$1/state.env" ] || sed -n 's/^[A-Z_]*PORT=\([0-9][0-9]*\)$/\1/p' "$1/state.env"
+  [ ! -f "$1/state/ports" ] || cat "$1/state/ports"
+}
+
+# The ports chosen by this user's other stacks; a stack whose directory is gone is forgotten.
+other_stacks_ports() {
+  local f d
+  [ -d "$STACKS_DIR" ] || return 0
+  for f in "$STACKS_DIR"/*; do
+    [ -f "$f" ] || continue
+    d=$(cat "$f")
+    [ "$d" != "$DIR" ] || continue
+    if [ -d "$d" ]; then stack_ports "$d"; else rm -f "$f"; fi
+  done
+}
+
+# Take the lock under which a stack's ports are chosen and recorded (fd 8; `exec 8>&-` releases it).
+lock_ports() {
+  exec 8>"${TMPDIR:-/tmp}/mohstats-stack-up.$(id -u).lock"
+  flock -w 300 8 || die "another stack.sh has been choosing ports for 5 minutes"
+}
+
+register_stack() {
+  mkdir -p "$STACKS_DIR"
+  printf '%s\n' "$DIR" >"$STACKS_DIR/$(printf '%s' "$DIR" | sha256sum | cut -c1-16)"
 }
 
 # 24 random alphanumeric characters: safe unquoted in URLs, shell and SQL.
@@ -231,7 +270,8 @@ load_state() {
 
 # Choose whatever DIR does not have yet (ports, passwords, nginx's port) and write DIR/state.env.
 ensure_state() {
-  local v taken=""
+  local v taken
+  taken=$( (other_stacks_ports; [ ! -f "$DIR/state/ports" ] || cat "$DIR/state/ports") | tr '\n' ' ')
   for v in "${PORT_VARS[@]}" NGINX_PORT; do taken+=" ${!v:-}"; done
   for v in "${PORT_VARS[@]}"; do
     if [ -z "${!v:-}" ]; then
@@ -937,12 +977,38 @@ undo_failed_up() {
 
 # --- commands --------------------------------------------------------------------------------------------------
 
-# Start each named component in parallel (start_<name>, or start_daemon <name>); fail if any failed (each
-# prints its own reason).
+# migrate_database NAME: apply the migrations of database NAME (scripts/migrate.sh NAME), if it has any; its
+# messages go to DIR/logs/migrate-NAME.log.
+migrate_database() {
+  [ -d "$SRC_DIR/schemas/$1" ] || return 0
+  (
+    set -a
+    # shellcheck disable=SC1091
+    . "$DIR/stack.env"
+    set +a
+    "$SRC_DIR/scripts/migrate.sh" "$1"
+  ) </dev/null 8>&- 9>&- >>"$DIR/logs/migrate-$1.log" 2>&1 || {
+    show_log_tail "$DIR/logs/migrate-$1.log"
+    die "the migrations of $1 failed"
+  }
+}
+
+# start_database NAME: start database NAME, then apply its migrations. Each database is migrated as soon as it
+# answers: ClickHouse's migrations (the longest) run while PostgreSQL and MariaDB are still starting, instead of
+# all three waiting for the slowest start.
+start_database() {
+  "start_$1"
+  migrate_database "$1"
+}
+
+# Start each named component in parallel (start_database <name> for a database, else start_<name>, or
+# start_daemon <name>); fail if any failed (each prints its own reason).
 start_parallel() {
   local name pids=() failed=()
   for name in "$@"; do
-    if declare -F "start_$name" >/dev/null; then "start_$name" & else start_daemon "$name" & fi
+    if [[ " ${DATABASES[*]} " == *" $name "* ]]; then
+      start_database "$name" &
+    elif declare -F "start_$name" >/dev/null; then "start_$name" & else start_daemon "$name" & fi
     pids+=($!)
   done
   local i
@@ -976,17 +1042,19 @@ cmd_up() {
     check_nginx_settings
   fi
 
-  # One `up` or `down` at a time per DIR; and one `up` at a time per user while ports are chosen and bound,
-  # so two stacks started at once (parallel tests) cannot pick the same free port.
+  # One `up` or `down` at a time per DIR; and one `up` at a time per user while ports are chosen and recorded
+  # (STACKS_DIR), so two stacks started at once (parallel tests) cannot pick the same free port. Once recorded,
+  # no other stack picks them, bound or not: the stacks then start side by side.
   exec 9>"$DIR/state/lock"
   flock -w 300 9 || die "another stack.sh holds $DIR/state/lock"
-  exec 8>"${TMPDIR:-/tmp}/mohstats-stack-up.$(id -u).lock"
-  flock -w 300 8 || die "another stack.sh up has been starting a stack for 5 minutes"
+  lock_ports
   # Every process started below gets `8>&- 9>&-`: an inherited lock descriptor would hold the lock for as long as
   # that server runs.
 
   load_state
   ensure_state
+  register_stack
+  exec 8>&-
   write_stack_env
 
   adopt_unrecorded
@@ -995,16 +1063,6 @@ cmd_up() {
   trap 'exit 130' INT TERM
   if $OPT_DB_ONLY; then check_ports "${DATABASES[@]}"; else check_ports "${DATABASES[@]}" "${DAEMONS[@]}" nginx; fi
   start_parallel "${DATABASES[@]}"
-  (
-    set -a
-    # shellcheck disable=SC1091
-    . "$DIR/stack.env"
-    set +a
-    "$SRC_DIR/scripts/migrate.sh"
-  ) >>"$DIR/logs/migrate.log" 2>&1 || {
-    show_log_tail "$DIR/logs/migrate.log"
-    die "migrations failed"
-  }
   if ! $OPT_DB_ONLY; then
     start_parallel "${DAEMONS[@]}"
     start_nginx
@@ -1012,6 +1070,23 @@ cmd_up() {
   fi
   trap - EXIT INT TERM
   log "up in $DIR: front door $( $OPT_DB_ONLY && echo "not started (--db-only)" || echo "http://127.0.0.1:$NGINX_PORT"); settings in $DIR/stack.env"
+}
+
+# port DIR: a free port for a program that a test runs beside the stack in DIR (a daemon of its own, a TLS
+# listener), recorded for DIR like its servers' ports (DIR need not hold a stack yet: `up` avoids it too).
+cmd_port() {
+  mkdir -p "$DIR/state"
+  DIR=$(cd "$DIR" && pwd)
+  lock_ports
+  load_state
+  local v taken port
+  taken=$( (other_stacks_ports; stack_ports "$DIR") | tr '\n' ' ')
+  for v in "${PORT_VARS[@]}" NGINX_PORT; do taken+=" ${!v:-}"; done
+  port=$(pick_port "$taken")
+  echo "$port" >>"$DIR/state/ports"
+  register_stack
+  exec 8>&-
+  echo "$port"
 }
 
 stop_component() {
@@ -1114,5 +1189,6 @@ case $CMD in
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
+  port) cmd_port ;;
   *) usage ;;
 esac

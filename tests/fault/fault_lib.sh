@@ -39,7 +39,7 @@ ingestd_start() {
   local name=$1
   shift
   [ $# -gt 0 ] && INGESTD_ENVS[$name]="$*"
-  [ -n "${INGESTD_PORTS[$name]:-}" ] || INGESTD_PORTS[$name]=$(free_port "${INGESTD_PORTS[@]}")
+  [ -n "${INGESTD_PORTS[$name]:-}" ] || INGESTD_PORTS[$name]=$(free_port)
   local port=${INGESTD_PORTS[$name]}
   # Started from a subshell, so it is not a job of ours: bash would report every SIGKILL of a job as noise.
   # shellcheck disable=SC2086

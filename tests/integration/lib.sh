@@ -158,12 +158,19 @@ _sweep_orphan_stacks() {
   done
 }
 
-# stack_up [--db-only] [stack.sh options...]: a fresh stack in a new directory under /tmp, nginx on a free
-# port; its settings (stack.env) exported into this shell.
-stack_up() {
+# stack_dir: the test's stack directory, a new one under /tmp, made by stack_up or earlier (for a free_port
+# that the stack's settings need).
+stack_dir() {
+  [ -z "$STACK_DIR" ] || return 0
   _sweep_orphan_stacks
   STACK_DIR=$(mktemp -d /tmp/mohstats-test.XXXXXX)
   echo $$ >"$STACK_DIR/owner.pid"
+}
+
+# stack_up [--db-only] [stack.sh options...]: a fresh stack in the test's stack directory, nginx on a free
+# port; its settings (stack.env) exported into this shell.
+stack_up() {
+  stack_dir
   if ! "$STACK_SH" up "$STACK_DIR" --port 0 "$@"; then
     fail "stack.sh up $STACK_DIR $*"
     return 1
@@ -256,16 +263,13 @@ pid_running() {
   [ "${stat%% *}" != Z ]
 }
 
-# free_port [TAKEN...]: a loopback port for a daemon a test starts itself: 20000-32767, below Linux's ephemeral
-# range (so no outgoing connection holds it), nothing listening on it, not one of TAKEN.
+# free_port: a loopback port for a program a test starts itself beside its stack (stack.sh port: 20000-32767,
+# below Linux's ephemeral range, nothing listening on it, and recorded with the stack's ports, so that no other
+# stack started meanwhile picks it). Call stack_dir or stack_up first: $(free_port) runs in a subshell.
 free_port() {
-  local port listening taken=" $* "
-  listening=" $(ss -Hltn 2>/dev/null | awk '{ n = split($4, a, ":"); printf "%s ", a[n] }') "
-  while :; do
-    port=$((20000 + (RANDOM * 32768 + RANDOM) % 12768))
-    if [[ $listening != *" $port "* && $taken != *" $port "* ]]; then
-      echo "$port"
-      return
-    fi
-  done
+  [ -n "$STACK_DIR" ] || {
+    echo "free_port: no stack directory yet (call stack_dir first)" >&2
+    return 1
+  }
+  "$STACK_SH" port "$STACK_DIR"
 }

@@ -159,7 +159,7 @@ check "/metrics counts events, unlocks by code and the lag" eval \
 
 # --- several achievd processes: one evaluates, the others stand by and take over --------------------------
 A2_PORT=$(free_port)
-A3_PORT=$(free_port "$A2_PORT")
+A3_PORT=$(free_port)
 ACHIEVD_URL=http://127.0.0.1:$A2_PORT "$MOHSTATS_BIN_DIR/achievd" >"$STACK_DIR/logs/achievd2.log" 2>&1 &
 A2=$!
 ACHIEVD_URL=http://127.0.0.1:$A3_PORT "$MOHSTATS_BIN_DIR/achievd" >"$STACK_DIR/logs/achievd3.log" 2>&1 &

@@ -6,6 +6,7 @@
 # without errors; a screenshot of each is saved under the build directory (dashboard-screenshots/) for review. Also
 # checks queryd's static file serving (caching headers, 304, the API's own 404 unchanged, WEB_PATH and WEB_DIR=off)
 # and the front door's CORS for the public reads (NGINX_CORS_ORIGINS).
+# Runs alone: its time bound is its subject, so no other stack runs beside it (tests/CMakeLists.txt).
 set -euo pipefail
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

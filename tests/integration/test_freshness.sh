@@ -2,6 +2,7 @@
 # Freshness (issue 19): on a fresh stack with the default settings (leaderboard boards kept warm, answers cached),
 # an event acknowledged by ingestd shows within 2 s on a leaderboard (two periods), a player's profile and the
 # match page, for a player already on them (every answer cached before the event) and for a new player.
+# Runs alone: its time bound is its subject, so no other stack runs beside it (tests/CMakeLists.txt).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 export LC_ALL=C

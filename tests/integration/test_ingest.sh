@@ -253,6 +253,11 @@ check "guessing tokens from one address is cut off with 429" grep -q 429 <<<"$co
 # count of those it did not log, so that a flood of refused requests cannot fill the disk.
 lines=$(grep -c "192.0.2.77: 401 Invalid server token" "$STACK_DIR/logs/ingestd.log")
 check "...and the 30 refusals logged once a second at most (lines: $lines)" test "$lines" -ge 1 -a "$lines" -le 5
+# Two more refusals back to back, from an address not cut off: the second falls after the last line logged even
+# when the loop above was slow enough (a loaded machine) that its last refusal began a new second and was logged.
+for i in 1 2; do
+  POST_URL=$INGESTD_URL post_events "mst_guess_more$i" "$DATA/wire_4_3_match_end.json" -H 'X-Real-IP: 192.0.2.79' >/dev/null
+done
 sleep 1.1 # the count of the unlogged ones comes with the next line of that reason
 POST_URL=$INGESTD_URL post_events "mst_guess_last" "$DATA/wire_4_3_match_end.json" -H 'X-Real-IP: 192.0.2.78' >/dev/null
 check "...with the count of the others on the next line" grep -qE "192.0.2.78: 401 Invalid server token \(and [0-9]+ more like it since the last line\)" "$STACK_DIR/logs/ingestd.log"

@@ -2,6 +2,7 @@
 # queryd stops a ClickHouse read that nobody waits for any more (docs/security.md, "Reads"): a client that closes
 # its connection before the answer, through the front door, has its query gone from ClickHouse's system.processes
 # within a second, while a query some client still waits for runs on; mohstats_query_cancelled_total counts them.
+# Runs alone: its time bound is its subject, so no other stack runs beside it (tests/CMakeLists.txt).
 #
 # A slow read, honestly: the data set is small (100,000 events written straight into raw_events), so the stack's
 # queryd is replaced, on its port behind nginx and as the same read-only user, by one whose ClickHouse URL adds

@@ -2,6 +2,7 @@
 # The local stack end to end: every database answers with every schema object in place, migrations are
 # idempotent and never touch data, every daemon answers through nginx, a crashed daemon and a crashed database
 # come back with their data on the next `up`, and `down` leaves no process behind.
+# Runs alone: a queryd with no data must be ready within 1 s, so no other stack runs beside it (tests/CMakeLists.txt).
 set -euo pipefail
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -16,6 +17,7 @@ export NGINX_PRIVATE_NETS='127.0.0.1 1; ::1 1;' NGINX_EXEMPT_NETS='127.0.0.1 1; 
 export NGINX_CONNS_PER_ADDRESS=4 NGINX_READS_PER_S=5 NGINX_READS_BURST=5 HTTP_REQUEST_TIMEOUT_MS=4000
 # A TLS listener with a self-signed certificate, beside the plain one.
 TLS_DIR=$(mktemp -d /tmp/mohstats-tls.XXXXXX)
+stack_dir
 TLS_PORT=$(free_port)
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout "$TLS_DIR/key.pem" \
   -out "$TLS_DIR/cert.pem" 2>/dev/null
