@@ -202,8 +202,7 @@ status() {
 }
 ranks='[.players[] | "\(.player_id):\(.value)"] | join(",")'
 
-# ---- servers online (first: a game server is live for 2 minutes after its last event, LIVE_TTL_MS in ingestd
-# and LIVE_WINDOW_MS in queryd; on a loaded machine the checks of the other pages take longer than that) ---
+# ---- servers online (early, though LIVE_TTL_MS is raised above: read soon after the events, as a forum would) --
 expect "servers: by rank, online, live map" "servers" \
   '[.[] | "\(.name):\(.rank):\(.is_online):\(.current_map):\(.peak_players_24h)"] | join(",")' \
   "Alpha:1:true:obj/obj_team2:4,Bravo:2:true:dm/mohdm1:3,Charlie:3:true:unknown:2"
