@@ -15,11 +15,13 @@ export LC_ALL=C
 stack_up || exit 1
 API=$MOHSTATS_URL/api/v1
 SLOWQ=""
+CH_PID=""
 CLIENTS=()
 
 # Stop what this test started itself (the slow queryd, clients still waiting), then the usual exit.
 on_exit() {
   local rc=$? p
+  [ -z "${CH_PID:-}" ] || kill -CONT "$CH_PID" 2>/dev/null
   for p in "${CLIENTS[@]}" $SLOWQ; do kill "$p" 2>/dev/null; done
   [ -z "$SLOWQ" ] || wait "$SLOWQ" 2>/dev/null
   (exit "$rc")
@@ -140,10 +142,14 @@ check_eq "queryd still answers (/stats/global)" 200 "$(http_status "$API/stats/g
 # A board build is never cancelled, so the answer waiting for it outlives its client. Stopping queryd now ends the
 # build with a cancelled ClickHouse request (the clients stop one after another), and the answer's cache code
 # still asks Redis: the Redis client, stopped before ClickHouse, must refuse and not be freed memory (a use after
-# free that the sanitizer check at the end of this test reports).
+# free that the sanitizer check at the end of this test reports). ClickHouse is frozen meanwhile, so that the
+# build is surely in flight when queryd stops, however fast it would be.
+CH_PID=$(cat "$STACK_DIR/run/clickhouse.pid")
+kill -STOP "$CH_PID"
 curl -s -o /dev/null --max-time 0.3 "$API/stats/leaderboard/global?stat=kills&period=all&limit=5"
 kill -TERM "$SLOWQ" && wait "$SLOWQ"
 check_eq "the slow queryd stops cleanly, a board build in flight" 0 "$?"
+kill -CONT "$CH_PID"
 SLOWQ=""
 check "...which the stop cancelled" grep -q "board all: ClickHouse query failed (0): request cancelled" \
   "$STACK_DIR/logs/queryd-slow.log"

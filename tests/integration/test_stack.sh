@@ -529,6 +529,28 @@ print(get(proxied("192.0.2.40")), get(proxied("192.0.2.41")))
 PY
 )
 check_eq "...four idle connections for 192.0.2.40: its fifth is closed, 192.0.2.41 is served" "closed 200" "$bound"
+# A PROXY header is believed only from the balancers NGINX_REAL_IP names: a client reaching the port itself from
+# another address cannot name 127.0.0.1 (private) for itself. Only 127.0.0.1 is private here, 127.0.0.20 the
+# balancer.
+check "up with the balancer at 127.0.0.20 and only 127.0.0.1 private" env NGINX_LISTEN_PARAMS=proxy_protocol \
+  NGINX_REAL_IP='set_real_ip_from 127.0.0.20;' NGINX_PRIVATE_NETS='127.0.0.1 1;' NGINX_EXEMPT_NETS='127.0.0.1 1;' \
+  "$STACK_SH" up "$STACK_DIR"
+spoof=$(python3 - "${MOHSTATS_URL##*:}" <<'PY'
+import socket, sys
+def metrics(source):
+    try:
+        s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5, source_address=(source, 0))
+        s.sendall(("PROXY TCP4 127.0.0.1 127.0.0.1 40000 %s\r\nGET /metrics HTTP/1.1\r\nHost: x\r\n"
+                   "Connection: close\r\n\r\n" % sys.argv[1]).encode())
+        d = s.recv(100)
+        return d.split(b" ")[1].decode() if d else "closed"
+    except OSError:
+        return "closed"
+print(metrics("127.0.0.20"), metrics("127.0.0.21"))
+PY
+)
+check_eq "...a header naming 127.0.0.1 opens /metrics from the balancer only (200), not from 127.0.0.21 (403)" \
+  "200 403" "$spoof"
 out=$(NGINX_REAL_IP='set_real_ip_from 127.0.0.1; real_ip_header proxy_protocol;' "$STACK_SH" up "$STACK_DIR" 2>&1) && rc=0 || rc=$?
 check "...NGINX_REAL_IP in its old HTTP form is refused, saying what it takes now" \
   eval '[ "$rc" -ne 0 ] && grep -q "NGINX_REAL_IP takes only" <<<"$out"'
