@@ -236,12 +236,8 @@ static void on_match_players(ch_client *c, int err, long http_status, const char
 {
     (void)c;
     board_set *s = arg;
-    s->inflight--;
-    if (s->closing) {
-        if (s->inflight == 0)
-            free(s);
+    if (board_set_call_ended(s))
         return;
-    }
     if (err != 0) {
         log_warn("board delta: ClickHouse query failed (%ld): %.*s", http_status, (int)(len > 300 ? 300 : len),
                  body ? body : "");

@@ -125,6 +125,9 @@ void board_qset_done(board_set *s, qset *qs);
 /* board_delta.c */
 /* Start a delta when a board is behind what was touched. */
 void board_delta_kick(board_set *s);
+/* One of the set's calls ended (a query answered, the warm timer closed): true when the set is closing, in which
+ * case the caller returns at once (the last call frees it). */
+bool board_set_call_ended(board_set *s);
 void board_delta_done(board_set *s);
 /* Forget the running delta's keys. */
 void board_taken_free(board_set *s);

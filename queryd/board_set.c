@@ -251,11 +251,19 @@ static void warm_tick(uv_timer_t *t)
     board_delta_kick(s); /* after a failed delta's WARM_RETRY_MS */
 }
 
+bool board_set_call_ended(board_set *s)
+{
+    s->inflight--;
+    if (!s->closing)
+        return false;
+    if (s->inflight == 0)
+        free(s);
+    return true;
+}
+
 static void warm_closed(uv_handle_t *h)
 {
-    board_set *s = h->data;
-    if (--s->inflight == 0 && s->closing)
-        free(s);
+    board_set_call_ended(h->data);
 }
 
 /* Shutdown: the timer would keep the loop turning. Builds in flight end with the ClickHouse client. */

@@ -200,12 +200,8 @@ static void on_part(ch_client *c, int err, long http_status, const char *body, s
     qset *qs = pc->qs;
     int part = pc->part;
     free(pc);
-    s->inflight--;
-    if (s->closing) {
-        if (s->inflight == 0)
-            free(s);
+    if (board_set_call_ended(s))
         return;
-    }
     if (err != 0) {
         log_warn("board %s: ClickHouse query failed (%ld): %.*s", qs->sl ? period_name(qs->sl->p) : "delta",
                  http_status, (int)(len > 300 ? 300 : len), body ? body : "");
