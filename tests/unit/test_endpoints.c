@@ -105,7 +105,7 @@ static void test_tables(void **state)
                 fail_msg("%s: query slot %d is out of range or used twice", e->path, slot);
             used |= 1u << slot;
             if (!e->queries[k].queue && !e->vals && strchr(e->queries[k].sql, '{'))
-                fail_msg("%s: slot %d's template has placeholders but the endpoint no values", e->path, slot);
+                fail_msg("%s: slot %d's template has placeholders but the endpoint has no values", e->path, slot);
         }
     }
 }
