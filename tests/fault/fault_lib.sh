@@ -182,6 +182,16 @@ stream_group_field() {
     { prev = $0 }'
 }
 
+# writer_pending NAME: how many stream entries writer NAME holds (read and not acknowledged: its pending count in
+# XINFO CONSUMERS). Its consumer name is the writer's default, host-pid (ingestd/writer_lifetime.c).
+writer_pending() {
+  redis_cmd XINFO CONSUMERS "$STREAM" clickhouse | awk -v c="$(hostname)-${INGESTD_PIDS[$1]}" '
+    prev == "name" { mine = ($0 == c) }
+    mine && prev == "pending" { print; found = 1; exit }
+    { prev = $0 }
+    END { if (!found) print 0 }'
+}
+
 # stream_field FIELD: a field of XINFO STREAM (length, last-generated-id, ...).
 stream_field() {
   redis_cmd XINFO STREAM "$STREAM" | awk -v f="$1" 'prev == f { print; exit } { prev = $0 }'

@@ -26,22 +26,46 @@ fi
 
 # pause_at NAME FUNCTION [OTHER]: stop writer NAME when it enters FUNCTION, hold it 9 s (past WRITER_CLAIM_IDLE_MS
 # and a maintenance tick of the other writer), then detach. Succeeds if the breakpoint was hit.
-# With OTHER, writer OTHER is frozen (SIGSTOP) until the breakpoint is hit: NAME then takes OTHER's entries over, and
-# inserting entries taken over always goes through the lease script. That makes on_lease sure to come; otherwise it
-# runs only when some entry of a set was read more than op_timeout_ms / 2 before its insert, which depends on the
-# machine's speed (a CI run once saw none in 60 s).
+# With OTHER, writer OTHER is held (by a second gdb) from its next lease_start until the breakpoint is hit: NAME then
+# takes OTHER's entries over, and inserting entries taken over always goes through the lease script. That makes
+# on_lease sure to come; otherwise it runs only when some entry of a set was read more than op_timeout_ms / 2 before
+# its insert, which depends on the machine's speed (a CI run once saw none in 60 s). Held at lease_start and not at a
+# random moment (SIGSTOP): OTHER then has a set read and no insert under way, while an insert of OTHER's still
+# running in ClickHouse (its body half sent when the process stopped) makes NAME wait for it before inserting what it
+# took over (I4 in ingestd/stream_writer.c), for as long as OTHER stays stopped (a CI run waited 60 s so).
 pause_at() {
-  local out thaw=()
+  local out thaw=() holder='' held=$STACK_DIR/held.$round release=$STACK_DIR/release.$round i
   if [ -n "${3:-}" ]; then
-    kill -STOP "${INGESTD_PIDS[$3]}"
-    thaw=(-ex "shell kill -CONT ${INGESTD_PIDS[$3]}")
+    timeout 150 gdb -p "${INGESTD_PIDS[$3]}" -batch -nx -q -ex 'set pagination off' -ex 'set confirm off' \
+      -ex 'break lease_start' -ex 'continue' -ex "shell touch $held" \
+      -ex "shell while [ ! -e $release ]; do sleep 0.1; done" -ex 'delete' -ex 'detach' \
+      >"$STACK_DIR/logs/gdb-$3-$round.log" 2>&1 &
+    holder=$!
+    for i in $(seq 1 600); do
+      [ -e "$held" ] && break
+      sleep 0.1
+    done
+    if [ ! -e "$held" ]; then
+      touch "$release"
+      wait "$holder"
+      echo "  $3 did not reach lease_start within 60 s"
+      tail -n 5 "$STACK_DIR/logs/gdb-$3-$round.log"
+      return 1
+    fi
+    thaw=(-ex "shell touch $release")
   fi
   out=$(timeout 60 gdb -p "${INGESTD_PIDS[$1]}" -batch -nx -q \
     -ex 'set pagination off' -ex 'set confirm off' -ex "break $2" -ex 'continue' "${thaw[@]}" \
     -ex 'shell sleep 9' -ex 'delete' -ex 'detach' 2>&1)
-  [ -n "${3:-}" ] && kill -CONT "${INGESTD_PIDS[$3]}"
+  if [ -n "$holder" ]; then
+    touch "$release"
+    wait "$holder"
+  fi
   grep -Eq "Breakpoint 1(\.[0-9]+)?, $2 " <<<"$out" && return 0
   echo "$out" | tail -n 5
+  echo "  stream entries held: w1 $(writer_pending w1), w2 $(writer_pending w2); taken over so far:" \
+    "$(metric_sum mohstats_writer_entries_taken_over_total); last lines of $1's log:"
+  tail -n 5 "$STACK_DIR/logs/$1.log"
   return 1
 }
 
