@@ -34,14 +34,14 @@ fi
 # running in ClickHouse (its body half sent when the process stopped) makes NAME wait for it before inserting what it
 # took over (I4 in ingestd/stream_writer.c), for as long as OTHER stays stopped (a CI run waited 60 s so).
 pause_at() {
-  local out thaw=() holder='' held=$STACK_DIR/held.$round release=$STACK_DIR/release.$round i
+  local out thaw=() holder="" held=$STACK_DIR/held.$round release=$STACK_DIR/release.$round
   if [ -n "${3:-}" ]; then
     timeout 150 gdb -p "${INGESTD_PIDS[$3]}" -batch -nx -q -ex 'set pagination off' -ex 'set confirm off' \
       -ex 'break lease_start' -ex 'continue' -ex "shell touch $held" \
       -ex "shell while [ ! -e $release ]; do sleep 0.1; done" -ex 'delete' -ex 'detach' \
       >"$STACK_DIR/logs/gdb-$3-$round.log" 2>&1 &
     holder=$!
-    for i in $(seq 1 600); do
+    for _ in $(seq 1 600); do
       [ -e "$held" ] && break
       sleep 0.1
     done
