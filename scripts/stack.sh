@@ -747,13 +747,14 @@ start_daemon() {
 # The front door's own settings (deploy/nginx/mohstats.conf.template and mohstats-front.conf.stream-template
 # explain each), from the environment of each `up`, else these defaults; docker-compose.yml has the same defaults.
 NGINX_VARS=(NGINX_PRIVATE_NETS NGINX_EXEMPT_NETS NGINX_REAL_IP NGINX_READS_PER_S NGINX_READS_BURST
-  NGINX_CONNS_PER_ADDRESS NGINX_TLS NGINX_CORS_ORIGINS)
+  NGINX_CONNS_PER_ADDRESS NGINX_CONN_BYTES_PER_S NGINX_TLS NGINX_CORS_ORIGINS)
 : "${NGINX_PRIVATE_NETS=127.0.0.0/8 1; ::1 1;}" "${NGINX_EXEMPT_NETS=127.0.0.0/8 1; ::1 1;}" "${NGINX_REAL_IP=}"
 : "${NGINX_TLS=}" "${NGINX_CORS_ORIGINS=}"
 # More parameters of the plain port's listen directive, e.g. "proxy_protocol" behind a load balancer that sends the
 # PROXY protocol (with NGINX_REAL_IP "set_real_ip_from ADDRESS;"). Default none.
 : "${NGINX_LISTEN_PARAMS=}"
 : "${NGINX_READS_PER_S:=20}" "${NGINX_READS_BURST:=40}" "${NGINX_CONNS_PER_ADDRESS:=128}"
+: "${NGINX_CONN_BYTES_PER_S:=262144}"
 # Debian's nginx has the stream module (the TCP side) as a loadable module, from libnginx-mod-stream.
 NGINX_STREAM_MODULE=/usr/lib/nginx/modules/ngx_stream_module.so
 
@@ -767,7 +768,7 @@ render_nginx() {
     NGINX_ACCESS_LOG=$DIR/logs/nginx-access.log NGINX_FRONT_SOCKET=$DIR/nginx/front/http.sock \
     envsubst "\${NGINX_LISTEN} \${INGESTD_UPSTREAM} \${QUERYD_UPSTREAM} \${AUTHD_UPSTREAM} \${ACHIEVD_UPSTREAM} \${RATINGD_UPSTREAM} \${NGINX_ACCESS_LOG}
       \${NGINX_PRIVATE_NETS} \${NGINX_EXEMPT_NETS} \${NGINX_REAL_IP} \${NGINX_READS_PER_S} \${NGINX_READS_BURST}
-      \${NGINX_CONNS_PER_ADDRESS} \${NGINX_TLS} \${NGINX_CORS_ORIGINS} \${NGINX_FRONT_SOCKET}" <"$SRC_DIR/deploy/nginx/$1")
+      \${NGINX_CONNS_PER_ADDRESS} \${NGINX_CONN_BYTES_PER_S} \${NGINX_TLS} \${NGINX_CORS_ORIGINS} \${NGINX_FRONT_SOCKET}" <"$SRC_DIR/deploy/nginx/$1")
   if [ ! -f "$2" ] || [ "$rendered" != "$(cat "$2")" ]; then
     printf '%s\n' "$rendered" >"$2"
     NGINX_CHANGED=true

@@ -15,6 +15,7 @@ SCHEMAS=$MOHSTATS_SRC_DIR/schemas
 # operator; tight per-address limits and a short request timeout keep the checks of the limits quick.
 export NGINX_PRIVATE_NETS='127.0.0.1 1; ::1 1;' NGINX_EXEMPT_NETS='127.0.0.1 1; ::1 1;'
 export NGINX_CONNS_PER_ADDRESS=4 NGINX_READS_PER_S=5 NGINX_READS_BURST=5 HTTP_REQUEST_TIMEOUT_MS=4000
+export NGINX_CONN_BYTES_PER_S=131072
 # A TLS listener with a self-signed certificate, beside the plain one.
 TLS_DIR=$(mktemp -d /tmp/mohstats-tls.XXXXXX)
 stack_dir
@@ -280,6 +281,32 @@ PY
 )
 check "a body trickled in a byte every 2 s is cut off by a 408 within 10 s ($trickle)" \
   eval '[ "${trickle% *}" = 408 ] && [ "${trickle#* }" -le 10 ]'
+# A client pushing bytes as fast as it can is read at NGINX_CONN_BYTES_PER_S (128 KiB/s here, the first second's
+# worth at once) unless it is exempt: three 256 KiB bodies on one connection to nginx's own /ops/nginx/health,
+# which reads and drops each body, ~4 s from 127.0.0.2 (the socket buffers between take a little at once); from
+# 127.0.0.1 no bound.
+upload=$(python3 - "${MOHSTATS_URL##*:}" <<'PY'
+import socket, sys, time
+def seconds(src):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), source_address=(src, 0))
+    s.settimeout(30)
+    body, got, t0 = b"x" * (256 * 1024), b"", time.time()
+    for i in range(3):
+        s.sendall(b"POST /ops/nginx/health HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    while got.count(b"HTTP/1.1 200") < 3:
+        d = s.recv(65536)
+        if not d:
+            break
+        got += d
+    s.close()
+    return "%d:%.1f" % (got.count(b"HTTP/1.1 200"), time.time() - t0)
+print("limited=%s exempt=%s" % (seconds("127.0.0.2"), seconds("127.0.0.1")))
+PY
+)
+check "768 KiB from 127.0.0.2 are read at NGINX_CONN_BYTES_PER_S: 2 s or more ($upload)" \
+  eval '[[ $upload =~ limited=3:([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -ge 2 ]'
+check "...and from an exempt address without that bound: under 2 s" \
+  eval '[[ $upload =~ exempt=3:([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -lt 2 ]'
 # The token in the query string: failures are not logged with it, on the path's trailing-slash spelling too.
 head -c 3000000 /dev/zero >"$STACK_DIR/big.bin"
 check_eq "?server_token= on /api/v1/ingest/events/ with a body over nginx's limit: 413" 413 \
