@@ -39,6 +39,7 @@ static void usage(void)
             "                        like the engine's single HTTP worker (default: one per server)\n"
             "  --mode close|keepalive  a new connection per request with Connection: close (the engine),\n"
             "                        or reused connections (default keepalive)\n"
+            "  --source ADDR         connection i comes from IPv4 address ADDR + i (default: the kernel's choice)\n"
             "  --rate EV_PER_S       offered load in events/s; 0 = as fast as answers come (default 0)\n"
             "  --clickhouse URL      ClickHouse HTTP URL (with ?database=): wait until the events are visible\n"
             "                        in raw_events and report the end-to-end rate\n"
@@ -61,7 +62,7 @@ static void usage(void)
 /* ---- options ---------------------------------------------------------------------------------------------- */
 
 typedef struct {
-    const char *url, *servers_file, *clickhouse, *label, *latency_log, *dump;
+    const char *url, *servers_file, *clickhouse, *label, *latency_log, *dump, *source;
     uint64_t events;
     unsigned connections;
     bool close_mode, raw, raw_copy_only;
@@ -80,6 +81,7 @@ static void parse_options(int argc, char **argv, options *o)
         {"connections", required_argument, NULL, 'c'},
         {"mode", required_argument, NULL, 'm'},
         {"rate", required_argument, NULL, 'r'},
+        {"source", required_argument, NULL, 'a'},
         {"clickhouse", required_argument, NULL, 'C'},
         {"raw", no_argument, NULL, 'R'},
         {"raw-rows", required_argument, NULL, 'w'},
@@ -102,6 +104,9 @@ static void parse_options(int argc, char **argv, options *o)
             break;
         case 's':
             o->servers_file = optarg;
+            break;
+        case 'a':
+            o->source = optarg;
             break;
         case 'n':
             o->events = strtoull(optarg, NULL, 10);
@@ -519,6 +524,8 @@ int main(int argc, char **argv)
     b.nservers = read_servers(o.servers_file, &b.servers);
     if (o.url)
         parse_target(o.url, &b.tgt);
+    if (o.source)
+        b.source = parse_source(o.source);
     else
         snprintf(b.tgt.path, sizeof b.tgt.path, INGEST_PATH);
     b.batches = generate(b.servers, b.nservers, &o, &b.tgt, &b.nbatches);

@@ -31,6 +31,8 @@ static void usage(void)
             "  --path PATH         post to this path instead (e.g. /ops/nginx/health: nginx drops each body and\n"
             "                      answers itself, the floor of what the front door pays for a flood)\n"
             "  --seconds S         how long to send (default 20)\n"
+            "  --source ADDR       connection i comes from IPv4 address ADDR + i (e.g. 127.0.0.2: one client address\n"
+            "                      per server, each counted by the front door's per-address limits)\n"
             "  --label TEXT        copied into the JSON line\n"
             "  --dump FILE         only write the body as event_row_bench reads it (0 TAB BODY; not for form,\n"
             "                      whose lines would be read as bodies), then exit\n");
@@ -38,7 +40,7 @@ static void usage(void)
 }
 
 typedef struct {
-    const char *url, *servers_file, *body, *label, *dump, *path;
+    const char *url, *servers_file, *body, *label, *dump, *path, *source;
     size_t max_body, max_events;
     double seconds;
 } options;
@@ -53,6 +55,7 @@ static void parse_options(int argc, char **argv, options *o)
         {"max-events", required_argument, NULL, 'n'},
         {"seconds", required_argument, NULL, 'x'},
         {"path", required_argument, NULL, 'p'},
+        {"source", required_argument, NULL, 'S'},
         {"label", required_argument, NULL, 'l'},
         {"dump", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
@@ -82,6 +85,9 @@ static void parse_options(int argc, char **argv, options *o)
             break;
         case 'p':
             o->path = optarg;
+            break;
+        case 'S':
+            o->source = optarg;
             break;
         case 'l':
             o->label = optarg;
@@ -205,6 +211,8 @@ int main(int argc, char **argv)
      * time limit, not the list, ends the run, at up to 1000 requests per second per connection. */
     bench b = {.max_seconds = o.seconds, .nservers = nservers, .servers = servers};
     parse_target(o.url, &b.tgt);
+    if (o.source)
+        b.source = parse_source(o.source);
     if (o.path && snprintf(b.tgt.path, sizeof b.tgt.path, "%s", o.path) >= (int)sizeof b.tgt.path)
         usage();
     size_t copies = (size_t)(o.seconds * 1000) + 1;

@@ -23,6 +23,11 @@
 #              BENCH_FLOOD_TARGET   front (nginx; default) or ingestd: where the flood is sent; or floor: nginx's
 #                                   own /ops/nginx/health, where nginx reads and drops each body and answers 200
 #                                   itself, no daemon involved: what the flood's bytes alone cost the machine
+#              BENCH_FLOOD_SOURCE   address of the first flooding connection, each next one from the next address
+#                                   (default 127.0.0.2: 127.0.0.2-21, one client address per flooding server, as
+#                                   from the internet: the stack's NGINX_EXEMPT_NETS is 127.0.0.1 alone here, so
+#                                   the front door's per-address bounds apply); "" for 127.0.0.1, exempt
+#              BENCH_PROBE_SOURCE   the front probe's first address likewise (default 127.0.0.250)
 #              BENCH_PROBE_RATE     events/s each probe offers (default 200: about 25 batches/s, 2 servers)
 #              BENCH_PROBE_MODE     close (the engine; default) or keepalive
 #              BENCH_TIME_LIMIT     seconds for everything (default 600)
@@ -37,6 +42,8 @@ PHASE_S=${BENCH_PHASE_S:-20}
 FLOODERS=${BENCH_FLOOD_SERVERS:-20}
 FLOOD_TARGET=${BENCH_FLOOD_TARGET:-front}
 PROBE_RATE=${BENCH_PROBE_RATE:-200}
+FLOOD_SOURCE=${BENCH_FLOOD_SOURCE-127.0.0.2}
+PROBE_SOURCE=${BENCH_PROBE_SOURCE-127.0.0.250}
 PROBE_MODE=${BENCH_PROBE_MODE:-close}
 # shellcheck disable=SC2034 # read by bench_lib.sh's remaining
 LIMIT=${BENCH_TIME_LIMIT:-600}
@@ -85,11 +92,12 @@ cpu_line() {
     }'
 }
 
-# probe NAME URL SERVERS SEED LABEL: one ingest_bench run of PHASE_S seconds at PROBE_RATE; its "ingest" line,
-# tagged with the probe's name, goes to stdout and RESULTS.
+# probe NAME URL SERVERS SEED LABEL [--source ADDR]: one ingest_bench run of PHASE_S seconds at PROBE_RATE; its
+# "ingest" line, tagged with the probe's name, goes to stdout and RESULTS.
 probe() {
   local name=$1 url=$2 servers=$3 seed=$4 label=$5
-  timeout --kill-after=5 "$(remaining)" "$BENCH" --url "$url" --servers "$servers" --mode "$PROBE_MODE" \
+  shift 5
+  timeout --kill-after=5 "$(remaining)" "$BENCH" "$@" --url "$url" --servers "$servers" --mode "$PROBE_MODE" \
     --rate "$PROBE_RATE" --events $((PROBE_RATE * PHASE_S)) --max-seconds $((PHASE_S + 10)) --seed "$seed" \
     --label "$label" --latency-log "$STACK_DIR/latency-$label-$name.log" 2>"$STACK_DIR/probe-$name.err" |
     jq -c --arg p "$name" '. + {probe: $p}' | tee -a "$RESULTS"
@@ -101,14 +109,14 @@ run_phase() {
   log "--- $label"
   FLOOD_PID=
   if [ "$label" != baseline ]; then
-    "$FLOOD" --url "$FLOOD_URL" "${FLOOD_PATH[@]}" --servers "$STACK_DIR/flood.txt" --body "$label" --seconds $((PHASE_S + 4)) \
+    "$FLOOD" --url "$FLOOD_URL" "${FLOOD_PATH[@]}" ${FLOOD_SOURCE:+--source "$FLOOD_SOURCE"} --servers "$STACK_DIR/flood.txt" --body "$label" --seconds $((PHASE_S + 4)) \
       --label "$label" >"$STACK_DIR/flood.jsonl" 2>"$STACK_DIR/flood.err" &
     FLOOD_PID=$!
     sleep 2 # every flooding connection busy before the probes start
   fi
   before=$(cpu_snapshot)
   t0=$(date +%s.%N)
-  probe front "$MOHSTATS_URL" "$STACK_DIR/probe-front.txt" "$seed" "$label" &
+  probe front "$MOHSTATS_URL" "$STACK_DIR/probe-front.txt" "$seed" "$label" ${PROBE_SOURCE:+--source "$PROBE_SOURCE"} &
   local front=$!
   probe ingestd "$INGESTD_URL" "$STACK_DIR/probe-ingestd.txt" "$seed" "$label" || log "warning: the ingestd probe failed"
   wait "$front" || log "warning: the front probe failed"
@@ -124,6 +132,9 @@ run_phase() {
 }
 
 log "starting a stack in $STACK_DIR (binaries from $BIN_DIR)"
+# Only 127.0.0.1 exempt from the per-address bounds, so that clients from 127.0.0.2 and above are treated as clients
+# from elsewhere (Linux answers all of 127/8).
+export NGINX_EXEMPT_NETS='127.0.0.1 1; ::1 1;'
 MOHSTATS_BIN_DIR=$BIN_DIR timeout "$(remaining)" "$SRC_DIR/scripts/stack.sh" up "$STACK_DIR" --port 0 >&2
 set -a
 # shellcheck disable=SC1091
@@ -158,7 +169,8 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 jq -s -c --arg cpu "$cpu" --argjson nproc "$(nproc)" --argjson ram "$ram_gb" \
   --arg rev "$(git -C "$SRC_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)" --arg build "$BUILD_TYPE" \
   --arg target "$FLOOD_TARGET" --argjson flooders "$FLOODERS" --argjson rate "$PROBE_RATE" \
-  --arg mode "$PROBE_MODE" --argjson seconds "$SECONDS" '
+  --arg mode "$PROBE_MODE" --argjson seconds "$SECONDS" --arg fsrc "${FLOOD_SOURCE:-127.0.0.1}" \
+  --arg conn_rate "${NGINX_CONN_BYTES_PER_S:-262144}" '
   def ms: if . == null then null else . / 1000 end;
   def probe($l; $p): [.[] | select(.phase == "ingest" and .label == $l and .probe == $p)] | last;
   . as $all | ([.[] | select(.phase == "ingest") | .label] | unique) as $labels |
@@ -168,7 +180,7 @@ jq -s -c --arg cpu "$cpu" --argjson nproc "$(nproc)" --argjson ram "$ram_gb" \
   {
     phase: "summary", revision: $rev, build: $build, seconds: $seconds,
     machine: {nproc: $nproc, cpu: $cpu, ram_gb: $ram},
-    flood_target: $target, flooders: $flooders, probe_rate: $rate, probe_mode: $mode,
+    flood_target: $target, flooders: $flooders, flood_source: $fsrc, conn_bytes_per_s: $conn_rate, probe_rate: $rate, probe_mode: $mode,
     probes: $probes,
     flood: [$all[] | select(.phase == "flood") | {phase: .label, requests_per_s, statuses, body_mb_per_s,
                                                     latency_ms_p50: (.latency_us.p50 | ms)}],

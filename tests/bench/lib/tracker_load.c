@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -191,6 +192,16 @@ void parse_target(const char *url, target *t)
     memcpy(&t->addr, res->ai_addr, res->ai_addrlen);
     t->addrlen = res->ai_addrlen;
     freeaddrinfo(res);
+}
+
+uint32_t parse_source(const char *addr)
+{
+    struct in_addr a;
+    if (inet_pton(AF_INET, addr, &a) != 1) {
+        fprintf(stderr, "%s: --source must be an IPv4 address (got %s)\n", bench_prog, addr);
+        exit(2);
+    }
+    return ntohl(a.s_addr);
 }
 
 /* Wrap a body into the request the tracker sends, with Connection: close in close mode (the engine). */
@@ -514,7 +525,13 @@ static void worker_send(worker *w, const bench_batch *bb, uint64_t intended)
     w->tcp.data = w;
     w->handle_live = true;
     w->connect_req.data = w;
-    int rc = uv_tcp_connect(&w->connect_req, &w->tcp, (const struct sockaddr *)&b->tgt.addr, on_connect);
+    int rc = 0;
+    if (b->source) {
+        struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(b->source + w->index)};
+        rc = uv_tcp_bind(&w->tcp, (const struct sockaddr *)&src, 0);
+    }
+    if (!rc)
+        rc = uv_tcp_connect(&w->connect_req, &w->tcp, (const struct sockaddr *)&b->tgt.addr, on_connect);
     if (rc)
         request_fail(w, uv_strerror(rc));
 }

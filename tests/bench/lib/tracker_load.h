@@ -61,6 +61,8 @@ typedef struct {
 } target;
 
 void parse_target(const char *url, target *t);
+/* An IPv4 address (dotted quad) in host order for bench.source; exits with a message if it is not one. */
+uint32_t parse_source(const char *addr);
 void make_request(bench_batch *bb, const target *t, const char *token, const char *body, size_t len, bool close_mode);
 
 /* Queue one event on servers[index]; true when the batch must be flushed now. */
@@ -121,6 +123,8 @@ struct bench {
     unsigned connections; /* 0: one per server */
     bool close_mode;      /* Connection: close on every request (the engine) */
     bool log_requests;    /* keep st.log */
+    uint32_t source;      /* IPv4 source of connection 0 in host order, connection i binding source + i (so each
+                             is its own client address to the front door's per-address limits); 0: the kernel's */
     target tgt;
     sim_server *servers;
     unsigned nservers;
