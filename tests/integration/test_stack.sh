@@ -496,6 +496,7 @@ chmod +x "$fakebin/queryd"
 out=$(MOHSTATS_BIN_DIR=$fakebin "$STACK_SH" up "$other" --port 0 2>&1) && rc=0 || rc=$?
 check "up with a daemon that cannot start fails" test "$rc" -ne 0
 check "...naming it" grep -q "could not start: queryd" <<<"$out"
+grep -q "could not start: queryd" <<<"$out" || tail -n 8 <<<"$out" | sed 's/^/  up: /'
 check "...and stops what it started" grep -q "up failed: stopping what it started (clickhouse redis cache postgres mariadb ingestd authd achievd ratingd)" <<<"$out"
 check_eq "...so nothing of it runs" "" "$(dir_processes "$other")"
 rm -rf "$fakebin"
