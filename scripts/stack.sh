@@ -411,6 +411,11 @@ EOF
     <default>
       <max_memory_usage>1073741824</max_memory_usage>
       <use_uncompressed_cache>0</use_uncompressed_cache>
+      <!-- A client silent this long in the middle of its request's body loses the request (1800 s by default).
+           Read from the default profile when the server starts, for every HTTP connection. A writer stopped
+           mid-insert (SIGSTOP, a suspended VM) leaves its insert running until then, and the writer that takes
+           its entries over waits for that insert to end before inserting them (ingestd/stream_writer.c, I4). -->
+      <http_receive_timeout>30</http_receive_timeout>
     </default>
     <read>
       <max_memory_usage>1073741824</max_memory_usage>

@@ -90,6 +90,11 @@ check_eq "ClickHouse users: ingestd and ratingd write as theirs, queryd and achi
 ch_read() { curl -s -u "mohstats_read:$read_pw" "http://127.0.0.1:$ch_port/?database=mohstats${2:-}" --data-binary "$1"; }
 check_eq "the read-only user may run 32 queries at once, of the server's 64 (max_concurrent_queries_for_user)" 32 \
   "$(ch_read "SELECT value FROM system.settings WHERE name = 'max_concurrent_queries_for_user'")"
+# A writer stopped mid-insert must not hold up the writer that takes its entries over for ClickHouse's default 30
+# minutes (scripts/stack.sh, deploy/clickhouse/mohstats-ingest.xml).
+check_eq "ClickHouse's default profile gives a stalled request body 30 s (http_receive_timeout), not 1800" 30 \
+  "$(curl -s -u "mohstats_ingest:$(sed -n 's/^CLICKHOUSE_INGEST_PASSWORD=//p' "$STACK_DIR/state.env")" \
+    "http://127.0.0.1:$ch_port/?database=mohstats" --data-binary "SELECT value FROM system.settings WHERE name = 'http_receive_timeout'")"
 # queryd bounds each query with settings on its URL (readonly=2 lets the read-only user give them): ClickHouse
 # 18.16 enforces them for that user. The time bound, on a query that would run for minutes:
 t0=$(date +%s%N)
