@@ -295,6 +295,13 @@ static void request_parse_query(http_conn *c, const char *q, size_t qlen)
     }
 }
 
+const char *http_request_admission_query_string(const http_request *req)
+{
+    const http_conn *c = req->conn;
+    const char *q = strchr(c->arena ? c->arena + req->url_off : "", '?');
+    return q ? q + 1 : "";
+}
+
 long http_request_admission_query(const http_request *req, const char *name, char *out, size_t size)
 {
     const http_conn *c = req->conn;

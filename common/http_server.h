@@ -93,6 +93,9 @@ uint64_t http_request_start_ns(const http_request *req);
  * target, decoded as http_request_query will decode it (the last one wins, the same first pairs are looked at),
  * into out (size bytes). Returns its length, -1 if absent, or -2 if it does not fit. */
 long http_request_admission_query(const http_request *req, const char *name, char *out, size_t size);
+/* For a route's admission check: the raw query string of the request target (without '?'; "" if none), as
+ * http_request_query_string will give it. */
+const char *http_request_admission_query_string(const http_request *req);
 /* Per-request user pointer for handlers that answer later. A route's admission check may set it: its handler finds
  * it there. */
 void http_request_set_data(http_request *req, void *data);

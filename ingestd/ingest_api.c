@@ -473,6 +473,8 @@ static const char *admission_token(http_request *req, char *buf, size_t size)
     if (t)
         return t;
     long n = http_request_admission_query(req, "server_token", buf, size);
+    if (n != -1 && !server_auth_query_token_plain(http_request_admission_query_string(req)))
+        return NULL; /* as server_auth_token sees it: no token, 401 before the body */
     return n > 0 ? buf : n == -2 ? "" : NULL;
 }
 

@@ -95,8 +95,7 @@ const char *server_auth_header_token(const http_request *req)
     return NULL;
 }
 
-/* Whether the raw query string has a pair named server_token exactly as written. */
-static bool token_named_plainly(const char *query)
+bool server_auth_query_token_plain(const char *query)
 {
     static const char name[] = "server_token";
     for (const char *p = query; p && *p; p = strchr(p, '&'), p = p ? p + 1 : NULL)
@@ -114,7 +113,7 @@ const char *server_auth_token(const http_request *req)
     t = http_request_query(req, "server_token");
     /* Only under its plain name: the front door scrubs "server_token=" from what nginx logs, and a name spelled
      * with escapes (server%5Ftoken) would put the token in its logs. Such a request has no token (401). */
-    if (t && !token_named_plainly(http_request_query_string(req)))
+    if (t && !server_auth_query_token_plain(http_request_query_string(req)))
         return NULL;
     return t && *t ? t : NULL;
 }

@@ -31,6 +31,10 @@ const char *server_auth_token(const http_request *req);
  * the request's query is parsed; NULL if none. */
 const char *server_auth_header_token(const http_request *req);
 
+/* Whether a raw query string names its token pair plainly, "server_token=" as written: only that spelling is a
+ * token (the front door scrubs it from nginx's logs; server%5Ftoken= would put the token in them). */
+bool server_auth_query_token_plain(const char *query);
+
 /* The server id of token if the registry confirmed it once, however long ago (NULL if never, or if it said no
  * since): a server seen before, though it may have been revoked meanwhile (the next lookup tells). Nothing is asked
  * of the registry. Valid until the next call into server_auth. */

@@ -315,7 +315,8 @@ rm -f /tmp/unauth.$$ /tmp/unauth_resp.$$
 check_eq "Authorization: Bearer" 202 "$(post_events "" "$DATA/wire_4_3_match_end.json" -H "Authorization: Bearer $TOKEN" | cut -d' ' -f1)"
 check_eq "?server_token=" 202 "$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$DATA/wire_4_3_match_end.json" "$MOHSTATS_URL/api/v1/ingest/events?server_token=$TOKEN")"
 # Only under its plain name, which the front door scrubs from nginx's logs: spelled with escapes it is no token.
-check_eq "?server%5Ftoken= (the name escaped) is no token: 401" 401 "$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$DATA/wire_4_3_match_end.json" "$MOHSTATS_URL/api/v1/ingest/events?server%5Ftoken=$TOKEN")"
+check_eq "?server%5Ftoken= (the name escaped) is no token: 401, decided on the headers (Expect: 100-continue, nothing uploaded)" \
+  "401 0" "$(curl -s -o /dev/null -w '%{http_code} %{size_upload}' -X POST -H 'Expect: 100-continue' --data-binary @"$DATA/wire_4_3_match_end.json" "$INGESTD_URL/api/v1/ingest/events?server%5Ftoken=$TOKEN")"
 # nginx logs the request line, query string included, with each failure it logs: a failure of a ?server_token=
 # request (here a body over nginx's own 2 MB limit) must not put the token in its error log (checked below with
 # every other log).
