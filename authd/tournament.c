@@ -104,8 +104,7 @@ static void on_changed(mdb_result *res, const char *err, void *arg)
         respond_db_error(c, err);
         return;
     }
-    log_info("forum: tournament match %s %s%s", c->id, c->match_id[0] ? "linked to match " : "unlinked",
-             c->match_id);
+    log_info("forum: tournament match %s %s%s", c->id, c->match_id[0] ? "linked to match " : "unlinked", c->match_id);
     answer_state(c);
 }
 
@@ -118,7 +117,8 @@ static void on_exists(mdb_result *res, const char *err, void *arg)
         return;
     }
     if (res->nrows == 0) {
-        http_respond_error(c->req, 404, "Unknown tournament match: no row with this id_match in the forum's tournament matches");
+        http_respond_error(c->req, 404,
+                           "Unknown tournament match: no row with this id_match in the forum's tournament matches");
         free(c);
         return;
     }
@@ -132,8 +132,9 @@ static void on_exists(mdb_result *res, const char *err, void *arg)
             answer_state(c);
             return;
         }
-        http_respond_error(c->req, 409, "This tournament match's result is already recorded from another match; "
-                                        "its link cannot change");
+        http_respond_error(c->req, 409,
+                           "This tournament match's result is already recorded from another match; "
+                           "its link cannot change");
         free(c);
         return;
     }
@@ -176,8 +177,9 @@ static void link_handler(http_request *req, void *arg)
             snprintf(c->match_id, sizeof c->match_id, "%s", m->valuestring);
         cJSON_Delete(o);
         if (!ok) {
-            http_respond_error(req, 400, "match_id is required: a match id as /api/v1/stats/match/{id} takes it "
-                                         "(1 to 64 printable characters), or \"\" or null to remove the link");
+            http_respond_error(req, 400,
+                               "match_id is required: a match id as /api/v1/stats/match/{id} takes it "
+                               "(1 to 64 printable characters), or \"\" or null to remove the link");
             free(c);
             return;
         }
@@ -191,24 +193,25 @@ void tournament_routes(authd *a, http_server *s)
 {
     static tournament_ctx t;
     t.a = a;
-    t.exists_sql = mdb_prefixed_sql(a->smf_prefix, "SELECT r.match_id FROM {p}mohaa_tournament_matches m\n"
-                                                   "LEFT JOIN mohstats_tournament_results r ON r.id_match = m.id_match\n"
-                                                   "WHERE m.id_match = ?");
+    t.exists_sql =
+        mdb_prefixed_sql(a->smf_prefix, "SELECT r.match_id FROM {p}mohaa_tournament_matches m\n"
+                                        "LEFT JOIN mohstats_tournament_results r ON r.id_match = m.id_match\n"
+                                        "WHERE m.id_match = ?");
     t.link_sql = mdb_prefixed_sql(a->smf_prefix,
                                   "INSERT INTO mohstats_tournament_links (id_match, match_id, source, linked_at)\n"
                                   "SELECT ?, ?, 'forum', UNIX_TIMESTAMP() FROM DUAL\n"
                                   "WHERE NOT EXISTS (SELECT 1 FROM mohstats_tournament_results WHERE id_match = ?)\n"
                                   "ON DUPLICATE KEY UPDATE match_id = VALUES(match_id), source = 'forum',\n"
                                   "                        linked_at = VALUES(linked_at)");
-    t.unlink_sql = mdb_prefixed_sql(a->smf_prefix, "DELETE l FROM mohstats_tournament_links l\n"
-                                                   "LEFT JOIN mohstats_tournament_results r ON r.id_match = l.id_match\n"
-                                                   "WHERE l.id_match = ? AND r.id_match IS NULL");
-    t.state_sql = mdb_prefixed_sql(a->smf_prefix,
-                                   "SELECT COALESCE(r.match_id, l.match_id), l.source, r.result\n"
-                                   "FROM (SELECT ? AS id_match) k\n"
-                                   "LEFT JOIN mohstats_tournament_links l ON l.id_match = k.id_match\n"
-                                   "LEFT JOIN mohstats_tournament_results r ON r.id_match = k.id_match\n"
-                                   "WHERE l.id_match IS NOT NULL OR r.id_match IS NOT NULL");
+    t.unlink_sql =
+        mdb_prefixed_sql(a->smf_prefix, "DELETE l FROM mohstats_tournament_links l\n"
+                                        "LEFT JOIN mohstats_tournament_results r ON r.id_match = l.id_match\n"
+                                        "WHERE l.id_match = ? AND r.id_match IS NULL");
+    t.state_sql = mdb_prefixed_sql(a->smf_prefix, "SELECT COALESCE(r.match_id, l.match_id), l.source, r.result\n"
+                                                  "FROM (SELECT ? AS id_match) k\n"
+                                                  "LEFT JOIN mohstats_tournament_links l ON l.id_match = k.id_match\n"
+                                                  "LEFT JOIN mohstats_tournament_results r ON r.id_match = k.id_match\n"
+                                                  "WHERE l.id_match IS NOT NULL OR r.id_match IS NOT NULL");
     if (!t.exists_sql || !t.link_sql || !t.unlink_sql || !t.state_sql) {
         log_error("tournament links: out of memory");
         return;
