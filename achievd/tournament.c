@@ -332,18 +332,25 @@ static int games_between(tournament_thread *t, uint64_t from_s, uint64_t to_s, c
 }
 
 /* Link each scheduled tournament match to the one ended game not linked yet, within the window around its time,
- * where its two teams played on opposite sides; two or more such games: no link (logged, counted). */
+ * where its two teams played on opposite sides; two or more such games: no link (logged, counted).
+ *
+ * Only once its window has closed, and settled: before, a second game may still end within it (a replay, the next
+ * map) and make the choice ambiguous, and a game ended just now may be in raw_events and not yet in match_summary
+ * (ClickHouse fills a view after the table). Each match is looked at for one more window after that (a GUID link
+ * or a membership fixed late); later, the forum links it. */
 static int autolink(tournament_thread *t)
 {
     if (t->s->tournament_window_s == 0)
         return 0;
     uint64_t now = (uint64_t)time(NULL), w = (uint64_t)t->s->tournament_window_s;
-    /* a game can end up to w after its schedule; one more minute lets its end reach ClickHouse */
+    uint64_t closed = w + (uint64_t)t->s->tournament_settle_s;
     tlink *sched = NULL;
     uint64_t *when = NULL;
     size_t n = 0;
-    int rc =
-        tforum_scheduled(t->fm, now > 2 * w + 60 ? now - 2 * w - 60 : 0, now + w, &sched, &when, &n, SCHEDULED_MAX);
+    if (now < closed)
+        return 0;
+    int rc = tforum_scheduled(t->fm, now > closed + w ? now - closed - w : 0, now - closed, &sched, &when, &n,
+                              SCHEDULED_MAX);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         char **keys = NULL;
         size_t nk = 0;

@@ -9,7 +9,8 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 export LC_ALL=C
 
-export ACHIEVD_TOURNAMENT_POLL_MS=300 ACHIEVD_TOURNAMENT_WINDOW_S=900
+# Automatic links: games ending within 30 s of a match's schedule, decided 2 s after that window closed.
+export ACHIEVD_TOURNAMENT_POLL_MS=300 ACHIEVD_TOURNAMENT_WINDOW_S=30 ACHIEVD_TOURNAMENT_SETTLE_S=2
 stack_up || exit 1
 API=$MOHSTATS_URL/api/v1
 
@@ -149,19 +150,22 @@ check_eq "a draw: no winner, draws counted" "0 NULL;73 0 0 1;74 0 0 1;" \
     mdb_query "SELECT id_team, wins, losses, draws FROM smf_mohaa_teams WHERE id_team IN (73, 74) ORDER BY id_team" | tr '\t' ' ' | tr '\n' ';')"
 
 # --- automatic links --------------------------------------------------------------------------------------------
-# Game 2: Bravo (allies) beats Alpha. Tournament match 12 (Alpha v Bravo, scheduled now) fits only game 2 (game 1 is
-# linked already): linked. Games 3 and 4: Charlie v Delta twice; match 13 (Charlie v Delta) is not linked.
+# Game 2: Bravo (allies) beats Alpha. Tournament match 12 (Alpha v Bravo, scheduled 5 s from now) fits only game 2
+# (game 1 is linked already): linked, once the window closed. Games 3 and 4: Charlie v Delta twice; match 13
+# (Charlie v Delta, the same schedule) is not linked.
+SCHED=$(($(date +%s) + 5))
+mdb_query "INSERT INTO smf_mohaa_tournament_matches (id_match, id_tournament, id_team1, id_team2, scheduled_time, status)
+  VALUES (12, 5, 71, 72, $SCHED, 'scheduled'), (13, 5, 73, 74, $SCHED, 'scheduled')"
 G2=$(game t7_g2 "304 305" "301 302" allies 4 1)
 G3=$(game t7_g3 "306" "307" axis 0 1)
 G4=$(game t7_g4 "307" "306" axis 0 1)
 check "games 2, 3 and 4 are in ClickHouse" test -n "$G2" -a -n "$G3" -a -n "$G4"
-mdb_query "INSERT INTO smf_mohaa_tournament_matches (id_match, id_tournament, id_team1, id_team2, scheduled_time, status)
-  VALUES (12, 5, 71, 72, $NOW, 'scheduled'), (13, 5, 73, 74, $NOW, 'scheduled')"
-check "match 12 is linked to game 2 automatically" retry 20 eval \
+check_eq "nothing is linked while the window is open" 0 "$(mdb_query "SELECT COUNT(*) FROM mohstats_tournament_links WHERE id_match IN (12, 13)")"
+check "match 12 is linked to game 2 automatically" retry 60 eval \
   '[ "$(mdb_query "SELECT CONCAT(match_id, \" \", source) FROM mohstats_tournament_links WHERE id_match = 12")" = "$G2 auto" ]'
 check "...and its result recorded: Bravo won 4-1" retry 20 eval \
   '[ "$(mdb_query "SELECT CONCAT(id_winner, \" \", team1_score, \"-\", team2_score) FROM smf_mohaa_tournament_matches WHERE id_match = 12")" = "72 1-4" ]'
-check "two games fit match 13: counted" retry 20 eval '[ "$(metric achievd_tournament_autolinks_ambiguous)" = 1 ]'
+check "two games fit match 13: counted" retry 30 eval '[ "$(metric achievd_tournament_autolinks_ambiguous)" = 1 ]'
 check_eq "...and not linked" 0 "$(mdb_query "SELECT COUNT(*) FROM mohstats_tournament_links WHERE id_match = 13")"
 check "...and logged" grep -q 'tournament match 13: 2 matches of its teams' "$STACK_DIR/logs/achievd.log"
 check_eq "totals after two games: Alpha 1-1, Bravo 1-1" "71 1 1 0;72 1 1 0;" "$(totals smf_ draws)"
