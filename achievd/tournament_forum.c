@@ -383,7 +383,7 @@ int tforum_record(tforum *f, const tresult *res, bool *recorded)
     const char *outcome = res->outcome == 'a' ? "a" : res->outcome == 'b' ? "b" : "draw";
     stmt_num(&q,
              "INSERT IGNORE INTO mohstats_tournament_results\n"
-             "  (id_match, match_id, id_team_a, id_team_b, result, score_a, score_b, recorded_at)\n"
+             "  (id_match, match_id, id_team_a, id_team_b, result, score_a, score_b, ended_at, recorded_at)\n"
              "VALUES (?",
              res->l.id_match);
     stmt_param(&q, ", ?", res->l.match_id);
@@ -392,6 +392,7 @@ int tforum_record(tforum *f, const tresult *res, bool *recorded)
     stmt_param(&q, ", ?", outcome);
     stmt_num(&q, ", ?", res->score_a);
     stmt_num(&q, ", ?", res->score_b);
+    stmt_num(&q, ", ?", (long long)res->ended_s);
     stmt_add(&q, ", UNIX_TIMESTAMP())");
     unsigned long long marked = 0;
     int rc = run(f, &q, &marked);

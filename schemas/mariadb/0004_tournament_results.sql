@@ -25,6 +25,10 @@ CREATE TABLE IF NOT EXISTS mohstats_tournament_results (
     result VARCHAR(10) NOT NULL,
     score_a INT NOT NULL DEFAULT 0,
     score_b INT NOT NULL DEFAULT 0,
+    -- the game's end (a member's tournament record counts the games played while they were in the team)
+    ended_at INT UNSIGNED NOT NULL DEFAULT 0,
     recorded_at INT UNSIGNED NOT NULL DEFAULT 0,
-    PRIMARY KEY (id_match)
+    PRIMARY KEY (id_match),
+    KEY idx_team_a (id_team_a),
+    KEY idx_team_b (id_team_b)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

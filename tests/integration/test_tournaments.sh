@@ -4,7 +4,8 @@
 # writes the result into the forum's tables (winner, scores, a team_matches row per team, wins/losses/draws) once,
 # at once for a link made after the game ended, and not again after a restart or a second link call; a scheduled
 # match is linked automatically to the one game of its teams, and not when two games fit; the same results in the
-# install.sql (smf-mohaa) and plugin schema variants of the forum's tables.
+# install.sql (smf-mohaa) and plugin schema variants of the forum's tables; queryd's team, head-to-head, tournament
+# and member record answers.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 export LC_ALL=C
@@ -169,6 +170,33 @@ check "two games fit match 13: counted" retry 30 eval '[ "$(metric achievd_tourn
 check_eq "...and not linked" 0 "$(mdb_query "SELECT COUNT(*) FROM mohstats_tournament_links WHERE id_match = 13")"
 check "...and logged" grep -q 'tournament match 13: 2 matches of its teams' "$STACK_DIR/logs/achievd.log"
 check_eq "totals after two games: Alpha 1-1, Bravo 1-1" "71 1 1 0;72 1 1 0;" "$(totals smf_ draws)"
+
+# --- served by queryd ---------------------------------------------------------------------------------------------
+q() { curl -s "$API/stats/$1"; }
+check_eq "team 71's matches: 2 played, 1-1, newest first (12: a loss 1-4, 11: a win 5-3 against Bravo)" \
+  "2 1 1 0 | 12 loss 1 4 Bravo $G2 | 11 win 5 3 Bravo $G1" \
+  "$(q team/71/matches | jq -r '"\(.played) \(.wins) \(.losses) \(.draws)" + ([.matches[] | " | \(.tournament_match_id) \(.result) \(.team_score) \(.opponent_score) \(.opponent_name) \(.match_id)"] | join(""))')"
+check_eq "team 73's matches: the draw, in the Winter Cup" "1 0 0 1 draw 2 2 Winter Cup" \
+  "$(q team/73/matches | jq -r '"\(.played) \(.wins) \(.losses) \(.draws) \(.matches[0].result) \(.matches[0].team_score) \(.matches[0].opponent_score) \(.matches[0].tournament_name)"')"
+check_eq "head to head 72 v 71: 1-1, mirrored for the opponent" "2 1 1 Alpha 1 1" \
+  "$(q team/72/vs/71 | jq -r '"\(.played) \(.wins) \(.losses) \(.opponent.team_name) \(.opponent.wins) \(.opponent.losses)"')"
+check_eq "head to head 71 v 73: none" "0" "$(q team/71/vs/73 | jq -r .played)"
+check_eq "an unknown team: 404" 404 "$(http_status "$API/stats/team/999/matches")"
+check_eq "an unknown opponent: 404" 404 "$(http_status "$API/stats/team/71/vs/999")"
+t=$(q tournament/5)
+check_eq "tournament 5: its name, one round of 4 matches, 3 games played" "Winter Cup 1 4 3" \
+  "$(jq -r '"\(.tournament.name) \(.bracket | length) \(.bracket[0].matches | length) \(.matches_played)"' <<<"$t")"
+check_eq "...match 11: Bravo 3, Alpha 5, Alpha won, completed, game 1 with its 2 kills on obj/obj_team2" \
+  "Bravo 3 Alpha 5 71 completed $G1 forum 2 obj/obj_team2" \
+  "$(jq -r '.bracket[0].matches[] | select(.tournament_match_id == 11) | "\(.team1.team_name) \(.team1_score) \(.team2.team_name) \(.team2_score) \(.winner_id) \(.status) \(.match_id) \(.link_source) \(.game.kills) \(.game.map_name)"' <<<"$t")"
+check_eq "...match 13 (not linked): scheduled, no game" "scheduled null null" \
+  "$(jq -r '.bracket[0].matches[] | select(.tournament_match_id == 13) | "\(.status) \(.match_id) \(.game)"' <<<"$t")"
+check_eq "...top player: 301 (2 kills, 2 deaths, 2 games; 304 has as many, the GUID orders)" "301 2 2 2" \
+  "$(jq -r '.top_players[0] | "\(.guid) \(.kills) \(.deaths) \(.matches)"' <<<"$t")"
+check_eq "an unknown tournament: 404" 404 "$(http_status "$API/stats/tournament/999")"
+check_eq "member 301's record: 1-1 in the Winter Cup with Alpha" "2 1 1 0 Winter Cup Alpha 1 1" \
+  "$(q member/301/tournaments | jq -r '"\(.played) \(.wins) \(.losses) \(.draws) \(.tournaments[0].tournament_name) \(.tournaments[0].team_name) \(.tournaments[0].wins) \(.tournaments[0].losses)"')"
+check_eq "member 303 joined Alpha after its games: no record" "0" "$(q member/303/tournaments | jq -r .played)"
 
 # --- the forum's schema variants (docs/forum.md §1.4-1.5) ------------------------------------------------------
 # v1: install.sql (smf-mohaa): bracket matches id_team_a/b, score_a/b, winner_id, match_date; history score_us/them;
