@@ -407,11 +407,14 @@ static void *run(void *arg)
     tournament_thread *t = arg;
     while (!atomic_load(&t->stop)) {
         int rc = tforum_detect(t->fm);
-        rc = rc ? rc : autolink(t);
-        rc = rc ? rc : record_pending(t);
+        /* a forum without a bracket table (no tournaments package) has nothing to write */
+        if (rc == 0 && tforum_has_brackets(t->fm)) {
+            rc = autolink(t);
+            rc = rc ? rc : record_pending(t);
+        }
+        /* after a failure, the next poll tries again: every step starts from what MariaDB says */
         if (rc != 0)
             atomic_fetch_add(&t->errors, 1);
-        /* after a failure, the next poll tries again: every step starts from what MariaDB says */
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         long long ns = until.tv_nsec + (long long)t->s->tournament_poll_ms * 1000000;

@@ -55,6 +55,8 @@ void tforum_free(tforum *f);
 /* Read which columns the forum's team and tournament tables have (their schema variants); logs them when they
  * change. 0, or a negative error. */
 int tforum_detect(tforum *f);
+/* Whether the forum has a bracket table at all (as of the last tforum_detect): without one there is nothing to do. */
+bool tforum_has_brackets(const tforum *f);
 /* Up to max linked tournament matches without a recorded result (malloc'd into *out). */
 int tforum_pending(tforum *f, tlink **out, size_t *n, size_t max);
 /* The GUIDs linked to the team's members while they were members during [from_s, to_s] (malloc'd array of

@@ -17,7 +17,8 @@
 struct tforum {
     const achievd_settings *s;
     mdb_conn *db;
-    char cols[4096]; /* ",table.column," for every column of the tables below (table without the prefix) */
+    char cols[4096];  /* ",table.column," for every column of the tables below (table without the prefix) */
+    bool unreachable; /* the last tforum_detect failed: an outage is logged once, not every poll */
 };
 
 tforum *tforum_new(const achievd_settings *s)
@@ -81,9 +82,14 @@ int tforum_detect(tforum *f)
                                    "ORDER BY TABLE_NAME, ORDINAL_POSITION",
                                    4, params, err, sizeof err);
     if (!r) {
-        log_error("achievd: tournaments: cannot read the forum's columns: %s", err);
+        if (!f->unreachable)
+            log_error("achievd: tournaments: cannot read the forum's columns (retried every poll): %s", err);
+        f->unreachable = true;
         return -EIO;
     }
+    if (f->unreachable)
+        log_info("achievd: tournaments: the forum's database answers again");
+    f->unreachable = false;
     char cols[sizeof f->cols];
     size_t n = 0, plen = strlen(f->s->prefix);
     cols[n++] = ',';
@@ -100,6 +106,11 @@ int tforum_detect(tforum *f)
     mdb_result_free(r);
     if (strcmp(cols, f->cols) != 0) {
         memcpy(f->cols, cols, sizeof cols);
+        if (!tforum_has_brackets(f)) {
+            log_info("achievd: tournaments: the forum has no %smohaa_tournament_matches table: no results to write",
+                     f->s->prefix);
+            return 0;
+        }
         bool teams = has(f, "mohaa_tournament_matches", "id_team_a") || has(f, "mohaa_tournament_matches", "id_team1");
         log_info("achievd: tournaments: forum schema: bracket matches %s%s%s, team history %s%s, teams with%s draws",
                  teams ? "" : "(none with teams) ", has(f, "mohaa_tournament_matches", "id_team1") ? "id_team1/2" : "",
@@ -109,6 +120,11 @@ int tforum_detect(tforum *f)
                  has(f, "mohaa_teams", "draws") ? "" : "out");
     }
     return 0;
+}
+
+bool tforum_has_brackets(const tforum *f)
+{
+    return strstr(f->cols, ",mohaa_tournament_matches.id_match,") != NULL;
 }
 
 /* The SQL expression of a bracket match's team (1 or 2, a or b): the plugin's column when set, else smf-mohaa's. */

@@ -1,6 +1,8 @@
 /* Teams and tournaments, read side: the results achievd recorded (mohstats_tournament_results, docs/tournaments.md)
  * with the forum's teams and brackets (MariaDB), and the linked games' statistics (ClickHouse).
  *
+ * - GET /stats/team/{id}: the team's play from its active members' linked GUIDs since each joined (kills, deaths,
+ *   K/D, accuracy, games, wins, losses, top maps and weapons, and each member's part).
  * - GET /stats/team/{id}/matches: {team_id, team_name, team_tag, played, wins, losses, draws, matches: [...]}, the
  *   team's recorded tournament matches, newest first.
  * - GET /stats/team/{id}/vs/{other}: the same for the matches between the two teams, with both teams' tallies.
@@ -19,6 +21,7 @@
 #include <string.h>
 
 #include "endpoint.h"
+#include "stats.h"
 
 typedef struct {
     const endpoint *ep;
@@ -401,6 +404,243 @@ static void member_start(qjob *j)
         job_then(j, member_build);
 }
 
+/* ---- GET /stats/team/{id}: the team's play, from its members' GUIDs while they were members ---- */
+
+/* The team and its active members, each GUID they linked, and since when they are in the team. */
+// clang-format off
+static const char roster_sql[] =
+    "SELECT t.id_team, t.team_name, t.team_tag, m.id_member, m.joined_date, COALESCE(i.player_guid, '') AS guid,\n"
+    "       COALESCE(mem.real_name, mem.member_name, '') AS member_name\n"
+    "FROM {p}mohaa_teams AS t\n"
+    "LEFT JOIN {p}mohaa_team_members AS m ON m.id_team = t.id_team AND m.status = 'active'\n"
+    "LEFT JOIN {p}mohaa_identities AS i ON i.id_member = m.id_member AND i.player_guid != ''\n"
+    "LEFT JOIN {p}members AS mem ON mem.id_member = m.id_member\n"
+    "WHERE t.id_team = ?\n"
+    "ORDER BY m.id_member, i.player_guid";
+
+/* Each game of the GUIDs since their member joined ({since}: the join time of each of {guids}, as text). */
+static const char member_games_sql[] =
+    "SELECT guid, match_key, argMaxMerge(map) AS map_name, argMaxMerge(team) AS side,\n"
+    "       sumMerge(kills) AS kills, sumMerge(deaths) AS deaths, sumMerge(headshots) AS headshots,\n"
+    "       minMerge(first_ms) AS first_ms\n"
+    "FROM player_match\n"
+    "WHERE guid IN {guids}\n"
+    "GROUP BY guid, match_key\n"
+    "HAVING first_ms >= toUInt64(transform(guid, array{guids}, array{since}, '0')) * 1000\n"
+    "ORDER BY first_ms DESC\n"
+    "LIMIT 100000";
+
+static const char member_winners_sql[] =
+    "SELECT match_key, argMaxMerge(winner) AS winner\n"
+    "FROM match_summary\n"
+    "WHERE match_key IN (SELECT match_key FROM player_match WHERE guid IN {guids})\n"
+    "GROUP BY match_key";
+
+/* Shots, for accuracy, by day: the days from the member's join on. */
+static const char member_shots_sql[] =
+    "SELECT guid, sum(shots_fired) AS shots_fired, sum(shots_hit) AS shots_hit\n"
+    "FROM player_daily\n"
+    "WHERE guid IN {guids} AND day >= toDate(toDateTime(toUInt32(transform(guid, array{guids}, array{since}, '0'))))\n"
+    "GROUP BY guid";
+
+static const char member_weapons_sql[] =
+    "SELECT weapon AS name, count() AS kills\n"
+    "FROM raw_events\n"
+    "WHERE event_type = 'player_kill' AND actor_guid IN {guids} AND weapon != '' AND " ENEMY_KILL_SQL "\n"
+    "  AND received_at >= toDateTime(toUInt32(transform(actor_guid, array{guids}, array{since}, '0')))\n"
+    "GROUP BY weapon\n"
+    "ORDER BY kills DESC, name ASC\n"
+    "LIMIT 5";
+// clang-format on
+
+#define ROSTER_MAX 256
+
+/* One member's totals while in the team. */
+typedef struct {
+    double member_id, kills, deaths, headshots, matches, wins, losses, shots, hits;
+    const char *name;
+} member_play;
+
+static member_play *member_of(member_play *ms, size_t n, const cJSON *roster, const char *guid)
+{
+    const cJSON *r = rows_find(roster, "guid", guid);
+    for (size_t i = 0; r && i < n; i++)
+        if (ms[i].member_id == row_num(r, "id_member"))
+            return &ms[i];
+    return NULL;
+}
+
+/* Count a map once per game of the team (several members in one game count once). */
+static void add_map(cJSON *maps, const char *name, bool won)
+{
+    cJSON *m = NULL, *x;
+    cJSON_ArrayForEach(x, maps)
+    {
+        if (strcmp(row_str(x, "map_name"), name) == 0)
+            m = x;
+    }
+    if (!m) {
+        m = cJSON_CreateObject();
+        cJSON_AddStringToObject(m, "map_name", name);
+        cJSON_AddNumberToObject(m, "matches", 0);
+        cJSON_AddNumberToObject(m, "wins", 0);
+        cJSON_AddItemToArray(maps, m);
+    }
+    cJSON_SetNumberValue(cJSON_GetObjectItem(m, "matches"), row_num(m, "matches") + 1);
+    if (won)
+        cJSON_SetNumberValue(cJSON_GetObjectItem(m, "wins"), row_num(m, "wins") + 1);
+}
+
+static int by_matches(const void *a, const void *b)
+{
+    double x = row_num(*(const cJSON *const *)a, "matches"), y = row_num(*(const cJSON *const *)b, "matches");
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static void team_stats_build(qjob *j)
+{
+    const cJSON *roster = job_rows(j, 0), *games = job_rows(j, 1), *winners = job_rows(j, 2), *shots = job_rows(j, 3);
+    const cJSON *head = job_row(j, 0);
+    member_play ms[ROSTER_MAX];
+    size_t n = 0;
+    const cJSON *r;
+    cJSON_ArrayForEach(r, roster)
+    {
+        if (row_num(r, "id_member") > 0 && (n == 0 || ms[n - 1].member_id != row_num(r, "id_member")) && n < ROSTER_MAX)
+            ms[n++] = (member_play){.member_id = row_num(r, "id_member"), .name = row_str(r, "member_name")};
+    }
+    /* the team's games: a game counts once whoever of its members played it; won when a member's side won */
+    cJSON *seen = cJSON_CreateObject(), *maps = cJSON_CreateArray();
+    double kills = 0, deaths = 0, headshots = 0, matches = 0, wins = 0, losses = 0, fired = 0, hit = 0;
+    cJSON_ArrayForEach(r, games)
+    {
+        const char *winner = row_str(rows_find(winners, "match_key", row_str(r, "match_key")), "winner");
+        const char *side = row_str(r, "side");
+        bool decided = (!strcmp(winner, "allies") || !strcmp(winner, "axis")) && *side;
+        bool won = decided && strcmp(winner, side) == 0, lost = decided && !won;
+        member_play *m = member_of(ms, n, roster, row_str(r, "guid"));
+        if (m) {
+            m->kills += row_num(r, "kills");
+            m->deaths += row_num(r, "deaths");
+            m->headshots += row_num(r, "headshots");
+            m->matches += 1;
+            m->wins += won;
+            m->losses += lost;
+        }
+        kills += row_num(r, "kills");
+        deaths += row_num(r, "deaths");
+        headshots += row_num(r, "headshots");
+        const char *key = row_str(r, "match_key");
+        if (!cJSON_GetObjectItem(seen, key)) {
+            cJSON_AddBoolToObject(seen, key, won);
+            matches += 1;
+            wins += won;
+            losses += lost;
+            add_map(maps, row_str(r, "map_name"), won);
+        }
+    }
+    cJSON_Delete(seen);
+    cJSON_ArrayForEach(r, shots)
+    {
+        member_play *m = member_of(ms, n, roster, row_str(r, "guid"));
+        if (m) {
+            m->shots += row_num(r, "shots_fired");
+            m->hits += row_num(r, "shots_hit");
+        }
+        fired += row_num(r, "shots_fired");
+        hit += row_num(r, "shots_hit");
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "team_id", row_num(head, "id_team"));
+    cJSON_AddStringToObject(o, "team_name", row_str(head, "team_name"));
+    cJSON_AddStringToObject(o, "team_tag", row_str(head, "team_tag"));
+    cJSON_AddNumberToObject(o, "members_count", (double)n);
+    cJSON_AddNumberToObject(o, "matches", matches);
+    cJSON_AddNumberToObject(o, "wins", wins);
+    cJSON_AddNumberToObject(o, "losses", losses);
+    cJSON_AddNumberToObject(o, "kills", kills);
+    cJSON_AddNumberToObject(o, "deaths", deaths);
+    cJSON_AddNumberToObject(o, "headshots", headshots);
+    json_add_round(o, "kd_ratio", deaths > 0 ? kills / deaths : kills, 2);
+    json_add_round(o, "accuracy", fired > 0 ? hit * 100 / fired : 0, 1);
+    /* maps by games played (cJSON has no sort: through an array of pointers) */
+    int nm = cJSON_GetArraySize(maps);
+    cJSON **mv = nm ? malloc((size_t)nm * sizeof *mv) : NULL;
+    cJSON *sorted = cJSON_CreateArray();
+    for (int i = 0; mv && i < nm; i++)
+        mv[i] = cJSON_GetArrayItem(maps, i);
+    if (mv)
+        qsort(mv, (size_t)nm, sizeof *mv, by_matches);
+    for (int i = 0; mv && i < nm && i < 5; i++)
+        cJSON_AddItemReferenceToArray(sorted, mv[i]);
+    cJSON_AddItemToObject(o, "top_maps", cJSON_Duplicate(sorted, true));
+    cJSON_Delete(sorted);
+    free(mv);
+    cJSON_Delete(maps);
+    cJSON *weapons = job_take(j, 4);
+    cJSON_AddItemToObject(o, "top_weapons", weapons ? weapons : cJSON_CreateArray());
+    cJSON *list = cJSON_AddArrayToObject(o, "members");
+    for (size_t i = 0; i < n; i++) {
+        cJSON *m = cJSON_CreateObject();
+        cJSON_AddNumberToObject(m, "member_id", ms[i].member_id);
+        cJSON_AddStringToObject(m, "member_name", ms[i].name);
+        cJSON_AddNumberToObject(m, "matches", ms[i].matches);
+        cJSON_AddNumberToObject(m, "wins", ms[i].wins);
+        cJSON_AddNumberToObject(m, "losses", ms[i].losses);
+        cJSON_AddNumberToObject(m, "kills", ms[i].kills);
+        cJSON_AddNumberToObject(m, "deaths", ms[i].deaths);
+        json_add_round(m, "kd_ratio", ms[i].deaths > 0 ? ms[i].kills / ms[i].deaths : ms[i].kills, 2);
+        json_add_round(m, "accuracy", ms[i].shots > 0 ? ms[i].hits * 100 / ms[i].shots : 0, 1);
+        /* the member's part of the team's kills */
+        json_add_round(m, "kills_share", kills > 0 ? ms[i].kills * 100 / kills : 0, 1);
+        cJSON_AddItemToArray(list, m);
+    }
+    job_answer(j, 200, o);
+}
+
+/* Step 2: the GUIDs' games since their member joined, from ClickHouse. */
+static void team_stats_games(qjob *j)
+{
+    const cJSON *roster = job_rows(j, 0);
+    if (!job_row(j, 0)) {
+        job_error(j, 404, "Team not found.");
+        return;
+    }
+    const char *guids[ROSTER_MAX];
+    char since[ROSTER_MAX][24];
+    const char *since_p[ROSTER_MAX];
+    size_t n = 0;
+    const cJSON *r;
+    cJSON_ArrayForEach(r, roster)
+    {
+        const char *g = row_str(r, "guid");
+        if (*g && n < ROSTER_MAX && ident_ok(g, IDENT_MAX)) {
+            guids[n] = g;
+            snprintf(since[n], sizeof since[n], "%.0f", row_num(r, "joined_date"));
+            since_p[n] = since[n];
+            n++;
+        }
+    }
+    if (n > 0) {
+        sqlv v[] = {SQL_LIST("guids", guids, n), SQL_LIST("since", since_p, n)};
+        job_ch(j, 1, member_games_sql, v, 2);
+        job_ch(j, 2, member_winners_sql, v, 1);
+        job_ch(j, 3, member_shots_sql, v, 2);
+        job_ch(j, 4, member_weapons_sql, v, 2);
+    }
+    job_then(j, team_stats_build);
+}
+
+static void team_stats_start(qjob *j)
+{
+    team_args *a = j->args;
+    char id[24];
+    snprintf(id, sizeof id, "%ld", a->id);
+    const char *p[] = {id};
+    if (queue_mdb(j, 0, roster_sql, 1, p, "id_team,id_member,joined_date"))
+        job_then(j, team_stats_games);
+}
+
 /* ---- the endpoints ---- */
 
 #define TEAM_ID_PARAM(field, name)                                                                                     \
@@ -409,6 +649,11 @@ static void member_start(qjob *j)
     }
 
 static const endpoint team_endpoints[] = {
+    {.path = "/stats/team/{id}",
+     .key = "team:stats",
+     .args_size = sizeof(team_args),
+     .params = {TEAM_ID_PARAM(id, "id")},
+     .start = team_stats_start},
     {.path = "/stats/team/{id}/matches",
      .key = "team:matches",
      .args_size = sizeof(team_args),

@@ -176,6 +176,13 @@ q() { curl -s "$API/stats/$1"; }
 check_eq "team 71's matches: 2 played, 1-1, newest first (12: a loss 1-4, 11: a win 5-3 against Bravo)" \
   "2 1 1 0 | 12 loss 1 4 Bravo $G2 | 11 win 5 3 Bravo $G1" \
   "$(q team/71/matches | jq -r '"\(.played) \(.wins) \(.losses) \(.draws)" + ([.matches[] | " | \(.tournament_match_id) \(.result) \(.team_score) \(.opponent_score) \(.opponent_name) \(.match_id)"] | join(""))')"
+ts=$(q team/71)
+check_eq "team 71's play from its members' GUIDs since they joined (303's game before joining left out): 2 games, 1-1, 2 kills, 2 deaths" \
+  "3 2 1 1 2 2 1 obj/obj_team2 2 1 Thompson 2" \
+  "$(jq -r '"\(.members_count) \(.matches) \(.wins) \(.losses) \(.kills) \(.deaths) \(.kd_ratio) \(.top_maps[0].map_name) \(.top_maps[0].matches) \(.top_maps[0].wins) \(.top_weapons[0].name) \(.top_weapons[0].kills)"' <<<"$ts")"
+check_eq "...per member: 301 all the kills, 302 none, 303 nothing yet" "301 2 2 2 100 | 302 2 0 0 0 | 303 0 0 0 0 | " \
+  "$(jq -r '[.members[] | "\(.member_id) \(.matches) \(.kills) \(.deaths) \(.kills_share) | "] | join("")' <<<"$ts")"
+check_eq "an unknown team's stats: 404" 404 "$(http_status "$API/stats/team/999")"
 check_eq "team 73's matches: the draw, in the Winter Cup" "1 0 0 1 draw 2 2 Winter Cup" \
   "$(q team/73/matches | jq -r '"\(.played) \(.wins) \(.losses) \(.draws) \(.matches[0].result) \(.matches[0].team_score) \(.matches[0].opponent_score) \(.matches[0].tournament_name)"')"
 check_eq "head to head 72 v 71: 1-1, mirrored for the opponent" "2 1 1 Alpha 1 1" \
