@@ -5,7 +5,7 @@
 # at once for a link made after the game ended, and not again after a restart or a second link call; a scheduled
 # match is linked automatically to the one game of its teams, and not when two games fit; the same results in the
 # install.sql (smf-mohaa) and plugin schema variants of the forum's tables; queryd's team, head-to-head, tournament
-# and member record answers.
+# and member record answers; a crash in the middle of a result's transaction.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 export LC_ALL=C
@@ -280,5 +280,35 @@ check_eq "v2: a draw, no winner, the game linked; history in the plugin's column
     mdb_query "SELECT id_team, wins, losses, draws FROM v2_mohaa_teams WHERE id_team IN (73, 74) ORDER BY id_team" | tr '\t' ' ' | tr '\n' ';')"
 kill -TERM "$PID_v1" "$PID_v2"
 wait "$PID_v1" "$PID_v2" 2>/dev/null
+
+# --- a crash in the middle of a result's transaction -------------------------------------------------------------
+# Another session holds Bravo's row, so achievd's transaction for match 15 (Alpha v Bravo) stops at Bravo's totals,
+# after the mark, the bracket match, both history rows and Alpha's totals; achievd is killed there. MariaDB rolls
+# the transaction back when the holder lets go; the restarted achievd writes the result once.
+G6=$(game t7_g6 "301 302" "304 305" allies 3 0)
+mdb_query "INSERT INTO smf_mohaa_tournament_matches (id_match, id_tournament, id_team1, id_team2) VALUES (15, 5, 71, 72)"
+rows_before=$(mdb_query "SELECT COUNT(*) FROM smf_mohaa_team_matches")
+before="$(totals smf_ draws) $rows_before"
+mdb_query "START TRANSACTION; SELECT id_team FROM smf_mohaa_teams WHERE id_team = 72 FOR UPDATE; SELECT SLEEP(6); COMMIT" \
+  >/dev/null &
+holder=$!
+sleep 0.5
+check_eq "linking 15 to game 6: 200" 200 "$(link 15 "{\"match_id\": \"$G6\"}" | cut -d' ' -f1)"
+# (INNODB_TRX needs the PROCESS privilege; a user sees its own sessions in PROCESSLIST, and an UPDATE of one row
+# that stays there is waiting for its lock)
+check "achievd's transaction waits for Bravo's row" retry 5 eval \
+  '[ "$(mdb_query "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE '"'UPDATE smf_mohaa_teams SET losses%'"'")" = 1 ]'
+kill -KILL "$(cat "$STACK_DIR/run/achievd.pid")"
+wait "$holder"
+sleep 1
+check_eq "killed mid-transaction: nothing of match 15 is written" "$before 0" \
+  "$(totals smf_ draws) $(mdb_query "SELECT COUNT(*) FROM smf_mohaa_team_matches") $(
+    mdb_query "SELECT COUNT(*) FROM mohstats_tournament_results WHERE id_match = 15")"
+"$STACK_SH" up "$STACK_DIR" >/dev/null 2>&1 || fail "restarting achievd"
+check "the restarted achievd records match 15" retry 20 eval \
+  '[ "$(mdb_query "SELECT COUNT(*) FROM mohstats_tournament_results WHERE id_match = 15")" = 1 ]'
+check_eq "...once: Alpha 2-1, Bravo 1-2, two more history rows" "71 2 1 0;72 1 2 0; $((rows_before + 2))" \
+  "$(totals smf_ draws) $(mdb_query "SELECT COUNT(*) FROM smf_mohaa_team_matches")"
+check_eq "...with match 15's own two rows" 2 "$(mdb_query "SELECT COUNT(*) FROM smf_mohaa_team_matches WHERE id_team IN (71, 72) AND match_date = (SELECT ended_at FROM mohstats_tournament_results WHERE id_match = 15)")"
 
 finish
