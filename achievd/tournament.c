@@ -257,6 +257,17 @@ static int record_pending(tournament_thread *t)
                 g = &games[j];
         if (!g)
             continue; /* not ended (or not played) yet */
+        if (links[i].team_a == 0 || links[i].team_b == 0) {
+            char key[48];
+            snprintf(key, sizeof key, "teamless:%" PRIu32, links[i].id_match);
+            if (first_time(t, key)) {
+                atomic_fetch_add(&t->undecided, 1);
+                log_warn("achievd: tournaments: tournament match %" PRIu32 " has no two teams (a player-based "
+                         "bracket, or teams not set yet): its result is not recorded",
+                         links[i].id_match);
+            }
+            continue;
+        }
         if (!g->players && (rc = game_players(t, g)) != 0)
             break;
         tside side_a;

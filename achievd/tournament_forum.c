@@ -199,16 +199,20 @@ int tforum_team_guids(tforum *f, uint32_t team, uint64_t from_s, uint64_t to_s, 
     snprintf(team_s, sizeof team_s, "%" PRIu32, team);
     snprintf(from, sizeof from, "%" PRIu64, from_s);
     snprintf(to, sizeof to, "%" PRIu64, to_s);
+    const char *params[3] = {team_s, NULL, NULL};
+    int n_params = 1;
+    if (joined)
+        params[n_params++] = to;
+    if (left)
+        params[n_params++] = from;
     snprintf(sql, sizeof sql,
              "SELECT DISTINCT i.player_guid\n"
              "FROM {p}mohaa_team_members t\n"
              "JOIN {p}mohaa_identities i ON i.id_member = t.id_member\n"
-             "WHERE t.id_team = ? AND i.player_guid != ''\n"
-             "  AND %s\n"
+             "WHERE t.id_team = ? AND i.player_guid != ''%s\n"
              "  AND (t.status = 'active'%s)",
-             joined ? "t.joined_date <= ?" : "? >= 0", left ? " OR t.left_date >= ?" : "");
-    const char *params[3] = {team_s, to, from};
-    mdb_result *r = query(f, sql, left ? 3 : 2, params, err, sizeof err);
+             joined ? " AND t.joined_date <= ?" : "", left ? " OR t.left_date >= ?" : "");
+    mdb_result *r = query(f, sql, n_params, params, err, sizeof err);
     if (!r) {
         log_error("achievd: tournaments: cannot read team %" PRIu32 "'s members: %s", team, err);
         return -EIO;
