@@ -410,7 +410,7 @@ static void member_start(qjob *j)
 // clang-format off
 static const char roster_sql[] =
     "SELECT t.id_team, t.team_name, t.team_tag, m.id_member, m.joined_date, COALESCE(i.player_guid, '') AS guid,\n"
-    "       COALESCE(mem.real_name, mem.member_name, '') AS member_name\n"
+    "       COALESCE(NULLIF(mem.real_name, ''), mem.member_name, '') AS member_name\n"
     "FROM {p}mohaa_teams AS t\n"
     "LEFT JOIN {p}mohaa_team_members AS m ON m.id_team = t.id_team AND m.status = 'active'\n"
     "LEFT JOIN {p}mohaa_identities AS i ON i.id_member = m.id_member AND i.player_guid != ''\n"
