@@ -28,6 +28,9 @@ typedef struct {
     int dedup_s;              /* ACHIEVD_DEDUP_S */
     int match_idle_s;         /* ACHIEVD_MATCH_IDLE_S */
     int write_rows;           /* ACHIEVD_WRITE_ROWS: rows per MariaDB statement */
+    int tournament_poll_ms;   /* ACHIEVD_TOURNAMENT_POLL_MS: linked tournament matches are looked at this often */
+    int tournament_window_s;  /* ACHIEVD_TOURNAMENT_WINDOW_S: automatic links' window; 0 = none */
+    int tournament_settle_s;  /* ACHIEVD_TOURNAMENT_SETTLE_S: automatic links wait this long after the window */
 } achievd_settings;
 
 int achievd_settings_load(achievd_settings *s);

@@ -1,4 +1,5 @@
-/* achievd: evaluates achievements from the event stream and writes unlocks into the forum's tables. */
+/* achievd: evaluates achievements from the event stream and writes unlocks into the forum's tables; writes the
+ * results of linked tournament matches there too (tournament.c). */
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "report.h"
+#include "tournament.h"
 
 /* `achievd grant|revoke MEMBER CODE`: the manual achievements, and corrections. */
 static int grant_cli(int argc, char **argv, const achievd_settings *s)
@@ -37,12 +39,14 @@ static int grant_cli(int argc, char **argv, const achievd_settings *s)
 typedef struct {
     pipeline *p;
     report *r;
+    tournament_thread *t;
 } achievd;
 
 static void stop_achievd(void *arg, void *token, void (*done)(void *token))
 {
     achievd *a = arg;
     pipeline_stop(a->p); /* the thread finishes its step (a read blocks 0.5 s at most) and gives the lease up */
+    tournament_thread_stop(a->t);
     report_free(a->r);   /* its timer would keep the loop running */
     a->r = NULL;
     done(token);
@@ -53,7 +57,8 @@ int main(int argc, char **argv)
     static const daemon_info info = {
         .name = "achievd",
         .summary = "Reads the event stream, evaluates the forum's achievements, writes unlocks and progress to "
-                   "MariaDB.\nOperator commands: achievd grant|revoke MEMBER CODE.",
+                   "MariaDB, and the results of linked tournament matches.\n"
+                   "Operator commands: achievd grant|revoke MEMBER CODE.",
         .listen_var = "ACHIEVD_URL",
     };
     config_register(achievd_config_vars);
@@ -81,7 +86,8 @@ int main(int argc, char **argv)
     static achievd a;
     a.p = pipeline_new(&s);
     a.r = a.p ? report_new(daemon_loop(d), a.p) : NULL;
-    if (!a.p || !a.r || pipeline_start(a.p) != 0) {
+    a.t = tournament_thread_new(&s);
+    if (!a.p || !a.r || !a.t || pipeline_start(a.p) != 0 || tournament_thread_start(a.t) != 0) {
         log_error("achievd: cannot start (out of memory?)");
         return 1;
     }
@@ -89,5 +95,6 @@ int main(int argc, char **argv)
     code = daemon_run(d);
     daemon_free(d);
     pipeline_free(a.p);
+    tournament_thread_free(a.t);
     return code;
 }

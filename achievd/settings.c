@@ -27,6 +27,14 @@ const config_var achievd_config_vars[] = {
     {"ACHIEVD_DEDUP_S", "600",
      "a batch ingestd may have added twice is recognised while its first copy is younger than this"},
     {"ACHIEVD_MATCH_IDLE_S", "21600", "a match without events this long is forgotten (ended or abandoned)"},
+    {"ACHIEVD_TOURNAMENT_POLL_MS", "2000",
+     "linked tournament matches are looked at this often: a result is written this long at most after both its link "
+     "and its match's end are in (docs/tournaments.md)"},
+    {"ACHIEVD_TOURNAMENT_WINDOW_S", "10800",
+     "a scheduled tournament match is linked automatically to the one match of its two teams ending this close to "
+     "its scheduled time; 0: never automatically"},
+    {"ACHIEVD_TOURNAMENT_SETTLE_S", "60",
+     "an automatic link is decided this long after the window closed, once every game ended in it is in ClickHouse"},
     {NULL, NULL, NULL},
 };
 
@@ -56,5 +64,8 @@ int achievd_settings_load(achievd_settings *s)
     rc |= config_get_int_in("ACHIEVD_IDENTITIES_RELOAD_S", 1, 86400, &s->identities_reload_s);
     rc |= config_get_int_in("ACHIEVD_DEDUP_S", 1, 604800, &s->dedup_s);
     rc |= config_get_int_in("ACHIEVD_MATCH_IDLE_S", 60, 604800, &s->match_idle_s);
+    rc |= config_get_int_in("ACHIEVD_TOURNAMENT_POLL_MS", 100, 3600000, &s->tournament_poll_ms);
+    rc |= config_get_int_in("ACHIEVD_TOURNAMENT_WINDOW_S", 0, 604800, &s->tournament_window_s);
+    rc |= config_get_int_in("ACHIEVD_TOURNAMENT_SETTLE_S", 0, 86400, &s->tournament_settle_s);
     return rc ? -EINVAL : 0;
 }

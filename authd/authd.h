@@ -42,9 +42,15 @@ int authd_settings_load(authd *a);
  * when it is done (code_upgrade.c). */
 void code_upgrade_start(authd *a, daemon_ctx *d);
 
-/* Route registration of each half. */
+/* Route registration of each half, and of the tournament links (tournament.c). */
 void verify_routes(authd *a, http_server *s);
 void forum_routes(authd *a, http_server *s);
+void tournament_routes(authd *a, http_server *s);
+
+/* Whether the request carries the forum's secret (X-Server-Token, FORUM_API_TOKEN_SHA256); if not, it has been
+ * answered (401, 429 after repeated failures from one address, 503 when not configured). Every forum call
+ * checks it first (forum.c). */
+bool authd_forum_allowed(authd *a, http_request *req);
 
 /* The request body as a JSON object: JSON when it starts with '{' (the tracker sends JSON under a form
  * Content-Type), else a form (key=value&...) whose values become strings. NULL when it is neither. */

@@ -54,10 +54,8 @@ struct fcall {
     bool claim, regenerate, retried; /* login code calls */
 };
 
-/* Whether the request carries the forum's secret; if not, it has been answered. */
-static bool forum_allowed(forum_ctx *f, http_request *req)
+bool authd_forum_allowed(authd *a, http_request *req)
 {
-    authd *a = f->a;
     const char *ip = client_ip(req);
     char key[CLIENT_LIMIT_KEY_LEN];
     client_limit_key(ip, key);
@@ -218,7 +216,7 @@ static void on_member(mdb_result *res, const char *err, void *arg)
 
 static void code_common(http_request *req, forum_ctx *f, bool claim)
 {
-    if (!forum_allowed(f, req))
+    if (!authd_forum_allowed(f->a, req))
         return;
     cJSON *o = authd_body(req);
     long member = authd_member_id(cJSON_GetObjectItemCaseSensitive(o, "forum_user_id"));
@@ -273,7 +271,7 @@ static long list_member(http_request *req)
 static void history_handler(http_request *req, void *arg)
 {
     forum_ctx *f = arg;
-    if (!forum_allowed(f, req))
+    if (!authd_forum_allowed(f->a, req))
         return;
     long m = list_member(req);
     if (!m)
@@ -304,7 +302,7 @@ static void history_handler(http_request *req, void *arg)
 static void trusted_handler(http_request *req, void *arg)
 {
     forum_ctx *f = arg;
-    if (!forum_allowed(f, req))
+    if (!authd_forum_allowed(f->a, req))
         return;
     long m = list_member(req);
     fcall *c = m ? fcall_new(f, req, m) : NULL;
@@ -325,7 +323,7 @@ static void trusted_handler(http_request *req, void *arg)
 static void pending_handler(http_request *req, void *arg)
 {
     forum_ctx *f = arg;
-    if (!forum_allowed(f, req))
+    if (!authd_forum_allowed(f->a, req))
         return;
     long m = list_member(req);
     fcall *c = m ? fcall_new(f, req, m) : NULL;
@@ -390,7 +388,7 @@ static void trusted_delete_handler(http_request *req, void *arg)
 {
     forum_ctx *f = arg;
     change_args ch;
-    if (!forum_allowed(f, req) || !change_args_read(req, "ip_id", &ch))
+    if (!authd_forum_allowed(f->a, req) || !change_args_read(req, "ip_id", &ch))
         return;
     fcall *c = fcall_new(f, req, ch.member);
     if (!c)
@@ -411,7 +409,7 @@ static void resolve_handler(http_request *req, void *arg)
 {
     forum_ctx *f = arg;
     change_args ch;
-    if (!forum_allowed(f, req) || !change_args_read(req, "approval_id", &ch))
+    if (!authd_forum_allowed(f->a, req) || !change_args_read(req, "approval_id", &ch))
         return;
     bool approve = strcmp(ch.action, "approve") == 0;
     if (!approve && strcmp(ch.action, "deny") != 0) {
@@ -454,7 +452,7 @@ static void reply_count(fcall *c, PGresult *res)
 static void mark_notified_handler(http_request *req, void *arg)
 {
     forum_ctx *f = arg;
-    if (!forum_allowed(f, req))
+    if (!authd_forum_allowed(f->a, req))
         return;
     cJSON *o = authd_body(req);
     long member = authd_member_id(cJSON_GetObjectItemCaseSensitive(o, "forum_user_id"));

@@ -58,6 +58,7 @@ int main(int argc, char **argv)
     code_upgrade_start(&a, d);
     verify_routes(&a, daemon_http(d));
     forum_routes(&a, daemon_http(d));
+    tournament_routes(&a, daemon_http(d));
     code = daemon_run(d);
     login_limits_close(&a.verify_limits);
     rate_limit_free(a.forum_failures);

@@ -477,6 +477,7 @@ int mdb_query(mdb_pool *p, const char *sql, int nparams, const char *const *para
 struct mdb_conn {
     mdb_target target;
     MYSQL *my;
+    bool in_tx; /* between mdb_conn_begin and mdb_conn_end */
 };
 
 mdb_conn *mdb_conn_open(const char *url, char *err, size_t errlen)
@@ -504,7 +505,13 @@ mdb_result *mdb_conn_query(mdb_conn *c, const char *sql, int nparams, const char
         errlen = sizeof dummy;
     }
     err[0] = '\0';
-    if (c->my && idle_conn_dead(c->my)) {
+    /* In a transaction a new connection would run the rest of it outside the transaction (autocommit), and a
+     * deadlock has already rolled the whole of it back: the caller must end it and start again. */
+    if (c->in_tx && !c->my) {
+        set_err(err, errlen, "the connection was lost during the transaction");
+        return NULL;
+    }
+    if (!c->in_tx && c->my && idle_conn_dead(c->my)) {
         mysql_close(c->my);
         c->my = NULL;
     }
@@ -515,7 +522,7 @@ mdb_result *mdb_conn_query(mdb_conn *c, const char *sql, int nparams, const char
     for (int tries = 1;; tries++) {
         r = run(c->my, sql, nparams, params, err, errlen);
         e = mysql_errno(c->my);
-        if (r || (e != ER_LOCK_DEADLOCK && e != ER_AUTOINC_READ_FAILED) || tries == MDB_DEADLOCK_TRIES)
+        if (r || c->in_tx || (e != ER_LOCK_DEADLOCK && e != ER_AUTOINC_READ_FAILED) || tries == MDB_DEADLOCK_TRIES)
             break;
         uv_sleep(1u << tries);
     }
@@ -524,6 +531,33 @@ mdb_result *mdb_conn_query(mdb_conn *c, const char *sql, int nparams, const char
         c->my = NULL;
     }
     return r;
+}
+
+int mdb_conn_begin(mdb_conn *c, char *err, size_t errlen)
+{
+    c->in_tx = false;
+    mdb_result *r = mdb_conn_query(c, "START TRANSACTION", 0, NULL, err, errlen);
+    if (!r)
+        return -EIO;
+    mdb_result_free(r);
+    c->in_tx = true;
+    return 0;
+}
+
+int mdb_conn_end(mdb_conn *c, bool commit, char *err, size_t errlen)
+{
+    mdb_result *r = mdb_conn_query(c, commit ? "COMMIT" : "ROLLBACK", 0, NULL, err, errlen);
+    c->in_tx = false;
+    if (!r) {
+        /* The server rolls back what it did not see committed when the connection goes. */
+        if (c->my) {
+            mysql_close(c->my);
+            c->my = NULL;
+        }
+        return -EIO;
+    }
+    mdb_result_free(r);
+    return 0;
 }
 
 void mdb_conn_close(mdb_conn *c)

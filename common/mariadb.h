@@ -4,6 +4,7 @@
 #ifndef MOHSTATS_MARIADB_H
 #define MOHSTATS_MARIADB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -65,6 +66,12 @@ mdb_conn *mdb_conn_open(const char *url, char *err, size_t errlen);
 mdb_result *mdb_conn_query(mdb_conn *c, const char *sql, int nparams, const char *const *params, char *err,
                            size_t errlen);
 void mdb_conn_close(mdb_conn *c);
+/* A transaction on the connection. mdb_conn_begin connects if needed and starts it (0, or -EIO with err); until
+ * mdb_conn_end, a query neither reconnects nor retries a deadlock, since either would run the rest of the
+ * transaction outside it: on any error the caller ends it (commit=false) and may start again. mdb_conn_end
+ * commits or rolls back: 0, or -EIO when the commit's outcome was not confirmed. */
+int mdb_conn_begin(mdb_conn *c, char *err, size_t errlen);
+int mdb_conn_end(mdb_conn *c, bool commit, char *err, size_t errlen);
 /* Blocking query on a connection of its own, for tools and tests; returns NULL + err on failure. */
 mdb_result *mdb_query_sync(const char *url, const char *sql, int nparams, const char *const *params, char *err,
                            size_t errlen);

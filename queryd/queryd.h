@@ -77,6 +77,7 @@ void game_server_players_routes(queryd *q, http_server *s);
 void query_routes(queryd *q, http_server *s);
 void heatmap_routes(queryd *q, http_server *s);
 void achievement_routes(queryd *q, http_server *s);
+void team_routes(queryd *q, http_server *s); /* teams.c: teams and tournaments */
 /* Every API area's routes (the calls above): what queryd serves under /api/v1, in one place, so that main.c and the
  * test of docs/openapi.json (tests/unit/test_openapi.c) register the same routes. */
 void queryd_api_routes(queryd *q, http_server *s);

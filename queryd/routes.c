@@ -95,6 +95,7 @@ void queryd_api_routes(queryd *q, http_server *s)
     query_routes(q, s);
     heatmap_routes(q, s);
     achievement_routes(q, s);
+    team_routes(q, s);
 }
 
 char *sql_in(const char *col, const char *const *vals, size_t n)

@@ -1,6 +1,6 @@
 /* docs/openapi.json against what the daemons serve: every route queryd registers (queryd_api_routes, the list
  * main.c uses) is a path of the document marked "x-mohstats-daemon": "queryd" with a GET operation, and every such
- * path is served; the same for authd's routes (verify_routes, forum_routes) and its paths, method by method; each
+ * path is served; the same for authd's routes (verify_routes, forum_routes, tournament_routes) and its paths, method by method; each
  * path parameter is declared; each operation answers with a JSON schema; the leaderboard's stat and period lists
  * are the ones queryd accepts (the stats and rating). Runs in milliseconds: no server starts, routes are only
  * registered. ingestd's two paths are not checked here (their registration needs its running parts). */
@@ -72,6 +72,7 @@ static void served_routes(daemon_kind d, route_list *l)
     } else {
         verify_routes(&a, s);
         forum_routes(&a, s);
+        tournament_routes(&a, s);
     }
     memset(l, 0, sizeof *l);
     http_server_routes_each(s, collect, l);

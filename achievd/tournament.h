@@ -1,0 +1,78 @@
+/* achievd's tournament thread: the results of linked tournament matches into the forum's tables, exactly once
+ * (docs/tournaments.md). tournament.c decides (ClickHouse's match, the teams' sides); tournament_forum.c reads and
+ * writes the forum's tables in whichever schema variant is present. */
+#ifndef MOHSTATS_ACHIEVD_TOURNAMENT_H
+#define MOHSTATS_ACHIEVD_TOURNAMENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "achievd.h"
+
+/* ---- deciding (tournament.c) ---- */
+
+/* A side of a game match, as the views normalise team names (docs/definitions.md). */
+typedef enum { TSIDE_NONE = 0, TSIDE_ALLIES, TSIDE_AXIS } tside;
+
+/* The side most of a team's linked members played on: NONE when none played or as many on each side. */
+tside tournament_team_side(unsigned on_allies, unsigned on_axis);
+/* A tournament match's outcome: 'a' or 'b' (that team won) or 'd' (draw), from the game match's winning side
+ * ("allies", "axis" or "" when the match named none: then the scores decide, equal scores are a draw), its
+ * scores, and the side each team played on (different sides, neither NONE). */
+char tournament_outcome(const char *winner, int allies_score, int axis_score, tside side_a);
+
+typedef struct tournament_thread tournament_thread;
+
+/* Polls every ACHIEVD_TOURNAMENT_POLL_MS on connections of its own; NULL when out of memory. */
+tournament_thread *tournament_thread_new(const achievd_settings *s);
+int tournament_thread_start(tournament_thread *t);
+/* Stop after the step under way, and wait for the thread. */
+void tournament_thread_stop(tournament_thread *t);
+void tournament_thread_free(tournament_thread *t);
+
+/* ---- the forum's tables (tournament_forum.c) ---- */
+
+typedef struct tforum tforum;
+
+/* A linked tournament match whose result is not recorded yet. */
+typedef struct {
+    uint32_t id_match, id_tournament, team_a, team_b;
+    char match_id[65];
+} tlink;
+
+/* What is recorded of one: the outcome ('a', 'b', 'd'), each team's score, the map and when the game ended. */
+typedef struct {
+    tlink l;
+    char outcome;
+    int score_a, score_b;
+    char map[101];
+    uint64_t ended_s;
+} tresult;
+
+tforum *tforum_new(const achievd_settings *s);
+void tforum_free(tforum *f);
+/* Read which columns the forum's team and tournament tables have (their schema variants); logs them when they
+ * change. 0, or a negative error. */
+int tforum_detect(tforum *f);
+/* Whether the forum has a bracket table at all (as of the last tforum_detect): without one there is nothing to do. */
+bool tforum_has_brackets(const tforum *f);
+/* Up to max linked tournament matches without a recorded result (malloc'd into *out). */
+int tforum_pending(tforum *f, tlink **out, size_t *n, size_t max);
+/* The GUIDs linked to the team's members while they were members during [from_s, to_s] (malloc'd array of
+ * malloc'd strings). */
+int tforum_team_guids(tforum *f, uint32_t team, uint64_t from_s, uint64_t to_s, char ***out, size_t *n);
+void tforum_guids_free(char **g, size_t n);
+/* Write the result in one transaction with its mark in mohstats_tournament_results: *recorded is false when the
+ * mark was already there (written before: nothing changed). 0, or a negative error (nothing written). */
+int tforum_record(tforum *f, const tresult *r, bool *recorded);
+
+/* Automatic links: tournament matches not linked, not completed, scheduled (a time in the schema's schedule
+ * column) between from_s and to_s, with both teams set. */
+int tforum_scheduled(tforum *f, uint64_t from_s, uint64_t to_s, tlink **out, uint64_t **when, size_t *n, size_t max);
+/* Whether a game match decides a tournament match already (it is then no candidate for another). */
+int tforum_game_linked(tforum *f, const char *match_id, bool *linked);
+/* Link a tournament match automatically unless a link exists already; *linked says whether it did. */
+int tforum_autolink(tforum *f, uint32_t id_match, const char *match_id, bool *linked);
+
+#endif

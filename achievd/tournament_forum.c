@@ -1,0 +1,520 @@
+/* The forum's team and tournament tables as the tournament thread reads and writes them, in whichever schema
+ * variant the forum's installer created (docs/forum.md §1.4-1.5, docs/tournaments.md): columns are detected and
+ * only those present are written. Column names come from the fixed lists below, never from input. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "mariadb.h"
+#include "tournament.h"
+
+#define SQL_MAX 2048
+#define PARAMS_MAX 16
+
+struct tforum {
+    const achievd_settings *s;
+    mdb_conn *db;
+    char cols[4096];  /* ",table.column," for every column of the tables below (table without the prefix) */
+    bool unreachable; /* the last tforum_detect failed: an outage is logged once, not every poll */
+};
+
+tforum *tforum_new(const achievd_settings *s)
+{
+    tforum *f = calloc(1, sizeof *f);
+    char err[256];
+    if (!f)
+        return NULL;
+    f->s = s;
+    f->db = mdb_conn_open(s->mariadb_url, err, sizeof err);
+    if (!f->db) {
+        log_error("achievd: tournaments: cannot use MARIADB_URL: %s", err);
+        free(f);
+        return NULL;
+    }
+    return f;
+}
+
+void tforum_free(tforum *f)
+{
+    if (!f)
+        return;
+    mdb_conn_close(f->db);
+    free(f);
+}
+
+/* Run a statement whose forum table names are written {p}. */
+static mdb_result *query(tforum *f, const char *tmpl, int n, const char *const *params, char *err, size_t errlen)
+{
+    char *sql = mdb_prefixed_sql(f->s->prefix, tmpl);
+    if (!sql) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    mdb_result *r = mdb_conn_query(f->db, sql, n, params, err, errlen);
+    free(sql);
+    return r;
+}
+
+/* Whether the forum's table (without prefix) has the column. */
+static bool has(const tforum *f, const char *table, const char *column)
+{
+    char key[128];
+    snprintf(key, sizeof key, ",%s.%s,", table, column);
+    return strstr(f->cols, key) != NULL;
+}
+
+int tforum_detect(tforum *f)
+{
+    static const char *const tables[] = {"mohaa_tournament_matches", "mohaa_team_matches", "mohaa_teams",
+                                         "mohaa_team_members"};
+    char names[4][96], err[256];
+    const char *params[4];
+    for (int i = 0; i < 4; i++) {
+        snprintf(names[i], sizeof names[i], "%s%s", f->s->prefix, tables[i]);
+        params[i] = names[i];
+    }
+    mdb_result *r = mdb_conn_query(f->db,
+                                   "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS\n"
+                                   "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?, ?, ?, ?)\n"
+                                   "ORDER BY TABLE_NAME, ORDINAL_POSITION",
+                                   4, params, err, sizeof err);
+    if (!r) {
+        if (!f->unreachable)
+            log_error("achievd: tournaments: cannot read the forum's columns (retried every poll): %s", err);
+        f->unreachable = true;
+        return -EIO;
+    }
+    if (f->unreachable)
+        log_info("achievd: tournaments: the forum's database answers again");
+    f->unreachable = false;
+    char cols[sizeof f->cols];
+    size_t n = 0, plen = strlen(f->s->prefix);
+    cols[n++] = ',';
+    cols[n] = '\0';
+    for (unsigned long long i = 0; i < r->nrows; i++) {
+        const char *t = mdb_cell(r, i, 0), *c = mdb_cell(r, i, 1);
+        if (!t || !c || strlen(t) <= plen)
+            continue;
+        int w = snprintf(cols + n, sizeof cols - n, "%s.%s,", t + plen, c);
+        if (w < 0 || (size_t)w >= sizeof cols - n)
+            break;
+        n += (size_t)w;
+    }
+    mdb_result_free(r);
+    if (strcmp(cols, f->cols) != 0) {
+        memcpy(f->cols, cols, sizeof cols);
+        if (!tforum_has_brackets(f)) {
+            log_info("achievd: tournaments: the forum has no %smohaa_tournament_matches table: no results to write",
+                     f->s->prefix);
+            return 0;
+        }
+        bool teams = has(f, "mohaa_tournament_matches", "id_team_a") || has(f, "mohaa_tournament_matches", "id_team1");
+        log_info("achievd: tournaments: forum schema: bracket matches %s%s%s, team history %s%s, teams with%s draws",
+                 teams ? "" : "(none with teams) ", has(f, "mohaa_tournament_matches", "id_team1") ? "id_team1/2" : "",
+                 has(f, "mohaa_tournament_matches", "id_team_a") ? " id_team_a/b" : "",
+                 has(f, "mohaa_team_matches", "team_score") ? "team_score" : "",
+                 has(f, "mohaa_team_matches", "score_us") ? " score_us" : "",
+                 has(f, "mohaa_teams", "draws") ? "" : "out");
+    }
+    return 0;
+}
+
+bool tforum_has_brackets(const tforum *f)
+{
+    return strstr(f->cols, ",mohaa_tournament_matches.id_match,") != NULL;
+}
+
+/* The SQL expression of a bracket match's team (1 or 2, a or b): the plugin's column when set, else smf-mohaa's. */
+static void team_expr(const tforum *f, int which, char *out, size_t outlen)
+{
+    bool plugin = has(f, "mohaa_tournament_matches", which == 1 ? "id_team1" : "id_team2");
+    bool smf = has(f, "mohaa_tournament_matches", which == 1 ? "id_team_a" : "id_team_b");
+    const char *p = which == 1 ? "m.id_team1" : "m.id_team2", *s = which == 1 ? "m.id_team_a" : "m.id_team_b";
+    if (plugin && smf)
+        snprintf(out, outlen, "COALESCE(NULLIF(%s, 0), %s, 0)", p, s);
+    else
+        snprintf(out, outlen, "COALESCE(%s, 0)", plugin ? p : smf ? s : "0");
+}
+
+static uint32_t cell_u32(const mdb_result *r, unsigned long long row, unsigned col)
+{
+    const char *c = mdb_cell(r, row, col);
+    unsigned long long v = c ? strtoull(c, NULL, 10) : 0;
+    return v > UINT32_MAX ? 0 : (uint32_t)v;
+}
+
+/* Rows of (id_match, id_tournament, team a, team b, match id) into tlinks. */
+static int links_of(mdb_result *r, tlink **out, size_t *n)
+{
+    *n = 0;
+    *out = r->nrows ? calloc(r->nrows, sizeof **out) : NULL;
+    if (r->nrows && !*out)
+        return -ENOMEM;
+    for (unsigned long long i = 0; i < r->nrows; i++) {
+        tlink *l = &(*out)[(*n)++];
+        l->id_match = cell_u32(r, i, 0);
+        l->id_tournament = cell_u32(r, i, 1);
+        l->team_a = cell_u32(r, i, 2);
+        l->team_b = cell_u32(r, i, 3);
+        snprintf(l->match_id, sizeof l->match_id, "%s", mdb_cell(r, i, 4) ? mdb_cell(r, i, 4) : "");
+    }
+    return 0;
+}
+
+int tforum_pending(tforum *f, tlink **out, size_t *n, size_t max)
+{
+    char a[96], b[96], sql[SQL_MAX], lim[24], err[256];
+    team_expr(f, 1, a, sizeof a);
+    team_expr(f, 2, b, sizeof b);
+    snprintf(lim, sizeof lim, "%zu", max);
+    snprintf(sql, sizeof sql,
+             "SELECT m.id_match, m.id_tournament, %s, %s, l.match_id\n"
+             "FROM mohstats_tournament_links l\n"
+             "JOIN {p}mohaa_tournament_matches m ON m.id_match = l.id_match\n"
+             "LEFT JOIN mohstats_tournament_results r ON r.id_match = l.id_match\n"
+             "WHERE r.id_match IS NULL\n"
+             "ORDER BY l.id_match\n"
+             "LIMIT %s",
+             a, b, lim);
+    mdb_result *r = query(f, sql, 0, NULL, err, sizeof err);
+    if (!r) {
+        log_error("achievd: tournaments: cannot read the linked matches: %s", err);
+        return -EIO;
+    }
+    int rc = links_of(r, out, n);
+    mdb_result_free(r);
+    return rc;
+}
+
+int tforum_team_guids(tforum *f, uint32_t team, uint64_t from_s, uint64_t to_s, char ***out, size_t *n)
+{
+    /* A member counts from joined_date on (0: since always) while their row is active; left_date, where the
+     * schema has it, keeps one who has left since counted for the time they were in. */
+    char sql[SQL_MAX], team_s[16], from[24], to[24], err[256];
+    bool left = has(f, "mohaa_team_members", "left_date");
+    bool joined = has(f, "mohaa_team_members", "joined_date");
+    snprintf(team_s, sizeof team_s, "%" PRIu32, team);
+    snprintf(from, sizeof from, "%" PRIu64, from_s);
+    snprintf(to, sizeof to, "%" PRIu64, to_s);
+    const char *params[3] = {team_s, NULL, NULL};
+    int n_params = 1;
+    if (joined)
+        params[n_params++] = to;
+    if (left)
+        params[n_params++] = from;
+    snprintf(sql, sizeof sql,
+             "SELECT DISTINCT i.player_guid\n"
+             "FROM {p}mohaa_team_members t\n"
+             "JOIN {p}mohaa_identities i ON i.id_member = t.id_member\n"
+             "WHERE t.id_team = ? AND i.player_guid != ''%s\n"
+             "  AND (t.status = 'active'%s)",
+             joined ? " AND t.joined_date <= ?" : "", left ? " OR t.left_date >= ?" : "");
+    mdb_result *r = query(f, sql, n_params, params, err, sizeof err);
+    if (!r) {
+        log_error("achievd: tournaments: cannot read team %" PRIu32 "'s members: %s", team, err);
+        return -EIO;
+    }
+    *n = 0;
+    *out = r->nrows ? calloc(r->nrows, sizeof **out) : NULL;
+    for (unsigned long long i = 0; *out && i < r->nrows; i++)
+        if (((*out)[*n] = strdup(mdb_cell(r, i, 0))))
+            (*n)++;
+    int rc = r->nrows && !*out ? -ENOMEM : 0;
+    mdb_result_free(r);
+    return rc;
+}
+
+void tforum_guids_free(char **g, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(g[i]);
+    free(g);
+}
+
+/* A statement built from detected columns: SQL text and its parameters (NULL = SQL NULL). */
+typedef struct {
+    char sql[SQL_MAX];
+    size_t len;
+    const char *params[PARAMS_MAX];
+    int n;
+    char vals[PARAMS_MAX][112];
+} stmt;
+
+static void stmt_add(stmt *q, const char *text)
+{
+    int w = snprintf(q->sql + q->len, sizeof q->sql - q->len, "%s", text);
+    if (w > 0)
+        q->len += (size_t)w < sizeof q->sql - q->len ? (size_t)w : 0;
+}
+
+/* Append text and a parameter for its "?" (value NULL: SQL NULL). */
+static void stmt_param(stmt *q, const char *text, const char *value)
+{
+    stmt_add(q, text);
+    if (q->n >= PARAMS_MAX)
+        return;
+    if (value) {
+        snprintf(q->vals[q->n], sizeof q->vals[q->n], "%s", value);
+        q->params[q->n] = q->vals[q->n];
+    } else {
+        q->params[q->n] = NULL;
+    }
+    q->n++;
+}
+
+static void stmt_num(stmt *q, const char *text, long long v)
+{
+    char b[24];
+    snprintf(b, sizeof b, "%lld", v);
+    stmt_param(q, text, b);
+}
+
+static int run(tforum *f, stmt *q, unsigned long long *affected)
+{
+    char err[256];
+    mdb_result *r = query(f, q->sql, q->n, q->params, err, sizeof err);
+    if (!r) {
+        log_error("achievd: tournaments: a write failed: %s", err);
+        return -EIO;
+    }
+    if (affected)
+        *affected = r->affected_rows;
+    mdb_result_free(r);
+    return 0;
+}
+
+/* The bracket match: winner, scores, completed, and the game match where the schema has room for it. */
+static int write_bracket(tforum *f, const tresult *res)
+{
+    static const char T[] = "mohaa_tournament_matches";
+    uint32_t winner = res->outcome == 'a' ? res->l.team_a : res->outcome == 'b' ? res->l.team_b : 0;
+    char w[16];
+    snprintf(w, sizeof w, "%" PRIu32, winner);
+    stmt q = {0};
+    stmt_add(&q, "UPDATE {p}mohaa_tournament_matches SET id_match = id_match");
+    if (has(f, T, "winner_id"))
+        stmt_param(&q, ", winner_id = ?", w);
+    if (has(f, T, "id_winner"))
+        stmt_param(&q, ", id_winner = ?", winner ? w : NULL);
+    if (has(f, T, "score_a")) {
+        stmt_num(&q, ", score_a = ?", res->score_a < 0 ? 0 : res->score_a);
+        stmt_num(&q, ", score_b = ?", res->score_b < 0 ? 0 : res->score_b);
+    }
+    if (has(f, T, "team1_score")) {
+        stmt_num(&q, ", team1_score = ?", res->score_a);
+        stmt_num(&q, ", team2_score = ?", res->score_b);
+    }
+    if (has(f, T, "status"))
+        stmt_add(&q, ", status = 'completed'");
+    if (has(f, T, "completed_time"))
+        stmt_num(&q, ", completed_time = ?", (long long)res->ended_s);
+    if (has(f, T, "game_match_id"))
+        stmt_param(&q, ", game_match_id = ?", res->l.match_id);
+    stmt_num(&q, " WHERE id_match = ?", res->l.id_match);
+    return run(f, &q, NULL);
+}
+
+/* One team's row of match history, with the columns of this schema variant. */
+static int write_history(tforum *f, const tresult *res, bool team_a, const char *opponent_name)
+{
+    static const char T[] = "mohaa_team_matches";
+    uint32_t team = team_a ? res->l.team_a : res->l.team_b, opp = team_a ? res->l.team_b : res->l.team_a;
+    int us = team_a ? res->score_a : res->score_b, them = team_a ? res->score_b : res->score_a;
+    char mine = team_a ? 'a' : 'b';
+    const char *result = res->outcome == 'd' ? "draw" : res->outcome == mine ? "win" : "loss";
+    stmt q = {0}, v = {0};
+    stmt_add(&q, "INSERT INTO {p}mohaa_team_matches (id_team, id_opponent, match_date, result, map");
+    stmt_num(&v, ") VALUES (?", team);
+    stmt_num(&v, ", ?", opp);
+    stmt_num(&v, ", ?", (long long)res->ended_s);
+    stmt_param(&v, ", ?", result);
+    /* the plugin's map column is VARCHAR(50), smf-mohaa's 100 */
+    stmt_param(&v, ", LEFT(?, 50)", res->map);
+    if (has(f, T, "opponent_name")) {
+        stmt_add(&q, ", opponent_name");
+        stmt_param(&v, ", LEFT(?, 100)", opponent_name);
+    }
+    if (has(f, T, "id_tournament")) {
+        stmt_add(&q, ", id_tournament");
+        stmt_num(&v, ", ?", res->l.id_tournament);
+    }
+    if (has(f, T, "team_score")) {
+        stmt_add(&q, ", team_score, opponent_score");
+        stmt_num(&v, ", ?", us);
+        stmt_num(&v, ", ?", them);
+    }
+    if (has(f, T, "score_us")) {
+        stmt_add(&q, ", score_us, score_them");
+        stmt_num(&v, ", ?", us);
+        stmt_num(&v, ", ?", them);
+    }
+    stmt_add(&v, ")");
+    stmt_add(&q, v.sql);
+    memcpy(q.vals, v.vals, sizeof v.vals);
+    for (int i = 0; i < v.n; i++)
+        q.params[i] = v.params[i] ? q.vals[i] : NULL;
+    q.n = v.n;
+    return run(f, &q, NULL);
+}
+
+/* A team's totals: one more win, loss or draw (draws only where the schema counts them). */
+static int write_totals(tforum *f, uint32_t team, char result)
+{
+    stmt q = {0};
+    if (result == 'w')
+        stmt_add(&q, "UPDATE {p}mohaa_teams SET wins = wins + 1");
+    else if (result == 'l')
+        stmt_add(&q, "UPDATE {p}mohaa_teams SET losses = losses + 1");
+    else if (has(f, "mohaa_teams", "draws"))
+        stmt_add(&q, "UPDATE {p}mohaa_teams SET draws = draws + 1");
+    else
+        return 0;
+    stmt_num(&q, " WHERE id_team = ?", team);
+    return run(f, &q, NULL);
+}
+
+/* The team's name, for the other team's history row; "" when unknown. */
+static void team_name(tforum *f, uint32_t team, char *out, size_t outlen)
+{
+    char id[16], err[256];
+    snprintf(id, sizeof id, "%" PRIu32, team);
+    const char *params[1] = {id};
+    mdb_result *r = query(f, "SELECT team_name FROM {p}mohaa_teams WHERE id_team = ?", 1, params, err, sizeof err);
+    snprintf(out, outlen, "%s", r && r->nrows && mdb_cell(r, 0, 0) ? mdb_cell(r, 0, 0) : "");
+    mdb_result_free(r);
+}
+
+int tforum_record(tforum *f, const tresult *res, bool *recorded)
+{
+    char err[256], name_a[256], name_b[256];
+    *recorded = false;
+    team_name(f, res->l.team_a, name_a, sizeof name_a);
+    team_name(f, res->l.team_b, name_b, sizeof name_b);
+    if (mdb_conn_begin(f->db, err, sizeof err) != 0) {
+        log_error("achievd: tournaments: cannot start a transaction: %s", err);
+        return -EIO;
+    }
+    /* The mark first: a second writer of the same result waits here for the first one's transaction, then finds
+     * the mark and writes nothing. */
+    stmt q = {0};
+    const char *outcome = res->outcome == 'a' ? "a" : res->outcome == 'b' ? "b" : "draw";
+    stmt_num(&q,
+             "INSERT IGNORE INTO mohstats_tournament_results\n"
+             "  (id_match, match_id, id_team_a, id_team_b, result, score_a, score_b, ended_at, recorded_at)\n"
+             "VALUES (?",
+             res->l.id_match);
+    stmt_param(&q, ", ?", res->l.match_id);
+    stmt_num(&q, ", ?", res->l.team_a);
+    stmt_num(&q, ", ?", res->l.team_b);
+    stmt_param(&q, ", ?", outcome);
+    stmt_num(&q, ", ?", res->score_a);
+    stmt_num(&q, ", ?", res->score_b);
+    stmt_num(&q, ", ?", (long long)res->ended_s);
+    stmt_add(&q, ", UNIX_TIMESTAMP())");
+    unsigned long long marked = 0;
+    int rc = run(f, &q, &marked);
+    if (rc == 0 && marked == 1) {
+        char ra = res->outcome == 'd' ? 'd' : res->outcome == 'a' ? 'w' : 'l';
+        char rb = res->outcome == 'd' ? 'd' : res->outcome == 'b' ? 'w' : 'l';
+        rc = write_bracket(f, res);
+        rc = rc ? rc : write_history(f, res, true, name_b);
+        rc = rc ? rc : write_history(f, res, false, name_a);
+        rc = rc ? rc : write_totals(f, res->l.team_a, ra);
+        rc = rc ? rc : write_totals(f, res->l.team_b, rb);
+    }
+    if (mdb_conn_end(f->db, rc == 0 && marked == 1, err, sizeof err) != 0) {
+        log_error("achievd: tournaments: the transaction of tournament match %" PRIu32 " did not complete: %s",
+                  res->l.id_match, err);
+        return -EIO;
+    }
+    *recorded = rc == 0 && marked == 1;
+    return rc;
+}
+
+int tforum_scheduled(tforum *f, uint64_t from_s, uint64_t to_s, tlink **out, uint64_t **when, size_t *n, size_t max)
+{
+    static const char T[] = "mohaa_tournament_matches";
+    *n = 0;
+    *out = NULL;
+    *when = NULL;
+    /* The plugin's scheduled_time, else smf-mohaa's match_date; a schema with neither schedules nothing. */
+    const char *at = has(f, T, "scheduled_time") && has(f, T, "match_date")
+                         ? "COALESCE(NULLIF(m.scheduled_time, 0), m.match_date)"
+                     : has(f, T, "scheduled_time") ? "m.scheduled_time"
+                     : has(f, T, "match_date")     ? "m.match_date"
+                                                   : NULL;
+    if (!at)
+        return 0;
+    char a[96], b[96], sql[SQL_MAX], lim[24], from[24], to[24], err[256];
+    team_expr(f, 1, a, sizeof a);
+    team_expr(f, 2, b, sizeof b);
+    snprintf(lim, sizeof lim, "%zu", max);
+    snprintf(from, sizeof from, "%" PRIu64, from_s);
+    snprintf(to, sizeof to, "%" PRIu64, to_s);
+    snprintf(sql, sizeof sql,
+             "SELECT * FROM (\n"
+             "  SELECT m.id_match, m.id_tournament, %s AS a, %s AS b, '' AS match_id, %s AS at\n"
+             "  FROM {p}mohaa_tournament_matches m\n"
+             "  LEFT JOIN mohstats_tournament_links l ON l.id_match = m.id_match\n"
+             "  WHERE l.id_match IS NULL%s\n"
+             ") s\n"
+             "WHERE a > 0 AND b > 0 AND at BETWEEN ? AND ?\n"
+             "ORDER BY id_match\n"
+             "LIMIT %s",
+             a, b, at, has(f, T, "status") ? " AND m.status NOT IN ('completed', 'forfeit')" : "", lim);
+    const char *params[2] = {from, to};
+    mdb_result *r = query(f, sql, 2, params, err, sizeof err);
+    if (!r) {
+        log_error("achievd: tournaments: cannot read the scheduled matches: %s", err);
+        return -EIO;
+    }
+    int rc = links_of(r, out, n);
+    if (rc == 0 && *n) {
+        *when = calloc(*n, sizeof **when);
+        for (size_t i = 0; *when && i < *n; i++)
+            (*when)[i] = strtoull(mdb_cell(r, i, 5) ? mdb_cell(r, i, 5) : "0", NULL, 10);
+        rc = *when ? 0 : -ENOMEM;
+    }
+    mdb_result_free(r);
+    return rc;
+}
+
+int tforum_autolink(tforum *f, uint32_t id_match, const char *match_id, bool *linked)
+{
+    char id[16], err[256];
+    snprintf(id, sizeof id, "%" PRIu32, id_match);
+    const char *params[3] = {id, match_id, match_id};
+    /* IGNORE: a link the forum made meanwhile wins. A game decides one tournament match: one linked already is
+     * not linked again. */
+    mdb_result *r =
+        mdb_conn_query(f->db,
+                       "INSERT IGNORE INTO mohstats_tournament_links (id_match, match_id, source, linked_at)\n"
+                       "SELECT ?, ?, 'auto', UNIX_TIMESTAMP() FROM DUAL\n"
+                       "WHERE NOT EXISTS (SELECT 1 FROM mohstats_tournament_links WHERE match_id = ?)",
+                       3, params, err, sizeof err);
+    if (!r) {
+        log_error("achievd: tournaments: cannot link tournament match %s: %s", id, err);
+        return -EIO;
+    }
+    *linked = r->affected_rows == 1;
+    mdb_result_free(r);
+    return 0;
+}
+
+int tforum_game_linked(tforum *f, const char *match_id, bool *linked)
+{
+    char err[256];
+    const char *params[1] = {match_id};
+    mdb_result *r = mdb_conn_query(f->db, "SELECT 1 FROM mohstats_tournament_links WHERE match_id = ? LIMIT 1", 1,
+                                   params, err, sizeof err);
+    if (!r) {
+        log_error("achievd: tournaments: cannot read the links: %s", err);
+        return -EIO;
+    }
+    *linked = r->nrows > 0;
+    mdb_result_free(r);
+    return 0;
+}

@@ -1,0 +1,314 @@
+#!/usr/bin/env bash
+# Teams and tournaments (issue 22, docs/tournaments.md): a small tournament played through ingestd's API with known
+# results. The forum links a tournament match to its game through authd (the forum secret; 404, 409, 400); achievd
+# writes the result into the forum's tables (winner, scores, a team_matches row per team, wins/losses/draws) once,
+# at once for a link made after the game ended, and not again after a restart or a second link call; a scheduled
+# match is linked automatically to the one game of its teams, and not when two games fit; the same results in the
+# install.sql (smf-mohaa) and plugin schema variants of the forum's tables; queryd's team, head-to-head, tournament
+# and member record answers; a crash in the middle of a result's transaction.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+export LC_ALL=C
+
+# Automatic links: games ending within 30 s of a match's schedule, decided 2 s after that window closed.
+export ACHIEVD_TOURNAMENT_POLL_MS=300 ACHIEVD_TOURNAMENT_WINDOW_S=30 ACHIEVD_TOURNAMENT_SETTLE_S=2
+stack_up || exit 1
+API=$MOHSTATS_URL/api/v1
+
+reg=$(curl -s -X POST "$API/servers/register" -H 'Content-Type: application/json' \
+  -d '{"name": "Cup", "ip_address": "127.0.0.1", "port": "12500"}')
+TOKEN=$(jq -r .token <<<"$reg")
+check "a game server registered" test -n "$TOKEN" -a "$TOKEN" != null
+
+# post EVENT_JSON...: one batch; prints the HTTP status.
+post() {
+  local batch
+  batch=$(IFS=,; echo "[$*]")
+  curl -s -o /dev/null -w '%{http_code}' -X POST "$API/ingest/events" -H 'Content-Type: application/json' \
+    -H "X-Server-Token: $TOKEN" --data-binary "$batch"
+}
+ev() {
+  printf '{"type": "%s", "match_id": "%s", "session_id": "%s", "timestamp": "%s.000"%s}' "$1" "$MATCH" "$SESSION" \
+    "$2" "${3:+, $3}"
+}
+who() { printf '"%s_name": "P%s", "%s_guid": "%s", "%s_team": "%s"' "$1" "$2" "$1" "$2" "$1" "$3"; }
+spawn() { ev player_spawn "$1" "$(who player "$2" "$3")"; }
+kill_ev() {
+  ev player_kill "$1" "$(who attacker "$2" "$3"), $(who victim "$4" "$5"), \"weapon\": \"Thompson\", \
+\"hitloc\": \"torso_upper\", \"mod\": \"bullet\", \"damage\": \"100.000\""
+}
+# game SESSION ALLIES_GUIDS AXIS_GUIDS WINNER ALLIES_SCORE AXIS_SCORE: one whole game (start, spawns, a kill each
+# way, the end with its winner and scores); prints the match id queryd uses, once it is in ClickHouse.
+game() {
+  MATCH=m_$1 SESSION=$1
+  local a=() g w=$4 key=""
+  a+=("$(ev match_start 0 '"map_name": "obj/obj_team2", "gametype": "4"')")
+  for g in $2; do a+=("$(spawn 1 "$g" american)"); done
+  for g in $3; do a+=("$(spawn 1 "$g" german)"); done
+  a+=("$(kill_ev 20 "${2%% *}" american "${3%% *}" german)" "$(kill_ev 30 "${3%% *}" german "${2%% *}" american)")
+  a+=("$(ev match_end 300 "\"winning_team\": \"$w\", \"allies_score\": $5, \"axis_score\": $6, \"map\": \"obj/obj_team2\"")")
+  [ "$(post "${a[@]}")" = 202 ] || return 1
+  retry 20 eval 'key=$(ch_query "SELECT DISTINCT match_key FROM raw_events WHERE session_id = '"'$1'"' AND event_type = '"'match_end'"'"); [ -n "$key" ]' ||
+    return 1
+  echo "$key"
+}
+
+# link ID BODY [curl options...]: the forum's link call; prints "STATUS BODY".
+link() {
+  local id=$1 body=$2
+  shift 2
+  curl -s -w ' %{http_code}' -X POST "$API/auth/tournament-matches/$id/link" -H 'Content-Type: application/json' \
+    -H "X-Server-Token: $FORUM_API_TOKEN" --data-binary "$body" "$@" | awk '{s=$NF; $NF=""; print s, $0}'
+}
+metric() { curl -s "$ACHIEVD_URL/metrics" | awk -v m="$1" '$1 == m {print $2 + 0}'; }
+
+# --- the forum: members with GUIDs, teams, a tournament --------------------------------------------------------
+# Alpha: 301 302 (and 303, who joins after the games: not one of its players then); Bravo: 304 305; Charlie: 306;
+# Delta: 307. Each member's GUID is their number.
+NOW=$(date +%s)
+mdb_query "INSERT INTO smf_members (id_member, member_name, real_name) VALUES
+    (301,'m301','m301'),(302,'m302','m302'),(303,'m303','m303'),(304,'m304','m304'),(305,'m305','m305'),
+    (306,'m306','m306'),(307,'m307','m307');
+  INSERT INTO smf_mohaa_identities (id_member, player_guid, linked_at) VALUES
+    (301,'301',1),(302,'302',1),(303,'303',1),(304,'304',1),(305,'305',1),(306,'306',1),(307,'307',1);
+  INSERT INTO smf_mohaa_teams (id_team, team_name, id_captain) VALUES
+    (71,'Alpha',301),(72,'Bravo',304),(73,'Charlie',306),(74,'Delta',307);
+  INSERT INTO smf_mohaa_team_members (id_team, id_member, role, joined_date, status) VALUES
+    (71,301,'captain',1,'active'),(71,302,'member',1,'active'),(71,303,'member',$((NOW + 86400)),'active'),
+    (72,304,'captain',1,'active'),(72,305,'member',1,'active'),(73,306,'captain',1,'active'),(74,307,'captain',1,'active');
+  INSERT INTO smf_mohaa_tournaments (id_tournament, name) VALUES (5, 'Winter Cup');
+  INSERT INTO smf_mohaa_tournament_matches (id_match, id_tournament, id_team1, id_team2, id_team_a, id_team_b)
+    VALUES (11, 5, 72, 71, 72, 71);" || fail "the forum's rows"
+
+# Game 1: Alpha (allies, with 303 on the Axis side: not yet a member) beats Bravo 5-3.
+G1=$(game t7_g1 "301 302" "304 305 303" allies 5 3)
+check "game 1 is in ClickHouse" test -n "$G1"
+
+# --- the link call ------------------------------------------------------------------------------------------------
+out=$(curl -s -w ' %{http_code}' -X POST "$API/auth/tournament-matches/11/link" -d "{\"match_id\": \"$G1\"}")
+check_eq "without the forum secret: 401" "401" "${out##* }"
+out=$(link 11 "{\"match_id\": \"$G1\"}" -H 'X-Server-Token: not-the-secret')
+check_eq "with a wrong secret: 401" "401" "${out%% *}"
+check_eq "an unknown tournament match: 404" "404" "$(link 999 "{\"match_id\": \"$G1\"}" | cut -d' ' -f1)"
+check_eq "no match_id: 400" "400" "$(link 11 '{}' | cut -d' ' -f1)"
+check_eq "a tournament match id that is not a number: 400" "400" "$(link abc "{\"match_id\": \"$G1\"}" | cut -d' ' -f1)"
+out=$(link 11 "{\"match_id\": \"$G1\"}")
+check_eq "linking tournament match 11 to game 1: 200" "200" "${out%% *}"
+check_eq "...the answer names the link" "$G1 forum" "$(jq -r '"\(.match_id) \(.source)"' <<<"${out#* }")"
+
+# The game had ended: the result is written at once (within a poll or two).
+t0=$(date +%s%N)
+check "the result is recorded" retry 20 eval '[ "$(mdb_query "SELECT COUNT(*) FROM mohstats_tournament_results WHERE id_match = 11")" = 1 ]'
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "...within 3 s of the link ($ms ms)" test "$ms" -lt 3000
+check_eq "bracket match: Alpha (team 2) won 5-3, both schemas' columns, completed, game linked" \
+  "71 71 3 5 3 5 completed $G1" \
+  "$(mdb_query "SELECT winner_id, id_winner, score_a, score_b, team1_score, team2_score, status, game_match_id
+                FROM smf_mohaa_tournament_matches WHERE id_match = 11" | tr '\t' ' ')"
+check "...completed_time is the game's end" eval \
+  '[ "$(mdb_query "SELECT completed_time FROM smf_mohaa_tournament_matches WHERE id_match = 11")" -ge "$NOW" ]'
+history() { # PREFIX: each team's rows of match history
+  mdb_query "SELECT id_team, id_opponent, result, map, $2 FROM ${1}mohaa_team_matches ORDER BY id_team, id_match" |
+    tr '\t' ' ' | tr '\n' ';'
+}
+check_eq "a team_matches row per team, plugin and smf-mohaa columns" \
+  "71 72 win obj/obj_team2 Bravo 5 5 3 5 3;72 71 loss obj/obj_team2 Alpha 5 3 5 3 5;" \
+  "$(history smf_ "opponent_name, id_tournament, team_score, opponent_score, score_us, score_them")"
+totals() { mdb_query "SELECT id_team, wins, losses, $2 FROM ${1}mohaa_teams WHERE id_team IN (71, 72) ORDER BY id_team" | tr '\t' ' ' | tr '\n' ';'; }
+check_eq "Alpha 1 win, Bravo 1 loss" "71 1 0 0;72 0 1 0;" "$(totals smf_ draws)"
+check_eq "achievd counts one result" 1 "$(metric achievd_tournament_results_recorded)"
+state=$(curl -s "$API/auth/tournament-matches/11/link" -H "X-Server-Token: $FORUM_API_TOKEN")
+check_eq "GET: linked, recorded, team b won" "$G1 true b" "$(jq -r '"\(.match_id) \(.recorded) \(.result)"' <<<"$state")"
+
+# --- exactly once ---------------------------------------------------------------------------------------------------
+check_eq "the same link again: 200, nothing changes" "200" "$(link 11 "{\"match_id\": \"$G1\"}" | cut -d' ' -f1)"
+check_eq "another game once recorded: 409" "409" "$(link 11 '{"match_id": "m_other"}' | cut -d' ' -f1)"
+check_eq "removing a recorded link: 409" "409" "$(link 11 '{"match_id": null}' | cut -d' ' -f1)"
+apid=$(cat "$STACK_DIR/run/achievd.pid")
+kill -KILL "$apid"
+"$STACK_SH" up "$STACK_DIR" >/dev/null 2>&1 || fail "restarting achievd"
+check "achievd is back" retry 20 eval '[ "$(http_status "$ACHIEVD_URL/ready")" = 200 ]'
+# a replayed step: the mark gone from achievd's view can only come back through MariaDB, which still has it
+sleep 1.5
+check_eq "after a restart: still one team_matches row per team" 2 "$(mdb_query "SELECT COUNT(*) FROM smf_mohaa_team_matches")"
+check_eq "...and the same totals" "71 1 0 0;72 0 1 0;" "$(totals smf_ draws)"
+check_eq "...and nothing recorded by the new achievd" 0 "$(metric achievd_tournament_results_recorded)"
+
+# --- a link made before the game ended, and a draw --------------------------------------------------------------
+mdb_query "INSERT INTO smf_mohaa_tournament_matches (id_match, id_tournament, id_team1, id_team2) VALUES (14, 5, 73, 74)"
+MATCH=m_t7_g5 SESSION=t7_g5
+check_eq "game 5 (Charlie v Delta) starts" 202 "$(post "$(ev match_start 0 '"map_name": "dm/mohdm1", "gametype": "2"')" \
+  "$(spawn 1 306 american)" "$(spawn 1 307 german)" "$(kill_ev 20 306 american 307 german)")"
+retry 20 eval 'G5=$(ch_query "SELECT DISTINCT match_key FROM raw_events WHERE session_id = '"'t7_g5'"'"); [ -n "$G5" ]'
+check_eq "linking 14 to game 5 while it is played: 200" 200 "$(link 14 "{\"match_id\": \"$G5\"}" | cut -d' ' -f1)"
+sleep 1
+check_eq "...nothing recorded before the game ends" 0 "$(mdb_query "SELECT COUNT(*) FROM mohstats_tournament_results WHERE id_match = 14")"
+check_eq "game 5 ends 2-2, no winner" 202 "$(post "$(kill_ev 40 307 german 306 american)" \
+  "$(ev match_end 300 '"winning_team": "", "allies_score": 2, "axis_score": 2, "map": "dm/mohdm1"')")"
+check "...then the draw is recorded" retry 20 eval '[ "$(mdb_query "SELECT result FROM mohstats_tournament_results WHERE id_match = 14")" = draw ]'
+check_eq "a draw: no winner, draws counted" "0 NULL;73 0 0 1;74 0 0 1;" \
+  "$(mdb_query "SELECT winner_id, IFNULL(id_winner, 'NULL') FROM smf_mohaa_tournament_matches WHERE id_match = 14" | tr '\t' ' ' | tr '\n' ';')$(
+    mdb_query "SELECT id_team, wins, losses, draws FROM smf_mohaa_teams WHERE id_team IN (73, 74) ORDER BY id_team" | tr '\t' ' ' | tr '\n' ';')"
+
+# --- automatic links --------------------------------------------------------------------------------------------
+# Game 2: Bravo (allies) beats Alpha. Tournament match 12 (Alpha v Bravo, scheduled 5 s from now) fits only game 2
+# (game 1 is linked already): linked, once the window closed. Games 3 and 4: Charlie v Delta twice; match 13
+# (Charlie v Delta, the same schedule) is not linked.
+SCHED=$(($(date +%s) + 5))
+mdb_query "INSERT INTO smf_mohaa_tournament_matches (id_match, id_tournament, id_team1, id_team2, scheduled_time, status)
+  VALUES (12, 5, 71, 72, $SCHED, 'scheduled'), (13, 5, 73, 74, $SCHED, 'scheduled')"
+G2=$(game t7_g2 "304 305" "301 302" allies 4 1)
+G3=$(game t7_g3 "306" "307" axis 0 1)
+G4=$(game t7_g4 "307" "306" axis 0 1)
+check "games 2, 3 and 4 are in ClickHouse" test -n "$G2" -a -n "$G3" -a -n "$G4"
+check_eq "nothing is linked while the window is open" 0 "$(mdb_query "SELECT COUNT(*) FROM mohstats_tournament_links WHERE id_match IN (12, 13)")"
+check "match 12 is linked to game 2 automatically" retry 60 eval \
+  '[ "$(mdb_query "SELECT CONCAT(match_id, \" \", source) FROM mohstats_tournament_links WHERE id_match = 12")" = "$G2 auto" ]'
+check "...and its result recorded: Bravo won 4-1" retry 20 eval \
+  '[ "$(mdb_query "SELECT CONCAT(id_winner, \" \", team1_score, \"-\", team2_score) FROM smf_mohaa_tournament_matches WHERE id_match = 12")" = "72 1-4" ]'
+check "two games fit match 13: counted" retry 30 eval '[ "$(metric achievd_tournament_autolinks_ambiguous)" = 1 ]'
+check_eq "...and not linked" 0 "$(mdb_query "SELECT COUNT(*) FROM mohstats_tournament_links WHERE id_match = 13")"
+check "...and logged" grep -q 'tournament match 13: 2 matches of its teams' "$STACK_DIR/logs/achievd.log"
+check_eq "totals after two games: Alpha 1-1, Bravo 1-1" "71 1 1 0;72 1 1 0;" "$(totals smf_ draws)"
+
+# --- served by queryd ---------------------------------------------------------------------------------------------
+q() { curl -s "$API/stats/$1"; }
+check_eq "team 71's matches: 2 played, 1-1, newest first (12: a loss 1-4, 11: a win 5-3 against Bravo)" \
+  "2 1 1 0 | 12 loss 1 4 Bravo $G2 | 11 win 5 3 Bravo $G1" \
+  "$(q team/71/matches | jq -r '"\(.played) \(.wins) \(.losses) \(.draws)" + ([.matches[] | " | \(.tournament_match_id) \(.result) \(.team_score) \(.opponent_score) \(.opponent_name) \(.match_id)"] | join(""))')"
+ts=$(q team/71)
+check_eq "team 71's play from its members' GUIDs since they joined (303's game before joining left out): 2 games, 1-1, 2 kills, 2 deaths" \
+  "3 2 1 1 2 2 1 obj/obj_team2 2 1 Thompson 2" \
+  "$(jq -r '"\(.members_count) \(.matches) \(.wins) \(.losses) \(.kills) \(.deaths) \(.kd_ratio) \(.top_maps[0].map_name) \(.top_maps[0].matches) \(.top_maps[0].wins) \(.top_weapons[0].name) \(.top_weapons[0].kills)"' <<<"$ts")"
+check_eq "...per member: 301 all the kills, 302 none, 303 nothing yet" "301 2 2 2 100 | 302 2 0 0 0 | 303 0 0 0 0 | " \
+  "$(jq -r '[.members[] | "\(.member_id) \(.matches) \(.kills) \(.deaths) \(.kills_share) | "] | join("")' <<<"$ts")"
+check_eq "an unknown team's stats: 404" 404 "$(http_status "$API/stats/team/999")"
+check_eq "team 73's matches: the draw, in the Winter Cup" "1 0 0 1 draw 2 2 Winter Cup" \
+  "$(q team/73/matches | jq -r '"\(.played) \(.wins) \(.losses) \(.draws) \(.matches[0].result) \(.matches[0].team_score) \(.matches[0].opponent_score) \(.matches[0].tournament_name)"')"
+check_eq "head to head 72 v 71: 1-1, mirrored for the opponent" "2 1 1 Alpha 1 1" \
+  "$(q team/72/vs/71 | jq -r '"\(.played) \(.wins) \(.losses) \(.opponent.team_name) \(.opponent.wins) \(.opponent.losses)"')"
+check_eq "head to head 71 v 73: none" "0" "$(q team/71/vs/73 | jq -r .played)"
+check_eq "an unknown team: 404" 404 "$(http_status "$API/stats/team/999/matches")"
+check_eq "an unknown opponent: 404" 404 "$(http_status "$API/stats/team/71/vs/999")"
+t=$(q tournament/5)
+check_eq "tournament 5: its name, one round of 4 matches, 3 games played" "Winter Cup 1 4 3" \
+  "$(jq -r '"\(.tournament.name) \(.bracket | length) \(.bracket[0].matches | length) \(.matches_played)"' <<<"$t")"
+check_eq "...match 11: Bravo 3, Alpha 5, Alpha won, completed, game 1 with its 2 kills on obj/obj_team2" \
+  "Bravo 3 Alpha 5 71 completed $G1 forum 2 obj/obj_team2" \
+  "$(jq -r '.bracket[0].matches[] | select(.tournament_match_id == 11) | "\(.team1.team_name) \(.team1_score) \(.team2.team_name) \(.team2_score) \(.winner_id) \(.status) \(.match_id) \(.link_source) \(.game.kills) \(.game.map_name)"' <<<"$t")"
+check_eq "...match 13 (not linked): scheduled, no game" "scheduled null null" \
+  "$(jq -r '.bracket[0].matches[] | select(.tournament_match_id == 13) | "\(.status) \(.match_id) \(.game)"' <<<"$t")"
+check_eq "...top player: 301 (2 kills, 2 deaths, 2 games; 304 has as many, the GUID orders)" "301 2 2 2" \
+  "$(jq -r '.top_players[0] | "\(.guid) \(.kills) \(.deaths) \(.matches)"' <<<"$t")"
+check_eq "an unknown tournament: 404" 404 "$(http_status "$API/stats/tournament/999")"
+check_eq "member 301's record: 1-1 in the Winter Cup with Alpha" "2 1 1 0 Winter Cup Alpha 1 1" \
+  "$(q member/301/tournaments | jq -r '"\(.played) \(.wins) \(.losses) \(.draws) \(.tournaments[0].tournament_name) \(.tournaments[0].team_name) \(.tournaments[0].wins) \(.tournaments[0].losses)"')"
+check_eq "member 303 joined Alpha after its games: no record" "0" "$(q member/303/tournaments | jq -r .played)"
+
+# --- the forum's schema variants (docs/forum.md §1.4-1.5) ------------------------------------------------------
+# v1: install.sql (smf-mohaa): bracket matches id_team_a/b, score_a/b, winner_id, match_date; history score_us/them;
+# teams without draws; members without left_date.
+# v2: the plugin installers: id_team1/2, team1/2_score, id_winner, game_match_id, ENUM status; history with
+# opponent_name, id_tournament, team_score/opponent_score; teams with draws.
+mdb_query "CREATE TABLE v1_mohaa_identities LIKE smf_mohaa_identities;
+  INSERT INTO v1_mohaa_identities SELECT * FROM smf_mohaa_identities;
+  CREATE TABLE v1_mohaa_teams (id_team INT UNSIGNED AUTO_INCREMENT PRIMARY KEY, team_name VARCHAR(255) NOT NULL UNIQUE,
+    team_tag VARCHAR(10) DEFAULT '', description TEXT, logo_url VARCHAR(255) DEFAULT '', website VARCHAR(255) DEFAULT '',
+    id_captain INT UNSIGNED DEFAULT 0, founded_date INT UNSIGNED DEFAULT 0, status VARCHAR(20) DEFAULT 'active',
+    rating INT DEFAULT 1000, wins INT UNSIGNED DEFAULT 0, losses INT UNSIGNED DEFAULT 0, recruiting TINYINT UNSIGNED DEFAULT 0);
+  CREATE TABLE v1_mohaa_team_members (id_team INT UNSIGNED NOT NULL, id_member INT UNSIGNED NOT NULL,
+    role VARCHAR(20) DEFAULT 'member', joined_date INT UNSIGNED DEFAULT 0, status VARCHAR(20) DEFAULT 'active',
+    PRIMARY KEY (id_team, id_member));
+  CREATE TABLE v1_mohaa_team_matches (id_match INT UNSIGNED AUTO_INCREMENT PRIMARY KEY, id_team INT UNSIGNED NOT NULL,
+    id_opponent INT UNSIGNED NOT NULL DEFAULT 0, match_date INT UNSIGNED DEFAULT 0, result VARCHAR(10) DEFAULT '',
+    map VARCHAR(100) DEFAULT '', score_us INT DEFAULT 0, score_them INT DEFAULT 0);
+  CREATE TABLE v1_mohaa_tournament_matches (id_match INT UNSIGNED AUTO_INCREMENT PRIMARY KEY,
+    id_tournament INT UNSIGNED NOT NULL, \`round\` INT UNSIGNED DEFAULT 1, bracket_group INT UNSIGNED DEFAULT 0,
+    id_team_a INT UNSIGNED DEFAULT 0, id_team_b INT UNSIGNED DEFAULT 0, score_a INT UNSIGNED DEFAULT 0,
+    score_b INT UNSIGNED DEFAULT 0, winner_id INT UNSIGNED DEFAULT 0, match_date INT UNSIGNED DEFAULT 0);
+  CREATE TABLE v2_mohaa_identities LIKE smf_mohaa_identities;
+  INSERT INTO v2_mohaa_identities SELECT * FROM smf_mohaa_identities;
+  CREATE TABLE v2_mohaa_teams (id_team INT UNSIGNED AUTO_INCREMENT PRIMARY KEY, team_name VARCHAR(100) NOT NULL UNIQUE,
+    team_tag VARCHAR(10) DEFAULT '', description TEXT, logo_url VARCHAR(255) DEFAULT '', banner_url VARCHAR(255) DEFAULT '',
+    id_captain INT UNSIGNED NOT NULL, founded_date INT UNSIGNED DEFAULT 0,
+    status ENUM('active','inactive','disbanded') DEFAULT 'active', rating INT DEFAULT 1000,
+    wins INT UNSIGNED DEFAULT 0, losses INT UNSIGNED DEFAULT 0, draws INT UNSIGNED DEFAULT 0);
+  CREATE TABLE v2_mohaa_team_members (id_team INT UNSIGNED NOT NULL, id_member INT UNSIGNED NOT NULL,
+    role ENUM('captain','officer','member','substitute') DEFAULT 'member', joined_date INT UNSIGNED DEFAULT 0,
+    status ENUM('active','inactive','left','kicked') DEFAULT 'active', PRIMARY KEY (id_team, id_member));
+  CREATE TABLE v2_mohaa_team_matches (id_match INT UNSIGNED AUTO_INCREMENT PRIMARY KEY, id_team INT UNSIGNED NOT NULL,
+    id_opponent INT UNSIGNED NULL, opponent_name VARCHAR(100) DEFAULT '', id_tournament INT UNSIGNED NULL,
+    map VARCHAR(50) DEFAULT '', team_score INT DEFAULT 0, opponent_score INT DEFAULT 0,
+    result ENUM('win','loss','draw') NOT NULL, match_date INT UNSIGNED DEFAULT 0);
+  CREATE TABLE v2_mohaa_tournament_matches (id_match INT UNSIGNED AUTO_INCREMENT PRIMARY KEY,
+    id_tournament INT UNSIGNED NOT NULL, round_number TINYINT UNSIGNED DEFAULT 1, match_number INT UNSIGNED DEFAULT 1,
+    bracket_position VARCHAR(20) DEFAULT '', id_team1 INT UNSIGNED NULL, id_team2 INT UNSIGNED NULL,
+    id_player1 INT UNSIGNED NULL, id_player2 INT UNSIGNED NULL, team1_score INT DEFAULT 0, team2_score INT DEFAULT 0,
+    id_winner INT UNSIGNED NULL, game_match_id VARCHAR(64) NULL,
+    status ENUM('pending','scheduled','live','completed','forfeit') DEFAULT 'pending',
+    scheduled_time INT UNSIGNED NULL, completed_time INT UNSIGNED NULL);"
+for v in v1 v2; do
+  mdb_query "INSERT INTO ${v}_mohaa_teams (id_team, team_name, id_captain) SELECT id_team, team_name, id_captain FROM smf_mohaa_teams;
+    INSERT INTO ${v}_mohaa_team_members (id_team, id_member, role, joined_date, status)
+      SELECT id_team, id_member, role, joined_date, status FROM smf_mohaa_team_members;
+    CREATE TABLE ${v}_mohaa_achievement_defs LIKE smf_mohaa_achievement_defs;
+    CREATE TABLE ${v}_mohaa_player_achievements LIKE smf_mohaa_player_achievements;
+    CREATE TABLE ${v}_mohaa_achievement_progress LIKE smf_mohaa_achievement_progress;"
+done
+# The mohstats tables are the database's, not a prefix's: the variants' bracket matches take ids of their own.
+mdb_query "INSERT INTO v1_mohaa_tournament_matches (id_match, id_tournament, id_team_a, id_team_b) VALUES (21, 6, 72, 71);
+  INSERT INTO v2_mohaa_tournament_matches (id_match, id_tournament, id_team1, id_team2) VALUES (31, 7, 73, 74);
+  INSERT INTO mohstats_tournament_links (id_match, match_id, source) VALUES (21, '$G1', 'forum'), (31, '$G5', 'forum')"
+for v in v1 v2; do
+  port=$(free_port)
+  SMF_DB_PREFIX=${v}_ ACHIEVD_GROUP=achievd_$v ACHIEVD_URL=http://127.0.0.1:$port \
+    "$MOHSTATS_BIN_DIR/achievd" >"$STACK_DIR/logs/achievd_$v.log" 2>&1 &
+  eval "PID_$v=\$!"
+done
+check "v1 (install.sql): recorded" retry 30 eval '[ "$(mdb_query "SELECT winner_id FROM v1_mohaa_tournament_matches WHERE id_match = 21")" = 71 ]'
+check_eq "v1: Bravo (team a, axis) lost 3-5 to Alpha: scores and history in smf-mohaa's columns" \
+  "3 5;71 72 win obj/obj_team2 5 3;72 71 loss obj/obj_team2 3 5;" \
+  "$(mdb_query "SELECT score_a, score_b FROM v1_mohaa_tournament_matches WHERE id_match = 21" | tr '\t' ' ' | tr '\n' ';')$(
+    history v1_ "score_us, score_them")"
+check_eq "v1: wins and losses (no draws column)" "71 1 0;72 0 1;" \
+  "$(mdb_query "SELECT id_team, wins, losses FROM v1_mohaa_teams WHERE id_team IN (71, 72) ORDER BY id_team" | tr '\t' ' ' | tr '\n' ';')"
+check "v2 (plugin): recorded" retry 30 eval '[ "$(mdb_query "SELECT status FROM v2_mohaa_tournament_matches WHERE id_match = 31")" = completed ]'
+check_eq "v2: a draw, no winner, the game linked; history in the plugin's columns; draws counted" \
+  "NULL 2 2 $G5;73 74 draw dm/mohdm1 Delta 7 2 2;74 73 draw dm/mohdm1 Charlie 7 2 2;73 0 0 1;74 0 0 1;" \
+  "$(mdb_query "SELECT IFNULL(id_winner, 'NULL'), team1_score, team2_score, game_match_id FROM v2_mohaa_tournament_matches WHERE id_match = 31" | tr '\t' ' ' | tr '\n' ';')$(
+    history v2_ "opponent_name, id_tournament, team_score, opponent_score")$(
+    mdb_query "SELECT id_team, wins, losses, draws FROM v2_mohaa_teams WHERE id_team IN (73, 74) ORDER BY id_team" | tr '\t' ' ' | tr '\n' ';')"
+kill -TERM "$PID_v1" "$PID_v2"
+wait "$PID_v1" "$PID_v2" 2>/dev/null
+
+# --- a crash in the middle of a result's transaction -------------------------------------------------------------
+# Another session holds Bravo's row, so achievd's transaction for match 15 (Alpha v Bravo) stops at Bravo's totals,
+# after the mark, the bracket match, both history rows and Alpha's totals; achievd is killed there. MariaDB rolls
+# the transaction back when the holder lets go; the restarted achievd writes the result once.
+G6=$(game t7_g6 "301 302" "304 305" allies 3 0)
+mdb_query "INSERT INTO smf_mohaa_tournament_matches (id_match, id_tournament, id_team1, id_team2) VALUES (15, 5, 71, 72)"
+rows_before=$(mdb_query "SELECT COUNT(*) FROM smf_mohaa_team_matches")
+before="$(totals smf_ draws) $rows_before"
+mdb_query "START TRANSACTION; SELECT id_team FROM smf_mohaa_teams WHERE id_team = 72 FOR UPDATE; SELECT SLEEP(6); COMMIT" \
+  >/dev/null &
+holder=$!
+sleep 0.5
+check_eq "linking 15 to game 6: 200" 200 "$(link 15 "{\"match_id\": \"$G6\"}" | cut -d' ' -f1)"
+# (INNODB_TRX needs the PROCESS privilege; a user sees its own sessions in PROCESSLIST, and an UPDATE of one row
+# that stays there is waiting for its lock)
+check "achievd's transaction waits for Bravo's row" retry 5 eval \
+  '[ "$(mdb_query "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE '"'UPDATE smf_mohaa_teams SET losses%'"'")" = 1 ]'
+kill -KILL "$(cat "$STACK_DIR/run/achievd.pid")"
+wait "$holder"
+sleep 1
+check_eq "killed mid-transaction: nothing of match 15 is written" "$before 0" \
+  "$(totals smf_ draws) $(mdb_query "SELECT COUNT(*) FROM smf_mohaa_team_matches") $(
+    mdb_query "SELECT COUNT(*) FROM mohstats_tournament_results WHERE id_match = 15")"
+"$STACK_SH" up "$STACK_DIR" >/dev/null 2>&1 || fail "restarting achievd"
+check "the restarted achievd records match 15" retry 20 eval \
+  '[ "$(mdb_query "SELECT COUNT(*) FROM mohstats_tournament_results WHERE id_match = 15")" = 1 ]'
+check_eq "...once: Alpha 2-1, Bravo 1-2, two more history rows" "71 2 1 0;72 1 2 0; $((rows_before + 2))" \
+  "$(totals smf_ draws) $(mdb_query "SELECT COUNT(*) FROM smf_mohaa_team_matches")"
+check_eq "...with match 15's own two rows" 2 "$(mdb_query "SELECT COUNT(*) FROM smf_mohaa_team_matches WHERE id_team IN (71, 72) AND match_date = (SELECT ended_at FROM mohstats_tournament_results WHERE id_match = 15)")"
+
+finish
