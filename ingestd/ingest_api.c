@@ -647,6 +647,13 @@ int ingest_api_submit(ingest_api *api, const char *server_id, const char *origin
     j->done_arg = arg;
     snprintf(j->server_id, sizeof j->server_id, "%s", server_id);
     snprintf(j->origin, sizeof j->origin, "%s", origin);
+    /* The bound of an HTTP body (1 MiB): a broker may carry far larger messages. */
+    if (len > api->limits.max_body_bytes) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "Body too large: %zu bytes, at most %zu", len, api->limits.max_body_bytes);
+        reject(j, &api->rej_too_large, 413, msg);
+        return 0;
+    }
     if (!over_budget(j))
         ingest_batch(j);
     return 0;

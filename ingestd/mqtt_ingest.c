@@ -29,6 +29,8 @@
 #define KEEPALIVE_S 30
 /* How often the loop lets libmosquitto do its housekeeping (pings, timeouts), and looks at reconnecting. */
 #define TICK_MS 500
+/* A login the broker has not answered by then is given up, and tried again. */
+#define LOGIN_TIMEOUT_MS 10000
 /* Packets read at most per readiness of the socket, so one busy broker connection cannot hold the loop long. */
 #define READS_PER_POLL 64
 
@@ -66,6 +68,7 @@ struct mqtt_ingest {
     bool connected; /* the broker accepted the login */
     bool paused;    /* not reading: too many messages in flight, or stopping */
     bool stopping, stopped;
+    uint64_t linked_ms; /* when the current connection attempt began */
     uint64_t retry_at_ms, retry_ms;
     uint64_t failure_logged_ms;
     unsigned in_flight, max_in_flight;
@@ -150,6 +153,7 @@ static void start_connect(mqtt_ingest *m)
         return;
     }
     m->linked = true;
+    m->linked_ms = now_ms();
     poll_update(m);
 }
 
@@ -175,6 +179,11 @@ static void on_timer(uv_timer_t *t)
     if (!m->linked) {
         if (now_ms() >= m->retry_at_ms)
             start_connect(m);
+        return;
+    }
+    if (!m->connected && now_ms() - m->linked_ms > LOGIN_TIMEOUT_MS) {
+        /* The next connect closes this socket (libmosquitto does, before it opens one). */
+        connection_lost(m, "no answer to the login within 10 s");
         return;
     }
     int rc = mosquitto_loop_misc(m->mosq);

@@ -73,6 +73,11 @@ publish "$B_ID" "$B_TOKEN" "$B_ID" -m '[{"type": 5'
 check "a malformed message is counted (outcome malformed_body)" \
   retry 10 eval "[ \"\$(metric 'mohstats_mqtt_messages_total{outcome=\"malformed_body\"}')\" = 1 ]"
 check "...and logged" grep -q "rejected batch from mqtt server $B_ID: 400" "$STACK_DIR/logs/ingestd.log"
+# Larger than an HTTP body may be (1 MiB), which the broker would carry.
+head -c 1100000 /dev/zero | tr '\0' ' ' >"$STACK_DIR/big.json"
+publish "$B_ID" "$B_TOKEN" "$B_ID" -f "$STACK_DIR/big.json"
+check "a message over 1 MiB is refused as too_large" \
+  retry 10 eval "[ \"\$(metric 'mohstats_mqtt_messages_total{outcome=\"too_large\"}')\" = 1 ]"
 
 # --- revocation ----------------------------------------------------------------------------------------------------
 
