@@ -20,8 +20,8 @@ struct broker_accounts {
     uv_timer_t timer;
     pg_pool *pg;
     char *path;
-    hashmap *active; /* server id -> &active_tag; NULL until the registry answered once */
-    bytebuf written; /* the file's content as last written, so an unchanged list is not written again */
+    hashmap *active;   /* server id -> &active_tag; NULL until the registry answered once */
+    bytebuf written;   /* the file's content as last written, so an unchanged list is not written again */
     bool file_written; /* once, even empty: the broker then knows the list is no server, not missing */
     bool querying, closing;
     uint64_t failures;

@@ -41,8 +41,9 @@ const config_var mqtt_ingest_config_vars[] = {
     {"MQTT_CLIENT_ID", "mohstats-ingestd-{host}",
      "ingestd's persistent session on the broker, kept across restarts: one per ingestd process ({host}: the host "
      "name)"},
-    {"MQTT_SHARE_GROUP", "mohstats", "the shared subscription's group: the ingestd processes of a group split the "
-                                     "messages, each message to one of them"},
+    {"MQTT_SHARE_GROUP", "mohstats",
+     "the shared subscription's group: the ingestd processes of a group split the "
+     "messages, each message to one of them"},
     {"MQTT_MAX_IN_FLIGHT", "1000",
      "messages read but not stored yet, at most: beyond, ingestd stops reading and the broker queues them"},
     {"MQTT_ACCOUNTS_FILE", "",
@@ -352,10 +353,10 @@ mqtt_ingest *mqtt_ingest_new(uv_loop_t *loop, ingest_api *api, const broker_acco
     m->accounts = accounts;
     m->poll_fd = -1;
     m->received = metrics_counter("mohstats_mqtt_received_total", "MQTT messages read from the broker", NULL);
-    m->accepted = metrics_counter("mohstats_mqtt_messages_total", "MQTT messages read, by outcome",
-                                  "outcome=\"accepted\"");
-    m->connected_gauge = metrics_gauge("mohstats_mqtt_connected", "1 while ingestd is logged in to the MQTT broker",
-                                       NULL);
+    m->accepted =
+        metrics_counter("mohstats_mqtt_messages_total", "MQTT messages read, by outcome", "outcome=\"accepted\"");
+    m->connected_gauge =
+        metrics_gauge("mohstats_mqtt_connected", "1 while ingestd is logged in to the MQTT broker", NULL);
     uv_timer_init(loop, &m->timer);
     m->timer.data = m;
     uv_timer_start(&m->timer, on_timer, TICK_MS, TICK_MS);

@@ -156,8 +156,7 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
     if (!ev->username || !ev->password)
         return MOSQ_ERR_AUTH;
     if (strcmp(ev->username, ba->ingest_user) == 0)
-        return ba->ingest_hash[0] && password_matches(ev->password, ba->ingest_hash) ? MOSQ_ERR_SUCCESS
-                                                                                     : MOSQ_ERR_AUTH;
+        return ba->ingest_hash[0] && password_matches(ev->password, ba->ingest_hash) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_AUTH;
     accounts_refresh(ba, false);
     const account *a = account_find(ba, ev->username);
     if (a && password_matches(ev->password, a->hash))

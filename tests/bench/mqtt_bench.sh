@@ -45,6 +45,7 @@ set -a
 # shellcheck disable=SC1091
 . "$DIR/stack.env"
 set +a
+# shellcheck disable=SC1091
 MQTT_PORT=$(. "$DIR/state.env" && echo "$MQTT_PORT")
 
 # One batch of 20 events as the tracker writes them: the §4.1 example (two events) ten times.
@@ -61,8 +62,8 @@ for _ in $(seq 1 "$BATCHES"); do cat "$BATCH"; done >"$DIR/batches.lines"
 declare -a IDS TOKENS
 for s in $(seq 1 "$SERVERS"); do
   out=$("$BIN_DIR/ingestd" servers create --name "bench $s" --ip 198.51.100.1 --port $((20000 + s)))
-  IDS[$s]=$(sed -n 's/^server_id: *//p' <<<"$out")
-  TOKENS[$s]=$(sed -n 's/^token: *//p' <<<"$out")
+  IDS[s]=$(sed -n 's/^server_id: *//p' <<<"$out")
+  TOKENS[s]=$(sed -n 's/^token: *//p' <<<"$out")
   {
     for b in $(seq 1 "$BATCHES"); do
       printf 'url = "%s/api/v1/ingest/events"\nheader = "X-Server-Token: %s"\nheader = "Content-Type: application/json"\n' \
@@ -109,7 +110,7 @@ run() {
 }
 
 mqtt_sum=0 http_sum=0
-for r in $(seq 1 "$ROUNDS"); do
+for _ in $(seq 1 "$ROUNDS"); do
   run mqtt && mqtt_sum=$((mqtt_sum + RATE))
   run http && http_sum=$((http_sum + RATE))
 done
