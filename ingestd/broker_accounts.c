@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bytebuf.h"
@@ -37,6 +38,8 @@ static int write_file(const char *path, const char *data, size_t len)
     FILE *f = fopen(tmp, "w");
     if (!f)
         return -errno;
+    /* Token hashes: for the broker (the same user) only. */
+    fchmod(fileno(f), 0600);
     bool ok = fwrite(data, 1, len, f) == len;
     ok = (fclose(f) == 0) && ok;
     if (!ok || rename(tmp, path) != 0) {
