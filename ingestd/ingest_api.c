@@ -38,6 +38,7 @@ typedef struct ingest_request ingest_request;
  * were, so that a flood of refused requests cannot fill the disk with log lines. */
 typedef struct {
     metric *count;
+    const char *name; /* the metric's reason label, also given to other transports (ingest_done_fn) */
     uint64_t logged_ms, unlogged;
 } reject_reason;
 
@@ -89,6 +90,15 @@ struct ingest_request {
     parse_work parse;
     ingest_request *next_off_loop; /* in api->off_loop */
     ingest_request *behind;        /* the next batch of the same server, waiting for this one to be parsed */
+    /* The body and when it arrived: the HTTP request's, or a copy owned here (another transport: req is NULL). */
+    const char *body;
+    size_t body_len;
+    char *owned_body;
+    uint64_t start_ns;
+    /* Another transport's batch (req NULL): who sent it, for the log, and whom to tell how it ended. */
+    char origin[80];
+    ingest_done_fn done;
+    void *done_arg;
 };
 
 /* Wall-clock time in milliseconds: the receive time stored with every event. */
@@ -105,6 +115,7 @@ static void ingest_request_free(ingest_request *j)
     batch_free(&j->parsed);
     free(j->summaries);
     bytebuf_free(&j->rows);
+    free(j->owned_body);
     free(j);
 }
 
@@ -131,9 +142,26 @@ static void reason_note(reject_reason *reason, const char *ip, const char *serve
 /* Answer a rejected request, count it by reason, and say why in the log. */
 static void reject(ingest_request *j, reject_reason *reason, int status, const char *message)
 {
-    reason_note(reason, client_ip(j->req), j->server_id, status, message);
-    http_respond_error(j->req, status, message);
+    if (j->req) {
+        reason_note(reason, client_ip(j->req), j->server_id, status, message);
+        http_respond_error(j->req, status, message);
+    } else {
+        reason_note(reason, j->origin, j->server_id, status, message);
+        j->done(status, reason->name, message, j->done_arg);
+    }
     ingest_request_free(j);
+}
+
+/* Answer 202 for a batch of nevents events that is stored (or was empty). */
+static void answer_stored(ingest_request *j, uint32_t nevents)
+{
+    if (!j->req) {
+        j->done(202, NULL, "accepted", j->done_arg);
+        return;
+    }
+    char body[64];
+    int n = snprintf(body, sizeof body, "{\"status\":\"accepted\",\"processed\":%u}", nevents);
+    http_respond(j->req, 202, "application/json", body, (size_t)n);
 }
 
 /* The batch is durable: account it in the live state and answer 202. */
@@ -147,10 +175,8 @@ static void accepted(ingest_request *j, bool spooled)
     server_activity_batch_accepted(api->activity, j->server_id);
     metric_add(api->events_accepted, j->sb.nevents);
     metric_inc(spooled ? api->batches_spooled : api->batches_accepted);
-    metric_observe(api->latency, (double)(uv_hrtime() - http_request_start_ns(j->req)) / 1e9);
-    char body[64];
-    int n = snprintf(body, sizeof body, "{\"status\":\"accepted\",\"processed\":%u}", j->sb.nevents);
-    http_respond(j->req, 202, "application/json", body, (size_t)n);
+    metric_observe(api->latency, (double)(uv_hrtime() - j->start_ns) / 1e9);
+    answer_stored(j, j->sb.nevents);
     ingest_request_free(j);
 }
 
@@ -281,7 +307,7 @@ static void ingest_parsed(ingest_request *j, int rc)
         return;
     }
     if (j->parsed.nevents == 0) {
-        http_respond(j->req, 202, "application/json", "{\"status\":\"accepted\",\"processed\":0}", 36);
+        answer_stored(j, 0);
         ingest_request_free(j);
         return;
     }
@@ -377,8 +403,8 @@ static void on_parsed_off_loop(int rc, void *arg)
 static void ingest_parse(ingest_request *j)
 {
     ingest_api *api = j->api;
-    size_t len;
-    const char *body = http_request_body(j->req, &len);
+    const char *body = j->body;
+    size_t len = j->body_len;
     if (len >= PARSE_OFF_LOOP_BYTES) {
         off_loop_add(j);
         parse_work_start(api->parses, &j->parse, body, len, api->limits.max_events, &j->parsed, on_parsed_off_loop, j);
@@ -447,13 +473,13 @@ static int budget_refusal(ingest_api *api, const char *server_id, size_t len, ui
 static bool over_budget(ingest_request *j)
 {
     ingest_api *api = j->api;
-    size_t len;
+    size_t len = j->body_len;
     uint64_t now = uv_hrtime() / 1000000;
     char message[256], retry[24];
-    http_request_body(j->req, &len);
     int status = budget_refusal(api, j->server_id, len, now, message, sizeof message, retry);
     if (status) {
-        http_response_header(j->req, "Retry-After", retry);
+        if (j->req)
+            http_response_header(j->req, "Retry-After", retry);
         reject(j, &api->rej_over_budget, status, message);
         return true;
     }
@@ -582,6 +608,8 @@ static void ingest_handler(http_request *req, void *arg)
     }
     j->api = api;
     j->req = req;
+    j->body = http_request_body(req, &j->body_len);
+    j->start_ns = http_request_start_ns(req);
     j->received_ms = wall_ms();
     j->unverified = (uint64_t)(uintptr_t)http_request_data(req);
     client_limit_key(client_ip(req), j->limit_key);
@@ -590,6 +618,47 @@ static void ingest_handler(http_request *req, void *arg)
         return;
     }
     server_auth_check(api->auth, server_auth_token(req), on_auth, j);
+}
+
+/* Count refusals for reason name under mohstats_ingest_rejected_total{reason=name}. */
+static void reason_init(reject_reason *r, const char *name)
+{
+    char label[96];
+    snprintf(label, sizeof label, "reason=\"%s\"", name);
+    r->name = name;
+    r->count = metrics_counter("mohstats_ingest_rejected_total",
+                               "Ingest batches rejected (HTTP requests and MQTT messages), by reason", label);
+}
+
+int ingest_api_submit(ingest_api *api, const char *server_id, const char *origin, const char *body, size_t len,
+                      ingest_done_fn done, void *arg)
+{
+    ingest_request *j = calloc(1, sizeof *j);
+    if (!j || !(j->owned_body = malloc(len + 1))) {
+        free(j);
+        return -ENOMEM;
+    }
+    memcpy(j->owned_body, body, len);
+    j->owned_body[len] = '\0';
+    j->api = api;
+    j->body = j->owned_body;
+    j->body_len = len;
+    j->start_ns = uv_hrtime();
+    j->received_ms = wall_ms();
+    j->done = done;
+    j->done_arg = arg;
+    snprintf(j->server_id, sizeof j->server_id, "%s", server_id);
+    snprintf(j->origin, sizeof j->origin, "%s", origin);
+    /* The bound of an HTTP body (1 MiB): a broker may carry far larger messages. */
+    if (len > api->limits.max_body_bytes) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "Body too large: %zu bytes, at most %zu", len, api->limits.max_body_bytes);
+        reject(j, &api->rej_too_large, 413, msg);
+        return 0;
+    }
+    if (!over_budget(j))
+        ingest_batch(j);
+    return 0;
 }
 
 ingest_api *ingest_api_new(uv_loop_t *loop, http_server *http, server_auth *auth, server_activity *activity,
@@ -614,18 +683,15 @@ ingest_api *ingest_api_new(uv_loop_t *loop, http_server *http, server_auth *auth
     api->spool = sp;
     api->live = live;
     api->limits = *limits;
-    const char *rej = "Ingest requests rejected, by reason";
-    api->rej_missing_token.count = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"missing_token\"");
-    api->rej_invalid_token.count = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"invalid_token\"");
-    api->rej_registry.count = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"registry_unavailable\"");
-    api->rej_bad_body.count = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"malformed_body\"");
-    api->rej_storage.count = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"storage_unavailable\"");
-    api->rej_guessing.count =
-        metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"too_many_invalid_tokens\"");
-    api->rej_too_large.count = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"too_large\"");
-    api->rej_over_budget.count = metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"over_budget\"");
-    api->rej_unverified_full.count =
-        metrics_counter("mohstats_ingest_rejected_total", rej, "reason=\"unverified_bodies_full\"");
+    reason_init(&api->rej_missing_token, "missing_token");
+    reason_init(&api->rej_invalid_token, "invalid_token");
+    reason_init(&api->rej_registry, "registry_unavailable");
+    reason_init(&api->rej_bad_body, "malformed_body");
+    reason_init(&api->rej_storage, "storage_unavailable");
+    reason_init(&api->rej_guessing, "too_many_invalid_tokens");
+    reason_init(&api->rej_too_large, "too_large");
+    reason_init(&api->rej_over_budget, "over_budget");
+    reason_init(&api->rej_unverified_full, "unverified_bodies_full");
     /* A game server whose token was replaced fails a few times before it re-registers; guessing fails
      * thousands of times. */
     api->bad_tokens = rate_limit_new(30, 30);

@@ -33,4 +33,16 @@ ingest_api *ingest_api_new(uv_loop_t *loop, http_server *http, server_auth *auth
                            const char *stream_key, const ingest_limits *limits);
 void ingest_api_free(ingest_api *api);
 
+/* How a batch that came by another transport (MQTT) ended: status as POST /api/v1/ingest/events would have
+ * answered (202: stored durably, or empty; 4xx: refused for good; 503: could not be stored), reason the refusal's
+ * label in mohstats_ingest_rejected_total (NULL when stored), message what the HTTP body would have said. */
+typedef void (*ingest_done_fn)(int status, const char *reason, const char *message, void *arg);
+
+/* Ingest len bytes of body (copied) as a batch of server_id, whom its transport authenticated (the MQTT broker,
+ * by its credentials and topic ACL): the same budgets, parsing, quirks, enrichment, limits and durable append as
+ * an HTTP batch, then done(...) on the loop's thread, possibly from within this call. origin names the sender in log
+ * lines. 0, or -ENOMEM (done is not called). */
+int ingest_api_submit(ingest_api *api, const char *server_id, const char *origin, const char *body, size_t len,
+                      ingest_done_fn done, void *arg);
+
 #endif

@@ -4,12 +4,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "broker_accounts.h"
 #include "config.h"
 #include "daemon.h"
 #include "ingest_api.h"
 #include "live_matches.h"
 #include "live_state.h"
 #include "log.h"
+#include "mqtt_ingest.h"
 #include "registration.h"
 #include "server_activity.h"
 #include "server_auth.h"
@@ -53,6 +55,9 @@ typedef struct {
     live_state *live;
     spool *spool;
     ingest_api *api;
+    broker_accounts *accounts;
+    mqtt_ingest *mqtt;
+    bool mqtt_stopping;
     registration *reg;
     stream_writer *writer, *stopping_writer;
     uv_timer_t drain_timer;
@@ -116,6 +121,11 @@ static void stop_ingestd(void *arg, void *token, void (*done)(void *token))
 static void stop_step(void *arg)
 {
     ingestd *g = arg;
+    if (g->mqtt && !g->mqtt_stopping) {
+        g->mqtt_stopping = true;
+        mqtt_ingest_stop(g->mqtt, stop_step, g);
+        return;
+    }
     if (g->writer) {
         g->stopping_writer = g->writer;
         g->writer = NULL;
@@ -136,6 +146,8 @@ static void stop_step(void *arg)
         spool_close(sp, stop_step, g);
         return;
     }
+    mqtt_ingest_free(g->mqtt);
+    broker_accounts_free(g->accounts);
     ingest_api_free(g->api);
     registration_free(g->reg);
     server_auth_free(g->auth);
@@ -155,6 +167,7 @@ int main(int argc, char **argv)
     config_register(ingestd_vars);
     config_register(spool_config_vars);
     config_register(stream_writer_config_vars);
+    config_register(mqtt_ingest_config_vars);
     if (argc > 1 && strcmp(argv[1], "servers") == 0) {
         log_init("ingestd", -1);
         return servers_cli(argc - 1, argv + 1);
@@ -218,6 +231,14 @@ int main(int argc, char **argv)
             log_error("out of memory at start-up");
             return 1;
         }
+        /* MQTT: the broker's accounts (for its plugin, and the check of each message's sender), and the reader. */
+        const char *accounts_file = config_get("MQTT_ACCOUNTS_FILE");
+        if (*config_get("MQTT_URL") || *accounts_file)
+            g.accounts = broker_accounts_new(daemon_loop(d), pg, *accounts_file ? accounts_file : NULL,
+                                             (uint64_t)config_get_int("MQTT_ACCOUNTS_REFRESH_MS", 2000));
+        g.mqtt = g.accounts ? mqtt_ingest_new(daemon_loop(d), g.api, g.accounts, &err) : NULL;
+        if (err)
+            return 1;
         redis_client_on_connect(g.redis, on_redis_connect, &g);
         daemon_add_ready_check(d, "live_state", live_probe, g.live);
     }

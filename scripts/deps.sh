@@ -7,13 +7,14 @@ PACKAGES=(
   # build
   build-essential cmake pkg-config git
   libuv1-dev libhiredis-dev libpq-dev libmariadb-dev libcjson-dev libcurl4-openssl-dev libcmocka-dev node-llhttp
+  libmosquitto-dev mosquitto-dev
   # servers started by scripts/stack.sh
   clickhouse-server clickhouse-client redis-server redis-tools postgresql-15 postgresql-client-15 mariadb-server mariadb-client
-  nginx-light libnginx-mod-stream
+  nginx-light libnginx-mod-stream mosquitto
   # the dashboard's charts (queryd serves Chart.js from this package)
   libjs-chart.js
   # scripts and tests
-  curl jq procps iproute2 gettext-base ca-certificates gdb
+  curl jq procps iproute2 gettext-base ca-certificates gdb mosquitto-clients
   # the dashboard's browser test (tests/integration/test_dashboard.sh drives Chromium through chromedriver)
   chromium chromium-driver
 )

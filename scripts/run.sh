@@ -23,7 +23,7 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-"$SRC_DIR/scripts/stack.sh" up "$DIR" ${MOHSTATS_PORT:+--port "$MOHSTATS_PORT"}
+"$SRC_DIR/scripts/stack.sh" up "$DIR" ${MOHSTATS_PORT:+--port "$MOHSTATS_PORT"} --mqtt
 set -a
 # shellcheck disable=SC1091
 . "$DIR/stack.env"
@@ -46,6 +46,7 @@ $DEMO_LINE
   authd           $AUTHD_URL
   achievd         $ACHIEVD_URL
   ratingd         $RATINGD_URL
+  MQTT broker     ${MQTT_URL##*@}  (game servers: opm_mqtt_host and opm_mqtt_port; they log in with their id and token)
   ClickHouse      $CLICKHOUSE_URL
   Redis           $REDIS_URL
   PostgreSQL      $(redact "$POSTGRES_URL")

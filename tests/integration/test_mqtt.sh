@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# MQTT ingest (issue 23) through a real mosquitto, mosquitto_pub standing in for the tracker (same topic, same
+# bytes, QoS 0): the docs/tracker-wire.md §4 examples land as over HTTP; logins are checked against the servers'
+# tokens (wrong password, another server's topic, a revoked server: refused); a malformed message is counted; and
+# with ingestd killed (SIGKILL) and the broker restarted, every message published meanwhile is stored exactly once.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+export LC_ALL=C
+DATA=$(dirname "$0")/data
+
+# New and revoked tokens reach the broker within this.
+export MQTT_ACCOUNTS_REFRESH_MS=500
+stack_up --mqtt || exit 1
+# shellcheck disable=SC1091
+MQTT_PORT=$(. "$STACK_DIR/state.env" && echo "$MQTT_PORT")
+
+# create NAME PORT: a pinned server; sets SID and TOKEN.
+create() {
+  local out
+  out=$("$MOHSTATS_BIN_DIR/ingestd" servers create --name "$1" --ip 203.0.113.50 --port "$2")
+  SID=$(sed -n 's/^server_id: *//p' <<<"$out") TOKEN=$(sed -n 's/^token: *//p' <<<"$out")
+}
+create "MQTT A" 12301 && A_ID=$SID A_TOKEN=$TOKEN
+create "MQTT B" 12302 && B_ID=$SID B_TOKEN=$TOKEN
+create "HTTP twin" 12303 && H_ID=$SID H_TOKEN=$TOKEN
+check "three servers created" test -n "$A_TOKEN" -a -n "$B_TOKEN" -a -n "$H_TOKEN"
+check "ingestd exports them for the broker" retry 10 eval "[ \"\$(wc -l <'$STACK_DIR/mqtt/accounts')\" -ge 3 ]"
+
+# publish ID TOKEN TOPIC_ID [mosquitto_pub args...]: publish as the tracker does (client id opm-game-<id>, QoS 0).
+publish() {
+  local id=$1 token=$2 topic=$3
+  shift 3
+  mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -i "opm-game-$id" -u "$id" -P "$token" -t "openmohaa/events/$topic" -q 0 "$@"
+}
+metric() { curl -s "$INGESTD_URL/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+count_of() { ch_query "SELECT count() FROM raw_events WHERE server_id = '$1'"; }
+
+# --- the §4 examples: over MQTT as over HTTP -----------------------------------------------------------------------
+
+for f in wire_4_1_kill wire_4_2_chat wire_4_3_match_end; do
+  check "$f over MQTT: published" publish "$A_ID" "$A_TOKEN" "$A_ID" -f "$DATA/$f.json"
+  check_eq "$f over HTTP: 202" 202 "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$MOHSTATS_URL/api/v1/ingest/events" \
+    -H 'Content-Type: application/json' -H "X-Server-Token: $H_TOKEN" --data-binary @"$DATA/$f.json")"
+done
+n_http=$(retry 20 eval "[ \"\$(count_of '$H_ID')\" -gt 0 ]" && count_of "$H_ID")
+check "the HTTP twin's events are in ClickHouse" test "${n_http:-0}" -gt 0
+check "the MQTT server's events are in ClickHouse, as many as the twin's" retry 20 eval "[ \"\$(count_of '$A_ID')\" = '$n_http' ]"
+# Every column but the ones that differ by sender and by arrival (ids, server, receive time, the match key, which
+# names the server).
+cols=$(ch_query "SELECT arrayStringConcat(groupArray(name), ', ') FROM system.columns WHERE database = 'mohstats'
+  AND table = 'raw_events' AND name NOT IN ('event_id', 'batch_id', 'server_id', 'received_at', 'received_ms', 'match_key')")
+rows_of() { ch_query "SELECT $cols FROM raw_events WHERE server_id = '$1' ORDER BY game_time, event_type, raw"; }
+check_eq "the MQTT rows equal the HTTP rows, column by column" "$(rows_of "$H_ID")" "$(rows_of "$A_ID")"
+
+# --- logins and topics ---------------------------------------------------------------------------------------------
+
+check "a wrong password is refused" eval "! publish '$A_ID' wrong '$A_ID' -m '[]' 2>/dev/null"
+check "no credentials are refused" eval "! mosquitto_pub -h 127.0.0.1 -p $MQTT_PORT -t 'openmohaa/events/$A_ID' -m '[]' 2>/dev/null"
+received=$(metric mohstats_mqtt_received_total)
+# MQTT 3.1.1 has no refusal for a publish: the broker drops it. QoS 1 so that the broker has handled it when
+# mosquitto_pub returns.
+publish "$A_ID" "$A_TOKEN" "$B_ID" -q 1 -f "$DATA/wire_4_3_match_end.json"
+publish "$A_ID" "$A_TOKEN" unknown -q 1 -f "$DATA/wire_4_3_match_end.json"
+publish "$B_ID" "$B_TOKEN" "$B_ID" -q 1 -m '[{"type": "jump", "player_guid": "1", "timestamp": "1.000"}]'
+check "B's own message arrives" retry 10 eval "[ \"\$(count_of '$B_ID')\" = 1 ]"
+check_eq "A's messages to B's topic and to openmohaa/events/unknown never reach ingestd" $((received + 1)) \
+  "$(metric mohstats_mqtt_received_total)"
+check_eq "...nor ClickHouse" 1 "$(count_of "$B_ID")"
+
+# --- refusals: counted by reason, never retried ------------------------------------------------------------------
+
+publish "$B_ID" "$B_TOKEN" "$B_ID" -m '[{"type": 5'
+check "a malformed message is counted (outcome malformed_body)" \
+  retry 10 eval "[ \"\$(metric 'mohstats_mqtt_messages_total{outcome=\"malformed_body\"}')\" = 1 ]"
+check "...and logged" grep -q "rejected batch from mqtt server $B_ID: 400" "$STACK_DIR/logs/ingestd.log"
+# Larger than an HTTP body may be (1 MiB), which the broker would carry.
+head -c 1100000 /dev/zero | tr '\0' ' ' >"$STACK_DIR/big.json"
+publish "$B_ID" "$B_TOKEN" "$B_ID" -f "$STACK_DIR/big.json"
+check "a message over 1 MiB is refused as too_large" \
+  retry 10 eval "[ \"\$(metric 'mohstats_mqtt_messages_total{outcome=\"too_large\"}')\" = 1 ]"
+
+# --- revocation ----------------------------------------------------------------------------------------------------
+
+# B stays connected, as a tracker does (it listens to its commands topic).
+mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -i "listener-$B_ID" -u "$B_ID" -P "$B_TOKEN" -t "openmohaa/commands/$B_ID" \
+  -q 1 >/dev/null 2>&1 &
+SUB_PID=$!
+check "B stays connected" retry 5 grep -q "as listener-$B_ID" "$STACK_DIR/logs/mqtt.log"
+"$MOHSTATS_BIN_DIR/ingestd" servers revoke "$B_ID" >/dev/null
+check "a revoked server cannot log in any more" retry 10 eval "! publish '$B_ID' '$B_TOKEN' '$B_ID' -m '[]' 2>/dev/null"
+check "...and its open connection is closed" retry 10 grep -q "Client listener-$B_ID.*disconnected" "$STACK_DIR/logs/mqtt.log"
+kill "$SUB_PID" 2>/dev/null
+wait "$SUB_PID" 2>/dev/null
+
+# --- nothing lost: ingestd killed, the broker restarted -----------------------------------------------------------
+
+N=60
+before=$(count_of "$A_ID")
+pid=$(cat "$STACK_DIR/run/ingestd.pid")
+kill -KILL "$pid"
+check "ingestd is gone" retry 10 eval "! kill -0 $pid 2>/dev/null"
+# The tracker's own bytes, one event per message, each with its number in the game time.
+for i in $(seq 1 $N); do
+  publish "$A_ID" "$A_TOKEN" "$A_ID" -m "[{\"type\": \"jump\", \"player_guid\": \"9\", \"player_name\": \"Restart\", \"timestamp\": \"$i.000\", \"match_id\": \"no_match\", \"session_id\": \"sess_restart\"}]" ||
+    fail "publish $i"
+  # Halfway, the broker restarts (a clean stop writes the queued messages to disk).
+  if [ "$i" = $((N / 2)) ]; then
+    mpid=$(cat "$STACK_DIR/run/mqtt.pid")
+    kill -TERM "$mpid"
+    retry 15 eval "! kill -0 $mpid 2>/dev/null" || fail "mosquitto did not stop"
+    "$STACK_SH" up "$STACK_DIR" >/dev/null 2>&1 || fail "stack.sh up (broker and ingestd back)"
+  fi
+done
+"$STACK_SH" up "$STACK_DIR" >/dev/null 2>&1 || fail "stack.sh up after the messages"
+check "every message published while ingestd was down or the broker restarted is stored" \
+  retry 30 eval "[ \"\$(count_of '$A_ID')\" -ge $((before + N)) ]"
+sleep 2
+check_eq "...exactly once" "$N $N" "$(ch_query "SELECT count(), uniqExact(game_time) FROM raw_events
+  WHERE server_id = '$A_ID' AND actor_name = 'Restart'" | tr '\t' ' ')"
+
+finish
