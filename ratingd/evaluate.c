@@ -1,8 +1,8 @@
 /* `ratingd evaluate`: how well the ratings predict (issue 21 item 4). Every match is replayed in rating order from
  * raw_events with the daemon's code (rater.c, nothing written); each rated team match is predicted before it
  * updates anything, by the ratings and by two baselines, and the last 25% of those matches are scored: log-loss,
- * Brier, accuracy, calibration error, and a paired bootstrap interval of the log-loss the ratings gain over the K/D
- * baseline. Given the hidden skills of a simulated world (demo_world --skills), it also says how well the final
+ * Brier, accuracy, calibration error (beside what chance alone gives exactly right predictions), and a paired
+ * bootstrap interval of the log-loss the ratings gain over the K/D baseline. Given the hidden skills of a simulated world (demo_world --skills), it also says how well the final
  * ratings rank the players who played enough. */
 #include "evaluate.h"
 
@@ -405,7 +405,8 @@ static const char usage_text[] =
     "Replays every finished match from raw_events in order (nothing is written), predicts each rated team match\n"
     "before learning from it, and scores the last 25%% of them for the ratings and two baselines: the map's Allies\n"
     "win rate, and the teams' mean prior K/D (a logistic curve fitted on the first 75%%), with a paired bootstrap\n"
-    "interval of the log-loss the ratings gain over the K/D baseline.\n"
+    "interval of the log-loss the ratings gain over the K/D baseline, and the calibration error that exactly right\n"
+    "predictions would show on as many matches by chance.\n"
     "--skills FILE: a simulated world's hidden skills (demo_world --skills): the rank correlation of the final mu\n"
     "with them, per family, over the players with at least %d rated matches in it.\n"
     "--json FILE: the figures as one JSON object too.\n";
