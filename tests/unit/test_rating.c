@@ -1,8 +1,10 @@
 /* Ratings (common/rating.c) against the published values of the OpenSkill libraries' Plackett-Luce model, and the
  * properties our additions must keep: partial play, inactivity, win probabilities, determinism. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <math.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 #include <cmocka.h>
 
 #include "rating.h"
+#include "rating_settings.h"
 
 #define EPS 1e-12
 
@@ -225,6 +228,27 @@ static void test_inactivity_and_ordinal(void **state)
     assert_true(fabs(rating_ordinal((rating){25, 25.0 / 3})) < EPS);
 }
 
+/* RATING_BETA, the one setting ratingd and queryd both read: 6 by default, else the environment's, and a value out
+ * of range is refused rather than rated with. */
+static void test_model_settings(void **state)
+{
+    (void)state;
+    config_register(rating_model_config_vars);
+    rating_model m, d;
+    rating_model_default(&d);
+    unsetenv("RATING_BETA");
+    assert_int_equal(rating_model_load(&m), 0);
+    assert_true(m.beta == 6 && m.mu == d.mu && m.sigma == d.sigma && m.tau == d.tau && m.kappa == d.kappa);
+    setenv("RATING_BETA", "7.5", 1);
+    assert_int_equal(rating_model_load(&m), 0);
+    assert_true(m.beta == 7.5);
+    setenv("RATING_BETA", "0", 1);
+    assert_int_equal(rating_model_load(&m), -EINVAL);
+    setenv("RATING_BETA", "6x", 1);
+    assert_int_equal(rating_model_load(&m), -EINVAL);
+    unsetenv("RATING_BETA");
+}
+
 /* The same matches in the same order give bit-identical ratings (what the recomputation relies on). */
 static void test_deterministic(void **state)
 {
@@ -259,6 +283,7 @@ int main(void)
         cmocka_unit_test(test_large_values),
         cmocka_unit_test(test_win_probabilities),
         cmocka_unit_test(test_inactivity_and_ordinal),
+        cmocka_unit_test(test_model_settings),
         cmocka_unit_test(test_deterministic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
