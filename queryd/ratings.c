@@ -66,7 +66,8 @@ int rating_settings_load(void)
     return rc;
 }
 
-/* The model to predict with: OpenSkill's defaults where the settings were not loaded (unit tests). */
+/* The model to predict with; OpenSkill's defaults only before rating_settings_load ran (main.c runs it before
+ * serving anything). */
 static rating_model served_model(void)
 {
     rating_model m;
