@@ -59,7 +59,8 @@ static bool match_valid(const rating_team *teams, size_t nteams)
     return true;
 }
 
-int rating_update(const rating_model *m, rating_team *teams, size_t nteams)
+/* Weng-Lin's update, with each team's strength counted above a new player's when above_new (rating.h). */
+static int update(const rating_model *m, rating_team *teams, size_t nteams, bool above_new)
 {
     if (!match_valid(teams, nteams))
         return -1;
@@ -82,7 +83,7 @@ int rating_update(const rating_model *m, rating_team *teams, size_t nteams)
         }
     double c_sq = 0;
     for (size_t i = 0; i < nteams; i++) {
-        st[i] = strength_of(m, &teams[i], /* above_new= */ false);
+        st[i] = strength_of(m, &teams[i], above_new);
         c_sq += st[i].sigma_sq + m->beta * m->beta;
     }
     double c = sqrt(c_sq);
@@ -130,6 +131,16 @@ int rating_update(const rating_model *m, rating_team *teams, size_t nteams)
     free(log_sum_q);
     free(a);
     return 0;
+}
+
+int rating_update(const rating_model *m, rating_team *teams, size_t nteams)
+{
+    return update(m, teams, nteams, /* above_new= */ false);
+}
+
+int rating_update_relative(const rating_model *m, rating_team *teams, size_t nteams)
+{
+    return update(m, teams, nteams, /* above_new= */ true);
 }
 
 /* The standard normal distribution function. */

@@ -49,6 +49,16 @@ typedef struct {
  * positive weight). Returns 0, or -1 if the match cannot be rated (and changes nothing). */
 int rating_update(const rating_model *m, rating_team *teams, size_t nteams);
 
+/* The same update with each team's strength counted above a new player's mu, as rating_win_probabilities counts
+ * it: what ratingd rates with. Between teams of equal size and weights it is rating_update (the shift cancels in
+ * every difference the model reads). Between unequal ones, rating_update's raw sums expect a side of five average
+ * players to beat a side of four (by a whole player's 25, several times the spread of skills), so a win of the
+ * larger side taught almost nothing and a loss cost its players dearly, while its predictions (above a new
+ * player's) said even: on the demo world (five against four) the update and the prediction disagreed, and the
+ * ratings' held-out predictions were over-confident (docs/ratings.md). Likewise a free-for-all player who played
+ * 60% of a match was expected to finish behind everyone who played all of it. */
+int rating_update_relative(const rating_model *m, rating_team *teams, size_t nteams);
+
 /* The probability that each team wins a match between them, before it is played (out[i] for teams[i], summing to
  * 1): the mean of each pair's probability (Phi((mu_a - mu_b) / sqrt((n_a + n_b) beta^2 + sigma_a^2 + sigma_b^2)),
  * n a team's sum of squared weights: its number of players when all played the whole match), normalised, as the

@@ -7,6 +7,7 @@
 #include "fresh.h"
 #include "log.h"
 #include "queryd.h"
+#include "rating_settings.h"
 #include "ratings.h"
 
 int main(int argc, char **argv)
@@ -19,13 +20,14 @@ int main(int argc, char **argv)
     config_register(queryd_config_vars);
     config_register(web_config_vars);
     config_register(rating_config_vars);
+    config_register(rating_model_config_vars);
     int code;
     daemon_ctx *d = daemon_new(&info, argc, argv, &code);
     if (!d)
         return code;
     static queryd q;
     q.loop = daemon_loop(d);
-    if (queryd_settings_load(&q) != 0) {
+    if (queryd_settings_load(&q) != 0 || rating_settings_load() != 0) {
         daemon_free(d);
         return 2;
     }

@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "rating.h"
+#include "rating_settings.h"
 
 const config_var rating_config_vars[] = {
     {"QUERY_RATING_MIN_MATCHES", "10",
@@ -52,10 +53,33 @@ static long min_matches(void)
     return n < 1 ? 1 : (long)n;
 }
 
-void rating_new_player(double *mu, double *sigma)
+/* The model queryd predicts with: ratingd's, from the same settings (RATING_BETA: rating_settings.h), so that a
+ * chance served here is the one ratingd would store for the same sides. Written once by rating_settings_load before
+ * the loop starts, read-only after. */
+static rating_model served;
+static bool served_loaded;
+
+int rating_settings_load(void)
+{
+    int rc = rating_model_load(&served);
+    served_loaded = rc == 0;
+    return rc;
+}
+
+/* The model to predict with; OpenSkill's defaults only before rating_settings_load ran (main.c runs it before
+ * serving anything). */
+static rating_model served_model(void)
 {
     rating_model m;
+    if (served_loaded)
+        return served;
     rating_model_default(&m);
+    return m;
+}
+
+void rating_new_player(double *mu, double *sigma)
+{
+    rating_model m = served_model();
     rating r = rating_new(&m);
     *mu = r.mu;
     *sigma = r.sigma;
@@ -63,8 +87,7 @@ void rating_new_player(double *mu, double *sigma)
 
 double rating_duel_win_prob(double mu_a, double sigma_a, double mu_b, double sigma_b)
 {
-    rating_model m;
-    rating_model_default(&m);
+    rating_model m = served_model();
     rating_player a = {.r = {mu_a, sigma_a}, .weight = 1}, b = {.r = {mu_b, sigma_b}, .weight = 1};
     rating_team teams[2] = {{.players = &a, .nplayers = 1, .rank = 1}, {.players = &b, .nplayers = 1, .rank = 2}};
     double p[2];
@@ -765,8 +788,7 @@ static void team_build(qjob *j)
         if (nmine > 0 && ntheirs > 0) {
             /* The chance of this team against the other, the model's prediction for a match of their rated members
              * (as ratingd predicts a match's sides: rating_win_probabilities). */
-            rating_model m;
-            rating_model_default(&m);
+            rating_model m = served_model();
             rating_team teams[2] = {{.players = mine, .nplayers = nmine, .rank = 1},
                                     {.players = theirs, .nplayers = ntheirs, .rank = 2}};
             double p[2];

@@ -10,8 +10,11 @@
  * read from ratingd's rating_changes, not a sum of events. */
 #define RATING_STAT "rating"
 
-/* QUERY_RATING_MIN_MATCHES (registered by main.c beside queryd_config_vars). */
+/* QUERY_RATING_MIN_MATCHES (registered by main.c beside queryd_config_vars and rating_model_config_vars). */
 extern const config_var rating_config_vars[];
+/* Read the rating model's settings (RATING_BETA, ratingd's: rating_settings.h) that every served chance is computed
+ * with. Once, before the loop starts. 0 or -EINVAL (logged). */
+int rating_settings_load(void);
 
 /* GET /stats/leaderboard...?stat=rating: answers req (family, limit, offset, page from the URL). */
 void rating_leaderboard(http_request *req, queryd *q, period p, bool count_only);

@@ -1,8 +1,8 @@
 /* `ratingd evaluate`: how well the ratings predict (issue 21 item 4). Every match is replayed in rating order from
  * raw_events with the daemon's code (rater.c, nothing written); each rated team match is predicted before it
  * updates anything, by the ratings and by two baselines, and the last 25% of those matches are scored: log-loss,
- * Brier, accuracy, calibration error, and a paired bootstrap interval of the log-loss the ratings gain over the K/D
- * baseline. Given the hidden skills of a simulated world (demo_world --skills), it also says how well the final
+ * Brier, accuracy, calibration error (beside what chance alone gives exactly right predictions), and a paired
+ * bootstrap interval of the log-loss the ratings gain over the K/D baseline. Given the hidden skills of a simulated world (demo_world --skills), it also says how well the final
  * ratings rank the players who played enough. */
 #include "evaluate.h"
 
@@ -256,6 +256,36 @@ static int bootstrap_gain(const double *model, const double *base, const int *y,
     return 0;
 }
 
+/* The calibration error that chance alone gives predictions p[0 .. n) that are exactly right: outcomes drawn from p
+ * itself RESAMPLES times (a fixed seed), each draw scored as score() scores; the mean and the 90th percentile. A few
+ * hundred matches in 10 bins leave each bin's share won a few points from its mean prediction by chance, so a
+ * calibration error is only evidence of miscalibration above this. 0 or -ENOMEM. */
+static int calibration_by_chance(const double *p, size_t n, double *mean, double *p90)
+{
+    int *y = malloc(n * sizeof *y);
+    double *errors = malloc(RESAMPLES * sizeof *errors);
+    if (!y || !errors) {
+        free(y);
+        free(errors);
+        return -ENOMEM;
+    }
+    uint64_t seed = BOOTSTRAP_SEED;
+    *mean = 0;
+    for (size_t r = 0; r < RESAMPLES; r++) {
+        for (size_t i = 0; i < n; i++)
+            y[i] = (double)(next_random(&seed) >> 11) / 9007199254740992.0 < p[i];
+        metrics m;
+        score(&m, p, y, n);
+        errors[r] = m.calibration;
+        *mean += m.calibration / RESAMPLES;
+    }
+    qsort(errors, RESAMPLES, sizeof *errors, cmp_double);
+    *p90 = errors[RESAMPLES * 9 / 10];
+    free(y);
+    free(errors);
+    return 0;
+}
+
 /* One player's final rating next to their hidden skill. */
 typedef struct {
     double skill, mu, ordinal;
@@ -375,7 +405,8 @@ static const char usage_text[] =
     "Replays every finished match from raw_events in order (nothing is written), predicts each rated team match\n"
     "before learning from it, and scores the last 25%% of them for the ratings and two baselines: the map's Allies\n"
     "win rate, and the teams' mean prior K/D (a logistic curve fitted on the first 75%%), with a paired bootstrap\n"
-    "interval of the log-loss the ratings gain over the K/D baseline.\n"
+    "interval of the log-loss the ratings gain over the K/D baseline, and the calibration error that exactly right\n"
+    "predictions would show on as many matches by chance.\n"
     "--skills FILE: a simulated world's hidden skills (demo_world --skills): the rank correlation of the final mu\n"
     "with them, per family, over the players with at least %d rated matches in it.\n"
     "--json FILE: the figures as one JSON object too.\n";
@@ -433,7 +464,7 @@ int evaluate_main(const ratingd_settings *s, int argc, char **argv)
     metrics m[3] = {{.name = "ratings (Weng-Lin PL)", .id = "ratings"},
                     {.name = "map win rate", .id = "map_win_rate"},
                     {.name = "mean prior K/D, logistic", .id = "prior_kd"}};
-    double a = 0, b = 0, gain_lo = NAN, gain_hi = NAN;
+    double a = 0, b = 0, gain_lo = NAN, gain_hi = NAN, chance_mean = NAN, chance_p90 = NAN;
     family_ranking ranking[RFAM__COUNT];
     if (rc == 0) {
         fit_logistic(e.v, train, &a, &b);
@@ -459,6 +490,8 @@ int evaluate_main(const ratingd_settings *s, int argc, char **argv)
             score(&m[k], p + k * test, y, test);
         rc = bootstrap_gain(p, p + 2 * test, y, test, &gain_lo, &gain_hi);
     }
+    if (rc == 0)
+        rc = calibration_by_chance(p, test, &chance_mean, &chance_p90);
     for (int f = 0; rc == 0 && skills && f < RFAM__COUNT; f++)
         rc = rank_family((rating_family)f, skills, ratings, e.matches, &ranking[f]);
     if (rc == 0) {
@@ -476,6 +509,9 @@ int evaluate_main(const ratingd_settings *s, int argc, char **argv)
         printf("log-loss gain of the ratings over the K/D baseline: %.4f, 95%% paired bootstrap interval %.4f .. %.4f "
                "(%d resamples)\n",
                m[2].log_loss - m[0].log_loss, gain_lo, gain_hi, RESAMPLES);
+        printf("ratings' calibration error %.4f; exactly right predictions would show %.4f by chance (90%% of draws "
+               "below %.4f)\n",
+               m[0].calibration, chance_mean, chance_p90);
         printf("ratings' calibration, bins of the predicted chance: predicted / won (matches)\n");
         for (int k = 0; k < BINS; k++)
             if (m[0].bin_n[k] > 0)
@@ -508,7 +544,10 @@ int evaluate_main(const ratingd_settings *s, int argc, char **argv)
         fprintf(jf, "\"log_loss_gain_vs_prior_kd\": {");
         json_num(jf, "mean", m[2].log_loss - m[0].log_loss, ", ");
         json_num(jf, "lo95", gain_lo, ", ");
-        json_num(jf, "hi95", gain_hi, "}");
+        json_num(jf, "hi95", gain_hi, "}, ");
+        fprintf(jf, "\"ratings_calibration_by_chance\": {");
+        json_num(jf, "mean", chance_mean, ", ");
+        json_num(jf, "p90", chance_p90, "}");
         if (skills) {
             fprintf(jf, ", \"rank_correlation\": {");
             for (int f = 0; f < RFAM__COUNT; f++) {

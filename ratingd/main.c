@@ -7,6 +7,7 @@
 #include "daemon.h"
 #include "evaluate.h"
 #include "log.h"
+#include "rating_settings.h"
 #include "ratingd.h"
 #include "recompute.h"
 #include "worker.h"
@@ -27,6 +28,7 @@ int main(int argc, char **argv)
         .listen_var = "RATINGD_URL",
     };
     config_register(ratingd_config_vars);
+    config_register(rating_model_config_vars);
     static ratingd_settings s;
     if (argc > 1 && (strcmp(argv[1], "recompute") == 0 || strcmp(argv[1], "evaluate") == 0)) {
         log_init("ratingd", -1);

@@ -248,7 +248,7 @@ int match_plan_apply(const match_plan *plan, const rating_model *m, double inact
     }
     /* Before the update, which changes the ratings in place. */
     rating_win_probabilities(m, teams, plan->nteams, probs);
-    int rc = rating_update(m, teams, plan->nteams);
+    int rc = rating_update_relative(m, teams, plan->nteams);
     if (rc == 0)
         for (size_t i = 0; i < plan->nplayers; i++)
             if (plan->team[i] >= 0) {

@@ -28,7 +28,7 @@ typedef struct {
      * the 256 KiB ClickHouse parses by default once a step holds a few thousand matches. */
     char clickhouse_query_url[2048];
     match_rules rules;         /* RATING_MIN_FRACTION, RATING_MIN_MATCH_S */
-    rating_model model;        /* OpenSkill's defaults */
+    rating_model model;        /* OpenSkill's defaults with RATING_BETA (rating_settings.h) */
     double inactivity_per_day; /* RATING_INACTIVITY_SIGMA_PER_DAY */
     int settle_ms;             /* RATING_SETTLE_MS */
     int idle_s;                /* RATING_MATCH_IDLE_S */

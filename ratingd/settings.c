@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "rating_settings.h"
 #include "ratingd.h"
 
 const config_var ratingd_config_vars[] = {
@@ -22,9 +23,6 @@ const config_var ratingd_config_vars[] = {
     {"RATING_INACTIVITY_SIGMA_PER_DAY", "0.4",
      "how fast uncertainty grows without rated matches: sigma^2 grows by this squared per day, up to a new "
      "player's"},
-    {"RATING_BETA", "4.1666666666666667",
-     "how far one match's performance scatters around a player's skill (OpenSkill's 25/6); `ratingd evaluate` "
-     "scores a value on past matches before it is used"},
     {"RATING_POLL_MS", "2000", "ratingd looks for finished matches this often"},
     {"RATING_BATCH_MATCHES", "500", "matches rated per step at most (1 to 20000)"},
     {"RATINGD_LEASE_MS", "10000",
@@ -52,8 +50,7 @@ int ratingd_settings_load(ratingd_settings *s)
     s->clickhouse_url = config_get("CLICKHOUSE_URL");
     s->redis_url = config_get("REDIS_URL");
     s->lease_key = config_get("RATINGD_LEASE_KEY");
-    rating_model_default(&s->model);
-    int rc = 0;
+    int rc = rating_model_load(&s->model);
     int n = snprintf(s->clickhouse_query_url, sizeof s->clickhouse_query_url, "%s%smax_query_size=%d",
                      s->clickhouse_url, strchr(s->clickhouse_url, '?') ? "&" : "?", RATINGD_MAX_QUERY_SIZE);
     if (n < 0 || (size_t)n >= sizeof s->clickhouse_query_url) {
@@ -63,7 +60,6 @@ int ratingd_settings_load(ratingd_settings *s)
     rc |= num_setting("RATING_MIN_FRACTION", 0.01, 1, &s->rules.min_fraction);
     rc |= num_setting("RATING_MIN_MATCH_S", 0, 86400, &s->rules.min_duration_s);
     rc |= num_setting("RATING_INACTIVITY_SIGMA_PER_DAY", 0, 100, &s->inactivity_per_day);
-    rc |= num_setting("RATING_BETA", 0.01, 1000, &s->model.beta);
     rc |= config_get_int_in("RATING_SETTLE_MS", 0, 600000, &s->settle_ms);
     rc |= config_get_int_in("RATING_MATCH_IDLE_S", 1, 30 * 86400, &s->idle_s);
     rc |= config_get_int_in("RATING_POLL_MS", 100, 600000, &s->poll_ms);

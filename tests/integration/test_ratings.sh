@@ -17,6 +17,8 @@ FRESH_S=2
 export RATING_MATCH_IDLE_S=6
 # Every rated player on the rating leaderboards (the default asks for 10 rated matches).
 export QUERY_RATING_MIN_MATCHES=1
+# Not the default (6): ratingd's stored chances and queryd's served ones must both follow the one setting.
+export RATING_BETA=7
 stack_up || exit 1
 API=$MOHSTATS_URL/api/v1
 
@@ -257,7 +259,7 @@ pred=$(http_get "$API/stats/player/1001/predictions")
 fam=$(jq -r .rating.family <<<"$pred")
 read -r m1 s1 _ <<<"$(mine 1001 "$fam")"
 read -r m2 s2 _ <<<"$(mine 2001 "$fam")"
-expected=$(ch_query "SELECT 0.5 * (1 + erf(($m1 - $m2) / sqrt(2 * pow(25 / 6, 2) + pow($s1, 2) + pow($s2, 2)) / sqrt(2)))")
+expected=$(ch_query "SELECT 0.5 * (1 + erf(($m1 - $m2) / sqrt(2 * pow($RATING_BETA, 2) + pow($s1, 2) + pow($s2, 2)) / sqrt(2)))")
 check_eq "predictions: 1001's win_prob against rival 2001 is the ratings' (family $fam)" \
   "$(awk -v p="$expected" 'BEGIN { printf "%.4f", p }')" \
   "$(jq -r '.rival_analysis[] | select(.opponent_guid == "2001") | .win_prob * 10000 | round / 10000 | tostring' <<<"$pred" |
@@ -287,7 +289,7 @@ check_close "forum team Alpha: its members' mean mu, the uncertainty of that mea
 check_eq "forum team Bravo: three members, the one without a GUID listed unrated" "3 2 505 false" \
   "$(jq -r '.opponent | "\(.members_count) \(.rated_members) \(.members[2].member_id) \(.members[2].rated)"' <<<"$team")"
 expected=$(ch_query "SELECT 0.5 * (1 + erf(($a1 + $a2 - $b1 - $b2)
-                     / sqrt(4 * pow(25 / 6, 2) + pow($sa1, 2) + pow($sa2, 2) + pow($sb1, 2) + pow($sb2, 2)) / sqrt(2)))")
+                     / sqrt(4 * pow($RATING_BETA, 2) + pow($sa1, 2) + pow($sa2, 2) + pow($sb1, 2) + pow($sb2, 2)) / sqrt(2)))")
 check_close "forum team Alpha's chance against Bravo: the model's prediction for a match of their rated members" \
   "$expected" "$(jq -r .win_prob <<<"$team")"
 check_eq "forum teams: an unknown team is 404, a bad vs 400" "404 404 400" \
@@ -380,5 +382,25 @@ check_eq "QUERY_RATING_MIN_MATCHES=2: only the player with two rated matches, at
 $(json_get "$API/stats/leaderboard/global?stat=rating&family=objective&period=week&count_only=1" .total)"
 check_eq "QUERY_RATING_MIN_MATCHES=2: the profile says 1001 (one rated match) is not ranked" "1 false" \
   "$(json_get "$API/stats/player/1001" '"\(.ratings.objective.rated_matches) \(.ratings.objective.ranked)"')"
+
+# One beta for both daemons: E, a rematch of A's four members (the whole 120 s each, so at full weight), is predicted
+# by ratingd as queryd predicted forum team Alpha (1001, 1002) against Bravo (2001, 2002) just before it.
+served=$(json_get "$API/stats/team/71/rating?family=objective&vs=72" .win_prob)
+MATCH=match_00000000000000e1 SESSION=sess_00000000000000e1
+e=("$(ev match_start 0 '"map_name": "obj/obj_team2", "gametype": "4"')")
+for p in 1001:american 1002:american 2001:german 2002:german; do e+=("$(spawn 0 "${p%%:*}" "${p#*:}")"); done
+e+=("$(kill_ev 30 2001 german 1001 american)")
+for p in 1001:american 1002:american 2001:german 2002:german; do e+=("$(moved 120 "${p%%:*}" "${p#*:}")"); done
+e+=("$(ev team_win 120 '"teamnum": "axis"')" "$(ev match_end 120 '"winning_team": "axis", "gametype": 4, "map": "obj/obj_team2"')")
+check_eq "match E's events are accepted" 202 "$(post "${e[@]}")"
+retry 20 eval 'E=$(match_of sess_00000000000000e1); [ -n "$E" ] && [ -n "$(rated_row "$E")" ]'
+stored=$(ch_query "SELECT win_prob FROM rating_changes FINAL WHERE guid = '1001' AND match_key = '$E'")
+# A few seconds of inactivity widen the priors by about 1e-6: the two agree to 1e-4, not to the last digit.
+check "ratingd's stored chance for E ($stored) is queryd's served chance for Alpha against Bravo ($served)" \
+  awk -v a="$stored" -v b="$served" 'BEGIN { exit !(a != "" && b != "" && (a - b) ^ 2 < 1e-8 && a != 0.5) }'
+check_close "ratingd's stored chance for E is the model's with RATING_BETA=$RATING_BETA" \
+  "$(ch_query "SELECT 0.5 * (1 + erf((sumIf(mu_before, team = 'allies') - sumIf(mu_before, team = 'axis'))
+                                     / sqrt(4 * pow($RATING_BETA, 2) + sum(pow(sigma_before, 2))) / sqrt(2)))
+               FROM rating_changes FINAL WHERE match_key = '$E' AND kind = 'player'")" "$stored"
 
 finish

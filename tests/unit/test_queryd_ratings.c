@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 #include <cmocka.h>
 
+#include "rating_settings.h"
 #include "ratings.h"
 
 /* rows {family, mu, sigma, matches, last_ms} as the current ratings query gives them. */
@@ -25,13 +26,18 @@ static cJSON *family_rows(const char *json)
 static void test_duel_win_prob(void **state)
 {
     (void)state;
+    /* The served chances use RATING_BETA, as ratingd does (not OpenSkill's 25/6, nor the default 6 here). */
+    config_register(rating_model_config_vars);
+    setenv("RATING_BETA", "7", 1);
+    assert_int_equal(rating_settings_load(), 0);
+    unsetenv("RATING_BETA");
     double mu, sigma;
     rating_new_player(&mu, &sigma);
     assert_true(mu == 25.0 && fabs(sigma - 25.0 / 3) < 1e-15);
     /* Equal ratings: an even chance. */
     assert_true(rating_duel_win_prob(mu, sigma, mu, sigma) == 0.5);
-    /* The model's pairwise probability, Phi((mu_a - mu_b) / sqrt(2 beta^2 + sigma_a^2 + sigma_b^2)), beta = 25/6. */
-    double beta = 25.0 / 6, c = sqrt(2 * beta * beta + 4.0 * 4.0 + sigma * sigma);
+    /* The model's pairwise probability, Phi((mu_a - mu_b) / sqrt(2 beta^2 + sigma_a^2 + sigma_b^2)), beta = 7. */
+    double beta = 7, c = sqrt(2 * beta * beta + 4.0 * 4.0 + sigma * sigma);
     double expected = 0.5 * erfc(-((30.0 - 25.0) / c) / sqrt(2.0));
     double p = rating_duel_win_prob(30, 4, 25, sigma);
     assert_true(fabs(p - expected) < 1e-12);

@@ -1,8 +1,10 @@
 /* Ratings (common/rating.c) against the published values of the OpenSkill libraries' Plackett-Luce model, and the
  * properties our additions must keep: partial play, inactivity, win probabilities, determinism. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <math.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 #include <cmocka.h>
 
 #include "rating.h"
+#include "rating_settings.h"
 
 #define EPS 1e-12
 
@@ -147,6 +150,35 @@ static void test_draw_and_upset(void **state)
     assert_true(expected < 0 && upset > 0);
 }
 
+/* The update ratingd rates with counts strengths above a new player's: the same as Weng-Lin's between equal teams,
+ * and a side of five new players that beats a side of four learns as much as the four would have by winning (raw
+ * sums expected the five to win, so their win taught them less than the four's). */
+static void test_relative_update(void **state)
+{
+    (void)state;
+    rating_model m = model(true);
+    match mt;
+    const size_t two[] = {2, 2};
+    match_init(&mt, &m, two, 2);
+    assert_int_equal(rating_update_relative(&m, mt.teams, 2), 0);
+    assert_rating(mt.players[0].r, 26.964294621803063, 8.177962604389991);
+    assert_true(fabs(mt.players[0].r.mu + mt.players[2].r.mu - 50) < EPS);
+
+    const size_t five_four[] = {5, 4}, four_five[] = {4, 5};
+    match_init(&mt, &m, five_four, 2);
+    assert_int_equal(rating_update_relative(&m, mt.teams, 2), 0);
+    double five_won = mt.players[0].r.mu - 25, four_lost = mt.players[5].r.mu - 25;
+    match_init(&mt, &m, four_five, 2);
+    assert_int_equal(rating_update_relative(&m, mt.teams, 2), 0);
+    double four_won = mt.players[0].r.mu - 25, five_lost = mt.players[4].r.mu - 25;
+    if (fabs(five_won - four_won) > EPS || fabs(five_lost - four_lost) > EPS || !(five_won > 0 && five_lost < 0))
+        fail_msg("five won %.15f, four won %.15f; five lost %.15f, four lost %.15f", five_won, four_won, five_lost,
+                 four_lost);
+    match_init(&mt, &m, five_four, 2);
+    assert_int_equal(rating_update(&m, mt.teams, 2), 0);
+    assert_true(mt.players[0].r.mu - 25 < 0.6 * five_won); /* raw sums: the larger side's win counts about half */
+}
+
 /* Very strong teams do not overflow exp(mu / c). */
 static void test_large_values(void **state)
 {
@@ -196,6 +228,27 @@ static void test_inactivity_and_ordinal(void **state)
     assert_true(fabs(rating_ordinal((rating){25, 25.0 / 3})) < EPS);
 }
 
+/* RATING_BETA, the one setting ratingd and queryd both read: 6 by default, else the environment's, and a value out
+ * of range is refused rather than rated with. */
+static void test_model_settings(void **state)
+{
+    (void)state;
+    config_register(rating_model_config_vars);
+    rating_model m, d;
+    rating_model_default(&d);
+    unsetenv("RATING_BETA");
+    assert_int_equal(rating_model_load(&m), 0);
+    assert_true(m.beta == 6 && m.mu == d.mu && m.sigma == d.sigma && m.tau == d.tau && m.kappa == d.kappa);
+    setenv("RATING_BETA", "7.5", 1);
+    assert_int_equal(rating_model_load(&m), 0);
+    assert_true(m.beta == 7.5);
+    setenv("RATING_BETA", "0", 1);
+    assert_int_equal(rating_model_load(&m), -EINVAL);
+    setenv("RATING_BETA", "6x", 1);
+    assert_int_equal(rating_model_load(&m), -EINVAL);
+    unsetenv("RATING_BETA");
+}
+
 /* The same matches in the same order give bit-identical ratings (what the recomputation relies on). */
 static void test_deterministic(void **state)
 {
@@ -226,9 +279,11 @@ int main(void)
         cmocka_unit_test(test_free_for_all),
         cmocka_unit_test(test_partial_play),
         cmocka_unit_test(test_draw_and_upset),
+        cmocka_unit_test(test_relative_update),
         cmocka_unit_test(test_large_values),
         cmocka_unit_test(test_win_probabilities),
         cmocka_unit_test(test_inactivity_and_ordinal),
+        cmocka_unit_test(test_model_settings),
         cmocka_unit_test(test_deterministic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,30 @@
+/* The rating model's settings (rating_settings.h). */
+#include "rating_settings.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "log.h"
+
+const config_var rating_model_config_vars[] = {
+    {"RATING_BETA", "6",
+     "how far one match's performance scatters around a player's skill (OpenSkill's default is 25/6; 6 predicted "
+     "best on the learning parts of both simulated worlds), for ratingd's updates and stored win probabilities and "
+     "queryd's served chances alike; `ratingd evaluate` scores a value on past matches before it is used"},
+    {NULL, NULL, NULL},
+};
+
+int rating_model_load(rating_model *m)
+{
+    rating_model_default(m);
+    const char *s = config_get("RATING_BETA");
+    char *end = NULL;
+    double v = s ? strtod(s, &end) : NAN;
+    if (!s || end == s || *end || !(v >= 0.01 && v <= 1000)) {
+        log_error("RATING_BETA must be a number between 0.01 and 1000");
+        return -EINVAL;
+    }
+    m->beta = v;
+    return 0;
+}

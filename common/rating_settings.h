@@ -1,0 +1,16 @@
+/* The rating model's settings, one for every daemon that rates or predicts: ratingd stores each match's win
+ * probabilities with them and queryd computes the chances it serves (the forum's predictions, a team against
+ * another) with them, so that the two always agree (docs/ratings.md). */
+#ifndef MOHSTATS_RATING_SETTINGS_H
+#define MOHSTATS_RATING_SETTINGS_H
+
+#include "config.h"
+#include "rating.h"
+
+/* RATING_BETA; register it (config_register) before reading it. */
+extern const config_var rating_model_config_vars[];
+
+/* The model: OpenSkill's defaults with RATING_BETA. 0, or -EINVAL after logging what is wrong. */
+int rating_model_load(rating_model *m);
+
+#endif
