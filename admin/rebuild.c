@@ -1,0 +1,530 @@
+/* `mohstats-admin rebuild`: recompute an aggregate table (the target of a materialized view on raw_events) from
+ * raw_events, for one month or, for a table that is not partitioned by month, for all of it; while ingest runs.
+ *
+ * The repair this is for: the writer's insert into raw_events committed but a view's part of it failed, so that
+ * view missed the batch (README, Known limits). The month is the unit because it is the partition of raw_events
+ * and of the month-partitioned aggregates (player_daily, server_hourly, weapon_daily, player_fights): a partition
+ * can be swapped whole and atomically (ALTER TABLE ... REPLACE PARTITION ... FROM, which 18.16 has). Tables not
+ * partitioned by time (player_match, match_summary, ...) have one partition, tuple(), rebuilt from all of raw_events;
+ * that is refused once retention dropped raw_events partitions (their aggregates would be lost).
+ *
+ * Why it is exact, with inserts arriving during the rebuild. Let V be the view, L its table, P the partition.
+ * Facts relied on (ClickHouse 18.16 and current releases, single server):
+ *   F1. An INSERT captures the set of views on its table when it starts, after it is listed in system.processes;
+ *       a view attached later does not see it, a view detached later still gets its rows.
+ *   F2. Rows of one batch are one block in one part of raw_events (stream_writer.c, I2): a read sees a batch
+ *       whole or not at all. An L part commits atomically, before or after a REPLACE PARTITION.
+ *   F3. L's content is the union of V's results over blocks, and V's result over a union of batches, merged the
+ *       way queryd reads (sum / *Merge / FINAL), equals the merge of V's results over any split of those batches.
+ * "Wait out" below = list the INSERTs into raw_events in system.processes, and wait until none of them runs.
+ * One round:
+ *   1. Create the long tap: a view recording (run, 'long', batch_id) of every insert into raw_events(P).
+ *   2. DETACH V; wait out. By F1 no insert started after the detach writes L, and those started before have
+ *      ended: L is frozen. Every batch not in raw_events yet will be inserted by an insert that started after
+ *      step 1, so the long tap records it.
+ *   3. Snapshot raw_events(P) into admin_raw_snap (REPLACE PARTITION FROM: hard links, atomic per partition),
+ *      compute V over it into admin_stage, and REPLACE L's partition P with admin_stage. Now L(P) = V(snapshot).
+ *   4. The switch: create the short tap (tap 'short'), ATTACH V, drop the long tap, drop the short tap; wait out.
+ *      An insert that started before the short tap existed did not write L (V detached, step 2); one that
+ *      started after the short tap was dropped writes L (V attached). Only an insert that started inside the
+ *      switch is ambiguous, and exactly those are in the short tap (F1).
+ *   5. If the short tap recorded a batch of P, the round is void: L(P) is not known, run the round again (the
+ *      next REPLACE overwrites it). Otherwise every batch of raw_events(P) is either in the snapshot (in L by
+ *      step 3), or recorded by the long tap and not in the snapshot (started between steps 1 and 4: not in L, its
+ *      rows complete after the wait: V over them is added to L now), or started after the switch (in L through
+ *      V, and in neither tap). Each batch is counted exactly once (F2, F3).
+ * The tap views only select constants and batch_id: they cannot fail, so they cannot make an insert fail (a
+ * failing view would make the writer's insert miss the views after it). They write to admin_rebuild_tap, a plain
+ * table: 18.16 refuses a view's insert into a table with MATERIALIZED columns, so the taps never copy raw rows.
+ * Killed mid-round, the tool leaves V detached: the next run re-attaches it (admin_actions records the detach)
+ * and the table must be rebuilt again, as it says.
+ * Month partitions assume ClickHouse's timezone is UTC (so raw_events' month is the aggregates' UTC month):
+ * checked before anything is changed. */
+#include "rebuild.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bytebuf.h"
+#include "log.h"
+
+#define MAX_ROUNDS 5         /* switches tried before giving up (each takes a few tens of ms) */
+#define WAIT_OUT_MS 300000   /* inserts still running after this: give up, the operator looks at ClickHouse */
+
+/* One view to rebuild: its name, its table, its SELECT and whether that table is partitioned by month. */
+typedef struct {
+    char view[128];
+    char table[128];
+    char *select; /* V's SELECT with "FROM <db>.raw_events" replaced by "FROM %s" (one occurrence) */
+    bool monthly; /* the table is PARTITION BY toYYYYMM(...); else it has one partition, tuple() */
+} view_def;
+
+/* Whether s is a plain ClickHouse identifier (so it can go into a statement unquoted). */
+static bool is_name(const char *s)
+{
+    if (!*s || strlen(s) >= 128)
+        return false;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_'))
+            return false;
+    return true;
+}
+
+/* Copy the identifier after "<db>." or at p into out; returns the end of it. */
+static const char *take_name(const char *p, char *out, size_t outlen)
+{
+    const char *start = p;
+    while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '.')
+        p++;
+    const char *dot = memchr(start, '.', (size_t)(p - start));
+    const char *name = dot ? dot + 1 : start;
+    size_t n = (size_t)(p - name);
+    if (n >= outlen)
+        n = 0;
+    memcpy(out, name, n);
+    out[n] = '\0';
+    return p;
+}
+
+/* Parse a view's CREATE statement (as system.tables gives it, 18.16 and current releases alike:
+ * "CREATE MATERIALIZED VIEW db.v TO db.t (columns) AS SELECT|WITH ... FROM db.raw_events ..."). 0, or -EINVAL
+ * when it is not a view of ours on raw_events. */
+static int parse_view(const char *create, view_def *v)
+{
+    const char *to = strstr(create, " TO ");
+    if (!to)
+        return -EINVAL;
+    take_name(to + 4, v->table, sizeof v->table);
+    if (!is_name(v->table))
+        return -EINVAL;
+    const char *as = NULL;
+    for (const char *p = strstr(to, " AS "); p; p = strstr(p + 1, " AS ")) {
+        const char *q = p + 4;
+        while (*q == ' ' || *q == '\n')
+            q++;
+        if (!strncmp(q, "SELECT", 6) || !strncmp(q, "WITH", 4)) {
+            as = q;
+            break;
+        }
+    }
+    if (!as)
+        return -EINVAL;
+    /* The one FROM of raw_events: "FROM raw_events" or "FROM <db>.raw_events". */
+    const char *from = NULL;
+    const char *from_end = NULL;
+    for (const char *p = strstr(as, "FROM "); p; p = strstr(p + 1, "FROM ")) {
+        char name[128];
+        const char *end = take_name(p + 5, name, sizeof name);
+        if (!strcmp(name, "raw_events")) {
+            if (from)
+                return -EINVAL;
+            from = p;
+            from_end = end;
+        }
+    }
+    if (!from)
+        return -EINVAL;
+    bytebuf b = {0};
+    int rc = bytebuf_append(&b, as, (size_t)(from - as));
+    rc = rc ? rc : bytebuf_appendf(&b, "FROM %%s");
+    /* The rest may hold a '%' (a modulo): escape it for the later format. */
+    for (const char *p = from_end; !rc && *p; p++)
+        rc = *p == '%' ? bytebuf_append(&b, "%%", 2) : bytebuf_append(&b, p, 1);
+    if (rc) {
+        bytebuf_free(&b);
+        return -ENOMEM;
+    }
+    v->select = b.data;
+    return 0;
+}
+
+/* Load the views on raw_events (all, or the one named) with their tables' partitioning. */
+static int load_views(const admin_ctx *a, const char *only, view_def **out, size_t *n)
+{
+    char *body = NULL;
+    int rc = admin_ch(a,
+                      "SELECT v.name, v.query, t.partition_key\n"
+                      "FROM (SELECT name, replaceAll(replaceAll(create_table_query, '\\n', ' '), '\\t', ' ') AS query,\n"
+                      "             extract(create_table_query, ' TO (?:[A-Za-z0-9_]+\\\\.)?([A-Za-z0-9_]+)') AS target\n"
+                      "      FROM system.tables\n"
+                      "      WHERE database = currentDatabase() AND engine = 'MaterializedView'\n"
+                      "        AND name NOT LIKE 'admin\\\\_%') AS v\n"
+                      "ANY LEFT JOIN (SELECT name AS target, partition_key FROM system.tables\n"
+                      "               WHERE database = currentDatabase()) AS t USING target\n"
+                      "ORDER BY v.name FORMAT TSVRaw",
+                      &body);
+    if (rc) {
+        free(body);
+        return rc;
+    }
+    view_def *views = NULL;
+    size_t count = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(body, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *tab1 = strchr(line, '\t');
+        char *tab2 = tab1 ? strchr(tab1 + 1, '\t') : NULL;
+        if (!tab2)
+            continue;
+        *tab1 = *tab2 = '\0';
+        if (only && strcmp(line, only))
+            continue;
+        view_def v = {0};
+        snprintf(v.view, sizeof v.view, "%s", line);
+        if (parse_view(tab1 + 1, &v)) {
+            if (only) {
+                log_error("%s is not a view writing TO a table from raw_events; nothing rebuilt", line);
+                rc = -EINVAL;
+                break;
+            }
+            continue; /* a view not on raw_events (none today) */
+        }
+        v.monthly = !strncmp(tab2 + 1, "toYYYYMM(", 9);
+        if (!v.monthly && tab2[1]) {
+            log_error("%s's table %s is partitioned by %s, which rebuild does not know", v.view, v.table, tab2 + 1);
+            free(v.select);
+            rc = -EINVAL;
+            break;
+        }
+        view_def *grown = realloc(views, (count + 1) * sizeof *views);
+        if (!grown) {
+            free(v.select);
+            rc = -ENOMEM;
+            break;
+        }
+        views = grown;
+        views[count++] = v;
+    }
+    free(body);
+    if (!rc && only && count == 0) {
+        log_error("no materialized view named %s on raw_events (see: SHOW TABLES LIKE '%%_mv')", only);
+        rc = -ENOENT;
+    }
+    if (rc) {
+        for (size_t i = 0; i < count; i++)
+            free(views[i].select);
+        free(views);
+        return rc;
+    }
+    *out = views;
+    *n = count;
+    return 0;
+}
+
+/* Wait until none of the INSERTs into raw_events running now is running any more (see "wait out" above). */
+static int wait_out_inserts(const admin_ctx *a)
+{
+    static const char running[] = "SELECT count() FROM system.processes\n"
+                                  "WHERE query_id IN (%s) FORMAT TSV";
+    char *ids = NULL;
+    int rc = admin_ch(a,
+                      "SELECT arrayStringConcat(groupArray(concat('''', replaceAll(replaceAll(query_id, '\\\\', "
+                      "'\\\\\\\\'), '''', '\\\\'''), '''')), ',')\n"
+                      "FROM system.processes\n"
+                      "WHERE positionCaseInsensitive(query, 'INSERT INTO') > 0 AND position(query, 'raw_events') > 0\n"
+                      "FORMAT TSVRaw",
+                      &ids);
+    if (rc) {
+        free(ids);
+        return rc;
+    }
+    char *nl = ids ? strchr(ids, '\n') : NULL;
+    if (nl)
+        *nl = '\0';
+    if (!ids || !*ids) {
+        free(ids);
+        return 0;
+    }
+    for (int waited = 0;; waited += 20) {
+        long long n = 0;
+        rc = admin_ch_count(a, &n, running, ids);
+        if (rc || n == 0)
+            break;
+        if (waited >= WAIT_OUT_MS) {
+            log_error("inserts into raw_events still run after %d s (system.processes); nothing more done",
+                      WAIT_OUT_MS / 1000);
+            rc = -ETIMEDOUT;
+            break;
+        }
+        usleep(20 * 1000);
+    }
+    free(ids);
+    return rc;
+}
+
+/* The condition selecting raw_events rows of the partition rebuilt ("1" for all of them). */
+static void partition_cond(const view_def *v, int month, char *out, size_t outlen)
+{
+    if (v->monthly)
+        snprintf(out, outlen, "toYYYYMM(received_at) = %d", month);
+    else
+        snprintf(out, outlen, "1");
+}
+
+/* Run V's SELECT over source into table (INSERT INTO table SELECT ...). */
+static int insert_view_rows(const admin_ctx *a, const view_def *v, const char *table, const char *source)
+{
+    bytebuf b = {0};
+    int rc = bytebuf_appendf(&b, "INSERT INTO %s ", table) ? -ENOMEM : 0;
+    /* v->select was made from ClickHouse's own text with every '%' doubled but the one %s. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+    rc = rc ? rc : (bytebuf_appendf(&b, v->select, source) ? -ENOMEM : 0);
+#pragma GCC diagnostic pop
+    if (!rc)
+        rc = admin_ch(a, b.data, NULL);
+    bytebuf_free(&b);
+    return rc;
+}
+
+/* Copy raw_events(P) into admin_raw_snap, atomically per partition (hard links, no data copied). */
+static int snapshot_raw(const admin_ctx *a, const view_def *v, int month)
+{
+    int rc = admin_chf(a, "DROP TABLE IF EXISTS admin_raw_snap");
+    rc = rc ? rc : admin_chf(a, "CREATE TABLE admin_raw_snap AS raw_events");
+    if (rc || v->monthly)
+        return rc ? rc : admin_chf(a, "ALTER TABLE admin_raw_snap REPLACE PARTITION %d FROM raw_events", month);
+    char *parts = NULL;
+    rc = admin_ch(a,
+                  "SELECT DISTINCT partition FROM system.parts\n"
+                  "WHERE database = currentDatabase() AND table = 'raw_events' AND active FORMAT TSV",
+                  &parts);
+    char *save = NULL;
+    for (char *p = rc ? NULL : strtok_r(parts, "\n", &save); p && !rc; p = strtok_r(NULL, "\n", &save))
+        rc = admin_chf(a, "ALTER TABLE admin_raw_snap REPLACE PARTITION %d FROM raw_events", atoi(p));
+    free(parts);
+    return rc;
+}
+
+/* Step 1 and step 4's short tap: a view recording the batch_id of every insert into raw_events(P). */
+static int create_tap(const admin_ctx *a, const char *kind, const char *run, const char *cond)
+{
+    return admin_chf(a,
+                     "CREATE MATERIALIZED VIEW admin_tap_%s_mv TO admin_rebuild_tap AS\n"
+                     "SELECT '%s' AS run, '%s' AS tap, batch_id FROM raw_events WHERE %s",
+                     kind, run, kind, cond);
+}
+
+/* One round (steps 1 to 5). *void_round is set when an insert started inside the switch. */
+static int rebuild_round(const admin_ctx *a, const view_def *v, int month, const char *run, bool *void_round)
+{
+    char cond[64], part[32];
+    partition_cond(v, month, cond, sizeof cond);
+    if (v->monthly)
+        snprintf(part, sizeof part, "%d", month);
+    else
+        snprintf(part, sizeof part, "tuple()");
+    *void_round = false;
+    char detail[256];
+    snprintf(detail, sizeof detail, "%s detached for run %s", v->view, run);
+
+    int rc = admin_chf(a, "DROP TABLE IF EXISTS admin_tap_long_mv");
+    rc = rc ? rc : admin_chf(a, "DROP TABLE IF EXISTS admin_tap_short_mv");
+    rc = rc ? rc : create_tap(a, "long", run, cond);                                  /* 1 */
+    rc = rc ? rc : admin_record(a, "rebuild-detach", detail);
+    rc = rc ? rc : admin_chf(a, "DETACH TABLE %s", v->view);                          /* 2 */
+    if (rc)
+        return rc;
+    rc = wait_out_inserts(a);
+    rc = rc ? rc : snapshot_raw(a, v, month);                                         /* 3 */
+    rc = rc ? rc : admin_chf(a, "DROP TABLE IF EXISTS admin_stage");
+    rc = rc ? rc : admin_chf(a, "CREATE TABLE admin_stage AS %s", v->table);
+    rc = rc ? rc : insert_view_rows(a, v, "admin_stage", "admin_raw_snap");
+    rc = rc ? rc : admin_chf(a, "ALTER TABLE %s REPLACE PARTITION %s FROM admin_stage", v->table, part);
+    /* Step 4 even after a failure: V must not stay detached. */
+    int trc = create_tap(a, "short", run, cond);
+    int arc = admin_chf(a, "ATTACH TABLE %s", v->view);
+    if (!arc) {
+        snprintf(detail, sizeof detail, "%s attached again for run %s", v->view, run);
+        admin_record(a, "rebuild-attach", detail);
+    } else {
+        log_error("%s could not be attached again: run `ATTACH TABLE %s` now, then rebuild again", v->view, v->view);
+    }
+    admin_chf(a, "DROP TABLE IF EXISTS admin_tap_long_mv");
+    admin_chf(a, "DROP TABLE IF EXISTS admin_tap_short_mv");
+    rc = rc ? rc : trc ? trc : arc;
+    if (rc)
+        return rc;
+    rc = wait_out_inserts(a);
+    long long ambiguous = 0;
+    rc = rc ? rc : admin_ch_count(a, &ambiguous, "SELECT count() FROM admin_rebuild_tap WHERE run = '%s' AND tap = 'short'",
+                                  run);
+    if (rc)
+        return rc;
+    if (ambiguous) {                                                                  /* 5 */
+        *void_round = true;
+        return 0;
+    }
+    /* The batches the long tap saw that the snapshot lacks: started during the round, not in L. */
+    rc = admin_chf(a, "DROP TABLE IF EXISTS admin_raw_delta");
+    rc = rc ? rc : admin_chf(a, "CREATE TABLE admin_raw_delta AS raw_events");
+    rc = rc ? rc
+            : admin_chf(a,
+                        "INSERT INTO admin_raw_delta SELECT * FROM raw_events\n"
+                        "WHERE %s\n"
+                        "  AND batch_id IN (SELECT batch_id FROM admin_rebuild_tap WHERE run = '%s' AND tap = 'long')\n"
+                        "  AND batch_id NOT IN (SELECT batch_id FROM admin_raw_snap WHERE batch_id IN\n"
+                        "      (SELECT batch_id FROM admin_rebuild_tap WHERE run = '%s' AND tap = 'long'))",
+                        cond, run, run);
+    rc = rc ? rc : insert_view_rows(a, v, v->table, "admin_raw_delta");
+    return rc;
+}
+
+/* Drop the tool's scratch tables (the staging copies are hard links: they hold no space of their own for long). */
+static void drop_scratch(const admin_ctx *a)
+{
+    admin_chf(a, "DROP TABLE IF EXISTS admin_raw_snap");
+    admin_chf(a, "DROP TABLE IF EXISTS admin_raw_delta");
+    admin_chf(a, "DROP TABLE IF EXISTS admin_stage");
+}
+
+/* Attach again every view an interrupted rebuild left detached (the detaches and attaches admin_actions holds). */
+static int reattach_left_detached(const admin_ctx *a)
+{
+    char *names = NULL;
+    int rc = admin_ch(a,
+                      "SELECT view FROM (\n"
+                      "  SELECT splitByChar(' ', detail)[1] AS view,\n"
+                      "         sum(action = 'rebuild-detach') - sum(action = 'rebuild-attach') AS open\n"
+                      "  FROM admin_actions WHERE action IN ('rebuild-detach', 'rebuild-attach') GROUP BY view)\n"
+                      "WHERE open > 0 AND view NOT IN\n"
+                      "  (SELECT name FROM system.tables WHERE database = currentDatabase()) FORMAT TSV",
+                      &names);
+    char *save = NULL;
+    for (char *n = rc ? NULL : strtok_r(names, "\n", &save); n; n = strtok_r(NULL, "\n", &save)) {
+        if (!is_name(n))
+            continue;
+        log_warn("%s was left detached by an interrupted rebuild: attaching it; rebuild its table again", n);
+        if (admin_chf(a, "ATTACH TABLE %s", n) == 0) {
+            char detail[256];
+            snprintf(detail, sizeof detail, "%s attached again after an interrupted rebuild", n);
+            admin_record(a, "rebuild-attach", detail);
+        }
+    }
+    free(names);
+    return rc;
+}
+
+/* Refuse what would lose aggregates: a month retention dropped, or all of raw_events after any drop. */
+static int check_source_complete(const admin_ctx *a, const view_def *v, int month)
+{
+    long long dropped = 0;
+    int rc = v->monthly ? admin_ch_count(a, &dropped,
+                                         "SELECT count() FROM admin_actions\n"
+                                         "WHERE action = 'retention-drop' AND toInt32OrZero(detail) >= %d",
+                                         month)
+                        : admin_ch_count(a, &dropped, "SELECT count() FROM admin_actions WHERE action = 'retention-drop'");
+    if (rc)
+        return rc;
+    if (dropped) {
+        if (v->monthly)
+            log_error("raw_events of %d or later was dropped by retention: rebuilding %s from it would lose "
+                      "aggregates; nothing done", month, v->table);
+        else
+            log_error("%s covers all time and retention dropped raw_events partitions: rebuilding it would lose "
+                      "their aggregates; nothing done", v->table);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Rebuild one view's partition, round after round until a switch saw no insert. */
+static int rebuild_one(const admin_ctx *a, const view_def *v, int month)
+{
+    int rc = check_source_complete(a, v, month);
+    if (rc)
+        return rc;
+    for (int round = 1; round <= MAX_ROUNDS; round++) {
+        char run[64];
+        snprintf(run, sizeof run, "%ld-%d-%d", (long)time(NULL), (int)getpid(), round);
+        bool void_round = false;
+        rc = rebuild_round(a, v, month, run, &void_round);
+        admin_chf(a, "ALTER TABLE admin_rebuild_tap DELETE WHERE run = '%s'", run);
+        if (rc)
+            break;
+        if (!void_round) {
+            char detail[256];
+            if (v->monthly)
+                snprintf(detail, sizeof detail, "%s month %d rebuilt from raw_events (%d round%s)", v->table, month,
+                         round, round > 1 ? "s" : "");
+            else
+                snprintf(detail, sizeof detail, "%s rebuilt from all of raw_events (%d round%s)", v->table, round,
+                         round > 1 ? "s" : "");
+            drop_scratch(a);
+            return admin_record(a, "rebuild", detail);
+        }
+        log_warn("%s: an insert started during the switch (round %d): its count is unknown, rebuilding again",
+                 v->table, round);
+    }
+    drop_scratch(a);
+    if (!rc) {
+        log_error("%s: inserts kept starting during the switch for %d rounds; the table may be off: run rebuild "
+                  "again", v->table, MAX_ROUNDS);
+        rc = -EAGAIN;
+    }
+    return rc;
+}
+
+/* Rebuild a view's table: the month given, or every month raw_events holds (month 0) for a monthly table; all
+ * of it for a table with one partition. */
+static int rebuild_view(const admin_ctx *a, const view_def *v, int month)
+{
+    if (!v->monthly || month)
+        return rebuild_one(a, v, v->monthly ? month : 0);
+    char *parts = NULL;
+    int rc = admin_ch(a,
+                      "SELECT DISTINCT partition FROM system.parts\n"
+                      "WHERE database = currentDatabase() AND table = 'raw_events' AND active ORDER BY partition FORMAT TSV",
+                      &parts);
+    char *save = NULL;
+    for (char *p = rc ? NULL : strtok_r(parts, "\n", &save); p && !rc; p = strtok_r(NULL, "\n", &save))
+        rc = rebuild_one(a, v, atoi(p));
+    free(parts);
+    return rc;
+}
+
+int rebuild_run(const admin_ctx *a, const char *view, int month)
+{
+    if (view && !is_name(view)) {
+        log_error("%s is not a view name", view);
+        return -EINVAL;
+    }
+    char *tz = NULL;
+    int rc = admin_ch(a, "SELECT timezone() FORMAT TSV", &tz);
+    if (!rc && tz && strcmp(tz, "UTC\n") && strcmp(tz, "Etc/UTC\n") && strcmp(tz, "Etc/UCT\n")) {
+        log_error("ClickHouse's timezone is %.40s, not UTC: its months are not the aggregates' UTC months; set "
+                  "<timezone>UTC</timezone> in its config", tz);
+        rc = -EINVAL;
+    }
+    free(tz);
+    rc = rc ? rc : reattach_left_detached(a);
+    view_def *views = NULL;
+    size_t n = 0;
+    rc = rc ? rc : load_views(a, view, &views, &n);
+    if (rc)
+        return rc;
+    char question[256], when[32];
+    snprintf(when, sizeof when, month ? "month %d" : "all time", month);
+    snprintf(question, sizeof question,
+             "Rebuild the table of %s from raw_events, %s (each view is detached for a moment; ingest runs on)?",
+             view ? view : "every view", when);
+    if (!admin_confirm(a, question)) {
+        log_info("nothing done");
+        rc = -ECANCELED;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!rc) {
+            if (!views[i].monthly && month && !view)
+                log_info("%s is not partitioned by month: skipped (rebuild it without --month, for all time)",
+                         views[i].table);
+            else
+                rc = rebuild_view(a, &views[i], month);
+        }
+        free(views[i].select);
+    }
+    free(views);
+    return rc;
+}
