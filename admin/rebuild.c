@@ -52,7 +52,7 @@
 #include "bytebuf.h"
 #include "log.h"
 
-#define MAX_ROUNDS 5         /* switches tried before giving up (each takes a few tens of ms) */
+#define MAX_ROUNDS 10 /* switches tried before giving up: a switch lasts ~10-30 ms, void while an insert starts in it */
 #define WAIT_OUT_MS 300000   /* inserts still running after this: give up, the operator looks at ClickHouse */
 
 /* One view to rebuild: its name, its table, its SELECT and whether that table is partitioned by month. */
@@ -60,7 +60,8 @@ typedef struct {
     char view[128];
     char table[128];
     char *select; /* V's SELECT with "FROM <db>.raw_events" replaced by "FROM %s" (one occurrence) */
-    bool monthly; /* the table is PARTITION BY toYYYYMM(...); else it has one partition, tuple() */
+    char *columns; /* the columns V writes into L, comma-separated (a view maps its columns by name) */
+    bool monthly;  /* the table is PARTITION BY toYYYYMM(...); else it has one partition, tuple() */
 } view_def;
 
 /* Whether s is a plain ClickHouse identifier (so it can go into a statement unquoted). */
@@ -199,13 +200,32 @@ static int load_views(const admin_ctx *a, const char *only, view_def **out, size
         views[count++] = v;
     }
     free(body);
+    for (size_t i = 0; i < count && !rc; i++) {
+        char sql[600];
+        snprintf(sql, sizeof sql,
+                 "SELECT arrayStringConcat(groupArray(name), ', ') FROM system.columns\n"
+                 "WHERE database = currentDatabase() AND table = '%s' AND default_kind NOT IN ('MATERIALIZED', 'ALIAS')\n"
+                 "  AND name IN (SELECT name FROM system.columns WHERE database = currentDatabase() AND table = '%s')\n"
+                 "FORMAT TSVRaw",
+                 views[i].table, views[i].view);
+        rc = admin_ch(a, sql, &views[i].columns);
+        char *nl = views[i].columns ? strchr(views[i].columns, '\n') : NULL;
+        if (nl)
+            *nl = '\0';
+        if (!rc && (!views[i].columns || !*views[i].columns)) {
+            log_error("%s and its table %s have no column in common", views[i].view, views[i].table);
+            rc = -EINVAL;
+        }
+    }
     if (!rc && only && count == 0) {
         log_error("no materialized view named %s on raw_events (see: SHOW TABLES LIKE '%%_mv')", only);
         rc = -ENOENT;
     }
     if (rc) {
-        for (size_t i = 0; i < count; i++)
+        for (size_t i = 0; i < count; i++) {
             free(views[i].select);
+            free(views[i].columns);
+        }
         free(views);
         return rc;
     }
@@ -268,12 +288,15 @@ static void partition_cond(const view_def *v, int month, char *out, size_t outle
 static int insert_view_rows(const admin_ctx *a, const view_def *v, const char *table, const char *source)
 {
     bytebuf b = {0};
-    int rc = bytebuf_appendf(&b, "INSERT INTO %s ", table) ? -ENOMEM : 0;
+    /* By name, as the view does: INSERT ... SELECT maps columns by position, and a table's columns added later
+     * (player_fights.hit_class) are not where the view's SELECT has them. */
+    int rc = bytebuf_appendf(&b, "INSERT INTO %s (%s) SELECT %s FROM (", table, v->columns, v->columns) ? -ENOMEM : 0;
     /* v->select was made from ClickHouse's own text with every '%' doubled but the one %s. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
     rc = rc ? rc : (bytebuf_appendf(&b, v->select, source) ? -ENOMEM : 0);
 #pragma GCC diagnostic pop
+    rc = rc ? rc : (bytebuf_appendf(&b, ")") ? -ENOMEM : 0);
     if (!rc)
         rc = admin_ch(a, b.data, NULL);
     bytebuf_free(&b);
@@ -524,6 +547,7 @@ int rebuild_run(const admin_ctx *a, const char *view, int month)
                 rc = rebuild_view(a, &views[i], month);
         }
         free(views[i].select);
+        free(views[i].columns);
     }
     free(views);
     return rc;
