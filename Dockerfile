@@ -1,5 +1,6 @@
-# One image for all of mohstats: the four daemons, the migration step and the demo world. docker-compose.yml runs
-# one service per daemon from it and chooses the binary with `command:` (the demo: scripts/demo.sh run).
+# One image for all of mohstats: the daemons, the admin command (mohstats-admin), the migration step and the demo
+# world. docker-compose.yml runs one service per daemon from it and chooses the binary with `command:` (the demo:
+# scripts/demo.sh run).
 
 # --- build: the Debian 12 toolchain and -dev packages of scripts/deps.sh, then the daemons only -----------------
 FROM debian:12 AS build
@@ -18,11 +19,12 @@ COPY authd/ authd/
 COPY achievd/ achievd/
 COPY ratingd/ ratingd/
 COPY demo/ demo/
+COPY admin/ admin/
 # The top-level CMakeLists.txt configures tests/ too (it needs the directory to exist); only the daemons and the demo
 # world are built.
 COPY tests/ tests/
 RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
- && cmake --build build -j"$(nproc)" --target ingestd queryd authd achievd ratingd demo_world
+ && cmake --build build -j"$(nproc)" --target ingestd queryd authd achievd ratingd demo_world mohstats-admin
 
 # --- runtime: shared libraries, curl for health checks, psql and mariadb clients for scripts/migrate.sh -------
 FROM debian:12-slim
@@ -34,7 +36,7 @@ RUN apt-get update \
  && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin mohstats \
  && install -d -o mohstats -g mohstats /var/lib/mohstats/spool /var/lib/mohstats/demo
 COPY --from=build /src/build/ingestd /src/build/queryd /src/build/authd /src/build/achievd /src/build/ratingd \
-     /src/build/demo_world /usr/local/bin/
+     /src/build/demo_world /src/build/mohstats-admin /usr/local/bin/
 COPY scripts/migrate.sh scripts/demo.sh /app/scripts/
 COPY schemas/ /app/schemas/
 # The dashboard's pages (queryd's WEB_DIR default when it is not beside the binary).

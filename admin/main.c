@@ -22,15 +22,14 @@ static const config_var admin_vars[] = {
 
 static int usage(void)
 {
-    fprintf(stderr,
-            "usage: mohstats-admin [--by NAME] [--yes] COMMAND ...\n"
-            "  rebuild [VIEW] [--month YYYYMM]  recompute aggregate tables from raw_events, ingest running\n"
-            "                                   (no VIEW: every view; no --month: all time)\n"
-            "  retention [--keep-months N]      drop raw_events months older than N before the current one\n"
-            "                                   (default RAW_RETENTION_MONTHS); the aggregates stay\n"
-            "  log [N]                          the last N actions recorded (default 20)\n"
-            "--by NAME: who acts, recorded with each action (default: the OS user). --yes: do not ask.\n"
-            "Settings: CLICKHOUSE_URL (as the daemons), RAW_RETENTION_MONTHS, ADMIN_TIMEOUT_MS.\n");
+    fprintf(stderr, "usage: mohstats-admin [--by NAME] [--yes] COMMAND ...\n"
+                    "  rebuild [VIEW] [--month YYYYMM]  recompute aggregate tables from raw_events, ingest running\n"
+                    "                                   (no VIEW: every view; no --month: all time)\n"
+                    "  retention [--keep-months N]      drop raw_events months older than N before the current one\n"
+                    "                                   (default RAW_RETENTION_MONTHS); the aggregates stay\n"
+                    "  log [N]                          the last N actions recorded (default 20)\n"
+                    "--by NAME: who acts, recorded with each action (default: the OS user). --yes: do not ask.\n"
+                    "Settings: CLICKHOUSE_URL (as the daemons), RAW_RETENTION_MONTHS, ADMIN_TIMEOUT_MS.\n");
     return 2;
 }
 
@@ -49,8 +48,8 @@ static int cmd_log(const admin_ctx *a, int argc, char **argv)
     if (n < 0)
         return usage();
     char sql[256], *out = NULL;
-    snprintf(sql, sizeof sql,
-             "SELECT at, who, action, detail FROM admin_actions ORDER BY at DESC LIMIT %ld FORMAT TSV", n);
+    snprintf(sql, sizeof sql, "SELECT at, who, action, detail FROM admin_actions ORDER BY at DESC LIMIT %ld FORMAT TSV",
+             n);
     int rc = admin_ch(a, sql, &out);
     if (!rc && out)
         fputs(out, stdout);

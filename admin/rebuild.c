@@ -52,14 +52,15 @@
 #include "bytebuf.h"
 #include "log.h"
 
-#define MAX_ROUNDS 10 /* switches tried before giving up: a switch lasts ~10-30 ms, void while an insert starts in it */
-#define WAIT_OUT_MS 300000   /* inserts still running after this: give up, the operator looks at ClickHouse */
+#define MAX_ROUNDS 10 /* switches tried before giving up: a switch lasts ~10-30 ms, void while an insert starts in it  \
+                       */
+#define WAIT_OUT_MS 300000 /* inserts still running after this: give up, the operator looks at ClickHouse */
 
 /* One view to rebuild: its name, its table, its SELECT and whether that table is partitioned by month. */
 typedef struct {
     char view[128];
     char table[128];
-    char *select; /* V's SELECT with "FROM <db>.raw_events" replaced by "FROM %s" (one occurrence) */
+    char *select;  /* V's SELECT with "FROM <db>.raw_events" replaced by "FROM %s" (one occurrence) */
     char *columns; /* the columns V writes into L, comma-separated (a view maps its columns by name) */
     bool monthly;  /* the table is PARTITION BY toYYYYMM(...); else it has one partition, tuple() */
 } view_def;
@@ -147,17 +148,18 @@ static int parse_view(const char *create, view_def *v)
 static int load_views(const admin_ctx *a, const char *only, view_def **out, size_t *n)
 {
     char *body = NULL;
-    int rc = admin_ch(a,
-                      "SELECT v.name, v.query, t.partition_key\n"
-                      "FROM (SELECT name, replaceAll(replaceAll(create_table_query, '\\n', ' '), '\\t', ' ') AS query,\n"
-                      "             extract(create_table_query, ' TO (?:[A-Za-z0-9_]+\\\\.)?([A-Za-z0-9_]+)') AS target\n"
-                      "      FROM system.tables\n"
-                      "      WHERE database = currentDatabase() AND engine = 'MaterializedView'\n"
-                      "        AND name NOT LIKE 'admin\\\\_%') AS v\n"
-                      "ANY LEFT JOIN (SELECT name AS target, partition_key FROM system.tables\n"
-                      "               WHERE database = currentDatabase()) AS t USING target\n"
-                      "ORDER BY v.name FORMAT TSVRaw",
-                      &body);
+    int rc =
+        admin_ch(a,
+                 "SELECT v.name, v.query, t.partition_key\n"
+                 "FROM (SELECT name, replaceAll(replaceAll(create_table_query, '\\n', ' '), '\\t', ' ') AS query,\n"
+                 "             extract(create_table_query, ' TO (?:[A-Za-z0-9_]+\\\\.)?([A-Za-z0-9_]+)') AS target\n"
+                 "      FROM system.tables\n"
+                 "      WHERE database = currentDatabase() AND engine = 'MaterializedView'\n"
+                 "        AND name NOT LIKE 'admin\\\\_%') AS v\n"
+                 "ANY LEFT JOIN (SELECT name AS target, partition_key FROM system.tables\n"
+                 "               WHERE database = currentDatabase()) AS t USING target\n"
+                 "ORDER BY v.name FORMAT TSVRaw",
+                 &body);
     if (rc) {
         free(body);
         return rc;
@@ -202,12 +204,13 @@ static int load_views(const admin_ctx *a, const char *only, view_def **out, size
     free(body);
     for (size_t i = 0; i < count && !rc; i++) {
         char sql[600];
-        snprintf(sql, sizeof sql,
-                 "SELECT arrayStringConcat(groupArray(name), ', ') FROM system.columns\n"
-                 "WHERE database = currentDatabase() AND table = '%s' AND default_kind NOT IN ('MATERIALIZED', 'ALIAS')\n"
-                 "  AND name IN (SELECT name FROM system.columns WHERE database = currentDatabase() AND table = '%s')\n"
-                 "FORMAT TSVRaw",
-                 views[i].table, views[i].view);
+        snprintf(
+            sql, sizeof sql,
+            "SELECT arrayStringConcat(groupArray(name), ', ') FROM system.columns\n"
+            "WHERE database = currentDatabase() AND table = '%s' AND default_kind NOT IN ('MATERIALIZED', 'ALIAS')\n"
+            "  AND name IN (SELECT name FROM system.columns WHERE database = currentDatabase() AND table = '%s')\n"
+            "FORMAT TSVRaw",
+            views[i].table, views[i].view);
         rc = admin_ch(a, sql, &views[i].columns);
         char *nl = views[i].columns ? strchr(views[i].columns, '\n') : NULL;
         if (nl)
@@ -346,13 +349,13 @@ static int rebuild_round(const admin_ctx *a, const view_def *v, int month, const
 
     int rc = admin_chf(a, "DROP TABLE IF EXISTS admin_tap_long_mv");
     rc = rc ? rc : admin_chf(a, "DROP TABLE IF EXISTS admin_tap_short_mv");
-    rc = rc ? rc : create_tap(a, "long", run, cond);                                  /* 1 */
+    rc = rc ? rc : create_tap(a, "long", run, cond); /* 1 */
     rc = rc ? rc : admin_record(a, "rebuild-detach", detail);
-    rc = rc ? rc : admin_chf(a, "DETACH TABLE %s", v->view);                          /* 2 */
+    rc = rc ? rc : admin_chf(a, "DETACH TABLE %s", v->view); /* 2 */
     if (rc)
         return rc;
     rc = wait_out_inserts(a);
-    rc = rc ? rc : snapshot_raw(a, v, month);                                         /* 3 */
+    rc = rc ? rc : snapshot_raw(a, v, month); /* 3 */
     rc = rc ? rc : admin_chf(a, "DROP TABLE IF EXISTS admin_stage");
     rc = rc ? rc : admin_chf(a, "CREATE TABLE admin_stage AS %s", v->table);
     rc = rc ? rc : insert_view_rows(a, v, "admin_stage", "admin_raw_snap");
@@ -373,11 +376,12 @@ static int rebuild_round(const admin_ctx *a, const view_def *v, int month, const
         return rc;
     rc = wait_out_inserts(a);
     long long ambiguous = 0;
-    rc = rc ? rc : admin_ch_count(a, &ambiguous, "SELECT count() FROM admin_rebuild_tap WHERE run = '%s' AND tap = 'short'",
-                                  run);
+    rc = rc ? rc
+            : admin_ch_count(a, &ambiguous, "SELECT count() FROM admin_rebuild_tap WHERE run = '%s' AND tap = 'short'",
+                             run);
     if (rc)
         return rc;
-    if (ambiguous) {                                                                  /* 5 */
+    if (ambiguous) { /* 5 */
         *void_round = true;
         return 0;
     }
@@ -431,27 +435,46 @@ static int reattach_left_detached(const admin_ctx *a)
     return rc;
 }
 
-/* Refuse what would lose aggregates: a month retention dropped, or all of raw_events after any drop. */
+/* Refuse what would lose aggregates: a month retention dropped (or that raw_events lacks while the table has it),
+ * or all of raw_events after any drop. */
 static int check_source_complete(const admin_ctx *a, const view_def *v, int month)
 {
-    long long dropped = 0;
-    int rc = v->monthly ? admin_ch_count(a, &dropped,
-                                         "SELECT count() FROM admin_actions\n"
-                                         "WHERE action = 'retention-drop' AND toInt32OrZero(detail) >= %d",
-                                         month)
-                        : admin_ch_count(a, &dropped, "SELECT count() FROM admin_actions WHERE action = 'retention-drop'");
+    long long dropped = 0, raw = 0, agg = 0;
+    int rc = v->monthly
+                 ? admin_ch_count(a, &dropped,
+                                  "SELECT count() FROM admin_actions\n"
+                                  "WHERE action = 'retention-drop' AND toInt32OrZero(detail) = %d",
+                                  month)
+                 : admin_ch_count(a, &dropped, "SELECT count() FROM admin_actions WHERE action = 'retention-drop'");
     if (rc)
         return rc;
     if (dropped) {
         if (v->monthly)
-            log_error("raw_events of %d or later was dropped by retention: rebuilding %s from it would lose "
-                      "aggregates; nothing done", month, v->table);
+            log_error("raw_events of %d was dropped by retention: rebuilding %s from it would lose its aggregates; "
+                      "nothing done",
+                      month, v->table);
         else
             log_error("%s covers all time and retention dropped raw_events partitions: rebuilding it would lose "
-                      "their aggregates; nothing done", v->table);
+                      "their aggregates; nothing done",
+                      v->table);
         return -EINVAL;
     }
-    return 0;
+    if (!v->monthly)
+        return 0;
+    rc = admin_ch_count(a, &raw,
+                        "SELECT count() FROM system.parts WHERE database = currentDatabase() AND table = 'raw_events'\n"
+                        "  AND active AND partition = '%d'",
+                        month);
+    rc = rc ? rc
+            : admin_ch_count(a, &agg,
+                             "SELECT count() FROM system.parts WHERE database = currentDatabase() AND table = '%s'\n"
+                             "  AND active AND partition = '%d'",
+                             v->table, month);
+    if (!rc && raw == 0 && agg > 0) {
+        log_error("raw_events has nothing for %d but %s has: rebuilding would empty it; nothing done", month, v->table);
+        rc = -EINVAL;
+    }
+    return rc;
 }
 
 /* Rebuild one view's partition, round after round until a switch saw no insert. */
@@ -479,13 +502,14 @@ static int rebuild_one(const admin_ctx *a, const view_def *v, int month)
             drop_scratch(a);
             return admin_record(a, "rebuild", detail);
         }
-        log_warn("%s: an insert started during the switch (round %d): its count is unknown, rebuilding again",
-                 v->table, round);
+        log_warn("%s: an insert started during the switch (round %d): its count is unknown, rebuilding again", v->table,
+                 round);
     }
     drop_scratch(a);
     if (!rc) {
         log_error("%s: inserts kept starting during the switch for %d rounds; the table may be off: run rebuild "
-                  "again", v->table, MAX_ROUNDS);
+                  "again",
+                  v->table, MAX_ROUNDS);
         rc = -EAGAIN;
     }
     return rc;
@@ -498,10 +522,11 @@ static int rebuild_view(const admin_ctx *a, const view_def *v, int month)
     if (!v->monthly || month)
         return rebuild_one(a, v, v->monthly ? month : 0);
     char *parts = NULL;
-    int rc = admin_ch(a,
-                      "SELECT DISTINCT partition FROM system.parts\n"
-                      "WHERE database = currentDatabase() AND table = 'raw_events' AND active ORDER BY partition FORMAT TSV",
-                      &parts);
+    int rc =
+        admin_ch(a,
+                 "SELECT DISTINCT partition FROM system.parts\n"
+                 "WHERE database = currentDatabase() AND table = 'raw_events' AND active ORDER BY partition FORMAT TSV",
+                 &parts);
     char *save = NULL;
     for (char *p = rc ? NULL : strtok_r(parts, "\n", &save); p && !rc; p = strtok_r(NULL, "\n", &save))
         rc = rebuild_one(a, v, atoi(p));
@@ -519,7 +544,8 @@ int rebuild_run(const admin_ctx *a, const char *view, int month)
     int rc = admin_ch(a, "SELECT timezone() FORMAT TSV", &tz);
     if (!rc && tz && strcmp(tz, "UTC\n") && strcmp(tz, "Etc/UTC\n") && strcmp(tz, "Etc/UCT\n")) {
         log_error("ClickHouse's timezone is %.40s, not UTC: its months are not the aggregates' UTC months; set "
-                  "<timezone>UTC</timezone> in its config", tz);
+                  "<timezone>UTC</timezone> in its config",
+                  tz);
         rc = -EINVAL;
     }
     free(tz);
