@@ -36,8 +36,9 @@
  * The tap views only select constants and batch_id: they cannot fail, so they cannot make an insert fail (a
  * failing view would make the writer's insert miss the views after it). They write to admin_rebuild_tap, a plain
  * table: 18.16 refuses a view's insert into a table with MATERIALIZED columns, so the taps never copy raw rows.
- * Killed mid-round, the tool leaves V detached: the next run re-attaches it (admin_actions records the detach)
- * and the table must be rebuilt again, as it says.
+ * One rebuild runs at a time (admin_rebuild_lock). Killed mid-round, the tool leaves V detached and the lock
+ * taken: once the operator drops the lock, the next run re-attaches V (admin_actions records the detach), and the
+ * table must be rebuilt again, as it says.
  * Month partitions assume ClickHouse's timezone is UTC (so raw_events' month is the aggregates' UTC month):
  * checked before anything is changed. */
 #include "rebuild.h"
@@ -52,8 +53,9 @@
 #include "bytebuf.h"
 #include "log.h"
 
-#define MAX_ROUNDS 10 /* switches tried before giving up: a switch lasts ~10-30 ms, void while an insert starts in it  \
-                       */
+#define MAX_ROUNDS                                                                                                     \
+    10 /* switches tried before giving up: a switch lasts ~10-30 ms, void while an insert starts in it                 \
+        */
 #define WAIT_OUT_MS 300000 /* inserts still running after this: give up, the operator looks at ClickHouse */
 
 /* One view to rebuild: its name, its table, its SELECT and whether that table is partitioned by month. */
@@ -549,12 +551,24 @@ int rebuild_run(const admin_ctx *a, const char *view, int month)
         rc = -EINVAL;
     }
     free(tz);
-    rc = rc ? rc : reattach_left_detached(a);
+    if (rc)
+        return rc;
+    /* One rebuild at a time: they share the scratch tables, and one's DETACH would break another's argument.
+     * CREATE without IF NOT EXISTS is the lock; a killed run leaves it, and the operator removes it. */
+    if (admin_chf(a, "CREATE TABLE admin_rebuild_lock ENGINE = Memory AS SELECT now() AS since, %d AS pid",
+                  (int)getpid())) {
+        log_error("another rebuild holds admin_rebuild_lock (`mohstats-admin log` says who). If none runs (one was "
+                  "killed), run DROP TABLE admin_rebuild_lock in ClickHouse, then this again");
+        return -EBUSY;
+    }
+    rc = reattach_left_detached(a);
     view_def *views = NULL;
     size_t n = 0;
     rc = rc ? rc : load_views(a, view, &views, &n);
-    if (rc)
+    if (rc) {
+        admin_chf(a, "DROP TABLE IF EXISTS admin_rebuild_lock");
         return rc;
+    }
     char question[256], when[32];
     snprintf(when, sizeof when, month ? "month %d" : "all time", month);
     snprintf(question, sizeof question,
@@ -576,5 +590,6 @@ int rebuild_run(const admin_ctx *a, const char *view, int month)
         free(views[i].columns);
     }
     free(views);
+    admin_chf(a, "DROP TABLE IF EXISTS admin_rebuild_lock");
     return rc;
 }

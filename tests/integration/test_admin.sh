@@ -6,8 +6,9 @@
 # (one API process, two writers) during the rebuilds, which include the current month, where the writers insert.
 # Checked: the rebuilt tables equal what raw_events says (counted independently of the views), every acknowledged
 # event is stored once, months and tables outside the target are untouched, the operator is asked (and "no" does
-# nothing), every action is logged with who did it, a view an interrupted rebuild left detached comes back, and
-# retention drops the old month of raw_events and keeps its aggregates (and rebuild then refuses to lose them).
+# nothing), a second rebuild is refused while one runs, every action is logged with who did it, a view an
+# interrupted rebuild left detached comes back, and retention drops the old month of raw_events and keeps its
+# aggregates (and rebuild then refuses to lose them).
 . "$(dirname "$0")/../fault/fault_lib.sh"
 
 ADMIN=$MOHSTATS_BIN_DIR/mohstats-admin
@@ -114,6 +115,13 @@ echo n | admin rebuild player_daily_mv --month "$PREV" >/dev/null
 check "a rebuild the operator declines fails" test $? -ne 0
 check_eq "a declined rebuild changes nothing" "$DAMAGED" "$(player_daily_says "$PREV")"
 
+# A rebuild runs alone: a second one is refused while the first holds the lock.
+ch_query "CREATE TABLE admin_rebuild_lock ENGINE = Memory AS SELECT now() AS since, 1 AS pid"
+admin --yes rebuild player_daily_mv --month "$PREV"
+check "a rebuild is refused while another holds the lock" test $? -ne 0
+check_eq "a refused rebuild changes nothing" "$DAMAGED" "$(player_daily_says "$PREV")"
+ch_query "DROP TABLE admin_rebuild_lock"
+
 # A view an interrupted rebuild left detached (its detach recorded, no attach) is attached again by the next run.
 ch_query "INSERT INTO admin_actions (at, who, action, detail) VALUES (now(), 'test', 'rebuild-detach',
     'player_map_mv detached for run interrupted')"
@@ -163,4 +171,5 @@ check_eq "player_daily of $OLD is still kept after the refusals" "$DAILY_OLD" "$
 check "the drop is logged with who did it" \
   test "$(ch_query "SELECT count() FROM admin_actions WHERE who = 'test-operator' AND action = 'retention-drop'
                     AND detail = '$OLD'")" = 1
+check_eq "no sanitizer reports in mohstats-admin's log" "" "$(grep -E "$SANITIZER_REPORT" "$STACK_DIR/logs/admin.log")"
 finish
