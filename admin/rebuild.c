@@ -17,22 +17,25 @@
  *   F3. L's content is the union of V's results over blocks, and V's result over a union of batches, merged the
  *       way queryd reads (sum / *Merge / FINAL), equals the merge of V's results over any split of those batches.
  * "Wait out" below = list the INSERTs into raw_events in system.processes, and wait until none of them runs.
- * One round:
- *   1. Create the long tap: a view recording (run, 'long', batch_id) of every insert into raw_events(P).
+ * A tap is a view recording (run, tap name, batch_id) of every insert into raw_events(P).
+ *   1. Create the tap long_1.
  *   2. DETACH V; wait out. By F1 no insert started after the detach writes L, and those started before have
- *      ended: L is frozen. Every batch not in raw_events yet will be inserted by an insert that started after
- *      step 1, so the long tap records it.
- *   3. Snapshot raw_events(P) into admin_raw_snap (REPLACE PARTITION FROM: hard links, atomic per partition),
- *      compute V over it into admin_stage, and REPLACE L's partition P with admin_stage. Now L(P) = V(snapshot).
- *   4. The switch: create the short tap (tap 'short'), ATTACH V, drop the long tap, drop the short tap; wait out.
- *      An insert that started before the short tap existed did not write L (V detached, step 2); one that
- *      started after the short tap was dropped writes L (V attached). Only an insert that started inside the
- *      switch is ambiguous, and exactly those are in the short tap (F1).
- *   5. If the short tap recorded a batch of P, the round is void: L(P) is not known, run the round again (the
- *      next REPLACE overwrites it). Otherwise every batch of raw_events(P) is either in the snapshot (in L by
- *      step 3), or recorded by the long tap and not in the snapshot (started between steps 1 and 4: not in L, its
- *      rows complete after the wait: V over them is added to L now), or started after the switch (in L through
- *      V, and in neither tap). Each batch is counted exactly once (F2, F3).
+ *      ended: L is frozen. Every batch not in raw_events yet will come from an insert that started after step 1,
+ *      which long_1 records.
+ *   3. Snapshot raw_events(P) into admin_raw_snap (REPLACE PARTITION FROM: hard links, atomic per partition) and
+ *      compute V over it into admin_stage. Then, in round k (from 1): REPLACE L's partition P with admin_stage
+ *      (which keeps its parts). Now L(P) = V(snapshot).
+ *   4. The switch of round k: create short_k, ATTACH V, create long_k+1, drop long_k, drop short_k; wait out.
+ *      An insert that started before short_k existed did not write L (V detached); one that started after
+ *      short_k was dropped writes L (V attached). Only one that started inside the switch is ambiguous, and
+ *      exactly those are in short_k (F1). Every insert since step 1 is in some tap: the taps overlap in time.
+ *   5. If short_k recorded a batch, the round is void: L(P) is not known. Round k+1 goes back to step 2
+ *      (DETACH, wait out: L frozen again, long_k+1 records what comes) and step 3's REPLACE, which resets L(P) to
+ *      V(snapshot) whatever the void switch let in; not the snapshot, which stays valid. If short_k recorded
+ *      nothing, every batch of raw_events(P) is in exactly one of: the snapshot (in L by the REPLACE); a tap but
+ *      long_k+1 and not the snapshot (started after step 2, before this switch: in no part of L, V was detached
+ *      or its parts were replaced; complete after the wait: V over them is added to L now); long_k+1 or no tap
+ *      (started after the switch: in L through V). Each batch is counted once (F2, F3).
  * The tap views only select constants and batch_id: they cannot fail, so they cannot make an insert fail (a
  * failing view would make the writer's insert miss the views after it). They write to admin_rebuild_tap, a plain
  * table: 18.16 refuses a view's insert into a table with MATERIALIZED columns, so the taps never copy raw rows.
@@ -53,9 +56,9 @@
 #include "bytebuf.h"
 #include "log.h"
 
-#define MAX_ROUNDS                                                                                                     \
-    10 /* switches tried before giving up: a switch lasts ~10-30 ms, void while an insert starts in it                 \
-        */
+/* Switches tried before giving up. A switch lasts ~10-30 ms and is void if an insert starts in it; a void round
+ * costs a few statements, not a new staging table. */
+#define MAX_ROUNDS 50
 #define WAIT_OUT_MS 300000 /* inserts still running after this: give up, the operator looks at ClickHouse */
 
 /* One view to rebuild: its name, its table, its SELECT and whether that table is partitioned by month. */
@@ -327,78 +330,133 @@ static int snapshot_raw(const admin_ctx *a, const view_def *v, int month)
     return rc;
 }
 
-/* Step 1 and step 4's short tap: a view recording the batch_id of every insert into raw_events(P). */
-static int create_tap(const admin_ctx *a, const char *kind, const char *run, const char *cond)
+/* A tap: a view named admin_tap_<name>_mv recording (run, tap, batch_id) of every insert into raw_events(P). */
+static int tap_create(const admin_ctx *a, const char *name, const char *run, const char *cond)
 {
     return admin_chf(a,
                      "CREATE MATERIALIZED VIEW admin_tap_%s_mv TO admin_rebuild_tap AS\n"
                      "SELECT '%s' AS run, '%s' AS tap, batch_id FROM raw_events WHERE %s",
-                     kind, run, kind, cond);
+                     name, run, name, cond);
 }
 
-/* One round (steps 1 to 5). *void_round is set when an insert started inside the switch. */
-static int rebuild_round(const admin_ctx *a, const view_def *v, int month, const char *run, bool *void_round)
+static int tap_drop(const admin_ctx *a, const char *name)
+{
+    return admin_chf(a, "DROP TABLE IF EXISTS admin_tap_%s_mv", name);
+}
+
+/* Drop every tap view (a killed run may have left some). */
+static int taps_drop_all(const admin_ctx *a)
+{
+    char *names = NULL;
+    int rc = admin_ch(a,
+                      "SELECT name FROM system.tables WHERE database = currentDatabase()\n"
+                      "  AND name LIKE 'admin\\\\_tap\\\\_%' FORMAT TSV",
+                      &names);
+    char *save = NULL;
+    for (char *n = rc ? NULL : strtok_r(names, "\n", &save); n && !rc; n = strtok_r(NULL, "\n", &save))
+        rc = is_name(n) ? admin_chf(a, "DROP TABLE IF EXISTS %s", n) : 0;
+    free(names);
+    return rc;
+}
+
+/* DETACH V (recorded first, so that a killed run is repaired) and wait out: step 2. */
+static int view_detach(const admin_ctx *a, const view_def *v, const char *run)
+{
+    char detail[256];
+    snprintf(detail, sizeof detail, "%s detached for run %s", v->view, run);
+    int rc = admin_record(a, "rebuild-detach", detail);
+    rc = rc ? rc : admin_chf(a, "DETACH TABLE %s", v->view);
+    return rc ? rc : wait_out_inserts(a);
+}
+
+static int view_attach(const admin_ctx *a, const view_def *v, const char *run)
+{
+    int rc = admin_chf(a, "ATTACH TABLE %s", v->view);
+    if (rc) {
+        log_error("%s could not be attached again: run `ATTACH TABLE %s` now, then rebuild again", v->view, v->view);
+        return rc;
+    }
+    char detail[256];
+    snprintf(detail, sizeof detail, "%s attached again for run %s", v->view, run);
+    return admin_record(a, "rebuild-attach", detail);
+}
+
+/* The switch of round k (step 4): short tap, ATTACH V, the next long tap, drop the current long and the short;
+ * wait out. *ambiguous: how many batches of P started inside it. */
+static int view_switch(const admin_ctx *a, const view_def *v, const char *run, const char *cond, int k,
+                       long long *ambiguous)
+{
+    char shrt[32], cur[32], next[32];
+    snprintf(shrt, sizeof shrt, "short_%d", k);
+    snprintf(cur, sizeof cur, "long_%d", k);
+    snprintf(next, sizeof next, "long_%d", k + 1);
+    int rc = tap_create(a, shrt, run, cond);
+    int arc = view_attach(a, v, run); /* even when the tap failed: V must not stay detached */
+    rc = rc ? rc : arc;
+    rc = rc ? rc : tap_create(a, next, run, cond);
+    rc = rc ? rc : tap_drop(a, cur);
+    rc = rc ? rc : tap_drop(a, shrt);
+    rc = rc ? rc : wait_out_inserts(a);
+    return rc ? rc
+              : admin_ch_count(a, ambiguous, "SELECT count() FROM admin_rebuild_tap WHERE run = '%s' AND tap = '%s'",
+                               run, shrt);
+}
+
+/* Steps 1 to 5, the rounds after a void switch redoing only steps 2, 3's REPLACE and 4. Returns the rounds it
+ * took in *rounds, or -EAGAIN after MAX_ROUNDS void switches. */
+static int rebuild_rounds(const admin_ctx *a, const view_def *v, int month, const char *run, int *rounds)
 {
     char cond[64], part[32];
     partition_cond(v, month, cond, sizeof cond);
-    if (v->monthly)
-        snprintf(part, sizeof part, "%d", month);
-    else
-        snprintf(part, sizeof part, "tuple()");
-    *void_round = false;
-    char detail[256];
-    snprintf(detail, sizeof detail, "%s detached for run %s", v->view, run);
-
-    int rc = admin_chf(a, "DROP TABLE IF EXISTS admin_tap_long_mv");
-    rc = rc ? rc : admin_chf(a, "DROP TABLE IF EXISTS admin_tap_short_mv");
-    rc = rc ? rc : create_tap(a, "long", run, cond); /* 1 */
-    rc = rc ? rc : admin_record(a, "rebuild-detach", detail);
-    rc = rc ? rc : admin_chf(a, "DETACH TABLE %s", v->view); /* 2 */
-    if (rc)
-        return rc;
-    rc = wait_out_inserts(a);
-    rc = rc ? rc : snapshot_raw(a, v, month); /* 3 */
+    snprintf(part, sizeof part, v->monthly ? "%d" : "tuple()", month);
+    int rc = taps_drop_all(a);
+    rc = rc ? rc : tap_create(a, "long_1", run, cond); /* 1 */
+    rc = rc ? rc : view_detach(a, v, run);             /* 2 */
+    rc = rc ? rc : snapshot_raw(a, v, month);          /* 3 */
     rc = rc ? rc : admin_chf(a, "DROP TABLE IF EXISTS admin_stage");
     rc = rc ? rc : admin_chf(a, "CREATE TABLE admin_stage AS %s", v->table);
     rc = rc ? rc : insert_view_rows(a, v, "admin_stage", "admin_raw_snap");
-    rc = rc ? rc : admin_chf(a, "ALTER TABLE %s REPLACE PARTITION %s FROM admin_stage", v->table, part);
-    /* Step 4 even after a failure: V must not stay detached. */
-    int trc = create_tap(a, "short", run, cond);
-    int arc = admin_chf(a, "ATTACH TABLE %s", v->view);
-    if (!arc) {
-        snprintf(detail, sizeof detail, "%s attached again for run %s", v->view, run);
-        admin_record(a, "rebuild-attach", detail);
-    } else {
-        log_error("%s could not be attached again: run `ATTACH TABLE %s` now, then rebuild again", v->view, v->view);
-    }
-    admin_chf(a, "DROP TABLE IF EXISTS admin_tap_long_mv");
-    admin_chf(a, "DROP TABLE IF EXISTS admin_tap_short_mv");
-    rc = rc ? rc : trc ? trc : arc;
-    if (rc)
+    for (int k = 1; !rc && k <= MAX_ROUNDS; k++) {
+        if (k > 1)
+            rc = view_detach(a, v, run);
+        /* L(P) = V(snapshot) again: REPLACE copies the staging parts (hard links), admin_stage keeps them. */
+        rc = rc ? rc : admin_chf(a, "ALTER TABLE %s REPLACE PARTITION %s FROM admin_stage", v->table, part);
+        long long ambiguous = 0;
+        if (rc) {
+            view_attach(a, v, run);
+            break;
+        }
+        rc = view_switch(a, v, run, cond, k, &ambiguous); /* 4 */
+        if (rc)
+            break;
+        if (ambiguous) { /* 5 */
+            log_warn("%s: an insert started during the switch (round %d): rebuilding the partition again", v->table, k);
+            continue;
+        }
+        /* Every batch a tap recorded but the last long one (those started after this switch: in L through V),
+         * minus the snapshot's: started after step 2 and before this switch, so in no part of L. */
+        *rounds = k;
+        rc = admin_chf(a, "DROP TABLE IF EXISTS admin_raw_delta");
+        rc = rc ? rc : admin_chf(a, "CREATE TABLE admin_raw_delta AS raw_events");
+        rc = rc ? rc
+                : admin_chf(a,
+                            "INSERT INTO admin_raw_delta SELECT * FROM raw_events\n"
+                            "WHERE %s AND batch_id IN (SELECT batch_id FROM admin_rebuild_tap\n"
+                            "                          WHERE run = '%s' AND tap != 'long_%d')\n"
+                            "  AND batch_id NOT IN (SELECT batch_id FROM admin_raw_snap WHERE batch_id IN\n"
+                            "      (SELECT batch_id FROM admin_rebuild_tap WHERE run = '%s' AND tap != 'long_%d'))",
+                            cond, run, k + 1, run, k + 1);
+        rc = rc ? rc : insert_view_rows(a, v, v->table, "admin_raw_delta");
+        taps_drop_all(a);
         return rc;
-    rc = wait_out_inserts(a);
-    long long ambiguous = 0;
-    rc = rc ? rc
-            : admin_ch_count(a, &ambiguous, "SELECT count() FROM admin_rebuild_tap WHERE run = '%s' AND tap = 'short'",
-                             run);
-    if (rc)
-        return rc;
-    if (ambiguous) { /* 5 */
-        *void_round = true;
-        return 0;
     }
-    /* The batches the long tap saw that the snapshot lacks: started during the round, not in L. */
-    rc = admin_chf(a, "DROP TABLE IF EXISTS admin_raw_delta");
-    rc = rc ? rc : admin_chf(a, "CREATE TABLE admin_raw_delta AS raw_events");
-    rc = rc ? rc
-            : admin_chf(a,
-                        "INSERT INTO admin_raw_delta SELECT * FROM raw_events\n"
-                        "WHERE %s\n"
-                        "  AND batch_id IN (SELECT batch_id FROM admin_rebuild_tap WHERE run = '%s' AND tap = 'long')\n"
-                        "  AND batch_id NOT IN (SELECT batch_id FROM admin_raw_snap WHERE batch_id IN\n"
-                        "      (SELECT batch_id FROM admin_rebuild_tap WHERE run = '%s' AND tap = 'long'))",
-                        cond, run, run);
-    rc = rc ? rc : insert_view_rows(a, v, v->table, "admin_raw_delta");
+    taps_drop_all(a);
+    if (!rc) {
+        log_error("%s: inserts kept starting during the switch for %d rounds; the table may be off: run rebuild "
+                  "again",
+                  v->table, MAX_ROUNDS);
+        rc = -EAGAIN;
+    }
     return rc;
 }
 
@@ -479,42 +537,28 @@ static int check_source_complete(const admin_ctx *a, const view_def *v, int mont
     return rc;
 }
 
-/* Rebuild one view's partition, round after round until a switch saw no insert. */
+/* Rebuild one view's partition. */
 static int rebuild_one(const admin_ctx *a, const view_def *v, int month)
 {
     int rc = check_source_complete(a, v, month);
     if (rc)
         return rc;
-    for (int round = 1; round <= MAX_ROUNDS; round++) {
-        char run[64];
-        snprintf(run, sizeof run, "%ld-%d-%d", (long)time(NULL), (int)getpid(), round);
-        bool void_round = false;
-        rc = rebuild_round(a, v, month, run, &void_round);
-        admin_chf(a, "ALTER TABLE admin_rebuild_tap DELETE WHERE run = '%s'", run);
-        if (rc)
-            break;
-        if (!void_round) {
-            char detail[256];
-            if (v->monthly)
-                snprintf(detail, sizeof detail, "%s month %d rebuilt from raw_events (%d round%s)", v->table, month,
-                         round, round > 1 ? "s" : "");
-            else
-                snprintf(detail, sizeof detail, "%s rebuilt from all of raw_events (%d round%s)", v->table, round,
-                         round > 1 ? "s" : "");
-            drop_scratch(a);
-            return admin_record(a, "rebuild", detail);
-        }
-        log_warn("%s: an insert started during the switch (round %d): its count is unknown, rebuilding again", v->table,
-                 round);
-    }
+    char run[64];
+    snprintf(run, sizeof run, "%ld-%d", (long)time(NULL), (int)getpid());
+    int rounds = 0;
+    rc = rebuild_rounds(a, v, month, run, &rounds);
+    admin_chf(a, "ALTER TABLE admin_rebuild_tap DELETE WHERE run = '%s'", run);
     drop_scratch(a);
-    if (!rc) {
-        log_error("%s: inserts kept starting during the switch for %d rounds; the table may be off: run rebuild "
-                  "again",
-                  v->table, MAX_ROUNDS);
-        rc = -EAGAIN;
-    }
-    return rc;
+    if (rc)
+        return rc;
+    char detail[256];
+    if (v->monthly)
+        snprintf(detail, sizeof detail, "%s month %d rebuilt from raw_events (%d round%s)", v->table, month, rounds,
+                 rounds > 1 ? "s" : "");
+    else
+        snprintf(detail, sizeof detail, "%s rebuilt from all of raw_events (%d round%s)", v->table, rounds,
+                 rounds > 1 ? "s" : "");
+    return admin_record(a, "rebuild", detail);
 }
 
 /* Rebuild a view's table: the month given, or every month raw_events holds (month 0) for a monthly table; all
