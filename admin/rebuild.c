@@ -624,10 +624,14 @@ int rebuild_run(const admin_ctx *a, const char *view, int month)
     }
     for (size_t i = 0; i < n; i++) {
         if (!rc) {
-            if (!views[i].monthly && month && !view)
+            if (!views[i].monthly && month && !view) {
                 log_info("%s is not partitioned by month: skipped (rebuild it without --month, for all time)",
                          views[i].table);
-            else
+            } else if (!views[i].monthly && month) {
+                log_error("%s is not partitioned by month: rebuild %s without --month (all time)", views[i].table,
+                          views[i].view);
+                rc = -EINVAL;
+            } else
                 rc = rebuild_view(a, &views[i], month);
         }
         free(views[i].select);
