@@ -1,5 +1,6 @@
-# One image for all of mohstats: the daemons, the migration step, the demo world and the MQTT broker's plugin. docker-compose.yml runs
-# one service per daemon from it and chooses the binary with `command:` (the demo: scripts/demo.sh run).
+# One image for all of mohstats: the daemons, the admin command (mohstats-admin), the migration step, the demo
+# world and the MQTT broker's plugin. docker-compose.yml runs one service per daemon from it and chooses the binary
+# with `command:` (the demo: scripts/demo.sh run).
 
 # --- build: the Debian 12 toolchain and -dev packages of scripts/deps.sh, then the daemons only -----------------
 FROM debian:12 AS build
@@ -18,11 +19,12 @@ COPY authd/ authd/
 COPY achievd/ achievd/
 COPY ratingd/ ratingd/
 COPY demo/ demo/
+COPY admin/ admin/
 # The top-level CMakeLists.txt configures tests/ too (it needs the directory to exist); only the daemons and the demo
 # world are built.
 COPY tests/ tests/
 RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
- && cmake --build build -j"$(nproc)" --target ingestd queryd authd achievd ratingd demo_world \
+ && cmake --build build -j"$(nproc)" --target ingestd queryd authd achievd ratingd demo_world mohstats-admin \
       mohstats_broker_auth
 
 # --- runtime: shared libraries, curl for health checks, psql and mariadb clients for scripts/migrate.sh -------
@@ -36,7 +38,7 @@ RUN apt-get update \
  && install -d -o mohstats -g mohstats /var/lib/mohstats/spool /var/lib/mohstats/demo \
       /var/lib/mohstats/mqtt /var/lib/mohstats/mqtt-data
 COPY --from=build /src/build/ingestd /src/build/queryd /src/build/authd /src/build/achievd /src/build/ratingd \
-     /src/build/demo_world /usr/local/bin/
+     /src/build/demo_world /src/build/mohstats-admin /usr/local/bin/
 # The MQTT broker's login plugin (the `mqtt` service runs mosquitto from this image with it).
 COPY --from=build /src/build/mohstats_broker_auth.so /usr/local/lib/mohstats/
 COPY deploy/mosquitto/mosquitto.conf /etc/mohstats/mosquitto.conf

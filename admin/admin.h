@@ -1,0 +1,29 @@
+/* mohstats-admin: the operator's toolbox (docs/operations.md, "The admin command"). What every action shares:
+ * the ClickHouse connection, who acts, confirmation, and the action log. */
+#ifndef MOHSTATS_ADMIN_H
+#define MOHSTATS_ADMIN_H
+
+#include <stdbool.h>
+
+typedef struct {
+    const char *clickhouse_url; /* CLICKHOUSE_URL, as the daemons read it */
+    char who[128];              /* --by, else the OS user: written with every action */
+    bool yes;                   /* --yes: destructive actions do not ask */
+    long timeout_ms;            /* bound on each ClickHouse statement (ADMIN_TIMEOUT_MS) */
+} admin_ctx;
+
+/* Run one statement; 0 and the malloc'd answer in *out (may be NULL), or a negative error with ClickHouse's
+ * message logged (and in *out). */
+int admin_ch(const admin_ctx *a, const char *sql, char **out);
+/* admin_ch with a printf-style statement; the answer is dropped. Values put into the statement must already be
+ * validated names or numbers: nothing typed by the operator is quoted here. */
+int admin_chf(const admin_ctx *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* admin_chf returning the answer's first line as an integer in *value. */
+int admin_ch_count(const admin_ctx *a, long long *value, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Record an action (who, what, detail) in ClickHouse's admin_actions and in the log. Returns 0 or the error. */
+int admin_record(const admin_ctx *a, const char *action, const char *detail);
+/* Ask "question [y/N]" on the terminal unless --yes; true if the operator agreed. */
+bool admin_confirm(const admin_ctx *a, const char *question);
+
+#endif
