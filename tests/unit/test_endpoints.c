@@ -1,20 +1,23 @@
 /* queryd's endpoint tables (queryd/endpoint.h) against the rules the one handler relies on: every parameter fits in
  * its endpoint's args and a path parameter is in the path; query slots are distinct and within a job's; every
  * endpoint builds an answer; and two endpoints sharing a cache key are the same answer (an alias path), so that the
- * cache never serves one endpoint's answer for another's. Runs in milliseconds: routes are only registered. */
+ * cache never serves one endpoint's answer for another's; and each template the table queues renders with the
+ * endpoint's values. Runs in milliseconds: routes are only registered. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
-#include <uv.h>
 
 #include "endpoint.h"
 #include "http_server.h"
+#include "idle_server.h"
 #include "params.h"
 #include "queryd.h"
+#include "sqlt.h"
 
 /* The bytes a parameter's field takes in the args. */
 static size_t field_size(param_kind k)
@@ -55,16 +58,10 @@ static queryd q;
 
 static void register_all(void)
 {
-    uv_loop_t loop;
-    assert_int_equal(uv_loop_init(&loop), 0);
-    http_server_config cfg;
-    http_server_config_init(&cfg);
-    http_server *s = http_server_new(&loop, &cfg);
-    assert_non_null(s);
+    idle_server x;
     memset(&q, 0, sizeof q);
-    queryd_api_routes(&q, s);
-    http_server_free(s);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    queryd_api_routes(&q, idle_server_open(&x));
+    idle_server_close(&x);
 }
 
 static void test_tables(void **state)
@@ -130,11 +127,79 @@ static void test_keys_are_answers(void **state)
         }
 }
 
+/* Fill args with a value of each declared parameter, as endpoint_parse would from a request. */
+static void args_fill(const endpoint *e, char *args)
+{
+    ((endpoint_args *)args)->ep = e;
+    for (size_t p = 0; p < ENDPOINT_PARAMS && e->params[p].kind != PARAM_END; p++) {
+        const endpoint_param *x = &e->params[p];
+        void *field = args + x->at;
+        switch (x->kind) {
+        case PARAM_IDENT:
+        case PARAM_IDENT_PLUS:
+        case PARAM_QUERY_IDENT:
+        case PARAM_NAME:
+            strcpy(field, "x");
+            break;
+        case PARAM_ID:
+            *(long *)field = 1;
+            break;
+        case PARAM_LIMIT:
+        case PARAM_NUMBER:
+        case PARAM_OFFSET:
+            *(long *)field = x->def;
+            break;
+        case PARAM_PAGING:
+            *(paging *)field = (paging){.limit = x->def, .offset = 0, .page = 1};
+            break;
+        case PARAM_FLAG:
+        case PARAM_GIVEN:
+            *(bool *)field = true;
+            break;
+        case PARAM_CHOICE:
+            *(const param_choice **)field = x->choices;
+            break;
+        case PARAM_END:
+            break;
+        }
+    }
+}
+
+/* Every template the table queues with the endpoint's values (queue NULL) has a value for each of its
+ * placeholders: a misspelt {name} would otherwise show only at run time, as a logged render error and a 500. */
+static void test_placeholders_have_values(void **state)
+{
+    (void)state;
+    register_all();
+    for (size_t i = 0; i < q.nroutes; i++) {
+        const endpoint *e = q.routes[i].ep;
+        size_t size = e->args_size > sizeof(endpoint_args) ? e->args_size : sizeof(endpoint_args);
+        char *args = calloc(1, size);
+        assert_non_null(args);
+        args_fill(e, args);
+        qjob j = {.q = &q, .args = args};
+        sqlv vals[ENDPOINT_VALS];
+        size_t n = e->vals ? e->vals(&j, vals) : 0;
+        assert_true(n <= ENDPOINT_VALS);
+        for (size_t k = 0; k < ENDPOINT_QUERIES && (e->queries[k].sql || e->queries[k].queue); k++) {
+            if (e->queries[k].queue)
+                continue;
+            char *sql = sqlt_render(e->queries[k].sql, vals, n);
+            if (!sql)
+                fail_msg("%s: slot %d's template has a placeholder its values (vals) do not name", e->path,
+                         e->queries[k].slot);
+            free(sql);
+        }
+        free(args);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tables),
         cmocka_unit_test(test_keys_are_answers),
+        cmocka_unit_test(test_placeholders_have_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
