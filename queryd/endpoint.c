@@ -113,10 +113,31 @@ static int param_parse(const endpoint_param *p, const queryd *q, http_request *r
         *(const param_choice **)field = c;
         return key_added(req, key_add(key, size, len, "%s", param_choice_value(c)));
     }
+    case PARAM_PATH_CHOICE: {
+        const char *v = http_request_param(req, p->name);
+        if (!ident_ok(v, (size_t)p->max))
+            break;
+        char lower[IDENT_MAX + 1];
+        size_t i = 0;
+        for (; v[i] && i < IDENT_MAX; i++)
+            lower[i] = (char)(v[i] >= 'A' && v[i] <= 'Z' ? v[i] + 32 : v[i]);
+        lower[i] = '\0';
+        const param_choice *c = p->choices;
+        while (c->name && strcmp(c->name, lower) != 0)
+            c++;
+        if (!c->name) {
+            char msg[256];
+            snprintf(msg, sizeof msg, p->unknown, lower);
+            http_respond_error(req, 404, msg);
+            return -1;
+        }
+        *(const param_choice **)field = c;
+        return key_added(req, key_add(key, size, len, "%s", param_choice_value(c)));
+    }
     case PARAM_END:
         return 0;
     }
-    respond_bad_param(req, p->name, p->why);
+    respond_bad_param(req, p->shown ? p->shown : p->name, p->why);
     return -1;
 }
 

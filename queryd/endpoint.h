@@ -41,6 +41,9 @@ typedef enum {
     PARAM_GIVEN,       /* whether ?name= is there at all, into a bool; key 0 or 1 */
     PARAM_CHOICE,      /* ?name= one of choices (absent or empty: the first), into a const param_choice *; key its
                           value */
+    PARAM_PATH_CHOICE, /* {name} of the path, one of choices in any case, into a const param_choice *: 400 when it is
+                          not 1..max printable bytes, 404 (unknown) when it names no choice, so that no query runs
+                          for a thing that cannot exist; key its value */
 } param_kind;
 
 /* The longest player name a PARAM_NAME holds (NAME_MAX_BYTES, converted to UTF-8, and its NUL). */
@@ -64,8 +67,10 @@ typedef struct {
     size_t at;                   /* offsetof the field in the endpoint's args */
     long def;                    /* PARAM_LIMIT, PARAM_NUMBER, PARAM_PAGING: the value when none is asked for */
     const char *why;             /* the 400's text when the value is not usable ("must be ...") */
-    const param_choice *choices; /* PARAM_CHOICE: the accepted values, ended by {NULL} */
-    long min, max;               /* PARAM_NUMBER: its bounds */
+    const param_choice *choices; /* PARAM_CHOICE, PARAM_PATH_CHOICE: the accepted values, ended by {NULL} */
+    long min, max;               /* PARAM_NUMBER: its bounds; PARAM_PATH_CHOICE: max its longest value */
+    const char *shown;           /* the name the 400 gives, when not name (NULL: name) */
+    const char *unknown;         /* PARAM_PATH_CHOICE: the 404's text, "%s" the value in lower case */
 } endpoint_param;
 
 /* Queue one query of a step: the endpoint's templates take their values from its args. n is the query's own

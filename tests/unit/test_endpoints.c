@@ -40,6 +40,7 @@ static size_t field_size(param_kind k)
     case PARAM_GIVEN:
         return sizeof(bool);
     case PARAM_CHOICE:
+    case PARAM_PATH_CHOICE:
         return sizeof(const param_choice *);
     case PARAM_END:
         break;
@@ -50,7 +51,7 @@ static size_t field_size(param_kind k)
 /* Whether the parameter is read from the path. */
 static bool in_path(param_kind k)
 {
-    return k == PARAM_IDENT || k == PARAM_IDENT_PLUS || k == PARAM_NAME || k == PARAM_ID;
+    return k == PARAM_IDENT || k == PARAM_IDENT_PLUS || k == PARAM_NAME || k == PARAM_ID || k == PARAM_PATH_CHOICE;
 }
 
 /* Every endpoint queryd registers (queryd_api_routes), on a server that never listens. */
@@ -87,8 +88,10 @@ static void test_tables(void **state)
                 fail_msg("%s: path parameter %s is not in the path", e->path, x->name);
             if (!in_path(x->kind) && strstr(e->path, brace))
                 fail_msg("%s: %s is in the path but read from the query string", e->path, x->name);
-            if (x->kind == PARAM_CHOICE && (!x->choices || !x->choices[0].name))
+            if ((x->kind == PARAM_CHOICE || x->kind == PARAM_PATH_CHOICE) && (!x->choices || !x->choices[0].name))
                 fail_msg("%s: choice %s has no values", e->path, x->name);
+            if (x->kind == PARAM_PATH_CHOICE && (x->max < 1 || x->max > IDENT_MAX || !x->unknown))
+                fail_msg("%s: %s needs its longest value (1 to IDENT_MAX) and its 404's text", e->path, x->name);
             if (x->kind == PARAM_NUMBER && (x->min > x->max || x->def < x->min || x->def > x->max))
                 fail_msg("%s: %s's default is outside its bounds", e->path, x->name);
             if (x->kind != PARAM_LIMIT && x->kind != PARAM_NUMBER && x->kind != PARAM_OFFSET &&
@@ -157,6 +160,7 @@ static void args_fill(const endpoint *e, char *args)
             *(bool *)field = true;
             break;
         case PARAM_CHOICE:
+        case PARAM_PATH_CHOICE:
             *(const param_choice **)field = x->choices;
             break;
         case PARAM_END:
