@@ -102,12 +102,15 @@ static int param_parse(const endpoint_param *p, const queryd *q, http_request *r
     case PARAM_GIVEN:
         *(bool *)field = http_request_query(req, p->name) != NULL;
         return key_added(req, key_add(key, size, len, "%d", *(bool *)field));
-    case PARAM_CHOICE: {
+    case PARAM_CHOICE:
+    case PARAM_CHOICE_ANY: {
         const char *v = http_request_query(req, p->name);
         const param_choice *c = p->choices;
         if (v && *v)
             while (c->name && strcmp(c->name, v) != 0)
                 c++;
+        if (!c->name && p->kind == PARAM_CHOICE_ANY)
+            c = p->choices;
         if (!c->name)
             break;
         *(const param_choice **)field = c;

@@ -21,8 +21,8 @@ typedef struct endpoint endpoint;
 
 /* How long an endpoint's answer stays fresh. */
 typedef enum {
-    TTL_CACHE,  /* QUERY_CACHE_TTL_S */
-    TTL_LIVE,   /* QUERY_LIVE_TTL_S: live state */
+    TTL_CACHE, /* QUERY_CACHE_TTL_S */
+    TTL_LIVE,  /* QUERY_LIVE_TTL_S: live state */
 } endpoint_ttl;
 
 /* What a parameter is, where it is read, how it is checked and how it is written into the key. */
@@ -41,6 +41,8 @@ typedef enum {
     PARAM_GIVEN,       /* whether ?name= is there at all, into a bool; key 0 or 1 */
     PARAM_CHOICE,      /* ?name= one of choices (absent or empty: the first), into a const param_choice *; key its
                           value */
+    PARAM_CHOICE_ANY,  /* ?name= as PARAM_CHOICE, but a value of no choice is the first too, not a 400 (a parameter
+                          that clients send freely and that never was checked) */
     PARAM_PATH_CHOICE, /* {name} of the path, one of choices in any case, into a const param_choice *: 400 when it is
                           not 1..max printable bytes, 404 (unknown) when it names no choice, so that no query runs
                           for a thing that cannot exist; key its value */
@@ -67,7 +69,7 @@ typedef struct {
     size_t at;                   /* offsetof the field in the endpoint's args */
     long def;                    /* PARAM_LIMIT, PARAM_NUMBER, PARAM_PAGING: the value when none is asked for */
     const char *why;             /* the 400's text when the value is not usable ("must be ...") */
-    const param_choice *choices; /* PARAM_CHOICE, PARAM_PATH_CHOICE: the accepted values, ended by {NULL} */
+    const param_choice *choices; /* PARAM_CHOICE, _ANY, PARAM_PATH_CHOICE: the accepted values, ended by {NULL} */
     long min, max;               /* PARAM_NUMBER: its bounds; PARAM_PATH_CHOICE: max its longest value */
     const char *shown;           /* the name the 400 gives, when not name (NULL: name) */
     const char *unknown;         /* PARAM_PATH_CHOICE: the 404's text, "%s" the value in lower case */

@@ -40,6 +40,7 @@ static size_t field_size(param_kind k)
     case PARAM_GIVEN:
         return sizeof(bool);
     case PARAM_CHOICE:
+    case PARAM_CHOICE_ANY:
     case PARAM_PATH_CHOICE:
         return sizeof(const param_choice *);
     case PARAM_END:
@@ -88,14 +89,16 @@ static void test_tables(void **state)
                 fail_msg("%s: path parameter %s is not in the path", e->path, x->name);
             if (!in_path(x->kind) && strstr(e->path, brace))
                 fail_msg("%s: %s is in the path but read from the query string", e->path, x->name);
-            if ((x->kind == PARAM_CHOICE || x->kind == PARAM_PATH_CHOICE) && (!x->choices || !x->choices[0].name))
+            bool choice = x->kind == PARAM_CHOICE || x->kind == PARAM_CHOICE_ANY || x->kind == PARAM_PATH_CHOICE;
+            if (choice && (!x->choices || !x->choices[0].name))
                 fail_msg("%s: choice %s has no values", e->path, x->name);
             if (x->kind == PARAM_PATH_CHOICE && (x->max < 1 || x->max > IDENT_MAX || !x->unknown))
                 fail_msg("%s: %s needs its longest value (1 to IDENT_MAX) and its 404's text", e->path, x->name);
             if (x->kind == PARAM_NUMBER && (x->min > x->max || x->def < x->min || x->def > x->max))
                 fail_msg("%s: %s's default is outside its bounds", e->path, x->name);
             if (x->kind != PARAM_LIMIT && x->kind != PARAM_NUMBER && x->kind != PARAM_OFFSET &&
-                x->kind != PARAM_PAGING && x->kind != PARAM_FLAG && x->kind != PARAM_GIVEN && !x->why)
+                x->kind != PARAM_PAGING && x->kind != PARAM_FLAG && x->kind != PARAM_GIVEN &&
+                x->kind != PARAM_CHOICE_ANY && !x->why)
                 fail_msg("%s: parameter %s has no text for its 400", e->path, x->name);
         }
         unsigned used = 0;
@@ -160,6 +163,7 @@ static void args_fill(const endpoint *e, char *args)
             *(bool *)field = true;
             break;
         case PARAM_CHOICE:
+        case PARAM_CHOICE_ANY:
         case PARAM_PATH_CHOICE:
             *(const param_choice **)field = x->choices;
             break;
