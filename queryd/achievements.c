@@ -268,20 +268,18 @@ static void ach_queue(qjob *j, int slot, const char *tmpl, long n)
 }
 
 #define ACH_LIMIT(def)                                                                                                 \
-    {                                                                                                                  \
-        PARAM_LIMIT, "limit", offsetof(ach_args, limit), def, NULL, NULL                                               \
-    }
+    {PARAM_LIMIT, "limit", offsetof(ach_args, limit), def, NULL, NULL}
 #define ACH_ID(name)                                                                                                   \
-    {                                                                                                                  \
-        PARAM_IDENT, name, offsetof(ach_args, id), 0, "must be 1 to 64 printable bytes", NULL                          \
-    }
+    {PARAM_IDENT, name, offsetof(ach_args, id), 0, "must be 1 to 64 printable bytes", NULL}
 
 /* The definitions, at two paths. */
 #define DEFS(p)                                                                                                        \
-    {                                                                                                                  \
-        .path = p, .key = "ach:defs", .args_size = sizeof(ach_args), .vals = ach_vals,                                 \
-        .queries = {{0, defs_sql, ach_queue, 0}}, .build = rows_answer                                                 \
-    }
+    {.path = p,                                                                                                        \
+     .key = "ach:defs",                                                                                                \
+     .args_size = sizeof(ach_args),                                                                                    \
+     .vals = ach_vals,                                                                                                 \
+     .queries = {{0, defs_sql, ach_queue, 0}},                                                                         \
+     .build = rows_answer}
 
 static const endpoint achievement_endpoints[] = {
     DEFS("/achievements"),

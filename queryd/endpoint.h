@@ -21,8 +21,8 @@ typedef struct endpoint endpoint;
 
 /* How long an endpoint's answer stays fresh. */
 typedef enum {
-    TTL_CACHE, /* QUERY_CACHE_TTL_S */
-    TTL_LIVE,  /* QUERY_LIVE_TTL_S: live state */
+    TTL_CACHE,  /* QUERY_CACHE_TTL_S */
+    TTL_LIVE,   /* QUERY_LIVE_TTL_S: live state */
 } endpoint_ttl;
 
 /* What a parameter is, where it is read, how it is checked and how it is written into the key. */

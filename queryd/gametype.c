@@ -231,11 +231,14 @@ static void board_queue(qjob *j, int slot, const char *tmpl, long unused)
 
 /* {gt}: a known id in any case (ffa is dm); else 404 before any query. */
 #define GT_PARAM                                                                                                       \
-    {                                                                                                                  \
-        .kind = PARAM_PATH_CHOICE, .name = "gt", .at = offsetof(gt_args, gt),                                          \
-        .why = "must be a game type id such as dm, tdm or obj", .choices = gt_choices, .max = 15, .shown = "gametype", \
-        .unknown = "Game type not found: '%s' (known: dm, tdm, rb, obj, tow, lib, ctf)."                               \
-    }
+    {.kind = PARAM_PATH_CHOICE,                                                                                        \
+     .name = "gt",                                                                                                     \
+     .at = offsetof(gt_args, gt),                                                                                      \
+     .why = "must be a game type id such as dm, tdm or obj",                                                           \
+     .choices = gt_choices,                                                                                            \
+     .max = 15,                                                                                                        \
+     .shown = "gametype",                                                                                              \
+     .unknown = "Game type not found: '%s' (known: dm, tdm, rb, obj, tow, lib, ctf)."}
 
 static const endpoint gametype_endpoints[] = {
     {.path = "/stats/gametypes",

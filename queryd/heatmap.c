@@ -202,25 +202,22 @@ static size_t match_vals(qjob *j, sqlv out[ENDPOINT_VALS])
 
 #define HEAT_WHY "must be 1 to 64 printable bytes"
 #define TYPE_PARAM                                                                                                     \
-    {                                                                                                                  \
-        PARAM_CHOICE, "type", offsetof(heat_args, type), 0, "must be kills or deaths", heat_types                      \
-    }
+    {PARAM_CHOICE, "type", offsetof(heat_args, type), 0, "must be kills or deaths", heat_types}
 #define GUID_PARAM                                                                                                     \
-    {                                                                                                                  \
-        PARAM_IDENT, "guid", offsetof(heat_args, guid), 0, HEAT_WHY, NULL                                              \
-    }
+    {PARAM_IDENT, "guid", offsetof(heat_args, guid), 0, HEAT_WHY, NULL}
 #define MAP_PARAM                                                                                                      \
-    {                                                                                                                  \
-        PARAM_IDENT_PLUS, "map", offsetof(heat_args, key), 0, HEAT_WHY, NULL                                           \
-    }
+    {PARAM_IDENT_PLUS, "map", offsetof(heat_args, key), 0, HEAT_WHY, NULL}
 
 /* A player's kill (kind "kills") or death positions on one map: the kind is the path's. */
 #define PLAYER_HEAT(p, k, kind)                                                                                        \
-    {                                                                                                                  \
-        .path = p, .key = k, .args_size = sizeof(heat_args), .params = {GUID_PARAM, MAP_PARAM}, .part = kind,          \
-        .vals = map_vals, .queries = {{0, player_cells_sql, NULL, 0}, {1, player_exists_sql, NULL, 0}},                \
-        .build = player_build                                                                                          \
-    }
+    {.path = p,                                                                                                        \
+     .key = k,                                                                                                         \
+     .args_size = sizeof(heat_args),                                                                                   \
+     .params = {GUID_PARAM, MAP_PARAM},                                                                                \
+     .part = kind,                                                                                                     \
+     .vals = map_vals,                                                                                                 \
+     .queries = {{0, player_cells_sql, NULL, 0}, {1, player_exists_sql, NULL, 0}},                                     \
+     .build = player_build}
 
 static const endpoint heatmap_endpoints[] = {
     {.path = "/stats/map/{map}/heatmap",

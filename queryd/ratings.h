@@ -5,6 +5,7 @@
 #define MOHSTATS_QUERYD_RATINGS_H
 
 #include "area.h"
+#include "endpoint.h"
 
 /* The leaderboard stat that ranks by rating: not a stat of the board (stats.c), since a rating is a current value
  * read from ratingd's rating_changes, not a sum of events. */
@@ -34,9 +35,14 @@ double rating_duel_win_prob(double mu_a, double sigma_a, double mu_b, double sig
 /* A new player's mu and sigma. */
 void rating_new_player(double *mu, double *sigma);
 
-/* Route handlers, in the tables of player.c, match.c and global.c. */
-void rating_player_history(http_request *req, void *arg); /* GET /stats/player/{guid}/ratings */
-void rating_match(http_request *req, void *arg);          /* GET /stats/match/{id}/ratings, .../predictions */
-void rating_forum_team(http_request *req, void *arg);     /* GET /stats/team/{id}/rating */
+/* The endpoints at other areas' paths, registered by their files: a player's rating history (player.c: GET
+ * /stats/player/{guid}/ratings) and a match's ratings (match.c: GET /stats/match/{id}/ratings, .../predictions). */
+extern const endpoint rating_player_endpoints[];
+extern const size_t rating_player_endpoints_n;
+extern const endpoint rating_match_endpoints[];
+extern const size_t rating_match_endpoints_n;
+
+/* Route handler, in global.c's table. */
+void rating_forum_team(http_request *req, void *arg); /* GET /stats/team/{id}/rating */
 
 #endif
