@@ -10,7 +10,11 @@
  * |                               |                                               | player_name, value}] x3}    |
  *
  * Every answer is a ranking of the period's board (board.c): all players' totals, built once for all stats; but
- * stat=rating (with a family parameter), a current value read from ratingd's table, which ratings.c answers. */
+ * stat=rating (with a family parameter), a current value read from ratingd's table, which ratings.c answers.
+ *
+ * Not on the endpoint table (endpoint.h) yet: an answer here is served at its board's data generation
+ * (qcache_serve_at), and ?stat=rating makes the request another answer (ratings.c's, with its own parameters and
+ * key); the table says neither. */
 #include "area.h"
 
 #include <stdio.h>
