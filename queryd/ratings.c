@@ -45,7 +45,8 @@ const config_var rating_config_vars[] = {
 #define FAMILY_WHY "must be ffa, team or objective (the game mode families of docs/ratings.md)"
 static const param_choice any_family[] = {{"", "all", NULL}, FAMILY_CHOICES};
 static const param_choice *const families = any_family + 1;
-#define NFAMILIES 3
+/* any_family's entries but the absent one and the end. */
+#define NFAMILIES (sizeof any_family / sizeof any_family[0] - 2)
 
 #define HISTORY_DEFAULT_LIMIT 200
 /* A chart's points are small: more than QUERY_MAX_LIMIT rows of a list, so that a year of play fits one answer. */
