@@ -1,8 +1,8 @@
 /* queryd's endpoint tables (queryd/endpoint.h) against the rules the one handler relies on: every parameter fits in
  * its endpoint's args and a path parameter is in the path; query slots are distinct and within a job's; every
  * endpoint builds an answer; and two endpoints sharing a cache key are the same answer (an alias path), so that the
- * cache never serves one endpoint's answer for another's; and each template the table queues renders with the
- * endpoint's values. Runs in milliseconds: routes are only registered. */
+ * cache never serves one endpoint's answer for another's; and each query of a table renders, with the endpoint's
+ * values or by its queue function. Runs in milliseconds: routes are only registered, and queries only rendered. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -175,8 +175,49 @@ static void args_fill(const endpoint *e, char *args)
     }
 }
 
-/* Every template the table queues with the endpoint's values (queue NULL) has a value for each of its
- * placeholders: a misspelt {name} would otherwise show only at run time, as a logged render error and a 500. */
+/* What a job queues, in place of job.c's functions (linked with --wrap, tests/CMakeLists.txt), so that the tables'
+ * queue functions run here without a database: a ClickHouse query is rendered as it would be sent, and every
+ * template that does not render, or a job that ends in an error, counts as failed. */
+static int queued, failed;
+
+void __wrap_job_ch(qjob *j, int slot, const char *tmpl, const sqlv *vals, size_t nvals);
+void __wrap_job_ch(qjob *j, int slot, const char *tmpl, const sqlv *vals, size_t nvals)
+{
+    char *sql = sqlt_render(tmpl, vals, nvals);
+    failed += sql == NULL;
+    queued++;
+    free(sql);
+}
+
+void __wrap_job_mdb(qjob *j, int slot, const char *sql, int nparams, const char *const *params, const char *numeric);
+void __wrap_job_mdb(qjob *j, int slot, const char *sql, int nparams, const char *const *params, const char *numeric)
+{
+    queued++;
+}
+
+void __wrap_job_pg(qjob *j, int slot, const char *sql, int nparams, const char *const *params, const char *numeric,
+                   const char *boolean);
+void __wrap_job_pg(qjob *j, int slot, const char *sql, int nparams, const char *const *params, const char *numeric,
+                   const char *boolean)
+{
+    queued++;
+}
+
+void __wrap_job_redis_hash(qjob *j, int slot, const char *key, const char *field);
+void __wrap_job_redis_hash(qjob *j, int slot, const char *key, const char *field)
+{
+    queued++;
+}
+
+void __wrap_job_error(qjob *j, int status, const char *message);
+void __wrap_job_error(qjob *j, int status, const char *message)
+{
+    failed++;
+}
+
+/* Every query of the first step renders: each template the table queues with the endpoint's values (queue NULL)
+ * has a value for each of its placeholders, and each queue function queues its query without an error. A misspelt
+ * {name} would otherwise show only at run time, as a logged render error and a 500. */
 static void test_placeholders_have_values(void **state)
 {
     (void)state;
@@ -192,12 +233,17 @@ static void test_placeholders_have_values(void **state)
         size_t n = e->vals ? e->vals(&j, vals) : 0;
         assert_true(n <= ENDPOINT_VALS);
         for (size_t k = 0; k < ENDPOINT_QUERIES && (e->queries[k].sql || e->queries[k].queue); k++) {
-            if (e->queries[k].queue)
+            const endpoint_query *x = &e->queries[k];
+            if (x->queue) {
+                queued = failed = 0;
+                x->queue(&j, x->slot, x->sql, x->n);
+                if (failed || !queued)
+                    fail_msg("%s: slot %d's queue function queued no query or failed to render one", e->path, x->slot);
                 continue;
-            char *sql = sqlt_render(e->queries[k].sql, vals, n);
+            }
+            char *sql = sqlt_render(x->sql, vals, n);
             if (!sql)
-                fail_msg("%s: slot %d's template has a placeholder its values (vals) do not name", e->path,
-                         e->queries[k].slot);
+                fail_msg("%s: slot %d's template has a placeholder its values (vals) do not name", e->path, x->slot);
             free(sql);
         }
         free(args);
