@@ -43,6 +43,10 @@ typedef enum {
                           value */
     PARAM_CHOICE_ANY,  /* ?name= as PARAM_CHOICE, but a value of no choice is the first too, not a 400 (a parameter
                           that clients send freely and that never was checked) */
+    PARAM_PERIOD,      /* ?name= all, day, week, month or year (absent or empty: all), into a period; key its name */
+    PARAM_STAT,        /* ?name= a stat of the leaderboards (stats.c; absent or empty: kills), into a const lb_stat *;
+                          key its name */
+    PARAM_PATH_STAT,   /* the same, from {name} of the path */
     PARAM_PATH_CHOICE, /* {name} of the path, one of choices in any case, into a const param_choice *: 400 when it is
                           not 1..max printable bytes, 404 (unknown) when it names no choice, so that no query runs
                           for a thing that cannot exist; key its value */
@@ -106,6 +110,15 @@ struct endpoint {
      * build NULL it is the whole job: it queues its steps itself. */
     qjob_fn start;
     qjob_fn build; /* builds the answer once the first step's queries answered */
+    /* An answer from a leaderboard board (board.h): served at the generation of the board of its PARAM_PERIOD (all
+     * time without one), which a rebuilt board moves on (qcache_serve_at). */
+    bool board;
+    /* The endpoint that answers instead when the parameter named (the path's, else the query's) is value: a
+     * leaderboard of stat=rating is ratings.c's, with parameters and a key of its own. */
+    struct {
+        const char *param, *value;
+        const endpoint *ep;
+    } instead;
 };
 
 /* Every endpoint's args begin so. */

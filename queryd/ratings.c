@@ -44,6 +44,7 @@ const config_var rating_config_vars[] = {
     {"ffa", NULL, NULL}, {"team", NULL, NULL}, {"objective", NULL, NULL}, {NULL, NULL, NULL}
 #define FAMILY_WHY "must be ffa, team or objective (the game mode families of docs/ratings.md)"
 static const param_choice any_family[] = {{"", "all", NULL}, FAMILY_CHOICES};
+static const param_choice default_family[] = {{"", DEFAULT_FAMILY, NULL}, FAMILY_CHOICES};
 static const param_choice *const families = any_family + 1;
 /* any_family's entries but the absent one and the end. */
 #define NFAMILIES (sizeof any_family / sizeof any_family[0] - 2)
@@ -241,10 +242,12 @@ static void add_rating(cJSON *o, const char *prefix, double mu, double sigma)
 /* ---- the rating leaderboard ---- */
 
 typedef struct {
-    const char *family;
+    const endpoint *ep;
     period p;
+    const param_choice *family; /* a default_family entry */
     paging pg;
     bool count_only;
+    /* Set when the job starts: QUERY_RATING_MIN_MATCHES, and the start of the period then. */
     long min_matches;
     uint64_t from_ms;
 } lb_args;
@@ -288,7 +291,7 @@ static void lb_build(qjob *j)
     cJSON_AddNumberToObject(o, "offset", (double)a->pg.offset);
     cJSON_AddStringToObject(o, "stat", RATING_STAT);
     cJSON_AddStringToObject(o, "period", period_name(a->p));
-    cJSON_AddStringToObject(o, "family", a->family);
+    cJSON_AddStringToObject(o, "family", param_choice_value(a->family));
     cJSON_AddNumberToObject(o, "min_matches", (double)a->min_matches);
     job_answer(j, 200, o);
 }
@@ -314,7 +317,10 @@ static void lb_names(qjob *j)
 static void lb_start(qjob *j)
 {
     lb_args *a = j->args;
-    sqlv v[] = {SQL_STR("family", a->family), SQL_INT("min_matches", a->min_matches),
+    a->min_matches = min_matches();
+    char day[11];
+    period_bound(a->p, (int64_t)time(NULL), day, &a->from_ms);
+    sqlv v[] = {SQL_STR("family", param_choice_value(a->family)), SQL_INT("min_matches", a->min_matches),
                 SQL_INT("from_ms", (long long)a->from_ms), SQL_INT("limit", a->pg.limit),
                 SQL_INT("offset", a->pg.offset)};
     job_ch(j, 1, leaderboard_count_sql, v, 3);
@@ -326,31 +332,16 @@ static void lb_start(qjob *j)
     job_then(j, lb_names);
 }
 
-void rating_leaderboard(http_request *req, queryd *q, period p, bool count_only)
-{
-    const char *family;
-    if (!family_param(req, DEFAULT_FAMILY, &family))
-        return;
-    lb_args *a = ARGS_NEW(lb_args);
-    if (!a) {
-        http_respond_error(req, 500, "Out of memory.");
-        return;
-    }
-    a->family = family;
-    a->p = p;
-    a->count_only = count_only;
-    a->min_matches = min_matches();
-    char day[11];
-    period_bound(p, (int64_t)time(NULL), day, &a->from_ms);
-    paging_parse(req, q, 25, &a->pg);
-    char key[128];
-    if (count_only)
-        snprintf(key, sizeof key, "lbrc:%s:%s:%ld", family, period_name(p), a->min_matches);
-    else
-        snprintf(key, sizeof key, "lbr:%s:%s:%ld:%ld:%ld", family, period_name(p), a->min_matches, a->pg.limit,
-                 a->pg.offset);
-    qcache_serve(q->cache, req, key, q->cache_ttl_s, lb_start, a, free);
-}
+const endpoint rating_leaderboard_endpoint = {
+    .path = "/stats/leaderboard/global?stat=rating",
+    .key = "lbr",
+    .args_size = sizeof(lb_args),
+    .params = {{PARAM_PERIOD, "period", offsetof(lb_args, p), 0, "must be all, day, week, month or year", NULL},
+               {PARAM_CHOICE, "family", offsetof(lb_args, family), 0, FAMILY_WHY, default_family},
+               {PARAM_PAGING, "limit", offsetof(lb_args, pg), 25, NULL, NULL},
+               {PARAM_FLAG, "count_only", offsetof(lb_args, count_only), 0, NULL, NULL}},
+    .start = lb_start,
+};
 
 /* ---- a player's current ratings ---- */
 

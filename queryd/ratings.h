@@ -15,8 +15,9 @@
 /* QUERY_RATING_MIN_MATCHES (registered by main.c beside queryd_config_vars). */
 extern const config_var rating_config_vars[];
 
-/* GET /stats/leaderboard...?stat=rating: answers req (family, limit, offset, page from the URL). */
-void rating_leaderboard(http_request *req, queryd *q, period p, bool count_only);
+/* GET /stats/leaderboard...?stat=rating (family, period, limit, offset, page, count_only): the endpoint that answers
+ * instead of the stats' leaderboard (leaderboard.c's endpoint.instead). */
+extern const endpoint rating_leaderboard_endpoint;
 
 /* Queue one player's current rating per family into slot: rows {family, mu, sigma, matches, last_ms}. */
 void rating_job_current(qjob *j, int slot, const char *guid);

@@ -18,6 +18,7 @@
 #include "params.h"
 #include "queryd.h"
 #include "sqlt.h"
+#include "stats.h"
 
 /* The bytes a parameter's field takes in the args. */
 static size_t field_size(param_kind k)
@@ -43,6 +44,11 @@ static size_t field_size(param_kind k)
     case PARAM_CHOICE_ANY:
     case PARAM_PATH_CHOICE:
         return sizeof(const param_choice *);
+    case PARAM_PERIOD:
+        return sizeof(period);
+    case PARAM_STAT:
+    case PARAM_PATH_STAT:
+        return sizeof(const lb_stat *);
     case PARAM_END:
         break;
     }
@@ -52,7 +58,8 @@ static size_t field_size(param_kind k)
 /* Whether the parameter is read from the path. */
 static bool in_path(param_kind k)
 {
-    return k == PARAM_IDENT || k == PARAM_IDENT_PLUS || k == PARAM_NAME || k == PARAM_ID || k == PARAM_PATH_CHOICE;
+    return k == PARAM_IDENT || k == PARAM_IDENT_PLUS || k == PARAM_NAME || k == PARAM_ID || k == PARAM_PATH_CHOICE ||
+           k == PARAM_PATH_STAT;
 }
 
 /* Every endpoint queryd registers (queryd_api_routes), on a server that never listens. */
@@ -71,11 +78,17 @@ static void test_tables(void **state)
     (void)state;
     register_all();
     /* The player (22, and its rating history), match (4, and its ratings at 2 paths), map (7), weapon (5), game
-     * server (16), global (4), game type (3), heat map (5) and achievement (7) areas. */
-    assert_true(q.nroutes >= 76);
-    for (size_t i = 0; i < q.nroutes; i++) {
-        const endpoint *e = q.routes[i].ep;
-        assert_ptr_equal(q.routes[i].q, &q);
+     * server (16), global (4), game type (3), heat map (5), achievement (7) and leaderboard (4) areas. */
+    assert_true(q.nroutes >= 80);
+    for (size_t i = 0; i < 2 * q.nroutes; i++) {
+        /* Every route's endpoint, then each endpoint that answers instead of one. */
+        const endpoint *e = i < q.nroutes ? q.routes[i].ep : q.routes[i - q.nroutes].ep->instead.ep;
+        if (!e)
+            continue;
+        if (i < q.nroutes)
+            assert_ptr_equal(q.routes[i].q, &q);
+        if (e->instead.ep && (!e->instead.param || !e->instead.value))
+            fail_msg("%s: the endpoint answering instead needs its parameter and value", e->path);
         assert_non_null(e->key);
         assert_true(*e->key);
         if (!e->build && !e->start)
@@ -126,8 +139,8 @@ static void test_keys_are_answers(void **state)
             if (strcmp(a->key, b->key) != 0)
                 continue;
             bool same = a->args_size == b->args_size && a->ttl == b->ttl && a->vals == b->vals &&
-                        a->start == b->start && a->build == b->build &&
-                        memcmp(a->params, b->params, sizeof a->params) == 0 &&
+                        a->start == b->start && a->build == b->build && a->board == b->board &&
+                        a->instead.ep == b->instead.ep && memcmp(a->params, b->params, sizeof a->params) == 0 &&
                         memcmp(a->queries, b->queries, sizeof a->queries) == 0 &&
                         (a->part == b->part || (a->part && b->part && strcmp(a->part, b->part) == 0));
             if (!same)
@@ -168,6 +181,13 @@ static void args_fill(const endpoint *e, char *args)
         case PARAM_CHOICE_ANY:
         case PARAM_PATH_CHOICE:
             *(const param_choice **)field = x->choices;
+            break;
+        case PARAM_PERIOD:
+            *(period *)field = PERIOD_ALL;
+            break;
+        case PARAM_STAT:
+        case PARAM_PATH_STAT:
+            *(const lb_stat **)field = lb_stat_find("kills");
             break;
         case PARAM_END:
             break;
