@@ -130,6 +130,11 @@ static int param_parse(const endpoint_param *p, const queryd *q, http_request *r
         *(const lb_stat **)field = st;
         return key_added(req, key_add(key, size, len, "%s", st->name));
     }
+    case PARAM_SETTING: {
+        long long v = config_get_int(p->name, p->def);
+        *(long *)field = v < p->min ? p->min : (long)v;
+        return key_added(req, key_add(key, size, len, "%ld", *(long *)field));
+    }
     case PARAM_PATH_CHOICE: {
         const char *v = http_request_param(req, p->name);
         if (!ident_ok(v, (size_t)p->max))

@@ -47,6 +47,9 @@ typedef enum {
     PARAM_STAT,        /* ?name= a stat of the leaderboards (stats.c; absent or empty: kills), into a const lb_stat *;
                           key its name */
     PARAM_PATH_STAT,   /* the same, from {name} of the path */
+    PARAM_SETTING,     /* not of the request: the setting name (def when unset, at least min) the answer depends on,
+                          into a long; key the number, so that a queryd started with another value never serves an
+                          answer of the old one's from the shared cache */
     PARAM_PATH_CHOICE, /* {name} of the path, one of choices in any case, into a const param_choice *: 400 when it is
                           not 1..max printable bytes, 404 (unknown) when it names no choice, so that no query runs
                           for a thing that cannot exist; key its value */
@@ -71,10 +74,10 @@ typedef struct {
     param_kind kind;
     const char *name;            /* in the path pattern or the query string */
     size_t at;                   /* offsetof the field in the endpoint's args */
-    long def;                    /* PARAM_LIMIT, PARAM_NUMBER, PARAM_PAGING: the value when none is asked for */
+    long def;                    /* PARAM_LIMIT, _NUMBER, _PAGING, _SETTING: the value when none is given */
     const char *why;             /* the 400's text when the value is not usable ("must be ...") */
     const param_choice *choices; /* PARAM_CHOICE, _ANY, PARAM_PATH_CHOICE: the accepted values, ended by {NULL} */
-    long min, max;               /* PARAM_NUMBER: its bounds; PARAM_PATH_CHOICE: max its longest value */
+    long min, max;               /* PARAM_NUMBER: its bounds; PARAM_SETTING: min; PARAM_PATH_CHOICE: max, a length */
     const char *shown;           /* the name the 400 gives, when not name (NULL: name) */
     const char *unknown;         /* PARAM_PATH_CHOICE: the 404's text, "%s" the value in lower case */
 } endpoint_param;
@@ -92,7 +95,7 @@ typedef struct {
     long n;
 } endpoint_query;
 
-#define ENDPOINT_PARAMS 4
+#define ENDPOINT_PARAMS 5
 #define ENDPOINT_QUERIES 8
 #define ENDPOINT_VALS 4
 

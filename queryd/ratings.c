@@ -30,8 +30,12 @@
 #include "endpoint.h"
 #include "rating.h"
 
+/* The setting of the rating leaderboard's threshold, and its default (the text and the number). */
+#define MIN_MATCHES_VAR "QUERY_RATING_MIN_MATCHES"
+#define MIN_MATCHES_DEFAULT 10
+
 const config_var rating_config_vars[] = {
-    {"QUERY_RATING_MIN_MATCHES", "10",
+    {MIN_MATCHES_VAR, "10",
      "rated matches a player needs in a family to be on its rating leaderboard: fewer leave the rating too uncertain "
      "to rank"},
     {NULL, NULL, NULL},
@@ -56,7 +60,7 @@ static const param_choice *const families = any_family + 1;
 /* QUERY_RATING_MIN_MATCHES, at least 1. */
 static long min_matches(void)
 {
-    long long n = config_get_int("QUERY_RATING_MIN_MATCHES", 10);
+    long long n = config_get_int(MIN_MATCHES_VAR, MIN_MATCHES_DEFAULT);
     return n < 1 ? 1 : (long)n;
 }
 
@@ -247,9 +251,8 @@ typedef struct {
     const param_choice *family; /* a default_family entry */
     paging pg;
     bool count_only;
-    /* Set when the job starts: QUERY_RATING_MIN_MATCHES, and the start of the period then. */
-    long min_matches;
-    uint64_t from_ms;
+    long min_matches;  /* QUERY_RATING_MIN_MATCHES */
+    uint64_t from_ms; /* the start of the period when the job started */
 } lb_args;
 
 static void lb_build(qjob *j)
@@ -317,7 +320,6 @@ static void lb_names(qjob *j)
 static void lb_start(qjob *j)
 {
     lb_args *a = j->args;
-    a->min_matches = min_matches();
     char day[11];
     period_bound(a->p, (int64_t)time(NULL), day, &a->from_ms);
     sqlv v[] = {SQL_STR("family", param_choice_value(a->family)), SQL_INT("min_matches", a->min_matches),
@@ -339,7 +341,8 @@ const endpoint rating_leaderboard_endpoint = {
     .params = {{PARAM_PERIOD, "period", offsetof(lb_args, p), 0, "must be all, day, week, month or year", NULL},
                {PARAM_CHOICE, "family", offsetof(lb_args, family), 0, FAMILY_WHY, default_family},
                {PARAM_PAGING, "limit", offsetof(lb_args, pg), 25, NULL, NULL},
-               {PARAM_FLAG, "count_only", offsetof(lb_args, count_only), 0, NULL, NULL}},
+               {PARAM_FLAG, "count_only", offsetof(lb_args, count_only), 0, NULL, NULL},
+               {PARAM_SETTING, MIN_MATCHES_VAR, offsetof(lb_args, min_matches), MIN_MATCHES_DEFAULT, NULL, NULL, 1}},
     .start = lb_start,
 };
 

@@ -46,6 +46,8 @@ static size_t field_size(param_kind k)
         return sizeof(const param_choice *);
     case PARAM_PERIOD:
         return sizeof(period);
+    case PARAM_SETTING:
+        return sizeof(long);
     case PARAM_STAT:
     case PARAM_PATH_STAT:
         return sizeof(const lb_stat *);
@@ -113,7 +115,7 @@ static void test_tables(void **state)
                 fail_msg("%s: %s's default is outside its bounds", e->path, x->name);
             if (x->kind != PARAM_LIMIT && x->kind != PARAM_NUMBER && x->kind != PARAM_OFFSET &&
                 x->kind != PARAM_PAGING && x->kind != PARAM_FLAG && x->kind != PARAM_GIVEN &&
-                x->kind != PARAM_CHOICE_ANY && !x->why)
+                x->kind != PARAM_CHOICE_ANY && x->kind != PARAM_SETTING && !x->why)
                 fail_msg("%s: parameter %s has no text for its 400", e->path, x->name);
         }
         unsigned used = 0;
@@ -184,6 +186,9 @@ static void args_fill(const endpoint *e, char *args)
             break;
         case PARAM_PERIOD:
             *(period *)field = PERIOD_ALL;
+            break;
+        case PARAM_SETTING:
+            *(long *)field = x->def;
             break;
         case PARAM_STAT:
         case PARAM_PATH_STAT:
