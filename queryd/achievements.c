@@ -15,22 +15,28 @@
  *   total_points}.
  *
  * A GUID linked to no member has no unlocks: 200 with every definition locked. Limits are integers checked
- * here and written into the SQL (MariaDB's LIMIT takes no quoted value); every other value is a "?". */
+ * by the endpoint table and written into the SQL (MariaDB's LIMIT takes no quoted value); every other value is a
+ * "?". */
 #include "area.h"
+#include "endpoint.h"
 
 #include <stdio.h>
 #include <string.h>
 
 typedef struct {
-    char id[IDENT_MAX + 1];
+    const endpoint *ep;
+    char id[IDENT_MAX + 1]; /* an achievement's id or code, or a player's GUID */
     long limit;
-    bool by_count;
+    const param_choice *sort; /* the leaderboard's order: a board_orders entry */
 } ach_args;
 
 #define DEF_COLUMNS                                                                                                    \
     "d.id_achievement, d.code, d.name, d.description, d.category, d.tier, d.icon, d.requirement_type, "                \
     "d.requirement_value, d.points, d.is_hidden, d.sort_order"
-#define DEF_NUMERIC "id_achievement,tier,requirement_value,points,is_hidden,sort_order"
+/* The columns every query here reads as numbers (each name means one thing in every query). */
+#define ACH_NUMERIC                                                                                                    \
+    "id_achievement,id_member,tier,requirement_value,points,is_hidden,sort_order,unlocked_date,achievement_count,"     \
+    "total_points,unlock_count,unlock_percent,current_progress"
 
 /* Rarity = unlockers / members who played (docs/achievements.md): achievd writes a progress row for every member
  * with an event (a day played counts towards the daily streak), so the members with a progress or unlock row are
@@ -55,7 +61,7 @@ static const char recent_sql[] =
     "JOIN {p}mohaa_achievement_defs AS d ON d.id_achievement = pa.id_achievement\n"
     "LEFT JOIN {p}members AS m ON m.id_member = pa.id_member\n"
     "ORDER BY pa.unlocked_date DESC, pa.id_unlock DESC\n"
-    "LIMIT %ld";
+    "LIMIT {limit}";
 // clang-format on
 
 // clang-format off
@@ -66,8 +72,8 @@ static const char board_sql[] =
     "JOIN {p}mohaa_achievement_defs AS d ON d.id_achievement = pa.id_achievement\n"
     "LEFT JOIN {p}members AS m ON m.id_member = pa.id_member\n"
     "GROUP BY pa.id_member, m.member_name, m.real_name\n"
-    "ORDER BY %s, pa.id_member\n"
-    "LIMIT %ld";
+    "ORDER BY {order}, pa.id_member\n"
+    "LIMIT {limit}";
 // clang-format on
 
 // clang-format off
@@ -81,7 +87,7 @@ static const char rarest_sql[] =
     "WHERE d.is_hidden = 0\n"
     "GROUP BY d.id_achievement, pl.players\n"
     "ORDER BY unlock_count ASC, d.id_achievement\n"
-    "LIMIT %ld";
+    "LIMIT {limit}";
 // clang-format on
 
 // clang-format off
@@ -137,42 +143,9 @@ static const char player_member_sql[] =
     "LIMIT 1";
 // clang-format on
 
-/* Queue a MariaDB query: the {p} prefix and an optional %s / %ld filled in (code-chosen text or a number). */
-static void queue(qjob *j, int slot, const char *tmpl, const char *order, long limit, int n, const char *const *params,
-                  const char *numeric)
-{
-    char text[2048];
-    if (order)
-        snprintf(text, sizeof text, tmpl, order, limit);
-    else if (strstr(tmpl, "%ld"))
-        snprintf(text, sizeof text, tmpl, limit);
-    else
-        snprintf(text, sizeof text, "%s", tmpl);
-    char *sql = smf_sql(j->q, text);
-    if (!sql) {
-        job_error(j, 500, "Out of memory.");
-        return;
-    }
-    job_mdb(j, slot, sql, n, params, numeric);
-    free(sql);
-}
-
 static void rows_answer(qjob *j)
 {
     job_answer(j, 200, job_take(j, 0));
-}
-
-static void defs_start(qjob *j)
-{
-    queue(j, 0, defs_sql, NULL, 0, 0, NULL, DEF_NUMERIC);
-    job_then(j, rows_answer);
-}
-
-static void recent_start(qjob *j)
-{
-    ach_args *a = j->args;
-    queue(j, 0, recent_sql, NULL, a->limit, 0, NULL, "id_achievement,id_member,tier,points,unlocked_date");
-    job_then(j, rows_answer);
 }
 
 static void board_build(qjob *j)
@@ -181,22 +154,6 @@ static void board_build(qjob *j)
     int rank = 0;
     cJSON_ArrayForEach(r, rows) cJSON_AddNumberToObject(r, "rank", ++rank);
     job_answer(j, 200, rows);
-}
-
-static void board_start(qjob *j)
-{
-    ach_args *a = j->args;
-    queue(j, 0, board_sql,
-          a->by_count ? "achievement_count DESC, total_points DESC" : "total_points DESC, achievement_count DESC",
-          a->limit, 0, NULL, "id_member,achievement_count,total_points");
-    job_then(j, board_build);
-}
-
-static void rarest_start(qjob *j)
-{
-    ach_args *a = j->args;
-    queue(j, 0, rarest_sql, NULL, a->limit, 0, NULL, DEF_NUMERIC ",unlock_count,unlock_percent");
-    job_then(j, rows_answer);
 }
 
 static void one_build(qjob *j)
@@ -214,16 +171,6 @@ static void one_build(qjob *j)
                             cJSON_IsNumber(count) ? count->valuedouble : cJSON_GetArraySize(job_rows(j, 1)));
     cJSON_AddItemToObject(d, "unlocked_by", job_take(j, 1));
     job_answer(j, 200, d);
-}
-
-static void one_start(qjob *j)
-{
-    ach_args *a = j->args;
-    const char *params[] = {a->id, a->id};
-    queue(j, 0, one_sql, NULL, 0, 2, params, DEF_NUMERIC);
-    queue(j, 1, unlockers_sql, NULL, 0, 2, params, "id_member,unlocked_date");
-    queue(j, 2, unlock_count_sql, NULL, 0, 2, params, "unlock_count");
-    job_then(j, one_build);
 }
 
 static void player_build(qjob *j)
@@ -284,110 +231,100 @@ static void player_build(qjob *j)
     job_answer(j, 200, o);
 }
 
-static void player_start(qjob *j)
+/* ---- the endpoints ---- */
+
+/* What ?sort= orders the leaderboard by (anything else: points). */
+static const param_choice board_orders[] = {
+    {"points", NULL, "total_points DESC, achievement_count DESC"},
+    {"count", NULL, "achievement_count DESC, total_points DESC"},
+    {NULL, NULL, NULL},
+};
+
+/* The values of the queries: {limit} asked for, {order} the leaderboard's. */
+static size_t ach_vals(qjob *j, sqlv out[ENDPOINT_VALS])
 {
     ach_args *a = j->args;
-    const char *params[] = {a->id};
-    queue(j, 0, defs_sql, NULL, 0, 0, NULL, DEF_NUMERIC);
-    queue(j, 1, player_unlocks_sql, NULL, 0, 1, params, "id_achievement,unlocked_date");
-    queue(j, 2, player_progress_sql, NULL, 0, 1, params, "id_achievement,current_progress");
-    queue(j, 3, player_member_sql, NULL, 0, 1, params, "id_member");
-    job_then(j, player_build);
+    out[0] = SQL_INT("limit", a->limit);
+    out[1] = SQL_RAW("order", a->sort ? a->sort->data : "");
+    return 2;
 }
 
-/* ---- handlers ---- */
-
-static void serve(http_request *req, queryd *q, const char *kind, ach_args *a, qjob_fn start)
+/* A query of the forum's tables (MariaDB): {p} their prefix, the endpoint's values (ach_vals: code-chosen text or a
+ * number, as MariaDB's LIMIT takes no quoted value), and n "?", each the id asked for. */
+static void ach_queue(qjob *j, int slot, const char *tmpl, long n)
 {
-    char key[160];
-    snprintf(key, sizeof key, "ach:%s:%s:%ld:%d", kind, a ? a->id : "", a ? a->limit : 0L, a ? a->by_count : 0);
-    qcache_serve(q->cache, req, key, q->cache_ttl_s, start, a, free);
-}
-
-static ach_args *new_args(http_request *req)
-{
-    ach_args *a = ARGS_NEW(ach_args);
-    if (!a)
-        http_respond_error(req, 500, "Out of memory.");
-    return a;
-}
-
-static void ach_defs(http_request *req, void *arg)
-{
-    serve(req, arg, "defs", NULL, defs_start);
-}
-
-static void ach_recent(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    ach_args *a = new_args(req);
-    if (!a)
+    ach_args *a = j->args;
+    sqlv v[ENDPOINT_VALS + 1];
+    size_t nv = ach_vals(j, v);
+    v[nv++] = SQL_RAW("p", j->q->smf_prefix);
+    char *sql = sqlt_render(tmpl, v, nv);
+    if (!sql) {
+        job_error(j, 500, "Out of memory.");
         return;
-    a->limit = param_long(req, "limit", 20, 1, q->max_limit);
-    serve(req, q, "recent", a, recent_start);
-}
-
-static void ach_board(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    ach_args *a = new_args(req);
-    if (!a)
-        return;
-    a->limit = param_long(req, "limit", 25, 1, q->max_limit);
-    const char *sort = http_request_query(req, "sort");
-    a->by_count = sort && strcmp(sort, "count") == 0;
-    serve(req, q, "board", a, board_start);
-}
-
-static void ach_rarest(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    ach_args *a = new_args(req);
-    if (!a)
-        return;
-    a->limit = param_long(req, "limit", 10, 1, q->max_limit);
-    serve(req, q, "rarest", a, rarest_start);
-}
-
-/* Read a path parameter into a fresh ach_args, or answer 400. */
-static ach_args *with_id(http_request *req, const char *param)
-{
-    const char *id = http_request_param(req, param);
-    if (!ident_ok(id, IDENT_MAX)) {
-        respond_bad_param(req, param, "must be 1 to 64 printable bytes");
-        return NULL;
     }
-    ach_args *a = new_args(req);
-    if (a)
-        snprintf(a->id, sizeof a->id, "%s", id);
-    return a;
+    const char *params[] = {a->id, a->id};
+    job_mdb(j, slot, sql, (int)n, params, ACH_NUMERIC);
+    free(sql);
 }
 
-static void ach_one(http_request *req, void *arg)
-{
-    ach_args *a = with_id(req, "id");
-    if (a)
-        serve(req, arg, "one", a, one_start);
-}
+#define ACH_LIMIT(def)                                                                                                 \
+    {PARAM_LIMIT, "limit", offsetof(ach_args, limit), def, NULL, NULL}
+#define ACH_ID(name)                                                                                                   \
+    {PARAM_IDENT, name, offsetof(ach_args, id), 0, "must be 1 to 64 printable bytes", NULL}
 
-static void ach_player(http_request *req, void *arg)
-{
-    ach_args *a = with_id(req, "guid");
-    if (a)
-        serve(req, arg, "player", a, player_start);
-}
+/* The definitions, at two paths. */
+#define DEFS(p)                                                                                                        \
+    {.path = p,                                                                                                        \
+     .key = "ach:defs",                                                                                                \
+     .args_size = sizeof(ach_args),                                                                                    \
+     .vals = ach_vals,                                                                                                 \
+     .queries = {{0, defs_sql, ach_queue, 0}},                                                                         \
+     .build = rows_answer}
 
-static const route achievement_table[] = {
-    {"/achievements", ach_defs},
-    {"/achievements/", ach_defs},
-    {"/achievements/recent", ach_recent},
-    {"/achievements/leaderboard", ach_board},
-    {"/achievements/rarest", ach_rarest},
-    {"/achievements/{id}", ach_one},
-    {"/achievements/player/{guid}", ach_player},
+static const endpoint achievement_endpoints[] = {
+    DEFS("/achievements"),
+    DEFS("/achievements/"),
+    {.path = "/achievements/recent",
+     .key = "ach:recent",
+     .args_size = sizeof(ach_args),
+     .params = {ACH_LIMIT(20)},
+     .vals = ach_vals,
+     .queries = {{0, recent_sql, ach_queue, 0}},
+     .build = rows_answer},
+    {.path = "/achievements/leaderboard",
+     .key = "ach:board",
+     .args_size = sizeof(ach_args),
+     .params = {ACH_LIMIT(25), {PARAM_CHOICE_ANY, "sort", offsetof(ach_args, sort), 0, NULL, board_orders}},
+     .vals = ach_vals,
+     .queries = {{0, board_sql, ach_queue, 0}},
+     .build = board_build},
+    {.path = "/achievements/rarest",
+     .key = "ach:rarest",
+     .args_size = sizeof(ach_args),
+     .params = {ACH_LIMIT(10)},
+     .vals = ach_vals,
+     .queries = {{0, rarest_sql, ach_queue, 0}},
+     .build = rows_answer},
+    {.path = "/achievements/{id}",
+     .key = "ach:one",
+     .args_size = sizeof(ach_args),
+     .params = {ACH_ID("id")},
+     .vals = ach_vals,
+     .queries = {{0, one_sql, ach_queue, 2}, {1, unlockers_sql, ach_queue, 2}, {2, unlock_count_sql, ach_queue, 2}},
+     .build = one_build},
+    {.path = "/achievements/player/{guid}",
+     .key = "ach:player",
+     .args_size = sizeof(ach_args),
+     .params = {ACH_ID("guid")},
+     .vals = ach_vals,
+     .queries = {{0, defs_sql, ach_queue, 0},
+                 {1, player_unlocks_sql, ach_queue, 1},
+                 {2, player_progress_sql, ach_queue, 1},
+                 {3, player_member_sql, ach_queue, 1}},
+     .build = player_build},
 };
 
 void achievement_routes(queryd *q, http_server *s)
 {
-    routes_add(s, q, achievement_table, sizeof achievement_table / sizeof achievement_table[0]);
+    endpoints_add(q, s, achievement_endpoints, sizeof achievement_endpoints / sizeof achievement_endpoints[0]);
 }

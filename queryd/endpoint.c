@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "area.h"
+#include "board.h"
 #include "log.h"
 #include "ratings.h"
 
@@ -102,21 +103,63 @@ static int param_parse(const endpoint_param *p, const queryd *q, http_request *r
     case PARAM_GIVEN:
         *(bool *)field = http_request_query(req, p->name) != NULL;
         return key_added(req, key_add(key, size, len, "%d", *(bool *)field));
-    case PARAM_CHOICE: {
+    case PARAM_CHOICE:
+    case PARAM_CHOICE_ANY: {
         const char *v = http_request_query(req, p->name);
         const param_choice *c = p->choices;
         if (v && *v)
             while (c->name && strcmp(c->name, v) != 0)
                 c++;
+        if (!c->name && p->kind == PARAM_CHOICE_ANY)
+            c = p->choices;
         if (!c->name)
             break;
+        *(const param_choice **)field = c;
+        return key_added(req, key_add(key, size, len, "%s", param_choice_value(c)));
+    }
+    case PARAM_PERIOD:
+        if (period_parse(http_request_query(req, p->name), field) != 0)
+            break;
+        return key_added(req, key_add(key, size, len, "%s", period_name(*(period *)field)));
+    case PARAM_STAT:
+    case PARAM_PATH_STAT: {
+        const char *v = p->kind == PARAM_STAT ? http_request_query(req, p->name) : http_request_param(req, p->name);
+        const lb_stat *st = lb_stat_find(v && *v ? v : "kills");
+        if (!st)
+            break;
+        *(const lb_stat **)field = st;
+        return key_added(req, key_add(key, size, len, "%s", st->name));
+    }
+    case PARAM_SETTING: {
+        long long v = config_get_int(p->name, p->def);
+        *(long *)field = v < p->min ? p->min : (long)v;
+        return key_added(req, key_add(key, size, len, "%ld", *(long *)field));
+    }
+    case PARAM_PATH_CHOICE: {
+        const char *v = http_request_param(req, p->name);
+        if (!ident_ok(v, (size_t)p->max))
+            break;
+        char lower[IDENT_MAX + 1];
+        size_t i = 0;
+        for (; v[i] && i < IDENT_MAX; i++)
+            lower[i] = (char)(v[i] >= 'A' && v[i] <= 'Z' ? v[i] + 32 : v[i]);
+        lower[i] = '\0';
+        const param_choice *c = p->choices;
+        while (c->name && strcmp(c->name, lower) != 0)
+            c++;
+        if (!c->name) {
+            char msg[256];
+            snprintf(msg, sizeof msg, p->unknown, lower);
+            http_respond_error(req, 404, msg);
+            return -1;
+        }
         *(const param_choice **)field = c;
         return key_added(req, key_add(key, size, len, "%s", param_choice_value(c)));
     }
     case PARAM_END:
         return 0;
     }
-    respond_bad_param(req, p->name, p->why);
+    respond_bad_param(req, p->shown ? p->shown : p->name, p->why);
     return -1;
 }
 
@@ -136,11 +179,31 @@ int endpoint_parse(const endpoint *e, const queryd *q, http_request *req, void *
     return 0;
 }
 
+/* The endpoint that answers req: e, or the one e names instead for a parameter's value. */
+static const endpoint *endpoint_for(const endpoint *e, http_request *req)
+{
+    if (!e->instead.param)
+        return e;
+    const char *v = http_request_param(req, e->instead.param);
+    if (!v)
+        v = http_request_query(req, e->instead.param);
+    return v && strcmp(v, e->instead.value) == 0 ? e->instead.ep : e;
+}
+
+/* The period of a board's answer: its PARAM_PERIOD's, or all time. */
+static period endpoint_period(const endpoint *e, const void *args)
+{
+    for (const endpoint_param *p = e->params; p < e->params + ENDPOINT_PARAMS && p->kind != PARAM_END; p++)
+        if (p->kind == PARAM_PERIOD)
+            return *(const period *)((const char *)args + p->at);
+    return PERIOD_ALL;
+}
+
 /* The route of every declared endpoint. */
 static void endpoint_serve(http_request *req, void *arg)
 {
     const queryd_route *r = arg;
-    const endpoint *e = r->ep;
+    const endpoint *e = endpoint_for(r->ep, req);
     queryd *q = r->q;
     endpoint_args *a = calloc(1, e->args_size > sizeof *a ? e->args_size : sizeof *a);
     if (!a) {
@@ -153,7 +216,11 @@ static void endpoint_serve(http_request *req, void *arg)
         return;
     }
     int ttl = e->ttl == TTL_LIVE ? q->live_ttl_s : q->cache_ttl_s;
-    qcache_serve(q->cache, req, key, ttl, endpoint_start, a, free);
+    if (e->board)
+        qcache_serve_at(q->cache, req, key, ttl, board_set_gen(q->boards, endpoint_period(e, a)), endpoint_start, a,
+                        free);
+    else
+        qcache_serve(q->cache, req, key, ttl, endpoint_start, a, free);
 }
 
 void endpoint_start(qjob *j)

@@ -41,6 +41,18 @@ typedef enum {
     PARAM_GIVEN,       /* whether ?name= is there at all, into a bool; key 0 or 1 */
     PARAM_CHOICE,      /* ?name= one of choices (absent or empty: the first), into a const param_choice *; key its
                           value */
+    PARAM_CHOICE_ANY,  /* ?name= as PARAM_CHOICE, but a value of no choice is the first too, not a 400 (a parameter
+                          that clients send freely and that never was checked) */
+    PARAM_PERIOD,      /* ?name= all, day, week, month or year (absent or empty: all), into a period; key its name */
+    PARAM_STAT,        /* ?name= a stat of the leaderboards (stats.c; absent or empty: kills), into a const lb_stat *;
+                          key its name */
+    PARAM_PATH_STAT,   /* the same, from {name} of the path */
+    PARAM_SETTING,     /* not of the request: the setting name (def when unset, at least min) the answer depends on,
+                          into a long; key the number, so that a queryd started with another value never serves an
+                          answer of the old one's from the shared cache */
+    PARAM_PATH_CHOICE, /* {name} of the path, one of choices in any case, into a const param_choice *: 400 when it is
+                          not 1..max printable bytes, 404 (unknown) when it names no choice, so that no query runs
+                          for a thing that cannot exist; key its value */
 } param_kind;
 
 /* The longest player name a PARAM_NAME holds (NAME_MAX_BYTES, converted to UTF-8, and its NUL). */
@@ -62,10 +74,12 @@ typedef struct {
     param_kind kind;
     const char *name;            /* in the path pattern or the query string */
     size_t at;                   /* offsetof the field in the endpoint's args */
-    long def;                    /* PARAM_LIMIT, PARAM_NUMBER, PARAM_PAGING: the value when none is asked for */
+    long def;                    /* PARAM_LIMIT, _NUMBER, _PAGING, _SETTING: the value when none is given */
     const char *why;             /* the 400's text when the value is not usable ("must be ...") */
-    const param_choice *choices; /* PARAM_CHOICE: the accepted values, ended by {NULL} */
-    long min, max;               /* PARAM_NUMBER: its bounds */
+    const param_choice *choices; /* PARAM_CHOICE, _ANY, PARAM_PATH_CHOICE: the accepted values, ended by {NULL} */
+    long min, max;               /* PARAM_NUMBER: its bounds; PARAM_SETTING: min; PARAM_PATH_CHOICE: max, a length */
+    const char *shown;           /* the name the 400 gives, when not name (NULL: name) */
+    const char *unknown;         /* PARAM_PATH_CHOICE: the 404's text, "%s" the value in lower case */
 } endpoint_param;
 
 /* Queue one query of a step: the endpoint's templates take their values from its args. n is the query's own
@@ -81,7 +95,7 @@ typedef struct {
     long n;
 } endpoint_query;
 
-#define ENDPOINT_PARAMS 4
+#define ENDPOINT_PARAMS 5
 #define ENDPOINT_QUERIES 8
 #define ENDPOINT_VALS 4
 
@@ -99,6 +113,15 @@ struct endpoint {
      * build NULL it is the whole job: it queues its steps itself. */
     qjob_fn start;
     qjob_fn build; /* builds the answer once the first step's queries answered */
+    /* An answer from a leaderboard board (board.h): served at the generation of the board of its PARAM_PERIOD (all
+     * time without one), which a rebuilt board moves on (qcache_serve_at). */
+    bool board;
+    /* The endpoint that answers instead when the parameter named (the path's, else the query's) is value: a
+     * leaderboard of stat=rating is ratings.c's, with parameters and a key of its own. */
+    struct {
+        const char *param, *value;
+        const endpoint *ep;
+    } instead;
 };
 
 /* Every endpoint's args begin so. */

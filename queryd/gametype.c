@@ -11,12 +11,14 @@
  * the map name's prefix. Every known type is listed, with zeros when it was never played; "other" only when
  * some match is of no known type. An unknown type id is 404 (ffa is read as dm). */
 #include "area.h"
+#include "endpoint.h"
 
 #include <stdio.h>
 #include <string.h>
 
 typedef struct {
-    char id[16];
+    const endpoint *ep;
+    const param_choice *gt; /* a gt_choices entry: its value is a gametypes[] id */
     long limit;
 } gt_args;
 
@@ -31,6 +33,12 @@ static const struct {
     {"lib", "Liberation", "Capture the enemy to free your own", "unlock"},
     {"ctf", "Capture the Flag", "Bring the enemy flag home", "flag"},
     {"other", "Other", "Matches of no known game type (no gameflow events, no map name)", "question"},
+};
+
+/* What {gt} accepts: the ids of gametypes[], and ffa, read as dm. */
+static const param_choice gt_choices[] = {
+    {"dm", NULL, NULL},  {"tdm", NULL, NULL}, {"rb", NULL, NULL},    {"obj", NULL, NULL}, {"tow", NULL, NULL},
+    {"lib", NULL, NULL}, {"ctf", NULL, NULL}, {"other", NULL, NULL}, {"ffa", "dm", NULL}, {NULL, NULL, NULL},
 };
 
 /* Per match: its type, map, kills, deaths. */
@@ -102,11 +110,9 @@ static cJSON *type_json(size_t i, const cJSON *totals, const cJSON *players)
     return o;
 }
 
-/* Index of a game type id, or -1. */
+/* Index of a game type id (one of gametypes[]), or -1. */
 static int type_index(const char *id)
 {
-    if (strcmp(id, "ffa") == 0)
-        id = "dm";
     for (size_t i = 0; i < sizeof gametypes / sizeof gametypes[0]; i++)
         if (strcmp(id, gametypes[i].id) == 0)
             return (int)i;
@@ -125,20 +131,8 @@ static void list_build(qjob *j)
     job_answer(j, 200, arr);
 }
 
-static void list_start(qjob *j)
-{
-    job_ch(j, 0, types_sql, NULL, 0);
-    job_ch(j, 1, type_players_sql, NULL, 0);
-    job_then(j, list_build);
-}
-
-static void gametypes_list(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    qcache_serve(q->cache, req, "gametypes", q->cache_ttl_s, list_start, NULL, NULL);
-}
-
-/* GET /stats/gametypes/list: the ids and names only, no query. */
+/* GET /stats/gametypes/list: the ids and names only. A constant: no query, so neither a job nor the cache (not on
+ * the endpoint table, whose answers are computed). */
 static void gametypes_names(http_request *req, void *arg)
 {
     (void)arg;
@@ -156,7 +150,7 @@ static void gametypes_names(http_request *req, void *arg)
 static void detail_build(qjob *j)
 {
     gt_args *a = j->args;
-    cJSON *o = type_json((size_t)type_index(a->id), job_rows(j, 0), job_rows(j, 1));
+    cJSON *o = type_json((size_t)type_index(param_choice_value(a->gt)), job_rows(j, 0), job_rows(j, 1));
     cJSON *maps = cJSON_AddArrayToObject(o, "maps");
     const cJSON *r;
     cJSON_ArrayForEach(r, job_rows(j, 2))
@@ -171,18 +165,6 @@ static void detail_build(qjob *j)
     }
     job_answer(j, 200, o);
 }
-
-static void detail_start(qjob *j)
-{
-    gt_args *a = j->args;
-    sqlv v[] = {SQL_STR("gt", a->id)};
-    job_ch(j, 0, types_sql, NULL, 0);
-    job_ch(j, 1, type_players_sql, NULL, 0);
-    job_ch(j, 2, type_maps_sql, v, 1);
-    job_then(j, detail_build);
-}
-
-static void board_names(qjob *j);
 
 static void board_build(qjob *j)
 {
@@ -205,10 +187,11 @@ static void board_build(qjob *j)
         json_add_round(e, "kd_ratio", d > 0 ? k / d : k, 2);
         cJSON_AddItemToArray(arr, e);
     }
-    cJSON_AddStringToObject(o, "game_type", gametypes[type_index(a->id)].id);
+    cJSON_AddStringToObject(o, "game_type", param_choice_value(a->gt));
     job_answer(j, 200, o);
 }
 
+/* Step 2 of the leaderboard: its players' names. */
 static void board_names(qjob *j)
 {
     const char *guids[128];
@@ -218,80 +201,72 @@ static void board_names(qjob *j)
     job_then(j, board_build);
 }
 
-static void board_start(qjob *j)
+/* ---- the endpoints ---- */
+
+/* The values of one game type's queries: {gt}, {limit} asked for. */
+static size_t gt_vals(qjob *j, sqlv out[ENDPOINT_VALS])
 {
     gt_args *a = j->args;
+    out[0] = SQL_STR("gt", param_choice_value(a->gt));
+    out[1] = SQL_INT("limit", a->limit);
+    return 2;
+}
+
+/* The leaderboard's query: over every match's facts ({facts}, the players' but unauth_ slots). */
+static void board_queue(qjob *j, int slot, const char *tmpl, long unused)
+{
+    (void)unused;
     sqlv fv[] = {SQL_RAW("pm_where", NOT_UNAUTH_SQL("guid")), SQL_INT("bound_ms", 0)};
     char *facts = sqlt_render(match_facts_sql, fv, 2);
     if (!facts) {
         job_error(j, 500, "Out of memory.");
         return;
     }
-    sqlv v[] = {SQL_RAW("facts", facts), SQL_STR("gt", gametypes[type_index(a->id)].id), SQL_INT("limit", a->limit)};
-    job_ch(j, 0, board_sql, v, 3);
+    sqlv v[ENDPOINT_VALS + 1];
+    size_t n = gt_vals(j, v);
+    v[n++] = SQL_RAW("facts", facts);
+    job_ch(j, slot, tmpl, v, n);
     free(facts);
-    job_then(j, board_names);
 }
 
-/* Parse {gt}, or answer 404 for an unknown type (400 for a malformed one). */
-static gt_args *gt_args_for(http_request *req)
-{
-    const char *gt = http_request_param(req, "gt");
-    if (!ident_ok(gt, 15)) {
-        respond_bad_param(req, "gametype", "must be a game type id such as dm, tdm or obj");
-        return NULL;
-    }
-    char lower[16];
-    size_t i = 0;
-    for (; gt[i] && i < sizeof lower - 1; i++)
-        lower[i] = (char)(gt[i] >= 'A' && gt[i] <= 'Z' ? gt[i] + 32 : gt[i]);
-    lower[i] = '\0';
-    if (type_index(lower) < 0) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "Game type not found: '%s' (known: dm, tdm, rb, obj, tow, lib, ctf).", lower);
-        http_respond_error(req, 404, msg);
-        return NULL;
-    }
-    gt_args *a = ARGS_NEW(gt_args);
-    if (!a) {
-        http_respond_error(req, 500, "Out of memory.");
-        return NULL;
-    }
-    snprintf(a->id, sizeof a->id, "%s", gametypes[type_index(lower)].id);
-    return a;
-}
+/* {gt}: a known id in any case (ffa is dm); else 404 before any query. */
+#define GT_PARAM                                                                                                       \
+    {.kind = PARAM_PATH_CHOICE,                                                                                        \
+     .name = "gt",                                                                                                     \
+     .at = offsetof(gt_args, gt),                                                                                      \
+     .why = "must be a game type id such as dm, tdm or obj",                                                           \
+     .choices = gt_choices,                                                                                            \
+     .max = 15,                                                                                                        \
+     .shown = "gametype",                                                                                              \
+     .unknown = "Game type not found: '%s' (known: dm, tdm, rb, obj, tow, lib, ctf)."}
 
-static void gametype_detail(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    gt_args *a = gt_args_for(req);
-    if (!a)
-        return;
-    char key[48];
-    snprintf(key, sizeof key, "gametype:%s", a->id);
-    qcache_serve(q->cache, req, key, q->cache_ttl_s, detail_start, a, free);
-}
-
-static void gametype_board(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    gt_args *a = gt_args_for(req);
-    if (!a)
-        return;
-    a->limit = param_long(req, "limit", 25, 1, q->max_limit);
-    char key[64];
-    snprintf(key, sizeof key, "gtboard:%s:%ld", a->id, a->limit);
-    qcache_serve(q->cache, req, key, q->cache_ttl_s, board_start, a, free);
-}
+static const endpoint gametype_endpoints[] = {
+    {.path = "/stats/gametypes",
+     .key = "gametypes",
+     .queries = {{0, types_sql, NULL, 0}, {1, type_players_sql, NULL, 0}},
+     .build = list_build},
+    {.path = "/stats/gametype/{gt}",
+     .key = "gametype",
+     .args_size = sizeof(gt_args),
+     .params = {GT_PARAM},
+     .vals = gt_vals,
+     .queries = {{0, types_sql, NULL, 0}, {1, type_players_sql, NULL, 0}, {2, type_maps_sql, NULL, 0}},
+     .build = detail_build},
+    {.path = "/stats/leaderboard/gametype/{gt}",
+     .key = "gtboard",
+     .args_size = sizeof(gt_args),
+     .params = {GT_PARAM, {PARAM_LIMIT, "limit", offsetof(gt_args, limit), 25, NULL, NULL}},
+     .vals = gt_vals,
+     .queries = {{0, board_sql, board_queue, 0}},
+     .build = board_names},
+};
 
 static const route gametype_table[] = {
-    {"/stats/gametypes", gametypes_list},
     {"/stats/gametypes/list", gametypes_names},
-    {"/stats/gametype/{gt}", gametype_detail},
-    {"/stats/leaderboard/gametype/{gt}", gametype_board},
 };
 
 void gametype_routes(queryd *q, http_server *s)
 {
+    endpoints_add(q, s, gametype_endpoints, sizeof gametype_endpoints / sizeof gametype_endpoints[0]);
     routes_add(s, q, gametype_table, sizeof gametype_table / sizeof gametype_table[0]);
 }

@@ -232,7 +232,8 @@ static void teams_build(qjob *j)
     job_answer(j, 200, o);
 }
 
-/* GET /api/v1/health: liveness for the forum's installer (the daemon's own /health is not under /api/v1). */
+/* GET /api/v1/health: liveness for the forum's installer (the daemon's own /health is not under /api/v1). Not on the
+ * endpoint table: it answers the time of the request, never a cached answer. */
 static void api_health(http_request *req, void *arg)
 {
     (void)arg;

@@ -11,6 +11,7 @@
  * Cells come from heat_cells (by map, kind, player) and heat_match_cells (by match). The forum places dots at
  * x * 100 %, so x and y are normalised over the cells returned; y is flipped (0 = north, the largest y). */
 #include "area.h"
+#include "endpoint.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -19,11 +20,26 @@
 #define MAX_CELLS 3000
 
 typedef struct {
+    const endpoint *ep;
     char key[IDENT_MAX + 1]; /* map or match */
     char guid[IDENT_MAX + 1];
-    bool deaths;
-    enum { HEAT_MAP, HEAT_MATCH, HEAT_PLAYER, HEAT_BODY } what;
+    const param_choice *type; /* ?type= (a heat_types entry); NULL: the path says (endpoint.part) */
 } heat_args;
+
+/* What ?type= accepts: value the kind served, data the kind stored (heat_cells.kind). */
+static const param_choice heat_types[] = {
+    {"kills", NULL, "kill"}, {"kill", "kills", "kill"}, {"deaths", NULL, "death"}, {"death", "deaths", "death"}, {NULL},
+};
+
+/* The kind of positions asked for: ?type=, or the path's (a player's kills or deaths: the endpoint's part). */
+static const param_choice *heat_type(qjob *j)
+{
+    heat_args *a = j->args;
+    const char *part = job_endpoint(j)->part;
+    if (a->type)
+        return a->type;
+    return part && strcmp(part, "deaths") == 0 ? &heat_types[2] : &heat_types[0];
+}
 
 // clang-format off
 static const char map_cells_sql[] =
@@ -109,182 +125,127 @@ static cJSON *points_json(const cJSON *rows)
     return arr;
 }
 
-static void heat_build(qjob *j)
+/* The positions' owner exists (slot 1 counted it); else answer 404 naming it and return false. */
+static bool heat_found(qjob *j, const char *what, const char *id)
 {
-    heat_args *a = j->args;
-    if (row_num(job_row(j, 1), "n") == 0) {
-        char msg[200];
-        const char *what = a->what == HEAT_MATCH ? "Match" : a->what == HEAT_MAP ? "Map" : "Player";
-        snprintf(msg, sizeof msg, "%s not found: '%.64s'.", what,
-                 a->what == HEAT_PLAYER || a->what == HEAT_BODY ? a->guid : a->key);
-        job_error(j, 404, msg);
-        return;
-    }
-    if (a->what == HEAT_BODY) {
-        cJSON *o = cJSON_CreateObject();
-        const cJSON *r;
-        cJSON_ArrayForEach(r, job_rows(j, 0)) cJSON_AddNumberToObject(o, row_str(r, "loc"), row_num(r, "n"));
-        job_answer(j, 200, o);
-        return;
-    }
-    cJSON *points = points_json(job_rows(j, 0));
-    if (a->what != HEAT_PLAYER) {
-        job_answer(j, 200, points);
-        return;
-    }
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "map_name", a->key);
-    cJSON_AddStringToObject(o, "type", a->deaths ? "deaths" : "kills");
-    cJSON_AddItemToObject(o, "points", points);
-    job_answer(j, 200, o);
-}
-
-static void heat_start(qjob *j)
-{
-    heat_args *a = j->args;
-    const char *key = strcmp(a->key, "unknown") == 0 && a->what != HEAT_MATCH ? "" : a->key;
-    sqlv v[] = {SQL_STR("key", key), SQL_STR("kind", a->deaths ? "death" : "kill"), SQL_STR("guid", a->guid),
-                SQL_INT("max", MAX_CELLS)};
-    switch (a->what) {
-    case HEAT_MAP:
-        job_ch(j, 0, map_cells_sql, v, 4);
-        job_ch(j, 1, map_exists_sql, v, 1);
-        break;
-    case HEAT_MATCH:
-        job_ch(j, 0, match_cells_sql, v, 4);
-        job_ch(j, 1, match_exists_sql, v, 1);
-        break;
-    case HEAT_PLAYER:
-        job_ch(j, 0, player_cells_sql, v, 4);
-        job_ch(j, 1, player_exists_sql, v, 3);
-        break;
-    case HEAT_BODY:
-        job_ch(j, 0, body_sql, v, 3);
-        job_ch(j, 1, player_exists_sql, v, 3);
-        break;
-    }
-    job_then(j, heat_build);
-}
-
-/* Read a path parameter into out ('+' as space for names PHP urlencoded), or answer 400. */
-static bool take(http_request *req, const char *name, char out[IDENT_MAX + 1], bool plus_is_space)
-{
-    const char *v = http_request_param(req, name);
-    if (!ident_ok(v, IDENT_MAX)) {
-        respond_bad_param(req, name, "must be 1 to 64 printable bytes");
-        return false;
-    }
-    snprintf(out, IDENT_MAX + 1, "%s", v);
-    if (plus_is_space)
-        for (char *p = out; *p; p++)
-            if (*p == '+')
-                *p = ' ';
-    return true;
-}
-
-static void serve(http_request *req, queryd *q, heat_args *a)
-{
-    char key[600], k1[QCACHE_PART_MAX], k2[QCACHE_PART_MAX];
-    snprintf(key, sizeof key, "heat:%d:%d:%s:%s", (int)a->what, a->deaths, qcache_part(a->key, k1),
-             qcache_part(a->guid, k2));
-    qcache_serve(q->cache, req, key, q->cache_ttl_s, heat_start, a, free);
-}
-
-/* type=kills (default) or deaths; anything else is 400. */
-static bool heat_type(http_request *req, heat_args *a)
-{
-    const char *t = http_request_query(req, "type");
-    if (!t || !*t || strcmp(t, "kills") == 0 || strcmp(t, "kill") == 0)
+    if (row_num(job_row(j, 1), "n") > 0)
         return true;
-    if (strcmp(t, "deaths") == 0 || strcmp(t, "death") == 0) {
-        a->deaths = true;
-        return true;
-    }
-    respond_bad_param(req, "type", "must be kills or deaths");
+    char msg[200];
+    snprintf(msg, sizeof msg, "%s not found: '%.64s'.", what, id);
+    job_error(j, 404, msg);
     return false;
 }
 
-static void map_heat(http_request *req, void *arg)
+static void map_build(qjob *j)
 {
-    heat_args *a = ARGS_NEW(heat_args);
-    if (!a) {
-        http_respond_error(req, 500, "Out of memory.");
-        return;
-    }
-    a->what = HEAT_MAP;
-    if (!take(req, "map", a->key, true) || !heat_type(req, a)) {
-        free(a);
-        return;
-    }
-    serve(req, arg, a);
+    heat_args *a = j->args;
+    if (heat_found(j, "Map", a->key))
+        job_answer(j, 200, points_json(job_rows(j, 0)));
 }
 
-static void match_heat(http_request *req, void *arg)
+static void match_build(qjob *j)
 {
-    heat_args *a = ARGS_NEW(heat_args);
-    if (!a) {
-        http_respond_error(req, 500, "Out of memory.");
-        return;
-    }
-    a->what = HEAT_MATCH;
-    if (!take(req, "id", a->key, false) || !heat_type(req, a)) {
-        free(a);
-        return;
-    }
-    serve(req, arg, a);
+    heat_args *a = j->args;
+    if (heat_found(j, "Match", a->key))
+        job_answer(j, 200, points_json(job_rows(j, 0)));
 }
 
-/* /stats/player/{guid}/heatmap/{map} and /deaths/{map}. */
-static void player_heat(http_request *req, void *arg, bool deaths)
+static void player_build(qjob *j)
 {
-    heat_args *a = ARGS_NEW(heat_args);
-    if (!a) {
-        http_respond_error(req, 500, "Out of memory.");
+    heat_args *a = j->args;
+    if (!heat_found(j, "Player", a->guid))
         return;
-    }
-    a->what = HEAT_PLAYER;
-    a->deaths = deaths;
-    if (!take(req, "guid", a->guid, false) || !take(req, "map", a->key, true)) {
-        free(a);
-        return;
-    }
-    serve(req, arg, a);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "map_name", a->key);
+    cJSON_AddStringToObject(o, "type", param_choice_value(heat_type(j)));
+    cJSON_AddItemToObject(o, "points", points_json(job_rows(j, 0)));
+    job_answer(j, 200, o);
 }
 
-static void player_kill_heat(http_request *req, void *arg)
+static void body_build(qjob *j)
 {
-    player_heat(req, arg, false);
-}
-
-static void player_death_heat(http_request *req, void *arg)
-{
-    player_heat(req, arg, true);
-}
-
-static void player_body(http_request *req, void *arg)
-{
-    heat_args *a = ARGS_NEW(heat_args);
-    if (!a) {
-        http_respond_error(req, 500, "Out of memory.");
+    heat_args *a = j->args;
+    if (!heat_found(j, "Player", a->guid))
         return;
-    }
-    a->what = HEAT_BODY;
-    if (!take(req, "guid", a->guid, false)) {
-        free(a);
-        return;
-    }
-    serve(req, arg, a);
+    cJSON *o = cJSON_CreateObject();
+    const cJSON *r;
+    cJSON_ArrayForEach(r, job_rows(j, 0)) cJSON_AddNumberToObject(o, row_str(r, "loc"), row_num(r, "n"));
+    job_answer(j, 200, o);
 }
 
-static const route heatmap_table[] = {
-    {"/stats/map/{map}/heatmap", map_heat},
-    {"/stats/match/{id}/heatmap", match_heat},
-    {"/stats/player/{guid}/heatmap/body", player_body},
-    {"/stats/player/{guid}/heatmap/{map}", player_kill_heat},
-    {"/stats/player/{guid}/deaths/{map}", player_death_heat},
+/* ---- the endpoints ---- */
+
+/* The values of the queries: {key} the map or match, {kind} kill or death, {guid}, {max} cells. */
+static size_t heat_vals_of(qjob *j, const char *key, sqlv out[ENDPOINT_VALS])
+{
+    heat_args *a = j->args;
+    out[0] = SQL_STR("key", key);
+    out[1] = SQL_STR("kind", heat_type(j)->data);
+    out[2] = SQL_STR("guid", a->guid);
+    out[3] = SQL_INT("max", MAX_CELLS);
+    return 4;
+}
+
+/* A map's values: "unknown" in the URL is the matches without a map (map_name ''). */
+static size_t map_vals(qjob *j, sqlv out[ENDPOINT_VALS])
+{
+    heat_args *a = j->args;
+    return heat_vals_of(j, strcmp(a->key, "unknown") == 0 ? "" : a->key, out);
+}
+
+/* A match's values: its id as it is. */
+static size_t match_vals(qjob *j, sqlv out[ENDPOINT_VALS])
+{
+    heat_args *a = j->args;
+    return heat_vals_of(j, a->key, out);
+}
+
+#define HEAT_WHY "must be 1 to 64 printable bytes"
+#define TYPE_PARAM                                                                                                     \
+    {PARAM_CHOICE, "type", offsetof(heat_args, type), 0, "must be kills or deaths", heat_types}
+#define GUID_PARAM                                                                                                     \
+    {PARAM_IDENT, "guid", offsetof(heat_args, guid), 0, HEAT_WHY, NULL}
+#define MAP_PARAM                                                                                                      \
+    {PARAM_IDENT_PLUS, "map", offsetof(heat_args, key), 0, HEAT_WHY, NULL}
+
+/* A player's kill (kind "kills") or death positions on one map: the kind is the path's. */
+#define PLAYER_HEAT(p, k, kind)                                                                                        \
+    {.path = p,                                                                                                        \
+     .key = k,                                                                                                         \
+     .args_size = sizeof(heat_args),                                                                                   \
+     .params = {GUID_PARAM, MAP_PARAM},                                                                                \
+     .part = kind,                                                                                                     \
+     .vals = map_vals,                                                                                                 \
+     .queries = {{0, player_cells_sql, NULL, 0}, {1, player_exists_sql, NULL, 0}},                                     \
+     .build = player_build}
+
+static const endpoint heatmap_endpoints[] = {
+    {.path = "/stats/map/{map}/heatmap",
+     .key = "heatmap",
+     .args_size = sizeof(heat_args),
+     .params = {MAP_PARAM, TYPE_PARAM},
+     .vals = map_vals,
+     .queries = {{0, map_cells_sql, NULL, 0}, {1, map_exists_sql, NULL, 0}},
+     .build = map_build},
+    {.path = "/stats/match/{id}/heatmap",
+     .key = "heatmatch",
+     .args_size = sizeof(heat_args),
+     .params = {{PARAM_IDENT, "id", offsetof(heat_args, key), 0, HEAT_WHY, NULL}, TYPE_PARAM},
+     .vals = match_vals,
+     .queries = {{0, match_cells_sql, NULL, 0}, {1, match_exists_sql, NULL, 0}},
+     .build = match_build},
+    {.path = "/stats/player/{guid}/heatmap/body",
+     .key = "heatbody",
+     .args_size = sizeof(heat_args),
+     .params = {GUID_PARAM},
+     .vals = map_vals,
+     .queries = {{0, body_sql, NULL, 0}, {1, player_exists_sql, NULL, 0}},
+     .build = body_build},
+    PLAYER_HEAT("/stats/player/{guid}/heatmap/{map}", "heatkills", "kills"),
+    PLAYER_HEAT("/stats/player/{guid}/deaths/{map}", "heatdeaths", "deaths"),
 };
 
 void heatmap_routes(queryd *q, http_server *s)
 {
-    routes_add(s, q, heatmap_table, sizeof heatmap_table / sizeof heatmap_table[0]);
+    endpoints_add(q, s, heatmap_endpoints, sizeof heatmap_endpoints / sizeof heatmap_endpoints[0]);
 }

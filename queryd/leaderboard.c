@@ -10,18 +10,23 @@
  * |                               |                                               | player_name, value}] x3}    |
  *
  * Every answer is a ranking of the period's board (board.c): all players' totals, built once for all stats; but
- * stat=rating (with a family parameter), a current value read from ratingd's table, which ratings.c answers. */
+ * stat=rating (with a family parameter), a current value read from ratingd's table, which ratings.c answers.
+ *
+ * Their endpoints are board answers (endpoint.board: served at their board's data generation), and stat=rating
+ * names another endpoint instead (endpoint.instead: ratings.c's, with parameters and a key of its own). */
 #include "area.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "board.h"
+#include "endpoint.h"
 #include "ratings.h"
 
 #define LB_DEFAULT_LIMIT 25
 
 typedef struct {
+    const endpoint *ep;
     const lb_stat *stat;
     period p;
     paging pg;
@@ -89,48 +94,6 @@ static void lb_start(qjob *j)
 {
     lb_args *a = j->args;
     board_get(j->q->boards, a->p, lb_answer, j);
-}
-
-/* GET /stats/leaderboard[/global|/{stat}] */
-static void leaderboard_get(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    const char *name = http_request_param(req, "stat");
-    if (!name || strcmp(name, "global") == 0)
-        name = http_request_query(req, "stat");
-    if (!name || !*name)
-        name = "kills";
-    period p;
-    if (period_parse(http_request_query(req, "period"), &p) != 0) {
-        respond_bad_param(req, "period", "must be all, day, week, month or year");
-        return;
-    }
-    if (strcmp(name, RATING_STAT) == 0) {
-        rating_leaderboard(req, q, p, param_flag(req, "count_only"));
-        return;
-    }
-    const lb_stat *st = lb_stat_find(name);
-    if (!st) {
-        respond_bad_param(req, "stat",
-                          "is not a known stat (kills, deaths, kd_ratio, headshots, accuracy, ..., rating; see "
-                          "docs/definitions.md)");
-        return;
-    }
-    lb_args *a = ARGS_NEW(lb_args);
-    if (!a) {
-        http_respond_error(req, 500, "Out of memory.");
-        return;
-    }
-    a->stat = st;
-    a->p = p;
-    a->count_only = param_flag(req, "count_only");
-    paging_parse(req, q, LB_DEFAULT_LIMIT, &a->pg);
-    char key[128];
-    if (a->count_only)
-        snprintf(key, sizeof key, "lbc:%s:%s", st->name, period_name(p));
-    else
-        snprintf(key, sizeof key, "lb:%s:%s:%ld:%ld", st->name, period_name(p), a->pg.limit, a->pg.offset);
-    qcache_serve_at(q->cache, req, key, q->cache_ttl_s, board_set_gen(q->boards, p), lb_start, a, free);
 }
 
 /* ---- cards: the top 3 of many metrics in one page ---- */
@@ -227,22 +190,34 @@ static void cards_start(qjob *j)
     board_get(j->q->boards, PERIOD_ALL, cards_answer, j);
 }
 
-/* GET /stats/leaderboard/cards */
-static void leaderboard_cards(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    qcache_serve_at(q->cache, req, "lbcards", q->cache_ttl_s, board_set_gen(q->boards, PERIOD_ALL), cards_start, NULL,
-                    NULL);
-}
+/* ---- the endpoints ---- */
 
-static const route leaderboard_table[] = {
-    {"/stats/leaderboard", leaderboard_get},
-    {"/stats/leaderboard/global", leaderboard_get},
-    {"/stats/leaderboard/cards", leaderboard_cards},
-    {"/stats/leaderboard/{stat}", leaderboard_get},
+#define LB_PARAMS(stat_kind)                                                                                           \
+    {{PARAM_PERIOD, "period", offsetof(lb_args, p), 0, "must be all, day, week, month or year", NULL},                 \
+     {stat_kind, "stat", offsetof(lb_args, stat), 0,                                                                   \
+      "is not a known stat (kills, deaths, kd_ratio, headshots, accuracy, ..., rating; see docs/definitions.md)",      \
+      NULL},                                                                                                           \
+     {PARAM_PAGING, "limit", offsetof(lb_args, pg), LB_DEFAULT_LIMIT, NULL, NULL},                                     \
+     {PARAM_FLAG, "count_only", offsetof(lb_args, count_only), 0, NULL, NULL}}
+
+/* A stat's ranking: ?stat= at the first two paths, {stat} at the last; stat=rating is ratings.c's. */
+#define LEADERBOARD(p, k, stat_kind)                                                                                   \
+    {.path = p,                                                                                                        \
+     .key = k,                                                                                                         \
+     .args_size = sizeof(lb_args),                                                                                     \
+     .params = LB_PARAMS(stat_kind),                                                                                   \
+     .start = lb_start,                                                                                                \
+     .board = true,                                                                                                    \
+     .instead = {"stat", RATING_STAT, &rating_leaderboard_endpoint}}
+
+static const endpoint leaderboard_endpoints[] = {
+    LEADERBOARD("/stats/leaderboard", "lb", PARAM_STAT),
+    LEADERBOARD("/stats/leaderboard/global", "lb", PARAM_STAT),
+    {.path = "/stats/leaderboard/cards", .key = "lbcards", .start = cards_start, .board = true},
+    LEADERBOARD("/stats/leaderboard/{stat}", "lbstat", PARAM_PATH_STAT),
 };
 
 void leaderboard_routes(queryd *q, http_server *s)
 {
-    routes_add(s, q, leaderboard_table, sizeof leaderboard_table / sizeof leaderboard_table[0]);
+    endpoints_add(q, s, leaderboard_endpoints, sizeof leaderboard_endpoints / sizeof leaderboard_endpoints[0]);
 }

@@ -470,13 +470,8 @@ static const endpoint match_endpoints[] = {
      .build = timeline_events},
 };
 
-static const route rating_table[] = {
-    {"/stats/match/{id}/ratings", rating_match},
-    {"/stats/match/{id}/predictions", rating_match},
-};
-
 void match_routes(queryd *q, http_server *s)
 {
     endpoints_add(q, s, match_endpoints, sizeof match_endpoints / sizeof match_endpoints[0]);
-    routes_add(s, q, rating_table, sizeof rating_table / sizeof rating_table[0]);
+    endpoints_add(q, s, rating_match_endpoints, rating_match_endpoints_n);
 }

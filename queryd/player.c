@@ -595,15 +595,11 @@ static void member_start(qjob *j)
     job_then(j, member_resolved);
 }
 
-static const route rating_table[] = {
-    {"/stats/player/{guid}/ratings", rating_player_history},
-};
-
 void player_routes(queryd *q, http_server *s)
 {
     endpoints_add(q, s, player_endpoints, sizeof player_endpoints / sizeof player_endpoints[0]);
     endpoints_add(q, s, player_deep_endpoints, player_deep_endpoints_n);
     endpoints_add(q, s, player_trends_endpoints, player_trends_endpoints_n);
     endpoints_add(q, s, player_style_endpoints, player_style_endpoints_n);
-    routes_add(s, q, rating_table, sizeof rating_table / sizeof rating_table[0]);
+    endpoints_add(q, s, rating_player_endpoints, rating_player_endpoints_n);
 }

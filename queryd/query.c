@@ -13,7 +13,11 @@
  * docs/definitions.md: a kill is a kill of another player who is not a team mate; a death is any player_kill
  * of the player; headshots are kills in the head, helmet or neck; accuracy is weapon_hit / weapon_fire x 100.
  * A player dimension or filter counts each event for the player in the role the metric needs (the attacker
- * for kills, the victim for deaths); other dimensions count every event once. */
+ * for kills, the victim for deaths); other dimensions count every event once.
+ *
+ * Not on the endpoint table (endpoint.h): its ten parameters are checked against each other (the window's ends,
+ * whose defaults hang on the time and each other, and the order of the 400s), which its one handler says more
+ * plainly than declared parameters could. */
 #include "area.h"
 
 #include <stdio.h>

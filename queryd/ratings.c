@@ -27,20 +27,32 @@
 #include <string.h>
 #include <time.h>
 
+#include "endpoint.h"
 #include "rating.h"
 #include "rating_settings.h"
 
+/* The setting of the rating leaderboard's threshold, and its default (the text and the number). */
+#define MIN_MATCHES_VAR "QUERY_RATING_MIN_MATCHES"
+#define MIN_MATCHES_DEFAULT 10
+
 const config_var rating_config_vars[] = {
-    {"QUERY_RATING_MIN_MATCHES", "10",
+    {MIN_MATCHES_VAR, "10",
      "rated matches a player needs in a family to be on its rating leaderboard: fewer leave the rating too uncertain "
      "to rank"},
     {NULL, NULL, NULL},
 };
 
-/* The families in the order they are served (ratingd/facts.c names them). */
-static const char *const families[] = {"ffa", "team", "objective"};
-#define NFAMILIES (sizeof families / sizeof families[0])
 #define DEFAULT_FAMILY "team"
+/* The families in the order they are served (ratingd/facts.c names them): what ?family= accepts, after what an
+ * absent one means (its name "", which no value given equals): every family, or DEFAULT_FAMILY. */
+#define FAMILY_CHOICES                                                                                                 \
+    {"ffa", NULL, NULL}, {"team", NULL, NULL}, {"objective", NULL, NULL}, {NULL, NULL, NULL}
+#define FAMILY_WHY "must be ffa, team or objective (the game mode families of docs/ratings.md)"
+static const param_choice any_family[] = {{"", "all", NULL}, FAMILY_CHOICES};
+static const param_choice default_family[] = {{"", DEFAULT_FAMILY, NULL}, FAMILY_CHOICES};
+static const param_choice *const families = any_family + 1;
+/* any_family's entries but the absent one and the end. */
+#define NFAMILIES (sizeof any_family / sizeof any_family[0] - 2)
 
 #define HISTORY_DEFAULT_LIMIT 200
 /* A chart's points are small: more than QUERY_MAX_LIMIT rows of a list, so that a year of play fits one answer. */
@@ -49,7 +61,7 @@ static const char *const families[] = {"ffa", "team", "objective"};
 /* QUERY_RATING_MIN_MATCHES, at least 1. */
 static long min_matches(void)
 {
-    long long n = config_get_int("QUERY_RATING_MIN_MATCHES", 10);
+    long long n = config_get_int(MIN_MATCHES_VAR, MIN_MATCHES_DEFAULT);
     return n < 1 ? 1 : (long)n;
 }
 
@@ -105,11 +117,11 @@ static bool family_param(http_request *req, const char *def, const char **out)
         return true;
     }
     for (size_t i = 0; i < NFAMILIES; i++)
-        if (strcmp(f, families[i]) == 0) {
-            *out = families[i];
+        if (strcmp(f, families[i].name) == 0) {
+            *out = families[i].name;
             return true;
         }
-    respond_bad_param(req, "family", "must be ffa, team or objective (the game mode families of docs/ratings.md)");
+    respond_bad_param(req, "family", FAMILY_WHY);
     return false;
 }
 
@@ -257,12 +269,13 @@ static void add_rating(cJSON *o, const char *prefix, double mu, double sigma)
 /* ---- the rating leaderboard ---- */
 
 typedef struct {
-    const char *family;
+    const endpoint *ep;
     period p;
+    const param_choice *family; /* a default_family entry */
     paging pg;
     bool count_only;
-    long min_matches;
-    uint64_t from_ms;
+    long min_matches;  /* QUERY_RATING_MIN_MATCHES */
+    uint64_t from_ms; /* the start of the period when the job started */
 } lb_args;
 
 static void lb_build(qjob *j)
@@ -304,7 +317,7 @@ static void lb_build(qjob *j)
     cJSON_AddNumberToObject(o, "offset", (double)a->pg.offset);
     cJSON_AddStringToObject(o, "stat", RATING_STAT);
     cJSON_AddStringToObject(o, "period", period_name(a->p));
-    cJSON_AddStringToObject(o, "family", a->family);
+    cJSON_AddStringToObject(o, "family", param_choice_value(a->family));
     cJSON_AddNumberToObject(o, "min_matches", (double)a->min_matches);
     job_answer(j, 200, o);
 }
@@ -330,7 +343,9 @@ static void lb_names(qjob *j)
 static void lb_start(qjob *j)
 {
     lb_args *a = j->args;
-    sqlv v[] = {SQL_STR("family", a->family), SQL_INT("min_matches", a->min_matches),
+    char day[11];
+    period_bound(a->p, (int64_t)time(NULL), day, &a->from_ms);
+    sqlv v[] = {SQL_STR("family", param_choice_value(a->family)), SQL_INT("min_matches", a->min_matches),
                 SQL_INT("from_ms", (long long)a->from_ms), SQL_INT("limit", a->pg.limit),
                 SQL_INT("offset", a->pg.offset)};
     job_ch(j, 1, leaderboard_count_sql, v, 3);
@@ -342,31 +357,17 @@ static void lb_start(qjob *j)
     job_then(j, lb_names);
 }
 
-void rating_leaderboard(http_request *req, queryd *q, period p, bool count_only)
-{
-    const char *family;
-    if (!family_param(req, DEFAULT_FAMILY, &family))
-        return;
-    lb_args *a = ARGS_NEW(lb_args);
-    if (!a) {
-        http_respond_error(req, 500, "Out of memory.");
-        return;
-    }
-    a->family = family;
-    a->p = p;
-    a->count_only = count_only;
-    a->min_matches = min_matches();
-    char day[11];
-    period_bound(p, (int64_t)time(NULL), day, &a->from_ms);
-    paging_parse(req, q, 25, &a->pg);
-    char key[128];
-    if (count_only)
-        snprintf(key, sizeof key, "lbrc:%s:%s:%ld", family, period_name(p), a->min_matches);
-    else
-        snprintf(key, sizeof key, "lbr:%s:%s:%ld:%ld:%ld", family, period_name(p), a->min_matches, a->pg.limit,
-                 a->pg.offset);
-    qcache_serve(q->cache, req, key, q->cache_ttl_s, lb_start, a, free);
-}
+const endpoint rating_leaderboard_endpoint = {
+    .path = "/stats/leaderboard/global?stat=rating",
+    .key = "lbr",
+    .args_size = sizeof(lb_args),
+    .params = {{PARAM_PERIOD, "period", offsetof(lb_args, p), 0, "must be all, day, week, month or year", NULL},
+               {PARAM_CHOICE, "family", offsetof(lb_args, family), 0, FAMILY_WHY, default_family},
+               {PARAM_PAGING, "limit", offsetof(lb_args, pg), 25, NULL, NULL},
+               {PARAM_FLAG, "count_only", offsetof(lb_args, count_only), 0, NULL, NULL},
+               {PARAM_SETTING, MIN_MATCHES_VAR, offsetof(lb_args, min_matches), MIN_MATCHES_DEFAULT, NULL, NULL, 1}},
+    .start = lb_start,
+};
 
 /* ---- a player's current ratings ---- */
 
@@ -403,7 +404,7 @@ cJSON *rating_families_json(const cJSON *rows)
 {
     cJSON *o = cJSON_CreateObject();
     for (size_t i = 0; i < NFAMILIES; i++)
-        cJSON_AddItemToObject(o, families[i], rating_family_json(rows, families[i]));
+        cJSON_AddItemToObject(o, families[i].name, rating_family_json(rows, families[i].name));
     return o;
 }
 
@@ -412,10 +413,10 @@ const char *rating_main_family(const cJSON *rows)
     const char *best = DEFAULT_FAMILY;
     double most = 0;
     for (size_t i = 0; i < NFAMILIES; i++) {
-        double n = row_num(rows_find(rows, "family", families[i]), "matches");
+        double n = row_num(rows_find(rows, "family", families[i].name), "matches");
         if (n > most) {
             most = n;
-            best = families[i];
+            best = families[i].name;
         }
     }
     return best;
@@ -430,8 +431,9 @@ void rating_job_players(qjob *j, int slot, const char *family, const char *const
 /* ---- GET /stats/player/{guid}/ratings ---- */
 
 typedef struct {
+    const endpoint *ep;
     char guid[IDENT_MAX + 1];
-    const char *family; /* NULL: every family */
+    const param_choice *family; /* an any_family entry: its value "all", or one family */
     long limit;
 } history_args;
 
@@ -474,51 +476,43 @@ static void history_build(qjob *j)
     }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "guid", a->guid);
-    cJSON_AddStringToObject(o, "family", a->family ? a->family : "all");
+    cJSON_AddStringToObject(o, "family", param_choice_value(a->family));
     cJSON_AddItemToObject(o, "points", points);
     cJSON_AddNumberToObject(o, "total", row_num(job_row(j, 1), "total"));
     cJSON_AddNumberToObject(o, "limit", (double)a->limit);
     job_answer(j, 200, o);
 }
 
-static void history_start(qjob *j)
+/* The values of the history's queries: {guid}, {all} 1 for every family, else {family}, {limit} asked for. */
+static size_t history_vals(qjob *j, sqlv out[ENDPOINT_VALS])
 {
     history_args *a = j->args;
-    sqlv v[] = {SQL_STR("guid", a->guid), SQL_INT("all", a->family ? 0 : 1),
-                SQL_STR("family", a->family ? a->family : ""), SQL_INT("limit", a->limit)};
-    job_ch(j, 0, history_sql, v, 4);
-    job_ch(j, 1, history_count_sql, v, 3);
-    job_ch(j, 2, known_sql, v, 1);
-    job_then(j, history_build);
+    bool all = a->family == any_family;
+    out[0] = SQL_STR("guid", a->guid);
+    out[1] = SQL_INT("all", all);
+    out[2] = SQL_STR("family", all ? "" : a->family->name);
+    out[3] = SQL_INT("limit", a->limit);
+    return 4;
 }
 
-void rating_player_history(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    const char *guid = http_request_param(req, "guid");
-    if (!ident_ok(guid, IDENT_MAX)) {
-        respond_bad_param(req, "guid", "must be 1 to 64 printable bytes");
-        return;
-    }
-    const char *family;
-    if (!family_param(req, NULL, &family))
-        return;
-    history_args *a = ARGS_NEW(history_args);
-    if (!a) {
-        http_respond_error(req, 500, "Out of memory.");
-        return;
-    }
-    snprintf(a->guid, sizeof a->guid, "%s", guid);
-    a->family = family;
-    a->limit = param_long(req, "limit", HISTORY_DEFAULT_LIMIT, 1, HISTORY_MAX_LIMIT);
-    char key[QCACHE_PART_MAX + 64], g[QCACHE_PART_MAX];
-    snprintf(key, sizeof key, "pr:%s:%s:%ld", qcache_part(a->guid, g), family ? family : "all", a->limit);
-    qcache_serve(q->cache, req, key, q->cache_ttl_s, history_start, a, free);
-}
+const endpoint rating_player_endpoints[] = {
+    {.path = "/stats/player/{guid}/ratings",
+     .key = "pr",
+     .args_size = sizeof(history_args),
+     .params = {{PARAM_IDENT, "guid", offsetof(history_args, guid), 0, "must be 1 to 64 printable bytes", NULL},
+                {PARAM_CHOICE, "family", offsetof(history_args, family), 0, FAMILY_WHY, any_family},
+                {PARAM_NUMBER, "limit", offsetof(history_args, limit), HISTORY_DEFAULT_LIMIT, NULL, NULL, 1,
+                 HISTORY_MAX_LIMIT}},
+     .vals = history_vals,
+     .queries = {{0, history_sql, NULL, 0}, {1, history_count_sql, NULL, 0}, {2, known_sql, NULL, 0}},
+     .build = history_build},
+};
+const size_t rating_player_endpoints_n = sizeof rating_player_endpoints / sizeof rating_player_endpoints[0];
 
 /* ---- GET /stats/match/{id}/ratings (and /predictions) ---- */
 
 typedef struct {
+    const endpoint *ep;
     char id[IDENT_MAX + 1];
 } match_args;
 
@@ -627,34 +621,30 @@ static void match_build(qjob *j)
     job_answer(j, 200, o);
 }
 
-static void match_start(qjob *j)
+/* The values of a match's queries: {id}. */
+static size_t match_vals(qjob *j, sqlv out[ENDPOINT_VALS])
 {
     match_args *a = j->args;
-    sqlv v[] = {SQL_STR("id", a->id)};
-    job_ch(j, 0, match_rows_sql, v, 1);
-    job_ch(j, 1, match_names_sql, v, 1);
-    job_ch(j, 2, match_known_sql, v, 1);
-    job_then(j, match_build);
+    out[0] = SQL_STR("id", a->id);
+    return 1;
 }
 
-void rating_match(http_request *req, void *arg)
-{
-    queryd *q = arg;
-    const char *id = http_request_param(req, "id");
-    if (!ident_ok(id, IDENT_MAX)) {
-        respond_bad_param(req, "id", "must be a match id of 1 to 64 printable bytes");
-        return;
-    }
-    match_args *a = ARGS_NEW(match_args);
-    if (!a) {
-        http_respond_error(req, 500, "Out of memory.");
-        return;
-    }
-    snprintf(a->id, sizeof a->id, "%s", id);
-    char key[QCACHE_PART_MAX + 16], m[QCACHE_PART_MAX];
-    snprintf(key, sizeof key, "mr:%s", qcache_part(a->id, m));
-    qcache_serve(q->cache, req, key, q->cache_ttl_s, match_start, a, free);
-}
+/* A match's ratings, at two paths. */
+#define MATCH_RATINGS(p)                                                                                               \
+    {.path = p,                                                                                                        \
+     .key = "mr",                                                                                                      \
+     .args_size = sizeof(match_args),                                                                                  \
+     .params = {{PARAM_IDENT, "id", offsetof(match_args, id), 0, "must be a match id of 1 to 64 printable bytes",      \
+                 NULL}},                                                                                               \
+     .vals = match_vals,                                                                                               \
+     .queries = {{0, match_rows_sql, NULL, 0}, {1, match_names_sql, NULL, 0}, {2, match_known_sql, NULL, 0}},          \
+     .build = match_build}
+
+const endpoint rating_match_endpoints[] = {
+    MATCH_RATINGS("/stats/match/{id}/ratings"),
+    MATCH_RATINGS("/stats/match/{id}/predictions"),
+};
+const size_t rating_match_endpoints_n = sizeof rating_match_endpoints / sizeof rating_match_endpoints[0];
 
 /* ---- GET /stats/team/{id}/rating: a forum team (smf-forum.md §5) by its members' ratings ---- */
 

@@ -1,10 +1,12 @@
 /* What the ratings area (ratings.c) gives the other areas: the rating leaderboard (leaderboard.c), a player's
- * current ratings (the profile in player.c, the predictions in player_trends.c), the rating history, match and
- * forum team routes (registered in player.c's, match.c's and global.c's tables), and its settings. */
+ * current ratings (the profile in player.c, the predictions in player_trends.c), the rating history's and a
+ * match's endpoints and the forum team's route (registered with player.c's, match.c's and global.c's), and its
+ * settings. */
 #ifndef MOHSTATS_QUERYD_RATINGS_H
 #define MOHSTATS_QUERYD_RATINGS_H
 
 #include "area.h"
+#include "endpoint.h"
 
 /* The leaderboard stat that ranks by rating: not a stat of the board (stats.c), since a rating is a current value
  * read from ratingd's rating_changes, not a sum of events. */
@@ -16,8 +18,9 @@ extern const config_var rating_config_vars[];
  * with. Once, before the loop starts. 0 or -EINVAL (logged). */
 int rating_settings_load(void);
 
-/* GET /stats/leaderboard...?stat=rating: answers req (family, limit, offset, page from the URL). */
-void rating_leaderboard(http_request *req, queryd *q, period p, bool count_only);
+/* GET /stats/leaderboard...?stat=rating (family, period, limit, offset, page, count_only): the endpoint that answers
+ * instead of the stats' leaderboard (leaderboard.c's endpoint.instead). */
+extern const endpoint rating_leaderboard_endpoint;
 
 /* Queue one player's current rating per family into slot: rows {family, mu, sigma, matches, last_ms}. */
 void rating_job_current(qjob *j, int slot, const char *guid);
@@ -37,9 +40,15 @@ double rating_duel_win_prob(double mu_a, double sigma_a, double mu_b, double sig
 /* A new player's mu and sigma. */
 void rating_new_player(double *mu, double *sigma);
 
-/* Route handlers, in the tables of player.c, match.c and global.c. */
-void rating_player_history(http_request *req, void *arg); /* GET /stats/player/{guid}/ratings */
-void rating_match(http_request *req, void *arg);          /* GET /stats/match/{id}/ratings, .../predictions */
-void rating_forum_team(http_request *req, void *arg);     /* GET /stats/team/{id}/rating */
+/* The endpoints at other areas' paths, registered by their files: a player's rating history (player.c: GET
+ * /stats/player/{guid}/ratings) and a match's ratings (match.c: GET /stats/match/{id}/ratings, .../predictions). */
+extern const endpoint rating_player_endpoints[];
+extern const size_t rating_player_endpoints_n;
+extern const endpoint rating_match_endpoints[];
+extern const size_t rating_match_endpoints_n;
+
+/* GET /stats/team/{id}/rating, in global.c's table: a handler, not an endpoint of the table, as its ?vs= must be
+ * another team than the path's {id}, a rule between two parameters that the table does not state. */
+void rating_forum_team(http_request *req, void *arg);
 
 #endif

@@ -7,7 +7,10 @@
  * | GET {WEB_PATH}{file*} | web/<file> (a directory: its index.html); vendor/chart.js: WEB_CHART_JS |
  *
  * Files are loaded once, at start: requests never touch the disk (no blocking read in the event loop), and each
- * file's ETag is computed once. A changed page needs a restart of queryd. */
+ * file's ETag is computed once. A changed page needs a restart of queryd.
+ *
+ * Not on the endpoint table (endpoint.h): files are not computed answers, so they need neither a job nor the answer
+ * cache; their own ETags and caching headers serve them. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

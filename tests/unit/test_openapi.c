@@ -14,11 +14,11 @@
 
 #include <cjson/cJSON.h>
 #include <cmocka.h>
-#include <uv.h>
 
 #include "area.h"
 #include "authd.h"
 #include "http_server.h"
+#include "idle_server.h"
 #include "params.h"
 #include "ratings.h"
 #include "stats.h"
@@ -58,12 +58,8 @@ static const char *const daemon_names[] = {"queryd", "authd"};
 /* The routes a daemon serves, registered on a server that never listens. */
 static void served_routes(daemon_kind d, route_list *l)
 {
-    uv_loop_t loop;
-    assert_int_equal(uv_loop_init(&loop), 0);
-    http_server_config cfg;
-    http_server_config_init(&cfg);
-    http_server *s = http_server_new(&loop, &cfg);
-    assert_non_null(s);
+    idle_server x;
+    http_server *s = idle_server_open(&x);
     /* The handlers' arguments; no handler is called here. */
     static queryd q;
     static authd a = {.smf_prefix = "smf_"};
@@ -76,8 +72,7 @@ static void served_routes(daemon_kind d, route_list *l)
     }
     memset(l, 0, sizeof *l);
     http_server_routes_each(s, collect, l);
-    http_server_free(s);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    idle_server_close(&x);
 }
 
 static void route_list_free(route_list *l)
