@@ -33,6 +33,7 @@ static void usage(void)
             "  --seconds S         how long to send (default 20)\n"
             "  --source ADDR       connection i comes from IPv4 address ADDR + i (e.g. 127.0.0.2: one client address\n"
             "                      per server, each counted by the front door's per-address limits)\n"
+            "  --per-address K     with --source: K connections (servers) from each address (default 1)\n"
             "  --label TEXT        copied into the JSON line\n"
             "  --dump FILE         only write the body as event_row_bench reads it (0 TAB BODY; not for form,\n"
             "                      whose lines would be read as bodies), then exit\n");
@@ -42,6 +43,7 @@ static void usage(void)
 typedef struct {
     const char *url, *servers_file, *body, *label, *dump, *path, *source;
     size_t max_body, max_events;
+    unsigned per_address;
     double seconds;
 } options;
 
@@ -56,6 +58,7 @@ static void parse_options(int argc, char **argv, options *o)
         {"seconds", required_argument, NULL, 'x'},
         {"path", required_argument, NULL, 'p'},
         {"source", required_argument, NULL, 'S'},
+        {"per-address", required_argument, NULL, 'K'},
         {"label", required_argument, NULL, 'l'},
         {"dump", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
@@ -88,6 +91,9 @@ static void parse_options(int argc, char **argv, options *o)
             break;
         case 'S':
             o->source = optarg;
+            break;
+        case 'K':
+            o->per_address = (unsigned)strtoul(optarg, NULL, 10);
             break;
         case 'l':
             o->label = optarg;
@@ -213,6 +219,7 @@ int main(int argc, char **argv)
     parse_target(o.url, &b.tgt);
     if (o.source)
         b.source = parse_source(o.source);
+    b.per_source = o.per_address;
     if (o.path && snprintf(b.tgt.path, sizeof b.tgt.path, "%s", o.path) >= (int)sizeof b.tgt.path)
         usage();
     size_t copies = (size_t)(o.seconds * 1000) + 1;

@@ -27,6 +27,8 @@
 #                                   (default 127.0.0.2: 127.0.0.2-21, one client address per flooding server, as
 #                                   from the internet: the stack's NGINX_EXEMPT_NETS is 127.0.0.1 alone here, so
 #                                   the front door's per-address bounds apply); "" for 127.0.0.1, exempt
+#              BENCH_FLOOD_PER_ADDRESS  flooding servers (one connection each) per address (default 1; e.g.
+#                                   BENCH_FLOOD_SERVERS=160 BENCH_FLOOD_PER_ADDRESS=8: 20 addresses, 8 each)
 #              BENCH_PROBE_SOURCE   the front probe's first address likewise (default 127.0.0.250)
 #              BENCH_PROBE_RATE     events/s each probe offers (default 200: about 25 batches/s, 2 servers)
 #              BENCH_PROBE_MODE     close (the engine; default) or keepalive
@@ -44,6 +46,7 @@ FLOOD_TARGET=${BENCH_FLOOD_TARGET:-front}
 PROBE_RATE=${BENCH_PROBE_RATE:-200}
 FLOOD_SOURCE=${BENCH_FLOOD_SOURCE-127.0.0.2}
 PROBE_SOURCE=${BENCH_PROBE_SOURCE-127.0.0.250}
+PER_ADDRESS=${BENCH_FLOOD_PER_ADDRESS:-1}
 PROBE_MODE=${BENCH_PROBE_MODE:-close}
 # shellcheck disable=SC2034 # read by bench_lib.sh's remaining
 LIMIT=${BENCH_TIME_LIMIT:-600}
@@ -109,7 +112,7 @@ run_phase() {
   log "--- $label"
   FLOOD_PID=
   if [ "$label" != baseline ]; then
-    "$FLOOD" --url "$FLOOD_URL" "${FLOOD_PATH[@]}" ${FLOOD_SOURCE:+--source "$FLOOD_SOURCE"} --servers "$STACK_DIR/flood.txt" --body "$label" --seconds $((PHASE_S + 4)) \
+    "$FLOOD" --url "$FLOOD_URL" "${FLOOD_PATH[@]}" ${FLOOD_SOURCE:+--source "$FLOOD_SOURCE" --per-address "$PER_ADDRESS"} --servers "$STACK_DIR/flood.txt" --body "$label" --seconds $((PHASE_S + 4)) \
       --label "$label" >"$STACK_DIR/flood.jsonl" 2>"$STACK_DIR/flood.err" &
     FLOOD_PID=$!
     sleep 2 # every flooding connection busy before the probes start
@@ -169,7 +172,7 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 jq -s -c --arg cpu "$cpu" --argjson nproc "$(nproc)" --argjson ram "$ram_gb" \
   --arg rev "$(git -C "$SRC_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)" --arg build "$BUILD_TYPE" \
   --arg target "$FLOOD_TARGET" --argjson flooders "$FLOODERS" --argjson rate "$PROBE_RATE" \
-  --arg mode "$PROBE_MODE" --argjson seconds "$SECONDS" --arg fsrc "${FLOOD_SOURCE:-127.0.0.1}" \
+  --arg mode "$PROBE_MODE" --argjson seconds "$SECONDS" --arg fsrc "${FLOOD_SOURCE:-127.0.0.1}" --argjson per_address "$PER_ADDRESS" \
   --arg conn_rate "${NGINX_CONN_BYTES_PER_S:-262144}" '
   def ms: if . == null then null else . / 1000 end;
   def probe($l; $p): [.[] | select(.phase == "ingest" and .label == $l and .probe == $p)] | last;
@@ -180,7 +183,7 @@ jq -s -c --arg cpu "$cpu" --argjson nproc "$(nproc)" --argjson ram "$ram_gb" \
   {
     phase: "summary", revision: $rev, build: $build, seconds: $seconds,
     machine: {nproc: $nproc, cpu: $cpu, ram_gb: $ram},
-    flood_target: $target, flooders: $flooders, flood_source: $fsrc, conn_bytes_per_s: $conn_rate, probe_rate: $rate, probe_mode: $mode,
+    flood_target: $target, flooders: $flooders, flood_source: $fsrc, flood_per_address: $per_address, conn_bytes_per_s: $conn_rate, probe_rate: $rate, probe_mode: $mode,
     probes: $probes,
     flood: [$all[] | select(.phase == "flood") | {phase: .label, requests_per_s, statuses, body_mb_per_s,
                                                     latency_ms_p50: (.latency_us.p50 | ms)}],

@@ -527,7 +527,8 @@ static void worker_send(worker *w, const bench_batch *bb, uint64_t intended)
     w->connect_req.data = w;
     int rc = 0;
     if (b->source) {
-        struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(b->source + w->index)};
+        uint32_t addr = b->source + w->index / (b->per_source ? b->per_source : 1);
+        struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(addr)};
         rc = uv_tcp_bind(&w->tcp, (const struct sockaddr *)&src, 0);
     }
     if (!rc)

@@ -123,8 +123,10 @@ struct bench {
     unsigned connections; /* 0: one per server */
     bool close_mode;      /* Connection: close on every request (the engine) */
     bool log_requests;    /* keep st.log */
-    uint32_t source;      /* IPv4 source of connection 0 in host order, connection i binding source + i (so each
-                             is its own client address to the front door's per-address limits); 0: the kernel's */
+    uint32_t source;      /* IPv4 source of connection 0 in host order, connection i binding source + i /
+                             per_source (so each address is a client of its own to the front door's per-address
+                             limits); 0: the kernel's */
+    unsigned per_source;  /* connections per source address (0 or 1: one each) */
     target tgt;
     sim_server *servers;
     unsigned nservers;
