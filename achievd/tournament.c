@@ -47,6 +47,7 @@ struct tournament_thread {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     hashmap *logged; /* "what:id" already logged (undecidable results, ambiguous links) */
+    uint32_t pending_after; /* record_pending's place in the linked matches (see there) */
     atomic_ullong recorded, undecided, autolinked, ambiguous, errors;
 };
 
@@ -233,13 +234,17 @@ static int teams_opposed(tournament_thread *t, const tlink *l, const game *g, ts
     return rc;
 }
 
-/* Record each linked tournament match whose game has ended. */
+/* Record each linked tournament match whose game has ended. Each step reads PENDING_MAX of the unrecorded links
+ * after the last one it looked at, in id order, and starts again from the first once it has read them all: links
+ * that never resolve (a game that never ends, a player-based bracket) and a link whose recording keeps failing
+ * take their turn but cannot keep the ones after them from being looked at. */
 static int record_pending(tournament_thread *t)
 {
     tlink *links = NULL;
     size_t n = 0;
-    int rc = tforum_pending(t->fm, &links, &n, PENDING_MAX);
+    int rc = tforum_pending(t->fm, t->pending_after, &links, &n, PENDING_MAX);
     if (rc != 0 || n == 0) {
+        t->pending_after = 0;
         free(links);
         return rc;
     }
@@ -251,6 +256,7 @@ static int record_pending(tournament_thread *t)
     rc = keys ? games_ended(t, keys, n, &games, &ng) : -ENOMEM;
     free(keys);
     for (size_t i = 0; rc == 0 && i < n; i++) {
+        t->pending_after = links[i].id_match;
         game *g = NULL;
         for (size_t j = 0; j < ng && !g; j++)
             if (strcmp(games[j].key, links[i].match_id) == 0)
@@ -303,6 +309,8 @@ static int record_pending(tournament_thread *t)
                                         : "team b won");
         }
     }
+    if (rc == 0 && n < PENDING_MAX)
+        t->pending_after = 0; /* read to the end: from the first again */
     games_free(games, ng);
     free(links);
     return rc;

@@ -57,8 +57,9 @@ void tforum_free(tforum *f);
 int tforum_detect(tforum *f);
 /* Whether the forum has a bracket table at all (as of the last tforum_detect): without one there is nothing to do. */
 bool tforum_has_brackets(const tforum *f);
-/* Up to max linked tournament matches without a recorded result (malloc'd into *out). */
-int tforum_pending(tforum *f, tlink **out, size_t *n, size_t max);
+/* Up to max linked tournament matches without a recorded result whose id is above after, in id order (malloc'd
+ * into *out). */
+int tforum_pending(tforum *f, uint32_t after, tlink **out, size_t *n, size_t max);
 /* The GUIDs linked to the team's members while they were members during [from_s, to_s] (malloc'd array of
  * malloc'd strings). */
 int tforum_team_guids(tforum *f, uint32_t team, uint64_t from_s, uint64_t to_s, char ***out, size_t *n);

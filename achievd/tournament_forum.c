@@ -164,7 +164,7 @@ static int links_of(mdb_result *r, tlink **out, size_t *n)
     return 0;
 }
 
-int tforum_pending(tforum *f, tlink **out, size_t *n, size_t max)
+int tforum_pending(tforum *f, uint32_t after, tlink **out, size_t *n, size_t max)
 {
     char a[96], b[96], sql[SQL_MAX], lim[24], err[256];
     team_expr(f, 1, a, sizeof a);
@@ -175,10 +175,10 @@ int tforum_pending(tforum *f, tlink **out, size_t *n, size_t max)
              "FROM mohstats_tournament_links l\n"
              "JOIN {p}mohaa_tournament_matches m ON m.id_match = l.id_match\n"
              "LEFT JOIN mohstats_tournament_results r ON r.id_match = l.id_match\n"
-             "WHERE r.id_match IS NULL\n"
+             "WHERE r.id_match IS NULL AND l.id_match > %" PRIu32 "\n"
              "ORDER BY l.id_match\n"
              "LIMIT %s",
-             a, b, lim);
+             a, b, after, lim);
     mdb_result *r = query(f, sql, 0, NULL, err, sizeof err);
     if (!r) {
         log_error("achievd: tournaments: cannot read the linked matches: %s", err);

@@ -311,4 +311,18 @@ check_eq "...once: Alpha 2-1, Bravo 1-2, two more history rows" "71 2 1 0;72 1 2
   "$(totals smf_ draws) $(mdb_query "SELECT COUNT(*) FROM smf_mohaa_team_matches")"
 check_eq "...with match 15's own two rows" 2 "$(mdb_query "SELECT COUNT(*) FROM smf_mohaa_team_matches WHERE id_team IN (71, 72) AND match_date = (SELECT ended_at FROM mohstats_tournament_results WHERE id_match = 15)")"
 
+# --- links that never resolve do not hold up the others --------------------------------------------------------
+# 120 tournament matches linked to games that never end, more than achievd reads in one step (100), all before
+# match 2000 in id order: match 2000's result is still recorded.
+mdb_query "INSERT INTO smf_mohaa_tournament_matches (id_match, id_tournament, id_team1, id_team2)
+    SELECT 1000 + seq, 5, 73, 74 FROM seq_0_to_119;
+  INSERT INTO mohstats_tournament_links (id_match, match_id, source, linked_at)
+    SELECT 1000 + seq, CONCAT('m_never_', seq), 'forum', 1 FROM seq_0_to_119;
+  INSERT INTO smf_mohaa_tournament_matches (id_match, id_tournament, id_team1, id_team2) VALUES (2000, 5, 71, 72)" ||
+  fail "120 links that never resolve"
+G7=$(game t7_g7 "301 302" "304 305" allies 2 0)
+check_eq "linking 2000 to game 7: 200" 200 "$(link 2000 "{\"match_id\": \"$G7\"}" | cut -d' ' -f1)"
+check "...recorded behind 120 links that never resolve" retry 20 eval \
+  '[ "$(mdb_query "SELECT COUNT(*) FROM mohstats_tournament_results WHERE id_match = 2000")" = 1 ]'
+
 finish
