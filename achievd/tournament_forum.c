@@ -1,5 +1,5 @@
 /* The forum's team and tournament tables as the tournament thread reads and writes them, in whichever schema
- * variant the forum's installer created (docs/forum.md §1.4-1.5, docs/tournaments.md): columns are detected and
+ * variant the forum's installer created (docs/forum.md §1.1, docs/tournaments.md): columns are detected and
  * only those present are written. Column names come from the fixed lists below, never from input. */
 #include <errno.h>
 #include <inttypes.h>

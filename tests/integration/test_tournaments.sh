@@ -205,7 +205,7 @@ check_eq "member 301's record: 1-1 in the Winter Cup with Alpha" "2 1 1 0 Winter
   "$(q member/301/tournaments | jq -r '"\(.played) \(.wins) \(.losses) \(.draws) \(.tournaments[0].tournament_name) \(.tournaments[0].team_name) \(.tournaments[0].wins) \(.tournaments[0].losses)"')"
 check_eq "member 303 joined Alpha after its games: no record" "0" "$(q member/303/tournaments | jq -r .played)"
 
-# --- the forum's schema variants (docs/forum.md §1.4-1.5) ------------------------------------------------------
+# --- the forum's schema variants (docs/tournaments.md) ------------------------------------------------------
 # v1: install.sql (smf-mohaa): bracket matches id_team_a/b, score_a/b, winner_id, match_date; history score_us/them;
 # teams without draws; members without left_date.
 # v2: the plugin installers: id_team1/2, team1/2_score, id_winner, game_match_id, ENUM status; history with
