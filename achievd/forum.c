@@ -62,14 +62,7 @@ void forum_free(forum *f)
 /* Run a statement whose table names are written {p} (the forum's prefix). */
 static mdb_result *query(forum *f, const char *tmpl, int n, const char *const *params, char *err, size_t errlen)
 {
-    char *sql = mdb_prefixed_sql(f->s->prefix, tmpl);
-    if (!sql) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    mdb_result *r = mdb_conn_query(f->db, sql, n, params, err, errlen);
-    free(sql);
-    return r;
+    return mdb_conn_query_prefixed(f->db, f->s->prefix, tmpl, n, params, err, errlen);
 }
 
 /* Whether the result of SHOW COLUMNS lists a column. */
@@ -280,11 +273,7 @@ static void stmt_free(stmt *q)
 static int stmt_run(forum *f, stmt *q, const char *what)
 {
     char err[512];
-    char *sql = mdb_prefixed_sql(f->s->prefix, q->sql);
-    if (!sql)
-        return -ENOMEM;
-    mdb_result *r = mdb_conn_query(f->db, sql, q->nparams, q->params, err, sizeof err);
-    free(sql);
+    mdb_result *r = query(f, q->sql, q->nparams, q->params, err, sizeof err);
     if (!r) {
         log_warn("achievd: writing %s to the forum failed: %s (kept, retried)", what, err);
         return -EIO;

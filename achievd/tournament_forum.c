@@ -48,14 +48,7 @@ void tforum_free(tforum *f)
 /* Run a statement whose forum table names are written {p}. */
 static mdb_result *query(tforum *f, const char *tmpl, int n, const char *const *params, char *err, size_t errlen)
 {
-    char *sql = mdb_prefixed_sql(f->s->prefix, tmpl);
-    if (!sql) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    mdb_result *r = mdb_conn_query(f->db, sql, n, params, err, errlen);
-    free(sql);
-    return r;
+    return mdb_conn_query_prefixed(f->db, f->s->prefix, tmpl, n, params, err, errlen);
 }
 
 /* Whether the forum's table (without prefix) has the column. */

@@ -652,3 +652,16 @@ char *mdb_prefixed_sql(const char *prefix, const char *tmpl)
     *o = '\0';
     return out;
 }
+
+mdb_result *mdb_conn_query_prefixed(mdb_conn *c, const char *prefix, const char *tmpl, int nparams,
+                                    const char *const *params, char *err, size_t errlen)
+{
+    char *sql = mdb_prefixed_sql(prefix, tmpl);
+    if (!sql) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    mdb_result *r = mdb_conn_query(c, sql, nparams, params, err, errlen);
+    free(sql);
+    return r;
+}

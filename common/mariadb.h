@@ -65,6 +65,9 @@ typedef struct mdb_conn mdb_conn;
 mdb_conn *mdb_conn_open(const char *url, char *err, size_t errlen);
 mdb_result *mdb_conn_query(mdb_conn *c, const char *sql, int nparams, const char *const *params, char *err,
                            size_t errlen);
+/* mdb_conn_query of tmpl with every "{p}" replaced by prefix (mdb_prefixed_sql); "out of memory" in err. */
+mdb_result *mdb_conn_query_prefixed(mdb_conn *c, const char *prefix, const char *tmpl, int nparams,
+                                    const char *const *params, char *err, size_t errlen);
 void mdb_conn_close(mdb_conn *c);
 /* A transaction on the connection. mdb_conn_begin connects if needed and starts it (0, or -EIO with err); until
  * mdb_conn_end, a query neither reconnects nor retries a deadlock, since either would run the rest of the
