@@ -117,6 +117,18 @@ static size_t next_line(char **p, char **fields, size_t max)
     return n;
 }
 
+/* ClickHouse's answer to sql (malloc'd), or NULL with the failure logged; a NULL sql is a query that could not be
+ * built (out of memory). */
+static char *ch_rows(tournament_thread *t, const char *sql)
+{
+    char *body = NULL;
+    if (sql && ch_query_sync(t->s->clickhouse_url, sql, &body) == 0)
+        return body;
+    log_error("achievd: tournaments: ClickHouse failed: %s", body ? body : "out of memory");
+    free(body);
+    return NULL;
+}
+
 /* The ended games among keys (n of them) into *out. */
 static int games_ended(tournament_thread *t, char *const *keys, size_t n, game **out, size_t *nout)
 {
@@ -135,15 +147,10 @@ static int games_ended(tournament_thread *t, char *const *keys, size_t n, game *
         rc |= ch_append_quoted(&q, keys[i], strlen(keys[i]));
     }
     rc |= bytebuf_appendf(&q, ")\nGROUP BY match_key\nHAVING sumMerge(ends) > 0\nFORMAT TabSeparated");
-    char *body = NULL;
-    if (rc == 0)
-        rc = ch_query_sync(t->s->clickhouse_url, q.data, &body);
+    char *body = ch_rows(t, rc == 0 ? q.data : NULL);
     bytebuf_free(&q);
-    if (rc != 0) {
-        log_error("achievd: tournaments: ClickHouse failed: %s", body ? body : "out of memory");
-        free(body);
+    if (!body)
         return -EIO;
-    }
     game *g = calloc(n, sizeof *g);
     char *p = body, *f[7];
     size_t k;
@@ -173,15 +180,10 @@ static int game_players(tournament_thread *t, game *g)
     int rc = bytebuf_appendf(&q, "SELECT guid, argMaxMerge(team) FROM match_players WHERE match_key = ");
     rc |= ch_append_quoted(&q, g->key, strlen(g->key));
     rc |= bytebuf_appendf(&q, "\nGROUP BY guid ORDER BY guid LIMIT %d FORMAT TabSeparated", PLAYERS_MAX);
-    char *body = NULL;
-    if (rc == 0)
-        rc = ch_query_sync(t->s->clickhouse_url, q.data, &body);
+    char *body = ch_rows(t, rc == 0 ? q.data : NULL);
     bytebuf_free(&q);
-    if (rc != 0) {
-        log_error("achievd: tournaments: ClickHouse failed: %s", body ? body : "out of memory");
-        free(body);
+    if (!body)
         return -EIO;
-    }
     g->players = calloc(PLAYERS_MAX, sizeof *g->players);
     char *p = body, *f[2];
     while (g->players && g->nplayers < PLAYERS_MAX && next_line(&p, f, 2) == 2) {
@@ -328,11 +330,8 @@ static int games_between(tournament_thread *t, uint64_t from_s, uint64_t to_s, c
              "  AND received_at <= toDateTime(%" PRIu64 ")\n"
              "ORDER BY match_key LIMIT 1000 FORMAT TabSeparated",
              from_s, to_s);
-    if (ch_query_sync(t->s->clickhouse_url, sql, &body) != 0) {
-        log_error("achievd: tournaments: ClickHouse failed: %s", body ? body : "out of memory");
-        free(body);
+    if (!(body = ch_rows(t, sql)))
         return -EIO;
-    }
     size_t cap = 0;
     char *p = body, *f[1];
     while (next_line(&p, f, 1) == 1) {
