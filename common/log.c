@@ -64,3 +64,15 @@ void log_msg(log_level level, const char *fmt, ...)
     line[len++] = '\n';
     fwrite(line, 1, len, stderr);
 }
+
+bool log_throttle_pass(log_throttle *t, uint64_t now_ms, uint64_t *skipped)
+{
+    if (now_ms - t->logged_ms < 1000) {
+        t->unlogged++;
+        return false;
+    }
+    *skipped = t->unlogged;
+    t->logged_ms = now_ms;
+    t->unlogged = 0;
+    return true;
+}

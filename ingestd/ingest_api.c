@@ -39,7 +39,7 @@ typedef struct ingest_request ingest_request;
 typedef struct {
     metric *count;
     const char *name; /* the metric's reason label, also given to other transports (ingest_done_fn) */
-    uint64_t logged_ms, unlogged;
+    log_throttle log;
 } reject_reason;
 
 struct ingest_api {
@@ -124,19 +124,14 @@ static void ingest_request_free(ingest_request *j)
 static void reason_note(reject_reason *reason, const char *ip, const char *server_id, int status, const char *message)
 {
     metric_inc(reason->count);
-    uint64_t now = uv_hrtime() / 1000000;
-    if (now - reason->logged_ms < 1000) {
-        reason->unlogged++;
+    uint64_t skipped;
+    if (!log_throttle_pass(&reason->log, uv_hrtime() / 1000000, &skipped))
         return;
-    }
     char more[64] = "";
-    if (reason->unlogged)
-        snprintf(more, sizeof more, " (and %llu more like it since the last line)",
-                 (unsigned long long)reason->unlogged);
+    if (skipped)
+        snprintf(more, sizeof more, " (and %llu more like it since the last line)", (unsigned long long)skipped);
     log_warn("rejected batch from %s%s%s: %d %s%s", ip, server_id[0] ? " server " : "", server_id, status, message,
              more);
-    reason->logged_ms = now;
-    reason->unlogged = 0;
 }
 
 /* Answer a rejected request, count it by reason, and say why in the log. */

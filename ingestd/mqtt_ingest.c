@@ -76,7 +76,7 @@ struct mqtt_ingest {
     void (*stop_done)(void *);
     void *stop_arg;
     metric *received, *accepted, *connected_gauge;
-    uint64_t drop_logged_ms, drops_unlogged;
+    log_throttle drops_log;
 };
 
 static uint64_t now_ms(void)
@@ -232,18 +232,13 @@ static void count_outcome(const char *outcome)
 static void drop(mqtt_ingest *m, const char *outcome, const char *topic, const char *why)
 {
     count_outcome(outcome);
-    uint64_t now = now_ms();
-    if (now - m->drop_logged_ms < 1000) {
-        m->drops_unlogged++;
+    uint64_t skipped;
+    if (!log_throttle_pass(&m->drops_log, now_ms(), &skipped))
         return;
-    }
     char more[64] = "";
-    if (m->drops_unlogged)
-        snprintf(more, sizeof more, " (and %llu more dropped since the last line)",
-                 (unsigned long long)m->drops_unlogged);
+    if (skipped)
+        snprintf(more, sizeof more, " (and %llu more dropped since the last line)", (unsigned long long)skipped);
     log_warn("MQTT: dropped a message on %.100s: %s%s", topic, why, more);
-    m->drop_logged_ms = now;
-    m->drops_unlogged = 0;
 }
 
 static void finish_stop(mqtt_ingest *m);
