@@ -32,6 +32,7 @@
 #include "hashmap.h"
 #include "log.h"
 #include "metrics.h"
+#include "text.h"
 #include "tournament.h"
 
 #define PENDING_MAX 100 /* linked matches examined per step */
@@ -92,31 +93,6 @@ static bool first_time(tournament_thread *t, const char *key)
     return true;
 }
 
-/* Split the next line of a TabSeparated body into at most max fields (no escapes: the columns read here are
- * match keys, GUIDs, side names, numbers and map names). Returns the field count, 0 at the end. */
-static size_t next_line(char **p, char **fields, size_t max)
-{
-    char *s = *p;
-    if (!s || !*s)
-        return 0;
-    char *nl = strchr(s, '\n');
-    if (nl)
-        *nl = '\0';
-    *p = nl ? nl + 1 : s + strlen(s);
-    size_t n = 0;
-    for (char *f = s; n < max; n++) {
-        fields[n] = f;
-        char *tab = strchr(f, '\t');
-        if (!tab) {
-            n++;
-            break;
-        }
-        *tab = '\0';
-        f = tab + 1;
-    }
-    return n;
-}
-
 /* ClickHouse's answer to sql (malloc'd), or NULL with the failure logged; a NULL sql is a query that could not be
  * built (out of memory). */
 static char *ch_rows(tournament_thread *t, const char *sql)
@@ -154,7 +130,7 @@ static int games_ended(tournament_thread *t, char *const *keys, size_t n, game *
     game *g = calloc(n, sizeof *g);
     char *p = body, *f[7];
     size_t k;
-    while (g && *nout < n && (k = next_line(&p, f, 7)) > 0) {
+    while (g && *nout < n && (k = tsv_split_line(&p, f, 7)) > 0) {
         if (k < 7)
             continue;
         game *x = &g[(*nout)++];
@@ -186,7 +162,7 @@ static int game_players(tournament_thread *t, game *g)
         return -EIO;
     g->players = calloc(PLAYERS_MAX, sizeof *g->players);
     char *p = body, *f[2];
-    while (g->players && g->nplayers < PLAYERS_MAX && next_line(&p, f, 2) == 2) {
+    while (g->players && g->nplayers < PLAYERS_MAX && tsv_split_line(&p, f, 2) == 2) {
         played *x = &g->players[g->nplayers++];
         snprintf(x->guid, sizeof x->guid, "%s", f[0]);
         x->side = strcmp(f[1], "allies") == 0 ? TSIDE_ALLIES : strcmp(f[1], "axis") == 0 ? TSIDE_AXIS : TSIDE_NONE;
@@ -334,7 +310,7 @@ static int games_between(tournament_thread *t, uint64_t from_s, uint64_t to_s, c
         return -EIO;
     size_t cap = 0;
     char *p = body, *f[1];
-    while (next_line(&p, f, 1) == 1) {
+    while (tsv_split_line(&p, f, 1) == 1) {
         if (*n == cap) {
             cap = cap ? cap * 2 : 16;
             char **k = realloc(*keys, cap * sizeof *k);

@@ -89,3 +89,53 @@ size_t text_strip_colors(char *s, size_t n)
     }
     return o;
 }
+
+/* ---- ClickHouse's TabSeparated, in place ---- */
+
+/* Undo TabSeparated escaping of s (NUL-terminated) in place. */
+void tsv_unescape(char *s)
+{
+    char *w = s;
+    for (char *r = s; *r; r++) {
+        if (*r != '\\' || !r[1]) {
+            *w++ = *r;
+            continue;
+        }
+        r++;
+        switch (*r) {
+        case 'n': *w++ = '\n'; break;
+        case 't': *w++ = '\t'; break;
+        case 'r': *w++ = '\r'; break;
+        case 'b': *w++ = '\b'; break;
+        case 'f': *w++ = '\f'; break;
+        case '0': *w++ = '\0'; break;
+        default: *w++ = *r; break;
+        }
+    }
+    *w = '\0';
+}
+
+/* Split the next line of *p into at most max tab-separated fields (NUL-terminated, unescaped). Returns the
+ * field count, 0 at the end. */
+size_t tsv_split_line(char **p, char **fields, size_t max)
+{
+    char *s = *p;
+    if (!s || !*s)
+        return 0;
+    char *nl = strchr(s, '\n');
+    if (nl)
+        *nl = '\0';
+    *p = nl ? nl + 1 : NULL;
+    size_t n = 0;
+    while (n < max) {
+        char *tab = strchr(s, '\t');
+        if (tab)
+            *tab = '\0';
+        tsv_unescape(s);
+        fields[n++] = s;
+        if (!tab)
+            break;
+        s = tab + 1;
+    }
+    return n;
+}

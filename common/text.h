@@ -1,4 +1,5 @@
-/* Text helpers: UTF-8 validation and the CP1252 fallback for player names typed on Windows clients. */
+/* Text helpers: UTF-8 validation, the CP1252 fallback for player names typed on Windows clients, and reading
+ * ClickHouse's TabSeparated answers in place. */
 #ifndef MOHSTATS_TEXT_H
 #define MOHSTATS_TEXT_H
 
@@ -16,5 +17,11 @@ size_t text_to_utf8(const char *s, size_t n, char *out);
 
 /* Remove Quake colour codes (^0 .. ^9) in place; returns the new length. */
 size_t text_strip_colors(char *s, size_t n);
+
+/* Undo TabSeparated escaping of s (NUL-terminated) in place. */
+void tsv_unescape(char *s);
+/* Split the next line of *p into at most max tab-separated fields (NUL-terminated, unescaped; a longer line's
+ * rest is dropped) and move *p past it. Returns the field count, 0 at the end. */
+size_t tsv_split_line(char **p, char **fields, size_t max);
 
 #endif

@@ -14,56 +14,9 @@
 
 #include "board_int.h"
 #include "hashmap.h"
+#include "text.h"
 
 /* ---- parsing TabSeparatedWithNames in place ---- */
-
-/* Undo TabSeparated escaping of s (NUL-terminated) in place. */
-void board_tsv_unescape(char *s)
-{
-    char *w = s;
-    for (char *r = s; *r; r++) {
-        if (*r != '\\' || !r[1]) {
-            *w++ = *r;
-            continue;
-        }
-        r++;
-        switch (*r) {
-        case 'n': *w++ = '\n'; break;
-        case 't': *w++ = '\t'; break;
-        case 'r': *w++ = '\r'; break;
-        case 'b': *w++ = '\b'; break;
-        case 'f': *w++ = '\f'; break;
-        case '0': *w++ = '\0'; break;
-        default: *w++ = *r; break;
-        }
-    }
-    *w = '\0';
-}
-
-/* Split the next line of *p into at most max tab-separated fields (NUL-terminated, unescaped). Returns the
- * field count, 0 at the end. */
-size_t board_tsv_line(char **p, char **fields, size_t max)
-{
-    char *s = *p;
-    if (!s || !*s)
-        return 0;
-    char *nl = strchr(s, '\n');
-    if (nl)
-        *nl = '\0';
-    *p = nl ? nl + 1 : NULL;
-    size_t n = 0;
-    while (n < max) {
-        char *tab = strchr(s, '\t');
-        if (tab)
-            *tab = '\0';
-        board_tsv_unescape(s);
-        fields[n++] = s;
-        if (!tab)
-            break;
-        s = tab + 1;
-    }
-    return n;
-}
 
 #define MAX_COLS 128
 
@@ -77,7 +30,7 @@ typedef struct {
 static int tsv_open(tsv *t, char *text)
 {
     t->next = text;
-    t->ncols = board_tsv_line(&t->next, t->cols, MAX_COLS);
+    t->ncols = tsv_split_line(&t->next, t->cols, MAX_COLS);
     return t->ncols >= 2 && strcmp(t->cols[0], "guid") == 0 ? 0 : -1;
 }
 
@@ -133,7 +86,7 @@ static int read_rows(board *b, hashmap *rows, tsv *t, size_t first)
 {
     char *f[MAX_COLS];
     size_t n;
-    while ((n = board_tsv_line(&t->next, f, MAX_COLS)) > 0) {
+    while ((n = tsv_split_line(&t->next, f, MAX_COLS)) > 0) {
         if (n != t->ncols)
             return -1;
         bplayer *p = player_of(b, rows, f[0]);
@@ -193,7 +146,7 @@ board *board_parse(char *daily, char *match, char *names)
     if (ok) {
         char *f[2];
         size_t n;
-        while ((n = board_tsv_line(&t[PART_NAMES].next, f, 2)) > 0) {
+        while ((n = tsv_split_line(&t[PART_NAMES].next, f, 2)) > 0) {
             void *v = n == 2 ? hashmap_get(rows, f[0], strlen(f[0])) : NULL;
             if (v)
                 b->players[(uintptr_t)v - 1].name = f[1];

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "sqlt.h"
+#include "text.h"
 
 // clang-format off
 /* A delta's players ({who} in board_sql.c's queries): the players an insert touched, and every player of the
@@ -252,7 +253,7 @@ static void on_match_players(ch_client *c, int err, long http_status, const char
     for (size_t i = 0; ok && i < s->ntaken_g; i++)
         ok = (s->listed[s->nlisted++] = strdup(s->taken_g[i])) != NULL;
     char *p = text, *f[1];
-    while (ok && s->nlisted < cap && board_tsv_line(&p, f, 1) == 1)
+    while (ok && s->nlisted < cap && tsv_split_line(&p, f, 1) == 1)
         ok = (s->listed[s->nlisted++] = strdup(f[0])) != NULL;
     free(text);
     if (!ok) /* too many to list, or out of memory: the subquery form */
@@ -404,7 +405,7 @@ void board_set_touched(board_set *s, uint64_t before, const char *guids, size_t 
             size_t n = (size_t)((nl ? nl : end) - p);
             char *key = n ? strndup(p, n) : NULL;
             if (key)
-                board_tsv_unescape(key);
+                tsv_unescape(key);
             /* A slot's name (unauth_<n>) is never on a board (NOT_UNAUTH_SQL): re-reading it would only read its
              * rows to drop them. */
             if (key && l == 0 && strncmp(key, "unauth_", 7) == 0) {

@@ -101,11 +101,6 @@ struct board_set {
 };
 
 /* board.c */
-/* Undo TabSeparated escaping of s (NUL-terminated) in place. */
-void board_tsv_unescape(char *s);
-/* Split the next line of *p into at most max tab-separated fields (NUL-terminated, unescaped). Returns the
- * field count, 0 at the end. */
-size_t board_tsv_line(char **p, char **fields, size_t max);
 size_t board_count_lines(const char *s);
 /* Copy the rows of guids (a set) from one board to another (added when missing there; zeroed when from lacks
  * them). The rankings of to are sorted again on next use. 0 or -ENOMEM. */
