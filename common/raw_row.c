@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "text.h"
+
 const char raw_row_columns[] =
     "event_id, batch_id, server_id, received_at, received_ms, game_time, session_id, match_key, map_name, "
     "event_type, type_sent, known_type, "
@@ -13,27 +15,6 @@ const char raw_row_columns[] =
     "target_yaw, target_stance, "
     "weapon, old_weapon, means_of_death, hitloc, damage, distance, total_distance, amount, message, item, team, "
     "gametype, round_number, allies_score, axis_score, player_count, unknown_fields, raw";
-
-/* The byte a TSV escape letter stands for (ClickHouse's TabSeparated escapes). */
-static char tsv_unescape(char c)
-{
-    switch (c) {
-    case '0':
-        return '\0';
-    case 'b':
-        return '\b';
-    case 'f':
-        return '\f';
-    case 'n':
-        return '\n';
-    case 'r':
-        return '\r';
-    case 't':
-        return '\t';
-    default:
-        return c; /* "\\", "\'" and anything else stand for themselves */
-    }
-}
 
 int raw_row_split(char *line, size_t len, char *f[RC__COUNT], unsigned char null[RC__COUNT])
 {
@@ -45,7 +26,7 @@ int raw_row_split(char *line, size_t len, char *f[RC__COUNT], unsigned char null
             i += 2;
         while (!was_null && i < len && line[i] != '\t') {
             if (line[i] == '\\' && i + 1 < len) {
-                *o++ = tsv_unescape(line[i + 1]);
+                *o++ = tsv_unescape_char(line[i + 1]);
                 i += 2;
             } else {
                 *o++ = line[i++];

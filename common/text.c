@@ -92,25 +92,35 @@ size_t text_strip_colors(char *s, size_t n)
 
 /* ---- ClickHouse's TabSeparated, in place ---- */
 
+char tsv_unescape_char(char c)
+{
+    switch (c) {
+    case 'n':
+        return '\n';
+    case 't':
+        return '\t';
+    case 'r':
+        return '\r';
+    case 'b':
+        return '\b';
+    case 'f':
+        return '\f';
+    case '0':
+        return '\0';
+    default:
+        return c; /* "\\", "\'" and anything else stand for themselves */
+    }
+}
+
 /* Undo TabSeparated escaping of s (NUL-terminated) in place. */
 void tsv_unescape(char *s)
 {
     char *w = s;
     for (char *r = s; *r; r++) {
-        if (*r != '\\' || !r[1]) {
+        if (*r == '\\' && r[1])
+            *w++ = tsv_unescape_char(*++r);
+        else
             *w++ = *r;
-            continue;
-        }
-        r++;
-        switch (*r) {
-        case 'n': *w++ = '\n'; break;
-        case 't': *w++ = '\t'; break;
-        case 'r': *w++ = '\r'; break;
-        case 'b': *w++ = '\b'; break;
-        case 'f': *w++ = '\f'; break;
-        case '0': *w++ = '\0'; break;
-        default: *w++ = *r; break;
-        }
     }
     *w = '\0';
 }

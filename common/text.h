@@ -18,6 +18,9 @@ size_t text_to_utf8(const char *s, size_t n, char *out);
 /* Remove Quake colour codes (^0 .. ^9) in place; returns the new length. */
 size_t text_strip_colors(char *s, size_t n);
 
+/* The byte a TabSeparated escape letter stands for (the letter after a backslash: n, t, r, b, f, 0; any other
+ * stands for itself). */
+char tsv_unescape_char(char c);
 /* Undo TabSeparated escaping of s (NUL-terminated) in place. */
 void tsv_unescape(char *s);
 /* Split the next line of *p into at most max tab-separated fields (NUL-terminated, unescaped; a longer line's

@@ -10,6 +10,7 @@
 #include "clickhouse.h"
 #include "game_vocab.h"
 #include "log.h"
+#include "text.h"
 
 /* A match's events are read from at most this long before its end: twelve hours is longer than any match a
  * server's gameflow runs, and it lets a step read only the recent parts of raw_events. */
@@ -107,57 +108,6 @@ static const char player_facts_sql[] =
     "FORMAT TabSeparated";
 // clang-format on
 
-size_t tsv_next_line(char *body, size_t *pos, char **fields, size_t max)
-{
-    char *p = body + *pos;
-    if (!*p)
-        return 0;
-    size_t n = 0;
-    char *out = p;
-    fields[n++] = out;
-    for (;; p++) {
-        if (*p == '\0' || *p == '\n') {
-            *pos = (size_t)(p - body) + (*p ? 1 : 0); /* before the NUL below, which may land on this '\n' */
-            *out = '\0';
-            return n;
-        }
-        if (*p == '\t') {
-            *out++ = '\0';
-            if (n < max)
-                fields[n++] = out;
-            continue;
-        }
-        if (*p == '\\' && p[1]) {
-            p++;
-            switch (*p) {
-            case 't':
-                *out++ = '\t';
-                break;
-            case 'n':
-                *out++ = '\n';
-                break;
-            case 'r':
-                *out++ = '\r';
-                break;
-            case 'b':
-                *out++ = '\b';
-                break;
-            case 'f':
-                *out++ = '\f';
-                break;
-            case '0':
-                *out++ = '\0';
-                break;
-            default:
-                *out++ = *p;
-                break;
-            }
-            continue;
-        }
-        *out++ = *p;
-    }
-}
-
 void match_list_free(match_list *l)
 {
     for (size_t i = 0; i < l->n; i++)
@@ -209,9 +159,9 @@ int facts_find_matches(const ratingd_settings *s, bool unrated_only, const match
     bytebuf_free(&recent);
     if (rc)
         return rc;
-    size_t pos = 0, cap = 0;
-    char *f[3];
-    while (tsv_next_line(body, &pos, f, 3) == 3) {
+    size_t cap = 0;
+    char *f[3], *rest = body;
+    while (tsv_split_line(&rest, f, 3) == 3) {
         if (out->n == cap) {
             cap = cap ? cap * 2 : 64;
             match_ref *v = realloc(out->v, cap * sizeof *v);
@@ -330,14 +280,14 @@ int facts_load(const ratingd_settings *s, const match_ref *refs, size_t n, match
         sort_refs = refs;
         qsort(idx, n, sizeof *idx, by_key);
     }
-    char *body = NULL, *f[10];
-    size_t pos = 0;
+    char *body = NULL, *f[10], *rest;
     if (rc == 0)
         rc = bytebuf_appendf(&sql, match_facts_sql, keys.data, cutoffs.data, keys.data, starts.data, in.data,
                              (unsigned long long)(first_ms / 1000), (unsigned long long)(last_ms / 1000 + 1));
     if (rc == 0)
         rc = query(s, "reading the matches' facts", sql.data, &body);
-    while (rc == 0 && tsv_next_line(body, &pos, f, 10) == 10) {
+    rest = body;
+    while (rc == 0 && tsv_split_line(&rest, f, 10) == 10) {
         long i = find_ref(refs, idx, n, f[0]);
         if (i >= 0)
             rc = set_match(&out[i], &refs[i], f);
@@ -354,8 +304,8 @@ int facts_load(const ratingd_settings *s, const match_ref *refs, size_t n, match
     size_t *cap = calloc(n, sizeof *cap);
     if (!cap && rc == 0)
         rc = -ENOMEM;
-    pos = 0;
-    while (rc == 0 && tsv_next_line(body, &pos, f, 8) == 8) {
+    rest = body;
+    while (rc == 0 && tsv_split_line(&rest, f, 8) == 8) {
         long i = find_ref(refs, idx, n, f[0]);
         if (i < 0)
             continue;

@@ -45,8 +45,4 @@ typedef struct {
 int facts_load(const ratingd_settings *s, const match_ref *refs, size_t n, match_data *out);
 void match_data_free(match_data *d, size_t n);
 
-/* Split a TabSeparated line at *pos of body into at most max fields, unescaping them in place; *pos moves past
- * the line. Returns the number of fields, 0 at the end of body. */
-size_t tsv_next_line(char *body, size_t *pos, char **fields, size_t max);
-
 #endif

@@ -8,6 +8,7 @@
 
 #include "clickhouse.h"
 #include "log.h"
+#include "text.h"
 
 /* The columns in the order RowBinary writes them: keep in step with 0004_ratings.sql and store_match_rows. */
 #define ROW_COLUMNS                                                                                                    \
@@ -64,9 +65,8 @@ int store_load_ratings(const ratingd_settings *s, const char *table, const char 
         if (rc)
             log_warn("ratingd: reading current ratings failed (%d): %.300s", rc, body ? body : "no answer");
     }
-    size_t pos = 0;
-    char *f[5];
-    while (rc == 0 && tsv_next_line(body, &pos, f, 5) == 5) {
+    char *f[5], *rest = body;
+    while (rc == 0 && tsv_split_line(&rest, f, 5) == 5) {
         rating_family fam = family_by_name(f[1]);
         if (fam == RFAM_NONE)
             continue;
