@@ -161,8 +161,29 @@ ch() {
   curl -sS --fail-with-body "$CLICKHOUSE_URL" --data-binary @- >/dev/null
 }
 
+# Waits until the writers have moved every event of the ingest stream into ClickHouse: their group has been given
+# the stream's last entry and holds none unacknowledged. Events the API accepted just before demo_world stopped are
+# still on their way; a delete issued before they land would leave them behind (a ClickHouse delete only reaches
+# the rows already there).
+wait_written() {
+  local stream=${INGEST_STREAM:-mohstats:events} group=${WRITER_GROUP:-clickhouse} last delivered pending
+  for _ in $(seq 1 600); do
+    last=$(redis-cli --no-auth-warning -u "$REDIS_URL" XINFO STREAM "$stream" 2>/dev/null |
+      awk 'prev == "last-generated-id" { print; exit } { prev = $0 }')
+    read -r delivered pending < <(redis-cli --no-auth-warning -u "$REDIS_URL" XINFO GROUPS "$stream" 2>/dev/null |
+      awk -v g="$group" 'prev == "name" { mine = ($0 == g) }
+        mine && prev == "last-delivered-id" { d = $0 } mine && prev == "pending" { p = $0 }
+        { prev = $0 } END { print d, p }')
+    [ -n "$last" ] && [ "$last" = "$delivered" ] && [ "$pending" = 0 ] && return 0
+    sleep 0.1
+  done
+  die "the writers have not written the stream's last events to ClickHouse after 60 s (stream $stream, group" \
+    "$group: last entry ${last:-?}, last given ${delivered:-?}, ${pending:-?} unacknowledged); is ingestd running?"
+}
+
 purge() {
   stop
+  wait_written
   [ -s "$DIR/demo/servers.txt" ] || die "no demo servers recorded in $DIR/demo/servers.txt: nothing to purge"
   local servers matches members t
   servers=$(server_list)
