@@ -2,6 +2,7 @@
 # The demo world (scripts/demo.sh, demo_world): started against a stack for a few seconds, its servers register
 # through the front door, their matches arrive with the tracker's event mix (members and guests, kills, match
 # start and end, joins), the API serves them, and purge deletes them again.
+# One build (sanitizer): its subject is scripts/demo.sh and demo_world, whose memory ASan checks.
 set -euo pipefail
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

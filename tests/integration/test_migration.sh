@@ -5,6 +5,7 @@
 # database migrated from scratch counts them (nothing lost or doubled across the views' swap). Then the
 # migrate.sh rules 0005 relies on: a re-run skips the columns that exist, and a DROP of anything but a
 # materialized view writing TO a table of its own is refused.
+# One build (sanitizer): its subject is the migrations (SQL and migrate.sh), the same in both builds.
 . "$(dirname "$0")/lib.sh"
 
 SCHEMAS=$MOHSTATS_SRC_DIR/schemas

@@ -2,6 +2,8 @@
 # The local stack end to end: every database answers with every schema object in place, migrations are
 # idempotent and never touch data, every daemon answers through nginx, a crashed daemon and a crashed database
 # come back with their data on the next `up`, and `down` leaves no process behind.
+# One build (sanitizer): its subject is stack.sh, the servers' configuration, nginx and docker-compose.yml, the same
+# in both builds; the daemons' paths it drives (SIGTERM, a crash and restart) are checked where ASan can see them.
 # Runs alone: a queryd with no data must be ready within 1 s, so no other stack runs beside it (tests/CMakeLists.txt).
 set -euo pipefail
 # shellcheck source=tests/integration/lib.sh
