@@ -22,32 +22,10 @@ export RATING_BETA=7
 stack_up || exit 1
 API=$MOHSTATS_URL/api/v1
 
-reg=$(curl -s -X POST "$API/servers/register" -H 'Content-Type: application/json' \
-  -d '{"name": "Ratings", "ip_address": "127.0.0.1", "port": "12400"}')
-TOKEN=$(jq -r .token <<<"$reg")
-check "a game server registered" test -n "$TOKEN" -a "$TOKEN" != null
-
-# post EVENT_JSON...: one batch; prints the HTTP status.
-post() {
-  local batch
-  batch=$(IFS=,; echo "[$*]")
-  curl -s -o /dev/null -w '%{http_code}' -X POST "$API/ingest/events" -H 'Content-Type: application/json' \
-    -H "X-Server-Token: $TOKEN" --data-binary "$batch"
-}
-
-# ev TYPE T EXTRA: an event of the current match (MATCH, SESSION) at game time T, with EXTRA keys.
-ev() {
-  printf '{"type": "%s", "match_id": "%s", "session_id": "%s", "timestamp": "%s.000"%s}' "$1" "$MATCH" "$SESSION" \
-    "$2" "${3:+, $3}"
-}
-# who PREFIX GUID TEAM: a player block.
-who() { printf '"%s_name": "P%s", "%s_guid": "%s", "%s_team": "%s"' "$1" "$2" "$1" "$2" "$1" "$3"; }
-spawn() { ev player_spawn "$1" "$(who player "$2" "$3")"; }
+. "$(dirname "$0")/match_lib.sh"
+check "a game server registered" register_server Ratings 12400
+# moved T GUID TEAM: a distance event.
 moved() { ev distance "$1" "$(who player "$2" "$3"), \"walked\": 100.5, \"distance\": 900"; }
-kill_ev() {
-  ev player_kill "$1" "$(who attacker "$2" "$3"), $(who victim "$4" "$5"), \"weapon\": \"Thompson\", \
-\"hitloc\": \"torso_upper\", \"mod\": \"bullet\", \"damage\": \"100.000\""
-}
 
 # A: objective, won by the Allies. 1001 and 1002 (Allies) beat 2001 and 2002 (Axis); the guest unauth_5 plays the
 # whole match for the Axis; 1003 joins the Allies at 250 s of 300 and plays 48 s of it (16%).
