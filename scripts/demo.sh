@@ -12,7 +12,7 @@
 # Environment: MOHSTATS_BIN_DIR   where demo_world is (default: <repo>/build)
 #              MOHSTATS_URL, MARIADB_URL   for run only (start, stop and purge read DIR/stack.env)
 #              DEMO_SERVERS (3), DEMO_PLAYERS (36), DEMO_RATE (3 events/s per server), DEMO_MATCH_SECONDS (600),
-#              DEMO_SEED (the time): how big and how busy the demo community is
+#              DEMO_SEED (1): how big and how busy the demo community is
 #
 # The players' hidden skills (what decides their fights) are in DIR/demo/skills.txt, best first.
 #
