@@ -65,7 +65,8 @@ int tforum_pending(tforum *f, uint32_t after, tlink **out, size_t *n, size_t max
 int tforum_team_guids(tforum *f, uint32_t team, uint64_t from_s, uint64_t to_s, char ***out, size_t *n);
 void tforum_guids_free(char **g, size_t n);
 /* Write the result in one transaction with its mark in mohstats_tournament_results: *recorded is false when the
- * mark was already there (written before: nothing changed). 0, or a negative error (nothing written). */
+ * mark was already there (written before) or the link is no longer to r's game (moved since it was read): nothing
+ * changed. 0, or a negative error (nothing written). */
 int tforum_record(tforum *f, const tresult *r, bool *recorded);
 
 /* Automatic links: tournament matches not linked, not completed, scheduled (a time in the schema's schedule
