@@ -83,7 +83,7 @@ typedef struct {
     char guid[65];
 } tmember;
 
-/* Whether the forum's teams have a rating column (as of the last tforum_detect). */
+/* Whether the forum's teams have a rating column, and members (as of the last tforum_detect). */
 bool tforum_has_team_rating(const tforum *f);
 /* Every team's active members with each GUID they linked, ordered by team, member and GUID (malloc'd into *out). */
 int tforum_rosters(tforum *f, tmember **out, size_t *n);

@@ -522,7 +522,8 @@ int tforum_game_linked(tforum *f, const char *match_id, bool *linked)
 
 bool tforum_has_team_rating(const tforum *f)
 {
-    return has(f, "mohaa_teams", "rating");
+    /* the teams package without its members table is no forum's, but then there is nothing to rate */
+    return has(f, "mohaa_teams", "rating") && has(f, "mohaa_team_members", "status");
 }
 
 int tforum_rosters(tforum *f, tmember **out, size_t *n)

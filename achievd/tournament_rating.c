@@ -28,9 +28,9 @@ struct team_rater {
     const achievd_settings *s;
     tforum *fm;
     rating_model model;
-    uint64_t inputs;    /* the signature of the last pass's inputs (0: none yet, or it failed) */
-    hashmap *written;   /* team id -> the rating last written, as "%d" (malloc'd) */
-    bool parts_warned;  /* system.parts could not be read: logged once */
+    uint64_t inputs;   /* the signature of the last pass's inputs (0: none yet, or it failed) */
+    hashmap *written;  /* team id -> the rating last written, as "%d" (malloc'd) */
+    bool parts_warned; /* system.parts could not be read: logged once */
 };
 
 team_rater *team_rater_new(const achievd_settings *s, tforum *f)

@@ -211,11 +211,15 @@ check_eq "member 303 joined Alpha after its games: no record" "0" "$(q member/30
 # Skill ratings in the team family, as ratingd stores them: 301 at 30 (the later of two), 302 at 26, 304 at 20;
 # 303, 305, 306, 307 unrated. Alpha: mean 28, 1000 + 40 * 3 = 1120; Bravo: 20, 800; Charlie and Delta (nobody rated)
 # keep the forum's 1000.
-rate() { # GUID MATCH END_MS MU: a rated team-family match of GUID
-  ch_query "INSERT INTO rating_changes (guid, match_key, kind, end_ms, family, rated, mu_after, sigma_after)
-    VALUES ('$1', '$2', 'player', $3, 'team', 1, $4, 3)"
+rate() { # GUID MATCH END_MS MU...: rated team-family matches, in one insert (achievd sees all of them or none)
+  local rows=""
+  while [ $# -ge 4 ]; do
+    rows+="${rows:+, }('$1', '$2', 'player', $3, 'team', 1, $4, 3)"
+    shift 4
+  done
+  ch_query "INSERT INTO rating_changes (guid, match_key, kind, end_ms, family, rated, mu_after, sigma_after) VALUES $rows"
 }
-rate 301 r_1 1000 31 && rate 301 r_2 2000 30 && rate 302 r_1 1000 26 && rate 304 r_1 1000 20 || fail "ratings"
+rate 301 r_1 1000 31 301 r_2 2000 30 302 r_1 1000 26 304 r_1 1000 20 || fail "ratings"
 ratings() { mdb_query "SELECT id_team, rating FROM ${1}mohaa_teams WHERE id_team BETWEEN 71 AND 74 ORDER BY id_team" | tr '\t' ' ' | tr '\n' ';'; }
 check "team ratings written: Alpha 1120, Bravo 800, Charlie and Delta untouched" retry 20 eval \
   '[ "$(ratings smf_)" = "71 1120;72 800;73 1000;74 1000;" ]'
