@@ -1,6 +1,6 @@
 /* The tournament thread: writes the result of each linked tournament match into the forum's tables once its game
  * match has ended, exactly once; links scheduled tournament matches to the one game match that fits, when only one
- * does (docs/tournaments.md).
+ * does; then writes the teams' ratings where they changed (tournament_rating.c) (docs/tournaments.md).
  *
  * Why in achievd, and polling. achievd is mohstats' writer of game results into the forum's database: it has the
  * forum's settings, its schema variants and its deployment already; a daemon of its own would repeat all of that

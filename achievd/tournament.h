@@ -1,6 +1,7 @@
 /* achievd's tournament thread: the results of linked tournament matches into the forum's tables, exactly once
  * (docs/tournaments.md). tournament.c decides (ClickHouse's match, the teams' sides); tournament_forum.c reads and
- * writes the forum's tables in whichever schema variant is present. */
+ * writes the forum's tables in whichever schema variant is present; tournament_rating.c keeps the teams' ratings
+ * there. */
 #ifndef MOHSTATS_ACHIEVD_TOURNAMENT_H
 #define MOHSTATS_ACHIEVD_TOURNAMENT_H
 
