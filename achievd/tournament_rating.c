@@ -166,19 +166,23 @@ int team_rater_step(team_rater *r, unsigned *written)
         return 0;
     }
     char *body = member_ratings(r, ms, n);
-    size_t ng = 0, cap = 16;
-    guid_rating *g = malloc(cap * sizeof *g);
+    size_t ng = 0, cap = 0;
+    guid_rating *g = NULL;
     char *p = body, *f[4];
-    while (body && g && tsv_split_line(&p, f, 4) == 4) {
+    bool oom = false; /* a partial list would write wrong ratings: none then */
+    while (body && tsv_split_line(&p, f, 4) == 4) {
         if (ng == cap) {
-            guid_rating *more = realloc(g, (cap *= 2) * sizeof *g);
-            if (!more)
+            cap = cap ? cap * 2 : 16;
+            guid_rating *more = realloc(g, cap * sizeof *more);
+            if (!more) {
+                oom = true;
                 break;
+            }
             g = more;
         }
         g[ng++] = (guid_rating){f[0], {strtod(f[1], NULL), strtod(f[2], NULL)}, strtod(f[3], NULL)};
     }
-    rc = !body ? -EIO : !g ? -ENOMEM : 0;
+    rc = !body ? -EIO : oom ? -ENOMEM : 0;
     /* each team's members in turn (the roster is ordered by team, then member), the first RATING_TEAM_MAX_MEMBERS
      * of each as queryd counts them */
     rating_member members[RATING_TEAM_MAX_MEMBERS];
