@@ -1,6 +1,6 @@
 /* The tournament thread: writes the result of each linked tournament match into the forum's tables once its game
  * match has ended, exactly once; links scheduled tournament matches to the one game match that fits, when only one
- * does (docs/tournaments.md).
+ * does; then writes the teams' ratings where they changed (tournament_rating.c) (docs/tournaments.md).
  *
  * Why in achievd, and polling. achievd is mohstats' writer of game results into the forum's database: it has the
  * forum's settings, its schema variants and its deployment already; a daemon of its own would repeat all of that
@@ -42,6 +42,7 @@
 struct tournament_thread {
     const achievd_settings *s;
     tforum *fm;
+    team_rater *rater;
     pthread_t thread;
     bool started;
     atomic_bool stop;
@@ -49,7 +50,7 @@ struct tournament_thread {
     pthread_cond_t wake;
     hashmap *logged; /* "what:id" already logged (undecidable results, ambiguous links) */
     uint32_t pending_after; /* record_pending's place in the linked matches (see there) */
-    atomic_ullong recorded, undecided, autolinked, ambiguous, errors;
+    atomic_ullong recorded, undecided, autolinked, ambiguous, teams_rated, errors;
 };
 
 /* One player's last side in a game match. */
@@ -93,12 +94,10 @@ static bool first_time(tournament_thread *t, const char *key)
     return true;
 }
 
-/* ClickHouse's answer to sql (malloc'd), or NULL with the failure logged; a NULL sql is a query that could not be
- * built (out of memory). */
-static char *ch_rows(tournament_thread *t, const char *sql)
+char *tournament_ch_rows(const achievd_settings *s, const char *sql)
 {
     char *body = NULL;
-    if (sql && ch_query_sync(t->s->clickhouse_url, sql, &body) == 0)
+    if (sql && ch_query_sync(s->clickhouse_url, sql, &body) == 0)
         return body;
     log_error("achievd: tournaments: ClickHouse failed: %s", body ? body : "out of memory");
     free(body);
@@ -123,7 +122,7 @@ static int games_ended(tournament_thread *t, char *const *keys, size_t n, game *
         rc |= ch_append_quoted(&q, keys[i], strlen(keys[i]));
     }
     rc |= bytebuf_appendf(&q, ")\nGROUP BY match_key\nHAVING sumMerge(ends) > 0\nFORMAT TabSeparated");
-    char *body = ch_rows(t, rc == 0 ? q.data : NULL);
+    char *body = tournament_ch_rows(t->s, rc == 0 ? q.data : NULL);
     bytebuf_free(&q);
     if (!body)
         return -EIO;
@@ -156,7 +155,7 @@ static int game_players(tournament_thread *t, game *g)
     int rc = bytebuf_appendf(&q, "SELECT guid, argMaxMerge(team) FROM match_players WHERE match_key = ");
     rc |= ch_append_quoted(&q, g->key, strlen(g->key));
     rc |= bytebuf_appendf(&q, "\nGROUP BY guid ORDER BY guid LIMIT %d FORMAT TabSeparated", PLAYERS_MAX);
-    char *body = ch_rows(t, rc == 0 ? q.data : NULL);
+    char *body = tournament_ch_rows(t->s, rc == 0 ? q.data : NULL);
     bytebuf_free(&q);
     if (!body)
         return -EIO;
@@ -306,7 +305,7 @@ static int games_between(tournament_thread *t, uint64_t from_s, uint64_t to_s, c
              "  AND received_at <= toDateTime(%" PRIu64 ")\n"
              "ORDER BY match_key LIMIT 1000 FORMAT TabSeparated",
              from_s, to_s);
-    if (!(body = ch_rows(t, sql)))
+    if (!(body = tournament_ch_rows(t->s, sql)))
         return -EIO;
     size_t cap = 0;
     char *p = body, *f[1];
@@ -406,6 +405,9 @@ static void *run(void *arg)
             rc = autolink(t);
             rc = rc ? rc : record_pending(t);
         }
+        unsigned rated = 0;
+        if (rc == 0 && (rc = team_rater_step(t->rater, &rated)) == 0)
+            atomic_fetch_add(&t->teams_rated, rated);
         /* after a failure, the next poll tries again: every step starts from what MariaDB says */
         if (rc != 0)
             atomic_fetch_add(&t->errors, 1);
@@ -436,8 +438,9 @@ tournament_thread *tournament_thread_new(const achievd_settings *s)
     pthread_mutex_init(&t->lock, NULL);
     pthread_cond_init(&t->wake, NULL);
     t->fm = tforum_new(s);
+    t->rater = t->fm ? team_rater_new(s, t->fm) : NULL;
     t->logged = hashmap_new();
-    if (!t->fm || !t->logged) {
+    if (!t->fm || !t->rater || !t->logged) {
         tournament_thread_free(t);
         return NULL;
     }
@@ -451,6 +454,8 @@ tournament_thread *tournament_thread_new(const achievd_settings *s)
     metrics_gauge_fn("achievd_tournament_autolinks_ambiguous",
                      "scheduled tournament matches left unlinked because several matches fitted", NULL, stat_of,
                      &t->ambiguous);
+    metrics_gauge_fn("achievd_team_ratings_written", "forum teams whose rating was written since start", NULL, stat_of,
+                     &t->teams_rated);
     metrics_gauge_fn("achievd_tournament_errors", "tournament steps that failed (retried at the next poll)", NULL,
                      stat_of, &t->errors);
     return t;
@@ -481,6 +486,7 @@ void tournament_thread_free(tournament_thread *t)
     if (!t)
         return;
     tournament_thread_stop(t);
+    team_rater_free(t->rater);
     tforum_free(t->fm);
     if (t->logged)
         hashmap_free(t->logged, NULL);

@@ -1,6 +1,7 @@
 /* achievd's tournament thread: the results of linked tournament matches into the forum's tables, exactly once
  * (docs/tournaments.md). tournament.c decides (ClickHouse's match, the teams' sides); tournament_forum.c reads and
- * writes the forum's tables in whichever schema variant is present. */
+ * writes the forum's tables in whichever schema variant is present; tournament_rating.c keeps the teams' ratings
+ * there. */
 #ifndef MOHSTATS_ACHIEVD_TOURNAMENT_H
 #define MOHSTATS_ACHIEVD_TOURNAMENT_H
 
@@ -65,7 +66,8 @@ int tforum_pending(tforum *f, uint32_t after, tlink **out, size_t *n, size_t max
 int tforum_team_guids(tforum *f, uint32_t team, uint64_t from_s, uint64_t to_s, char ***out, size_t *n);
 void tforum_guids_free(char **g, size_t n);
 /* Write the result in one transaction with its mark in mohstats_tournament_results: *recorded is false when the
- * mark was already there (written before: nothing changed). 0, or a negative error (nothing written). */
+ * mark was already there (written before) or the link is no longer to r's game (moved since it was read): nothing
+ * changed. 0, or a negative error (nothing written). */
 int tforum_record(tforum *f, const tresult *r, bool *recorded);
 
 /* Automatic links: tournament matches not linked, not completed, scheduled (a time in the schema's schedule
@@ -75,5 +77,33 @@ int tforum_scheduled(tforum *f, uint64_t from_s, uint64_t to_s, tlink **out, uin
 int tforum_game_linked(tforum *f, const char *match_id, bool *linked);
 /* Link a tournament match automatically unless a link exists already; *linked says whether it did. */
 int tforum_autolink(tforum *f, uint32_t id_match, const char *match_id, bool *linked);
+
+/* A team's active member and one GUID they linked ("" when none), as queryd's team rating reads them. */
+typedef struct {
+    uint32_t team, member;
+    char guid[65];
+} tmember;
+
+/* Whether the forum's teams have a rating column, and members (as of the last tforum_detect). */
+bool tforum_has_team_rating(const tforum *f);
+/* Every team's active members with each GUID they linked, ordered by team, member and GUID (malloc'd into *out). */
+int tforum_rosters(tforum *f, tmember **out, size_t *n);
+/* Write a team's rating on the forum's scale; *changed is false when it had that value already. */
+int tforum_set_rating(tforum *f, uint32_t team, int rating, bool *changed);
+
+/* ---- team ratings into the forum (tournament_rating.c) ---- */
+
+typedef struct team_rater team_rater;
+
+team_rater *team_rater_new(const achievd_settings *s, tforum *f);
+void team_rater_free(team_rater *r);
+/* Write each team's rating (rating_team_mean of its active members' skill ratings, on the forum's scale) where it
+ * changed, when the teams' members or the ratings changed since the last pass. *written counts the teams written.
+ * 0, or a negative error (retried at the next pass). */
+int team_rater_step(team_rater *r, unsigned *written);
+
+/* ClickHouse's answer to sql (malloc'd), or NULL with the failure logged; a NULL sql is a query that could not be
+ * built (out of memory). */
+char *tournament_ch_rows(const achievd_settings *s, const char *sql);
 
 #endif

@@ -391,13 +391,20 @@ int tforum_record(tforum *f, const tresult *res, bool *recorded)
         return -EIO;
     }
     /* The mark first: a second writer of the same result waits here for the first one's transaction, then finds
-     * the mark and writes nothing. */
+     * the mark and writes nothing.
+     *
+     * Only while the link is still the one read: the forum may have moved it (authd) since tforum_pending read it,
+     * and the result would then be the old game's. The SELECT of an INSERT ... SELECT is a locking read (shared
+     * locks, InnoDB at REPEATABLE READ): it sees the link as last committed, and holds it until this transaction
+     * ends. A move committed before finds no row here (nothing marked, nothing written: the next poll reads the
+     * new link); one coming after waits for this commit, and authd's statement then finds the mark and changes
+     * nothing (a recorded link no longer moves). */
     stmt q = {0};
     const char *outcome = res->outcome == 'a' ? "a" : res->outcome == 'b' ? "b" : "draw";
     stmt_num(&q,
              "INSERT IGNORE INTO mohstats_tournament_results\n"
              "  (id_match, match_id, id_team_a, id_team_b, result, score_a, score_b, ended_at, recorded_at)\n"
-             "VALUES (?",
+             "SELECT ?",
              res->l.id_match);
     stmt_param(&q, ", ?", res->l.match_id);
     stmt_num(&q, ", ?", res->l.team_a);
@@ -406,7 +413,8 @@ int tforum_record(tforum *f, const tresult *res, bool *recorded)
     stmt_num(&q, ", ?", res->score_a);
     stmt_num(&q, ", ?", res->score_b);
     stmt_num(&q, ", ?", (long long)res->ended_s);
-    stmt_add(&q, ", UNIX_TIMESTAMP())");
+    stmt_num(&q, ", UNIX_TIMESTAMP()\nFROM mohstats_tournament_links WHERE id_match = ?", res->l.id_match);
+    stmt_param(&q, " AND match_id = ?", res->l.match_id);
     unsigned long long marked = 0;
     int rc = run(f, &q, &marked);
     if (rc == 0 && marked == 1) {
@@ -510,4 +518,51 @@ int tforum_game_linked(tforum *f, const char *match_id, bool *linked)
     *linked = r->nrows > 0;
     mdb_result_free(r);
     return 0;
+}
+
+bool tforum_has_team_rating(const tforum *f)
+{
+    /* the teams package without its members table is no forum's, but then there is nothing to rate */
+    return has(f, "mohaa_teams", "rating") && has(f, "mohaa_team_members", "status");
+}
+
+int tforum_rosters(tforum *f, tmember **out, size_t *n)
+{
+    char err[256];
+    *out = NULL;
+    *n = 0;
+    /* the members queryd's /stats/team/{id}/rating counts: the active ones, whenever they joined */
+    mdb_result *r = query(f,
+                          "SELECT m.id_team, m.id_member, COALESCE(i.player_guid, '')\n"
+                          "FROM {p}mohaa_team_members AS m\n"
+                          "LEFT JOIN {p}mohaa_identities AS i ON i.id_member = m.id_member AND i.player_guid != ''\n"
+                          "WHERE m.status = 'active'\n"
+                          "ORDER BY m.id_team, m.id_member, i.player_guid",
+                          0, NULL, err, sizeof err);
+    if (!r) {
+        log_error("achievd: tournaments: cannot read the teams' members: %s", err);
+        return -EIO;
+    }
+    *out = r->nrows ? calloc(r->nrows, sizeof **out) : NULL;
+    for (unsigned long long i = 0; *out && i < r->nrows; i++) {
+        tmember *m = &(*out)[(*n)++];
+        m->team = cell_u32(r, i, 0);
+        m->member = cell_u32(r, i, 1);
+        snprintf(m->guid, sizeof m->guid, "%s", mdb_cell(r, i, 2) ? mdb_cell(r, i, 2) : "");
+    }
+    int rc = r->nrows && !*out ? -ENOMEM : 0;
+    mdb_result_free(r);
+    return rc;
+}
+
+int tforum_set_rating(tforum *f, uint32_t team, int rating, bool *changed)
+{
+    stmt q = {0};
+    unsigned long long affected = 0;
+    stmt_num(&q, "UPDATE {p}mohaa_teams SET rating = ?", rating);
+    stmt_num(&q, " WHERE id_team = ?", team);
+    stmt_num(&q, " AND NOT (rating <=> ?)", rating); /* a NULL rating is written too */
+    int rc = run(f, &q, &affected);
+    *changed = rc == 0 && affected > 0;
+    return rc;
 }

@@ -23,6 +23,38 @@ double rating_ordinal(rating r)
     return r.mu - 3.0 * r.sigma;
 }
 
+bool rating_member_offer(rating_member *m, rating r, double matches)
+{
+    if (matches <= m->matches)
+        return false;
+    m->r = r;
+    m->matches = matches;
+    return true;
+}
+
+bool rating_team_mean(const rating_member *members, size_t n, rating *out)
+{
+    double sum_mu = 0, sum_var = 0, rated = 0;
+    for (size_t i = 0; i < n; i++)
+        if (members[i].matches > 0) {
+            sum_mu += members[i].r.mu;
+            sum_var += members[i].r.sigma * members[i].r.sigma;
+            rated += 1;
+        }
+    if (rated == 0)
+        return false;
+    *out = (rating){sum_mu / rated, sqrt(sum_var) / rated};
+    return true;
+}
+
+#define FORUM_NEW_TEAM 1000.0 /* the forum's default rating for a team */
+#define FORUM_PER_MU 40.0
+
+int rating_forum_points(const rating_model *m, rating team)
+{
+    return (int)lround(FORUM_NEW_TEAM + FORUM_PER_MU * (team.mu - m->mu));
+}
+
 /* A team's strength: the weighted sum of its players' mu (above a new player's when above_new: see
  * rating_win_probabilities) with its variance (sigma^2), and the sum of the squared weights: how many players'
  * worth of performance noise (beta^2 each) the team's performance carries. */

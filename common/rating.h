@@ -73,4 +73,33 @@ double rating_after_inactivity(const rating_model *m, double sigma, double days,
 /* The conservative estimate leaderboards sort by: mu - 3 sigma (99.7% sure the skill is at least this). */
 double rating_ordinal(rating r);
 
+/* ---- a forum team's rating: one computation for what queryd serves (/stats/team/{id}/rating) and what achievd
+ * writes into the forum's smf_mohaa_teams.rating (docs/ratings.md, docs/tournaments.md) ---- */
+
+/* The family a forum team is rated in when none is asked for: the team game modes'. */
+#define RATING_TEAM_FAMILY "team"
+/* The members a team's rating counts at most (in member id order). */
+#define RATING_TEAM_MAX_MEMBERS 64
+
+/* A team member's rating: of the GUIDs the member linked, the one with the most rated matches in the family (a
+ * member may have played under several); matches 0: none of theirs is rated. Start from {0}. */
+typedef struct {
+    rating r;
+    double matches;
+} rating_member;
+
+/* Offer one of the member's GUIDs, rated r after matches rated matches: true when it is now the member's rating
+ * (more matches than the one before; on a tie the first offered stays). */
+bool rating_member_offer(rating_member *m, rating r, double matches);
+
+/* A team's rating from its members': the mean mu of its rated members, with the uncertainty of that mean (sqrt of
+ * the summed variances over n), so that teams of different sizes compare; members without a rated GUID are left
+ * out, as ratingd leaves guests out of a side's strength. false (out untouched) when none is rated. */
+bool rating_team_mean(const rating_member *members, size_t n, rating *out);
+
+/* A team's rating on the forum's scale (smf_mohaa_teams.rating: an INT, 1000 for a new team, ranked highest
+ * first): 1000 + 40 (mu - a new player's mu), rounded. A team of new players is at the forum's 1000; one skill
+ * point (a sixth of a match's performance spread, beta) is 40 of the forum's. */
+int rating_forum_points(const rating_model *m, rating team);
+
 #endif

@@ -669,7 +669,7 @@ typedef struct {
 typedef struct {
     double member_id;
     const char *guid; /* "" when none is rated */
-    double mu, sigma, matches;
+    rating_member rating;
 } team_member;
 
 /* The members of team id from the MariaDB rows (ordered by team, then member), each with their rating (guid ""
@@ -691,17 +691,14 @@ static size_t team_members_of(const cJSON *members, const cJSON *ratings, long i
             *m = (team_member){.member_id = member, .guid = ""};
         }
         const cJSON *rated = rows_find(ratings, "guid", row_str(r, "player_guid"));
-        if (rated && row_num(rated, "matches") > m->matches) {
+        if (rated && rating_member_offer(&m->rating, (rating){row_num(rated, "mu"), row_num(rated, "sigma")},
+                                         row_num(rated, "matches")))
             m->guid = row_str(rated, "guid");
-            m->mu = row_num(rated, "mu");
-            m->sigma = row_num(rated, "sigma");
-            m->matches = row_num(rated, "matches");
-        }
     }
     return n;
 }
 
-#define TEAM_MAX_MEMBERS 64
+#define TEAM_MAX_MEMBERS RATING_TEAM_MAX_MEMBERS
 
 /* The first row of team id, or NULL: the team does not exist. */
 static const cJSON *team_row(const cJSON *members, long id)
@@ -716,9 +713,7 @@ static const cJSON *team_row(const cJSON *members, long id)
 }
 
 /* A team as served, and its rated members as a team of the model (players[] of at least TEAM_MAX_MEMBERS). The
- * team's rating is its rated members' mean mu, with the uncertainty of that mean (sqrt of the summed variances over
- * n), so that teams of different sizes compare; members without a rated GUID are listed and left out, as ratingd
- * leaves guests out of a side's strength. */
+ * team's rating is rating_team_mean's, the one achievd writes into the forum on its scale (forum_rating). */
 static cJSON *team_json(const cJSON *members, const cJSON *ratings, long id, rating_player *players, size_t *nrated)
 {
     const cJSON *head = team_row(members, id);
@@ -728,31 +723,34 @@ static cJSON *team_json(const cJSON *members, const cJSON *ratings, long id, rat
     cJSON_AddNumberToObject(o, "team_id", (double)id);
     cJSON_AddStringToObject(o, "team_name", row_str(head, "team_name"));
     cJSON_AddStringToObject(o, "team_tag", row_str(head, "team_tag"));
-    double sum_mu = 0, sum_var = 0;
+    rating_member rms[TEAM_MAX_MEMBERS];
     *nrated = 0;
     for (size_t i = 0; i < n; i++) {
         cJSON *m = cJSON_CreateObject();
         bool rated = *ms[i].guid != '\0';
+        rms[i] = ms[i].rating;
         cJSON_AddNumberToObject(m, "member_id", ms[i].member_id);
         cJSON_AddStringToObject(m, "guid", ms[i].guid);
         cJSON_AddBoolToObject(m, "rated", rated);
         if (rated) {
-            add_rating(m, "", ms[i].mu, ms[i].sigma);
-            cJSON_AddNumberToObject(m, "rated_matches", ms[i].matches);
-            players[(*nrated)++] = (rating_player){.r = {ms[i].mu, ms[i].sigma}, .weight = 1};
-            sum_mu += ms[i].mu;
-            sum_var += ms[i].sigma * ms[i].sigma;
+            add_rating(m, "", ms[i].rating.r.mu, ms[i].rating.r.sigma);
+            cJSON_AddNumberToObject(m, "rated_matches", ms[i].rating.matches);
+            players[(*nrated)++] = (rating_player){.r = ms[i].rating.r, .weight = 1};
         }
         cJSON_AddItemToArray(list, m);
     }
     cJSON_AddNumberToObject(o, "members_count", (double)n);
     cJSON_AddNumberToObject(o, "rated_members", (double)*nrated);
-    if (*nrated > 0) {
-        add_rating(o, "", sum_mu / (double)*nrated, sqrt(sum_var) / (double)*nrated);
+    rating team;
+    if (rating_team_mean(rms, n, &team)) {
+        add_rating(o, "", team.mu, team.sigma);
+        rating_model model = served_model();
+        cJSON_AddNumberToObject(o, "forum_rating", rating_forum_points(&model, team));
     } else {
         cJSON_AddNullToObject(o, "mu");
         cJSON_AddNullToObject(o, "sigma");
         cJSON_AddNullToObject(o, "ordinal");
+        cJSON_AddNullToObject(o, "forum_rating");
     }
     cJSON_AddItemToObject(o, "members", list);
     return o;
@@ -847,7 +845,8 @@ void rating_forum_team(http_request *req, void *arg)
         return;
     }
     const char *family;
-    if (!family_param(req, DEFAULT_FAMILY, &family))
+    /* the family achievd rates forum teams in, so that the default answer's forum_rating is the forum's */
+    if (!family_param(req, RATING_TEAM_FAMILY, &family))
         return;
     team_args *a = ARGS_NEW(team_args);
     if (!a) {

@@ -31,7 +31,8 @@ typedef struct {
 #define HISTORY_MAX "200"
 
 /* The recorded matches of team {1} (every "?" is the team's id, {2} the opponent or 0 for any), from the team's
- * side: its score first, its result. */
+ * side: its score first, its result. Only this forum's: mohstats_tournament_results is the database's, and another
+ * forum's prefix in it has teams of the same ids (docs/tournaments.md). */
 // clang-format off
 #define HISTORY_SQL(where)                                                                                             \
     "SELECT r.id_match AS tournament_match_id, m.id_tournament, tr.name AS tournament_name, r.match_id,\n"          \
@@ -42,7 +43,7 @@ typedef struct {
     "       CASE WHEN r.result = 'draw' THEN 'draw'\n"                                                                  \
     "            WHEN (r.result = 'a') = (r.id_team_a = ?) THEN 'win' ELSE 'loss' END AS result\n"                      \
     "FROM mohstats_tournament_results AS r\n"                                                                           \
-    "LEFT JOIN {p}mohaa_tournament_matches AS m ON m.id_match = r.id_match\n"                                           \
+    "JOIN {p}mohaa_tournament_matches AS m ON m.id_match = r.id_match\n"                                                \
     "LEFT JOIN {p}mohaa_tournaments AS tr ON tr.id_tournament = m.id_tournament\n"                                      \
     "LEFT JOIN {p}mohaa_teams AS o ON o.id_team = IF(r.id_team_a = ?, r.id_team_b, r.id_team_a)\n"                     \
     "WHERE " where "\n"                                                                                                 \
@@ -172,8 +173,7 @@ static const char bracket_sql[] =
     "FROM {p}mohaa_tournament_matches AS m\n"
     "LEFT JOIN mohstats_tournament_links AS l ON l.id_match = m.id_match\n"
     "LEFT JOIN mohstats_tournament_results AS r ON r.id_match = m.id_match\n"
-    "WHERE m.id_tournament = ?\n"
-    "ORDER BY m.id_match";
+    "WHERE m.id_tournament = ?";
 
 static const char all_teams_sql[] =
     "SELECT t.id_team, t.team_name, t.team_tag FROM {p}mohaa_teams AS t\n"
@@ -219,19 +219,51 @@ static void add_team_ref(cJSON *o, const char *key, double id, const cJSON *team
     cJSON_AddStringToObject(t, "team_name", row_str(row, "team_name"));
 }
 
+/* A bracket row's round: the plugin's round_number, else smf-mohaa's round. */
+static double round_of(const cJSON *r)
+{
+    return cJSON_GetObjectItem(r, "round_number") ? row_num(r, "round_number") : row_num(r, "round");
+}
+
+/* Bracket order: by round, then the upper bracket before the lower (smf-mohaa's bracket_group), then the match's
+ * place in its round (the plugin's match_number), then id_match: the forum creates a bracket's matches in any
+ * order (a later round's match first, a replay added at the end). Absent columns read 0. */
+static int bracket_order(const void *x, const void *y)
+{
+    const cJSON *a = *(const cJSON *const *)x, *b = *(const cJSON *const *)y;
+    double ka[] = {round_of(a), row_num(a, "bracket_group"), row_num(a, "match_number"), row_num(a, "id_match")};
+    double kb[] = {round_of(b), row_num(b, "bracket_group"), row_num(b, "match_number"), row_num(b, "id_match")};
+    for (size_t i = 0; i < sizeof ka / sizeof ka[0]; i++)
+        if (ka[i] != kb[i])
+            return ka[i] < kb[i] ? -1 : 1;
+    return 0;
+}
+
 static void tournament_build(qjob *j)
 {
     const cJSON *bracket = job_rows(j, 1), *teams = job_rows(j, 2), *games = job_rows(j, 3);
+    size_t nrows = (size_t)cJSON_GetArraySize(bracket), nsorted = 0;
+    const cJSON **sorted = nrows ? malloc(nrows * sizeof *sorted) : NULL;
+    if (nrows && !sorted) {
+        job_error(j, 500, "Out of memory.");
+        return;
+    }
+    const cJSON *r;
+    cJSON_ArrayForEach(r, bracket)
+    {
+        sorted[nsorted++] = r;
+    }
+    if (nrows)
+        qsort(sorted, nrows, sizeof *sorted, bracket_order);
     cJSON *o = cJSON_CreateObject(), *head = job_take(j, 0), *t = cJSON_DetachItemFromArray(head, 0);
     cJSON_Delete(head);
     cJSON_AddItemToObject(o, "tournament", t);
     cJSON *rounds = cJSON_AddArrayToObject(o, "bracket");
     double round_seen = -1;
     cJSON *matches = NULL;
-    const cJSON *r;
-    cJSON_ArrayForEach(r, bracket)
-    {
-        double round = cJSON_GetObjectItem(r, "round_number") ? row_num(r, "round_number") : row_num(r, "round");
+    for (size_t i = 0; i < nrows; i++) {
+        r = sorted[i];
+        double round = round_of(r);
         if (!matches || round != round_seen) {
             cJSON *rd = cJSON_CreateObject();
             cJSON_AddNumberToObject(rd, "round", round);
@@ -276,6 +308,7 @@ static void tournament_build(qjob *j)
         }
         cJSON_AddItemToArray(matches, m);
     }
+    free(sorted);
     cJSON *players = job_take(j, 4);
     cJSON *p;
     cJSON_ArrayForEach(p, players)
@@ -330,8 +363,8 @@ static void tournament_start(qjob *j)
 
 /* ---- GET /stats/member/{id}/tournaments ---- */
 
-/* The recorded matches of the member's teams that ended while they were in the team (joined_date on; a member row
- * no longer active counts until nothing says when it left, so only while active). */
+/* The recorded matches of the member's teams (this forum's bracket matches) that ended while they were in the team
+ * (joined_date on; a member row no longer active counts until nothing says when it left, so only while active). */
 // clang-format off
 static const char member_record_sql[] =
     "SELECT tm.id_team, t.team_name, m.id_tournament, tr.name AS tournament_name, r.id_match AS tournament_match_id,\n"
@@ -342,7 +375,7 @@ static const char member_record_sql[] =
     "JOIN mohstats_tournament_results AS r ON (r.id_team_a = tm.id_team OR r.id_team_b = tm.id_team)\n"
     "     AND r.ended_at >= tm.joined_date\n"
     "LEFT JOIN {p}mohaa_teams AS t ON t.id_team = tm.id_team\n"
-    "LEFT JOIN {p}mohaa_tournament_matches AS m ON m.id_match = r.id_match\n"
+    "JOIN {p}mohaa_tournament_matches AS m ON m.id_match = r.id_match\n"
     "LEFT JOIN {p}mohaa_tournaments AS tr ON tr.id_tournament = m.id_tournament\n"
     "WHERE tm.id_member = ? AND tm.status = 'active'\n"
     "ORDER BY r.ended_at DESC, r.id_match DESC\n"

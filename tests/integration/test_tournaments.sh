@@ -5,7 +5,9 @@
 # at once for a link made after the game ended, and not again after a restart or a second link call; a scheduled
 # match is linked automatically to the one game of its teams, and not when two games fit; the same results in the
 # install.sql (smf-mohaa) and plugin schema variants of the forum's tables; queryd's team, head-to-head, tournament
-# and member record answers; a crash in the middle of a result's transaction.
+# and member record answers, on every variant; team ratings written into the forum (members' ratings and membership
+# changing); the bracket by round; a crash in the middle of a result's transaction; a link moved between achievd's
+# read and its commit.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 export LC_ALL=C
@@ -205,6 +207,48 @@ check_eq "member 301's record: 1-1 in the Winter Cup with Alpha" "2 1 1 0 Winter
   "$(q member/301/tournaments | jq -r '"\(.played) \(.wins) \(.losses) \(.draws) \(.tournaments[0].tournament_name) \(.tournaments[0].team_name) \(.tournaments[0].wins) \(.tournaments[0].losses)"')"
 check_eq "member 303 joined Alpha after its games: no record" "0" "$(q member/303/tournaments | jq -r .played)"
 
+# --- team ratings into the forum (docs/tournaments.md) -----------------------------------------------------------
+# Skill ratings in the team family, as ratingd stores them: 301 at 30 (the later of two), 302 at 26, 304 at 20;
+# 303, 305, 306, 307 unrated. Alpha: mean 28, 1000 + 40 * 3 = 1120; Bravo: 20, 800; Charlie and Delta (nobody rated)
+# keep the forum's 1000.
+rate() { # GUID MATCH END_MS MU...: rated team-family matches, in one insert (achievd sees all of them or none)
+  local rows=""
+  while [ $# -ge 4 ]; do
+    rows+="${rows:+, }('$1', '$2', 'player', $3, 'team', 1, $4, 3)"
+    shift 4
+  done
+  ch_query "INSERT INTO rating_changes (guid, match_key, kind, end_ms, family, rated, mu_after, sigma_after) VALUES $rows"
+}
+rate 301 r_1 1000 31 301 r_2 2000 30 302 r_1 1000 26 304 r_1 1000 20 || fail "ratings"
+ratings() { mdb_query "SELECT id_team, rating FROM ${1}mohaa_teams WHERE id_team BETWEEN 71 AND 74 ORDER BY id_team" | tr '\t' ' ' | tr '\n' ';'; }
+check "team ratings written: Alpha 1120, Bravo 800, Charlie and Delta untouched" retry 20 eval \
+  '[ "$(ratings smf_)" = "71 1120;72 800;73 1000;74 1000;" ]'
+check_eq "...Alpha's is the rating queryd serves, on the forum's scale" "28 1120" \
+  "$(q team/71/rating | jq -r '"\(.mu) \(.forum_rating)"')"
+check_eq "...written once each" 2 "$(metric achievd_team_ratings_written)"
+rate 302 r_3 3000 34
+check "a member's rating moves (302: 34): Alpha 1280" retry 20 eval '[ "$(ratings smf_)" = "71 1280;72 800;73 1000;74 1000;" ]'
+# 308, rated 30, joins Bravo (mean 25: 1000), then leaves it (800 again)
+rate 308 r_1 1000 30
+mdb_query "INSERT INTO smf_members (id_member, member_name, real_name) VALUES (308,'m308','m308');
+  INSERT INTO smf_mohaa_identities (id_member, player_guid, linked_at) VALUES (308,'308',1);
+  INSERT INTO smf_mohaa_team_members (id_team, id_member, role, joined_date, status) VALUES (72,308,'member',1,'active')"
+check "a rated member joins Bravo: 1000" retry 20 eval '[ "$(ratings smf_)" = "71 1280;72 1000;73 1000;74 1000;" ]'
+mdb_query "UPDATE smf_mohaa_team_members SET status = 'left' WHERE id_team = 72 AND id_member = 308"
+check "...and leaves it: 800" retry 20 eval '[ "$(ratings smf_)" = "71 1280;72 800;73 1000;74 1000;" ]'
+
+# Bracket order (round, then place in the round; smf-mohaa: upper bracket first), the same in every variant:
+# tournaments 8 (this schema), 9 (v1), 10 (v2), each with its matches created out of order.
+mdb_query "INSERT INTO smf_mohaa_tournaments (id_tournament, name) VALUES (8, 'Spring Cup');
+  INSERT INTO smf_mohaa_tournament_matches (id_match, id_tournament, \`round\`, round_number, match_number, id_team1, id_team2)
+    VALUES (41, 8, 2, 2, 1, 71, 73), (42, 8, 1, 1, 2, 73, 74), (43, 8, 1, 1, 1, 71, 72)"
+bracket_order() { # API PATH
+  curl -s "$1/stats/$2" |
+    jq -r '[.bracket[] | "\(.round):" + ([.matches[] | "\(.team1.team_id)-\(.team2.team_id)"] | join(","))] | join(" ")'
+}
+check_eq "the bracket by round, then place: matches created round 2 first" "1:71-72,73-74 2:71-73" \
+  "$(bracket_order "$API" tournament/8)"
+
 # --- the forum's schema variants (docs/tournaments.md) ------------------------------------------------------
 # v1: install.sql (smf-mohaa): bracket matches id_team_a/b, score_a/b, winner_id, match_date; history score_us/them;
 # teams without draws; members without left_date.
@@ -212,6 +256,9 @@ check_eq "member 303 joined Alpha after its games: no record" "0" "$(q member/30
 # opponent_name, id_tournament, team_score/opponent_score; teams with draws.
 mdb_query "CREATE TABLE v1_mohaa_identities LIKE smf_mohaa_identities;
   INSERT INTO v1_mohaa_identities SELECT * FROM smf_mohaa_identities;
+  CREATE TABLE v1_members LIKE smf_members;
+  INSERT INTO v1_members SELECT * FROM smf_members;
+  CREATE TABLE v1_mohaa_tournaments LIKE smf_mohaa_tournaments;
   CREATE TABLE v1_mohaa_teams (id_team INT UNSIGNED AUTO_INCREMENT PRIMARY KEY, team_name VARCHAR(255) NOT NULL UNIQUE,
     team_tag VARCHAR(10) DEFAULT '', description TEXT, logo_url VARCHAR(255) DEFAULT '', website VARCHAR(255) DEFAULT '',
     id_captain INT UNSIGNED DEFAULT 0, founded_date INT UNSIGNED DEFAULT 0, status VARCHAR(20) DEFAULT 'active',
@@ -228,6 +275,9 @@ mdb_query "CREATE TABLE v1_mohaa_identities LIKE smf_mohaa_identities;
     score_b INT UNSIGNED DEFAULT 0, winner_id INT UNSIGNED DEFAULT 0, match_date INT UNSIGNED DEFAULT 0);
   CREATE TABLE v2_mohaa_identities LIKE smf_mohaa_identities;
   INSERT INTO v2_mohaa_identities SELECT * FROM smf_mohaa_identities;
+  CREATE TABLE v2_members LIKE smf_members;
+  INSERT INTO v2_members SELECT * FROM smf_members;
+  CREATE TABLE v2_mohaa_tournaments LIKE smf_mohaa_tournaments;
   CREATE TABLE v2_mohaa_teams (id_team INT UNSIGNED AUTO_INCREMENT PRIMARY KEY, team_name VARCHAR(100) NOT NULL UNIQUE,
     team_tag VARCHAR(10) DEFAULT '', description TEXT, logo_url VARCHAR(255) DEFAULT '', banner_url VARCHAR(255) DEFAULT '',
     id_captain INT UNSIGNED NOT NULL, founded_date INT UNSIGNED DEFAULT 0,
@@ -256,8 +306,14 @@ for v in v1 v2; do
     CREATE TABLE ${v}_mohaa_achievement_progress LIKE smf_mohaa_achievement_progress;"
 done
 # The mohstats tables are the database's, not a prefix's: the variants' bracket matches take ids of their own.
-mdb_query "INSERT INTO v1_mohaa_tournament_matches (id_match, id_tournament, id_team_a, id_team_b) VALUES (21, 6, 72, 71);
+mdb_query "INSERT INTO v1_mohaa_tournaments (id_tournament, name) VALUES (6, 'Winter Cup'), (9, 'Spring Cup');
+  INSERT INTO v2_mohaa_tournaments (id_tournament, name) VALUES (7, 'Winter Cup'), (10, 'Spring Cup');
+  INSERT INTO v1_mohaa_tournament_matches (id_match, id_tournament, id_team_a, id_team_b) VALUES (21, 6, 72, 71);
   INSERT INTO v2_mohaa_tournament_matches (id_match, id_tournament, id_team1, id_team2) VALUES (31, 7, 73, 74);
+  INSERT INTO v1_mohaa_tournament_matches (id_match, id_tournament, \`round\`, bracket_group, id_team_a, id_team_b)
+    VALUES (51, 9, 2, 0, 71, 73), (52, 9, 1, 1, 73, 74), (53, 9, 1, 0, 71, 72);
+  INSERT INTO v2_mohaa_tournament_matches (id_match, id_tournament, round_number, match_number, id_team1, id_team2)
+    VALUES (61, 10, 2, 1, 71, 73), (62, 10, 1, 2, 73, 74), (63, 10, 1, 1, 71, 72);
   INSERT INTO mohstats_tournament_links (id_match, match_id, source) VALUES (21, '$G1', 'forum'), (31, '$G5', 'forum')"
 for v in v1 v2; do
   port=$(free_port)
@@ -278,8 +334,55 @@ check_eq "v2: a draw, no winner, the game linked; history in the plugin's column
   "$(mdb_query "SELECT IFNULL(id_winner, 'NULL'), team1_score, team2_score, game_match_id FROM v2_mohaa_tournament_matches WHERE id_match = 31" | tr '\t' ' ' | tr '\n' ';')$(
     history v2_ "opponent_name, id_tournament, team_score, opponent_score")$(
     mdb_query "SELECT id_team, wins, losses, draws FROM v2_mohaa_teams WHERE id_team IN (73, 74) ORDER BY id_team" | tr '\t' ' ' | tr '\n' ';')"
+check "v1 and v2: the same team ratings" retry 20 eval \
+  '[ "$(ratings v1_)|$(ratings v2_)" = "71 1280;72 800;73 1000;74 1000;|71 1280;72 800;73 1000;74 1000;" ]'
 kill -TERM "$PID_v1" "$PID_v2"
 wait "$PID_v1" "$PID_v2" 2>/dev/null
+
+# queryd on each variant, with a cache of its own (an answer's key does not name the prefix): the same answers as
+# on this schema for the same facts. v1's match 21 is this schema's 11 (Bravo v Alpha, game 1), v2's 31 is its 14
+# (Charlie v Delta, game 5's draw).
+declare -A VAPI VPID
+db=1
+for v in v1 v2; do
+  port=$(free_port)
+  SMF_DB_PREFIX=${v}_ QUERYD_URL=http://127.0.0.1:$port QUERY_BOARD_WARM=0 CACHE_REDIS_URL=${CACHE_REDIS_URL%/*}/$db \
+    "$MOHSTATS_BIN_DIR/queryd" >"$STACK_DIR/logs/queryd_$v.log" 2>&1 &
+  VPID[$v]=$!
+  VAPI[$v]=http://127.0.0.1:$port/api/v1
+  db=$((db + 1))
+  retry 20 eval '[ "$(http_status "http://127.0.0.1:'"$port"'/ready")" = 200 ]' || fail "queryd on $v"
+done
+qv() { curl -s "${VAPI[$1]}/stats/$2"; }
+entry() { # ID PATH: the answer's entry of tournament match ID, without its ids
+  jq -cS --argjson id "$1" "$2 | select(.tournament_match_id == \$id) | del(.tournament_match_id, .id_tournament)"
+}
+for v in v1 v2; do
+  for t in 71 72 73; do
+    check_eq "$v: team $t's stats as on this schema" "$(q team/$t | jq -cS .)" "$(qv $v team/$t | jq -cS .)"
+  done
+done
+check_eq "v1: the bracket by round, then upper before lower" "1:71-72,73-74 2:71-73" "$(bracket_order "${VAPI[v1]}" tournament/9)"
+check_eq "v2: the bracket by round, then match number" "1:71-72,73-74 2:71-73" "$(bracket_order "${VAPI[v2]}" tournament/10)"
+check_eq "v1: tournament 6's match 21 as this schema's 11" "$(q tournament/5 | entry 11 '.bracket[].matches[]')" \
+  "$(qv v1 tournament/6 | entry 21 '.bracket[].matches[]')"
+check_eq "v2: tournament 7's match 31 as this schema's 14" "$(q tournament/5 | entry 14 '.bracket[].matches[]')" \
+  "$(qv v2 tournament/7 | entry 31 '.bracket[].matches[]')"
+h=$(qv v1 team/71/matches)
+check_eq "v1: team 71's history: only this forum's match 21, as this schema's 11" \
+  "1 1 $(q team/71/matches | entry 11 '.matches[]')" "$(jq -r '"\(.played) \(.wins)"' <<<"$h") $(entry 21 '.matches[]' <<<"$h")"
+h=$(qv v2 team/73/matches)
+check_eq "v2: team 73's history: match 31, as this schema's 14" \
+  "1 $(q team/73/matches | entry 14 '.matches[]')" "$(jq -r .played <<<"$h") $(entry 31 '.matches[]' <<<"$h")"
+check_eq "v1: head to head 72 v 71: Bravo lost match 21" "1 0 1 Alpha" \
+  "$(qv v1 team/72/vs/71 | jq -r '"\(.played) \(.wins) \(.losses) \(.opponent.team_name)"')"
+check_eq "v1: member 301's record: match 21 won with Alpha in the Winter Cup" "1 1 0 Winter Cup Alpha" \
+  "$(qv v1 member/301/tournaments | jq -r '"\(.played) \(.wins) \(.losses) \(.tournaments[0].tournament_name) \(.tournaments[0].team_name)"')"
+check_eq "v2: member 306's record: the draw with Charlie" "1 0 0 1 Charlie" \
+  "$(qv v2 member/306/tournaments | jq -r '"\(.played) \(.wins) \(.losses) \(.draws) \(.tournaments[0].team_name)"')"
+check_eq "v1: team 71's rating as its forum column" 1280 "$(qv v1 team/71/rating | jq -r .forum_rating)"
+kill -TERM "${VPID[v1]}" "${VPID[v2]}"
+wait "${VPID[v1]}" "${VPID[v2]}" 2>/dev/null
 
 # --- a crash in the middle of a result's transaction -------------------------------------------------------------
 # Another session holds Bravo's row, so achievd's transaction for match 15 (Alpha v Bravo) stops at Bravo's totals,
@@ -324,5 +427,23 @@ G7=$(game t7_g7 "301 302" "304 305" allies 2 0)
 check_eq "linking 2000 to game 7: 200" 200 "$(link 2000 "{\"match_id\": \"$G7\"}" | cut -d' ' -f1)"
 check "...recorded behind 120 links that never resolve" retry 20 eval \
   '[ "$(mdb_query "SELECT COUNT(*) FROM mohstats_tournament_results WHERE id_match = 2000")" = 1 ]'
+
+# --- a link moved between achievd's read of it and its commit ----------------------------------------------------
+# Tournament match 16 (Charlie v Delta) is linked to game 3 (Delta won) while another session holds the teams table:
+# achievd reads the link, decides from game 3 and waits for the teams' names before its transaction. The forum
+# moves the link to game 4 (Charlie won) meanwhile. The result recorded is game 4's.
+mdb_query "INSERT INTO smf_mohaa_tournament_matches (id_match, id_tournament, id_team1, id_team2) VALUES (16, 5, 73, 74)"
+mdb_query "LOCK TABLES smf_mohaa_teams WRITE; SELECT SLEEP(5); UNLOCK TABLES" >/dev/null &
+holder=$!
+sleep 0.5
+check_eq "linking 16 to game 3: 200" 200 "$(link 16 "{\"match_id\": \"$G3\"}" | cut -d' ' -f1)"
+check "achievd has read the link and waits for the teams table" retry 10 eval \
+  '[ "$(mdb_query "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE '"'SELECT team_name FROM smf_mohaa_teams%'"'")" = 1 ]'
+check_eq "...the forum moves the link to game 4: 200" 200 "$(link 16 "{\"match_id\": \"$G4\"}" | cut -d' ' -f1)"
+wait "$holder"
+check "match 16 is recorded" retry 20 eval '[ "$(mdb_query "SELECT COUNT(*) FROM mohstats_tournament_results WHERE id_match = 16")" = 1 ]'
+check_eq "...from game 4, where Charlie (team a) won, and so is the bracket match" "$G4 a;73 $G4;" \
+  "$(mdb_query "SELECT match_id, result FROM mohstats_tournament_results WHERE id_match = 16" | tr '\t' ' ' | tr '\n' ';')$(
+    mdb_query "SELECT id_winner, game_match_id FROM smf_mohaa_tournament_matches WHERE id_match = 16" | tr '\t' ' ' | tr '\n' ';')"
 
 finish

@@ -272,6 +272,27 @@ static void test_deterministic(void **state)
     assert_memory_equal(a, b, sizeof a);
 }
 
+/* A forum team's rating: each member by their GUID with the most rated matches, the mean of the rated members, and
+ * the forum's scale (1000 for a team of new players, 40 a skill point). */
+static void test_forum_team(void **state)
+{
+    (void)state;
+    rating_model m = model(true);
+    rating_member ms[3] = {{{0, 0}, 0}, {{0, 0}, 0}, {{0, 0}, 0}};
+    assert_true(rating_member_offer(&ms[0], (rating){30, 3}, 2));
+    assert_false(rating_member_offer(&ms[0], (rating){40, 1}, 2)); /* a tie: the first GUID stays */
+    assert_true(rating_member_offer(&ms[0], (rating){31, 4}, 5));
+    assert_true(rating_member_offer(&ms[1], (rating){25, 3}, 1));
+    rating team = {0, 0};
+    assert_false(rating_team_mean(&ms[2], 1, &team)); /* nobody rated: nothing known */
+    assert_true(rating_team_mean(ms, 3, &team));      /* member 3, unrated, is left out */
+    assert_rating(team, 28.0, 2.5);
+    assert_int_equal(rating_forum_points(&m, team), 1120);
+    assert_int_equal(rating_forum_points(&m, rating_new(&m)), 1000);
+    assert_int_equal(rating_forum_points(&m, (rating){24.99, 1}), 1000);
+    assert_int_equal(rating_forum_points(&m, (rating){12.5, 1}), 500);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -285,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_inactivity_and_ordinal),
         cmocka_unit_test(test_model_settings),
         cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_forum_team),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
