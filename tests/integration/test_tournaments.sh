@@ -17,28 +17,9 @@ export ACHIEVD_TOURNAMENT_POLL_MS=300 ACHIEVD_TOURNAMENT_WINDOW_S=30 ACHIEVD_TOU
 stack_up || exit 1
 API=$MOHSTATS_URL/api/v1
 
-reg=$(curl -s -X POST "$API/servers/register" -H 'Content-Type: application/json' \
-  -d '{"name": "Cup", "ip_address": "127.0.0.1", "port": "12500"}')
-TOKEN=$(jq -r .token <<<"$reg")
-check "a game server registered" test -n "$TOKEN" -a "$TOKEN" != null
+. "$(dirname "$0")/match_lib.sh"
+check "a game server registered" register_server Cup 12500
 
-# post EVENT_JSON...: one batch; prints the HTTP status.
-post() {
-  local batch
-  batch=$(IFS=,; echo "[$*]")
-  curl -s -o /dev/null -w '%{http_code}' -X POST "$API/ingest/events" -H 'Content-Type: application/json' \
-    -H "X-Server-Token: $TOKEN" --data-binary "$batch"
-}
-ev() {
-  printf '{"type": "%s", "match_id": "%s", "session_id": "%s", "timestamp": "%s.000"%s}' "$1" "$MATCH" "$SESSION" \
-    "$2" "${3:+, $3}"
-}
-who() { printf '"%s_name": "P%s", "%s_guid": "%s", "%s_team": "%s"' "$1" "$2" "$1" "$2" "$1" "$3"; }
-spawn() { ev player_spawn "$1" "$(who player "$2" "$3")"; }
-kill_ev() {
-  ev player_kill "$1" "$(who attacker "$2" "$3"), $(who victim "$4" "$5"), \"weapon\": \"Thompson\", \
-\"hitloc\": \"torso_upper\", \"mod\": \"bullet\", \"damage\": \"100.000\""
-}
 # game SESSION ALLIES_GUIDS AXIS_GUIDS WINNER ALLIES_SCORE AXIS_SCORE: one whole game (start, spawns, a kill each
 # way, the end with its winner and scores); prints the match id queryd uses, once it is in ClickHouse.
 game() {
