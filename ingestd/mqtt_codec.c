@@ -29,6 +29,7 @@ static int put_varint(bytebuf *out, uint32_t v)
     return bytebuf_append(out, b, n);
 }
 
+/* Big-endian integers (1.5.2, 1.5.3). */
 static int put_u8(bytebuf *out, uint8_t v)
 {
     return bytebuf_append(out, (const char *)&v, 1);
@@ -237,6 +238,7 @@ static int skip_properties(const mqtt_packet *p, size_t *pos)
     return 0;
 }
 
+/* A Two Byte Integer at b. */
 static uint16_t get_u16(const uint8_t *b)
 {
     return (uint16_t)(b[0] << 8 | b[1]);

@@ -78,7 +78,7 @@ typedef struct {
     const char *topic; /* not NUL-terminated */
     size_t topic_len;
     uint8_t qos;
-    bool dup; /* the broker sent it before (a redelivery) */
+    bool dup;           /* the broker sent it before (a redelivery) */
     uint16_t packet_id; /* 0 for QoS 0 */
     const uint8_t *payload;
     size_t payload_len;

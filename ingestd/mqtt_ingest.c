@@ -89,7 +89,7 @@ typedef struct mqtt_message mqtt_message;
 struct mqtt_message {
     mqtt_ingest *m;
     mqtt_message *next;
-    uint64_t link; /* the connection it came on: a PUBACK on another one would acknowledge another message */
+    uint64_t link;      /* the connection it came on: a PUBACK on another one would acknowledge another message */
     uint16_t packet_id; /* 0: QoS 0, nothing to acknowledge */
     bool done;
 };
@@ -106,10 +106,10 @@ struct mqtt_ingest {
     uv_connect_t connect_req;
     uv_shutdown_t shutdown_req;
     link_state state;
-    uint64_t link;       /* counts connections: which one a message came on */
+    uint64_t link; /* counts connections: which one a message came on */
     mqtt_reader reader;
-    bool reading;        /* uv_read_start'ed on tcp */
-    bool paused;         /* not reading: too many messages in flight, or stopping */
+    bool reading; /* uv_read_start'ed on tcp */
+    bool paused;  /* not reading: too many messages in flight, or stopping */
     bool stopping, stopped;
     uint64_t linked_ms, ready_ms, sent_ms, ping_ms; /* ping_ms: a PINGREQ unanswered since then, or 0 */
     uint64_t retry_at_ms, retry_ms, failure_logged_ms;
@@ -126,6 +126,7 @@ static uint64_t now_ms(void)
     return uv_hrtime() / 1000000;
 }
 
+/* A connection's handle is closed: free it. */
 static void on_tcp_closed(uv_handle_t *h)
 {
     free(h);
@@ -161,12 +162,14 @@ static void connection_lost(mqtt_ingest *m, const char *why)
     }
 }
 
+/* A write of packets, with its bytes. */
 typedef struct {
     uv_write_t req;
     mqtt_ingest *m;
     char data[];
 } write_req;
 
+/* A write ended: free it; a failure ends the connection it was on, if that is still the current one. */
 static void on_written(uv_write_t *req, int status)
 {
     write_req *w = (write_req *)req;
@@ -317,6 +320,7 @@ static void batch_id_of(const mqtt_ingest *m, const mqtt_publish *p, uint8_t id[
     id[8] = (uint8_t)((id[8] & 0x3f) | 0x80);
 }
 
+/* A PUBLISH: drop it (and acknowledge it) if it is not an active server's batch, else hand it to ingest_api. */
 static void on_message(mqtt_ingest *m, const mqtt_publish *p)
 {
     metric_inc(m->received);
@@ -441,6 +445,7 @@ static void on_packet(mqtt_ingest *m, const mqtt_packet *p)
     }
 }
 
+/* libuv reads into the reader's buffer: no copy, and never more than one packet's bound. */
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     mqtt_ingest *m = h->data;
@@ -453,6 +458,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init((char *)space, (unsigned)n);
 }
 
+/* Bytes from the broker: handle every whole packet; stop reading with MQTT_MAX_IN_FLIGHT messages in flight. */
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     mqtt_ingest *m = s->data;
@@ -504,6 +510,7 @@ static void start_reading(mqtt_ingest *m)
         m->reading = true;
 }
 
+/* The TCP connection is up: log in (CONNECT) and read the answer. */
 static void on_connected(uv_connect_t *req, int status)
 {
     mqtt_ingest *m = req->data;
@@ -551,6 +558,7 @@ static int resolve(const mqtt_ingest *m, struct sockaddr_storage *addr)
     return 0;
 }
 
+/* Open a TCP connection to the broker. */
 static void start_connect(mqtt_ingest *m)
 {
     struct sockaddr_storage addr;
@@ -573,6 +581,7 @@ static void start_connect(mqtt_ingest *m)
         connection_lost(m, uv_strerror(rc));
 }
 
+/* Every TICK_MS: reconnect when it is time, give up a login not answered, ping an idle connection. */
 static void on_timer(uv_timer_t *t)
 {
     mqtt_ingest *m = t->data;
@@ -658,6 +667,7 @@ mqtt_ingest *mqtt_ingest_new(uv_loop_t *loop, ingest_api *api, const broker_acco
     return m;
 }
 
+/* The last handle is closed: the stop is done. */
 static void on_timer_closed(uv_handle_t *h)
 {
     mqtt_ingest *m = h->data;
@@ -672,6 +682,7 @@ static void on_stop_closed(uv_handle_t *h)
     uv_close((uv_handle_t *)&m->timer, on_timer_closed);
 }
 
+/* The DISCONNECT and the PUBACKs before it are written: close the connection. */
 static void on_stop_shutdown(uv_shutdown_t *req, int status)
 {
     (void)status;

@@ -43,6 +43,8 @@ static void test_connect_bytes(void **state)
                            .receive_max = 1000,
                            .max_packet = 4u << 20};
     assert_int_equal(mqtt_put_connect(&b, &o), 0);
+    /* One field a line. */
+    // clang-format off
     static const uint8_t want[] = {
         0x10, 34,                                /* CONNECT, remaining length */
         0, 4, 'M', 'Q', 'T', 'T', 5,             /* protocol name, level 5 */
@@ -54,6 +56,7 @@ static void test_connect_bytes(void **state)
         0x27, 0x00, 0x40, 0x00, 0x00,            /* Maximum Packet Size 4 MiB */
         0, 1, 'c', 0, 1, 'u', 0, 2, 'p', 'w',    /* client id, user, password */
     };
+    // clang-format on
     assert_int_equal(b.len, sizeof want);
     assert_memory_equal(b.data, want, sizeof want);
     bytebuf_free(&b);
@@ -67,10 +70,15 @@ static void test_small_packets(void **state)
     assert_int_equal(mqtt_put_puback(&b, 0x1234), 0);
     assert_int_equal(mqtt_put_pingreq(&b), 0);
     assert_int_equal(mqtt_put_disconnect(&b), 0);
+    /* One packet a line. */
+    // clang-format off
     static const uint8_t want[] = {
         0x82, 18, 0, 1, 0, 0, 12, '$', 's', 'h', 'a', 'r', 'e', '/', 'g', '/', 't', '/', '+', 1,
-        0x40, 2, 0x12, 0x34, 0xc0, 0, 0xe0, 0,
+        0x40, 2, 0x12, 0x34,
+        0xc0, 0,
+        0xe0, 0,
     };
+    // clang-format on
     assert_int_equal(b.len, sizeof want);
     assert_memory_equal(b.data, want, sizeof want);
     bytebuf_free(&b);
