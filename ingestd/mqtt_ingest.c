@@ -30,9 +30,9 @@
  *     that restarted too (tests/integration/test_mqtt.sh: without either, 2,079 of 3,000 messages twice).
  *  What is not covered: two different messages with the same topic, payload and packet id (the broker reuses a
  *  packet id only after its PUBACK) of which the second is flagged count once: identical bytes of one server,
- *  65,535 messages apart, the second in the first seconds of a connection or within RECENT_IDS of the first. A batch
- * stored in the spool (Redis was down) whose PUBACK was lost with a SIGKILL is stored again by the redelivery, and
- * again by the spool's replay. */
+ *  65,535 messages apart, the second in the first seconds of a connection or within RECENT_IDS of the first. And a
+ *  batch stored in the spool (Redis was down) whose PUBACK was lost with a SIGKILL is stored twice: by the message
+ *  sent again, and by the spool's replay. */
 #include "mqtt_ingest.h"
 
 #include <errno.h>
