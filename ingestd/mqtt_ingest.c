@@ -31,8 +31,10 @@
  *  What is not covered: two different messages with the same topic, payload and packet id (the broker reuses a
  *  packet id only after its PUBACK) of which the second is flagged count once: identical bytes of one server,
  *  65,535 messages apart, the second in the first seconds of a connection or within RECENT_IDS of the first. And a
- *  batch stored in the spool (Redis was down) whose PUBACK was lost with a SIGKILL is stored twice: by the message
- *  sent again, and by the spool's replay. */
+ *  batch stored in the spool (Redis down) whose PUBACK was lost with the connection to the broker, ingestd still
+ *  running, when Redis is back before the spool replays it: the copy sent again reaches ClickHouse first, and the
+ *  replay, not flagged (spool.c flags a replay only when a copy may be in the stream already), adds it again. After
+ *  a SIGKILL the replay is flagged (the file is an earlier run's). */
 #include "mqtt_ingest.h"
 
 #include <errno.h>
