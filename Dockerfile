@@ -32,7 +32,7 @@ FROM debian:12-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libuv1 libhiredis0.14 libpq5 libmariadb3 libcjson1 libcurl4 \
-      libmosquitto1 mosquitto ca-certificates curl postgresql-client-15 mariadb-client libjs-chart.js \
+      mosquitto ca-certificates curl postgresql-client-15 mariadb-client libjs-chart.js \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin mohstats \
  && install -d -o mohstats -g mohstats /var/lib/mohstats/spool /var/lib/mohstats/demo \

@@ -97,6 +97,8 @@ struct ingest_request {
     uint64_t start_ns;
     /* Another transport's batch (req NULL): who sent it, for the log, and whom to tell how it ended. */
     char origin[80];
+    uint8_t given_batch_id[16]; /* its transport's batch id, if has_batch_id */
+    bool has_batch_id;
     ingest_done_fn done;
     void *done_arg;
 };
@@ -273,10 +275,11 @@ static void on_xadd(redis_client *c, struct redisReply *reply, const char *err, 
     }
     /* With no reply the outcome is unknown (the entry may have landed): the batch is spooled flagged as a
      * possible duplicate, and the writer checks ClickHouse for it. An error reply means Redis did not run the
-     * XADD, and a batch never sent is not in the stream either: those are spooled unflagged. During an
-     * outage every batch lands here: one log line per second at most, with the count. */
+     * XADD, and a batch never sent is not in the stream either: those are spooled unflagged (unless their
+     * transport flagged them: an MQTT redelivery). During an outage every batch lands here: one log line per
+     * second at most, with the count. */
     ingest_api *api = j->api;
-    j->sb.maybe_duplicate = !reply || reply->type != REDIS_REPLY_ERROR;
+    j->sb.maybe_duplicate |= !reply || reply->type != REDIS_REPLY_ERROR;
     api->append_failures++;
     uint64_t now = uv_hrtime() / 1000000;
     if (now - api->append_failure_logged_ms >= 1000) {
@@ -310,7 +313,10 @@ static void ingest_parsed(ingest_request *j, int rc)
     event_context ctx = {.server_id = j->server_id, .received_ms = j->received_ms};
     if (s)
         ctx.maps = live_server_session_maps(s);
-    uuid_v4(ctx.batch_id);
+    if (j->has_batch_id)
+        memcpy(ctx.batch_id, j->given_batch_id, sizeof ctx.batch_id);
+    else
+        uuid_v4(ctx.batch_id);
     uuid_format(ctx.batch_id, j->sb.batch_id);
     j->summaries = calloc(j->parsed.nevents, sizeof *j->summaries);
     if (!j->summaries) {
@@ -625,8 +631,8 @@ static void reason_init(reject_reason *r, const char *name)
                                "Ingest batches rejected (HTTP requests and MQTT messages), by reason", label);
 }
 
-int ingest_api_submit(ingest_api *api, const char *server_id, const char *origin, const char *body, size_t len,
-                      ingest_done_fn done, void *arg)
+int ingest_api_submit(ingest_api *api, const char *server_id, const ingest_submission *how, const char *body,
+                      size_t len, ingest_done_fn done, void *arg)
 {
     ingest_request *j = calloc(1, sizeof *j);
     if (!j || !(j->owned_body = malloc(len + 1))) {
@@ -643,7 +649,12 @@ int ingest_api_submit(ingest_api *api, const char *server_id, const char *origin
     j->done = done;
     j->done_arg = arg;
     snprintf(j->server_id, sizeof j->server_id, "%s", server_id);
-    snprintf(j->origin, sizeof j->origin, "%s", origin);
+    snprintf(j->origin, sizeof j->origin, "%s", how->origin);
+    if (how->batch_id) {
+        memcpy(j->given_batch_id, how->batch_id, sizeof j->given_batch_id);
+        j->has_batch_id = true;
+    }
+    j->sb.maybe_duplicate = how->maybe_duplicate;
     /* The bound of an HTTP body (1 MiB): a broker may carry far larger messages. */
     if (len > api->limits.max_body_bytes) {
         char msg[160];

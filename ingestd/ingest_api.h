@@ -3,6 +3,9 @@
 #ifndef MOHSTATS_INGEST_API_H
 #define MOHSTATS_INGEST_API_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "http_server.h"
 #include "live_state.h"
 #include "redis_client.h"
@@ -38,11 +41,19 @@ void ingest_api_free(ingest_api *api);
  * label in mohstats_ingest_rejected_total (NULL when stored), message what the HTTP body would have said. */
 typedef void (*ingest_done_fn)(int status, const char *reason, const char *message, void *arg);
 
+/* What a transport knows of a batch besides its bytes. */
+typedef struct {
+    const char *origin;      /* names the sender in log lines */
+    const uint8_t *batch_id; /* 16 bytes: the batch's id, the same for every copy a transport delivers again (NULL:
+                                a new random one) */
+    bool maybe_duplicate;    /* a copy may be stored already: consumers check for batch_id (stream.h) */
+} ingest_submission;
+
 /* Ingest len bytes of body (copied) as a batch of server_id, whom its transport authenticated (the MQTT broker,
  * by its credentials and topic ACL): the same budgets, parsing, quirks, enrichment, limits and durable append as
- * an HTTP batch, then done(...) on the loop's thread, possibly from within this call. origin names the sender in log
- * lines. 0, or -ENOMEM (done is not called). */
-int ingest_api_submit(ingest_api *api, const char *server_id, const char *origin, const char *body, size_t len,
-                      ingest_done_fn done, void *arg);
+ * an HTTP batch, then done(...) on the loop's thread, possibly from within this call. 0, or -ENOMEM (done is not
+ * called). */
+int ingest_api_submit(ingest_api *api, const char *server_id, const ingest_submission *how, const char *body,
+                      size_t len, ingest_done_fn done, void *arg);
 
 #endif

@@ -1,38 +1,74 @@
-/* MQTT in: one libmosquitto client driven by the daemon's libuv loop (a uv_poll on its socket, a timer for its
- * keepalive and reconnects), each message handed to ingest_api_submit as a batch of the server its topic names.
+/* MQTT in: an MQTT 5 subscriber of our own on the daemon's libuv loop (mqtt_codec.c has the packets), each message
+ * handed to ingest_api_submit as a batch of the server its topic names, and acknowledged only once it is stored.
  *
  * Why the topic's server id can be believed: the broker lets a client log in only with an active server's id and
  * token, and publish only to that id's topic (ingestd/broker_auth/). ingestd checks again that the id is an active
  * server (broker_accounts): a server revoked a moment ago may still have a connection the broker has not closed.
  *
- * What "taken" means here: the tracker publishes with QoS 0; the broker upgrades what it delivers to ingestd to
- * the subscription's QoS 1 (upgrade_outgoing_qos) and keeps it in the persistent session until ingestd
- * acknowledges it. libmosquitto sends that PUBACK as soon as the message is read, before the XADD: a message
- * between its PUBACK and its durable append (milliseconds) is lost if ingestd dies right then (SIGKILL, a crash);
- * a clean stop first finishes every message read. README, Known limits, says what else can be lost where. */
+ * Why not libmosquitto: it sends a QoS 1 PUBACK as soon as it has read the message, before its callback runs (2.0's
+ * lib/handle_publish.c), and has no option to defer it; a message between that PUBACK and its XADD was lost if
+ * ingestd died then. Here the PUBACK goes out after the XADD, so the broker forgets nothing ingestd has not stored.
+ *
+ * Why every message counts once end to end, though MQTT QoS 1 is "at least once":
+ *  1. The tracker publishes with QoS 0; the broker delivers to ingestd's session with the subscription's QoS 1
+ *     (upgrade_outgoing_qos) and keeps each message in the session (Session Expiry: never, persistence on) until
+ *     ingestd's PUBACK for it. The session outlives ingestd's connection, and a clean restart of the broker.
+ *  2. ingestd sends a message's PUBACK only after ingest_api_submit's done: 202 (the XADD was answered with an
+ *     entry id, or the spool fsynced it) or a refusal for good (4xx: counted and dropped, as over HTTP), and in the
+ *     order the messages came (MQTT 5 4.6). A 503, no memory, or a lost connection: no PUBACK, the broker sends the
+ *     message again on the next connection (MQTT 5 4.4: unacknowledged PUBLISH packets are sent again, with their
+ *     packet ids and DUP set). So nothing taken from the broker is lost by a SIGKILL: at worst it comes again.
+ *  3. A message that comes again may have been stored already (XADDed, the PUBACK lost with the process). Its
+ *     batch id is not random but derived from the message (batch_id_of: the session, the topic, the packet id, the
+ *     payload), so every copy has the same one, and a copy that may be a second one is flagged maybe_duplicate:
+ *     the stream writer then inserts it only if ClickHouse does not have that batch id (stream_writer.c I4), and
+ *     achievd skips a batch id it has counted (docs/achievements.md). "May be a second one" is: DUP set (the broker
+ *     sent it before: ingestd died, or the connection broke), or this process handed a message with that batch
+ *     id to ingest_api lately (the last RECENT_IDS), or the message came in the first SUSPECT_MS of a connection.
+ *     The last two are for a broker that crashed: it restarts from its last autosave, where a message it sent
+ *     after that has no DUP mark yet, and such messages are the first it sends again; the time covers an ingestd
+ *     that restarted too (tests/integration/test_mqtt.sh: without either, 2,079 of 3,000 messages twice).
+ *  What is not covered: two different messages with the same topic, payload and packet id (the broker reuses a
+ *  packet id only after its PUBACK) of which the second is flagged count once: identical bytes of one server,
+ *  65,535 messages apart, the second in the first seconds of a connection or within RECENT_IDS of the first. And a
+ *  batch stored in the spool (Redis down) whose PUBACK was lost with the connection to the broker, ingestd still
+ *  running, when Redis is back before the spool replays it: the copy sent again reaches ClickHouse first, and the
+ *  replay, not flagged (spool.c flags a replay only when a copy may be in the stream already), adds it again. After
+ *  a SIGKILL the replay is flagged (the file is an earlier run's). */
 #include "mqtt_ingest.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
-#include <mosquitto.h>
-
+#include "hashmap.h"
 #include "log.h"
 #include "metrics.h"
+#include "mqtt_codec.h"
+#include "sha256.h"
 
 #define EVENTS_PREFIX "openmohaa/events/"
 /* Seconds between keepalive pings: the broker drops a client silent for 1.5 times this. */
 #define KEEPALIVE_S 30
-/* How often the loop lets libmosquitto do its housekeeping (pings, timeouts), and looks at reconnecting. */
+/* How often the loop looks at pings, login timeouts and reconnecting. */
 #define TICK_MS 500
 /* A login the broker has not answered by then is given up, and tried again. */
 #define LOGIN_TIMEOUT_MS 10000
-/* Packets read at most per readiness of the socket, so one busy broker connection cannot hold the loop long. */
-#define READS_PER_POLL 64
+/* The messages of a connection's first seconds may be copies of stored ones without DUP (point 3 above). */
+#define SUSPECT_MS 10000
+/* The largest packet the broker may send ingestd (Maximum Packet Size): it drops larger messages, and logs that.
+ * Above the 1 MiB an HTTP body may have, so that a message over it is counted as too_large, as over HTTP. */
+#define MAX_PACKET (4u << 20)
+#define SUBSCRIBE_ID 1
+/* How many batch ids of the latest messages are remembered (point 3): 16 bytes each and a map entry, some 6 MB;
+ * at 1,000 messages a second, the last minute. */
+#define RECENT_IDS 65536
 
 const config_var mqtt_ingest_config_vars[] = {
     {"MQTT_URL", "",
@@ -45,7 +81,8 @@ const config_var mqtt_ingest_config_vars[] = {
      "the shared subscription's group: the ingestd processes of a group split the "
      "messages, each message to one of them"},
     {"MQTT_MAX_IN_FLIGHT", "1000",
-     "messages read but not stored yet, at most: beyond, ingestd stops reading and the broker queues them"},
+     "messages read but not stored yet, at most (up to 65535): the broker sends no more until ingestd has "
+     "acknowledged some, and queues them"},
     {"MQTT_ACCOUNTS_FILE", "",
      "where ingestd writes the active game servers' ids and token hashes for the broker's plugin (empty: not "
      "written; one ingestd writing it is enough)"},
@@ -55,27 +92,47 @@ const config_var mqtt_ingest_config_vars[] = {
     {NULL, NULL, NULL},
 };
 
+typedef enum { LINK_NONE, LINK_CONNECTING, LINK_LOGGING_IN, LINK_READY } link_state;
+
+/* A message read and not acknowledged yet, in the order they came (PUBACKs go out in that order). */
+typedef struct mqtt_message mqtt_message;
+struct mqtt_message {
+    mqtt_ingest *m;
+    mqtt_message *next;
+    uint64_t link;      /* the connection it came on: a PUBACK on another one would acknowledge another message */
+    uint16_t packet_id; /* 0: QoS 0, nothing to acknowledge */
+    bool done;
+};
+
 struct mqtt_ingest {
     uv_loop_t *loop;
     ingest_api *api;
     const broker_accounts *accounts;
-    struct mosquitto *mosq;
-    char host[256], subscription[192];
+    char host[256], client_id[256], user[128], password[256], subscription[192];
     int port;
-    uv_poll_t *poll; /* on the client's socket while it has one; freed by its close callback */
-    int poll_fd;
     uv_timer_t timer;
-    bool linked;    /* the client has a socket (connecting or connected) */
-    bool connected; /* the broker accepted the login */
-    bool paused;    /* not reading: too many messages in flight, or stopping */
+    /* The connection: its TCP handle while it has one (freed by its close callback), and its state. */
+    uv_tcp_t *tcp;
+    uv_connect_t connect_req;
+    uv_shutdown_t shutdown_req;
+    link_state state;
+    uint64_t link; /* counts connections: which one a message came on */
+    mqtt_reader reader;
+    bool reading; /* uv_read_start'ed on tcp */
+    bool paused;  /* not reading: too many messages in flight, or stopping */
     bool stopping, stopped;
-    uint64_t linked_ms; /* when the current connection attempt began */
-    uint64_t retry_at_ms, retry_ms;
-    uint64_t failure_logged_ms;
+    uint64_t linked_ms, ready_ms, sent_ms, ping_ms; /* ping_ms: a PINGREQ unanswered since then, or 0 */
+    uint64_t retry_at_ms, retry_ms, failure_logged_ms;
+    mqtt_message *head, *tail;
+    /* The batch ids of the last RECENT_IDS messages handed to ingest_api: a ring, and a map of them to their
+     * place in it plus one. */
+    uint8_t (*recent)[16];
+    size_t recent_next;
+    hashmap *recent_map;
     unsigned in_flight, max_in_flight;
     void (*stop_done)(void *);
     void *stop_arg;
-    metric *received, *accepted, *connected_gauge;
+    metric *received, *accepted, *redelivered, *connected_gauge;
     log_throttle drops_log;
 };
 
@@ -84,141 +141,106 @@ static uint64_t now_ms(void)
     return uv_hrtime() / 1000000;
 }
 
-static void on_poll(uv_poll_t *h, int status, int events);
-
-static void poll_close(mqtt_ingest *m)
+/* A connection's handle is closed: free it. */
+static void on_tcp_closed(uv_handle_t *h)
 {
-    if (!m->poll)
-        return;
-    uv_close((uv_handle_t *)m->poll, (uv_close_cb)free);
-    m->poll = NULL;
-    m->poll_fd = -1;
+    free(h);
 }
 
-/* Watch the client's socket for what it needs now: reading unless paused, writing while it has output queued. */
-static void poll_update(mqtt_ingest *m)
-{
-    int fd = mosquitto_socket(m->mosq);
-    if (fd < 0 || !m->linked) {
-        poll_close(m);
-        return;
-    }
-    if (m->poll && m->poll_fd != fd)
-        poll_close(m);
-    if (!m->poll) {
-        m->poll = malloc(sizeof *m->poll);
-        if (!m->poll || uv_poll_init(m->loop, m->poll, fd) != 0) {
-            free(m->poll);
-            m->poll = NULL;
-            return;
-        }
-        m->poll->data = m;
-        m->poll_fd = fd;
-    }
-    int events = (m->paused ? 0 : UV_READABLE) | (mosquitto_want_write(m->mosq) ? UV_WRITABLE : 0);
-    if (events)
-        uv_poll_start(m->poll, events, on_poll);
-    else
-        uv_poll_stop(m->poll);
-}
-
-/* The connection failed or ended: stop watching it and try again later (1 s, doubling up to 30 s). */
+/* The connection failed or ended: close it and try again later (1 s, doubling up to 30 s). Messages of it still
+ * being stored get no PUBACK: the broker sends them again on the next connection. */
 static void connection_lost(mqtt_ingest *m, const char *why)
 {
-    if (!m->linked)
+    if (m->state == LINK_NONE)
         return;
-    bool was_connected = m->connected;
-    m->linked = m->connected = false;
+    bool was_ready = m->state == LINK_READY;
+    m->state = LINK_NONE;
+    m->link++;
+    m->reading = false;
+    m->ping_ms = 0;
     metric_set(m->connected_gauge, 0);
-    poll_close(m);
+    if (m->tcp) {
+        uv_close((uv_handle_t *)m->tcp, on_tcp_closed);
+        m->tcp = NULL;
+    }
+    mqtt_reader_reset(&m->reader);
     if (m->stopping)
         return;
-    m->retry_ms = was_connected ? 1000 : (m->retry_ms ? m->retry_ms * 2 : 1000);
+    m->retry_ms = was_ready ? 1000 : (m->retry_ms ? m->retry_ms * 2 : 1000);
     if (m->retry_ms > 30000)
         m->retry_ms = 30000;
     m->retry_at_ms = now_ms() + m->retry_ms;
-    if (was_connected || now_ms() - m->failure_logged_ms >= 60000) {
+    if (was_ready || now_ms() - m->failure_logged_ms >= 60000) {
         log_warn("MQTT broker %s:%d: %s; reconnecting in %llu s (game servers fall back to HTTP meanwhile)", m->host,
                  m->port, why, (unsigned long long)m->retry_ms / 1000);
         m->failure_logged_ms = now_ms();
     }
 }
 
-static void start_connect(mqtt_ingest *m)
+/* A write of packets, with its bytes. */
+typedef struct {
+    uv_write_t req;
+    mqtt_ingest *m;
+    char data[];
+} write_req;
+
+/* A write ended: free it; a failure ends the connection it was on, if that is still the current one. */
+static void on_written(uv_write_t *req, int status)
 {
-    /* A host name is resolved here, blocking the loop: give MQTT_URL an address, or a name /etc/hosts knows. */
-    int rc = mosquitto_connect_async(m->mosq, m->host, m->port, KEEPALIVE_S);
-    if (rc != MOSQ_ERR_SUCCESS) {
-        m->linked = true; /* so that connection_lost schedules the retry */
-        connection_lost(m, rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
-        return;
-    }
-    m->linked = true;
-    m->linked_ms = now_ms();
-    poll_update(m);
+    write_req *w = (write_req *)req;
+    mqtt_ingest *m = w->m;
+    /* A write cancelled by the close of its connection, or of an earlier connection, says nothing new. */
+    if (status < 0 && status != UV_ECANCELED && (uv_tcp_t *)req->handle == m->tcp)
+        connection_lost(m, uv_strerror(status));
+    free(w);
 }
 
-static void on_poll(uv_poll_t *h, int status, int events)
+/* Send the packets in out (then emptied) on the connection, if it is still there. */
+static void send_packets(mqtt_ingest *m, bytebuf *out)
 {
-    mqtt_ingest *m = h->data;
-    int rc = MOSQ_ERR_SUCCESS;
-    if (status < 0 || (events & UV_READABLE))
-        rc = mosquitto_loop_read(m->mosq, READS_PER_POLL);
-    if (rc == MOSQ_ERR_SUCCESS && (events & UV_WRITABLE))
-        rc = mosquitto_loop_write(m->mosq, 1);
-    if (rc != MOSQ_ERR_SUCCESS)
-        connection_lost(m, rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
-    else
-        poll_update(m);
-}
-
-static void on_timer(uv_timer_t *t)
-{
-    mqtt_ingest *m = t->data;
-    if (m->stopping)
-        return;
-    if (!m->linked) {
-        if (now_ms() >= m->retry_at_ms)
-            start_connect(m);
+    if (!out->len || !m->tcp) {
+        out->len = 0;
         return;
     }
-    if (!m->connected && now_ms() - m->linked_ms > LOGIN_TIMEOUT_MS) {
-        /* The next connect closes this socket (libmosquitto does, before it opens one). */
-        connection_lost(m, "no answer to the login within 10 s");
+    write_req *w = malloc(sizeof *w + out->len);
+    if (!w) {
+        out->len = 0;
+        connection_lost(m, "out of memory");
         return;
     }
-    int rc = mosquitto_loop_misc(m->mosq);
-    if (rc != MOSQ_ERR_SUCCESS)
-        connection_lost(m, mosquitto_strerror(rc));
-    else
-        poll_update(m);
-}
-
-static void on_connect(struct mosquitto *mosq, void *obj, int rc)
-{
-    mqtt_ingest *m = obj;
-    if (rc != 0) {
-        /* The library ends the connection; connection_lost follows with the retry. */
-        log_error("MQTT broker %s:%d refused ingestd's login: %s (check MQTT_URL's user and password)", m->host,
-                  m->port, mosquitto_connack_string(rc));
+    w->m = m;
+    memcpy(w->data, out->data, out->len);
+    uv_buf_t buf = uv_buf_init(w->data, (unsigned)out->len);
+    out->len = 0;
+    int rc = uv_write(&w->req, (uv_stream_t *)m->tcp, &buf, 1, on_written);
+    if (rc < 0) {
+        free(w);
+        connection_lost(m, uv_strerror(rc));
         return;
     }
-    m->connected = true;
-    m->retry_ms = 0;
-    metric_set(m->connected_gauge, 1);
-    /* The session is persistent, so the broker keeps this subscription; subscribing again costs nothing. */
-    rc = mosquitto_subscribe(mosq, NULL, m->subscription, 1);
-    if (rc != MOSQ_ERR_SUCCESS)
-        log_error("MQTT: cannot subscribe to %s: %s", m->subscription, mosquitto_strerror(rc));
-    else
-        log_info("MQTT: connected to %s:%d, reading %s", m->host, m->port, m->subscription);
+    m->sent_ms = now_ms();
 }
 
-static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
+/* PUBACK the messages at the head of the queue that are done, in order, and forget them. */
+static void acknowledge_done(mqtt_ingest *m)
 {
-    (void)mosq;
-    connection_lost(obj, rc == 0 ? "disconnected" : "connection lost");
+    bytebuf out = {0};
+    while (m->head && m->head->done) {
+        mqtt_message *msg = m->head;
+        if (msg->packet_id && msg->link == m->link && m->state == LINK_READY && mqtt_put_puback(&out, msg->packet_id))
+            break; /* no memory: left unacknowledged, the broker sends it again after a reconnect */
+        m->head = msg->next;
+        if (!m->head)
+            m->tail = NULL;
+        free(msg);
+    }
+    send_packets(m, &out);
+    bytebuf_free(&out);
 }
+
+static void start_reading(mqtt_ingest *m);
+
+static void finish_stop(mqtt_ingest *m);
 
 /* Count a message by outcome: mohstats_mqtt_messages_total{outcome="accepted" or the refusal's reason}. */
 static void count_outcome(const char *outcome)
@@ -228,31 +250,28 @@ static void count_outcome(const char *outcome)
     metric_inc(metrics_counter("mohstats_mqtt_messages_total", "MQTT messages read, by outcome", label));
 }
 
-/* Drop a message that is not a batch of an active server: counted, and logged at most once a second. */
-static void drop(mqtt_ingest *m, const char *outcome, const char *topic, const char *why)
-{
-    count_outcome(outcome);
-    uint64_t skipped;
-    if (!log_throttle_pass(&m->drops_log, now_ms(), &skipped))
-        return;
-    char more[64] = "";
-    if (skipped)
-        snprintf(more, sizeof more, " (and %llu more dropped since the last line)", (unsigned long long)skipped);
-    log_warn("MQTT: dropped a message on %.100s: %s%s", topic, why, more);
-}
-
-static void finish_stop(mqtt_ingest *m);
-
 /* A message's batch was stored or refused (ingest_api logged a refusal). */
 static void on_ingested(int status, const char *reason, const char *message, void *arg)
 {
-    mqtt_ingest *m = arg;
+    mqtt_message *msg = arg;
+    mqtt_ingest *m = msg->m;
     (void)message;
     m->in_flight--;
-    if (status == 202)
+    if (status == 202) {
         metric_inc(m->accepted);
-    else
+        msg->done = true;
+    } else if (status >= 400 && status < 500) {
         count_outcome(reason ? reason : "refused");
+        msg->done = true; /* refused for good: acknowledged, never retried */
+    } else {
+        /* Not stored (503): no PUBACK. The broker sends it again only on another connection, so start one. */
+        count_outcome(reason ? reason : "storage_unavailable");
+        msg->done = true;
+        msg->packet_id = 0;
+        if (msg->link == m->link)
+            connection_lost(m, "a message could not be stored; the broker sends it again");
+    }
+    acknowledge_done(m);
     if (m->stopping) {
         if (m->in_flight == 0)
             finish_stop(m);
@@ -260,41 +279,369 @@ static void on_ingested(int status, const char *reason, const char *message, voi
     }
     if (m->paused && m->in_flight <= m->max_in_flight / 2) {
         m->paused = false;
-        poll_update(m);
+        start_reading(m);
     }
 }
 
-static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg)
+/* Queue a message of packet_id for its PUBACK: NULL when there is no memory. */
+static mqtt_message *message_queue(mqtt_ingest *m, uint16_t packet_id, bool done)
 {
-    mqtt_ingest *m = obj;
-    (void)mosq;
+    mqtt_message *msg = calloc(1, sizeof *msg);
+    if (!msg)
+        return NULL;
+    msg->m = m;
+    msg->link = m->link;
+    msg->packet_id = packet_id;
+    msg->done = done;
+    if (m->tail)
+        m->tail->next = msg;
+    else
+        m->head = msg;
+    m->tail = msg;
+    return msg;
+}
+
+/* Drop a message that is not a batch of an active server: acknowledged, counted, logged at most once a second. */
+static void drop(mqtt_ingest *m, const mqtt_publish *p, const char *outcome, const char *why)
+{
+    count_outcome(outcome);
+    if (message_queue(m, p->packet_id, /* done= */ true))
+        acknowledge_done(m);
+    uint64_t skipped;
+    if (!log_throttle_pass(&m->drops_log, now_ms(), &skipped))
+        return;
+    char more[64] = "";
+    if (skipped)
+        snprintf(more, sizeof more, " (and %llu more dropped since the last line)", (unsigned long long)skipped);
+    log_warn("MQTT: dropped a message on %.*s: %s%s", (int)(p->topic_len > 100 ? 100 : p->topic_len), p->topic, why,
+             more);
+}
+
+/* The batch id of every copy of a message the broker delivers to this session (point 3 at the top): a name-based
+ * UUID (version 8, RFC 9562) from SHA-256 of the session, the topic, the packet id and the payload. */
+static void batch_id_of(const mqtt_ingest *m, const mqtt_publish *p, uint8_t id[16])
+{
+    sha256_ctx c;
+    uint8_t digest[32], pid[2] = {(uint8_t)(p->packet_id >> 8), (uint8_t)p->packet_id};
+    sha256_init(&c);
+    sha256_update(&c, m->client_id, strlen(m->client_id) + 1);
+    sha256_update(&c, p->topic, p->topic_len);
+    sha256_update(&c, "", 1);
+    sha256_update(&c, pid, sizeof pid);
+    sha256_update(&c, p->payload, p->payload_len);
+    sha256_final(&c, digest);
+    memcpy(id, digest, 16);
+    id[6] = (uint8_t)((id[6] & 0x0f) | 0x80);
+    id[8] = (uint8_t)((id[8] & 0x3f) | 0x80);
+}
+
+/* Whether a message with this batch id was handed to ingest_api lately; remember this one. */
+static bool seen_lately(mqtt_ingest *m, const uint8_t id[16])
+{
+    if (hashmap_get(m->recent_map, (const char *)id, 16))
+        return true;
+    uint8_t *slot = m->recent[m->recent_next];
+    uintptr_t place = m->recent_next + 1;
+    /* The oldest id leaves the map with its place in the ring (unless a later copy took its entry). */
+    if ((uintptr_t)hashmap_get(m->recent_map, (const char *)slot, 16) == place)
+        hashmap_remove(m->recent_map, (const char *)slot, 16);
+    memcpy(slot, id, 16);
+    if (hashmap_put(m->recent_map, (const char *)slot, 16, (void *)place, NULL) == 0)
+        m->recent_next = (m->recent_next + 1) % RECENT_IDS;
+    return false;
+}
+
+/* A PUBLISH: drop it (and acknowledge it) if it is not an active server's batch, else hand it to ingest_api. */
+static void on_message(mqtt_ingest *m, const mqtt_publish *p)
+{
     metric_inc(m->received);
-    const char *topic = msg->topic ? msg->topic : "";
     size_t plen = strlen(EVENTS_PREFIX);
-    const char *id = strncmp(topic, EVENTS_PREFIX, plen) == 0 ? topic + plen : NULL;
-    if (!id || !*id || strchr(id, '/') || strlen(id) >= 64) {
-        drop(m, "bad_topic", topic, "not openmohaa/events/<server id>");
+    char id[64];
+    if (p->topic_len <= plen || p->topic_len - plen >= sizeof id || memcmp(p->topic, EVENTS_PREFIX, plen) != 0) {
+        drop(m, p, "bad_topic", "not openmohaa/events/<server id>");
+        return;
+    }
+    memcpy(id, p->topic + plen, p->topic_len - plen);
+    id[p->topic_len - plen] = '\0';
+    if (strlen(id) != p->topic_len - plen || strchr(id, '/')) {
+        drop(m, p, "bad_topic", "not openmohaa/events/<server id>");
         return;
     }
     if (strcmp(id, "unknown") == 0) {
-        drop(m, "unknown_server", topic,
+        drop(m, p, "unknown_server",
              "the tracker has no server id yet (it registers over HTTP; set opm_server_id and opm_server_token)");
         return;
     }
     if (broker_accounts_active(m->accounts, id) == 0) {
-        drop(m, "unknown_or_revoked_server", topic, "no active server has this id (revoked, or never registered)");
+        drop(m, p, "unknown_or_revoked_server", "no active server has this id (revoked, or never registered)");
+        return;
+    }
+    uint8_t batch_id[16];
+    batch_id_of(m, p, batch_id);
+    ingest_submission how = {
+        .origin = "mqtt",
+        .batch_id = batch_id,
+        .maybe_duplicate = seen_lately(m, batch_id) || p->dup || now_ms() - m->ready_ms < SUSPECT_MS,
+    };
+    if (p->dup)
+        metric_inc(m->redelivered);
+    mqtt_message *msg = message_queue(m, p->packet_id, /* done= */ false);
+    if (!msg) {
+        connection_lost(m, "out of memory");
         return;
     }
     m->in_flight++;
-    if (ingest_api_submit(m->api, id, "mqtt", msg->payload ? msg->payload : "", (size_t)msg->payloadlen, on_ingested,
-                          m) != 0) {
+    if (ingest_api_submit(m->api, id, &how, (const char *)p->payload, p->payload_len, on_ingested, msg) != 0) {
+        /* Not taken: no PUBACK, and a new connection for the broker to send it again. */
         m->in_flight--;
-        count_outcome("storage_unavailable");
-        log_error("MQTT: out of memory: a message of server %s was lost", id);
+        msg->done = true;
+        msg->packet_id = 0;
+        log_error("MQTT: out of memory: a message of server %s is left to the broker", id);
+        connection_lost(m, "out of memory");
+        acknowledge_done(m);
+    }
+}
+
+/* The broker accepted or refused the login. */
+static void on_connack(mqtt_ingest *m, const mqtt_packet *p)
+{
+    bool session_present;
+    uint8_t reason;
+    if (mqtt_parse_connack(p, &session_present, &reason) != 0) {
+        connection_lost(m, "malformed CONNACK");
         return;
     }
-    if (m->in_flight >= m->max_in_flight)
-        m->paused = true; /* poll_update, after this read, stops reading */
+    if (reason != 0) {
+        log_error("MQTT broker %s:%d refused ingestd's login: %s (check MQTT_URL's user and password)", m->host,
+                  m->port, mqtt_reason_string(reason));
+        connection_lost(m, "login refused");
+        return;
+    }
+    m->state = LINK_READY;
+    m->ready_ms = now_ms();
+    m->retry_ms = 0;
+    metric_set(m->connected_gauge, 1);
+    /* The session is persistent, so the broker keeps this subscription; subscribing again costs nothing. */
+    bytebuf out = {0};
+    if (mqtt_put_subscribe(&out, SUBSCRIBE_ID, m->subscription, 1) != 0)
+        connection_lost(m, "out of memory");
+    else
+        send_packets(m, &out);
+    bytebuf_free(&out);
+}
+
+/* One packet from the broker. */
+static void on_packet(mqtt_ingest *m, const mqtt_packet *p)
+{
+    if (m->state == LINK_LOGGING_IN && p->type != MQTT_CONNACK) {
+        connection_lost(m, "the broker sent a packet before its CONNACK");
+        return;
+    }
+    uint8_t reason;
+    uint16_t pid;
+    mqtt_publish pub;
+    char why[120];
+    switch (p->type) {
+    case MQTT_CONNACK:
+        if (m->state != LINK_LOGGING_IN)
+            connection_lost(m, "a second CONNACK");
+        else
+            on_connack(m, p);
+        return;
+    case MQTT_SUBACK:
+        if (mqtt_parse_suback(p, &pid, &reason) != 0)
+            connection_lost(m, "malformed SUBACK");
+        else if (reason >= 0x80)
+            log_error("MQTT: the broker refused the subscription %s: %s", m->subscription, mqtt_reason_string(reason));
+        else
+            log_info("MQTT: connected to %s:%d, reading %s", m->host, m->port, m->subscription);
+        return;
+    case MQTT_PUBLISH:
+        if (mqtt_parse_publish(p, &pub) != 0 || pub.qos > 1)
+            connection_lost(m, "malformed PUBLISH, or QoS 2 (ingestd subscribes with QoS 1)");
+        else
+            on_message(m, &pub);
+        return;
+    case MQTT_PINGRESP:
+        m->ping_ms = 0;
+        return;
+    case MQTT_DISCONNECT:
+        mqtt_parse_disconnect(p, &reason);
+        snprintf(why, sizeof why, "the broker ended the connection: %s", mqtt_reason_string(reason));
+        connection_lost(m, why);
+        return;
+    default:
+        snprintf(why, sizeof why, "unexpected packet of type %u from the broker", p->type);
+        connection_lost(m, why);
+    }
+}
+
+/* libuv reads into the reader's buffer: no copy, and never more than one packet's bound. */
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    mqtt_ingest *m = h->data;
+    uint8_t *space;
+    size_t n;
+    if (mqtt_reader_space(&m->reader, suggested, &space, &n) != 0) {
+        *buf = uv_buf_init(NULL, 0); /* on_read gets UV_ENOBUFS */
+        return;
+    }
+    *buf = uv_buf_init((char *)space, (unsigned)n);
+}
+
+/* Bytes from the broker: handle every whole packet; stop reading with MQTT_MAX_IN_FLIGHT messages in flight. */
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    mqtt_ingest *m = s->data;
+    (void)buf;
+    if (nread == UV_EOF) {
+        connection_lost(m, "the broker closed the connection");
+        return;
+    }
+    if (nread < 0) {
+        connection_lost(m, uv_strerror((int)nread));
+        return;
+    }
+    mqtt_reader_wrote(&m->reader, (size_t)nread);
+    uint64_t link = m->link;
+    mqtt_packet p;
+    int rc = 0;
+    /* Every whole packet read, even beyond MQTT_MAX_IN_FLIGHT: what one read holds is bounded. */
+    while (m->link == link && (rc = mqtt_reader_next(&m->reader, &p)) == 1)
+        on_packet(m, &p);
+    if (m->link != link)
+        return;
+    if (rc == -EMSGSIZE) {
+        char why[120];
+        snprintf(why, sizeof why, "the broker sent a packet over %u bytes, the Maximum Packet Size ingestd asked for",
+                 MAX_PACKET);
+        connection_lost(m, why);
+        return;
+    }
+    if (rc < 0) {
+        connection_lost(m, "malformed packet length from the broker");
+        return;
+    }
+    if (m->in_flight >= m->max_in_flight && !m->paused) {
+        m->paused = true;
+        uv_read_stop(s);
+        m->reading = false;
+    }
+}
+
+/* Read the connection, unless paused. */
+static void start_reading(mqtt_ingest *m)
+{
+    if (!m->tcp || m->reading || m->paused || m->state == LINK_CONNECTING)
+        return;
+    int rc = uv_read_start((uv_stream_t *)m->tcp, on_alloc, on_read);
+    if (rc < 0)
+        connection_lost(m, uv_strerror(rc));
+    else
+        m->reading = true;
+}
+
+/* The TCP connection is up: log in (CONNECT) and read the answer. */
+static void on_connected(uv_connect_t *req, int status)
+{
+    mqtt_ingest *m = req->data;
+    if (status == UV_ECANCELED || (uv_tcp_t *)req->handle != m->tcp)
+        return;
+    if (status < 0) {
+        connection_lost(m, uv_strerror(status));
+        return;
+    }
+    m->state = LINK_LOGGING_IN;
+    mqtt_connect_opts o = {
+        .client_id = m->client_id,
+        .user = m->user,
+        .password = m->password,
+        .keepalive_s = KEEPALIVE_S,
+        .session_expiry_s = 0xffffffffu, /* never: the session waits for ingestd however long it is away */
+        .receive_max = (uint16_t)m->max_in_flight,
+        .max_packet = MAX_PACKET,
+    };
+    bytebuf out = {0};
+    if (mqtt_put_connect(&out, &o) != 0) {
+        bytebuf_free(&out);
+        connection_lost(m, "out of memory");
+        return;
+    }
+    send_packets(m, &out);
+    bytebuf_free(&out);
+    start_reading(m);
+}
+
+/* The broker's address: a literal address, or a name resolved here, blocking the loop (as libmosquitto did): give
+ * MQTT_URL an address, or a name /etc/hosts knows. */
+static int resolve(const mqtt_ingest *m, struct sockaddr_storage *addr)
+{
+    if (uv_ip4_addr(m->host, m->port, (struct sockaddr_in *)addr) == 0 ||
+        uv_ip6_addr(m->host, m->port, (struct sockaddr_in6 *)addr) == 0)
+        return 0;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res;
+    char port[16];
+    snprintf(port, sizeof port, "%d", m->port);
+    if (getaddrinfo(m->host, port, &hints, &res) != 0 || !res)
+        return -ENOENT;
+    memcpy(addr, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    return 0;
+}
+
+/* Open a TCP connection to the broker. */
+static void start_connect(mqtt_ingest *m)
+{
+    struct sockaddr_storage addr;
+    m->state = LINK_CONNECTING; /* so that connection_lost schedules the retry */
+    m->linked_ms = now_ms();
+    if (resolve(m, &addr) != 0) {
+        connection_lost(m, "cannot resolve the broker's host name");
+        return;
+    }
+    if (!(m->tcp = malloc(sizeof *m->tcp))) {
+        connection_lost(m, "out of memory");
+        return;
+    }
+    uv_tcp_init(m->loop, m->tcp);
+    m->tcp->data = m;
+    uv_tcp_nodelay(m->tcp, 1);
+    m->connect_req.data = m;
+    int rc = uv_tcp_connect(&m->connect_req, m->tcp, (const struct sockaddr *)&addr, on_connected);
+    if (rc < 0)
+        connection_lost(m, uv_strerror(rc));
+}
+
+/* Every TICK_MS: reconnect when it is time, give up a login not answered, ping an idle connection. */
+static void on_timer(uv_timer_t *t)
+{
+    mqtt_ingest *m = t->data;
+    if (m->stopping)
+        return;
+    uint64_t now = now_ms();
+    switch (m->state) {
+    case LINK_NONE:
+        if (now >= m->retry_at_ms)
+            start_connect(m);
+        return;
+    case LINK_CONNECTING:
+    case LINK_LOGGING_IN:
+        if (now - m->linked_ms > LOGIN_TIMEOUT_MS)
+            connection_lost(m, "no answer to the login within 10 s");
+        return;
+    case LINK_READY:
+        if (m->ping_ms && now - m->ping_ms > KEEPALIVE_S * 1000) {
+            connection_lost(m, "no answer to a ping within 30 s");
+        } else if (!m->ping_ms && now - m->sent_ms >= KEEPALIVE_S * 1000 / 2) {
+            bytebuf out = {0};
+            if (mqtt_put_pingreq(&out) == 0) {
+                m->ping_ms = now;
+                send_packets(m, &out);
+            }
+            bytebuf_free(&out);
+        }
+        return;
+    }
 }
 
 mqtt_ingest *mqtt_ingest_new(uv_loop_t *loop, ingest_api *api, const broker_accounts *accounts, int *err)
@@ -303,13 +650,14 @@ mqtt_ingest *mqtt_ingest_new(uv_loop_t *loop, ingest_api *api, const broker_acco
     const char *url = config_get("MQTT_URL");
     if (!url || !*url)
         return NULL;
-    char id_setting[256], client_id[256], hostname[128] = "localhost";
+    char id_setting[256], hostname[128] = "localhost";
     url_parts u;
     int max_in_flight = 0;
     bool url_ok = url_parse(url, 1883, &u) == 0 && strcmp(u.scheme, "mqtt") == 0 && u.user[0] && u.host[0];
     if (!url_ok)
         log_error("MQTT_URL must be mqtt://USER:PASSWORD@HOST:PORT (ingestd's user on the broker)");
-    if (!url_ok || config_get_int_in("MQTT_MAX_IN_FLIGHT", 1, 1000000, &max_in_flight) != 0) {
+    /* The broker's Receive Maximum is two bytes. */
+    if (!url_ok || config_get_int_in("MQTT_MAX_IN_FLIGHT", 1, 65535, &max_in_flight) != 0) {
         *err = -EINVAL;
         return NULL;
     }
@@ -319,67 +667,93 @@ mqtt_ingest *mqtt_ingest_new(uv_loop_t *loop, ingest_api *api, const broker_acco
         return NULL;
     }
     snprintf(m->host, sizeof m->host, "%s", u.host);
+    snprintf(m->user, sizeof m->user, "%s", u.user);
+    snprintf(m->password, sizeof m->password, "%s", u.password);
     m->port = u.port;
     m->max_in_flight = (unsigned)max_in_flight;
     snprintf(id_setting, sizeof id_setting, "%s", config_get("MQTT_CLIENT_ID"));
     gethostname(hostname, sizeof hostname - 1);
     char *at = strstr(id_setting, "{host}");
     if (at)
-        snprintf(client_id, sizeof client_id, "%.*s%s%s", (int)(at - id_setting), id_setting, hostname, at + 6);
+        snprintf(m->client_id, sizeof m->client_id, "%.*s%s%s", (int)(at - id_setting), id_setting, hostname, at + 6);
     else
-        snprintf(client_id, sizeof client_id, "%s", id_setting);
+        snprintf(m->client_id, sizeof m->client_id, "%s", id_setting);
     snprintf(m->subscription, sizeof m->subscription, "$share/%s/" EVENTS_PREFIX "+", config_get("MQTT_SHARE_GROUP"));
-    mosquitto_lib_init();
-    /* clean_session false: the broker keeps the subscription and queues messages while ingestd is away. */
-    m->mosq = mosquitto_new(client_id, false, m);
-    if (!m->mosq || mosquitto_username_pw_set(m->mosq, u.user, u.password) != MOSQ_ERR_SUCCESS) {
-        if (m->mosq)
-            mosquitto_destroy(m->mosq);
+    mqtt_reader_init(&m->reader, MAX_PACKET);
+    if (!(m->recent = calloc(RECENT_IDS, sizeof *m->recent)) || !(m->recent_map = hashmap_new())) {
+        free(m->recent);
         free(m);
-        mosquitto_lib_cleanup();
         *err = -ENOMEM;
         return NULL;
     }
-    mosquitto_connect_callback_set(m->mosq, on_connect);
-    mosquitto_disconnect_callback_set(m->mosq, on_disconnect);
-    mosquitto_message_callback_set(m->mosq, on_message);
     m->loop = loop;
     m->api = api;
     m->accounts = accounts;
-    m->poll_fd = -1;
     m->received = metrics_counter("mohstats_mqtt_received_total", "MQTT messages read from the broker", NULL);
     m->accepted =
         metrics_counter("mohstats_mqtt_messages_total", "MQTT messages read, by outcome", "outcome=\"accepted\"");
+    m->redelivered = metrics_counter("mohstats_mqtt_redelivered_total",
+                                     "MQTT messages the broker sent again (DUP): ingestd may have stored them", NULL);
     m->connected_gauge =
         metrics_gauge("mohstats_mqtt_connected", "1 while ingestd is logged in to the MQTT broker", NULL);
     uv_timer_init(loop, &m->timer);
     m->timer.data = m;
     uv_timer_start(&m->timer, on_timer, TICK_MS, TICK_MS);
-    log_info("MQTT: reading %s as %s (session %s)", m->subscription, u.user, client_id);
+    log_info("MQTT: reading %s as %s (session %s)", m->subscription, u.user, m->client_id);
     start_connect(m);
     return m;
 }
 
+/* The last handle is closed: the stop is done. */
 static void on_timer_closed(uv_handle_t *h)
 {
     mqtt_ingest *m = h->data;
     m->stop_done(m->stop_arg);
 }
 
-/* Every message read is stored or refused: log out (the session stays on the broker) and close the handles. */
+/* The connection is closed (after its DISCONNECT went out): close the timer, then done. */
+static void on_stop_closed(uv_handle_t *h)
+{
+    mqtt_ingest *m = h->data;
+    free(h);
+    uv_close((uv_handle_t *)&m->timer, on_timer_closed);
+}
+
+/* The DISCONNECT and the PUBACKs before it are written: close the connection. */
+static void on_stop_shutdown(uv_shutdown_t *req, int status)
+{
+    (void)status;
+    uv_close((uv_handle_t *)req->handle, on_stop_closed);
+}
+
+/* Every message read is stored or refused, and acknowledged: log out (the session stays on the broker), close. */
 static void finish_stop(mqtt_ingest *m)
 {
     if (m->stopped)
         return;
     m->stopped = true;
-    if (m->connected) {
-        mosquitto_disconnect(m->mosq);
-        mosquitto_loop_write(m->mosq, 1);
-    }
-    m->linked = m->connected = false;
     metric_set(m->connected_gauge, 0);
-    poll_close(m);
-    uv_close((uv_handle_t *)&m->timer, on_timer_closed);
+    uv_tcp_t *tcp = m->tcp;
+    bool ready = m->state == LINK_READY;
+    m->tcp = NULL;
+    m->state = LINK_NONE;
+    if (!tcp) {
+        uv_close((uv_handle_t *)&m->timer, on_timer_closed);
+        return;
+    }
+    if (ready) {
+        /* The PUBACKs sent before it are written first: a shutdown waits for the writes queued. */
+        bytebuf out = {0};
+        m->tcp = tcp;
+        if (mqtt_put_disconnect(&out) == 0)
+            send_packets(m, &out);
+        bytebuf_free(&out);
+        m->tcp = NULL;
+        m->shutdown_req.data = m;
+        if (uv_shutdown(&m->shutdown_req, (uv_stream_t *)tcp, on_stop_shutdown) == 0)
+            return;
+    }
+    uv_close((uv_handle_t *)tcp, on_stop_closed);
 }
 
 void mqtt_ingest_stop(mqtt_ingest *m, void (*done)(void *), void *arg)
@@ -388,8 +762,10 @@ void mqtt_ingest_stop(mqtt_ingest *m, void (*done)(void *), void *arg)
     m->stop_arg = arg;
     m->stopping = true;
     m->paused = true;
-    if (m->linked)
-        poll_update(m);
+    if (m->tcp && m->reading) {
+        uv_read_stop((uv_stream_t *)m->tcp);
+        m->reading = false;
+    }
     if (m->in_flight == 0)
         finish_stop(m);
 }
@@ -398,7 +774,13 @@ void mqtt_ingest_free(mqtt_ingest *m)
 {
     if (!m)
         return;
-    mosquitto_destroy(m->mosq);
-    mosquitto_lib_cleanup();
+    while (m->head) {
+        mqtt_message *next = m->head->next;
+        free(m->head);
+        m->head = next;
+    }
+    mqtt_reader_close(&m->reader);
+    hashmap_free(m->recent_map, NULL);
+    free(m->recent);
     free(m);
 }
