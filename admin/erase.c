@@ -114,8 +114,8 @@ static int wait_mutations(const admin_ctx *a)
 {
     for (int waited_ms = 0;; waited_ms += 200) {
         long long left = 0;
-        int rc = admin_ch_count(a, &left,
-                                "SELECT count() FROM system.mutations WHERE database = currentDatabase() AND NOT is_done");
+        int rc = admin_ch_count(
+            a, &left, "SELECT count() FROM system.mutations WHERE database = currentDatabase() AND NOT is_done");
         if (rc || left == 0)
             return rc;
         if (waited_ms / 1000 >= MUTATION_WAIT_S) {
@@ -157,17 +157,20 @@ static char *ch_lines_of(const admin_ctx *a, const char *fmt, const char *list)
 static int erase_raw(const admin_ctx *a, const player_target *t)
 {
     const char *L = t->ch_list;
-    char *names = ch_lines_of(a,
-                           "SELECT DISTINCT n FROM (SELECT actor_name AS n FROM raw_events WHERE actor_guid IN (%s)\n"
-                           "  UNION ALL SELECT target_name FROM raw_events WHERE target_guid IN (%s)) WHERE n != ''\n"
-                           "LIMIT 500 FORMAT TSVRaw",
-                           L);
-    char *ids = names ? ch_lines_of(a,
-                                 "SELECT DISTINCT i FROM (SELECT actor_smf_id AS i FROM raw_events WHERE actor_guid IN (%s)\n"
-                                 "  UNION ALL SELECT target_smf_id FROM raw_events WHERE target_guid IN (%s)) WHERE i != 0\n"
-                                 "LIMIT 500 FORMAT TSVRaw",
-                                 L)
-                      : NULL;
+    char *names =
+        ch_lines_of(a,
+                    "SELECT DISTINCT n FROM (SELECT actor_name AS n FROM raw_events WHERE actor_guid IN (%s)\n"
+                    "  UNION ALL SELECT target_name FROM raw_events WHERE target_guid IN (%s)) WHERE n != ''\n"
+                    "LIMIT 500 FORMAT TSVRaw",
+                    L);
+    char *ids =
+        names
+            ? ch_lines_of(a,
+                          "SELECT DISTINCT i FROM (SELECT actor_smf_id AS i FROM raw_events WHERE actor_guid IN (%s)\n"
+                          "  UNION ALL SELECT target_smf_id FROM raw_events WHERE target_guid IN (%s)) WHERE i != 0\n"
+                          "LIMIT 500 FORMAT TSVRaw",
+                          L)
+            : NULL;
     char *raw = ids ? rewrite_expr("raw", t, names, ids) : NULL;
     char *unknown = raw ? rewrite_expr("unknown_fields", t, names, ids) : NULL;
     int rc = unknown ? 0 : -ENOMEM;
@@ -194,12 +197,12 @@ static int erase_raw(const admin_ctx *a, const player_target *t)
 /* The aggregate tables: the rows keyed by their GUIDs deleted, their GUID as another player's opponent rewritten. */
 static int erase_aggregates(const admin_ctx *a, const player_target *t)
 {
-    char *tables = ch_lines(a,
-                            "SELECT table, name FROM system.columns c\n"
-                            "WHERE database = currentDatabase() AND name IN ('guid', 'other_guid')\n"
-                            "  AND table IN (SELECT name FROM system.tables WHERE database = currentDatabase()\n"
-                            "                AND engine NOT IN ('MaterializedView', 'View') AND name NOT LIKE 'admin\\\\_%')\n"
-                            "ORDER BY table, name FORMAT TSV");
+    char *tables =
+        ch_lines(a, "SELECT table, name FROM system.columns c\n"
+                    "WHERE database = currentDatabase() AND name IN ('guid', 'other_guid')\n"
+                    "  AND table IN (SELECT name FROM system.tables WHERE database = currentDatabase()\n"
+                    "                AND engine NOT IN ('MaterializedView', 'View') AND name NOT LIKE 'admin\\\\_%')\n"
+                    "ORDER BY table, name FORMAT TSV");
     if (!tables)
         return -EIO;
     int rc = 0;
@@ -230,7 +233,8 @@ static int rebuild_counts(const admin_ctx *a, const char *months)
         "  (SELECT name, extract(create_table_query, ' TO (?:[A-Za-z0-9_]+\\\\.)?([A-Za-z0-9_]+)') AS target\n"
         "   FROM system.tables WHERE database = currentDatabase() AND engine = 'MaterializedView'\n"
         "     AND name NOT LIKE 'admin\\\\_%') AS v\n"
-        "ANY LEFT JOIN (SELECT name AS target, partition_key FROM system.tables WHERE database = currentDatabase()) AS t\n"
+        "ANY LEFT JOIN (SELECT name AS target, partition_key FROM system.tables WHERE database = currentDatabase()) AS "
+        "t\n"
         "  USING target\n"
         "WHERE target NOT IN (SELECT table FROM system.columns WHERE database = currentDatabase() AND name = 'guid')\n"
         "ORDER BY v.name FORMAT TSV");
@@ -390,8 +394,8 @@ int erase_run(const admin_ctx *a, const player_target *t)
 {
     const char *L = t->ch_list;
     long long events = 0, only = 0;
-    int rc = admin_ch_count(a, &events, "SELECT count() FROM raw_events WHERE actor_guid IN (%s) OR target_guid IN (%s)",
-                            L, L);
+    int rc = admin_ch_count(a, &events,
+                            "SELECT count() FROM raw_events WHERE actor_guid IN (%s) OR target_guid IN (%s)", L, L);
     rc = rc ? rc
             : admin_ch_count(a, &only,
                              "SELECT count() FROM raw_events WHERE (actor_guid IN (%s) AND (target_guid = ''\n"
@@ -431,8 +435,8 @@ int erase_run(const admin_ctx *a, const player_target *t)
     rc = rc ? rc : erase_databases(a, t, &rows);
     rc = rc ? rc : erase_redis(a, t, &cached);
     rc = rc ? rc
-            : admin_ch_count(a, &later, "SELECT count() FROM raw_events WHERE actor_guid IN (%s) OR target_guid IN (%s)",
-                             L, L);
+            : admin_ch_count(a, &later,
+                             "SELECT count() FROM raw_events WHERE actor_guid IN (%s) OR target_guid IN (%s)", L, L);
     free(months);
     if (rc) {
         log_error("the erase of %s stopped half-way (above): run it again", t->label);

@@ -1,9 +1,9 @@
 /* `mohstats-admin export`: every row of a player's, as JSON lines (the answer to an access request). Each line is
- * one row, an object with "source" (the store and table) first and the row's columns after, as stored: the
- * events they took part in (raw_events, where they are the actor or the target; the other party's GUID and name
- * are in it as everywhere in the public stats), their rating changes, and the rows erase would delete elsewhere
- * (player.c's lists: links, login codes, trusted addresses, achievements). The aggregate tables are not exported:
- * they are sums of the events, which are. */
+ * one row, an object with "_source" (the store and table; no column of ours begins with "_") first and the row's
+ * columns after, as stored: the events they took part in (raw_events, where they are the actor or the target; the other
+ * party's GUID and name are in it as everywhere in the public stats), their rating changes, and the rows erase would
+ * delete elsewhere (player.c's lists: links, login codes, trusted addresses, achievements). The aggregate tables are
+ * not exported: they are sums of the events, which are. */
 #include "export.h"
 
 #include <cjson/cJSON.h>
@@ -21,8 +21,8 @@ static int ch_export(const admin_ctx *a, FILE *out, const char *table, const cha
                      const char *order, long *rows)
 {
     char *sql = NULL, *body = NULL;
-    if (asprintf(&sql, "SELECT 'clickhouse.%s' AS source, * FROM %s WHERE %s ORDER BY %s FORMAT JSONEachRow",
-                 table, from, cond, order) < 0)
+    if (asprintf(&sql, "SELECT 'clickhouse.%s' AS _source, * FROM %s WHERE %s ORDER BY %s FORMAT JSONEachRow", table,
+                 from, cond, order) < 0)
         return -ENOMEM;
     int rc = admin_ch(a, sql, &body);
     free(sql);
@@ -34,13 +34,13 @@ static int ch_export(const admin_ctx *a, FILE *out, const char *table, const cha
     return rc;
 }
 
-/* Print each row of a JSON array as a line, "source" first. */
+/* Print each row of a JSON array as a line, "_source" first. */
 static int print_rows(FILE *out, const char *source, cJSON *rows)
 {
     int n = 0;
     for (cJSON *row = rows ? rows->child : NULL; row; row = row->next) {
         cJSON *line = cJSON_CreateObject();
-        if (!line || !cJSON_AddStringToObject(line, "source", source))
+        if (!line || !cJSON_AddStringToObject(line, "_source", source))
             return cJSON_Delete(line), -ENOMEM;
         while (row->child) {
             cJSON *col = cJSON_DetachItemViaPointer(row, row->child);

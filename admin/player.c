@@ -50,13 +50,14 @@ static int member_guids(const admin_ctx *a, player_target *t)
     for (unsigned long long r = 0; r < m->nrows && !rc; r++)
         rc = add_guid(t, mdb_cell(m, r, 0));
     mdb_result_free(m);
-    PGresult *p = rc ? NULL
-                     : pg_exec_sync(a->postgres_url,
-                                    "SELECT primary_guid FROM smf_user_mappings WHERE smf_member_id = $1::integer\n"
-                                    "UNION SELECT used_player_guid FROM login_tokens WHERE forum_user_id = $1::integer\n"
-                                    "UNION SELECT player_guid FROM login_token_history WHERE forum_user_id = $1::integer\n"
-                                    "  AND success",
-                                    1, params, err, sizeof err);
+    PGresult *p =
+        rc ? NULL
+           : pg_exec_sync(a->postgres_url,
+                          "SELECT primary_guid FROM smf_user_mappings WHERE smf_member_id = $1::integer\n"
+                          "UNION SELECT used_player_guid FROM login_tokens WHERE forum_user_id = $1::integer\n"
+                          "UNION SELECT player_guid FROM login_token_history WHERE forum_user_id = $1::integer\n"
+                          "  AND success",
+                          1, params, err, sizeof err);
     if (!rc && !p) {
         log_error("PostgreSQL's links could not be read: %s", err);
         return -EIO;

@@ -16,8 +16,8 @@ typedef struct {
     unsigned long member; /* forum member id; 0 when the target is a GUID alone */
     char **guids;         /* the GUID given, or the member's: linked in the forum or PostgreSQL, or in events */
     size_t nguids;
-    char *ch_list;        /* the GUIDs as ClickHouse literals, "'a', 'b'" ("''" when there is none) */
-    char label[96];       /* for the action log and messages: "member 42" or "GUID sha256:1a2b...", never the GUID */
+    char *ch_list;  /* the GUIDs as ClickHouse literals, "'a', 'b'" ("''" when there is none) */
+    char label[96]; /* for the action log and messages: "member 42" or "GUID sha256:1a2b...", never the GUID */
 } player_target;
 
 /* Parse "--guid G" or "--member N" at argv[*i] (advancing *i) into t, finding a member's GUIDs. 0, 1 when argv[*i]
