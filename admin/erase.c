@@ -31,7 +31,6 @@
 #include "erase.h"
 
 #include <errno.h>
-#include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,9 +38,9 @@
 
 #include "bytebuf.h"
 #include "clickhouse.h"
-#include "config.h"
 #include "log.h"
 #include "rebuild.h"
+#include "redis_admin.h"
 
 #define MAX_VALUES 500              /* names and member ids of theirs rewritten in `raw` */
 #define MUTATION_WAIT_S (24 * 3600) /* give up waiting for ClickHouse's mutations after this */
@@ -294,100 +293,21 @@ static int erase_databases(const admin_ctx *a, const player_target *t, long *n)
     return 0;
 }
 
-/* A blocking connection to the Redis of url, authenticated; NULL with the reason logged. */
-static redisContext *redis_open(const char *url)
-{
-    url_parts u;
-    if (url_parse(url, 6379, &u) != 0) {
-        log_error("%s is not a Redis URL", url);
-        return NULL;
-    }
-    struct timeval tv = {.tv_sec = 10};
-    redisContext *c = redisConnectWithTimeout(u.host, u.port, tv);
-    if (!c || c->err) {
-        log_error("cannot connect to Redis at %s:%d: %s", u.host, u.port, c ? c->errstr : "out of memory");
-        redisFree(c);
-        return NULL;
-    }
-    redisSetTimeout(c, tv);
-    redisReply *r = NULL;
-    bool ok = true;
-    if (u.password[0]) {
-        r = u.user[0] ? redisCommand(c, "AUTH %s %s", u.user, u.password) : redisCommand(c, "AUTH %s", u.password);
-        ok = r && r->type != REDIS_REPLY_ERROR;
-        freeReplyObject(r);
-    }
-    if (ok && u.path[0] && strcmp(u.path, "0")) {
-        r = redisCommand(c, "SELECT %s", u.path);
-        ok = r && r->type != REDIS_REPLY_ERROR;
-        freeReplyObject(r);
-    }
-    if (!ok) {
-        log_error("Redis at %s:%d refused the login or the database of its URL", u.host, u.port);
-        redisFree(c);
-        return NULL;
-    }
-    return c;
-}
-
-/* Run one command; 0, or -EIO with the reason logged. */
-static int redis_do(redisContext *c, long long *count, const char *fmt, const char *a1, const char *a2)
-{
-    redisReply *r = redisCommand(c, fmt, a1, a2);
-    int rc = r && r->type != REDIS_REPLY_ERROR ? 0 : -EIO;
-    if (rc)
-        log_error("Redis: %s failed: %s", fmt, r ? r->str : c->errstr);
-    else if (count && r->type == REDIS_REPLY_INTEGER)
-        *count += r->integer;
-    freeReplyObject(r);
-    return rc;
-}
-
-/* Delete every key matching pattern (SCAN, then DEL in the cursor's steps). */
-static int redis_delete_matching(redisContext *c, const char *pattern, long long *count)
-{
-    char cursor[32] = "0";
-    do {
-        redisReply *r = redisCommand(c, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
-        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-            log_error("Redis: SCAN failed: %s", r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
-            freeReplyObject(r);
-            return -EIO;
-        }
-        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
-        int rc = 0;
-        for (size_t i = 0; i < r->element[1]->elements && !rc; i++)
-            rc = redis_do(c, count, "DEL %s", r->element[1]->element[i]->str, NULL);
-        freeReplyObject(r);
-        if (rc)
-            return rc;
-    } while (strcmp(cursor, "0"));
-    return 0;
-}
-
-/* achievd's saved state of the member and its links of their GUIDs; queryd's answers (all of them: any may show
- * the player). */
+/* achievd's saved state of the member and its links of their GUIDs; queryd's answers (admin_cache_flush). */
 static int erase_redis(const admin_ctx *a, const player_target *t, long long *cached)
 {
-    redisContext *c = redis_open(a->redis_url);
+    redisContext *c = admin_redis_open(a->redis_url);
     if (!c)
         return -EIO;
     char state[300], links[300], field[32];
     snprintf(state, sizeof state, "%s:%s:state", a->stream, a->achievd_group);
     snprintf(links, sizeof links, "%s:%s:links", a->stream, a->achievd_group);
     snprintf(field, sizeof field, "p:%lu", t->member);
-    int rc = t->member ? redis_do(c, NULL, "HDEL %s %s", state, field) : 0;
+    int rc = t->member ? admin_redis_do(c, NULL, "HDEL %s %s", state, field) : 0;
     for (size_t i = 0; i < t->nguids && !rc; i++)
-        rc = redis_do(c, NULL, "HDEL %s %s", links, t->guids[i]);
+        rc = admin_redis_do(c, NULL, "HDEL %s %s", links, t->guids[i]);
     redisFree(c);
-    c = rc ? NULL : redis_open(*a->cache_redis_url ? a->cache_redis_url : a->redis_url);
-    if (!c)
-        return -EIO;
-    /* q: answers and qs: their stale copies; not ql:, the locks of computations running now. */
-    rc = redis_delete_matching(c, "q:*", cached);
-    rc = rc ? rc : redis_delete_matching(c, "qs:*", cached);
-    redisFree(c);
-    return rc;
+    return rc ? rc : admin_cache_flush(a, cached);
 }
 
 int erase_run(const admin_ctx *a, const player_target *t)

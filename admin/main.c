@@ -11,6 +11,7 @@
 #include "config.h"
 #include "erase.h"
 #include "export.h"
+#include "hide.h"
 #include "log.h"
 #include "mariadb.h"
 #include "rebuild.h"
@@ -37,6 +38,9 @@ static int usage(void)
                     "                                   a player's rows as JSON lines (default: to stdout)\n"
                     "  erase --guid G | --member N      delete a player's rows everywhere; the events they shared\n"
                     "                                   with others stay, without their identity\n"
+                    "  hide --guid G | --member N       leave a player out of leaderboards and public lists\n"
+                    "  unhide --guid G | --member N     list them again\n"
+                    "  hidden                           the hidden GUIDs\n"
                     "  log [N]                          the last N actions recorded (default 20)\n"
                     "--by NAME: who acts, recorded with each action (default: the OS user). --yes: do not ask.\n"
                     "Settings: CLICKHOUSE_URL, POSTGRES_URL, MARIADB_URL, REDIS_URL, CACHE_REDIS_URL (as the\n"
@@ -104,9 +108,10 @@ static int cmd_retention(const admin_ctx *a, int argc, char **argv)
     return retention_run(a, (int)keep) ? 1 : 0;
 }
 
-/* `export` and `erase`: the player of --guid or --member; export's --out. */
-static int cmd_player(const admin_ctx *a, int argc, char **argv, bool erase)
+/* `export`, `erase`, `hide` and `unhide`: the player of --guid or --member; export's --out. */
+static int cmd_player(const admin_ctx *a, int argc, char **argv)
 {
+    bool erase = !strcmp(argv[0], "erase");
     player_target t = {0};
     const char *out_path = NULL;
     int rc = 0;
@@ -122,6 +127,8 @@ static int cmd_player(const admin_ctx *a, int argc, char **argv, bool erase)
     }
     if (!rc && erase) {
         rc = erase_run(a, &t);
+    } else if (!rc && strcmp(argv[0], "export")) {
+        rc = hide_run(a, &t, /* hidden= */ !strcmp(argv[0], "hide"));
     } else if (!rc) {
         FILE *out = out_path ? fopen(out_path, "w") : stdout;
         if (!out) {
@@ -176,11 +183,14 @@ int main(int argc, char **argv)
         return cmd_rebuild(&a, argc - i, argv + i);
     if (!strcmp(argv[i], "retention"))
         return cmd_retention(&a, argc - i, argv + i);
-    if (!strcmp(argv[i], "export") || !strcmp(argv[i], "erase")) {
+    if (!strcmp(argv[i], "export") || !strcmp(argv[i], "erase") || !strcmp(argv[i], "hide") ||
+        !strcmp(argv[i], "unhide")) {
         if (mdb_smf_prefix(smf_prefix, sizeof smf_prefix))
             return 2;
-        return cmd_player(&a, argc - i, argv + i, /* erase= */ !strcmp(argv[i], "erase"));
+        return cmd_player(&a, argc - i, argv + i);
     }
+    if (!strcmp(argv[i], "hidden") && argc - i == 1)
+        return hide_list(&a) ? 1 : 0;
     if (!strcmp(argv[i], "log"))
         return cmd_log(&a, argc - i, argv + i);
     return usage();

@@ -59,11 +59,12 @@ const lb_stat *lb_stat_find(const char *name);
     "    (\n"                                                                                                          \
     "        SELECT match_key FROM match_summary " matches_where "\n"                                                  \
     "        GROUP BY match_key\n"                                                                                     \
-    "        HAVING sumMerge(ends) > 0 AND " GAMETYPE_SQL("argMaxMerge(gt)", "argMaxMerge(map)") " = 'dm'\n"           \
-    "    )\n"                                                                                                          \
-    "    GROUP BY match_key, guid\n"                                                                                   \
-    ")\n"                                                                                                              \
-    "GROUP BY match_key"
+    "        HAVING sumMerge(ends) > 0 AND " GAMETYPE_SQL("argMaxMerge(gt)",                                           \
+                                                          "argMaxMerge(map)") " = 'dm'\n"                              \
+                                                                              "    )\n"                                \
+                                                                              "    GROUP BY match_key, guid\n"         \
+                                                                              ")\n"                                    \
+                                                                              "GROUP BY match_key"
 
 /* SQL: the class of a weapon from its name (sniper before rifle: "KAR98 Sniper" is a sniper rifle). */
 #define WEAPON_CLASS_SQL(w)                                                                                            \
@@ -129,7 +130,9 @@ extern const char player_names_sql[];
 /* PostgreSQL: the registered servers (small; every list that names servers reads it whole). */
 extern const char servers_pg_sql[];
 
-/* A name that is not a person but a slot: unauth_<n> (docs/definitions.md, Players). */
-#define NOT_UNAUTH_SQL(col) "NOT startsWith(" col ", 'unauth_')"
+/* A player the public lists show: not a slot (unauth_<n>, docs/definitions.md, Players), not hidden by the operator
+ * (mohstats-admin hide; the erased stand-in is hidden too: schemas/clickhouse/0008_hidden_players.sql). */
+#define NOT_UNAUTH_SQL(col)                                                                                            \
+    "(NOT startsWith(" col ", 'unauth_') AND " col " NOT IN (SELECT guid FROM hidden_players FINAL WHERE hidden = 1))"
 
 #endif
