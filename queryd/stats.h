@@ -59,12 +59,11 @@ const lb_stat *lb_stat_find(const char *name);
     "    (\n"                                                                                                          \
     "        SELECT match_key FROM match_summary " matches_where "\n"                                                  \
     "        GROUP BY match_key\n"                                                                                     \
-    "        HAVING sumMerge(ends) > 0 AND " GAMETYPE_SQL("argMaxMerge(gt)",                                           \
-                                                          "argMaxMerge(map)") " = 'dm'\n"                              \
-                                                                              "    )\n"                                \
-                                                                              "    GROUP BY match_key, guid\n"         \
-                                                                              ")\n"                                    \
-                                                                              "GROUP BY match_key"
+    "        HAVING sumMerge(ends) > 0 AND " GAMETYPE_SQL("argMaxMerge(gt)", "argMaxMerge(map)") " = 'dm'\n"           \
+    "    )\n"                                                                                                          \
+    "    GROUP BY match_key, guid\n"                                                                                   \
+    ")\n"                                                                                                              \
+    "GROUP BY match_key"
 
 /* SQL: the class of a weapon from its name (sniper before rifle: "KAR98 Sniper" is a sniper rifle). */
 #define WEAPON_CLASS_SQL(w)                                                                                            \
