@@ -9,6 +9,7 @@
 
 #include "admin.h"
 #include "config.h"
+#include "dead_letter.h"
 #include "erase.h"
 #include "export.h"
 #include "hide.h"
@@ -41,6 +42,8 @@ static int usage(void)
                     "  hide --guid G | --member N       leave a player out of leaderboards and public lists\n"
                     "  unhide --guid G | --member N     list them again\n"
                     "  hidden                           the hidden GUIDs\n"
+                    "  dead [list [N]] | show ID | replay ID...|--all | trim --days D\n"
+                    "                                   the dead-letter stream (<INGEST_STREAM>:dead)\n"
                     "  log [N]                          the last N actions recorded (default 20)\n"
                     "--by NAME: who acts, recorded with each action (default: the OS user). --yes: do not ask.\n"
                     "Settings: CLICKHOUSE_URL, POSTGRES_URL, MARIADB_URL, REDIS_URL, CACHE_REDIS_URL (as the\n"
@@ -189,6 +192,8 @@ int main(int argc, char **argv)
             return 2;
         return cmd_player(&a, argc - i, argv + i);
     }
+    if (!strcmp(argv[i], "dead"))
+        return dead_letter_run(&a, argc - i, argv + i);
     if (!strcmp(argv[i], "hidden") && argc - i == 1)
         return hide_list(&a) ? 1 : 0;
     if (!strcmp(argv[i], "log"))
