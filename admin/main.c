@@ -17,6 +17,7 @@
 #include "mariadb.h"
 #include "rebuild.h"
 #include "retention.h"
+#include "server.h"
 #include "stream_entry.h"
 
 static const config_var admin_vars[] = {
@@ -42,6 +43,8 @@ static int usage(void)
                     "  hide --guid G | --member N       leave a player out of leaderboards and public lists\n"
                     "  unhide --guid G | --member N     list them again\n"
                     "  hidden                           the hidden GUIDs\n"
+                    "  hide|unhide --server ID          leave a game server out of the lists of servers, or not\n"
+                    "  ban --server ID                  revoke a game server's token: its events are refused\n"
                     "  dead [list [N]] | show ID | replay ID...|--all | trim --days D\n"
                     "                                   the dead-letter stream (<INGEST_STREAM>:dead)\n"
                     "  log [N]                          the last N actions recorded (default 20)\n"
@@ -186,6 +189,11 @@ int main(int argc, char **argv)
         return cmd_rebuild(&a, argc - i, argv + i);
     if (!strcmp(argv[i], "retention"))
         return cmd_retention(&a, argc - i, argv + i);
+    bool server = argc - i == 3 && !strcmp(argv[i + 1], "--server");
+    if (server && (!strcmp(argv[i], "hide") || !strcmp(argv[i], "unhide")))
+        return server_hide(&a, argv[i + 2], /* hidden= */ !strcmp(argv[i], "hide")) ? 1 : 0;
+    if (server && !strcmp(argv[i], "ban"))
+        return server_ban(&a, argv[i + 2]) ? 1 : 0;
     if (!strcmp(argv[i], "export") || !strcmp(argv[i], "erase") || !strcmp(argv[i], "hide") ||
         !strcmp(argv[i], "unhide")) {
         if (mdb_smf_prefix(smf_prefix, sizeof smf_prefix))
