@@ -173,19 +173,22 @@ static int erase_raw(const admin_ctx *a, const player_target *t)
     char *raw = ids ? rewrite_expr("raw", t, names, ids) : NULL;
     char *unknown = raw ? rewrite_expr("unknown_fields", t, names, ids) : NULL;
     int rc = unknown ? 0 : -ENOMEM;
+    /* One mutation (one rewrite of each part): the events only theirs deleted, their side of the others
+     * rewritten. UPDATE's expressions read the row as it was. */
     rc = rc ? rc
             : admin_chf(a,
-                        "ALTER TABLE raw_events DELETE WHERE\n"
-                        "  (actor_guid IN (%s) AND (target_guid = '' OR target_guid IN (%s)))\n"
-                        "  OR (target_guid IN (%s) AND actor_guid = '')",
-                        L, L, L);
-    static const char *const sides[] = {"actor", "target"};
-    for (int s = 0; s < 2 && !rc; s++)
-        rc = admin_chf(a,
-                       "ALTER TABLE raw_events UPDATE %s_guid = '" ERASED_GUID "', %s_name = '', %s_smf_id = 0,\n"
-                       "  raw = %s, unknown_fields = %s\n"
-                       "WHERE %s_guid IN (%s)",
-                       sides[s], sides[s], sides[s], raw, unknown, sides[s], L);
+                        "ALTER TABLE raw_events\n"
+                        "DELETE WHERE (actor_guid IN (%s) AND (target_guid = '' OR target_guid IN (%s)))\n"
+                        "  OR (target_guid IN (%s) AND actor_guid = ''),\n"
+                        "UPDATE actor_guid = if(actor_guid IN (%s), '" ERASED_GUID "', actor_guid),\n"
+                        "  actor_name = if(actor_guid IN (%s), '', actor_name),\n"
+                        "  actor_smf_id = if(actor_guid IN (%s), toUInt64(0), actor_smf_id),\n"
+                        "  target_guid = if(target_guid IN (%s), '" ERASED_GUID "', target_guid),\n"
+                        "  target_name = if(target_guid IN (%s), '', target_name),\n"
+                        "  target_smf_id = if(target_guid IN (%s), toUInt64(0), target_smf_id),\n"
+                        "  raw = %s, unknown_fields = %s\n"
+                        "WHERE actor_guid IN (%s) OR target_guid IN (%s)",
+                        L, L, L, L, L, L, L, L, L, raw, unknown, L, L);
     free(names);
     free(ids);
     free(raw);
@@ -197,25 +200,29 @@ static int erase_raw(const admin_ctx *a, const player_target *t)
 static int erase_aggregates(const admin_ctx *a, const player_target *t)
 {
     char *tables =
-        ch_lines(a, "SELECT table, name FROM system.columns c\n"
-                    "WHERE database = currentDatabase() AND name IN ('guid', 'other_guid')\n"
+        ch_lines(a, "SELECT table, max(name = 'guid'), max(name = 'other_guid'), max(name = 'other_name')\n"
+                    "FROM system.columns\n"
+                    "WHERE database = currentDatabase() AND name IN ('guid', 'other_guid', 'other_name')\n"
                     "  AND table IN (SELECT name FROM system.tables WHERE database = currentDatabase()\n"
                     "                AND engine NOT IN ('MaterializedView', 'View') AND name NOT LIKE 'admin\\\\_%')\n"
-                    "ORDER BY table, name FORMAT TSV");
+                    "GROUP BY table ORDER BY table FORMAT TSV");
     if (!tables)
         return -EIO;
     int rc = 0;
     char *save = NULL;
     for (char *line = strtok_r(tables, "\n", &save); line && !rc; line = strtok_r(NULL, "\n", &save)) {
-        char *col = strchr(line, '\t');
-        if (!col)
+        char table[128];
+        int guid = 0, other = 0, other_name = 0;
+        if (sscanf(line, "%127s %d %d %d", table, &guid, &other, &other_name) != 4 || !(guid || other))
             continue;
-        *col++ = '\0';
-        if (!strcmp(col, "guid"))
-            rc = admin_chf(a, "ALTER TABLE %s DELETE WHERE guid IN (%s)", line, t->ch_list);
-        else
-            rc = admin_chf(a, "ALTER TABLE %s UPDATE other_guid = '" ERASED_GUID "'%s WHERE other_guid IN (%s)", line,
-                           strcmp(line, "player_fights") ? "" : ", other_name = ''", t->ch_list);
+        /* One mutation per table: their rows deleted, their GUID as someone else's opponent rewritten. */
+        const char *L = t->ch_list;
+        rc = admin_chf(a, "ALTER TABLE %s %s%s%s%s%s%s%s", table, guid ? "DELETE WHERE guid IN (" : "", guid ? L : "",
+                       guid ? ")" : "", guid && other ? ", " : "",
+                       !other       ? ""
+                       : other_name ? "UPDATE other_guid = '" ERASED_GUID "', other_name = '' WHERE other_guid IN ("
+                                    : "UPDATE other_guid = '" ERASED_GUID "' WHERE other_guid IN (",
+                       other ? L : "", other ? ")" : "");
     }
     free(tables);
     return rc ? rc : wait_mutations(a);
@@ -347,8 +354,9 @@ int erase_run(const admin_ctx *a, const player_target *t)
     }
     /* Recorded first: an erase that stops half-way is known, and running it again finishes it. */
     rc = admin_record(a, "erase-start", t->label);
-    rc = rc ? rc : erase_raw(a, t);
-    rc = rc ? rc : erase_aggregates(a, t);
+    /* A member without a GUID has nothing in ClickHouse (and a mutation rewrites every part even so). */
+    rc = rc || !t->nguids ? rc : erase_raw(a, t);
+    rc = rc || !t->nguids ? rc : erase_aggregates(a, t);
     rc = rc ? rc : (*months ? rebuild_counts(a, months) : 0);
     long rows = 0;
     long long cached = 0, later = 0;

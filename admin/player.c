@@ -91,7 +91,8 @@ static int finish_target(player_target *t)
         return -E2BIG;
     }
     bytebuf b = {0};
-    int rc = t->nguids ? 0 : (bytebuf_appendf(&b, "''") ? -ENOMEM : 0);
+    /* No GUID: a list that matches nothing ('' would match every event without an actor). */
+    int rc = t->nguids ? 0 : (bytebuf_appendf(&b, "SELECT '' WHERE 0") ? -ENOMEM : 0);
     for (size_t i = 0; i < t->nguids && !rc; i++) {
         rc = i ? (bytebuf_appendf(&b, ", ") ? -ENOMEM : 0) : 0;
         rc = rc ? rc : ch_append_quoted(&b, t->guids[i], strlen(t->guids[i]));
@@ -126,6 +127,10 @@ int player_target_arg(const admin_ctx *a, int argc, char **argv, int *i, player_
     if (guid) {
         if (!*v || strlen(v) > 64) {
             log_error("a GUID is 1 to 64 characters");
+            return -EINVAL;
+        }
+        if (!strcmp(v, ERASED_GUID)) {
+            log_error(ERASED_GUID " stands for every erased player: it is nobody's");
             return -EINVAL;
         }
         rc = add_guid(t, v);
@@ -205,15 +210,16 @@ mdb_result *player_forum(const admin_ctx *a, const player_target *t, const char 
     const char *params[1 + 64];
     int n = 0;
     params[n++] = id;
-    /* {g}: one placeholder per GUID (a forum column holds no empty GUID, so none matches '' ). */
+    /* {g}: one placeholder per GUID. */
     bytebuf b = {0};
     const char *g = strstr(tmpl, "{g}");
     int rc = bytebuf_append(&b, tmpl, g ? (size_t)(g - tmpl) : strlen(tmpl));
     if (g) {
-        size_t k = t->nguids ? t->nguids : 1;
-        for (size_t i = 0; i < k && n < (int)(sizeof params / sizeof params[0]) && !rc; i++) {
+        /* No GUID: NULL, which no row's GUID equals ('' would be every row without one). */
+        rc = t->nguids ? 0 : bytebuf_appendf(&b, "NULL");
+        for (size_t i = 0; i < t->nguids && n < (int)(sizeof params / sizeof params[0]) && !rc; i++) {
             rc = bytebuf_appendf(&b, "%s?", i ? ", " : "");
-            params[n++] = t->nguids ? t->guids[i] : "";
+            params[n++] = t->guids[i];
         }
         rc = rc ? rc : bytebuf_appendf(&b, "%s", g + 3);
     }

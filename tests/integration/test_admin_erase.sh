@@ -40,7 +40,8 @@ seed() {
       ('player_kill', '', '', toUInt64(0), 'era-x', 'X \"the\" name', toUInt64(4242)),
       ('player_kill', 'era-x', 'X \"the\" name', toUInt64(4242), 'era-x2', 'X2', toUInt64(4242)),
       ('player_kill', 'era-b', 'Bname', toUInt64(4343), 'era-c', 'Cname', toUInt64(0)),
-      ('damage', 'era-c', 'Cname', toUInt64(0), 'era-b', 'Bname', toUInt64(4343))] AS e"
+      ('damage', 'era-c', 'Cname', toUInt64(0), 'era-b', 'Bname', toUInt64(4343)),
+      ('match_start', '', '', toUInt64(0), '', '', toUInt64(0))] AS e"
 }
 
 # others: a fingerprint of everything of era-b's and era-c's in ClickHouse.
@@ -141,7 +142,7 @@ OTHERS_BEFORE=$(others)
 PG_4343=$(pg_of 4343)
 FORUM_4343=$(forum_of 4343)
 RAW_BEFORE=$(ch_query "SELECT count() FROM raw_events WHERE server_id = 'era-srv'")
-check_eq "the seeded events are all there" 800 "$RAW_BEFORE"
+check_eq "the seeded events are all there" 900 "$RAW_BEFORE"
 check_eq "the member's rows are everywhere before" "1 1 1 1 1|2 1 1" "$(pg_of 4242 | tr '|' ' ')|$(forum_of 4242)"
 
 # Export: every row of the member's, one JSON object a line.
@@ -208,6 +209,18 @@ check_eq "no scratch table or tap view is left" "" \
   "$(ch_query "SELECT name FROM system.tables WHERE database = currentDatabase() AND name LIKE 'admin\\_%'
                AND name NOT IN ('admin_actions', 'admin_rebuild_tap')")"
 verify_load_once
+
+# A member with no GUID at all (a trusted address only): nothing in ClickHouse is theirs, in particular not the
+# events without any player.
+pg_query "INSERT INTO trusted_ips (forum_user_id, ip_address, source) VALUES (4545, '198.51.100.45', 'website')" >/dev/null
+check "erase --member 4545 (no GUID)" admin --yes erase --member 4545
+check_eq "a member without GUIDs: raw_events untouched, their address gone" "$((RAW_BEFORE - 400)) 100 0" \
+  "$(ch_query "SELECT count(), countIf(actor_guid = '' AND target_guid = '') FROM raw_events
+               WHERE server_id = 'era-srv'" | tr '\t' ' ') $(pg_query "SELECT count(*) FROM trusted_ips WHERE forum_user_id = 4545")"
+admin --yes erase --guid '~erased'
+check "the erased stand-in cannot be erased (it is nobody)" test $? -ne 0
+admin hide --guid '~erased'
+check "nor hidden or shown" test $? -ne 0
 
 # A GUID alone: era-c, linked to nobody, whose events are all shared with era-b.
 RAW_AFTER=$(ch_query "SELECT count() FROM raw_events WHERE server_id = 'era-srv'")
