@@ -47,8 +47,8 @@ int hide_list(const admin_ctx *a)
 {
     char *out = NULL;
     int rc = admin_ch(a,
-                      "SELECT guid FROM hidden_players FINAL WHERE hidden = 1 AND guid != '~erased'\n"
-                      "ORDER BY guid FORMAT TSV",
+                      "SELECT guid FROM hidden_players WHERE guid != '" ERASED_GUID "'\n"
+                      "GROUP BY guid HAVING argMax(hidden, version) = 1 ORDER BY guid FORMAT TSV",
                       &out);
     if (!rc && out)
         fputs(out, stdout);
