@@ -21,7 +21,7 @@
  * Exactness with ingest running. ClickHouse applies a mutation to every part holding rows inserted before it
  * (by block number, a part inserted meanwhile included); rows inserted after it are new events. A player still
  * playing, or events still in the stream while the writer is behind, bring rows of theirs after it: erase counts
- * them at the end and says to run it again (or to ban the server first). The mutations are waited for
+ * them at the end and says to run it again. The mutations are waited for
  * (system.mutations) before the rebuild reads raw_events, and the aggregates' deletes before the cache is
  * emptied.
  *
@@ -42,7 +42,7 @@
 #include "rebuild.h"
 #include "redis_admin.h"
 
-#define MAX_VALUES 500              /* names and member ids of theirs rewritten in `raw` */
+#define MAX_VALUES "500"            /* names and member ids of theirs rewritten in `raw`, each (SQL's LIMIT) */
 #define MUTATION_WAIT_S (24 * 3600) /* give up waiting for ClickHouse's mutations after this */
 
 /* Append to re s as the tracker's JSON spells it ('"' and '\' escaped), escaped for RE2. */
@@ -108,15 +108,21 @@ static char *rewrite_expr(const char *col, const player_target *t, const char *n
     return e.data;
 }
 
-/* Wait until ClickHouse has applied every mutation of this database. */
-static int wait_mutations(const admin_ctx *a)
+/* Wait until ClickHouse has applied the mutations of this database created since `since` (ClickHouse's now() when
+ * the erase began): ours, and any other's that began meanwhile. */
+static int wait_mutations(const admin_ctx *a, const char *since)
 {
     for (int waited_ms = 0;; waited_ms += 200) {
         long long left = 0;
-        int rc = admin_ch_count(
-            a, &left, "SELECT count() FROM system.mutations WHERE database = currentDatabase() AND NOT is_done");
+        int rc =
+            admin_ch_count(a, &left,
+                           "SELECT count() FROM system.mutations WHERE database = currentDatabase() AND NOT is_done\n"
+                           "  AND create_time >= toDateTime('%s')",
+                           since);
         if (rc || left == 0)
             return rc;
+        if (waited_ms && waited_ms % 60000 == 0)
+            log_info("waiting for %lld of ClickHouse's mutations (system.mutations) for %d s", left, waited_ms / 1000);
         if (waited_ms / 1000 >= MUTATION_WAIT_S) {
             log_error("ClickHouse's mutations are still running after %d s (system.mutations): nothing more done; run "
                       "erase again once they are",
@@ -153,23 +159,29 @@ static char *ch_lines_of(const admin_ctx *a, const char *fmt, const char *list)
 }
 
 /* raw_events: delete the events only theirs, rewrite their side of the others. */
-static int erase_raw(const admin_ctx *a, const player_target *t)
+static int erase_raw(const admin_ctx *a, const player_target *t, const char *since)
 {
     const char *L = t->ch_list;
     char *names =
         ch_lines_of(a,
                     "SELECT DISTINCT n FROM (SELECT actor_name AS n FROM raw_events WHERE actor_guid IN (%s)\n"
                     "  UNION ALL SELECT target_name FROM raw_events WHERE target_guid IN (%s)) WHERE n != ''\n"
-                    "LIMIT 500 FORMAT TSVRaw",
+                    "LIMIT " MAX_VALUES " FORMAT TSVRaw",
                     L);
     char *ids =
         names
             ? ch_lines_of(a,
                           "SELECT DISTINCT i FROM (SELECT actor_smf_id AS i FROM raw_events WHERE actor_guid IN (%s)\n"
                           "  UNION ALL SELECT target_smf_id FROM raw_events WHERE target_guid IN (%s)) WHERE i != 0\n"
-                          "LIMIT 500 FORMAT TSVRaw",
+                          "LIMIT " MAX_VALUES " FORMAT TSVRaw",
                           L)
             : NULL;
+    size_t nnames = 0;
+    for (const char *p = names; p && *p; p++)
+        nnames += *p == '\n';
+    if (nnames >= (size_t)atoi(MAX_VALUES))
+        log_warn("they played under more than " MAX_VALUES " names: `raw` of the events shared with others keeps "
+                 "the others (the columns lose them all); run erase again to rewrite " MAX_VALUES " more");
     char *raw = ids ? rewrite_expr("raw", t, names, ids) : NULL;
     char *unknown = raw ? rewrite_expr("unknown_fields", t, names, ids) : NULL;
     int rc = unknown ? 0 : -ENOMEM;
@@ -193,11 +205,11 @@ static int erase_raw(const admin_ctx *a, const player_target *t)
     free(ids);
     free(raw);
     free(unknown);
-    return rc ? rc : wait_mutations(a);
+    return rc ? rc : wait_mutations(a, since);
 }
 
 /* The aggregate tables: the rows keyed by their GUIDs deleted, their GUID as another player's opponent rewritten. */
-static int erase_aggregates(const admin_ctx *a, const player_target *t)
+static int erase_aggregates(const admin_ctx *a, const player_target *t, const char *since)
 {
     char *tables =
         ch_lines(a, "SELECT table, max(name = 'guid'), max(name = 'other_guid'), max(name = 'other_name')\n"
@@ -225,7 +237,7 @@ static int erase_aggregates(const admin_ctx *a, const player_target *t)
                        other ? L : "", other ? ")" : "");
     }
     free(tables);
-    return rc ? rc : wait_mutations(a);
+    return rc ? rc : wait_mutations(a, since);
 }
 
 /* Rebuild the tables without a guid column for the months given (YYYYMM, one a line): they counted the deleted
@@ -354,9 +366,16 @@ int erase_run(const admin_ctx *a, const player_target *t)
     }
     /* Recorded first: an erase that stops half-way is known, and running it again finishes it. */
     rc = admin_record(a, "erase-start", t->label);
-    /* A member without a GUID has nothing in ClickHouse (and a mutation rewrites every part even so). */
-    rc = rc || !t->nguids ? rc : erase_raw(a, t);
-    rc = rc || !t->nguids ? rc : erase_aggregates(a, t);
+    char *since = NULL;
+    rc = rc ? rc : ((since = ch_lines(a, "SELECT now() FORMAT TSV")) ? 0 : -EIO);
+    char *nl = since ? strchr(since, '\n') : NULL;
+    if (nl)
+        *nl = '\0';
+    /* A mutation rewrites every part of its table even when nothing matches: none without an event of theirs (a
+     * member without a GUID, months retention dropped), none at all without a GUID. */
+    rc = rc || !events ? rc : erase_raw(a, t, since);
+    rc = rc || !t->nguids ? rc : erase_aggregates(a, t, since);
+    free(since);
     rc = rc ? rc : (*months ? rebuild_counts(a, months) : 0);
     long rows = 0;
     long long cached = 0, later = 0;
