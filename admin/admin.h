@@ -10,6 +10,14 @@ typedef struct {
     char who[128];              /* --by, else the OS user: written with every action */
     bool yes;                   /* --yes: destructive actions do not ask */
     long timeout_ms;            /* bound on each ClickHouse statement (ADMIN_TIMEOUT_MS) */
+    /* The other stores, for the actions on a player (player.c): the daemons' settings of the same names. */
+    const char *postgres_url;    /* POSTGRES_URL: links, login codes, trusted addresses */
+    const char *mariadb_url;     /* MARIADB_URL: the forum's identities and achievement tables */
+    const char *smf_prefix;      /* SMF_DB_PREFIX, checked */
+    const char *redis_url;       /* REDIS_URL: achievd's state */
+    const char *cache_redis_url; /* CACHE_REDIS_URL (empty: REDIS_URL): queryd's answers */
+    const char *stream;          /* INGEST_STREAM: achievd's state keys are named after it */
+    const char *achievd_group;   /* ACHIEVD_GROUP */
 } admin_ctx;
 
 /* Run one statement; 0 and the malloc'd answer in *out (may be NULL), or a negative error with ClickHouse's

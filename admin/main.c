@@ -9,14 +9,23 @@
 
 #include "admin.h"
 #include "config.h"
+#include "dead_letter.h"
+#include "erase.h"
+#include "export.h"
+#include "hide.h"
 #include "log.h"
+#include "mariadb.h"
 #include "rebuild.h"
 #include "retention.h"
+#include "server.h"
+#include "stream_entry.h"
 
 static const config_var admin_vars[] = {
     {"RAW_RETENTION_MONTHS", "0",
      "retention: raw_events months kept before the current one (0: retention needs --keep-months)"},
     {"ADMIN_TIMEOUT_MS", "3600000", "bound on each ClickHouse statement of mohstats-admin"},
+    {"CACHE_REDIS_URL", "", "queryd's answer cache, emptied by erase (empty: REDIS_URL, as queryd)"},
+    {"ACHIEVD_GROUP", STREAM_GROUP_ACHIEVD, "achievd's consumer group: its state in Redis is named after it"},
     {NULL, NULL, NULL},
 };
 
@@ -27,9 +36,21 @@ static int usage(void)
                     "                                   (no VIEW: every view; no --month: all time)\n"
                     "  retention [--keep-months N]      drop raw_events months older than N before the current one\n"
                     "                                   (default RAW_RETENTION_MONTHS); the aggregates stay\n"
+                    "  export --guid G | --member N [--out FILE]\n"
+                    "                                   a player's rows as JSON lines (default: to stdout)\n"
+                    "  erase --guid G | --member N      delete a player's rows everywhere; the events they shared\n"
+                    "                                   with others stay, without their identity\n"
+                    "  hide --guid G | --member N       leave a player out of leaderboards and public lists\n"
+                    "  unhide --guid G | --member N     list them again\n"
+                    "  hidden                           the hidden GUIDs\n"
+                    "  hide|unhide --server ID          leave a game server out of the lists of servers, or not\n"
+                    "  ban --server ID                  revoke a game server's token: its events are refused\n"
+                    "  dead [list [N]] | show ID | replay ID...|--all | trim --days D\n"
+                    "                                   the dead-letter stream (<INGEST_STREAM>:dead)\n"
                     "  log [N]                          the last N actions recorded (default 20)\n"
                     "--by NAME: who acts, recorded with each action (default: the OS user). --yes: do not ask.\n"
-                    "Settings: CLICKHOUSE_URL (as the daemons), RAW_RETENTION_MONTHS, ADMIN_TIMEOUT_MS.\n");
+                    "Settings: CLICKHOUSE_URL, POSTGRES_URL, MARIADB_URL, REDIS_URL, CACHE_REDIS_URL (as the\n"
+                    "daemons), RAW_RETENTION_MONTHS, ADMIN_TIMEOUT_MS.\n");
     return 2;
 }
 
@@ -93,12 +114,56 @@ static int cmd_retention(const admin_ctx *a, int argc, char **argv)
     return retention_run(a, (int)keep) ? 1 : 0;
 }
 
+/* `export`, `erase`, `hide` and `unhide`: the player of --guid or --member; export's --out. */
+static int cmd_player(const admin_ctx *a, int argc, char **argv)
+{
+    bool erase = !strcmp(argv[0], "erase");
+    player_target t = {0};
+    const char *out_path = NULL;
+    int rc = 0;
+    for (int i = 1; i < argc && !rc; i++) {
+        if (!erase && !strcmp(argv[i], "--out") && i + 1 < argc)
+            out_path = argv[++i];
+        else if ((rc = player_target_arg(a, argc, argv, &i, &t)) == 1)
+            rc = -EINVAL, usage();
+    }
+    if (!rc && !t.member && !t.nguids) {
+        player_target_free(&t);
+        return usage();
+    }
+    if (!rc && erase) {
+        rc = erase_run(a, &t);
+    } else if (!rc && strcmp(argv[0], "export")) {
+        rc = hide_run(a, &t, /* hidden= */ !strcmp(argv[0], "hide"));
+    } else if (!rc) {
+        FILE *out = out_path ? fopen(out_path, "w") : stdout;
+        if (!out) {
+            log_error("cannot write %s: %s", out_path, strerror(errno));
+            rc = -errno;
+        } else {
+            rc = export_run(a, &t, out);
+            if (out != stdout && fclose(out) && !rc)
+                rc = -EIO;
+        }
+    }
+    player_target_free(&t);
+    return rc ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     config_register(admin_vars);
     log_init("mohstats-admin", -1);
+    char smf_prefix[64] = "";
     admin_ctx a = {.clickhouse_url = config_get("CLICKHOUSE_URL"),
-                   .timeout_ms = (long)config_get_int("ADMIN_TIMEOUT_MS", 3600000)};
+                   .timeout_ms = (long)config_get_int("ADMIN_TIMEOUT_MS", 3600000),
+                   .postgres_url = config_get("POSTGRES_URL"),
+                   .mariadb_url = config_get("MARIADB_URL"),
+                   .smf_prefix = smf_prefix,
+                   .redis_url = config_get("REDIS_URL"),
+                   .cache_redis_url = config_get("CACHE_REDIS_URL"),
+                   .stream = config_get("INGEST_STREAM"),
+                   .achievd_group = config_get("ACHIEVD_GROUP")};
     const struct passwd *pw = getpwuid(getuid());
     snprintf(a.who, sizeof a.who, "%s", pw ? pw->pw_name : "unknown");
     int i = 1;
@@ -124,6 +189,21 @@ int main(int argc, char **argv)
         return cmd_rebuild(&a, argc - i, argv + i);
     if (!strcmp(argv[i], "retention"))
         return cmd_retention(&a, argc - i, argv + i);
+    bool server = argc - i == 3 && !strcmp(argv[i + 1], "--server");
+    if (server && (!strcmp(argv[i], "hide") || !strcmp(argv[i], "unhide")))
+        return server_hide(&a, argv[i + 2], /* hidden= */ !strcmp(argv[i], "hide")) ? 1 : 0;
+    if (server && !strcmp(argv[i], "ban"))
+        return server_ban(&a, argv[i + 2]) ? 1 : 0;
+    if (!strcmp(argv[i], "export") || !strcmp(argv[i], "erase") || !strcmp(argv[i], "hide") ||
+        !strcmp(argv[i], "unhide")) {
+        if (mdb_smf_prefix(smf_prefix, sizeof smf_prefix))
+            return 2;
+        return cmd_player(&a, argc - i, argv + i);
+    }
+    if (!strcmp(argv[i], "dead"))
+        return dead_letter_run(&a, argc - i, argv + i);
+    if (!strcmp(argv[i], "hidden") && argc - i == 1)
+        return hide_list(&a) ? 1 : 0;
     if (!strcmp(argv[i], "log"))
         return cmd_log(&a, argc - i, argv + i);
     return usage();

@@ -258,7 +258,7 @@ static const char peak_today_sql[] =
 static void list_start(qjob *j)
 {
     list_view view = view_of(j);
-    job_pg(j, 0, servers_pg_sql, 0, NULL, "port,created_s,last_seen_s", "is_active");
+    job_pg(j, 0, listed_servers_pg_sql, 0, NULL, "port,created_s,last_seen_s", "is_active");
     j->optional |= 1u << 1; /* without Redis every server just looks offline */
     job_redis_hash(j, 1, LIVE_MATCHES_KEY, NULL);
     sqlv v[] = {SQL_RAW("where", "1"), SQL_INT("span", 24)};

@@ -270,12 +270,15 @@ const char player_names_sql[] =
 // clang-format on
 
 // clang-format off
-const char servers_pg_sql[] =
-    "SELECT id, name, host(ip_address) AS address, port, is_active,\n"
-    "       extract(epoch FROM created_at)::bigint AS created_s,\n"
-    "       coalesce(extract(epoch FROM last_seen_at)::bigint, 0) AS last_seen_s\n"
-    "FROM servers\n"
-    "ORDER BY name, id";
+#define SERVERS_PG_SQL(where)                                                                                          \
+    "SELECT id, name, host(ip_address) AS address, port, is_active,\n"                                             \
+    "       extract(epoch FROM created_at)::bigint AS created_s,\n"                                               \
+    "       coalesce(extract(epoch FROM last_seen_at)::bigint, 0) AS last_seen_s\n"                               \
+    "FROM servers\n"                                                                                               \
+    where                                                                                                          \
+    "ORDER BY name, id"
+const char servers_pg_sql[] = SERVERS_PG_SQL("");
+const char listed_servers_pg_sql[] = SERVERS_PG_SQL("WHERE NOT hidden\n");
 // clang-format on
 
 /* Add a whole number. */

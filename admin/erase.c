@@ -1,0 +1,404 @@
+/* `mohstats-admin erase`: a player's rows deleted everywhere; the events they shared with another player kept,
+ * without their identity.
+ *
+ * raw_events. An event is only theirs when no other player is in it (they are the actor and the target is
+ * nobody or them, or they are the target of nobody): deleted. An event with another player (a kill, a hit, in
+ * either direction) is the other player's too: it stays, their side rewritten to ERASED_GUID, an empty name and
+ * member id 0, and the same in `raw` and `unknown_fields` (the tracker's JSON: each "*guid", "*name" and
+ * "*smf_id" field holding one of their values). The GUIDs are not in raw_events' ORDER BY (event_type,
+ * server_id, match_key, received_at, event_id), so ALTER ... UPDATE may rewrite them (18.16 refuses it only for
+ * key columns).
+ *
+ * Aggregates. The views derive a player's row from the events with that player in it and read the other party
+ * only as "someone who is not me" (actor_guid != '' and != target_guid): so rewriting their side to ERASED_GUID
+ * leaves every other player's rows as they were, and the rows keyed by their GUIDs (every table with a guid
+ * column: player_daily, player_match, ..., rating_changes) are deleted whole. The tables without a guid column
+ * (server_hourly, weapon_daily, match_summary, heat_match_cells) count the deleted events and hold their GUIDs
+ * inside uniqExact states: those are rebuilt (rebuild.c) for the months the events were in, exact with ingest
+ * running; a table of all time cannot be once retention dropped months (rebuild refuses it): it then keeps
+ * counts of the deleted events and a hash of the GUID in its players state, and erase says so.
+ *
+ * Exactness with ingest running. ClickHouse applies a mutation to every part holding rows inserted before it
+ * (by block number, a part inserted meanwhile included); rows inserted after it are new events. A player still
+ * playing, or events still in the stream while the writer is behind, bring rows of theirs after it: erase counts
+ * them at the end and says to run it again. The mutations are waited for
+ * (system.mutations) before the rebuild reads raw_events, and the aggregates' deletes before the cache is
+ * emptied.
+ *
+ * Outside ClickHouse: player.c's lists of PostgreSQL and forum rows; achievd's saved state of the member and its
+ * GUID links in Redis (achievd holds its state in memory too: restart it after an erase so that it does not
+ * write the member's progress back); and queryd's whole answer cache, which may hold them in any answer. */
+#include "erase.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bytebuf.h"
+#include "clickhouse.h"
+#include "log.h"
+#include "rebuild.h"
+#include "redis_admin.h"
+
+#define MAX_VALUES "500"            /* names and member ids of theirs rewritten in `raw`, each (SQL's LIMIT) */
+#define MUTATION_WAIT_S (24 * 3600) /* give up waiting for ClickHouse's mutations after this */
+
+/* Append to re s as the tracker's JSON spells it ('"' and '\' escaped), escaped for RE2. */
+static int regex_of_json_string(bytebuf *re, const char *s)
+{
+    int rc = 0;
+    for (const unsigned char *c = (const unsigned char *)s; *c && !rc; c++) {
+        if (*c == '"' || *c == '\\') /* JSON's backslash, then the character, each escaped for the regex */
+            rc = bytebuf_appendf(re, "\\\\\\%c", *c);
+        else if (*c < 0x80 && !((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')))
+            rc = bytebuf_appendf(re, "\\%c", *c);
+        else
+            rc = bytebuf_append(re, (const char *)c, 1);
+    }
+    return rc ? -ENOMEM : 0;
+}
+
+/* Wrap *expr in one replaceRegexpAll: the JSON field whose name ends in `field` holding `value` gets
+ * `replacement` (value: a JSON string, or a bare number when number is set). */
+static int wrap_rewrite(bytebuf *expr, const char *field, const char *value, bool number, const char *replacement)
+{
+    bytebuf re = {0}, out = {0};
+    int rc = bytebuf_appendf(&re, "(\"[A-Za-z_]*%s\"[ ]*:[ ]*%s", field, number ? "\"?)" : ")\"");
+    rc = rc ? rc : regex_of_json_string(&re, value);
+    rc = rc ? rc : bytebuf_appendf(&re, "%s", number ? "\\b" : "\"");
+    rc = rc ? rc : bytebuf_appendf(&out, "replaceRegexpAll(%.*s, ", (int)expr->len, expr->data);
+    rc = rc ? rc : ch_append_quoted(&out, re.data, re.len);
+    rc = rc ? rc : bytebuf_appendf(&out, ", ");
+    rc = rc ? rc : ch_append_quoted(&out, replacement, strlen(replacement));
+    rc = rc ? rc : bytebuf_appendf(&out, ")");
+    bytebuf_free(&re);
+    if (rc) {
+        bytebuf_free(&out);
+        return -ENOMEM;
+    }
+    bytebuf_free(expr);
+    *expr = out;
+    return 0;
+}
+
+/* The expression rewriting column col (raw or unknown_fields): each of t's GUIDs to ERASED_GUID, each of their
+ * names (names, one a line) to "", each of their member ids (ids, one a line) to 0. malloc'd, or NULL. */
+static char *rewrite_expr(const char *col, const player_target *t, const char *names, const char *ids)
+{
+    bytebuf e = {0};
+    int rc = bytebuf_appendf(&e, "%s", col) ? -ENOMEM : 0;
+    for (size_t i = 0; i < t->nguids && !rc; i++)
+        rc = wrap_rewrite(&e, "guid", t->guids[i], /* number= */ false, "\\1\"" ERASED_GUID "\"");
+    const char *lists[2] = {names, ids};
+    for (int l = 0; l < 2 && !rc; l++) {
+        char *copy = strdup(lists[l] ? lists[l] : ""), *save = NULL;
+        if (!copy)
+            rc = -ENOMEM;
+        for (char *v = rc ? NULL : strtok_r(copy, "\n", &save); v && !rc; v = strtok_r(NULL, "\n", &save))
+            rc = l == 0 ? wrap_rewrite(&e, "name", v, /* number= */ false, "\\1\"\"")
+                        : wrap_rewrite(&e, "smf_(?:member_)?id", v, /* number= */ true, "\\10");
+        free(copy);
+    }
+    if (rc) {
+        bytebuf_free(&e);
+        return NULL;
+    }
+    return e.data;
+}
+
+/* Wait until ClickHouse has applied the mutations of this database created since `since` (ClickHouse's now() when
+ * the erase began): ours, and any other's that began meanwhile. */
+static int wait_mutations(const admin_ctx *a, const char *since)
+{
+    for (int waited_ms = 0;; waited_ms += 200) {
+        long long left = 0;
+        int rc =
+            admin_ch_count(a, &left,
+                           "SELECT count() FROM system.mutations WHERE database = currentDatabase() AND NOT is_done\n"
+                           "  AND create_time >= toDateTime('%s')",
+                           since);
+        if (rc || left == 0)
+            return rc;
+        if (waited_ms && waited_ms % 60000 == 0)
+            log_info("waiting for %lld of ClickHouse's mutations (system.mutations) for %d s", left, waited_ms / 1000);
+        if (waited_ms / 1000 >= MUTATION_WAIT_S) {
+            log_error("ClickHouse's mutations are still running after %d s (system.mutations): nothing more done; run "
+                      "erase again once they are",
+                      MUTATION_WAIT_S);
+            return -ETIMEDOUT;
+        }
+        usleep(200 * 1000);
+    }
+}
+
+/* The answer to sql (lines) as a malloc'd string, "" when empty; NULL on error (logged). */
+static char *ch_lines(const admin_ctx *a, const char *sql)
+{
+    char *out = NULL;
+    if (admin_ch(a, sql, &out)) {
+        free(out);
+        return NULL;
+    }
+    return out ? out : strdup("");
+}
+
+/* ch_lines of fmt with the GUIDs' list at its two %s. */
+static char *ch_lines_of(const admin_ctx *a, const char *fmt, const char *list)
+{
+    char *sql = NULL;
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+    if (asprintf(&sql, fmt, list, list) < 0)
+        return NULL;
+#pragma GCC diagnostic pop
+    char *out = ch_lines(a, sql);
+    free(sql);
+    return out;
+}
+
+/* raw_events: delete the events only theirs, rewrite their side of the others. */
+static int erase_raw(const admin_ctx *a, const player_target *t, const char *since)
+{
+    const char *L = t->ch_list;
+    char *names =
+        ch_lines_of(a,
+                    "SELECT DISTINCT n FROM (SELECT actor_name AS n FROM raw_events WHERE actor_guid IN (%s)\n"
+                    "  UNION ALL SELECT target_name FROM raw_events WHERE target_guid IN (%s)) WHERE n != ''\n"
+                    "LIMIT " MAX_VALUES " FORMAT TSVRaw",
+                    L);
+    char *ids =
+        names
+            ? ch_lines_of(a,
+                          "SELECT DISTINCT i FROM (SELECT actor_smf_id AS i FROM raw_events WHERE actor_guid IN (%s)\n"
+                          "  UNION ALL SELECT target_smf_id FROM raw_events WHERE target_guid IN (%s)) WHERE i != 0\n"
+                          "LIMIT " MAX_VALUES " FORMAT TSVRaw",
+                          L)
+            : NULL;
+    size_t nnames = 0;
+    for (const char *p = names; p && *p; p++)
+        nnames += *p == '\n';
+    if (nnames >= (size_t)atoi(MAX_VALUES))
+        log_warn("they played under more than " MAX_VALUES " names: `raw` of the events shared with others keeps "
+                 "the others (the columns lose them all); run erase again to rewrite " MAX_VALUES " more");
+    char *raw = ids ? rewrite_expr("raw", t, names, ids) : NULL;
+    char *unknown = raw ? rewrite_expr("unknown_fields", t, names, ids) : NULL;
+    int rc = unknown ? 0 : -ENOMEM;
+    /* One mutation (one rewrite of each part): the events only theirs deleted, their side of the others
+     * rewritten. UPDATE's expressions read the row as it was. */
+    rc = rc ? rc
+            : admin_chf(a,
+                        "ALTER TABLE raw_events\n"
+                        "DELETE WHERE (actor_guid IN (%s) AND (target_guid = '' OR target_guid IN (%s)))\n"
+                        "  OR (target_guid IN (%s) AND actor_guid = ''),\n"
+                        "UPDATE actor_guid = if(actor_guid IN (%s), '" ERASED_GUID "', actor_guid),\n"
+                        "  actor_name = if(actor_guid IN (%s), '', actor_name),\n"
+                        "  actor_smf_id = if(actor_guid IN (%s), toUInt64(0), actor_smf_id),\n"
+                        "  target_guid = if(target_guid IN (%s), '" ERASED_GUID "', target_guid),\n"
+                        "  target_name = if(target_guid IN (%s), '', target_name),\n"
+                        "  target_smf_id = if(target_guid IN (%s), toUInt64(0), target_smf_id),\n"
+                        "  raw = %s, unknown_fields = %s\n"
+                        "WHERE actor_guid IN (%s) OR target_guid IN (%s)",
+                        L, L, L, L, L, L, L, L, L, raw, unknown, L, L);
+    free(names);
+    free(ids);
+    free(raw);
+    free(unknown);
+    return rc ? rc : wait_mutations(a, since);
+}
+
+/* The aggregate tables: the rows keyed by their GUIDs deleted, their GUID as another player's opponent rewritten. */
+static int erase_aggregates(const admin_ctx *a, const player_target *t, const char *since)
+{
+    char *tables =
+        ch_lines(a, "SELECT table, max(name = 'guid'), max(name = 'other_guid'), max(name = 'other_name')\n"
+                    "FROM system.columns\n"
+                    "WHERE database = currentDatabase() AND name IN ('guid', 'other_guid', 'other_name')\n"
+                    "  AND table IN (SELECT name FROM system.tables WHERE database = currentDatabase()\n"
+                    "                AND engine NOT IN ('MaterializedView', 'View') AND name NOT LIKE 'admin\\\\_%')\n"
+                    "GROUP BY table ORDER BY table FORMAT TSV");
+    if (!tables)
+        return -EIO;
+    int rc = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(tables, "\n", &save); line && !rc; line = strtok_r(NULL, "\n", &save)) {
+        char table[128];
+        int guid = 0, other = 0, other_name = 0;
+        if (sscanf(line, "%127s %d %d %d", table, &guid, &other, &other_name) != 4 || !(guid || other))
+            continue;
+        /* One mutation per table: their rows deleted, their GUID as someone else's opponent rewritten. */
+        const char *L = t->ch_list;
+        rc = admin_chf(a, "ALTER TABLE %s %s%s%s%s%s%s%s", table, guid ? "DELETE WHERE guid IN (" : "", guid ? L : "",
+                       guid ? ")" : "", guid && other ? ", " : "",
+                       !other       ? ""
+                       : other_name ? "UPDATE other_guid = '" ERASED_GUID "', other_name = '' WHERE other_guid IN ("
+                                    : "UPDATE other_guid = '" ERASED_GUID "' WHERE other_guid IN (",
+                       other ? L : "", other ? ")" : "");
+    }
+    free(tables);
+    return rc ? rc : wait_mutations(a, since);
+}
+
+/* Rebuild the tables without a guid column for the months given (YYYYMM, one a line): they counted the deleted
+ * events. A refusal (retention) is said, not fatal: the player's identity is gone from them either way but for
+ * the hash in a players state. */
+static int rebuild_counts(const admin_ctx *a, const char *months)
+{
+    char *views = ch_lines(
+        a,
+        "SELECT v.name, t.partition_key != '' FROM\n"
+        "  (SELECT name, extract(create_table_query, ' TO (?:[A-Za-z0-9_]+\\\\.)?([A-Za-z0-9_]+)') AS target\n"
+        "   FROM system.tables WHERE database = currentDatabase() AND engine = 'MaterializedView'\n"
+        "     AND name NOT LIKE 'admin\\\\_%') AS v\n"
+        "ANY LEFT JOIN (SELECT name AS target, partition_key FROM system.tables WHERE database = currentDatabase()) AS "
+        "t\n"
+        "  USING target\n"
+        "WHERE target NOT IN (SELECT table FROM system.columns WHERE database = currentDatabase() AND name = 'guid')\n"
+        "ORDER BY v.name FORMAT TSV");
+    if (!views)
+        return -EIO;
+    admin_ctx yes = *a;
+    yes.yes = true; /* the erase was confirmed */
+    char *save = NULL;
+    for (char *line = strtok_r(views, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *monthly = strchr(line, '\t');
+        if (!monthly)
+            continue;
+        *monthly++ = '\0';
+        int rc = 0;
+        if (*monthly == '1') {
+            char *copy = strdup(months), *msave = NULL;
+            for (char *m = copy ? strtok_r(copy, "\n", &msave) : NULL; m && !rc; m = strtok_r(NULL, "\n", &msave))
+                rc = rebuild_run(&yes, line, atoi(m));
+            free(copy);
+        } else {
+            rc = rebuild_run(&yes, line, 0);
+        }
+        if (rc)
+            log_warn("%s could not be rebuilt (above): its table still counts the erased events (no GUID, but a "
+                     "hash of it in a players state where there is one)",
+                     line);
+    }
+    free(views);
+    return 0;
+}
+
+/* PostgreSQL's and the forum's rows (player.c's lists); the rows deleted added to *n. */
+static int erase_databases(const admin_ctx *a, const player_target *t, long *n)
+{
+    for (const player_rows *r = player_pg_rows; r->table; r++) {
+        char *sql = NULL;
+        if (asprintf(&sql, "DELETE FROM %s WHERE %s", r->table, r->where) < 0)
+            return -ENOMEM;
+        PGresult *res = player_pg(a, t, sql);
+        free(sql);
+        if (!res)
+            return -EIO;
+        *n += atol(PQcmdTuples(res));
+        PQclear(res);
+    }
+    for (const player_rows *r = player_forum_rows; r->table; r++) {
+        char *sql = NULL;
+        if (asprintf(&sql, "DELETE FROM %s WHERE %s", r->table, r->where) < 0)
+            return -ENOMEM;
+        mdb_result *res = player_forum(a, t, sql);
+        free(sql);
+        if (!res)
+            return -EIO;
+        *n += (long)res->affected_rows;
+        mdb_result_free(res);
+    }
+    return 0;
+}
+
+/* achievd's saved state of the member and its links of their GUIDs; queryd's answers (admin_cache_flush). */
+static int erase_redis(const admin_ctx *a, const player_target *t, long long *cached)
+{
+    redisContext *c = admin_redis_open(a->redis_url);
+    if (!c)
+        return -EIO;
+    char state[300], links[300], field[32];
+    snprintf(state, sizeof state, "%s:%s:state", a->stream, a->achievd_group);
+    snprintf(links, sizeof links, "%s:%s:links", a->stream, a->achievd_group);
+    snprintf(field, sizeof field, "p:%lu", t->member);
+    int rc = t->member ? admin_redis_do(c, NULL, "HDEL %s %s", state, field) : 0;
+    for (size_t i = 0; i < t->nguids && !rc; i++)
+        rc = admin_redis_do(c, NULL, "HDEL %s %s", links, t->guids[i]);
+    redisFree(c);
+    return rc ? rc : admin_cache_flush(a, cached);
+}
+
+int erase_run(const admin_ctx *a, const player_target *t)
+{
+    const char *L = t->ch_list;
+    long long events = 0, only = 0;
+    int rc = admin_ch_count(a, &events,
+                            "SELECT count() FROM raw_events WHERE actor_guid IN (%s) OR target_guid IN (%s)", L, L);
+    rc = rc ? rc
+            : admin_ch_count(a, &only,
+                             "SELECT count() FROM raw_events WHERE (actor_guid IN (%s) AND (target_guid = ''\n"
+                             "  OR target_guid IN (%s))) OR (target_guid IN (%s) AND actor_guid = '')",
+                             L, L, L);
+    char *months = NULL;
+    if (!rc) {
+        char *sql = NULL;
+        if (asprintf(&sql,
+                     "SELECT DISTINCT toYYYYMM(received_at) AS m FROM raw_events\n"
+                     "WHERE actor_guid IN (%s) OR target_guid IN (%s) ORDER BY m FORMAT TSV",
+                     L, L) < 0)
+            return -ENOMEM;
+        months = ch_lines(a, sql);
+        free(sql);
+        rc = months ? 0 : -EIO;
+    }
+    if (rc)
+        return rc;
+    char question[512];
+    snprintf(question, sizeof question,
+             "Erase %s for good: %lld events of theirs (%lld only theirs: deleted; the rest kept without their "
+             "identity), their aggregates and ratings, links, login codes, trusted addresses and achievements?",
+             t->label, events, only);
+    if (!admin_confirm(a, question)) {
+        log_info("nothing done");
+        free(months);
+        return -ECANCELED;
+    }
+    /* Recorded first: an erase that stops half-way is known, and running it again finishes it. */
+    rc = admin_record(a, "erase-start", t->label);
+    char *since = NULL;
+    rc = rc ? rc : ((since = ch_lines(a, "SELECT now() FORMAT TSV")) ? 0 : -EIO);
+    char *nl = since ? strchr(since, '\n') : NULL;
+    if (nl)
+        *nl = '\0';
+    /* A mutation rewrites every part of its table even when nothing matches: none without an event of theirs (a
+     * member without a GUID, months retention dropped), none at all without a GUID. */
+    rc = rc || !events ? rc : erase_raw(a, t, since);
+    rc = rc || !t->nguids ? rc : erase_aggregates(a, t, since);
+    free(since);
+    rc = rc ? rc : (*months ? rebuild_counts(a, months) : 0);
+    long rows = 0;
+    long long cached = 0, later = 0;
+    rc = rc ? rc : erase_databases(a, t, &rows);
+    rc = rc ? rc : erase_redis(a, t, &cached);
+    rc = rc ? rc
+            : admin_ch_count(a, &later,
+                             "SELECT count() FROM raw_events WHERE actor_guid IN (%s) OR target_guid IN (%s)", L, L);
+    free(months);
+    if (rc) {
+        log_error("the erase of %s stopped half-way (above): run it again", t->label);
+        return rc;
+    }
+    if (later)
+        log_warn("%lld events of theirs arrived during the erase (still playing, or the writer was behind): run erase "
+                 "again (ban the server or wait first)",
+                 later);
+    if (t->member)
+        log_info("restart achievd: it keeps the member's progress in memory and would save it again");
+    char detail[256];
+    snprintf(detail, sizeof detail,
+             "%s: %lld events (%lld deleted, the rest anonymised), %ld rows of PostgreSQL and the forum, %lld cached "
+             "answers dropped",
+             t->label, events, only, rows, cached);
+    return admin_record(a, "erase", detail);
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# mohstats-admin hide / unhide / ban (issue 24): a hidden player leaves the public lists at once (queryd's answer
+# cache is emptied; a second's copy in queryd's memory aside) and comes back when shown again; the stand-in of
+# erased players is never listed; a hidden server leaves the lists of servers, its own page stays; a banned server's
+# events are refused (once ingestd's token cache, 1 s here, forgets it); every change is logged with who did it.
+. "$(dirname "$0")/lib.sh"
+export SERVER_TOKEN_CACHE_MS=1000
+
+ADMIN=$MOHSTATS_BIN_DIR/mohstats-admin
+admin() {
+  "$ADMIN" --by test-operator "$@" 2>>"$STACK_DIR/logs/admin.log"
+}
+
+# board: the GUIDs on the Hidgun leaderboard, as the forum reads it.
+board() {
+  curl -sS --max-time 10 "$MOHSTATS_URL/api/v1/stats/weapon/Hidgun/leaderboard?limit=10" | jq -r '[.[].guid] | join(",")'
+}
+
+stack_up || exit 1
+# Kills with the Hidgun: hid-a 10, hid-b 5, the erased stand-in 7 (all of hid-c, who has none).
+ch_query "INSERT INTO raw_events (event_id, batch_id, server_id, received_at, match_key, map_name, event_type,
+    actor_guid, actor_name, actor_team, target_guid, target_name, target_team, weapon, hitloc)
+  SELECT generateUUIDv4(), generateUUIDv4(), 'hid-srv', now() - 60, 'hid-m', 'dm/mohdm1', 'player_kill',
+    k.1, k.2, 'allies', 'hid-c', 'C', 'axis', 'Hidgun', 'torso_upper'
+  FROM numbers(22) ARRAY JOIN [if(number < 10, ('hid-a', 'A'), if(number < 15, ('hid-b', 'B'), ('~erased', '')))] AS k"
+
+check_eq "the leaderboard lists hid-a and hid-b, not the erased stand-in" "hid-a,hid-b" "$(board)"
+check "hide --guid hid-a" admin hide --guid hid-a
+# At once: queryd's Redis cache is emptied; an answer stays in a queryd's memory for up to a second (LOCAL_TTL_MS).
+sleep 1.1
+check_eq "hid-a leaves the leaderboard at once" "hid-b" "$(board)"
+check_eq "hidden lists hid-a" "hid-a" "$(admin hidden)"
+check "unhide --guid hid-a" admin unhide --guid hid-a
+sleep 1.1
+check_eq "hid-a is back" "hid-a,hid-b" "$(board)"
+check_eq "hidden lists nobody" "" "$(admin hidden)"
+check_eq "hide and unhide are logged with who did it" "hide unhide" \
+  "$(ch_query "SELECT arrayStringConcat(groupArray(action), ' ') FROM (SELECT action FROM admin_actions
+               WHERE who = 'test-operator' AND detail LIKE '%hid-a%' ORDER BY at, action)")"
+# A server: hidden from the lists, shown again, then banned.
+CREATED=$("$MOHSTATS_BIN_DIR/ingestd" servers create --name "Hid Server" --ip 203.0.113.9 --port 12203 2>/dev/null)
+SRV=$(sed -n 's/^server_id: //p' <<<"$CREATED")
+TOKEN=$(sed -n 's/^token: //p' <<<"$CREATED")
+servers() {
+  curl -sS --max-time 10 "$MOHSTATS_URL/api/v1/servers" | jq -r '[.[].name] | sort | join(",")'
+}
+post() {
+  curl -s --max-time 10 -o /dev/null -w '%{http_code}' -X POST "$MOHSTATS_URL/api/v1/ingest/events" \
+    -H 'Content-Type: application/json' -H "X-Server-Token: $TOKEN" \
+    --data-binary @"$MOHSTATS_SRC_DIR/tests/integration/data/wire_4_2_chat.json"
+}
+check "the server is listed" grep -q "Hid Server" <<<"$(servers)"
+check "hide --server" admin hide --server "$SRV"
+sleep 1.1
+check "a hidden server leaves the list" test -z "$(servers | grep "Hid Server")"
+check_eq "a hidden server's page stays" 200 "$(http_status "$MOHSTATS_URL/api/v1/servers/$SRV")"
+check "hide --server of a server that does not exist fails" test "$(admin hide --server nope; echo $?)" != 0
+check "unhide --server" admin unhide --server "$SRV"
+sleep 1.1
+check "the server is back" grep -q "Hid Server" <<<"$(servers)"
+check_eq "the server's events are taken" 202 "$(post)"
+echo n | admin ban --server "$SRV"
+check "a ban the operator declines fails" test $? -ne 0
+sleep 1.2
+check_eq "a declined ban changes nothing" 202 "$(post)"
+check "ban --server" admin --yes ban --server "$SRV"
+sleep 1.2 # past SERVER_TOKEN_CACHE_MS
+check_eq "a banned server's events are refused" 401 "$(post)"
+check_eq "the server actions are logged with who did it" "hide-server unhide-server ban-server" \
+  "$(ch_query "SELECT arrayStringConcat(groupArray(action), ' ') FROM (SELECT action FROM admin_actions
+               WHERE who = 'test-operator' AND detail LIKE 'server $SRV %' ORDER BY at, action)")"
+check_eq "no sanitizer reports in mohstats-admin's log" "" "$(grep -E "$SANITIZER_REPORT" "$STACK_DIR/logs/admin.log" 2>/dev/null)"
+finish
