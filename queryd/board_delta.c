@@ -31,7 +31,7 @@ static const char delta_who_sql[] =
 static const char delta_match_players_sql[] =
     "SELECT DISTINCT guid\n"
     "FROM match_players\n"
-    "WHERE match_key IN {matches} AND " NOT_UNAUTH_SQL("guid") "\n"
+    "WHERE match_key IN {matches} AND " LISTED_PLAYER_SQL("guid") "\n"
     "FORMAT TabSeparated";
 // clang-format on
 
@@ -406,7 +406,7 @@ void board_set_touched(board_set *s, uint64_t before, const char *guids, size_t 
             char *key = n ? strndup(p, n) : NULL;
             if (key)
                 tsv_unescape(key);
-            /* A slot's name (unauth_<n>) is never on a board (NOT_UNAUTH_SQL): re-reading it would only read its
+            /* A slot's name (unauth_<n>) is never on a board (LISTED_PLAYER_SQL): re-reading it would only read its
              * rows to drop them. */
             if (key && l == 0 && strncmp(key, "unauth_", 7) == 0) {
                 free(key);

@@ -42,7 +42,7 @@ static const char board_match_sql[] =
     "            SELECT guid, match_key, argMaxMerge(team) AS team, sumMerge(kills) AS k,\n"
     "                   minMerge(first_t) AS f, maxMerge(last_t) AS l, minMerge(first_ms) AS fms\n"
     "            FROM player_match\n"
-    "            WHERE " NOT_UNAUTH_SQL("guid") " AND {who}\n"
+    "            WHERE " LISTED_PLAYER_SQL("guid") " AND {who}\n"
     "            GROUP BY guid, match_key\n"
     "            HAVING fms >= {bound_ms}\n"
     "        )\n"
@@ -66,7 +66,7 @@ static const char board_match_sql[] =
 static const char board_names_sql[] =
     "SELECT guid, argMax(name, last_ms) AS name\n"
     "FROM player_names\n"
-    "WHERE " NOT_UNAUTH_SQL("guid") " AND {who}\n"
+    "WHERE " LISTED_PLAYER_SQL("guid") " AND {who}\n"
     "GROUP BY guid";
 
 // clang-format on
@@ -144,7 +144,7 @@ static int board_sql(const period *ps, size_t np, const char *who, const char *t
                  (unsigned long long)ms, i + 1, sep);
     }
     bytebuf where = {0}, mwhere = {0};
-    int wrc = bytebuf_appendf(&where, NOT_UNAUTH_SQL("guid") " AND %s", who ? who : "1");
+    int wrc = bytebuf_appendf(&where, LISTED_PLAYER_SQL("guid") " AND %s", who ? who : "1");
     if (wrc == 0)
         wrc = who ? bytebuf_appendf(&mwhere, "WHERE match_key IN (SELECT match_key FROM player_match WHERE %s)", who)
                   : bytebuf_appendf(&mwhere, " ");

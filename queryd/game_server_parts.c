@@ -23,7 +23,7 @@ static const char top_players_sql[] =
     "SELECT guid, sum(kills) AS kills, sum(deaths) AS deaths, sum(headshots) AS headshots,\n"
     "       max(day) AS last_day, count() AS days\n"
     "FROM player_daily\n"
-    "WHERE server_id = {id} AND " NOT_UNAUTH_SQL("guid") "\n"
+    "WHERE server_id = {id} AND " LISTED_PLAYER_SQL("guid") "\n"
     "GROUP BY guid\n"
     "HAVING kills + deaths > 0\n"
     "ORDER BY kills DESC, deaths ASC, guid ASC\n"

@@ -40,7 +40,7 @@ static const char roster_sql[] =
     "       sumIf(kills, day >= toDate(now() - 13 * 86400, 'UTC') AND day < toDate(now() - 6 * 86400, 'UTC'))\n"
     "           AS kills_prev_7d\n"
     "FROM player_daily\n"
-    "WHERE server_id = {id} AND " NOT_UNAUTH_SQL("guid") "\n"
+    "WHERE server_id = {id} AND " LISTED_PLAYER_SQL("guid") "\n"
     "GROUP BY guid\n"
     "ORDER BY total_kills DESC, total_deaths ASC, guid ASC\n"
     "LIMIT {limit} OFFSET {offset}";
@@ -48,7 +48,7 @@ static const char roster_sql[] =
 static const char roster_count_sql[] =
     "SELECT uniqExact(guid) AS total\n"
     "FROM player_daily\n"
-    "WHERE server_id = {id} AND " NOT_UNAUTH_SQL("guid");
+    "WHERE server_id = {id} AND " LISTED_PLAYER_SQL("guid");
 
 /* The page's players' matches on the server: read by their keys, kept when the match was on this server. */
 static const char roster_matches_sql[] =
@@ -208,7 +208,7 @@ static const char playtime_sql[] =
 static const char players_sql[] =
     "SELECT guid, sum(kills) AS kills, sum(deaths) AS deaths\n"
     "FROM player_daily\n"
-    "WHERE server_id = {id} AND " NOT_UNAUTH_SQL("guid") "\n"
+    "WHERE server_id = {id} AND " LISTED_PLAYER_SQL("guid") "\n"
     "GROUP BY guid";
 
 static const char player_time_sql[] =
@@ -217,7 +217,7 @@ static const char player_time_sql[] =
     "(\n"
     "    SELECT guid, minMerge(first_t) AS f, maxMerge(last_t) AS l, anyMerge(server_id) AS s\n"
     "    FROM match_players\n"
-    "    WHERE " NOT_UNAUTH_SQL("guid") "\n"
+    "    WHERE " LISTED_PLAYER_SQL("guid") "\n"
     "    GROUP BY match_key, guid\n"
     "    HAVING s = {id}\n"
     ")\n"

@@ -63,7 +63,7 @@ static const char type_players_sql[] =
     "FROM\n"
     "(\n"
     "    SELECT guid, match_key FROM player_match\n"
-    "    WHERE " NOT_UNAUTH_SQL("guid") "\n"
+    "    WHERE " LISTED_PLAYER_SQL("guid") "\n"
     "    GROUP BY guid, match_key\n"
     ")\n"
     "ANY INNER JOIN\n"
@@ -216,7 +216,7 @@ static size_t gt_vals(qjob *j, sqlv out[ENDPOINT_VALS])
 static void board_queue(qjob *j, int slot, const char *tmpl, long unused)
 {
     (void)unused;
-    sqlv fv[] = {SQL_RAW("pm_where", NOT_UNAUTH_SQL("guid")), SQL_INT("bound_ms", 0)};
+    sqlv fv[] = {SQL_RAW("pm_where", LISTED_PLAYER_SQL("guid")), SQL_INT("bound_ms", 0)};
     char *facts = sqlt_render(match_facts_sql, fv, 2);
     if (!facts) {
         job_error(j, 500, "Out of memory.");

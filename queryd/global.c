@@ -36,12 +36,12 @@ static const char totals_sql[] =
 static const char players_sql[] =
     "SELECT uniqExact(guid) AS total_players\n"
     "FROM player_names\n"
-    "WHERE " NOT_UNAUTH_SQL("guid");
+    "WHERE " LISTED_PLAYER_SQL("guid");
 // clang-format on
 
 // clang-format off
 static const char daily_sql[] =
-    "SELECT uniqExactIf(guid, day = toDate(now(), 'UTC') AND " NOT_UNAUTH_SQL( "guid") ")\n"
+    "SELECT uniqExactIf(guid, day = toDate(now(), 'UTC') AND " LISTED_PLAYER_SQL( "guid") ")\n"
     "           AS active_today,\n"
     "       sum(shots_fired) AS fired, sum(shots_hit) AS hit, sum(kills) AS kills,\n"
     "       sum(deaths) AS deaths\n"
@@ -54,7 +54,7 @@ static const char active_24h_sql[] =
     "FROM\n"
     "(\n"
     "    SELECT guid FROM player_match\n"
-    "    WHERE " NOT_UNAUTH_SQL("guid") "\n"
+    "    WHERE " LISTED_PLAYER_SQL("guid") "\n"
     "    GROUP BY guid\n"
     "    HAVING maxMerge(last_ms) >= (toUInt64(now()) - 86400) * 1000\n"
     ")";

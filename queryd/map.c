@@ -54,7 +54,7 @@ static const char map_players_sql[] =
     "(\n"
     "    SELECT guid, argMaxMerge(map) AS map_name\n"
     "    FROM player_match\n"
-    "    WHERE " NOT_UNAUTH_SQL("guid") "\n"
+    "    WHERE " LISTED_PLAYER_SQL("guid") "\n"
     "    GROUP BY guid, match_key\n"
     ")\n"
     "WHERE {where}\n"
@@ -65,7 +65,7 @@ static const char map_players_sql[] =
 static const char map_board_sql[] =
     "SELECT guid, sum(kills) AS kills, sum(deaths) AS deaths, sum(headshots) AS headshots\n"
     "FROM player_map\n"
-    "WHERE map_name = {map} AND " NOT_UNAUTH_SQL("guid") "\n"
+    "WHERE map_name = {map} AND " LISTED_PLAYER_SQL("guid") "\n"
     "GROUP BY guid\n"
     "HAVING kills > 0\n"
     "ORDER BY kills DESC, deaths ASC, guid ASC\n"

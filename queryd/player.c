@@ -497,7 +497,7 @@ static void member_start(qjob *j);
 static const char by_name_sql[] =
     "SELECT guid, name, max(last_ms) AS last\n"
     "FROM player_names\n"
-    "WHERE lowerUTF8(name) = lowerUTF8({name}) AND " NOT_UNAUTH_SQL( "guid") "\n"
+    "WHERE lowerUTF8(name) = lowerUTF8({name}) AND " LISTED_PLAYER_SQL( "guid") "\n"
     "GROUP BY guid, name\n"
     "ORDER BY name = {name} DESC, last DESC, guid ASC\n"
     "LIMIT 1";

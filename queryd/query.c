@@ -93,7 +93,7 @@ static const char role_sql[] =
     "                            OR (r = 2 AND target_guid != '' AND target_guid != actor_guid), [1, 2]) AS role\n"
     "    WHERE ({types}) AND received_at >= toDateTime({from}) AND received_at < toDateTime({to})\n"
     ")\n"
-    "WHERE " NOT_UNAUTH_SQL("player") " AND {filters}\n"
+    "WHERE " LISTED_PLAYER_SQL("player") " AND {filters}\n"
     "GROUP BY label\n"
     "HAVING value > 0\n"
     "ORDER BY value DESC, label ASC\n"

@@ -59,11 +59,12 @@ const lb_stat *lb_stat_find(const char *name);
     "    (\n"                                                                                                          \
     "        SELECT match_key FROM match_summary " matches_where "\n"                                                  \
     "        GROUP BY match_key\n"                                                                                     \
-    "        HAVING sumMerge(ends) > 0 AND " GAMETYPE_SQL("argMaxMerge(gt)", "argMaxMerge(map)") " = 'dm'\n"           \
-    "    )\n"                                                                                                          \
-    "    GROUP BY match_key, guid\n"                                                                                   \
-    ")\n"                                                                                                              \
-    "GROUP BY match_key"
+    "        HAVING sumMerge(ends) > 0 AND " GAMETYPE_SQL("argMaxMerge(gt)",                                           \
+                                                          "argMaxMerge(map)") " = 'dm'\n"                              \
+                                                                              "    )\n"                                \
+                                                                              "    GROUP BY match_key, guid\n"         \
+                                                                              ")\n"                                    \
+                                                                              "GROUP BY match_key"
 
 /* SQL: the class of a weapon from its name (sniper before rifle: "KAR98 Sniper" is a sniper rifle). */
 #define WEAPON_CLASS_SQL(w)                                                                                            \
@@ -134,8 +135,8 @@ extern const char listed_servers_pg_sql[];
 /* A player the public lists show: not a slot (unauth_<n>, docs/definitions.md, Players), not hidden by the operator
  * (mohstats-admin hide; the erased stand-in is hidden too: schemas/clickhouse/0008_hidden_players.sql). argMax, not
  * FINAL: a few milliseconds less in each query (FINAL costs 5-10 ms even on a table of a few rows). */
-#define NOT_UNAUTH_SQL(col)                                                                                            \
-    "(NOT startsWith(" col ", 'unauth_') AND " col " NOT IN (SELECT guid FROM hidden_players GROUP BY guid\n"       \
+#define LISTED_PLAYER_SQL(col)                                                                                         \
+    "(NOT startsWith(" col ", 'unauth_') AND " col " NOT IN (SELECT guid FROM hidden_players GROUP BY guid\n"          \
     "                                                  HAVING argMax(hidden, version) = 1))"
 
 #endif

@@ -39,7 +39,7 @@ static const char weapons_sql[] =
 static const char users_sql[] =
     "SELECT uniqExactIf(guid, kills + shots_fired > 0) AS unique_users\n"
     "FROM player_weapon\n"
-    "WHERE weapon = {weapon} AND " NOT_UNAUTH_SQL("guid");
+    "WHERE weapon = {weapon} AND " LISTED_PLAYER_SQL("guid");
 // clang-format on
 
 // clang-format off
@@ -47,7 +47,7 @@ static const char board_sql[] =
     "SELECT guid, sum(kills) AS kills, sum(headshots) AS headshots,\n"
     "       sum(shots_fired) AS shots_fired, sum(shots_hit) AS shots_hit\n"
     "FROM player_weapon\n"
-    "WHERE weapon = {weapon} AND " NOT_UNAUTH_SQL("guid") "\n"
+    "WHERE weapon = {weapon} AND " LISTED_PLAYER_SQL("guid") "\n"
     "GROUP BY guid\n"
     "HAVING kills > 0\n"
     "ORDER BY kills DESC, headshots DESC, guid ASC\n"
