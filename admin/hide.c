@@ -1,6 +1,6 @@
 /* `mohstats-admin hide` / `unhide`: a player's GUIDs left out of the public lists (leaderboards, top players, the
  * player search, player counts) and shown again. A row per change in ClickHouse's hidden_players, the latest one
- * per GUID counting (schemas/clickhouse/0008_hidden_players.sql); queryd filters in one place (NOT_UNAUTH_SQL).
+ * per GUID counting (schemas/clickhouse/0008_hidden_players.sql); queryd filters in one place (LISTED_PLAYER_SQL).
  * Nothing is deleted: their pages, matches and the other players' numbers stay. queryd's answer cache is emptied,
  * so lists change within a second (the copy of an answer in queryd's memory); a leaderboard board in queryd's memory
  * changes at its next build (QUERY_BOARD_REFRESH_S). */
