@@ -9,6 +9,8 @@
 # nothing), a second rebuild is refused while one runs, every action is logged with who did it, a view an
 # interrupted rebuild left detached comes back, and retention drops the old month of raw_events and keeps its
 # aggregates (and rebuild then refuses to lose them).
+# One build (sanitizer): its subject is mohstats-admin, an operator's command, whose memory ASan checks; the
+# daemons it drives run in both builds' other tests.
 . "$(dirname "$0")/../fault/fault_lib.sh"
 
 ADMIN=$MOHSTATS_BIN_DIR/mohstats-admin

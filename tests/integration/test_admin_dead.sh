@@ -7,6 +7,8 @@
 # bad one back where it was (refused again, under a new id); nothing is in both streams at once; trim keeps what is
 # newer than its days and deletes the rest; every action is logged with who did it; every event acknowledged
 # meanwhile is stored once.
+# One build (sanitizer): its subject is mohstats-admin, an operator's command, whose memory ASan checks; the
+# daemons it drives run in both builds' other tests.
 . "$(dirname "$0")/../fault/fault_lib.sh"
 
 ADMIN=$MOHSTATS_BIN_DIR/mohstats-admin

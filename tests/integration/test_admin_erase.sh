@@ -9,6 +9,8 @@
 # answer cache; everything of era-b's and era-c's is as before, the tables without a guid column equal what
 # raw_events says, every event acknowledged meanwhile is stored once, and the action log names the member, not
 # the GUIDs.
+# One build (sanitizer): its subject is mohstats-admin, an operator's command, whose memory ASan checks; the
+# daemons it drives run in both builds' other tests.
 . "$(dirname "$0")/../fault/fault_lib.sh"
 
 ADMIN=$MOHSTATS_BIN_DIR/mohstats-admin

@@ -3,6 +3,8 @@
 # cache is emptied; a second's copy in queryd's memory aside) and comes back when shown again; the stand-in of
 # erased players is never listed; a hidden server leaves the lists of servers, its own page stays; a banned server's
 # events are refused (once ingestd's token cache, 1 s here, forgets it); every change is logged with who did it.
+# One build (sanitizer): its subject is mohstats-admin, an operator's command, whose memory ASan checks; the
+# daemons it drives run in both builds' other tests.
 . "$(dirname "$0")/lib.sh"
 export SERVER_TOKEN_CACHE_MS=1000
 
