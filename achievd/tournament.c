@@ -108,13 +108,13 @@ char *tournament_ch_rows(const achievd_settings *s, const char *sql)
     return NULL;
 }
 
-/* Append keys (n of them) to q, quoted and separated by commas. */
-static int append_keys(bytebuf *q, char *const *keys, size_t n)
+/* Append strings (n of them) to q, quoted and separated by commas. */
+static int append_list(bytebuf *q, char *const *strings, size_t n)
 {
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         rc |= i ? bytebuf_append(q, ", ", 2) : 0;
-        rc |= ch_append_quoted(q, keys[i], strlen(keys[i]));
+        rc |= ch_append_quoted(q, strings[i], strlen(strings[i]));
     }
     return rc;
 }
@@ -140,7 +140,7 @@ static int games_scored(tournament_thread *t, char *const *keys, size_t n, game 
                                  "FROM (SELECT match_key, event_type, allies_score, axis_score,\n"
                                  "             if(team_side != '', team_side, lower(team)) AS side\n"
                                  "      FROM raw_events WHERE match_key IN (");
-    rc |= append_keys(&q, keys, n);
+    rc |= append_list(&q, keys, n);
     rc |= bytebuf_appendf(&q, "))\nGROUP BY match_key\nFORMAT TabSeparated");
     char *body = tournament_ch_rows(t->s, rc == 0 ? q.data : NULL);
     bytebuf_free(&q);
@@ -176,7 +176,7 @@ static int games_ended(tournament_thread *t, char *const *keys, size_t n, game *
                                  "       intDiv(maxMerge(last_ms), 1000)\n"
                                  "FROM match_summary\n"
                                  "WHERE match_key IN (");
-    rc |= append_keys(&q, keys, n);
+    rc |= append_list(&q, keys, n);
     rc |= bytebuf_appendf(&q, ")\nGROUP BY match_key\nHAVING sumMerge(ends) > 0\nFORMAT TabSeparated");
     char *body = tournament_ch_rows(t->s, rc == 0 ? q.data : NULL);
     bytebuf_free(&q);
@@ -368,10 +368,7 @@ static int games_between(tournament_thread *t, uint64_t from_s, uint64_t to_s, c
                              "  AND received_at <= toDateTime(%" PRIu64 ")\n"
                              "  AND match_key IN (SELECT match_key FROM match_players WHERE guid IN (",
                              from_s, to_s);
-    for (size_t i = 0; i < ng && rc == 0; i++) {
-        rc |= i ? bytebuf_append(&q, ", ", 2) : 0;
-        rc |= ch_append_quoted(&q, guids[i], strlen(guids[i]));
-    }
+    rc |= append_list(&q, guids, ng);
     rc |= bytebuf_appendf(&q, "))\nORDER BY match_key LIMIT %d FORMAT TabSeparated", GAMES_MAX + 1);
     char *body = tournament_ch_rows(t->s, rc == 0 ? q.data : NULL);
     bytebuf_free(&q);
