@@ -86,7 +86,7 @@ int main(int argc, char **argv)
     static achievd a;
     a.p = pipeline_new(&s);
     a.r = a.p ? report_new(daemon_loop(d), a.p) : NULL;
-    a.t = tournament_thread_new(&s);
+    a.t = a.p ? tournament_thread_new(&s, &pipeline_stats_of(a.p)->leader) : NULL;
     if (!a.p || !a.r || !a.t || pipeline_start(a.p) != 0 || tournament_thread_start(a.t) != 0) {
         log_error("achievd: cannot start (out of memory?)");
         return 1;

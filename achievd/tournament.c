@@ -11,7 +11,8 @@
  *
  * Why exactly once. Each result is written in one MariaDB transaction together with its row in
  * mohstats_tournament_results (tournament_forum.c): a crash before the commit writes nothing, a replay or a second
- * achievd finds the row and writes nothing. No lease is needed.
+ * achievd finds the row and writes nothing. The thread polls only while this process holds achievd's lease (the
+ * evaluator's), so that standbys stay idle; exactly once does not depend on it.
  *
  * Who played for whom. A team's players are the GUIDs linked (smf_mohaa_identities) to its members while they
  * were members; a team played on the side most of its players present in the match were on (their last side,
@@ -20,6 +21,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,10 +39,12 @@
 
 #define PENDING_MAX 100 /* linked matches examined per step */
 #define SCHEDULED_MAX 50
+#define GAMES_MAX 1000 /* games of a scheduled match's teams read per window: more is left to the forum */
 #define PLAYERS_MAX 256
 
 struct tournament_thread {
     const achievd_settings *s;
+    const atomic_int *leader; /* the pipeline's: 1 while this process holds achievd's lease */
     tforum *fm;
     team_rater *rater;
     pthread_t thread;
@@ -48,7 +52,7 @@ struct tournament_thread {
     atomic_bool stop;
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    hashmap *logged; /* "what:id" already logged (undecidable results, ambiguous links) */
+    hashmap *logged;        /* "what:id" already logged (undecidable results, ambiguous links) */
     uint32_t pending_after; /* record_pending's place in the linked matches (see there) */
     atomic_ullong recorded, undecided, autolinked, ambiguous, teams_rated, errors;
 };
@@ -104,7 +108,62 @@ char *tournament_ch_rows(const achievd_settings *s, const char *sql)
     return NULL;
 }
 
-/* The ended games among keys (n of them) into *out. */
+/* Append strings (n of them) to q, quoted and separated by commas. */
+static int append_list(bytebuf *q, char *const *strings, size_t n)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc |= i ? bytebuf_append(q, ", ", 2) : 0;
+        rc |= ch_append_quoted(q, strings[i], strlen(strings[i]));
+    }
+    return rc;
+}
+
+static game *game_find(game *g, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(g[i].key, key) == 0)
+            return &g[i];
+    return NULL;
+}
+
+/* Each side's score where the game's tracker sent none. The stock tracker's match_end carries only the winning team
+ * (docs/tracker-wire.md §4.3): a side's score is then the rounds it won, its team_win events (as the views read a
+ * side, docs/definitions.md); a game without any is 1-0 to the winner its match_end named. Scores a tracker sent
+ * (allies_score / axis_score, on any event of the game) are kept as sent. */
+static int games_scored(tournament_thread *t, char *const *keys, size_t n, game *g, size_t ng)
+{
+    bytebuf q = {0};
+    int rc = bytebuf_appendf(&q, "SELECT match_key, countIf(isNotNull(allies_score) OR isNotNull(axis_score)),\n"
+                                 "       countIf(event_type = 'team_win' AND side = 'allies'),\n"
+                                 "       countIf(event_type = 'team_win' AND side = 'axis')\n"
+                                 "FROM (SELECT match_key, event_type, allies_score, axis_score,\n"
+                                 "             if(team_side != '', team_side, lower(team)) AS side\n"
+                                 "      FROM raw_events WHERE match_key IN (");
+    rc |= append_list(&q, keys, n);
+    rc |= bytebuf_appendf(&q, "))\nGROUP BY match_key\nFORMAT TabSeparated");
+    char *body = tournament_ch_rows(t->s, rc == 0 ? q.data : NULL);
+    bytebuf_free(&q);
+    if (!body)
+        return -EIO;
+    char *p = body, *f[4];
+    size_t k;
+    while ((k = tsv_split_line(&p, f, 4)) > 0) {
+        game *x = k == 4 ? game_find(g, ng, f[0]) : NULL;
+        if (!x || strtoull(f[1], NULL, 10) > 0)
+            continue;
+        x->allies = atoi(f[2]);
+        x->axis = atoi(f[3]);
+        if (x->allies == 0 && x->axis == 0) {
+            x->allies = strcmp(x->winner, "allies") == 0;
+            x->axis = strcmp(x->winner, "axis") == 0;
+        }
+    }
+    free(body);
+    return 0;
+}
+
+/* The ended games among keys (n of them) into *out, with each side's score (games_scored). */
 static int games_ended(tournament_thread *t, char *const *keys, size_t n, game **out, size_t *nout)
 {
     *out = NULL;
@@ -117,10 +176,7 @@ static int games_ended(tournament_thread *t, char *const *keys, size_t n, game *
                                  "       intDiv(maxMerge(last_ms), 1000)\n"
                                  "FROM match_summary\n"
                                  "WHERE match_key IN (");
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        rc |= i ? bytebuf_append(&q, ", ", 2) : 0;
-        rc |= ch_append_quoted(&q, keys[i], strlen(keys[i]));
-    }
+    rc |= append_list(&q, keys, n);
     rc |= bytebuf_appendf(&q, ")\nGROUP BY match_key\nHAVING sumMerge(ends) > 0\nFORMAT TabSeparated");
     char *body = tournament_ch_rows(t->s, rc == 0 ? q.data : NULL);
     bytebuf_free(&q);
@@ -144,6 +200,11 @@ static int games_ended(tournament_thread *t, char *const *keys, size_t n, game *
     free(body);
     if (!g)
         return -ENOMEM;
+    if (*nout > 0 && (rc = games_scored(t, keys, n, g, *nout)) != 0) {
+        free(g);
+        *nout = 0;
+        return rc;
+    }
     *out = g;
     return 0;
 }
@@ -234,10 +295,7 @@ static int record_pending(tournament_thread *t)
     free(keys);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         t->pending_after = links[i].id_match;
-        game *g = NULL;
-        for (size_t j = 0; j < ng && !g; j++)
-            if (strcmp(games[j].key, links[i].match_id) == 0)
-                g = &games[j];
+        game *g = game_find(games, ng, links[i].match_id);
         if (!g)
             continue; /* not ended (or not played) yet */
         if (links[i].team_a == 0 || links[i].team_b == 0) {
@@ -293,39 +351,163 @@ static int record_pending(tournament_thread *t)
     return rc;
 }
 
-/* The ended games with a match_end between from_s and to_s (keys malloc'd). */
-static int games_between(tournament_thread *t, uint64_t from_s, uint64_t to_s, char ***keys, size_t *n)
+/* The games with a match_end between from_s and to_s in which one of guids (n of them) played (keys malloc'd), at
+ * most GAMES_MAX + 1 of them: more than GAMES_MAX is a page the caller cannot see to the end of. Selected by the
+ * teams' GUIDs so that the other games of a busy window (other servers, other players) crowd nothing out. */
+static int games_between(tournament_thread *t, uint64_t from_s, uint64_t to_s, char *const *guids, size_t ng,
+                         char ***keys, size_t *n)
 {
-    char sql[512], *body = NULL;
     *keys = NULL;
     *n = 0;
-    snprintf(sql, sizeof sql,
-             "SELECT DISTINCT match_key FROM raw_events\n"
-             "WHERE event_type = 'match_end' AND received_at >= toDateTime(%" PRIu64 ")\n"
-             "  AND received_at <= toDateTime(%" PRIu64 ")\n"
-             "ORDER BY match_key LIMIT 1000 FORMAT TabSeparated",
-             from_s, to_s);
-    if (!(body = tournament_ch_rows(t->s, sql)))
+    if (ng == 0)
+        return 0;
+    bytebuf q = {0};
+    int rc = bytebuf_appendf(&q,
+                             "SELECT DISTINCT match_key FROM raw_events\n"
+                             "WHERE event_type = 'match_end' AND received_at >= toDateTime(%" PRIu64 ")\n"
+                             "  AND received_at <= toDateTime(%" PRIu64 ")\n"
+                             "  AND match_key IN (SELECT match_key FROM match_players WHERE guid IN (",
+                             from_s, to_s);
+    rc |= append_list(&q, guids, ng);
+    rc |= bytebuf_appendf(&q, "))\nORDER BY match_key LIMIT %d FORMAT TabSeparated", GAMES_MAX + 1);
+    char *body = tournament_ch_rows(t->s, rc == 0 ? q.data : NULL);
+    bytebuf_free(&q);
+    if (!body)
         return -EIO;
     size_t cap = 0;
     char *p = body, *f[1];
-    while (tsv_split_line(&p, f, 1) == 1) {
+    rc = 0;
+    while (rc == 0 && tsv_split_line(&p, f, 1) == 1) {
         if (*n == cap) {
             cap = cap ? cap * 2 : 16;
             char **k = realloc(*keys, cap * sizeof *k);
-            if (!k)
+            if (!k) {
+                rc = -ENOMEM;
                 break;
+            }
             *keys = k;
         }
-        if (((*keys)[*n] = strdup(f[0])))
+        if (!((*keys)[*n] = strdup(f[0])))
+            rc = -ENOMEM;
+        else
             (*n)++;
     }
     free(body);
+    return rc;
+}
+
+/* A scheduled tournament match's candidates: the games that fit it (keys malloc'd), or too many to know. */
+typedef struct {
+    char **keys;
+    size_t n;
+    bool too_many; /* more than GAMES_MAX games of its teams in the window */
+} tfits;
+
+static void fits_free(tfits *f)
+{
+    for (size_t j = 0; j < f->n; j++)
+        free(f->keys[j]);
+    free(f->keys);
+}
+
+/* Both teams' GUIDs during [from_s, to_s], in one list. */
+static int both_teams_guids(tournament_thread *t, const tlink *l, uint64_t from_s, uint64_t to_s, char ***out,
+                            size_t *n)
+{
+    char **a = NULL, **b = NULL;
+    size_t na = 0, nb = 0;
+    *out = NULL;
+    *n = 0;
+    int rc = tforum_team_guids(t->fm, l->team_a, from_s, to_s, &a, &na);
+    rc = rc ? rc : tforum_team_guids(t->fm, l->team_b, from_s, to_s, &b, &nb);
+    char **all = rc == 0 && na + nb ? realloc(a, (na + nb) * sizeof *all) : NULL;
+    if (rc == 0 && na + nb && !all)
+        rc = -ENOMEM;
+    if (rc != 0) {
+        tforum_guids_free(a, na);
+        tforum_guids_free(b, nb);
+        return rc;
+    }
+    if (all) {
+        memcpy(all + na, b, nb * sizeof *b);
+        free(b);
+    }
+    *out = all;
+    *n = na + nb;
     return 0;
 }
 
+/* The ended games not linked yet, within w of when, where the match's two teams played on opposite sides. */
+static int match_fits(tournament_thread *t, const tlink *l, uint64_t when, uint64_t w, tfits *out)
+{
+    char **guids = NULL, **keys = NULL;
+    size_t nguids = 0, nk = 0, ng = 0;
+    game *games = NULL;
+    uint64_t from = when > w ? when - w : 0;
+    *out = (tfits){0};
+    int rc = both_teams_guids(t, l, from, when + w, &guids, &nguids);
+    rc = rc ? rc : games_between(t, from, when + w, guids, nguids, &keys, &nk);
+    tforum_guids_free(guids, nguids);
+    if (rc == 0 && nk > GAMES_MAX)
+        out->too_many = true;
+    else if (rc == 0)
+        rc = games_ended(t, keys, nk, &games, &ng);
+    for (size_t j = 0; rc == 0 && j < ng; j++) {
+        tside side_a;
+        bool opposed = false, taken = false;
+        rc = tforum_game_linked(t->fm, games[j].key, &taken);
+        if (rc == 0 && taken)
+            continue;
+        rc = rc ? rc : game_players(t, &games[j]);
+        rc = rc ? rc : teams_opposed(t, l, &games[j], &side_a, &opposed);
+        if (rc == 0 && opposed) {
+            char **k = realloc(out->keys, (out->n + 1) * sizeof *k);
+            if (!k || !(k[out->n] = strdup(games[j].key))) {
+                out->keys = k ? k : out->keys;
+                rc = -ENOMEM;
+                break;
+            }
+            out->keys = k;
+            out->n++;
+        }
+    }
+    games_free(games, ng);
+    for (size_t j = 0; j < nk; j++)
+        free(keys[j]);
+    free(keys);
+    return rc;
+}
+
+/* The other scheduled match (index) a game fits as well, or n when none does. */
+static size_t also_fits(const tfits *fits, size_t n, size_t self, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; i != self && j < fits[i].n; j++)
+            if (strcmp(fits[i].keys[j], key) == 0)
+                return i;
+    return n;
+}
+
+/* Count and log, once, a scheduled match left to the forum. */
+static void refuse(tournament_thread *t, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void refuse(tournament_thread *t, const char *key, const char *fmt, ...)
+{
+    if (!first_time(t, key))
+        return;
+    atomic_fetch_add(&t->ambiguous, 1);
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    log_warn("achievd: tournaments: %s; not linked: link it through the forum", msg);
+}
+
 /* Link each scheduled tournament match to the one ended game not linked yet, within the window around its time,
- * where its two teams played on opposite sides; two or more such games: no link (logged, counted).
+ * where its two teams played on opposite sides; two or more such games, or a game that fits another scheduled
+ * match as well (the same teams scheduled twice), or more games of its teams than one page holds: no link
+ * (logged, counted). The candidates of every match of the poll are found before any is linked, so that a game
+ * fitting two matches is seen as such whichever comes first.
  *
  * Only once its window has closed, and settled: before, a second game may still end within it (a replay, the next
  * map) and make the choice ambiguous, and a game ended just now may be in raw_events and not yet in match_summary
@@ -344,73 +526,75 @@ static int autolink(tournament_thread *t)
         return 0;
     int rc = tforum_scheduled(t->fm, now > closed + w ? now - closed - w : 0, now - closed, &sched, &when, &n,
                               SCHEDULED_MAX);
+    tfits *fits = rc == 0 && n ? calloc(n, sizeof *fits) : NULL;
+    if (rc == 0 && n && !fits)
+        rc = -ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = match_fits(t, &sched[i], when[i], w, &fits[i]);
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        char **keys = NULL;
-        size_t nk = 0;
-        game *games = NULL;
-        size_t ng = 0;
-        rc = games_between(t, when[i] > w ? when[i] - w : 0, when[i] + w, &keys, &nk);
-        rc = rc ? rc : games_ended(t, keys, nk, &games, &ng);
-        const char *found = NULL;
-        size_t fits = 0;
-        for (size_t j = 0; rc == 0 && j < ng; j++) {
-            tside side_a;
-            bool opposed = false, taken = false;
-            rc = tforum_game_linked(t->fm, games[j].key, &taken);
-            if (rc == 0 && taken)
-                continue;
-            rc = game_players(t, &games[j]);
-            rc = rc ? rc : teams_opposed(t, &sched[i], &games[j], &side_a, &opposed);
-            if (rc == 0 && opposed) {
-                fits++;
-                found = games[j].key;
-            }
-        }
-        if (rc == 0 && fits == 1) {
+        char key[96];
+        size_t other = fits[i].n == 1 ? also_fits(fits, n, i, fits[i].keys[0]) : n;
+        if (fits[i].too_many) {
+            snprintf(key, sizeof key, "toomany:%" PRIu32, sched[i].id_match);
+            refuse(t, key,
+                   "tournament match %" PRIu32 ": more than %d matches of its teams' players within %" PRIu64
+                   " s of its schedule",
+                   sched[i].id_match, GAMES_MAX, w);
+        } else if (fits[i].n > 1) {
+            snprintf(key, sizeof key, "ambiguous:%" PRIu32 ":%zu", sched[i].id_match, fits[i].n);
+            refuse(t, key,
+                   "tournament match %" PRIu32 ": %zu matches of its teams within %" PRIu64 " s of its schedule",
+                   sched[i].id_match, fits[i].n, w);
+        } else if (fits[i].n == 1 && other < n) {
+            snprintf(key, sizeof key, "shared:%" PRIu32 ":%s", sched[i].id_match, fits[i].keys[0]);
+            refuse(t, key, "tournament match %" PRIu32 ": match %s fits tournament match %" PRIu32 " as well",
+                   sched[i].id_match, fits[i].keys[0], sched[other].id_match);
+        } else if (fits[i].n == 1) {
             bool linked = false;
-            rc = tforum_autolink(t->fm, sched[i].id_match, found, &linked);
+            rc = tforum_autolink(t->fm, sched[i].id_match, fits[i].keys[0], &linked);
             if (rc == 0 && linked) {
                 atomic_fetch_add(&t->autolinked, 1);
                 log_info("achievd: tournaments: tournament match %" PRIu32 " linked to match %s automatically "
                          "(the only match of its teams within %" PRIu64 " s of its schedule)",
-                         sched[i].id_match, found, w);
-            }
-        } else if (rc == 0 && fits > 1) {
-            char key[64];
-            snprintf(key, sizeof key, "ambiguous:%" PRIu32 ":%zu", sched[i].id_match, fits);
-            if (first_time(t, key)) {
-                atomic_fetch_add(&t->ambiguous, 1);
-                log_warn("achievd: tournaments: tournament match %" PRIu32 ": %zu matches of its teams within "
-                         "%" PRIu64 " s of its schedule; not linked: link it through the forum",
-                         sched[i].id_match, fits, w);
+                         sched[i].id_match, fits[i].keys[0], w);
             }
         }
-        games_free(games, ng);
-        for (size_t j = 0; j < nk; j++)
-            free(keys[j]);
-        free(keys);
     }
+    for (size_t i = 0; fits && i < n; i++)
+        fits_free(&fits[i]);
+    free(fits);
     free(sched);
     free(when);
     return rc;
+}
+
+/* One poll: automatic links, results, ratings. */
+static void step(tournament_thread *t)
+{
+    int rc = tforum_detect(t->fm);
+    /* a forum without a bracket table (no tournaments package) has nothing to write */
+    if (rc == 0 && tforum_has_brackets(t->fm)) {
+        rc = autolink(t);
+        rc = rc ? rc : record_pending(t);
+    }
+    unsigned rated = 0;
+    if (rc == 0 && (rc = team_rater_step(t->rater, &rated)) == 0)
+        atomic_fetch_add(&t->teams_rated, rated);
+    /* after a failure, the next poll tries again: every step starts from what MariaDB says */
+    if (rc != 0)
+        atomic_fetch_add(&t->errors, 1);
 }
 
 static void *run(void *arg)
 {
     tournament_thread *t = arg;
     while (!atomic_load(&t->stop)) {
-        int rc = tforum_detect(t->fm);
-        /* a forum without a bracket table (no tournaments package) has nothing to write */
-        if (rc == 0 && tforum_has_brackets(t->fm)) {
-            rc = autolink(t);
-            rc = rc ? rc : record_pending(t);
-        }
-        unsigned rated = 0;
-        if (rc == 0 && (rc = team_rater_step(t->rater, &rated)) == 0)
-            atomic_fetch_add(&t->teams_rated, rated);
-        /* after a failure, the next poll tries again: every step starts from what MariaDB says */
-        if (rc != 0)
-            atomic_fetch_add(&t->errors, 1);
+        /* Only the lease holder polls: extra achievds stand by (docs/operations.md) and take over with the lease.
+         * The writes stay exactly once with two writers anyway (tforum_record), which a holder that loses its
+         * lease in the middle of a step relies on; the lease spares the forum a second poller, and the ratings
+         * and automatic links a race. */
+        if (atomic_load(t->leader))
+            step(t);
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         long long ns = until.tv_nsec + (long long)t->s->tournament_poll_ms * 1000000;
@@ -429,12 +613,13 @@ static double stat_of(void *arg)
     return (double)atomic_load((atomic_ullong *)arg);
 }
 
-tournament_thread *tournament_thread_new(const achievd_settings *s)
+tournament_thread *tournament_thread_new(const achievd_settings *s, const atomic_int *leader)
 {
     tournament_thread *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
     t->s = s;
+    t->leader = leader;
     pthread_mutex_init(&t->lock, NULL);
     pthread_cond_init(&t->wake, NULL);
     t->fm = tforum_new(s);

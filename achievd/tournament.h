@@ -5,6 +5,7 @@
 #ifndef MOHSTATS_ACHIEVD_TOURNAMENT_H
 #define MOHSTATS_ACHIEVD_TOURNAMENT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,8 +26,9 @@ char tournament_outcome(const char *winner, int allies_score, int axis_score, ts
 
 typedef struct tournament_thread tournament_thread;
 
-/* Polls every ACHIEVD_TOURNAMENT_POLL_MS on connections of its own; NULL when out of memory. */
-tournament_thread *tournament_thread_new(const achievd_settings *s);
+/* Polls every ACHIEVD_TOURNAMENT_POLL_MS on connections of its own, while *leader is set (this process holds
+ * achievd's lease: the evaluator's, pipeline.c); NULL when out of memory. */
+tournament_thread *tournament_thread_new(const achievd_settings *s, const atomic_int *leader);
 int tournament_thread_start(tournament_thread *t);
 /* Stop after the step under way, and wait for the thread. */
 void tournament_thread_stop(tournament_thread *t);

@@ -390,21 +390,28 @@ int tforum_record(tforum *f, const tresult *res, bool *recorded)
         log_error("achievd: tournaments: cannot start a transaction: %s", err);
         return -EIO;
     }
-    /* The mark first: a second writer of the same result waits here for the first one's transaction, then finds
-     * the mark and writes nothing.
-     *
-     * Only while the link is still the one read: the forum may have moved it (authd) since tforum_pending read it,
-     * and the result would then be the old game's. The SELECT of an INSERT ... SELECT is a locking read (shared
-     * locks, InnoDB at REPEATABLE READ): it sees the link as last committed, and holds it until this transaction
-     * ends. A move committed before finds no row here (nothing marked, nothing written: the next poll reads the
-     * new link); one coming after waits for this commit, and authd's statement then finds the mark and changes
-     * nothing (a recorded link no longer moves). */
+    /* The link first, locked (FOR UPDATE, whatever the session's isolation level): the forum may have moved it
+     * (authd) since tforum_pending read it, and the result would then be the old game's. A move committed before
+     * is seen here and nothing is written (the next poll reads the new link); one coming after waits for this
+     * transaction, and authd's statement then finds the mark and changes nothing (a recorded link no longer
+     * moves). A second achievd recording the same match waits here too, then finds the mark below. */
+    char idm[16];
+    snprintf(idm, sizeof idm, "%" PRIu32, res->l.id_match);
+    const char *lp[1] = {idm};
+    mdb_result *lr = mdb_conn_query(
+        f->db, "SELECT match_id FROM mohstats_tournament_links WHERE id_match = ? FOR UPDATE", 1, lp, err, sizeof err);
+    bool locked = lr != NULL;
+    bool same = lr && lr->nrows == 1 && mdb_cell(lr, 0, 0) && strcmp(mdb_cell(lr, 0, 0), res->l.match_id) == 0;
+    if (!locked)
+        log_error("achievd: tournaments: cannot lock the link of tournament match %s: %s", idm, err);
+    mdb_result_free(lr);
+    /* Then the mark: INSERT IGNORE finds a mark a writer committed before and inserts nothing. */
     stmt q = {0};
     const char *outcome = res->outcome == 'a' ? "a" : res->outcome == 'b' ? "b" : "draw";
     stmt_num(&q,
              "INSERT IGNORE INTO mohstats_tournament_results\n"
              "  (id_match, match_id, id_team_a, id_team_b, result, score_a, score_b, ended_at, recorded_at)\n"
-             "SELECT ?",
+             "VALUES (?",
              res->l.id_match);
     stmt_param(&q, ", ?", res->l.match_id);
     stmt_num(&q, ", ?", res->l.team_a);
@@ -413,10 +420,9 @@ int tforum_record(tforum *f, const tresult *res, bool *recorded)
     stmt_num(&q, ", ?", res->score_a);
     stmt_num(&q, ", ?", res->score_b);
     stmt_num(&q, ", ?", (long long)res->ended_s);
-    stmt_num(&q, ", UNIX_TIMESTAMP()\nFROM mohstats_tournament_links WHERE id_match = ?", res->l.id_match);
-    stmt_param(&q, " AND match_id = ?", res->l.match_id);
+    stmt_add(&q, ", UNIX_TIMESTAMP())");
     unsigned long long marked = 0;
-    int rc = run(f, &q, &marked);
+    int rc = !locked ? -EIO : same ? run(f, &q, &marked) : 0;
     if (rc == 0 && marked == 1) {
         char ra = res->outcome == 'd' ? 'd' : res->outcome == 'a' ? 'w' : 'l';
         char rb = res->outcome == 'd' ? 'd' : res->outcome == 'b' ? 'w' : 'l';

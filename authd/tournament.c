@@ -9,7 +9,9 @@
  * (authd_forum_allowed) and where mohstats already writes links into the forum's database (GUID -> member).
  * authd only records the link, in mohstats_tournament_links; achievd's tournament thread writes the result into
  * the forum's tables exactly once, within ACHIEVD_TOURNAMENT_POLL_MS of the link when the match has already
- * ended, or of the match's end. A recorded result is history: its link can no longer be moved or removed (409). */
+ * ended, or of the match's end. A recorded result is history: its link can no longer be moved or removed (409).
+ * A game decides one tournament match: linking one already linked to another tournament match is refused (409,
+ * naming it). */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,6 +140,18 @@ static void on_exists(mdb_result *res, const char *err, void *arg)
         free(c);
         return;
     }
+    /* A game decides one tournament match: the forum unlinks it there first (a recorded one stays). */
+    const char *other = c->match_id[0] ? mdb_cell(res, 0, 1) : NULL;
+    if (other) {
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "This match is already linked to tournament match %s; unlink it there first (a game decides one "
+                 "tournament match)",
+                 other);
+        http_respond_error(c->req, 409, msg);
+        free(c);
+        return;
+    }
     int rc;
     if (c->match_id[0]) {
         /* the statement itself re-checks that no result was recorded since on_exists looked */
@@ -184,8 +198,8 @@ static void link_handler(http_request *req, void *arg)
             return;
         }
     }
-    const char *params[1] = {c->id};
-    if (mdb_query(t->a->mdb, t->exists_sql, 1, params, on_exists, c) != 0)
+    const char *params[2] = {c->match_id, c->id};
+    if (mdb_query(t->a->mdb, t->exists_sql, 2, params, on_exists, c) != 0)
         on_exists(NULL, "out of memory", c);
 }
 
@@ -194,7 +208,10 @@ void tournament_routes(authd *a, http_server *s)
     static tournament_ctx t;
     t.a = a;
     t.exists_sql =
-        mdb_prefixed_sql(a->smf_prefix, "SELECT r.match_id FROM {p}mohaa_tournament_matches m\n"
+        mdb_prefixed_sql(a->smf_prefix, "SELECT r.match_id,\n"
+                                        "  (SELECT MIN(o.id_match) FROM mohstats_tournament_links o\n"
+                                        "   WHERE o.match_id = ? AND o.id_match <> m.id_match)\n"
+                                        "FROM {p}mohaa_tournament_matches m\n"
                                         "LEFT JOIN mohstats_tournament_results r ON r.id_match = m.id_match\n"
                                         "WHERE m.id_match = ?");
     t.link_sql = mdb_prefixed_sql(a->smf_prefix,

@@ -7,7 +7,7 @@
  *   team's recorded tournament matches, newest first.
  * - GET /stats/team/{id}/vs/{other}: the same for the matches between the two teams, with both teams' tallies.
  * - GET /stats/tournament/{id}: {tournament, bracket: [...rounds of matches with teams, scores, winner, link and the
- *   linked game's statistics], top_players: [...], standings: [...]}.
+ *   linked game's statistics], top_players: [...], matches_played}.
  * - GET /stats/member/{id}/tournaments: a member's tournament record: the recorded matches of their teams that
  *   ended while they were in the team, per tournament and in all.
  *
@@ -175,13 +175,9 @@ static const char bracket_sql[] =
     "LEFT JOIN mohstats_tournament_results AS r ON r.id_match = m.id_match\n"
     "WHERE m.id_tournament = ?";
 
-static const char all_teams_sql[] =
-    "SELECT t.id_team, t.team_name, t.team_tag FROM {p}mohaa_teams AS t\n"
-    "JOIN (SELECT DISTINCT r.id_team_a AS id_team FROM mohstats_tournament_results r\n"
-    "      JOIN {p}mohaa_tournament_matches m ON m.id_match = r.id_match WHERE m.id_tournament = ?\n"
-    "      UNION SELECT DISTINCT r.id_team_b FROM mohstats_tournament_results r\n"
-    "      JOIN {p}mohaa_tournament_matches m ON m.id_match = r.id_match WHERE m.id_tournament = ?) AS u\n"
-    "  ON u.id_team = t.id_team";
+/* The bracket's teams, by the ids its rows name (each variant's columns; teams yet to play too): "?" repeated. */
+#define BRACKET_TEAMS_MAX 256
+static const char bracket_teams_sql[] = "SELECT id_team, team_name, team_tag FROM {p}mohaa_teams WHERE id_team IN (";
 
 /* The linked games' statistics. */
 static const char games_sql[] =
@@ -198,7 +194,7 @@ static const char top_players_sql[] =
     "SELECT guid, argMaxMerge(name) AS name, sumMerge(kills) AS kills, sumMerge(deaths) AS deaths,\n"
     "       sumMerge(headshots) AS headshots, uniqExact(match_key) AS matches\n"
     "FROM match_players\n"
-    "WHERE match_key IN {keys}\n"
+    "WHERE match_key IN {keys} AND " LISTED_PLAYER_SQL("guid") "\n"
     "GROUP BY guid\n"
     "ORDER BY kills DESC, deaths ASC, guid ASC\n"
     "LIMIT 10";
@@ -321,7 +317,38 @@ static void tournament_build(qjob *j)
     job_answer(j, 200, o);
 }
 
-/* Step 2: the games linked to the bracket's matches, from ClickHouse. */
+/* The bracket's teams' names (slot 2), whether or not they have played yet. */
+static bool queue_bracket_teams(qjob *j, const cJSON *bracket)
+{
+    char ids[BRACKET_TEAMS_MAX][24];
+    const char *params[BRACKET_TEAMS_MAX];
+    char sql[sizeof bracket_teams_sql + 3 * BRACKET_TEAMS_MAX + 2];
+    int n = 0;
+    const cJSON *r;
+    cJSON_ArrayForEach(r, bracket)
+    {
+        double t[] = {either_num(r, "id_team1", "id_team_a"), either_num(r, "id_team2", "id_team_b")};
+        for (size_t k = 0; k < 2 && n < BRACKET_TEAMS_MAX; k++) {
+            bool seen = t[k] <= 0;
+            for (int i = 0; i < n && !seen; i++)
+                seen = strtod(ids[i], NULL) == t[k];
+            if (!seen) {
+                snprintf(ids[n], sizeof ids[n], "%.0f", t[k]);
+                params[n] = ids[n];
+                n++;
+            }
+        }
+    }
+    if (n == 0)
+        return true;
+    size_t len = (size_t)snprintf(sql, sizeof sql, "%s", bracket_teams_sql);
+    for (int i = 0; i < n; i++)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, i ? ", ?" : "?");
+    snprintf(sql + len, sizeof sql - len, ")");
+    return queue_mdb(j, 2, sql, n, params, "id_team");
+}
+
+/* Step 2: the bracket's teams (MariaDB) and the games linked to its matches (ClickHouse). */
 static void tournament_games(qjob *j)
 {
     if (!job_row(j, 0)) {
@@ -329,6 +356,8 @@ static void tournament_games(qjob *j)
         return;
     }
     const cJSON *bracket = job_rows(j, 1);
+    if (!queue_bracket_teams(j, bracket))
+        return;
     size_t max = (size_t)cJSON_GetArraySize(bracket), n = 0;
     const char **keys = max ? malloc(max * sizeof *keys) : NULL;
     const cJSON *r;
@@ -352,12 +381,12 @@ static void tournament_start(qjob *j)
     team_args *a = j->args;
     char id[24];
     snprintf(id, sizeof id, "%ld", a->id);
-    const char *p[] = {id, id};
+    const char *p[] = {id};
     const char *bracket_numeric = "id_match,id_tournament,round,round_number,match_number,bracket_group,id_team_a,"
                                   "id_team_b,score_a,score_b,winner_id,id_team1,id_team2,id_player1,id_player2,"
                                   "team1_score,team2_score,id_winner,match_date,scheduled_time,completed_time";
     if (queue_mdb(j, 0, tournament_sql, 1, p, "id_tournament,max_teams,team_size,tournament_start,tournament_end") &&
-        queue_mdb(j, 1, bracket_sql, 1, p, bracket_numeric) && queue_mdb(j, 2, all_teams_sql, 2, p, "id_team"))
+        queue_mdb(j, 1, bracket_sql, 1, p, bracket_numeric))
         job_then(j, tournament_games);
 }
 

@@ -3,10 +3,12 @@
 # results. The forum links a tournament match to its game through authd (the forum secret; 404, 409, 400); achievd
 # writes the result into the forum's tables (winner, scores, a team_matches row per team, wins/losses/draws) once,
 # at once for a link made after the game ended, and not again after a restart or a second link call; a scheduled
-# match is linked automatically to the one game of its teams, and not when two games fit; the same results in the
+# match is linked automatically to the one game of its teams, and not when two games fit or one game fits two matches,
+# found by its teams' players among 1,000 other games; scores from the rounds each side won (the stock tracker sends
+# none); a game linked twice is a 409; a standby achievd writes nothing; the same results in the
 # install.sql (smf-mohaa) and plugin schema variants of the forum's tables; queryd's team, head-to-head, tournament
 # and member record answers, on every variant; team ratings written into the forum (members' ratings and membership
-# changing); the bracket by round; a crash in the middle of a result's transaction; a link moved between achievd's
+# changing); the bracket by round, with every team's name; no slot among the top players; a crash in the middle of a result's transaction; a link moved between achievd's
 # read and its commit.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -20,17 +22,24 @@ API=$MOHSTATS_URL/api/v1
 . "$(dirname "$0")/match_lib.sh"
 check "a game server registered" register_server Cup 12500
 
-# game SESSION ALLIES_GUIDS AXIS_GUIDS WINNER ALLIES_SCORE AXIS_SCORE: one whole game (start, spawns, a kill each
-# way, the end with its winner and scores); prints the match id queryd uses, once it is in ClickHouse.
+# game SESSION ALLIES_GUIDS AXIS_GUIDS WINNER ALLIES_ROUNDS AXIS_ROUNDS: one whole game as the stock tracker sends it
+# (start, spawns, a kill each way, a team_win and a round_end per round won, then the end naming its winner and no
+# scores: docs/tracker-wire.md §4.3); prints the match id queryd uses, once it is in ClickHouse. The rounds go in a
+# batch of their own, before the end's: events of one batch share a receive time, and the winner is the latest's.
 game() {
   MATCH=m_$1 SESSION=$1
-  local a=() g w=$4 key=""
+  local a=() r=() g w=$4 key="" i
   a+=("$(ev match_start 0 '"map_name": "obj/obj_team2", "gametype": "4"')")
   for g in $2; do a+=("$(spawn 1 "$g" american)"); done
   for g in $3; do a+=("$(spawn 1 "$g" german)"); done
   a+=("$(kill_ev 20 "${2%% *}" american "${3%% *}" german)" "$(kill_ev 30 "${3%% *}" german "${2%% *}" american)")
-  a+=("$(ev match_end 300 "\"winning_team\": \"$w\", \"allies_score\": $5, \"axis_score\": $6, \"map\": \"obj/obj_team2\"")")
+  for ((i = 0; i < $5 + $6; i++)); do
+    r+=("$(ev team_win $((40 + i)) "\"teamnum\": \"$([ $i -lt "$5" ] && echo allies || echo axis)\"")")
+    r+=("$(ev round_end $((40 + i)) "\"round_number\": $((i + 1))")")
+  done
   [ "$(post "${a[@]}")" = 202 ] || return 1
+  [ ${#r[@]} -eq 0 ] || [ "$(post "${r[@]}")" = 202 ] || return 1
+  [ "$(post "$(ev match_end 300 "\"winning_team\": \"$w\", \"map\": \"obj/obj_team2\"")")" = 202 ] || return 1
   retry 20 eval 'key=$(ch_query "SELECT DISTINCT match_key FROM raw_events WHERE session_id = '"'$1'"' AND event_type = '"'match_end'"'"); [ -n "$key" ]' ||
     return 1
   echo "$key"
@@ -63,7 +72,7 @@ mdb_query "INSERT INTO smf_members (id_member, member_name, real_name) VALUES
   INSERT INTO smf_mohaa_tournament_matches (id_match, id_tournament, id_team1, id_team2, id_team_a, id_team_b)
     VALUES (11, 5, 72, 71, 72, 71);" || fail "the forum's rows"
 
-# Game 1: Alpha (allies, with 303 on the Axis side: not yet a member) beats Bravo 5-3.
+# Game 1: Alpha (allies, with 303 on the Axis side: not yet a member) beats Bravo 5 rounds to 3.
 G1=$(game t7_g1 "301 302" "304 305 303" allies 5 3)
 check "game 1 is in ClickHouse" test -n "$G1"
 
@@ -79,7 +88,8 @@ out=$(link 11 "{\"match_id\": \"$G1\"}")
 check_eq "linking tournament match 11 to game 1: 200" "200" "${out%% *}"
 check_eq "...the answer names the link" "$G1 forum" "$(jq -r '"\(.match_id) \(.source)"' <<<"${out#* }")"
 
-# The game had ended: the result is written at once (within a poll or two).
+# The game had ended: the result is written at once (within a poll or two). Its scores are the rounds each side won
+# (the stock tracker sends no scores).
 t0=$(date +%s%N)
 check "the result is recorded" retry 20 eval '[ "$(mdb_query "SELECT COUNT(*) FROM mohstats_tournament_results WHERE id_match = 11")" = 1 ]'
 ms=$((($(date +%s%N) - t0) / 1000000))
@@ -129,6 +139,7 @@ check_eq "...nothing recorded before the game ends" 0 "$(mdb_query "SELECT COUNT
 check_eq "game 5 ends 2-2, no winner" 202 "$(post "$(kill_ev 40 307 german 306 american)" \
   "$(ev match_end 300 '"winning_team": "", "allies_score": 2, "axis_score": 2, "map": "dm/mohdm1"')")"
 check "...then the draw is recorded" retry 20 eval '[ "$(mdb_query "SELECT result FROM mohstats_tournament_results WHERE id_match = 14")" = draw ]'
+# (game 5's tracker sends scores: they are kept as sent)
 check_eq "a draw: no winner, draws counted" "0 NULL;73 0 0 1;74 0 0 1;" \
   "$(mdb_query "SELECT winner_id, IFNULL(id_winner, 'NULL') FROM smf_mohaa_tournament_matches WHERE id_match = 14" | tr '\t' ' ' | tr '\n' ';')$(
     mdb_query "SELECT id_team, wins, losses, draws FROM smf_mohaa_teams WHERE id_team IN (73, 74) ORDER BY id_team" | tr '\t' ' ' | tr '\n' ';')"
@@ -229,6 +240,8 @@ bracket_order() { # API PATH
 }
 check_eq "the bracket by round, then place: matches created round 2 first" "1:71-72,73-74 2:71-73" \
   "$(bracket_order "$API" tournament/8)"
+check_eq "...with the names of teams that have not played in it yet" "Alpha-Bravo,Charlie-Delta,Alpha-Charlie" \
+  "$(q tournament/8 | jq -r '[.bracket[].matches[] | "\(.team1.team_name)-\(.team2.team_name)"] | join(",")')"
 
 # --- the forum's schema variants (docs/tournaments.md) ------------------------------------------------------
 # v1: install.sql (smf-mohaa): bracket matches id_team_a/b, score_a/b, winner_id, match_date; history score_us/them;
@@ -410,21 +423,75 @@ check "...recorded behind 120 links that never resolve" retry 20 eval \
   '[ "$(mdb_query "SELECT COUNT(*) FROM mohstats_tournament_results WHERE id_match = 2000")" = 1 ]'
 
 # --- a link moved between achievd's read of it and its commit ----------------------------------------------------
-# Tournament match 16 (Charlie v Delta) is linked to game 3 (Delta won) while another session holds the teams table:
-# achievd reads the link, decides from game 3 and waits for the teams' names before its transaction. The forum
-# moves the link to game 4 (Charlie won) meanwhile. The result recorded is game 4's.
-mdb_query "INSERT INTO smf_mohaa_tournament_matches (id_match, id_tournament, id_team1, id_team2) VALUES (16, 5, 73, 74)"
+# Tournament match 16 (Alpha v Bravo) is linked to game 10 (Bravo won) while another session holds the teams table:
+# achievd reads the link, decides from game 10 and waits for the teams' names before its transaction. The forum
+# moves the link to game 11 (Alpha won) meanwhile. The result recorded is game 11's. (Games of their own, in no
+# scheduled match's window: one a scheduled match could still take automatically would make the move a 409.)
+G10=$(game t7_g10 "301 302" "304 305" axis 0 1)
+G11=$(game t7_g11 "304 305" "301 302" axis 0 1)
+check "games 10 and 11 are in ClickHouse" test -n "$G10" -a -n "$G11"
+mdb_query "INSERT INTO smf_mohaa_tournament_matches (id_match, id_tournament, id_team1, id_team2) VALUES (16, 5, 71, 72)"
 mdb_query "LOCK TABLES smf_mohaa_teams WRITE; SELECT SLEEP(5); UNLOCK TABLES" >/dev/null &
 holder=$!
 sleep 0.5
-check_eq "linking 16 to game 3: 200" 200 "$(link 16 "{\"match_id\": \"$G3\"}" | cut -d' ' -f1)"
+check_eq "linking 16 to game 10: 200" 200 "$(link 16 "{\"match_id\": \"$G10\"}" | cut -d' ' -f1)"
 check "achievd has read the link and waits for the teams table" retry 10 eval \
   '[ "$(mdb_query "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE '"'SELECT team_name FROM smf_mohaa_teams%'"'")" = 1 ]'
-check_eq "...the forum moves the link to game 4: 200" 200 "$(link 16 "{\"match_id\": \"$G4\"}" | cut -d' ' -f1)"
+check_eq "...the forum moves the link to game 11: 200" 200 "$(link 16 "{\"match_id\": \"$G11\"}" | cut -d' ' -f1)"
 wait "$holder"
 check "match 16 is recorded" retry 20 eval '[ "$(mdb_query "SELECT COUNT(*) FROM mohstats_tournament_results WHERE id_match = 16")" = 1 ]'
-check_eq "...from game 4, where Charlie (team a) won, and so is the bracket match" "$G4 a;73 $G4;" \
+check_eq "...from game 11, where Alpha (team a) won, and so is the bracket match" "$G11 a;71 $G11;" \
   "$(mdb_query "SELECT match_id, result FROM mohstats_tournament_results WHERE id_match = 16" | tr '\t' ' ' | tr '\n' ';')$(
     mdb_query "SELECT id_winner, game_match_id FROM smf_mohaa_tournament_matches WHERE id_match = 16" | tr '\t' ' ' | tr '\n' ';')"
+
+# --- automatic links chosen by the teams' players, never a game that fits two matches; a standby achievd --------
+# A second achievd on the same stack stands by while the first holds the lease: its tournament thread polls
+# nothing, and each result below is written once.
+port=$(free_port)
+ACHIEVD_URL=http://127.0.0.1:$port "$MOHSTATS_BIN_DIR/achievd" >"$STACK_DIR/logs/achievd_standby.log" 2>&1 &
+PID_standby=$!
+STANDBY=http://127.0.0.1:$port
+check "a second achievd answers" retry 20 eval '[ "$(http_status "$STANDBY/ready")" = 200 ]'
+# Echo (309) and Foxtrot (310) are scheduled twice at one time (matches 18 and 19): their one game fits both, and
+# neither is linked. Match 20 (Charlie v Delta) has its game among 1,000 other games ending in its window (their
+# keys first in order): found by its teams' players, and linked. A player in a slot (unauth_9) is no top player.
+SCHED2=$(($(date +%s) + 5))
+amb0=$(metric achievd_tournament_autolinks_ambiguous) # (match 13 counts again after a restart within its window)
+mdb_query "INSERT INTO smf_members (id_member, member_name, real_name) VALUES (309,'m309','m309'),(310,'m310','m310');
+  INSERT INTO smf_mohaa_identities (id_member, player_guid, linked_at) VALUES (309,'309',1),(310,'310',1);
+  INSERT INTO smf_mohaa_teams (id_team, team_name, id_captain) VALUES (75,'Echo',309),(76,'Foxtrot',310);
+  INSERT INTO smf_mohaa_team_members (id_team, id_member, role, joined_date, status) VALUES
+    (75,309,'captain',1,'active'),(76,310,'captain',1,'active');
+  INSERT INTO smf_mohaa_tournaments (id_tournament, name) VALUES (12, 'Autumn Cup');
+  INSERT INTO smf_mohaa_tournament_matches (id_match, id_tournament, id_team1, id_team2, scheduled_time, status)
+    VALUES (18, 12, 75, 76, $SCHED2, 'scheduled'), (19, 12, 75, 76, $SCHED2, 'scheduled'),
+           (20, 12, 73, 74, $SCHED2, 'scheduled'), (17, 12, 71, 72, NULL, 'pending')" || fail "the Autumn Cup"
+ch_query "INSERT INTO raw_events (received_at, match_key, event_type)
+  SELECT now(), concat('!other_', toString(number)), 'match_end' FROM system.numbers LIMIT 1000" || fail "1,000 other games"
+G8=$(game t7_g8 "309" "310" allies 1 0)
+G9=$(game t7_g9 "unauth_9 306" "307" allies 2 1)
+check "games 8 and 9 are in ClickHouse" test -n "$G8" -a -n "$G9"
+out=$(link 17 "{\"match_id\": \"$G2\"}")
+check_eq "linking 17 to game 2, which decides match 12: 409 naming it" "409 true" \
+  "${out%% *} $(jq -r '.error | contains("tournament match 12")' <<<"${out#* }")"
+check "match 20 is linked to game 9 automatically" retry 60 eval \
+  '[ "$(mdb_query "SELECT CONCAT(match_id, \" \", source) FROM mohstats_tournament_links WHERE id_match = 20")" = "$G9 auto" ]'
+check "...and recorded: Charlie won 2-1 (rounds)" retry 20 eval \
+  '[ "$(mdb_query "SELECT CONCAT(id_winner, \" \", team1_score, \"-\", team2_score) FROM smf_mohaa_tournament_matches WHERE id_match = 20")" = "73 2-1" ]'
+check "game 8 fits matches 18 and 19: both counted" retry 20 eval '[ "$(metric achievd_tournament_autolinks_ambiguous)" = $((amb0 + 2)) ]'
+check_eq "...neither linked" 0 "$(mdb_query "SELECT COUNT(*) FROM mohstats_tournament_links WHERE id_match IN (18, 19)")"
+check "...and logged" grep -q "tournament match 18: match $G8 fits tournament match 19 as well" "$STACK_DIR/logs/achievd.log"
+check_eq "tournament 12's top players: no slot" "307 306" \
+  "$(q tournament/12 | jq -r '[.top_players[].guid] | join(" ")')"
+check_eq "...its bracket names teams that have not played" "Alpha-Bravo Echo-Foxtrot Echo-Foxtrot Charlie-Delta" \
+  "$(q tournament/12 | jq -r '[.bracket[].matches[] | "\(.team1.team_name)-\(.team2.team_name)"] | join(" ")')"
+check_eq "match 20 written once: two history rows" 2 \
+  "$(mdb_query "SELECT COUNT(*) FROM smf_mohaa_team_matches WHERE id_team IN (73, 74) AND match_date = (SELECT ended_at FROM mohstats_tournament_results WHERE id_match = 20)")"
+standby() { curl -s "$STANDBY/metrics" | awk -v m="$1" '$1 == m {print $2 + 0}'; }
+check_eq "the standby: not evaluating, nothing recorded, linked or rated" "0 0 0 0" \
+  "$(standby achievd_evaluating) $(standby achievd_tournament_results_recorded) $(standby achievd_tournament_autolinks) $(standby achievd_team_ratings_written)"
+check "...and it never read the forum's tournament tables" eval '! grep -q "tournaments: forum schema" "$STACK_DIR/logs/achievd_standby.log"'
+kill -TERM "$PID_standby"
+wait "$PID_standby" 2>/dev/null
 
 finish
