@@ -14,8 +14,8 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 export LC_ALL=C
 
-# Automatic links: games ending within 30 s of a match's schedule, decided 2 s after that window closed.
-export ACHIEVD_TOURNAMENT_POLL_MS=300 ACHIEVD_TOURNAMENT_WINDOW_S=30 ACHIEVD_TOURNAMENT_SETTLE_S=2
+# Automatic links: games ending within 15 s of a match's schedule, decided 2 s after that window closed.
+export ACHIEVD_TOURNAMENT_POLL_MS=300 ACHIEVD_TOURNAMENT_WINDOW_S=15 ACHIEVD_TOURNAMENT_SETTLE_S=2
 stack_up || exit 1
 API=$MOHSTATS_URL/api/v1
 
