@@ -2,8 +2,8 @@
  * raw_events with the daemon's code (rater.c, nothing written); each rated team match is predicted before it
  * updates anything, by the ratings and by two baselines, and the last 25% of those matches are scored: log-loss,
  * Brier, accuracy, calibration error (beside what chance alone gives exactly right predictions), and a paired
- * bootstrap interval of the log-loss the ratings gain over the K/D baseline. Given the hidden skills of a simulated world (demo_world --skills), it also says how well the final
- * ratings rank the players who played enough. */
+ * bootstrap interval of the log-loss the ratings gain over the K/D baseline. Given the hidden skills of a simulated
+ * world (demo_world --skills), it also says how well the final ratings rank the players who played enough. */
 #include "evaluate.h"
 
 #include <errno.h>
@@ -401,8 +401,8 @@ static int rank_family(rating_family fam, hashmap *skills, hashmap *ratings, has
         const stored_rating *r = hashmap_get(ratings, key, klen);
         if (!count || *count < MIN_RANKED_MATCHES || !r)
             continue;
-        v[n++] = (ranked_player){.skill = *(double *)value, .mu = r->r.mu, .ordinal = rating_ordinal(r->r),
-                                 .sigma = r->r.sigma};
+        v[n++] = (ranked_player){
+            .skill = *(double *)value, .mu = r->r.mu, .ordinal = rating_ordinal(r->r), .sigma = r->r.sigma};
     }
     out->players = n;
     if (n >= 3) {

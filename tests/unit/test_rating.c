@@ -255,8 +255,8 @@ static void test_inactivity_and_ordinal(void **state)
     assert_true(fabs(rating_ordinal((rating){25, 25.0 / 3})) < EPS);
 }
 
-/* RATING_BETA, the one setting ratingd and queryd both read: OpenSkill's 25/6 by default (to the last bit), else the environment's, and a value out
- * of range is refused rather than rated with. */
+/* RATING_BETA, the one setting ratingd and queryd both read: OpenSkill's 25/6 by default (to the last bit), else
+ * the environment's, and a value out of range is refused rather than rated with. */
 static void test_model_settings(void **state)
 {
     (void)state;
@@ -265,7 +265,8 @@ static void test_model_settings(void **state)
     rating_model_default(&d);
     unsetenv("RATING_BETA");
     assert_int_equal(rating_model_load(&m), 0);
-    assert_true(m.beta == 25.0 / 6 && m.beta == d.beta && m.mu == d.mu && m.sigma == d.sigma && m.tau == d.tau && m.kappa == d.kappa);
+    assert_true(m.beta == 25.0 / 6 && m.beta == d.beta);
+    assert_true(m.mu == d.mu && m.sigma == d.sigma && m.tau == d.tau && m.kappa == d.kappa);
     setenv("RATING_BETA", "7.5", 1);
     assert_int_equal(rating_model_load(&m), 0);
     assert_true(m.beta == 7.5);
