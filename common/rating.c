@@ -56,20 +56,18 @@ int rating_forum_points(const rating_model *m, rating team)
 }
 
 /* A team's strength: the weighted sum of its players' mu (above a new player's when above_new: see
- * rating_win_probabilities) with its variance (sigma^2), and the sum of the squared weights: how many players'
- * worth of performance noise (beta^2 each) the team's performance carries. */
+ * rating_update_relative) with its variance (sigma^2). */
 typedef struct {
-    double mu, sigma_sq, players_sq;
+    double mu, sigma_sq;
 } team_strength;
 
 static team_strength strength_of(const rating_model *m, const rating_team *t, bool above_new)
 {
-    team_strength s = {0, 0, 0};
+    team_strength s = {0, 0};
     for (size_t j = 0; j < t->nplayers; j++) {
         const rating_player *p = &t->players[j];
         s.mu += p->weight * (above_new ? p->r.mu - m->mu : p->r.mu);
         s.sigma_sq += p->weight * p->weight * p->r.sigma * p->r.sigma;
-        s.players_sq += p->weight * p->weight;
     }
     return s;
 }
@@ -175,43 +173,32 @@ int rating_update_relative(const rating_model *m, rating_team *teams, size_t nte
     return update(m, teams, nteams, /* above_new= */ true);
 }
 
-/* The standard normal distribution function. */
-static double phi(double x)
-{
-    return 0.5 * erfc(-x / sqrt(2.0));
-}
-
-/* Strengths are counted above a new player's mu here, not in the update (which stays Weng-Lin's, tested against
- * OpenSkill's values). Between teams of equal size and weights that changes no difference; but with raw sums a
- * side of five average players was 25 (a whole player's mu, several times the spread of skills) stronger than a
- * side of four, and on the demo world (always 5 against 4) the side given 97% won about 70% of the time
- * (docs/ratings.md). Counted above a new player's, an extra average player adds nothing and a strong one what
- * they are worth above it; OpenSkill's custom predictions for uneven teams subtract a share of mu per player for
- * the same reason. */
+/* The Plackett-Luce chance that each team finishes first: exp(m_i / c) / sum_j exp(m_j / c), with m a team's
+ * weighted sum of its players' mu above a new player's and c^2 the sum over teams of their variance plus beta^2:
+ * the update's own expectation (its p for the first place), so that the ratings predict under the model they were
+ * learned by. The Thurstone form used before, Phi((m_a - m_b) / sqrt((n_a + n_b) beta^2 + sigma_a^2 + sigma_b^2))
+ * (OpenSkill's predict_win), is a different curve from the update's logistic one and does not scale with it: the
+ * update spreads mu until its own expectations match the results, and the Thurstone chances of the same mu then
+ * came out too sure, the more so the longer the history (on the demo world's 4,000 matches the scale that fitted
+ * the held-out quarter's chances was 0.75; docs/ratings.md, "Measuring"). Above a new player's mu, as the update
+ * counts it (rating_update_relative): with raw sums a side of five average players was 25 stronger than a side of
+ * four. For two teams this is logistic((m_a - m_b) / c). Ranks are not read. */
 void rating_win_probabilities(const rating_model *m, const rating_team *teams, size_t nteams, double *out)
 {
     if (nteams == 0)
         return;
-    if (nteams == 1) {
-        out[0] = 1;
-        return;
-    }
-    double total = 0;
+    double c_sq = 0, top = -INFINITY, total = 0;
     for (size_t i = 0; i < nteams; i++) {
-        team_strength a = strength_of(m, &teams[i], /* above_new= */ true);
-        double sum = 0;
-        for (size_t j = 0; j < nteams; j++) {
-            if (j == i)
-                continue;
-            team_strength b = strength_of(m, &teams[j], /* above_new= */ true);
-            /* Every player's performance scatters by beta around their skill, so a side of n players carries n
-             * beta^2 of it (OpenSkill's predict_win: total_player_count * beta^2). With 2 beta^2 whatever the sizes,
-             * teams of 5 were predicted as if their results were as certain as a duel's: on the demo world the
-             * side given 97% won 70% of the time (docs/ratings.md). */
-            double noise = (a.players_sq + b.players_sq) * m->beta * m->beta;
-            sum += phi((a.mu - b.mu) / sqrt(noise + a.sigma_sq + b.sigma_sq));
-        }
-        out[i] = sum / (double)(nteams - 1);
+        team_strength s = strength_of(m, &teams[i], /* above_new= */ true);
+        c_sq += s.sigma_sq + m->beta * m->beta;
+        out[i] = s.mu;
+    }
+    double c = sqrt(c_sq);
+    /* shifted by the largest, as in the update: no exp() overflows, and the leader's term is 1 */
+    for (size_t i = 0; i < nteams; i++)
+        top = fmax(top, out[i] / c);
+    for (size_t i = 0; i < nteams; i++) {
+        out[i] = exp(out[i] / c - top);
         total += out[i];
     }
     for (size_t i = 0; i < nteams; i++)

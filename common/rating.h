@@ -60,10 +60,10 @@ int rating_update(const rating_model *m, rating_team *teams, size_t nteams);
 int rating_update_relative(const rating_model *m, rating_team *teams, size_t nteams);
 
 /* The probability that each team wins a match between them, before it is played (out[i] for teams[i], summing to
- * 1): the mean of each pair's probability (Phi((mu_a - mu_b) / sqrt((n_a + n_b) beta^2 + sigma_a^2 + sigma_b^2)),
- * n a team's sum of squared weights: its number of players when all played the whole match), normalised, as the
- * OpenSkill libraries predict, but with a team's mu the weighted sum of its players' mu above a new player's, so
- * that a side is not favoured merely for being larger (rating.c says why). Ranks are not read. */
+ * 1): Plackett-Luce's chance of finishing first, exp(m_i / c) / sum_j exp(m_j / c), with m a team's weighted sum of
+ * its players' mu above a new player's and c^2 the sum over teams of their variance plus beta^2: what the update
+ * itself expects (rating_update_relative), so that the ratings predict under the model they are learned by
+ * (rating.c says why). Two teams: logistic((m_a - m_b) / c). Ranks are not read. */
 void rating_win_probabilities(const rating_model *m, const rating_team *teams, size_t nteams, double *out);
 
 /* sigma after days without a rated match: the variance grows by per_day^2 a day (Glicko's rating periods), up to a

@@ -8,9 +8,10 @@
 #include "log.h"
 
 const config_var rating_model_config_vars[] = {
-    {"RATING_BETA", "6",
-     "how far one match's performance scatters around a player's skill (OpenSkill's default is 25/6; 6 predicted "
-     "best on the learning parts of both simulated worlds), for ratingd's updates and stored win probabilities and "
+    /* 25/6 to the last bit (%.17g of it parses back to it) */
+    {"RATING_BETA", "4.1666666666666670",
+     "how far one match's performance scatters around a player's skill: OpenSkill's default 25/6 (it predicted best "
+     "on the learning parts of both simulated worlds), for ratingd's updates and stored win probabilities and "
      "queryd's served chances alike; `ratingd evaluate` scores a value on past matches before it is used"},
     {NULL, NULL, NULL},
 };

@@ -2,8 +2,8 @@
  * raw_events with the daemon's code (rater.c, nothing written); each rated team match is predicted before it
  * updates anything, by the ratings and by two baselines, and the last 25% of those matches are scored: log-loss,
  * Brier, accuracy, calibration error (beside what chance alone gives exactly right predictions), and a paired
- * bootstrap interval of the log-loss the ratings gain over the K/D baseline. Given the hidden skills of a simulated world (demo_world --skills), it also says how well the final
- * ratings rank the players who played enough. */
+ * bootstrap interval of the log-loss the ratings gain over the K/D baseline. Given the hidden skills of a simulated
+ * world (demo_world --skills), it also says how well the final ratings rank the players who played enough. */
 #include "evaluate.h"
 
 #include <errno.h>
@@ -177,6 +177,26 @@ static void fit_logistic(const sample *v, size_t n, double *a, double *b)
     }
 }
 
+/* The s that makes logistic(s * logit(p)) fit v[from .. to)'s outcomes best (log-likelihood, Newton's method): how
+ * much sharper (s > 1) or softer (s < 1) the ratings' predictions should have been. */
+static double fit_scale(const sample *v, size_t from, size_t to)
+{
+    double s = 1;
+    for (int it = 0; it < 50; it++) {
+        double g = 0, h = 1e-12;
+        for (size_t i = from; i < to; i++) {
+            double x = log(v[i].p_rating / (1 - v[i].p_rating)), p = logistic(s * x);
+            g += (v[i].allies_won - p) * x;
+            h += p * (1 - p) * x * x;
+        }
+        double d = g / h;
+        s += d;
+        if (fabs(d) < 1e-10)
+            break;
+    }
+    return s;
+}
+
 /* How well predictions scored on the held-out matches. */
 typedef struct {
     const char *name, *id; /* for people, and the JSON key */
@@ -288,7 +308,7 @@ static int calibration_by_chance(const double *p, size_t n, double *mean, double
 
 /* One player's final rating next to their hidden skill. */
 typedef struct {
-    double skill, mu, ordinal;
+    double skill, mu, ordinal, sigma;
     double rank_skill, rank_value; /* scratch: ranks, ties averaged */
 } ranked_player;
 
@@ -361,11 +381,12 @@ static hashmap *read_skills(const char *path)
 typedef struct {
     size_t players;
     double by_mu, by_ordinal;
+    double resid_rms, sigma_rms, within_sigma; /* mu around the line fitted on the hidden skill, against sigma */
 } family_ranking;
 
 static int rank_family(rating_family fam, hashmap *skills, hashmap *ratings, hashmap *matches, family_ranking *out)
 {
-    *out = (family_ranking){0, NAN, NAN};
+    *out = (family_ranking){0, NAN, NAN, NAN, NAN, NAN};
     size_t cap = hashmap_size(skills), n = 0, pos = 0, len;
     ranked_player *v = calloc(cap ? cap : 1, sizeof *v);
     if (!v)
@@ -380,10 +401,31 @@ static int rank_family(rating_family fam, hashmap *skills, hashmap *ratings, has
         const stored_rating *r = hashmap_get(ratings, key, klen);
         if (!count || *count < MIN_RANKED_MATCHES || !r)
             continue;
-        v[n++] = (ranked_player){.skill = *(double *)value, .mu = r->r.mu, .ordinal = rating_ordinal(r->r)};
+        v[n++] = (ranked_player){
+            .skill = *(double *)value, .mu = r->r.mu, .ordinal = rating_ordinal(r->r), .sigma = r->r.sigma};
     }
     out->players = n;
     if (n >= 3) {
+        double ms = 0, mm = 0, sxy = 0, sxx = 0, rr = 0, ss = 0, within = 0;
+        for (size_t i = 0; i < n; i++) {
+            ms += v[i].skill / (double)n;
+            mm += v[i].mu / (double)n;
+        }
+        for (size_t i = 0; i < n; i++) {
+            sxy += (v[i].skill - ms) * (v[i].mu - mm);
+            sxx += (v[i].skill - ms) * (v[i].skill - ms);
+        }
+        double slope = sxx > 0 ? sxy / sxx : 0;
+        for (size_t i = 0; i < n; i++) {
+            double e = v[i].mu - (mm + slope * (v[i].skill - ms));
+            rr += e * e;
+            ss += v[i].sigma * v[i].sigma;
+            within += fabs(e) <= v[i].sigma;
+        }
+        /* n - 2: the line's two parameters were fitted on the same players */
+        out->resid_rms = sqrt(rr / (double)(n - 2));
+        out->sigma_rms = sqrt(ss / (double)n);
+        out->within_sigma = within / (double)n;
         out->by_mu = spearman(v, n, /* by_mu= */ true);
         out->by_ordinal = spearman(v, n, /* by_mu= */ false);
     }
@@ -482,9 +524,13 @@ int evaluate_main(const ratingd_settings *s, int argc, char **argv)
     }
     /* The ratings' log-loss on the matches the K/D curve learns from: what a setting (RATING_BETA) may be chosen by,
      * leaving the held-out quarter to say how well the choice predicts. */
-    double train_ll = 0;
-    for (size_t i = 0; rc == 0 && i < train; i++)
-        train_ll -= log(e.v[i].allies_won ? e.v[i].p_rating : 1 - e.v[i].p_rating) / (double)train;
+    double train_ll = 0, late_ll = 0;
+    for (size_t i = 0; rc == 0 && i < train; i++) {
+        double l = -log(e.v[i].allies_won ? e.v[i].p_rating : 1 - e.v[i].p_rating);
+        train_ll += l / (double)train;
+        if (i >= train / 2)
+            late_ll += l / (double)(train - train / 2);
+    }
     if (rc == 0) {
         for (int k = 0; k < 3; k++)
             score(&m[k], p + k * test, y, test);
@@ -500,6 +546,8 @@ int evaluate_main(const ratingd_settings *s, int argc, char **argv)
         printf("ratings with beta %.4f: log-loss %.4f on the first %zu (for choosing settings; scores below are the "
                "last %zu)\n",
                s->model.beta, train_ll, train, test);
+        printf("  its second half (matches %zu to %zu, the players as established as in the scored ones): %.4f\n",
+               train / 2 + 1, train, late_ll);
         printf("K/D baseline: P(Allies win) = logistic(%.4f + %.4f * (mean prior K/D of the Allies - the Axis'))\n", a,
                b);
         printf("%-28s %9s %9s %9s %12s\n", "model (held-out matches)", "log-loss", "Brier", "accuracy", "calibration");
@@ -523,6 +571,15 @@ int evaluate_main(const ratingd_settings *s, int argc, char **argv)
                        "(mu - 3 sigma %.3f)\n",
                        rating_family_name((rating_family)f), ranking[f].players, MIN_RANKED_MATCHES, ranking[f].by_mu,
                        ranking[f].by_ordinal);
+        for (int f = 0; skills && f < RFAM__COUNT; f++)
+            if (ranking[f].players > 2)
+                printf("  %s: mu about a line fitted on the hidden skill scatters by %.3f (rms); sigma %.3f (rms); "
+                       "%.0f%% within one sigma (68%% if sigma were right)\n",
+                       rating_family_name((rating_family)f), ranking[f].resid_rms, ranking[f].sigma_rms,
+                       100 * ranking[f].within_sigma);
+        printf("scale fitted to the ratings' predictions (logit times s): first 75%% %.3f, its second half %.3f, "
+               "held-out %.3f (1: no change; below 1: too sure)\n",
+               fit_scale(e.v, 0, train), fit_scale(e.v, train / 2, train), fit_scale(e.v, train, e.n));
     }
     FILE *jf = NULL;
     if (rc == 0 && json_path && !(jf = fopen(json_path, "w"))) {
@@ -534,6 +591,7 @@ int evaluate_main(const ratingd_settings *s, int argc, char **argv)
                 counts.rated, e.n, test);
         json_num(jf, "beta", s->model.beta, ", ");
         json_num(jf, "ratings_train_log_loss", train_ll, ", ");
+        json_num(jf, "ratings_train_late_log_loss", late_ll, ", ");
         for (int k = 0; k < 3; k++) {
             fprintf(jf, "\"%s\": {", m[k].id);
             json_num(jf, "log_loss", m[k].log_loss, ", ");

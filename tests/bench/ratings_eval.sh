@@ -7,6 +7,10 @@
 #
 # Usage: tests/bench/ratings_eval.sh [MATCHES]   (default 2000; MOHSTATS_BIN_DIR as for the tests; RATING_BETA=...
 #        evaluates with another beta). 2,000 matches a world took ~25 min on the loaded 2-core machine.
+#        RATINGS_EVAL_WORLDS="demo second" (the default) names the worlds to play. RATINGS_EVAL_KEEP=1 leaves each
+#        world's stack up and prints its directory, so that `ratingd evaluate --skills DIR/skills.txt` can be run
+#        again on the played history (seconds) with another binary or setting: source DIR/stack.env first, and
+#        `scripts/stack.sh down DIR` when done.
 # Prints each world's evaluation, then one JSON object per world on a line starting with "RESULT " (the figures of
 # `ratingd evaluate --json` plus the world's settings and the run's load average and commit).
 set -euo pipefail
@@ -15,8 +19,12 @@ SRC_DIR=$(cd "$(dirname "$0")/../.." && pwd)
 BIN_DIR=${MOHSTATS_BIN_DIR:-$SRC_DIR/build}
 COMMIT=$(git -C "$SRC_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)
 DIR=""
+KEEP=${RATINGS_EVAL_KEEP:-0}
+WORLDS=${RATINGS_EVAL_WORLDS:-demo second}
 cleanup() {
-  if [ -n "$DIR" ]; then
+  if [ -n "$DIR" ] && [ "$KEEP" = 1 ]; then
+    echo "ratings_eval: stack kept up in $DIR (skills in $DIR/skills.txt)" >&2
+  elif [ -n "$DIR" ]; then
     "$SRC_DIR/scripts/stack.sh" down "$DIR" >/dev/null 2>&1 || true
     rm -rf "$DIR"
   fi
@@ -68,5 +76,10 @@ world() {
   DIR=""
 }
 
-world demo --seed 1
-world second --seed 2 --servers 2 --players 64
+for w in $WORLDS; do
+  case $w in
+  demo) world demo --seed 1 ;;
+  second) world second --seed 2 --servers 2 --players 64 ;;
+  *) echo "ratings_eval: unknown world '$w' (demo, second)" >&2; exit 2 ;;
+  esac
+done

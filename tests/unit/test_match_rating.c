@@ -106,13 +106,14 @@ static void test_team_match_apply(void **state)
     assert_float_equal(win[0], win[1], 0);
     assert_float_equal(win[0] + win[2], 1, 1e-12);
     assert_float_equal(win[0], 0.5, 1e-12);
-    /* A strong member makes their side the favourite, by Phi(d / sqrt(sum of w^2 (sigma^2 + beta^2))). */
+    /* A strong member makes their side the favourite, by logistic(d / c), c^2 = sum of w^2 sigma^2 + 2 beta^2 (one
+     * beta^2 a side: the update's own expectation). */
     before[0].mu = 35;
     assert_int_equal(match_plan_apply(&p, &m, 0.4, 1000, last, before, after, win), 0);
-    double s2 = m.sigma * m.sigma, b2 = m.beta * m.beta, w[] = {1, 0.975, 1, 0.3, 1, 599.0 / 600, 1}, var = 0;
+    double s2 = m.sigma * m.sigma, b2 = m.beta * m.beta, w[] = {1, 0.975, 1, 0.3, 1, 599.0 / 600, 1}, var = 2 * b2;
     for (size_t i = 0; i < 7; i++)
-        var += w[i] * w[i] * (s2 + b2);
-    assert_float_equal(win[0], 0.5 * erfc(-(10 / sqrt(var)) / sqrt(2.0)), 1e-12);
+        var += w[i] * w[i] * s2;
+    assert_float_equal(win[0], 1 / (1 + exp(-10 / sqrt(var))), 1e-12);
     for (size_t i = 0; i < 8; i++)
         before[i] = rating_new(&m);
     assert_int_equal(match_plan_apply(&p, &m, 0.4, 1000, last, before, after, win), 0);

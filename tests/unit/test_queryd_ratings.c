@@ -36,9 +36,9 @@ static void test_duel_win_prob(void **state)
     assert_true(mu == 25.0 && fabs(sigma - 25.0 / 3) < 1e-15);
     /* Equal ratings: an even chance. */
     assert_true(rating_duel_win_prob(mu, sigma, mu, sigma) == 0.5);
-    /* The model's pairwise probability, Phi((mu_a - mu_b) / sqrt(2 beta^2 + sigma_a^2 + sigma_b^2)), beta = 7. */
+    /* The model's probability, logistic((mu_a - mu_b) / sqrt(2 beta^2 + sigma_a^2 + sigma_b^2)), beta = 7. */
     double beta = 7, c = sqrt(2 * beta * beta + 4.0 * 4.0 + sigma * sigma);
-    double expected = 0.5 * erfc(-((30.0 - 25.0) / c) / sqrt(2.0));
+    double expected = 1 / (1 + exp(-(30.0 - 25.0) / c));
     double p = rating_duel_win_prob(30, 4, 25, sigma);
     assert_true(fabs(p - expected) < 1e-12);
     assert_true(p > 0.5);

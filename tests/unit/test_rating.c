@@ -206,14 +206,41 @@ static void test_win_probabilities(void **state)
     assert_true(fabs(p[0] - 0.5) < EPS && fabs(p[1] - 0.5) < EPS);
     mt.players[0].r.mu = 30;
     rating_win_probabilities(&m, mt.teams, 2, p);
-    /* Phi(5 / sqrt(4 beta^2 + 4 sigma^2)): four players' performance noise */
-    double want = 0.5 * erfc(-(5 / sqrt(4 * m.beta * m.beta + 4 * m.sigma * m.sigma)) / sqrt(2.0));
+    /* logistic(5 / c), c^2 = 2 beta^2 + 4 sigma^2: the update's own expectation (each team one beta^2) */
+    double c = sqrt(2 * m.beta * m.beta + 4 * m.sigma * m.sigma), want = 1 / (1 + exp(-5 / c));
     assert_true(fabs(p[0] - want) < EPS && fabs(p[0] + p[1] - 1) < EPS);
+    /* It is the chance the update expects (without tau, which the update adds first): a win of the favourite moves
+     * its mu by sigma^2 / c * (1 - p), a loss by sigma^2 / c * p, so a result as likely as predicted moves nothing on
+     * average. */
+    rating_model m0 = model(false);
+    match won, lost;
+    match_init(&won, &m0, sizes, 2);
+    match_init(&lost, &m0, sizes, 2);
+    won.players[0].r.mu = lost.players[0].r.mu = 30;
+    lost.teams[0].rank = 2;
+    lost.teams[1].rank = 1;
+    rating_win_probabilities(&m0, won.teams, 2, p);
+    assert_int_equal(rating_update_relative(&m0, won.teams, 2), 0);
+    assert_int_equal(rating_update_relative(&m0, lost.teams, 2), 0);
+    double up = won.players[0].r.mu - 30, down = 30 - lost.players[0].r.mu;
+    assert_true(up > 0 && down > up);
+    assert_true(fabs(p[0] * up - (1 - p[0]) * down) < 1e-9);
     const size_t three[] = {1, 1, 1};
     match_init(&mt, &m, three, 3);
     double q[3];
     rating_win_probabilities(&m, mt.teams, 3, q);
     assert_true(fabs(q[0] - 1.0 / 3) < EPS && fabs(q[0] + q[1] + q[2] - 1) < EPS);
+    /* Plackett-Luce's first place: exp(m_i / c) / sum exp(m_j / c), c^2 = 3 beta^2 + 3 sigma^2 */
+    mt.players[0].r.mu = 35;
+    mt.players[2].r.mu = 20;
+    rating_win_probabilities(&m, mt.teams, 3, q);
+    double c3 = sqrt(3 * m.beta * m.beta + 3 * m.sigma * m.sigma);
+    double e0 = exp(10 / c3), e1 = 1, e2 = exp(-5 / c3);
+    assert_true(fabs(q[0] - e0 / (e0 + e1 + e2)) < EPS && fabs(q[2] - e2 / (e0 + e1 + e2)) < EPS);
+    /* Far apart: no overflow, the favourite's chance is 1 to within rounding. */
+    mt.players[0].r.mu = 1e6;
+    rating_win_probabilities(&m, mt.teams, 3, q);
+    assert_true(isfinite(q[1]) && q[0] > 1 - EPS && q[0] <= 1);
 }
 
 static void test_inactivity_and_ordinal(void **state)
@@ -228,8 +255,8 @@ static void test_inactivity_and_ordinal(void **state)
     assert_true(fabs(rating_ordinal((rating){25, 25.0 / 3})) < EPS);
 }
 
-/* RATING_BETA, the one setting ratingd and queryd both read: 6 by default, else the environment's, and a value out
- * of range is refused rather than rated with. */
+/* RATING_BETA, the one setting ratingd and queryd both read: OpenSkill's 25/6 by default (to the last bit), else
+ * the environment's, and a value out of range is refused rather than rated with. */
 static void test_model_settings(void **state)
 {
     (void)state;
@@ -238,7 +265,8 @@ static void test_model_settings(void **state)
     rating_model_default(&d);
     unsetenv("RATING_BETA");
     assert_int_equal(rating_model_load(&m), 0);
-    assert_true(m.beta == 6 && m.mu == d.mu && m.sigma == d.sigma && m.tau == d.tau && m.kappa == d.kappa);
+    assert_true(m.beta == 25.0 / 6 && m.beta == d.beta);
+    assert_true(m.mu == d.mu && m.sigma == d.sigma && m.tau == d.tau && m.kappa == d.kappa);
     setenv("RATING_BETA", "7.5", 1);
     assert_int_equal(rating_model_load(&m), 0);
     assert_true(m.beta == 7.5);
