@@ -30,6 +30,7 @@
 #include "endpoint.h"
 #include "rating.h"
 #include "rating_settings.h"
+#include "stats.h"
 
 /* The setting of the rating leaderboard's threshold, and its default (the text and the number). */
 #define MIN_MATCHES_VAR "QUERY_RATING_MIN_MATCHES"
@@ -128,7 +129,7 @@ static bool family_param(http_request *req, const char *def, const char **out)
 /* ---- SQL ---- */
 
 /* Every player's current rating in one family, with their rated matches and latest rated match; only those with
- * at least {min_matches} and a rated match since {from_ms} (a period). */
+ * at least {min_matches} and a rated match since {from_ms} (a period), and listed (not hidden by the operator). */
 #define RATED_PLAYERS_SQL                                                                                              \
     "SELECT guid, argMax(mu_after, o) AS mu, argMax(sigma_after, o) AS sigma,\n"                                       \
     "       uniqExact(match_key) AS matches, max(end_ms) AS last_ms\n"                                                 \
@@ -136,7 +137,7 @@ static bool family_param(http_request *req, const char *def, const char **out)
     "(\n"                                                                                                              \
     "    SELECT guid, match_key, mu_after, sigma_after, end_ms, tuple(end_ms, match_key) AS o\n"                       \
     "    FROM rating_changes\n"                                                                                        \
-    "    WHERE kind = 'player' AND family = {family}\n"                                                                \
+    "    WHERE kind = 'player' AND family = {family} AND " LISTED_PLAYER_SQL("guid") "\n"                              \
     ")\n"                                                                                                              \
     "GROUP BY guid\n"                                                                                                  \
     "HAVING matches >= {min_matches} AND last_ms >= {from_ms}\n"

@@ -7,6 +7,8 @@
 # daemons it drives run in both builds' other tests.
 . "$(dirname "$0")/lib.sh"
 export SERVER_TOKEN_CACHE_MS=1000
+# The rating leaderboard lists players with one rated match (the default asks for 10).
+export QUERY_RATING_MIN_MATCHES=1
 
 ADMIN=$MOHSTATS_BIN_DIR/mohstats-admin
 admin() {
@@ -18,6 +20,12 @@ board() {
   curl -sS --max-time 10 "$MOHSTATS_URL/api/v1/stats/weapon/Hidgun/leaderboard?limit=10" | jq -r '[.[].guid] | join(",")'
 }
 
+# rboard: the GUIDs on the team rating leaderboard.
+rboard() {
+  curl -sS --max-time 10 "$MOHSTATS_URL/api/v1/stats/leaderboard/global?stat=rating&family=team" |
+    jq -r '[.players[].guid] | join(",")'
+}
+
 stack_up || exit 1
 # Kills with the Hidgun: hid-a 10, hid-b 5, the erased stand-in 7 (all of hid-c, who has none).
 ch_query "INSERT INTO raw_events (event_id, batch_id, server_id, received_at, match_key, map_name, event_type,
@@ -26,15 +34,23 @@ ch_query "INSERT INTO raw_events (event_id, batch_id, server_id, received_at, ma
     k.1, k.2, 'allies', 'hid-c', 'C', 'axis', 'Hidgun', 'torso_upper'
   FROM numbers(22) ARRAY JOIN [if(number < 10, ('hid-a', 'A'), if(number < 15, ('hid-b', 'B'), ('~erased', '')))] AS k"
 
+# A rated team match each: hid-a ahead of hid-b.
+ch_query "INSERT INTO rating_changes (guid, match_key, kind, end_ms, family, rated, mu_after, sigma_after)
+  VALUES ('hid-a', 'hid-m', 'player', toUInt64(now()) * 1000, 'team', 1, 30, 2),
+         ('hid-b', 'hid-m', 'player', toUInt64(now()) * 1000, 'team', 1, 28, 2)"
+
 check_eq "the leaderboard lists hid-a and hid-b, not the erased stand-in" "hid-a,hid-b" "$(board)"
+check_eq "the rating leaderboard lists hid-a and hid-b" "hid-a,hid-b" "$(rboard)"
 check "hide --guid hid-a" admin hide --guid hid-a
 # At once: queryd's Redis cache is emptied; an answer stays in a queryd's memory for up to a second (LOCAL_TTL_MS).
 sleep 1.1
 check_eq "hid-a leaves the leaderboard at once" "hid-b" "$(board)"
+check_eq "...and the rating leaderboard" "hid-b" "$(rboard)"
 check_eq "hidden lists hid-a" "hid-a" "$(admin hidden)"
 check "unhide --guid hid-a" admin unhide --guid hid-a
 sleep 1.1
 check_eq "hid-a is back" "hid-a,hid-b" "$(board)"
+check_eq "...on the rating leaderboard too" "hid-a,hid-b" "$(rboard)"
 check_eq "hidden lists nobody" "" "$(admin hidden)"
 check_eq "hide and unhide are logged with who did it" "hide unhide" \
   "$(ch_query "SELECT arrayStringConcat(groupArray(action), ' ') FROM (SELECT action FROM admin_actions
