@@ -147,6 +147,8 @@ struct mqtt_ingest {
     uint64_t linked_ms, ready_ms, sent_ms, ping_ms; /* ping_ms: a PINGREQ unanswered since then, or 0 */
     uint64_t retry_at_ms, retry_ms, failure_logged_ms;
     uint32_t session_expiry_s;
+    bool connected_before; /* logged in once already: a CONNACK without a session then means it was lost */
+    bool qos0_warned;
     mqtt_message *head, *tail;
     /* The batch ids of the last RECENT_IDS messages handed to ingest_api: a ring, and a map of them to their
      * place in it plus one. */
@@ -578,9 +580,13 @@ static void on_connack(mqtt_ingest *m, const mqtt_packet *p)
         connection_lost(m, "login refused");
         return;
     }
+    if (!session_present && m->connected_before)
+        log_warn("MQTT broker %s:%d had no session %s any more: the messages queued for ingestd while it was away "
+                 "are lost (the session expired, MQTT_SESSION_EXPIRY_S, or the broker lost its persistence file)",
+                 m->host, m->port, m->client_id);
+    m->connected_before = true;
     m->state = LINK_READY;
     m->ready_ms = now_ms();
-    m->retry_ms = 0;
     metric_set(m->connected_gauge, 1);
     /* The session is persistent, so the broker keeps this subscription; subscribing again costs nothing. */
     bytebuf out = {0};
@@ -601,7 +607,7 @@ static void on_packet(mqtt_ingest *m, const mqtt_packet *p)
     uint8_t reason;
     uint16_t pid;
     mqtt_publish pub;
-    char why[120];
+    char why[320];
     switch (p->type) {
     case MQTT_CONNACK:
         if (m->state != LINK_LOGGING_IN)
@@ -610,18 +616,35 @@ static void on_packet(mqtt_ingest *m, const mqtt_packet *p)
             on_connack(m, p);
         return;
     case MQTT_SUBACK:
-        if (mqtt_parse_suback(p, &pid, &reason) != 0)
+        if (mqtt_parse_suback(p, &pid, &reason) != 0) {
             connection_lost(m, "malformed SUBACK");
-        else if (reason >= 0x80)
-            log_error("MQTT: the broker refused the subscription %s: %s", m->subscription, mqtt_reason_string(reason));
-        else
+        } else if (reason != 1) {
+            /* Refused (0x80 and up), or granted QoS 0: then the broker would neither keep messages for ingestd
+             * while it is away nor wait for their PUBACK, and a message would be lost with the process reading it.
+             * Treated as a failed login: tried again later, 1 s doubling up to 30 s, logged once a minute. */
+            snprintf(why, sizeof why, "the broker %s the subscription %s",
+                     reason == 0 ? "granted only QoS 0 (not 1) to" : "refused", m->subscription);
+            if (reason >= 0x80)
+                snprintf(why + strlen(why), sizeof why - strlen(why), ": %s", mqtt_reason_string(reason));
+            m->state = LINK_LOGGING_IN;
+            connection_lost(m, why);
+        } else {
+            m->retry_ms = 0;
             log_info("MQTT: connected to %s:%d, reading %s", m->host, m->port, m->subscription);
+        }
         return;
     case MQTT_PUBLISH:
-        if (mqtt_parse_publish(p, &pub) != 0 || pub.qos > 1)
+        if (mqtt_parse_publish(p, &pub) != 0 || pub.qos > 1) {
             connection_lost(m, "malformed PUBLISH, or QoS 2 (ingestd subscribes with QoS 1)");
-        else
-            on_message(m, &pub);
+            return;
+        }
+        if (pub.qos == 0 && !m->qos0_warned) {
+            m->qos0_warned = true;
+            log_warn("MQTT: the broker delivers messages with QoS 0: it does not keep them for ingestd while it is "
+                     "away, and a message is lost with an ingestd killed while storing it (set upgrade_outgoing_qos "
+                     "true in mosquitto.conf); warned once");
+        }
+        on_message(m, &pub);
         return;
     case MQTT_PINGRESP:
         m->ping_ms = 0;
