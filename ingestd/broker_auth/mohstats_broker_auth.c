@@ -52,6 +52,9 @@ typedef struct {
     struct timespec file_mtime;
     off_t file_size;
     time_t checked_s;
+    /* Denied publishes and subscriptions: logged once a second at most, with how many were not. */
+    time_t denial_logged_s;
+    unsigned long denials_unlogged;
 } broker_auth;
 
 static int account_cmp(const void *a, const void *b)
@@ -214,6 +217,30 @@ static bool events_of_all(const char *topic)
     return strcmp(topic, EVENTS_PREFIX "+") == 0 || strcmp(topic, EVENTS_PREFIX "#") == 0;
 }
 
+/* A game server's publish or subscription was denied: a tracker misconfigured (another server's id in
+ * opm_server_id, no id yet: openmohaa/events/unknown) or a client trying what it may not. The broker itself says
+ * nothing of a denied publish (MQTT 3.1.1 has no refusal for one), so this is where an operator sees it. */
+static void log_denial(broker_auth *ba, const struct mosquitto_evt_acl_check *ev, const char *user)
+{
+    time_t now = time(NULL);
+    if (now == ba->denial_logged_s) {
+        ba->denials_unlogged++;
+        return;
+    }
+    const char *client_id = mosquitto_client_id(ev->client);
+    mosquitto_log_printf(MOSQ_LOG_WARNING,
+                         "mohstats: denied game server %s (client %s) %s %s: a server may publish only to "
+                         EVENTS_PREFIX "%s and read only " COMMANDS_PREFIX "%s (%lu more denials not logged)",
+                         user, client_id ? client_id : "?",
+                         ev->access == MOSQ_ACL_WRITE       ? "publishing to"
+                         : ev->access == MOSQ_ACL_SUBSCRIBE ? "subscribing to"
+                                                            : "reading",
+                         ev->topic, user, user,
+                         ba->denials_unlogged);
+    ba->denial_logged_s = now;
+    ba->denials_unlogged = 0;
+}
+
 static int on_acl_check(int event, void *event_data, void *userdata)
 {
     broker_auth *ba = userdata;
@@ -235,10 +262,14 @@ static int on_acl_check(int event, void *event_data, void *userdata)
     }
     /* A game server: its events out, its commands in (the tracker subscribes to them), nothing else. The id in
      * the topic is what ingestd trusts as the sender, so this check is what makes it true. */
+    bool allowed = false;
     if (ev->access == MOSQ_ACL_WRITE)
-        return topic_is(ev->topic, EVENTS_PREFIX, user) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
-    if (ev->access == MOSQ_ACL_SUBSCRIBE || ev->access == MOSQ_ACL_READ)
-        return topic_is(ev->topic, COMMANDS_PREFIX, user) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
+        allowed = topic_is(ev->topic, EVENTS_PREFIX, user);
+    else if (ev->access == MOSQ_ACL_SUBSCRIBE || ev->access == MOSQ_ACL_READ)
+        allowed = topic_is(ev->topic, COMMANDS_PREFIX, user);
+    if (allowed)
+        return MOSQ_ERR_SUCCESS;
+    log_denial(ba, ev, user);
     return MOSQ_ERR_ACL_DENIED;
 }
 
