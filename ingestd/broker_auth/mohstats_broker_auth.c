@@ -180,10 +180,11 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
     const char *client_id = mosquitto_client_id(ev->client);
     if (!server_client_id_ok(ev->username, client_id)) {
         /* Refused before the password is looked at: a client id is no secret, and this says what to fix. */
-        mosquitto_log_printf(MOSQ_LOG_WARNING,
-                             "mohstats: refused the login of %s as client %s: a game server's client id must be "
-                             TRACKER_CLIENT_PREFIX "%s, as the tracker's",
-                             ev->username, client_id ? client_id : "(none)", ev->username);
+        mosquitto_log_printf(
+            MOSQ_LOG_WARNING,
+            "mohstats: refused the login of %s as client %s: a game server's client id must be " TRACKER_CLIENT_PREFIX
+            "%s, as the tracker's",
+            ev->username, client_id ? client_id : "(none)", ev->username);
         return MOSQ_ERR_AUTH;
     }
     accounts_refresh(ba, false);
@@ -228,15 +229,15 @@ static void log_denial(broker_auth *ba, const struct mosquitto_evt_acl_check *ev
         return;
     }
     const char *client_id = mosquitto_client_id(ev->client);
-    mosquitto_log_printf(MOSQ_LOG_WARNING,
-                         "mohstats: denied game server %s (client %s) %s %s: a server may publish only to "
-                         EVENTS_PREFIX "%s and read only " COMMANDS_PREFIX "%s (%lu more denials not logged)",
-                         user, client_id ? client_id : "?",
-                         ev->access == MOSQ_ACL_WRITE       ? "publishing to"
-                         : ev->access == MOSQ_ACL_SUBSCRIBE ? "subscribing to"
-                                                            : "reading",
-                         ev->topic, user, user,
-                         ba->denials_unlogged);
+    mosquitto_log_printf(
+        MOSQ_LOG_WARNING,
+        "mohstats: denied game server %s (client %s) %s %s: a server may publish only to " EVENTS_PREFIX
+        "%s and read only " COMMANDS_PREFIX "%s (%lu more denials not logged)",
+        user, client_id ? client_id : "?",
+        ev->access == MOSQ_ACL_WRITE       ? "publishing to"
+        : ev->access == MOSQ_ACL_SUBSCRIBE ? "subscribing to"
+                                           : "reading",
+        ev->topic, user, user, ba->denials_unlogged);
     ba->denial_logged_s = now;
     ba->denials_unlogged = 0;
 }
