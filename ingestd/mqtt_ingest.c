@@ -149,6 +149,7 @@ struct mqtt_ingest {
     uint32_t session_expiry_s;
     bool connected_before; /* logged in once already: a CONNACK without a session then means it was lost */
     bool qos0_warned;
+    uint64_t suback_logged_ms; /* a subscription refused or downgraded: logged once a minute */
     mqtt_message *head, *tail;
     /* The batch ids of the last RECENT_IDS messages handed to ingest_api: a ring, and a map of them to their
      * place in it plus one. */
@@ -621,11 +622,17 @@ static void on_packet(mqtt_ingest *m, const mqtt_packet *p)
         } else if (reason != 1) {
             /* Refused (0x80 and up), or granted QoS 0: then the broker would neither keep messages for ingestd
              * while it is away nor wait for their PUBACK, and a message would be lost with the process reading it.
-             * Treated as a failed login: tried again later, 1 s doubling up to 30 s, logged once a minute. */
+             * Treated as a failed login: tried again later, 1 s doubling up to 30 s. A broker's configuration to
+             * fix, so an error of its own, once a minute (connection_lost's line may have just been written). */
             snprintf(why, sizeof why, "the broker %s the subscription %s",
                      reason == 0 ? "granted only QoS 0 (not 1) to" : "refused", m->subscription);
             if (reason >= 0x80)
                 snprintf(why + strlen(why), sizeof why - strlen(why), ": %s", mqtt_reason_string(reason));
+            if (!m->suback_logged_ms || now_ms() - m->suback_logged_ms >= 60000) {
+                log_error("MQTT broker %s:%d: %s (check its ACL and max_qos; ingestd needs QoS 1)", m->host, m->port,
+                          why);
+                m->suback_logged_ms = now_ms();
+            }
             m->state = LINK_LOGGING_IN;
             connection_lost(m, why);
         } else {

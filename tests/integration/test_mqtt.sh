@@ -221,4 +221,17 @@ sleep 3
 check_eq "...exactly once" "$((M * E)) $((M * E))" "$(ch_query "SELECT count(), uniqExact(game_time) FROM raw_events
   WHERE server_id = '$A_ID' AND actor_name = 'Crash'" | tr '\t' ' ')"
 
+# --- a broker that grants only QoS 0 -------------------------------------------------------------------------------
+
+# Then it would neither queue messages for ingestd while it is away nor wait for their PUBACK: ingestd must not
+# take that for a subscription.
+mpid=$(cat "$STACK_DIR/run/mqtt.pid")
+kill -TERM "$mpid"
+retry 15 eval "! kill -0 $mpid 2>/dev/null" || fail "mosquitto did not stop"
+sed 's/^listener .*/&\nmax_qos 0/' "$STACK_DIR/etc/mosquitto.conf" >"$STACK_DIR/etc/mosquitto-qos0.conf"
+(cd "$STACK_DIR/mqtt" && mosquitto -c "$STACK_DIR/etc/mosquitto-qos0.conf" -d) </dev/null >>"$STACK_DIR/logs/mqtt.log" 2>&1 ||
+  fail "mosquitto with max_qos 0"
+check "ingestd refuses a subscription granted with QoS 0" \
+  retry 30 grep -q "granted only QoS 0 (not 1) to the subscription" "$STACK_DIR/logs/ingestd.log"
+
 finish
