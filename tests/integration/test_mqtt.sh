@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # MQTT ingest (issue 23) through a real mosquitto, mosquitto_pub standing in for the tracker (same topic, same
 # bytes, QoS 0): the docs/tracker-wire.md §4 examples land as over HTTP; logins are checked against the servers'
-# tokens (wrong password, another server's topic, a revoked server: refused); a malformed message is counted; with
-# ingestd killed (SIGKILL) and the broker restarted, every message published meanwhile is stored exactly once; and
-# with ingestd killed and then the broker restarted while thousands of messages are being taken (under load), and
-# with the broker killed (SIGKILL) meanwhile, every event is stored exactly once.
+# tokens and client ids (wrong password, another server's topic or client id, ingestd's client id, a revoked server:
+# refused; a denied publish is in the broker's log); a malformed message is counted; with ingestd killed (SIGKILL)
+# and the broker restarted, every message published meanwhile is stored exactly once; a backlog over a server's byte
+# budget is held back and stored, not refused; with ingestd killed and then the broker restarted while thousands of
+# messages are being taken (under load), and with the broker killed (SIGKILL) meanwhile, every event is stored
+# exactly once; a subscription granted with QoS 0 is refused.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 export LC_ALL=C
