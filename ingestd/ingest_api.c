@@ -435,7 +435,8 @@ static bool large_body(const ingest_api *api, size_t len)
 }
 
 /* Whether a body of len bytes from server_id must wait because the server, or the large bodies of all servers, are
- * over their budget of bytes: 0, or 429 with a message (of size bytes) and the seconds to wait in retry.
+ * over their budget of bytes: 0, or 429 with a message (of size bytes) and the seconds to wait in retry (in
+ * milliseconds in *retry_ms_out).
  *
  * Why budgets: one maximal body is bounded (INGEST_MAX_EVENTS, INGEST_MAX_EVENT_BYTES), but senders of such bodies
  * back to back are not. Twenty of them put 30-40 MB/s of rows into the stream (fsynced), ClickHouse and achievd on a
@@ -447,10 +448,10 @@ static bool large_body(const ingest_api *api, size_t len)
  * servers (INGEST_LARGE_BYTES_PER_S): with twenty servers, twenty per-server budgets would still be more than the
  * pipeline can carry beside everyone else's batches. */
 static int budget_refusal(ingest_api *api, const char *server_id, size_t len, uint64_t now, char *message, size_t size,
-                          char retry[24])
+                          char retry[24], uint64_t *retry_ms_out)
 {
     const ingest_limits *l = &api->limits;
-    uint64_t retry_ms;
+    uint64_t retry_ms = 0;
     char what[200];
     if (api->budgets && rate_limit_owes(api->budgets, server_id, now, &retry_ms)) {
         snprintf(what, sizeof what, "Server over its budget of %zu bytes a second (INGEST_SERVER_BYTES_PER_S)",
@@ -465,7 +466,18 @@ static int budget_refusal(ingest_api *api, const char *server_id, size_t len, ui
     }
     snprintf(retry, 24, "%llu", (unsigned long long)(retry_ms + 999) / 1000);
     snprintf(message, size, "%s; retry after %s s", what, retry);
+    *retry_ms_out = retry_ms ? retry_ms : 1;
     return 429;
+}
+
+uint64_t ingest_api_budget_wait_ms(ingest_api *api, const char *server_id, size_t len)
+{
+    char message[256], retry[24];
+    uint64_t retry_ms = 0;
+    if (len > api->limits.max_body_bytes) /* refused for good (413), whatever the budgets say */
+        return 0;
+    budget_refusal(api, server_id, len, uv_hrtime() / 1000000, message, sizeof message, retry, &retry_ms);
+    return retry_ms;
 }
 
 /* Whether j must wait (budget_refusal); if so j is answered 429 with Retry-After, otherwise its body is charged to
@@ -477,7 +489,8 @@ static bool over_budget(ingest_request *j)
     size_t len = j->body_len;
     uint64_t now = uv_hrtime() / 1000000;
     char message[256], retry[24];
-    int status = budget_refusal(api, j->server_id, len, now, message, sizeof message, retry);
+    uint64_t retry_ms;
+    int status = budget_refusal(api, j->server_id, len, now, message, sizeof message, retry, &retry_ms);
     if (status) {
         if (j->req)
             http_response_header(j->req, "Retry-After", retry);
@@ -565,7 +578,8 @@ static int ingest_admit(http_request *req, void *arg, char *message, size_t size
         return 0;
     }
     char retry[24];
-    status = budget_refusal(api, server_id, len, now, message, size, retry);
+    uint64_t retry_ms;
+    status = budget_refusal(api, server_id, len, now, message, size, retry, &retry_ms);
     if (status) {
         http_response_header(req, "Retry-After", retry);
         reason_note(&api->rej_over_budget, client_ip(req), server_id, status, message);

@@ -56,4 +56,8 @@ typedef struct {
 int ingest_api_submit(ingest_api *api, const char *server_id, const ingest_submission *how, const char *body,
                       size_t len, ingest_done_fn done, void *arg);
 
+/* How long a batch of len bytes from server_id must wait before its budgets let it through (0: it would pass now,
+ * ingest_api_submit would not answer 429): for a transport that holds a batch back rather than refuse it. */
+uint64_t ingest_api_budget_wait_ms(ingest_api *api, const char *server_id, size_t len);
+
 #endif

@@ -11,13 +11,20 @@
  *
  * Why every message counts once end to end, though MQTT QoS 1 is "at least once":
  *  1. The tracker publishes with QoS 0; the broker delivers to ingestd's session with the subscription's QoS 1
- *     (upgrade_outgoing_qos) and keeps each message in the session (Session Expiry: never, persistence on) until
- *     ingestd's PUBACK for it. The session outlives ingestd's connection, and a clean restart of the broker.
+ *     (upgrade_outgoing_qos) and keeps each message in the session (persistence on) until ingestd's PUBACK for it.
+ *     The session outlives ingestd's connection, by MQTT_SESSION_EXPIRY_S, and a clean restart of the broker. Not
+ *     forever: mosquitto 2.0 deals a shared subscription's messages to offline members too, so the session of an
+ *     ingestd gone for good (another MQTT_CLIENT_ID) takes its share of new messages until it expires.
  *  2. ingestd sends a message's PUBACK only after ingest_api_submit's done: 202 (the XADD was answered with an
- *     entry id, or the spool fsynced it) or a refusal for good (4xx: counted and dropped, as over HTTP), and in the
- *     order the messages came (MQTT 5 4.6). A 503, no memory, or a lost connection: no PUBACK, the broker sends the
- *     message again on the next connection (MQTT 5 4.4: unacknowledged PUBLISH packets are sent again, with their
- *     packet ids and DUP set). So nothing taken from the broker is lost by a SIGKILL: at worst it comes again.
+ *     entry id, or the spool fsynced it) or a refusal for good (4xx but 429: counted and dropped, as over HTTP), and
+ *     in the order the messages came (MQTT 5 4.6). A 503, no memory, or a lost connection: no PUBACK, the broker
+ *     sends the message again on the next connection (MQTT 5 4.4: unacknowledged PUBLISH packets are sent again,
+ *     with their packet ids and DUP set). So nothing taken from the broker is lost by a SIGKILL: at worst it comes
+ *     again. A server over its byte budget (INGEST_SERVER_BYTES_PER_S; 429 over HTTP) is not refused but held
+ *     back: after an ingestd outage the broker replays a server's queue at full speed, and a tracker cannot be told
+ *     to retry a message it sent long ago. Its message waits here, unacknowledged (so the broker's Receive Maximum,
+ *     MQTT_MAX_IN_FLIGHT, bounds how many wait), and is submitted when the budget lets it through, after every
+ *     earlier message of that server (hold, release_held).
  *  3. A message that comes again may have been stored already (XADDed, the PUBACK lost with the process). Its
  *     batch id is not random but derived from the message (batch_id_of: the session, the topic, the packet id, the
  *     payload), so every copy has the same one, and a copy that may be a second one is flagged maybe_duplicate:
@@ -77,6 +84,9 @@ const config_var mqtt_ingest_config_vars[] = {
     {"MQTT_CLIENT_ID", "mohstats-ingestd-{host}",
      "ingestd's persistent session on the broker, kept across restarts: one per ingestd process ({host}: the host "
      "name)"},
+    {"MQTT_SESSION_EXPIRY_S", "86400",
+     "how long the broker keeps ingestd's session (its queue of messages) while ingestd is away: an ingestd gone "
+     "for good (a new MQTT_CLIENT_ID) leaves a session that still takes its share of new messages until then"},
     {"MQTT_SHARE_GROUP", "mohstats",
      "the shared subscription's group: the ingestd processes of a group split the "
      "messages, each message to one of them"},
@@ -102,6 +112,12 @@ struct mqtt_message {
     uint64_t link;      /* the connection it came on: a PUBACK on another one would acknowledge another message */
     uint16_t packet_id; /* 0: QoS 0, nothing to acknowledge */
     bool done;
+    /* Held back for its server's byte budget (point 2): what ingest_api_submit needs later. */
+    bool held, maybe_duplicate;
+    char server_id[64];
+    uint8_t batch_id[16];
+    char *payload; /* a copy, while held */
+    size_t payload_len;
 };
 
 struct mqtt_ingest {
@@ -111,6 +127,13 @@ struct mqtt_ingest {
     char host[256], client_id[256], user[128], password[256], subscription[192];
     int port;
     uv_timer_t timer;
+    /* Held messages (point 2): how many, how many per server id (a later message of a server with one held is
+     * held too, so that a server's messages are stored in order), the timer that submits them, and whether that
+     * is under way (acknowledge_done then waits, so that no message is freed under the walk). */
+    unsigned held;
+    hashmap *held_servers;
+    uv_timer_t budget_timer;
+    bool releasing;
     /* The connection: its TCP handle while it has one (freed by its close callback), and its state. */
     uv_tcp_t *tcp;
     uv_connect_t connect_req;
@@ -123,6 +146,10 @@ struct mqtt_ingest {
     bool stopping, stopped;
     uint64_t linked_ms, ready_ms, sent_ms, ping_ms; /* ping_ms: a PINGREQ unanswered since then, or 0 */
     uint64_t retry_at_ms, retry_ms, failure_logged_ms;
+    uint32_t session_expiry_s;
+    bool connected_before; /* logged in once already: a CONNACK without a session then means it was lost */
+    bool qos0_warned;
+    uint64_t suback_logged_ms; /* a subscription refused or downgraded: logged once a minute */
     mqtt_message *head, *tail;
     /* The batch ids of the last RECENT_IDS messages handed to ingest_api: a ring, and a map of them to their
      * place in it plus one. */
@@ -132,8 +159,8 @@ struct mqtt_ingest {
     unsigned in_flight, max_in_flight;
     void (*stop_done)(void *);
     void *stop_arg;
-    metric *received, *accepted, *redelivered, *connected_gauge;
-    log_throttle drops_log;
+    metric *received, *accepted, *redelivered, *held_total, *connected_gauge;
+    log_throttle drops_log, held_log;
 };
 
 static uint64_t now_ms(void)
@@ -145,6 +172,37 @@ static uint64_t now_ms(void)
 static void on_tcp_closed(uv_handle_t *h)
 {
     free(h);
+}
+
+/* Add delta to the count of server_id's held messages (best effort: with no memory a later message of the server
+ * may be submitted before a held one). */
+static void held_servers_add(mqtt_ingest *m, const char *server_id, int delta)
+{
+    size_t len = strlen(server_id);
+    uintptr_t n = (uintptr_t)hashmap_get(m->held_servers, server_id, len) + (uintptr_t)(intptr_t)delta;
+    if (n == 0)
+        hashmap_remove(m->held_servers, server_id, len);
+    else
+        hashmap_put(m->held_servers, server_id, len, (void *)n, NULL);
+}
+
+/* Give up every held message: not acknowledged, the broker sends them again on the next connection. They leave
+ * the queue with the next acknowledge_done. */
+static void drop_held(mqtt_ingest *m)
+{
+    for (mqtt_message *msg = m->head; msg && m->held; msg = msg->next) {
+        if (!msg->held)
+            continue;
+        held_servers_add(m, msg->server_id, -1);
+        free(msg->payload);
+        msg->payload = NULL;
+        msg->held = false;
+        msg->done = true;
+        msg->packet_id = 0;
+        m->held--;
+        m->in_flight--;
+    }
+    uv_timer_stop(&m->budget_timer);
 }
 
 /* The connection failed or ended: close it and try again later (1 s, doubling up to 30 s). Messages of it still
@@ -164,8 +222,11 @@ static void connection_lost(mqtt_ingest *m, const char *why)
         m->tcp = NULL;
     }
     mqtt_reader_reset(&m->reader);
+    drop_held(m);
     if (m->stopping)
         return;
+    if (m->paused && m->in_flight <= m->max_in_flight / 2)
+        m->paused = false; /* read the next connection from its start */
     m->retry_ms = was_ready ? 1000 : (m->retry_ms ? m->retry_ms * 2 : 1000);
     if (m->retry_ms > 30000)
         m->retry_ms = 30000;
@@ -224,6 +285,8 @@ static void send_packets(mqtt_ingest *m, bytebuf *out)
 /* PUBACK the messages at the head of the queue that are done, in order, and forget them. */
 static void acknowledge_done(mqtt_ingest *m)
 {
+    if (m->releasing)
+        return; /* release_held acknowledges when its walk is over */
     bytebuf out = {0};
     while (m->head && m->head->done) {
         mqtt_message *msg = m->head;
@@ -260,11 +323,12 @@ static void on_ingested(int status, const char *reason, const char *message, voi
     if (status == 202) {
         metric_inc(m->accepted);
         msg->done = true;
-    } else if (status >= 400 && status < 500) {
+    } else if (status >= 400 && status < 500 && status != 429) {
         count_outcome(reason ? reason : "refused");
         msg->done = true; /* refused for good: acknowledged, never retried */
     } else {
-        /* Not stored (503): no PUBACK. The broker sends it again only on another connection, so start one. */
+        /* Not stored (503; or 429, which on_message's hold should have made impossible): no PUBACK. The broker
+         * sends it again only on another connection, so start one. */
         count_outcome(reason ? reason : "storage_unavailable");
         msg->done = true;
         msg->packet_id = 0;
@@ -351,6 +415,113 @@ static bool seen_lately(mqtt_ingest *m, const uint8_t id[16])
     return false;
 }
 
+/* Hand msg's batch to ingest_api; on_ingested follows (possibly from within this call: msg may be gone after it). */
+static void submit(mqtt_ingest *m, mqtt_message *msg, const char *payload, size_t len)
+{
+    ingest_submission how = {
+        .origin = "mqtt",
+        .batch_id = msg->batch_id,
+        .maybe_duplicate = msg->maybe_duplicate,
+    };
+    if (ingest_api_submit(m->api, msg->server_id, &how, payload, len, on_ingested, msg) != 0) {
+        /* Not taken: no PUBACK, and a new connection for the broker to send it again. */
+        m->in_flight--;
+        msg->done = true;
+        msg->packet_id = 0;
+        log_error("MQTT: out of memory: a message of server %s is left to the broker", msg->server_id);
+        connection_lost(m, "out of memory");
+        acknowledge_done(m);
+    }
+}
+
+static void on_budget_timer(uv_timer_t *t);
+
+/* Have release_held run in wait_ms, or sooner if it was due sooner. */
+static void arm_budget_timer(mqtt_ingest *m, uint64_t wait_ms)
+{
+    if (!uv_is_active((uv_handle_t *)&m->budget_timer) || uv_timer_get_due_in(&m->budget_timer) > wait_ms)
+        uv_timer_start(&m->budget_timer, on_budget_timer, wait_ms, 0);
+}
+
+/* Hold msg back until its server's budget lets it through (point 2), wait_ms from now or after the server's
+ * earlier held messages. */
+static void hold(mqtt_ingest *m, mqtt_message *msg, const mqtt_publish *p, uint64_t wait_ms)
+{
+    if (!(msg->payload = malloc(p->payload_len ? p->payload_len : 1))) {
+        m->in_flight--;
+        msg->done = true;
+        msg->packet_id = 0;
+        connection_lost(m, "out of memory");
+        acknowledge_done(m);
+        return;
+    }
+    memcpy(msg->payload, p->payload, p->payload_len);
+    msg->payload_len = p->payload_len;
+    msg->held = true;
+    m->held++;
+    held_servers_add(m, msg->server_id, 1);
+    metric_inc(m->held_total);
+    if (wait_ms)
+        arm_budget_timer(m, wait_ms);
+    uint64_t skipped;
+    if (log_throttle_pass(&m->held_log, now_ms(), &skipped))
+        log_info("MQTT: server %s is over its byte budget (INGEST_SERVER_BYTES_PER_S, INGEST_SERVER_BURST_BYTES): "
+                 "its messages wait, unacknowledged, and are stored as the budget allows (%llu more held since the "
+                 "last line)",
+                 msg->server_id, (unsigned long long)skipped);
+}
+
+/* Submit the held messages whose budgets let them through, in the order they came, none before an earlier held one
+ * of its server; the timer again for the first of the rest. */
+static void release_held(mqtt_ingest *m)
+{
+    hashmap *blocked = hashmap_new(); /* the servers with a message still held in this walk */
+    uint64_t link = m->link, next_wait = 0;
+    m->releasing = true;
+    for (mqtt_message *msg = m->head; msg && m->held && m->link == link && !m->stopping; msg = msg->next) {
+        if (!msg->held)
+            continue;
+        size_t idlen = strlen(msg->server_id);
+        uint64_t wait = 0;
+        if ((blocked && hashmap_get(blocked, msg->server_id, idlen)) ||
+            (wait = ingest_api_budget_wait_ms(m->api, msg->server_id, msg->payload_len)) > 0) {
+            if (wait && (!next_wait || wait < next_wait))
+                next_wait = wait;
+            if (!blocked || hashmap_put(blocked, msg->server_id, idlen, (void *)1, NULL) != 0) {
+                next_wait = next_wait ? next_wait : 1;
+                break; /* no memory to tell servers apart: the rest waits */
+            }
+            continue;
+        }
+        char *payload = msg->payload;
+        msg->payload = NULL;
+        msg->held = false;
+        m->held--;
+        held_servers_add(m, msg->server_id, -1);
+        submit(m, msg, payload, msg->payload_len);
+        free(payload);
+    }
+    m->releasing = false;
+    hashmap_free(blocked, NULL);
+    if (m->held && m->link == link && !m->stopping)
+        arm_budget_timer(m, next_wait ? next_wait : 1);
+    acknowledge_done(m);
+    if (m->stopping) {
+        if (m->in_flight == 0)
+            finish_stop(m);
+        return;
+    }
+    if (m->paused && m->in_flight <= m->max_in_flight / 2) {
+        m->paused = false;
+        start_reading(m);
+    }
+}
+
+static void on_budget_timer(uv_timer_t *t)
+{
+    release_held(t->data);
+}
+
 /* A PUBLISH: drop it (and acknowledge it) if it is not an active server's batch, else hand it to ingest_api. */
 static void on_message(mqtt_ingest *m, const mqtt_publish *p)
 {
@@ -376,13 +547,6 @@ static void on_message(mqtt_ingest *m, const mqtt_publish *p)
         drop(m, p, "unknown_or_revoked_server", "no active server has this id (revoked, or never registered)");
         return;
     }
-    uint8_t batch_id[16];
-    batch_id_of(m, p, batch_id);
-    ingest_submission how = {
-        .origin = "mqtt",
-        .batch_id = batch_id,
-        .maybe_duplicate = seen_lately(m, batch_id) || p->dup || now_ms() - m->ready_ms < SUSPECT_MS,
-    };
     if (p->dup)
         metric_inc(m->redelivered);
     mqtt_message *msg = message_queue(m, p->packet_id, /* done= */ false);
@@ -391,15 +555,15 @@ static void on_message(mqtt_ingest *m, const mqtt_publish *p)
         return;
     }
     m->in_flight++;
-    if (ingest_api_submit(m->api, id, &how, (const char *)p->payload, p->payload_len, on_ingested, msg) != 0) {
-        /* Not taken: no PUBACK, and a new connection for the broker to send it again. */
-        m->in_flight--;
-        msg->done = true;
-        msg->packet_id = 0;
-        log_error("MQTT: out of memory: a message of server %s is left to the broker", id);
-        connection_lost(m, "out of memory");
-        acknowledge_done(m);
-    }
+    snprintf(msg->server_id, sizeof msg->server_id, "%s", id);
+    batch_id_of(m, p, msg->batch_id);
+    msg->maybe_duplicate = seen_lately(m, msg->batch_id) || p->dup || now_ms() - m->ready_ms < SUSPECT_MS;
+    uint64_t wait = 0;
+    if (hashmap_get(m->held_servers, id, strlen(id)) ||
+        (wait = ingest_api_budget_wait_ms(m->api, id, p->payload_len)) > 0)
+        hold(m, msg, p, wait);
+    else
+        submit(m, msg, (const char *)p->payload, p->payload_len);
 }
 
 /* The broker accepted or refused the login. */
@@ -417,9 +581,13 @@ static void on_connack(mqtt_ingest *m, const mqtt_packet *p)
         connection_lost(m, "login refused");
         return;
     }
+    if (!session_present && m->connected_before)
+        log_warn("MQTT broker %s:%d had no session %s any more: the messages queued for ingestd while it was away "
+                 "are lost (the session expired, MQTT_SESSION_EXPIRY_S, or the broker lost its persistence file)",
+                 m->host, m->port, m->client_id);
+    m->connected_before = true;
     m->state = LINK_READY;
     m->ready_ms = now_ms();
-    m->retry_ms = 0;
     metric_set(m->connected_gauge, 1);
     /* The session is persistent, so the broker keeps this subscription; subscribing again costs nothing. */
     bytebuf out = {0};
@@ -440,7 +608,7 @@ static void on_packet(mqtt_ingest *m, const mqtt_packet *p)
     uint8_t reason;
     uint16_t pid;
     mqtt_publish pub;
-    char why[120];
+    char why[320];
     switch (p->type) {
     case MQTT_CONNACK:
         if (m->state != LINK_LOGGING_IN)
@@ -449,18 +617,41 @@ static void on_packet(mqtt_ingest *m, const mqtt_packet *p)
             on_connack(m, p);
         return;
     case MQTT_SUBACK:
-        if (mqtt_parse_suback(p, &pid, &reason) != 0)
+        if (mqtt_parse_suback(p, &pid, &reason) != 0) {
             connection_lost(m, "malformed SUBACK");
-        else if (reason >= 0x80)
-            log_error("MQTT: the broker refused the subscription %s: %s", m->subscription, mqtt_reason_string(reason));
-        else
+        } else if (reason != 1) {
+            /* Refused (0x80 and up), or granted QoS 0: then the broker would neither keep messages for ingestd
+             * while it is away nor wait for their PUBACK, and a message would be lost with the process reading it.
+             * Treated as a failed login: tried again later, 1 s doubling up to 30 s. A broker's configuration to
+             * fix, so an error of its own, once a minute (connection_lost's line may have just been written). */
+            snprintf(why, sizeof why, "the broker %s the subscription %s",
+                     reason == 0 ? "granted only QoS 0 (not 1) to" : "refused", m->subscription);
+            if (reason >= 0x80)
+                snprintf(why + strlen(why), sizeof why - strlen(why), ": %s", mqtt_reason_string(reason));
+            if (!m->suback_logged_ms || now_ms() - m->suback_logged_ms >= 60000) {
+                log_error("MQTT broker %s:%d: %s (check its ACL and max_qos; ingestd needs QoS 1)", m->host, m->port,
+                          why);
+                m->suback_logged_ms = now_ms();
+            }
+            m->state = LINK_LOGGING_IN;
+            connection_lost(m, why);
+        } else {
+            m->retry_ms = 0;
             log_info("MQTT: connected to %s:%d, reading %s", m->host, m->port, m->subscription);
+        }
         return;
     case MQTT_PUBLISH:
-        if (mqtt_parse_publish(p, &pub) != 0 || pub.qos > 1)
+        if (mqtt_parse_publish(p, &pub) != 0 || pub.qos > 1) {
             connection_lost(m, "malformed PUBLISH, or QoS 2 (ingestd subscribes with QoS 1)");
-        else
-            on_message(m, &pub);
+            return;
+        }
+        if (pub.qos == 0 && !m->qos0_warned) {
+            m->qos0_warned = true;
+            log_warn("MQTT: the broker delivers messages with QoS 0: it does not keep them for ingestd while it is "
+                     "away, and a message is lost with an ingestd killed while storing it (set upgrade_outgoing_qos "
+                     "true in mosquitto.conf); warned once");
+        }
+        on_message(m, &pub);
         return;
     case MQTT_PINGRESP:
         m->ping_ms = 0;
@@ -557,7 +748,7 @@ static void on_connected(uv_connect_t *req, int status)
         .user = m->user,
         .password = m->password,
         .keepalive_s = KEEPALIVE_S,
-        .session_expiry_s = 0xffffffffu, /* never: the session waits for ingestd however long it is away */
+        .session_expiry_s = m->session_expiry_s,
         .receive_max = (uint16_t)m->max_in_flight,
         .max_packet = MAX_PACKET,
     };
@@ -652,12 +843,13 @@ mqtt_ingest *mqtt_ingest_new(uv_loop_t *loop, ingest_api *api, const broker_acco
         return NULL;
     char id_setting[256], hostname[128] = "localhost";
     url_parts u;
-    int max_in_flight = 0;
+    int max_in_flight = 0, session_expiry_s = 0;
     bool url_ok = url_parse(url, 1883, &u) == 0 && strcmp(u.scheme, "mqtt") == 0 && u.user[0] && u.host[0];
     if (!url_ok)
         log_error("MQTT_URL must be mqtt://USER:PASSWORD@HOST:PORT (ingestd's user on the broker)");
     /* The broker's Receive Maximum is two bytes. */
-    if (!url_ok || config_get_int_in("MQTT_MAX_IN_FLIGHT", 1, 65535, &max_in_flight) != 0) {
+    if (!url_ok || config_get_int_in("MQTT_MAX_IN_FLIGHT", 1, 65535, &max_in_flight) != 0 ||
+        config_get_int_in("MQTT_SESSION_EXPIRY_S", 60, 2147483647, &session_expiry_s) != 0) {
         *err = -EINVAL;
         return NULL;
     }
@@ -671,6 +863,7 @@ mqtt_ingest *mqtt_ingest_new(uv_loop_t *loop, ingest_api *api, const broker_acco
     snprintf(m->password, sizeof m->password, "%s", u.password);
     m->port = u.port;
     m->max_in_flight = (unsigned)max_in_flight;
+    m->session_expiry_s = (uint32_t)session_expiry_s;
     snprintf(id_setting, sizeof id_setting, "%s", config_get("MQTT_CLIENT_ID"));
     gethostname(hostname, sizeof hostname - 1);
     char *at = strstr(id_setting, "{host}");
@@ -680,7 +873,9 @@ mqtt_ingest *mqtt_ingest_new(uv_loop_t *loop, ingest_api *api, const broker_acco
         snprintf(m->client_id, sizeof m->client_id, "%s", id_setting);
     snprintf(m->subscription, sizeof m->subscription, "$share/%s/" EVENTS_PREFIX "+", config_get("MQTT_SHARE_GROUP"));
     mqtt_reader_init(&m->reader, MAX_PACKET);
-    if (!(m->recent = calloc(RECENT_IDS, sizeof *m->recent)) || !(m->recent_map = hashmap_new())) {
+    if (!(m->recent = calloc(RECENT_IDS, sizeof *m->recent)) || !(m->recent_map = hashmap_new()) ||
+        !(m->held_servers = hashmap_new())) {
+        hashmap_free(m->recent_map, NULL);
         free(m->recent);
         free(m);
         *err = -ENOMEM;
@@ -694,10 +889,16 @@ mqtt_ingest *mqtt_ingest_new(uv_loop_t *loop, ingest_api *api, const broker_acco
         metrics_counter("mohstats_mqtt_messages_total", "MQTT messages read, by outcome", "outcome=\"accepted\"");
     m->redelivered = metrics_counter("mohstats_mqtt_redelivered_total",
                                      "MQTT messages the broker sent again (DUP): ingestd may have stored them", NULL);
+    m->held_total = metrics_counter("mohstats_mqtt_held_total",
+                                    "MQTT messages held back while their server was over its byte budget "
+                                    "(INGEST_SERVER_BYTES_PER_S), stored later",
+                                    NULL);
     m->connected_gauge =
         metrics_gauge("mohstats_mqtt_connected", "1 while ingestd is logged in to the MQTT broker", NULL);
     uv_timer_init(loop, &m->timer);
     m->timer.data = m;
+    uv_timer_init(loop, &m->budget_timer);
+    m->budget_timer.data = m;
     uv_timer_start(&m->timer, on_timer, TICK_MS, TICK_MS);
     log_info("MQTT: reading %s as %s (session %s)", m->subscription, u.user, m->client_id);
     start_connect(m);
@@ -711,12 +912,25 @@ static void on_timer_closed(uv_handle_t *h)
     m->stop_done(m->stop_arg);
 }
 
-/* The connection is closed (after its DISCONNECT went out): close the timer, then done. */
+/* The budget timer is closed: close the other one, then done. */
+static void on_budget_timer_closed(uv_handle_t *h)
+{
+    mqtt_ingest *m = h->data;
+    uv_close((uv_handle_t *)&m->timer, on_timer_closed);
+}
+
+/* Close the timers, then done. */
+static void close_timers(mqtt_ingest *m)
+{
+    uv_close((uv_handle_t *)&m->budget_timer, on_budget_timer_closed);
+}
+
+/* The connection is closed (after its DISCONNECT went out): close the timers, then done. */
 static void on_stop_closed(uv_handle_t *h)
 {
     mqtt_ingest *m = h->data;
     free(h);
-    uv_close((uv_handle_t *)&m->timer, on_timer_closed);
+    close_timers(m);
 }
 
 /* The DISCONNECT and the PUBACKs before it are written: close the connection. */
@@ -738,7 +952,7 @@ static void finish_stop(mqtt_ingest *m)
     m->tcp = NULL;
     m->state = LINK_NONE;
     if (!tcp) {
-        uv_close((uv_handle_t *)&m->timer, on_timer_closed);
+        close_timers(m);
         return;
     }
     if (ready) {
@@ -762,6 +976,7 @@ void mqtt_ingest_stop(mqtt_ingest *m, void (*done)(void *), void *arg)
     m->stop_arg = arg;
     m->stopping = true;
     m->paused = true;
+    drop_held(m); /* not acknowledged: the broker sends them again to the next ingestd */
     if (m->tcp && m->reading) {
         uv_read_stop((uv_stream_t *)m->tcp);
         m->reading = false;
@@ -776,11 +991,13 @@ void mqtt_ingest_free(mqtt_ingest *m)
         return;
     while (m->head) {
         mqtt_message *next = m->head->next;
+        free(m->head->payload);
         free(m->head);
         m->head = next;
     }
     mqtt_reader_close(&m->reader);
     hashmap_free(m->recent_map, NULL);
+    hashmap_free(m->held_servers, NULL);
     free(m->recent);
     free(m);
 }

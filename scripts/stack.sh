@@ -629,6 +629,9 @@ autosave_interval 5
 upgrade_outgoing_qos true
 queue_qos0_messages true
 max_queued_messages 1000000
+# ingestd asks for a session that expires (MQTT_SESSION_EXPIRY_S, a day); this bounds a session that never would
+# (an MQTT 3 client's, or one asking for never): an abandoned session keeps taking a share of the messages.
+persistent_client_expiration 7d
 allow_anonymous false
 plugin $plugin
 plugin_opt_accounts_file $DIR/mqtt/accounts

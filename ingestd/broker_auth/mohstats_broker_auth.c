@@ -8,6 +8,12 @@
  * included, with no step for the operator. The file is read again when it changes (checked once a second), and a
  * server whose token was rotated or revoked is disconnected then.
  *
+ * Client ids are checked too: a client that logs in with another's client id takes over its session (MQTT: the
+ * older connection is closed, and a persistent session's queue goes to the newcomer). So a game server may use only
+ * the id the tracker uses, `opm-game-<its server id>` (docs/tracker-wire.md §1.4), or `opm-game-unknown` (a tracker
+ * without its server id yet, whose messages are dropped anyway); and with the tracker's prefix taken by servers,
+ * ingestd's sessions (MQTT_CLIENT_ID) cannot be taken by a server.
+ *
  * Options (mosquitto.conf, after `plugin PATH`):
  *   plugin_opt_accounts_file PATH            lines "SERVER_ID TOKEN_SHA256_HEX", written by ingestd
  *   plugin_opt_ingest_user NAME              ingestd's user name (default mohstats-ingestd)
@@ -27,6 +33,8 @@
 
 #define EVENTS_PREFIX "openmohaa/events/"
 #define COMMANDS_PREFIX "openmohaa/commands/"
+/* The tracker's client id: this, then its server id (or "unknown"). */
+#define TRACKER_CLIENT_PREFIX "opm-game-"
 
 /* One game server that may log in. */
 typedef struct {
@@ -44,6 +52,9 @@ typedef struct {
     struct timespec file_mtime;
     off_t file_size;
     time_t checked_s;
+    /* Denied publishes and subscriptions: logged once a second at most, with how many were not. */
+    time_t denial_logged_s;
+    unsigned long denials_unlogged;
 } broker_auth;
 
 static int account_cmp(const void *a, const void *b)
@@ -148,6 +159,15 @@ static bool password_matches(const char *password, const char *hash)
     return diff == 0;
 }
 
+/* Whether a game server logged in as user may use client_id: the tracker's id of that server (see the top). */
+static bool server_client_id_ok(const char *user, const char *client_id)
+{
+    size_t n = strlen(TRACKER_CLIENT_PREFIX);
+    if (!client_id || strncmp(client_id, TRACKER_CLIENT_PREFIX, n) != 0)
+        return false;
+    return strcmp(client_id + n, user) == 0 || strcmp(client_id + n, "unknown") == 0;
+}
+
 static int on_basic_auth(int event, void *event_data, void *userdata)
 {
     broker_auth *ba = userdata;
@@ -157,6 +177,16 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
         return MOSQ_ERR_AUTH;
     if (strcmp(ev->username, ba->ingest_user) == 0)
         return ba->ingest_hash[0] && password_matches(ev->password, ba->ingest_hash) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_AUTH;
+    const char *client_id = mosquitto_client_id(ev->client);
+    if (!server_client_id_ok(ev->username, client_id)) {
+        /* Refused before the password is looked at: a client id is no secret, and this says what to fix. */
+        mosquitto_log_printf(
+            MOSQ_LOG_WARNING,
+            "mohstats: refused the login of %s as client %s: a game server's client id must be " TRACKER_CLIENT_PREFIX
+            "%s, as the tracker's",
+            ev->username, client_id ? client_id : "(none)", ev->username);
+        return MOSQ_ERR_AUTH;
+    }
     accounts_refresh(ba, false);
     const account *a = account_find(ba, ev->username);
     if (a && password_matches(ev->password, a->hash))
@@ -188,6 +218,30 @@ static bool events_of_all(const char *topic)
     return strcmp(topic, EVENTS_PREFIX "+") == 0 || strcmp(topic, EVENTS_PREFIX "#") == 0;
 }
 
+/* A game server's publish or subscription was denied: a tracker misconfigured (another server's id in
+ * opm_server_id, no id yet: openmohaa/events/unknown) or a client trying what it may not. The broker itself says
+ * nothing of a denied publish (MQTT 3.1.1 has no refusal for one), so this is where an operator sees it. */
+static void log_denial(broker_auth *ba, const struct mosquitto_evt_acl_check *ev, const char *user)
+{
+    time_t now = time(NULL);
+    if (now == ba->denial_logged_s) {
+        ba->denials_unlogged++;
+        return;
+    }
+    const char *client_id = mosquitto_client_id(ev->client);
+    mosquitto_log_printf(
+        MOSQ_LOG_WARNING,
+        "mohstats: denied game server %s (client %s) %s %s: a server may publish only to " EVENTS_PREFIX
+        "%s and read only " COMMANDS_PREFIX "%s (%lu more denials not logged)",
+        user, client_id ? client_id : "?",
+        ev->access == MOSQ_ACL_WRITE       ? "publishing to"
+        : ev->access == MOSQ_ACL_SUBSCRIBE ? "subscribing to"
+                                           : "reading",
+        ev->topic, user, user, ba->denials_unlogged);
+    ba->denial_logged_s = now;
+    ba->denials_unlogged = 0;
+}
+
 static int on_acl_check(int event, void *event_data, void *userdata)
 {
     broker_auth *ba = userdata;
@@ -209,10 +263,14 @@ static int on_acl_check(int event, void *event_data, void *userdata)
     }
     /* A game server: its events out, its commands in (the tracker subscribes to them), nothing else. The id in
      * the topic is what ingestd trusts as the sender, so this check is what makes it true. */
+    bool allowed = false;
     if (ev->access == MOSQ_ACL_WRITE)
-        return topic_is(ev->topic, EVENTS_PREFIX, user) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
-    if (ev->access == MOSQ_ACL_SUBSCRIBE || ev->access == MOSQ_ACL_READ)
-        return topic_is(ev->topic, COMMANDS_PREFIX, user) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
+        allowed = topic_is(ev->topic, EVENTS_PREFIX, user);
+    else if (ev->access == MOSQ_ACL_SUBSCRIBE || ev->access == MOSQ_ACL_READ)
+        allowed = topic_is(ev->topic, COMMANDS_PREFIX, user);
+    if (allowed)
+        return MOSQ_ERR_SUCCESS;
+    log_denial(ba, ev, user);
     return MOSQ_ERR_ACL_DENIED;
 }
 
