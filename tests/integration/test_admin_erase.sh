@@ -100,20 +100,6 @@ raw_counts() {
             GROUP BY m ORDER BY m"
 }
 
-# verify_load_once: fault_lib's verify_exactly_once for the load's events only (the seeded ones carry no seq).
-verify_load_once() {
-  local d=$STACK_DIR
-  cat "$d"/acked.* | sort >"$d/acked.all"
-  cat "$d"/acked.* "$d"/unknown.* | sort >"$d/sent.all"
-  ch_query "SELECT visitParamExtractUInt(raw, 'seq') FROM raw_events WHERE server_id != 'era-srv'" | sort >"$d/stored.all"
-  uniq "$d/stored.all" >"$d/stored.uniq"
-  echo "  acknowledged $(wc -l <"$d/acked.all") events, stored $(wc -l <"$d/stored.all") rows of the load"
-  check "there was load" test -s "$d/acked.all"
-  check_eq "every acknowledged event is in ClickHouse (missing)" 0 "$(comm -23 "$d/acked.all" "$d/stored.uniq" | wc -l)"
-  check_eq "no event is in ClickHouse twice (duplicated)" 0 $(($(wc -l <"$d/stored.all") - $(wc -l <"$d/stored.uniq")))
-  check_eq "ClickHouse holds nothing that was not sent" 0 "$(comm -13 "$d/sent.all" "$d/stored.uniq" | wc -l)"
-}
-
 writers_up || exit 1
 seed 1
 seed 0
@@ -210,7 +196,7 @@ check_eq "the action log names no GUID" 0 \
 check_eq "no scratch table or tap view is left" "" \
   "$(ch_query "SELECT name FROM system.tables WHERE database = currentDatabase() AND name LIKE 'admin\\_%'
                AND name NOT IN ('admin_actions', 'admin_rebuild_tap')")"
-verify_load_once
+verify_stored_once "server_id != 'era-srv'"
 
 # A member with no GUID at all (a trusted address only): nothing in ClickHouse is theirs, in particular not the
 # events without any player.
