@@ -305,6 +305,22 @@ static void start_reading(mqtt_ingest *m);
 
 static void finish_stop(mqtt_ingest *m);
 
+/* Messages were stored, refused or held: acknowledge what is done, finish a stop once none is in flight, and read
+ * again once the messages in flight are down to half the window. */
+static void messages_settled(mqtt_ingest *m)
+{
+    acknowledge_done(m);
+    if (m->stopping) {
+        if (m->in_flight == 0)
+            finish_stop(m);
+        return;
+    }
+    if (m->paused && m->in_flight <= m->max_in_flight / 2) {
+        m->paused = false;
+        start_reading(m);
+    }
+}
+
 /* Count a message by outcome: mohstats_mqtt_messages_total{outcome="accepted" or the refusal's reason}. */
 static void count_outcome(const char *outcome)
 {
@@ -335,16 +351,7 @@ static void on_ingested(int status, const char *reason, const char *message, voi
         if (msg->link == m->link)
             connection_lost(m, "a message could not be stored; the broker sends it again");
     }
-    acknowledge_done(m);
-    if (m->stopping) {
-        if (m->in_flight == 0)
-            finish_stop(m);
-        return;
-    }
-    if (m->paused && m->in_flight <= m->max_in_flight / 2) {
-        m->paused = false;
-        start_reading(m);
-    }
+    messages_settled(m);
 }
 
 /* Queue a message of packet_id for its PUBACK: NULL when there is no memory. */
@@ -505,16 +512,7 @@ static void release_held(mqtt_ingest *m)
     hashmap_free(blocked, NULL);
     if (m->held && m->link == link && !m->stopping)
         arm_budget_timer(m, next_wait ? next_wait : 1);
-    acknowledge_done(m);
-    if (m->stopping) {
-        if (m->in_flight == 0)
-            finish_stop(m);
-        return;
-    }
-    if (m->paused && m->in_flight <= m->max_in_flight / 2) {
-        m->paused = false;
-        start_reading(m);
-    }
+    messages_settled(m);
 }
 
 static void on_budget_timer(uv_timer_t *t)
