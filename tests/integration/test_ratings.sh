@@ -17,7 +17,7 @@ FRESH_S=2
 export RATING_MATCH_IDLE_S=6
 # Every rated player on the rating leaderboards (the default asks for 10 rated matches).
 export QUERY_RATING_MIN_MATCHES=1
-# Not the default (6): ratingd's stored chances and queryd's served ones must both follow the one setting.
+# Not the default (25/6): ratingd's stored chances and queryd's served ones must both follow the one setting.
 export RATING_BETA=7
 stack_up || exit 1
 API=$MOHSTATS_URL/api/v1
