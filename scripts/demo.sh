@@ -168,12 +168,14 @@ ch() {
 wait_written() {
   local stream=${INGEST_STREAM:-mohstats:events} group=${WRITER_GROUP:-clickhouse} last delivered pending
   for _ in $(seq 1 600); do
+    # awk reads its input to the end: leaving early would kill redis-cli with SIGPIPE, which pipefail and set -e
+    # turn into the end of this script (exit status 141).
     last=$(redis-cli --no-auth-warning -u "$REDIS_URL" XINFO STREAM "$stream" 2>/dev/null |
-      awk 'prev == "last-generated-id" { print; exit } { prev = $0 }')
+      awk 'prev == "last-generated-id" { v = $0 } { prev = $0 } END { print v }') || last=""
     read -r delivered pending < <(redis-cli --no-auth-warning -u "$REDIS_URL" XINFO GROUPS "$stream" 2>/dev/null |
       awk -v g="$group" 'prev == "name" { mine = ($0 == g) }
         mine && prev == "last-delivered-id" { d = $0 } mine && prev == "pending" { p = $0 }
-        { prev = $0 } END { print d, p }')
+        { prev = $0 } END { print d, p }') || true
     [ -n "$last" ] && [ "$last" = "$delivered" ] && [ "$pending" = 0 ] && return 0
     sleep 0.1
   done
