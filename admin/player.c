@@ -17,6 +17,10 @@
 #include "pg.h"
 #include "sha256.h"
 
+/* GUIDs of one member that player_forum binds, a placeholder each (the member id is one more): a member with more
+ * is refused whole rather than erased in part. */
+#define FORUM_GUIDS_MAX 63
+
 /* Add g to t's GUIDs unless it is empty or there already. */
 static int add_guid(player_target *t, const char *g)
 {
@@ -86,7 +90,7 @@ static int member_guids(const admin_ctx *a, player_target *t)
 /* The GUIDs as ClickHouse literals, and the label. */
 static int finish_target(player_target *t)
 {
-    if (t->nguids > 63) { /* player_forum's placeholders */
+    if (t->nguids > FORUM_GUIDS_MAX) {
         log_error("member %lu has %zu GUIDs: erase them one by one with --guid, then the member", t->member, t->nguids);
         return -E2BIG;
     }
@@ -207,7 +211,7 @@ mdb_result *player_forum(const admin_ctx *a, const player_target *t, const char 
 {
     char id[24], err[512];
     snprintf(id, sizeof id, "%lu", t->member);
-    const char *params[1 + 64];
+    const char *params[1 + FORUM_GUIDS_MAX];
     int n = 0;
     params[n++] = id;
     /* {g}: one placeholder per GUID. */
