@@ -82,14 +82,51 @@ port_answers() {
   timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
 }
 
+# The listening TCP sockets (`ss -Hltnp`), read once per command: `up` asks about a dozen ports two or three
+# times (choosing them, adopting a server without its pid file, checking that they are free), and each ss or
+# connect probe is a process that costs up to 0.1 s on a busy machine (a test suite starting stacks side by side).
+# Nothing of this `up` has started when it asks, and ports other stacks chose are excluded by their records (lock
+# above), so a snapshot answers as the probes did. LISTENERS_OK=false (no ss answer): each port is probed instead.
+LISTENERS="" LISTEN_PORTS=" " LISTENERS_READ=false LISTENERS_OK=false
+read_listeners() {
+  $LISTENERS_READ && return 0
+  LISTENERS_READ=true
+  LISTENERS=$(ss -Hltnp 2>/dev/null) || return 0
+  LISTENERS_OK=true
+  local line
+  while IFS= read -r line; do
+    # State Recv-Q Send-Q Local-Address:Port Peer-Address:Port Process
+    [[ $line =~ ^[^[:space:]]+[[:space:]]+[0-9]+[[:space:]]+[0-9]+[[:space:]]+[^[:space:]]*:([0-9]+)[[:space:]] ]] &&
+      LISTEN_PORTS+="${BASH_REMATCH[1]} "
+  done <<<"$LISTENERS"
+}
+
+# listener_line PORT: the snapshot's first line for a socket listening on PORT, or nothing.
+listener_line() {
+  local line
+  read_listeners
+  [[ $LISTEN_PORTS == *" $1 "* ]] || return 0
+  while IFS= read -r line; do
+    if [[ $line =~ ^[^[:space:]]+[[:space:]]+[0-9]+[[:space:]]+[0-9]+[[:space:]]+[^[:space:]]*:$1[[:space:]] ]]; then
+      printf '%s\n' "$line"
+      return 0
+    fi
+  done <<<"$LISTENERS"
+}
+
+# port_listening PORT: something listens on PORT (the snapshot, or a connect probe without one).
+port_listening() {
+  read_listeners
+  if $LISTENERS_OK; then [[ $LISTEN_PORTS == *" $1 "* ]]; else port_answers "$1"; fi
+}
+
 # A random port in 20000-32767: below Linux's ephemeral range (32768+), so outgoing connections never take it
 # between our choice and the server's bind, and not listening now nor taken by another component of this stack.
 pick_port() {
-  local taken=" $* " listening port tries
-  listening=" $(ss -Hltn 2>/dev/null | awk '{ n = split($4, a, ":"); printf "%s ", a[n] }') "
+  local taken=" $* " port tries
   for tries in $(seq 1 200); do
     port=$((20000 + (RANDOM * 32768 + RANDOM) % 12768))
-    if [[ $taken != *" $port "* && $listening != *" $port "* ]] && ! port_answers "$port"; then
+    if [[ $taken != *" $port "* ]] && ! port_listening "$port"; then
       echo "$port"
       return 0
     fi
@@ -274,6 +311,7 @@ load_state() {
 # Choose whatever DIR does not have yet (ports, passwords, nginx's port) and write DIR/state.env.
 ensure_state() {
   local v taken
+  read_listeners
   taken=$( (other_stacks_ports; [ ! -f "$DIR/state/ports" ] || cat "$DIR/state/ports") | tr '\n' ' ')
   for v in "${PORT_VARS[@]}" NGINX_PORT; do taken+=" ${!v:-}"; done
   for v in "${PORT_VARS[@]}"; do
@@ -971,9 +1009,9 @@ ports_of() {
 # else "another process"; nothing if no one does.
 port_holder() {
   local line
-  line=$(ss -Hltnp "sport = :$1" 2>/dev/null | head -n 1)
+  line=$(listener_line "$1")
   if [ -z "$line" ]; then
-    port_answers "$1" && echo "another process"
+    ! $LISTENERS_OK && port_answers "$1" && echo "another process"
     return 0
   fi
   if [[ $line =~ users:\(\(\"([^\"]*)\",pid=([0-9]+) ]]; then
@@ -1010,7 +1048,7 @@ adopt_unrecorded() {
   for name in "${DATABASES[@]}" "${DAEMONS[@]}" nginx; do
     if [ "$name" = postgres ] || [ -n "$(running_pid "$name")" ]; then continue; fi
     for port in $(ports_of "$name"); do
-      line=$(ss -Hltnp "sport = :$port" 2>/dev/null | head -n 1)
+      line=$(listener_line "$port")
       # Every process holding the socket is listed (nginx's workers too): the one of this DIR is the one.
       for pid in $(grep -o 'pid=[0-9]*' <<<"$line" | tr -dc '0-9\n'); do
         pid_is_ours "$pid" || continue
