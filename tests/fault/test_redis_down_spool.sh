@@ -14,7 +14,8 @@ export WRITER_CLAIM_IDLE_MS=30000
 stack_up --db-only || exit 1
 ingestd_start a INGESTD_ROLE=all || exit 1
 check "a game server registers" register_server a
-load_start a --seconds $((DOWN_S + 40)) --concurrency 4 --batch 20 --rate 150
+# Load until the spool has been replayed (load_stop below): replay and new batches meet in the stream.
+load_start a --seconds 600 --concurrency 4 --batch 20 --rate 150
 sleep 5
 
 # A crash in the middle of an insert: the dead writer's entries stay pending with its consumer. Batches replayed
@@ -53,7 +54,7 @@ echo "  replayed batches: $replayed, flagged as possible duplicates: $flagged"
 # was down), so nothing else can be in the stream; flagging those made the writers wait on each other.
 check "replayed batches of the killed ingestd's files are flagged dup, the restarted one's own are not" \
   test "${flagged%.*}" -gt 0 -a "${flagged%.*}" -lt "${replayed%.*}"
-load_wait
+load_stop
 check "the writer catches up (taking over the dead writer's entries)" wait_caught_up 120
 echo "  entries taken over: $(metric_sum mohstats_writer_entries_taken_over_total)," \
   "batches found already inserted: $(metric_sum mohstats_writer_duplicates_skipped_total)"

@@ -15,9 +15,9 @@ check "a game server registers" register_server a
 
 # Both ingestds take load: two load runs at once, numbered apart. The rate is bounded (2 x 5,000 events/s,
 # several times a busy server's) so that catching up afterwards depends on the writers, not on how fast this
-# machine happens to accept load into Redis.
-load_start a --seconds 45 --concurrency 6 --batch 20 --rate 250
-load_start b --seconds 45 --concurrency 6 --batch 20 --rate 250
+# machine happens to accept load into Redis. They run until a few seconds after the last restart (load_stop).
+load_start a --seconds 600 --concurrency 6 --batch 20 --rate 250
+load_start b --seconds 600 --concurrency 6 --batch 20 --rate 250
 
 restarts=0
 for how in TERM KILL TERM KILL; do
@@ -28,9 +28,10 @@ for how in TERM KILL TERM KILL; do
   servers_up
   [ "$(server_pid redis)" != "$old" ] && restarts=$((restarts + 1))
 done
+sleep 3
+load_stop
 check_eq "Redis was restarted 4 times (2 clean, 2 crashes)" 4 "$restarts"
 
-load_wait
 check "the writers catch up" wait_caught_up 120
 echo "  spooled batches: $(metric_sum mohstats_spool_batches_total), replayed: $(metric_sum mohstats_spool_replayed_total)," \
   "entries re-read or taken over: $(metric_sum mohstats_writer_entries_taken_over_total)," \

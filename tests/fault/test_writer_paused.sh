@@ -76,7 +76,7 @@ round=0
 for fn in lease_start on_lease_time on_lease body_read; do
   for victim in w1 w2; do
     round=$((round + 1))
-    sleep 2
+    sleep 1
     other=
     if [ "$fn" = on_lease ]; then
       other=w1
