@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Freshness (issue 19): on a fresh stack with the default settings (leaderboard boards kept warm, answers cached),
 # an event acknowledged by ingestd shows within 2 s on a leaderboard (two periods), a player's profile and the
-# match page, for a player already on them (every answer cached before the event) and for a new player.
+# match page, for a player already on them (every answer cached before the event) and for a new player. And a
+# queryd with no data is ready in under a second (issue 19, item 4).
 # Runs alone: its time bound is its subject, so no other stack runs beside it (tests/CMakeLists.txt).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -10,6 +11,18 @@ export LC_ALL=C
 BOUND_S=2.0
 stack_up || exit 1
 API=$MOHSTATS_URL/api/v1
+
+# A queryd on a database without events is ready (its five leaderboard boards built) in under a second.
+port=$(free_port)
+t0=$(date +%s%N)
+QUERYD_URL="http://127.0.0.1:$port" "$MOHSTATS_BIN_DIR/queryd" >"$STACK_DIR/logs/queryd-ready.log" 2>&1 &
+readyq=$!
+until [ "$(http_status "http://127.0.0.1:$port/ready")" = 200 ] || [ $((($(date +%s%N) - t0) / 1000000)) -gt 10000 ]; do
+  sleep 0.02
+done
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "a queryd with no data is ready in under a second (took $ms ms)" test "$ms" -lt 1000
+kill "$readyq" && wait "$readyq" 2>/dev/null
 
 reg=$(curl -s -X POST "$API/servers/register" -H 'Content-Type: application/json' \
   -d '{"name": "Fresh", "ip_address": "127.0.0.1", "port": "12300"}')

@@ -3,7 +3,8 @@
 # six players, six weapons, four maps) goes through ingestd's HTTP API exactly as trackers send it; a few old
 # events (10, 40 and 400 days back, which the API cannot backdate) go into raw_events directly; forum
 # fixtures go into MariaDB. Then every endpoint's answer is checked against totals known by construction
-# (docs/definitions.md), plus the contract details, safety rules, the cache and the outage behaviour.
+# (docs/definitions.md), plus the contract details, safety rules, the cache and the outage behaviour, and the
+# dashboard's static files (caching headers, 304, compression) and the front door's CORS.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 export LC_ALL=C
@@ -15,6 +16,8 @@ export QUERY_BOARD_WARM=0
 # The live list is checked long after Alpha's and Bravo's last events: on a loaded machine more than the default
 # LIVE_TTL_MS (120 s), after which a quiet server rightly leaves it. Leaving is test_live_state's subject.
 export LIVE_TTL_MS=900000
+# One other site may read the public API from its pages (CORS).
+export NGINX_CORS_ORIGINS='https://clan.example.org 1;'
 stack_up || exit 1
 # The achievement checks below read fixtures written straight into the forum's tables; achievd, which would add
 # its own unlocks for these players (its tests are test_achievd.sh), is stopped for this test.
@@ -808,5 +811,50 @@ expect "allied is the Allies: live page" "servers/$S5/live" \
 expect "...match page" "stats/match/$M5" '"\(.players["109"].team) \(.players["110"].team) \(.team_match)"' \
   "allies axis true"
 expect "...and her kills are enemy kills, not team kills (player page)" "stats/player/109" '"\(.kills) \(.deaths)"' "2 1"
+
+# ---- the dashboard's static files (queryd/web.c) and the front door's CORS ---------------------------------
+
+headers=$(curl -sS -D - -o /dev/null "$MOHSTATS_URL/")
+check "the front door's / is the dashboard's home page" grep -qi '^content-type: text/html' <<<"$headers"
+check "pages are revalidated (Cache-Control: no-cache)" grep -qi '^cache-control: no-cache' <<<"$headers"
+etag=$(sed -n 's/^[Ee][Tt][Aa][Gg]: *\([^\r]*\).*/\1/p' <<<"$headers")
+check_eq "an unchanged page is 304" 304 "$(http_status "$MOHSTATS_URL/" -H "If-None-Match: $etag")"
+# Scripts too: their names stay the same from one release to the next, so a page must never run with a cached
+# script of the last one. An unchanged one costs a 304.
+headers=$(curl -sS -D - -o /dev/null "$MOHSTATS_URL/app.js")
+check "scripts are revalidated too (Cache-Control: no-cache)" grep -qi '^cache-control: no-cache' <<<"$headers"
+etag=$(sed -n 's/^[Ee][Tt][Aa][Gg]: *\([^\r]*\).*/\1/p' <<<"$headers")
+check_eq "an unchanged script is 304" 304 "$(http_status "$MOHSTATS_URL/app.js" -H "If-None-Match: $etag")"
+check_eq "the chart library comes from the Debian package" \
+  "$(wc -c </usr/share/javascript/chart.js/chart.min.js)" "$(curl -sS "$MOHSTATS_URL/vendor/chart.js" | wc -c)"
+# Compressed on the way out for the public reads (nginx; only those: see deploy/nginx/mohstats.conf.template).
+encoding() {
+  curl -sS -D - -o /dev/null -H 'Accept-Encoding: gzip' "$MOHSTATS_URL$1" |
+    sed -n 's/^[Cc]ontent-[Ee]ncoding: *\([^\r]*\).*/\1/p'
+}
+check_eq "the chart library is sent compressed to a browser that takes gzip" gzip "$(encoding /vendor/chart.js)"
+gz_size=$(curl -sS -H 'Accept-Encoding: gzip' -o - "$MOHSTATS_URL/vendor/chart.js" | wc -c)
+check "and is then at most half its size ($gz_size bytes)" \
+  test "$gz_size" -le $(($(wc -c </usr/share/javascript/chart.js/chart.min.js) / 2))
+check_eq "the API's answers too (a player's profile)" gzip "$(encoding /api/v1/stats/player/101)"
+etag=$(curl -sS -D - -o /dev/null -H 'Accept-Encoding: gzip' "$MOHSTATS_URL/app.js" |
+  sed -n 's/^[Ee][Tt][Aa][Gg]: *\([^\r]*\).*/\1/p')
+check_eq "a compressed script's (weak) ETag still gets a 304" 304 \
+  "$(http_status "$MOHSTATS_URL/app.js" -H 'Accept-Encoding: gzip' -H "If-None-Match: $etag")"
+check_eq "an unknown API path is still the API's JSON 404" '{"error":"Not found"}' \
+  "$(curl -sS "$MOHSTATS_URL/api/v1/no-such-endpoint")"
+escape=$(http_status "$MOHSTATS_URL/..%2f..%2fCMakeLists.txt")
+check "a path that escapes the web directory is refused (got $escape)" test "$escape" = 404 -o "$escape" = 400
+
+# CORS: the public reads answer the allowed site's origin, and nothing to any other site; authd's calls never.
+cors() {
+  curl -sS -D - -o /dev/null -H "Origin: $1" "$MOHSTATS_URL$2" |
+    sed -n 's/^[Aa]ccess-[Cc]ontrol-[Aa]llow-[Oo]rigin: *\([^\r]*\).*/\1/p'
+}
+check_eq "CORS: the allowed site may read the stats API" https://clan.example.org \
+  "$(cors https://clan.example.org /api/v1/stats/global)"
+check_eq "CORS: another site may not" "" "$(cors https://evil.example.net /api/v1/stats/global)"
+check_eq "CORS: never on authd's calls" "" "$(cors https://clan.example.org /api/v1/auth/history?forum_user_id=1)"
+check_eq "CORS: never on ingest" "" "$(cors https://clan.example.org /api/v1/ingest/events)"
 
 finish

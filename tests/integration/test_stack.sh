@@ -4,7 +4,6 @@
 # come back with their data on the next `up`, and `down` leaves no process behind.
 # One build (sanitizer): its subject is stack.sh, the servers' configuration, nginx and docker-compose.yml, the same
 # in both builds; the daemons' paths it drives (SIGTERM, a crash and restart) are checked where ASan can see them.
-# Runs alone: a queryd with no data must be ready within 1 s, so no other stack runs beside it (tests/CMakeLists.txt).
 set -euo pipefail
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -457,18 +456,6 @@ check "queryd comes back with its default bounds" "$STACK_SH" up "$STACK_DIR"
 check_eq "...and the same read is answered" 200 "$(http_status "$MOHSTATS_URL/api/v1/stats/matches?limit=5")"
 
 # --- ready means ready; a failed up leaves nothing behind ------------------------------------------------------
-
-# A queryd on a database without events is ready (its five leaderboard boards built) in under a second.
-port=$(free_port)
-t0=$(date +%s%N)
-QUERYD_URL="http://127.0.0.1:$port" "$MOHSTATS_BIN_DIR/queryd" >"$STACK_DIR/logs/queryd-ready.log" 2>&1 &
-readyq=$!
-until [ "$(http_status "http://127.0.0.1:$port/ready")" = 200 ] || [ $((($(date +%s%N) - t0) / 1000000)) -gt 10000 ]; do
-  sleep 0.02
-done
-ms=$((($(date +%s%N) - t0) / 1000000))
-check "a queryd with no data is ready in under a second (took $ms ms)" test "$ms" -lt 1000
-kill "$readyq" && wait "$readyq" 2>/dev/null
 
 # dir_processes DIR: the pids of processes that belong to the stack in DIR (its path in their command line or
 # working directory, or MOHSTATS_STACK_DIR=DIR in their environment), as stack.sh tells its own.
