@@ -72,10 +72,10 @@ static const char board_names_sql[] =
 // clang-format on
 
 /* A delta's queries read a few granules of each column file of each part (a few players' rows), and ClickHouse gives
- * every column file it opens a read buffer of max_read_buffer_size (1 MiB by default), allocated and faulted in for
- * each file whatever it then reads: with player_daily's ~55 columns that was most of a delta's daily query (75-85 ms
- * of its ~100 ms of ClickHouse CPU on two parts, 19-21 ms with 64 KiB; docs/performance.md "Board deltas: the
- * read buffers"), and it grows with the parts ingest keeps adding. A build reads whole files: the default suits it. */
+ * every column file it opens a read buffer of max_read_buffer_size (1 MiB by default), allocated for each file
+ * whatever it then reads: with player_daily's ~55 columns that was most of a delta's daily query (74-109 ms
+ * of ClickHouse CPU replayed on two parts, 18-21 ms with 64 KiB; docs/performance.md "Board deltas: the read
+ * buffers"), and it grows with the parts ingest keeps adding. A build reads whole files: the default suits it. */
 #define DELTA_SETTINGS "SETTINGS max_read_buffer_size = 65536\n"
 
 /* "SELECT *, toFloat64(<value>) AS v<i>, ... FROM (<totals>)" for the stats of one source, with settings (a
