@@ -7,6 +7,11 @@
  * only. Its id is a generation like the writer's (an answer carrying a rating must be computed again), and it has
  * nothing for the leaderboard boards, which hold no ratings.
  *
+ * Another writer may add an entry with the guids field alone to have queryd re-read those players at once: a player
+ * hidden since (mohstats-admin hide) is then dropped from every leaderboard board within a delta (queryd re-reads
+ * them with LISTED_PLAYER_SQL, which leaves them out, and zeroes a re-read player it no longer finds, board_apply),
+ * not at the next full rebuild (QUERY_BOARD_REFRESH_S). Its Redis user then needs XADD on this key.
+ *
  * An entry's id is the data generation: every entry is added after its rows are in ClickHouse, so a query sent
  * after an entry was read counts every event of that entry and of all the entries before it. */
 #ifndef MOHSTATS_FRESH_STREAM_H

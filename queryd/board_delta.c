@@ -116,7 +116,10 @@ static uint64_t keys_oldest(const hashmap *m)
  * rankings already sorted are merged, not re-sorted (order_update). The ClickHouse work is then proportional to
  * the players that changed (and their history in the aggregate tables), not to all that are stored. Rows are
  * replaced with totals, never incremented, so re-reading a player twice is harmless: that is what makes the
- * overlaps below safe.
+ * overlaps below safe. Not increments read from the insert's own rows (a cost that would follow the insert, not the
+ * players' history): player_daily's rows cannot be told apart by insert once merged, and the views' definitions
+ * have one copy, in ClickHouse; what reading the new parts by block number would need is in docs/performance.md
+ * ("Board deltas: the read buffers").
  *
  * One delta runs at a time, alongside builds if they run (a build of 10 million events takes seconds; its board
  * must not hold back the one being served). A build's board then re-reads whatever was touched while it ran.

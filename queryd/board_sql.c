@@ -71,8 +71,16 @@ static const char board_names_sql[] =
 
 // clang-format on
 
-/* "SELECT *, toFloat64(<value>) AS v<i>, ... FROM (<totals>)" for the stats of one source, malloc'd. */
-static char *with_values(const char *totals, stat_source src)
+/* A delta's queries read a few granules of each column file of each part (a few players' rows), and ClickHouse gives
+ * every column file it opens a read buffer of max_read_buffer_size (1 MiB by default), allocated for each file
+ * whatever it then reads: with player_daily's ~55 columns that was most of a delta's daily query (74-109 ms
+ * of ClickHouse CPU replayed on two parts, 18-21 ms with 64 KiB; docs/performance.md "Board deltas: the read
+ * buffers"), and it grows with the parts ingest keeps adding. A build reads whole files: the default suits it. */
+#define DELTA_SETTINGS "SETTINGS max_read_buffer_size = 65536\n"
+
+/* "SELECT *, toFloat64(<value>) AS v<i>, ... FROM (<totals>)" for the stats of one source, with settings (a
+ * "SETTINGS ...\n" clause or ""), malloc'd. */
+static char *with_values(const char *totals, stat_source src, const char *settings)
 {
     bytebuf b = {0};
     int rc = bytebuf_appendf(&b, "SELECT *");
@@ -80,7 +88,7 @@ static char *with_values(const char *totals, stat_source src)
         if (lb_stats[i].source == src)
             rc = bytebuf_appendf(&b, ", toFloat64(%s) AS v%zu", lb_stats[i].value_sql, i);
     if (rc == 0)
-        rc = bytebuf_appendf(&b, "\nFROM (%s)\nFORMAT TabSeparatedWithNames", totals);
+        rc = bytebuf_appendf(&b, "\nFROM (%s)\n%sFORMAT TabSeparatedWithNames", totals, settings);
     if (rc != 0) {
         bytebuf_free(&b);
         return NULL;
@@ -163,12 +171,13 @@ static int board_sql(const period *ps, size_t np, const char *who, const char *t
     char *names_sql = wrc == 0 ? sqlt_render(board_names_sql, mv + 1, 1) : NULL;
     bytebuf_free(&where);
     bytebuf_free(&mwhere);
-    char *parts[PARTS] = {daily ? with_values(daily, STAT_DAILY) : NULL, match ? with_values(match, STAT_MATCH) : NULL,
-                          NULL};
+    const char *settings = who ? DELTA_SETTINGS : "";
+    char *parts[PARTS] = {daily ? with_values(daily, STAT_DAILY, settings) : NULL,
+                          match ? with_values(match, STAT_MATCH, settings) : NULL, NULL};
     free(daily);
     free(match);
     bytebuf names = {0};
-    if (names_sql && bytebuf_appendf(&names, "%s\nFORMAT TabSeparatedWithNames", names_sql) == 0)
+    if (names_sql && bytebuf_appendf(&names, "%s\n%sFORMAT TabSeparatedWithNames", names_sql, settings) == 0)
         parts[PART_NAMES] = names.data;
     free(names_sql);
     int rc = 0;

@@ -18,7 +18,8 @@
 # of wall time, i.e. as a fraction of one core.
 #
 # Output: one JSON line per endpoint family {"phase":"freshness",...} (seconds from 202 to visible: p50, p99,
-# max; "late" probes not visible within BENCH_POLL_LIMIT_S), a {"phase":"board_maintenance"} line and a
+# max; "late" probes not visible within BENCH_POLL_LIMIT_S), a {"phase":"board_maintenance"} line (and one
+# {"phase":"board_maintenance_part"} line per kind of delta query: CPU, rows and files per query) and a
 # {"phase":"summary"} line with the machine's load and the goals (p99 <= 2 s; maintenance < 10% of one core).
 # Before the probes, queryd's own goals are measured while the load runs ({"phase":"queryd_under_load"}: warm
 # and cold leaderboard, a warm profile, the forum's 38-request page warm and cold; goals warm p99 <= 2 ms, cold
@@ -238,6 +239,22 @@ jq -nc --argjson wall "$wall" --argjson nq "${nq:-0}" --argjson dur "${dur:-0}" 
   '{phase: "board_maintenance", wall_s: $wall, delta_queries: $nq, deltas: $deltas, players_reread: $players,
     clickhouse_cpu_s: $cpu, clickhouse_query_s: $dur, core_fraction: (if $wall > 0 then $cpu / $wall else null end)}' |
   tee -a "$RESULTS"
+
+# Where a delta's ClickHouse work goes, per kind of query (queryd/board_delta.c, board_sql.c), from the same log:
+# queries, and per query CPU, rows read and files opened (a file per column of each part read).
+curl -s "$CLICKHOUSE_URL" --data-binary "SELECT
+    multiIf(query LIKE '%FROM player_daily%', 'daily', query LIKE '%FROM player_names%', 'names',
+            query LIKE '%FROM player_match%', 'match', 'players_of_matches') AS part,
+    toUInt32(count()) AS queries,
+    round(avg(arraySum(arrayMap((n, v) -> if(n IN ('UserTimeMicroseconds', 'SystemTimeMicroseconds'), v, 0),
+      ProfileEvents.Names, ProfileEvents.Values))) / 1000, 1) AS cpu_ms,
+    round(avg(read_rows)) AS rows_read, round(avg(arraySum(arrayMap((n, v) -> if(n = 'FileOpen', v, 0),
+      ProfileEvents.Names, ProfileEvents.Values)))) AS files_opened
+  FROM system.query_log
+  WHERE type = 2 AND query LIKE '%queryd boarddelta:%'
+    AND event_time >= toDateTime($t_start) AND event_time < toDateTime($t_end)
+  GROUP BY part ORDER BY part
+  FORMAT JSONEachRow" | jq -c '{phase: "board_maintenance_part"} + .' | tee -a "$RESULTS" || true
 
 hz=$(getconf CLK_TCK)
 # What the load really sent while the probes ran (the load generator is stopped before it reports).
