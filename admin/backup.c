@@ -34,7 +34,7 @@
 #include "mariadb.h"
 
 #define MANIFEST_MAGIC "mohstats-backup 1"
-#define MAX_ROUNDS 100 /* snapshot rounds before giving up: each ~0.1 s plus a pause */
+#define MAX_ROUNDS 100 /* snapshot rounds before giving up: each waits for the gap after an insert */
 
 /* Seconds since t0 (monotonic). */
 static double since(const struct timespec *t0)
@@ -68,21 +68,35 @@ static int backup_dir_make(const char *dir)
     return -EEXIST;
 }
 
+typedef struct {
+    const admin_ctx *a;
+    const char *group;
+    char pos[64];
+} position_read;
+
+/* Read the stream position the round about to start covers. */
+static int read_position(void *arg)
+{
+    position_read *p = arg;
+    return bk_redis_position(p->a, p->group, p->pos, sizeof p->pos);
+}
+
 /* Steps 1 and 2: the ClickHouse snapshot and the Redis copy right after it. */
 static int snapshot_and_redis(const admin_ctx *a, const bk_tables *t, const char *dir, FILE *m)
 {
-    const char *group = config_get("WRITER_GROUP");
-    char pos[64] = "";
+    position_read p = {.a = a, .group = config_get("WRITER_GROUP")};
+    if (!p.group)
+        p.group = "clickhouse";
     bool clean = false;
-    int rc = 0, round = 0;
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = bk_ch_snapshot_tables(a, t), round = 0;
     while (!rc && !clean && round < MAX_ROUNDS) {
         if (round++)
-            pause_ms(20 + rand() % 80);
-        rc = bk_redis_position(a, group ? group : "clickhouse", pos, sizeof pos);
-        rc = rc ? rc : bk_ch_snapshot_round(a, t, &clean);
+            pause_ms(10 + rand() % 40);
+        rc = bk_ch_snapshot_round(a, t, read_position, &p, &clean);
     }
+    const char *pos = p.pos;
     if (!rc && !clean) {
         log_error("ClickHouse had an insert or a mutation running in each of %d snapshot rounds: run the backup again "
                   "when ingest is lighter, or after the mutations end (system.mutations)",

@@ -20,7 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <uv.h>
 
+#include "clickhouse.h"
 #include "log.h"
 
 #define SNAP_PREFIX "admin_backup_"
@@ -141,25 +144,89 @@ int bk_ch_snapshot_drop(const admin_ctx *a)
     return rc;
 }
 
-int bk_ch_snapshot_round(const admin_ctx *a, const bk_tables *t, bool *clean)
+int bk_ch_snapshot_tables(const admin_ctx *a, const bk_tables *t)
 {
-    *clean = false;
     int rc = bk_ch_snapshot_drop(a);
     for (size_t i = 0; i < t->n && !rc; i++)
         rc = admin_chf(a, "CREATE TABLE " SNAP_PREFIX "%s AS %s", t->names[i], t->names[i]);
-    char *before = NULL, *after = NULL, *parts = NULL;
-    rc = rc ? rc : activity_mark(a, &before);
-    if (!rc && !mark_quiet(before)) {
-        free(before);
-        return 0;
+    return rc;
+}
+
+typedef struct {
+    int err;
+    size_t pending;
+} parallel_state;
+
+/* One statement of run_parallel answered. */
+static void on_parallel(ch_client *c, int err, long status, const char *body, size_t len, void *arg)
+{
+    parallel_state *st = arg;
+    (void)status;
+    if (err) {
+        log_error("ClickHouse refused a copy of the snapshot (%d): %.*s", err, (int)(len < 300 ? len : 300), body);
+        st->err = st->err ? st->err : err;
     }
+    st->pending--;
+    ch_client_free(c);
+}
+
+/* Run the n statements at once, each on a connection of its own: the round's copies take the time of the slowest,
+ * not the sum, which keeps the window an insert must not fall into short. */
+static int run_parallel(const admin_ctx *a, char **sqls, size_t n)
+{
+    uv_loop_t loop;
+    if (uv_loop_init(&loop))
+        return -ENOMEM;
+    parallel_state st = {0};
+    for (size_t i = 0; i < n && !st.err; i++) {
+        ch_client *c = ch_client_new(&loop, a->clickhouse_url, a->timeout_ms);
+        int rc = c ? ch_query(c, sqls[i], on_parallel, &st) : -ENOMEM;
+        if (rc) {
+            st.err = rc;
+            ch_client_free(c);
+        } else {
+            st.pending++;
+        }
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    return st.err;
+}
+
+/* Wait for the moment an insert has just ended, or for a second and a half without one: the writers insert at most
+ * once per WRITER_FLUSH_MS (1 s), so the round that starts then has most of a second to itself. */
+static int wait_for_gap(const admin_ctx *a)
+{
+    bool seen = false;
+    for (int i = 0; i < 150; i++) {
+        long long running = 0;
+        int rc =
+            admin_ch_count(a, &running,
+                           "SELECT count() FROM system.processes WHERE positionCaseInsensitive(query, 'INSERT') > 0\n"
+                           "  AND positionCaseInsensitive(query, 'system.processes') = 0");
+        if (rc)
+            return rc;
+        if (running)
+            seen = true;
+        else if (seen)
+            return 0;
+        struct timespec ts = {.tv_nsec = 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+int bk_ch_snapshot_round(const admin_ctx *a, const bk_tables *t, int (*at_start)(void *), void *arg, bool *clean)
+{
+    *clean = false;
+    char *before = NULL, *after = NULL, *parts = NULL, **sqls = NULL;
+    size_t n = 0;
     /* The partitions as they are now; one that appears later comes with a new block number, seen below. */
-    rc = rc ? rc
-            : admin_ch(a,
-                       "SELECT DISTINCT table, partition FROM system.parts\n"
-                       "WHERE database = currentDatabase() AND active AND NOT startsWith(table, '" SNAP_PREFIX "')\n"
-                       "FORMAT TSVRaw",
-                       &parts);
+    int rc = admin_ch(a,
+                      "SELECT DISTINCT table, partition FROM system.parts\n"
+                      "WHERE database = currentDatabase() AND active AND NOT startsWith(table, '" SNAP_PREFIX "')\n"
+                      "FORMAT TSVRaw",
+                      &parts);
     char *save = NULL;
     for (char *line = rc ? NULL : strtok_r(parts, "\n", &save); line && !rc; line = strtok_r(NULL, "\n", &save)) {
         char *tab = strchr(line, '\t');
@@ -177,11 +244,28 @@ int bk_ch_snapshot_round(const admin_ctx *a, const bk_tables *t, bool *clean)
             rc = -EINVAL;
             break;
         }
-        rc = admin_chf(a, "ALTER TABLE " SNAP_PREFIX "%s REPLACE PARTITION %s FROM %s", line, tab + 1, line);
+        char **grown = realloc(sqls, (n + 1) * sizeof *grown);
+        if (!grown || asprintf(&grown[n], "ALTER TABLE " SNAP_PREFIX "%s REPLACE PARTITION %s FROM %s", line, tab + 1,
+                               line) < 0) {
+            sqls = grown ? grown : sqls;
+            rc = -ENOMEM;
+            break;
+        }
+        sqls = grown;
+        n++;
     }
-    rc = rc ? rc : activity_mark(a, &after);
-    if (!rc)
-        *clean = mark_quiet(after) && !strcmp(before, after);
+    rc = rc ? rc : wait_for_gap(a);
+    rc = rc ? rc : at_start(arg);
+    rc = rc ? rc : activity_mark(a, &before);
+    if (!rc && mark_quiet(before)) {
+        rc = run_parallel(a, sqls, n);
+        rc = rc ? rc : activity_mark(a, &after);
+        if (!rc)
+            *clean = mark_quiet(after) && !strcmp(before, after);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(sqls[i]);
+    free(sqls);
     free(before);
     free(after);
     free(parts);
@@ -262,6 +346,8 @@ int bk_ch_dump(const admin_ctx *a, const bk_tables *t, const char *dir, FILE *co
         char sql[256];
         long long rows = 0;
         rc = admin_ch_count(a, &rows, "SELECT count() FROM " SNAP_PREFIX "%s", t->names[i]);
+        /* SELECT * leaves out MATERIALIZED columns (raw_events' *_side, hit_class): the load computes them again
+         * from their expressions, which read only the row. */
         snprintf(sql, sizeof sql, "SELECT * FROM " SNAP_PREFIX "%s FORMAT Native", t->names[i]);
         snprintf(path, sizeof path, "%s/clickhouse/%s.native", dir, t->names[i]);
         rc = rc ? rc : ch_to_file(a, sql, path);

@@ -19,10 +19,13 @@ typedef struct {
 int bk_tables_list(const admin_ctx *a, bk_tables *t);
 void bk_tables_free(bk_tables *t);
 
-/* One round of the snapshot: each table's parts hard-linked into admin_backup_<table>. *clean is true when no
- * insert and no mutation ran from before the round's first statement to after its last, so that each batch of the
- * writers is in every table of the snapshot or in none. 0 or a negative error. */
-int bk_ch_snapshot_round(const admin_ctx *a, const bk_tables *t, bool *clean);
+/* Make the (empty) snapshot tables admin_backup_<table>, dropping any a killed backup left. */
+int bk_ch_snapshot_tables(const admin_ctx *a, const bk_tables *t);
+/* One round of the snapshot: each table's parts hard-linked into admin_backup_<table>, in the gap after an insert.
+ * at_start(arg) runs just before the round's first look at ClickHouse (the caller reads the stream position there).
+ * *clean is true when no insert and no mutation ran from that look to after the last copy, so that each batch of
+ * the writers is in every table of the snapshot or in none. 0 or a negative error. */
+int bk_ch_snapshot_round(const admin_ctx *a, const bk_tables *t, int (*at_start)(void *), void *arg, bool *clean);
 /* Write each snapshot table to DIR/clickhouse/<table>.native and a line "table<TAB>rows" to counts, and the applied
  * migrations to DIR/clickhouse/schema_migrations.tsv. 0 or a negative error. */
 int bk_ch_dump(const admin_ctx *a, const bk_tables *t, const char *dir, FILE *counts);
