@@ -95,6 +95,8 @@ static int snapshot_and_redis(const admin_ctx *a, const bk_tables *t, const char
         if (round++)
             pause_ms(10 + rand() % 40);
         rc = bk_ch_snapshot_round(a, t, read_position, &p, &clean);
+        if (!rc && !clean && round % 20 == 0)
+            log_info("clickhouse: %d snapshot rounds had an insert or a mutation running; trying on", round);
     }
     const char *pos = p.pos;
     if (!rc && !clean) {
@@ -246,7 +248,7 @@ static int restore_run(const admin_ctx *a, const char *dir)
     if (!rc)
         log_info("mariadb: restored, %.2f s", since(&step));
     if (rc) {
-        log_error("the restore stopped half-way: start again on a new fresh stack");
+        log_error("the restore failed (above); if it had begun to load, start again on a new fresh stack");
         return rc;
     }
     char detail[4400];
