@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "backup.h"
 #include "config.h"
 #include "dead_letter.h"
 #include "erase.h"
@@ -47,6 +48,8 @@ static int usage(void)
                     "  ban --server ID                  revoke a game server's token: its events are refused\n"
                     "  dead [list [N]] | show ID | replay ID...|--all | trim --days D\n"
                     "                                   the dead-letter stream (<INGEST_STREAM>:dead)\n"
+                    "  backup DIR | restore DIR         the four stores, consistent while ingest runs; restore onto\n"
+                    "                                   a fresh stack (scripts/stack.sh up NEWDIR --db-only)\n"
                     "  log [N]                          the last N actions recorded (default 20)\n"
                     "--by NAME: who acts, recorded with each action (default: the OS user). --yes: do not ask.\n"
                     "Settings: CLICKHOUSE_URL, POSTGRES_URL, MARIADB_URL, REDIS_URL, CACHE_REDIS_URL (as the\n"
@@ -204,6 +207,8 @@ int main(int argc, char **argv)
         return dead_letter_run(&a, argc - i, argv + i);
     if (!strcmp(argv[i], "hidden") && argc - i == 1)
         return hide_list(&a) ? 1 : 0;
+    if (!strcmp(argv[i], "backup") || !strcmp(argv[i], "restore"))
+        return backup_command(&a, argc - i, argv + i);
     if (!strcmp(argv[i], "log"))
         return cmd_log(&a, argc - i, argv + i);
     return usage();
