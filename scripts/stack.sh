@@ -535,8 +535,8 @@ redis_server_answers() {
 # the dead-letter stream), so ingestd and achievd may name any key of the stream's server; queryd only reads
 # there (%R), and on the cache's server touches only the cache's keys. No daemon publishes or subscribes.
 # docker-compose.yml gives the same users the same rules (test_stack.sh compares them). authd uses no Redis.
-REDIS_ACL_INGESTD='~* resetchannels -@all +auth +select +ping +time +eval +xadd +xgroup +xreadgroup +xack +xpending
-  +xautoclaim +xclaim +xtrim +xinfo +xlen +xrange +hset +hget +hgetall +hdel'
+REDIS_ACL_INGESTD='~* resetchannels -@all +auth +select +ping +time +eval +exists +set +xadd +xgroup +xreadgroup
+  +xack +xpending +xautoclaim +xclaim +xtrim +xinfo +xlen +xrange +hset +hget +hgetall +hdel'
 REDIS_ACL_ACHIEVD='~* resetchannels -@all +auth +select +ping +eval +get +set +del +hget +hset +hdel +hmget +hscan
   +pexpire +xgroup +xinfo +xpending +xrevrange +xread +xreadgroup +xack +zmscore +zadd +zremrangebyscore'
 REDIS_ACL_QUERYD='%R~* resetchannels -@all +auth +select +ping +hget +hgetall +xrevrange +xread'
