@@ -628,6 +628,14 @@ autosave_interval 5
 # session while it is away and are sent again until it acknowledges them.
 upgrade_outgoing_qos true
 queue_qos0_messages true
+# What ingestd's session may hold while ingestd is away or behind (each ingestd of the group its own). A tracker's
+# message is 0.2-3 KB (1 to 20 events) and a busy server sends about one a second (a flush every 2 s, and one per
+# kill): some 1 KB/s a server, so 512 MiB hold an ingestd outage of about 30 minutes at 300 busy servers, 90 at
+# 100. Past either bound the broker drops each new message for the session (its log: "Outgoing messages are being
+# dropped for client ..."): the tracker published with QoS 0, so it does not know, and the message is lost
+# (docs/operations.md, "MQTT: when a message is taken"). The messages are also in the broker's memory, and in its
+# persistence file, which autosave rewrites: size the broker's memory and disk for the bytes.
+max_queued_bytes 536870912
 max_queued_messages 1000000
 # ingestd asks for a session that expires (MQTT_SESSION_EXPIRY_S, a day); this bounds a session that never would
 # (an MQTT 3 client's, or one asking for never): an abandoned session keeps taking a share of the messages.
