@@ -149,10 +149,11 @@ struct mqtt_ingest {
     bool paused;  /* not reading: too many messages in flight, or stopping */
     bool stopping, stopped;
     uint64_t linked_ms, sent_ms, ping_ms; /* ping_ms: a PINGREQ unanswered since then, or 0 */
+    /* retry_ms: the ceiling of the wait before the next try after failed logins in a row (0: none failed). */
     uint64_t retry_at_ms, retry_ms, failure_logged_ms;
     /* Messages that could not be stored (503: Redis and the spool both failed) since the last one stored: each
-     * ends the connection, so that the broker sends it again, after a backoff (store_retry_ms) that grows with
-     * them. Logged when it starts and when it ends. */
+     * ends the connection, so that the broker sends it again, after a backoff (store_retry_ms, its ceiling) that
+     * grows with them. Logged when it starts and when it ends. */
     unsigned store_failures;
     uint64_t store_retry_ms;
     uint64_t jitter_state;
@@ -210,18 +211,21 @@ static void drop_held(mqtt_ingest *m)
     uv_timer_stop(&m->budget_timer);
 }
 
-/* The wait before the next try after one that waited previous_ms (0: the first): twice that, up to RETRY_MAX_MS,
- * and then a random point in its second half (the mean is 3/4 of it). */
-static uint64_t backoff_ms(mqtt_ingest *m, uint64_t previous_ms)
+uint64_t mqtt_retry_wait_ms(uint64_t *ceiling_ms, uint64_t random)
 {
-    uint64_t ceiling = previous_ms ? previous_ms * 2 : RETRY_FIRST_MS;
-    if (ceiling > RETRY_MAX_MS)
-        ceiling = RETRY_MAX_MS;
-    /* xorshift64: spreading retries needs no better randomness. */
+    *ceiling_ms = *ceiling_ms ? *ceiling_ms * 2 : RETRY_FIRST_MS;
+    if (*ceiling_ms > RETRY_MAX_MS)
+        *ceiling_ms = RETRY_MAX_MS;
+    return *ceiling_ms / 2 + random % (*ceiling_ms / 2 + 1);
+}
+
+/* mqtt_retry_wait_ms with the next number of m's xorshift64 (spreading retries needs no better randomness). */
+static uint64_t backoff_ms(mqtt_ingest *m, uint64_t *ceiling_ms)
+{
     m->jitter_state ^= m->jitter_state << 13;
     m->jitter_state ^= m->jitter_state >> 7;
     m->jitter_state ^= m->jitter_state << 17;
-    return ceiling / 2 + m->jitter_state % (ceiling / 2 + 1);
+    return mqtt_retry_wait_ms(ceiling_ms, m->jitter_state);
 }
 
 static void link_lost(mqtt_ingest *m, const char *why, bool log);
@@ -256,14 +260,13 @@ static void link_lost(mqtt_ingest *m, const char *why, bool log)
         m->paused = false; /* read the next connection from its start */
     /* A connection that was up had no login failures: its first retry is soon, unless messages keep failing to be
      * stored, when the wait grows with them. */
-    if (m->store_failures)
-        m->retry_ms = m->store_retry_ms = backoff_ms(m, m->store_retry_ms);
-    else
-        m->retry_ms = backoff_ms(m, was_ready ? 0 : m->retry_ms);
-    m->retry_at_ms = now_ms() + m->retry_ms;
+    if (was_ready)
+        m->retry_ms = 0;
+    uint64_t wait = backoff_ms(m, m->store_failures ? &m->store_retry_ms : &m->retry_ms);
+    m->retry_at_ms = now_ms() + wait;
     if (log && (was_ready || now_ms() - m->failure_logged_ms >= 60000)) {
         log_warn("MQTT broker %s:%d: %s; reconnecting in %.1f s (game servers fall back to HTTP meanwhile)", m->host,
-                 m->port, why, (double)m->retry_ms / 1000);
+                 m->port, why, (double)wait / 1000);
         m->failure_logged_ms = now_ms();
     }
 }
@@ -657,7 +660,9 @@ static void on_packet(mqtt_ingest *m, const mqtt_packet *p)
             connection_lost(m, why);
         } else {
             m->retry_ms = 0;
-            log_info("MQTT: connected to %s:%d, reading %s", m->host, m->port, m->subscription);
+            /* While messages cannot be stored, each try reconnects: its line said so once already. */
+            if (!m->store_failures)
+                log_info("MQTT: connected to %s:%d, reading %s", m->host, m->port, m->subscription);
         }
         return;
     case MQTT_PUBLISH:
