@@ -58,7 +58,7 @@ struct ingest_api {
     rate_limit *budgets;           /* per server: bytes of bodies (NULL: no limit); see budget_refusal */
     rate_limit *large;             /* the large bodies of all servers, under one key (NULL: no limit) */
     unverified_bodies *unverified; /* bodies whose token is not known yet: see ingest_admit */
-    metric *events_accepted, *batches_accepted, *batches_spooled, *latency;
+    metric *events_accepted, *batches_accepted, *batches_spooled, *batches_already_stored, *latency;
     metric *parsed_on_loop, *parsed_on_thread; /* where bodies were parsed: large ones must never be on the loop */
     reject_reason rej_missing_token, rej_invalid_token, rej_registry, rej_bad_body, rej_storage, rej_guessing;
     reject_reason rej_too_large, rej_over_budget, rej_unverified_full;
@@ -269,7 +269,10 @@ static void on_xadd(redis_client *c, struct redisReply *reply, const char *err, 
     ingest_request *j = arg;
     (void)c;
     lane_release(j);
-    if (reply && reply->type == REDIS_REPLY_STRING) {
+    stream_append_outcome outcome = stream_append_result(reply);
+    if (outcome != STREAM_NOT_APPENDED) {
+        if (outcome == STREAM_WAS_STORED)
+            metric_inc(j->api->batches_already_stored);
         accepted(j, false);
         return;
     }
@@ -669,6 +672,7 @@ int ingest_api_submit(ingest_api *api, const char *server_id, const ingest_submi
         j->has_batch_id = true;
     }
     j->sb.maybe_duplicate = how->maybe_duplicate;
+    j->sb.dedupe_ttl_s = how->dedupe_ttl_s;
     /* The bound of an HTTP body (1 MiB): a broker may carry far larger messages. */
     if (len > api->limits.max_body_bytes) {
         char msg[160];
@@ -740,6 +744,8 @@ ingest_api *ingest_api_new(uv_loop_t *loop, http_server *http, server_auth *auth
                                             "Batches accepted, by where they were stored", "store=\"stream\"");
     api->batches_spooled = metrics_counter("mohstats_ingest_batches_accepted_total",
                                            "Batches accepted, by where they were stored", "store=\"spool\"");
+    api->batches_already_stored = metrics_counter(STREAM_ALREADY_STORED_METRIC, STREAM_ALREADY_STORED_HELP,
+                                                  "when=\"append\"");
     const char *parsed = "Batches parsed, by where: on the event loop (small bodies) or on a thread (large ones)";
     api->parsed_on_loop = metrics_counter("mohstats_ingest_parses_total", parsed, "where=\"loop\"");
     api->parsed_on_thread = metrics_counter("mohstats_ingest_parses_total", parsed, "where=\"thread\"");

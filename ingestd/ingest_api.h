@@ -47,6 +47,7 @@ typedef struct {
     const uint8_t *batch_id; /* 16 bytes: the batch's id, the same for every copy a transport delivers again (NULL:
                                 a new random one) */
     bool maybe_duplicate;    /* a copy may be stored already: consumers check for batch_id (stream.h) */
+    uint32_t dedupe_ttl_s;   /* not 0: the batch is stored once within this many seconds (stream.h) */
 } ingest_submission;
 
 /* Ingest len bytes of body (copied) as a batch of server_id, whom its transport authenticated (the MQTT broker,

@@ -25,23 +25,23 @@
  *     to retry a message it sent long ago. Its message waits here, unacknowledged (so the broker's Receive Maximum,
  *     MQTT_MAX_IN_FLIGHT, bounds how many wait), and is submitted when the budget lets it through, after every
  *     earlier message of that server (hold, release_held).
- *  3. A message that comes again may have been stored already (XADDed, the PUBACK lost with the process). Its
- *     batch id is not random but derived from the message (batch_id_of: the session, the topic, the packet id, the
- *     payload), so every copy has the same one, and a copy that may be a second one is flagged maybe_duplicate:
- *     the stream writer then inserts it only if ClickHouse does not have that batch id (stream_writer.c I4), and
- *     achievd skips a batch id it has counted (docs/achievements.md). "May be a second one" is: DUP set (the broker
- *     sent it before: ingestd died, or the connection broke), or this process handed a message with that batch
- *     id to ingest_api lately (the last RECENT_IDS), or the message came in the first SUSPECT_MS of a connection.
- *     The last two are for a broker that crashed: it restarts from its last autosave, where a message it sent
- *     after that has no DUP mark yet, and such messages are the first it sends again; the time covers an ingestd
- *     that restarted too (tests/integration/test_mqtt.sh: without either, 2,079 of 3,000 messages twice).
- *  What is not covered: two different messages with the same topic, payload and packet id (the broker reuses a
- *  packet id only after its PUBACK) of which the second is flagged count once: identical bytes of one server,
- *  65,535 messages apart, the second in the first seconds of a connection or within RECENT_IDS of the first. And a
- *  batch stored in the spool (Redis down) whose PUBACK was lost with the connection to the broker, ingestd still
- *  running, when Redis is back before the spool replays it: the copy sent again reaches ClickHouse first, and the
- *  replay, not flagged (spool.c flags a replay only when a copy may be in the stream already), adds it again. After
- *  a SIGKILL the replay is flagged (the file is an earlier run's). */
+ *  3. A message that comes again may have been stored already: XADDed, and its PUBACK lost with the process or the
+ *     connection; or acknowledged, and the broker crashed before its next autosave, so that it sends again what
+ *     it had sent since, without DUP marks. Its batch id is not random but derived from the message (batch_id_of:
+ *     the session, the topic, the packet id, the payload), so every copy has the same one, and the stream keeps it
+ *     once: the append sets a key of that batch id in the same step as its XADD, and adds no entry while the key
+ *     is there (stream.h, dedupe_ttl_s). The key lives MQTT_SESSION_EXPIRY_S plus DEDUPE_MARGIN_S: a message can
+ *     come again only to the session that took it, before that session expires. That holds for a batch that was
+ *     spooled (Redis down) too: the spool replays it through the same append, with the same key, so whichever of
+ *     the replay and the broker's copy comes second adds nothing. A copy marked DUP is still flagged
+ *     maybe_duplicate: the writers then check ClickHouse for it, which costs little (DUP is rare) and covers a
+ *     copy that came after its key expired (below).
+ *  What is not covered: a copy that comes after its key expired: a broker down for longer than DEDUPE_MARGIN_S
+ *  after it had sent the message (a crash, then a restart from an autosave that had it unsent); then only DUP
+ *  copies are caught, by the flag. And two different messages with the same topic, payload and packet id within
+ *  the key's life (the broker reuses a packet id only after its PUBACK): identical bytes of one server, 65,535
+ *  messages apart: the second is taken for a copy and stored once (the tracker's batches carry their events'
+ *  timestamps, so identical ones are identical events). */
 #include "mqtt_ingest.h"
 
 #include <errno.h>
@@ -67,15 +67,18 @@
 #define TICK_MS 500
 /* A login the broker has not answered by then is given up, and tried again. */
 #define LOGIN_TIMEOUT_MS 10000
-/* The messages of a connection's first seconds may be copies of stored ones without DUP (point 3 above). */
-#define SUSPECT_MS 10000
+/* Reconnecting after a failure: 1 s, doubling with each failure in a row up to 30 s, each wait drawn between half
+ * and all of that (jitter: the ingestd processes of a group that lost Redis or the broker together do not come
+ * back in step). */
+#define RETRY_FIRST_MS 1000
+#define RETRY_MAX_MS 30000
+/* How much longer than the session a batch's dedupe key lives (point 3): for a message that was sent, stored and
+ * acknowledged, and then sent again by a broker that crashed before it saved the acknowledgement and restarted. */
+#define DEDUPE_MARGIN_S 3600
 /* The largest packet the broker may send ingestd (Maximum Packet Size): it drops larger messages, and logs that.
  * Above the 1 MiB an HTTP body may have, so that a message over it is counted as too_large, as over HTTP. */
 #define MAX_PACKET (4u << 20)
 #define SUBSCRIBE_ID 1
-/* How many batch ids of the latest messages are remembered (point 3): 16 bytes each and a map entry, some 6 MB;
- * at 1,000 messages a second, the last minute. */
-#define RECENT_IDS 65536
 
 const config_var mqtt_ingest_config_vars[] = {
     {"MQTT_URL", "",
@@ -86,7 +89,8 @@ const config_var mqtt_ingest_config_vars[] = {
      "name)"},
     {"MQTT_SESSION_EXPIRY_S", "86400",
      "how long the broker keeps ingestd's session (its queue of messages) while ingestd is away: an ingestd gone "
-     "for good (a new MQTT_CLIENT_ID) leaves a session that still takes its share of new messages until then"},
+     "for good (a new MQTT_CLIENT_ID) leaves a session that still takes its share of new messages until then. "
+     "Each message's dedupe key stays in Redis this long plus an hour (about 150 bytes a message)"},
     {"MQTT_SHARE_GROUP", "mohstats",
      "the shared subscription's group: the ingestd processes of a group split the "
      "messages, each message to one of them"},
@@ -144,18 +148,20 @@ struct mqtt_ingest {
     bool reading; /* uv_read_start'ed on tcp */
     bool paused;  /* not reading: too many messages in flight, or stopping */
     bool stopping, stopped;
-    uint64_t linked_ms, ready_ms, sent_ms, ping_ms; /* ping_ms: a PINGREQ unanswered since then, or 0 */
+    uint64_t linked_ms, sent_ms, ping_ms; /* ping_ms: a PINGREQ unanswered since then, or 0 */
+    /* retry_ms: the ceiling of the wait before the next try after failed logins in a row (0: none failed). */
     uint64_t retry_at_ms, retry_ms, failure_logged_ms;
+    /* Messages that could not be stored (503: Redis and the spool both failed) since the last one stored: each
+     * ends the connection, so that the broker sends it again, after a backoff (store_retry_ms, its ceiling) that
+     * grows with them. Logged when it starts and when it ends. */
+    unsigned store_failures;
+    uint64_t store_retry_ms;
+    uint64_t jitter_state;
     uint32_t session_expiry_s;
     bool connected_before; /* logged in once already: a CONNACK without a session then means it was lost */
     bool qos0_warned;
     uint64_t suback_logged_ms; /* a subscription refused or downgraded: logged once a minute */
     mqtt_message *head, *tail;
-    /* The batch ids of the last RECENT_IDS messages handed to ingest_api: a ring, and a map of them to their
-     * place in it plus one. */
-    uint8_t (*recent)[16];
-    size_t recent_next;
-    hashmap *recent_map;
     unsigned in_flight, max_in_flight;
     void (*stop_done)(void *);
     void *stop_arg;
@@ -205,9 +211,34 @@ static void drop_held(mqtt_ingest *m)
     uv_timer_stop(&m->budget_timer);
 }
 
-/* The connection failed or ended: close it and try again later (1 s, doubling up to 30 s). Messages of it still
- * being stored get no PUBACK: the broker sends them again on the next connection. */
+uint64_t mqtt_retry_wait_ms(uint64_t *ceiling_ms, uint64_t random)
+{
+    *ceiling_ms = *ceiling_ms ? *ceiling_ms * 2 : RETRY_FIRST_MS;
+    if (*ceiling_ms > RETRY_MAX_MS)
+        *ceiling_ms = RETRY_MAX_MS;
+    return *ceiling_ms / 2 + random % (*ceiling_ms / 2 + 1);
+}
+
+/* mqtt_retry_wait_ms with the next number of m's xorshift64 (spreading retries needs no better randomness). */
+static uint64_t backoff_ms(mqtt_ingest *m, uint64_t *ceiling_ms)
+{
+    m->jitter_state ^= m->jitter_state << 13;
+    m->jitter_state ^= m->jitter_state >> 7;
+    m->jitter_state ^= m->jitter_state << 17;
+    return mqtt_retry_wait_ms(ceiling_ms, m->jitter_state);
+}
+
+static void link_lost(mqtt_ingest *m, const char *why, bool log);
+
+/* The connection failed or ended: close it and try again later (backoff_ms). Messages of it still being stored get
+ * no PUBACK: the broker sends them again on the next connection. */
 static void connection_lost(mqtt_ingest *m, const char *why)
+{
+    link_lost(m, why, /* log= */ true);
+}
+
+/* connection_lost, with log false when the reason was logged already. */
+static void link_lost(mqtt_ingest *m, const char *why, bool log)
 {
     if (m->state == LINK_NONE)
         return;
@@ -227,13 +258,15 @@ static void connection_lost(mqtt_ingest *m, const char *why)
         return;
     if (m->paused && m->in_flight <= m->max_in_flight / 2)
         m->paused = false; /* read the next connection from its start */
-    m->retry_ms = was_ready ? 1000 : (m->retry_ms ? m->retry_ms * 2 : 1000);
-    if (m->retry_ms > 30000)
-        m->retry_ms = 30000;
-    m->retry_at_ms = now_ms() + m->retry_ms;
-    if (was_ready || now_ms() - m->failure_logged_ms >= 60000) {
-        log_warn("MQTT broker %s:%d: %s; reconnecting in %llu s (game servers fall back to HTTP meanwhile)", m->host,
-                 m->port, why, (unsigned long long)m->retry_ms / 1000);
+    /* A connection that was up had no login failures: its first retry is soon, unless messages keep failing to be
+     * stored, when the wait grows with them. */
+    if (was_ready)
+        m->retry_ms = 0;
+    uint64_t wait = backoff_ms(m, m->store_failures ? &m->store_retry_ms : &m->retry_ms);
+    m->retry_at_ms = now_ms() + wait;
+    if (log && (was_ready || now_ms() - m->failure_logged_ms >= 60000)) {
+        log_warn("MQTT broker %s:%d: %s; reconnecting in %.1f s (game servers fall back to HTTP meanwhile)", m->host,
+                 m->port, why, (double)wait / 1000);
         m->failure_logged_ms = now_ms();
     }
 }
@@ -334,11 +367,15 @@ static void on_ingested(int status, const char *reason, const char *message, voi
 {
     mqtt_message *msg = arg;
     mqtt_ingest *m = msg->m;
-    (void)message;
     m->in_flight--;
     if (status == 202) {
         metric_inc(m->accepted);
         msg->done = true;
+        if (m->store_failures) {
+            log_info("MQTT: messages are stored again, after %u that could not be", m->store_failures);
+            m->store_failures = 0;
+            m->store_retry_ms = 0;
+        }
     } else if (status >= 400 && status < 500 && status != 429) {
         count_outcome(reason ? reason : "refused");
         msg->done = true; /* refused for good: acknowledged, never retried */
@@ -348,8 +385,12 @@ static void on_ingested(int status, const char *reason, const char *message, voi
         count_outcome(reason ? reason : "storage_unavailable");
         msg->done = true;
         msg->packet_id = 0;
+        if (m->store_failures++ == 0)
+            log_warn("MQTT: a message could not be stored (%s): it is left to the broker, which sends it again on "
+                     "the next connection; reconnecting with a backoff of up to %d s until one is stored",
+                     message ? message : "storage unavailable", RETRY_MAX_MS / 1000);
         if (msg->link == m->link)
-            connection_lost(m, "a message could not be stored; the broker sends it again");
+            link_lost(m, "a message could not be stored; the broker sends it again", /* log= */ false);
     }
     messages_settled(m);
 }
@@ -406,22 +447,6 @@ static void batch_id_of(const mqtt_ingest *m, const mqtt_publish *p, uint8_t id[
     id[8] = (uint8_t)((id[8] & 0x3f) | 0x80);
 }
 
-/* Whether a message with this batch id was handed to ingest_api lately; remember this one. */
-static bool seen_lately(mqtt_ingest *m, const uint8_t id[16])
-{
-    if (hashmap_get(m->recent_map, (const char *)id, 16))
-        return true;
-    uint8_t *slot = m->recent[m->recent_next];
-    uintptr_t place = m->recent_next + 1;
-    /* The oldest id leaves the map with its place in the ring (unless a later copy took its entry). */
-    if ((uintptr_t)hashmap_get(m->recent_map, (const char *)slot, 16) == place)
-        hashmap_remove(m->recent_map, (const char *)slot, 16);
-    memcpy(slot, id, 16);
-    if (hashmap_put(m->recent_map, (const char *)slot, 16, (void *)place, NULL) == 0)
-        m->recent_next = (m->recent_next + 1) % RECENT_IDS;
-    return false;
-}
-
 /* Hand msg's batch to ingest_api; on_ingested follows (possibly from within this call: msg may be gone after it). */
 static void submit(mqtt_ingest *m, mqtt_message *msg, const char *payload, size_t len)
 {
@@ -429,6 +454,7 @@ static void submit(mqtt_ingest *m, mqtt_message *msg, const char *payload, size_
         .origin = "mqtt",
         .batch_id = msg->batch_id,
         .maybe_duplicate = msg->maybe_duplicate,
+        .dedupe_ttl_s = m->session_expiry_s + DEDUPE_MARGIN_S,
     };
     if (ingest_api_submit(m->api, msg->server_id, &how, payload, len, on_ingested, msg) != 0) {
         /* Not taken: no PUBACK, and a new connection for the broker to send it again. */
@@ -555,7 +581,7 @@ static void on_message(mqtt_ingest *m, const mqtt_publish *p)
     m->in_flight++;
     snprintf(msg->server_id, sizeof msg->server_id, "%s", id);
     batch_id_of(m, p, msg->batch_id);
-    msg->maybe_duplicate = seen_lately(m, msg->batch_id) || p->dup || now_ms() - m->ready_ms < SUSPECT_MS;
+    msg->maybe_duplicate = p->dup;
     uint64_t wait = 0;
     if (hashmap_get(m->held_servers, id, strlen(id)) ||
         (wait = ingest_api_budget_wait_ms(m->api, id, p->payload_len)) > 0)
@@ -585,7 +611,6 @@ static void on_connack(mqtt_ingest *m, const mqtt_packet *p)
                  m->host, m->port, m->client_id);
     m->connected_before = true;
     m->state = LINK_READY;
-    m->ready_ms = now_ms();
     metric_set(m->connected_gauge, 1);
     /* The session is persistent, so the broker keeps this subscription; subscribing again costs nothing. */
     bytebuf out = {0};
@@ -635,7 +660,9 @@ static void on_packet(mqtt_ingest *m, const mqtt_packet *p)
             connection_lost(m, why);
         } else {
             m->retry_ms = 0;
-            log_info("MQTT: connected to %s:%d, reading %s", m->host, m->port, m->subscription);
+            /* While messages cannot be stored, each try reconnects: its line said so once already. */
+            if (!m->store_failures)
+                log_info("MQTT: connected to %s:%d, reading %s", m->host, m->port, m->subscription);
         }
         return;
     case MQTT_PUBLISH:
@@ -847,7 +874,7 @@ mqtt_ingest *mqtt_ingest_new(uv_loop_t *loop, ingest_api *api, const broker_acco
         log_error("MQTT_URL must be mqtt://USER:PASSWORD@HOST:PORT (ingestd's user on the broker)");
     /* The broker's Receive Maximum is two bytes. */
     if (!url_ok || config_get_int_in("MQTT_MAX_IN_FLIGHT", 1, 65535, &max_in_flight) != 0 ||
-        config_get_int_in("MQTT_SESSION_EXPIRY_S", 60, 2147483647, &session_expiry_s) != 0) {
+        config_get_int_in("MQTT_SESSION_EXPIRY_S", 60, 2147483647 - DEDUPE_MARGIN_S, &session_expiry_s) != 0) {
         *err = -EINVAL;
         return NULL;
     }
@@ -871,16 +898,14 @@ mqtt_ingest *mqtt_ingest_new(uv_loop_t *loop, ingest_api *api, const broker_acco
         snprintf(m->client_id, sizeof m->client_id, "%s", id_setting);
     snprintf(m->subscription, sizeof m->subscription, "$share/%s/" EVENTS_PREFIX "+", config_get("MQTT_SHARE_GROUP"));
     mqtt_reader_init(&m->reader, MAX_PACKET);
-    if (!(m->recent = calloc(RECENT_IDS, sizeof *m->recent)) || !(m->recent_map = hashmap_new()) ||
-        !(m->held_servers = hashmap_new())) {
-        hashmap_free(m->recent_map, NULL);
-        free(m->recent);
+    if (!(m->held_servers = hashmap_new())) {
         free(m);
         *err = -ENOMEM;
         return NULL;
     }
     m->loop = loop;
     m->api = api;
+    m->jitter_state = uv_hrtime() | 1;
     m->accounts = accounts;
     m->received = metrics_counter("mohstats_mqtt_received_total", "MQTT messages read from the broker", NULL);
     m->accepted =
@@ -994,8 +1019,6 @@ void mqtt_ingest_free(mqtt_ingest *m)
         m->head = next;
     }
     mqtt_reader_close(&m->reader);
-    hashmap_free(m->recent_map, NULL);
     hashmap_free(m->held_servers, NULL);
-    free(m->recent);
     free(m);
 }

@@ -23,4 +23,10 @@ void mqtt_ingest_stop(mqtt_ingest *m, void (*done)(void *), void *arg);
 /* After mqtt_ingest_stop's done. */
 void mqtt_ingest_free(mqtt_ingest *m);
 
+/* How long to wait before reconnecting after a failure. *ceiling_ms is the ceiling of the wait before it (0: this is
+ * the first failure in a row), and becomes this one's: 1 s, doubling with each failure in a row up to 30 s. The wait
+ * is drawn (by random) in the upper half of the ceiling, so that ingestd processes that failed together do not retry
+ * in step. */
+uint64_t mqtt_retry_wait_ms(uint64_t *ceiling_ms, uint64_t random);
+
 #endif

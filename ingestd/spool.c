@@ -111,7 +111,7 @@ struct spool {
     void (*close_done)(void *arg);
     void *close_arg;
 
-    metric *m_bytes, *m_spooled, *m_replayed, *m_replayed_dup, *m_torn, *m_errors;
+    metric *m_bytes, *m_spooled, *m_replayed, *m_replayed_dup, *m_already_stored, *m_torn, *m_errors;
 };
 
 static void drain_kick(spool *s);
@@ -566,8 +566,9 @@ static void on_replayed(redis_client *c, redisReply *reply, const char *err, voi
 {
     spool *s = arg;
     s->replies++;
-    if (reply && reply->type == REDIS_REPLY_STRING) {
-        metric_inc(s->m_replayed);
+    stream_append_outcome outcome = stream_append_result(reply);
+    if (outcome != STREAM_NOT_APPENDED) {
+        metric_inc(outcome == STREAM_WAS_STORED ? s->m_already_stored : s->m_replayed);
         if (!s->replay_failed)
             s->acked = s->replies;
     } else {
@@ -794,6 +795,7 @@ spool *spool_open(uv_loop_t *loop, const char *dir, int *err)
         metrics_counter("mohstats_spool_replayed_total", "Spooled batches replayed into the Redis stream", NULL);
     s->m_replayed_dup = metrics_counter("mohstats_spool_replayed_flagged_total",
                                         "Spooled batches sent to the stream flagged as possible duplicates", NULL);
+    s->m_already_stored = metrics_counter(STREAM_ALREADY_STORED_METRIC, STREAM_ALREADY_STORED_HELP, "when=\"replay\"");
     s->m_torn = metrics_counter("mohstats_spool_torn_records_total",
                                 "Spool files that ended in an incomplete record (crash during a write)", NULL);
     s->m_errors = metrics_counter("mohstats_spool_write_errors_total", "Spool writes that failed", NULL);

@@ -7,9 +7,12 @@
 #include <string.h>
 
 #define MAGIC "MSP1"
-#define PAYLOAD_VERSION 1
-/* version, flags, spooled-at, batch_id, nevents, server_id length */
-#define PAYLOAD_FIXED (1 + 1 + 8 + 36 + 4 + 2)
+/* Version 1 has no dedupe TTL; a batch without one is still written as version 1, which an older ingestd reads. */
+#define PAYLOAD_VERSION_1 1
+#define PAYLOAD_VERSION_2 2
+/* version, flags, spooled-at, batch_id, nevents, server_id length; version 2: then the dedupe TTL */
+#define PAYLOAD_FIXED_1 (1 + 1 + 8 + 36 + 4 + 2)
+#define PAYLOAD_FIXED_2 (PAYLOAD_FIXED_1 + 4)
 
 static uint32_t crc_table[256];
 
@@ -55,24 +58,28 @@ static uint64_t get_le(const char *p, int n)
 static int record_encode(const stream_batch *b, uint64_t spooled_at_ms, bytebuf *out, bool with_crc)
 {
     size_t sid_len = strlen(b->server_id);
+    size_t fixed = b->dedupe_ttl_s ? PAYLOAD_FIXED_2 : PAYLOAD_FIXED_1;
     if (strlen(b->batch_id) != 36)
         return -EINVAL;
-    if (sid_len > UINT16_MAX || b->rows_len > UINT32_MAX - PAYLOAD_FIXED - sid_len - 1)
+    if (sid_len > UINT16_MAX || b->rows_len > UINT32_MAX - fixed - sid_len - 1)
         return -E2BIG;
-    size_t plen = PAYLOAD_FIXED + sid_len + 1 + b->rows_len;
-    unsigned char head[SPOOL_RECORD_HEADER + PAYLOAD_FIXED];
+    size_t plen = fixed + sid_len + 1 + b->rows_len;
+    unsigned char head[SPOOL_RECORD_HEADER + PAYLOAD_FIXED_2];
     memcpy(head, MAGIC, 4);
     put_le(head + 4, plen, 4);
     put_le(head + 8, 0, 4); /* the CRC, patched below */
     unsigned char *p = head + SPOOL_RECORD_HEADER;
-    p[0] = PAYLOAD_VERSION;
+    p[0] = b->dedupe_ttl_s ? PAYLOAD_VERSION_2 : PAYLOAD_VERSION_1;
     p[1] = b->maybe_duplicate ? 1 : 0;
     put_le(p + 2, spooled_at_ms, 8);
     memcpy(p + 10, b->batch_id, 36);
     put_le(p + 46, b->nevents, 4);
     put_le(p + 50, sid_len, 2);
+    if (b->dedupe_ttl_s)
+        put_le(p + 52, b->dedupe_ttl_s, 4);
     size_t start = out->len;
-    if (bytebuf_append(out, (const char *)head, sizeof head) || bytebuf_append(out, b->server_id, sid_len + 1) ||
+    if (bytebuf_append(out, (const char *)head, SPOOL_RECORD_HEADER + fixed) ||
+        bytebuf_append(out, b->server_id, sid_len + 1) ||
         bytebuf_append(out, b->rows ? b->rows : "", b->rows_len)) {
         out->len = start;
         return -ENOMEM;
@@ -116,15 +123,17 @@ static int record_decode(const char *data, size_t len, stream_batch *b, uint64_t
     if (memcmp(data, MAGIC, 4) != 0)
         return -EBADMSG;
     uint64_t plen = get_le(data + 4, 4);
-    if (plen < PAYLOAD_FIXED + 1)
+    if (plen < PAYLOAD_FIXED_1 + 1)
         return -EBADMSG;
     if (plen > len - SPOOL_RECORD_HEADER)
         return 1;
     const char *p = data + SPOOL_RECORD_HEADER;
-    if (spool_crc32(p, plen) != (uint32_t)get_le(data + 8, 4) || p[0] != PAYLOAD_VERSION)
+    if (spool_crc32(p, plen) != (uint32_t)get_le(data + 8, 4) ||
+        (p[0] != PAYLOAD_VERSION_1 && p[0] != PAYLOAD_VERSION_2))
         return -EBADMSG;
+    size_t fixed = p[0] == PAYLOAD_VERSION_2 ? PAYLOAD_FIXED_2 : PAYLOAD_FIXED_1;
     size_t sid_len = get_le(p + 50, 2);
-    if (PAYLOAD_FIXED + sid_len + 1 > plen || p[PAYLOAD_FIXED + sid_len] != '\0')
+    if (fixed + sid_len + 1 > plen || p[fixed + sid_len] != '\0')
         return -EBADMSG;
     memset(b, 0, sizeof *b);
     b->maybe_duplicate = p[1] & 1;
@@ -132,9 +141,11 @@ static int record_decode(const char *data, size_t len, stream_batch *b, uint64_t
     memcpy(b->batch_id, p + 10, 36);
     b->batch_id[36] = '\0';
     b->nevents = (uint32_t)get_le(p + 46, 4);
-    b->server_id = p + PAYLOAD_FIXED;
-    b->rows = p + PAYLOAD_FIXED + sid_len + 1;
-    b->rows_len = plen - (PAYLOAD_FIXED + sid_len + 1);
+    if (p[0] == PAYLOAD_VERSION_2)
+        b->dedupe_ttl_s = (uint32_t)get_le(p + 52, 4);
+    b->server_id = p + fixed;
+    b->rows = p + fixed + sid_len + 1;
+    b->rows_len = plen - (fixed + sid_len + 1);
     *rec_len = SPOOL_RECORD_HEADER + plen;
     return 0;
 }

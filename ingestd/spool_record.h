@@ -10,8 +10,9 @@
 #include "stream.h"
 
 /* A record is: magic "MSP1" | payload length (u32 LE) | CRC-32 of the payload (u32 LE) | payload.
- * Payload: version (u8 = 1) | flags (u8, bit 0: maybe_duplicate when spooled) | spooled at (u64 LE, Unix ms)
- *          | batch_id (36 bytes) | nevents (u32 LE) | server_id length (u16 LE) | server_id | NUL | rows (the rest). */
+ * Payload: version (u8: 1, or 2 for a batch with a dedupe TTL) | flags (u8, bit 0: maybe_duplicate when spooled)
+ *          | spooled at (u64 LE, Unix ms) | batch_id (36 bytes) | nevents (u32 LE) | server_id length (u16 LE)
+ *          | version 2 only: dedupe_ttl_s (u32 LE) | server_id | NUL | rows (the rest). */
 #define SPOOL_RECORD_HEADER 12
 
 /* CRC-32 (IEEE 802.3, as zlib's crc32). */

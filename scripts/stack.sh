@@ -573,8 +573,8 @@ redis_server_answers() {
 # the dead-letter stream), so ingestd and achievd may name any key of the stream's server; queryd only reads
 # there (%R), and on the cache's server touches only the cache's keys. No daemon publishes or subscribes.
 # docker-compose.yml gives the same users the same rules (test_stack.sh compares them). authd uses no Redis.
-REDIS_ACL_INGESTD='~* resetchannels -@all +auth +select +ping +time +eval +xadd +xgroup +xreadgroup +xack +xpending
-  +xautoclaim +xclaim +xtrim +xinfo +xlen +xrange +hset +hget +hgetall +hdel'
+REDIS_ACL_INGESTD='~* resetchannels -@all +auth +select +ping +time +eval +exists +set +xadd +xgroup +xreadgroup
+  +xack +xpending +xautoclaim +xclaim +xtrim +xinfo +xlen +xrange +hset +hget +hgetall +hdel'
 REDIS_ACL_ACHIEVD='~* resetchannels -@all +auth +select +ping +eval +get +set +del +hget +hset +hdel +hmget +hscan
   +pexpire +xgroup +xinfo +xpending +xrevrange +xread +xreadgroup +xack +zmscore +zadd +zremrangebyscore'
 REDIS_ACL_QUERYD='%R~* resetchannels -@all +auth +select +ping +hget +hgetall +xrevrange +xread'
@@ -666,6 +666,14 @@ autosave_interval 5
 # session while it is away and are sent again until it acknowledges them.
 upgrade_outgoing_qos true
 queue_qos0_messages true
+# What ingestd's session may hold while ingestd is away or behind (each ingestd of the group its own). A tracker's
+# message is 0.2-3 KB (1 to 20 events) and a busy server sends about one a second (a flush every 2 s, and one per
+# kill): some 1 KB/s a server, so 512 MiB hold an ingestd outage of about 30 minutes at 300 busy servers, 90 at
+# 100. Past either bound the broker drops each new message for the session (its log: "Outgoing messages are being
+# dropped for client ..."): the tracker published with QoS 0, so it does not know, and the message is lost
+# (docs/operations.md, "MQTT: when a message is taken"). The messages are also in the broker's memory, and in its
+# persistence file, which autosave rewrites: size the broker's memory and disk for the bytes.
+max_queued_bytes 536870912
 max_queued_messages 1000000
 # ingestd asks for a session that expires (MQTT_SESSION_EXPIRY_S, a day); this bounds a session that never would
 # (an MQTT 3 client's, or one asking for never): an abandoned session keeps taking a share of the messages.

@@ -1,6 +1,6 @@
 /* ingestd/mqtt_codec.c: the packets ingestd sends, byte for byte as MQTT 5.0 lays them out, and the reader of the
  * broker's stream: packets split across reads, several in one read, malformed lengths and oversize packets refused
- * with bounded memory. */
+ * with bounded memory; and the reconnect backoff of mqtt_ingest.c. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "mqtt_codec.h"
+#include "mqtt_ingest.h"
 
 /* Feed n bytes to r through mqtt_reader_space/_wrote, as the loop's reads do, at most chunk at a time. */
 static void feed(mqtt_reader *r, const void *data, size_t n, size_t chunk)
@@ -251,6 +252,30 @@ static void test_suback_and_reasons(void **state)
     assert_string_equal(mqtt_reason_string(reason), "Session taken over");
 }
 
+/* The waits after failures in a row: 0.5-1 s, then each ceiling doubled up to 30 s, never above it, and spread. */
+static void test_retry_wait(void **state)
+{
+    (void)state;
+    uint64_t ceilings[] = {1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000};
+    uint64_t lowest = UINT64_MAX, highest = 0;
+    for (uint64_t random = 0; random < 5000; random += 7) {
+        uint64_t ceiling = 0, wait = 0;
+        for (size_t i = 0; i < sizeof ceilings / sizeof ceilings[0]; i++) {
+            /* The lowest draw every time still doubles the ceiling. */
+            wait = mqtt_retry_wait_ms(&ceiling, i == 0 ? 0 : random * 2654435761u);
+            assert_int_equal(ceiling, ceilings[i]);
+            assert_in_range(wait, ceilings[i] / 2, ceilings[i]);
+        }
+        lowest = wait < lowest ? wait : lowest;
+        highest = wait > highest ? wait : highest;
+    }
+    /* Jitter: the capped waits of different draws are spread over most of 15-30 s. */
+    assert_true(lowest < 17000 && highest > 28000);
+    uint64_t ceiling = 0;
+    assert_int_equal(mqtt_retry_wait_ms(&ceiling, 0), 500);
+    assert_int_equal(mqtt_retry_wait_ms(&ceiling, 0), 1000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -261,6 +286,7 @@ int main(void)
         cmocka_unit_test(test_oversize),
         cmocka_unit_test(test_malformed_publish),
         cmocka_unit_test(test_suback_and_reasons),
+        cmocka_unit_test(test_retry_wait),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -68,6 +68,7 @@ static bytebuf three_records(size_t ends[3])
     char rows[64];
     for (int i = 0; i < 3; i++) {
         stream_batch b = make_batch(i, rows, sizeof rows);
+        b.dedupe_ttl_s = i == 1 ? 90000 : 0; /* a version 2 record between two of version 1 */
         assert_int_equal(spool_record_encode(&b, 1700000000000ull + (uint64_t)i, &out), 0);
         ends[i] = out.len;
     }
@@ -88,10 +89,12 @@ static void test_roundtrip(void **state)
     for (int i = 0; i < 3; i++) {
         char rows[64];
         stream_batch want = make_batch(i, rows, sizeof rows);
+        want.dedupe_ttl_s = i == 1 ? 90000 : 0;
         assert_string_equal(c.got[i].batch_id, want.batch_id);
         assert_string_equal(c.got[i].server_id, "srv-1");
         assert_int_equal(c.got[i].nevents, 2);
         assert_int_equal(c.got[i].maybe_duplicate, want.maybe_duplicate);
+        assert_int_equal(c.got[i].dedupe_ttl_s, want.dedupe_ttl_s);
         assert_int_equal(c.got[i].rows_len, want.rows_len);
         assert_memory_equal(c.got[i].rows, want.rows, want.rows_len);
         assert_int_equal(c.ends[i], ends[i]);
@@ -413,6 +416,115 @@ static void test_spool_drain(void **state)
     free(dir);
 }
 
+/* A batch a transport may deliver again (MQTT): kept once for 600 s. */
+static stream_batch dedupe_batch(int i, char *rows_buf, size_t cap)
+{
+    stream_batch b = make_batch(i, rows_buf, cap);
+    snprintf(b.batch_id, sizeof b.batch_id, "00000000-0000-8000-8000-%012d", i);
+    b.maybe_duplicate = false;
+    b.dedupe_ttl_s = 600;
+    return b;
+}
+
+typedef struct {
+    spool *s;
+    int appended; /* the direct appends answered STREAM_APPENDED */
+    int already;  /* ... and STREAM_WAS_STORED */
+} dedupe_state;
+
+static void on_direct_append(redis_client *c, redisReply *reply, const char *err, void *arg)
+{
+    dedupe_state *d = arg;
+    (void)c;
+    (void)err;
+    stream_append_outcome o = stream_append_result(reply);
+    d->appended += o == STREAM_APPENDED;
+    d->already += o == STREAM_WAS_STORED;
+    if (d->appended + d->already == 2)
+        spool_drain(d->s, c, "test:events");
+}
+
+/* Before the replay, batch 2 is appended directly twice, as when the broker sent its message again to a connected
+ * ingestd: the first append adds it, the second finds its key. */
+static void dedupe_on_connect(redis_client *c, void *arg)
+{
+    static char rows[64];
+    stream_batch b = dedupe_batch(2, rows, sizeof rows);
+    assert_int_equal(stream_append(c, "test:events", &b, on_direct_append, arg), 0);
+    assert_int_equal(stream_append(c, "test:events", &b, on_direct_append, arg), 0);
+}
+
+/* Issue 23: an MQTT batch is stored once however many times it is spooled, replayed and delivered again. Spooled
+ * while Redis is down: batch 1 twice (its PUBACK lost with the connection, the broker sent it again), batch 2 once
+ * (and the broker's copy appended directly once Redis is back, before the replay), batch 3 once, and batch 4, an
+ * HTTP batch (no dedupe TTL), twice, which stays as it was: two entries (the writers check such a flagged copy). */
+static void test_spool_dedupe(void **state)
+{
+    (void)state;
+    char *dir = temp_dir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    int err, closed = 0;
+    spool *s = spool_open(&loop, dir, &err);
+    assert_non_null(s);
+    append_result r = {0};
+    char rows[5][64];
+    stream_batch b[5] = {
+        dedupe_batch(1, rows[0], sizeof rows[0]), dedupe_batch(1, rows[1], sizeof rows[1]),
+        dedupe_batch(2, rows[2], sizeof rows[2]), dedupe_batch(3, rows[3], sizeof rows[3]),
+        make_batch(4, rows[4], sizeof rows[4]),
+    };
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(spool_append(s, &b[i], on_appended, &r), 0);
+    assert_int_equal(spool_append(s, &b[4], on_appended, &r), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(r.calls, 6);
+
+    int port = test_free_port();
+    pid_t redis = test_redis_start(port, dir);
+    char url[64];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d/0", port);
+    redis_client *rc = redis_client_new(&loop, url);
+    dedupe_state d = {.s = s};
+    redis_client_on_connect(rc, dedupe_on_connect, &d);
+    assert_true(run_until(&loop, drained, s));
+    assert_int_equal(d.appended, 1);
+    assert_int_equal(d.already, 1);
+
+    /* Entries: batch 2 (appended directly), then the replay's 1, 3, 4, 4. */
+    redisContext *c = redisConnect("127.0.0.1", port);
+    redisReply *x = redisCommand(c, "XRANGE test:events - +");
+    assert_non_null(x);
+    assert_int_equal(x->elements, 5);
+    const char *want[] = {"2", "1", "3", "4", "4"};
+    for (size_t i = 0; i < 5; i++) {
+        redisReply *f = x->element[i]->element[1];
+        assert_int_equal(f->elements, 10);
+        const char *id = f->element[1]->str;
+        assert_string_equal(id + strlen(id) - 1, want[i]);
+    }
+    freeReplyObject(x);
+    /* The keys live as long as they were told (the replay kept the batch's TTL through the spool's record). */
+    for (int i = 1; i <= 3; i++) {
+        x = redisCommand(c, "TTL test:events" STREAM_DEDUPE_INFIX "00000000-0000-8000-8000-%012d", i);
+        assert_true(x->integer > 590 && x->integer <= 600);
+        freeReplyObject(x);
+    }
+    x = redisCommand(c, "DBSIZE");
+    assert_int_equal(x->integer, 4); /* the stream and three keys: none for the HTTP batch */
+    freeReplyObject(x);
+    redisFree(c);
+
+    spool_close(s, on_closed, &closed);
+    redis_client_close(rc, on_redis_closed, &closed);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(closed, 2);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    test_redis_stop(redis);
+    remove_dir(dir);
+    free(dir);
+}
+
 /* ---- writer logic ---- */
 
 static void test_stream_ids(void **state)
@@ -710,6 +822,7 @@ int main(void)
         cmocka_unit_test(test_spool_close_flushes),
         cmocka_unit_test(test_spool_bad_dir),
         cmocka_unit_test(test_spool_drain),
+        cmocka_unit_test(test_spool_dedupe),
         cmocka_unit_test(test_stream_ids),
         cmocka_unit_test(test_query_id),
         cmocka_unit_test(test_received_at),
