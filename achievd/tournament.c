@@ -15,7 +15,8 @@
  * evaluator's), so that standbys stay idle; exactly once does not depend on it.
  *
  * Who played for whom. A team's players are the GUIDs linked (smf_mohaa_identities) to its members while they
- * were members; a team played on the side most of its players present in the match were on (their last side,
+ * were members (mohstats_team_memberships, which each poll brings up to date first: the forum keeps no date of
+ * leaving); a team played on the side most of its players present in the match were on (their last side,
  * match_players). A match where either team has no player, both sides tie, or both teams are on one side is not
  * recorded: it waits (a link or a membership may still be fixed) and is logged once. */
 #include <errno.h>
@@ -572,6 +573,9 @@ static int autolink(tournament_thread *t)
 static void step(tournament_thread *t)
 {
     int rc = tforum_detect(t->fm);
+    /* who is in which team first: results and automatic links below count a member's games only while they were
+     * in the team, and queryd reads the same history */
+    rc = rc ? rc : tforum_sync_memberships(t->fm);
     /* a forum without a bracket table (no tournaments package) has nothing to write */
     if (rc == 0 && tforum_has_brackets(t->fm)) {
         rc = autolink(t);

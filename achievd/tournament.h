@@ -63,8 +63,12 @@ bool tforum_has_brackets(const tforum *f);
 /* Up to max linked tournament matches without a recorded result whose id is above after, in id order (malloc'd
  * into *out). */
 int tforum_pending(tforum *f, uint32_t after, tlink **out, size_t *n, size_t max);
-/* The GUIDs linked to the team's members while they were members during [from_s, to_s] (malloc'd array of
- * malloc'd strings). */
+/* Keep mohstats_team_memberships (who was in which team, when) up to date with the forum's member rows: a stint
+ * opened for each active member without one, the open stints of members no longer active closed. 0, or a
+ * negative error. */
+int tforum_sync_memberships(tforum *f);
+/* The GUIDs linked to the team's members while they were members during [from_s, to_s]: their stints in
+ * mohstats_team_memberships, as of the last tforum_sync_memberships (malloc'd array of malloc'd strings). */
 int tforum_team_guids(tforum *f, uint32_t team, uint64_t from_s, uint64_t to_s, char ***out, size_t *n);
 void tforum_guids_free(char **g, size_t n);
 /* Write the result in one transaction with its mark in mohstats_tournament_results: *recorded is false when the

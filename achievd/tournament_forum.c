@@ -182,30 +182,73 @@ int tforum_pending(tforum *f, uint32_t after, tlink **out, size_t *n, size_t max
     return rc;
 }
 
+/* The time MariaDB's clock says, in ms (a stint's edge, compared with ClickHouse's first_ms). */
+#define NOW_MS "FLOOR(UNIX_TIMESTAMP(NOW(3)) * 1000)"
+
+int tforum_sync_memberships(tforum *f)
+{
+    static const char T[] = "mohaa_team_members";
+    if (!has(f, T, "status"))
+        return 0; /* no teams package: no members */
+    char sql[SQL_MAX], err[256];
+    const char *params[2] = {f->s->prefix, f->s->prefix};
+    /* Close the open stints of members whose row is no longer active (left, kicked, retired) or gone: they left
+     * now, as far as anything says (a poll late at most), or at the forum's left_date where a schema has one. */
+    snprintf(sql, sizeof sql,
+             "UPDATE mohstats_team_memberships AS h\n"
+             "LEFT JOIN {p}mohaa_team_members AS m ON m.id_team = h.id_team AND m.id_member = h.id_member\n"
+             "SET h.left_ms = GREATEST(h.joined_ms, %s)\n"
+             "WHERE h.forum_prefix = ? AND h.left_ms IS NULL AND (m.id_member IS NULL OR m.status <> 'active')",
+             has(f, T, "left_date") ? "IF(m.left_date > 0 AND m.left_date * 1000 < " NOW_MS
+                                      ", m.left_date * 1000, " NOW_MS ")"
+                                    : NOW_MS);
+    mdb_result *r = query(f, sql, 1, params, err, sizeof err);
+    if (!r) {
+        log_error("achievd: tournaments: cannot close the stints of members who left their team: %s", err);
+        return -EIO;
+    }
+    mdb_result_free(r);
+    /* Open one for each active member row without one: from the forum's joined_date, unless the member was in the
+     * team before and that date is not after they left (a row set active again keeps its old date): then now.
+     * IGNORE: a second achievd opening the same stint (a lease changing hands) computes the same key. */
+    snprintf(sql, sizeof sql,
+             "INSERT IGNORE INTO mohstats_team_memberships (forum_prefix, id_team, id_member, joined_ms)\n"
+             "SELECT ?, id_team, id_member, IF(last_left IS NULL OR joined > last_left, joined, now_ms)\n"
+             "FROM (SELECT m.id_team, m.id_member, %s AS joined, " NOW_MS " AS now_ms,\n"
+             "             MAX(h.left_ms) AS last_left, SUM(h.joined_ms IS NOT NULL AND h.left_ms IS NULL) AS open\n"
+             "      FROM {p}mohaa_team_members AS m\n"
+             "      LEFT JOIN mohstats_team_memberships AS h\n"
+             "        ON h.forum_prefix = ? AND h.id_team = m.id_team AND h.id_member = m.id_member\n"
+             "      WHERE m.status = 'active'\n"
+             "      GROUP BY m.id_team, m.id_member) AS s\n"
+             "WHERE open = 0",
+             has(f, T, "joined_date") ? "MAX(m.joined_date) * 1000" : "0");
+    r = query(f, sql, 2, params, err, sizeof err);
+    if (!r) {
+        log_error("achievd: tournaments: cannot record the members who joined a team: %s", err);
+        return -EIO;
+    }
+    mdb_result_free(r);
+    return 0;
+}
+
 int tforum_team_guids(tforum *f, uint32_t team, uint64_t from_s, uint64_t to_s, char ***out, size_t *n)
 {
-    /* A member counts from joined_date on (0: since always) while their row is active; left_date, where the
-     * schema has it, keeps one who has left since counted for the time they were in. */
-    char sql[SQL_MAX], team_s[16], from[24], to[24], err[256];
-    bool left = has(f, "mohaa_team_members", "left_date");
-    bool joined = has(f, "mohaa_team_members", "joined_date");
+    /* A member counts while in the team (their stints): joined no later than to_s (the game's end), left no
+     * earlier than from_s (its start), or not left. */
+    char team_s[16], from[24], to[24], err[256];
     snprintf(team_s, sizeof team_s, "%" PRIu32, team);
-    snprintf(from, sizeof from, "%" PRIu64, from_s);
-    snprintf(to, sizeof to, "%" PRIu64, to_s);
-    const char *params[3] = {team_s, NULL, NULL};
-    int n_params = 1;
-    if (joined)
-        params[n_params++] = to;
-    if (left)
-        params[n_params++] = from;
-    snprintf(sql, sizeof sql,
-             "SELECT DISTINCT i.player_guid\n"
-             "FROM {p}mohaa_team_members t\n"
-             "JOIN {p}mohaa_identities i ON i.id_member = t.id_member\n"
-             "WHERE t.id_team = ? AND i.player_guid != ''%s\n"
-             "  AND (t.status = 'active'%s)",
-             joined ? " AND t.joined_date <= ?" : "", left ? " OR t.left_date >= ?" : "");
-    mdb_result *r = query(f, sql, n_params, params, err, sizeof err);
+    snprintf(from, sizeof from, "%" PRIu64, from_s * 1000);
+    snprintf(to, sizeof to, "%" PRIu64, to_s * 1000 + 999);
+    const char *params[4] = {f->s->prefix, team_s, to, from};
+    mdb_result *r = query(f,
+                          "SELECT DISTINCT i.player_guid\n"
+                          "FROM mohstats_team_memberships AS h\n"
+                          "JOIN {p}mohaa_identities AS i ON i.id_member = h.id_member\n"
+                          "WHERE h.forum_prefix = ? AND h.id_team = ? AND i.player_guid != ''\n"
+                          "  AND h.joined_ms <= ? AND (h.left_ms IS NULL OR h.left_ms >= ?)",
+                          4, params, err, sizeof err);
+    *out = NULL;
     if (!r) {
         log_error("achievd: tournaments: cannot read team %" PRIu32 "'s members: %s", team, err);
         return -EIO;

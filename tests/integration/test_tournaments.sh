@@ -8,7 +8,8 @@
 # none); a game linked twice is a 409; a standby achievd writes nothing; the same results in the
 # install.sql (smf-mohaa) and plugin schema variants of the forum's tables; queryd's team, head-to-head, tournament
 # and member record answers, on every variant; team ratings written into the forum (members' ratings and membership
-# changing); the bracket by round, with every team's name; no slot among the top players; a crash in the middle of a result's transaction; a link moved between achievd's
+# changing); a member who left: their games after leaving count for the team no more, those before still do (team
+# stats, member record); the bracket by round, with every team's name; no slot among the top players; a crash in the middle of a result's transaction; a link moved between achievd's
 # read and its commit.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -226,8 +227,18 @@ mdb_query "INSERT INTO smf_members (id_member, member_name, real_name) VALUES (3
   INSERT INTO smf_mohaa_identities (id_member, player_guid, linked_at) VALUES (308,'308',1);
   INSERT INTO smf_mohaa_team_members (id_team, id_member, role, joined_date, status) VALUES (72,308,'member',1,'active')"
 check "a rated member joins Bravo: 1000" retry 20 eval '[ "$(ratings smf_)" = "71 1280;72 1000;73 1000;74 1000;" ]'
+# While in Bravo, 308 plays game 12 (a kill and a death against a player of no team); after leaving, game 13.
+G12=$(game t7_g12 "308" "x12" allies 1 0)
 mdb_query "UPDATE smf_mohaa_team_members SET status = 'left' WHERE id_team = 72 AND id_member = 308"
 check "...and leaves it: 800" retry 20 eval '[ "$(ratings smf_)" = "71 1280;72 800;73 1000;74 1000;" ]'
+check "achievd notes when 308 left Bravo (the forum keeps no date)" retry 20 eval \
+  '[ "$(mdb_query "SELECT COUNT(*) FROM mohstats_team_memberships WHERE forum_prefix = '"'smf_'"' AND id_member = 308 AND left_ms > 0")" = 1 ]'
+G13=$(game t7_g13 "308" "x13" allies 2 0)
+check "games 12 and 13 are in ClickHouse" test -n "$G12" -a -n "$G13"
+ts=$(q team/72)
+check_eq "Bravo's play counts 308's game while a member (12), not the one after (13): 308 listed as former" \
+  "2 3 3 3 | 304 true 2 2 2 | 305 true 2 0 0 | 308 false 1 1 1 | " \
+  "$(jq -r '"\(.members_count) \(.matches) \(.kills) \(.deaths) | " + ([.members[] | "\(.member_id) \(.current) \(.matches) \(.kills) \(.deaths) | "] | join(""))' <<<"$ts")"
 
 # Bracket order (round, then place in the round; smf-mohaa: upper bracket first), the same in every variant:
 # tournaments 8 (this schema), 9 (v1), 10 (v2), each with its matches created out of order.
@@ -295,6 +306,8 @@ for v in v1 v2; do
   mdb_query "INSERT INTO ${v}_mohaa_teams (id_team, team_name, id_captain) SELECT id_team, team_name, id_captain FROM smf_mohaa_teams;
     INSERT INTO ${v}_mohaa_team_members (id_team, id_member, role, joined_date, status)
       SELECT id_team, id_member, role, joined_date, status FROM smf_mohaa_team_members;
+    INSERT INTO mohstats_team_memberships (forum_prefix, id_team, id_member, joined_ms, left_ms)
+      SELECT '${v}_', id_team, id_member, joined_ms, left_ms FROM mohstats_team_memberships WHERE forum_prefix = 'smf_';
     CREATE TABLE ${v}_mohaa_achievement_defs LIKE smf_mohaa_achievement_defs;
     CREATE TABLE ${v}_mohaa_player_achievements LIKE smf_mohaa_player_achievements;
     CREATE TABLE ${v}_mohaa_achievement_progress LIKE smf_mohaa_achievement_progress;"
@@ -443,6 +456,9 @@ check "match 16 is recorded" retry 20 eval '[ "$(mdb_query "SELECT COUNT(*) FROM
 check_eq "...from game 11, where Alpha (team a) won, and so is the bracket match" "$G11 a;71 $G11;" \
   "$(mdb_query "SELECT match_id, result FROM mohstats_tournament_results WHERE id_match = 16" | tr '\t' ' ' | tr '\n' ';')$(
     mdb_query "SELECT id_winner, game_match_id FROM smf_mohaa_tournament_matches WHERE id_match = 16" | tr '\t' ' ' | tr '\n' ';')"
+
+check_eq "member 308's record: Bravo's matches while he was in it (11, 12), not those after (15, 16, 2000)" \
+  "2 1 1 12 11" "$(q member/308/tournaments | jq -r '"\(.played) \(.wins) \(.losses) " + ([.matches[].tournament_match_id] | join(" "))')"
 
 # --- automatic links chosen by the teams' players, never a game that fits two matches; a standby achievd --------
 # A second achievd on the same stack stands by while the first holds the lease: its tournament thread polls
