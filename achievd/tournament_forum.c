@@ -139,9 +139,10 @@ static uint32_t cell_u32(const mdb_result *r, unsigned long long row, unsigned c
     return v > UINT32_MAX ? 0 : (uint32_t)v;
 }
 
-/* Rows of (id_match, id_tournament, team a, team b, match id) into tlinks. */
+/* Rows of (id_match, id_tournament, team a, team b, match id[, ..., player a, player b]) into tlinks. */
 static int links_of(mdb_result *r, tlink **out, size_t *n)
 {
+    bool players = r->ncols >= 8;
     *n = 0;
     *out = r->nrows ? calloc(r->nrows, sizeof **out) : NULL;
     if (r->nrows && !*out)
@@ -153,6 +154,8 @@ static int links_of(mdb_result *r, tlink **out, size_t *n)
         l->team_a = cell_u32(r, i, 2);
         l->team_b = cell_u32(r, i, 3);
         snprintf(l->match_id, sizeof l->match_id, "%s", mdb_cell(r, i, 4) ? mdb_cell(r, i, 4) : "");
+        l->player_a = players ? cell_u32(r, i, 6) : 0;
+        l->player_b = players ? cell_u32(r, i, 7) : 0;
     }
     return 0;
 }
@@ -164,14 +167,18 @@ int tforum_pending(tforum *f, uint32_t after, tlink **out, size_t *n, size_t max
     team_expr(f, 2, b, sizeof b);
     snprintf(lim, sizeof lim, "%zu", max);
     snprintf(sql, sizeof sql,
-             "SELECT m.id_match, m.id_tournament, %s, %s, l.match_id\n"
+             "SELECT m.id_match, m.id_tournament, %s, %s, l.match_id, 0, %s\n"
              "FROM mohstats_tournament_links l\n"
              "JOIN {p}mohaa_tournament_matches m ON m.id_match = l.id_match\n"
              "LEFT JOIN mohstats_tournament_results r ON r.id_match = l.id_match\n"
              "WHERE r.id_match IS NULL AND l.id_match > %" PRIu32 "\n"
              "ORDER BY l.id_match\n"
              "LIMIT %s",
-             a, b, after, lim);
+             a, b,
+             /* the plugin's player-based brackets: players without teams */
+             has(f, "mohaa_tournament_matches", "id_player1") ? "COALESCE(m.id_player1, 0), COALESCE(m.id_player2, 0)"
+                                                              : "0, 0",
+             after, lim);
     mdb_result *r = query(f, sql, 0, NULL, err, sizeof err);
     if (!r) {
         log_error("achievd: tournaments: cannot read the linked matches: %s", err);
@@ -263,6 +270,29 @@ int tforum_team_guids(tforum *f, uint32_t team, uint64_t from_s, uint64_t to_s, 
     return rc;
 }
 
+int tforum_member_guids(tforum *f, uint32_t member, char ***out, size_t *n)
+{
+    char id[16], err[256];
+    snprintf(id, sizeof id, "%" PRIu32, member);
+    const char *params[1] = {id};
+    mdb_result *r =
+        query(f, "SELECT DISTINCT player_guid FROM {p}mohaa_identities WHERE id_member = ? AND player_guid != ''", 1,
+              params, err, sizeof err);
+    *out = NULL;
+    *n = 0;
+    if (!r) {
+        log_error("achievd: tournaments: cannot read member %" PRIu32 "'s GUIDs: %s", member, err);
+        return -EIO;
+    }
+    *out = r->nrows ? calloc(r->nrows, sizeof **out) : NULL;
+    for (unsigned long long i = 0; *out && i < r->nrows; i++)
+        if (((*out)[*n] = strdup(mdb_cell(r, i, 0))))
+            (*n)++;
+    int rc = r->nrows && !*out ? -ENOMEM : 0;
+    mdb_result_free(r);
+    return rc;
+}
+
 void tforum_guids_free(char **g, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -322,11 +352,19 @@ static int run(tforum *f, stmt *q, unsigned long long *affected)
     return 0;
 }
 
+/* The winning team, or player in a player-based bracket; 0 on a draw. */
+static uint32_t winner_of(const tresult *res)
+{
+    bool players = res->l.team_a == 0;
+    uint32_t a = players ? res->l.player_a : res->l.team_a, b = players ? res->l.player_b : res->l.team_b;
+    return res->outcome == 'a' ? a : res->outcome == 'b' ? b : 0;
+}
+
 /* The bracket match: winner, scores, completed, and the game match where the schema has room for it. */
 static int write_bracket(tforum *f, const tresult *res)
 {
     static const char T[] = "mohaa_tournament_matches";
-    uint32_t winner = res->outcome == 'a' ? res->l.team_a : res->outcome == 'b' ? res->l.team_b : 0;
+    uint32_t winner = winner_of(res);
     char w[16];
     snprintf(w, sizeof w, "%" PRIu32, winner);
     stmt q = {0};
@@ -351,6 +389,42 @@ static int write_bracket(tforum *f, const tresult *res)
         stmt_param(&q, ", game_match_id = ?", res->l.match_id);
     stmt_num(&q, " WHERE id_match = ?", res->l.id_match);
     return run(f, &q, NULL);
+}
+
+/* The winner into the next round's match, where the schema places matches by round and number (the plugin's
+ * round_number and match_number): match n of round r feeds match ceil(n/2) of round r + 1, in slot 1 when n is
+ * odd, else slot 2, as the plugin's own match report does. Only into an empty slot: one the forum's tournament
+ * admin filled is theirs. Part of the result's transaction, so written once with it; smf-mohaa's brackets (round
+ * and bracket_group, no place in the round) say nothing of which match is next: nothing is advanced there. */
+static int write_advance(tforum *f, const tresult *res)
+{
+    static const char T[] = "mohaa_tournament_matches";
+    uint32_t winner = winner_of(res);
+    bool players = res->l.team_a == 0;
+    const char *s1 = players ? "id_player1" : "id_team1", *s2 = players ? "id_player2" : "id_team2";
+    if (!winner || !has(f, T, "round_number") || !has(f, T, "match_number") || !has(f, T, s1) || !has(f, T, s2))
+        return 0;
+    stmt q = {0};
+    char set[160];
+    stmt_num(&q,
+             "UPDATE {p}mohaa_tournament_matches AS n\n"
+             "JOIN {p}mohaa_tournament_matches AS m ON m.id_match = ?\n",
+             res->l.id_match);
+    snprintf(set, sizeof set, "SET n.%s = IF(m.match_number %% 2 = 1 AND COALESCE(n.%s, 0) = 0, ?, n.%s),\n", s1, s1,
+             s1);
+    stmt_num(&q, set, winner);
+    snprintf(set, sizeof set, "    n.%s = IF(m.match_number %% 2 = 0 AND COALESCE(n.%s, 0) = 0, ?, n.%s)\n", s2, s2,
+             s2);
+    stmt_num(&q, set, winner);
+    stmt_add(&q, "WHERE n.id_tournament = m.id_tournament AND n.round_number = m.round_number + 1\n"
+                 "  AND n.match_number = (m.match_number + 1) DIV 2");
+    unsigned long long advanced = 0;
+    int rc = run(f, &q, &advanced);
+    if (rc == 0 && advanced > 0)
+        log_info("achievd: tournaments: %s %" PRIu32 " advances from tournament match %" PRIu32
+                 " to the next round's match",
+                 players ? "member" : "team", winner, res->l.id_match);
+    return rc;
 }
 
 /* One team's row of match history, with the columns of this schema variant. */
@@ -453,12 +527,15 @@ int tforum_record(tforum *f, const tresult *res, bool *recorded)
     const char *outcome = res->outcome == 'a' ? "a" : res->outcome == 'b' ? "b" : "draw";
     stmt_num(&q,
              "INSERT IGNORE INTO mohstats_tournament_results\n"
-             "  (id_match, match_id, id_team_a, id_team_b, result, score_a, score_b, ended_at, recorded_at)\n"
+             "  (id_match, match_id, id_team_a, id_team_b, id_player_a, id_player_b, result, score_a, score_b,\n"
+             "   ended_at, recorded_at)\n"
              "VALUES (?",
              res->l.id_match);
     stmt_param(&q, ", ?", res->l.match_id);
     stmt_num(&q, ", ?", res->l.team_a);
     stmt_num(&q, ", ?", res->l.team_b);
+    stmt_num(&q, ", ?", res->l.team_a ? 0 : res->l.player_a);
+    stmt_num(&q, ", ?", res->l.team_a ? 0 : res->l.player_b);
     stmt_param(&q, ", ?", outcome);
     stmt_num(&q, ", ?", res->score_a);
     stmt_num(&q, ", ?", res->score_b);
@@ -469,11 +546,13 @@ int tforum_record(tforum *f, const tresult *res, bool *recorded)
     if (rc == 0 && marked == 1) {
         char ra = res->outcome == 'd' ? 'd' : res->outcome == 'a' ? 'w' : 'l';
         char rb = res->outcome == 'd' ? 'd' : res->outcome == 'b' ? 'w' : 'l';
+        bool teams = res->l.team_a != 0; /* else players: no team's history or totals */
         rc = write_bracket(f, res);
-        rc = rc ? rc : write_history(f, res, true, name_b);
-        rc = rc ? rc : write_history(f, res, false, name_a);
-        rc = rc ? rc : write_totals(f, res->l.team_a, ra);
-        rc = rc ? rc : write_totals(f, res->l.team_b, rb);
+        rc = rc || !teams ? rc : write_history(f, res, true, name_b);
+        rc = rc || !teams ? rc : write_history(f, res, false, name_a);
+        rc = rc || !teams ? rc : write_totals(f, res->l.team_a, ra);
+        rc = rc || !teams ? rc : write_totals(f, res->l.team_b, rb);
+        rc = rc ? rc : write_advance(f, res);
     }
     if (mdb_conn_end(f->db, rc == 0 && marked == 1, err, sizeof err) != 0) {
         log_error("achievd: tournaments: the transaction of tournament match %" PRIu32 " did not complete: %s",

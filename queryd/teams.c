@@ -385,7 +385,11 @@ static void tournament_start(qjob *j)
     const char *bracket_numeric = "id_match,id_tournament,round,round_number,match_number,bracket_group,id_team_a,"
                                   "id_team_b,score_a,score_b,winner_id,id_team1,id_team2,id_player1,id_player2,"
                                   "team1_score,team2_score,id_winner,match_date,scheduled_time,completed_time";
-    if (queue_mdb(j, 0, tournament_sql, 1, p, "id_tournament,max_teams,team_size,tournament_start,tournament_end") &&
+    /* every variant's numbers (docs/forum.md §1.1): install.sql's, the plugin's, install_tournaments.sql's, ... */
+    const char *tournament_numeric = "id_tournament,max_teams,team_size,tournament_start,tournament_end,start_date,"
+                                     "registration_start,registration_end,created_by,id_creator,created_date,"
+                                     "id_winner_team,winner_id_team";
+    if (queue_mdb(j, 0, tournament_sql, 1, p, tournament_numeric) &&
         queue_mdb(j, 1, bracket_sql, 1, p, bracket_numeric))
         job_then(j, tournament_games);
 }
