@@ -338,6 +338,13 @@ mdb_query "INSERT INTO v1_mohaa_tournaments (id_tournament, name) VALUES (6, 'Wi
   INSERT INTO v2_mohaa_tournament_matches (id_match, id_tournament, round_number, match_number, id_team1, id_team2)
     VALUES (61, 10, 2, 1, 71, 73), (62, 10, 1, 2, 73, 74), (63, 10, 1, 1, 71, 72);
   INSERT INTO mohstats_tournament_links (id_match, match_id, source) VALUES (21, '$G1', 'forum'), (31, '$G5', 'forum')"
+for v in v1 v2; do
+  port=$(free_port)
+  SMF_DB_PREFIX=${v}_ ACHIEVD_GROUP=achievd_$v ACHIEVD_URL=http://127.0.0.1:$port \
+    "$MOHSTATS_BIN_DIR/achievd" >"$STACK_DIR/logs/achievd_$v.log" 2>&1 &
+  eval "PID_$v=\$!"
+done
+# (the achievds poll before the games end: their schedule leaves them 15 s to see it)
 GV1=$(game t7_gv1 "301 302" "304 305" allies 1 0)
 GV2=$(game t7_gv2 "306" "307" axis 0 2)
 check "games v1 and v2 are in ClickHouse" test -n "$GV1" -a -n "$GV2"
@@ -346,12 +353,6 @@ mdb_query "INSERT INTO v1_mohaa_tournament_matches (id_match, id_tournament, id_
     VALUES (22, 6, 71, 72, $AT);
   INSERT INTO v2_mohaa_tournament_matches (id_match, id_tournament, round_number, match_number, id_team1, id_team2,
     status, scheduled_time) VALUES (32, 7, 1, 2, 73, 74, 'scheduled', $AT), (33, 7, 2, 1, 71, NULL, 'pending', NULL)"
-for v in v1 v2; do
-  port=$(free_port)
-  SMF_DB_PREFIX=${v}_ ACHIEVD_GROUP=achievd_$v ACHIEVD_URL=http://127.0.0.1:$port \
-    "$MOHSTATS_BIN_DIR/achievd" >"$STACK_DIR/logs/achievd_$v.log" 2>&1 &
-  eval "PID_$v=\$!"
-done
 check "v1 (install.sql): recorded" retry 30 eval '[ "$(mdb_query "SELECT winner_id FROM v1_mohaa_tournament_matches WHERE id_match = 21")" = 71 ]'
 check "v1: match 22 linked to game v1 automatically (match_date)" retry 30 eval \
   '[ "$(mdb_query "SELECT CONCAT(match_id, \" \", source) FROM mohstats_tournament_links WHERE id_match = 22")" = "$GV1 auto" ]'
