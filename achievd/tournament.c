@@ -15,7 +15,8 @@
  * evaluator's), so that standbys stay idle; exactly once does not depend on it.
  *
  * Who played for whom. A team's players are the GUIDs linked (smf_mohaa_identities) to its members while they
- * were members; a team played on the side most of its players present in the match were on (their last side,
+ * were members (mohstats_team_memberships, which each poll brings up to date first: the forum keeps no date of
+ * leaving); a team played on the side most of its players present in the match were on (their last side,
  * match_players). A match where either team has no player, both sides tie, or both teams are on one side is not
  * recorded: it waits (a link or a membership may still be fixed) and is logged once. */
 #include <errno.h>
@@ -238,15 +239,17 @@ static void games_free(game *g, size_t n)
     free(g);
 }
 
-/* The side a team played on in a game, from its members' GUIDs during the game. */
-static int played_side(tournament_thread *t, uint32_t team, const game *g, tside *side)
+/* The side a team played on in a game, from its members' GUIDs during the game; in a player-based bracket (team 0),
+ * the side the member played on, from their GUIDs. */
+static int played_side(tournament_thread *t, uint32_t team, uint32_t member, const game *g, tside *side)
 {
     char **guids = NULL;
     size_t n = 0;
     *side = TSIDE_NONE;
-    if (team == 0)
+    if (team == 0 && member == 0)
         return 0;
-    int rc = tforum_team_guids(t->fm, team, g->first_s, g->last_s, &guids, &n);
+    int rc = team ? tforum_team_guids(t->fm, team, g->first_s, g->last_s, &guids, &n)
+                  : tforum_member_guids(t->fm, member, &guids, &n);
     if (rc != 0)
         return rc;
     unsigned allies = 0, axis = 0;
@@ -261,13 +264,14 @@ static int played_side(tournament_thread *t, uint32_t team, const game *g, tside
     return 0;
 }
 
-/* Both teams' sides in a game; true when they are known and opposite. */
+/* Both teams' (or players') sides in a game; true when they are known and opposite. */
 static int teams_opposed(tournament_thread *t, const tlink *l, const game *g, tside *side_a, bool *opposed)
 {
     tside b;
     *opposed = false;
-    int rc = played_side(t, l->team_a, g, side_a);
-    rc = rc ? rc : played_side(t, l->team_b, g, &b);
+    bool players = l->team_a == 0 && l->team_b == 0;
+    int rc = played_side(t, l->team_a, players ? l->player_a : 0, g, side_a);
+    rc = rc ? rc : played_side(t, l->team_b, players ? l->player_b : 0, g, &b);
     *opposed = rc == 0 && *side_a != TSIDE_NONE && b != TSIDE_NONE && *side_a != b;
     return rc;
 }
@@ -298,13 +302,14 @@ static int record_pending(tournament_thread *t)
         game *g = game_find(games, ng, links[i].match_id);
         if (!g)
             continue; /* not ended (or not played) yet */
-        if (links[i].team_a == 0 || links[i].team_b == 0) {
+        bool players = links[i].team_a == 0 && links[i].team_b == 0 && links[i].player_a && links[i].player_b;
+        if ((links[i].team_a == 0 || links[i].team_b == 0) && !players) {
             char key[48];
             snprintf(key, sizeof key, "teamless:%" PRIu32, links[i].id_match);
             if (first_time(t, key)) {
                 atomic_fetch_add(&t->undecided, 1);
-                log_warn("achievd: tournaments: tournament match %" PRIu32 " has no two teams (a player-based "
-                         "bracket, or teams not set yet): its result is not recorded",
+                log_warn("achievd: tournaments: tournament match %" PRIu32 " has neither two teams nor two players "
+                         "(not set yet): its result is not recorded",
                          links[i].id_match);
             }
             continue;
@@ -572,6 +577,9 @@ static int autolink(tournament_thread *t)
 static void step(tournament_thread *t)
 {
     int rc = tforum_detect(t->fm);
+    /* who is in which team first: results and automatic links below count a member's games only while they were
+     * in the team, and queryd reads the same history */
+    rc = rc ? rc : tforum_sync_memberships(t->fm);
     /* a forum without a bracket table (no tournaments package) has nothing to write */
     if (rc == 0 && tforum_has_brackets(t->fm)) {
         rc = autolink(t);

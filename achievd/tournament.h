@@ -38,9 +38,10 @@ void tournament_thread_free(tournament_thread *t);
 
 typedef struct tforum tforum;
 
-/* A linked tournament match whose result is not recorded yet. */
+/* A linked tournament match whose result is not recorded yet: between two teams, or, in the plugin's player-based
+ * brackets, between two forum members (player_a, player_b; the teams 0). */
 typedef struct {
-    uint32_t id_match, id_tournament, team_a, team_b;
+    uint32_t id_match, id_tournament, team_a, team_b, player_a, player_b;
     char match_id[65];
 } tlink;
 
@@ -63,9 +64,15 @@ bool tforum_has_brackets(const tforum *f);
 /* Up to max linked tournament matches without a recorded result whose id is above after, in id order (malloc'd
  * into *out). */
 int tforum_pending(tforum *f, uint32_t after, tlink **out, size_t *n, size_t max);
-/* The GUIDs linked to the team's members while they were members during [from_s, to_s] (malloc'd array of
- * malloc'd strings). */
+/* Keep mohstats_team_memberships (who was in which team, when) up to date with the forum's member rows: a stint
+ * opened for each active member without one, the open stints of members no longer active closed. 0, or a
+ * negative error. */
+int tforum_sync_memberships(tforum *f);
+/* The GUIDs linked to the team's members while they were members during [from_s, to_s]: their stints in
+ * mohstats_team_memberships, as of the last tforum_sync_memberships (malloc'd array of malloc'd strings). */
 int tforum_team_guids(tforum *f, uint32_t team, uint64_t from_s, uint64_t to_s, char ***out, size_t *n);
+/* The GUIDs linked to a forum member (a player of a player-based bracket). */
+int tforum_member_guids(tforum *f, uint32_t member, char ***out, size_t *n);
 void tforum_guids_free(char **g, size_t n);
 /* Write the result in one transaction with its mark in mohstats_tournament_results: *recorded is false when the
  * mark was already there (written before) or the link is no longer to r's game (moved since it was read): nothing

@@ -139,9 +139,10 @@ static uint32_t cell_u32(const mdb_result *r, unsigned long long row, unsigned c
     return v > UINT32_MAX ? 0 : (uint32_t)v;
 }
 
-/* Rows of (id_match, id_tournament, team a, team b, match id) into tlinks. */
+/* Rows of (id_match, id_tournament, team a, team b, match id[, ..., player a, player b]) into tlinks. */
 static int links_of(mdb_result *r, tlink **out, size_t *n)
 {
+    bool players = r->ncols >= 8;
     *n = 0;
     *out = r->nrows ? calloc(r->nrows, sizeof **out) : NULL;
     if (r->nrows && !*out)
@@ -153,6 +154,8 @@ static int links_of(mdb_result *r, tlink **out, size_t *n)
         l->team_a = cell_u32(r, i, 2);
         l->team_b = cell_u32(r, i, 3);
         snprintf(l->match_id, sizeof l->match_id, "%s", mdb_cell(r, i, 4) ? mdb_cell(r, i, 4) : "");
+        l->player_a = players ? cell_u32(r, i, 6) : 0;
+        l->player_b = players ? cell_u32(r, i, 7) : 0;
     }
     return 0;
 }
@@ -164,14 +167,18 @@ int tforum_pending(tforum *f, uint32_t after, tlink **out, size_t *n, size_t max
     team_expr(f, 2, b, sizeof b);
     snprintf(lim, sizeof lim, "%zu", max);
     snprintf(sql, sizeof sql,
-             "SELECT m.id_match, m.id_tournament, %s, %s, l.match_id\n"
+             "SELECT m.id_match, m.id_tournament, %s, %s, l.match_id, 0, %s\n"
              "FROM mohstats_tournament_links l\n"
              "JOIN {p}mohaa_tournament_matches m ON m.id_match = l.id_match\n"
              "LEFT JOIN mohstats_tournament_results r ON r.id_match = l.id_match\n"
              "WHERE r.id_match IS NULL AND l.id_match > %" PRIu32 "\n"
              "ORDER BY l.id_match\n"
              "LIMIT %s",
-             a, b, after, lim);
+             a, b,
+             /* the plugin's player-based brackets: players without teams */
+             has(f, "mohaa_tournament_matches", "id_player1") ? "COALESCE(m.id_player1, 0), COALESCE(m.id_player2, 0)"
+                                                              : "0, 0",
+             after, lim);
     mdb_result *r = query(f, sql, 0, NULL, err, sizeof err);
     if (!r) {
         log_error("achievd: tournaments: cannot read the linked matches: %s", err);
@@ -182,35 +189,101 @@ int tforum_pending(tforum *f, uint32_t after, tlink **out, size_t *n, size_t max
     return rc;
 }
 
+/* The time MariaDB's clock says, in ms (a stint's edge, compared with ClickHouse's first_ms). */
+#define NOW_MS "FLOOR(UNIX_TIMESTAMP(NOW(3)) * 1000)"
+
+int tforum_sync_memberships(tforum *f)
+{
+    static const char T[] = "mohaa_team_members";
+    if (!has(f, T, "status"))
+        return 0; /* no teams package: no members */
+    char sql[SQL_MAX], err[256];
+    const char *params[2] = {f->s->prefix, f->s->prefix};
+    /* Close the open stints of members whose row is no longer active (left, kicked, retired) or gone: they left
+     * now, as far as anything says (a poll late at most), or at the forum's left_date where a schema has one. */
+    snprintf(sql, sizeof sql,
+             "UPDATE mohstats_team_memberships AS h\n"
+             "LEFT JOIN {p}mohaa_team_members AS m ON m.id_team = h.id_team AND m.id_member = h.id_member\n"
+             "SET h.left_ms = GREATEST(h.joined_ms, %s)\n"
+             "WHERE h.forum_prefix = ? AND h.left_ms IS NULL AND (m.id_member IS NULL OR m.status <> 'active')",
+             has(f, T, "left_date") ? "IF(m.left_date > 0 AND m.left_date * 1000 < " NOW_MS
+                                      ", m.left_date * 1000, " NOW_MS ")"
+                                    : NOW_MS);
+    mdb_result *r = query(f, sql, 1, params, err, sizeof err);
+    if (!r) {
+        log_error("achievd: tournaments: cannot close the stints of members who left their team: %s", err);
+        return -EIO;
+    }
+    mdb_result_free(r);
+    /* Open one for each active member row without one: from the forum's joined_date, unless the member was in the
+     * team before and that date is not after they left (a row set active again keeps its old date): then now.
+     * IGNORE: a second achievd opening the same stint (a lease changing hands) computes the same key. */
+    snprintf(sql, sizeof sql,
+             "INSERT IGNORE INTO mohstats_team_memberships (forum_prefix, id_team, id_member, joined_ms)\n"
+             "SELECT ?, id_team, id_member, IF(last_left IS NULL OR joined > last_left, joined, now_ms)\n"
+             "FROM (SELECT m.id_team, m.id_member, %s AS joined, " NOW_MS " AS now_ms,\n"
+             "             MAX(h.left_ms) AS last_left, SUM(h.joined_ms IS NOT NULL AND h.left_ms IS NULL) AS open\n"
+             "      FROM {p}mohaa_team_members AS m\n"
+             "      LEFT JOIN mohstats_team_memberships AS h\n"
+             "        ON h.forum_prefix = ? AND h.id_team = m.id_team AND h.id_member = m.id_member\n"
+             "      WHERE m.status = 'active'\n"
+             "      GROUP BY m.id_team, m.id_member) AS s\n"
+             "WHERE open = 0",
+             has(f, T, "joined_date") ? "MAX(m.joined_date) * 1000" : "0");
+    r = query(f, sql, 2, params, err, sizeof err);
+    if (!r) {
+        log_error("achievd: tournaments: cannot record the members who joined a team: %s", err);
+        return -EIO;
+    }
+    mdb_result_free(r);
+    return 0;
+}
+
 int tforum_team_guids(tforum *f, uint32_t team, uint64_t from_s, uint64_t to_s, char ***out, size_t *n)
 {
-    /* A member counts from joined_date on (0: since always) while their row is active; left_date, where the
-     * schema has it, keeps one who has left since counted for the time they were in. */
-    char sql[SQL_MAX], team_s[16], from[24], to[24], err[256];
-    bool left = has(f, "mohaa_team_members", "left_date");
-    bool joined = has(f, "mohaa_team_members", "joined_date");
+    /* A member counts while in the team (their stints): joined no later than to_s (the game's end), left no
+     * earlier than from_s (its start), or not left. */
+    char team_s[16], from[24], to[24], err[256];
     snprintf(team_s, sizeof team_s, "%" PRIu32, team);
-    snprintf(from, sizeof from, "%" PRIu64, from_s);
-    snprintf(to, sizeof to, "%" PRIu64, to_s);
-    const char *params[3] = {team_s, NULL, NULL};
-    int n_params = 1;
-    if (joined)
-        params[n_params++] = to;
-    if (left)
-        params[n_params++] = from;
-    snprintf(sql, sizeof sql,
-             "SELECT DISTINCT i.player_guid\n"
-             "FROM {p}mohaa_team_members t\n"
-             "JOIN {p}mohaa_identities i ON i.id_member = t.id_member\n"
-             "WHERE t.id_team = ? AND i.player_guid != ''%s\n"
-             "  AND (t.status = 'active'%s)",
-             joined ? " AND t.joined_date <= ?" : "", left ? " OR t.left_date >= ?" : "");
-    mdb_result *r = query(f, sql, n_params, params, err, sizeof err);
+    snprintf(from, sizeof from, "%" PRIu64, from_s * 1000);
+    snprintf(to, sizeof to, "%" PRIu64, to_s * 1000 + 999);
+    const char *params[4] = {f->s->prefix, team_s, to, from};
+    mdb_result *r = query(f,
+                          "SELECT DISTINCT i.player_guid\n"
+                          "FROM mohstats_team_memberships AS h\n"
+                          "JOIN {p}mohaa_identities AS i ON i.id_member = h.id_member\n"
+                          "WHERE h.forum_prefix = ? AND h.id_team = ? AND i.player_guid != ''\n"
+                          "  AND h.joined_ms <= ? AND (h.left_ms IS NULL OR h.left_ms >= ?)",
+                          4, params, err, sizeof err);
+    *out = NULL;
     if (!r) {
         log_error("achievd: tournaments: cannot read team %" PRIu32 "'s members: %s", team, err);
         return -EIO;
     }
     *n = 0;
+    *out = r->nrows ? calloc(r->nrows, sizeof **out) : NULL;
+    for (unsigned long long i = 0; *out && i < r->nrows; i++)
+        if (((*out)[*n] = strdup(mdb_cell(r, i, 0))))
+            (*n)++;
+    int rc = r->nrows && !*out ? -ENOMEM : 0;
+    mdb_result_free(r);
+    return rc;
+}
+
+int tforum_member_guids(tforum *f, uint32_t member, char ***out, size_t *n)
+{
+    char id[16], err[256];
+    snprintf(id, sizeof id, "%" PRIu32, member);
+    const char *params[1] = {id};
+    mdb_result *r =
+        query(f, "SELECT DISTINCT player_guid FROM {p}mohaa_identities WHERE id_member = ? AND player_guid != ''", 1,
+              params, err, sizeof err);
+    *out = NULL;
+    *n = 0;
+    if (!r) {
+        log_error("achievd: tournaments: cannot read member %" PRIu32 "'s GUIDs: %s", member, err);
+        return -EIO;
+    }
     *out = r->nrows ? calloc(r->nrows, sizeof **out) : NULL;
     for (unsigned long long i = 0; *out && i < r->nrows; i++)
         if (((*out)[*n] = strdup(mdb_cell(r, i, 0))))
@@ -279,11 +352,19 @@ static int run(tforum *f, stmt *q, unsigned long long *affected)
     return 0;
 }
 
+/* The winning team, or player in a player-based bracket; 0 on a draw. */
+static uint32_t winner_of(const tresult *res)
+{
+    bool players = res->l.team_a == 0;
+    uint32_t a = players ? res->l.player_a : res->l.team_a, b = players ? res->l.player_b : res->l.team_b;
+    return res->outcome == 'a' ? a : res->outcome == 'b' ? b : 0;
+}
+
 /* The bracket match: winner, scores, completed, and the game match where the schema has room for it. */
 static int write_bracket(tforum *f, const tresult *res)
 {
     static const char T[] = "mohaa_tournament_matches";
-    uint32_t winner = res->outcome == 'a' ? res->l.team_a : res->outcome == 'b' ? res->l.team_b : 0;
+    uint32_t winner = winner_of(res);
     char w[16];
     snprintf(w, sizeof w, "%" PRIu32, winner);
     stmt q = {0};
@@ -308,6 +389,42 @@ static int write_bracket(tforum *f, const tresult *res)
         stmt_param(&q, ", game_match_id = ?", res->l.match_id);
     stmt_num(&q, " WHERE id_match = ?", res->l.id_match);
     return run(f, &q, NULL);
+}
+
+/* The winner into the next round's match, where the schema places matches by round and number (the plugin's
+ * round_number and match_number): match n of round r feeds match ceil(n/2) of round r + 1, in slot 1 when n is
+ * odd, else slot 2, as the plugin's own match report does. Only into an empty slot: one the forum's tournament
+ * admin filled is theirs. Part of the result's transaction, so written once with it; smf-mohaa's brackets (round
+ * and bracket_group, no place in the round) say nothing of which match is next: nothing is advanced there. */
+static int write_advance(tforum *f, const tresult *res)
+{
+    static const char T[] = "mohaa_tournament_matches";
+    uint32_t winner = winner_of(res);
+    bool players = res->l.team_a == 0;
+    const char *s1 = players ? "id_player1" : "id_team1", *s2 = players ? "id_player2" : "id_team2";
+    if (!winner || !has(f, T, "round_number") || !has(f, T, "match_number") || !has(f, T, s1) || !has(f, T, s2))
+        return 0;
+    stmt q = {0};
+    char set[160];
+    stmt_num(&q,
+             "UPDATE {p}mohaa_tournament_matches AS n\n"
+             "JOIN {p}mohaa_tournament_matches AS m ON m.id_match = ?\n",
+             res->l.id_match);
+    snprintf(set, sizeof set, "SET n.%s = IF(m.match_number %% 2 = 1 AND COALESCE(n.%s, 0) = 0, ?, n.%s),\n", s1, s1,
+             s1);
+    stmt_num(&q, set, winner);
+    snprintf(set, sizeof set, "    n.%s = IF(m.match_number %% 2 = 0 AND COALESCE(n.%s, 0) = 0, ?, n.%s)\n", s2, s2,
+             s2);
+    stmt_num(&q, set, winner);
+    stmt_add(&q, "WHERE n.id_tournament = m.id_tournament AND n.round_number = m.round_number + 1\n"
+                 "  AND n.match_number = (m.match_number + 1) DIV 2");
+    unsigned long long advanced = 0;
+    int rc = run(f, &q, &advanced);
+    if (rc == 0 && advanced > 0)
+        log_info("achievd: tournaments: %s %" PRIu32 " advances from tournament match %" PRIu32
+                 " to the next round's match",
+                 players ? "member" : "team", winner, res->l.id_match);
+    return rc;
 }
 
 /* One team's row of match history, with the columns of this schema variant. */
@@ -410,12 +527,15 @@ int tforum_record(tforum *f, const tresult *res, bool *recorded)
     const char *outcome = res->outcome == 'a' ? "a" : res->outcome == 'b' ? "b" : "draw";
     stmt_num(&q,
              "INSERT IGNORE INTO mohstats_tournament_results\n"
-             "  (id_match, match_id, id_team_a, id_team_b, result, score_a, score_b, ended_at, recorded_at)\n"
+             "  (id_match, match_id, id_team_a, id_team_b, id_player_a, id_player_b, result, score_a, score_b,\n"
+             "   ended_at, recorded_at)\n"
              "VALUES (?",
              res->l.id_match);
     stmt_param(&q, ", ?", res->l.match_id);
     stmt_num(&q, ", ?", res->l.team_a);
     stmt_num(&q, ", ?", res->l.team_b);
+    stmt_num(&q, ", ?", res->l.team_a ? 0 : res->l.player_a);
+    stmt_num(&q, ", ?", res->l.team_a ? 0 : res->l.player_b);
     stmt_param(&q, ", ?", outcome);
     stmt_num(&q, ", ?", res->score_a);
     stmt_num(&q, ", ?", res->score_b);
@@ -426,11 +546,13 @@ int tforum_record(tforum *f, const tresult *res, bool *recorded)
     if (rc == 0 && marked == 1) {
         char ra = res->outcome == 'd' ? 'd' : res->outcome == 'a' ? 'w' : 'l';
         char rb = res->outcome == 'd' ? 'd' : res->outcome == 'b' ? 'w' : 'l';
+        bool teams = res->l.team_a != 0; /* else players: no team's history or totals */
         rc = write_bracket(f, res);
-        rc = rc ? rc : write_history(f, res, true, name_b);
-        rc = rc ? rc : write_history(f, res, false, name_a);
-        rc = rc ? rc : write_totals(f, res->l.team_a, ra);
-        rc = rc ? rc : write_totals(f, res->l.team_b, rb);
+        rc = rc || !teams ? rc : write_history(f, res, true, name_b);
+        rc = rc || !teams ? rc : write_history(f, res, false, name_a);
+        rc = rc || !teams ? rc : write_totals(f, res->l.team_a, ra);
+        rc = rc || !teams ? rc : write_totals(f, res->l.team_b, rb);
+        rc = rc ? rc : write_advance(f, res);
     }
     if (mdb_conn_end(f->db, rc == 0 && marked == 1, err, sizeof err) != 0) {
         log_error("achievd: tournaments: the transaction of tournament match %" PRIu32 " did not complete: %s",

@@ -1,8 +1,8 @@
 /* Teams and tournaments, read side: the results achievd recorded (mohstats_tournament_results, docs/tournaments.md)
  * with the forum's teams and brackets (MariaDB), and the linked games' statistics (ClickHouse).
  *
- * - GET /stats/team/{id}: the team's play from its active members' linked GUIDs since each joined (kills, deaths,
- *   K/D, accuracy, games, wins, losses, top maps and weapons, and each member's part).
+ * - GET /stats/team/{id}: the team's play from its members' linked GUIDs while each was in the team (kills, deaths,
+ *   K/D, accuracy, games, wins, losses, top maps and weapons, and each member's part, former members' too).
  * - GET /stats/team/{id}/matches: {team_id, team_name, team_tag, played, wins, losses, draws, matches: [...]}, the
  *   team's recorded tournament matches, newest first.
  * - GET /stats/team/{id}/vs/{other}: the same for the matches between the two teams, with both teams' tallies.
@@ -385,28 +385,49 @@ static void tournament_start(qjob *j)
     const char *bracket_numeric = "id_match,id_tournament,round,round_number,match_number,bracket_group,id_team_a,"
                                   "id_team_b,score_a,score_b,winner_id,id_team1,id_team2,id_player1,id_player2,"
                                   "team1_score,team2_score,id_winner,match_date,scheduled_time,completed_time";
-    if (queue_mdb(j, 0, tournament_sql, 1, p, "id_tournament,max_teams,team_size,tournament_start,tournament_end") &&
+    /* every variant's numbers (docs/forum.md §1.1): install.sql's, the plugin's, install_tournaments.sql's, ... */
+    const char *tournament_numeric = "id_tournament,max_teams,team_size,tournament_start,tournament_end,start_date,"
+                                     "registration_start,registration_end,created_by,id_creator,created_date,"
+                                     "id_winner_team,winner_id_team";
+    if (queue_mdb(j, 0, tournament_sql, 1, p, tournament_numeric) &&
         queue_mdb(j, 1, bracket_sql, 1, p, bracket_numeric))
         job_then(j, tournament_games);
 }
 
+/* ---- who was in which team, when ---- */
+
+/* The stints of members in teams whose {col} (id_team or id_member) is "?": mohstats_team_memberships, which
+ * achievd's tournament thread keeps from the forum's member rows (the forum keeps no date of leaving), and the
+ * active member rows it has not seen yet (achievd stopped, or a poll behind) from their joined_date. left_ms 0: in
+ * the team still. Parameters: the prefix, the id, the id, the prefix. */
+// clang-format off
+#define STINTS_SQL(col)                                                                                                \
+    "SELECT h.id_team, h.id_member, h.joined_ms, COALESCE(h.left_ms, 0) AS left_ms\n"                                 \
+    "FROM mohstats_team_memberships AS h WHERE h.forum_prefix = ? AND h." col " = ?\n"                                 \
+    "UNION ALL\n"                                                                                                      \
+    "SELECT x.id_team, x.id_member, x.joined_date * 1000, 0\n"                                                        \
+    "FROM {p}mohaa_team_members AS x\n"                                                                                \
+    "WHERE x." col " = ? AND x.status = 'active' AND NOT EXISTS (\n"                                                   \
+    "  SELECT 1 FROM mohstats_team_memberships AS o\n"                                                               \
+    "  WHERE o.forum_prefix = ? AND o.id_team = x.id_team AND o.id_member = x.id_member AND o.left_ms IS NULL)"
+// clang-format on
+
 /* ---- GET /stats/member/{id}/tournaments ---- */
 
 /* The recorded matches of the member's teams (this forum's bracket matches) that ended while they were in the team
- * (joined_date on; a member row no longer active counts until nothing says when it left, so only while active). */
+ * (its stints: a member who left keeps the record of their time in it, and no more). */
 // clang-format off
 static const char member_record_sql[] =
-    "SELECT tm.id_team, t.team_name, m.id_tournament, tr.name AS tournament_name, r.id_match AS tournament_match_id,\n"
-    "       r.match_id, r.ended_at,\n"
+    "SELECT DISTINCT tm.id_team, t.team_name, m.id_tournament, tr.name AS tournament_name,\n"
+    "       r.id_match AS tournament_match_id, r.match_id, r.ended_at,\n"
     "       CASE WHEN r.result = 'draw' THEN 'draw'\n"
     "            WHEN (r.result = 'a') = (r.id_team_a = tm.id_team) THEN 'win' ELSE 'loss' END AS result\n"
-    "FROM {p}mohaa_team_members AS tm\n"
+    "FROM (" STINTS_SQL("id_member") ") AS tm\n"
     "JOIN mohstats_tournament_results AS r ON (r.id_team_a = tm.id_team OR r.id_team_b = tm.id_team)\n"
-    "     AND r.ended_at >= tm.joined_date\n"
+    "     AND r.ended_at * 1000 >= tm.joined_ms AND (tm.left_ms = 0 OR r.ended_at * 1000 < tm.left_ms)\n"
     "LEFT JOIN {p}mohaa_teams AS t ON t.id_team = tm.id_team\n"
     "JOIN {p}mohaa_tournament_matches AS m ON m.id_match = r.id_match\n"
     "LEFT JOIN {p}mohaa_tournaments AS tr ON tr.id_tournament = m.id_tournament\n"
-    "WHERE tm.id_member = ? AND tm.status = 'active'\n"
     "ORDER BY r.ended_at DESC, r.id_match DESC\n"
     "LIMIT " HISTORY_MAX;
 // clang-format on
@@ -461,34 +482,47 @@ static void member_start(qjob *j)
     team_args *a = j->args;
     char id[24];
     snprintf(id, sizeof id, "%ld", a->id);
-    const char *p[] = {id};
-    if (queue_mdb(j, 0, member_record_sql, 1, p, "id_team,id_tournament,tournament_match_id,ended_at"))
+    const char *p[] = {j->q->smf_prefix, id, id, j->q->smf_prefix};
+    if (queue_mdb(j, 0, member_record_sql, 4, p, "id_team,id_tournament,tournament_match_id,ended_at"))
         job_then(j, member_build);
 }
 
 /* ---- GET /stats/team/{id}: the team's play, from its members' GUIDs while they were members ---- */
 
-/* The team and its active members, each GUID they linked, and since when they are in the team. */
+/* The team and its members, present and past: each stint in the team (a member who left and came back has two),
+ * each GUID they linked, and whether they are in the team now. */
 // clang-format off
 static const char roster_sql[] =
-    "SELECT t.id_team, t.team_name, t.team_tag, m.id_member, m.joined_date, COALESCE(i.player_guid, '') AS guid,\n"
+    "SELECT t.id_team, t.team_name, t.team_tag, s.id_member, s.joined_ms, s.left_ms,\n"
+    "       COALESCE(cm.status = 'active', 0) AS current, COALESCE(i.player_guid, '') AS guid,\n"
     "       COALESCE(NULLIF(mem.real_name, ''), mem.member_name, '') AS member_name\n"
     "FROM {p}mohaa_teams AS t\n"
-    "LEFT JOIN {p}mohaa_team_members AS m ON m.id_team = t.id_team AND m.status = 'active'\n"
-    "LEFT JOIN {p}mohaa_identities AS i ON i.id_member = m.id_member AND i.player_guid != ''\n"
-    "LEFT JOIN {p}members AS mem ON mem.id_member = m.id_member\n"
+    "LEFT JOIN (" STINTS_SQL("id_team") ") AS s ON s.id_team = t.id_team\n"
+    "LEFT JOIN {p}mohaa_team_members AS cm ON cm.id_team = t.id_team AND cm.id_member = s.id_member\n"
+    "LEFT JOIN {p}mohaa_identities AS i ON i.id_member = s.id_member AND i.player_guid != ''\n"
+    "LEFT JOIN {p}members AS mem ON mem.id_member = s.id_member\n"
     "WHERE t.id_team = ?\n"
-    "ORDER BY m.id_member, i.player_guid";
+    "ORDER BY s.id_member, s.joined_ms, i.player_guid";
 
-/* Each game of the GUIDs since their member joined ({since}: the join time of each of {guids}, as text). */
+/* The GUIDs' stints as rows (col, sf, st) to join on: {guids}, {from} and {to} are parallel lists, one entry per
+ * stint of a GUID (the ms it joined, the ms it left or 0). A join and not a lambda over the lists: ClickHouse 18.16
+ * moves a WHERE down to a table's PREWHERE, where a lambda's captured columns are unknown. */
+#define STINT_ROWS(col)                                                                                                \
+    "(SELECT g AS " col ", toUInt64(f) AS sf, toUInt64(t) AS st FROM system.one\n"                                    \
+    " ARRAY JOIN array{guids} AS g, array{from} AS f, array{to} AS t)"
+#define IN_STINT(ts) ts " >= sf AND (st = 0 OR " ts " < st)"
+
+/* Each game of the GUIDs that started while their member was in the team. */
 static const char member_games_sql[] =
-    "SELECT guid, match_key, argMaxMerge(map) AS map_name, argMaxMerge(team) AS side,\n"
-    "       sumMerge(kills) AS kills, sumMerge(deaths) AS deaths, sumMerge(headshots) AS headshots,\n"
-    "       minMerge(first_ms) AS first_ms\n"
-    "FROM player_match\n"
-    "WHERE guid IN {guids}\n"
-    "GROUP BY guid, match_key\n"
-    "HAVING first_ms >= toUInt64(transform(guid, array{guids}, array{since}, '0')) * 1000\n"
+    "SELECT guid, match_key, map_name, side, kills, deaths, headshots, first_ms\n"
+    "FROM (SELECT guid, match_key, argMaxMerge(map) AS map_name, argMaxMerge(team) AS side,\n"
+    "             sumMerge(kills) AS kills, sumMerge(deaths) AS deaths, sumMerge(headshots) AS headshots,\n"
+    "             minMerge(first_ms) AS first_ms\n"
+    "      FROM player_match\n"
+    "      WHERE guid IN {guids}\n"
+    "      GROUP BY guid, match_key)\n"
+    "ALL INNER JOIN " STINT_ROWS("guid") " USING guid\n"
+    "WHERE " IN_STINT("first_ms") "\n"
     "ORDER BY first_ms DESC\n"
     "LIMIT 100000";
 
@@ -498,18 +532,22 @@ static const char member_winners_sql[] =
     "WHERE match_key IN (SELECT match_key FROM player_match WHERE guid IN {guids})\n"
     "GROUP BY match_key";
 
-/* Shots, for accuracy, by day: the days from the member's join on. */
+/* Shots, for accuracy, by day: the days of the member's stints, whole. */
 static const char member_shots_sql[] =
     "SELECT guid, sum(shots_fired) AS shots_fired, sum(shots_hit) AS shots_hit\n"
-    "FROM player_daily\n"
-    "WHERE guid IN {guids} AND day >= toDate(toDateTime(toUInt32(transform(guid, array{guids}, array{since}, '0'))))\n"
+    "FROM (SELECT guid, day, shots_fired, shots_hit FROM player_daily WHERE guid IN {guids})\n"
+    "ALL INNER JOIN " STINT_ROWS("guid") " USING guid\n"
+    "WHERE day >= toDate(toDateTime(intDiv(sf, 1000))) AND (st = 0 OR day <= toDate(toDateTime(intDiv(st, 1000))))\n"
     "GROUP BY guid";
 
+/* The weapons of the kills made while in the team. */
 static const char member_weapons_sql[] =
     "SELECT weapon AS name, count() AS kills\n"
-    "FROM raw_events\n"
-    "WHERE event_type = 'player_kill' AND actor_guid IN {guids} AND weapon != '' AND " ENEMY_KILL_SQL "\n"
-    "  AND received_at >= toDateTime(toUInt32(transform(actor_guid, array{guids}, array{since}, '0')))\n"
+    "FROM (SELECT weapon, actor_guid, toUInt64(received_at) * 1000 + received_ms AS ts\n"
+    "      FROM raw_events\n"
+    "      WHERE event_type = 'player_kill' AND actor_guid IN {guids} AND weapon != '' AND " ENEMY_KILL_SQL ")\n"
+    "ALL INNER JOIN " STINT_ROWS("actor_guid") " USING actor_guid\n"
+    "WHERE " IN_STINT("ts") "\n"
     "GROUP BY weapon\n"
     "ORDER BY kills DESC, name ASC\n"
     "LIMIT 5";
@@ -521,6 +559,7 @@ static const char member_weapons_sql[] =
 typedef struct {
     double member_id, kills, deaths, headshots, matches, wins, losses, shots, hits;
     const char *name;
+    bool current; /* in the team now (else a former member, counted for their time in it) */
 } member_play;
 
 static member_play *member_of(member_play *ms, size_t n, const cJSON *roster, const char *guid)
@@ -569,8 +608,13 @@ static void team_stats_build(qjob *j)
     cJSON_ArrayForEach(r, roster)
     {
         if (row_num(r, "id_member") > 0 && (n == 0 || ms[n - 1].member_id != row_num(r, "id_member")) && n < ROSTER_MAX)
-            ms[n++] = (member_play){.member_id = row_num(r, "id_member"), .name = row_str(r, "member_name")};
+            ms[n++] = (member_play){.member_id = row_num(r, "id_member"),
+                                    .name = row_str(r, "member_name"),
+                                    .current = row_num(r, "current") != 0};
     }
+    double current = 0;
+    for (size_t i = 0; i < n; i++)
+        current += ms[i].current;
     /* the team's games: a game counts once whoever of its members played it; won when a member's side won */
     cJSON *seen = cJSON_CreateObject(), *maps = cJSON_CreateArray();
     double kills = 0, deaths = 0, headshots = 0, matches = 0, wins = 0, losses = 0, fired = 0, hit = 0;
@@ -616,7 +660,7 @@ static void team_stats_build(qjob *j)
     cJSON_AddNumberToObject(o, "team_id", row_num(head, "id_team"));
     cJSON_AddStringToObject(o, "team_name", row_str(head, "team_name"));
     cJSON_AddStringToObject(o, "team_tag", row_str(head, "team_tag"));
-    cJSON_AddNumberToObject(o, "members_count", (double)n);
+    cJSON_AddNumberToObject(o, "members_count", current);
     cJSON_AddNumberToObject(o, "matches", matches);
     cJSON_AddNumberToObject(o, "wins", wins);
     cJSON_AddNumberToObject(o, "losses", losses);
@@ -646,6 +690,7 @@ static void team_stats_build(qjob *j)
         cJSON *m = cJSON_CreateObject();
         cJSON_AddNumberToObject(m, "member_id", ms[i].member_id);
         cJSON_AddStringToObject(m, "member_name", ms[i].name);
+        cJSON_AddBoolToObject(m, "current", ms[i].current);
         cJSON_AddNumberToObject(m, "matches", ms[i].matches);
         cJSON_AddNumberToObject(m, "wins", ms[i].wins);
         cJSON_AddNumberToObject(m, "losses", ms[i].losses);
@@ -660,7 +705,7 @@ static void team_stats_build(qjob *j)
     job_answer(j, 200, o);
 }
 
-/* Step 2: the GUIDs' games since their member joined, from ClickHouse. */
+/* Step 2: the GUIDs' games while their member was in the team, from ClickHouse. */
 static void team_stats_games(qjob *j)
 {
     const cJSON *roster = job_rows(j, 0);
@@ -668,9 +713,9 @@ static void team_stats_games(qjob *j)
         job_error(j, 404, "Team not found.");
         return;
     }
-    const char *guids[ROSTER_MAX];
-    char since[ROSTER_MAX][24];
-    const char *since_p[ROSTER_MAX];
+    /* one entry per stint and GUID (a roster row) */
+    const char *guids[ROSTER_MAX], *from_p[ROSTER_MAX], *to_p[ROSTER_MAX];
+    char from[ROSTER_MAX][24], to[ROSTER_MAX][24];
     size_t n = 0;
     const cJSON *r;
     cJSON_ArrayForEach(r, roster)
@@ -678,17 +723,19 @@ static void team_stats_games(qjob *j)
         const char *g = row_str(r, "guid");
         if (*g && n < ROSTER_MAX && ident_ok(g, IDENT_MAX)) {
             guids[n] = g;
-            snprintf(since[n], sizeof since[n], "%.0f", row_num(r, "joined_date"));
-            since_p[n] = since[n];
+            snprintf(from[n], sizeof from[n], "%.0f", row_num(r, "joined_ms"));
+            snprintf(to[n], sizeof to[n], "%.0f", row_num(r, "left_ms"));
+            from_p[n] = from[n];
+            to_p[n] = to[n];
             n++;
         }
     }
     if (n > 0) {
-        sqlv v[] = {SQL_LIST("guids", guids, n), SQL_LIST("since", since_p, n)};
-        job_ch(j, 1, member_games_sql, v, 2);
+        sqlv v[] = {SQL_LIST("guids", guids, n), SQL_LIST("from", from_p, n), SQL_LIST("to", to_p, n)};
+        job_ch(j, 1, member_games_sql, v, 3);
         job_ch(j, 2, member_winners_sql, v, 1);
-        job_ch(j, 3, member_shots_sql, v, 2);
-        job_ch(j, 4, member_weapons_sql, v, 2);
+        job_ch(j, 3, member_shots_sql, v, 3);
+        job_ch(j, 4, member_weapons_sql, v, 3);
     }
     job_then(j, team_stats_build);
 }
@@ -698,8 +745,8 @@ static void team_stats_start(qjob *j)
     team_args *a = j->args;
     char id[24];
     snprintf(id, sizeof id, "%ld", a->id);
-    const char *p[] = {id};
-    if (queue_mdb(j, 0, roster_sql, 1, p, "id_team,id_member,joined_date"))
+    const char *p[] = {j->q->smf_prefix, id, id, j->q->smf_prefix, id};
+    if (queue_mdb(j, 0, roster_sql, 5, p, "id_team,id_member,joined_ms,left_ms,current"))
         job_then(j, team_stats_games);
 }
 

@@ -137,7 +137,7 @@ mdb_tables=" $(mdb_query 'SHOW TABLES' | paste -sd' ') "
 for t in smf_members smf_mohaa_identities smf_mohaa_achievement_defs smf_mohaa_player_achievements \
   smf_mohaa_achievement_progress smf_mohaa_teams smf_mohaa_team_members smf_mohaa_team_invites smf_mohaa_team_matches \
   smf_mohaa_tournaments smf_mohaa_tournament_registrations smf_mohaa_tournament_matches smf_mohaa_tournament_admins \
-  mohstats_schema_migrations mohstats_tournament_links mohstats_tournament_results; do
+  mohstats_schema_migrations mohstats_tournament_links mohstats_tournament_results mohstats_team_memberships; do
   if [[ $mdb_tables == *" $t "* ]]; then pass "mariadb table $t exists"; else fail "mariadb table $t is missing"; fi
 done
 check_eq "mariadb smf_mohaa_identities has the forum's columns" \

@@ -5,10 +5,12 @@
 # at once for a link made after the game ended, and not again after a restart or a second link call; a scheduled
 # match is linked automatically to the one game of its teams, and not when two games fit or one game fits two matches,
 # found by its teams' players among 1,000 other games; scores from the rounds each side won (the stock tracker sends
-# none); a game linked twice is a 409; a standby achievd writes nothing; the same results in the
+# none); a game linked twice is a 409; a player-based bracket's result, and a winner advanced to the next round's
+# match (plugin); automatic links on every variant; a standby achievd writes nothing; the same results in the
 # install.sql (smf-mohaa) and plugin schema variants of the forum's tables; queryd's team, head-to-head, tournament
 # and member record answers, on every variant; team ratings written into the forum (members' ratings and membership
-# changing); the bracket by round, with every team's name; no slot among the top players; a crash in the middle of a result's transaction; a link moved between achievd's
+# changing); a member who left: their games after leaving count for the team no more, those before still do (team
+# stats, member record); the bracket by round, with every team's name; no slot among the top players; a crash in the middle of a result's transaction; a link moved between achievd's
 # read and its commit.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -226,8 +228,18 @@ mdb_query "INSERT INTO smf_members (id_member, member_name, real_name) VALUES (3
   INSERT INTO smf_mohaa_identities (id_member, player_guid, linked_at) VALUES (308,'308',1);
   INSERT INTO smf_mohaa_team_members (id_team, id_member, role, joined_date, status) VALUES (72,308,'member',1,'active')"
 check "a rated member joins Bravo: 1000" retry 20 eval '[ "$(ratings smf_)" = "71 1280;72 1000;73 1000;74 1000;" ]'
+# While in Bravo, 308 plays game 12 (a kill and a death against a player of no team); after leaving, game 13.
+G12=$(game t7_g12 "308" "x12" allies 1 0)
 mdb_query "UPDATE smf_mohaa_team_members SET status = 'left' WHERE id_team = 72 AND id_member = 308"
 check "...and leaves it: 800" retry 20 eval '[ "$(ratings smf_)" = "71 1280;72 800;73 1000;74 1000;" ]'
+check "achievd notes when 308 left Bravo (the forum keeps no date)" retry 20 eval \
+  '[ "$(mdb_query "SELECT COUNT(*) FROM mohstats_team_memberships WHERE forum_prefix = '"'smf_'"' AND id_member = 308 AND left_ms > 0")" = 1 ]'
+G13=$(game t7_g13 "308" "x13" allies 2 0)
+check "games 12 and 13 are in ClickHouse" test -n "$G12" -a -n "$G13"
+ts=$(q team/72)
+check_eq "Bravo's play counts 308's game while a member (12), not the one after (13): 308 listed as former" \
+  "2 3 3 3 | 304 true 2 2 2 | 305 true 2 0 0 | 308 false 1 1 1 | " \
+  "$(jq -r '"\(.members_count) \(.matches) \(.kills) \(.deaths) | " + ([.members[] | "\(.member_id) \(.current) \(.matches) \(.kills) \(.deaths) | "] | join(""))' <<<"$ts")"
 
 # Bracket order (round, then place in the round; smf-mohaa: upper bracket first), the same in every variant:
 # tournaments 8 (this schema), 9 (v1), 10 (v2), each with its matches created out of order.
@@ -248,11 +260,18 @@ check_eq "...with the names of teams that have not played in it yet" "Alpha-Brav
 # teams without draws; members without left_date.
 # v2: the plugin installers: id_team1/2, team1/2_score, id_winner, game_match_id, ENUM status; history with
 # opponent_name, id_tournament, team_score/opponent_score; teams with draws.
+# Each with its installer's tournaments table. Automatic links on each: v1's match 22 scheduled by match_date (no
+# status column), v2's 32 by scheduled_time (an ENUM status), 14 s before their games ended: each fits one game,
+# and its window closes 3 s from now. v2's 32 is match 2 of round 1: its winner goes into match 33's slot 2.
 mdb_query "CREATE TABLE v1_mohaa_identities LIKE smf_mohaa_identities;
   INSERT INTO v1_mohaa_identities SELECT * FROM smf_mohaa_identities;
   CREATE TABLE v1_members LIKE smf_members;
   INSERT INTO v1_members SELECT * FROM smf_members;
-  CREATE TABLE v1_mohaa_tournaments LIKE smf_mohaa_tournaments;
+  CREATE TABLE v1_mohaa_tournaments (id_tournament INT UNSIGNED AUTO_INCREMENT PRIMARY KEY, name VARCHAR(255) NOT NULL,
+    description TEXT, format VARCHAR(20) DEFAULT 'single_elim', game_type VARCHAR(50) DEFAULT 'tdm',
+    max_teams INT UNSIGNED DEFAULT 16, status VARCHAR(20) DEFAULT 'open', tournament_start INT UNSIGNED DEFAULT 0,
+    tournament_end INT UNSIGNED DEFAULT 0, prize_description TEXT, rules TEXT, created_by INT UNSIGNED DEFAULT 0,
+    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, KEY (status));
   CREATE TABLE v1_mohaa_teams (id_team INT UNSIGNED AUTO_INCREMENT PRIMARY KEY, team_name VARCHAR(255) NOT NULL UNIQUE,
     team_tag VARCHAR(10) DEFAULT '', description TEXT, logo_url VARCHAR(255) DEFAULT '', website VARCHAR(255) DEFAULT '',
     id_captain INT UNSIGNED DEFAULT 0, founded_date INT UNSIGNED DEFAULT 0, status VARCHAR(20) DEFAULT 'active',
@@ -271,7 +290,15 @@ mdb_query "CREATE TABLE v1_mohaa_identities LIKE smf_mohaa_identities;
   INSERT INTO v2_mohaa_identities SELECT * FROM smf_mohaa_identities;
   CREATE TABLE v2_members LIKE smf_members;
   INSERT INTO v2_members SELECT * FROM smf_members;
-  CREATE TABLE v2_mohaa_tournaments LIKE smf_mohaa_tournaments;
+  CREATE TABLE v2_mohaa_tournaments (id_tournament INT UNSIGNED AUTO_INCREMENT PRIMARY KEY,
+    id_creator INT UNSIGNED DEFAULT 0, name VARCHAR(255) NOT NULL, description TEXT,
+    tournament_type ENUM('single_elim','double_elim','round_robin','swiss') DEFAULT 'single_elim',
+    team_size TINYINT UNSIGNED DEFAULT 1, max_teams INT UNSIGNED DEFAULT 16, game_mode VARCHAR(50) DEFAULT 'tdm',
+    maps TEXT, rules TEXT, prize_info TEXT,
+    status ENUM('draft','registration','active','completed','cancelled') DEFAULT 'draft',
+    registration_start INT UNSIGNED DEFAULT 0, registration_end INT UNSIGNED DEFAULT 0,
+    tournament_start INT UNSIGNED DEFAULT 0, tournament_end INT UNSIGNED DEFAULT 0, created_date INT UNSIGNED DEFAULT 0,
+    KEY (status), KEY (id_creator));
   CREATE TABLE v2_mohaa_teams (id_team INT UNSIGNED AUTO_INCREMENT PRIMARY KEY, team_name VARCHAR(100) NOT NULL UNIQUE,
     team_tag VARCHAR(10) DEFAULT '', description TEXT, logo_url VARCHAR(255) DEFAULT '', banner_url VARCHAR(255) DEFAULT '',
     id_captain INT UNSIGNED NOT NULL, founded_date INT UNSIGNED DEFAULT 0,
@@ -295,6 +322,8 @@ for v in v1 v2; do
   mdb_query "INSERT INTO ${v}_mohaa_teams (id_team, team_name, id_captain) SELECT id_team, team_name, id_captain FROM smf_mohaa_teams;
     INSERT INTO ${v}_mohaa_team_members (id_team, id_member, role, joined_date, status)
       SELECT id_team, id_member, role, joined_date, status FROM smf_mohaa_team_members;
+    INSERT INTO mohstats_team_memberships (forum_prefix, id_team, id_member, joined_ms, left_ms)
+      SELECT '${v}_', id_team, id_member, joined_ms, left_ms FROM mohstats_team_memberships WHERE forum_prefix = 'smf_';
     CREATE TABLE ${v}_mohaa_achievement_defs LIKE smf_mohaa_achievement_defs;
     CREATE TABLE ${v}_mohaa_player_achievements LIKE smf_mohaa_player_achievements;
     CREATE TABLE ${v}_mohaa_achievement_progress LIKE smf_mohaa_achievement_progress;"
@@ -315,19 +344,36 @@ for v in v1 v2; do
     "$MOHSTATS_BIN_DIR/achievd" >"$STACK_DIR/logs/achievd_$v.log" 2>&1 &
   eval "PID_$v=\$!"
 done
+# (the achievds poll before the games end: their schedule leaves them 15 s to see it)
+GV1=$(game t7_gv1 "301 302" "304 305" allies 1 0)
+GV2=$(game t7_gv2 "306" "307" axis 0 2)
+check "games v1 and v2 are in ClickHouse" test -n "$GV1" -a -n "$GV2"
+AT=$(($(date +%s) - 14))
+mdb_query "INSERT INTO v1_mohaa_tournament_matches (id_match, id_tournament, id_team_a, id_team_b, match_date)
+    VALUES (22, 6, 71, 72, $AT);
+  INSERT INTO v2_mohaa_tournament_matches (id_match, id_tournament, round_number, match_number, id_team1, id_team2,
+    status, scheduled_time) VALUES (32, 7, 1, 2, 73, 74, 'scheduled', $AT), (33, 7, 2, 1, 71, NULL, 'pending', NULL)"
 check "v1 (install.sql): recorded" retry 30 eval '[ "$(mdb_query "SELECT winner_id FROM v1_mohaa_tournament_matches WHERE id_match = 21")" = 71 ]'
-check_eq "v1: Bravo (team a, axis) lost 3-5 to Alpha: scores and history in smf-mohaa's columns" \
-  "3 5;71 72 win obj/obj_team2 5 3;72 71 loss obj/obj_team2 3 5;" \
-  "$(mdb_query "SELECT score_a, score_b FROM v1_mohaa_tournament_matches WHERE id_match = 21" | tr '\t' ' ' | tr '\n' ';')$(
+check "v1: match 22 linked to game v1 automatically (match_date)" retry 30 eval \
+  '[ "$(mdb_query "SELECT CONCAT(match_id, \" \", source) FROM mohstats_tournament_links WHERE id_match = 22")" = "$GV1 auto" ]'
+check "...and recorded" retry 20 eval '[ "$(mdb_query "SELECT winner_id FROM v1_mohaa_tournament_matches WHERE id_match = 22")" = 71 ]'
+check_eq "v1: Bravo (team a, axis) lost 3-5 to Alpha (21), Alpha beat Bravo 1-0 (22): scores and history in smf-mohaa's columns" \
+  "3 5;1 0;71 72 win obj/obj_team2 5 3;71 72 win obj/obj_team2 1 0;72 71 loss obj/obj_team2 3 5;72 71 loss obj/obj_team2 0 1;" \
+  "$(mdb_query "SELECT score_a, score_b FROM v1_mohaa_tournament_matches WHERE id_match IN (21, 22) ORDER BY id_match" | tr '\t' ' ' | tr '\n' ';')$(
     history v1_ "score_us, score_them")"
-check_eq "v1: wins and losses (no draws column)" "71 1 0;72 0 1;" \
+check_eq "v1: wins and losses (no draws column)" "71 2 0;72 0 2;" \
   "$(mdb_query "SELECT id_team, wins, losses FROM v1_mohaa_teams WHERE id_team IN (71, 72) ORDER BY id_team" | tr '\t' ' ' | tr '\n' ';')"
 check "v2 (plugin): recorded" retry 30 eval '[ "$(mdb_query "SELECT status FROM v2_mohaa_tournament_matches WHERE id_match = 31")" = completed ]'
-check_eq "v2: a draw, no winner, the game linked; history in the plugin's columns; draws counted" \
-  "NULL 2 2 $G5;73 74 draw dm/mohdm1 Delta 7 2 2;74 73 draw dm/mohdm1 Charlie 7 2 2;73 0 0 1;74 0 0 1;" \
-  "$(mdb_query "SELECT IFNULL(id_winner, 'NULL'), team1_score, team2_score, game_match_id FROM v2_mohaa_tournament_matches WHERE id_match = 31" | tr '\t' ' ' | tr '\n' ';')$(
+check "v2: match 32 linked to game v2 automatically (scheduled_time)" retry 30 eval \
+  '[ "$(mdb_query "SELECT CONCAT(match_id, \" \", source) FROM mohstats_tournament_links WHERE id_match = 32")" = "$GV2 auto" ]'
+check "...and recorded" retry 20 eval '[ "$(mdb_query "SELECT status FROM v2_mohaa_tournament_matches WHERE id_match = 32")" = completed ]'
+check_eq "v2: a draw (31), no winner; Delta won 32 2-0; the games linked; history in the plugin's columns; draws counted" \
+  "NULL 2 2 $G5;74 0 2 $GV2;73 74 draw dm/mohdm1 Delta 7 2 2;73 74 loss obj/obj_team2 Delta 7 0 2;74 73 draw dm/mohdm1 Charlie 7 2 2;74 73 win obj/obj_team2 Charlie 7 2 0;73 0 1 1;74 1 0 1;" \
+  "$(mdb_query "SELECT IFNULL(id_winner, 'NULL'), team1_score, team2_score, game_match_id FROM v2_mohaa_tournament_matches WHERE id_match IN (31, 32) ORDER BY id_match" | tr '\t' ' ' | tr '\n' ';')$(
     history v2_ "opponent_name, id_tournament, team_score, opponent_score")$(
     mdb_query "SELECT id_team, wins, losses, draws FROM v2_mohaa_teams WHERE id_team IN (73, 74) ORDER BY id_team" | tr '\t' ' ' | tr '\n' ';')"
+check_eq "v2: Delta, winner of match 2 of round 1, goes into match 33's slot 2 (slot 1 kept)" "71 74" \
+  "$(mdb_query "SELECT id_team1, id_team2 FROM v2_mohaa_tournament_matches WHERE id_match = 33" | tr '\t' ' ')"
 check "v1 and v2: the same team ratings" retry 20 eval \
   '[ "$(ratings v1_)|$(ratings v2_)" = "71 1280;72 800;73 1000;74 1000;|71 1280;72 800;73 1000;74 1000;" ]'
 kill -TERM "$PID_v1" "$PID_v2"
@@ -363,17 +409,20 @@ check_eq "v1: tournament 6's match 21 as this schema's 11" "$(q tournament/5 | e
 check_eq "v2: tournament 7's match 31 as this schema's 14" "$(q tournament/5 | entry 14 '.bracket[].matches[]')" \
   "$(qv v2 tournament/7 | entry 31 '.bracket[].matches[]')"
 h=$(qv v1 team/71/matches)
-check_eq "v1: team 71's history: only this forum's match 21, as this schema's 11" \
-  "1 1 $(q team/71/matches | entry 11 '.matches[]')" "$(jq -r '"\(.played) \(.wins)"' <<<"$h") $(entry 21 '.matches[]' <<<"$h")"
+check_eq "v1: team 71's history: only this forum's matches 21 and 22, 21 as this schema's 11" \
+  "2 2 $(q team/71/matches | entry 11 '.matches[]')" "$(jq -r '"\(.played) \(.wins)"' <<<"$h") $(entry 21 '.matches[]' <<<"$h")"
 h=$(qv v2 team/73/matches)
-check_eq "v2: team 73's history: match 31, as this schema's 14" \
-  "1 $(q team/73/matches | entry 14 '.matches[]')" "$(jq -r .played <<<"$h") $(entry 31 '.matches[]' <<<"$h")"
-check_eq "v1: head to head 72 v 71: Bravo lost match 21" "1 0 1 Alpha" \
+check_eq "v2: team 73's history: matches 31 and 32, 31 as this schema's 14" \
+  "2 $(q team/73/matches | entry 14 '.matches[]')" "$(jq -r .played <<<"$h") $(entry 31 '.matches[]' <<<"$h")"
+check_eq "v1: head to head 72 v 71: Bravo lost matches 21 and 22" "2 0 2 Alpha" \
   "$(qv v1 team/72/vs/71 | jq -r '"\(.played) \(.wins) \(.losses) \(.opponent.team_name)"')"
-check_eq "v1: member 301's record: match 21 won with Alpha in the Winter Cup" "1 1 0 Winter Cup Alpha" \
+check_eq "v1: member 301's record: matches 21 and 22 won with Alpha in the Winter Cup" "2 2 0 Winter Cup Alpha" \
   "$(qv v1 member/301/tournaments | jq -r '"\(.played) \(.wins) \(.losses) \(.tournaments[0].tournament_name) \(.tournaments[0].team_name)"')"
-check_eq "v2: member 306's record: the draw with Charlie" "1 0 0 1 Charlie" \
+check_eq "v2: member 306's record: the draw and the loss with Charlie" "2 0 1 1 Charlie" \
   "$(qv v2 member/306/tournaments | jq -r '"\(.played) \(.wins) \(.losses) \(.draws) \(.tournaments[0].team_name)"')"
+check_eq "v1 (install.sql's tournaments) and v2 (the plugin's): tournaments 6 and 7 by name, the plugin's times as numbers" \
+  "Winter Cup|Winter Cup number" \
+  "$(qv v1 tournament/6 | jq -r .tournament.name)|$(qv v2 tournament/7 | jq -r '"\(.tournament.name) \(.tournament.registration_start | type)"')"
 check_eq "v1: team 71's rating as its forum column" 1280 "$(qv v1 team/71/rating | jq -r .forum_rating)"
 kill -TERM "${VPID[v1]}" "${VPID[v2]}"
 wait "${VPID[v1]}" "${VPID[v2]}" 2>/dev/null
@@ -443,6 +492,24 @@ check "match 16 is recorded" retry 20 eval '[ "$(mdb_query "SELECT COUNT(*) FROM
 check_eq "...from game 11, where Alpha (team a) won, and so is the bracket match" "$G11 a;71 $G11;" \
   "$(mdb_query "SELECT match_id, result FROM mohstats_tournament_results WHERE id_match = 16" | tr '\t' ' ' | tr '\n' ';')$(
     mdb_query "SELECT id_winner, game_match_id FROM smf_mohaa_tournament_matches WHERE id_match = 16" | tr '\t' ' ' | tr '\n' ';')"
+
+# --- a player-based bracket (the plugin's: id_player1/id_player2 without teams), its winner advanced -------------
+# Game 10 is free again (match 16 moved to game 11): 301 (allies) lost it to 304 (axis), 0-1.
+rows_before=$(mdb_query "SELECT COUNT(*) FROM smf_mohaa_team_matches")
+mdb_query "INSERT INTO smf_mohaa_tournaments (id_tournament, name) VALUES (14, 'Duel Cup');
+  INSERT INTO smf_mohaa_tournament_matches (id_match, id_tournament, round_number, match_number, id_player1, id_player2)
+    VALUES (90, 14, 1, 1, 301, 304), (91, 14, 2, 1, NULL, 309)"
+check_eq "linking 90 (player 301 v player 304) to game 10: 200" 200 "$(link 90 "{\"match_id\": \"$G10\"}" | cut -d' ' -f1)"
+check "...recorded" retry 20 eval '[ "$(mdb_query "SELECT COUNT(*) FROM mohstats_tournament_results WHERE id_match = 90")" = 1 ]'
+check_eq "...304 won 1-0, the members in the mark and not the teams, no team history; 304 into match 91's slot 1" \
+  "304 304 0 1 completed $G10;0 0 301 304 b;304 309;$rows_before" \
+  "$(mdb_query "SELECT id_winner, winner_id, team1_score, team2_score, status, game_match_id FROM smf_mohaa_tournament_matches WHERE id_match = 90" | tr '\t' ' ' | tr '\n' ';')$(
+    mdb_query "SELECT id_team_a, id_team_b, id_player_a, id_player_b, result FROM mohstats_tournament_results WHERE id_match = 90" | tr '\t' ' ' | tr '\n' ';')$(
+    mdb_query "SELECT id_player1, id_player2 FROM smf_mohaa_tournament_matches WHERE id_match = 91" | tr '\t' ' ' | tr '\n' ';')$(
+    mdb_query "SELECT COUNT(*) FROM smf_mohaa_team_matches")"
+
+check_eq "member 308's record: Bravo's matches while he was in it (11, 12), not those after (15, 16, 2000)" \
+  "2 1 1 12 11" "$(q member/308/tournaments | jq -r '"\(.played) \(.wins) \(.losses) " + ([.matches[].tournament_match_id] | join(" "))')"
 
 # --- automatic links chosen by the teams' players, never a game that fits two matches; a standby achievd --------
 # A second achievd on the same stack stands by while the first holds the lease: its tournament thread polls
