@@ -72,14 +72,16 @@ static void observe(void *arg, const match_ref *ref, const match_data *d, const 
     const match_facts *f = &d->f;
     if (plan->rated && plan->family != RFAM_FFA && plan->nteams == 2) {
         double kd_sum[2] = {0, 0}, kd_n[2] = {0, 0}, p_winner = 0.5;
+        /* Both predictions know only the roster present at the start (match_rating.h): the K/D baseline averages
+         * the members there at the start, on their first side, as the ratings' chance (win_prob) counts them. */
         for (size_t i = 0; i < f->nplayers; i++) {
-            if (plan->verdict[i] != PLAYER_RATED)
-                continue;
-            int side = f->players[i].side == SIDE_ALLIES ? 0 : 1;
-            kd_sum[side] += prior_kd(e->kd, f->players[i].guid);
-            kd_n[side] += 1;
             if (plan->team[i] == 0)
                 p_winner = win_prob[i];
+            if (plan->start_team[i] < 0 || !rating_guid_ratable(f->players[i].guid))
+                continue;
+            int side = f->players[i].first_side == SIDE_ALLIES ? 0 : 1;
+            kd_sum[side] += prior_kd(e->kd, f->players[i].guid);
+            kd_n[side] += 1;
         }
         int allies_won = f->winner == SIDE_ALLIES;
         const map_record *mr = hashmap_get(e->maps, d->map, strlen(d->map));
