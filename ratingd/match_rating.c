@@ -9,7 +9,6 @@
 #include <strings.h>
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-#define MS_PER_DAY 86400000.0
 
 static const char *const family_names[RFAM__COUNT] = {"ffa", "team", "objective"};
 
@@ -293,9 +292,7 @@ int match_plan_apply(const match_plan *plan, const rating_model *m, double inact
         return -ENOMEM;
     }
     for (size_t i = 0; i < plan->nplayers; i++)
-        if (last_ms[i] > 0 && end_ms > last_ms[i])
-            before[i].sigma = rating_after_inactivity(m, before[i].sigma, (double)(end_ms - last_ms[i]) / MS_PER_DAY,
-                                                      inactivity_per_day);
+        before[i].sigma = rating_sigma_at(m, before[i].sigma, last_ms[i], end_ms, inactivity_per_day);
     /* Each team's players side by side in players[], in the facts' order (sorted by GUID by the caller), so that
      * the arithmetic runs in the same order every time. */
     size_t off = 0;
