@@ -4,6 +4,8 @@
  * |--------------------------------------------|------------------------------------------|-------------------------|
  * | GET /stats/leaderboard/global?stat=rating  | family, period, limit, offset, page,     | {players[{rank, guid,   |
  * | (also /stats/leaderboard/rating, ...)      | count_only                               | mu, sigma, ...}], total}|
+ * | GET /stats/leaderboard/gametype/{gt}       | the same, the family {gt}'s              | the same                |
+ * |     ?stat=rating                           |                                          |                         |
  * | GET /stats/player/{guid}/ratings           | family, limit                            | {guid, points[], total} |
  * | GET /stats/match/{id}/ratings              | -                                        | {rated, reason, teams[],|
  * | GET /stats/match/{id}/predictions          | -                                        | players[], skipped[]}   |
@@ -409,6 +411,34 @@ const endpoint rating_leaderboard_endpoint = {
     .args_size = sizeof(lb_args),
     .params = {{PARAM_PERIOD, "period", offsetof(lb_args, p), 0, "must be all, day, week, month or year", NULL},
                {PARAM_CHOICE, "family", offsetof(lb_args, family), 0, FAMILY_WHY, default_family},
+               {PARAM_PAGING, "limit", offsetof(lb_args, pg), 25, NULL, NULL},
+               {PARAM_FLAG, "count_only", offsetof(lb_args, count_only), 0, NULL, NULL},
+               {PARAM_SETTING, MIN_MATCHES_VAR, offsetof(lb_args, min_matches), MIN_MATCHES_DEFAULT, NULL, NULL, 1}},
+    .start = lb_start,
+};
+
+/* {gt} of /stats/leaderboard/gametype/{gt}?stat=rating: a game type id (gametype.c's; ffa read as dm), standing for
+ * the family its matches are rated in (docs/ratings.md, "Families"): ratings are per family, not per game type. */
+static const param_choice gt_families[] = {
+    {"dm", "ffa", NULL},        {"ffa", "ffa", NULL},       {"tdm", "team", NULL},      {"rb", "objective", NULL},
+    {"obj", "objective", NULL}, {"tow", "objective", NULL}, {"lib", "objective", NULL}, {"ctf", "objective", NULL},
+    {NULL, NULL, NULL},
+};
+
+const endpoint rating_gametype_leaderboard_endpoint = {
+    .path = "/stats/leaderboard/gametype/{gt}?stat=rating",
+    .key = "lbrgt",
+    .args_size = sizeof(lb_args),
+    .params = {{.kind = PARAM_PATH_CHOICE,
+                .name = "gt",
+                .at = offsetof(lb_args, family),
+                .why = "must be a game type id such as dm, tdm or obj",
+                .choices = gt_families,
+                .max = 15,
+                .shown = "gametype",
+                .unknown = "No rating for game type '%s': ratings are kept for dm, tdm, rb, obj, tow, lib and ctf, "
+                           "per family (docs/ratings.md)."},
+               {PARAM_PERIOD, "period", offsetof(lb_args, p), 0, "must be all, day, week, month or year", NULL},
                {PARAM_PAGING, "limit", offsetof(lb_args, pg), 25, NULL, NULL},
                {PARAM_FLAG, "count_only", offsetof(lb_args, count_only), 0, NULL, NULL},
                {PARAM_SETTING, MIN_MATCHES_VAR, offsetof(lb_args, min_matches), MIN_MATCHES_DEFAULT, NULL, NULL, 1}},

@@ -21,6 +21,9 @@ int rating_settings_load(void);
 /* GET /stats/leaderboard...?stat=rating (family, period, limit, offset, page, count_only): the endpoint that answers
  * instead of the stats' leaderboard (leaderboard.c's endpoint.instead). */
 extern const endpoint rating_leaderboard_endpoint;
+/* GET /stats/leaderboard/gametype/{gt}?stat=rating: the same board of the family {gt} is rated in (gametype.c's
+ * endpoint.instead). */
+extern const endpoint rating_gametype_leaderboard_endpoint;
 
 /* The time the served sigmas are widened to (rating_served): now, in ms since the epoch. */
 uint64_t rating_now_ms(void);

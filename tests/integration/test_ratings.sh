@@ -193,6 +193,11 @@ check_eq "rating leaderboard: count_only, the default family (team: nobody) and 
 $(json_get "$API/stats/leaderboard/global?stat=rating" '"\(.total) \(.stat) \(.family) \(.min_matches)"')"
 check_eq "rating leaderboard: an unknown family is 400" 400 \
   "$(http_status "$API/stats/leaderboard/global?stat=rating&family=ctf")"
+# /stats/leaderboard/gametype/{gt} ranks by kills; stat=rating is the rating leaderboard of the type's family.
+gtb='"\(.family) \(.total) \([.players[] | "\(.guid) \(.mu)"] | join(" "))"'
+check_eq "/stats/leaderboard/gametype/{gt}?stat=rating: obj is the objective family's rating leaderboard, dm free-for-all's; other 404" \
+  "$(json_get "$API/stats/leaderboard/global?stat=rating&family=objective" "$gtb") | $(json_get "$API/stats/leaderboard/global?stat=rating&family=ffa" "$gtb") | 404" \
+  "$(json_get "$API/stats/leaderboard/gametype/obj?stat=rating" "$gtb") | $(json_get "$API/stats/leaderboard/gametype/dm?stat=rating" "$gtb") | $(http_status "$API/stats/leaderboard/gametype/other?stat=rating")"
 
 # The profile: each family's current rating (a new player's where none), and the rating of the family played most.
 # mine GUID FAMILY AS_OF_MS: the player's current rating in FAMILY as served at AS_OF_MS.
