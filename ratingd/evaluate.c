@@ -389,37 +389,56 @@ static double ffa_kd_p(const ffa_samples *s, const ffa_match *m, size_t k, doubl
     return exp(b * x->kd) / z;
 }
 
-/* Fit the K/D softmax's b on matches [0, n) by Newton's method on the log-likelihood of who finished first: its
- * slope is the winner's K/D less the field's mean under the softmax, its curvature minus their variance. */
+/* The log-likelihood of who finished first in matches [0, n) under the K/D softmax of b, with its slope (the
+ * winners' K/D less the field's mean under the softmax) and its curvature (minus their variance) when not NULL. */
+static double ffa_kd_loglik(const ffa_samples *s, size_t n, double b, double *slope, double *curve)
+{
+    double ll = 0, g = 0, h = 0;
+    for (size_t i = 0; i < n; i++) {
+        const ffa_match *m = &s->matches[i];
+        for (size_t k = m->first; k < m->first + m->n; k++) {
+            const ffa_entry *x = &s->entries[k];
+            if (!x->won)
+                continue;
+            double z = 0, mean = 0, sq = 0;
+            for (size_t j = 0; j <= m->nfield; j++) {
+                if (j == m->nfield && x->at_start)
+                    break;
+                double v = j < m->nfield ? s->field[m->field_first + j] : x->kd, w = exp(b * v);
+                z += w;
+                mean += w * v;
+                sq += w * v * v;
+            }
+            mean /= z;
+            ll += b * x->kd - log(z);
+            g += x->kd - mean;
+            h -= sq / z - mean * mean;
+        }
+    }
+    if (slope)
+        *slope = g;
+    if (curve)
+        *curve = h;
+    return ll;
+}
+
+/* Fit the K/D softmax's b on matches [0, n): Newton's method on the log-likelihood of who finished first, each step
+ * halved until the likelihood grows (a full step from a flat start can overshoot far into a peaked softmax). */
 static double fit_ffa_kd(const ffa_samples *s, size_t n)
 {
-    double b = 0;
-    for (int it = 0; it < 50; it++) {
-        double g = 0, h = 1e-9;
-        for (size_t i = 0; i < n; i++) {
-            const ffa_match *m = &s->matches[i];
-            for (size_t k = m->first; k < m->first + m->n; k++) {
-                const ffa_entry *x = &s->entries[k];
-                if (!x->won)
-                    continue;
-                double z = 0, mean = 0, sq = 0;
-                for (size_t j = 0; j <= m->nfield; j++) {
-                    if (j == m->nfield && x->at_start)
-                        break;
-                    double v = j < m->nfield ? s->field[m->field_first + j] : x->kd, w = exp(b * v);
-                    z += w;
-                    mean += w * v;
-                    sq += w * v * v;
-                }
-                mean /= z;
-                g += x->kd - mean;
-                h += sq / z - mean * mean;
-            }
+    double b = 0, g, h, ll = ffa_kd_loglik(s, n, b, &g, &h);
+    for (int it = 0; it < 100; it++) {
+        double step = g / (-h + 1e-9), next = ll - 1;
+        int halvings = 0;
+        for (; halvings < 40; halvings++, step /= 2) {
+            next = ffa_kd_loglik(s, n, b + step, NULL, NULL);
+            if (next >= ll)
+                break;
         }
-        double d = g / h;
-        b += d > 5 ? 5 : d < -5 ? -5 : d;
-        if (fabs(d) < 1e-10)
+        if (halvings == 40 || fabs(step) < 1e-10)
             break;
+        b += step;
+        ll = ffa_kd_loglik(s, n, b, &g, &h);
     }
     return b;
 }
