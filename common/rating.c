@@ -205,6 +205,15 @@ void rating_win_probabilities(const rating_model *m, const rating_team *teams, s
         out[i] /= total;
 }
 
+#define MS_PER_DAY 86400000.0
+
+double rating_sigma_at(const rating_model *m, double sigma, uint64_t last_ms, uint64_t now_ms, double per_day)
+{
+    if (last_ms == 0 || now_ms <= last_ms)
+        return sigma;
+    return rating_after_inactivity(m, sigma, (double)(now_ms - last_ms) / MS_PER_DAY, per_day);
+}
+
 double rating_after_inactivity(const rating_model *m, double sigma, double days, double per_day)
 {
     if (!(days > 0))

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct {
     double mu, sigma;
@@ -69,6 +70,12 @@ void rating_win_probabilities(const rating_model *m, const rating_team *teams, s
 /* sigma after days without a rated match: the variance grows by per_day^2 a day (Glicko's rating periods), up to a
  * new player's sigma. */
 double rating_after_inactivity(const rating_model *m, double sigma, double days, double per_day);
+
+/* A stored sigma as of now_ms, its player's last rated match in the family having ended at last_ms (0: never
+ * rated, unchanged): rating_after_inactivity for the days between, at RATING_INACTIVITY_SIGMA_PER_DAY. The one rule
+ * of both ratingd (the prior a match starts from) and queryd (the sigma it serves, and ranks and predicts with), so
+ * that an absent player's uncertainty is served as it will count when they play again. */
+double rating_sigma_at(const rating_model *m, double sigma, uint64_t last_ms, uint64_t now_ms, double per_day);
 
 /* The conservative estimate leaderboards sort by: mu - 3 sigma (99.7% sure the skill is at least this). */
 double rating_ordinal(rating r);

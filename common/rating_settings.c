@@ -13,6 +13,9 @@ const config_var rating_model_config_vars[] = {
      "how far one match's performance scatters around a player's skill: OpenSkill's default 25/6 (it predicted best "
      "on the learning parts of both simulated worlds), for ratingd's updates and stored win probabilities and "
      "queryd's served chances alike; `ratingd evaluate` scores a value on past matches before it is used"},
+    {"RATING_INACTIVITY_SIGMA_PER_DAY", "0.4",
+     "how fast uncertainty grows without rated matches: sigma^2 grows by this squared per day, up to a new "
+     "player's; ratingd widens a returning player's prior by it, queryd the sigma it serves, ranks and predicts with"},
     {NULL, NULL, NULL},
 };
 
@@ -27,5 +30,18 @@ int rating_model_load(rating_model *m)
         return -EINVAL;
     }
     m->beta = v;
+    return 0;
+}
+
+int rating_inactivity_load(double *per_day)
+{
+    const char *s = config_get("RATING_INACTIVITY_SIGMA_PER_DAY");
+    char *end = NULL;
+    double v = s ? strtod(s, &end) : NAN;
+    if (!s || end == s || *end || !(v >= 0 && v <= 100)) {
+        log_error("RATING_INACTIVITY_SIGMA_PER_DAY must be a number between 0 and 100");
+        return -EINVAL;
+    }
+    *per_day = v;
     return 0;
 }

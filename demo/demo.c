@@ -4,7 +4,7 @@
  *
  * Usage: demo_world --url FRONT_DOOR [--servers N] [--players N] [--rate EVENTS_PER_S] [--match-seconds S]
  *                   [--seconds S] [--state FILE] [--members FILE] [--skills FILE] [--seed N]
- *                   [--fast --matches N]
+ *                   [--fast --matches N] [--ffa SHARE]
  *
  * Every player has a hidden skill (an Elo-like number) that decides who wins a fight and how often they hit the
  * head, and favourite weapons, so leaderboards and ratings have something real to find (in the demo's first run the
@@ -23,6 +23,9 @@
  * of days (tests/bench/ratings_eval.sh). The events are the same; only their batching differs: a batch goes at
  * FAST_BATCH events or a match's end, not after each kill or 2 s, and connections are kept open, because the
  * tracker's small requests would make the front door, not the simulation, the limit.
+ * --ffa SHARE makes that share of the matches free-for-all (game type 1 on the dm maps: every player for themselves,
+ * team "freeforall", no team_win), so that the free-for-all ratings can be measured too (tests/bench/ratings_eval.sh).
+ * At 0 (the default) the world draws exactly the random numbers it drew before the option existed.
  * SIGINT/SIGTERM flush what is queued and stop. */
 #include <errno.h>
 #include <getopt.h>
@@ -71,6 +74,15 @@ static const demo_map maps[] = {
 };
 #define NMAPS (sizeof maps / sizeof maps[0])
 
+/* --ffa: the free-for-all maps, game type 1 (dm). */
+static const demo_map ffa_maps[] = {
+    {"dm/mohdm1", "1", 1, 2600, {{-0.5, 0.4}, {0.3, 0.5}, {0.1, -0.4}, {-0.6, -0.6}}},
+    {"dm/mohdm2", "1", 1, 2200, {{0.0, 0.0}, {0.5, -0.5}, {-0.5, 0.6}, {0.6, 0.4}}},
+    {"dm/mohdm6", "1", 1, 2800, {{-0.4, -0.4}, {0.4, 0.4}, {0.4, -0.3}, {-0.3, 0.5}}},
+};
+#define NFFA_MAPS (sizeof ffa_maps / sizeof ffa_maps[0])
+#define FFA_TEAM "freeforall" /* the engine's team in free-for-all: no side */
+
 /* The weapons of each side (indexes into tracker_events.c's weapons[]) and how far they reach. */
 static const unsigned allied_weapons[] = {1, 2, 4, 5, 7, 9, 10, 12};
 static const unsigned axis_weapons[] = {0, 3, 8, 14, 6, 9, 11, 13};
@@ -116,6 +128,7 @@ typedef struct {
     bytebuf queue;
     unsigned queued;
     unsigned map_index;
+    bool ffa; /* this match is free-for-all (--ffa) */
 } demo_server;
 
 typedef struct {
@@ -125,9 +138,10 @@ typedef struct {
     uint64_t seed;
     bool fast;        /* simulated clock, no pause between ticks (see the top of the file) */
     uint64_t matches; /* --fast: stop after this many matches ended */
+    double ffa;       /* the share of free-for-all matches */
 } options;
 
-static options opt = {NULL, NULL, NULL, NULL, 3, 36, 3.0, 600, 0, 1, false, 0};
+static options opt = {NULL, NULL, NULL, NULL, 3, 36, 3.0, 600, 0, 1, false, 0, 0};
 static demo_server servers[MAX_SERVERS];
 static demo_player players[MAX_PLAYERS];
 static rng world;
@@ -347,7 +361,7 @@ static void player_join(demo_server *s, demo_player *dp)
     for (unsigned i = 0; i < n; i++)
         if (&players[on[i]] != dp && side_of(&players[on[i]].p) == 1)
             axis++;
-    dp->p.team = axis * 2 < n - 1 ? "german" : "american";
+    dp->p.team = s->ffa ? FFA_TEAM : axis * 2 < n - 1 ? "german" : "american";
     snprintf(dp->p.guid, sizeof dp->p.guid, "unauth_%u", slot);
     dp->p.smf_id[0] = '\0';
     dp->p.weapon = pick_weapon(dp);
@@ -384,8 +398,15 @@ static void player_leave(demo_server *s, demo_player *dp)
 /* A new map on s: new session and match id, match_start, everybody spawns. */
 static void match_start(demo_server *s)
 {
-    s->map_index = (s->map_index + 1 + rng_below(&world, 2)) % NMAPS;
-    s->map = &maps[s->map_index];
+    bool was_ffa = s->ffa;
+    /* Drawn only with --ffa, so that without it the world is the one it always was. */
+    s->ffa = opt.ffa > 0 && rng_unit(&world) < opt.ffa;
+    if (s->ffa) {
+        s->map = &ffa_maps[rng_below(&world, NFFA_MAPS)];
+    } else {
+        s->map_index = (s->map_index + 1 + rng_below(&world, 2)) % NMAPS;
+        s->map = &maps[s->map_index];
+    }
     snprintf(s->session, sizeof s->session, "sess_%016" PRIx64, rng_next(&world));
     snprintf(s->match_id, sizeof s->match_id, "match_%016" PRIx64, rng_next(&world));
     s->level_time = rng_range(&world, 3, 8);
@@ -400,6 +421,9 @@ static void match_start(demo_server *s)
     put_num(&o, "maxclients", 24);
     event_end(s, &o);
     unsigned on[MAX_PLAYERS], n = roster(s, on, false);
+    /* Everyone is on their own in free-for-all; after one, the sides are dealt out again, alternately. */
+    for (unsigned i = 0; i < n && (s->ffa || was_ffa); i++)
+        players[on[i]].p.team = s->ffa ? FFA_TEAM : i % 2 ? "german" : "american";
     for (unsigned i = 0; i < n; i++)
         emit_spawn(s, &players[on[i]]);
 }
@@ -407,11 +431,15 @@ static void match_start(demo_server *s)
 /* The match on s ends: team_win and match_end for the side with more kills, then the final flush. */
 static void match_end(demo_server *s)
 {
-    const char *winner = s->kills[0] >= s->kills[1] ? "allies" : "axis";
-    json_obj o = event_begin(s);
-    envelope(&o, s, "team_win");
-    put_str(&o, NULL, "teamnum", winner);
-    event_end(s, &o);
+    /* free-for-all: no team wins; the ratings place players by their scores */
+    const char *winner = s->ffa ? "" : s->kills[0] >= s->kills[1] ? "allies" : "axis";
+    json_obj o;
+    if (!s->ffa) {
+        o = event_begin(s);
+        envelope(&o, s, "team_win");
+        put_str(&o, NULL, "teamnum", winner);
+        event_end(s, &o);
+    }
     o = event_begin(s);
     envelope(&o, s, "match_end");
     put_str(&o, NULL, "map", s->map->mapname);
@@ -431,7 +459,7 @@ static void fight(demo_server *s)
     demo_player *a = &players[alive[rng_below(&world, n)]], *b = NULL;
     for (unsigned tries = 0; tries < 8 && !b; tries++) {
         demo_player *c = &players[alive[rng_below(&world, n)]];
-        if (side_of(&c->p) != side_of(&a->p))
+        if (s->ffa ? c != a : side_of(&c->p) != side_of(&a->p))
             b = c;
     }
     if (!b)
@@ -460,7 +488,8 @@ static void fight(demo_server *s)
     put_str(&o, NULL, "mod", weapons[w].mod);
     put_fixed3(&o, NULL, "damage", rng_range(&world, 40, 120));
     event_end(s, &o);
-    s->kills[side_of(&killer->p)]++;
+    if (!s->ffa)
+        s->kills[side_of(&killer->p)]++;
     victim->dead_until = s->level_time + rng_range(&world, 2, 6);
     if (!opt.fast)
         server_flush(s); /* the tracker flushes at once after every kill */
@@ -578,7 +607,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: demo_world --url FRONT_DOOR [--servers N] [--players N] [--rate EVENTS_PER_S] "
                     "[--match-seconds S] [--seconds S] [--state FILE] [--members FILE] [--skills FILE] [--seed N] "
-                    "[--fast --matches N]\n");
+                    "[--fast --matches N] [--ffa SHARE]\n");
     exit(2);
 }
 
@@ -598,6 +627,7 @@ static void parse_options(int argc, char **argv)
         {"seed", required_argument, NULL, 'x'},
         {"fast", no_argument, NULL, 'F'},
         {"matches", required_argument, NULL, 'n'},
+        {"ffa", required_argument, NULL, 'a'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -639,6 +669,9 @@ static void parse_options(int argc, char **argv)
         case 'n':
             opt.matches = strtoull(optarg, NULL, 10);
             break;
+        case 'a':
+            opt.ffa = strtod(optarg, NULL);
+            break;
         default:
             usage();
         }
@@ -646,10 +679,11 @@ static void parse_options(int argc, char **argv)
     if (!opt.url || optind != argc)
         usage();
     if (opt.nservers < 1 || opt.nservers > MAX_SERVERS || opt.nplayers < 2 * opt.nservers ||
-        opt.nplayers > MAX_PLAYERS || !(opt.rate > 0) || !(opt.match_seconds >= 10) || opt.seconds < 0) {
+        opt.nplayers > MAX_PLAYERS || !(opt.rate > 0) || !(opt.match_seconds >= 10) || opt.seconds < 0 ||
+        !(opt.ffa >= 0 && opt.ffa <= 1)) {
         fprintf(stderr,
                 "demo_world: --servers must be 1-%d, --players at least 2 per server and at most %d, --rate "
-                "above 0 and --match-seconds at least 10\n",
+                "above 0, --match-seconds at least 10 and --ffa between 0 and 1\n",
                 MAX_SERVERS, MAX_PLAYERS);
         exit(2);
     }

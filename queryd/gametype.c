@@ -5,13 +5,14 @@
  * - GET /stats/gametypes/list: {gametypes:[{id, name, display_name}]}.
  * - GET /stats/gametype/{gt}: one /stats/gametypes item plus maps[{name, display_name, kills, matches}].
  * - GET /stats/leaderboard/gametype/{gt}?limit=25: {leaderboard:[{rank, id, player_id, name, player_name, kills,
- *   deaths, kd_ratio}], game_type}.
+ *   deaths, kd_ratio}], game_type}; with stat=rating, ratings.c's rating leaderboard of the type's family.
  *
  * A match's game type is decided by GAMETYPE_SQL (stats.h, docs/definitions.md): gameflow events first, then
  * the map name's prefix. Every known type is listed, with zeros when it was never played; "other" only when
  * some match is of no known type. An unknown type id is 404 (ffa is read as dm). */
 #include "area.h"
 #include "endpoint.h"
+#include "ratings.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -258,7 +259,9 @@ static const endpoint gametype_endpoints[] = {
      .params = {GT_PARAM, {PARAM_LIMIT, "limit", offsetof(gt_args, limit), 25, NULL, NULL}},
      .vals = gt_vals,
      .queries = {{0, board_sql, board_queue, 0}},
-     .build = board_names},
+     .build = board_names,
+     /* ranked by kills; stat=rating: the rating leaderboard of the type's family (ratings.c) */
+     .instead = {"stat", RATING_STAT, &rating_gametype_leaderboard_endpoint}},
 };
 
 static const route gametype_table[] = {

@@ -457,8 +457,9 @@ static void profile_build(qjob *j)
 
     /* Skill ratings per game mode family (docs/ratings.md), and the one of the family played most. */
     const cJSON *ratings = job_rows(j, 8);
-    cJSON_AddItemToObject(p, "ratings", rating_families_json(ratings));
-    cJSON_AddItemToObject(p, "rating", rating_family_json(ratings, rating_main_family(ratings)));
+    uint64_t now_ms = rating_now_ms();
+    cJSON_AddItemToObject(p, "ratings", rating_families_json(ratings, now_ms));
+    cJSON_AddItemToObject(p, "rating", rating_family_json(ratings, rating_main_family(ratings), now_ms));
 
     /* The forum reads this answer both wrapped ({player: ...}: War Room, compare) and flat (profile, team
      * page): serve both. */

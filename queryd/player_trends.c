@@ -212,13 +212,10 @@ static void predictions_build(qjob *j)
     player_args *a = j->args;
     const cJSON *ratings = job_rows(j, 4);
     const char *family = rating_main_family(ratings);
-    const cJSON *mine = rows_find(ratings, "family", family);
+    /* Served as the profile serves them: sigma widened for the time since each one's last rated match. */
+    uint64_t now_ms = rating_now_ms();
     double mu, sigma;
-    rating_new_player(&mu, &sigma);
-    if (mine) {
-        mu = row_num(mine, "mu");
-        sigma = row_num(mine, "sigma");
-    }
+    rating_served(rows_find(ratings, "family", family), now_ms, &mu, &sigma);
     const cJSON *rows = job_rows(j, 0);
     int n = cJSON_GetArraySize(rows);
     double k = 0, d = 0, recent_kd = 0, older_kd = 0;
@@ -267,11 +264,7 @@ static void predictions_build(qjob *j)
         const char *other = row_str(r, "other_guid");
         const cJSON *theirs = rows_find(job_rows(j, 5), "guid", other);
         double mu_o, sigma_o;
-        rating_new_player(&mu_o, &sigma_o);
-        if (theirs) {
-            mu_o = row_num(theirs, "mu");
-            sigma_o = row_num(theirs, "sigma");
-        }
+        rating_served(theirs, now_ms, &mu_o, &sigma_o);
         cJSON *e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "opponent_guid", other);
         cJSON_AddStringToObject(e, "opponent_name", row_str(r, "other_name"));
@@ -285,8 +278,8 @@ static void predictions_build(qjob *j)
     }
     cJSON_AddItemToObject(o, "rival_analysis", riv);
     cJSON_AddItemToObject(o, "recent_performance", recent);
-    cJSON_AddItemToObject(o, "rating", rating_family_json(ratings, family));
-    cJSON_AddItemToObject(o, "ratings", rating_families_json(ratings));
+    cJSON_AddItemToObject(o, "rating", rating_family_json(ratings, family, now_ms));
+    cJSON_AddItemToObject(o, "ratings", rating_families_json(ratings, now_ms));
     cJSON_AddNumberToObject(o, "last_updated", (double)time(NULL));
     job_answer(j, 200, o);
 }

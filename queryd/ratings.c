@@ -4,6 +4,8 @@
  * |--------------------------------------------|------------------------------------------|-------------------------|
  * | GET /stats/leaderboard/global?stat=rating  | family, period, limit, offset, page,     | {players[{rank, guid,   |
  * | (also /stats/leaderboard/rating, ...)      | count_only                               | mu, sigma, ...}], total}|
+ * | GET /stats/leaderboard/gametype/{gt}       | the same, the family {gt}'s              | the same                |
+ * |     ?stat=rating                           |                                          |                         |
  * | GET /stats/player/{guid}/ratings           | family, limit                            | {guid, points[], total} |
  * | GET /stats/match/{id}/ratings              | -                                        | {rated, reason, teams[],|
  * | GET /stats/match/{id}/predictions          | -                                        | players[], skipped[]}   |
@@ -22,6 +24,7 @@
  * RATING_SETTLE_MS (2 s) after the match's end. */
 #include "ratings.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -71,12 +74,15 @@ static long min_matches(void)
  * the loop starts, read-only after. */
 static rating_model served;
 static bool served_loaded;
+/* RATING_INACTIVITY_SIGMA_PER_DAY, ratingd's: how a served sigma widens with the time since the last rated match. */
+static double served_per_day = 0.4;
 
 int rating_settings_load(void)
 {
     int rc = rating_model_load(&served);
+    rc |= rating_inactivity_load(&served_per_day);
     served_loaded = rc == 0;
-    return rc;
+    return rc ? -EINVAL : 0;
 }
 
 /* The model to predict with; OpenSkill's defaults only before rating_settings_load ran (main.c runs it before
@@ -88,6 +94,33 @@ static rating_model served_model(void)
         return served;
     rating_model_default(&m);
     return m;
+}
+
+uint64_t rating_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void rating_served(const cJSON *row, uint64_t now_ms, double *mu, double *sigma)
+{
+    rating_model m = served_model();
+    if (!row) {
+        rating_new_player(mu, sigma);
+        return;
+    }
+    double last = row_num(row, "last_ms");
+    *mu = row_num(row, "mu");
+    *sigma = rating_sigma_at(&m, row_num(row, "sigma"), last > 0 ? (uint64_t)last : 0, now_ms, served_per_day);
+}
+
+/* rating_served as a rating. */
+static rating served_rating(const cJSON *row, uint64_t now_ms)
+{
+    rating r;
+    rating_served(row, now_ms, &r.mu, &r.sigma);
+    return r;
 }
 
 void rating_new_player(double *mu, double *sigma)
@@ -142,9 +175,16 @@ static bool family_param(http_request *req, const char *def, const char **out)
     "GROUP BY guid\n"                                                                                                  \
     "HAVING matches >= {min_matches} AND last_ms >= {from_ms}\n"
 
+/* The served sigma of a RATED_PLAYERS_SQL row at {now_ms}: rating_sigma_at's rule (common/rating.c), in the same
+ * order of operations, so that the page's order is the order of the ordinals served (rating_served): sigma widened
+ * by {per_day}^2 a day since last_ms, never beyond a new player's {new_sigma} (nor below its own). */
+#define SERVED_SIGMA_SQL                                                                                               \
+    "least(sqrt(sigma * sigma + {per_day} * {per_day} * (greatest(toInt64({now_ms}) - toInt64(last_ms), 0) / "     \
+    "86400000)), greatest(sigma, {new_sigma}))"
+
 // clang-format off
 static const char leaderboard_sql[] =
-    "SELECT guid, mu, sigma, mu - 3 * sigma AS ordinal, matches, last_ms\n"
+    "SELECT guid, mu, sigma, mu - 3 * " SERVED_SIGMA_SQL " AS ordinal, matches, last_ms\n"
     "FROM\n"
     "(\n"
     RATED_PLAYERS_SQL
@@ -186,10 +226,11 @@ static const char current_sql[] =
 
 // clang-format off
 static const char players_sql[] =
-    "SELECT guid, argMax(mu_after, o) AS mu, argMax(sigma_after, o) AS sigma, uniqExact(match_key) AS matches\n"
+    "SELECT guid, argMax(mu_after, o) AS mu, argMax(sigma_after, o) AS sigma, uniqExact(match_key) AS matches,\n"
+    "       max(end_ms) AS last_ms\n"
     "FROM\n"
     "(\n"
-    "    SELECT guid, match_key, mu_after, sigma_after, tuple(end_ms, match_key) AS o\n"
+    "    SELECT guid, match_key, mu_after, sigma_after, end_ms, tuple(end_ms, match_key) AS o\n"
     "    FROM rating_changes\n"
     "    WHERE kind = 'player' AND family = {family} AND guid IN {guids}\n"
     ")\n"
@@ -277,6 +318,7 @@ typedef struct {
     bool count_only;
     long min_matches;  /* QUERY_RATING_MIN_MATCHES */
     uint64_t from_ms; /* the start of the period when the job started */
+    uint64_t now_ms;  /* when it started: what the served sigmas are widened to (rating_served) */
 } lb_args;
 
 static void lb_build(qjob *j)
@@ -295,7 +337,8 @@ static void lb_build(qjob *j)
     cJSON_ArrayForEach(r, job_rows(j, 0))
     {
         const char *guid = row_str(r, "guid"), *name = name_of(names, guid);
-        double mu = row_num(r, "mu"), sigma = row_num(r, "sigma"), ordinal = rating_ordinal((rating){mu, sigma});
+        rating served_r = served_rating(r, a->now_ms);
+        double mu = served_r.mu, sigma = served_r.sigma, ordinal = rating_ordinal(served_r);
         cJSON *p = cJSON_CreateObject();
         cJSON_AddNumberToObject(p, "rank", (double)++rank);
         cJSON_AddStringToObject(p, "player_id", guid);
@@ -320,6 +363,7 @@ static void lb_build(qjob *j)
     cJSON_AddStringToObject(o, "period", period_name(a->p));
     cJSON_AddStringToObject(o, "family", param_choice_value(a->family));
     cJSON_AddNumberToObject(o, "min_matches", (double)a->min_matches);
+    cJSON_AddNumberToObject(o, "as_of_ms", (double)a->now_ms);
     job_answer(j, 200, o);
 }
 
@@ -345,16 +389,19 @@ static void lb_start(qjob *j)
 {
     lb_args *a = j->args;
     char day[11];
-    period_bound(a->p, (int64_t)time(NULL), day, &a->from_ms);
+    a->now_ms = rating_now_ms();
+    period_bound(a->p, (int64_t)(a->now_ms / 1000), day, &a->from_ms);
+    rating_model m = served_model();
     sqlv v[] = {SQL_STR("family", param_choice_value(a->family)), SQL_INT("min_matches", a->min_matches),
                 SQL_INT("from_ms", (long long)a->from_ms), SQL_INT("limit", a->pg.limit),
-                SQL_INT("offset", a->pg.offset)};
+                SQL_INT("offset", a->pg.offset), SQL_INT("now_ms", (long long)a->now_ms),
+                SQL_FLOAT("per_day", served_per_day), SQL_FLOAT("new_sigma", m.sigma)};
     job_ch(j, 1, leaderboard_count_sql, v, 3);
     if (a->count_only) {
         job_then(j, lb_build);
         return;
     }
-    job_ch(j, 0, leaderboard_sql, v, 5);
+    job_ch(j, 0, leaderboard_sql, v, 8);
     job_then(j, lb_names);
 }
 
@@ -370,6 +417,34 @@ const endpoint rating_leaderboard_endpoint = {
     .start = lb_start,
 };
 
+/* {gt} of /stats/leaderboard/gametype/{gt}?stat=rating: a game type id (gametype.c's; ffa read as dm), standing for
+ * the family its matches are rated in (docs/ratings.md, "Families"): ratings are per family, not per game type. */
+static const param_choice gt_families[] = {
+    {"dm", "ffa", NULL},        {"ffa", "ffa", NULL},       {"tdm", "team", NULL},      {"rb", "objective", NULL},
+    {"obj", "objective", NULL}, {"tow", "objective", NULL}, {"lib", "objective", NULL}, {"ctf", "objective", NULL},
+    {NULL, NULL, NULL},
+};
+
+const endpoint rating_gametype_leaderboard_endpoint = {
+    .path = "/stats/leaderboard/gametype/{gt}?stat=rating",
+    .key = "lbrgt",
+    .args_size = sizeof(lb_args),
+    .params = {{.kind = PARAM_PATH_CHOICE,
+                .name = "gt",
+                .at = offsetof(lb_args, family),
+                .why = "must be a game type id such as dm, tdm or obj",
+                .choices = gt_families,
+                .max = 15,
+                .shown = "gametype",
+                .unknown = "No rating for game type '%s': ratings are kept for dm, tdm, rb, obj, tow, lib and ctf, "
+                           "per family (docs/ratings.md)."},
+               {PARAM_PERIOD, "period", offsetof(lb_args, p), 0, "must be all, day, week, month or year", NULL},
+               {PARAM_PAGING, "limit", offsetof(lb_args, pg), 25, NULL, NULL},
+               {PARAM_FLAG, "count_only", offsetof(lb_args, count_only), 0, NULL, NULL},
+               {PARAM_SETTING, MIN_MATCHES_VAR, offsetof(lb_args, min_matches), MIN_MATCHES_DEFAULT, NULL, NULL, 1}},
+    .start = lb_start,
+};
+
 /* ---- a player's current ratings ---- */
 
 void rating_job_current(qjob *j, int slot, const char *guid)
@@ -378,19 +453,15 @@ void rating_job_current(qjob *j, int slot, const char *guid)
     job_ch(j, slot, current_sql, v, 1);
 }
 
-cJSON *rating_family_json(const cJSON *rows, const char *family)
+cJSON *rating_family_json(const cJSON *rows, const char *family, uint64_t now_ms)
 {
     const cJSON *r = rows_find(rows, "family", family);
-    double mu, sigma;
-    rating_new_player(&mu, &sigma);
-    if (r) {
-        mu = row_num(r, "mu");
-        sigma = row_num(r, "sigma");
-    }
+    rating served_r = served_rating(r, now_ms);
     double matches = row_num(r, "matches");
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "family", family);
-    add_rating(o, "", mu, sigma);
+    add_rating(o, "", served_r.mu, served_r.sigma);
+    cJSON_AddNumberToObject(o, "as_of_ms", (double)now_ms);
     cJSON_AddNumberToObject(o, "rated_matches", matches);
     /* Whether the rating leaderboard lists the player (QUERY_RATING_MIN_MATCHES). */
     cJSON_AddBoolToObject(o, "ranked", matches >= (double)min_matches());
@@ -401,11 +472,11 @@ cJSON *rating_family_json(const cJSON *rows, const char *family)
     return o;
 }
 
-cJSON *rating_families_json(const cJSON *rows)
+cJSON *rating_families_json(const cJSON *rows, uint64_t now_ms)
 {
     cJSON *o = cJSON_CreateObject();
     for (size_t i = 0; i < NFAMILIES; i++)
-        cJSON_AddItemToObject(o, families[i].name, rating_family_json(rows, families[i].name));
+        cJSON_AddItemToObject(o, families[i].name, rating_family_json(rows, families[i].name, now_ms));
     return o;
 }
 
@@ -675,7 +746,8 @@ typedef struct {
 
 /* The members of team id from the MariaDB rows (ordered by team, then member), each with their rating (guid ""
  * when none of theirs is rated). Returns how many, at most max. */
-static size_t team_members_of(const cJSON *members, const cJSON *ratings, long id, team_member *out, size_t max)
+static size_t team_members_of(const cJSON *members, const cJSON *ratings, long id, uint64_t now_ms, team_member *out,
+                              size_t max)
 {
     size_t n = 0;
     const cJSON *r;
@@ -692,8 +764,7 @@ static size_t team_members_of(const cJSON *members, const cJSON *ratings, long i
             *m = (team_member){.member_id = member, .guid = ""};
         }
         const cJSON *rated = rows_find(ratings, "guid", row_str(r, "player_guid"));
-        if (rated && rating_member_offer(&m->rating, (rating){row_num(rated, "mu"), row_num(rated, "sigma")},
-                                         row_num(rated, "matches")))
+        if (rated && rating_member_offer(&m->rating, served_rating(rated, now_ms), row_num(rated, "matches")))
             m->guid = row_str(rated, "guid");
     }
     return n;
@@ -715,11 +786,12 @@ static const cJSON *team_row(const cJSON *members, long id)
 
 /* A team as served, and its rated members as a team of the model (players[] of at least TEAM_MAX_MEMBERS). The
  * team's rating is rating_team_mean's, the one achievd writes into the forum on its scale (forum_rating). */
-static cJSON *team_json(const cJSON *members, const cJSON *ratings, long id, rating_player *players, size_t *nrated)
+static cJSON *team_json(const cJSON *members, const cJSON *ratings, long id, uint64_t now_ms, rating_player *players,
+                        size_t *nrated)
 {
     const cJSON *head = team_row(members, id);
     team_member ms[TEAM_MAX_MEMBERS];
-    size_t n = team_members_of(members, ratings, id, ms, TEAM_MAX_MEMBERS);
+    size_t n = team_members_of(members, ratings, id, now_ms, ms, TEAM_MAX_MEMBERS);
     cJSON *o = cJSON_CreateObject(), *list = cJSON_CreateArray();
     cJSON_AddNumberToObject(o, "team_id", (double)id);
     cJSON_AddStringToObject(o, "team_name", row_str(head, "team_name"));
@@ -770,10 +842,12 @@ static void team_build(qjob *j)
     }
     rating_player mine[TEAM_MAX_MEMBERS], theirs[TEAM_MAX_MEMBERS];
     size_t nmine, ntheirs = 0;
-    cJSON *o = team_json(members, ratings, a->id, mine, &nmine);
+    uint64_t now_ms = rating_now_ms();
+    cJSON *o = team_json(members, ratings, a->id, now_ms, mine, &nmine);
     cJSON_AddStringToObject(o, "family", a->family);
+    cJSON_AddNumberToObject(o, "as_of_ms", (double)now_ms);
     if (a->vs) {
-        cJSON_AddItemToObject(o, "opponent", team_json(members, ratings, a->vs, theirs, &ntheirs));
+        cJSON_AddItemToObject(o, "opponent", team_json(members, ratings, a->vs, now_ms, theirs, &ntheirs));
         if (nmine > 0 && ntheirs > 0) {
             /* The chance of this team against the other, the model's prediction for a match of their rated members
              * (as ratingd predicts a match's sides: rating_win_probabilities). */

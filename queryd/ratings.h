@@ -21,18 +21,29 @@ int rating_settings_load(void);
 /* GET /stats/leaderboard...?stat=rating (family, period, limit, offset, page, count_only): the endpoint that answers
  * instead of the stats' leaderboard (leaderboard.c's endpoint.instead). */
 extern const endpoint rating_leaderboard_endpoint;
+/* GET /stats/leaderboard/gametype/{gt}?stat=rating: the same board of the family {gt} is rated in (gametype.c's
+ * endpoint.instead). */
+extern const endpoint rating_gametype_leaderboard_endpoint;
+
+/* The time the served sigmas are widened to (rating_served): now, in ms since the epoch. */
+uint64_t rating_now_ms(void);
+/* A current-rating row ({mu, sigma, last_ms}, last_ms the end of the player's latest rated match in the family) as
+ * served at now_ms: sigma widened for the time since, by the rule ratingd widens a returning player's prior by
+ * (rating_sigma_at, RATING_INACTIVITY_SIGMA_PER_DAY), so that what is shown, ranked and predicted with is the
+ * uncertainty the player's next match would start from. NULL: a new player's rating. */
+void rating_served(const cJSON *row, uint64_t now_ms, double *mu, double *sigma);
 
 /* Queue one player's current rating per family into slot: rows {family, mu, sigma, matches, last_ms}. */
 void rating_job_current(qjob *j, int slot, const char *guid);
-/* {ffa: {...}, team: {...}, objective: {...}} from those rows: every family, a new player's rating where the
- * player has none. */
-cJSON *rating_families_json(const cJSON *rows);
+/* {ffa: {...}, team: {...}, objective: {...}} from those rows, as served at now_ms (rating_served; "as_of_ms" says
+ * when): every family, a new player's rating where the player has none. */
+cJSON *rating_families_json(const cJSON *rows, uint64_t now_ms);
 /* The family the player has most rated matches in ("team" when none): what a single rating shows. */
 const char *rating_main_family(const cJSON *rows);
 /* One family's entry of rating_families_json (a copy, with "family" set). */
-cJSON *rating_family_json(const cJSON *rows, const char *family);
+cJSON *rating_family_json(const cJSON *rows, const char *family, uint64_t now_ms);
 
-/* Queue the current ratings of guids in one family into slot: rows {guid, mu, sigma}. */
+/* Queue the current ratings of guids in one family into slot: rows {guid, mu, sigma, matches, last_ms}. */
 void rating_job_players(qjob *j, int slot, const char *family, const char *const *guids, size_t n);
 /* The chance that a player of rating (mu_a, sigma_a) beats one of (mu_b, sigma_b) one against one, by the
  * model's prediction (rating_win_probabilities). */

@@ -2,7 +2,8 @@
  * raw_events with the daemon's code (rater.c, nothing written); each rated team match is predicted before it
  * updates anything, by the ratings and by two baselines, and the last 25% of those matches are scored: log-loss,
  * Brier, accuracy, calibration error (beside what chance alone gives exactly right predictions), and a paired
- * bootstrap interval of the log-loss the ratings gain over the K/D baseline. Given the hidden skills of a simulated
+ * bootstrap interval of the log-loss the ratings gain over the K/D baseline. Rated free-for-all matches are scored
+ * apart (who finishes first, against a uniform guess and a K/D softmax). Given the hidden skills of a simulated
  * world (demo_world --skills), it also says how well the final ratings rank the players who played enough. */
 #include "evaluate.h"
 
@@ -40,12 +41,35 @@ typedef struct {
     double allies_wins, matches;
 } map_record;
 
+/* One rated player of a rated free-for-all match as predicted before it: the ratings' chance to finish first
+ * (win_prob: against the field present at the start, rating_win_probabilities), their prior K/D, whether they
+ * finished first, and whether they were in that field (a late joiner is predicted against it as one more). */
+typedef struct {
+    double p, kd;
+    int won;
+    bool at_start;
+} ffa_entry;
+
+/* A rated free-for-all match: its rated players entries[first .. first + n) and the prior K/D of everyone in the
+ * field present at its start (guests and unrated members too) field[field_first .. field_first + nfield). */
+typedef struct {
+    size_t first, n, field_first, nfield;
+} ffa_match;
+
+typedef struct {
+    ffa_entry *entries;
+    double *field;
+    ffa_match *matches;
+    size_t nentries, nfield, nmatches, cap_entries, cap_field, cap_matches;
+} ffa_samples;
+
 typedef struct {
     hashmap *kd;      /* guid -> kd: every match's kills and deaths so far */
     hashmap *maps;    /* map -> map_record: the team matches' results so far */
     hashmap *matches; /* store_rating_key -> double: rated matches per player and family */
     sample *v;
     size_t n, cap;
+    ffa_samples ffa;
     int rc;
 } eval_state;
 
@@ -61,6 +85,48 @@ static double prior_kd(hashmap *m, const char *guid)
     return k ? (k->kills + 1) / (k->deaths + 1) : 1;
 }
 
+/* Grow *v (of *cap elements of size) to hold one more than n; 0 or -ENOMEM. */
+static int reserve(void **v, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return 0;
+    size_t c = *cap ? *cap * 2 : 1024;
+    void *w = realloc(*v, c * size);
+    if (!w)
+        return -ENOMEM;
+    *v = w;
+    *cap = c;
+    return 0;
+}
+
+/* Record a rated free-for-all match as predicted before it (ffa_samples). 0 or -ENOMEM. */
+static int observe_ffa(eval_state *e, const match_facts *f, const match_plan *plan, const double *win_prob)
+{
+    ffa_samples *s = &e->ffa;
+    if (reserve((void **)&s->matches, &s->cap_matches, s->nmatches, sizeof *s->matches))
+        return -ENOMEM;
+    ffa_match *m = &s->matches[s->nmatches];
+    *m = (ffa_match){.first = s->nentries, .field_first = s->nfield};
+    for (size_t i = 0; i < f->nplayers; i++) {
+        double prior = rating_guid_ratable(f->players[i].guid) ? prior_kd(e->kd, f->players[i].guid) : 1;
+        if (plan->at_start[i]) {
+            if (reserve((void **)&s->field, &s->cap_field, s->nfield, sizeof *s->field))
+                return -ENOMEM;
+            s->field[s->nfield++] = prior;
+            m->nfield++;
+        }
+        if (plan->team[i] < 0)
+            continue;
+        if (reserve((void **)&s->entries, &s->cap_entries, s->nentries, sizeof *s->entries))
+            return -ENOMEM;
+        s->entries[s->nentries++] =
+            (ffa_entry){.p = win_prob[i], .kd = prior, .won = plan->rank[i] == 1, .at_start = plan->at_start[i]};
+        m->n++;
+    }
+    s->nmatches++;
+    return 0;
+}
+
 /* Predict a rated team match (before learning from it), then learn: K/D of every ratable player, the map's record. */
 static void observe(void *arg, const match_ref *ref, const match_data *d, const match_plan *plan,
                     const double *win_prob)
@@ -70,16 +136,20 @@ static void observe(void *arg, const match_ref *ref, const match_data *d, const 
     if (e->rc)
         return;
     const match_facts *f = &d->f;
+    if (plan->rated && plan->family == RFAM_FFA && (e->rc = observe_ffa(e, f, plan, win_prob)) != 0)
+        return;
     if (plan->rated && plan->family != RFAM_FFA && plan->nteams == 2) {
         double kd_sum[2] = {0, 0}, kd_n[2] = {0, 0}, p_winner = 0.5;
+        /* Both predictions know only the roster present at the start (match_rating.h): the K/D baseline averages
+         * the members there at the start, on their first side, as the ratings' chance (win_prob) counts them. */
         for (size_t i = 0; i < f->nplayers; i++) {
-            if (plan->verdict[i] != PLAYER_RATED)
-                continue;
-            int side = f->players[i].side == SIDE_ALLIES ? 0 : 1;
-            kd_sum[side] += prior_kd(e->kd, f->players[i].guid);
-            kd_n[side] += 1;
             if (plan->team[i] == 0)
                 p_winner = win_prob[i];
+            if (plan->start_team[i] < 0 || !rating_guid_ratable(f->players[i].guid))
+                continue;
+            int side = f->players[i].first_side == SIDE_ALLIES ? 0 : 1;
+            kd_sum[side] += prior_kd(e->kd, f->players[i].guid);
+            kd_n[side] += 1;
         }
         int allies_won = f->winner == SIDE_ALLIES;
         const map_record *mr = hashmap_get(e->maps, d->map, strlen(d->map));
@@ -306,6 +376,153 @@ static int calibration_by_chance(const double *p, size_t n, double *mean, double
     return 0;
 }
 
+/* ---- free-for-all: who finishes first ---- */
+
+/* The chance the K/D softmax gives entry k of match m to finish first: exp(b kd_k) / sum over the field present at
+ * the start (and k, when k joined later) of exp(b kd). */
+static double ffa_kd_p(const ffa_samples *s, const ffa_match *m, size_t k, double b)
+{
+    const ffa_entry *x = &s->entries[k];
+    double z = x->at_start ? 0 : exp(b * x->kd);
+    for (size_t j = 0; j < m->nfield; j++)
+        z += exp(b * s->field[m->field_first + j]);
+    return exp(b * x->kd) / z;
+}
+
+/* The log-likelihood of who finished first in matches [0, n) under the K/D softmax of b, with its slope (the
+ * winners' K/D less the field's mean under the softmax) and its curvature (minus their variance) when not NULL. */
+static double ffa_kd_loglik(const ffa_samples *s, size_t n, double b, double *slope, double *curve)
+{
+    double ll = 0, g = 0, h = 0;
+    for (size_t i = 0; i < n; i++) {
+        const ffa_match *m = &s->matches[i];
+        for (size_t k = m->first; k < m->first + m->n; k++) {
+            const ffa_entry *x = &s->entries[k];
+            if (!x->won)
+                continue;
+            double z = 0, mean = 0, sq = 0;
+            for (size_t j = 0; j <= m->nfield; j++) {
+                if (j == m->nfield && x->at_start)
+                    break;
+                double v = j < m->nfield ? s->field[m->field_first + j] : x->kd, w = exp(b * v);
+                z += w;
+                mean += w * v;
+                sq += w * v * v;
+            }
+            mean /= z;
+            ll += b * x->kd - log(z);
+            g += x->kd - mean;
+            h -= sq / z - mean * mean;
+        }
+    }
+    if (slope)
+        *slope = g;
+    if (curve)
+        *curve = h;
+    return ll;
+}
+
+/* Fit the K/D softmax's b on matches [0, n): Newton's method on the log-likelihood of who finished first, each step
+ * halved until the likelihood grows (a full step from a flat start can overshoot far into a peaked softmax). */
+static double fit_ffa_kd(const ffa_samples *s, size_t n)
+{
+    double b = 0, g, h, ll = ffa_kd_loglik(s, n, b, &g, &h);
+    for (int it = 0; it < 100; it++) {
+        double step = g / (-h + 1e-9), next = ll - 1;
+        int halvings = 0;
+        for (; halvings < 40; halvings++, step /= 2) {
+            next = ffa_kd_loglik(s, n, b + step, NULL, NULL);
+            if (next >= ll)
+                break;
+        }
+        if (halvings == 40 || fabs(step) < 1e-10)
+            break;
+        b += step;
+        ll = ffa_kd_loglik(s, n, b, &g, &h);
+    }
+    return b;
+}
+
+typedef struct {
+    size_t matches, train, test, pairs;
+    double b; /* the K/D softmax's, fitted on the first 75% */
+    metrics m[3];
+    double gain_lo, gain_hi, chance_mean, chance_p90;
+} ffa_report;
+
+/* Score the last 25% of the rated free-for-all matches for the ratings (win_prob), a uniform guess over the field,
+ * and the K/D softmax: per match, the log-loss of whoever finished first (-log of the chance given to them, summed
+ * when several shared the first place), the Brier score summed over its rated players, and whether the favourite
+ * among them finished first; over every (match, rated player), the calibration error of the chances to finish
+ * first. 0 (r->test 0: too few matches), or -ENOMEM. */
+static int score_ffa(const ffa_samples *s, ffa_report *r)
+{
+    memset(r, 0, sizeof *r);
+    r->m[0] = (metrics){.name = "ratings (Weng-Lin PL)", .id = "ratings"};
+    r->m[1] = (metrics){.name = "uniform over the field", .id = "uniform"};
+    r->m[2] = (metrics){.name = "prior K/D, softmax", .id = "prior_kd"};
+    r->gain_lo = r->gain_hi = r->chance_mean = r->chance_p90 = NAN;
+    r->matches = s->nmatches;
+    r->train = s->nmatches * 3 / 4;
+    r->test = s->nmatches - r->train;
+    if (r->train == 0 || r->test == 0) {
+        r->test = 0;
+        return 0;
+    }
+    r->b = fit_ffa_kd(s, r->train);
+    size_t first = s->matches[r->train].first, npairs = s->nentries - first;
+    r->pairs = npairs;
+    double *pw = calloc(3 * r->test, sizeof *pw), *pp = calloc(3 * npairs + 1, sizeof *pp);
+    int *ones = malloc(r->test * sizeof *ones), *y = malloc((npairs + 1) * sizeof *y);
+    int rc = pw && pp && ones && y ? 0 : -ENOMEM;
+    for (size_t i = 0; rc == 0 && i < r->test; i++) {
+        const ffa_match *m = &s->matches[r->train + i];
+        ones[i] = 1;
+        double best[3] = {-1, -1, -1}, fav_won[3] = {0, 0, 0}, fav_n[3] = {0, 0, 0};
+        for (size_t k = m->first; k < m->first + m->n; k++) {
+            const ffa_entry *x = &s->entries[k];
+            double p[3] = {x->p, 1.0 / (double)(m->nfield + !x->at_start), ffa_kd_p(s, m, k, r->b)};
+            for (int t = 0; t < 3; t++) {
+                pp[t * npairs + (k - first)] = p[t];
+                if (x->won)
+                    pw[t * r->test + i] += p[t];
+                r->m[t].brier += (p[t] - x->won) * (p[t] - x->won) / (double)r->test;
+                if (p[t] > best[t]) {
+                    best[t] = p[t];
+                    fav_won[t] = x->won;
+                    fav_n[t] = 1;
+                } else if (p[t] == best[t]) {
+                    fav_won[t] += x->won;
+                    fav_n[t] += 1;
+                }
+            }
+            y[k - first] = x->won;
+        }
+        for (int t = 0; t < 3; t++) {
+            pw[t * r->test + i] = clamp_p(pw[t * r->test + i]);
+            r->m[t].log_loss -= log(pw[t * r->test + i]) / (double)r->test;
+            r->m[t].accuracy += fav_won[t] / fav_n[t] / (double)r->test;
+        }
+    }
+    for (int t = 0; rc == 0 && t < 3; t++) {
+        metrics cal;
+        score(&cal, pp + t * npairs, y, npairs);
+        r->m[t].calibration = cal.calibration;
+        memcpy(r->m[t].bin_p, cal.bin_p, sizeof cal.bin_p);
+        memcpy(r->m[t].bin_y, cal.bin_y, sizeof cal.bin_y);
+        memcpy(r->m[t].bin_n, cal.bin_n, sizeof cal.bin_n);
+    }
+    if (rc == 0)
+        rc = bootstrap_gain(pw, pw + 2 * r->test, ones, r->test, &r->gain_lo, &r->gain_hi);
+    if (rc == 0)
+        rc = calibration_by_chance(pp, npairs, &r->chance_mean, &r->chance_p90);
+    free(pw);
+    free(pp);
+    free(ones);
+    free(y);
+    return rc;
+}
+
 /* One player's final rating next to their hidden skill. */
 typedef struct {
     double skill, mu, ordinal, sigma;
@@ -449,6 +666,8 @@ static const char usage_text[] =
     "win rate, and the teams' mean prior K/D (a logistic curve fitted on the first 75%%), with a paired bootstrap\n"
     "interval of the log-loss the ratings gain over the K/D baseline, and the calibration error that exactly right\n"
     "predictions would show on as many matches by chance.\n"
+    "Rated free-for-all matches are scored apart, on who finishes first: the ratings' chance (against the field\n"
+    "present at the start) against a uniform guess and a softmax of prior K/D (fitted on the first 75%%).\n"
     "--skills FILE: a simulated world's hidden skills (demo_world --skills): the rank correlation of the final mu\n"
     "with them, per family, over the players with at least %d rated matches in it.\n"
     "--json FILE: the figures as one JSON object too.\n";
@@ -540,6 +759,9 @@ int evaluate_main(const ratingd_settings *s, int argc, char **argv)
         rc = calibration_by_chance(p, test, &chance_mean, &chance_p90);
     for (int f = 0; rc == 0 && skills && f < RFAM__COUNT; f++)
         rc = rank_family((rating_family)f, skills, ratings, e.matches, &ranking[f]);
+    ffa_report fr;
+    if (rc == 0)
+        rc = score_ffa(&e.ffa, &fr);
     if (rc == 0) {
         printf("%zu matches replayed, %zu rated; %zu rated team matches: first %zu to learn, last %zu scored\n",
                counts.matches, counts.rated, e.n, train, test);
@@ -580,6 +802,30 @@ int evaluate_main(const ratingd_settings *s, int argc, char **argv)
         printf("scale fitted to the ratings' predictions (logit times s): first 75%% %.3f, its second half %.3f, "
                "held-out %.3f (1: no change; below 1: too sure)\n",
                fit_scale(e.v, 0, train), fit_scale(e.v, train / 2, train), fit_scale(e.v, train, e.n));
+        if (fr.test == 0) {
+            printf("free-for-all: %zu rated matches: too few to hold a quarter out\n", fr.matches);
+        } else {
+            printf("free-for-all: %zu rated matches: first %zu to learn, last %zu scored on who finished first "
+                   "(%zu chances of rated players)\n",
+                   fr.matches, fr.train, fr.test, fr.pairs);
+            printf("K/D baseline: P(finishes first) = exp(%.4f * prior K/D) over the field present at the start\n",
+                   fr.b);
+            printf("%-28s %9s %9s %9s %12s\n", "model (held-out matches)", "log-loss", "Brier", "favourite",
+                   "calibration");
+            for (int k = 0; k < 3; k++)
+                printf("%-28s %9.4f %9.4f %9.3f %12.4f\n", fr.m[k].name, fr.m[k].log_loss, fr.m[k].brier,
+                       fr.m[k].accuracy, fr.m[k].calibration);
+            printf("free-for-all log-loss gain of the ratings over the K/D baseline: %.4f, 95%% paired bootstrap "
+                   "interval %.4f .. %.4f; calibration error %.4f, by chance %.4f (90%% of draws below %.4f)\n",
+                   fr.m[2].log_loss - fr.m[0].log_loss, fr.gain_lo, fr.gain_hi, fr.m[0].calibration,
+                   fr.chance_mean, fr.chance_p90);
+            printf("free-for-all calibration, bins of the predicted chance: predicted / finished first (chances)\n");
+            for (int k = 0; k < BINS; k++)
+                if (fr.m[0].bin_n[k] > 0)
+                    printf("  %.1f-%.1f: %.3f / %.3f (%.0f)\n", k / (double)BINS, (k + 1) / (double)BINS,
+                           fr.m[0].bin_p[k] / fr.m[0].bin_n[k], fr.m[0].bin_y[k] / fr.m[0].bin_n[k],
+                           fr.m[0].bin_n[k]);
+        }
     }
     FILE *jf = NULL;
     if (rc == 0 && json_path && !(jf = fopen(json_path, "w"))) {
@@ -606,6 +852,23 @@ int evaluate_main(const ratingd_settings *s, int argc, char **argv)
         fprintf(jf, "\"ratings_calibration_by_chance\": {");
         json_num(jf, "mean", chance_mean, ", ");
         json_num(jf, "p90", chance_p90, "}");
+        if (fr.test > 0) {
+            fprintf(jf, ", \"ffa\": {\"matches\": %zu, \"scored\": %zu, ", fr.matches, fr.test);
+            for (int k = 0; k < 3; k++) {
+                fprintf(jf, "\"%s\": {", fr.m[k].id);
+                json_num(jf, "log_loss", fr.m[k].log_loss, ", ");
+                json_num(jf, "brier", fr.m[k].brier, ", ");
+                json_num(jf, "favourite_won", fr.m[k].accuracy, ", ");
+                json_num(jf, "calibration", fr.m[k].calibration, "}, ");
+            }
+            fprintf(jf, "\"log_loss_gain_vs_prior_kd\": {");
+            json_num(jf, "mean", fr.m[2].log_loss - fr.m[0].log_loss, ", ");
+            json_num(jf, "lo95", fr.gain_lo, ", ");
+            json_num(jf, "hi95", fr.gain_hi, "}, ");
+            fprintf(jf, "\"ratings_calibration_by_chance\": {");
+            json_num(jf, "mean", fr.chance_mean, ", ");
+            json_num(jf, "p90", fr.chance_p90, "}}");
+        }
         if (skills) {
             fprintf(jf, ", \"rank_correlation\": {");
             for (int f = 0; f < RFAM__COUNT; f++) {
@@ -629,6 +892,9 @@ int evaluate_main(const ratingd_settings *s, int argc, char **argv)
     if (skills)
         hashmap_free(skills, free);
     free(e.v);
+    free(e.ffa.entries);
+    free(e.ffa.field);
+    free(e.ffa.matches);
     if (rc)
         fprintf(stderr, "ratingd evaluate: failed (%d)\n", rc);
     return rc ? 1 : 0;

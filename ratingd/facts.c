@@ -82,6 +82,7 @@ static const char player_facts_sql[] =
     EVENTS_WITH
     "SELECT match_key, guid,\n"
     "       argMax(side, tuple(side != '', order_key)) AS last_side,\n"
+    "       argMin(side, tuple(side = '', order_key)) AS first_side,\n"
     "       min(t) AS first_t, max(t) AS last_t,\n"
     "       sum(is_kill) AS kills, sum(suicide) AS suicides, sum(death) AS deaths\n"
     "FROM\n"
@@ -305,7 +306,7 @@ int facts_load(const ratingd_settings *s, const match_ref *refs, size_t n, match
     if (!cap && rc == 0)
         rc = -ENOMEM;
     rest = body;
-    while (rc == 0 && tsv_split_line(&rest, f, 8) == 8) {
+    while (rc == 0 && tsv_split_line(&rest, f, 9) == 9) {
         long i = find_ref(refs, idx, n, f[0]);
         if (i < 0)
             continue;
@@ -327,11 +328,12 @@ int facts_load(const ratingd_settings *s, const match_ref *refs, size_t n, match
             break;
         }
         p->side = vocab_team_side(f[2]);
-        p->first_t = strtod(f[3], NULL);
-        p->last_t = strtod(f[4], NULL);
-        p->kills = strtod(f[5], NULL);
-        p->suicides = strtod(f[6], NULL);
-        p->deaths = strtod(f[7], NULL);
+        p->first_side = vocab_team_side(f[3]);
+        p->first_t = strtod(f[4], NULL);
+        p->last_t = strtod(f[5], NULL);
+        p->kills = strtod(f[6], NULL);
+        p->suicides = strtod(f[7], NULL);
+        p->deaths = strtod(f[8], NULL);
         d->f.nplayers++;
     }
     for (size_t i = 0; i < n; i++) {

@@ -9,7 +9,6 @@
 #include <strings.h>
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-#define MS_PER_DAY 86400000.0
 
 static const char *const family_names[RFAM__COUNT] = {"ffa", "team", "objective"};
 
@@ -77,7 +76,11 @@ void match_plan_free(match_plan *plan)
     free(plan->team);
     free(plan->rank);
     free(plan->side_team);
+    free(plan->at_start);
+    free(plan->start_team);
     plan->side_team = NULL;
+    plan->at_start = NULL;
+    plan->start_team = NULL;
     plan->verdict = NULL;
     plan->fraction = NULL;
     plan->team = NULL;
@@ -96,6 +99,7 @@ static void unrated(match_plan *plan, size_t nplayers, const char *fmt, double a
         plan->team[i] = -1;
         plan->rank[i] = 0;
         plan->side_team[i] = -1;
+        plan->start_team[i] = -1;
     }
 }
 
@@ -120,9 +124,12 @@ static void plan_teams(const match_facts *f, match_plan *plan)
         return;
     }
     plan->nteams = 2;
-    for (size_t i = 0; i < f->nplayers; i++)
+    for (size_t i = 0; i < f->nplayers; i++) {
         if (f->players[i].side != SIDE_NONE && plan->fraction[i] > 0)
             plan->side_team[i] = f->players[i].side == f->winner ? 0 : 1;
+        if (plan->at_start[i] && f->players[i].first_side != SIDE_NONE)
+            plan->start_team[i] = f->players[i].first_side == f->winner ? 0 : 1;
+    }
 }
 
 /* Free-for-all: a team of one per rated player, ranked by score (kills - suicides) per minute played, so that a
@@ -166,7 +173,10 @@ int match_plan_build(const match_facts *f, const match_rules *rules, match_plan 
     plan->team = calloc(n, sizeof *plan->team);
     plan->rank = calloc(n, sizeof *plan->rank);
     plan->side_team = calloc(n, sizeof *plan->side_team);
-    if (!plan->verdict || !plan->fraction || !plan->team || !plan->rank || !plan->side_team) {
+    plan->at_start = calloc(n, sizeof *plan->at_start);
+    plan->start_team = calloc(n, sizeof *plan->start_team);
+    if (!plan->verdict || !plan->fraction || !plan->team || !plan->rank || !plan->side_team || !plan->at_start ||
+        !plan->start_team) {
         match_plan_free(plan);
         return -ENOMEM;
     }
@@ -181,6 +191,8 @@ int match_plan_build(const match_facts *f, const match_rules *rules, match_plan 
         const match_player *p = &f->players[i];
         plan->team[i] = -1;
         plan->side_team[i] = -1;
+        plan->start_team[i] = -1;
+        plan->at_start[i] = p->first_t <= f->start_t + RATING_START_ROSTER_S;
         double from = p->first_t > f->start_t ? p->first_t : f->start_t;
         double to = p->last_t < f->end_t ? p->last_t : f->end_t;
         double fr = duration > 0 && to > from ? (to - from) / duration : 0;
@@ -209,6 +221,62 @@ int match_plan_build(const match_facts *f, const match_rules *rules, match_plan 
     return 0;
 }
 
+/* Each rated player's chance to win, predicted from the priors of the roster present at the start only
+ * (match_rating.h): in team games the two sides of the players there at the start, on their first side, each
+ * counted whole; in free-for-all the field of everyone there at the start (a rated player who joined later is
+ * predicted against that field). 0 or -ENOMEM. */
+static int predict(const match_plan *plan, const rating_model *m, const rating *before, double *win_prob)
+{
+    size_t n = plan->nplayers;
+    rating_player *players = calloc(n + 1, sizeof *players);
+    rating_team *teams = calloc(n + 2, sizeof *teams);
+    double *probs = calloc(n + 1, sizeof *probs), *late = calloc(n + 1, sizeof *late);
+    int rc = players && teams && probs && late ? 0 : -ENOMEM;
+    if (rc == 0 && plan->family != RFAM_FFA) {
+        size_t off = 0;
+        for (int t = 0; t < 2; t++) {
+            teams[t].players = players + off;
+            for (size_t i = 0; i < n; i++)
+                if (plan->start_team[i] == t) {
+                    players[off++] = (rating_player){before[i], 1};
+                    teams[t].nplayers++;
+                }
+        }
+        rating_win_probabilities(m, teams, 2, probs);
+        for (size_t i = 0; i < n; i++)
+            if (plan->team[i] >= 0)
+                win_prob[i] = probs[plan->team[i]];
+    } else if (rc == 0) {
+        /* teams[k] is the k-th player of the field, a team of one; a late joiner is added as one more (late[]) */
+        size_t field = 0;
+        for (size_t i = 0; i < n; i++)
+            if (plan->at_start[i]) {
+                players[field] = (rating_player){before[i], 1};
+                teams[field] = (rating_team){&players[field], 1, 1};
+                field++;
+            }
+        if (field > 0)
+            rating_win_probabilities(m, teams, field, probs);
+        for (size_t i = 0, k = 0; i < n; i++) {
+            if (plan->at_start[i]) {
+                if (plan->team[i] >= 0)
+                    win_prob[i] = probs[k];
+                k++;
+            } else if (plan->team[i] >= 0) {
+                players[field] = (rating_player){before[i], 1};
+                teams[field] = (rating_team){&players[field], 1, 1};
+                rating_win_probabilities(m, teams, field + 1, late);
+                win_prob[i] = late[field];
+            }
+        }
+    }
+    free(players);
+    free(teams);
+    free(probs);
+    free(late);
+    return rc;
+}
+
 int match_plan_apply(const match_plan *plan, const rating_model *m, double inactivity_per_day, uint64_t end_ms,
                      const uint64_t *last_ms, rating *before, rating *after, double *win_prob)
 {
@@ -217,14 +285,14 @@ int match_plan_apply(const match_plan *plan, const rating_model *m, double inact
     rating_team *teams = calloc(plan->nteams, sizeof *teams);
     rating_player *players = calloc(plan->nplayers, sizeof *players);
     int *slot = calloc(plan->nplayers ? plan->nplayers : 1, sizeof *slot); /* player i's place in players[] */
-    double *probs = calloc(plan->nteams, sizeof *probs);
-    if (!teams || !players || !probs || !slot) {
+    if (!teams || !players || !slot) {
         free(teams);
         free(players);
-        free(probs);
         free(slot);
         return -ENOMEM;
     }
+    for (size_t i = 0; i < plan->nplayers; i++)
+        before[i].sigma = rating_sigma_at(m, before[i].sigma, last_ms[i], end_ms, inactivity_per_day);
     /* Each team's players side by side in players[], in the facts' order (sorted by GUID by the caller), so that
      * the arithmetic runs in the same order every time. */
     size_t off = 0;
@@ -234,31 +302,22 @@ int match_plan_apply(const match_plan *plan, const rating_model *m, double inact
             bool rated = plan->team[i] == (int)t;
             if (!rated && plan->side_team[i] != (int)t)
                 continue;
-            rating r = before[i];
-            if (last_ms[i] > 0 && end_ms > last_ms[i])
-                r.sigma =
-                    rating_after_inactivity(m, r.sigma, (double)(end_ms - last_ms[i]) / MS_PER_DAY, inactivity_per_day);
-            before[i] = r;
             slot[i] = (int)off;
-            players[off++] = (rating_player){r, plan->fraction[i]};
+            players[off++] = (rating_player){before[i], plan->fraction[i]};
             teams[t].nplayers++;
             if (rated)
                 teams[t].rank = plan->rank[i];
         }
     }
-    /* Before the update, which changes the ratings in place. */
-    rating_win_probabilities(m, teams, plan->nteams, probs);
-    int rc = rating_update_relative(m, teams, plan->nteams);
+    int rc = win_prob ? predict(plan, m, before, win_prob) : 0;
+    if (rc == 0)
+        rc = rating_update_relative(m, teams, plan->nteams);
     if (rc == 0)
         for (size_t i = 0; i < plan->nplayers; i++)
-            if (plan->team[i] >= 0) {
+            if (plan->team[i] >= 0)
                 after[i] = players[slot[i]].r;
-                if (win_prob)
-                    win_prob[i] = probs[plan->team[i]];
-            }
     free(slot);
     free(teams);
     free(players);
-    free(probs);
     return rc;
 }

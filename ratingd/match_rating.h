@@ -38,7 +38,16 @@ typedef struct {
     team_side side;         /* the last side the player had in the match; SIDE_NONE when never on one */
     double first_t, last_t; /* the player's first and last event */
     double kills, suicides, deaths;
+    team_side first_side; /* the side of the player's first event on one; SIDE_NONE when never on one */
 } match_player;
+
+/* The roster a match's win probabilities are predicted from: the players whose first event came within this many
+ * seconds (game time) of the match's start, on their first side (team games), each counted whole. A prediction
+ * made from the actual roster and time played would know who left: players who leave a losing side early shrink
+ * it and leak the result into the "before the match" chance (docs/ratings.md, "Win probability"). 30 s covers the
+ * spawns of everyone on the server at a map's start and a map load's delay; a player who joins later was not
+ * there when the match began. */
+#define RATING_START_ROSTER_S 30.0
 
 /* One finished (or abandoned) match. */
 typedef struct {
@@ -81,6 +90,10 @@ typedef struct {
     /* Team games: the team index of every player who played on a side, rated or not (guests, bots, late joiners),
      * else -1. Their play is part of their side's strength (see match_plan_apply); only rated players move. */
     int *side_team;
+    /* The roster present at the start (RATING_START_ROSTER_S), rated or not, that the win probabilities are
+     * predicted from; in team games start_team is each such player's team index by their first side, else -1. */
+    bool *at_start;
+    int *start_team;
 } match_plan;
 
 /* Decide whether facts is rated and build its teams. Returns 0, or -ENOMEM. plan is always safe to free after. */
@@ -93,9 +106,11 @@ void match_plan_free(match_plan *plan);
  * is this match's end. A side's strength counts everyone who played on it, weighted by the fraction played: a
  * guest is an unknown player, not nobody (leaving them out made a side with more guests look weaker than it was,
  * and the predicted chances far too sure: docs/ratings.md). Only rated players' after[] and win_prob[] are set. Each
- * rated player's sigma is first widened for the days between (rating_after_inactivity with inactivity_per_day), in
+ * player's sigma is first widened for the days between (rating_after_inactivity with inactivity_per_day), in
  * before[i]: the prior the match starts from. after[i] gets the rating after the match, and win_prob[i] (when not NULL)
- * the chance the player's team had to win, predicted from the priors. Returns 0, -1 when the model refuses the match,
+ * the chance the player's team had to win, predicted from the priors of the roster present at the start only
+ * (at_start, start_team: everyone counted whole, whoever left or joined later; in free-for-all a rated player who
+ * joined later is predicted against that roster). Returns 0, -1 when the model refuses the match,
  * or -ENOMEM. */
 int match_plan_apply(const match_plan *plan, const rating_model *m, double inactivity_per_day, uint64_t end_ms,
                      const uint64_t *last_ms, rating *before, rating *after, double *win_prob);

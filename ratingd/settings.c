@@ -20,9 +20,6 @@ const config_var ratingd_config_vars[] = {
      "ones are left out, by the daemon and by `ratingd recompute` alike"},
     {"RATING_MATCH_IDLE_S", "3600",
      "a match without match_end is recorded as not rated once it has had no event for this long"},
-    {"RATING_INACTIVITY_SIGMA_PER_DAY", "0.4",
-     "how fast uncertainty grows without rated matches: sigma^2 grows by this squared per day, up to a new "
-     "player's"},
     {"RATING_POLL_MS", "2000", "ratingd looks for finished matches this often"},
     {"RATING_BATCH_MATCHES", "500", "matches rated per step at most (1 to 20000)"},
     {"RATINGD_LEASE_MS", "10000",
@@ -59,7 +56,7 @@ int ratingd_settings_load(ratingd_settings *s)
     }
     rc |= num_setting("RATING_MIN_FRACTION", 0.01, 1, &s->rules.min_fraction);
     rc |= num_setting("RATING_MIN_MATCH_S", 0, 86400, &s->rules.min_duration_s);
-    rc |= num_setting("RATING_INACTIVITY_SIGMA_PER_DAY", 0, 100, &s->inactivity_per_day);
+    rc |= rating_inactivity_load(&s->inactivity_per_day);
     rc |= config_get_int_in("RATING_SETTLE_MS", 0, 600000, &s->settle_ms);
     rc |= config_get_int_in("RATING_MATCH_IDLE_S", 1, 30 * 86400, &s->idle_s);
     rc |= config_get_int_in("RATING_POLL_MS", 100, 600000, &s->poll_ms);

@@ -5,9 +5,16 @@
 # `ratingd evaluate`, and the daemon catching up on the same matches (its rows must be the recomputation's).
 #
 # Usage: tests/bench/ratingd_recompute.sh [N]   (default 10000; MOHSTATS_BIN_DIR as for the tests)
+#        BENCH_FILLER_EVENTS=F adds F movement events a match (distance, spread over its players and its 2 .. 598 s),
+#        so that a match is as large as a real one (the demo world's have about 2,100 events: F=2058) while its
+#        ratings stay the same (a player's span is already 1 .. 599 s).
 # Figures are only meaningful on an otherwise idle machine.
 set -euo pipefail
 N=${1:-10000}
+F=${BENCH_FILLER_EVENTS:-0}
+PER=$((42 + F))
+# Matches per INSERT: about 1,000,000 events (a few hundred MB of the stack's 1 GB a query), at most 2,000 matches.
+CHUNK=$((1000000 / PER < 2000 ? (1000000 / PER > 0 ? 1000000 / PER : 1) : 2000))
 SRC_DIR=$(cd "$(dirname "$0")/../.." && pwd)
 BIN_DIR=${MOHSTATS_BIN_DIR:-$SRC_DIR/build}
 DIR=$(mktemp -d /tmp/mohstats-bench.XXXXXX)
@@ -27,9 +34,10 @@ q() { curl -sS --fail-with-body --data-binary "$1" "$CLICKHOUSE_URL"; }
 # k / 10: 0 spawn (t = 1), 1 and 2 a kill of the player across (t = 100 + 10 p + kind), 3 a last step (t = 599).
 # Players come from a pool of 300 members, so each plays about N / 30 matches. Each member has a hidden skill
 # (0-99, from their GUID); the team with the higher total skill, give or take up to 80, wins.
-# In chunks of 2,000 matches: the stack's ClickHouse allows 1 GB per query.
-for ((from = 0; from < N; from += 2000)); do
-  count=$((N - from < 2000 ? N - from : 2000))
+# Events 42 and on of a match are the filler (BENCH_FILLER_EVENTS): a distance event of player e % 10.
+# In chunks of CHUNK matches: the stack's ClickHouse allows 1 GB per query.
+for ((from = 0; from < N; from += CHUNK)); do
+  count=$((N - from < CHUNK ? N - from : CHUNK))
   q "INSERT INTO raw_events (event_id, batch_id, server_id, received_at, received_ms, game_time, session_id,
     match_key, map_name, event_type, type_sent, known_type, actor_guid, actor_name, actor_team, target_guid,
     target_team, team, gametype, raw)
@@ -42,16 +50,18 @@ SELECT generateUUIDv4(), generateUUIDv4(), 'bench', toDateTime(1700000000 + m * 
     if(e = 41 AND NOT ffa, if(allies_skill - axis_skill + noise > 0, 'allies', 'axis'), ''), if(ffa, '1', '4'), ''
 FROM
 (
-    SELECT number + $((from * 42)) AS n, intDiv(n, 42) AS m, n % 42 AS e, (e - 1) % 10 AS p, intDiv(e - 1, 10) AS kind,
+    SELECT number + $((from * PER)) AS n, intDiv(n, $PER) AS m, n % $PER AS e, if(e >= 42, e % 10, (e - 1) % 10) AS p,
+           intDiv(e - 1, 10) AS kind,
            m % 3 = 0 AS ffa,
            arraySum(arrayMap(q -> (1000 + (m * 7 + q * 13) % 300) * 7919 % 100, range(5))) AS allies_skill,
            arraySum(arrayMap(q -> (1000 + (m * 7 + q * 13) % 300) * 7919 % 100, range(10))) - allies_skill
                AS axis_skill,
            toInt64(cityHash64(m) % 161) - 80 AS noise,
-           multiIf(e = 0, 'match_start', e = 41, 'match_end', kind = 0, 'player_spawn', kind = 3, 'distance',
-                   'player_kill') AS type,
-           toFloat64(multiIf(e = 0, 0, e = 41, 600, kind = 0, 1, kind = 3, 599, 100 + 10 * p + kind)) AS t
-    FROM numbers($((count * 42)))
+           multiIf(e = 0, 'match_start', e = 41, 'match_end', e >= 42, 'distance', kind = 0, 'player_spawn',
+                   kind = 3, 'distance', 'player_kill') AS type,
+           toFloat64(multiIf(e = 0, 0, e = 41, 600, e >= 42, 2 + intDiv((e - 42) * 596, $((F > 0 ? F : 1))), kind = 0, 1,
+                             kind = 3, 599, 100 + 10 * p + kind)) AS t
+    FROM numbers($((count * PER)))
     WHERE NOT (type = 'player_kill' AND ffa AND (m + p) % 3 = kind)
 )"
 done

@@ -7,7 +7,10 @@
 #
 # Usage: tests/bench/ratings_eval.sh [MATCHES]   (default 2000; MOHSTATS_BIN_DIR as for the tests; RATING_BETA=...
 #        evaluates with another beta). 2,000 matches a world took ~25 min on the loaded 2-core machine.
-#        RATINGS_EVAL_WORLDS="demo second" (the default) names the worlds to play. RATINGS_EVAL_KEEP=1 leaves each
+#        RATINGS_EVAL_WORLDS="demo second" (the default) names the worlds to play. RATINGS_EVAL_SEEDS="S1 S2" plays
+#        them with other seeds (in the order of the worlds; the defaults 1 and 2 informed the model's choices, so a
+#        frozen model is measured on seeds nobody has looked at). RATINGS_EVAL_FFA="F1 F2" makes those shares of
+#        the worlds' matches free-for-all (demo_world --ffa, in the order of the worlds; default 0). RATINGS_EVAL_KEEP=1 leaves each
 #        world's stack up and prints its directory, so that `ratingd evaluate --skills DIR/skills.txt` can be run
 #        again on the played history (seconds) with another binary or setting: source DIR/stack.env first, and
 #        `scripts/stack.sh down DIR` when done.
@@ -21,6 +24,8 @@ COMMIT=$(git -C "$SRC_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)
 DIR=""
 KEEP=${RATINGS_EVAL_KEEP:-0}
 WORLDS=${RATINGS_EVAL_WORLDS:-demo second}
+read -r -a SEEDS <<<"${RATINGS_EVAL_SEEDS:-}"
+read -r -a FFAS <<<"${RATINGS_EVAL_FFA:-}"
 cleanup() {
   if [ -n "$DIR" ] && [ "$KEEP" = 1 ]; then
     echo "ratings_eval: stack kept up in $DIR (skills in $DIR/skills.txt)" >&2
@@ -76,10 +81,13 @@ world() {
   DIR=""
 }
 
+k=0
 for w in $WORLDS; do
+  seed=${SEEDS[$k]:-} ffa=${FFAS[$k]:-0}
+  k=$((k + 1))
   case $w in
-  demo) world demo --seed 1 ;;
-  second) world second --seed 2 --servers 2 --players 64 ;;
+  demo) world demo --seed "${seed:-1}" --ffa "$ffa" ;;
+  second) world second --seed "${seed:-2}" --servers 2 --players 64 --ffa "$ffa" ;;
   *) echo "ratings_eval: unknown world '$w' (demo, second)" >&2; exit 2 ;;
   esac
 done

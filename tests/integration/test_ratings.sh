@@ -158,42 +158,64 @@ check_close() {
     fail "$1: expected '$2', got '$3'"
   fi
 }
-# latest FAMILY: each player's current rating in FAMILY, best first (LIMIT BY, not queryd's argMax).
+# served_sigma SIGMA LAST_MS AS_OF_MS: (SQL for) the sigma queryd serves at AS_OF_MS of a rating stored at LAST_MS:
+# sigma^2 grows by 0.4^2 (RATING_INACTIVITY_SIGMA_PER_DAY) a day, up to a new player's 25/3 (docs/ratings.md).
+served_sigma() {
+  echo "least(sqrt(pow($1, 2) + pow(0.4, 2) * (greatest(toInt64($3) - toInt64($2), 0) / 86400000)), greatest($1, 25 / 3))"
+}
+# latest FAMILY AS_OF_MS: each player's current rating in FAMILY as served at AS_OF_MS, best first (LIMIT BY, not
+# queryd's argMax).
 latest() {
-  ch_query "SELECT guid, mu_after, sigma_after, mu_after - 3 * sigma_after AS o
-            FROM (SELECT guid, mu_after, sigma_after FROM rating_changes FINAL
+  ch_query "SELECT guid, mu_after, s, mu_after - 3 * s AS o
+            FROM (SELECT guid, mu_after, $(served_sigma sigma_after end_ms "$2") AS s FROM rating_changes FINAL
                   WHERE kind = 'player' AND family = '$1' ORDER BY end_ms DESC, match_key DESC LIMIT 1 BY guid)
             ORDER BY o DESC, guid ASC" | tr '\t' ' '
 }
 lb='.players[] | "\(.guid) \(.mu) \(.sigma) \(.ordinal)"'
-check_close "rating leaderboard, objective: the four rated players by mu - 3 sigma, as in rating_changes" \
-  "$(latest objective)" "$(json_get "$API/stats/leaderboard/global?stat=rating&family=objective" "$lb")"
+# board FAMILY [PATH]: the rating leaderboard's answer, and when its sigmas were served (as_of_ms).
+board() {
+  ans=$(http_get "$API${2:-/stats/leaderboard/global?stat=rating&family=$1}")
+  asof=$(jq -r .as_of_ms <<<"$ans")
+}
+board objective
+check_close "rating leaderboard, objective: the four rated players by mu - 3 sigma, as in rating_changes (sigma served as of the answer)" \
+  "$(latest objective "$asof")" "$(jq -r "$lb" <<<"$ans")"
 check_eq "rating leaderboard: the winners first, and each row's rank, rated matches and rating" \
   "1 1001 1 true 2 1002 1 true 3 2001 1 true 4 2002 1 true" \
   "$(json_get "$API/stats/leaderboard/global?stat=rating&family=objective" \
     '[.players[] | "\(.rank) \(.guid) \(.rated_matches) \(.rating == ((.ordinal * 100 | round) / 100))"] | join(" ")')"
+board ffa "/stats/leaderboard/rating?family=ffa"
 check_close "rating leaderboard, free-for-all (/stats/leaderboard/rating): B's three players" \
-  "$(latest ffa)" "$(json_get "$API/stats/leaderboard/rating?family=ffa" "$lb")"
+  "$(latest ffa "$asof")" "$(jq -r "$lb" <<<"$ans")"
 check_eq "rating leaderboard: count_only, the default family (team: nobody) and the answer's fields" \
   "4 0 rating team 1" \
   "$(json_get "$API/stats/leaderboard?stat=rating&family=objective&count_only=1" .total) \
 $(json_get "$API/stats/leaderboard/global?stat=rating" '"\(.total) \(.stat) \(.family) \(.min_matches)"')"
 check_eq "rating leaderboard: an unknown family is 400" 400 \
   "$(http_status "$API/stats/leaderboard/global?stat=rating&family=ctf")"
+# /stats/leaderboard/gametype/{gt} ranks by kills; stat=rating is the rating leaderboard of the type's family.
+gtb='"\(.family) \(.total) \([.players[] | "\(.guid) \(.mu)"] | join(" "))"'
+check_eq "/stats/leaderboard/gametype/{gt}?stat=rating: obj is the objective family's rating leaderboard, dm free-for-all's; other 404" \
+  "$(json_get "$API/stats/leaderboard/global?stat=rating&family=objective" "$gtb") | $(json_get "$API/stats/leaderboard/global?stat=rating&family=ffa" "$gtb") | 404" \
+  "$(json_get "$API/stats/leaderboard/gametype/obj?stat=rating" "$gtb") | $(json_get "$API/stats/leaderboard/gametype/dm?stat=rating" "$gtb") | $(http_status "$API/stats/leaderboard/gametype/other?stat=rating")"
 
 # The profile: each family's current rating (a new player's where none), and the rating of the family played most.
+# mine GUID FAMILY AS_OF_MS: the player's current rating in FAMILY as served at AS_OF_MS.
 mine() {
-  ch_query "SELECT mu_after, sigma_after, mu_after - 3 * sigma_after FROM rating_changes FINAL
-            WHERE guid = '$1' AND kind = 'player' AND family = '$2' ORDER BY end_ms DESC, match_key DESC LIMIT 1" |
+  ch_query "SELECT mu_after, s, mu_after - 3 * s
+            FROM (SELECT mu_after, $(served_sigma sigma_after end_ms "$3") AS s FROM rating_changes FINAL
+                  WHERE guid = '$1' AND kind = 'player' AND family = '$2' ORDER BY end_ms DESC, match_key DESC LIMIT 1)" |
     tr '\t' ' '
 }
 fams='"\(.ratings.objective | "\(.mu) \(.sigma) \(.ordinal) \(.rated_matches)")
 \(.ratings.ffa | "\(.mu) \(.sigma) \(.ordinal) \(.rated_matches)")
 \(.ratings.team | "\(.mu) \(.sigma) \(.ordinal) \(.rated_matches) \(.last_rated_at)")"'
-check_close "profile of 2001: its objective and free-for-all ratings as in rating_changes, team a new player's" \
-  "$(mine 2001 objective) 1
-$(mine 2001 ffa) 1
-25 8.333333333333334 0 0 null" "$(json_get "$API/stats/player/2001" "$fams")"
+prof=$(http_get "$API/stats/player/2001")
+asof=$(jq -r .ratings.objective.as_of_ms <<<"$prof")
+check_close "profile of 2001: its objective and free-for-all ratings as in rating_changes (as of the answer), team a new player's" \
+  "$(mine 2001 objective "$asof") 1
+$(mine 2001 ffa "$asof") 1
+25 8.333333333333334 0 0 null" "$(jq -r "$fams" <<<"$prof")"
 
 # The history: one point per rated match, oldest first.
 hist='.points[] | "\(.match_id) \(.family) \(.before_mu) \(.before_sigma) \(.mu) \(.sigma) \(.win_prob) \(.mu_change)"'
@@ -235,8 +257,9 @@ $(http_status "$API/stats/match/no_such_match/ratings")"
 # family the player has most rated matches in (1001: one objective, one free-for-all: the first, ffa).
 pred=$(http_get "$API/stats/player/1001/predictions")
 fam=$(jq -r .rating.family <<<"$pred")
-read -r m1 s1 _ <<<"$(mine 1001 "$fam")"
-read -r m2 s2 _ <<<"$(mine 2001 "$fam")"
+asof=$(jq -r .rating.as_of_ms <<<"$pred")
+read -r m1 s1 _ <<<"$(mine 1001 "$fam" "$asof")"
+read -r m2 s2 _ <<<"$(mine 2001 "$fam" "$asof")"
 expected=$(ch_query "SELECT 1 / (1 + exp(-($m1 - $m2) / sqrt(2 * pow($RATING_BETA, 2) + pow($s1, 2) + pow($s2, 2))))")
 check_eq "predictions: 1001's win_prob against rival 2001 is the ratings' (family $fam)" \
   "$(awk -v p="$expected" 'BEGIN { printf "%.4f", p }')" \
@@ -257,10 +280,11 @@ mdb_query "INSERT INTO smf_mohaa_teams (id_team, team_name, team_tag) VALUES (71
            INSERT INTO smf_mohaa_identities (id_member, player_guid, linked_at) VALUES (501, '1001', 1), (502, '1002', 1),
                                                                        (502, '1002_alt', 2), (503, '2001', 1), (504, '2002', 1)"
 team=$(http_get "$API/stats/team/71/rating?family=objective&vs=72")
-read -r a1 sa1 _ <<<"$(mine 1001 objective)"
-read -r a2 sa2 _ <<<"$(mine 1002 objective)"
-read -r b1 sb1 _ <<<"$(mine 2001 objective)"
-read -r b2 sb2 _ <<<"$(mine 2002 objective)"
+asof=$(jq -r .as_of_ms <<<"$team")
+read -r a1 sa1 _ <<<"$(mine 1001 objective "$asof")"
+read -r a2 sa2 _ <<<"$(mine 1002 objective "$asof")"
+read -r b1 sb1 _ <<<"$(mine 2001 objective "$asof")"
+read -r b2 sb2 _ <<<"$(mine 2002 objective "$asof")"
 check_close "forum team Alpha: its members' mean mu, the uncertainty of that mean, its rated members' GUIDs" \
   "$(awk -v a="$a1" -v b="$a2" -v s="$sa1" -v t="$sa2" 'BEGIN { printf "%.12f %.12f 2 2 1001 1002", (a + b) / 2, sqrt(s * s + t * t) / 2 }')" \
   "$(jq -r '"\(.mu) \(.sigma) \(.members_count) \(.rated_members) \([.members[].guid] | join(" "))"' <<<"$team")"
@@ -341,7 +365,7 @@ check_eq "after the restart no match is rated twice (rows: $rows_before)" "$rows
 ch_query "INSERT INTO rating_changes (guid, match_key, kind, end_ms, family, rated, place, weight, mu_before,
                                       sigma_before, mu_after, sigma_after, win_prob)
           VALUES ('old_1', 'old_match_1', 'player', 1000, 'objective', 1, 1, 1, 25, 8.333333333333334, 27, 7, 0.5),
-                 ('old_1', 'old_match_2', 'player', 2000, 'objective', 1, 1, 1, 27, 7, 29, 6, 0.5)"
+                 ('old_1', 'old_match_2', 'player', 2000, 'objective', 1, 1, 1, 27, 7, 26, 4, 0.5)"
 redis_cmd XADD fresh '*' ratings old_1 >/dev/null
 totals() {
   echo "$(json_get "$API/stats/leaderboard/global?stat=rating&family=objective&count_only=1" .total) \
@@ -349,14 +373,20 @@ $(json_get "$API/stats/leaderboard/global?stat=rating&family=objective&period=we
 }
 retry $((FRESH_S + 5)) eval '[ "$(totals)" = "5 4" ]'
 check_eq "rating leaderboard: all time lists the player of 1970, the week only this test's four" "5 4" "$(totals)"
+# Stored, old_1's 26 - 3 * 4 = 14 is far above everyone's; served after 56 years away, sigma is a new player's and
+# the ordinal 26 - 25 = 1, below 1001's: the board ranks by the sigma it serves.
+check_eq "rating leaderboard: old_1 is ranked by its widened sigma (25/3), below 1001" "8.333333333 true" \
+  "$(json_get "$API/stats/leaderboard/global?stat=rating&family=objective" \
+    '"\(.players[] | select(.guid == "old_1") | .sigma * 1e9 | round / 1e9) \(([.players[].guid] | index("old_1")) > ([.players[].guid] | index("1001")))"')"
 kill "$(cat "$STACK_DIR/run/queryd.pid")"
 retry 20 eval '! kill -0 "$(cat "$STACK_DIR/run/queryd.pid")" 2>/dev/null'
 QUERY_RATING_MIN_MATCHES=2 "$STACK_SH" up "$STACK_DIR" --port 0 >/dev/null 2>&1
 check "queryd is back with QUERY_RATING_MIN_MATCHES=2" eval 'curl -fs "$QUERYD_URL/ready" >/dev/null'
-check_eq "QUERY_RATING_MIN_MATCHES=2: only the player with two rated matches, at their latest rating; none this week" \
-  "old_1 29 6 11 2 2 0" \
+# old_1's stored sigma is 6; last rated in 1970, it is served (and ranked) as uncertain as a new player's, 25/3.
+check_eq "QUERY_RATING_MIN_MATCHES=2: only the player with two rated matches, at their latest mu, sigma widened by 56 years away to a new player's; none this week" \
+  "old_1 26 8.333333333 1 2 2 0" \
   "$(json_get "$API/stats/leaderboard/global?stat=rating&family=objective" \
-    '[.players[] | "\(.guid) \(.mu) \(.sigma) \(.ordinal) \(.rated_matches)"] + ["\(.min_matches)"] | join(" ")') \
+    '[.players[] | "\(.guid) \(.mu) \(.sigma * 1e9 | round / 1e9) \(.ordinal * 1e9 | round / 1e9) \(.rated_matches)"] + ["\(.min_matches)"] | join(" ")') \
 $(json_get "$API/stats/leaderboard/global?stat=rating&family=objective&period=week&count_only=1" .total)"
 check_eq "QUERY_RATING_MIN_MATCHES=2: the profile says 1001 (one rated match) is not ranked" "1 false" \
   "$(json_get "$API/stats/player/1001" '"\(.ratings.objective.rated_matches) \(.ratings.objective.ranked)"')"

@@ -15,10 +15,10 @@ static const match_rules rules = {.min_fraction = 0.5, .min_duration_s = 60};
 
 /* A 600 s objective match won by the Allies: two members a side, a guest, a bot and a late joiner (30%). */
 static const match_player team_players[] = {
-    {"101", SIDE_ALLIES, 0, 600, 10, 0, 0},   {"102", SIDE_ALLIES, 5, 590, 4, 0, 0},
-    {"201", SIDE_AXIS, 0, 600, 6, 0, 0},      {"202", SIDE_AXIS, 1, 700, 2, 1, 0},
-    {"unauth_3", SIDE_AXIS, 0, 600, 9, 0, 0}, {"bot_7", SIDE_ALLIES, 0, 600, 1, 0, 0},
-    {"103", SIDE_ALLIES, 420, 600, 3, 0, 0},  {"301", SIDE_NONE, 0, 600, 0, 0, 0},
+    {"101", SIDE_ALLIES, 0, 600, 10, 0, 0, SIDE_ALLIES}, {"102", SIDE_ALLIES, 5, 590, 4, 0, 0, SIDE_ALLIES},
+    {"201", SIDE_AXIS, 0, 600, 6, 0, 0, SIDE_AXIS},      {"202", SIDE_AXIS, 1, 700, 2, 1, 0, SIDE_AXIS},
+    {"unauth_3", SIDE_AXIS, 0, 600, 9, 0, 0, SIDE_AXIS}, {"bot_7", SIDE_ALLIES, 0, 600, 1, 0, 0, SIDE_ALLIES},
+    {"103", SIDE_ALLIES, 420, 600, 3, 0, 0, SIDE_ALLIES}, {"301", SIDE_NONE, 0, 600, 0, 0, 0, SIDE_NONE},
 };
 
 static match_facts team_match(void)
@@ -106,13 +106,12 @@ static void test_team_match_apply(void **state)
     assert_float_equal(win[0], win[1], 0);
     assert_float_equal(win[0] + win[2], 1, 1e-12);
     assert_float_equal(win[0], 0.5, 1e-12);
-    /* A strong member makes their side the favourite, by logistic(d / c), c^2 = sum of w^2 sigma^2 + 2 beta^2 (one
-     * beta^2 a side: the update's own expectation). */
+    /* A strong member makes their side the favourite, by logistic(d / c), c^2 = sum of sigma^2 + 2 beta^2 (one
+     * beta^2 a side: the update's own expectation) over the roster present at the start, each counted whole: 101,
+     * 102, the bot; 201, 202, the guest (not the late joiner 103, nor the spectator). */
     before[0].mu = 35;
     assert_int_equal(match_plan_apply(&p, &m, 0.4, 1000, last, before, after, win), 0);
-    double s2 = m.sigma * m.sigma, b2 = m.beta * m.beta, w[] = {1, 0.975, 1, 0.3, 1, 599.0 / 600, 1}, var = 2 * b2;
-    for (size_t i = 0; i < 7; i++)
-        var += w[i] * w[i] * s2;
+    double s2 = m.sigma * m.sigma, b2 = m.beta * m.beta, var = 2 * b2 + 6 * s2;
     assert_float_equal(win[0], 1 / (1 + exp(-10 / sqrt(var))), 1e-12);
     for (size_t i = 0; i < 8; i++)
         before[i] = rating_new(&m);
@@ -189,9 +188,9 @@ static void test_unrated_matches(void **state)
     f.winner = SIDE_NONE;
     assert_unrated(&f, "no winning team");
     /* Only guests and the spectator on the Axis side: one side with rated players. */
-    static const match_player one_side[] = {{"101", SIDE_ALLIES, 0, 600, 1, 0, 0},
-                                            {"unauth_1", SIDE_AXIS, 0, 600, 1, 0, 0},
-                                            {"102", SIDE_AXIS, 500, 600, 1, 0, 0}};
+    static const match_player one_side[] = {{"101", SIDE_ALLIES, 0, 600, 1, 0, 0, SIDE_ALLIES},
+                                            {"unauth_1", SIDE_AXIS, 0, 600, 1, 0, 0, SIDE_AXIS},
+                                            {"102", SIDE_AXIS, 500, 600, 1, 0, 0, SIDE_AXIS}};
     f = team_match();
     f.players = one_side;
     f.nplayers = 3;
@@ -205,11 +204,11 @@ static void test_ffa(void **state)
 {
     (void)state;
     static const match_player ps[] = {
-        {"1", SIDE_NONE, 0, 600, 20, 0, 0},        /* 2.0 a minute */
-        {"2", SIDE_NONE, 240, 600, 15, 0, 0},      /* 2.5 a minute over 60% of the match: first */
-        {"3", SIDE_NONE, 0, 600, 22, 2, 0},        /* 2.0: ties with 1 */
-        {"4", SIDE_ALLIES, 0, 600, 5, 0, 0},       /* 0.5: last; a side means nothing here */
-        {"unauth_0", SIDE_NONE, 0, 600, 50, 0, 0}, /* a guest: not rated, does not take a place */
+        {"1", SIDE_NONE, 0, 600, 20, 0, 0, SIDE_NONE},        /* 2.0 a minute */
+        {"2", SIDE_NONE, 240, 600, 15, 0, 0, SIDE_NONE},      /* 2.5 a minute over 60% of the match: first */
+        {"3", SIDE_NONE, 0, 600, 22, 2, 0, SIDE_NONE},        /* 2.0: ties with 1 */
+        {"4", SIDE_ALLIES, 0, 600, 5, 0, 0, SIDE_ALLIES},     /* 0.5: last; a side means nothing here */
+        {"unauth_0", SIDE_NONE, 0, 600, 50, 0, 0, SIDE_NONE}, /* a guest: not rated, does not take a place */
     };
     match_facts f = {.match_key = "f",
                      .gametype = "dm",
@@ -244,7 +243,13 @@ static void test_ffa(void **state)
     uint64_t last[5] = {0};
     for (size_t i = 0; i < 5; i++)
         before[i] = rating_new(&m);
-    assert_int_equal(match_plan_apply(&p, &m, 0.4, 1, last, before, after, NULL), 0);
+    /* The chances are predicted from the field present at the start (1, 3, 4 and the guest, all new: a quarter
+     * each); 2, who joined after 240 s, against that field (a fifth). */
+    double win[5] = {0};
+    assert_int_equal(match_plan_apply(&p, &m, 0.4, 1, last, before, after, win), 0);
+    assert_float_equal(win[0], 0.25, 1e-12);
+    assert_float_equal(win[3], 0.25, 1e-12);
+    assert_float_equal(win[1], 0.2, 1e-12);
     assert_true(after[1].mu > 25);
     assert_true(after[3].mu < 25);
     assert_float_equal(after[0].mu, after[2].mu, 1e-12);
@@ -252,6 +257,61 @@ static void test_ffa(void **state)
     /* One rated player (the rest guests): not rated. */
     f.nplayers = 1;
     assert_unrated(&f, "fewer than 2 rated players");
+}
+
+/* A match's win probability is predicted from the roster present at the start (its first RATING_START_ROSTER_S)
+ * on their first side: who left or joined later, and for how long anyone played, cannot leak the result into it. */
+static void test_start_roster(void **state)
+{
+    (void)state;
+    rating_model m;
+    rating_model_default(&m);
+    match_player ps[9];
+    memcpy(ps, team_players, sizeof team_players);
+    match_facts f = team_match();
+    f.players = ps;
+    rating before[9], after[9];
+    uint64_t last[9] = {0};
+    double win[9] = {0}, want;
+    match_plan p;
+    const double mu[9] = {35, 28, 22, 30, 25, 25, 33, 25, 40};
+#define APPLY(n)                                                                                                       \
+    do {                                                                                                               \
+        f.nplayers = (n);                                                                                              \
+        assert_int_equal(match_plan_build(&f, &rules, &p), 0);                                                         \
+        assert_true(p.rated);                                                                                          \
+        for (size_t i = 0; i < 9; i++)                                                                                 \
+            before[i] = (rating){mu[i], 4};                                                                            \
+        assert_int_equal(match_plan_apply(&p, &m, 0.4, 1000, last, before, after, win), 0);                           \
+        match_plan_free(&p);                                                                                           \
+    } while (0)
+    APPLY(8);
+    want = win[0];
+    /* The losing side's strong 202 leaves after 100 s (too little to be rated): the chance stays. */
+    ps[3].last_t = 100;
+    APPLY(8);
+    assert_float_equal(win[0], want, 0);
+    /* A strong late joiner on the winning side (rated: 60%), and 103 joining earlier: it still stays. */
+    ps[8] = (match_player){"104", SIDE_ALLIES, 240, 600, 8, 0, 0, SIDE_ALLIES};
+    ps[6].first_t = 200;
+    APPLY(9);
+    assert_float_equal(win[0], want, 0);
+    assert_float_equal(win[8], want, 0); /* a late joiner is given their side's chance */
+    /* 201 (mu 22, below a new player's) starts on the Allies' side and ends on the Axis': counted on the Allies'
+     * side, as at the start, where it makes them weaker. */
+    ps[2].first_side = SIDE_ALLIES;
+    APPLY(9);
+    assert_true(win[0] < want);
+    assert_float_equal(win[0] + win[2], 1, 1e-12);
+    /* Whoever came within RATING_START_ROSTER_S is of the start roster; after it, not. */
+    ps[2].first_side = SIDE_AXIS;
+    ps[6].first_t = RATING_START_ROSTER_S;
+    APPLY(9);
+    assert_true(win[0] > want);
+    ps[6].first_t = RATING_START_ROSTER_S + 0.5;
+    APPLY(9);
+    assert_float_equal(win[0], want, 0);
+#undef APPLY
 }
 
 /* The minimum fraction is a setting: at 0.25 the late joiner of the team match is rated, with weight 0.3. */
@@ -273,7 +333,7 @@ int main(void)
         cmocka_unit_test(test_game_types),       cmocka_unit_test(test_team_match_players),
         cmocka_unit_test(test_team_match_apply), cmocka_unit_test(test_inactivity),
         cmocka_unit_test(test_unrated_matches),  cmocka_unit_test(test_ffa),
-        cmocka_unit_test(test_min_fraction),
+        cmocka_unit_test(test_min_fraction),     cmocka_unit_test(test_start_roster),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

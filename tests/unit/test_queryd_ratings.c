@@ -1,6 +1,7 @@
 /* Unit tests of what queryd's ratings area computes itself (queryd/ratings.c): the one-against-one win probability
  * of the predictions, the family a single rating shows, the profile's ratings per family, and the cache time of
  * answers carrying ratings. Everything read from ClickHouse is checked by tests/integration/test_ratings.sh. */
+#include <errno.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -67,7 +68,7 @@ static void test_families_json(void **state)
     setenv("QUERY_RATING_MIN_MATCHES", "3", 1);
     cJSON *rows =
         family_rows("[{\"family\": \"objective\", \"mu\": 30, \"sigma\": 4, \"matches\": 3, \"last_ms\": 5999}]");
-    cJSON *o = rating_families_json(rows);
+    cJSON *o = rating_families_json(rows, 5999); /* served at the time of its last rated match: not widened */
     const cJSON *obj = cJSON_GetObjectItem(o, "objective"), *team = cJSON_GetObjectItem(o, "team");
     assert_non_null(cJSON_GetObjectItem(o, "ffa"));
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(obj, "family")), "objective");
@@ -86,10 +87,46 @@ static void test_families_json(void **state)
     cJSON_Delete(o);
     /* Below QUERY_RATING_MIN_MATCHES: rated, but not on the leaderboard. */
     setenv("QUERY_RATING_MIN_MATCHES", "4", 1);
-    o = rating_family_json(rows, "objective");
+    o = rating_family_json(rows, "objective", 5999);
     assert_true(cJSON_IsFalse(cJSON_GetObjectItem(o, "ranked")));
     cJSON_Delete(o);
     unsetenv("QUERY_RATING_MIN_MATCHES");
+    cJSON_Delete(rows);
+}
+
+/* A served sigma widens with the time since the player's last rated match, by ratingd's rule (rating_sigma_at,
+ * RATING_INACTIVITY_SIGMA_PER_DAY): what the profile shows, the leaderboard ranks by and the predictions use. */
+static void test_served_inactivity(void **state)
+{
+    (void)state;
+    cJSON *rows =
+        family_rows("[{\"family\": \"objective\", \"mu\": 30, \"sigma\": 4, \"matches\": 3, \"last_ms\": 5999}]");
+    const cJSON *row = cJSON_GetArrayItem(rows, 0);
+    uint64_t day = 86400000;
+    double mu, sigma;
+    /* 30 days later: sigma^2 grew by 0.4^2 a day (the default), mu stays. */
+    rating_served(row, 5999 + 30 * day, &mu, &sigma);
+    assert_true(mu == 30);
+    assert_true(fabs(sigma - sqrt(16 + 0.16 * 30)) < 1e-12);
+    cJSON *o = rating_family_json(rows, "objective", 5999 + 30 * day);
+    assert_true(fabs(cJSON_GetObjectItem(o, "sigma")->valuedouble - sqrt(16 + 0.16 * 30)) < 1e-12);
+    assert_true(fabs(cJSON_GetObjectItem(o, "ordinal")->valuedouble - (30 - 3 * sqrt(16 + 0.16 * 30))) < 1e-12);
+    assert_true(cJSON_GetObjectItem(o, "as_of_ms")->valuedouble == (double)(5999 + 30 * day));
+    cJSON_Delete(o);
+    /* Years later: a new player's sigma, never more. Before the last match (clocks apart): as stored. */
+    rating_served(row, 5999 + 3000 * day, &mu, &sigma);
+    assert_true(fabs(sigma - 25.0 / 3) < 1e-15);
+    rating_served(row, 1000, &mu, &sigma);
+    assert_true(sigma == 4);
+    /* The rate is the setting ratingd reads. */
+    setenv("RATING_INACTIVITY_SIGMA_PER_DAY", "1", 1);
+    assert_int_equal(rating_settings_load(), 0);
+    rating_served(row, 5999 + 9 * day, &mu, &sigma);
+    assert_true(fabs(sigma - 5) < 1e-12);
+    setenv("RATING_INACTIVITY_SIGMA_PER_DAY", "-1", 1);
+    assert_int_equal(rating_settings_load(), -EINVAL);
+    unsetenv("RATING_INACTIVITY_SIGMA_PER_DAY");
+    assert_int_equal(rating_settings_load(), 0);
     cJSON_Delete(rows);
 }
 
@@ -100,6 +137,7 @@ int main(void)
         cmocka_unit_test(test_duel_win_prob),
         cmocka_unit_test(test_main_family),
         cmocka_unit_test(test_families_json),
+        cmocka_unit_test(test_served_inactivity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
