@@ -43,7 +43,6 @@
 #include "redis_admin.h"
 
 #define MAX_VALUES "500"            /* names and member ids of theirs rewritten in `raw`, each (SQL's LIMIT) */
-#define MUTATION_WAIT_S (24 * 3600) /* give up waiting for ClickHouse's mutations after this */
 
 /* Append to re s as the tracker's JSON spells it ('"' and '\' escaped), escaped for RE2. */
 static int regex_of_json_string(bytebuf *re, const char *s)
@@ -106,31 +105,6 @@ static char *rewrite_expr(const char *col, const player_target *t, const char *n
         return NULL;
     }
     return e.data;
-}
-
-/* Wait until ClickHouse has applied the mutations of this database created since `since` (ClickHouse's now() when
- * the erase began): ours, and any other's that began meanwhile. */
-static int wait_mutations(const admin_ctx *a, const char *since)
-{
-    for (int waited_ms = 0;; waited_ms += 200) {
-        long long left = 0;
-        int rc =
-            admin_ch_count(a, &left,
-                           "SELECT count() FROM system.mutations WHERE database = currentDatabase() AND NOT is_done\n"
-                           "  AND create_time >= toDateTime('%s')",
-                           since);
-        if (rc || left == 0)
-            return rc;
-        if (waited_ms && waited_ms % 60000 == 0)
-            log_info("waiting for %lld of ClickHouse's mutations (system.mutations) for %d s", left, waited_ms / 1000);
-        if (waited_ms / 1000 >= MUTATION_WAIT_S) {
-            log_error("ClickHouse's mutations are still running after %d s (system.mutations): nothing more done; run "
-                      "erase again once they are",
-                      MUTATION_WAIT_S);
-            return -ETIMEDOUT;
-        }
-        usleep(200 * 1000);
-    }
 }
 
 /* The answer to sql (lines) as a malloc'd string, "" when empty; NULL on error (logged). */
@@ -205,7 +179,7 @@ static int erase_raw(const admin_ctx *a, const player_target *t, const char *sin
     free(ids);
     free(raw);
     free(unknown);
-    return rc ? rc : wait_mutations(a, since);
+    return rc ? rc : admin_wait_mutations(a, since);
 }
 
 /* The aggregate tables: the rows keyed by their GUIDs deleted, their GUID as another player's opponent rewritten. */
@@ -237,51 +211,7 @@ static int erase_aggregates(const admin_ctx *a, const player_target *t, const ch
                        other ? L : "", other ? ")" : "");
     }
     free(tables);
-    return rc ? rc : wait_mutations(a, since);
-}
-
-/* Rebuild the tables without a guid column for the months given (YYYYMM, one a line): they counted the deleted
- * events. A refusal (retention) is said, not fatal: the player's identity is gone from them either way but for
- * the hash in a players state. */
-static int rebuild_counts(const admin_ctx *a, const char *months)
-{
-    char *views = ch_lines(
-        a,
-        "SELECT v.name, t.partition_key != '' FROM\n"
-        "  (SELECT name, extract(create_table_query, ' TO (?:[A-Za-z0-9_]+\\\\.)?([A-Za-z0-9_]+)') AS target\n"
-        "   FROM system.tables WHERE database = currentDatabase() AND engine = 'MaterializedView'\n"
-        "     AND name NOT LIKE 'admin\\\\_%') AS v\n"
-        "ANY LEFT JOIN (SELECT name AS target, partition_key FROM system.tables WHERE database = currentDatabase()) AS "
-        "t\n"
-        "  USING target\n"
-        "WHERE target NOT IN (SELECT table FROM system.columns WHERE database = currentDatabase() AND name = 'guid')\n"
-        "ORDER BY v.name FORMAT TSV");
-    if (!views)
-        return -EIO;
-    admin_ctx yes = *a;
-    yes.yes = true; /* the erase was confirmed */
-    char *save = NULL;
-    for (char *line = strtok_r(views, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        char *monthly = strchr(line, '\t');
-        if (!monthly)
-            continue;
-        *monthly++ = '\0';
-        int rc = 0;
-        if (*monthly == '1') {
-            char *copy = strdup(months), *msave = NULL;
-            for (char *m = copy ? strtok_r(copy, "\n", &msave) : NULL; m && !rc; m = strtok_r(NULL, "\n", &msave))
-                rc = rebuild_run(&yes, line, atoi(m));
-            free(copy);
-        } else {
-            rc = rebuild_run(&yes, line, 0);
-        }
-        if (rc)
-            log_warn("%s could not be rebuilt (above): its table still counts the erased events (no GUID, but a "
-                     "hash of it in a players state where there is one)",
-                     line);
-    }
-    free(views);
-    return 0;
+    return rc ? rc : admin_wait_mutations(a, since);
 }
 
 /* PostgreSQL's and the forum's rows (player.c's lists); the rows deleted added to *n. */
@@ -312,7 +242,8 @@ static int erase_databases(const admin_ctx *a, const player_target *t, long *n)
     return 0;
 }
 
-/* achievd's saved state of the member and its links of their GUIDs; queryd's answers (admin_cache_flush). */
+/* achievd's saved state of the member and its links of their GUIDs; queryd's answers (admin_cache_flush) and
+ * boards (admin_fresh_touch). */
 static int erase_redis(const admin_ctx *a, const player_target *t, long long *cached)
 {
     redisContext *c = admin_redis_open(a->redis_url);
@@ -326,7 +257,9 @@ static int erase_redis(const admin_ctx *a, const player_target *t, long long *ca
     for (size_t i = 0; i < t->nguids && !rc; i++)
         rc = admin_redis_do(c, NULL, "HDEL %s %s", links, t->guids[i]);
     redisFree(c);
-    return rc ? rc : admin_cache_flush(a, cached);
+    rc = rc ? rc : admin_cache_flush(a, cached);
+    /* queryd's warm boards re-read them, find nothing, and drop them (as for hide). */
+    return rc ? rc : admin_fresh_touch(a, t->guids, t->nguids);
 }
 
 int erase_run(const admin_ctx *a, const player_target *t)
@@ -376,7 +309,7 @@ int erase_run(const admin_ctx *a, const player_target *t)
     rc = rc || !events ? rc : erase_raw(a, t, since);
     rc = rc || !t->nguids ? rc : erase_aggregates(a, t, since);
     free(since);
-    rc = rc ? rc : (*months ? rebuild_counts(a, months) : 0);
+    rc = rc ? rc : (*months ? rebuild_months(a, months, /* guidless_only= */ true) : 0);
     long rows = 0;
     long long cached = 0, later = 0;
     rc = rc ? rc : erase_databases(a, t, &rows);
