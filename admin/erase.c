@@ -26,8 +26,8 @@
  * emptied.
  *
  * Outside ClickHouse: player.c's lists of PostgreSQL and forum rows; achievd's saved state of the member and its
- * GUID links in Redis (achievd holds its state in memory too: restart it after an erase so that it does not
- * write the member's progress back); and queryd's whole answer cache, which may hold them in any answer. */
+ * GUID links in Redis, and its state in memory (erase_achievd: achievd is told to forget the member); queryd's whole
+ * answer cache, which may hold them in any answer, and its leaderboard boards. */
 #include "erase.h"
 
 #include <errno.h>
@@ -43,6 +43,7 @@
 #include "redis_admin.h"
 
 #define MAX_VALUES "500"            /* names and member ids of theirs rewritten in `raw`, each (SQL's LIMIT) */
+#define ACHIEVD_FORGET_WAIT_MS 5000 /* erase_achievd waits this long for achievd to forget the member */
 
 /* Append to re s as the tracker's JSON spells it ('"' and '\' escaped), escaped for RE2. */
 static int regex_of_json_string(bytebuf *re, const char *s)
@@ -214,6 +215,38 @@ static int erase_aggregates(const admin_ctx *a, const player_target *t, const ch
     return rc ? rc : admin_wait_mutations(a, since);
 }
 
+/* Tell achievd to forget the member (achievd/store.c, store_forget): it holds their progress in memory and would
+ * save it again and write it back to the forum. Before the forum's rows are deleted, so that a progress write of
+ * achievd's under way lands before the delete, not after; waited for a few seconds (achievd looks every second). */
+static int erase_achievd(const admin_ctx *a, const player_target *t)
+{
+    if (!t->member)
+        return 0; /* achievements belong to the member: a GUID alone has no state of its own in achievd */
+    redisContext *c = admin_redis_open(a->redis_url);
+    if (!c)
+        return -EIO;
+    char key[300], lease[300], member[24];
+    snprintf(key, sizeof key, "%s:%s:forget", a->stream, a->achievd_group);
+    snprintf(lease, sizeof lease, "%s:%s:lease", a->stream, a->achievd_group);
+    snprintf(member, sizeof member, "%lu", t->member);
+    long long evaluating = 0;
+    int rc = admin_redis_do(c, NULL, "SADD %s %s", key, member);
+    rc = rc ? rc : admin_redis_do(c, &evaluating, "EXISTS %s", lease, NULL);
+    long long left = 1;
+    /* No lease: no achievd evaluates, and the next to start forgets the member before it reads anything. */
+    for (int waited = 0; !rc && evaluating && left && waited < ACHIEVD_FORGET_WAIT_MS; waited += 100) {
+        usleep(100 * 1000);
+        left = 0;
+        rc = admin_redis_do(c, &left, "SISMEMBER %s %s", key, member);
+    }
+    redisFree(c);
+    if (!rc && evaluating && left)
+        log_info("achievd did not take the erase within %d ms (not running?): it forgets the member when it "
+                 "evaluates again, before anything else",
+                 ACHIEVD_FORGET_WAIT_MS);
+    return rc;
+}
+
 /* PostgreSQL's and the forum's rows (player.c's lists); the rows deleted added to *n. */
 static int erase_databases(const admin_ctx *a, const player_target *t, long *n)
 {
@@ -312,6 +345,7 @@ int erase_run(const admin_ctx *a, const player_target *t)
     rc = rc ? rc : (*months ? rebuild_months(a, months, /* guidless_only= */ true) : 0);
     long rows = 0;
     long long cached = 0, later = 0;
+    rc = rc ? rc : erase_achievd(a, t);
     rc = rc ? rc : erase_databases(a, t, &rows);
     rc = rc ? rc : erase_redis(a, t, &cached);
     rc = rc ? rc
@@ -326,8 +360,6 @@ int erase_run(const admin_ctx *a, const player_target *t)
         log_warn("%lld events of theirs arrived during the erase (still playing, or the writer was behind): run erase "
                  "again (ban the server or wait first)",
                  later);
-    if (t->member)
-        log_info("restart achievd: it keeps the member's progress in memory and would save it again");
     char detail[256];
     snprintf(detail, sizeof detail,
              "%s: %lld events (%lld deleted, the rest anonymised), %ld rows of PostgreSQL and the forum, %lld cached "

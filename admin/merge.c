@@ -82,22 +82,28 @@ static int linked_member(const admin_ctx *a, const char *guid, unsigned long *me
                  params, NULL, member);
 }
 
-/* The links of A after the merge (see the top): moved to B (move), or removed. Rows changed added to *n. */
-static int merge_links(const admin_ctx *a, const char *from, const char *into, bool move, long *n)
+/* The links of A after the merge (see the top). keep_member: B is A's member's from now on (B was linked to nobody,
+ * or to the same member), so A's identity row becomes B's (or goes, B having one), and the unlocks recorded with A
+ * and authd's primary GUID name B; else (--force across two members) A's identity row goes and its member's primary
+ * GUID is unset, and its unlocks stay as they were. Rows changed added to *n. */
+static int merge_links(const admin_ctx *a, const char *from, const char *into, bool keep_member, bool into_linked,
+                       long *n)
 {
     const char *ba[2] = {into, from};
+    bool move_row = keep_member && !into_linked; /* UNIQUE (player_guid): B's row, when there is one, stays alone */
     int rc = forum_do(a,
-                      move ? "UPDATE {p}mohaa_identities SET player_guid = ? WHERE player_guid = ?"
-                           : "DELETE FROM {p}mohaa_identities WHERE player_guid = ?",
-                      move ? 2 : 1, move ? ba : ba + 1, n, NULL);
-    rc = rc ? rc
-            : forum_do(a, "UPDATE {p}mohaa_player_achievements SET player_guid = ? WHERE player_guid = ?", 2, ba, n,
-                       NULL);
+                      move_row ? "UPDATE {p}mohaa_identities SET player_guid = ? WHERE player_guid = ?"
+                               : "DELETE FROM {p}mohaa_identities WHERE player_guid = ?",
+                      move_row ? 2 : 1, move_row ? ba : ba + 1, n, NULL);
+    if (!rc && keep_member)
+        rc = forum_do(a, "UPDATE {p}mohaa_player_achievements SET player_guid = ? WHERE player_guid = ?", 2, ba, n,
+                      NULL);
     rc = rc ? rc
             : pg_do(a,
-                    move ? "UPDATE smf_user_mappings SET primary_guid = $1, updated_at = now() WHERE primary_guid = $2"
-                         : "UPDATE smf_user_mappings SET primary_guid = NULL, updated_at = now()\n"
-                           "WHERE primary_guid = $2 AND $1::text IS NOT NULL",
+                    keep_member ? "UPDATE smf_user_mappings SET primary_guid = $1, updated_at = now()\n"
+                                  "WHERE primary_guid = $2"
+                                : "UPDATE smf_user_mappings SET primary_guid = NULL, updated_at = now()\n"
+                                  "WHERE primary_guid = $2 AND $1::text IS NOT NULL",
                     2, ba, n, NULL);
     return rc;
 }
@@ -172,7 +178,7 @@ int merge_run(const admin_ctx *a, const player_target *from, const player_target
         rc = -EIO;
     if (rc)
         return rc;
-    bool move = ma && !mb;
+    bool keep_member = ma && (!mb || ma == mb), move = ma && !mb;
     char question[640];
     snprintf(question, sizeof question,
              "Merge GUID %s into %s: its %lld events become %s's, every aggregate table is rebuilt for the months "
@@ -194,7 +200,7 @@ int merge_run(const admin_ctx *a, const player_target *from, const player_target
     rc = rc || !events ? rc : merge_clickhouse(a, from, into, months);
     free(months);
     long rows = 0;
-    rc = rc || !ma ? rc : merge_links(a, ga, gb, move, &rows);
+    rc = rc || !ma ? rc : merge_links(a, ga, gb, keep_member, /* into_linked= */ mb != 0, &rows);
     /* A's ratings stay until ratingd recomputes them from the rewritten events: A is hidden, so that no list shows
      * them (hide also empties queryd's answer cache and has its boards re-read A). */
     rc = rc ? rc : hide_run(a, from, /* hidden= */ true);

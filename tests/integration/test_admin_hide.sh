@@ -3,13 +3,16 @@
 # cache is emptied; a second's copy in queryd's memory aside) and comes back when shown again; the stand-in of
 # erased players is never listed; the warm leaderboard boards drop them at once too (the freshness stream); a hidden
 # server leaves the lists of servers and the live matches, its own page stays; a banned server's events are refused
-# (once ingestd's token cache, 1 s here, forgets it); every change is logged with who did it.
+# (once ingestd's token cache, 1 s here, forgets it); every change is logged with who did it. achievd forgets a
+# member erased (mohstats-admin erase) at once, not at its restart.
 # One build (sanitizer): its subject is mohstats-admin, an operator's command, whose memory ASan checks; the
 # daemons it drives run in both builds' other tests.
 . "$(dirname "$0")/lib.sh"
 export SERVER_TOKEN_CACHE_MS=1000
 # The rating leaderboard lists players with one rated match (the default asks for 10).
 export QUERY_RATING_MIN_MATCHES=1
+# achievd writes progress within 0.1 s (the erase below reads it).
+export ACHIEVD_PROGRESS_MS=100 ACHIEVD_FLUSH_MS=100
 # Live answers cached 1 s, not 10: the live matches are polled until the server's first event shows there.
 export QUERY_LIVE_TTL_S=1
 
@@ -85,6 +88,19 @@ post() {
     -H 'Content-Type: application/json' -H "X-Server-Token: $TOKEN" \
     --data-binary @"$MOHSTATS_SRC_DIR/tests/integration/data/wire_4_2_chat.json"
 }
+# achievd forgets an erased member at once: member 4747 kills three times, is erased, and kills once more; their
+# progress counts from the erase on (1), not from what achievd held in memory (4).
+SESSION=sess_ad9ad9ad9ad9ad9a
+. "$(dirname "$0")/achievd_lib.sh"
+check "member 4747 kills three times" send "$(kill_ev 4747 hid-v 10.0)" "$(kill_ev 4747 hid-v 11.0)" \
+  "$(kill_ev 4747 hid-v 12.0)"
+check "...and achievd counts them" retry 20 eval '[ "$(progress 4747 soldier)" = 3 ]'
+check "erase --member 4747" admin --yes erase --member 4747
+check_eq "the forum has no progress of theirs" "" "$(progress 4747 soldier)"
+check "member 4747 kills once more" send "$(kill_ev 4747 hid-v 13.0)"
+check "...and achievd counts from the erase on" retry 20 eval '[ "$(progress 4747 soldier)" = 1 ]'
+check_eq "...having forgotten them (its log)" 1 "$(grep -c "erased member forgotten" "$STACK_DIR/logs/achievd.log")"
+
 # live: the server names of the live matches (the server is live once ingestd published its event, within 1 s).
 live() {
   curl -sS --max-time 10 "$MOHSTATS_URL/api/v1/stats/live/matches" | jq -r '[.[].server_name] | sort | join(",")'
