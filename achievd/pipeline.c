@@ -57,7 +57,7 @@
 #define LAG_EVERY_MS 2000
 #define EXPIRE_EVERY_MS 60000
 #define FORGET_POLL_MS 1000 /* erased members are looked for this often (forget_erased) */
-#define DRAIN_MS 5000 /* a clean stop waits this long at most for MariaDB to take what is pending */
+#define DRAIN_MS 5000       /* a clean stop waits this long at most for MariaDB to take what is pending */
 /* Pending writes in memory at most (~26 MB at ~130 bytes each; steps leave room for what they add, see
  * step_count): above it evaluation waits for MariaDB. With progress held back a period, 50,400 players evaluated
  * faster than MariaDB took their rows and the map reached 1.18 million entries (927 MB RSS, docs/performance.md).

@@ -24,7 +24,8 @@ struct store {
     char k_lease[256], k_state[256], k_pending[256], k_batches[256], k_links[256], k_seen[256], k_catchup[256];
     char k_released[256], k_forget[256];
     bool down_logged;
-    bool broken; /* a command failed: the connection is replaced at the next store_connect */
+    bool broken;        /* a command failed: the connection is replaced at the next store_connect */
+    bool forget_failed; /* store_forget's last try failed (logged once) */
 };
 
 /* Take or renew the lease. */
@@ -593,11 +594,18 @@ int store_forget(store *st)
         command_failed(st, "forget");
         return -EIO;
     }
-    int rc = r->type == REDIS_REPLY_INTEGER ? (int)r->integer
-             : r->type == REDIS_REPLY_ERROR && strncmp(r->str, "FENCED", 6) == 0 ? -EPERM
-                                                                                 : -EIO;
-    if (rc == -EIO)
-        log_warn("achievd: the erased members could not be read: %s", r->type == REDIS_REPLY_ERROR ? r->str : "?");
+    int rc = -EIO;
+    if (r->type == REDIS_REPLY_INTEGER)
+        rc = (int)r->integer;
+    else if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "FENCED", 6) == 0)
+        rc = -EPERM;
+    /* Once until it works again: it is tried every second (a Redis user without SMEMBERS and SREM would flood the
+     * log). */
+    if (rc == -EIO && !st->forget_failed)
+        log_warn("achievd: the members erased by mohstats-admin could not be read (%s): their progress stays in "
+                 "memory until this works (the achievd Redis user needs SMEMBERS and SREM)",
+                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected answer");
+    st->forget_failed = rc == -EIO;
     freeReplyObject(r);
     return rc;
 }

@@ -74,12 +74,12 @@ static int pg_do(const admin_ctx *a, const char *sql, int nparams, const char *c
 static int linked_member(const admin_ctx *a, const char *guid, unsigned long *member)
 {
     const char *params[1] = {guid};
-    int rc = forum_do(a, "SELECT id_member FROM {p}mohaa_identities WHERE player_guid = ? AND id_member > 0", 1,
-                      params, NULL, member);
+    int rc = forum_do(a, "SELECT id_member FROM {p}mohaa_identities WHERE player_guid = ? AND id_member > 0", 1, params,
+                      NULL, member);
     if (rc || *member)
         return rc;
-    return pg_do(a, "SELECT smf_member_id FROM smf_user_mappings WHERE primary_guid = $1 ORDER BY 1 LIMIT 1", 1,
-                 params, NULL, member);
+    return pg_do(a, "SELECT smf_member_id FROM smf_user_mappings WHERE primary_guid = $1 ORDER BY 1 LIMIT 1", 1, params,
+                 NULL, member);
 }
 
 /* The links of A after the merge (see the top). keep_member: B is A's member's from now on (B was linked to nobody,
@@ -221,8 +221,9 @@ int merge_run(const admin_ctx *a, const player_target *from, const player_target
     if (ma)
         log_info("achievd sees the links change at its next identities reload (ACHIEVD_IDENTITIES_RELOAD_S)");
     char done[512];
-    snprintf(done, sizeof done, "%s: %lld events, %ld rows of PostgreSQL and the forum (forum member of %s: %lu, of "
-                                "%s: %lu)",
+    snprintf(done, sizeof done,
+             "%s: %lld events, %ld rows of PostgreSQL and the forum (forum member of %s: %lu, of "
+             "%s: %lu)",
              detail, events, rows, ga, ma, gb, mb);
     return admin_record(a, "merge", done);
 }

@@ -649,20 +649,21 @@ int rebuild_run(const admin_ctx *a, const char *view, int month)
 int rebuild_months(const admin_ctx *a, const char *months, bool guidless_only)
 {
     char *views = NULL, *sql = NULL;
-    if (asprintf(
-            &sql,
-        "SELECT v.name, t.partition_key != '' FROM\n"
-        "  (SELECT name, extract(create_table_query, ' TO (?:[A-Za-z0-9_]+\\\\.)?([A-Za-z0-9_]+)') AS target\n"
-        "   FROM system.tables WHERE database = currentDatabase() AND engine = 'MaterializedView'\n"
-        "     AND name NOT LIKE 'admin\\\\_%%') AS v\n"
-        "ANY LEFT JOIN (SELECT name AS target, partition_key FROM system.tables WHERE database = currentDatabase()) AS "
-        "t\n"
-        "  USING target\n"
-        "WHERE %s\n"
-        "ORDER BY v.name FORMAT TSV",
-        guidless_only ? "target NOT IN (SELECT table FROM system.columns WHERE database = currentDatabase() AND name "
-                        "= 'guid')"
-                      : "1") < 0)
+    if (asprintf(&sql,
+                 "SELECT v.name, t.partition_key != '' FROM\n"
+                 "  (SELECT name, extract(create_table_query, ' TO (?:[A-Za-z0-9_]+\\\\.)?([A-Za-z0-9_]+)') AS target\n"
+                 "   FROM system.tables WHERE database = currentDatabase() AND engine = 'MaterializedView'\n"
+                 "     AND name NOT LIKE 'admin\\\\_%%') AS v\n"
+                 "ANY LEFT JOIN (SELECT name AS target, partition_key FROM system.tables WHERE database = "
+                 "currentDatabase()) AS "
+                 "t\n"
+                 "  USING target\n"
+                 "WHERE %s\n"
+                 "ORDER BY v.name FORMAT TSV",
+                 guidless_only
+                     ? "target NOT IN (SELECT table FROM system.columns WHERE database = currentDatabase() AND name "
+                       "= 'guid')"
+                     : "1") < 0)
         return -ENOMEM;
     int qrc = admin_ch(a, sql, &views);
     free(sql);

@@ -99,10 +99,10 @@ int admin_fresh_touch(const admin_ctx *a, char *const *guids, size_t n)
     for (size_t i = 0; i < n && !rc; i++) {
         rc = i ? bytebuf_append(&list, "\n", 1) : 0;
         for (const char *c = guids[i]; *c && !rc; c++)
-            rc = *c == '\\' ? bytebuf_append(&list, "\\\\", 2)
+            rc = *c == '\\'   ? bytebuf_append(&list, "\\\\", 2)
                  : *c == '\t' ? bytebuf_append(&list, "\\t", 2)
                  : *c == '\n' ? bytebuf_append(&list, "\\n", 2)
-                             : bytebuf_append(&list, c, 1);
+                              : bytebuf_append(&list, c, 1);
     }
     if (rc || !list.data) {
         bytebuf_free(&list);
