@@ -173,7 +173,7 @@ int merge_run(const admin_ctx *a, const player_target *from, const player_target
                       : ch_lines(a,
                                  "SELECT DISTINCT toYYYYMM(received_at) AS m FROM raw_events\n"
                                  "WHERE actor_guid = %s OR target_guid = %s ORDER BY m FORMAT TSV",
-                                 A);
+                                 events ? A : into->ch_list);
     if (!rc && !months)
         rc = -EIO;
     if (rc)
@@ -197,7 +197,11 @@ int merge_run(const admin_ctx *a, const player_target *from, const player_target
     /* Recorded first: a merge that stops half-way is known, and running it again finishes it (each step finds
      * what is left). */
     rc = admin_record(a, "merge-start", detail);
-    rc = rc || !events ? rc : merge_clickhouse(a, from, into, months);
+    /* No event of A's left: nothing to rewrite, but this may be a merge run again after it stopped between the
+     * rewrite and the rebuilds, so B's months are rebuilt (more than needed, never less). */
+    rc = rc       ? rc
+         : events ? merge_clickhouse(a, from, into, months)
+                  : rebuild_months(a, months, /* guidless_only= */ false);
     free(months);
     long rows = 0;
     rc = rc || !ma ? rc : merge_links(a, ga, gb, keep_member, /* into_linked= */ mb != 0, &rows);
