@@ -56,7 +56,8 @@
 #define STANDBY_POLL_MS 1000 /* a standby asks for the lease this often */
 #define LAG_EVERY_MS 2000
 #define EXPIRE_EVERY_MS 60000
-#define DRAIN_MS 5000 /* a clean stop waits this long at most for MariaDB to take what is pending */
+#define FORGET_POLL_MS 1000 /* erased members are looked for this often (forget_erased) */
+#define DRAIN_MS 5000       /* a clean stop waits this long at most for MariaDB to take what is pending */
 /* Pending writes in memory at most (~26 MB at ~130 bytes each; steps leave room for what they add, see
  * step_count): above it evaluation waits for MariaDB. With progress held back a period, 50,400 players evaluated
  * faster than MariaDB took their rows and the map reached 1.18 million entries (927 MB RSS, docs/performance.md).
@@ -127,6 +128,24 @@ static int take_over(pipeline *p)
     log_info("achievd: evaluating the stream (%zu players, %zu matches, %zu pending forum writes restored)",
              evaluator_players(p->ev), evaluator_matches(p->ev), hashmap_size(p->pending));
     return 0;
+}
+
+/* An erase (mohstats-admin erase) deleted a member's saved state, but this process holds it in memory and would
+ * save it again at its next checkpoint, and write its progress back to the forum. store_forget deletes what is
+ * saved of the members erased since the last look; then the state is dropped and loaded again, as when the lease
+ * is lost and taken back (the saved state is what the acknowledged entries made, so nothing is counted twice or
+ * lost but the erased members). Between two steps: no checkpoint can write the member back in between. */
+static void forget_erased(pipeline *p)
+{
+    int n = store_forget(p->st);
+    if (n == -EPERM)
+        pipeline_lose_leadership(p, "another achievd holds the lease");
+    if (n <= 0)
+        return;
+    log_info("achievd: %d erased member%s forgotten (mohstats-admin erase); reloading the saved state", n,
+             n == 1 ? "" : "s");
+    if (take_over(p) != 0)
+        pipeline_lose_leadership(p, "the saved state could not be reloaded after an erase");
 }
 
 /* ---- one step ---- */
@@ -482,6 +501,12 @@ static void *run(void *arg)
             }
         }
         pipeline_refresh_forum(p, now);
+        if (now >= p->next_forget) {
+            forget_erased(p);
+            p->next_forget = now + FORGET_POLL_MS;
+            if (!p->leader)
+                continue;
+        }
         if (!p->catalogue_loaded) {
             nap(p, STANDBY_POLL_MS); /* evaluating without definitions would lose progress: wait for MariaDB */
             continue;

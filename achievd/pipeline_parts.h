@@ -91,6 +91,7 @@ struct pipeline {
     size_t ndeletes, cdeletes;
     bool leader, catalogue_loaded;
     uint64_t next_catalogue, next_identities, next_flush, next_progress, next_lag, next_expire, next_lease;
+    uint64_t next_forget;            /* the erased members (store_forget) are looked for then */
     uint32_t round;                  /* progress periods started */
     int read_count;                  /* entries a step reads at most: ACHIEVD_READ_COUNT, less while steps save much */
     size_t step_entries, step_added; /* the last step's entries, and the pending writes it added */

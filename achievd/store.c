@@ -22,9 +22,10 @@ struct store {
     redisContext *c;
     char token[33];
     char k_lease[256], k_state[256], k_pending[256], k_batches[256], k_links[256], k_seen[256], k_catchup[256];
-    char k_released[256];
+    char k_released[256], k_forget[256];
     bool down_logged;
-    bool broken; /* a command failed: the connection is replaced at the next store_connect */
+    bool broken;        /* a command failed: the connection is replaced at the next store_connect */
+    bool forget_failed; /* store_forget's last try failed (logged once) */
 };
 
 /* Take or renew the lease. */
@@ -117,6 +118,26 @@ static const char pending_done_script[] =
     "for i = 2, #ARGV do redis.call('HDEL', KEYS[2], ARGV[i]) end\n"
     "return 1\n";
 
+/* The erased members (store_forget). KEYS: lease, forget set, state, pending; ARGV: token. A member's state is
+ * the field p:<id> of the state hash, its pending writes the fields <id>:<code> of the pending hash. */
+static const char forget_script[] =
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return redis.error_reply('FENCED the lease is held by another "
+    "achievd') end\n"
+    "local ms = redis.call('SMEMBERS', KEYS[2])\n"
+    "for _, m in ipairs(ms) do\n"
+    "  if string.match(m, '^%d+$') then\n"
+    "    redis.call('HDEL', KEYS[3], 'p:' .. m)\n"
+    "    local cur = '0'\n"
+    "    repeat\n"
+    "      local r = redis.call('HSCAN', KEYS[4], cur, 'MATCH', m .. ':*', 'COUNT', 1000)\n"
+    "      cur = r[1]\n"
+    "      for i = 1, #r[2], 2 do redis.call('HDEL', KEYS[4], r[2][i]) end\n"
+    "    until cur == '0'\n"
+    "  end\n"
+    "  redis.call('SREM', KEYS[2], m)\n"
+    "end\n"
+    "return #ms\n";
+
 store *store_new(const achievd_settings *s)
 {
     store *st = calloc(1, sizeof *st);
@@ -137,6 +158,7 @@ store *store_new(const achievd_settings *s)
     snprintf(st->k_seen, sizeof st->k_seen, "%s:%s:seen_ms", s->stream_key, s->group);
     snprintf(st->k_catchup, sizeof st->k_catchup, "%s:%s:catchup", s->stream_key, s->group);
     snprintf(st->k_released, sizeof st->k_released, "%s%s", s->stream_key, STREAM_RELEASED_SUFFIX);
+    snprintf(st->k_forget, sizeof st->k_forget, "%s:%s:forget", s->stream_key, s->group);
     return st;
 }
 
@@ -560,6 +582,30 @@ int store_pending_done(store *st, const char *const *keys, size_t n)
         return -EIO;
     }
     int rc = r->type == REDIS_REPLY_ERROR ? (strncmp(r->str, "FENCED", 6) == 0 ? -EPERM : -EIO) : 0;
+    freeReplyObject(r);
+    return rc;
+}
+
+int store_forget(store *st)
+{
+    redisReply *r = redisCommand(st->c, "EVAL %s 4 %s %s %s %s %s", forget_script, st->k_lease, st->k_forget,
+                                 st->k_state, st->k_pending, st->token);
+    if (!r) {
+        command_failed(st, "forget");
+        return -EIO;
+    }
+    int rc = -EIO;
+    if (r->type == REDIS_REPLY_INTEGER)
+        rc = (int)r->integer;
+    else if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "FENCED", 6) == 0)
+        rc = -EPERM;
+    /* Once until it works again: it is tried every second (a Redis user without SMEMBERS and SREM would flood the
+     * log). */
+    if (rc == -EIO && !st->forget_failed)
+        log_warn("achievd: the members erased by mohstats-admin could not be read (%s): their progress stays in "
+                 "memory until this works (the achievd Redis user needs SMEMBERS and SREM)",
+                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected answer");
+    st->forget_failed = rc == -EIO;
     freeReplyObject(r);
     return rc;
 }

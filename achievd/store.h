@@ -92,6 +92,11 @@ int store_checkpoint(store *st, const checkpoint *c);
 /* Remove pending writes MariaDB now has (lease checked as above). */
 int store_pending_done(store *st, const char *const *keys, size_t n);
 
+/* The members mohstats-admin erase named (<stream>:<group>:forget, a set of member ids): their saved state and
+ * pending forum writes deleted and the set emptied, in one script, only while the lease is ours (-EPERM when not).
+ * Returns how many members it forgot (the caller then reloads its state from Redis), or -EIO. */
+int store_forget(store *st);
+
 /* The group's lag (entries not yet delivered to it), or -1 when Redis cannot say. */
 long long store_lag(store *st);
 

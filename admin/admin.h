@@ -29,6 +29,11 @@ int admin_chf(const admin_ctx *a, const char *fmt, ...) __attribute__((format(pr
 /* admin_chf returning the answer's first line as an integer in *value. */
 int admin_ch_count(const admin_ctx *a, long long *value, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Wait until ClickHouse has applied the mutations of this database created since `since` (ClickHouse's now() when
+ * the action began, as text): the action's, and any other's that began meanwhile. Gives up after a day. 0 or a
+ * negative error (logged). */
+int admin_wait_mutations(const admin_ctx *a, const char *since);
+
 /* Record an action (who, what, detail) in ClickHouse's admin_actions and in the log. Returns 0 or the error. */
 int admin_record(const admin_ctx *a, const char *action, const char *detail);
 /* Ask "question [y/N]" on the terminal unless --yes; true if the operator agreed. */

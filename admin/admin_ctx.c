@@ -6,11 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "bytebuf.h"
 #include "clickhouse.h"
 #include "log.h"
+
+#define MUTATION_WAIT_S (24 * 3600) /* give up waiting for ClickHouse's mutations after this */
 
 typedef struct {
     int err;
@@ -125,4 +128,27 @@ bool admin_confirm(const admin_ctx *a, const char *question)
     if (!fgets(line, sizeof line, stdin))
         return false;
     return line[0] == 'y' || line[0] == 'Y';
+}
+
+int admin_wait_mutations(const admin_ctx *a, const char *since)
+{
+    for (int waited_ms = 0;; waited_ms += 200) {
+        long long left = 0;
+        int rc =
+            admin_ch_count(a, &left,
+                           "SELECT count() FROM system.mutations WHERE database = currentDatabase() AND NOT is_done\n"
+                           "  AND create_time >= toDateTime('%s')",
+                           since);
+        if (rc || left == 0)
+            return rc;
+        if (waited_ms && waited_ms % 60000 == 0)
+            log_info("waiting for %lld of ClickHouse's mutations (system.mutations) for %d s", left, waited_ms / 1000);
+        if (waited_ms / 1000 >= MUTATION_WAIT_S) {
+            log_error("ClickHouse's mutations are still running after %d s (system.mutations): nothing more done; run "
+                      "the action again once they are",
+                      MUTATION_WAIT_S);
+            return -ETIMEDOUT;
+        }
+        usleep(200 * 1000);
+    }
 }

@@ -26,8 +26,8 @@
  * emptied.
  *
  * Outside ClickHouse: player.c's lists of PostgreSQL and forum rows; achievd's saved state of the member and its
- * GUID links in Redis (achievd holds its state in memory too: restart it after an erase so that it does not
- * write the member's progress back); and queryd's whole answer cache, which may hold them in any answer. */
+ * GUID links in Redis, and its state in memory (erase_achievd: achievd is told to forget the member); queryd's whole
+ * answer cache, which may hold them in any answer, and its leaderboard boards. */
 #include "erase.h"
 
 #include <errno.h>
@@ -43,7 +43,7 @@
 #include "redis_admin.h"
 
 #define MAX_VALUES "500"            /* names and member ids of theirs rewritten in `raw`, each (SQL's LIMIT) */
-#define MUTATION_WAIT_S (24 * 3600) /* give up waiting for ClickHouse's mutations after this */
+#define ACHIEVD_FORGET_WAIT_MS 5000 /* erase_achievd waits this long for achievd to forget the member */
 
 /* Append to re s as the tracker's JSON spells it ('"' and '\' escaped), escaped for RE2. */
 static int regex_of_json_string(bytebuf *re, const char *s)
@@ -106,31 +106,6 @@ static char *rewrite_expr(const char *col, const player_target *t, const char *n
         return NULL;
     }
     return e.data;
-}
-
-/* Wait until ClickHouse has applied the mutations of this database created since `since` (ClickHouse's now() when
- * the erase began): ours, and any other's that began meanwhile. */
-static int wait_mutations(const admin_ctx *a, const char *since)
-{
-    for (int waited_ms = 0;; waited_ms += 200) {
-        long long left = 0;
-        int rc =
-            admin_ch_count(a, &left,
-                           "SELECT count() FROM system.mutations WHERE database = currentDatabase() AND NOT is_done\n"
-                           "  AND create_time >= toDateTime('%s')",
-                           since);
-        if (rc || left == 0)
-            return rc;
-        if (waited_ms && waited_ms % 60000 == 0)
-            log_info("waiting for %lld of ClickHouse's mutations (system.mutations) for %d s", left, waited_ms / 1000);
-        if (waited_ms / 1000 >= MUTATION_WAIT_S) {
-            log_error("ClickHouse's mutations are still running after %d s (system.mutations): nothing more done; run "
-                      "erase again once they are",
-                      MUTATION_WAIT_S);
-            return -ETIMEDOUT;
-        }
-        usleep(200 * 1000);
-    }
 }
 
 /* The answer to sql (lines) as a malloc'd string, "" when empty; NULL on error (logged). */
@@ -205,7 +180,7 @@ static int erase_raw(const admin_ctx *a, const player_target *t, const char *sin
     free(ids);
     free(raw);
     free(unknown);
-    return rc ? rc : wait_mutations(a, since);
+    return rc ? rc : admin_wait_mutations(a, since);
 }
 
 /* The aggregate tables: the rows keyed by their GUIDs deleted, their GUID as another player's opponent rewritten. */
@@ -237,51 +212,39 @@ static int erase_aggregates(const admin_ctx *a, const player_target *t, const ch
                        other ? L : "", other ? ")" : "");
     }
     free(tables);
-    return rc ? rc : wait_mutations(a, since);
+    return rc ? rc : admin_wait_mutations(a, since);
 }
 
-/* Rebuild the tables without a guid column for the months given (YYYYMM, one a line): they counted the deleted
- * events. A refusal (retention) is said, not fatal: the player's identity is gone from them either way but for
- * the hash in a players state. */
-static int rebuild_counts(const admin_ctx *a, const char *months)
+/* Tell achievd to forget the member (achievd/store.c, store_forget): it holds their progress in memory and would
+ * save it again and write it back to the forum. Before the forum's rows are deleted, so that a progress write of
+ * achievd's under way lands before the delete, not after; waited for a few seconds (achievd looks every second). */
+static int erase_achievd(const admin_ctx *a, const player_target *t)
 {
-    char *views = ch_lines(
-        a,
-        "SELECT v.name, t.partition_key != '' FROM\n"
-        "  (SELECT name, extract(create_table_query, ' TO (?:[A-Za-z0-9_]+\\\\.)?([A-Za-z0-9_]+)') AS target\n"
-        "   FROM system.tables WHERE database = currentDatabase() AND engine = 'MaterializedView'\n"
-        "     AND name NOT LIKE 'admin\\\\_%') AS v\n"
-        "ANY LEFT JOIN (SELECT name AS target, partition_key FROM system.tables WHERE database = currentDatabase()) AS "
-        "t\n"
-        "  USING target\n"
-        "WHERE target NOT IN (SELECT table FROM system.columns WHERE database = currentDatabase() AND name = 'guid')\n"
-        "ORDER BY v.name FORMAT TSV");
-    if (!views)
+    if (!t->member)
+        return 0; /* achievements belong to the member: a GUID alone has no state of its own in achievd */
+    redisContext *c = admin_redis_open(a->redis_url);
+    if (!c)
         return -EIO;
-    admin_ctx yes = *a;
-    yes.yes = true; /* the erase was confirmed */
-    char *save = NULL;
-    for (char *line = strtok_r(views, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        char *monthly = strchr(line, '\t');
-        if (!monthly)
-            continue;
-        *monthly++ = '\0';
-        int rc = 0;
-        if (*monthly == '1') {
-            char *copy = strdup(months), *msave = NULL;
-            for (char *m = copy ? strtok_r(copy, "\n", &msave) : NULL; m && !rc; m = strtok_r(NULL, "\n", &msave))
-                rc = rebuild_run(&yes, line, atoi(m));
-            free(copy);
-        } else {
-            rc = rebuild_run(&yes, line, 0);
-        }
-        if (rc)
-            log_warn("%s could not be rebuilt (above): its table still counts the erased events (no GUID, but a "
-                     "hash of it in a players state where there is one)",
-                     line);
+    char key[300], lease[300], member[24];
+    snprintf(key, sizeof key, "%s:%s:forget", a->stream, a->achievd_group);
+    snprintf(lease, sizeof lease, "%s:%s:lease", a->stream, a->achievd_group);
+    snprintf(member, sizeof member, "%lu", t->member);
+    long long evaluating = 0;
+    int rc = admin_redis_do(c, NULL, "SADD %s %s", key, member);
+    rc = rc ? rc : admin_redis_do(c, &evaluating, "EXISTS %s", lease, NULL);
+    long long left = 1;
+    /* No lease: no achievd evaluates, and the next to start forgets the member before it reads anything. */
+    for (int waited = 0; !rc && evaluating && left && waited < ACHIEVD_FORGET_WAIT_MS; waited += 100) {
+        usleep(100 * 1000);
+        left = 0;
+        rc = admin_redis_do(c, &left, "SISMEMBER %s %s", key, member);
     }
-    free(views);
-    return 0;
+    redisFree(c);
+    if (!rc && evaluating && left)
+        log_info("achievd did not take the erase within %d ms (not running?): it forgets the member when it "
+                 "evaluates again, before anything else",
+                 ACHIEVD_FORGET_WAIT_MS);
+    return rc;
 }
 
 /* PostgreSQL's and the forum's rows (player.c's lists); the rows deleted added to *n. */
@@ -312,7 +275,8 @@ static int erase_databases(const admin_ctx *a, const player_target *t, long *n)
     return 0;
 }
 
-/* achievd's saved state of the member and its links of their GUIDs; queryd's answers (admin_cache_flush). */
+/* achievd's saved state of the member and its links of their GUIDs; queryd's answers (admin_cache_flush) and
+ * boards (admin_fresh_touch). */
 static int erase_redis(const admin_ctx *a, const player_target *t, long long *cached)
 {
     redisContext *c = admin_redis_open(a->redis_url);
@@ -326,7 +290,9 @@ static int erase_redis(const admin_ctx *a, const player_target *t, long long *ca
     for (size_t i = 0; i < t->nguids && !rc; i++)
         rc = admin_redis_do(c, NULL, "HDEL %s %s", links, t->guids[i]);
     redisFree(c);
-    return rc ? rc : admin_cache_flush(a, cached);
+    rc = rc ? rc : admin_cache_flush(a, cached);
+    /* queryd's warm boards re-read them, find nothing, and drop them (as for hide). */
+    return rc ? rc : admin_fresh_touch(a, t->guids, t->nguids);
 }
 
 int erase_run(const admin_ctx *a, const player_target *t)
@@ -376,9 +342,10 @@ int erase_run(const admin_ctx *a, const player_target *t)
     rc = rc || !events ? rc : erase_raw(a, t, since);
     rc = rc || !t->nguids ? rc : erase_aggregates(a, t, since);
     free(since);
-    rc = rc ? rc : (*months ? rebuild_counts(a, months) : 0);
+    rc = rc ? rc : (*months ? rebuild_months(a, months, /* guidless_only= */ true) : 0);
     long rows = 0;
     long long cached = 0, later = 0;
+    rc = rc ? rc : erase_achievd(a, t);
     rc = rc ? rc : erase_databases(a, t, &rows);
     rc = rc ? rc : erase_redis(a, t, &cached);
     rc = rc ? rc
@@ -393,8 +360,6 @@ int erase_run(const admin_ctx *a, const player_target *t)
         log_warn("%lld events of theirs arrived during the erase (still playing, or the writer was behind): run erase "
                  "again (ban the server or wait first)",
                  later);
-    if (t->member)
-        log_info("restart achievd: it keeps the member's progress in memory and would save it again");
     char detail[256];
     snprintf(detail, sizeof detail,
              "%s: %lld events (%lld deleted, the rest anonymised), %ld rows of PostgreSQL and the forum, %lld cached "

@@ -2,8 +2,10 @@
  * player search, player counts) and shown again. A row per change in ClickHouse's hidden_players, the latest one
  * per GUID counting (schemas/clickhouse/0008_hidden_players.sql); queryd filters in one place (LISTED_PLAYER_SQL).
  * Nothing is deleted: their pages, matches and the other players' numbers stay. queryd's answer cache is emptied,
- * so lists change within a second (the copy of an answer in queryd's memory); a leaderboard board in queryd's memory
- * changes at its next build (QUERY_BOARD_REFRESH_S). */
+ * so lists change within a second (the copy of an answer in queryd's memory); the leaderboard boards in queryd's
+ * memory re-read the GUIDs as soon as queryd reads the freshness stream's entry naming them (admin_fresh_touch):
+ * the re-read goes through LISTED_PLAYER_SQL, which no longer lists them, and a player a delta was asked for and
+ * did not find leaves the boards (board_apply), so no board code knows about hiding. */
 #include "hide.h"
 
 #include <errno.h>
@@ -32,6 +34,7 @@ int hide_run(const admin_ctx *a, const player_target *t, bool hidden)
                        t->ch_list, hidden ? 1 : 0, version);
     long long dropped = 0;
     rc = rc ? rc : admin_cache_flush(a, &dropped);
+    rc = rc ? rc : admin_fresh_touch(a, t->guids, t->nguids);
     if (rc)
         return rc;
     bytebuf d = {0};

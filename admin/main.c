@@ -16,6 +16,7 @@
 #include "hide.h"
 #include "log.h"
 #include "mariadb.h"
+#include "merge.h"
 #include "rebuild.h"
 #include "retention.h"
 #include "server.h"
@@ -41,6 +42,9 @@ static int usage(void)
                     "                                   a player's rows as JSON lines (default: to stdout)\n"
                     "  erase --guid G | --member N      delete a player's rows everywhere; the events they shared\n"
                     "                                   with others stay, without their identity\n"
+                    "  merge --from A --into B [--force]\n"
+                    "                                   GUID A becomes GUID B everywhere (--force: even when they are\n"
+                    "                                   linked to two forum members)\n"
                     "  hide --guid G | --member N       leave a player out of leaderboards and public lists\n"
                     "  unhide --guid G | --member N     list them again\n"
                     "  hidden                           the hidden GUIDs\n"
@@ -153,6 +157,34 @@ static int cmd_player(const admin_ctx *a, int argc, char **argv)
     return rc ? 1 : 0;
 }
 
+/* `merge --from A --into B [--force]`. */
+static int cmd_merge(const admin_ctx *a, int argc, char **argv)
+{
+    player_target from = {0}, into = {0};
+    bool force = false;
+    int rc = 0;
+    for (int i = 1; i < argc && !rc; i++) {
+        player_target *t = !strcmp(argv[i], "--from") ? &from : !strcmp(argv[i], "--into") ? &into : NULL;
+        if (t && i + 1 < argc && !t->nguids) {
+            char *pair[2] = {"--guid", argv[++i]};
+            int at = 0;
+            rc = player_target_arg(a, 2, pair, &at, t);
+        } else if (!strcmp(argv[i], "--force")) {
+            force = true;
+        } else {
+            rc = -EINVAL;
+        }
+    }
+    int status;
+    if (rc == -EINVAL || (!rc && (!from.nguids || !into.nguids)))
+        status = usage();
+    else
+        status = rc || merge_run(a, &from, &into, force) ? 1 : 0;
+    player_target_free(&from);
+    player_target_free(&into);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     config_register(admin_vars);
@@ -202,6 +234,11 @@ int main(int argc, char **argv)
         if (mdb_smf_prefix(smf_prefix, sizeof smf_prefix))
             return 2;
         return cmd_player(&a, argc - i, argv + i);
+    }
+    if (!strcmp(argv[i], "merge")) {
+        if (mdb_smf_prefix(smf_prefix, sizeof smf_prefix))
+            return 2;
+        return cmd_merge(&a, argc - i, argv + i);
     }
     if (!strcmp(argv[i], "dead"))
         return dead_letter_run(&a, argc - i, argv + i);

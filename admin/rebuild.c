@@ -641,3 +641,56 @@ int rebuild_run(const admin_ctx *a, const char *view, int month)
     admin_chf(a, "DROP TABLE IF EXISTS admin_rebuild_lock");
     return rc;
 }
+
+/* Rebuild, after an action rewrote raw_events (erase, merge), the tables of the views on raw_events for the months
+ * given (YYYYMM, one a line) and the tables not partitioned by month whole: every view's, or with guidless_only the
+ * tables without a guid column only (erase deletes the rows of the others itself). A refusal (retention) is said,
+ * not fatal: that table keeps the events as they were counted. 0 or a negative error. */
+int rebuild_months(const admin_ctx *a, const char *months, bool guidless_only)
+{
+    char *views = NULL, *sql = NULL;
+    if (asprintf(&sql,
+                 "SELECT v.name, t.partition_key != '' FROM\n"
+                 "  (SELECT name, extract(create_table_query, ' TO (?:[A-Za-z0-9_]+\\\\.)?([A-Za-z0-9_]+)') AS target\n"
+                 "   FROM system.tables WHERE database = currentDatabase() AND engine = 'MaterializedView'\n"
+                 "     AND name NOT LIKE 'admin\\\\_%%') AS v\n"
+                 "ANY LEFT JOIN (SELECT name AS target, partition_key FROM system.tables WHERE database = "
+                 "currentDatabase()) AS "
+                 "t\n"
+                 "  USING target\n"
+                 "WHERE %s\n"
+                 "ORDER BY v.name FORMAT TSV",
+                 guidless_only
+                     ? "target NOT IN (SELECT table FROM system.columns WHERE database = currentDatabase() AND name "
+                       "= 'guid')"
+                     : "1") < 0)
+        return -ENOMEM;
+    int qrc = admin_ch(a, sql, &views);
+    free(sql);
+    if (qrc || !views) {
+        free(views);
+        return qrc ? -EIO : 0;
+    }
+    admin_ctx yes = *a;
+    yes.yes = true; /* the action that asks for this was confirmed */
+    char *save = NULL;
+    for (char *line = strtok_r(views, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *monthly = strchr(line, '\t');
+        if (!monthly)
+            continue;
+        *monthly++ = '\0';
+        int rc = 0;
+        if (*monthly == '1') {
+            char *copy = strdup(months), *msave = NULL;
+            for (char *m = copy ? strtok_r(copy, "\n", &msave) : NULL; m && !rc; m = strtok_r(NULL, "\n", &msave))
+                rc = rebuild_run(&yes, line, atoi(m));
+            free(copy);
+        } else {
+            rc = rebuild_run(&yes, line, 0);
+        }
+        if (rc)
+            log_warn("%s could not be rebuilt (above): its table still counts the events as they were before", line);
+    }
+    free(views);
+    return 0;
+}

@@ -3,10 +3,16 @@
 #ifndef MOHSTATS_ADMIN_REBUILD_H
 #define MOHSTATS_ADMIN_REBUILD_H
 
+#include <stdbool.h>
+
 #include "admin.h"
 
 /* Rebuild the table of view (NULL: every view on raw_events) for month (YYYYMM; 0: every month raw_events holds,
  * and the tables not partitioned by month, which only all time can rebuild). Returns 0 or a negative error. */
 int rebuild_run(const admin_ctx *a, const char *view, int month);
+/* Rebuild what an action that rewrote raw_events (erase, merge) changed: the months given (YYYYMM, one a line) of
+ * the tables partitioned by month, the others whole; guidless_only: only the tables without a guid column. A table
+ * that cannot be rebuilt is said (logged) and skipped. 0 or a negative error. */
+int rebuild_months(const admin_ctx *a, const char *months, bool guidless_only);
 
 #endif

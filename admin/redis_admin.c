@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bytebuf.h"
 #include "config.h"
+#include "fresh_stream.h"
 #include "log.h"
 
 redisContext *admin_redis_open(const char *url)
@@ -86,5 +88,41 @@ int admin_cache_flush(const admin_ctx *a, long long *dropped)
     int rc = delete_matching(c, "q:*", dropped);
     rc = rc ? rc : delete_matching(c, "qs:*", dropped);
     redisFree(c);
+    return rc;
+}
+
+int admin_fresh_touch(const admin_ctx *a, char *const *guids, size_t n)
+{
+    bytebuf list = {0};
+    int rc = 0;
+    /* '\n'-separated, TabSeparated-escaped, as FRESH_GUIDS says */
+    for (size_t i = 0; i < n && !rc; i++) {
+        rc = i ? bytebuf_append(&list, "\n", 1) : 0;
+        for (const char *c = guids[i]; *c && !rc; c++)
+            rc = *c == '\\'   ? bytebuf_append(&list, "\\\\", 2)
+                 : *c == '\t' ? bytebuf_append(&list, "\\t", 2)
+                 : *c == '\n' ? bytebuf_append(&list, "\\n", 2)
+                              : bytebuf_append(&list, c, 1);
+    }
+    if (rc || !list.data) {
+        bytebuf_free(&list);
+        return n ? -ENOMEM : 0;
+    }
+    redisContext *c = admin_redis_open(a->redis_url);
+    if (!c) {
+        bytebuf_free(&list);
+        return -EIO;
+    }
+    const char *argv[] = {"XADD", FRESH_STREAM_KEY, "MAXLEN", "~", FRESH_STREAM_MAXLEN, "*", FRESH_GUIDS, list.data};
+    size_t lens[] = {4, strlen(FRESH_STREAM_KEY), 6, 1, strlen(FRESH_STREAM_MAXLEN), 1, strlen(FRESH_GUIDS), list.len};
+    redisReply *r = redisCommandArgv(c, 8, argv, lens);
+    rc = r && r->type == REDIS_REPLY_STRING ? 0 : -EIO;
+    if (rc)
+        log_error("Redis: the freshness stream refused the entry (%s): queryd's boards show the change at their next "
+                  "build (QUERY_BOARD_REFRESH_S)",
+                  r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
+    freeReplyObject(r);
+    redisFree(c);
+    bytebuf_free(&list);
     return rc;
 }

@@ -14,5 +14,10 @@ int admin_redis_do(redisContext *c, long long *count, const char *fmt, const cha
 /* Drop every answer of queryd's cache (CACHE_REDIS_URL, else REDIS_URL, as queryd), so that what an action changed
  * shows at once; how many in *dropped. 0 or a negative error. */
 int admin_cache_flush(const admin_ctx *a, long long *dropped);
+/* Name the n GUIDs in an entry of the freshness stream (common/fresh_stream.h), as the writer does after an insert:
+ * queryd re-reads those players for its leaderboard boards at once (a delta) and recomputes its cached answers, so
+ * what an action changed about them (hidden, renamed, merged) shows without waiting for the boards' next build.
+ * 0 or a negative error. */
+int admin_fresh_touch(const admin_ctx *a, char *const *guids, size_t n);
 
 #endif

@@ -1,5 +1,6 @@
 /* Game servers in the operator's toolbox. hide: PostgreSQL's servers.hidden, which queryd's lists of servers
- * honour (listed_servers_pg_sql); the server's pages, matches and events stay, and it still sends. ban: the same
+ * (listed_servers_pg_sql) and its live matches (hidden_servers_pg_sql) honour; the server's pages, matches and
+ * events stay, and it still sends. ban: the same
  * as `ingestd servers revoke` (is_active = false): ingestd refuses its token once its token cache forgets it
  * (SERVER_TOKEN_CACHE_MS, 60 s), the MQTT broker within MQTT_ACCOUNTS_REFRESH_MS, and it cannot register again;
  * what it sent before stays (erase works on players, not servers). */

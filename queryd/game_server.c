@@ -12,7 +12,7 @@
  * - GET /servers/{id}/top-players, maps, weapons, ...: game_server_parts.c; /servers/{id}/players and
  *   /servers/{id}/stats: game_server_players.c.
  * - GET /stats/live/matches: [{server_id, server_name, match_id, map_name, player_count, max_players, team_match,
- *   allies_score, axis_score}].
+ *   allies_score, axis_score}], without the servers the operator hid (mohstats-admin hide --server).
  *
  * Online = an event within the last 120 s (ingestd drops older live_matches entries; checked here again).
  * Rank and score: score = kills in 24 h + 10 x players in 24 h + 5 x matches in 24 h (the old API's formula,
@@ -475,6 +475,8 @@ static void live_matches_build(qjob *j)
         const cJSON *l = server_live_entry(job_rows(j, 1), id);
         if (!l)
             continue;
+        if (rows_find(job_rows(j, 2), "id", id))
+            continue; /* hidden by the operator (mohstats-admin hide --server): out of every public list */
         const cJSON *s = rows_find(job_rows(j, 0), "id", id);
         cJSON *fake = NULL;
         if (!s) {
@@ -490,12 +492,15 @@ static void live_matches_build(qjob *j)
     job_answer(j, 200, arr);
 }
 
-/* The servers' names are only names here: without PostgreSQL a live match shows "Unknown Server". */
+/* The servers' names are only names here: without PostgreSQL a live match shows "Unknown Server" (a hidden
+ * server too: nothing says it is hidden then). The hidden servers are read apart from the registered ones: a live
+ * server missing from those is a revoked one, shown. */
 static void live_matches_start(qjob *j)
 {
-    j->optional |= 1u << 0;
+    j->optional |= 1u << 0 | 1u << 2;
     job_pg(j, 0, servers_pg_sql, 0, NULL, "port,created_s,last_seen_s", "is_active");
     job_redis_hash(j, 1, LIVE_MATCHES_KEY, NULL);
+    job_pg(j, 2, hidden_servers_pg_sql, 0, NULL, NULL, NULL);
 }
 
 /* ---- the endpoints ---- */

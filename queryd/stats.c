@@ -279,6 +279,7 @@ const char player_names_sql[] =
     "ORDER BY name, id"
 const char servers_pg_sql[] = SERVERS_PG_SQL("");
 const char listed_servers_pg_sql[] = SERVERS_PG_SQL("WHERE NOT hidden\n");
+const char hidden_servers_pg_sql[] = "SELECT id FROM servers WHERE hidden";
 // clang-format on
 
 /* Add a whole number. */

@@ -131,6 +131,8 @@ extern const char player_names_sql[];
 extern const char servers_pg_sql[];
 /* The same, without the servers the operator hid (mohstats-admin hide --server): for the lists of servers. */
 extern const char listed_servers_pg_sql[];
+/* The ids of the servers the operator hid: what the lists built from Redis's live state (live matches) leave out. */
+extern const char hidden_servers_pg_sql[];
 
 /* A player the public lists show: not a slot (unauth_<n>, docs/definitions.md, Players), not hidden by the operator
  * (mohstats-admin hide; the erased stand-in is hidden too: schemas/clickhouse/0008_hidden_players.sql). argMax, not

@@ -576,7 +576,8 @@ redis_server_answers() {
 REDIS_ACL_INGESTD='~* resetchannels -@all +auth +select +ping +time +eval +exists +set +xadd +xgroup +xreadgroup
   +xack +xpending +xautoclaim +xclaim +xtrim +xinfo +xlen +xrange +hset +hget +hgetall +hdel'
 REDIS_ACL_ACHIEVD='~* resetchannels -@all +auth +select +ping +eval +get +set +del +hget +hset +hdel +hmget +hscan
-  +pexpire +xgroup +xinfo +xpending +xrevrange +xread +xreadgroup +xack +zmscore +zadd +zremrangebyscore'
+  +pexpire +xgroup +xinfo +xpending +xrevrange +xread +xreadgroup +xack +zmscore +zadd +zremrangebyscore +smembers
+  +srem'
 REDIS_ACL_QUERYD='%R~* resetchannels -@all +auth +select +ping +hget +hgetall +xrevrange +xread'
 CACHE_ACL_QUERYD='~q:* ~qs:* ~ql:* resetchannels -@all +auth +select +ping +get +set +del'
 # ratingd holds its lease (ratingd/worker.c: a script that GETs, SETs with PX, PEXPIREs or DELs one key) and adds to

@@ -90,13 +90,13 @@ forum_of() {
                     (SELECT count(*) FROM smf_mohaa_achievement_progress WHERE id_member = $1)" | tr '\t' ' '
 }
 
-# server_counts: events per month of the seeded server in server_hourly and in raw_events (equal after a rebuild).
+# server_counts [SERVER]: events per month of the seeded server (era-srv) in server_hourly and in raw_events (equal after a rebuild).
 server_counts() {
-  ch_query "SELECT toYYYYMM(hour) AS m, countMerge(events) FROM server_hourly WHERE server_id = 'era-srv'
+  ch_query "SELECT toYYYYMM(hour) AS m, countMerge(events) FROM server_hourly WHERE server_id = '${1:-era-srv}'
             GROUP BY m ORDER BY m"
 }
 raw_counts() {
-  ch_query "SELECT toYYYYMM(received_at) AS m, count() FROM raw_events WHERE server_id = 'era-srv'
+  ch_query "SELECT toYYYYMM(received_at) AS m, count() FROM raw_events WHERE server_id = '${1:-era-srv}'
             GROUP BY m ORDER BY m"
 }
 
@@ -218,5 +218,68 @@ check_eq "era-c's events are kept, without era-c" "$RAW_AFTER 0 400" \
                       countIf((actor_guid = 'era-b' OR target_guid = 'era-b')
                               AND (actor_guid = '~erased' OR target_guid = '~erased'))
                FROM raw_events" | tr '\t' ' ')"
+
+# ---- merge: mrg-a (forum member 4646) into mrg-b (linked to nobody), with load posted meanwhile ----
+# mseed MONTHS_AGO: per month, 10 kills each of mrg-a and mrg-b on mrg-c, 10 of mrg-c on mrg-a, 10 chats of mrg-a.
+# The current month only: the one the writers insert into meanwhile (each month seeded costs the merge a rebuild
+# of every table partitioned by month).
+mseed() {
+  ch_query "INSERT INTO raw_events (event_id, batch_id, server_id, received_at, match_key, map_name, event_type,
+      actor_guid, actor_name, actor_team, target_guid, target_name, target_team, weapon, hitloc)
+    SELECT generateUUIDv4(), generateUUIDv4(), 'mrg-srv',
+      toDateTime(addMonths(toStartOfMonth(today()), -$1)) + number * 60, concat('mrg-m$1-', toString(number % 3)),
+      'dm/mohdm1', e.1, e.2, e.3, 'allies', e.4, e.5, 'axis', 'kar98', 'head'
+    FROM numbers(10) ARRAY JOIN [('player_kill', 'mrg-a', 'A', 'mrg-c', 'C'), ('player_kill', 'mrg-b', 'B', 'mrg-c', 'C'),
+      ('player_kill', 'mrg-c', 'C', 'mrg-a', 'A'), ('chat', 'mrg-a', 'A', '', '')] AS e"
+}
+# mrg_of GUID: events/kills/deaths in player_daily, kills in player_weapon, matches in match_players.
+mrg_of() {
+  ch_query "SELECT concat(toString(sum(events)), '/', toString(sum(kills)), '/', toString(sum(deaths)),
+      '/', toString((SELECT sum(kills) FROM player_weapon WHERE guid = '$1')),
+      '/', toString((SELECT uniqExact(match_key) FROM match_players WHERE guid = '$1')))
+    FROM player_daily WHERE guid = '$1'"
+}
+mseed 0
+mdb_query "INSERT INTO smf_mohaa_identities (id_member, player_guid, player_name) VALUES (4646, 'mrg-a', 'A')"
+pg_query "INSERT INTO smf_user_mappings (smf_member_id, primary_guid) VALUES (4646, 'mrg-a')" >/dev/null
+check_eq "merge: the seeded players before (events/kills/deaths/weapon kills/matches)" "30/10/10/10/3 10/10/0/10/3" \
+  "$(mrg_of mrg-a) $(mrg_of mrg-b)"
+C_BEFORE=$(mrg_of mrg-c)
+MRG_RAW=$(ch_query "SELECT count() FROM raw_events WHERE server_id = 'mrg-srv'")
+echo n | admin merge --from mrg-a --into mrg-b >/dev/null
+check "a merge the operator declines fails" test $? -ne 0
+check_eq "...and changes nothing" "30/10/10/10/3" "$(mrg_of mrg-a)"
+admin --yes merge --from era-b --into mrg-a
+check "a merge of GUIDs of two forum members is refused" test $? -ne 0
+check_eq "...and changes nothing" "30/10/10/10/3 0" \
+  "$(mrg_of mrg-a) $(ch_query "SELECT count() FROM raw_events WHERE actor_guid = 'era-b' AND target_guid = 'mrg-a'")"
+load_start api --seconds 15 --batch 20 --concurrency 4 --rate 40
+sleep 2
+check "merge --from mrg-a --into mrg-b during ingest" admin --yes merge --from mrg-a --into mrg-b
+load_wait
+wait_caught_up 120 || fail "the writers did not catch up"
+check_eq "merge: mrg-b has both players' numbers" "40/20/10/20/3" "$(mrg_of mrg-b)"
+check_eq "...and no table has a row of mrg-a (ratings aside)" 0 "$(
+  n=0
+  while IFS=$'\t' read -r t c; do
+    n=$((n + $(ch_query "SELECT count() FROM $t WHERE $c = 'mrg-a'")))
+  done < <(ch_query "SELECT table, name FROM system.columns WHERE database = currentDatabase()
+                       AND name IN ('guid', 'other_guid', 'actor_guid', 'target_guid')
+                       AND table NOT LIKE '%\\_mv' AND table NOT LIKE 'admin\\_%'
+                       AND table NOT IN ('hidden_players', 'rating_changes', 'rating_changes_by_match')")
+  echo $n)"
+check_eq "mrg-c's numbers are as before; its fights name mrg-b only" "$C_BEFORE 0 30" \
+  "$(mrg_of mrg-c) $(ch_query "SELECT countIf(other_guid = 'mrg-a'), countIf(other_guid = 'mrg-b') FROM player_fights
+                                 WHERE guid = 'mrg-c'" | tr '\t' ' ')"
+check_eq "raw_events: every event kept" "$MRG_RAW" "$(ch_query "SELECT count() FROM raw_events WHERE server_id = 'mrg-srv'")"
+check_eq "server_hourly equals raw_events (rebuilt)" "$(raw_counts mrg-srv)" "$(server_counts mrg-srv)"
+check_eq "the forum and authd link mrg-b to member 4646, mrg-a to nobody" "mrg-b mrg-b" \
+  "$(mdb_query "SELECT group_concat(player_guid) FROM smf_mohaa_identities WHERE id_member = 4646") $(
+    pg_query "SELECT primary_guid FROM smf_user_mappings WHERE smf_member_id = 4646")"
+check "mrg-a is hidden (its ratings until ratingd recompute)" grep -qx mrg-a <<<"$(admin hidden)"
+check_eq "the merge is logged with who did it" 1 \
+  "$(ch_query "SELECT count() FROM admin_actions WHERE who = 'test-operator' AND action = 'merge'
+               AND detail LIKE 'GUID mrg-a into GUID mrg-b%'")"
+verify_stored_once "server_id NOT IN ('era-srv', 'mrg-srv')"
 check_eq "no sanitizer reports in mohstats-admin's log" "" "$(grep -E "$SANITIZER_REPORT" "$STACK_DIR/logs/admin.log")"
 finish
