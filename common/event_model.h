@@ -82,6 +82,7 @@ typedef enum {
     FIELD_AXIS_SCORE,
     FIELD_PLAYER_COUNT,
     FIELD_DOOR_STATE,
+    FIELD_ADDRESS, /* a player's network address: looked up into actor_country at ingest, never stored */
     FIELD__COUNT
 } event_field;
 

@@ -10,6 +10,7 @@
 #include "batch_parse.h"
 #include "bytebuf.h"
 #include "event_model.h"
+#include "geoip.h"
 #include "raw_row.h"
 
 /* Remembers each session's map, so events that carry none get the map of their session. */
@@ -26,6 +27,7 @@ typedef struct {
     uint64_t received_ms;  /* receive time, Unix epoch milliseconds */
     uint8_t batch_id[16];
     session_maps maps;
+    const geoip *geo; /* the countries of players' addresses; NULL: none */
 } event_context;
 
 typedef struct {
@@ -42,6 +44,7 @@ typedef struct {
     char match_key[24];
     slice actor_guid, actor_name, actor_team;
     slice target_guid, target_name, target_team;
+    char actor_country[3]; /* of the address the event carried, "" when none or unknown */
 } event_summary;
 
 /* Append e's row (one TSV line, columns in raw_row_columns order) to out and describe it in *sum. Returns 0 or -ENOMEM. */

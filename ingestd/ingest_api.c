@@ -58,6 +58,7 @@ struct ingest_api {
     rate_limit *budgets;           /* per server: bytes of bodies (NULL: no limit); see budget_refusal */
     rate_limit *large;             /* the large bodies of all servers, under one key (NULL: no limit) */
     unverified_bodies *unverified; /* bodies whose token is not known yet: see ingest_admit */
+    geoip *geo;                    /* players' countries, from the addresses connect events carry (NULL: none) */
     metric *events_accepted, *batches_accepted, *batches_spooled, *latency;
     metric *parsed_on_loop, *parsed_on_thread; /* where bodies were parsed: large ones must never be on the loop */
     reject_reason rej_missing_token, rej_invalid_token, rej_registry, rej_bad_body, rej_storage, rej_guessing;
@@ -310,7 +311,7 @@ static void ingest_parsed(ingest_request *j, int rc)
         return;
     }
     live_server *s = live_state_server(api->live, j->server_id);
-    event_context ctx = {.server_id = j->server_id, .received_ms = j->received_ms};
+    event_context ctx = {.server_id = j->server_id, .received_ms = j->received_ms, .geo = api->geo};
     if (s)
         ctx.maps = live_server_session_maps(s);
     if (j->has_batch_id)
@@ -703,6 +704,7 @@ ingest_api *ingest_api_new(uv_loop_t *loop, http_server *http, server_auth *auth
     api->spool = sp;
     api->live = live;
     api->limits = *limits;
+    api->geo = geoip_open_configured();
     reason_init(&api->rej_missing_token, "missing_token");
     reason_init(&api->rej_invalid_token, "invalid_token");
     reason_init(&api->rej_registry, "registry_unavailable");
@@ -729,6 +731,7 @@ ingest_api *ingest_api_new(uv_loop_t *loop, http_server *http, server_auth *auth
         rate_limit_free(api->budgets);
         rate_limit_free(api->large);
         unverified_bodies_free(api->unverified);
+        geoip_close(api->geo);
         hashmap_free(api->lane_holds, NULL);
         parse_pool_free(api->parses);
         free(api->stream_key);
@@ -757,6 +760,7 @@ void ingest_api_free(ingest_api *api)
     rate_limit_free(api->budgets);
     rate_limit_free(api->large);
     unverified_bodies_free(api->unverified);
+    geoip_close(api->geo);
     hashmap_free(api->lane_holds, free);
     parse_pool_free(api->parses);
     free(api->stream_key);
