@@ -139,6 +139,21 @@ bool geoip_country(const geoip *g, const char *addr, size_t len, char out[3])
     return true;
 }
 
+void geoip_country_flag(const char *code, char out[9])
+{
+    out[0] = '\0';
+    if (!is_country_code(code))
+        return;
+    /* U+1F1E6 REGIONAL INDICATOR SYMBOL LETTER A and on: F0 9F 87 A6 + letter, all within one continuation byte. */
+    for (int i = 0; i < 2; i++) {
+        out[4 * i] = (char)0xF0;
+        out[4 * i + 1] = (char)0x9F;
+        out[4 * i + 2] = (char)0x87;
+        out[4 * i + 3] = (char)(0xA6 + (code[i] - 'A'));
+    }
+    out[8] = '\0';
+}
+
 const char *geoip_country_name(const char *code)
 {
     if (!is_country_code(code))

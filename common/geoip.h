@@ -30,4 +30,7 @@ bool geoip_country(const geoip *g, const char *addr, size_t len, char out[3]);
 /* The country's English name (UTF-8) for a code geoip_country gave, "" for any other text. Needs no database. */
 const char *geoip_country_name(const char *code);
 
+/* The country's flag as an emoji (two regional indicator symbols, UTF-8) into out, "" for any other text. */
+void geoip_country_flag(const char *code, char out[9]);
+
 #endif

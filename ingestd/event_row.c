@@ -479,7 +479,13 @@ int event_row_render(const batch *b, const batch_event *e, const event_context *
     /* actor_country: the country of the address the event carried (a connect's "ip"), looked up here because the
      * address itself is never stored. */
     slice address = field_text(r.col[FIELD_ADDRESS]);
-    if (geoip_country(ctx->geo, address.p, address.n, sum->actor_country))
+    bool known = geoip_country(ctx->geo, address.p, address.n, sum->actor_country);
+    /* The stock tracker reports a player as a guest (unauth_<slot>, an id that means nothing across matches) until
+     * they log in, and the login (player_auth) names the member but carries no address: the one that came with the
+     * guest's connect. The login's row gets that country, so that the member has one. */
+    if (!known && r.type && r.type->category == EVCAT_AUTH && ctx->guests.get && sum->actor_name.n)
+        known = ctx->guests.get(ctx->guests.arg, sum->actor_name.p, sum->actor_name.n, sum->actor_country);
+    if (known)
         rc |= bytebuf_append(out, sum->actor_country, 2);
     rc |= put_sep(out, '\n');
     return rc ? -ENOMEM : 0;

@@ -22,12 +22,20 @@ typedef struct {
     void *arg;
 } session_maps;
 
+/* The country a guest of the server connected from, found by their name (ingest_api.c: the batch's earlier events,
+ * then live_server_guest_country). */
+typedef struct {
+    bool (*get)(void *arg, const char *name, size_t name_len, char out[3]);
+    void *arg;
+} guest_countries;
+
 typedef struct {
     const char *server_id; /* from the token: a server_id in the payload never overrides it */
     uint64_t received_ms;  /* receive time, Unix epoch milliseconds */
     uint8_t batch_id[16];
     session_maps maps;
     const geoip *geo; /* the countries of players' addresses; NULL: none */
+    guest_countries guests;
 } event_context;
 
 typedef struct {

@@ -292,6 +292,29 @@ static void on_xadd(redis_client *c, struct redisReply *reply, const char *err, 
     spool_batch(j);
 }
 
+/* Where a login's guest_countries looks: the events of its batch rendered before it (a connect and the login may
+ * share a batch), then the server's live state. */
+typedef struct {
+    const ingest_request *j;
+    size_t rendered;
+    live_server *s;
+} guest_lookup;
+
+static bool guest_country(void *arg, const char *name, size_t name_len, char out[3])
+{
+    const guest_lookup *g = arg;
+    static const char guest[] = "unauth_";
+    for (size_t i = g->rendered; i-- > 0;) {
+        const event_summary *e = &g->j->summaries[i];
+        if (e->actor_country[0] && e->actor_name.n == name_len && memcmp(e->actor_name.p, name, name_len) == 0 &&
+            e->actor_guid.n >= sizeof guest - 1 && memcmp(e->actor_guid.p, guest, sizeof guest - 1) == 0) {
+            memcpy(out, e->actor_country, 3);
+            return true;
+        }
+    }
+    return g->s && live_server_guest_country(g->s, name, name_len, out);
+}
+
 /* Enrich and render the batch of an authenticated server, parsed with result rc, then store it. On the loop's
  * thread: the sessions' maps that rendering reads and updates belong to the live state. */
 static void ingest_parsed(ingest_request *j, int rc)
@@ -311,7 +334,11 @@ static void ingest_parsed(ingest_request *j, int rc)
         return;
     }
     live_server *s = live_state_server(api->live, j->server_id);
-    event_context ctx = {.server_id = j->server_id, .received_ms = j->received_ms, .geo = api->geo};
+    guest_lookup guests = {.j = j, .s = s};
+    event_context ctx = {.server_id = j->server_id,
+                         .received_ms = j->received_ms,
+                         .geo = api->geo,
+                         .guests = {guest_country, &guests}};
     if (s)
         ctx.maps = live_server_session_maps(s);
     if (j->has_batch_id)
@@ -326,6 +353,7 @@ static void ingest_parsed(ingest_request *j, int rc)
     }
     for (size_t i = 0; i < j->parsed.nevents; i++) {
         size_t before = j->rows.len;
+        guests.rendered = i;
         if (event_row_render(&j->parsed, &j->parsed.events[i], &ctx, &j->rows, &j->summaries[i])) {
             reject(j, &api->rej_storage, 503, "Out of memory; try again");
             return;

@@ -81,12 +81,26 @@ static void test_country_names(void **state)
     assert_string_equal(geoip_country_name(NULL), "");
 }
 
+static void test_country_flags(void **state)
+{
+    char flag[9];
+    geoip_country_flag("FR", flag);
+    assert_string_equal(flag, "\xf0\x9f\x87\xab\xf0\x9f\x87\xb7"); /* U+1F1EB U+1F1F7 */
+    geoip_country_flag("ZA", flag);
+    assert_string_equal(flag, "\xf0\x9f\x87\xbf\xf0\x9f\x87\xa6");
+    geoip_country_flag("EU", flag);
+    assert_string_equal(flag, "");
+    geoip_country_flag("", flag);
+    assert_string_equal(flag, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lookup_forms),
         cmocka_unit_test(test_missing_databases),
         cmocka_unit_test(test_country_names),
+        cmocka_unit_test(test_country_flags),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
