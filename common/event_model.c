@@ -154,6 +154,7 @@ static const struct {
     {"disconnect", EVF_LEAVE},
     {"distance", EVF_RUNNING_DISTANCE},
     {"objective_capture", EVF_CAPTURE},
+    {"player_auth", EVF_LOGIN},
 };
 
 const char *event_category_name(event_category c)

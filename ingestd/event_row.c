@@ -483,7 +483,7 @@ int event_row_render(const batch *b, const batch_event *e, const event_context *
     /* The stock tracker reports a player as a guest (unauth_<slot>, an id that means nothing across matches) until
      * they log in, and the login (player_auth) names the member but carries no address: the one that came with the
      * guest's connect. The login's row gets that country, so that the member has one. */
-    if (!known && r.type && r.type->category == EVCAT_AUTH && ctx->guests.get && sum->actor_name.n)
+    if (!known && event_type_has(r.type, EVF_LOGIN) && ctx->guests.get && sum->actor_name.n)
         known = ctx->guests.get(ctx->guests.arg, sum->actor_name.p, sum->actor_name.n, sum->actor_country);
     if (known)
         rc |= bytebuf_append(out, sum->actor_country, 2);
