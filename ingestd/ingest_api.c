@@ -335,10 +335,8 @@ static void ingest_parsed(ingest_request *j, int rc)
     }
     live_server *s = live_state_server(api->live, j->server_id);
     guest_lookup guests = {.j = j, .s = s};
-    event_context ctx = {.server_id = j->server_id,
-                         .received_ms = j->received_ms,
-                         .geo = api->geo,
-                         .guests = {guest_country, &guests}};
+    event_context ctx = {
+        .server_id = j->server_id, .received_ms = j->received_ms, .geo = api->geo, .guests = {guest_country, &guests}};
     if (s)
         ctx.maps = live_server_session_maps(s);
     if (j->has_batch_id)

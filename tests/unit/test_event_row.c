@@ -452,12 +452,14 @@ static void test_address_country(void **state)
 {
     geoip *g = geoip_open(MOHSTATS_TEST_GEOIP_DIR "/GeoIP.dat", MOHSTATS_TEST_GEOIP_DIR "/GeoIPv6.dat");
     assert_non_null(g);
-    const char body[] = "[{\"type\": \"connect\", \"player_guid\": \"7\", \"ip\": \"192.0.2.7:12203\", \"player_name\": \"A\"},"
-                        " {\"type\": \"connect\", \"player_guid\": \"8\", \"ip\": \"10.1.2.3\"},"
-                        " {\"type\": \"jump\", \"player_guid\": \"7\"}]";
+    const char body[] =
+        "[{\"type\": \"connect\", \"player_guid\": \"7\", \"ip\": \"192.0.2.7:12203\", \"player_name\": \"A\"},"
+        " {\"type\": \"connect\", \"player_guid\": \"8\", \"ip\": \"10.1.2.3\"},"
+        " {\"type\": \"jump\", \"player_guid\": \"7\"}]";
     const char form[] = "type=connect&player_guid=9&ip=2001:db8::1&player_name=B\r\n";
     const char *want_raw[] = {"{\"type\": \"connect\", \"player_guid\": \"7\", \"player_name\": \"A\"}",
-                              "{\"type\": \"connect\", \"player_guid\": \"8\"}", "{\"type\": \"jump\", \"player_guid\": \"7\"}",
+                              "{\"type\": \"connect\", \"player_guid\": \"8\"}",
+                              "{\"type\": \"jump\", \"player_guid\": \"7\"}",
                               "type=connect&player_guid=9&player_name=B"};
     const char *want_country[] = {"FR", "", "", "BR"};
     event_context ctx = {.server_id = "srv-1", .received_ms = 1764000000000ULL, .geo = g};
