@@ -511,6 +511,8 @@ geo_live() {
     | "\(.guid) \(.country)"] | sort | join(",")')" = "601 DE,605 FR,606 JP,607 " ]
 }
 check "countries: the live players' (the member who logged in keeps the guest's)" retry 15 geo_live
+# The roster reads player_daily, which its view fills after the insert into raw_events has committed.
+ch_wait "SELECT sum(kills) FROM player_daily WHERE server_id = '$GEO'" 1
 check_eq "countries: the roster's, with the flag" "601 DE 🇩🇪,602 JP 🇯🇵" \
   "$(curl -sS "$MOHSTATS_URL/api/v1/servers/$GEO/players" | jq -r '[.players[] | select(.guid == "601" or .guid == "602")
     | "\(.guid) \(.country) \(.country_flag)"] | sort | join(",")')"
