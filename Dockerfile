@@ -8,7 +8,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config \
       libuv1-dev libhiredis-dev libpq-dev libmariadb-dev libcjson-dev libcurl4-openssl-dev libcmocka-dev \
-      node-llhttp libmosquitto-dev mosquitto-dev \
+      node-llhttp libmosquitto-dev mosquitto-dev libgeoip-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
@@ -31,7 +31,7 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 FROM debian:12-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libuv1 libhiredis0.14 libpq5 libmariadb3 libcjson1 libcurl4 \
+      libuv1 libhiredis0.14 libpq5 libmariadb3 libcjson1 libcurl4 libgeoip1 geoip-database \
       mosquitto ca-certificates curl postgresql-client-15 mariadb-client libjs-chart.js \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin mohstats \

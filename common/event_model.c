@@ -154,6 +154,7 @@ static const struct {
     {"disconnect", EVF_LEAVE},
     {"distance", EVF_RUNNING_DISTANCE},
     {"objective_capture", EVF_CAPTURE},
+    {"player_auth", EVF_LOGIN},
 };
 
 const char *event_category_name(event_category c)
@@ -303,7 +304,7 @@ static const struct {
     {"actor_id", FIELD_RAW_ONLY, 0},
     {"actor_type", FIELD_RAW_ONLY, 0},
     {"match_outcome", FIELD_RAW_ONLY, 0},
-    {"ip", FIELD_RAW_ONLY, 0},
+    {"ip", FIELD_ADDRESS, 0}, /* connect: the player's address, "a.b.c.d:port" as the engine writes it */
     {"name", FIELD_RAW_ONLY, 0},
     {"idle_time", FIELD_RAW_ONLY, 0},
     {"version", FIELD_RAW_ONLY, 0},

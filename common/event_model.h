@@ -43,6 +43,7 @@ typedef enum {
     EVF_LEAVE = 1 << 1,            /* the actor left the server */
     EVF_RUNNING_DISTANCE = 1 << 2, /* its "distance" key is the running total; the step is "walked" */
     EVF_CAPTURE = 1 << 3,          /* an objective taken (a flag capture on a match's timeline) */
+    EVF_LOGIN = 1 << 4,            /* a guest logged in: the actor is the member they are from now on */
 } event_flag;
 
 /* Whether type t (NULL: unknown) has flag f. */
@@ -82,6 +83,7 @@ typedef enum {
     FIELD_AXIS_SCORE,
     FIELD_PLAYER_COUNT,
     FIELD_DOOR_STATE,
+    FIELD_ADDRESS, /* a player's network address: looked up into actor_country at ingest, never stored */
     FIELD__COUNT
 } event_field;
 

@@ -30,6 +30,7 @@
 #define LIVE_PLAYER_GUID "guid"
 #define LIVE_PLAYER_NAME "name"
 #define LIVE_PLAYER_TEAM "team" /* as sent: classify with vocab_team_side (game_vocab.h) */
+#define LIVE_PLAYER_COUNTRY "country" /* ISO 3166-1 alpha-2 of the address of their connect, "" when unknown */
 #define LIVE_PLAYER_KILLS "kills"
 #define LIVE_PLAYER_DEATHS "deaths"
 #define LIVE_PLAYER_LAST_SEEN_MS "last_seen_ms"

@@ -14,7 +14,7 @@ const char raw_row_columns[] =
     "target_guid, target_name, target_team, target_smf_id, target_x, target_y, target_z, target_pitch, "
     "target_yaw, target_stance, "
     "weapon, old_weapon, means_of_death, hitloc, damage, distance, total_distance, amount, message, item, team, "
-    "gametype, round_number, allies_score, axis_score, player_count, unknown_fields, raw";
+    "gametype, round_number, allies_score, axis_score, player_count, unknown_fields, raw, actor_country";
 
 int raw_row_split(char *line, size_t len, char *f[RC__COUNT], unsigned char null[RC__COUNT])
 {
@@ -46,5 +46,22 @@ int raw_row_split(char *line, size_t len, char *f[RC__COUNT], unsigned char null
         *o = '\0';
         i++;
     }
+    if (col == RC__COUNT - 1 && i == len) {
+        /* The format before actor_country: the missing column is empty (line[len], the NUL, stands in for it). */
+        f[RC_ACTOR_COUNTRY] = line + len;
+        if (null)
+            null[RC_ACTOR_COUNTRY] = 0;
+        return 0;
+    }
     return col == RC__COUNT && i == len ? 0 : -EINVAL;
+}
+
+bool raw_row_previous_format(const char *rows, size_t len)
+{
+    const char *end = memchr(rows, '\n', len);
+    size_t tabs = 0;
+    for (const char *p = rows; p < end; p++)
+        tabs += *p == '\t';
+    /* A raw tab never appears inside a field (ch_append_tsv escapes it), so tabs + 1 is the column count. */
+    return end && tabs + 1 == RC__COUNT - 1;
 }

@@ -3,6 +3,7 @@
 #ifndef MOHSTATS_RAW_ROW_H
 #define MOHSTATS_RAW_ROW_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The columns, in the order of raw_row_columns. */
@@ -57,6 +58,7 @@ typedef enum {
     RC_PLAYER_COUNT,
     RC_UNKNOWN_FIELDS,
     RC_RAW,
+    RC_ACTOR_COUNTRY, /* last: rows written before it (schemas/clickhouse/0009_countries.sql) lack it */
     RC__COUNT
 } raw_col;
 
@@ -64,8 +66,13 @@ typedef enum {
 extern const char raw_row_columns[];
 
 /* Split one TSV line (without its '\n'; line[len] must be writable, e.g. its NUL) in place: f[i] points into line at
- * column i, unescaped and NUL-terminated; a NULL (\N) becomes "" and null[i] (when null is not NULL) says so. Returns
- * 0, or -EINVAL when the line does not have RC__COUNT columns. */
+ * column i, unescaped and NUL-terminated; a NULL (\N) becomes "" and null[i] (when null is not NULL) says so. A line
+ * in the format before actor_country (RC__COUNT - 1 columns, from a stream or spool older than the upgrade) reads
+ * with an empty actor_country. Returns 0, or -EINVAL when the line has neither RC__COUNT nor RC__COUNT - 1 columns. */
 int raw_row_split(char *line, size_t len, char *f[RC__COUNT], unsigned char null[RC__COUNT]);
+
+/* Whether rows (TSV lines, the first one complete) are in the format before actor_country: the writer gives such
+ * rows the missing column before it inserts them. */
+bool raw_row_previous_format(const char *rows, size_t len);
 
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "clickhouse.h"
+#include "geoip.h"
 #include "random.h"
 #include "raw_row.h"
 #include "text.h"
@@ -20,7 +21,8 @@ typedef struct {
     int prio[FIELD__COUNT];
     const batch_field *blk[BLOCK__COUNT][BF__COUNT];
     bool has_block[BLOCK__COUNT];
-    bool has_secret;
+    bool has_secret;  /* a credential to cut from raw */
+    bool has_address; /* a player's address to cut from raw (its country is kept) */
     const event_type_def *type;
     event_field_map map[BATCH_MAX_FIELDS_PER_EVENT]; /* each field's vocabulary entry, looked up once */
     bool unknown[BATCH_MAX_FIELDS_PER_EVENT];        /* neither in the vocabulary nor a player-block field */
@@ -77,6 +79,8 @@ static void resolve_fields(const batch *b, const batch_event *e, resolved *r)
             r->has_secret = true;
             continue;
         }
+        if (m.field == FIELD_ADDRESS)
+            r->has_address = true;
         if (m.field > FIELD_IGNORED) {
             if (!r->col[m.field] || m.priority <= r->prio[m.field]) {
                 r->col[m.field] = f;
@@ -308,10 +312,11 @@ static int put_block(bytebuf *out, const resolved *r, event_block blk)
 }
 
 /* The raw object as stored: byte for byte, except that credentials a client put into the body
- * (server_token, auth_token...) are cut out so that no secret is kept in the warehouse. */
+ * (server_token, auth_token...) are cut out so that no secret is kept in the warehouse, and so are players'
+ * addresses: their country is all we keep (actor_country), so no address outlives the request that carried it. */
 static int put_raw(bytebuf *out, const batch *b, const batch_event *e, const resolved *r)
 {
-    if (!r->has_secret)
+    if (!r->has_secret && !r->has_address)
         return put_bytes(out, e->raw, e->raw_len);
     bytebuf tmp = {0};
     int rc = 0;
@@ -320,7 +325,7 @@ static int put_raw(bytebuf *out, const batch *b, const batch_event *e, const res
         rc |= bytebuf_append(&tmp, "{", 1);
     for (size_t i = 0; i < e->nfields; i++) {
         const batch_field *f = &b->fields[e->first_field + i];
-        if (r->map[i].field == FIELD_SECRET)
+        if (r->map[i].field == FIELD_SECRET || r->map[i].field == FIELD_ADDRESS)
             continue;
         if (!first)
             rc |= e->format == EVENT_JSON ? bytebuf_append(&tmp, ", ", 2) : bytebuf_append(&tmp, "&", 1);
@@ -470,6 +475,18 @@ int event_row_render(const batch *b, const batch_event *e, const event_context *
     }
     rc |= put_sep(out, '\t');
     rc |= put_raw(out, b, e, &r);
+    rc |= put_sep(out, '\t');
+    /* actor_country: the country of the address the event carried (a connect's "ip"), looked up here because the
+     * address itself is never stored. */
+    slice address = field_text(r.col[FIELD_ADDRESS]);
+    bool known = geoip_country(ctx->geo, address.p, address.n, sum->actor_country);
+    /* The stock tracker reports a player as a guest (unauth_<slot>, an id that means nothing across matches) until
+     * they log in, and the login (player_auth) names the member but carries no address: the one that came with the
+     * guest's connect. The login's row gets that country, so that the member has one. */
+    if (!known && event_type_has(r.type, EVF_LOGIN) && ctx->guests.get && sum->actor_name.n)
+        known = ctx->guests.get(ctx->guests.arg, sum->actor_name.p, sum->actor_name.n, sum->actor_country);
+    if (known)
+        rc |= bytebuf_append(out, sum->actor_country, 2);
     rc |= put_sep(out, '\n');
     return rc ? -ENOMEM : 0;
 }

@@ -10,6 +10,7 @@
 #include "batch_parse.h"
 #include "bytebuf.h"
 #include "event_model.h"
+#include "geoip.h"
 #include "raw_row.h"
 
 /* Remembers each session's map, so events that carry none get the map of their session. */
@@ -21,11 +22,20 @@ typedef struct {
     void *arg;
 } session_maps;
 
+/* The country a guest of the server connected from, found by their name (ingest_api.c: the batch's earlier events,
+ * then live_server_guest_country). */
+typedef struct {
+    bool (*get)(void *arg, const char *name, size_t name_len, char out[3]);
+    void *arg;
+} guest_countries;
+
 typedef struct {
     const char *server_id; /* from the token: a server_id in the payload never overrides it */
     uint64_t received_ms;  /* receive time, Unix epoch milliseconds */
     uint8_t batch_id[16];
     session_maps maps;
+    const geoip *geo; /* the countries of players' addresses; NULL: none */
+    guest_countries guests;
 } event_context;
 
 typedef struct {
@@ -42,6 +52,7 @@ typedef struct {
     char match_key[24];
     slice actor_guid, actor_name, actor_team;
     slice target_guid, target_name, target_team;
+    char actor_country[3]; /* of the address the event carried, "" when none or unknown */
 } event_summary;
 
 /* Append e's row (one TSV line, columns in raw_row_columns order) to out and describe it in *sum. Returns 0 or -ENOMEM. */

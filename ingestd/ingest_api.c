@@ -58,6 +58,7 @@ struct ingest_api {
     rate_limit *budgets;           /* per server: bytes of bodies (NULL: no limit); see budget_refusal */
     rate_limit *large;             /* the large bodies of all servers, under one key (NULL: no limit) */
     unverified_bodies *unverified; /* bodies whose token is not known yet: see ingest_admit */
+    geoip *geo;                    /* players' countries, from the addresses connect events carry (NULL: none) */
     metric *events_accepted, *batches_accepted, *batches_spooled, *batches_already_stored, *latency;
     metric *parsed_on_loop, *parsed_on_thread; /* where bodies were parsed: large ones must never be on the loop */
     reject_reason rej_missing_token, rej_invalid_token, rej_registry, rej_bad_body, rej_storage, rej_guessing;
@@ -294,6 +295,29 @@ static void on_xadd(redis_client *c, struct redisReply *reply, const char *err, 
     spool_batch(j);
 }
 
+/* Where a login's guest_countries looks: the events of its batch rendered before it (a connect and the login may
+ * share a batch), then the server's live state. */
+typedef struct {
+    const ingest_request *j;
+    size_t rendered;
+    live_server *s;
+} guest_lookup;
+
+static bool guest_country(void *arg, const char *name, size_t name_len, char out[3])
+{
+    const guest_lookup *g = arg;
+    static const char guest[] = "unauth_";
+    for (size_t i = g->rendered; i-- > 0;) {
+        const event_summary *e = &g->j->summaries[i];
+        if (e->actor_country[0] && e->actor_name.n == name_len && memcmp(e->actor_name.p, name, name_len) == 0 &&
+            e->actor_guid.n >= sizeof guest - 1 && memcmp(e->actor_guid.p, guest, sizeof guest - 1) == 0) {
+            memcpy(out, e->actor_country, 3);
+            return true;
+        }
+    }
+    return g->s && live_server_guest_country(g->s, name, name_len, out);
+}
+
 /* Enrich and render the batch of an authenticated server, parsed with result rc, then store it. On the loop's
  * thread: the sessions' maps that rendering reads and updates belong to the live state. */
 static void ingest_parsed(ingest_request *j, int rc)
@@ -313,7 +337,9 @@ static void ingest_parsed(ingest_request *j, int rc)
         return;
     }
     live_server *s = live_state_server(api->live, j->server_id);
-    event_context ctx = {.server_id = j->server_id, .received_ms = j->received_ms};
+    guest_lookup guests = {.j = j, .s = s};
+    event_context ctx = {
+        .server_id = j->server_id, .received_ms = j->received_ms, .geo = api->geo, .guests = {guest_country, &guests}};
     if (s)
         ctx.maps = live_server_session_maps(s);
     if (j->has_batch_id)
@@ -328,6 +354,7 @@ static void ingest_parsed(ingest_request *j, int rc)
     }
     for (size_t i = 0; i < j->parsed.nevents; i++) {
         size_t before = j->rows.len;
+        guests.rendered = i;
         if (event_row_render(&j->parsed, &j->parsed.events[i], &ctx, &j->rows, &j->summaries[i])) {
             reject(j, &api->rej_storage, 503, "Out of memory; try again");
             return;
@@ -707,6 +734,7 @@ ingest_api *ingest_api_new(uv_loop_t *loop, http_server *http, server_auth *auth
     api->spool = sp;
     api->live = live;
     api->limits = *limits;
+    api->geo = geoip_open_configured();
     reason_init(&api->rej_missing_token, "missing_token");
     reason_init(&api->rej_invalid_token, "invalid_token");
     reason_init(&api->rej_registry, "registry_unavailable");
@@ -733,6 +761,7 @@ ingest_api *ingest_api_new(uv_loop_t *loop, http_server *http, server_auth *auth
         rate_limit_free(api->budgets);
         rate_limit_free(api->large);
         unverified_bodies_free(api->unverified);
+        geoip_close(api->geo);
         hashmap_free(api->lane_holds, NULL);
         parse_pool_free(api->parses);
         free(api->stream_key);
@@ -763,6 +792,7 @@ void ingest_api_free(ingest_api *api)
     rate_limit_free(api->budgets);
     rate_limit_free(api->large);
     unverified_bodies_free(api->unverified);
+    geoip_close(api->geo);
     hashmap_free(api->lane_holds, free);
     parse_pool_free(api->parses);
     free(api->stream_key);

@@ -28,6 +28,7 @@
 
 typedef struct {
     char *name, *team;
+    char country[3]; /* of the address of their connect, "" when none came (event_summary.actor_country) */
     uint64_t kills, deaths;
     uint64_t last_seen_ms;
 } live_player;
@@ -208,24 +209,34 @@ static void player_seen(live_player *p, slice name, slice team, uint64_t ms)
  * link is the name, which a login does not change: the guest entry of that name becomes the member's, keeping its
  * team and score. Two guests of one name (UnnamedSoldier) cannot be told apart; one of them is taken, and the other,
  * if it was the one, ages out as before. */
-static void player_logged_in(live_server *s, slice member, slice name)
+static const char guest_prefix[] = "unauth_";
+
+/* The key (malloc'd) of the guest entry named name, or NULL. */
+static char *guest_named(live_server *s, slice name)
 {
-    static const char guest[] = "unauth_";
-    if (!member.n || !name.n || (member.n >= sizeof guest - 1 && memcmp(member.p, guest, sizeof guest - 1) == 0))
-        return;
-    char *want = slice_dup_utf8(name);
+    char *want = name.n ? slice_dup_utf8(name) : NULL;
     if (!want)
-        return;
+        return NULL;
     size_t pos = 0, klen;
     const char *k;
     void *v;
     char *found = NULL;
     while (!found && hashmap_next(s->players, &pos, &k, &klen, &v)) {
         live_player *p = v;
-        if (klen > sizeof guest - 1 && memcmp(k, guest, sizeof guest - 1) == 0 && p->name && strcmp(p->name, want) == 0)
+        if (klen > sizeof guest_prefix - 1 && memcmp(k, guest_prefix, sizeof guest_prefix - 1) == 0 && p->name &&
+            strcmp(p->name, want) == 0)
             found = strndup(k, klen); /* the key goes with the entry */
     }
     free(want);
+    return found;
+}
+
+static void player_logged_in(live_server *s, slice member, slice name)
+{
+    if (!member.n || !name.n ||
+        (member.n >= sizeof guest_prefix - 1 && memcmp(member.p, guest_prefix, sizeof guest_prefix - 1) == 0))
+        return;
+    char *found = guest_named(s, name);
     if (!found)
         return;
     live_player *was = hashmap_remove(s->players, found, strlen(found));
@@ -233,6 +244,17 @@ static void player_logged_in(live_server *s, slice member, slice name)
     if (!hashmap_get(s->players, member.p, member.n) && hashmap_put(s->players, member.p, member.n, was, NULL) == 0)
         return;
     player_free(was); /* the member was listed already (a second login): their entry stays */
+}
+
+bool live_server_guest_country(live_server *s, const char *name, size_t len, char out[3])
+{
+    char *key = guest_named(s, (slice){name, len});
+    const live_player *p = key ? hashmap_get(s->players, key, strlen(key)) : NULL;
+    free(key);
+    if (!p || !p->country[0])
+        return false;
+    memcpy(out, p->country, 3);
+    return true;
 }
 
 void live_server_observe(live_server *s, const event_summary *ev, uint64_t received_ms)
@@ -264,6 +286,8 @@ void live_server_observe(live_server *s, const event_summary *ev, uint64_t recei
     live_player *target = player_get(s, ev->target_guid);
     player_seen(actor, ev->actor_name, ev->actor_team, received_ms);
     player_seen(target, ev->target_name, ev->target_team, received_ms);
+    if (actor && ev->actor_country[0])
+        memcpy(actor->country, ev->actor_country, sizeof actor->country);
     if (event_type_has(ev->type, EVF_KILL)) {
         if (target)
             target->deaths++;
@@ -343,6 +367,7 @@ static char *server_json(live_server *s, uint64_t now_ms, uint64_t player_ttl_ms
                     : json_str_field(&b, LIT("{\"" LIVE_PLAYER_GUID "\":"), k);
         rc |= json_str_field(&b, LIT(",\"" LIVE_PLAYER_NAME "\":"), p->name);
         rc |= json_str_field(&b, LIT(",\"" LIVE_PLAYER_TEAM "\":"), p->team);
+        rc |= json_str_field(&b, LIT(",\"" LIVE_PLAYER_COUNTRY "\":"), p->country);
         rc |= json_u64(&b, LIT(",\"" LIVE_PLAYER_KILLS "\":"), p->kills);
         rc |= json_u64(&b, LIT(",\"" LIVE_PLAYER_DEATHS "\":"), p->deaths);
         rc |= json_u64(&b, LIT(",\"" LIVE_PLAYER_LAST_SEEN_MS "\":"), p->last_seen_ms);
@@ -556,6 +581,9 @@ static void on_seed(redis_client *c, struct redisReply *reply, const char *err, 
                             (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(jp, LIVE_PLAYER_LAST_SEEN_MS)));
                 p->kills = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(jp, LIVE_PLAYER_KILLS));
                 p->deaths = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(jp, LIVE_PLAYER_DEATHS));
+                const char *country = cJSON_GetStringValue(cJSON_GetObjectItem(jp, LIVE_PLAYER_COUNTRY));
+                if (country && strlen(country) == 2)
+                    memcpy(p->country, country, sizeof p->country);
             }
         }
         cJSON_Delete(o);

@@ -32,6 +32,9 @@ bool live_state_restored(const live_state *ls);
 live_server *live_state_server(live_state *ls, const char *server_id);
 /* The session->map memory of one server, for event_row_render. */
 session_maps live_server_session_maps(live_server *s);
+/* The country of the guest (unauth_) of that name on this server, from the address of their connect: a login
+ * (player_auth) names the member, not the guest, and carries no address (event_context.guest_countries). */
+bool live_server_guest_country(live_server *s, const char *name, size_t len, char out[3]);
 /* Account an accepted (durably stored) event. */
 void live_server_observe(live_server *s, const event_summary *ev, uint64_t received_ms);
 

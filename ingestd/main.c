@@ -7,6 +7,7 @@
 #include "broker_accounts.h"
 #include "config.h"
 #include "daemon.h"
+#include "geoip.h"
 #include "ingest_api.h"
 #include "live_matches.h"
 #include "live_state.h"
@@ -168,6 +169,7 @@ int main(int argc, char **argv)
     config_register(spool_config_vars);
     config_register(stream_writer_config_vars);
     config_register(mqtt_ingest_config_vars);
+    config_register(geoip_config_vars);
     if (argc > 1 && strcmp(argv[1], "servers") == 0) {
         log_init("ingestd", -1);
         return servers_cli(argc - 1, argv + 1);

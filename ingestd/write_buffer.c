@@ -12,6 +12,7 @@
 #include <hiredis/hiredis.h>
 
 #include "log.h"
+#include "raw_row.h"
 #include "writer_sql.h"
 
 int write_buffer_init(write_buffer *b, const char *stream_key, const char *dead_key)
@@ -112,7 +113,13 @@ wentry *write_buffer_add(write_buffer *b, const redisReply *r, uint64_t now, uin
     const redisReply *rows = fields && fields->type == REDIS_REPLY_ARRAY ? entry_field(fields, STREAM_F_ROWS) : NULL;
     const redisReply *dup = fields && fields->type == REDIS_REPLY_ARRAY ? entry_field(fields, STREAM_F_DUP) : NULL;
     size_t rows_len = rows ? rows->len : 0;
-    wentry *e = calloc(1, sizeof *e + rows_len + 1);
+    /* Rows written before actor_country (an entry older than the upgrade to 0009_countries.sql) get it, empty:
+     * one more tab before each newline, so the entry inserts with the columns of today. */
+    size_t added = 0;
+    if (rows && raw_row_previous_format(rows->str, rows_len))
+        for (const char *p = rows->str, *end = p + rows_len; (p = memchr(p, '\n', (size_t)(end - p))); p++)
+            added++;
+    wentry *e = calloc(1, sizeof *e + rows_len + added + 1);
     if (!e) {
         /* Not lost: it stays pending with us and is taken over (by us or another writer) after claim idle. */
         log_error("writer: out of memory buffering stream entry %s", id_text);
@@ -121,8 +128,17 @@ wentry *write_buffer_add(write_buffer *b, const redisReply *r, uint64_t now, uin
     e->id = id;
     memcpy(e->id_text, id_text, sizeof id_text);
     e->rows = (char *)(e + 1);
-    if (rows)
+    if (rows && added) {
+        char *o = e->rows;
+        for (size_t i = 0; i < rows_len; i++) {
+            if (rows->str[i] == '\n')
+                *o++ = '\t';
+            *o++ = rows->str[i];
+        }
+        rows_len += added;
+    } else if (rows) {
         memcpy(e->rows, rows->str, rows_len);
+    }
     e->rows_len = rows_len;
     e->arrived_ms = now;
     e->read_at_ms = taken_over ? 0 : read_at_ms;

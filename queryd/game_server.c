@@ -20,6 +20,7 @@
 #include "area.h"
 #include "live_matches.h"
 #include "game_server.h"
+#include "geoip.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -116,8 +117,8 @@ static void players_24h(const cJSON *hourly, const char *id, double *avg, double
     *peak = max;
 }
 
-/* The fields every server view shares: identity and live state. */
-static void add_identity(cJSON *o, const cJSON *s, const cJSON *live)
+/* The fields every server view shares: identity, country and live state. */
+static void add_identity(qjob *j, cJSON *o, const cJSON *s, const cJSON *live)
 {
     const char *id = row_str(s, "id"), *name = row_str(s, "name"), *addr = row_str(s, "address");
     char display[300];
@@ -129,9 +130,12 @@ static void add_identity(cJSON *o, const cJSON *s, const cJSON *live)
     cJSON_AddStringToObject(o, "address", addr);
     cJSON_AddStringToObject(o, "ip_address", addr);
     cJSON_AddNumberToObject(o, "port", row_num(s, "port"));
-    /* Countries would need a GeoIP database this deployment does not have. */
-    cJSON_AddStringToObject(o, "country", "");
-    cJSON_AddStringToObject(o, "country_name", "");
+    /* A server's address is its identity, stored at registration; its country is looked up as it is shown, so
+     * a newer database corrects it. */
+    char country[3];
+    geoip_country(j->q->geo, addr, strlen(addr), country);
+    cJSON_AddStringToObject(o, "country", country);
+    cJSON_AddStringToObject(o, "country_name", geoip_country_name(country));
     bool online = live != NULL;
     int players = online ? live_players(live) : 0;
     const char *map = online ? row_str(live, LIVE_MAP_NAME) : "";
@@ -211,7 +215,7 @@ static void list_build(qjob *j)
             cJSON_AddNumberToObject(o, "matches_24h", row_num(ar, "matches_24h"));
         } else {
             double avg, peak;
-            add_identity(o, s, server_live_entry(live, id));
+            add_identity(j, o, s, server_live_entry(live, id));
             players_24h(hourly, id, &avg, &peak);
             cJSON_AddNumberToObject(o, "rank", rank);
             json_add_round(o, "avg_players_24h", avg, 1);
@@ -326,7 +330,7 @@ static void detail_build(qjob *j)
     const cJSON *ar = rows_find(act, "server_id", a->id);
     const cJSON *l = server_live_entry(live, a->id);
     cJSON *o = cJSON_CreateObject();
-    add_identity(o, s, l);
+    add_identity(j, o, s, l);
     cJSON_AddNumberToObject(o, "rank", rank_of(servers, act, a->id));
     double avg, peak;
     players_24h(job_rows(j, 3), a->id, &avg, &peak);
@@ -410,7 +414,7 @@ static cJSON *live_json(const cJSON *s, const cJSON *live)
         cJSON_AddNumberToObject(e, "score", k);
         cJSON_AddStringToObject(e, "team", team);
         json_add_round(e, "kd_ratio", d > 0 ? k / d : k, 2);
-        cJSON_AddStringToObject(e, "country", "");
+        cJSON_AddStringToObject(e, "country", row_str(p, LIVE_PLAYER_COUNTRY));
         cJSON_AddNullToObject(e, "rank");
         json_add_round(e, "time_played_hours", (now_ms - row_num(live, LIVE_STARTED_AT_MS)) / 3600000, 2);
         cJSON_AddItemToArray(players, e);

@@ -8,6 +8,9 @@
 #include "area.h"
 #include "endpoint.h"
 
+/* SQL condition: the rows of server {id} that give a player's country (game_server_countries.c). */
+#define SERVER_COUNTRY_ROWS_SQL "event_type IN ('connect', 'player_auth') AND server_id = {id} AND actor_country != ''"
+
 /* SQL template: the latest name of every player of server {id}. */
 extern const char server_names_sql[];
 

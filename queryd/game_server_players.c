@@ -13,10 +13,12 @@
  * Kills, deaths and headshots on the server come from player_daily (per player, day and server); sessions,
  * time played, first and last seen and the favourite map from the player's matches on that server
  * (player_match, read by the page's players only). The favourite weapon is the player's overall one
- * (player_weapon has no server). Country fields are empty: there is no GeoIP. An unknown server is 404. */
+ * (player_weapon has no server). The country is the player's latest there (game_server_countries.c), the flag
+ * its emoji; both "" when unknown. An unknown server is 404. */
 #include "area.h"
 #include "live_matches.h"
 #include "game_server.h"
+#include "geoip.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -64,6 +66,13 @@ static const char roster_matches_sql[] =
     "    HAVING s = {id}\n"
     ")\n"
     "GROUP BY guid";
+
+/* The page's players' countries on the server (game_server_countries.c says where they come from). */
+static const char roster_country_sql[] =
+    "SELECT actor_guid AS guid, argMax(actor_country, received_at) AS country\n"
+    "FROM raw_events\n"
+    "WHERE " SERVER_COUNTRY_ROWS_SQL " AND actor_guid IN {guids}\n"
+    "GROUP BY actor_guid";
 
 static const char roster_weapon_sql[] =
     "SELECT guid, weapon, sum(kills) AS k\n"
@@ -123,8 +132,11 @@ static void roster_build(qjob *j)
         cJSON *p = cJSON_CreateObject();
         cJSON_AddStringToObject(p, "guid", guid);
         cJSON_AddStringToObject(p, "name", row_str(rows_find(job_rows(j, 4), "guid", guid), "name"));
-        cJSON_AddStringToObject(p, "country", "");
-        cJSON_AddStringToObject(p, "country_flag", "");
+        const char *country = row_str(rows_find(job_rows(j, 7), "guid", guid), "country");
+        char flag[9];
+        geoip_country_flag(country, flag);
+        cJSON_AddStringToObject(p, "country", country);
+        cJSON_AddStringToObject(p, "country_flag", flag);
         cJSON_AddNumberToObject(p, "first_seen", floor(row_num(m, "first_ms") / 1000));
         cJSON_AddNumberToObject(p, "last_seen", floor(row_num(m, "last_ms") / 1000));
         cJSON_AddNumberToObject(p, "total_sessions", row_num(m, "sessions"));
@@ -165,6 +177,7 @@ static void roster_details(qjob *j)
         job_ch(j, 4, player_names_sql, v, 1);
         job_ch(j, 5, roster_matches_sql, v, 2);
         job_ch(j, 6, roster_weapon_sql, v, 1);
+        job_ch(j, 7, roster_country_sql, v, 2);
     }
     job_then(j, roster_build);
 }

@@ -5,6 +5,7 @@
 #include "cache.h"
 #include "daemon.h"
 #include "fresh.h"
+#include "geoip.h"
 #include "log.h"
 #include "queryd.h"
 #include "rating_settings.h"
@@ -21,6 +22,7 @@ int main(int argc, char **argv)
     config_register(web_config_vars);
     config_register(rating_config_vars);
     config_register(rating_model_config_vars);
+    config_register(geoip_config_vars);
     int code;
     daemon_ctx *d = daemon_new(&info, argc, argv, &code);
     if (!d)
@@ -39,12 +41,14 @@ int main(int argc, char **argv)
         log_warn("CACHE_REDIS_URL is empty: answers are cached in REDIS_URL's Redis, beside the event stream");
         q.cache_redis = q.redis;
     }
+    q.geo = geoip_open_configured();
     q.mdb = daemon_mariadb(d, 2);
     q.pg = daemon_postgres(d, 2);
     q.cache = qcache_new(&q);
     q.boards = board_set_new(&q);
     q.fresh = q.boards ? fresh_new(&q, d) : NULL;
     if (!q.cache || !q.boards || !q.fresh || (q.board_warm && board_set_keep_warm(q.boards, d) != 0)) {
+        geoip_close(q.geo);
         daemon_free(d);
         return 1;
     }
@@ -57,6 +61,7 @@ int main(int argc, char **argv)
     qcache_free(q.cache);
     board_set_free(q.boards);
     fresh_free(q.fresh); /* before the loop goes with daemon_free */
+    geoip_close(q.geo);
     daemon_free(d);
     return code;
 }

@@ -36,6 +36,7 @@ typedef struct queryd {
     qcache *cache;
     struct board_set *boards; /* leaderboard boards (board.h) */
     struct fresh *fresh;      /* the data generation: inserts into ClickHouse known of (fresh.h) */
+    struct geoip *geo;        /* the countries of game servers' addresses (geoip.h; NULL: none) */
     int max_limit;            /* QUERY_MAX_LIMIT: the most rows one page may ask for */
     int max_offset;           /* QUERY_MAX_OFFSET: the deepest page */
     int cache_ttl_s;          /* QUERY_CACHE_TTL_S */
@@ -74,6 +75,7 @@ void gametype_routes(queryd *q, http_server *s);
 void game_server_routes(queryd *q, http_server *s);
 void game_server_parts_routes(queryd *q, http_server *s);
 void game_server_players_routes(queryd *q, http_server *s);
+void game_server_countries_routes(queryd *q, http_server *s);
 void query_routes(queryd *q, http_server *s);
 void heatmap_routes(queryd *q, http_server *s);
 void achievement_routes(queryd *q, http_server *s);

@@ -92,6 +92,7 @@ void queryd_api_routes(queryd *q, http_server *s)
     game_server_routes(q, s);
     game_server_parts_routes(q, s);
     game_server_players_routes(q, s);
+    game_server_countries_routes(q, s);
     query_routes(q, s);
     heatmap_routes(q, s);
     achievement_routes(q, s);

@@ -8,6 +8,8 @@ PACKAGES=(
   build-essential cmake pkg-config git
   libuv1-dev libhiredis-dev libpq-dev libmariadb-dev libcjson-dev libcurl4-openssl-dev libcmocka-dev node-llhttp
   libmosquitto-dev mosquitto-dev
+  # countries of players and servers (common/geoip.c): the library and Debian's country databases (IPv4 and IPv6)
+  libgeoip-dev geoip-database
   # servers started by scripts/stack.sh
   clickhouse-server clickhouse-client redis-server redis-tools postgresql-15 postgresql-client-15 mariadb-server mariadb-client
   nginx-light libnginx-mod-stream mosquitto
@@ -15,6 +17,8 @@ PACKAGES=(
   libjs-chart.js
   # scripts and tests
   curl jq procps iproute2 gettext-base ca-certificates gdb mosquitto-clients
+  # the tests' own small country databases (tests/geoip/build.sh runs its geoip-generator)
+  geoip-bin
   # the dashboard's browser test (tests/integration/test_dashboard.sh drives Chromium through chromedriver)
   chromium chromium-driver
 )

@@ -8,6 +8,10 @@ DATA=$(dirname "$0")/data
 
 # Revocations must show within the test's patience: ingestd trusts a token lookup this long.
 export SERVER_TOKEN_CACHE_MS=1000
+# Countries from the tests' own GeoIP databases: documentation networks with known countries (tests/geoip/build.sh).
+stack_dir
+bash "$(dirname "$0")/../geoip/build.sh" "$STACK_DIR/geoip" || exit 1
+export GEOIP_DB=$STACK_DIR/geoip/GeoIP.dat GEOIP6_DB=$STACK_DIR/geoip/GeoIPv6.dat
 stack_up || exit 1
 
 # post_events TOKEN BODY_FILE [curl args...]: POST a body as the tracker does (to $POST_URL, default the front
@@ -452,6 +456,70 @@ check "login: the live list names the player once, under their member id, with t
   retry 20 logged_in_once
 check_eq "login: the other guest is still listed" "unauth_6 Hans 1" "$(curl -sS "$MOHSTATS_URL/api/v1/servers/$LOGIN/live" |
   jq -r '.players[] | select(.guid == "unauth_6") | "\(.guid) \(.name) \(.deaths)"')"
+
+# --- countries: of the players from the addresses of their connects, of the server from its own -------------------
+# Players' addresses are looked up as the batch arrives and never stored (docs/security.md); a guest's country goes
+# to the member they log in as, whether the login is in the connect's batch or a later one.
+
+out=$("$MOHSTATS_BIN_DIR/ingestd" servers create --name "Geo Host" --ip 192.0.2.30 --port 12310)
+GEO=$(sed -n 's/^server_id: //p' <<<"$out")
+GEO_TOKEN=$(sed -n 's/^token: //p' <<<"$out")
+geo_batch() { # geo_batch EVENTS...: post a batch of these events of the server's session
+  local f=$STACK_DIR/geo_batch.json
+  printf '%s\n' "$@" | jq -s -c 'map(. + {session_id: "sess_geo1", match_id: "match_geo1", map: "dm/mohdm6"})' >"$f"
+  post_events "$GEO_TOKEN" "$f" | cut -d' ' -f1
+}
+check_eq "countries: the connects are accepted" 202 "$(geo_batch \
+  '{"type": "connect", "player_guid": "601", "player_name": "Geo A", "ip": "198.51.100.77:12203"}' \
+  '{"type": "connect", "player_guid": "602", "player_name": "Geo B", "ip": "203.0.113.9"}' \
+  '{"type": "connect", "player_guid": "603", "player_name": "Geo C", "ip": "2001:db8::17"}' \
+  '{"type": "connect", "player_guid": "604", "player_name": "Geo D", "ip": "[2001:db8:1::4]:12203"}' \
+  '{"type": "connect", "player_guid": "607", "player_name": "Geo E", "ip": "10.0.0.1"}' \
+  '{"type": "connect", "player_guid": "608", "player_name": "Geo F", "ip": "203.0.113.200"}' \
+  '{"type": "connect", "player_guid": "unauth_7", "player_name": "Geo Guest", "ip": "192.0.2.150:12203"}' \
+  '{"type": "connect", "player_guid": "unauth_8", "player_name": "Geo Other", "ip": "203.0.113.20"}' \
+  '{"type": "player_auth", "player_guid": "606", "player_smf_id": "606", "player_name": "Geo Other"}' \
+  '{"type": "player_kill", "attacker_guid": "601", "attacker_name": "Geo A", "victim_guid": "602",
+    "victim_name": "Geo B", "weapon": "Kar98", "hitloc": "head", "mod": "bullet", "damage": "100.000"}')"
+check "countries: the guest is in the live state" retry 10 eval \
+  "[ \"\$(live '$GEO' | jq -r '.players[] | select(.guid == \"unauth_7\") | .country')\" = FR ]"
+check_eq "countries: the later login is accepted" 202 "$(geo_batch \
+  '{"type": "player_auth", "player_guid": "605", "player_smf_id": "605", "player_name": "Geo Guest"}')"
+ch_wait "SELECT count() FROM raw_events WHERE server_id = '$GEO'" 11
+check_eq "countries: each row has the country of its address, or of the guest's connect for a login" \
+  "601 DE,602 JP,603 BR,604 DE,605 FR,606 JP,607 ,608 ,unauth_7 FR,unauth_8 JP" \
+  "$(ch_query "SELECT arrayStringConcat(groupArray(concat(actor_guid, ' ', actor_country)), ',') FROM (SELECT actor_guid,
+    actor_country FROM raw_events WHERE server_id = '$GEO' AND event_type IN ('connect', 'player_auth')
+    ORDER BY actor_guid)")"
+check_eq "countries: no address is stored, in raw or anywhere else of the row" 0 \
+  "$(ch_query "SELECT count() FROM raw_events WHERE server_id = '$GEO' AND (position(raw, '\"ip\"') > 0
+    OR position(unknown_fields, 'ip') > 0 OR position(raw, '198.51.100') > 0 OR position(raw, '203.0.113') > 0
+    OR position(raw, '2001:db8') > 0 OR position(raw, '192.0.2.150') > 0 OR position(raw, '10.0.0.1') > 0)")"
+check_eq "countries: GET /servers/{id}/countries: members by country, guests and unknown addresses left out" \
+  '[{"country_code":"DE","country_name":"Germany","player_count":2,"percentage":33.3},{"country_code":"JP","country_name":"Japan","player_count":2,"percentage":33.3},{"country_code":"BR","country_name":"Brazil","player_count":1,"percentage":16.7},{"country_code":"FR","country_name":"France","player_count":1,"percentage":16.7}]' \
+  "$(curl -sS "$MOHSTATS_URL/api/v1/servers/$GEO/countries")"
+check_eq "countries: an unknown server is 404" 404 "$(http_status "$MOHSTATS_URL/api/v1/servers/no-such-server/countries")"
+check_eq "countries: the server's own, from its address" "FR France" \
+  "$(curl -sS "$MOHSTATS_URL/api/v1/servers/$GEO" | jq -r '"\(.country) \(.country_name)"')"
+# The list may be an answer cached before the server was made.
+check "countries: ...in the list of servers too" retry 70 eval \
+  "[ \"\$(curl -sS '$MOHSTATS_URL/api/v1/servers' | jq -r '.[] | select(.id == \"$GEO\") | .country')\" = FR ]"
+# The live state publishes the login within a second of taking it, which may be after its rows reached ClickHouse;
+# the live answer is cached QUERY_LIVE_TTL_S (10 s).
+geo_live() {
+  [ "$(curl -sS "$MOHSTATS_URL/api/v1/servers/$GEO/live" | jq -r '[.players[] | select(.guid | test("^60[1567]$"))
+    | "\(.guid) \(.country)"] | sort | join(",")')" = "601 DE,605 FR,606 JP,607 " ]
+}
+check "countries: the live players' (the member who logged in keeps the guest's)" retry 15 geo_live
+# The roster reads player_daily, which its view fills after the insert into raw_events has committed.
+ch_wait "SELECT sum(kills) FROM player_daily WHERE server_id = '$GEO'" 1
+check_eq "countries: the roster's, with the flag" "601 DE 🇩🇪,602 JP 🇯🇵" \
+  "$(curl -sS "$MOHSTATS_URL/api/v1/servers/$GEO/players" | jq -r '[.players[] | select(.guid == "601" or .guid == "602")
+    | "\(.guid) \(.country) \(.country_flag)"] | sort | join(",")')"
+# (The daemons' logs: ClickHouse's own logs the queries of this test, addresses included. Other parts of the test
+# send other addresses of these networks, which ingestd logs as servers' addresses.)
+check "countries: no player's address in the daemons' logs" eval \
+  "! grep -qF -e 198.51.100.77 -e 192.0.2.150 -e 2001:db8::17 '$STACK_DIR'/logs/{ingestd,queryd,authd,achievd,ratingd}.log"
 
 # --- a database outage never turns into 401 ---------------------------------------------------------------------------
 

@@ -43,6 +43,18 @@ static char *tsv_line(const char *const *cols, int n, size_t *len)
     return line;
 }
 
+/* raw_row_previous_format of a line and its newline, as a stream entry holds it. */
+static bool previous_format(const char *line, size_t len)
+{
+    char *rows = malloc(len + 1);
+    assert_non_null(rows);
+    memcpy(rows, line, len);
+    rows[len] = '\n';
+    bool previous = raw_row_previous_format(rows, len + 1);
+    free(rows);
+    return previous;
+}
+
 static void test_event_from_row(void **state)
 {
     (void)state;
@@ -195,8 +207,24 @@ static void test_event_from_row(void **state)
     }
     cols[RC_RECEIVED_MS] = "250";
 
-    /* one column short or one too many */
+    /* a row of the format before actor_country (a stream entry older than the upgrade): read, the column empty */
+    cols[RC_ACTOR_COUNTRY] = "FR";
+    line = tsv_line(cols, RC__COUNT, &len);
+    assert_false(previous_format(line, len));
+    assert_int_equal(raw_row_split(line, len, f, null), 0);
+    assert_string_equal(f[RC_ACTOR_COUNTRY], "FR");
+    free(line);
     line = tsv_line(cols, RC__COUNT - 1, &len);
+    assert_true(previous_format(line, len));
+    assert_int_equal(raw_row_split(line, len, f, null), 0);
+    assert_string_equal(f[RC_ACTOR_COUNTRY], "");
+    assert_false(null[RC_ACTOR_COUNTRY]);
+    assert_string_equal(f[RC_RAW], cols[RC_RAW]);
+    assert_true(ach_event_from_row(f, null, &e));
+    free(line);
+
+    /* two columns short or one too many */
+    line = tsv_line(cols, RC__COUNT - 2, &len);
     assert_int_equal(raw_row_split(line, len, f, null), -EINVAL);
     free(line);
     const char *more[RC__COUNT + 1];

@@ -114,9 +114,11 @@ static void test_type_flags(void **state)
     assert_true(event_type_has(event_type_resolve("client_disconnect", 17, false), EVF_LEAVE));
     assert_true(event_type_has(event_type_resolve("player_distance", 15, false), EVF_RUNNING_DISTANCE));
     assert_true(event_type_has(event_type_resolve("objective_capture", 17, false), EVF_CAPTURE));
+    assert_true(event_type_has(event_type_resolve("player_auth", 11, false), EVF_LOGIN));
+    assert_false(event_type_has(event_type_resolve("accuracy_summary", 16, false), EVF_LOGIN));
     assert_false(event_type_has(NULL, EVF_KILL));
     /* Exactly one type of each flag: a kill is player_kill, not a death, a bot kill or a team kill. */
-    static const event_flag flags[] = {EVF_KILL, EVF_LEAVE, EVF_RUNNING_DISTANCE, EVF_CAPTURE};
+    static const event_flag flags[] = {EVF_KILL, EVF_LEAVE, EVF_RUNNING_DISTANCE, EVF_CAPTURE, EVF_LOGIN};
     for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++) {
         int n = 0;
         for (size_t i = 0; i < event_types_count; i++)

@@ -447,6 +447,64 @@ static void test_session_map(void **state)
     batch_free(&b);
 }
 
+/* A connect's "ip" becomes the country in actor_country and leaves no trace: not in raw, not in unknown_fields. */
+static void test_address_country(void **state)
+{
+    geoip *g = geoip_open(MOHSTATS_TEST_GEOIP_DIR "/GeoIP.dat", MOHSTATS_TEST_GEOIP_DIR "/GeoIPv6.dat");
+    assert_non_null(g);
+    const char body[] =
+        "[{\"type\": \"connect\", \"player_guid\": \"7\", \"ip\": \"192.0.2.7:12203\", \"player_name\": \"A\"},"
+        " {\"type\": \"connect\", \"player_guid\": \"8\", \"ip\": \"10.1.2.3\"},"
+        " {\"type\": \"jump\", \"player_guid\": \"7\"}]";
+    const char form[] = "type=connect&player_guid=9&ip=2001:db8::1&player_name=B\r\n";
+    const char *want_raw[] = {"{\"type\": \"connect\", \"player_guid\": \"7\", \"player_name\": \"A\"}",
+                              "{\"type\": \"connect\", \"player_guid\": \"8\"}",
+                              "{\"type\": \"jump\", \"player_guid\": \"7\"}",
+                              "type=connect&player_guid=9&player_name=B"};
+    const char *want_country[] = {"FR", "", "", "BR"};
+    event_context ctx = {.server_id = "srv-1", .received_ms = 1764000000000ULL, .geo = g};
+    for (int part = 0; part < 2; part++) {
+        batch b;
+        const char *text = part ? form : body;
+        assert_int_equal(batch_parse(text, strlen(text), &b), 0);
+        bytebuf row = {0};
+        for (size_t i = 0; i < b.nevents; i++) {
+            size_t k = part ? 3 : i;
+            event_summary sum;
+            row.len = 0;
+            assert_int_equal(event_row_render(&b, &b.events[i], &ctx, &row, &sum), 0);
+            assert_int_equal(bytebuf_append(&row, "", 1), 0);
+            char got[256];
+            column(row.data, colno("actor_country"), got, sizeof got);
+            assert_string_equal(got, want_country[k]);
+            assert_string_equal(sum.actor_country, want_country[k]);
+            column(row.data, colno("raw"), got, sizeof got);
+            assert_string_equal(got, want_raw[k]);
+            column(row.data, colno("unknown_fields"), got, sizeof got);
+            assert_string_equal(got, "");
+            assert_null(strstr(row.data, "192.0.2"));
+            assert_null(strstr(row.data, "2001:db8"));
+        }
+        bytebuf_free(&row);
+        batch_free(&b);
+    }
+    /* Without a database the address is cut all the same. */
+    ctx.geo = NULL;
+    batch b;
+    assert_int_equal(batch_parse(body, sizeof body - 1, &b), 0);
+    bytebuf row = {0};
+    event_summary sum;
+    assert_int_equal(event_row_render(&b, &b.events[0], &ctx, &row, &sum), 0);
+    assert_int_equal(bytebuf_append(&row, "", 1), 0);
+    char got[256];
+    column(row.data, colno("actor_country"), got, sizeof got);
+    assert_string_equal(got, "");
+    assert_null(strstr(row.data, "192.0.2"));
+    bytebuf_free(&row);
+    batch_free(&b);
+    geoip_close(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -454,6 +512,7 @@ int main(void)
         cmocka_unit_test(test_number_generated),
         cmocka_unit_test(test_enrichment_columns),
         cmocka_unit_test(test_session_map),
+        cmocka_unit_test(test_address_country),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -368,9 +368,25 @@ static void test_login_replaces_guest(void **state)
     live_state *ls = live_state_new(&loop, rc);
     assert_non_null(ls);
 
-    observe_players(ls, "connect", "unauth_3", "Lucky", NULL, NULL);
+    /* Lucky's connect came with an address in France; the login's row gets the country from here (ingest_api.c). */
+    event_summary connect = {.type = event_type_resolve("connect", 7, false),
+                             .session = {"s1", 2},
+                             .map = {"dm/mohdm1", 9},
+                             .match_key = "m1",
+                             .actor_guid = {"unauth_3", 8},
+                             .actor_name = {"Lucky", 5},
+                             .actor_country = "FR"};
+    uv_timeval64_t tv;
+    uv_gettimeofday(&tv);
+    live_server *s = live_state_server(ls, "srv-1");
+    live_server_observe(s, &connect, (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000);
     observe_players(ls, "connect", "unauth_4", "Wolf", NULL, NULL);
     observe_players(ls, "player_kill", "unauth_3", "Lucky", "unauth_4", "Wolf");
+    char country[3];
+    assert_true(live_server_guest_country(s, "^2Lucky", 7, country));
+    assert_string_equal(country, "FR");
+    assert_false(live_server_guest_country(s, "Wolf", 4, country)); /* no address came */
+    assert_false(live_server_guest_country(s, "Nobody", 6, country));
     /* The name as the game sends it, colour codes and all: the live view keeps it without them. */
     observe_players(ls, "player_auth", "900015", "^2Lucky", NULL, NULL);
     observe_players(ls, "player_kill", "900015", "Lucky", "unauth_4", "Wolf");
@@ -389,10 +405,12 @@ static void test_login_replaces_guest(void **state)
         if (strcmp(guid, "900015") == 0) {
             assert_string_equal(cJSON_GetObjectItem(p, "name")->valuestring, "Lucky");
             assert_string_equal(cJSON_GetObjectItem(p, "team")->valuestring, "allies");
+            assert_string_equal(cJSON_GetObjectItem(p, "country")->valuestring, "FR");
             assert_int_equal(kills, 2);
             seen |= 1;
         } else {
             assert_string_equal(guid, "unauth_4");
+            assert_string_equal(cJSON_GetObjectItem(p, "country")->valuestring, "");
             assert_int_equal(deaths, 2);
             seen |= 2;
         }

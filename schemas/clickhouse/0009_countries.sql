@@ -1,0 +1,14 @@
+-- Countries of players (issue 24, item 2). Runs on ClickHouse 18.16 and current releases.
+--
+-- actor_country is the ISO 3166-1 alpha-2 code of the address an event carried (a tracker that sends the player's
+-- "ip" with connect), '' when none was sent or the address is in no country of ingestd's GeoIP database. ingestd
+-- looks the address up when the batch arrives and stores only the country: the address is cut from raw too
+-- (ingestd/event_row.c), so no player's address is kept (docs/security.md). Erasing a player's rows erases their
+-- country with them.
+--
+-- Rows inserted before this migration read ''. The writer's row format gains the column at its end; entries of
+-- the stream written before the upgrade get it empty (ingestd/write_buffer.c, common/raw_row.c).
+--
+-- One column per ADD COLUMN: scripts/migrate.sh skips it when system.columns already has it (18.16 has no ADD
+-- COLUMN IF NOT EXISTS).
+ALTER TABLE raw_events ADD COLUMN actor_country String;
