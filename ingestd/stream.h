@@ -41,11 +41,11 @@ typedef struct {
     size_t rows_len;
     bool maybe_duplicate; /* a copy may be in the stream already (an XADD whose outcome is unknown, a spool
                              replay sent before): STREAM_DUP_MAYBE, so consumers check for batch_id */
-    /* Not 0: the batch id names a message its transport may deliver again (MQTT: batch_id_of in mqtt_ingest.c), up
-     * to this many seconds after it was stored. The append then adds it only if no entry of that batch id was added
-     * within that time: "<stream>" STREAM_DEDUPE_INFIX "<batch id>" is set in the same step as the XADD, and lives
-     * that long (about 150 bytes of Redis memory per batch). 0: every append adds an entry (an HTTP batch's id is
-     * new to each request). */
+    /* Not 0: the batch id names a message its transport may deliver again (MQTT: batch_id_of in
+     * mqtt_ingest_messages.c), up to this many seconds after it was stored. The append then adds it only if no entry
+     * of that batch id was added within that time: "<stream>" STREAM_DEDUPE_INFIX "<batch id>" is set in the same
+     * step as the XADD, and lives that long (about 150 bytes of Redis memory per batch). 0: every append adds an
+     * entry (an HTTP batch's id is new to each request). */
     uint32_t dedupe_ttl_s;
 } stream_batch;
 

@@ -219,9 +219,9 @@ echo "# redelivered by the broker (DUP) to the last ingestd: $(metric mohstats_m
 
 # A broker that crashes restarts from its last save (autosave_interval, 5 s): it sends again what it had sent since,
 # some of it stored and acknowledged already, and the messages it had not sent at that save carry no DUP mark. Their
-# appends find their batches' dedupe keys (mqtt_ingest.c, point 3): each event is stored once. The messages are all
-# queued, and saved (a clean restart of the broker writes its file), before ingestd reads them, so that the crash
-# loses none.
+# appends find their batches' dedupe keys (mqtt_ingest_messages.c, point 3): each event is stored once. The messages
+# are all queued, and saved (a clean restart of the broker writes its file), before ingestd reads them, so that the
+# crash loses none.
 sed 's/"Load"/"Crash"/g' "$STACK_DIR/load.txt" >"$STACK_DIR/crash.txt"
 pid=$(cat "$STACK_DIR/run/ingestd.pid")
 kill -TERM "$pid"
