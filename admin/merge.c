@@ -108,9 +108,11 @@ static int merge_links(const admin_ctx *a, const char *from, const char *into, b
     return rc;
 }
 
-/* ClickHouse: A's events rewritten to B (waited for), then the aggregates rebuilt from them. */
+/* ClickHouse: A's events rewritten to B (waited for), then the aggregates rebuilt from them. With --force over two
+ * members (B keeps member_b), A's side of each event takes member_b too: the events' member column is how export and
+ * erase find a member's GUIDs (player.c), and left at A's member it would make B one of that member's. */
 static int merge_clickhouse(const admin_ctx *a, const player_target *from, const player_target *into,
-                            const char *months)
+                            unsigned long member_a, unsigned long member_b, const char *months)
 {
     char *since = NULL;
     int rc = admin_ch(a, "SELECT now() FORMAT TSV", &since);
@@ -118,13 +120,19 @@ static int merge_clickhouse(const admin_ctx *a, const player_target *from, const
     if (nl)
         *nl = '\0';
     const char *A = from->ch_list, *B = into->ch_list;
+    char members[256] = "";
+    if (member_a && member_b && member_a != member_b)
+        snprintf(members, sizeof members,
+                 ",\n  actor_smf_id = if(actor_guid = %s, %lu, actor_smf_id),\n"
+                 "  target_smf_id = if(target_guid = %s, %lu, target_smf_id)",
+                 A, member_b, A, member_b);
     rc = rc ? rc
             : admin_chf(a,
                         "ALTER TABLE raw_events\n"
                         "UPDATE actor_guid = if(actor_guid = %s, %s, actor_guid),\n"
-                        "  target_guid = if(target_guid = %s, %s, target_guid)\n"
+                        "  target_guid = if(target_guid = %s, %s, target_guid)%s\n"
                         "WHERE actor_guid = %s OR target_guid = %s",
-                        A, B, A, B, A, A);
+                        A, B, A, B, members, A, A);
     rc = rc ? rc : admin_wait_mutations(a, since);
     free(since);
     return rc ? rc : rebuild_months(a, months, /* guidless_only= */ false);
@@ -153,6 +161,12 @@ int merge_run(const admin_ctx *a, const player_target *from, const player_target
     const char *A = from->ch_list, *ga = from->guids[0], *gb = into->guids[0];
     if (!strcmp(ga, gb)) {
         log_error("--from and --into are the same GUID: nothing to merge");
+        return -EINVAL;
+    }
+    /* A guest slot (unauth_N) is every guest in that slot of every server: not one player to merge. */
+    if (!strncmp(ga, "unauth_", 7) || !strncmp(gb, "unauth_", 7)) {
+        log_error("%s is a guest slot, shared by every guest in it: merge takes players' GUIDs only",
+                  !strncmp(ga, "unauth_", 7) ? ga : gb);
         return -EINVAL;
     }
     unsigned long ma = 0, mb = 0;
@@ -200,7 +214,7 @@ int merge_run(const admin_ctx *a, const player_target *from, const player_target
     /* No event of A's left: nothing to rewrite, but this may be a merge run again after it stopped between the
      * rewrite and the rebuilds, so B's months are rebuilt (more than needed, never less). */
     rc = rc       ? rc
-         : events ? merge_clickhouse(a, from, into, months)
+         : events ? merge_clickhouse(a, from, into, ma, mb, months)
                   : rebuild_months(a, months, /* guidless_only= */ false);
     free(months);
     long rows = 0;

@@ -644,8 +644,10 @@ int rebuild_run(const admin_ctx *a, const char *view, int month)
 
 /* Rebuild, after an action rewrote raw_events (erase, merge), the tables of the views on raw_events for the months
  * given (YYYYMM, one a line) and the tables not partitioned by month whole: every view's, or with guidless_only the
- * tables without a guid column only (erase deletes the rows of the others itself). A refusal (retention) is said,
- * not fatal: that table keeps the events as they were counted. 0 or a negative error. */
+ * tables without a guid column only (erase deletes the rows of the others itself). A refusal (retention: -EINVAL
+ * from check_source_complete) is said, not fatal: that table keeps the events as they were counted. Any other
+ * failure (another rebuild holds the lock, ClickHouse errors) is: every table is still tried, and the first such
+ * error is returned, so that the action calling this records no success while aggregates are stale. */
 int rebuild_months(const admin_ctx *a, const char *months, bool guidless_only)
 {
     char *views = NULL, *sql = NULL;
@@ -673,6 +675,7 @@ int rebuild_months(const admin_ctx *a, const char *months, bool guidless_only)
     }
     admin_ctx yes = *a;
     yes.yes = true; /* the action that asks for this was confirmed */
+    int failed = 0;
     char *save = NULL;
     for (char *line = strtok_r(views, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         char *monthly = strchr(line, '\t');
@@ -690,7 +693,9 @@ int rebuild_months(const admin_ctx *a, const char *months, bool guidless_only)
         }
         if (rc)
             log_warn("%s could not be rebuilt (above): its table still counts the events as they were before", line);
+        if (rc && rc != -EINVAL && !failed)
+            failed = rc;
     }
     free(views);
-    return 0;
+    return failed;
 }

@@ -280,6 +280,25 @@ check "mrg-a is hidden (its ratings until ratingd recompute)" grep -qx mrg-a <<<
 check_eq "the merge is logged with who did it" 1 \
   "$(ch_query "SELECT count() FROM admin_actions WHERE who = 'test-operator' AND action = 'merge'
                AND detail LIKE 'GUID mrg-a into GUID mrg-b%'")"
-verify_stored_once "server_id NOT IN ('era-srv', 'mrg-srv')"
+# --force over two members: frc-a (member 4747) into frc-b (member 4848). A's side of each event takes B's member
+# as well: the events' member column is how export and erase find a member's GUIDs, so 4747's must not find frc-b.
+ch_query "INSERT INTO raw_events (event_id, batch_id, server_id, received_at, match_key, map_name, event_type,
+    actor_guid, actor_name, actor_smf_id, target_guid, target_name, target_smf_id)
+  SELECT generateUUIDv4(), generateUUIDv4(), 'frc-srv', now() - number, 'frc-m', 'dm/mohdm1', 'player_kill',
+    e.1, e.2, e.3, e.4, e.5, e.6
+  FROM numbers(5) ARRAY JOIN [('frc-a', 'FA', 4747, 'frc-b', 'FB', 4848), ('frc-b', 'FB', 4848, 'frc-a', 'FA', 4747)] AS e"
+mdb_query "INSERT INTO smf_mohaa_identities (id_member, player_guid, player_name) VALUES (4747, 'frc-a', 'FA'), (4848, 'frc-b', 'FB')"
+check "merge --force of two members' GUIDs" admin --yes merge --force --from frc-a --into frc-b
+check_eq "...frc-a's events are frc-b's and member 4848's, on both sides" "0 10" \
+  "$(ch_query "SELECT countIf(actor_smf_id = 4747 OR target_smf_id = 4747),
+                      countIf(actor_guid = 'frc-b' AND actor_smf_id = 4848 AND target_guid = 'frc-b' AND target_smf_id = 4848)
+               FROM raw_events WHERE server_id = 'frc-srv'" | tr '\t' ' ')"
+admin export --member 4747 --out "$STACK_DIR/export-4747.jsonl"
+check_eq "...so member 4747's export holds none of frc-b's events" 0 \
+  "$(jq -s '[.[] | select(._source == "clickhouse.raw_events")] | length' "$STACK_DIR/export-4747.jsonl")"
+admin --yes merge --from unauth_3 --into frc-b
+check "a guest slot (unauth_N) is refused: it is every guest in it" test $? -ne 0
+
+verify_stored_once "server_id NOT IN ('era-srv', 'mrg-srv', 'frc-srv')"
 check_eq "no sanitizer reports in mohstats-admin's log" "" "$(grep -E "$SANITIZER_REPORT" "$STACK_DIR/logs/admin.log")"
 finish
