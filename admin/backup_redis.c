@@ -13,11 +13,13 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "redis_admin.h"
+#include "stream_entry.h"
 
 #define DUMP_MAGIC "mohstats-redis-dump 1\n"
 
@@ -39,7 +41,10 @@ static const char position_script[] = "local last, pmin = '', ''\n"
                                       "end\n"
                                       "return {last, pmin}\n";
 
-/* KEYS: stream. {the stream's first id or '', its length, key, pttl, dump, key, pttl, dump, ...}. */
+/* KEYS: stream; ARGV: the prefix of keys left out. {the stream's first id or '', its length, key, pttl, dump, key,
+ * pttl, dump, ...}. Left out: the MQTT batches' duplicate keys (STREAM_DEDUPE_INFIX), millions at a busy site, which
+ * only the broker session that sent those batches could use, and which one script could not copy without stalling
+ * every XADD meanwhile (and holding their size again in its answer). */
 static const char dump_script[] = "local out, seen = {}, {}\n"
                                   "local ok, first = pcall(redis.call, 'XRANGE', KEYS[1], '-', '+', 'COUNT', 1)\n"
                                   "out[1] = (ok and first[1]) and first[1][1] or ''\n"
@@ -50,7 +55,7 @@ static const char dump_script[] = "local out, seen = {}, {}\n"
                                   "  local r = redis.call('SCAN', cursor, 'COUNT', 1000)\n"
                                   "  cursor = r[1]\n"
                                   "  for _, k in ipairs(r[2]) do\n"
-                                  "    if not seen[k] then\n"
+                                  "    if not seen[k] and k:sub(1, #ARGV[1]) ~= ARGV[1] then\n"
                                   "      seen[k] = true\n"
                                   "      local d = redis.call('DUMP', k)\n"
                                   "      if d then\n"
@@ -111,7 +116,9 @@ int bk_redis_dump(const admin_ctx *a, const char *dir, const char *pos, long lon
     redisContext *c = admin_redis_open(a->redis_url);
     if (!c)
         return -EIO;
-    redisReply *r = redisCommand(c, "EVAL %s 1 %s", dump_script, a->stream);
+    char skip[256];
+    snprintf(skip, sizeof skip, "%s" STREAM_DEDUPE_INFIX, a->stream);
+    redisReply *r = redisCommand(c, "EVAL %s 1 %s %s", dump_script, a->stream, skip);
     int rc = 0;
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2 || (r->elements - 2) % 3) {
         log_error("Redis: the copy of its keys failed: %s", r && r->str ? r->str : c->errstr);
@@ -244,7 +251,7 @@ int bk_redis_restore(const admin_ctx *a, const char *dir, long long want_keys)
     /* The writers recorded the old ClickHouse's start time; a start time of 0 matches no incarnation, so the first
      * writer copies every delivered entry for the presence check: those the snapshot lacks are inserted. */
     char guard[512];
-    snprintf(guard, sizeof guard, "%s:guard", a->stream);
+    snprintf(guard, sizeof guard, "%s" STREAM_GUARD_SUFFIX, a->stream);
     rc = rc ? rc : admin_redis_do(c, NULL, "HSET %s start %s", guard, "0");
     rc = rc ? rc : admin_redis_do(c, NULL, "HDEL %s new from to owner until", guard, NULL);
     redisFree(c);

@@ -23,7 +23,7 @@ extern char **environ;
 static const char *const forum_tables[] = {"mohaa_identities", "mohaa_player_achievements",
                                            "mohaa_achievement_progress", "mohaa_achievement_defs", NULL};
 static const char *const own_tables[] = {"mohstats_tournament_links", "mohstats_tournament_results",
-                                         "mohstats_schema_migrations", NULL};
+                                         "mohstats_team_memberships", "mohstats_schema_migrations", NULL};
 
 /* Run argv (PATH searched) with extra environment entries and stdin from in_path (NULL: inherited); wait. 0 if it
  * exited 0, else -EIO with what happened logged. */

@@ -97,7 +97,8 @@ int export_run(const admin_ctx *a, const player_target *t, FILE *out)
         if (!res)
             return -EIO;
         char source[80];
-        snprintf(source, sizeof source, "forum.%s", r->table + 3); /* without "{p}" */
+        /* Without "{p}": the forum's tables are named as the installers name them; ours as they are. */
+        snprintf(source, sizeof source, "forum.%s", strncmp(r->table, "{p}", 3) ? r->table : r->table + 3);
         cJSON *json = mdb_result_json(res, NULL, NULL);
         mdb_result_free(res);
         int n = json ? print_rows(out, source, json) : -ENOMEM;

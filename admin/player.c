@@ -177,6 +177,8 @@ const player_rows player_forum_rows[] = {
     {"{p}mohaa_identities", "*", "id_member = ? OR player_guid IN ({g})"},
     {"{p}mohaa_player_achievements", "*", "id_member = ? OR player_guid IN ({g})"},
     {"{p}mohaa_achievement_progress", "*", "id_member = ?"},
+    /* Ours (no prefix; one table for every forum of the database): when the member was in which team. */
+    {"mohstats_team_memberships", "*", "forum_prefix = '{p}' AND id_member = ?"},
     {NULL, NULL, NULL},
 };
 

@@ -17,6 +17,9 @@ export LC_ALL=C
 # with its twelve views took 2.5 s at a load average of 44, longer than the default WRITER_FLUSH_MS (1 s) between
 # two: there was never a gap. Inserts 3 s apart leave one whatever the machine's load (docs/operations.md).
 export WRITER_FLUSH_MS=3000
+# achievd writes its progress rows every ACHIEVD_PROGRESS_MS (10 s by default): the counts below are taken once
+# they stop moving for a second, which a 10 s interval passed half-way (36 progress rows taken, 67 once written).
+export ACHIEVD_PROGRESS_MS=200 ACHIEVD_FLUSH_MS=100
 ADMIN=$MOHSTATS_BIN_DIR/mohstats-admin
 OLD_DIR=""
 SENDER_PID=""
@@ -140,7 +143,7 @@ fingerprint() {
     printf 'pg %s\t%s\n' "$t" "$(pg_query "SELECT count(*) FROM $t")"
   done < <(pg_query "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
   for t in smf_mohaa_identities smf_mohaa_player_achievements smf_mohaa_achievement_progress \
-    smf_mohaa_achievement_defs mohstats_tournament_links mohstats_tournament_results; do
+    smf_mohaa_achievement_defs mohstats_tournament_links mohstats_tournament_results mohstats_team_memberships; do
     printf 'forum %s\t%s\n' "$t" "$(mdb_query "SELECT count(*) FROM $t")"
   done
 }
