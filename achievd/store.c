@@ -158,7 +158,7 @@ store *store_new(const achievd_settings *s)
     snprintf(st->k_seen, sizeof st->k_seen, "%s:%s:seen_ms", s->stream_key, s->group);
     snprintf(st->k_catchup, sizeof st->k_catchup, "%s:%s:catchup", s->stream_key, s->group);
     snprintf(st->k_released, sizeof st->k_released, "%s%s", s->stream_key, STREAM_RELEASED_SUFFIX);
-    snprintf(st->k_forget, sizeof st->k_forget, "%s:%s:forget", s->stream_key, s->group);
+    snprintf(st->k_forget, sizeof st->k_forget, "%s:%s" ACHIEVD_FORGET_SUFFIX, s->stream_key, s->group);
     return st;
 }
 

@@ -204,7 +204,7 @@ static long count_arg(const char *s)
 int dead_letter_run(const admin_ctx *a, int argc, char **argv)
 {
     char key[300];
-    snprintf(key, sizeof key, "%s:dead", a->stream);
+    snprintf(key, sizeof key, "%s" STREAM_DEAD_SUFFIX, a->stream);
     const char *sub = argc > 1 ? argv[1] : "list";
     long n = 20;
     if (!strcmp(sub, "list") && argc == 3)

@@ -41,6 +41,7 @@
 #include "log.h"
 #include "rebuild.h"
 #include "redis_admin.h"
+#include "stream_entry.h"
 
 #define MAX_VALUES "500"            /* names and member ids of theirs rewritten in `raw`, each (SQL's LIMIT) */
 #define ACHIEVD_FORGET_WAIT_MS 5000 /* erase_achievd waits this long for achievd to forget the member */
@@ -226,7 +227,7 @@ static int erase_achievd(const admin_ctx *a, const player_target *t)
     if (!c)
         return -EIO;
     char key[300], lease[300], member[24];
-    snprintf(key, sizeof key, "%s:%s:forget", a->stream, a->achievd_group);
+    snprintf(key, sizeof key, "%s:%s" ACHIEVD_FORGET_SUFFIX, a->stream, a->achievd_group);
     snprintf(lease, sizeof lease, "%s:%s:lease", a->stream, a->achievd_group);
     snprintf(member, sizeof member, "%lu", t->member);
     long long evaluating = 0;

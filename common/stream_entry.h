@@ -24,6 +24,19 @@
  * Written in the same script as the XTRIM and only ever raised, so a group whose last-delivered id is older than
  * its value knows it missed entries, and which (achievd/catchup.c replays them from ClickHouse). */
 #define STREAM_RELEASED_SUFFIX ":released"
+/* "<stream>" STREAM_DEDUPE_INFIX "<batch id>": an MQTT batch added already (ingestd/stream.h, dedupe_ttl_s); not
+ * state a backup keeps (admin/backup_redis.c): it matters only to the broker session that sent the batch. */
+#define STREAM_DEDUPE_INFIX ":dedupe:"
+
+/* "<stream>" STREAM_DEAD_SUFFIX: the dead-letter stream, where the writers move entries whose rows ClickHouse
+ * refuses (ingestd/writer_lifetime.c), read by `mohstats-admin dead`. */
+#define STREAM_DEAD_SUFFIX ":dead"
+/* "<stream>" STREAM_GUARD_SUFFIX: the writers' hash about ClickHouse's restarts (ingestd/ch_guard.c); a restore
+ * (admin/backup_redis.c) resets it, so that the writers check the whole stream against the restored ClickHouse. */
+#define STREAM_GUARD_SUFFIX ":guard"
+/* "<stream>:<achievd's group>" ACHIEVD_FORGET_SUFFIX: a set of members erased meanwhile (admin/erase.c), whose state
+ * the evaluating achievd drops (achievd/store.c, store_forget). */
+#define ACHIEVD_FORGET_SUFFIX ":forget"
 
 /* The consumer group of achievd, by default (ACHIEVD_GROUP; the stream's key is the setting INGEST_STREAM). */
 #define STREAM_GROUP_ACHIEVD "achievd"

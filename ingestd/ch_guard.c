@@ -305,10 +305,10 @@ ch_guard *ch_guard_new(const ch_guard_config *cfg)
     g->stream_key = strdup(cfg->stream_key);
     g->group = strdup(cfg->group);
     g->consumer = strdup(cfg->consumer);
-    size_t hlen = strlen(cfg->stream_key) + sizeof ":guard";
+    size_t hlen = strlen(cfg->stream_key) + sizeof STREAM_GUARD_SUFFIX;
     g->hash_key = malloc(hlen);
     if (g->hash_key)
-        snprintf(g->hash_key, hlen, "%s:guard", cfg->stream_key);
+        snprintf(g->hash_key, hlen, "%s" STREAM_GUARD_SUFFIX, cfg->stream_key);
     if (!g->stream_key || !g->group || !g->consumer || !g->hash_key) {
         ch_guard_free(g);
         return NULL;

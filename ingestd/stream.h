@@ -49,7 +49,6 @@ typedef struct {
     uint32_t dedupe_ttl_s;
 } stream_batch;
 
-#define STREAM_DEDUPE_INFIX ":dedupe:"
 /* The status an append answers for a batch whose dedupe key is there: a copy was added before. */
 #define STREAM_ALREADY_STORED "ALREADY_STORED"
 

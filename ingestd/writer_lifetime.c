@@ -127,10 +127,10 @@ stream_writer *stream_writer_new(uv_loop_t *loop, const stream_writer_config *cf
     w->consumer = strdup(consumer);
     w->stream_groups = strdup(cfg->stream_groups ? cfg->stream_groups : "");
     w->table = strdup(cfg->table ? cfg->table : "raw_events");
-    size_t dl = strlen(cfg->stream_key) + 8;
+    size_t dl = strlen(cfg->stream_key) + sizeof STREAM_DEAD_SUFFIX;
     w->dead_key = malloc(dl);
     if (w->dead_key)
-        snprintf(w->dead_key, dl, "%s:dead", cfg->stream_key);
+        snprintf(w->dead_key, dl, "%s" STREAM_DEAD_SUFFIX, cfg->stream_key);
     size_t rl = strlen(cfg->stream_key) + sizeof STREAM_RELEASED_SUFFIX;
     w->released_key = malloc(rl);
     if (w->released_key)
