@@ -718,7 +718,7 @@ const endpoint rating_match_endpoints[] = {
 };
 const size_t rating_match_endpoints_n = sizeof rating_match_endpoints / sizeof rating_match_endpoints[0];
 
-/* ---- GET /stats/team/{id}/rating: a forum team (smf-forum.md §5) by its members' ratings ---- */
+/* ---- GET /stats/team/{id}/rating: a forum team (docs/tournaments.md) by its members' ratings ---- */
 
 /* The teams' active members and every GUID each has linked; a member without one has player_guid ''. */
 // clang-format off

@@ -272,7 +272,7 @@ check_eq "predictions: the forum's fields are still there; a guest rival is unra
              ([.rival_analysis[] | select(.opponent_guid | startswith("unauth_")) | .opponent_rated] | first)]
             | map(tostring) | join(" ")' <<<"$pred")"
 
-# Forum teams (smf-forum.md §5): Alpha (members 501: GUID 1001; 502: 1002, and an unrated second GUID) against
+# Forum teams (docs/tournaments.md): Alpha (members 501: GUID 1001; 502: 1002, and an unrated second GUID) against
 # Bravo (503: 2001; 504: 2002; 505: no GUID linked).
 mdb_query "INSERT INTO smf_mohaa_teams (id_team, team_name, team_tag) VALUES (71, 'Alpha', 'A'), (72, 'Bravo', 'B');
            INSERT INTO smf_mohaa_team_members (id_team, id_member) VALUES (71, 501), (71, 502), (72, 503), (72, 504),

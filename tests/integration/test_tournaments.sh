@@ -349,9 +349,9 @@ done
 # and that look must come after the row is written. S = now - 14 s (as once here) needs the game within the last
 # 29 s, which a loaded machine playing both games and waiting for ClickHouse once missed; S = the game's own time
 # alone may leave the look already past. So the later of the game's time and "now - 14 s", within 14 s of the game.
-G1=$(date +%s)
+AT_V1=$(date +%s)
 GV1=$(game t7_gv1 "301 302" "304 305" allies 1 0)
-G2=$(date +%s)
+AT_V2=$(date +%s)
 GV2=$(game t7_gv2 "306" "307" axis 0 2)
 check "games v1 and v2 are in ClickHouse" test -n "$GV1" -a -n "$GV2"
 schedule_for() {
@@ -359,9 +359,9 @@ schedule_for() {
   echo $((late > $1 + 14 ? $1 + 14 : (late > $1 ? late : $1)))
 }
 mdb_query "INSERT INTO v1_mohaa_tournament_matches (id_match, id_tournament, id_team_a, id_team_b, match_date)
-    VALUES (22, 6, 71, 72, $(schedule_for "$G1"));
+    VALUES (22, 6, 71, 72, $(schedule_for "$AT_V1"));
   INSERT INTO v2_mohaa_tournament_matches (id_match, id_tournament, round_number, match_number, id_team1, id_team2,
-    status, scheduled_time) VALUES (32, 7, 1, 2, 73, 74, 'scheduled', $(schedule_for "$G2")), (33, 7, 2, 1, 71, NULL, 'pending', NULL)"
+    status, scheduled_time) VALUES (32, 7, 1, 2, 73, 74, 'scheduled', $(schedule_for "$AT_V2")), (33, 7, 2, 1, 71, NULL, 'pending', NULL)"
 check "v1 (install.sql): recorded" retry 30 eval '[ "$(mdb_query "SELECT winner_id FROM v1_mohaa_tournament_matches WHERE id_match = 21")" = 71 ]'
 check "v1: match 22 linked to game v1 automatically (match_date)" retry 30 eval \
   '[ "$(mdb_query "SELECT CONCAT(match_id, \" \", source) FROM mohstats_tournament_links WHERE id_match = 22")" = "$GV1 auto" ]'
