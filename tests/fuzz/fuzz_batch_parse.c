@@ -1,5 +1,5 @@
 /* Fuzz target: any body either parses or is rejected with a message; every parsed event renders to
- * exactly one TabSeparated line of exactly 50 columns (so no input can break the writer's rows). */
+ * exactly one TabSeparated line of exactly RC__COUNT columns (raw_row.h), so no input can break the writer's rows. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -8,6 +8,7 @@
 
 #include "batch_parse.h"
 #include "event_row.h"
+#include "raw_row.h"
 
 static const char *no_map(void *arg, const char *s, size_t n, size_t *len)
 {
@@ -40,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             tabs += out.data[k] == '\t';
             newlines += out.data[k] == '\n';
         }
-        if (tabs != 49 || newlines != 1 || out.data[out.len - 1] != '\n')
+        if (tabs != RC__COUNT - 1 || newlines != 1 || out.data[out.len - 1] != '\n')
             abort();
     }
     bytebuf_free(&out);
