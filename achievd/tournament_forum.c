@@ -239,6 +239,19 @@ int tforum_sync_memberships(tforum *f)
     return 0;
 }
 
+/* The first column of r's rows as strings (malloc'd, *n of them: a string that could not be copied is left out),
+ * r freed. 0, or -ENOMEM. */
+static int first_column(mdb_result *r, char ***out, size_t *n)
+{
+    *out = r->nrows ? calloc(r->nrows, sizeof **out) : NULL;
+    for (unsigned long long i = 0; *out && i < r->nrows; i++)
+        if (((*out)[*n] = strdup(mdb_cell(r, i, 0))))
+            (*n)++;
+    int rc = r->nrows && !*out ? -ENOMEM : 0;
+    mdb_result_free(r);
+    return rc;
+}
+
 int tforum_team_guids(tforum *f, uint32_t team, uint64_t from_s, uint64_t to_s, char ***out, size_t *n)
 {
     /* A member counts while in the team (their stints): joined no later than to_s (the game's end), left no
@@ -256,18 +269,12 @@ int tforum_team_guids(tforum *f, uint32_t team, uint64_t from_s, uint64_t to_s, 
                           "  AND h.joined_ms <= ? AND (h.left_ms IS NULL OR h.left_ms >= ?)",
                           4, params, err, sizeof err);
     *out = NULL;
+    *n = 0;
     if (!r) {
         log_error("achievd: tournaments: cannot read team %" PRIu32 "'s members: %s", team, err);
         return -EIO;
     }
-    *n = 0;
-    *out = r->nrows ? calloc(r->nrows, sizeof **out) : NULL;
-    for (unsigned long long i = 0; *out && i < r->nrows; i++)
-        if (((*out)[*n] = strdup(mdb_cell(r, i, 0))))
-            (*n)++;
-    int rc = r->nrows && !*out ? -ENOMEM : 0;
-    mdb_result_free(r);
-    return rc;
+    return first_column(r, out, n);
 }
 
 int tforum_member_guids(tforum *f, uint32_t member, char ***out, size_t *n)
@@ -284,13 +291,7 @@ int tforum_member_guids(tforum *f, uint32_t member, char ***out, size_t *n)
         log_error("achievd: tournaments: cannot read member %" PRIu32 "'s GUIDs: %s", member, err);
         return -EIO;
     }
-    *out = r->nrows ? calloc(r->nrows, sizeof **out) : NULL;
-    for (unsigned long long i = 0; *out && i < r->nrows; i++)
-        if (((*out)[*n] = strdup(mdb_cell(r, i, 0))))
-            (*n)++;
-    int rc = r->nrows && !*out ? -ENOMEM : 0;
-    mdb_result_free(r);
-    return rc;
+    return first_column(r, out, n);
 }
 
 void tforum_guids_free(char **g, size_t n)

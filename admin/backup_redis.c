@@ -151,6 +151,21 @@ int bk_redis_dump(const admin_ctx *a, const char *dir, const char *pos, long lon
     return rc;
 }
 
+/* Read the replies of the *queued RESTOREs sent; 0, or -EIO at the first refused (logged). */
+static int drain_restores(redisContext *c, int *queued)
+{
+    int rc = 0;
+    for (; *queued && !rc; --*queued) {
+        redisReply *r = NULL;
+        if (redisGetReply(c, (void **)&r) || !r || r->type == REDIS_REPLY_ERROR) {
+            log_error("Redis refused a RESTORE: %s", r ? r->str : c->errstr);
+            rc = -EIO;
+        }
+        freeReplyObject(r);
+    }
+    return rc;
+}
+
 /* RESTORE the records of f, pipelined a thousand at a time; the count into *n. */
 static int restore_records(redisContext *c, FILE *f, long long *n)
 {
@@ -189,25 +204,10 @@ static int restore_records(redisContext *c, FILE *f, long long *n)
         /* The pipeline holds the keys' bytes until the replies are read: drain it now and then. */
         if (++queued < 1000)
             continue;
-        for (; queued && !rc; queued--) {
-            redisReply *r = NULL;
-            if (redisGetReply(c, (void **)&r) || !r || r->type == REDIS_REPLY_ERROR) {
-                log_error("Redis refused a RESTORE: %s", r ? r->str : c->errstr);
-                rc = -EIO;
-            }
-            freeReplyObject(r);
-        }
-        if (rc)
+        if ((rc = drain_restores(c, &queued)))
             break;
     }
-    for (; queued && !rc; queued--) {
-        redisReply *r = NULL;
-        if (redisGetReply(c, (void **)&r) || !r || r->type == REDIS_REPLY_ERROR) {
-            log_error("Redis refused a RESTORE: %s", r ? r->str : c->errstr);
-            rc = -EIO;
-        }
-        freeReplyObject(r);
-    }
+    rc = rc ? rc : drain_restores(c, &queued);
     free(key);
     free(payload);
     return rc;
