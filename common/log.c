@@ -1,6 +1,8 @@
 /* Leveled logging: one line per message on stderr, "2026-11-25T10:00:00.123Z ingestd INFO message". */
 #include "log.h"
 
+#include <errno.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +44,9 @@ void log_msg(log_level level, const char *fmt, ...)
 {
     if ((int)level < log_min)
         return;
+    /* Callers log a failure and then return -errno (the tools' and admin's files do so in many places): the
+     * clock, formatting and fwrite below may set errno, so it is given back as it came. */
+    int saved_errno = errno;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
@@ -63,6 +68,7 @@ void log_msg(log_level level, const char *fmt, ...)
             line[i] = ' ';
     line[len++] = '\n';
     fwrite(line, 1, len, stderr);
+    errno = saved_errno;
 }
 
 bool log_throttle_pass(log_throttle *t, uint64_t now_ms, uint64_t *skipped)

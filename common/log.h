@@ -12,6 +12,7 @@ typedef enum { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR } log_level;
 void log_init(const char *name, int level);
 int log_level_parse(const char *s); /* "debug" | "info" | "warn" | "error"; -1 if unknown */
 int log_enabled(log_level level);
+/* Leaves errno as it was: a caller may log a failure and then return -errno. */
 void log_msg(log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* One kind of line written at most once a second (a flood of refusals must not fill the disk): log_throttle_pass
