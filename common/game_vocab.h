@@ -148,4 +148,19 @@ weapon_family vocab_weapon_family_by_name(const char *name);
 /* 1 game unit = 1 inch = 0.0254 m (docs/definitions.md, Movement). */
 #define VOCAB_METRES_PER_UNIT 0.0254
 
+/* SQL over raw_events rows of player_kill: the kill is a kill by the definitions (another player, not a
+ * team mate). actor_side and target_side are raw_events' normalised columns (schemas/clickhouse/0005): 'allies',
+ * 'axis' or '' as the team table above says. Shared by queryd, ratingd and achievd: one spelling of
+ * the kill rule in SQL, beside the C one (docs/definitions.md). */
+#define ENEMY_KILL_SQL                                                                                                 \
+    "(actor_guid != '' AND target_guid != '' AND actor_guid != target_guid"                                            \
+    " AND NOT (actor_side != '' AND actor_side = target_side))"
+
+/* SQL over raw_events or player_fights, which both have the normalised hit_class column (schemas/clickhouse/0005):
+ * a headshot, a torso hit (pelvis included) and a limb hit. The class names are vocab_hit_class_name()'s
+ * (tests/unit/test_event_model.c pins them). */
+#define HEADSHOT_SQL "hit_class = 'head'"
+#define TORSO_HIT_SQL "hit_class IN ('torso', 'pelvis')"
+#define LIMB_HIT_SQL "hit_class IN ('arm', 'hand', 'leg', 'foot')"
+
 #endif

@@ -110,20 +110,6 @@ double live_window_ms(void);
  * match_totals_render row (either may be NULL: zeros). */
 cJSON *player_stats_json(const cJSON *daily, const cJSON *matches);
 
-/* SQL over raw_events rows of player_kill: the kill is a kill by the definitions (another player, not a
- * team mate). actor_side and target_side are raw_events' normalised columns (schemas/clickhouse/0005): 'allies',
- * 'axis' or '' as game_vocab.h's team table says. */
-#define ENEMY_KILL_SQL                                                                                                 \
-    "(actor_guid != '' AND target_guid != '' AND actor_guid != target_guid"                                            \
-    " AND NOT (actor_side != '' AND actor_side = target_side))"
-
-/* SQL over raw_events or player_fights, which both have the normalised hit_class column (schemas/clickhouse/0005):
- * a headshot, a torso hit (pelvis included) and a limb hit. The class names are vocab_hit_class_name()'s
- * (tests/unit/test_event_model.c pins them). */
-#define HEADSHOT_SQL "hit_class = 'head'"
-#define TORSO_HIT_SQL "hit_class IN ('torso', 'pelvis')"
-#define LIMB_HIT_SQL "hit_class IN ('arm', 'hand', 'leg', 'foot')"
-
 /* SQL template: each player's latest name, for the GUIDs in {guids} (a list). */
 extern const char player_names_sql[];
 
