@@ -182,6 +182,13 @@ static void accepted(ingest_request *j, bool spooled)
 static void on_spooled(int err, void *arg)
 {
     ingest_request *j = arg;
+    if (err == -ENOSPC) {
+        /* The spool logs this once; a line per batch would flood the log for as long as Redis is away. */
+        reject(j, &j->api->rej_storage, 503,
+               "Could not store the batch: the stream is unreachable and the spool is full; "
+               "try again");
+        return;
+    }
     if (err) {
         log_error("batch %s could not be stored in Redis nor in the spool: %s", j->sb.batch_id, uv_strerror(err));
         reject(j, &j->api->rej_storage, 503, "Could not store the batch; try again");
@@ -193,8 +200,9 @@ static void on_spooled(int err, void *arg)
 /* Redis is unreachable or failed: keep the batch in the local spool instead. */
 static void spool_batch(ingest_request *j)
 {
-    if (spool_append(j->api->spool, &j->sb, on_spooled, j) != 0)
-        on_spooled(-ENOMEM, j);
+    int rc = spool_append(j->api->spool, &j->sb, on_spooled, j);
+    if (rc != 0)
+        on_spooled(rc, j);
 }
 
 /* Which connection j's batch is appended on. Redis runs the commands of one connection in the order they were
@@ -773,8 +781,8 @@ ingest_api *ingest_api_new(uv_loop_t *loop, http_server *http, server_auth *auth
                                             "Batches accepted, by where they were stored", "store=\"stream\"");
     api->batches_spooled = metrics_counter("mohstats_ingest_batches_accepted_total",
                                            "Batches accepted, by where they were stored", "store=\"spool\"");
-    api->batches_already_stored = metrics_counter(STREAM_ALREADY_STORED_METRIC, STREAM_ALREADY_STORED_HELP,
-                                                  "when=\"append\"");
+    api->batches_already_stored =
+        metrics_counter(STREAM_ALREADY_STORED_METRIC, STREAM_ALREADY_STORED_HELP, "when=\"append\"");
     const char *parsed = "Batches parsed, by where: on the event loop (small bodies) or on a thread (large ones)";
     api->parsed_on_loop = metrics_counter("mohstats_ingest_parses_total", parsed, "where=\"loop\"");
     api->parsed_on_thread = metrics_counter("mohstats_ingest_parses_total", parsed, "where=\"thread\"");

@@ -195,6 +195,12 @@ int main(int argc, char **argv)
             log_error("cannot open the spool in %s: %s", dir, uv_strerror(err));
             return 1;
         }
+        long long spool_max = config_get_int("SPOOL_MAX_BYTES", -1);
+        if (spool_max < 0) {
+            log_error("SPOOL_MAX_BYTES must be a number of bytes, 0 or more");
+            return 1;
+        }
+        spool_set_max_bytes(g.spool, (uint64_t)spool_max);
         g.auth = server_auth_new(pg);
         g.activity = server_activity_new(pg);
         g.live = live_state_new(daemon_loop(d), g.redis);

@@ -26,6 +26,9 @@ const config_var spool_config_vars[] = {
     {"SPOOL_DIR", "./spool",
      "where ingestd keeps accepted batches (fsync'd) while Redis is unreachable; a local, persistent directory "
      "used by one ingestd only"},
+    {"SPOOL_MAX_BYTES", "8589934592",
+     "the most the spool may hold (bytes, 0: no limit); past it a batch Redis cannot take is refused with 503 "
+     "(over MQTT: left with the broker), so that an outage of Redis cannot fill the disk the databases share"},
     {NULL, NULL, NULL},
 };
 
@@ -107,11 +110,14 @@ struct spool {
     uint64_t first_own_seq; /* files numbered below were left by an earlier run, which may have replayed some */
 
     uint64_t bytes;
+    uint64_t max_bytes;     /* SPOOL_MAX_BYTES; 0: no limit */
+    uint64_t writing_bytes; /* of the group write in the thread pool, not yet in bytes */
+    bool full;              /* the last append was refused for max_bytes: logged once per episode */
     bool closing;
     void (*close_done)(void *arg);
     void *close_arg;
 
-    metric *m_bytes, *m_spooled, *m_replayed, *m_replayed_dup, *m_already_stored, *m_torn, *m_errors;
+    metric *m_bytes, *m_spooled, *m_replayed, *m_replayed_dup, *m_already_stored, *m_torn, *m_errors, *m_refused_full;
 };
 
 static void drain_kick(spool *s);
@@ -384,6 +390,7 @@ static void seal_active(spool *s)
 static void write_done(spool *s, file_op *j)
 {
     s->writing = false;
+    s->writing_bytes = 0;
     if (j->fd >= 0)
         s->active_fd = j->fd;
     if (j->err) {
@@ -449,6 +456,7 @@ static void write_start(spool *s)
         return;
     }
     s->writing = true;
+    s->writing_bytes = j->data.len;
     s->queued = (bytebuf){0};
     s->queued_cbs = NULL;
     s->nqueued = s->capqueued = 0;
@@ -470,9 +478,24 @@ int spool_append(spool *s, const stream_batch *b, void (*done)(int err, void *ar
     clock_gettime(CLOCK_REALTIME, &now);
     uint64_t now_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
     /* The CRC is computed by the writing thread (spool_records_fill_crc): a 1 MiB batch costs milliseconds. */
+    size_t before = s->queued.len;
     int rc = spool_record_encode_deferred(b, now_ms, &s->queued);
     if (rc)
         return rc;
+    /* Counted with what is queued and being written: appends that arrive together must not pass the limit together. */
+    if (s->max_bytes && s->bytes + s->writing_bytes + s->queued.len > s->max_bytes) {
+        s->queued.len = before;
+        if (!s->full)
+            log_error("spool: full (%" PRIu64 " bytes written, SPOOL_MAX_BYTES %" PRIu64 "): batches Redis cannot "
+                      "take are refused until the spool is replayed",
+                      s->bytes + s->writing_bytes, s->max_bytes);
+        s->full = true;
+        metric_inc(s->m_refused_full);
+        return -ENOSPC;
+    }
+    if (s->full)
+        log_info("spool: room again (%" PRIu64 " bytes): batches are spooled again", s->bytes + s->writing_bytes);
+    s->full = false;
     s->queued_cbs[s->nqueued++] = (append_cb){done, arg};
     write_start(s);
     return 0;
@@ -799,6 +822,8 @@ spool *spool_open(uv_loop_t *loop, const char *dir, int *err)
     s->m_torn = metrics_counter("mohstats_spool_torn_records_total",
                                 "Spool files that ended in an incomplete record (crash during a write)", NULL);
     s->m_errors = metrics_counter("mohstats_spool_write_errors_total", "Spool writes that failed", NULL);
+    s->m_refused_full = metrics_counter("mohstats_spool_refused_full_total",
+                                        "Batches the spool refused because it held SPOOL_MAX_BYTES", NULL);
     metric_set(s->m_bytes, (double)s->bytes);
     if (s->nsealed)
         log_warn("spool: %zu spool files (%" PRIu64 " bytes) from an earlier run in %s; they are replayed once "
@@ -854,6 +879,11 @@ void spool_close(spool *s, void (*done)(void *arg), void *arg)
     s->close_arg = arg;
     s->drain_wanted = false;
     close_maybe_finish(s);
+}
+
+void spool_set_max_bytes(spool *s, uint64_t max_bytes)
+{
+    s->max_bytes = max_bytes;
 }
 
 uint64_t spool_bytes(const spool *s)

@@ -43,9 +43,13 @@ extern const config_var spool_config_vars[];
  * failure. */
 spool *spool_open(uv_loop_t *loop, const char *dir, int *err);
 
+/* Refuse appends (-ENOSPC) that would take the spool's files past max_bytes (0: no limit, the default). The files
+ * of an earlier run count: a spool left full by a long outage refuses until its replay frees room. */
+void spool_set_max_bytes(spool *s, uint64_t max_bytes);
+
 /* Copy b into the spool. done(0, arg) runs once the record is written and fsync'd; done(-errno, arg) if
  * it could not be (then nothing of it will be replayed). Returns 0, or a negative errno (-ECANCELED after
- * spool_close, -ENOMEM, -E2BIG) and then done is not called. */
+ * spool_close, -ENOMEM, -E2BIG, -ENOSPC past spool_set_max_bytes) and then done is not called. */
 int spool_append(spool *s, const stream_batch *b, void (*done)(int err, void *arg), void *arg);
 
 /* Replay every spooled record into stream_key with XADD (dup=1), oldest file first, and delete each file

@@ -7,8 +7,9 @@
 # budget is held back and stored, not refused; with ingestd killed and then the broker restarted while thousands of
 # messages are being taken (under load), and with the broker killed (SIGKILL) meanwhile, every event is stored
 # exactly once; with Redis stopped, messages are spooled, and sent again by the broker (restarted from an older
-# save), spooled again, and sent a third time once Redis is back: each is stored once; a subscription granted with
-# QoS 0 is refused.
+# save), spooled again, and sent a third time once Redis is back: each is stored once; with Redis down and the spool
+# full, a batch over HTTP gets a 503 and a message over MQTT stays with the broker, and is stored once when Redis is
+# back; a subscription granted with QoS 0 is refused.
 # One build (sanitizer): most of its time is a fault test's (ingestd killed, the broker restarted and killed, Redis
 # stopped, each under load and counted end to end), which runs once, where ASan also sees the reconnect, hold-back
 # and spool paths; the MQTT code is the same in the plain build.
@@ -297,6 +298,39 @@ check "sent a third time, Redis up: each append finds its key" \
   retry 60 eval "[ \"\$(already append)\" -ge $((${appended_again:-0} + K)) ]"
 check_eq "each event stored once" "$((K * 5)) $((K * 5))" "$(ch_query "SELECT count(), uniqExact(game_time) FROM raw_events
   WHERE server_id = '$A_ID' AND actor_name = 'Spooled'" | tr '\t' ' ')"
+
+# --- Redis down and the spool full: left with the broker, stored once later --------------------------------------
+
+# A batch that neither Redis nor the spool can take earns a 503 over HTTP (the spool's limit, SPOOL_MAX_BYTES, keeps
+# an outage of Redis from filling the disk). Over MQTT the message is not acknowledged: ingestd ends the connection,
+# so that the broker keeps it and sends it again on the next one, and reconnects with a growing backoff until a
+# message is stored. Once Redis is back every message is stored, once. (This ingestd's spool takes nothing: a
+# record is larger than one byte.)
+pid=$(cat "$STACK_DIR/run/ingestd.pid")
+kill -TERM "$pid"
+retry 15 eval "! kill -0 $pid 2>/dev/null" || fail "ingestd did not stop"
+log_from=$(($(wc -l <"$STACK_DIR/logs/ingestd.log") + 1))
+SPOOL_MAX_BYTES=1 "$STACK_SH" up "$STACK_DIR" >/dev/null 2>&1 || fail "stack.sh up (ingestd with a full spool)"
+rpid=$(cat "$STACK_DIR/run/redis.pid")
+kill -TERM "$rpid"
+retry 30 eval "! kill -0 $rpid 2>/dev/null" || fail "redis did not stop"
+body=$(curl -s -w ' %{http_code}' -X POST "$MOHSTATS_URL/api/v1/ingest/events" -H 'Content-Type: application/json'   -H "X-Server-Token: $H_TOKEN" --data-binary @"$DATA/wire_4_2_chat.json")
+check "over HTTP: 503, naming the full spool" eval "[[ '$body' == *'spool is full'*' 503' ]]"
+K2=50
+awk -v k=$K2 'BEGIN { for (i = 1; i <= k; i++) { s = "["; for (e = 0; e < 4; e++)
+  s = s sprintf("%s{\"type\": \"jump\", \"player_guid\": \"9\", \"player_name\": \"Unstored\", \"timestamp\": \"%d.000\", \"match_id\": \"no_match\", \"session_id\": \"sess_full\"}", e ? ", " : "", i * 4 + e)
+  print s "]" } }' >"$STACK_DIR/unstored.txt"
+check "$K2 messages of 4 events published with Redis down" publish "$A_ID" "$A_TOKEN" "$A_ID" -l <"$STACK_DIR/unstored.txt"
+unavailable() { metric 'mohstats_mqtt_messages_total{outcome="storage_unavailable"}'; }
+check "over MQTT: counted as not stored, left with the broker" retry 30 eval "[ \"\$(unavailable)\" -gt 0 ] 2>/dev/null"
+check "...and the spool refused them for its limit" eval "[ \"\$(metric mohstats_spool_refused_full_total)\" -gt 0 ] 2>/dev/null"
+check "...ingestd reconnects with a backoff" eval "tail -n +$log_from '$STACK_DIR/logs/ingestd.log' | grep -q 'reconnecting with a backoff'"
+"$STACK_SH" up "$STACK_DIR" >/dev/null 2>&1 || fail "stack.sh up (Redis back)"
+unstored_count() { ch_query "SELECT count() FROM raw_events WHERE server_id = '$A_ID' AND actor_name = 'Unstored'"; }
+check "once Redis is back, the broker's copies are stored" retry 90 eval "[ \"\$(unstored_count)\" -ge $((K2 * 4)) ]"
+sleep 2
+check_eq "...each event once" "$((K2 * 4)) $((K2 * 4))" "$(ch_query "SELECT count(), uniqExact(game_time) FROM raw_events
+  WHERE server_id = '$A_ID' AND actor_name = 'Unstored'" | tr '\t' ' ')"
 
 # --- a broker that grants only QoS 0 -------------------------------------------------------------------------------
 

@@ -292,6 +292,59 @@ static void test_spool_close_flushes(void **state)
     free(dir);
 }
 
+/* SPOOL_MAX_BYTES: appends past it are refused at once (-ENOSPC), those queued together counted together, and the
+ * files of an earlier run count too. */
+static void test_spool_max_bytes(void **state)
+{
+    char *dir = temp_dir();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    int err, closed = 0;
+    spool *s = spool_open(&loop, dir, &err);
+    assert_non_null(s);
+    append_result r = {0};
+    char rows[64];
+    stream_batch b = make_batch(1, rows, sizeof rows);
+    assert_int_equal(spool_append(s, &b, on_appended, &r), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uint64_t one = spool_bytes(s); /* every make_batch(1..9) record has this size */
+    assert_true(one > 0);
+
+    /* Room for two more records and part of a third: two are taken, the third refused before any is written. */
+    spool_set_max_bytes(s, 3 * one + one / 2);
+    for (int i = 2; i <= 3; i++) {
+        b = make_batch(i, rows, sizeof rows);
+        assert_int_equal(spool_append(s, &b, on_appended, &r), 0);
+    }
+    b = make_batch(4, rows, sizeof rows);
+    assert_int_equal(spool_append(s, &b, on_appended, &r), -ENOSPC);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(r.calls, 3);
+    assert_int_equal(r.err, 0);
+    assert_int_equal(spool_bytes(s), 3 * one);
+    spool_close(s, on_closed, &closed);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(closed, 1);
+
+    /* Reopened with a limit its files already reach: refused; with no limit (0): taken. */
+    s = spool_open(&loop, dir, &err);
+    assert_non_null(s);
+    spool_set_max_bytes(s, 3 * one);
+    assert_int_equal(spool_append(s, &b, on_appended, &r), -ENOSPC);
+    spool_set_max_bytes(s, 0);
+    assert_int_equal(spool_append(s, &b, on_appended, &r), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(r.calls, 4);
+    assert_int_equal(spool_bytes(s), 4 * one);
+    closed = 0;
+    spool_close(s, on_closed, &closed);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(closed, 1);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    remove_dir(dir);
+    free(dir);
+}
+
 static void test_spool_bad_dir(void **state)
 {
     uv_loop_t loop;
@@ -820,6 +873,7 @@ int main(void)
         cmocka_unit_test(test_corrupt_middle),
         cmocka_unit_test(test_spool_append_and_reopen),
         cmocka_unit_test(test_spool_close_flushes),
+        cmocka_unit_test(test_spool_max_bytes),
         cmocka_unit_test(test_spool_bad_dir),
         cmocka_unit_test(test_spool_drain),
         cmocka_unit_test(test_spool_dedupe),
