@@ -1,6 +1,8 @@
 /* The tournament thread: writes the result of each linked tournament match into the forum's tables once its game
- * match has ended, exactly once; links scheduled tournament matches to the one game match that fits, when only one
- * does; then writes the teams' ratings where they changed (tournament_rating.c) (docs/tournaments.md).
+ * match has ended, exactly once, and the final's winner into the tournament; records the byes (a first-round match
+ * with one team advances it); links scheduled tournament matches, of two teams or two players, to the one game
+ * match that fits, when only one does; then writes the teams' ratings where they changed (tournament_rating.c)
+ * (docs/tournaments.md).
  *
  * Why in achievd, and polling. achievd is mohstats' writer of game results into the forum's database: it has the
  * forum's settings, its schema variants and its deployment already; a daemon of its own would repeat all of that
@@ -356,6 +358,34 @@ static int record_pending(tournament_thread *t)
     return rc;
 }
 
+/* Record the byes: a first-round match with one team (or player) advances it without a game (docs/tournaments.md,
+ * "Byes"). The forum's plugin creates its byes completed with their winner, and never advances them; a bracket made
+ * by hand may leave a bye as it is. Recorded like a result, exactly once (tforum_record), and never linked: nothing
+ * is played. */
+static int record_byes(tournament_thread *t)
+{
+    tlink *byes = NULL;
+    size_t n = 0;
+    int rc = tforum_byes(t->fm, &byes, &n, PENDING_MAX);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const tlink *l = &byes[i];
+        tresult r = {.l = *l, .bye = true, .ended_s = (uint64_t)time(NULL)};
+        r.outcome = l->team_a || l->player_a ? 'a' : 'b';
+        bool recorded = false;
+        if ((rc = tforum_record(t->fm, &r, &recorded)) == 0 && recorded) {
+            atomic_fetch_add(&t->recorded, 1);
+            log_info("achievd: tournaments: tournament match %" PRIu32 " is a bye: %s %" PRIu32 " advances",
+                     l->id_match, l->team_a || l->team_b ? "team" : "member",
+                     l->team_a     ? l->team_a
+                     : l->team_b   ? l->team_b
+                     : l->player_a ? l->player_a
+                                   : l->player_b);
+        }
+    }
+    free(byes);
+    return rc;
+}
+
 /* The games with a match_end between from_s and to_s in which one of guids (n of them) played (keys malloc'd), at
  * most GAMES_MAX + 1 of them: more than GAMES_MAX is a page the caller cannot see to the end of. Selected by the
  * teams' GUIDs so that the other games of a busy window (other servers, other players) crowd nothing out. */
@@ -415,16 +445,20 @@ static void fits_free(tfits *f)
     free(f->keys);
 }
 
-/* Both teams' GUIDs during [from_s, to_s], in one list. */
+/* Both teams' GUIDs during [from_s, to_s] (or both players' in a player-based bracket), in one list. */
 static int both_teams_guids(tournament_thread *t, const tlink *l, uint64_t from_s, uint64_t to_s, char ***out,
                             size_t *n)
 {
     char **a = NULL, **b = NULL;
     size_t na = 0, nb = 0;
+    bool players = l->team_a == 0 && l->team_b == 0;
     *out = NULL;
     *n = 0;
-    int rc = tforum_team_guids(t->fm, l->team_a, from_s, to_s, &a, &na);
-    rc = rc ? rc : tforum_team_guids(t->fm, l->team_b, from_s, to_s, &b, &nb);
+    int rc = players ? tforum_member_guids(t->fm, l->player_a, &a, &na)
+                     : tforum_team_guids(t->fm, l->team_a, from_s, to_s, &a, &na);
+    rc = rc        ? rc
+         : players ? tforum_member_guids(t->fm, l->player_b, &b, &nb)
+                   : tforum_team_guids(t->fm, l->team_b, from_s, to_s, &b, &nb);
     char **all = rc == 0 && na + nb ? realloc(a, (na + nb) * sizeof *all) : NULL;
     if (rc == 0 && na + nb && !all)
         rc = -ENOMEM;
@@ -442,7 +476,8 @@ static int both_teams_guids(tournament_thread *t, const tlink *l, uint64_t from_
     return 0;
 }
 
-/* The ended games not linked yet, within w of when, where the match's two teams played on opposite sides. */
+/* The ended games not linked yet, within w of when, where the match's two teams (or players) played on opposite
+ * sides. */
 static int match_fits(tournament_thread *t, const tlink *l, uint64_t when, uint64_t w, tfits *out)
 {
     char **guids = NULL, **keys = NULL;
@@ -583,6 +618,7 @@ static void step(tournament_thread *t)
     /* a forum without a bracket table (no tournaments package) has nothing to write */
     if (rc == 0 && tforum_has_brackets(t->fm)) {
         rc = autolink(t);
+        rc = rc ? rc : record_byes(t);
         rc = rc ? rc : record_pending(t);
     }
     unsigned rated = 0;

@@ -45,9 +45,12 @@ typedef struct {
     char match_id[65];
 } tlink;
 
-/* What is recorded of one: the outcome ('a', 'b', 'd'), each team's score, the map and when the game ended. */
+/* What is recorded of one: the outcome ('a', 'b', 'd'), each team's score, the map and when the game ended; or a
+ * bye (bye: no game, l.match_id "", the one team or player present advances: outcome 'a' or 'b', whichever slot
+ * holds it; ended_s is when it was recorded). */
 typedef struct {
     tlink l;
+    bool bye;
     char outcome;
     int score_a, score_b;
     char map[101];
@@ -75,12 +78,17 @@ int tforum_team_guids(tforum *f, uint32_t team, uint64_t from_s, uint64_t to_s, 
 int tforum_member_guids(tforum *f, uint32_t member, char ***out, size_t *n);
 void tforum_guids_free(char **g, size_t n);
 /* Write the result in one transaction with its mark in mohstats_tournament_results: *recorded is false when the
- * mark was already there (written before) or the link is no longer to r's game (moved since it was read): nothing
- * changed. 0, or a negative error (nothing written). */
+ * mark was already there (written before) or the link is no longer to r's game (moved since it was read; a bye:
+ * linked since): nothing changed. The final's result also writes the tournament's winner. 0, or a negative error
+ * (nothing written). */
 int tforum_record(tforum *f, const tresult *r, bool *recorded);
 
+/* Up to max byes not recorded yet: first-round bracket matches, not linked, with one team (the other slot NULL or
+ * 0) or, in a player-based bracket, one player (malloc'd into *out; l.match_id ""). */
+int tforum_byes(tforum *f, tlink **out, size_t *n, size_t max);
+
 /* Automatic links: tournament matches not linked, not completed, scheduled (a time in the schema's schedule
- * column) between from_s and to_s, with both teams set. */
+ * column) between from_s and to_s, with both teams set, or, in a player-based bracket, both players. */
 int tforum_scheduled(tforum *f, uint64_t from_s, uint64_t to_s, tlink **out, uint64_t **when, size_t *n, size_t max);
 /* Whether a game match decides a tournament match already (it is then no candidate for another). */
 int tforum_game_linked(tforum *f, const char *match_id, bool *linked);

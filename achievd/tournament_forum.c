@@ -17,7 +17,7 @@
 struct tforum {
     const achievd_settings *s;
     mdb_conn *db;
-    char cols[4096];  /* ",table.column," for every column of the tables below (table without the prefix) */
+    char cols[8192];  /* ",table.column," for every column of the tables below (table without the prefix) */
     bool unreachable; /* the last tforum_detect failed: an outage is logged once, not every poll */
 };
 
@@ -62,18 +62,18 @@ static bool has(const tforum *f, const char *table, const char *column)
 int tforum_detect(tforum *f)
 {
     static const char *const tables[] = {"mohaa_tournament_matches", "mohaa_team_matches", "mohaa_teams",
-                                         "mohaa_team_members"};
-    char names[4][96], err[256];
-    const char *params[4];
-    for (int i = 0; i < 4; i++) {
+                                         "mohaa_team_members", "mohaa_tournaments"};
+    char names[5][96], err[256];
+    const char *params[5];
+    for (int i = 0; i < 5; i++) {
         snprintf(names[i], sizeof names[i], "%s%s", f->s->prefix, tables[i]);
         params[i] = names[i];
     }
     mdb_result *r = mdb_conn_query(f->db,
                                    "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS\n"
-                                   "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?, ?, ?, ?)\n"
+                                   "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?, ?, ?, ?, ?)\n"
                                    "ORDER BY TABLE_NAME, ORDINAL_POSITION",
-                                   4, params, err, sizeof err);
+                                   5, params, err, sizeof err);
     if (!r) {
         if (!f->unreachable)
             log_error("achievd: tournaments: cannot read the forum's columns (retried every poll): %s", err);
@@ -105,12 +105,15 @@ int tforum_detect(tforum *f)
             return 0;
         }
         bool teams = has(f, "mohaa_tournament_matches", "id_team_a") || has(f, "mohaa_tournament_matches", "id_team1");
-        log_info("achievd: tournaments: forum schema: bracket matches %s%s%s, team history %s%s, teams with%s draws",
+        log_info("achievd: tournaments: forum schema: bracket matches %s%s%s, team history %s%s, teams with%s draws, "
+                 "tournament winner %s%s",
                  teams ? "" : "(none with teams) ", has(f, "mohaa_tournament_matches", "id_team1") ? "id_team1/2" : "",
                  has(f, "mohaa_tournament_matches", "id_team_a") ? " id_team_a/b" : "",
                  has(f, "mohaa_team_matches", "team_score") ? "team_score" : "",
                  has(f, "mohaa_team_matches", "score_us") ? " score_us" : "",
-                 has(f, "mohaa_teams", "draws") ? "" : "out");
+                 has(f, "mohaa_teams", "draws") ? "" : "out",
+                 has(f, "mohaa_tournaments", "id_winner_team") ? "id_winner_team " : "",
+                 has(f, "mohaa_tournaments", "winner_id_team") ? "winner_id_team" : "(status only)");
     }
     return 0;
 }
@@ -130,6 +133,23 @@ static void team_expr(const tforum *f, int which, char *out, size_t outlen)
         snprintf(out, outlen, "COALESCE(NULLIF(%s, 0), %s, 0)", p, s);
     else
         snprintf(out, outlen, "COALESCE(%s, 0)", plugin ? p : smf ? s : "0");
+}
+
+/* The SQL expression of a bracket match's player (1 or 2) in the plugin's player-based brackets; 0 elsewhere. */
+static const char *player_expr(const tforum *f, int which)
+{
+    if (!has(f, "mohaa_tournament_matches", "id_player1") || !has(f, "mohaa_tournament_matches", "id_player2"))
+        return "0";
+    return which == 1 ? "COALESCE(m.id_player1, 0)" : "COALESCE(m.id_player2, 0)";
+}
+
+/* The bracket table's round column, the plugin's round_number else smf-mohaa's round (as queryd reads a round);
+ * NULL when the schema has neither. */
+static const char *round_column(const tforum *f)
+{
+    return has(f, "mohaa_tournament_matches", "round_number") ? "round_number"
+           : has(f, "mohaa_tournament_matches", "round")      ? "`round`"
+                                                              : NULL;
 }
 
 static uint32_t cell_u32(const mdb_result *r, unsigned long long row, unsigned col)
@@ -182,6 +202,42 @@ int tforum_pending(tforum *f, uint32_t after, tlink **out, size_t *n, size_t max
     mdb_result *r = query(f, sql, 0, NULL, err, sizeof err);
     if (!r) {
         log_error("achievd: tournaments: cannot read the linked matches: %s", err);
+        return -EIO;
+    }
+    int rc = links_of(r, out, n);
+    mdb_result_free(r);
+    return rc;
+}
+
+int tforum_byes(tforum *f, tlink **out, size_t *n, size_t max)
+{
+    const char *rnd = round_column(f);
+    *out = NULL;
+    *n = 0;
+    if (!rnd)
+        return 0; /* no rounds: no first round, no byes */
+    char a[96], b[96], sql[SQL_MAX], lim[24], err[256];
+    team_expr(f, 1, a, sizeof a);
+    team_expr(f, 2, b, sizeof b);
+    snprintf(lim, sizeof lim, "%zu", max);
+    /* Only the first round has byes (the plugin pairs its entrants there, and a later round's match with one team is
+     * waiting for its other, the winner of a match not played yet). A match the forum linked is a game's. */
+    snprintf(sql, sizeof sql,
+             "SELECT * FROM (\n"
+             "  SELECT m.id_match, m.id_tournament, %s AS a, %s AS b, '' AS match_id, m.%s AS rnd, %s AS pa, %s AS pb\n"
+             "  FROM {p}mohaa_tournament_matches m\n"
+             "  LEFT JOIN mohstats_tournament_links l ON l.id_match = m.id_match\n"
+             "  LEFT JOIN mohstats_tournament_results r ON r.id_match = m.id_match\n"
+             "  WHERE l.id_match IS NULL AND r.id_match IS NULL\n"
+             ") s\n"
+             "WHERE rnd = 1 AND ((a > 0) <> (b > 0) AND pa = 0 AND pb = 0\n"
+             "                   OR a = 0 AND b = 0 AND (pa > 0) <> (pb > 0))\n"
+             "ORDER BY id_match\n"
+             "LIMIT %s",
+             a, b, rnd, player_expr(f, 1), player_expr(f, 2), lim);
+    mdb_result *r = query(f, sql, 0, NULL, err, sizeof err);
+    if (!r) {
+        log_error("achievd: tournaments: cannot read the byes: %s", err);
         return -EIO;
     }
     int rc = links_of(r, out, n);
@@ -356,7 +412,7 @@ static int run(tforum *f, stmt *q, unsigned long long *affected)
 /* The winning team, or player in a player-based bracket; 0 on a draw. */
 static uint32_t winner_of(const tresult *res)
 {
-    bool players = res->l.team_a == 0;
+    bool players = res->l.team_a == 0 && res->l.team_b == 0;
     uint32_t a = players ? res->l.player_a : res->l.team_a, b = players ? res->l.player_b : res->l.team_b;
     return res->outcome == 'a' ? a : res->outcome == 'b' ? b : 0;
 }
@@ -386,7 +442,7 @@ static int write_bracket(tforum *f, const tresult *res)
         stmt_add(&q, ", status = 'completed'");
     if (has(f, T, "completed_time"))
         stmt_num(&q, ", completed_time = ?", (long long)res->ended_s);
-    if (has(f, T, "game_match_id"))
+    if (has(f, T, "game_match_id") && !res->bye)
         stmt_param(&q, ", game_match_id = ?", res->l.match_id);
     stmt_num(&q, " WHERE id_match = ?", res->l.id_match);
     return run(f, &q, NULL);
@@ -401,7 +457,7 @@ static int write_advance(tforum *f, const tresult *res)
 {
     static const char T[] = "mohaa_tournament_matches";
     uint32_t winner = winner_of(res);
-    bool players = res->l.team_a == 0;
+    bool players = res->l.team_a == 0 && res->l.team_b == 0;
     const char *s1 = players ? "id_player1" : "id_team1", *s2 = players ? "id_player2" : "id_team2";
     if (!winner || !has(f, T, "round_number") || !has(f, T, "match_number") || !has(f, T, s1) || !has(f, T, s2))
         return 0;
@@ -425,6 +481,50 @@ static int write_advance(tforum *f, const tresult *res)
         log_info("achievd: tournaments: %s %" PRIu32 " advances from tournament match %" PRIu32
                  " to the next round's match",
                  players ? "member" : "team", winner, res->l.id_match);
+    return rc;
+}
+
+/* The tournament's winner and its end, when this match is its final: the one match of the tournament's last round
+ * (no other match in a round as high), as the bracket stands. Part of the result's transaction, so written once
+ * with it. The winner columns hold a team (install_teams_complete's id_winner_team, install_tournaments.sql's
+ * winner_id_team), and only an empty one is filled; a player-based final ends the tournament without one. A draw
+ * decides nothing. */
+static int write_final(tforum *f, const tresult *res)
+{
+    static const char T[] = "mohaa_tournaments";
+    uint32_t winner = winner_of(res);
+    bool players = res->l.team_a == 0 && res->l.team_b == 0;
+    const char *rnd = round_column(f);
+    if (!winner || !rnd || !has(f, T, "id_tournament"))
+        return 0;
+    stmt q = {0};
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "UPDATE {p}mohaa_tournaments AS t\n"
+             "JOIN {p}mohaa_tournament_matches AS m ON m.id_match = ? AND m.id_tournament = t.id_tournament\n"
+             "LEFT JOIN {p}mohaa_tournament_matches AS o\n"
+             "  ON o.id_tournament = m.id_tournament AND o.id_match <> m.id_match AND o.%s >= m.%s\n"
+             "SET t.id_tournament = t.id_tournament",
+             rnd, rnd);
+    stmt_num(&q, sql, res->l.id_match);
+    static const char *const winner_columns[] = {"id_winner_team", "winner_id_team"};
+    for (size_t i = 0; i < 2; i++) {
+        if (players || !has(f, T, winner_columns[i]))
+            continue;
+        char set[128];
+        snprintf(set, sizeof set, ",\n    t.%s = IF(COALESCE(t.%s, 0) = 0, ?, t.%s)", winner_columns[i],
+                 winner_columns[i], winner_columns[i]);
+        stmt_num(&q, set, winner);
+    }
+    if (has(f, T, "status"))
+        stmt_add(&q, ",\n    t.status = 'completed'");
+    stmt_add(&q, "\nWHERE o.id_match IS NULL");
+    unsigned long long ended = 0;
+    int rc = run(f, &q, &ended);
+    if (rc == 0 && ended > 0)
+        log_info("achievd: tournaments: tournament %" PRIu32 " is won by %s %" PRIu32
+                 " (its final, tournament match %" PRIu32 ")",
+                 res->l.id_tournament, players ? "member" : "team", winner, res->l.id_match);
     return rc;
 }
 
@@ -519,13 +619,16 @@ int tforum_record(tforum *f, const tresult *res, bool *recorded)
     mdb_result *lr = mdb_conn_query(
         f->db, "SELECT match_id FROM mohstats_tournament_links WHERE id_match = ? FOR UPDATE", 1, lp, err, sizeof err);
     bool locked = lr != NULL;
-    bool same = lr && lr->nrows == 1 && mdb_cell(lr, 0, 0) && strcmp(mdb_cell(lr, 0, 0), res->l.match_id) == 0;
+    /* (a bye has no game: it stands while nothing links the match) */
+    bool same = res->bye
+                    ? lr && lr->nrows == 0
+                    : lr && lr->nrows == 1 && mdb_cell(lr, 0, 0) && strcmp(mdb_cell(lr, 0, 0), res->l.match_id) == 0;
     if (!locked)
         log_error("achievd: tournaments: cannot lock the link of tournament match %s: %s", idm, err);
     mdb_result_free(lr);
     /* Then the mark: INSERT IGNORE finds a mark a writer committed before and inserts nothing. */
     stmt q = {0};
-    const char *outcome = res->outcome == 'a' ? "a" : res->outcome == 'b' ? "b" : "draw";
+    const char *outcome = res->bye ? "bye" : res->outcome == 'a' ? "a" : res->outcome == 'b' ? "b" : "draw";
     stmt_num(&q,
              "INSERT IGNORE INTO mohstats_tournament_results\n"
              "  (id_match, match_id, id_team_a, id_team_b, id_player_a, id_player_b, result, score_a, score_b,\n"
@@ -547,13 +650,15 @@ int tforum_record(tforum *f, const tresult *res, bool *recorded)
     if (rc == 0 && marked == 1) {
         char ra = res->outcome == 'd' ? 'd' : res->outcome == 'a' ? 'w' : 'l';
         char rb = res->outcome == 'd' ? 'd' : res->outcome == 'b' ? 'w' : 'l';
-        bool teams = res->l.team_a != 0; /* else players: no team's history or totals */
+        /* players (no team's history or totals), or a bye (no game played) */
+        bool teams = (res->l.team_a != 0 || res->l.team_b != 0) && !res->bye;
         rc = write_bracket(f, res);
         rc = rc || !teams ? rc : write_history(f, res, true, name_b);
         rc = rc || !teams ? rc : write_history(f, res, false, name_a);
         rc = rc || !teams ? rc : write_totals(f, res->l.team_a, ra);
         rc = rc || !teams ? rc : write_totals(f, res->l.team_b, rb);
         rc = rc ? rc : write_advance(f, res);
+        rc = rc ? rc : write_final(f, res);
     }
     if (mdb_conn_end(f->db, rc == 0 && marked == 1, err, sizeof err) != 0) {
         log_error("achievd: tournaments: the transaction of tournament match %" PRIu32 " did not complete: %s",
@@ -586,15 +691,17 @@ int tforum_scheduled(tforum *f, uint64_t from_s, uint64_t to_s, tlink **out, uin
     snprintf(to, sizeof to, "%" PRIu64, to_s);
     snprintf(sql, sizeof sql,
              "SELECT * FROM (\n"
-             "  SELECT m.id_match, m.id_tournament, %s AS a, %s AS b, '' AS match_id, %s AS at\n"
+             "  SELECT m.id_match, m.id_tournament, %s AS a, %s AS b, '' AS match_id, %s AS at, %s AS pa, %s AS pb\n"
              "  FROM {p}mohaa_tournament_matches m\n"
              "  LEFT JOIN mohstats_tournament_links l ON l.id_match = m.id_match\n"
              "  WHERE l.id_match IS NULL%s\n"
              ") s\n"
-             "WHERE a > 0 AND b > 0 AND at BETWEEN ? AND ?\n"
+             /* two teams, or two players of the plugin's player-based brackets */
+             "WHERE (a > 0 AND b > 0 OR a = 0 AND b = 0 AND pa > 0 AND pb > 0) AND at BETWEEN ? AND ?\n"
              "ORDER BY id_match\n"
              "LIMIT %s",
-             a, b, at, has(f, T, "status") ? " AND m.status NOT IN ('completed', 'forfeit')" : "", lim);
+             a, b, at, player_expr(f, 1), player_expr(f, 2),
+             has(f, T, "status") ? " AND m.status NOT IN ('completed', 'forfeit')" : "", lim);
     const char *params[2] = {from, to};
     mdb_result *r = query(f, sql, 2, params, err, sizeof err);
     if (!r) {

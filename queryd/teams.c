@@ -31,8 +31,9 @@ typedef struct {
 #define HISTORY_MAX "200"
 
 /* The recorded matches of team {1} (every "?" is the team's id, {2} the opponent or 0 for any), from the team's
- * side: its score first, its result. Only this forum's: mohstats_tournament_results is the database's, and another
- * forum's prefix in it has teams of the same ids (docs/tournaments.md). */
+ * side: its score first, its result; a bye is no match played: left out. Only this forum's:
+ * mohstats_tournament_results is the database's, and another forum's prefix in it has teams of the same ids
+ * (docs/tournaments.md). */
 // clang-format off
 #define HISTORY_SQL(where)                                                                                             \
     "SELECT r.id_match AS tournament_match_id, m.id_tournament, tr.name AS tournament_name, r.match_id,\n"          \
@@ -46,7 +47,7 @@ typedef struct {
     "JOIN {p}mohaa_tournament_matches AS m ON m.id_match = r.id_match\n"                                                \
     "LEFT JOIN {p}mohaa_tournaments AS tr ON tr.id_tournament = m.id_tournament\n"                                      \
     "LEFT JOIN {p}mohaa_teams AS o ON o.id_team = IF(r.id_team_a = ?, r.id_team_b, r.id_team_a)\n"                     \
-    "WHERE " where "\n"                                                                                                 \
+    "WHERE r.result <> 'bye' AND " where "\n"                                                                           \
     "ORDER BY r.ended_at DESC, r.id_match DESC\n"                                                                       \
     "LIMIT " HISTORY_MAX
 // clang-format on
@@ -280,6 +281,8 @@ static void tournament_build(qjob *j)
                                 *result                 ? "completed"
                                 : *row_str(r, "status") ? row_str(r, "status")
                                                         : "pending");
+        /* a bye: the one team advanced without a game (docs/tournaments.md) */
+        cJSON_AddBoolToObject(m, "bye", strcmp(result, "bye") == 0);
         const char *link = row_str(r, "linked_match_id");
         if (*link) {
             cJSON_AddStringToObject(m, "match_id", link);
@@ -414,8 +417,8 @@ static void tournament_start(qjob *j)
 
 /* ---- GET /stats/member/{id}/tournaments ---- */
 
-/* The recorded matches of the member's teams (this forum's bracket matches) that ended while they were in the team
- * (its stints: a member who left keeps the record of their time in it, and no more). */
+/* The recorded matches of the member's teams (this forum's bracket matches, byes left out) that ended while they
+ * were in the team (its stints: a member who left keeps the record of their time in it, and no more). */
 // clang-format off
 static const char member_record_sql[] =
     "SELECT DISTINCT tm.id_team, t.team_name, m.id_tournament, tr.name AS tournament_name,\n"
@@ -424,6 +427,7 @@ static const char member_record_sql[] =
     "            WHEN (r.result = 'a') = (r.id_team_a = tm.id_team) THEN 'win' ELSE 'loss' END AS result\n"
     "FROM (" STINTS_SQL("id_member") ") AS tm\n"
     "JOIN mohstats_tournament_results AS r ON (r.id_team_a = tm.id_team OR r.id_team_b = tm.id_team)\n"
+    "     AND r.result <> 'bye'\n"
     "     AND r.ended_at * 1000 >= tm.joined_ms AND (tm.left_ms = 0 OR r.ended_at * 1000 < tm.left_ms)\n"
     "LEFT JOIN {p}mohaa_teams AS t ON t.id_team = tm.id_team\n"
     "JOIN {p}mohaa_tournament_matches AS m ON m.id_match = r.id_match\n"

@@ -11,7 +11,9 @@
 # and member record answers, on every variant; team ratings written into the forum (members' ratings and membership
 # changing); a member who left: their games after leaving count for the team no more, those before still do (team
 # stats, member record); the bracket by round, with every team's name; no slot among the top players; a crash in the middle of a result's transaction; a link moved between achievd's
-# read and its commit.
+# read and its commit; byes (one team or player in a first-round match) advanced without a game, shown as byes and
+# in no team's record; the final's winner into the tournament (install_tournaments.sql's variant, v3), once through a
+# restart; a player-based (1v1) match linked automatically.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 export LC_ALL=C
@@ -58,13 +60,14 @@ metric() { curl -s "$ACHIEVD_URL/metrics" | awk -v m="$1" '$1 == m {print $2 + 0
 
 # --- the forum: members with GUIDs, teams, a tournament --------------------------------------------------------
 # Alpha: 301 302 (and 303, who joins after the games: not one of its players then); Bravo: 304 305; Charlie: 306;
-# Delta: 307. Each member's GUID is their number.
+# Delta: 307; 311 and 312 in no team (v2's duel). Each member's GUID is their number.
 NOW=$(date +%s)
 mdb_query "INSERT INTO smf_members (id_member, member_name, real_name) VALUES
     (301,'m301','m301'),(302,'m302','m302'),(303,'m303','m303'),(304,'m304','m304'),(305,'m305','m305'),
-    (306,'m306','m306'),(307,'m307','m307');
+    (306,'m306','m306'),(307,'m307','m307'),(311,'m311','m311'),(312,'m312','m312');
   INSERT INTO smf_mohaa_identities (id_member, player_guid, linked_at) VALUES
-    (301,'301',1),(302,'302',1),(303,'303',1),(304,'304',1),(305,'305',1),(306,'306',1),(307,'307',1);
+    (301,'301',1),(302,'302',1),(303,'303',1),(304,'304',1),(305,'305',1),(306,'306',1),(307,'307',1),(311,'311',1),
+    (312,'312',1);
   INSERT INTO smf_mohaa_teams (id_team, team_name, id_captain) VALUES
     (71,'Alpha',301),(72,'Bravo',304),(73,'Charlie',306),(74,'Delta',307);
   INSERT INTO smf_mohaa_team_members (id_team, id_member, role, joined_date, status) VALUES
@@ -260,9 +263,14 @@ check_eq "...with the names of teams that have not played in it yet" "Alpha-Brav
 # teams without draws; members without left_date.
 # v2: the plugin installers: id_team1/2, team1/2_score, id_winner, game_match_id, ENUM status; history with
 # opponent_name, id_tournament, team_score/opponent_score; teams with draws.
+# v3: install_tournaments.sql (smf-mohaa's brackets, tournaments with start_date and winner_id_team,
+# tournament_participants) beside install.sql's teams.
 # Each with its installer's tournaments table. Automatic links on each: v1's match 22 scheduled by match_date (no
 # status column), v2's 32 by scheduled_time (an ENUM status), 14 s before their games ended: each fits one game,
-# and its window closes 3 s from now. v2's 32 is match 2 of round 1: its winner goes into match 33's slot 2.
+# and its window closes 3 s from now. v2's 32 is match 2 of round 1: its winner goes into match 33's slot 2. v2's
+# duel cup (players): 34 (311 v 312) linked automatically too, 35 a bye (as the plugin creates one: completed, its
+# winner set), both winners advanced into the final 36. v3: two byes (25, 26) and the final 27 (its teams set by
+# hand: smf-mohaa advances nothing), whose result names the tournament's winner.
 mdb_query "CREATE TABLE v1_mohaa_identities LIKE smf_mohaa_identities;
   INSERT INTO v1_mohaa_identities SELECT * FROM smf_mohaa_identities;
   CREATE TABLE v1_members LIKE smf_members;
@@ -317,8 +325,22 @@ mdb_query "CREATE TABLE v1_mohaa_identities LIKE smf_mohaa_identities;
     id_player1 INT UNSIGNED NULL, id_player2 INT UNSIGNED NULL, team1_score INT DEFAULT 0, team2_score INT DEFAULT 0,
     id_winner INT UNSIGNED NULL, game_match_id VARCHAR(64) NULL,
     status ENUM('pending','scheduled','live','completed','forfeit') DEFAULT 'pending',
-    scheduled_time INT UNSIGNED NULL, completed_time INT UNSIGNED NULL);"
-for v in v1 v2; do
+    scheduled_time INT UNSIGNED NULL, completed_time INT UNSIGNED NULL);
+  CREATE TABLE v3_mohaa_identities LIKE smf_mohaa_identities;
+  INSERT INTO v3_mohaa_identities SELECT * FROM smf_mohaa_identities;
+  CREATE TABLE v3_members LIKE smf_members;
+  INSERT INTO v3_members SELECT * FROM smf_members;
+  CREATE TABLE v3_mohaa_teams LIKE v1_mohaa_teams;
+  CREATE TABLE v3_mohaa_team_members LIKE v1_mohaa_team_members;
+  CREATE TABLE v3_mohaa_team_matches LIKE v1_mohaa_team_matches;
+  CREATE TABLE v3_mohaa_tournaments (id_tournament INT UNSIGNED AUTO_INCREMENT PRIMARY KEY, name VARCHAR(255) NOT NULL,
+    description TEXT, status VARCHAR(20) DEFAULT 'open', format VARCHAR(20) DEFAULT 'single_elim',
+    start_date INT UNSIGNED DEFAULT 0, max_teams INT UNSIGNED DEFAULT 16, winner_id_team INT UNSIGNED DEFAULT 0);
+  CREATE TABLE v3_mohaa_tournament_participants (id_tournament INT UNSIGNED NOT NULL, id_team INT UNSIGNED NOT NULL,
+    seed INT UNSIGNED DEFAULT 0, registration_date INT UNSIGNED DEFAULT 0, status VARCHAR(20) DEFAULT 'pending',
+    PRIMARY KEY (id_tournament, id_team));
+  CREATE TABLE v3_mohaa_tournament_matches LIKE v1_mohaa_tournament_matches;"
+for v in v1 v2 v3; do
   mdb_query "INSERT INTO ${v}_mohaa_teams (id_team, team_name, id_captain) SELECT id_team, team_name, id_captain FROM smf_mohaa_teams;
     INSERT INTO ${v}_mohaa_team_members (id_team, id_member, role, joined_date, status)
       SELECT id_team, id_member, role, joined_date, status FROM smf_mohaa_team_members;
@@ -337,8 +359,19 @@ mdb_query "INSERT INTO v1_mohaa_tournaments (id_tournament, name) VALUES (6, 'Wi
     VALUES (51, 9, 2, 0, 71, 73), (52, 9, 1, 1, 73, 74), (53, 9, 1, 0, 71, 72);
   INSERT INTO v2_mohaa_tournament_matches (id_match, id_tournament, round_number, match_number, id_team1, id_team2)
     VALUES (61, 10, 2, 1, 71, 73), (62, 10, 1, 2, 73, 74), (63, 10, 1, 1, 71, 72);
-  INSERT INTO mohstats_tournament_links (id_match, match_id, source) VALUES (21, '$G1', 'forum'), (31, '$G5', 'forum')"
-for v in v1 v2; do
+  INSERT INTO v2_mohaa_tournaments (id_tournament, name) VALUES (11, 'Duel Cup');
+  INSERT INTO v2_mohaa_tournament_matches (id_match, id_tournament, round_number, match_number, id_player1, id_player2,
+    status, id_winner) VALUES (35, 11, 1, 2, 301, NULL, 'completed', 301), (36, 11, 2, 1, NULL, NULL, 'pending', NULL);
+  INSERT INTO v3_mohaa_tournaments (id_tournament, name) VALUES (6, 'Winter Cup');
+  INSERT INTO v3_mohaa_tournament_matches (id_match, id_tournament, \`round\`, id_team_a, id_team_b)
+    VALUES (25, 6, 1, 71, 0), (26, 6, 1, 0, 72), (27, 6, 2, 71, 72);
+  INSERT INTO mohstats_tournament_links (id_match, match_id, source) VALUES (21, '$G1', 'forum'), (31, '$G5', 'forum'),
+    (27, '$G1', 'forum');
+  INSERT INTO smf_mohaa_tournaments (id_tournament, name) VALUES (20, 'Summer Cup');
+  INSERT INTO smf_mohaa_tournament_matches (id_match, id_tournament, round_number, match_number, id_team1, id_team2,
+    status, id_winner) VALUES (101, 20, 1, 1, 71, NULL, 'pending', NULL), (102, 20, 1, 2, 72, NULL, 'completed', 72),
+    (103, 20, 2, 1, NULL, NULL, 'pending', NULL)"
+for v in v1 v2 v3; do
   port=$(free_port)
   SMF_DB_PREFIX=${v}_ ACHIEVD_GROUP=achievd_$v ACHIEVD_URL=http://127.0.0.1:$port \
     "$MOHSTATS_BIN_DIR/achievd" >"$STACK_DIR/logs/achievd_$v.log" 2>&1 &
@@ -353,7 +386,9 @@ AT_V1=$(date +%s)
 GV1=$(game t7_gv1 "301 302" "304 305" allies 1 0)
 AT_V2=$(date +%s)
 GV2=$(game t7_gv2 "306" "307" axis 0 2)
-check "games v1 and v2 are in ClickHouse" test -n "$GV1" -a -n "$GV2"
+AT_V3=$(date +%s)
+GV3=$(game t7_gv3 "311" "312" axis 0 1)
+check "games v1, v2 and v2's duel are in ClickHouse" test -n "$GV1" -a -n "$GV2" -a -n "$GV3"
 schedule_for() {
   local late=$(($(date +%s) - 14))
   echo $((late > $1 + 14 ? $1 + 14 : (late > $1 ? late : $1)))
@@ -361,7 +396,9 @@ schedule_for() {
 mdb_query "INSERT INTO v1_mohaa_tournament_matches (id_match, id_tournament, id_team_a, id_team_b, match_date)
     VALUES (22, 6, 71, 72, $(schedule_for "$AT_V1"));
   INSERT INTO v2_mohaa_tournament_matches (id_match, id_tournament, round_number, match_number, id_team1, id_team2,
-    status, scheduled_time) VALUES (32, 7, 1, 2, 73, 74, 'scheduled', $(schedule_for "$AT_V2")), (33, 7, 2, 1, 71, NULL, 'pending', NULL)"
+    status, scheduled_time) VALUES (32, 7, 1, 2, 73, 74, 'scheduled', $(schedule_for "$AT_V2")), (33, 7, 2, 1, 71, NULL, 'pending', NULL);
+  INSERT INTO v2_mohaa_tournament_matches (id_match, id_tournament, round_number, match_number, id_player1, id_player2,
+    status, scheduled_time) VALUES (34, 11, 1, 1, 311, 312, 'scheduled', $(schedule_for "$AT_V3"))"
 check "v1 (install.sql): recorded" retry 30 eval '[ "$(mdb_query "SELECT winner_id FROM v1_mohaa_tournament_matches WHERE id_match = 21")" = 71 ]'
 check "v1: match 22 linked to game v1 automatically (match_date)" retry 30 eval \
   '[ "$(mdb_query "SELECT CONCAT(match_id, \" \", source) FROM mohstats_tournament_links WHERE id_match = 22")" = "$GV1 auto" ]'
@@ -383,17 +420,59 @@ check_eq "v2: a draw (31), no winner; Delta won 32 2-0; the games linked; histor
     mdb_query "SELECT id_team, wins, losses, draws FROM v2_mohaa_teams WHERE id_team IN (73, 74) ORDER BY id_team" | tr '\t' ' ' | tr '\n' ';')"
 check_eq "v2: Delta, winner of match 2 of round 1, goes into match 33's slot 2 (slot 1 kept)" "71 74" \
   "$(mdb_query "SELECT id_team1, id_team2 FROM v2_mohaa_tournament_matches WHERE id_match = 33" | tr '\t' ' ')"
-check "v1 and v2: the same team ratings" retry 20 eval \
-  '[ "$(ratings v1_)|$(ratings v2_)" = "71 1280;72 800;73 1000;74 1000;|71 1280;72 800;73 1000;74 1000;" ]'
-kill -TERM "$PID_v1" "$PID_v2"
-wait "$PID_v1" "$PID_v2" 2>/dev/null
+check "v1, v2 and v3: the same team ratings" retry 20 eval \
+  '[ "$(ratings v1_)|$(ratings v2_)|$(ratings v3_)" = "71 1280;72 800;73 1000;74 1000;|71 1280;72 800;73 1000;74 1000;|71 1280;72 800;73 1000;74 1000;" ]'
+# Byes: a first-round match with one team (or player) advances it without a game, recorded once, never linked.
+check "v2: the duel 34 (311 v 312) linked to its game automatically" retry 30 eval \
+  '[ "$(mdb_query "SELECT CONCAT(match_id, \" \", source) FROM mohstats_tournament_links WHERE id_match = 34")" = "$GV3 auto" ]'
+check "...recorded, and the bye 35 too" retry 20 eval \
+  '[ "$(mdb_query "SELECT COUNT(*) FROM mohstats_tournament_results WHERE id_match IN (34, 35)")" = 2 ]'
+check_eq "v2: 312 won the duel 1-0; 301's bye: no game, marked a bye; the final 36 is 312 (from 34) v 301 (from 35)" \
+  "312 0 1 completed $GV3;301 completed NULL;34 b $GV3;35 bye ;312 301;" \
+  "$(mdb_query "SELECT id_winner, team1_score, team2_score, status, game_match_id FROM v2_mohaa_tournament_matches WHERE id_match = 34" | tr '\t' ' ' | tr '\n' ';')$(
+    mdb_query "SELECT id_winner, status, IFNULL(game_match_id, 'NULL') FROM v2_mohaa_tournament_matches WHERE id_match = 35" | tr '\t' ' ' | tr '\n' ';')$(
+    mdb_query "SELECT id_match, result, match_id FROM mohstats_tournament_results WHERE id_match IN (34, 35) ORDER BY id_match" | tr '\t' ' ' | tr '\n' ';')$(
+    mdb_query "SELECT id_player1, id_player2 FROM v2_mohaa_tournament_matches WHERE id_match = 36" | tr '\t' ' ' | tr '\n' ';')"
+check "smf_: the byes 101 and 102 recorded" retry 20 eval \
+  '[ "$(mdb_query "SELECT GROUP_CONCAT(result) FROM mohstats_tournament_results WHERE id_match IN (101, 102)")" = "bye,bye" ]'
+check_eq "...each team advanced into the final 103 (by match number); no history, no totals; not linked" \
+  "71 completed;72 completed;71 72;71 1 1 0;72 1 1 0;0" \
+  "$(mdb_query "SELECT id_winner, status FROM smf_mohaa_tournament_matches WHERE id_match IN (101, 102) ORDER BY id_match" | tr '\t' ' ' | tr '\n' ';')$(
+    mdb_query "SELECT id_team1, id_team2 FROM smf_mohaa_tournament_matches WHERE id_match = 103" | tr '\t' ' ' | tr '\n' ';')$(
+    totals smf_ draws)$(mdb_query "SELECT COUNT(*) FROM smf_mohaa_team_matches WHERE match_date = 0 OR id_opponent = 0")"
+check "v3 (install_tournaments.sql): the final 27 recorded" retry 20 eval \
+  '[ "$(mdb_query "SELECT COUNT(*) FROM mohstats_tournament_results WHERE id_match IN (25, 26, 27)")" = 3 ]'
+check_eq "...Alpha won it 5-3, the byes' winners set; the tournament's winner is Alpha, and it is completed" \
+  "71 0 0;72 0 0;71 5 3;71 completed" \
+  "$(mdb_query "SELECT winner_id, score_a, score_b FROM v3_mohaa_tournament_matches WHERE id_match IN (25, 26, 27) ORDER BY id_match" | tr '\t' ' ' | tr '\n' ';')$(
+    mdb_query "SELECT winner_id_team, status FROM v3_mohaa_tournaments WHERE id_tournament = 6" | tr '\t' ' ')"
+# Exactly once through a restart: the forum's admin reopens the tournament and clears the winners and a rating by
+# hand; a restarted achievd rates the team again (a whole poll) and writes none of the rest again.
+mdb_query "UPDATE v3_mohaa_tournaments SET status = 'active', winner_id_team = 0 WHERE id_tournament = 6;
+  UPDATE v3_mohaa_tournament_matches SET winner_id = 0 WHERE id_match IN (25, 27);
+  UPDATE v3_mohaa_teams SET rating = 1 WHERE id_team = 71"
+kill -KILL "$PID_v3"
+wait "$PID_v3" 2>/dev/null
+port=$(free_port)
+SMF_DB_PREFIX=v3_ ACHIEVD_GROUP=achievd_v3 ACHIEVD_URL=http://127.0.0.1:$port \
+  "$MOHSTATS_BIN_DIR/achievd" >"$STACK_DIR/logs/achievd_v3_again.log" 2>&1 &
+PID_v3=$!
+check "v3: the restarted achievd has polled (Alpha's rating written again)" retry 20 eval \
+  '[ "$(mdb_query "SELECT rating FROM v3_mohaa_teams WHERE id_team = 71")" = 1280 ]'
+check_eq "...and wrote no result, bye or winner again" "active 0;0;0;3" \
+  "$(mdb_query "SELECT status, winner_id_team FROM v3_mohaa_tournaments WHERE id_tournament = 6" | tr '\t' ' ');$(
+    mdb_query "SELECT SUM(winner_id) FROM v3_mohaa_tournament_matches WHERE id_match IN (25, 27)");$(
+    curl -s "http://127.0.0.1:$port/metrics" | awk '$1 == "achievd_tournament_results_recorded" {print $2 + 0}');$(
+    mdb_query "SELECT COUNT(*) FROM mohstats_tournament_results WHERE id_match IN (25, 26, 27)")"
+kill -TERM "$PID_v1" "$PID_v2" "$PID_v3"
+wait "$PID_v1" "$PID_v2" "$PID_v3" 2>/dev/null
 
 # queryd on each variant, with a cache of its own (an answer's key does not name the prefix): the same answers as
 # on this schema for the same facts. v1's match 21 is this schema's 11 (Bravo v Alpha, game 1), v2's 31 is its 14
 # (Charlie v Delta, game 5's draw).
 declare -A VAPI VPID
 db=1
-for v in v1 v2; do
+for v in v1 v2 v3; do
   port=$(free_port)
   SMF_DB_PREFIX=${v}_ QUERYD_URL=http://127.0.0.1:$port QUERY_BOARD_WARM=0 CACHE_REDIS_URL=${CACHE_REDIS_URL%/*}/$db \
     "$MOHSTATS_BIN_DIR/queryd" >"$STACK_DIR/logs/queryd_$v.log" 2>&1 &
@@ -433,8 +512,17 @@ check_eq "v1 (install.sql's tournaments) and v2 (the plugin's): tournaments 6 an
   "Winter Cup|Winter Cup number" \
   "$(qv v1 tournament/6 | jq -r .tournament.name)|$(qv v2 tournament/7 | jq -r '"\(.tournament.name) \(.tournament.registration_start | type)"')"
 check_eq "v1: team 71's rating as its forum column" 1280 "$(qv v1 team/71/rating | jq -r .forum_rating)"
-kill -TERM "${VPID[v1]}" "${VPID[v2]}"
-wait "${VPID[v1]}" "${VPID[v2]}" 2>/dev/null
+byes() { jq -r '[.bracket[].matches[] | "\(.tournament_match_id) \(.bye) \(.status) \(.winner_id) \(.match_id)"] | join("|")'; }
+check_eq "the Summer Cup's bracket: 101 and 102 byes, completed, no game; the final 103 between their teams" \
+  "101 true completed 71 null|102 true completed 72 null|103 false pending 0 null" "$(q tournament/20 | byes)"
+check_eq "v3: tournament 6's byes and final (install_tournaments.sql's names)" \
+  "25 true completed 0 null|26 true completed 72 null|27 false completed 0 $G1" "$(qv v3 tournament/6 | byes)"
+check_eq "v3: a bye is no match played: team 71's history and member 301's record hold the final alone" "1 27 1" \
+  "$(qv v3 team/71/matches | jq -r '"\(.played) \(.matches[0].tournament_match_id)"') $(qv v3 member/301/tournaments | jq -r .played)"
+check_eq "v2: the duel cup's bye, by its player" "34 false completed 312 $GV3|35 true completed 301 null|36 false pending 0 null" \
+  "$(qv v2 tournament/11 | byes)"
+kill -TERM "${VPID[v1]}" "${VPID[v2]}" "${VPID[v3]}"
+wait "${VPID[v1]}" "${VPID[v2]}" "${VPID[v3]}" 2>/dev/null
 
 # --- a crash in the middle of a result's transaction -------------------------------------------------------------
 # Another session holds Bravo's row, so achievd's transaction for match 15 (Alpha v Bravo) stops at Bravo's totals,
