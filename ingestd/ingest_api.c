@@ -518,6 +518,12 @@ uint64_t ingest_api_budget_wait_ms(ingest_api *api, const char *server_id, size_
     return retry_ms;
 }
 
+uint64_t ingest_api_budget_drain_ms(const ingest_api *api, size_t bytes)
+{
+    size_t rate = api->budgets ? api->limits.server_bytes_per_s : 0;
+    return rate ? (uint64_t)((double)bytes * 1000.0 / (double)rate) : 0;
+}
+
 /* Whether j must wait (budget_refusal); if so j is answered 429 with Retry-After, otherwise its body is charged to
  * the budgets. The charge is the body as received, before it is parsed, so that a refused body costs no parse, no
  * Redis and no ClickHouse. */

@@ -60,5 +60,7 @@ int ingest_api_submit(ingest_api *api, const char *server_id, const ingest_submi
 /* How long a batch of len bytes from server_id must wait before its budgets let it through (0: it would pass now,
  * ingest_api_submit would not answer 429): for a transport that holds a batch back rather than refuse it. */
 uint64_t ingest_api_budget_wait_ms(ingest_api *api, const char *server_id, size_t len);
+/* How long a server's budget takes to pass bytes more, at INGEST_SERVER_BYTES_PER_S, in ms (0 without budgets). */
+uint64_t ingest_api_budget_drain_ms(const ingest_api *api, size_t bytes);
 
 #endif

@@ -44,6 +44,10 @@ const config_var mqtt_ingest_config_vars[] = {
     {"MQTT_MAX_IN_FLIGHT", "1000",
      "messages read but not stored yet, at most (up to 65535): the broker sends no more until ingestd has "
      "acknowledged some, and queues them"},
+    {"MQTT_HOLD_MAX_MS", "10000",
+     "the longest a message of a server over its byte budget waits, unacknowledged, to be stored as the budget "
+     "allows; a message that would wait longer is refused (counted as over_budget), as over HTTP: held messages "
+     "hold back the acknowledgement of every later message, of every server"},
     {"MQTT_ACCOUNTS_FILE", "",
      "where ingestd writes the active game servers' ids and token hashes for the broker's plugin (empty: not "
      "written; one ingestd writing it is enough)"},
@@ -439,13 +443,14 @@ mqtt_ingest *mqtt_ingest_new(uv_loop_t *loop, ingest_api *api, const broker_acco
         return NULL;
     char id_setting[256], hostname[128] = "localhost";
     url_parts u;
-    int max_in_flight = 0, session_expiry_s = 0;
+    int max_in_flight = 0, session_expiry_s = 0, hold_max_ms = 0;
     bool url_ok = url_parse(url, 1883, &u) == 0 && strcmp(u.scheme, "mqtt") == 0 && u.user[0] && u.host[0];
     if (!url_ok)
         log_error("MQTT_URL must be mqtt://USER:PASSWORD@HOST:PORT (ingestd's user on the broker)");
     /* The broker's Receive Maximum is two bytes. */
     if (!url_ok || config_get_int_in("MQTT_MAX_IN_FLIGHT", 1, 65535, &max_in_flight) != 0 ||
-        config_get_int_in("MQTT_SESSION_EXPIRY_S", 60, 2147483647 - DEDUPE_MARGIN_S, &session_expiry_s) != 0) {
+        config_get_int_in("MQTT_SESSION_EXPIRY_S", 60, 2147483647 - DEDUPE_MARGIN_S, &session_expiry_s) != 0 ||
+        config_get_int_in("MQTT_HOLD_MAX_MS", 0, 3600000, &hold_max_ms) != 0) {
         *err = -EINVAL;
         return NULL;
     }
@@ -460,6 +465,7 @@ mqtt_ingest *mqtt_ingest_new(uv_loop_t *loop, ingest_api *api, const broker_acco
     m->port = u.port;
     m->max_in_flight = (unsigned)max_in_flight;
     m->session_expiry_s = (uint32_t)session_expiry_s;
+    m->hold_max_ms = (uint64_t)hold_max_ms;
     snprintf(id_setting, sizeof id_setting, "%s", config_get("MQTT_CLIENT_ID"));
     gethostname(hostname, sizeof hostname - 1);
     char *at = strstr(id_setting, "{host}");
@@ -590,6 +596,6 @@ void mqtt_ingest_free(mqtt_ingest *m)
         m->head = next;
     }
     mqtt_reader_close(&m->reader);
-    hashmap_free(m->held_servers, NULL);
+    hashmap_free(m->held_servers, free);
     free(m);
 }

@@ -49,14 +49,29 @@
 
 /* Add delta to the count of server_id's held messages (best effort: with no memory a later message of the server
  * may be submitted before a held one). */
-static void held_servers_add(mqtt_ingest *m, const char *server_id, int delta)
+static void held_servers_add(mqtt_ingest *m, const char *server_id, int delta, size_t bytes)
 {
     size_t len = strlen(server_id);
-    uintptr_t n = (uintptr_t)hashmap_get(m->held_servers, server_id, len) + (uintptr_t)(intptr_t)delta;
-    if (n == 0)
-        hashmap_remove(m->held_servers, server_id, len);
-    else
-        hashmap_put(m->held_servers, server_id, len, (void *)n, NULL);
+    held_server *h = hashmap_get(m->held_servers, server_id, len);
+    if (!h) {
+        if (delta < 0)
+            return;
+        if (!(h = calloc(1, sizeof *h)) || hashmap_put(m->held_servers, server_id, len, h, NULL) != 0) {
+            /* Not counted: the server's next message is not held behind this one, and its hold is not bounded by
+             * it. Rare (no memory) and harmless for the order: release_held walks the messages in order. */
+            free(h);
+            return;
+        }
+    }
+    if (delta > 0) {
+        h->messages++;
+        h->bytes += bytes;
+    } else {
+        h->messages--;
+        h->bytes -= bytes < h->bytes ? bytes : h->bytes;
+    }
+    if (h->messages == 0)
+        free(hashmap_remove(m->held_servers, server_id, len));
 }
 
 /* Give up every held message: not acknowledged, the broker sends them again on the next connection. They leave
@@ -66,7 +81,7 @@ void mqtt_drop_held(mqtt_ingest *m)
     for (mqtt_message *msg = m->head; msg && m->held; msg = msg->next) {
         if (!msg->held)
             continue;
-        held_servers_add(m, msg->server_id, -1);
+        held_servers_add(m, msg->server_id, -1, msg->payload_len);
         free(msg->payload);
         msg->payload = NULL;
         msg->held = false;
@@ -251,7 +266,7 @@ static void hold(mqtt_ingest *m, mqtt_message *msg, const mqtt_publish *p, uint6
     msg->payload_len = p->payload_len;
     msg->held = true;
     m->held++;
-    held_servers_add(m, msg->server_id, 1);
+    held_servers_add(m, msg->server_id, 1, msg->payload_len);
     metric_inc(m->held_total);
     if (wait_ms)
         arm_budget_timer(m, wait_ms);
@@ -289,7 +304,7 @@ static void release_held(mqtt_ingest *m)
         msg->payload = NULL;
         msg->held = false;
         m->held--;
-        held_servers_add(m, msg->server_id, -1);
+        held_servers_add(m, msg->server_id, -1, msg->payload_len);
         submit(m, msg, payload, msg->payload_len);
         free(payload);
     }
@@ -330,6 +345,19 @@ void mqtt_on_message(mqtt_ingest *m, const mqtt_publish *p)
         drop(m, p, "unknown_or_revoked_server", "no active server has this id (revoked, or never registered)");
         return;
     }
+    /* PUBACKs go in the order the messages came, so a held message also holds back the acknowledgement of every
+     * later message, of every server, and with MQTT_MAX_IN_FLIGHT of them unacknowledged the broker sends no more:
+     * one server over its budget would stall all of them for as long as its hold lasts. So a message its server's
+     * budget would let through only after MQTT_HOLD_MAX_MS (the server's held bytes ahead of it, at the budget's
+     * rate) is refused as over HTTP (429): counted, acknowledged, not retried. */
+    const held_server *h = hashmap_get(m->held_servers, id, strlen(id));
+    uint64_t wait = ingest_api_budget_wait_ms(m->api, id, p->payload_len);
+    if ((h || wait) && wait + ingest_api_budget_drain_ms(m->api, h ? h->bytes : 0) > m->hold_max_ms) {
+        drop(m, p, "over_budget",
+             "its server is over its byte budget (INGEST_SERVER_BYTES_PER_S, INGEST_SERVER_BURST_BYTES) for longer "
+             "than MQTT_HOLD_MAX_MS");
+        return;
+    }
     if (p->dup)
         metric_inc(m->redelivered);
     mqtt_message *msg = message_queue(m, p->packet_id, /* done= */ false);
@@ -341,9 +369,7 @@ void mqtt_on_message(mqtt_ingest *m, const mqtt_publish *p)
     snprintf(msg->server_id, sizeof msg->server_id, "%s", id);
     batch_id_of(m, p, msg->batch_id);
     msg->maybe_duplicate = p->dup;
-    uint64_t wait = 0;
-    if (hashmap_get(m->held_servers, id, strlen(id)) ||
-        (wait = ingest_api_budget_wait_ms(m->api, id, p->payload_len)) > 0)
+    if (h || wait)
         hold(m, msg, p, wait);
     else
         submit(m, msg, (const char *)p->payload, p->payload_len);

@@ -43,6 +43,12 @@ struct mqtt_message {
     size_t payload_len;
 };
 
+/* A server's held messages: how many, and their bytes (what its budget must pass before the next one). */
+typedef struct {
+    unsigned messages;
+    size_t bytes;
+} held_server;
+
 struct mqtt_ingest {
     uv_loop_t *loop;
     ingest_api *api;
@@ -54,7 +60,8 @@ struct mqtt_ingest {
      * held too, so that a server's messages are stored in order), the timer that submits them, and whether that
      * is under way (acknowledge_done then waits, so that no message is freed under the walk). */
     unsigned held;
-    hashmap *held_servers;
+    hashmap *held_servers; /* server id -> held_server */
+    uint64_t hold_max_ms;  /* MQTT_HOLD_MAX_MS */
     uv_timer_t budget_timer;
     bool releasing;
     /* The connection: its TCP handle while it has one (freed by its close callback), and its state. */

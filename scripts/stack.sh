@@ -676,6 +676,10 @@ queue_qos0_messages true
 # persistence file, which autosave rewrites: size the broker's memory and disk for the bytes.
 max_queued_bytes 536870912
 max_queued_messages 1000000
+# A message over 2 MiB is refused by the broker (it disconnects the publisher): twice what an HTTP body may be, so
+# that ingestd still counts those over 1 MiB as too_large, and small enough that one server cannot fill the queue
+# above with a few huge messages.
+max_packet_size 2097152
 # ingestd asks for a session that expires (MQTT_SESSION_EXPIRY_S, a day); this bounds a session that never would
 # (an MQTT 3 client's, or one asking for never): an abandoned session keeps taking a share of the messages.
 persistent_client_expiration 7d
