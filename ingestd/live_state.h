@@ -20,7 +20,7 @@ typedef struct live_server live_server;
 
 /* The live state's clock: how often it publishes and ages servers, and how long a quiet server lasts. */
 typedef struct {
-    uint64_t tick_ms;        /* publish changed servers, unlist and forget quiet ones this often */
+    uint64_t tick_ms;        /* publish changed servers, unlist and forget quiet ones this often (0: a second) */
     uint64_t ttl_ms;         /* LIVE_TTL_MS: a server quiet this long leaves the live view */
     uint64_t session_ttl_ms; /* SESSION_MAP_TTL_S: a server quiet this long has its sessions' maps forgotten */
 } live_state_timing;
