@@ -13,13 +13,13 @@
 #include "dead_letter.h"
 #include "erase.h"
 #include "export.h"
+#include "game_server.h"
 #include "hide.h"
 #include "log.h"
 #include "mariadb.h"
 #include "merge.h"
 #include "rebuild.h"
 #include "retention.h"
-#include "server.h"
 #include "stream_entry.h"
 
 static const config_var admin_vars[] = {
@@ -226,9 +226,9 @@ int main(int argc, char **argv)
         return cmd_retention(&a, argc - i, argv + i);
     bool server = argc - i == 3 && !strcmp(argv[i + 1], "--server");
     if (server && (!strcmp(argv[i], "hide") || !strcmp(argv[i], "unhide")))
-        return server_hide(&a, argv[i + 2], /* hidden= */ !strcmp(argv[i], "hide")) ? 1 : 0;
+        return game_server_hide(&a, argv[i + 2], /* hidden= */ !strcmp(argv[i], "hide")) ? 1 : 0;
     if (server && !strcmp(argv[i], "ban"))
-        return server_ban(&a, argv[i + 2]) ? 1 : 0;
+        return game_server_ban(&a, argv[i + 2]) ? 1 : 0;
     if (!strcmp(argv[i], "export") || !strcmp(argv[i], "erase") || !strcmp(argv[i], "hide") ||
         !strcmp(argv[i], "unhide")) {
         if (mdb_smf_prefix(smf_prefix, sizeof smf_prefix))

@@ -112,14 +112,14 @@ static uint64_t wall_ms(void)
     return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
 }
 
-static void ingest_request_free(ingest_request *j)
+static void ingest_request_free(ingest_request *ir)
 {
-    unverified_bodies_release(j->api->unverified, j->unverified);
-    batch_free(&j->parsed);
-    free(j->summaries);
-    bytebuf_free(&j->rows);
-    free(j->owned_body);
-    free(j);
+    unverified_bodies_release(ir->api->unverified, ir->unverified);
+    batch_free(&ir->parsed);
+    free(ir->summaries);
+    bytebuf_free(&ir->rows);
+    free(ir->owned_body);
+    free(ir);
 }
 
 /* Count a refusal by reason and say why in the log (never the token): at most a line a second per reason, with
@@ -138,74 +138,74 @@ static void reason_note(reject_reason *reason, const char *ip, const char *serve
 }
 
 /* Answer a rejected request, count it by reason, and say why in the log. */
-static void reject(ingest_request *j, reject_reason *reason, int status, const char *message)
+static void reject(ingest_request *ir, reject_reason *reason, int status, const char *message)
 {
-    if (j->req) {
-        reason_note(reason, client_ip(j->req), j->server_id, status, message);
-        http_respond_error(j->req, status, message);
+    if (ir->req) {
+        reason_note(reason, client_ip(ir->req), ir->server_id, status, message);
+        http_respond_error(ir->req, status, message);
     } else {
-        reason_note(reason, j->origin, j->server_id, status, message);
-        j->done(status, reason->name, message, j->done_arg);
+        reason_note(reason, ir->origin, ir->server_id, status, message);
+        ir->done(status, reason->name, message, ir->done_arg);
     }
-    ingest_request_free(j);
+    ingest_request_free(ir);
 }
 
 /* Answer 202 for a batch of nevents events that is stored (or was empty). */
-static void answer_stored(ingest_request *j, uint32_t nevents)
+static void answer_stored(ingest_request *ir, uint32_t nevents)
 {
-    if (!j->req) {
-        j->done(202, NULL, "accepted", j->done_arg);
+    if (!ir->req) {
+        ir->done(202, NULL, "accepted", ir->done_arg);
         return;
     }
     char body[64];
     int n = snprintf(body, sizeof body, "{\"status\":\"accepted\",\"processed\":%u}", nevents);
-    http_respond(j->req, 202, "application/json", body, (size_t)n);
+    http_respond(ir->req, 202, "application/json", body, (size_t)n);
 }
 
 /* The batch is durable: account it in the live state and answer 202. */
-static void accepted(ingest_request *j, bool spooled)
+static void accepted(ingest_request *ir, bool spooled)
 {
-    ingest_api *api = j->api;
-    live_server *s = live_state_server(api->live, j->server_id);
+    ingest_api *api = ir->api;
+    live_server *s = live_state_server(api->live, ir->server_id);
     if (s)
-        for (size_t i = 0; i < j->sb.nevents; i++)
-            live_server_observe(s, &j->summaries[i], j->received_ms);
-    server_activity_batch_accepted(api->activity, j->server_id);
-    metric_add(api->events_accepted, j->sb.nevents);
+        for (size_t i = 0; i < ir->sb.nevents; i++)
+            live_server_observe(s, &ir->summaries[i], ir->received_ms);
+    server_activity_batch_accepted(api->activity, ir->server_id);
+    metric_add(api->events_accepted, ir->sb.nevents);
     metric_inc(spooled ? api->batches_spooled : api->batches_accepted);
-    metric_observe(api->latency, (double)(uv_hrtime() - j->start_ns) / 1e9);
-    answer_stored(j, j->sb.nevents);
-    ingest_request_free(j);
+    metric_observe(api->latency, (double)(uv_hrtime() - ir->start_ns) / 1e9);
+    answer_stored(ir, ir->sb.nevents);
+    ingest_request_free(ir);
 }
 
 /* The spool fsync'd the batch (or failed). */
 static void on_spooled(int err, void *arg)
 {
-    ingest_request *j = arg;
+    ingest_request *ir = arg;
     if (err == -ENOSPC) {
         /* The spool logs this once; a line per batch would flood the log for as long as Redis is away. */
-        reject(j, &j->api->rej_storage, 503,
+        reject(ir, &ir->api->rej_storage, 503,
                "Could not store the batch: the stream is unreachable and the spool is full; "
                "try again");
         return;
     }
     if (err) {
-        log_error("batch %s could not be stored in Redis nor in the spool: %s", j->sb.batch_id, uv_strerror(err));
-        reject(j, &j->api->rej_storage, 503, "Could not store the batch; try again");
+        log_error("batch %s could not be stored in Redis nor in the spool: %s", ir->sb.batch_id, uv_strerror(err));
+        reject(ir, &ir->api->rej_storage, 503, "Could not store the batch; try again");
         return;
     }
-    accepted(j, true);
+    accepted(ir, true);
 }
 
 /* Redis is unreachable or failed: keep the batch in the local spool instead. */
-static void spool_batch(ingest_request *j)
+static void spool_batch(ingest_request *ir)
 {
-    int rc = spool_append(j->api->spool, &j->sb, on_spooled, j);
+    int rc = spool_append(ir->api->spool, &ir->sb, on_spooled, ir);
     if (rc != 0)
-        on_spooled(rc, j);
+        on_spooled(rc, ir);
 }
 
-/* Which connection j's batch is appended on. Redis runs the commands of one connection in the order they were
+/* Which connection ir's batch is appended on. Redis runs the commands of one connection in the order they were
  * sent, and interleaves connections: with one connection, a tracker's batch of a few KB waited behind every
  * maximal body pipelined before it, each XADD fsynced in turn (appendfsync always, and the 202 only after it):
  * 0.5 s under a flood of 20 clients (tests/bench/ingest_flood_bench.sh). Large batches go on a connection of their
@@ -215,74 +215,74 @@ static void spool_batch(ingest_request *j)
  * stream order; ingest_batch keeps the render order). Across two connections Redis gives no order, so while a
  * server has XADDs in flight on one lane, its next batch goes on that lane too, whatever its size; a lane that is
  * not connected means the spool, as with one connection. Returns NULL for the spool. */
-static redis_client *append_lane_for(ingest_request *j)
+static redis_client *append_lane_for(ingest_request *ir)
 {
-    ingest_api *api = j->api;
-    const lane_hold *h = hashmap_get(api->lane_holds, j->server_id, strlen(j->server_id));
+    ingest_api *api = ir->api;
+    const lane_hold *h = hashmap_get(api->lane_holds, ir->server_id, strlen(ir->server_id));
     redis_client *lane = h                                         ? h->lane
-                         : j->sb.rows_len < BULK_LANE_ROWS_BYTES   ? api->redis
+                         : ir->sb.rows_len < BULK_LANE_ROWS_BYTES  ? api->redis
                          : redis_client_connected(api->bulk_redis) ? api->bulk_redis
                                                                    : api->redis;
     return redis_client_connected(lane) ? lane : NULL;
 }
 
-/* j's XADD was queued on lane: the server's next batches follow it there until it is answered. */
-static int lane_hold_take(ingest_request *j, redis_client *lane)
+/* ir's XADD was queued on lane: the server's next batches follow it there until it is answered. */
+static int lane_hold_take(ingest_request *ir, redis_client *lane)
 {
-    ingest_api *api = j->api;
-    size_t len = strlen(j->server_id);
-    lane_hold *h = hashmap_get(api->lane_holds, j->server_id, len);
+    ingest_api *api = ir->api;
+    size_t len = strlen(ir->server_id);
+    lane_hold *h = hashmap_get(api->lane_holds, ir->server_id, len);
     if (!h) {
-        if (!(h = calloc(1, sizeof *h)) || hashmap_put(api->lane_holds, j->server_id, len, h, NULL) != 0) {
+        if (!(h = calloc(1, sizeof *h)) || hashmap_put(api->lane_holds, ir->server_id, len, h, NULL) != 0) {
             free(h);
             return -ENOMEM;
         }
         h->lane = lane;
     }
     h->in_flight++;
-    j->lane = lane;
+    ir->lane = lane;
     return 0;
 }
 
-/* j's XADD was answered (or lost): the server's hold on its lane ends with its last XADD in flight. */
-static void lane_release(ingest_request *j)
+/* ir's XADD was answered (or lost): the server's hold on its lane ends with its last XADD in flight. */
+static void lane_release(ingest_request *ir)
 {
-    if (!j->lane)
+    if (!ir->lane)
         return;
-    j->lane = NULL;
-    size_t len = strlen(j->server_id);
-    lane_hold *h = hashmap_get(j->api->lane_holds, j->server_id, len);
+    ir->lane = NULL;
+    size_t len = strlen(ir->server_id);
+    lane_hold *h = hashmap_get(ir->api->lane_holds, ir->server_id, len);
     if (h && --h->in_flight == 0)
-        free(hashmap_remove(j->api->lane_holds, j->server_id, len));
+        free(hashmap_remove(ir->api->lane_holds, ir->server_id, len));
 }
 
 static void on_xadd(redis_client *c, struct redisReply *reply, const char *err, void *arg);
 
-/* Queue the XADD of j's batch on its lane, or spool it. */
-static void append_batch(ingest_request *j)
+/* Queue the XADD of ir's batch on its lane, or spool it. */
+static void append_batch(ingest_request *ir)
 {
-    redis_client *lane = append_lane_for(j);
-    if (!lane || lane_hold_take(j, lane) != 0) {
-        spool_batch(j);
+    redis_client *lane = append_lane_for(ir);
+    if (!lane || lane_hold_take(ir, lane) != 0) {
+        spool_batch(ir);
         return;
     }
-    if (stream_append(lane, j->api->stream_key, &j->sb, on_xadd, j) != 0) {
-        lane_release(j);
-        spool_batch(j);
+    if (stream_append(lane, ir->api->stream_key, &ir->sb, on_xadd, ir) != 0) {
+        lane_release(ir);
+        spool_batch(ir);
     }
 }
 
 /* Redis answered the XADD. Only a stream entry id means the batch is stored (AOF, fsync always). */
 static void on_xadd(redis_client *c, struct redisReply *reply, const char *err, void *arg)
 {
-    ingest_request *j = arg;
+    ingest_request *ir = arg;
     (void)c;
-    lane_release(j);
+    lane_release(ir);
     stream_append_outcome outcome = stream_append_result(reply);
     if (outcome != STREAM_NOT_APPENDED) {
         if (outcome == STREAM_WAS_STORED)
-            metric_inc(j->api->batches_already_stored);
-        accepted(j, false);
+            metric_inc(ir->api->batches_already_stored);
+        accepted(ir, false);
         return;
     }
     /* With no reply the outcome is unknown (the entry may have landed): the batch is spooled flagged as a
@@ -290,8 +290,8 @@ static void on_xadd(redis_client *c, struct redisReply *reply, const char *err, 
      * XADD, and a batch never sent is not in the stream either: those are spooled unflagged (unless their
      * transport flagged them: an MQTT redelivery). During an outage every batch lands here: one log line per
      * second at most, with the count. */
-    ingest_api *api = j->api;
-    j->sb.maybe_duplicate |= !reply || reply->type != REDIS_REPLY_ERROR;
+    ingest_api *api = ir->api;
+    ir->sb.maybe_duplicate |= !reply || reply->type != REDIS_REPLY_ERROR;
     api->append_failures++;
     uint64_t now = uv_hrtime() / 1000000;
     if (now - api->append_failure_logged_ms >= 1000) {
@@ -300,13 +300,13 @@ static void on_xadd(redis_client *c, struct redisReply *reply, const char *err, 
                  (unsigned long long)api->append_failures);
         api->append_failure_logged_ms = now;
     }
-    spool_batch(j);
+    spool_batch(ir);
 }
 
 /* Where a login's guest_countries looks: the events of its batch rendered before it (a connect and the login may
  * share a batch), then the server's live state. */
 typedef struct {
-    const ingest_request *j;
+    const ingest_request *ir;
     size_t rendered;
     live_server *s;
 } guest_lookup;
@@ -316,7 +316,7 @@ static bool guest_country(void *arg, const char *name, size_t name_len, char out
     const guest_lookup *g = arg;
     static const char guest[] = "unauth_";
     for (size_t i = g->rendered; i-- > 0;) {
-        const event_summary *e = &g->j->summaries[i];
+        const event_summary *e = &g->ir->summaries[i];
         if (e->actor_country[0] && e->actor_name.n == name_len && memcmp(e->actor_name.p, name, name_len) == 0 &&
             e->actor_guid.n >= sizeof guest - 1 && memcmp(e->actor_guid.p, guest, sizeof guest - 1) == 0) {
             memcpy(out, e->actor_country, 3);
@@ -328,63 +328,65 @@ static bool guest_country(void *arg, const char *name, size_t name_len, char out
 
 /* Enrich and render the batch of an authenticated server, parsed with result rc, then store it. On the loop's
  * thread: the sessions' maps that rendering reads and updates belong to the live state. */
-static void ingest_parsed(ingest_request *j, int rc)
+static void ingest_parsed(ingest_request *ir, int rc)
 {
-    ingest_api *api = j->api;
+    ingest_api *api = ir->api;
     if (rc == -E2BIG) {
-        reject(j, &api->rej_too_large, 413, j->parsed.error);
+        reject(ir, &api->rej_too_large, 413, ir->parsed.error);
         return;
     }
     if (rc) {
-        reject(j, &api->rej_bad_body, rc == -ENOMEM ? 503 : 400, j->parsed.error);
+        reject(ir, &api->rej_bad_body, rc == -ENOMEM ? 503 : 400, ir->parsed.error);
         return;
     }
-    if (j->parsed.nevents == 0) {
-        answer_stored(j, 0);
-        ingest_request_free(j);
+    if (ir->parsed.nevents == 0) {
+        answer_stored(ir, 0);
+        ingest_request_free(ir);
         return;
     }
-    live_server *s = live_state_server(api->live, j->server_id);
-    guest_lookup guests = {.j = j, .s = s};
-    event_context ctx = {
-        .server_id = j->server_id, .received_ms = j->received_ms, .geo = api->geo, .guests = {guest_country, &guests}};
+    live_server *s = live_state_server(api->live, ir->server_id);
+    guest_lookup guests = {.ir = ir, .s = s};
+    event_context ctx = {.server_id = ir->server_id,
+                         .received_ms = ir->received_ms,
+                         .geo = api->geo,
+                         .guests = {guest_country, &guests}};
     if (s)
         ctx.maps = live_server_session_maps(s);
-    if (j->has_batch_id)
-        memcpy(ctx.batch_id, j->given_batch_id, sizeof ctx.batch_id);
+    if (ir->has_batch_id)
+        memcpy(ctx.batch_id, ir->given_batch_id, sizeof ctx.batch_id);
     else
         uuid_v4(ctx.batch_id);
-    uuid_format(ctx.batch_id, j->sb.batch_id);
-    j->summaries = calloc(j->parsed.nevents, sizeof *j->summaries);
-    if (!j->summaries) {
-        reject(j, &api->rej_storage, 503, "Out of memory; try again");
+    uuid_format(ctx.batch_id, ir->sb.batch_id);
+    ir->summaries = calloc(ir->parsed.nevents, sizeof *ir->summaries);
+    if (!ir->summaries) {
+        reject(ir, &api->rej_storage, 503, "Out of memory; try again");
         return;
     }
-    for (size_t i = 0; i < j->parsed.nevents; i++) {
-        size_t before = j->rows.len;
+    for (size_t i = 0; i < ir->parsed.nevents; i++) {
+        size_t before = ir->rows.len;
         guests.rendered = i;
-        if (event_row_render(&j->parsed, &j->parsed.events[i], &ctx, &j->rows, &j->summaries[i])) {
-            reject(j, &api->rej_storage, 503, "Out of memory; try again");
+        if (event_row_render(&ir->parsed, &ir->parsed.events[i], &ctx, &ir->rows, &ir->summaries[i])) {
+            reject(ir, &api->rej_storage, 503, "Out of memory; try again");
             return;
         }
         /* A row is stored in Redis (fsynced), then ClickHouse: what an event may cost there is bounded too. */
-        if (j->rows.len - before > api->limits.max_event_bytes) {
+        if (ir->rows.len - before > api->limits.max_event_bytes) {
             char msg[200];
             snprintf(msg, sizeof msg,
                      "Event %zu too large: %zu bytes once stored, at most %zu (INGEST_MAX_EVENT_BYTES)", i + 1,
-                     j->rows.len - before, api->limits.max_event_bytes);
-            reject(j, &api->rej_too_large, 413, msg);
+                     ir->rows.len - before, api->limits.max_event_bytes);
+            reject(ir, &api->rej_too_large, 413, msg);
             return;
         }
     }
-    j->sb.server_id = j->server_id;
-    j->sb.nevents = (uint32_t)j->parsed.nevents;
-    j->sb.rows = j->rows.data;
-    j->sb.rows_len = j->rows.len;
-    append_batch(j);
+    ir->sb.server_id = ir->server_id;
+    ir->sb.nevents = (uint32_t)ir->parsed.nevents;
+    ir->sb.rows = ir->rows.data;
+    ir->sb.rows_len = ir->rows.len;
+    append_batch(ir);
 }
 
-static void ingest_parse(ingest_request *j);
+static void ingest_parse(ingest_request *ir);
 
 /* The server's place in api->off_loop, if it has one: the batch its new batches must wait behind. */
 static ingest_request *off_loop_find(ingest_api *api, const char *server_id)
@@ -395,75 +397,76 @@ static ingest_request *off_loop_find(ingest_api *api, const char *server_id)
     return NULL;
 }
 
-static void off_loop_add(ingest_request *j)
+static void off_loop_add(ingest_request *ir)
 {
-    j->next_off_loop = j->api->off_loop;
-    j->api->off_loop = j;
+    ir->next_off_loop = ir->api->off_loop;
+    ir->api->off_loop = ir;
 }
 
-/* Take j out of api->off_loop. */
-static void off_loop_remove(ingest_request *j)
+/* Take ir out of api->off_loop. */
+static void off_loop_remove(ingest_request *ir)
 {
-    for (ingest_request **o = &j->api->off_loop; *o; o = &(*o)->next_off_loop)
-        if (*o == j) {
-            *o = j->next_off_loop;
+    for (ingest_request **o = &ir->api->off_loop; *o; o = &(*o)->next_off_loop)
+        if (*o == ir) {
+            *o = ir->next_off_loop;
             break;
         }
-    j->next_off_loop = NULL;
+    ir->next_off_loop = NULL;
 }
 
-/* Go on with j, parsed with result rc, then with the batches that waited behind it. While j is rendered and
+/* Go on with ir, parsed with result rc, then with the batches that waited behind it. While ir is rendered and
  * answered, the next of them holds the server's place in api->off_loop: a batch arriving meanwhile (a pipelined
- * one, dispatched from within j's answer) must queue behind it, not overtake it. */
-static void ingest_handoff(ingest_request *j, int rc)
+ * one, dispatched from within ir's answer) must queue behind it, not overtake it. */
+static void ingest_handoff(ingest_request *ir, int rc)
 {
-    ingest_request *next = j->behind;
-    j->behind = NULL;
+    ingest_request *next = ir->behind;
+    ir->behind = NULL;
     if (next)
         off_loop_add(next);
-    ingest_parsed(j, rc); /* may free j */
+    ingest_parsed(ir, rc); /* may free ir */
     if (next) {
         off_loop_remove(next);
         ingest_parse(next);
     }
 }
 
-/* j's large body was parsed on a thread. */
+/* ir's large body was parsed on a thread. */
 static void on_parsed_off_loop(int rc, void *arg)
 {
-    ingest_request *j = arg;
-    metric_inc(j->api->parsed_on_thread);
-    off_loop_remove(j);
-    ingest_handoff(j, rc);
+    ingest_request *ir = arg;
+    metric_inc(ir->api->parsed_on_thread);
+    off_loop_remove(ir);
+    ingest_handoff(ir, rc);
 }
 
-/* Parse j's batch and go on with it, then with the batches of its server waiting behind it (j->behind...), in
+/* Parse ir's batch and go on with it, then with the batches of its server waiting behind it (ir->behind...), in
  * order. A large body goes to a thread, and the server's later batches wait until it is back. */
-static void ingest_parse(ingest_request *j)
+static void ingest_parse(ingest_request *ir)
 {
-    ingest_api *api = j->api;
-    const char *body = j->body;
-    size_t len = j->body_len;
+    ingest_api *api = ir->api;
+    const char *body = ir->body;
+    size_t len = ir->body_len;
     if (len >= PARSE_OFF_LOOP_BYTES) {
-        off_loop_add(j);
-        parse_work_start(api->parses, &j->parse, body, len, api->limits.max_events, &j->parsed, on_parsed_off_loop, j);
+        off_loop_add(ir);
+        parse_work_start(api->parses, &ir->parse, body, len, api->limits.max_events, &ir->parsed, on_parsed_off_loop,
+                         ir);
         return;
     }
     metric_inc(api->parsed_on_loop);
-    ingest_handoff(j, batch_parse_max(body, len, api->limits.max_events, &j->parsed));
+    ingest_handoff(ir, batch_parse_max(body, len, api->limits.max_events, &ir->parsed));
 }
 
 /* A batch of an authenticated server: parsed now, or after the batches of the same server ahead of it. */
-static void ingest_batch(ingest_request *j)
+static void ingest_batch(ingest_request *ir)
 {
-    ingest_request *last = off_loop_find(j->api, j->server_id);
+    ingest_request *last = off_loop_find(ir->api, ir->server_id);
     if (!last) {
-        ingest_parse(j);
+        ingest_parse(ir);
         return;
     }
     while (last->behind)
         last = last->behind;
-    last->behind = j;
+    last->behind = ir;
 }
 
 /* Whether a body of len bytes falls under the budget of large bodies (there is one, and it is that large). */
@@ -524,25 +527,25 @@ uint64_t ingest_api_budget_drain_ms(const ingest_api *api, size_t bytes)
     return rate ? (uint64_t)((double)bytes * 1000.0 / (double)rate) : 0;
 }
 
-/* Whether j must wait (budget_refusal); if so j is answered 429 with Retry-After, otherwise its body is charged to
+/* Whether ir must wait (budget_refusal); if so ir is answered 429 with Retry-After, otherwise its body is charged to
  * the budgets. The charge is the body as received, before it is parsed, so that a refused body costs no parse, no
  * Redis and no ClickHouse. */
-static bool over_budget(ingest_request *j)
+static bool over_budget(ingest_request *ir)
 {
-    ingest_api *api = j->api;
-    size_t len = j->body_len;
+    ingest_api *api = ir->api;
+    size_t len = ir->body_len;
     uint64_t now = uv_hrtime() / 1000000;
     char message[256], retry[24];
     uint64_t retry_ms;
-    int status = budget_refusal(api, j->server_id, len, now, message, sizeof message, retry, &retry_ms);
+    int status = budget_refusal(api, ir->server_id, len, now, message, sizeof message, retry, &retry_ms);
     if (status) {
-        if (j->req)
-            http_response_header(j->req, "Retry-After", retry);
-        reject(j, &api->rej_over_budget, status, message);
+        if (ir->req)
+            http_response_header(ir->req, "Retry-After", retry);
+        reject(ir, &api->rej_over_budget, status, message);
         return true;
     }
     if (api->budgets)
-        rate_limit_charge(api->budgets, j->server_id, now, (double)len);
+        rate_limit_charge(api->budgets, ir->server_id, now, (double)len);
     if (large_body(api, len))
         rate_limit_charge(api->large, "", now, (double)len);
     return false;
@@ -634,24 +637,24 @@ static int ingest_admit(http_request *req, void *arg, char *message, size_t size
 /* The token was resolved. */
 static void on_auth(server_auth_result result, const char *server_id, void *arg)
 {
-    ingest_request *j = arg;
-    unverified_bodies_release(j->api->unverified, j->unverified);
-    j->unverified = 0;
+    ingest_request *ir = arg;
+    unverified_bodies_release(ir->api->unverified, ir->unverified);
+    ir->unverified = 0;
     switch (result) {
     case SERVER_AUTH_OK:
-        snprintf(j->server_id, sizeof j->server_id, "%s", server_id);
-        if (!over_budget(j))
-            ingest_batch(j);
+        snprintf(ir->server_id, sizeof ir->server_id, "%s", server_id);
+        if (!over_budget(ir))
+            ingest_batch(ir);
         return;
     case SERVER_AUTH_MISSING:
-        reject(j, &j->api->rej_missing_token, 401, "Missing server token");
+        reject(ir, &ir->api->rej_missing_token, 401, "Missing server token");
         return;
     case SERVER_AUTH_INVALID:
-        rate_limit_take(j->api->bad_tokens, j->limit_key, uv_hrtime() / 1000000);
-        reject(j, &j->api->rej_invalid_token, 401, "Invalid server token");
+        rate_limit_take(ir->api->bad_tokens, ir->limit_key, uv_hrtime() / 1000000);
+        reject(ir, &ir->api->rej_invalid_token, 401, "Invalid server token");
         return;
     default:
-        reject(j, &j->api->rej_registry, 503, "Server registry unavailable; try again shortly");
+        reject(ir, &ir->api->rej_registry, 503, "Server registry unavailable; try again shortly");
         return;
     }
 }
@@ -660,23 +663,23 @@ static void on_auth(server_auth_result result, const char *server_id, void *arg)
 static void ingest_handler(http_request *req, void *arg)
 {
     ingest_api *api = arg;
-    ingest_request *j = calloc(1, sizeof *j);
-    if (!j) {
+    ingest_request *ir = calloc(1, sizeof *ir);
+    if (!ir) {
         http_respond_error(req, 503, "Out of memory; try again");
         return;
     }
-    j->api = api;
-    j->req = req;
-    j->body = http_request_body(req, &j->body_len);
-    j->start_ns = http_request_start_ns(req);
-    j->received_ms = wall_ms();
-    j->unverified = (uint64_t)(uintptr_t)http_request_data(req);
-    client_limit_key(client_ip(req), j->limit_key);
-    if (!rate_limit_allows(api->bad_tokens, j->limit_key, uv_hrtime() / 1000000)) {
-        reject(j, &api->rej_guessing, 429, "Too many invalid server tokens from this address; wait a minute");
+    ir->api = api;
+    ir->req = req;
+    ir->body = http_request_body(req, &ir->body_len);
+    ir->start_ns = http_request_start_ns(req);
+    ir->received_ms = wall_ms();
+    ir->unverified = (uint64_t)(uintptr_t)http_request_data(req);
+    client_limit_key(client_ip(req), ir->limit_key);
+    if (!rate_limit_allows(api->bad_tokens, ir->limit_key, uv_hrtime() / 1000000)) {
+        reject(ir, &api->rej_guessing, 429, "Too many invalid server tokens from this address; wait a minute");
         return;
     }
-    server_auth_check(api->auth, server_auth_token(req), on_auth, j);
+    server_auth_check(api->auth, server_auth_token(req), on_auth, ir);
 }
 
 /* Count refusals for reason name under mohstats_ingest_rejected_total{reason=name}. */
@@ -692,37 +695,37 @@ static void reason_init(reject_reason *r, const char *name)
 int ingest_api_submit(ingest_api *api, const char *server_id, const ingest_submission *how, const char *body,
                       size_t len, ingest_done_fn done, void *arg)
 {
-    ingest_request *j = calloc(1, sizeof *j);
-    if (!j || !(j->owned_body = malloc(len + 1))) {
-        free(j);
+    ingest_request *ir = calloc(1, sizeof *ir);
+    if (!ir || !(ir->owned_body = malloc(len + 1))) {
+        free(ir);
         return -ENOMEM;
     }
-    memcpy(j->owned_body, body, len);
-    j->owned_body[len] = '\0';
-    j->api = api;
-    j->body = j->owned_body;
-    j->body_len = len;
-    j->start_ns = uv_hrtime();
-    j->received_ms = wall_ms();
-    j->done = done;
-    j->done_arg = arg;
-    snprintf(j->server_id, sizeof j->server_id, "%s", server_id);
-    snprintf(j->origin, sizeof j->origin, "%s", how->origin);
+    memcpy(ir->owned_body, body, len);
+    ir->owned_body[len] = '\0';
+    ir->api = api;
+    ir->body = ir->owned_body;
+    ir->body_len = len;
+    ir->start_ns = uv_hrtime();
+    ir->received_ms = wall_ms();
+    ir->done = done;
+    ir->done_arg = arg;
+    snprintf(ir->server_id, sizeof ir->server_id, "%s", server_id);
+    snprintf(ir->origin, sizeof ir->origin, "%s", how->origin);
     if (how->batch_id) {
-        memcpy(j->given_batch_id, how->batch_id, sizeof j->given_batch_id);
-        j->has_batch_id = true;
+        memcpy(ir->given_batch_id, how->batch_id, sizeof ir->given_batch_id);
+        ir->has_batch_id = true;
     }
-    j->sb.maybe_duplicate = how->maybe_duplicate;
-    j->sb.dedupe_ttl_s = how->dedupe_ttl_s;
+    ir->sb.maybe_duplicate = how->maybe_duplicate;
+    ir->sb.dedupe_ttl_s = how->dedupe_ttl_s;
     /* The bound of an HTTP body (1 MiB): a broker may carry far larger messages. */
     if (len > api->limits.max_body_bytes) {
         char msg[160];
         snprintf(msg, sizeof msg, "Body too large: %zu bytes, at most %zu", len, api->limits.max_body_bytes);
-        reject(j, &api->rej_too_large, 413, msg);
+        reject(ir, &api->rej_too_large, 413, msg);
         return 0;
     }
-    if (!over_budget(j))
-        ingest_batch(j);
+    if (!over_budget(ir))
+        ingest_batch(ir);
     return 0;
 }
 

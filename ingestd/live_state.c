@@ -460,7 +460,7 @@ bool live_state_restored(const live_state *ls)
     return ls->seeded && !ls->seed_inflight;
 }
 
-/* Every second: publish changed servers and session maps; a server quiet for LIVE_TTL_MS leaves the live
+/* Every tick: publish changed servers and session maps; a server quiet for LIVE_TTL_MS leaves the live
  * view, one quiet for SESSION_MAP_TTL_S is forgotten. */
 static void on_tick(uv_timer_t *t)
 {
@@ -632,7 +632,16 @@ static void on_seed_sessions(redis_client *c, struct redisReply *reply, const ch
     }
 }
 
-live_state *live_state_new(uv_loop_t *loop, redis_client *redis)
+live_state_timing live_state_timing_from_config(void)
+{
+    return (live_state_timing){
+        .tick_ms = 1000,
+        .ttl_ms = (uint64_t)config_get_int(LIVE_TTL_VAR, LIVE_TTL_DEFAULT_MS),
+        .session_ttl_ms = (uint64_t)config_get_int("SESSION_MAP_TTL_S", 7 * 86400) * 1000,
+    };
+}
+
+live_state *live_state_new(uv_loop_t *loop, redis_client *redis, live_state_timing timing)
 {
     live_state *ls = calloc(1, sizeof *ls);
     if (!ls || !(ls->servers = hashmap_new())) {
@@ -641,14 +650,15 @@ live_state *live_state_new(uv_loop_t *loop, redis_client *redis)
     }
     ls->loop = loop;
     ls->redis = redis;
-    ls->ttl_ms = (uint64_t)config_get_int(LIVE_TTL_VAR, LIVE_TTL_DEFAULT_MS);
+    ls->ttl_ms = timing.ttl_ms;
     ls->player_ttl_ms = 300000;
-    ls->session_ttl_ms = (uint64_t)config_get_int("SESSION_MAP_TTL_S", 7 * 86400) * 1000;
+    ls->session_ttl_ms = timing.session_ttl_ms;
     ls->sessions_refresh_ms =
         ls->session_ttl_ms / 4 < SESSION_MAPS_REFRESH_MS ? ls->session_ttl_ms / 4 : SESSION_MAPS_REFRESH_MS;
     uv_timer_init(loop, &ls->timer);
     ls->timer.data = ls;
-    uv_timer_start(&ls->timer, on_tick, 1000, 1000);
+    uint64_t tick_ms = timing.tick_ms ? timing.tick_ms : 1000;
+    uv_timer_start(&ls->timer, on_tick, tick_ms, tick_ms);
     return ls;
 }
 

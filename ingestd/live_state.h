@@ -1,6 +1,6 @@
 /* Live state per game server, kept from the events ingestd accepts: current map, session and match,
  * players seen recently with team, kills and deaths, last event time. Published to the Redis hash
- * `live_matches` (field = server id, value = JSON) at most once a second per server, and dropped
+ * `live_matches` (field = server id, value = JSON) at most once a tick (a second) per server, and dropped
  * when a server has been quiet for LIVE_TTL_MS. Also remembers each session's map, so events that
  * carry none are stored with their session's map: kept in the Redis hash `ingest_session_maps` (field =
  * server id) until the server has been quiet for SESSION_MAP_TTL_S, so that a map running on with nobody
@@ -18,7 +18,17 @@
 typedef struct live_state live_state;
 typedef struct live_server live_server;
 
-live_state *live_state_new(uv_loop_t *loop, redis_client *redis);
+/* The live state's clock: how often it publishes and ages servers, and how long a quiet server lasts. */
+typedef struct {
+    uint64_t tick_ms;        /* publish changed servers, unlist and forget quiet ones this often (0: a second) */
+    uint64_t ttl_ms;         /* LIVE_TTL_MS: a server quiet this long leaves the live view */
+    uint64_t session_ttl_ms; /* SESSION_MAP_TTL_S: a server quiet this long has its sessions' maps forgotten */
+} live_state_timing;
+
+/* ingestd's timing: a tick a second (live_matches is read as "at most a second old"), the lifetimes from the
+ * settings. A test passes a shorter one of its own rather than waiting out seconds. */
+live_state_timing live_state_timing_from_config(void);
+live_state *live_state_new(uv_loop_t *loop, redis_client *redis, live_state_timing timing);
 /* Stop timers and free (state lives on in Redis until it expires). done may be NULL. */
 void live_state_close(live_state *ls, void (*done)(void *arg), void *arg);
 

@@ -203,7 +203,7 @@ int main(int argc, char **argv)
         spool_set_max_bytes(g.spool, (uint64_t)spool_max);
         g.auth = server_auth_new(pg);
         g.activity = server_activity_new(pg);
-        g.live = live_state_new(daemon_loop(d), g.redis);
+        g.live = live_state_new(daemon_loop(d), g.redis, live_state_timing_from_config());
         long long max_events = config_get_int("INGEST_MAX_EVENTS", 500),
                   max_event_bytes = config_get_int("INGEST_MAX_EVENT_BYTES", 16384),
                   bytes_per_s = config_get_int("INGEST_SERVER_BYTES_PER_S", 262144),

@@ -33,7 +33,7 @@ typedef struct {
     http_request *req;
     char token[64], hash[65], ip[64], name[128];
     int port;
-} reg_job;
+} pending_registration;
 
 void registration_new_token(char token[64], char hash[65])
 {
@@ -52,29 +52,29 @@ bool registration_token_well_formed(const char *token)
 }
 
 /* Why no row was (re-)registered, from what the statement saw of the identity before it ran. */
-static void refuse_existing(reg_job *j, PGresult *res)
+static void refuse_existing(pending_registration *pr, PGresult *res)
 {
-    registration *r = j->r;
+    registration *r = pr->r;
     bool existed = !PQgetisnull(res, 0, 2), active = existed && PQgetvalue(res, 0, 2)[0] == 't',
          pinned = existed && PQgetvalue(res, 0, 3)[0] == 't';
     metric_inc(r->refused);
     if (existed && !active) {
-        log_warn("registration refused for %s port %d: the server was revoked", j->ip, j->port);
-        http_respond_error(j->req, 403, "This server was revoked by the operator");
+        log_warn("registration refused for %s port %d: the server was revoked", pr->ip, pr->port);
+        http_respond_error(pr->req, 403, "This server was revoked by the operator");
     } else if (pinned) {
-        log_warn("registration refused for %s port %d: server %s is pinned", j->ip, j->port, PQgetvalue(res, 0, 4));
-        http_respond_error(j->req, 403,
+        log_warn("registration refused for %s port %d: server %s is pinned", pr->ip, pr->port, PQgetvalue(res, 0, 4));
+        http_respond_error(pr->req, 403,
                            "This server is pinned by the operator and cannot be registered again: set its token "
                            "(opm_server_token) in the server's config, or ask the operator to unpin it (ingestd "
                            "servers unpin)");
     } else if (!r->closed) {
         /* Open mode refuses only an existing identity: one a concurrent statement made after ours looked. */
-        log_warn("registration refused for %s port %d: a concurrent registration changed the server", j->ip, j->port);
-        http_respond_error(j->req, 409, "Another registration for this address and port was in progress; try again");
+        log_warn("registration refused for %s port %d: a concurrent registration changed the server", pr->ip, pr->port);
+        http_respond_error(pr->req, 409, "Another registration for this address and port was in progress; try again");
     } else {
-        log_warn("registration refused for %s port %d: registration is closed and no such server exists", j->ip,
-                 j->port);
-        http_respond_error(j->req, 403,
+        log_warn("registration refused for %s port %d: registration is closed and no such server exists", pr->ip,
+                 pr->port);
+        http_respond_error(pr->req, 403,
                            "Registration is closed: ask the operator to create this server (ingestd servers "
                            "create)");
     }
@@ -84,18 +84,18 @@ static void refuse_existing(reg_job *j, PGresult *res)
  * is_active, pinned, id). */
 static void on_registered(PGresult *res, const char *err, void *arg)
 {
-    reg_job *j = arg;
-    registration *r = j->r;
+    pending_registration *pr = arg;
+    registration *r = pr->r;
     if (!res || PQntuples(res) != 1) {
-        log_error("registration of %s port %d failed: %s", j->ip, j->port, err ? err : "database unavailable");
+        log_error("registration of %s port %d failed: %s", pr->ip, pr->port, err ? err : "database unavailable");
         metric_inc(r->refused);
-        http_respond_error(j->req, 503, "Server registry unavailable; try again shortly");
+        http_respond_error(pr->req, 503, "Server registry unavailable; try again shortly");
     } else if (PQgetisnull(res, 0, 0)) {
-        refuse_existing(j, res);
+        refuse_existing(pr, res);
     } else {
         const char *id = PQgetvalue(res, 0, 0);
         server_auth_forget_server(r->auth, id);
-        server_auth_remember(r->auth, j->hash, id);
+        server_auth_remember(r->auth, pr->hash, id);
         metric_inc(r->ok);
         if (PQgetvalue(res, 0, 1)[0] == 't') {
             /* The stock tracker does this on every start when its config has no token, and so can anyone else
@@ -103,17 +103,17 @@ static void on_registered(PGresult *res, const char *err, void *arg)
             metric_inc(r->rotated);
             log_info("server %s re-registered from %s port %d (\"%s\"): its token was rotated, the previous one "
                      "no longer works",
-                     id, j->ip, j->port, j->name);
+                     id, pr->ip, pr->port, pr->name);
         } else {
-            log_info("server %s registered from %s port %d (\"%s\")", id, j->ip, j->port, j->name);
+            log_info("server %s registered from %s port %d (\"%s\")", id, pr->ip, pr->port, pr->name);
         }
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "server_id", id);
-        cJSON_AddStringToObject(o, "token", j->token);
-        http_respond_json(j->req, 200, o);
+        cJSON_AddStringToObject(o, "token", pr->token);
+        http_respond_json(pr->req, 200, o);
     }
-    memset(j->token, 0, sizeof j->token);
-    free(j);
+    memset(pr->token, 0, sizeof pr->token);
+    free(pr);
 }
 
 /* The port as a number or a numeric string; 0 if invalid. */
@@ -159,32 +159,32 @@ static void register_handler(http_request *req, void *arg)
                            "Expected a JSON object {\"name\": string, \"ip_address\": string, \"port\": 1-65535}");
         return;
     }
-    reg_job *j = calloc(1, sizeof *j);
-    if (!j) {
+    pending_registration *pr = calloc(1, sizeof *pr);
+    if (!pr) {
         cJSON_Delete(o);
         http_respond_error(req, 503, "Out of memory");
         return;
     }
-    j->r = r;
-    j->req = req;
-    j->port = port;
-    snprintf(j->ip, sizeof j->ip, "%s", ip);
-    snprintf(j->name, sizeof j->name, "%s", name && name->valuestring[0] ? name->valuestring : "OpenMOHAA Server");
+    pr->r = r;
+    pr->req = req;
+    pr->port = port;
+    snprintf(pr->ip, sizeof pr->ip, "%s", ip);
+    snprintf(pr->name, sizeof pr->name, "%s", name && name->valuestring[0] ? name->valuestring : "OpenMOHAA Server");
     cJSON_Delete(o);
-    registration_new_token(j->token, j->hash);
+    registration_new_token(pr->token, pr->hash);
 
     char id[37], port_s[8], prefix[12];
     uint8_t raw[16];
     uuid_v4(raw);
     uuid_format(raw, id);
     snprintf(port_s, sizeof port_s, "%d", port);
-    snprintf(prefix, sizeof prefix, "%.8s", j->token);
+    snprintf(prefix, sizeof prefix, "%.8s", pr->token);
     /* Each statement answers one row: the server id if it (re-)registered (NULL if refused), whether that
      * replaced an existing token, and the identity as it was before (NULLs if there was none), so a refusal can
      * say why. Pinned and revoked identities are never touched. */
     int rc;
     if (r->closed) {
-        const char *params[5] = {j->hash, prefix, j->name, j->ip, port_s};
+        const char *params[5] = {pr->hash, prefix, pr->name, pr->ip, port_s};
         rc = pg_query(r->pg,
                       "WITH old AS (SELECT id, is_active, pinned FROM servers\n"
                       "              WHERE ip_address = $4::inet AND port = $5::int),\n"
@@ -194,12 +194,12 @@ static void register_handler(http_request *req, void *arg)
                       "            RETURNING id)\n"
                       "SELECT up.id, up.id IS NOT NULL, old.is_active, old.pinned, old.id\n"
                       "  FROM (SELECT 1) one LEFT JOIN up ON true LEFT JOIN old ON true",
-                      5, params, on_registered, j);
+                      5, params, on_registered, pr);
     } else {
         /* One statement, so two registrations racing for one identity cannot both create it. A row the
          * ON CONFLICT branch updated has this transaction's id in xmax, a row it inserted has 0: that tells a
          * rotation from a new server even when the identity was created by a racing registration. */
-        const char *params[6] = {id, j->name, j->ip, port_s, j->hash, prefix};
+        const char *params[6] = {id, pr->name, pr->ip, port_s, pr->hash, prefix};
         rc = pg_query(r->pg,
                       "WITH old AS (SELECT id, is_active, pinned FROM servers\n"
                       "              WHERE ip_address = $3::inet AND port = $4::int),\n"
@@ -213,10 +213,10 @@ static void register_handler(http_request *req, void *arg)
                       "            RETURNING id, xmax::text <> '0' AS rotated)\n"
                       "SELECT up.id, coalesce(up.rotated, false), old.is_active, old.pinned, old.id\n"
                       "  FROM (SELECT 1) one LEFT JOIN up ON true LEFT JOIN old ON true",
-                      6, params, on_registered, j);
+                      6, params, on_registered, pr);
     }
     if (rc)
-        on_registered(NULL, "out of memory", j);
+        on_registered(NULL, "out of memory", pr);
 }
 
 registration *registration_new(http_server *http, pg_pool *pg, server_auth *auth)

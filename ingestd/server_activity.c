@@ -23,7 +23,7 @@ struct server_activity {
 typedef struct {
     server_activity *s;
     char server_id[64];
-} record_job;
+} activity_update;
 
 server_activity *server_activity_new(pg_pool *pg)
 {
@@ -51,27 +51,27 @@ void server_activity_free(server_activity *s)
 /* PostgreSQL answered: on failure forget the server, so its next batch tries again. */
 static void on_recorded(PGresult *res, const char *err, void *arg)
 {
-    record_job *j = arg;
-    server_activity *s = j->s;
+    activity_update *u = arg;
+    server_activity *s = u->s;
     s->in_flight--;
     if (s->closing) {
-        free(j);
+        free(u);
         server_activity_free(s);
         return;
     }
     if (!res) {
         log_warn("could not record that server %s has sent events (its address does not count for logins yet; "
                  "retried with its next batch): %s",
-                 j->server_id, err ? err : "database unavailable");
-        hashmap_remove(s->recorded, j->server_id, strlen(j->server_id));
+                 u->server_id, err ? err : "database unavailable");
+        hashmap_remove(s->recorded, u->server_id, strlen(u->server_id));
     }
-    free(j);
+    free(u);
 }
 
 void server_activity_batch_accepted(server_activity *s, const char *server_id)
 {
     size_t len = strlen(server_id);
-    if (len >= sizeof((record_job *)0)->server_id || hashmap_get(s->recorded, server_id, len))
+    if (len >= sizeof((activity_update *)0)->server_id || hashmap_get(s->recorded, server_id, len))
         return; /* the hot path: one lookup, no allocation */
     /* Bounded like the token cache: forgetting only costs one no-op update per server. */
     if (hashmap_size(s->recorded) > 100000) {
@@ -79,17 +79,17 @@ void server_activity_batch_accepted(server_activity *s, const char *server_id)
         if (!(s->recorded = hashmap_new()))
             abort();
     }
-    record_job *j = malloc(sizeof *j);
-    if (!j || hashmap_put(s->recorded, server_id, len, &recorded_tag, NULL)) {
-        free(j);
+    activity_update *u = malloc(sizeof *u);
+    if (!u || hashmap_put(s->recorded, server_id, len, &recorded_tag, NULL)) {
+        free(u);
         return; /* out of memory: the next batch tries again */
     }
-    j->s = s;
+    u->s = s;
     s->in_flight++;
-    memcpy(j->server_id, server_id, len + 1);
+    memcpy(u->server_id, server_id, len + 1);
     const char *params[1] = {server_id};
     /* "IS NULL": the first batch's time is history, never moved by later ones. */
     if (pg_query(s->pg, "UPDATE servers SET first_batch_at = now() WHERE id = $1 AND first_batch_at IS NULL", 1, params,
-                 on_recorded, j))
-        on_recorded(NULL, "out of memory", j);
+                 on_recorded, u))
+        on_recorded(NULL, "out of memory", u);
 }

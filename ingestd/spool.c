@@ -200,129 +200,129 @@ static int fsync_dir(const char *dir)
 /* ---- the thread pool side ---- */
 
 /* Worker: create the file if needed, write the group, fdatasync; on failure cut the file back. */
-static void work_write(file_op *j)
+static void work_write(file_op *fo)
 {
-    spool_records_fill_crc(j->data.data, j->data.len);
-    if (j->fd < 0) {
-        j->fd = open(j->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        if (j->fd < 0) {
-            j->err = -errno;
+    spool_records_fill_crc(fo->data.data, fo->data.len);
+    if (fo->fd < 0) {
+        fo->fd = open(fo->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (fo->fd < 0) {
+            fo->err = -errno;
             return;
         }
-        if ((j->err = fsync_dir(j->dir)) != 0)
+        if ((fo->err = fsync_dir(fo->dir)) != 0)
             return;
     }
     size_t off = 0;
-    while (off < j->data.len) {
-        ssize_t n = write(j->fd, j->data.data + off, j->data.len - off);
+    while (off < fo->data.len) {
+        ssize_t n = write(fo->fd, fo->data.data + off, fo->data.len - off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            j->err = n < 0 ? -errno : -EIO;
+            fo->err = n < 0 ? -errno : -EIO;
             break;
         }
         off += (size_t)n;
     }
-    if (!j->err && fdatasync(j->fd) != 0)
-        j->err = -errno;
-    if (j->err) {
+    if (!fo->err && fdatasync(fo->fd) != 0)
+        fo->err = -errno;
+    if (fo->err) {
         /* A partial record would end the file for the reader; the file is sealed after this anyway, but its
          * earlier records must stay readable and the failed ones must not be replayed: their clients were told
          * the batch was not stored. Best effort: the disk is failing. */
-        if (ftruncate(j->fd, (off_t)j->start_size) == 0)
-            (void)fdatasync(j->fd);
+        if (ftruncate(fo->fd, (off_t)fo->start_size) == 0)
+            (void)fdatasync(fo->fd);
     }
 }
 
 /* spool_scan callback (worker): collect the records after the part Redis already acknowledged. */
 static int collect_record(const stream_batch *b, uint64_t at, size_t end, void *arg)
 {
-    file_op *j = arg;
-    if (end <= j->skip_until)
+    file_op *fo = arg;
+    if (end <= fo->skip_until)
         return 0;
-    if ((j->nrecs & (j->nrecs - 1)) == 0) { /* grow at powers of two */
-        replay_rec *n = realloc(j->recs, (j->nrecs ? j->nrecs * 2 : 1) * sizeof *n);
+    if ((fo->nrecs & (fo->nrecs - 1)) == 0) { /* grow at powers of two */
+        replay_rec *n = realloc(fo->recs, (fo->nrecs ? fo->nrecs * 2 : 1) * sizeof *n);
         if (!n)
             return -ENOMEM;
-        j->recs = n;
+        fo->recs = n;
     }
-    j->recs[j->nrecs++] = (replay_rec){*b, end};
+    fo->recs[fo->nrecs++] = (replay_rec){*b, end};
     return 0;
 }
 
 /* Worker: read a whole sealed file and find its records (CRC checks of up to 64 MiB stay off the loop). */
-static void work_read(file_op *j)
+static void work_read(file_op *fo)
 {
-    int fd = open(j->path, O_RDONLY | O_CLOEXEC);
+    int fd = open(fo->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        j->err = -errno;
+        fo->err = -errno;
         return;
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        j->err = -errno;
+        fo->err = -errno;
     } else if (st.st_size > 0) {
         size_t size = (size_t)st.st_size;
-        j->data.data = malloc(size + 1);
-        if (!j->data.data) {
-            j->err = -ENOMEM;
+        fo->data.data = malloc(size + 1);
+        if (!fo->data.data) {
+            fo->err = -ENOMEM;
         } else {
-            j->data.cap = size + 1;
-            while (j->data.len < size) {
-                ssize_t n = read(fd, j->data.data + j->data.len, size - j->data.len);
+            fo->data.cap = size + 1;
+            while (fo->data.len < size) {
+                ssize_t n = read(fd, fo->data.data + fo->data.len, size - fo->data.len);
                 if (n < 0 && errno == EINTR)
                     continue;
                 if (n < 0) {
-                    j->err = -errno;
+                    fo->err = -errno;
                     break;
                 }
                 if (n == 0)
                     break; /* shorter than fstat said: scan what is there */
-                j->data.len += (size_t)n;
+                fo->data.len += (size_t)n;
             }
         }
     }
     close(fd);
-    if (!j->err && spool_scan(j->data.data, j->data.len, collect_record, j, &j->scan) != 0)
-        j->err = -ENOMEM;
+    if (!fo->err && spool_scan(fo->data.data, fo->data.len, collect_record, fo, &fo->scan) != 0)
+        fo->err = -ENOMEM;
 }
 
 /* Worker: delete a replayed file, or set a damaged one aside. */
-static void work_remove(file_op *j)
+static void work_remove(file_op *fo)
 {
-    if (j->corrupt) {
-        size_t n = strlen(j->path) + 16;
+    if (fo->corrupt) {
+        size_t n = strlen(fo->path) + 16;
         char *to = malloc(n);
         if (!to) {
-            j->err = -ENOMEM;
+            fo->err = -ENOMEM;
             return;
         }
-        snprintf(to, n, "%s.corrupt", j->path);
-        if (rename(j->path, to) != 0)
-            j->err = -errno;
+        snprintf(to, n, "%s.corrupt", fo->path);
+        if (rename(fo->path, to) != 0)
+            fo->err = -errno;
         free(to);
-    } else if (unlink(j->path) != 0 && errno != ENOENT) {
-        j->err = -errno;
+    } else if (unlink(fo->path) != 0 && errno != ENOENT) {
+        fo->err = -errno;
     }
 }
 
 /* uv_work_cb: run the file op's blocking part. */
 static void file_op_work(uv_work_t *req)
 {
-    file_op *j = req->data;
-    switch (j->op) {
+    file_op *fo = req->data;
+    switch (fo->op) {
     case OP_WRITE:
-        work_write(j);
+        work_write(fo);
         break;
     case OP_READ:
-        work_read(j);
+        work_read(fo);
         break;
     case OP_REMOVE:
-        work_remove(j);
+        work_remove(fo);
         break;
     case OP_CLOSE:
-        if (close(j->fd) != 0)
-            j->err = -errno;
+        if (close(fo->fd) != 0)
+            fo->err = -errno;
         break;
     }
 }
@@ -330,11 +330,11 @@ static void file_op_work(uv_work_t *req)
 static void file_op_done(uv_work_t *req, int status);
 
 /* Queue a file op on the thread pool (counted in s->file_ops until its after-work callback ends). */
-static int file_op_submit(spool *s, file_op *j)
+static int file_op_submit(spool *s, file_op *fo)
 {
-    j->s = s;
-    j->req.data = j;
-    int rc = uv_queue_work(s->loop, &j->req, file_op_work, file_op_done);
+    fo->s = s;
+    fo->req.data = fo;
+    int rc = uv_queue_work(s->loop, &fo->req, file_op_work, file_op_done);
     if (rc == 0)
         s->file_ops++;
     return rc;
@@ -343,23 +343,23 @@ static int file_op_submit(spool *s, file_op *j)
 /* A new file op, or NULL. */
 static file_op *file_op_new(file_op_kind op)
 {
-    file_op *j = calloc(1, sizeof *j);
-    if (j) {
-        j->op = op;
-        j->fd = -1;
+    file_op *fo = calloc(1, sizeof *fo);
+    if (fo) {
+        fo->op = op;
+        fo->fd = -1;
     }
-    return j;
+    return fo;
 }
 
 /* Free a file op and what it owns (not its descriptor). */
-static void file_op_free(file_op *j)
+static void file_op_free(file_op *fo)
 {
-    free(j->path);
-    free(j->dir);
-    bytebuf_free(&j->data);
-    free(j->cbs);
-    free(j->recs);
-    free(j);
+    free(fo->path);
+    free(fo->dir);
+    bytebuf_free(&fo->data);
+    free(fo->cbs);
+    free(fo->recs);
+    free(fo);
 }
 
 /* ---- appends ---- */
@@ -368,12 +368,12 @@ static void file_op_free(file_op *j)
 static void seal_active(spool *s)
 {
     if (s->active_fd >= 0) {
-        file_op *j = file_op_new(OP_CLOSE);
-        if (j) {
-            j->fd = s->active_fd;
-            if (file_op_submit(s, j) != 0) {
-                close(j->fd); /* cannot happen with a live loop; do not leak the descriptor */
-                file_op_free(j);
+        file_op *fo = file_op_new(OP_CLOSE);
+        if (fo) {
+            fo->fd = s->active_fd;
+            if (file_op_submit(s, fo) != 0) {
+                close(fo->fd); /* cannot happen with a live loop; do not leak the descriptor */
+                file_op_free(fo);
             }
         } else {
             close(s->active_fd);
@@ -387,27 +387,27 @@ static void seal_active(spool *s)
 }
 
 /* A group write finished: tell its appenders, then start the next group. */
-static void write_done(spool *s, file_op *j)
+static void write_done(spool *s, file_op *fo)
 {
     s->writing = false;
     s->writing_bytes = 0;
-    if (j->fd >= 0)
-        s->active_fd = j->fd;
-    if (j->err) {
+    if (fo->fd >= 0)
+        s->active_fd = fo->fd;
+    if (fo->err) {
         metric_inc(s->m_errors);
-        log_error("spool: cannot write %zu batches to %s/spool-%020" PRIu64 ".log: %s; they were refused", j->ncbs,
-                  s->dir, s->active_seq, strerror(-j->err));
+        log_error("spool: cannot write %zu batches to %s/spool-%020" PRIu64 ".log: %s; they were refused", fo->ncbs,
+                  s->dir, s->active_seq, strerror(-fo->err));
         /* After a failed write or fsync the file's state is uncertain: start a fresh one. */
         seal_active(s);
     } else {
-        s->active_size += j->data.len;
-        bytes_add(s, (int64_t)j->data.len);
-        metric_add(s->m_spooled, (double)j->ncbs);
+        s->active_size += fo->data.len;
+        bytes_add(s, (int64_t)fo->data.len);
+        metric_add(s->m_spooled, (double)fo->ncbs);
         if (s->active_size >= SPOOL_FILE_MAX_BYTES)
             seal_active(s);
     }
-    for (size_t i = 0; i < j->ncbs; i++)
-        j->cbs[i].done(j->err, j->cbs[i].arg);
+    for (size_t i = 0; i < fo->ncbs; i++)
+        fo->cbs[i].done(fo->err, fo->cbs[i].arg);
     if (s->drain_wanted)
         drain_kick(s);
     if (s->nqueued)
@@ -419,30 +419,30 @@ static void write_start(spool *s)
 {
     if (s->writing || !s->nqueued)
         return;
-    file_op *j = file_op_new(OP_WRITE);
-    if (j && s->active_fd < 0) {
-        j->path = file_path(s, s->active_seq, "");
-        j->dir = strdup(s->dir);
-        if (!j->path || !j->dir) {
-            file_op_free(j);
-            j = NULL;
+    file_op *fo = file_op_new(OP_WRITE);
+    if (fo && s->active_fd < 0) {
+        fo->path = file_path(s, s->active_seq, "");
+        fo->dir = strdup(s->dir);
+        if (!fo->path || !fo->dir) {
+            file_op_free(fo);
+            fo = NULL;
         }
     }
     int rc = -ENOMEM;
-    if (j) {
-        j->fd = s->active_fd;
-        j->start_size = s->active_size;
-        j->data = s->queued;
-        j->cbs = s->queued_cbs;
-        j->ncbs = s->nqueued;
-        rc = file_op_submit(s, j);
+    if (fo) {
+        fo->fd = s->active_fd;
+        fo->start_size = s->active_size;
+        fo->data = s->queued;
+        fo->cbs = s->queued_cbs;
+        fo->ncbs = s->nqueued;
+        rc = file_op_submit(s, fo);
     }
     if (rc != 0) {
         /* Leave the queue as it was and fail it as a whole. */
-        if (j) {
-            j->data = (bytebuf){0};
-            j->cbs = NULL;
-            file_op_free(j);
+        if (fo) {
+            fo->data = (bytebuf){0};
+            fo->cbs = NULL;
+            file_op_free(fo);
         }
         append_cb *cbs = s->queued_cbs;
         size_t n = s->nqueued;
@@ -456,7 +456,7 @@ static void write_start(spool *s)
         return;
     }
     s->writing = true;
-    s->writing_bytes = j->data.len;
+    s->writing_bytes = fo->data.len;
     s->queued = (bytebuf){0};
     s->queued_cbs = NULL;
     s->nqueued = s->capqueued = 0;
@@ -535,15 +535,15 @@ static void replay_abort(spool *s)
 /* Every record of sealed[0] is in Redis: delete the file. */
 static void replay_remove(spool *s)
 {
-    file_op *j = file_op_new(OP_REMOVE);
-    if (j && (j->path = file_path(s, s->sealed[0], "")) != NULL) {
-        j->corrupt = s->file_corrupt;
-        j->start_size = s->file.len;
-        if (file_op_submit(s, j) == 0)
+    file_op *fo = file_op_new(OP_REMOVE);
+    if (fo && (fo->path = file_path(s, s->sealed[0], "")) != NULL) {
+        fo->corrupt = s->file_corrupt;
+        fo->start_size = s->file.len;
+        if (file_op_submit(s, fo) == 0)
             return;
     }
-    if (j)
-        file_op_free(j);
+    if (fo)
+        file_op_free(fo);
     log_error("spool: cannot remove replayed spool-%020" PRIu64 ".log (out of memory); retrying later", s->sealed[0]);
     replay_abort(s);
 }
@@ -608,56 +608,56 @@ static void on_replayed(redis_client *c, redisReply *reply, const char *err, voi
 }
 
 /* The file to replay was read: find its records and start sending them. */
-static void read_done(spool *s, file_op *j)
+static void read_done(spool *s, file_op *fo)
 {
     uint64_t seq = s->sealed[0];
-    if (j->err == -ENOENT) {
+    if (fo->err == -ENOENT) {
         log_warn("spool: spool-%020" PRIu64 ".log disappeared before it was replayed", seq);
         sealed_pop(s);
         s->draining = false;
         drain_kick(s);
         return;
     }
-    if (j->err || s->closing) {
-        if (j->err)
-            log_error("spool: cannot read %s: %s; retrying later", j->path,
-                      j->err == -ENOMEM ? "out of memory" : strerror(-j->err));
+    if (fo->err || s->closing) {
+        if (fo->err)
+            log_error("spool: cannot read %s: %s; retrying later", fo->path,
+                      fo->err == -ENOMEM ? "out of memory" : strerror(-fo->err));
         replay_abort(s);
         return;
     }
-    s->file = j->data;
-    j->data = (bytebuf){0};
-    s->recs = j->recs;
-    s->nrecs = j->nrecs;
-    j->recs = NULL;
-    spool_scan_result res = j->scan;
+    s->file = fo->data;
+    fo->data = (bytebuf){0};
+    s->recs = fo->recs;
+    s->nrecs = fo->nrecs;
+    fo->recs = NULL;
+    spool_scan_result res = fo->scan;
     if (res.torn_bytes) {
         metric_inc(s->m_torn);
         log_warn("spool: %s ends with %zu bytes of an incomplete record (cut short by a crash or a failed write, "
                  "never acknowledged to its client); ignoring them",
-                 j->path, res.torn_bytes);
+                 fo->path, res.torn_bytes);
     }
     if (res.corrupt_bytes) {
         s->file_corrupt = true;
         log_error("spool: %s has %zu damaged bytes between good records (disk corruption?); the good records "
                   "are replayed and the file is kept as %s.corrupt",
-                  j->path, res.corrupt_bytes, j->path);
+                  fo->path, res.corrupt_bytes, fo->path);
     }
-    log_info("spool: replaying %zu batches from %s into %s", s->nrecs, j->path, s->stream_key);
+    log_info("spool: replaying %zu batches from %s into %s", s->nrecs, fo->path, s->stream_key);
     replay_pump(s);
 }
 
 /* A replayed file is gone: account for it and go on with the next one. */
-static void remove_done(spool *s, file_op *j)
+static void remove_done(spool *s, file_op *fo)
 {
-    if (j->err) {
+    if (fo->err) {
         log_error("spool: cannot remove replayed %s: %s; its batches will be replayed again (flagged as possible "
                   "duplicates)",
-                  j->path, strerror(-j->err));
+                  fo->path, strerror(-fo->err));
         replay_abort(s);
         return;
     }
-    bytes_add(s, -(int64_t)j->start_size);
+    bytes_add(s, -(int64_t)fo->start_size);
     if (s->resume_seq == s->sealed[0])
         s->resume_seq = 0, s->resume_offset = s->resume_sent = 0;
     sealed_pop(s);
@@ -683,12 +683,12 @@ static void drain_kick(spool *s)
             s->drain_wanted = false;
         return;
     }
-    file_op *j = file_op_new(OP_READ);
-    if (j)
-        j->skip_until = s->resume_seq == s->sealed[0] ? s->resume_offset : 0;
-    if (!j || !(j->path = file_path(s, s->sealed[0], "")) || file_op_submit(s, j) != 0) {
-        if (j)
-            file_op_free(j);
+    file_op *fo = file_op_new(OP_READ);
+    if (fo)
+        fo->skip_until = s->resume_seq == s->sealed[0] ? s->resume_offset : 0;
+    if (!fo || !(fo->path = file_path(s, s->sealed[0], "")) || file_op_submit(s, fo) != 0) {
+        if (fo)
+            file_op_free(fo);
         log_error("spool: cannot start reading spool-%020" PRIu64 ".log; retrying later", s->sealed[0]);
         s->drain_wanted = false;
         return;
@@ -720,24 +720,24 @@ int spool_drain(spool *s, redis_client *r, const char *stream_key)
 /* uv_after_work_cb: back on the loop with a file op's outcome. */
 static void file_op_done(uv_work_t *req, int status)
 {
-    file_op *j = req->data;
-    spool *s = j->s;
-    switch (j->op) {
+    file_op *fo = req->data;
+    spool *s = fo->s;
+    switch (fo->op) {
     case OP_WRITE:
-        write_done(s, j);
+        write_done(s, fo);
         break;
     case OP_READ:
-        read_done(s, j);
+        read_done(s, fo);
         break;
     case OP_REMOVE:
-        remove_done(s, j);
+        remove_done(s, fo);
         break;
     case OP_CLOSE:
-        if (j->err)
-            log_warn("spool: closing a spool file failed: %s", strerror(-j->err));
+        if (fo->err)
+            log_warn("spool: closing a spool file failed: %s", strerror(-fo->err));
         break;
     }
-    file_op_free(j);
+    file_op_free(fo);
     /* Counted until here: callbacks above may call spool_close, which must not free s under us. */
     s->file_ops--;
     close_maybe_finish(s);
@@ -847,12 +847,12 @@ static void close_maybe_finish(spool *s)
     if (s->active_fd >= 0) {
         int fd = s->active_fd;
         s->active_fd = -1;
-        file_op *j = file_op_new(OP_CLOSE);
-        if (j) {
-            j->fd = fd;
-            if (file_op_submit(s, j) == 0)
+        file_op *fo = file_op_new(OP_CLOSE);
+        if (fo) {
+            fo->fd = fd;
+            if (file_op_submit(s, fo) == 0)
                 return; /* back here from file_op_done */
-            file_op_free(j);
+            file_op_free(fo);
         }
         close(fd);
     }

@@ -17,23 +17,56 @@
 #include "redis_client.h"
 #include "redis_server.h"
 
-/* Run the loop for ms milliseconds of its own time (the live state's timer ticks once a second). A few more
- * turns at the end, so that a tick that fell due while this process was not scheduled (a busy CI machine) still
- * runs, and what it sent to Redis is written, before the test looks. */
+/* The live state's tick in these tests: a tenth of ingestd's second, the lifetimes counted in ticks, so that what
+ * takes ingestd seconds takes the test a fraction of one (it waited out 27 s of 1 s ticks). */
+#define TICK_MS 100
+
+/* A live state on the test's tick: a server leaves the live view after ttl ticks of quiet, and its sessions' maps
+ * are forgotten after session_ttl ticks. */
+static live_state *live_new(uv_loop_t *loop, redis_client *rc, uint64_t ttl, uint64_t session_ttl)
+{
+    return live_state_new(loop, rc, (live_state_timing){TICK_MS, ttl * TICK_MS, session_ttl * TICK_MS});
+}
+
+/* The same with ingestd's lifetimes (minutes and days: nothing leaves during the test). */
+static live_state *live_new_lasting(uv_loop_t *loop, redis_client *rc)
+{
+    live_state_timing timing = live_state_timing_from_config();
+    timing.tick_ms = TICK_MS;
+    return live_state_new(loop, rc, timing);
+}
+
+static void on_wait_over(uv_timer_t *t)
+{
+    uv_stop(t->loop);
+}
+
+/* Run the loop for ms milliseconds of its own time, sleeping in it between events (a loop polled every 10 ms let
+ * each tick run up to 10 ms late, and a repeating timer counts its next period from when it ran: late ticks added
+ * up). A few more turns at the end, so that what a tick sent to Redis is written before the test looks. */
 static void run_for(uv_loop_t *loop, uint64_t ms)
 {
-    uv_update_time(loop);
-    uint64_t until = uv_now(loop) + ms;
-    while (uv_now(loop) < until) {
-        uv_run(loop, UV_RUN_NOWAIT);
-        uv_sleep(10);
-        uv_update_time(loop);
-    }
+    uv_timer_t wait;
+    uv_timer_init(loop, &wait);
+    uv_timer_start(&wait, on_wait_over, ms, 0);
+    uv_run(loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&wait, NULL);
     for (int i = 0; i < 5; i++) {
         uv_run(loop, UV_RUN_NOWAIT);
-        uv_sleep(10);
+        uv_sleep(2);
     }
 }
+
+/* Run the loop until cond holds, for at most limit ticks; the caller then asserts cond. What a tick does is
+ * awaited, not timed: on a busy machine a tick runs late, and a fixed wait of half a tick would miss it. The
+ * checks that something has not happened yet keep fixed waits, with several ticks to spare. */
+#define RUN_UNTIL(loop, limit, cond)                                                                                   \
+    do {                                                                                                               \
+        uv_update_time(loop);                                                                                          \
+        uint64_t until_ = uv_now(loop) + TICK_MS * (limit);                                                            \
+        while (!(cond) && uv_now(loop) < until_)                                                                       \
+            run_for(loop, TICK_MS / 10);                                                                               \
+    } while (0)
 
 /* The map a server remembers for a session, or "" (the server entry is made if missing). */
 static const char *map_of(live_state *ls, const char *server, const char *session)
@@ -152,8 +185,6 @@ static int teardown(void **state)
     fixture *f = *state;
     test_redis_stop(f->redis);
     free(f);
-    unsetenv("LIVE_TTL_MS");
-    unsetenv("SESSION_MAP_TTL_S");
     return 0;
 }
 
@@ -169,26 +200,30 @@ static void test_quiet_server_keeps_session_maps(void **state)
     uv_loop_init(&loop);
     redis_client *rc = connect_redis(&loop, f->url);
 
-    setenv("LIVE_TTL_MS", "2000", 1);
-    setenv("SESSION_MAP_TTL_S", "6", 1);
-    live_state *ls = live_state_new(&loop, rc);
+    live_state *ls = live_new(&loop, rc, /* ttl= */ 2, /* session_ttl= */ 6);
     assert_non_null(ls);
     /* A batch on its way to storage named the session's map (event_row_render); not accounted yet. */
     session_maps m = live_server_session_maps(live_state_server(ls, "srv-1"));
     m.set(m.arg, "s1", 2, "obj/obj_team2", 13);
-    run_for(&loop, 1500); /* a tick */
+    run_for(&loop, 3 * TICK_MS / 2); /* a tick */
     assert_string_equal(s1_map(ls), "obj/obj_team2");
 
-    observe(ls, "s1", "obj/obj_team2"); /* stored: at 1.5 s */
-    run_for(&loop, 1000);               /* 2.5 s: published at 2 s, maps saved too */
+    observe(ls, "s1", "obj/obj_team2"); /* stored: at 1.5 ticks */
+    /* Published at the next tick, maps saved too. */
+    RUN_UNTIL(&loop, 30,
+              hget_has(f->url, "live_matches", "srv-1", "\"map_name\":\"obj/obj_team2\"") &&
+                  hget_has(f->url, "ingest_session_maps", "srv-1", "\"s1\":\"obj/obj_team2\""));
     assert_true(hget_has(f->url, "live_matches", "srv-1", "\"map_name\":\"obj/obj_team2\""));
     assert_true(hget_has(f->url, "ingest_session_maps", "srv-1", "\"s1\":\"obj/obj_team2\""));
 
-    run_for(&loop, 2000); /* 4.5 s: quiet for LIVE_TTL_MS at 3.5 s, out of the live view at the 4 s tick */
+    /* Quiet for LIVE_TTL_MS at 3.5 ticks, out of the live view at the 4th; the maps, 3.5 ticks from their end,
+     * are kept. */
+    RUN_UNTIL(&loop, 30, hget_empty(f->url, "live_matches", "srv-1"));
     assert_true(hget_empty(f->url, "live_matches", "srv-1"));
     assert_string_equal(s1_map(ls), "obj/obj_team2");
 
-    run_for(&loop, 4000); /* 8.5 s: quiet for SESSION_MAP_TTL_S at 7.5 s, forgotten at the 8 s tick */
+    /* Quiet for SESSION_MAP_TTL_S at 7.5 ticks, forgotten at the 8th. */
+    RUN_UNTIL(&loop, 30, hget_empty(f->url, "ingest_session_maps", "srv-1"));
     assert_true(hget_empty(f->url, "ingest_session_maps", "srv-1"));
     assert_string_equal(s1_map(ls), "");
 
@@ -204,27 +239,28 @@ static void test_replica_keeps_entries_of_another(void **state)
     fixture *f = *state;
     uv_loop_t loop;
     uv_loop_init(&loop);
-    setenv("LIVE_TTL_MS", "2000", 1);
-    setenv("SESSION_MAP_TTL_S", "4", 1);
     redis_client *rb = connect_redis(&loop, f->url);
-    live_state *b = live_state_new(&loop, rb);
+    live_state *b = live_new(&loop, rb, /* ttl= */ 2, /* session_ttl= */ 4);
     assert_non_null(b);
     observe(b, "s0", "dm/mohdm1");
-    run_for(&loop, 1500); /* published and saved by b */
+    /* Published and saved by b. */
+    RUN_UNTIL(&loop, 30, hget_has(f->url, "live_matches", "srv-1", "\"map_name\":\"dm/mohdm1\""));
     assert_true(hget_has(f->url, "live_matches", "srv-1", "\"map_name\":\"dm/mohdm1\""));
 
     redis_client *ra = connect_redis(&loop, f->url);
-    live_state *a = live_state_new(&loop, ra);
+    live_state *a = live_new(&loop, ra, 2, 4);
     assert_non_null(a);
-    /* 7.5 s of b hearing srv-1, one session (b saves its maps again every SESSION_MAP_TTL_S / 4): past both
+    /* 7.5 ticks of b hearing srv-1, one session (b saves its maps again every SESSION_MAP_TTL_S / 4): past both
      * lifetimes for a, whose last news of srv-1 is what it read back. */
     for (int i = 1; i <= 15; i++) {
         observe(b, "s0", "dm/mohdm1");
-        run_for(&loop, 500);
+        run_for(&loop, TICK_MS / 2);
         assert_true(hget_has(f->url, "live_matches", "srv-1", "\"map_name\":\"dm/mohdm1\""));
     }
+    /* a did forget it (map_of makes an empty entry once it has), and left b's saved maps alone. */
+    RUN_UNTIL(&loop, 30, !*map_of(a, "srv-1", "s0"));
     assert_true(hget_has(f->url, "ingest_session_maps", "srv-1", "\"s0\":\"dm/mohdm1\""));
-    assert_string_equal(map_of(a, "srv-1", "s0"), ""); /* a did forget it */
+    assert_string_equal(map_of(a, "srv-1", "s0"), "");
 
     int closed = 0; /* both at once: the loop runs until nothing is left, b's timer included */
     live_state_close(a, on_closed, &closed);
@@ -245,13 +281,17 @@ static void test_session_maps_survive_restart(void **state)
     uv_loop_t loop;
     uv_loop_init(&loop);
     redis_client *rc = connect_redis(&loop, f->url);
-    setenv("LIVE_TTL_MS", "1000", 1);
 
-    live_state *ls = live_state_new(&loop, rc);
+    live_state_timing one_tick = live_state_timing_from_config();
+    one_tick.tick_ms = one_tick.ttl_ms = TICK_MS;
+    live_state *ls = live_state_new(&loop, rc, one_tick);
     assert_non_null(ls);
     observe(ls, "s1", "obj/obj_team2");
     observe(ls, "s2", "dm/mohdm2");
-    run_for(&loop, 2500); /* saved, and out of the live view */
+    /* Published at the first tick (which reads the stored maps), saved and out of the live view at the second. */
+    RUN_UNTIL(&loop, 30,
+              hget_has(f->url, "ingest_session_maps", "srv-1", "\"s2\":\"dm/mohdm2\"") &&
+                  hget_empty(f->url, "live_matches", "srv-1"));
     assert_true(hget_empty(f->url, "live_matches", "srv-1"));
     close_all(&loop, ls, rc);
 
@@ -259,10 +299,14 @@ static void test_session_maps_survive_restart(void **state)
     hset(f->url, "ingest_session_maps", "srv-bad", "not json");
 
     rc = connect_redis(&loop, f->url);
-    ls = live_state_new(&loop, rc);
+    ls = live_state_new(&loop, rc, one_tick);
     assert_non_null(ls);
     observe(ls, "s1", "dm/mohdm1"); /* before the first tick reads the stored maps back */
-    run_for(&loop, 2500);
+    /* Read back at the first tick, the maps saved (the new one with the old) at the second. */
+    RUN_UNTIL(&loop, 30,
+              hget_has(f->url, "ingest_session_maps", "srv-1", "\"s1\":\"dm/mohdm1\"") &&
+                  hget_empty(f->url, "ingest_session_maps", "srv-old") &&
+                  hget_empty(f->url, "ingest_session_maps", "srv-bad"));
     assert_string_equal(map_of(ls, "srv-1", "s1"), "dm/mohdm1");
     assert_string_equal(map_of(ls, "srv-1", "s2"), "dm/mohdm2");
     assert_true(hget_has(f->url, "ingest_session_maps", "srv-1", "\"s1\":\"dm/mohdm1\""));
@@ -282,7 +326,7 @@ static void test_published_entry_is_json(void **state)
     uv_loop_t loop;
     uv_loop_init(&loop);
     redis_client *rc = connect_redis(&loop, f->url);
-    live_state *ls = live_state_new(&loop, rc);
+    live_state *ls = live_new_lasting(&loop, rc);
     assert_non_null(ls);
 
     static const char killer[] = "Sgt \"Q\" back\\slash\x01tab\there";
@@ -302,7 +346,7 @@ static void test_published_entry_is_json(void **state)
     uv_timeval64_t tv;
     uv_gettimeofday(&tv);
     live_server_observe(live_state_server(ls, "srv-1"), &ev, (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000);
-    run_for(&loop, 1500);
+    RUN_UNTIL(&loop, 30, !hget_empty(f->url, "live_matches", "srv-1")); /* published at the first tick */
 
     char *text = hget(f->url, "live_matches", "srv-1");
     cJSON *o = cJSON_Parse(text);
@@ -365,7 +409,7 @@ static void test_login_replaces_guest(void **state)
     uv_loop_t loop;
     uv_loop_init(&loop);
     redis_client *rc = connect_redis(&loop, f->url);
-    live_state *ls = live_state_new(&loop, rc);
+    live_state *ls = live_new_lasting(&loop, rc);
     assert_non_null(ls);
 
     /* Lucky's connect came with an address in France; the login's row gets the country from here (ingest_api.c). */
@@ -390,7 +434,7 @@ static void test_login_replaces_guest(void **state)
     /* The name as the game sends it, colour codes and all: the live view keeps it without them. */
     observe_players(ls, "player_auth", "900015", "^2Lucky", NULL, NULL);
     observe_players(ls, "player_kill", "900015", "Lucky", "unauth_4", "Wolf");
-    run_for(&loop, 1500);
+    RUN_UNTIL(&loop, 30, !hget_empty(f->url, "live_matches", "srv-1")); /* published at the first tick */
 
     char *text = hget(f->url, "live_matches", "srv-1");
     cJSON *o = cJSON_Parse(text);

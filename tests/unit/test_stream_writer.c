@@ -391,6 +391,43 @@ static void on_redis_closed(void *arg)
     (*(int *)arg)++;
 }
 
+/* A private redis-server for a spool's replay, and the loop's client of it. */
+typedef struct {
+    pid_t pid;
+    int port;
+    redis_client *client;
+} replay_redis;
+
+/* Start a redis-server (its files in dir) and connect to it; on_connect(arg) runs once connected and starts the
+ * replay of s. Returns once s is drained. */
+static replay_redis replay_into_redis(uv_loop_t *loop, const char *dir, spool *s,
+                                      void (*on_connect)(redis_client *, void *), void *arg)
+{
+    replay_redis r = {.port = test_free_port()};
+    r.pid = test_redis_start(r.port, dir);
+    char url[64];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d/0", r.port);
+    r.client = redis_client_new(loop, url);
+    assert_non_null(r.client);
+    redis_client_on_connect(r.client, on_connect, arg);
+    assert_true(run_until(loop, drained, s));
+    return r;
+}
+
+/* Close the spool and the client, close the loop, stop the redis-server, remove dir (and free its name). */
+static void replay_done(uv_loop_t *loop, spool *s, replay_redis *r, char *dir)
+{
+    int closed = 0;
+    spool_close(s, on_closed, &closed);
+    redis_client_close(r->client, on_redis_closed, &closed);
+    uv_run(loop, UV_RUN_DEFAULT);
+    assert_int_equal(closed, 2);
+    assert_int_equal(uv_loop_close(loop), 0);
+    test_redis_stop(r->pid);
+    remove_dir(dir);
+    free(dir);
+}
+
 static void test_spool_drain(void **state)
 {
     char *dir = temp_dir();
@@ -411,6 +448,7 @@ static void test_spool_drain(void **state)
     assert_int_equal(r.calls, 4);
     spool_close(s, on_closed, &closed);
     uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(closed, 1);
     char path[512];
     snprintf(path, sizeof path, "%s/spool-00000000000000000001.log", dir);
     FILE *f = fopen(path, "ab");
@@ -425,21 +463,15 @@ static void test_spool_drain(void **state)
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(r.calls, 5);
 
-    int port = test_free_port();
-    pid_t redis = test_redis_start(port, dir);
-    char url[64];
-    snprintf(url, sizeof url, "redis://127.0.0.1:%d/0", port);
-    redis_client *rc = redis_client_new(&loop, url);
     drain_state d = {.s = s};
-    redis_client_on_connect(rc, drain_on_connect, &d);
-    assert_true(run_until(&loop, drained, s));
+    replay_redis redis = replay_into_redis(&loop, dir, s, drain_on_connect, &d);
     assert_int_equal(d.connects, 1);
     assert_int_equal(file_size(dir, "spool-00000000000000000001.log"), -1);
     assert_int_equal(file_size(dir, "spool-00000000000000000002.log"), -1);
 
     /* Five entries, in spool order; the torn record is not one. The previous run's four are flagged as possible
      * duplicates (it may have replayed some before it died); this run's one is not: it never reached Redis. */
-    redisContext *c = redisConnect("127.0.0.1", port);
+    redisContext *c = redisConnect("127.0.0.1", redis.port);
     redisReply *x = redisCommand(c, "XRANGE test:events - +");
     assert_non_null(x);
     assert_int_equal(x->elements, 5);
@@ -457,16 +489,7 @@ static void test_spool_drain(void **state)
     }
     freeReplyObject(x);
     redisFree(c);
-
-    closed = 0;
-    spool_close(s, on_closed, &closed);
-    redis_client_close(rc, on_redis_closed, &closed);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(closed, 2);
-    assert_int_equal(uv_loop_close(&loop), 0);
-    test_redis_stop(redis);
-    remove_dir(dir);
-    free(dir);
+    replay_done(&loop, s, &redis, dir);
 }
 
 /* A batch a transport may deliver again (MQTT): kept once for 600 s. */
@@ -517,7 +540,7 @@ static void test_spool_dedupe(void **state)
     char *dir = temp_dir();
     uv_loop_t loop;
     uv_loop_init(&loop);
-    int err, closed = 0;
+    int err;
     spool *s = spool_open(&loop, dir, &err);
     assert_non_null(s);
     append_result r = {0};
@@ -533,19 +556,13 @@ static void test_spool_dedupe(void **state)
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(r.calls, 6);
 
-    int port = test_free_port();
-    pid_t redis = test_redis_start(port, dir);
-    char url[64];
-    snprintf(url, sizeof url, "redis://127.0.0.1:%d/0", port);
-    redis_client *rc = redis_client_new(&loop, url);
     dedupe_state d = {.s = s};
-    redis_client_on_connect(rc, dedupe_on_connect, &d);
-    assert_true(run_until(&loop, drained, s));
+    replay_redis redis = replay_into_redis(&loop, dir, s, dedupe_on_connect, &d);
     assert_int_equal(d.appended, 1);
     assert_int_equal(d.already, 1);
 
     /* Entries: batch 2 (appended directly), then the replay's 1, 3, 4, 4. */
-    redisContext *c = redisConnect("127.0.0.1", port);
+    redisContext *c = redisConnect("127.0.0.1", redis.port);
     redisReply *x = redisCommand(c, "XRANGE test:events - +");
     assert_non_null(x);
     assert_int_equal(x->elements, 5);
@@ -567,15 +584,7 @@ static void test_spool_dedupe(void **state)
     assert_int_equal(x->integer, 4); /* the stream and three keys: none for the HTTP batch */
     freeReplyObject(x);
     redisFree(c);
-
-    spool_close(s, on_closed, &closed);
-    redis_client_close(rc, on_redis_closed, &closed);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(closed, 2);
-    assert_int_equal(uv_loop_close(&loop), 0);
-    test_redis_stop(redis);
-    remove_dir(dir);
-    free(dir);
+    replay_done(&loop, s, &redis, dir);
 }
 
 /* ---- writer logic ---- */

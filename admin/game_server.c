@@ -4,7 +4,7 @@
  * as `ingestd servers revoke` (is_active = false): ingestd refuses its token once its token cache forgets it
  * (SERVER_TOKEN_CACHE_MS, 60 s), the MQTT broker within MQTT_ACCOUNTS_REFRESH_MS, and it cannot register again;
  * what it sent before stays (erase works on players, not servers). */
-#include "server.h"
+#include "game_server.h"
 
 #include <errno.h>
 #include <libpq-fe.h>
@@ -41,7 +41,7 @@ static int server_update(const admin_ctx *a, const char *sql, const char *id, co
     return rc;
 }
 
-int server_hide(const admin_ctx *a, const char *id, bool hidden)
+int game_server_hide(const admin_ctx *a, const char *id, bool hidden)
 {
     char name[128];
     int rc =
@@ -56,7 +56,7 @@ int server_hide(const admin_ctx *a, const char *id, bool hidden)
     return admin_record(a, hidden ? "hide-server" : "unhide-server", detail);
 }
 
-int server_ban(const admin_ctx *a, const char *id)
+int game_server_ban(const admin_ctx *a, const char *id)
 {
     char question[256];
     snprintf(question, sizeof question,
