@@ -117,7 +117,7 @@ struct endpoint {
      * time without one), which a rebuilt board moves on (qcache_serve_at). */
     bool board;
     /* The endpoint that answers instead when the parameter named (the path's, else the query's) is value: a
-     * leaderboard of stat=rating is ratings.c's, with parameters and a key of its own. */
+     * leaderboard of stat=rating is ratings_leaderboard.c's, with parameters and a key of its own. */
     struct {
         const char *param, *value;
         const endpoint *ep;

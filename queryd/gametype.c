@@ -5,7 +5,7 @@
  * - GET /stats/gametypes/list: {gametypes:[{id, name, display_name}]}.
  * - GET /stats/gametype/{gt}: one /stats/gametypes item plus maps[{name, display_name, kills, matches}].
  * - GET /stats/leaderboard/gametype/{gt}?limit=25: {leaderboard:[{rank, id, player_id, name, player_name, kills,
- *   deaths, kd_ratio}], game_type}; with stat=rating, ratings.c's rating leaderboard of the type's family.
+ *   deaths, kd_ratio}], game_type}; with stat=rating, ratings_leaderboard.c's rating leaderboard of the type's family.
  *
  * A match's game type is decided by GAMETYPE_SQL (stats.h, docs/definitions.md): gameflow events first, then
  * the map name's prefix. Every known type is listed, with zeros when it was never played; "other" only when
@@ -260,7 +260,7 @@ static const endpoint gametype_endpoints[] = {
      .vals = gt_vals,
      .queries = {{0, board_sql, board_queue, 0}},
      .build = board_names,
-     /* ranked by kills; stat=rating: the rating leaderboard of the type's family (ratings.c) */
+     /* ranked by kills; stat=rating: the rating leaderboard of the type's family (ratings_leaderboard.c) */
      .instead = {"stat", RATING_STAT, &rating_gametype_leaderboard_endpoint}},
 };
 

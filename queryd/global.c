@@ -6,7 +6,7 @@
  * - GET /stats/server/pulse: {lethality_rating, total_lead_poured, meat_grinder_map, active_players} (last 24 h).
  * - GET /stats/teams/performance?days=30: {allies:{kills, deaths, kd_ratio, wins, losses, win_rate, matches},
  *   axis:{...}}.
- * - GET /stats/team/{id}/rating?family&vs: a forum team by its members' skill ratings (ratings.c).
+ * - GET /stats/team/{id}/rating?family&vs: a forum team by its members' skill ratings (ratings_team.c).
  * - GET /health: {status: "ok"} (the forum's installer probes {api}/health).
  *
  * Totals come from server_hourly (per server and hour), player_daily and player_names, never raw_events. */

@@ -1,7 +1,7 @@
-/* What the ratings area (ratings.c) gives the other areas: the rating leaderboard (leaderboard.c), a player's
- * current ratings (the profile in player.c, the predictions in player_trends.c), the rating history's and a
- * match's endpoints and the forum team's route (registered with player.c's, match.c's and global.c's), and its
- * settings. */
+/* What the ratings area (ratings.c, and one file per endpoint: ratings_*.c) gives the other areas: the rating
+ * leaderboard (leaderboard.c), a player's current ratings (the profile in player.c, the predictions in
+ * player_trends.c), the rating history's and a match's endpoints and the forum team's route (registered with
+ * player.c's, match.c's and global.c's), and its settings. */
 #ifndef MOHSTATS_QUERYD_RATINGS_H
 #define MOHSTATS_QUERYD_RATINGS_H
 
