@@ -255,8 +255,8 @@ static size_t days_vals(qjob *j, sqlv out[ENDPOINT_VALS])
 static const endpoint global_endpoints[] = {
     {.path = "/stats/global",
      .key = "global",
-     .queries = {{0, totals_sql, NULL, 0}, {1, players_sql, NULL, 0}, {2, daily_sql, NULL, 0},
-                 {3, active_24h_sql, NULL, 0}},
+     .queries =
+         {{0, totals_sql, NULL, 0}, {1, players_sql, NULL, 0}, {2, daily_sql, NULL, 0}, {3, active_24h_sql, NULL, 0}},
      .start = global_start,
      .build = global_build},
     {.path = "/stats/global/activity",
@@ -280,12 +280,12 @@ static const endpoint global_endpoints[] = {
 };
 
 static const route global_table[] = {
-    {"/stats/team/{id}/rating", rating_forum_team},
     {"/health", api_health},
 };
 
 void global_routes(queryd *q, http_server *s)
 {
     endpoints_add(q, s, global_endpoints, sizeof global_endpoints / sizeof global_endpoints[0]);
+    endpoints_add(q, s, rating_team_endpoints, rating_team_endpoints_n);
     routes_add(s, q, global_table, sizeof global_table / sizeof global_table[0]);
 }

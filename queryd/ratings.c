@@ -38,14 +38,8 @@ const config_var rating_config_vars[] = {
 };
 
 #define DEFAULT_FAMILY "team"
-/* The families in the order they are served (ratingd/facts.c names them), after what an absent one means. */
-#define FAMILY_CHOICES                                                                                                 \
-    {"ffa", NULL, NULL}, {"team", NULL, NULL}, {"objective", NULL, NULL},                                              \
-    {                                                                                                                  \
-        NULL, NULL, NULL                                                                                               \
-    }
-const param_choice rating_any_family[RATING_NFAMILIES + 2] = {{"", "all", NULL}, FAMILY_CHOICES};
-const param_choice rating_default_family[RATING_NFAMILIES + 2] = {{"", DEFAULT_FAMILY, NULL}, FAMILY_CHOICES};
+const param_choice rating_any_family[RATING_NFAMILIES + 2] = {{"", "all", NULL}, RATING_FAMILY_CHOICES};
+const param_choice rating_default_family[RATING_NFAMILIES + 2] = {{"", DEFAULT_FAMILY, NULL}, RATING_FAMILY_CHOICES};
 /* rating_any_family's entries but the absent one and the end. */
 static const param_choice *const families = rating_any_family + 1;
 

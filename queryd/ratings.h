@@ -58,8 +58,8 @@ extern const size_t rating_player_endpoints_n;
 extern const endpoint rating_match_endpoints[];
 extern const size_t rating_match_endpoints_n;
 
-/* GET /stats/team/{id}/rating, in global.c's table: a handler, not an endpoint of the table, as its ?vs= must be
- * another team than the path's {id}, a rule between two parameters that the table does not state. */
-void rating_forum_team(http_request *req, void *arg);
+/* GET /stats/team/{id}/rating (global.c registers it): a forum team by its members' ratings. */
+extern const endpoint rating_team_endpoints[];
+extern const size_t rating_team_endpoints_n;
 
 #endif

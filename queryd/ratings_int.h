@@ -14,10 +14,15 @@
 #define RATING_MIN_MATCHES_VAR "QUERY_RATING_MIN_MATCHES"
 #define RATING_MIN_MATCHES_DEFAULT 10
 
-/* The families served (ratingd/facts.c names them), and what ?family= accepts: an absent one (its name "", which no
- * value given equals) first, then each family, then the end. rating_any_family's absent one means every family,
- * rating_default_family's the team family. */
+/* The families in the order they are served (ratingd/facts.c names them), then the end: what ?family= accepts after
+ * what an absent one means (its name "", which no value given equals). rating_any_family's absent one means every
+ * family, rating_default_family's the team family. */
 #define RATING_NFAMILIES 3
+#define RATING_FAMILY_CHOICES                                                                                          \
+    {"ffa", NULL, NULL}, {"team", NULL, NULL}, {"objective", NULL, NULL},                                              \
+    {                                                                                                                  \
+        NULL, NULL, NULL                                                                                               \
+    }
 #define RATING_FAMILY_WHY "must be ffa, team or objective (the game mode families of docs/ratings.md)"
 extern const param_choice rating_any_family[RATING_NFAMILIES + 2];
 extern const param_choice rating_default_family[RATING_NFAMILIES + 2];

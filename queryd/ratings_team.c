@@ -6,7 +6,7 @@
  * |                                            |                                          | opponent, win_prob,     |
  * |                                            |                                          | as_of_ms}               |
  *
- * The route is global.c's. */
+ * The route is global.c's (its table registers rating_team_endpoints). */
 #include "ratings.h"
 #include "ratings_int.h"
 
@@ -16,26 +16,12 @@
 
 #include "stats.h"
 
-/* rating_any_family's entries but the absent one and the end. */
-static const param_choice *const families = rating_any_family + 1;
+#define ID_WHY "must be a forum team id (a positive number)"
+#define VS_WHY "must be another forum team's id (a positive number)"
 
-/* The family named by the URL's "family" into out; def when absent. Returns false (after answering 400) when it
- * names none. */
-static bool family_param(http_request *req, const char *def, const char **out)
-{
-    const char *f = http_request_query(req, "family");
-    if (!f || !*f) {
-        *out = def;
-        return true;
-    }
-    for (size_t i = 0; i < RATING_NFAMILIES; i++)
-        if (strcmp(f, families[i].name) == 0) {
-            *out = families[i].name;
-            return true;
-        }
-    respond_bad_param(req, "family", RATING_FAMILY_WHY);
-    return false;
-}
+/* What ?family= accepts; absent: the family achievd rates forum teams in, so that the default answer's
+ * forum_rating is the forum's. */
+static const param_choice team_family[] = {{"", RATING_TEAM_FAMILY, NULL}, RATING_FAMILY_CHOICES};
 
 /* The teams' active members and every GUID each has linked; a member without one has player_guid ''. */
 // clang-format off
@@ -49,8 +35,9 @@ static const char team_members_sql[] =
 // clang-format on
 
 typedef struct {
-    long id, vs; /* vs: 0 when no opponent was asked for */
-    const char *family;
+    const endpoint *ep;
+    long id, vs;                /* vs: 0 when no opponent was asked for */
+    const param_choice *family; /* a team_family entry */
 } team_args;
 
 /* One member's rating: of the GUIDs the member linked, the one with the most rated matches in the family (a member
@@ -161,7 +148,7 @@ static void team_build(qjob *j)
     size_t nmine, ntheirs = 0;
     uint64_t now_ms = rating_now_ms();
     cJSON *o = team_json(members, ratings, a->id, now_ms, mine, &nmine);
-    cJSON_AddStringToObject(o, "family", a->family);
+    cJSON_AddStringToObject(o, "family", param_choice_value(a->family));
     cJSON_AddNumberToObject(o, "as_of_ms", (double)now_ms);
     if (a->vs) {
         cJSON_AddItemToObject(o, "opponent", team_json(members, ratings, a->vs, now_ms, theirs, &ntheirs));
@@ -200,7 +187,7 @@ static void team_ratings(qjob *j)
             guids[n++] = g;
     }
     if (n > 0)
-        rating_job_players(j, 1, a->family, guids, n);
+        rating_job_players(j, 1, param_choice_value(a->family), guids, n);
     free(guids);
     job_then(j, team_build);
 }
@@ -222,33 +209,22 @@ static void team_start(qjob *j)
     job_then(j, team_ratings);
 }
 
-void rating_forum_team(http_request *req, void *arg)
+/* The opponent is another team: a team against itself would be a chance of one half, and a question no one asks. */
+static bool vs_other_team(const void *args)
 {
-    queryd *q = arg;
-    long id = param_long_parse(http_request_param(req, "id"), -1, -1, 2147483647L);
-    if (id <= 0) {
-        respond_bad_param(req, "id", "must be a forum team id (a positive number)");
-        return;
-    }
-    const char *vs_text = http_request_query(req, "vs");
-    long vs = vs_text && *vs_text ? param_long_parse(vs_text, -1, -1, 2147483647L) : 0;
-    if ((vs_text && *vs_text && vs <= 0) || vs == id) {
-        respond_bad_param(req, "vs", "must be another forum team's id (a positive number)");
-        return;
-    }
-    const char *family;
-    /* the family achievd rates forum teams in, so that the default answer's forum_rating is the forum's */
-    if (!family_param(req, RATING_TEAM_FAMILY, &family))
-        return;
-    team_args *a = ARGS_NEW(team_args);
-    if (!a) {
-        http_respond_error(req, 500, "Out of memory.");
-        return;
-    }
-    a->id = id;
-    a->vs = vs;
-    a->family = family;
-    char key[96];
-    snprintf(key, sizeof key, "tr:%ld:%ld:%s", id, vs, family);
-    qcache_serve(q->cache, req, key, q->cache_ttl_s, team_start, a, free);
+    const team_args *a = args;
+    return a->vs != a->id;
 }
+
+const endpoint rating_team_endpoints[] = {
+    {.path = "/stats/team/{id}/rating",
+     .key = "tr",
+     .args_size = sizeof(team_args),
+     .params = {{PARAM_ID, "id", offsetof(team_args, id), 0, ID_WHY, NULL},
+                {PARAM_QUERY_ID, "vs", offsetof(team_args, vs), 0, VS_WHY, NULL},
+                {PARAM_CHOICE, "family", offsetof(team_args, family), 0, RATING_FAMILY_WHY, team_family}},
+     .rule = {vs_other_team, "vs", VS_WHY},
+     /* two steps (the forum's members, then their ratings): it queues them itself */
+     .start = team_start},
+};
+const size_t rating_team_endpoints_n = sizeof rating_team_endpoints / sizeof rating_team_endpoints[0];
