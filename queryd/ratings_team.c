@@ -209,7 +209,7 @@ static void team_start(qjob *j)
     job_then(j, team_ratings);
 }
 
-/* The opponent is another team: a team against itself would be a chance of one half, and a question no one asks. */
+/* ?vs= names another team than {id}: a team is no opponent of itself. */
 static bool vs_other_team(const void *args)
 {
     const team_args *a = args;
