@@ -10,7 +10,8 @@
  * |                               |                                               | player_name, value}] x3}    |
  *
  * Every answer is a ranking of the period's board (board.c): all players' totals, built once for all stats; but
- * stat=rating (with a family parameter), a current value read from ratingd's table, which ratings_leaderboard.c answers.
+ * stat=rating (with a family parameter), a current value read from ratingd's table, which ratings_leaderboard.c
+ * answers.
  *
  * Their endpoints are board answers (endpoint.board: served at their board's data generation), and stat=rating
  * names another endpoint instead (endpoint.instead: ratings_leaderboard.c's, with parameters and a key of its own). */
