@@ -83,6 +83,15 @@ static int param_parse(const endpoint_param *p, const queryd *q, http_request *r
         *(long *)field = id;
         return key_added(req, key_add(key, size, len, "%ld", id));
     }
+    case PARAM_QUERY_ID: {
+        const char *v = http_request_query(req, p->name);
+        bool given = v && *v;
+        long id = given ? param_long_parse(v, -1, -1, 2147483647L) : 0;
+        if (given && id <= 0)
+            break;
+        *(long *)field = id;
+        return key_added(req, key_add(key, size, len, "%ld", id));
+    }
     case PARAM_LIMIT:
         *(long *)field = param_long(req, p->name, p->def, 1, q->max_limit);
         return key_added(req, key_add(key, size, len, "%ld", *(long *)field));
@@ -175,6 +184,10 @@ int endpoint_parse(const endpoint *e, const queryd *q, http_request *req, void *
     for (const endpoint_param *p = e->params; p < e->params + ENDPOINT_PARAMS && p->kind != PARAM_END; p++) {
         if (param_parse(p, q, req, args, key, size, &len) != 0)
             return -1;
+    }
+    if (e->rule.ok && !e->rule.ok(args)) {
+        respond_bad_param(req, e->rule.param, e->rule.why);
+        return -1;
     }
     return 0;
 }

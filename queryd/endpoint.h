@@ -21,8 +21,8 @@ typedef struct endpoint endpoint;
 
 /* How long an endpoint's answer stays fresh. */
 typedef enum {
-    TTL_CACHE,  /* QUERY_CACHE_TTL_S */
-    TTL_LIVE,   /* QUERY_LIVE_TTL_S: live state */
+    TTL_CACHE, /* QUERY_CACHE_TTL_S */
+    TTL_LIVE,  /* QUERY_LIVE_TTL_S: live state */
 } endpoint_ttl;
 
 /* What a parameter is, where it is read, how it is checked and how it is written into the key. */
@@ -33,6 +33,7 @@ typedef enum {
     PARAM_QUERY_IDENT, /* ?name= as PARAM_IDENT, optional: "" when absent or empty */
     PARAM_NAME,        /* {name} of the path, a player name (name_normalize) into char[PLAYER_NAME_MAX]; key as is */
     PARAM_ID,          /* {name} of the path, a positive number, into a long */
+    PARAM_QUERY_ID,    /* ?name= as PARAM_ID, optional: 0 when absent or empty */
     PARAM_LIMIT,       /* ?name=, into a long: def when absent, clamped to 1..QUERY_MAX_LIMIT */
     PARAM_NUMBER,      /* ?name=, into a long: def when absent, clamped to min..max */
     PARAM_OFFSET,      /* ?name=, into a long: def when absent, clamped to 0..QUERY_MAX_OFFSET */
@@ -117,11 +118,18 @@ struct endpoint {
      * time without one), which a rebuilt board moves on (qcache_serve_at). */
     bool board;
     /* The endpoint that answers instead when the parameter named (the path's, else the query's) is value: a
-     * leaderboard of stat=rating is ratings.c's, with parameters and a key of its own. */
+     * leaderboard of stat=rating is ratings_leaderboard.c's, with parameters and a key of its own. */
     struct {
         const char *param, *value;
         const endpoint *ep;
     } instead;
+    /* A rule between parameters that no parameter's kind states (the opponent is another team than the path's,
+     * say), checked once each parameter is read: when ok(args) is false, the 400 names param and says why. ok NULL:
+     * none. */
+    struct {
+        bool (*ok)(const void *args);
+        const char *param, *why;
+    } rule;
 };
 
 /* Every endpoint's args begin so. */

@@ -5,7 +5,7 @@
  * - GET /stats/gametypes/list: {gametypes:[{id, name, display_name}]}.
  * - GET /stats/gametype/{gt}: one /stats/gametypes item plus maps[{name, display_name, kills, matches}].
  * - GET /stats/leaderboard/gametype/{gt}?limit=25: {leaderboard:[{rank, id, player_id, name, player_name, kills,
- *   deaths, kd_ratio}], game_type}; with stat=rating, ratings.c's rating leaderboard of the type's family.
+ *   deaths, kd_ratio}], game_type}; with stat=rating, ratings_leaderboard.c's rating leaderboard of the type's family.
  *
  * A match's game type is decided by GAMETYPE_SQL (stats.h, docs/definitions.md): gameflow events first, then
  * the map name's prefix. Every known type is listed, with zeros when it was never played; "other" only when
@@ -132,11 +132,10 @@ static void list_build(qjob *j)
     job_answer(j, 200, arr);
 }
 
-/* GET /stats/gametypes/list: the ids and names only. A constant: no query, so neither a job nor the cache (not on
- * the endpoint table, whose answers are computed). */
-static void gametypes_names(http_request *req, void *arg)
+/* GET /stats/gametypes/list: the ids and names only. A constant (no query), on the table all the same so that every
+ * endpoint is served one way; cached like the others, it costs a cache lookup. */
+static void names_build(qjob *j)
 {
-    (void)arg;
     cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "gametypes");
     for (size_t i = 0; i < sizeof gametypes / sizeof gametypes[0]; i++) {
         cJSON *e = cJSON_CreateObject();
@@ -145,7 +144,7 @@ static void gametypes_names(http_request *req, void *arg)
         cJSON_AddStringToObject(e, "display_name", gametypes[i].name);
         cJSON_AddItemToArray(arr, e);
     }
-    http_respond_json(req, 200, o);
+    job_answer(j, 200, o);
 }
 
 static void detail_build(qjob *j)
@@ -232,20 +231,18 @@ static void board_queue(qjob *j, int slot, const char *tmpl, long unused)
 
 /* {gt}: a known id in any case (ffa is dm); else 404 before any query. */
 #define GT_PARAM                                                                                                       \
-    {.kind = PARAM_PATH_CHOICE,                                                                                        \
-     .name = "gt",                                                                                                     \
-     .at = offsetof(gt_args, gt),                                                                                      \
-     .why = "must be a game type id such as dm, tdm or obj",                                                           \
-     .choices = gt_choices,                                                                                            \
-     .max = 15,                                                                                                        \
-     .shown = "gametype",                                                                                              \
-     .unknown = "Game type not found: '%s' (known: dm, tdm, rb, obj, tow, lib, ctf)."}
+    {                                                                                                                  \
+        .kind = PARAM_PATH_CHOICE, .name = "gt", .at = offsetof(gt_args, gt),                                          \
+        .why = "must be a game type id such as dm, tdm or obj", .choices = gt_choices, .max = 15, .shown = "gametype", \
+        .unknown = "Game type not found: '%s' (known: dm, tdm, rb, obj, tow, lib, ctf)."                               \
+    }
 
 static const endpoint gametype_endpoints[] = {
     {.path = "/stats/gametypes",
      .key = "gametypes",
      .queries = {{0, types_sql, NULL, 0}, {1, type_players_sql, NULL, 0}},
      .build = list_build},
+    {.path = "/stats/gametypes/list", .key = "gtnames", .build = names_build},
     {.path = "/stats/gametype/{gt}",
      .key = "gametype",
      .args_size = sizeof(gt_args),
@@ -260,16 +257,11 @@ static const endpoint gametype_endpoints[] = {
      .vals = gt_vals,
      .queries = {{0, board_sql, board_queue, 0}},
      .build = board_names,
-     /* ranked by kills; stat=rating: the rating leaderboard of the type's family (ratings.c) */
+     /* ranked by kills; stat=rating: the rating leaderboard of the type's family (ratings_leaderboard.c) */
      .instead = {"stat", RATING_STAT, &rating_gametype_leaderboard_endpoint}},
-};
-
-static const route gametype_table[] = {
-    {"/stats/gametypes/list", gametypes_names},
 };
 
 void gametype_routes(queryd *q, http_server *s)
 {
     endpoints_add(q, s, gametype_endpoints, sizeof gametype_endpoints / sizeof gametype_endpoints[0]);
-    routes_add(s, q, gametype_table, sizeof gametype_table / sizeof gametype_table[0]);
 }

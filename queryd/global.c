@@ -6,7 +6,7 @@
  * - GET /stats/server/pulse: {lethality_rating, total_lead_poured, meat_grinder_map, active_players} (last 24 h).
  * - GET /stats/teams/performance?days=30: {allies:{kills, deaths, kd_ratio, wins, losses, win_rate, matches},
  *   axis:{...}}.
- * - GET /stats/team/{id}/rating?family&vs: a forum team by its members' skill ratings (ratings.c).
+ * - GET /stats/team/{id}/rating?family&vs: a forum team by its members' skill ratings (ratings_team.c).
  * - GET /health: {status: "ok"} (the forum's installer probes {api}/health).
  *
  * Totals come from server_hourly (per server and hour), player_daily and player_names, never raw_events. */
@@ -255,8 +255,8 @@ static size_t days_vals(qjob *j, sqlv out[ENDPOINT_VALS])
 static const endpoint global_endpoints[] = {
     {.path = "/stats/global",
      .key = "global",
-     .queries = {{0, totals_sql, NULL, 0}, {1, players_sql, NULL, 0}, {2, daily_sql, NULL, 0},
-                 {3, active_24h_sql, NULL, 0}},
+     .queries =
+         {{0, totals_sql, NULL, 0}, {1, players_sql, NULL, 0}, {2, daily_sql, NULL, 0}, {3, active_24h_sql, NULL, 0}},
      .start = global_start,
      .build = global_build},
     {.path = "/stats/global/activity",
@@ -280,12 +280,12 @@ static const endpoint global_endpoints[] = {
 };
 
 static const route global_table[] = {
-    {"/stats/team/{id}/rating", rating_forum_team},
     {"/health", api_health},
 };
 
 void global_routes(queryd *q, http_server *s)
 {
     endpoints_add(q, s, global_endpoints, sizeof global_endpoints / sizeof global_endpoints[0]);
+    endpoints_add(q, s, rating_team_endpoints, rating_team_endpoints_n);
     routes_add(s, q, global_table, sizeof global_table / sizeof global_table[0]);
 }

@@ -10,10 +10,11 @@
  * |                               |                                               | player_name, value}] x3}    |
  *
  * Every answer is a ranking of the period's board (board.c): all players' totals, built once for all stats; but
- * stat=rating (with a family parameter), a current value read from ratingd's table, which ratings.c answers.
+ * stat=rating (with a family parameter), a current value read from ratingd's table, which ratings_leaderboard.c
+ * answers.
  *
  * Their endpoints are board answers (endpoint.board: served at their board's data generation), and stat=rating
- * names another endpoint instead (endpoint.instead: ratings.c's, with parameters and a key of its own). */
+ * names another endpoint instead (endpoint.instead: ratings_leaderboard.c's, with parameters and a key of its own). */
 #include "area.h"
 
 #include <stdio.h>
@@ -200,7 +201,7 @@ static void cards_start(qjob *j)
      {PARAM_PAGING, "limit", offsetof(lb_args, pg), LB_DEFAULT_LIMIT, NULL, NULL},                                     \
      {PARAM_FLAG, "count_only", offsetof(lb_args, count_only), 0, NULL, NULL}}
 
-/* A stat's ranking: ?stat= at the first two paths, {stat} at the last; stat=rating is ratings.c's. */
+/* A stat's ranking: ?stat= at the first two paths, {stat} at the last; stat=rating is ratings_leaderboard.c's. */
 #define LEADERBOARD(p, k, stat_kind)                                                                                   \
     {.path = p,                                                                                                        \
      .key = k,                                                                                                         \

@@ -22,7 +22,7 @@
  * - GET /stats/player/{guid}/drilldown?stat=kd&dimension=weapon&limit=10: {breakdown, items, total, stat, dimension}.
  * - GET /stats/player/{guid}/predictions: {expected_kd, trend, confidence, rival_analysis, rating, ...}.
  * - GET /player/{guid}/predictions: same.
- * - GET /stats/player/{guid}/ratings?family&limit: {guid, points[...], total}: ratings.c.
+ * - GET /stats/player/{guid}/ratings?family&limit: {guid, points[...], total}: ratings_history.c.
  *
  * Every query is bounded by the player's key: player_daily, player_match, player_weapon, player_map,
  * player_fights and rating_changes are all ordered by guid first. An unknown GUID is 404. The profile and the

@@ -1,7 +1,7 @@
-/* What the ratings area (ratings.c) gives the other areas: the rating leaderboard (leaderboard.c), a player's
- * current ratings (the profile in player.c, the predictions in player_trends.c), the rating history's and a
- * match's endpoints and the forum team's route (registered with player.c's, match.c's and global.c's), and its
- * settings. */
+/* What the ratings area (ratings.c, and one file per endpoint: ratings_*.c) gives the other areas: the rating
+ * leaderboard (leaderboard.c), a player's current ratings (the profile in player.c, the predictions in
+ * player_trends.c), the rating history's and a match's endpoints and the forum team's route (registered with
+ * player.c's, match.c's and global.c's), and its settings. */
 #ifndef MOHSTATS_QUERYD_RATINGS_H
 #define MOHSTATS_QUERYD_RATINGS_H
 
@@ -58,8 +58,8 @@ extern const size_t rating_player_endpoints_n;
 extern const endpoint rating_match_endpoints[];
 extern const size_t rating_match_endpoints_n;
 
-/* GET /stats/team/{id}/rating, in global.c's table: a handler, not an endpoint of the table, as its ?vs= must be
- * another team than the path's {id}, a rule between two parameters that the table does not state. */
-void rating_forum_team(http_request *req, void *arg);
+/* GET /stats/team/{id}/rating (global.c registers it): a forum team by its members' ratings. */
+extern const endpoint rating_team_endpoints[];
+extern const size_t rating_team_endpoints_n;
 
 #endif

@@ -451,6 +451,9 @@ expect "game type detail" "stats/gametype/obj" '"\(.name) \([.maps[] | "\(.name)
 expect "game type leaderboard" "stats/leaderboard/gametype/dm" '[.leaderboard[] | "\(.player_id):\(.kills)"] | join(",")' \
   "104:3,105:3,101:1"
 expect "ffa reads as dm" "stats/gametype/ffa" .id dm
+expect "game type names (a constant, every type)" "stats/gametypes/list" \
+  '[.gametypes[] | "\(.id):\(.display_name)"] | join(",")' \
+  "dm:Deathmatch,tdm:Team Deathmatch,rb:Round-Based,obj:Objective,tow:Tug of War,lib:Liberation,ctf:Capture the Flag,other:Other"
 check_eq "an unknown game type is 404" 404 "$(status stats/gametype/zz)"
 
 # ---- servers -----------------------------------------------------------------------------------------------

@@ -294,9 +294,20 @@ expected=$(ch_query "SELECT 1 / (1 + exp(-($a1 + $a2 - $b1 - $b2)
                      / sqrt(2 * pow($RATING_BETA, 2) + pow($sa1, 2) + pow($sa2, 2) + pow($sb1, 2) + pow($sb2, 2))))")
 check_close "forum team Alpha's chance against Bravo: the model's prediction for a match of their rated members" \
   "$expected" "$(jq -r .win_prob <<<"$team")"
-check_eq "forum teams: an unknown team is 404, a bad vs 400" "404 404 400" \
+check_eq "forum teams: an unknown team is 404, a bad vs 400 (the team itself, 0, not a number)" "404 404 400 400 400" \
   "$(http_status "$API/stats/team/79/rating") $(http_status "$API/stats/team/71/rating?vs=79") \
-$(http_status "$API/stats/team/71/rating?vs=71")"
+$(http_status "$API/stats/team/71/rating?vs=71") $(http_status "$API/stats/team/71/rating?vs=0") \
+$(http_status "$API/stats/team/71/rating?vs=x")"
+# documented PATH ANSWER: the fields docs/openapi.json requires of PATH's answer that ANSWER lacks (none: "").
+documented() {
+  jq -r --slurpfile doc "$MOHSTATS_SRC_DIR/docs/openapi.json" --arg path "$1" \
+    -f "$MOHSTATS_SRC_DIR/tests/integration/openapi_missing.jq" <<<"$2" | head -5 | tr '\n' ' '
+}
+check_eq "the rating answers carry every field docs/openapi.json requires of them (as_of_ms, forum_rating...)" "" \
+  "$(documented '/stats/team/{id}/rating' "$team")$(documented '/stats/leaderboard/gametype/{gt}' \
+    "$(http_get "$API/stats/leaderboard/gametype/obj?stat=rating")")$(documented /stats/leaderboard/global \
+    "$(http_get "$API/stats/leaderboard/global?stat=rating&family=objective")")$(documented '/stats/player/{guid}' \
+    "$(http_get "$API/stats/player/1001")")"
 
 # Recompute: the same rows, byte for byte, as the daemon wrote; and again on a second run.
 dump() {

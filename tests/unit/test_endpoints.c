@@ -31,6 +31,7 @@ static size_t field_size(param_kind k)
     case PARAM_NAME:
         return PLAYER_NAME_MAX;
     case PARAM_ID:
+    case PARAM_QUERY_ID:
     case PARAM_LIMIT:
     case PARAM_NUMBER:
     case PARAM_OFFSET:
@@ -95,6 +96,8 @@ static void test_tables(void **state)
         assert_true(*e->key);
         if (!e->build && !e->start)
             fail_msg("%s builds no answer", e->path);
+        if (e->rule.ok && (!e->rule.param || !e->rule.why))
+            fail_msg("%s: a rule between parameters needs the parameter its 400 names and why", e->path);
         size_t args = e->args_size > sizeof(endpoint_args) ? e->args_size : sizeof(endpoint_args);
         for (size_t p = 0; p < ENDPOINT_PARAMS && e->params[p].kind != PARAM_END; p++) {
             const endpoint_param *x = &e->params[p];
@@ -142,7 +145,8 @@ static void test_keys_are_answers(void **state)
                 continue;
             bool same = a->args_size == b->args_size && a->ttl == b->ttl && a->vals == b->vals &&
                         a->start == b->start && a->build == b->build && a->board == b->board &&
-                        a->instead.ep == b->instead.ep && memcmp(a->params, b->params, sizeof a->params) == 0 &&
+                        a->instead.ep == b->instead.ep && a->rule.ok == b->rule.ok &&
+                        memcmp(a->params, b->params, sizeof a->params) == 0 &&
                         memcmp(a->queries, b->queries, sizeof a->queries) == 0 &&
                         (a->part == b->part || (a->part && b->part && strcmp(a->part, b->part) == 0));
             if (!same)
@@ -166,6 +170,9 @@ static void args_fill(const endpoint *e, char *args)
             break;
         case PARAM_ID:
             *(long *)field = 1;
+            break;
+        case PARAM_QUERY_ID:
+            *(long *)field = 2;
             break;
         case PARAM_LIMIT:
         case PARAM_NUMBER:

@@ -1,8 +1,8 @@
 /* docs/openapi.json against what the daemons serve: every route queryd registers (queryd_api_routes, the list
  * main.c uses) is a path of the document marked "x-mohstats-daemon": "queryd" with a GET operation, and every such
- * path is served; the same for authd's routes (verify_routes, forum_routes, tournament_routes) and its paths, method by method; each
- * path parameter is declared; each operation answers with a JSON schema; the leaderboard's stat and period lists
- * are the ones queryd accepts (the stats and rating). Runs in milliseconds: no server starts, routes are only
+ * path is served; the same for authd's routes (verify_routes, forum_routes, tournament_routes) and its paths, method by
+ * method; each path parameter is declared; each operation answers with a JSON schema; the leaderboard's stat and period
+ * lists are the ones queryd accepts (the stats and rating). Runs in milliseconds: no server starts, routes are only
  * registered. ingestd's two paths are not checked here (their registration needs its running parts). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +17,7 @@
 
 #include "area.h"
 #include "authd.h"
+#include "endpoint.h"
 #include "http_server.h"
 #include "idle_server.h"
 #include "params.h"
@@ -35,6 +36,8 @@ static cJSON *doc;
 /* What each daemon serves, registered once (authd's registration keeps its SQL in statics for the process's life:
  * registering again would drop the first strings). */
 static route_list served_by[2];
+/* queryd's registered endpoints (queryd_api_routes fills its routes). */
+static queryd served_q;
 
 /* http_server_routes_each: keep the routes under /api/v1, without the prefix. */
 static void collect(void *ctx, const char *method, const char *pattern)
@@ -61,10 +64,9 @@ static void served_routes(daemon_kind d, route_list *l)
     idle_server x;
     http_server *s = idle_server_open(&x);
     /* The handlers' arguments; no handler is called here. */
-    static queryd q;
     static authd a = {.smf_prefix = "smf_"};
     if (d == QUERYD) {
-        queryd_api_routes(&q, s);
+        queryd_api_routes(&served_q, s);
     } else {
         verify_routes(&a, s);
         forum_routes(&a, s);
@@ -260,7 +262,7 @@ static void test_leaderboard_lists_are_queryds(void **state)
     (void)state;
     const cJSON *stats = query_enum("/stats/leaderboard/global", "stat"), *v;
     /* Every name documented is accepted (aliases such as kd and kdr too), and every stat is documented; rating is
-     * not a stat of the board but ranks by the skill ratings (queryd/ratings.c), and is documented too. */
+     * not a stat of the board but ranks by the skill ratings (queryd/ratings_leaderboard.c), and is documented too. */
     bool rating = false;
     cJSON_ArrayForEach(v, stats)
     {
@@ -289,6 +291,65 @@ static void test_leaderboard_lists_are_queryds(void **state)
     assert_int_equal(kinds, 0x1f); /* all, day, week, month, year: each reachable */
 }
 
+/* Whether name is one of the values of the enum of parameter p's schema. */
+static bool enum_has(const cJSON *p, const char *name)
+{
+    const cJSON *v;
+    cJSON_ArrayForEach(v, cJSON_GetObjectItem(cJSON_GetObjectItem(p, "schema"), "enum"))
+    {
+        if (strcmp(cJSON_GetStringValue(v), name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A parameter of endpoint e is read from its path when e's path names it. */
+static const char *param_in(const endpoint *e, const char *name)
+{
+    char brace[80];
+    snprintf(brace, sizeof brace, "{%s}", name);
+    return strstr(e->path, brace) ? "path" : "query";
+}
+
+/* A path where another endpoint answers for one value of a parameter (endpoint.instead: stat=rating, the rating
+ * leaderboards) is documented with that value, the other's parameters and both answers (a oneOf). */
+static void test_instead_answers_are_documented(void **state)
+{
+    (void)state;
+    size_t checked = 0;
+    for (size_t i = 0; i < served_q.nroutes; i++) {
+        const endpoint *e = served_q.routes[i].ep, *alt = e->instead.ep;
+        if (!alt)
+            continue;
+        checked++;
+        const cJSON *get =
+            cJSON_GetObjectItem(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItem(doc, "paths"), e->path), "get");
+        const cJSON *sw = param_of(get, e->instead.param, param_in(e, e->instead.param));
+        if (!sw || !enum_has(sw, e->instead.value))
+            fail_msg("%s: %s=%s (another answer) is not documented", e->path, e->instead.param, e->instead.value);
+        for (const endpoint_param *p = alt->params; p < alt->params + ENDPOINT_PARAMS && p->kind != PARAM_END; p++) {
+            static const char *const pages[] = {"limit", "offset", "page"};
+            if (p->kind == PARAM_SETTING)
+                continue; /* not of the request */
+            bool pg = p->kind == PARAM_PAGING;
+            for (size_t k = 0; k < (pg ? 3 : 1); k++) {
+                const char *name = pg ? pages[k] : p->name;
+                if (!param_of(get, name, param_in(alt, name)))
+                    fail_msg("%s: parameter %s of its %s=%s answer is not documented", e->path, name, e->instead.param,
+                             e->instead.value);
+            }
+        }
+        const cJSON *schema = cJSON_GetObjectItem(
+            cJSON_GetObjectItem(
+                cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(get, "responses"), "200"), "content"),
+                "application/json"),
+            "schema");
+        if (!cJSON_GetObjectItem(schema, "oneOf"))
+            fail_msg("%s: its two answers are not documented (a oneOf)", e->path);
+    }
+    assert_true(checked >= 4); /* the leaderboard's three paths and the game type's */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -296,6 +357,7 @@ int main(void)
         cmocka_unit_test(test_every_documented_route_is_served),
         cmocka_unit_test(test_operations_declare_parameters_and_answers),
         cmocka_unit_test(test_leaderboard_lists_are_queryds),
+        cmocka_unit_test(test_instead_answers_are_documented),
     };
     return cmocka_run_group_tests(tests, load_doc, free_doc);
 }
