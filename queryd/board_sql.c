@@ -18,15 +18,22 @@
 /* Per-match results of every player, for each of the periods asked for (period: 1 for the first, ...; ARRAY
  * JOIN counts a match in every period it started in; the periods are listed as [if(fms >= <bound>, 1, 0), ...]
  * because ClickHouse 18.16 cannot capture a subquery's column in a lambda): each (player, match) once, joined to its
- * match's result and, for finished free-for-all matches only, to the match's top kill count; then summed per player.
- * The same definitions as match_totals_render (stats.c), which serves one player's page; this form reads player_match
+ * match's result and top kill count (one right side: the match's summary joined to {top_kills}); then summed per
+ * player, with the stats' values ({values}: ", toFloat64(<value>) AS v<i>, ...") in the same SELECT. The same
+ * definitions as match_totals_render (stats.c), which serves one player's page; this form reads player_match
  * once instead of restricting every part to a player's matches, which costs three more passes over it when
- * the players are all of them. */
+ * the players are all of them.
+ *
+ * Why so few levels: ClickHouse 18.16 analyses a subquery again for every level above it, and runs each
+ * `IN (subquery)` that can use a table's index (the matches' filters) at each analysis. A delta's match query of
+ * five levels, with the top kill counts in a second join and their own nested IN, selected its parts 23 times to
+ * read each table's once or twice: about 40 ms of ClickHouse CPU whatever the players, against 25 ms for this form
+ * (docs/performance.md "Board deltas: the match query's levels"). */
 // clang-format off
 static const char board_match_sql[] =
     "SELECT period, guid, count() AS games, sum(l - f) AS playtime_s, sum(r) AS rounds,\n"
     "       sum(tw OR fw) AS wins, sum(tw) AS team_wins, sum(fw) AS ffa_wins,\n"
-    "       sum((tl OR fl) AND NOT (tw OR fw)) AS losses\n"
+    "       sum((tl OR fl) AND NOT (tw OR fw)) AS losses{values}\n"
     "FROM\n"
     "(\n"
     "    SELECT guid, f, l, r, fms,\n"
@@ -36,17 +43,17 @@ static const char board_match_sql[] =
     "           toUInt64(gametype = 'dm' AND ends > 0 AND NOT (k > 0 AND k = top_kills)) AS fl\n"
     "    FROM\n"
     "    (\n"
-    "        SELECT *\n"
+    "        SELECT guid, match_key, argMaxMerge(team) AS team, sumMerge(kills) AS k,\n"
+    "               minMerge(first_t) AS f, maxMerge(last_t) AS l, minMerge(first_ms) AS fms\n"
+    "        FROM player_match\n"
+    "        WHERE " LISTED_PLAYER_SQL("guid") " AND {who}\n"
+    "        GROUP BY guid, match_key\n"
+    "        HAVING fms >= {bound_ms}\n"
+    "    )\n"
+    "    ANY LEFT JOIN\n"
+    "    (\n"
+    "        SELECT match_key, winner, gametype, ends, r, top_kills\n"
     "        FROM\n"
-    "        (\n"
-    "            SELECT guid, match_key, argMaxMerge(team) AS team, sumMerge(kills) AS k,\n"
-    "                   minMerge(first_t) AS f, maxMerge(last_t) AS l, minMerge(first_ms) AS fms\n"
-    "            FROM player_match\n"
-    "            WHERE " LISTED_PLAYER_SQL("guid") " AND {who}\n"
-    "            GROUP BY guid, match_key\n"
-    "            HAVING fms >= {bound_ms}\n"
-    "        )\n"
-    "        ANY LEFT JOIN\n"
     "        (\n"
     "            SELECT match_key, argMaxMerge(winner) AS winner,\n"
     "                   " GAMETYPE_SQL("argMaxMerge(gt)", "argMaxMerge(map)") " AS gametype,\n"
@@ -54,14 +61,34 @@ static const char board_match_sql[] =
     "            FROM match_summary\n"
     "            {matches_where}\n"
     "            GROUP BY match_key\n"
+    "        )\n"
+    "        ANY LEFT JOIN\n"
+    "        (\n"
+    "{top_kills}\n"
     "        ) USING match_key\n"
-    "    )\n"
-    "    ANY LEFT JOIN\n"
-    "    (\n" TOP_KILLS_SQL("{matches_where}") "\n"
     "    ) USING match_key\n"
     ")\n"
     "ARRAY JOIN arrayFilter(x -> x > 0, {periods_of_match}) AS period\n"
     "GROUP BY period, guid";
+
+/* The top kill counts of a build: of every finished free-for-all match (TOP_KILLS_SQL, the only matches they
+ * decide). */
+static const char build_top_kills_sql[] = TOP_KILLS_SQL("");
+
+/* The top kill counts of a delta: of every match of its players ({matches_where}), free-for-all or not. Counts of
+ * the other matches are joined but unused (fw and fl above need gametype 'dm' and an end), and reading a few
+ * matches' rows costs less than TOP_KILLS_SQL's nested filter (its IN over match_summary, itself over player_match,
+ * would be run at every analysis of the levels above: see board_match_sql). */
+static const char delta_top_kills_sql[] =
+    "SELECT match_key, max(k) AS top_kills\n"
+    "FROM\n"
+    "(\n"
+    "    SELECT match_key, guid, sumMerge(kills) AS k\n"
+    "    FROM match_players\n"
+    "    {matches_where}\n"
+    "    GROUP BY match_key, guid\n"
+    ")\n"
+    "GROUP BY match_key";
 
 static const char board_names_sql[] =
     "SELECT guid, argMax(name, last_ms) AS name\n"
@@ -78,15 +105,26 @@ static const char board_names_sql[] =
  * buffers"), and it grows with the parts ingest keeps adding. A build reads whole files: the default suits it. */
 #define DELTA_SETTINGS "SETTINGS max_read_buffer_size = 65536\n"
 
+/* ", toFloat64(<value>) AS v<i>, ..." for the stats of one source, appended to b. 0 or -ENOMEM. */
+static int append_values(bytebuf *b, stat_source src)
+{
+    int rc = 0;
+    for (size_t i = 0; i < lb_stats_count && rc == 0; i++)
+        if (lb_stats[i].source == src)
+            rc = bytebuf_appendf(b, ", toFloat64(%s) AS v%zu", lb_stats[i].value_sql, i);
+    return rc;
+}
+
 /* "SELECT *, toFloat64(<value>) AS v<i>, ... FROM (<totals>)" for the stats of one source, with settings (a
- * "SETTINGS ...\n" clause or ""), malloc'd. */
+ * "SETTINGS ...\n" clause or ""), malloc'd. The daily totals need the wrapper: their values name the totals'
+ * aliases (sum(kills) AS kills), which current ClickHouse releases would read as the table's columns in the same
+ * SELECT. */
 static char *with_values(const char *totals, stat_source src, const char *settings)
 {
     bytebuf b = {0};
     int rc = bytebuf_appendf(&b, "SELECT *");
-    for (size_t i = 0; i < lb_stats_count && rc == 0; i++)
-        if (lb_stats[i].source == src)
-            rc = bytebuf_appendf(&b, ", toFloat64(%s) AS v%zu", lb_stats[i].value_sql, i);
+    if (rc == 0)
+        rc = append_values(&b, src);
     if (rc == 0)
         rc = bytebuf_appendf(&b, "\nFROM (%s)\n%sFORMAT TabSeparatedWithNames", totals, settings);
     if (rc != 0) {
@@ -156,9 +194,15 @@ static int board_sql(const period *ps, size_t np, const char *who, const char *t
     if (wrc == 0)
         wrc = who ? bytebuf_appendf(&mwhere, "WHERE match_key IN (SELECT match_key FROM player_match WHERE %s)", who)
                   : bytebuf_appendf(&mwhere, " ");
+    bytebuf values = {0};
+    if (wrc == 0)
+        wrc = append_values(&values, STAT_MATCH);
+    sqlv tv[] = {SQL_RAW("matches_where", mwhere.data)};
+    char *top_kills = wrc == 0 ? sqlt_render(who ? delta_top_kills_sql : build_top_kills_sql, tv, 1) : NULL;
     sqlv dv[] = {SQL_RAW("where", where.data), SQL_STR("day_from", day_min)};
-    sqlv mv[] = {SQL_INT("bound_ms", (long long)ms_min), SQL_RAW("who", who ? who : "1"),
-                 SQL_RAW("matches_where", mwhere.data), SQL_RAW("periods_of_match", bounds)};
+    sqlv mv[] = {SQL_RAW("who", who ? who : "1"),       SQL_INT("bound_ms", (long long)ms_min),
+                 SQL_RAW("matches_where", mwhere.data), SQL_RAW("periods_of_match", bounds),
+                 SQL_RAW("values", values.data),        SQL_RAW("top_kills", top_kills)};
     /* Extended per period before its values go in: a GUID in who can be any text, the anchors' too. */
     char *daily_tmpl = wrc == 0 ? strdup(player_totals_sql) : NULL;
     if (daily_tmpl && daily_by_period(&daily_tmpl, days) != 0) {
@@ -167,15 +211,19 @@ static int board_sql(const period *ps, size_t np, const char *who, const char *t
     }
     char *daily = daily_tmpl ? sqlt_render(daily_tmpl, dv, 2) : NULL;
     free(daily_tmpl);
-    char *match = wrc == 0 ? sqlt_render(board_match_sql, mv, 4) : NULL;
-    char *names_sql = wrc == 0 ? sqlt_render(board_names_sql, mv + 1, 1) : NULL;
+    char *match_sql = top_kills ? sqlt_render(board_match_sql, mv, 6) : NULL;
+    char *names_sql = wrc == 0 ? sqlt_render(board_names_sql, mv, 1) : NULL;
+    free(top_kills);
+    bytebuf_free(&values);
     bytebuf_free(&where);
     bytebuf_free(&mwhere);
     const char *settings = who ? DELTA_SETTINGS : "";
-    char *parts[PARTS] = {daily ? with_values(daily, STAT_DAILY, settings) : NULL,
-                          match ? with_values(match, STAT_MATCH, settings) : NULL, NULL};
+    bytebuf match = {0};
+    char *parts[PARTS] = {daily ? with_values(daily, STAT_DAILY, settings) : NULL, NULL, NULL};
+    if (match_sql && bytebuf_appendf(&match, "%s\n%sFORMAT TabSeparatedWithNames", match_sql, settings) == 0)
+        parts[PART_MATCH] = match.data;
     free(daily);
-    free(match);
+    free(match_sql);
     bytebuf names = {0};
     if (names_sql && bytebuf_appendf(&names, "%s\n%sFORMAT TabSeparatedWithNames", names_sql, settings) == 0)
         parts[PART_NAMES] = names.data;
