@@ -29,17 +29,23 @@ struct broker_accounts {
     metric *accounts_gauge;
 };
 
-/* Write the list to a temporary file beside path, then rename it over path: the broker never reads half a list. */
+/* Write the list to a temporary file beside path, then rename it over path: the broker never reads half a list.
+ * mkstemp's own name, not the pid: ingestd replicas in containers are all pid 1 and may share the volume. */
 static int write_file(const char *path, const char *data, size_t len)
 {
     char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof tmp)
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
         return -ENAMETOOLONG;
-    FILE *f = fopen(tmp, "w");
-    if (!f)
+    int fd = mkstemp(tmp); /* mode 0600: token hashes, for the broker (the same user) only */
+    if (fd < 0)
         return -errno;
-    /* Token hashes: for the broker (the same user) only. */
-    fchmod(fileno(f), 0600);
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        int err = -errno;
+        close(fd);
+        unlink(tmp);
+        return err;
+    }
     bool ok = fwrite(data, 1, len, f) == len;
     ok = (fclose(f) == 0) && ok;
     if (!ok || rename(tmp, path) != 0) {

@@ -47,8 +47,8 @@ $DEMO_LINE
   achievd         $ACHIEVD_URL
   ratingd         $RATINGD_URL
   MQTT broker     ${MQTT_URL##*@}  (game servers: opm_mqtt_host and opm_mqtt_port; they log in with their id and token)
-  ClickHouse      $CLICKHOUSE_URL
-  Redis           $REDIS_URL
+  ClickHouse      $(redact "$CLICKHOUSE_URL")
+  Redis           $(redact "$REDIS_URL")
   PostgreSQL      $(redact "$POSTGRES_URL")
   MariaDB         $(redact "$MARIADB_URL")
   forum secret    FORUM_API_TOKEN in $DIR/forum.env (the forum's mohaa_stats_server_token setting)

@@ -680,6 +680,9 @@ max_queued_messages 1000000
 # that ingestd still counts those over 1 MiB as too_large, and small enough that one server cannot fill the queue
 # above with a few huge messages.
 max_packet_size 2097152
+# Nothing reads a retained message (ingestd's session gets each message once): a client that publishes one is
+# disconnected, rather than leave it for every later subscriber.
+retain_available false
 # ingestd asks for a session that expires (MQTT_SESSION_EXPIRY_S, a day); this bounds a session that never would
 # (an MQTT 3 client's, or one asking for never): an abandoned session keeps taking a share of the messages.
 persistent_client_expiration 7d

@@ -196,7 +196,15 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
     ba->checked_s = 0;
     accounts_refresh(ba, false);
     a = account_find(ba, ev->username);
-    return a && password_matches(ev->password, a->hash) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_AUTH;
+    if (a && password_matches(ev->password, a->hash))
+        return MOSQ_ERR_SUCCESS;
+    /* Named here, because mosquitto's own line ("Client <unknown> disconnected, not authorised") names no one. The
+     * password is never logged. */
+    mosquitto_log_printf(MOSQ_LOG_WARNING, "mohstats: refused the login of %s as client %s: %s", ev->username,
+                         client_id,
+                         a ? "wrong token (rotated? the tracker's opm_mqtt_password must be its opm_server_token)"
+                           : "no active game server has this id (never registered, or revoked)");
+    return MOSQ_ERR_AUTH;
 }
 
 /* Whether topic is PREFIX followed by exactly id. */

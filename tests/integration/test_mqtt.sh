@@ -68,6 +68,8 @@ check_eq "the MQTT rows equal the HTTP rows, column by column" "$(rows_of "$H_ID
 # --- logins and topics ---------------------------------------------------------------------------------------------
 
 check "a wrong password is refused" eval "! publish '$A_ID' wrong '$A_ID' -m '[]' 2>/dev/null"
+check "...and the broker's log names the server and says why" grep -q "refused the login of $A_ID as client opm-game-$A_ID: wrong token" \
+  "$STACK_DIR/logs/mqtt.log"
 check "no credentials are refused" eval "! mosquitto_pub -h 127.0.0.1 -p $MQTT_PORT -t 'openmohaa/events/$A_ID' -m '[]' 2>/dev/null"
 # A client that logs in with another's client id takes over its session (and a persistent session's queue).
 ingestd_client=$(sed -n 's/.*(session \(mohstats-ingestd-[^)]*\)).*/\1/p' "$STACK_DIR/logs/ingestd.log" | tail -1)
@@ -121,6 +123,8 @@ n_ends=$(ends_of_b)
 # would take over the listener's session.)
 check "a revoked server's open connection is closed" retry 10 eval "[ \"\$(ends_of_b)\" -gt $n_ends ]"
 check "...and it cannot log in any more" retry 10 eval "! publish '$B_ID' '$B_TOKEN' '$B_ID' -m '[]' 2>/dev/null"
+check "...and the broker's log says why" grep -q "refused the login of $B_ID as client opm-game-$B_ID: no active game server" \
+  "$STACK_DIR/logs/mqtt.log"
 kill "$SUB_PID" 2>/dev/null
 wait "$SUB_PID" 2>/dev/null
 
