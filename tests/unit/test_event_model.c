@@ -127,6 +127,53 @@ static void test_type_flags(void **state)
     }
 }
 
+/* The names C and SQL use (EVT_*, EVT_SQL_*): each is a canonical type of the table, with the flags event_model.h
+ * gives it, and each SQL literal is its name quoted. */
+static void test_type_names(void **state)
+{
+    static const struct {
+        const char *name, *sql;
+        unsigned flags;
+    } names[] = {
+        {EVT_PLAYER_KILL, EVT_SQL_PLAYER_KILL, EVF_KILL},
+        {EVT_DAMAGE, NULL, 0},
+        {EVT_PLAYER_SPAWN, NULL, 0},
+        {EVT_JUMP, NULL, 0},
+        {EVT_CROUCH, NULL, 0},
+        {EVT_DISTANCE, NULL, EVF_RUNNING_DISTANCE},
+        {EVT_LADDER_MOUNT, NULL, 0},
+        {EVT_WEAPON_FIRE, EVT_SQL_WEAPON_FIRE, 0},
+        {EVT_WEAPON_HIT, EVT_SQL_WEAPON_HIT, 0},
+        {EVT_WEAPON_CHANGE, NULL, 0},
+        {EVT_DOOR_OPEN, NULL, 0},
+        {EVT_CHAT, NULL, 0},
+        {EVT_CONNECT, EVT_SQL_CONNECT, 0},
+        {EVT_DISCONNECT, NULL, EVF_LEAVE},
+        {EVT_PLAYER_AUTH, EVT_SQL_PLAYER_AUTH, EVF_LOGIN},
+        {EVT_MATCH_START, EVT_SQL_MATCH_START, 0},
+        {EVT_MATCH_END, EVT_SQL_MATCH_END, 0},
+        {EVT_ROUND_START, EVT_SQL_ROUND_START, 0},
+        {EVT_ROUND_END, EVT_SQL_ROUND_END, 0},
+        {EVT_TEAM_WIN, EVT_SQL_TEAM_WIN, 0},
+        {EVT_OBJECTIVE_CAPTURE, EVT_SQL_OBJECTIVE_CAPTURE, EVF_CAPTURE},
+    };
+    static const event_flag flags[] = {EVF_KILL, EVF_LEAVE, EVF_RUNNING_DISTANCE, EVF_CAPTURE, EVF_LOGIN};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const event_type_def *t = event_type_resolve(names[i].name, strlen(names[i].name), false);
+        assert_non_null(t);
+        assert_string_equal(t->name, names[i].name); /* canonical, not an alias */
+        assert_ptr_equal(&event_types[event_type_index(t)], t);
+        for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++)
+            assert_int_equal(event_type_has(t, flags[f]), (names[i].flags & (unsigned)flags[f]) != 0);
+        if (names[i].sql) {
+            char quoted[64];
+            snprintf(quoted, sizeof quoted, "'%s'", names[i].name);
+            assert_string_equal(names[i].sql, quoted);
+        }
+    }
+    assert_true(event_types_count <= EVENT_TYPES_MAX);
+}
+
 static void test_team_sides(void **state)
 {
     /* Every name of a side, in any case; "allied" is the Allies on every page (issue 18). */
@@ -395,6 +442,7 @@ int main(void)
         cmocka_unit_test(test_block_keys),
         cmocka_unit_test(test_types),
         cmocka_unit_test(test_type_flags),
+        cmocka_unit_test(test_type_names),
         cmocka_unit_test(test_team_sides),
         cmocka_unit_test(test_views_team_list),
         cmocka_unit_test(test_hit_classes),
