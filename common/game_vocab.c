@@ -1,6 +1,7 @@
 /* The event value vocabulary as tables (docs/definitions.md): each lookup is a scan of a short table. */
 #include "game_vocab.h"
 
+#include <ctype.h>
 #include <stddef.h>
 #include <string.h>
 #include <strings.h>
@@ -203,4 +204,47 @@ const char *const *vocab_weapon_class_patterns(weapon_class c)
         if (weapon_classes[i].cls == c)
             return weapon_classes[i].patterns;
     return none;
+}
+
+#define VOCAB_GT_BY_MAP_BY_MAP true
+#define VOCAB_GT_BY_MAP_NOT_BY_MAP false
+#define VOCAB_GAME_TYPE_ROW_(id, family, by_map) {id, family, VOCAB_GT_BY_MAP_##by_map},
+static const struct {
+    const char *id, *family;
+    bool by_map; /* a map prefix of this id names the type */
+} game_types[] = {VOCAB_GAME_TYPES(VOCAB_GAME_TYPE_ROW_, )};
+
+#define VOCAB_GAME_TYPE_NAME_ROW_(sent, id) {sent, id},
+static const struct {
+    const char *sent, *id;
+} game_type_names[] = {VOCAB_GAME_TYPE_NAMES(VOCAB_GAME_TYPE_NAME_ROW_, )};
+
+const char *vocab_game_type(const char *gametype, const char *map)
+{
+    if (gametype && *gametype) {
+        for (size_t i = 0; i < COUNT(game_type_names); i++)
+            if (strcasecmp(gametype, game_type_names[i].sent) == 0)
+                return game_type_names[i].id;
+        return ""; /* a type the server named that we do not know: unknown, never guessed from the map */
+    }
+    /* The map's prefix: letters up to the first '/' or '_' (dm/mohdm1, obj_team2); longer than any id is none. */
+    char prefix[8];
+    size_t n = 0;
+    for (; map && isalpha((unsigned char)map[n]) && n < sizeof prefix - 1; n++)
+        prefix[n] = (char)tolower((unsigned char)map[n]);
+    prefix[n] = '\0';
+    if (!map || (map[n] != '/' && map[n] != '_'))
+        return "";
+    for (size_t i = 0; i < COUNT(game_types); i++)
+        if (game_types[i].by_map && strcmp(prefix, game_types[i].id) == 0)
+            return game_types[i].id;
+    return "";
+}
+
+const char *vocab_game_type_family(const char *id)
+{
+    for (size_t i = 0; id && i < COUNT(game_types); i++)
+        if (strcmp(id, game_types[i].id) == 0)
+            return game_types[i].family;
+    return "";
 }

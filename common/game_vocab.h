@@ -145,6 +145,60 @@ const char *vocab_weapon_family_name(weapon_family f);
 /* The family a catalogue name ("thompson", "kar98k", ...) stands for, or WFAM_NONE. */
 weapon_family vocab_weapon_family_by_name(const char *name);
 
+/* Game types (docs/definitions.md, "Game type"): a match's type is the gameflow events' gametype when it names one
+ * (the engine's number or a name, case-insensitive), else the map name's prefix (letters before the first '/' or
+ * '_': dm/mohdm1, obj_team2) when it is a type's id and that type is found by map, else unknown. queryd's SQL
+ * (VOCAB_GAME_TYPE_SQL, through GAMETYPE_SQL in queryd/stats.h) and ratingd (vocab_game_type) both read these two
+ * lists; tests/unit/test_event_model.c pins the SQL to them.
+ *
+ * The types: X(id, rating family, BY_MAP or NOT_BY_MAP), SEP between entries. The family is the one
+ * docs/ratings.md rates the type in. rb (round-based: team rounds without respawn) is rated with the objective
+ * types, as docs/ratings.md has it: like obj, tow and lib a match of it is a series of rounds a side wins, where a
+ * tdm match is one kill count. rb is NOT_BY_MAP: definitions.md names no rb map prefix and the stock game ships
+ * no rb_ maps; until 2026-12-08 ratingd alone read an "rb_" map as rb while queryd's SQL said other. */
+#define VOCAB_GAME_TYPES(X, SEP)                                                                                       \
+    X("dm", "ffa", BY_MAP)                                                                                             \
+    SEP X("tdm", "team", BY_MAP)                                                                                       \
+    SEP X("rb", "objective", NOT_BY_MAP)                                                                               \
+    SEP X("obj", "objective", BY_MAP)                                                                                  \
+    SEP X("tow", "objective", BY_MAP)                                                                                  \
+    SEP X("lib", "objective", BY_MAP)                                                                                  \
+    SEP X("ctf", "objective", BY_MAP)
+/* The gametype values that name a type: X(sent, id), lower case, SEP between entries. */
+// clang-format off
+#define VOCAB_GAME_TYPE_NAMES(X, SEP)                                                                                  \
+    X("1", "dm") SEP X("dm", "dm") SEP X("ffa", "dm") SEP X("freeforall", "dm") SEP X("free-for-all", "dm")           \
+    SEP X("deathmatch", "dm")                                                                                          \
+    SEP X("2", "tdm") SEP X("tdm", "tdm") SEP X("team", "tdm") SEP X("teamdeathmatch", "tdm")                          \
+    SEP X("team-deathmatch", "tdm")                                                                                    \
+    SEP X("3", "rb") SEP X("rb", "rb") SEP X("round", "rb") SEP X("roundbased", "rb") SEP X("round-based", "rb")       \
+    SEP X("4", "obj") SEP X("obj", "obj") SEP X("objective", "obj")                                                    \
+    SEP X("5", "tow") SEP X("tow", "tow") SEP X("tug-of-war", "tow")                                                   \
+    SEP X("6", "lib") SEP X("lib", "lib") SEP X("liberation", "lib")                                                   \
+    SEP X("ctf", "ctf")
+// clang-format on
+/* A match's game type id ("dm", "tdm", "rb", "obj", "tow", "lib", "ctf"), or "" when unknown (the SQL's 'other'),
+ * from its gameflow events' gametype ("" or NULL: none) and its map name. Static strings. */
+const char *vocab_game_type(const char *gametype, const char *map);
+/* The rating family of a game type id: "ffa", "team", "objective", or "" for "" and unknown ids. */
+const char *vocab_game_type_family(const char *id);
+
+/* SQL: the game type id of a match from its gametype (column expression gt) and map name (column expression map),
+ * as vocab_game_type says but 'other' for unknown. A type's map prefix gives 'other' when it is NOT_BY_MAP. */
+// clang-format off
+#define VOCAB_GT_SENT_SQL_(sent, id) "'" sent "'"
+#define VOCAB_GT_ID_SQL_(sent, id) "'" id "'"
+#define VOCAB_GT_TYPE_SQL_(id, family, by_map) "'" id "'"
+#define VOCAB_GT_BY_MAP_SQL_BY_MAP(id) "'" id "'"
+#define VOCAB_GT_BY_MAP_SQL_NOT_BY_MAP(id) "'other'"
+#define VOCAB_GT_PREFIX_SQL_(id, family, by_map) VOCAB_GT_BY_MAP_SQL_##by_map(id)
+#define VOCAB_GAME_TYPE_SQL(gt, map)                                                                                   \
+    "transform(lower(" gt "), [" VOCAB_GAME_TYPE_NAMES(VOCAB_GT_SENT_SQL_, ", ") "], ["                                \
+    VOCAB_GAME_TYPE_NAMES(VOCAB_GT_ID_SQL_, ", ") "], if(" gt " != '', 'other', "                                      \
+    "transform(extract(lower(" map "), '^([a-z]+)[/_]'), [" VOCAB_GAME_TYPES(VOCAB_GT_TYPE_SQL_, ", ") "], ["          \
+    VOCAB_GAME_TYPES(VOCAB_GT_PREFIX_SQL_, ", ") "], 'other')))"
+// clang-format on
+
 /* 1 game unit = 1 inch = 0.0254 m (docs/definitions.md, Movement). */
 #define VOCAB_METRES_PER_UNIT 0.0254
 

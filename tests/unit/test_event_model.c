@@ -298,6 +298,69 @@ static void test_weapon_classes(void **state)
     assert_int_equal(vocab_weapon_class("Thompson"), WCLASS_SMG);
 }
 
+/* Read the quoted strings of an SQL array at *p ("['a', 'b']") into out (at most max), moving *p past it. */
+static size_t sql_array(const char **p, char out[][32], size_t max)
+{
+    size_t n = 0;
+    assert_int_equal(**p, '[');
+    (*p)++;
+    while (**p == '\'') {
+        const char *end = strchr(*p + 1, '\'');
+        assert_non_null(end);
+        assert_true(n < max && (size_t)(end - *p - 1) < sizeof out[0]);
+        snprintf(out[n++], sizeof out[0], "%.*s", (int)(end - *p - 1), *p + 1);
+        *p = end + 1;
+        if (strncmp(*p, ", ", 2) == 0)
+            *p += 2;
+    }
+    assert_int_equal(**p, ']');
+    (*p)++;
+    return n;
+}
+
+/* Skip the literal text want at *p. */
+static void sql_expect(const char **p, const char *want)
+{
+    assert_memory_equal(*p, want, strlen(want));
+    *p += strlen(want);
+}
+
+/* queryd's game type SQL (GAMETYPE_SQL) says what vocab_game_type says, name by name and map prefix by prefix: both
+ * come from game_vocab.h's two lists. */
+static void test_game_types(void **state)
+{
+    static char sent[64][32], ids[64][32], types[16][32], by_map[16][32];
+    const char *p = GAMETYPE_SQL("g", "m");
+    sql_expect(&p, "transform(lower(g), ");
+    size_t nsent = sql_array(&p, sent, 64);
+    sql_expect(&p, ", ");
+    assert_int_equal(sql_array(&p, ids, 64), nsent);
+    sql_expect(&p, ", if(g != '', 'other', transform(extract(lower(m), '^([a-z]+)[/_]'), ");
+    size_t ntypes = sql_array(&p, types, 16);
+    sql_expect(&p, ", ");
+    assert_int_equal(sql_array(&p, by_map, 16), ntypes);
+    sql_expect(&p, ", 'other')))");
+    assert_int_equal(*p, '\0');
+    for (size_t i = 0; i < nsent; i++) {
+        assert_string_equal(vocab_game_type(sent[i], "obj/x"), ids[i]);
+        assert_string_not_equal(vocab_game_type_family(ids[i]), "");
+    }
+    for (size_t i = 0; i < ntypes; i++) {
+        char map[48];
+        snprintf(map, sizeof map, "%s/x", types[i]);
+        const char *c = vocab_game_type("", map);
+        assert_string_equal(*c ? c : "other", by_map[i]);
+        assert_true(strcmp(by_map[i], "other") == 0 || strcmp(by_map[i], types[i]) == 0);
+        assert_string_not_equal(vocab_game_type_family(types[i]), "");
+    }
+    assert_int_equal(ntypes, 7);
+    assert_string_equal(vocab_game_type("dm", ""), "dm");
+    assert_string_equal(vocab_game_type("", "rb/x"), ""); /* rb: NOT_BY_MAP (game_vocab.h) */
+    assert_string_equal(vocab_game_type("coop", "dm/x"), "");
+    assert_string_equal(vocab_game_type_family("rb"), "objective");
+    assert_string_equal(vocab_game_type_family("other"), "");
+}
+
 /* The text of a file of the source tree, by its path from the top (found from this file's path). */
 static char *source_file(const char *rel)
 {
@@ -448,6 +511,7 @@ int main(void)
         cmocka_unit_test(test_hit_classes),
         cmocka_unit_test(test_views_hitloc_lists),
         cmocka_unit_test(test_weapon_classes),
+        cmocka_unit_test(test_game_types),
         cmocka_unit_test(test_queryd_hit_classes),
         cmocka_unit_test(test_normalised_columns),
     };
