@@ -68,32 +68,28 @@ static const char *mod_base(const char *mod)
     return mod && strncasecmp(mod, "mod_", 4) == 0 ? mod + 4 : mod;
 }
 
+#define VOCAB_MOD_ROW_(name, cls, cls_name) {name, cls, cls_name},
+static const struct {
+    const char *name;
+    mod_class cls;
+    const char *cls_name;
+} mods[] = {VOCAB_MODS(VOCAB_MOD_ROW_, )};
+
 mod_class vocab_mod_class(const char *mod)
 {
-    static const struct {
-        const char *name;
-        mod_class cls;
-    } mods[] = {
-        {"bullet", MOD_CLASS_BULLET},       {"fast_bullet", MOD_CLASS_BULLET},
-        {"shotgun", MOD_CLASS_BULLET},      {"pistol", MOD_CLASS_BULLET},
-        {"rifle", MOD_CLASS_BULLET},        {"smg", MOD_CLASS_BULLET},
-        {"sniper", MOD_CLASS_BULLET},       {"grenade", MOD_CLASS_GRENADE},
-        {"explosion", MOD_CLASS_EXPLOSION}, {"explodewall", MOD_CLASS_EXPLOSION},
-        {"rocket", MOD_CLASS_EXPLOSION},    {"landmine", MOD_CLASS_EXPLOSION},
-        {"aagun", MOD_CLASS_EXPLOSION},     {"bash", MOD_CLASS_BASH},
-        {"impale", MOD_CLASS_BASH},         {"vehicle", MOD_CLASS_VEHICLE},
-        {"roadkill", MOD_CLASS_VEHICLE},    {"telefrag", MOD_CLASS_TELEFRAG},
-        {"crush", MOD_CLASS_CRUSH},         {"crush_every_frame", MOD_CLASS_CRUSH},
-        {"falling", MOD_CLASS_FALLING},     {"drown", MOD_CLASS_DROWN},
-        {"water", MOD_CLASS_DROWN},         {"slime", MOD_CLASS_DROWN},
-        {"lava", MOD_CLASS_DROWN},          {"electricwater", MOD_CLASS_DROWN},
-        {"suicide", MOD_CLASS_SUICIDE},
-    };
     const char *m = mod_base(mod);
     for (size_t i = 0; m && i < COUNT(mods); i++)
         if (strcasecmp(m, mods[i].name) == 0)
             return mods[i].cls;
     return MOD_CLASS_OTHER;
+}
+
+const char *vocab_mod_class_name(mod_class c)
+{
+    for (size_t i = 0; i < COUNT(mods); i++)
+        if (mods[i].cls == c)
+            return mods[i].cls_name;
+    return "other";
 }
 
 bool vocab_mod_is_rocket(const char *mod)
@@ -102,16 +98,14 @@ bool vocab_mod_is_rocket(const char *mod)
     return m && strcasecmp(m, "rocket") == 0;
 }
 
+#define VOCAB_STANCE_ROW_(name, kind) {name, kind},
+static const struct {
+    const char *name;
+    stance_kind kind;
+} stances[] = {VOCAB_STANCES(VOCAB_STANCE_ROW_, )};
+
 stance_kind vocab_stance(const char *stance)
 {
-    static const struct {
-        const char *name;
-        stance_kind kind;
-    } stances[] = {{"stand", STANCE_STAND},
-                   {"standing", STANCE_STAND},
-                   {"crouch", STANCE_CROUCH},
-                   {"crouching", STANCE_CROUCH},
-                   {"prone", STANCE_PRONE}};
     for (size_t i = 0; stance && i < COUNT(stances); i++)
         if (strcasecmp(stance, stances[i].name) == 0)
             return stances[i].kind;

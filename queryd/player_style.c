@@ -76,7 +76,7 @@ static const char bots_sql[] =
 
 // clang-format off
 static const char vehicle_deaths_sql[] =
-    "SELECT countIf(role = 2 AND mod = 'vehicle') AS vehicle_deaths\n"
+    "SELECT countIf(role = 2 AND " VOCAB_MOD_CLASS_SQL("mod") " = 'vehicle') AS vehicle_deaths\n"
     "FROM player_fights\n"
     "WHERE guid = {guid}";
 // clang-format on

@@ -383,6 +383,89 @@ static char *source_file(const char *rel)
 static const char *const ch_views[] = {"schemas/clickhouse/0002_aggregates.sql",
                                        "schemas/clickhouse/0003_match_players.sql"};
 
+/* The condition on alias col that a view writes for the names of one class: "col = 'a'" or "col IN ('a', 'b')". */
+static void class_condition(char *out, size_t size, const char *col, const char *const *names, size_t n)
+{
+    size_t k = (size_t)snprintf(out, size, n == 1 ? "%s = " : "%s IN (", col);
+    for (size_t i = 0; i < n; i++)
+        k += (size_t)snprintf(out + k, size - k, "%s'%s'", i ? ", " : "", names[i]);
+    snprintf(out + k, size - k, "%s", n == 1 ? "" : ")");
+}
+
+#define VOCAB_MOD_ENTRY_(name, cls, cls_name) {name, cls, cls_name},
+#define VOCAB_STANCE_ENTRY_(name, kind) {name, kind},
+
+/* The views' means-of-death and stance conditions (player_daily_mv in 0002 and its re-creation in 0005) are the
+ * classes of game_vocab.h's tables, name for name: a bash kill is md = 'bash' in the views because the bash class is
+ * bash alone (impale is its own class), and so on for every counter. VOCAB_MOD_CLASS_SQL says what vocab_mod_class
+ * says. */
+static void test_views_mod_stance_lists(void **state)
+{
+    static const struct {
+        const char *name;
+        mod_class cls;
+        const char *cls_name;
+    } mods[] = {VOCAB_MODS(VOCAB_MOD_ENTRY_, )};
+    static const struct {
+        const char *name;
+        stance_kind kind;
+    } stances[] = {VOCAB_STANCES(VOCAB_STANCE_ENTRY_, )};
+    static const struct {
+        const char *counter;
+        mod_class cls;
+    } mod_counters[] = {{"bash_kills", MOD_CLASS_BASH},   {"grenade_kills", MOD_CLASS_GRENADE},
+                        {"roadkills", MOD_CLASS_VEHICLE}, {"telefrags", MOD_CLASS_TELEFRAG},
+                        {"crushed", MOD_CLASS_CRUSH},     {"fall_deaths", MOD_CLASS_FALLING}};
+    static const struct {
+        const char *counter;
+        stance_kind kind;
+    } stance_counters[] = {
+        {"standing_kills", STANCE_STAND}, {"crouch_kills", STANCE_CROUCH}, {"prone_kills", STANCE_PRONE}};
+    static const char *const files[] = {"schemas/clickhouse/0002_aggregates.sql",
+                                        "schemas/clickhouse/0005_normalised_columns.sql"};
+    char cond[256], line[320];
+    const char *names[16];
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        char *text = source_file(files[f]);
+        assert_non_null(strstr(text, "replaceRegexpOne(lower(means_of_death), '^mod_', '') AS md,"));
+        assert_non_null(strstr(text, "lower(actor_stance) AS st,"));
+        for (size_t c = 0; c < sizeof mod_counters / sizeof mod_counters[0]; c++) {
+            size_t n = 0;
+            for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++)
+                if (mods[i].cls == mod_counters[c].cls)
+                    names[n++] = mods[i].name;
+            class_condition(cond, sizeof cond, "md", names, n);
+            snprintf(line, sizeof line, " AND %s) AS %s,", cond, mod_counters[c].counter);
+            assert_non_null(strstr(text, line));
+        }
+        for (size_t c = 0; c < sizeof stance_counters / sizeof stance_counters[0]; c++) {
+            size_t n = 0;
+            for (size_t i = 0; i < sizeof stances / sizeof stances[0]; i++)
+                if (stances[i].kind == stance_counters[c].kind)
+                    names[n++] = stances[i].name;
+            class_condition(cond, sizeof cond, "st", names, n);
+            snprintf(line, sizeof line, " AND %s) AS %s,", cond, stance_counters[c].counter);
+            assert_non_null(strstr(text, line));
+        }
+        free(text);
+    }
+    /* the C lookups are the tables; the SQL is generated from the same list */
+    for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++) {
+        char upper[40];
+        snprintf(upper, sizeof upper, "MOD_%s", mods[i].name);
+        assert_int_equal(vocab_mod_class(mods[i].name), mods[i].cls);
+        assert_int_equal(vocab_mod_class(upper), mods[i].cls);
+        assert_string_equal(vocab_mod_class_name(mods[i].cls), mods[i].cls_name);
+    }
+    for (size_t i = 0; i < sizeof stances / sizeof stances[0]; i++)
+        assert_int_equal(vocab_stance(stances[i].name), stances[i].kind);
+    assert_int_equal(vocab_mod_class("impale"), MOD_CLASS_IMPALE);
+    assert_int_equal(vocab_mod_class("unknown"), MOD_CLASS_OTHER);
+    assert_string_equal(vocab_mod_class_name(MOD_CLASS_OTHER), "other");
+    assert_memory_equal(VOCAB_MOD_CLASS_SQL("m"), "transform(replaceRegexpOne(lower(m), '^mod_', ''), ['bullet', ",
+                        strlen("transform(replaceRegexpOne(lower(m), '^mod_', ''), ['bullet', "));
+}
+
 /* The ClickHouse views cannot read the table (they are SQL, applied and checksummed): each of their copies of
  * the team list must be the table's, or the views and queryd's pages would count different teams. */
 static void test_views_team_list(void **state)
@@ -512,6 +595,7 @@ int main(void)
         cmocka_unit_test(test_views_hitloc_lists),
         cmocka_unit_test(test_weapon_classes),
         cmocka_unit_test(test_game_types),
+        cmocka_unit_test(test_views_mod_stance_lists),
         cmocka_unit_test(test_queryd_hit_classes),
         cmocka_unit_test(test_normalised_columns),
     };
