@@ -4,8 +4,10 @@
  * their SQL spelling is generated here too: VOCAB_SIDE_SQL and VOCAB_HIT_CLASS_SQL are the expressions of
  * raw_events' normalised columns (actor_side, target_side, team_side, hit_class), which
  * schemas/clickhouse/0005_normalised_columns.sql holds verbatim and tests/unit/test_event_model.c pins equal to
- * these macros; views and queries read those columns. queryd's WEAPON_CLASS_SQL (queryd/stats.h) is pinned
- * equal to the weapon table by the same test. */
+ * these macros; views and queries read those columns. The game types (VOCAB_GAME_TYPE_SQL, queryd's GAMETYPE_SQL)
+ * and the means of death (VOCAB_MOD_CLASS_SQL) are X-macros too, with their SQL generated here; the views' own
+ * means-of-death and stance lists and queryd's WEAPON_CLASS_SQL (queryd/stats.h) are pinned equal to these tables
+ * by the same test. */
 #ifndef MOHSTATS_GAME_VOCAB_H
 #define MOHSTATS_GAME_VOCAB_H
 
