@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "clickhouse.h"
+#include "event_model.h"
 #include "log.h"
 #include "raw_row.h"
 
@@ -91,7 +92,8 @@ static char *page_sql(const char *guid, uint64_t until_ms, uint64_t offset)
                           "\nFROM raw_events\n"
                           "WHERE toUInt64(received_at) * 1000 + received_ms <= %llu\n"
                           "  AND ((actor_guid = %s AND actor_smf_id = 0) OR (target_guid = %s AND target_smf_id = 0)\n"
-                          "       OR (event_type IN ('match_end', 'team_win', 'round_end') AND match_key IN\n"
+                          "       OR (event_type IN (" EVT_SQL_MATCH_END ", " EVT_SQL_TEAM_WIN ", " EVT_SQL_ROUND_END
+                          ") AND match_key IN\n"
                           "           (SELECT match_key FROM raw_events\n"
                           "            WHERE (actor_guid = %s AND actor_smf_id = 0) OR (target_guid = %s AND "
                           "target_smf_id = 0))))\n"

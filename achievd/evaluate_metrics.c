@@ -346,7 +346,8 @@ void eval_kill_facts(evaluator *ev, const ach_event *e, match *m, player *k, pla
     if (hc == HIT_TORSO)
         kf |= FACT_BIT(FACT_TORSO_KILL);
     bool grenade = mc == MOD_CLASS_GRENADE || (wc == WCLASS_EXPLOSIVE && strcasestr(e->weapon, "grenade"));
-    bool melee = mc == MOD_CLASS_BASH || wc == WCLASS_MELEE;
+    /* a melee kill (docs/achievements.md): bash or impale, or a melee weapon */
+    bool melee = mc == MOD_CLASS_BASH || mc == MOD_CLASS_IMPALE || wc == WCLASS_MELEE;
     if (grenade)
         kf |= FACT_BIT(FACT_GRENADE_KILL);
     if (wc == WCLASS_PISTOL)

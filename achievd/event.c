@@ -2,33 +2,59 @@
 #include "event.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "event_model.h"
+
 /* ---- rows ---- */
 
+/* achievd's meaning of the canonical types it reacts to (event_model.h names them); every other type is EV_OTHER. */
 static const struct {
     const char *name;
     ach_event_type type;
-} event_names[] = {
-    {"player_kill", EV_KILL},
-    {"damage", EV_DAMAGE},
-    {"player_spawn", EV_SPAWN},
-    {"jump", EV_JUMP},
-    {"weapon_change", EV_WEAPON_CHANGE},
-    {"crouch", EV_CROUCH},
-    {"distance", EV_DISTANCE},
-    {"ladder_mount", EV_LADDER},
-    {"door_open", EV_DOOR},
-    {"chat", EV_CHAT},
-    {"disconnect", EV_DISCONNECT},
-    {"weapon_fire", EV_FIRE},
-    {"weapon_hit", EV_HIT},
-    {"round_end", EV_ROUND_END},
-    {"team_win", EV_TEAM_WIN},
-    {"match_end", EV_MATCH_END},
+} event_kinds[] = {
+    {EVT_PLAYER_KILL, EV_KILL},
+    {EVT_DAMAGE, EV_DAMAGE},
+    {EVT_PLAYER_SPAWN, EV_SPAWN},
+    {EVT_JUMP, EV_JUMP},
+    {EVT_WEAPON_CHANGE, EV_WEAPON_CHANGE},
+    {EVT_CROUCH, EV_CROUCH},
+    {EVT_DISTANCE, EV_DISTANCE},
+    {EVT_LADDER_MOUNT, EV_LADDER},
+    {EVT_DOOR_OPEN, EV_DOOR},
+    {EVT_CHAT, EV_CHAT},
+    {EVT_DISCONNECT, EV_DISCONNECT},
+    {EVT_WEAPON_FIRE, EV_FIRE},
+    {EVT_WEAPON_HIT, EV_HIT},
+    {EVT_ROUND_END, EV_ROUND_END},
+    {EVT_TEAM_WIN, EV_TEAM_WIN},
+    {EVT_MATCH_END, EV_MATCH_END},
 };
+
+/* event_kinds indexed like event_model's event_types, built once: a row's type is one hash lookup
+ * (event_type_resolve) and one index, not a comparison with each name. EV_OTHER is 0, so unset entries are it. */
+static ach_event_type kind_by_type[EVENT_TYPES_MAX];
+static pthread_once_t kinds_once = PTHREAD_ONCE_INIT;
+
+static void kinds_init(void)
+{
+    for (size_t i = 0; i < sizeof event_kinds / sizeof event_kinds[0]; i++) {
+        const event_type_def *t = event_type_resolve(event_kinds[i].name, strlen(event_kinds[i].name), false);
+        /* every EVT_* name is a canonical type (tests/unit/test_event_model.c) */
+        if (t)
+            kind_by_type[event_type_index(t)] = event_kinds[i].type;
+    }
+}
+
+ach_event_type ach_event_kind(const char *type)
+{
+    pthread_once(&kinds_once, kinds_init);
+    const event_type_def *t = type ? event_type_resolve(type, strlen(type), false) : NULL;
+    return t ? kind_by_type[event_type_index(t)] : EV_OTHER;
+}
 
 static double num(const char *s, bool *ok)
 {
@@ -41,10 +67,7 @@ static double num(const char *s, bool *ok)
 bool ach_event_from_row(char *f[RC__COUNT], const unsigned char null[RC__COUNT], ach_event *e)
 {
     memset(e, 0, sizeof *e);
-    e->type = EV_OTHER;
-    for (size_t i = 0; i < sizeof event_names / sizeof event_names[0]; i++)
-        if (strcmp(f[RC_EVENT_TYPE], event_names[i].name) == 0)
-            e->type = event_names[i].type;
+    e->type = ach_event_kind(f[RC_EVENT_TYPE]);
     bool ok, ok2;
     double at = num(f[RC_RECEIVED_AT], &ok), ms = num(f[RC_RECEIVED_MS], &ok2);
     /* epoch seconds and the milliseconds within them; out of range they are no time (and converting them to an

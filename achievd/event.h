@@ -29,6 +29,10 @@ typedef enum {
     EV_MATCH_END,
 } ach_event_type;
 
+/* achievd's kind of a type as raw_events stores it (a canonical name of common/event_model.c); EV_OTHER for the
+ * types it does not react to and for unknown names. */
+ach_event_type ach_event_kind(const char *type);
+
 /* One raw_events row, as much of it as achievd reads. Strings point into the row. */
 typedef struct {
     ach_event_type type;

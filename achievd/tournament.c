@@ -34,6 +34,7 @@
 #include "bytebuf.h"
 #include "clickhouse.h"
 #include "config.h"
+#include "event_model.h"
 #include "hashmap.h"
 #include "log.h"
 #include "metrics.h"
@@ -63,7 +64,7 @@ struct tournament_thread {
 /* One player's last side in a game match. */
 typedef struct {
     char guid[65];
-    tside side;
+    team_side side;
 } played;
 
 /* A game match as ClickHouse has it, once it ended. */
@@ -77,19 +78,17 @@ typedef struct {
     size_t nplayers;
 } game;
 
-tside tournament_team_side(unsigned on_allies, unsigned on_axis)
+team_side tournament_team_side(unsigned on_allies, unsigned on_axis)
 {
-    return on_allies > on_axis ? TSIDE_ALLIES : on_axis > on_allies ? TSIDE_AXIS : TSIDE_NONE;
+    return on_allies > on_axis ? SIDE_ALLIES : on_axis > on_allies ? SIDE_AXIS : SIDE_NONE;
 }
 
-char tournament_outcome(const char *winner, int allies_score, int axis_score, tside side_a)
+char tournament_outcome(const char *winner, int allies_score, int axis_score, team_side side_a)
 {
-    tside won = strcmp(winner, "allies") == 0 ? TSIDE_ALLIES
-                : strcmp(winner, "axis") == 0 ? TSIDE_AXIS
-                : allies_score > axis_score   ? TSIDE_ALLIES
-                : axis_score > allies_score   ? TSIDE_AXIS
-                                              : TSIDE_NONE;
-    return won == TSIDE_NONE ? 'd' : won == side_a ? 'a' : 'b';
+    team_side won = vocab_team_side(winner);
+    if (won == SIDE_NONE)
+        won = allies_score > axis_score ? SIDE_ALLIES : axis_score > allies_score ? SIDE_AXIS : SIDE_NONE;
+    return won == SIDE_NONE ? 'd' : won == side_a ? 'a' : 'b';
 }
 
 /* Log a message once per key for the life of the process (a condition that waits is seen every poll). */
@@ -138,13 +137,11 @@ static int games_scored(tournament_thread *t, char *const *keys, size_t n, game 
 {
     bytebuf q = {0};
     int rc = bytebuf_appendf(&q, "SELECT match_key, countIf(isNotNull(allies_score) OR isNotNull(axis_score)),\n"
-                                 "       countIf(event_type = 'team_win' AND side = 'allies'),\n"
-                                 "       countIf(event_type = 'team_win' AND side = 'axis')\n"
-                                 "FROM (SELECT match_key, event_type, allies_score, axis_score,\n"
-                                 "             if(team_side != '', team_side, lower(team)) AS side\n"
-                                 "      FROM raw_events WHERE match_key IN (");
+                                 "       countIf(event_type = " EVT_SQL_TEAM_WIN " AND team_side = 'allies'),\n"
+                                 "       countIf(event_type = " EVT_SQL_TEAM_WIN " AND team_side = 'axis')\n"
+                                 "FROM raw_events WHERE match_key IN (");
     rc |= append_list(&q, keys, n);
-    rc |= bytebuf_appendf(&q, "))\nGROUP BY match_key\nFORMAT TabSeparated");
+    rc |= bytebuf_appendf(&q, ")\nGROUP BY match_key\nFORMAT TabSeparated");
     char *body = tournament_ch_rows(t->s, rc == 0 ? q.data : NULL);
     bytebuf_free(&q);
     if (!body)
@@ -228,7 +225,7 @@ static int game_players(tournament_thread *t, game *g)
     while (g->players && g->nplayers < PLAYERS_MAX && tsv_split_line(&p, f, 2) == 2) {
         played *x = &g->players[g->nplayers++];
         snprintf(x->guid, sizeof x->guid, "%s", f[0]);
-        x->side = strcmp(f[1], "allies") == 0 ? TSIDE_ALLIES : strcmp(f[1], "axis") == 0 ? TSIDE_AXIS : TSIDE_NONE;
+        x->side = vocab_team_side(f[1]);
     }
     free(body);
     return g->players ? 0 : -ENOMEM;
@@ -243,11 +240,11 @@ static void games_free(game *g, size_t n)
 
 /* The side a team played on in a game, from its members' GUIDs during the game; in a player-based bracket (team 0),
  * the side the member played on, from their GUIDs. */
-static int played_side(tournament_thread *t, uint32_t team, uint32_t member, const game *g, tside *side)
+static int played_side(tournament_thread *t, uint32_t team, uint32_t member, const game *g, team_side *side)
 {
     char **guids = NULL;
     size_t n = 0;
-    *side = TSIDE_NONE;
+    *side = SIDE_NONE;
     if (team == 0 && member == 0)
         return 0;
     int rc = team ? tforum_team_guids(t->fm, team, g->first_s, g->last_s, &guids, &n)
@@ -258,8 +255,8 @@ static int played_side(tournament_thread *t, uint32_t team, uint32_t member, con
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < g->nplayers; j++)
             if (strcmp(guids[i], g->players[j].guid) == 0) {
-                allies += g->players[j].side == TSIDE_ALLIES;
-                axis += g->players[j].side == TSIDE_AXIS;
+                allies += g->players[j].side == SIDE_ALLIES;
+                axis += g->players[j].side == SIDE_AXIS;
             }
     tforum_guids_free(guids, n);
     *side = tournament_team_side(allies, axis);
@@ -267,14 +264,14 @@ static int played_side(tournament_thread *t, uint32_t team, uint32_t member, con
 }
 
 /* Both teams' (or players') sides in a game; true when they are known and opposite. */
-static int teams_opposed(tournament_thread *t, const tlink *l, const game *g, tside *side_a, bool *opposed)
+static int teams_opposed(tournament_thread *t, const tlink *l, const game *g, team_side *side_a, bool *opposed)
 {
-    tside b;
+    team_side b;
     *opposed = false;
     bool players = l->team_a == 0 && l->team_b == 0;
     int rc = played_side(t, l->team_a, players ? l->player_a : 0, g, side_a);
     rc = rc ? rc : played_side(t, l->team_b, players ? l->player_b : 0, g, &b);
-    *opposed = rc == 0 && *side_a != TSIDE_NONE && b != TSIDE_NONE && *side_a != b;
+    *opposed = rc == 0 && *side_a != SIDE_NONE && b != SIDE_NONE && *side_a != b;
     return rc;
 }
 
@@ -318,7 +315,7 @@ static int record_pending(tournament_thread *t)
         }
         if (!g->players && (rc = game_players(t, g)) != 0)
             break;
-        tside side_a;
+        team_side side_a;
         bool opposed;
         if ((rc = teams_opposed(t, &links[i], g, &side_a, &opposed)) != 0)
             break;
@@ -336,8 +333,8 @@ static int record_pending(tournament_thread *t)
         }
         tresult r = {.l = links[i], .ended_s = g->last_s};
         r.outcome = tournament_outcome(g->winner, g->allies, g->axis, side_a);
-        r.score_a = side_a == TSIDE_ALLIES ? g->allies : g->axis;
-        r.score_b = side_a == TSIDE_ALLIES ? g->axis : g->allies;
+        r.score_a = side_a == SIDE_ALLIES ? g->allies : g->axis;
+        r.score_b = side_a == SIDE_ALLIES ? g->axis : g->allies;
         snprintf(r.map, sizeof r.map, "%s", g->map);
         bool recorded = false;
         if ((rc = tforum_record(t->fm, &r, &recorded)) != 0)
@@ -399,7 +396,8 @@ static int games_between(tournament_thread *t, uint64_t from_s, uint64_t to_s, c
     bytebuf q = {0};
     int rc = bytebuf_appendf(&q,
                              "SELECT DISTINCT match_key FROM raw_events\n"
-                             "WHERE event_type = 'match_end' AND received_at >= toDateTime(%" PRIu64 ")\n"
+                             "WHERE event_type = " EVT_SQL_MATCH_END "\n"
+                             "  AND received_at >= toDateTime(%" PRIu64 ")\n"
                              "  AND received_at <= toDateTime(%" PRIu64 ")\n"
                              "  AND match_key IN (SELECT match_key FROM match_players WHERE guid IN (",
                              from_s, to_s);
@@ -493,7 +491,7 @@ static int match_fits(tournament_thread *t, const tlink *l, uint64_t when, uint6
     else if (rc == 0)
         rc = games_ended(t, keys, nk, &games, &ng);
     for (size_t j = 0; rc == 0 && j < ng; j++) {
-        tside side_a;
+        team_side side_a;
         bool opposed = false, taken = false;
         rc = tforum_game_linked(t->fm, games[j].key, &taken);
         if (rc == 0 && taken)

@@ -11,18 +11,16 @@
 #include <stdint.h>
 
 #include "achievd.h"
+#include "game_vocab.h"
 
 /* ---- deciding (tournament.c) ---- */
 
-/* A side of a game match, as the views normalise team names (docs/definitions.md). */
-typedef enum { TSIDE_NONE = 0, TSIDE_ALLIES, TSIDE_AXIS } tside;
-
 /* The side most of a team's linked members played on: NONE when none played or as many on each side. */
-tside tournament_team_side(unsigned on_allies, unsigned on_axis);
+team_side tournament_team_side(unsigned on_allies, unsigned on_axis);
 /* A tournament match's outcome: 'a' or 'b' (that team won) or 'd' (draw), from the game match's winning side
  * ("allies", "axis" or "" when the match named none: then the scores decide, equal scores are a draw), its
  * scores, and the side each team played on (different sides, neither NONE). */
-char tournament_outcome(const char *winner, int allies_score, int axis_score, tside side_a);
+char tournament_outcome(const char *winner, int allies_score, int axis_score, team_side side_a);
 
 typedef struct tournament_thread tournament_thread;
 

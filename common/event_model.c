@@ -112,6 +112,7 @@ const event_type_def event_types[] = {
     {"match_outcome", EVCAT_INTERNAL},
 };
 const size_t event_types_count = sizeof event_types / sizeof event_types[0];
+_Static_assert(sizeof event_types / sizeof event_types[0] <= EVENT_TYPES_MAX, "raise EVENT_TYPES_MAX (event_model.h)");
 
 /* Other names for canonical types: the architecture document's engine-style names, the engine's
  * own subscription names, and names used by old fixtures. "door_state_change" is special-cased:
@@ -150,11 +151,11 @@ static const struct {
     const char *type;
     unsigned flags;
 } type_flags[] = {
-    {"player_kill", EVF_KILL},
-    {"disconnect", EVF_LEAVE},
-    {"distance", EVF_RUNNING_DISTANCE},
-    {"objective_capture", EVF_CAPTURE},
-    {"player_auth", EVF_LOGIN},
+    {EVT_PLAYER_KILL, EVF_KILL},
+    {EVT_DISCONNECT, EVF_LEAVE},
+    {EVT_DISTANCE, EVF_RUNNING_DISTANCE},
+    {EVT_OBJECTIVE_CAPTURE, EVF_CAPTURE},
+    {EVT_PLAYER_AUTH, EVF_LOGIN},
 };
 
 const char *event_category_name(event_category c)
@@ -458,4 +459,9 @@ bool event_type_has(const event_type_def *t, event_flag f)
     if (!t || t < event_types || t >= event_types + event_types_count)
         return false;
     return (type_flag_bits[t - event_types] & (unsigned)f) != 0;
+}
+
+size_t event_type_index(const event_type_def *t)
+{
+    return (size_t)(t - event_types);
 }

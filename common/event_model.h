@@ -36,6 +36,8 @@ typedef struct {
 /* The canonical types (docs/tracker-wire.md §5: 98 of them, every type the tracker scripts can send). */
 extern const event_type_def event_types[];
 extern const size_t event_types_count;
+/* At least event_types_count (event_model.c asserts it): the size of a table indexed by event_type_index. */
+#define EVENT_TYPES_MAX 128
 
 /* What a type means to the code that counts it, so that no C outside the table compares type names. */
 typedef enum {
@@ -46,12 +48,53 @@ typedef enum {
     EVF_LOGIN = 1 << 4,            /* a guest logged in: the actor is the member they are from now on */
 } event_flag;
 
+/* The canonical type names C code and SQL use, spelled once. C passes an EVT_* name to event_type_resolve (never to
+ * strcmp); SQL writes the EVT_SQL_* literal ("WHERE event_type = " EVT_SQL_PLAYER_KILL). Each name is in event_types[]
+ * with the flags its comment gives, and each EVT_SQL_* quotes its EVT_*: tests/unit/test_event_model.c checks both.
+ * Add a name here before C or a query reads a type it names. */
+#define EVT_PLAYER_KILL "player_kill"             /* EVF_KILL */
+#define EVT_DAMAGE "damage"                       /* no flag */
+#define EVT_PLAYER_SPAWN "player_spawn"           /* no flag */
+#define EVT_JUMP "jump"                           /* no flag */
+#define EVT_CROUCH "crouch"                       /* no flag */
+#define EVT_DISTANCE "distance"                   /* EVF_RUNNING_DISTANCE */
+#define EVT_LADDER_MOUNT "ladder_mount"           /* no flag */
+#define EVT_WEAPON_FIRE "weapon_fire"             /* no flag */
+#define EVT_WEAPON_HIT "weapon_hit"               /* no flag */
+#define EVT_WEAPON_CHANGE "weapon_change"         /* no flag */
+#define EVT_DOOR_OPEN "door_open"                 /* no flag */
+#define EVT_CHAT "chat"                           /* no flag */
+#define EVT_CONNECT "connect"                     /* no flag */
+#define EVT_DISCONNECT "disconnect"               /* EVF_LEAVE */
+#define EVT_PLAYER_AUTH "player_auth"             /* EVF_LOGIN */
+#define EVT_MATCH_START "match_start"             /* no flag */
+#define EVT_MATCH_END "match_end"                 /* no flag */
+#define EVT_ROUND_START "round_start"             /* no flag */
+#define EVT_ROUND_END "round_end"                 /* no flag */
+#define EVT_TEAM_WIN "team_win"                   /* no flag */
+#define EVT_OBJECTIVE_CAPTURE "objective_capture" /* EVF_CAPTURE */
+/* The same names as SQL string literals. */
+#define EVT_SQL_CONNECT "'" EVT_CONNECT "'"
+#define EVT_SQL_MATCH_END "'" EVT_MATCH_END "'"
+#define EVT_SQL_MATCH_START "'" EVT_MATCH_START "'"
+#define EVT_SQL_OBJECTIVE_CAPTURE "'" EVT_OBJECTIVE_CAPTURE "'"
+#define EVT_SQL_PLAYER_AUTH "'" EVT_PLAYER_AUTH "'"
+#define EVT_SQL_PLAYER_KILL "'" EVT_PLAYER_KILL "'"
+#define EVT_SQL_ROUND_END "'" EVT_ROUND_END "'"
+#define EVT_SQL_ROUND_START "'" EVT_ROUND_START "'"
+#define EVT_SQL_TEAM_WIN "'" EVT_TEAM_WIN "'"
+#define EVT_SQL_WEAPON_FIRE "'" EVT_WEAPON_FIRE "'"
+#define EVT_SQL_WEAPON_HIT "'" EVT_WEAPON_HIT "'"
+
 /* Whether type t (NULL: unknown) has flag f. */
 bool event_type_has(const event_type_def *t, event_flag f);
 
 /* Resolve a type as sent (canonical or alias) to its canonical definition; NULL if unknown.
  * door_state_change depends on the door's state, given as open_hint (true = opened). */
 const event_type_def *event_type_resolve(const char *sent, size_t len, bool open_hint);
+/* The index of canonical type t in event_types (t from event_type_resolve, not NULL): for tables of a daemon's own
+ * meaning of each type, indexed like event_types. */
+size_t event_type_index(const event_type_def *t);
 const char *event_category_name(event_category c);
 
 /* Which raw_events column a wire field feeds. Player blocks (player_/attacker_/victim_/target_/

@@ -1,6 +1,7 @@
 /* The event value vocabulary as tables (docs/definitions.md): each lookup is a scan of a short table. */
 #include "game_vocab.h"
 
+#include <ctype.h>
 #include <stddef.h>
 #include <string.h>
 #include <strings.h>
@@ -67,32 +68,28 @@ static const char *mod_base(const char *mod)
     return mod && strncasecmp(mod, "mod_", 4) == 0 ? mod + 4 : mod;
 }
 
+#define VOCAB_MOD_ROW_(name, cls, cls_name) {name, cls, cls_name},
+static const struct {
+    const char *name;
+    mod_class cls;
+    const char *cls_name;
+} mods[] = {VOCAB_MODS(VOCAB_MOD_ROW_, )};
+
 mod_class vocab_mod_class(const char *mod)
 {
-    static const struct {
-        const char *name;
-        mod_class cls;
-    } mods[] = {
-        {"bullet", MOD_CLASS_BULLET},       {"fast_bullet", MOD_CLASS_BULLET},
-        {"shotgun", MOD_CLASS_BULLET},      {"pistol", MOD_CLASS_BULLET},
-        {"rifle", MOD_CLASS_BULLET},        {"smg", MOD_CLASS_BULLET},
-        {"sniper", MOD_CLASS_BULLET},       {"grenade", MOD_CLASS_GRENADE},
-        {"explosion", MOD_CLASS_EXPLOSION}, {"explodewall", MOD_CLASS_EXPLOSION},
-        {"rocket", MOD_CLASS_EXPLOSION},    {"landmine", MOD_CLASS_EXPLOSION},
-        {"aagun", MOD_CLASS_EXPLOSION},     {"bash", MOD_CLASS_BASH},
-        {"impale", MOD_CLASS_BASH},         {"vehicle", MOD_CLASS_VEHICLE},
-        {"roadkill", MOD_CLASS_VEHICLE},    {"telefrag", MOD_CLASS_TELEFRAG},
-        {"crush", MOD_CLASS_CRUSH},         {"crush_every_frame", MOD_CLASS_CRUSH},
-        {"falling", MOD_CLASS_FALLING},     {"drown", MOD_CLASS_DROWN},
-        {"water", MOD_CLASS_DROWN},         {"slime", MOD_CLASS_DROWN},
-        {"lava", MOD_CLASS_DROWN},          {"electricwater", MOD_CLASS_DROWN},
-        {"suicide", MOD_CLASS_SUICIDE},
-    };
     const char *m = mod_base(mod);
     for (size_t i = 0; m && i < COUNT(mods); i++)
         if (strcasecmp(m, mods[i].name) == 0)
             return mods[i].cls;
     return MOD_CLASS_OTHER;
+}
+
+const char *vocab_mod_class_name(mod_class c)
+{
+    for (size_t i = 0; i < COUNT(mods); i++)
+        if (mods[i].cls == c)
+            return mods[i].cls_name;
+    return "other";
 }
 
 bool vocab_mod_is_rocket(const char *mod)
@@ -101,16 +98,14 @@ bool vocab_mod_is_rocket(const char *mod)
     return m && strcasecmp(m, "rocket") == 0;
 }
 
+#define VOCAB_STANCE_ROW_(name, kind) {name, kind},
+static const struct {
+    const char *name;
+    stance_kind kind;
+} stances[] = {VOCAB_STANCES(VOCAB_STANCE_ROW_, )};
+
 stance_kind vocab_stance(const char *stance)
 {
-    static const struct {
-        const char *name;
-        stance_kind kind;
-    } stances[] = {{"stand", STANCE_STAND},
-                   {"standing", STANCE_STAND},
-                   {"crouch", STANCE_CROUCH},
-                   {"crouching", STANCE_CROUCH},
-                   {"prone", STANCE_PRONE}};
     for (size_t i = 0; stance && i < COUNT(stances); i++)
         if (strcasecmp(stance, stances[i].name) == 0)
             return stances[i].kind;
@@ -203,4 +198,47 @@ const char *const *vocab_weapon_class_patterns(weapon_class c)
         if (weapon_classes[i].cls == c)
             return weapon_classes[i].patterns;
     return none;
+}
+
+#define VOCAB_GT_BY_MAP_BY_MAP true
+#define VOCAB_GT_BY_MAP_NOT_BY_MAP false
+#define VOCAB_GAME_TYPE_ROW_(id, family, by_map) {id, family, VOCAB_GT_BY_MAP_##by_map},
+static const struct {
+    const char *id, *family;
+    bool by_map; /* a map prefix of this id names the type */
+} game_types[] = {VOCAB_GAME_TYPES(VOCAB_GAME_TYPE_ROW_, )};
+
+#define VOCAB_GAME_TYPE_NAME_ROW_(sent, id) {sent, id},
+static const struct {
+    const char *sent, *id;
+} game_type_names[] = {VOCAB_GAME_TYPE_NAMES(VOCAB_GAME_TYPE_NAME_ROW_, )};
+
+const char *vocab_game_type(const char *gametype, const char *map)
+{
+    if (gametype && *gametype) {
+        for (size_t i = 0; i < COUNT(game_type_names); i++)
+            if (strcasecmp(gametype, game_type_names[i].sent) == 0)
+                return game_type_names[i].id;
+        return ""; /* a type the server named that we do not know: unknown, never guessed from the map */
+    }
+    /* The map's prefix: letters up to the first '/' or '_' (dm/mohdm1, obj_team2); longer than any id is none. */
+    char prefix[8];
+    size_t n = 0;
+    for (; map && isalpha((unsigned char)map[n]) && n < sizeof prefix - 1; n++)
+        prefix[n] = (char)tolower((unsigned char)map[n]);
+    prefix[n] = '\0';
+    if (!map || (map[n] != '/' && map[n] != '_'))
+        return "";
+    for (size_t i = 0; i < COUNT(game_types); i++)
+        if (game_types[i].by_map && strcmp(prefix, game_types[i].id) == 0)
+            return game_types[i].id;
+    return "";
+}
+
+const char *vocab_game_type_family(const char *id)
+{
+    for (size_t i = 0; id && i < COUNT(game_types); i++)
+        if (strcmp(id, game_types[i].id) == 0)
+            return game_types[i].family;
+    return "";
 }

@@ -4,8 +4,10 @@
  * their SQL spelling is generated here too: VOCAB_SIDE_SQL and VOCAB_HIT_CLASS_SQL are the expressions of
  * raw_events' normalised columns (actor_side, target_side, team_side, hit_class), which
  * schemas/clickhouse/0005_normalised_columns.sql holds verbatim and tests/unit/test_event_model.c pins equal to
- * these macros; views and queries read those columns. queryd's WEAPON_CLASS_SQL (queryd/stats.h) is pinned
- * equal to the weapon table by the same test. */
+ * these macros; views and queries read those columns. The game types (VOCAB_GAME_TYPE_SQL, queryd's GAMETYPE_SQL)
+ * and the means of death (VOCAB_MOD_CLASS_SQL) are X-macros too, with their SQL generated here; the views' own
+ * means-of-death and stance lists and queryd's WEAPON_CLASS_SQL (queryd/stats.h) are pinned equal to these tables
+ * by the same test. */
 #ifndef MOHSTATS_GAME_VOCAB_H
 #define MOHSTATS_GAME_VOCAB_H
 
@@ -87,13 +89,16 @@ const char *vocab_hit_name(int index);
 #define VOCAB_HIT_CLASSES_SQL "[" VOCAB_BODY_PART_LIST(VOCAB_HIT_CLASS_SQL_, ", ") "]"
 #define VOCAB_HIT_CLASS_SQL(col) "transform(lower(" col "), " VOCAB_HIT_NAMES_SQL ", " VOCAB_HIT_CLASSES_SQL ", '')"
 
-/* Means of death, lower-cased and without a "MOD_" prefix, as classes the stats use. */
+/* Means of death, lower-cased and without a "MOD_" prefix, as classes the stats use. bash and impale are classes of
+ * their own: a bash kill (docs/definitions.md) is `bash` alone, while achievd's melee kill (docs/achievements.md) is
+ * either, or a melee weapon. */
 typedef enum {
     MOD_CLASS_OTHER,
     MOD_CLASS_BULLET,    /* bullet, fast_bullet, shotgun (and the fixtures' pistol/rifle/...) */
     MOD_CLASS_GRENADE,   /* grenade */
     MOD_CLASS_EXPLOSION, /* explosion, explodewall, rocket, landmine, aagun */
-    MOD_CLASS_BASH,      /* bash, impale: melee */
+    MOD_CLASS_BASH,      /* bash: a rifle butt or pistol whip */
+    MOD_CLASS_IMPALE,    /* impale */
     MOD_CLASS_VEHICLE,   /* vehicle, roadkill */
     MOD_CLASS_TELEFRAG,  /* telefrag */
     MOD_CLASS_CRUSH,     /* crush, crush_every_frame */
@@ -101,12 +106,49 @@ typedef enum {
     MOD_CLASS_DROWN,     /* drown, water, slime, lava, electricwater: the world's liquids */
     MOD_CLASS_SUICIDE,   /* suicide */
 } mod_class;
+/* The means of death and their classes: X(name, class, class name), SEP between entries. The class name is what
+ * VOCAB_MOD_CLASS_SQL gives; the views' own lists (schemas/clickhouse/0002, 0005: md = 'bash', md IN ('vehicle',
+ * 'roadkill'), ...) are pinned equal to these classes by tests/unit/test_event_model.c. */
+// clang-format off
+#define VOCAB_MODS(X, SEP)                                                                                             \
+    X("bullet", MOD_CLASS_BULLET, "bullet") SEP X("fast_bullet", MOD_CLASS_BULLET, "bullet")                           \
+    SEP X("shotgun", MOD_CLASS_BULLET, "bullet") SEP X("pistol", MOD_CLASS_BULLET, "bullet")                           \
+    SEP X("rifle", MOD_CLASS_BULLET, "bullet") SEP X("smg", MOD_CLASS_BULLET, "bullet")                                \
+    SEP X("sniper", MOD_CLASS_BULLET, "bullet") SEP X("grenade", MOD_CLASS_GRENADE, "grenade")                         \
+    SEP X("explosion", MOD_CLASS_EXPLOSION, "explosion") SEP X("explodewall", MOD_CLASS_EXPLOSION, "explosion")        \
+    SEP X("rocket", MOD_CLASS_EXPLOSION, "explosion") SEP X("landmine", MOD_CLASS_EXPLOSION, "explosion")              \
+    SEP X("aagun", MOD_CLASS_EXPLOSION, "explosion") SEP X("bash", MOD_CLASS_BASH, "bash")                             \
+    SEP X("impale", MOD_CLASS_IMPALE, "impale") SEP X("vehicle", MOD_CLASS_VEHICLE, "vehicle")                         \
+    SEP X("roadkill", MOD_CLASS_VEHICLE, "vehicle") SEP X("telefrag", MOD_CLASS_TELEFRAG, "telefrag")                  \
+    SEP X("crush", MOD_CLASS_CRUSH, "crush") SEP X("crush_every_frame", MOD_CLASS_CRUSH, "crush")                      \
+    SEP X("falling", MOD_CLASS_FALLING, "falling") SEP X("drown", MOD_CLASS_DROWN, "drown")                            \
+    SEP X("water", MOD_CLASS_DROWN, "drown") SEP X("slime", MOD_CLASS_DROWN, "drown")                                  \
+    SEP X("lava", MOD_CLASS_DROWN, "drown") SEP X("electricwater", MOD_CLASS_DROWN, "drown")                           \
+    SEP X("suicide", MOD_CLASS_SUICIDE, "suicide")
+// clang-format on
 mod_class vocab_mod_class(const char *mod);
+/* The class's name as VOCAB_MOD_CLASS_SQL gives it ("other" for MOD_CLASS_OTHER). */
+const char *vocab_mod_class_name(mod_class c);
 /* Whether mod names a rocket (rocket, bazooka/panzerschreck projectiles). */
 bool vocab_mod_is_rocket(const char *mod);
 
-/* Stances: stand[ing], crouch[ing], prone. */
+/* SQL: the class name of the means of death in column col, as vocab_mod_class_name(vocab_mod_class(col)) says. */
+// clang-format off
+#define VOCAB_MOD_NAME_SQL_(name, cls, cls_name) "'" name "'"
+#define VOCAB_MOD_CLASS_NAME_SQL_(name, cls, cls_name) "'" cls_name "'"
+#define VOCAB_MOD_CLASS_SQL(col)                                                                                       \
+    "transform(replaceRegexpOne(lower(" col "), '^mod_', ''), [" VOCAB_MODS(VOCAB_MOD_NAME_SQL_, ", ") "], ["          \
+    VOCAB_MODS(VOCAB_MOD_CLASS_NAME_SQL_, ", ") "], 'other')"
+// clang-format on
+
+/* Stances: stand[ing], crouch[ing], prone, as X(name, kind), SEP between entries (the views' lists are pinned to it
+ * like the means of death's). */
 typedef enum { STANCE_UNKNOWN, STANCE_STAND, STANCE_CROUCH, STANCE_PRONE } stance_kind;
+// clang-format off
+#define VOCAB_STANCES(X, SEP)                                                                                          \
+    X("stand", STANCE_STAND) SEP X("standing", STANCE_STAND) SEP X("crouch", STANCE_CROUCH)                            \
+    SEP X("crouching", STANCE_CROUCH) SEP X("prone", STANCE_PRONE)
+// clang-format on
 stance_kind vocab_stance(const char *stance);
 
 /* Weapon classes from the weapon string: the first class whose patterns match, in table order (sniper
@@ -144,6 +186,60 @@ weapon_family vocab_weapon_family(const char *weapon);
 const char *vocab_weapon_family_name(weapon_family f);
 /* The family a catalogue name ("thompson", "kar98k", ...) stands for, or WFAM_NONE. */
 weapon_family vocab_weapon_family_by_name(const char *name);
+
+/* Game types (docs/definitions.md, "Game type"): a match's type is the gameflow events' gametype when it names one
+ * (the engine's number or a name, case-insensitive), else the map name's prefix (letters before the first '/' or
+ * '_': dm/mohdm1, obj_team2) when it is a type's id and that type is found by map, else unknown. queryd's SQL
+ * (VOCAB_GAME_TYPE_SQL, through GAMETYPE_SQL in queryd/stats.h) and ratingd (vocab_game_type) both read these two
+ * lists; tests/unit/test_event_model.c pins the SQL to them.
+ *
+ * The types: X(id, rating family, BY_MAP or NOT_BY_MAP), SEP between entries. The family is the one
+ * docs/ratings.md rates the type in. rb (round-based: team rounds without respawn) is rated with the objective
+ * types, as docs/ratings.md has it: like obj, tow and lib a match of it is a series of rounds a side wins, where a
+ * tdm match is one kill count. rb is NOT_BY_MAP: definitions.md names no rb map prefix and the stock game ships
+ * no rb_ maps; until 2026-12-08 ratingd alone read an "rb_" map as rb while queryd's SQL said other. */
+#define VOCAB_GAME_TYPES(X, SEP)                                                                                       \
+    X("dm", "ffa", BY_MAP)                                                                                             \
+    SEP X("tdm", "team", BY_MAP)                                                                                       \
+    SEP X("rb", "objective", NOT_BY_MAP)                                                                               \
+    SEP X("obj", "objective", BY_MAP)                                                                                  \
+    SEP X("tow", "objective", BY_MAP)                                                                                  \
+    SEP X("lib", "objective", BY_MAP)                                                                                  \
+    SEP X("ctf", "objective", BY_MAP)
+/* The gametype values that name a type: X(sent, id), lower case, SEP between entries. */
+// clang-format off
+#define VOCAB_GAME_TYPE_NAMES(X, SEP)                                                                                  \
+    X("1", "dm") SEP X("dm", "dm") SEP X("ffa", "dm") SEP X("freeforall", "dm") SEP X("free-for-all", "dm")           \
+    SEP X("deathmatch", "dm")                                                                                          \
+    SEP X("2", "tdm") SEP X("tdm", "tdm") SEP X("team", "tdm") SEP X("teamdeathmatch", "tdm")                          \
+    SEP X("team-deathmatch", "tdm")                                                                                    \
+    SEP X("3", "rb") SEP X("rb", "rb") SEP X("round", "rb") SEP X("roundbased", "rb") SEP X("round-based", "rb")       \
+    SEP X("4", "obj") SEP X("obj", "obj") SEP X("objective", "obj")                                                    \
+    SEP X("5", "tow") SEP X("tow", "tow") SEP X("tug-of-war", "tow")                                                   \
+    SEP X("6", "lib") SEP X("lib", "lib") SEP X("liberation", "lib")                                                   \
+    SEP X("ctf", "ctf")
+// clang-format on
+/* A match's game type id ("dm", "tdm", "rb", "obj", "tow", "lib", "ctf"), or "" when unknown (the SQL's 'other'),
+ * from its gameflow events' gametype ("" or NULL: none) and its map name. Static strings. */
+const char *vocab_game_type(const char *gametype, const char *map);
+/* The rating family of a game type id: "ffa", "team", "objective", or "" for "" and unknown ids. */
+const char *vocab_game_type_family(const char *id);
+
+/* SQL: the game type id of a match from its gametype (column expression gt) and map name (column expression map),
+ * as vocab_game_type says but 'other' for unknown. A type's map prefix gives 'other' when it is NOT_BY_MAP. */
+// clang-format off
+#define VOCAB_GT_SENT_SQL_(sent, id) "'" sent "'"
+#define VOCAB_GT_ID_SQL_(sent, id) "'" id "'"
+#define VOCAB_GT_TYPE_SQL_(id, family, by_map) "'" id "'"
+#define VOCAB_GT_BY_MAP_SQL_BY_MAP(id) "'" id "'"
+#define VOCAB_GT_BY_MAP_SQL_NOT_BY_MAP(id) "'other'"
+#define VOCAB_GT_PREFIX_SQL_(id, family, by_map) VOCAB_GT_BY_MAP_SQL_##by_map(id)
+#define VOCAB_GAME_TYPE_SQL(gt, map)                                                                                   \
+    "transform(lower(" gt "), [" VOCAB_GAME_TYPE_NAMES(VOCAB_GT_SENT_SQL_, ", ") "], ["                                \
+    VOCAB_GAME_TYPE_NAMES(VOCAB_GT_ID_SQL_, ", ") "], if(" gt " != '', 'other', "                                      \
+    "transform(extract(lower(" map "), '^([a-z]+)[/_]'), [" VOCAB_GAME_TYPES(VOCAB_GT_TYPE_SQL_, ", ") "], ["          \
+    VOCAB_GAME_TYPES(VOCAB_GT_PREFIX_SQL_, ", ") "], 'other')))"
+// clang-format on
 
 /* 1 game unit = 1 inch = 0.0254 m (docs/definitions.md, Movement). */
 #define VOCAB_METRES_PER_UNIT 0.0254

@@ -7,9 +7,11 @@
 
 #include "area.h"
 #include "endpoint.h"
+#include "event_model.h"
 
 /* SQL condition: the rows of server {id} that give a player's country (game_server_countries.c). */
-#define SERVER_COUNTRY_ROWS_SQL "event_type IN ('connect', 'player_auth') AND server_id = {id} AND actor_country != ''"
+#define SERVER_COUNTRY_ROWS_SQL                                                                                        \
+    "event_type IN (" EVT_SQL_CONNECT ", " EVT_SQL_PLAYER_AUTH ") AND server_id = {id} AND actor_country != ''"
 
 /* SQL template: the latest name of every player of server {id}. */
 extern const char server_names_sql[];

@@ -74,7 +74,7 @@ static const char match_players_sql[] =
 static const char top_weapons_sql[] =
     "SELECT weapon AS name, count() AS kills, countIf(" HEADSHOT_SQL ") AS headshots\n"
     "FROM raw_events\n"
-    "WHERE event_type = 'player_kill' AND server_id = {server} AND match_key = {id}\n"
+    "WHERE event_type = " EVT_SQL_PLAYER_KILL " AND server_id = {server} AND match_key = {id}\n"
     "  AND weapon != '' AND " ENEMY_KILL_SQL "\n"
     "GROUP BY weapon\n"
     "ORDER BY kills DESC, name ASC\n"
@@ -86,7 +86,7 @@ static const char versus_sql[] =
     "SELECT actor_guid AS killer_guid, any(actor_name) AS killer, target_guid AS victim_guid,\n"
     "       any(target_name) AS victim, count() AS kills\n"
     "FROM raw_events\n"
-    "WHERE event_type = 'player_kill' AND server_id = {server} AND match_key = {id}\n"
+    "WHERE event_type = " EVT_SQL_PLAYER_KILL " AND server_id = {server} AND match_key = {id}\n"
     "  AND " ENEMY_KILL_SQL "\n"
     "GROUP BY killer_guid, victim_guid\n"
     "ORDER BY kills DESC, killer_guid ASC, victim_guid ASC";
@@ -97,10 +97,11 @@ static const char versus_sql[] =
 static const char timeline_sql[] =
     "SELECT event_type, actor_guid, actor_name, target_guid, target_name, weapon, hitloc, team, map_name,\n"
     "       toUInt64(received_at) * 1000 + received_ms AS ts_ms, game_time,\n"
-    "       toUInt8(event_type = 'player_kill' AND " ENEMY_KILL_SQL ") AS enemy_kill\n"
+    "       toUInt8(event_type = " EVT_SQL_PLAYER_KILL " AND " ENEMY_KILL_SQL ") AS enemy_kill\n"
     "FROM raw_events\n"
-    "WHERE event_type IN ('player_kill', 'match_start', 'match_end', 'round_start', 'round_end', 'team_win',\n"
-    "                     'objective_capture')\n"
+    "WHERE event_type IN (" EVT_SQL_PLAYER_KILL ", " EVT_SQL_MATCH_START ", " EVT_SQL_MATCH_END ",\n"
+    "                     " EVT_SQL_ROUND_START ", " EVT_SQL_ROUND_END ", " EVT_SQL_TEAM_WIN ",\n"
+    "                     " EVT_SQL_OBJECTIVE_CAPTURE ")\n"
     "  AND server_id = {server} AND match_key = {id}\n"
     "ORDER BY ifNull(game_time, 0), ts_ms, event_type\n"
     "LIMIT 1000";

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "event_model.h"
+
 /* ---- SQL ---- */
 
 // clang-format off
@@ -44,7 +46,7 @@ static const char first_blood_sql[] =
     "           argMin(actor_guid, if(isNull(game_time), toFloat64(received_at) + received_ms / 1000,\n"
     "                                 ifNull(game_time, 0))) AS first_killer\n"
     "    FROM raw_events\n"
-    "    WHERE event_type = 'player_kill'\n"
+    "    WHERE event_type = " EVT_SQL_PLAYER_KILL "\n"
     "      AND server_id IN (SELECT anyMerge(server_id) FROM player_match WHERE guid = {guid} GROUP BY match_key)\n"
     "      AND match_key IN (SELECT match_key FROM player_match WHERE guid = {guid})\n"
     "      AND " ENEMY_KILL_SQL "\n"
@@ -74,7 +76,7 @@ static const char bots_sql[] =
 
 // clang-format off
 static const char vehicle_deaths_sql[] =
-    "SELECT countIf(role = 2 AND mod = 'vehicle') AS vehicle_deaths\n"
+    "SELECT countIf(role = 2 AND " VOCAB_MOD_CLASS_SQL("mod") " = 'vehicle') AS vehicle_deaths\n"
     "FROM player_fights\n"
     "WHERE guid = {guid}";
 // clang-format on

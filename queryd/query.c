@@ -19,6 +19,7 @@
  * whose defaults hang on the time and each other, and the order of the 400s), which its one handler says more
  * plainly than declared parameters could. */
 #include "area.h"
+#include "event_model.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -50,22 +51,23 @@ typedef struct {
     const char *role;  /* the value over (event, player role) rows */
 } metric_def;
 
-#define KILL "event_type = 'player_kill' AND " ENEMY_KILL_SQL
+#define KILL "event_type = " EVT_SQL_PLAYER_KILL " AND " ENEMY_KILL_SQL
+#define FIRE "event_type = " EVT_SQL_WEAPON_FIRE
+#define HIT "event_type = " EVT_SQL_WEAPON_HIT
 // clang-format off
 static const metric_def metric_defs[] = {
-    {"kills", "event_type = 'player_kill'", "countIf(" KILL ")", "countIf(role = 1 AND " KILL ")"},
-    {"deaths", "event_type = 'player_kill'", "count()", "countIf(role = 2)"},
-    {"headshots", "event_type = 'player_kill'", "countIf(" KILL " AND " HEADSHOT_SQL ")",
+    {"kills", "event_type = " EVT_SQL_PLAYER_KILL, "countIf(" KILL ")", "countIf(role = 1 AND " KILL ")"},
+    {"deaths", "event_type = " EVT_SQL_PLAYER_KILL, "count()", "countIf(role = 2)"},
+    {"headshots", "event_type = " EVT_SQL_PLAYER_KILL, "countIf(" KILL " AND " HEADSHOT_SQL ")",
      "countIf(role = 1 AND " KILL " AND " HEADSHOT_SQL ")"},
-    {"kdr", "event_type = 'player_kill'",
+    {"kdr", "event_type = " EVT_SQL_PLAYER_KILL,
      "if(count() = 0, 0, round(countIf(" KILL ") / count(), 2))",
      "if(countIf(role = 2) = 0, toFloat64(countIf(role = 1 AND " KILL ")), "
      "round(countIf(role = 1 AND " KILL ") / countIf(role = 2), 2))"},
-    {"accuracy", "event_type IN ('weapon_fire', 'weapon_hit')",
-     "if(countIf(event_type = 'weapon_fire') = 0, 0, "
-     "round(countIf(event_type = 'weapon_hit') * 100 / countIf(event_type = 'weapon_fire'), 1))",
-     "if(countIf(role = 1 AND event_type = 'weapon_fire') = 0, 0, round(countIf(role = 1 AND event_type = "
-     "'weapon_hit') * 100 / countIf(role = 1 AND event_type = 'weapon_fire'), 1))"},
+    {"accuracy", "event_type IN (" EVT_SQL_WEAPON_FIRE ", " EVT_SQL_WEAPON_HIT ")",
+     "if(countIf(" FIRE ") = 0, 0, round(countIf(" HIT ") * 100 / countIf(" FIRE "), 1))",
+     "if(countIf(role = 1 AND " FIRE ") = 0, 0, round(countIf(role = 1 AND " HIT ") * 100 / countIf(role = 1 AND " FIRE
+     "), 1))"},
     {"count", "1", "count()", "count()"},
 };
 

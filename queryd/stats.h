@@ -34,17 +34,9 @@ const lb_stat *lb_stat_find(const char *name);
 #define UNITS_TO_M 0.0254
 
 /* SQL: the game type id of a match from its gameflow gametype ({gt}) and map name ({map}). Columns, not
- * values: the placeholders are replaced by column expressions chosen in code. */
-#define GAMETYPE_SQL(gt, map)                                                                                          \
-    "multiIf(lower(" gt ") IN ('1', 'dm', 'ffa', 'freeforall', 'free-for-all', 'deathmatch'), 'dm', "                  \
-    "lower(" gt ") IN ('2', 'tdm', 'team', 'teamdeathmatch', 'team-deathmatch'), 'tdm', "                              \
-    "lower(" gt ") IN ('3', 'rb', 'round', 'roundbased', 'round-based'), 'rb', "                                       \
-    "lower(" gt ") IN ('4', 'obj', 'objective'), 'obj', "                                                              \
-    "lower(" gt ") IN ('5', 'tow', 'tug-of-war'), 'tow', "                                                             \
-    "lower(" gt ") IN ('6', 'lib', 'liberation'), 'lib', "                                                             \
-    "lower(" gt ") = 'ctf', 'ctf', " gt " != '', 'other', "                                                            \
-    "extract(lower(" map "), '^([a-z]+)[/_]') IN ('dm', 'tdm', 'obj', 'lib', 'tow', 'ctf'), "                          \
-    "extract(lower(" map "), '^([a-z]+)[/_]'), 'other')"
+ * values: the placeholders are replaced by column expressions chosen in code. Generated from common/game_vocab.h's
+ * game type table, which ratingd reads too. */
+#define GAMETYPE_SQL(gt, map) VOCAB_GAME_TYPE_SQL(gt, map)
 
 /* SQL: per match, the highest kill count of a player (top_kills), for the finished free-for-all matches only,
  * the only ones it decides (free-for-all wins). matches_where is a WHERE clause on the match_summary rows to

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "endpoint.h"
+#include "event_model.h"
 #include "stats.h"
 
 typedef struct {
@@ -549,7 +550,8 @@ static const char member_weapons_sql[] =
     "SELECT weapon AS name, count() AS kills\n"
     "FROM (SELECT weapon, actor_guid, toUInt64(received_at) * 1000 + received_ms AS ts\n"
     "      FROM raw_events\n"
-    "      WHERE event_type = 'player_kill' AND actor_guid IN {guids} AND weapon != '' AND " ENEMY_KILL_SQL ")\n"
+    "      WHERE event_type = " EVT_SQL_PLAYER_KILL " AND actor_guid IN {guids} AND weapon != ''\n"
+    "        AND " ENEMY_KILL_SQL ")\n"
     "ALL INNER JOIN " STINT_ROWS("actor_guid") " USING actor_guid\n"
     "WHERE " IN_STINT("ts") "\n"
     "GROUP BY weapon\n"

@@ -1,14 +1,11 @@
 /* Whether a finished match is rated, its teams and weights (match_rating.h). */
 #include "match_rating.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *const family_names[RFAM__COUNT] = {"ffa", "team", "objective"};
 
@@ -17,50 +14,12 @@ const char *rating_family_name(rating_family f)
     return f >= 0 && f < RFAM__COUNT ? family_names[f] : "";
 }
 
-/* The names a gameflow event's gametype may have, per game type id (docs/definitions.md; queryd's GAMETYPE_SQL
- * reads the same list), and the family each type is rated in. */
-static const struct {
-    const char *id;
-    const char *names[7];
-    rating_family family;
-} game_types[] = {
-    {"dm", {"1", "dm", "ffa", "freeforall", "free-for-all", "deathmatch"}, RFAM_FFA},
-    {"tdm", {"2", "tdm", "team", "teamdeathmatch", "team-deathmatch"}, RFAM_TEAM},
-    {"rb", {"3", "rb", "round", "roundbased", "round-based"}, RFAM_OBJECTIVE},
-    {"obj", {"4", "obj", "objective"}, RFAM_OBJECTIVE},
-    {"tow", {"5", "tow", "tug-of-war"}, RFAM_OBJECTIVE},
-    {"lib", {"6", "lib", "liberation"}, RFAM_OBJECTIVE},
-    {"ctf", {"ctf"}, RFAM_OBJECTIVE},
-};
-
-const char *match_game_type(const char *gametype, const char *map)
-{
-    if (gametype && *gametype) {
-        for (size_t i = 0; i < COUNT(game_types); i++)
-            for (size_t j = 0; j < COUNT(game_types[i].names) && game_types[i].names[j]; j++)
-                if (strcasecmp(gametype, game_types[i].names[j]) == 0)
-                    return game_types[i].id;
-        return ""; /* a type the server named that we do not know: "other", never guessed from the map */
-    }
-    /* The map's prefix: letters up to the first '/' or '_' (dm/mohdm1, obj_team2). */
-    char prefix[8];
-    size_t n = 0;
-    for (; map && isalpha((unsigned char)map[n]) && n < sizeof prefix - 1; n++)
-        prefix[n] = (char)tolower((unsigned char)map[n]);
-    prefix[n] = '\0';
-    if (!map || (map[n] != '/' && map[n] != '_'))
-        return "";
-    for (size_t i = 0; i < COUNT(game_types); i++)
-        if (strcmp(prefix, game_types[i].id) == 0)
-            return game_types[i].id;
-    return "";
-}
-
 rating_family match_game_type_family(const char *type)
 {
-    for (size_t i = 0; type && i < COUNT(game_types); i++)
-        if (strcmp(type, game_types[i].id) == 0)
-            return game_types[i].family;
+    const char *family = vocab_game_type_family(type);
+    for (int f = 0; f < RFAM__COUNT; f++)
+        if (strcmp(family, family_names[f]) == 0)
+            return (rating_family)f;
     return RFAM_NONE;
 }
 
@@ -182,7 +141,7 @@ int match_plan_build(const match_facts *f, const match_rules *rules, match_plan 
     }
     plan->nplayers = f->nplayers;
     plan->min_fraction = rules->min_fraction;
-    plan->game_type = match_game_type(f->gametype, f->map);
+    plan->game_type = vocab_game_type(f->gametype, f->map);
     plan->family = match_game_type_family(plan->game_type);
     double duration = f->end_t - f->start_t;
     /* Each player's share of the match, their span clamped to [start_t, end_t]: events after the end (or before

@@ -23,10 +23,7 @@ typedef enum {
 /* "ffa", "team", "objective" ("" for RFAM_NONE): the family column of rating_changes. */
 const char *rating_family_name(rating_family f);
 
-/* A match's game type id (dm, tdm, rb, obj, tow, lib, ctf, or "" when unknown) from the gameflow events' gametype
- * (an engine number or a name) else the map name's prefix, as docs/definitions.md ("Game type") defines it. */
-const char *match_game_type(const char *gametype, const char *map);
-/* The rating family of a game type id. */
+/* The rating family of a game type id (common/game_vocab.h's vocab_game_type, the table's family). */
 rating_family match_game_type_family(const char *type);
 
 /* Whether a GUID can hold a rating: not a guest slot (unauth_*, whose numbers are reused by anyone) nor a bot. */
@@ -78,7 +75,7 @@ typedef struct {
     bool rated;
     char reason[128]; /* why the match is not rated; "" when rated */
     rating_family family;
-    const char *game_type; /* match_game_type's id, static */
+    const char *game_type; /* vocab_game_type's id, static */
     size_t nteams;
     size_t nplayers;     /* the facts' */
     double min_fraction; /* the rules' */

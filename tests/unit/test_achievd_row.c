@@ -235,10 +235,46 @@ static void test_event_from_row(void **state)
     free(line);
 }
 
+/* achievd's kind of each canonical type it reacts to; every other type, and a name that is no type, is EV_OTHER. */
+static void test_event_kinds(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *type;
+        ach_event_type kind;
+    } kinds[] = {
+        {"player_kill", EV_KILL},
+        {"damage", EV_DAMAGE},
+        {"player_spawn", EV_SPAWN},
+        {"jump", EV_JUMP},
+        {"weapon_change", EV_WEAPON_CHANGE},
+        {"crouch", EV_CROUCH},
+        {"distance", EV_DISTANCE},
+        {"ladder_mount", EV_LADDER},
+        {"door_open", EV_DOOR},
+        {"chat", EV_CHAT},
+        {"disconnect", EV_DISCONNECT},
+        {"weapon_fire", EV_FIRE},
+        {"weapon_hit", EV_HIT},
+        {"round_end", EV_ROUND_END},
+        {"team_win", EV_TEAM_WIN},
+        {"match_end", EV_MATCH_END},
+        {"ladder_dismount", EV_OTHER},
+        {"door_close", EV_OTHER},
+        {"bot_killed", EV_OTHER},
+        {"no_such_type", EV_OTHER},
+        {"", EV_OTHER},
+    };
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        assert_int_equal(ach_event_kind(kinds[i].type), kinds[i].kind);
+    assert_int_equal(ach_event_kind(NULL), EV_OTHER);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_event_from_row),
+        cmocka_unit_test(test_event_kinds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -127,6 +127,53 @@ static void test_type_flags(void **state)
     }
 }
 
+/* The names C and SQL use (EVT_*, EVT_SQL_*): each is a canonical type of the table, with the flags event_model.h
+ * gives it, and each SQL literal is its name quoted. */
+static void test_type_names(void **state)
+{
+    static const struct {
+        const char *name, *sql;
+        unsigned flags;
+    } names[] = {
+        {EVT_PLAYER_KILL, EVT_SQL_PLAYER_KILL, EVF_KILL},
+        {EVT_DAMAGE, NULL, 0},
+        {EVT_PLAYER_SPAWN, NULL, 0},
+        {EVT_JUMP, NULL, 0},
+        {EVT_CROUCH, NULL, 0},
+        {EVT_DISTANCE, NULL, EVF_RUNNING_DISTANCE},
+        {EVT_LADDER_MOUNT, NULL, 0},
+        {EVT_WEAPON_FIRE, EVT_SQL_WEAPON_FIRE, 0},
+        {EVT_WEAPON_HIT, EVT_SQL_WEAPON_HIT, 0},
+        {EVT_WEAPON_CHANGE, NULL, 0},
+        {EVT_DOOR_OPEN, NULL, 0},
+        {EVT_CHAT, NULL, 0},
+        {EVT_CONNECT, EVT_SQL_CONNECT, 0},
+        {EVT_DISCONNECT, NULL, EVF_LEAVE},
+        {EVT_PLAYER_AUTH, EVT_SQL_PLAYER_AUTH, EVF_LOGIN},
+        {EVT_MATCH_START, EVT_SQL_MATCH_START, 0},
+        {EVT_MATCH_END, EVT_SQL_MATCH_END, 0},
+        {EVT_ROUND_START, EVT_SQL_ROUND_START, 0},
+        {EVT_ROUND_END, EVT_SQL_ROUND_END, 0},
+        {EVT_TEAM_WIN, EVT_SQL_TEAM_WIN, 0},
+        {EVT_OBJECTIVE_CAPTURE, EVT_SQL_OBJECTIVE_CAPTURE, EVF_CAPTURE},
+    };
+    static const event_flag flags[] = {EVF_KILL, EVF_LEAVE, EVF_RUNNING_DISTANCE, EVF_CAPTURE, EVF_LOGIN};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const event_type_def *t = event_type_resolve(names[i].name, strlen(names[i].name), false);
+        assert_non_null(t);
+        assert_string_equal(t->name, names[i].name); /* canonical, not an alias */
+        assert_ptr_equal(&event_types[event_type_index(t)], t);
+        for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++)
+            assert_int_equal(event_type_has(t, flags[f]), (names[i].flags & (unsigned)flags[f]) != 0);
+        if (names[i].sql) {
+            char quoted[64];
+            snprintf(quoted, sizeof quoted, "'%s'", names[i].name);
+            assert_string_equal(names[i].sql, quoted);
+        }
+    }
+    assert_true(event_types_count <= EVENT_TYPES_MAX);
+}
+
 static void test_team_sides(void **state)
 {
     /* Every name of a side, in any case; "allied" is the Allies on every page (issue 18). */
@@ -251,6 +298,69 @@ static void test_weapon_classes(void **state)
     assert_int_equal(vocab_weapon_class("Thompson"), WCLASS_SMG);
 }
 
+/* Read the quoted strings of an SQL array at *p ("['a', 'b']") into out (at most max), moving *p past it. */
+static size_t sql_array(const char **p, char out[][32], size_t max)
+{
+    size_t n = 0;
+    assert_int_equal(**p, '[');
+    (*p)++;
+    while (**p == '\'') {
+        const char *end = strchr(*p + 1, '\'');
+        assert_non_null(end);
+        assert_true(n < max && (size_t)(end - *p - 1) < sizeof out[0]);
+        snprintf(out[n++], sizeof out[0], "%.*s", (int)(end - *p - 1), *p + 1);
+        *p = end + 1;
+        if (strncmp(*p, ", ", 2) == 0)
+            *p += 2;
+    }
+    assert_int_equal(**p, ']');
+    (*p)++;
+    return n;
+}
+
+/* Skip the literal text want at *p. */
+static void sql_expect(const char **p, const char *want)
+{
+    assert_memory_equal(*p, want, strlen(want));
+    *p += strlen(want);
+}
+
+/* queryd's game type SQL (GAMETYPE_SQL) says what vocab_game_type says, name by name and map prefix by prefix: both
+ * come from game_vocab.h's two lists. */
+static void test_game_types(void **state)
+{
+    static char sent[64][32], ids[64][32], types[16][32], by_map[16][32];
+    const char *p = GAMETYPE_SQL("g", "m");
+    sql_expect(&p, "transform(lower(g), ");
+    size_t nsent = sql_array(&p, sent, 64);
+    sql_expect(&p, ", ");
+    assert_int_equal(sql_array(&p, ids, 64), nsent);
+    sql_expect(&p, ", if(g != '', 'other', transform(extract(lower(m), '^([a-z]+)[/_]'), ");
+    size_t ntypes = sql_array(&p, types, 16);
+    sql_expect(&p, ", ");
+    assert_int_equal(sql_array(&p, by_map, 16), ntypes);
+    sql_expect(&p, ", 'other')))");
+    assert_int_equal(*p, '\0');
+    for (size_t i = 0; i < nsent; i++) {
+        assert_string_equal(vocab_game_type(sent[i], "obj/x"), ids[i]);
+        assert_string_not_equal(vocab_game_type_family(ids[i]), "");
+    }
+    for (size_t i = 0; i < ntypes; i++) {
+        char map[48];
+        snprintf(map, sizeof map, "%s/x", types[i]);
+        const char *c = vocab_game_type("", map);
+        assert_string_equal(*c ? c : "other", by_map[i]);
+        assert_true(strcmp(by_map[i], "other") == 0 || strcmp(by_map[i], types[i]) == 0);
+        assert_string_not_equal(vocab_game_type_family(types[i]), "");
+    }
+    assert_int_equal(ntypes, 7);
+    assert_string_equal(vocab_game_type("dm", ""), "dm");
+    assert_string_equal(vocab_game_type("", "rb/x"), ""); /* rb: NOT_BY_MAP (game_vocab.h) */
+    assert_string_equal(vocab_game_type("coop", "dm/x"), "");
+    assert_string_equal(vocab_game_type_family("rb"), "objective");
+    assert_string_equal(vocab_game_type_family("other"), "");
+}
+
 /* The text of a file of the source tree, by its path from the top (found from this file's path). */
 static char *source_file(const char *rel)
 {
@@ -272,6 +382,89 @@ static char *source_file(const char *rel)
 
 static const char *const ch_views[] = {"schemas/clickhouse/0002_aggregates.sql",
                                        "schemas/clickhouse/0003_match_players.sql"};
+
+/* The condition on alias col that a view writes for the names of one class: "col = 'a'" or "col IN ('a', 'b')". */
+static void class_condition(char *out, size_t size, const char *col, const char *const *names, size_t n)
+{
+    size_t k = (size_t)snprintf(out, size, n == 1 ? "%s = " : "%s IN (", col);
+    for (size_t i = 0; i < n; i++)
+        k += (size_t)snprintf(out + k, size - k, "%s'%s'", i ? ", " : "", names[i]);
+    snprintf(out + k, size - k, "%s", n == 1 ? "" : ")");
+}
+
+#define VOCAB_MOD_ENTRY_(name, cls, cls_name) {name, cls, cls_name},
+#define VOCAB_STANCE_ENTRY_(name, kind) {name, kind},
+
+/* The views' means-of-death and stance conditions (player_daily_mv in 0002 and its re-creation in 0005) are the
+ * classes of game_vocab.h's tables, name for name: a bash kill is md = 'bash' in the views because the bash class is
+ * bash alone (impale is its own class), and so on for every counter. VOCAB_MOD_CLASS_SQL says what vocab_mod_class
+ * says. */
+static void test_views_mod_stance_lists(void **state)
+{
+    static const struct {
+        const char *name;
+        mod_class cls;
+        const char *cls_name;
+    } mods[] = {VOCAB_MODS(VOCAB_MOD_ENTRY_, )};
+    static const struct {
+        const char *name;
+        stance_kind kind;
+    } stances[] = {VOCAB_STANCES(VOCAB_STANCE_ENTRY_, )};
+    static const struct {
+        const char *counter;
+        mod_class cls;
+    } mod_counters[] = {{"bash_kills", MOD_CLASS_BASH},   {"grenade_kills", MOD_CLASS_GRENADE},
+                        {"roadkills", MOD_CLASS_VEHICLE}, {"telefrags", MOD_CLASS_TELEFRAG},
+                        {"crushed", MOD_CLASS_CRUSH},     {"fall_deaths", MOD_CLASS_FALLING}};
+    static const struct {
+        const char *counter;
+        stance_kind kind;
+    } stance_counters[] = {
+        {"standing_kills", STANCE_STAND}, {"crouch_kills", STANCE_CROUCH}, {"prone_kills", STANCE_PRONE}};
+    static const char *const files[] = {"schemas/clickhouse/0002_aggregates.sql",
+                                        "schemas/clickhouse/0005_normalised_columns.sql"};
+    char cond[256], line[320];
+    const char *names[16];
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        char *text = source_file(files[f]);
+        assert_non_null(strstr(text, "replaceRegexpOne(lower(means_of_death), '^mod_', '') AS md,"));
+        assert_non_null(strstr(text, "lower(actor_stance) AS st,"));
+        for (size_t c = 0; c < sizeof mod_counters / sizeof mod_counters[0]; c++) {
+            size_t n = 0;
+            for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++)
+                if (mods[i].cls == mod_counters[c].cls)
+                    names[n++] = mods[i].name;
+            class_condition(cond, sizeof cond, "md", names, n);
+            snprintf(line, sizeof line, " AND %s) AS %s,", cond, mod_counters[c].counter);
+            assert_non_null(strstr(text, line));
+        }
+        for (size_t c = 0; c < sizeof stance_counters / sizeof stance_counters[0]; c++) {
+            size_t n = 0;
+            for (size_t i = 0; i < sizeof stances / sizeof stances[0]; i++)
+                if (stances[i].kind == stance_counters[c].kind)
+                    names[n++] = stances[i].name;
+            class_condition(cond, sizeof cond, "st", names, n);
+            snprintf(line, sizeof line, " AND %s) AS %s,", cond, stance_counters[c].counter);
+            assert_non_null(strstr(text, line));
+        }
+        free(text);
+    }
+    /* the C lookups are the tables; the SQL is generated from the same list */
+    for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++) {
+        char upper[40];
+        snprintf(upper, sizeof upper, "MOD_%s", mods[i].name);
+        assert_int_equal(vocab_mod_class(mods[i].name), mods[i].cls);
+        assert_int_equal(vocab_mod_class(upper), mods[i].cls);
+        assert_string_equal(vocab_mod_class_name(mods[i].cls), mods[i].cls_name);
+    }
+    for (size_t i = 0; i < sizeof stances / sizeof stances[0]; i++)
+        assert_int_equal(vocab_stance(stances[i].name), stances[i].kind);
+    assert_int_equal(vocab_mod_class("impale"), MOD_CLASS_IMPALE);
+    assert_int_equal(vocab_mod_class("unknown"), MOD_CLASS_OTHER);
+    assert_string_equal(vocab_mod_class_name(MOD_CLASS_OTHER), "other");
+    assert_memory_equal(VOCAB_MOD_CLASS_SQL("m"), "transform(replaceRegexpOne(lower(m), '^mod_', ''), ['bullet', ",
+                        strlen("transform(replaceRegexpOne(lower(m), '^mod_', ''), ['bullet', "));
+}
 
 /* The ClickHouse views cannot read the table (they are SQL, applied and checksummed): each of their copies of
  * the team list must be the table's, or the views and queryd's pages would count different teams. */
@@ -395,11 +588,14 @@ int main(void)
         cmocka_unit_test(test_block_keys),
         cmocka_unit_test(test_types),
         cmocka_unit_test(test_type_flags),
+        cmocka_unit_test(test_type_names),
         cmocka_unit_test(test_team_sides),
         cmocka_unit_test(test_views_team_list),
         cmocka_unit_test(test_hit_classes),
         cmocka_unit_test(test_views_hitloc_lists),
         cmocka_unit_test(test_weapon_classes),
+        cmocka_unit_test(test_game_types),
+        cmocka_unit_test(test_views_mod_stance_lists),
         cmocka_unit_test(test_queryd_hit_classes),
         cmocka_unit_test(test_normalised_columns),
     };

@@ -9,15 +9,16 @@
 
 #include <cmocka.h>
 
+#include "game_vocab.h"
 #include "match_rating.h"
 
 static const match_rules rules = {.min_fraction = 0.5, .min_duration_s = 60};
 
 /* A 600 s objective match won by the Allies: two members a side, a guest, a bot and a late joiner (30%). */
 static const match_player team_players[] = {
-    {"101", SIDE_ALLIES, 0, 600, 10, 0, 0, SIDE_ALLIES}, {"102", SIDE_ALLIES, 5, 590, 4, 0, 0, SIDE_ALLIES},
-    {"201", SIDE_AXIS, 0, 600, 6, 0, 0, SIDE_AXIS},      {"202", SIDE_AXIS, 1, 700, 2, 1, 0, SIDE_AXIS},
-    {"unauth_3", SIDE_AXIS, 0, 600, 9, 0, 0, SIDE_AXIS}, {"bot_7", SIDE_ALLIES, 0, 600, 1, 0, 0, SIDE_ALLIES},
+    {"101", SIDE_ALLIES, 0, 600, 10, 0, 0, SIDE_ALLIES},  {"102", SIDE_ALLIES, 5, 590, 4, 0, 0, SIDE_ALLIES},
+    {"201", SIDE_AXIS, 0, 600, 6, 0, 0, SIDE_AXIS},       {"202", SIDE_AXIS, 1, 700, 2, 1, 0, SIDE_AXIS},
+    {"unauth_3", SIDE_AXIS, 0, 600, 9, 0, 0, SIDE_AXIS},  {"bot_7", SIDE_ALLIES, 0, 600, 1, 0, 0, SIDE_ALLIES},
     {"103", SIDE_ALLIES, 420, 600, 3, 0, 0, SIDE_ALLIES}, {"301", SIDE_NONE, 0, 600, 0, 0, 0, SIDE_NONE},
 };
 
@@ -37,12 +38,15 @@ static match_facts team_match(void)
 static void test_game_types(void **state)
 {
     (void)state;
-    assert_string_equal(match_game_type("4", ""), "obj");
-    assert_string_equal(match_game_type("TDM", "dm/mohdm1"), "tdm");
-    assert_string_equal(match_game_type("", "dm/mohdm1"), "dm");
-    assert_string_equal(match_game_type("", "obj_team2"), "obj");
-    assert_string_equal(match_game_type("", "mohdm1"), "");
-    assert_string_equal(match_game_type("coop", "dm/mohdm1"), ""); /* a named type wins over the map */
+    assert_string_equal(vocab_game_type("4", ""), "obj");
+    assert_string_equal(vocab_game_type("TDM", "dm/mohdm1"), "tdm");
+    assert_string_equal(vocab_game_type("", "dm/mohdm1"), "dm");
+    assert_string_equal(vocab_game_type("", "obj_team2"), "obj");
+    assert_string_equal(vocab_game_type("", "mohdm1"), "");
+    assert_string_equal(vocab_game_type("coop", "dm/mohdm1"), ""); /* a named type wins over the map */
+    assert_string_equal(vocab_game_type("Round", ""), "rb");
+    assert_string_equal(vocab_game_type("", "rb_somewhere"), ""); /* rb is not read from a map prefix */
+    assert_int_equal(match_game_type_family(vocab_game_type("3", "")), RFAM_OBJECTIVE);
     assert_int_equal(match_game_type_family("dm"), RFAM_FFA);
     assert_int_equal(match_game_type_family("tdm"), RFAM_TEAM);
     assert_int_equal(match_game_type_family("rb"), RFAM_OBJECTIVE);
@@ -282,7 +286,7 @@ static void test_start_roster(void **state)
         assert_true(p.rated);                                                                                          \
         for (size_t i = 0; i < 9; i++)                                                                                 \
             before[i] = (rating){mu[i], 4};                                                                            \
-        assert_int_equal(match_plan_apply(&p, &m, 0.4, 1000, last, before, after, win), 0);                           \
+        assert_int_equal(match_plan_apply(&p, &m, 0.4, 1000, last, before, after, win), 0);                            \
         match_plan_free(&p);                                                                                           \
     } while (0)
     APPLY(8);
