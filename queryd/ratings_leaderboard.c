@@ -182,11 +182,12 @@ const endpoint rating_leaderboard_endpoint = {
 
 /* {gt} of /stats/leaderboard/gametype/{gt}?stat=rating: a game type id (gametype.c's; ffa read as dm), standing for
  * the family its matches are rated in (docs/ratings.md, "Families"): ratings are per family, not per game type. */
+/* The game types and their rating families, from common's one table (and "ffa", the family's own name). */
+#define GT_FAMILY_CHOICE_(id, family, by_map) {id, family, NULL},
 static const param_choice gt_families[] = {
-    {"dm", "ffa", NULL},        {"ffa", "ffa", NULL},       {"tdm", "team", NULL},
-    {"rb", "objective", NULL},  {"obj", "objective", NULL}, {"tow", "objective", NULL},
-    {"lib", "objective", NULL}, {"ctf", "objective", NULL}, {NULL, NULL, NULL},
+    {"ffa", "ffa", NULL}, VOCAB_GAME_TYPES(GT_FAMILY_CHOICE_, ) {NULL, NULL, NULL},
 };
+#undef GT_FAMILY_CHOICE_
 
 const endpoint rating_gametype_leaderboard_endpoint = {
     .path = "/stats/leaderboard/gametype/{gt}?stat=rating",
