@@ -1,4 +1,4 @@
-/* Finished matches and their facts from raw_events (facts.h). */
+/* Finished matches and their facts, from the aggregates of 0010_rating_facts.sql or raw_events (facts.h). */
 #include "facts.h"
 
 #include <errno.h>
