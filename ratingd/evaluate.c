@@ -30,6 +30,7 @@
 typedef struct {
     double p_rating, p_map; /* the ratings' and the map's win rate for the Allies */
     double kd_diff;         /* the Allies' mean prior K/D minus the Axis' */
+    double start_share;     /* of the play on a side (player time, weighted by fraction), the start roster's */
     int allies_won;
 } sample;
 
@@ -139,12 +140,16 @@ static void observe(void *arg, const match_ref *ref, const match_data *d, const 
     if (plan->rated && plan->family == RFAM_FFA && (e->rc = observe_ffa(e, f, plan, win_prob)) != 0)
         return;
     if (plan->rated && plan->family != RFAM_FFA && plan->nteams == 2) {
-        double kd_sum[2] = {0, 0}, kd_n[2] = {0, 0}, p_winner = 0.5;
+        double kd_sum[2] = {0, 0}, kd_n[2] = {0, 0}, p_winner = 0.5, play = 0, start_play = 0;
         /* Both predictions know only the roster present at the start (match_rating.h): the K/D baseline averages
          * the members there at the start, on their first side, as the ratings' chance (win_prob) counts them. */
         for (size_t i = 0; i < f->nplayers; i++) {
             if (plan->team[i] == 0)
                 p_winner = win_prob[i];
+            if (plan->side_team[i] >= 0) {
+                play += plan->fraction[i];
+                start_play += plan->at_start[i] ? plan->fraction[i] : 0;
+            }
             if (plan->start_team[i] < 0 || !rating_guid_ratable(f->players[i].guid))
                 continue;
             int side = f->players[i].first_side == SIDE_ALLIES ? 0 : 1;
@@ -167,6 +172,7 @@ static void observe(void *arg, const match_ref *ref, const match_data *d, const 
             /* Laplace's rule: a map never seen, or even, says 0.5 */
             .p_map = clamp_p(mr ? (mr->allies_wins + 1) / (mr->matches + 2) : 0.5),
             .kd_diff = (kd_n[0] ? kd_sum[0] / kd_n[0] : 1) - (kd_n[1] ? kd_sum[1] / kd_n[1] : 1),
+            .start_share = play > 0 ? start_play / play : 1,
             .allies_won = allies_won,
         };
         map_record *w = (map_record *)mr;
@@ -265,6 +271,30 @@ static double fit_scale(const sample *v, size_t from, size_t to)
             break;
     }
     return s;
+}
+
+/* The w that makes 0.5 + (p - 0.5) w fit v[from .. to)'s outcomes best (log-likelihood; its slope falls with w, so
+ * bisection finds it): how much more (w > 1) or less (w < 1) of the ratings' chances the outcomes bore out. The
+ * form of RATING_START_WEIGHT (rating_win_probabilities), so that the weight a history asks for is the current
+ * one times w. Bounded where a chance would reach 0 or 1. */
+static double fit_start_weight(const sample *v, size_t from, size_t to)
+{
+    double far = 0;
+    for (size_t i = from; i < to; i++)
+        far = fmax(far, fabs(v[i].p_rating - 0.5));
+    double lo = 0, hi = far > 0 ? 0.5 / far * (1 - 1e-9) : 1;
+    for (int it = 0; it < 100; it++) {
+        double w = (lo + hi) / 2, slope = 0;
+        for (size_t i = from; i < to; i++) {
+            double d = v[i].p_rating - 0.5, q = 0.5 + d * w;
+            slope += v[i].allies_won ? d / q : -d / (1 - q);
+        }
+        if (slope > 0)
+            lo = w;
+        else
+            hi = w;
+    }
+    return (lo + hi) / 2;
 }
 
 /* How well predictions scored on the held-out matches. */
@@ -802,6 +832,13 @@ int evaluate_main(const ratingd_settings *s, int argc, char **argv)
         printf("scale fitted to the ratings' predictions (logit times s): first 75%% %.3f, its second half %.3f, "
                "held-out %.3f (1: no change; below 1: too sure)\n",
                fit_scale(e.v, 0, train), fit_scale(e.v, train / 2, train), fit_scale(e.v, train, e.n));
+        double share = 0;
+        for (size_t i = 0; i < train; i++)
+            share += e.v[i].start_share / (double)train;
+        double w = fit_start_weight(e.v, 0, train);
+        printf("RATING_START_WEIGHT %.4f; the first 75%% fit best with %.4f times it: %.4f (the play on a side by "
+               "players there at the start: %.3f of it)\n",
+               s->model.start_weight, w, w * s->model.start_weight, share);
         if (fr.test == 0) {
             printf("free-for-all: %zu rated matches: too few to hold a quarter out\n", fr.matches);
         } else {
@@ -836,6 +873,7 @@ int evaluate_main(const ratingd_settings *s, int argc, char **argv)
         fprintf(jf, "{\"matches\": %zu, \"rated\": %zu, \"team_matches\": %zu, \"scored\": %zu, ", counts.matches,
                 counts.rated, e.n, test);
         json_num(jf, "beta", s->model.beta, ", ");
+        json_num(jf, "start_weight", s->model.start_weight, ", ");
         json_num(jf, "ratings_train_log_loss", train_ll, ", ");
         json_num(jf, "ratings_train_late_log_loss", late_ll, ", ");
         for (int k = 0; k < 3; k++) {
