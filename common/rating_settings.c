@@ -19,7 +19,8 @@ const config_var rating_model_config_vars[] = {
     {"RATING_START_WEIGHT", "1",
      "how much of a two-team chance predicted from the roster at the start survives the rosters changing during the "
      "match: a chance p is served as 0.5 + (p - 0.5) * this, by ratingd (stored win probabilities) and queryd "
-     "(served chances) alike; `ratingd evaluate` prints the value that fits the learning part of a history"},
+     "(served chances) alike. 1: the learning parts of both simulated worlds fitted best with 0.98 and 1.07; "
+     "`ratingd evaluate` prints the value that fits the learning part of a history"},
     {NULL, NULL, NULL},
 };
 
