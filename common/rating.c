@@ -11,6 +11,7 @@ void rating_model_default(rating_model *m)
     m->beta = 25.0 / 6.0;
     m->kappa = 0.0001;
     m->tau = 25.0 / 300.0;
+    m->start_weight = 1.0;
 }
 
 rating rating_new(const rating_model *m)
@@ -203,6 +204,14 @@ void rating_win_probabilities(const rating_model *m, const rating_team *teams, s
     }
     for (size_t i = 0; i < nteams; i++)
         out[i] /= total;
+    /* Two teams: the chance is predicted from the rosters that start the match, but players leave and join during
+     * it, so the result is less certain than the start roster says. A mixture: with weight start_weight the start
+     * roster's chance, else an even one. Only between two teams: a free-for-all's chance of finishing first was
+     * calibrated without it (docs/ratings.md, "Turnover"). */
+    if (nteams == 2 && m->start_weight != 1.0) {
+        out[0] = 0.5 + (out[0] - 0.5) * m->start_weight;
+        out[1] = 1.0 - out[0];
+    }
 }
 
 #define MS_PER_DAY 86400000.0

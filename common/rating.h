@@ -24,6 +24,9 @@ typedef struct {
     double beta;  /* the spread of one match's performance around skill: sigma / 2 */
     double kappa; /* the floor of the factor that shrinks sigma: 0.0001 */
     double tau;   /* added to every sigma before each update, so that ratings keep moving: 25/300 */
+    /* How much of a two-team chance survives the rosters changing during the match: a chance p is served as
+     * 0.5 + (p - 0.5) * start_weight (rating_win_probabilities). 1 (the default here): the chance is the model's. */
+    double start_weight;
 } rating_model;
 
 void rating_model_default(rating_model *m);
@@ -64,7 +67,8 @@ int rating_update_relative(const rating_model *m, rating_team *teams, size_t nte
  * 1): Plackett-Luce's chance of finishing first, exp(m_i / c) / sum_j exp(m_j / c), with m a team's weighted sum of
  * its players' mu above a new player's and c^2 the sum over teams of their variance plus beta^2: what the update
  * itself expects (rating_update_relative), so that the ratings predict under the model they are learned by
- * (rating.c says why). Two teams: logistic((m_a - m_b) / c). Ranks are not read. */
+ * (rating.c says why). Two teams: logistic((m_a - m_b) / c), pulled toward even by m->start_weight (rating.c
+ * says why). Ranks are not read. */
 void rating_win_probabilities(const rating_model *m, const rating_team *teams, size_t nteams, double *out);
 
 /* sigma after days without a rated match: the variance grows by per_day^2 a day (Glicko's rating periods), up to a

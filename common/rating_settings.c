@@ -16,6 +16,11 @@ const config_var rating_model_config_vars[] = {
     {"RATING_INACTIVITY_SIGMA_PER_DAY", "0.4",
      "how fast uncertainty grows without rated matches: sigma^2 grows by this squared per day, up to a new "
      "player's; ratingd widens a returning player's prior by it, queryd the sigma it serves, ranks and predicts with"},
+    {"RATING_START_WEIGHT", "1",
+     "how much of a two-team chance predicted from the roster at the start survives the rosters changing during the "
+     "match: a chance p is served as 0.5 + (p - 0.5) * this, by ratingd (stored win probabilities) and queryd "
+     "(served chances) alike. 1: the learning parts of both simulated worlds fitted best with 0.98 and 1.07; "
+     "`ratingd evaluate` prints the value that fits the learning part of a history"},
     {NULL, NULL, NULL},
 };
 
@@ -30,6 +35,14 @@ int rating_model_load(rating_model *m)
         return -EINVAL;
     }
     m->beta = v;
+    s = config_get("RATING_START_WEIGHT");
+    end = NULL;
+    v = s ? strtod(s, &end) : NAN;
+    if (!s || end == s || *end || !(v >= 0 && v <= 1)) {
+        log_error("RATING_START_WEIGHT must be a number between 0 and 1");
+        return -EINVAL;
+    }
+    m->start_weight = v;
     return 0;
 }
 

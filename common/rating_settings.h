@@ -7,10 +7,10 @@
 #include "config.h"
 #include "rating.h"
 
-/* RATING_BETA and RATING_INACTIVITY_SIGMA_PER_DAY; register them (config_register) before reading them. */
+/* RATING_BETA, RATING_START_WEIGHT and RATING_INACTIVITY_SIGMA_PER_DAY; register them (config_register) before reading them. */
 extern const config_var rating_model_config_vars[];
 
-/* The model: OpenSkill's defaults with RATING_BETA. 0, or -EINVAL after logging what is wrong. */
+/* The model: OpenSkill's defaults with RATING_BETA and RATING_START_WEIGHT. 0, or -EINVAL after logging what is wrong. */
 int rating_model_load(rating_model *m);
 
 /* RATING_INACTIVITY_SIGMA_PER_DAY (rating_sigma_at's per_day). 0, or -EINVAL after logging what is wrong. */

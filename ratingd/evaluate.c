@@ -4,7 +4,9 @@
  * Brier, accuracy, calibration error (beside what chance alone gives exactly right predictions), and a paired
  * bootstrap interval of the log-loss the ratings gain over the K/D baseline. Rated free-for-all matches are scored
  * apart (who finishes first, against a uniform guess and a K/D softmax). Given the hidden skills of a simulated
- * world (demo_world --skills), it also says how well the final ratings rank the players who played enough. */
+ * world (demo_world --skills), it also says how well the final ratings rank the players who played enough. This file
+ * is the replay, the team baselines and the report; the scores are eval_metrics.c's, free-for-all eval_ffa.c's and
+ * the ranking eval_rank.c's. */
 #include "evaluate.h"
 
 #include <errno.h>
@@ -15,21 +17,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eval_ffa.h"
+#include "eval_metrics.h"
+#include "eval_rank.h"
 #include "facts.h"
 #include "rater.h"
 #include "store.h"
 
 #define PAGE RATINGD_MAX_MATCHES
-#define BINS 10
-#define P_FLOOR 1e-6          /* probabilities are kept in [P_FLOOR, 1 - P_FLOOR]: a log-loss must stay finite */
-#define RESAMPLES 2000        /* of the paired bootstrap: enough for a stable 95% interval's ends */
-#define BOOTSTRAP_SEED 2011   /* fixed, so that two evaluations of the same history print the same interval */
-#define MIN_RANKED_MATCHES 20 /* the "players with 20 or more matches" for the rank correlation */
 
 /* One team match as predicted before it was played: the Allies' chance by each model, and what happened. */
 typedef struct {
     double p_rating, p_map; /* the ratings' and the map's win rate for the Allies */
     double kd_diff;         /* the Allies' mean prior K/D minus the Axis' */
+    double start_share;     /* of the play on a side (player time, weighted by fraction), the start roster's */
     int allies_won;
 } sample;
 
@@ -41,28 +42,6 @@ typedef struct {
     double allies_wins, matches;
 } map_record;
 
-/* One rated player of a rated free-for-all match as predicted before it: the ratings' chance to finish first
- * (win_prob: against the field present at the start, rating_win_probabilities), their prior K/D, whether they
- * finished first, and whether they were in that field (a late joiner is predicted against it as one more). */
-typedef struct {
-    double p, kd;
-    int won;
-    bool at_start;
-} ffa_entry;
-
-/* A rated free-for-all match: its rated players entries[first .. first + n) and the prior K/D of everyone in the
- * field present at its start (guests and unrated members too) field[field_first .. field_first + nfield). */
-typedef struct {
-    size_t first, n, field_first, nfield;
-} ffa_match;
-
-typedef struct {
-    ffa_entry *entries;
-    double *field;
-    ffa_match *matches;
-    size_t nentries, nfield, nmatches, cap_entries, cap_field, cap_matches;
-} ffa_samples;
-
 typedef struct {
     hashmap *kd;      /* guid -> kd: every match's kills and deaths so far */
     hashmap *maps;    /* map -> map_record: the team matches' results so far */
@@ -73,58 +52,11 @@ typedef struct {
     int rc;
 } eval_state;
 
-static double clamp_p(double p)
-{
-    return p < P_FLOOR ? P_FLOOR : p > 1 - P_FLOOR ? 1 - P_FLOOR : p;
-}
-
 /* A player's K/D before this match: (kills + 1) / (deaths + 1), so that a newcomer reads as 1, not 0 or infinite. */
 static double prior_kd(hashmap *m, const char *guid)
 {
     const kd *k = hashmap_get(m, guid, strlen(guid));
     return k ? (k->kills + 1) / (k->deaths + 1) : 1;
-}
-
-/* Grow *v (of *cap elements of size) to hold one more than n; 0 or -ENOMEM. */
-static int reserve(void **v, size_t *cap, size_t n, size_t size)
-{
-    if (n < *cap)
-        return 0;
-    size_t c = *cap ? *cap * 2 : 1024;
-    void *w = realloc(*v, c * size);
-    if (!w)
-        return -ENOMEM;
-    *v = w;
-    *cap = c;
-    return 0;
-}
-
-/* Record a rated free-for-all match as predicted before it (ffa_samples). 0 or -ENOMEM. */
-static int observe_ffa(eval_state *e, const match_facts *f, const match_plan *plan, const double *win_prob)
-{
-    ffa_samples *s = &e->ffa;
-    if (reserve((void **)&s->matches, &s->cap_matches, s->nmatches, sizeof *s->matches))
-        return -ENOMEM;
-    ffa_match *m = &s->matches[s->nmatches];
-    *m = (ffa_match){.first = s->nentries, .field_first = s->nfield};
-    for (size_t i = 0; i < f->nplayers; i++) {
-        double prior = rating_guid_ratable(f->players[i].guid) ? prior_kd(e->kd, f->players[i].guid) : 1;
-        if (plan->at_start[i]) {
-            if (reserve((void **)&s->field, &s->cap_field, s->nfield, sizeof *s->field))
-                return -ENOMEM;
-            s->field[s->nfield++] = prior;
-            m->nfield++;
-        }
-        if (plan->team[i] < 0)
-            continue;
-        if (reserve((void **)&s->entries, &s->cap_entries, s->nentries, sizeof *s->entries))
-            return -ENOMEM;
-        s->entries[s->nentries++] =
-            (ffa_entry){.p = win_prob[i], .kd = prior, .won = plan->rank[i] == 1, .at_start = plan->at_start[i]};
-        m->n++;
-    }
-    s->nmatches++;
-    return 0;
 }
 
 /* Predict a rated team match (before learning from it), then learn: K/D of every ratable player, the map's record. */
@@ -136,15 +68,26 @@ static void observe(void *arg, const match_ref *ref, const match_data *d, const 
     if (e->rc)
         return;
     const match_facts *f = &d->f;
-    if (plan->rated && plan->family == RFAM_FFA && (e->rc = observe_ffa(e, f, plan, win_prob)) != 0)
-        return;
+    if (plan->rated && plan->family == RFAM_FFA) {
+        double *priors = malloc((f->nplayers ? f->nplayers : 1) * sizeof *priors);
+        for (size_t i = 0; priors && i < f->nplayers; i++)
+            priors[i] = rating_guid_ratable(f->players[i].guid) ? prior_kd(e->kd, f->players[i].guid) : 1;
+        e->rc = priors ? eval_ffa_observe(&e->ffa, f, plan, win_prob, priors) : -ENOMEM;
+        free(priors);
+        if (e->rc)
+            return;
+    }
     if (plan->rated && plan->family != RFAM_FFA && plan->nteams == 2) {
-        double kd_sum[2] = {0, 0}, kd_n[2] = {0, 0}, p_winner = 0.5;
+        double kd_sum[2] = {0, 0}, kd_n[2] = {0, 0}, p_winner = 0.5, play = 0, start_play = 0;
         /* Both predictions know only the roster present at the start (match_rating.h): the K/D baseline averages
          * the members there at the start, on their first side, as the ratings' chance (win_prob) counts them. */
         for (size_t i = 0; i < f->nplayers; i++) {
             if (plan->team[i] == 0)
                 p_winner = win_prob[i];
+            if (plan->side_team[i] >= 0) {
+                play += plan->fraction[i];
+                start_play += plan->at_start[i] ? plan->fraction[i] : 0;
+            }
             if (plan->start_team[i] < 0 || !rating_guid_ratable(f->players[i].guid))
                 continue;
             int side = f->players[i].first_side == SIDE_ALLIES ? 0 : 1;
@@ -163,10 +106,11 @@ static void observe(void *arg, const match_ref *ref, const match_data *d, const 
             e->v = v;
         }
         e->v[e->n++] = (sample){
-            .p_rating = clamp_p(allies_won ? p_winner : 1 - p_winner),
+            .p_rating = eval_clamp_p(allies_won ? p_winner : 1 - p_winner),
             /* Laplace's rule: a map never seen, or even, says 0.5 */
-            .p_map = clamp_p(mr ? (mr->allies_wins + 1) / (mr->matches + 2) : 0.5),
+            .p_map = eval_clamp_p(mr ? (mr->allies_wins + 1) / (mr->matches + 2) : 0.5),
             .kd_diff = (kd_n[0] ? kd_sum[0] / kd_n[0] : 1) - (kd_n[1] ? kd_sum[1] / kd_n[1] : 1),
+            .start_share = play > 0 ? start_play / play : 1,
             .allies_won = allies_won,
         };
         map_record *w = (map_record *)mr;
@@ -267,387 +211,28 @@ static double fit_scale(const sample *v, size_t from, size_t to)
     return s;
 }
 
-/* How well predictions scored on the held-out matches. */
-typedef struct {
-    const char *name, *id; /* for people, and the JSON key */
-    double log_loss, brier, accuracy, calibration;
-    double bin_p[BINS], bin_y[BINS], bin_n[BINS]; /* per bin of p: sum of p, wins, matches */
-} metrics;
-
-/* Score the predictions p[i] of outcomes y[i]: log-loss, Brier, accuracy, and the calibration error over 10 equal
- * bins of p (the bins' |mean p - share won|, weighted by their size). */
-static void score(metrics *m, const double *p, const int *y, size_t n)
+/* The w that makes 0.5 + (p - 0.5) w fit v[from .. to)'s outcomes best (log-likelihood; its slope falls with w, so
+ * bisection finds it): how much more (w > 1) or less (w < 1) of the ratings' chances the outcomes bore out. The
+ * form of RATING_START_WEIGHT (rating_win_probabilities), so that the weight a history asks for is the current
+ * one times w. Bounded where a chance would reach 0 or 1. */
+static double fit_start_weight(const sample *v, size_t from, size_t to)
 {
-    double ll = 0, brier = 0, right = 0;
-    memset(m->bin_p, 0, sizeof m->bin_p);
-    memset(m->bin_y, 0, sizeof m->bin_y);
-    memset(m->bin_n, 0, sizeof m->bin_n);
-    for (size_t i = 0; i < n; i++) {
-        ll -= y[i] ? log(p[i]) : log(1 - p[i]);
-        brier += (p[i] - y[i]) * (p[i] - y[i]);
-        right += (p[i] > 0.5 && y[i]) || (p[i] < 0.5 && !y[i]) ? 1 : p[i] == 0.5 ? 0.5 : 0;
-        int b = (int)(p[i] * BINS);
-        b = b >= BINS ? BINS - 1 : b;
-        m->bin_p[b] += p[i];
-        m->bin_y[b] += y[i];
-        m->bin_n[b] += 1;
-    }
-    double ece = 0;
-    for (int b = 0; b < BINS; b++)
-        if (m->bin_n[b] > 0)
-            ece += fabs(m->bin_p[b] - m->bin_y[b]) / (double)n;
-    m->log_loss = ll / (double)n;
-    m->brier = brier / (double)n;
-    m->accuracy = right / (double)n;
-    m->calibration = ece;
-}
-
-/* splitmix64: the bootstrap's resampling, seeded so that its interval is reproducible. */
-static uint64_t next_random(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* The paired bootstrap of the mean log-loss difference base - model over the same n matches (positive: the model
- * predicts better): the matches are drawn with replacement RESAMPLES times, both models scored on each draw, and
- * the 2.5th and 97.5th percentiles of the differences make the 95% interval. Pairing keeps the matches that are
- * hard for both from widening the interval. 0 or -ENOMEM. */
-static int bootstrap_gain(const double *model, const double *base, const int *y, size_t n, double *lo, double *hi)
-{
-    double *d = malloc(n * sizeof *d), *means = malloc(RESAMPLES * sizeof *means);
-    if (!d || !means) {
-        free(d);
-        free(means);
-        return -ENOMEM;
-    }
-    for (size_t i = 0; i < n; i++)
-        d[i] = (y[i] ? -log(base[i]) : -log(1 - base[i])) - (y[i] ? -log(model[i]) : -log(1 - model[i]));
-    uint64_t seed = BOOTSTRAP_SEED;
-    for (size_t r = 0; r < RESAMPLES; r++) {
-        double sum = 0;
-        for (size_t i = 0; i < n; i++)
-            sum += d[next_random(&seed) % n];
-        means[r] = sum / (double)n;
-    }
-    qsort(means, RESAMPLES, sizeof *means, cmp_double);
-    *lo = means[RESAMPLES * 25 / 1000];
-    *hi = means[RESAMPLES * 975 / 1000 - 1];
-    free(d);
-    free(means);
-    return 0;
-}
-
-/* The calibration error that chance alone gives predictions p[0 .. n) that are exactly right: outcomes drawn from p
- * itself RESAMPLES times (a fixed seed), each draw scored as score() scores; the mean and the 90th percentile. A few
- * hundred matches in 10 bins leave each bin's share won a few points from its mean prediction by chance, so a
- * calibration error is only evidence of miscalibration above this. 0 or -ENOMEM. */
-static int calibration_by_chance(const double *p, size_t n, double *mean, double *p90)
-{
-    int *y = malloc(n * sizeof *y);
-    double *errors = malloc(RESAMPLES * sizeof *errors);
-    if (!y || !errors) {
-        free(y);
-        free(errors);
-        return -ENOMEM;
-    }
-    uint64_t seed = BOOTSTRAP_SEED;
-    *mean = 0;
-    for (size_t r = 0; r < RESAMPLES; r++) {
-        for (size_t i = 0; i < n; i++)
-            y[i] = (double)(next_random(&seed) >> 11) / 9007199254740992.0 < p[i];
-        metrics m;
-        score(&m, p, y, n);
-        errors[r] = m.calibration;
-        *mean += m.calibration / RESAMPLES;
-    }
-    qsort(errors, RESAMPLES, sizeof *errors, cmp_double);
-    *p90 = errors[RESAMPLES * 9 / 10];
-    free(y);
-    free(errors);
-    return 0;
-}
-
-/* ---- free-for-all: who finishes first ---- */
-
-/* The chance the K/D softmax gives entry k of match m to finish first: exp(b kd_k) / sum over the field present at
- * the start (and k, when k joined later) of exp(b kd). */
-static double ffa_kd_p(const ffa_samples *s, const ffa_match *m, size_t k, double b)
-{
-    const ffa_entry *x = &s->entries[k];
-    double z = x->at_start ? 0 : exp(b * x->kd);
-    for (size_t j = 0; j < m->nfield; j++)
-        z += exp(b * s->field[m->field_first + j]);
-    return exp(b * x->kd) / z;
-}
-
-/* The log-likelihood of who finished first in matches [0, n) under the K/D softmax of b, with its slope (the
- * winners' K/D less the field's mean under the softmax) and its curvature (minus their variance) when not NULL. */
-static double ffa_kd_loglik(const ffa_samples *s, size_t n, double b, double *slope, double *curve)
-{
-    double ll = 0, g = 0, h = 0;
-    for (size_t i = 0; i < n; i++) {
-        const ffa_match *m = &s->matches[i];
-        for (size_t k = m->first; k < m->first + m->n; k++) {
-            const ffa_entry *x = &s->entries[k];
-            if (!x->won)
-                continue;
-            double z = 0, mean = 0, sq = 0;
-            for (size_t j = 0; j <= m->nfield; j++) {
-                if (j == m->nfield && x->at_start)
-                    break;
-                double v = j < m->nfield ? s->field[m->field_first + j] : x->kd, w = exp(b * v);
-                z += w;
-                mean += w * v;
-                sq += w * v * v;
-            }
-            mean /= z;
-            ll += b * x->kd - log(z);
-            g += x->kd - mean;
-            h -= sq / z - mean * mean;
-        }
-    }
-    if (slope)
-        *slope = g;
-    if (curve)
-        *curve = h;
-    return ll;
-}
-
-/* Fit the K/D softmax's b on matches [0, n): Newton's method on the log-likelihood of who finished first, each step
- * halved until the likelihood grows (a full step from a flat start can overshoot far into a peaked softmax). */
-static double fit_ffa_kd(const ffa_samples *s, size_t n)
-{
-    double b = 0, g, h, ll = ffa_kd_loglik(s, n, b, &g, &h);
+    double far = 0;
+    for (size_t i = from; i < to; i++)
+        far = fmax(far, fabs(v[i].p_rating - 0.5));
+    double lo = 0, hi = far > 0 ? 0.5 / far * (1 - 1e-9) : 1;
     for (int it = 0; it < 100; it++) {
-        double step = g / (-h + 1e-9), next = ll - 1;
-        int halvings = 0;
-        for (; halvings < 40; halvings++, step /= 2) {
-            next = ffa_kd_loglik(s, n, b + step, NULL, NULL);
-            if (next >= ll)
-                break;
+        double w = (lo + hi) / 2, slope = 0;
+        for (size_t i = from; i < to; i++) {
+            double d = v[i].p_rating - 0.5, q = 0.5 + d * w;
+            slope += v[i].allies_won ? d / q : -d / (1 - q);
         }
-        if (halvings == 40 || fabs(step) < 1e-10)
-            break;
-        b += step;
-        ll = ffa_kd_loglik(s, n, b, &g, &h);
-    }
-    return b;
-}
-
-typedef struct {
-    size_t matches, train, test, pairs;
-    double b; /* the K/D softmax's, fitted on the first 75% */
-    metrics m[3];
-    double gain_lo, gain_hi, chance_mean, chance_p90;
-} ffa_report;
-
-/* Score the last 25% of the rated free-for-all matches for the ratings (win_prob), a uniform guess over the field,
- * and the K/D softmax: per match, the log-loss of whoever finished first (-log of the chance given to them, summed
- * when several shared the first place), the Brier score summed over its rated players, and whether the favourite
- * among them finished first; over every (match, rated player), the calibration error of the chances to finish
- * first. 0 (r->test 0: too few matches), or -ENOMEM. */
-static int score_ffa(const ffa_samples *s, ffa_report *r)
-{
-    memset(r, 0, sizeof *r);
-    r->m[0] = (metrics){.name = "ratings (Weng-Lin PL)", .id = "ratings"};
-    r->m[1] = (metrics){.name = "uniform over the field", .id = "uniform"};
-    r->m[2] = (metrics){.name = "prior K/D, softmax", .id = "prior_kd"};
-    r->gain_lo = r->gain_hi = r->chance_mean = r->chance_p90 = NAN;
-    r->matches = s->nmatches;
-    r->train = s->nmatches * 3 / 4;
-    r->test = s->nmatches - r->train;
-    if (r->train == 0 || r->test == 0) {
-        r->test = 0;
-        return 0;
-    }
-    r->b = fit_ffa_kd(s, r->train);
-    size_t first = s->matches[r->train].first, npairs = s->nentries - first;
-    r->pairs = npairs;
-    double *pw = calloc(3 * r->test, sizeof *pw), *pp = calloc(3 * npairs + 1, sizeof *pp);
-    int *ones = malloc(r->test * sizeof *ones), *y = malloc((npairs + 1) * sizeof *y);
-    int rc = pw && pp && ones && y ? 0 : -ENOMEM;
-    for (size_t i = 0; rc == 0 && i < r->test; i++) {
-        const ffa_match *m = &s->matches[r->train + i];
-        ones[i] = 1;
-        double best[3] = {-1, -1, -1}, fav_won[3] = {0, 0, 0}, fav_n[3] = {0, 0, 0};
-        for (size_t k = m->first; k < m->first + m->n; k++) {
-            const ffa_entry *x = &s->entries[k];
-            double p[3] = {x->p, 1.0 / (double)(m->nfield + !x->at_start), ffa_kd_p(s, m, k, r->b)};
-            for (int t = 0; t < 3; t++) {
-                pp[t * npairs + (k - first)] = p[t];
-                if (x->won)
-                    pw[t * r->test + i] += p[t];
-                r->m[t].brier += (p[t] - x->won) * (p[t] - x->won) / (double)r->test;
-                if (p[t] > best[t]) {
-                    best[t] = p[t];
-                    fav_won[t] = x->won;
-                    fav_n[t] = 1;
-                } else if (p[t] == best[t]) {
-                    fav_won[t] += x->won;
-                    fav_n[t] += 1;
-                }
-            }
-            y[k - first] = x->won;
-        }
-        for (int t = 0; t < 3; t++) {
-            pw[t * r->test + i] = clamp_p(pw[t * r->test + i]);
-            r->m[t].log_loss -= log(pw[t * r->test + i]) / (double)r->test;
-            r->m[t].accuracy += fav_won[t] / fav_n[t] / (double)r->test;
-        }
-    }
-    for (int t = 0; rc == 0 && t < 3; t++) {
-        metrics cal;
-        score(&cal, pp + t * npairs, y, npairs);
-        r->m[t].calibration = cal.calibration;
-        memcpy(r->m[t].bin_p, cal.bin_p, sizeof cal.bin_p);
-        memcpy(r->m[t].bin_y, cal.bin_y, sizeof cal.bin_y);
-        memcpy(r->m[t].bin_n, cal.bin_n, sizeof cal.bin_n);
-    }
-    if (rc == 0)
-        rc = bootstrap_gain(pw, pw + 2 * r->test, ones, r->test, &r->gain_lo, &r->gain_hi);
-    if (rc == 0)
-        rc = calibration_by_chance(pp, npairs, &r->chance_mean, &r->chance_p90);
-    free(pw);
-    free(pp);
-    free(ones);
-    free(y);
-    return rc;
-}
-
-/* One player's final rating next to their hidden skill. */
-typedef struct {
-    double skill, mu, ordinal, sigma;
-    double rank_skill, rank_value; /* scratch: ranks, ties averaged */
-} ranked_player;
-
-/* Give v[i].rank_* (by_mu: mu, else the ordinal) the average rank of its value among v[0 .. n) (1 is the lowest). */
-static void assign_ranks(ranked_player *v, size_t n, bool skill, bool by_mu)
-{
-    for (size_t i = 0; i < n; i++) {
-        double x = skill ? v[i].skill : by_mu ? v[i].mu : v[i].ordinal, below = 0, equal = 0;
-        for (size_t j = 0; j < n; j++) { /* quadratic: a world has a few hundred members */
-            double y = skill ? v[j].skill : by_mu ? v[j].mu : v[j].ordinal;
-            below += y < x;
-            equal += y == x;
-        }
-        double r = below + (equal + 1) / 2;
-        if (skill)
-            v[i].rank_skill = r;
+        if (slope > 0)
+            lo = w;
         else
-            v[i].rank_value = r;
+            hi = w;
     }
-}
-
-/* Spearman's rank correlation of v's hidden skill with its mu (by_mu) or ordinal: Pearson's over the ranks. */
-static double spearman(ranked_player *v, size_t n, bool by_mu)
-{
-    assign_ranks(v, n, /* skill= */ true, by_mu);
-    assign_ranks(v, n, /* skill= */ false, by_mu);
-    double ma = 0, mb = 0, sab = 0, saa = 0, sbb = 0;
-    for (size_t i = 0; i < n; i++) {
-        ma += v[i].rank_skill / (double)n;
-        mb += v[i].rank_value / (double)n;
-    }
-    for (size_t i = 0; i < n; i++) {
-        double a = v[i].rank_skill - ma, b = v[i].rank_value - mb;
-        sab += a * b;
-        saa += a * a;
-        sbb += b * b;
-    }
-    return saa > 0 && sbb > 0 ? sab / sqrt(saa * sbb) : NAN;
-}
-
-/* The hidden skills of demo_world --skills ("SKILL MEMBER_ID NAME" lines; guests, "guest", are never rated) as a
- * map guid -> double. NULL (said why) when the file cannot be read. */
-static hashmap *read_skills(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "ratingd evaluate: cannot read %s: %s\n", path, strerror(errno));
-        return NULL;
-    }
-    hashmap *m = hashmap_new();
-    char line[512], guid[64];
-    double skill;
-    while (m && fgets(line, sizeof line, f)) {
-        if (sscanf(line, "%lf %63s", &skill, guid) != 2 || strcmp(guid, "guest") == 0)
-            continue;
-        double *v = malloc(sizeof *v);
-        if (!v || hashmap_put(m, guid, strlen(guid), v, NULL)) {
-            free(v);
-            hashmap_free(m, free);
-            m = NULL;
-            break;
-        }
-        *v = skill;
-    }
-    fclose(f);
-    return m;
-}
-
-/* The rank correlation of one family: its players with MIN_RANKED_MATCHES rated matches and a known skill. */
-typedef struct {
-    size_t players;
-    double by_mu, by_ordinal;
-    double resid_rms, sigma_rms, within_sigma; /* mu around the line fitted on the hidden skill, against sigma */
-} family_ranking;
-
-static int rank_family(rating_family fam, hashmap *skills, hashmap *ratings, hashmap *matches, family_ranking *out)
-{
-    *out = (family_ranking){0, NAN, NAN, NAN, NAN, NAN};
-    size_t cap = hashmap_size(skills), n = 0, pos = 0, len;
-    ranked_player *v = calloc(cap ? cap : 1, sizeof *v);
-    if (!v)
-        return -ENOMEM;
-    const char *guid;
-    void *value;
-    while (hashmap_next(skills, &pos, &guid, &len, &value)) {
-        char g[128], key[256];
-        snprintf(g, sizeof g, "%.*s", (int)len, guid);
-        size_t klen = store_rating_key(key, sizeof key, fam, g);
-        const double *count = hashmap_get(matches, key, klen);
-        const stored_rating *r = hashmap_get(ratings, key, klen);
-        if (!count || *count < MIN_RANKED_MATCHES || !r)
-            continue;
-        v[n++] = (ranked_player){
-            .skill = *(double *)value, .mu = r->r.mu, .ordinal = rating_ordinal(r->r), .sigma = r->r.sigma};
-    }
-    out->players = n;
-    if (n >= 3) {
-        double ms = 0, mm = 0, sxy = 0, sxx = 0, rr = 0, ss = 0, within = 0;
-        for (size_t i = 0; i < n; i++) {
-            ms += v[i].skill / (double)n;
-            mm += v[i].mu / (double)n;
-        }
-        for (size_t i = 0; i < n; i++) {
-            sxy += (v[i].skill - ms) * (v[i].mu - mm);
-            sxx += (v[i].skill - ms) * (v[i].skill - ms);
-        }
-        double slope = sxx > 0 ? sxy / sxx : 0;
-        for (size_t i = 0; i < n; i++) {
-            double e = v[i].mu - (mm + slope * (v[i].skill - ms));
-            rr += e * e;
-            ss += v[i].sigma * v[i].sigma;
-            within += fabs(e) <= v[i].sigma;
-        }
-        /* n - 2: the line's two parameters were fitted on the same players */
-        out->resid_rms = sqrt(rr / (double)(n - 2));
-        out->sigma_rms = sqrt(ss / (double)n);
-        out->within_sigma = within / (double)n;
-        out->by_mu = spearman(v, n, /* by_mu= */ true);
-        out->by_ordinal = spearman(v, n, /* by_mu= */ false);
-    }
-    free(v);
-    return 0;
+    return (lo + hi) / 2;
 }
 
 /* A number for JSON: null when it is not one. */
@@ -686,7 +271,7 @@ int evaluate_main(const ratingd_settings *s, int argc, char **argv)
         }
     }
     hashmap *skills = NULL;
-    if (skills_path && !(skills = read_skills(skills_path)))
+    if (skills_path && !(skills = eval_read_skills(skills_path)))
         return 1;
     eval_state e = {.kd = hashmap_new(), .maps = hashmap_new(), .matches = hashmap_new()};
     hashmap *ratings = hashmap_new();
@@ -722,7 +307,7 @@ int evaluate_main(const ratingd_settings *s, int argc, char **argv)
     }
     double *p = NULL;
     int *y = NULL;
-    metrics m[3] = {{.name = "ratings (Weng-Lin PL)", .id = "ratings"},
+    eval_metrics m[3] = {{.name = "ratings (Weng-Lin PL)", .id = "ratings"},
                     {.name = "map win rate", .id = "map_win_rate"},
                     {.name = "mean prior K/D, logistic", .id = "prior_kd"}};
     double a = 0, b = 0, gain_lo = NAN, gain_hi = NAN, chance_mean = NAN, chance_p90 = NAN;
@@ -738,7 +323,7 @@ int evaluate_main(const ratingd_settings *s, int argc, char **argv)
         const sample *x = &e.v[train + i];
         p[i] = x->p_rating;
         p[test + i] = x->p_map;
-        p[2 * test + i] = clamp_p(logistic(a + b * x->kd_diff));
+        p[2 * test + i] = eval_clamp_p(logistic(a + b * x->kd_diff));
         y[i] = x->allies_won;
     }
     /* The ratings' log-loss on the matches the K/D curve learns from: what a setting (RATING_BETA) may be chosen by,
@@ -752,16 +337,16 @@ int evaluate_main(const ratingd_settings *s, int argc, char **argv)
     }
     if (rc == 0) {
         for (int k = 0; k < 3; k++)
-            score(&m[k], p + k * test, y, test);
-        rc = bootstrap_gain(p, p + 2 * test, y, test, &gain_lo, &gain_hi);
+            eval_score(&m[k], p + k * test, y, test);
+        rc = eval_bootstrap_gain(p, p + 2 * test, y, test, &gain_lo, &gain_hi);
     }
     if (rc == 0)
-        rc = calibration_by_chance(p, test, &chance_mean, &chance_p90);
+        rc = eval_calibration_by_chance(p, test, &chance_mean, &chance_p90);
     for (int f = 0; rc == 0 && skills && f < RFAM__COUNT; f++)
-        rc = rank_family((rating_family)f, skills, ratings, e.matches, &ranking[f]);
+        rc = eval_rank_family((rating_family)f, skills, ratings, e.matches, &ranking[f]);
     ffa_report fr;
     if (rc == 0)
-        rc = score_ffa(&e.ffa, &fr);
+        rc = eval_ffa_score(&e.ffa, &fr);
     if (rc == 0) {
         printf("%zu matches replayed, %zu rated; %zu rated team matches: first %zu to learn, last %zu scored\n",
                counts.matches, counts.rated, e.n, train, test);
@@ -778,14 +363,14 @@ int evaluate_main(const ratingd_settings *s, int argc, char **argv)
                    m[k].calibration);
         printf("log-loss gain of the ratings over the K/D baseline: %.4f, 95%% paired bootstrap interval %.4f .. %.4f "
                "(%d resamples)\n",
-               m[2].log_loss - m[0].log_loss, gain_lo, gain_hi, RESAMPLES);
+               m[2].log_loss - m[0].log_loss, gain_lo, gain_hi, EVAL_RESAMPLES);
         printf("ratings' calibration error %.4f; exactly right predictions would show %.4f by chance (90%% of draws "
                "below %.4f)\n",
                m[0].calibration, chance_mean, chance_p90);
         printf("ratings' calibration, bins of the predicted chance: predicted / won (matches)\n");
-        for (int k = 0; k < BINS; k++)
+        for (int k = 0; k < EVAL_BINS; k++)
             if (m[0].bin_n[k] > 0)
-                printf("  %.1f-%.1f: %.3f / %.3f (%.0f)\n", k / (double)BINS, (k + 1) / (double)BINS,
+                printf("  %.1f-%.1f: %.3f / %.3f (%.0f)\n", k / (double)EVAL_BINS, (k + 1) / (double)EVAL_BINS,
                        m[0].bin_p[k] / m[0].bin_n[k], m[0].bin_y[k] / m[0].bin_n[k], m[0].bin_n[k]);
         for (int f = 0; skills && f < RFAM__COUNT; f++)
             if (ranking[f].players > 0)
@@ -802,6 +387,13 @@ int evaluate_main(const ratingd_settings *s, int argc, char **argv)
         printf("scale fitted to the ratings' predictions (logit times s): first 75%% %.3f, its second half %.3f, "
                "held-out %.3f (1: no change; below 1: too sure)\n",
                fit_scale(e.v, 0, train), fit_scale(e.v, train / 2, train), fit_scale(e.v, train, e.n));
+        double share = 0;
+        for (size_t i = 0; i < train; i++)
+            share += e.v[i].start_share / (double)train;
+        double w = fit_start_weight(e.v, 0, train);
+        printf("RATING_START_WEIGHT %.4f; the first 75%% fit best with %.4f times it: %.4f (the play on a side by "
+               "players there at the start: %.3f of it)\n",
+               s->model.start_weight, w, w * s->model.start_weight, share);
         if (fr.test == 0) {
             printf("free-for-all: %zu rated matches: too few to hold a quarter out\n", fr.matches);
         } else {
@@ -820,9 +412,9 @@ int evaluate_main(const ratingd_settings *s, int argc, char **argv)
                    fr.m[2].log_loss - fr.m[0].log_loss, fr.gain_lo, fr.gain_hi, fr.m[0].calibration,
                    fr.chance_mean, fr.chance_p90);
             printf("free-for-all calibration, bins of the predicted chance: predicted / finished first (chances)\n");
-            for (int k = 0; k < BINS; k++)
+            for (int k = 0; k < EVAL_BINS; k++)
                 if (fr.m[0].bin_n[k] > 0)
-                    printf("  %.1f-%.1f: %.3f / %.3f (%.0f)\n", k / (double)BINS, (k + 1) / (double)BINS,
+                    printf("  %.1f-%.1f: %.3f / %.3f (%.0f)\n", k / (double)EVAL_BINS, (k + 1) / (double)EVAL_BINS,
                            fr.m[0].bin_p[k] / fr.m[0].bin_n[k], fr.m[0].bin_y[k] / fr.m[0].bin_n[k],
                            fr.m[0].bin_n[k]);
         }
@@ -836,6 +428,7 @@ int evaluate_main(const ratingd_settings *s, int argc, char **argv)
         fprintf(jf, "{\"matches\": %zu, \"rated\": %zu, \"team_matches\": %zu, \"scored\": %zu, ", counts.matches,
                 counts.rated, e.n, test);
         json_num(jf, "beta", s->model.beta, ", ");
+        json_num(jf, "start_weight", s->model.start_weight, ", ");
         json_num(jf, "ratings_train_log_loss", train_ll, ", ");
         json_num(jf, "ratings_train_late_log_loss", late_ll, ", ");
         for (int k = 0; k < 3; k++) {

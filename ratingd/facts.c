@@ -1,4 +1,4 @@
-/* Finished matches and their facts from raw_events (facts.h). */
+/* Finished matches and their facts, from the aggregates of 0010_rating_facts.sql or raw_events (facts.h). */
 #include "facts.h"
 
 #include <errno.h>
@@ -41,18 +41,42 @@ static const char due_sql[] =
     "LIMIT %zu\n"
     "FORMAT TabSeparated";
 
+/* The facts of matches whose events all fall within their windows, from the aggregates kept at insert time
+ * (schemas/clickhouse/0010_rating_facts.sql): the same expressions as the raw_events queries below, so the same
+ * bytes. {keys} is a tuple of match keys (18.16's IN takes no array). The match query also gives each match's first
+ * and last receive time (ms), which say whether its window would have left any of its events out. */
+static const char agg_match_facts_sql[] =
+    "SELECT match_key, argMaxMerge(gametype), argMaxMerge(map), sumMerge(starts), minIfMerge(start_at),\n"
+    "       minMerge(first_t), sumMerge(ends), minIfMerge(end_at), maxMerge(last_t), argMaxMerge(winner),\n"
+    "       minMerge(first_ms), maxMerge(last_ms)\n"
+    "FROM rating_match_facts\n"
+    "WHERE match_key IN %s\n"
+    "GROUP BY match_key\n"
+    "FORMAT TabSeparated";
+
+static const char agg_player_facts_sql[] =
+    "SELECT match_key, guid, argMaxMerge(last_side), argMinMerge(first_side), minMerge(first_t), maxMerge(last_t),\n"
+    "       sumMerge(kills), sumMerge(suicides), sumMerge(deaths)\n"
+    "FROM rating_player_facts\n"
+    "WHERE match_key IN %s\n"
+    "GROUP BY match_key, guid\n"
+    "ORDER BY match_key, guid\n"
+    "FORMAT TabSeparated";
+
 /* The events of a set of matches within each one's window: {keys} an array of match keys, {cutoffs} the last
  * receive time (ms) to read of each, {starts} the first (MATCH_WINDOW_MS before its end), then the tuple of keys
  * for IN and the whole set's window in seconds: a bound on received_at lets ClickHouse skip the parts of
  * raw_events written before it (their min/max of the partition key), so that a step reads the recent parts, not
- * the whole history. The per-match window keeps the answer the same whichever matches share the query. Team names are normalised as docs/definitions.md (VOCAB_TEAM_*_SQL). Ties of
- * argMax are broken by game time, receive time and event id, so that the answer never depends on the order
- * ClickHouse reads its parts in. */
+ * the whole history. The per-match window keeps the answer the same whichever matches share the query. Sides are
+ * raw_events' normalised columns (schemas/clickhouse/0005) and a kill is ENEMY_KILL_SQL (common/game_vocab.h).
+ * Ties of argMax are broken by game time, receive time and event id, so that the answer never depends on the order
+ * ClickHouse reads its parts in. Read only for matches the aggregates above cannot answer for: events outside
+ * their window (a late event after a match's settle time, a match key reused after more than MATCH_WINDOW_MS). */
 #define EVENTS_WITH                                                                                                    \
     "WITH toUInt64(received_at) * 1000 + received_ms AS ts,\n"                                                         \
     "     ifNull(game_time, toFloat64(ts) / 1000) AS t,\n"                                                             \
     "     tuple(t, ts, toString(event_id)) AS order_key,\n"                                                            \
-    "     transform(match_key, %s, %s, toUInt64(0)) AS cutoff,\n"                                                  \
+    "     transform(match_key, %s, %s, toUInt64(0)) AS cutoff,\n"                                                      \
     "     transform(match_key, %s, %s, toUInt64(0)) AS window_start\n"
 
 static const char match_facts_sql[] =
@@ -69,8 +93,7 @@ static const char match_facts_sql[] =
     "       argMax(win, tuple(win != '', order_key)) AS winner\n"
     "FROM\n"
     "(\n"
-    "    SELECT *, if(event_type IN ('match_end', 'team_win'),\n"
-    "                 transform(lower(team), " VOCAB_TEAM_NAMES_SQL ", " VOCAB_TEAM_SIDES_SQL ", ''), '') AS win\n"
+    "    SELECT *, if(event_type IN ('match_end', 'team_win'), team_side, '') AS win\n"
     "    FROM raw_events\n"
     "    WHERE match_key IN %s AND received_at >= toDateTime(%llu) AND received_at <= toDateTime(%llu)\n"
     ")\n"
@@ -89,13 +112,8 @@ static const char player_facts_sql[] =
     "(\n"
     "    SELECT *,\n"
     "           if(role = 1, actor_guid, target_guid) AS guid,\n"
-    "           transform(lower(if(role = 1, actor_team, target_team)), " VOCAB_TEAM_NAMES_SQL ", "
-                VOCAB_TEAM_SIDES_SQL ", '') AS side,\n"
-    "           transform(lower(actor_team), " VOCAB_TEAM_NAMES_SQL ", " VOCAB_TEAM_SIDES_SQL ", '') AS at,\n"
-    "           transform(lower(target_team), " VOCAB_TEAM_NAMES_SQL ", " VOCAB_TEAM_SIDES_SQL ", '') AS tt,\n"
-    "           (event_type = 'player_kill' AND actor_guid != '' AND target_guid != ''\n"
-    "            AND actor_guid != target_guid) AS pvp,\n"
-    "           toUInt64(role = 1 AND pvp AND NOT (at != '' AND at = tt)) AS is_kill,\n"
+    "           if(role = 1, actor_side, target_side) AS side,\n"
+    "           toUInt64(role = 1 AND event_type = 'player_kill' AND " ENEMY_KILL_SQL ") AS is_kill,\n"
     "           toUInt64(role = 2 AND event_type = 'player_kill'\n"
     "                    AND (actor_guid = '' OR actor_guid = target_guid)) AS suicide,\n"
     "           toUInt64(role = 2 AND event_type = 'player_kill') AS death\n"
@@ -241,50 +259,91 @@ static int set_match(match_data *d, const match_ref *r, char **f)
     return 0;
 }
 
-int facts_load(const ratingd_settings *s, const match_ref *refs, size_t n, match_data *out)
+/* A set of matches as the queries name them: their keys as an array (for transform()) and as a tuple (for IN,
+ * which takes no array on 18.16), each one's window as arrays of receive times (ms), and the whole set's window. */
+typedef struct {
+    bytebuf keys, in, cutoffs, starts;
+    uint64_t first_ms, last_ms;
+    size_t n;
+} key_set;
+
+static void key_set_free(key_set *k)
 {
-    memset(out, 0, n * sizeof *out);
-    if (n == 0)
-        return 0;
-    /* keys twice: an array for transform() and a tuple for IN, which takes no array on 18.16 */
-    bytebuf keys = {0}, in = {0}, cutoffs = {0}, starts = {0}, sql = {0};
-    int rc = bytebuf_append(&keys, "[", 1) | bytebuf_append(&cutoffs, "[", 1) | bytebuf_append(&starts, "[", 1);
-    uint64_t first_ms = UINT64_MAX, last_ms = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        out[i].f.match_key = refs[i].match_key;
-        if (i) {
-            rc |= bytebuf_append(&keys, ", ", 2);
-            rc |= bytebuf_append(&cutoffs, ", ", 2);
-            rc |= bytebuf_append(&starts, ", ", 2);
+    bytebuf_free(&k->keys);
+    bytebuf_free(&k->in);
+    bytebuf_free(&k->cutoffs);
+    bytebuf_free(&k->starts);
+}
+
+/* Add a match and its window [from, to] (ms). 0 or -ENOMEM. */
+static int key_set_add(key_set *k, const char *key, uint64_t from, uint64_t to)
+{
+    const char *sep = k->n ? ", " : "[";
+    int rc = bytebuf_append(&k->keys, sep, strlen(sep)) | bytebuf_append(&k->cutoffs, sep, strlen(sep)) |
+             bytebuf_append(&k->starts, sep, strlen(sep)) | bytebuf_append(&k->in, k->n ? ", " : "(", k->n ? 2 : 1);
+    rc |= ch_append_quoted(&k->keys, key, strlen(key)) | ch_append_quoted(&k->in, key, strlen(key));
+    /* Bare numbers: an array of toUInt64(...) calls is not a constant to 18.16, and made transform() 100 times
+     * slower. Receive times in ms are all above 2^32, so the array is UInt64 anyway. */
+    rc |= bytebuf_appendf(&k->cutoffs, "%llu", (unsigned long long)to);
+    rc |= bytebuf_appendf(&k->starts, "%llu", (unsigned long long)from);
+    if (k->n == 0 || from < k->first_ms)
+        k->first_ms = from;
+    if (to > k->last_ms)
+        k->last_ms = to;
+    k->n++;
+    return rc ? -ENOMEM : 0;
+}
+
+/* Close the lists once every match is in. 0 or -ENOMEM. */
+static int key_set_close(key_set *k)
+{
+    int rc = bytebuf_append(&k->keys, "]", 1) | bytebuf_append(&k->cutoffs, "]", 1) |
+             bytebuf_append(&k->starts, "]", 1) | bytebuf_append(&k->in, ")", 1);
+    return rc ? -ENOMEM : 0;
+}
+
+/* The rows of a player facts query into their matches' player lists (cap[i]: the room in out[i].players). */
+static int add_players(char *body, const match_ref *refs, const size_t *idx, size_t n, match_data *out, size_t *cap)
+{
+    char *f[9], *rest = body;
+    while (tsv_split_line(&rest, f, 9) == 9) {
+        long i = find_ref(refs, idx, n, f[0]);
+        if (i < 0)
+            continue;
+        match_data *d = &out[i];
+        if (d->f.nplayers == cap[i]) {
+            cap[i] = cap[i] ? cap[i] * 2 : 16;
+            match_player *p = realloc(d->players, cap[i] * sizeof *p);
+            if (!p)
+                return -ENOMEM;
+            d->players = p;
+            d->f.players = p;
         }
-        rc |= ch_append_quoted(&keys, refs[i].match_key, strlen(refs[i].match_key));
-        /* Bare numbers: an array of toUInt64(...) calls is not a constant to 18.16, and made transform() 100 times
-         * slower. Receive times in ms are all above 2^32, so the array is UInt64 anyway. */
-        uint64_t to = refs[i].end_ms + (refs[i].ended ? (uint64_t)s->settle_ms : 0),
-                 from = refs[i].end_ms > MATCH_WINDOW_MS ? refs[i].end_ms - MATCH_WINDOW_MS : 0;
-        rc |= bytebuf_appendf(&cutoffs, "%llu", (unsigned long long)to);
-        rc |= bytebuf_appendf(&starts, "%llu", (unsigned long long)from);
-        first_ms = from < first_ms ? from : first_ms;
-        last_ms = to > last_ms ? to : last_ms;
+        match_player *p = &d->players[d->f.nplayers];
+        p->guid = strdup(f[1]);
+        if (!p->guid)
+            return -ENOMEM;
+        p->side = vocab_team_side(f[2]);
+        p->first_side = vocab_team_side(f[3]);
+        p->first_t = strtod(f[4], NULL);
+        p->last_t = strtod(f[5], NULL);
+        p->kills = strtod(f[6], NULL);
+        p->suicides = strtod(f[7], NULL);
+        p->deaths = strtod(f[8], NULL);
+        d->f.nplayers++;
     }
-    rc |= bytebuf_append(&keys, "]", 1) | bytebuf_append(&cutoffs, "]", 1) | bytebuf_append(&starts, "]", 1);
-    if (rc == 0) {
-        rc |= bytebuf_append(&in, "(", 1) | bytebuf_append(&in, keys.data + 1, keys.len - 2);
-        rc |= bytebuf_append(&in, ")", 1);
-    }
-    size_t *idx = malloc(n * sizeof *idx);
-    if (!idx)
-        rc = -ENOMEM;
-    for (size_t i = 0; idx && i < n; i++)
-        idx[i] = i;
-    if (rc == 0) {
-        sort_refs = refs;
-        qsort(idx, n, sizeof *idx, by_key);
-    }
+    return 0;
+}
+
+/* The facts of the matches in k from raw_events, each within its window. */
+static int load_raw(const ratingd_settings *s, const key_set *k, const match_ref *refs, const size_t *idx, size_t n,
+                    match_data *out, size_t *cap)
+{
+    bytebuf sql = {0};
     char *body = NULL, *f[10], *rest;
-    if (rc == 0)
-        rc = bytebuf_appendf(&sql, match_facts_sql, keys.data, cutoffs.data, keys.data, starts.data, in.data,
-                             (unsigned long long)(first_ms / 1000), (unsigned long long)(last_ms / 1000 + 1));
+    unsigned long long from_s = k->first_ms / 1000, to_s = k->last_ms / 1000 + 1;
+    int rc = bytebuf_appendf(&sql, match_facts_sql, k->keys.data, k->cutoffs.data, k->keys.data, k->starts.data,
+                             k->in.data, from_s, to_s);
     if (rc == 0)
         rc = query(s, "reading the matches' facts", sql.data, &body);
     rest = body;
@@ -297,45 +356,71 @@ int facts_load(const ratingd_settings *s, const match_ref *refs, size_t n, match
     body = NULL;
     sql.len = 0;
     if (rc == 0)
-        rc = bytebuf_appendf(&sql, player_facts_sql, keys.data, cutoffs.data, keys.data, starts.data, in.data,
-                             (unsigned long long)(first_ms / 1000), (unsigned long long)(last_ms / 1000 + 1));
+        rc = bytebuf_appendf(&sql, player_facts_sql, k->keys.data, k->cutoffs.data, k->keys.data, k->starts.data,
+                             k->in.data, from_s, to_s);
     if (rc == 0)
         rc = query(s, "reading the matches' players", sql.data, &body);
-    /* Rows come grouped by match: count each match's players, then fill them. */
-    size_t *cap = calloc(n, sizeof *cap);
-    if (!cap && rc == 0)
-        rc = -ENOMEM;
-    rest = body;
-    while (rc == 0 && tsv_split_line(&rest, f, 9) == 9) {
-        long i = find_ref(refs, idx, n, f[0]);
-        if (i < 0)
-            continue;
-        match_data *d = &out[i];
-        if (d->f.nplayers == cap[i]) {
-            cap[i] = cap[i] ? cap[i] * 2 : 16;
-            match_player *p = realloc(d->players, cap[i] * sizeof *p);
-            if (!p) {
-                rc = -ENOMEM;
-                break;
-            }
-            d->players = p;
-            d->f.players = p;
-        }
-        match_player *p = &d->players[d->f.nplayers];
-        p->guid = strdup(f[1]);
-        if (!p->guid) {
-            rc = -ENOMEM;
-            break;
-        }
-        p->side = vocab_team_side(f[2]);
-        p->first_side = vocab_team_side(f[3]);
-        p->first_t = strtod(f[4], NULL);
-        p->last_t = strtod(f[5], NULL);
-        p->kills = strtod(f[6], NULL);
-        p->suicides = strtod(f[7], NULL);
-        p->deaths = strtod(f[8], NULL);
-        d->f.nplayers++;
+    if (rc == 0)
+        rc = add_players(body, refs, idx, n, out, cap);
+    free(body);
+    bytebuf_free(&sql);
+    return rc;
+}
+
+int facts_load(const ratingd_settings *s, const match_ref *refs, size_t n, match_data *out)
+{
+    memset(out, 0, n * sizeof *out);
+    if (n == 0)
+        return 0;
+    key_set all = {0}, clean = {0}, raw = {0};
+    uint64_t *from = malloc(n * sizeof *from), *to = malloc(n * sizeof *to);
+    size_t *idx = malloc(n * sizeof *idx), *cap = calloc(n, sizeof *cap);
+    bool *aggregated = calloc(n, sizeof *aggregated);
+    int rc = from && to && idx && cap && aggregated ? 0 : -ENOMEM;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        out[i].f.match_key = refs[i].match_key;
+        to[i] = refs[i].end_ms + (refs[i].ended ? (uint64_t)s->settle_ms : 0);
+        from[i] = refs[i].end_ms > MATCH_WINDOW_MS ? refs[i].end_ms - MATCH_WINDOW_MS : 0;
+        idx[i] = i;
+        rc = key_set_add(&all, refs[i].match_key, from[i], to[i]);
     }
+    if (rc == 0) {
+        rc = key_set_close(&all);
+        sort_refs = refs;
+        qsort(idx, n, sizeof *idx, by_key);
+    }
+    /* The aggregates answer for a match whose first and last events fall within its window: then the window would
+     * have kept all of them, and the aggregate over all is the one over the window. */
+    bytebuf sql = {0};
+    char *body = NULL, *f[12], *rest;
+    if (rc == 0)
+        rc = bytebuf_appendf(&sql, agg_match_facts_sql, all.in.data);
+    if (rc == 0)
+        rc = query(s, "reading the matches' facts", sql.data, &body);
+    rest = body;
+    while (rc == 0 && tsv_split_line(&rest, f, 12) == 12) {
+        long i = find_ref(refs, idx, n, f[0]);
+        if (i < 0 || strtoull(f[10], NULL, 10) < from[i] || strtoull(f[11], NULL, 10) > to[i])
+            continue;
+        aggregated[i] = true;
+        rc = set_match(&out[i], &refs[i], f);
+    }
+    free(body);
+    body = NULL;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = key_set_add(aggregated[i] ? &clean : &raw, refs[i].match_key, from[i], to[i]);
+    if (rc == 0)
+        rc = key_set_close(&clean) | key_set_close(&raw);
+    sql.len = 0;
+    if (rc == 0 && clean.n > 0)
+        rc = bytebuf_appendf(&sql, agg_player_facts_sql, clean.in.data);
+    if (rc == 0 && clean.n > 0)
+        rc = query(s, "reading the matches' players", sql.data, &body);
+    if (rc == 0 && clean.n > 0)
+        rc = add_players(body, refs, idx, n, out, cap);
+    free(body);
+    if (rc == 0 && raw.n > 0)
+        rc = load_raw(s, &raw, refs, idx, n, out, cap);
     for (size_t i = 0; i < n; i++) {
         /* A match with no events left under its cutoff (cannot happen for a listed one, but never rate garbage) */
         if (!out[i].gametype && rc == 0) {
@@ -347,13 +432,14 @@ int facts_load(const ratingd_settings *s, const match_ref *refs, size_t n, match
                 rc = -ENOMEM;
         }
     }
-    free(cap);
-    free(body);
+    free(from);
+    free(to);
     free(idx);
-    bytebuf_free(&keys);
-    bytebuf_free(&in);
-    bytebuf_free(&cutoffs);
-    bytebuf_free(&starts);
+    free(cap);
+    free(aggregated);
+    key_set_free(&all);
+    key_set_free(&clean);
+    key_set_free(&raw);
     bytebuf_free(&sql);
     if (rc)
         match_data_free(out, n);

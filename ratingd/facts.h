@@ -1,5 +1,7 @@
-/* The facts of finished matches, read from raw_events: which matches are due for rating, in rating order, and for
- * each its game type, map, start, end, winner and players. The same queries serve the daemon and `ratingd
+/* The facts of finished matches: which matches are due for rating, in rating order (from raw_events' match_end
+ * events and match_summary), and for each its game type, map, start, end, winner and players (from the aggregates
+ * schemas/clickhouse/0010_rating_facts.sql keeps at insert, or raw_events when a match has events outside its
+ * window). The same queries serve the daemon and `ratingd
  * recompute`, which is what makes both give the same rows. */
 #ifndef MOHSTATS_RATINGD_FACTS_H
 #define MOHSTATS_RATINGD_FACTS_H

@@ -206,7 +206,10 @@ static int predict(const match_plan *plan, const rating_model *m, const rating *
             if (plan->team[i] >= 0)
                 win_prob[i] = probs[plan->team[i]];
     } else if (rc == 0) {
-        /* teams[k] is the k-th player of the field, a team of one; a late joiner is added as one more (late[]) */
+        /* teams[k] is the k-th player of the field, a team of one; a late joiner is added as one more (late[]). A
+         * field of two is not two sides: the start weight (the sides' turnover) is left out, as for any field. */
+        rating_model ffa = *m;
+        ffa.start_weight = 1;
         size_t field = 0;
         for (size_t i = 0; i < n; i++)
             if (plan->at_start[i]) {
@@ -215,7 +218,7 @@ static int predict(const match_plan *plan, const rating_model *m, const rating *
                 field++;
             }
         if (field > 0)
-            rating_win_probabilities(m, teams, field, probs);
+            rating_win_probabilities(&ffa, teams, field, probs);
         for (size_t i = 0, k = 0; i < n; i++) {
             if (plan->at_start[i]) {
                 if (plan->team[i] >= 0)
@@ -224,7 +227,7 @@ static int predict(const match_plan *plan, const rating_model *m, const rating *
             } else if (plan->team[i] >= 0) {
                 players[field] = (rating_player){before[i], 1};
                 teams[field] = (rating_team){&players[field], 1, 1};
-                rating_win_probabilities(m, teams, field + 1, late);
+                rating_win_probabilities(&ffa, teams, field + 1, late);
                 win_prob[i] = late[field];
             }
         }

@@ -13,7 +13,9 @@
 #        the worlds' matches free-for-all (demo_world --ffa, in the order of the worlds; default 0). RATINGS_EVAL_KEEP=1 leaves each
 #        world's stack up and prints its directory, so that `ratingd evaluate --skills DIR/skills.txt` can be run
 #        again on the played history (seconds) with another binary or setting: source DIR/stack.env first, and
-#        `scripts/stack.sh down DIR` when done.
+#        `scripts/stack.sh down DIR` when done. RATINGS_EVAL_PLAY_ONLY=1 plays and keeps the worlds without
+#        evaluating them: fresh worlds can be played while the model is still being changed, and evaluated once
+#        with the frozen binary (nobody has seen a figure of them before).
 # Prints each world's evaluation, then one JSON object per world on a line starting with "RESULT " (the figures of
 # `ratingd evaluate --json` plus the world's settings and the run's load average and commit).
 set -euo pipefail
@@ -22,7 +24,8 @@ SRC_DIR=$(cd "$(dirname "$0")/../.." && pwd)
 BIN_DIR=${MOHSTATS_BIN_DIR:-$SRC_DIR/build}
 COMMIT=$(git -C "$SRC_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)
 DIR=""
-KEEP=${RATINGS_EVAL_KEEP:-0}
+PLAY_ONLY=${RATINGS_EVAL_PLAY_ONLY:-0}
+KEEP=${RATINGS_EVAL_KEEP:-$PLAY_ONLY}
 WORLDS=${RATINGS_EVAL_WORLDS:-demo second}
 read -r -a SEEDS <<<"${RATINGS_EVAL_SEEDS:-}"
 read -r -a FFAS <<<"${RATINGS_EVAL_FFA:-}"
@@ -73,6 +76,7 @@ world() {
     local took
     took=$(awk -v a="$EPOCHREALTIME" -v b="$t0" 'BEGIN { printf "%.0f", a - b }')
     echo "== $name ($*): $ended matches, $n events played and stored in $took s; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    [ "$PLAY_ONLY" = 1 ] && exit 0
     "$BIN_DIR/ratingd" evaluate --skills "$DIR/skills.txt" --json "$DIR/eval.json"
     jq -c --arg world "$name" --arg options "$*" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" --arg commit "$COMMIT" \
       '{world: $world, options: $options, load: $load, commit: $commit} + .' "$DIR/eval.json" | sed 's/^/RESULT /'

@@ -19,6 +19,8 @@ export RATING_MATCH_IDLE_S=6
 export QUERY_RATING_MIN_MATCHES=1
 # Not the default (25/6): ratingd's stored chances and queryd's served ones must both follow the one setting.
 export RATING_BETA=7
+# Nor is this (the tuned default): two sides' chances are 0.5 + (p - 0.5) * RATING_START_WEIGHT in both daemons.
+export RATING_START_WEIGHT=0.9
 stack_up || exit 1
 API=$MOHSTATS_URL/api/v1
 
@@ -260,7 +262,8 @@ fam=$(jq -r .rating.family <<<"$pred")
 asof=$(jq -r .rating.as_of_ms <<<"$pred")
 read -r m1 s1 _ <<<"$(mine 1001 "$fam" "$asof")"
 read -r m2 s2 _ <<<"$(mine 2001 "$fam" "$asof")"
-expected=$(ch_query "SELECT 1 / (1 + exp(-($m1 - $m2) / sqrt(2 * pow($RATING_BETA, 2) + pow($s1, 2) + pow($s2, 2))))")
+expected=$(ch_query "SELECT 0.5 + (1 / (1 + exp(-($m1 - $m2) / sqrt(2 * pow($RATING_BETA, 2) + pow($s1, 2) + pow($s2, 2))))
+                     - 0.5) * $RATING_START_WEIGHT")
 check_eq "predictions: 1001's win_prob against rival 2001 is the ratings' (family $fam)" \
   "$(awk -v p="$expected" 'BEGIN { printf "%.4f", p }')" \
   "$(jq -r '.rival_analysis[] | select(.opponent_guid == "2001") | .win_prob * 10000 | round / 10000 | tostring' <<<"$pred" |
@@ -290,8 +293,9 @@ check_close "forum team Alpha: its members' mean mu, the uncertainty of that mea
   "$(jq -r '"\(.mu) \(.sigma) \(.members_count) \(.rated_members) \([.members[].guid] | join(" "))"' <<<"$team")"
 check_eq "forum team Bravo: three members, the one without a GUID listed unrated" "3 2 505 false" \
   "$(jq -r '.opponent | "\(.members_count) \(.rated_members) \(.members[2].member_id) \(.members[2].rated)"' <<<"$team")"
-expected=$(ch_query "SELECT 1 / (1 + exp(-($a1 + $a2 - $b1 - $b2)
-                     / sqrt(2 * pow($RATING_BETA, 2) + pow($sa1, 2) + pow($sa2, 2) + pow($sb1, 2) + pow($sb2, 2))))")
+expected=$(ch_query "SELECT 0.5 + (1 / (1 + exp(-($a1 + $a2 - $b1 - $b2)
+                     / sqrt(2 * pow($RATING_BETA, 2) + pow($sa1, 2) + pow($sa2, 2) + pow($sb1, 2) + pow($sb2, 2))))
+                     - 0.5) * $RATING_START_WEIGHT")
 check_close "forum team Alpha's chance against Bravo: the model's prediction for a match of their rated members" \
   "$expected" "$(jq -r .win_prob <<<"$team")"
 check_eq "forum teams: an unknown team is 404, a bad vs 400 (the team itself, 0, not a number)" "404 404 400 400 400" \
@@ -417,9 +421,10 @@ stored=$(ch_query "SELECT win_prob FROM rating_changes FINAL WHERE guid = '1001'
 # A few seconds of inactivity widen the priors by about 1e-6: the two agree to 1e-4, not to the last digit.
 check "ratingd's stored chance for E ($stored) is queryd's served chance for Alpha against Bravo ($served)" \
   awk -v a="$stored" -v b="$served" 'BEGIN { exit !(a != "" && b != "" && (a - b) ^ 2 < 1e-8 && a != 0.5) }'
-check_close "ratingd's stored chance for E is the model's with RATING_BETA=$RATING_BETA" \
-  "$(ch_query "SELECT 1 / (1 + exp(-(sumIf(mu_before, team = 'allies') - sumIf(mu_before, team = 'axis'))
-                                     / sqrt(2 * pow($RATING_BETA, 2) + sum(pow(sigma_before, 2)))))
+check_close "ratingd's stored chance for E is the model's with RATING_BETA=$RATING_BETA, RATING_START_WEIGHT=$RATING_START_WEIGHT" \
+  "$(ch_query "SELECT 0.5 + (1 / (1 + exp(-(sumIf(mu_before, team = 'allies') - sumIf(mu_before, team = 'axis'))
+                                     / sqrt(2 * pow($RATING_BETA, 2) + sum(pow(sigma_before, 2))))) - 0.5)
+                           * $RATING_START_WEIGHT
                FROM rating_changes FINAL WHERE match_key = '$E' AND kind = 'player'")" "$stored"
 
 finish

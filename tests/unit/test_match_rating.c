@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -331,6 +333,65 @@ static void test_min_fraction(void **state)
     match_plan_free(&p);
 }
 
+/* The text of a file of the source tree, by its path from the top (found from this file's path). */
+static char *source_file(const char *rel)
+{
+    char path[1024];
+    const char *here = __FILE__, *cut = strstr(here, "tests/unit/");
+    assert_non_null(cut);
+    snprintf(path, sizeof path, "%.*s%s", (int)(cut - here), here, rel);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = calloc(1, (size_t)n + 1);
+    assert_non_null(text);
+    assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    return text;
+}
+
+/* The SELECT of table's view in text (from its view's AS to FROM raw_events), or of its backfill (INSERT INTO
+ * table): a copy the caller frees. */
+static char *select_of(const char *text, const char *table, bool view)
+{
+    char lead[160];
+    if (view)
+        snprintf(lead, sizeof lead, "CREATE MATERIALIZED VIEW IF NOT EXISTS %s_mv TO %s AS\n", table, table);
+    else
+        snprintf(lead, sizeof lead, "INSERT INTO %s\n", table);
+    const char *from = strstr(text, lead);
+    assert_non_null(from);
+    from += strlen(lead);
+    const char *to = strstr(from, "\nFROM raw_events\n");
+    assert_non_null(to);
+    return strndup(from, (size_t)(to - from));
+}
+
+/* The aggregates facts.c reads instead of raw_events (schemas/clickhouse/0010) state the kill rule as
+ * ENEMY_KILL_SQL does and spell no team list (they read the normalised sides), and each table's backfill
+ * aggregates as its view does: otherwise old and new matches, or the aggregate and raw_events, would disagree. */
+static void test_rating_facts_schema(void **state)
+{
+    (void)state;
+    char *text = source_file("schemas/clickhouse/0010_rating_facts.sql");
+    int kills = 0;
+    for (const char *p = strstr(text, ENEMY_KILL_SQL); p; p = strstr(p + 1, ENEMY_KILL_SQL))
+        kills++;
+    assert_int_equal(kills, 2);
+    assert_null(strstr(text, "transform("));
+    assert_null(strstr(text, "actor_team"));
+    static const char *const tables[] = {"rating_match_facts", "rating_player_facts"};
+    for (size_t i = 0; i < 2; i++) {
+        char *view = select_of(text, tables[i], true), *backfill = select_of(text, tables[i], false);
+        assert_string_equal(view, backfill);
+        free(view);
+        free(backfill);
+    }
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -338,6 +399,7 @@ int main(void)
         cmocka_unit_test(test_team_match_apply), cmocka_unit_test(test_inactivity),
         cmocka_unit_test(test_unrated_matches),  cmocka_unit_test(test_ffa),
         cmocka_unit_test(test_min_fraction),     cmocka_unit_test(test_start_roster),
+        cmocka_unit_test(test_rating_facts_schema),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -241,6 +241,19 @@ static void test_win_probabilities(void **state)
     mt.players[0].r.mu = 1e6;
     rating_win_probabilities(&m, mt.teams, 3, q);
     assert_true(isfinite(q[1]) && q[0] > 1 - EPS && q[0] <= 1);
+    /* The start weight pulls two teams' chances toward even, and leaves a field of three as it was. */
+    rating_model half = m;
+    half.start_weight = 0.5;
+    double r[3];
+    rating_win_probabilities(&half, mt.teams, 3, r);
+    assert_true(r[0] == q[0] && r[1] == q[1] && r[2] == q[2]);
+    match_init(&mt, &m, sizes, 2);
+    mt.players[0].r.mu = 30;
+    rating_win_probabilities(&half, mt.teams, 2, p);
+    assert_true(fabs(p[0] - (0.5 + (want - 0.5) * 0.5)) < EPS && fabs(p[0] + p[1] - 1) < EPS);
+    half.start_weight = 0;
+    rating_win_probabilities(&half, mt.teams, 2, p);
+    assert_true(p[0] == 0.5 && p[1] == 0.5);
 }
 
 static void test_inactivity_and_ordinal(void **state)
@@ -275,6 +288,17 @@ static void test_model_settings(void **state)
     setenv("RATING_BETA", "6x", 1);
     assert_int_equal(rating_model_load(&m), -EINVAL);
     unsetenv("RATING_BETA");
+    /* RATING_START_WEIGHT: a weight in [0, 1], read by the same call */
+    assert_true(d.start_weight == 1);
+    setenv("RATING_START_WEIGHT", "0.8", 1);
+    assert_int_equal(rating_model_load(&m), 0);
+    assert_true(m.start_weight == 0.8);
+    setenv("RATING_START_WEIGHT", "1.5", 1);
+    assert_int_equal(rating_model_load(&m), -EINVAL);
+    setenv("RATING_START_WEIGHT", "", 1);
+    assert_int_equal(rating_model_load(&m), -EINVAL);
+    unsetenv("RATING_START_WEIGHT");
+    assert_int_equal(rating_model_load(&m), 0);
 }
 
 /* The same matches in the same order give bit-identical ratings (what the recomputation relies on). */
