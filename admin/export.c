@@ -36,16 +36,17 @@ static int ch_export(const admin_ctx *a, FILE *out, const char *table, const cha
     return rc;
 }
 
-/* raw_events' columns in their order (those of `*`: not the materialized ones), but the actor's country only where the actor is the player (t's list): in an
- * event where they are the target, the country is the other party's, learnt from the other party's address, and
- * not the requester's data. malloc'd, or NULL (logged). */
+/* raw_events' columns in their order (those of `*`: not the materialized ones), but the actor's country only where the
+ * actor is the player (t's list): in an event where they are the target, the country is the other party's, learnt from
+ * the other party's address, and not the requester's data. malloc'd, or NULL (logged). */
 static char *raw_columns(const admin_ctx *a, const char *list)
 {
     char *names = NULL;
     if (admin_ch(a,
                  "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'raw_events'\n"
                  "  AND default_kind NOT IN ('MATERIALIZED', 'ALIAS') FORMAT TSVRaw",
-                 &names) || !names) {
+                 &names) ||
+        !names) {
         free(names);
         return NULL;
     }

@@ -114,10 +114,10 @@ int rename_command(const admin_ctx *a, int argc, char **argv)
     clock_gettime(CLOCK_REALTIME, &now);
     unsigned long long at_ms = (unsigned long long)now.tv_sec * 1000 + (unsigned long long)now.tv_nsec / 1000000;
     bytebuf sql = {0};
-    if (!rc && (bytebuf_appendf(&sql, "INSERT INTO player_name_pins (guid, name, pinned, at_ms) SELECT %s, ",
-                                t.ch_list) ||
-                ch_append_quoted(&sql, clear ? "" : argv[2], clear ? 0 : strlen(argv[2])) ||
-                bytebuf_appendf(&sql, ", %d, %llu", clear ? 0 : 1, at_ms)))
+    if (!rc &&
+        (bytebuf_appendf(&sql, "INSERT INTO player_name_pins (guid, name, pinned, at_ms) SELECT %s, ", t.ch_list) ||
+         ch_append_quoted(&sql, clear ? "" : argv[2], clear ? 0 : strlen(argv[2])) ||
+         bytebuf_appendf(&sql, ", %d, %llu", clear ? 0 : 1, at_ms)))
         rc = -ENOMEM;
     rc = rc ? rc : admin_ch(a, sql.data, NULL);
     bytebuf_free(&sql);

@@ -118,7 +118,7 @@ cJSON *player_stats_json(const cJSON *daily, const cJSON *matches);
     "(SELECT '' AS guid, '' AS name UNION ALL SELECT guid, argMax(name, at_ms) AS name FROM player_name_pins\n"        \
     "  GROUP BY guid HAVING argMax(pinned, at_ms) = 1)"
 #define SERVED_NAME_SQL(guid, name_expr)                                                                               \
-    "transform(" guid ", (SELECT arraySort(groupArray(guid)) FROM " NAME_PINS_SQL "),\n"                              \
+    "transform(" guid ", (SELECT arraySort(groupArray(guid)) FROM " NAME_PINS_SQL "),\n"                               \
     "  (SELECT arraySort((n, g) -> g, groupArray(name), groupArray(guid)) FROM " NAME_PINS_SQL "), " name_expr ")"
 
 /* SQL template: each player's served name (SERVED_NAME_SQL), for the GUIDs in {guids} (a list). */
