@@ -5,6 +5,7 @@
 #include "backup_sql.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -15,6 +16,8 @@
 
 #include "config.h"
 #include "log.h"
+#include "mariadb.h"
+#include "pg.h"
 
 extern char **environ;
 
@@ -110,6 +113,25 @@ int bk_pg_restore(const admin_ctx *a, const char *dir)
     return rc;
 }
 
+int bk_pg_restore_check(const admin_ctx *a, const char *dir)
+{
+    char *env[6] = {0}, file[4200], err[512];
+    url_parts u;
+    int rc = pg_env(a, env, &u);
+    snprintf(file, sizeof file, "%s/postgres.dump", dir);
+    /* --list reads the whole archive's table of contents: a file cut short or not pg_dump's fails here. */
+    char *argv[] = {"pg_restore", "--list", "--file=/dev/null", file, NULL};
+    rc = rc ? rc : run_tool(argv, env, NULL);
+    env_free(env);
+    PGresult *res = rc ? NULL : pg_exec_sync(a->postgres_url, "SELECT 1", 0, NULL, err, sizeof err);
+    if (!rc && !res) {
+        log_error("PostgreSQL does not answer: %s", err);
+        rc = -EIO;
+    }
+    PQclear(res);
+    return rc;
+}
+
 /* A private option file with MARIADB_URL's credentials, its path into path (the caller unlinks it). */
 static int mdb_options(const admin_ctx *a, char *path, size_t pathlen, url_parts *u)
 {
@@ -179,4 +201,33 @@ int bk_mdb_restore(const admin_ctx *a, const char *dir)
     rc = rc ? rc : run_tool(argv, (char *[]){NULL}, in);
     unlink(opts);
     return rc;
+}
+
+int bk_mdb_restore_check(const admin_ctx *a, const char *dir)
+{
+    char in[4200], err[512], head[64] = "";
+    snprintf(in, sizeof in, "%s/mariadb.sql", dir);
+    FILE *f = fopen(in, "r");
+    if (!f) {
+        log_error("cannot read %s: %s", in, strerror(errno));
+        return -errno;
+    }
+    /* mariadb-dump's first line names it: anything else is not the backup's. */
+    bool dump = fgets(head, sizeof head, f) && strstr(head, "dump");
+    fclose(f);
+    if (!dump) {
+        log_error("%s is not mariadb-dump's output: is the backup whole?", in);
+        return -EINVAL;
+    }
+    if (!a->mariadb_url || !*a->mariadb_url) {
+        log_error("MARIADB_URL is not set (e.g. source the stack's stack.env)");
+        return -EINVAL;
+    }
+    mdb_result *res = mdb_query_sync(a->mariadb_url, "SELECT 1", 0, NULL, err, sizeof err);
+    if (!res) {
+        log_error("MariaDB does not answer: %s", err);
+        return -EIO;
+    }
+    mdb_result_free(res);
+    return 0;
 }
