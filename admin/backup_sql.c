@@ -5,7 +5,6 @@
 #include "backup_sql.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -205,18 +204,24 @@ int bk_mdb_restore(const admin_ctx *a, const char *dir)
 
 int bk_mdb_restore_check(const admin_ctx *a, const char *dir)
 {
-    char in[4200], err[512], head[64] = "";
+    char in[4200], err[512], head[600] = "", tail[200] = "";
     snprintf(in, sizeof in, "%s/mariadb.sql", dir);
     FILE *f = fopen(in, "r");
     if (!f) {
         log_error("cannot read %s: %s", in, strerror(errno));
         return -errno;
     }
-    /* mariadb-dump's first line names it: anything else is not the backup's. */
-    bool dump = fgets(head, sizeof head, f) && strstr(head, "dump");
+    /* mariadb-dump names itself in its first lines and ends with "-- Dump completed": a file without both is not the
+     * backup's, or was cut short. */
+    size_t n = fread(head, 1, sizeof head - 1, f);
+    head[n] = '\0';
+    size_t m = 0;
+    if (fseek(f, -(long)(sizeof tail - 1), SEEK_END) == 0 || fseek(f, 0, SEEK_SET) == 0)
+        m = fread(tail, 1, sizeof tail - 1, f);
+    tail[m] = '\0';
     fclose(f);
-    if (!dump) {
-        log_error("%s is not mariadb-dump's output: is the backup whole?", in);
+    if (!(strstr(head, "-- MariaDB dump") || strstr(head, "-- MySQL dump")) || !strstr(tail, "-- Dump completed")) {
+        log_error("%s is not mariadb-dump's whole output: is the backup whole?", in);
         return -EINVAL;
     }
     if (!a->mariadb_url || !*a->mariadb_url) {
