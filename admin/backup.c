@@ -220,6 +220,16 @@ static int restore_run(const admin_ctx *a, const char *dir)
         log_error("the backup is of stream %s, this stack's INGEST_STREAM is %s", value, a->stream);
         return -EINVAL;
     }
+    /* Every store checked before any is changed: a refusal (a store not fresh, one that does not answer, a file of
+     * the backup missing or damaged) leaves the stack as it was, not half-restored. */
+    int rc = bk_ch_restore_check(a, dir);
+    rc = rc ? rc : bk_redis_restore_check(a, dir);
+    rc = rc ? rc : bk_pg_restore_check(a, dir);
+    rc = rc ? rc : bk_mdb_restore_check(a, dir);
+    if (rc) {
+        log_error("nothing restored: this stack or the backup is not fit for it (above)");
+        return rc;
+    }
     manifest_get(m, "created_at", value, sizeof value);
     char question[700];
     snprintf(question, sizeof question,
@@ -231,7 +241,7 @@ static int restore_run(const admin_ctx *a, const char *dir)
     struct timespec t0, step;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     step = t0;
-    int rc = bk_ch_restore(a, dir);
+    rc = bk_ch_restore(a, dir);
     if (!rc)
         log_info("clickhouse: restored, %.2f s", since(&step));
     manifest_get(m, "redis_keys", value, sizeof value);

@@ -32,9 +32,12 @@ int bk_ch_dump(const admin_ctx *a, const bk_tables *t, const char *dir, FILE *co
 /* Drop the snapshot tables (also those a killed backup left). */
 int bk_ch_snapshot_drop(const admin_ctx *a);
 
-/* Load DIR/clickhouse onto this database: refused unless its migrations are the backup's and the tables are empty.
- * The materialized views are detached meanwhile (their tables come from the backup), then attached again; each
- * table's rows are counted against the backup's. 0 or a negative error. */
+/* Whether DIR/clickhouse can be loaded here, changing nothing: its files are there, this database's migrations are
+ * the backup's, and raw_events is empty (a fresh stack). 0 or a negative error (logged). */
+int bk_ch_restore_check(const admin_ctx *a, const char *dir);
+/* Load DIR/clickhouse onto this database (bk_ch_restore_check first). The materialized views are detached meanwhile
+ * (their tables come from the backup), then attached again; each table's rows are counted against the backup's.
+ * 0 or a negative error. */
 int bk_ch_restore(const admin_ctx *a, const char *dir);
 
 #endif

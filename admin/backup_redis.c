@@ -213,34 +213,62 @@ static int restore_records(redisContext *c, FILE *f, long long *n)
     return rc;
 }
 
-int bk_redis_restore(const admin_ctx *a, const char *dir, long long want_keys)
+/* DIR/redis.dump opened and its first line checked, or NULL (logged). */
+static FILE *open_dump(const char *dir)
 {
     char path[4096], magic[sizeof DUMP_MAGIC] = "";
     snprintf(path, sizeof path, "%s/redis.dump", dir);
     FILE *f = fopen(path, "rb");
     if (!f) {
         log_error("cannot read %s: %s", path, strerror(errno));
-        return -errno;
+        return NULL;
     }
     if (!fgets(magic, sizeof magic, f) || strcmp(magic, DUMP_MAGIC)) {
         log_error("%s is not a redis.dump of mohstats-admin backup", path);
         fclose(f);
-        return -EINVAL;
+        return NULL;
     }
+    return f;
+}
+
+/* 0 if Redis (c) holds no key, else -EEXIST (logged): a restore goes onto a fresh stack. */
+static int redis_empty(redisContext *c)
+{
+    redisReply *r = redisCommand(c, "DBSIZE");
+    int rc = r && r->type == REDIS_REPLY_INTEGER && r->integer == 0 ? 0 : -EEXIST;
+    if (rc)
+        log_error("Redis holds %lld keys: restore onto a fresh stack before its daemons start (scripts/stack.sh up "
+                  "NEWDIR --db-only)",
+                  r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1LL);
+    freeReplyObject(r);
+    return rc;
+}
+
+int bk_redis_restore_check(const admin_ctx *a, const char *dir)
+{
+    FILE *f = open_dump(dir);
+    if (!f)
+        return -EINVAL;
+    fclose(f);
+    redisContext *c = admin_redis_open(a->redis_url);
+    if (!c)
+        return -EIO;
+    int rc = redis_empty(c);
+    redisFree(c);
+    return rc;
+}
+
+int bk_redis_restore(const admin_ctx *a, const char *dir, long long want_keys)
+{
+    FILE *f = open_dump(dir);
+    if (!f)
+        return -EINVAL;
     redisContext *c = admin_redis_open(a->redis_url);
     if (!c) {
         fclose(f);
         return -EIO;
     }
-    int rc = 0;
-    redisReply *r = redisCommand(c, "DBSIZE");
-    if (!r || r->type != REDIS_REPLY_INTEGER || r->integer != 0) {
-        log_error("Redis holds %lld keys: restore onto a fresh stack before its daemons start (scripts/stack.sh up "
-                  "NEWDIR --db-only)",
-                  r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1LL);
-        rc = -EEXIST;
-    }
-    freeReplyObject(r);
+    int rc = redis_empty(c);
     long long n = 0;
     rc = rc ? rc : restore_records(c, f, &n);
     fclose(f);

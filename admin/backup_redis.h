@@ -21,5 +21,8 @@ int bk_redis_dump(const admin_ctx *a, const char *dir, const char *pos, long lon
  * guard as unknown, so that the first writer re-delivers every delivered entry still in the stream, each checked
  * for presence in ClickHouse (ingestd/ch_guard.c). Checks the key count. 0 or a negative error. */
 int bk_redis_restore(const admin_ctx *a, const char *dir, long long want_keys);
+/* Whether DIR/redis.dump can be loaded, changing nothing: the file is a dump and Redis holds no key. 0 or a negative
+ * error (logged). */
+int bk_redis_restore_check(const admin_ctx *a, const char *dir);
 
 #endif

@@ -15,6 +15,8 @@
 
 #include "config.h"
 #include "log.h"
+#include "mariadb.h"
+#include "pg.h"
 
 extern char **environ;
 
@@ -110,6 +112,25 @@ int bk_pg_restore(const admin_ctx *a, const char *dir)
     return rc;
 }
 
+int bk_pg_restore_check(const admin_ctx *a, const char *dir)
+{
+    char *env[6] = {0}, file[4200], err[512];
+    url_parts u;
+    int rc = pg_env(a, env, &u);
+    snprintf(file, sizeof file, "%s/postgres.dump", dir);
+    /* --list reads the whole archive's table of contents: a file cut short or not pg_dump's fails here. */
+    char *argv[] = {"pg_restore", "--list", "--file=/dev/null", file, NULL};
+    rc = rc ? rc : run_tool(argv, env, NULL);
+    env_free(env);
+    PGresult *res = rc ? NULL : pg_exec_sync(a->postgres_url, "SELECT 1", 0, NULL, err, sizeof err);
+    if (!rc && !res) {
+        log_error("PostgreSQL does not answer: %s", err);
+        rc = -EIO;
+    }
+    PQclear(res);
+    return rc;
+}
+
 /* A private option file with MARIADB_URL's credentials, its path into path (the caller unlinks it). */
 static int mdb_options(const admin_ctx *a, char *path, size_t pathlen, url_parts *u)
 {
@@ -179,4 +200,39 @@ int bk_mdb_restore(const admin_ctx *a, const char *dir)
     rc = rc ? rc : run_tool(argv, (char *[]){NULL}, in);
     unlink(opts);
     return rc;
+}
+
+int bk_mdb_restore_check(const admin_ctx *a, const char *dir)
+{
+    char in[4200], err[512], head[600] = "", tail[200] = "";
+    snprintf(in, sizeof in, "%s/mariadb.sql", dir);
+    FILE *f = fopen(in, "r");
+    if (!f) {
+        log_error("cannot read %s: %s", in, strerror(errno));
+        return -errno;
+    }
+    /* mariadb-dump names itself in its first lines and ends with "-- Dump completed": a file without both is not the
+     * backup's, or was cut short. */
+    size_t n = fread(head, 1, sizeof head - 1, f);
+    head[n] = '\0';
+    size_t m = 0;
+    if (fseek(f, -(long)(sizeof tail - 1), SEEK_END) == 0 || fseek(f, 0, SEEK_SET) == 0)
+        m = fread(tail, 1, sizeof tail - 1, f);
+    tail[m] = '\0';
+    fclose(f);
+    if (!(strstr(head, "-- MariaDB dump") || strstr(head, "-- MySQL dump")) || !strstr(tail, "-- Dump completed")) {
+        log_error("%s is not mariadb-dump's whole output: is the backup whole?", in);
+        return -EINVAL;
+    }
+    if (!a->mariadb_url || !*a->mariadb_url) {
+        log_error("MARIADB_URL is not set (e.g. source the stack's stack.env)");
+        return -EINVAL;
+    }
+    mdb_result *res = mdb_query_sync(a->mariadb_url, "SELECT 1", 0, NULL, err, sizeof err);
+    if (!res) {
+        log_error("MariaDB does not answer: %s", err);
+        return -EIO;
+    }
+    mdb_result_free(res);
+    return 0;
 }

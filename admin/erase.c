@@ -26,8 +26,9 @@
  * emptied.
  *
  * Outside ClickHouse: player.c's lists of PostgreSQL and forum rows; achievd's saved state of the member and its
- * GUID links in Redis, and its state in memory (erase_achievd: achievd is told to forget the member); queryd's whole
- * answer cache, which may hold them in any answer, and its leaderboard boards. */
+ * GUID links in Redis, and its state in memory (erase_achievd: achievd is told to forget the member); ingestd's live
+ * view of the servers (erase_live); queryd's whole answer cache, which may hold them in any answer, and its
+ * leaderboard boards. The action log keeps who did what to them, without their GUIDs (erase_log). */
 #include "erase.h"
 
 #include <errno.h>
@@ -38,9 +39,11 @@
 
 #include "bytebuf.h"
 #include "clickhouse.h"
+#include "live_matches.h"
 #include "log.h"
 #include "rebuild.h"
 #include "redis_admin.h"
+#include "sha256.h"
 #include "stream_entry.h"
 
 #define MAX_VALUES "500"            /* names and member ids of theirs rewritten in `raw`, each (SQL's LIMIT) */
@@ -276,6 +279,68 @@ static int erase_databases(const admin_ctx *a, const player_target *t, long *n)
     return 0;
 }
 
+/* Drop the players named in ARGV from every server's entry of the live view (KEYS[1]), in one script so that no
+ * write of ingestd's falls between the read and the write of an entry. cjson writes an empty table as {}: an entry
+ * left with no player gets its array back by hand. */
+static const char live_forget_script[] =
+    "local gone = {}\n"
+    "for i = 1, #ARGV do gone[ARGV[i]] = true end\n"
+    "local all, n = redis.call('HGETALL', KEYS[1]), 0\n"
+    "for i = 1, #all, 2 do\n"
+    "  local ok, o = pcall(cjson.decode, all[i + 1])\n"
+    "  if ok and type(o) == 'table' and type(o['" LIVE_PLAYERS "']) == 'table' then\n"
+    "    local kept, dropped = {}, 0\n"
+    "    for _, p in ipairs(o['" LIVE_PLAYERS "']) do\n"
+    "      if type(p) == 'table' and gone[p['" LIVE_PLAYER_GUID "']] then dropped = dropped + 1\n"
+    "      else kept[#kept + 1] = p end\n"
+    "    end\n"
+    "    if dropped > 0 then\n"
+    "      o['" LIVE_PLAYERS "'] = kept\n"
+    "      o['" LIVE_PLAYER_COUNT "'] = #kept\n"
+    "      local v = cjson.encode(o)\n"
+    "      if #kept == 0 then v = string.gsub(v, '\"" LIVE_PLAYERS "\":{}', '\"" LIVE_PLAYERS "\":[]') end\n"
+    "      redis.call('HSET', KEYS[1], all[i], v)\n"
+    "      n = n + dropped\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return n\n";
+
+/* ingestd's live view (LIVE_MATCHES_KEY): their entries in the servers' player lists, which the live pages show.
+ * ingestd writes a server's entry again from its memory at the server's next event, and a player stays in that
+ * memory until unseen for five minutes (or their disconnect): one still playing, or seen in the last minutes on a
+ * server still running, comes back there; erase says to run it again once they stopped, as for their events. The
+ * players dropped in *n. */
+static int erase_live(const admin_ctx *a, const player_target *t, long long *n)
+{
+    size_t argc = 4 + t->nguids;
+    const char **args = calloc(argc, sizeof *args);
+    size_t *lens = calloc(argc, sizeof *lens);
+    redisContext *c = args && lens ? admin_redis_open(a->redis_url) : NULL;
+    int rc = !args || !lens ? -ENOMEM : c ? 0 : -EIO;
+    redisReply *r = NULL;
+    if (!rc) {
+        args[0] = "EVAL", args[1] = live_forget_script, args[2] = "1", args[3] = LIVE_MATCHES_KEY;
+        for (size_t i = 0; i < t->nguids; i++)
+            args[4 + i] = t->guids[i];
+        for (size_t i = 0; i < argc; i++)
+            lens[i] = strlen(args[i]);
+        r = redisCommandArgv(c, (int)argc, args, lens);
+        rc = r && r->type == REDIS_REPLY_INTEGER ? 0 : -EIO;
+        if (rc)
+            log_error("Redis: the live view could not be rewritten (%s)",
+                      r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
+        else
+            *n = r->integer;
+    }
+    freeReplyObject(r);
+    if (c)
+        redisFree(c);
+    free(args);
+    free(lens);
+    return rc;
+}
+
 /* achievd's saved state of the member and its links of their GUIDs; queryd's answers (admin_cache_flush) and
  * boards (admin_fresh_touch). */
 static int erase_redis(const admin_ctx *a, const player_target *t, long long *cached)
@@ -294,6 +359,66 @@ static int erase_redis(const admin_ctx *a, const player_target *t, long long *ca
     rc = rc ? rc : admin_cache_flush(a, cached);
     /* queryd's warm boards re-read them, find nothing, and drop them (as for hide). */
     return rc ? rc : admin_fresh_touch(a, t->guids, t->nguids);
+}
+
+/* Append s to re, escaped for RE2 (every ASCII character but letters and digits gets a backslash). */
+static int regex_quote(bytebuf *re, const char *s)
+{
+    int rc = 0;
+    for (const unsigned char *c = (const unsigned char *)s; *c && !rc; c++)
+        rc = bytebuf_appendf(
+            re,
+            *c < 0x80 && !((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')) ? "\\%c"
+                                                                                                             : "%c",
+            *c);
+    return rc ? -ENOMEM : 0;
+}
+
+/* Where a GUID counts in the log's text: no letter, digit, '_' or '-' touches it (a GUID inside a longer one is not
+ * it). The GUID's pattern goes between the two, as \2 in a replacement, with \1 and \3 for what surrounds it. */
+#define LOG_GUID_BEFORE "(^|[^A-Za-z0-9_-])("
+#define LOG_GUID_AFTER ")($|[^A-Za-z0-9_-])"
+
+/* The action log: the rows naming one of their GUIDs (hide, merge and rename log the GUID itself, so that the
+ * operator finds it again) keep who did what, with each GUID replaced by "sha256:" and the first 16 hex digits of its
+ * SHA-256 (as erase's own rows name a GUID: a request still matches the record), and a rename's names dropped. */
+static int erase_log(const admin_ctx *a, const player_target *t, const char *since)
+{
+    bytebuf expr = {0}, any = {0};
+    int rc = bytebuf_appendf(&expr, "detail") || bytebuf_appendf(&any, LOG_GUID_BEFORE) ? -ENOMEM : 0;
+    for (size_t i = 0; i < t->nguids && !rc; i++) {
+        bytebuf re = {0}, out = {0};
+        char hex[65], label[40];
+        sha256_hex(t->guids[i], strlen(t->guids[i]), hex);
+        snprintf(label, sizeof label, "\\1sha256:%.16s\\3", hex);
+        rc = bytebuf_appendf(&re, LOG_GUID_BEFORE) ? -ENOMEM : 0;
+        rc = rc ? rc : regex_quote(&re, t->guids[i]);
+        rc = rc ? rc : (i && bytebuf_appendf(&any, "|") ? -ENOMEM : 0);
+        rc = rc ? rc : regex_quote(&any, t->guids[i]);
+        rc = rc ? rc : (bytebuf_appendf(&re, LOG_GUID_AFTER) ? -ENOMEM : 0);
+        rc = rc ? rc : (bytebuf_appendf(&out, "replaceRegexpAll(%.*s, ", (int)expr.len, expr.data) ? -ENOMEM : 0);
+        rc = rc ? rc : ch_append_quoted(&out, re.data, re.len);
+        rc = rc ? rc : (bytebuf_appendf(&out, ", ") ? -ENOMEM : 0);
+        rc = rc ? rc : ch_append_quoted(&out, label, strlen(label));
+        rc = rc ? rc : (bytebuf_appendf(&out, ")") ? -ENOMEM : 0);
+        bytebuf_free(&re);
+        bytebuf_free(&expr);
+        expr = out;
+    }
+    rc = rc ? rc : (bytebuf_appendf(&any, LOG_GUID_AFTER) ? -ENOMEM : 0);
+    bytebuf cond = {0};
+    rc = rc ? rc : ch_append_quoted(&cond, any.data, any.len);
+    /* A rename's detail is `GUID G: "old" -> "new"` (rename.c): the names were theirs too. */
+    rc = rc ? rc
+            : admin_chf(a,
+                        "ALTER TABLE admin_actions UPDATE detail = if(action = 'rename',\n"
+                        "  replaceRegexpOne(%s, ': \".*$', ': names erased'), %s)\n"
+                        "WHERE match(detail, %s)",
+                        expr.data, expr.data, cond.data);
+    bytebuf_free(&expr);
+    bytebuf_free(&any);
+    bytebuf_free(&cond);
+    return rc ? rc : admin_wait_mutations(a, since);
 }
 
 int erase_run(const admin_ctx *a, const player_target *t)
@@ -342,13 +467,16 @@ int erase_run(const admin_ctx *a, const player_target *t)
      * member without a GUID, months retention dropped), none at all without a GUID. */
     rc = rc || !events ? rc : erase_raw(a, t, since);
     rc = rc || !t->nguids ? rc : erase_aggregates(a, t, since);
-    free(since);
     rc = rc ? rc : (*months ? rebuild_months(a, months, /* guidless_only= */ true) : 0);
     long rows = 0;
     long long cached = 0, later = 0;
     rc = rc ? rc : erase_achievd(a, t);
     rc = rc ? rc : erase_databases(a, t, &rows);
+    long long live = 0;
+    rc = rc || !t->nguids ? rc : erase_live(a, t, &live);
     rc = rc ? rc : erase_redis(a, t, &cached);
+    rc = rc || !t->nguids ? rc : erase_log(a, t, since);
+    free(since);
     rc = rc ? rc
             : admin_ch_count(a, &later,
                              "SELECT count() FROM raw_events WHERE actor_guid IN (%s) OR target_guid IN (%s)", L, L);
@@ -363,8 +491,8 @@ int erase_run(const admin_ctx *a, const player_target *t)
                  later);
     char detail[256];
     snprintf(detail, sizeof detail,
-             "%s: %lld events (%lld deleted, the rest anonymised), %ld rows of PostgreSQL and the forum, %lld cached "
-             "answers dropped",
-             t->label, events, only, rows, cached);
+             "%s: %lld events (%lld deleted, the rest anonymised), %ld rows of PostgreSQL and the forum, %lld players "
+             "of the live view and %lld cached answers dropped",
+             t->label, events, only, rows, live, cached);
     return admin_record(a, "erase", detail);
 }

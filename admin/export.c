@@ -1,9 +1,10 @@
 /* `mohstats-admin export`: every row of a player's, as JSON lines (the answer to an access request). Each line is
  * one row, an object with "_source" (the store and table; no column of ours begins with "_") first and the row's
- * columns after, as stored: the events they took part in (raw_events, where they are the actor or the target; the other
- * party's GUID and name are in it as everywhere in the public stats), their rating changes, and the rows erase would
- * delete elsewhere (player.c's lists: links, login codes, trusted addresses, achievements). The aggregate tables are
- * not exported: they are sums of the events, which are. */
+ * columns after, as stored: the events they took part in (raw_events, where they are the actor or the target; the
+ * other party's GUID and name are in it as everywhere in the public stats, the other party's country is not:
+ * raw_columns), their rating changes, and the rows erase would delete elsewhere (player.c's lists: links, login
+ * codes, trusted addresses, achievements). The aggregate tables are not exported: they are sums of the events, which
+ * are. */
 #include "export.h"
 
 #include <cjson/cJSON.h>
@@ -12,17 +13,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytebuf.h"
 #include "db_json.h"
 #include "log.h"
 
-/* Print the rows of a ClickHouse table that satisfy cond (from: the table, with FINAL where it needs it); their
- * count added to *rows. */
-static int ch_export(const admin_ctx *a, FILE *out, const char *table, const char *from, const char *cond,
-                     const char *order, long *rows)
+/* Print the rows of a ClickHouse table that satisfy cond (from: the table, with FINAL where it needs it; columns:
+ * what to select); their count added to *rows. */
+static int ch_export(const admin_ctx *a, FILE *out, const char *table, const char *columns, const char *from,
+                     const char *cond, const char *order, long *rows)
 {
     char *sql = NULL, *body = NULL;
-    if (asprintf(&sql, "SELECT 'clickhouse.%s' AS _source, * FROM %s WHERE %s ORDER BY %s FORMAT JSONEachRow", table,
-                 from, cond, order) < 0)
+    if (asprintf(&sql, "SELECT 'clickhouse.%s' AS _source, %s FROM %s WHERE %s ORDER BY %s FORMAT JSONEachRow", table,
+                 columns, from, cond, order) < 0)
         return -ENOMEM;
     int rc = admin_ch(a, sql, &body);
     free(sql);
@@ -32,6 +34,39 @@ static int ch_export(const admin_ctx *a, FILE *out, const char *table, const cha
         fputs(body, out);
     free(body);
     return rc;
+}
+
+/* raw_events' columns in their order (those of `*`: not the materialized ones), but the actor's country only where the
+ * actor is the player (t's list): in an event where they are the target, the country is the other party's, learnt from
+ * the other party's address, and not the requester's data. malloc'd, or NULL (logged). */
+static char *raw_columns(const admin_ctx *a, const char *list)
+{
+    char *names = NULL;
+    if (admin_ch(a,
+                 "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'raw_events'\n"
+                 "  AND default_kind NOT IN ('MATERIALIZED', 'ALIAS') FORMAT TSVRaw",
+                 &names) ||
+        !names) {
+        free(names);
+        return NULL;
+    }
+    /* system.columns lists a table's columns in their order (18.16 has no `position` column to sort on). */
+    bytebuf b = {0};
+    int rc = 0;
+    char *save = NULL;
+    for (char *col = strtok_r(names, "\n", &save); col && !rc; col = strtok_r(NULL, "\n", &save)) {
+        rc = b.len ? bytebuf_appendf(&b, ", ") : 0;
+        if (!rc && !strcmp(col, "actor_country"))
+            rc = bytebuf_appendf(&b, "if(actor_guid IN (%s), actor_country, '') AS actor_country", list);
+        else if (!rc)
+            rc = bytebuf_appendf(&b, "%s", col); /* names of our schema: letters, digits and '_' */
+    }
+    free(names);
+    if (rc) {
+        bytebuf_free(&b);
+        return NULL;
+    }
+    return b.data;
 }
 
 /* Print each row of a JSON array as a line, "_source" first. */
@@ -67,8 +102,13 @@ int export_run(const admin_ctx *a, const player_target *t, FILE *out)
         free(raw_cond);
         return -ENOMEM;
     }
-    rc = ch_export(a, out, "raw_events", "raw_events", raw_cond, "received_at, received_ms, event_id", &rows);
-    rc = rc ? rc : ch_export(a, out, "rating_changes", "rating_changes FINAL", rating_cond, "end_ms, match_key", &rows);
+    char *raw_cols = raw_columns(a, t->ch_list);
+    rc = raw_cols ? ch_export(a, out, "raw_events", raw_cols, "raw_events", raw_cond,
+                              "received_at, received_ms, event_id", &rows)
+                  : -EIO;
+    rc = rc ? rc
+            : ch_export(a, out, "rating_changes", "*", "rating_changes FINAL", rating_cond, "end_ms, match_key", &rows);
+    free(raw_cols);
     free(raw_cond);
     free(rating_cond);
     for (const player_rows *r = player_pg_rows; r->table && !rc; r++) {

@@ -19,6 +19,7 @@
 #include "mariadb.h"
 #include "merge.h"
 #include "rebuild.h"
+#include "rename.h"
 #include "retention.h"
 #include "stream_entry.h"
 
@@ -45,6 +46,7 @@ static int usage(void)
                     "  merge --from A --into B [--force]\n"
                     "                                   GUID A becomes GUID B everywhere (--force: even when they are\n"
                     "                                   linked to two forum members)\n"
+                    "  rename GUID NAME | GUID --clear  the name served for GUID everywhere, or its events' again\n"
                     "  hide --guid G | --member N       leave a player out of leaderboards and public lists\n"
                     "  unhide --guid G | --member N     list them again\n"
                     "  hidden                           the hidden GUIDs\n"
@@ -240,6 +242,8 @@ int main(int argc, char **argv)
             return 2;
         return cmd_merge(&a, argc - i, argv + i);
     }
+    if (!strcmp(argv[i], "rename"))
+        return rename_command(&a, argc - i, argv + i);
     if (!strcmp(argv[i], "dead"))
         return dead_letter_run(&a, argc - i, argv + i);
     if (!strcmp(argv[i], "hidden") && argc - i == 1)

@@ -91,7 +91,7 @@ static const char delta_top_kills_sql[] =
     "GROUP BY match_key";
 
 static const char board_names_sql[] =
-    "SELECT guid, argMax(name, last_ms) AS name\n"
+    "SELECT guid, " SERVED_NAME_SQL("guid", "argMax(name, last_ms)") " AS name\n"
     "FROM player_names\n"
     "WHERE " LISTED_PLAYER_SQL("guid") " AND {who}\n"
     "GROUP BY guid";

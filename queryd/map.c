@@ -74,7 +74,7 @@ static const char map_board_sql[] =
 
 // clang-format off
 static const char names_sql[] =
-    "SELECT guid, argMax(name, last_ms) AS name\n"
+    "SELECT guid, " SERVED_NAME_SQL("guid", "argMax(name, last_ms)") " AS name\n"
     "FROM player_names\n"
     "WHERE guid IN (SELECT guid FROM player_map WHERE map_name = {map})\n"
     "GROUP BY guid";

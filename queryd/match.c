@@ -59,7 +59,7 @@ static const char match_count_sql[] =
 
 // clang-format off
 static const char match_players_sql[] =
-    "SELECT guid, argMaxMerge(name) AS name, argMaxMerge(team) AS team,\n"
+    "SELECT guid, " SERVED_NAME_SQL("guid", "argMaxMerge(name)") " AS name, argMaxMerge(team) AS team,\n"
     "       sumMerge(kills) AS kills, sumMerge(deaths) AS deaths,\n"
     "       sumMerge(headshots) AS headshots, sumMerge(suicides) AS suicides,\n"
     "       sumMerge(teamkills) AS teamkills, minMerge(first_ms) AS first_ms,\n"

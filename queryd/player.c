@@ -47,7 +47,7 @@
 
 // clang-format off
 const char player_name_sql[] =
-    "SELECT argMax(name, last_ms) AS name, max(last_ms) AS seen_ms, max(smf_id) AS smf_id\n"
+    "SELECT " SERVED_NAME_SQL("{guid}", "argMax(name, last_ms)") " AS name, max(last_ms) AS seen_ms, max(smf_id) AS smf_id\n"
     "FROM player_names\n"
     "WHERE guid = {guid}";
 // clang-format on

@@ -263,7 +263,7 @@ done:
 
 // clang-format off
 const char player_names_sql[] =
-    "SELECT guid, argMax(name, last_ms) AS name\n"
+    "SELECT guid, " SERVED_NAME_SQL("guid", "argMax(name, last_ms)") " AS name\n"
     "FROM player_names\n"
     "WHERE guid IN {guids}\n"
     "GROUP BY guid";

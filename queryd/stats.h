@@ -102,7 +102,18 @@ double live_window_ms(void);
  * match_totals_render row (either may be NULL: zeros). */
 cJSON *player_stats_json(const cJSON *daily, const cJSON *matches);
 
-/* SQL template: each player's latest name, for the GUIDs in {guids} (a list). */
+/* The name served for the GUID in column (or template value) guid: the one the operator pinned (mohstats-admin rename,
+ * schemas/clickhouse/0011_player_name_pins.sql), else name_expr (the reader's own: the latest event's name). The pins
+ * are read as two constant arrays (scalar subqueries, sorted alike by GUID) for transform(), so a reader changes one
+ * expression and no FROM clause; transform() refuses empty arrays, hence the row of GUID '' (no player has it). */
+#define NAME_PINS_SQL                                                                                                  \
+    "(SELECT '' AS guid, '' AS name UNION ALL SELECT guid, argMax(name, at_ms) AS name FROM player_name_pins\n"        \
+    "  GROUP BY guid HAVING argMax(pinned, at_ms) = 1)"
+#define SERVED_NAME_SQL(guid, name_expr)                                                                               \
+    "transform(" guid ", (SELECT arraySort(groupArray(guid)) FROM " NAME_PINS_SQL "),\n"                               \
+    "  (SELECT arraySort((n, g) -> g, groupArray(name), groupArray(guid)) FROM " NAME_PINS_SQL "), " name_expr ")"
+
+/* SQL template: each player's served name (SERVED_NAME_SQL), for the GUIDs in {guids} (a list). */
 extern const char player_names_sql[];
 
 /* PostgreSQL: the registered servers (small; every list that names servers reads it whole). */

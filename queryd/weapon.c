@@ -56,7 +56,7 @@ static const char board_sql[] =
 
 // clang-format off
 static const char names_sql[] =
-    "SELECT guid, argMax(name, last_ms) AS name\n"
+    "SELECT guid, " SERVED_NAME_SQL("guid", "argMax(name, last_ms)") " AS name\n"
     "FROM player_names\n"
     "WHERE guid IN (SELECT guid FROM player_weapon WHERE weapon = {weapon} AND kills > 0)\n"
     "GROUP BY guid";

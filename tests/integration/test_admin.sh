@@ -7,8 +7,8 @@
 # Checked: the rebuilt tables equal what raw_events says (counted independently of the views), every acknowledged
 # event is stored once, months and tables outside the target are untouched, the operator is asked (and "no" does
 # nothing), a second rebuild is refused while one runs, every action is logged with who did it, a view an
-# interrupted rebuild left detached comes back, and retention drops the old month of raw_events and keeps its
-# aggregates (and rebuild then refuses to lose them).
+# interrupted rebuild left detached comes back, and retention, with load posted meanwhile, drops the old month of
+# raw_events and keeps its aggregates (and rebuild then refuses to lose them) and every event the load stored.
 # One build (sanitizer): its subject is mohstats-admin, an operator's command, whose memory ASan checks; the
 # daemons it drives run in both builds' other tests.
 . "$(dirname "$0")/../fault/fault_lib.sh"
@@ -140,12 +140,19 @@ check_eq "no scratch table or tap view is left" "" \
                AND name NOT IN ('admin_actions', 'admin_rebuild_tap')")"
 check "every rebuild is logged with who did it" \
   test "$(ch_query "SELECT count() FROM admin_actions WHERE who = 'test-operator' AND action = 'rebuild'")" -ge 5
+
+# Retention: keep one month before this one, while the writers insert into the current month.
+RAW_PREV=$(ch_query "SELECT count() FROM raw_events WHERE toYYYYMM(received_at) = $PREV")
+# A short load: retention's drops take about a second, all of it within the load.
+load_start api --seconds 4 --batch 20 --concurrency 4 --rate 40
+sleep 1
+check "retention --keep-months 1 during ingest" admin --yes retention --keep-months 1
+load_wait
+wait_caught_up 120 || fail "the writers did not catch up"
+check_eq "player_daily of the current month equals raw_events after it (nothing of the ingest lost)" \
+  "$(raw_says "$NOW")" "$(player_daily_says "$NOW")"
 verify_stored_once "server_id NOT LIKE 'adm-%'"
 stop_all_cleanly
-
-# Retention: keep one month before this one.
-RAW_PREV=$(ch_query "SELECT count() FROM raw_events WHERE toYYYYMM(received_at) = $PREV")
-check "retention --keep-months 1" admin --yes retention --keep-months 1
 check_eq "raw_events of $OLD is dropped" 0 "$(ch_query "SELECT count() FROM raw_events WHERE toYYYYMM(received_at) = $OLD")"
 check_eq "raw_events of $PREV is kept" "$RAW_PREV" \
   "$(ch_query "SELECT count() FROM raw_events WHERE toYYYYMM(received_at) = $PREV")"

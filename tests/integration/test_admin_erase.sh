@@ -5,8 +5,9 @@
 # previous and the current month; each store holds rows of both members. Checked: the operator is asked (and "no"
 # does nothing); export gives every row of the member's, as JSON lines; erase deletes the events only theirs,
 # keeps the events shared with era-b without their identity (also in the raw JSON), leaves no trace of their GUIDs,
-# names or member id in any ClickHouse table, deletes their PostgreSQL, forum and Redis rows and empties queryd's
-# answer cache; everything of era-b's and era-c's is as before, the tables without a guid column equal what
+# names or member id in any ClickHouse table (a name pinned by rename included), deletes their PostgreSQL, forum and
+# Redis rows, takes them out of ingestd's live view and empties queryd's answer cache; export shows no other party's
+# country; the action log keeps the hide and rename of their GUIDs without the GUIDs or names; everything of era-b's and era-c's is as before, the tables without a guid column equal what
 # raw_events says, every event acknowledged meanwhile is stored once, and the action log names the member, not
 # the GUIDs.
 # One build (sanitizer): its subject is mohstats-admin, an operator's command, whose memory ASan checks; the
@@ -26,14 +27,15 @@ admin() {
 seed() {
   ch_query "INSERT INTO raw_events (event_id, batch_id, server_id, received_at, match_key, map_name, event_type,
       actor_guid, actor_name, actor_team, actor_smf_id, target_guid, target_name, target_team, target_smf_id, weapon,
-      hitloc, raw)
+      hitloc, raw, actor_country)
     SELECT generateUUIDv4(), generateUUIDv4(), 'era-srv', toDateTime(addMonths(toStartOfMonth(today()), -$1)) + number * 60,
       concat('era-m$1-', toString(number % 5)), 'dm/mohdm1', e.1, e.2, e.3, 'allies', e.4, e.5, e.6, 'axis', e.7,
       'kar98', 'head',
       concat('{\"type\":\"', e.1, '\",\"attacker_guid\":\"', e.2, '\",\"attacker_name\":\"',
              replaceAll(e.3, '\"', '\\\\\"'), '\",\"attacker_smf_id\":', toString(e.4), ',\"victim_guid\":\"', e.5,
              '\",\"victim_name\":\"', replaceAll(e.6, '\"', '\\\\\"'),
-             '\",\"victim_smf_id\":', toString(e.7), '}')
+             '\",\"victim_smf_id\":', toString(e.7), '}'),
+      multiIf(e.2 = 'era-b', 'FR', startsWith(e.2, 'era-x'), 'DE', '')
     FROM numbers(50) ARRAY JOIN [
       ('player_kill', 'era-x', 'X \"the\" name', toUInt64(4242), 'era-b', 'Bname', toUInt64(4343)),
       ('player_kill', 'era-b', 'Bname', toUInt64(4343), 'era-x', 'X \"the\" name', toUInt64(4242)),
@@ -126,6 +128,13 @@ mdb_query "INSERT INTO smf_mohaa_identities (id_member, player_guid, player_name
 cache_cmd SET q:some-answer '{"players": ["era-x"]}' >/dev/null
 cache_cmd SET ql:some-answer lock >/dev/null
 
+# The action log names a GUID hidden or renamed (to find it again); ingestd's live view lists era-x on a server
+# beside era-b (an entry as ingestd writes it; the load's servers write theirs meanwhile).
+admin hide --guid era-x2 && admin unhide --guid era-x2 && admin --yes rename era-x "Ex Renamed" ||
+  fail "hide, unhide and rename before the erase"
+redis_cmd HSET live_matches era-srv "{\"server_id\":\"era-srv\",\"last_event_ms\":$(date +%s)000,\"players\":[
+  {\"guid\":\"era-x\",\"name\":\"X\",\"kills\":3},{\"guid\":\"era-b\",\"name\":\"Bname\",\"kills\":1}],
+  \"player_count\":2}" >/dev/null
 OTHERS_BEFORE=$(others)
 PG_4343=$(pg_of 4343)
 FORUM_4343=$(forum_of 4343)
@@ -150,6 +159,10 @@ postgres.pending_ip_approvals 1
 postgres.smf_user_mappings 1
 postgres.trusted_ips 1" \
   "$(jq -r ._source "$STACK_DIR/export.jsonl" | sort | uniq -c | awk '{print $2, $1}')"
+check_eq "export: the member's own country, not era-b's (the other party's)" "DE|" \
+  "$(jq -r 'select(._source == "clickhouse.raw_events" and (.actor_guid | startswith("era-x"))) | .actor_country' \
+    "$STACK_DIR/export.jsonl" | sort -u)|$(jq -r 'select(.actor_guid == "era-b") | .actor_country' \
+    "$STACK_DIR/export.jsonl" | sort -u)"
 check_eq "export of a GUID alone: its events and its rows" 202 "$(admin export --guid era-x2 | wc -l)"
 
 # The operator says no: nothing happens.
@@ -191,8 +204,17 @@ check_eq "an export after the erase finds nothing" 0 "$(admin export --member 42
 check "the erase is logged with who did it" \
   test "$(ch_query "SELECT count() FROM admin_actions WHERE who = 'test-operator' AND action = 'erase'
                     AND detail LIKE 'member 4242 %'")" = 1
-check_eq "the action log names no GUID" 0 \
-  "$(ch_query "SELECT count() FROM admin_actions WHERE position(detail, 'era-x') > 0")"
+check_eq "the action log names no GUID of theirs, nor the names of the rename" 0 \
+  "$(ch_query "SELECT count() FROM admin_actions WHERE position(detail, 'era-x') > 0 OR position(detail, 'Renamed') > 0")"
+H2=$(echo -n era-x2 | sha256sum | cut -c1-16) HX=$(echo -n era-x | sha256sum | cut -c1-16)
+check_eq "...and keeps the hide, unhide and rename, the GUIDs as their hashes" \
+  "hide GUID sha256:$H2: sha256:$H2
+rename GUID sha256:$HX: names erased
+unhide GUID sha256:$H2: sha256:$H2" \
+  "$(ch_query "SELECT concat(action, ' ', detail) FROM admin_actions
+               WHERE who = 'test-operator' AND action IN ('hide', 'unhide', 'rename') ORDER BY action")"
+check_eq "the live view lists era-b, not era-x" "era-b 1" \
+  "$(redis_cmd HGET live_matches era-srv | jq -r '([.players[].guid] | join(",")) + " " + (.player_count | tostring)')"
 check_eq "no scratch table or tap view is left" "" \
   "$(ch_query "SELECT name FROM system.tables WHERE database = currentDatabase() AND name LIKE 'admin\\_%'
                AND name NOT IN ('admin_actions', 'admin_rebuild_tap')")"

@@ -3,7 +3,8 @@
 # cache is emptied; a second's copy in queryd's memory aside) and comes back when shown again; the stand-in of
 # erased players is never listed; the warm leaderboard boards drop them at once too (the freshness stream); a hidden
 # server leaves the lists of servers and the live matches, its own page stays; a banned server's events are refused
-# (once ingestd's token cache, 1 s here, forgets it); every change is logged with who did it. achievd forgets a
+# (once ingestd's token cache, 1 s here, forgets it); every change is logged with who did it. A renamed player
+# shows their new name on their profile, the boards and their match, and their events' name after rename --clear. achievd forgets a
 # member erased (mohstats-admin erase) at once, not at its restart.
 # One build (sanitizer): its subject is mohstats-admin, an operator's command, whose memory ASan checks; the
 # daemons it drives run in both builds' other tests.
@@ -76,6 +77,30 @@ check_eq "hidden lists nobody" "" "$(admin hidden)"
 check_eq "hide and unhide are logged with who did it" "hide unhide" \
   "$(ch_query "SELECT arrayStringConcat(groupArray(action), ' ') FROM (SELECT action FROM admin_actions
                WHERE who = 'test-operator' AND detail LIKE '%hid-a%' ORDER BY at, action)")"
+# rename: the name served for hid-b on its profile, the warm kills board and its match's players; hid-a keeps its own;
+# --clear gives hid-b its events' name back.
+names() {
+  printf '%s %s %s %s' \
+    "$(curl -sS --max-time 10 "$MOHSTATS_URL/api/v1/stats/player/hid-b" | jq -r .name)" \
+    "$(curl -sS --max-time 10 "$MOHSTATS_URL/api/v1/stats/leaderboard/global?stat=kills&limit=10" |
+      jq -r '[.players[].name] | join(",")')" \
+    "$(curl -sS --max-time 10 "$MOHSTATS_URL/api/v1/stats/match/hid-m" |
+      jq -r '[.players[] | select(.guid == "hid-b") | .name] | join(",")')" \
+    "$(curl -sS --max-time 10 "$MOHSTATS_URL/api/v1/stats/player/hid-a" | jq -r .name)"
+}
+names_are() {
+  [ "$(names)" = "$1" ]
+}
+check_eq "hid-b is B on its profile, the board and its match" "B A,B B A" "$(names)"
+check "rename hid-b" admin --yes rename hid-b "Bee Renamed"
+check "...shows the new name on its profile, the warm board and its match; hid-a's stays" \
+  retry 2 names_are "Bee Renamed A,Bee Renamed Bee Renamed A"
+check "rename of a GUID that never played fails" test "$(admin --yes rename hid-nobody X; echo $?)" != 0
+check "rename --clear" admin --yes rename hid-b --clear
+check "...gives hid-b its events' name back" retry 2 names_are "B A,B B A"
+check_eq "renames are logged with the names" 'GUID hid-b: "B" -> "Bee Renamed"|GUID hid-b: "Bee Renamed" -> the name of its events' \
+  "$(ch_query "SELECT arrayStringConcat(groupArray(detail), '|') FROM (SELECT detail FROM admin_actions
+               WHERE action = 'rename' ORDER BY at, detail)")"
 # A server: hidden from the lists, shown again, then banned.
 CREATED=$("$MOHSTATS_BIN_DIR/ingestd" servers create --name "Hid Server" --ip 203.0.113.9 --port 12203 2>/dev/null)
 SRV=$(sed -n 's/^server_id: //p' <<<"$CREATED")

@@ -8,7 +8,8 @@
 # began is missing, nothing is twice); once the events of the batches acknowledged after the backup are copied to
 # the new stack too, every count equals the old stack's: raw_events by type, each ClickHouse table (its rows once
 # merged, and the sums of the SummingMergeTree ones), each PostgreSQL table, the forum tables mohstats writes. A
-# second restore onto the restored stack is refused; the restored stack takes new batches.
+# second restore onto the restored stack is refused, and so are, before any store changes, a restore onto a Redis
+# that is not fresh and one of a damaged forum dump; the restored stack takes new batches.
 # One build (sanitizer): its subject is mohstats-admin, an operator's command, whose memory ASan checks; the
 # daemons it drives run in both builds' other tests.
 . "$(dirname "$0")/lib.sh"
@@ -169,6 +170,16 @@ rm -rf "$STACK_DIR"/{clickhouse,redis,postgres,mariadb}
 OLD_DIR=$STACK_DIR
 STACK_DIR=""
 stack_up --db-only || exit 1
+# Refused before any store changes: a Redis that is not fresh; a backup whose forum dump is damaged.
+redis_cmd SET not-fresh 1 >/dev/null
+check "a restore onto a Redis that holds a key is refused" test "$(admin --yes restore "$OLD_DIR/backup"; echo $?)" != 0
+redis_cmd DEL not-fresh >/dev/null
+mkdir "$STACK_DIR/damaged" && ln -s "$OLD_DIR"/backup/* "$STACK_DIR/damaged/" && rm "$STACK_DIR/damaged/mariadb.sql" &&
+  echo "not a dump" >"$STACK_DIR/damaged/mariadb.sql"
+check "a restore of a backup whose forum dump is damaged is refused" \
+  test "$(admin --yes restore "$STACK_DIR/damaged"; echo $?)" != 0
+check_eq "...both before any store changed" "0 0 0" "$(ch_query "SELECT count() FROM raw_events") $(redis_cmd DBSIZE) $(
+  ch_query "SELECT count() FROM admin_actions")"
 t0=$(date +%s%N)
 check "restore onto the fresh stack" admin --yes restore "$OLD_DIR/backup"
 echo "restore took $((($(date +%s%N) - t0) / 1000000)) ms"
