@@ -12,6 +12,7 @@
  * - GET /servers/{id}/activity-timeline?days=7: [{timestamp, kills, deaths, players, match_starts, events}]. */
 #include "area.h"
 #include "game_server.h"
+#include "stats.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -32,7 +33,7 @@ static const char top_players_sql[] =
 
 // clang-format off
 const char server_names_sql[] =
-    "SELECT guid, argMax(name, last_ms) AS name\n"
+    "SELECT guid, " SERVED_NAME_SQL("guid", "argMax(name, last_ms)") " AS name\n"
     "FROM player_names\n"
     "WHERE guid IN (SELECT guid FROM player_daily WHERE server_id = {id})\n"
     "GROUP BY guid";

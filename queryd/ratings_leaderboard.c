@@ -62,7 +62,7 @@ static const char leaderboard_count_sql[] =
 
 // clang-format off
 static const char names_sql[] =
-    "SELECT guid, argMax(name, last_ms) AS name\n"
+    "SELECT guid, " SERVED_NAME_SQL("guid", "argMax(name, last_ms)") " AS name\n"
     "FROM player_names\n"
     "WHERE guid IN {guids}\n"
     "GROUP BY guid";
@@ -185,7 +185,8 @@ const endpoint rating_leaderboard_endpoint = {
 /* The game types and their rating families, from common's one table (and "ffa", the family's own name). */
 #define GT_FAMILY_CHOICE_(id, family, by_map) {id, family, NULL},
 static const param_choice gt_families[] = {
-    {"ffa", "ffa", NULL}, VOCAB_GAME_TYPES(GT_FAMILY_CHOICE_, ) {NULL, NULL, NULL},
+    {"ffa", "ffa", NULL},
+    VOCAB_GAME_TYPES(GT_FAMILY_CHOICE_, ){NULL, NULL, NULL},
 };
 #undef GT_FAMILY_CHOICE_
 

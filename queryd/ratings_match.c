@@ -29,7 +29,7 @@ static const char match_rows_sql[] =
 
 // clang-format off
 static const char match_names_sql[] =
-    "SELECT guid, argMax(name, last_ms) AS name\n"
+    "SELECT guid, " SERVED_NAME_SQL("guid", "argMax(name, last_ms)") " AS name\n"
     "FROM player_names\n"
     "WHERE guid IN (SELECT guid FROM rating_changes_by_match WHERE match_key = {id} AND guid != '')\n"
     "GROUP BY guid";

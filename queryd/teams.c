@@ -193,7 +193,7 @@ static const char games_sql[] =
 
 /* The best players of the tournament's games. */
 static const char top_players_sql[] =
-    "SELECT guid, argMaxMerge(name) AS name, sumMerge(kills) AS kills, sumMerge(deaths) AS deaths,\n"
+    "SELECT guid, " SERVED_NAME_SQL("guid", "argMaxMerge(name)") " AS name, sumMerge(kills) AS kills, sumMerge(deaths) AS deaths,\n"
     "       sumMerge(headshots) AS headshots, uniqExact(match_key) AS matches\n"
     "FROM match_players\n"
     "WHERE match_key IN {keys} AND " LISTED_PLAYER_SQL("guid") "\n"
