@@ -35,9 +35,13 @@
  *        or a writer copied it with dup=2 after ClickHouse restarted (ch_guard.c: the restart may have lost it).
  *    For (a) and (b) an insert holding the entry may still be running in ClickHouse after its client gave up:
  *    the check first counts writer inserts in system.processes whose query_id range overlaps the entries;
- *    while there is one, it waits. Each insert's query_id is derived from its entry range (deterministic) and a
- *    failed set is retried as it was, so a retry of an insert ClickHouse still runs is refused ("already
- *    running") rather than run twice.
+ *    while there is one, it waits. Each insert's query_id is derived from its entry range and its writer's
+ *    consumer name (deterministic) and a failed set is retried as it was, so a retry of an insert ClickHouse
+ *    still runs is refused ("already running") rather than run twice. Which inserts may hold an entry: for (a),
+ *    any writer's (the entry was another consumer's, or may have been); for (b) alone, only ours: an entry we
+ *    read with '>' was delivered to us alone, and had another writer taken it over since, our lease (I3) would
+ *    have dropped it before any insert of ours and only a takeover (a) could bring it back. So the check of an
+ *    entry only we held waits for our own overlapping inserts only (running_start; wentry.foreign).
  *    A request that a frozen server had not even read when our client gave up cannot run later: the
  *    ClickHouse client closes its connections with RST (SO_LINGER 0, common/clickhouse.c), which discards
  *    the unread bytes in the server's socket buffer instead of leaving them to be read after our retry.
@@ -230,12 +234,6 @@ int writer_work_push(stream_writer *w, wentry *e)
     }
     w->work[w->nwork++] = e;
     return 0;
-}
-
-/* Whether an entry of the set has rows to insert. */
-static bool set_inserts(const wentry *e)
-{
-    return e->state == E_SET && !e->skip && !e->dead;
 }
 
 /* ---- one insert attempt: set, checks, lease, insert, ack ---- */
@@ -485,20 +483,19 @@ static void owners_release(stream_writer *w)
 
 static void on_running(ch_client *c, int err, long status, const char *body, size_t len, void *arg);
 
-/* Ask ClickHouse whether an older writer insert that may hold our taken-over entries still runs. */
+/* Ask ClickHouse whether an older writer insert that may hold our taken-over entries still runs: for entries another
+ * writer may have held, any writer's insert whose range overlaps theirs; for entries only we read and held (their
+ * uncertainty is an insert of ours whose outcome we lost, I4 b), only our own inserts whose range overlaps. The two
+ * writers read interleaved entries, so the other writer's inserts overlap our ranges nearly always: waiting for them
+ * too, a writer whose insert had timed out waited for every insert of the other, back to back under load, for
+ * entries those inserts cannot hold. */
 static void running_start(stream_writer *w)
 {
-    stream_id lo = {UINT64_MAX, UINT64_MAX}, hi = {0, 0};
-    for (wentry *e = w->buf.head; e; e = e->next)
-        if (set_inserts(e) && e->taken_over && !e->owners_wait) {
-            if (stream_id_cmp(e->id, lo) < 0)
-                lo = e->id;
-            if (stream_id_cmp(e->id, hi) > 0)
-                hi = e->id;
-        }
+    writer_range any, own;
+    write_buffer_running_ranges(&w->buf, &any, &own);
     bytebuf sql = {0};
     w->ph = P_RUNNING;
-    int rc = stream_writer_running_sql(lo, hi, &sql);
+    int rc = stream_writer_running_sql(any, own, w->consumer, &sql);
     if (!rc)
         rc = ch_query(w->ch, sql.data, on_running, w);
     bytebuf_free(&sql);
@@ -930,20 +927,16 @@ static size_t body_read(char *buf, size_t size, void *arg)
 
 static void on_inserted(ch_client *c, int err, long status, const char *body, size_t len, void *arg);
 
-/* Insert the set's rows with one INSERT, under a query_id derived from the set's entry range. */
+/* Insert the set's rows with one INSERT, under a query_id derived from the set's entry range and our name. */
 static void insert_start(stream_writer *w)
 {
     w->ph = P_INSERT;
-    stream_id lo = {UINT64_MAX, UINT64_MAX}, hi = {0, 0};
+    writer_range r = WRITER_RANGE_EMPTY;
     for (wentry *e = w->buf.head; e; e = e->next)
-        if (e->state == E_SET) {
-            if (stream_id_cmp(e->id, lo) < 0)
-                lo = e->id;
-            if (stream_id_cmp(e->id, hi) > 0)
-                hi = e->id;
-        }
+        if (e->state == E_SET)
+            writer_range_add(&r, e->id);
     char qid[WRITER_QUERY_ID_SIZE], params[WRITER_QUERY_ID_SIZE + 160];
-    stream_writer_query_id(lo, hi, qid);
+    stream_writer_query_id(r.lo, r.hi, w->consumer, qid);
     snprintf(params, sizeof params, "query_id=%s&" INSERT_URL_SETTINGS, qid);
     char *url = url_with_params(w->clickhouse_url, params);
     w->ins = url ? ch_client_new(w->loop, url, w->op_timeout_ms) : NULL;
