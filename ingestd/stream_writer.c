@@ -248,13 +248,14 @@ static void set_build(stream_writer *w)
                 e->skip = false;
     } else {
         size_t count = 0;
-        uint64_t events = 0;
+        uint64_t events = 0, limit = (uint64_t)w->batch_events;
         uint64_t now = now_ms(w);
+        if (w->set_cap_events && w->set_cap_events < limit)
+            limit = w->set_cap_events;
         for (wentry *e = w->buf.head; e; e = e->next) {
             if (e->state != E_NEW || e->not_before > now)
                 continue;
-            if (count && (events + e->nevents > (uint64_t)w->batch_events ||
-                          (w->max_set_entries && count >= w->max_set_entries)))
+            if (count && (events + e->nevents > limit || (w->max_set_entries && count >= w->max_set_entries)))
                 break;
             e->state = E_SET;
             e->skip = false;
@@ -998,6 +999,49 @@ static void isolate_bad_rows(stream_writer *w, const char *body, size_t len)
     log_warn("writer: ClickHouse refuses the rows of one of %zu stream entries; retrying in halves to find it", n);
 }
 
+/* Whether part of the insert's body was never handed to the connection: ClickHouse then drops the insert. */
+static bool body_unsent(const stream_writer *w)
+{
+    for (const wentry *e = w->body_pos; e; e = e->next)
+        if (set_inserts(e) && (e != w->body_pos || w->body_off < e->rows_len))
+            return true;
+    return false;
+}
+
+/* An insert of the set timed out before its body was all sent: from now on sets carry at most half its events, and
+ * the set itself is cut to that for its retry; the rest goes back to new (still taken over, so checked when it comes
+ * again, I4 b). Each insert that succeeds doubles the cap again, up to batch_events.
+ *
+ * Why: the request timeout is bound to claim_idle_ms (I3), not to the set's size. When a set cannot even be sent
+ * within it (ClickHouse slow to read it, the machine loaded), the client gives up mid-body, ClickHouse drops the
+ * insert ("Cannot read from istream"), nothing of it is stored, and the same set retried as it was times out the
+ * same way, every BACKOFF_MAX_MS, for as long as ClickHouse stays that slow: the writer's entries stay pending and
+ * nothing it holds goes on. After a Redis restart the buffer refills at once (the pending list re-read, the
+ * backlog), so the next sets are the largest. A set sent whole and timed out waiting for the answer is left as it
+ * is: ClickHouse completes it, the retry finds it present (I4), and a smaller set would not answer sooner (an
+ * insert's fixed cost, its parts and views, dominates then). */
+static void set_shrink(stream_writer *w)
+{
+    uint64_t cap = w->set_events / 2, kept = 0;
+    w->set_cap_events = cap ? cap : 1;
+    bool full = false;
+    for (wentry *e = w->buf.head; e; e = e->next) {
+        if (!set_inserts(e))
+            continue;
+        if (!full && (kept == 0 || kept + e->nevents <= w->set_cap_events)) {
+            kept += e->nevents;
+            continue;
+        }
+        /* Entries riding on e (same batch_id, skip) stay in the set: its retry coalesces again (set_build), so
+         * one of them carries the batch, or e is pulled back in. */
+        full = true;
+        e->state = E_NEW;
+        w->set_events -= e->nevents;
+        w->set_entries--;
+        w->buf.new_events += e->nevents;
+    }
+}
+
 /* The INSERT finished. */
 static void on_inserted(ch_client *c, int err, long status, const char *body, size_t len, void *arg)
 {
@@ -1013,6 +1057,8 @@ static void on_inserted(ch_client *c, int err, long status, const char *body, si
         metric_observe(w->m_latency, secs);
         metric_observe(w->m_size, (double)w->set_events);
         w->backoff_ms = 0;
+        if (w->set_cap_events && (w->set_cap_events *= 2) >= (uint64_t)w->batch_events)
+            w->set_cap_events = 0;
         if (w->isolate_left) {
             w->isolate_left = w->isolate_left > w->set_entries ? w->isolate_left - w->set_entries : 0;
             if (!w->isolate_left)
@@ -1042,6 +1088,8 @@ static void on_inserted(ch_client *c, int err, long status, const char *body, si
     }
     attempt_warn(w, "inserting %" PRIu64 " events into ClickHouse failed after %.1f s (%s): %.*s", w->set_events, secs,
                  reason, (int)(len > 300 ? 300 : len), body);
+    if (err == -ETIMEDOUT && body_unsent(w))
+        set_shrink(w);
     if (ch_data_error(code)) {
         isolate_bad_rows(w, body, len);
         if (w->set_events == 0) {
