@@ -1010,7 +1010,7 @@ static bool body_unsent(const stream_writer *w)
 
 /* An insert of the set timed out before its body was all sent: from now on sets carry at most half its events, and
  * the set itself is cut to that for its retry; the rest goes back to new (still taken over, so checked when it comes
- * again, I4 b). Each insert that succeeds doubles the cap again, up to batch_events.
+ * again, I4 b). Each insert sent whole doubles the cap again (set_cap_grow).
  *
  * Why: the request timeout is bound to claim_idle_ms (I3), not to the set's size. When a set cannot even be sent
  * within it (ClickHouse slow to read it, the machine loaded), the client gives up mid-body, ClickHouse drops the
@@ -1042,6 +1042,16 @@ static void set_shrink(stream_writer *w)
     }
 }
 
+/* An insert went whole to ClickHouse (answered, or timed out waiting for the answer): sets may carry twice as much
+ * again, up to batch_events. Growing on a timed-out whole insert too: when every insert outlasts the timeout (a
+ * ClickHouse that slow completes them later, and the retry finds them, I4), waiting for one that answers in time
+ * would leave sets at their smallest, each paying an insert's fixed cost and the check. */
+static void set_cap_grow(stream_writer *w)
+{
+    if (w->set_cap_events && (w->set_cap_events *= 2) >= (uint64_t)w->batch_events)
+        w->set_cap_events = 0;
+}
+
 /* The INSERT finished. */
 static void on_inserted(ch_client *c, int err, long status, const char *body, size_t len, void *arg)
 {
@@ -1057,8 +1067,7 @@ static void on_inserted(ch_client *c, int err, long status, const char *body, si
         metric_observe(w->m_latency, secs);
         metric_observe(w->m_size, (double)w->set_events);
         w->backoff_ms = 0;
-        if (w->set_cap_events && (w->set_cap_events *= 2) >= (uint64_t)w->batch_events)
-            w->set_cap_events = 0;
+        set_cap_grow(w);
         if (w->isolate_left) {
             w->isolate_left = w->isolate_left > w->set_entries ? w->isolate_left - w->set_entries : 0;
             if (!w->isolate_left)
@@ -1090,6 +1099,8 @@ static void on_inserted(ch_client *c, int err, long status, const char *body, si
                  reason, (int)(len > 300 ? 300 : len), body);
     if (err == -ETIMEDOUT && body_unsent(w))
         set_shrink(w);
+    else if (err == -ETIMEDOUT)
+        set_cap_grow(w);
     if (ch_data_error(code)) {
         isolate_bad_rows(w, body, len);
         if (w->set_events == 0) {
