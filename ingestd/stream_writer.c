@@ -1033,7 +1033,11 @@ static void set_shrink(stream_writer *w)
             continue;
         }
         /* Entries riding on e (same batch_id, skip) stay in the set: its retry coalesces again (set_build), so
-         * one of them carries the batch, or e is pulled back in. */
+         * one of them carries the batch, or e is pulled back in. The batch was in the insert that timed out, so
+         * whichever carries it is checked first (I4 b). */
+        for (wentry *o = hashmap_get(w->buf.by_batch, e->batch_id, 36); o; o = o->same_batch)
+            if (o->state == E_SET)
+                o->taken_over = true;
         full = true;
         e->state = E_NEW;
         w->set_events -= e->nevents;
