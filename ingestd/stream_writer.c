@@ -35,9 +35,13 @@
  *        or a writer copied it with dup=2 after ClickHouse restarted (ch_guard.c: the restart may have lost it).
  *    For (a) and (b) an insert holding the entry may still be running in ClickHouse after its client gave up:
  *    the check first counts writer inserts in system.processes whose query_id range overlaps the entries;
- *    while there is one, it waits. Each insert's query_id is derived from its entry range (deterministic) and a
- *    failed set is retried as it was, so a retry of an insert ClickHouse still runs is refused ("already
- *    running") rather than run twice.
+ *    while there is one, it waits. Each insert's query_id is derived from its entry range and its writer's
+ *    consumer name (deterministic) and a failed set is retried as it was, so a retry of an insert ClickHouse
+ *    still runs is refused ("already running") rather than run twice. Which inserts may hold an entry: for (a),
+ *    any writer's (the entry was another consumer's, or may have been); for (b) alone, only ours: an entry we
+ *    read with '>' was delivered to us alone, and had another writer taken it over since, our lease (I3) would
+ *    have dropped it before any insert of ours and only a takeover (a) could bring it back. So the check of an
+ *    entry only we held waits for our own overlapping inserts only (running_start; wentry.foreign).
  *    A request that a frozen server had not even read when our client gave up cannot run later: the
  *    ClickHouse client closes its connections with RST (SO_LINGER 0, common/clickhouse.c), which discards
  *    the unread bytes in the server's socket buffer instead of leaving them to be read after our retry.
@@ -232,12 +236,6 @@ int writer_work_push(stream_writer *w, wentry *e)
     return 0;
 }
 
-/* Whether an entry of the set has rows to insert. */
-static bool set_inserts(const wentry *e)
-{
-    return e->state == E_SET && !e->skip && !e->dead;
-}
-
 /* ---- one insert attempt: set, checks, lease, insert, ack ---- */
 
 /* Put the set together: the oldest new entries up to batch_events, coalesced by batch_id (I5, I4 c). */
@@ -250,13 +248,14 @@ static void set_build(stream_writer *w)
                 e->skip = false;
     } else {
         size_t count = 0;
-        uint64_t events = 0;
+        uint64_t events = 0, limit = (uint64_t)w->batch_events;
         uint64_t now = now_ms(w);
+        if (w->set_cap_events && w->set_cap_events < limit)
+            limit = w->set_cap_events;
         for (wentry *e = w->buf.head; e; e = e->next) {
             if (e->state != E_NEW || e->not_before > now)
                 continue;
-            if (count && (events + e->nevents > (uint64_t)w->batch_events ||
-                          (w->max_set_entries && count >= w->max_set_entries)))
+            if (count && (events + e->nevents > limit || (w->max_set_entries && count >= w->max_set_entries)))
                 break;
             e->state = E_SET;
             e->skip = false;
@@ -485,20 +484,19 @@ static void owners_release(stream_writer *w)
 
 static void on_running(ch_client *c, int err, long status, const char *body, size_t len, void *arg);
 
-/* Ask ClickHouse whether an older writer insert that may hold our taken-over entries still runs. */
+/* Ask ClickHouse whether an older writer insert that may hold our taken-over entries still runs: for entries another
+ * writer may have held, any writer's insert whose range overlaps theirs; for entries only we read and held (their
+ * uncertainty is an insert of ours whose outcome we lost, I4 b), only our own inserts whose range overlaps. The two
+ * writers read interleaved entries, so the other writer's inserts overlap our ranges nearly always: waiting for them
+ * too, a writer whose insert had timed out waited for every insert of the other, back to back under load, for
+ * entries those inserts cannot hold. */
 static void running_start(stream_writer *w)
 {
-    stream_id lo = {UINT64_MAX, UINT64_MAX}, hi = {0, 0};
-    for (wentry *e = w->buf.head; e; e = e->next)
-        if (set_inserts(e) && e->taken_over && !e->owners_wait) {
-            if (stream_id_cmp(e->id, lo) < 0)
-                lo = e->id;
-            if (stream_id_cmp(e->id, hi) > 0)
-                hi = e->id;
-        }
+    writer_range any, own;
+    write_buffer_running_ranges(&w->buf, &any, &own);
     bytebuf sql = {0};
     w->ph = P_RUNNING;
-    int rc = stream_writer_running_sql(lo, hi, &sql);
+    int rc = stream_writer_running_sql(any, own, w->consumer, &sql);
     if (!rc)
         rc = ch_query(w->ch, sql.data, on_running, w);
     bytebuf_free(&sql);
@@ -930,20 +928,16 @@ static size_t body_read(char *buf, size_t size, void *arg)
 
 static void on_inserted(ch_client *c, int err, long status, const char *body, size_t len, void *arg);
 
-/* Insert the set's rows with one INSERT, under a query_id derived from the set's entry range. */
+/* Insert the set's rows with one INSERT, under a query_id derived from the set's entry range and our name. */
 static void insert_start(stream_writer *w)
 {
     w->ph = P_INSERT;
-    stream_id lo = {UINT64_MAX, UINT64_MAX}, hi = {0, 0};
+    writer_range r = WRITER_RANGE_EMPTY;
     for (wentry *e = w->buf.head; e; e = e->next)
-        if (e->state == E_SET) {
-            if (stream_id_cmp(e->id, lo) < 0)
-                lo = e->id;
-            if (stream_id_cmp(e->id, hi) > 0)
-                hi = e->id;
-        }
+        if (e->state == E_SET)
+            writer_range_add(&r, e->id);
     char qid[WRITER_QUERY_ID_SIZE], params[WRITER_QUERY_ID_SIZE + 160];
-    stream_writer_query_id(lo, hi, qid);
+    stream_writer_query_id(r.lo, r.hi, w->consumer, qid);
     snprintf(params, sizeof params, "query_id=%s&" INSERT_URL_SETTINGS, qid);
     char *url = url_with_params(w->clickhouse_url, params);
     w->ins = url ? ch_client_new(w->loop, url, w->op_timeout_ms) : NULL;
@@ -1005,6 +999,63 @@ static void isolate_bad_rows(stream_writer *w, const char *body, size_t len)
     log_warn("writer: ClickHouse refuses the rows of one of %zu stream entries; retrying in halves to find it", n);
 }
 
+/* Whether part of the insert's body was never handed to the connection: ClickHouse then drops the insert. */
+static bool body_unsent(const stream_writer *w)
+{
+    for (const wentry *e = w->body_pos; e; e = e->next)
+        if (set_inserts(e) && (e != w->body_pos || w->body_off < e->rows_len))
+            return true;
+    return false;
+}
+
+/* An insert of the set timed out before its body was all sent: from now on sets carry at most half its events, and
+ * the set itself is cut to that for its retry; the rest goes back to new (still taken over, so checked when it comes
+ * again, I4 b). Each insert sent whole doubles the cap again (set_cap_grow).
+ *
+ * Why: the request timeout is bound to claim_idle_ms (I3), not to the set's size. When a set cannot even be sent
+ * within it (ClickHouse slow to read it, the machine loaded), the client gives up mid-body, ClickHouse drops the
+ * insert ("Cannot read from istream"), nothing of it is stored, and the same set retried as it was times out the
+ * same way, every BACKOFF_MAX_MS, for as long as ClickHouse stays that slow: the writer's entries stay pending and
+ * nothing it holds goes on. After a Redis restart the buffer refills at once (the pending list re-read, the
+ * backlog), so the next sets are the largest. A set sent whole and timed out waiting for the answer is left as it
+ * is: ClickHouse completes it, the retry finds it present (I4), and a smaller set would not answer sooner (an
+ * insert's fixed cost, its parts and views, dominates then). */
+static void set_shrink(stream_writer *w)
+{
+    uint64_t cap = w->set_events / 2, kept = 0;
+    w->set_cap_events = cap ? cap : 1;
+    bool full = false;
+    for (wentry *e = w->buf.head; e; e = e->next) {
+        if (!set_inserts(e))
+            continue;
+        if (!full && (kept == 0 || kept + e->nevents <= w->set_cap_events)) {
+            kept += e->nevents;
+            continue;
+        }
+        /* Entries riding on e (same batch_id, skip) stay in the set: its retry coalesces again (set_build), so
+         * one of them carries the batch, or e is pulled back in. The batch was in the insert that timed out, so
+         * whichever carries it is checked first (I4 b). */
+        for (wentry *o = hashmap_get(w->buf.by_batch, e->batch_id, 36); o; o = o->same_batch)
+            if (o->state == E_SET)
+                o->taken_over = true;
+        full = true;
+        e->state = E_NEW;
+        w->set_events -= e->nevents;
+        w->set_entries--;
+        w->buf.new_events += e->nevents;
+    }
+}
+
+/* An insert went whole to ClickHouse (answered, or timed out waiting for the answer): sets may carry twice as much
+ * again, up to batch_events. Growing on a timed-out whole insert too: when every insert outlasts the timeout (a
+ * ClickHouse that slow completes them later, and the retry finds them, I4), waiting for one that answers in time
+ * would leave sets at their smallest, each paying an insert's fixed cost and the check. */
+static void set_cap_grow(stream_writer *w)
+{
+    if (w->set_cap_events && (w->set_cap_events *= 2) >= (uint64_t)w->batch_events)
+        w->set_cap_events = 0;
+}
+
 /* The INSERT finished. */
 static void on_inserted(ch_client *c, int err, long status, const char *body, size_t len, void *arg)
 {
@@ -1020,6 +1071,7 @@ static void on_inserted(ch_client *c, int err, long status, const char *body, si
         metric_observe(w->m_latency, secs);
         metric_observe(w->m_size, (double)w->set_events);
         w->backoff_ms = 0;
+        set_cap_grow(w);
         if (w->isolate_left) {
             w->isolate_left = w->isolate_left > w->set_entries ? w->isolate_left - w->set_entries : 0;
             if (!w->isolate_left)
@@ -1049,6 +1101,10 @@ static void on_inserted(ch_client *c, int err, long status, const char *body, si
     }
     attempt_warn(w, "inserting %" PRIu64 " events into ClickHouse failed after %.1f s (%s): %.*s", w->set_events, secs,
                  reason, (int)(len > 300 ? 300 : len), body);
+    if (err == -ETIMEDOUT && body_unsent(w))
+        set_shrink(w);
+    else if (err == -ETIMEDOUT)
+        set_cap_grow(w);
     if (ch_data_error(code)) {
         isolate_bad_rows(w, body, len);
         if (w->set_events == 0) {

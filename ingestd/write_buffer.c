@@ -144,7 +144,7 @@ wentry *write_buffer_add(write_buffer *b, const redisReply *r, uint64_t now, uin
     e->read_at_ms = taken_over ? 0 : read_at_ms;
     e->dup = dup && dup->len == 1 && (dup->str[0] == '1' || dup->str[0] == '2');
     e->recheck = e->dup && dup->str[0] == '2';
-    e->taken_over = taken_over;
+    e->taken_over = e->foreign = taken_over;
     char *endp = NULL;
     unsigned long n = cnt && cnt->len < 11 ? strtoul(cnt->str, &endp, 10) : 0;
     bool ok = bid && bid->len == 36 && cnt && endp && *endp == '\0' && rows && n <= UINT32_MAX;
@@ -201,6 +201,14 @@ wentry *write_buffer_add(write_buffer *b, const redisReply *r, uint64_t now, uin
     b->tail = e;
     b->nentries++;
     return e;
+}
+
+void write_buffer_running_ranges(const write_buffer *b, writer_range *any, writer_range *own)
+{
+    *any = *own = WRITER_RANGE_EMPTY;
+    for (const wentry *e = b->head; e; e = e->next)
+        if (set_inserts(e) && e->taken_over && !e->owners_wait)
+            writer_range_add(e->foreign ? any : own, e->id);
 }
 
 uint64_t write_buffer_next_due(const write_buffer *b, uint64_t flush_ms)

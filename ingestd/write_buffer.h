@@ -16,6 +16,7 @@
 
 #include "hashmap.h"
 #include "stream.h"
+#include "writer_sql.h"
 
 typedef enum { E_NEW, E_SET, E_ACK } entry_state;
 
@@ -36,6 +37,9 @@ struct wentry {
     bool recheck;        /* ... a copy made after ClickHouse restarted (ch_guard.c): an earlier copy inserted
                             before the restart proves nothing */
     bool taken_over;     /* I4 a/b: an insert holding it may still run in ClickHouse */
+    bool foreign;        /* ... an insert of another writer's among them: it was taken over with XAUTOCLAIM, or
+                            re-read from our pending list, where a lost XAUTOCLAIM reply may hide a claim (I4 a).
+                            Entries only we read and held are uncertain only through our own inserts (I4 b). */
     bool skip;           /* in the set but not inserted: present already, or another entry carries the batch */
     bool dead;           /* goes to the dead-letter stream instead (malformed, or refused by ClickHouse alone) */
     bool dead_stored;    /* ... and is there now */
@@ -67,9 +71,9 @@ int write_buffer_init(write_buffer *b, const char *stream_key, const char *dead_
 void write_buffer_close(write_buffer *b);
 
 /* Add one [id, [fields]] entry from XREADGROUP or XAUTOCLAIM at loop time now; read_at_ms is Redis's clock just
- * before the read that delivered it (I3, unused when taken_over); taken_over per I4 a. Returns the entry, or NULL
- * when it was not added: ours already, not an entry, or out of memory (it then stays pending in Redis and is
- * taken over after claim idle). A malformed entry is added in state E_ACK, dead. */
+ * before the read that delivered it (I3, unused when taken_over); taken_over per I4 a (and then foreign). Returns the
+ * entry, or NULL when it was not added: ours already, not an entry, or out of memory (it then stays pending in Redis
+ * and is taken over after claim idle). A malformed entry is added in state E_ACK, dead. */
 wentry *write_buffer_add(write_buffer *b, const struct redisReply *r, uint64_t now, uint64_t read_at_ms,
                          bool taken_over);
 /* Unlink e from the buffer and its indexes, and free it. */
@@ -77,6 +81,17 @@ void wentry_drop(write_buffer *b, wentry *e);
 /* Put e in state E_ACK. Every entry gets there through here, so that the writer can skip looking for one (a walk
  * over the whole buffer, after every read) while maybe_acks is false. */
 void wentry_to_ack(write_buffer *b, wentry *e);
+/* Whether an entry of the set has rows to insert. */
+static inline bool set_inserts(const wentry *e)
+{
+    return e->state == E_SET && !e->skip && !e->dead;
+}
+
+/* The entry ranges the running-insert check covers (I4 a, b in stream_writer.c): the set's uncertain entries still
+ * to insert (taken over, not just waiting for their presence check: owners_wait), the foreign ones in any (an
+ * insert of any writer may hold them) and the others in own (only our inserts can). Both empty: no check. */
+void write_buffer_running_ranges(const write_buffer *b, writer_range *any, writer_range *own);
+
 /* When the next insert is due: the oldest new entry's arrival plus flush_ms, or later for postponed entries;
  * 0 if there is no new entry. */
 uint64_t write_buffer_next_due(const write_buffer *b, uint64_t flush_ms);

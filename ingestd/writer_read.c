@@ -6,6 +6,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "hashmap.h"
 #include "log.h"
 #include "metrics.h"
 #include "redis_client.h"
@@ -34,6 +35,21 @@ static void entry_add(stream_writer *w, const redisReply *r, bool taken_over)
 {
     if (write_buffer_add(&w->buf, r, now_ms(w), w->read_time_ms, taken_over) && taken_over)
         metric_inc(w->m_claimed);
+}
+
+/* An entry XAUTOCLAIM gave us that we hold already: it sat idle past claim_idle_ms, in our pending list or in
+ * another writer's that had taken it from us before our lease refresh dropped it. Either way another writer's
+ * insert may hold it now (I4 a): it is checked like any entry taken over, whatever it was before. */
+static void claim_known(stream_writer *w, const redisReply *r)
+{
+    stream_id id;
+    char text[44];
+    if (!stream_reply_array(r, 1) || !stream_reply_id(r->element[0], &id))
+        return;
+    stream_id_format(id, text, sizeof text);
+    wentry *e = hashmap_get(w->buf.by_id, text, strlen(text));
+    if (e && e->state != E_ACK) /* an inserted one is complete in raw_events: our XACK is right (I1) */
+        e->taken_over = e->foreign = true;
 }
 
 /* ---- reading ---- */
@@ -229,8 +245,10 @@ static void on_claimed(redis_client *c, redisReply *reply, const char *err, void
     size_t n = 0;
     if (r->element[1]->type == REDIS_REPLY_ARRAY) {
         n = r->element[1]->elements;
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+            claim_known(w, r->element[1]->element[i]);
             entry_add(w, r->element[1]->element[i], /* taken_over= */ true);
+        }
     }
     if (r->elements >= 3 && r->element[2]->type == REDIS_REPLY_ARRAY && r->element[2]->elements)
         log_error("writer: %zu pending entries of %s had been deleted from the stream (by XDEL or a trim outside "

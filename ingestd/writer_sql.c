@@ -1,5 +1,6 @@
 /* The SQL of the stream writer and the strings it is built from: the insert, the query_ids that tie an insert to
- * its entry range (I4 in stream_writer.c), the presence check and the running-insert check. Pure functions. */
+ * its entry range and its writer (I4 in stream_writer.c), the presence check and the running-insert check. Pure
+ * functions. */
 #include "writer_sql.h"
 
 #include <ctype.h>
@@ -18,12 +19,34 @@ static void qid_part(stream_id id, char out[QID_ID_LEN + 1])
     snprintf(out, QID_ID_LEN + 1, "%020" PRIu64 "-%020" PRIu64, id.ms, id.seq);
 }
 
-void stream_writer_query_id(stream_id lo, stream_id hi, char out[WRITER_QUERY_ID_SIZE])
+void stream_writer_query_owner(const char *consumer, char out[WRITER_QUERY_OWNER_SIZE])
 {
-    char a[QID_ID_LEN + 1], b[QID_ID_LEN + 1];
+    uint64_t h = 14695981039346656037ull; /* FNV-1a, 64 bits */
+    for (const unsigned char *p = (const unsigned char *)consumer; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    snprintf(out, WRITER_QUERY_OWNER_SIZE, "%016" PRIx64, h);
+}
+
+void stream_writer_query_id(stream_id lo, stream_id hi, const char *consumer, char out[WRITER_QUERY_ID_SIZE])
+{
+    char a[QID_ID_LEN + 1], b[QID_ID_LEN + 1], owner[WRITER_QUERY_OWNER_SIZE];
     qid_part(lo, a);
     qid_part(hi, b);
-    snprintf(out, WRITER_QUERY_ID_SIZE, WRITER_QUERY_ID_PREFIX "%s-%s", a, b);
+    stream_writer_query_owner(consumer, owner);
+    snprintf(out, WRITER_QUERY_ID_SIZE, WRITER_QUERY_ID_PREFIX "%s-%s-%s", a, b, owner);
+}
+
+void writer_range_add(writer_range *r, stream_id id)
+{
+    if (stream_id_cmp(id, r->lo) < 0)
+        r->lo = id;
+    if (stream_id_cmp(id, r->hi) > 0)
+        r->hi = id;
+}
+
+bool writer_range_empty(writer_range r)
+{
+    return stream_id_cmp(r.lo, r.hi) > 0;
 }
 
 uint32_t stream_rows_received_at(const char *rows, size_t len)
@@ -82,23 +105,43 @@ int stream_writer_present_sql(const char *table, const char *const *batch_ids, s
     return rc ? -ENOMEM : 0;
 }
 
-int stream_writer_running_sql(stream_id lo, stream_id hi, bytebuf *out)
+/* The condition "the query_id's range overlaps r", appended to out. */
+static int running_overlap(writer_range r, bytebuf *out)
 {
     char a[QID_ID_LEN + 1], b[QID_ID_LEN + 1];
-    qid_part(lo, a);
-    qid_part(hi, b);
+    qid_part(r.lo, a);
+    qid_part(r.hi, b);
+    /* query_id = prefix (13 bytes) + first id (41) + "-" + last id (41) + "-" + owner (16): the first id starts at
+     * position 14, the last at 56, the owner at 98 (1-based). Two ranges overlap when each starts before the other
+     * ends. */
+    return bytebuf_appendf(out, "substring(query_id, 14, 41) <= '%s' AND substring(query_id, 56, 41) >= '%s'", b, a);
+}
+
+int stream_writer_running_sql(writer_range any, writer_range own, const char *consumer, bytebuf *out)
+{
+    bool has_any = !writer_range_empty(any), has_own = !writer_range_empty(own);
+    if (!has_any && !has_own)
+        return -EINVAL;
+    char owner[WRITER_QUERY_OWNER_SIZE];
+    stream_writer_query_owner(consumer, owner);
     /* No filter on elapsed (when the query started): a request a stalled server (frozen, overloaded) had not
      * read yet when its client gave up is registered only once the server reads it, possibly long after. */
-    /* query_id = prefix (13 bytes) + first id (41) + "-" + last id (41): the first id starts at position 14,
-     * the last at 56 (1-based). Two ranges overlap when each starts before the other ends. */
-    int rc = bytebuf_appendf(out,
-                             "SELECT count()\n"
-                             "FROM system.processes\n"
-                             "WHERE query_id LIKE '" WRITER_QUERY_ID_PREFIX "%%'\n"
-                             "  AND substring(query_id, 14, 41) <= '%s'\n"
-                             "  AND substring(query_id, 56, 41) >= '%s'\n"
-                             "FORMAT TabSeparated",
-                             b, a);
+    int rc = bytebuf_appendf(out, "SELECT count()\n"
+                                  "FROM system.processes\n"
+                                  "WHERE query_id LIKE '" WRITER_QUERY_ID_PREFIX "%%'\n"
+                                  "  AND (");
+    if (!rc && has_any) {
+        rc = bytebuf_appendf(out, "(");
+        rc = rc ? rc : running_overlap(any, out);
+        rc = rc ? rc : bytebuf_appendf(out, ")");
+    }
+    if (!rc && has_own) {
+        rc = bytebuf_appendf(out, "%s(substring(query_id, 98, 16) = '%s' AND ", has_any ? "\n    OR " : "", owner);
+        rc = rc ? rc : running_overlap(own, out);
+        rc = rc ? rc : bytebuf_appendf(out, ")");
+    }
+    if (!rc)
+        rc = bytebuf_appendf(out, ")\nFORMAT TabSeparated");
     return rc ? -ENOMEM : 0;
 }
 

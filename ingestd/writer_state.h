@@ -77,7 +77,8 @@ struct stream_writer {
     unsigned failures;        /* attempts failed in a row (one warning per outage) */
     unsigned pending_replies; /* dead-letter XADDs in flight */
     bool dead_failed;
-    size_t max_set_entries; /* isolating an entry ClickHouse refuses: sets are halved */
+    size_t max_set_entries;  /* isolating an entry ClickHouse refuses: sets are halved */
+    uint64_t set_cap_events; /* events per set at most after inserts timed out (0: batch_events): see set_shrink */
     size_t isolate_left;
     uv_timer_t flush_timer, retry_timer, tick_timer, grace_timer;
     bool retry_wait;

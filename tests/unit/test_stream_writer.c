@@ -616,21 +616,38 @@ static void test_stream_ids(void **state)
 
 static void test_query_id(void **state)
 {
-    char q[WRITER_QUERY_ID_SIZE], q2[WRITER_QUERY_ID_SIZE];
+    char q[WRITER_QUERY_ID_SIZE], q2[WRITER_QUERY_ID_SIZE], owner[WRITER_QUERY_OWNER_SIZE];
     stream_id lo = {1700000000000ull, 3}, hi = {1700000000999ull, 0};
-    stream_writer_query_id(lo, hi, q);
-    assert_string_equal(q, "mohstats-ins-00000001700000000000-00000000000000000003-"
-                           "00000001700000000999-00000000000000000000");
-    /* Deterministic, and positions match the running-insert SQL (first id at 14, last at 56, 41 long). */
-    stream_writer_query_id(lo, hi, q2);
+    stream_writer_query_id(lo, hi, "host-42", q);
+    stream_writer_query_owner("host-42", owner);
+    assert_int_equal(strlen(owner), 16);
+    assert_string_equal(q + 97, owner);
+    /* FNV-1a 64 of "" is its offset basis, of "a" a known value: the owner part is that hash, stable across builds. */
+    stream_writer_query_owner("", owner);
+    assert_string_equal(owner, "cbf29ce484222325");
+    stream_writer_query_owner("a", owner);
+    assert_string_equal(owner, "af63dc4c8601ec8c");
+    stream_writer_query_id(lo, hi, "host-42", q2);
+    /* Deterministic, and positions match the running-insert SQL (first id at 14, last at 56, 41 long, owner at 98,
+     * 16 long; 1-based). */
     assert_string_equal(q, q2);
-    assert_int_equal(strlen(q), 13 + 41 + 1 + 41);
+    assert_int_equal(strlen(q), 13 + 41 + 1 + 41 + 1 + 16);
+    assert_memory_equal(q, "mohstats-ins-", 13);
     assert_memory_equal(q + 13, "00000001700000000000-00000000000000000003", 41);
     assert_memory_equal(q + 55, "00000001700000000999-00000000000000000000", 41);
+    assert_int_equal(q[96], '-');
+    /* The writer is named: the same range by another consumer is another query. */
+    stream_writer_query_id(lo, hi, "host-43", q2);
+    assert_memory_equal(q, q2, 97);
+    assert_string_not_equal(q + 97, q2 + 97);
+    /* A consumer name is any text; the query_id is only hex digits, digits and dashes (safe in a URL and SQL). */
+    stream_writer_query_id(lo, hi, "it's a name & more?", q2);
+    for (const char *p = q2 + 13; *p; p++)
+        assert_true((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || *p == '-');
     /* Fixed width: string order is id order. */
     char a[WRITER_QUERY_ID_SIZE], b[WRITER_QUERY_ID_SIZE];
-    stream_writer_query_id((stream_id){9, 10}, (stream_id){9, 10}, a);
-    stream_writer_query_id((stream_id){10, 9}, (stream_id){10, 9}, b);
+    stream_writer_query_id((stream_id){9, 10}, (stream_id){9, 10}, "w", a);
+    stream_writer_query_id((stream_id){10, 9}, (stream_id){10, 9}, "w", b);
     assert_true(strcmp(a, b) < 0);
 }
 
@@ -670,15 +687,49 @@ static void test_present_sql(void **state)
 static void test_running_sql(void **state)
 {
     bytebuf sql = {0};
-    assert_int_equal(stream_writer_running_sql((stream_id){100, 1}, (stream_id){200, 0}, &sql), 0);
+    char owner[WRITER_QUERY_OWNER_SIZE], expect[1024];
+    stream_writer_query_owner("host-42", owner);
+    writer_range any = {{100, 1}, {200, 0}}, own = {{150, 0}, {300, 2}};
+    /* Entries another writer may have held: any writer's overlapping insert counts. */
+    assert_int_equal(stream_writer_running_sql(any, WRITER_RANGE_EMPTY, "host-42", &sql), 0);
     assert_string_equal(sql.data, "SELECT count()\n"
                                   "FROM system.processes\n"
                                   "WHERE query_id LIKE 'mohstats-ins-%'\n"
-                                  "  AND substring(query_id, 14, 41) <= "
-                                  "'00000000000000000200-00000000000000000000'\n"
-                                  "  AND substring(query_id, 56, 41) >= "
-                                  "'00000000000000000100-00000000000000000001'\n"
+                                  "  AND ((substring(query_id, 14, 41) <= "
+                                  "'00000000000000000200-00000000000000000000' AND substring(query_id, 56, 41) >= "
+                                  "'00000000000000000100-00000000000000000001'))\n"
                                   "FORMAT TabSeparated");
+    bytebuf_free(&sql);
+    /* Entries only we held: our own overlapping inserts only. */
+    assert_int_equal(stream_writer_running_sql(WRITER_RANGE_EMPTY, own, "host-42", &sql), 0);
+    snprintf(expect, sizeof expect,
+             "SELECT count()\n"
+             "FROM system.processes\n"
+             "WHERE query_id LIKE 'mohstats-ins-%%'\n"
+             "  AND ((substring(query_id, 98, 16) = '%s' AND substring(query_id, 14, 41) <= "
+             "'00000000000000000300-00000000000000000002' AND substring(query_id, 56, 41) >= "
+             "'00000000000000000150-00000000000000000000'))\n"
+             "FORMAT TabSeparated",
+             owner);
+    assert_string_equal(sql.data, expect);
+    bytebuf_free(&sql);
+    /* Both. */
+    assert_int_equal(stream_writer_running_sql(any, own, "host-42", &sql), 0);
+    snprintf(expect, sizeof expect,
+             "SELECT count()\n"
+             "FROM system.processes\n"
+             "WHERE query_id LIKE 'mohstats-ins-%%'\n"
+             "  AND ((substring(query_id, 14, 41) <= '00000000000000000200-00000000000000000000' AND "
+             "substring(query_id, 56, 41) >= '00000000000000000100-00000000000000000001')\n"
+             "    OR (substring(query_id, 98, 16) = '%s' AND substring(query_id, 14, 41) <= "
+             "'00000000000000000300-00000000000000000002' AND substring(query_id, 56, 41) >= "
+             "'00000000000000000150-00000000000000000000'))\n"
+             "FORMAT TabSeparated",
+             owner);
+    assert_string_equal(sql.data, expect);
+    bytebuf_free(&sql);
+    /* Nothing to ask about is a caller's mistake. */
+    assert_int_equal(stream_writer_running_sql(WRITER_RANGE_EMPTY, WRITER_RANGE_EMPTY, "host-42", &sql), -EINVAL);
     bytebuf_free(&sql);
 }
 
