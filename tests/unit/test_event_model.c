@@ -17,6 +17,7 @@
 #include "event_model.h"
 #include "game_vocab.h"
 #include "stats.h"
+#include "source_file.h"
 
 static event_field_map field(const char *key)
 {
@@ -359,25 +360,6 @@ static void test_game_types(void **state)
     assert_string_equal(vocab_game_type("coop", "dm/x"), "");
     assert_string_equal(vocab_game_type_family("rb"), "objective");
     assert_string_equal(vocab_game_type_family("other"), "");
-}
-
-/* The text of a file of the source tree, by its path from the top (found from this file's path). */
-static char *source_file(const char *rel)
-{
-    char path[1024];
-    const char *here = __FILE__, *cut = strstr(here, "tests/unit/");
-    assert_non_null(cut);
-    snprintf(path, sizeof path, "%.*s%s", (int)(cut - here), here, rel);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = calloc(1, (size_t)n + 1);
-    assert_non_null(text);
-    assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    return text;
 }
 
 static const char *const ch_views[] = {"schemas/clickhouse/0002_aggregates.sql",

@@ -13,6 +13,7 @@
 
 #include "game_vocab.h"
 #include "match_rating.h"
+#include "source_file.h"
 
 static const match_rules rules = {.min_fraction = 0.5, .min_duration_s = 60};
 
@@ -333,25 +334,6 @@ static void test_min_fraction(void **state)
     match_plan_free(&p);
 }
 
-/* The text of a file of the source tree, by its path from the top (found from this file's path). */
-static char *source_file(const char *rel)
-{
-    char path[1024];
-    const char *here = __FILE__, *cut = strstr(here, "tests/unit/");
-    assert_non_null(cut);
-    snprintf(path, sizeof path, "%.*s%s", (int)(cut - here), here, rel);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = calloc(1, (size_t)n + 1);
-    assert_non_null(text);
-    assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    return text;
-}
-
 /* The SELECT of table's view in text (from its view's AS to FROM raw_events), or of its backfill (INSERT INTO
  * table): a copy the caller frees. */
 static char *select_of(const char *text, const char *table, bool view)
@@ -395,10 +377,10 @@ static void test_rating_facts_schema(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_game_types),       cmocka_unit_test(test_team_match_players),
-        cmocka_unit_test(test_team_match_apply), cmocka_unit_test(test_inactivity),
-        cmocka_unit_test(test_unrated_matches),  cmocka_unit_test(test_ffa),
-        cmocka_unit_test(test_min_fraction),     cmocka_unit_test(test_start_roster),
+        cmocka_unit_test(test_game_types),          cmocka_unit_test(test_team_match_players),
+        cmocka_unit_test(test_team_match_apply),    cmocka_unit_test(test_inactivity),
+        cmocka_unit_test(test_unrated_matches),     cmocka_unit_test(test_ffa),
+        cmocka_unit_test(test_min_fraction),        cmocka_unit_test(test_start_roster),
         cmocka_unit_test(test_rating_facts_schema),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
