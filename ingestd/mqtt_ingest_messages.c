@@ -47,8 +47,8 @@
 
 #include "sha256.h"
 
-/* Add delta to the count of server_id's held messages (best effort: with no memory a later message of the server
- * may be submitted before a held one). */
+/* Count a message of bytes held (delta 1) or no longer held (-1) for server_id: what mqtt_on_message bounds a
+ * server's hold by (best effort: with no memory a later message of the server may be submitted before a held one). */
 static void held_servers_add(mqtt_ingest *m, const char *server_id, int delta, size_t bytes)
 {
     size_t len = strlen(server_id);
