@@ -34,7 +34,8 @@ const config_var achievd_config_vars[] = {
      "a scheduled tournament match is linked automatically to the one match of its two teams ending this close to "
      "its scheduled time; 0: never automatically"},
     {"ACHIEVD_TOURNAMENT_SETTLE_S", "60",
-     "an automatic link is decided this long after the window closed, once every game ended in it is in ClickHouse"},
+     "an automatic link is decided this long after the window closed, once every game ended in it is in ClickHouse; "
+     "a bye is recorded once its row has stayed one this long"},
     {NULL, NULL, NULL},
 };
 

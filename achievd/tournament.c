@@ -57,6 +57,7 @@ struct tournament_thread {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     hashmap *logged;        /* "what:id" already logged (undecidable results, ambiguous links) */
+    hashmap *bye_seen;      /* id_match -> when its row was first seen as a bye (record_byes), as a uintptr_t */
     uint32_t pending_after; /* record_pending's place in the linked matches (see there) */
     atomic_ullong recorded, undecided, autolinked, ambiguous, teams_rated, errors;
 };
@@ -364,8 +365,21 @@ static int record_byes(tournament_thread *t)
     tlink *byes = NULL;
     size_t n = 0;
     int rc = tforum_byes(t->fm, &byes, &n, PENDING_MAX);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
+    /* A bye is recorded for good, so a row must stay one for ACHIEVD_TOURNAMENT_SETTLE_S first: a bracket made by
+     * hand gets its two teams in two edits, and the first alone reads as a bye. The clock is this process's memory
+     * (a restart only delays), and starts again for a row that stopped being a bye in between. */
+    uint64_t now = (uint64_t)time(NULL);
+    hashmap *seen = rc == 0 ? hashmap_new() : NULL;
+    for (size_t i = 0; rc == 0 && seen && i < n; i++) {
         const tlink *l = &byes[i];
+        char key[16];
+        int klen = snprintf(key, sizeof key, "%" PRIu32, l->id_match);
+        uintptr_t first = (uintptr_t)hashmap_get(t->bye_seen, key, (size_t)klen);
+        if (!first)
+            first = (uintptr_t)now;
+        hashmap_put(seen, key, (size_t)klen, (void *)first, NULL);
+        if (now < (uint64_t)first + (uint64_t)t->s->tournament_settle_s)
+            continue;
         tresult r = {.l = *l, .bye = true, .ended_s = (uint64_t)time(NULL)};
         r.outcome = l->team_a || l->player_a ? 'a' : 'b';
         bool recorded = false;
@@ -378,6 +392,10 @@ static int record_byes(tournament_thread *t)
                      : l->player_a ? l->player_a
                                    : l->player_b);
         }
+    }
+    if (seen) {
+        hashmap_free(t->bye_seen, NULL);
+        t->bye_seen = seen;
     }
     free(byes);
     return rc;
@@ -667,7 +685,8 @@ tournament_thread *tournament_thread_new(const achievd_settings *s, const atomic
     t->fm = tforum_new(s);
     t->rater = t->fm ? team_rater_new(s, t->fm) : NULL;
     t->logged = hashmap_new();
-    if (!t->fm || !t->rater || !t->logged) {
+    t->bye_seen = hashmap_new();
+    if (!t->fm || !t->rater || !t->logged || !t->bye_seen) {
         tournament_thread_free(t);
         return NULL;
     }
@@ -717,6 +736,8 @@ void tournament_thread_free(tournament_thread *t)
     tforum_free(t->fm);
     if (t->logged)
         hashmap_free(t->logged, NULL);
+    if (t->bye_seen)
+        hashmap_free(t->bye_seen, NULL);
     pthread_cond_destroy(&t->wake);
     pthread_mutex_destroy(&t->lock);
     free(t);
