@@ -170,6 +170,21 @@ void rating_json_add(cJSON *o, const char *prefix, double mu, double sigma)
     cJSON_AddNumberToObject(o, k, rating_ordinal((rating){mu, sigma}));
 }
 
+void rating_change_json_add(cJSON *o, const cJSON *r)
+{
+    double mu0 = row_num(r, "mu_before"), s0 = row_num(r, "sigma_before");
+    double mu1 = row_num(r, "mu_after"), s1 = row_num(r, "sigma_after");
+    cJSON_AddStringToObject(o, "team", row_str(r, "team"));
+    cJSON_AddNumberToObject(o, "place", row_num(r, "place"));
+    cJSON_AddBoolToObject(o, "won", row_num(r, "place") == 1);
+    cJSON_AddNumberToObject(o, "weight", row_num(r, "weight"));
+    cJSON_AddNumberToObject(o, "win_prob", row_num(r, "win_prob"));
+    rating_json_add(o, "before_", mu0, s0);
+    rating_json_add(o, "", mu1, s1);
+    cJSON_AddNumberToObject(o, "mu_change", mu1 - mu0);
+    cJSON_AddNumberToObject(o, "ordinal_change", rating_ordinal((rating){mu1, s1}) - rating_ordinal((rating){mu0, s0}));
+}
+
 /* ---- a player's current ratings ---- */
 
 void rating_job_current(qjob *j, int slot, const char *guid)

@@ -63,9 +63,7 @@ static void history_build(qjob *j)
     /* Oldest first, as a chart draws them: the rows are the newest {limit}, newest first. */
     for (int i = cJSON_GetArraySize(rows) - 1; i >= 0; i--) {
         const cJSON *r = cJSON_GetArrayItem(rows, i);
-        double end_ms = row_num(r, "end_ms"), place = row_num(r, "place");
-        double mu0 = row_num(r, "mu_before"), s0 = row_num(r, "sigma_before");
-        double mu1 = row_num(r, "mu_after"), s1 = row_num(r, "sigma_after");
+        double end_ms = row_num(r, "end_ms");
         char iso[32];
         iso_time((uint64_t)end_ms, iso);
         cJSON *p = cJSON_CreateObject();
@@ -74,16 +72,7 @@ static void history_build(qjob *j)
         cJSON_AddStringToObject(p, "date", iso);
         cJSON_AddStringToObject(p, "family", row_str(r, "family"));
         cJSON_AddStringToObject(p, "game_type", row_str(r, "game_type"));
-        cJSON_AddStringToObject(p, "team", row_str(r, "team"));
-        cJSON_AddNumberToObject(p, "place", place);
-        cJSON_AddBoolToObject(p, "won", place == 1);
-        cJSON_AddNumberToObject(p, "weight", row_num(r, "weight"));
-        cJSON_AddNumberToObject(p, "win_prob", row_num(r, "win_prob"));
-        rating_json_add(p, "", mu1, s1);
-        rating_json_add(p, "before_", mu0, s0);
-        cJSON_AddNumberToObject(p, "mu_change", mu1 - mu0);
-        cJSON_AddNumberToObject(p, "ordinal_change",
-                                rating_ordinal((rating){mu1, s1}) - rating_ordinal((rating){mu0, s0}));
+        rating_change_json_add(p, r);
         cJSON_AddItemToArray(points, p);
     }
     cJSON *o = cJSON_CreateObject();

@@ -37,6 +37,9 @@ rating rating_served_rating(const cJSON *row, uint64_t now_ms);
 /* Add mu, sigma and the conservative estimate to o, each key prefixed, at full precision: the numbers ratingd
  * stored, so that a client (and the tests) can compare them with rating_changes. */
 void rating_json_add(cJSON *o, const char *prefix, double mu, double sigma);
+/* Add a rating_changes row r's change to o: team, place, won, weight, win_prob, the rating before (before_mu, ...)
+ * and after (mu, ...), mu_change and ordinal_change. A player's history and a match's players serve the same keys. */
+void rating_change_json_add(cJSON *o, const cJSON *r);
 /* The name of guid in names rows ({guid, name}), or "Unknown Soldier". */
 const char *rating_player_name(const cJSON *names, const char *guid);
 

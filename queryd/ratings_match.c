@@ -127,22 +127,11 @@ static void match_build(qjob *j)
         if (strcmp(kind, "player") != 0)
             continue;
         cJSON_AddItemReferenceToArray(players_rows, (cJSON *)r);
-        double mu0 = row_num(r, "mu_before"), s0 = row_num(r, "sigma_before");
-        double mu1 = row_num(r, "mu_after"), s1 = row_num(r, "sigma_after");
         cJSON *p = cJSON_CreateObject();
         cJSON_AddStringToObject(p, "guid", guid);
         cJSON_AddStringToObject(p, "player_id", guid);
         cJSON_AddStringToObject(p, "name", rating_player_name(names, guid));
-        cJSON_AddStringToObject(p, "team", row_str(r, "team"));
-        cJSON_AddNumberToObject(p, "place", row_num(r, "place"));
-        cJSON_AddBoolToObject(p, "won", row_num(r, "place") == 1);
-        cJSON_AddNumberToObject(p, "weight", row_num(r, "weight"));
-        cJSON_AddNumberToObject(p, "win_prob", row_num(r, "win_prob"));
-        rating_json_add(p, "before_", mu0, s0);
-        rating_json_add(p, "", mu1, s1);
-        cJSON_AddNumberToObject(p, "mu_change", mu1 - mu0);
-        cJSON_AddNumberToObject(p, "ordinal_change",
-                                rating_ordinal((rating){mu1, s1}) - rating_ordinal((rating){mu0, s0}));
+        rating_change_json_add(p, r);
         cJSON_AddItemToArray(players, p);
     }
     cJSON_AddItemToObject(o, "teams", match_sides_json(players_rows));
