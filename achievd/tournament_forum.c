@@ -187,18 +187,14 @@ int tforum_pending(tforum *f, uint32_t after, tlink **out, size_t *n, size_t max
     team_expr(f, 2, b, sizeof b);
     snprintf(lim, sizeof lim, "%zu", max);
     snprintf(sql, sizeof sql,
-             "SELECT m.id_match, m.id_tournament, %s, %s, l.match_id, 0, %s\n"
+             "SELECT m.id_match, m.id_tournament, %s, %s, l.match_id, 0, %s, %s\n"
              "FROM mohstats_tournament_links l\n"
              "JOIN {p}mohaa_tournament_matches m ON m.id_match = l.id_match\n"
              "LEFT JOIN mohstats_tournament_results r ON r.id_match = l.id_match\n"
              "WHERE r.id_match IS NULL AND l.id_match > %" PRIu32 "\n"
              "ORDER BY l.id_match\n"
              "LIMIT %s",
-             a, b,
-             /* the plugin's player-based brackets: players without teams */
-             has(f, "mohaa_tournament_matches", "id_player1") ? "COALESCE(m.id_player1, 0), COALESCE(m.id_player2, 0)"
-                                                              : "0, 0",
-             after, lim);
+             a, b, player_expr(f, 1), player_expr(f, 2), after, lim);
     mdb_result *r = query(f, sql, 0, NULL, err, sizeof err);
     if (!r) {
         log_error("achievd: tournaments: cannot read the linked matches: %s", err);
