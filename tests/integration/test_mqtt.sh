@@ -47,6 +47,12 @@ publish() {
 }
 metric() { curl -s "$INGESTD_URL/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 count_of() { ch_query "SELECT count() FROM raw_events WHERE server_id = '$1'"; }
+# named_count SERVER NAME: the stored events of SERVER's player NAME. stored_once SERVER NAME: their count and how
+# many distinct game times (each event of a section has its own): "N N" when each is stored once.
+named_count() { ch_query "SELECT count() FROM raw_events WHERE server_id = '$1' AND actor_name = '$2'"; }
+stored_once() {
+  ch_query "SELECT count(), uniqExact(game_time) FROM raw_events WHERE server_id = '$1' AND actor_name = '$2'" | tr '\t' ' '
+}
 
 # --- the §4 examples: over MQTT as over HTTP -----------------------------------------------------------------------
 
@@ -151,8 +157,7 @@ done
 check "every message published while ingestd was down or the broker restarted is stored" \
   retry 30 eval "[ \"\$(count_of '$A_ID')\" -ge $((before + N)) ]"
 sleep 2
-check_eq "...exactly once" "$N $N" "$(ch_query "SELECT count(), uniqExact(game_time) FROM raw_events
-  WHERE server_id = '$A_ID' AND actor_name = 'Restart'" | tr '\t' ' ')"
+check_eq "...exactly once" "$N $N" "$(stored_once "$A_ID" Restart)"
 
 # --- a backlog over the byte budget's burst ------------------------------------------------------------------------
 
@@ -170,10 +175,9 @@ retry 15 eval "! kill -0 $pid 2>/dev/null" || fail "ingestd did not stop"
 check "a backlog of $(wc -c <"$STACK_DIR/backlog.txt") bytes published" publish "$A_ID" "$A_TOKEN" "$A_ID" -l <"$STACK_DIR/backlog.txt"
 INGEST_SERVER_BURST_BYTES=131072 INGEST_SERVER_BYTES_PER_S=131072 MQTT_MAX_IN_FLIGHT=200 \
   "$STACK_SH" up "$STACK_DIR" >/dev/null 2>&1 || fail "stack.sh up (ingestd back)"
-backlog_count() { ch_query "SELECT count() FROM raw_events WHERE server_id = '$A_ID' AND actor_name = 'Backlog'"; }
+backlog_count() { named_count "$A_ID" Backlog; }
 check "every event of the backlog is stored" retry 60 eval "[ \"\$(backlog_count)\" -ge 5000 ]"
-check_eq "...exactly once" "5000 5000" "$(ch_query "SELECT count(), uniqExact(game_time) FROM raw_events
-  WHERE server_id = '$A_ID' AND actor_name = 'Backlog'" | tr '\t' ' ')"
+check_eq "...exactly once" "5000 5000" "$(stored_once "$A_ID" Backlog)"
 check "...the messages past the burst held back, none refused" eval "[ \"\$(metric mohstats_mqtt_held_total)\" -gt 0 ] &&
   [ -z \"\$(metric 'mohstats_mqtt_messages_total{outcome=\"over_budget\"}')\" ]"
 
@@ -187,14 +191,14 @@ awk 'BEGIN { for (i = 1; i <= 200; i++) { s = "["; for (k = 0; k < 50; k++)
 check "a flood of $(wc -c <"$STACK_DIR/flood.txt") bytes published" publish "$H_ID" "$H_TOKEN" "$H_ID" -l <"$STACK_DIR/flood.txt"
 publish "$A_ID" "$A_TOKEN" "$A_ID" -m '[{"type": "jump", "player_guid": "6", "player_name": "AfterFlood", "timestamp": "1.000"}]'
 over_budget() { metric 'mohstats_mqtt_messages_total{outcome="over_budget"}'; }
-flood_count() { ch_query "SELECT count() FROM raw_events WHERE server_id = '$H_ID' AND actor_name = 'Flood'"; }
+flood_count() { named_count "$H_ID" Flood; }
 check "...the messages past what 10 s of budget passes are refused (over_budget)" \
   retry 30 eval "[ \"\$(over_budget)\" -gt 0 ] 2>/dev/null"
 check "...another server's message is stored meanwhile" retry 30 eval "[ \"\$(ch_query \"SELECT count() FROM raw_events
   WHERE server_id = '$A_ID' AND actor_name = 'AfterFlood'\")\" = 1 ]"
 check "...every message is either stored, whole, or refused" retry 60 eval "[ \$((\$(flood_count) / 50 + \$(over_budget))) = 200 ]"
-check_eq "...each stored event once" "$(flood_count)" "$(ch_query "SELECT uniqExact(game_time) FROM raw_events
-  WHERE server_id = '$H_ID' AND actor_name = 'Flood'")"
+flooded=$(flood_count)
+check_eq "...each stored event once" "$flooded $flooded" "$(stored_once "$H_ID" Flood)"
 
 # --- under load: ingestd killed mid-stream, then the broker restarted mid-stream ---------------------------------
 
@@ -232,11 +236,10 @@ mpid=$(cat "$STACK_DIR/run/mqtt.pid")
 kill -TERM "$mpid"
 retry 15 eval "! kill -0 $mpid 2>/dev/null" || fail "mosquitto did not stop"
 "$STACK_SH" up "$STACK_DIR" >/dev/null 2>&1 || fail "stack.sh up (broker back)"
-load_count() { ch_query "SELECT count() FROM raw_events WHERE server_id = '$A_ID' AND actor_name = 'Load'"; }
+load_count() { named_count "$A_ID" Load; }
 check "every event of the load is stored" retry 120 eval "[ \"\$(load_count)\" -ge $((M * E)) ]"
 sleep 3
-check_eq "...exactly once" "$((M * E)) $((M * E))" "$(ch_query "SELECT count(), uniqExact(game_time) FROM raw_events
-  WHERE server_id = '$A_ID' AND actor_name = 'Load'" | tr '\t' ' ')"
+check_eq "...exactly once" "$((M * E)) $((M * E))" "$(stored_once "$A_ID" Load)"
 echo "# redelivered by the broker (DUP) to the last ingestd: $(metric mohstats_mqtt_redelivered_total);" \
   "batches the writer found in ClickHouse already: $(metric mohstats_writer_duplicates_skipped_total)"
 
@@ -261,11 +264,10 @@ mpid=$(cat "$STACK_DIR/run/mqtt.pid")
 kill -KILL "$mpid"
 retry 15 eval "! kill -0 $mpid 2>/dev/null" || fail "mosquitto did not die"
 "$STACK_SH" up "$STACK_DIR" >/dev/null 2>&1 || fail "stack.sh up (broker back after SIGKILL)"
-crash_count() { ch_query "SELECT count() FROM raw_events WHERE server_id = '$A_ID' AND actor_name = 'Crash'"; }
+crash_count() { named_count "$A_ID" Crash; }
 check "every event published before the crash is stored" retry 120 eval "[ \"\$(crash_count)\" -ge $((M * E)) ]"
 sleep 3
-check_eq "...exactly once" "$((M * E)) $((M * E))" "$(ch_query "SELECT count(), uniqExact(game_time) FROM raw_events
-  WHERE server_id = '$A_ID' AND actor_name = 'Crash'" | tr '\t' ' ')"
+check_eq "...exactly once" "$((M * E)) $((M * E))" "$(stored_once "$A_ID" Crash)"
 
 # --- Redis down: spooled, sent again, stored once -----------------------------------------------------------------
 
@@ -312,7 +314,7 @@ check "the broker sends them again, and ingestd spools them again" \
 check_eq "...and nothing reached ClickHouse meanwhile" 0 \
   "$(ch_query "SELECT count() FROM raw_events WHERE server_id = '$A_ID' AND actor_name = 'Spooled'")"
 "$STACK_SH" up "$STACK_DIR" >/dev/null 2>&1 || fail "stack.sh up (Redis back)"
-spooled_count() { ch_query "SELECT count() FROM raw_events WHERE server_id = '$A_ID' AND actor_name = 'Spooled'"; }
+spooled_count() { named_count "$A_ID" Spooled; }
 check "once Redis is back, the spool's replay stores every event" retry 60 eval "[ \"\$(spooled_count)\" -ge $((K * 5)) ]"
 check "...a later copy of each message found its first (the dedupe key)" \
   retry 30 eval "[ \"\$(already replay)\" -ge $K ]"
@@ -320,8 +322,7 @@ appended_again=$(already append)
 restart_broker_from "$STACK_DIR/mosquitto-saved.db"
 check "sent a third time, Redis up: each append finds its key" \
   retry 60 eval "[ \"\$(already append)\" -ge $((${appended_again:-0} + K)) ]"
-check_eq "each event stored once" "$((K * 5)) $((K * 5))" "$(ch_query "SELECT count(), uniqExact(game_time) FROM raw_events
-  WHERE server_id = '$A_ID' AND actor_name = 'Spooled'" | tr '\t' ' ')"
+check_eq "each event stored once" "$((K * 5)) $((K * 5))" "$(stored_once "$A_ID" Spooled)"
 
 # --- Redis down and the spool full: left with the broker, stored once later --------------------------------------
 
@@ -350,11 +351,10 @@ check "over MQTT: counted as not stored, left with the broker" retry 30 eval "[ 
 check "...and the spool refused them for its limit" eval "[ \"\$(metric mohstats_spool_refused_full_total)\" -gt 0 ] 2>/dev/null"
 check "...ingestd reconnects with a backoff" eval "tail -n +$log_from '$STACK_DIR/logs/ingestd.log' | grep -q 'reconnecting with a backoff'"
 "$STACK_SH" up "$STACK_DIR" >/dev/null 2>&1 || fail "stack.sh up (Redis back)"
-unstored_count() { ch_query "SELECT count() FROM raw_events WHERE server_id = '$A_ID' AND actor_name = 'Unstored'"; }
+unstored_count() { named_count "$A_ID" Unstored; }
 check "once Redis is back, the broker's copies are stored" retry 90 eval "[ \"\$(unstored_count)\" -ge $((K2 * 4)) ]"
 sleep 2
-check_eq "...each event once" "$((K2 * 4)) $((K2 * 4))" "$(ch_query "SELECT count(), uniqExact(game_time) FROM raw_events
-  WHERE server_id = '$A_ID' AND actor_name = 'Unstored'" | tr '\t' ' ')"
+check_eq "...each event once" "$((K2 * 4)) $((K2 * 4))" "$(stored_once "$A_ID" Unstored)"
 
 # --- a broker that grants only QoS 0 -------------------------------------------------------------------------------
 
